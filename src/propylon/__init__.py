@@ -1,0 +1,1 @@
+"""Propylon: a Kubernetes Gateway API implementation with an Envoy data plane."""

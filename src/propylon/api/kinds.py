@@ -1,0 +1,161 @@
+"""The resource kinds Propylon knows, as data.
+
+Every other layer asks this table how a kind is addressed: its API group and version, its plural
+(the URL segment), whether it is namespaced, its short names and categories (so `kubectl get gtw`
+and `kubectl get gateway-api` work), whether it has a status subresource, and the printer columns
+that the API server turns into Table cells for `kubectl get`. The Gateway API columns are the ones
+the upstream CRDs declare; the builtin kinds get the columns a real cluster prints.
+
+Nothing here does I/O; the embedded API server, the controller's informers and the CLI all read
+the same `KINDS` tuple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    """One column of `kubectl get`: `json_path` is evaluated on the object (first result)."""
+
+    name: str
+    type: str  # "string" | "integer" | "date" | "boolean"
+    json_path: str
+    priority: int = 0  # > 0: only shown with -o wide
+    description: str = ""
+
+
+AGE = PrinterColumn("Age", "date", ".metadata.creationTimestamp")
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """How one kind is served and addressed."""
+
+    group: str  # "" for the core group
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    has_status: bool = True
+    columns: tuple[PrinterColumn, ...] = (AGE,)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+
+def _gw(kind: str, plural: str, short: tuple[str, ...], columns: tuple[PrinterColumn, ...],
+        namespaced: bool = True, version: str = "v1") -> KindInfo:
+    return KindInfo(GATEWAY_GROUP, version, kind, plural, kind.lower(), namespaced, short,
+                    ("gateway-api",), True, columns)
+
+
+KINDS: tuple[KindInfo, ...] = (
+    _gw("GatewayClass", "gatewayclasses", ("gc",), (
+        PrinterColumn("Controller", "string", ".spec.controllerName"),
+        PrinterColumn("Accepted", "string", '.status.conditions[?(@.type=="Accepted")].status'),
+        AGE,
+        PrinterColumn("Description", "string", ".spec.description", priority=1),
+    ), namespaced=False),
+    _gw("Gateway", "gateways", ("gtw",), (
+        PrinterColumn("Class", "string", ".spec.gatewayClassName"),
+        PrinterColumn("Address", "string", ".status.addresses[*].value"),
+        PrinterColumn("Programmed", "string", '.status.conditions[?(@.type=="Programmed")].status'),
+        AGE,
+    )),
+    _gw("HTTPRoute", "httproutes", (), (
+        PrinterColumn("Hostnames", "string", ".spec.hostnames"),
+        AGE,
+    )),
+    _gw("GRPCRoute", "grpcroutes", (), (
+        PrinterColumn("Hostnames", "string", ".spec.hostnames"),
+        AGE,
+    )),
+    _gw("TLSRoute", "tlsroutes", (), (AGE,)),
+    _gw("ListenerSet", "listenersets", ("lset",), (
+        PrinterColumn("Accepted", "string", '.status.conditions[?(@.type=="Accepted")].status'),
+        PrinterColumn("Programmed", "string", '.status.conditions[?(@.type=="Programmed")].status'),
+        AGE,
+    )),
+    _gw("ReferenceGrant", "referencegrants", ("refgrant",), (AGE,)),
+    _gw("BackendTLSPolicy", "backendtlspolicies", ("btlspolicy",), (AGE,)),
+    KindInfo("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), True, (
+        PrinterColumn("Status", "string", ".status.phase"), AGE)),
+    KindInfo("", "v1", "Service", "services", "service", True, ("svc",), ("all",), True, (
+        PrinterColumn("Type", "string", ".spec.type"),
+        PrinterColumn("Cluster-IP", "string", ".spec.clusterIP"),
+        PrinterColumn("Ports", "string", ".spec.ports[*].port"),
+        AGE,
+    )),
+    KindInfo("", "v1", "Secret", "secrets", "secret", True, (), (), False, (
+        PrinterColumn("Type", "string", ".type"), AGE)),
+    KindInfo("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",), (), False, (AGE,)),
+    KindInfo("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",), (),
+             False, (AGE,)),
+    KindInfo("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), True, (
+        PrinterColumn("Status", "string", ".status.phase"), AGE)),
+    KindInfo("", "v1", "Event", "events", "event", True, ("ev",), (), False, (
+        PrinterColumn("Reason", "string", ".reason"),
+        PrinterColumn("Message", "string", ".message"),
+        AGE,
+    )),
+    KindInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True,
+             (), (), False, (
+                 PrinterColumn("AddressType", "string", ".addressType"),
+                 PrinterColumn("Ports", "string", ".ports[*].port"),
+                 PrinterColumn("Endpoints", "string", ".endpoints[*].addresses[0]"),
+                 AGE,
+             )),
+    KindInfo("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
+             True, (
+                 PrinterColumn("Ready", "string", ".status.readyReplicas"),
+                 PrinterColumn("Replicas", "integer", ".spec.replicas"),
+                 AGE,
+             )),
+    KindInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, (), (), False, (
+        PrinterColumn("Holder", "string", ".spec.holderIdentity"), AGE)),
+)
+
+_BY_KIND: dict[tuple[str, str], KindInfo] = {(k.group, k.kind): k for k in KINDS}
+
+
+def by_kind(kind: str, group: str | None = None) -> KindInfo:
+    """The KindInfo of `kind` (in `group`, or the only kind of that name). KeyError if unknown."""
+    if group is not None:
+        return _BY_KIND[(group, kind)]
+    matches = [k for k in KINDS if k.kind == kind]
+    if len(matches) != 1:
+        raise KeyError(kind)
+    return matches[0]
+
+
+def by_api_version(api_version: str, kind: str) -> KindInfo:
+    """The KindInfo of an object's `apiVersion` and `kind`. KeyError if not served."""
+    group = api_version.rpartition("/")[0]
+    info = _BY_KIND[(group, kind)]
+    if info.api_version != api_version:
+        raise KeyError(f"{api_version} {kind}")
+    return info
+
+
+def resolve(name: str) -> KindInfo:
+    """Resolve what a user typed (`gateway`, `gateways`, `gtw`, `Gateway`,
+    `gateways.gateway.networking.k8s.io`) to one kind, as kubectl does. KeyError if unknown."""
+    word, _, group = name.lower().partition(".")
+    for k in KINDS:
+        if group and k.group != group:
+            continue
+        if word in (k.plural, k.singular, k.kind.lower()) or word in k.short_names:
+            return k
+    raise KeyError(name)

@@ -1,0 +1,250 @@
+"""The intermediate representation: what one Gateway's proxies must do, with no Envoy types.
+
+`translate()` builds one `GatewayIR` per Gateway that has an address; `xds.translate` turns it
+into Envoy resources. Every value is a frozen dataclass made of tuples, so two IRs compare equal
+exactly when the proxies must behave the same, and a stage that receives an equal value does
+nothing.
+
+Shape, from the outside in:
+- `Listener`: one socket (bind address and port) serving one or more Gateway listeners. An HTTP
+  listener has one `route_config`; an HTTPS listener has one `TLSFilterChain` per SNI hostname
+  group, each with its certificates and its own route config.
+- `RouteConfig` -> `VirtualHost` (domains) -> `Route` (match, then either weighted backends or a
+  direct response), routes already ordered by the Gateway API precedence rules.
+- `Cluster`: one per Service port referenced, with its endpoints (sent apart, so an endpoint
+  change reaches Envoy without resending routes).
+- `Secret`: a certificate and key in PEM, named so that a rotation changes only the secret.
+
+Names are deterministic and derived from the Kubernetes objects, never from list positions that
+shift when an unrelated object changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+PathMatchType = Literal["Exact", "PathPrefix", "RegularExpression"]
+StringMatchType = Literal["Exact", "RegularExpression"]
+
+
+@dataclass(frozen=True, order=True)
+class GatewayKey:
+    """A Gateway's identity; `str()` gives `namespace/name`, which is also the Envoy node id."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class PathMatch:
+    type: PathMatchType
+    value: str
+
+
+@dataclass(frozen=True)
+class StringMatch:
+    """A header or query-parameter match: `name` compared case-insensitively for headers."""
+
+    name: str
+    value: str
+    type: StringMatchType = "Exact"
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    path: PathMatch = PathMatch("PathPrefix", "/")
+    headers: tuple[StringMatch, ...] = ()
+    query_params: tuple[StringMatch, ...] = ()
+    method: str | None = None
+
+
+@dataclass(frozen=True)
+class WeightedBackend:
+    """A share of traffic for one cluster; `cluster` is a `Cluster.name` of the same GatewayIR,
+    or None for a backendRef that could not be resolved (its share of requests gets a 500)."""
+
+    cluster: str | None
+    weight: int
+
+
+@dataclass(frozen=True)
+class HeaderValue:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class HeaderModifier:
+    set: tuple[HeaderValue, ...] = ()
+    add: tuple[HeaderValue, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Redirect:
+    scheme: str | None = None
+    hostname: str | None = None
+    port: int | None = None
+    path_full: str | None = None
+    path_prefix: str | None = None  # replace the matched prefix with this
+    status_code: int = 302
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    hostname: str | None = None
+    path_full: str | None = None
+    path_prefix: str | None = None  # replace the matched prefix with this
+
+
+@dataclass(frozen=True)
+class Mirror:
+    cluster: str
+    percent: float = 100.0
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int
+    codes: tuple[int, ...] = ()
+    backoff_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class DirectResponse:
+    status: int
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    """One (rule, match) pair of a route, in precedence order inside its VirtualHost.
+
+    Exactly one of `backends`, `redirect` or `direct_response` decides what happens to the request.
+    """
+
+    name: str
+    match: RouteMatch
+    backends: tuple[WeightedBackend, ...] = ()
+    redirect: Redirect | None = None
+    direct_response: DirectResponse | None = None
+    request_headers: HeaderModifier | None = None
+    response_headers: HeaderModifier | None = None
+    rewrite: Rewrite | None = None
+    mirrors: tuple[Mirror, ...] = ()
+    timeout_ms: int | None = None  # whole request; None = no timeout
+    backend_timeout_ms: int | None = None  # each try
+    retry: Retry | None = None
+
+
+@dataclass(frozen=True)
+class VirtualHost:
+    name: str
+    domains: tuple[str, ...]  # "example.com", "*.example.com", or "*"
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    name: str
+    virtual_hosts: tuple[VirtualHost, ...]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str  # e.g. "default/backend-1/80"
+    endpoints: tuple[Endpoint, ...]
+    protocol: Literal["http1", "h2c", "websocket"] = "http1"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A TLS certificate for SDS; `name` is `namespace/secret-name`."""
+
+    name: str
+    certificate_chain: str = field(repr=False)
+    private_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TLSFilterChain:
+    """HTTPS: requests whose SNI matches `server_names` (empty = any) get these certificates."""
+
+    name: str
+    server_names: tuple[str, ...]
+    secrets: tuple[str, ...]  # Secret.name values
+    route_config: str  # RouteConfig.name
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One bound socket. `port` is the Gateway listener port; `bind_port` is where Envoy binds
+    (they differ when a privileged port is mapped for a non-root user)."""
+
+    name: str
+    bind_address: str
+    port: int
+    bind_port: int
+    protocol: Literal["HTTP", "HTTPS"]
+    route_config: str | None = None  # HTTP
+    tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS
+
+
+@dataclass(frozen=True)
+class GatewayIR:
+    key: GatewayKey
+    listeners: tuple[Listener, ...]
+    route_configs: tuple[RouteConfig, ...]
+    clusters: tuple[Cluster, ...]
+    secrets: tuple[Secret, ...]
+
+
+@dataclass(frozen=True)
+class InfraListener:
+    name: str
+    port: int
+    protocol: str
+
+
+@dataclass(frozen=True)
+class InfraIR:
+    """What the infrastructure manager must provide for one Gateway: a proxy reachable on these
+    ports, at one of the requested addresses if any."""
+
+    key: GatewayKey
+    gateway_class: str
+    listeners: tuple[InfraListener, ...]
+    requested_addresses: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PortState:
+    """Where a Gateway listener port is really served, or why it cannot be."""
+
+    port: int
+    bind_port: int | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class InfraState:
+    """What the infrastructure manager reports back for one Gateway; input to the next
+    translation, which turns it into `status.addresses` and Programmed conditions."""
+
+    key: GatewayKey
+    address: str | None
+    ports: tuple[PortState, ...] = ()
+    ready: bool = False
+    message: str = ""

@@ -1,0 +1,56 @@
+"""The input and output of `translate()`: an immutable Snapshot in, a Result out.
+
+A `Snapshot` holds every object the controller watches, as the plain JSON dicts the API server
+returned (kind -> objects), plus what the infrastructure manager reports for each Gateway. The
+translator decodes them with `propylon.api` and never mutates them.
+
+A `Result` holds the status each object must have (`StatusUpdate`, data applied by the one
+status writer), the per-Gateway IR for xDS, and the per-Gateway InfraIR for the infrastructure
+manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraState
+
+DEFAULT_CONTROLLER_NAME = "propylon.dev/gateway-controller"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """`objects` maps a kind ("Gateway", "Service", ...) to its objects as JSON dicts."""
+
+    objects: Mapping[str, tuple[dict[str, Any], ...]]
+    infra: Mapping[GatewayKey, InfraState] = field(default_factory=dict)
+    controller_name: str = DEFAULT_CONTROLLER_NAME
+
+    def of(self, kind: str) -> tuple[dict[str, Any], ...]:
+        return tuple(self.objects.get(kind, ()))
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """The status one object must have.
+
+    For GatewayClass, Gateway and ListenerSet `status` is the whole status. For routes and
+    policies it holds only this controller's entries of `parents` (or `ancestors`); the writer
+    keeps the entries of other controllers.
+    """
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    generation: int
+    status: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Result:
+    statuses: tuple[StatusUpdate, ...]
+    gateways: Mapping[GatewayKey, GatewayIR]
+    infra: Mapping[GatewayKey, InfraIR]
