@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 
 .PHONY: quickstart test lint
 quickstart: $(VENV)/.installed
-	$(VENV)/bin/propylon up -f examples/quickstart
+	$(VENV)/bin/propylon up -f examples/quickstart --echo 127.0.0.1:9001
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports
