@@ -1,0 +1,504 @@
+"""Validation of written objects, as the Gateway API CRDs' OpenAPI schemas and CEL rules define it.
+
+`validate(obj)` picks the schema of the object's kind from `SCHEMAS` (a table written in the small
+language of `propylon.api.schema`) and returns every `FieldError` found: required fields, enums,
+patterns, lengths, item counts, list-map key uniqueness, unknown fields (`unknown=True`, for
+strict decoding) and the CEL rules that users hit (unique listener names, TLS required for HTTPS
+and forbidden for HTTP, path values starting with '/', filter/type consistency, ...).
+
+`metadata` is free-form here (the API server checks names itself) and `status` is checked loosely
+(anything goes). Kinds without a schema validate as `[]`. `with_defaults(obj)` returns a copy
+with the CRD defaults filled in. Rules are Python, not the CRD files, so the product needs no data
+files at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from propylon.api.schema import (
+    Arr,
+    Bool,
+    FieldError,
+    Free,
+    Int,
+    Map,
+    Node,
+    Obj,
+    Rule,
+    Str,
+    cel,
+    check,
+    defaults,
+    each,
+)
+
+__all__ = ["FieldError", "validate", "with_defaults", "SCHEMAS"]
+
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+HOSTNAME = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+PRECISE_HOSTNAME = DNS_SUBDOMAIN
+GROUP_PATTERN = r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+KIND_PATTERN = r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$"
+HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$"
+PROTOCOL = (r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$|[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+            r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9]+$")
+ADDRESS_TYPE = (r"^Hostname|IPAddress|NamedAddress|[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+                r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9\/\-._~%!$&'()*+,;=:]+$")
+DURATION = r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LABEL_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+             r"([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$")
+PATH_CHARS = r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$"
+
+GROUP = Str(pattern=GROUP_PATTERN, max_len=253)
+KIND = Str(pattern=KIND_PATTERN, min_len=1, max_len=63)
+NAME = Str(min_len=1, max_len=253)
+NAMESPACE = Str(pattern=DNS_LABEL, min_len=1, max_len=63)
+PORT = Int(minimum=1, maximum=65535)
+SECTION = Str(pattern=DNS_SUBDOMAIN, min_len=1, max_len=253)
+
+# ---------------------------------------------------------------------------------------- shared
+
+LABEL_SELECTOR = Obj({
+    "matchLabels": Map(Str()),
+    "matchExpressions": Arr(Obj({
+        "key": Str(), "operator": Str(), "values": Arr(Str()),
+    }, required=("key", "operator"))),
+})
+
+PARAMETERS_REF = Obj({"group": GROUP, "kind": KIND, "name": NAME, "namespace": NAMESPACE},
+                     required=("group", "kind", "name"))
+
+
+def _secret_ref(default_kind: str = "Secret") -> Obj:
+    return Obj({"group": Str(pattern=GROUP_PATTERN, max_len=253, default=""),
+                "kind": Str(pattern=KIND_PATTERN, min_len=1, max_len=63, default=default_kind),
+                "name": NAME, "namespace": NAMESPACE}, required=("name",))
+
+
+def _keys_valid(what: str, pattern: str) -> Rule:
+    return cel(f"{what} keys must be in the form of an optional DNS subdomain prefix followed by "
+               "a required name segment of up to 63 characters.",
+               lambda m: all(re.search(pattern, k) and len(k.split("/")[0]) < 253 for k in m))
+
+
+# ---------------------------------------------------------------------------------- GatewayClass
+
+GATEWAY_CLASS_SPEC = Obj({
+    "controllerName": Str(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+                                  r"\/[A-Za-z0-9\/\-._~%!$&'()*+,;=:]+$", min_len=1, max_len=253),
+    "description": Str(max_len=64),
+    "parametersRef": PARAMETERS_REF,
+}, required=("controllerName",))
+
+# --------------------------------------------------------------------------------------- Gateway
+
+
+def _listeners_unique_by_port_protocol_hostname(listeners: list[Any]) -> bool:
+    seen = [(li.get("port"), li.get("protocol"), li.get("hostname")) for li in each(listeners)]
+    return len(seen) == len(set(seen))
+
+
+def _no_tls_for(protocols: tuple[str, ...]) -> Any:
+    return lambda ls: all("tls" not in li for li in each(ls) if li.get("protocol") in protocols)
+
+
+def _https_tls_terminate(ls: list[Any]) -> bool:
+    return all(li["tls"].get("mode", "") in ("", "Terminate")
+               for li in each(ls) if li.get("protocol") == "HTTPS" and isinstance(li.get("tls"), dict))
+
+
+def _tls_mode_set(ls: list[Any]) -> bool:
+    return all(isinstance(li.get("tls"), dict) and li["tls"].get("mode")
+               for li in each(ls) if li.get("protocol") == "TLS")
+
+
+def _no_hostname_for_l4(ls: list[Any]) -> bool:
+    return all(not li.get("hostname") for li in each(ls) if li.get("protocol") in ("TCP", "UDP"))
+
+
+def _unique_names(ls: list[Any]) -> bool:
+    names = [li.get("name") for li in each(ls)]
+    return len(names) == len(set(names))
+
+
+def _unique_address_values(address_type: str) -> Any:
+    def predicate(addresses: list[Any]) -> bool:
+        values = [a.get("value") for a in each(addresses)
+                  if a.get("type", "IPAddress") == address_type and a.get("value") is not None]
+        return len(values) == len(set(values))
+
+    return predicate
+
+
+def _hostname_address_valid(address: dict[str, Any]) -> bool:
+    return (address.get("type", "IPAddress") != "Hostname" or not address.get("value")
+            or re.search(HOSTNAME, address["value"]) is not None)
+
+
+LISTENER = Obj({
+    "name": SECTION,
+    "hostname": Str(pattern=HOSTNAME, min_len=1, max_len=253),
+    "port": PORT,
+    "protocol": Str(pattern=PROTOCOL, min_len=1, max_len=255),
+    "tls": Obj({
+        "mode": Str(enum=("Terminate", "Passthrough"), default="Terminate"),
+        "certificateRefs": Arr(_secret_ref(), max_items=64),
+        "options": Map(Str(max_len=4096)),
+    }, rules=(cel("certificateRefs or options must be specified when mode is Terminate",
+                  lambda t: t.get("mode", "Terminate") != "Terminate"
+                  or bool(t.get("certificateRefs")) or bool(t.get("options"))),)),
+    "allowedRoutes": Obj({
+        "namespaces": Obj({
+            "from": Str(enum=("All", "Selector", "Same"), default="Same"),
+            "selector": LABEL_SELECTOR,
+        }, default={"from": "Same"}),
+        "kinds": Arr(Obj({"group": Str(pattern=GROUP_PATTERN, max_len=253,
+                                       default="gateway.networking.k8s.io"),
+                          "kind": KIND}, required=("kind",)), max_items=8),
+    }, default={"namespaces": {"from": "Same"}}),
+}, required=("name", "port", "protocol"))
+
+GATEWAY_SPEC = Obj({
+    "gatewayClassName": NAME,
+    "listeners": Arr(LISTENER, max_items=64, min_items=1, keys=("name",), rules=(
+        cel("tls must be specified for protocol HTTPS",
+            lambda ls: all("tls" in li for li in each(ls) if li.get("protocol") == "HTTPS")),
+        cel("tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']",
+            _no_tls_for(("HTTP", "TCP", "UDP"))),
+        cel("tls mode must be Terminate for protocol HTTPS", _https_tls_terminate),
+        cel("tls mode must be set for protocol TLS", _tls_mode_set),
+        cel("hostname must not be specified for protocols ['TCP', 'UDP']", _no_hostname_for_l4),
+        cel("Listener name must be unique within the Gateway", _unique_names),
+        cel("Combination of port, protocol and hostname must be unique for each listener",
+            _listeners_unique_by_port_protocol_hostname),
+    )),
+    "addresses": Arr(Obj({
+        "type": Str(pattern=ADDRESS_TYPE, min_len=1, max_len=253, default="IPAddress"),
+        "value": Str(max_len=253),
+    }, rules=(cel("Hostname value must be empty or contain only valid characters (matching "
+                  + HOSTNAME + ")", _hostname_address_valid),)), max_items=16, rules=(
+        cel("IPAddress values must be unique", _unique_address_values("IPAddress")),
+        cel("Hostname values must be unique", _unique_address_values("Hostname")),
+    )),
+    "infrastructure": Obj({
+        "labels": Map(Str(pattern=LABEL_VALUE, max_len=63), rules=(_keys_valid("Label", LABEL_KEY),)),
+        "annotations": Map(Str(max_len=4096), rules=(_keys_valid("Annotation", LABEL_KEY),)),
+        "parametersRef": Obj({"group": GROUP, "kind": KIND, "name": NAME},
+                             required=("group", "kind", "name")),
+    }),
+    "allowedListeners": Free(),
+    "tls": Free(),
+}, required=("gatewayClassName", "listeners"))
+
+# ------------------------------------------------------------------------------------- HTTPRoute
+
+FILTER_TYPES = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror",
+                "RequestRedirect", "URLRewrite", "ExtensionRef", "CORS")
+_FILTER_FIELDS = {"RequestHeaderModifier": "requestHeaderModifier",
+                  "ResponseHeaderModifier": "responseHeaderModifier",
+                  "RequestMirror": "requestMirror", "RequestRedirect": "requestRedirect",
+                  "URLRewrite": "urlRewrite", "ExtensionRef": "extensionRef", "CORS": "cors"}
+
+HEADER_VALUE = Obj({"name": Str(pattern=HEADER_NAME, min_len=1, max_len=256),
+                    "value": Str(min_len=1, max_len=4096)}, required=("name", "value"))
+HEADER_MODIFIER = Obj({
+    "set": Arr(HEADER_VALUE, max_items=16, keys=("name",)),
+    "add": Arr(HEADER_VALUE, max_items=16, keys=("name",)),
+    "remove": Arr(Str(), max_items=16, unique=True),
+})
+
+
+def _path_modifier_rules() -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    for type_, field_ in (("ReplaceFullPath", "replaceFullPath"),
+                          ("ReplacePrefixMatch", "replacePrefixMatch")):
+        rules.append(cel(f"{field_} must be specified when type is set to '{type_}'",
+                         lambda p, t=type_, f=field_: p.get("type") != t or f in p))
+        rules.append(cel(f"type must be '{type_}' when {field_} is set",
+                         lambda p, t=type_, f=field_: f not in p or p.get("type") == t))
+    return tuple(rules)
+
+
+PATH_MODIFIER = Obj({
+    "type": Str(enum=("ReplaceFullPath", "ReplacePrefixMatch")),
+    "replaceFullPath": Str(max_len=1024),
+    "replacePrefixMatch": Str(max_len=1024),
+}, required=("type",), rules=_path_modifier_rules())
+
+BACKEND_OBJECT_REF = Obj({
+    "group": Str(pattern=GROUP_PATTERN, max_len=253, default=""),
+    "kind": Str(pattern=KIND_PATTERN, min_len=1, max_len=63, default="Service"),
+    "name": NAME, "namespace": NAMESPACE, "port": PORT,
+}, required=("name",), rules=(cel("Must have port for Service reference",
+                                  lambda b: not (b.get("group", "") == "" and b.get("kind", "Service")
+                                                 == "Service") or "port" in b),))
+
+
+def _filter_consistency(value: dict[str, Any], path: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for type_, field_ in _FILTER_FIELDS.items():
+        if field_ in value and value.get("type") != type_:
+            errors.extend(cel(f"filter.{field_} must be nil if the filter.type is not {type_}",
+                              lambda _: False)(value, path))
+        if field_ not in value and value.get("type") == type_:
+            errors.extend(cel(f"filter.{field_} must be specified for {type_} filter.type",
+                              lambda _: False)(value, path))
+    return errors
+
+
+FILTER = Obj({
+    "type": Str(enum=FILTER_TYPES),
+    "requestHeaderModifier": HEADER_MODIFIER,
+    "responseHeaderModifier": HEADER_MODIFIER,
+    "requestMirror": Obj({
+        "backendRef": BACKEND_OBJECT_REF,
+        "percent": Int(minimum=0, maximum=100),
+        "fraction": Obj({"numerator": Int(minimum=0), "denominator": Int(minimum=1, default=100)},
+                        required=("numerator",),
+                        rules=(cel("numerator must be less than or equal to denominator",
+                                   lambda f: f["numerator"] <= f.get("denominator", 100)),)),
+    }, required=("backendRef",), rules=(
+        cel("Only one of percent or fraction may be specified in HTTPRequestMirrorFilter",
+            lambda m: not ("percent" in m and "fraction" in m)),)),
+    "requestRedirect": Obj({
+        "scheme": Str(enum=("http", "https")),
+        "hostname": Str(pattern=PRECISE_HOSTNAME, min_len=1, max_len=253),
+        "path": PATH_MODIFIER,
+        "port": PORT,
+        "statusCode": Int(enum=(301, 302, 303, 307, 308), default=302),
+    }),
+    "urlRewrite": Obj({"hostname": Str(pattern=PRECISE_HOSTNAME, min_len=1, max_len=253),
+                       "path": PATH_MODIFIER}),
+    "extensionRef": Obj({"group": GROUP, "kind": KIND, "name": NAME},
+                        required=("group", "kind", "name")),
+    "cors": Free(),
+    "externalAuth": Free(),
+}, required=("type",), rules=(_filter_consistency,))
+
+
+def _not_repeated(type_: str) -> Rule:
+    return cel(f"{type_} filter cannot be repeated",
+               lambda fs: sum(1 for f in each(fs) if f.get("type") == type_) <= 1)
+
+
+FILTERS = Arr(FILTER, max_items=16, rules=(
+    cel("May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, "
+        "but not both", lambda fs: not ({"RequestRedirect", "URLRewrite"}
+                                        <= {f.get("type") for f in each(fs)})),
+    *(_not_repeated(t) for t in ("CORS", "RequestHeaderModifier", "ResponseHeaderModifier",
+                                 "RequestRedirect", "URLRewrite")),
+))
+
+_EXACT_OR_PREFIX = ("Exact", "PathPrefix")
+_PATH_RULES: tuple[tuple[str, Any], ...] = (
+    ("value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
+     lambda v: v.startswith("/")),
+    *((f"must not contain '{s}' when type one of ['Exact', 'PathPrefix']",
+       lambda v, s=s: s not in v) for s in ("//", "/./", "/../", "%2f", "%2F", "#")),
+    *((f"must not end with '{s}' when type one of ['Exact', 'PathPrefix']",
+       lambda v, s=s: not v.endswith(s)) for s in ("/..", "/.")),
+    ("must only contain valid characters (matching " + PATH_CHARS + ") for types "
+     "['Exact', 'PathPrefix']", lambda v: re.search(PATH_CHARS, v) is not None),
+)
+
+
+def _path_match_rules(value: dict[str, Any], path: str) -> list[FieldError]:
+    if value.get("type", "PathPrefix") not in _EXACT_OR_PREFIX:
+        return []
+    v = value.get("value", "/")
+    errors: list[FieldError] = []
+    for message, ok in _PATH_RULES:
+        errors.extend(cel(message, lambda _, ok=ok: ok(v))(value, path))
+    return errors
+
+
+STRING_MATCH_TYPES = ("Exact", "RegularExpression")
+MATCH = Obj({
+    "path": Obj({"type": Str(enum=("Exact", "PathPrefix", "RegularExpression"), default="PathPrefix"),
+                 "value": Str(max_len=1024, default="/")},
+                default={"type": "PathPrefix", "value": "/"}, rules=(_path_match_rules,)),
+    "headers": Arr(Obj({"name": Str(pattern=HEADER_NAME, min_len=1, max_len=256),
+                        "type": Str(enum=STRING_MATCH_TYPES, default="Exact"),
+                        "value": Str(min_len=1, max_len=4096)}, required=("name", "value")),
+                   max_items=16, keys=("name",)),
+    "queryParams": Arr(Obj({"name": Str(pattern=HEADER_NAME, min_len=1, max_len=256),
+                            "type": Str(enum=STRING_MATCH_TYPES, default="Exact"),
+                            "value": Str(min_len=1, max_len=1024)}, required=("name", "value")),
+                       max_items=16, keys=("name",)),
+    "method": Str(enum=("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
+                        "PATCH")),
+})
+
+_DEFAULT_MATCHES = [{"path": {"type": "PathPrefix", "value": "/"}}]
+
+
+def _duration_ms(text: str) -> int:
+    units = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+    return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|h|m|s)", text))
+
+
+def _redirect_prefix_needs_one_prefix_match(rule: dict[str, Any]) -> bool:
+    uses = any(isinstance(f.get(k), dict) and isinstance(f[k].get("path"), dict)
+               and f[k]["path"].get("type") == "ReplacePrefixMatch"
+               for f in each(rule.get("filters") or []) for k in ("requestRedirect", "urlRewrite"))
+    if not uses:
+        return True
+    matches = rule.get("matches", _DEFAULT_MATCHES)
+    return len(matches) == 1 and (matches[0].get("path") or {}).get("type", "PathPrefix") == "PathPrefix"
+
+
+RULE = Obj({
+    "name": SECTION,
+    "matches": Arr(MATCH, max_items=64, default=_DEFAULT_MATCHES),
+    "filters": FILTERS,
+    "backendRefs": Arr(Obj({
+        "group": Str(pattern=GROUP_PATTERN, max_len=253, default=""),
+        "kind": Str(pattern=KIND_PATTERN, min_len=1, max_len=63, default="Service"),
+        "name": NAME, "namespace": NAMESPACE, "port": PORT,
+        "weight": Int(minimum=0, maximum=1_000_000, default=1),
+        "filters": FILTERS,
+    }, required=("name",), rules=BACKEND_OBJECT_REF.rules), max_items=16),
+    "timeouts": Obj({"request": Str(pattern=DURATION), "backendRequest": Str(pattern=DURATION)},
+                    rules=(cel("backendRequest timeout cannot be longer than request timeout",
+                               lambda t: not ("request" in t and "backendRequest" in t
+                                              and _duration_ms(t["request"]) != 0
+                                              and _duration_ms(t["backendRequest"])
+                                              > _duration_ms(t["request"]))),)),
+    "retry": Free(),
+    "sessionPersistence": Free(),
+}, rules=(
+    cel("RequestRedirect filter must not be used together with backendRefs",
+        lambda r: not r.get("backendRefs")
+        or not any("requestRedirect" in f for f in each(r.get("filters") or []))),
+    cel("When using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix "
+        "match must be specified", _redirect_prefix_needs_one_prefix_match),
+))
+
+
+def _same_parent(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(a.get(k, d) == b.get(k, d) for k, d in (
+        ("group", "gateway.networking.k8s.io"), ("kind", "Gateway"), ("name", None),
+        ("namespace", "")))
+
+
+def _section_unique(refs: list[Any]) -> bool:
+    keys = [(r.get("group", "gateway.networking.k8s.io"), r.get("kind", "Gateway"), r.get("name"),
+             r.get("namespace", ""), r.get("sectionName", ""), r.get("port")) for r in each(refs)]
+    return len(keys) == len(set(keys))
+
+
+def _section_given(refs: list[Any]) -> bool:
+    rs = each(refs)
+    return all(not _same_parent(a, b) or (a.get("sectionName") and b.get("sectionName"))
+               or (a.get("port") and b.get("port"))
+               for i, a in enumerate(rs) for b in rs[i + 1:])
+
+
+PARENT_REF = Obj({
+    "group": Str(pattern=GROUP_PATTERN, max_len=253, default="gateway.networking.k8s.io"),
+    "kind": Str(pattern=KIND_PATTERN, min_len=1, max_len=63, default="Gateway"),
+    "namespace": NAMESPACE, "name": NAME, "sectionName": SECTION, "port": PORT,
+}, required=("name",))
+
+HTTP_ROUTE_SPEC = Obj({
+    "parentRefs": Arr(PARENT_REF, max_items=32, rules=(
+        cel("sectionName must be specified when parentRefs includes 2 or more references to the "
+            "same parent", _section_given),
+        cel("sectionName must be unique when parentRefs includes 2 or more references to the "
+            "same parent", _section_unique),
+    )),
+    "hostnames": Arr(Str(pattern=HOSTNAME, min_len=1, max_len=253), max_items=16),
+    "rules": Arr(RULE, max_items=16, min_items=1, default=[{"matches": _DEFAULT_MATCHES}], rules=(
+        cel("While 16 rules and 64 matches per rule are allowed, the total number of matches "
+            "across all rules in a route must be less than 128",
+            lambda rs: sum(len(r.get("matches") or []) for r in each(rs)) <= 128),
+    )),
+})
+
+# -------------------------------------------------------------------------------- ReferenceGrant
+
+REFERENCE_GRANT_SPEC = Obj({
+    "from": Arr(Obj({"group": GROUP, "kind": KIND, "namespace": NAMESPACE},
+                    required=("group", "kind", "namespace")), max_items=16, min_items=1),
+    "to": Arr(Obj({"group": GROUP, "kind": KIND, "name": NAME}, required=("group", "kind")),
+              max_items=16, min_items=1),
+}, required=("from", "to"))
+
+# ------------------------------------------------------------------------------------------ core
+
+SERVICE_SPEC = Obj({
+    "type": Str(enum=("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"), default="ClusterIP"),
+    "ports": Arr(Obj({
+        "name": Str(max_len=63),
+        "port": PORT,
+        "targetPort": Free(),
+        "protocol": Str(enum=("TCP", "UDP", "SCTP"), default="TCP"),
+        "appProtocol": Str(),
+        "nodePort": Int(minimum=0, maximum=65535),
+    }, required=("port",), rules=(cel("must be between 1 and 65535, inclusive", lambda p: (
+        not isinstance(p.get("targetPort"), int) or 1 <= p["targetPort"] <= 65535), ".targetPort"),)),
+        keys=("port", "protocol")),
+}, open=True)
+
+ENDPOINT_SLICE = Obj({
+    "addressType": Str(enum=("IPv4", "IPv6", "FQDN")),
+    "endpoints": Arr(Obj({
+        "addresses": Arr(Str(), min_items=1, max_items=100),
+        "conditions": Obj({"ready": Bool(), "serving": Bool(), "terminating": Bool()}),
+    }, required=("addresses",), open=True), max_items=1000),
+    "ports": Arr(Obj({"name": Str(max_len=63), "port": Int(minimum=0, maximum=65535),
+                      "protocol": Str(enum=("TCP", "UDP", "SCTP"), default="TCP"),
+                      "appProtocol": Str()}), max_items=100),
+    "apiVersion": Free(), "kind": Free(), "metadata": Free(),
+}, required=("addressType",))
+
+SECRET = Obj({
+    "type": Str(), "data": Map(Str(pattern=r"^[A-Za-z0-9+/]*={0,2}$")), "stringData": Map(Str()),
+    "immutable": Bool(), "apiVersion": Free(), "kind": Free(), "metadata": Free(),
+})
+
+
+def _with_spec(spec: Node) -> Obj:
+    return Obj({"apiVersion": Free(), "kind": Free(), "metadata": Free(), "spec": spec,
+                "status": Free()})
+
+
+SCHEMAS: Mapping[tuple[str, str], Node] = {
+    ("gateway.networking.k8s.io", "GatewayClass"): _with_spec(GATEWAY_CLASS_SPEC),
+    ("gateway.networking.k8s.io", "Gateway"): _with_spec(GATEWAY_SPEC),
+    ("gateway.networking.k8s.io", "HTTPRoute"): _with_spec(HTTP_ROUTE_SPEC),
+    ("gateway.networking.k8s.io", "ReferenceGrant"): _with_spec(REFERENCE_GRANT_SPEC),
+    ("", "Namespace"): _with_spec(Obj({"finalizers": Arr(Str())})),
+    ("", "Service"): _with_spec(SERVICE_SPEC),
+    ("discovery.k8s.io", "EndpointSlice"): ENDPOINT_SLICE,
+    ("", "Secret"): SECRET,
+}
+
+_REQUIRES_SPEC = {"GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant"}
+
+
+def _schema_of(obj: dict[str, Any]) -> Node | None:
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return SCHEMAS.get((group, str(obj.get("kind", ""))))
+
+
+def validate(obj: dict[str, Any]) -> list[FieldError]:
+    """Every way `obj` breaks its kind's schema; [] for kinds without a schema."""
+    schema = _schema_of(obj)
+    if schema is None:
+        return []
+    errors = check(schema, obj)
+    if obj.get("kind") in _REQUIRES_SPEC and obj.get("spec") is None:
+        errors.insert(0, FieldError("spec", "FieldValueRequired", "Required value"))
+    return errors
+
+
+def with_defaults(obj: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `obj` with the CRD defaults filled in (unchanged for kinds without a schema)."""
+    schema = _schema_of(obj)
+    return obj if schema is None else defaults(schema, obj)
