@@ -24,3 +24,18 @@ def _envoy_path() -> str:
 def envoy_bin() -> str:
     """Path of the real `envoy` binary installed in the virtualenv."""
     return _envoy_path()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--update-golden` rewrites the golden files instead of comparing against them."""
+    try:
+        parser.addoption("--update-golden", action="store_true", default=False,
+                         help="regenerate golden files under tests/**/testdata")
+    except ValueError:  # already registered by another conftest
+        pass
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True when the run should rewrite golden files."""
+    return bool(request.config.getoption("--update-golden"))

@@ -1,0 +1,254 @@
+"""IR route configs -> Envoy `RouteConfiguration`s (served over RDS).
+
+One `RouteConfiguration` per IR `RouteConfig` and one Envoy virtual host per IR `VirtualHost`,
+routes kept in the IR's precedence order. There is no implicit catch-all virtual host, so a
+request whose Host matches no domain gets Envoy's own 404.
+
+Matching follows the Gateway API:
+- `PathPrefix` is element-wise (`/foo` matches `/foo` and `/foo/bar`, never `/foobar`), which is
+  Envoy's `path_separated_prefix`; a trailing slash in the prefix is ignored (as the spec says
+  `/foo/` and `/foo` match the same paths) and `/` is a plain prefix.
+- header names are lower-cased (Envoy stores them so); the method is a `:method` header match.
+
+Backends: one valid backend is a plain `cluster` route; several are `weighted_clusters`. A
+backend that could not be resolved (`cluster` None) keeps its weight but points to
+`INVALID_CLUSTER`, a name that is never defined, with `cluster_not_found_response_code:
+INTERNAL_SERVER_ERROR`: Envoy picks a weighted cluster per request and answers 500 for exactly
+that share. When no backend can take traffic (all invalid, or all weights zero) the route is a
+`direct_response` 500.
+"""
+
+from __future__ import annotations
+
+import re
+
+from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption, RuntimeFractionalPercent
+from envoy.config.route.v3 import route_components_pb2 as rc
+from envoy.config.route.v3.route_pb2 import RouteConfiguration
+from envoy.type.matcher.v3.regex_pb2 import RegexMatcher, RegexMatchAndSubstitute
+from envoy.type.matcher.v3.string_pb2 import StringMatcher
+from envoy.type.v3.percent_pb2 import FractionalPercent
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
+
+from propylon.ir import model as ir
+
+#: A cluster name that is never defined: weighted share of an unresolvable backendRef.
+INVALID_CLUSTER = "propylon-invalid-backend"
+
+_REDIRECT_CODES = {
+    301: rc.RedirectAction.MOVED_PERMANENTLY,
+    302: rc.RedirectAction.FOUND,
+    303: rc.RedirectAction.SEE_OTHER,
+    307: rc.RedirectAction.TEMPORARY_REDIRECT,
+    308: rc.RedirectAction.PERMANENT_REDIRECT,
+}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _duration_ms(ms: int) -> Duration:
+    return Duration(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
+
+
+def _string_matcher(match: ir.StringMatch) -> StringMatcher:
+    if match.type == "RegularExpression":
+        return StringMatcher(safe_regex=RegexMatcher(regex=match.value))
+    return StringMatcher(exact=match.value)
+
+
+def _trimmed_prefix(prefix: str) -> str:
+    """The prefix without trailing slashes; "" stands for "/"."""
+    return prefix.rstrip("/")
+
+
+def _route_match(match: ir.RouteMatch) -> rc.RouteMatch:
+    out = rc.RouteMatch()
+    path = match.path
+    if path.type == "Exact":
+        out.path = path.value
+    elif path.type == "RegularExpression":
+        out.safe_regex.CopyFrom(RegexMatcher(regex=path.value))
+    elif _trimmed_prefix(path.value):
+        out.path_separated_prefix = _trimmed_prefix(path.value)
+    else:
+        out.prefix = "/"
+    for header in match.headers:
+        out.headers.append(rc.HeaderMatcher(name=header.name.lower(),
+                                            string_match=_string_matcher(header)))
+    if match.method is not None:
+        out.headers.append(rc.HeaderMatcher(name=":method",
+                                            string_match=StringMatcher(exact=match.method)))
+    for query in match.query_params:
+        out.query_parameters.append(rc.QueryParameterMatcher(
+            name=query.name, string_match=_string_matcher(query)))
+    return out
+
+
+def _header_options(modifier: ir.HeaderModifier) -> list[HeaderValueOption]:
+    overwrite = HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+    append = HeaderValueOption.APPEND_IF_EXISTS_OR_ADD
+    return [
+        *(HeaderValueOption(header=HeaderValue(key=h.name, value=h.value), append_action=overwrite)
+          for h in modifier.set),
+        *(HeaderValueOption(header=HeaderValue(key=h.name, value=h.value), append_action=append)
+          for h in modifier.add),
+    ]
+
+
+def _prefix_replacement(match: ir.RouteMatch, replacement: str) -> RegexMatchAndSubstitute | None:
+    """Replacing a prefix with "/" must not leave "//rest": use a regex that eats the slashes.
+
+    Returns None when Envoy's plain `prefix_rewrite` does the right thing."""
+    matched = _trimmed_prefix(match.path.value) if match.path.type == "PathPrefix" else ""
+    if _trimmed_prefix(replacement) or not matched:
+        return None
+    return RegexMatchAndSubstitute(pattern=RegexMatcher(regex=f"^{re.escape(matched)}/*"),
+                                   substitution="/")
+
+
+def _full_path(value: str) -> RegexMatchAndSubstitute:
+    return RegexMatchAndSubstitute(pattern=RegexMatcher(regex="^/.*$"), substitution=value)
+
+
+def _redirect(route: ir.Route, redirect: ir.Redirect) -> rc.RedirectAction:
+    out = rc.RedirectAction(response_code=_REDIRECT_CODES.get(redirect.status_code,
+                                                              rc.RedirectAction.FOUND))
+    if redirect.scheme is not None:
+        out.scheme_redirect = redirect.scheme
+    if redirect.hostname is not None:
+        out.host_redirect = redirect.hostname
+    if redirect.port is not None and redirect.port != _DEFAULT_PORTS.get(redirect.scheme or ""):
+        out.port_redirect = redirect.port
+    if redirect.path_full is not None:
+        out.path_redirect = redirect.path_full
+    elif redirect.path_prefix is not None:
+        regex = _prefix_replacement(route.match, redirect.path_prefix)
+        if regex is not None:
+            out.regex_rewrite.CopyFrom(regex)
+        else:
+            out.prefix_rewrite = _rewritten_prefix(route.match, redirect.path_prefix)
+    return out
+
+
+def _rewritten_prefix(match: ir.RouteMatch, replacement: str) -> str:
+    """Envoy replaces exactly the matched prefix, which we trimmed: trim the replacement too."""
+    if match.path.type == "PathPrefix" and _trimmed_prefix(match.path.value):
+        return _trimmed_prefix(replacement) or "/"
+    return replacement
+
+
+def _cluster_specifier(action: rc.RouteAction, backends: tuple[ir.WeightedBackend, ...]) -> None:
+    weights: dict[str, int] = {}
+    for backend in backends:
+        name = backend.cluster if backend.cluster is not None else INVALID_CLUSTER
+        weights[name] = weights.get(name, 0) + backend.weight
+    if len(weights) == 1 and INVALID_CLUSTER not in weights:
+        action.cluster = next(iter(weights))
+        return
+    action.cluster_not_found_response_code = rc.RouteAction.INTERNAL_SERVER_ERROR
+    for name in sorted(weights):
+        action.weighted_clusters.clusters.append(
+            rc.WeightedCluster.ClusterWeight(name=name, weight=UInt32Value(value=weights[name])))
+
+
+def _route_action(route: ir.Route, backends: tuple[ir.WeightedBackend, ...]) -> rc.RouteAction:
+    action = rc.RouteAction()
+    _cluster_specifier(action, backends)
+    rewrite = route.rewrite
+    if rewrite is not None:
+        if rewrite.hostname is not None:
+            action.host_rewrite_literal = rewrite.hostname
+        if rewrite.path_full is not None:
+            action.regex_rewrite.CopyFrom(_full_path(rewrite.path_full))
+        elif rewrite.path_prefix is not None:
+            regex = _prefix_replacement(route.match, rewrite.path_prefix)
+            if regex is not None:
+                action.regex_rewrite.CopyFrom(regex)
+            else:
+                action.prefix_rewrite = _rewritten_prefix(route.match, rewrite.path_prefix)
+    for mirror in route.mirrors:
+        action.request_mirror_policies.append(rc.RouteAction.RequestMirrorPolicy(
+            cluster=mirror.cluster,
+            runtime_fraction=RuntimeFractionalPercent(default_value=FractionalPercent(
+                numerator=round(mirror.percent * 10_000),
+                denominator=FractionalPercent.MILLION))))
+    # Gateway API: no request timeout unless the route says so (Envoy's default is 15 s).
+    if route.timeout_ms is not None:
+        action.timeout.CopyFrom(_duration_ms(route.timeout_ms))
+    elif route.backend_timeout_ms is not None and route.retry is None:
+        action.timeout.CopyFrom(_duration_ms(route.backend_timeout_ms))
+    else:
+        action.timeout.CopyFrom(Duration())
+    if route.retry is not None:
+        action.retry_policy.CopyFrom(_retry_policy(route.retry, route.backend_timeout_ms))
+    return action
+
+
+def _retry_policy(retry: ir.Retry, per_try_ms: int | None) -> rc.RetryPolicy:
+    policy = rc.RetryPolicy(
+        retry_on="connect-failure,refused-stream,reset"
+        + (",retriable-status-codes" if retry.codes else ""),
+        num_retries=UInt32Value(value=retry.attempts),
+        retriable_status_codes=list(retry.codes),
+    )
+    if retry.backoff_ms is not None:
+        policy.retry_back_off.base_interval.CopyFrom(_duration_ms(max(retry.backoff_ms, 1)))
+    if per_try_ms is not None:
+        policy.per_try_timeout.CopyFrom(_duration_ms(per_try_ms))
+    return policy
+
+
+def _usable(backends: tuple[ir.WeightedBackend, ...]) -> tuple[ir.WeightedBackend, ...]:
+    return tuple(b for b in backends if b.weight > 0)
+
+
+def route(route: ir.Route) -> rc.Route:
+    """One Envoy route for one IR route."""
+    out = rc.Route(name=route.name, match=_route_match(route.match))
+    backends = _usable(route.backends)
+    if route.redirect is not None:
+        out.redirect.CopyFrom(_redirect(route, route.redirect))
+    elif route.direct_response is not None:
+        out.direct_response.status = route.direct_response.status
+        if route.direct_response.body:
+            out.direct_response.body.inline_string = route.direct_response.body
+    elif all(b.cluster is None for b in backends):
+        out.direct_response.status = 500
+    else:
+        out.route.CopyFrom(_route_action(route, backends))
+    if route.request_headers is not None:
+        out.request_headers_to_add.extend(_header_options(route.request_headers))
+        out.request_headers_to_remove.extend(route.request_headers.remove)
+    if route.response_headers is not None:
+        out.response_headers_to_add.extend(_header_options(route.response_headers))
+        out.response_headers_to_remove.extend(route.response_headers.remove)
+    return out
+
+
+def route_configuration(config: ir.RouteConfig) -> RouteConfiguration:
+    """The Envoy route table of one IR route config."""
+    return RouteConfiguration(
+        name=config.name,
+        validate_clusters=BoolValue(value=False),
+        virtual_hosts=[
+            rc.VirtualHost(name=vh.name, domains=list(vh.domains),
+                           routes=[route(r) for r in vh.routes])
+            for vh in config.virtual_hosts
+        ],
+    )
+
+
+def referenced_clusters(config: RouteConfiguration) -> frozenset[str]:
+    """Every cluster an Envoy route table sends traffic to (routes, weights and mirrors)."""
+    names: set[str] = set()
+    for vh in config.virtual_hosts:
+        for r in vh.routes:
+            if not r.HasField("route"):
+                continue
+            action = r.route
+            if action.cluster:
+                names.add(action.cluster)
+            names.update(w.name for w in action.weighted_clusters.clusters)
+            names.update(m.cluster for m in action.request_mirror_policies)
+    names.discard(INVALID_CLUSTER)
+    return frozenset(names)
