@@ -1,0 +1,162 @@
+"""An informer: one kind's objects mirrored in memory by list, then watch.
+
+`Informer.run()` keeps `store` equal to what the API server holds for one kind (all namespaces),
+the way client-go's reflector does:
+
+1. **List** every object; remember the list's `resourceVersion`; replace the store wholesale (so
+   an object deleted while we were not watching cannot survive); set `synced`.
+2. **Watch** from that resourceVersion with `allowWatchBookmarks`, applying ADDED / MODIFIED /
+   DELETED events and remembering the resourceVersion of every event, bookmarks included.
+3. If the watch ends because the connection dropped or the server is unreachable, wait (an
+   exponential backoff, reset by the next event) and **resume** from the last resourceVersion
+   seen. If the server answers 410 Gone to that (the version was compacted), or sends an ERROR
+   event, go back to step 1.
+
+Objects are stored as the plain JSON dicts the server sent. After every change to the store the
+`on_change` callback runs (from the event loop); an event that changes nothing (a resync of an
+identical object) does not call it.
+
+The watch request is built with lightkube's request builder so that `allowWatchBookmarks` can be
+set: lightkube's public `watch()` does not expose that parameter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+import lightkube
+from lightkube.core.exceptions import ApiError
+
+from propylon.api.kinds import KindInfo
+from propylon.client import resource_class
+
+log = logging.getLogger(__name__)
+
+ObjectKey = tuple[str, str]  # (namespace or "", name)
+
+
+class _Gone(Exception):
+    """The resourceVersion we watch from is too old: relist."""
+
+
+def object_key(obj: dict[str, Any]) -> ObjectKey:
+    meta = obj.get("metadata") or {}
+    return (meta.get("namespace") or "", meta.get("name") or "")
+
+
+class Informer:
+    """Mirror of one kind; see the module docstring."""
+
+    def __init__(self, client: lightkube.AsyncClient, info: KindInfo,
+                 on_change: Callable[[], None] | None = None, *,
+                 backoff_initial_s: float = 0.1, backoff_max_s: float = 5.0,
+                 server_timeout_s: int = 300) -> None:
+        self.client = client
+        self.info = info
+        self.on_change = on_change
+        self.store: dict[ObjectKey, dict[str, Any]] = {}
+        self.synced = asyncio.Event()
+        self.resource_version: str | None = None
+        self.lists = 0  # how many times the kind was listed (the first one plus every relist)
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._server_timeout_s = server_timeout_s
+        self._res = resource_class(info)
+        self._watched = False  # a watch event arrived since the last failure
+
+    def objects(self) -> tuple[dict[str, Any], ...]:
+        """Every object, ordered by namespace then name."""
+        return tuple(self.store[k] for k in sorted(self.store))
+
+    def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self.store.get((namespace or "", name))
+
+    async def run(self) -> None:
+        """Keep the store in sync until cancelled."""
+        failures = 0
+        while True:
+            try:
+                if self.resource_version is None:
+                    await self._relist()
+                await self._watch()
+            except asyncio.CancelledError:
+                raise
+            except _Gone:
+                log.info("informer %s: resourceVersion %s expired, relisting",
+                         self.info.kind, self.resource_version)
+                self.resource_version = None
+                failures = 0 if self._watched else failures + 1
+                if failures:  # Gone again right after a list: do not hammer the server
+                    await asyncio.sleep(self._delay(failures))
+            except Exception as err:  # noqa: BLE001 - any failure of the connection: back off, resume
+                failures = 1 if self._watched else failures + 1
+                delay = self._delay(failures)
+                log.warning("informer %s: %s: %s; retrying in %.1fs from resourceVersion %s",
+                            self.info.kind, type(err).__name__, err, delay, self.resource_version)
+                await asyncio.sleep(delay)
+            self._watched = False
+
+    def _delay(self, failures: int) -> float:
+        return min(self._backoff_max_s, self._backoff_initial_s * 2 ** (failures - 1))
+
+    async def _relist(self) -> None:
+        listing = self.client.list(self._res, **self._scope())
+        fresh: dict[ObjectKey, dict[str, Any]] = {}
+        async for obj in listing:
+            plain = dict(obj)
+            fresh[object_key(plain)] = plain
+        self.resource_version = listing.resourceVersion
+        self.lists += 1
+        changed = fresh != self.store
+        self.store = fresh
+        log.debug("informer listed", extra={"kind": self.info.kind, "count": len(fresh),
+                                              "resource_version": self.resource_version})
+        self.synced.set()
+        if changed:
+            self._notify()
+
+    async def _watch(self) -> None:
+        """Apply watch events until the stream fails (raises) or the server is gone."""
+        inner = self.client._client  # lightkube's request builder; see the module docstring
+        request = inner.prepare_request(
+            "list", res=self._res, watch=True, **self._scope(),
+            params={"resourceVersion": self.resource_version, "allowWatchBookmarks": "true",
+                    "timeoutSeconds": self._server_timeout_s})
+        try:
+            async with contextlib.aclosing(inner.watch(request)) as events:
+                async for event_type, obj in events:
+                    self._apply(event_type, dict(obj))
+        except ApiError as err:
+            if err.status.code == 410 or err.response is None:  # 410, or an ERROR watch event
+                raise _Gone() from err
+            raise
+        except httpx2.HTTPStatusError as err:
+            if err.response.status_code == 410:
+                raise _Gone() from err
+            raise
+
+    def _apply(self, event_type: str, obj: dict[str, Any]) -> None:
+        self._watched = True
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if version:
+            self.resource_version = version
+        key = object_key(obj)
+        if event_type in ("ADDED", "MODIFIED"):
+            if self.store.get(key) != obj:
+                self.store[key] = obj
+                self._notify()
+        elif event_type == "DELETED":
+            if self.store.pop(key, None) is not None:
+                self._notify()
+
+    def _scope(self) -> dict[str, str]:
+        return {"namespace": "*"} if self.info.namespaced else {}
+
+    def _notify(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
