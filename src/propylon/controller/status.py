@@ -1,0 +1,179 @@
+"""The one status writer: turns `StatusUpdate` values into status subresource writes.
+
+`submit()` queues updates; the latest wanted status of an object replaces any queued one for the
+same object (coalescing), so a burst of reconciles costs at most one write per object. `run()`
+is the single task that writes them, one object at a time:
+
+1. Read the object's current state from the informer store (`current` callback); if it is not
+   there it was deleted: drop the update.
+2. Compute the full wanted status. For GatewayClass, Gateway and ListenerSet it is the update's
+   status. For routes and policies (`parents` / `ancestors`) it is the current status with the
+   entries whose `controllerName` is ours replaced by the update's: entries of other controllers
+   are kept untouched.
+3. Keep each condition's `lastTransitionTime` when its `status` did not change, as the API
+   conventions require (and so that an unchanged status compares equal).
+4. If the wanted status equals the current one, do nothing: no-op writes would wake every
+   watcher, this controller included.
+5. Otherwise replace the status through the `status` subresource, sending the object's
+   resourceVersion: a concurrent writer makes the server answer 409 Conflict, and then the
+   object is read again from the server and steps 2-5 repeat. 404 means the object is gone: drop
+   it. Any other failure is logged and the update is retried after a backoff, unless a newer
+   one replaced it meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import lightkube
+from lightkube.core.exceptions import ApiError
+
+from propylon.api.kinds import KindInfo, by_api_version
+from propylon.client import resource_class
+from propylon.translate.types import StatusUpdate
+
+log = logging.getLogger(__name__)
+
+UpdateKey = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
+CurrentLookup = Callable[[KindInfo, str | None, str], dict[str, Any] | None]
+ENTRY_LISTS = ("parents", "ancestors")
+MAX_CONFLICT_RETRIES = 10
+
+
+def wanted_status(current: dict[str, Any] | None, update: dict[str, Any],
+                  controller_name: str) -> dict[str, Any]:
+    """The full status an object must have, given its current status and our update."""
+    current = current or {}
+    if not any(k in update for k in ENTRY_LISTS):
+        return _keep_transition_times(current, copy.deepcopy(update))
+    wanted = dict(current)
+    for key, value in update.items():
+        if key in ENTRY_LISTS:
+            foreign = [e for e in current.get(key) or []
+                       if e.get("controllerName") != controller_name]
+            value = foreign + copy.deepcopy(value)
+        wanted[key] = copy.deepcopy(value)
+    return _keep_transition_times(current, wanted)
+
+
+def _identity(entry: dict[str, Any]) -> Any:
+    """What makes an entry of a status list the same entry across writes."""
+    for key in ("type", "parentRef", "ancestorRef", "name"):
+        if key in entry:
+            return (key, repr(entry[key]), entry.get("controllerName"))
+    return None
+
+
+def _keep_transition_times(current: Any, wanted: Any) -> Any:
+    if isinstance(wanted, dict) and isinstance(current, dict):
+        if "lastTransitionTime" in wanted and "type" in wanted \
+                and current.get("status") == wanted.get("status") \
+                and current.get("lastTransitionTime"):
+            wanted["lastTransitionTime"] = current["lastTransitionTime"]
+        for key, value in wanted.items():
+            if key in current:
+                wanted[key] = _keep_transition_times(current[key], value)
+    elif isinstance(wanted, list) and isinstance(current, list):
+        before = {_identity(e): e for e in current if isinstance(e, dict)}
+        for i, entry in enumerate(wanted):
+            if isinstance(entry, dict) and _identity(entry) in before:
+                wanted[i] = _keep_transition_times(before[_identity(entry)], entry)
+    return wanted
+
+
+class StatusWriter:
+    """Writes queued status updates; see the module docstring."""
+
+    def __init__(self, client: lightkube.AsyncClient, current: CurrentLookup,
+                 controller_name: str, *, retry_s: float = 1.0) -> None:
+        self.client = client
+        self.current = current
+        self.controller_name = controller_name
+        self.writes = 0  # successful status writes, for observability and tests
+        self._retry_s = retry_s
+        self._pending: dict[UpdateKey, StatusUpdate] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def submit(self, updates: Iterable[StatusUpdate]) -> None:
+        """Queue these updates; a queued update of the same object is replaced."""
+        for u in updates:
+            self._pending[(u.api_version, u.kind, u.namespace or "", u.name)] = u
+        if self._pending:
+            self._idle.clear()
+            self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Return once every queued update has been written (or dropped)."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """Write queued updates until cancelled."""
+        while True:
+            if not self._pending:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            key = next(iter(self._pending))
+            update = self._pending.pop(key)
+            try:
+                await self._write(update)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - keep writing the others; retry this later
+                log.warning("status write of %s %s/%s failed: %s; retrying in %.1fs",
+                            update.kind, update.namespace or "", update.name, err, self._retry_s)
+                asyncio.get_running_loop().call_later(self._retry_s, self._requeue, key, update)
+
+    def _requeue(self, key: UpdateKey, update: StatusUpdate) -> None:
+        if key not in self._pending:
+            self.submit([update])
+
+    async def _write(self, update: StatusUpdate) -> None:
+        info = by_api_version(update.api_version, update.kind)
+        obj = self.current(info, update.namespace, update.name)
+        res = resource_class(info)
+        for _ in range(MAX_CONFLICT_RETRIES):
+            if obj is None:
+                return
+            wanted = wanted_status(obj.get("status"), update.status, self.controller_name)
+            if wanted == (obj.get("status") or {}):
+                return
+            body = {"apiVersion": info.api_version, "kind": info.kind,
+                    "metadata": {"name": update.name,
+                                 "resourceVersion": obj["metadata"].get("resourceVersion"),
+                                 **({"namespace": update.namespace} if info.namespaced else {})},
+                    "status": wanted}
+            try:
+                await self.client.replace(res.Status(body), name=update.name,
+                                          namespace=update.namespace if info.namespaced else None)
+            except ApiError as err:
+                if err.status.code == 404:
+                    return
+                if err.status.code != 409:
+                    raise
+                log.debug("status conflict on %s %s/%s, reading it again",
+                          info.kind, update.namespace or "", update.name)
+                obj = await self._read(res, update)
+                continue
+            self.writes += 1
+            log.info("status written", extra={"kind": info.kind, "namespace": update.namespace,
+                                              "name": update.name})
+            return
+        raise RuntimeError(f"{MAX_CONFLICT_RETRIES} conflicts in a row writing the status of "
+                           f"{info.kind} {update.namespace or ''}/{update.name}")
+
+    async def _read(self, res: type, update: StatusUpdate) -> dict[str, Any] | None:
+        try:
+            kwargs = {"namespace": update.namespace} if update.namespace else {}
+            return dict(await self.client.get(res, update.name, **kwargs))
+        except ApiError as err:
+            if err.status.code == 404:
+                return None
+            raise
