@@ -1,13 +1,53 @@
-"""Fixtures for the xDS tests: the real Envoy binary (and, below, running Envoys)."""
+"""Fixtures for the xDS tests, reusable by other suites: the real Envoy binary, an ADS server on
+127.0.0.1:0, Envoy processes bootstrapped against it, and small aiohttp backends that answer
+with their own name.
+
+`envoy_factory(node_id, xds_port)` starts an Envoy (`--disable-hot-restart`, its own admin port)
+and waits until its admin `/ready` answers; every Envoy started is terminated at teardown.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
+
+from propylon.xds.bootstrap import bootstrap
+from propylon.xds.server import SnapshotCache, XdsServer
+from xds_support import (
+    BackendFactory,
+    EnvoyFactory,
+    EnvoyProcess,
+    XdsFixture,
+    free_port,
+    wait_for,
+)
+
+READY_TIMEOUT = 60.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--update-golden` rewrites the golden files instead of comparing against them."""
+    try:
+        parser.addoption("--update-golden", action="store_true", default=False,
+                         help="regenerate golden files under tests/**/testdata")
+    except ValueError:  # already registered by another conftest
+        pass
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True when the run should rewrite golden files."""
+    return bool(request.config.getoption("--update-golden"))
 
 
 def _envoy_path() -> str:
@@ -26,16 +66,72 @@ def envoy_bin() -> str:
     return _envoy_path()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """`--update-golden` rewrites the golden files instead of comparing against them."""
-    try:
-        parser.addoption("--update-golden", action="store_true", default=False,
-                         help="regenerate golden files under tests/**/testdata")
-    except ValueError:  # already registered by another conftest
-        pass
+@pytest.fixture
+async def xds() -> AsyncIterator[XdsFixture]:
+    """An ADS server on 127.0.0.1 with an empty snapshot cache."""
+    cache = SnapshotCache()
+    server = XdsServer(cache)
+    port = await server.start("127.0.0.1", 0)
+    yield XdsFixture(cache, server, port)
+    await server.stop(0.5)
 
 
 @pytest.fixture
-def update_golden(request: pytest.FixtureRequest) -> bool:
-    """True when the run should rewrite golden files."""
-    return bool(request.config.getoption("--update-golden"))
+async def envoy_factory(envoy_bin: str, tmp_path: Path) -> AsyncIterator[EnvoyFactory]:
+    """Start real Envoys bound to an ADS server; all are stopped at teardown."""
+    started: list[EnvoyProcess] = []
+
+    async def start(node_id: str, xds_port: int) -> EnvoyProcess:
+        admin_port = free_port()
+        config = tmp_path / f"envoy-{len(started)}.json"
+        config.write_text(json.dumps(bootstrap(node_id, "127.0.0.1", xds_port, admin_port)))
+        log = open(tmp_path / f"envoy-{len(started)}.log", "wb")
+        process = await asyncio.create_subprocess_exec(
+            envoy_bin, "-c", str(config), "--disable-hot-restart", "--concurrency", "1",
+            "-l", "warning", stdout=log, stderr=log)
+        log.close()
+        envoy = EnvoyProcess(process, admin_port)
+        started.append(envoy)
+
+        async def ready() -> bool:
+            if process.returncode is not None:
+                raise AssertionError(f"envoy exited with {process.returncode}")
+            try:
+                async with aiohttp.ClientSession() as session, session.get(
+                        f"http://127.0.0.1:{admin_port}/ready") as response:
+                    return response.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await wait_for(ready, READY_TIMEOUT, "envoy /ready")
+        return envoy
+
+    yield start
+    for envoy in started:
+        if envoy.process.returncode is None:
+            envoy.process.terminate()
+            await envoy.process.wait()
+
+
+@pytest.fixture
+async def backend_factory() -> AsyncIterator[BackendFactory]:
+    """Start aiohttp backends on 127.0.0.1 answering every request with their name; returns
+    the port."""
+    runners: list[web.AppRunner] = []
+
+    async def start(name: str, port: int = 0) -> int:
+        async def handle(request: web.Request) -> web.Response:
+            return web.Response(text=name, headers={"x-path": request.path_qs})
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port or free_port())
+        await site.start()
+        runners.append(runner)
+        return int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()

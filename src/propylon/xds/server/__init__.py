@@ -1,1 +1,11 @@
-"""propylon.xds.server."""
+"""The xDS server: a per-node snapshot cache served over ADS (grpc.aio, state of the world).
+
+`SnapshotCache` (`cache.py`) holds what each node must have; `XdsServer` (`ads.py`) serves it,
+one `AdsStream` state machine (`stream.py`) per connected Envoy doing the versioning, ACK/NACK
+bookkeeping and make-before-break ordering.
+"""
+
+from propylon.xds.server.ads import NodeCounters, XdsEvent, XdsServer
+from propylon.xds.server.cache import SnapshotCache
+
+__all__ = ["NodeCounters", "SnapshotCache", "XdsEvent", "XdsServer"]

@@ -1,0 +1,169 @@
+"""`XdsServer`: the Aggregated Discovery Service over grpc.aio, state of the world.
+
+Each Envoy opens one bidirectional `StreamAggregatedResources` stream. The handler is an async
+generator: a reader task moves the stream's requests into a queue, the snapshot cache puts a wake
+token into the same queue when the node's resources change, and the handler loop takes one item
+at a time, lets the stream's state machine (`stream.AdsStream`) digest it, and yields whatever
+responses are due. Everything runs on the event loop, so no locks are needed.
+
+The server keeps, per node id, counters (responses pushed per type, ACKs and NACKs per type),
+the versions last acknowledged per type, and the last NACK's error (cleared by a later ACK of the
+same type); `subscribe()` registers a callback told of every ACK and NACK. Delta xDS is not
+served (the bootstrap asks for state of the world).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import grpc
+from envoy.service.discovery.v3 import ads_pb2_grpc
+from envoy.service.discovery.v3.discovery_pb2 import DiscoveryRequest, DiscoveryResponse
+
+from propylon.xds.server.cache import SnapshotCache
+from propylon.xds.server.stream import AdsStream, Answer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class XdsEvent:
+    """An ACK or NACK from one node."""
+
+    node_id: str
+    kind: str  # "ack" | "nack"
+    type_url: str
+    version: str
+    nonce: str
+    error: str | None = None
+
+
+@dataclass
+class NodeCounters:
+    """Per type URL: responses pushed, ACKs and NACKs received from one node."""
+
+    pushes: Counter[str] = field(default_factory=Counter)
+    acks: Counter[str] = field(default_factory=Counter)
+    nacks: Counter[str] = field(default_factory=Counter)
+
+
+class _Wake:
+    """The token the snapshot cache puts in a stream's queue."""
+
+
+_WAKE = _Wake()
+_END = object()
+
+
+class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
+    def __init__(self, server: XdsServer) -> None:
+        self._server = server
+
+    async def StreamAggregatedResources(  # noqa: N802 - gRPC method name
+        self, request_iterator: AsyncIterator[DiscoveryRequest], context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[DiscoveryResponse]:
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        reader = asyncio.create_task(_read(request_iterator, queue))
+        unwatch: Callable[[], None] | None = None
+        try:
+            first = await queue.get()
+            if not isinstance(first, DiscoveryRequest):
+                return
+            node_id = first.node.id
+            unwatch = self._server.cache.watch(node_id, lambda: queue.put_nowait(_WAKE))
+            stream = AdsStream()
+            item: object = first
+            while item is not _END:
+                if isinstance(item, DiscoveryRequest):
+                    answer = stream.on_request(item)
+                    if answer is not None:
+                        self._server._record(node_id, answer)
+                for response in stream.responses(self._server.cache.get(node_id)):
+                    self._server.counters(node_id).pushes[response.type_url] += 1
+                    yield response
+                item = await queue.get()
+        finally:
+            if unwatch is not None:
+                unwatch()
+            reader.cancel()
+
+
+async def _read(requests: AsyncIterator[DiscoveryRequest], queue: asyncio.Queue[object]) -> None:
+    try:
+        async for request in requests:
+            queue.put_nowait(request)
+    except (grpc.aio.AioRpcError, asyncio.CancelledError):
+        pass
+    finally:
+        queue.put_nowait(_END)
+
+
+class XdsServer:
+    """ADS for every node in `cache`."""
+
+    def __init__(self, cache: SnapshotCache) -> None:
+        self.cache = cache
+        self._server: grpc.aio.Server | None = None
+        self._counters: dict[str, NodeCounters] = {}
+        self._acked: dict[str, dict[str, str]] = {}
+        self._nacks: dict[str, dict[str, str]] = {}
+        self._callbacks: list[Callable[[XdsEvent], None]] = []
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serve on `host:port` (0: any free port); returns the bound port."""
+        server = grpc.aio.server(options=[
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        ])
+        ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_AdsServicer(self), server)
+        bound = server.add_insecure_port(f"{host}:{port}")
+        await server.start()
+        self._server = server
+        return bound
+
+    async def stop(self, grace: float = 1.0) -> None:
+        """Stop serving; open streams are cancelled after `grace` seconds."""
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None
+
+    def subscribe(self, callback: Callable[[XdsEvent], None]) -> None:
+        """Call `callback` (on the event loop) for every ACK and NACK."""
+        self._callbacks.append(callback)
+
+    def counters(self, node_id: str) -> NodeCounters:
+        """The live counters of `node_id`."""
+        return self._counters.setdefault(node_id, NodeCounters())
+
+    def acked_versions(self, node_id: str) -> dict[str, str]:
+        """Type URL -> version last acknowledged by `node_id`."""
+        return dict(self._acked.get(node_id, {}))
+
+    def last_nack(self, node_id: str) -> str | None:
+        """The error of the latest NACK of `node_id` not yet followed by an ACK of its type."""
+        errors = self._nacks.get(node_id)
+        return next(reversed(errors.values())) if errors else None
+
+    def _record(self, node_id: str, answer: Answer) -> None:
+        counters = self.counters(node_id)
+        nacks = self._nacks.setdefault(node_id, {})
+        if answer.kind == "ack":
+            counters.acks[answer.type_url] += 1
+            self._acked.setdefault(node_id, {})[answer.type_url] = answer.version
+            nacks.pop(answer.type_url, None)
+        else:
+            counters.nacks[answer.type_url] += 1
+            nacks.pop(answer.type_url, None)
+            nacks[answer.type_url] = answer.error or ""
+            log.warning("node %s rejected %s version %s: %s", node_id, answer.type_url,
+                        answer.version, answer.error)
+        event = XdsEvent(node_id, answer.kind, answer.type_url, answer.version, answer.nonce,
+                         answer.error)
+        for callback in tuple(self._callbacks):
+            callback(event)

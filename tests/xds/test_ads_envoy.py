@@ -1,0 +1,144 @@
+"""The ADS server driving a real Envoy: routing by Host, 404 for unknown hosts, route and
+endpoint changes (endpoints alone sent over EDS alone), make-before-break, NACKs, weighted
+splits, unresolvable backends, and several Envoys at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import aiohttp
+
+from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
+from propylon.ir import model as ir
+from propylon.xds.translate import ENDPOINT, translate
+
+NODE = "default/gw"
+
+
+def cluster(name: str, port: int) -> ir.Cluster:
+    return ir.Cluster(name=name, endpoints=(ir.Endpoint("127.0.0.1", port),))
+
+
+def simple_route(name: str, *backends: ir.WeightedBackend, path: str = "/") -> ir.Route:
+    return ir.Route(name, ir.RouteMatch(ir.PathMatch("PathPrefix", path)), backends=backends)
+
+
+def gateway(listen_port: int, hosts: dict[str, tuple[ir.Route, ...]],
+            clusters: tuple[ir.Cluster, ...], node: str = NODE) -> ir.GatewayIR:
+    ns, name = node.split("/")
+    return ir.GatewayIR(
+        key=ir.GatewayKey(ns, name),
+        listeners=(ir.Listener("http", "127.0.0.1", listen_port, listen_port, "HTTP",
+                               route_config="http"),),
+        route_configs=(ir.RouteConfig("http", tuple(
+            ir.VirtualHost(host, (host,), routes) for host, routes in sorted(hosts.items()))),),
+        clusters=clusters,
+        secrets=(),
+    )
+
+
+def to(cluster_name: str | None, weight: int = 1) -> ir.WeightedBackend:
+    return ir.WeightedBackend(cluster_name, weight)
+
+
+async def get(session: aiohttp.ClientSession, port: int, host: str,
+              path: str = "/") -> tuple[int, str]:
+    async with session.get(f"http://127.0.0.1:{port}{path}", headers={"Host": host}) as response:
+        return response.status, await response.text()
+
+
+async def until_served(session: aiohttp.ClientSession, port: int, host: str, want: tuple[int, str],
+                       path: str = "/") -> None:
+    async def served() -> bool:
+        try:
+            return await get(session, port, host, path) == want
+        except aiohttp.ClientError:
+            return False
+
+    await wait_for(served, what=f"{host}{path} -> {want}")
+
+
+async def test_routes_by_host_and_follows_route_changes(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
+    a, b = await backend_factory("a"), await backend_factory("b")
+    port = free_port()
+    clusters = (cluster("ns/a/80", a), cluster("ns/b/80", b))
+    xds.cache.set(NODE, translate(gateway(port, {
+        "a.example.com": (simple_route("ra", to("ns/a/80")),),
+        "b.example.com": (simple_route("rb", to("ns/b/80")),),
+    }, clusters)))
+    await envoy_factory(NODE, xds.port)
+    async with aiohttp.ClientSession() as session:
+        await until_served(session, port, "a.example.com", (200, "a"))
+        assert await get(session, port, "b.example.com:8080") == (200, "b")  # port ignored
+        assert (await get(session, port, "unknown.example.com"))[0] == 404
+
+        xds.cache.set(NODE, translate(gateway(port, {
+            "a.example.com": (simple_route("ra", to("ns/b/80")),),
+        }, clusters)))
+        await until_served(session, port, "a.example.com", (200, "b"))
+        assert (await get(session, port, "b.example.com"))[0] == 404
+
+
+async def test_endpoint_change_is_sent_over_eds_only(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
+    old, new = await backend_factory("old"), await backend_factory("new")
+    port = free_port()
+    hosts = {"svc": (simple_route("r", to("ns/svc/80")),)}
+    xds.cache.set(NODE, translate(gateway(port, hosts, (cluster("ns/svc/80", old),))))
+    await envoy_factory(NODE, xds.port)
+    async with aiohttp.ClientSession() as session:
+        await until_served(session, port, "svc", (200, "old"))
+        counters = xds.server.counters(NODE)
+        pushes_before, acks_before = Counter(counters.pushes), Counter(counters.acks)
+
+        xds.cache.set(NODE, translate(gateway(port, hosts, (cluster("ns/svc/80", new),))))
+        await until_served(session, port, "svc", (200, "new"))
+        await wait_for(lambda: _true(counters.acks[ENDPOINT] > acks_before[ENDPOINT]),
+                       what="EDS ACK")
+        sent = counters.pushes - pushes_before
+        assert sent == Counter({ENDPOINT: 1})
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_new_cluster_and_route_switch_without_errors(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
+    """Make-before-break: a route moved to a brand-new cluster never answers 503."""
+    a, b = await backend_factory("a"), await backend_factory("b")
+    port = free_port()
+    xds.cache.set(NODE, translate(gateway(port, {"h": (simple_route("r", to("ns/a/80")),)},
+                                          (cluster("ns/a/80", a),))))
+    envoy = await envoy_factory(NODE, xds.port)
+    async with aiohttp.ClientSession() as session:
+        await until_served(session, port, "h", (200, "a"))
+        statuses: Counter[int] = Counter()
+        bodies: Counter[str] = Counter()
+        stop = asyncio.Event()
+
+        async def hammer() -> None:
+            while not stop.is_set():
+                status, body = await get(session, port, "h")
+                statuses[status] += 1
+                bodies[body] += 1
+
+        loop = asyncio.create_task(hammer())
+        await asyncio.sleep(0.2)
+        # The old cluster disappears in the same push that adds the new one.
+        xds.cache.set(NODE, translate(gateway(port, {"h": (simple_route("r", to("ns/b/80")),)},
+                                              (cluster("ns/b/80", b),))))
+        await wait_for(lambda: _true(bodies["b"] > 20), what="traffic on the new cluster")
+        stop.set()
+        await loop
+        assert set(statuses) == {200}, statuses
+
+        # Once the new routes are acknowledged, the old cluster is removed from Envoy.
+        async def old_cluster_gone() -> bool:
+            async with session.get(f"http://127.0.0.1:{envoy.admin_port}/clusters") as response:
+                text = await response.text()
+            return "ns/a/80::" not in text and "ns/b/80::" in text
+
+        await wait_for(old_cluster_gone, what="old cluster removed after the route ACK")

@@ -1,0 +1,51 @@
+"""Helpers shared by the xDS tests and their fixtures (imported by `conftest.py`): free ports,
+polling with a generous timeout, and the types the fixtures hand out."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from propylon.xds.server import SnapshotCache, XdsServer
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float = 30.0,
+                   what: str = "condition") -> None:
+    """Poll `predicate` until it is true; fail after a generous `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class XdsFixture:
+    cache: SnapshotCache
+    server: XdsServer
+    port: int
+
+
+@dataclass
+class EnvoyProcess:
+    process: asyncio.subprocess.Process
+    admin_port: int
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+EnvoyFactory = Callable[[str, int], Awaitable[EnvoyProcess]]
+
+
+BackendFactory = Callable[..., Awaitable[int]]
