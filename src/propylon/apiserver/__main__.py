@@ -1,0 +1,42 @@
+"""`python -m propylon.apiserver --state-dir DIR [--port N]`: run the API server alone.
+
+Prints the URL and kubeconfig path, then serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from propylon.apiserver.server import APIServer
+
+
+async def _serve(state_dir: Path, port: int) -> None:
+    server = APIServer(state_dir, port=port)
+    await server.start()
+    print(f"serving {server.url}\nkubeconfig: {server.kubeconfig_path}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m propylon.apiserver",
+                                     description="Run Propylon's embedded API server.")
+    parser.add_argument("--state-dir", type=Path, required=True,
+                        help="directory for state.db, certificates and the kubeconfig")
+    parser.add_argument("--port", type=int, default=0,
+                        help="port on 127.0.0.1 (default: the saved one, else a free one)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    try:
+        asyncio.run(_serve(args.state_dir, args.port))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Validation of every object before it is stored.
+
+Two layers run on the object a write would store (for a patch: the patched result, never the
+patch body): the generic checks any API server makes (a `metadata.name` that is a valid DNS
+subdomain, or a DNS label for a Namespace), then the optional `validator(obj)` that returns field
+errors. Errors are duck-typed (`.field`, `.reason`, `.message`, `.unknown`), so any validator with
+that shape works, `propylon.api.validation.validate` by default.
+
+Unknown fields (`unknown=True`) follow the request's `fieldValidation`: `Strict` rejects with 400
+`strict decoding error: unknown field "spec.x"`, `Warn` (the default) returns warnings for the
+`Warning` header, `Ignore` drops them. Every other error is a 422 Invalid with `details.causes`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from propylon.api.kinds import KindInfo
+from propylon.apiserver.errors import bad_request, invalid
+
+
+class FieldErrorLike(Protocol):
+    field: str
+    reason: str
+    message: str
+    unknown: bool
+
+
+Validator = Callable[[dict[str, Any]], list[Any]]
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+
+
+def default_validator() -> Validator | None:
+    """`propylon.api.validation.validate`, when that module exists."""
+    try:
+        module = importlib.import_module("propylon.api.validation")
+    except ModuleNotFoundError as err:
+        if err.name not in ("propylon.api.validation", "propylon.api"):
+            raise
+        return None
+    validate: Validator = module.validate
+    return validate
+
+
+def field_validation(query: dict[str, str]) -> str:
+    """The request's `fieldValidation` (Warn when absent); 400 for anything else."""
+    value = query.get("fieldValidation") or "Warn"
+    if value not in FIELD_VALIDATION:
+        raise bad_request(f'invalid fieldValidation "{value}": use one of '
+                          + ", ".join(FIELD_VALIDATION))
+    return value
+
+
+def _name_causes(info: KindInfo, obj: dict[str, Any]) -> list[dict[str, str]]:
+    name = obj.get("metadata", {}).get("name")
+    if not name:
+        return [{"reason": "FieldValueRequired", "field": "metadata.name",
+                 "message": "Required value: name or generateName is required"}]
+    pattern, limit, what = (_DNS_LABEL, 63, "RFC 1123 label") if info.kind == "Namespace" \
+        else (_DNS_SUBDOMAIN, 253, "RFC 1123 subdomain")
+    if not isinstance(name, str) or len(name) > limit or not pattern.match(name):
+        return [{"reason": "FieldValueInvalid", "field": "metadata.name",
+                 "message": f'Invalid value: "{name}": a lowercase {what} must consist of lower '
+                            "case alphanumeric characters, '-' or '.', and must start and end "
+                            f"with an alphanumeric character (at most {limit} characters)"}]
+    return []
+
+
+def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
+          validation: str) -> list[str]:
+    """Check `obj`; returns warnings for the response, raises APIError when it is refused."""
+    causes = _name_causes(info, obj)
+    unknown: list[str] = []
+    for error in (validator(obj) if validator is not None else []):
+        if getattr(error, "unknown", False):
+            unknown.append(error.field)
+        else:
+            causes.append({"reason": error.reason, "field": error.field,
+                           "message": error.message})
+    if unknown and validation == "Strict":
+        raise bad_request("strict decoding error: "
+                          + ", ".join(f'unknown field "{f}"' for f in unknown))
+    if causes:
+        raise invalid(info, str(obj.get("metadata", {}).get("name") or ""), causes)
+    return [f'unknown field "{f}"' for f in unknown] if validation == "Warn" else []

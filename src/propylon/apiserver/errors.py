@@ -1,0 +1,105 @@
+"""Kubernetes `Status` errors.
+
+Every failure the API server reports is an `APIError` carrying the HTTP code, the machine reason
+(`NotFound`, `Conflict`, `Invalid`, ...) and a message a user can act on. `to_response()` renders
+it as a `Status` object with `Content-Type: application/json` exactly, which is what kubectl and
+lightkube parse. The helpers build the messages a real API server sends, so kubectl prints them
+the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from propylon.api.kinds import KindInfo
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+@dataclass
+class APIError(Exception):
+    """A request failure rendered as a Kubernetes Status."""
+
+    code: int
+    reason: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.reason}: {self.message}"
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                "status": "Failure", "message": self.message,
+                                "reason": self.reason, "code": self.code}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+def json_response(body: Any, status: int = 200,
+                  headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response whose Content-Type is exactly `application/json`."""
+    resp = web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status)
+    resp.headers["Content-Type"] = JSON_CONTENT_TYPE
+    for key, value in (headers or {}).items():
+        resp.headers.add(key, value)
+    return resp
+
+
+def to_response(err: APIError) -> web.Response:
+    return json_response(err.status(), status=err.code)
+
+
+def _details(info: KindInfo, name: str) -> dict[str, Any]:
+    return {"name": name, "group": info.group, "kind": info.plural}
+
+
+def not_found(info: KindInfo, name: str) -> APIError:
+    return APIError(404, "NotFound", f'{info.plural} "{name}" not found', _details(info, name))
+
+
+def namespace_not_found(namespace: str) -> APIError:
+    return APIError(404, "NotFound", f'namespaces "{namespace}" not found',
+                    {"name": namespace, "kind": "namespaces"})
+
+
+def resource_not_found() -> APIError:
+    return APIError(404, "NotFound", "the server could not find the requested resource")
+
+
+def already_exists(info: KindInfo, name: str) -> APIError:
+    return APIError(409, "AlreadyExists", f'{info.plural} "{name}" already exists',
+                    _details(info, name))
+
+
+def conflict(info: KindInfo, name: str) -> APIError:
+    qualified = f"{info.plural}.{info.group}" if info.group else info.plural
+    return APIError(409, "Conflict",
+                    f'Operation cannot be fulfilled on {qualified} "{name}": the object has been '
+                    "modified; please apply your changes to the latest version and try again",
+                    _details(info, name))
+
+
+def bad_request(message: str) -> APIError:
+    return APIError(400, "BadRequest", message)
+
+
+def unsupported_media_type(content_type: str, accepted: list[str]) -> APIError:
+    return APIError(415, "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format ({content_type}) - "
+                    f"accepted media types include: {', '.join(accepted)}")
+
+
+def invalid(info: KindInfo, name: str, causes: list[dict[str, str]]) -> APIError:
+    """422 Invalid, formatted so kubectl prints `The Kind "name" is invalid:` and one line per
+    cause."""
+    qualified = f"{info.kind}.{info.group}" if info.group else info.kind
+    parts = [f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes]
+    joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    return APIError(422, "Invalid", f'{qualified} "{name}" is invalid: {joined}',
+                    {"name": name, "group": info.group, "kind": info.kind, "causes": causes})

@@ -1,0 +1,274 @@
+"""HTTP routing: discovery, OpenAPI and the REST paths of every kind.
+
+Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<version>/...`, then
+`[namespaces/<ns>/]<plural>[/<name>[/status]]`. The verb comes from the method (GET with
+`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type; protobuf and
+other formats get a 415 Status explaining the JSON alternative. Responses are objects, Lists,
+or Tables when the Accept header asks for `as=Table`. A middleware checks the bearer token
+(everything but `/healthz`) and turns every error into a `Status`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from propylon.api.kinds import KINDS, KindInfo
+from propylon.apiserver import discovery, openapi
+from propylon.apiserver.admission import field_validation
+from propylon.apiserver.errors import (APIError, bad_request, json_response, resource_not_found,
+                                       to_response, unsupported_media_type)
+from propylon.apiserver.events import EventHub
+from propylon.apiserver.registry import APPLY_PATCH, Registry
+from propylon.apiserver.selectors import selectors
+from propylon.apiserver.table import to_table, wants_table
+from propylon.apiserver.watch import serve_watch
+
+log = logging.getLogger(__name__)
+
+_BY_PATH: dict[tuple[str, str, str], KindInfo] = {(k.group, k.version, k.plural): k
+                                                  for k in KINDS}
+_JSON_TYPES = ("application/json", "application/merge-patch+json",
+               "application/json-patch+json", "application/strategic-merge-patch+json")
+_YAML_TYPES = ("application/yaml", APPLY_PATCH)
+_PROTOBUF_HINT = ("; this server speaks JSON only: for `kubectl create secret/configmap ...`, "
+                  "run `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _respond(obj: Any, status: int, warnings: list[str]) -> web.Response:
+    resp = json_response(obj, status)
+    for warning in warnings:
+        resp.headers.add("Warning", "299 - " + json.dumps(warning))
+    return resp
+
+
+async def _decode_body(request: web.Request, required: bool = True) -> Any:
+    raw = await request.read()
+    if not raw:
+        if required:
+            raise bad_request("the request needs a body (a JSON object)")
+        return None
+    content_type = request.content_type
+    try:
+        if content_type in _JSON_TYPES:
+            return json.loads(raw)
+        if content_type in _YAML_TYPES:
+            return yaml.safe_load(raw)
+    except (ValueError, yaml.YAMLError) as err:
+        raise bad_request(f"the request body is not valid {content_type}: {err}") from err
+    err = unsupported_media_type(content_type, ["application/json", "application/yaml"])
+    if "protobuf" in content_type:
+        err.message += _PROTOBUF_HINT
+    raise err
+
+
+class Routes:
+    """The aiohttp handlers of one API server."""
+
+    def __init__(self, registry: Registry, hub: EventHub, token: str,
+                 bookmark_interval: float) -> None:
+        self.registry = registry
+        self.hub = hub
+        self.token = token
+        self.bookmark_interval = bookmark_interval
+
+    def install(self, app: web.Application) -> None:
+        app.middlewares.append(self.middleware)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.healthz)
+        app.router.add_get("/livez", self.healthz)
+        app.router.add_get("/version", self.version)
+        app.router.add_get("/api", self.core_discovery)
+        app.router.add_get("/apis", self.group_discovery)
+        app.router.add_get("/openapi/v3", self.openapi_root)
+        app.router.add_get("/openapi/v3/{gv:.+}", self.openapi_gv)
+        app.router.add_route("*", "/api/{tail:.*}", self.resource)
+        app.router.add_route("*", "/apis/{tail:.*}", self.resource)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path not in ("/healthz", "/readyz", "/livez") and \
+                request.headers.get("Authorization") != f"Bearer {self.token}":
+            return to_response(APIError(401, "Unauthorized", "Unauthorized: use the bearer "
+                                        "token from the kubeconfig the server wrote"))
+        try:
+            return await handler(request)
+        except APIError as err:
+            return to_response(err)
+        except web.HTTPException as err:
+            if err.status == 404:
+                return to_response(resource_not_found())
+            return to_response(APIError(err.status, err.reason, err.text or err.reason))
+        except Exception as err:
+            log.exception("internal error on %s %s", request.method, request.path_qs)
+            return to_response(APIError(500, "InternalError", f"internal error: {err!r}"))
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def version(self, request: web.Request) -> web.Response:
+        return json_response({"major": "1", "minor": "33", "gitVersion": "v1.33.0-propylon",
+                              "platform": "linux/amd64"})
+
+    def _discovery(self, request: web.Request, core: bool, legacy: Any) -> web.Response:
+        media_type = discovery.negotiate(request.headers.get("Accept", ""))
+        if media_type is None:
+            resp = json_response(legacy)
+        else:
+            resp = json_response(discovery.aggregated(core, media_type))
+            resp.headers["Content-Type"] = media_type
+        resp.headers["Vary"] = "Accept"
+        return resp
+
+    async def core_discovery(self, request: web.Request) -> web.Response:
+        return self._discovery(request, True, discovery.api_versions(request.host))
+
+    async def group_discovery(self, request: web.Request) -> web.Response:
+        return self._discovery(request, False, discovery.api_group_list())
+
+    async def openapi_root(self, request: web.Request) -> web.Response:
+        return json_response(openapi.root_document())
+
+    async def openapi_gv(self, request: web.Request) -> web.Response:
+        doc = openapi.group_version_document(request.match_info["gv"])
+        if doc is None:
+            raise resource_not_found()
+        return json_response(doc)
+
+    async def resource(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.path.split("/") if p]
+        if parts[0] == "api":
+            group, rest = "", parts[1:]
+        else:
+            group, rest = (parts[1] if len(parts) > 1 else ""), parts[2:]
+        if not rest:
+            raise resource_not_found()
+        version, rest = rest[0], rest[1:]
+        if not rest and request.method == "GET":
+            doc = discovery.api_resource_list(group, version)
+            if doc is None:
+                raise resource_not_found()
+            return json_response(doc)
+        namespace: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        info = _BY_PATH.get((group, version, rest[0])) if rest else None
+        if info is None or len(rest) > 3 or (len(rest) == 3 and rest[2] != "status") \
+                or (namespace is not None and not info.namespaced) \
+                or (len(rest) == 3 and not info.has_status):
+            raise resource_not_found()
+        if info.namespaced and namespace is None and len(rest) > 1:
+            raise resource_not_found()
+        if namespace is None and not info.namespaced:
+            namespace = ""
+        name = rest[1] if len(rest) > 1 else None
+        status = len(rest) == 3
+        if name is None:
+            return await self._collection(request, info, namespace)
+        return await self._item(request, info, namespace or "", name, status)
+
+    async def _collection(self, request: web.Request, info: KindInfo,
+                          namespace: str | None) -> web.StreamResponse:
+        query = dict(request.query)
+        table = wants_table(request.headers.get("Accept", ""))
+        if request.method == "GET":
+            if query.get("watch") in ("true", "1"):
+                return await serve_watch(request, info, namespace, self.registry, self.hub,
+                                         table, self.bookmark_interval)
+            return self._list(info, namespace, query, table)
+        if request.method == "POST":
+            if namespace is None:
+                raise resource_not_found()
+            body = await _decode_body(request)
+            obj, warnings = await self.registry.create(
+                info, namespace, body, query, field_validation(query),
+                query.get("fieldManager"))
+            return _respond(obj, 201, warnings)
+        if request.method == "DELETE":
+            await _decode_body(request, required=False)
+            deleted = await self.registry.delete_collection(info, namespace, selectors(query),
+                                                            query)
+            return json_response(self._list_doc(info, deleted, None))
+        raise APIError(405, "MethodNotAllowed",
+                       f"{request.method} is not supported on {info.plural}: use GET, POST or "
+                       "DELETE")
+
+    def _list_doc(self, info: KindInfo, items: list[dict[str, Any]],
+                  continue_token: str | None) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "resourceVersion": str(self.registry.storage.resource_version)}
+        if continue_token:
+            metadata["continue"] = continue_token
+        return {"kind": f"{info.kind}List", "apiVersion": info.api_version,
+                "metadata": metadata, "items": items}
+
+    def _list(self, info: KindInfo, namespace: str | None, query: dict[str, str],
+              table: bool) -> web.Response:
+        items = self.registry.list(info, namespace, selectors(query))
+        offset = _decode_continue(query.get("continue"))
+        limit = query.get("limit")
+        continue_token = None
+        if limit:
+            if not limit.isdigit():
+                raise bad_request(f'invalid limit "{limit}": use a positive integer')
+            end = offset + int(limit) if int(limit) > 0 else len(items)
+            if end < len(items):
+                continue_token = base64.urlsafe_b64encode(
+                    json.dumps({"offset": end}).encode()).decode()
+            items = items[offset:end]
+        else:
+            items = items[offset:]
+        if table:
+            return json_response(to_table(
+                info, items, str(self.registry.storage.resource_version),
+                query.get("includeObject", "Metadata"), continue_token=continue_token))
+        return json_response(self._list_doc(info, items, continue_token))
+
+    async def _item(self, request: web.Request, info: KindInfo, namespace: str, name: str,
+                    status: bool) -> web.Response:
+        query = dict(request.query)
+        if request.method == "GET":
+            obj = self.registry.get(info, namespace, name)
+            if wants_table(request.headers.get("Accept", "")):
+                return json_response(to_table(info, [obj], obj["metadata"]["resourceVersion"],
+                                              query.get("includeObject", "Metadata")))
+            return json_response(obj)
+        if request.method == "PUT":
+            body = await _decode_body(request)
+            obj, warnings = await self.registry.update(info, namespace, name, body, query,
+                                                       field_validation(query), status)
+            return _respond(obj, 200, warnings)
+        if request.method == "PATCH":
+            body = await _decode_body(request)
+            obj, warnings, created = await self.registry.patch(
+                info, namespace, name, request.content_type, body, query,
+                field_validation(query), status)
+            return _respond(obj, 201 if created else 200, warnings)
+        if request.method == "DELETE" and not status:
+            options = await _decode_body(request, required=False)
+            return json_response(await self.registry.delete(info, namespace, name, options,
+                                                            query))
+        raise APIError(405, "MethodNotAllowed",
+                       f"{request.method} is not supported on this path: use GET, PUT, PATCH"
+                       + ("" if status else " or DELETE"))
+
+
+def _decode_continue(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(offset)
+        return offset
+    except (ValueError, KeyError, TypeError) as err:
+        raise APIError(410, "Expired", f"the continue token is invalid ({err}): list again "
+                                       "without `continue`") from err

@@ -1,0 +1,357 @@
+"""The resource operations: create, get, list, update, patch, delete, on plain JSON objects.
+
+This is the API server without HTTP. Each write runs under one asyncio lock: read the live
+object, compute the object to store (defaults, immutable metadata kept, status rules, generation
+bump, patch applied), validate that result (`admission.admit`), then store it under a new
+resourceVersion and publish the change to watchers. A write that changes nothing stores nothing
+and returns the live object, as a real API server does.
+
+Rules kept from Kubernetes: a stale `metadata.resourceVersion` (in an update or inside a patch)
+is a 409 Conflict; the main resource ignores `status` and the `status` subresource changes only
+`status` (kinds with `has_status`); `generation` grows when anything outside metadata and status
+changes; namespaced objects need their Namespace; deleting a Namespace deletes its objects;
+Services get a cluster IP from 10.96.0.0/16.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import ipaddress
+import secrets
+import string
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from propylon.api.kinds import KINDS, KindInfo, by_kind
+from propylon.apiserver import patch as patches
+from propylon.apiserver.admission import Validator, admit
+from propylon.apiserver.errors import (APIError, already_exists, bad_request, conflict,
+                                       invalid, namespace_not_found, not_found,
+                                       unsupported_media_type)
+from propylon.apiserver.events import Event, EventHub
+from propylon.apiserver.managedfields import record_apply, record_update
+from propylon.apiserver.selectors import Matcher
+from propylon.apiserver.storage import Storage
+
+NAMESPACES = by_kind("Namespace", "")
+PROTECTED_NAMESPACES = ("default", "kube-system")
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+def storage_key(info: KindInfo) -> str:
+    return f"{info.plural}.{info.group}" if info.group else info.plural
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _without(obj: dict[str, Any], *fields: str) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in fields}
+
+
+def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = _without(obj.get("metadata", {}), "resourceVersion", "managedFields")
+    return {**obj, "metadata": meta}
+
+
+class Registry:
+    """Objects of every kind in `storage`, with changes published on `hub`."""
+
+    def __init__(self, storage: Storage, hub: EventHub, validator: Validator | None) -> None:
+        self.storage = storage
+        self.hub = hub
+        self.validator = validator
+        self.lock = asyncio.Lock()
+
+    # reads
+
+    def get(self, info: KindInfo, namespace: str, name: str) -> dict[str, Any]:
+        obj = self.storage.get(storage_key(info), namespace, name)
+        if obj is None:
+            raise not_found(info, name)
+        return obj
+
+    def list(self, info: KindInfo, namespace: str | None, match: Matcher) -> list[dict[str, Any]]:
+        return [o for o in self.storage.list(storage_key(info), namespace) if match(o)]
+
+    # writes
+
+    async def create(self, info: KindInfo, namespace: str, body: Any, query: dict[str, str],
+                     validation: str, manager: str | None = None,
+                     applied: dict[str, Any] | None = None
+                     ) -> tuple[dict[str, Any], list[str]]:
+        async with self.lock:
+            return self._create(info, namespace, body, query, validation, manager, applied)
+
+    def _create(self, info: KindInfo, namespace: str, body: Any, query: dict[str, str],
+                validation: str, manager: str | None, applied: dict[str, Any] | None
+                ) -> tuple[dict[str, Any], list[str]]:
+        obj = self._check_body(info, namespace, body)
+        meta = obj["metadata"]
+        if not meta.get("name") and meta.get("generateName"):
+            suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits)
+                             for _ in range(5))
+            meta["name"] = f"{meta['generateName']}{suffix}"
+        self._require_namespace(info, namespace)
+        name = meta.get("name") or ""
+        if name and self.storage.get(storage_key(info), namespace, name) is not None:
+            raise already_exists(info, name)
+        for field in ("resourceVersion", "deletionTimestamp", "managedFields"):
+            meta.pop(field, None)
+        meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
+        if info.has_status:
+            obj.pop("status", None)
+        self._defaults(info, namespace, obj, None)
+        warnings = admit(info, obj, self.validator, validation)
+        if applied is not None and manager:
+            record_apply(obj, manager, info.api_version, applied, now())
+        elif manager:
+            record_update(obj, None, manager, info.api_version, now(), False)
+        return self._store(info, namespace, None, obj, query), warnings
+
+    async def update(self, info: KindInfo, namespace: str, name: str, body: Any,
+                     query: dict[str, str], validation: str, status: bool
+                     ) -> tuple[dict[str, Any], list[str]]:
+        new = self._check_body(info, namespace, body)
+        if new["metadata"].get("name") != name:
+            raise bad_request(f'the name of the object ({new["metadata"].get("name")}) does not '
+                              f"match the name on the URL ({name})")
+        async with self.lock:
+            old = self.get(info, namespace, name)
+            self._check_version(info, old, new)
+            return self._replace(info, namespace, old, new, query, validation, status)
+
+    async def patch(self, info: KindInfo, namespace: str, name: str, content_type: str,
+                    body: Any, query: dict[str, str], validation: str, status: bool
+                    ) -> tuple[dict[str, Any], list[str], bool]:
+        """Returns the stored object, warnings, and whether it was created (apply only)."""
+        manager = query.get("fieldManager")
+        if content_type == APPLY_PATCH:
+            if not manager:
+                raise bad_request("PATCH requests for apply patch type require fieldManager: "
+                                  "add ?fieldManager=<your-name> to the request")
+        elif "force" in query:
+            raise bad_request("force is only supported for apply patches "
+                              "(Content-Type application/apply-patch+yaml)")
+        if content_type == STRATEGIC_PATCH and info.group.endswith("gateway.networking.k8s.io"):
+            raise unsupported_media_type(content_type, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
+        async with self.lock:
+            old = self.storage.get(storage_key(info), namespace, name)
+            if old is None and content_type == APPLY_PATCH and not status:
+                obj = self._check_body(info, namespace, body)
+                if obj["metadata"].get("name") != name:
+                    raise bad_request(f'the name of the applied object '
+                                      f'({obj["metadata"].get("name")}) does not match the name '
+                                      f"on the URL ({name})")
+                created, warnings = self._create(info, namespace, obj, query, validation,
+                                                 manager, copy.deepcopy(obj))
+                return created, warnings, True
+            if old is None:
+                raise not_found(info, name)
+            new = self._apply_patch(info, old, content_type, body)
+            self._check_version(info, old, new)
+            if content_type == APPLY_PATCH and manager:
+                self._check_body(info, namespace, body)
+                record_apply(new, manager, info.api_version, body, now(),
+                             force=query.get("force") == "true", live=old, info=info)
+            stored, warnings = self._replace(info, namespace, old, new, query, validation,
+                                             status, skip_manager=content_type == APPLY_PATCH)
+            return stored, warnings, False
+
+    async def delete(self, info: KindInfo, namespace: str, name: str, options: Any,
+                     query: dict[str, str]) -> dict[str, Any]:
+        async with self.lock:
+            obj = self.get(info, namespace, name)
+            preconditions = options.get("preconditions") if isinstance(options, dict) else None
+            for field in ("uid", "resourceVersion"):
+                wanted = (preconditions or {}).get(field)
+                if wanted and wanted != obj["metadata"].get(field):
+                    raise APIError(409, "Conflict",
+                                   f"Precondition failed: {field} in precondition: {wanted}, "
+                                   f"{field} in object meta: {obj['metadata'].get(field)}")
+            if info == NAMESPACES and name in PROTECTED_NAMESPACES:
+                raise APIError(403, "Forbidden", f'namespaces "{name}" is forbidden: this '
+                                                 "namespace may not be deleted")
+            if self._dry_run(query):
+                return obj
+            if info == NAMESPACES:
+                self._delete_namespace_contents(name)
+            return self._remove(info, namespace, obj)
+
+    async def delete_collection(self, info: KindInfo, namespace: str | None, match: Matcher,
+                                query: dict[str, str]) -> list[dict[str, Any]]:
+        async with self.lock:
+            doomed = self.list(info, namespace, match)
+            if info == NAMESPACES:
+                doomed = [o for o in doomed if o["metadata"]["name"] not in PROTECTED_NAMESPACES]
+            if self._dry_run(query):
+                return doomed
+            for obj in doomed:
+                if info == NAMESPACES:
+                    self._delete_namespace_contents(obj["metadata"]["name"])
+                self._remove(info, obj["metadata"].get("namespace", ""), obj)
+            return doomed
+
+    async def seed_namespace(self, name: str) -> None:
+        """Create a Namespace if it does not exist."""
+        if self.storage.get(storage_key(NAMESPACES), "", name) is None:
+            await self.create(NAMESPACES, "", {"metadata": {"name": name}}, {}, "Strict")
+
+    # internals
+
+    def _check_body(self, info: KindInfo, namespace: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise bad_request(f"the request body must be a JSON object ({info.kind})")
+        obj = copy.deepcopy(body)
+        api_version = obj.setdefault("apiVersion", info.api_version)
+        kind = obj.setdefault("kind", info.kind)
+        if api_version != info.api_version or kind != info.kind:
+            raise bad_request(f"the object is {kind} ({api_version}) but the URL is for "
+                              f"{info.kind} ({info.api_version}): send it to that kind's URL")
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise bad_request(f"{info.kind}.metadata must be an object")
+        if info.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise bad_request("the namespace of the provided object "
+                                  f'({meta["namespace"]}) does not match the namespace sent on '
+                                  f"the request ({namespace})")
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        return obj
+
+    def _require_namespace(self, info: KindInfo, namespace: str) -> None:
+        if info.namespaced and self.storage.get(storage_key(NAMESPACES), "", namespace) is None:
+            raise namespace_not_found(namespace)
+
+    def _check_version(self, info: KindInfo, old: dict[str, Any], new: dict[str, Any]) -> None:
+        wanted = new.get("metadata", {}).get("resourceVersion")
+        if wanted and wanted != old["metadata"].get("resourceVersion"):
+            raise conflict(info, old["metadata"]["name"])
+
+    def _apply_patch(self, info: KindInfo, old: dict[str, Any], content_type: str,
+                     body: Any) -> dict[str, Any]:
+        try:
+            if content_type == JSON_PATCH:
+                result = patches.json_patch(old, body)
+            elif content_type in (MERGE_PATCH, APPLY_PATCH):
+                if not isinstance(body, dict):
+                    raise patches.PatchError("the patch must be a JSON object")
+                result = patches.merge_patch(old, body)
+            elif content_type == STRATEGIC_PATCH:
+                result = patches.strategic_merge_patch(info.kind, old, body)
+            else:
+                raise unsupported_media_type(content_type, [JSON_PATCH, MERGE_PATCH,
+                                                            STRATEGIC_PATCH, APPLY_PATCH])
+        except patches.PatchError as err:
+            raise invalid(info, old["metadata"]["name"],
+                          [{"reason": "FieldValueInvalid", "field": "",
+                            "message": f"the patch does not apply: {err}"}]) from err
+        if not isinstance(result, dict):
+            raise bad_request(f"the patched {info.kind} is not a JSON object")
+        return result
+
+    def _replace(self, info: KindInfo, namespace: str, old: dict[str, Any],
+                 new: dict[str, Any], query: dict[str, str], validation: str, status: bool,
+                 skip_manager: bool = False) -> tuple[dict[str, Any], list[str]]:
+        new = self._check_body(info, namespace, new)
+        old_meta = old["metadata"]
+        if status:
+            result = copy.deepcopy(old)
+            if "status" in new:
+                result["status"] = new["status"]
+            else:
+                result.pop("status", None)
+            if "managedFields" in new["metadata"]:
+                result["metadata"]["managedFields"] = new["metadata"]["managedFields"]
+        else:
+            result = new
+            if info.has_status:
+                if "status" in old:
+                    result["status"] = old["status"]
+                else:
+                    result.pop("status", None)
+            meta = result["metadata"]
+            meta["name"] = old_meta["name"]
+            for field in ("uid", "creationTimestamp", "deletionTimestamp"):
+                if field in old_meta:
+                    meta[field] = old_meta[field]
+            spec_changed = _without(result, "metadata", "status") != _without(old, "metadata",
+                                                                              "status")
+            meta["generation"] = old_meta.get("generation", 1) + (1 if spec_changed else 0)
+            self._defaults(info, namespace, result, old)
+        manager = query.get("fieldManager")
+        if manager and not skip_manager:
+            record_update(result, old, manager, info.api_version, now(), status)
+        if _comparable(result) == _comparable(old):
+            return old, []
+        warnings = admit(info, result, self.validator, validation)
+        return self._store(info, namespace, old, result, query), warnings
+
+    def _defaults(self, info: KindInfo, namespace: str, obj: dict[str, Any],
+                  old: dict[str, Any] | None) -> None:
+        if info == NAMESPACES:
+            obj["status"] = {"phase": "Active"}
+        elif info.kind == "Service" and info.group == "":
+            self._service_defaults(namespace, obj, old)
+
+    def _service_defaults(self, namespace: str, obj: dict[str, Any],
+                          old: dict[str, Any] | None) -> None:
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
+            return
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                if "port" in port:
+                    port.setdefault("targetPort", port["port"])
+        if spec["type"] == "ExternalName" or spec.get("clusterIP"):
+            return
+        old_ip = (old or {}).get("spec", {}).get("clusterIP")
+        spec["clusterIP"] = old_ip or self._allocate_cluster_ip()
+        spec["clusterIPs"] = [spec["clusterIP"]]
+
+    def _allocate_cluster_ip(self) -> str:
+        used = {s.get("spec", {}).get("clusterIP")
+                for s in self.storage.list(storage_key(by_kind("Service", "")))}
+        for address in SERVICE_CIDR.hosts():
+            if str(address) not in used and address != SERVICE_CIDR.network_address + 1:
+                return str(address)
+        raise APIError(500, "InternalError", "the service IP range 10.96.0.0/16 is full")
+
+    @staticmethod
+    def _dry_run(query: dict[str, str]) -> bool:
+        return query.get("dryRun") == "All"
+
+    def _store(self, info: KindInfo, namespace: str, old: dict[str, Any] | None,
+               obj: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        if self._dry_run(query):
+            return obj
+        name = obj["metadata"]["name"]
+        rv = self.storage.put(storage_key(info), namespace, name, obj)
+        self.hub.publish(Event(rv, "ADDED" if old is None else "MODIFIED", storage_key(info),
+                               copy.deepcopy(obj), old))
+        return obj
+
+    def _remove(self, info: KindInfo, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
+        rv = self.storage.delete(storage_key(info), namespace, obj["metadata"]["name"])
+        gone = copy.deepcopy(obj)
+        gone["metadata"]["resourceVersion"] = str(rv)
+        self.hub.publish(Event(rv, "DELETED", storage_key(info), gone, obj))
+        return gone
+
+    def _delete_namespace_contents(self, namespace: str) -> None:
+        for info in KINDS:
+            if info.namespaced:
+                for obj in self.storage.list(storage_key(info), namespace):
+                    self._remove(info, namespace, obj)

@@ -1,0 +1,105 @@
+"""`APIServer`: the embedded Kubernetes-compatible API server, started and stopped as one object.
+
+`start()` opens `<state_dir>/state.db`, loads or creates the TLS credentials and token, seeds
+the `default` and `kube-system` namespaces, binds https on `host:port` and writes
+`<state_dir>/kubeconfig`. With `port=0` it reuses the port saved in the state directory when that
+port is free, so a restarted server keeps its URL and the kubeconfig stays valid; otherwise it
+takes a free port and saves it. `stop()` ends every watch, closes the listener and the database.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from propylon.apiserver.admission import default_validator
+from propylon.apiserver.events import EventHub
+from propylon.apiserver.handlers import Routes
+from propylon.apiserver.registry import Registry
+from propylon.apiserver.storage import Storage
+from propylon.apiserver.tls import ensure_credentials, write_kubeconfig
+
+SEEDED_NAMESPACES = ("default", "kube-system")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class APIServer:
+    """An API server over https on loopback, its state in `state_dir`."""
+
+    def __init__(self, state_dir: Path, host: str = "127.0.0.1", port: int = 0,
+                 validator: Callable[[dict[str, Any]], list[Any]] | None = None, *,
+                 event_history: int = 10_000, bookmark_interval: float = 60.0) -> None:
+        self.state_dir = Path(state_dir)
+        self.host = host
+        self.port = port
+        self.validator = validator
+        self.event_history = event_history
+        self.bookmark_interval = bookmark_interval
+        self.kubeconfig_path = self.state_dir / "kubeconfig"
+        self.url = ""
+        self._storage: Storage | None = None
+        self._hub: EventHub | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        storage = Storage(self.state_dir / "state.db")
+        self._storage = storage
+        credentials = ensure_credentials(self.state_dir)
+        self._hub = EventHub(self.event_history, storage.resource_version)
+        validator = self.validator if self.validator is not None else default_validator()
+        registry = Registry(storage, self._hub, validator)
+        for name in SEEDED_NAMESPACES:
+            await registry.seed_namespace(name)
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        Routes(registry, self._hub, credentials.token, self.bookmark_interval).install(app)
+        sock = self._socket(storage)
+        port = sock.getsockname()[1]
+        storage.set_meta("port", str(port))
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                                     shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock, ssl_context=credentials.ssl_context()).start()
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"https://{host}:{port}"
+        write_kubeconfig(self.kubeconfig_path, self.url, credentials)
+
+    def _socket(self, storage: Storage) -> socket.socket:
+        if self.port:
+            return _bind(self.host, self.port)
+        saved = storage.get_meta("port")
+        if saved:
+            try:
+                return _bind(self.host, int(saved))
+            except OSError as err:
+                if err.errno != errno.EADDRINUSE:
+                    raise
+        return _bind(self.host, 0)
+
+    async def stop(self) -> None:
+        if self._hub is not None:
+            self._hub.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._storage is not None:
+            self._storage.close()
+            self._storage = None
