@@ -1,0 +1,182 @@
+"""The controller: informers in, one debounced whole-graph reconcile, status and config out.
+
+`Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
+`propylon.api.kinds.KINDS` plus Namespace, Service, EndpointSlice, Secret and ConfigMap), the
+`StatusWriter`, and the reconcile loop. Any informer change, and any infrastructure state change
+(`InfraManager.subscribe`), marks the graph dirty; once every informer has listed, the loop waits
+`debounce_s` after a change (so a burst of events costs one pass) and then:
+
+1. builds an immutable `Snapshot` of every store plus `infra.states()` (and `now`, an RFC 3339
+   UTC timestamp, when the Snapshot type has that field);
+2. calls the pure `translate(snapshot)`; if it raises (a bug), the traceback is logged and the
+   last good configuration stays in place;
+3. `await infra.apply(result.infra)`;
+4. for every Gateway whose IR differs from the one last published, publishes
+   `xds_translate(ir)` under node id `namespace/name` in the xDS snapshot cache, and removes the
+   nodes of Gateways that are gone;
+5. submits `result.statuses` to the status writer, which writes only what changed.
+
+Nothing is rebuilt incrementally: every pass starts from the stores, so the outcome depends only
+on what the API holds now. `wait_synced()` and `wait_idle()` let callers (and tests) wait for the
+first pass and for quiescence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import lightkube
+
+from propylon.api.kinds import GATEWAY_GROUP, KINDS, KindInfo, by_kind
+from propylon.controller.informer import Informer
+from propylon.controller.status import StatusWriter
+from propylon.infra import InfraManager
+from propylon.ir.model import GatewayIR, GatewayKey
+from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Result, Snapshot
+
+log = logging.getLogger(__name__)
+
+CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
+WATCHED_KINDS: tuple[KindInfo, ...] = (
+    tuple(k for k in KINDS if k.group == GATEWAY_GROUP) + tuple(by_kind(k) for k in CORE_KINDS))
+
+
+class XdsCache(Protocol):
+    """The part of `propylon.xds.server.SnapshotCache` the controller uses."""
+
+    def set(self, node_id: str, resources: Any) -> None: ...
+
+    def remove(self, node_id: str) -> None: ...
+
+
+def rfc3339_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Controller:
+    """Reconciles the watched API objects into infrastructure, xDS and status."""
+
+    def __init__(self, client: lightkube.AsyncClient, xds_cache: XdsCache, infra: InfraManager,
+                 controller_name: str = DEFAULT_CONTROLLER_NAME, debounce_s: float = 0.05, *,
+                 translate_fn: Callable[[Snapshot], Result] | None = None,
+                 xds_translate_fn: Callable[[GatewayIR], Any] | None = None) -> None:
+        if translate_fn is None:
+            from propylon.translate import translate as translate_fn
+        if xds_translate_fn is None:
+            from propylon.xds.translate import translate as xds_translate_fn
+        self.client = client
+        self.xds_cache = xds_cache
+        self.infra = infra
+        self.controller_name = controller_name
+        self.debounce_s = debounce_s
+        self.translate_fn = translate_fn
+        self.xds_translate_fn = xds_translate_fn
+        self.informers = {info.kind: Informer(client, info, self._mark_dirty)
+                          for info in WATCHED_KINDS}
+        self.status = StatusWriter(client, self._current, controller_name)
+        self.reconciles = 0  # completed passes
+        self.failures = 0  # passes whose translation raised
+        self._published: dict[GatewayKey, GatewayIR] = {}
+        self._dirty = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._synced = asyncio.Event()
+
+    async def run(self) -> None:
+        """Watch and reconcile until cancelled."""
+        self.infra.subscribe(self._mark_dirty)
+        self._mark_dirty()
+        tasks = [asyncio.create_task(inf.run(), name=f"informer-{kind}")
+                 for kind, inf in self.informers.items()]
+        tasks.append(asyncio.create_task(self.status.run(), name="status-writer"))
+        tasks.append(asyncio.create_task(self._loop(), name="reconcile"))
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # a task only ends by raising: surface it
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def wait_synced(self) -> None:
+        """Return after the first reconcile pass over fully listed stores."""
+        await self._synced.wait()
+
+    async def wait_idle(self) -> None:
+        """Return when no change is pending, no pass is running and every status is written."""
+        await self._synced.wait()
+        while True:
+            await self._idle.wait()
+            await self.status.wait_idle()
+            if self._idle.is_set():
+                return
+
+    def _mark_dirty(self) -> None:
+        self._idle.clear()
+        self._dirty.set()
+
+    def _current(self, info: KindInfo, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self.informers[info.kind].get(namespace, name)
+
+    async def _loop(self) -> None:
+        for inf in self.informers.values():
+            await inf.synced.wait()
+        log.info("controller synced", extra={"kinds": len(self.informers)})
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(self.debounce_s)
+            self._dirty.clear()
+            await self.reconcile_once()
+            self._synced.set()
+            if not self._dirty.is_set():
+                self._idle.set()
+
+    def snapshot(self) -> Snapshot:
+        """An immutable view of every store and of the infrastructure's state."""
+        objects = {kind: inf.objects() for kind, inf in self.informers.items()}
+        extra: dict[str, Any] = {}
+        if "now" in {f.name for f in dataclasses.fields(Snapshot)}:
+            extra["now"] = rfc3339_now()
+        return Snapshot(objects=objects, infra=dict(self.infra.states()),
+                        controller_name=self.controller_name, **extra)
+
+    async def reconcile_once(self) -> None:
+        """One pass: translate, then apply infrastructure, publish xDS, queue statuses."""
+        snapshot = self.snapshot()
+        try:
+            result = self.translate_fn(snapshot)
+        except Exception:  # noqa: BLE001 - a translator bug must not stop the controller
+            self.failures += 1
+            log.exception("translation failed; keeping the last good configuration")
+            return
+        try:
+            await self.infra.apply(result.infra)
+        except Exception:  # noqa: BLE001 - report, still publish config and status
+            log.exception("infrastructure apply failed")
+        self._publish(result.gateways)
+        self.status.submit(result.statuses)
+        self.reconciles += 1
+        log.debug("reconciled", extra={"gateways": len(result.gateways),
+                                        "statuses": len(result.statuses)})
+
+    def _publish(self, gateways: Mapping[GatewayKey, GatewayIR]) -> None:
+        for key, ir in sorted(gateways.items()):
+            if self._published.get(key) == ir:
+                continue
+            try:
+                resources = self.xds_translate_fn(ir)
+            except Exception:  # noqa: BLE001 - keep this Gateway's last good config
+                log.exception("xDS translation of Gateway %s failed; keeping its last config", key)
+                continue
+            self.xds_cache.set(str(key), resources)
+            self._published[key] = ir
+            log.info("xds published", extra={"node": str(key)})
+        for key in sorted(set(self._published) - set(gateways)):
+            self.xds_cache.remove(str(key))
+            del self._published[key]
+            log.info("xds removed", extra={"node": str(key)})
