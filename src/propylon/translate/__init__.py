@@ -1,1 +1,11 @@
-"""propylon.translate."""
+"""Pure translation of Gateway API resources: `translate(snapshot) -> Result`.
+
+See `propylon.translate.translator` for the order of work and the sibling modules for each
+concern (gatewayclass, gateways and listeners, httproute, references, precedence, conditions,
+backends, tls, gatewayir).
+"""
+
+from propylon.translate.translator import translate
+from propylon.translate.types import Result, Snapshot, StatusUpdate
+
+__all__ = ["translate", "Result", "Snapshot", "StatusUpdate"]

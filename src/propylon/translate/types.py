@@ -27,6 +27,7 @@ class Snapshot:
     objects: Mapping[str, tuple[dict[str, Any], ...]]
     infra: Mapping[GatewayKey, InfraState] = field(default_factory=dict)
     controller_name: str = DEFAULT_CONTROLLER_NAME
+    now: str = "1970-01-01T00:00:00Z"  # lastTransitionTime of conditions that change now
 
     def of(self, kind: str) -> tuple[dict[str, Any], ...]:
         return tuple(self.objects.get(kind, ()))

@@ -1,0 +1,161 @@
+"""Typed, frozen models of GatewayClass, Gateway and ReferenceGrant (gateway.networking.k8s.io/v1).
+
+`decode(obj)` first fills the CRD defaults (`validation.with_defaults`), then reads the fields the
+translator uses. Decoding is lenient: the API server has validated writes already, and the
+translator turns whatever remains wrong into conditions rather than exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from propylon.api.meta import ObjectMeta
+from propylon.api.validation import with_defaults
+
+GROUP = "gateway.networking.k8s.io"
+
+
+@dataclass(frozen=True)
+class GatewayClass:
+    meta: ObjectMeta
+    controller_name: str
+
+    @classmethod
+    def decode(cls, obj: dict[str, Any]) -> GatewayClass:
+        return cls(ObjectMeta.of(obj), str((obj.get("spec") or {}).get("controllerName", "")))
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    name: str
+    namespace: str | None = None
+    group: str = ""
+    kind: str = "Secret"
+
+
+@dataclass(frozen=True)
+class LabelSelector:
+    match_labels: tuple[tuple[str, str], ...] = ()
+    match_expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # key, operator, values
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        if any(labels.get(k) != v for k, v in self.match_labels):
+            return False
+        for key, op, values in self.match_expressions:
+            ok = {"In": lambda: labels.get(key) in values,
+                  "NotIn": lambda: labels.get(key) not in values,
+                  "Exists": lambda: key in labels,
+                  "DoesNotExist": lambda: key not in labels}.get(op, lambda: False)()
+            if not ok:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class RouteKind:
+    group: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Listener:
+    name: str
+    port: int
+    protocol: str
+    hostname: str | None = None
+    tls_mode: str | None = None  # None when no tls block
+    certificate_refs: tuple[SecretRef, ...] = ()
+    namespaces_from: str = "Same"
+    selector: LabelSelector | None = None
+    kinds: tuple[RouteKind, ...] | None = None  # None: the protocol's default kinds
+
+
+@dataclass(frozen=True)
+class GatewayAddress:
+    type: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Gateway:
+    meta: ObjectMeta
+    class_name: str
+    listeners: tuple[Listener, ...]
+    addresses: tuple[GatewayAddress, ...] = ()
+    infra_labels: tuple[tuple[str, str], ...] = ()
+    infra_annotations: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def decode(cls, obj: dict[str, Any]) -> Gateway:
+        spec = (with_defaults(obj).get("spec") or {})
+        infra = spec.get("infrastructure") or {}
+        return cls(
+            ObjectMeta.of(obj), str(spec.get("gatewayClassName", "")),
+            tuple(_listener(li) for li in spec.get("listeners") or () if isinstance(li, dict)),
+            tuple(GatewayAddress(str(a.get("type") or "IPAddress"), str(a.get("value") or ""))
+                  for a in spec.get("addresses") or () if isinstance(a, dict)),
+            tuple(sorted((infra.get("labels") or {}).items())),
+            tuple(sorted((infra.get("annotations") or {}).items())),
+        )
+
+
+def _selector(raw: dict[str, Any] | None) -> LabelSelector | None:
+    if raw is None:
+        return None
+    return LabelSelector(
+        tuple(sorted((raw.get("matchLabels") or {}).items())),
+        tuple((str(e.get("key")), str(e.get("operator")), tuple(e.get("values") or ()))
+              for e in raw.get("matchExpressions") or ()))
+
+
+def _listener(raw: dict[str, Any]) -> Listener:
+    tls = raw.get("tls")
+    routes = raw.get("allowedRoutes") or {}
+    namespaces = routes.get("namespaces") or {}
+    kinds = routes.get("kinds")
+    return Listener(
+        name=str(raw.get("name", "")), port=int(raw.get("port") or 0),
+        protocol=str(raw.get("protocol", "")), hostname=raw.get("hostname") or None,
+        tls_mode=str(tls.get("mode") or "Terminate") if isinstance(tls, dict) else None,
+        certificate_refs=tuple(
+            SecretRef(str(r.get("name", "")), r.get("namespace"), str(r.get("group") or ""),
+                      str(r.get("kind") or "Secret"))
+            for r in (tls or {}).get("certificateRefs") or ()),
+        namespaces_from=str(namespaces.get("from") or "Same"),
+        selector=_selector(namespaces.get("selector")),
+        kinds=None if not kinds else tuple(
+            RouteKind(str(k.get("group", GROUP)), str(k.get("kind", ""))) for k in kinds),
+    )
+
+
+@dataclass(frozen=True)
+class GrantFrom:
+    group: str
+    kind: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class GrantTo:
+    group: str
+    kind: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class ReferenceGrant:
+    meta: ObjectMeta
+    from_: tuple[GrantFrom, ...]
+    to: tuple[GrantTo, ...]
+
+    @classmethod
+    def decode(cls, obj: dict[str, Any]) -> ReferenceGrant:
+        spec = obj.get("spec") or {}
+        return cls(
+            ObjectMeta.of(obj),
+            tuple(GrantFrom(str(f.get("group", "")), str(f.get("kind", "")), str(f.get("namespace", "")))
+                  for f in spec.get("from") or ()),
+            tuple(GrantTo(str(t.get("group", "")), str(t.get("kind", "")), t.get("name") or None)
+                  for t in spec.get("to") or ()),
+        )

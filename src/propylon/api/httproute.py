@@ -1,0 +1,127 @@
+"""Typed, frozen model of HTTPRoute (gateway.networking.k8s.io/v1).
+
+`HTTPRoute.decode(obj)` fills the CRD defaults first (rule matching `PathPrefix /`, backend kind
+Service and weight 1, parentRef kind Gateway), so every field below is concrete. Filters are kept
+as their raw dicts (`HTTPFilter.body`) and interpreted by the translator, which knows which it
+supports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from propylon.api.gateway import GROUP
+from propylon.api.meta import ObjectMeta
+from propylon.api.validation import with_defaults
+
+
+@dataclass(frozen=True)
+class ParentRef:
+    name: str
+    namespace: str | None = None
+    group: str = GROUP
+    kind: str = "Gateway"
+    section_name: str | None = None
+    port: int | None = None
+
+    def status_ref(self, route_namespace: str) -> dict[str, Any]:
+        """The parentRef as written in status: group, kind and namespace filled in."""
+        ref: dict[str, Any] = {"group": self.group, "kind": self.kind,
+                               "namespace": self.namespace or route_namespace, "name": self.name}
+        if self.section_name is not None:
+            ref["sectionName"] = self.section_name
+        if self.port is not None:
+            ref["port"] = self.port
+        return ref
+
+
+@dataclass(frozen=True)
+class Match:
+    path_type: str = "PathPrefix"
+    path_value: str = "/"
+    headers: tuple[tuple[str, str, str], ...] = ()  # type, name, value
+    query_params: tuple[tuple[str, str, str], ...] = ()
+    method: str | None = None
+
+
+@dataclass(frozen=True)
+class HTTPFilter:
+    type: str
+    body: dict[str, Any]  # the filter's own block, e.g. the `requestHeaderModifier` object
+
+
+@dataclass(frozen=True)
+class BackendRef:
+    name: str
+    namespace: str | None
+    group: str
+    kind: str
+    port: int | None
+    weight: int
+
+
+@dataclass(frozen=True)
+class Rule:
+    matches: tuple[Match, ...]
+    filters: tuple[HTTPFilter, ...]
+    backend_refs: tuple[BackendRef, ...]
+    name: str | None = None
+    request_timeout: str | None = None
+    backend_timeout: str | None = None
+
+
+@dataclass(frozen=True)
+class HTTPRoute:
+    meta: ObjectMeta
+    parent_refs: tuple[ParentRef, ...]
+    hostnames: tuple[str, ...]
+    rules: tuple[Rule, ...]
+
+    @classmethod
+    def decode(cls, obj: dict[str, Any]) -> HTTPRoute:
+        spec = with_defaults(obj).get("spec") or {}
+        return cls(
+            ObjectMeta.of(obj),
+            tuple(ParentRef(str(p.get("name", "")), p.get("namespace"), str(p.get("group", GROUP)),
+                            str(p.get("kind", "Gateway")), p.get("sectionName"), p.get("port"))
+                  for p in spec.get("parentRefs") or ()),
+            tuple(str(h) for h in spec.get("hostnames") or ()),
+            tuple(_rule(r) for r in spec.get("rules") or ()),
+        )
+
+
+_FILTER_FIELDS = {"RequestHeaderModifier": "requestHeaderModifier",
+                  "ResponseHeaderModifier": "responseHeaderModifier",
+                  "RequestMirror": "requestMirror", "RequestRedirect": "requestRedirect",
+                  "URLRewrite": "urlRewrite", "ExtensionRef": "extensionRef", "CORS": "cors"}
+
+
+def _filter(raw: dict[str, Any]) -> HTTPFilter:
+    type_ = str(raw.get("type", ""))
+    return HTTPFilter(type_, dict(raw.get(_FILTER_FIELDS.get(type_, ""), None) or {}))
+
+
+def _string_matches(raw: list[dict[str, Any]] | None) -> tuple[tuple[str, str, str], ...]:
+    return tuple((str(m.get("type") or "Exact"), str(m.get("name", "")), str(m.get("value", "")))
+                 for m in raw or ())
+
+
+def _rule(raw: dict[str, Any]) -> Rule:
+    timeouts = raw.get("timeouts") or {}
+    return Rule(
+        matches=tuple(
+            Match(str((m.get("path") or {}).get("type") or "PathPrefix"),
+                  str((m.get("path") or {}).get("value") or "/"),
+                  _string_matches(m.get("headers")), _string_matches(m.get("queryParams")),
+                  m.get("method"))
+            for m in raw.get("matches") or ()) or (Match(),),
+        filters=tuple(_filter(f) for f in raw.get("filters") or ()),
+        backend_refs=tuple(
+            BackendRef(str(b.get("name", "")), b.get("namespace"), str(b.get("group") or ""),
+                       str(b.get("kind") or "Service"), b.get("port"), int(b.get("weight", 1)))
+            for b in raw.get("backendRefs") or ()),
+        name=raw.get("name"),
+        request_timeout=timeouts.get("request"),
+        backend_timeout=timeouts.get("backendRequest"),
+    )

@@ -1,0 +1,80 @@
+"""Backends: resolving a route's backendRef to a Service port and its ready endpoints.
+
+`Backends.resolve(...)` returns either a `Resolved` (an `ir.Cluster` named
+`<namespace>/<service>/<port>`, endpoints from the Service's EndpointSlices, ready endpoints only,
+the Service port mapped to the endpoint port by port name, `h2c` when the Service port's
+appProtocol is `kubernetes.io/h2c`) or a `Refused` with the route condition reason and a message
+saying what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from propylon.api.core import EndpointSlice, Service, ServicePort
+from propylon.api.gateway import GROUP
+from propylon.ir.model import Cluster, Endpoint
+from propylon.translate import conditions as c
+from propylon.translate.references import Grants
+
+H2C = "kubernetes.io/h2c"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    cluster: Cluster
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+    message: str
+
+
+class Backends:
+    def __init__(self, services: Iterable[Service], slices: Iterable[EndpointSlice],
+                 grants: Grants) -> None:
+        self._services = {(s.meta.namespace, s.meta.name): s for s in services}
+        self._slices: dict[tuple[str, str], list[EndpointSlice]] = {}
+        for s in slices:
+            self._slices.setdefault((s.meta.namespace, s.service_name), []).append(s)
+        self._grants = grants
+
+    def resolve(self, route_kind: str, route_namespace: str, group: str, kind: str, name: str,
+                namespace: str | None, port: int | None) -> Resolved | Refused:
+        ns = namespace or route_namespace
+        if group != "" or kind != "Service":
+            return Refused(c.INVALID_KIND, f'backendRef "{name}" has kind "{kind}" in group '
+                           f'"{group}"; only core Services are supported: set group "" and kind Service')
+        if not self._grants.allows(GROUP, route_kind, route_namespace, "", "Service", ns, name):
+            return Refused(c.REF_NOT_PERMITTED, f'backendRef to Service "{ns}/{name}" is in another '
+                           f'namespace and no ReferenceGrant in "{ns}" allows it from {route_kind}s '
+                           f'in "{route_namespace}": create one')
+        service = self._services.get((ns, name))
+        if service is None:
+            return Refused(c.BACKEND_NOT_FOUND, f'Service "{ns}/{name}" not found: create it or fix '
+                           f'the backendRef name')
+        if port is None:
+            return Refused(c.UNSUPPORTED_VALUE, f'backendRef to Service "{ns}/{name}" has no port: '
+                           f'set port')
+        service_port = service.port(port)
+        if service_port is None:
+            known = ", ".join(str(p.port) for p in service.ports) or "none"
+            return Refused(c.BACKEND_NOT_FOUND, f'Service "{ns}/{name}" has no port {port} '
+                           f'(ports: {known}): fix the backendRef port')
+        return Resolved(Cluster(f"{ns}/{name}/{port}", self._endpoints(service, service_port),
+                                "h2c" if service_port.app_protocol == H2C else "http1"))
+
+    def _endpoints(self, service: Service, port: ServicePort) -> tuple[Endpoint, ...]:
+        found: set[Endpoint] = set()
+        for s in self._slices.get((service.meta.namespace, service.meta.name), ()):
+            target = next((p.port for p in s.ports if p.name == port.name), None)
+            if target is None and isinstance(port.target_port, int) and not s.ports:
+                target = port.target_port
+            if target is None:
+                continue
+            for e in s.endpoints:
+                if e.ready:
+                    found.update(Endpoint(a, target) for a in e.addresses)
+        return tuple(sorted(found, key=lambda e: (e.address, e.port)))

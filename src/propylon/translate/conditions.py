@@ -1,0 +1,76 @@
+"""Status conditions: building them with the spec's types and reasons, and keeping
+`lastTransitionTime` stable.
+
+`Conditions(previous, generation, now)` collects conditions for one object (or one listener, one
+route parent). `set(type, status, reason, message)` replaces any earlier condition of that type;
+`as_list()` renders them in a fixed order (Accepted, Programmed, ResolvedRefs, ...), each with `observedGeneration`, and
+with the `lastTransitionTime` of the previous condition of the same type when its status did not
+change (otherwise `now`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+# Condition types and reasons, as the Gateway API spec names them.
+ACCEPTED = "Accepted"
+PROGRAMMED = "Programmed"
+RESOLVED_REFS = "ResolvedRefs"
+CONFLICTED = "Conflicted"
+SUPPORTED_VERSION = "SupportedVersion"
+
+PENDING = "Pending"
+INVALID = "Invalid"
+LISTENERS_NOT_VALID = "ListenersNotValid"
+UNSUPPORTED_ADDRESS = "UnsupportedAddress"
+ADDRESS_NOT_ASSIGNED = "AddressNotAssigned"
+UNSUPPORTED_PROTOCOL = "UnsupportedProtocol"
+INVALID_CERTIFICATE_REF = "InvalidCertificateRef"
+INVALID_ROUTE_KINDS = "InvalidRouteKinds"
+REF_NOT_PERMITTED = "RefNotPermitted"
+HOSTNAME_CONFLICT = "HostnameConflict"
+PROTOCOL_CONFLICT = "ProtocolConflict"
+NO_CONFLICTS = "NoConflicts"
+NOT_ALLOWED_BY_LISTENERS = "NotAllowedByListeners"
+NO_MATCHING_LISTENER_HOSTNAME = "NoMatchingListenerHostname"
+NO_MATCHING_PARENT = "NoMatchingParent"
+UNSUPPORTED_VALUE = "UnsupportedValue"
+BACKEND_NOT_FOUND = "BackendNotFound"
+INVALID_KIND = "InvalidKind"
+
+
+class Conditions:
+    """The conditions of one status block, keyed by type."""
+
+    def __init__(self, previous: Iterable[dict[str, Any]], generation: int, now: str) -> None:
+        self._previous = {c.get("type"): c for c in previous}
+        self._generation = generation
+        self._now = now
+        self._items: dict[str, tuple[bool, str, str]] = {}
+
+    def set(self, type_: str, status: bool, reason: str, message: str) -> None:
+        self._items[type_] = (status, reason, message)
+
+    def status(self, type_: str) -> bool | None:
+        item = self._items.get(type_)
+        return None if item is None else item[0]
+
+    def as_list(self) -> list[dict[str, Any]]:
+        out = []
+        for type_, (status, reason, message) in sorted(self._items.items(), key=_order):
+            text = "True" if status else "False"
+            before = self._previous.get(type_)
+            since = before.get("lastTransitionTime") if before and before.get("status") == text else None
+            out.append({"type": type_, "status": text, "reason": reason, "message": message,
+                        "observedGeneration": self._generation,
+                        "lastTransitionTime": since or self._now})
+        return out
+
+
+_ORDER = (ACCEPTED, PROGRAMMED, RESOLVED_REFS, CONFLICTED, SUPPORTED_VERSION)
+
+
+def _order(item: tuple[str, Any]) -> tuple[int, str]:
+    type_ = item[0]
+    return (_ORDER.index(type_) if type_ in _ORDER else len(_ORDER), type_)

@@ -1,0 +1,41 @@
+"""GatewayClass status: ours are those whose controllerName is the snapshot's; each is Accepted
+with SupportedVersion True and lists `supportedFeatures` (the features translated here and
+covered by golden tests). Classes of other controllers get no status from us.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from propylon.api.gateway import GatewayClass
+from propylon.api.meta import status_conditions
+from propylon.translate import conditions as c
+from propylon.translate.types import StatusUpdate
+
+SUPPORTED_FEATURES = tuple(sorted((
+    "Gateway",
+    "HTTPRoute",
+    "ReferenceGrant",
+    "HTTPRouteHostRewrite",
+    "HTTPRouteMethodMatching",
+    "HTTPRouteQueryParamMatching",
+    "HTTPRoutePathRedirect",
+    "HTTPRoutePathRewrite",
+    "HTTPRoutePortRedirect",
+    "HTTPRouteSchemeRedirect",
+    "HTTPRouteResponseHeaderModification",
+    "HTTPRouteRequestMirror",
+    "HTTPRouteRequestTimeout",
+    "HTTPRouteBackendTimeout",
+)))
+
+
+def class_status(obj: dict[str, Any], gc: GatewayClass, now: str) -> StatusUpdate:
+    conds = c.Conditions(status_conditions(obj), gc.meta.generation, now)
+    conds.set(c.ACCEPTED, True, "Accepted", "the GatewayClass is accepted by this controller")
+    conds.set(c.SUPPORTED_VERSION, True, "SupportedVersion",
+              "the Gateway API version of this GatewayClass is supported")
+    return StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")), "GatewayClass",
+                        None, gc.meta.name, gc.meta.generation,
+                        {"conditions": conds.as_list(),
+                         "supportedFeatures": [{"name": f} for f in SUPPORTED_FEATURES]})

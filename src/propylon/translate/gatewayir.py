@@ -1,0 +1,96 @@
+"""Building one Gateway's IR from its servable listeners and the routes attached to them.
+
+One `ir.Listener` per port (bind address and port from the InfraState). An HTTP port gets one
+RouteConfig `<ns>/<gw>/<port>` whose VirtualHosts are the hostnames served on that port; an HTTPS
+port gets one TLSFilterChain per listener (SNI = the listener hostname) with its certificates and
+its own RouteConfig `<ns>/<gw>/<listener>`. Listener isolation: a hostname is served only by the
+routes of the most specific listener matching it, and every listener hostname gets a virtual host
+even without routes, so its requests 404 instead of falling into a wildcard listener's routes.
+There is a catch-all `*` virtual host only for a listener without hostname, so unknown hosts 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from propylon.ir.model import (
+    Cluster,
+    GatewayIR,
+    GatewayKey,
+    InfraState,
+    Listener,
+    RouteConfig,
+    Secret,
+    TLSFilterChain,
+    VirtualHost,
+)
+from propylon.translate.gateways import ListenerState, port_state
+from propylon.translate.hostnames import matches, specificity
+from propylon.translate.precedence import Ranked, ordered
+
+
+def _owner(hostname: str, listeners: list[ListenerState]) -> ListenerState | None:
+    """The most specific listener of the port that a request for `hostname` reaches."""
+    fitting = [ls for ls in listeners
+               if ls.spec.hostname is None or matches(ls.spec.hostname, hostname)]
+    return min(fitting, key=lambda ls: specificity(ls.spec.hostname), default=None)
+
+
+def _route_config(name: str, listeners: list[ListenerState]) -> RouteConfig:
+    by_domain: dict[str, list[Ranked]] = {}
+    for ls in listeners:
+        by_domain.setdefault(ls.spec.hostname or "*", [])
+    for ls in listeners:
+        for attachment in ls.routes:
+            for host in attachment.hostnames:
+                if host != "*" and _owner(host, listeners) is not ls:
+                    continue
+                by_domain.setdefault(host, []).extend(attachment.translated.routes)
+    vhosts = tuple(
+        VirtualHost(f"{name}/{domain}", (domain,), ordered(_unique(routes)))
+        for domain, routes in sorted(by_domain.items(), key=lambda kv: (specificity(kv[0]), kv[0])))
+    return RouteConfig(name, vhosts)
+
+
+def _unique(routes: list[Ranked]) -> list[Ranked]:
+    """A route attached through two listeners of one port must appear once per host."""
+    return list({r.route.name: r for r in routes}.values())
+
+
+def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
+          address: str) -> GatewayIR:
+    by_port: dict[int, list[ListenerState]] = {}
+    for ls in listeners:
+        by_port.setdefault(ls.spec.port, []).append(ls)
+    ir_listeners, configs = [], []
+    secrets: dict[str, Secret] = {}
+    clusters: dict[str, Cluster] = {}
+    for port, group in sorted(by_port.items()):
+        ps = port_state(infra, port)
+        bind_port = ps.bind_port if ps is not None and ps.bind_port is not None else port
+        protocol = group[0].spec.protocol
+        for ls in group:
+            for attachment in ls.routes:
+                clusters.update(attachment.translated.clusters)
+        if protocol == "HTTP":
+            config = _route_config(f"{key}/{port}", group)
+            configs.append(config)
+            ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port, "HTTP",
+                                         route_config=config.name))
+            continue
+        chains = []
+        for ls in sorted(group, key=lambda ls: (specificity(ls.spec.hostname), ls.spec.name)):
+            config = _route_config(f"{key}/{ls.spec.name}", [ls])
+            configs.append(config)
+            secrets.update((s.name, s) for s in ls.secrets)
+            chains.append(TLSFilterChain(f"{key}/{ls.spec.name}",
+                                         (ls.spec.hostname,) if ls.spec.hostname else (),
+                                         tuple(s.name for s in ls.secrets), config.name))
+        ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port, "HTTPS",
+                                     tls_chains=tuple(chains)))
+    return GatewayIR(key, tuple(ir_listeners), tuple(configs), _sorted(clusters.values()),
+                     tuple(sorted(secrets.values(), key=lambda s: s.name)))
+
+
+def _sorted(clusters: Iterable[Cluster]) -> tuple[Cluster, ...]:
+    return tuple(sorted(clusters, key=lambda cl: cl.name))

@@ -1,0 +1,203 @@
+"""Gateways and their listeners: what is accepted, what conflicts, what is programmed.
+
+`evaluate(...)` looks at one Gateway of an accepted class of ours, before routes: each listener's
+protocol (HTTP and HTTPS only so far), its route kinds, its certificates, and conflicts between
+listeners sharing a port (ProtocolConflict when protocols differ, HostnameConflict when the
+hostname repeats). Routes then attach to the usable listeners (`ListenerState.attached`).
+`status(...)` finishes the job once routes are attached and the infrastructure state is known:
+addresses, Programmed per listener (the port must be served) and for the Gateway (an address, a
+ready proxy, at least one programmed listener), attachedRoutes, and Accepted for the Gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from propylon.api.core import Secret
+from propylon.api.gateway import GROUP, Gateway, Listener, RouteKind
+from propylon.api.meta import status_conditions
+from propylon.ir.model import InfraState, PortState
+from propylon.ir.model import Secret as SecretIR
+from propylon.translate import conditions as c
+from propylon.translate.references import Grants
+from propylon.translate.tls import CertificateError, resolve_certificates
+from propylon.translate.types import StatusUpdate
+
+SUPPORTED_PROTOCOLS = ("HTTP", "HTTPS")
+ROUTE_KINDS = {"HTTP": ("HTTPRoute",), "HTTPS": ("HTTPRoute",)}
+
+
+@dataclass
+class ListenerState:
+    spec: Listener
+    conditions: c.Conditions
+    supported_kinds: tuple[str, ...]
+    secrets: tuple[SecretIR, ...] = ()
+    usable: bool = True  # routes may attach
+    servable: bool = True  # may be programmed (valid, no conflict, certificates resolved)
+    attached: int = 0
+    routes: list[Any] = field(default_factory=list)  # httproute.Attachment, filled by httproute
+
+
+@dataclass
+class GatewayState:
+    obj: dict[str, Any]
+    gateway: Gateway
+    listeners: list[ListenerState]
+    accepted: bool
+    accepted_reason: str
+    accepted_message: str
+
+
+def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str], Secret],
+             grants: Grants, now: str) -> GatewayState:
+    previous = {li.get("name"): li.get("conditions") or ()
+                for li in (obj.get("status") or {}).get("listeners") or () if isinstance(li, dict)}
+    states = [_listener(li, gw, previous.get(li.name, ()), secrets, grants, now)
+              for li in gw.listeners]
+    _conflicts(states)
+    for state in states:
+        if state.conditions.status(c.ACCEPTED) is None:
+            state.conditions.set(c.ACCEPTED, True, "Accepted", "the listener is valid")
+    unsupported = [a for a in gw.addresses if a.type != "IPAddress"]
+    if unsupported:
+        kinds = ", ".join(sorted({a.type for a in unsupported}))
+        return GatewayState(obj, gw, states, False, c.UNSUPPORTED_ADDRESS,
+                            f"spec.addresses of type {kinds} are not supported: use type IPAddress "
+                            "or remove them")
+    if not any(s.usable for s in states):
+        return GatewayState(obj, gw, states, False, c.LISTENERS_NOT_VALID,
+                            "no listener is valid: see the listeners' conditions")
+    if not all(s.usable for s in states):
+        return GatewayState(obj, gw, states, True, c.LISTENERS_NOT_VALID,
+                            "some listeners are not valid and are not served: see their conditions")
+    return GatewayState(obj, gw, states, True, "Accepted", "the Gateway is accepted")
+
+
+def _listener(li: Listener, gw: Gateway, previous: Any, secrets: Mapping[tuple[str, str], Secret],
+              grants: Grants, now: str) -> ListenerState:
+    conds = c.Conditions(previous, gw.meta.generation, now)
+    allowed = ROUTE_KINDS.get(li.protocol, ())
+    wanted = li.kinds if li.kinds is not None else tuple(
+        RouteKind(GROUP, k) for k in allowed)
+    kinds = tuple(k.kind for k in wanted if k.group == GROUP and k.kind in allowed)
+    state = ListenerState(li, conds, tuple(dict.fromkeys(kinds)))
+    if li.protocol not in SUPPORTED_PROTOCOLS:
+        conds.set(c.ACCEPTED, False, c.UNSUPPORTED_PROTOCOL,
+                  f'protocol "{li.protocol}" is not supported yet: use HTTP or HTTPS')
+        state.usable = state.servable = False
+    invalid_kinds = [f"{k.group}/{k.kind}" for k in wanted if k.group != GROUP or k.kind not in allowed]
+    if invalid_kinds:
+        conds.set(c.RESOLVED_REFS, False, c.INVALID_ROUTE_KINDS,
+                  f"route kinds {', '.join(invalid_kinds)} are not supported on a {li.protocol} "
+                  f"listener: allowed are {', '.join(allowed) or 'none'}")
+    if li.protocol == "HTTPS" and state.usable:
+        if li.tls_mode not in (None, "Terminate"):
+            conds.set(c.ACCEPTED, False, c.UNSUPPORTED_PROTOCOL,
+                      f'tls mode "{li.tls_mode}" is not supported for HTTPS: use Terminate')
+            state.usable = state.servable = False
+        else:
+            certs = resolve_certificates(li.name, gw.meta.namespace, li.certificate_refs, secrets,
+                                         grants)
+            if isinstance(certs, CertificateError):
+                conds.set(c.RESOLVED_REFS, False, certs.reason, certs.message)
+                state.servable = False
+            else:
+                state.secrets = certs
+    if conds.status(c.RESOLVED_REFS) is None:
+        conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all references are resolved")
+    return state
+
+
+def _conflicts(states: list[ListenerState]) -> None:
+    by_port: dict[int, list[ListenerState]] = {}
+    for s in states:
+        if s.usable:
+            by_port.setdefault(s.spec.port, []).append(s)
+    for port, group in by_port.items():
+        protocols = sorted({s.spec.protocol for s in group})
+        seen: set[str | None] = set()
+        for s in group:
+            if len(protocols) > 1:
+                s.conditions.set(c.CONFLICTED, True, c.PROTOCOL_CONFLICT,
+                                 f"port {port} is used with protocols {', '.join(protocols)}: "
+                                 "use one protocol per port")
+            elif s.spec.hostname in seen:
+                s.conditions.set(c.CONFLICTED, True, c.HOSTNAME_CONFLICT,
+                                 f"another {s.spec.protocol} listener on port {port} has hostname "
+                                 f'"{s.spec.hostname or "*"}": give each a distinct hostname')
+            else:
+                s.conditions.set(c.CONFLICTED, False, c.NO_CONFLICTS, "no conflicts")
+            seen.add(s.spec.hostname)
+            if s.conditions.status(c.CONFLICTED):
+                s.usable = s.servable = False
+
+
+def port_state(infra: InfraState | None, port: int) -> PortState | None:
+    if infra is None:
+        return None
+    return next((p for p in infra.ports if p.port == port), None)
+
+
+def status(state: GatewayState, infra: InfraState | None, now: str) -> StatusUpdate:
+    gw = state.gateway
+    conds = c.Conditions(status_conditions(state.obj), gw.meta.generation, now)
+    conds.set(c.ACCEPTED, state.accepted, state.accepted_reason, state.accepted_message)
+    address = infra.address if infra is not None else None
+    listeners = []
+    for ls in state.listeners:
+        _program_listener(ls, state.accepted, address, port_state(infra, ls.spec.port))
+        listeners.append({"name": ls.spec.name,
+                          "supportedKinds": [{"group": GROUP, "kind": k} for k in ls.supported_kinds],
+                          "attachedRoutes": ls.attached,
+                          "conditions": ls.conditions.as_list()})
+    if not state.accepted:
+        conds.set(c.PROGRAMMED, False, c.INVALID, "the Gateway is not accepted: see Accepted")
+    elif address is None:
+        conds.set(c.PROGRAMMED, False, c.ADDRESS_NOT_ASSIGNED,
+                  (infra.message if infra is not None and infra.message
+                   else "no address has been assigned to the Gateway yet"))
+    elif not any(ls.conditions.status(c.PROGRAMMED) for ls in state.listeners):
+        conds.set(c.PROGRAMMED, False, c.INVALID,
+                  "no listener is programmed: see the listeners' conditions")
+    elif infra is None or not infra.ready:
+        conds.set(c.PROGRAMMED, False, c.PENDING, "waiting for the proxy to become ready")
+    else:
+        conds.set(c.PROGRAMMED, True, "Programmed", "the Gateway is programmed")
+    body: dict[str, Any] = {}
+    if address is not None and state.accepted:
+        body["addresses"] = [{"type": "IPAddress", "value": address}]
+    body["conditions"] = conds.as_list()
+    body["listeners"] = listeners
+    return StatusUpdate(str(state.obj.get("apiVersion", "gateway.networking.k8s.io/v1")), "Gateway",
+                        gw.meta.namespace, gw.meta.name, gw.meta.generation, body)
+
+
+def _program_listener(ls: ListenerState, accepted: bool, address: str | None,
+                      port: PortState | None) -> None:
+    conds = ls.conditions
+    if not ls.servable or not accepted:
+        conds.set(c.PROGRAMMED, False, c.INVALID, "the listener is not valid: see its conditions")
+    elif address is None:
+        conds.set(c.PROGRAMMED, False, c.PENDING, "waiting for the Gateway to get an address")
+    elif port is not None and port.error is not None:
+        conds.set(c.PROGRAMMED, False, c.PENDING,
+                  f"port {ls.spec.port} cannot be served: {port.error}")
+    elif port is not None and port.bind_port is not None and port.bind_port != port.port:
+        conds.set(c.PROGRAMMED, True, "Programmed",
+                  f"the listener is programmed; port {port.port} is served on port "
+                  f"{port.bind_port} of {address} (privileged port mapped for a non-root user)")
+    else:
+        conds.set(c.PROGRAMMED, True, "Programmed", "the listener is programmed")
+
+
+def servable_listeners(state: GatewayState, infra: InfraState) -> list[ListenerState]:
+    """Listeners that go into the IR: valid, not conflicted, and their port bound."""
+    out = []
+    for ls in state.listeners:
+        ps = port_state(infra, ls.spec.port)
+        if ls.servable and state.accepted and not (ps is not None and ps.error is not None):
+            out.append(ls)
+    return out

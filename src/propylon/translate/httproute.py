@@ -1,0 +1,259 @@
+"""HTTPRoutes: attaching them to listeners, their parent status, and their rules as IR routes.
+
+`translate_rules(route, backends)` turns every (rule, match) pair into an `ir.Route` once per
+route (filters, timeouts, weighted backends; a rule whose backends all fail, or that has none,
+answers 500), and reports what went wrong with references (ResolvedRefs) or values this
+implementation does not support (Accepted False, UnsupportedValue).
+
+`attach(route, ...)` then walks the route's parentRefs. For each Gateway of ours it narrows the
+listeners by sectionName and port (NoMatchingParent), by allowedRoutes namespaces and kinds
+(NotAllowedByListeners) and by hostname intersection (NoMatchingListenerHostname); the route
+attaches to every listener left, and one status entry per parentRef is written with our
+controllerName.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from propylon.api.gateway import GROUP
+from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, ParentRef, Rule
+from propylon.ir.model import (
+    Cluster,
+    DirectResponse,
+    HeaderModifier,
+    HeaderValue,
+    Mirror,
+    PathMatch,
+    Redirect,
+    Rewrite,
+    Route,
+    RouteMatch,
+    StringMatch,
+    WeightedBackend,
+)
+from propylon.translate import conditions as c
+from propylon.translate.backends import Backends, Refused
+from propylon.translate.gateways import GatewayState, ListenerState
+from propylon.translate.hostnames import route_hostnames
+from propylon.translate.precedence import Ranked
+
+KIND = "HTTPRoute"
+METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass
+class Translated:
+    """A route's rules as IR, and what the route's conditions must say about them."""
+
+    routes: list[Ranked] = field(default_factory=list)
+    clusters: dict[str, Cluster] = field(default_factory=dict)
+    refused: list[Refused] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A route attached to one listener, serving these hostnames."""
+
+    translated: Translated
+    hostnames: tuple[str, ...]
+
+
+def _duration_ms(text: str | None) -> int | None:
+    if text is None:
+        return None
+    units = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+    return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|h|m|s)", text))
+
+
+def _headers(body: dict[str, Any]) -> HeaderModifier:
+    def values(key: str) -> tuple[HeaderValue, ...]:
+        return tuple(HeaderValue(str(h.get("name", "")), str(h.get("value", "")))
+                     for h in body.get(key) or ())
+
+    return HeaderModifier(values("set"), values("add"), tuple(str(r) for r in body.get("remove") or ()))
+
+
+def _path_parts(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    path = body.get("path") or {}
+    if path.get("type") == "ReplaceFullPath":
+        return str(path.get("replaceFullPath", "")), None
+    if path.get("type") == "ReplacePrefixMatch":
+        return None, str(path.get("replacePrefixMatch", ""))
+    return None, None
+
+
+def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
+    out = Translated()
+    ns, name = route.meta.namespace, route.meta.name
+
+    def resolve(ref: BackendRef) -> str | None:
+        result = backends.resolve(KIND, ns, ref.group, ref.kind, ref.name, ref.namespace, ref.port)
+        if isinstance(result, Refused):
+            out.refused.append(result)
+            return None
+        out.clusters[result.cluster.name] = result.cluster
+        return result.cluster.name
+
+    for i, rule in enumerate(route.rules):
+        fields = _rule_fields(rule, resolve, out.unsupported)
+        weighted = tuple(WeightedBackend(resolve(b), b.weight) for b in rule.backend_refs)
+        if "redirect" in fields:
+            action: dict[str, Any] = {}
+        elif not any(w.cluster is not None and w.weight > 0 for w in weighted):
+            action = {"direct_response": DirectResponse(500)}
+        else:
+            action = {"backends": weighted}
+        for j, m in enumerate(rule.matches):
+            match = RouteMatch(
+                PathMatch(m.path_type, m.path_value),  # type: ignore[arg-type]
+                tuple(StringMatch(n, v, t) for t, n, v in m.headers),  # type: ignore[arg-type]
+                tuple(StringMatch(n, v, t) for t, n, v in m.query_params),  # type: ignore[arg-type]
+                m.method)
+            _check_regexes(match, out.unsupported)
+            ir = Route(f"httproute/{ns}/{name}/rule/{i}/match/{j}", match, **action, **fields)
+            out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j))
+    return out
+
+
+def _check_regexes(match: RouteMatch, unsupported: list[str]) -> None:
+    patterns = [match.path.value] if match.path.type == "RegularExpression" else []
+    patterns += [s.value for s in match.headers + match.query_params if s.type == "RegularExpression"]
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as e:
+            unsupported.append(f'regular expression "{p}" is invalid ({e}): fix it')
+
+
+def _rule_fields(rule: Rule, resolve: Callable[[BackendRef], str | None],
+                 unsupported: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for f in rule.filters:
+        _filter(f, fields, resolve, unsupported)
+    request = _duration_ms(rule.request_timeout)
+    if request:
+        fields["timeout_ms"] = request
+    backend = _duration_ms(rule.backend_timeout)
+    if backend:
+        fields["backend_timeout_ms"] = backend
+    return fields
+
+
+def _filter(f: HTTPFilter, fields: dict[str, Any], resolve: Callable[[BackendRef], str | None],
+            unsupported: list[str]) -> None:
+    body = f.body
+    if f.type == "RequestHeaderModifier":
+        fields["request_headers"] = _headers(body)
+    elif f.type == "ResponseHeaderModifier":
+        fields["response_headers"] = _headers(body)
+    elif f.type == "RequestRedirect":
+        full, prefix = _path_parts(body)
+        fields["redirect"] = Redirect(body.get("scheme"), body.get("hostname"), body.get("port"),
+                                      full, prefix, int(body.get("statusCode", 302)))
+    elif f.type == "URLRewrite":
+        full, prefix = _path_parts(body)
+        fields["rewrite"] = Rewrite(body.get("hostname"), full, prefix)
+    elif f.type == "RequestMirror":
+        ref = body.get("backendRef") or {}
+        cluster = resolve(BackendRef(str(ref.get("name", "")), ref.get("namespace"),
+                                     str(ref.get("group") or ""), str(ref.get("kind") or "Service"),
+                                     ref.get("port"), 1))
+        fraction = body.get("fraction")
+        percent = (100.0 * fraction.get("numerator", 0) / fraction.get("denominator", 100)
+                   if isinstance(fraction, dict) else float(body.get("percent", 100)))
+        if cluster is not None:
+            fields["mirrors"] = (*fields.get("mirrors", ()), Mirror(cluster, percent))
+    else:
+        unsupported.append(f'filter type "{f.type}" is not supported: remove it')
+
+
+def _namespace_allowed(ls: ListenerState, gateway_ns: str, route_ns: str,
+                       namespace_labels: Mapping[str, dict[str, str]]) -> bool:
+    source = ls.spec.namespaces_from
+    if source == "All":
+        return True
+    if source == "Same":
+        return route_ns == gateway_ns
+    if source == "Selector" and ls.spec.selector is not None:
+        labels = {METADATA_NAME_LABEL: route_ns, **namespace_labels.get(route_ns, {})}
+        return ls.spec.selector.matches(labels)
+    return False
+
+
+def attach(obj: dict[str, Any], route: HTTPRoute, translated: Translated,
+           gateways: Mapping[tuple[str, str], GatewayState],
+           namespace_labels: Mapping[str, dict[str, str]], controller: str,
+           now: str) -> list[dict[str, Any]]:
+    """Attach `route` to listeners of our Gateways; return our status entries for `parents`."""
+    previous = {_ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
+                for p in (obj.get("status") or {}).get("parents") or ()
+                if isinstance(p, dict) and p.get("controllerName") == controller}
+    parents = []
+    for ref in route.parent_refs:
+        if ref.group != GROUP or ref.kind != "Gateway":
+            continue
+        state = gateways.get((ref.namespace or route.meta.namespace, ref.name))
+        if state is None:
+            continue
+        status_ref = ref.status_ref(route.meta.namespace)
+        conds = c.Conditions(previous.get(_ref_key(status_ref), ()), route.meta.generation, now)
+        _attach_to(ref, route, translated, state, namespace_labels, conds)
+        _resolved_refs(translated, conds)
+        parents.append({"parentRef": status_ref, "controllerName": controller,
+                        "conditions": conds.as_list()})
+    return parents
+
+
+def _attach_to(ref: ParentRef, route: HTTPRoute, translated: Translated, state: GatewayState,
+               namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions) -> None:
+    gw = state.gateway
+    candidates = [ls for ls in state.listeners
+                  if ref.section_name in (None, ls.spec.name) and ref.port in (None, ls.spec.port)]
+    if not candidates:
+        wanted = " and ".join(filter(None, (
+            f'sectionName "{ref.section_name}"' if ref.section_name else "",
+            f"port {ref.port}" if ref.port else "")))
+        conds.set(c.ACCEPTED, False, c.NO_MATCHING_PARENT,
+                  f'Gateway "{gw.meta.namespace}/{gw.meta.name}" has no listener with {wanted}: '
+                  "fix the parentRef")
+        return
+    allowed = [ls for ls in candidates if ls.usable and KIND in ls.supported_kinds
+               and _namespace_allowed(ls, gw.meta.namespace, route.meta.namespace, namespace_labels)]
+    if not allowed:
+        conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
+                  f'no listener of Gateway "{gw.meta.namespace}/{gw.meta.name}" allows HTTPRoutes '
+                  f'from namespace "{route.meta.namespace}": change the listeners\' allowedRoutes '
+                  "or the parentRef")
+        return
+    matched = [(ls, route_hostnames(ls.spec.hostname, route.hostnames)) for ls in allowed]
+    matched = [(ls, hosts) for ls, hosts in matched if hosts]
+    if not matched:
+        conds.set(c.ACCEPTED, False, c.NO_MATCHING_LISTENER_HOSTNAME,
+                  f"none of the route's hostnames ({', '.join(route.hostnames)}) matches a "
+                  "listener hostname: fix spec.hostnames or the listeners' hostname")
+        return
+    if translated.unsupported:
+        conds.set(c.ACCEPTED, False, c.UNSUPPORTED_VALUE, "; ".join(translated.unsupported))
+        return
+    for ls, hosts in matched:
+        ls.attached += 1
+        ls.routes.append(Attachment(translated, hosts))
+    conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
+
+
+def _resolved_refs(translated: Translated, conds: c.Conditions) -> None:
+    if translated.refused:
+        conds.set(c.RESOLVED_REFS, False, translated.refused[0].reason,
+                  "; ".join(dict.fromkeys(r.message for r in translated.refused)))
+    else:
+        conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all backend references are resolved")
+
+
+def _ref_key(ref: dict[str, Any]) -> tuple[object, ...]:
+    return (ref.get("group"), ref.get("kind"), ref.get("namespace"), ref.get("name"),
+            ref.get("sectionName"), ref.get("port"))

@@ -1,0 +1,59 @@
+"""TLS certificates of HTTPS listeners.
+
+`resolve_certificates(...)` turns a listener's certificateRefs into `ir.Secret`s named
+`<namespace>/<name>`, or into a ResolvedRefs failure: a ref that is not a core Secret, a Secret in
+another namespace without a ReferenceGrant (RefNotPermitted), a missing Secret, or one that is not
+of type kubernetes.io/tls with PEM `tls.crt` and `tls.key` (InvalidCertificateRef).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from propylon.api.core import Secret
+from propylon.api.gateway import GROUP, SecretRef
+from propylon.ir.model import Secret as SecretIR
+from propylon.translate import conditions as c
+from propylon.translate.references import Grants
+
+TLS_TYPE = "kubernetes.io/tls"
+
+
+@dataclass(frozen=True)
+class CertificateError:
+    reason: str
+    message: str
+
+
+def resolve_certificates(listener: str, gateway_namespace: str, refs: tuple[SecretRef, ...],
+                         secrets: Mapping[tuple[str, str], Secret],
+                         grants: Grants) -> tuple[SecretIR, ...] | CertificateError:
+    if not refs:
+        return CertificateError(c.INVALID_CERTIFICATE_REF, f'listener "{listener}" has no '
+                                'tls.certificateRefs: reference a kubernetes.io/tls Secret')
+    out = []
+    for ref in refs:
+        ns = ref.namespace or gateway_namespace
+        where = f'listener "{listener}" certificateRef "{ns}/{ref.name}"'
+        if ref.group != "" or ref.kind != "Secret":
+            return CertificateError(c.INVALID_CERTIFICATE_REF, f'{where} has kind "{ref.kind}" in '
+                                    f'group "{ref.group}": only core Secrets are supported')
+        if not grants.allows(GROUP, "Gateway", gateway_namespace, "", "Secret", ns, ref.name):
+            return CertificateError(c.REF_NOT_PERMITTED, f'{where} is in another namespace and no '
+                                    f'ReferenceGrant in "{ns}" allows it from Gateways in '
+                                    f'"{gateway_namespace}": create one')
+        secret = secrets.get((ns, ref.name))
+        if secret is None:
+            return CertificateError(c.INVALID_CERTIFICATE_REF, f"{where}: Secret not found: create it")
+        cert, key = secret.value("tls.crt"), secret.value("tls.key")
+        if secret.type != TLS_TYPE or cert is None or key is None or not _pem(cert) or not _pem(key):
+            return CertificateError(c.INVALID_CERTIFICATE_REF, f'{where}: Secret must be of type '
+                                    f'{TLS_TYPE} with PEM tls.crt and tls.key (type is '
+                                    f'"{secret.type}")')
+        out.append(SecretIR(f"{ns}/{ref.name}", cert, key))
+    return tuple(out)
+
+
+def _pem(text: str) -> bool:
+    return "-----BEGIN " in text and "-----END " in text

@@ -1,0 +1,81 @@
+"""`translate(snapshot) -> Result`: the whole graph, rebuilt from scratch on every call.
+
+Order of work: GatewayClasses of our controller (status, and the set of accepted class names);
+Gateways of those classes (listeners evaluated); HTTPRoutes (rules translated once, then attached
+to listeners, parent status); then, per Gateway, its status (now that attachedRoutes and the
+infrastructure state are known), its InfraIR when accepted, and its IR when it has an address.
+Objects that are not ours get no status. Nothing here raises on bad input: every problem becomes
+a condition.
+"""
+
+from __future__ import annotations
+
+from propylon.api.core import EndpointSlice, Namespace, Secret, Service
+from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
+from propylon.api.httproute import HTTPRoute
+from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener
+from propylon.translate import gateways, gatewayir, httproute
+from propylon.translate.backends import Backends
+from propylon.translate.gatewayclass import class_status
+from propylon.translate.references import Grants
+from propylon.translate.types import Result, Snapshot, StatusUpdate
+
+
+def translate(snapshot: Snapshot) -> Result:
+    now = snapshot.now
+    statuses: list[StatusUpdate] = []
+    ours: set[str] = set()
+    for obj in snapshot.of("GatewayClass"):
+        gc = GatewayClass.decode(obj)
+        if gc.controller_name == snapshot.controller_name:
+            ours.add(gc.meta.name)
+            statuses.append(class_status(obj, gc, now))
+
+    grants = Grants(ReferenceGrant.decode(o) for o in snapshot.of("ReferenceGrant"))
+    secrets = {(s.meta.namespace, s.meta.name): s for s in map(Secret.decode, snapshot.of("Secret"))}
+    states: dict[tuple[str, str], gateways.GatewayState] = {}
+    for obj in snapshot.of("Gateway"):
+        gw = Gateway.decode(obj)
+        if gw.class_name in ours:
+            states[(gw.meta.namespace, gw.meta.name)] = gateways.evaluate(obj, gw, secrets, grants, now)
+
+    backends = Backends(map(Service.decode, snapshot.of("Service")),
+                        map(EndpointSlice.decode, snapshot.of("EndpointSlice")), grants)
+    namespace_labels = {n.meta.name: n.meta.label_map
+                        for n in map(Namespace.decode, snapshot.of("Namespace"))}
+    for obj in snapshot.of("HTTPRoute"):
+        route = HTTPRoute.decode(obj)
+        translated = httproute.translate_rules(route, backends)
+        parents = httproute.attach(obj, route, translated, states, namespace_labels,
+                                   snapshot.controller_name, now)
+        if parents:
+            statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
+                                         "HTTPRoute", route.meta.namespace, route.meta.name,
+                                         route.meta.generation, {"parents": parents}))
+
+    irs: dict[GatewayKey, GatewayIR] = {}
+    infras: dict[GatewayKey, InfraIR] = {}
+    for (ns, name), state in states.items():
+        key = GatewayKey(ns, name)
+        infra = snapshot.infra.get(key)
+        statuses.append(gateways.status(state, infra, now))
+        if not state.accepted:
+            continue
+        infras[key] = _infra_ir(key, state)
+        if infra is not None and infra.address is not None:
+            irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), infra,
+                                       infra.address)
+    return Result(tuple(statuses), irs, infras)
+
+
+def _infra_ir(key: GatewayKey, state: gateways.GatewayState) -> InfraIR:
+    gw = state.gateway
+    return InfraIR(
+        key, gw.class_name,
+        tuple(InfraListener(ls.spec.name, ls.spec.port, ls.spec.protocol)
+              for ls in state.listeners if ls.usable),
+        tuple(a.value for a in gw.addresses if a.type == "IPAddress" and a.value),
+        gw.infra_labels, gw.infra_annotations)
+
+
+__all__ = ["translate"]
