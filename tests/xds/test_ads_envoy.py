@@ -11,7 +11,7 @@ import aiohttp
 
 from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 from propylon.ir import model as ir
-from propylon.xds.translate import ENDPOINT, translate
+from propylon.xds.translate import ENDPOINT, ROUTE, translate
 
 NODE = "default/gw"
 
@@ -142,3 +142,74 @@ async def test_new_cluster_and_route_switch_without_errors(
             return "ns/a/80::" not in text and "ns/b/80::" in text
 
         await wait_for(old_cluster_gone, what="old cluster removed after the route ACK")
+
+
+async def test_rejected_push_is_recorded_and_last_good_config_kept(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
+    a = await backend_factory("a")
+    port = free_port()
+    clusters = (cluster("ns/a/80", a),)
+    xds.cache.set(NODE, translate(gateway(port, {"h": (simple_route("r", to("ns/a/80")),)},
+                                          clusters)))
+    await envoy_factory(NODE, xds.port)
+    nacks: list[str] = []
+    xds.server.subscribe(lambda e: nacks.append(e.type_url) if e.kind == "nack" else None)
+    async with aiohttp.ClientSession() as session:
+        await until_served(session, port, "h", (200, "a"))
+        assert xds.server.last_nack(NODE) is None
+        bad = ir.Route("bad", ir.RouteMatch(ir.PathMatch("RegularExpression", "/(unclosed")),
+                       backends=(to("ns/a/80"),))
+        bad_resources = translate(gateway(port, {"h": (bad, simple_route("r", to("ns/a/80")))},
+                                          clusters))
+        xds.cache.set(NODE, bad_resources)
+        await wait_for(lambda: _true(xds.server.last_nack(NODE) is not None), what="NACK")
+        assert nacks == [ROUTE]
+        assert "/(unclosed" in (xds.server.last_nack(NODE) or "")
+        assert await get(session, port, "h") == (200, "a")
+
+        route_pushes = xds.server.counters(NODE).pushes[ROUTE]
+        xds.cache.set(NODE, bad_resources)  # the rejected version is never sent again
+        xds.cache.set(NODE, translate(gateway(port, {
+            "h": (simple_route("r", to("ns/a/80")),),
+            "h2": (simple_route("r2", to("ns/a/80")),)}, clusters)))
+        await until_served(session, port, "h2", (200, "a"))
+        assert xds.server.counters(NODE).pushes[ROUTE] == route_pushes + 1
+        assert xds.server.last_nack(NODE) is None
+
+
+async def test_weighted_split_and_unresolvable_backends(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
+    a, b = await backend_factory("a"), await backend_factory("b")
+    port = free_port()
+    xds.cache.set(NODE, translate(gateway(port, {
+        "split": (simple_route("s", to("ns/a/80", 3), to("ns/b/80", 1)),),
+        "half-invalid": (simple_route("h", to("ns/a/80", 1), to(None, 1)),),
+        "all-invalid": (simple_route("i", to(None, 1), to(None, 2)),),
+    }, (cluster("ns/a/80", a), cluster("ns/b/80", b)))))
+    await envoy_factory(NODE, xds.port)
+    async with aiohttp.ClientSession() as session:
+        await until_served(session, port, "all-invalid", (500, ""))
+        split: Counter[str] = Counter()
+        half: Counter[int] = Counter()
+        for _ in range(200):
+            split[(await get(session, port, "split"))[1]] += 1
+            half[(await get(session, port, "half-invalid"))[0]] += 1
+        assert set(split) == {"a", "b"} and 100 <= split["a"] <= 190, split
+        assert set(half) == {200, 500} and 50 <= half[500] <= 150, half
+
+
+async def test_several_envoys_get_their_own_snapshots(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
+    a, b = await backend_factory("a"), await backend_factory("b")
+    port_a, port_b = free_port(), free_port()
+    # node "ns/two" connects before its snapshot exists and waits for it
+    await envoy_factory("ns/two", xds.port)
+    xds.cache.set("ns/one", translate(gateway(port_a, {"h": (simple_route("r", to("c")),)},
+                                              (cluster("c", a),), node="ns/one")))
+    await envoy_factory("ns/one", xds.port)
+    async with aiohttp.ClientSession() as session:
+        await until_served(session, port_a, "h", (200, "a"))
+        xds.cache.set("ns/two", translate(gateway(port_b, {"h": (simple_route("r", to("c")),)},
+                                                  (cluster("c", b),), node="ns/two")))
+        await until_served(session, port_b, "h", (200, "b"))
+        assert await get(session, port_a, "h") == (200, "a")
