@@ -3,8 +3,9 @@
 KIND is resolved with `propylon.api.kinds.resolve` (plural, singular, short name, Kind or
 `plural.group`). For the default and `-o wide` output the server is asked for a `Table`, so the
 columns are the kind's printer columns exactly as kubectl shows them (see `table.py`); the other
-formats print the objects (see `output.py`). An empty result prints
-`No resources found in NS namespace.` to stderr, as kubectl does.
+formats print the objects (see `output.py`). An empty table prints
+`No resources found in NS namespace.` to stderr, as kubectl does (other formats print nothing,
+or an empty List).
 """
 
 from __future__ import annotations
@@ -68,11 +69,9 @@ def run(args: argparse.Namespace) -> int:
     answer = client.request("GET", path, query=query)
     objects: list[dict[str, Any]] = [answer] if args.name else list(answer.get("items") or [])
     sys.stdout.write(render(fmt, info, objects, single=bool(args.name)))
-    if not objects and fmt == "name":
-        _no_resources(info, ns)
     return 0
 
 
 def _no_resources(info: KindInfo, namespace: str | None) -> None:
-    where = f" in {namespace} namespace" if info.namespaced and namespace else ""
-    print(f"No resources found{where}.", file=sys.stderr)
+    where = f" in {namespace} namespace." if info.namespaced and namespace else ""
+    print(f"No resources found{where}", file=sys.stderr)
