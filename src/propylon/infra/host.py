@@ -1,0 +1,267 @@
+"""`HostInfra`: the standalone infrastructure manager, one Envoy process per Gateway here.
+
+For every wanted Gateway (`apply`):
+1. **Address** from the loopback pool (`addresses.AddressPool`, persisted in
+   `state_dir/addresses.json`, honouring `spec.addresses` when usable).
+2. **Ports**: every distinct listener port is probed by binding address:port
+   (`ports.resolve_port`), mapping privileged ports to port + offset when this user may not bind
+   them. A port that resolved is kept as long as the Gateway keeps that port and address, and is
+   never probed again: once handed over, Envoy itself holds it. Ports that failed are re-probed
+   every 2 s, so freeing a port makes the Gateway recover. The resolved ports are saved in the
+   proxy directory (`ports.json`) so that a restarted control plane that adopts the running Envoy
+   trusts them instead of probing sockets Envoy already holds.
+3. **Envoy** in `state_dir/envoy/<namespace>_<name>/` (`proxy_supervisor.ProxySupervisor`):
+   adopted if a previous control plane left it running with the same bootstrap, else launched;
+   restarted with backoff when it dies; ready when its admin says LIVE and its ADS stream is
+   connected (see `envoy_admin`).
+
+Gateways that are no longer wanted lose their Envoy, address and directory; so do directories
+left by a previous control plane for Gateways absent from the first `apply`.
+
+`states()` is rebuilt from these parts; whenever it differs from what subscribers last saw,
+every subscriber is called (from the event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from propylon.infra.addresses import AddressPool, Assignment
+from propylon.infra.envoy_process import find_envoy, stop_leftover
+from propylon.infra.ports import BindProbe, probe_bind, resolve_port
+from propylon.infra.proxy_supervisor import ProxySupervisor
+from propylon.ir.model import GatewayKey, InfraIR, InfraState, PortState
+from propylon.xds.bootstrap import bootstrap
+
+log = logging.getLogger(__name__)
+
+PORTS_FILE = "ports.json"
+REPROBE_INTERVAL = 2.0
+
+
+@dataclass
+class _Gateway:
+    """Everything HostInfra holds for one Gateway."""
+
+    ir: InfraIR
+    supervisor: ProxySupervisor
+    assignment: Assignment = Assignment(None)
+    ports: dict[int, PortState] = field(default_factory=dict)
+
+
+def proxy_dir_name(key: GatewayKey) -> str:
+    """`namespace_name`: unambiguous, since neither part may contain `_`."""
+    return f"{key.namespace}_{key.name}"
+
+
+class HostInfra:
+    """Runs one Envoy per Gateway on this machine; implements `propylon.infra.InfraManager`."""
+
+    def __init__(self, state_dir: Path, xds_host: str, xds_port: int,
+                 pool: str = "127.0.10.1-127.0.10.254", privileged_port_offset: int = 10000,
+                 envoy_path: str | None = None, concurrency: int = 1, *,
+                 bind_probe: BindProbe = probe_bind) -> None:
+        self._state_dir = Path(state_dir).absolute()
+        self._proxies_dir = self._state_dir / "envoy"
+        self._xds_host = xds_host
+        self._xds_port = xds_port
+        self._offset = privileged_port_offset
+        self._envoy_path = find_envoy(envoy_path)
+        self._concurrency = concurrency
+        self._probe = bind_probe
+        self._pool = AddressPool(pool, self._state_dir / "addresses.json")
+        self._gateways: dict[GatewayKey, _Gateway] = {}
+        self._subscribers: list[Callable[[], None]] = []
+        self._published: dict[GatewayKey, InfraState] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._reprobe_task: asyncio.Task[None] | None = None
+        self._first_apply = True
+        self._applying = False
+
+    # -- InfraManager -------------------------------------------------------------------------
+
+    async def apply(self, wanted: Mapping[GatewayKey, InfraIR]) -> None:
+        """Converge to exactly `wanted`: stop what is gone, start what is new, re-resolve
+        addresses and ports of the rest. Returns before new Envoys are ready."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+            self._reprobe_task = asyncio.create_task(self._reprobe_loop(), name="port re-probe")
+        self._applying = True
+        try:
+            gone = [key for key in self._gateways if key not in wanted]
+            await asyncio.gather(*(self._remove(key) for key in gone))
+            if self._first_apply:
+                self._first_apply = False
+                await self._remove_leftovers({proxy_dir_name(key) for key in wanted})
+            for key in sorted(wanted):
+                await self._converge(key, wanted[key])
+        finally:
+            self._applying = False
+        self._publish()
+
+    def states(self) -> Mapping[GatewayKey, InfraState]:
+        return {key: self._state(key, gateway) for key, gateway in sorted(self._gateways.items())}
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        self._subscribers.append(callback)
+
+    async def close(self, stop_proxies: bool = True) -> None:
+        """Stop managing; with `stop_proxies` also stop every Envoy (and wait for them)."""
+        if self._reprobe_task is not None:
+            self._reprobe_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reprobe_task
+            self._reprobe_task = None
+        await asyncio.gather(*(g.supervisor.stop(terminate=stop_proxies)
+                               for g in self._gateways.values()))
+        if stop_proxies:
+            for key in self._gateways:
+                shutil.rmtree(self._proxies_dir / proxy_dir_name(key), ignore_errors=True)
+        self._gateways.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- convergence --------------------------------------------------------------------------
+
+    async def _converge(self, key: GatewayKey, ir: InfraIR) -> None:
+        gateway = self._gateways.get(key)
+        trusted_address, trusted = None, {}
+        if gateway is None:
+            directory = self._proxies_dir / proxy_dir_name(key)
+            supervisor = ProxySupervisor(
+                key, directory, self._envoy_path,
+                partial(self._bootstrap, str(key)), self._concurrency,
+                f"{self._xds_host}:{self._xds_port}", self._require_session(), self._publish,
+            )
+            gateway = self._gateways[key] = _Gateway(ir, supervisor)
+            adopted = await supervisor.start()
+            if adopted:
+                trusted_address, trusted = self._load_ports(directory)
+        gateway.ir = ir
+        assignment = self._pool.assign(key, ir.requested_addresses)
+        if assignment.address != gateway.assignment.address:
+            gateway.ports = {}
+        gateway.assignment = assignment
+        wanted_ports = sorted({listener.port for listener in ir.listeners})
+        ports: dict[int, PortState] = {}
+        for port in wanted_ports:
+            kept = gateway.ports.get(port)
+            if kept is not None and kept.error is None:
+                ports[port] = kept
+            elif assignment.address is None:
+                ports[port] = PortState(port, None, "not bound: the Gateway has no address")
+            elif port in trusted and trusted_address == assignment.address:
+                ports[port] = PortState(port, trusted[port])
+            else:
+                ports[port] = resolve_port(assignment.address, port, self._offset, self._probe)
+        if ports != gateway.ports:
+            gateway.ports = ports
+            self._save_ports(key, gateway)
+
+    def _bootstrap(self, node_id: str, admin_port: int) -> dict[str, Any]:
+        return bootstrap(node_id=node_id, xds_host=self._xds_host, xds_port=self._xds_port,
+                         admin_port=admin_port)
+
+    def _require_session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "apply() creates the session before any supervisor"
+        return self._session
+
+    async def _remove(self, key: GatewayKey) -> None:
+        gateway = self._gateways.pop(key)
+        await gateway.supervisor.stop(terminate=True)
+        self._pool.release(key)
+        shutil.rmtree(gateway.supervisor.directory, ignore_errors=True)
+
+    async def _remove_leftovers(self, wanted_dirs: set[str]) -> None:
+        """Stop Envoys and delete directories a previous control plane left for Gateways that
+        are no longer wanted, and release their addresses."""
+        if self._proxies_dir.is_dir():
+            for directory in sorted(self._proxies_dir.iterdir()):
+                if directory.is_dir() and directory.name not in wanted_dirs:
+                    await stop_leftover(directory)
+                    shutil.rmtree(directory, ignore_errors=True)
+        for key_text in self._pool.assigned():
+            namespace, _, name = key_text.partition("/")
+            if proxy_dir_name(GatewayKey(namespace, name)) not in wanted_dirs:
+                self._pool.release(GatewayKey(namespace, name))
+
+    # -- ports --------------------------------------------------------------------------------
+
+    def _save_ports(self, key: GatewayKey, gateway: _Gateway) -> None:
+        directory = gateway.supervisor.directory
+        served = {str(p.port): p.bind_port for p in gateway.ports.values() if p.error is None}
+        data = {"address": gateway.assignment.address, "ports": served}
+        with contextlib.suppress(OSError):
+            directory.mkdir(parents=True, exist_ok=True)
+            tmp = directory / (PORTS_FILE + ".tmp")
+            tmp.write_text(json.dumps(data, indent=1) + "\n")
+            os.replace(tmp, directory / PORTS_FILE)
+
+    @staticmethod
+    def _load_ports(directory: Path) -> tuple[str | None, dict[int, int]]:
+        """(address, {port: bind_port}) from the proxy's `ports.json`, if readable."""
+        try:
+            data = json.loads((directory / PORTS_FILE).read_text())
+            return str(data["address"]), {int(p): int(b) for p, b in data["ports"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None, {}
+
+    async def _reprobe_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REPROBE_INTERVAL)
+            changed = False
+            for key, gateway in self._gateways.items():
+                address = gateway.assignment.address
+                if address is None:
+                    continue
+                for port, state in list(gateway.ports.items()):
+                    if state.error is None:
+                        continue
+                    fresh = resolve_port(address, port, self._offset, self._probe)
+                    if fresh != state:
+                        gateway.ports[port] = fresh
+                        self._save_ports(key, gateway)
+                        changed = True
+            if changed:
+                self._publish()
+
+    # -- state --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _state(key: GatewayKey, gateway: _Gateway) -> InfraState:
+        address = gateway.assignment.address
+        supervisor = gateway.supervisor
+        messages = [m for m in (gateway.assignment.message, supervisor.message) if m]
+        return InfraState(
+            key=key,
+            address=address,
+            ports=tuple(gateway.ports[p] for p in sorted(gateway.ports)),
+            ready=supervisor.ready and address is not None,
+            message="; ".join(messages),
+        )
+
+    def _publish(self) -> None:
+        if self._applying:
+            return
+        states = dict(self.states())
+        if states == self._published:
+            return
+        self._published = states
+        for callback in list(self._subscribers):
+            try:
+                callback()
+            except Exception:
+                log.exception("infra state subscriber %r failed", callback)

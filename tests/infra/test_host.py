@@ -1,0 +1,237 @@
+"""HostInfra with real Envoy processes, a real xDS server and real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from propylon.infra.envoy_process import free_port, pid_alive
+from propylon.infra.host import HostInfra
+from propylon.ir.model import (
+    DirectResponse, GatewayIR, GatewayKey, InfraIR, InfraListener, InfraState, Listener, PortState,
+    Route, RouteConfig, RouteMatch, VirtualHost,
+)
+from propylon.xds.server import SnapshotCache, XdsServer
+from propylon.xds.translate.build import translate
+
+KEY = GatewayKey("default", "web")
+WAIT = 60.0
+
+
+async def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.05)
+
+
+def infra_ir(*ports: int, requested: tuple[str, ...] = ()) -> dict[GatewayKey, InfraIR]:
+    listeners = tuple(InfraListener(f"l{port}", port, "HTTP") for port in ports)
+    return {KEY: InfraIR(KEY, "propylon", listeners, requested_addresses=requested)}
+
+
+def pid_of(state_dir: Path, key: GatewayKey = KEY) -> int | None:
+    try:
+        return int(json.loads((state_dir / "envoy" / f"{key.namespace}_{key.name}" / "pid.json").read_text())["pid"])
+    except (OSError, ValueError):
+        return None
+
+
+def free_port_on(address: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return int(sock.getsockname()[1])
+
+
+def serving_ir(address: str, port: int, bind_port: int) -> GatewayIR:
+    route = Route("hello", RouteMatch(), direct_response=DirectResponse(200, "hello from envoy"))
+    return GatewayIR(
+        KEY,
+        listeners=(Listener("http", address, port, bind_port, "HTTP", route_config="rc"),),
+        route_configs=(RouteConfig("rc", (VirtualHost("any", ("*",), (route,)),)),),
+        clusters=(),
+        secrets=(),
+    )
+
+
+async def get_text(url: str) -> str:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response:
+            return await response.text()
+
+
+async def answers(url: str) -> bool:
+    try:
+        return await get_text(url) == "hello from envoy"
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return False
+
+
+@pytest.fixture
+async def xds() -> AsyncIterator[tuple[XdsServer, int]]:
+    server = XdsServer(SnapshotCache())
+    port = await server.start("127.0.0.1", 0)
+    try:
+        yield server, port
+    finally:
+        await server.stop(0)
+
+
+async def test_envoy_becomes_ready_serves_and_survives_a_control_plane_restart(
+    tmp_path: Path, xds: tuple[XdsServer, int]
+) -> None:
+    server, xds_port = xds
+    state_dir = tmp_path / "state"
+    port = free_port_on("127.0.95.1")
+    infra = HostInfra(state_dir, "127.0.0.1", xds_port, pool="127.0.95.1-127.0.95.9")
+    changes: list[InfraState] = []
+    infra.subscribe(lambda: changes.append(infra.states()[KEY]))
+    adopted_infra: HostInfra | None = None
+    try:
+        await infra.apply(infra_ir(port))
+        state = infra.states()[KEY]
+        assert state.address == "127.0.95.1"
+        assert state.ports == (PortState(port, port),)
+        assert not state.ready  # no snapshot yet: Envoy waits for its first configuration
+
+        server.cache.set(str(KEY), translate(serving_ir("127.0.95.1", port, port)))
+        await wait_for(lambda: infra.states()[KEY].ready, "Envoy is ready")
+        assert changes[-1].ready and changes[-1].message == ""
+        url = f"http://127.0.95.1:{port}/"
+        assert await answers(url)
+        pid = pid_of(state_dir)
+
+        await infra.close(stop_proxies=False)
+        assert pid is not None and pid_alive(pid)
+        assert await answers(url), "Envoy must keep serving while no control plane runs"
+
+        adopted_infra = HostInfra(state_dir, "127.0.0.1", xds_port, pool="127.0.95.1-127.0.95.9")
+        await adopted_infra.apply(infra_ir(port))
+        # The port Envoy already holds is trusted, not re-probed (a probe would fail now).
+        assert adopted_infra.states()[KEY].ports == (PortState(port, port),)
+        assert pid_of(state_dir) == pid
+        await wait_for(lambda: adopted_infra.states()[KEY].ready, "the adopted Envoy is ready")
+        assert await answers(url)
+
+        await adopted_infra.close(stop_proxies=True)
+        assert not pid_alive(pid)
+        assert not await answers(url)
+    finally:
+        await infra.close()
+        if adopted_infra is not None:
+            await adopted_infra.close()
+
+
+async def test_killed_envoy_is_restarted_and_not_ready_without_control_plane(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    infra = HostInfra(state_dir, "127.0.0.1", free_port(), pool="127.0.96.1-127.0.96.9")
+    messages: list[str] = []
+    infra.subscribe(lambda: messages.append(infra.states()[KEY].message))
+    try:
+        await infra.apply(infra_ir(free_port_on("127.0.96.1")))
+        await wait_for(lambda: "waiting for its configuration" in infra.states()[KEY].message,
+                       "the admin endpoint answers")
+        state = infra.states()[KEY]
+        assert not state.ready
+        assert "from the control plane at 127.0.0.1:" in state.message
+        first = pid_of(state_dir)
+        assert first is not None
+
+        os.kill(first, signal.SIGKILL)
+        await wait_for(lambda: any("was killed by SIGKILL" in m for m in messages),
+                       "the death is reported")
+        await wait_for(lambda: pid_of(state_dir) not in (None, first), "Envoy is restarted")
+        second = pid_of(state_dir)
+        assert second is not None
+        await wait_for(lambda: pid_alive(second) and "waiting for its configuration"
+                       in infra.states()[KEY].message, "the new Envoy answers")
+    finally:
+        await infra.close()
+    assert not pid_alive(second)
+
+
+async def test_port_in_use_is_reported_then_recovers_when_freed(tmp_path: Path) -> None:
+    infra = HostInfra(tmp_path / "state", "127.0.0.1", free_port(), pool="127.0.97.1-127.0.97.9")
+    calls: list[InfraState] = []
+    infra.subscribe(lambda: calls.append(infra.states()[KEY]))
+    other = socket.socket()
+    try:
+        other.bind(("127.0.97.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        await infra.apply(infra_ir(port))
+        assert infra.states()[KEY].ports == (PortState(port, None, (
+            f"cannot bind 127.0.97.1:{port}: address already in use; "
+            "free the port or change the listener's port"
+        )),)
+        other.close()
+        await wait_for(lambda: infra.states()[KEY].ports == (PortState(port, port),),
+                       "the freed port is re-probed")
+        await wait_for(lambda: calls[-1].ports == (PortState(port, port),),
+                       "subscribers hear of the recovery")
+    finally:
+        other.close()
+        await infra.close()
+
+
+def unprivileged(address: str, port: int) -> None:
+    if port < 1024:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+
+async def test_privileged_ports_mapped_and_requested_addresses(tmp_path: Path) -> None:
+    infra = HostInfra(tmp_path / "state", "127.0.0.1", free_port(), pool="127.0.98.1-127.0.98.9",
+                      bind_probe=unprivileged)
+    try:
+        await infra.apply(infra_ir(80, 443, 8080, requested=("127.0.98.200",)))
+        state = infra.states()[KEY]
+        assert state.address == "127.0.98.200"
+        assert state.ports == (PortState(80, 10080), PortState(443, 10443), PortState(8080, 8080))
+
+        await infra.apply(infra_ir(80, requested=("10.0.0.1",)))
+        state = infra.states()[KEY]
+        assert state.address is None
+        assert not state.ready
+        assert "requested address 10.0.0.1 is not a loopback address" in state.message
+        assert state.ports[0].error == "not bound: the Gateway has no address"
+
+        await infra.apply(infra_ir(80))
+        assert infra.states()[KEY].address == "127.0.98.1"
+        assert infra.states()[KEY].ports == (PortState(80, 10080),)
+    finally:
+        await infra.close()
+
+
+async def test_gateways_no_longer_wanted_lose_envoy_and_address(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    pool = "127.0.99.1-127.0.99.9"
+    infra = HostInfra(state_dir, "127.0.0.1", free_port(), pool=pool)
+    other = GatewayKey("default", "other")
+    try:
+        await infra.apply({**infra_ir(8080), other: InfraIR(other, "propylon", ())})
+        assert (infra.states()[KEY].address, infra.states()[other].address) == ("127.0.99.2", "127.0.99.1")
+        first, second = pid_of(state_dir), pid_of(state_dir, other)
+        assert first and second
+        await infra.apply(infra_ir(8080))
+        assert set(infra.states()) == {KEY}
+        assert not pid_alive(second)
+        assert not (state_dir / "envoy" / "default_other").exists()
+        await infra.close(stop_proxies=False)
+
+        # A new control plane whose first wanted set lacks the Gateway stops the leftover Envoy.
+        infra = HostInfra(state_dir, "127.0.0.1", free_port(), pool=pool)
+        assert pid_alive(first)
+        await infra.apply({})
+        assert not pid_alive(first)
+        assert json.loads((state_dir / "addresses.json").read_text()) == {}
+    finally:
+        await infra.close()
