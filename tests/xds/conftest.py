@@ -3,7 +3,8 @@
 with their own name.
 
 `envoy_factory(node_id, xds_port)` starts an Envoy (`--disable-hot-restart`, its own admin port)
-and waits until its admin `/ready` answers; every Envoy started is terminated at teardown.
+and (unless `wait_ready=False`: Envoy is ready only once it has a config) waits until its
+admin `/ready` answers; every Envoy started is terminated at teardown.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ async def envoy_factory(envoy_bin: str, tmp_path: Path) -> AsyncIterator[EnvoyFa
     """Start real Envoys bound to an ADS server; all are stopped at teardown."""
     started: list[EnvoyProcess] = []
 
-    async def start(node_id: str, xds_port: int) -> EnvoyProcess:
+    async def start(node_id: str, xds_port: int, wait_ready: bool = True) -> EnvoyProcess:
         admin_port = free_port()
         config = tmp_path / f"envoy-{len(started)}.json"
         config.write_text(json.dumps(bootstrap(node_id, "127.0.0.1", xds_port, admin_port)))
@@ -103,7 +104,8 @@ async def envoy_factory(envoy_bin: str, tmp_path: Path) -> AsyncIterator[EnvoyFa
             except aiohttp.ClientError:
                 return False
 
-        await wait_for(ready, READY_TIMEOUT, "envoy /ready")
+        if wait_ready:
+            await wait_for(ready, READY_TIMEOUT, "envoy /ready")
         return envoy
 
     yield start

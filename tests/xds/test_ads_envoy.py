@@ -203,7 +203,7 @@ async def test_several_envoys_get_their_own_snapshots(
     a, b = await backend_factory("a"), await backend_factory("b")
     port_a, port_b = free_port(), free_port()
     # node "ns/two" connects before its snapshot exists and waits for it
-    await envoy_factory("ns/two", xds.port)
+    await envoy_factory("ns/two", xds.port, wait_ready=False)
     xds.cache.set("ns/one", translate(gateway(port_a, {"h": (simple_route("r", to("c")),)},
                                               (cluster("c", a),), node="ns/one")))
     await envoy_factory("ns/one", xds.port)

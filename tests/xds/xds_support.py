@@ -45,7 +45,7 @@ class EnvoyProcess:
         return self.process.pid
 
 
-EnvoyFactory = Callable[[str, int], Awaitable[EnvoyProcess]]
+EnvoyFactory = Callable[..., Awaitable[EnvoyProcess]]
 
 
 BackendFactory = Callable[..., Awaitable[int]]
