@@ -235,3 +235,26 @@ async def test_gateways_no_longer_wanted_lose_envoy_and_address(tmp_path: Path) 
         assert json.loads((state_dir / "addresses.json").read_text()) == {}
     finally:
         await infra.close()
+
+
+async def test_envoy_with_a_stale_bootstrap_is_replaced_not_adopted(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    pool = "127.0.99.10-127.0.99.19"
+    old_xds_port = free_port()
+    new_xds_port = next(port for port in iter(free_port, 0) if port != old_xds_port)
+    infra = HostInfra(state_dir, "127.0.0.1", old_xds_port, pool=pool)
+    try:
+        await infra.apply(infra_ir(8080))
+        first = pid_of(state_dir)
+        await infra.close(stop_proxies=False)
+        assert first is not None and pid_alive(first)
+
+        # The xDS port changed: the old Envoy would talk to nobody, so it is replaced.
+        infra = HostInfra(state_dir, "127.0.0.1", new_xds_port, pool=pool)
+        await infra.apply(infra_ir(8080))
+        assert not pid_alive(first)
+        second = pid_of(state_dir)
+        assert second not in (None, first)
+        assert second is not None and pid_alive(second)
+    finally:
+        await infra.close()

@@ -86,30 +86,37 @@ class ProxySupervisor:
 
     async def _watch(self) -> None:
         while True:
-            process = self.process
-            if process is None or not process.alive():
-                if process is not None:
-                    self._on_exit(process)
-                await asyncio.sleep(self._backoff())
-                self._launch()
-                continue
-            status = await admin_status(self._session, process.admin_port)
-            if process is not self.process or not process.alive():
-                continue
-            if status.ready:
-                self._set(True, "")
-            elif status.state is None:
-                self._set(False, f"Envoy (pid {process.pid}) is starting: {status.error}")
-            elif status.state == "LIVE":
-                self._set(False, f"Envoy (pid {process.pid}) is not connected to the control "
-                                 f"plane at {self._xds_address}; it keeps its last configuration "
-                                 "but receives no changes")
-            else:
-                self._set(False, f"Envoy (pid {process.pid}) is {status.state}: waiting for its "
-                                 f"configuration from the control plane at {self._xds_address}")
-            if time.monotonic() - process.started_at >= STABLE_AFTER:
-                self._failures = 0
-            await asyncio.sleep(1.0 if self.ready else 0.2)
+            try:
+                await self._watch_once()
+            except Exception:  # a bug here must not leave the Gateway without a supervisor
+                log.exception("supervising Envoy for Gateway %s failed; retrying", self.key)
+                await asyncio.sleep(1.0)
+
+    async def _watch_once(self) -> None:
+        process = self.process
+        if process is None or not process.alive():
+            if process is not None:
+                self._on_exit(process)
+            await asyncio.sleep(self._backoff())
+            self._launch()
+            return
+        status = await admin_status(self._session, process.admin_port)
+        if process is not self.process or not process.alive():
+            return
+        if status.ready:
+            self._set(True, "")
+        elif status.state is None:
+            self._set(False, f"Envoy (pid {process.pid}) is starting: {status.error}")
+        elif status.state == "LIVE":
+            self._set(False, f"Envoy (pid {process.pid}) is not connected to the control "
+                             f"plane at {self._xds_address}; it keeps its last configuration "
+                             "but receives no changes")
+        else:
+            self._set(False, f"Envoy (pid {process.pid}) is {status.state}: waiting for its "
+                             f"configuration from the control plane at {self._xds_address}")
+        if time.monotonic() - process.started_at >= STABLE_AFTER:
+            self._failures = 0
+        await asyncio.sleep(1.0 if self.ready else 0.2)
 
     def _on_exit(self, process: EnvoyProcess) -> None:
         self._failures += 1
