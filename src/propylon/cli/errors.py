@@ -11,6 +11,7 @@ from __future__ import annotations
 from propylon.cli.apiclient import APIError, ConnectionFailed, error_message
 from propylon.cli.kubeconfig import KubeconfigError
 from propylon.jsonpath import JSONPathError
+from propylon.manifests import ManifestError
 
 
 class UsageError(Exception):
@@ -18,7 +19,7 @@ class UsageError(Exception):
 
 
 REPORTED: tuple[type[Exception], ...] = (UsageError, APIError, ConnectionFailed, KubeconfigError,
-                                         JSONPathError)
+                                         JSONPathError, ManifestError)
 
 
 def describe(err: Exception) -> str:
