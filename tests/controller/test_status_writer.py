@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -81,11 +82,12 @@ async def test_unchanged_status_is_not_written(h: Harness) -> None:
     assert h.puts() == 0
 
 
-async def test_changed_status_is_written_once(h: Harness) -> None:
+async def test_changed_status_is_written_once(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
     new = {"conditions": [condition("Accepted", "True"), condition("Programmed", "True")],
            "addresses": [{"type": "IPAddress", "value": "127.0.0.10"}]}
     await h.write(gw_update(new))
     assert h.puts() == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert stored(h.fake, "gateways", "gw") == new
     gw = h.informers["Gateway"]
     await eventually(lambda: gw.get("default", "gw")["status"] == new, "the store to catch up")  # type: ignore[index]

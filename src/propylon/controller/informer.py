@@ -114,8 +114,8 @@ class Informer:
         self.lists += 1
         changed = fresh != self.store
         self.store = fresh
-        log.debug("informer listed", extra={"kind": self.info.kind, "count": len(fresh),
-                                              "resource_version": self.resource_version})
+        log.debug("informer listed kind=%s count=%d resourceVersion=%s",
+                  self.info.kind, len(fresh), self.resource_version)
         self.synced.set()
         if changed:
             self._notify()

@@ -126,7 +126,7 @@ class Controller:
     async def _loop(self) -> None:
         for inf in self.informers.values():
             await inf.synced.wait()
-        log.info("controller synced", extra={"kinds": len(self.informers)})
+        log.info("controller synced kinds=%d", len(self.informers))
         while True:
             await self._dirty.wait()
             await asyncio.sleep(self.debounce_s)
@@ -161,8 +161,8 @@ class Controller:
         self._publish(result.gateways)
         self.status.submit(result.statuses)
         self.reconciles += 1
-        log.debug("reconciled", extra={"gateways": len(result.gateways),
-                                        "statuses": len(result.statuses)})
+        log.debug("reconciled gateways=%d statuses=%d",
+                  len(result.gateways), len(result.statuses))
 
     def _publish(self, gateways: Mapping[GatewayKey, GatewayIR]) -> None:
         for key, ir in sorted(gateways.items()):
@@ -175,8 +175,8 @@ class Controller:
                 continue
             self.xds_cache.set(str(key), resources)
             self._published[key] = ir
-            log.info("xds published", extra={"node": str(key)})
+            log.info("xds published node=%s", key)
         for key in sorted(set(self._published) - set(gateways)):
             self.xds_cache.remove(str(key))
             del self._published[key]
-            log.info("xds removed", extra={"node": str(key)})
+            log.info("xds removed node=%s", key)

@@ -163,8 +163,8 @@ class StatusWriter:
                 obj = await self._read(res, update)
                 continue
             self.writes += 1
-            log.info("status written", extra={"kind": info.kind, "namespace": update.namespace,
-                                              "name": update.name})
+            log.info("status written kind=%s namespace=%s name=%s",
+                     info.kind, update.namespace or "", update.name)
             return
         raise RuntimeError(f"{MAX_CONFLICT_RETRIES} conflicts in a row writing the status of "
                            f"{info.kind} {update.namespace or ''}/{update.name}")

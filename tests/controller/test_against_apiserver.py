@@ -1,0 +1,176 @@
+"""The controller against the embedded API server, read through lightkube exactly like a cluster."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import lightkube
+import pytest
+from lightkube.types import PatchType
+
+from propylon.api.kinds import KindInfo, by_kind
+from propylon.apiserver import APIServer
+from propylon.client import load_client, resource_class
+from propylon.controller.informer import Informer
+from propylon.controller.reconciler import Controller
+from propylon.controller.status import StatusWriter
+from propylon.translate.types import DEFAULT_CONTROLLER_NAME, StatusUpdate
+from propylon.xds.server import SnapshotCache
+from tests.controller.helpers import eventually
+from tests.controller.infra_double import LoopbackInfra
+
+GW = by_kind("Gateway")
+ROUTE = by_kind("HTTPRoute")
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[APIServer]:
+    srv = APIServer(tmp_path / "api", event_history=3, bookmark_interval=0.2)
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+async def client(server: APIServer) -> AsyncIterator[lightkube.AsyncClient]:
+    c = load_client(server.kubeconfig_path)
+    yield c
+    await c.close()
+
+
+def gateway(name: str, cls: str = "propylon", port: int = 80) -> dict[str, Any]:
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"gatewayClassName": cls,
+                     "listeners": [{"name": "http", "port": port, "protocol": "HTTP"}]}}
+
+
+async def create(client: lightkube.AsyncClient, info: KindInfo, obj: dict[str, Any]) -> dict[str, Any]:
+    return dict(await client.create(resource_class(info)(obj)))
+
+
+async def delete(client: lightkube.AsyncClient, name: str) -> None:
+    await client.delete(resource_class(GW), name, namespace="default")
+
+
+async def start(inf: Informer) -> asyncio.Task[None]:
+    task = asyncio.create_task(inf.run())
+    await asyncio.wait_for(inf.synced.wait(), 20)
+    return task
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_informer_follows_the_server(client: lightkube.AsyncClient) -> None:
+    await create(client, GW, gateway("a"))
+    inf = Informer(client, GW)
+    task = await start(inf)
+    try:
+        assert set(inf.store) == {("default", "a")}
+        await create(client, GW, gateway("b"))
+        await eventually(lambda: ("default", "b") in inf.store, "ADDED")
+        await client.patch(resource_class(GW), "a", {"spec": {"gatewayClassName": "x"}},
+                           namespace="default", patch_type=PatchType.MERGE)
+        await eventually(lambda: inf.store[("default", "a")]["spec"]["gatewayClassName"] == "x",
+                         "MODIFIED")
+        await delete(client, "a")
+        await eventually(lambda: ("default", "a") not in inf.store, "DELETED")
+    finally:
+        await stop(task)
+
+
+async def test_informer_relists_when_its_version_expired(client: lightkube.AsyncClient) -> None:
+    await create(client, GW, gateway("a"))
+    inf = Informer(client, GW)
+    await stop(await start(inf))
+    # While the informer is away: a delete, a create, and more events than the server keeps.
+    await delete(client, "a")
+    for i in range(5):
+        await create(client, GW, gateway(f"n{i}"))
+    task = asyncio.create_task(inf.run())  # resumes from its stale resourceVersion
+    try:
+        await eventually(lambda: inf.lists == 2, "the relist after 410 Gone")
+        assert sorted(n for _, n in inf.store) == [f"n{i}" for i in range(5)]
+    finally:
+        await stop(task)
+
+
+async def test_informer_reconnects_after_server_restart(
+        server: APIServer, client: lightkube.AsyncClient) -> None:
+    inf = Informer(client, GW)
+    task = await start(inf)
+    try:
+        await server.stop()
+        await server.start()  # same state directory, same port, same credentials
+        await create(client, GW, gateway("after-restart"))
+        await eventually(lambda: ("default", "after-restart") in inf.store, "the reconnect")
+    finally:
+        await stop(task)
+
+
+async def test_status_writer_merges_skips_and_survives_a_stale_store(
+        client: lightkube.AsyncClient) -> None:
+    route = await create(client, ROUTE, {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "r", "namespace": "default"}, "spec": {}})
+    foreign = {"parentRef": {"name": "theirs"}, "controllerName": "example.com/other",
+               "conditions": []}
+    await client.patch(resource_class(ROUTE).Status, "r", {"status": {"parents": [foreign]}},
+                       namespace="default", patch_type=PatchType.MERGE)
+    stale = {"obj": route}  # the store still holds the version before the foreign write
+    writer = StatusWriter(client, lambda info, ns, name: stale["obj"], DEFAULT_CONTROLLER_NAME)
+    task = asyncio.create_task(writer.run())
+    ours = {"parentRef": {"name": "gw"}, "controllerName": DEFAULT_CONTROLLER_NAME,
+            "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted",
+                            "message": "", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
+    update = StatusUpdate("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "r", 1,
+                          {"parents": [ours]})
+    try:
+        writer.submit([update])
+        await asyncio.wait_for(writer.wait_idle(), 20)
+        live = dict(await client.get(resource_class(ROUTE), "r", namespace="default"))
+        assert live["status"]["parents"] == [foreign, ours]
+        assert writer.writes == 1
+
+        stale["obj"] = live
+        writer.submit([update])
+        await asyncio.wait_for(writer.wait_idle(), 20)
+        assert writer.writes == 1
+    finally:
+        await stop(task)
+
+
+async def test_controller_programs_a_gateway_end_to_end(client: lightkube.AsyncClient) -> None:
+    cache = SnapshotCache()
+    controller = Controller(client, cache, LoopbackInfra("127.0.0.10"))
+    task = asyncio.create_task(controller.run())
+    try:
+        await create(client, by_kind("GatewayClass"), {
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": "propylon"},
+            "spec": {"controllerName": DEFAULT_CONTROLLER_NAME}})
+        await create(client, GW, gateway("gw"))
+        gw_res = resource_class(GW)
+        live: dict[str, Any] = {}
+
+        async def programmed() -> bool:
+            live.update(dict(await client.get(gw_res, "gw", namespace="default")))
+            status = live.get("status") or {}
+            return any(c["type"] == "Programmed" and c["status"] == "True"
+                       for c in status.get("conditions", [])) and bool(status.get("addresses"))
+
+        for _ in range(400):
+            if await programmed():
+                break
+            await asyncio.sleep(0.05)
+        assert await programmed(), live.get("status")
+        assert live["status"]["addresses"][0]["value"] == "127.0.0.10"
+        assert cache.get("default/gw") is not None
+    finally:
+        await stop(task)
