@@ -16,17 +16,10 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from propylon.api.kinds import KindInfo
 from propylon.apiserver.errors import bad_request, invalid
-
-
-class FieldErrorLike(Protocol):
-    field: str
-    reason: str
-    message: str
-    unknown: bool
 
 
 Validator = Callable[[dict[str, Any]], list[Any]]
