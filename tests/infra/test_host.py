@@ -258,3 +258,20 @@ async def test_envoy_with_a_stale_bootstrap_is_replaced_not_adopted(tmp_path: Pa
         assert second is not None and pid_alive(second)
     finally:
         await infra.close()
+
+
+async def test_envoy_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
+    broken = tmp_path / "envoy"
+    broken.write_text("#!/bin/sh\necho 'critical: unable to parse the bootstrap'\nexit 1\n")
+    broken.chmod(0o755)
+    infra = HostInfra(tmp_path / "state", "127.0.0.1", free_port(), pool="127.0.99.20-127.0.99.29",
+                      envoy_path=str(broken))
+    try:
+        await infra.apply(infra_ir(8080))
+        await wait_for(lambda: "exited with code 1" in infra.states()[KEY].message,
+                       "the failed start is reported")
+        message = infra.states()[KEY].message
+        assert "its log ends with: critical: unable to parse the bootstrap" in message
+        assert not infra.states()[KEY].ready
+    finally:
+        await infra.close()

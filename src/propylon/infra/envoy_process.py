@@ -161,6 +161,11 @@ class EnvoyProcess:
                 return f"was killed by signal {-code}"
         return f"exited with code {code}"
 
+    def killed(self) -> bool:
+        """Whether our child was ended by a signal (its log then says nothing about why)."""
+        code = self.child.poll() if self.child is not None else None
+        return code is not None and code < 0
+
     def last_log_line(self) -> str:
         """The last non-empty line of the log (where Envoy writes why it stopped), if any."""
         try:

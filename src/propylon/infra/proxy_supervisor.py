@@ -120,7 +120,7 @@ class ProxySupervisor:
 
     def _on_exit(self, process: EnvoyProcess) -> None:
         self._failures += 1
-        last_line = process.last_log_line()
+        last_line = "" if process.killed() else process.last_log_line()
         detail = f"; its log ends with: {last_line}" if last_line else ""
         log.warning("Envoy pid %s for Gateway %s %s", process.pid, self.key,
                     process.exit_description())
