@@ -6,8 +6,8 @@
 (`InfraManager.subscribe`), marks the graph dirty; once every informer has listed, the loop waits
 `debounce_s` after a change (so a burst of events costs one pass) and then:
 
-1. builds an immutable `Snapshot` of every store plus `infra.states()` (and `now`, an RFC 3339
-   UTC timestamp, when the Snapshot type has that field);
+1. builds an immutable `Snapshot` of every store plus `infra.states()` and `now` (an RFC 3339
+   UTC timestamp, for the lastTransitionTime of conditions that change);
 2. calls the pure `translate(snapshot)`; if it raises (a bug), the traceback is logged and the
    last good configuration stays in place;
 3. `await infra.apply(result.infra)`;
@@ -24,7 +24,6 @@ first pass and for quiescence.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -37,7 +36,9 @@ from propylon.controller.informer import Informer
 from propylon.controller.status import StatusWriter
 from propylon.infra import InfraManager
 from propylon.ir.model import GatewayIR, GatewayKey
+from propylon.translate import translate
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Result, Snapshot
+from propylon.xds.translate import translate as xds_translate
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +66,13 @@ class Controller:
                  controller_name: str = DEFAULT_CONTROLLER_NAME, debounce_s: float = 0.05, *,
                  translate_fn: Callable[[Snapshot], Result] | None = None,
                  xds_translate_fn: Callable[[GatewayIR], Any] | None = None) -> None:
-        if translate_fn is None:
-            from propylon.translate import translate as translate_fn
-        if xds_translate_fn is None:
-            from propylon.xds.translate import translate as xds_translate_fn
         self.client = client
         self.xds_cache = xds_cache
         self.infra = infra
         self.controller_name = controller_name
         self.debounce_s = debounce_s
-        self.translate_fn = translate_fn
-        self.xds_translate_fn = xds_translate_fn
+        self.translate_fn = translate_fn or translate
+        self.xds_translate_fn = xds_translate_fn or xds_translate
         self.informers = {info.kind: Informer(client, info, self._mark_dirty)
                           for info in WATCHED_KINDS}
         self.status = StatusWriter(client, self._current, controller_name)
@@ -139,11 +136,8 @@ class Controller:
     def snapshot(self) -> Snapshot:
         """An immutable view of every store and of the infrastructure's state."""
         objects = {kind: inf.objects() for kind, inf in self.informers.items()}
-        extra: dict[str, Any] = {}
-        if "now" in {f.name for f in dataclasses.fields(Snapshot)}:
-            extra["now"] = rfc3339_now()
         return Snapshot(objects=objects, infra=dict(self.infra.states()),
-                        controller_name=self.controller_name, **extra)
+                        controller_name=self.controller_name, now=rfc3339_now())
 
     async def reconcile_once(self) -> None:
         """One pass: translate, then apply infrastructure, publish xDS, queue statuses."""

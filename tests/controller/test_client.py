@@ -1,0 +1,58 @@
+"""load_client finds the configuration like kubectl; resource_class addresses every kind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from propylon.api.kinds import KINDS, by_kind
+from propylon.client import ClientConfigError, load_kubeconfig, resource_class
+
+
+def kubeconfig(path: Path, server: str) -> Path:
+    path.write_text(f"""\
+apiVersion: v1
+kind: Config
+current-context: c
+clusters: [{{name: c, cluster: {{server: "{server}"}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+""")
+    return path
+
+
+def test_explicit_path_wins_over_kubeconfig_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path / "env", "https://127.0.0.2:1")))
+    explicit = kubeconfig(tmp_path / "explicit", "https://127.0.0.3:1")
+    assert load_kubeconfig(explicit).get().cluster.server == "https://127.0.0.3:1"
+
+
+def test_first_file_of_kubeconfig_list_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = kubeconfig(tmp_path / "first", "https://127.0.0.4:1")
+    second = kubeconfig(tmp_path / "second", "https://127.0.0.5:1")
+    monkeypatch.setenv("KUBECONFIG", f"{first}{os.pathsep}{second}")
+    assert load_kubeconfig().get().cluster.server == "https://127.0.0.4:1"
+
+
+def test_missing_kubeconfig_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    with pytest.raises(ClientConfigError, match=r"absent does not exist: pass --kubeconfig"):
+        load_kubeconfig()
+
+
+def test_invalid_kubeconfig_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.write_text("clusters: 3\n")
+    with pytest.raises(ClientConfigError, match="not a valid kubeconfig"):
+        load_kubeconfig(bad)
+
+
+def test_every_kind_has_one_cached_generic_class() -> None:
+    for info in KINDS:
+        cls = resource_class(info)
+        assert cls is resource_class(info)
+        assert cls._api_info.plural == info.plural
+        assert cls(apiVersion=info.api_version, kind=info.kind)["kind"] == info.kind
+    assert resource_class(by_kind("Gateway")).__name__ == "Gateway"
