@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-from propylon.cli import apply, delete, echo, get, version
+from propylon.cli import apply, delete, echo, get, translate, version
 from propylon.cli.errors import REPORTED, describe
 
 try:
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND",
                                        parser_class=_Parser)
     modules = [up] if up is not None else []
-    for module in modules + [get, apply, delete, echo, version]:
+    for module in modules + [get, apply, delete, translate, echo, version]:
         module.add_parser(subparsers)
     return parser
 

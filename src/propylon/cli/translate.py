@@ -1,0 +1,147 @@
+"""`propylon translate -f PATH...`: what the controller would do with these manifests, offline.
+
+No server is involved. The manifests are loaded (`propylon.manifests.load_manifests`), namespaced
+objects without a namespace get `default`, Gateway API objects generation 1 and a Secret's
+stringData goes into data, as an API server would do. Each Gateway is given a preview address from the default loopback pool (127.0.10.1,
+127.0.10.2, ... in namespace/name order) with every listener port bound as written and the proxy
+ready. The same pure `propylon.translate.translate()` the controller runs computes the result.
+
+Printed as YAML documents: first every object with its computed status merged in (the whole
+status of GatewayClasses, Gateways and ListenerSets; for routes and policies this controller's
+`parents`/`ancestors` entries, keeping other controllers' entries), then, per Gateway, the Envoy
+configuration that would be served to its proxies (`propylon.xds.translate.translate()`, each
+protobuf as JSON via `MessageToDict`), with private keys replaced by `REDACTED`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import ipaddress
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from propylon.api.kinds import GATEWAY_GROUP, by_api_version
+from propylon.cli.apply import add_filename_arg
+from propylon.cli.output import to_yaml
+from propylon.ir.model import GatewayKey, InfraState, PortState
+from propylon.manifests import load_manifests
+from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Snapshot, StatusUpdate
+
+POOL_START = ipaddress.IPv4Address("127.0.10.1")
+REDACTED = "REDACTED"
+_MERGED_LISTS = ("parents", "ancestors")  # status entries owned per controller
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("translate", help="print the status and Envoy configuration these "
+                                                "manifests would produce (offline)")
+    add_filename_arg(p, "translate")
+    p.add_argument("--controller-name", default=DEFAULT_CONTROLLER_NAME,
+                   help="GatewayClass controllerName handled (default %(default)s)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    objects = [_as_stored(m.obj) for m in load_manifests(args.paths)]
+    sys.stdout.write(render(objects, args.controller_name,
+                            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    return 0
+
+
+def render(objects: list[dict[str, Any]], controller_name: str, now: str) -> str:
+    """The YAML documents `propylon translate` prints for these (stored-form) objects."""
+    # Imported here: the translators load every Envoy protobuf, which only this command needs.
+    from propylon.translate import translate
+    from propylon.xds.translate import translate as xds_translate
+
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], []).append(obj)
+    snapshot = Snapshot(objects={k: tuple(v) for k, v in by_kind.items()},
+                        infra=preview_infra(by_kind.get("Gateway", [])),
+                        controller_name=controller_name, now=now)
+    result = translate(snapshot)
+    docs = [to_yaml(obj) for obj in with_statuses(objects, result.statuses, controller_name)]
+    for key in sorted(result.gateways):
+        docs.append(f"# Envoy configuration served to the proxies of Gateway {key}\n"
+                    + to_yaml(envoy_config(str(key), xds_translate(result.gateways[key]))))
+    return "---\n".join(docs)
+
+
+def preview_infra(gateways: list[dict[str, Any]]) -> dict[GatewayKey, InfraState]:
+    keys = sorted(GatewayKey(g["metadata"]["namespace"], g["metadata"]["name"]) for g in gateways)
+    listeners = {(g["metadata"]["namespace"], g["metadata"]["name"]):
+                 (g.get("spec") or {}).get("listeners") or [] for g in gateways}
+    infra: dict[GatewayKey, InfraState] = {}
+    for i, key in enumerate(keys):
+        ports = sorted({int(li["port"]) for li in listeners[(key.namespace, key.name)]
+                        if isinstance(li, dict) and isinstance(li.get("port"), int)})
+        infra[key] = InfraState(key, str(POOL_START + i), tuple(PortState(p, p) for p in ports),
+                                ready=True)
+    return infra
+
+
+def with_statuses(objects: list[dict[str, Any]], updates: tuple[StatusUpdate, ...],
+                  controller_name: str) -> list[dict[str, Any]]:
+    """Copies of `objects` with the computed statuses merged in."""
+    index = {(u.kind, u.namespace, u.name): u for u in updates}
+    out = []
+    for obj in objects:
+        meta = obj["metadata"]
+        update = index.get((obj["kind"], meta.get("namespace"), meta["name"]))
+        if update is None:
+            out.append(obj)
+            continue
+        status = dict(obj.get("status") or {})
+        for field, value in update.status.items():
+            if field in _MERGED_LISTS and isinstance(value, list):
+                foreign = [e for e in status.get(field) or []
+                           if isinstance(e, dict) and e.get("controllerName") != controller_name]
+                status[field] = foreign + value
+            else:
+                status[field] = value
+        out.append({**obj, "status": status})
+    return out
+
+
+def envoy_config(node: str, resources: Any) -> dict[str, Any]:
+    from google.protobuf.json_format import MessageToDict
+
+    def dicts(messages: Any) -> list[dict[str, Any]]:
+        return [_redact(MessageToDict(m)) for m in messages.values()]
+
+    return {"node": node, "listeners": dicts(resources.listeners),
+            "routes": dicts(resources.routes), "clusters": dicts(resources.clusters),
+            "endpoints": dicts(resources.endpoints), "secrets": dicts(resources.secrets)}
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ({"inlineString": REDACTED} if k == "privateKey" else _redact(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _as_stored(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as an API server would store it: namespace defaulted, generation set on
+    Gateway API objects (their conditions report it as observedGeneration), a Secret's
+    stringData encoded into data."""
+    meta = dict(obj["metadata"])
+    try:
+        info = by_api_version(obj["apiVersion"], obj["kind"])
+    except KeyError:
+        return obj
+    if info.namespaced:
+        meta.setdefault("namespace", "default")
+    if info.group == GATEWAY_GROUP:
+        meta.setdefault("generation", 1)
+    stored = {**obj, "metadata": meta}
+    if info.kind == "Secret" and isinstance(obj.get("stringData"), dict):
+        encoded = {k: base64.b64encode(str(v).encode()).decode()
+                   for k, v in stored.pop("stringData").items()}
+        stored["data"] = {**(obj.get("data") or {}), **encoded}
+    return stored

@@ -1,0 +1,139 @@
+"""`propylon translate -f`: offline preview of statuses and Envoy configuration."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from propylon.cli.main import main
+from propylon.cli.translate import with_statuses
+from propylon.translate.types import StatusUpdate
+
+WALKTHROUGH = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: propylon}
+spec: {controllerName: propylon.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: api-gateway}
+spec:
+  gatewayClassName: propylon
+  listeners:
+  - {name: http, protocol: HTTP, port: 80}
+  - name: https
+    protocol: HTTPS
+    port: 443
+    hostname: app.example.com
+    tls: {mode: Terminate, certificateRefs: [{kind: Secret, name: app-tls}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: backend}
+spec: {ports: [{name: http, port: 80, targetPort: 3000}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: backend-local, labels: {kubernetes.io/service-name: backend}}
+addressType: IPv4
+ports: [{name: http, port: 9001, protocol: TCP}]
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app}
+spec:
+  parentRefs: [{name: api-gateway}]
+  hostnames: [app.example.com]
+  rules: [{backendRefs: [{name: backend, port: 80}]}]
+"""
+
+
+def tls_secret() -> tuple[str, str]:
+    """A self-signed certificate for app.example.com as a Secret manifest, and its key PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app.example.com")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("app.example.com")]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+              "metadata": {"name": "app-tls", "namespace": "default"},
+              "stringData": {"tls.crt": cert_pem, "tls.key": key_pem}}
+    return yaml.safe_dump(secret), key_pem
+
+
+@pytest.fixture
+def walkthrough(tmp_path: Path) -> tuple[Path, str]:
+    secret, key_pem = tls_secret()
+    (tmp_path / "walkthrough.yaml").write_text(WALKTHROUGH)
+    (tmp_path / "secret.yaml").write_text(secret)
+    return tmp_path, key_pem
+
+
+def test_prints_gateway_status_and_envoy_listeners(capsys: pytest.CaptureFixture[str],
+                                                  walkthrough: tuple[Path, str]) -> None:
+    path, key_pem = walkthrough
+    assert main(["translate", "-f", str(path)]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    gateway = next(d for d in docs if d.get("kind") == "Gateway")
+    assert gateway["status"]["addresses"] == [{"type": "IPAddress", "value": "127.0.10.1"}]
+    programmed = [c for c in gateway["status"]["conditions"] if c["type"] == "Programmed"]
+    assert programmed[0]["status"] == "True"
+    assert gateway["metadata"]["namespace"] == "default"
+    route = next(d for d in docs if d.get("kind") == "HTTPRoute")
+    assert route["status"]["parents"][0]["parentRef"]["name"] == "api-gateway"
+    envoy = next(d for d in docs if d.get("node") == "default/api-gateway")
+    ports = sorted(li["address"]["socketAddress"]["portValue"] for li in envoy["listeners"])
+    assert ports == [80, 443]
+    assert {li["address"]["socketAddress"]["address"] for li in envoy["listeners"]} == {
+        "127.0.10.1"}
+    assert envoy["secrets"][0]["tlsCertificate"]["privateKey"] == {"inlineString": "REDACTED"}
+    assert "PRIVATE KEY" not in yaml.safe_dump(envoy)
+    assert key_pem.splitlines()[1] not in yaml.safe_dump(envoy)
+
+
+def test_other_controller_name_leaves_everything_without_status(
+        capsys: pytest.CaptureFixture[str], walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    assert main(["translate", "-f", str(path), "--controller-name", "example.com/other"]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert not any("status" in d for d in docs)
+    assert not any("node" in d for d in docs)
+
+
+def test_malformed_yaml_names_file_and_line(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("kind: Gateway\nmetadata:\n  name: x\n  labels: {a: b\n")
+    assert main(["translate", "-f", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"error: {path}:")
+    assert "malformed YAML" in captured.err
+
+
+def test_route_status_keeps_other_controllers_parents() -> None:
+    theirs = {"controllerName": "example.com/other", "parentRef": {"name": "x"}}
+    mine = {"controllerName": "propylon.dev/gateway-controller", "parentRef": {"name": "y"}}
+    route = {"kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "default"},
+             "status": {"parents": [theirs, {**mine, "stale": True}]}}
+    update = StatusUpdate("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "r", 1,
+                          {"parents": [mine]})
+    merged = with_statuses([route], (update,), "propylon.dev/gateway-controller")
+    assert merged[0]["status"]["parents"] == [theirs, mine]
+    assert route["status"]["parents"][1]["stale"]  # the input is not modified
