@@ -62,6 +62,7 @@ class FakeAPI:
     compacted_rv: int = 0  # watches from a version below this get 410
     gone_as_event: bool = False  # send 410 as an ERROR watch event instead of an HTTP status
     conflicts: int = 0  # the next N status writes answer 409
+    missing: set[str] = field(default_factory=set)  # plurals answering 404 (CRD not installed)
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, query
     _watchers: set[asyncio.Queue[_Event | None]] = field(default_factory=set)
     _runner: web.AppRunner | None = None
@@ -153,6 +154,8 @@ class FakeAPI:
         if len(parts) >= 3 and parts[0] == "namespaces":
             namespace, parts = parts[1], parts[2:]
         plural, rest = parts[0], parts[1:]
+        if plural in self.missing:
+            return _json(404, _status(404, "NotFound", "the server could not find the resource"))
         if not rest:
             if request.query.get("watch") == "true":
                 return await self._watch(request, plural, namespace)

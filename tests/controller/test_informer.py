@@ -113,3 +113,19 @@ async def test_unreachable_server_is_retried_until_it_answers(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_kind_not_served_counts_as_empty_until_installed(
+        fake: FakeAPI, fake_client: lightkube.AsyncClient) -> None:
+    fake.missing.add("listenersets")
+    inf = Informer(fake_client, by_kind("ListenerSet"), absent_retry_s=0.05)
+    task = asyncio.create_task(inf.run())
+    try:
+        await asyncio.wait_for(inf.synced.wait(), 20)
+        assert inf.store == {}
+        fake.missing.clear()  # the CRD gets installed
+        fake.put("listenersets", {"metadata": {"name": "ls", "namespace": "default"}})
+        await eventually(lambda: ("default", "ls") in inf.store, "the kind to be listed")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -12,6 +12,9 @@ the way client-go's reflector does:
    seen. If the server answers 410 Gone to that (the version was compacted), or sends an ERROR
    event, go back to step 1.
 
+A kind the server does not serve (404 on the list: an optional CRD such as ListenerSet is not
+installed) counts as synced with no objects, and is listed again every `absent_retry_s`.
+
 Objects are stored as the plain JSON dicts the server sent. After every change to the store the
 `on_change` callback runs (from the event loop); an event that changes nothing (a resync of an
 identical object) does not call it.
@@ -44,6 +47,10 @@ class _Gone(Exception):
     """The resourceVersion we watch from is too old: relist."""
 
 
+class _NotServed(Exception):
+    """The server does not serve this kind (its CRD is not installed): it has no objects."""
+
+
 def object_key(obj: dict[str, Any]) -> ObjectKey:
     meta = obj.get("metadata") or {}
     return (meta.get("namespace") or "", meta.get("name") or "")
@@ -55,7 +62,7 @@ class Informer:
     def __init__(self, client: lightkube.AsyncClient, info: KindInfo,
                  on_change: Callable[[], None] | None = None, *,
                  backoff_initial_s: float = 0.1, backoff_max_s: float = 5.0,
-                 server_timeout_s: int = 300) -> None:
+                 server_timeout_s: int = 300, absent_retry_s: float = 30.0) -> None:
         self.client = client
         self.info = info
         self.on_change = on_change
@@ -66,6 +73,7 @@ class Informer:
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._server_timeout_s = server_timeout_s
+        self._absent_retry_s = absent_retry_s
         self._res = resource_class(info)
         self._watched = False  # a watch event arrived since the last failure
 
@@ -86,6 +94,8 @@ class Informer:
                 await self._watch()
             except asyncio.CancelledError:
                 raise
+            except _NotServed:
+                await asyncio.sleep(self._absent_retry_s)
             except _Gone:
                 log.info("informer %s: resourceVersion %s expired, relisting",
                          self.info.kind, self.resource_version)
@@ -107,15 +117,28 @@ class Informer:
     async def _relist(self) -> None:
         listing = self.client.list(self._res, **self._scope())
         fresh: dict[ObjectKey, dict[str, Any]] = {}
-        async for obj in listing:
-            plain = dict(obj)
-            fresh[object_key(plain)] = plain
+        try:
+            async for obj in listing:
+                plain = dict(obj)
+                fresh[object_key(plain)] = plain
+        except ApiError as err:
+            if err.status.code != 404:
+                raise
+            if not self.synced.is_set() or self.store:
+                log.warning("informer %s: the server does not serve %s/%s (is its CRD installed?);"
+                            " treating it as empty, checking again every %.0fs", self.info.kind,
+                            self.info.group_version, self.info.plural, self._absent_retry_s)
+            self._replace({})
+            raise _NotServed() from err
         self.resource_version = listing.resourceVersion
         self.lists += 1
-        changed = fresh != self.store
-        self.store = fresh
         log.debug("informer listed kind=%s count=%d resourceVersion=%s",
                   self.info.kind, len(fresh), self.resource_version)
+        self._replace(fresh)
+
+    def _replace(self, fresh: dict[ObjectKey, dict[str, Any]]) -> None:
+        changed = fresh != self.store
+        self.store = fresh
         self.synced.set()
         if changed:
             self._notify()
