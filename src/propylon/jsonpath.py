@@ -264,7 +264,8 @@ _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 
 
 def _unescape(raw: str) -> str:
-    """Interpret Go string escapes (\\n, \\t, \\", \\\\, \\uXXXX); others give the character itself."""
+    """Interpret Go string escapes (\\n, \\t, \\", \\\\, \\uXXXX); others give the character
+    itself."""
     def one(m: re.Match[str]) -> str:
         code = m.group(1)
         if len(code) == 5:

@@ -60,7 +60,8 @@ TEMPLATES = [
 ]
 
 
-def kubectl_render(tmp_path: Path, obj: dict[str, Any], template: str) -> subprocess.CompletedProcess[str]:
+def kubectl_render(tmp_path: Path, obj: dict[str, Any],
+                   template: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "obj.json"
     path.write_text(json.dumps(obj))
     return subprocess.run(

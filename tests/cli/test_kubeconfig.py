@@ -77,7 +77,8 @@ def test_missing_file_says_how_to_get_one(tmp_path: Path) -> None:
         load(tmp_path / "absent")
 
 
-def test_kubeconfig_env_first_file_then_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_kubeconfig_env_first_file_then_home(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
     monkeypatch.setenv("KUBECONFIG", f"{tmp_path}/a:{tmp_path}/b")
     assert find_kubeconfig() == tmp_path / "a"
     assert find_kubeconfig(Path("/explicit")) == Path("/explicit")

@@ -3,8 +3,8 @@
 With `-f`, the objects of the manifests (loaded with `propylon.manifests.load_manifests`) are
 deleted in file order; with KIND and NAMEs, those objects. Each deletion prints kubectl's line
 (`gateway.gateway.networking.k8s.io "api-gateway" deleted from default namespace`); an error
-(e.g. NotFound) prints as kubectl prints it, naming the file with -f, and the others are still deleted. Exit status 1 if
-any deletion failed.
+(e.g. NotFound) prints as kubectl prints it, naming the file with -f, and the others are still
+deleted. Exit status 1 if any deletion failed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from propylon.manifests import load_manifests
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("delete", help="delete objects named by manifests or by kind and name")
+    p = subparsers.add_parser("delete",
+                              help="delete objects named by manifests or by kind and name")
     p.add_argument("kind", nargs="?", help="resource type, when not using -f")
     p.add_argument("names", nargs="*", help="names of the objects to delete")
     add_filename_arg(p, "delete", required=False)

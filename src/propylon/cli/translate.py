@@ -2,9 +2,10 @@
 
 No server is involved. The manifests are loaded (`propylon.manifests.load_manifests`), namespaced
 objects without a namespace get `default`, Gateway API objects generation 1 and a Secret's
-stringData goes into data, as an API server would do. Each Gateway is given a preview address from the default loopback pool (127.0.10.1,
-127.0.10.2, ... in namespace/name order) with every listener port bound as written and the proxy
-ready. The same pure `propylon.translate.translate()` the controller runs computes the result.
+stringData goes into data, as an API server would do. Each Gateway is given a preview address
+from the default loopback pool (127.0.10.1, 127.0.10.2, ... in namespace/name order) with every
+listener port bound as written and the proxy ready. The same pure
+`propylon.translate.translate()` the controller runs computes the result.
 
 Printed as YAML documents: first every object with its computed status merged in (the whole
 status of GatewayClasses, Gateways and ListenerSets; for routes and policies this controller's
