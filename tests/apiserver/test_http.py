@@ -135,3 +135,14 @@ async def test_list_limit_and_continue(client: Client) -> None:
         "GET", f"{GATEWAYS}?limit=2&continue={page['metadata']['continue']}")
     assert [g["metadata"]["name"] for g in rest["items"]] == ["gw2"]
     assert "continue" not in rest["metadata"]
+
+
+async def test_watch_cluster_scoped_kind_from_a_version(client: Client) -> None:
+    classes = "/apis/gateway.networking.k8s.io/v1/gatewayclasses"
+    _, listing, _ = await client.request("GET", classes)
+    rv = listing["metadata"]["resourceVersion"]
+    await client.request("POST", classes, {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "gc1"}, "spec": {"controllerName": "example.com/gateway"}})
+    events = await read_events(client, f"{classes}?watch=true&resourceVersion={rv}", 1)
+    assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "gc1"

@@ -82,7 +82,8 @@ async def serve_watch(request: web.Request, info: KindInfo, namespace: str | Non
     def visible(obj: dict[str, Any] | None) -> bool:
         if obj is None:
             return False
-        if namespace is not None and obj.get("metadata", {}).get("namespace") != namespace:
+        # cluster-scoped kinds come with namespace "" and objects without one
+        if namespace and obj.get("metadata", {}).get("namespace") != namespace:
             return False
         return match(obj)
 
