@@ -1,15 +1,9 @@
 """`propylon up`: the whole standalone gateway in one foreground process.
 
-It starts, in this order, and stops in the reverse order on Ctrl-C or SIGTERM:
-1. the embedded Kubernetes-compatible API server (state in `<state-dir>`, SQLite), which writes
-   `<state-dir>/kubeconfig`;
-2. the xDS server, on a port kept in `<state-dir>/xds.json` so that Envoys started by an earlier
-   run reconnect to the new one after a crash or an upgrade;
-3. the host infrastructure manager (one Envoy process per Gateway, addresses from a loopback pool);
-4. the controller, which reads the API server through the same lightkube client it uses against
-   a real cluster;
-5. optionally an echo backend (`--echo HOST:PORT`) and the manifest sync (`-f PATH...`), which
-   applies the manifests and keeps applying them as files change.
+It starts, and stops in the reverse order on Ctrl-C or SIGTERM,
+the `propylon.standalone.Standalone` stack (embedded API server, xDS server, host infrastructure,
+controller, optional echo backends with `--echo HOST:PORT`), then the manifest sync (`-f PATH...`),
+which applies the manifests and keeps applying them as files change.
 
 A SIGKILL leaves the Envoys running: they keep serving their last configuration, and the next
 `propylon up` on the same state directory adopts them.
@@ -19,12 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
-import socket
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state_dir: Path = args.state_dir or default_state_dir()
-    state_dir.mkdir(parents=True, exist_ok=True)
     try:
         asyncio.run(_up(args, state_dir))
     except KeyboardInterrupt:
@@ -73,82 +63,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _xds_port(state_dir: Path) -> int:
-    """The xDS port of the last run if it is free again, else a new free one; persisted."""
-    path = state_dir / "xds.json"
-    if path.exists():
-        port = int(json.loads(path.read_text())["port"])
-        if _port_free(port):
-            return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    path.write_text(json.dumps({"port": port}))
-    return port
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 async def _up(args: argparse.Namespace, state_dir: Path) -> None:
-    from propylon.apiserver import APIServer
-    from propylon.client import load_client
-    from propylon.controller.reconciler import Controller
-    from propylon.infra.host import HostInfra
-    from propylon.xds.server import SnapshotCache, XdsServer
+    from propylon.manifests import ManifestSync
+    from propylon.standalone import Standalone, StandaloneOptions
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    async with AsyncExitStack() as stack:
-        api = APIServer(state_dir, port=args.api_port)
-        await api.start()
-        stack.push_async_callback(api.stop)
-
-        cache = SnapshotCache()
-        xds = XdsServer(cache)
-        xds_port = await xds.start("127.0.0.1", _xds_port(state_dir))
-        stack.push_async_callback(xds.stop)
-
-        infra = HostInfra(state_dir, "127.0.0.1", xds_port, pool=args.address_pool,
-                          privileged_port_offset=args.privileged_port_offset)
-        stack.push_async_callback(infra.close)
-
-        for listen in args.echo:
-            from propylon.echo import serve_echo
-            host, _, port = listen.rpartition(":")
-            runner = await serve_echo(host or "127.0.0.1", int(port))
-            stack.push_async_callback(runner.cleanup)
-
-        client = load_client(api.kubeconfig_path)
-        controller = Controller(client, cache, infra, controller_name=args.controller_name)
-        tasks = [asyncio.create_task(controller.run(), name="controller")]
-
+    options = StandaloneOptions(api_port=args.api_port, address_pool=args.address_pool,
+                                privileged_port_offset=args.privileged_port_offset,
+                                controller_name=args.controller_name, echo=args.echo)
+    async with Standalone(state_dir, options) as stack:
+        tasks = [stack.controller_task]
         if args.paths:
-            from propylon.manifests import ManifestSync
-            sync = ManifestSync(client, args.paths, state_dir / "applied.json",
+            sync = ManifestSync(stack.client, args.paths, state_dir / "applied.json",
                                 on_message=lambda line: print(line, flush=True))
             tasks.append(asyncio.create_task(sync.run(), name="manifest-sync"))
-
-        _print_banner(api.kubeconfig_path, args)
+        _print_banner(stack.kubeconfig_path, args)
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
         print("propylon: stopping", flush=True)
-        for task in [waiter, *tasks]:
-            task.cancel()
-        await asyncio.gather(waiter, *tasks, return_exceptions=True)
         for task in done:
             if task is not waiter and not task.cancelled() and task.exception():
                 log.error("%s stopped: %r", task.get_name(), task.exception())
+        for task in [waiter, *tasks[1:]]:
+            task.cancel()
+        await asyncio.gather(waiter, *tasks[1:], return_exceptions=True)
 
 
 def _print_banner(kubeconfig: Path, args: argparse.Namespace) -> None:
