@@ -68,7 +68,7 @@ def https_get(address: str, port: int, host: str, cafile: Path) -> tuple[int, by
 def make_cert(dir: Path, name: str) -> tuple[Path, Path, bytes]:
     """A self-signed certificate for HOST; returns cert path, key path and its DER bytes."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{HOST} {name}")])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -198,7 +198,7 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
             sa.kubectl("apply", "-f", "-", input=tls_secret_yaml(sa, cert2, key2))
             wait_for("the new certificate served",
                      lambda: https_get(address, tls_port, HOST, cert2)[::2] == (200, der2))
-            wait_for("more requests after rotation", lambda: load.ok >= 20)
+            wait_for("more requests after rotation", lambda: load.ok >= 20 or len(load.failures) > 5)
         assert load.failures == []
         assert sa.envoy_pids() == [envoy_pid], "rotation must not restart Envoy"
 
@@ -207,7 +207,8 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
             wait_for("requests flowing", lambda: load.ok >= 5)
             sa.kill()
             before = load.ok
-            wait_for("requests still served with the control plane down", lambda: load.ok >= before + 20)
+            wait_for("requests still served with the control plane down",
+                     lambda: load.ok >= before + 20 or len(load.failures) > 5)
             sa.start()
             sa.kubectl("patch", "httproute", "host-route", "--type=merge", "-p",
                        json.dumps({"spec": {"hostnames": [HOST, "other.yourdomain.com"]}}))
