@@ -364,9 +364,10 @@ class ManifestSync:
         self._report(f"{ref} deleted (no longer in {source})")
 
     def _report(self, line: str) -> None:
-        log.info("%s", line)
         if self.on_message is not None:
             self.on_message(line)
+        else:
+            log.info("%s", line)
 
     def _load_state(self) -> dict[Path, list[ObjectRef]]:
         try:

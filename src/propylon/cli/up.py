@@ -55,6 +55,9 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # one line per HTTP request to the API server is noise
+        for noisy in ("httpx", "httpx2", "aiohttp.access"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     state_dir: Path = args.state_dir or default_state_dir()
     try:
         asyncio.run(_up(args, state_dir))
