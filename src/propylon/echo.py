@@ -1,37 +1,78 @@
-"""An HTTP echo backend that answers like the Gateway API conformance `echo-basic` server.
+"""An echo backend that answers like the Gateway API conformance `echo-basic` server.
 
-One aiohttp application with a catch-all route, dispatched by path the way echo-basic's mux does
-(after collapsing `//` to `/`):
+Two ways to run it:
+
+- `serve_echo(host, port)` / `run("HOST:PORT")` (`propylon up --echo`, `propylon echo`): one
+  plain HTTP/1.1 listener.
+- `python -m propylon.echo [--bind HOST]` (`main(argv)`), configured from the environment the
+  way echo-basic is: `HTTP_PORT` (default 3000) serves HTTP/1.1; `H2C_PORT` (3001) serves HTTP/2
+  with prior knowledge and answers HTTP/1.1 with 400 unless it carries `Upgrade: h2c`;
+  `HTTPS_PORT` (8443) serves TLS with ALPN `h2` and `http/1.1`, only when `TLS_SERVER_CERT` and
+  `TLS_SERVER_PRIVKEY` name PEM files; `TLS_CLIENT_CACERTS` (a PEM file) asks clients for a
+  certificate and verifies one if given. All listeners bind `--bind` or `BIND_ADDRESS`
+  (default 127.0.0.1). `POD_NAME`, `NAMESPACE`, `INGRESS_NAME` and `SERVICE_NAME` fill the
+  context fields.
+
+The HTTP and HTTPS listeners route by path (after collapsing `//` to `/`), as echo-basic's mux:
 
 - `/health` -> 200 `OK`.
 - `/status/NNN` -> an empty response with status NNN (400 if the URI is not exactly that).
-- `/ws` with an upgrade request -> websocket echo of every frame.
-- anything else -> the echo: a JSON object with `path` (the request URI as received, query
-  included), `host`, `method`, `proto`, `headers` (Go-canonical name -> list of values, `Host`
-  excluded, as Go's `http.Request.Header`), the context `namespace`, `ingress`, `service`, `pod`
-  (from the env vars NAMESPACE, INGRESS_NAME, SERVICE_NAME, POD_NAME) and `sni` (always empty:
-  this server speaks plaintext only). `?delay=<Go duration>` (e.g. `500ms`, `1.5s`) sleeps first;
+- `/ws` with a websocket upgrade (HTTP/1.1) -> echo of every frame; without one -> 400.
+- `/retry/...?uuid=U&succeedAfter=N[&responseCode=C][&delayRetry=D]` -> the retry simulator:
+  the first N attempts per uuid (counted in this process) fail, after D, with status C, or
+  without C by a TCP RST (over HTTP/2, which cannot reset one request that way, with 500); later
+  attempts get the echo.
+- anything else -> the echo: a JSON object with `path` (the request URI, query included),
+  `host`, `method`, `proto`, `headers` (Go-canonical name -> values, `Host` excluded), `httpPort`,
+  the context `namespace`, `ingress`, `service`, `pod`, and on TLS connections `tls`:
+  `{version, peerCertificates (PEM, when the client sent any), serverName, negotiatedProtocol
+  (when ALPN chose one), cipherSuite}`. `?delay=<Go duration>` sleeps first;
   `X-Echo-Set-Header: Name:value,Name2:value2` is copied into the response headers.
 
-Every echoed request prints one line to stdout,
-`Echoing back request made to <request URI> to client (<ip>:<port>)`, which is the line the
-conformance mirror tests search backend logs for.
+Every echo prints `Echoing back request made to <request URI> to client (<ip>:<port>)` to
+stdout, flushed at once: the conformance mirror tests search backend logs for it.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import re
 import signal
+import socket
+import ssl
+import struct
+import sys
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, unquote
 
 from aiohttp import WSMsgType, web
 
+if TYPE_CHECKING:
+    from propylon.echo_h2 import H2ServerProtocol
+
 _STATUS_URI = re.compile(r"^/status/(\d\d\d)$")
+_GO_INT = re.compile(r"^[+-]?\d+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _DURATION_UNITS = {
     "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+}
+# OpenSSL names of the TLS 1.2 suites a TLS client (Envoy, Go) offers by default -> the IANA names
+# Go's `tls.CipherSuiteName` reports. TLS 1.3 suites already carry their IANA names.
+_IANA_CIPHERS = {
+    "ECDHE-ECDSA-AES128-GCM-SHA256": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305": "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "ECDHE-RSA-CHACHA20-POLY1305": "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "AES128-GCM-SHA256": "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    "AES256-GCM-SHA384": "TLS_RSA_WITH_AES_256_GCM_SHA384",
 }
 
 
@@ -54,65 +95,222 @@ def canonical_header_name(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
-def _context() -> dict[str, str]:
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`127.0.0.1:9001` or `[::1]:9001` -> (host, port); raises ValueError with the fix."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--listen {listen!r} is not HOST:PORT; write e.g. 127.0.0.1:9001")
+    return host.strip("[]"), int(port)
+
+
+@dataclass
+class _State:
+    """What every listener of one echo process shares."""
+
+    http_port: str
+    context: dict[str, str]
+    attempts: dict[str, int] = field(default_factory=dict)  # retry simulator, per uuid
+
+
+def _context(environ: Mapping[str, str]) -> dict[str, str]:
     return {
-        "namespace": os.environ.get("NAMESPACE", ""),
-        "ingress": os.environ.get("INGRESS_NAME", ""),
-        "service": os.environ.get("SERVICE_NAME", ""),
-        "pod": os.environ.get("POD_NAME", ""),
+        "namespace": environ.get("NAMESPACE", ""),
+        "ingress": environ.get("INGRESS_NAME", ""),
+        "service": environ.get("SERVICE_NAME", ""),
+        "pod": environ.get("POD_NAME", ""),
     }
 
 
-def _echo_headers(request: web.Request) -> dict[str, str]:
+@dataclass(frozen=True)
+class _Exchange:
+    """One request as the handlers see it, whether it came over HTTP/1.1 or HTTP/2."""
+
+    method: str
+    uri: str
+    host: str
+    proto: str
+    headers: list[tuple[str, str]]  # Go-canonical names, Host excluded
+    remote: str
+    tls: dict[str, object] | None
+
+    @property
+    def path(self) -> str:
+        """The decoded path, `//` collapsed as echo-basic does before its mux sees it."""
+        return unquote(self.uri.partition("?")[0]).replace("//", "/")
+
+    def query(self, name: str) -> str:
+        """The first value of query parameter `name`, or "" (Go's `URL.Query().Get`)."""
+        for key, value in parse_qsl(self.uri.partition("?")[2], keep_blank_values=True):
+            if key == name:
+                return value
+        return ""
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key == name]
+
+
+@dataclass
+class _Reply:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    reset: bool = False  # abort the connection with a TCP RST instead of answering
+
+
+def _error(status: int, message: str) -> _Reply:
+    """echo-basic's `processError`: a JSON `{"message": ...}` body."""
+    return _Reply(status, [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")],
+                  json.dumps({"message": message}).encode())
+
+
+def _echo_headers(exchange: _Exchange) -> list[tuple[str, str]]:
     """Response headers requested by `X-Echo-Set-Header`, merged the way echo-basic does."""
     out: dict[str, str] = {}
-    for header_list in request.headers.getall("X-Echo-Set-Header", []):
+    for header_list in exchange.header_values("X-Echo-Set-Header"):
         for pair in header_list.split(","):
             name, _, value = pair.strip().partition(":")
             if not name:
                 continue
-            out[name] = f"{out[name]},{value.strip()}" if name in out else value
+            out[name] = f"{out[name]},{value.strip()}" if name in out else value.strip()
+    return list(out.items())
+
+
+async def _delay(exchange: _Exchange, parameter: str) -> str | None:
+    """Sleep for the Go duration in query `parameter`; the parse error if it is not one."""
+    text = exchange.query(parameter)
+    if not text:
+        return None
+    try:
+        await asyncio.sleep(max(0.0, parse_go_duration(text)))
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+async def _echo(exchange: _Exchange, state: _State) -> _Reply:
+    print(f"Echoing back request made to {exchange.uri} to client ({exchange.remote})", flush=True)
+    if (error := await _delay(exchange, "delay")) is not None:
+        return _error(500, error)
+    headers: dict[str, list[str]] = {}
+    for name, value in exchange.headers:
+        headers.setdefault(name, []).append(value)
+    body: dict[str, object] = {
+        "path": exchange.uri,
+        "host": exchange.host,
+        "method": exchange.method,
+        "proto": exchange.proto,
+        "headers": dict(sorted(headers.items())),
+        "httpPort": state.http_port,
+        **state.context,
+    }
+    if exchange.tls is not None:
+        body["tls"] = exchange.tls
+    reply_headers = [(name, value) for name, value in _echo_headers(exchange)
+                     if name.lower() not in ("content-type", "x-content-type-options")]
+    reply_headers += [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+    return _Reply(200, reply_headers, json.dumps(body, indent=1).encode())
+
+
+async def _retry(exchange: _Exchange, state: _State) -> _Reply:
+    uuid = exchange.query("uuid")
+    if not uuid:
+        return _Reply(400, [], b"uuid is required")
+    succeed_after = exchange.query("succeedAfter")
+    if not _GO_INT.match(succeed_after):
+        return _Reply(400, [], b"succeedAfter is required")
+    if state.attempts.get(uuid, 0) >= int(succeed_after):
+        return await _echo(exchange, state)
+    state.attempts[uuid] = state.attempts.get(uuid, 0) + 1
+    if (error := await _delay(exchange, "delayRetry")) is not None:
+        return _error(500, error)
+    code = exchange.query("responseCode")
+    if _GO_INT.match(code):
+        return _Reply(int(code))
+    if exchange.proto.startswith("HTTP/2"):
+        return _error(500, "response writer does not support hijacking")
+    return _Reply(0, reset=True)
+
+
+async def _route(exchange: _Exchange, state: _State) -> _Reply:
+    """echo-basic's mux for the HTTP and HTTPS listeners."""
+    path = exchange.path
+    if path == "/health":
+        return _Reply(200, [("Content-Type", "text/plain; charset=utf-8")], b"OK")
+    if path.startswith("/status/"):
+        match = _STATUS_URI.match(exchange.uri)
+        return _Reply(int(match.group(1)) if match else 400)
+    if path.startswith("/retry/"):
+        return await _retry(exchange, state)
+    if path == "/ws":  # a websocket upgrade never reaches here (see `_http1_handler`)
+        return _Reply(400, [], b"")
+    return await _echo(exchange, state)
+
+
+async def _h2c_route(exchange: _Exchange, state: _State) -> _Reply:
+    """The H2C listener: every HTTP/2 request (or HTTP/1.1 `Upgrade: h2c`) gets the echo."""
+    if not exchange.proto.startswith("HTTP/2") and "h2c" not in exchange.header_values("Upgrade")[:1]:
+        return _Reply(400, [("Content-Type", "text/plain; charset=utf-8")], b"Expected h2c request")
+    return await _echo(exchange, state)
+
+
+Route = Callable[[_Exchange, _State], Awaitable[_Reply]]
+
+_server_names: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+
+
+def _remember_server_name(ssl_object: object, server_name: str | None, _: ssl.SSLContext) -> None:
+    if server_name:
+        _server_names[ssl_object] = server_name
+
+
+def _peer_chain(ssl_object: ssl.SSLObject) -> list[bytes]:
+    """DER certificates the client sent, leaf first (Go's `ConnectionState.PeerCertificates`)."""
+    chain = getattr(ssl_object, "get_unverified_chain", None)  # public from Python 3.13
+    if chain is None:
+        chain = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    if chain is not None:
+        certificates = chain() or []
+        return [cert if isinstance(cert, bytes) else cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                for cert in certificates]
+    leaf = ssl_object.getpeercert(binary_form=True)
+    return [leaf] if leaf else []
+
+
+def _tls_assertions(transport: asyncio.BaseTransport | None) -> dict[str, object] | None:
+    ssl_object = transport.get_extra_info("ssl_object") if transport else None
+    if not isinstance(ssl_object, ssl.SSLObject):
+        return None
+    out: dict[str, object] = {"version": ssl_object.version() or ""}
+    peers = [ssl.DER_cert_to_PEM_cert(der) for der in _peer_chain(ssl_object)]
+    if peers:
+        out["peerCertificates"] = peers
+    out["serverName"] = _server_names.get(ssl_object, "")
+    if protocol := ssl_object.selected_alpn_protocol():
+        out["negotiatedProtocol"] = protocol
+    cipher = ssl_object.cipher()
+    out["cipherSuite"] = _IANA_CIPHERS.get(cipher[0], cipher[0]) if cipher else ""
     return out
 
 
-def _remote(request: web.Request) -> str:
-    peer = request.transport.get_extra_info("peername") if request.transport else None
+def _remote(transport: asyncio.BaseTransport | None) -> str:
+    peer = transport.get_extra_info("peername") if transport else None
     if isinstance(peer, tuple) and len(peer) >= 2:
         host = f"[{peer[0]}]" if ":" in str(peer[0]) else str(peer[0])
         return f"{host}:{peer[1]}"
-    return str(request.remote or "")
+    return ""
 
 
-async def _echo(request: web.Request) -> web.StreamResponse:
-    uri = request.raw_path
-    print(f"Echoing back request made to {uri} to client ({_remote(request)})", flush=True)
-    delay = request.query.get("delay")
-    if delay:
-        try:
-            await asyncio.sleep(max(0.0, parse_go_duration(delay)))
-        except ValueError as error:
-            return web.json_response({"message": str(error)}, status=500)
-    headers: dict[str, list[str]] = {}
-    for name, value in request.headers.items():
-        if name.lower() != "host":
-            headers.setdefault(canonical_header_name(name), []).append(value)
-    body = {
-        "path": uri,
-        "host": request.host,
-        "method": request.method,
-        "proto": f"HTTP/{request.version.major}.{request.version.minor}",
-        "headers": headers,
-        **_context(),
-        "sni": "",
-    }
-    return web.Response(
-        body=json.dumps(body, indent=1).encode(),
-        content_type="application/json",
-        headers={**_echo_headers(request), "X-Content-Type-Options": "nosniff"},
-    )
+def _reset(transport: asyncio.BaseTransport | None) -> None:
+    """Close the connection abortively (SO_LINGER 0), so the peer sees a TCP RST."""
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
-async def _websocket(request: web.Request) -> web.WebSocketResponse:
+async def _websocket(request: web.BaseRequest) -> web.WebSocketResponse:
     ws = web.WebSocketResponse()
     await ws.prepare(request)
     async for message in ws:
@@ -123,50 +321,271 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _dispatch(request: web.Request) -> web.StreamResponse:
-    path = request.path.replace("//", "/")
-    if path == "/health":
-        return web.Response(text="OK")
-    if path.startswith("/status/"):
-        match = _STATUS_URI.match(request.raw_path)
-        return web.Response(status=int(match.group(1)) if match else 400)
-    if path == "/ws" and request.headers.get("Upgrade", "").lower() == "websocket":
-        return await _websocket(request)
-    return await _echo(request)
+def _http1_handler(route: Route, state: _State, *, websocket: bool
+                   ) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
+    """An aiohttp low-level handler answering HTTP/1.x through `route` (and `/ws` if `websocket`)."""
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        transport = request.transport
+        exchange = _Exchange(
+            method=request.method,
+            uri=request.raw_path,
+            host=request.headers.get("Host", ""),
+            proto=f"HTTP/{request.version.major}.{request.version.minor}",
+            headers=[(canonical_header_name(name), value) for name, value in request.headers.items()
+                     if name.lower() != "host"],
+            remote=_remote(transport),
+            tls=_tls_assertions(transport),
+        )
+        if websocket and exchange.path == "/ws" and \
+                request.headers.get("Upgrade", "").lower() == "websocket":
+            return await _websocket(request)
+        reply = await route(exchange, state)
+        if reply.reset:
+            _reset(transport)
+            raise asyncio.CancelledError  # nothing more to send on an aborted connection
+        return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
+
+    return handle
 
 
-async def serve_echo(host: str, port: int) -> web.AppRunner:
-    """Start the echo server on host:port; the caller stops it with `await runner.cleanup()`."""
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", _dispatch)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+def _h2_handler(route: Route, state: _State) -> Callable[
+        [list[tuple[str, str]], asyncio.BaseTransport], Awaitable[tuple[int, list[tuple[str, str]], bytes]]]:
+    """The `echo_h2` handler: HTTP/2 header list -> `route` -> (status, headers, body)."""
+
+    async def handle(fields: list[tuple[str, str]], transport: asyncio.BaseTransport
+                     ) -> tuple[int, list[tuple[str, str]], bytes]:
+        pseudo = {name: value for name, value in fields if name.startswith(":")}
+        regular = [(canonical_header_name(name), value) for name, value in fields
+                   if not name.startswith(":") and name != "host"]
+        cookies = [value for name, value in regular if name == "Cookie"]
+        if len(cookies) > 1:  # HTTP/2 may split Cookie; Go joins it back into one field
+            regular = [(name, value) for name, value in regular if name != "Cookie"]
+            regular.append(("Cookie", "; ".join(cookies)))
+        host = pseudo.get(":authority") or next((v for n, v in fields if n == "host"), "")
+        exchange = _Exchange(
+            method=pseudo.get(":method", ""), uri=pseudo.get(":path", ""), host=host,
+            proto="HTTP/2.0", headers=regular, remote=_remote(transport), tls=_tls_assertions(transport),
+        )
+        reply = await route(exchange, state)
+        return reply.status, reply.headers, reply.body
+
+    return handle
+
+
+class _Switch(asyncio.Protocol):
+    """Hands a fresh connection to the right protocol once it is known (ALPN or the first bytes).
+
+    On a TLS listener the choice is made when the handshake completes (`connection_made`), on the
+    cleartext H2C listener when the first bytes show whether the HTTP/2 preface is coming.
+    """
+
+    _PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+    def __init__(self, http1: Callable[[], asyncio.Protocol], h2: Callable[[], asyncio.Protocol]) -> None:
+        self._http1 = http1
+        self._h2 = h2
+        self._transport: asyncio.Transport | None = None
+        self._buffer = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            http2 = ssl_object.selected_alpn_protocol() == "h2"
+            self._hand_over(self._h2() if http2 else self._http1())
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        size = min(len(self._buffer), len(self._PREFACE))
+        if self._buffer[:size] != self._PREFACE[:size]:
+            self._hand_over(self._http1())
+        elif size == len(self._PREFACE):
+            self._hand_over(self._h2())
+
+    def _hand_over(self, protocol: asyncio.Protocol) -> None:
+        assert self._transport is not None
+        self._transport.set_protocol(protocol)
+        protocol.connection_made(self._transport)
+        if self._buffer:
+            protocol.data_received(self._buffer)
+
+
+@dataclass
+class EchoConfig:
+    """Where and how `serve` listens; `from_env` reads it the way echo-basic does."""
+
+    bind: str = "127.0.0.1"
+    http_port: int = 3000
+    h2c_port: int = 3001
+    https_port: int = 8443
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_cas: str = ""
+    context: dict[str, str] = field(default_factory=lambda: _context({}))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], bind: str | None = None) -> EchoConfig:
+        """The config in `environ`; `bind` (from `--bind`) wins over `BIND_ADDRESS`."""
+
+        def port(name: str, default: int) -> int:
+            text = environ.get(name) or str(default)
+            if not text.isdigit() or not 0 < int(text) < 65536:
+                raise ValueError(f"{name}={text!r} is not a TCP port")
+            return int(text)
+
+        return cls(
+            bind=bind or environ.get("BIND_ADDRESS") or "127.0.0.1",
+            http_port=port("HTTP_PORT", 3000),
+            h2c_port=port("H2C_PORT", 3001),
+            https_port=port("HTTPS_PORT", 8443),
+            tls_cert=environ.get("TLS_SERVER_CERT", ""),
+            tls_key=environ.get("TLS_SERVER_PRIVKEY", ""),
+            tls_client_cas=environ.get("TLS_CLIENT_CACERTS", ""),
+            context=_context(environ),
+        )
+
+    @property
+    def https_enabled(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Server TLS with ALPN h2 and http/1.1; client certificates verified if given."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.tls_cert, self.tls_key)
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        context.sni_callback = _remember_server_name
+        if self.tls_client_cas:
+            context.load_verify_locations(cafile=self.tls_client_cas)
+            context.verify_mode = ssl.CERT_OPTIONAL
+        return context
+
+
+class EchoServer:
+    """The running listeners of `serve`; stop them with `await server.close()`."""
+
+    def __init__(self) -> None:
+        self._servers: list[asyncio.Server] = []
+        self._http1: list[web.Server] = []
+        self._h2: weakref.WeakSet[H2ServerProtocol] = weakref.WeakSet()
+
+    def ports(self) -> list[int]:
+        """The bound ports, in the order HTTP, H2C, HTTPS (if enabled)."""
+        return [server.sockets[0].getsockname()[1] for server in self._servers]
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for protocol in list(self._h2):
+            protocol.close()
+        for http1 in self._http1:
+            await http1.shutdown(1.0)
+        for server in self._servers:
+            await server.wait_closed()
+
+    async def _listen(self, host: str, port: int, route: Route, state: _State, *,
+                      h2: bool, tls: ssl.SSLContext | None = None) -> int:
+        """Listen on host:port (0 picks a free port); the bound port."""
+        http1 = web.Server(_http1_handler(route, state, websocket=route is _route), access_log=None)
+        self._http1.append(http1)
+        loop = asyncio.get_running_loop()
+        if not h2:
+            self._servers.append(await loop.create_server(http1, host, port, reuse_address=True))
+            return self.ports()[-1]
+
+        def make_h2() -> asyncio.Protocol:
+            from propylon import echo_h2  # loaded on the first HTTP/2 connection
+
+            protocol = echo_h2.H2ServerProtocol(_h2_handler(route, state))
+            self._h2.add(protocol)
+            return protocol
+
+        self._servers.append(await loop.create_server(
+            lambda: _Switch(http1, make_h2), host, port, ssl=tls, reuse_address=True))
+        return self.ports()[-1]
+
+
+async def serve(config: EchoConfig) -> EchoServer:
+    """Start the HTTP, H2C and (with a certificate) HTTPS listeners of `config`."""
+    state = _State(str(config.http_port), dict(config.context))
+    tls = config.tls_context() if config.https_enabled else None
+    server = EchoServer()
+    try:
+        state.http_port = str(await server._listen(config.bind, config.http_port, _route, state, h2=False))
+        print(f"Starting server, listening on port {state.http_port} (http)", flush=True)
+        port = await server._listen(config.bind, config.h2c_port, _h2c_route, state, h2=True)
+        print(f"Starting server, listening on port {port} (h2c)", flush=True)
+        if tls is not None:
+            port = await server._listen(config.bind, config.https_port, _route, state, h2=True, tls=tls)
+            print(f"Starting server, listening on port {port} (https)", flush=True)
+    except BaseException:
+        await server.close()
+        raise
+    return server
+
+
+async def serve_echo(host: str, port: int) -> web.BaseRunner:
+    """Start a plain HTTP/1.1 echo on host:port; the caller stops it with `await runner.cleanup()`.
+
+    The context fields come from the environment at the time of the call.
+    """
+    state = _State(str(port), _context(os.environ))
+    runner = web.ServerRunner(web.Server(_http1_handler(_route, state, websocket=True), access_log=None))
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    """`127.0.0.1:9001` or `[::1]:9001` -> (host, port); raises ValueError with the fix."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--listen {listen!r} is not HOST:PORT; write e.g. 127.0.0.1:9001")
-    return host.strip("[]"), int(port)
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
 
 
 def run(listen: str) -> None:
-    """Serve the echo backend on `listen` (HOST:PORT) until Ctrl-C or SIGTERM."""
+    """Serve the plain echo backend on `listen` (HOST:PORT) until Ctrl-C or SIGTERM."""
     host, port = parse_listen(listen)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
         runner = await serve_echo(host, port)
         print(f"Starting server, listening on {host}:{port} (http)", flush=True)
         try:
-            await stop.wait()
+            await _until_signalled()
         finally:
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m propylon.echo [--bind HOST]`: the echo-basic-like server, configured by env."""
+    parser = argparse.ArgumentParser(prog="python -m propylon.echo", description=__doc__.split("\n")[0])
+    parser.add_argument("--bind", metavar="HOST",
+                        help="address every listener binds (default $BIND_ADDRESS or 127.0.0.1)")
+    args = parser.parse_args(argv)
+    try:
+        config = EchoConfig.from_env(os.environ, args.bind)
+    except ValueError as error:
+        print(f"echo: {error}", file=sys.stderr)
+        return 2
+
+    async def serve_until_signalled() -> None:
+        server = await serve(config)
+        try:
+            await _until_signalled()
+        finally:
+            await server.close()
+
+    try:
+        asyncio.run(serve_until_signalled())
+    except (OSError, ssl.SSLError) as error:
+        print(f"echo: cannot start: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
