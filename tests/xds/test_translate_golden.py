@@ -83,7 +83,36 @@ def https_sni() -> ir.GatewayIR:
     )
 
 
-CASES = {"http_basic": http_basic, "https_sni": https_sni}
+def http_extended() -> ir.GatewayIR:
+    """Extended HTTPRoute features: backendRef header modifiers, retries."""
+    only_v1 = ir.HeaderModifier(set=(ir.HeaderValue("backend", "a"),), remove=("x-drop",))
+    routes = (
+        ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/headers")), backends=(
+            ir.WeightedBackend("default/a/80", 1, request_headers=only_v1,
+                               response_headers=ir.HeaderModifier(add=(ir.HeaderValue("x", "1"),))),
+        )),
+        ir.Route("default/r/1/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/split")), backends=(
+            ir.WeightedBackend("default/a/80", 1, request_headers=only_v1),
+            ir.WeightedBackend("default/a/80", 1),
+        )),
+        ir.Route("default/r/2/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/retry")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),),
+                 timeout_ms=400, backend_timeout_ms=200, retry=ir.Retry(5, (500, 503))),
+        ir.Route("default/r/3/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/reset")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),),
+                 backend_timeout_ms=200, retry=ir.Retry(1, (), 25)),
+    )
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
+        route_configs=(ir.RouteConfig("http-80", (
+            ir.VirtualHost("example.com", ("example.com",), routes),)),),
+        clusters=(_backend("a", 9001),),
+        secrets=(),
+    )
+
+
+CASES = {"http_basic": http_basic, "http_extended": http_extended, "https_sni": https_sni}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

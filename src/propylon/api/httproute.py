@@ -59,6 +59,16 @@ class BackendRef:
     kind: str
     port: int | None
     weight: int
+    filters: tuple[HTTPFilter, ...] = ()  # applied only to requests sent to this backend
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """`rules[].retry` (experimental channel): durations kept as the API's text."""
+
+    attempts: int | None = None
+    codes: tuple[int, ...] = ()
+    backoff: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class Rule:
     name: str | None = None
     request_timeout: str | None = None
     backend_timeout: str | None = None
+    retry: RetryPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -119,9 +130,19 @@ def _rule(raw: dict[str, Any]) -> Rule:
         filters=tuple(_filter(f) for f in raw.get("filters") or ()),
         backend_refs=tuple(
             BackendRef(str(b.get("name", "")), b.get("namespace"), str(b.get("group") or ""),
-                       str(b.get("kind") or "Service"), b.get("port"), int(b.get("weight", 1)))
+                       str(b.get("kind") or "Service"), b.get("port"), int(b.get("weight", 1)),
+                       tuple(_filter(f) for f in b.get("filters") or ()))
             for b in raw.get("backendRefs") or ()),
         name=raw.get("name"),
         request_timeout=timeouts.get("request"),
         backend_timeout=timeouts.get("backendRequest"),
+        retry=_retry(raw.get("retry")),
     )
+
+
+def _retry(raw: Any) -> RetryPolicy | None:
+    if not isinstance(raw, dict):
+        return None
+    attempts = raw.get("attempts")
+    return RetryPolicy(int(attempts) if attempts is not None else None,
+                       tuple(int(c) for c in raw.get("codes") or ()), raw.get("backoff"))

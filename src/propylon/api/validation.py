@@ -369,7 +369,9 @@ RULE = Obj({
                                               and _duration_ms(t["request"]) != 0
                                               and _duration_ms(t["backendRequest"])
                                               > _duration_ms(t["request"]))),)),
-    "retry": Free(),
+    "retry": Obj({"attempts": Int(minimum=1),
+                  "codes": Arr(Int(minimum=400, maximum=599), unique=True),
+                  "backoff": Str(pattern=DURATION)}),
     "sessionPersistence": Free(),
 }, rules=(
     cel("RequestRedirect filter must not be used together with backendRefs",

@@ -63,15 +63,6 @@ class RouteMatch:
 
 
 @dataclass(frozen=True)
-class WeightedBackend:
-    """A share of traffic for one cluster; `cluster` is a `Cluster.name` of the same GatewayIR,
-    or None for a backendRef that could not be resolved (its share of requests gets a 500)."""
-
-    cluster: str | None
-    weight: int
-
-
-@dataclass(frozen=True)
 class HeaderValue:
     name: str
     value: str
@@ -85,6 +76,18 @@ class HeaderModifier:
 
 
 @dataclass(frozen=True)
+class WeightedBackend:
+    """A share of traffic for one cluster; `cluster` is a `Cluster.name` of the same GatewayIR,
+    or None for a backendRef that could not be resolved (its share of requests gets a 500).
+    The header modifiers apply only to requests sent to this backend (backendRef filters)."""
+
+    cluster: str | None
+    weight: int
+    request_headers: HeaderModifier | None = None
+    response_headers: HeaderModifier | None = None
+
+
+@dataclass(frozen=True)
 class Redirect:
     scheme: str | None = None
     hostname: str | None = None
@@ -92,6 +95,10 @@ class Redirect:
     path_full: str | None = None
     path_prefix: str | None = None  # replace the matched prefix with this
     status_code: int = 302
+    # The Gateway listener the route is served on: a redirect without port goes to the
+    # listener port (no scheme) or the scheme's port, and a default port is left out.
+    listener_scheme: Literal["http", "https"] | None = None
+    listener_port: int | None = None
 
 
 @dataclass(frozen=True)

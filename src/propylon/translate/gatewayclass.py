@@ -27,6 +27,12 @@ SUPPORTED_FEATURES = tuple(sorted((
     "HTTPRouteRequestMirror",
     "HTTPRouteRequestTimeout",
     "HTTPRouteBackendTimeout",
+    "HTTPRouteBackendRequestHeaderModification",
+    "HTTPRouteBackendURLRewrite",  # on a rule's only backendRef
+    "HTTPRouteBackendRequestRedirect",  # on a rule's only backendRef
+    "HTTPRouteRetry",
+    "HTTPRouteRetryBackendTimeout",
+    "HTTPRouteRetryConnectionError",
 )))
 
 

@@ -1,9 +1,14 @@
 """HTTPRoutes: attaching them to listeners, their parent status, and their rules as IR routes.
 
 `translate_rules(route, backends)` turns every (rule, match) pair into an `ir.Route` once per
-route (filters, timeouts, weighted backends; a rule whose backends all fail, or that has none,
-answers 500), and reports what went wrong with references (ResolvedRefs) or values this
-implementation does not support (Accepted False, UnsupportedValue).
+route (filters, timeouts, retries, weighted backends; a rule whose backends all fail, or that
+has none, answers 500), and reports what went wrong with references (ResolvedRefs) or values
+this implementation does not support (Accepted False, UnsupportedValue).
+
+Filters on a backendRef: header modifiers are carried per backend; any other filter on the only
+backendRef of a rule is the rule's own (every request of the rule goes there), and on a rule
+that splits traffic it is refused (UnsupportedValue), never silently ignored. `retry.attempts`
+unset means one retry.
 
 `attach(route, ...)` then walks the route's parentRefs. For each Gateway of ours it narrows the
 listeners by sectionName and port (NoMatchingParent), by allowedRoutes namespaces and kinds
@@ -29,6 +34,7 @@ from propylon.ir.model import (
     Mirror,
     PathMatch,
     Redirect,
+    Retry,
     Rewrite,
     Route,
     RouteMatch,
@@ -42,6 +48,7 @@ from propylon.translate.hostnames import route_hostnames
 from propylon.translate.precedence import Ranked
 
 KIND = "HTTPRoute"
+DEFAULT_RETRY_ATTEMPTS = 1  # `retry.attempts` unset: implementation-specific, Envoy's default
 METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
@@ -101,7 +108,8 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
 
     for i, rule in enumerate(route.rules):
         fields = _rule_fields(rule, resolve, out.unsupported)
-        weighted = tuple(WeightedBackend(resolve(b), b.weight) for b in rule.backend_refs)
+        weighted = tuple(_weighted(b, resolve(b), len(rule.backend_refs), fields, resolve,
+                                   out.unsupported) for b in rule.backend_refs)
         if "redirect" in fields:
             action: dict[str, Any] = {}
         elif not any(w.cluster is not None and w.weight > 0 for w in weighted):
@@ -118,6 +126,36 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
             ir = Route(f"httproute/{ns}/{name}/rule/{i}/match/{j}", match, **action, **fields)
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j))
     return out
+
+
+def _weighted(ref: BackendRef, cluster: str | None, siblings: int, fields: dict[str, Any],
+              resolve: Callable[[BackendRef], str | None],
+              unsupported: list[str]) -> WeightedBackend:
+    """One backendRef with its own filters. Header modifiers are per backend; any other filter
+    type on the only backendRef of a rule behaves as the same filter on the rule (every request
+    of the rule goes to that backend), and is not supported when the rule splits traffic."""
+    own: dict[str, Any] = {}
+    for f in ref.filters:
+        if f.type == "RequestHeaderModifier":
+            own["request_headers"] = _headers(f.body)
+        elif f.type == "ResponseHeaderModifier":
+            own["response_headers"] = _headers(f.body)
+        elif siblings == 1 and f.type in _HOISTABLE:
+            hoisted: dict[str, Any] = {}
+            _filter(f, hoisted, resolve, unsupported)
+            mirrors = fields.get("mirrors", ()) + hoisted.pop("mirrors", ())
+            if set(hoisted) & set(fields) or {"redirect", "rewrite"} <= set(hoisted) | set(fields):
+                unsupported.append(f'backendRef "{ref.name}" has a {f.type} filter that its '
+                                   "rule's filters conflict with: keep one of them")
+            fields.update(hoisted, **({"mirrors": mirrors} if mirrors else {}))
+        else:
+            unsupported.append(f'filter type "{f.type}" is not supported on backendRef '
+                               f'"{ref.name}" of a rule with {siblings} backendRefs: move it to '
+                               "the rule's filters")
+    return WeightedBackend(cluster, ref.weight, **own)
+
+
+_HOISTABLE = ("RequestRedirect", "URLRewrite", "RequestMirror")
 
 
 def _check_regexes(match: RouteMatch, unsupported: list[str]) -> None:
@@ -141,6 +179,10 @@ def _rule_fields(rule: Rule, resolve: Callable[[BackendRef], str | None],
     backend = _duration_ms(rule.backend_timeout)
     if backend:
         fields["backend_timeout_ms"] = backend
+    if rule.retry is not None:
+        fields["retry"] = Retry(rule.retry.attempts or DEFAULT_RETRY_ATTEMPTS,
+                                tuple(sorted(set(rule.retry.codes))),
+                                _duration_ms(rule.retry.backoff))
     return fields
 
 

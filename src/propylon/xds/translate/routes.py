@@ -14,7 +14,8 @@ Backends: one valid backend is a plain `cluster` route; several are `weighted_cl
 backend that could not be resolved (`cluster` None) keeps its weight but points to
 `INVALID_CLUSTER`, a name that is never defined, with `cluster_not_found_response_code:
 INTERNAL_SERVER_ERROR`: Envoy picks a weighted cluster per request and answers 500 for exactly
-that share. When no backend can take traffic (all invalid, or all weights zero) the route is a
+that share. Header modifiers of one backend (backendRef filters) go on its weighted cluster
+entry, so a rule with them is always `weighted_clusters`. When no backend can take traffic (all invalid, or all weights zero) the route is a
 `direct_response` 500.
 """
 
@@ -138,17 +139,28 @@ def _rewritten_prefix(match: ir.RouteMatch, replacement: str) -> str:
 
 
 def _cluster_specifier(action: rc.RouteAction, backends: tuple[ir.WeightedBackend, ...]) -> None:
-    weights: dict[str, int] = {}
-    for backend in backends:
-        name = backend.cluster if backend.cluster is not None else INVALID_CLUSTER
-        weights[name] = weights.get(name, 0) + backend.weight
-    if len(weights) == 1 and INVALID_CLUSTER not in weights:
-        action.cluster = next(iter(weights))
-        return
+    """One backend without header modifiers is a plain `cluster`; anything else is
+    `weighted_clusters`, one entry per (cluster, header modifiers), weights summed."""
+    weights: dict[tuple[str, ir.HeaderModifier | None, ir.HeaderModifier | None], int] = {}
+    for b in backends:
+        key = (b.cluster if b.cluster is not None else INVALID_CLUSTER, b.request_headers,
+               b.response_headers)
+        weights[key] = weights.get(key, 0) + b.weight
+    if len(weights) == 1:
+        name, request, response = next(iter(weights))
+        if name != INVALID_CLUSTER and request is None and response is None:
+            action.cluster = name
+            return
     action.cluster_not_found_response_code = rc.RouteAction.INTERNAL_SERVER_ERROR
-    for name in sorted(weights):
-        action.weighted_clusters.clusters.append(
-            rc.WeightedCluster.ClusterWeight(name=name, weight=UInt32Value(value=weights[name])))
+    for (name, request, response), weight in sorted(weights.items(), key=lambda kv: repr(kv[0])):
+        entry = rc.WeightedCluster.ClusterWeight(name=name, weight=UInt32Value(value=weight))
+        if request is not None:
+            entry.request_headers_to_add.extend(_header_options(request))
+            entry.request_headers_to_remove.extend(request.remove)
+        if response is not None:
+            entry.response_headers_to_add.extend(_header_options(response))
+            entry.response_headers_to_remove.extend(response.remove)
+        action.weighted_clusters.clusters.append(entry)
 
 
 def _route_action(route: ir.Route, backends: tuple[ir.WeightedBackend, ...]) -> rc.RouteAction:

@@ -1,0 +1,155 @@
+"""Helpers for tests that run the whole pure pipeline against a real Envoy: Gateway API objects ->
+`propylon.translate` -> `propylon.xds.translate` -> the ADS cache, with backends on 127.0.0.1.
+
+`Stack` holds a GatewayClass and one Gateway (`default/gw`, its listeners given by the test) plus
+the objects a test adds; `program()` translates them with the Gateway's listener ports bound on
+free loopback ports and pushes the result to the xDS cache. `echo_backend()` starts an aiohttp
+server that answers every request with a JSON echo of what it received, and can fail on demand
+(the `/retry` simulator of the conformance echo server: `succeedAfter`, `responseCode`,
+`delayRetry`, a TCP reset when no code is given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import struct
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from propylon.ir.model import GatewayKey, InfraState, PortState
+from propylon.translate import translate
+from propylon.translate.types import Result, Snapshot
+from propylon.xds.translate import translate as to_envoy
+from xds_support import XdsFixture, free_port
+
+KEY = GatewayKey("default", "gw")
+NODE = str(KEY)
+
+
+def service(name: str, backend_port: int, port: int = 8080,
+            app_protocol: str | None = None) -> list[dict[str, Any]]:
+    """A Service `default/<name>` on `port` and its EndpointSlice: 127.0.0.1:`backend_port`."""
+    service_port: dict[str, Any] = {"name": "http", "port": port, "targetPort": backend_port}
+    if app_protocol is not None:
+        service_port["appProtocol"] = app_protocol
+    return [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+         "spec": {"ports": [service_port]}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": f"{name}-1", "namespace": "default",
+                      "labels": {"kubernetes.io/service-name": name}},
+         "addressType": "IPv4", "endpoints": [{"addresses": ["127.0.0.1"]}],
+         "ports": [{"name": "http", "port": backend_port}]},
+    ]
+
+
+def route(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """An HTTPRoute `default/<name>` attached to the Gateway unless `spec` says otherwise."""
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": "default", "generation": 1},
+            "spec": {"parentRefs": [{"name": "gw"}], **spec}}
+
+
+@dataclass
+class Stack:
+    """The Gateway `default/gw` with `listeners`, each listener port bound on a free port."""
+
+    listeners: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"name": "http", "protocol": "HTTP", "port": 80}])
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    bind_ports: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for listener in self.listeners:
+            self.bind_ports.setdefault(int(listener["port"]), free_port())
+
+    def port(self, listener_port: int = 80) -> int:
+        """Where Envoy really serves the Gateway listener port `listener_port`."""
+        return self.bind_ports[listener_port]
+
+    def snapshot(self) -> Snapshot:
+        gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                   "metadata": {"name": KEY.name, "namespace": KEY.namespace, "generation": 1},
+                   "spec": {"gatewayClassName": "propylon", "listeners": self.listeners}}
+        gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                         "metadata": {"name": "propylon", "generation": 1},
+                         "spec": {"controllerName": "propylon.dev/gateway-controller"}}
+        objects: dict[str, list[dict[str, Any]]] = {}
+        for obj in [gateway_class, gateway, *self.objects]:
+            objects.setdefault(obj["kind"], []).append(obj)
+        infra = InfraState(KEY, "127.0.0.1", tuple(PortState(p, b) for p, b in
+                                                   sorted(self.bind_ports.items())), True)
+        return Snapshot({k: tuple(v) for k, v in objects.items()}, {KEY: infra})
+
+    def program(self, xds: XdsFixture) -> Result:
+        """Translate everything and push the Gateway's Envoy resources; return the Result."""
+        result = translate(self.snapshot())
+        xds.cache.set(NODE, to_envoy(result.gateways[KEY]))
+        return result
+
+
+def route_conditions(result: Result, name: str) -> dict[str, tuple[str, str]]:
+    """The conditions of HTTPRoute `default/<name>` on its first parent: type -> (status, reason)."""
+    update = next(s for s in result.statuses if s.kind == "HTTPRoute" and s.name == name)
+    conditions = update.status["parents"][0]["conditions"]
+    return {c["type"]: (c["status"], c["reason"]) for c in conditions}
+
+
+@dataclass
+class Echo:
+    """A running echo backend: its port, and how many requests each path+query received."""
+
+    port: int
+    seen: Counter[str]
+
+
+async def _reset(request: web.Request) -> web.Response:
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    if request.transport is not None:
+        request.transport.abort()
+    raise asyncio.CancelledError
+
+
+@asynccontextmanager
+async def echo_backend(name: str) -> AsyncIterator[Echo]:
+    """Serve an echo backend named `name` until the generator is closed."""
+    attempts: Counter[str] = Counter()
+    echo = Echo(0, Counter())
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        echo.seen[request.path_qs] += 1
+        query = request.query
+        if "succeedAfter" in query:
+            attempts[query.get("uuid", "")] += 1
+            if attempts[query.get("uuid", "")] <= int(query["succeedAfter"]):
+                if "delayRetry" in query:
+                    await asyncio.sleep(int(query["delayRetry"].removesuffix("ms")) / 1000)
+                if "responseCode" not in query:
+                    return await _reset(request)
+                return web.Response(status=int(query["responseCode"]))
+        body = {"backend": name, "path": request.path_qs, "method": request.method,
+                "host": request.host, "protocol": f"HTTP/{request.version.major}",
+                "headers": {k.lower(): ",".join(request.headers.getall(k))
+                            for k in request.headers}}
+        return web.Response(text=json.dumps(body), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", free_port())
+    await site.start()
+    echo.port = int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    try:
+        yield echo
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,202 @@
+"""HTTPRoute extended features, from Gateway API objects through both translators to a real
+Envoy: filters on backendRefs, retries (status codes, connection resets, per-try and request
+timeouts)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import aiohttp
+import pytest
+
+from gateway_api_support import NODE, Echo, Stack, echo_backend, route, route_conditions, service
+from xds_support import EnvoyFactory, XdsFixture, wait_for
+
+EchoFactory = Callable[[str], Awaitable[Echo]]
+
+
+@pytest.fixture
+async def echo_factory() -> AsyncIterator[EchoFactory]:
+    async with AsyncExitStack() as stack:
+        async def start(name: str) -> Echo:
+            return await stack.enter_async_context(echo_backend(name))
+
+        yield start
+
+
+async def request(session: aiohttp.ClientSession, port: int, path: str,
+                  headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    async with session.get(f"http://127.0.0.1:{port}{path}", headers=headers or {},
+                           allow_redirects=False) as response:
+        text = await response.text()
+        is_echo = response.content_type == "application/json"
+        return response.status, json.loads(text) if is_echo else {"body": text}
+
+
+async def until(session: aiohttp.ClientSession, port: int, path: str, status: int) -> None:
+    async def served() -> bool:
+        try:
+            return (await request(session, port, path))[0] == status
+        except aiohttp.ClientError:
+            return False
+
+    await wait_for(served, what=f"{path} -> {status}")
+
+
+async def test_request_header_modifiers_on_backend_refs(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    v1, v2 = await echo_factory("v1"), await echo_factory("v2")
+    modifier = {"set": [{"name": "X-Header-Set", "value": "set-overwrites-values"}],
+                "add": [{"name": "X-Header-Add", "value": "add-appends-values"}],
+                "remove": ["X-Header-Remove"]}
+    stack = Stack(objects=[*service("v1", v1.port), *service("v2", v2.port), route("r", {"rules": [
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/one"}}],
+         "backendRefs": [{"name": "v1", "port": 8080, "filters": [
+             {"type": "RequestHeaderModifier", "requestHeaderModifier": modifier}]}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/split"}}],
+         "backendRefs": [
+             {"name": name, "port": 8080, "weight": 10, "filters": [
+                 {"type": "RequestHeaderModifier",
+                  "requestHeaderModifier": {"set": [{"name": "Backend", "value": name}]}}]}
+             for name in ("v1", "v2")]},
+    ]})])
+    result = stack.program(xds)
+    assert route_conditions(result, "r")["Accepted"] == ("True", "Accepted")
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/one", 200)
+        _, seen = await request(session, port, "/one", {
+            "x-header-set": "original", "X-Header-Add": "some-other-value",
+            "X-Header-Remove": "gone", "Some-Other-Header": "val"})
+        assert seen["headers"]["x-header-set"] == "set-overwrites-values"
+        assert seen["headers"]["x-header-add"] == "some-other-value,add-appends-values"
+        assert seen["headers"]["some-other-header"] == "val"
+        assert "x-header-remove" not in seen["headers"]
+
+        backends: Counter[str] = Counter()
+        for _ in range(40):
+            _, seen = await request(session, port, "/split")
+            assert seen["headers"]["backend"] == seen["backend"]
+            backends[seen["backend"]] += 1
+        assert set(backends) == {"v1", "v2"}
+
+
+async def test_backend_ref_filters_that_envoy_cannot_split_are_refused(
+        xds: XdsFixture) -> None:
+    stack = Stack(objects=[*service("v1", 1), *service("v2", 2), route("r", {"rules": [
+        {"backendRefs": [
+            {"name": "v1", "port": 8080, "filters": [
+                {"type": "URLRewrite", "urlRewrite": {"hostname": "elsewhere.example.com"}}]},
+            {"name": "v2", "port": 8080}]}]})])
+    result = stack.program(xds)
+    assert route_conditions(result, "r")["Accepted"] == ("False", "UnsupportedValue")
+
+
+async def test_url_rewrite_and_redirect_on_the_only_backend_ref(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    v1 = await echo_factory("v1")
+
+    def rule(prefix: str, filter_: dict[str, Any]) -> dict[str, Any]:
+        return {"matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
+                "backendRefs": [{"name": "v1", "port": 8080, "filters": [filter_]}]}
+
+    stack = Stack(objects=[*service("v1", v1.port), route("r", {"rules": [
+        rule("/full", {"type": "URLRewrite", "urlRewrite": {
+            "path": {"type": "ReplaceFullPath", "replaceFullPath": "/rewritten-full"}}}),
+        rule("/prefix", {"type": "URLRewrite", "urlRewrite": {
+            "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/rewritten-prefix"}}}),
+        rule("/redirect", {"type": "RequestRedirect", "requestRedirect": {
+            "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/redirected"}}}),
+    ]})])
+    stack.program(xds)
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/full/original", 200)
+        assert (await request(session, port, "/full/original"))[1]["path"] == "/rewritten-full"
+        assert ((await request(session, port, "/prefix/original"))[1]["path"]
+                == "/rewritten-prefix/original")
+        async with session.get(f"http://127.0.0.1:{port}/redirect/original",
+                               allow_redirects=False) as response:
+            assert response.status == 302
+            assert response.headers["location"].endswith("/redirected/original")
+        assert v1.seen["/redirect/original"] == 0
+
+
+def _retry_path(path: str, **query: str) -> str:
+    return f"{path}?" + "&".join(f"{k}={v}" for k, v in {**query, "uuid": uuid.uuid4().hex}.items())
+
+
+async def test_retries_by_status_code_and_attempts(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    v3 = await echo_factory("v3")
+    stack = Stack(objects=[*service("v3", v3.port), route("r", {"rules": [
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/code-500-attempts-3"}}],
+         "retry": {"codes": [500], "attempts": 3}, "backendRefs": [{"name": "v3", "port": 8080}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/code-all-attempts-2"}}],
+         "retry": {"codes": [500, 502, 503, 504], "attempts": 2, "backoff": "10ms"},
+         "backendRefs": [{"name": "v3", "port": 8080}]},
+    ]})])
+    stack.program(xds)
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/code-500-attempts-3", 200)
+        cases = [("/code-500-attempts-3", "500", 2, 200), ("/code-500-attempts-3", "500", 4, 500),
+                 ("/code-500-attempts-3", "503", 2, 503)]
+        cases += [("/code-all-attempts-2", code, fails, 200 if fails == 1 else int(code))
+                  for code in ("500", "502", "503", "504") for fails in (1, 3)]
+        for path, code, fails, want in cases:
+            got, _ = await request(session, port, _retry_path(
+                path, responseCode=code, succeedAfter=str(fails)))
+            assert got == want, (path, code, fails)
+
+
+async def test_retries_on_connection_reset(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    v3 = await echo_factory("v3")
+    stack = Stack(objects=[*service("v3", v3.port), route("r", {"rules": [
+        {"retry": {"attempts": 3}, "backendRefs": [{"name": "v3", "port": 8080}]}]})])
+    stack.program(xds)
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/", 200)
+        assert (await request(session, port, _retry_path("/reset", succeedAfter="2")))[0] == 200
+        failed, _ = await request(session, port, _retry_path("/reset", succeedAfter="4"))
+        assert failed in (500, 502, 503)
+
+
+async def test_retries_within_backend_request_and_request_timeouts(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    v3 = await echo_factory("v3")
+    stack = Stack(objects=[*service("v3", v3.port), route("r", {"rules": [
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/backend-request-timeout"}}],
+         "retry": {"attempts": 2}, "timeouts": {"backendRequest": "200ms"},
+         "backendRefs": [{"name": "v3", "port": 8080}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/request-timeout"}}],
+         "retry": {"codes": [500], "attempts": 5},
+         "timeouts": {"backendRequest": "200ms", "request": "400ms"},
+         "backendRefs": [{"name": "v3", "port": 8080}]},
+    ]})])
+    stack.program(xds)
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/request-timeout", 200)
+        slow = {"delayRetry": "300ms", "responseCode": "500"}
+        assert (await request(session, port, _retry_path(
+            "/backend-request-timeout", **slow, succeedAfter="2")))[0] == 200
+        assert (await request(session, port, _retry_path(
+            "/backend-request-timeout", **slow, succeedAfter="3")))[0] == 504
+        assert (await request(session, port, _retry_path(
+            "/request-timeout", responseCode="500", succeedAfter="1")))[0] == 200
+        assert (await request(session, port, _retry_path(
+            "/request-timeout", delayRetry="100ms", responseCode="500",
+            succeedAfter="4")))[0] == 504
