@@ -1,10 +1,10 @@
 """The embedded Kubernetes-compatible API server (aiohttp + SQLite) of standalone mode.
 
-`APIServer(state_dir).start()` serves the kinds of `propylon.api.kinds.KINDS` over https with a
+`APIServer(state_dir).start()` serves the kinds of `propylon.api.kinds.KINDS` and CRDs over https with a
 bearer token and writes a kubeconfig, so kubectl and lightkube work against it unchanged. The
 modules: `storage` (SQLite), `registry` (the resource operations), `admission` (validation),
 `patch` (JSON, merge and strategic merge patch), `managedfields` (server-side apply ownership),
-`events` and `watch` (watch fan-out and streams), `selectors`, `jsonpath` and `table` (kubectl
+`crds` (CustomResourceDefinitions), `events` and `watch` (watch fan-out and streams), `selectors`, `jsonpath` and `table` (kubectl
 get columns), `discovery`, `openapi`, `handlers` (HTTP), `tls` (certificates, token,
 kubeconfig) and `server` (the `APIServer` class).
 """

@@ -1,4 +1,4 @@
-"""API discovery documents, built from `propylon.api.kinds.KINDS`.
+"""API discovery documents, built from the kinds the server serves (`crds.Catalog.kinds()`).
 
 `/api` and `/apis` answer aggregated discovery (`APIGroupDiscoveryList`, apidiscovery.k8s.io/v2)
 when the Accept header asks for it, with that exact Content-Type (kubectl ignores the document
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from propylon.api.kinds import KINDS, KindInfo
+from collections.abc import Sequence
+
+from propylon.api.kinds import KindInfo
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 STATUS_VERBS = ["get", "patch", "update"]
@@ -29,9 +31,9 @@ def _aggregated_content_type(accept: str) -> str | None:
     return None
 
 
-def _groups(core: bool) -> dict[str, list[KindInfo]]:
+def _groups(kinds: Sequence[KindInfo], core: bool) -> dict[str, list[KindInfo]]:
     groups: dict[str, list[KindInfo]] = {}
-    for info in KINDS:
+    for info in kinds:
         if (info.group == "") == core:
             groups.setdefault(info.group, []).append(info)
     return groups
@@ -56,11 +58,11 @@ def _aggregated_resource(info: KindInfo) -> dict[str, Any]:
     return resource
 
 
-def aggregated(core: bool, media_type: str) -> dict[str, Any]:
+def aggregated(kinds: Sequence[KindInfo], core: bool, media_type: str) -> dict[str, Any]:
     """The `APIGroupDiscoveryList` for `/api` (core) or `/apis`."""
     api_version = "apidiscovery.k8s.io/" + ("v2beta1" if "v=v2beta1" in media_type else "v2")
     items = []
-    for group, infos in _groups(core).items():
+    for group, infos in _groups(kinds, core).items():
         versions: dict[str, list[dict[str, Any]]] = {}
         for info in infos:
             versions.setdefault(info.version, []).append(_aggregated_resource(info))
@@ -90,21 +92,22 @@ def _api_group(group: str, infos: list[KindInfo]) -> dict[str, Any]:
     return {"name": group, "versions": versions, "preferredVersion": versions[0]}
 
 
-def api_group_list() -> dict[str, Any]:
+def api_group_list(kinds: Sequence[KindInfo]) -> dict[str, Any]:
     return {"kind": "APIGroupList", "apiVersion": "v1",
-            "groups": [_api_group(g, i) for g, i in _groups(core=False).items()]}
+            "groups": [_api_group(g, i) for g, i in _groups(kinds, core=False).items()]}
 
 
-def api_group(group: str) -> dict[str, Any] | None:
-    infos = _groups(core=False).get(group)
+def api_group(kinds: Sequence[KindInfo], group: str) -> dict[str, Any] | None:
+    infos = _groups(kinds, core=False).get(group)
     if not infos:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_api_group(group, infos)}
 
 
-def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
+def api_resource_list(kinds: Sequence[KindInfo], group: str, version: str
+                      ) -> dict[str, Any] | None:
     """The legacy `APIResourceList` of one group version, or None if not served."""
-    infos = [i for i in KINDS if i.group == group and i.version == version]
+    infos = [i for i in kinds if i.group == group and i.version == version]
     if not infos:
         return None
     resources: list[dict[str, Any]] = []

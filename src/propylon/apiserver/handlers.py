@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from propylon.api.kinds import KINDS, KindInfo
+from propylon.api.kinds import KindInfo
 from propylon.apiserver import discovery, openapi
 from propylon.apiserver.admission import field_validation
 from propylon.apiserver.errors import (APIError, bad_request, json_response, resource_not_found,
@@ -32,8 +32,6 @@ from propylon.apiserver.watch import serve_watch
 
 log = logging.getLogger(__name__)
 
-_BY_PATH: dict[tuple[str, str, str], KindInfo] = {(k.group, k.version, k.plural): k
-                                                  for k in KINDS}
 _JSON_TYPES = ("application/json", "application/merge-patch+json",
                "application/json-patch+json", "application/strategic-merge-patch+json")
 _YAML_TYPES = ("application/yaml", APPLY_PATCH)
@@ -76,6 +74,7 @@ class Routes:
     def __init__(self, registry: Registry, hub: EventHub, token: str,
                  bookmark_interval: float) -> None:
         self.registry = registry
+        self.catalog = registry.catalog
         self.hub = hub
         self.token = token
         self.bookmark_interval = bookmark_interval
@@ -123,7 +122,7 @@ class Routes:
         if media_type is None:
             resp = json_response(legacy)
         else:
-            resp = json_response(discovery.aggregated(core, media_type))
+            resp = json_response(discovery.aggregated(self.catalog.kinds(), core, media_type))
             resp.headers["Content-Type"] = media_type
         resp.headers["Vary"] = "Accept"
         return resp
@@ -132,13 +131,16 @@ class Routes:
         return self._discovery(request, True, discovery.api_versions(request.host))
 
     async def group_discovery(self, request: web.Request) -> web.Response:
-        return self._discovery(request, False, discovery.api_group_list())
+        return self._discovery(request, False, discovery.api_group_list(self.catalog.kinds()))
 
     async def openapi_root(self, request: web.Request) -> web.Response:
-        return json_response(openapi.root_document())
+        return json_response(self.catalog.memo("openapi", lambda: openapi.root_document(
+            self.catalog.kinds(), self.catalog.schema)))
 
     async def openapi_gv(self, request: web.Request) -> web.Response:
-        doc = openapi.group_version_document(request.match_info["gv"])
+        gv = request.match_info["gv"]
+        doc = self.catalog.memo(("openapi", gv), lambda: openapi.group_version_document(
+            self.catalog.kinds(), self.catalog.schema, gv))
         if doc is None:
             raise resource_not_found()
         return json_response(doc)
@@ -153,14 +155,14 @@ class Routes:
             raise resource_not_found()
         version, rest = rest[0], rest[1:]
         if not rest and request.method == "GET":
-            doc = discovery.api_resource_list(group, version)
+            doc = discovery.api_resource_list(self.catalog.kinds(), group, version)
             if doc is None:
                 raise resource_not_found()
             return json_response(doc)
         namespace: str | None = None
         if len(rest) >= 3 and rest[0] == "namespaces":
             namespace, rest = rest[1], rest[2:]
-        info = _BY_PATH.get((group, version, rest[0])) if rest else None
+        info = self.catalog.by_path(group, version, rest[0]) if rest else None
         if info is None or len(rest) > 3 or (len(rest) == 3 and rest[2] != "status") \
                 or (namespace is not None and not info.namespaced) \
                 or (len(rest) == 3 and not info.has_status):

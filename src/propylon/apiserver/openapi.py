@@ -5,7 +5,8 @@ and leaves validation to the server only if that document declares a PATCH opera
 `x-kubernetes-group-version-kind`) that accepts the `fieldValidation` query parameter. Each
 group-version document therefore lists the usual paths and operations of every kind, and one
 permissive schema per kind (any fields allowed; the server validates) tagged with its
-group-version-kind. Builtin kinds get no schema here, so kubectl computes strategic merge
+group-version-kind; a kind defined by a CRD publishes that CRD's openAPIV3Schema instead (what
+`kubectl explain` reads). Core kinds get no schema here, so kubectl computes strategic merge
 patches from its compiled-in types and their merge keys.
 """
 
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import cache
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from propylon.api.kinds import KINDS, KindInfo
+from propylon.api.kinds import KindInfo
+
+SchemaOf = Callable[[KindInfo], dict[str, Any] | None]
 
 
 def _gv_path(info: KindInfo) -> str:
@@ -79,7 +82,10 @@ def _paths(info: KindInfo) -> dict[str, Any]:
     return paths
 
 
-def _schema(info: KindInfo) -> dict[str, Any]:
+def _schema(info: KindInfo, crd_schema: dict[str, Any] | None) -> dict[str, Any]:
+    gvk = [{"group": info.group, "version": info.version, "kind": info.kind}]
+    if crd_schema is not None:
+        return {**crd_schema, "x-kubernetes-group-version-kind": gvk}
     return {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
             "description": f"{info.kind} ({info.api_version})",
             "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
@@ -89,14 +95,13 @@ def _schema(info: KindInfo) -> dict[str, Any]:
                                     "x-kubernetes-preserve-unknown-fields": True},
                            "status": {"type": "object",
                                       "x-kubernetes-preserve-unknown-fields": True}},
-            "x-kubernetes-group-version-kind": [{"group": info.group, "version": info.version,
-                                                 "kind": info.kind}]}
+            "x-kubernetes-group-version-kind": gvk}
 
 
-@cache
-def group_version_document(gv_path: str) -> dict[str, Any] | None:
+def group_version_document(kinds: Sequence[KindInfo], schema_of: SchemaOf,
+                           gv_path: str) -> dict[str, Any] | None:
     """The document for `api/v1` or `apis/<group>/<version>`, or None if not served."""
-    infos = [i for i in KINDS if _gv_path(i) == gv_path]
+    infos = [i for i in kinds if _gv_path(i) == gv_path]
     if not infos:
         return None
     paths: dict[str, Any] = {}
@@ -104,7 +109,7 @@ def group_version_document(gv_path: str) -> dict[str, Any] | None:
     for info in infos:
         paths.update(_paths(info))
         if info.group:
-            schemas[schema_name(info)] = _schema(info)
+            schemas[schema_name(info)] = _schema(info, schema_of(info))
     return {"openapi": "3.0.0", "info": {"title": "Propylon", "version": gv_path},
             "paths": paths, "components": {"schemas": schemas}}
 
@@ -113,12 +118,11 @@ def _hash(doc: dict[str, Any]) -> str:
     return hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:64].upper()
 
 
-@cache
-def root_document() -> dict[str, Any]:
+def root_document(kinds: Sequence[KindInfo], schema_of: SchemaOf) -> dict[str, Any]:
     """`/openapi/v3`: where each group version's document is, with a content hash."""
     paths = {}
-    for gv in dict.fromkeys(_gv_path(i) for i in KINDS):
-        doc = group_version_document(gv)
+    for gv in dict.fromkeys(_gv_path(i) for i in kinds):
+        doc = group_version_document(kinds, schema_of, gv)
         assert doc is not None
         paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash={_hash(doc)}"}
     return {"paths": paths}

@@ -24,8 +24,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from propylon.api.kinds import KINDS, KindInfo, by_kind
+from propylon.api.kinds import KindInfo, by_kind
 from propylon.apiserver import patch as patches
+from propylon.apiserver import crds
 from propylon.apiserver.admission import Validator, admit
 from propylon.apiserver.errors import (APIError, already_exists, bad_request, conflict,
                                        invalid, namespace_not_found, not_found,
@@ -56,6 +57,13 @@ def _without(obj: dict[str, Any], *fields: str) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in fields}
 
 
+def _relabel(info: KindInfo, obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` as seen through `info`'s version (CRD versions share a store, unconverted)."""
+    if obj.get("apiVersion") in (None, info.api_version):
+        return obj
+    return {**obj, "apiVersion": info.api_version}
+
+
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     meta = _without(obj.get("metadata", {}), "resourceVersion", "managedFields")
     return {**obj, "metadata": meta}
@@ -64,10 +72,14 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
 class Registry:
     """Objects of every kind in `storage`, with changes published on `hub`."""
 
-    def __init__(self, storage: Storage, hub: EventHub, validator: Validator | None) -> None:
+    def __init__(self, storage: Storage, hub: EventHub, validator: Validator | None,
+                 catalog: crds.Catalog | None = None) -> None:
         self.storage = storage
         self.hub = hub
-        self.validator = validator
+        self.catalog = catalog if catalog is not None else crds.Catalog(crds.builtin_kinds(gateway_api=True))
+        self.validator = self.catalog.validator(validator)
+        for crd in storage.list(crds.CRD_STORAGE_KEY):
+            self.catalog.put(crd)
         self.lock = asyncio.Lock()
 
     # reads
@@ -76,10 +88,11 @@ class Registry:
         obj = self.storage.get(storage_key(info), namespace, name)
         if obj is None:
             raise not_found(info, name)
-        return obj
+        return _relabel(info, obj)
 
     def list(self, info: KindInfo, namespace: str | None, match: Matcher) -> list[dict[str, Any]]:
-        return [o for o in self.storage.list(storage_key(info), namespace) if match(o)]
+        return [_relabel(info, o) for o in self.storage.list(storage_key(info), namespace)
+                if match(o)]
 
     # writes
 
@@ -144,6 +157,7 @@ class Registry:
             raise unsupported_media_type(content_type, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
         async with self.lock:
             old = self.storage.get(storage_key(info), namespace, name)
+            old = None if old is None else _relabel(info, old)
             if old is None and content_type == APPLY_PATCH and not status:
                 obj = self._check_body(info, namespace, body)
                 if obj["metadata"].get("name") != name:
@@ -300,6 +314,8 @@ class Registry:
                   old: dict[str, Any] | None) -> None:
         if info == NAMESPACES:
             obj["status"] = {"phase": "Active"}
+        elif info == crds.CRD:
+            obj["status"] = crds.established_status(obj, (old or {}).get("status"))
         elif info.kind == "Service" and info.group == "":
             self._service_defaults(namespace, obj, old)
 
@@ -339,19 +355,31 @@ class Registry:
             return obj
         name = obj["metadata"]["name"]
         rv = self.storage.put(storage_key(info), namespace, name, obj)
+        if info == crds.CRD:
+            self.catalog.put(obj)
         self.hub.publish(Event(rv, "ADDED" if old is None else "MODIFIED", storage_key(info),
                                copy.deepcopy(obj), old))
         return obj
 
     def _remove(self, info: KindInfo, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
         rv = self.storage.delete(storage_key(info), namespace, obj["metadata"]["name"])
+        if info == crds.CRD:
+            self._delete_custom_objects(self.catalog.remove(obj["metadata"]["name"]))
         gone = copy.deepcopy(obj)
         gone["metadata"]["resourceVersion"] = str(rv)
         self.hub.publish(Event(rv, "DELETED", storage_key(info), gone, obj))
         return gone
 
     def _delete_namespace_contents(self, namespace: str) -> None:
-        for info in KINDS:
+        for info in self.catalog.kinds():
             if info.namespaced:
                 for obj in self.storage.list(storage_key(info), namespace):
                     self._remove(info, namespace, obj)
+
+    def _delete_custom_objects(self, kinds: list[KindInfo]) -> None:
+        """Delete the objects of a deleted CRD (unless a builtin kind still serves them)."""
+        served = {storage_key(k) for k in self.catalog.kinds()}
+        for info in kinds[:1]:
+            if storage_key(info) not in served:
+                for obj in self.storage.list(storage_key(info)):
+                    self._remove(info, obj["metadata"].get("namespace", ""), obj)

@@ -2,7 +2,9 @@
 
 `start()` opens `<state_dir>/state.db`, loads or creates the TLS credentials and token, seeds
 the `default` and `kube-system` namespaces, binds https on `host:port` and writes
-`<state_dir>/kubeconfig`. With `port=0` it reuses the port saved in the state directory when that
+`<state_dir>/kubeconfig`. It serves the core kinds, CustomResourceDefinitions (see `crds`) and,
+unless `builtin_gateway_api=False` (a cluster-like server on which the Gateway API CRDs must be
+applied), the Gateway API kinds. With `port=0` it reuses the port saved in the state directory when that
 port is free, so a restarted server keeps its URL and the kubeconfig stays valid; otherwise it
 takes a free port and saves it. `stop()` ends every watch, closes the listener and the database.
 """
@@ -18,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from propylon.apiserver.admission import default_validator
+from propylon.apiserver.crds import Catalog, builtin_kinds
 from propylon.apiserver.events import EventHub
 from propylon.apiserver.handlers import Routes
 from propylon.apiserver.registry import Registry
@@ -46,13 +49,15 @@ class APIServer:
 
     def __init__(self, state_dir: Path, host: str = "127.0.0.1", port: int = 0,
                  validator: Callable[[dict[str, Any]], list[Any]] | None = None, *,
-                 event_history: int = 10_000, bookmark_interval: float = 60.0) -> None:
+                 event_history: int = 10_000, bookmark_interval: float = 60.0,
+                 builtin_gateway_api: bool = True) -> None:
         self.state_dir = Path(state_dir)
         self.host = host
         self.port = port
         self.validator = validator
         self.event_history = event_history
         self.bookmark_interval = bookmark_interval
+        self.builtin_gateway_api = builtin_gateway_api
         self.kubeconfig_path = self.state_dir / "kubeconfig"
         self.url = ""
         self._storage: Storage | None = None
@@ -66,7 +71,8 @@ class APIServer:
         credentials = ensure_credentials(self.state_dir)
         self._hub = EventHub(self.event_history, storage.resource_version)
         validator = self.validator if self.validator is not None else default_validator()
-        registry = Registry(storage, self._hub, validator)
+        registry = Registry(storage, self._hub, validator,
+                            Catalog(builtin_kinds(self.builtin_gateway_api)))
         for name in SEEDED_NAMESPACES:
             await registry.seed_namespace(name)
         app = web.Application(client_max_size=16 * 1024 * 1024)
