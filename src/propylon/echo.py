@@ -268,10 +268,9 @@ def _peer_chain(ssl_object: ssl.SSLObject) -> list[bytes]:
     chain = getattr(ssl_object, "get_unverified_chain", None)  # public from Python 3.13
     if chain is None:
         chain = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
-    if chain is not None:
-        certificates = chain() or []
-        return [cert if isinstance(cert, bytes) else cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-                for cert in certificates]
+    if chain is not None:  # a server sees [None] when the client sent no certificate
+        return [cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                for cert in chain() or [] if cert is not None]
     leaf = ssl_object.getpeercert(binary_form=True)
     return [leaf] if leaf else []
 

@@ -13,10 +13,13 @@ see one do not pay for loading `h2`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import traceback
 from collections.abc import Awaitable, Callable
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 
@@ -101,6 +104,11 @@ class H2ServerProtocol(asyncio.Protocol):
             await self._send_body(stream_id, body)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
             pass  # the client reset the stream or the connection went away mid-answer
+        except Exception:  # a handler bug: fail this stream, keep the connection
+            traceback.print_exc()
+            with contextlib.suppress(h2.exceptions.StreamClosedError):
+                self._conn.reset_stream(stream_id, h2.errors.ErrorCodes.INTERNAL_ERROR)
+            self._flush()
         finally:
             self._tasks.pop(stream_id, None)
 
