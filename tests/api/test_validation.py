@@ -136,6 +136,19 @@ def test_timeouts() -> None:
     assert validate(route([{"timeouts": {"request": "10x"}}]))[0].field == "spec.rules[0].timeouts.request"
 
 
+def test_rule_names_are_unique() -> None:
+    (error,) = validate(route([{"name": "a"}, {"name": "a"}, {}]))
+    assert "Rule name must be unique within the route" in error.message
+    assert validate(route([{"name": "a"}, {"name": "b"}, {}, {}])) == []
+
+
+def test_retry() -> None:
+    assert validate(route([{"retry": {"attempts": 2, "codes": [500, 503], "backoff": "100ms"}}])) == []
+    fields = by_field(validate(route([{"retry": {"attempts": 0, "codes": [200], "backoff": "1x"}}])))
+    assert set(fields) == {"spec.rules[0].retry.attempts", "spec.rules[0].retry.codes[0]",
+                           "spec.rules[0].retry.backoff"}
+
+
 def test_service_port_range_and_endpointslice_address_type() -> None:
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
            "spec": {"ports": [{"port": 0}]}}

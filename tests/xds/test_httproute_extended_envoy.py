@@ -200,3 +200,103 @@ async def test_retries_within_backend_request_and_request_timeouts(
         assert (await request(session, port, _retry_path(
             "/request-timeout", delayRetry="100ms", responseCode="500",
             succeedAfter="4")))[0] == 504
+
+
+async def location(session: aiohttp.ClientSession, port: int, path: str, host: str,
+                   method: str = "GET") -> tuple[int, str]:
+    async with session.request(method, f"http://127.0.0.1:{port}{path}", headers={"Host": host},
+                               allow_redirects=False) as response:
+        return response.status, response.headers.get("location", "")
+
+
+async def test_redirect_status_codes_scheme_host_and_port(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    v1 = await echo_factory("v1")
+
+    def redirect(prefix: str, **fields: Any) -> dict[str, Any]:
+        return {"matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
+                "filters": [{"type": "RequestRedirect", "requestRedirect": fields}]}
+
+    stack = Stack(
+        listeners=[{"name": "http", "protocol": "HTTP", "port": 80},
+                   {"name": "http-8080", "protocol": "HTTP", "port": 8080}],
+        objects=[*service("v1", v1.port), route("r", {"rules": [
+            redirect("/see-other", statusCode=303),
+            redirect("/temporary", statusCode=307),
+            redirect("/permanent", statusCode=308, hostname="example.org"),
+            redirect("/port", port=8083),
+            redirect("/scheme", scheme="https"),
+            redirect("/host", hostname="example.org", statusCode=301),
+            redirect("/default-port", port=80),
+            {"matches": [{"path": {"type": "PathPrefix", "value": "/echo"}}],
+             "backendRefs": [{"name": "v1", "port": 8080}]},
+        ]})])
+    stack.program(xds)
+    await envoy_factory(NODE, xds.port)
+    on_80, on_8080 = stack.port(80), stack.port(8080)
+    async with aiohttp.ClientSession() as session:
+        await until(session, on_80, "/echo", 200)
+        await until(session, on_8080, "/echo", 200)
+        assert await location(session, on_80, "/see-other", "foo.com", "POST") == (
+            303, "http://foo.com/see-other")
+        assert await location(session, on_80, "/temporary", "foo.com") == (
+            307, "http://foo.com/temporary")
+        assert await location(session, on_80, "/permanent", "foo.com:80") == (
+            308, "http://example.org/permanent")
+        assert await location(session, on_80, "/port", "foo.com") == (
+            302, "http://foo.com:8083/port")
+        assert await location(session, on_80, "/scheme", "foo.com:80") == (
+            302, "https://foo.com/scheme")
+        assert await location(session, on_80, "/host", "foo.com") == (
+            301, "http://example.org/host")
+        assert await location(session, on_80, "/default-port", "foo.com") == (
+            302, "http://foo.com/default-port")
+
+        # A listener on 8080: no port in the filter means the listener port, unless the scheme
+        # changes (then the scheme's port); the Host port reaches the backend unchanged.
+        assert await location(session, on_8080, "/host", "foo.com:8080") == (
+            301, "http://example.org:8080/host")
+        assert await location(session, on_8080, "/see-other", "foo.com:8080") == (
+            303, "http://foo.com:8080/see-other")
+        assert (await location(session, on_8080, "/scheme", "foo.com:8080"))[1] in (
+            "https://foo.com/scheme", "https://foo.com:443/scheme")
+        assert (await location(session, on_8080, "/default-port", "foo.com:8080"))[1] in (
+            "http://foo.com/default-port", "http://foo.com:80/default-port")
+        async with session.get(f"http://127.0.0.1:{on_8080}/echo",
+                               headers={"Host": "foo.com:8080"}) as response:
+            assert (await response.json())["host"] == "foo.com:8080"
+
+
+async def test_parent_ref_port_selects_listeners_and_host_port_reaches_the_backend(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    v1, v2, v3 = [await echo_factory(n) for n in ("v1", "v2", "v3")]
+    listeners = [{"name": f"l{i}", "protocol": "HTTP", "port": port, "hostname": host}
+                 for i, (port, host) in enumerate([(80, "foo.com"), (8080, "foo.com"),
+                                                   (8080, "bar.com"), (8090, "foo.com"),
+                                                   (8090, "bar.com")], start=1)]
+
+    def on_port(name: str, port: int, **extra: Any) -> dict[str, Any]:
+        return route(name, {"parentRefs": [{"name": "gw", "port": port, **extra}],
+                            "rules": [{"backendRefs": [{"name": name, "port": 8080}]}]})
+
+    stack = Stack(listeners=listeners, objects=[
+        *service("v1", v1.port), *service("v2", v2.port), *service("v3", v3.port),
+        on_port("v1", 80), on_port("v2", 8080), on_port("v3", 8090, sectionName="l4")])
+    stack.program(xds)
+    await envoy_factory(NODE, xds.port)
+    async with aiohttp.ClientSession() as session:
+        await until(session, stack.port(8090), "/", 404)  # bar.com:8090 has no route
+
+        async def seen(port: int, host: str) -> tuple[int, dict[str, Any]]:
+            return await request(session, stack.port(port), "/", {"Host": host})
+
+        await wait_for(lambda: _ok(seen(80, "foo.com")), what="foo.com on 80")
+        for port, host, backend in [(80, "foo.com", "v1"), (8080, "foo.com:8080", "v2"),
+                                    (8080, "bar.com:8080", "v2"), (8090, "foo.com:8090", "v3")]:
+            status, echo = await seen(port, host)
+            assert (status, echo["backend"], echo["host"]) == (200, backend, host)
+        assert (await seen(8090, "bar.com:8090"))[0] == 404
+
+
+async def _ok(response: Awaitable[tuple[int, dict[str, Any]]]) -> bool:
+    return (await response)[0] == 200

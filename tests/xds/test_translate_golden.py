@@ -84,7 +84,7 @@ def https_sni() -> ir.GatewayIR:
 
 
 def http_extended() -> ir.GatewayIR:
-    """Extended HTTPRoute features: backendRef header modifiers, retries."""
+    """Extended HTTPRoute features: backendRef header modifiers, retries, redirects."""
     only_v1 = ir.HeaderModifier(set=(ir.HeaderValue("backend", "a"),), remove=("x-drop",))
     routes = (
         ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/headers")), backends=(
@@ -101,6 +101,14 @@ def http_extended() -> ir.GatewayIR:
         ir.Route("default/r/3/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/reset")),
                  backends=(ir.WeightedBackend("default/a/80", 1),),
                  backend_timeout_ms=200, retry=ir.Retry(1, (), 25)),
+        ir.Route("default/r/4/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/to-listener-port")),
+                 redirect=ir.Redirect(hostname="example.org", status_code=307,
+                                      listener_scheme="http", listener_port=8080)),
+        ir.Route("default/r/5/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/to-https")),
+                 redirect=ir.Redirect(scheme="https", status_code=308,
+                                      listener_scheme="http", listener_port=8080)),
+        ir.Route("default/r/6/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/see-other")),
+                 redirect=ir.Redirect(status_code=303, listener_scheme="http", listener_port=80)),
     )
     return ir.GatewayIR(
         key=KEY,

@@ -121,6 +121,10 @@ def _no_hostname_for_l4(ls: list[Any]) -> bool:
     return all(not li.get("hostname") for li in each(ls) if li.get("protocol") in ("TCP", "UDP"))
 
 
+def _unique_rule_names(names: list[Any]) -> bool:
+    return len(names) == len(set(names))
+
+
 def _unique_names(ls: list[Any]) -> bool:
     names = [li.get("name") for li in each(ls)]
     return len(names) == len(set(names))
@@ -419,6 +423,8 @@ HTTP_ROUTE_SPEC = Obj({
         cel("While 16 rules and 64 matches per rule are allowed, the total number of matches "
             "across all rules in a route must be less than 128",
             lambda rs: sum(len(r.get("matches") or []) for r in each(rs)) <= 128),
+        cel("Rule name must be unique within the route",
+            lambda rs: _unique_rule_names([r.get("name") for r in each(rs) if "name" in r])),
     )),
 })
 

@@ -33,6 +33,11 @@ SUPPORTED_FEATURES = tuple(sorted((
     "HTTPRouteRetry",
     "HTTPRouteRetryBackendTimeout",
     "HTTPRouteRetryConnectionError",
+    "HTTPRoute303RedirectStatusCode",
+    "HTTPRoute307RedirectStatusCode",
+    "HTTPRoute308RedirectStatusCode",
+    "HTTPRouteParentRefPort",
+    "HTTPRouteNamedRouteRule",
 )))
 
 

@@ -7,11 +7,14 @@ its own RouteConfig `<ns>/<gw>/<listener>`. Listener isolation: a hostname is se
 routes of the most specific listener matching it, and every listener hostname gets a virtual host
 even without routes, so its requests 404 instead of falling into a wildcard listener's routes.
 There is a catch-all `*` virtual host only for a listener without hostname, so unknown hosts 404.
+A redirect carries the scheme and port of the listener serving it (its Location defaults to them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
+from typing import Literal
 
 from propylon.ir.model import (
     Cluster,
@@ -36,6 +39,15 @@ def _owner(hostname: str, listeners: list[ListenerState]) -> ListenerState | Non
     return min(fitting, key=lambda ls: specificity(ls.spec.hostname), default=None)
 
 
+def _on_listener(routes: list[Ranked], ls: ListenerState) -> list[Ranked]:
+    """Redirects learn the scheme and port of the listener they are served on."""
+    scheme: Literal["http", "https"] = "https" if ls.spec.protocol == "HTTPS" else "http"
+    return [r if r.route.redirect is None else replace(r, route=replace(
+        r.route, redirect=replace(r.route.redirect, listener_scheme=scheme,
+                                  listener_port=ls.spec.port)))
+            for r in routes]
+
+
 def _route_config(name: str, listeners: list[ListenerState]) -> RouteConfig:
     by_domain: dict[str, list[Ranked]] = {}
     for ls in listeners:
@@ -45,7 +57,8 @@ def _route_config(name: str, listeners: list[ListenerState]) -> RouteConfig:
             for host in attachment.hostnames:
                 if host != "*" and _owner(host, listeners) is not ls:
                     continue
-                by_domain.setdefault(host, []).extend(attachment.translated.routes)
+                by_domain.setdefault(host, []).extend(_on_listener(attachment.translated.routes,
+                                                                    ls))
     vhosts = tuple(
         VirtualHost(f"{name}/{domain}", (domain,), ordered(_unique(routes)))
         for domain, routes in sorted(by_domain.items(), key=lambda kv: (specificity(kv[0]), kv[0])))

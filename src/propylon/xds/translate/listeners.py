@@ -9,9 +9,10 @@ its own RDS route table. An HTTPS listener without any chain is left out: it has
 present to a client.
 
 The connection manager carries the settings measured in the project's Envoy facts:
-`codec_type AUTO`, `strip_any_host_port` (the spec ignores the Host port), path normalisation
-with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero stream idle
-and request header timeouts, WebSocket upgrades, and a router that adds no `x-envoy-*` headers.
+`codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
+normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
+stream idle and request header timeouts, WebSocket upgrades, and a router that adds no
+`x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ def connection_manager(stat_prefix: str, route_config: str | None) -> HCM:
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
-        strip_any_host_port=True,
         normalize_path=BoolValue(value=True),
         merge_slashes=True,
         path_with_escaped_slashes_action=HCM.KEEP_UNCHANGED,
@@ -66,7 +66,8 @@ def connection_manager(stat_prefix: str, route_config: str | None) -> HCM:
                                       dynamic_stats=BoolValue(value=False))))],
     )
     if route_config is None:
-        out.route_config.CopyFrom(RouteConfiguration(name=stat_prefix))
+        out.route_config.CopyFrom(RouteConfiguration(name=stat_prefix,
+                                                     ignore_port_in_host_matching=True))
     else:
         out.rds.config_source.CopyFrom(ads_source())
         out.rds.route_config_name = route_config

@@ -5,6 +5,8 @@ routes kept in the IR's precedence order. There is no implicit catch-all virtual
 request whose Host matches no domain gets Envoy's own 404.
 
 Matching follows the Gateway API:
+- the Host port is ignored when choosing a virtual host (`ignore_port_in_host_matching`), and
+  the Host header reaches the backend unchanged;
 - `PathPrefix` is element-wise (`/foo` matches `/foo` and `/foo/bar`, never `/foobar`), which is
   Envoy's `path_separated_prefix`; a trailing slash in the prefix is ignored (as the spec says
   `/foo/` and `/foo` match the same paths) and `/` is a plain prefix.
@@ -118,8 +120,9 @@ def _redirect(route: ir.Route, redirect: ir.Redirect) -> rc.RedirectAction:
         out.scheme_redirect = redirect.scheme
     if redirect.hostname is not None:
         out.host_redirect = redirect.hostname
-    if redirect.port is not None and redirect.port != _DEFAULT_PORTS.get(redirect.scheme or ""):
-        out.port_redirect = redirect.port
+    port = _redirect_port(redirect)
+    if port is not None:
+        out.port_redirect = port
     if redirect.path_full is not None:
         out.path_redirect = redirect.path_full
     elif redirect.path_prefix is not None:
@@ -129,6 +132,26 @@ def _redirect(route: ir.Route, redirect: ir.Redirect) -> rc.RedirectAction:
         else:
             out.prefix_rewrite = _rewritten_prefix(route.match, redirect.path_prefix)
     return out
+
+
+def _redirect_port(redirect: ir.Redirect) -> int | None:
+    """The `port_redirect` that gives the Location the spec's port, or None to leave it out.
+
+    The port is the filter's, else the redirect scheme's well-known port, else the listener's;
+    the well-known port of the Location's scheme is left out. Envoy keeps the Host header's port
+    unless the host is replaced, so a Host that may carry a non-default listener port gets the
+    default port written out (`https://host:443` rather than a wrong `https://host:8443`)."""
+    scheme = redirect.scheme or redirect.listener_scheme
+    port = (redirect.port or _DEFAULT_PORTS.get(redirect.scheme or "")
+            or redirect.listener_port)
+    if port is None:
+        return None
+    if port != _DEFAULT_PORTS.get(scheme or ""):
+        return port
+    listener_default = _DEFAULT_PORTS.get(redirect.listener_scheme or "")
+    if redirect.hostname is None and redirect.listener_port not in (None, listener_default):
+        return port
+    return None
 
 
 def _rewritten_prefix(match: ir.RouteMatch, replacement: str) -> str:
@@ -242,6 +265,7 @@ def route_configuration(config: ir.RouteConfig) -> RouteConfiguration:
     return RouteConfiguration(
         name=config.name,
         validate_clusters=BoolValue(value=False),
+        ignore_port_in_host_matching=True,
         virtual_hosts=[
             rc.VirtualHost(name=vh.name, domains=list(vh.domains),
                            routes=[route(r) for r in vh.routes])
