@@ -300,3 +300,47 @@ async def test_parent_ref_port_selects_listeners_and_host_port_reaches_the_backe
 
 async def _ok(response: Awaitable[tuple[int, dict[str, Any]]]) -> bool:
     return (await response)[0] == 200
+
+
+async def test_multiple_and_percentage_mirrors(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    v1, v2, v3 = [await echo_factory(n) for n in ("v1", "v2", "v3")]
+
+    def mirror(name: str, **share: Any) -> dict[str, Any]:
+        return {"type": "RequestMirror",
+                "requestMirror": {"backendRef": {"name": name, "port": 8080}, **share}}
+
+    stack = Stack(objects=[*service("v1", v1.port), *service("v2", v2.port),
+                           *service("v3", v3.port), route("r", {"rules": [
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/both"}}],
+         "filters": [mirror("v2"), mirror("v3")], "backendRefs": [{"name": "v1", "port": 8080}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/percent"}}],
+         "filters": [mirror("v2", percent=20)], "backendRefs": [{"name": "v1", "port": 8080}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/fraction"}}],
+         "filters": [mirror("v3", fraction={"numerator": 1, "denominator": 2})],
+         "backendRefs": [{"name": "v1", "port": 8080}]},
+    ]})])
+    stack.program(xds)
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+
+    async def mirrored(echo: Echo, path: str, at_least: int) -> None:
+        async def enough() -> bool:
+            return echo.seen[path] >= at_least
+
+        await wait_for(enough, what=f"{at_least} mirrored {path}")
+
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/both", 200)
+        assert (await request(session, port, "/both?once"))[1]["backend"] == "v1"
+        await mirrored(v2, "/both?once", 1)
+        await mirrored(v3, "/both?once", 1)
+
+        # 500 requests each: counts within four standard deviations (the suite checks three).
+        for _ in range(500):
+            assert (await request(session, port, "/percent?n"))[0] == 200
+            assert (await request(session, port, "/fraction?n"))[0] == 200
+        await mirrored(v2, "/percent?n", 100 - 36)
+        await mirrored(v3, "/fraction?n", 250 - 45)
+        assert v2.seen["/percent?n"] <= 100 + 36 and v3.seen["/fraction?n"] <= 250 + 45
+        assert v2.seen["/fraction?n"] == 0 and v3.seen["/percent?n"] == 0

@@ -38,6 +38,8 @@ SUPPORTED_FEATURES = tuple(sorted((
     "HTTPRoute308RedirectStatusCode",
     "HTTPRouteParentRefPort",
     "HTTPRouteNamedRouteRule",
+    "HTTPRouteRequestMultipleMirrors",
+    "HTTPRouteRequestPercentageMirror",
 )))
 
 
