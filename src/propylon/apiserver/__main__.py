@@ -1,4 +1,5 @@
-"""`python -m propylon.apiserver --state-dir DIR [--port N]`: run the API server alone.
+"""`python -m propylon.apiserver --state-dir DIR [--port N] [--no-builtin-gateway-api]`: run
+the API server alone (without the Gateway API kinds, like a cluster before its CRDs are applied).
 
 Prints the URL and kubeconfig path, then serves until interrupted.
 """
@@ -13,8 +14,8 @@ from pathlib import Path
 from propylon.apiserver.server import APIServer
 
 
-async def _serve(state_dir: Path, port: int) -> None:
-    server = APIServer(state_dir, port=port)
+async def _serve(state_dir: Path, port: int, builtin_gateway_api: bool) -> None:
+    server = APIServer(state_dir, port=port, builtin_gateway_api=builtin_gateway_api)
     await server.start()
     print(f"serving {server.url}\nkubeconfig: {server.kubeconfig_path}", flush=True)
     try:
@@ -30,10 +31,13 @@ def main() -> None:
                         help="directory for state.db, certificates and the kubeconfig")
     parser.add_argument("--port", type=int, default=0,
                         help="port on 127.0.0.1 (default: the saved one, else a free one)")
+    parser.add_argument("--no-builtin-gateway-api", dest="builtin_gateway_api",
+                        action="store_false",
+                        help="serve only core kinds: apply the Gateway API CRDs as on a cluster")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     try:
-        asyncio.run(_serve(args.state_dir, args.port))
+        asyncio.run(_serve(args.state_dir, args.port, args.builtin_gateway_api))
     except KeyboardInterrupt:
         pass
 

@@ -1,6 +1,6 @@
 """The `propylon` command: one argparse parser, one module per command group.
 
-Each command module (`get`, `apply`, `delete`, `translate`, `echo`, `version`, and `up` when it
+Each command module (`controller`, `get`, `apply`, `delete`, `translate`, `echo`, `version`, and `up` when it
 is installed) exposes `add_parser(subparsers)`, which registers its subcommand and sets
 `func(args) -> int`. `main()` parses, runs the command, and turns the errors commands raise into
 kubectl-style messages on stderr with exit status 1 (see `errors.py`). Usage errors also exit 1.
@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-from propylon.cli import apply, delete, echo, get, translate, version
+from propylon.cli import apply, conformance, controller, delete, echo, get, translate, version
 from propylon.cli.errors import REPORTED, describe
 
 try:
@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND",
                                        parser_class=_Parser)
     modules = [up] if up is not None else []
-    for module in modules + [get, apply, delete, translate, echo, version]:
+    for module in modules + [controller, get, apply, delete, translate, echo, conformance,
+                                       version]:
         module.add_parser(subparsers)
     return parser
 

@@ -255,3 +255,6 @@ class InfraState:
     ports: tuple[PortState, ...] = ()
     ready: bool = False
     message: str = ""
+    # where Envoy binds its listeners when that is not `address` (in a pod: 0.0.0.0, while
+    # `address` is the load balancer's)
+    bind_address: str | None = None

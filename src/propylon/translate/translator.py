@@ -64,7 +64,7 @@ def translate(snapshot: Snapshot) -> Result:
         infras[key] = _infra_ir(key, state)
         if infra is not None and infra.address is not None:
             irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), infra,
-                                       infra.address)
+                                       infra.bind_address or infra.address)
     return Result(tuple(statuses), irs, infras)
 
 

@@ -1,0 +1,169 @@
+"""`propylon controller`: the control plane of Kubernetes mode, in the foreground.
+
+It connects to the cluster (`--kubeconfig`, `$KUBECONFIG`, or the in-cluster service account,
+see `propylon.client.load_client`), serves xDS on `--xds-listen`, runs the `Controller` with
+`KubernetesInfra` (one Envoy Deployment, Service, ConfigMap and ServiceAccount per Gateway,
+whose bootstrap points at `--xds-address`, the controller's xDS Service by default), and serves
+operations endpoints on `--ops-listen`:
+
+- `/healthz`: the process is alive;
+- `/readyz`: 200 once the first reconcile over fully listed informers is done, 503 before;
+- `/metrics`: Prometheus text: reconciles and failed translations, status writes, and xDS
+  pushes, ACKs and NACKs per node and type URL.
+
+SIGTERM or Ctrl-C stops it; the Envoys keep serving their last configuration meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from propylon.translate.types import DEFAULT_CONTROLLER_NAME
+
+log = logging.getLogger("propylon.controller")
+
+DEFAULT_XDS_ADDRESS = "propylon-xds.propylon-system.svc.cluster.local:18000"
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "controller", help="run the Kubernetes-mode controller (xDS, status, Envoy Deployments)")
+    p.add_argument("--kubeconfig", type=Path, default=None,
+                   help="kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+    p.add_argument("--xds-listen", type=_host_port, default=("0.0.0.0", 18000),
+                   metavar="HOST:PORT", help="where the xDS server listens (default 0.0.0.0:18000)")
+    p.add_argument("--xds-address", type=_host_port, default=_host_port(DEFAULT_XDS_ADDRESS),
+                   metavar="HOST:PORT",
+                   help=f"the xDS address written into Envoy bootstraps (default "
+                        f"{DEFAULT_XDS_ADDRESS})")
+    p.add_argument("--ops-listen", type=_host_port, default=("0.0.0.0", 8080),
+                   metavar="HOST:PORT",
+                   help="/healthz, /readyz and /metrics (default 0.0.0.0:8080)")
+    p.add_argument("--proxy-bind-address", default="0.0.0.0",
+                   help="the address Envoy binds its listeners to in the pod (default %(default)s)")
+    p.add_argument("--envoy-image", default=None, help="Envoy image of the proxies")
+    p.add_argument("--proxy-replicas", type=int, default=1, help="replicas per Gateway")
+    p.add_argument("--privileged-port-offset", type=int, default=10000,
+                   help="listener ports below 1024 are served on PORT+OFFSET in the pod")
+    p.add_argument("--controller-name", default=DEFAULT_CONTROLLER_NAME,
+                   help="GatewayClass controllerName handled (default %(default)s)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        for noisy in ("httpx", "httpx2", "aiohttp.access"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    asyncio.run(serve(args))
+    return 0
+
+
+def _line(name: str, value: float, **labels: str) -> str:
+    if not labels:
+        return f"{name} {value:g}"
+    text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+    return f"{name}{{{text}}} {value:g}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def metrics_text(controller: Any, xds: Any, nodes: tuple[str, ...]) -> str:
+    """The Prometheus exposition of the controller's and the xDS server's counters."""
+    def families() -> Iterator[tuple[str, str, list[str]]]:
+        yield ("propylon_reconciles_total", "Completed reconcile passes.",
+               [_line("propylon_reconciles_total", controller.reconciles)])
+        yield ("propylon_translation_failures_total", "Reconcile passes whose translation raised.",
+               [_line("propylon_translation_failures_total", controller.failures)])
+        yield ("propylon_status_writes_total", "Status subresource writes.",
+               [_line("propylon_status_writes_total", controller.status.writes)])
+        for field, help_text in (("pushes", "xDS responses pushed."),
+                                 ("acks", "xDS ACKs received."), ("nacks", "xDS NACKs received.")):
+            name = f"propylon_xds_{field}_total"
+            lines = [_line(name, count, node=node, type_url=type_url)
+                     for node in nodes
+                     for type_url, count in sorted(getattr(xds.counters(node), field).items())]
+            yield name, help_text, lines
+    out = []
+    for name, help_text, lines in families():
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", *lines]
+    return "\n".join(out) + "\n"
+
+
+async def serve(args: argparse.Namespace) -> None:
+    from propylon.client import load_client
+    from propylon.controller.reconciler import Controller
+    from propylon.infra.k8s_resources import DEFAULT_IMAGE, ProxyOptions
+    from propylon.infra.kubernetes import KubernetesInfra
+    from propylon.xds.server import SnapshotCache, XdsServer
+
+    client = load_client(args.kubeconfig)
+    cache = SnapshotCache()
+    xds = XdsServer(cache)
+    xds_port = await xds.start(*args.xds_listen)
+    options = ProxyOptions(image=args.envoy_image or DEFAULT_IMAGE, replicas=args.proxy_replicas,
+                           privileged_port_offset=args.privileged_port_offset)
+    infra = KubernetesInfra(client, args.xds_address[0], args.xds_address[1], options,
+                            bind_address=args.proxy_bind_address)
+    controller = Controller(client, cache, infra, controller_name=args.controller_name)
+    nodes: set[str] = set()
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def readyz(_: web.Request) -> web.Response:
+        synced = controller.reconciles > 0
+        return web.Response(text="ok" if synced else "not synced", status=200 if synced else 503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        nodes.update(cache.nodes())
+        return web.Response(text=metrics_text(controller, xds, tuple(sorted(nodes))),
+                            content_type="text/plain", charset="utf-8")
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, *args.ops_listen).start()
+    log.info("controller started xds=%s:%d ops=%s:%d xds_address=%s:%d", args.xds_listen[0],
+             xds_port, *args.ops_listen, *args.xds_address)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(controller.run(), name="controller")
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopper):
+            pending.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)
+        await infra.close(stop_proxies=False)
+        await runner.cleanup()
+        await xds.stop()
+        await client.close()
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]

@@ -1,0 +1,160 @@
+"""The Kubernetes objects that run one Gateway's proxies, as plain dicts (no I/O).
+
+`gateway_objects()` returns, for one `InfraIR`, the ServiceAccount, ConfigMap (the Envoy
+bootstrap as `envoy.json`), Deployment and Service that `KubernetesInfra` applies, all in the
+Gateway's namespace (owner references cannot cross namespaces), all named `propylon-<gateway>`,
+all owned by the Gateway (so the cluster's garbage collector deletes them with it) and all
+carrying the Gateway's `spec.infrastructure` labels and annotations next to Propylon's own labels.
+
+Listener ports below 1024 are served on `port + privileged_port_offset` inside the pod (80 ->
+10080), so Envoy runs as a non-root user without NET_BIND_SERVICE; the Service maps the listener
+port back to it. `container_port()` is the mapping; `KubernetesInfra` reports it as the bind port.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from propylon.ir.model import GatewayKey, InfraIR
+from propylon.xds.bootstrap import bootstrap
+
+DEFAULT_IMAGE = "envoyproxy/envoy:v1.36-latest"
+MANAGED_BY = "propylon"
+NAME_LABEL = "propylon.dev/gateway-name"
+NAMESPACE_LABEL = "propylon.dev/gateway-namespace"
+COMPONENT_LABELS = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy",
+                    "app.kubernetes.io/managed-by": MANAGED_BY}
+BOOTSTRAP_KEY = "envoy.json"
+BOOTSTRAP_DIR = "/etc/propylon"
+ADMIN_PORT = 19000
+ENVOY_UID = 101  # the `envoy` user of the upstream image
+
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    """How every Gateway's proxies run (later: per GatewayClass/Gateway parametersRef)."""
+
+    image: str = DEFAULT_IMAGE
+    replicas: int = 1
+    resources: dict[str, Any] = field(default_factory=lambda: {
+        "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}})
+    service_type: str = "LoadBalancer"
+    privileged_port_offset: int = 10000
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The Gateway that owns the objects (its uid comes from the API)."""
+
+    api_version: str
+    name: str
+    uid: str
+
+
+def object_name(key: GatewayKey) -> str:
+    """`propylon-<gateway>`, shortened with a hash suffix to fit a DNS label (63)."""
+    name = f"propylon-{key.name}"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(str(key).encode()).hexdigest()[:8]
+    return f"{name[:54].rstrip('-')}-{digest}"
+
+
+def selector_labels(key: GatewayKey) -> dict[str, str]:
+    """The labels that select a Gateway's pods (fixed for the Gateway's lifetime)."""
+    return {**COMPONENT_LABELS, NAME_LABEL: key.name, NAMESPACE_LABEL: key.namespace}
+
+
+def container_port(port: int, offset: int) -> int:
+    """Where Envoy listens in the pod for a listener port (privileged ports moved up)."""
+    return port + offset if port < 1024 else port
+
+
+def _metadata(ir: InfraIR, owner: Owner) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": object_name(ir.key), "namespace": ir.key.namespace,
+        "labels": {**dict(ir.labels), **selector_labels(ir.key)},
+        "ownerReferences": [{"apiVersion": owner.api_version, "kind": "Gateway",
+                             "name": owner.name, "uid": owner.uid, "controller": True,
+                             "blockOwnerDeletion": True}]}
+    if ir.annotations:
+        meta["annotations"] = dict(ir.annotations)
+    return meta
+
+
+def _ports(ir: InfraIR) -> list[int]:
+    return sorted({listener.port for listener in ir.listeners})
+
+
+def bootstrap_config(ir: InfraIR, xds_host: str, xds_port: int) -> dict[str, Any]:
+    return bootstrap(node_id=str(ir.key), xds_host=xds_host, xds_port=xds_port,
+                     admin_port=ADMIN_PORT)
+
+
+def gateway_objects(ir: InfraIR, owner: Owner, xds_host: str, xds_port: int,
+                    options: ProxyOptions) -> list[dict[str, Any]]:
+    """ServiceAccount, ConfigMap, Deployment and (with at least one port) Service."""
+    config = json.dumps(bootstrap_config(ir, xds_host, xds_port), indent=1, sort_keys=True)
+    config_hash = hashlib.sha256(config.encode()).hexdigest()[:16]
+    objects = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(ir, owner),
+         "automountServiceAccountToken": False},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _metadata(ir, owner),
+         "data": {BOOTSTRAP_KEY: config}},
+        _deployment(ir, owner, options, config_hash),
+    ]
+    if ir.listeners:
+        objects.append(_service(ir, owner, options))
+    return objects
+
+
+def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
+                config_hash: str) -> dict[str, Any]:
+    offset = options.privileged_port_offset
+    pod_meta: dict[str, Any] = {
+        "labels": {**dict(ir.labels), **selector_labels(ir.key)},
+        "annotations": {**dict(ir.annotations), "propylon.dev/bootstrap-hash": config_hash}}
+    container = {
+        "name": "envoy", "image": options.image, "imagePullPolicy": "IfNotPresent",
+        "command": ["envoy"],
+        "args": ["-c", f"{BOOTSTRAP_DIR}/{BOOTSTRAP_KEY}", "--disable-hot-restart",
+                 "--log-level", "info"],
+        "ports": [{"name": f"port-{p}", "containerPort": container_port(p, offset),
+                   "protocol": "TCP"} for p in _ports(ir)],
+        "resources": options.resources,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": ENVOY_UID,
+                            "runAsGroup": ENVOY_UID, "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"name": "bootstrap", "mountPath": BOOTSTRAP_DIR, "readOnly": True}],
+    }
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(ir, owner),
+        "spec": {
+            "replicas": options.replicas,
+            "selector": {"matchLabels": selector_labels(ir.key)},
+            "template": {"metadata": pod_meta, "spec": {
+                "serviceAccountName": object_name(ir.key),
+                "automountServiceAccountToken": False,
+                "terminationGracePeriodSeconds": 30,
+                "containers": [container],
+                "volumes": [{"name": "bootstrap",
+                             "configMap": {"name": object_name(ir.key)}}]}}}}
+
+
+def _service(ir: InfraIR, owner: Owner, options: ProxyOptions) -> dict[str, Any]:
+    offset = options.privileged_port_offset
+    spec: dict[str, Any] = {
+        "type": options.service_type,
+        "selector": selector_labels(ir.key),
+        "ports": [{"name": f"port-{p}", "port": p, "targetPort": container_port(p, offset),
+                   "protocol": "TCP"} for p in _ports(ir)]}
+    if options.service_type == "LoadBalancer":
+        spec["externalTrafficPolicy"] = "Local"
+    if ir.requested_addresses:
+        spec["externalIPs"] = list(ir.requested_addresses)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(ir, owner),
+            "spec": spec}

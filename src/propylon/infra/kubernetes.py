@@ -1,0 +1,240 @@
+"""`KubernetesInfra`: the infrastructure manager of Kubernetes mode, Envoy Deployments per Gateway.
+
+For every wanted Gateway (`apply`) it server-side applies, through lightkube, the objects
+`k8s_resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
+Deployment, LoadBalancer Service), owned by the Gateway, whose uid it reads once. Objects are
+applied again only when what they should be changes, or when the Deployment or Service
+disappeared. Gateways no longer wanted lose their objects (on a cluster the garbage collector
+would follow the owner references too, but a Gateway that stops being accepted keeps existing);
+on the first `apply` the same happens to objects a previous controller left for Gateways that
+are gone (found by the `app.kubernetes.io/managed-by` label).
+
+Two informers (Deployments and Services, every namespace) feed `states()`:
+- `address`: the Service's `status.loadBalancer.ingress[0]` (ip, else hostname), else the first
+  of the Gateway's `spec.addresses` (set as the Service's externalIPs);
+- `ready`: the Deployment has at least one ready replica;
+- `ports`: each listener port with the container port it is served on (privileged ports moved up
+  by the offset), and `bind_address` (0.0.0.0: Envoy binds in the pod, not on the load
+  balancer's address);
+- `message`: what the Gateway waits for (the Service, its load-balancer address, ready replicas)
+  or why applying failed (retried every `retry_s`).
+Subscribers are called whenever `states()` changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightkube
+from lightkube.core.exceptions import ApiError
+
+from propylon.api.kinds import KindInfo, by_kind
+from propylon.client import resource_class
+from propylon.controller.informer import Informer
+from propylon.infra.k8s_resources import (COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL,
+                                          Owner, ProxyOptions, container_port,
+                                          gateway_objects, object_name)
+from propylon.ir.model import GatewayKey, InfraIR, InfraState, PortState
+
+log = logging.getLogger(__name__)
+
+FIELD_MANAGER = "propylon"
+GATEWAY = by_kind("Gateway")
+DEPLOYMENT = by_kind("Deployment")
+SERVICE = by_kind("Service")
+OWNED_KINDS = (by_kind("ServiceAccount"), by_kind("ConfigMap"), DEPLOYMENT, SERVICE)
+
+
+def lb_address(service: dict[str, Any] | None) -> str | None:
+    """The first load-balancer ingress of a Service: its ip, else its hostname."""
+    ingress = (((service or {}).get("status") or {}).get("loadBalancer") or {}).get("ingress")
+    for entry in ingress or []:
+        value = entry.get("ip") or entry.get("hostname")
+        if value:
+            return str(value)
+    return None
+
+
+def ready_replicas(deployment: dict[str, Any] | None) -> int:
+    return int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
+
+
+class KubernetesInfra:
+    """Provisions Envoy per Gateway in the cluster; implements `propylon.infra.InfraManager`."""
+
+    def __init__(self, client: lightkube.AsyncClient, xds_host: str, xds_port: int,
+                 options: ProxyOptions | None = None, *, bind_address: str = "0.0.0.0",
+                 retry_s: float = 2.0) -> None:
+        self._client = client
+        self._bind_address = bind_address
+        self._xds_host = xds_host
+        self._xds_port = xds_port
+        self._options = options or ProxyOptions()
+        self._retry_s = retry_s
+        self._informers = {info.kind: Informer(client, info, self._publish)
+                           for info in (DEPLOYMENT, SERVICE)}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wanted: dict[GatewayKey, InfraIR] = {}
+        self._owners: dict[GatewayKey, Owner] = {}
+        self._applied: dict[GatewayKey, list[dict[str, Any]]] = {}
+        self._errors: dict[GatewayKey, str] = {}
+        self._subscribers: list[Callable[[], None]] = []
+        self._published: dict[GatewayKey, InfraState] = {}
+        self._first_apply = True
+        self._retry: asyncio.TimerHandle | None = None
+
+    # -- InfraManager -------------------------------------------------------------------------
+
+    async def apply(self, wanted: Mapping[GatewayKey, InfraIR]) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(inf.run(), name=f"infra-informer-{kind}")
+                           for kind, inf in self._informers.items()]
+        for inf in self._informers.values():
+            await inf.synced.wait()
+        self._wanted = dict(wanted)
+        for key in sorted(set(self._applied) - set(wanted)):
+            await self._delete(key)
+        if self._first_apply:
+            self._first_apply = False
+            for key in sorted(self._managed_keys() - set(wanted)):
+                await self._delete(key)
+        for key in sorted(wanted):
+            await self._converge(key, wanted[key])
+        self._publish()
+
+    def states(self) -> Mapping[GatewayKey, InfraState]:
+        return {key: self._state(key, ir) for key, ir in sorted(self._wanted.items())}
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        self._subscribers.append(callback)
+
+    async def close(self, stop_proxies: bool = True) -> None:
+        """Stop watching. The proxies are cluster objects: they always keep running, owned by
+        their Gateways, whatever `stop_proxies` says."""
+        if self._retry is not None:
+            self._retry.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    # -- convergence --------------------------------------------------------------------------
+
+    async def _converge(self, key: GatewayKey, ir: InfraIR) -> None:
+        try:
+            owner = self._owners.get(key) or await self._owner(key)
+            if owner is None:
+                return  # the Gateway was deleted meanwhile; the next pass drops it
+            objects = gateway_objects(ir, owner, self._xds_host, self._xds_port, self._options)
+            if self._applied.get(key) == objects and self._present(key):
+                return
+            for obj in objects:
+                res = resource_class(_info(obj))
+                await self._client.apply(res(obj), field_manager=FIELD_MANAGER, force=True)
+            self._applied[key] = objects
+            self._errors.pop(key, None)
+            log.info("proxy objects applied gateway=%s name=%s", key, object_name(key))
+        except ApiError as err:
+            self._fail(key, f"applying the proxy objects failed: {err.status.message}")
+        except OSError as err:
+            self._fail(key, f"applying the proxy objects failed: {err}")
+
+    async def _owner(self, key: GatewayKey) -> Owner | None:
+        try:
+            gateway = await self._client.get(resource_class(GATEWAY), key.name,
+                                             namespace=key.namespace)
+        except ApiError as err:
+            if err.status.code == 404:
+                return None
+            raise
+        meta = dict(gateway)["metadata"]
+        owner = Owner(GATEWAY.api_version, key.name, str(meta["uid"]))
+        self._owners[key] = owner
+        return owner
+
+    def _present(self, key: GatewayKey) -> bool:
+        name = object_name(key)
+        return all(inf.get(key.namespace, name) is not None for inf in self._informers.values())
+
+    def _fail(self, key: GatewayKey, message: str) -> None:
+        log.warning("gateway=%s %s; retrying in %.1fs", key, message, self._retry_s)
+        self._errors[key] = message
+        self._applied.pop(key, None)
+        if self._retry is None:
+            self._retry = asyncio.get_running_loop().call_later(self._retry_s, self._call_again)
+
+    def _call_again(self) -> None:
+        self._retry = None
+        self._notify()
+
+    async def _delete(self, key: GatewayKey) -> None:
+        name = object_name(key)
+        for info in reversed(OWNED_KINDS):
+            with contextlib.suppress(ApiError):
+                await self._client.delete(resource_class(info), name, namespace=key.namespace)
+        self._applied.pop(key, None)
+        self._owners.pop(key, None)
+        self._errors.pop(key, None)
+        log.info("proxy objects deleted gateway=%s name=%s", key, name)
+
+    def _managed_keys(self) -> set[GatewayKey]:
+        keys = set()
+        for obj in self._informers["Deployment"].objects():
+            labels = obj.get("metadata", {}).get("labels") or {}
+            if all(labels.get(k) == v for k, v in COMPONENT_LABELS.items()) \
+                    and NAME_LABEL in labels and NAMESPACE_LABEL in labels:
+                keys.add(GatewayKey(labels[NAMESPACE_LABEL], labels[NAME_LABEL]))
+        return keys
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _state(self, key: GatewayKey, ir: InfraIR) -> InfraState:
+        name = object_name(key)
+        where = f"{key.namespace}/{name}"
+        service = self._informers["Service"].get(key.namespace, name)
+        deployment = self._informers["Deployment"].get(key.namespace, name)
+        address = lb_address(service) or (ir.requested_addresses[0]
+                                          if service is not None and ir.requested_addresses
+                                          else None)
+        ready = ready_replicas(deployment)
+        messages = []
+        if key in self._errors:
+            messages.append(self._errors[key])
+        if service is None:
+            messages.append(f"waiting for Service {where} to be created")
+        elif address is None:
+            messages.append(f"waiting for the load balancer to assign an address to Service "
+                            f"{where} (status.loadBalancer.ingress is empty)")
+        if deployment is None:
+            messages.append(f"waiting for Deployment {where} to be created")
+        elif not ready:
+            wanted = (deployment.get("spec") or {}).get("replicas", 1)
+            messages.append(f"waiting for Deployment {where}: 0 of {wanted} replicas ready")
+        offset = self._options.privileged_port_offset
+        ports = tuple(PortState(p, container_port(p, offset))
+                      for p in sorted({li.port for li in ir.listeners}))
+        return InfraState(key, address, ports, ready=ready > 0 and address is not None,
+                          message="; ".join(messages), bind_address=self._bind_address)
+
+    def _publish(self) -> None:
+        states = dict(self.states())
+        if states == self._published:
+            return
+        self._published = states
+        self._notify()
+
+    def _notify(self) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback()
+            except Exception:
+                log.exception("infra state subscriber %r failed", callback)
+
+
+def _info(obj: dict[str, Any]) -> KindInfo:
+    group = obj["apiVersion"].rpartition("/")[0]
+    return by_kind(obj["kind"], group)

@@ -1,0 +1,193 @@
+"""Kubernetes mode end to end, with no cluster: the embedded API server plays the cluster.
+
+The API server starts with core kinds only and the upstream Gateway API v1.6.1 CRDs are applied
+with kubectl; `propylon controller` runs as a process against it; the walkthrough is applied
+with kubectl. The test checks the Deployment, Service, ConfigMap and ServiceAccount the
+controller creates, plays the load balancer and the kubelet (writing the Service's
+`status.loadBalancer` and the Deployment's `status.readyReplicas`), sees ADDRESS and PROGRAMMED,
+then runs Envoy here with exactly the bootstrap from the ConfigMap (the controller is told to
+advertise its xDS address as 127.0.0.1 and to bind listeners on 127.0.0.1), points the
+EndpointSlice at a local echo backend and sends requests through it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import BIN, REPO, wait_for
+
+pytestmark = pytest.mark.e2e
+
+CRDS = Path("/work/shared/gateway-api/crds/v1.6.1/standard-install.yaml")
+QUICKSTART = REPO / "examples" / "quickstart"
+HOST = "app.yourdomain.com"
+NAME = "propylon-api-gateway"  # the proxy objects of Gateway default/api-gateway
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cluster:
+    """Processes started by the test, and kubectl bound to the API server's kubeconfig."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.kubeconfig = tmp / "api" / "kubeconfig"
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
+        log = (self.tmp / f"{name}.log").open("ab")
+        env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
+        proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        cmd = [str(BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig),
+               "--cache-dir", str(self.tmp / "kubecache"), *args]
+        result = subprocess.run(cmd, capture_output=True, text=True, input=stdin, timeout=120)
+        if result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}\n"
+                                 f"--- controller log ---\n{self.log('controller')}")
+        return result.stdout
+
+    def get(self, *args: str) -> dict[str, Any]:
+        return json.loads(self.kubectl("get", *args, "-o", "json"))
+
+    def log(self, name: str) -> str:
+        path = self.tmp / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-40:]) \
+            if path.exists() else ""
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    if not CRDS.is_file():
+        pytest.skip("the upstream Gateway API CRDs are not in /work/shared")
+    assert shutil.which("envoy", path=str(BIN)), "envoy binary missing"
+    c = Cluster(tmp_path)
+    c.spawn("apiserver", sys.executable, "-m", "propylon.apiserver", "--state-dir",
+            str(tmp_path / "api"), "--no-builtin-gateway-api")
+    wait_for("the API server", lambda: c.kubeconfig.exists() and c.kubectl("get", "ns"))
+    yield c
+    c.stop()
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == kind),
+                {})
+
+
+def http_get(port: int, host: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/", headers={"Host": host, "Connection": "close"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
+    out = cluster.kubectl("apply", "-f", str(CRDS))
+    assert "gateways.gateway.networking.k8s.io created" in out
+
+    xds_port, ops_port, listen_port, echo_port = (free_port() for _ in range(4))
+    offset = listen_port - 80  # the walkthrough's port 80 is served on listen_port in the pod
+    cluster.spawn("controller", str(BIN / "propylon"), "controller",
+                  "--kubeconfig", str(cluster.kubeconfig),
+                  "--xds-listen", f"127.0.0.1:{xds_port}", "--xds-address", f"127.0.0.1:{xds_port}",
+                  "--ops-listen", f"127.0.0.1:{ops_port}", "--proxy-bind-address", "127.0.0.1",
+                  "--privileged-port-offset", str(offset))
+    ops = f"http://127.0.0.1:{ops_port}"
+    wait_for("the controller to be ready",
+             lambda: urllib.request.urlopen(ops + "/readyz", timeout=5).status == 200)
+
+    cluster.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"))
+    cluster.kubectl("apply", "-f", str(QUICKSTART / "gateway.yaml"))
+    wait_for("GatewayClass Accepted", lambda: condition(
+        cluster.get("gatewayclass", "propylon"), "Accepted").get("status") == "True")
+
+    # the proxy objects, owned by the Gateway
+    gateway = wait_for("the proxy Deployment", lambda: cluster.get("deploy", NAME)
+                       and cluster.get("gateway", "api-gateway"))
+    uid = gateway["metadata"]["uid"]
+    for kind in ("deployment", "service", "configmap", "serviceaccount"):
+        obj = cluster.get(kind, NAME)
+        [owner] = obj["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["uid"]) == ("Gateway", "api-gateway", uid)
+    deployment = cluster.get("deployment", NAME)
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"].startswith("envoyproxy/envoy:")
+    assert [p["containerPort"] for p in container["ports"]] == [listen_port]
+    service = cluster.get("service", NAME)
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(80, listen_port)]
+
+    programmed = condition(cluster.get("gateway", "api-gateway"), "Programmed")
+    assert programmed["status"] == "False"
+    assert "load balancer" in programmed["message"]
+
+    # play the load balancer and the kubelet
+    cluster.kubectl("patch", "service", NAME, "--subresource=status", "--type=merge", "-p",
+                    json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}}))
+    cluster.kubectl("patch", "deployment", NAME, "--subresource=status", "--type=merge", "-p",
+                    json.dumps({"status": {"replicas": 1, "readyReplicas": 1}}))
+    wait_for("Gateway Programmed", lambda: condition(
+        cluster.get("gateway", "api-gateway"), "Programmed").get("status") == "True")
+    table = cluster.kubectl("get", "gateway", "api-gateway").splitlines()
+    assert table[1].split()[:4] == ["api-gateway", "propylon", "127.0.0.1", "True"]
+
+    # Envoy with exactly the ConfigMap's bootstrap
+    bootstrap = cluster.get("configmap", NAME)["data"]["envoy.json"]
+    address = json.loads(bootstrap)["static_resources"]["clusters"][0]["load_assignment"]
+    assert address["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"][
+        "socket_address"] == {"address": "127.0.0.1", "port_value": xds_port}
+    (tmp_path / "envoy.json").write_text(bootstrap)
+    cluster.spawn("envoy", str(BIN / "envoy"), "-c", str(tmp_path / "envoy.json"),
+                  "--disable-hot-restart", "--base-id", str(listen_port), "--concurrency", "1")
+
+    # the app, its EndpointSlice pointing at a local echo backend
+    cluster.spawn("echo", str(BIN / "propylon"), "echo", "--listen", f"127.0.0.1:{echo_port}")
+    app = list(yaml.safe_load_all((QUICKSTART / "app.yaml").read_text()))
+    for obj in app:
+        if obj["kind"] == "EndpointSlice":
+            obj["ports"][0]["port"] = echo_port
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(app))
+
+    status, body = wait_for("a response from the backend", lambda: (
+        lambda r: r if r[0] == 200 else None)(http_get(listen_port, HOST)), timeout=90)
+    assert json.loads(body)["host"] == HOST
+    assert http_get(listen_port, "unknown.example")[0] == 404
+
+    metrics = urllib.request.urlopen(ops + "/metrics", timeout=5).read().decode()
+    assert "propylon_reconciles_total" in metrics
+    assert 'propylon_xds_acks_total{node="default/api-gateway"' in metrics
