@@ -45,7 +45,7 @@ def parse_case(data: dict[str, Any], source: Path = Path()) -> Case:
         return Case(
             name=str(data["name"]),
             features=tuple(data.get("features") or ()),
-            profiles=dict(data.get("profiles") or {}),
+            profiles=_profiles(data.get("profiles")),
             provisional=bool(data.get("provisional", False)),
             manifests=tuple(data.get("manifests") or ()),
             gateway=dict(data.get("gateway") or {}),
@@ -59,6 +59,11 @@ def parse_case(data: dict[str, Any], source: Path = Path()) -> Case:
         )
     except (KeyError, TypeError, ValueError) as err:
         raise CaseError(f"{source}: not a case file ({err})") from err
+
+
+def _profiles(value: Any) -> dict[str, str]:
+    """`{PROFILE: core|extended}`; a string such as `none (...)` means no profile."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def load_cases(folder: Path) -> list[Case]:

@@ -1,0 +1,279 @@
+"""Echo backends: one process per Deployment replica, and EndpointSlices pointing at them.
+
+There are no Pods in standalone mode. For each Deployment whose container runs the suite's
+echo image, `Backends.sync(objects)` starts `replicas` echo processes, each on its own loopback
+"pod IP" (127.1.0.1, 127.1.0.2, ... ) binding the container ports as they are. Each process gets
+a pod-like name `<deployment>-<hash>-<suffix>` (so "pod name minus its last two `-` segments" is
+the Deployment name, as the weighted tests compute it), the container's env with the downward
+API fields resolved (metadata.name, metadata.namespace, status.podIP), SERVICE_NAME (the Deployment name), and
+BIND_ADDRESS (the pod
+IP, which every listener of `python -m propylon.echo` binds). Secret and ConfigMap volumes are written to a per-pod directory, and env
+values under a mount path are rewritten to point there. stdout and stderr go to
+`<log-dir>/<namespace>/<pod>.log`, which the mirror checks read.
+
+A pod is ready when its HTTP port (HTTP_PORT, default 3000) accepts connections. For every
+Service with a selector, an EndpointSlice `<service>-propylon` is applied with the ready pods of
+the Deployments whose template labels match: one port per Service port, named like it, numbered
+by its targetPort (a number, or the name of a containerPort), appProtocol copied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import ipaddress
+import os
+import signal
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightkube
+from lightkube.core.exceptions import ApiError
+
+from propylon.api.kinds import by_api_version
+from propylon.client import resource_class
+from propylon.manifests import apply_objects
+
+ECHO_IMAGE = "echo-basic"
+POD_NETWORK = ipaddress.ip_network("127.1.0.0/16")
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Pod:
+    name: str
+    namespace: str
+    deployment: str
+    ip: str
+    labels: dict[str, str]
+    container_ports: dict[str, int]
+    http_port: int
+    log_path: Path
+    process: asyncio.subprocess.Process | None = None
+
+
+@dataclass
+class Deployment:
+    namespace: str
+    name: str
+    pods: list[Pod] = field(default_factory=list)
+
+
+def _env_value(entry: Mapping[str, Any], pod: str, namespace: str, ip: str) -> str | None:
+    if "value" in entry:
+        return str(entry["value"])
+    field_path = (((entry.get("valueFrom") or {}).get("fieldRef")) or {}).get("fieldPath")
+    return {"metadata.name": pod, "metadata.namespace": namespace,
+            "status.podIP": ip}.get(str(field_path))
+
+
+def pod_name(deployment: str, namespace: str, index: int) -> str:
+    digest = hashlib.sha256(f"{namespace}/{deployment}".encode()).hexdigest()
+    return f"{deployment}-{digest[:10]}-{digest[10:15]}{index}"
+
+
+def endpoint_slice(service: Mapping[str, Any], pods: Iterable[Pod]) -> dict[str, Any]:
+    """The EndpointSlice of a Service over its ready pods."""
+    pods = list(pods)
+    meta = service["metadata"]
+    ports = []
+    for port in (service.get("spec") or {}).get("ports") or []:
+        target = port.get("targetPort", port.get("port"))
+        if isinstance(target, str) and not target.isdigit():
+            numbers = {p.container_ports.get(target) for p in pods} - {None}
+            if not numbers:
+                continue
+            target = numbers.pop()
+        entry = {"name": port.get("name", ""), "port": int(target),
+                 "protocol": port.get("protocol", "TCP")}
+        if port.get("appProtocol"):
+            entry["appProtocol"] = port["appProtocol"]
+        ports.append(entry)
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"namespace": meta["namespace"], "name": f"{meta['name']}-propylon",
+                     "labels": {"kubernetes.io/service-name": meta["name"],
+                                "endpointslice.kubernetes.io/managed-by": "propylon-conformance"}},
+        "addressType": "IPv4",
+        "ports": ports,
+        "endpoints": [{"addresses": [p.ip],
+                       "conditions": {"ready": True, "serving": True, "terminating": False},
+                       "targetRef": {"kind": "Pod", "namespace": p.namespace, "name": p.name}}
+                      for p in pods],
+    }
+
+
+class Backends:
+    """The running echo pods of every Deployment applied so far."""
+
+    def __init__(self, client: lightkube.AsyncClient, work_dir: Path) -> None:
+        self.client = client
+        self.work_dir = work_dir
+        self.deployments: dict[tuple[str, str], Deployment] = {}
+        self._next_ip = 1
+
+    def pods(self, namespace: str, deployment: str | None = None) -> list[Pod]:
+        return [p for (ns, name), d in self.deployments.items() if ns == namespace
+                and (deployment is None or name == deployment) for p in d.pods]
+
+    async def sync(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        """Start the pods of new Deployments, then apply EndpointSlices for the Services."""
+        objects = list(objects)
+        for obj in objects:
+            if obj.get("kind") == "Deployment":
+                key = (obj["metadata"].get("namespace", "default"), obj["metadata"]["name"])
+                if key not in self.deployments and _runs_echo(obj):
+                    self.deployments[key] = await self._start(obj)
+        await asyncio.gather(*(self._wait_ready(p) for d in self.deployments.values()
+                               for p in d.pods))
+        slices = []
+        for svc in objects:
+            if svc.get("kind") == "Service":
+                pods = [p for d in self.deployments.values() for p in d.pods
+                        if d.namespace == svc["metadata"].get("namespace")
+                        and _selects(svc, p.labels)]
+                if (svc.get("spec") or {}).get("selector"):
+                    slices.append(endpoint_slice(svc, pods))
+        errors = [o.message for o in await apply_objects(self.client, slices,
+                                                         field_manager="propylon-conformance")
+                  if not o.ok]
+        if errors:
+            raise RuntimeError("; ".join(errors))
+
+    async def stop(self, namespace: str, name: str) -> None:
+        deployment = self.deployments.pop((namespace, name), None)
+        if deployment:
+            await asyncio.gather(*(_terminate(p) for p in deployment.pods))
+
+    async def close(self) -> None:
+        for namespace, name in list(self.deployments):
+            await self.stop(namespace, name)
+
+    def _allocate_ip(self) -> str:
+        ip = str(POD_NETWORK[self._next_ip])
+        self._next_ip += 1
+        return ip
+
+    async def _start(self, obj: Mapping[str, Any]) -> Deployment:
+        meta, spec = obj["metadata"], obj.get("spec") or {}
+        namespace, name = meta.get("namespace", "default"), meta["name"]
+        template = spec.get("template") or {}
+        labels = dict((template.get("metadata") or {}).get("labels") or {})
+        pod_spec = template.get("spec") or {}
+        container = (pod_spec.get("containers") or [{}])[0]
+        deployment = Deployment(namespace, name)
+        for index in range(int(spec.get("replicas", 1))):
+            pname, ip = pod_name(name, namespace, index), self._allocate_ip()
+            pod_dir = self.work_dir / namespace / pname
+            pod_dir.mkdir(parents=True, exist_ok=True)
+            env = await self._env(container, pod_spec, pod_dir, pname, namespace, ip)
+            ports = {str(p["name"]): int(p["containerPort"])
+                     for p in container.get("ports") or [] if p.get("name")}
+            pod = Pod(pname, namespace, name, ip, labels, ports,
+                      int(env.get("HTTP_PORT", "3000")), self.work_dir / namespace / f"{pname}.log")
+            pod.process = await _spawn(pod, env)
+            deployment.pods.append(pod)
+        return deployment
+
+    async def _env(self, container: Mapping[str, Any], pod_spec: Mapping[str, Any],
+                   pod_dir: Path, pod: str, namespace: str, ip: str) -> dict[str, str]:
+        mounts = await self._volumes(container, pod_spec, pod_dir, namespace)
+        env = {"POD_NAME": pod, "NAMESPACE": namespace, "SERVICE_NAME": pod.rsplit("-", 2)[0],
+               "BIND_ADDRESS": ip}
+        for entry in container.get("env") or []:
+            value = _env_value(entry, pod, namespace, ip)
+            if value is None:
+                continue
+            for mount_path, local in mounts.items():
+                if value.startswith(mount_path.rstrip("/") + "/"):
+                    value = str(local) + value[len(mount_path.rstrip("/")):]
+            env[str(entry["name"])] = value
+        return env
+
+    async def _volumes(self, container: Mapping[str, Any], pod_spec: Mapping[str, Any],
+                       pod_dir: Path, namespace: str) -> dict[str, Path]:
+        """Write Secret and ConfigMap volumes under pod_dir; mount path -> local directory."""
+        volumes = {v["name"]: v for v in pod_spec.get("volumes") or []}
+        out = {}
+        for mount in container.get("volumeMounts") or []:
+            volume = volumes.get(mount["name"]) or {}
+            local = pod_dir / mount["name"]
+            local.mkdir(exist_ok=True)
+            source = volume.get("secret") or volume.get("configMap")
+            if source is None:
+                continue
+            kind = "Secret" if "secret" in volume else "ConfigMap"
+            name = source.get("secretName") or source.get("name")
+            data = await self._read_data(kind, namespace, str(name))
+            items = source.get("items") or [{"key": k, "path": k} for k in data]
+            for item in items:
+                if item["key"] in data:
+                    (local / item["path"]).write_bytes(data[item["key"]])
+            out[str(mount["mountPath"])] = local
+        return out
+
+    async def _read_data(self, kind: str, namespace: str, name: str) -> dict[str, bytes]:
+        try:
+            obj = await self.client.get(resource_class(by_api_version("v1", kind)), name,
+                                        namespace=namespace)
+        except ApiError:
+            return {}
+        data = obj.to_dict().get("data")
+        if kind == "Secret":
+            return {k: base64.b64decode(v) for k, v in (data or {}).items()}
+        return {k: str(v).encode() for k, v in (data or {}).items()}
+
+    async def _wait_ready(self, pod: Pod) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READY_TIMEOUT_S
+        while True:
+            if pod.process is not None and pod.process.returncode is not None:
+                raise RuntimeError(f"echo pod {pod.namespace}/{pod.name} exited "
+                                   f"({pod.process.returncode}); see {pod.log_path}")
+            try:
+                _, writer = await asyncio.open_connection(pod.ip, pod.http_port)
+                writer.close()
+                return
+            except OSError:
+                if loop.time() > deadline:
+                    raise RuntimeError(f"echo pod {pod.namespace}/{pod.name} does not accept "
+                                       f"connections on {pod.ip}:{pod.http_port}") from None
+                await asyncio.sleep(0.05)
+
+
+def _runs_echo(deployment: Mapping[str, Any]) -> bool:
+    containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
+        "containers") or []
+    return any(ECHO_IMAGE in str(c.get("image", "")) for c in containers)
+
+
+def _selects(service: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    selector = (service.get("spec") or {}).get("selector") or {}
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+async def _spawn(pod: Pod, env: Mapping[str, str]) -> asyncio.subprocess.Process:
+    command = [sys.executable, "-m", "propylon.echo", "--bind", pod.ip]
+    log = pod.log_path.open("ab")
+    try:
+        return await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env}, start_new_session=True)
+    finally:
+        log.close()
+
+
+async def _terminate(pod: Pod) -> None:
+    process = pod.process
+    if process is None or process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), 5)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()

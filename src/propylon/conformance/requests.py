@@ -1,0 +1,142 @@
+"""Requests to a Gateway, made the way the harness makes them, and the consistency loop.
+
+`send(target, request)` makes one request on a new connection (aiohttp, keep-alive off):
+- HTTP / HTTPS: HTTP/1.1; `Host` from the case (else the address), `X-Echo-Set-Header` always
+  sent (the `echoSetResponseHeaders` pairs, or empty), redirects followed unless
+  `unfollowRedirect`; HTTPS uses the case's SNI and trusts only `serverCA`'s PEM.
+- WEBSOCKET: dial `/ws` (or the path), send each `websocketEcho` frame, read the same back.
+A transport error becomes a `Response` with status 0 and the error as reason.
+`H2`, `H2C_PRIOR_KNOWLEDGE`, `GRPC` and `TLS` raise `Unsupported` (the case is then skipped).
+
+`until_consistent(attempt)` repeats an attempt until it succeeds 3 times in a row (waiting
+100 ms after a failure, none after a success) within 30 s; it returns None or the last reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from propylon.conformance.matching import Response
+
+REQUEST_TIMEOUT_S = 10.0
+MAX_TIME_TO_CONSISTENCY_S = 30.0
+REQUIRED_CONSECUTIVE = 3
+POLL_S = 0.1
+SUPPORTED = ("HTTP", "HTTPS", "WEBSOCKET")
+
+
+class Unsupported(Exception):
+    """The runner cannot make this kind of request."""
+
+
+@dataclass(frozen=True)
+class Target:
+    address: str
+    port: int
+    server_ca: bytes | None = None  # PEM the HTTPS client trusts
+
+
+@dataclass(frozen=True)
+class Outcome:
+    response: Response
+    error: str = ""
+
+
+def scheme(request: Mapping[str, Any]) -> str:
+    return "https" if request.get("protocol") == "HTTPS" else "http"
+
+
+def _url(target: Target, request: Mapping[str, Any], ws: bool = False) -> URL:
+    proto = scheme(request)
+    if ws:
+        proto = "ws"
+    host = f"[{target.address}]" if ":" in target.address else target.address
+    return URL(f"{proto}://{host}:{target.port}{request.get('path') or '/'}", encoded=True)
+
+
+def _headers(request: Mapping[str, Any]) -> dict[str, str]:
+    pairs = request.get("echoSetResponseHeaders") or {}
+    echo = ",".join(f"{k}:{v}" for k, v in pairs.items()) if isinstance(pairs, Mapping) \
+        else str(pairs)
+    headers = {"X-Echo-Set-Header": echo}
+    headers.update({str(k): str(v) for k, v in (request.get("headers") or {}).items()})
+    if request.get("host"):
+        headers["Host"] = str(request["host"])
+    return headers
+
+
+def _ssl(target: Target) -> ssl.SSLContext:
+    context = ssl.create_default_context(cadata=(target.server_ca or b"").decode() or None)
+    return context
+
+
+async def send(target: Target, request: Mapping[str, Any]) -> Outcome:
+    protocol = request.get("protocol", "HTTP")
+    if protocol not in SUPPORTED:
+        raise Unsupported(f"protocol {protocol} is not supported by the runner")
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    connector = aiohttp.TCPConnector(force_close=True, limit=1)
+    try:
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                         auto_decompress=False) as session:
+            if protocol == "WEBSOCKET":
+                return await _websocket(session, target, request)
+            kwargs: dict[str, Any] = {}
+            if protocol == "HTTPS":
+                kwargs["ssl"] = _ssl(target)
+                kwargs["server_hostname"] = request.get("sni") or request.get("host")
+            async with session.request(str(request.get("method") or "GET"), _url(target, request),
+                                       headers=_headers(request),
+                                       allow_redirects=not request.get("unfollowRedirect"),
+                                       **kwargs) as resp:
+                body = await resp.read()
+                return Outcome(Response(resp.status, list(resp.headers.items()), body))
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as err:
+        return Outcome(Response(0), f"{type(err).__name__}: {err}")
+
+
+async def _websocket(session: aiohttp.ClientSession, target: Target,
+                     request: Mapping[str, Any]) -> Outcome:
+    frames = request.get("websocketEcho") or []
+    headers = {k: v for k, v in _headers(request).items() if k != "X-Echo-Set-Header"}
+    async with session.ws_connect(_url(target, request, ws=True), headers=headers,
+                                  origin=request.get("origin")) as ws:
+        for frame in frames:
+            if "text" in frame:
+                await ws.send_str(frame["text"])
+                message = await ws.receive_str()
+                if message != frame["text"]:
+                    return Outcome(Response(0), f"websocket echoed {message!r}")
+            else:
+                data = bytes(frame["binary"])
+                await ws.send_bytes(data)
+                received = await ws.receive_bytes()
+                if received != data:
+                    return Outcome(Response(0), f"websocket echoed {received!r}")
+    return Outcome(Response(101))
+
+
+async def until_consistent(attempt: Callable[[], Awaitable[str | None]],
+                           max_time: float = MAX_TIME_TO_CONSISTENCY_S) -> str | None:
+    """None once `attempt` returns None REQUIRED_CONSECUTIVE times in a row within max_time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_time
+    streak = 0
+    reason: str | None = "no attempt made"
+    while loop.time() < deadline:
+        reason = await attempt()
+        if reason is None:
+            streak += 1
+            if streak >= REQUIRED_CONSECUTIVE:
+                return None
+            continue
+        streak = 0
+        await asyncio.sleep(POLL_S)
+    return f"not {REQUIRED_CONSECUTIVE} consecutive matches within {max_time:.0f}s; last: {reason}"

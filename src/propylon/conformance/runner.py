@@ -1,0 +1,325 @@
+"""The run: set up the suite on a standalone stack, then run each case in the README's order.
+
+Setup (`Harness.setup`): the GatewayClass `gateway-conformance` with Propylon's controllerName,
+the TLS material, `base/manifests.yaml` with the Applier's rewrites, echo pods and
+EndpointSlices for its Deployments and Services, then the class must be Accepted; its
+`status.supportedFeatures` decide which cases are NOT_SUPPORTED (not all features supported).
+
+A case (`Harness.run_case`): apply its own manifests (create or update), start its echo pods,
+then 1. namespacesMustBeReady, 2. status entries without a `phase`, 3. requests (3 consecutive
+matches within 30 s each; `mirroredTo` read from pod logs), weights, 4. steps in order. The
+first failing check fails the case with its reason; a request or step the runner cannot make
+skips it. Afterwards the case's own objects are deleted and its pods stopped, except objects the
+base manifests also define, which are re-applied as the base has them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightkube
+from lightkube.core.exceptions import ApiError
+
+from propylon.api.kinds import by_kind
+from propylon.client import resource_class
+from propylon.conformance import manifests, requests, status, steps, traffic
+from propylon.conformance.backends import Backends
+from propylon.conformance.cases import Case
+from propylon.conformance.matching import Response, compare
+from propylon.conformance.report import FAILED, NOT_SUPPORTED, SKIPPED, SUCCEEDED, CaseResult
+from propylon.conformance.tlsmaterial import tls_objects
+from propylon.manifests import ObjectRef, object_ref
+
+GATEWAY_CLASS = "gateway-conformance"
+BASE = "base/manifests.yaml"
+NAMESPACES_READY_TIMEOUT_S = 300.0
+MIRROR_QUERY = "gateway-api-conformance-request-id"
+
+
+class CaseFailed(Exception):
+    """A check of the case did not hold; the message is the reason."""
+
+
+class CaseSkipped(Exception):
+    """The runner cannot run this case; the message says why."""
+
+
+@dataclass
+class Harness:
+    client: lightkube.AsyncClient
+    backends: Backends
+    manifests_root: Path
+    rewrite: manifests.Rewrite
+    timeout_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.base_objects: list[dict[str, Any]] = []
+        self.supported: list[str] = []
+        self._generation_before: int | None = None
+        self._last_patched: Mapping[str, Any] = {}
+
+    # -- reading objects ---------------------------------------------------------------------
+
+    async def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        info = by_kind(kind)
+        try:
+            obj = await self.client.get(resource_class(info), name,
+                                        **({"namespace": namespace} if info.namespaced else {}))
+        except ApiError as err:
+            if err.status.code == 404:
+                return None
+            raise
+        return obj.to_dict()
+
+    async def replace(self, obj: dict[str, Any]) -> None:
+        info = by_kind(obj["kind"])
+        await self.client.replace(resource_class(info)(obj))
+
+    # -- setup -------------------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                         "metadata": {"name": GATEWAY_CLASS},
+                         "spec": {"controllerName": self.rewrite.controller_name}}
+        self.base_objects = manifests.load_objects(self.manifests_root, [BASE], self.rewrite)
+        await manifests.apply(self.client, [gateway_class, *tls_objects(), *self.base_objects])
+        await self.backends.sync(self.base_objects)
+        reason = await status.wait({"kind": "GatewayClass", "name": GATEWAY_CLASS,
+                                    "conditions": {"Accepted": "True"}}, self.get,
+                                   self.rewrite.controller_name, 180 * self.timeout_scale)
+        if reason:
+            raise RuntimeError(f"GatewayClass {GATEWAY_CLASS} not accepted: {reason}")
+        gc = await self.get("GatewayClass", None, GATEWAY_CLASS) or {}
+        self.supported = sorted(f["name"] if isinstance(f, Mapping) else str(f)
+                                for f in (gc.get("status") or {}).get("supportedFeatures") or [])
+
+    # -- one case ----------------------------------------------------------------------------
+
+    async def run_case(self, case: Case) -> CaseResult:
+        missing = [f for f in case.features if f not in self.supported]
+        if missing:
+            return CaseResult(case, NOT_SUPPORTED, f"unsupported features {', '.join(missing)}")
+        own = [m for m in case.manifests if m != BASE]
+        objects = manifests.load_objects(self.manifests_root, own, self.rewrite)
+        try:
+            await manifests.apply(self.client, objects)
+            await self.backends.sync([*self.base_objects, *objects])
+            await self._run(case)
+        except CaseFailed as err:
+            return CaseResult(case, FAILED, str(err))
+        except (CaseSkipped, requests.Unsupported, steps.Unsupported) as err:
+            return CaseResult(case, SKIPPED, str(err))
+        except (manifests.ApplyError, RuntimeError, ApiError) as err:
+            return CaseResult(case, FAILED, f"{type(err).__name__}: {err}")
+        finally:
+            await self._cleanup(objects)
+        return CaseResult(case, SUCCEEDED)
+
+    async def _cleanup(self, objects: list[dict[str, Any]]) -> None:
+        base = {object_ref(o, "default") for o in self.base_objects}
+        refs = [r for r in manifests.refs_of(objects) if r not in base]
+        for ref in refs:
+            if ref.kind == "Deployment" and ref.namespace:
+                await self.backends.stop(ref.namespace, ref.name)
+            if ref.kind == "Service" and ref.namespace:
+                refs.append(ObjectRef("discovery.k8s.io/v1", "EndpointSlice", ref.namespace,
+                                      f"{ref.name}-propylon"))
+        await manifests.delete_all(self.client, refs)
+        restored = [o for o in self.base_objects if object_ref(o, "default") in
+                    set(manifests.refs_of(objects))]
+        if restored:
+            await manifests.apply(self.client, restored)
+
+    async def _run(self, case: Case) -> None:
+        if case.namespaces_must_be_ready:
+            await self.namespaces_ready(["gateway-conformance-infra"])
+        for entry in case.status:
+            if "phase" not in entry:
+                await self.expect_status(entry)
+        await asyncio.gather(*(self.request(case, r["request"], r["expect"])
+                               for r in case.requests))
+        if case.weights:
+            await self.weights(case)
+        for step in case.steps:
+            await self.step(case, step)
+
+    # -- checks ------------------------------------------------------------------------------
+
+    async def expect_status(self, entry: Mapping[str, Any]) -> None:
+        unsupported = [k for k in ("statusAddresses",) if k in entry]
+        if unsupported:
+            raise CaseSkipped(f"status field {unsupported[0]} is free text the runner cannot check")
+        reason = await status.wait(entry, self.get, self.rewrite.controller_name,
+                                   status.timeout_s(entry) * self.timeout_scale)
+        if reason:
+            raise CaseFailed(reason)
+
+    async def namespaces_ready(self, namespaces: list[str]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + NAMESPACES_READY_TIMEOUT_S * self.timeout_scale
+        while True:
+            reason = await self._namespaces_reason(namespaces)
+            if reason is None:
+                return
+            if loop.time() >= deadline:
+                raise CaseFailed(f"namespaces not ready: {reason}")
+            await asyncio.sleep(0.1 if reason else 0)
+
+    async def _namespaces_reason(self, namespaces: list[str]) -> str | None:
+        for namespace in namespaces:
+            gateways = await self.client.list(resource_class(by_kind("Gateway")),
+                                              namespace=namespace)
+            async for gw in gateways:
+                obj = gw.to_dict()
+                annotations = obj["metadata"].get("annotations") or {}
+                if annotations.get("gateway-api/skip-this-for-readiness") == "true":
+                    continue
+                reason = status.check({"kind": "Gateway", "conditions": {
+                    "Accepted": "True", "Programmed": "True"}}, obj, "")
+                if reason:
+                    return f"Gateway {namespace}/{obj['metadata']['name']}: {reason}"
+            pods = self.backends.pods(namespace)
+            if not pods:
+                return f"no echo pod in {namespace}"
+            dead = [p.name for p in pods if p.process is None or p.process.returncode is not None]
+            if dead:
+                return f"echo pods not running: {', '.join(dead)}"
+        return None
+
+    async def target(self, case: Case, request: Mapping[str, Any]) -> requests.Target:
+        via = request.get("via") or {}
+        name = via.get("gateway") or case.gateway.get("name")
+        namespace = case.gateway.get("namespace", "gateway-conformance-infra")
+        gw = await self.get("Gateway", namespace, str(name))
+        if gw is None:
+            raise CaseFailed(f"Gateway {namespace}/{name} does not exist")
+        addresses = [a for a in (gw.get("status") or {}).get("addresses") or [] if a.get("type")]
+        if not addresses:
+            raise CaseFailed(f"Gateway {namespace}/{name} has no address")
+        listeners = (gw.get("spec") or {}).get("listeners") or [{}]
+        listener_name = str(via.get("listener", "")).split(" ")[0]
+        listener = next((lis for lis in listeners if lis.get("name") == listener_name),
+                        listeners[0])
+        port = request.get("port") or via.get("port") or listener.get("port") or 80
+        return requests.Target(str(addresses[0]["value"]), int(port),
+                               await self.server_ca(request.get("serverCA")))
+
+    async def server_ca(self, text: str | None) -> bytes | None:
+        """PEM named by `serverCA` text such as `Secret ns/name tls.crt` or `ConfigMap name`."""
+        if not text:
+            return None
+        words = str(text).split()
+        kind, ref = words[0], words[1]
+        namespace, _, name = ref.rpartition("/")
+        key = words[2] if len(words) > 2 and "." in words[2] else (
+            "tls.crt" if kind == "Secret" else "ca.crt")
+        obj = await self.get(kind, namespace or "gateway-conformance-infra", name)
+        data = ((obj or {}).get("data") or {}).get(key)
+        if data is None:
+            raise CaseFailed(f"serverCA {text!r}: no {key} in {kind} {ref}")
+        return base64.b64decode(data) if kind == "Secret" else str(data).encode()
+
+    async def request(self, case: Case, request: Mapping[str, Any],
+                      expect: Mapping[str, Any]) -> None:
+        request, expect = dict(request), dict(expect)
+        if expect.get("mirroredTo"):
+            sep = "&" if "?" in str(request.get("path", "/")) else "?"
+            request["path"] = f"{request.get('path', '/')}{sep}{MIRROR_QUERY}={uuid.uuid4()}"
+            if "path" in expect:
+                expect["path"] = request["path"]
+        if request.get("protocol") == "WEBSOCKET":
+            request["websocketEcho"] = expect.get("websocketEcho") or []
+        if expect.get("connectionError") or expect.get("connectionRejected") or \
+                expect.get("backendSNI") or expect.get("backendPeerCert") or request.get(
+                    "clientCert"):
+            raise CaseSkipped("TLS expectations (client certs, backend TLS, connection "
+                              "errors) are not implemented by the runner")
+        target = await self.target(case, request)
+
+        async def attempt() -> str | None:
+            outcome = await requests.send(target, request)
+            if request.get("protocol") == "WEBSOCKET":
+                return outcome.error or None
+            if outcome.error:
+                return outcome.error
+            return compare(request, expect, outcome.response, requests.scheme(request))
+
+        reason = await requests.until_consistent(attempt)
+        if reason:
+            raise CaseFailed(f"{request.get('method', 'GET')} {request.get('host', '')}"
+                             f"{request.get('path', '/')} ({request.get('protocol')}): {reason}")
+        if expect.get("mirroredTo"):
+            mirrors = {f"{m['namespace']}/{m['name']}":
+                       [p.log_path for p in self.backends.pods(m["namespace"], m["name"])]
+                       for m in expect["mirroredTo"]}
+            reason = await traffic.mirrored(mirrors, str(request["path"]))
+            if reason:
+                raise CaseFailed(reason)
+
+    async def weights(self, case: Case) -> None:
+        request = dict(case.requests[0]["request"]) if case.requests else {"path": "/"}
+        target = await self.target(case, request)
+
+        async def send(extra: dict[str, str]) -> Response:
+            outcome = await requests.send(target, {**request, "headers": {
+                **(request.get("headers") or {}), **extra}})
+            return outcome.response
+
+        reason = await traffic.weighted(send, case.weights)
+        if reason:
+            raise CaseFailed(f"weighted split: {reason}")
+
+    # -- steps -------------------------------------------------------------------------------
+
+    async def step(self, case: Case, step: Mapping[str, Any]) -> None:
+        action = step.get("action")
+        if action == "request":
+            await self.request(case, step["request"], step["expect"])
+        elif action == "namespacesMustBeReady":
+            await self.namespaces_ready(list(step.get("namespaces") or
+                                             ["gateway-conformance-infra"]))
+        elif action == "expect":
+            for entry in step.get("status") or []:
+                await self.expect_status(entry)
+            if step.get("what"):
+                await self._expect_text(str(step["what"]), case)
+        elif action == "patch":
+            obj = await self._live(step)
+            self._generation_before = int(obj["metadata"].get("generation") or 0)
+            steps.apply_patch(obj, step.get("patch"))
+            await self.replace(obj)
+            self._last_patched = step
+        elif action == "delete":
+            ref = ObjectRef(by_kind(str(step["kind"])).api_version, str(step["kind"]),
+                            step.get("namespace"), str(step["name"]))
+            await manifests.delete_all(self.client, [ref])
+        else:
+            raise CaseSkipped(f"step not understood: {dict(step)}")
+
+    async def _live(self, step: Mapping[str, Any]) -> dict[str, Any]:
+        obj = await self.get(str(step["kind"]), step.get("namespace"), str(step["name"]))
+        if obj is None:
+            raise CaseFailed(f"{step['kind']} {step.get('namespace')}/{step['name']} not found")
+        return obj
+
+    async def _expect_text(self, what: str, case: Case) -> None:
+        if "generation" not in what or self._generation_before is None:
+            raise CaseSkipped(f"expectation not understood: {what!r}")
+        last = self._last_patched
+        obj = await self._live(last)
+        generation = int(obj["metadata"].get("generation") or 0)
+        if generation == self._generation_before:
+            raise CaseFailed(f"metadata.generation did not change ({generation})")
+        if "observedGeneration" in what:
+            reason = await status.wait({"kind": last["kind"], "namespace": last.get("namespace"),
+                                        "name": last["name"], "conditions": {}},
+                                       self.get, self.rewrite.controller_name,
+                                       status.DEFAULT_TIMEOUT_S * self.timeout_scale)
+            if reason:
+                raise CaseFailed(reason)
