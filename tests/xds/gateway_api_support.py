@@ -6,7 +6,9 @@ the objects a test adds; `program()` translates them with the Gateway's listener
 free loopback ports and pushes the result to the xDS cache. `echo_backend()` starts an aiohttp
 server that answers every request with a JSON echo of what it received, and can fail on demand
 (the `/retry` simulator of the conformance echo server: `succeedAfter`, `responseCode`,
-`delayRetry`, a TCP reset when no code is given).
+`delayRetry`, a TCP reset when no code is given) and echoes WebSocket frames on `/ws`.
+`h2c_backend()` speaks only cleartext HTTP/2 with prior knowledge (anything else gets a 400),
+answering `h2c <path>`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+from aiohttp import WSMsgType, web
 
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.translate import translate
@@ -127,6 +133,8 @@ async def echo_backend(name: str) -> AsyncIterator[Echo]:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         echo.seen[request.path_qs] += 1
+        if request.path == "/ws":
+            return await _websocket_echo(request)
         query = request.query
         if "succeedAfter" in query:
             attempts[query.get("uuid", "")] += 1
@@ -153,3 +161,50 @@ async def echo_backend(name: str) -> AsyncIterator[Echo]:
         yield echo
     finally:
         await runner.cleanup()
+
+
+async def _websocket_echo(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for message in ws:
+        if message.type == WSMsgType.TEXT:
+            await ws.send_str(message.data)
+        elif message.type == WSMsgType.BINARY:
+            await ws.send_bytes(message.data)
+    return ws
+
+
+async def _h2c_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False,
+                                                                header_encoding="utf-8"))
+    conn.initiate_connection()
+    writer.write(conn.data_to_send())
+    try:
+        while data := await reader.read(65536):
+            try:
+                events = conn.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                writer.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                break
+            for event in events:
+                if isinstance(event, h2.events.RequestReceived):
+                    path = dict(event.headers)[":path"]  # type: ignore[arg-type]
+                    body = f"h2c {path}".encode()
+                    conn.send_headers(event.stream_id, [(":status", "200"),
+                                                        ("content-length", str(len(body)))])
+                    conn.send_data(event.stream_id, body, end_stream=True)
+            writer.write(conn.data_to_send())
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+@asynccontextmanager
+async def h2c_backend() -> AsyncIterator[int]:
+    """Serve the h2c-only backend until the context ends; yields its port."""
+    server = await asyncio.start_server(_h2c_connection, "127.0.0.1", 0)
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        await server.wait_closed()

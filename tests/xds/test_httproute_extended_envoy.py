@@ -1,6 +1,6 @@
 """HTTPRoute extended features, from Gateway API objects through both translators to a real
 Envoy: filters on backendRefs, retries (status codes, connection resets, per-try and request
-timeouts)."""
+timeouts), redirects, parentRef ports, mirrors, backend protocols (h2c, WebSocket)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway_api_support import NODE, Echo, Stack, echo_backend, route, route_conditions, service
+from gateway_api_support import (
+    NODE,
+    Echo,
+    Stack,
+    echo_backend,
+    h2c_backend,
+    route,
+    route_conditions,
+    service,
+)
 from xds_support import EnvoyFactory, XdsFixture, wait_for
 
 EchoFactory = Callable[[str], Awaitable[Echo]]
@@ -344,3 +353,27 @@ async def test_multiple_and_percentage_mirrors(
         await mirrored(v3, "/fraction?n", 250 - 45)
         assert v2.seen["/percent?n"] <= 100 + 36 and v3.seen["/fraction?n"] <= 250 + 45
         assert v2.seen["/fraction?n"] == 0 and v3.seen["/percent?n"] == 0
+
+
+async def test_backend_protocols_h2c_and_websocket(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    ws = await echo_factory("ws")
+    async with h2c_backend() as h2c:
+        stack = Stack(objects=[
+            *service("h2c", h2c, port=8081, app_protocol="kubernetes.io/h2c"),
+            *service("ws", ws.port, port=8082, app_protocol="kubernetes.io/ws"),
+            route("r", {"rules": [
+                {"matches": [{"path": {"type": "PathPrefix", "value": "/ws"}}],
+                 "backendRefs": [{"name": "ws", "port": 8082}]},
+                {"backendRefs": [{"name": "h2c", "port": 8081}]}]})])
+        stack.program(xds)
+        await envoy_factory(NODE, xds.port)
+        port = stack.port()
+        async with aiohttp.ClientSession() as session:
+            await until(session, port, "/h2", 200)
+            assert (await request(session, port, "/h2"))[1]["body"] == "h2c /h2"
+            async with session.ws_connect(f"http://127.0.0.1:{port}/ws") as socket:
+                await socket.send_str("Websocket Support!")
+                assert await socket.receive_str() == "Websocket Support!"
+                await socket.send_bytes(bytes(range(1, 8)))
+                assert await socket.receive_bytes() == bytes(range(1, 8))

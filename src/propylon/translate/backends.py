@@ -3,7 +3,8 @@
 `Backends.resolve(...)` returns either a `Resolved` (an `ir.Cluster` named
 `<namespace>/<service>/<port>`, endpoints from the Service's EndpointSlices, ready endpoints only,
 the Service port mapped to the endpoint port by port name, `h2c` when the Service port's
-appProtocol is `kubernetes.io/h2c`) or a `Refused` with the route condition reason and a message
+appProtocol is `kubernetes.io/h2c`, `websocket` (HTTP/1.1, upgrades allowed as everywhere) for
+`kubernetes.io/ws`) or a `Refused` with the route condition reason and a message
 saying what to fix.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from propylon.api.core import EndpointSlice, Service, ServicePort
 from propylon.api.gateway import GROUP
@@ -19,6 +21,8 @@ from propylon.translate import conditions as c
 from propylon.translate.references import Grants
 
 H2C = "kubernetes.io/h2c"
+WEBSOCKET = "kubernetes.io/ws"
+_PROTOCOLS: dict[str | None, Literal["h2c", "websocket"]] = {H2C: "h2c", WEBSOCKET: "websocket"}
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Backends:
             return Refused(c.BACKEND_NOT_FOUND, f'Service "{ns}/{name}" has no port {port} '
                            f'(ports: {known}): fix the backendRef port')
         return Resolved(Cluster(f"{ns}/{name}/{port}", self._endpoints(service, service_port),
-                                "h2c" if service_port.app_protocol == H2C else "http1"))
+                                _PROTOCOLS.get(service_port.app_protocol, "http1")))
 
     def _endpoints(self, service: Service, port: ServicePort) -> tuple[Endpoint, ...]:
         found: set[Endpoint] = set()

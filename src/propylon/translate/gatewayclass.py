@@ -40,6 +40,8 @@ SUPPORTED_FEATURES = tuple(sorted((
     "HTTPRouteNamedRouteRule",
     "HTTPRouteRequestMultipleMirrors",
     "HTTPRouteRequestPercentageMirror",
+    "HTTPRouteBackendProtocolH2C",
+    "HTTPRouteBackendProtocolWebSocket",
 )))
 
 
