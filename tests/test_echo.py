@@ -419,3 +419,35 @@ def test_bind_option_wins_over_env_and_https_needs_both_files() -> None:
     assert not config.https_enabled
     with pytest.raises(ValueError, match="HTTP_PORT"):
         EchoConfig.from_env({"HTTP_PORT": "http"})
+
+
+async def test_https_resets_too_and_http2_retries_fail_with_500(
+    echo_server: tuple[int, int, int], pki: _Pki
+) -> None:
+    _, h2c, https = echo_server
+    context = _client_tls(pki, ["http/1.1"], with_client_cert=False)
+    request = b"GET /retry/t?succeedAfter=1&uuid=tls HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+    with pytest.raises((ConnectionResetError, ssl.SSLError)):
+        await _http1(https, request, context, "abc.example.com")
+    h2_context = _client_tls(pki, ["h2"], with_client_cert=False)
+    headers, body = await _h2_get(https, "/retry/t?succeedAfter=1&uuid=h2", "h", h2_context, "abc.example.com")
+    assert headers[":status"] == "500"
+    assert "hijacking" in json.loads(body)["message"]
+    headers, _ = await _h2_get(https, "/retry/t?succeedAfter=1&uuid=h2", "h", h2_context, "abc.example.com")
+    assert headers[":status"] == "200"
+    headers, _ = await _h2_get(h2c, "/retry/t?succeedAfter=1&uuid=h2c", "h")
+    assert headers[":status"] == "200", "the H2C listener echoes every path, as echo-basic's does"
+
+
+async def test_websocket_over_https_and_ws_without_upgrade(
+    echo_server: tuple[int, int, int], pki: _Pki
+) -> None:
+    http, _, https = echo_server
+    context = _client_tls(pki, ["http/1.1"], with_client_cert=False)
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"https://127.0.0.1:{https}/ws", ssl=context,
+                                      server_hostname="abc.example.com") as ws:
+            await ws.send_bytes(b"\x00\x01")
+            assert (await ws.receive(timeout=10)).data == b"\x00\x01"
+        async with session.get(f"http://127.0.0.1:{http}/ws") as response:
+            assert response.status == 400

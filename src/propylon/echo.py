@@ -248,7 +248,7 @@ async def _route(exchange: _Exchange, state: _State) -> _Reply:
 
 async def _h2c_route(exchange: _Exchange, state: _State) -> _Reply:
     """The H2C listener: every HTTP/2 request (or HTTP/1.1 `Upgrade: h2c`) gets the echo."""
-    if not exchange.proto.startswith("HTTP/2") and "h2c" not in exchange.header_values("Upgrade")[:1]:
+    if not exchange.proto.startswith("HTTP/2") and exchange.header_values("Upgrade")[:1] != ["h2c"]:
         return _Reply(400, [("Content-Type", "text/plain; charset=utf-8")], b"Expected h2c request")
     return await _echo(exchange, state)
 
@@ -264,15 +264,15 @@ def _remember_server_name(ssl_object: object, server_name: str | None, _: ssl.SS
 
 
 def _peer_chain(ssl_object: ssl.SSLObject) -> list[bytes]:
-    """DER certificates the client sent, leaf first (Go's `ConnectionState.PeerCertificates`)."""
-    chain = getattr(ssl_object, "get_unverified_chain", None)  # public from Python 3.13
-    if chain is None:
-        chain = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
-    if chain is not None:  # a server sees [None] when the client sent no certificate
-        return [cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-                for cert in chain() or [] if cert is not None]
-    leaf = ssl_object.getpeercert(binary_form=True)
-    return [leaf] if leaf else []
+    """DER certificates the client sent, leaf first (Go's `ConnectionState.PeerCertificates`).
+
+    The chain is read from the private `_sslobj`, which has it from Python 3.10 on (the public
+    `SSLObject.get_unverified_chain` arrived only in 3.13); on a server it holds a `None` leaf
+    when the client sent no certificate.
+    """
+    chain = ssl_object._sslobj.get_unverified_chain() or []  # type: ignore[attr-defined]
+    return [cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+            for cert in chain if cert is not None]
 
 
 def _tls_assertions(transport: asyncio.BaseTransport | None) -> dict[str, object] | None:

@@ -27,8 +27,6 @@ Headers = list[tuple[str, str]]
 Answer = tuple[int, Headers, bytes]
 H2Handler = Callable[[Headers, asyncio.BaseTransport], Awaitable[Answer]]
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
 # Connection-specific fields are forbidden in HTTP/2 (RFC 9113 section 8.2.2); Go drops them too.
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"})
 

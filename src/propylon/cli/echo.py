@@ -1,4 +1,9 @@
-"""`propylon echo --listen HOST:PORT`: run the echo backend (`propylon.echo`) in the foreground."""
+"""`propylon echo`: run the echo backend (`propylon.echo`) in the foreground.
+
+`--listen HOST:PORT` serves plain HTTP/1.1 on one address; `--env` instead runs the
+echo-basic-like server configured from the environment (HTTP_PORT, H2C_PORT, HTTPS_PORT,
+TLS_SERVER_CERT, TLS_SERVER_PRIVKEY, TLS_CLIENT_CACERTS, ...), as `python -m propylon.echo` does.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,19 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("echo", help="serve HTTP requests back as JSON, for testing routes")
     p.add_argument("--listen", default="127.0.0.1:9001", metavar="HOST:PORT",
                    help="address to listen on (default %(default)s)")
+    p.add_argument("--env", action="store_true",
+                   help="serve HTTP, h2c and HTTPS like the conformance echo-basic image, "
+                        "configured by its environment variables (ignores --listen)")
+    p.add_argument("--bind", metavar="HOST",
+                   help="with --env: address every listener binds (default $BIND_ADDRESS or 127.0.0.1)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.env:
+        return echo.main(["--bind", args.bind] if args.bind else [])
+    if args.bind:
+        raise UsageError("--bind goes with --env; for a single listener write --listen HOST:PORT")
     try:
         echo.parse_listen(args.listen)
     except ValueError as err:
