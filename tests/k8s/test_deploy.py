@@ -1,0 +1,56 @@
+"""`deploy/` renders with kustomize and grants what the controller's code needs, nothing missing."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import yaml
+
+from propylon.cli.controller import DEFAULT_XDS_ADDRESS
+from propylon.controller.reconciler import WATCHED_KINDS
+from propylon.infra.kubernetes import GATEWAY, OWNED_KINDS
+from tests.e2e.conftest import BIN, REPO
+
+
+def rendered() -> list[dict[str, Any]]:
+    out = subprocess.run([str(BIN / "kubectl"), "kustomize", str(REPO / "deploy")],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def allowed(rules: list[dict[str, Any]], group: str, resource: str) -> set[str]:
+    verbs: set[str] = set()
+    for rule in rules:
+        if group in rule["apiGroups"] and resource in rule["resources"]:
+            verbs |= set(rule["verbs"])
+    return verbs
+
+
+def test_manifests_render_with_probes_limits_and_the_xds_service() -> None:
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in rendered()}
+    assert ("Namespace", "propylon-system") in docs
+    deployment = docs[("Deployment", "propylon-controller")]
+    assert deployment["metadata"]["namespace"] == "propylon-system"
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["resources"]["limits"]["memory"]
+    service = docs[("Service", "propylon-xds")]
+    host, _, port = DEFAULT_XDS_ADDRESS.partition(":")
+    assert host.split(".")[:2] == [service["metadata"]["name"], service["metadata"]["namespace"]]
+    assert service["spec"]["ports"][0]["port"] == int(port)
+
+
+def test_cluster_role_covers_every_watched_and_managed_kind() -> None:
+    [role] = [d for d in rendered() if d["kind"] == "ClusterRole"]
+    rules = role["rules"]
+    for info in WATCHED_KINDS:
+        assert {"list", "watch"} <= allowed(rules, info.group, info.plural), info.kind
+        if info.group == GATEWAY.group and info.has_status and info.kind != "ReferenceGrant":
+            assert "update" in allowed(rules, info.group, f"{info.plural}/status"), info.kind
+    assert "get" in allowed(rules, GATEWAY.group, GATEWAY.plural)
+    for info in OWNED_KINDS:
+        assert {"get", "patch", "delete", "list", "watch"} <= allowed(rules, info.group,
+                                                                      info.plural), info.kind
+    assert "*" not in {v for r in rules for v in r["verbs"]}
