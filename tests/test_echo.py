@@ -20,6 +20,7 @@ import aiohttp
 import h2.config
 import h2.connection
 import h2.events
+import h2.settings
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -211,7 +212,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> _Pki:
     directory = tmp_path_factory.mktemp("pki")
     ca = _certificate("echo test CA", None)
     ca_path, _ = _write_pair(directory, "ca", ca)
-    server_cert, server_key = _write_pair(directory, "server", _certificate("abc.example.com", ca, dns="abc.example.com"))
+    server = _certificate("abc.example.com", ca, dns="abc.example.com")
+    server_cert, server_key = _write_pair(directory, "server", server)
     client_cert, client_key = _write_pair(directory, "client", _certificate("client", ca, client=True))
     return _Pki(ca_path, server_cert, server_key, client_cert, client_key)
 
@@ -248,12 +250,17 @@ async def _http1(port: int, request: bytes, ssl_context: ssl.SSLContext | None =
 
 
 async def _h2_get(port: int, path: str, authority: str, ssl_context: ssl.SSLContext | None = None,
-                  server_hostname: str | None = None) -> tuple[dict[str, str], bytes]:
-    """One HTTP/2 GET on a fresh connection (prior knowledge, or TLS with ALPN h2)."""
+                  server_hostname: str | None = None, window: int | None = None) -> tuple[dict[str, str], bytes]:
+    """One HTTP/2 GET on a fresh connection (prior knowledge, or TLS with ALPN h2).
+
+    `window` shrinks the client's initial stream window, so the server must wait for updates.
+    """
     reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ssl_context,
                                                    server_hostname=server_hostname)
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
     conn.initiate_connection()
+    if window is not None:
+        conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
     conn.send_headers(1, [(":method", "GET"), (":path", path), (":authority", authority),
                           (":scheme", "https" if ssl_context else "http"), ("x-test", "h2")], end_stream=True)
     writer.write(conn.data_to_send())
@@ -296,6 +303,15 @@ async def test_h2c_prior_knowledge_is_echoed_as_http2(echo_server: tuple[int, in
     assert echoed["httpPort"] == str(http)
     assert echoed["pod"] == "infra-backend-v3-abc-def"
     assert "tls" not in echoed
+
+
+async def test_h2c_answers_within_a_small_flow_control_window(echo_server: tuple[int, int, int]) -> None:
+    _, h2c, _ = echo_server
+    long_path = "/" + "x" * 5000
+    headers, body = await _h2_get(h2c, long_path, "example.com", window=256)
+    assert headers[":status"] == "200"
+    assert len(body) == int(headers["content-length"]) > 5000
+    assert json.loads(body)["path"] == long_path
 
 
 async def test_h2c_port_refuses_plain_http1_but_echoes_an_h2c_upgrade(echo_server: tuple[int, int, int]) -> None:
