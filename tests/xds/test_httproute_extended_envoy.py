@@ -377,3 +377,83 @@ async def test_backend_protocols_h2c_and_websocket(
                 assert await socket.receive_str() == "Websocket Support!"
                 await socket.send_bytes(bytes(range(1, 8)))
                 assert await socket.receive_bytes() == bytes(range(1, 8))
+
+
+async def test_cors_preflights_answered_by_the_gateway(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    v1 = await echo_factory("v1")
+
+    def cors_rule(prefix: str, **policy: Any) -> dict[str, Any]:
+        return {"matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
+                "filters": [{"type": "CORS", "cors": policy}],
+                "backendRefs": [{"name": "v1", "port": 8080}]}
+
+    stack = Stack(objects=[*service("v1", v1.port), route("r", {"rules": [
+        cors_rule("/cors-1", allowOrigins=["https://www.foo.com", "https://*.bar.com"],
+                  allowMethods=["GET", "OPTIONS"], allowHeaders=["x-header-1", "x-header-2"],
+                  exposeHeaders=["x-header-3", "x-header-4"], allowCredentials=True, maxAge=3600),
+        cors_rule("/cors-2", allowOrigins=["https://www.foo.com"], allowMethods=["*"]),
+        cors_rule("/any-origin", allowOrigins=["*"], allowMethods=["PUT"]),
+        cors_rule("/wildcards-credentials", allowOrigins=["*"], allowMethods=["*"],
+                  allowHeaders=["*"], allowCredentials=True),
+    ]})])
+    stack.program(xds)
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+
+    async def call(method: str, path: str, origin: str,
+                   **headers: str) -> tuple[int, dict[str, str], bool]:
+        sent = {"Origin": origin, **{k.replace("_", "-"): v for k, v in headers.items()}}
+        async with aiohttp.ClientSession() as s, s.request(
+                method, f"http://127.0.0.1:{port}{path}", headers=sent) as response:
+            cors_headers = {k.lower(): v for k, v in response.headers.items()
+                            if k.lower().startswith("access-control-")}
+            return (response.status, cors_headers,
+                    response.content_type == "application/json")  # from the echo backend
+
+    preflight = {"access_control_request_method": "GET",
+                 "access_control_request_headers": "x-header-1, x-header-2"}
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/cors-1", 200)
+    for origin in ("https://www.foo.com", "https://www.bar.com", "https://xpto.www.bar.com"):
+        status, got, from_backend = await call("OPTIONS", "/cors-1", origin, **preflight)
+        assert status in (200, 204) and not from_backend
+        assert got["access-control-allow-origin"] == origin
+        assert got["access-control-allow-methods"] == "GET, OPTIONS"
+        assert got["access-control-allow-headers"] == "x-header-1, x-header-2"
+        assert got["access-control-expose-headers"] == "x-header-3, x-header-4"
+        assert got["access-control-max-age"] == "3600"
+        assert got["access-control-allow-credentials"] == "true"
+    status, got, from_backend = await call("OPTIONS", "/cors-1", "https://foobar.com", **preflight)
+    assert status in (200, 204, 403) and not from_backend
+    assert "access-control-allow-origin" not in got
+
+    status, got, from_backend = await call("GET", "/cors-1", "https://www.bar.com")
+    assert (status, from_backend) == (200, True)
+    assert got["access-control-allow-origin"] == "https://www.bar.com"
+    status, got, from_backend = await call("GET", "/cors-1", "https://foobar.com")
+    assert (status, from_backend, got) == (200, True, {})
+
+    status, got, from_backend = await call("OPTIONS", "/cors-2", "https://www.foo.com",
+                                           access_control_request_method="POST")
+    assert status in (200, 204) and not from_backend
+    assert got["access-control-allow-methods"] in ("POST", "*")
+    assert "access-control-allow-credentials" not in got
+
+    for origin in ("https://foobar.com", "https://foobar.com:12345"):
+        status, got, from_backend = await call("OPTIONS", "/any-origin", origin,
+                                               access_control_request_method="PUT")
+        assert status in (200, 204) and not from_backend
+        assert got["access-control-allow-origin"] in (origin, "*")
+        assert got["access-control-allow-methods"] == "PUT"
+        assert "access-control-allow-credentials" not in got
+
+    status, got, from_backend = await call("OPTIONS", "/wildcards-credentials",
+                                           "https://other.foo.com",
+                                           access_control_request_method="PUT",
+                                           access_control_request_headers="x-header-1, x-header-2")
+    assert status in (200, 204) and not from_backend
+    assert got["access-control-allow-origin"] == "https://other.foo.com"
+    assert got["access-control-allow-methods"] == "PUT"
+    assert got["access-control-allow-headers"].replace(" ", "") == "x-header-1,x-header-2"
+    assert got["access-control-allow-credentials"] == "true"

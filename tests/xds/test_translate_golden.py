@@ -84,7 +84,7 @@ def https_sni() -> ir.GatewayIR:
 
 
 def http_extended() -> ir.GatewayIR:
-    """Extended HTTPRoute features: backendRef header modifiers, retries, redirects."""
+    """Extended HTTPRoute features: backendRef header modifiers, retries, redirects, CORS."""
     only_v1 = ir.HeaderModifier(set=(ir.HeaderValue("backend", "a"),), remove=("x-drop",))
     routes = (
         ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/headers")), backends=(
@@ -109,6 +109,10 @@ def http_extended() -> ir.GatewayIR:
                                       listener_scheme="http", listener_port=8080)),
         ir.Route("default/r/6/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/see-other")),
                  redirect=ir.Redirect(status_code=303, listener_scheme="http", listener_port=80)),
+        ir.Route("default/r/7/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/cors")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),),
+                 cors=ir.Cors(("*", "https://*.bar.com", "http://exact.example.com:8080"),
+                              ("*",), ("x-a", "x-b"), ("x-c",), 3600, True)),
     )
     return ir.GatewayIR(
         key=KEY,

@@ -122,6 +122,20 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Cors:
+    """A CORS policy: the gateway answers preflights itself and adds the response headers.
+    An origin may hold `*` (any DNS labels to its left; alone, any origin); `*` alone in
+    methods or headers allows whatever the request asks for."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age_s: int = 5
+    allow_credentials: bool = False
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     status: int
     body: str = ""
@@ -146,6 +160,7 @@ class Route:
     timeout_ms: int | None = None  # whole request; None = no timeout
     backend_timeout_ms: int | None = None  # each try
     retry: Retry | None = None
+    cors: Cors | None = None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ SUPPORTED_FEATURES = tuple(sorted((
     "HTTPRouteRequestPercentageMirror",
     "HTTPRouteBackendProtocolH2C",
     "HTTPRouteBackendProtocolWebSocket",
+    "HTTPRouteCORS",
 )))
 
 

@@ -28,6 +28,7 @@ from propylon.api.gateway import GROUP
 from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, ParentRef, Rule
 from propylon.ir.model import (
     Cluster,
+    Cors,
     DirectResponse,
     HeaderModifier,
     HeaderValue,
@@ -155,7 +156,7 @@ def _weighted(ref: BackendRef, cluster: str | None, siblings: int, fields: dict[
     return WeightedBackend(cluster, ref.weight, **own)
 
 
-_HOISTABLE = ("RequestRedirect", "URLRewrite", "RequestMirror")
+_HOISTABLE = ("RequestRedirect", "URLRewrite", "RequestMirror", "CORS")
 
 
 def _check_regexes(match: RouteMatch, unsupported: list[str]) -> None:
@@ -210,6 +211,10 @@ def _filter(f: HTTPFilter, fields: dict[str, Any], resolve: Callable[[BackendRef
                    if isinstance(fraction, dict) else float(body.get("percent", 100)))
         if cluster is not None:
             fields["mirrors"] = (*fields.get("mirrors", ()), Mirror(cluster, percent))
+    elif f.type == "CORS":
+        fields["cors"] = Cors(*(tuple(str(v) for v in body.get(k) or ()) for k in (
+            "allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders")),
+            int(body.get("maxAge", 5)), bool(body.get("allowCredentials", False)))
     else:
         unsupported.append(f'filter type "{f.type}" is not supported: remove it')
 

@@ -11,8 +11,8 @@ present to a client.
 The connection manager carries the settings measured in the project's Envoy facts:
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
-stream idle and request header timeouts, WebSocket upgrades, and a router that adds no
-`x-envoy-*` headers.
+stream idle and request header timeouts, WebSocket upgrades, the CORS filter (configured per
+route), and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
+from propylon.xds.translate import cors
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source
 
 HCM = hcm_pb.HttpConnectionManager
@@ -60,10 +61,12 @@ def connection_manager(stat_prefix: str, route_config: str | None) -> HCM:
         stream_idle_timeout=STREAM_IDLE_TIMEOUT,
         request_headers_timeout=REQUEST_HEADERS_TIMEOUT,
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
-        http_filters=[hcm_pb.HttpFilter(
-            name="envoy.filters.http.router",
-            typed_config=_pack(Router(suppress_envoy_headers=True,
-                                      dynamic_stats=BoolValue(value=False))))],
+        http_filters=[
+            hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
+            hcm_pb.HttpFilter(name="envoy.filters.http.router",
+                              typed_config=_pack(Router(suppress_envoy_headers=True,
+                                                        dynamic_stats=BoolValue(value=False)))),
+        ],
     )
     if route_config is None:
         out.route_config.CopyFrom(RouteConfiguration(name=stat_prefix,

@@ -35,6 +35,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
+from propylon.xds.translate import cors
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
 INVALID_CLUSTER = "propylon-invalid-backend"
@@ -257,6 +258,8 @@ def route(route: ir.Route) -> rc.Route:
     if route.response_headers is not None:
         out.response_headers_to_add.extend(_header_options(route.response_headers))
         out.response_headers_to_remove.extend(route.response_headers.remove)
+    if route.cors is not None:
+        out.typed_per_filter_config[cors.CORS_FILTER].CopyFrom(cors.policy(route.cors))
     return out
 
 
