@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from propylon.api.kinds import KindInfo, PrinterColumn
-from propylon.apiserver.jsonpath import evaluate
+from propylon.jsonpath import JSONPathError, find
 
 _NAME_COLUMN = {"name": "Name", "type": "string", "format": "name", "priority": 0,
                 "description": "Name must be unique within a namespace."}
@@ -66,7 +66,10 @@ def _age(timestamp: Any, now: datetime) -> str | None:
 
 
 def _cell(column: PrinterColumn, obj: dict[str, Any], now: datetime) -> Any:
-    found = evaluate(column.json_path, obj)
+    try:
+        found = find(column.json_path, obj)
+    except JSONPathError:  # a column the subset cannot evaluate prints empty, as kubectl does
+        return None
     if not found or found[0] is None:
         return None
     value = found[0]
