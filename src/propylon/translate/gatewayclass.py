@@ -43,6 +43,8 @@ SUPPORTED_FEATURES = tuple(sorted((
     "HTTPRouteBackendProtocolH2C",
     "HTTPRouteBackendProtocolWebSocket",
     "HTTPRouteCORS",
+    "GatewayPort8080",
+    "GatewayHTTPListenerIsolation",
 )))
 
 
