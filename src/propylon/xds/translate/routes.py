@@ -17,8 +17,8 @@ backend that could not be resolved (`cluster` None) keeps its weight but points 
 `INVALID_CLUSTER`, a name that is never defined, with `cluster_not_found_response_code:
 INTERNAL_SERVER_ERROR`: Envoy picks a weighted cluster per request and answers 500 for exactly
 that share. Header modifiers of one backend (backendRef filters) go on its weighted cluster
-entry, so a rule with them is always `weighted_clusters`. When no backend can take traffic (all invalid, or all weights zero) the route is a
-`direct_response` 500.
+entry, so a rule with them is always `weighted_clusters`. When no backend can take traffic
+(all invalid, or all weights zero) the route is a `direct_response` 500.
 """
 
 from __future__ import annotations
