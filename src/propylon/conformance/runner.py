@@ -115,7 +115,7 @@ class Harness:
             return CaseResult(case, FAILED, str(err))
         except (CaseSkipped, requests.Unsupported, steps.Unsupported) as err:
             return CaseResult(case, SKIPPED, str(err))
-        except (manifests.ApplyError, RuntimeError, ApiError) as err:
+        except Exception as err:  # noqa: BLE001 - one broken case must not end the run
             return CaseResult(case, FAILED, f"{type(err).__name__}: {err}")
         finally:
             await self._cleanup(objects)
@@ -173,9 +173,8 @@ class Harness:
 
     async def _namespaces_reason(self, namespaces: list[str]) -> str | None:
         for namespace in namespaces:
-            gateways = await self.client.list(resource_class(by_kind("Gateway")),
-                                              namespace=namespace)
-            async for gw in gateways:
+            async for gw in self.client.list(resource_class(by_kind("Gateway")),
+                                             namespace=namespace):
                 obj = gw.to_dict()
                 annotations = obj["metadata"].get("annotations") or {}
                 if annotations.get("gateway-api/skip-this-for-readiness") == "true":
