@@ -6,12 +6,16 @@ with kubectl. The test checks the Deployment, Service, ConfigMap and ServiceAcco
 controller creates, plays the load balancer and the kubelet (writing the Service's
 `status.loadBalancer` and the Deployment's `status.readyReplicas`), sees ADDRESS and PROGRAMMED,
 then runs Envoy here with exactly the bootstrap from the ConfigMap (the controller is told to
-advertise its xDS address as 127.0.0.1 and to bind listeners on 127.0.0.1), points the
-EndpointSlice at a local echo backend and sends requests through it.
+advertise its xDS address as 127.0.0.1 and to bind listeners on 127.0.0.1) and the files of the
+Gateway's xDS client certificate Secret, both written where the Deployment mounts them (only the
+`/etc/propylon` prefix is moved into the test's directory), points the EndpointSlice at a local
+echo backend and sends requests through it. xDS is mutual TLS: an Envoy announcing another
+Gateway's node id with this certificate is refused.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -36,6 +40,7 @@ CRDS = Path("/work/shared/gateway-api/crds/v1.6.1/standard-install.yaml")
 QUICKSTART = REPO / "examples" / "quickstart"
 HOST = "app.yourdomain.com"
 NAME = "propylon-api-gateway"  # the proxy objects of Gateway default/api-gateway
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata: {name: propylon-system}\n"
 
 
 def free_port() -> int:
@@ -116,9 +121,31 @@ def http_get(port: int, host: str) -> tuple[int, bytes]:
         conn.close()
 
 
+def mount_proxy_files(cluster: Cluster, root: Path) -> Path:
+    """Write the ConfigMap and Secret of the proxies where the Deployment mounts them, with
+    `/etc/propylon` moved to `root`; returns the bootstrap's path."""
+    deployment = cluster.get("deployment", NAME)
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    for mount in container["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "configMap" in volume:
+            data = {k: v.encode() for k, v in
+                    cluster.get("configmap", volume["configMap"]["name"])["data"].items()}
+        else:
+            secret = cluster.get("secret", volume["secret"]["secretName"])
+            data = {k: base64.b64decode(v) for k, v in secret["data"].items()}
+        where = root / Path(mount["mountPath"]).relative_to("/etc/propylon")
+        where.mkdir(parents=True, exist_ok=True)
+        for key, value in data.items():
+            (where / key).write_bytes(value.replace(b"/etc/propylon", str(root).encode()))
+    return root / Path(container["args"][1]).relative_to("/etc/propylon")
+
+
 def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
     out = cluster.kubectl("apply", "-f", str(CRDS))
     assert "gateways.gateway.networking.k8s.io created" in out
+    cluster.kubectl("apply", "-f", "-", stdin=NAMESPACE)
 
     xds_port, ops_port, listen_port, echo_port = (free_port() for _ in range(4))
     offset = listen_port - 80  # the walkthrough's port 80 is served on listen_port in the pod
@@ -166,13 +193,21 @@ def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
     table = cluster.kubectl("get", "gateway", "api-gateway").splitlines()
     assert table[1].split()[:4] == ["api-gateway", "propylon", "127.0.0.1", "True"]
 
-    # Envoy with exactly the ConfigMap's bootstrap
-    bootstrap = cluster.get("configmap", NAME)["data"]["envoy.json"]
-    address = json.loads(bootstrap)["static_resources"]["clusters"][0]["load_assignment"]
-    assert address["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"][
-        "socket_address"] == {"address": "127.0.0.1", "port_value": xds_port}
-    (tmp_path / "envoy.json").write_text(bootstrap)
-    cluster.spawn("envoy", str(BIN / "envoy"), "-c", str(tmp_path / "envoy.json"),
+    # the xDS certificates: CA and server in the controller's namespace, the client's per Gateway
+    for name in ("propylon-xds-ca", "propylon-xds-server"):
+        assert cluster.get("secret", name, "-n", "propylon-system")["type"] == "kubernetes.io/tls"
+    client_secret = cluster.get("secret", f"{NAME}-xds")
+    assert client_secret["metadata"]["ownerReferences"][0]["uid"] == uid
+    assert sorted(client_secret["data"]) == ["ca.crt", "tls.crt", "tls.key"]
+
+    # Envoy with exactly the ConfigMap's bootstrap and the Secret's files, where the pod has them
+    bootstrap_path = mount_proxy_files(cluster, tmp_path / "etc-propylon")
+    bootstrap = json.loads(bootstrap_path.read_text())
+    xds_cluster = bootstrap["static_resources"]["clusters"][0]
+    assert xds_cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"][
+        "address"]["socket_address"] == {"address": "127.0.0.1", "port_value": xds_port}
+    assert xds_cluster["transport_socket"]["name"] == "envoy.transport_sockets.tls"
+    cluster.spawn("envoy", str(BIN / "envoy"), "-c", str(bootstrap_path),
                   "--disable-hot-restart", "--base-id", str(listen_port), "--concurrency", "1")
 
     # the app, its EndpointSlice pointing at a local echo backend
@@ -187,6 +222,19 @@ def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
         lambda r: r if r[0] == 200 else None)(http_get(listen_port, HOST)), timeout=90)
     assert json.loads(body)["host"] == HOST
     assert http_get(listen_port, "unknown.example")[0] == 404
+
+    # the same certificate announcing another Gateway is refused
+    impostor = dict(bootstrap, node={**bootstrap["node"], "id": "default/other-gateway"},
+                    admin={"address": {"socket_address": {"address": "127.0.0.1",
+                                                          "port_value": free_port()}}})
+    (tmp_path / "impostor.json").write_text(json.dumps(impostor))
+    cluster.spawn("impostor", str(BIN / "envoy"), "-c", str(tmp_path / "impostor.json"),
+                  "--disable-hot-restart", "--base-id", str(listen_port + 1),
+                  "--concurrency", "1")
+    wait_for("the impostor refused", lambda: "xDS stream refused: node 'default/other-gateway' "
+             "presented a certificate for Gateway 'default/api-gateway'"
+             in (tmp_path / "controller.log").read_text())
+    assert http_get(listen_port, HOST)[0] == 200
 
     metrics = urllib.request.urlopen(ops + "/metrics", timeout=5).read().decode()
     assert "propylon_reconciles_total" in metrics

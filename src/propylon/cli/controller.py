@@ -1,9 +1,12 @@
 """`propylon controller`: the control plane of Kubernetes mode, in the foreground.
 
 It connects to the cluster (`--kubeconfig`, `$KUBECONFIG`, or the in-cluster service account,
-see `propylon.client.load_client`), serves xDS on `--xds-listen`, runs the `Controller` with
+see `propylon.client.load_client`), makes sure the xDS CA and server certificate exist in its
+namespace (`--namespace`; `controller.certs.CertManager`, checked for rotation every
+`--cert-check-interval`), serves xDS over mutual TLS on `--xds-listen`, runs the `Controller` with
 `KubernetesInfra` (one Envoy Deployment, Service, ConfigMap and ServiceAccount per Gateway,
-whose bootstrap points at `--xds-address`, the controller's xDS Service by default), and serves
+whose bootstrap points at `--xds-address`, the controller's xDS Service by default, plus a
+Secret with the Gateway's xDS client certificate), and serves
 operations endpoints on `--ops-listen`:
 
 - `/healthz`: the process is alive;
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +34,19 @@ from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 
 log = logging.getLogger("propylon.controller")
 
-DEFAULT_XDS_ADDRESS = "propylon-xds.propylon-system.svc.cluster.local:18000"
+DEFAULT_NAMESPACE = "propylon-system"
+XDS_SERVICE = "propylon-xds"
+DEFAULT_XDS_ADDRESS = f"{XDS_SERVICE}.{DEFAULT_NAMESPACE}.svc.cluster.local:18000"
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def default_namespace() -> str:
+    """`$POD_NAMESPACE`, else the service account's namespace, else propylon-system."""
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    if SERVICE_ACCOUNT_NAMESPACE.is_file():
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+    return DEFAULT_NAMESPACE
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -54,6 +70,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--ops-listen", type=_host_port, default=("0.0.0.0", 8080),
                    metavar="HOST:PORT",
                    help="/healthz, /readyz and /metrics (default 0.0.0.0:8080)")
+    p.add_argument("--namespace", default=None,
+                   help="where the xDS CA and certificates are kept (default: $POD_NAMESPACE, "
+                        "the service account's namespace, propylon-system)")
+    p.add_argument("--cert-check-interval", type=float, default=3600.0, metavar="SECONDS",
+                   help="how often certificates are checked for rotation (default %(default)s)")
     p.add_argument("--proxy-bind-address", default="0.0.0.0",
                    help="the address Envoy binds its listeners to in the pod (default %(default)s)")
     p.add_argument("--envoy-image", default=None, help="Envoy image of the proxies")
@@ -111,19 +132,25 @@ def metrics_text(controller: Any, xds: Any, nodes: tuple[str, ...]) -> str:
 
 async def serve(args: argparse.Namespace) -> None:
     from propylon.client import load_client
+    from propylon.controller.certs import CertManager, xds_service_hosts
     from propylon.controller.reconciler import Controller
     from propylon.infra.k8s_resources import DEFAULT_IMAGE, ProxyOptions
     from propylon.infra.kubernetes import KubernetesInfra
-    from propylon.xds.server import SnapshotCache, XdsServer
+    from propylon.xds.server import MutualTls, SnapshotCache, XdsServer
 
     client = load_client(args.kubeconfig)
+    namespace = args.namespace or default_namespace()
+    certs = CertManager(client, namespace,
+                        [*xds_service_hosts(XDS_SERVICE, namespace), args.xds_address[0]],
+                        check_s=args.cert_check_interval)
+    tls = MutualTls(await certs.ensure())
     cache = SnapshotCache()
     xds = XdsServer(cache)
-    xds_port = await xds.start(*args.xds_listen)
+    xds_port = await xds.start(*args.xds_listen, tls=tls)
     options = ProxyOptions(image=args.envoy_image or DEFAULT_IMAGE, replicas=args.proxy_replicas,
                            privileged_port_offset=args.privileged_port_offset)
     infra = KubernetesInfra(client, args.xds_address[0], args.xds_address[1], options,
-                            bind_address=args.proxy_bind_address)
+                            bind_address=args.proxy_bind_address, certs=certs)
     controller = Controller(client, cache, infra, controller_name=args.controller_name)
     nodes: set[str] = set()
 
@@ -153,14 +180,16 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    certs.subscribe(infra.refresh)
     task = asyncio.create_task(controller.run(), name="controller")
+    rotation = asyncio.create_task(certs.run(tls.update), name="cert-rotation")
     stopper = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([task, rotation, stopper], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for pending in (task, stopper):
+        for pending in (task, rotation, stopper):
             pending.cancel()
-        await asyncio.gather(task, stopper, return_exceptions=True)
+        await asyncio.gather(task, rotation, stopper, return_exceptions=True)
         await infra.close(stop_proxies=False)
         await runner.cleanup()
         await xds.stop()

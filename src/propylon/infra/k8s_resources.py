@@ -9,6 +9,12 @@ carrying the Gateway's `spec.infrastructure` labels and annotations next to Prop
 Listener ports below 1024 are served on `port + privileged_port_offset` inside the pod (80 ->
 10080), so Envoy runs as a non-root user without NET_BIND_SERVICE; the Service maps the listener
 port back to it. `container_port()` is the mapping; `KubernetesInfra` reports it as the bind port.
+
+With `xds_tls` (the data of the Gateway's xDS client certificate, see `controller.certs`), the
+proxies reach xDS over mutual TLS: a `kubernetes.io/tls` Secret `propylon-<gateway>-xds` holds
+the certificate, mounted at `CERT_DIR`; the ConfigMap holds the bootstrap and its two SDS
+documents, mounted at `BOOTSTRAP_DIR`. Envoy watches both directories, so a rotated certificate
+reaches it without a restart (the pod template does not change with the certificate).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from propylon.ir.model import GatewayKey, InfraIR
-from propylon.xds.bootstrap import bootstrap
+from propylon.xds.bootstrap import XdsClientTls, bootstrap, sds_documents
 
 DEFAULT_IMAGE = "envoyproxy/envoy:v1.36-latest"
 MANAGED_BY = "propylon"
@@ -28,7 +34,8 @@ NAMESPACE_LABEL = "propylon.dev/gateway-namespace"
 COMPONENT_LABELS = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy",
                     "app.kubernetes.io/managed-by": MANAGED_BY}
 BOOTSTRAP_KEY = "envoy.json"
-BOOTSTRAP_DIR = "/etc/propylon"
+BOOTSTRAP_DIR = "/etc/propylon/bootstrap"
+CERT_DIR = "/etc/propylon/xds-tls"
 ADMIN_PORT = 19000
 ENVOY_UID = 101  # the `envoy` user of the upstream image
 
@@ -89,30 +96,50 @@ def _ports(ir: InfraIR) -> list[int]:
     return sorted({listener.port for listener in ir.listeners})
 
 
-def bootstrap_config(ir: InfraIR, xds_host: str, xds_port: int) -> dict[str, Any]:
-    return bootstrap(node_id=str(ir.key), xds_host=xds_host, xds_port=xds_port,
-                     admin_port=ADMIN_PORT)
+def tls_secret_name(key: GatewayKey) -> str:
+    """The Secret with the xDS client certificate of a Gateway's proxies."""
+    return f"{object_name(key)}-xds"
+
+
+def _json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=1, sort_keys=True)
+
+
+def config_data(ir: InfraIR, xds_host: str, xds_port: int, mutual_tls: bool) -> dict[str, str]:
+    """The ConfigMap's data: the bootstrap, and with mutual TLS its SDS documents."""
+    tls = XdsClientTls(BOOTSTRAP_DIR, CERT_DIR, xds_host) if mutual_tls else None
+    data = {BOOTSTRAP_KEY: _json(bootstrap(node_id=str(ir.key), xds_host=xds_host,
+                                           xds_port=xds_port, admin_port=ADMIN_PORT, tls=tls))}
+    if tls is not None:
+        data.update({name: _json(doc) for name, doc in sds_documents(tls).items()})
+    return data
 
 
 def gateway_objects(ir: InfraIR, owner: Owner, xds_host: str, xds_port: int,
-                    options: ProxyOptions) -> list[dict[str, Any]]:
-    """ServiceAccount, ConfigMap, Deployment and (with at least one port) Service."""
-    config = json.dumps(bootstrap_config(ir, xds_host, xds_port), indent=1, sort_keys=True)
-    config_hash = hashlib.sha256(config.encode()).hexdigest()[:16]
+                    options: ProxyOptions,
+                    xds_tls: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """ServiceAccount, ConfigMap, (with `xds_tls`) the client certificate Secret, Deployment
+    and (with at least one port) Service."""
+    data = config_data(ir, xds_host, xds_port, xds_tls is not None)
+    config_hash = hashlib.sha256(_json(data).encode()).hexdigest()[:16]
     objects = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(ir, owner),
          "automountServiceAccountToken": False},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _metadata(ir, owner),
-         "data": {BOOTSTRAP_KEY: config}},
-        _deployment(ir, owner, options, config_hash),
+         "data": data},
     ]
+    if xds_tls is not None:
+        objects.append({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                        "metadata": {**_metadata(ir, owner), "name": tls_secret_name(ir.key)},
+                        "data": dict(xds_tls)})
+    objects.append(_deployment(ir, owner, options, config_hash, xds_tls is not None))
     if ir.listeners:
         objects.append(_service(ir, owner, options))
     return objects
 
 
 def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
-                config_hash: str) -> dict[str, Any]:
+                config_hash: str, mutual_tls: bool) -> dict[str, Any]:
     offset = options.privileged_port_offset
     pod_meta: dict[str, Any] = {
         "labels": {**dict(ir.labels), **selector_labels(ir.key)},
@@ -131,6 +158,13 @@ def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
                             "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": "bootstrap", "mountPath": BOOTSTRAP_DIR, "readOnly": True}],
     }
+    volumes: list[dict[str, Any]] = [{"name": "bootstrap",
+                                      "configMap": {"name": object_name(ir.key)}}]
+    if mutual_tls:
+        container["volumeMounts"].append(
+            {"name": "xds-tls", "mountPath": CERT_DIR, "readOnly": True})
+        volumes.append({"name": "xds-tls", "secret": {"secretName": tls_secret_name(ir.key),
+                                                      "defaultMode": 0o440}})
     return {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(ir, owner),
         "spec": {
@@ -140,9 +174,9 @@ def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
                 "serviceAccountName": object_name(ir.key),
                 "automountServiceAccountToken": False,
                 "terminationGracePeriodSeconds": 30,
+                "securityContext": {"fsGroup": ENVOY_UID},
                 "containers": [container],
-                "volumes": [{"name": "bootstrap",
-                             "configMap": {"name": object_name(ir.key)}}]}}}}
+                "volumes": volumes}}}}
 
 
 def _service(ir: InfraIR, owner: Owner, options: ProxyOptions) -> dict[str, Any]:

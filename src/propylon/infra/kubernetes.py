@@ -19,15 +19,21 @@ Two informers (Deployments and Services, every namespace) feed `states()`:
 - `message`: what the Gateway waits for (the Service, its load-balancer address, ready replicas)
   or why applying failed (retried every `retry_s`).
 Subscribers are called whenever `states()` changes.
+
+With `certs` (a `ClientCerts`, the controller's `CertManager`) the proxies reach xDS over mutual
+TLS: each Gateway also gets its client certificate Secret. The data is read back from the
+cluster once per Gateway (so a restarted controller reuses valid certificates) and is asked of
+`certs` on every pass, which re-issues it when due; an unchanged certificate applies nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import lightkube
 from lightkube.core.exceptions import ApiError
@@ -37,7 +43,7 @@ from propylon.client import resource_class
 from propylon.controller.informer import Informer
 from propylon.infra.k8s_resources import (COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL,
                                           Owner, ProxyOptions, container_port,
-                                          gateway_objects, object_name)
+                                          gateway_objects, object_name, tls_secret_name)
 from propylon.ir.model import GatewayKey, InfraIR, InfraState, PortState
 
 log = logging.getLogger(__name__)
@@ -46,7 +52,15 @@ FIELD_MANAGER = "propylon"
 GATEWAY = by_kind("Gateway")
 DEPLOYMENT = by_kind("Deployment")
 SERVICE = by_kind("Service")
+SECRET = by_kind("Secret")
 OWNED_KINDS = (by_kind("ServiceAccount"), by_kind("ConfigMap"), DEPLOYMENT, SERVICE)
+
+
+class ClientCerts(Protocol):
+    """Issues the xDS client certificates of Gateways (`controller.certs.CertManager`)."""
+
+    def client_secret_data(self, node_id: str,
+                           existing: dict[str, bytes] | None) -> dict[str, str]: ...
 
 
 def lb_address(service: dict[str, Any] | None) -> str | None:
@@ -68,8 +82,10 @@ class KubernetesInfra:
 
     def __init__(self, client: lightkube.AsyncClient, xds_host: str, xds_port: int,
                  options: ProxyOptions | None = None, *, bind_address: str = "0.0.0.0",
-                 retry_s: float = 2.0) -> None:
+                 retry_s: float = 2.0, certs: ClientCerts | None = None) -> None:
         self._client = client
+        self._certs = certs
+        self._tls: dict[GatewayKey, dict[str, str]] = {}
         self._bind_address = bind_address
         self._xds_host = xds_host
         self._xds_port = xds_port
@@ -112,6 +128,10 @@ class KubernetesInfra:
     def subscribe(self, callback: Callable[[], None]) -> None:
         self._subscribers.append(callback)
 
+    def refresh(self) -> None:
+        """Ask for another pass (client certificates may be due for renewal)."""
+        self._notify()
+
     async def close(self, stop_proxies: bool = True) -> None:
         """Stop watching. The proxies are cluster objects: they always keep running, owned by
         their Gateways, whatever `stop_proxies` says."""
@@ -129,7 +149,8 @@ class KubernetesInfra:
             owner = self._owners.get(key) or await self._owner(key)
             if owner is None:
                 return  # the Gateway was deleted meanwhile; the next pass drops it
-            objects = gateway_objects(ir, owner, self._xds_host, self._xds_port, self._options)
+            objects = gateway_objects(ir, owner, self._xds_host, self._xds_port, self._options,
+                                      await self._tls_data(key))
             if self._applied.get(key) == objects and self._present(key):
                 return
             for obj in objects:
@@ -142,6 +163,22 @@ class KubernetesInfra:
             self._fail(key, f"applying the proxy objects failed: {err.status.message}")
         except OSError as err:
             self._fail(key, f"applying the proxy objects failed: {err}")
+
+    async def _tls_data(self, key: GatewayKey) -> dict[str, str] | None:
+        if self._certs is None:
+            return None
+        existing = self._tls.get(key)
+        if existing is None:
+            try:
+                secret = await self._client.get(resource_class(SECRET), tls_secret_name(key),
+                                                namespace=key.namespace)
+                existing = dict(secret).get("data") or {}
+            except ApiError as err:
+                if err.status.code != 404:
+                    raise
+        decoded = {k: base64.b64decode(v) for k, v in (existing or {}).items()}
+        self._tls[key] = self._certs.client_secret_data(str(key), decoded or None)
+        return self._tls[key]
 
     async def _owner(self, key: GatewayKey) -> Owner | None:
         try:
@@ -176,7 +213,12 @@ class KubernetesInfra:
         for info in reversed(OWNED_KINDS):
             with contextlib.suppress(ApiError):
                 await self._client.delete(resource_class(info), name, namespace=key.namespace)
+        if self._certs is not None:
+            with contextlib.suppress(ApiError):
+                await self._client.delete(resource_class(SECRET), tls_secret_name(key),
+                                          namespace=key.namespace)
         self._applied.pop(key, None)
+        self._tls.pop(key, None)
         self._owners.pop(key, None)
         self._errors.pop(key, None)
         log.info("proxy objects deleted gateway=%s name=%s", key, name)

@@ -14,11 +14,20 @@ The static part holds only what must exist before the first xDS message:
 - the overload manager's global downstream connection limit (which also silences Envoy's
   start-up warning about an unlimited listener);
 - a stats inclusion list, so memory stays flat as clusters grow.
+
+With `tls=XdsClientTls(...)` (Kubernetes mode) the `xds_cluster` speaks mutual TLS. Envoy takes
+its client certificate and the CA bundle through file-based SDS, the way Envoy Gateway does: the
+bootstrap names two SDS documents (`sds_documents()`, written next to it), which point at
+`tls.crt`, `tls.key` and `ca.crt` in `cert_dir` and watch that directory, so a rotated
+certificate (a Kubernetes Secret volume swaps its files atomically) is picked up without a
+restart. The control plane's certificate must carry `server_name` (a DNS name, also sent as SNI,
+or an IP address).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Any
 
 XDS_CLUSTER = "xds_cluster"
@@ -26,6 +35,18 @@ MAX_DOWNSTREAM_CONNECTIONS = 50_000
 STATS_PREFIXES = ("listener.", "server.", "cluster.", "cluster_manager.", "listener_manager.",
                   "control_plane.", "overload.")
 STATS_REGEXES = (r"^http\..*\.downstream_.*",)
+SDS_CERTIFICATE = "xds-certificate.json"
+SDS_TRUSTED_CA = "xds-trusted-ca.json"
+_SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+
+
+@dataclass(frozen=True)
+class XdsClientTls:
+    """Where a proxy finds its xDS client credentials, and whom it expects to talk to."""
+
+    sds_dir: str  # holds SDS_CERTIFICATE and SDS_TRUSTED_CA (see `sds_documents`)
+    cert_dir: str  # holds tls.crt, tls.key and ca.crt
+    server_name: str  # a DNS name or IP address of the control plane's certificate
 
 
 def _is_ip(host: str) -> bool:
@@ -40,8 +61,44 @@ def _socket_address(host: str, port: int) -> dict[str, Any]:
     return {"socket_address": {"address": host, "port_value": port}}
 
 
-def _xds_cluster(xds_host: str, xds_port: int) -> dict[str, Any]:
-    return {
+def sds_documents(tls: XdsClientTls) -> dict[str, dict[str, Any]]:
+    """File name -> the SDS document (JSON) to write into `tls.sds_dir`."""
+    watched = {"path": tls.cert_dir}
+    san_type = "IP_ADDRESS" if _is_ip(tls.server_name) else "DNS"
+    certificate = {"@type": _SECRET_TYPE, "name": "xds_certificate", "tls_certificate": {
+        "certificate_chain": {"filename": f"{tls.cert_dir}/tls.crt"},
+        "private_key": {"filename": f"{tls.cert_dir}/tls.key"},
+        "watched_directory": watched}}
+    trusted_ca = {"@type": _SECRET_TYPE, "name": "xds_trusted_ca", "validation_context": {
+        "trusted_ca": {"filename": f"{tls.cert_dir}/ca.crt"},
+        "match_typed_subject_alt_names": [
+            {"san_type": san_type, "matcher": {"exact": tls.server_name}}],
+        "watched_directory": watched}}
+    return {SDS_CERTIFICATE: {"resources": [certificate]},
+            SDS_TRUSTED_CA: {"resources": [trusted_ca]}}
+
+
+def _transport_socket(tls: XdsClientTls) -> dict[str, Any]:
+    def sds(name: str, document: str) -> dict[str, Any]:
+        return {"name": name, "sds_config": {
+            "path_config_source": {"path": f"{tls.sds_dir}/{document}",
+                                   "watched_directory": {"path": tls.sds_dir}},
+            "resource_api_version": "V3"}}
+    context: dict[str, Any] = {"common_tls_context": {
+        "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
+        "alpn_protocols": ["h2"],
+        "tls_certificate_sds_secret_configs": [sds("xds_certificate", SDS_CERTIFICATE)],
+        "validation_context_sds_secret_config": sds("xds_trusted_ca", SDS_TRUSTED_CA)}}
+    if not _is_ip(tls.server_name):
+        context["sni"] = tls.server_name
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+                 "UpstreamTlsContext", **context}}
+
+
+def _xds_cluster(xds_host: str, xds_port: int,
+                 tls: XdsClientTls | None = None) -> dict[str, Any]:
+    cluster = {
         "name": XDS_CLUSTER,
         "type": "STATIC" if _is_ip(xds_host) else "STRICT_DNS",
         "connect_timeout": "1s",
@@ -63,12 +120,15 @@ def _xds_cluster(xds_host: str, xds_port: int) -> dict[str, Any]:
             "keepalive_probes": 3, "keepalive_time": 30, "keepalive_interval": 5,
         }},
     }
+    if tls is not None:
+        cluster["transport_socket"] = _transport_socket(tls)
+    return cluster
 
 
 def bootstrap(node_id: str, xds_host: str, xds_port: int, admin_port: int,
-              cluster: str = "propylon") -> dict[str, Any]:
+              cluster: str = "propylon", tls: XdsClientTls | None = None) -> dict[str, Any]:
     """The bootstrap of one Envoy that takes its whole configuration from ADS at
-    `xds_host:xds_port` and identifies itself as `node_id`."""
+    `xds_host:xds_port` (over mutual TLS with `tls`) and identifies itself as `node_id`."""
     ads_source = {"ads": {}, "resource_api_version": "V3"}
     return {
         "node": {"id": node_id, "cluster": cluster},
@@ -88,7 +148,7 @@ def bootstrap(node_id: str, xds_host: str, xds_port: int, admin_port: int,
             "lds_config": dict(ads_source),
             "cds_config": dict(ads_source),
         },
-        "static_resources": {"clusters": [_xds_cluster(xds_host, xds_port)]},
+        "static_resources": {"clusters": [_xds_cluster(xds_host, xds_port, tls)]},
         "overload_manager": {"resource_monitors": [{
             "name": "envoy.resource_monitors.global_downstream_max_connections",
             "typed_config": {

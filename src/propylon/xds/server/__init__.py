@@ -7,5 +7,6 @@ bookkeeping and make-before-break ordering.
 
 from propylon.xds.server.ads import NodeCounters, XdsEvent, XdsServer
 from propylon.xds.server.cache import SnapshotCache
+from propylon.xds.server.tls import MutualTls, ServerMaterial
 
-__all__ = ["NodeCounters", "SnapshotCache", "XdsEvent", "XdsServer"]
+__all__ = ["MutualTls", "NodeCounters", "ServerMaterial", "SnapshotCache", "XdsEvent", "XdsServer"]

@@ -10,6 +10,11 @@ The server keeps, per node id, counters (responses pushed per type, ACKs and NAC
 the versions last acknowledged per type, and the last NACK's error (cleared by a later ACK of the
 same type); `subscribe()` registers a callback told of every ACK and NACK. Delta xDS is not
 served (the bootstrap asks for state of the world).
+
+`start(..., tls=MutualTls(...))` serves over mutual TLS (Kubernetes mode): every client presents a
+certificate from the controller's CA, and a stream whose first request announces a node id other
+than the Gateway its certificate names (`tls.peer_node`) is refused with PERMISSION_DENIED.
+Without `tls` the server is plaintext (standalone mode, on loopback).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from envoy.service.discovery.v3.discovery_pb2 import DiscoveryRequest, Discovery
 
 from propylon.xds.server.cache import SnapshotCache
 from propylon.xds.server.stream import AdsStream, Answer
+from propylon.xds.server.tls import MutualTls, peer_node
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,8 @@ class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             if not isinstance(first, DiscoveryRequest):
                 return
             node_id = first.node.id
+            if self._server.tls is not None:
+                await self._authorize(node_id, context)
             unwatch = self._server.cache.watch(node_id, lambda: queue.put_nowait(_WAKE))
             stream = AdsStream()
             item: object = first
@@ -91,6 +99,17 @@ class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                 unwatch()
             reader.cancel()
 
+    @staticmethod
+    async def _authorize(node_id: str, context: grpc.aio.ServicerContext) -> None:
+        identity = peer_node(context.auth_context())
+        if identity == node_id:
+            return
+        log.warning("xDS stream refused: node %r presented a certificate for %s (peer %s)",
+                    node_id, f"Gateway {identity!r}" if identity else "no Gateway",
+                    context.peer())
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                            f"the client certificate does not belong to node {node_id!r}")
+
 
 async def _read(requests: AsyncIterator[DiscoveryRequest], queue: asyncio.Queue[object]) -> None:
     try:
@@ -107,14 +126,17 @@ class XdsServer:
 
     def __init__(self, cache: SnapshotCache) -> None:
         self.cache = cache
+        self.tls: MutualTls | None = None
         self._server: grpc.aio.Server | None = None
         self._counters: dict[str, NodeCounters] = {}
         self._acked: dict[str, dict[str, str]] = {}
         self._nacks: dict[str, dict[str, str]] = {}
         self._callbacks: list[Callable[[XdsEvent], None]] = []
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Serve on `host:port` (0: any free port); returns the bound port."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0,
+                    tls: MutualTls | None = None) -> int:
+        """Serve on `host:port` (0: any free port), over mutual TLS with `tls`; returns the
+        bound port."""
         server = grpc.aio.server(options=[
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
@@ -122,7 +144,10 @@ class XdsServer:
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
         ])
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_AdsServicer(self), server)
-        bound = server.add_insecure_port(f"{host}:{port}")
+        self.tls = tls
+        address = f"{host}:{port}"
+        bound = (server.add_secure_port(address, tls.credentials()) if tls is not None
+                 else server.add_insecure_port(address))
         await server.start()
         self._server = server
         return bound
