@@ -1,7 +1,8 @@
 """Requests to a Gateway, made the way the harness makes them, and the consistency loop.
 
 `send(target, request)` makes one request on a new connection (aiohttp, keep-alive off):
-- HTTP / HTTPS: HTTP/1.1; `Host` from the case (else the address), `X-Echo-Set-Header` always
+- HTTP / HTTPS: HTTP/1.1 (the HTTPS host name is verified with Go's rules, `*.org` matching
+  `example.org`); `Host` from the case (else the address), `X-Echo-Set-Header` always
   sent (the `echoSetResponseHeaders` pairs, or empty), redirects followed unless
   `unfollowRedirect`; HTTPS uses the case's SNI and trusts only `serverCA`'s PEM.
 - WEBSOCKET: dial `/ws` (or the path), send each `websocketEcho` frame, read the same back.
@@ -73,8 +74,24 @@ def _headers(request: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _ssl(target: Target) -> ssl.SSLContext:
+    """Trust only serverCA; the host name is checked afterwards with Go's rules."""
     context = ssl.create_default_context(cadata=(target.server_ca or b"").decode() or None)
+    context.check_hostname = False
     return context
+
+
+def hostname_matches(peer_cert: Mapping[str, Any], host: str) -> bool:
+    """Go's crypto/x509 VerifyHostname over DNS SANs: a `*` leftmost label matches one label."""
+    host = host.lower().rstrip(".")
+    for kind, name in peer_cert.get("subjectAltName", ()):
+        if kind != "DNS":
+            continue
+        pattern = str(name).lower().rstrip(".")
+        if pattern == host:
+            return True
+        if pattern.startswith("*.") and "." in host and host.split(".", 1)[1] == pattern[2:]:
+            return True
+    return False
 
 
 async def send(target: Target, request: Mapping[str, Any]) -> Outcome:
@@ -96,6 +113,13 @@ async def send(target: Target, request: Mapping[str, Any]) -> Outcome:
                                        headers=_headers(request),
                                        allow_redirects=not request.get("unfollowRedirect"),
                                        **kwargs) as resp:
+                if protocol == "HTTPS":
+                    sni = str(kwargs["server_hostname"])
+                    ssl_object = resp.connection and resp.connection.transport and \
+                        resp.connection.transport.get_extra_info("ssl_object")
+                    cert = ssl_object.getpeercert() if ssl_object else {}
+                    if not hostname_matches(cert or {}, sni):
+                        return Outcome(Response(0), f"certificate is not valid for {sni!r}")
                 body = await resp.read()
                 return Outcome(Response(resp.status, list(resp.headers.items()), body))
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as err:

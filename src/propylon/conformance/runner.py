@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ GATEWAY_CLASS = "gateway-conformance"
 BASE = "base/manifests.yaml"
 NAMESPACES_READY_TIMEOUT_S = 300.0
 MIRROR_QUERY = "gateway-api-conformance-request-id"
+FRESH_UUID = re.compile(r"<fresh uuid[^>]*>")
 
 
 class CaseFailed(Exception):
@@ -242,24 +244,37 @@ class Harness:
         target = await self.target(case, request)
 
         async def attempt() -> str | None:
-            outcome = await requests.send(target, request)
+            fresh = dict(request, path=FRESH_UUID.sub(lambda _: str(uuid.uuid4()),
+                                                      str(request.get("path", "/"))))
+            outcome = await requests.send(target, fresh)
             if request.get("protocol") == "WEBSOCKET":
                 return outcome.error or None
             if outcome.error:
                 return outcome.error
-            return compare(request, expect, outcome.response, requests.scheme(request))
+            return compare(fresh, {**expect, "path": fresh["path"]} if "path" in expect and
+                           fresh["path"] != request.get("path") else expect,
+                           outcome.response, requests.scheme(request))
 
         reason = await requests.until_consistent(attempt)
         if reason:
             raise CaseFailed(f"{request.get('method', 'GET')} {request.get('host', '')}"
                              f"{request.get('path', '/')} ({request.get('protocol')}): {reason}")
-        if expect.get("mirroredTo"):
-            mirrors = {f"{m['namespace']}/{m['name']}":
-                       [p.log_path for p in self.backends.pods(m["namespace"], m["name"])]
-                       for m in expect["mirroredTo"]}
-            reason = await traffic.mirrored(mirrors, str(request["path"]))
+        for mirror in expect.get("mirroredTo") or []:
+            logs = [p.log_path for p in self.backends.pods(mirror["namespace"], mirror["name"])]
+            name = f"{mirror['namespace']}/{mirror['name']}"
+            if "percent" in mirror:
+                base = str(request["path"]).rsplit(MIRROR_QUERY, 1)[0]
+
+                async def send_many(path: str) -> None:
+                    await traffic.in_batches([requests.send(target, {**request, "path": path})
+                                              for _ in range(traffic.REQUESTS)])
+
+                reason = await traffic.mirrored_percent(send_many, logs, base + MIRROR_QUERY,
+                                                        float(mirror["percent"]))
+            else:
+                reason = await traffic.mirrored({name: logs}, str(request["path"]))
             if reason:
-                raise CaseFailed(reason)
+                raise CaseFailed(f"{name}: {reason}")
 
     async def weights(self, case: Case) -> None:
         request = dict(case.requests[0]["request"]) if case.requests else {"path": "/"}

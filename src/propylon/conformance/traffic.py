@@ -8,15 +8,22 @@ nothing. The whole check is retried up to 10 times (HARNESS.md 4.3).
 `mirrored(targets, path)`: for every mirror target (name -> the log files of its pods), the logs
 of its pods must contain the line echo-basic prints for the request, `Echoing back request made
 to <path?query> to client`, polled every second for up to 10 s (HARNESS.md 4.5).
+
+`mirrored_percent(send_many, logs, path_prefix, percent)`: rounds of 500 requests to a path
+unique to the round; the mirrored count read from the logs must be within 3 standard deviations
+of the binomial expectation (n=500, p=percent/100); up to 5 rounds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
+import uuid
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 from pathlib import Path
 
 from propylon.conformance.matching import Response
@@ -86,3 +93,40 @@ async def mirrored(targets: Mapping[str, Sequence[Path]], path: str) -> str | No
         if loop.time() >= deadline:
             return f"request {path} was not mirrored to {', '.join(missing)}"
         await asyncio.sleep(1.0)
+
+
+PERCENT_ROUNDS = 5
+
+
+async def in_batches(calls: Sequence[Awaitable[Any]]) -> None:
+    """Await the calls, CONCURRENCY at a time."""
+    semaphore = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(call: Awaitable[Any]) -> None:
+        async with semaphore:
+            await call
+
+    await asyncio.gather(*(one(c) for c in calls))
+
+
+def percent_error(count: int, percent: float, n: int = REQUESTS) -> str | None:
+    p = percent / 100
+    sigma = math.sqrt(n * p * (1 - p))
+    if abs(count - n * p) <= 3 * sigma:
+        return None
+    return f"{count} of {n} requests mirrored, expected {n * p:.0f} +/- {3 * sigma:.0f}"
+
+
+async def mirrored_percent(send_many: Callable[[str], Awaitable[None]], logs: Sequence[Path],
+                           path_prefix: str, percent: float) -> str | None:
+    reason: str | None = None
+    for _ in range(PERCENT_ROUNDS):
+        path = f"{path_prefix}={uuid.uuid4()}"
+        await send_many(path)
+        await asyncio.sleep(1.0)  # let the last mirrored requests reach the logs
+        pattern = log_line(path)
+        count = sum(len(pattern.findall(p.read_text())) for p in logs if p.exists())
+        reason = percent_error(count, percent)
+        if reason is None:
+            return None
+    return reason
