@@ -16,109 +16,18 @@ Gateway's node id with this certificate is refused.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.e2e.conftest import BIN, REPO, wait_for
+from tests.e2e.conftest import BIN, wait_for
+from tests.k8s.conftest import (CRDS, HOST, NAME, NAMESPACE, QUICKSTART, Cluster, condition,
+                                free_port, http_get)
 
 pytestmark = pytest.mark.e2e
-
-CRDS = Path("/work/shared/gateway-api/crds/v1.6.1/standard-install.yaml")
-QUICKSTART = REPO / "examples" / "quickstart"
-HOST = "app.yourdomain.com"
-NAME = "propylon-api-gateway"  # the proxy objects of Gateway default/api-gateway
-NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata: {name: propylon-system}\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Cluster:
-    """Processes started by the test, and kubectl bound to the API server's kubeconfig."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.kubeconfig = tmp / "api" / "kubeconfig"
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def spawn(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
-        log = (self.tmp / f"{name}.log").open("ab")
-        env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
-        proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def kubectl(self, *args: str, stdin: str | None = None) -> str:
-        cmd = [str(BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig),
-               "--cache-dir", str(self.tmp / "kubecache"), *args]
-        result = subprocess.run(cmd, capture_output=True, text=True, input=stdin, timeout=120)
-        if result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}\n"
-                                 f"--- controller log ---\n{self.log('controller')}")
-        return result.stdout
-
-    def get(self, *args: str) -> dict[str, Any]:
-        return json.loads(self.kubectl("get", *args, "-o", "json"))
-
-    def log(self, name: str) -> str:
-        path = self.tmp / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-40:]) \
-            if path.exists() else ""
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    if not CRDS.is_file():
-        pytest.skip("the upstream Gateway API CRDs are not in /work/shared")
-    assert shutil.which("envoy", path=str(BIN)), "envoy binary missing"
-    c = Cluster(tmp_path)
-    c.spawn("apiserver", sys.executable, "-m", "propylon.apiserver", "--state-dir",
-            str(tmp_path / "api"), "--no-builtin-gateway-api")
-    wait_for("the API server", lambda: c.kubeconfig.exists() and c.kubectl("get", "ns"))
-    yield c
-    c.stop()
-
-
-def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == kind),
-                {})
-
-
-def http_get(port: int, host: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", "/", headers={"Host": host, "Connection": "close"})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 def mount_proxy_files(cluster: Cluster, root: Path) -> Path:

@@ -7,12 +7,15 @@ namespace (`--namespace`; `controller.certs.CertManager`, checked for rotation e
 `KubernetesInfra` (one Envoy Deployment, Service, ConfigMap and ServiceAccount per Gateway,
 whose bootstrap points at `--xds-address`, the controller's xDS Service by default, plus a
 Secret with the Gateway's xDS client certificate), and serves
-operations endpoints on `--ops-listen`:
+operations endpoints on `--ops-listen`. With `--leader-elect` (the default) replicas elect a
+leader on the Lease `propylon-controller` in the namespace (`controller.leader`): every replica
+serves xDS and translates, only the leader writes status and provisions the proxies. The
+operations endpoints:
 
 - `/healthz`: the process is alive;
 - `/readyz`: 200 once the first reconcile over fully listed informers is done, 503 before;
-- `/metrics`: Prometheus text: reconciles and failed translations, status writes, and xDS
-  pushes, ACKs and NACKs per node and type URL.
+- `/metrics`: Prometheus text: reconciles and failed translations, status writes, xDS
+  pushes, ACKs and NACKs per node and type URL, and whether this replica leads.
 
 SIGTERM or Ctrl-C stops it; the Envoys keep serving their last configuration meanwhile.
 """
@@ -24,6 +27,8 @@ import asyncio
 import logging
 import os
 import signal
+import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,6 +80,15 @@ def add_parser(subparsers: Any) -> None:
                         "the service account's namespace, propylon-system)")
     p.add_argument("--cert-check-interval", type=float, default=3600.0, metavar="SECONDS",
                    help="how often certificates are checked for rotation (default %(default)s)")
+    p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
+                   help="elect a leader among replicas on a Lease (default on)")
+    p.add_argument("--lease-duration", type=float, default=15.0, metavar="SECONDS",
+                   help="how long a leader's Lease holds without renewal (default %(default)s)")
+    p.add_argument("--renew-deadline", type=float, default=10.0, metavar="SECONDS",
+                   help="a leader that could not renew for this long steps down "
+                        "(default %(default)s)")
+    p.add_argument("--retry-period", type=float, default=2.0, metavar="SECONDS",
+                   help="how often the Lease is tried or renewed (default %(default)s)")
     p.add_argument("--proxy-bind-address", default="0.0.0.0",
                    help="the address Envoy binds its listeners to in the pod (default %(default)s)")
     p.add_argument("--envoy-image", default=None, help="Envoy image of the proxies")
@@ -110,7 +124,13 @@ def _escape(value: str) -> str:
 
 def metrics_text(controller: Any, xds: Any, nodes: tuple[str, ...]) -> str:
     """The Prometheus exposition of the controller's and the xDS server's counters."""
-    def families() -> Iterator[tuple[str, str, list[str]]]:
+    def families() -> Iterator[tuple[str, str, str, list[str]]]:
+        yield ("propylon_leader", "gauge", "1 if this replica writes status and provisions.",
+               [_line("propylon_leader", int(controller.leader))])
+        yield from ((name, "counter", help_text, lines)
+                    for name, help_text, lines in counters())
+
+    def counters() -> Iterator[tuple[str, str, list[str]]]:
         yield ("propylon_reconciles_total", "Completed reconcile passes.",
                [_line("propylon_reconciles_total", controller.reconciles)])
         yield ("propylon_translation_failures_total", "Reconcile passes whose translation raised.",
@@ -125,14 +145,15 @@ def metrics_text(controller: Any, xds: Any, nodes: tuple[str, ...]) -> str:
                      for type_url, count in sorted(getattr(xds.counters(node), field).items())]
             yield name, help_text, lines
     out = []
-    for name, help_text, lines in families():
-        out += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", *lines]
+    for name, kind, help_text, lines in families():
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *lines]
     return "\n".join(out) + "\n"
 
 
 async def serve(args: argparse.Namespace) -> None:
     from propylon.client import load_client
     from propylon.controller.certs import CertManager, xds_service_hosts
+    from propylon.controller.leader import LeaderConfig, LeaderElector
     from propylon.controller.reconciler import Controller
     from propylon.infra.k8s_resources import DEFAULT_IMAGE, ProxyOptions
     from propylon.infra.kubernetes import KubernetesInfra
@@ -152,6 +173,15 @@ async def serve(args: argparse.Namespace) -> None:
     infra = KubernetesInfra(client, args.xds_address[0], args.xds_address[1], options,
                             bind_address=args.proxy_bind_address, certs=certs)
     controller = Controller(client, cache, infra, controller_name=args.controller_name)
+    elector = None
+    if args.leader_elect:
+        elector = LeaderElector(client, LeaderConfig(
+            namespace, f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}",
+            lease_duration_s=args.lease_duration, renew_deadline_s=args.renew_deadline,
+            retry_period_s=args.retry_period))
+        for target in (controller, infra):
+            target.set_leader(False)
+            elector.subscribe(target.set_leader)
     nodes: set[str] = set()
 
     async def healthz(_: web.Request) -> web.Response:
@@ -182,14 +212,16 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     certs.subscribe(infra.refresh)
     task = asyncio.create_task(controller.run(), name="controller")
-    rotation = asyncio.create_task(certs.run(tls.update), name="cert-rotation")
-    stopper = asyncio.create_task(stop.wait())
+    tasks = [task, asyncio.create_task(certs.run(tls.update), name="cert-rotation"),
+             asyncio.create_task(stop.wait())]
+    if elector is not None:
+        tasks.append(asyncio.create_task(elector.run(), name="leader-election"))
     try:
-        await asyncio.wait([task, rotation, stopper], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for pending in (task, rotation, stopper):
+        for pending in reversed(tasks):
             pending.cancel()
-        await asyncio.gather(task, rotation, stopper, return_exceptions=True)
+        await asyncio.gather(*reversed(tasks), return_exceptions=True)
         await infra.close(stop_proxies=False)
         await runner.cleanup()
         await xds.stop()

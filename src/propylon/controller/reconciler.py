@@ -16,6 +16,12 @@
    nodes of Gateways that are gone;
 5. submits `result.statuses` to the status writer, which writes only what changed.
 
+With several replicas (Kubernetes mode, `leader.LeaderElector`) every replica watches,
+translates and publishes xDS, but only the leader applies infrastructure and writes status:
+`set_leader()` switches this; a replica that becomes leader runs a full pass at once (the status
+writer skips what is already right), one that stops leading drops its queued status writes.
+Infrastructure managers that write to the cluster are switched by the same election.
+
 Nothing is rebuilt incrementally: every pass starts from the stores, so the outcome depends only
 on what the API holds now. `wait_synced()` and `wait_idle()` let callers (and tests) wait for the
 first pass and for quiescence.
@@ -76,6 +82,7 @@ class Controller:
         self.informers = {info.kind: Informer(client, info, self._mark_dirty)
                           for info in WATCHED_KINDS}
         self.status = StatusWriter(client, self._current, controller_name)
+        self.leader = True  # whether this replica writes status and applies infrastructure
         self.reconciles = 0  # completed passes
         self.failures = 0  # passes whose translation raised
         self._published: dict[GatewayKey, GatewayIR] = {}
@@ -112,6 +119,13 @@ class Controller:
             await self.status.wait_idle()
             if self._idle.is_set():
                 return
+
+    def set_leader(self, leading: bool) -> None:
+        """Start or stop writing status and applying infrastructure (see the docstring)."""
+        self.leader = leading
+        if not leading:
+            self.status.clear()
+        self._mark_dirty()
 
     def _mark_dirty(self) -> None:
         self._idle.clear()
@@ -153,7 +167,8 @@ class Controller:
         except Exception:  # noqa: BLE001 - report, still publish config and status
             log.exception("infrastructure apply failed")
         self._publish(result.gateways)
-        self.status.submit(result.statuses)
+        if self.leader:
+            self.status.submit(result.statuses)
         self.reconciles += 1
         log.debug("reconciled gateways=%d statuses=%d",
                   len(result.gateways), len(result.statuses))

@@ -96,6 +96,7 @@ class StatusWriter:
         self.writes = 0  # successful status writes, for observability and tests
         self._retry_s = retry_s
         self._pending: dict[UpdateKey, StatusUpdate] = {}
+        self._generation = 0  # bumped by clear(): retries queued before it are dropped
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -107,6 +108,11 @@ class StatusWriter:
         if self._pending:
             self._idle.clear()
             self._wake.set()
+
+    def clear(self) -> None:
+        """Drop every queued update and pending retry (this replica stopped leading)."""
+        self._pending.clear()
+        self._generation += 1
 
     async def wait_idle(self) -> None:
         """Return once every queued update has been written (or dropped)."""
@@ -129,10 +135,11 @@ class StatusWriter:
             except Exception as err:  # noqa: BLE001 - keep writing the others; retry this later
                 log.warning("status write of %s %s/%s failed: %s; retrying in %.1fs",
                             update.kind, update.namespace or "", update.name, err, self._retry_s)
-                asyncio.get_running_loop().call_later(self._retry_s, self._requeue, key, update)
+                asyncio.get_running_loop().call_later(self._retry_s, self._requeue, key, update,
+                                                     self._generation)
 
-    def _requeue(self, key: UpdateKey, update: StatusUpdate) -> None:
-        if key not in self._pending:
+    def _requeue(self, key: UpdateKey, update: StatusUpdate, generation: int) -> None:
+        if key not in self._pending and generation == self._generation:
             self.submit([update])
 
     async def _write(self, update: StatusUpdate) -> None:

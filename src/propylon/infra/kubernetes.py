@@ -20,6 +20,12 @@ Two informers (Deployments and Services, every namespace) feed `states()`:
   or why applying failed (retried every `retry_s`).
 Subscribers are called whenever `states()` changes.
 
+Only the leader writes (`set_leader()`, driven by the controller's leader election; a single
+controller is always the leader): a replica that does not lead still watches Deployments and
+Services, so its `states()` (and the xDS configuration translated from them) match the
+leader's. A replica that becomes leader forgets what it applied before and converges every
+Gateway again, the cleanup of leftovers included.
+
 With `certs` (a `ClientCerts`, the controller's `CertManager`) the proxies reach xDS over mutual
 TLS: each Gateway also gets its client certificate Secret. The data is read back from the
 cluster once per Gateway (so a restarted controller reuses valid certificates) and is asked of
@@ -101,6 +107,7 @@ class KubernetesInfra:
         self._subscribers: list[Callable[[], None]] = []
         self._published: dict[GatewayKey, InfraState] = {}
         self._first_apply = True
+        self._leader = True
         self._retry: asyncio.TimerHandle | None = None
 
     # -- InfraManager -------------------------------------------------------------------------
@@ -112,6 +119,9 @@ class KubernetesInfra:
         for inf in self._informers.values():
             await inf.synced.wait()
         self._wanted = dict(wanted)
+        if not self._leader:
+            self._publish()
+            return
         for key in sorted(set(self._applied) - set(wanted)):
             await self._delete(key)
         if self._first_apply:
@@ -127,6 +137,14 @@ class KubernetesInfra:
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         self._subscribers.append(callback)
+
+    def set_leader(self, leading: bool) -> None:
+        """Start or stop writing to the cluster (see the module docstring)."""
+        self._leader = leading
+        if leading:
+            self._applied.clear()
+            self._first_apply = True
+        self._notify()
 
     def refresh(self) -> None:
         """Ask for another pass (client certificates may be due for renewal)."""

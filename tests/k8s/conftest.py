@@ -1,0 +1,134 @@
+"""The embedded API server playing the cluster, for Kubernetes-mode tests: processes started by a
+test (API server, controllers, Envoys, echo backends) and kubectl bound to its kubeconfig."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import BIN, REPO, wait_for
+
+CRDS = Path("/work/shared/gateway-api/crds/v1.6.1/standard-install.yaml")
+QUICKSTART = REPO / "examples" / "quickstart"
+HOST = "app.yourdomain.com"
+NAME = "propylon-api-gateway"  # the proxy objects of Gateway default/api-gateway
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata: {name: propylon-system}\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cluster:
+    """Processes started by the test, and kubectl bound to the API server's kubeconfig."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.kubeconfig = tmp / "api" / "kubeconfig"
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
+        log = (self.tmp / f"{name}.log").open("ab")
+        env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
+        proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        cmd = [str(BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig),
+               "--cache-dir", str(self.tmp / "kubecache"), *args]
+        result = subprocess.run(cmd, capture_output=True, text=True, input=stdin, timeout=120)
+        if result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}\n"
+                                 f"--- controller log ---\n{self.log('controller')}")
+        return result.stdout
+
+    def install(self) -> None:
+        """Apply the upstream Gateway API CRDs and the controller's namespace."""
+        self.kubectl("apply", "-f", str(CRDS))
+        self.kubectl("apply", "-f", "-", stdin=NAMESPACE)
+
+    def controller(self, name: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+        """Start `propylon controller` (xDS and ops on free loopback ports) and wait until it
+        is ready; returns the process and the URL of its ops endpoints."""
+        xds_port, ops_port = free_port(), free_port()
+        proc = self.spawn(name, str(BIN / "propylon"), "controller",
+                          "--kubeconfig", str(self.kubeconfig),
+                          "--xds-listen", f"127.0.0.1:{xds_port}",
+                          "--xds-address", f"127.0.0.1:{xds_port}",
+                          "--ops-listen", f"127.0.0.1:{ops_port}",
+                          "--proxy-bind-address", "127.0.0.1", *extra)
+        ops = f"http://127.0.0.1:{ops_port}"
+        wait_for(f"{name} to be ready",
+                 lambda: urllib.request.urlopen(ops + "/readyz", timeout=5).status == 200)
+        return proc, ops
+
+    def get(self, *args: str) -> dict[str, Any]:
+        return json.loads(self.kubectl("get", *args, "-o", "json"))
+
+    def log(self, name: str) -> str:
+        path = self.tmp / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-40:]) \
+            if path.exists() else ""
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    if not CRDS.is_file():
+        pytest.skip("the upstream Gateway API CRDs are not in /work/shared")
+    assert shutil.which("envoy", path=str(BIN)), "envoy binary missing"
+    c = Cluster(tmp_path)
+    c.spawn("apiserver", sys.executable, "-m", "propylon.apiserver", "--state-dir",
+            str(tmp_path / "api"), "--no-builtin-gateway-api")
+    wait_for("the API server", lambda: c.kubeconfig.exists() and c.kubectl("get", "ns"))
+    yield c
+    c.stop()
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == kind),
+                {})
+
+
+def http_get(port: int, host: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/", headers={"Host": host, "Connection": "close"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def metric(ops: str, name: str) -> float | None:
+    """The value of an unlabelled metric of a controller, None if it is not exposed."""
+    text = urllib.request.urlopen(ops + "/metrics", timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
