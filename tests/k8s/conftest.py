@@ -3,6 +3,7 @@ test (API server, controllers, Envoys, echo backends) and kubectl bound to its k
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -63,10 +64,24 @@ class Cluster:
         self.kubectl("apply", "-f", str(CRDS))
         self.kubectl("apply", "-f", "-", stdin=NAMESPACE)
 
-    def controller(self, name: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-        """Start `propylon controller` (xDS and ops on free loopback ports) and wait until it
-        is ready; returns the process and the URL of its ops endpoints."""
-        xds_port, ops_port = free_port(), free_port()
+    def restart_apiserver(self) -> None:
+        """Stop the API server process and start it again on the same state directory."""
+        self.procs[0].send_signal(signal.SIGTERM)
+        self.procs[0].wait(timeout=20)
+        self.procs[0] = self.start_apiserver()
+
+    def start_apiserver(self) -> subprocess.Popen[bytes]:
+        proc = self.spawn("apiserver", sys.executable, "-m", "propylon.apiserver",
+                          "--state-dir", str(self.tmp / "api"), "--no-builtin-gateway-api")
+        self.procs.remove(proc)
+        wait_for("the API server", lambda: self.kubeconfig.exists() and self.kubectl("get", "ns"))
+        return proc
+
+    def controller(self, name: str, *extra: str, xds_port: int = 0,
+                   ops_port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
+        """Start `propylon controller` (xDS and ops on loopback, free ports unless given) and
+        wait until it is ready; returns the process and the URL of its ops endpoints."""
+        xds_port, ops_port = xds_port or free_port(), ops_port or free_port()
         proc = self.spawn(name, str(BIN / "propylon"), "controller",
                           "--kubeconfig", str(self.kubeconfig),
                           "--xds-listen", f"127.0.0.1:{xds_port}",
@@ -103,9 +118,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         pytest.skip("the upstream Gateway API CRDs are not in /work/shared")
     assert shutil.which("envoy", path=str(BIN)), "envoy binary missing"
     c = Cluster(tmp_path)
-    c.spawn("apiserver", sys.executable, "-m", "propylon.apiserver", "--state-dir",
-            str(tmp_path / "api"), "--no-builtin-gateway-api")
-    wait_for("the API server", lambda: c.kubeconfig.exists() and c.kubectl("get", "ns"))
+    c.procs.insert(0, c.start_apiserver())
     yield c
     c.stop()
 
@@ -132,3 +145,24 @@ def metric(ops: str, name: str) -> float | None:
         if line.startswith(name + " "):
             return float(line.split()[1])
     return None
+
+
+def mount_proxy_files(cluster: Cluster, root: Path) -> Path:
+    """Write the ConfigMap and Secret of the proxies where the Deployment mounts them, with
+    `/etc/propylon` moved to `root`; returns the bootstrap's path."""
+    deployment = cluster.get("deployment", NAME)
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    for mount in container["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "configMap" in volume:
+            data = {k: v.encode() for k, v in
+                    cluster.get("configmap", volume["configMap"]["name"])["data"].items()}
+        else:
+            secret = cluster.get("secret", volume["secret"]["secretName"])
+            data = {k: base64.b64decode(v) for k, v in secret["data"].items()}
+        where = root / Path(mount["mountPath"]).relative_to("/etc/propylon")
+        where.mkdir(parents=True, exist_ok=True)
+        for key, value in data.items():
+            (where / key).write_bytes(value.replace(b"/etc/propylon", str(root).encode()))
+    return root / Path(container["args"][1]).relative_to("/etc/propylon")

@@ -15,7 +15,6 @@ Gateway's node id with this certificate is refused.
 
 from __future__ import annotations
 
-import base64
 import json
 import urllib.request
 from pathlib import Path
@@ -25,30 +24,9 @@ import yaml
 
 from tests.e2e.conftest import BIN, wait_for
 from tests.k8s.conftest import (CRDS, HOST, NAME, NAMESPACE, QUICKSTART, Cluster, condition,
-                                free_port, http_get)
+                                free_port, http_get, mount_proxy_files)
 
 pytestmark = pytest.mark.e2e
-
-
-def mount_proxy_files(cluster: Cluster, root: Path) -> Path:
-    """Write the ConfigMap and Secret of the proxies where the Deployment mounts them, with
-    `/etc/propylon` moved to `root`; returns the bootstrap's path."""
-    deployment = cluster.get("deployment", NAME)
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
-    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
-    for mount in container["volumeMounts"]:
-        volume = volumes[mount["name"]]
-        if "configMap" in volume:
-            data = {k: v.encode() for k, v in
-                    cluster.get("configmap", volume["configMap"]["name"])["data"].items()}
-        else:
-            secret = cluster.get("secret", volume["secret"]["secretName"])
-            data = {k: base64.b64decode(v) for k, v in secret["data"].items()}
-        where = root / Path(mount["mountPath"]).relative_to("/etc/propylon")
-        where.mkdir(parents=True, exist_ok=True)
-        for key, value in data.items():
-            (where / key).write_bytes(value.replace(b"/etc/propylon", str(root).encode()))
-    return root / Path(container["args"][1]).relative_to("/etc/propylon")
 
 
 def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:

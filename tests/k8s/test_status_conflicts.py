@@ -1,0 +1,105 @@
+"""409 Conflict on status writes: another writer changes the Gateway between the controller's
+read and its write, several times in a row; the controller reads again, retries, and the status
+ends right without undoing the other writer's change.
+
+The controller (with `KubernetesInfra`) runs in-process against the embedded API server; its
+client is a real lightkube client whose `replace` (the status writes) first lets a rival client
+annotate the same Gateway, which moves its resourceVersion on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import lightkube
+import pytest
+from lightkube.core.exceptions import ApiError
+from lightkube.types import PatchType
+
+from propylon.api.kinds import by_kind
+from propylon.apiserver import APIServer
+from propylon.client import load_client, load_kubeconfig, resource_class
+from propylon.controller.reconciler import Controller
+from propylon.infra.kubernetes import KubernetesInfra
+from propylon.translate.types import DEFAULT_CONTROLLER_NAME
+from propylon.xds.server import SnapshotCache
+
+GATEWAY = resource_class(by_kind("Gateway"))
+RACES = 3
+
+
+class RacingClient(lightkube.AsyncClient):
+    """Before each of its first `races` Gateway replaces, `rival` annotates that Gateway."""
+
+    def __init__(self, config: lightkube.KubeConfig, rival: lightkube.AsyncClient,
+                 races: int) -> None:
+        super().__init__(config=config)
+        self.rival = rival
+        self.races = races
+        self.conflicts = 0
+
+    async def replace(self, obj: Any, name: str | None = None, namespace: str | None = None,
+                      **kwargs: Any) -> Any:
+        if dict(obj).get("kind") == "Gateway" and self.races:
+            self.races -= 1
+            await self.rival.patch(GATEWAY, name, {"metadata": {"annotations": {
+                "rival": str(self.races)}}}, namespace=namespace, patch_type=PatchType.MERGE)
+        try:
+            return await super().replace(obj, name, namespace=namespace, **kwargs)
+        except ApiError as err:
+            self.conflicts += err.status.code == 409
+            raise
+
+
+async def settled(controller: Controller, client: RacingClient) -> None:
+    """Return once every race was run, a status was written and nothing is pending."""
+    while client.races or not controller.status.writes:
+        await controller.wait_idle()
+        await asyncio.sleep(0.05)
+    await controller.wait_idle()
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[APIServer]:
+    srv = APIServer(tmp_path / "api")
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+async def test_status_is_right_after_conflicting_writes(server: APIServer) -> None:
+    rival = load_client(server.kubeconfig_path)
+    client = RacingClient(load_kubeconfig(server.kubeconfig_path), rival, RACES)
+    infra = KubernetesInfra(client, "127.0.0.1", 18000)
+    controller = Controller(client, SnapshotCache(), infra)
+    task = asyncio.create_task(controller.run())
+    try:
+        await rival.create(resource_class(by_kind("GatewayClass"))({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": "propylon"}, "spec": {"controllerName": DEFAULT_CONTROLLER_NAME}}))
+        await rival.create(GATEWAY({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "gw", "namespace": "default"},
+            "spec": {"gatewayClassName": "propylon",
+                     "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}))
+        await asyncio.wait_for(controller.wait_synced(), 30)
+        await asyncio.wait_for(settled(controller, client), 60)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await infra.close()
+    live = dict(await rival.get(GATEWAY, "gw", namespace="default"))
+    await client.close()
+    await rival.close()
+    assert client.conflicts >= RACES
+    assert live["metadata"]["annotations"]["rival"] == "0"
+    accepted = next(c for c in live["status"]["conditions"] if c["type"] == "Accepted")
+    assert (accepted["status"], accepted["observedGeneration"]) == \
+        ("True", live["metadata"]["generation"])
+    [listener] = live["status"]["listeners"]
+    assert listener["name"] == "http"
