@@ -2,7 +2,7 @@
 
 `send(target, request)` makes one request on a new connection (aiohttp, keep-alive off):
 - HTTP / HTTPS: HTTP/1.1 (the HTTPS host name is verified with Go's rules, `*.org` matching
-  `example.org`); `Host` from the case (else the address), `X-Echo-Set-Header` always
+  `example.org`, on a handshake made with the same SNI just before the request); `Host` from the case (else the address), `X-Echo-Set-Header` always
   sent (the `echoSetResponseHeaders` pairs, or empty), redirects followed unless
   `unfollowRedirect`; HTTPS uses the case's SNI and trusts only `serverCA`'s PEM.
 - WEBSOCKET: dial `/ws` (or the path), send each `websocketEcho` frame, read the same back.
@@ -94,6 +94,18 @@ def hostname_matches(peer_cert: Mapping[str, Any], host: str) -> bool:
     return False
 
 
+async def _check_certificate(target: Target, sni: str) -> str | None:
+    """A TLS handshake with this SNI; the reason when the served certificate is not valid for
+    it (the certificate depends only on the SNI, so the request's connection gets the same)."""
+    _, writer = await asyncio.wait_for(asyncio.open_connection(
+        target.address, target.port, ssl=_ssl(target), server_hostname=sni), REQUEST_TIMEOUT_S)
+    try:
+        cert = writer.get_extra_info("peercert") or {}
+    finally:
+        writer.close()
+    return None if hostname_matches(cert, sni) else f"certificate is not valid for {sni!r}"
+
+
 async def send(target: Target, request: Mapping[str, Any]) -> Outcome:
     protocol = request.get("protocol", "HTTP")
     if protocol not in SUPPORTED:
@@ -109,17 +121,13 @@ async def send(target: Target, request: Mapping[str, Any]) -> Outcome:
             if protocol == "HTTPS":
                 kwargs["ssl"] = _ssl(target)
                 kwargs["server_hostname"] = request.get("sni") or request.get("host")
+                reason = await _check_certificate(target, str(kwargs["server_hostname"]))
+                if reason:
+                    return Outcome(Response(0), reason)
             async with session.request(str(request.get("method") or "GET"), _url(target, request),
                                        headers=_headers(request),
                                        allow_redirects=not request.get("unfollowRedirect"),
                                        **kwargs) as resp:
-                if protocol == "HTTPS":
-                    sni = str(kwargs["server_hostname"])
-                    ssl_object = resp.connection and resp.connection.transport and \
-                        resp.connection.transport.get_extra_info("ssl_object")
-                    cert = ssl_object.getpeercert() if ssl_object else {}
-                    if not hostname_matches(cert or {}, sni):
-                        return Outcome(Response(0), f"certificate is not valid for {sni!r}")
                 body = await resp.read()
                 return Outcome(Response(resp.status, list(resp.headers.items()), body))
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as err:
