@@ -40,6 +40,7 @@ class Cluster:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.kubeconfig = tmp / "api" / "kubeconfig"
+        self.audit_log = tmp / "audit.jsonl"  # every resource request the API server served
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
@@ -72,7 +73,8 @@ class Cluster:
 
     def start_apiserver(self) -> subprocess.Popen[bytes]:
         proc = self.spawn("apiserver", sys.executable, "-m", "propylon.apiserver",
-                          "--state-dir", str(self.tmp / "api"), "--no-builtin-gateway-api")
+                          "--state-dir", str(self.tmp / "api"), "--no-builtin-gateway-api",
+                          "--audit-log", str(self.audit_log))
         self.procs.remove(proc)
         wait_for("the API server", lambda: self.kubeconfig.exists() and self.kubectl("get", "ns"))
         return proc

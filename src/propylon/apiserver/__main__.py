@@ -1,5 +1,6 @@
-"""`python -m propylon.apiserver --state-dir DIR [--port N] [--no-builtin-gateway-api]`: run
-the API server alone (without the Gateway API kinds, like a cluster before its CRDs are applied).
+"""`python -m propylon.apiserver --state-dir DIR [--port N] [--no-builtin-gateway-api]
+[--audit-log FILE]`: run the API server alone (without the Gateway API kinds, like a cluster
+before its CRDs are applied; recording every resource request it serves in FILE).
 
 Prints the URL and kubeconfig path, then serves until interrupted.
 """
@@ -11,11 +12,14 @@ import asyncio
 import logging
 from pathlib import Path
 
+from propylon.apiserver.audit import JsonLines
 from propylon.apiserver.server import APIServer
 
 
-async def _serve(state_dir: Path, port: int, builtin_gateway_api: bool) -> None:
-    server = APIServer(state_dir, port=port, builtin_gateway_api=builtin_gateway_api)
+async def _serve(state_dir: Path, port: int, builtin_gateway_api: bool,
+                 audit_log: Path | None) -> None:
+    server = APIServer(state_dir, port=port, builtin_gateway_api=builtin_gateway_api,
+                       audit=JsonLines(audit_log) if audit_log else None)
     await server.start()
     print(f"serving {server.url}\nkubeconfig: {server.kubeconfig_path}", flush=True)
     try:
@@ -34,10 +38,14 @@ def main() -> None:
     parser.add_argument("--no-builtin-gateway-api", dest="builtin_gateway_api",
                         action="store_false",
                         help="serve only core kinds: apply the Gateway API CRDs as on a cluster")
+    parser.add_argument("--audit-log", type=Path, default=None,
+                        help="append every resource request (verb, group, resource, namespace, "
+                             "subresource, name) to this file as JSON lines")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     try:
-        asyncio.run(_serve(args.state_dir, args.port, args.builtin_gateway_api))
+        asyncio.run(_serve(args.state_dir, args.port, args.builtin_gateway_api,
+                           args.audit_log))
     except KeyboardInterrupt:
         pass
 

@@ -20,7 +20,7 @@ import yaml
 from aiohttp import web
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver import discovery, openapi
+from propylon.apiserver import audit, discovery, openapi
 from propylon.apiserver.admission import field_validation
 from propylon.apiserver.errors import (APIError, bad_request, json_response, resource_not_found,
                                        to_response, unsupported_media_type)
@@ -72,7 +72,9 @@ class Routes:
     """The aiohttp handlers of one API server."""
 
     def __init__(self, registry: Registry, hub: EventHub, token: str,
-                 bookmark_interval: float) -> None:
+                 bookmark_interval: float, audit: Callable[[audit.Request], None] | None = None
+                 ) -> None:
+        self.audit = audit
         self.registry = registry
         self.catalog = registry.catalog
         self.hub = hub
@@ -173,6 +175,12 @@ class Routes:
             namespace = ""
         name = rest[1] if len(rest) > 1 else None
         status = len(rest) == 3
+        if self.audit is not None:
+            watching = request.query.get("watch") in ("true", "1")
+            self.audit(audit.Request(audit.verb(request.method, name is not None, watching),
+                                     group, info.plural, namespace or "",
+                                     "status" if status else "", name or "",
+                                     request.headers.get("User-Agent", "")))
         if name is None:
             return await self._collection(request, info, namespace)
         return await self._item(request, info, namespace or "", name, status)

@@ -7,6 +7,7 @@ unless `builtin_gateway_api=False` (a cluster-like server on which the Gateway A
 applied), the Gateway API kinds. With `port=0` it reuses the port saved in the state directory when that
 port is free, so a restarted server keeps its URL and the kubeconfig stays valid; otherwise it
 takes a free port and saves it. `stop()` ends every watch, closes the listener and the database.
+`audit` (optional) is called with every resource request served (see `audit`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from propylon.apiserver import audit as audit_mod
 from propylon.apiserver.admission import default_validator
 from propylon.apiserver.crds import Catalog, builtin_kinds
 from propylon.apiserver.events import EventHub
@@ -50,7 +52,9 @@ class APIServer:
     def __init__(self, state_dir: Path, host: str = "127.0.0.1", port: int = 0,
                  validator: Callable[[dict[str, Any]], list[Any]] | None = None, *,
                  event_history: int = 10_000, bookmark_interval: float = 60.0,
-                 builtin_gateway_api: bool = True) -> None:
+                 builtin_gateway_api: bool = True,
+                 audit: Callable[[audit_mod.Request], None] | None = None) -> None:
+        self.audit = audit
         self.state_dir = Path(state_dir)
         self.host = host
         self.port = port
@@ -76,7 +80,8 @@ class APIServer:
         for name in SEEDED_NAMESPACES:
             await registry.seed_namespace(name)
         app = web.Application(client_max_size=16 * 1024 * 1024)
-        Routes(registry, self._hub, credentials.token, self.bookmark_interval).install(app)
+        Routes(registry, self._hub, credentials.token, self.bookmark_interval,
+               self.audit).install(app)
         sock = self._socket(storage)
         port = sock.getsockname()[1]
         storage.set_meta("port", str(port))
