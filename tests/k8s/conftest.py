@@ -141,11 +141,12 @@ def http_get(port: int, host: str) -> tuple[int, bytes]:
 
 
 def metric(ops: str, name: str) -> float | None:
-    """The value of an unlabelled metric of a controller, None if it is not exposed."""
+    """The value of a metric of a controller (`name` with its labels, if any, exactly as
+    exposed), None if it is not exposed."""
     text = urllib.request.urlopen(ops + "/metrics", timeout=5).read().decode()
     for line in text.splitlines():
         if line.startswith(name + " "):
-            return float(line.split()[1])
+            return float(line.rsplit(" ", 1)[1])
     return None
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from tests.e2e.conftest import BIN, wait_for
 from tests.k8s.conftest import (HOST, NAME, QUICKSTART, Cluster, condition, free_port, http_get,
-                                mount_proxy_files)
+                                metric, mount_proxy_files)
 
 pytestmark = pytest.mark.e2e
 
@@ -43,9 +43,11 @@ def exists(cluster: Cluster, kind: str, name: str) -> bool:
 
 def test_status_converges_after_the_api_server_restarts(cluster: Cluster) -> None:
     cluster.install()
-    cluster.controller("controller")
+    _, ops = cluster.controller("controller")
     cluster.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"))
     cluster.kubectl("apply", "-f", "-", stdin=gateway("before"))
+    restarts = 'propylon_watch_restarts_total{informer="Gateway"}'
+    assert metric(ops, restarts) == 0
     wait_for("the first Gateway accepted", lambda: accepted(cluster, "before"))
 
     cluster.restart_apiserver()
@@ -53,6 +55,7 @@ def test_status_converges_after_the_api_server_restarts(cluster: Cluster) -> Non
     wait_for("the Gateway created after the restart accepted", lambda: accepted(cluster, "after"),
              timeout=60)
     wait_for("its proxies", lambda: exists(cluster, "deployment", "propylon-after"))
+    assert (metric(ops, restarts) or 0) >= 1
 
 
 def test_a_gateway_deleted_during_the_gap_loses_its_proxies(cluster: Cluster) -> None:

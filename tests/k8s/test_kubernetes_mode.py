@@ -125,4 +125,6 @@ def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
 
     metrics = urllib.request.urlopen(ops + "/metrics", timeout=5).read().decode()
     assert "propylon_reconciles_total" in metrics
+    assert "propylon_leader 1" in metrics.splitlines()
+    assert float(metrics.split("propylon_translation_seconds_count ")[1].split()[0]) >= 1
     assert 'propylon_xds_acks_total{node="default/api-gateway"' in metrics

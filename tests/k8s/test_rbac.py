@@ -4,11 +4,13 @@ The API server records every resource request it serves (`--audit-log`); the con
 walkthrough (proxies created, status written, certificates issued, leader elected, a Gateway
 deleted, a clean stop releasing the Lease); then each request of the controller (kubectl's are
 told apart by their User-Agent) must be allowed by the ClusterRole, or in the controller's
-namespace by the Role, that `kubectl kustomize deploy/` renders.
+namespace by the Role, that `kubectl kustomize deploy/` renders. The controller logs JSON
+(`--log-format json`): every line is one object, and no Secret data appears in them.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 from typing import Any
@@ -39,10 +41,10 @@ def test_the_controller_needs_no_more_than_deploy_grants(cluster: Cluster) -> No
     namespace = role["metadata"]["namespace"]
 
     cluster.install()
-    controller, _ = cluster.controller("controller")
+    controller, _ = cluster.controller("controller", "--log-format", "json")
     cluster.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"),
                     "-f", str(QUICKSTART / "gateway.yaml"), "-f", str(QUICKSTART / "app.yaml"))
-    wait_for("the client certificate Secret", lambda: cluster.get("secret", f"{NAME}-xds"))
+    secret = wait_for("the client certificate Secret", lambda: cluster.get("secret", f"{NAME}-xds"))
     wait_for("the route's status", lambda: cluster.get("httproute", "host-route").get(
         "status", {}).get("parents"))
     cluster.kubectl("delete", "gateway", "api-gateway")
@@ -50,6 +52,16 @@ def test_the_controller_needs_no_more_than_deploy_grants(cluster: Cluster) -> No
         "get", "deployment", NAME, "--ignore-not-found", "-o", "name").strip())
     controller.send_signal(signal.SIGTERM)
     assert controller.wait(timeout=30) == 0
+
+    lines = (cluster.tmp / "controller.log").read_text().splitlines()
+    logs = [json.loads(line) for line in lines]
+    assert {"time", "level", "logger", "message"} <= logs[0].keys()
+    assert any("status written kind=Gateway" in entry["message"] for entry in logs)
+    ca = cluster.get("secret", "propylon-xds-ca", "-n", "propylon-system")
+    for value in (*secret["data"].values(), *ca["data"].values()):
+        pem = base64.b64decode(value).decode()
+        assert value not in "\n".join(lines)
+        assert pem.splitlines()[1] not in "\n".join(lines)
 
     requests = [r for r in map(json.loads, cluster.audit_log.read_text().splitlines())
                 if not r["user_agent"].startswith("kubectl/")]

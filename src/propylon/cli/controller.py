@@ -14,8 +14,9 @@ operations endpoints:
 
 - `/healthz`: the process is alive;
 - `/readyz`: 200 once the first reconcile over fully listed informers is done, 503 before;
-- `/metrics`: Prometheus text: reconciles and failed translations, status writes, xDS
-  pushes, ACKs and NACKs per node and type URL, and whether this replica leads.
+- `/metrics`: Prometheus text: reconciles, translation time and failed translations, status
+  writes, watch restarts per kind, xDS pushes, ACKs and NACKs per node and type URL, and
+  whether this replica leads.
 
 SIGTERM or Ctrl-C stops it; the Envoys keep serving their last configuration meanwhile.
 """
@@ -97,13 +98,16 @@ def add_parser(subparsers: Any) -> None:
                    help="listener ports below 1024 are served on PORT+OFFSET in the pod")
     p.add_argument("--controller-name", default=DEFAULT_CONTROLLER_NAME,
                    help="GatewayClass controllerName handled (default %(default)s)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="text lines, or one JSON object per line (default %(default)s)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from propylon.controller.logs import configure
+
+    configure(logging.DEBUG if args.verbose else logging.INFO, args.log_format)
     if not args.verbose:
         for noisy in ("httpx", "httpx2", "aiohttp.access"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -122,13 +126,19 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def metrics_text(controller: Any, xds: Any, nodes: tuple[str, ...]) -> str:
-    """The Prometheus exposition of the controller's and the xDS server's counters."""
+def metrics_text(controller: Any, xds: Any, nodes: tuple[str, ...],
+                 informers: dict[str, Any]) -> str:
+    """The Prometheus exposition of the controller's and the xDS server's counters
+    (`informers`: every informer by kind, the infrastructure's included)."""
     def families() -> Iterator[tuple[str, str, str, list[str]]]:
         yield ("propylon_leader", "gauge", "1 if this replica writes status and provisions.",
                [_line("propylon_leader", int(controller.leader))])
         yield from ((name, "counter", help_text, lines)
                     for name, help_text, lines in counters())
+
+        yield ("propylon_translation_seconds", "summary", "Time spent translating snapshots.",
+               [_line("propylon_translation_seconds_sum", controller.translation_seconds),
+                _line("propylon_translation_seconds_count", controller.translations)])
 
     def counters() -> Iterator[tuple[str, str, list[str]]]:
         yield ("propylon_reconciles_total", "Completed reconcile passes.",
@@ -137,6 +147,9 @@ def metrics_text(controller: Any, xds: Any, nodes: tuple[str, ...]) -> str:
                [_line("propylon_translation_failures_total", controller.failures)])
         yield ("propylon_status_writes_total", "Status subresource writes.",
                [_line("propylon_status_writes_total", controller.status.writes)])
+        yield ("propylon_watch_restarts_total", "Watches restarted (dropped or expired), per kind.",
+               [_line("propylon_watch_restarts_total", inf.watch_restarts, informer=name)
+                for name, inf in sorted(informers.items())])
         for field, help_text in (("pushes", "xDS responses pushed."),
                                  ("acks", "xDS ACKs received."), ("nacks", "xDS NACKs received.")):
             name = f"propylon_xds_{field}_total"
@@ -193,7 +206,9 @@ async def serve(args: argparse.Namespace) -> None:
 
     async def metrics(_: web.Request) -> web.Response:
         nodes.update(cache.nodes())
-        return web.Response(text=metrics_text(controller, xds, tuple(sorted(nodes))),
+        informers = {**{f"proxies/{k}": v for k, v in infra.informers.items()},
+                     **controller.informers}
+        return web.Response(text=metrics_text(controller, xds, tuple(sorted(nodes)), informers),
                             content_type="text/plain", charset="utf-8")
 
     app = web.Application()

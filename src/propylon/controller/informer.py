@@ -70,6 +70,7 @@ class Informer:
         self.synced = asyncio.Event()
         self.resource_version: str | None = None
         self.lists = 0  # how many times the kind was listed (the first one plus every relist)
+        self.watch_restarts = 0  # watches that ended (dropped, failed or expired) and restarted
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._server_timeout_s = server_timeout_s
@@ -97,6 +98,7 @@ class Informer:
             except _NotServed:
                 await asyncio.sleep(self._absent_retry_s)
             except _Gone:
+                self.watch_restarts += 1
                 log.info("informer %s: resourceVersion %s expired, relisting",
                          self.info.kind, self.resource_version)
                 self.resource_version = None
@@ -104,6 +106,7 @@ class Informer:
                 if failures:  # Gone again right after a list: do not hammer the server
                     await asyncio.sleep(self._delay(failures))
             except Exception as err:  # noqa: BLE001 - any failure of the connection: back off, resume
+                self.watch_restarts += 1
                 failures = 1 if self._watched else failures + 1
                 delay = self._delay(failures)
                 log.warning("informer %s: %s: %s; retrying in %.1fs from resourceVersion %s",

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -85,6 +86,8 @@ class Controller:
         self.leader = True  # whether this replica writes status and applies infrastructure
         self.reconciles = 0  # completed passes
         self.failures = 0  # passes whose translation raised
+        self.translations = 0  # translate() calls, and the seconds they took in all
+        self.translation_seconds = 0.0
         self._published: dict[GatewayKey, GatewayIR] = {}
         self._dirty = asyncio.Event()
         self._idle = asyncio.Event()
@@ -156,12 +159,16 @@ class Controller:
     async def reconcile_once(self) -> None:
         """One pass: translate, then apply infrastructure, publish xDS, queue statuses."""
         snapshot = self.snapshot()
+        started = time.perf_counter()
         try:
             result = self.translate_fn(snapshot)
         except Exception:  # noqa: BLE001 - a translator bug must not stop the controller
             self.failures += 1
             log.exception("translation failed; keeping the last good configuration")
             return
+        finally:
+            self.translations += 1
+            self.translation_seconds += time.perf_counter() - started
         try:
             await self.infra.apply(result.infra)
         except Exception:  # noqa: BLE001 - report, still publish config and status

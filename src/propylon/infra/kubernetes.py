@@ -146,6 +146,11 @@ class KubernetesInfra:
             self._first_apply = True
         self._notify()
 
+    @property
+    def informers(self) -> Mapping[str, Informer]:
+        """The Deployment and Service informers, by kind (for metrics)."""
+        return self._informers
+
     def refresh(self) -> None:
         """Ask for another pass (client certificates may be due for renewal)."""
         self._notify()
