@@ -119,6 +119,11 @@ def test_report_statistics_and_summary() -> None:
                                   "partially succeeded with 1 test skips.")
     assert report["succeededProvisionalTests"] == ["C"]
     assert summary_line(results) == "2 passed, 1 failed, 1 skipped"
+    grpc = case("G", ["Gateway"]).__class__(**{**case("G", ["Gateway"]).__dict__,
+                                              "profiles": {"GATEWAY-GRPC": "core"}})
+    only_http = conformance_report([*results, CaseResult(grpc, SUCCEEDED)], [], "d", "v",
+                                   profiles=["GATEWAY-HTTP"])
+    assert [p["name"] for p in only_http["profiles"]] == ["GATEWAY-HTTP"]
     assert summary_line(results[:1]) == "1 passed, 0 failed"
 
 

@@ -5,7 +5,8 @@ directory), manifests from `<cases>/../../gateway-api/conformance/`. The command
 standalone stack in-process (state in `--state-dir`, default a temporary directory), runs the
 selected cases one after another (`propylon.conformance.runner`), prints each result, the
 failures with their reasons, and a last line `N passed, N failed[, N skipped]`, and writes the
-ConformanceReport YAML to `--report FILE`. Exit status 1 when a selected case failed.
+ConformanceReport YAML to `--report FILE` (with only the profiles named in `--feature`, if any,
+as the suite reports only the profiles it runs). Exit status 1 when a selected case failed.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         results, supported = asyncio.run(_run_all(cases, manifests_root, state_dir, args))
     _print(results, args.verbose)
     if args.report:
-        report = conformance_report(results, supported, _now(), _version())
+        profiles = [f for f in _names(args.feature) if f.startswith(("GATEWAY-", "MESH-"))]
+        report = conformance_report(results, supported, _now(), _version(), profiles=profiles)
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(yaml.safe_dump(report, sort_keys=True))
     print(summary_line(results))

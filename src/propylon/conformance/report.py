@@ -102,16 +102,17 @@ class _Level:
         return out
 
 
-def profile_reports(results: Sequence[CaseResult],
-                    supported: Iterable[str]) -> list[dict[str, Any]]:
-    """The `profiles` list of the report, sorted by profile name."""
-    supported = set(supported)
+def profile_reports(results: Sequence[CaseResult], supported: Iterable[str],
+                    profiles: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The `profiles` list of the report, sorted by profile name; only `profiles` if given
+    (the suite reports the profiles it was asked to run)."""
+    supported, only = set(supported), set(profiles)
     levels: dict[str, dict[str, _Level]] = {}
     for r in results:
         if r.result == NOT_SUPPORTED:
             continue
         for profile, level in r.case.profiles.items():
-            if level in ("core", "extended"):
+            if level in ("core", "extended") and (not only or profile in only):
                 levels.setdefault(profile, {"core": _Level()}).setdefault(level, _Level()).add(r)
     out = []
     for profile in sorted(levels):
@@ -132,7 +133,8 @@ def profile_reports(results: Sequence[CaseResult],
 
 
 def conformance_report(results: Sequence[CaseResult], supported: Iterable[str], date: str,
-                       version: str, channel: str = "standard") -> dict[str, Any]:
+                       version: str, channel: str = "standard",
+                       profiles: Iterable[str] = ()) -> dict[str, Any]:
     """The whole ConformanceReport document."""
     supported = list(supported)
     report: dict[str, Any] = {
@@ -149,7 +151,7 @@ def conformance_report(results: Sequence[CaseResult], supported: Iterable[str], 
         "gatewayAPIVersion": GATEWAY_API_VERSION,
         "gatewayAPIChannel": channel,
         "mode": "default",
-        "profiles": profile_reports(results, supported),
+        "profiles": profile_reports(results, supported, profiles),
     }
     provisional = sorted(r.case.name for r in results
                          if r.result == SUCCEEDED and r.case.provisional)
