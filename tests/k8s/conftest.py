@@ -150,9 +150,26 @@ def metric(ops: str, name: str) -> float | None:
     return None
 
 
+def project(where: Path, data: dict[str, bytes]) -> None:
+    """Write `data` into the volume directory `where` the way the kubelet does: the files live
+    in a fresh `..<version>` directory, `..data` links to it and is swapped atomically, and each
+    key is a link through `..data` (so a watcher sees one move, never half an update)."""
+    where.mkdir(parents=True, exist_ok=True)
+    version = f"..v{len(list(where.glob('..v*'))) + 1}"
+    (where / version).mkdir()
+    for key, value in data.items():
+        (where / version / key).write_bytes(value)
+    (where / "..data_tmp").symlink_to(version)
+    os.replace(where / "..data_tmp", where / "..data")
+    for key in data:
+        if not (where / key).is_symlink():
+            (where / key).symlink_to(f"..data/{key}")
+
+
 def mount_proxy_files(cluster: Cluster, root: Path) -> Path:
-    """Write the ConfigMap and Secret of the proxies where the Deployment mounts them, with
-    `/etc/propylon` moved to `root`; returns the bootstrap's path."""
+    """Write the ConfigMap and Secret of the proxies where the Deployment mounts them (again:
+    an update, as the kubelet makes it), with `/etc/propylon` moved to `root`; returns the
+    bootstrap's path."""
     deployment = cluster.get("deployment", NAME)
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
@@ -164,8 +181,6 @@ def mount_proxy_files(cluster: Cluster, root: Path) -> Path:
         else:
             secret = cluster.get("secret", volume["secret"]["secretName"])
             data = {k: base64.b64decode(v) for k, v in secret["data"].items()}
-        where = root / Path(mount["mountPath"]).relative_to("/etc/propylon")
-        where.mkdir(parents=True, exist_ok=True)
-        for key, value in data.items():
-            (where / key).write_bytes(value.replace(b"/etc/propylon", str(root).encode()))
+        project(root / Path(mount["mountPath"]).relative_to("/etc/propylon"),
+                {k: v.replace(b"/etc/propylon", str(root).encode()) for k, v in data.items()})
     return root / Path(container["args"][1]).relative_to("/etc/propylon")
