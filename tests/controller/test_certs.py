@@ -14,6 +14,7 @@ from propylon.apiserver import APIServer
 from propylon.client import load_client
 from propylon.controller import pki
 from propylon.controller.certs import CA_SECRET, SECRET, SERVER_SECRET, CertManager, decode
+from tests.controller.helpers import eventually
 
 HOSTS = ["propylon-xds.default.svc", "127.0.0.1"]
 
@@ -69,3 +70,26 @@ async def test_changed_hosts_reissue_the_server_certificate(
     await CertManager(client, "default", HOSTS).ensure()
     material = await CertManager(client, "default", ["xds.example"]).ensure()
     assert pki.server_hosts(material.cert) == ["xds.example"]
+
+
+
+
+async def test_checks_go_on_while_the_api_is_unreachable(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    server = APIServer(tmp_path / "api2")
+    await server.start()
+    client = load_client(server.kubeconfig_path)
+    manager = CertManager(client, "default", HOSTS, check_s=0.05)
+    await manager.ensure()
+    await server.stop()  # the next checks fail
+    checked = asyncio.Event()
+    task = asyncio.create_task(manager.run(lambda _: checked.set()))
+    try:
+        await eventually(lambda: "xDS certificate check failed" in caplog.text, "a failed check")
+        server = APIServer(tmp_path / "api2")
+        await server.start()  # same state and port: the checks succeed again
+        await asyncio.wait_for(checked.wait(), 30)
+    finally:
+        task.cancel()
+        await client.close()
+        await server.stop()

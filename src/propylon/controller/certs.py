@@ -89,9 +89,9 @@ class CertManager:
             await asyncio.sleep(self._check_s)
             try:
                 on_material(await self.ensure())
-            except (ApiError, OSError) as err:
-                log.warning("xDS certificate check failed: %s; retrying in %.0fs",
-                            _reason(err), self._check_s)
+            except Exception as err:  # noqa: BLE001 - the API unreachable: try at the next check
+                log.warning("xDS certificate check failed: %s: %s; retrying in %.1fs",
+                            type(err).__name__, _reason(err), self._check_s)
                 continue
             for callback in list(self._subscribers):
                 callback()
