@@ -3,7 +3,9 @@
 Cases come from `--cases DIR` (default `../shared/conformance/cases` relative to the current
 directory), manifests from `<cases>/../../gateway-api/conformance/`. The command starts the
 standalone stack in-process (state in `--state-dir`, default a temporary directory), runs the
-selected cases one after another (`propylon.conformance.runner`), prints each result, the
+selected cases one after another (`propylon.conformance.runner`) in a loopback slot of its own
+(`--slot`, else the lowest free one: see `propylon.conformance.network`, so runs can go in
+parallel), prints each result, the
 failures with their reasons, and a last line `N passed, N failed[, N skipped]`, and writes the
 ConformanceReport YAML to `--report FILE` (with only the profiles named in `--feature`, if any,
 as the suite reports only the profiles it runs). Exit status 1 when a selected case failed.
@@ -26,14 +28,13 @@ from propylon.cli.errors import UsageError
 from propylon.conformance import manifests
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import CaseError, load_cases, select_cases
+from propylon.conformance.network import UNUSABLE_ADDRESS, RunNetwork, SlotTaken, claim
 from propylon.conformance.report import (FAILED, NOT_SUPPORTED, SKIPPED, CaseResult,
                                          conformance_report, summary_line)
 from propylon.conformance.runner import Harness
 from propylon.standalone import Standalone, StandaloneOptions
 
 DEFAULT_CASES = Path("../shared/conformance/cases")
-USABLE_ADDRESS = "127.0.10.200"
-UNUSABLE_ADDRESS = "192.0.2.1"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -48,6 +49,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--skip", default="", metavar="NAME,...", help="do not run these cases")
     p.add_argument("--state-dir", type=Path, metavar="DIR",
                    help="standalone state directory (default: a temporary one)")
+    p.add_argument("--slot", type=int, metavar="N",
+                   help="use loopback range 127.N.0.0/16 (2..254) for Gateways and echo pods "
+                        "(default: the lowest slot no other run holds)")
     p.add_argument("--timeout-scale", type=float, default=1.0, metavar="F",
                    help="multiply the harness's status timeouts by F (default 1)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every case's result")
@@ -68,9 +72,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     if not (manifests_root / "base" / "manifests.yaml").exists():
         raise UsageError(f"no suite manifests at {manifests_root}/base/manifests.yaml")
-    with tempfile.TemporaryDirectory(prefix="propylon-conformance-") as tmp:
-        state_dir = args.state_dir or Path(tmp)
-        results, supported = asyncio.run(_run_all(cases, manifests_root, state_dir, args))
+    try:
+        slot = claim(args.slot)
+    except SlotTaken as err:
+        raise UsageError(str(err)) from None
+    try:
+        with tempfile.TemporaryDirectory(prefix="propylon-conformance-") as tmp:
+            state_dir = args.state_dir or Path(tmp)
+            results, supported = asyncio.run(_run_all(cases, manifests_root, state_dir,
+                                                      slot.network, args))
+    finally:
+        slot.release()
     _print(results, args.verbose)
     if args.report:
         profiles = [f for f in _names(args.feature) if f.startswith(("GATEWAY-", "MESH-"))]
@@ -81,13 +93,13 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.result == FAILED for r in results) else 0
 
 
-async def _run_all(cases: list[Any], manifests_root: Path, state_dir: Path,
+async def _run_all(cases: list[Any], manifests_root: Path, state_dir: Path, network: RunNetwork,
                    args: argparse.Namespace) -> tuple[list[CaseResult], list[str]]:
-    options = StandaloneOptions()
+    options = StandaloneOptions(address_pool=network.address_pool)
     async with Standalone(state_dir, options) as stack:
-        backends = Backends(stack.client, state_dir / "pods")
+        backends = Backends(stack.client, state_dir / "pods", network.pod_network)
         rewrite = manifests.Rewrite("gateway-conformance", options.controller_name,
-                                    (USABLE_ADDRESS,), (UNUSABLE_ADDRESS,))
+                                    (network.usable_address,), (UNUSABLE_ADDRESS,))
         harness = Harness(stack.client, backends, manifests_root, rewrite, args.timeout_scale)
         try:
             await harness.setup()

@@ -2,7 +2,7 @@
 
 There are no Pods in standalone mode. For each Deployment whose container runs the suite's
 echo image, `Backends.sync(objects)` starts `replicas` echo processes, each on its own loopback
-"pod IP" (127.1.0.1, 127.1.0.2, ... ) binding the container ports as they are. Each process gets
+"pod IP" (the hosts of the run's pod network in order, e.g. 127.2.128.1, 127.2.128.2, ...) binding the container ports as they are. Each process gets
 a pod-like name `<deployment>-<hash>-<suffix>` (so "pod name minus its last two `-` segments" is
 the Deployment name, as the weighted tests compute it), the container's env with the downward
 API fields resolved (metadata.name, metadata.namespace, status.podIP), SERVICE_NAME (the Deployment name), and
@@ -39,7 +39,7 @@ from propylon.client import resource_class
 from propylon.manifests import apply_objects
 
 ECHO_IMAGE = "echo-basic"
-POD_NETWORK = ipaddress.ip_network("127.1.0.0/16")
+POD_NETWORK = ipaddress.IPv4Network("127.1.0.0/16")
 READY_TIMEOUT_S = 30.0
 
 
@@ -110,9 +110,11 @@ def endpoint_slice(service: Mapping[str, Any], pods: Iterable[Pod]) -> dict[str,
 class Backends:
     """The running echo pods of every Deployment applied so far."""
 
-    def __init__(self, client: lightkube.AsyncClient, work_dir: Path) -> None:
+    def __init__(self, client: lightkube.AsyncClient, work_dir: Path,
+                 pod_network: ipaddress.IPv4Network = POD_NETWORK) -> None:
         self.client = client
         self.work_dir = work_dir
+        self.pod_network = pod_network
         self.deployments: dict[tuple[str, str], Deployment] = {}
         self._next_ip = 1
 
@@ -154,7 +156,7 @@ class Backends:
             await self.stop(namespace, name)
 
     def _allocate_ip(self) -> str:
-        ip = str(POD_NETWORK[self._next_ip])
+        ip = str(self.pod_network[self._next_ip])
         self._next_ip += 1
         return ip
 

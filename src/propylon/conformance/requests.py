@@ -6,8 +6,10 @@
   sent (the `echoSetResponseHeaders` pairs, or empty), redirects followed unless
   `unfollowRedirect`; HTTPS uses the case's SNI and trusts only `serverCA`'s PEM.
 - WEBSOCKET: dial `/ws` (or the path), send each `websocketEcho` frame, read the same back.
+- H2C_PRIOR_KNOWLEDGE: cleartext HTTP/2 with prior knowledge; H2: HTTP/2 over TLS (ALPN h2,
+  SNI and trust as for HTTPS); both through `h2client`, without redirects.
 A transport error becomes a `Response` with status 0 and the error as reason.
-`H2`, `H2C_PRIOR_KNOWLEDGE`, `GRPC` and `TLS` raise `Unsupported` (the case is then skipped).
+`GRPC` and `TLS` raise `Unsupported` (the case is then skipped).
 
 `until_consistent(attempt)` repeats an attempt until it succeeds 3 times in a row (waiting
 100 ms after a failure, none after a success) within 30 s; it returns None or the last reason.
@@ -24,13 +26,14 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from propylon.conformance import h2client
 from propylon.conformance.matching import Response
 
 REQUEST_TIMEOUT_S = 10.0
 MAX_TIME_TO_CONSISTENCY_S = 30.0
 REQUIRED_CONSECUTIVE = 3
 POLL_S = 0.1
-SUPPORTED = ("HTTP", "HTTPS", "WEBSOCKET")
+SUPPORTED = ("HTTP", "HTTPS", "WEBSOCKET", "H2C_PRIOR_KNOWLEDGE", "H2")
 
 
 class Unsupported(Exception):
@@ -51,7 +54,7 @@ class Outcome:
 
 
 def scheme(request: Mapping[str, Any]) -> str:
-    return "https" if request.get("protocol") == "HTTPS" else "http"
+    return "https" if request.get("protocol") in ("HTTPS", "H2") else "http"
 
 
 def _url(target: Target, request: Mapping[str, Any], ws: bool = False) -> URL:
@@ -110,6 +113,8 @@ async def send(target: Target, request: Mapping[str, Any]) -> Outcome:
     protocol = request.get("protocol", "HTTP")
     if protocol not in SUPPORTED:
         raise Unsupported(f"protocol {protocol} is not supported by the runner")
+    if protocol in ("H2C_PRIOR_KNOWLEDGE", "H2"):
+        return await _http2(target, request)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     connector = aiohttp.TCPConnector(force_close=True, limit=1)
     try:
@@ -131,6 +136,24 @@ async def send(target: Target, request: Mapping[str, Any]) -> Outcome:
                 body = await resp.read()
                 return Outcome(Response(resp.status, list(resp.headers.items()), body))
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as err:
+        return Outcome(Response(0), f"{type(err).__name__}: {err}")
+
+
+async def _http2(target: Target, request: Mapping[str, Any]) -> Outcome:
+    context, sni = None, None
+    try:
+        if request.get("protocol") == "H2":
+            context = _ssl(target)
+            context.set_alpn_protocols(["h2"])
+            sni = str(request.get("sni") or request.get("host"))
+            reason = await _check_certificate(target, sni)
+            if reason:
+                return Outcome(Response(0), reason)
+        response = await asyncio.wait_for(h2client.get(
+            target.address, target.port, str(request.get("method") or "GET"),
+            str(request.get("path") or "/"), _headers(request), context, sni), REQUEST_TIMEOUT_S)
+        return Outcome(response)
+    except (h2client.H2Error, asyncio.TimeoutError, OSError, ssl.SSLError) as err:
         return Outcome(Response(0), f"{type(err).__name__}: {err}")
 
 
