@@ -93,3 +93,31 @@ def test_weighted_split_statistics() -> None:
     assert split_error({"v1": 352, "v2": 148}, weights) is None
     assert "v1 got" in split_error({"v1": 300, "v2": 200}, weights)
     assert "weight 0" in split_error({"v1": 350, "v2": 149, "v3": 1}, weights)
+
+
+def test_remove_patch_drops_a_list_item() -> None:
+    gw = {"spec": {"addresses": [{"value": "a"}, {"value": "b"}]}}
+    apply_patch(gw, "remove spec.addresses[0]")
+    assert gw == {"spec": {"addresses": [{"value": "b"}]}}
+    with pytest.raises(Unsupported):
+        apply_patch(gw, "remove spec.addresses[3]")
+
+
+def test_gateway_addresses_must_be_exactly_the_expected_ones() -> None:
+    gw = {"metadata": {"generation": 1},
+          "status": {"addresses": [{"type": "IPAddress", "value": "127.2.10.200"}]}}
+    entry = {"kind": "Gateway", "addresses": [{"type": "IPAddress", "value": "127.2.10.200"}]}
+    assert status.check(entry, gw, CTL) is None
+    assert "expected exactly" in str(status.check(
+        {**entry, "addresses": [*entry["addresses"], {"type": "IPAddress", "value": "x"}]},
+        gw, CTL))
+
+
+def test_prose_steps_are_replaced_by_supplement_data() -> None:
+    from propylon.conformance.cases import parse_case
+    from propylon.conformance.supplements import steps
+
+    case = parse_case({"name": "HTTPRouteServiceTypes", "steps": [
+        {"action": "patch EndpointSlices", "what": "prose"},
+        {"action": "request", "request": {"path": "/x"}, "expect": {"status": 200}}]})
+    assert [s["action"] for s in steps(case)] == ["endpointsFromPods", "request"]

@@ -46,12 +46,13 @@ class Rewrite:
         if obj.get("kind") == "Gateway":
             spec["gatewayClassName"] = self.gateway_class
             if isinstance(spec.get("addresses"), list):
-                spec["addresses"] = self._addresses(spec["addresses"])
+                spec["addresses"] = self.addresses(spec["addresses"])
         elif obj.get("kind") == "GatewayClass":
             spec["controllerName"] = self.controller_name
         return obj
 
-    def _addresses(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def addresses(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Address entries with the placeholders replaced by the pools' addresses."""
         pools = {USABLE: self.usable_addresses, UNUSABLE: self.unusable_addresses}
         out = []
         for entry in entries:

@@ -9,7 +9,7 @@ A case (`Harness.run_case`): apply its own manifests (create or update), start i
 then 1. namespacesMustBeReady, 2. status entries without a `phase`, 3. requests (3 consecutive
 matches within 30 s each; `mirroredTo` read from pod logs), weights, 4. steps in order. The
 first failing check fails the case with its reason; a request or step the runner cannot make
-skips it. Afterwards the case's own objects are deleted and its pods stopped, except objects the
+skips it. Steps a case file gives only as prose come from `supplements`. Afterwards the case's own objects are deleted and its pods stopped, except objects the
 base manifests also define, which are re-applied as the base has them.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import re
 import uuid
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from lightkube.core.exceptions import ApiError
 
 from propylon.api.kinds import by_kind
 from propylon.client import resource_class
-from propylon.conformance import manifests, requests, status, steps, traffic
+from propylon.conformance import manifests, requests, status, steps, supplements, traffic
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import Case
 from propylon.conformance.matching import Response, compare
@@ -148,7 +149,7 @@ class Harness:
                                for r in case.requests))
         if case.weights:
             await self.weights(case)
-        for step in case.steps:
+        for step in supplements.steps(case):
             await self.step(case, step)
 
     # -- checks ------------------------------------------------------------------------------
@@ -157,6 +158,8 @@ class Harness:
         unsupported = [k for k in ("statusAddresses",) if k in entry]
         if unsupported:
             raise CaseSkipped(f"status field {unsupported[0]} is free text the runner cannot check")
+        if "addresses" in entry:
+            entry = {**entry, "addresses": self.rewrite.addresses(list(entry["addresses"]))}
         reason = await status.wait(entry, self.get, self.rewrite.controller_name,
                                    status.timeout_s(entry) * self.timeout_scale)
         if reason:
@@ -236,11 +239,13 @@ class Harness:
                 expect["path"] = request["path"]
         if request.get("protocol") == "WEBSOCKET":
             request["websocketEcho"] = expect.get("websocketEcho") or []
-        if expect.get("connectionError") or expect.get("connectionRejected") or \
-                expect.get("backendSNI") or expect.get("backendPeerCert") or request.get(
-                    "clientCert"):
-            raise CaseSkipped("TLS expectations (client certs, backend TLS, connection "
-                              "errors) are not implemented by the runner")
+        if expect.get("connectionError") or expect.get("connectionRejected") or request.get(
+                "clientCert"):
+            raise CaseSkipped("TLS expectations (client certs, connection errors) are not "
+                              "implemented by the runner")
+        if expect.get("backendPeerCert"):
+            pem = await self.server_ca(str(expect["backendPeerCert"]).removeprefix("PEM of "))
+            expect["backendPeerCert"] = (pem or b"").decode()
         target = await self.target(case, request)
 
         async def attempt() -> str | None:
@@ -309,12 +314,33 @@ class Harness:
             steps.apply_patch(obj, step.get("patch"))
             await self.replace(obj)
             self._last_patched = step
+        elif action == "endpointsFromPods":
+            await self._endpoints_from_pods(step)
         elif action == "delete":
             ref = ObjectRef(by_kind(str(step["kind"])).api_version, str(step["kind"]),
                             step.get("namespace"), str(step["name"]))
             await manifests.delete_all(self.client, [ref])
         else:
             raise CaseSkipped(f"step not understood: {dict(step)}")
+
+    async def _endpoints_from_pods(self, step: Mapping[str, Any]) -> None:
+        namespace = str(step["namespace"])
+        pods = self.backends.pods(namespace, str(step["deployment"]))
+        if not pods:
+            raise CaseFailed(f"no running pod of Deployment {namespace}/{step['deployment']}")
+        for name in step["endpointSlices"]:
+            obj = await self._live({"kind": "EndpointSlice", "namespace": namespace,
+                                    "name": name})
+            version = 6 if obj.get("addressType") == "IPv6" else 4
+            family = [p for p in pods if ipaddress.ip_address(p.ip).version == version]
+            if not family:
+                continue
+            obj["endpoints"] = [{
+                "addresses": [p.ip], "nodeName": "standalone",
+                "conditions": {"ready": True, "serving": True, "terminating": False},
+                "targetRef": {"kind": "Pod", "namespace": p.namespace, "name": p.name},
+            } for p in family]
+            await self.replace(obj)
 
     async def _live(self, step: Mapping[str, Any]) -> dict[str, Any]:
         obj = await self.get(str(step["kind"]), step.get("namespace"), str(step["name"]))

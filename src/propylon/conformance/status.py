@@ -116,6 +116,9 @@ def _gateway(entry: Mapping[str, Any], obj: Mapping[str, Any]) -> str | None:
         return reason
     if entry.get("hasAddress") and not any(a.get("type") for a in status.get("addresses") or []):
         return f"no status.addresses entry with a type: {status.get('addresses')}"
+    if "addresses" in entry and [(a.get("type"), a.get("value")) for a in status.get(
+            "addresses") or []] != [(a.get("type"), a.get("value")) for a in entry["addresses"]]:
+        return f"status.addresses {status.get('addresses')}, expected exactly {entry['addresses']}"
     listeners = status.get("listeners") or []
     if entry.get("allListeners"):
         for listener in listeners:

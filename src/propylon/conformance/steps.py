@@ -3,8 +3,9 @@
 A structured `patch` (a mapping) is merged into the live object (JSON merge patch semantics:
 mappings merge, anything else replaces, null deletes). Two textual forms of the case files are
 understood: `PATH = VALUE` (a dotted path with `[i]` indexes; a key containing dots such as
-`data.ca.crt` is matched against the keys that exist; the value is YAML) and
-`append listener {...}` (a YAML flow mapping whose dotted keys are nested). Anything else raises
+`data.ca.crt` is matched against the keys that exist; the value is YAML),
+`append listener {...}` (a YAML flow mapping whose dotted keys are nested) and `remove PATH`
+(drop that list item or key). Anything else raises
 `Unsupported`, which the runner reports as a skip with the text. The object is read, changed
 and written back with a replace (an update of the whole object).
 """
@@ -19,6 +20,7 @@ import yaml
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z][\w.\[\]-]*)\s*=\s*(.+?)\s*$")
 _APPEND_LISTENER = re.compile(r"^\s*append listener\s*(\{.*\})\s*$", re.S)
+_REMOVE = re.compile(r"^\s*remove\s+([A-Za-z][\w.\[\]-]*)\s*$")
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -46,6 +48,15 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[last] = value
     return out
+
+
+def _remove(obj: dict[str, Any], path: str) -> None:
+    segments = [(m.group(1), m.group(2)) for m in _SEGMENT.finditer(path)]
+    node: Any = obj
+    for key, index in segments[:-1]:
+        node = node[int(index)] if index is not None else node[key]
+    key, index = segments[-1]
+    del node[int(index) if index is not None else key]
 
 
 def _assign(obj: dict[str, Any], path: str, value: Any) -> None:
@@ -83,6 +94,13 @@ def apply_text(obj: dict[str, Any], text: str) -> None:
     if append:
         listener = yaml.safe_load(append.group(1))
         obj.setdefault("spec", {}).setdefault("listeners", []).append(_nest(listener))
+        return
+    remove = _REMOVE.match(text)
+    if remove:
+        try:
+            _remove(obj, remove.group(1))
+        except (KeyError, IndexError, TypeError) as err:
+            raise Unsupported(f"patch {text!r}: nothing at that path ({err})") from None
         return
     assign = _ASSIGN.match(text)
     if assign:

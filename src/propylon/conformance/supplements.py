@@ -1,0 +1,78 @@
+"""Steps that a few case files give as prose (or only as `phase` names), written as data.
+
+The case format cannot say everything the Go tests do. Where a case file describes a mutation in
+free text, this module holds the same mutation as steps the runner executes, transcribed from
+the Go test (`conformance/tests/<test>.go`, kubernetes-sigs/gateway-api):
+
+- `PROSE_STEPS[case][action text]`: the steps that replace a prose step of the case's `steps`;
+- `PHASE_STEPS[case]`: the steps of a case whose mutations exist only as the `phase` names of
+  its status entries; they run after the case's own steps.
+
+Besides the actions of the case format, these steps use two of the runner's own:
+`endpointsFromPods` (set each named EndpointSlice's endpoints to the running pods of a
+Deployment whose IP family is the slice's addressType, ready and serving; a slice with no pod of
+its family is left alone, as the API would refuse it) and the text patch `remove PATH` (see
+`steps`). Status entries may name the placeholder addresses of the manifests
+(`PLACEHOLDER_USABLE_ADDRS`), which the runner replaces like the Applier does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from propylon.conformance.cases import Case
+from propylon.conformance.manifests import USABLE
+
+INFRA = "gateway-conformance-infra"
+
+_STATIC = {"kind": "Gateway", "namespace": INFRA, "name": "gateway-static-addresses"}
+_LATEST = {"action": "expect", "status": [{**_STATIC, "latestObservedGeneration": True}]}
+
+PROSE_STEPS: dict[str, dict[str, list[dict[str, Any]]]] = {
+    # httproute-service-types.go: setupEndpointSlices before the three requests
+    "HTTPRouteServiceTypes": {
+        "patch EndpointSlices": [{
+            "action": "endpointsFromPods", "namespace": INFRA, "deployment": "infra-backend-v1",
+            "endpointSlices": ["manual-endpointslices-ip4", "manual-endpointslices-ip6",
+                               "headless-manual-endpointslices-ip4",
+                               "headless-manual-endpointslices-ip6"],
+        }],
+    },
+}
+
+PHASE_STEPS: dict[str, list[dict[str, Any]]] = {
+    # gateway-static-addresses.go: spec.addresses is [invalid type, unusable, usable]; each
+    # patch drops the first entry (Go filters the address by value), then waits for the
+    # Gateway's conditions to reach the new generation before checking them.
+    "GatewayStaticAddresses": [
+        _LATEST,
+        {"action": "expect", "status": [{**_STATIC, "conditions": {
+            "Accepted": {"status": "False", "reason": "UnsupportedAddress"}}}]},
+        {"action": "patch", **_STATIC, "patch": "remove spec.addresses[0]"},
+        _LATEST,
+        {"action": "expect", "status": [{**_STATIC, "conditions": {
+            "Accepted": {"status": "True", "reason": "Accepted"},
+            "Programmed": {"status": "False", "reason": "AddressNotUsable"}}}]},
+        {"action": "patch", **_STATIC, "patch": "remove spec.addresses[0]"},
+        _LATEST,
+        {"action": "expect", "status": [{
+            **_STATIC,
+            "conditions": {"Accepted": {"status": "True", "reason": "Accepted"},
+                           "Programmed": {"status": "True", "reason": "Programmed"}},
+            "listenersExact": {"http": {
+                "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+                "attachedRoutes": 0, "conditions": {"Accepted": "True", "ResolvedRefs": "True"}}},
+            "addresses": [{"type": "IPAddress", "value": USABLE}],
+        }]},
+    ],
+}
+
+
+def steps(case: Case) -> list[Mapping[str, Any]]:
+    """The steps the runner executes for `case`, prose replaced by data."""
+    prose = PROSE_STEPS.get(case.name, {})
+    out: list[Mapping[str, Any]] = []
+    for step in case.steps:
+        out.extend(prose.get(str(step.get("action")), [step]))
+    return out + PHASE_STEPS.get(case.name, [])
