@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
+PROPYLON_GROUP = "propylon.dev"  # Propylon's own kinds (GatewayParameters)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,12 @@ KINDS: tuple[KindInfo, ...] = (
     )),
     _gw("ReferenceGrant", "referencegrants", ("refgrant",), (AGE,)),
     _gw("BackendTLSPolicy", "backendtlspolicies", ("btlspolicy",), (AGE,)),
+    KindInfo(PROPYLON_GROUP, "v1alpha1", "GatewayParameters", "gatewayparameters",
+             "gatewayparameters", True, ("gwparams",), ("propylon",), False, (
+                 PrinterColumn("Replicas", "integer", ".spec.replicas"),
+                 PrinterColumn("Service-Type", "string", ".spec.serviceType"),
+                 AGE,
+             )),
     KindInfo("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), True, (
         PrinterColumn("Status", "string", ".status.phase"), AGE)),
     KindInfo("", "v1", "Service", "services", "service", True, ("svc",), ("all",), True, (

@@ -471,6 +471,38 @@ SECRET = Obj({
 })
 
 
+# ------------------------------------------------------------------ GatewayParameters (propylon.dev)
+
+QUANTITY = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$"
+SERVICE_TYPES = ("LoadBalancer", "NodePort", "ClusterIP")
+
+
+def _quantities(values: Any) -> bool:
+    return all(isinstance(v, int) or (isinstance(v, str) and re.search(QUANTITY, v))
+               for v in (values or {}).values())
+
+
+RESOURCE_LIST = Map(Free(), rules=(cel("quantities must be numbers such as 100m, 128Mi or 2",
+                                       _quantities),))
+GATEWAY_PARAMETERS_SPEC = Obj({
+    "image": Str(min_len=1, max_len=1024),
+    "replicas": Int(minimum=0, maximum=1000),
+    "resources": Obj({"requests": RESOURCE_LIST, "limits": RESOURCE_LIST}),
+    "nodeSelector": Map(Str(pattern=LABEL_VALUE, max_len=63),
+                        rules=(_keys_valid("Label", LABEL_KEY),)),
+    "tolerations": Arr(Obj({
+        "key": Str(), "operator": Str(enum=("Exists", "Equal")), "value": Str(),
+        "effect": Str(enum=("", "NoSchedule", "PreferNoSchedule", "NoExecute")),
+        "tolerationSeconds": Int(),
+    })),
+    "affinity": Obj({"nodeAffinity": Free(), "podAffinity": Free(), "podAntiAffinity": Free()}),
+    "podLabels": Map(Str(pattern=LABEL_VALUE, max_len=63), rules=(_keys_valid("Label", LABEL_KEY),)),
+    "podAnnotations": Map(Str(), rules=(_keys_valid("Annotation", LABEL_KEY),)),
+    "serviceType": Str(enum=SERVICE_TYPES),
+    "concurrency": Int(minimum=1, maximum=1024),
+})
+
+
 def _with_spec(spec: Node) -> Obj:
     return Obj({"apiVersion": Free(), "kind": Free(), "metadata": Free(), "spec": spec,
                 "status": Free()})
@@ -485,6 +517,7 @@ SCHEMAS: Mapping[tuple[str, str], Node] = {
     ("", "Service"): _with_spec(SERVICE_SPEC),
     ("discovery.k8s.io", "EndpointSlice"): ENDPOINT_SLICE,
     ("", "Secret"): SECRET,
+    ("propylon.dev", "GatewayParameters"): _with_spec(GATEWAY_PARAMETERS_SPEC),
 }
 
 _REQUIRES_SPEC = {"GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant"}

@@ -1,10 +1,11 @@
 """CustomResourceDefinitions: the kinds the server serves, changing while it runs.
 
 A `Catalog` holds every served kind: the builtin ones it was started with (core kinds, and the
-Gateway API kinds in standalone mode) plus one `KindInfo` per served version of each stored
-CustomResourceDefinition. The registry tells the catalog about every CRD it stores or deletes
-(`put`, `remove`), and discovery, OpenAPI, Tables and the REST paths read `kinds()`, so a
-`kubectl apply -f` of a CRD bundle makes its kinds usable at once, as on a cluster. A CRD kind
+Gateway API kinds and Propylon's GatewayParameters in standalone mode) plus one `KindInfo` per
+served version of each stored CustomResourceDefinition. The registry tells the catalog about
+every CRD it stores or deletes (`put`, `remove`), and discovery, OpenAPI, Tables and the REST
+paths read `kinds()`, so a `kubectl apply -f` of a CRD bundle makes its kinds usable at once,
+as on a cluster. A CRD kind
 shadows a builtin kind with the same group and plural.
 
 From each version of a CRD the catalog takes the scope, names (plural, singular, short names,
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from propylon.api.kinds import AGE, GATEWAY_GROUP, KINDS, KindInfo, PrinterColumn
+from propylon.api.kinds import AGE, GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo, PrinterColumn
 
 CRD_GROUP = "apiextensions.k8s.io"
 CRD_STORAGE_KEY = f"customresourcedefinitions.{CRD_GROUP}"
@@ -49,9 +50,11 @@ _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 
 
 def builtin_kinds(gateway_api: bool) -> tuple[KindInfo, ...]:
-    """The kinds a server starts with: `KINDS` (without Gateway API kinds unless asked),
-    CustomResourceDefinition and the admission policy kinds."""
-    kinds = tuple(k for k in KINDS if gateway_api or k.group != GATEWAY_GROUP)
+    """The kinds a server starts with: `KINDS` (without the Gateway API and Propylon kinds
+    unless asked: on a cluster both come as CRDs), CustomResourceDefinition and the admission
+    policy kinds."""
+    kinds = tuple(k for k in KINDS
+                  if gateway_api or k.group not in (GATEWAY_GROUP, PROPYLON_GROUP))
     return kinds + (CRD,) + ADMISSION_KINDS
 
 

@@ -239,6 +239,26 @@ class InfraListener:
 
 
 @dataclass(frozen=True)
+class ProxyParameters:
+    """How a Gateway's proxies run, from Propylon's GatewayParameters (the GatewayClass's,
+    overridden field by field by the Gateway's). None or empty: the infrastructure manager's
+    default. `resources`, `tolerations` and `affinity` are Kubernetes pod-spec fragments kept as
+    canonical JSON text (sorted keys), passed through unchanged; the host manager uses only
+    `concurrency`."""
+
+    image: str | None = None
+    replicas: int | None = None
+    resources: str | None = None  # JSON: {"requests": {...}, "limits": {...}}
+    node_selector: tuple[tuple[str, str], ...] = ()
+    tolerations: str | None = None  # JSON: a list of tolerations
+    affinity: str | None = None  # JSON: an Affinity
+    pod_labels: tuple[tuple[str, str], ...] = ()
+    pod_annotations: tuple[tuple[str, str], ...] = ()
+    service_type: str | None = None  # LoadBalancer | NodePort | ClusterIP
+    concurrency: int | None = None  # Envoy worker threads
+
+
+@dataclass(frozen=True)
 class InfraIR:
     """What the infrastructure manager must provide for one Gateway: a proxy reachable on these
     ports, at one of the requested addresses if any."""
@@ -249,6 +269,7 @@ class InfraIR:
     requested_addresses: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
+    parameters: ProxyParameters = ProxyParameters()
 
 
 @dataclass(frozen=True)

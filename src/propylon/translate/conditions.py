@@ -38,6 +38,7 @@ NO_MATCHING_PARENT = "NoMatchingParent"
 UNSUPPORTED_VALUE = "UnsupportedValue"
 BACKEND_NOT_FOUND = "BackendNotFound"
 INVALID_KIND = "InvalidKind"
+INVALID_PARAMETERS = "InvalidParameters"
 
 
 class Conditions:

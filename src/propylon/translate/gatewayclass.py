@@ -1,6 +1,7 @@
 """GatewayClass status: ours are those whose controllerName is the snapshot's; each is Accepted
-with SupportedVersion True and lists `supportedFeatures` (the features translated here and
-covered by golden tests). Classes of other controllers get no status from us.
+(unless its parametersRef is invalid: Accepted False, InvalidParameters) with SupportedVersion
+True and lists `supportedFeatures` (the features translated here and covered by golden tests).
+Classes of other controllers get no status from us.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 from propylon.api.gateway import GatewayClass
 from propylon.api.meta import status_conditions
 from propylon.translate import conditions as c
+from propylon.translate.parameters import ParametersError
 from propylon.translate.types import StatusUpdate
 
 SUPPORTED_FEATURES = tuple(sorted((
@@ -48,9 +50,13 @@ SUPPORTED_FEATURES = tuple(sorted((
 )))
 
 
-def class_status(obj: dict[str, Any], gc: GatewayClass, now: str) -> StatusUpdate:
+def class_status(obj: dict[str, Any], gc: GatewayClass, now: str,
+                 parameters: ParametersError | None = None) -> StatusUpdate:
     conds = c.Conditions(status_conditions(obj), gc.meta.generation, now)
-    conds.set(c.ACCEPTED, True, "Accepted", "the GatewayClass is accepted by this controller")
+    if parameters is not None:
+        conds.set(c.ACCEPTED, False, c.INVALID_PARAMETERS, parameters.message)
+    else:
+        conds.set(c.ACCEPTED, True, "Accepted", "the GatewayClass is accepted by this controller")
     conds.set(c.SUPPORTED_VERSION, True, "SupportedVersion",
               "the Gateway API version of this GatewayClass is supported")
     return StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")), "GatewayClass",

@@ -1,7 +1,8 @@
 """`translate(snapshot) -> Result`: the whole graph, rebuilt from scratch on every call.
 
 Order of work: GatewayClasses of our controller (status, and the set of accepted class names);
-Gateways of those classes (listeners evaluated); HTTPRoutes (rules translated once, then attached
+Gateways of those classes (listeners evaluated; rejected when their own or their class's
+parametersRef is invalid, see `parameters`); HTTPRoutes (rules translated once, then attached
 to listeners, parent status); then, per Gateway, its status (now that attachedRoutes and the
 infrastructure state are known), its InfraIR when accepted, and its IR when it has an address.
 Objects that are not ours get no status. Nothing here raises on bad input: every problem becomes
@@ -13,10 +14,11 @@ from __future__ import annotations
 from propylon.api.core import EndpointSlice, Namespace, Secret, Service
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.httproute import HTTPRoute
-from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener
+from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener, ProxyParameters
 from propylon.translate import gateways, gatewayir, httproute
 from propylon.translate.backends import Backends
 from propylon.translate.gatewayclass import class_status
+from propylon.translate.parameters import Resolver
 from propylon.translate.references import Grants
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
@@ -25,11 +27,12 @@ def translate(snapshot: Snapshot) -> Result:
     now = snapshot.now
     statuses: list[StatusUpdate] = []
     ours: set[str] = set()
+    parameters = Resolver(snapshot.of("GatewayParameters"))
     for obj in snapshot.of("GatewayClass"):
         gc = GatewayClass.decode(obj)
         if gc.controller_name == snapshot.controller_name:
             ours.add(gc.meta.name)
-            statuses.append(class_status(obj, gc, now))
+            statuses.append(class_status(obj, gc, now, parameters.of_class(obj)))
 
     grants = Grants(ReferenceGrant.decode(o) for o in snapshot.of("ReferenceGrant"))
     secrets = {(s.meta.namespace, s.meta.name): s for s in map(Secret.decode, snapshot.of("Secret"))}
@@ -41,6 +44,7 @@ def translate(snapshot: Snapshot) -> Result:
 
     backends = Backends(map(Service.decode, snapshot.of("Service")),
                         map(EndpointSlice.decode, snapshot.of("EndpointSlice")), grants)
+    proxies = parameters.judge(states)
     namespace_labels = {n.meta.name: n.meta.label_map
                         for n in map(Namespace.decode, snapshot.of("Namespace"))}
     for obj in snapshot.of("HTTPRoute"):
@@ -61,21 +65,22 @@ def translate(snapshot: Snapshot) -> Result:
         statuses.append(gateways.status(state, infra, now))
         if not state.accepted:
             continue
-        infras[key] = _infra_ir(key, state)
+        infras[key] = _infra_ir(key, state, proxies[(ns, name)])
         if infra is not None and infra.address is not None:
             irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), infra,
                                        infra.bind_address or infra.address)
     return Result(tuple(statuses), irs, infras)
 
 
-def _infra_ir(key: GatewayKey, state: gateways.GatewayState) -> InfraIR:
+def _infra_ir(key: GatewayKey, state: gateways.GatewayState,
+              proxy: ProxyParameters) -> InfraIR:
     gw = state.gateway
     return InfraIR(
         key, gw.class_name,
         tuple(InfraListener(ls.spec.name, ls.spec.port, ls.spec.protocol)
               for ls in state.listeners if ls.usable),
         tuple(a.value for a in gw.addresses if a.type == "IPAddress" and a.value),
-        gw.infra_labels, gw.infra_annotations)
+        gw.infra_labels, gw.infra_annotations, proxy)
 
 
 __all__ = ["translate"]
