@@ -1,9 +1,10 @@
 """Typed, frozen models of the core kinds the translator reads: Namespace, Service, EndpointSlice,
-Secret.
+Secret, ConfigMap.
 
 Each `decode(obj)` takes the JSON dict the API server returned and fills the defaults Kubernetes
 would (Service type ClusterIP, port protocol TCP, targetPort = port). Secret data stays base64 as
 stored; `Secret.value(key)` decodes one entry, returning None when it is absent or not base64.
+ConfigMap data is plain text.
 """
 
 from __future__ import annotations
@@ -112,3 +113,17 @@ class Secret:
             return base64.b64decode(raw, validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             return None
+
+
+@dataclass(frozen=True)
+class ConfigMap:
+    meta: ObjectMeta
+    data: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def decode(cls, obj: dict[str, Any]) -> ConfigMap:
+        return cls(ObjectMeta.of(obj),
+                   tuple(sorted((str(k), str(v)) for k, v in (obj.get("data") or {}).items())))
+
+    def value(self, key: str) -> str | None:
+        return dict(self.data).get(key)

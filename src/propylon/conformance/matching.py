@@ -10,7 +10,8 @@
   sent (path + query, the Host if one was set, the method, and, when `expect` describes none of
   path/host/method/headers/absentHeaders, each request header; values joined with ",", names
   case-insensitive); `absentHeaders` must be missing; `answeredByGateway` answers must not
-  be echo JSON;
+  be echo JSON; `backendSNI` is the SNI a TLS echo backend saw and `backendPeerCert` a PEM among
+  the client certificates it saw;
 - response headers: `responseHeaders` exact after joining, `responseHeaderOneOf` any listed
   value, optionally ignoring whitespace, `absentResponseHeaders` missing;
 - for a 3xx answer with `redirect`, the Location's scheme (default: the request's), host (only
@@ -129,6 +130,18 @@ def _compare_echo(request: Mapping[str, Any], expect: Mapping[str, Any],
     for name in expect.get("absentHeaders") or ():
         if str(name).lower() in headers:
             return f"expected header {name} to be absent, the backend saw {headers[name.lower()]}"
+    return _compare_backend_tls(expect, echo.get("tls") or {})
+
+
+def _compare_backend_tls(expect: Mapping[str, Any], tls: Mapping[str, Any]) -> str | None:
+    """What a TLS echo backend saw of the gateway's connection: SNI and client certificate."""
+    sni = expect.get("backendSNI")
+    if sni and tls.get("serverName") != sni:
+        return f"expected the backend to see SNI {sni!r}, it saw {tls.get('serverName')!r}"
+    peer = expect.get("backendPeerCert")
+    if peer and "".join(str(peer).split()) not in {"".join(str(p).split())
+                                                    for p in tls.get("peerCertificates") or ()}:
+        return "expected the backend to see the gateway's client certificate, it did not"
     return None
 
 

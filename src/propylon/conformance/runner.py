@@ -316,6 +316,12 @@ class Harness:
             self._last_patched = step
         elif action == "endpointsFromPods":
             await self._endpoints_from_pods(step)
+        elif action == "copyData":
+            source = await self._live({**step, "name": step["from"]})
+            await manifests.apply(self.client, [{
+                "apiVersion": source["apiVersion"], "kind": source["kind"],
+                "metadata": {"namespace": step.get("namespace"), "name": step["name"]},
+                "data": source.get("data") or {}}])
         elif action == "delete":
             ref = ObjectRef(by_kind(str(step["kind"])).api_version, str(step["kind"]),
                             step.get("namespace"), str(step["name"]))

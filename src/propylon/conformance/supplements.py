@@ -4,11 +4,14 @@ The case format cannot say everything the Go tests do. Where a case file describ
 free text, this module holds the same mutation as steps the runner executes, transcribed from
 the Go test (`conformance/tests/<test>.go`, kubernetes-sigs/gateway-api):
 
-- `PROSE_STEPS[case][action text]`: the steps that replace a prose step of the case's `steps`;
+- `PROSE_STEPS[case][text]`: the steps that replace a prose step of the case's `steps`, found by
+  its action, patch or `what` text;
 - `PHASE_STEPS[case]`: the steps of a case whose mutations exist only as the `phase` names of
   its status entries; they run after the case's own steps.
 
-Besides the actions of the case format, these steps use two of the runner's own:
+Besides the actions of the case format, these steps use three of the runner's own:
+`copyData` (create or update the named object with the `data` of object `from` of the same
+kind and namespace),
 `endpointsFromPods` (set each named EndpointSlice's endpoints to the running pods of a
 Deployment whose IP family is the slice's addressType, ready and serving; a slice with no pod of
 its family is left alone, as the API would refuse it) and the text patch `remove PATH` (see
@@ -39,6 +42,30 @@ PROSE_STEPS: dict[str, dict[str, list[dict[str, Any]]]] = {
                                "headless-manual-endpointslices-ip6"],
         }],
     },
+}
+
+_RECONCILE = {"kind": "BackendTLSPolicy", "namespace": INFRA, "name": "reconcile-test"}
+_RECONCILE_CM = {"kind": "ConfigMap", "namespace": INFRA,
+                 "name": "tls-checks-ca-certificate-reconcile-test"}
+
+
+def _ca_refs(name: str) -> dict[str, Any]:
+    return {"spec": {"validation": {"caCertificateRefs": [
+        {"group": "", "kind": "ConfigMap", "name": name}]}}}
+
+
+# backendtlspolicy.go, the ConfigMap reconcile subtest
+PROSE_STEPS["BackendTLSPolicy"] = {
+    'spec.validation.caCertificateRefs=[{group:"",kind:ConfigMap,name:tls-checks-ca-certificate-'
+    'reconcile-test}] (that ConfigMap does not exist yet)': [
+        {"action": "patch", **_RECONCILE, "patch": _ca_refs(_RECONCILE_CM["name"])}],
+    "data ca.crt = copy of ConfigMap tls-checks-ca-certificate ca.crt": [
+        {"action": "copyData", **_RECONCILE_CM, "from": "tls-checks-ca-certificate"}],
+    "data.ca.crt = original CA data": [
+        {"action": "copyData", **_RECONCILE_CM, "from": "tls-checks-ca-certificate"}],
+    "restore original spec.validation.caCertificateRefs": [
+        {"action": "patch", **_RECONCILE, "patch": _ca_refs("tls-checks-ca-certificate")},
+        {"action": "delete", **_RECONCILE_CM}],
 }
 
 PHASE_STEPS: dict[str, list[dict[str, Any]]] = {
@@ -74,5 +101,6 @@ def steps(case: Case) -> list[Mapping[str, Any]]:
     prose = PROSE_STEPS.get(case.name, {})
     out: list[Mapping[str, Any]] = []
     for step in case.steps:
-        out.extend(prose.get(str(step.get("action")), [step]))
+        texts = (str(step.get(k)) for k in ("action", "patch", "what") if k in step)
+        out.extend(next((prose[t] for t in texts if t in prose), [step]))
     return out + PHASE_STEPS.get(case.name, [])

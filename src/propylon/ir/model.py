@@ -12,7 +12,8 @@ Shape, from the outside in:
 - `RouteConfig` -> `VirtualHost` (domains) -> `Route` (match, then either weighted backends or a
   direct response), routes already ordered by the Gateway API precedence rules.
 - `Cluster`: one per Service port referenced, with its endpoints (sent apart, so an endpoint
-  change reaches Envoy without resending routes).
+  change reaches Envoy without resending routes), and `UpstreamTLS` when the proxy must speak
+  TLS to it (SNI, the CAs and names that verify the backend, the client certificate to present).
 - `Secret`: a certificate and key in PEM, named so that a rotation changes only the secret.
 
 Names are deterministic and derived from the Kubernetes objects, never from list positions that
@@ -183,10 +184,38 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class TrustBundle:
+    """CA certificates (PEM) that verify a backend; sent over SDS, so a CA change is one SDS push."""
+
+    name: str
+    ca_certificates: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SubjectAltName:
+    """A name the backend's certificate must carry (DNS names may be wildcards in the certificate)."""
+
+    type: Literal["DNS", "URI"]
+    value: str
+
+
+@dataclass(frozen=True)
+class UpstreamTLS:
+    """TLS from the proxy to a cluster's endpoints. The backend's certificate must chain to
+    `trust` (None: the system's trusted roots) and carry one of `subject_alt_names`."""
+
+    sni: str
+    trust: TrustBundle | None
+    subject_alt_names: tuple[SubjectAltName, ...]
+    client_certificate: str | None = None  # a Secret.name the proxy presents to the backend
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str  # e.g. "default/backend-1/80"
     endpoints: tuple[Endpoint, ...]
     protocol: Literal["http1", "h2c", "websocket"] = "http1"
+    tls: UpstreamTLS | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@
 the Service port mapped to the endpoint port by port name, `h2c` when the Service port's
 appProtocol is `kubernetes.io/h2c`, `websocket` (HTTP/1.1, upgrades allowed as everywhere) for
 `kubernetes.io/ws`) or a `Refused` with the route condition reason and a message
-saying what to fix.
+saying what to fix. A Service port governed by a BackendTLSPolicy gets the policy's
+`UpstreamTLS`; when that policy cannot be used the cluster gets no endpoints, so requests fail
+with a 5xx rather than reach the backend unverified.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from propylon.api.core import EndpointSlice, Service, ServicePort
 from propylon.api.gateway import GROUP
 from propylon.ir.model import Cluster, Endpoint
 from propylon.translate import conditions as c
+from propylon.translate.backendtls import BackendTLS, cluster_name
 from propylon.translate.references import Grants
 
 H2C = "kubernetes.io/h2c"
@@ -38,12 +41,13 @@ class Refused:
 
 class Backends:
     def __init__(self, services: Iterable[Service], slices: Iterable[EndpointSlice],
-                 grants: Grants) -> None:
+                 grants: Grants, tls: BackendTLS | None = None) -> None:
         self._services = {(s.meta.namespace, s.meta.name): s for s in services}
         self._slices: dict[tuple[str, str], list[EndpointSlice]] = {}
         for s in slices:
             self._slices.setdefault((s.meta.namespace, s.service_name), []).append(s)
         self._grants = grants
+        self._tls = tls
 
     def resolve(self, route_kind: str, route_namespace: str, group: str, kind: str, name: str,
                 namespace: str | None, port: int | None) -> Resolved | Refused:
@@ -67,8 +71,14 @@ class Backends:
             known = ", ".join(str(p.port) for p in service.ports) or "none"
             return Refused(c.BACKEND_NOT_FOUND, f'Service "{ns}/{name}" has no port {port} '
                            f'(ports: {known}): fix the backendRef port')
-        return Resolved(Cluster(f"{ns}/{name}/{port}", self._endpoints(service, service_port),
-                                _PROTOCOLS.get(service_port.app_protocol, "http1")))
+        cluster = cluster_name(ns, name, port)
+        governed = self._tls.for_cluster(cluster) if self._tls is not None else None
+        endpoints = self._endpoints(service, service_port)
+        if governed is not None and governed.tls is None:
+            endpoints = ()
+        return Resolved(Cluster(cluster, endpoints,
+                                _PROTOCOLS.get(service_port.app_protocol, "http1"),
+                                governed.tls if governed is not None else None))
 
     def _endpoints(self, service: Service, port: ServicePort) -> tuple[Endpoint, ...]:
         found: set[Endpoint] = set()

@@ -47,6 +47,8 @@ SUPPORTED_FEATURES = tuple(sorted((
     "HTTPRouteCORS",
     "GatewayPort8080",
     "GatewayHTTPListenerIsolation",
+    "BackendTLSPolicy",
+    "GatewayBackendClientCertificate",
 )))
 
 

@@ -8,6 +8,7 @@ routes of the most specific listener matching it, and every listener hostname ge
 even without routes, so its requests 404 instead of falling into a wildcard listener's routes.
 There is a catch-all `*` virtual host only for a listener without hostname, so unknown hosts 404.
 A redirect carries the scheme and port of the listener serving it (its Location defaults to them).
+Clusters reached over TLS present the Gateway's backend client certificate, when it has one.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def _unique(routes: list[Ranked]) -> list[Ranked]:
 
 
 def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
-          address: str) -> GatewayIR:
+          address: str, client_certificate: Secret | None = None) -> GatewayIR:
     by_port: dict[int, list[ListenerState]] = {}
     for ls in listeners:
         by_port.setdefault(ls.spec.port, []).append(ls)
@@ -101,6 +102,10 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
                                          tuple(s.name for s in ls.secrets), config.name))
         ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port, "HTTPS",
                                      tls_chains=tuple(chains)))
+    if client_certificate is not None and any(cl.tls for cl in clusters.values()):
+        secrets[client_certificate.name] = client_certificate
+        clusters = {name: cl if cl.tls is None else replace(cl, tls=replace(
+            cl.tls, client_certificate=client_certificate.name)) for name, cl in clusters.items()}
     return GatewayIR(key, tuple(ir_listeners), tuple(configs), _sorted(clusters.values()),
                      tuple(sorted(secrets.values(), key=lambda s: s.name)))
 

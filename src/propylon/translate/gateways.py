@@ -49,6 +49,8 @@ class GatewayState:
     accepted: bool
     accepted_reason: str
     accepted_message: str
+    # spec.tls.backend.clientCertificateRef resolved (None: the Gateway has none)
+    backend_certificate: SecretIR | CertificateError | None = None
 
 
 def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str], Secret],
@@ -166,6 +168,11 @@ def status(state: GatewayState, infra: InfraState | None, now: str) -> StatusUpd
         conds.set(c.PROGRAMMED, False, c.PENDING, "waiting for the proxy to become ready")
     else:
         conds.set(c.PROGRAMMED, True, "Programmed", "the Gateway is programmed")
+    if isinstance(state.backend_certificate, CertificateError):
+        conds.set(c.RESOLVED_REFS, False, state.backend_certificate.reason,
+                  state.backend_certificate.message)
+    elif state.backend_certificate is not None:
+        conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all references are resolved")
     body: dict[str, Any] = {}
     if address is not None and state.accepted:
         body["addresses"] = [{"type": "IPAddress", "value": address}]

@@ -6,7 +6,8 @@ parametersRef is invalid, see `parameters`); HTTPRoutes (rules translated once, 
 to listeners, parent status); then, per Gateway, its status (now that attachedRoutes and the
 infrastructure state are known), its InfraIR when accepted, and its IR when it has an address.
 Objects that are not ours get no status. Nothing here raises on bad input: every problem becomes
-a condition.
+a condition. BackendTLSPolicies are resolved before routes (the routes' clusters carry their
+TLS settings) and get their ancestor status once routes are attached.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from propylon.api.core import EndpointSlice, Namespace, Secret, Service
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.httproute import HTTPRoute
 from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener, ProxyParameters
-from propylon.translate import gateways, gatewayir, httproute
+from propylon.translate import backendtls, gateways, gatewayir, httproute
 from propylon.translate.backends import Backends
 from propylon.translate.gatewayclass import class_status
 from propylon.translate.parameters import Resolver
@@ -40,10 +41,13 @@ def translate(snapshot: Snapshot) -> Result:
     for obj in snapshot.of("Gateway"):
         gw = Gateway.decode(obj)
         if gw.class_name in ours:
-            states[(gw.meta.namespace, gw.meta.name)] = gateways.evaluate(obj, gw, secrets, grants, now)
+            states[(gw.meta.namespace, gw.meta.name)] = state = gateways.evaluate(
+                obj, gw, secrets, grants, now)
+            state.backend_certificate = backendtls.gateway_client_certificate(obj, secrets, grants)
 
+    tls = backendtls.BackendTLS.of(snapshot)
     backends = Backends(map(Service.decode, snapshot.of("Service")),
-                        map(EndpointSlice.decode, snapshot.of("EndpointSlice")), grants)
+                        map(EndpointSlice.decode, snapshot.of("EndpointSlice")), grants, tls)
     proxies = parameters.judge(states)
     namespace_labels = {n.meta.name: n.meta.label_map
                         for n in map(Namespace.decode, snapshot.of("Namespace"))}
@@ -57,6 +61,7 @@ def translate(snapshot: Snapshot) -> Result:
                                          "HTTPRoute", route.meta.namespace, route.meta.name,
                                          route.meta.generation, {"parents": parents}))
 
+    statuses.extend(tls.statuses(states, snapshot.controller_name, now))
     irs: dict[GatewayKey, GatewayIR] = {}
     infras: dict[GatewayKey, InfraIR] = {}
     for (ns, name), state in states.items():
@@ -68,7 +73,8 @@ def translate(snapshot: Snapshot) -> Result:
         infras[key] = _infra_ir(key, state, proxies[(ns, name)])
         if infra is not None and infra.address is not None:
             irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), infra,
-                                       infra.bind_address or infra.address)
+                                       infra.bind_address or infra.address,
+                                       backendtls.usable(state.backend_certificate))
     return Result(tuple(statuses), irs, infras)
 
 

@@ -2,8 +2,8 @@
 
 Each IR object maps to exactly one Envoy resource of the same name (listener, route
 configuration, cluster and its load assignment, secret), built by the module named for the
-type. Maps are filled in name order, so the result, its serialisation and its per-type versions
-are a pure function of the IR.
+type; the trust bundles of clusters reached over TLS are secrets too. Maps are filled in name
+order, so the result, its serialisation and its per-type versions are a pure function of the IR.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from propylon.xds.translate.listeners import listener
 from propylon.xds.translate.resources import XdsResources
 from propylon.xds.translate.routes import route_configuration
 from propylon.xds.translate.secrets import secret
+from propylon.xds.translate.upstream_tls import trust_secret
 
 In = TypeVar("In")
 Out = TypeVar("Out", bound=Message)
@@ -42,5 +43,8 @@ def translate(ir: GatewayIR) -> XdsResources:
         routes=_by_name(ir.route_configs, route_configuration),
         clusters=_by_name(ir.clusters, cluster),
         endpoints=_by_name(ir.clusters, load_assignment),
-        secrets=_by_name(ir.secrets, secret),
+        secrets=dict(sorted({
+            **_by_name(ir.secrets, secret),
+            **_by_name({c.tls.trust for c in ir.clusters if c.tls and c.tls.trust}, trust_secret),
+        }.items())),
     )

@@ -5,8 +5,9 @@ push and never touches CDS (which would drain connections to the cluster). The l
 lists endpoints sorted by address and port, so equal endpoint sets hash equally.
 
 `h2c` clusters speak HTTP/2 with prior knowledge to the backend, through the upstream
-`HttpProtocolOptions` extension; others use HTTP/1.1. Circuit breakers are raised well above
-Envoy's default of 1,024 so real fan-in is not refused.
+`HttpProtocolOptions` extension; others use HTTP/1.1. A cluster with `tls` reaches its endpoints
+through the TLS transport socket of `upstream_tls` (HTTP/2 over TLS for `h2c` ones). Circuit
+breakers are raised well above Envoy's default of 1,024 so real fan-in is not refused.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import UInt32Value
 
 from propylon.ir import model as ir
+from propylon.xds.translate.upstream_tls import transport_socket
 
 HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 CONNECT_TIMEOUT = Duration(seconds=5)
@@ -57,6 +59,8 @@ def cluster(c: ir.Cluster) -> Cluster:
         packed = Any()
         packed.Pack(options)
         out.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(packed)
+    if c.tls is not None:
+        out.transport_socket.CopyFrom(transport_socket(c.tls, c.protocol))
     return out
 
 
