@@ -146,3 +146,21 @@ async def test_watch_cluster_scoped_kind_from_a_version(client: Client) -> None:
         "metadata": {"name": "gc1"}, "spec": {"controllerName": "example.com/gateway"}})
     events = await read_events(client, f"{classes}?watch=true&resourceVersion={rv}", 1)
     assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "gc1"
+
+
+async def test_secrets_are_selected_by_type_as_on_a_cluster(client: Client) -> None:
+    secrets = "/api/v1/namespaces/default/secrets"
+    for name, kind in (("cert", "kubernetes.io/tls"), ("token", "Opaque")):
+        await client.request("POST", secrets, {"metadata": {"name": name}, "type": kind,
+                                               "data": {}})
+    _, tls, _ = await client.request("GET", f"{secrets}?fieldSelector=type%3Dkubernetes.io%2Ftls")
+    assert [s["metadata"]["name"] for s in tls["items"]] == ["cert"]
+    _, other, _ = await client.request("GET", f"{secrets}?fieldSelector=type!%3Dkubernetes.io%2Ftls")
+    assert [s["metadata"]["name"] for s in other["items"]] == ["token"]
+    events = await read_events(client, f"{secrets}?watch=true&sendInitialEvents=true"
+                                       "&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan"
+                                       "&fieldSelector=type%3Dkubernetes.io%2Ftls", 2)
+    assert events[0]["object"]["metadata"]["name"] == "cert"
+    assert events[1]["type"] == "BOOKMARK"
+    status, body, _ = await client.request("GET", f"{SERVICES}?fieldSelector=type%3DClusterIP")
+    assert status == 400 and "field label not supported: type" in body["message"]

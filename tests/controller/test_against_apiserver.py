@@ -174,3 +174,32 @@ async def test_controller_programs_a_gateway_end_to_end(client: lightkube.AsyncC
         assert cache.get("default/gw") is not None
     finally:
         await stop(task)
+
+
+async def test_only_tls_secrets_are_read_and_another_type_is_an_invalid_certificate_ref(
+        client: lightkube.AsyncClient) -> None:
+    pem = "LS0tLS1CRUdJTiBYLS0tLS0KeAotLS0tLUVORCBYLS0tLS0K"  # a PEM-shaped block, base64
+    await create(client, by_kind("Secret"), {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "opaque-cert", "namespace": "default"},
+        "data": {"tls.crt": pem, "tls.key": pem}})
+    await create(client, by_kind("GatewayClass"), {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "propylon"}, "spec": {"controllerName": DEFAULT_CONTROLLER_NAME}})
+    https = gateway("secure")
+    https["spec"]["listeners"] = [{"name": "https", "port": 443, "protocol": "HTTPS",
+                                   "tls": {"certificateRefs": [{"name": "opaque-cert"}]}}]
+    await create(client, GW, https)
+    controller = Controller(client, SnapshotCache(), LoopbackInfra("127.0.0.11"))
+    task = asyncio.create_task(controller.run())
+    try:
+        await asyncio.wait_for(controller.wait_synced(), 20)
+        await asyncio.wait_for(controller.wait_idle(), 20)
+        assert controller.informers["Secret"].objects() == ()
+        live = dict(await client.get(resource_class(GW), "secure", namespace="default"))
+        [listener] = live["status"]["listeners"]
+        resolved = next(c for c in listener["conditions"] if c["type"] == "ResolvedRefs")
+        assert (resolved["status"], resolved["reason"]) == ("False", "InvalidCertificateRef")
+        assert "type kubernetes.io/tls" in resolved["message"]
+    finally:
+        await stop(task)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from propylon.infra.k8s_resources import (NAME_LABEL, Owner, ProxyOptions, container_port,
                                           gateway_objects, object_name)
-from propylon.infra.kubernetes import lb_address
-from propylon.ir.model import GatewayKey, InfraIR, InfraListener
+from propylon.infra.kubernetes import cluster_ip, lb_address
+from propylon.ir.model import GatewayKey, InfraIR, InfraListener, ProxyParameters
 
 KEY = GatewayKey("apps", "web")
 IR = InfraIR(KEY, "propylon",
@@ -70,3 +71,51 @@ def test_load_balancer_address_prefers_ip_then_hostname() -> None:
         == "lb.example"
     assert lb_address({"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.5"}]}}}) \
         == "203.0.113.5"
+
+
+def test_gateway_parameters_shape_the_deployment_and_the_service() -> None:
+    params = ProxyParameters(
+        image="envoy:custom", replicas=3, concurrency=2, service_type="NodePort",
+        resources=json.dumps({"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}}),
+        node_selector=(("pool", "edge"),),
+        tolerations=json.dumps([{"key": "edge", "operator": "Exists"}]),
+        affinity=json.dumps({"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution":
+                                              []}}),
+        pod_labels=(("team", "pods"), (NAME_LABEL, "spoofed")),
+        pod_annotations=(("example.dev/scrape", "true"),))
+    objs = {o["kind"]: o for o in gateway_objects(replace(IR, parameters=params), OWNER,
+                                                  "xds.example", 18000,
+                                                  ProxyOptions(image="envoy:test"))}
+    deployment, service = objs["Deployment"], objs["Service"]
+    pod = deployment["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    assert deployment["spec"]["replicas"] == 3
+    assert container["image"] == "envoy:custom"
+    assert container["resources"] == {"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}}
+    assert container["args"][container["args"].index("--concurrency") + 1] == "2"
+    assert pod["spec"]["nodeSelector"] == {"pool": "edge"}
+    assert pod["spec"]["tolerations"] == [{"key": "edge", "operator": "Exists"}]
+    assert "nodeAffinity" in pod["spec"]["affinity"]
+    assert pod["metadata"]["labels"]["team"] == "pods"
+    assert pod["metadata"]["labels"][NAME_LABEL] == "web"  # selector labels cannot be replaced
+    assert pod["metadata"]["annotations"]["example.dev/scrape"] == "true"
+    assert service["spec"]["type"] == "NodePort"
+    assert "externalTrafficPolicy" not in service["spec"]
+
+
+def test_without_parameters_the_options_apply() -> None:
+    objs = objects()
+    [container] = objs["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert objs["Deployment"]["spec"]["replicas"] == 1
+    assert container["image"] == "envoy:test"
+    assert container["resources"] == ProxyOptions().resources
+    assert "--concurrency" not in container["args"]
+    assert objs["Service"]["spec"]["type"] == "LoadBalancer"
+
+
+def test_a_service_that_is_not_a_load_balancer_is_reached_on_its_cluster_ip() -> None:
+    assert cluster_ip({"spec": {"type": "NodePort", "clusterIP": "10.0.0.7"}}) == "10.0.0.7"
+    assert cluster_ip({"spec": {"type": "ClusterIP", "clusterIP": "10.0.0.8"}}) == "10.0.0.8"
+    assert cluster_ip({"spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.9"}}) is None
+    assert cluster_ip({"spec": {"type": "ClusterIP", "clusterIP": "None"}}) is None
+    assert cluster_ip(None) is None

@@ -204,7 +204,7 @@ class Routes:
             return _respond(obj, 201, warnings)
         if request.method == "DELETE":
             await _decode_body(request, required=False)
-            deleted = await self.registry.delete_collection(info, namespace, selectors(query),
+            deleted = await self.registry.delete_collection(info, namespace, selectors(query, info.kind),
                                                             query)
             return json_response(self._list_doc(info, deleted, None))
         raise APIError(405, "MethodNotAllowed",
@@ -222,7 +222,7 @@ class Routes:
 
     def _list(self, info: KindInfo, namespace: str | None, query: dict[str, str],
               table: bool) -> web.Response:
-        items = self.registry.list(info, namespace, selectors(query))
+        items = self.registry.list(info, namespace, selectors(query, info.kind))
         offset = _decode_continue(query.get("continue"))
         limit = query.get("limit")
         continue_token = None

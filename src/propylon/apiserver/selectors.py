@@ -2,7 +2,8 @@
 
 Label selectors support `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k` (exists) and
 `!k` (does not exist), comma-separated and all required. Field selectors support
-`metadata.name` and `metadata.namespace` with `=`, `==` and `!=`. A selector that does not parse
+`metadata.name` and `metadata.namespace` with `=`, `==` and `!=`, and for Secrets also `type`
+(as a cluster does: `fieldSelector=type=kubernetes.io/tls`). A selector that does not parse
 is a 400 naming the offending term.
 """
 
@@ -17,9 +18,10 @@ from propylon.apiserver.errors import bad_request
 Matcher = Callable[[dict[str, Any]], bool]
 
 _SET_TERM = re.compile(r"^\s*(!?)\s*([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-_EQ_TERM = re.compile(r"^\s*([\w./-]+)\s*(==|!=|=)\s*([\w.-]*)\s*$")
+_EQ_TERM = re.compile(r"^\s*([\w./-]+)\s*(==|!=|=)\s*([\w./-]*)\s*$")
 _EXISTS_TERM = re.compile(r"^\s*(!?)\s*([\w./-]+)\s*$")
 FIELDS = ("metadata.name", "metadata.namespace")
+KIND_FIELDS = {"Secret": ("type",)}  # top-level fields selectable on one kind
 
 
 def _split_terms(selector: str) -> list[str]:
@@ -73,30 +75,33 @@ def label_selector(selector: str | None) -> Matcher:
     return match
 
 
-def _field_term(term: str) -> Matcher:
+def _field_term(term: str, kind: str) -> Matcher:
     m = _EQ_TERM.match(term)
     if m is None:
         raise bad_request(f'invalid field selector "{term}": use field=value or field!=value')
     path, op, value = m.groups()
-    if path not in FIELDS:
-        raise bad_request(f'field label not supported: {path} (supported: {", ".join(FIELDS)})')
-    key = path.split(".", 1)[1]
+    supported = FIELDS + KIND_FIELDS.get(kind, ())
+    if path not in supported:
+        raise bad_request(f'field label not supported: {path} (supported: {", ".join(supported)})')
 
     def get(obj: dict[str, Any]) -> str:
-        return str(obj.get("metadata", {}).get(key) or "")
+        if "." not in path:
+            return str(obj.get(path) or "")
+        return str(obj.get("metadata", {}).get(path.split(".", 1)[1]) or "")
     if op == "!=":
         return lambda obj: get(obj) != value
     return lambda obj: get(obj) == value
 
 
-def field_selector(selector: str | None) -> Matcher:
-    """A predicate on objects for a `fieldSelector` query value (None or empty: everything)."""
-    terms = [_field_term(t) for t in _split_terms(selector or "")]
+def field_selector(selector: str | None, kind: str = "") -> Matcher:
+    """A predicate on objects of `kind` for a `fieldSelector` query value (None or empty:
+    everything)."""
+    terms = [_field_term(t, kind) for t in _split_terms(selector or "")]
     return lambda obj: all(t(obj) for t in terms)
 
 
-def selectors(query: dict[str, str]) -> Matcher:
-    """Both selectors of a request's query combined."""
+def selectors(query: dict[str, str], kind: str = "") -> Matcher:
+    """Both selectors of a request's query (for objects of `kind`) combined."""
     labels = label_selector(query.get("labelSelector"))
-    fields = field_selector(query.get("fieldSelector"))
+    fields = field_selector(query.get("fieldSelector"), kind)
     return lambda obj: labels(obj) and fields(obj)

@@ -77,7 +77,7 @@ async def serve_watch(request: web.Request, info: KindInfo, namespace: str | Non
                       registry: Registry, hub: EventHub, table: bool,
                       bookmark_interval: float) -> web.StreamResponse:
     query = dict(request.query)
-    match = selectors(query)
+    match = selectors(query, info.kind)
 
     def visible(obj: dict[str, Any] | None) -> bool:
         if obj is None:

@@ -15,6 +15,9 @@ the way client-go's reflector does:
 A kind the server does not serve (404 on the list: an optional CRD such as ListenerSet is not
 installed) counts as synced with no objects, and is listed again every `absent_retry_s`.
 
+With `fields` (a field selector as a dict, e.g. `{"type": "kubernetes.io/tls"}` for Secrets) the
+list and the watch ask the server for matching objects only.
+
 Objects are stored as the plain JSON dicts the server sent. After every change to the store the
 `on_change` callback runs (from the event loop); an event that changes nothing (a resync of an
 identical object) does not call it.
@@ -34,6 +37,7 @@ from typing import Any
 import httpx2
 import lightkube
 from lightkube.core.exceptions import ApiError
+from lightkube.core.selector import build_selector
 
 from propylon.api.kinds import KindInfo
 from propylon.client import resource_class
@@ -62,9 +66,11 @@ class Informer:
     def __init__(self, client: lightkube.AsyncClient, info: KindInfo,
                  on_change: Callable[[], None] | None = None, *,
                  backoff_initial_s: float = 0.1, backoff_max_s: float = 5.0,
-                 server_timeout_s: int = 300, absent_retry_s: float = 30.0) -> None:
+                 server_timeout_s: int = 300, absent_retry_s: float = 30.0,
+                 fields: dict[str, str] | None = None) -> None:
         self.client = client
         self.info = info
+        self.fields = dict(fields or {})
         self.on_change = on_change
         self.store: dict[ObjectKey, dict[str, Any]] = {}
         self.synced = asyncio.Event()
@@ -118,7 +124,7 @@ class Informer:
         return min(self._backoff_max_s, self._backoff_initial_s * 2 ** (failures - 1))
 
     async def _relist(self) -> None:
-        listing = self.client.list(self._res, **self._scope())
+        listing = self.client.list(self._res, fields=self.fields or None, **self._scope())
         fresh: dict[ObjectKey, dict[str, Any]] = {}
         try:
             async for obj in listing:
@@ -152,7 +158,9 @@ class Informer:
         request = inner.prepare_request(
             "list", res=self._res, watch=True, **self._scope(),
             params={"resourceVersion": self.resource_version, "allowWatchBookmarks": "true",
-                    "timeoutSeconds": self._server_timeout_s})
+                    "timeoutSeconds": self._server_timeout_s,
+                    "fieldSelector": (build_selector(self.fields, for_fields=True)
+                                      if self.fields else None)})
         try:
             async with contextlib.aclosing(inner.watch(request)) as events:
                 async for event_type, obj in events:

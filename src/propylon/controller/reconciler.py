@@ -1,8 +1,12 @@
 """The controller: informers in, one debounced whole-graph reconcile, status and config out.
 
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
-`propylon.api.kinds.KINDS` plus Namespace, Service, EndpointSlice, Secret and ConfigMap), the
-`StatusWriter`, and the reconcile loop. Any informer change, and any infrastructure state change
+`propylon.api.kinds.KINDS`, Propylon's GatewayParameters, and Namespace, Service, EndpointSlice,
+Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are watched with the
+field selector `type=kubernetes.io/tls` only: every Secret the API lets a Gateway reference (a
+listener's certificateRefs, a Gateway's backend client certificate) must be of that type, and
+CA bundles (BackendTLSPolicy, frontend validation) come from ConfigMaps, so the controller
+neither needs nor keeps any other Secret. Any informer change, and any infrastructure state change
 (`InfraManager.subscribe`), marks the graph dirty; once every informer has listed, the loop waits
 `debounce_s` after a change (so a burst of events costs one pass) and then:
 
@@ -38,7 +42,7 @@ from typing import Any, Protocol
 
 import lightkube
 
-from propylon.api.kinds import GATEWAY_GROUP, KINDS, KindInfo, by_kind
+from propylon.api.kinds import GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo, by_kind
 from propylon.controller.informer import Informer
 from propylon.controller.status import StatusWriter
 from propylon.infra import InfraManager
@@ -51,7 +55,9 @@ log = logging.getLogger(__name__)
 
 CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
-    tuple(k for k in KINDS if k.group == GATEWAY_GROUP) + tuple(by_kind(k) for k in CORE_KINDS))
+    tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
+    + tuple(by_kind(k) for k in CORE_KINDS))
+FIELD_SELECTORS = {"Secret": {"type": "kubernetes.io/tls"}}  # see the module docstring
 
 
 class XdsCache(Protocol):
@@ -80,7 +86,8 @@ class Controller:
         self.debounce_s = debounce_s
         self.translate_fn = translate_fn or translate
         self.xds_translate_fn = xds_translate_fn or xds_translate
-        self.informers = {info.kind: Informer(client, info, self._mark_dirty)
+        self.informers = {info.kind: Informer(client, info, self._mark_dirty,
+                                              fields=FIELD_SELECTORS.get(info.kind))
                           for info in WATCHED_KINDS}
         self.status = StatusWriter(client, self._current, controller_name)
         self.leader = True  # whether this replica writes status and applies infrastructure

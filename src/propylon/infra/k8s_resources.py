@@ -15,6 +15,11 @@ proxies reach xDS over mutual TLS: a `kubernetes.io/tls` Secret `propylon-<gatew
 the certificate, mounted at `CERT_DIR`; the ConfigMap holds the bootstrap and its two SDS
 documents, mounted at `BOOTSTRAP_DIR`. Envoy watches both directories, so a rotated certificate
 reaches it without a restart (the pod template does not change with the certificate).
+
+The InfraIR's `parameters` (Propylon's GatewayParameters, see `translate.parameters`) override
+`ProxyOptions` per Gateway: image, replicas, resources, concurrency (Envoy `--concurrency`), the
+Service type, and pod settings (nodeSelector, tolerations, affinity, extra pod labels and
+annotations; Propylon's selector labels always win).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from propylon.ir.model import GatewayKey, InfraIR
+from propylon.ir.model import GatewayKey, InfraIR, ProxyParameters
 from propylon.xds.bootstrap import XdsClientTls, bootstrap, sds_documents
 
 DEFAULT_IMAGE = "envoyproxy/envoy:v1.36-latest"
@@ -42,7 +47,7 @@ ENVOY_UID = 101  # the `envoy` user of the upstream image
 
 @dataclass(frozen=True)
 class ProxyOptions:
-    """How every Gateway's proxies run (later: per GatewayClass/Gateway parametersRef)."""
+    """How every Gateway's proxies run unless its GatewayParameters say otherwise."""
 
     image: str = DEFAULT_IMAGE
     replicas: int = 1
@@ -50,6 +55,9 @@ class ProxyOptions:
         "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}})
     service_type: str = "LoadBalancer"
     privileged_port_offset: int = 10000
+
+    def service_type_of(self, params: ProxyParameters) -> str:
+        return params.service_type or self.service_type
 
 
 @dataclass(frozen=True)
@@ -141,17 +149,20 @@ def gateway_objects(ir: InfraIR, owner: Owner, xds_host: str, xds_port: int,
 def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
                 config_hash: str, mutual_tls: bool) -> dict[str, Any]:
     offset = options.privileged_port_offset
+    params = ir.parameters
     pod_meta: dict[str, Any] = {
-        "labels": {**dict(ir.labels), **selector_labels(ir.key)},
-        "annotations": {**dict(ir.annotations), "propylon.dev/bootstrap-hash": config_hash}}
+        "labels": {**dict(ir.labels), **dict(params.pod_labels), **selector_labels(ir.key)},
+        "annotations": {**dict(ir.annotations), **dict(params.pod_annotations),
+                        "propylon.dev/bootstrap-hash": config_hash}}
+    concurrency = ["--concurrency", str(params.concurrency)] if params.concurrency else []
     container = {
-        "name": "envoy", "image": options.image, "imagePullPolicy": "IfNotPresent",
-        "command": ["envoy"],
+        "name": "envoy", "image": params.image or options.image,
+        "imagePullPolicy": "IfNotPresent", "command": ["envoy"],
         "args": ["-c", f"{BOOTSTRAP_DIR}/{BOOTSTRAP_KEY}", "--disable-hot-restart",
-                 "--log-level", "info"],
+                 *concurrency, "--log-level", "info"],
         "ports": [{"name": f"port-{p}", "containerPort": container_port(p, offset),
                    "protocol": "TCP"} for p in _ports(ir)],
-        "resources": options.resources,
+        "resources": json.loads(params.resources) if params.resources else options.resources,
         "securityContext": {"runAsNonRoot": True, "runAsUser": ENVOY_UID,
                             "runAsGroup": ENVOY_UID, "allowPrivilegeEscalation": False,
                             "readOnlyRootFilesystem": True,
@@ -165,28 +176,36 @@ def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
             {"name": "xds-tls", "mountPath": CERT_DIR, "readOnly": True})
         volumes.append({"name": "xds-tls", "secret": {"secretName": tls_secret_name(ir.key),
                                                       "defaultMode": 0o440}})
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": object_name(ir.key),
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": 30,
+        "securityContext": {"fsGroup": ENVOY_UID},
+        "containers": [container],
+        "volumes": volumes}
+    if params.node_selector:
+        pod_spec["nodeSelector"] = dict(params.node_selector)
+    if params.tolerations:
+        pod_spec["tolerations"] = json.loads(params.tolerations)
+    if params.affinity:
+        pod_spec["affinity"] = json.loads(params.affinity)
     return {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(ir, owner),
         "spec": {
-            "replicas": options.replicas,
+            "replicas": options.replicas if params.replicas is None else params.replicas,
             "selector": {"matchLabels": selector_labels(ir.key)},
-            "template": {"metadata": pod_meta, "spec": {
-                "serviceAccountName": object_name(ir.key),
-                "automountServiceAccountToken": False,
-                "terminationGracePeriodSeconds": 30,
-                "securityContext": {"fsGroup": ENVOY_UID},
-                "containers": [container],
-                "volumes": volumes}}}}
+            "template": {"metadata": pod_meta, "spec": pod_spec}}}
 
 
 def _service(ir: InfraIR, owner: Owner, options: ProxyOptions) -> dict[str, Any]:
     offset = options.privileged_port_offset
+    service_type = options.service_type_of(ir.parameters)
     spec: dict[str, Any] = {
-        "type": options.service_type,
+        "type": service_type,
         "selector": selector_labels(ir.key),
         "ports": [{"name": f"port-{p}", "port": p, "targetPort": container_port(p, offset),
                    "protocol": "TCP"} for p in _ports(ir)]}
-    if options.service_type == "LoadBalancer":
+    if service_type == "LoadBalancer":
         spec["externalTrafficPolicy"] = "Local"
     if ir.requested_addresses:
         spec["externalIPs"] = list(ir.requested_addresses)

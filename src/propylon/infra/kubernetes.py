@@ -11,7 +11,8 @@ are gone (found by the `app.kubernetes.io/managed-by` label).
 
 Two informers (Deployments and Services, every namespace) feed `states()`:
 - `address`: the Service's `status.loadBalancer.ingress[0]` (ip, else hostname), else the first
-  of the Gateway's `spec.addresses` (set as the Service's externalIPs);
+  of the Gateway's `spec.addresses` (set as the Service's externalIPs), else, for a Service of
+  type ClusterIP or NodePort (GatewayParameters `serviceType`), its `spec.clusterIP`;
 - `ready`: the Deployment has at least one ready replica;
 - `ports`: each listener port with the container port it is served on (privileged ports moved up
   by the offset), and `bind_address` (0.0.0.0: Envoy binds in the pod, not on the load
@@ -77,6 +78,14 @@ def lb_address(service: dict[str, Any] | None) -> str | None:
         if value:
             return str(value)
     return None
+
+
+def cluster_ip(service: dict[str, Any] | None) -> str | None:
+    """The clusterIP of a Service that is not of type LoadBalancer (its address then)."""
+    spec = (service or {}).get("spec") or {}
+    if spec.get("type", "ClusterIP") == "LoadBalancer" or spec.get("clusterIP") in (None, "None"):
+        return None
+    return str(spec["clusterIP"])
 
 
 def ready_replicas(deployment: dict[str, Any] | None) -> int:
@@ -264,7 +273,7 @@ class KubernetesInfra:
         deployment = self._informers["Deployment"].get(key.namespace, name)
         address = lb_address(service) or (ir.requested_addresses[0]
                                           if service is not None and ir.requested_addresses
-                                          else None)
+                                          else None) or cluster_ip(service)
         ready = ready_replicas(deployment)
         messages = []
         if key in self._errors:

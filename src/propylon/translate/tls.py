@@ -45,7 +45,9 @@ def resolve_certificates(listener: str, gateway_namespace: str, refs: tuple[Secr
                                     f'"{gateway_namespace}": create one')
         secret = secrets.get((ns, ref.name))
         if secret is None:
-            return CertificateError(c.INVALID_CERTIFICATE_REF, f"{where}: Secret not found: create it")
+            return CertificateError(c.INVALID_CERTIFICATE_REF, f"{where}: no Secret of type "
+                                    f"{TLS_TYPE} found (Secrets of other types are not read): "
+                                    "create one of that type")
         cert, key = secret.value("tls.crt"), secret.value("tls.key")
         if secret.type != TLS_TYPE or cert is None or key is None or not _pem(cert) or not _pem(key):
             return CertificateError(c.INVALID_CERTIFICATE_REF, f'{where}: Secret must be of type '
