@@ -11,7 +11,8 @@ Two ways to run it:
   `TLS_SERVER_PRIVKEY` name PEM files; `TLS_CLIENT_CACERTS` (a PEM file) asks clients for a
   certificate and verifies one if given. All listeners bind `--bind` or `BIND_ADDRESS`
   (default 127.0.0.1). `POD_NAME`, `NAMESPACE`, `INGRESS_NAME` and `SERVICE_NAME` fill the
-  context fields.
+  context fields. With `TCP_ECHO_SERVER` set it serves the TCP echo protocol instead
+  (`propylon.echo_tcp`).
 
 The HTTP and HTTPS listeners route by path (after collapsing `//` to `/`), as echo-basic's mux:
 
@@ -54,6 +55,7 @@ from urllib.parse import parse_qsl, unquote
 from aiohttp import WSMsgType, web
 
 if TYPE_CHECKING:
+    from propylon import echo_tcp
     from propylon.echo_h2 import H2ServerProtocol
 
 _STATUS_URI = re.compile(r"^/status/(\d\d\d)$")
@@ -559,6 +561,15 @@ def run(listen: str) -> None:
     asyncio.run(main())
 
 
+def _tcp_config(bind: str) -> echo_tcp.TCPEchoConfig | None:
+    """The TCP mode's config when `TCP_ECHO_SERVER` is set."""
+    if not os.environ.get("TCP_ECHO_SERVER"):
+        return None
+    from propylon import echo_tcp
+
+    return echo_tcp.TCPEchoConfig.from_env(os.environ, bind)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m propylon.echo [--bind HOST]`: the echo-basic-like server, configured by env."""
     parser = argparse.ArgumentParser(prog="python -m propylon.echo", description=__doc__.split("\n")[0])
@@ -567,11 +578,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = EchoConfig.from_env(os.environ, args.bind)
+        tcp_config = _tcp_config(config.bind)
     except ValueError as error:
         print(f"echo: {error}", file=sys.stderr)
         return 2
 
     async def serve_until_signalled() -> None:
+        if tcp_config is not None:
+            from propylon.echo_tcp import serve_tcp
+
+            tcp = await serve_tcp(tcp_config, config.context)
+            try:
+                await _until_signalled()
+            finally:
+                for listener in tcp:
+                    listener.close()
+            return
         server = await serve(config)
         try:
             await _until_signalled()

@@ -124,7 +124,30 @@ def http_extended() -> ir.GatewayIR:
     )
 
 
-CASES = {"http_basic": http_basic, "http_extended": http_extended, "https_sni": https_sni}
+def tls_mixed() -> ir.GatewayIR:
+    """One port: an HTTPS listener with client validation (insecure fallback), a TLSRoute
+    passed through with a weighted split, one terminated, and one whose backend is unresolved."""
+    https = ir.TLSFilterChain("https", ("web.example.com",), ("default/web",), "rc-web",
+                              ir.ClientValidation("CA PEM", optional=True))
+    tcp = (
+        ir.TCPFilterChain("pass", ("*.example.com",), (ir.WeightedBackend("default/a/80", 3),
+                                                       ir.WeightedBackend("default/b/80", 1))),
+        ir.TCPFilterChain("term", ("tls.example.com",), (ir.WeightedBackend("default/a/80", 1),),
+                          ("default/tls",)),
+        ir.TCPFilterChain("broken", ("broken.example.com",), (ir.WeightedBackend(None, 1),)),
+    )
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("tls-443", "0.0.0.0", 443, 443, "HTTPS", tls_chains=(https,),
+                               tcp_chains=tcp),),
+        route_configs=(ir.RouteConfig("rc-web", ()),),
+        clusters=(_backend("a", 9001), _backend("b", 9002)),
+        secrets=(ir.Secret("default/web", "CERT", "KEY"), ir.Secret("default/tls", "CERT", "KEY")),
+    )
+
+
+CASES = {"http_basic": http_basic, "http_extended": http_extended, "https_sni": https_sni,
+         "tls_mixed": tls_mixed}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

@@ -7,8 +7,9 @@ nothing.
 
 Shape, from the outside in:
 - `Listener`: one socket (bind address and port) serving one or more Gateway listeners. An HTTP
-  listener has one `route_config`; an HTTPS listener has one `TLSFilterChain` per SNI hostname
-  group, each with its certificates and its own route config.
+  listener has one `route_config`; an HTTPS or TLS listener has one `TLSFilterChain` per SNI
+  hostname group, each with its certificates and its own route config, and one
+  `TCPFilterChain` per TLSRoute hostname group (TLS passed through or terminated, then TCP).
 - `RouteConfig` -> `VirtualHost` (domains) -> `Route` (match, then either weighted backends or a
   direct response), routes already ordered by the Gateway API precedence rules.
 - `Cluster`: one per Service port referenced, with its endpoints (sent apart, so an endpoint
@@ -228,6 +229,15 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class ClientValidation:
+    """Frontend mutual TLS: client certificates must chain to `ca_certificates` (PEM bundle).
+    With `optional` (AllowInsecureFallback) a client without a certificate is let through."""
+
+    ca_certificates: str = field(repr=False)
+    optional: bool = False
+
+
+@dataclass(frozen=True)
 class TLSFilterChain:
     """HTTPS: requests whose SNI matches `server_names` (empty = any) get these certificates."""
 
@@ -235,6 +245,20 @@ class TLSFilterChain:
     server_names: tuple[str, ...]
     secrets: tuple[str, ...]  # Secret.name values
     route_config: str  # RouteConfig.name
+    client_validation: ClientValidation | None = None
+
+
+@dataclass(frozen=True)
+class TCPFilterChain:
+    """TLS listener (TLSRoute): connections whose SNI matches `server_names` (empty = any) are
+    forwarded as a TCP stream to `backends`. With `secrets` TLS is terminated first (mode
+    Terminate); without, the still encrypted stream is passed through (mode Passthrough).
+    Without any backend that has a cluster the connection is closed."""
+
+    name: str
+    server_names: tuple[str, ...]
+    backends: tuple[WeightedBackend, ...]
+    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,9 +270,10 @@ class Listener:
     bind_address: str
     port: int
     bind_port: int
-    protocol: Literal["HTTP", "HTTPS"]
+    protocol: Literal["HTTP", "HTTPS", "TLS"]  # HTTPS and TLS: chains selected by SNI
     route_config: str | None = None  # HTTP
-    tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS
+    tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
+    tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ routes of the most specific listener matching it, and every listener hostname ge
 even without routes, so its requests 404 instead of falling into a wildcard listener's routes.
 There is a catch-all `*` virtual host only for a listener without hostname, so unknown hosts 404.
 A redirect carries the scheme and port of the listener serving it (its Location defaults to them).
+A TLS listener (TLSRoutes) adds one TCPFilterChain per route to its port's listener, selected by
+the SNI names the route serves there; HTTPS and TLS listeners may share a port.
 Clusters reached over TLS present the Gateway's backend client certificate, when it has one.
 """
 
@@ -25,6 +27,7 @@ from propylon.ir.model import (
     Listener,
     RouteConfig,
     Secret,
+    TCPFilterChain,
     TLSFilterChain,
     VirtualHost,
 )
@@ -92,22 +95,45 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
             ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port, "HTTP",
                                          route_config=config.name))
             continue
-        chains = []
+        chains, tcp_chains = [], []
         for ls in sorted(group, key=lambda ls: (specificity(ls.spec.hostname), ls.spec.name)):
+            secrets.update((s.name, s) for s in ls.secrets)
+            if ls.spec.protocol == "TLS":
+                tcp_chains.extend(_tcp_chains(f"{key}/{ls.spec.name}", ls, group))
+                continue
             config = _route_config(f"{key}/{ls.spec.name}", [ls])
             configs.append(config)
-            secrets.update((s.name, s) for s in ls.secrets)
             chains.append(TLSFilterChain(f"{key}/{ls.spec.name}",
                                          (ls.spec.hostname,) if ls.spec.hostname else (),
                                          tuple(s.name for s in ls.secrets), config.name))
-        ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port, "HTTPS",
-                                     tls_chains=tuple(chains)))
+        ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port,
+                                     "HTTPS" if chains else "TLS", tls_chains=tuple(chains),
+                                     tcp_chains=tuple(tcp_chains)))
     if client_certificate is not None and any(cl.tls for cl in clusters.values()):
         secrets[client_certificate.name] = client_certificate
         clusters = {name: cl if cl.tls is None else replace(cl, tls=replace(
             cl.tls, client_certificate=client_certificate.name)) for name, cl in clusters.items()}
     return GatewayIR(key, tuple(ir_listeners), tuple(configs), _sorted(clusters.values()),
                      tuple(sorted(secrets.values(), key=lambda s: s.name)))
+
+
+def _tcp_chains(name: str, ls: ListenerState, port: list[ListenerState]) -> list[TCPFilterChain]:
+    """One chain per TLSRoute of a TLS listener, for the SNI names this listener is the most
+    specific of its port for; an SNI name two routes claim goes to the oldest (then by
+    namespace/name). Terminate listeners pass their certificates along."""
+    secrets = tuple(s.name for s in ls.secrets)
+    claimed: set[str] = set()
+    out = []
+    for attachment in sorted(ls.routes, key=lambda a: (a.created, a.route)):
+        names = [h for h in attachment.hostnames if h not in claimed
+                 and (h == "*" or _owner(h, port) is ls)]
+        if not names:
+            continue
+        claimed.update(names)
+        out.append(TCPFilterChain(f"{name}/{attachment.route}",
+                                  tuple(h for h in names if h != "*"),
+                                  attachment.translated.backends, secrets))
+    return out
 
 
 def _sorted(clusters: Iterable[Cluster]) -> tuple[Cluster, ...]:

@@ -1,9 +1,10 @@
 """Gateways and their listeners: what is accepted, what conflicts, what is programmed.
 
 `evaluate(...)` looks at one Gateway of an accepted class of ours, before routes: each listener's
-protocol (HTTP and HTTPS only so far), its route kinds, its certificates, and conflicts between
-listeners sharing a port (ProtocolConflict when protocols differ, HostnameConflict when the
-hostname repeats). Routes then attach to the usable listeners (`ListenerState.attached`).
+protocol (HTTP, HTTPS, and TLS in mode Passthrough or Terminate), its route kinds, its
+certificates, and conflicts between listeners sharing a port (ProtocolConflict when protocols
+differ, except HTTPS and TLS, which SNI tells apart; HostnameConflict when the hostname
+repeats). Routes then attach to the usable listeners (`ListenerState.attached`).
 `status(...)` finishes the job once routes are attached and the infrastructure state is known:
 addresses, Programmed per listener (the port must be served) and for the Gateway (an address, a
 ready proxy, at least one programmed listener), attachedRoutes, and Accepted for the Gateway.
@@ -25,8 +26,11 @@ from propylon.translate.references import Grants
 from propylon.translate.tls import CertificateError, resolve_certificates
 from propylon.translate.types import StatusUpdate
 
-SUPPORTED_PROTOCOLS = ("HTTP", "HTTPS")
-ROUTE_KINDS = {"HTTP": ("HTTPRoute",), "HTTPS": ("HTTPRoute",)}
+SUPPORTED_PROTOCOLS = ("HTTP", "HTTPS", "TLS")
+ROUTE_KINDS = {"HTTP": ("HTTPRoute",), "HTTPS": ("HTTPRoute",), "TLS": ("TLSRoute",)}
+TLS_MODES = {"HTTPS": ("Terminate",), "TLS": ("Passthrough", "Terminate")}
+# Protocols that may share a port: connections are told apart by SNI.
+SNI_PROTOCOLS = frozenset({"HTTPS", "TLS"})
 
 
 @dataclass
@@ -88,19 +92,21 @@ def _listener(li: Listener, gw: Gateway, previous: Any, secrets: Mapping[tuple[s
     state = ListenerState(li, conds, tuple(dict.fromkeys(kinds)))
     if li.protocol not in SUPPORTED_PROTOCOLS:
         conds.set(c.ACCEPTED, False, c.UNSUPPORTED_PROTOCOL,
-                  f'protocol "{li.protocol}" is not supported yet: use HTTP or HTTPS')
+                  f'protocol "{li.protocol}" is not supported yet: use HTTP, HTTPS or TLS')
         state.usable = state.servable = False
     invalid_kinds = [f"{k.group}/{k.kind}" for k in wanted if k.group != GROUP or k.kind not in allowed]
     if invalid_kinds:
         conds.set(c.RESOLVED_REFS, False, c.INVALID_ROUTE_KINDS,
                   f"route kinds {', '.join(invalid_kinds)} are not supported on a {li.protocol} "
                   f"listener: allowed are {', '.join(allowed) or 'none'}")
-    if li.protocol == "HTTPS" and state.usable:
-        if li.tls_mode not in (None, "Terminate"):
+    if li.protocol in TLS_MODES and state.usable:
+        modes = TLS_MODES[li.protocol]
+        if (li.tls_mode or "Terminate") not in modes:
             conds.set(c.ACCEPTED, False, c.UNSUPPORTED_PROTOCOL,
-                      f'tls mode "{li.tls_mode}" is not supported for HTTPS: use Terminate')
+                      f'tls mode "{li.tls_mode}" is not supported for {li.protocol}: use '
+                      f'{" or ".join(modes)}')
             state.usable = state.servable = False
-        else:
+        elif li.tls_mode != "Passthrough":
             certs = resolve_certificates(li.name, gw.meta.namespace, li.certificate_refs, secrets,
                                          grants)
             if isinstance(certs, CertificateError):
@@ -122,13 +128,13 @@ def _conflicts(states: list[ListenerState]) -> None:
         protocols = sorted({s.spec.protocol for s in group})
         seen: set[str | None] = set()
         for s in group:
-            if len(protocols) > 1:
+            if len(protocols) > 1 and not SNI_PROTOCOLS.issuperset(protocols):
                 s.conditions.set(c.CONFLICTED, True, c.PROTOCOL_CONFLICT,
                                  f"port {port} is used with protocols {', '.join(protocols)}: "
                                  "use one protocol per port")
             elif s.spec.hostname in seen:
                 s.conditions.set(c.CONFLICTED, True, c.HOSTNAME_CONFLICT,
-                                 f"another {s.spec.protocol} listener on port {port} has hostname "
+                                 f"another listener on port {port} has hostname "
                                  f'"{s.spec.hostname or "*"}": give each a distinct hostname')
             else:
                 s.conditions.set(c.CONFLICTED, False, c.NO_CONFLICTS, "no conflicts")

@@ -3,7 +3,7 @@
 Order of work: GatewayClasses of our controller (status, and the set of accepted class names);
 Gateways of those classes (listeners evaluated; rejected when their own or their class's
 parametersRef is invalid, see `parameters`); HTTPRoutes (rules translated once, then attached
-to listeners, parent status); then, per Gateway, its status (now that attachedRoutes and the
+to listeners, parent status); TLSRoutes (the same, to TLS listeners); then, per Gateway, its status (now that attachedRoutes and the
 infrastructure state are known), its InfraIR when accepted, and its IR when it has an address.
 Objects that are not ours get no status. Nothing here raises on bad input: every problem becomes
 a condition. BackendTLSPolicies are resolved before routes (the routes' clusters carry their
@@ -15,8 +15,9 @@ from __future__ import annotations
 from propylon.api.core import EndpointSlice, Namespace, Secret, Service
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.httproute import HTTPRoute
+from propylon.api.tlsroute import TLSRoute
 from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener, ProxyParameters
-from propylon.translate import backendtls, gateways, gatewayir, httproute
+from propylon.translate import backendtls, gateways, gatewayir, httproute, tlsroute
 from propylon.translate.backends import Backends
 from propylon.translate.gatewayclass import class_status
 from propylon.translate.parameters import Resolver
@@ -62,6 +63,15 @@ def translate(snapshot: Snapshot) -> Result:
                                          route.meta.generation, {"parents": parents}))
 
     statuses.extend(tls.statuses(states, snapshot.controller_name, now))
+    for obj in snapshot.of("TLSRoute"):
+        tls_route = TLSRoute.decode(obj)
+        parents = tlsroute.attach(obj, tls_route, tlsroute.translate_backends(tls_route, backends),
+                                  states, namespace_labels, snapshot.controller_name, now)
+        if parents:
+            statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
+                                         "TLSRoute", tls_route.meta.namespace, tls_route.meta.name,
+                                         tls_route.meta.generation, {"parents": parents}))
+
     irs: dict[GatewayKey, GatewayIR] = {}
     infras: dict[GatewayKey, InfraIR] = {}
     for (ns, name), state in states.items():

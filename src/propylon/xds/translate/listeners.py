@@ -5,8 +5,11 @@ IR listener's route config) over ADS; an HTTP listener without a route config an
 everything from an empty inline table. An HTTPS listener has the `tls_inspector` listener filter
 and one filter chain per IR `TLSFilterChain`, selected by SNI (`server_names`), terminating TLS
 with certificates fetched by name over SDS (ALPN h2 and http/1.1, TLS 1.2 at least), each with
-its own RDS route table. An HTTPS listener without any chain is left out: it has nothing to
-present to a client.
+its own RDS route table; a chain with client validation requires (or, in the insecure-fallback
+mode, only requests) a client certificate signed by its CA. TLS listeners (TLSRoutes) add SNI
+filter chains ending in `tcp_proxy`: without a transport socket for Passthrough (the encrypted
+stream goes to the backend as is), with one for Terminate (no ALPN: the stream is not HTTP).
+A listener without any chain is left out: it has nothing to present to a client.
 
 The connection manager carries the settings measured in the project's Envoy facts:
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
@@ -27,6 +30,7 @@ from envoy.extensions.filters.listener.tls_inspector.v3.tls_inspector_pb2 import
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb,
 )
+from envoy.extensions.filters.network.tcp_proxy.v3.tcp_proxy_pb2 import TcpProxy
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from google.protobuf.any_pb2 import Any
 from google.protobuf.duration_pb2 import Duration
@@ -41,6 +45,7 @@ HCM = hcm_pb.HttpConnectionManager
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
 REQUEST_HEADERS_TIMEOUT = Duration(seconds=10)
 ALPN = ("h2", "http/1.1")
+UNRESOLVED_CLUSTER = "propylon/unresolved-backend"  # never defined: connections are closed
 
 
 def _pack(message: Message) -> Any:
@@ -82,15 +87,23 @@ def _hcm_filter(stat_prefix: str, route_config: str | None) -> lc.Filter:
                      typed_config=_pack(connection_manager(stat_prefix, route_config)))
 
 
-def _tls_socket(secrets: tuple[str, ...]) -> TransportSocket:
+def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
+                client: ir.ClientValidation | None = None) -> TransportSocket:
     common = tls_pb2.CommonTlsContext(
-        alpn_protocols=list(ALPN),
+        alpn_protocols=list(alpn),
         tls_params=common_pb2.TlsParameters(
             tls_minimum_protocol_version=common_pb2.TlsParameters.TLSv1_2),
         tls_certificate_sds_secret_configs=[
             secret_pb2.SdsSecretConfig(name=name, sds_config=ads_source()) for name in secrets],
     )
     context = tls_pb2.DownstreamTlsContext(common_tls_context=common)
+    if client is not None:
+        validation = context.common_tls_context.validation_context
+        validation.trusted_ca.inline_string = client.ca_certificates
+        if client.optional:
+            validation.trust_chain_verification = \
+                common_pb2.CertificateValidationContext.ACCEPT_UNTRUSTED
+        context.require_client_certificate.value = not client.optional
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
 
 
@@ -99,8 +112,33 @@ def _tls_chain(chain: ir.TLSFilterChain) -> lc.FilterChain:
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
         filters=[_hcm_filter(chain.name, chain.route_config)],
-        transport_socket=_tls_socket(chain.secrets),
+        transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
     )
+
+
+def _tcp_proxy(chain: ir.TCPFilterChain) -> lc.Filter:
+    """Forward to the chain's backends; a backend without cluster names none that exists, so
+    Envoy closes its connections ("cluster not found")."""
+    clusters = [(b.cluster or UNRESOLVED_CLUSTER, b.weight) for b in chain.backends
+                if b.weight > 0] or [(UNRESOLVED_CLUSTER, 1)]
+    proxy = TcpProxy(stat_prefix=chain.name)
+    if len(clusters) == 1:
+        proxy.cluster = clusters[0][0]
+    else:
+        proxy.weighted_clusters.clusters.extend(
+            TcpProxy.WeightedCluster.ClusterWeight(name=name, weight=weight)
+            for name, weight in clusters)
+    return lc.Filter(name="envoy.filters.network.tcp_proxy", typed_config=_pack(proxy))
+
+
+def _tcp_chain(chain: ir.TCPFilterChain) -> lc.FilterChain:
+    out = lc.FilterChain(name=chain.name,
+                         filter_chain_match=lc.FilterChainMatch(
+                             server_names=list(chain.server_names)),
+                         filters=[_tcp_proxy(chain)])
+    if chain.secrets:
+        out.transport_socket.CopyFrom(_tls_socket(chain.secrets, alpn=()))
+    return out
 
 
 def listener(li: ir.Listener) -> Listener | None:
@@ -115,9 +153,10 @@ def listener(li: ir.Listener) -> Listener | None:
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config)]))
         return out
-    if not li.tls_chains:
+    if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
     out.filter_chains.extend(_tls_chain(chain) for chain in li.tls_chains)
+    out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return out

@@ -1,0 +1,135 @@
+"""`protocol: TLS` requests: raw TLS connections speaking the TCP echo protocol (utils/tcp).
+
+`exchange(target, request)` dials the Gateway with TLS (SNI = the request's `sni`, trusting
+only `serverCA`, host name checked against the SNI, TLS 1.2 at least), reads the welcome line,
+then sends `PING`, `IS_TLS` and `TEST` and reads their answers. `mismatch(reply, expect)` checks
+them the way the Go helper does: welcome line, `PONG`, `IS_TLS` equal to `backendIsTLS`, and in
+the `TEST` JSON the namespace, the pod prefix `<backend>-` and, with `backendSNI`, the server
+name the backend saw.
+
+`wait_valid` retries (every 100 ms, up to 30 s) until one exchange matches; `wait_rejected`
+retries until one dial fails with EOF or a connection reset (`connectionRejected`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from propylon.conformance.requests import MAX_TIME_TO_CONSISTENCY_S, POLL_S, REQUEST_TIMEOUT_S, Target
+
+WELCOME = "Gateway API Test TCP Server\n"
+REJECTED = (ssl.SSLEOFError, ConnectionResetError, asyncio.IncompleteReadError, EOFError)
+
+
+@dataclass(frozen=True)
+class Reply:
+    welcome: str
+    pong: str
+    is_tls: str
+    test: dict[str, Any]
+
+
+def _context(target: Target, sni: str | None, verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context(cadata=(target.server_ca or b"").decode() or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context.check_hostname = bool(sni)
+    return context
+
+
+async def _line(reader: asyncio.StreamReader) -> str:
+    data = await reader.readline()
+    if not data:
+        raise EOFError("connection closed")
+    return data.decode(errors="replace")
+
+
+async def exchange(target: Target, request: Mapping[str, Any]) -> Reply:
+    sni = request.get("sni")
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(
+        target.address, target.port, ssl=_context(target, sni, True),
+        server_hostname=sni or target.address), REQUEST_TIMEOUT_S)
+    try:
+        async def ask(command: str) -> str:
+            writer.write(command.encode() + b"\n")
+            await writer.drain()
+            return await asyncio.wait_for(_line(reader), REQUEST_TIMEOUT_S)
+
+        welcome = await asyncio.wait_for(_line(reader), REQUEST_TIMEOUT_S)
+        pong = await ask("PING")
+        is_tls = await ask("IS_TLS")
+        test = json.loads(await ask("TEST"))
+        return Reply(welcome, pong, is_tls, test if isinstance(test, dict) else {})
+    finally:
+        writer.close()
+
+
+def mismatch(reply: Reply, expect: Mapping[str, Any]) -> str | None:
+    if reply.welcome != WELCOME:
+        return f"welcome line {reply.welcome!r}"
+    if reply.pong != "PONG\n":
+        return f"PING answered {reply.pong!r}"
+    wanted = "true" if expect.get("backendIsTLS") else "false"
+    if reply.is_tls.rstrip("\n") != wanted:
+        return f"IS_TLS answered {reply.is_tls.rstrip()!r}, expected {wanted}"
+    test = reply.test
+    if test.get("namespace") != expect.get("namespace", ""):
+        return f"namespace {test.get('namespace')!r}, expected {expect.get('namespace')!r}"
+    if not str(test.get("pod", "")).startswith(f"{expect.get('backend', '')}-"):
+        return f"pod {test.get('pod')!r} is not of backend {expect.get('backend')!r}"
+    sni = expect.get("backendSNI")
+    if sni and (test.get("tls") or {}).get("serverName") != sni:
+        return f"backend saw server name {(test.get('tls') or {}).get('serverName')!r}, " \
+               f"expected {sni!r}"
+    return None
+
+
+async def _until(attempt: Any, max_time: float) -> str | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_time
+    reason = "no attempt made"
+    while loop.time() < deadline:
+        result = await attempt()
+        if result is None:
+            return None
+        reason = result
+        await asyncio.sleep(POLL_S)
+    return f"no valid exchange within {max_time:.0f}s; last: {reason}"
+
+
+async def wait_valid(target: Target, request: Mapping[str, Any], expect: Mapping[str, Any],
+                     max_time: float = MAX_TIME_TO_CONSISTENCY_S) -> str | None:
+    async def attempt() -> str | None:
+        try:
+            return mismatch(await exchange(target, request), expect)
+        except (OSError, EOFError, ssl.SSLError, asyncio.TimeoutError, ValueError) as err:
+            return f"{type(err).__name__}: {err}"
+
+    return await _until(attempt, max_time)
+
+
+async def wait_rejected(target: Target, request: Mapping[str, Any],
+                        max_time: float = MAX_TIME_TO_CONSISTENCY_S) -> str | None:
+    sni = request.get("sni")
+
+    async def attempt() -> str | None:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(
+                target.address, target.port, ssl=_context(target, sni, False),
+                server_hostname=sni or target.address), REQUEST_TIMEOUT_S)
+        except REJECTED:
+            return None
+        except (OSError, ssl.SSLError, asyncio.TimeoutError) as err:
+            return f"dial failed otherwise: {type(err).__name__}: {err}"
+        writer.close()
+        return "the TLS handshake succeeded"
+
+    return await _until(attempt, max_time)

@@ -1,0 +1,133 @@
+"""TLSRoutes: their backends, attaching them to TLS listeners, and their parent status.
+
+`translate_backends(route, backends)` resolves every backendRef of every rule once per route
+into weighted TCP backends (an unresolved one keeps its weight with no cluster, so its share of
+connections is closed) and the ResolvedRefs failures.
+
+`attach(obj, route, ...)` walks the route's Gateway parentRefs like HTTPRoute's: sectionName
+and port (NoMatchingParent), listeners that allow TLSRoutes from the route's namespace
+(NotAllowedByListeners: HTTP and HTTPS listeners never do), then hostname intersection with
+the listener (NoMatchingListenerHostname). The route attaches to every listener left with the
+SNI names it serves there (`TLSAttachment`); ResolvedRefs reports the backends. A route whose
+backends are all unresolved stays Accepted, and its connections are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from propylon.api.gateway import GROUP
+from propylon.api.httproute import ParentRef
+from propylon.api.tlsroute import TLSRoute
+from propylon.ir.model import Cluster, WeightedBackend
+from propylon.translate import conditions as c
+from propylon.translate.backends import Backends, Refused
+from propylon.translate.gateways import GatewayState
+from propylon.translate.hostnames import route_hostnames
+from propylon.translate.httproute import _namespace_allowed
+
+KIND = "TLSRoute"
+
+
+@dataclass
+class TranslatedTLS:
+    """A TLSRoute's backends as IR, and what ResolvedRefs must say about them."""
+
+    backends: tuple[WeightedBackend, ...] = ()
+    clusters: dict[str, Cluster] = field(default_factory=dict)
+    refused: list[Refused] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TLSAttachment:
+    """A TLSRoute attached to one TLS listener, serving these SNI names there (`*` = any)."""
+
+    route: str  # "<namespace>/<name>"
+    created: str  # creationTimestamp: the oldest route wins an SNI name two routes claim
+    hostnames: tuple[str, ...]
+    translated: TranslatedTLS
+
+
+def translate_backends(route: TLSRoute, backends: Backends) -> TranslatedTLS:
+    out = TranslatedTLS()
+    weighted = []
+    for rule in route.rules:
+        for ref in rule.backend_refs:
+            resolved = backends.resolve(KIND, route.meta.namespace, ref.group, ref.kind, ref.name,
+                                        ref.namespace, ref.port)
+            if isinstance(resolved, Refused):
+                out.refused.append(resolved)
+                weighted.append(WeightedBackend(None, ref.weight))
+            else:
+                out.clusters[resolved.cluster.name] = resolved.cluster
+                weighted.append(WeightedBackend(resolved.cluster.name, ref.weight))
+    out.backends = tuple(weighted)
+    return out
+
+
+def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
+           gateways: Mapping[tuple[str, str], GatewayState],
+           namespace_labels: Mapping[str, dict[str, str]], controller: str,
+           now: str) -> list[dict[str, Any]]:
+    """Attach `route` to TLS listeners of our Gateways; return our status entries."""
+    previous = {_ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
+                for p in (obj.get("status") or {}).get("parents") or ()
+                if isinstance(p, dict) and p.get("controllerName") == controller}
+    parents = []
+    for ref in route.parent_refs:
+        if ref.group != GROUP or ref.kind != "Gateway":
+            continue
+        state = gateways.get((ref.namespace or route.meta.namespace, ref.name))
+        if state is None:
+            continue
+        status_ref = ref.status_ref(route.meta.namespace)
+        conds = c.Conditions(previous.get(_ref_key(status_ref), ()), route.meta.generation, now)
+        _attach_to(ref, route, translated, state, namespace_labels, conds)
+        if translated.refused:
+            conds.set(c.RESOLVED_REFS, False, translated.refused[0].reason,
+                      "; ".join(dict.fromkeys(r.message for r in translated.refused)))
+        else:
+            conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all backend references are resolved")
+        parents.append({"parentRef": status_ref, "controllerName": controller,
+                        "conditions": conds.as_list()})
+    return parents
+
+
+def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS, state: GatewayState,
+               namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions) -> None:
+    gw = state.gateway
+    where = f'Gateway "{gw.meta.namespace}/{gw.meta.name}"'
+    candidates = [ls for ls in state.listeners
+                  if ref.section_name in (None, ls.spec.name) and ref.port in (None, ls.spec.port)]
+    if not candidates:
+        conds.set(c.ACCEPTED, False, c.NO_MATCHING_PARENT,
+                  f"{where} has no listener matching the parentRef's sectionName/port: fix the "
+                  "parentRef")
+        return
+    allowed = [ls for ls in candidates if ls.usable and KIND in ls.supported_kinds
+               and _namespace_allowed(ls, gw.meta.namespace, route.meta.namespace,
+                                      namespace_labels)]
+    if not allowed:
+        conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
+                  f'no listener of {where} allows TLSRoutes from namespace '
+                  f'"{route.meta.namespace}": attach to a TLS listener whose allowedRoutes admit it')
+        return
+    matched = [(ls, route_hostnames(ls.spec.hostname, route.hostnames)) for ls in allowed]
+    matched = [(ls, hosts) for ls, hosts in matched if hosts]
+    if not matched:
+        conds.set(c.ACCEPTED, False, c.NO_MATCHING_LISTENER_HOSTNAME,
+                  f"none of the route's hostnames ({', '.join(route.hostnames)}) matches a "
+                  "listener hostname: fix spec.hostnames or the listeners' hostname")
+        return
+    name = f"{route.meta.namespace}/{route.meta.name}"
+    for ls, hosts in matched:
+        ls.attached += 1
+        ls.routes.append(TLSAttachment(name, route.meta.creation_timestamp, hosts, translated))
+    conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
+
+
+def _ref_key(ref: dict[str, Any]) -> tuple[object, ...]:
+    return (ref.get("group"), ref.get("kind"), ref.get("namespace"), ref.get("name"),
+            ref.get("sectionName"), ref.get("port"))
