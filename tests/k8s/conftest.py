@@ -22,6 +22,7 @@ import pytest
 from tests.e2e.conftest import BIN, REPO, wait_for
 
 CRDS = Path("/work/shared/gateway-api/crds/v1.6.1/standard-install.yaml")
+PROPYLON_CRD = REPO / "deploy" / "crd-gatewayparameters.yaml"
 QUICKSTART = REPO / "examples" / "quickstart"
 HOST = "app.yourdomain.com"
 NAME = "propylon-api-gateway"  # the proxy objects of Gateway default/api-gateway
@@ -61,8 +62,8 @@ class Cluster:
         return result.stdout
 
     def install(self) -> None:
-        """Apply the upstream Gateway API CRDs and the controller's namespace."""
-        self.kubectl("apply", "-f", str(CRDS))
+        """Apply the upstream Gateway API CRDs, Propylon's CRD and the controller's namespace."""
+        self.kubectl("apply", "-f", str(CRDS), "-f", str(PROPYLON_CRD))
         self.kubectl("apply", "-f", "-", stdin=NAMESPACE)
 
     def restart_apiserver(self) -> None:

@@ -143,7 +143,8 @@ class HostInfra:
             directory = self._proxies_dir / proxy_dir_name(key)
             supervisor = ProxySupervisor(
                 key, directory, self._envoy_path,
-                partial(self._bootstrap, str(key)), self._concurrency,
+                partial(self._bootstrap, str(key)),
+                ir.parameters.concurrency or self._concurrency,  # GatewayParameters, at start
                 f"{self._xds_host}:{self._xds_port}", self._require_session(), self._publish,
             )
             gateway = self._gateways[key] = _Gateway(ir, supervisor)
