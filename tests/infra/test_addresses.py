@@ -72,3 +72,14 @@ def test_pool_must_be_loopback() -> None:
         parse_pool("10.0.0.1-10.0.0.5")
     with pytest.raises(ValueError, match="not valid"):
         parse_pool("lots")
+
+
+def test_only_a_refusal_of_requested_addresses_is_unusable(tmp_path: Path) -> None:
+    pool = AddressPool("127.0.93.1-127.0.93.1", tmp_path / "addresses.json")
+    assert pool.assign(A, ("10.0.0.1",)).unusable
+    assert pool.assign(A, ("127.0.94.1", "127.0.94.2")).unusable
+    assert not pool.assign(A, ("127.0.94.1",)).unusable
+    pool.release(A)
+    assert pool.assign(GatewayKey("x", "first")).address == "127.0.93.1"
+    exhausted = pool.assign(GatewayKey("x", "second"))
+    assert exhausted.address is None and not exhausted.unusable

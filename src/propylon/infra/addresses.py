@@ -12,7 +12,8 @@ plane restarts.
   says a Gateway whose requested addresses cannot all be assigned is not programmed. Usable means
   an IPv4 address inside 127.0.0.0/8 that no other Gateway holds. Standalone Propylon serves one
   address per Gateway, so more than one requested address is refused too.
-A refusal returns no address and a message naming the address, the reason and the fix.
+A refusal returns no address and a message naming the address, the reason and the fix; a
+refusal of requested addresses is marked `unusable` (the Gateway's AddressNotUsable).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Assignment:
 
     address: str | None
     message: str = ""
+    unusable: bool = False  # the requested addresses cannot be served
 
 
 def parse_pool(pool: str) -> list[ipaddress.IPv4Address]:
@@ -135,12 +137,13 @@ class AddressPool:
         for text in requested:
             refusal = self._refusal(key, text)
             if refusal:
-                return Assignment(None, refusal)
+                return Assignment(None, refusal, unusable=True)
         if len(requested) > 1:
             return Assignment(
                 None,
                 f"spec.addresses requests {len(requested)} addresses ({', '.join(requested)}); "
                 "standalone Propylon serves one address per Gateway; keep only one",
+                unusable=True,
             )
         return self._set(key, str(ipaddress.IPv4Address(requested[0])))
 

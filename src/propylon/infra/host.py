@@ -252,6 +252,7 @@ class HostInfra:
             ports=tuple(gateway.ports[p] for p in sorted(gateway.ports)),
             ready=supervisor.ready and address is not None,
             message="; ".join(messages),
+            address_unusable=gateway.assignment.unusable,
         )
 
     def _publish(self) -> None:

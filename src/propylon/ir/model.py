@@ -345,6 +345,8 @@ class InfraState:
     ports: tuple[PortState, ...] = ()
     ready: bool = False
     message: str = ""
+    # no address because the requested ones (spec.addresses) cannot be served: AddressNotUsable
+    address_unusable: bool = False
     # where Envoy binds its listeners when that is not `address` (in a pod: 0.0.0.0, while
     # `address` is the load balancer's)
     bind_address: str | None = None
