@@ -136,6 +136,8 @@ async def main_async(args: argparse.Namespace) -> None:
     async with Nginx(backend_port):
         for n in args.routes:
             profile = args.profile / f"scale-{n}.prof" if args.profile else None
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
             report.add(await one_size(n, args.changes, backend_port, profile, rng))
     report.write([("propagation", "routes", ["prop_p50_ms", "prop_p99_ms"]),
                   ("convergence", "routes", ["apply_s", "cold_start_s"]),

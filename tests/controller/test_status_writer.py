@@ -130,3 +130,16 @@ def test_transition_time_changes_only_with_status() -> None:
     assert flipped["conditions"][0]["lastTransitionTime"] == "T1"
     same = wanted_status(current, {"conditions": [condition("Accepted", "True", "T1")]}, OURS)
     assert same["conditions"][0]["lastTransitionTime"] == "T0"
+
+
+async def test_own_writes_come_back_as_echoes_and_others_do_not(h: Harness) -> None:
+    new = {"conditions": [condition("Accepted", "False")]}
+    await h.write(gw_update(new))
+    gw = h.informers["Gateway"]
+    await eventually(lambda: gw.get("default", "gw")["status"] == new, "the store to catch up")  # type: ignore[index]
+    echo = gw.get("default", "gw")
+    assert echo is not None and h.writer.is_echo("Gateway", echo)
+    h.fake.put("gateways", {"metadata": {"name": "gw", "namespace": "default"},
+                            "status": {"conditions": [condition("Accepted", "True")]}})
+    await eventually(lambda: gw.get("default", "gw")["status"] != new, "the foreign write")  # type: ignore[index]
+    assert not h.writer.is_echo("Gateway", gw.get("default", "gw"))  # type: ignore[arg-type]

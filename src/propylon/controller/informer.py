@@ -20,7 +20,8 @@ list and the watch ask the server for matching objects only.
 
 Objects are stored as the plain JSON dicts the server sent. After every change to the store the
 `on_change` callback runs (from the event loop); an event that changes nothing (a resync of an
-identical object) does not call it.
+identical object) does not call it, nor does a modification for which `quiet(obj)` is true (the
+controller's own status writes coming back).
 
 The watch request is built with lightkube's request builder so that `allowWatchBookmarks` can be
 set: lightkube's public `watch()` does not expose that parameter.
@@ -65,6 +66,7 @@ class Informer:
 
     def __init__(self, client: lightkube.AsyncClient, info: KindInfo,
                  on_change: Callable[[], None] | None = None, *,
+                 quiet: Callable[[dict[str, Any]], bool] | None = None,
                  backoff_initial_s: float = 0.1, backoff_max_s: float = 5.0,
                  server_timeout_s: int = 300, absent_retry_s: float = 30.0,
                  fields: dict[str, str] | None = None) -> None:
@@ -72,6 +74,7 @@ class Informer:
         self.info = info
         self.fields = dict(fields or {})
         self.on_change = on_change
+        self.quiet = quiet
         self.store: dict[ObjectKey, dict[str, Any]] = {}
         self.synced = asyncio.Event()
         self.resource_version: str | None = None
@@ -183,7 +186,8 @@ class Informer:
         if event_type in ("ADDED", "MODIFIED"):
             if self.store.get(key) != obj:
                 self.store[key] = obj
-                self._notify()
+                if self.quiet is None or not self.quiet(obj):
+                    self._notify()
         elif event_type == "DELETED":
             if self.store.pop(key, None) is not None:
                 self._notify()

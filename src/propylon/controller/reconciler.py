@@ -7,8 +7,11 @@ field selector `type=kubernetes.io/tls` only: every Secret the API lets a Gatewa
 listener's certificateRefs, a Gateway's backend client certificate) must be of that type, and
 CA bundles (BackendTLSPolicy, frontend validation) come from ConfigMaps, so the controller
 neither needs nor keeps any other Secret. Any informer change, and any infrastructure state change
-(`InfraManager.subscribe`), marks the graph dirty; once every informer has listed, the loop waits
-`debounce_s` after a change (so a burst of events costs one pass) and then:
+(`InfraManager.subscribe`), marks the graph dirty, except the echoes of the controller's own
+status writes (`StatusWriter.is_echo`: they carry the status the last pass computed, and no IR
+depends on status). Once every informer has listed, a change after a quiet period is reconciled
+at once; a change that arrives less than `debounce_s` after the end of the last pass waits for
+the rest of that interval (so a burst of events costs one more pass, not one per event). Then:
 
 1. builds an immutable `Snapshot` of every store plus `infra.states()` and `now` (an RFC 3339
    UTC timestamp, for the lastTransitionTime of conditions that change);
@@ -38,6 +41,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 import lightkube
@@ -86,10 +90,11 @@ class Controller:
         self.debounce_s = debounce_s
         self.translate_fn = translate_fn or translate
         self.xds_translate_fn = xds_translate_fn or xds_translate
+        self.status = StatusWriter(client, self._current, controller_name)
         self.informers = {info.kind: Informer(client, info, self._mark_dirty,
+                                              quiet=partial(self.status.is_echo, info.kind),
                                               fields=FIELD_SELECTORS.get(info.kind))
                           for info in WATCHED_KINDS}
-        self.status = StatusWriter(client, self._current, controller_name)
         self.leader = True  # whether this replica writes status and applies infrastructure
         self.reconciles = 0  # completed passes
         self.failures = 0  # passes whose translation raised
@@ -148,11 +153,13 @@ class Controller:
         for inf in self.informers.values():
             await inf.synced.wait()
         log.info("controller synced kinds=%d", len(self.informers))
+        last_pass = -self.debounce_s
         while True:
             await self._dirty.wait()
-            await asyncio.sleep(self.debounce_s)
+            await asyncio.sleep(max(0.0, last_pass + self.debounce_s - time.monotonic()))
             self._dirty.clear()
             await self.reconcile_once()
+            last_pass = time.monotonic()
             self._synced.set()
             if not self._dirty.is_set():
                 self._idle.set()

@@ -19,6 +19,10 @@ is the single task that writes them, one object at a time:
    object is read again from the server and steps 2-5 repeat. 404 means the object is gone: drop
    it. Any other failure is logged and the update is retried after a backoff, unless a newer
    one replaced it meanwhile.
+
+Every write's answer is remembered: `is_echo(kind, obj)` tells whether a watched object is exactly the
+version our own last status write produced. The controller does not reconcile again for such an
+echo: the status it carries is the one the last pass computed, and no IR depends on status.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ class StatusWriter:
         self.writes = 0  # successful status writes, for observability and tests
         self._retry_s = retry_s
         self._pending: dict[UpdateKey, StatusUpdate] = {}
+        self._written: dict[tuple[str, str, str], str] = {}  # kind, ns, name -> resourceVersion
         self._generation = 0  # bumped by clear(): retries queued before it are dropped
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -108,6 +113,13 @@ class StatusWriter:
         if self._pending:
             self._idle.clear()
             self._wake.set()
+
+    def is_echo(self, kind: str, obj: dict[str, Any]) -> bool:
+        """Whether `obj` (of `kind`) is the version our last status write of it produced."""
+        meta = obj.get("metadata") or {}
+        key = (kind, meta.get("namespace") or "", meta.get("name") or "")
+        version = meta.get("resourceVersion")
+        return version is not None and self._written.get(key) == version
 
     def clear(self) -> None:
         """Drop every queued update and pending retry (this replica stopped leading)."""
@@ -158,8 +170,9 @@ class StatusWriter:
                                  **({"namespace": update.namespace} if info.namespaced else {})},
                     "status": wanted}
             try:
-                await self.client.replace(res.Status(body), name=update.name,
-                                          namespace=update.namespace if info.namespaced else None)
+                written = await self.client.replace(
+                    res.Status(body), name=update.name,
+                    namespace=update.namespace if info.namespaced else None)
             except ApiError as err:
                 if err.status.code == 404:
                     return
@@ -170,6 +183,9 @@ class StatusWriter:
                 obj = await self._read(res, update)
                 continue
             self.writes += 1
+            version = (dict(written).get("metadata") or {}).get("resourceVersion")
+            if version:
+                self._written[(info.kind, update.namespace or "", update.name)] = version
             log.info("status written kind=%s namespace=%s name=%s",
                      info.kind, update.namespace or "", update.name)
             return
