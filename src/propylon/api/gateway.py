@@ -1,4 +1,5 @@
-"""Typed, frozen models of GatewayClass, Gateway and ReferenceGrant (gateway.networking.k8s.io/v1).
+"""Typed, frozen models of GatewayClass, Gateway, ListenerSet and ReferenceGrant
+(gateway.networking.k8s.io/v1).
 
 `decode(obj)` first fills the CRD defaults (`validation.with_defaults`), then reads the fields the
 translator uses. Decoding is lenient: the API server has validated writes already, and the
@@ -85,11 +86,14 @@ class Gateway:
     addresses: tuple[GatewayAddress, ...] = ()
     infra_labels: tuple[tuple[str, str], ...] = ()
     infra_annotations: tuple[tuple[str, str], ...] = ()
+    listener_sets_from: str = "None"  # spec.allowedListeners.namespaces.from
+    listener_sets_selector: LabelSelector | None = None
 
     @classmethod
     def decode(cls, obj: dict[str, Any]) -> Gateway:
         spec = (with_defaults(obj).get("spec") or {})
         infra = spec.get("infrastructure") or {}
+        allowed = (spec.get("allowedListeners") or {}).get("namespaces") or {}
         return cls(
             ObjectMeta.of(obj), str(spec.get("gatewayClassName", "")),
             tuple(_listener(li) for li in spec.get("listeners") or () if isinstance(li, dict)),
@@ -97,7 +101,37 @@ class Gateway:
                   for a in spec.get("addresses") or () if isinstance(a, dict)),
             tuple(sorted((infra.get("labels") or {}).items())),
             tuple(sorted((infra.get("annotations") or {}).items())),
+            str(allowed.get("from") or "None"), _selector(allowed.get("selector")),
         )
+
+
+@dataclass(frozen=True)
+class ListenerSetParent:
+    name: str
+    namespace: str
+    group: str = GROUP
+    kind: str = "Gateway"
+
+
+@dataclass(frozen=True)
+class ListenerSet:
+    """Listeners that attach to a parent Gateway (`spec.parentRef`), owned by another namespace
+    or team; the Gateway decides whether it accepts them (`spec.allowedListeners`)."""
+
+    meta: ObjectMeta
+    parent: ListenerSetParent
+    listeners: tuple[Listener, ...]
+
+    @classmethod
+    def decode(cls, obj: dict[str, Any]) -> ListenerSet:
+        meta = ObjectMeta.of(obj)
+        spec = (with_defaults(obj).get("spec") or {})
+        ref = spec.get("parentRef") or {}
+        return cls(
+            meta,
+            ListenerSetParent(str(ref.get("name", "")), str(ref.get("namespace") or meta.namespace),
+                              str(ref.get("group", GROUP)), str(ref.get("kind") or "Gateway")),
+            tuple(_listener(li) for li in spec.get("listeners") or () if isinstance(li, dict)))
 
 
 def _selector(raw: dict[str, Any] | None) -> LabelSelector | None:

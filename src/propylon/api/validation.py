@@ -167,19 +167,23 @@ LISTENER = Obj({
     }, default={"namespaces": {"from": "Same"}}),
 }, required=("name", "port", "protocol"))
 
+_LISTENER_RULES = (
+    cel("tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']",
+        _no_tls_for(("HTTP", "TCP", "UDP"))),
+    cel("tls mode must be Terminate for protocol HTTPS", _https_tls_terminate),
+    cel("tls mode must be set for protocol TLS", _tls_mode_set),
+    cel("hostname must not be specified for protocols ['TCP', 'UDP']", _no_hostname_for_l4),
+    cel("Listener name must be unique within the Gateway", _unique_names),
+    cel("Combination of port, protocol and hostname must be unique for each listener",
+        _listeners_unique_by_port_protocol_hostname),
+)
+
 GATEWAY_SPEC = Obj({
     "gatewayClassName": NAME,
     "listeners": Arr(LISTENER, max_items=64, min_items=1, keys=("name",), rules=(
         cel("tls must be specified for protocol HTTPS",
             lambda ls: all("tls" in li for li in each(ls) if li.get("protocol") == "HTTPS")),
-        cel("tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']",
-            _no_tls_for(("HTTP", "TCP", "UDP"))),
-        cel("tls mode must be Terminate for protocol HTTPS", _https_tls_terminate),
-        cel("tls mode must be set for protocol TLS", _tls_mode_set),
-        cel("hostname must not be specified for protocols ['TCP', 'UDP']", _no_hostname_for_l4),
-        cel("Listener name must be unique within the Gateway", _unique_names),
-        cel("Combination of port, protocol and hostname must be unique for each listener",
-            _listeners_unique_by_port_protocol_hostname),
+        *_LISTENER_RULES,
     )),
     "addresses": Arr(Obj({
         "type": Str(pattern=ADDRESS_TYPE, min_len=1, max_len=253, default="IPAddress"),
@@ -195,9 +199,25 @@ GATEWAY_SPEC = Obj({
         "parametersRef": Obj({"group": GROUP, "kind": KIND, "name": NAME},
                              required=("group", "kind", "name")),
     }),
-    "allowedListeners": Free(),
+    "allowedListeners": Obj({
+        "namespaces": Obj({
+            "from": Str(enum=("All", "Selector", "Same", "None"), default="None"),
+            "selector": LABEL_SELECTOR,
+        }, default={"from": "None"}),
+    }),
     "tls": Free(),
 }, required=("gatewayClassName", "listeners"))
+
+# ----------------------------------------------------------------------------------- ListenerSet
+
+LISTENER_SET_SPEC = Obj({
+    "parentRef": Obj({
+        "group": Str(pattern=GROUP_PATTERN, max_len=253, default="gateway.networking.k8s.io"),
+        "kind": Str(pattern=KIND_PATTERN, min_len=1, max_len=63, default="Gateway"),
+        "name": NAME, "namespace": NAMESPACE,
+    }, required=("name",)),
+    "listeners": Arr(LISTENER, max_items=64, min_items=1, keys=("name",), rules=_LISTENER_RULES),
+}, required=("listeners", "parentRef"))
 
 # ------------------------------------------------------------------------------------- HTTPRoute
 
@@ -511,6 +531,7 @@ def _with_spec(spec: Node) -> Obj:
 SCHEMAS: Mapping[tuple[str, str], Node] = {
     ("gateway.networking.k8s.io", "GatewayClass"): _with_spec(GATEWAY_CLASS_SPEC),
     ("gateway.networking.k8s.io", "Gateway"): _with_spec(GATEWAY_SPEC),
+    ("gateway.networking.k8s.io", "ListenerSet"): _with_spec(LISTENER_SET_SPEC),
     ("gateway.networking.k8s.io", "HTTPRoute"): _with_spec(HTTP_ROUTE_SPEC),
     ("gateway.networking.k8s.io", "ReferenceGrant"): _with_spec(REFERENCE_GRANT_SPEC),
     ("", "Namespace"): _with_spec(Obj({"finalizers": Arr(Str())})),
@@ -520,7 +541,7 @@ SCHEMAS: Mapping[tuple[str, str], Node] = {
     ("propylon.dev", "GatewayParameters"): _with_spec(GATEWAY_PARAMETERS_SPEC),
 }
 
-_REQUIRES_SPEC = {"GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant"}
+_REQUIRES_SPEC = {"GatewayClass", "Gateway", "ListenerSet", "HTTPRoute", "ReferenceGrant"}
 
 
 def _schema_of(obj: dict[str, Any]) -> Node | None:

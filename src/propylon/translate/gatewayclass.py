@@ -18,6 +18,7 @@ SUPPORTED_FEATURES = tuple(sorted((
     "Gateway",
     "HTTPRoute",
     "ReferenceGrant",
+    "ListenerSet",
     "TLSRoute",
     "TLSRouteModeTerminate",
     "TLSRouteModeMixed",
@@ -50,8 +51,6 @@ SUPPORTED_FEATURES = tuple(sorted((
     "HTTPRouteCORS",
     "GatewayPort8080",
     "GatewayHTTPListenerIsolation",
-    "GatewayStaticAddresses",  # loopback addresses; others are AddressNotUsable
-    "GatewayAddressEmpty",  # a value-less IPAddress entry gets a pool address
     "BackendTLSPolicy",
     "GatewayBackendClientCertificate",
 )))

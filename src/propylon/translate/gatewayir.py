@@ -96,14 +96,14 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
                                          route_config=config.name))
             continue
         chains, tcp_chains = [], []
-        for ls in sorted(group, key=lambda ls: (specificity(ls.spec.hostname), ls.spec.name)):
+        for ls in sorted(group, key=lambda ls: (specificity(ls.spec.hostname), ls.ir_name)):
             secrets.update((s.name, s) for s in ls.secrets)
             if ls.spec.protocol == "TLS":
-                tcp_chains.extend(_tcp_chains(f"{key}/{ls.spec.name}", ls, group))
+                tcp_chains.extend(_tcp_chains(f"{key}/{ls.ir_name}", ls, group))
                 continue
-            config = _route_config(f"{key}/{ls.spec.name}", [ls])
+            config = _route_config(f"{key}/{ls.ir_name}", [ls])
             configs.append(config)
-            chains.append(TLSFilterChain(f"{key}/{ls.spec.name}",
+            chains.append(TLSFilterChain(f"{key}/{ls.ir_name}",
                                          (ls.spec.hostname,) if ls.spec.hostname else (),
                                          tuple(s.name for s in ls.secrets), config.name))
         ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port,

@@ -43,6 +43,12 @@ class ListenerState:
     servable: bool = True  # may be programmed (valid, no conflict, certificates resolved)
     attached: int = 0
     routes: list[Any] = field(default_factory=list)  # httproute.Attachment, filled by httproute
+    origin: str = ""  # "<namespace>/<name>" of the ListenerSet declaring it; "" for the Gateway's
+
+    @property
+    def ir_name(self) -> str:
+        """A name unique within the Gateway (ListenerSets may reuse the Gateway's names)."""
+        return f"{self.origin}/{self.spec.name}" if self.origin else self.spec.name
 
 
 @dataclass
@@ -53,6 +59,7 @@ class GatewayState:
     accepted: bool
     accepted_reason: str
     accepted_message: str
+    listener_sets: list[Any] = field(default_factory=list)  # accepted listenersets.SetState
     # spec.tls.backend.clientCertificateRef resolved (None: the Gateway has none)
     backend_certificate: SecretIR | CertificateError | None = None
 
@@ -61,8 +68,8 @@ def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str],
              grants: Grants, now: str) -> GatewayState:
     previous = {li.get("name"): li.get("conditions") or ()
                 for li in (obj.get("status") or {}).get("listeners") or () if isinstance(li, dict)}
-    states = [_listener(li, gw, previous.get(li.name, ()), secrets, grants, now)
-              for li in gw.listeners]
+    states = [listener_state(li, gw.meta.namespace, gw.meta.generation, previous.get(li.name, ()),
+                             secrets, grants, now) for li in gw.listeners]
     _conflicts(states)
     for state in states:
         if state.conditions.status(c.ACCEPTED) is None:
@@ -82,9 +89,12 @@ def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str],
     return GatewayState(obj, gw, states, True, "Accepted", "the Gateway is accepted")
 
 
-def _listener(li: Listener, gw: Gateway, previous: Any, secrets: Mapping[tuple[str, str], Secret],
-              grants: Grants, now: str) -> ListenerState:
-    conds = c.Conditions(previous, gw.meta.generation, now)
+def listener_state(li: Listener, namespace: str, generation: int, previous: Any,
+                   secrets: Mapping[tuple[str, str], Secret], grants: Grants, now: str,
+                   owner_kind: str = "Gateway") -> ListenerState:
+    """One listener of a Gateway or of a ListenerSet (`owner_kind`) in `namespace`, on its own:
+    protocol, route kinds, certificates. Conflicts are decided afterwards."""
+    conds = c.Conditions(previous, generation, now)
     allowed = ROUTE_KINDS.get(li.protocol, ())
     wanted = li.kinds if li.kinds is not None else tuple(
         RouteKind(GROUP, k) for k in allowed)
@@ -107,8 +117,8 @@ def _listener(li: Listener, gw: Gateway, previous: Any, secrets: Mapping[tuple[s
                       f'{" or ".join(modes)}')
             state.usable = state.servable = False
         elif li.tls_mode != "Passthrough":
-            certs = resolve_certificates(li.name, gw.meta.namespace, li.certificate_refs, secrets,
-                                         grants)
+            certs = resolve_certificates(li.name, namespace, li.certificate_refs, secrets,
+                                         grants, owner_kind)
             if isinstance(certs, CertificateError):
                 conds.set(c.RESOLVED_REFS, False, certs.reason, certs.message)
                 state.servable = False
@@ -156,15 +166,13 @@ def status(state: GatewayState, infra: InfraState | None, now: str) -> StatusUpd
     address = infra.address if infra is not None else None
     listeners = []
     for ls in state.listeners:
-        _program_listener(ls, state.accepted, address, port_state(infra, ls.spec.port))
+        program_listener(ls, state.accepted, address, port_state(infra, ls.spec.port))
         listeners.append({"name": ls.spec.name,
                           "supportedKinds": [{"group": GROUP, "kind": k} for k in ls.supported_kinds],
                           "attachedRoutes": ls.attached,
                           "conditions": ls.conditions.as_list()})
     if not state.accepted:
         conds.set(c.PROGRAMMED, False, c.INVALID, "the Gateway is not accepted: see Accepted")
-    elif address is None and infra is not None and infra.address_unusable:
-        conds.set(c.PROGRAMMED, False, c.ADDRESS_NOT_USABLE, infra.message)
     elif address is None:
         conds.set(c.PROGRAMMED, False, c.ADDRESS_NOT_ASSIGNED,
                   (infra.message if infra is not None and infra.message
@@ -186,11 +194,13 @@ def status(state: GatewayState, infra: InfraState | None, now: str) -> StatusUpd
         body["addresses"] = [{"type": "IPAddress", "value": address}]
     body["conditions"] = conds.as_list()
     body["listeners"] = listeners
+    if gw.listener_sets_from != "None":
+        body["attachedListenerSets"] = len(state.listener_sets)
     return StatusUpdate(str(state.obj.get("apiVersion", "gateway.networking.k8s.io/v1")), "Gateway",
                         gw.meta.namespace, gw.meta.name, gw.meta.generation, body)
 
 
-def _program_listener(ls: ListenerState, accepted: bool, address: str | None,
+def program_listener(ls: ListenerState, accepted: bool, address: str | None,
                       port: PortState | None) -> None:
     conds = ls.conditions
     if not ls.servable or not accepted:
@@ -208,10 +218,17 @@ def _program_listener(ls: ListenerState, accepted: bool, address: str | None,
         conds.set(c.PROGRAMMED, True, "Programmed", "the listener is programmed")
 
 
+def all_listeners(state: GatewayState) -> list[ListenerState]:
+    """The Gateway's listeners merged with those of its accepted ListenerSets, in precedence
+    order."""
+    return state.listeners + [ls for ls_set in state.listener_sets for ls in ls_set.listeners]
+
+
 def servable_listeners(state: GatewayState, infra: InfraState) -> list[ListenerState]:
-    """Listeners that go into the IR: valid, not conflicted, and their port bound."""
+    """Listeners that go into the IR: valid, not conflicted, and their port bound; the Gateway's
+    own first, then those of its accepted ListenerSets."""
     out = []
-    for ls in state.listeners:
+    for ls in all_listeners(state):
         ps = port_state(infra, ls.spec.port)
         if ls.servable and state.accepted and not (ps is not None and ps.error is not None):
             out.append(ls)

@@ -10,11 +10,12 @@ backendRef of a rule is the rule's own (every request of the rule goes there), a
 that splits traffic it is refused (UnsupportedValue), never silently ignored. `retry.attempts`
 unset means one retry.
 
-`attach(route, ...)` then walks the route's parentRefs. For each Gateway of ours it narrows the
-listeners by sectionName and port (NoMatchingParent), by allowedRoutes namespaces and kinds
-(NotAllowedByListeners) and by hostname intersection (NoMatchingListenerHostname); the route
-attaches to every listener left, and one status entry per parentRef is written with our
-controllerName.
+`attach(route, ...)` then walks the route's parentRefs. For each Gateway of ours (its own
+listeners) or ListenerSet of ours (that set's listeners, with allowedRoutes "Same" meaning the
+set's namespace) it narrows the listeners by sectionName and port (NoMatchingParent), by
+allowedRoutes namespaces and kinds (NotAllowedByListeners) and by hostname intersection
+(NoMatchingListenerHostname); the route attaches to every listener left, and one status entry
+per parentRef is written with our controllerName.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from propylon.translate import conditions as c
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.hostnames import route_hostnames
+from propylon.translate.listenersets import SetState
 from propylon.translate.precedence import Ranked
 
 KIND = "HTTPRoute"
@@ -219,13 +221,13 @@ def _filter(f: HTTPFilter, fields: dict[str, Any], resolve: Callable[[BackendRef
         unsupported.append(f'filter type "{f.type}" is not supported: remove it')
 
 
-def _namespace_allowed(ls: ListenerState, gateway_ns: str, route_ns: str,
+def _namespace_allowed(ls: ListenerState, owner_ns: str, route_ns: str,
                        namespace_labels: Mapping[str, dict[str, str]]) -> bool:
     source = ls.spec.namespaces_from
     if source == "All":
         return True
     if source == "Same":
-        return route_ns == gateway_ns
+        return route_ns == owner_ns
     if source == "Selector" and ls.spec.selector is not None:
         labels = {METADATA_NAME_LABEL: route_ns, **namespace_labels.get(route_ns, {})}
         return ls.spec.selector.matches(labels)
@@ -235,46 +237,60 @@ def _namespace_allowed(ls: ListenerState, gateway_ns: str, route_ns: str,
 def attach(obj: dict[str, Any], route: HTTPRoute, translated: Translated,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
-           now: str) -> list[dict[str, Any]]:
-    """Attach `route` to listeners of our Gateways; return our status entries for `parents`."""
+           now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
+           ) -> list[dict[str, Any]]:
+    """Attach `route` to listeners of our Gateways and ListenerSets (`listenersets.SetState` by
+    namespace and name); return our status entries for `parents`."""
     previous = {_ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
                 for p in (obj.get("status") or {}).get("parents") or ()
                 if isinstance(p, dict) and p.get("controllerName") == controller}
     parents = []
     for ref in route.parent_refs:
-        if ref.group != GROUP or ref.kind != "Gateway":
+        key = (ref.namespace or route.meta.namespace, ref.name)
+        if ref.group != GROUP or ref.kind not in ("Gateway", "ListenerSet"):
             continue
-        state = gateways.get((ref.namespace or route.meta.namespace, ref.name))
-        if state is None:
+        parent: GatewayState | SetState | None = (
+            gateways.get(key) if ref.kind == "Gateway" else (listener_sets or {}).get(key))
+        if parent is None:
             continue
         status_ref = ref.status_ref(route.meta.namespace)
         conds = c.Conditions(previous.get(_ref_key(status_ref), ()), route.meta.generation, now)
-        _attach_to(ref, route, translated, state, namespace_labels, conds)
+        if isinstance(parent, GatewayState):
+            _attach_to(ref, route, translated, parent.listeners, key, "Gateway", namespace_labels,
+                       conds)
+        elif not parent.accepted:
+            conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
+                      f'ListenerSet "{key[0]}/{key[1]}" is not accepted by its Gateway: see its '
+                      "conditions")
+        else:
+            _attach_to(ref, route, translated, parent.listeners, key, "ListenerSet",
+                       namespace_labels, conds)
         _resolved_refs(translated, conds)
         parents.append({"parentRef": status_ref, "controllerName": controller,
                         "conditions": conds.as_list()})
     return parents
 
 
-def _attach_to(ref: ParentRef, route: HTTPRoute, translated: Translated, state: GatewayState,
+def _attach_to(ref: ParentRef, route: HTTPRoute, translated: Translated,
+               listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
                namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions) -> None:
-    gw = state.gateway
-    candidates = [ls for ls in state.listeners
+    """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
+    where = f'{owner_kind} "{owner[0]}/{owner[1]}"'
+    candidates = [ls for ls in listeners
                   if ref.section_name in (None, ls.spec.name) and ref.port in (None, ls.spec.port)]
     if not candidates:
         wanted = " and ".join(filter(None, (
             f'sectionName "{ref.section_name}"' if ref.section_name else "",
             f"port {ref.port}" if ref.port else "")))
         conds.set(c.ACCEPTED, False, c.NO_MATCHING_PARENT,
-                  f'Gateway "{gw.meta.namespace}/{gw.meta.name}" has no listener with {wanted}: '
-                  "fix the parentRef")
+                  f"{where} has no listener with {wanted}: fix the parentRef")
         return
     allowed = [ls for ls in candidates if ls.usable and KIND in ls.supported_kinds
-               and _namespace_allowed(ls, gw.meta.namespace, route.meta.namespace, namespace_labels)]
+               and _namespace_allowed(ls, owner[0], route.meta.namespace, namespace_labels)]
     if not allowed:
         conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
-                  f'no listener of Gateway "{gw.meta.namespace}/{gw.meta.name}" allows HTTPRoutes '
-                  f'from namespace "{route.meta.namespace}": change the listeners\' allowedRoutes '
+                  f'no listener of {where} allows HTTPRoutes from namespace '
+                  f'"{route.meta.namespace}": change the listeners\' allowedRoutes '
                   "or the parentRef")
         return
     matched = [(ls, route_hostnames(ls.spec.hostname, route.hostnames)) for ls in allowed]

@@ -27,8 +27,10 @@ class CertificateError:
 
 
 def resolve_certificates(listener: str, gateway_namespace: str, refs: tuple[SecretRef, ...],
-                         secrets: Mapping[tuple[str, str], Secret],
-                         grants: Grants) -> tuple[SecretIR, ...] | CertificateError:
+                         secrets: Mapping[tuple[str, str], Secret], grants: Grants,
+                         owner_kind: str = "Gateway") -> tuple[SecretIR, ...] | CertificateError:
+    """`owner_kind` is the kind whose listener holds the refs (Gateway or ListenerSet): the kind
+    a ReferenceGrant must name in `from`."""
     if not refs:
         return CertificateError(c.INVALID_CERTIFICATE_REF, f'listener "{listener}" has no '
                                 'tls.certificateRefs: reference a kubernetes.io/tls Secret')
@@ -39,9 +41,9 @@ def resolve_certificates(listener: str, gateway_namespace: str, refs: tuple[Secr
         if ref.group != "" or ref.kind != "Secret":
             return CertificateError(c.INVALID_CERTIFICATE_REF, f'{where} has kind "{ref.kind}" in '
                                     f'group "{ref.group}": only core Secrets are supported')
-        if not grants.allows(GROUP, "Gateway", gateway_namespace, "", "Secret", ns, ref.name):
+        if not grants.allows(GROUP, owner_kind, gateway_namespace, "", "Secret", ns, ref.name):
             return CertificateError(c.REF_NOT_PERMITTED, f'{where} is in another namespace and no '
-                                    f'ReferenceGrant in "{ns}" allows it from Gateways in '
+                                    f'ReferenceGrant in "{ns}" allows it from {owner_kind}s in '
                                     f'"{gateway_namespace}": create one')
         secret = secrets.get((ns, ref.name))
         if secret is None:

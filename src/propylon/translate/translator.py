@@ -2,8 +2,10 @@
 
 Order of work: GatewayClasses of our controller (status, and the set of accepted class names);
 Gateways of those classes (listeners evaluated; rejected when their own or their class's
-parametersRef is invalid, see `parameters`); HTTPRoutes (rules translated once, then attached
-to listeners, parent status); TLSRoutes (the same, to TLS listeners); then, per Gateway, its status (now that attachedRoutes and the
+parametersRef is invalid, see `parameters`); ListenerSets of those Gateways (accepted ones merged
+into their Gateway); HTTPRoutes (rules translated once, then attached
+to listeners, parent status); TLSRoutes (the same, to TLS listeners); then the ListenerSets'
+status; then, per Gateway, its status (now that attachedRoutes and the
 infrastructure state are known), its InfraIR when accepted, and its IR when it has an address.
 Objects that are not ours get no status. Nothing here raises on bad input: every problem becomes
 a condition. BackendTLSPolicies are resolved before routes (the routes' clusters carry their
@@ -17,7 +19,14 @@ from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.httproute import HTTPRoute
 from propylon.api.tlsroute import TLSRoute
 from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener, ProxyParameters
-from propylon.translate import backendtls, gateways, gatewayir, httproute, tlsroute
+from propylon.translate import (
+    backendtls,
+    gateways,
+    gatewayir,
+    httproute,
+    listenersets,
+    tlsroute,
+)
 from propylon.translate.backends import Backends
 from propylon.translate.gatewayclass import class_status
 from propylon.translate.parameters import Resolver
@@ -52,11 +61,13 @@ def translate(snapshot: Snapshot) -> Result:
     proxies = parameters.judge(states)
     namespace_labels = {n.meta.name: n.meta.label_map
                         for n in map(Namespace.decode, snapshot.of("Namespace"))}
+    sets = {s.key: s for s in listenersets.evaluate(snapshot.of("ListenerSet"), states,
+                                                    namespace_labels, secrets, grants, now)}
     for obj in snapshot.of("HTTPRoute"):
         route = HTTPRoute.decode(obj)
         translated = httproute.translate_rules(route, backends)
         parents = httproute.attach(obj, route, translated, states, namespace_labels,
-                                   snapshot.controller_name, now)
+                                   snapshot.controller_name, now, sets)
         if parents:
             statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
                                          "HTTPRoute", route.meta.namespace, route.meta.name,
@@ -72,6 +83,10 @@ def translate(snapshot: Snapshot) -> Result:
                                          "TLSRoute", tls_route.meta.namespace, tls_route.meta.name,
                                          tls_route.meta.generation, {"parents": parents}))
 
+    for s in sets.values():
+        gw = s.gateway.gateway
+        statuses.append(listenersets.status(s, snapshot.infra.get(
+            GatewayKey(gw.meta.namespace, gw.meta.name)), now))
     irs: dict[GatewayKey, GatewayIR] = {}
     infras: dict[GatewayKey, InfraIR] = {}
     for (ns, name), state in states.items():
@@ -93,8 +108,8 @@ def _infra_ir(key: GatewayKey, state: gateways.GatewayState,
     gw = state.gateway
     return InfraIR(
         key, gw.class_name,
-        tuple(InfraListener(ls.spec.name, ls.spec.port, ls.spec.protocol)
-              for ls in state.listeners if ls.usable),
+        tuple(InfraListener(ls.ir_name, ls.spec.port, ls.spec.protocol)
+              for ls in gateways.all_listeners(state) if ls.usable),
         tuple(a.value for a in gw.addresses if a.type == "IPAddress" and a.value),
         gw.infra_labels, gw.infra_annotations, proxy)
 

@@ -1,0 +1,213 @@
+"""ListenerSets: extra listeners that other namespaces attach to a Gateway of ours.
+
+`evaluate(...)` runs after the Gateways and before the routes. A ListenerSet whose parentRef names
+a Gateway of ours is judged in this order: the Gateway must be accepted (ParentNotAccepted), and
+its `spec.allowedListeners.namespaces` (None by default, Same, All, Selector) must admit the
+set's namespace (NotAllowed). Each listener is then evaluated like a Gateway listener, in the
+set's namespace (certificates in other namespaces need a ReferenceGrant from kind ListenerSet),
+and checked for conflicts against the merged list in the spec's precedence: the Gateway's own
+listeners first, then the ListenerSets oldest first, then by "<namespace>/<name>". A listener
+whose port is already used with another protocol is ProtocolConflict (HTTPS and TLS may share a
+port: SNI tells them apart), one repeating the hostname of an earlier listener of the same port
+is HostnameConflict; either way it is not accepted and the earlier listener keeps working. A
+set is Accepted when at least one listener is valid (ListenersNotValid otherwise); accepted sets
+join `GatewayState.listener_sets`, which feeds `status.attachedListenerSets`, the IR and the
+InfraIR of the Gateway (one proxy per Gateway).
+
+Routes attach to a set's listeners through a parentRef of kind ListenerSet (`httproute`); a
+parentRef of kind Gateway only sees the Gateway's own listeners. `status(...)` writes the set's
+conditions and listener statuses once routes are attached and the Gateway's infrastructure state
+is known. ListenerSets of Gateways that are not ours get no status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from propylon.api.core import Secret
+from propylon.api.gateway import GROUP, Gateway, ListenerSet
+from propylon.api.meta import status_conditions
+from propylon.ir.model import InfraState
+from propylon.translate import conditions as c
+from propylon.translate.gateways import (
+    SNI_PROTOCOLS,
+    GatewayState,
+    ListenerState,
+    listener_state,
+    port_state,
+    program_listener,
+)
+from propylon.translate.references import Grants
+from propylon.translate.types import StatusUpdate
+
+KIND = "ListenerSet"
+NOT_ALLOWED = "NotAllowed"
+PARENT_NOT_ACCEPTED = "ParentNotAccepted"
+METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass
+class SetState:
+    obj: dict[str, Any]
+    listener_set: ListenerSet
+    gateway: GatewayState
+    listeners: list[ListenerState]
+    accepted: bool
+    reason: str
+    message: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.listener_set.meta.namespace, self.listener_set.meta.name)
+
+
+def _admits(gw: Gateway, namespace: str, namespace_labels: Mapping[str, dict[str, str]]) -> bool:
+    source = gw.listener_sets_from
+    if source == "All":
+        return True
+    if source == "Same":
+        return namespace == gw.meta.namespace
+    if source == "Selector" and gw.listener_sets_selector is not None:
+        labels = {METADATA_NAME_LABEL: namespace, **namespace_labels.get(namespace, {})}
+        return gw.listener_sets_selector.matches(labels)
+    return False
+
+
+def _precedence(ls: ListenerSet) -> tuple[str, str, str]:
+    return (ls.meta.creation_timestamp, ls.meta.namespace, ls.meta.name)
+
+
+def evaluate(objs: Iterable[dict[str, Any]], gateways: Mapping[tuple[str, str], GatewayState],
+             namespace_labels: Mapping[str, dict[str, str]],
+             secrets: Mapping[tuple[str, str], Secret], grants: Grants,
+             now: str) -> list[SetState]:
+    """Every ListenerSet of our Gateways, judged; accepted ones are added to their Gateway."""
+    decoded = sorted(((ListenerSet.decode(o), o) for o in objs), key=lambda p: _precedence(p[0]))
+    claims = {key: _own_claims(state) for key, state in gateways.items()}
+    out = []
+    for ls, obj in decoded:
+        parent = ls.parent
+        state = gateways.get((parent.namespace, parent.name))
+        if parent.group != GROUP or parent.kind != "Gateway" or state is None:
+            continue
+        gw = state.gateway
+        where = f'Gateway "{gw.meta.namespace}/{gw.meta.name}"'
+        if not state.accepted:
+            out.append(_rejected(obj, ls, state, now, PARENT_NOT_ACCEPTED,
+                                 f"the parent {where} is not accepted: see its conditions"))
+            continue
+        if not _admits(gw, ls.meta.namespace, namespace_labels):
+            out.append(_rejected(obj, ls, state, now, NOT_ALLOWED,
+                                 f'the parent {where} does not allow ListenerSets from namespace '
+                                 f'"{ls.meta.namespace}": change its spec.allowedListeners'))
+            continue
+        out.append(_judge(obj, ls, state, claims[(parent.namespace, parent.name)], secrets, grants,
+                          now))
+    for s in out:
+        if s.accepted:
+            s.gateway.listener_sets.append(s)
+    return out
+
+
+def _previous(obj: dict[str, Any]) -> dict[str, Any]:
+    return {li.get("name"): li.get("conditions") or ()
+            for li in (obj.get("status") or {}).get("listeners") or () if isinstance(li, dict)}
+
+
+def _rejected(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, now: str, reason: str,
+              message: str) -> SetState:
+    previous = _previous(obj)
+    listeners = []
+    for li in ls.listeners:
+        conds = c.Conditions(previous.get(li.name, ()), ls.meta.generation, now)
+        conds.set(c.ACCEPTED, False, reason, message)
+        conds.set(c.PROGRAMMED, False, reason, message)
+        listeners.append(ListenerState(li, conds, (), usable=False, servable=False,
+                                       origin=f"{ls.meta.namespace}/{ls.meta.name}"))
+    return SetState(obj, ls, state, listeners, False, reason, message)
+
+
+Claims = dict[int, tuple[str, set[str | None]]]  # port -> (protocol, hostnames)
+
+
+def _own_claims(state: GatewayState) -> Claims:
+    claims: Claims = {}
+    for ls in state.listeners:
+        if not ls.conditions.status(c.CONFLICTED):
+            claims.setdefault(ls.spec.port, (ls.spec.protocol, set()))[1].add(ls.spec.hostname)
+    return claims
+
+
+def _judge(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, claims: Claims,
+           secrets: Mapping[tuple[str, str], Secret], grants: Grants, now: str) -> SetState:
+    previous = _previous(obj)
+    listeners = []
+    for li in ls.listeners:
+        s = listener_state(li, ls.meta.namespace, ls.meta.generation, previous.get(li.name, ()),
+                           secrets, grants, now, KIND)
+        s.origin = f"{ls.meta.namespace}/{ls.meta.name}"
+        _conflict(s, claims)
+        if s.conditions.status(c.ACCEPTED) is None:
+            s.conditions.set(c.ACCEPTED, True, "Accepted", "the listener is valid")
+        listeners.append(s)
+    valid = [s for s in listeners if s.servable]
+    if not valid:
+        return SetState(obj, ls, state, listeners, False, c.LISTENERS_NOT_VALID,
+                        "no listener is valid: see the listeners' conditions")
+    if len(valid) < len(listeners):
+        return SetState(obj, ls, state, listeners, True, c.LISTENERS_NOT_VALID,
+                        "some listeners are not valid and are not served: see their conditions")
+    return SetState(obj, ls, state, listeners, True, "Accepted", "the ListenerSet is accepted")
+
+
+def _conflict(s: ListenerState, claims: Claims) -> None:
+    """Check `s` against the listeners before it on the Gateway; claim its port if it is free."""
+    port, protocol, hostname = s.spec.port, s.spec.protocol, s.spec.hostname
+    taken = claims.get(port)
+    if taken is not None and taken[0] != protocol and not SNI_PROTOCOLS >= {taken[0], protocol}:
+        reason, message = c.PROTOCOL_CONFLICT, (
+            f'port {port} is already used with protocol {taken[0]} by a listener of the Gateway '
+            f'or of an earlier ListenerSet: use another port')
+    elif taken is not None and hostname in taken[1]:
+        reason, message = c.HOSTNAME_CONFLICT, (
+            f'hostname "{hostname or "*"}" on port {port} is already used by a listener of the '
+            "Gateway or of an earlier ListenerSet: use another hostname or port")
+    else:
+        claims.setdefault(port, (protocol, set()))[1].add(hostname)
+        if s.usable:
+            s.conditions.set(c.CONFLICTED, False, c.NO_CONFLICTS, "no conflicts")
+        return
+    for type_ in (c.ACCEPTED, c.PROGRAMMED):
+        s.conditions.set(type_, False, reason, message)
+    s.conditions.set(c.CONFLICTED, True, reason, message)
+    s.usable = s.servable = False
+
+
+def status(s: SetState, infra: InfraState | None, now: str) -> StatusUpdate:
+    ls = s.listener_set
+    conds = c.Conditions(status_conditions(s.obj), ls.meta.generation, now)
+    conds.set(c.ACCEPTED, s.accepted, s.reason, s.message)
+    address = infra.address if infra is not None else None
+    if s.accepted:
+        for li in s.listeners:
+            if li.conditions.status(c.CONFLICTED) is not True:
+                program_listener(li, True, address, port_state(infra, li.spec.port))
+    if not s.accepted:
+        conds.set(c.PROGRAMMED, False, s.reason, s.message)
+    elif not any(li.conditions.status(c.PROGRAMMED) for li in s.listeners):
+        conds.set(c.PROGRAMMED, False, c.INVALID,
+                  "no listener is programmed: see the listeners' conditions")
+    elif infra is None or not infra.ready:
+        conds.set(c.PROGRAMMED, False, c.PENDING, "waiting for the Gateway's proxy to become ready")
+    else:
+        conds.set(c.PROGRAMMED, True, "Programmed", "the ListenerSet is programmed")
+    body = {"conditions": conds.as_list(),
+            "listeners": [{"name": li.spec.name,
+                           "supportedKinds": [{"group": GROUP, "kind": k}
+                                              for k in li.supported_kinds],
+                           "attachedRoutes": li.attached,
+                           "conditions": li.conditions.as_list()} for li in s.listeners]}
+    return StatusUpdate(str(s.obj.get("apiVersion", "gateway.networking.k8s.io/v1")), KIND,
+                        ls.meta.namespace, ls.meta.name, ls.meta.generation, body)
