@@ -43,6 +43,7 @@ SUPPORTED_FEATURES = tuple(sorted((
     "HTTPRoute307RedirectStatusCode",
     "HTTPRoute308RedirectStatusCode",
     "HTTPRouteParentRefPort",
+    "HTTPRouteDestinationPortMatching",  # a parentRef.port no listener has: NoMatchingParent
     "HTTPRouteNamedRouteRule",
     "HTTPRouteRequestMultipleMirrors",
     "HTTPRouteRequestPercentageMirror",
