@@ -52,6 +52,8 @@ SUPPORTED_FEATURES = tuple(sorted((
     "HTTPRouteCORS",
     "GatewayPort8080",
     "GatewayHTTPListenerIsolation",
+    "GatewayStaticAddresses",  # loopback addresses; others are AddressNotUsable
+    "GatewayAddressEmpty",  # a value-less IPAddress entry gets a pool address
     "BackendTLSPolicy",
     "GatewayBackendClientCertificate",
 )))

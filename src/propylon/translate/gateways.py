@@ -173,6 +173,8 @@ def status(state: GatewayState, infra: InfraState | None, now: str) -> StatusUpd
                           "conditions": ls.conditions.as_list()})
     if not state.accepted:
         conds.set(c.PROGRAMMED, False, c.INVALID, "the Gateway is not accepted: see Accepted")
+    elif address is None and infra is not None and infra.address_unusable:
+        conds.set(c.PROGRAMMED, False, c.ADDRESS_NOT_USABLE, infra.message)
     elif address is None:
         conds.set(c.PROGRAMMED, False, c.ADDRESS_NOT_ASSIGNED,
                   (infra.message if infra is not None and infra.message
