@@ -73,6 +73,15 @@ class Listener:
 
 
 @dataclass(frozen=True)
+class FrontendValidation:
+    """`spec.tls.frontend` client-certificate validation: CA references (ConfigMaps) and mode
+    (`AllowValidOnly` or `AllowInsecureFallback`)."""
+
+    ca_refs: tuple[SecretRef, ...]
+    mode: str = "AllowValidOnly"
+
+
+@dataclass(frozen=True)
 class GatewayAddress:
     type: str
     value: str
@@ -88,6 +97,13 @@ class Gateway:
     infra_annotations: tuple[tuple[str, str], ...] = ()
     listener_sets_from: str = "None"  # spec.allowedListeners.namespaces.from
     listener_sets_selector: LabelSelector | None = None
+    frontend_default: FrontendValidation | None = None
+    frontend_per_port: tuple[tuple[int, FrontendValidation | None], ...] = ()
+
+    def frontend_validation(self, port: int) -> FrontendValidation | None:
+        """The client-certificate validation of HTTPS listeners on `port`: a perPort entry
+        replaces the default."""
+        return dict(self.frontend_per_port).get(port, self.frontend_default)
 
     @classmethod
     def decode(cls, obj: dict[str, Any]) -> Gateway:
@@ -102,7 +118,26 @@ class Gateway:
             tuple(sorted((infra.get("labels") or {}).items())),
             tuple(sorted((infra.get("annotations") or {}).items())),
             str(allowed.get("from") or "None"), _selector(allowed.get("selector")),
+            *_frontend((spec.get("tls") or {}).get("frontend") or {}),
         )
+
+
+def _validation(tls: Any) -> FrontendValidation | None:
+    validation = tls.get("validation") if isinstance(tls, dict) else None
+    if not isinstance(validation, dict):
+        return None
+    return FrontendValidation(
+        tuple(SecretRef(str(r.get("name", "")), r.get("namespace"), str(r.get("group") or ""),
+                        str(r.get("kind") or "ConfigMap"))
+              for r in validation.get("caCertificateRefs") or () if isinstance(r, dict)),
+        str(validation.get("mode") or "AllowValidOnly"))
+
+
+def _frontend(raw: dict[str, Any]) -> tuple[FrontendValidation | None,
+                                             tuple[tuple[int, FrontendValidation | None], ...]]:
+    per_port = tuple((int(p.get("port") or 0), _validation(p.get("tls")))
+                     for p in raw.get("perPort") or () if isinstance(p, dict))
+    return _validation(raw.get("default")), per_port
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 - HTTP / HTTPS: HTTP/1.1 (the HTTPS host name is verified with Go's rules, `*.org` matching
   `example.org`, on a handshake made with the same SNI just before the request); `Host` from the case (else the address), `X-Echo-Set-Header` always
   sent (the `echoSetResponseHeaders` pairs, or empty), redirects followed unless
-  `unfollowRedirect`; HTTPS uses the case's SNI and trusts only `serverCA`'s PEM.
+  `unfollowRedirect`; HTTPS uses the case's SNI and trusts only `serverCA`'s PEM, and presents
+  `clientCert` when the case gives one.
 - WEBSOCKET: dial `/ws` (or the path), send each `websocketEcho` frame, read the same back.
 - H2C_PRIOR_KNOWLEDGE: cleartext HTTP/2 with prior knowledge; H2: HTTP/2 over TLS (ALPN h2,
   SNI and trust as for HTTPS); both through `h2client`, without redirects.
@@ -45,6 +46,7 @@ class Target:
     address: str
     port: int
     server_ca: bytes | None = None  # PEM the HTTPS client trusts
+    client_cert: tuple[str, str] | None = None  # files of the certificate and key it presents
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ def _ssl(target: Target) -> ssl.SSLContext:
     """Trust only serverCA; the host name is checked afterwards with Go's rules."""
     context = ssl.create_default_context(cadata=(target.server_ca or b"").decode() or None)
     context.check_hostname = False
+    if target.client_cert is not None:
+        context.load_cert_chain(*target.client_cert)
     return context
 
 

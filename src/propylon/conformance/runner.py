@@ -19,6 +19,7 @@ import asyncio
 import base64
 import ipaddress
 import re
+import tempfile
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -230,7 +231,23 @@ class Harness:
                         listeners[0])
         port = request.get("port") or via.get("port") or listener.get("port") or 80
         return requests.Target(str(addresses[0]["value"]), int(port),
-                               await self.server_ca(request.get("serverCA")))
+                               await self.server_ca(request.get("serverCA")),
+                               await self.client_cert(request.get("clientCert")))
+
+    async def client_cert(self, text: str | None) -> tuple[str, str] | None:
+        """Files holding the `tls.crt` and `tls.key` of `clientCert` (`Secret ns/name ...`)."""
+        if not text:
+            return None
+        namespace, _, name = str(text).split()[1].rpartition("/")
+        secret = await self.get("Secret", namespace or "gateway-conformance-infra", name)
+        data = (secret or {}).get("data") or {}
+        if "tls.crt" not in data or "tls.key" not in data:
+            raise CaseFailed(f"clientCert {text!r}: no tls.crt and tls.key in Secret {name}")
+        folder = Path(tempfile.mkdtemp(prefix="propylon-client-cert-"))
+        files = (folder / "tls.crt", folder / "tls.key")
+        for path, key in zip(files, ("tls.crt", "tls.key")):
+            path.write_bytes(base64.b64decode(data[key]))
+        return str(files[0]), str(files[1])
 
     async def server_ca(self, text: str | None) -> bytes | None:
         """PEM named by `serverCA` text such as `Secret ns/name tls.crt` or `ConfigMap name`."""
@@ -260,10 +277,8 @@ class Harness:
         if request.get("protocol") == "TLS":
             await self.tls_request(case, request, expect)
             return
-        if expect.get("connectionError") or expect.get("connectionRejected") or request.get(
-                "clientCert"):
-            raise CaseSkipped("TLS expectations (client certs, connection errors) are not "
-                              "implemented by the runner")
+        if expect.get("connectionRejected"):
+            raise CaseSkipped("connectionRejected is implemented for TLS requests only")
         if expect.get("backendPeerCert"):
             pem = await self.server_ca(str(expect["backendPeerCert"]).removeprefix("PEM of "))
             expect["backendPeerCert"] = (pem or b"").decode()
@@ -275,6 +290,9 @@ class Harness:
             outcome = await requests.send(target, fresh)
             if request.get("protocol") == "WEBSOCKET":
                 return outcome.error or None
+            if expect.get("connectionError"):
+                return None if outcome.error else \
+                    f"status {outcome.response.status}, expected a transport error"
             if outcome.error:
                 return outcome.error
             return compare(fresh, {**expect, "path": fresh["path"]} if "path" in expect and

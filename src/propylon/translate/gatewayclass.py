@@ -22,6 +22,8 @@ SUPPORTED_FEATURES = tuple(sorted((
     "TLSRoute",
     "TLSRouteModeTerminate",
     "TLSRouteModeMixed",
+    "GatewayFrontendClientCertificateValidation",
+    "GatewayFrontendClientCertificateValidationInsecureFallback",
     "HTTPRouteHostRewrite",
     "HTTPRouteMethodMatching",
     "HTTPRouteQueryParamMatching",

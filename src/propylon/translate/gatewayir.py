@@ -105,7 +105,8 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
             configs.append(config)
             chains.append(TLSFilterChain(f"{key}/{ls.ir_name}",
                                          (ls.spec.hostname,) if ls.spec.hostname else (),
-                                         tuple(s.name for s in ls.secrets), config.name))
+                                         tuple(s.name for s in ls.secrets), config.name,
+                                         ls.client_validation))
         ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port,
                                      "HTTPS" if chains else "TLS", tls_chains=tuple(chains),
                                      tcp_chains=tuple(tcp_chains)))

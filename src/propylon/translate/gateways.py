@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from propylon.api.core import Secret
+from propylon.api.core import ConfigMap, Secret
 from propylon.api.gateway import GROUP, Gateway, Listener, RouteKind
 from propylon.api.meta import status_conditions
-from propylon.ir.model import InfraState, PortState
+from propylon.ir.model import ClientValidation, InfraState, PortState
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
+from propylon.translate import frontend
 from propylon.translate.references import Grants
 from propylon.translate.tls import CertificateError, resolve_certificates
 from propylon.translate.types import StatusUpdate
@@ -43,6 +44,7 @@ class ListenerState:
     servable: bool = True  # may be programmed (valid, no conflict, certificates resolved)
     attached: int = 0
     routes: list[Any] = field(default_factory=list)  # httproute.Attachment, filled by httproute
+    client_validation: ClientValidation | None = None  # HTTPS: spec.tls.frontend of its port
     origin: str = ""  # "<namespace>/<name>" of the ListenerSet declaring it; "" for the Gateway's
 
     @property
@@ -65,11 +67,13 @@ class GatewayState:
 
 
 def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str], Secret],
-             grants: Grants, now: str) -> GatewayState:
+             grants: Grants, now: str,
+             config_maps: Mapping[tuple[str, str], ConfigMap] | None = None) -> GatewayState:
     previous = {li.get("name"): li.get("conditions") or ()
                 for li in (obj.get("status") or {}).get("listeners") or () if isinstance(li, dict)}
     states = [listener_state(li, gw.meta.namespace, gw.meta.generation, previous.get(li.name, ()),
                              secrets, grants, now) for li in gw.listeners]
+    frontend.apply(states, gw, config_maps or {}, grants)
     _conflicts(states)
     for state in states:
         if state.conditions.status(c.ACCEPTED) is None:
@@ -194,6 +198,11 @@ def status(state: GatewayState, infra: InfraState | None, now: str) -> StatusUpd
     body: dict[str, Any] = {}
     if address is not None and state.accepted:
         body["addresses"] = [{"type": "IPAddress", "value": address}]
+    if any(ls.client_validation is not None and ls.client_validation.optional
+           for ls in state.listeners):
+        conds.set(frontend.INSECURE_MODE_CONDITION, True, "ConfigurationChanged",
+                  "client certificate validation allows clients without a valid certificate "
+                  "(AllowInsecureFallback)")
     body["conditions"] = conds.as_list()
     body["listeners"] = listeners
     if gw.listener_sets_from != "None":

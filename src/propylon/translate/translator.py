@@ -14,7 +14,7 @@ TLS settings) and get their ancestor status once routes are attached.
 
 from __future__ import annotations
 
-from propylon.api.core import EndpointSlice, Namespace, Secret, Service
+from propylon.api.core import ConfigMap, EndpointSlice, Namespace, Secret, Service
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.httproute import HTTPRoute
 from propylon.api.tlsroute import TLSRoute
@@ -47,12 +47,14 @@ def translate(snapshot: Snapshot) -> Result:
 
     grants = Grants(ReferenceGrant.decode(o) for o in snapshot.of("ReferenceGrant"))
     secrets = {(s.meta.namespace, s.meta.name): s for s in map(Secret.decode, snapshot.of("Secret"))}
+    config_maps = {(m.meta.namespace, m.meta.name): m
+                   for m in map(ConfigMap.decode, snapshot.of("ConfigMap"))}
     states: dict[tuple[str, str], gateways.GatewayState] = {}
     for obj in snapshot.of("Gateway"):
         gw = Gateway.decode(obj)
         if gw.class_name in ours:
             states[(gw.meta.namespace, gw.meta.name)] = state = gateways.evaluate(
-                obj, gw, secrets, grants, now)
+                obj, gw, secrets, grants, now, config_maps)
             state.backend_certificate = backendtls.gateway_client_certificate(obj, secrets, grants)
 
     tls = backendtls.BackendTLS.of(snapshot)
