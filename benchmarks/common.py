@@ -10,7 +10,8 @@
 - `Nginx` runs nginx from the Debian package as a fast local backend (`return 200 ok`) or as a
   reverse proxy; `Envoy` runs a hand-written Envoy config.
 - `probe()` sends one GET on a new connection and returns the status (0 if the connection
-  failed); `Report` prints figures and writes JSON, Markdown and PNG plots.
+  failed); `Report` prints figures and writes JSON, Markdown and PNG plots, stamped with the
+  date, the machine and the commit (`$BENCH_COMMIT` when run from an exported tree).
 """
 
 from __future__ import annotations
@@ -380,8 +381,9 @@ def machine() -> dict[str, Any]:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
                "unknown")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
+    commit = os.environ.get("BENCH_COMMIT") or subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+        text=True).stdout.strip()
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "cpu": cpu, "cores": os.cpu_count(),
             "load_avg": os.getloadavg()[0], "commit": commit}
 
