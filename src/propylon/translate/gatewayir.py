@@ -8,6 +8,8 @@ routes of the most specific listener matching it, and every listener hostname ge
 even without routes, so its requests 404 instead of falling into a wildcard listener's routes.
 There is a catch-all `*` virtual host only for a listener without hostname, so unknown hosts 404.
 A redirect carries the scheme and port of the listener serving it (its Location defaults to them).
+An HTTPS listener's table answers 421 (Misdirected Request) for the hosts another HTTPS listener
+of its port serves, since HTTP/2 clients reuse a connection across names its certificate covers.
 A TLS listener (TLSRoutes) adds one TCPFilterChain per route to its port's listener, selected by
 the SNI names the route serves there; HTTPS and TLS listeners may share a port.
 Clusters reached over TLS present the Gateway's backend client certificate, when it has one.
@@ -21,11 +23,14 @@ from typing import Literal
 
 from propylon.ir.model import (
     Cluster,
+    DirectResponse,
     GatewayIR,
     GatewayKey,
     InfraState,
     Listener,
+    Route,
     RouteConfig,
+    RouteMatch,
     Secret,
     TCPFilterChain,
     TLSFilterChain,
@@ -34,6 +39,8 @@ from propylon.ir.model import (
 from propylon.translate.gateways import ListenerState, port_state
 from propylon.translate.hostnames import matches, specificity
 from propylon.translate.precedence import Ranked, ordered
+
+MISDIRECTED = 421
 
 
 def _owner(hostname: str, listeners: list[ListenerState]) -> ListenerState | None:
@@ -69,6 +76,26 @@ def _route_config(name: str, listeners: list[ListenerState]) -> RouteConfig:
     return RouteConfig(name, vhosts)
 
 
+def _misdirected(config: RouteConfig, ls: ListenerState,
+                 port: list[ListenerState]) -> RouteConfig:
+    """An HTTPS listener's table answers 421 for hosts another HTTPS listener of its port is
+    the most specific for: HTTP/2 may reuse a connection made for one SNI name for another."""
+    others = [o for o in port if o is not ls and o.spec.protocol == "HTTPS"]
+    if not others:
+        return config
+    mine = ls.spec.hostname or "*"
+    vhosts = {vh.domains[0]: vh for vh in config.virtual_hosts
+              if vh.domains[0] in (mine, "*") or _owner(vh.domains[0], port) is ls}
+    for other in others:
+        domain = other.spec.hostname or "*"
+        if domain not in vhosts and domain != mine:
+            vhosts[domain] = VirtualHost(f"{config.name}/{domain}", (domain,), (Route(
+                f"{config.name}/{domain}/misdirected", RouteMatch(),
+                direct_response=DirectResponse(MISDIRECTED)),))
+    return RouteConfig(config.name, tuple(
+        vh for _, vh in sorted(vhosts.items(), key=lambda kv: (specificity(kv[0]), kv[0]))))
+
+
 def _unique(routes: list[Ranked]) -> list[Ranked]:
     """A route attached through two listeners of one port must appear once per host."""
     return list({r.route.name: r for r in routes}.values())
@@ -101,7 +128,7 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
             if ls.spec.protocol == "TLS":
                 tcp_chains.extend(_tcp_chains(f"{key}/{ls.ir_name}", ls, group))
                 continue
-            config = _route_config(f"{key}/{ls.ir_name}", [ls])
+            config = _misdirected(_route_config(f"{key}/{ls.ir_name}", [ls]), ls, group)
             configs.append(config)
             chains.append(TLSFilterChain(f"{key}/{ls.ir_name}",
                                          (ls.spec.hostname,) if ls.spec.hostname else (),
