@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: quickstart test lint
+.PHONY: quickstart test lint bench-setup bench-smoke
 quickstart: $(VENV)/.installed
 	$(VENV)/bin/propylon up -f examples/quickstart --echo 127.0.0.1:9001
 
@@ -18,3 +18,14 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(VENV)/bin/pytest -q
+
+# Benchmarks (see README "Benchmarks"): Debian packages + the bench extra, then every benchmark
+# at its smallest size, figures in $(BENCH_OUT).
+BENCH_OUT ?= .bench-smoke
+bench-setup: $(VENV)/.installed
+	benchmarks/setup.sh
+
+bench-smoke: bench-setup
+	$(VENV)/bin/python -m benchmarks.scale --routes 100 --changes 10 --out $(BENCH_OUT)
+	$(VENV)/bin/python -m benchmarks.churn --routes 100 --seconds 8 --out $(BENCH_OUT)
+	$(VENV)/bin/python -m benchmarks.dataplane --seconds 2 --rounds 1 --out $(BENCH_OUT)
