@@ -5,7 +5,9 @@
 started by an earlier run reconnect after a crash or an upgrade), the host infrastructure manager
 (one Envoy process per Gateway, addresses from a loopback pool), optional echo backends, and the
 controller, which reads the API server through the same lightkube client it uses against a real
-cluster. Leaving the context stops them in the reverse order, Envoys included.
+cluster. The controller drives the host manager through `MirroredInfra` (`stack.infra`), which
+shows each Gateway's Envoy in the API as a Pod and a LoadBalancer Service. Leaving the context
+stops them in the reverse order, Envoys included.
 
 `propylon up` and the conformance runner both use it, so they run the same code path.
 """
@@ -27,6 +29,7 @@ from propylon.client import load_client
 from propylon.controller.reconciler import Controller
 from propylon.echo import serve_echo
 from propylon.infra.host import HostInfra
+from propylon.infra.mirror import MirroredInfra
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 from propylon.xds.server import SnapshotCache, XdsServer
 
@@ -53,7 +56,8 @@ class Standalone:
         self.api: APIServer
         self.xds: XdsServer
         self.cache: SnapshotCache
-        self.infra: HostInfra
+        self.host: HostInfra
+        self.infra: MirroredInfra
         self.client: lightkube.AsyncClient
         self.controller: Controller
         self.controller_task: asyncio.Task[None]
@@ -86,8 +90,10 @@ class Standalone:
         xds_port = await self.xds.start("127.0.0.1", _xds_port(self.state_dir))
         self._stack.push_async_callback(self.xds.stop)
 
-        self.infra = HostInfra(self.state_dir, "127.0.0.1", xds_port, pool=opts.address_pool,
-                               privileged_port_offset=opts.privileged_port_offset)
+        self.client = load_client(self.api.kubeconfig_path)
+        self.host = HostInfra(self.state_dir, "127.0.0.1", xds_port, pool=opts.address_pool,
+                              privileged_port_offset=opts.privileged_port_offset)
+        self.infra = MirroredInfra(self.host, self.client)
         self._stack.push_async_callback(self.infra.close)
 
         for listen in opts.echo:
@@ -95,7 +101,6 @@ class Standalone:
             runner = await serve_echo(host or "127.0.0.1", int(port))
             self._stack.push_async_callback(runner.cleanup)
 
-        self.client = load_client(self.api.kubeconfig_path)
         self.controller = Controller(self.client, self.cache, self.infra,
                                      controller_name=opts.controller_name)
         self.controller_task = asyncio.create_task(self.controller.run(), name="controller")

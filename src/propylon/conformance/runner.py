@@ -52,6 +52,7 @@ BASE = "base/manifests.yaml"
 NAMESPACES_READY_TIMEOUT_S = 300.0
 MIRROR_QUERY = "gateway-api-conformance-request-id"
 FRESH_UUID = re.compile(r"<fresh uuid[^>]*>")
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 
 
 # Go tests that check the refusal of a feature and return at once, passing, when the
@@ -366,6 +367,8 @@ class Harness:
             self._last_patched = step
         elif action == "endpointsFromPods":
             await self._endpoints_from_pods(step)
+        elif action == "infrastructureMetadata":
+            await self._infrastructure_metadata(str(step["namespace"]), str(step["gateway"]))
         elif action == "copyData":
             source = await self._live({**step, "name": step["from"]})
             await manifests.apply(self.client, [{
@@ -397,6 +400,30 @@ class Harness:
                 "targetRef": {"kind": "Pod", "namespace": p.namespace, "name": p.name},
             } for p in family]
             await self.replace(obj)
+
+    async def _infrastructure_metadata(self, namespace: str, gateway: str) -> None:
+        """See `supplements`: labelled objects carry the Gateway's infrastructure metadata."""
+        gw = await self._live({"kind": "Gateway", "namespace": namespace, "name": gateway})
+        infrastructure = (gw.get("spec") or {}).get("infrastructure") or {}
+        found = []
+        for kind in ("ServiceAccount", "Pod", "Service"):
+            items = [o.to_dict() async for o in self.client.list(
+                resource_class(by_kind(kind)), namespace=namespace,
+                labels={GATEWAY_NAME_LABEL: gateway})]
+            if not items:
+                continue
+            found.append(kind)
+            meta = items[0]["metadata"]
+            for field in ("labels", "annotations"):
+                have = meta.get(field) or {}
+                missing = {k: v for k, v in (infrastructure.get(field) or {}).items()
+                           if have.get(k) != v}
+                if missing:
+                    raise CaseFailed(f"{kind} {namespace}/{meta['name']} lacks the "
+                                     f"infrastructure {field} {missing} (has {have})")
+        if not found:
+            raise CaseFailed(f"no ServiceAccount, Pod or Service in {namespace} is labelled "
+                             f"{GATEWAY_NAME_LABEL}={gateway}")
 
     async def _live(self, step: Mapping[str, Any]) -> dict[str, Any]:
         obj = await self.get(str(step["kind"]), step.get("namespace"), str(step["name"]))

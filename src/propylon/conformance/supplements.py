@@ -9,9 +9,12 @@ the Go test (`conformance/tests/<test>.go`, kubernetes-sigs/gateway-api):
 - `PHASE_STEPS[case]`: the steps of a case whose mutations exist only as the `phase` names of
   its status entries; they run after the case's own steps.
 
-Besides the actions of the case format, these steps use three of the runner's own:
+Besides the actions of the case format, these steps use four of the runner's own:
 `copyData` (create or update the named object with the `data` of object `from` of the same
-kind and namespace),
+kind and namespace), `infrastructureMetadata` (read once, as Go does: at least one
+ServiceAccount, Pod or Service of the namespace is labelled
+`gateway.networking.k8s.io/gateway-name=<gateway>`, and the first of each kind found carries
+every label and annotation of the Gateway's `spec.infrastructure`),
 `endpointsFromPods` (set each named EndpointSlice's endpoints to the running pods of a
 Deployment whose IP family is the slice's addressType, ready and serving; a slice with no pod of
 its family is left alone, as the API would refuse it) and the text patch `remove PATH` (see
@@ -69,6 +72,9 @@ PROSE_STEPS["BackendTLSPolicy"] = {
 }
 
 PHASE_STEPS: dict[str, list[dict[str, Any]]] = {
+    # gateway-infrastructure.go: the generated objects carry the infrastructure metadata
+    "GatewayInfrastructure": [{"action": "infrastructureMetadata", "namespace": INFRA,
+                               "gateway": "gateway-with-infrastructure-metadata"}],
     # gateway-static-addresses.go: spec.addresses is [invalid type, unusable, usable]; each
     # patch drops the first entry (Go filters the address by value), then waits for the
     # Gateway's conditions to reach the new generation before checking them.

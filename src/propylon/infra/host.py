@@ -19,7 +19,8 @@ Gateways that are no longer wanted lose their Envoy, address and directory; so d
 left by a previous control plane for Gateways absent from the first `apply`.
 
 `states()` is rebuilt from these parts; whenever it differs from what subscribers last saw,
-every subscriber is called (from the event loop).
+every subscriber is called (from the event loop). `process()` tells which Envoy process serves a
+Gateway (`mirror.MirroredInfra` shows it in the API as a Pod).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import aiohttp
 
 from propylon.infra.addresses import AddressPool, Assignment
 from propylon.infra.envoy_process import find_envoy, stop_leftover
+from propylon.infra.host_objects import Process
 from propylon.infra.ports import BindProbe, probe_bind, resolve_port
 from propylon.infra.proxy_supervisor import ProxySupervisor
 from propylon.ir.model import GatewayKey, InfraIR, InfraState, PortState
@@ -116,6 +118,11 @@ class HostInfra:
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         self._subscribers.append(callback)
+
+    def process(self, key: GatewayKey) -> Process:
+        """The Envoy process of a managed Gateway (pid None while none runs)."""
+        running = self._gateways[key].supervisor.process
+        return Process(None if running is None else running.pid, self._envoy_path)
 
     async def close(self, stop_proxies: bool = True) -> None:
         """Stop managing; with `stop_proxies` also stop every Envoy (and wait for them)."""

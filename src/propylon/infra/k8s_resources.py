@@ -36,6 +36,7 @@ DEFAULT_IMAGE = "envoyproxy/envoy:v1.36-latest"
 MANAGED_BY = "propylon"
 NAME_LABEL = "propylon.dev/gateway-name"
 NAMESPACE_LABEL = "propylon.dev/gateway-namespace"
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 COMPONENT_LABELS = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy",
                     "app.kubernetes.io/managed-by": MANAGED_BY}
 BOOTSTRAP_KEY = "envoy.json"
@@ -83,6 +84,12 @@ def selector_labels(key: GatewayKey) -> dict[str, str]:
     return {**COMPONENT_LABELS, NAME_LABEL: key.name, NAMESPACE_LABEL: key.namespace}
 
 
+def own_labels(key: GatewayKey) -> dict[str, str]:
+    """Every label Propylon sets on a Gateway's objects: the selector labels and the Gateway
+    API's gateway-name label. They win over `spec.infrastructure.labels`."""
+    return {**selector_labels(key), GATEWAY_NAME_LABEL: key.name}
+
+
 def container_port(port: int, offset: int) -> int:
     """Where Envoy listens in the pod for a listener port (privileged ports moved up)."""
     return port + offset if port < 1024 else port
@@ -91,7 +98,7 @@ def container_port(port: int, offset: int) -> int:
 def _metadata(ir: InfraIR, owner: Owner) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "name": object_name(ir.key), "namespace": ir.key.namespace,
-        "labels": {**dict(ir.labels), **selector_labels(ir.key)},
+        "labels": {**dict(ir.labels), **own_labels(ir.key)},
         "ownerReferences": [{"apiVersion": owner.api_version, "kind": "Gateway",
                              "name": owner.name, "uid": owner.uid, "controller": True,
                              "blockOwnerDeletion": True}]}
@@ -151,7 +158,7 @@ def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
     offset = options.privileged_port_offset
     params = ir.parameters
     pod_meta: dict[str, Any] = {
-        "labels": {**dict(ir.labels), **dict(params.pod_labels), **selector_labels(ir.key)},
+        "labels": {**dict(ir.labels), **dict(params.pod_labels), **own_labels(ir.key)},
         "annotations": {**dict(ir.annotations), **dict(params.pod_annotations),
                         "propylon.dev/bootstrap-hash": config_hash}}
     concurrency = ["--concurrency", str(params.concurrency)] if params.concurrency else []

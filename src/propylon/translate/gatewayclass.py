@@ -25,6 +25,7 @@ SUPPORTED_FEATURES = tuple(sorted((
     "GatewayFrontendClientCertificateValidation",
     "GatewayFrontendClientCertificateValidationInsecureFallback",
     "GatewayHTTPSListenerDetectMisdirectedRequests",
+    "GatewayInfrastructurePropagation",  # labels and annotations on the proxy's objects
     "HTTPRouteHostRewrite",
     "HTTPRouteMethodMatching",
     "HTTPRouteQueryParamMatching",

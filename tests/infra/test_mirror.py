@@ -1,0 +1,144 @@
+"""MirroredInfra against the embedded API server: the Pod and Service of each Gateway's Envoy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import lightkube
+import pytest
+from lightkube.core.exceptions import ApiError
+
+from propylon.api.kinds import by_kind
+from propylon.apiserver import APIServer
+from propylon.client import load_client, resource_class
+from propylon.infra.host_objects import PID_ANNOTATION, Process, object_name
+from propylon.infra.mirror import MirroredInfra
+from propylon.ir.model import GatewayKey, InfraIR, InfraListener, InfraState, PortState
+
+KEY = GatewayKey("default", "api-gateway")
+NAME = object_name(KEY)
+SELECTOR = {"gateway.networking.k8s.io/gateway-name": "api-gateway"}
+
+
+class FakeHost:
+    """Processes that exist as data: each Gateway gets 127.0.10.1, pid 4242 and readiness
+    as the test sets it."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self._states: dict[GatewayKey, InfraState] = {}
+
+    async def apply(self, wanted: Mapping[GatewayKey, InfraIR]) -> None:
+        self._states = {key: InfraState(key, "127.0.10.1", tuple(
+            PortState(li.port, li.port + 10000) for li in ir.listeners), ready=self.ready,
+            message="" if self.ready else "Envoy (pid 4242) is starting")
+            for key, ir in wanted.items()}
+
+    def states(self) -> Mapping[GatewayKey, InfraState]:
+        return self._states
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        pass
+
+    def process(self, key: GatewayKey) -> Process:
+        return Process(4242, "/usr/bin/envoy")
+
+    async def close(self, stop_proxies: bool = True) -> None:
+        pass
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[lightkube.AsyncClient]:
+    server = APIServer(tmp_path / "api")
+    await server.start()
+    c = load_client(server.kubeconfig_path)
+    yield c
+    await c.close()
+    await server.stop()
+
+
+async def create_gateway(client: lightkube.AsyncClient, name: str = "api-gateway") -> str:
+    gw = await client.create(resource_class(by_kind("Gateway"))({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"gatewayClassName": "propylon",
+                 "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}))
+    return str(dict(gw)["metadata"]["uid"])
+
+
+def infra_ir(key: GatewayKey = KEY) -> InfraIR:
+    return InfraIR(key, "propylon", (InfraListener("http", 80, "HTTP"),),
+                   labels=(("team", "edge"),), annotations=(("example.dev/owner", "ops"),))
+
+
+async def labelled(client: lightkube.AsyncClient, kind: str,
+                   labels: Mapping[str, str] = SELECTOR) -> list[dict[str, Any]]:
+    return [o.to_dict() async for o in client.list(resource_class(by_kind(kind)),
+                                                   namespace="default", labels=dict(labels))]
+
+
+async def test_pod_and_service_show_the_envoy_with_infrastructure_metadata(
+        client: lightkube.AsyncClient) -> None:
+    uid = await create_gateway(client)
+    host = FakeHost()
+    infra = MirroredInfra(host, client)
+    await infra.apply({KEY: infra_ir()})
+
+    [pod] = await labelled(client, "Pod")
+    assert pod["metadata"]["name"] == NAME and NAME.startswith("api-gateway-envoy-")
+    assert pod["metadata"]["labels"]["team"] == "edge"
+    assert pod["metadata"]["annotations"] == {"example.dev/owner": "ops", PID_ANNOTATION: "4242"}
+    assert pod["metadata"]["ownerReferences"][0]["uid"] == uid
+    assert pod["spec"]["containers"][0]["ports"][0]["containerPort"] == 10080
+    assert pod["status"]["phase"] == "Running" and pod["status"]["podIP"] == "127.0.10.1"
+    ready = {c["type"]: c for c in pod["status"]["conditions"]}["Ready"]
+    assert ready["status"] == "False" and "starting" in ready["message"]
+
+    [svc] = await labelled(client, "Service")
+    assert svc["spec"]["type"] == "LoadBalancer"
+    assert [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(80, 10080)]
+    assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": "127.0.10.1"}]
+    assert svc["metadata"]["labels"]["team"] == "edge"
+    assert svc["metadata"]["annotations"] == {"example.dev/owner": "ops"}
+
+    host.ready = True
+    await infra.apply({KEY: infra_ir()})
+    [pod] = await labelled(client, "Pod")
+    assert {c["type"]: c["status"] for c in pod["status"]["conditions"]} == {
+        "Ready": "True", "ContainersReady": "True"}
+
+
+async def test_unchanged_objects_are_not_written_again(client: lightkube.AsyncClient) -> None:
+    await create_gateway(client)
+    infra = MirroredInfra(FakeHost(), client)
+    await infra.apply({KEY: infra_ir()})
+    [before] = await labelled(client, "Pod")
+    await infra.apply({KEY: infra_ir()})
+    [after] = await labelled(client, "Pod")
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+async def test_objects_go_with_their_gateway_and_foreign_objects_stay(
+        client: lightkube.AsyncClient) -> None:
+    await create_gateway(client)
+    other = GatewayKey("default", "other")
+    await create_gateway(client, "other")
+    foreign = {"apiVersion": "v1", "kind": "Pod",  # Propylon's labels but no owner
+               "metadata": {"name": "lookalike", "namespace": "default",
+                            "labels": {**SELECTOR, "app.kubernetes.io/managed-by": "propylon"}},
+               "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    await client.create(resource_class(by_kind("Pod"))(foreign))
+    infra = MirroredInfra(FakeHost(), client)
+    await infra.apply({KEY: infra_ir(), other: infra_ir(other)})
+
+    await infra.apply({other: infra_ir(other)})
+    assert [p["metadata"]["name"] for p in await labelled(client, "Pod")] == ["lookalike"]
+    assert await labelled(client, "Service") == []
+
+    restarted = MirroredInfra(FakeHost(), client)  # a new run: leftovers of gone Gateways go
+    await restarted.apply({})
+    with pytest.raises(ApiError):
+        await client.get(resource_class(by_kind("Pod")), object_name(other), namespace="default")
+    assert [p["metadata"]["name"] for p in await labelled(client, "Pod")] == ["lookalike"]
