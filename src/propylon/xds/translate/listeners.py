@@ -45,6 +45,14 @@ HCM = hcm_pb.HttpConnectionManager
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
 REQUEST_HEADERS_TIMEOUT = Duration(seconds=10)
 ALPN = ("h2", "http/1.1")
+# TLS 1.2 suites offered by HTTPS and TLS-terminating listeners: ECDHE key exchange with AEAD
+# ciphers only (no CBC, no RSA key exchange). TLS 1.3 suites are fixed by BoringSSL.
+CIPHER_SUITES = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+)
+ECDH_CURVES = ("X25519", "P-256")
 UNRESOLVED_CLUSTER = "propylon/unresolved-backend"  # never defined: connections are closed
 
 
@@ -92,7 +100,8 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     common = tls_pb2.CommonTlsContext(
         alpn_protocols=list(alpn),
         tls_params=common_pb2.TlsParameters(
-            tls_minimum_protocol_version=common_pb2.TlsParameters.TLSv1_2),
+            tls_minimum_protocol_version=common_pb2.TlsParameters.TLSv1_2,
+            cipher_suites=list(CIPHER_SUITES), ecdh_curves=list(ECDH_CURVES)),
         tls_certificate_sds_secret_configs=[
             secret_pb2.SdsSecretConfig(name=name, sds_config=ads_source()) for name in secrets],
     )
