@@ -59,6 +59,7 @@ SUPPORTED_FEATURES = tuple(sorted((
     "GatewayStaticAddresses",  # loopback addresses; others are AddressNotUsable
     "GatewayAddressEmpty",  # a value-less IPAddress entry gets a pool address
     "BackendTLSPolicy",
+    "BackendTLSPolicySANValidation",
     "GatewayBackendClientCertificate",
 )))
 
