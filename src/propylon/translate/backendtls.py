@@ -238,8 +238,9 @@ def _client_certificate(gateway_namespace: str, ref: SecretRef,
                                 f'allows it from Gateways in "{gateway_namespace}": create one')
     secret = secrets.get((ns, ref.name))
     if secret is None:
-        return CertificateError(INVALID_CLIENT_CERTIFICATE_REF, f"{where}: Secret not found: "
-                                                                f"create it")
+        return CertificateError(INVALID_CLIENT_CERTIFICATE_REF,
+                                f"{where}: no Secret of type {TLS_TYPE} found (Secrets of other "
+                                f"types are not read): create one of that type")
     cert, key = secret.value("tls.crt"), secret.value("tls.key")
     if secret.type != TLS_TYPE or not cert or not key or "-----BEGIN " not in cert \
             or "-----BEGIN " not in key:
