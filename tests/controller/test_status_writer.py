@@ -143,3 +143,17 @@ async def test_own_writes_come_back_as_echoes_and_others_do_not(h: Harness) -> N
                             "status": {"conditions": [condition("Accepted", "True")]}})
     await eventually(lambda: gw.get("default", "gw")["status"] != new, "the foreign write")  # type: ignore[index]
     assert not h.writer.is_echo("Gateway", gw.get("default", "gw"))  # type: ignore[arg-type]
+
+
+async def test_a_settled_update_is_not_computed_again(h: Harness) -> None:
+    new = {"conditions": [condition("Accepted", "False")]}
+    await h.write(gw_update(new))
+    gw = h.informers["Gateway"]
+    await eventually(lambda: gw.get("default", "gw")["status"] == new, "the store to catch up")  # type: ignore[index]
+    h.writer.submit([gw_update(new)])
+    assert not h.writer._pending  # the stored object is the version that update produced
+    h.fake.put("gateways", {"metadata": {"name": "gw", "namespace": "default"},
+                            "status": {"conditions": [condition("Accepted", "True")]}})
+    await eventually(lambda: gw.get("default", "gw")["status"] != new, "the foreign write")  # type: ignore[index]
+    await h.write(gw_update(new))  # someone else changed it: written again
+    assert stored(h.fake, "gateways", "gw") == new

@@ -20,7 +20,10 @@ is the single task that writes them, one object at a time:
    it. Any other failure is logged and the update is retried after a backoff, unless a newer
    one replaced it meanwhile.
 
-Every write's answer is remembered: `is_echo(kind, obj)` tells whether a watched object is exactly the
+An update equal to the last one settled for its object (written, or found already true) is
+dropped at `submit()` while the stored object is still the version that settled it: the whole
+graph is reconciled on every pass, and this keeps unchanged objects from costing a status
+computation each time. Every write's answer is remembered: `is_echo(kind, obj)` tells whether a watched object is exactly the
 version our own last status write produced. The controller does not reconcile again for such an
 echo: the status it carries is the one the last pass computed, and no IR depends on status.
 """
@@ -101,6 +104,8 @@ class StatusWriter:
         self._retry_s = retry_s
         self._pending: dict[UpdateKey, StatusUpdate] = {}
         self._written: dict[tuple[str, str, str], str] = {}  # kind, ns, name -> resourceVersion
+        # the update last settled per object, and the resourceVersion it was settled at
+        self._settled: dict[UpdateKey, tuple[StatusUpdate, str]] = {}
         self._generation = 0  # bumped by clear(): retries queued before it are dropped
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -109,7 +114,12 @@ class StatusWriter:
     def submit(self, updates: Iterable[StatusUpdate]) -> None:
         """Queue these updates; a queued update of the same object is replaced."""
         for u in updates:
-            self._pending[(u.api_version, u.kind, u.namespace or "", u.name)] = u
+            key = (u.api_version, u.kind, u.namespace or "", u.name)
+            settled = self._settled.get(key)
+            if settled is not None and settled[0] == u and settled[1] == self._version(u):
+                self._pending.pop(key, None)
+                continue
+            self._pending[key] = u
         if self._pending:
             self._idle.clear()
             self._wake.set()
@@ -121,9 +131,15 @@ class StatusWriter:
         version = meta.get("resourceVersion")
         return version is not None and self._written.get(key) == version
 
+    def _version(self, update: StatusUpdate) -> str | None:
+        obj = self.current(by_api_version(update.api_version, update.kind), update.namespace,
+                           update.name)
+        return None if obj is None else (obj.get("metadata") or {}).get("resourceVersion")
+
     def clear(self) -> None:
         """Drop every queued update and pending retry (this replica stopped leading)."""
         self._pending.clear()
+        self._settled.clear()
         self._generation += 1
 
     async def wait_idle(self) -> None:
@@ -160,9 +176,12 @@ class StatusWriter:
         res = resource_class(info)
         for _ in range(MAX_CONFLICT_RETRIES):
             if obj is None:
+                self._settled.pop((update.api_version, update.kind, update.namespace or "",
+                                   update.name), None)
                 return
             wanted = wanted_status(obj.get("status"), update.status, self.controller_name)
             if wanted == (obj.get("status") or {}):
+                self._settle(update, obj)
                 return
             body = {"apiVersion": info.api_version, "kind": info.kind,
                     "metadata": {"name": update.name,
@@ -183,14 +202,20 @@ class StatusWriter:
                 obj = await self._read(res, update)
                 continue
             self.writes += 1
-            version = (dict(written).get("metadata") or {}).get("resourceVersion")
-            if version:
-                self._written[(info.kind, update.namespace or "", update.name)] = version
+            self._written[(info.kind, update.namespace or "", update.name)] = self._settle(
+                update, dict(written))
             log.info("status written kind=%s namespace=%s name=%s",
                      info.kind, update.namespace or "", update.name)
             return
         raise RuntimeError(f"{MAX_CONFLICT_RETRIES} conflicts in a row writing the status of "
                            f"{info.kind} {update.namespace or ''}/{update.name}")
+
+    def _settle(self, update: StatusUpdate, obj: dict[str, Any]) -> str:
+        """Remember that `obj` (its resourceVersion) carries the outcome of `update`."""
+        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        key = (update.api_version, update.kind, update.namespace or "", update.name)
+        self._settled[key] = (update, version)
+        return version
 
     async def _read(self, res: type, update: StatusUpdate) -> dict[str, Any] | None:
         try:

@@ -78,6 +78,8 @@ class AdsStream:
     def __init__(self) -> None:
         self.types: dict[str, TypeState] = {t: TypeState() for t in TYPE_URLS}
         self._nonce = 0
+        # id(route table) -> (that table, the clusters it references), for the tables in Envoy
+        self._references: dict[int, tuple[Message, frozenset[str]]] = {}
 
     def on_request(self, request: DiscoveryRequest) -> Answer | None:
         """Record a request; returns the ACK or NACK it carries, if any."""
@@ -159,8 +161,14 @@ class AdsStream:
         """Clusters no longer wanted that Envoy's route tables still send traffic to."""
         sent = self.types[CLUSTER].sent
         still_used: set[str] = set()
+        references: dict[int, tuple[Message, frozenset[str]]] = {}
         for table in self._routes_in_envoy():
-            still_used |= referenced_clusters(table)  # type: ignore[arg-type]
+            known = self._references.get(id(table))
+            names = known[1] if known is not None and known[0] is table \
+                else referenced_clusters(table)  # type: ignore[arg-type]
+            references[id(table)] = (table, names)
+            still_used |= names
+        self._references = references  # route tables are immutable once sent: walk each once
         return {n: sent[n] for n in sorted(still_used)
                 if n in sent and n not in wanted.clusters}
 
