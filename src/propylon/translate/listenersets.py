@@ -14,10 +14,10 @@ set is Accepted when at least one listener is valid (ListenersNotValid otherwise
 join `GatewayState.listener_sets`, which feeds `status.attachedListenerSets`, the IR and the
 InfraIR of the Gateway (one proxy per Gateway).
 
-Routes attach to a set's listeners through a parentRef of kind ListenerSet (`httproute`); a
-parentRef of kind Gateway only sees the Gateway's own listeners. `status(...)` writes the set's
-conditions and listener statuses once routes are attached and the Gateway's infrastructure state
-is known. ListenerSets of Gateways that are not ours get no status.
+Routes attach to a set's listeners through a parentRef of kind ListenerSet (`httproute`,
+`tlsroute`); a parentRef of kind Gateway only sees the Gateway's own listeners. `status(...)`
+writes the set's conditions and listener statuses once routes are attached and the Gateway's
+infrastructure state is known. ListenerSets of Gateways that are not ours get no status.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
 into weighted TCP backends (an unresolved one keeps its weight with no cluster, so its share of
 connections is closed) and the ResolvedRefs failures.
 
-`attach(obj, route, ...)` walks the route's Gateway parentRefs like HTTPRoute's: sectionName
-and port (NoMatchingParent), listeners that allow TLSRoutes from the route's namespace
+`attach(obj, route, ...)` walks the route's parentRefs like HTTPRoute's, to a Gateway of ours
+(its own listeners) or a ListenerSet of ours (that set's listeners; a set its Gateway has not
+accepted gives NotAllowedByListeners): sectionName and port (NoMatchingParent), listeners that allow TLSRoutes from the route's namespace
 (NotAllowedByListeners: HTTP and HTTPS listeners never do), then hostname intersection with
 the listener (NoMatchingListenerHostname). The route attaches to every listener left with the
 SNI names it serves there (`TLSAttachment`); ResolvedRefs reports the backends. A route whose
@@ -24,9 +25,10 @@ from propylon.api.tlsroute import TLSRoute
 from propylon.ir.model import Cluster, WeightedBackend
 from propylon.translate import conditions as c
 from propylon.translate.backends import Backends, Refused
-from propylon.translate.gateways import GatewayState
+from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.hostnames import route_hostnames
 from propylon.translate.httproute import _namespace_allowed
+from propylon.translate.listenersets import SetState
 
 KIND = "TLSRoute"
 
@@ -70,21 +72,34 @@ def translate_backends(route: TLSRoute, backends: Backends) -> TranslatedTLS:
 def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
-           now: str) -> list[dict[str, Any]]:
-    """Attach `route` to TLS listeners of our Gateways; return our status entries."""
+           now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
+           ) -> list[dict[str, Any]]:
+    """Attach `route` to TLS listeners of our Gateways and ListenerSets (`listenersets.SetState`
+    by namespace and name); return our status entries."""
     previous = {_ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
                 for p in (obj.get("status") or {}).get("parents") or ()
                 if isinstance(p, dict) and p.get("controllerName") == controller}
     parents = []
     for ref in route.parent_refs:
-        if ref.group != GROUP or ref.kind != "Gateway":
+        key = (ref.namespace or route.meta.namespace, ref.name)
+        if ref.group != GROUP or ref.kind not in ("Gateway", "ListenerSet"):
             continue
-        state = gateways.get((ref.namespace or route.meta.namespace, ref.name))
-        if state is None:
+        parent: GatewayState | SetState | None = (
+            gateways.get(key) if ref.kind == "Gateway" else (listener_sets or {}).get(key))
+        if parent is None:
             continue
         status_ref = ref.status_ref(route.meta.namespace)
         conds = c.Conditions(previous.get(_ref_key(status_ref), ()), route.meta.generation, now)
-        _attach_to(ref, route, translated, state, namespace_labels, conds)
+        if isinstance(parent, GatewayState):
+            _attach_to(ref, route, translated, parent.listeners, key, "Gateway",
+                       namespace_labels, conds)
+        elif not parent.accepted:
+            conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
+                      f'ListenerSet "{key[0]}/{key[1]}" is not accepted by its Gateway: see its '
+                      "conditions")
+        else:
+            _attach_to(ref, route, translated, parent.listeners, key, "ListenerSet",
+                       namespace_labels, conds)
         if translated.refused:
             conds.set(c.RESOLVED_REFS, False, translated.refused[0].reason,
                       "; ".join(dict.fromkeys(r.message for r in translated.refused)))
@@ -95,11 +110,12 @@ def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
     return parents
 
 
-def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS, state: GatewayState,
+def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
+               listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
                namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions) -> None:
-    gw = state.gateway
-    where = f'Gateway "{gw.meta.namespace}/{gw.meta.name}"'
-    candidates = [ls for ls in state.listeners
+    """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
+    where = f'{owner_kind} "{owner[0]}/{owner[1]}"'
+    candidates = [ls for ls in listeners
                   if ref.section_name in (None, ls.spec.name) and ref.port in (None, ls.spec.port)]
     if not candidates:
         conds.set(c.ACCEPTED, False, c.NO_MATCHING_PARENT,
@@ -107,8 +123,7 @@ def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS, state
                   "parentRef")
         return
     allowed = [ls for ls in candidates if ls.usable and KIND in ls.supported_kinds
-               and _namespace_allowed(ls, gw.meta.namespace, route.meta.namespace,
-                                      namespace_labels)]
+               and _namespace_allowed(ls, owner[0], route.meta.namespace, namespace_labels)]
     if not allowed:
         conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
                   f'no listener of {where} allows TLSRoutes from namespace '
