@@ -457,6 +457,66 @@ REFERENCE_GRANT_SPEC = Obj({
               max_items=16, min_items=1),
 }, required=("from", "to"))
 
+# ------------------------------------------------------------------------------ BackendTLSPolicy
+
+WELL_KNOWN_CA = (r"^(System|([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/"
+                 r"([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]))$")
+URI = r"^(([^:/?#]+):)(//([^/?#]*))([^?#]*)(\?([^#]*))?(#(.*))?"
+
+
+def _target(ref: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return (ref.get("group"), ref.get("kind"), ref.get("name"))
+
+
+def _targets_sectioned_alike(refs: list[Any]) -> bool:
+    rs = each(refs)
+    return all(_target(a) != _target(b) or bool(a.get("sectionName")) == bool(b.get("sectionName"))
+               for a in rs for b in rs)
+
+
+def _targets_unique(refs: list[Any]) -> bool:
+    keys = [(*_target(r), r.get("sectionName") or "") for r in each(refs)]
+    return len(keys) == len(set(keys))
+
+
+def _san_field(type_: str, key: str) -> tuple[Rule, Rule]:
+    label = "Hostname" if key == "hostname" else "URI"
+    return (cel(f"SubjectAltName element must contain {label}, if Type is set to {type_}",
+                lambda s: s.get("type") != type_ or bool(s.get(key))),
+            cel(f"SubjectAltName element must not contain {label}, if Type is not set to {type_}",
+                lambda s: s.get("type") == type_ or not s.get(key)))
+
+
+BACKEND_TLS_POLICY_SPEC = Obj({
+    "targetRefs": Arr(Obj({
+        "group": GROUP, "kind": KIND, "name": NAME, "sectionName": SECTION,
+    }, required=("group", "kind", "name")), max_items=16, min_items=1, rules=(
+        cel("sectionName must be specified when targetRefs includes 2 or more references to the "
+            "same target", _targets_sectioned_alike),
+        cel("sectionName must be unique when targetRefs includes 2 or more references to the same "
+            "target", _targets_unique),
+    )),
+    "validation": Obj({
+        "caCertificateRefs": Arr(Obj({"group": GROUP, "kind": KIND, "name": NAME},
+                                     required=("group", "kind", "name")), max_items=8),
+        "wellKnownCACertificates": Str(pattern=WELL_KNOWN_CA, min_len=1, max_len=253),
+        "hostname": Str(pattern=PRECISE_HOSTNAME, min_len=1, max_len=253),
+        "subjectAltNames": Arr(Obj({
+            "type": Str(enum=("Hostname", "URI")),
+            "hostname": Str(pattern=HOSTNAME, min_len=1, max_len=253),
+            "uri": Str(pattern=URI, min_len=1, max_len=253),
+        }, required=("type",), rules=(*_san_field("Hostname", "hostname"),
+                                      *_san_field("URI", "uri"))), max_items=5),
+    }, required=("hostname",), rules=(
+        cel("must not contain both CACertificateRefs and WellKnownCACertificates",
+            lambda v: not (v.get("caCertificateRefs") and v.get("wellKnownCACertificates"))),
+        cel("must specify either CACertificateRefs or WellKnownCACertificates",
+            lambda v: bool(v.get("caCertificateRefs") or v.get("wellKnownCACertificates"))),
+    )),
+    "options": Map(Str(max_len=4096), rules=(
+        cel("options must have at most 16 entries", lambda m: len(m) <= 16),)),
+}, required=("targetRefs", "validation"))
+
 # ------------------------------------------------------------------------------------------ core
 
 SERVICE_SPEC = Obj({
@@ -534,6 +594,7 @@ SCHEMAS: Mapping[tuple[str, str], Node] = {
     ("gateway.networking.k8s.io", "ListenerSet"): _with_spec(LISTENER_SET_SPEC),
     ("gateway.networking.k8s.io", "HTTPRoute"): _with_spec(HTTP_ROUTE_SPEC),
     ("gateway.networking.k8s.io", "ReferenceGrant"): _with_spec(REFERENCE_GRANT_SPEC),
+    ("gateway.networking.k8s.io", "BackendTLSPolicy"): _with_spec(BACKEND_TLS_POLICY_SPEC),
     ("", "Namespace"): _with_spec(Obj({"finalizers": Arr(Str())})),
     ("", "Service"): _with_spec(SERVICE_SPEC),
     ("discovery.k8s.io", "EndpointSlice"): ENDPOINT_SLICE,
@@ -541,7 +602,8 @@ SCHEMAS: Mapping[tuple[str, str], Node] = {
     ("propylon.dev", "GatewayParameters"): _with_spec(GATEWAY_PARAMETERS_SPEC),
 }
 
-_REQUIRES_SPEC = {"GatewayClass", "Gateway", "ListenerSet", "HTTPRoute", "ReferenceGrant"}
+_REQUIRES_SPEC = {"GatewayClass", "Gateway", "ListenerSet", "HTTPRoute", "ReferenceGrant",
+                  "BackendTLSPolicy"}
 
 
 def _schema_of(obj: dict[str, Any]) -> Node | None:
