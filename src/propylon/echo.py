@@ -12,7 +12,8 @@ Two ways to run it:
   certificate and verifies one if given. All listeners bind `--bind` or `BIND_ADDRESS`
   (default 127.0.0.1). `POD_NAME`, `NAMESPACE`, `INGRESS_NAME` and `SERVICE_NAME` fill the
   context fields. With `TCP_ECHO_SERVER` set it serves the TCP echo protocol instead
-  (`propylon.echo_tcp`).
+  (`propylon.echo_tcp`); with `GRPC_ECHO_SERVER` set, the gRPC echo service
+  (`propylon.echo_grpc`).
 
 The HTTP and HTTPS listeners route by path (after collapsing `//` to `/`), as echo-basic's mux:
 
@@ -55,7 +56,7 @@ from urllib.parse import parse_qsl, unquote
 from aiohttp import WSMsgType, web
 
 if TYPE_CHECKING:
-    from propylon import echo_tcp
+    from propylon import echo_grpc, echo_tcp
     from propylon.echo_h2 import H2ServerProtocol
 
 _STATUS_URI = re.compile(r"^/status/(\d\d\d)$")
@@ -570,6 +571,15 @@ def _tcp_config(bind: str) -> echo_tcp.TCPEchoConfig | None:
     return echo_tcp.TCPEchoConfig.from_env(os.environ, bind)
 
 
+def _grpc_config(bind: str) -> echo_grpc.GRPCEchoConfig | None:
+    """The gRPC mode's config when `GRPC_ECHO_SERVER` is set."""
+    if not os.environ.get("GRPC_ECHO_SERVER"):
+        return None
+    from propylon import echo_grpc
+
+    return echo_grpc.GRPCEchoConfig.from_env(os.environ, bind)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m propylon.echo [--bind HOST]`: the echo-basic-like server, configured by env."""
     parser = argparse.ArgumentParser(prog="python -m propylon.echo", description=__doc__.split("\n")[0])
@@ -579,6 +589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = EchoConfig.from_env(os.environ, args.bind)
         tcp_config = _tcp_config(config.bind)
+        grpc_config = _grpc_config(config.bind)
     except ValueError as error:
         print(f"echo: {error}", file=sys.stderr)
         return 2
@@ -593,6 +604,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             finally:
                 for listener in tcp:
                     listener.close()
+            return
+        if grpc_config is not None:
+            from propylon.echo_grpc import serve_grpc
+
+            grpc_servers = await serve_grpc(grpc_config, config.context)
+            try:
+                await _until_signalled()
+            finally:
+                for grpc_server in grpc_servers:
+                    await grpc_server.stop(None)
             return
         server = await serve(config)
         try:

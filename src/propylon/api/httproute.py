@@ -108,12 +108,19 @@ _FILTER_FIELDS = {"RequestHeaderModifier": "requestHeaderModifier",
                   "URLRewrite": "urlRewrite", "ExtensionRef": "extensionRef", "CORS": "cors"}
 
 
-def _filter(raw: dict[str, Any]) -> HTTPFilter:
+def decode_filter(raw: dict[str, Any]) -> HTTPFilter:
     type_ = str(raw.get("type", ""))
     return HTTPFilter(type_, dict(raw.get(_FILTER_FIELDS.get(type_, ""), None) or {}))
 
 
-def _string_matches(raw: list[dict[str, Any]] | None) -> tuple[tuple[str, str, str], ...]:
+def decode_backend_ref(raw: dict[str, Any]) -> BackendRef:
+    """A rule's backendRef, with its own filters (also GRPCRoute's)."""
+    return BackendRef(str(raw.get("name", "")), raw.get("namespace"), str(raw.get("group") or ""),
+                      str(raw.get("kind") or "Service"), raw.get("port"), int(raw.get("weight", 1)),
+                      tuple(decode_filter(f) for f in raw.get("filters") or ()))
+
+
+def string_matches(raw: list[dict[str, Any]] | None) -> tuple[tuple[str, str, str], ...]:
     return tuple((str(m.get("type") or "Exact"), str(m.get("name", "")), str(m.get("value", "")))
                  for m in raw or ())
 
@@ -124,15 +131,11 @@ def _rule(raw: dict[str, Any]) -> Rule:
         matches=tuple(
             Match(str((m.get("path") or {}).get("type") or "PathPrefix"),
                   str((m.get("path") or {}).get("value") or "/"),
-                  _string_matches(m.get("headers")), _string_matches(m.get("queryParams")),
+                  string_matches(m.get("headers")), string_matches(m.get("queryParams")),
                   m.get("method"))
             for m in raw.get("matches") or ()) or (Match(),),
-        filters=tuple(_filter(f) for f in raw.get("filters") or ()),
-        backend_refs=tuple(
-            BackendRef(str(b.get("name", "")), b.get("namespace"), str(b.get("group") or ""),
-                       str(b.get("kind") or "Service"), b.get("port"), int(b.get("weight", 1)),
-                       tuple(_filter(f) for f in b.get("filters") or ()))
-            for b in raw.get("backendRefs") or ()),
+        filters=tuple(decode_filter(f) for f in raw.get("filters") or ()),
+        backend_refs=tuple(decode_backend_ref(b) for b in raw.get("backendRefs") or ()),
         name=raw.get("name"),
         request_timeout=timeouts.get("request"),
         backend_timeout=timeouts.get("backendRequest"),

@@ -448,6 +448,62 @@ HTTP_ROUTE_SPEC = Obj({
     )),
 })
 
+# ------------------------------------------------------------------------------------- GRPCRoute
+
+GRPC_SERVICE = r"(?i)^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$"
+GRPC_METHOD = r"^[A-Za-z_][A-Za-z_0-9]*$"
+GRPC_FILTER_TYPES = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror",
+                     "ExtensionRef")
+
+
+def _exact_name(key: str, pattern: str) -> Rule:
+    return cel(f"{key} must only contain valid characters (matching {pattern})",
+               lambda m: m.get("type", "Exact") != "Exact" or key not in m
+               or re.search(pattern, str(m[key])) is not None)
+
+
+GRPC_METHOD_MATCH = Obj({
+    "type": Str(enum=STRING_MATCH_TYPES, default="Exact"),
+    "service": Str(max_len=1024),
+    "method": Str(max_len=1024),
+}, rules=(cel("One or both of 'service' or 'method' must be specified",
+              lambda m: bool(m.get("service") or m.get("method"))),
+          _exact_name("service", GRPC_SERVICE), _exact_name("method", GRPC_METHOD)))
+
+GRPC_FILTER = Obj({
+    "type": Str(enum=GRPC_FILTER_TYPES),
+    **{name: FILTER.fields[name] for name in (
+        "requestHeaderModifier", "responseHeaderModifier", "requestMirror", "extensionRef")},
+}, required=("type",), rules=(_filter_consistency,))
+GRPC_FILTERS = Arr(GRPC_FILTER, max_items=16, rules=tuple(
+    _not_repeated(t) for t in ("RequestHeaderModifier", "ResponseHeaderModifier")))
+
+GRPC_RULE = Obj({
+    "name": SECTION,
+    "matches": Arr(Obj({
+        "method": GRPC_METHOD_MATCH,
+        "headers": Arr(Obj({"name": Str(pattern=HEADER_NAME, min_len=1, max_len=256),
+                            "type": Str(enum=STRING_MATCH_TYPES, default="Exact"),
+                            "value": Str(min_len=1, max_len=4096)}, required=("name", "value")),
+                       max_items=16, keys=("name",)),
+    }), max_items=64),
+    "filters": GRPC_FILTERS,
+    "backendRefs": Arr(Obj({
+        "group": Str(pattern=GROUP_PATTERN, max_len=253, default=""),
+        "kind": Str(pattern=KIND_PATTERN, min_len=1, max_len=63, default="Service"),
+        "name": NAME, "namespace": NAMESPACE, "port": PORT,
+        "weight": Int(minimum=0, maximum=1_000_000, default=1),
+        "filters": GRPC_FILTERS,
+    }, required=("name",), rules=BACKEND_OBJECT_REF.rules), max_items=16),
+    "sessionPersistence": Free(),
+})
+
+GRPC_ROUTE_SPEC = Obj({
+    "parentRefs": HTTP_ROUTE_SPEC.fields["parentRefs"],
+    "hostnames": HTTP_ROUTE_SPEC.fields["hostnames"],
+    "rules": Arr(GRPC_RULE, max_items=16, rules=HTTP_ROUTE_SPEC.fields["rules"].rules),
+})
+
 # -------------------------------------------------------------------------------- ReferenceGrant
 
 REFERENCE_GRANT_SPEC = Obj({
@@ -593,6 +649,7 @@ SCHEMAS: Mapping[tuple[str, str], Node] = {
     ("gateway.networking.k8s.io", "Gateway"): _with_spec(GATEWAY_SPEC),
     ("gateway.networking.k8s.io", "ListenerSet"): _with_spec(LISTENER_SET_SPEC),
     ("gateway.networking.k8s.io", "HTTPRoute"): _with_spec(HTTP_ROUTE_SPEC),
+    ("gateway.networking.k8s.io", "GRPCRoute"): _with_spec(GRPC_ROUTE_SPEC),
     ("gateway.networking.k8s.io", "ReferenceGrant"): _with_spec(REFERENCE_GRANT_SPEC),
     ("gateway.networking.k8s.io", "BackendTLSPolicy"): _with_spec(BACKEND_TLS_POLICY_SPEC),
     ("", "Namespace"): _with_spec(Obj({"finalizers": Arr(Str())})),
@@ -602,8 +659,8 @@ SCHEMAS: Mapping[tuple[str, str], Node] = {
     ("propylon.dev", "GatewayParameters"): _with_spec(GATEWAY_PARAMETERS_SPEC),
 }
 
-_REQUIRES_SPEC = {"GatewayClass", "Gateway", "ListenerSet", "HTTPRoute", "ReferenceGrant",
-                  "BackendTLSPolicy"}
+_REQUIRES_SPEC = {"GatewayClass", "Gateway", "ListenerSet", "HTTPRoute", "GRPCRoute",
+                  "ReferenceGrant", "BackendTLSPolicy"}
 
 
 def _schema_of(obj: dict[str, Any]) -> Node | None:

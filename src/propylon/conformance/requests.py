@@ -10,7 +10,8 @@
 - H2C_PRIOR_KNOWLEDGE: cleartext HTTP/2 with prior knowledge; H2: HTTP/2 over TLS (ALPN h2,
   SNI and trust as for HTTPS); both through `h2client`, without redirects.
 A transport error becomes a `Response` with status 0 and the error as reason.
-`GRPC` and `TLS` raise `Unsupported` (the case is then skipped).
+`GRPC` (`grpcclient`) and `TLS` (`tcp`) requests are made by the runner itself; here they raise
+`Unsupported`.
 
 `until_consistent(attempt)` repeats an attempt until it succeeds 3 times in a row (waiting
 100 ms after a failure, none after a success) within 30 s; it returns None or the last reason.

@@ -32,6 +32,7 @@ from lightkube.core.exceptions import ApiError
 from propylon.api.kinds import by_kind
 from propylon.client import resource_class
 from propylon.conformance import (
+    grpcclient,
     manifests,
     requests,
     status,
@@ -42,7 +43,7 @@ from propylon.conformance import (
 )
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import Case
-from propylon.conformance.matching import Response, compare
+from propylon.conformance.matching import compare
 from propylon.conformance.report import FAILED, NOT_SUPPORTED, SKIPPED, SUCCEEDED, CaseResult
 from propylon.conformance.tlsmaterial import tls_objects
 from propylon.manifests import ObjectRef, object_ref
@@ -278,6 +279,9 @@ class Harness:
         if request.get("protocol") == "TLS":
             await self.tls_request(case, request, expect)
             return
+        if request.get("protocol") == "GRPC":
+            await self.grpc_request(case, request, expect)
+            return
         if expect.get("connectionRejected"):
             raise CaseSkipped("connectionRejected is implemented for TLS requests only")
         if expect.get("backendPeerCert"):
@@ -332,14 +336,35 @@ class Harness:
         if reason:
             raise CaseFailed(f"TLS {request.get('sni', '')} port {target.port}: {reason}")
 
+    async def grpc_request(self, case: Case, request: Mapping[str, Any],
+                           expect: Mapping[str, Any]) -> None:
+        """A gRPC call, repeated until it gives the expected answer 3 times in a row."""
+        target = await self.target(case, request)
+        method = str(request["method"])
+
+        async def attempt() -> str | None:
+            response = await grpcclient.call(target.address, target.port, method,
+                                             request.get("authority"), request.get("metadata"))
+            return grpcclient.compare(expect, response, method)
+
+        reason = await requests.until_consistent(attempt)
+        if reason:
+            raise CaseFailed(f"gRPC {request.get('authority', '')}{method}: {reason}")
+
     async def weights(self, case: Case) -> None:
         request = dict(case.requests[0]["request"]) if case.requests else {"path": "/"}
         target = await self.target(case, request)
 
-        async def send(extra: dict[str, str]) -> Response:
+        async def send(extra: dict[str, str]) -> str:
+            if request.get("protocol") == "GRPC":
+                answer = await grpcclient.call(
+                    target.address, target.port, str(request["method"]),
+                    request.get("authority"), {**(request.get("metadata") or {}), **extra})
+                return answer.pod
             outcome = await requests.send(target, {**request, "headers": {
                 **(request.get("headers") or {}), **extra}})
-            return outcome.response
+            echo = outcome.response.echo()
+            return str(echo.get("pod", "")) if echo else ""
 
         reason = await traffic.weighted(send, case.weights)
         if reason:

@@ -5,7 +5,9 @@
 the Service port mapped to the endpoint port by port name, `h2c` when the Service port's
 appProtocol is `kubernetes.io/h2c`, `websocket` (HTTP/1.1, upgrades allowed as everywhere) for
 `kubernetes.io/ws`) or a `Refused` with the route condition reason and a message
-saying what to fix. A Service port governed by a BackendTLSPolicy gets the policy's
+saying what to fix. A GRPCRoute asks for `h2c` whatever the appProtocol (gRPC is HTTP/2); the
+cluster keeps the Service port's name, so an HTTPRoute of the same Gateway sharing that port
+reaches it over HTTP/2 too. A Service port governed by a BackendTLSPolicy gets the policy's
 `UpstreamTLS`; when that policy cannot be used the cluster gets no endpoints, so requests fail
 with a 5xx rather than reach the backend unverified.
 """
@@ -50,7 +52,8 @@ class Backends:
         self._tls = tls
 
     def resolve(self, route_kind: str, route_namespace: str, group: str, kind: str, name: str,
-                namespace: str | None, port: int | None) -> Resolved | Refused:
+                namespace: str | None, port: int | None,
+                protocol: Literal["h2c"] | None = None) -> Resolved | Refused:
         ns = namespace or route_namespace
         if group != "" or kind != "Service":
             return Refused(c.INVALID_KIND, f'backendRef "{name}" has kind "{kind}" in group '
@@ -77,7 +80,7 @@ class Backends:
         if governed is not None and governed.tls is None:
             endpoints = ()
         return Resolved(Cluster(cluster, endpoints,
-                                _PROTOCOLS.get(service_port.app_protocol, "http1"),
+                                protocol or _PROTOCOLS.get(service_port.app_protocol, "http1"),
                                 governed.tls if governed is not None else None))
 
     def _endpoints(self, service: Service, port: ServicePort) -> tuple[Endpoint, ...]:

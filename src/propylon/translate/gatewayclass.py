@@ -17,6 +17,9 @@ from propylon.translate.types import StatusUpdate
 SUPPORTED_FEATURES = tuple(sorted((
     "Gateway",
     "HTTPRoute",
+    "GRPCRoute",
+    "GRPCRouteNamedRouteRule",
+    "GRPCRouteRequestHeaderModifier",
     "ReferenceGrant",
     "ListenerSet",
     "TLSRoute",

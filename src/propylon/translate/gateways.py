@@ -28,7 +28,8 @@ from propylon.translate.tls import CertificateError, resolve_certificates
 from propylon.translate.types import StatusUpdate
 
 SUPPORTED_PROTOCOLS = ("HTTP", "HTTPS", "TLS")
-ROUTE_KINDS = {"HTTP": ("HTTPRoute",), "HTTPS": ("HTTPRoute",), "TLS": ("TLSRoute",)}
+ROUTE_KINDS = {"HTTP": ("HTTPRoute", "GRPCRoute"), "HTTPS": ("HTTPRoute", "GRPCRoute"),
+               "TLS": ("TLSRoute",)}
 TLS_MODES = {"HTTPS": ("Terminate",), "TLS": ("Passthrough", "Terminate")}
 # Protocols that may share a port: connections are told apart by SNI.
 SNI_PROTOCOLS = frozenset({"HTTPS", "TLS"})

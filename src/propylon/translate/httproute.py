@@ -10,7 +10,8 @@ backendRef of a rule is the rule's own (every request of the rule goes there), a
 that splits traffic it is refused (UnsupportedValue), never silently ignored. `retry.attempts`
 unset means one retry.
 
-`attach(route, ...)` then walks the route's parentRefs. For each Gateway of ours (its own
+`attach(route, ...)` then walks the route's parentRefs (GRPCRoutes attach the same way, with
+their own kind checked against the listeners' supportedKinds). For each Gateway of ours (its own
 listeners) or ListenerSet of ours (that set's listeners, with allowedRoutes "Same" meaning the
 set's namespace) it narrows the listeners by sectionName and port (NoMatchingParent), by
 allowedRoutes namespaces and kinds (NotAllowedByListeners) and by hostname intersection
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from propylon.api.gateway import GROUP
+from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, ParentRef, Rule
 from propylon.ir.model import (
     Cluster,
@@ -111,8 +113,8 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
 
     for i, rule in enumerate(route.rules):
         fields = _rule_fields(rule, resolve, out.unsupported)
-        weighted = tuple(_weighted(b, resolve(b), len(rule.backend_refs), fields, resolve,
-                                   out.unsupported) for b in rule.backend_refs)
+        weighted = tuple(weighted_backend(b, resolve(b), len(rule.backend_refs), fields,
+                                          resolve, out.unsupported) for b in rule.backend_refs)
         if "redirect" in fields:
             action: dict[str, Any] = {}
         elif not any(w.cluster is not None and w.weight > 0 for w in weighted):
@@ -125,15 +127,15 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
                 tuple(StringMatch(n, v, t) for t, n, v in m.headers),  # type: ignore[arg-type]
                 tuple(StringMatch(n, v, t) for t, n, v in m.query_params),  # type: ignore[arg-type]
                 m.method)
-            _check_regexes(match, out.unsupported)
+            check_regexes(match, out.unsupported)
             ir = Route(f"httproute/{ns}/{name}/rule/{i}/match/{j}", match, **action, **fields)
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j))
     return out
 
 
-def _weighted(ref: BackendRef, cluster: str | None, siblings: int, fields: dict[str, Any],
-              resolve: Callable[[BackendRef], str | None],
-              unsupported: list[str]) -> WeightedBackend:
+def weighted_backend(ref: BackendRef, cluster: str | None, siblings: int,
+                     fields: dict[str, Any], resolve: Callable[[BackendRef], str | None],
+                     unsupported: list[str]) -> WeightedBackend:
     """One backendRef with its own filters. Header modifiers are per backend; any other filter
     type on the only backendRef of a rule behaves as the same filter on the rule (every request
     of the rule goes to that backend), and is not supported when the rule splits traffic."""
@@ -145,7 +147,7 @@ def _weighted(ref: BackendRef, cluster: str | None, siblings: int, fields: dict[
             own["response_headers"] = _headers(f.body)
         elif siblings == 1 and f.type in _HOISTABLE:
             hoisted: dict[str, Any] = {}
-            _filter(f, hoisted, resolve, unsupported)
+            apply_filter(f, hoisted, resolve, unsupported)
             mirrors = fields.get("mirrors", ()) + hoisted.pop("mirrors", ())
             if set(hoisted) & set(fields) or {"redirect", "rewrite"} <= set(hoisted) | set(fields):
                 unsupported.append(f'backendRef "{ref.name}" has a {f.type} filter that its '
@@ -161,7 +163,7 @@ def _weighted(ref: BackendRef, cluster: str | None, siblings: int, fields: dict[
 _HOISTABLE = ("RequestRedirect", "URLRewrite", "RequestMirror", "CORS")
 
 
-def _check_regexes(match: RouteMatch, unsupported: list[str]) -> None:
+def check_regexes(match: RouteMatch, unsupported: list[str]) -> None:
     patterns = [match.path.value] if match.path.type == "RegularExpression" else []
     patterns += [s.value for s in match.headers + match.query_params if s.type == "RegularExpression"]
     for p in patterns:
@@ -175,7 +177,7 @@ def _rule_fields(rule: Rule, resolve: Callable[[BackendRef], str | None],
                  unsupported: list[str]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for f in rule.filters:
-        _filter(f, fields, resolve, unsupported)
+        apply_filter(f, fields, resolve, unsupported)
     request = _duration_ms(rule.request_timeout)
     if request:
         fields["timeout_ms"] = request
@@ -189,8 +191,8 @@ def _rule_fields(rule: Rule, resolve: Callable[[BackendRef], str | None],
     return fields
 
 
-def _filter(f: HTTPFilter, fields: dict[str, Any], resolve: Callable[[BackendRef], str | None],
-            unsupported: list[str]) -> None:
+def apply_filter(f: HTTPFilter, fields: dict[str, Any],
+                 resolve: Callable[[BackendRef], str | None], unsupported: list[str]) -> None:
     body = f.body
     if f.type == "RequestHeaderModifier":
         fields["request_headers"] = _headers(body)
@@ -234,13 +236,13 @@ def _namespace_allowed(ls: ListenerState, owner_ns: str, route_ns: str,
     return False
 
 
-def attach(obj: dict[str, Any], route: HTTPRoute, translated: Translated,
+def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Translated,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
            now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
-           ) -> list[dict[str, Any]]:
-    """Attach `route` to listeners of our Gateways and ListenerSets (`listenersets.SetState` by
-    namespace and name); return our status entries for `parents`."""
+           kind: str = KIND) -> list[dict[str, Any]]:
+    """Attach `route` (of `kind`) to listeners of our Gateways and ListenerSets
+    (`listenersets.SetState` by namespace and name); return our status entries for `parents`."""
     previous = {_ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
                 for p in (obj.get("status") or {}).get("parents") or ()
                 if isinstance(p, dict) and p.get("controllerName") == controller}
@@ -256,14 +258,14 @@ def attach(obj: dict[str, Any], route: HTTPRoute, translated: Translated,
         status_ref = ref.status_ref(route.meta.namespace)
         conds = c.Conditions(previous.get(_ref_key(status_ref), ()), route.meta.generation, now)
         if isinstance(parent, GatewayState):
-            _attach_to(ref, route, translated, parent.listeners, key, "Gateway", namespace_labels,
-                       conds)
+            _attach_to(ref, route, kind, translated, parent.listeners, key, "Gateway",
+                       namespace_labels, conds)
         elif not parent.accepted:
             conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
                       f'ListenerSet "{key[0]}/{key[1]}" is not accepted by its Gateway: see its '
                       "conditions")
         else:
-            _attach_to(ref, route, translated, parent.listeners, key, "ListenerSet",
+            _attach_to(ref, route, kind, translated, parent.listeners, key, "ListenerSet",
                        namespace_labels, conds)
         _resolved_refs(translated, conds)
         parents.append({"parentRef": status_ref, "controllerName": controller,
@@ -271,7 +273,7 @@ def attach(obj: dict[str, Any], route: HTTPRoute, translated: Translated,
     return parents
 
 
-def _attach_to(ref: ParentRef, route: HTTPRoute, translated: Translated,
+def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translated: Translated,
                listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
                namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions) -> None:
     """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
@@ -285,11 +287,17 @@ def _attach_to(ref: ParentRef, route: HTTPRoute, translated: Translated,
         conds.set(c.ACCEPTED, False, c.NO_MATCHING_PARENT,
                   f"{where} has no listener with {wanted}: fix the parentRef")
         return
-    allowed = [ls for ls in candidates if ls.usable and KIND in ls.supported_kinds
-               and _namespace_allowed(ls, owner[0], route.meta.namespace, namespace_labels)]
+    kinds = [ls for ls in candidates if ls.usable and kind in ls.supported_kinds]
+    if not kinds:
+        conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
+                  f"no listener of {where} accepts {kind}s (see the listeners' supportedKinds): "
+                  "change the parentRef or the listeners' protocol and allowedRoutes.kinds")
+        return
+    allowed = [ls for ls in kinds
+               if _namespace_allowed(ls, owner[0], route.meta.namespace, namespace_labels)]
     if not allowed:
         conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
-                  f'no listener of {where} allows HTTPRoutes from namespace '
+                  f'no listener of {where} allows {kind}s from namespace '
                   f'"{route.meta.namespace}": change the listeners\' allowedRoutes '
                   "or the parentRef")
         return

@@ -4,7 +4,7 @@ Order of work: GatewayClasses of our controller (status, and the set of accepted
 Gateways of those classes (listeners evaluated; rejected when their own or their class's
 parametersRef is invalid, see `parameters`); ListenerSets of those Gateways (accepted ones merged
 into their Gateway); HTTPRoutes (rules translated once, then attached
-to listeners, parent status); TLSRoutes (the same, to TLS listeners); then the ListenerSets'
+to listeners, parent status); GRPCRoutes (the same, through HTTPRoute's attachment); TLSRoutes (the same, to TLS listeners); then the ListenerSets'
 status; then, per Gateway, its status (now that attachedRoutes and the
 infrastructure state are known), its InfraIR when accepted, and its IR when it has an address.
 Objects that are not ours get no status. Nothing here raises on bad input: every problem becomes
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from propylon.api.core import ConfigMap, EndpointSlice, Namespace, Secret, Service
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
+from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import HTTPRoute
 from propylon.api.tlsroute import TLSRoute
 from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener, ProxyParameters
@@ -23,6 +24,7 @@ from propylon.translate import (
     backendtls,
     gateways,
     gatewayir,
+    grpcroute,
     httproute,
     listenersets,
     tlsroute,
@@ -74,6 +76,15 @@ def translate(snapshot: Snapshot) -> Result:
             statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
                                          "HTTPRoute", route.meta.namespace, route.meta.name,
                                          route.meta.generation, {"parents": parents}))
+    for obj in snapshot.of("GRPCRoute"):
+        grpc = GRPCRoute.decode(obj)
+        parents = httproute.attach(obj, grpc, grpcroute.translate_rules(grpc, backends), states,
+                                   namespace_labels, snapshot.controller_name, now, sets,
+                                   grpcroute.KIND)
+        if parents:
+            statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
+                                         grpcroute.KIND, grpc.meta.namespace, grpc.meta.name,
+                                         grpc.meta.generation, {"parents": parents}))
 
     statuses.extend(tls.statuses(states, snapshot.controller_name, now))
     for obj in snapshot.of("TLSRoute"):

@@ -1,0 +1,95 @@
+"""GRPCRoutes: their rules as IR routes; attachment and parent status are HTTPRoute's.
+
+A gRPC call is an HTTP/2 POST to `/<service>/<method>`, so a method match becomes a path match:
+- `Exact` with service and method: the exact path `/<service>/<method>`;
+- `Exact` with only a service: the path prefix `/<service>` (element-wise, so `/<service>/...`);
+- `Exact` with only a method: the regular expression `/[^/]+/<method>`;
+- `RegularExpression`: `/<service>/<method>`, a missing part being `[^/]+`;
+- no method match: every path.
+Header matches are HTTPRoute's. Precedence (`precedence.Ranked.grpc`): most characters of the
+service, then of the method, then most header matches. Filters: RequestHeaderModifier,
+ResponseHeaderModifier and RequestMirror on rules, header modifiers on backendRefs (and a
+mirror on a rule's only backendRef); anything else makes the route not Accepted
+(UnsupportedValue). Backends are weighted like HTTPRoute's and always reached over HTTP/2
+(`h2c`, or HTTP/2 over TLS under a BackendTLSPolicy). A rule whose backends all fail, or that
+has none, answers HTTP 500 (gRPC clients see it as UNKNOWN). A call no route matches gets
+Envoy's 404, which gRPC clients read as UNIMPLEMENTED.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from propylon.api.grpcroute import GRPCRoute, MethodMatch
+from propylon.api.httproute import BackendRef
+from propylon.ir.model import DirectResponse, PathMatch, Route, RouteMatch, StringMatch
+from propylon.translate.backends import Backends, Refused
+from propylon.translate.httproute import (
+    Translated,
+    apply_filter,
+    check_regexes,
+    weighted_backend,
+)
+from propylon.translate.precedence import Ranked
+
+KIND = "GRPCRoute"
+RULE_FILTERS = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror")
+_ANY_PART = "[^/]+"
+
+
+def path_match(method: MethodMatch | None) -> PathMatch:
+    """The HTTP/2 path match of a gRPC method match."""
+    if method is None or not (method.service or method.method):
+        return PathMatch("PathPrefix", "/")
+    if method.type == "RegularExpression":
+        return PathMatch("RegularExpression",
+                         f"/{method.service or _ANY_PART}/{method.method or _ANY_PART}")
+    if method.service and method.method:
+        return PathMatch("Exact", f"/{method.service}/{method.method}")
+    if method.service:
+        return PathMatch("PathPrefix", f"/{method.service}")
+    return PathMatch("RegularExpression", f"/{_ANY_PART}/{re.escape(str(method.method))}")
+
+
+def _characters(method: MethodMatch | None) -> tuple[int, int]:
+    if method is None:
+        return (0, 0)
+    return (len(method.service or ""), len(method.method or ""))
+
+
+def translate_rules(route: GRPCRoute, backends: Backends) -> Translated:
+    out = Translated()
+    ns, name = route.meta.namespace, route.meta.name
+
+    def resolve(ref: BackendRef) -> str | None:
+        result = backends.resolve(KIND, ns, ref.group, ref.kind, ref.name, ref.namespace,
+                                  ref.port, protocol="h2c")
+        if isinstance(result, Refused):
+            out.refused.append(result)
+            return None
+        out.clusters[result.cluster.name] = result.cluster
+        return result.cluster.name
+
+    for i, rule in enumerate(route.rules):
+        fields: dict[str, Any] = {}
+        for f in rule.filters:
+            if f.type in RULE_FILTERS:
+                apply_filter(f, fields, resolve, out.unsupported)
+            else:
+                out.unsupported.append(f'filter type "{f.type}" is not supported on a GRPCRoute: '
+                                       "remove it")
+        weighted = tuple(weighted_backend(b, resolve(b), len(rule.backend_refs), fields, resolve,
+                                          out.unsupported) for b in rule.backend_refs)
+        action: dict[str, Any] = (
+            {"backends": weighted} if any(w.cluster is not None and w.weight > 0 for w in weighted)
+            else {"direct_response": DirectResponse(500)})
+        for j, m in enumerate(rule.matches):
+            match = RouteMatch(path_match(m.method),
+                               tuple(StringMatch(n, v, t)  # type: ignore[arg-type]
+                                     for t, n, v in m.headers))
+            check_regexes(match, out.unsupported)
+            ir = Route(f"grpcroute/{ns}/{name}/rule/{i}/match/{j}", match, **action, **fields)
+            out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j,
+                                     _characters(m.method)))
+    return out
