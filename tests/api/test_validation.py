@@ -169,3 +169,28 @@ def test_defaults_are_filled() -> None:
     assert rule["backendRefs"][0] == {"name": "svc", "port": 80, "group": "", "kind": "Service",
                                       "weight": 1}
     assert obj["spec"]["parentRefs"][0]["kind"] == "Gateway"
+
+
+def grpc_route(rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**route(rules), "kind": "GRPCRoute"}
+
+
+def test_grpc_route_method_matches_and_filters() -> None:
+    ok = {"matches": [{"method": {"service": "pkg.Svc", "method": "Call"},
+                       "headers": [{"name": "version", "value": "two"}]},
+                      {"method": {"type": "RegularExpression", "service": "pkg\\..*"}}],
+          "filters": [{"type": "RequestHeaderModifier",
+                       "requestHeaderModifier": {"set": [{"name": "x", "value": "y"}]}}],
+          "backendRefs": [{"name": "b", "port": 8080}]}
+    assert validate(grpc_route([ok])) == []
+    errors = by_field(validate(grpc_route([{
+        "matches": [{"method": {"service": "pkg/Svc"}}, {"method": {}}],
+        "filters": [{"type": "URLRewrite", "urlRewrite": {}}]}])))
+    assert "service must only contain valid characters" in \
+        errors["spec.rules[0].matches[0].method"].message
+    assert "One or both of 'service' or 'method'" in \
+        errors["spec.rules[0].matches[1].method"].message
+    assert errors["spec.rules[0].filters[0].type"].reason == "FieldValueNotSupported"
+    defaulted = with_defaults(grpc_route([ok]))["spec"]["rules"][0]
+    assert defaulted["matches"][0]["method"]["type"] == "Exact"
+    assert defaulted["backendRefs"][0]["weight"] == 1
