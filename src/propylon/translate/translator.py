@@ -86,7 +86,6 @@ def translate(snapshot: Snapshot) -> Result:
                                          grpcroute.KIND, grpc.meta.namespace, grpc.meta.name,
                                          grpc.meta.generation, {"parents": parents}))
 
-    statuses.extend(tls.statuses(states, snapshot.controller_name, now))
     for obj in snapshot.of("TLSRoute"):
         tls_route = TLSRoute.decode(obj)
         parents = tlsroute.attach(obj, tls_route, tlsroute.translate_backends(tls_route, backends),
@@ -97,6 +96,8 @@ def translate(snapshot: Snapshot) -> Result:
                                          "TLSRoute", tls_route.meta.namespace, tls_route.meta.name,
                                          tls_route.meta.generation, {"parents": parents}))
 
+    # after every route kind has attached, so policies see the Gateways all their routes use
+    statuses.extend(tls.statuses(states, snapshot.controller_name, now))
     for s in sets.values():
         gw = s.gateway.gateway
         statuses.append(listenersets.status(s, snapshot.infra.get(
