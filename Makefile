@@ -1,5 +1,6 @@
 # Two entry points: `make quickstart` runs the standalone gateway serving examples/quickstart,
-# `make test` runs the whole test suite. Both create .venv on first use.
+# `make test` runs the whole test suite. Both create .venv on first use. `make conformance`
+# replays the Gateway API conformance cases (GATEWAY-HTTP, -TLS and -GRPC) from ../shared.
 VENV ?= .venv
 PYTHON ?= python3
 
@@ -9,7 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: quickstart test lint bench-setup bench-smoke
+.PHONY: quickstart test lint conformance bench-setup bench-smoke
 quickstart: $(VENV)/.installed
 	$(VENV)/bin/propylon up -f examples/quickstart --echo 127.0.0.1:9001
 
@@ -18,6 +19,12 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(VENV)/bin/pytest -q
+
+CONFORMANCE_PROFILES ?= GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC
+CONFORMANCE_REPORT ?= .conformance/report.yaml
+conformance: $(VENV)/.installed
+	mkdir -p $(dir $(CONFORMANCE_REPORT))
+	$(VENV)/bin/propylon conformance --feature $(CONFORMANCE_PROFILES) --report $(CONFORMANCE_REPORT)
 
 # Benchmarks (see README "Benchmarks"): Debian packages + the bench extra, then every benchmark
 # at its smallest size, figures in $(BENCH_OUT).
