@@ -34,7 +34,7 @@ from propylon.ir.model import Secret as SecretIR
 from propylon.ir.model import SubjectAltName, TrustBundle, UpstreamTLS
 from propylon.translate import conditions as c
 from propylon.translate.references import Grants
-from propylon.translate.gateways import GatewayState
+from propylon.translate.gateways import GatewayState, all_listeners
 from propylon.translate.tls import TLS_TYPE, CertificateError
 from propylon.translate.types import Snapshot, StatusUpdate
 
@@ -113,11 +113,12 @@ class BackendTLS:
     def statuses(self, states: Mapping[tuple[str, str], GatewayState], controller_name: str,
                  now: str) -> list[StatusUpdate]:
         """Every policy's ancestors of this controller: the Gateways (of `states`, ours) whose
-        attached routes use a Service port it targets. A policy with none gets an empty list,
+        attached routes (on their own listeners or their ListenerSets') use a Service port it
+        targets; call it once routes of every kind are attached. A policy with none gets an empty list,
         which clears entries this controller wrote before."""
         ancestors: dict[tuple[str, str], set[tuple[str, str]]] = {k: set() for k in self._resolved}
         for gateway, state in states.items():
-            for ls in state.listeners:
+            for ls in all_listeners(state):
                 for attachment in ls.routes:
                     for cluster in attachment.translated.clusters:
                         for r in self._by_cluster.get(cluster, ()):
