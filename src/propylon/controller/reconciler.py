@@ -10,10 +10,10 @@ neither needs nor keeps any other Secret. Any informer change, and any infrastru
 (`InfraManager.subscribe`), marks the graph dirty, except the echoes of the controller's own
 status writes (`StatusWriter.is_echo`: they carry the status the last pass computed, and no IR
 depends on status). Once every informer has listed, a change after a quiet period is reconciled
-at once; a change that arrives sooner after the end of the last pass than `debounce_s`, or than
-that pass took, waits for the rest of that interval: a burst of events costs one more pass, not
-one per event, and passes never take more than half of the event loop from the informers (and
-from the embedded API server sharing the loop in standalone mode). Then:
+at once. A change within `debounce_s` of the end of a pass is a burst: the next pass waits until
+as long as the last pass took has gone by, so a burst costs one more pass, not one per event,
+and passes never take more than half of the event loop from the informers (and from the
+embedded API server sharing the loop in standalone mode). Then:
 
 1. builds an immutable `Snapshot` of every store plus `infra.states()` and `now` (an RFC 3339
    UTC timestamp, for the lastTransitionTime of conditions that change);
@@ -155,18 +155,24 @@ class Controller:
         for inf in self.informers.values():
             await inf.synced.wait()
         log.info("controller synced kinds=%d", len(self.informers))
-        last_end, hold = -self.debounce_s, self.debounce_s
         while True:
             await self._dirty.wait()
-            await asyncio.sleep(max(0.0, last_end + hold - time.monotonic()))
             self._dirty.clear()
             started = time.monotonic()
             await self.reconcile_once()
-            last_end = time.monotonic()
-            hold = max(self.debounce_s, last_end - started)
+            took = time.monotonic() - started
             self._synced.set()
             if not self._dirty.is_set():
                 self._idle.set()
+            if await self._changed_within(self.debounce_s):  # a burst: let it settle
+                await asyncio.sleep(max(0.0, took - self.debounce_s))
+
+    async def _changed_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._dirty.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     def snapshot(self) -> Snapshot:
         """An immutable view of every store and of the infrastructure's state."""
