@@ -54,6 +54,9 @@ def add_parser(subparsers: Any) -> None:
                         "(default: the lowest slot no other run holds)")
     p.add_argument("--timeout-scale", type=float, default=1.0, metavar="F",
                    help="multiply the harness's status timeouts by F (default 1)")
+    p.add_argument("--url", default="", help="the project's URL, for the report's implementation")
+    p.add_argument("--contact", action="append", default=[], metavar="ADDRESS",
+                   help="a maintainer contact for the report (repeatable)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every case's result")
     p.set_defaults(func=run)
 
@@ -86,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     _print(results, args.verbose)
     if args.report:
         profiles = [f for f in _names(args.feature) if f.startswith(("GATEWAY-", "MESH-"))]
-        report = conformance_report(results, supported, _now(), _version(), profiles=profiles)
+        report = conformance_report(results, supported, _now(), _version(), profiles=profiles,
+                                    url=args.url, contact=args.contact)
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(yaml.safe_dump(report, sort_keys=True))
     print(summary_line(results))

@@ -134,8 +134,10 @@ def profile_reports(results: Sequence[CaseResult], supported: Iterable[str],
 
 def conformance_report(results: Sequence[CaseResult], supported: Iterable[str], date: str,
                        version: str, channel: str = "standard",
-                       profiles: Iterable[str] = ()) -> dict[str, Any]:
-    """The whole ConformanceReport document."""
+                       profiles: Iterable[str] = (), url: str = "",
+                       contact: Sequence[str] = ()) -> dict[str, Any]:
+    """The whole ConformanceReport document. `url` and `contact` are the project's home and
+    maintainers' addresses, which an upstream submission requires; empty until given."""
     supported = list(supported)
     report: dict[str, Any] = {
         "apiVersion": "gateway.networking.k8s.io/v1",
@@ -143,9 +145,9 @@ def conformance_report(results: Sequence[CaseResult], supported: Iterable[str], 
         "implementation": {
             "organization": "propylon",
             "project": "propylon",
-            "url": "https://github.com/propylon/propylon",
+            "url": url,
             "version": version,
-            "contact": ["https://github.com/propylon/propylon/issues"],
+            "contact": list(contact),
         },
         "date": date,
         "gatewayAPIVersion": GATEWAY_API_VERSION,
