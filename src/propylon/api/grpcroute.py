@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from propylon.api.gateway import GROUP
 from propylon.api.httproute import (
     BackendRef,
     HTTPFilter,
     ParentRef,
     decode_backend_ref,
     decode_filter,
+    decode_parent_refs,
     string_matches,
 )
 from propylon.api.meta import ObjectMeta
@@ -57,10 +57,7 @@ class GRPCRoute:
         spec = with_defaults(obj).get("spec") or {}
         return cls(
             ObjectMeta.of(obj),
-            tuple(ParentRef(str(p.get("name", "")), p.get("namespace"),
-                            str(p.get("group") or GROUP), str(p.get("kind") or "Gateway"),
-                            p.get("sectionName"), p.get("port"))
-                  for p in spec.get("parentRefs") or () if isinstance(p, dict)),
+            decode_parent_refs(spec),
             tuple(str(h) for h in spec.get("hostnames") or ()),
             tuple(_rule(r) for r in spec.get("rules") or () if isinstance(r, dict)),
         )

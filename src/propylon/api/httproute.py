@@ -120,6 +120,15 @@ def decode_backend_ref(raw: dict[str, Any]) -> BackendRef:
                       tuple(decode_filter(f) for f in raw.get("filters") or ()))
 
 
+def decode_parent_refs(spec: dict[str, Any]) -> tuple[ParentRef, ...]:
+    """GRPCRoute's and TLSRoute's `spec.parentRefs`: an empty group or kind is the default, and
+    an entry that is not an object is skipped."""
+    return tuple(ParentRef(str(p.get("name", "")), p.get("namespace"),
+                           str(p.get("group") or GROUP), str(p.get("kind") or "Gateway"),
+                           p.get("sectionName"), p.get("port"))
+                 for p in spec.get("parentRefs") or () if isinstance(p, dict))
+
+
 def string_matches(raw: list[dict[str, Any]] | None) -> tuple[tuple[str, str, str], ...]:
     return tuple((str(m.get("type") or "Exact"), str(m.get("name", "")), str(m.get("value", "")))
                  for m in raw or ())

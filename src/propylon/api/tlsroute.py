@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from propylon.api.gateway import GROUP
-from propylon.api.httproute import BackendRef, ParentRef
+from propylon.api.httproute import BackendRef, ParentRef, decode_parent_refs
 from propylon.api.meta import ObjectMeta
 
 
@@ -33,10 +32,7 @@ class TLSRoute:
         spec = obj.get("spec") or {}
         return cls(
             ObjectMeta.of(obj),
-            tuple(ParentRef(str(p.get("name", "")), p.get("namespace"),
-                            str(p.get("group") or GROUP), str(p.get("kind") or "Gateway"),
-                            p.get("sectionName"), p.get("port"))
-                  for p in spec.get("parentRefs") or () if isinstance(p, dict)),
+            decode_parent_refs(spec),
             tuple(str(h) for h in spec.get("hostnames") or ()),
             tuple(TLSRouteRule(tuple(_backend(b) for b in r.get("backendRefs") or ()
                                      if isinstance(b, dict)), r.get("name"))
