@@ -49,8 +49,9 @@ from propylon.api.kinds import KindInfo, by_kind
 from propylon.client import resource_class
 from propylon.controller.informer import Informer
 from propylon.infra.k8s_resources import (COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL,
-                                          Owner, ProxyOptions, container_port,
-                                          gateway_objects, object_name, tls_secret_name)
+                                          ProxyOptions, container_port, gateway_objects,
+                                          object_name, tls_secret_name)
+from propylon.infra.owners import GatewayOwners
 from propylon.ir.model import GatewayKey, InfraIR, InfraState, PortState
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class KubernetesInfra:
                            for info in (DEPLOYMENT, SERVICE)}
         self._tasks: list[asyncio.Task[None]] = []
         self._wanted: dict[GatewayKey, InfraIR] = {}
-        self._owners: dict[GatewayKey, Owner] = {}
+        self._owners = GatewayOwners(client)
         self._applied: dict[GatewayKey, list[dict[str, Any]]] = {}
         self._errors: dict[GatewayKey, str] = {}
         self._subscribers: list[Callable[[], None]] = []
@@ -178,7 +179,7 @@ class KubernetesInfra:
 
     async def _converge(self, key: GatewayKey, ir: InfraIR) -> None:
         try:
-            owner = self._owners.get(key) or await self._owner(key)
+            owner = await self._owners.get(key)
             if owner is None:
                 return  # the Gateway was deleted meanwhile; the next pass drops it
             objects = gateway_objects(ir, owner, self._xds_host, self._xds_port, self._options,
@@ -212,19 +213,6 @@ class KubernetesInfra:
         self._tls[key] = self._certs.client_secret_data(str(key), decoded or None)
         return self._tls[key]
 
-    async def _owner(self, key: GatewayKey) -> Owner | None:
-        try:
-            gateway = await self._client.get(resource_class(GATEWAY), key.name,
-                                             namespace=key.namespace)
-        except ApiError as err:
-            if err.status.code == 404:
-                return None
-            raise
-        meta = dict(gateway)["metadata"]
-        owner = Owner(GATEWAY.api_version, key.name, str(meta["uid"]))
-        self._owners[key] = owner
-        return owner
-
     def _present(self, key: GatewayKey) -> bool:
         name = object_name(key)
         return all(inf.get(key.namespace, name) is not None for inf in self._informers.values())
@@ -251,7 +239,7 @@ class KubernetesInfra:
                                           namespace=key.namespace)
         self._applied.pop(key, None)
         self._tls.pop(key, None)
-        self._owners.pop(key, None)
+        self._owners.forget(key)
         self._errors.pop(key, None)
         log.info("proxy objects deleted gateway=%s name=%s", key, name)
 

@@ -34,14 +34,13 @@ from propylon.api.kinds import GATEWAY_GROUP, by_kind
 from propylon.client import resource_class
 from propylon.infra import InfraManager
 from propylon.infra.host_objects import Process, host_objects
-from propylon.infra.k8s_resources import (COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL,
-                                          Owner)
+from propylon.infra.k8s_resources import COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL
+from propylon.infra.owners import GatewayOwners
 from propylon.ir.model import GatewayKey, InfraIR, InfraState
 
 log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "propylon-host"
-GATEWAY = by_kind("Gateway")
 KINDS = (by_kind("Pod"), by_kind("Service"))
 
 Objects = list[tuple[dict[str, Any], dict[str, Any]]]
@@ -62,7 +61,7 @@ class MirroredInfra:
         self._inner = inner
         self._client = client
         self._retry_s = retry_s
-        self._owners: dict[GatewayKey, Owner] = {}
+        self._owners = GatewayOwners(client)
         self._written: dict[GatewayKey, Objects] = {}
         self._subscribers: list[Callable[[], None]] = []
         self._retry: asyncio.TimerHandle | None = None
@@ -104,7 +103,7 @@ class MirroredInfra:
 
     async def _publish(self, key: GatewayKey, ir: InfraIR, state: InfraState) -> None:
         try:
-            owner = self._owners.get(key) or await self._owner(key)
+            owner = await self._owners.get(key)
             if owner is None:
                 return  # the Gateway was deleted meanwhile; the next pass drops it
             objects = host_objects(ir, state, owner, self._inner.process(key))
@@ -128,18 +127,6 @@ class MirroredInfra:
         except (ApiError, httpx2.HTTPError) as err:
             self._fail(f"writing the Pod and Service of Gateway {key}", err)
 
-    async def _owner(self, key: GatewayKey) -> Owner | None:
-        try:
-            gateway = await self._client.get(resource_class(GATEWAY), key.name,
-                                             namespace=key.namespace)
-        except ApiError as err:
-            if err.status.code == 404:
-                return None
-            raise
-        owner = Owner(GATEWAY.api_version, key.name, str(dict(gateway)["metadata"]["uid"]))
-        self._owners[key] = owner
-        return owner
-
     # -- deleting -----------------------------------------------------------------------------
 
     async def _delete_managed(self, unwanted: Callable[[GatewayKey], bool]) -> None:
@@ -152,7 +139,7 @@ class MirroredInfra:
                 if key is not None and unwanted(key):
                     await self._delete(obj)
                     self._written.pop(key, None)
-                    self._owners.pop(key, None)
+                    self._owners.forget(key)
 
     async def _delete(self, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
