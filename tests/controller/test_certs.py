@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import lightkube
@@ -19,45 +18,35 @@ from tests.controller.helpers import eventually
 HOSTS = ["propylon-xds.default.svc", "127.0.0.1"]
 
 
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[lightkube.AsyncClient]:
-    server = APIServer(tmp_path / "api")
-    await server.start()
-    c = load_client(server.kubeconfig_path)
-    yield c
-    await c.close()
-    await server.stop()
+async def secret(kube_client: lightkube.AsyncClient, name: str) -> dict[str, bytes]:
+    return decode(dict(await kube_client.get(SECRET, name, namespace="default")))
 
 
-async def secret(client: lightkube.AsyncClient, name: str) -> dict[str, bytes]:
-    return decode(dict(await client.get(SECRET, name, namespace="default")))
-
-
-async def test_replicas_racing_share_one_ca(client: lightkube.AsyncClient) -> None:
-    first, second = await asyncio.gather(CertManager(client, "default", HOSTS).ensure(),
-                                         CertManager(client, "default", HOSTS).ensure())
+async def test_replicas_racing_share_one_ca(kube_client: lightkube.AsyncClient) -> None:
+    first, second = await asyncio.gather(CertManager(kube_client, "default", HOSTS).ensure(),
+                                         CertManager(kube_client, "default", HOSTS).ensure())
     assert first == second
-    ca = await secret(client, CA_SECRET)
+    ca = await secret(kube_client, CA_SECRET)
     assert pki.signed_by(first.cert, ca["tls.crt"])
     assert sorted(pki.server_hosts(first.cert)) == sorted(HOSTS)
     assert first.client_ca == ca["ca.crt"]
 
 
-async def test_restart_reuses_and_renewal_rotates(client: lightkube.AsyncClient) -> None:
-    manager = CertManager(client, "default", HOSTS)
+async def test_restart_reuses_and_renewal_rotates(kube_client: lightkube.AsyncClient) -> None:
+    manager = CertManager(kube_client, "default", HOSTS)
     material = await manager.ensure()
-    assert await CertManager(client, "default", HOSTS).ensure() == material
+    assert await CertManager(kube_client, "default", HOSTS).ensure() == material
     client_data = manager.client_secret_data("default/gw", None)
     assert manager.client_secret_data("default/gw", decode({"data": client_data})) == client_data
 
-    old_ca = (await secret(client, CA_SECRET))["tls.crt"]
+    old_ca = (await secret(kube_client, CA_SECRET))["tls.crt"]
     due = pki.Policy(ca_validity=datetime.timedelta(days=1), renew_fraction=1.0)
-    rotated = await CertManager(client, "default", HOSTS, due).ensure()
-    new_ca = (await secret(client, CA_SECRET))["tls.crt"]
+    rotated = await CertManager(kube_client, "default", HOSTS, due).ensure()
+    new_ca = (await secret(kube_client, CA_SECRET))["tls.crt"]
     assert new_ca != old_ca
     assert pki.signed_by(rotated.cert, new_ca)
     assert rotated.client_ca.count(b"BEGIN CERTIFICATE") == 2  # the old CA stays trusted
-    assert (await secret(client, SERVER_SECRET))["tls.crt"] == rotated.cert
+    assert (await secret(kube_client, SERVER_SECRET))["tls.crt"] == rotated.cert
 
     await manager.ensure()  # picks up the new CA: client certificates are re-issued
     renewed = decode({"data": manager.client_secret_data("default/gw",
@@ -66,9 +55,9 @@ async def test_restart_reuses_and_renewal_rotates(client: lightkube.AsyncClient)
 
 
 async def test_changed_hosts_reissue_the_server_certificate(
-        client: lightkube.AsyncClient) -> None:
-    await CertManager(client, "default", HOSTS).ensure()
-    material = await CertManager(client, "default", ["xds.example"]).ensure()
+        kube_client: lightkube.AsyncClient) -> None:
+    await CertManager(kube_client, "default", HOSTS).ensure()
+    material = await CertManager(kube_client, "default", ["xds.example"]).ensure()
     assert pki.server_hosts(material.cert) == ["xds.example"]
 
 

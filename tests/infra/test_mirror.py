@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightkube
@@ -11,8 +10,7 @@ import pytest
 from lightkube.core.exceptions import ApiError
 
 from propylon.api.kinds import by_kind
-from propylon.apiserver import APIServer
-from propylon.client import load_client, resource_class
+from propylon.client import resource_class
 from propylon.infra.host_objects import PID_ANNOTATION, Process, object_name
 from propylon.infra.mirror import MirroredInfra
 from propylon.ir.model import GatewayKey, InfraIR, InfraListener, InfraState, PortState
@@ -49,18 +47,8 @@ class FakeHost:
         pass
 
 
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[lightkube.AsyncClient]:
-    server = APIServer(tmp_path / "api")
-    await server.start()
-    c = load_client(server.kubeconfig_path)
-    yield c
-    await c.close()
-    await server.stop()
-
-
-async def create_gateway(client: lightkube.AsyncClient, name: str = "api-gateway") -> str:
-    gw = await client.create(resource_class(by_kind("Gateway"))({
+async def create_gateway(kube_client: lightkube.AsyncClient, name: str = "api-gateway") -> str:
+    gw = await kube_client.create(resource_class(by_kind("Gateway"))({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
         "metadata": {"name": name, "namespace": "default"},
         "spec": {"gatewayClassName": "propylon",
@@ -73,20 +61,20 @@ def infra_ir(key: GatewayKey = KEY) -> InfraIR:
                    labels=(("team", "edge"),), annotations=(("example.dev/owner", "ops"),))
 
 
-async def labelled(client: lightkube.AsyncClient, kind: str,
+async def labelled(kube_client: lightkube.AsyncClient, kind: str,
                    labels: Mapping[str, str] = SELECTOR) -> list[dict[str, Any]]:
-    return [o.to_dict() async for o in client.list(resource_class(by_kind(kind)),
+    return [o.to_dict() async for o in kube_client.list(resource_class(by_kind(kind)),
                                                    namespace="default", labels=dict(labels))]
 
 
 async def test_pod_and_service_show_the_envoy_with_infrastructure_metadata(
-        client: lightkube.AsyncClient) -> None:
-    uid = await create_gateway(client)
+        kube_client: lightkube.AsyncClient) -> None:
+    uid = await create_gateway(kube_client)
     host = FakeHost()
-    infra = MirroredInfra(host, client)
+    infra = MirroredInfra(host, kube_client)
     await infra.apply({KEY: infra_ir()})
 
-    [pod] = await labelled(client, "Pod")
+    [pod] = await labelled(kube_client, "Pod")
     assert pod["metadata"]["name"] == NAME and NAME.startswith("api-gateway-envoy-")
     assert pod["metadata"]["labels"]["team"] == "edge"
     assert pod["metadata"]["annotations"] == {"example.dev/owner": "ops", PID_ANNOTATION: "4242"}
@@ -96,7 +84,7 @@ async def test_pod_and_service_show_the_envoy_with_infrastructure_metadata(
     ready = {c["type"]: c for c in pod["status"]["conditions"]}["Ready"]
     assert ready["status"] == "False" and "starting" in ready["message"]
 
-    [svc] = await labelled(client, "Service")
+    [svc] = await labelled(kube_client, "Service")
     assert svc["spec"]["type"] == "LoadBalancer"
     assert [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(80, 10080)]
     assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": "127.0.10.1"}]
@@ -105,40 +93,41 @@ async def test_pod_and_service_show_the_envoy_with_infrastructure_metadata(
 
     host.ready = True
     await infra.apply({KEY: infra_ir()})
-    [pod] = await labelled(client, "Pod")
+    [pod] = await labelled(kube_client, "Pod")
     assert {c["type"]: c["status"] for c in pod["status"]["conditions"]} == {
         "Ready": "True", "ContainersReady": "True"}
 
 
-async def test_unchanged_objects_are_not_written_again(client: lightkube.AsyncClient) -> None:
-    await create_gateway(client)
-    infra = MirroredInfra(FakeHost(), client)
+async def test_unchanged_objects_are_not_written_again(kube_client: lightkube.AsyncClient) -> None:
+    await create_gateway(kube_client)
+    infra = MirroredInfra(FakeHost(), kube_client)
     await infra.apply({KEY: infra_ir()})
-    [before] = await labelled(client, "Pod")
+    [before] = await labelled(kube_client, "Pod")
     await infra.apply({KEY: infra_ir()})
-    [after] = await labelled(client, "Pod")
+    [after] = await labelled(kube_client, "Pod")
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
 
 
 async def test_objects_go_with_their_gateway_and_foreign_objects_stay(
-        client: lightkube.AsyncClient) -> None:
-    await create_gateway(client)
+        kube_client: lightkube.AsyncClient) -> None:
+    await create_gateway(kube_client)
     other = GatewayKey("default", "other")
-    await create_gateway(client, "other")
+    await create_gateway(kube_client, "other")
     foreign = {"apiVersion": "v1", "kind": "Pod",  # Propylon's labels but no owner
                "metadata": {"name": "lookalike", "namespace": "default",
                             "labels": {**SELECTOR, "app.kubernetes.io/managed-by": "propylon"}},
                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
-    await client.create(resource_class(by_kind("Pod"))(foreign))
-    infra = MirroredInfra(FakeHost(), client)
+    await kube_client.create(resource_class(by_kind("Pod"))(foreign))
+    infra = MirroredInfra(FakeHost(), kube_client)
     await infra.apply({KEY: infra_ir(), other: infra_ir(other)})
 
     await infra.apply({other: infra_ir(other)})
-    assert [p["metadata"]["name"] for p in await labelled(client, "Pod")] == ["lookalike"]
-    assert await labelled(client, "Service") == []
+    assert [p["metadata"]["name"] for p in await labelled(kube_client, "Pod")] == ["lookalike"]
+    assert await labelled(kube_client, "Service") == []
 
-    restarted = MirroredInfra(FakeHost(), client)  # a new run: leftovers of gone Gateways go
+    restarted = MirroredInfra(FakeHost(), kube_client)  # a new run: leftovers of gone Gateways go
     await restarted.apply({})
     with pytest.raises(ApiError):
-        await client.get(resource_class(by_kind("Pod")), object_name(other), namespace="default")
-    assert [p["metadata"]["name"] for p in await labelled(client, "Pod")] == ["lookalike"]
+        await kube_client.get(resource_class(by_kind("Pod")), object_name(other),
+                              namespace="default")
+    assert [p["metadata"]["name"] for p in await labelled(kube_client, "Pod")] == ["lookalike"]
