@@ -2,8 +2,9 @@
 
 The CLI makes a handful of requests per run, so this is `urllib` with an `ssl` context built from
 a `ClusterConfig` (CA, client certificate, or no verification), plus the bearer token. Responses
-are decoded JSON. A status >= 400 raises `APIError` carrying the server's `Status` (reason,
-message, details.causes); `error_message()` turns it into the text kubectl prints, e.g.
+are decoded JSON. A status >= 400 raises `APIError` (the class the embedded API server raises,
+`propylon.apiserver.errors`) carrying the server's `Status` (reason, message, details.causes);
+`error_message()` turns it into the text kubectl prints, e.g.
 `Error from server (NotFound): gateways.gateway.networking.k8s.io "x" not found`, or for a 422
 `The Gateway "x" is invalid:` followed by one `* field: message` line per cause.
 
@@ -19,24 +20,11 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
 from typing import Any
 
 from propylon.api.kinds import KindInfo
+from propylon.apiserver.errors import APIError
 from propylon.cli.kubeconfig import ClusterConfig
-
-
-@dataclass
-class APIError(Exception):
-    """The server answered with an error `Status`."""
-
-    code: int
-    reason: str
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class ConnectionFailed(Exception):
