@@ -272,7 +272,6 @@ class ManifestSync:
         self.on_message = on_message
         self.field_manager = field_manager
         self.poll_s = poll_s
-        self.syncs = 0  # completed passes over changed files
         self._seen: dict[Path, FileStamp] = {}
         self._applied: dict[Path, list[ObjectRef]] = self._load_state()
 
@@ -319,7 +318,6 @@ class ManifestSync:
                 self._applied.pop(path, None)
         self._seen = files
         self._save_state()
-        self.syncs += 1
 
     def _scan(self) -> dict[Path, FileStamp]:
         existing = [p for p in self.paths if p.exists()]

@@ -18,7 +18,6 @@ class LoopbackInfra:
         self.applied: list[Mapping[GatewayKey, InfraIR]] = []
         self._states: dict[GatewayKey, InfraState] = {}
         self._subscribers: list[Callable[[], None]] = []
-        self.closed = False
 
     async def apply(self, wanted: Mapping[GatewayKey, InfraIR]) -> None:
         self.applied.append(dict(wanted))
@@ -39,4 +38,4 @@ class LoopbackInfra:
         self._subscribers.append(callback)
 
     async def close(self, stop_proxies: bool = True) -> None:
-        self.closed = True
+        pass

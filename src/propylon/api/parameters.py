@@ -13,11 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from propylon.api.kinds import PROPYLON_GROUP
 from propylon.api.meta import ObjectMeta
 
 KIND = "GatewayParameters"
-API_VERSION = f"{PROPYLON_GROUP}/v1alpha1"
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 `/api` and `/apis` answer aggregated discovery (`APIGroupDiscoveryList`, apidiscovery.k8s.io/v2)
 when the Accept header asks for it, with that exact Content-Type (kubectl ignores the document
-otherwise); without it they answer the legacy `APIVersions` / `APIGroupList`, and
-`/api/v1`, `/apis/<group>` and `/apis/<group>/<version>` answer the legacy per-group documents
-kubectl falls back to.
+otherwise); without it they answer the legacy `APIVersions` / `APIGroupList`, and `/api/v1` and
+`/apis/<group>/<version>` answer the legacy `APIResourceList` kubectl falls back to (`/apis/<group>`
+alone is not served: it answers 404).
 """
 
 from __future__ import annotations
@@ -95,13 +95,6 @@ def _api_group(group: str, infos: list[KindInfo]) -> dict[str, Any]:
 def api_group_list(kinds: Sequence[KindInfo]) -> dict[str, Any]:
     return {"kind": "APIGroupList", "apiVersion": "v1",
             "groups": [_api_group(g, i) for g, i in _groups(kinds, core=False).items()]}
-
-
-def api_group(kinds: Sequence[KindInfo], group: str) -> dict[str, Any] | None:
-    infos = _groups(kinds, core=False).get(group)
-    if not infos:
-        return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **_api_group(group, infos)}
 
 
 def api_resource_list(kinds: Sequence[KindInfo], group: str, version: str
