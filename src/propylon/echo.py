@@ -312,7 +312,8 @@ def _reset(transport: asyncio.BaseTransport | None) -> None:
     transport.abort()
 
 
-async def _websocket(request: web.BaseRequest) -> web.WebSocketResponse:
+async def websocket_echo(request: web.BaseRequest) -> web.WebSocketResponse:
+    """Accept the WebSocket upgrade of `request` and send every text and binary frame back."""
     ws = web.WebSocketResponse()
     await ws.prepare(request)
     async for message in ws:
@@ -341,7 +342,7 @@ def _http1_handler(route: Route, state: _State, *, websocket: bool
         )
         if websocket and exchange.path == "/ws" and \
                 request.headers.get("Upgrade", "").lower() == "websocket":
-            return await _websocket(request)
+            return await websocket_echo(request)
         reply = await route(exchange, state)
         if reply.reset:
             _reset(transport)

@@ -6,7 +6,9 @@ the objects a test adds; `program()` translates them with the Gateway's listener
 free loopback ports and pushes the result to the xDS cache. `echo_backend()` starts an aiohttp
 server that answers every request with a JSON echo of what it received, and can fail on demand
 (the `/retry` simulator of the conformance echo server: `succeedAfter`, `responseCode`,
-`delayRetry`, a TCP reset when no code is given) and echoes WebSocket frames on `/ws`.
+`delayRetry`, a TCP reset when no code is given) and echoes WebSocket frames on `/ws` (with
+`propylon.echo.websocket_echo`). It is not `propylon.echo` itself because the tests read what it
+adds: the backend's name in every answer and a count of requests per path and query.
 `h2c_backend()` speaks only cleartext HTTP/2 with prior knowledge (anything else gets a 400),
 answering `h2c <path>`.
 """
@@ -27,8 +29,9 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
+from propylon.echo import websocket_echo
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.translate import translate
 from propylon.translate.types import Result, Snapshot
@@ -134,7 +137,7 @@ async def echo_backend(name: str) -> AsyncIterator[Echo]:
     async def handle(request: web.Request) -> web.StreamResponse:
         echo.seen[request.path_qs] += 1
         if request.path == "/ws":
-            return await _websocket_echo(request)
+            return await websocket_echo(request)
         query = request.query
         if "succeedAfter" in query:
             attempts[query.get("uuid", "")] += 1
@@ -161,17 +164,6 @@ async def echo_backend(name: str) -> AsyncIterator[Echo]:
         yield echo
     finally:
         await runner.cleanup()
-
-
-async def _websocket_echo(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse()
-    await ws.prepare(request)
-    async for message in ws:
-        if message.type == WSMsgType.TEXT:
-            await ws.send_str(message.data)
-        elif message.type == WSMsgType.BINARY:
-            await ws.send_bytes(message.data)
-    return ws
 
 
 async def _h2c_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
