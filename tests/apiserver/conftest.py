@@ -13,17 +13,10 @@ import aiohttp
 import pytest
 
 from propylon.apiserver import APIServer
+from propylon.apiserver.crds import FieldError
 
 KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"
 GATEWAYS = "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways"
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    reason: str
-    message: str
-    unknown: bool = False
 
 
 def gateway_validator(obj: dict[str, Any]) -> list[FieldError]:
