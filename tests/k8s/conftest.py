@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.conftest import BIN, REPO, wait_for
 
@@ -95,6 +96,36 @@ class Cluster:
         wait_for(f"{name} to be ready",
                  lambda: urllib.request.urlopen(ops + "/readyz", timeout=5).status == 200)
         return proc, ops
+
+    def apply_quickstart_gateway(self) -> None:
+        """Apply the quickstart's GatewayClass and Gateway (`default/api-gateway`)."""
+        self.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"))
+        self.kubectl("apply", "-f", str(QUICKSTART / "gateway.yaml"))
+
+    def play_load_balancer(self) -> None:
+        """Write 127.0.0.1 as the proxy Service's load-balancer ingress, as a cloud LB would."""
+        self.kubectl("patch", "service", NAME, "--subresource=status", "--type=merge", "-p",
+                     json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}}))
+
+    def play_kubelet(self) -> None:
+        """Mark the proxy Deployment's one replica ready, as the kubelet would."""
+        self.kubectl("patch", "deployment", NAME, "--subresource=status", "--type=merge", "-p",
+                     json.dumps({"status": {"replicas": 1, "readyReplicas": 1}}))
+
+    def start_envoy(self, bootstrap: Path, base_id: int) -> subprocess.Popen[bytes]:
+        """Run Envoy (one worker) on `bootstrap`, the way the Deployment's container does."""
+        return self.spawn("envoy", str(BIN / "envoy"), "-c", str(bootstrap),
+                          "--disable-hot-restart", "--base-id", str(base_id), "--concurrency", "1")
+
+    def serve_app(self, echo_port: int) -> None:
+        """Start an echo backend on `echo_port` and apply the quickstart app with its
+        EndpointSlice pointing at it."""
+        self.spawn("echo", str(BIN / "propylon"), "echo", "--listen", f"127.0.0.1:{echo_port}")
+        app = list(yaml.safe_load_all((QUICKSTART / "app.yaml").read_text()))
+        for obj in app:
+            if obj["kind"] == "EndpointSlice":
+                obj["ports"][0]["port"] = echo_port
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(app))
 
     def get(self, *args: str) -> dict[str, Any]:
         return json.loads(self.kubectl("get", *args, "-o", "json"))

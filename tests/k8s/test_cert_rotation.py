@@ -11,17 +11,14 @@ ones do not verify against the new CA either way). Requests keep being served.
 from __future__ import annotations
 
 import base64
-import json
 import signal
 import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.e2e.conftest import BIN, wait_for
-from tests.k8s.conftest import (HOST, NAME, QUICKSTART, Cluster, free_port, http_get,
-                                mount_proxy_files)
+from tests.e2e.conftest import wait_for
+from tests.k8s.conftest import HOST, NAME, Cluster, free_port, http_get, mount_proxy_files
 
 pytestmark = pytest.mark.e2e
 
@@ -38,20 +35,12 @@ def test_a_rotated_ca_reaches_envoy_through_the_mounted_files(cluster: Cluster,
     flags = ("--privileged-port-offset", str(listen_port - 80), "--cert-check-interval", "0.5")
     controller, ops = cluster.controller("controller", *flags, xds_port=xds_port,
                                          ops_port=ops_port)
-    cluster.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"))
-    cluster.kubectl("apply", "-f", str(QUICKSTART / "gateway.yaml"))
+    cluster.apply_quickstart_gateway()
     wait_for("the proxy Deployment", lambda: cluster.get("deployment", NAME))
-    cluster.kubectl("patch", "service", NAME, "--subresource=status", "--type=merge", "-p",
-                    json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}}))
+    cluster.play_load_balancer()
     root = tmp_path / "etc-propylon"
-    cluster.spawn("envoy", str(BIN / "envoy"), "-c", str(mount_proxy_files(cluster, root)),
-                  "--disable-hot-restart", "--base-id", str(listen_port), "--concurrency", "1")
-    cluster.spawn("echo", str(BIN / "propylon"), "echo", "--listen", f"127.0.0.1:{echo_port}")
-    app = list(yaml.safe_load_all((QUICKSTART / "app.yaml").read_text()))
-    for obj in app:
-        if obj["kind"] == "EndpointSlice":
-            obj["ports"][0]["port"] = echo_port
-    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(app))
+    cluster.start_envoy(mount_proxy_files(cluster, root), listen_port)
+    cluster.serve_app(echo_port)
     wait_for("a response from the backend", lambda: http_get(listen_port, HOST)[0] == 200,
              timeout=90)
     old_ca = cluster.get("secret", "propylon-xds-ca", "-n", "propylon-system")["data"]["tls.crt"]

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import urllib.request
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import BIN, wait_for
+from tests.e2e.conftest import wait_for
 from tests.k8s.conftest import (HOST, NAME, QUICKSTART, Cluster, condition, free_port, http_get,
                                 metric, mount_proxy_files)
 
@@ -90,22 +89,12 @@ def test_envoy_keeps_serving_while_the_controller_restarts(cluster: Cluster,
     flags = ("--privileged-port-offset", str(listen_port - 80))
     controller, _ = cluster.controller("controller", *flags, xds_port=xds_port,
                                        ops_port=ops_port)
-    cluster.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"))
-    cluster.kubectl("apply", "-f", str(QUICKSTART / "gateway.yaml"))
+    cluster.apply_quickstart_gateway()
     wait_for("the proxy Deployment", lambda: exists(cluster, "deployment", NAME))
-    cluster.kubectl("patch", "service", NAME, "--subresource=status", "--type=merge", "-p",
-                    json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}}))
-    cluster.kubectl("patch", "deployment", NAME, "--subresource=status", "--type=merge", "-p",
-                    json.dumps({"status": {"replicas": 1, "readyReplicas": 1}}))
-    cluster.spawn("envoy", str(BIN / "envoy"), "-c",
-                  str(mount_proxy_files(cluster, tmp_path / "etc-propylon")),
-                  "--disable-hot-restart", "--base-id", str(listen_port), "--concurrency", "1")
-    cluster.spawn("echo", str(BIN / "propylon"), "echo", "--listen", f"127.0.0.1:{echo_port}")
-    app = list(yaml.safe_load_all((QUICKSTART / "app.yaml").read_text()))
-    for obj in app:
-        if obj["kind"] == "EndpointSlice":
-            obj["ports"][0]["port"] = echo_port
-    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(app))
+    cluster.play_load_balancer()
+    cluster.play_kubelet()
+    cluster.start_envoy(mount_proxy_files(cluster, tmp_path / "etc-propylon"), listen_port)
+    cluster.serve_app(echo_port)
     wait_for("a response from the backend", lambda: http_get(listen_port, HOST)[0] == 200,
              timeout=90)
 

@@ -20,11 +20,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.e2e.conftest import BIN, wait_for
-from tests.k8s.conftest import (CRDS, HOST, NAME, NAMESPACE, QUICKSTART, Cluster, condition,
-                                free_port, http_get, mount_proxy_files)
+from tests.k8s.conftest import (CRDS, HOST, NAME, NAMESPACE, Cluster, condition, free_port,
+                                http_get, mount_proxy_files)
 
 pytestmark = pytest.mark.e2e
 
@@ -45,8 +44,7 @@ def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
     wait_for("the controller to be ready",
              lambda: urllib.request.urlopen(ops + "/readyz", timeout=5).status == 200)
 
-    cluster.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"))
-    cluster.kubectl("apply", "-f", str(QUICKSTART / "gateway.yaml"))
+    cluster.apply_quickstart_gateway()
     wait_for("GatewayClass Accepted", lambda: condition(
         cluster.get("gatewayclass", "propylon"), "Accepted").get("status") == "True")
 
@@ -71,10 +69,8 @@ def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
     assert "load balancer" in programmed["message"]
 
     # play the load balancer and the kubelet
-    cluster.kubectl("patch", "service", NAME, "--subresource=status", "--type=merge", "-p",
-                    json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}}))
-    cluster.kubectl("patch", "deployment", NAME, "--subresource=status", "--type=merge", "-p",
-                    json.dumps({"status": {"replicas": 1, "readyReplicas": 1}}))
+    cluster.play_load_balancer()
+    cluster.play_kubelet()
     wait_for("Gateway Programmed", lambda: condition(
         cluster.get("gateway", "api-gateway"), "Programmed").get("status") == "True")
     table = cluster.kubectl("get", "gateway", "api-gateway").splitlines()
@@ -94,16 +90,10 @@ def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
     assert xds_cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"][
         "address"]["socket_address"] == {"address": "127.0.0.1", "port_value": xds_port}
     assert xds_cluster["transport_socket"]["name"] == "envoy.transport_sockets.tls"
-    cluster.spawn("envoy", str(BIN / "envoy"), "-c", str(bootstrap_path),
-                  "--disable-hot-restart", "--base-id", str(listen_port), "--concurrency", "1")
+    cluster.start_envoy(bootstrap_path, listen_port)
 
     # the app, its EndpointSlice pointing at a local echo backend
-    cluster.spawn("echo", str(BIN / "propylon"), "echo", "--listen", f"127.0.0.1:{echo_port}")
-    app = list(yaml.safe_load_all((QUICKSTART / "app.yaml").read_text()))
-    for obj in app:
-        if obj["kind"] == "EndpointSlice":
-            obj["ports"][0]["port"] = echo_port
-    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(app))
+    cluster.serve_app(echo_port)
 
     status, body = wait_for("a response from the backend", lambda: (
         lambda r: r if r[0] == 200 else None)(http_get(listen_port, HOST)), timeout=90)

@@ -27,8 +27,7 @@ def test_the_other_replica_takes_over_when_the_leader_is_killed(cluster: Cluster
     lease = cluster.get("lease", "propylon-controller", "-n", "propylon-system")
     assert lease["spec"]["holderIdentity"]
 
-    cluster.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"))
-    cluster.kubectl("apply", "-f", str(QUICKSTART / "gateway.yaml"))
+    cluster.apply_quickstart_gateway()
     wait_for("Gateway Accepted", lambda: condition(
         cluster.get("gateway", "api-gateway"), "Accepted").get("status") == "True")
     wait_for("the proxy Deployment", lambda: cluster.get("deployment", "propylon-api-gateway"))
