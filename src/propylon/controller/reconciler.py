@@ -17,12 +17,15 @@ embedded API server sharing the loop in standalone mode). Then:
 
 1. builds an immutable `Snapshot` of every store plus `infra.states()` and `now` (an RFC 3339
    UTC timestamp, for the lastTransitionTime of conditions that change);
-2. calls the pure `translate(snapshot)`; if it raises (a bug), the traceback is logged and the
-   last good configuration stays in place;
+2. calls the pure `translate(snapshot, memo)` in a worker thread, so the event loop keeps
+   serving the informers, the xDS streams and (in standalone mode) the embedded API server
+   during a long pass; if it raises (a bug), the traceback is logged and the last good
+   configuration stays in place;
 3. `await infra.apply(result.infra)`;
 4. for every Gateway whose IR differs from the one last published, publishes
-   `xds_translate(ir)` under node id `namespace/name` in the xDS snapshot cache, and removes the
-   nodes of Gateways that are gone;
+   `xds_translate(ir)` (an `xds.translate.Translator`, which reuses the messages of unchanged IR
+   objects) under node id `namespace/name` in the xDS snapshot cache, and removes the nodes of
+   Gateways that are gone;
 5. submits `result.statuses` to the status writer, which writes only what changed.
 
 With several replicas (Kubernetes mode, `leader.LeaderElector`) every replica watches,
@@ -31,8 +34,9 @@ translates and publishes xDS, but only the leader applies infrastructure and wri
 writer skips what is already right), one that stops leading drops its queued status writes.
 Infrastructure managers that write to the cluster are switched by the same election.
 
-Nothing is rebuilt incrementally: every pass starts from the stores, so the outcome depends only
-on what the API holds now. `wait_synced()` and `wait_idle()` let callers (and tests) wait for the
+Every pass starts from the stores, so the outcome depends only on what the API holds now; the
+controller's `translate.Memo` only spares decoding and translating again the objects that did
+not change (a pass with it equals one without, by a property test), and passes never overlap. `wait_synced()` and `wait_idle()` let callers (and tests) wait for the
 first pass and for quiescence.
 """
 
@@ -53,9 +57,9 @@ from propylon.controller.informer import Informer
 from propylon.controller.status import StatusWriter
 from propylon.infra import InfraManager
 from propylon.ir.model import GatewayIR, GatewayKey
-from propylon.translate import translate
+from propylon.translate import Memo, translate
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Result, Snapshot
-from propylon.xds.translate import translate as xds_translate
+from propylon.xds.translate import Translator
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +94,8 @@ class Controller:
         self.infra = infra
         self.controller_name = controller_name
         self.debounce_s = debounce_s
-        self.translate_fn = translate_fn or translate
-        self.xds_translate_fn = xds_translate_fn or xds_translate
+        self.translate_fn = translate_fn or partial(translate, memo=Memo())
+        self.xds_translate_fn = xds_translate_fn or Translator()
         self.status = StatusWriter(client, self._current, controller_name)
         self.informers = {info.kind: Informer(client, info, self._mark_dirty,
                                               quiet=partial(self.status.is_echo, info.kind),
@@ -185,7 +189,7 @@ class Controller:
         snapshot = self.snapshot()
         started = time.perf_counter()
         try:
-            result = self.translate_fn(snapshot)
+            result = await asyncio.to_thread(self.translate_fn, snapshot)
         except Exception:  # noqa: BLE001 - a translator bug must not stop the controller
             self.failures += 1
             log.exception("translation failed; keeping the last good configuration")

@@ -2,10 +2,11 @@
 
 See `propylon.translate.translator` for the order of work and the sibling modules for each
 concern (gatewayclass, gateways and listeners, httproute, references, precedence, conditions,
-backends, tls, gatewayir).
+backends, tls, gatewayir), and `memo` for what a pass may reuse from the previous one.
 """
 
+from propylon.translate.memo import Memo
 from propylon.translate.translator import translate
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
-__all__ = ["translate", "Result", "Snapshot", "StatusUpdate"]
+__all__ = ["translate", "Memo", "Result", "Snapshot", "StatusUpdate"]

@@ -10,13 +10,19 @@ cluster keeps the Service port's name, so an HTTPRoute of the same Gateway shari
 reaches it over HTTP/2 too. A Service port governed by a BackendTLSPolicy gets the policy's
 `UpstreamTLS`; when that policy cannot be used the cluster gets no endpoints, so requests fail
 with a 5xx rather than reach the backend unverified.
+
+Answers are computed once per `Backends` (one pass) for each distinct question; an answer equal
+to the one `known` (the previous pass's `answers`) holds is that same object, so comparing
+answers across passes is mostly an identity check. `traced(fn)`
+runs `fn` and returns the questions it asked with their answers; `still(trace)` says whether
+every one of them is answered the same now (how `memo.Memo` knows translated rules are current).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from propylon.api.core import EndpointSlice, Service, ServicePort
 from propylon.api.gateway import GROUP
@@ -28,6 +34,7 @@ from propylon.translate.references import Grants
 H2C = "kubernetes.io/h2c"
 WEBSOCKET = "kubernetes.io/ws"
 _PROTOCOLS: dict[str | None, Literal["h2c", "websocket"]] = {H2C: "h2c", WEBSOCKET: "websocket"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,19 +48,62 @@ class Refused:
     message: str
 
 
+Question = tuple[str, str, str, str, str, str | None, int | None, Literal["h2c"] | None]
+Trace = tuple[tuple[Question, Resolved | Refused], ...]
+Answers = dict[Question, Resolved | Refused]
+
+
 class Backends:
     def __init__(self, services: Iterable[Service], slices: Iterable[EndpointSlice],
-                 grants: Grants, tls: BackendTLS | None = None) -> None:
+                 grants: Grants, tls: BackendTLS | None = None,
+                 known: Answers | None = None) -> None:
         self._services = {(s.meta.namespace, s.meta.name): s for s in services}
         self._slices: dict[tuple[str, str], list[EndpointSlice]] = {}
         for s in slices:
             self._slices.setdefault((s.meta.namespace, s.service_name), []).append(s)
         self._grants = grants
         self._tls = tls
+        self._known = known or {}
+        self.answers: Answers = {}
+        self._trace: list[tuple[Question, Resolved | Refused]] | None = None
 
     def resolve(self, route_kind: str, route_namespace: str, group: str, kind: str, name: str,
                 namespace: str | None, port: int | None,
                 protocol: Literal["h2c"] | None = None) -> Resolved | Refused:
+        question = (route_kind, route_namespace, group, kind, name, namespace, port, protocol)
+        answer = self._answer(question)
+        if self._trace is not None:
+            self._trace.append((question, answer))
+        return answer
+
+    def traced(self, fn: Callable[[], T]) -> tuple[T, Trace]:
+        """`fn()`, and every (question, answer) of `resolve` it caused, in order."""
+        outer, self._trace = self._trace, []
+        try:
+            value = fn()
+            return value, tuple(self._trace)
+        finally:
+            self._trace = outer
+
+    def still(self, trace: Trace) -> bool:
+        """Whether every question of `trace` has the same answer now."""
+        for question, answer in trace:
+            now = self._answer(question)
+            if now is not answer and now != answer:
+                return False
+        return True
+
+    def _answer(self, question: Question) -> Resolved | Refused:
+        answer = self.answers.get(question)
+        if answer is None:
+            answer = self._resolve(*question)
+            known = self._known.get(question)
+            self.answers[question] = answer = known if known == answer else answer
+        return answer
+
+    def _resolve(self, route_kind: str, route_namespace: str, group: str, kind: str, name: str,
+                 namespace: str | None, port: int | None,
+                 protocol: Literal["h2c"] | None) -> Resolved | Refused:
         ns = namespace or route_namespace
         if group != "" or kind != "Service":
             return Refused(c.INVALID_KIND, f'backendRef "{name}" has kind "{kind}" in group '

@@ -36,7 +36,7 @@ from propylon.translate import conditions as c
 from propylon.translate.references import Grants
 from propylon.translate.gateways import GatewayState, all_listeners
 from propylon.translate.tls import TLS_TYPE, CertificateError
-from propylon.translate.types import Snapshot, StatusUpdate
+from propylon.translate.types import StatusUpdate
 
 KIND = "BackendTLSPolicy"
 NO_VALID_CA_CERTIFICATE = "NoValidCACertificate"
@@ -66,11 +66,6 @@ def cluster_name(namespace: str, service: str, port: int) -> str:
 
 
 class BackendTLS:
-    @classmethod
-    def of(cls, snapshot: Snapshot) -> BackendTLS:
-        return cls(snapshot.of(KIND), map(Service.decode, snapshot.of("Service")),
-                   map(ConfigMap.decode, snapshot.of("ConfigMap")))
-
     def __init__(self, policies: Iterable[dict[str, Any]], services: Iterable[Service],
                  config_maps: Iterable[ConfigMap]) -> None:
         self._objects = {_key(o): o for o in policies}

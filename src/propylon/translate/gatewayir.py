@@ -13,13 +13,17 @@ of its port serves, since HTTP/2 clients reuse a connection across names its cer
 A TLS listener (TLSRoutes) adds one TCPFilterChain per route to its port's listener, selected by
 the SNI names the route serves there; HTTPS and TLS listeners may share a port.
 Clusters reached over TLS present the Gateway's backend client certificate, when it has one.
+
+With a `vhosts` store (from `memo.Memo`), a virtual host is built again only when the translated
+rules of the routes it serves (the same objects, in the same order, from the same kind of
+listener) change; otherwise last pass's `VirtualHost` is reused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from propylon.ir.model import (
     Cluster,
@@ -43,6 +47,14 @@ from propylon.translate.precedence import Ranked, ordered
 MISDIRECTED = 421
 
 
+class Store(Protocol):
+    """Where built virtual hosts are kept between passes (`memo.Store`)."""
+
+    def get(self, key: tuple[Hashable, ...] | None) -> Any: ...
+
+    def put(self, key: tuple[Hashable, ...] | None, value: Any) -> None: ...
+
+
 def _owner(hostname: str, listeners: list[ListenerState]) -> ListenerState | None:
     """The most specific listener of the port that a request for `hostname` reaches."""
     fitting = [ls for ls in listeners
@@ -59,21 +71,39 @@ def _on_listener(routes: list[Ranked], ls: ListenerState) -> list[Ranked]:
             for r in routes]
 
 
-def _route_config(name: str, listeners: list[ListenerState]) -> RouteConfig:
-    by_domain: dict[str, list[Ranked]] = {}
+def _route_config(name: str, listeners: list[ListenerState], vhosts: Store | None) -> RouteConfig:
+    by_domain: dict[str, list[tuple[Any, ListenerState]]] = {}
+    owners: dict[str, ListenerState | None] = {}
     for ls in listeners:
         by_domain.setdefault(ls.spec.hostname or "*", [])
     for ls in listeners:
         for attachment in ls.routes:
             for host in attachment.hostnames:
-                if host != "*" and _owner(host, listeners) is not ls:
-                    continue
-                by_domain.setdefault(host, []).extend(_on_listener(attachment.translated.routes,
-                                                                    ls))
-    vhosts = tuple(
-        VirtualHost(f"{name}/{domain}", (domain,), ordered(_unique(routes)))
-        for domain, routes in sorted(by_domain.items(), key=lambda kv: (specificity(kv[0]), kv[0])))
-    return RouteConfig(name, vhosts)
+                if host != "*":
+                    if host not in owners:
+                        owners[host] = _owner(host, listeners)
+                    if owners[host] is not ls:
+                        continue
+                by_domain.setdefault(host, []).append((attachment.translated, ls))
+    return RouteConfig(name, tuple(
+        _virtual_host(f"{name}/{domain}", domain, sources, vhosts)
+        for domain, sources in sorted(by_domain.items(),
+                                      key=lambda kv: (specificity(kv[0]), kv[0]))))
+
+
+def _virtual_host(name: str, domain: str, sources: list[tuple[Any, ListenerState]],
+                  vhosts: Store | None) -> VirtualHost:
+    """The virtual host of `domain` serving the translated rules of `sources`."""
+    key = None if vhosts is None else (name, domain, tuple(
+        (id(translated), ls.spec.protocol, ls.spec.port) for translated, ls in sources))
+    found = None if vhosts is None else vhosts.get(key)
+    if found is not None:
+        return found[0]  # type: ignore[no-any-return]
+    routes = [r for translated, ls in sources for r in _on_listener(translated.routes, ls)]
+    built = VirtualHost(name, (domain,), ordered(_unique(routes)))
+    if vhosts is not None:  # the sources are kept so that their ids stay theirs
+        vhosts.put(key, (built, tuple(translated for translated, _ in sources)))
+    return built
 
 
 def _misdirected(config: RouteConfig, ls: ListenerState,
@@ -102,7 +132,8 @@ def _unique(routes: list[Ranked]) -> list[Ranked]:
 
 
 def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
-          address: str, client_certificate: Secret | None = None) -> GatewayIR:
+          address: str, client_certificate: Secret | None = None,
+          vhosts: Store | None = None) -> GatewayIR:
     by_port: dict[int, list[ListenerState]] = {}
     for ls in listeners:
         by_port.setdefault(ls.spec.port, []).append(ls)
@@ -117,7 +148,7 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
             for attachment in ls.routes:
                 clusters.update(attachment.translated.clusters)
         if protocol == "HTTP":
-            config = _route_config(f"{key}/{port}", group)
+            config = _route_config(f"{key}/{port}", group, vhosts)
             configs.append(config)
             ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port, "HTTP",
                                          route_config=config.name))
@@ -128,7 +159,7 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
             if ls.spec.protocol == "TLS":
                 tcp_chains.extend(_tcp_chains(f"{key}/{ls.ir_name}", ls, group))
                 continue
-            config = _misdirected(_route_config(f"{key}/{ls.ir_name}", [ls]), ls, group)
+            config = _misdirected(_route_config(f"{key}/{ls.ir_name}", [ls], vhosts), ls, group)
             configs.append(config)
             chains.append(TLSFilterChain(f"{key}/{ls.ir_name}",
                                          (ls.spec.hostname,) if ls.spec.hostname else (),

@@ -48,6 +48,13 @@ class ListenerState:
     client_validation: ClientValidation | None = None  # HTTPS: spec.tls.frontend of its port
     origin: str = ""  # "<namespace>/<name>" of the ListenerSet declaring it; "" for the Gateway's
 
+    def place(self, attachment: Any, placed: list[tuple[ListenerState, Any]] | None) -> None:
+        """Attach a route (`attachment`), and note it in `placed` when given."""
+        self.attached += 1
+        self.routes.append(attachment)
+        if placed is not None:
+            placed.append((self, attachment))
+
     @property
     def ir_name(self) -> str:
         """A name unique within the Gateway (ListenerSets may reuse the Gateway's names)."""

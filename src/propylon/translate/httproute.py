@@ -240,9 +240,11 @@ def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Transl
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
            now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
-           kind: str = KIND) -> list[dict[str, Any]]:
+           kind: str = KIND, placed: list[tuple[ListenerState, Any]] | None = None,
+           ) -> list[dict[str, Any]]:
     """Attach `route` (of `kind`) to listeners of our Gateways and ListenerSets
-    (`listenersets.SetState` by namespace and name); return our status entries for `parents`."""
+    (`listenersets.SetState` by namespace and name); return our status entries for `parents`.
+    Every attachment made is also noted in `placed`, when given."""
     previous = {_ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
                 for p in (obj.get("status") or {}).get("parents") or ()
                 if isinstance(p, dict) and p.get("controllerName") == controller}
@@ -259,14 +261,14 @@ def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Transl
         conds = c.Conditions(previous.get(_ref_key(status_ref), ()), route.meta.generation, now)
         if isinstance(parent, GatewayState):
             _attach_to(ref, route, kind, translated, parent.listeners, key, "Gateway",
-                       namespace_labels, conds)
+                       namespace_labels, conds, placed)
         elif not parent.accepted:
             conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
                       f'ListenerSet "{key[0]}/{key[1]}" is not accepted by its Gateway: see its '
                       "conditions")
         else:
             _attach_to(ref, route, kind, translated, parent.listeners, key, "ListenerSet",
-                       namespace_labels, conds)
+                       namespace_labels, conds, placed)
         _resolved_refs(translated, conds)
         parents.append({"parentRef": status_ref, "controllerName": controller,
                         "conditions": conds.as_list()})
@@ -275,7 +277,8 @@ def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Transl
 
 def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translated: Translated,
                listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
-               namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions) -> None:
+               namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
+               placed: list[tuple[ListenerState, Any]] | None) -> None:
     """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
     where = f'{owner_kind} "{owner[0]}/{owner[1]}"'
     candidates = [ls for ls in listeners
@@ -312,8 +315,7 @@ def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translat
         conds.set(c.ACCEPTED, False, c.UNSUPPORTED_VALUE, "; ".join(translated.unsupported))
         return
     for ls, hosts in matched:
-        ls.attached += 1
-        ls.routes.append(Attachment(translated, hosts))
+        ls.place(Attachment(translated, hosts), placed)
     conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
 
 

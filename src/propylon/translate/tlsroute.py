@@ -73,9 +73,10 @@ def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
            now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
-           ) -> list[dict[str, Any]]:
+           placed: list[tuple[ListenerState, Any]] | None = None) -> list[dict[str, Any]]:
     """Attach `route` to TLS listeners of our Gateways and ListenerSets (`listenersets.SetState`
-    by namespace and name); return our status entries."""
+    by namespace and name); return our status entries. Every attachment made is also noted in
+    `placed`, when given."""
     previous = {_ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
                 for p in (obj.get("status") or {}).get("parents") or ()
                 if isinstance(p, dict) and p.get("controllerName") == controller}
@@ -92,14 +93,14 @@ def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
         conds = c.Conditions(previous.get(_ref_key(status_ref), ()), route.meta.generation, now)
         if isinstance(parent, GatewayState):
             _attach_to(ref, route, translated, parent.listeners, key, "Gateway",
-                       namespace_labels, conds)
+                       namespace_labels, conds, placed)
         elif not parent.accepted:
             conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
                       f'ListenerSet "{key[0]}/{key[1]}" is not accepted by its Gateway: see its '
                       "conditions")
         else:
             _attach_to(ref, route, translated, parent.listeners, key, "ListenerSet",
-                       namespace_labels, conds)
+                       namespace_labels, conds, placed)
         if translated.refused:
             conds.set(c.RESOLVED_REFS, False, translated.refused[0].reason,
                       "; ".join(dict.fromkeys(r.message for r in translated.refused)))
@@ -112,7 +113,8 @@ def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
 
 def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
                listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
-               namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions) -> None:
+               namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
+               placed: list[tuple[ListenerState, Any]] | None) -> None:
     """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
     where = f'{owner_kind} "{owner[0]}/{owner[1]}"'
     candidates = [ls for ls in listeners
@@ -138,8 +140,7 @@ def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
         return
     name = f"{route.meta.namespace}/{route.meta.name}"
     for ls, hosts in matched:
-        ls.attached += 1
-        ls.routes.append(TLSAttachment(name, route.meta.creation_timestamp, hosts, translated))
+        ls.place(TLSAttachment(name, route.meta.creation_timestamp, hosts, translated), placed)
     conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
 
 

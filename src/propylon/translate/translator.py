@@ -10,9 +10,17 @@ infrastructure state are known), its InfraIR when accepted, and its IR when it h
 Objects that are not ours get no status. Nothing here raises on bad input: every problem becomes
 a condition. BackendTLSPolicies are resolved before routes (the routes' clusters carry their
 TLS settings) and get their ancestor status once routes are attached.
+
+With a `Memo` (the controller keeps one), objects unchanged since the previous pass are not
+decoded again, routes whose backends resolve as before keep their translated rules, their
+attachments are replayed while Gateways, ListenerSets and Namespaces are unchanged, and
+virtual hosts whose routes are unchanged are reused; the result is the same as without one
+(see `memo`).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from propylon.api.core import ConfigMap, EndpointSlice, Namespace, Secret, Service
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
@@ -31,12 +39,20 @@ from propylon.translate import (
 )
 from propylon.translate.backends import Backends
 from propylon.translate.gatewayclass import class_status
+from propylon.translate.memo import Listeners, Memo, attach_context, object_key
 from propylon.translate.parameters import Resolver
 from propylon.translate.references import Grants
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
 
-def translate(snapshot: Snapshot) -> Result:
+def translate(snapshot: Snapshot, memo: Memo | None = None) -> Result:
+    result, backends = _translate(snapshot, memo if memo is not None else Memo())
+    if memo is not None:
+        memo.pass_done(backends.answers)
+    return result
+
+
+def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
     now = snapshot.now
     statuses: list[StatusUpdate] = []
     ours: set[str] = set()
@@ -59,38 +75,50 @@ def translate(snapshot: Snapshot) -> Result:
                 obj, gw, secrets, grants, now, config_maps)
             state.backend_certificate = backendtls.gateway_client_certificate(obj, secrets, grants)
 
-    tls = backendtls.BackendTLS.of(snapshot)
-    backends = Backends(map(Service.decode, snapshot.of("Service")),
-                        map(EndpointSlice.decode, snapshot.of("EndpointSlice")), grants, tls)
+    services = [memo.decode(Service.decode, o, object_key(o)) for o in snapshot.of("Service")]
+    tls = backendtls.BackendTLS(snapshot.of(backendtls.KIND), services, config_maps.values())
+    backends = Backends(services, [memo.decode(EndpointSlice.decode, o, object_key(o))
+                                   for o in snapshot.of("EndpointSlice")], grants, tls,
+                        memo.answers)
     proxies = parameters.judge(states)
     namespace_labels = {n.meta.name: n.meta.label_map
                         for n in map(Namespace.decode, snapshot.of("Namespace"))}
     sets = {s.key: s for s in listenersets.evaluate(snapshot.of("ListenerSet"), states,
                                                     namespace_labels, secrets, grants, now)}
+    context = memo.context(attach_context(states, sets, namespace_labels,
+                                          snapshot.controller_name))
+    listeners = Listeners(states, sets)
     for obj in snapshot.of("HTTPRoute"):
-        route = HTTPRoute.decode(obj)
-        translated = httproute.translate_rules(route, backends)
-        parents = httproute.attach(obj, route, translated, states, namespace_labels,
-                                   snapshot.controller_name, now, sets)
+        key = object_key(obj)
+        route = memo.decode(HTTPRoute.decode, obj, key)
+        translated = memo.rules(key, backends, partial(httproute.translate_rules, route, backends))
+        parents = memo.attach(key, translated, context, now, listeners, partial(
+            httproute.attach, obj, route, translated, states, namespace_labels,
+            snapshot.controller_name, now, sets, httproute.KIND))
         if parents:
             statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
                                          "HTTPRoute", route.meta.namespace, route.meta.name,
                                          route.meta.generation, {"parents": parents}))
     for obj in snapshot.of("GRPCRoute"):
-        grpc = GRPCRoute.decode(obj)
-        parents = httproute.attach(obj, grpc, grpcroute.translate_rules(grpc, backends), states,
-                                   namespace_labels, snapshot.controller_name, now, sets,
-                                   grpcroute.KIND)
+        key = object_key(obj)
+        grpc = memo.decode(GRPCRoute.decode, obj, key)
+        rules = memo.rules(key, backends, partial(grpcroute.translate_rules, grpc, backends))
+        parents = memo.attach(key, rules, context, now, listeners, partial(
+            httproute.attach, obj, grpc, rules, states, namespace_labels,
+            snapshot.controller_name, now, sets, grpcroute.KIND))
         if parents:
             statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
                                          grpcroute.KIND, grpc.meta.namespace, grpc.meta.name,
                                          grpc.meta.generation, {"parents": parents}))
 
     for obj in snapshot.of("TLSRoute"):
-        tls_route = TLSRoute.decode(obj)
-        parents = tlsroute.attach(obj, tls_route, tlsroute.translate_backends(tls_route, backends),
-                                  states, namespace_labels, snapshot.controller_name, now,
-                                  sets)
+        key = object_key(obj)
+        tls_route = memo.decode(TLSRoute.decode, obj, key)
+        rules_tls = memo.rules(key, backends,
+                               partial(tlsroute.translate_backends, tls_route, backends))
+        parents = memo.attach(key, rules_tls, context, now, listeners, partial(
+            tlsroute.attach, obj, tls_route, rules_tls, states, namespace_labels,
+            snapshot.controller_name, now, sets))
         if parents:
             statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
                                          "TLSRoute", tls_route.meta.namespace, tls_route.meta.name,
@@ -114,8 +142,9 @@ def translate(snapshot: Snapshot) -> Result:
         if infra is not None and infra.address is not None:
             irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), infra,
                                        infra.bind_address or infra.address,
-                                       backendtls.usable(state.backend_certificate))
-    return Result(tuple(statuses), irs, infras)
+                                       backendtls.usable(state.backend_certificate),
+                                       memo.vhosts)
+    return Result(tuple(statuses), irs, infras), backends
 
 
 def _infra_ir(key: GatewayKey, state: gateways.GatewayState,

@@ -5,7 +5,7 @@
 `secrets`). Nothing here does I/O; the server in `propylon.xds.server` serves the result.
 """
 
-from propylon.xds.translate.build import translate
+from propylon.xds.translate.build import Translator, translate
 from propylon.xds.translate.resources import (
     CLUSTER,
     ENDPOINT,
@@ -21,5 +21,5 @@ from propylon.xds.translate.routes import INVALID_CLUSTER, referenced_clusters
 
 __all__ = [
     "CLUSTER", "ENDPOINT", "INVALID_CLUSTER", "LISTENER", "ROUTE", "SECRET", "TYPE_URLS",
-    "WILDCARD_TYPES", "XdsResources", "referenced_clusters", "translate", "version_of",
+    "Translator", "WILDCARD_TYPES", "XdsResources", "referenced_clusters", "translate", "version_of",
 ]

@@ -24,6 +24,7 @@ entry, so a rule with them is always `weighted_clusters`. When no backend can ta
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption, RuntimeFractionalPercent
 from envoy.config.route.v3 import route_components_pb2 as rc
@@ -263,17 +264,21 @@ def route(route: ir.Route) -> rc.Route:
     return out
 
 
-def route_configuration(config: ir.RouteConfig) -> RouteConfiguration:
-    """The Envoy route table of one IR route config."""
+def virtual_host(vh: ir.VirtualHost) -> rc.VirtualHost:
+    """One Envoy virtual host, its routes in the IR's order."""
+    return rc.VirtualHost(name=vh.name, domains=list(vh.domains),
+                          routes=[route(r) for r in vh.routes])
+
+
+def route_configuration(config: ir.RouteConfig,
+                        build: Callable[[ir.VirtualHost], rc.VirtualHost | None] = virtual_host,
+                        ) -> RouteConfiguration:
+    """The Envoy route table of one IR route config (virtual hosts made by `build`)."""
     return RouteConfiguration(
         name=config.name,
         validate_clusters=BoolValue(value=False),
         ignore_port_in_host_matching=True,
-        virtual_hosts=[
-            rc.VirtualHost(name=vh.name, domains=list(vh.domains),
-                           routes=[route(r) for r in vh.routes])
-            for vh in config.virtual_hosts
-        ],
+        virtual_hosts=[build(vh) for vh in config.virtual_hosts],
     )
 
 
