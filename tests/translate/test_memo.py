@@ -7,7 +7,7 @@ a ReferenceGrant and Namespace labels toggled; listener hostnames changed; the s
 last result written back (as the status writer does); the clock moving on. After every edit, one
 pass with a long-lived memo must give exactly the full rebuild's Result, and the xDS resources
 a long-lived `xds.translate.Translator` makes of its IR must be those `xds.translate.translate`
-makes from scratch (the same bytes, the same versions).
+makes from scratch (the same bytes, the same versions), with the clusters of each route table right.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.translate import translate
 from propylon.translate.memo import Memo
 from propylon.translate.types import Result, Snapshot
-from propylon.xds.translate import Translator, XdsResources
+from propylon.xds.translate import Translator, XdsResources, referenced_clusters
 from propylon.xds.translate import translate as xds_translate
 
 GW = "gateway.networking.k8s.io/v1"
@@ -196,7 +196,10 @@ def test_passes_with_a_memo_equal_the_full_rebuild(changes: list[tuple[Any, ...]
         last = translate(snapshot, memo)
         assert last == translate(snapshot), change
         for ir in last.gateways.values():
-            assert _serialized(xds(ir)) == _serialized(xds_translate(ir)), change
+            reused = xds(ir)
+            assert _serialized(reused) == _serialized(xds_translate(ir)), change
+            assert reused.route_clusters == {n: referenced_clusters(t)
+                                             for n, t in reused.routes.items()}
 
 
 def _serialized(resources: XdsResources) -> tuple[object, ...]:

@@ -117,6 +117,7 @@ class StatusWriter:
             key = (u.api_version, u.kind, u.namespace or "", u.name)
             settled = self._settled.get(key)
             if settled is not None and settled[0] == u and settled[1] == self._version(u):
+                self._settled[key] = (u, settled[1])  # the next pass's, often `u` itself
                 self._pending.pop(key, None)
                 continue
             self._pending[key] = u

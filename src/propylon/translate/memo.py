@@ -18,6 +18,9 @@ changed in the pass that computed it (its lastTransitionTime is that pass's `now
 `now` is the same.
 Listeners are named by position (`Listeners`), which the context value fixes.
 
+A route's StatusUpdate is the same object while its parents entries are, which lets the status
+writer compare it with the settled one by identity.
+
 Every entry used by a pass survives into the next one; the rest are dropped at the end of the
 pass (`Memo.pass_done`), so the memo holds about one pass's worth of live objects. A memo is a
 plain value passed in: `translate(snapshot)` without one is the full rebuild, and
@@ -78,6 +81,7 @@ class Memo:
         self._decoded = Store()
         self._rules = Store()
         self._attached = Store()
+        self._updates = Store()
         self.vhosts = Store()  # `gatewayir.build`'s virtual hosts
         self._context: Hashable = None
         self._context_id = 0
@@ -135,9 +139,19 @@ class Memo:
                                  now if _mentions(parents, now) else None))
         return parents
 
+    def update(self, key: Key | None, parents: list[dict[str, Any]],
+               make: Callable[[], T]) -> T:
+        """`make()` (the route's StatusUpdate), the same object while `parents` is."""
+        found = self._updates.get(key)
+        if found is not None and found[0] is parents:
+            return found[1]  # type: ignore[no-any-return]
+        value = make()
+        self._updates.put(key, (parents, value))
+        return value
+
     def pass_done(self, answers: Answers) -> None:
         """Forget what this pass did not use; keep its backend answers (see `Backends`)."""
-        for store in (self._decoded, self._rules, self._attached, self.vhosts):
+        for store in (self._decoded, self._rules, self._attached, self._updates, self.vhosts):
             store.rotate()
         self.answers = answers
 

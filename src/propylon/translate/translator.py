@@ -21,11 +21,13 @@ virtual hosts whose routes are unchanged are reused; the result is the same as w
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from propylon.api.core import ConfigMap, EndpointSlice, Namespace, Secret, Service
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import HTTPRoute
+from propylon.api.meta import ObjectMeta
 from propylon.api.tlsroute import TLSRoute
 from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener, ProxyParameters
 from propylon.translate import (
@@ -96,9 +98,8 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
             httproute.attach, obj, route, translated, states, namespace_labels,
             snapshot.controller_name, now, sets, httproute.KIND))
         if parents:
-            statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
-                                         "HTTPRoute", route.meta.namespace, route.meta.name,
-                                         route.meta.generation, {"parents": parents}))
+            statuses.append(memo.update(key, parents, partial(
+                _route_update, obj, httproute.KIND, route.meta, parents)))
     for obj in snapshot.of("GRPCRoute"):
         key = object_key(obj)
         grpc = memo.decode(GRPCRoute.decode, obj, key)
@@ -107,9 +108,8 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
             httproute.attach, obj, grpc, rules, states, namespace_labels,
             snapshot.controller_name, now, sets, grpcroute.KIND))
         if parents:
-            statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
-                                         grpcroute.KIND, grpc.meta.namespace, grpc.meta.name,
-                                         grpc.meta.generation, {"parents": parents}))
+            statuses.append(memo.update(key, parents, partial(
+                _route_update, obj, grpcroute.KIND, grpc.meta, parents)))
 
     for obj in snapshot.of("TLSRoute"):
         key = object_key(obj)
@@ -120,9 +120,8 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
             tlsroute.attach, obj, tls_route, rules_tls, states, namespace_labels,
             snapshot.controller_name, now, sets))
         if parents:
-            statuses.append(StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")),
-                                         "TLSRoute", tls_route.meta.namespace, tls_route.meta.name,
-                                         tls_route.meta.generation, {"parents": parents}))
+            statuses.append(memo.update(key, parents, partial(
+                _route_update, obj, tlsroute.KIND, tls_route.meta, parents)))
 
     # after every route kind has attached, so policies see the Gateways all their routes use
     statuses.extend(tls.statuses(states, snapshot.controller_name, now))
@@ -145,6 +144,12 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
                                        backendtls.usable(state.backend_certificate),
                                        memo.vhosts)
     return Result(tuple(statuses), irs, infras), backends
+
+
+def _route_update(obj: dict[str, Any], kind: str, meta: ObjectMeta,
+                  parents: list[dict[str, Any]]) -> StatusUpdate:
+    return StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")), kind,
+                        meta.namespace, meta.name, meta.generation, {"parents": parents})
 
 
 def _infra_ir(key: GatewayKey, state: gateways.GatewayState,

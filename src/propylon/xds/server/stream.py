@@ -79,6 +79,7 @@ class AdsStream:
         self.types: dict[str, TypeState] = {t: TypeState() for t in TYPE_URLS}
         self._nonce = 0
         # id(route table) -> (that table, the clusters it references), for the tables in Envoy
+        # and the wanted ones (whose references `XdsResources.route_clusters` gives unwalked)
         self._references: dict[int, tuple[Message, frozenset[str]]] = {}
 
     def on_request(self, request: DiscoveryRequest) -> Answer | None:
@@ -161,9 +162,11 @@ class AdsStream:
         """Clusters no longer wanted that Envoy's route tables still send traffic to."""
         sent = self.types[CLUSTER].sent
         still_used: set[str] = set()
-        references: dict[int, tuple[Message, frozenset[str]]] = {}
+        references: dict[int, tuple[Message, frozenset[str]]] = {
+            id(table): (table, wanted.route_clusters[name]) for name, table in wanted.routes.items()
+            if name in wanted.route_clusters}
         for table in self._routes_in_envoy():
-            known = self._references.get(id(table))
+            known = references.get(id(table)) or self._references.get(id(table))
             names = known[1] if known is not None and known[0] is table \
                 else referenced_clusters(table)  # type: ignore[arg-type]
             references[id(table)] = (table, names)

@@ -4,14 +4,15 @@ The five state-of-the-world types Propylon serves over ADS are held as name -> p
 whose iteration order is sorted by name, so that serialising the same IR always gives the same
 bytes. A type's version is a hash of its resources (names and deterministic serialisation): two
 snapshots that agree on a type agree on its version, which is how the server knows that an
-endpoint-only change needs only an EDS push.
+endpoint-only change needs only an EDS push. `route_clusters` says, per route table, which
+clusters it sends traffic to (as `routes.referenced_clusters` would find by walking it).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from envoy.config.cluster.v3.cluster_pb2 import Cluster
@@ -54,6 +55,7 @@ class XdsResources:
     clusters: Mapping[str, Cluster]
     endpoints: Mapping[str, ClusterLoadAssignment]
     secrets: Mapping[str, Secret]
+    route_clusters: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @cached_property
     def by_type(self) -> Mapping[str, Mapping[str, Message]]:

@@ -284,15 +284,19 @@ def route_configuration(config: ir.RouteConfig,
 
 def referenced_clusters(config: RouteConfiguration) -> frozenset[str]:
     """Every cluster an Envoy route table sends traffic to (routes, weights and mirrors)."""
+    return frozenset().union(*map(vhost_clusters, config.virtual_hosts))
+
+
+def vhost_clusters(vh: rc.VirtualHost) -> frozenset[str]:
+    """Every cluster one Envoy virtual host sends traffic to."""
     names: set[str] = set()
-    for vh in config.virtual_hosts:
-        for r in vh.routes:
-            if not r.HasField("route"):
-                continue
-            action = r.route
-            if action.cluster:
-                names.add(action.cluster)
-            names.update(w.name for w in action.weighted_clusters.clusters)
-            names.update(m.cluster for m in action.request_mirror_policies)
+    for r in vh.routes:
+        if not r.HasField("route"):
+            continue
+        action = r.route
+        if action.cluster:
+            names.add(action.cluster)
+        names.update(w.name for w in action.weighted_clusters.clusters)
+        names.update(m.cluster for m in action.request_mirror_policies)
     names.discard(INVALID_CLUSTER)
     return frozenset(names)
