@@ -1,13 +1,14 @@
 """`translate(snapshot, memo)` over a sequence of passes equals `translate(snapshot)` each time.
 
 Hypothesis drives random edits, the way the API server would see them (every write a new
-resourceVersion; deleting and creating again a new uid): HTTPRoutes, GRPCRoutes and TLSRoutes
-created, changed and deleted; Services and EndpointSlices changed (ports, endpoints, readiness);
-a ReferenceGrant and Namespace labels toggled; listener hostnames changed; the statuses of the
-last result written back (as the status writer does); the clock moving on. After every edit, one
-pass with a long-lived memo must give exactly the full rebuild's Result, and the xDS resources
-a long-lived `xds.translate.Translator` makes of its IR must be those `xds.translate.translate`
-makes from scratch (the same bytes, the same versions), with the clusters of each route table right.
+resourceVersion, a new generation when anything but metadata and status changes; deleting and
+creating again a new uid): HTTPRoutes and GRPCRoutes created, changed and deleted; Services and
+EndpointSlices changed (ports, endpoints, readiness); a ReferenceGrant and Namespace labels
+toggled; listener hostnames changed; the statuses of the last result written back (as the status
+writer does); the clock moving on. After every edit, one pass with a long-lived memo must give
+exactly the full rebuild's Result, and the xDS resources a long-lived `xds.translate.Translator`
+makes of its IR must be those `xds.translate.translate` makes from scratch (the same bytes, the
+same versions), with the clusters of each route table right.
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ class World:
         key = (obj["kind"], meta.get("namespace", ""), meta["name"])
         old = self.objects.get(key)
         version = next(self.versions)
-        uid = (old or {}).get("metadata", {}).get("uid") or f"uid-{version}"
-        obj["metadata"] = {**meta, "uid": uid, "resourceVersion": str(version),
-                           "generation": meta.get("generation", 1),
-                           "creationTimestamp": f"2026-01-01T00:00:{version % 60:02d}Z"}
+        old_meta = (old or {}).get("metadata", {})
+        generation = old_meta.get("generation", 0) + (old is None or _spec(obj) != _spec(old))
+        obj["metadata"] = {**meta, "uid": old_meta.get("uid") or f"uid-{version}",
+                           "resourceVersion": str(version), "generation": generation,
+                           "creationTimestamp": old_meta.get("creationTimestamp")
+                           or f"2026-01-01T00:00:{version % 60:02d}Z"}
         if old is not None and "status" in old and "status" not in obj:
             obj["status"] = old["status"]
         self.objects[key] = obj
@@ -89,6 +92,11 @@ class World:
                 obj = dict(self.objects[key])
                 obj["status"] = update.status
                 self.put(obj)
+
+
+def _spec(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the API server raises the generation for: all but metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
 
 
 names = st.sampled_from(("r0", "r1", "r2", "r3"))

@@ -3,8 +3,12 @@
 A pass still walks the whole graph, but an object the API server has not changed since the last
 pass is not decoded again, and a route whose backends resolve as before keeps its translated
 rules. Entries are keyed by the object's kind, namespace, name, uid and resourceVersion (which
-the API server changes on every write, status included), so an edited object is a miss by
-construction; an object without uid or resourceVersion (offline input) is never cached.
+the API server changes on every write, status included: `object_key`), so an edited object is a
+miss by construction; an object without uid or resourceVersion (offline input) is never cached.
+A route's decoding and rules read only its metadata and spec, so they are keyed by `spec_key`
+instead: its generation (which the API server raises whenever anything but metadata and status
+changes) and the labels and annotations, so that writing a route's status costs only its
+attachment again.
 
 Translated rules also depend on other objects (Services, EndpointSlices, ReferenceGrants,
 BackendTLSPolicies), so each is stored with the backend lookups it made and their answers
@@ -49,6 +53,17 @@ def object_key(obj: dict[str, Any]) -> Key | None:
     return (obj.get("kind"), meta.get("namespace"), meta.get("name"), uid, version)
 
 
+def spec_key(obj: dict[str, Any]) -> Key | None:
+    """The cache key of what `obj` says besides its status (`object_key` without generation)."""
+    meta = obj.get("metadata") or {}
+    uid, generation = meta.get("uid"), meta.get("generation")
+    if not uid or not generation:
+        return object_key(obj)
+    return (obj.get("kind"), meta.get("namespace"), meta.get("name"), uid, generation,
+            tuple((meta.get("labels") or {}).items()),
+            tuple((meta.get("annotations") or {}).items()))
+
+
 class Store:
     """Entries of this pass, and of the last pass until this one uses them."""
 
@@ -91,7 +106,7 @@ class Memo:
 
     def decode(self, decode: Callable[[dict[str, Any]], T], obj: dict[str, Any],
                key: Key | None) -> T:
-        """`decode(obj)`, reused while `obj` keeps its uid and resourceVersion (`key`)."""
+        """`decode(obj)`, reused while `obj` keeps its `key` (`object_key` or `spec_key`)."""
         found = self._decoded.get(key)
         if found is not None:
             self.hits += 1
@@ -199,4 +214,4 @@ def _mentions(parents: list[dict[str, Any]], now: str) -> bool:
                for p in parents for cond in p.get("conditions") or ())
 
 
-__all__ = ["Listeners", "Memo", "Store", "attach_context", "object_key"]
+__all__ = ["Listeners", "Memo", "Store", "attach_context", "object_key", "spec_key"]

@@ -41,7 +41,7 @@ from propylon.translate import (
 )
 from propylon.translate.backends import Backends
 from propylon.translate.gatewayclass import class_status
-from propylon.translate.memo import Listeners, Memo, attach_context, object_key
+from propylon.translate.memo import Listeners, Memo, attach_context, object_key, spec_key
 from propylon.translate.parameters import Resolver
 from propylon.translate.references import Grants
 from propylon.translate.types import Result, Snapshot, StatusUpdate
@@ -91,9 +91,9 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
                                           snapshot.controller_name))
     listeners = Listeners(states, sets)
     for obj in snapshot.of("HTTPRoute"):
-        key = object_key(obj)
-        route = memo.decode(HTTPRoute.decode, obj, key)
-        translated = memo.rules(key, backends, partial(httproute.translate_rules, route, backends))
+        key, spec = object_key(obj), spec_key(obj)
+        route = memo.decode(HTTPRoute.decode, obj, spec)
+        translated = memo.rules(spec, backends, partial(httproute.translate_rules, route, backends))
         parents = memo.attach(key, translated, context, now, listeners, partial(
             httproute.attach, obj, route, translated, states, namespace_labels,
             snapshot.controller_name, now, sets, httproute.KIND))
@@ -101,9 +101,9 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
             statuses.append(memo.update(key, parents, partial(
                 _route_update, obj, httproute.KIND, route.meta, parents)))
     for obj in snapshot.of("GRPCRoute"):
-        key = object_key(obj)
-        grpc = memo.decode(GRPCRoute.decode, obj, key)
-        rules = memo.rules(key, backends, partial(grpcroute.translate_rules, grpc, backends))
+        key, spec = object_key(obj), spec_key(obj)
+        grpc = memo.decode(GRPCRoute.decode, obj, spec)
+        rules = memo.rules(spec, backends, partial(grpcroute.translate_rules, grpc, backends))
         parents = memo.attach(key, rules, context, now, listeners, partial(
             httproute.attach, obj, grpc, rules, states, namespace_labels,
             snapshot.controller_name, now, sets, grpcroute.KIND))
@@ -112,9 +112,9 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
                 _route_update, obj, grpcroute.KIND, grpc.meta, parents)))
 
     for obj in snapshot.of("TLSRoute"):
-        key = object_key(obj)
-        tls_route = memo.decode(TLSRoute.decode, obj, key)
-        rules_tls = memo.rules(key, backends,
+        key, spec = object_key(obj), spec_key(obj)
+        tls_route = memo.decode(TLSRoute.decode, obj, spec)
+        rules_tls = memo.rules(spec, backends,
                                partial(tlsroute.translate_backends, tls_route, backends))
         parents = memo.attach(key, rules_tls, context, now, listeners, partial(
             tlsroute.attach, obj, tls_route, rules_tls, states, namespace_labels,

@@ -21,5 +21,6 @@ from propylon.xds.translate.routes import INVALID_CLUSTER, referenced_clusters
 
 __all__ = [
     "CLUSTER", "ENDPOINT", "INVALID_CLUSTER", "LISTENER", "ROUTE", "SECRET", "TYPE_URLS",
-    "Translator", "WILDCARD_TYPES", "XdsResources", "referenced_clusters", "translate", "version_of",
+    "Translator", "WILDCARD_TYPES", "XdsResources", "referenced_clusters", "translate",
+    "version_of",
 ]
