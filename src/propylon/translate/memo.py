@@ -17,9 +17,9 @@ BackendTLSPolicies), so each is stored with the backend lookups it made and thei
 A route's attachment (its status entries for `parents` and the listeners it attached to) also
 depends on the Gateways, ListenerSets and Namespaces: `attach_context` condenses what attachment
 reads of them into a value, and an attachment is reused only while that value, the route's
-version and its translated rules (the same object) are unchanged; and when one of its conditions
-changed in the pass that computed it (its lastTransitionTime is that pass's `now`), only while
-`now` is the same.
+version and its translated rules (the same object) are unchanged. It is computed with `NOW`
+for `now`, a placeholder no input can hold, so the conditions that changed are known exactly
+and get each pass's `now` stamped in (a route whose status is not written yet is reused too).
 Listeners are named by position (`Listeners`), which the context value fixes.
 
 A route's StatusUpdate is the same object while its parents entries are, which lets the status
@@ -135,24 +135,27 @@ class Memo:
         return self._context_id
 
     def attach(self, key: Key | None, translated: object, context: int, now: str,
-               listeners: Listeners, run: Callable[[Placed], list[dict[str, Any]]],
+               listeners: Listeners, run: Callable[..., list[dict[str, Any]]],
                ) -> list[dict[str, Any]]:
-        """`run(placed)` (an `attach` noting its attachments in `placed`), or its last outcome
-        replayed onto this pass's listeners."""
+        """`run(now=NOW, placed=placed)` (an `attach` noting its attachments in `placed`), or
+        its last outcome replayed onto this pass's listeners; `NOW` stamped `now` either way."""
         found = self._attached.get(key)
-        if (found is not None and found[0] is translated and found[1] == context
-                and found[4] in (None, now)):
+        if found is not None and found[0] is translated and found[1] == context:
             self.hits += 1
             for address, attachment in found[3]:
                 listeners.at(address).place(attachment, None)
+        else:
+            self.misses += 1
+            placed: Placed = []
+            parents = run(now=NOW, placed=placed)
+            found = [translated, context, parents,
+                     tuple((listeners.address(ls), a) for ls, a in placed), _timed(parents), None]
+            self._attached.put(key, found)
+        if not found[4]:
             return found[2]  # type: ignore[no-any-return]
-        self.misses += 1
-        placed: Placed = []
-        parents = run(placed)
-        self._attached.put(key, (translated, context, parents,
-                                 tuple((listeners.address(ls), a) for ls, a in placed),
-                                 now if _mentions(parents, now) else None))
-        return parents
+        if found[5] is None or found[5][0] != now:
+            found[5] = (now, _stamped(found[2], now))
+        return found[5][1]  # type: ignore[no-any-return]
 
     def update(self, key: Key | None, parents: list[dict[str, Any]],
                make: Callable[[], T]) -> T:
@@ -208,10 +211,24 @@ def attach_context(gateways: Mapping[tuple[str, str], GatewayState],
                          for n, labels in namespace_labels.items())))
 
 
-def _mentions(parents: list[dict[str, Any]], now: str) -> bool:
-    """Whether a condition of `parents` may have changed now (its time is `now`)."""
-    return any(cond.get("lastTransitionTime") == now
+class _Now(str):
+    """The type of `NOW`, so that it is a str no input can hold."""
+
+
+NOW = _Now()  # the `now` attachments are computed with, stamped afterwards
+
+
+def _timed(parents: list[dict[str, Any]]) -> bool:
+    """Whether a condition of `parents` changed (its lastTransitionTime is `NOW`)."""
+    return any(cond.get("lastTransitionTime") is NOW
                for p in parents for cond in p.get("conditions") or ())
+
+
+def _stamped(parents: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+    """`parents` with `now` for `NOW`."""
+    return [{**p, "conditions": [{**cond, "lastTransitionTime": now}
+                                 if cond.get("lastTransitionTime") is NOW else cond
+                                 for cond in p.get("conditions") or ()]} for p in parents]
 
 
 __all__ = ["Listeners", "Memo", "Store", "attach_context", "object_key", "spec_key"]

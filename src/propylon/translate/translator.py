@@ -96,7 +96,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
         translated = memo.rules(spec, backends, partial(httproute.translate_rules, route, backends))
         parents = memo.attach(key, translated, context, now, listeners, partial(
             httproute.attach, obj, route, translated, states, namespace_labels,
-            snapshot.controller_name, now, sets, httproute.KIND))
+            snapshot.controller_name, listener_sets=sets, kind=httproute.KIND))
         if parents:
             statuses.append(memo.update(key, parents, partial(
                 _route_update, obj, httproute.KIND, route.meta, parents)))
@@ -106,7 +106,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
         rules = memo.rules(spec, backends, partial(grpcroute.translate_rules, grpc, backends))
         parents = memo.attach(key, rules, context, now, listeners, partial(
             httproute.attach, obj, grpc, rules, states, namespace_labels,
-            snapshot.controller_name, now, sets, grpcroute.KIND))
+            snapshot.controller_name, listener_sets=sets, kind=grpcroute.KIND))
         if parents:
             statuses.append(memo.update(key, parents, partial(
                 _route_update, obj, grpcroute.KIND, grpc.meta, parents)))
@@ -118,7 +118,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
                                partial(tlsroute.translate_backends, tls_route, backends))
         parents = memo.attach(key, rules_tls, context, now, listeners, partial(
             tlsroute.attach, obj, tls_route, rules_tls, states, namespace_labels,
-            snapshot.controller_name, now, sets))
+            snapshot.controller_name, listener_sets=sets))
         if parents:
             statuses.append(memo.update(key, parents, partial(
                 _route_update, obj, tlsroute.KIND, tls_route.meta, parents)))
