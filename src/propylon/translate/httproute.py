@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from propylon.api.gateway import GROUP
 from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, ParentRef, Rule
 from propylon.ir.model import (
@@ -50,6 +49,7 @@ from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.hostnames import route_hostnames
 from propylon.translate.listenersets import SetState
+from propylon.translate.parents import attach_parents
 from propylon.translate.precedence import Ranked
 
 KIND = "HTTPRoute"
@@ -245,34 +245,13 @@ def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Transl
     """Attach `route` (of `kind`) to listeners of our Gateways and ListenerSets
     (`listenersets.SetState` by namespace and name); return our status entries for `parents`.
     Every attachment made is also noted in `placed`, when given."""
-    previous = {_ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
-                for p in (obj.get("status") or {}).get("parents") or ()
-                if isinstance(p, dict) and p.get("controllerName") == controller}
-    parents = []
-    for ref in route.parent_refs:
-        key = (ref.namespace or route.meta.namespace, ref.name)
-        if ref.group != GROUP or ref.kind not in ("Gateway", "ListenerSet"):
-            continue
-        parent: GatewayState | SetState | None = (
-            gateways.get(key) if ref.kind == "Gateway" else (listener_sets or {}).get(key))
-        if parent is None:
-            continue
-        status_ref = ref.status_ref(route.meta.namespace)
-        conds = c.Conditions(previous.get(_ref_key(status_ref), ()), route.meta.generation, now)
-        if isinstance(parent, GatewayState):
-            _attach_to(ref, route, kind, translated, parent.listeners, key, "Gateway",
-                       namespace_labels, conds, placed)
-        elif not parent.accepted:
-            conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
-                      f'ListenerSet "{key[0]}/{key[1]}" is not accepted by its Gateway: see its '
-                      "conditions")
-        else:
-            _attach_to(ref, route, kind, translated, parent.listeners, key, "ListenerSet",
-                       namespace_labels, conds, placed)
-        _resolved_refs(translated, conds)
-        parents.append({"parentRef": status_ref, "controllerName": controller,
-                        "conditions": conds.as_list()})
-    return parents
+    def attach_to(ref: ParentRef, listeners: list[ListenerState], owner: tuple[str, str],
+                  owner_kind: str, conds: c.Conditions) -> None:
+        _attach_to(ref, route, kind, translated, listeners, owner, owner_kind, namespace_labels,
+                   conds, placed)
+
+    return attach_parents(obj, route, gateways, controller, now, listener_sets, attach_to,
+                          lambda conds: _resolved_refs(translated, conds))
 
 
 def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translated: Translated,
@@ -325,8 +304,3 @@ def _resolved_refs(translated: Translated, conds: c.Conditions) -> None:
                   "; ".join(dict.fromkeys(r.message for r in translated.refused)))
     else:
         conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all backend references are resolved")
-
-
-def _ref_key(ref: dict[str, Any]) -> tuple[object, ...]:
-    return (ref.get("group"), ref.get("kind"), ref.get("namespace"), ref.get("name"),
-            ref.get("sectionName"), ref.get("port"))

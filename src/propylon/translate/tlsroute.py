@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from propylon.api.gateway import GROUP
 from propylon.api.httproute import ParentRef
 from propylon.api.tlsroute import TLSRoute
 from propylon.ir.model import Cluster, WeightedBackend
@@ -29,6 +28,7 @@ from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.hostnames import route_hostnames
 from propylon.translate.httproute import _namespace_allowed
 from propylon.translate.listenersets import SetState
+from propylon.translate.parents import attach_parents
 
 KIND = "TLSRoute"
 
@@ -77,38 +77,20 @@ def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
     """Attach `route` to TLS listeners of our Gateways and ListenerSets (`listenersets.SetState`
     by namespace and name); return our status entries. Every attachment made is also noted in
     `placed`, when given."""
-    previous = {_ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
-                for p in (obj.get("status") or {}).get("parents") or ()
-                if isinstance(p, dict) and p.get("controllerName") == controller}
-    parents = []
-    for ref in route.parent_refs:
-        key = (ref.namespace or route.meta.namespace, ref.name)
-        if ref.group != GROUP or ref.kind not in ("Gateway", "ListenerSet"):
-            continue
-        parent: GatewayState | SetState | None = (
-            gateways.get(key) if ref.kind == "Gateway" else (listener_sets or {}).get(key))
-        if parent is None:
-            continue
-        status_ref = ref.status_ref(route.meta.namespace)
-        conds = c.Conditions(previous.get(_ref_key(status_ref), ()), route.meta.generation, now)
-        if isinstance(parent, GatewayState):
-            _attach_to(ref, route, translated, parent.listeners, key, "Gateway",
-                       namespace_labels, conds, placed)
-        elif not parent.accepted:
-            conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
-                      f'ListenerSet "{key[0]}/{key[1]}" is not accepted by its Gateway: see its '
-                      "conditions")
-        else:
-            _attach_to(ref, route, translated, parent.listeners, key, "ListenerSet",
-                       namespace_labels, conds, placed)
+    def attach_to(ref: ParentRef, listeners: list[ListenerState], owner: tuple[str, str],
+                  owner_kind: str, conds: c.Conditions) -> None:
+        _attach_to(ref, route, translated, listeners, owner, owner_kind, namespace_labels,
+                   conds, placed)
+
+    def resolved_refs(conds: c.Conditions) -> None:
         if translated.refused:
             conds.set(c.RESOLVED_REFS, False, translated.refused[0].reason,
                       "; ".join(dict.fromkeys(r.message for r in translated.refused)))
         else:
             conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all backend references are resolved")
-        parents.append({"parentRef": status_ref, "controllerName": controller,
-                        "conditions": conds.as_list()})
-    return parents
+
+    return attach_parents(obj, route, gateways, controller, now, listener_sets, attach_to,
+                          resolved_refs)
 
 
 def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
@@ -142,8 +124,3 @@ def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
     for ls, hosts in matched:
         ls.place(TLSAttachment(name, route.meta.creation_timestamp, hosts, translated), placed)
     conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
-
-
-def _ref_key(ref: dict[str, Any]) -> tuple[object, ...]:
-    return (ref.get("group"), ref.get("kind"), ref.get("namespace"), ref.get("name"),
-            ref.get("sectionName"), ref.get("port"))
