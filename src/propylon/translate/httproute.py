@@ -47,14 +47,12 @@ from propylon.ir.model import (
 from propylon.translate import conditions as c
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState, ListenerState
-from propylon.translate.hostnames import route_hostnames
 from propylon.translate.listenersets import SetState
-from propylon.translate.parents import attach_parents
+from propylon.translate.parents import attach_parents, matching_listeners, set_resolved_refs
 from propylon.translate.precedence import Ranked
 
 KIND = "HTTPRoute"
 DEFAULT_RETRY_ATTEMPTS = 1  # `retry.attempts` unset: implementation-specific, Envoy's default
-METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 @dataclass
@@ -223,19 +221,6 @@ def apply_filter(f: HTTPFilter, fields: dict[str, Any],
         unsupported.append(f'filter type "{f.type}" is not supported: remove it')
 
 
-def _namespace_allowed(ls: ListenerState, owner_ns: str, route_ns: str,
-                       namespace_labels: Mapping[str, dict[str, str]]) -> bool:
-    source = ls.spec.namespaces_from
-    if source == "All":
-        return True
-    if source == "Same":
-        return route_ns == owner_ns
-    if source == "Selector" and ls.spec.selector is not None:
-        labels = {METADATA_NAME_LABEL: route_ns, **namespace_labels.get(route_ns, {})}
-        return ls.spec.selector.matches(labels)
-    return False
-
-
 def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Translated,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
@@ -251,7 +236,7 @@ def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Transl
                    conds, placed)
 
     return attach_parents(obj, route, gateways, controller, now, listener_sets, attach_to,
-                          lambda conds: _resolved_refs(translated, conds))
+                          lambda conds: set_resolved_refs(translated.refused, conds))
 
 
 def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translated: Translated,
@@ -259,36 +244,9 @@ def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translat
                namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
                placed: list[tuple[ListenerState, Any]] | None) -> None:
     """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
-    where = f'{owner_kind} "{owner[0]}/{owner[1]}"'
-    candidates = [ls for ls in listeners
-                  if ref.section_name in (None, ls.spec.name) and ref.port in (None, ls.spec.port)]
-    if not candidates:
-        wanted = " and ".join(filter(None, (
-            f'sectionName "{ref.section_name}"' if ref.section_name else "",
-            f"port {ref.port}" if ref.port else "")))
-        conds.set(c.ACCEPTED, False, c.NO_MATCHING_PARENT,
-                  f"{where} has no listener with {wanted}: fix the parentRef")
-        return
-    kinds = [ls for ls in candidates if ls.usable and kind in ls.supported_kinds]
-    if not kinds:
-        conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
-                  f"no listener of {where} accepts {kind}s (see the listeners' supportedKinds): "
-                  "change the parentRef or the listeners' protocol and allowedRoutes.kinds")
-        return
-    allowed = [ls for ls in kinds
-               if _namespace_allowed(ls, owner[0], route.meta.namespace, namespace_labels)]
-    if not allowed:
-        conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
-                  f'no listener of {where} allows {kind}s from namespace '
-                  f'"{route.meta.namespace}": change the listeners\' allowedRoutes '
-                  "or the parentRef")
-        return
-    matched = [(ls, route_hostnames(ls.spec.hostname, route.hostnames)) for ls in allowed]
-    matched = [(ls, hosts) for ls, hosts in matched if hosts]
+    matched = matching_listeners(ref, route, kind, listeners, owner, owner_kind,
+                                 namespace_labels, conds)
     if not matched:
-        conds.set(c.ACCEPTED, False, c.NO_MATCHING_LISTENER_HOSTNAME,
-                  f"none of the route's hostnames ({', '.join(route.hostnames)}) matches a "
-                  "listener hostname: fix spec.hostnames or the listeners' hostname")
         return
     if translated.unsupported:
         conds.set(c.ACCEPTED, False, c.UNSUPPORTED_VALUE, "; ".join(translated.unsupported))
@@ -296,11 +254,3 @@ def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translat
     for ls, hosts in matched:
         ls.place(Attachment(translated, hosts), placed)
     conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
-
-
-def _resolved_refs(translated: Translated, conds: c.Conditions) -> None:
-    if translated.refused:
-        conds.set(c.RESOLVED_REFS, False, translated.refused[0].reason,
-                  "; ".join(dict.fromkeys(r.message for r in translated.refused)))
-    else:
-        conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all backend references are resolved")

@@ -12,23 +12,30 @@ or ListenerSet of the Gateway API group, or that names no parent of ours (`gatew
 - an accepted ListenerSet: `attach_to(ref, listeners, owner, "ListenerSet", conds)` with the
   set's listeners.
 
-`attach_to` is the route kind's own: it narrows the listeners, sets Accepted, and records the
-attachments (and notes them in the caller's `placed` list, which it closes over). Then
-`resolved_refs(conds)` sets ResolvedRefs, and one status entry per parentRef is returned with
-our controllerName, in parentRef order.
+`attach_to` is the route kind's own: it narrows the listeners with `matching_listeners` (the
+spec's order of refusals: no listener with that sectionName/port, none accepting the kind, none
+admitting the route's namespace, no hostname in common; each sets Accepted False with its
+reason), then records its kind of attachment on each (and notes them in the caller's `placed`
+list, which it closes over). Then `resolved_refs(conds)` sets ResolvedRefs (`set_resolved_refs`
+from the backend references the kind refused), and one status entry per parentRef is returned
+with our controllerName, in parentRef order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from propylon.api.gateway import GROUP
 from propylon.api.httproute import ParentRef
 from propylon.api.meta import ObjectMeta
 from propylon.translate import conditions as c
+from propylon.translate.backends import Refused
 from propylon.translate.gateways import GatewayState, ListenerState
+from propylon.translate.hostnames import route_hostnames
 from propylon.translate.listenersets import SetState
+
+METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 class Routed(Protocol):
@@ -39,6 +46,9 @@ class Routed(Protocol):
 
     @property
     def parent_refs(self) -> tuple[ParentRef, ...]: ...
+
+    @property
+    def hostnames(self) -> tuple[str, ...]: ...
 
 
 # (parentRef, the parent's listeners, (namespace, name) of the parent, "Gateway" or
@@ -84,3 +94,64 @@ def ref_key(ref: dict[str, Any]) -> tuple[object, ...]:
     """A status parentRef as a key: group, kind, namespace, name, sectionName, port."""
     return (ref.get("group"), ref.get("kind"), ref.get("namespace"), ref.get("name"),
             ref.get("sectionName"), ref.get("port"))
+
+
+def matching_listeners(ref: ParentRef, route: Routed, kind: str, listeners: list[ListenerState],
+                       owner: tuple[str, str], owner_kind: str,
+                       namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
+                       ) -> list[tuple[ListenerState, tuple[str, ...]]]:
+    """The listeners of one parent that `ref` selects and that take this route, each with the
+    hostnames it serves the route for; empty, with Accepted False and the reason, if none."""
+    where = f'{owner_kind} "{owner[0]}/{owner[1]}"'
+    candidates = [ls for ls in listeners
+                  if ref.section_name in (None, ls.spec.name) and ref.port in (None, ls.spec.port)]
+    if not candidates:
+        wanted = " and ".join(filter(None, (
+            f'sectionName "{ref.section_name}"' if ref.section_name else "",
+            f"port {ref.port}" if ref.port else "")))
+        conds.set(c.ACCEPTED, False, c.NO_MATCHING_PARENT,
+                  f"{where} has no listener with {wanted}: fix the parentRef")
+        return []
+    kinds = [ls for ls in candidates if ls.usable and kind in ls.supported_kinds]
+    if not kinds:
+        conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
+                  f"no listener of {where} accepts {kind}s (see the listeners' supportedKinds): "
+                  "change the parentRef or the listeners' protocol and allowedRoutes.kinds")
+        return []
+    allowed = [ls for ls in kinds
+               if _namespace_allowed(ls, owner[0], route.meta.namespace, namespace_labels)]
+    if not allowed:
+        conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
+                  f'no listener of {where} allows {kind}s from namespace '
+                  f'"{route.meta.namespace}": change the listeners\' allowedRoutes '
+                  "or the parentRef")
+        return []
+    matched = [(ls, route_hostnames(ls.spec.hostname, route.hostnames)) for ls in allowed]
+    matched = [(ls, hosts) for ls, hosts in matched if hosts]
+    if not matched:
+        conds.set(c.ACCEPTED, False, c.NO_MATCHING_LISTENER_HOSTNAME,
+                  f"none of the route's hostnames ({', '.join(route.hostnames)}) matches a "
+                  "listener hostname: fix spec.hostnames or the listeners' hostname")
+    return matched
+
+
+def set_resolved_refs(refused: Sequence[Refused], conds: c.Conditions) -> None:
+    """ResolvedRefs from the backend references a route's translation refused."""
+    if refused:
+        conds.set(c.RESOLVED_REFS, False, refused[0].reason,
+                  "; ".join(dict.fromkeys(r.message for r in refused)))
+    else:
+        conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all backend references are resolved")
+
+
+def _namespace_allowed(ls: ListenerState, owner_ns: str, route_ns: str,
+                       namespace_labels: Mapping[str, dict[str, str]]) -> bool:
+    source = ls.spec.namespaces_from
+    if source == "All":
+        return True
+    if source == "Same":
+        return route_ns == owner_ns
+    if source == "Selector" and ls.spec.selector is not None:
+        labels = {METADATA_NAME_LABEL: route_ns, **namespace_labels.get(route_ns, {})}
+        return ls.spec.selector.matches(labels)
+    return False

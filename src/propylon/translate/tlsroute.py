@@ -25,10 +25,8 @@ from propylon.ir.model import Cluster, WeightedBackend
 from propylon.translate import conditions as c
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState, ListenerState
-from propylon.translate.hostnames import route_hostnames
-from propylon.translate.httproute import _namespace_allowed
 from propylon.translate.listenersets import SetState
-from propylon.translate.parents import attach_parents
+from propylon.translate.parents import attach_parents, matching_listeners, set_resolved_refs
 
 KIND = "TLSRoute"
 
@@ -82,15 +80,8 @@ def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
         _attach_to(ref, route, translated, listeners, owner, owner_kind, namespace_labels,
                    conds, placed)
 
-    def resolved_refs(conds: c.Conditions) -> None:
-        if translated.refused:
-            conds.set(c.RESOLVED_REFS, False, translated.refused[0].reason,
-                      "; ".join(dict.fromkeys(r.message for r in translated.refused)))
-        else:
-            conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all backend references are resolved")
-
     return attach_parents(obj, route, gateways, controller, now, listener_sets, attach_to,
-                          resolved_refs)
+                          lambda conds: set_resolved_refs(translated.refused, conds))
 
 
 def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
@@ -98,27 +89,9 @@ def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
                namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
                placed: list[tuple[ListenerState, Any]] | None) -> None:
     """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
-    where = f'{owner_kind} "{owner[0]}/{owner[1]}"'
-    candidates = [ls for ls in listeners
-                  if ref.section_name in (None, ls.spec.name) and ref.port in (None, ls.spec.port)]
-    if not candidates:
-        conds.set(c.ACCEPTED, False, c.NO_MATCHING_PARENT,
-                  f"{where} has no listener matching the parentRef's sectionName/port: fix the "
-                  "parentRef")
-        return
-    allowed = [ls for ls in candidates if ls.usable and KIND in ls.supported_kinds
-               and _namespace_allowed(ls, owner[0], route.meta.namespace, namespace_labels)]
-    if not allowed:
-        conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
-                  f'no listener of {where} allows TLSRoutes from namespace '
-                  f'"{route.meta.namespace}": attach to a TLS listener whose allowedRoutes admit it')
-        return
-    matched = [(ls, route_hostnames(ls.spec.hostname, route.hostnames)) for ls in allowed]
-    matched = [(ls, hosts) for ls, hosts in matched if hosts]
+    matched = matching_listeners(ref, route, KIND, listeners, owner, owner_kind,
+                                 namespace_labels, conds)
     if not matched:
-        conds.set(c.ACCEPTED, False, c.NO_MATCHING_LISTENER_HOSTNAME,
-                  f"none of the route's hostnames ({', '.join(route.hostnames)}) matches a "
-                  "listener hostname: fix spec.hostnames or the listeners' hostname")
         return
     name = f"{route.meta.namespace}/{route.meta.name}"
     for ls, hosts in matched:
