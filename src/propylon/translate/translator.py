@@ -90,26 +90,20 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
     context = memo.context(attach_context(states, sets, namespace_labels,
                                           snapshot.controller_name))
     listeners = Listeners(states, sets)
-    for obj in snapshot.of("HTTPRoute"):
-        key, spec = object_key(obj), spec_key(obj)
-        route = memo.decode(HTTPRoute.decode, obj, spec)
-        translated = memo.rules(spec, backends, partial(httproute.translate_rules, route, backends))
-        parents = memo.attach(key, translated, context, now, listeners, partial(
-            httproute.attach, obj, route, translated, states, namespace_labels,
-            snapshot.controller_name, listener_sets=sets, kind=httproute.KIND))
-        if parents:
-            statuses.append(memo.update(key, parents, partial(
-                _route_update, obj, httproute.KIND, route.meta, parents)))
-    for obj in snapshot.of("GRPCRoute"):
-        key, spec = object_key(obj), spec_key(obj)
-        grpc = memo.decode(GRPCRoute.decode, obj, spec)
-        rules = memo.rules(spec, backends, partial(grpcroute.translate_rules, grpc, backends))
-        parents = memo.attach(key, rules, context, now, listeners, partial(
-            httproute.attach, obj, grpc, rules, states, namespace_labels,
-            snapshot.controller_name, listener_sets=sets, kind=grpcroute.KIND))
-        if parents:
-            statuses.append(memo.update(key, parents, partial(
-                _route_update, obj, grpcroute.KIND, grpc.meta, parents)))
+    # GRPCRoutes share HTTPRoute's attachment; only decoding and rule translation differ
+    http_kinds = ((httproute.KIND, HTTPRoute.decode, httproute.translate_rules),
+                  (grpcroute.KIND, GRPCRoute.decode, grpcroute.translate_rules))
+    for kind, decode, translate_rules in http_kinds:
+        for obj in snapshot.of(kind):
+            key, spec = object_key(obj), spec_key(obj)
+            route = memo.decode(decode, obj, spec)
+            rules = memo.rules(spec, backends, partial(translate_rules, route, backends))
+            parents = memo.attach(key, rules, context, now, listeners, partial(
+                httproute.attach, obj, route, rules, states, namespace_labels,
+                snapshot.controller_name, listener_sets=sets, kind=kind))
+            if parents:
+                statuses.append(memo.update(key, parents, partial(
+                    _route_update, obj, kind, route.meta, parents)))
 
     for obj in snapshot.of("TLSRoute"):
         key, spec = object_key(obj), spec_key(obj)
