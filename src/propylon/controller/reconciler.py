@@ -172,8 +172,11 @@ class Controller:
                 await asyncio.sleep(max(0.0, took - self.debounce_s))
 
     async def _changed_within(self, seconds: float) -> bool:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the event is set (a stop during a leader change), and the loop never ends
         try:
-            await asyncio.wait_for(self._dirty.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._dirty.wait()
         except TimeoutError:
             return False
         return True
