@@ -76,6 +76,8 @@ class Informer:
         self.on_change = on_change
         self.quiet = quiet
         self.store: dict[ObjectKey, dict[str, Any]] = {}
+        self._objects: tuple[dict[str, Any], ...] | None = None  # `objects()`, while valid
+        self._keys: list[ObjectKey] | None = None  # the store's keys in order, while valid
         self.synced = asyncio.Event()
         self.resource_version: str | None = None
         self.lists = 0  # how many times the kind was listed (the first one plus every relist)
@@ -88,8 +90,13 @@ class Informer:
         self._watched = False  # a watch event arrived since the last failure
 
     def objects(self) -> tuple[dict[str, Any], ...]:
-        """Every object, ordered by namespace then name."""
-        return tuple(self.store[k] for k in sorted(self.store))
+        """Every object, ordered by namespace then name: the same tuple until the store changes
+        (the translator tells unchanged objects by identity)."""
+        if self._objects is None:
+            if self._keys is None:
+                self._keys = sorted(self.store)
+            self._objects = tuple(map(self.store.__getitem__, self._keys))
+        return self._objects
 
     def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
         return self.store.get((namespace or "", name))
@@ -150,7 +157,7 @@ class Informer:
 
     def _replace(self, fresh: dict[ObjectKey, dict[str, Any]]) -> None:
         changed = fresh != self.store
-        self.store = fresh
+        self.store, self._objects, self._keys = fresh, None, None
         self.synced.set()
         if changed:
             self._notify()
@@ -185,11 +192,14 @@ class Informer:
         key = object_key(obj)
         if event_type in ("ADDED", "MODIFIED"):
             if self.store.get(key) != obj:
-                self.store[key] = obj
+                if key not in self.store:
+                    self._keys = None
+                self.store[key], self._objects = obj, None
                 if self.quiet is None or not self.quiet(obj):
                     self._notify()
         elif event_type == "DELETED":
             if self.store.pop(key, None) is not None:
+                self._objects = self._keys = None
                 self._notify()
 
     def _scope(self) -> dict[str, str]:

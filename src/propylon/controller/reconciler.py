@@ -26,7 +26,9 @@ embedded API server sharing the loop in standalone mode). Then:
    `xds_translate(ir)` (an `xds.translate.Translator`, which reuses the messages of unchanged IR
    objects) under node id `namespace/name` in the xDS snapshot cache, and removes the nodes of
    Gateways that are gone;
-5. submits `result.statuses` to the status writer, which writes only what changed.
+5. submits to the status writer the statuses that are not the same objects as last pass's
+   (the translator's memo keeps an unchanged route's StatusUpdate; see `_submit`), and the
+   writer writes only what differs from the object's status.
 
 With several replicas (Kubernetes mode, `leader.LeaderElector`) every replica watches,
 translates and publishes xDS, but only the leader applies infrastructure and writes status:
@@ -58,7 +60,7 @@ from propylon.controller.status import StatusWriter
 from propylon.infra import InfraManager
 from propylon.ir.model import GatewayIR, GatewayKey
 from propylon.translate import Memo, translate
-from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Result, Snapshot
+from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Result, Snapshot, StatusUpdate
 from propylon.xds.translate import Translator
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ class Controller:
         self.translations = 0  # translate() calls, and the seconds they took in all
         self.translation_seconds = 0.0
         self._published: dict[GatewayKey, GatewayIR] = {}
+        self._submitted: dict[int, StatusUpdate] = {}  # last pass's statuses, by id
         self._dirty = asyncio.Event()
         self._idle = asyncio.Event()
         self._synced = asyncio.Event()
@@ -144,6 +147,7 @@ class Controller:
     def set_leader(self, leading: bool) -> None:
         """Start or stop writing status and applying infrastructure (see the docstring)."""
         self.leader = leading
+        self._submitted = {}  # a new leader submits every status once
         if not leading:
             self.status.clear()
         self._mark_dirty()
@@ -206,10 +210,17 @@ class Controller:
             log.exception("infrastructure apply failed")
         self._publish(result.gateways)
         if self.leader:
-            self.status.submit(result.statuses)
+            self._submit(result.statuses)
         self.reconciles += 1
         log.debug("reconciled gateways=%d statuses=%d",
                   len(result.gateways), len(result.statuses))
+
+    def _submit(self, statuses: tuple[StatusUpdate, ...]) -> None:
+        """Hand the status writer the updates that are not last pass's objects (the translator
+        keeps an unchanged route's StatusUpdate), found by identity with C loops."""
+        by_id = dict(zip(map(id, statuses), statuses, strict=True))
+        self.status.submit([by_id[i] for i in by_id.keys() - self._submitted.keys()])
+        self._submitted = by_id
 
     def _publish(self, gateways: Mapping[GatewayKey, GatewayIR]) -> None:
         for key, ir in sorted(gateways.items()):

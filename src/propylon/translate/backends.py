@@ -55,14 +55,14 @@ Answers = dict[Question, Resolved | Refused]
 
 class Backends:
     def __init__(self, services: Iterable[Service], slices: Iterable[EndpointSlice],
-                 grants: Grants, tls: BackendTLS | None = None,
+                 grants: Grants, tls: BackendTLS,
                  known: Answers | None = None) -> None:
         self._services = {(s.meta.namespace, s.meta.name): s for s in services}
         self._slices: dict[tuple[str, str], list[EndpointSlice]] = {}
         for s in slices:
             self._slices.setdefault((s.meta.namespace, s.service_name), []).append(s)
         self._grants = grants
-        self._tls = tls
+        self.tls = tls
         self._known = known or {}
         self.answers: Answers = {}
         self._trace: list[tuple[Question, Resolved | Refused]] | None = None
@@ -125,7 +125,7 @@ class Backends:
             return Refused(c.BACKEND_NOT_FOUND, f'Service "{ns}/{name}" has no port {port} '
                            f'(ports: {known}): fix the backendRef port')
         cluster = cluster_name(ns, name, port)
-        governed = self._tls.for_cluster(cluster) if self._tls is not None else None
+        governed = self.tls.for_cluster(cluster)
         endpoints = self._endpoints(service, service_port)
         if governed is not None and governed.tls is None:
             endpoints = ()

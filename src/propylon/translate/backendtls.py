@@ -111,6 +111,8 @@ class BackendTLS:
         attached routes (on their own listeners or their ListenerSets') use a Service port it
         targets; call it once routes of every kind are attached. A policy with none gets an empty list,
         which clears entries this controller wrote before."""
+        if not self._resolved:
+            return []
         ancestors: dict[tuple[str, str], set[tuple[str, str]]] = {k: set() for k in self._resolved}
         for gateway, state in states.items():
             for ls in all_listeners(state):

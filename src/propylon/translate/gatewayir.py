@@ -14,15 +14,20 @@ A TLS listener (TLSRoutes) adds one TCPFilterChain per route to its port's liste
 the SNI names the route serves there; HTTPS and TLS listeners may share a port.
 Clusters reached over TLS present the Gateway's backend client certificate, when it has one.
 
-With a `vhosts` store (from `memo.Memo`), a virtual host is built again only when the translated
-rules of the routes it serves (the same objects, in the same order, from the same kind of
-listener) change; otherwise last pass's `VirtualHost` is reused.
+Routes are read from each listener's `placements.Placements`, hostname by hostname, so a table
+is assembled from its hostnames, not from every attachment. With a `tables` store (from
+`memo.Memo`), a route table whose listeners' placements did not change (their `version`) is last
+pass's, and otherwise a virtual host is built again only when the placements of its hostname
+changed on a listener serving it (their stamps), or those listeners' protocol or port; the
+others are reused, with the clusters their routes use. A Gateway's clusters are those its
+virtual hosts and TLS routes use: a route attached only to a listener whose hostnames a more
+specific listener serves adds none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from propylon.ir.model import (
@@ -48,7 +53,7 @@ MISDIRECTED = 421
 
 
 class Store(Protocol):
-    """Where built virtual hosts are kept between passes (`memo.Store`)."""
+    """Where built route tables are kept between passes (`memo.Store`)."""
 
     def get(self, key: tuple[Hashable, ...] | None) -> Any: ...
 
@@ -71,39 +76,75 @@ def _on_listener(routes: list[Ranked], ls: ListenerState) -> list[Ranked]:
             for r in routes]
 
 
-def _route_config(name: str, listeners: list[ListenerState], vhosts: Store | None) -> RouteConfig:
-    by_domain: dict[str, list[tuple[Any, ListenerState]]] = {}
-    owners: dict[str, ListenerState | None] = {}
+def _route_config(name: str, listeners: list[ListenerState],
+                  tables: Store | None) -> tuple[RouteConfig, dict[str, Cluster]]:
+    """The route table of `listeners` (one HTTP port, or one HTTPS listener) and the clusters
+    its virtual hosts use, reusing from `tables` what the listeners' placements left as it was
+    (see the module docstring)."""
+    signature = tuple((ls.placements.version, ls.spec.hostname, ls.spec.protocol, ls.spec.port)
+                      for ls in listeners)
+    found: _Table | None = None if tables is None else tables.get((name,))
+    if found is not None and found.signature == signature:
+        return found.config, found.clusters
+    by_domain: dict[str, list[ListenerState]] = {}
     for ls in listeners:
         by_domain.setdefault(ls.spec.hostname or "*", [])
+    alone = len(listeners) == 1  # then every hostname attached is its own
     for ls in listeners:
-        for attachment in ls.routes:
-            for host in attachment.hostnames:
-                if host != "*":
-                    if host not in owners:
-                        owners[host] = _owner(host, listeners)
-                    if owners[host] is not ls:
-                        continue
-                by_domain.setdefault(host, []).append((attachment.translated, ls))
-    return RouteConfig(name, tuple(
-        _virtual_host(f"{name}/{domain}", domain, sources, vhosts)
-        for domain, sources in sorted(by_domain.items(),
-                                      key=lambda kv: (specificity(kv[0]), kv[0]))))
+        for host in ls.placements.hosts:
+            if not alone and host != "*" and _owner(host, listeners) is not ls:
+                continue
+            by_domain.setdefault(host, []).append(ls)
+    old = found.vhosts if found is not None else {}
+    vhosts = {domain: _virtual_host(f"{name}/{domain}", domain, serving, old.get(domain))
+              for domain, serving in by_domain.items()}
+    order = (found.order if found is not None and old.keys() == vhosts.keys()
+             else tuple(sorted(vhosts, key=lambda d: (specificity(d), d))))
+    clusters: dict[str, Cluster] = {}
+    for built in vhosts.values():
+        clusters.update(built.clusters)
+    config = RouteConfig(name, tuple(vhosts[d].vhost for d in order))
+    if tables is not None:
+        tables.put((name,), _Table(signature, config, clusters, vhosts, order))
+    return config, clusters
 
 
-def _virtual_host(name: str, domain: str, sources: list[tuple[Any, ListenerState]],
-                  vhosts: Store | None) -> VirtualHost:
-    """The virtual host of `domain` serving the translated rules of `sources`."""
-    key = None if vhosts is None else (name, domain, tuple(
-        (id(translated), ls.spec.protocol, ls.spec.port) for translated, ls in sources))
-    found = None if vhosts is None else vhosts.get(key)
-    if found is not None:
-        return found[0]  # type: ignore[no-any-return]
+@dataclass(frozen=True)
+class _Built:
+    """A virtual host, what it was built from, and the clusters its routes use."""
+
+    key: tuple[Hashable, ...]
+    vhost: VirtualHost
+    clusters: dict[str, Cluster]
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A route table, the placements it was built from, and its virtual hosts by domain."""
+
+    signature: tuple[Hashable, ...]
+    config: RouteConfig
+    clusters: dict[str, Cluster]
+    vhosts: dict[str, _Built]
+    order: tuple[str, ...]  # the domains, most specific first
+
+
+def _virtual_host(name: str, domain: str, serving: list[ListenerState],
+                  old: _Built | None) -> _Built:
+    """The virtual host of `domain` serving the routes the `serving` listeners attached for it;
+    `old` when it was built from the same placements of the same kind of listeners."""
+    key = tuple((ls.placements.stamps.get(domain), ls.spec.protocol, ls.spec.port)
+                for ls in serving)
+    if old is not None and old.key == key:
+        return old
+    sources = [(translated, ls) for ls in serving
+               for per_route in ls.placements.hosts.get(domain, {}).values()
+               for translated in per_route]
     routes = [r for translated, ls in sources for r in _on_listener(translated.routes, ls)]
-    built = VirtualHost(name, (domain,), ordered(_unique(routes)))
-    if vhosts is not None:  # the sources are kept so that their ids stay theirs
-        vhosts.put(key, (built, tuple(translated for translated, _ in sources)))
-    return built
+    clusters: dict[str, Cluster] = {}
+    for translated, _ in sources:
+        clusters.update(translated.clusters)
+    return _Built(key, VirtualHost(name, (domain,), ordered(_unique(routes))), clusters)
 
 
 def _misdirected(config: RouteConfig, ls: ListenerState,
@@ -133,7 +174,7 @@ def _unique(routes: list[Ranked]) -> list[Ranked]:
 
 def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
           address: str, client_certificate: Secret | None = None,
-          vhosts: Store | None = None) -> GatewayIR:
+          tables: Store | None = None) -> GatewayIR:
     by_port: dict[int, list[ListenerState]] = {}
     for ls in listeners:
         by_port.setdefault(ls.spec.port, []).append(ls)
@@ -144,11 +185,9 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
         ps = port_state(infra, port)
         bind_port = ps.bind_port if ps is not None and ps.bind_port is not None else port
         protocol = group[0].spec.protocol
-        for ls in group:
-            for attachment in ls.routes:
-                clusters.update(attachment.translated.clusters)
         if protocol == "HTTP":
-            config = _route_config(f"{key}/{port}", group, vhosts)
+            config, used = _route_config(f"{key}/{port}", group, tables)
+            clusters.update(used)
             configs.append(config)
             ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port, "HTTP",
                                          route_config=config.name))
@@ -158,8 +197,12 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
             secrets.update((s.name, s) for s in ls.secrets)
             if ls.spec.protocol == "TLS":
                 tcp_chains.extend(_tcp_chains(f"{key}/{ls.ir_name}", ls, group))
+                for attachment in ls.routes:
+                    clusters.update(attachment.translated.clusters)
                 continue
-            config = _misdirected(_route_config(f"{key}/{ls.ir_name}", [ls], vhosts), ls, group)
+            config, used = _route_config(f"{key}/{ls.ir_name}", [ls], tables)
+            config = _misdirected(config, ls, group)
+            clusters.update(used)
             configs.append(config)
             chains.append(TLSFilterChain(f"{key}/{ls.ir_name}",
                                          (ls.spec.hostname,) if ls.spec.hostname else (),

@@ -4,7 +4,7 @@
 protocol (HTTP, HTTPS, and TLS in mode Passthrough or Terminate), its route kinds, its
 certificates, and conflicts between listeners sharing a port (ProtocolConflict when protocols
 differ, except HTTPS and TLS, which SNI tells apart; HostnameConflict when the hostname
-repeats). Routes then attach to the usable listeners (`ListenerState.attached`).
+repeats). Routes then attach to the usable listeners (`ListenerState.placements`).
 `status(...)` finishes the job once routes are attached and the infrastructure state is known:
 addresses, Programmed per listener (the port must be served) and for the Gateway (an address, a
 ready proxy, at least one programmed listener), attachedRoutes, and Accepted for the Gateway.
@@ -23,6 +23,7 @@ from propylon.ir.model import ClientValidation, InfraState, PortState
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
 from propylon.translate import frontend
+from propylon.translate.placements import Placements
 from propylon.translate.references import Grants
 from propylon.translate.tls import CertificateError, resolve_certificates
 from propylon.translate.types import StatusUpdate
@@ -43,17 +44,19 @@ class ListenerState:
     secrets: tuple[SecretIR, ...] = ()
     usable: bool = True  # routes may attach
     servable: bool = True  # may be programmed (valid, no conflict, certificates resolved)
-    attached: int = 0
-    routes: list[Any] = field(default_factory=list)  # httproute.Attachment, filled by httproute
     client_validation: ClientValidation | None = None  # HTTPS: spec.tls.frontend of its port
     origin: str = ""  # "<namespace>/<name>" of the ListenerSet declaring it; "" for the Gateway's
+    # the routes attached here (set by `memo.Memo` once every route of the pass is attached)
+    placements: Placements = field(default_factory=Placements)
 
-    def place(self, attachment: Any, placed: list[tuple[ListenerState, Any]] | None) -> None:
-        """Attach a route (`attachment`), and note it in `placed` when given."""
-        self.attached += 1
-        self.routes.append(attachment)
-        if placed is not None:
-            placed.append((self, attachment))
+    @property
+    def attached(self) -> int:
+        return self.placements.attached
+
+    @property
+    def routes(self) -> list[Any]:
+        """Every attachment (an `httproute.Attachment` or a `tlsroute.TLSAttachment`)."""
+        return self.placements.routes()
 
     @property
     def ir_name(self) -> str:

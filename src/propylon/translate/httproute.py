@@ -225,11 +225,11 @@ def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Transl
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
            now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
-           kind: str = KIND, placed: list[tuple[ListenerState, Any]] | None = None,
+           kind: str = KIND, *, placed: list[tuple[ListenerState, Any]],
            ) -> list[dict[str, Any]]:
     """Attach `route` (of `kind`) to listeners of our Gateways and ListenerSets
     (`listenersets.SetState` by namespace and name); return our status entries for `parents`.
-    Every attachment made is also noted in `placed`, when given."""
+    Every attachment made is noted in `placed` (the caller keeps them: `memo.Memo`)."""
     def attach_to(ref: ParentRef, listeners: list[ListenerState], owner: tuple[str, str],
                   owner_kind: str, conds: c.Conditions) -> None:
         _attach_to(ref, route, kind, translated, listeners, owner, owner_kind, namespace_labels,
@@ -242,7 +242,7 @@ def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Transl
 def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translated: Translated,
                listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
                namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
-               placed: list[tuple[ListenerState, Any]] | None) -> None:
+               placed: list[tuple[ListenerState, Any]]) -> None:
     """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
     matched = matching_listeners(ref, route, kind, listeners, owner, owner_kind,
                                  namespace_labels, conds)
@@ -252,5 +252,5 @@ def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translat
         conds.set(c.ACCEPTED, False, c.UNSUPPORTED_VALUE, "; ".join(translated.unsupported))
         return
     for ls, hosts in matched:
-        ls.place(Attachment(translated, hosts), placed)
+        placed.append((ls, Attachment(translated, hosts)))
     conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")

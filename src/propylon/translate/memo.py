@@ -1,47 +1,59 @@
-"""`Memo`: what one `translate()` pass may reuse from the previous one.
+"""`Memo`: what one `translate()` pass keeps for the next, so a pass costs what changed.
 
-A pass still walks the whole graph, but an object the API server has not changed since the last
-pass is not decoded again, and a route whose backends resolve as before keeps its translated
-rules. Entries are keyed by the object's kind, namespace, name, uid and resourceVersion (which
-the API server changes on every write, status included: `object_key`), so an edited object is a
-miss by construction; an object without uid or resourceVersion (offline input) is never cached.
-A route's decoding and rules read only its metadata and spec, so they are keyed by `spec_key`
-instead: its generation (which the API server raises whenever anything but metadata and status
-changes) and the labels and annotations, so that writing a route's status costs only its
-attachment again.
+Routes (HTTPRoute, GRPCRoute, TLSRoute) are the many objects; a pass translates only the routes
+that need it (`Memo.candidates`) and keeps everything it knows of the others:
 
-Translated rules also depend on other objects (Services, EndpointSlices, ReferenceGrants,
-BackendTLSPolicies), so each is stored with the backend lookups it made and their answers
-(`Backends.traced`); it is reused only when every lookup still gives an equal answer.
+- the routes whose object is not the same Python object as last pass (the informers keep an
+  unchanged object; every write makes a new one), found by identity with C loops (dicts by
+  `id`), plus the routes deleted since (their attachments and status go);
+- every route, when what attachment reads besides the route changed (`attach_context`: the
+  Gateways' and ListenerSets' listeners and the Namespaces' labels), or on the first pass;
+- when an input of `Backends` changed (Services, EndpointSlices, ReferenceGrants,
+  BackendTLSPolicies, ConfigMaps: `Memo.backends` builds a new one), the routes whose backend
+  lookups no longer answer the same (`Backends.still` over each route's trace);
+- when the clock moved, the routes whose status holds a condition that changed in a pass
+  (`NOW` below) and is not written yet, so it carries this pass's `now`.
 
-A route's attachment (its status entries for `parents` and the listeners it attached to) also
-depends on the Gateways, ListenerSets and Namespaces: `attach_context` condenses what attachment
-reads of them into a value, and an attachment is reused only while that value, the route's
-version and its translated rules (the same object) are unchanged. It is computed with `NOW`
-for `now`, a placeholder no input can hold, so the conditions that changed are known exactly
-and get each pass's `now` stamped in (a route whose status is not written yet is reused too).
-Listeners are named by position (`Listeners`), which the context value fixes.
+Each route has a `RouteEntry`: its decoding, reused while `spec_key` (uid, generation, labels,
+annotations) holds, so writing its status does not decode it again; its translated rules, kept
+with the backend lookups they made and their answers (`Backends.traced`) and reused while every
+lookup answers the same; its attachment (status entries for `parents` and the listeners it
+attached to), reused while the object's `object_key` (resourceVersion), its translated rules
+(the same object) and the context are unchanged; and its StatusUpdate, the same object while
+its parents entries are, so the controller can tell changed statuses by identity.
 
-A route's StatusUpdate is the same object while its parents entries are, which lets the status
-writer compare it with the settled one by identity.
+Attachments are computed with `NOW` for `now`, a placeholder no input can hold, so the
+conditions that changed are known exactly and get each pass's `now` stamped in. What a route
+attached is kept per listener in `placements.Placements`, addressed by position (`Listeners`,
+which the context value fixes); `bind(listeners)` hands each of this pass's `ListenerState`s its
+listener's `Placements`, which `gatewayir` reads hostname by hostname.
 
-Every entry used by a pass survives into the next one; the rest are dropped at the end of the
-pass (`Memo.pass_done`), so the memo holds about one pass's worth of live objects. A memo is a
-plain value passed in: `translate(snapshot)` without one is the full rebuild, and
-`tests/translate/test_memo.py` proves passes with one equal to it. Not for concurrent passes.
+Other objects are decoded through `Store`s (one per kind) keyed by `object_key`; a store keeps
+the entries a pass used and drops the rest, and a pass that did not look at a store leaves it
+as it was (Services and EndpointSlices are decoded only when `Backends` is built again).
+
+A memo is a plain value passed in: `translate(snapshot)` uses a fresh one (the full rebuild),
+and `tests/translate/test_memo.py` proves a long-lived memo gives the same results pass after
+pass. Not for concurrent passes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+import operator
+from itertools import repeat
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from propylon.translate.backends import Answers, Backends, Trace
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
+from propylon.translate.placements import Placements, RouteId
 
 T = TypeVar("T")
 Key = tuple[Hashable, ...]
+Address = tuple[str, tuple[str, str], int]
+Placed = list[tuple[ListenerState, Any]]
 
 
 def object_key(obj: dict[str, Any]) -> Key | None:
@@ -64,14 +76,26 @@ def spec_key(obj: dict[str, Any]) -> Key | None:
             tuple((meta.get("annotations") or {}).items()))
 
 
+def route_id(kind: str, obj: dict[str, Any]) -> RouteId:
+    meta = obj.get("metadata") or {}
+    return (kind, meta.get("namespace") or "", meta.get("name") or "")
+
+
+def same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Whether `a` and `b` hold the same objects in the same order (compared in C)."""
+    return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
+
+
 class Store:
     """Entries of this pass, and of the last pass until this one uses them."""
 
     def __init__(self) -> None:
         self._old: dict[Key, Any] = {}
         self._live: dict[Key, Any] = {}
+        self._used = False
 
     def get(self, key: Key | None) -> Any:
+        self._used = True
         if key is None:
             return None
         found = self._live.get(key)
@@ -82,100 +106,241 @@ class Store:
         return found
 
     def put(self, key: Key | None, value: Any) -> None:
+        self._used = True
         if key is not None:
             self._live[key] = value
 
     def rotate(self) -> None:
-        self._old, self._live = self._live, {}
+        """End of a pass: forget what it did not use, unless it did not use the store at all."""
+        if self._used:
+            self._old, self._live, self._used = self._live, {}, False
+
+
+@dataclass
+class RouteEntry:
+    """What the last pass that translated one route made of it."""
+
+    spec: Key | None = None
+    decoded: Any = None
+    rules: Any = None
+    rules_spec: Key | None = None
+    trace: Trace = ()
+    checked: Backends | None = None  # the Backends the trace is known to hold for
+    attached_for: tuple[Key, object, int] | None = None  # object_key, rules, context
+    parents: list[dict[str, Any]] = field(default_factory=list)
+    placed: dict[Address, tuple[Any, ...]] = field(default_factory=dict)
+    timed: bool = False  # a condition of `parents` has `NOW` for lastTransitionTime
+    stamped: tuple[str, list[dict[str, Any]]] | None = None
+    update: Any = None
+    update_for: list[dict[str, Any]] | None = None
 
 
 class Memo:
-    """Decoded objects, translated rules and attachments, by object identity and version."""
+    """Routes' entries and placements, decoded objects, route tables and backend answers."""
 
     def __init__(self) -> None:
-        self._decoded = Store()
-        self._rules = Store()
-        self._attached = Store()
-        self._updates = Store()
-        self.vhosts = Store()  # `gatewayir.build`'s virtual hosts
+        self._decoded: dict[Any, Store] = {}  # by kind
+        self.tables = Store()  # `gatewayir.build`'s route tables
         self._context: Hashable = None
         self._context_id = 0
-        self.answers: Answers = {}  # the last pass's `Backends.answers`
+        self._everything = True  # this pass translates every route (first pass, new context)
+        self._objects: dict[str, dict[int, dict[str, Any]]] = {}  # last pass's, by id, per kind
+        self._entries: dict[RouteId, RouteEntry] = {}
+        self._objs: dict[RouteId, dict[str, Any]] = {}  # each route's object, as last seen
+        self._updates: dict[RouteId, Any] = {}  # StatusUpdates, routes with our parents only
+        self._timed: set[RouteId] = set()
+        self._placements: dict[Address, Placements] = {}
+        self._backends: Backends | None = None
+        self._backend_inputs: tuple[tuple[dict[str, Any], ...], ...] = ()
+        self._recheck = False  # this pass's Backends is new: check every route's trace
+        self._now: str | None = None
+        self._clock_moved = False
         self.hits = 0
         self.misses = 0
 
+    @property
+    def answers(self) -> Answers:
+        """The backend answers known so far."""
+        return self._backends.answers if self._backends is not None else {}
+
     def decode(self, decode: Callable[[dict[str, Any]], T], obj: dict[str, Any],
                key: Key | None) -> T:
-        """`decode(obj)`, reused while `obj` keeps its `key` (`object_key` or `spec_key`)."""
-        found = self._decoded.get(key)
+        """`decode(obj)`, reused while `obj` keeps its `key` (`object_key`)."""
+        store = self._decoded.get(obj.get("kind"))
+        if store is None:
+            store = self._decoded[obj.get("kind")] = Store()
+        found = store.get(key)
         if found is not None:
             self.hits += 1
             return found  # type: ignore[no-any-return]
         self.misses += 1
         value = decode(obj)
-        self._decoded.put(key, value)
+        store.put(key, value)
         return value
 
-    def rules(self, key: Key | None, backends: Backends, translate: Callable[[], T]) -> T:
-        """`translate()` of the route of `key`, reused while its backend lookups answer the
-        same."""
-        found: tuple[T, Trace] | None = self._rules.get(key)
-        if found is not None and backends.still(found[1]):
-            self.hits += 1
-            return found[0]
-        self.misses += 1
-        value, trace = backends.traced(translate)
-        self._rules.put(key, (value, trace))
-        return value
+    def backends(self, inputs: tuple[tuple[dict[str, Any], ...], ...],
+                 build: Callable[[Answers], Backends]) -> Backends:
+        """Last pass's `Backends` while the objects of `inputs` are the same ones; otherwise
+        `build(known answers)`, and every route's lookups are checked again this pass."""
+        self._recheck = (self._backends is None or len(inputs) != len(self._backend_inputs)
+                         or not all(map(same, inputs, self._backend_inputs)))
+        if self._recheck:
+            self._backends = build(self.answers)
+            self._backend_inputs = inputs
+        assert self._backends is not None
+        return self._backends
 
-    def context(self, value: Hashable) -> int:
-        """A number that stays the same from pass to pass while `value` is equal."""
-        if value != self._context:
+    def context(self, value: Hashable, now: str) -> int:
+        """A number that stays the same from pass to pass while `value` is equal; when it
+        changes, every route is translated this pass."""
+        self._everything = value != self._context or self._context_id == 0
+        if self._everything:
             self._context, self._context_id = value, self._context_id + 1
+        self._clock_moved, self._now = now != self._now, now
         return self._context_id
 
-    def attach(self, key: Key | None, translated: object, context: int, now: str,
-               listeners: Listeners, run: Callable[..., list[dict[str, Any]]],
-               ) -> list[dict[str, Any]]:
-        """`run(now=NOW, placed=placed)` (an `attach` noting its attachments in `placed`), or
-        its last outcome replayed onto this pass's listeners; `NOW` stamped `now` either way."""
-        found = self._attached.get(key)
-        if found is not None and found[0] is translated and found[1] == context:
+    def candidates(self, kind: str, objects: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+        """The routes of `kind` this pass must translate (see the module docstring); routes
+        gone since the last pass are dropped here."""
+        old = self._objects.get(kind, {})
+        changed: list[dict[str, Any]] = []
+        if len(old) != len(objects) or not all(map(dict.__contains__, repeat(old),
+                                                   map(id, objects))):
+            by_id = self._objects[kind] = dict(zip(map(id, objects), objects, strict=True))
+            changed = [by_id[i] for i in by_id.keys() - old.keys()]
+            kept = {route_id(kind, o) for o in changed}
+            for i in old.keys() - by_id.keys():
+                if (rid := route_id(kind, old[i])) not in kept:
+                    self._drop(rid)
+            for o in changed:
+                self._objs[route_id(kind, o)] = o
+        if self._everything:
+            return list(objects)
+        extra: set[RouteId] = set()
+        if self._clock_moved:
+            extra.update(rid for rid in self._timed if rid[0] == kind)
+        if self._recheck:
+            assert self._backends is not None
+            extra.update(rid for rid, e in self._entries.items()
+                         if rid[0] == kind and not self._still(e, self._backends))
+        extra.difference_update(route_id(kind, o) for o in changed)
+        return changed + [self._objs[rid] for rid in extra if rid in self._objs]
+
+    def entry(self, kind: str, obj: dict[str, Any]) -> tuple[RouteId, RouteEntry]:
+        rid = route_id(kind, obj)
+        self._objs[rid] = obj
+        found = self._entries.get(rid)
+        if found is None:
+            found = self._entries[rid] = RouteEntry()
+        return rid, found
+
+    def decode_route(self, entry: RouteEntry, decode: Callable[[dict[str, Any]], T],
+                     obj: dict[str, Any]) -> T:
+        """`decode(obj)`, reused while the route keeps its `spec_key`."""
+        spec = spec_key(obj)
+        if spec is not None and entry.spec == spec and entry.decoded is not None:
             self.hits += 1
-            for address, attachment in found[3]:
-                listeners.at(address).place(attachment, None)
+            return entry.decoded  # type: ignore[no-any-return]
+        self.misses += 1
+        entry.spec, entry.decoded = spec, decode(obj)
+        return entry.decoded  # type: ignore[no-any-return]
+
+    def rules(self, entry: RouteEntry, backends: Backends, translate: Callable[[], T]) -> T:
+        """`translate()` of the route, reused while its backend lookups answer the same."""
+        if (entry.rules is not None and entry.spec is not None and entry.rules_spec == entry.spec
+                and self._still(entry, backends)):
+            self.hits += 1
+            return entry.rules  # type: ignore[no-any-return]
+        self.misses += 1
+        entry.rules, entry.trace = backends.traced(translate)
+        entry.rules_spec, entry.checked = entry.spec, backends
+        return entry.rules  # type: ignore[no-any-return]
+
+    def attach(self, rid: RouteId, entry: RouteEntry, obj: dict[str, Any], translated: object,
+               context: int, now: str, listeners: Listeners,
+               run: Callable[..., list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """`run(now=NOW, placed=placed)` (an `attach` noting its attachments in `placed`), or
+        its last outcome; `NOW` stamped `now` either way. Placements follow the outcome."""
+        key = object_key(obj)
+        wanted = None if key is None else (key, translated, context)
+        if wanted is not None and entry.attached_for is not None and entry.attached_for[0] == key \
+                and entry.attached_for[1] is translated and entry.attached_for[2] == context:
+            self.hits += 1
         else:
             self.misses += 1
             placed: Placed = []
-            parents = run(now=NOW, placed=placed)
-            found = [translated, context, parents,
-                     tuple((listeners.address(ls), a) for ls, a in placed), _timed(parents), None]
-            self._attached.put(key, found)
-        if not found[4]:
-            return found[2]  # type: ignore[no-any-return]
-        if found[5] is None or found[5][0] != now:
-            found[5] = (now, _stamped(found[2], now))
-        return found[5][1]  # type: ignore[no-any-return]
+            entry.parents = run(now=NOW, placed=placed)
+            entry.attached_for, entry.stamped = wanted, None
+            entry.timed = _timed(entry.parents)
+            by_address: dict[Address, list[Any]] = {}
+            for ls, attachment in placed:
+                by_address.setdefault(listeners.address(ls), []).append(attachment)
+            self._place(rid, entry, {a: tuple(v) for a, v in by_address.items()})
+        if entry.timed:
+            self._timed.add(rid)
+        else:
+            self._timed.discard(rid)
+            return entry.parents
+        if entry.stamped is None or entry.stamped[0] != now:
+            entry.stamped = (now, _stamped(entry.parents, now))
+        return entry.stamped[1]
 
-    def update(self, key: Key | None, parents: list[dict[str, Any]],
-               make: Callable[[], T]) -> T:
-        """`make()` (the route's StatusUpdate), the same object while `parents` is."""
-        found = self._updates.get(key)
-        if found is not None and found[0] is parents:
-            return found[1]  # type: ignore[no-any-return]
-        value = make()
-        self._updates.put(key, (parents, value))
-        return value
+    def update(self, rid: RouteId, entry: RouteEntry, parents: list[dict[str, Any]],
+               make: Callable[[], T]) -> None:
+        """Keep `make()` (the route's StatusUpdate), the same object while `parents` is; a
+        route with no parent of ours has none."""
+        if not parents:
+            self._updates.pop(rid, None)
+            return
+        if entry.update_for is not parents:
+            entry.update, entry.update_for = make(), parents
+        self._updates[rid] = entry.update
 
-    def pass_done(self, answers: Answers) -> None:
-        """Forget what this pass did not use; keep its backend answers (see `Backends`)."""
-        for store in (self._decoded, self._rules, self._attached, self._updates, self.vhosts):
+    def route_statuses(self) -> tuple[Any, ...]:
+        """The StatusUpdate of every route with a parent of ours."""
+        return tuple(self._updates.values())
+
+    def bind(self, listeners: Listeners) -> None:
+        """Give this pass's listeners the routes attached to them; forget empty placements of
+        listeners that are gone."""
+        for address, ls in listeners.items():
+            placements = self._placements.get(address)
+            if placements is None:
+                placements = self._placements[address] = Placements()
+            ls.placements = placements
+        for address in [a for a, p in self._placements.items()
+                        if p.empty() and not listeners.has(a)]:
+            del self._placements[address]
+
+    def pass_done(self) -> None:
+        """Forget the decoded objects and route tables this pass did not use."""
+        for store in (*self._decoded.values(), self.tables):
             store.rotate()
-        self.answers = answers
 
+    def _still(self, entry: RouteEntry, backends: Backends) -> bool:
+        if entry.checked is backends:
+            return True
+        if backends.still(entry.trace):
+            entry.checked = backends
+            return True
+        return False
 
-Placed = list[tuple[ListenerState, Any]]
-Address = tuple[str, tuple[str, str], int]
+    def _place(self, rid: RouteId, entry: RouteEntry,
+               placed: dict[Address, tuple[Any, ...]]) -> None:
+        for address in entry.placed.keys() - placed.keys():
+            self._placements[address].put(rid, ())
+        for address, attachments in placed.items():
+            if entry.placed.get(address) != attachments:
+                self._placements.setdefault(address, Placements()).put(rid, attachments)
+        entry.placed = placed
+
+    def _drop(self, rid: RouteId) -> None:
+        entry = self._entries.pop(rid, None)
+        if entry is not None:
+            self._place(rid, entry, {})
+        self._objs.pop(rid, None)
+        self._updates.pop(rid, None)
+        self._timed.discard(rid)
 
 
 class Listeners:
@@ -193,8 +358,11 @@ class Listeners:
     def address(self, ls: ListenerState) -> Address:
         return self._address[id(ls)]
 
-    def at(self, address: Address) -> ListenerState:
-        return self._at[address]
+    def has(self, address: Address) -> bool:
+        return address in self._at
+
+    def items(self) -> Iterable[tuple[Address, ListenerState]]:
+        return self._at.items()
 
 
 def attach_context(gateways: Mapping[tuple[str, str], GatewayState],

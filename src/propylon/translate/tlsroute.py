@@ -71,10 +71,10 @@ def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
            now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
-           placed: list[tuple[ListenerState, Any]] | None = None) -> list[dict[str, Any]]:
+           *, placed: list[tuple[ListenerState, Any]]) -> list[dict[str, Any]]:
     """Attach `route` to TLS listeners of our Gateways and ListenerSets (`listenersets.SetState`
-    by namespace and name); return our status entries. Every attachment made is also noted in
-    `placed`, when given."""
+    by namespace and name); return our status entries. Every attachment made is noted in
+    `placed` (the caller keeps them: `memo.Memo`)."""
     def attach_to(ref: ParentRef, listeners: list[ListenerState], owner: tuple[str, str],
                   owner_kind: str, conds: c.Conditions) -> None:
         _attach_to(ref, route, translated, listeners, owner, owner_kind, namespace_labels,
@@ -87,7 +87,7 @@ def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
 def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
                listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
                namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
-               placed: list[tuple[ListenerState, Any]] | None) -> None:
+               placed: list[tuple[ListenerState, Any]]) -> None:
     """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
     matched = matching_listeners(ref, route, KIND, listeners, owner, owner_kind,
                                  namespace_labels, conds)
@@ -95,5 +95,5 @@ def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
         return
     name = f"{route.meta.namespace}/{route.meta.name}"
     for ls, hosts in matched:
-        ls.place(TLSAttachment(name, route.meta.creation_timestamp, hosts, translated), placed)
+        placed.append((ls, TLSAttachment(name, route.meta.creation_timestamp, hosts, translated)))
     conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")

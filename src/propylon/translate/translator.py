@@ -39,86 +39,87 @@ from propylon.translate import (
     listenersets,
     tlsroute,
 )
-from propylon.translate.backends import Backends
+from propylon.translate.backends import Answers, Backends
 from propylon.translate.gatewayclass import class_status
-from propylon.translate.memo import Listeners, Memo, attach_context, object_key, spec_key
+from propylon.translate.memo import Listeners, Memo, attach_context, object_key
 from propylon.translate.parameters import Resolver
 from propylon.translate.references import Grants
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
+# what `Backends` reads: while these objects are the same, last pass's answers hold
+BACKEND_KINDS = ("Service", "EndpointSlice", "ReferenceGrant", backendtls.KIND, "ConfigMap")
+
 
 def translate(snapshot: Snapshot, memo: Memo | None = None) -> Result:
-    result, backends = _translate(snapshot, memo if memo is not None else Memo())
-    if memo is not None:
-        memo.pass_done(backends.answers)
+    memo = memo if memo is not None else Memo()
+    result = _translate(snapshot, memo)
+    memo.pass_done()
     return result
 
 
-def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
+def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     now = snapshot.now
     statuses: list[StatusUpdate] = []
     ours: set[str] = set()
     parameters = Resolver(snapshot.of("GatewayParameters"))
     for obj in snapshot.of("GatewayClass"):
-        gc = GatewayClass.decode(obj)
+        gc = memo.decode(GatewayClass.decode, obj, object_key(obj))
         if gc.controller_name == snapshot.controller_name:
             ours.add(gc.meta.name)
             statuses.append(class_status(obj, gc, now, parameters.of_class(obj)))
 
-    grants = Grants(ReferenceGrant.decode(o) for o in snapshot.of("ReferenceGrant"))
-    secrets = {(s.meta.namespace, s.meta.name): s for s in map(Secret.decode, snapshot.of("Secret"))}
-    config_maps = {(m.meta.namespace, m.meta.name): m
-                   for m in map(ConfigMap.decode, snapshot.of("ConfigMap"))}
+    grants = Grants(memo.decode(ReferenceGrant.decode, o, object_key(o))
+                    for o in snapshot.of("ReferenceGrant"))
+    secrets = {(s.meta.namespace, s.meta.name): s for s in (
+        memo.decode(Secret.decode, o, object_key(o)) for o in snapshot.of("Secret"))}
+    config_maps = {(m.meta.namespace, m.meta.name): m for m in (
+        memo.decode(ConfigMap.decode, o, object_key(o)) for o in snapshot.of("ConfigMap"))}
     states: dict[tuple[str, str], gateways.GatewayState] = {}
     for obj in snapshot.of("Gateway"):
-        gw = Gateway.decode(obj)
+        gw = memo.decode(Gateway.decode, obj, object_key(obj))
         if gw.class_name in ours:
             states[(gw.meta.namespace, gw.meta.name)] = state = gateways.evaluate(
                 obj, gw, secrets, grants, now, config_maps)
             state.backend_certificate = backendtls.gateway_client_certificate(obj, secrets, grants)
 
-    services = [memo.decode(Service.decode, o, object_key(o)) for o in snapshot.of("Service")]
-    tls = backendtls.BackendTLS(snapshot.of(backendtls.KIND), services, config_maps.values())
-    backends = Backends(services, [memo.decode(EndpointSlice.decode, o, object_key(o))
-                                   for o in snapshot.of("EndpointSlice")], grants, tls,
-                        memo.answers)
+    def new_backends(known: Answers) -> Backends:
+        services = [memo.decode(Service.decode, o, object_key(o)) for o in snapshot.of("Service")]
+        tls = backendtls.BackendTLS(snapshot.of(backendtls.KIND), services, config_maps.values())
+        return Backends(services, [memo.decode(EndpointSlice.decode, o, object_key(o))
+                                   for o in snapshot.of("EndpointSlice")], grants, tls, known)
+
+    backends = memo.backends(tuple(snapshot.of(k) for k in BACKEND_KINDS), new_backends)
     proxies = parameters.judge(states)
     namespace_labels = {n.meta.name: n.meta.label_map
-                        for n in map(Namespace.decode, snapshot.of("Namespace"))}
+                        for n in (memo.decode(Namespace.decode, o, object_key(o))
+                                  for o in snapshot.of("Namespace"))}
     sets = {s.key: s for s in listenersets.evaluate(snapshot.of("ListenerSet"), states,
                                                     namespace_labels, secrets, grants, now)}
     context = memo.context(attach_context(states, sets, namespace_labels,
-                                          snapshot.controller_name))
+                                          snapshot.controller_name), now)
     listeners = Listeners(states, sets)
     # GRPCRoutes share HTTPRoute's attachment; only decoding and rule translation differ
-    http_kinds = ((httproute.KIND, HTTPRoute.decode, httproute.translate_rules),
-                  (grpcroute.KIND, GRPCRoute.decode, grpcroute.translate_rules))
-    for kind, decode, translate_rules in http_kinds:
-        for obj in snapshot.of(kind):
-            key, spec = object_key(obj), spec_key(obj)
-            route = memo.decode(decode, obj, spec)
-            rules = memo.rules(spec, backends, partial(translate_rules, route, backends))
-            parents = memo.attach(key, rules, context, now, listeners, partial(
-                httproute.attach, obj, route, rules, states, namespace_labels,
-                snapshot.controller_name, listener_sets=sets, kind=kind))
-            if parents:
-                statuses.append(memo.update(key, parents, partial(
-                    _route_update, obj, kind, route.meta, parents)))
-
-    for obj in snapshot.of("TLSRoute"):
-        key, spec = object_key(obj), spec_key(obj)
-        tls_route = memo.decode(TLSRoute.decode, obj, spec)
-        rules_tls = memo.rules(spec, backends,
-                               partial(tlsroute.translate_backends, tls_route, backends))
-        parents = memo.attach(key, rules_tls, context, now, listeners, partial(
-            tlsroute.attach, obj, tls_route, rules_tls, states, namespace_labels,
-            snapshot.controller_name, listener_sets=sets))
-        if parents:
-            statuses.append(memo.update(key, parents, partial(
-                _route_update, obj, tlsroute.KIND, tls_route.meta, parents)))
+    route_kinds = (
+        (httproute.KIND, HTTPRoute.decode, httproute.translate_rules,
+         partial(httproute.attach, kind=httproute.KIND)),
+        (grpcroute.KIND, GRPCRoute.decode, grpcroute.translate_rules,
+         partial(httproute.attach, kind=grpcroute.KIND)),
+        (tlsroute.KIND, TLSRoute.decode, tlsroute.translate_backends, tlsroute.attach))
+    for kind, decode, translate_rules, attach in route_kinds:
+        for obj in memo.candidates(kind, snapshot.of(kind)):
+            rid, entry = memo.entry(kind, obj)
+            route = memo.decode_route(entry, decode, obj)
+            rules = memo.rules(entry, backends, partial(translate_rules, route, backends))
+            parents = memo.attach(rid, entry, obj, rules, context, now, listeners, partial(
+                attach, obj, route, rules, states, namespace_labels, snapshot.controller_name,
+                listener_sets=sets))
+            memo.update(rid, entry, parents, partial(_route_update, obj, kind, route.meta,
+                                                     parents))
+    memo.bind(listeners)
+    statuses.extend(memo.route_statuses())
 
     # after every route kind has attached, so policies see the Gateways all their routes use
-    statuses.extend(tls.statuses(states, snapshot.controller_name, now))
+    statuses.extend(backends.tls.statuses(states, snapshot.controller_name, now))
     for s in sets.values():
         gw = s.gateway.gateway
         statuses.append(listenersets.status(s, snapshot.infra.get(
@@ -136,8 +137,8 @@ def _translate(snapshot: Snapshot, memo: Memo) -> tuple[Result, Backends]:
             irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), infra,
                                        infra.bind_address or infra.address,
                                        backendtls.usable(state.backend_certificate),
-                                       memo.vhosts)
-    return Result(tuple(statuses), irs, infras), backends
+                                       memo.tables)
+    return Result(tuple(statuses), irs, infras)
 
 
 def _route_update(obj: dict[str, Any], kind: str, meta: ObjectMeta,
