@@ -157,3 +157,104 @@ async def test_a_settled_update_is_not_computed_again(h: Harness) -> None:
     await eventually(lambda: gw.get("default", "gw")["status"] != new, "the foreign write")  # type: ignore[index]
     await h.write(gw_update(new))  # someone else changed it: written again
     assert stored(h.fake, "gateways", "gw") == new
+
+
+class SlowServer:
+    """A stand-in for the client: status writes wait for `release`, objects live in `objects`."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.release = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.writes: list[tuple[str, str]] = []  # (name, resourceVersion sent)
+        self.version = 100
+
+    def add(self, name: str, status: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.version += 1
+        obj = {"apiVersion": GW_API, "kind": "HTTPRoute", "spec": {"hostnames": ["a"]},
+               "metadata": {"name": name, "namespace": "default",
+                            "resourceVersion": str(self.version)}}
+        if status is not None:
+            obj["status"] = status
+        self.objects[name] = obj
+        return obj
+
+    async def replace(self, body: Any, name: str, namespace: str | None) -> dict[str, Any]:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.release.wait()
+        finally:
+            self.in_flight -= 1
+        sent = dict(body)
+        self.writes.append((name, sent["metadata"]["resourceVersion"]))
+        stored = self.objects[name]
+        assert sent["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
+        self.version += 1
+        new = {**stored, "status": sent["status"],
+               "metadata": {**stored["metadata"], "resourceVersion": str(self.version)}}
+        self.objects[name] = new
+        return new
+
+    async def get(self, res: Any, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return self.objects[name]
+
+
+def route_update(name: str, accepted: str) -> StatusUpdate:
+    return StatusUpdate(GW_API, "HTTPRoute", "default", name, 1,
+                        {"parents": [parent("gw", OURS, accepted)]})
+
+
+async def test_a_backlog_is_written_a_few_objects_at_a_time() -> None:
+    server = SlowServer()
+    store = {f"r{i}": server.add(f"r{i}") for i in range(10)}
+    writer = StatusWriter(server, lambda info, ns, name: store.get(name), OURS,  # type: ignore[arg-type]
+                          concurrency=3)
+    task = asyncio.create_task(writer.run())
+    writer.submit([route_update(f"r{i}", "True") for i in range(10)])
+    await eventually(lambda: server.in_flight == 3, "three writes in flight")
+    await asyncio.sleep(0.05)
+    assert server.in_flight == 3  # never more
+    writer.submit([route_update("r0", "False")])  # r0 is being written: it waits for its turn
+    server.release.set()
+    await asyncio.wait_for(writer.wait_idle(), 5)
+    task.cancel()
+    assert server.most_in_flight == 3
+    assert sorted(n for n, _ in server.writes) == sorted([f"r{i}" for i in range(10)] + ["r0"])
+    assert server.objects["r0"]["status"]["parents"][0]["conditions"][0]["status"] == "False"
+    assert writer.conflicts == 0
+
+
+async def test_a_second_write_before_the_watch_catches_up_does_not_conflict() -> None:
+    server = SlowServer()
+    server.release.set()
+    stale = server.add("r")
+    writer = StatusWriter(server, lambda info, ns, name: stale, OURS)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    writer.submit([route_update("r", "True")])
+    await asyncio.wait_for(writer.wait_idle(), 5)
+    writer.submit([route_update("r", "False")])  # the store still holds the version before
+    await asyncio.wait_for(writer.wait_idle(), 5)
+    task.cancel()
+    assert writer.conflicts == 0 and writer.writes == 2
+    assert server.writes[1][1] != stale["metadata"]["resourceVersion"]  # written over the answer
+
+
+async def test_the_echo_of_a_write_in_flight_is_recognised() -> None:
+    server = SlowServer()
+    old = server.add("r")
+    writer = StatusWriter(server, lambda info, ns, name: old, OURS)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    writer.submit([route_update("r", "True")])
+    await eventually(lambda: server.in_flight == 1, "the write in flight")
+    status = {"parents": [parent("gw", OURS, "True")]}
+    echo = {**old, "status": status, "metadata": {**old["metadata"], "resourceVersion": "999"}}
+    assert writer.is_echo("HTTPRoute", echo)
+    assert not writer.is_echo("HTTPRoute", {**echo, "spec": {"hostnames": ["b"]}})  # and a spec change
+    assert not writer.is_echo("HTTPRoute", {**echo, "status": {"parents": []}})
+    server.release.set()
+    await asyncio.wait_for(writer.wait_idle(), 5)
+    task.cancel()
+    assert not writer.is_echo("HTTPRoute", echo)  # the write returned another version
+    assert writer.is_echo("HTTPRoute", server.objects["r"])

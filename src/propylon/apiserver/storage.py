@@ -6,6 +6,12 @@ counter. Every write bumps that counter and stores the object (with its new
 `metadata.resourceVersion`) in the same transaction, so resourceVersions stay monotonic across
 restarts. Calls are synchronous: SQLite on a local file is fast enough to run inline on the event
 loop, and the caller serialises writes with one asyncio lock.
+
+The database runs in WAL mode with `synchronous=NORMAL`: a commit appends to the write-ahead log
+without waiting for the disk (the log is synced at checkpoints). A crash of the process loses
+nothing and the file never corrupts; a power cut can lose the last commits, which standalone mode
+accepts: waiting for the disk on each of thousands of writes (a bulk apply, the status of every
+route) was a fifth of the API server's time.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class Storage:
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         self._db.executescript(_SCHEMA)
         self.resource_version = int(self.get_meta("resourceVersion") or "0")
 

@@ -21,7 +21,8 @@ list and the watch ask the server for matching objects only.
 Objects are stored as the plain JSON dicts the server sent. After every change to the store the
 `on_change` callback runs (from the event loop); an event that changes nothing (a resync of an
 identical object) does not call it, nor does a modification for which `quiet(obj)` is true (the
-controller's own status writes coming back).
+controller's own status writes coming back). `quiet` is asked before the store takes `obj`, so
+it can compare `obj` with the version it replaces.
 
 The watch request is built with lightkube's request builder so that `allowWatchBookmarks` can be
 set: lightkube's public `watch()` does not expose that parameter.
@@ -194,8 +195,9 @@ class Informer:
             if self.store.get(key) != obj:
                 if key not in self.store:
                     self._keys = None
+                quiet = self.quiet is not None and self.quiet(obj)  # before the store takes obj
                 self.store[key], self._objects = obj, None
-                if self.quiet is None or not self.quiet(obj):
+                if not quiet:
                     self._notify()
         elif event_type == "DELETED":
             if self.store.pop(key, None) is not None:

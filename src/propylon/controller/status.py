@@ -2,10 +2,13 @@
 
 `submit()` queues updates; the latest wanted status of an object replaces any queued one for the
 same object (coalescing), so a burst of reconciles costs at most one write per object. `run()`
-is the single task that writes them, one object at a time:
+writes them, up to `concurrency` objects at a time (never one object twice at once), so a
+backlog of thousands of writes (a bulk apply) is not one round trip after the other. Per object:
 
 1. Read the object's current state from the informer store (`current` callback); if it is not
-   there it was deleted: drop the update.
+   there it was deleted: drop the update. If our last write of the object returned a version
+   the store has not seen yet (its watch event is still on the way), use that answer instead:
+   writing over the stale version would only earn a 409.
 2. Compute the full wanted status. For GatewayClass, Gateway and ListenerSet it is the update's
    status. For routes and policies (`parents` / `ancestors`) it is the current status with the
    entries whose `controllerName` is ours replaced by the update's: entries of other controllers
@@ -23,9 +26,11 @@ is the single task that writes them, one object at a time:
 An update equal to the last one settled for its object (written, or found already true) is
 dropped at `submit()` while the stored object is still the version that settled it: the whole
 graph is reconciled on every pass, and this keeps unchanged objects from costing a status
-computation each time. Every write's answer is remembered: `is_echo(kind, obj)` tells whether a watched object is exactly the
-version our own last status write produced. The controller does not reconcile again for such an
-echo: the status it carries is the one the last pass computed, and no IR depends on status.
+computation each time. `is_echo(kind, obj)` tells whether a watched object is exactly the
+version one of our status writes produced: the version the write returned, or, while the write
+is in flight, the stored object with just the status being written (the watch event may come
+first). The controller does not reconcile again for such an echo: the status it carries is the
+one the last pass computed, and no IR depends on status.
 """
 
 from __future__ import annotations
@@ -46,9 +51,11 @@ from propylon.translate.types import StatusUpdate
 log = logging.getLogger(__name__)
 
 UpdateKey = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
+ObjectKey = tuple[str, str, str]  # kind, namespace, name
 CurrentLookup = Callable[[KindInfo, str | None, str], dict[str, Any] | None]
 ENTRY_LISTS = ("parents", "ancestors")
 MAX_CONFLICT_RETRIES = 10
+DEFAULT_CONCURRENCY = 4  # objects written at a time
 
 
 def wanted_status(current: dict[str, Any] | None, update: dict[str, Any],
@@ -96,14 +103,23 @@ class StatusWriter:
     """Writes queued status updates; see the module docstring."""
 
     def __init__(self, client: lightkube.AsyncClient, current: CurrentLookup,
-                 controller_name: str, *, retry_s: float = 1.0) -> None:
+                 controller_name: str, *, retry_s: float = 1.0,
+                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.client = client
         self.current = current
         self.controller_name = controller_name
         self.writes = 0  # successful status writes, for observability and tests
+        self.conflicts = 0  # writes the server refused with 409 Conflict
         self._retry_s = retry_s
+        self._concurrency = max(1, concurrency)
         self._pending: dict[UpdateKey, StatusUpdate] = {}
-        self._written: dict[tuple[str, str, str], str] = {}  # kind, ns, name -> resourceVersion
+        self._busy: set[UpdateKey] = set()  # being written now
+        self._written: dict[ObjectKey, str] = {}  # the resourceVersion our last write produced
+        # per object: the resourceVersion our last write replaced and the object it returned,
+        # kept until the informer store moves past that version
+        self._answers: dict[ObjectKey, tuple[str, dict[str, Any]]] = {}
+        # per object being written: the resourceVersion written over and the status sent
+        self._inflight: dict[ObjectKey, tuple[str, dict[str, Any]]] = {}
         # the update last settled per object, and the resourceVersion it was settled at
         self._settled: dict[UpdateKey, tuple[StatusUpdate, str]] = {}
         self._generation = 0  # bumped by clear(): retries queued before it are dropped
@@ -126,16 +142,32 @@ class StatusWriter:
             self._wake.set()
 
     def is_echo(self, kind: str, obj: dict[str, Any]) -> bool:
-        """Whether `obj` (of `kind`) is the version our last status write of it produced."""
+        """Whether `obj` (of `kind`) is the version one of our status writes produced.
+
+        Either it carries the resourceVersion our last write of it returned, or a write of it is
+        in flight and `obj` is the stored object with exactly the status that write sends (the
+        watch event can arrive before the write's answer). The informer asks before it stores
+        `obj`, so the store still holds the version `obj` replaces.
+        """
         meta = obj.get("metadata") or {}
         key = (kind, meta.get("namespace") or "", meta.get("name") or "")
         version = meta.get("resourceVersion")
-        return version is not None and self._written.get(key) == version
+        if version is None:
+            return False
+        if self._written.get(key) == version:
+            return True
+        inflight = self._inflight.get(key)
+        if inflight is None or obj.get("status") != inflight[1]:
+            return False
+        old = self.current(by_api_version(str(obj.get("apiVersion")), kind), key[1] or None,
+                           key[2])
+        return old is not None and _version_of(old) == inflight[0] \
+            and _without_status(old) == _without_status(obj)
 
     def _version(self, update: StatusUpdate) -> str | None:
         obj = self.current(by_api_version(update.api_version, update.kind), update.namespace,
                            update.name)
-        return None if obj is None else (obj.get("metadata") or {}).get("resourceVersion")
+        return None if obj is None else _version_of(obj)
 
     def clear(self) -> None:
         """Drop every queued update and pending retry (this replica stopped leading)."""
@@ -148,32 +180,64 @@ class StatusWriter:
         await self._idle.wait()
 
     async def run(self) -> None:
-        """Write queued updates until cancelled."""
-        while True:
-            if not self._pending:
-                self._idle.set()
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            key = next(iter(self._pending))
-            update = self._pending.pop(key)
-            try:
-                await self._write(update)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # noqa: BLE001 - keep writing the others; retry this later
-                log.warning("status write of %s %s/%s failed: %s; retrying in %.1fs",
-                            update.kind, update.namespace or "", update.name, err, self._retry_s)
-                asyncio.get_running_loop().call_later(self._retry_s, self._requeue, key, update,
-                                                     self._generation)
+        """Write queued updates, up to `concurrency` objects at a time, until cancelled."""
+        writes: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                key = self._next() if len(self._busy) < self._concurrency else None
+                if key is None:
+                    if not self._pending and not self._busy:
+                        self._idle.set()
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                self._busy.add(key)
+                task = asyncio.create_task(self._attempt(key, self._pending.pop(key)))
+                writes.add(task)
+                task.add_done_callback(writes.discard)
+        finally:
+            for task in writes:
+                task.cancel()
+            await asyncio.gather(*writes, return_exceptions=True)
+
+    def _next(self) -> UpdateKey | None:
+        """The oldest queued object not being written now."""
+        return next((k for k in self._pending if k not in self._busy), None)
+
+    async def _attempt(self, key: UpdateKey, update: StatusUpdate) -> None:
+        try:
+            await self._write(update)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - keep writing the others; retry this later
+            log.warning("status write of %s %s/%s failed: %s; retrying in %.1fs",
+                        update.kind, update.namespace or "", update.name, err, self._retry_s)
+            asyncio.get_running_loop().call_later(self._retry_s, self._requeue, key, update,
+                                                 self._generation)
+        finally:
+            self._busy.discard(key)
+            self._wake.set()
 
     def _requeue(self, key: UpdateKey, update: StatusUpdate, generation: int) -> None:
         if key not in self._pending and generation == self._generation:
             self.submit([update])
 
+    def _latest(self, info: KindInfo, update: StatusUpdate) -> dict[str, Any] | None:
+        """The object as the informer has it, or as our last write of it returned it if the
+        informer has not seen that write yet (writing over the stale version would conflict)."""
+        obj = self.current(info, update.namespace, update.name)
+        key = (info.kind, update.namespace or "", update.name)
+        answer = self._answers.get(key)
+        if answer is not None:
+            if obj is not None and _version_of(obj) == answer[0]:
+                return answer[1]
+            del self._answers[key]
+        return obj
+
     async def _write(self, update: StatusUpdate) -> None:
         info = by_api_version(update.api_version, update.kind)
-        obj = self.current(info, update.namespace, update.name)
+        key = (info.kind, update.namespace or "", update.name)
+        obj = self._latest(info, update)
         res = resource_class(info)
         for _ in range(MAX_CONFLICT_RETRIES):
             if obj is None:
@@ -184,11 +248,12 @@ class StatusWriter:
             if wanted == (obj.get("status") or {}):
                 self._settle(update, obj)
                 return
+            base = _version_of(obj) or ""
             body = {"apiVersion": info.api_version, "kind": info.kind,
-                    "metadata": {"name": update.name,
-                                 "resourceVersion": obj["metadata"].get("resourceVersion"),
+                    "metadata": {"name": update.name, "resourceVersion": base,
                                  **({"namespace": update.namespace} if info.namespaced else {})},
                     "status": wanted}
+            self._inflight[key] = (base, wanted)
             try:
                 written = await self.client.replace(
                     res.Status(body), name=update.name,
@@ -198,13 +263,17 @@ class StatusWriter:
                     return
                 if err.status.code != 409:
                     raise
+                self.conflicts += 1
                 log.debug("status conflict on %s %s/%s, reading it again",
                           info.kind, update.namespace or "", update.name)
                 obj = await self._read(res, update)
                 continue
+            finally:
+                self._inflight.pop(key, None)
             self.writes += 1
-            self._written[(info.kind, update.namespace or "", update.name)] = self._settle(
-                update, dict(written))
+            answer = dict(written)
+            self._written[key] = self._settle(update, answer)
+            self._answers[key] = (base, answer)
             log.info("status written kind=%s namespace=%s name=%s",
                      info.kind, update.namespace or "", update.name)
             return
@@ -213,7 +282,7 @@ class StatusWriter:
 
     def _settle(self, update: StatusUpdate, obj: dict[str, Any]) -> str:
         """Remember that `obj` (its resourceVersion) carries the outcome of `update`."""
-        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        version = _version_of(obj) or ""
         key = (update.api_version, update.kind, update.namespace or "", update.name)
         self._settled[key] = (update, version)
         return version
@@ -226,3 +295,15 @@ class StatusWriter:
             if err.status.code == 404:
                 return None
             raise
+
+
+def _version_of(obj: dict[str, Any]) -> str | None:
+    version = (obj.get("metadata") or {}).get("resourceVersion")
+    return None if version is None else str(version)
+
+
+def _without_status(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` without what a status write changes: status, resourceVersion, managedFields."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items()
+            if k not in ("resourceVersion", "managedFields")}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
