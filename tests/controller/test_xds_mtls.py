@@ -8,7 +8,7 @@ import grpc
 import pytest
 from envoy.config.cluster.v3.cluster_pb2 import Cluster
 from envoy.service.discovery.v3 import ads_pb2_grpc
-from envoy.service.discovery.v3.discovery_pb2 import DiscoveryRequest
+from envoy.service.discovery.v3.discovery_pb2 import DeltaDiscoveryRequest
 
 from propylon.controller import pki
 from propylon.xds.server import MutualTls, ServerMaterial, SnapshotCache, XdsServer
@@ -35,9 +35,9 @@ async def first_response(port: int, ca: bytes, client: pki.KeyPair | None, node:
                                          client.cert if client else None)
     async with grpc.aio.secure_channel(f"127.0.0.1:{port}", creds) as channel:
         stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel)
-        request = DiscoveryRequest(type_url=CLUSTER)
+        request = DeltaDiscoveryRequest(type_url=CLUSTER)
         request.node.id = node
-        call = stub.StreamAggregatedResources(iter([request]))
+        call = stub.DeltaAggregatedResources(iter([request]))
         async for response in call:
             return str(response.type_url)
     raise AssertionError("the stream ended without a response")

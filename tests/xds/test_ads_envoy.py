@@ -1,6 +1,7 @@
-"""The ADS server driving a real Envoy: routing by Host, 404 for unknown hosts, route and
-endpoint changes (endpoints alone sent over EDS alone), make-before-break, NACKs, weighted
-splits, unresolvable backends, and several Envoys at once."""
+"""The delta ADS server driving a real Envoy: routing by Host, 404 for unknown hosts, route and
+endpoint changes (endpoints alone sent over EDS alone, one changed host as one VHDS virtual
+host), removed hosts, a new port's route table, make-before-break, NACKs, weighted splits,
+unresolvable backends, and several Envoys at once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import aiohttp
 
 from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 from propylon.ir import model as ir
-from propylon.xds.translate import ENDPOINT, ROUTE, translate
+from propylon.xds.translate import ENDPOINT, VHOST, translate
 
 NODE = "default/gw"
 
@@ -25,14 +26,17 @@ def simple_route(name: str, *backends: ir.WeightedBackend, path: str = "/") -> i
 
 
 def gateway(listen_port: int, hosts: dict[str, tuple[ir.Route, ...]],
-            clusters: tuple[ir.Cluster, ...], node: str = NODE) -> ir.GatewayIR:
+            clusters: tuple[ir.Cluster, ...], node: str = NODE,
+            more_ports: dict[int, dict[str, tuple[ir.Route, ...]]] | None = None) -> ir.GatewayIR:
     ns, name = node.split("/")
+    ports = {listen_port: hosts, **(more_ports or {})}
     return ir.GatewayIR(
         key=ir.GatewayKey(ns, name),
-        listeners=(ir.Listener("http", "127.0.0.1", listen_port, listen_port, "HTTP",
-                               route_config="http"),),
-        route_configs=(ir.RouteConfig("http", tuple(
-            ir.VirtualHost(host, (host,), routes) for host, routes in sorted(hosts.items()))),),
+        listeners=tuple(ir.Listener(f"{node}/{port}", "127.0.0.1", port, port, "HTTP",
+                                    route_config=f"{node}/{port}") for port in sorted(ports)),
+        route_configs=tuple(ir.RouteConfig(f"{node}/{port}", tuple(
+            ir.VirtualHost(f"{node}/{port}/{host}", (host,), routes)
+            for host, routes in sorted(ports[port].items()))) for port in sorted(ports)),
         clusters=clusters,
         secrets=(),
     )
@@ -163,17 +167,17 @@ async def test_rejected_push_is_recorded_and_last_good_config_kept(
                                           clusters))
         xds.cache.set(NODE, bad_resources)
         await wait_for(lambda: _true(xds.server.last_nack(NODE) is not None), what="NACK")
-        assert nacks == [ROUTE]
+        assert nacks == [VHOST]
         assert "/(unclosed" in (xds.server.last_nack(NODE) or "")
         assert await get(session, port, "h") == (200, "a")
 
-        route_pushes = xds.server.counters(NODE).pushes[ROUTE]
+        route_pushes = xds.server.counters(NODE).pushes[VHOST]
         xds.cache.set(NODE, bad_resources)  # the rejected version is never sent again
         xds.cache.set(NODE, translate(gateway(port, {
             "h": (simple_route("r", to("ns/a/80")),),
             "h2": (simple_route("r2", to("ns/a/80")),)}, clusters)))
         await until_served(session, port, "h2", (200, "a"))
-        assert xds.server.counters(NODE).pushes[ROUTE] == route_pushes + 1
+        assert xds.server.counters(NODE).pushes[VHOST] == route_pushes + 1
         assert xds.server.last_nack(NODE) is None
 
 
@@ -213,3 +217,44 @@ async def test_several_envoys_get_their_own_snapshots(
                                                   (cluster("c", b),), node="ns/two")))
         await until_served(session, port_b, "h", (200, "b"))
         assert await get(session, port_a, "h") == (200, "a")
+
+
+async def test_one_route_change_sends_one_virtual_host(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
+    """VHDS: of 50 hosts, the one whose route changed is the only resource pushed; a removed
+    host stops being served, unknown hosts get Envoy's 404, and a new port's route table gets
+    its virtual hosts too."""
+    a, b = await backend_factory("a"), await backend_factory("b")
+    port, other_port = free_port(), free_port()
+    clusters = (cluster("ns/a/80", a), cluster("ns/b/80", b))
+    hosts = {f"h{i}.example.com": (simple_route(f"r{i}", to("ns/a/80")),) for i in range(50)}
+    xds.cache.set(NODE, translate(gateway(port, hosts, clusters)))
+    await envoy_factory(NODE, xds.port)
+    counters = xds.server.counters(NODE)
+    async with aiohttp.ClientSession() as session:
+        await until_served(session, port, "h49.example.com", (200, "a"))
+        await wait_for(lambda: _true(counters.acks[VHOST] == counters.pushes[VHOST]),
+                       what="VHDS ACK")
+        before = {f: Counter(getattr(counters, f)) for f in ("pushes", "resources", "removals")}
+
+        hosts["h7.example.com"] = (simple_route("r7", to("ns/b/80")),)
+        xds.cache.set(NODE, translate(gateway(port, hosts, clusters)))
+        await until_served(session, port, "h7.example.com", (200, "b"))
+        await wait_for(lambda: _true(counters.acks[VHOST] == counters.pushes[VHOST]),
+                       what="VHDS ACK")
+        assert counters.pushes - before["pushes"] == Counter({VHOST: 1})
+        assert counters.resources - before["resources"] == Counter({VHOST: 1})
+        assert counters.removals == before["removals"]
+        assert await get(session, port, "h8.example.com") == (200, "a")
+        assert (await get(session, port, "unknown.example.com"))[0] == 404
+
+        del hosts["h3.example.com"]
+        xds.cache.set(NODE, translate(gateway(port, hosts, clusters)))
+        await until_served(session, port, "h3.example.com", (404, ""))
+        assert counters.removals - before["removals"] == Counter({VHOST: 1})
+        assert counters.resources - before["resources"] == Counter({VHOST: 1})
+
+        xds.cache.set(NODE, translate(gateway(port, hosts, clusters, more_ports={
+            other_port: {"new.example.com": (simple_route("n", to("ns/b/80")),)}})))
+        await until_served(session, other_port, "new.example.com", (200, "b"))
+        assert await get(session, port, "h7.example.com") == (200, "b")

@@ -1,85 +1,156 @@
-"""The ADS stream state machine without Envoy: ordering, stale nonces, NACKed versions."""
+"""The delta ADS stream state machine without Envoy: make-before-break ordering, one virtual host
+per changed hostname, removals, stale nonces, NACKed versions, reconnection."""
 
 from __future__ import annotations
 
-from envoy.config.cluster.v3.cluster_pb2 import Cluster
-from envoy.service.discovery.v3.discovery_pb2 import DiscoveryRequest, DiscoveryResponse
+from envoy.service.discovery.v3.discovery_pb2 import DeltaDiscoveryRequest, DeltaDiscoveryResponse
 
 from propylon.ir import model as ir
+from propylon.xds.server.cache import Snapshot, versioned
 from propylon.xds.server.stream import AdsStream
-from propylon.xds.translate import CLUSTER, ENDPOINT, LISTENER, ROUTE, XdsResources, translate
+from propylon.xds.translate import CLUSTER, ENDPOINT, LISTENER, ROUTE, VHOST, translate
+
+RC = "ns/gw/80"
 
 
-def resources(cluster: str, port: int = 9000) -> XdsResources:
+def resources(cluster: str, port: int = 9000, hosts: tuple[str, ...] = ("h",),
+              previous: Snapshot | None = None) -> Snapshot:
     route = ir.Route("r", ir.RouteMatch(), backends=(ir.WeightedBackend(cluster, 1),))
-    return translate(ir.GatewayIR(
+    return versioned(translate(ir.GatewayIR(
         key=ir.GatewayKey("ns", "gw"),
-        listeners=(ir.Listener("l", "127.0.0.1", 80, 8080, "HTTP", route_config="rc"),),
-        route_configs=(ir.RouteConfig("rc", (ir.VirtualHost("h", ("h",), (route,)),)),),
-        clusters=(ir.Cluster(cluster, (ir.Endpoint("127.0.0.1", port),)),), secrets=()))
+        listeners=(ir.Listener("l", "127.0.0.1", 80, 8080, "HTTP", route_config=RC),),
+        route_configs=(ir.RouteConfig(RC, tuple(
+            ir.VirtualHost(f"{RC}/{h}", (h,), (route,)) for h in hosts)),),
+        clusters=(ir.Cluster(cluster, (ir.Endpoint("127.0.0.1", port),)),), secrets=())),
+        previous)
 
 
-def ack(response: DiscoveryResponse, names: tuple[str, ...] = ()) -> DiscoveryRequest:
-    return DiscoveryRequest(type_url=response.type_url, version_info=response.version_info,
-                            response_nonce=response.nonce, resource_names=names)
+def ack(response: DeltaDiscoveryResponse, error: str = "") -> DeltaDiscoveryRequest:
+    request = DeltaDiscoveryRequest(type_url=response.type_url, response_nonce=response.nonce)
+    if error:
+        request.error_detail.message = error
+    return request
 
 
-def converge(stream: AdsStream, wanted: XdsResources,
-             pending: list[DiscoveryResponse]) -> list[str]:
-    """Answer like Envoy (ACK, then subscribe EDS to the clusters received) until quiet;
-    returns the type URLs sent, in order."""
-    sent: list[str] = []
+def converge(stream: AdsStream, wanted: Snapshot,
+             pending: list[DeltaDiscoveryResponse]) -> list[DeltaDiscoveryResponse]:
+    """Answer like Envoy (ACK; follow CDS with EDS subscriptions) until quiet; returns the
+    responses, in order."""
+    sent: list[DeltaDiscoveryResponse] = []
     while pending:
         response = pending.pop(0)
-        sent.append(response.type_url)
-        names = {ENDPOINT: stream.types[ENDPOINT].names or (), ROUTE: tuple(wanted.routes)}
-        stream.on_request(ack(response, tuple(names.get(response.type_url, ()))))
+        sent.append(response)
+        stream.on_request(ack(response))
         if response.type_url == CLUSTER:
-            clusters = [Cluster.FromString(r.value).name for r in response.resources]
-            stream.on_request(DiscoveryRequest(type_url=ENDPOINT, resource_names=clusters,
-                                               response_nonce=stream.types[ENDPOINT].nonce))
+            stream.on_request(DeltaDiscoveryRequest(
+                type_url=ENDPOINT, resource_names_subscribe=[r.name for r in response.resources],
+                resource_names_unsubscribe=response.removed_resources))
         pending.extend(stream.responses(wanted))
     return sent
 
 
-def subscribed(wanted: XdsResources) -> AdsStream:
+def types(responses: list[DeltaDiscoveryResponse]) -> list[str]:
+    return [r.type_url for r in responses]
+
+
+def subscribed(wanted: Snapshot) -> AdsStream:
     stream = AdsStream()
-    stream.on_request(DiscoveryRequest(type_url=CLUSTER))
-    stream.on_request(DiscoveryRequest(type_url=LISTENER))
-    stream.on_request(DiscoveryRequest(type_url=ENDPOINT, resource_names=list(wanted.clusters)))
-    stream.on_request(DiscoveryRequest(type_url=ROUTE, resource_names=list(wanted.routes)))
+    stream.on_request(DeltaDiscoveryRequest(type_url=CLUSTER))
+    stream.on_request(DeltaDiscoveryRequest(type_url=LISTENER))
+    stream.on_request(DeltaDiscoveryRequest(
+        type_url=ENDPOINT, resource_names_subscribe=list(wanted.resources.clusters)))
+    stream.on_request(DeltaDiscoveryRequest(
+        type_url=ROUTE, resource_names_subscribe=list(wanted.resources.routes)))
+    stream.on_request(DeltaDiscoveryRequest(type_url=VHOST))  # VHDS names nothing
     return stream
 
 
-def test_listeners_and_routes_wait_for_cluster_and_endpoint_acks() -> None:
+def test_routes_wait_for_cluster_acks_and_clusters_go_after_the_routes() -> None:
     first = resources("a")
     stream = subscribed(first)
     initial = stream.responses(first)
-    assert [r.type_url for r in initial] == [CLUSTER, ENDPOINT]
-    assert converge(stream, first, initial) == [CLUSTER, ENDPOINT, LISTENER, ROUTE]
-    second = resources("b")
+    assert types(initial) == [CLUSTER, ENDPOINT]
+    assert types(converge(stream, first, initial)) == [CLUSTER, ENDPOINT, LISTENER, ROUTE, VHOST]
+    second = resources("b", previous=first)
     sent = stream.responses(second)
-    assert [r.type_url for r in sent] == [CLUSTER]
-    # the old cluster stays until routes without it are acknowledged
-    assert {r.value for r in sent[0].resources} >= {first.clusters["a"].SerializeToString()}
-    # clusters a+b, endpoints of a+b, routes to b; then clusters and endpoints without a, and
-    # the answer to Envoy's narrowed EDS subscription
+    # cluster b is added; a stays while a virtual host Envoy has still routes to it
+    assert [(r.type_url, [x.name for x in r.resources], list(r.removed_resources))
+            for r in sent] == [(CLUSTER, ["b"], [])]
     order = converge(stream, second, sent)
-    assert order == [CLUSTER, ENDPOINT, ROUTE, CLUSTER, ENDPOINT, ENDPOINT]
-    assert set(stream.types[CLUSTER].acked) == {"b"}
+    assert [(r.type_url, [x.name for x in r.resources], list(r.removed_resources))
+            for r in order] == [(CLUSTER, ["b"], []), (ENDPOINT, ["b"], []),
+                                (VHOST, [f"{RC}/h"], []), (CLUSTER, [], ["a"])]
+    assert set(stream.types[CLUSTER].acked) == {"b"} and set(stream.types[ENDPOINT].acked) == {"b"}
+
+
+def test_one_changed_host_is_one_virtual_host_and_a_gone_host_is_removed() -> None:
+    first = resources("a", hosts=("h1", "h2", "h3"))
+    stream = subscribed(first)
+    converge(stream, first, stream.responses(first))
+    (update,) = stream.responses(resources("a", hosts=("h1", "h2", "h3", "h4"), previous=first))
+    assert update.type_url == VHOST and [r.name for r in update.resources] == [f"{RC}/h4"]
+    stream.on_request(ack(update))
+    (removal,) = stream.responses(resources("a", hosts=("h1", "h3"), previous=first))
+    assert removal.type_url == VHOST and not removal.resources
+    assert list(removal.removed_resources) == [f"{RC}/h2", f"{RC}/h4"]
 
 
 def test_stale_nonce_is_ignored_and_rejected_version_never_resent() -> None:
     wanted = resources("a")
     stream = subscribed(wanted)
     converge(stream, wanted, stream.responses(wanted))
-    moved = resources("a", port=9001)
+    moved = resources("a", port=9001, previous=wanted)
     (eds,) = stream.responses(moved)
-    assert stream.on_request(DiscoveryRequest(type_url=ENDPOINT, response_nonce="stale")) is None
-    assert stream.types[ENDPOINT].in_flight
-    nack = ack(eds, ("a",))
-    nack.error_detail.message = "bad"
-    answer = stream.on_request(nack)
+    stale = DeltaDiscoveryRequest(type_url=ENDPOINT, response_nonce="stale")
+    assert stream.on_request(stale) is None
+    assert stream.types[ENDPOINT].pending is not None
+    answer = stream.on_request(ack(eds, "bad"))
     assert answer is not None and answer.kind == "nack" and answer.error == "bad"
+    assert answer.version == eds.system_version_info
     assert stream.responses(moved) == []
-    assert [r.type_url for r in stream.responses(resources("a", port=9002))] == [ENDPOINT]
+    (again,) = stream.responses(resources("a", port=9002, previous=moved))
+    assert again.type_url == ENDPOINT
+    assert stream.on_request(ack(again)) is not None
+    assert stream.types[ENDPOINT].acked_version == again.system_version_info
+
+
+def test_a_reconnecting_envoy_gets_only_what_it_lacks() -> None:
+    wanted = resources("a")
+    old = stream = subscribed(wanted)
+    converge(stream, wanted, stream.responses(wanted))
+    had = {t: {n: h.version for n, h in state.acked.items()} for t, state in old.types.items()}
+    had[CLUSTER]["gone"] = "v0"
+    had[VHOST][f"{RC}/h"] = "v0"  # content unknown: it may still route to "gone"
+    stream = AdsStream()
+    stream.on_request(DeltaDiscoveryRequest(type_url=CLUSTER,
+                                            initial_resource_versions=had[CLUSTER]))
+    stream.on_request(DeltaDiscoveryRequest(type_url=ENDPOINT, resource_names_subscribe=["a"],
+                                            initial_resource_versions=had[ENDPOINT]))
+    stream.on_request(DeltaDiscoveryRequest(type_url=LISTENER,
+                                            initial_resource_versions=had[LISTENER]))
+    stream.on_request(DeltaDiscoveryRequest(type_url=ROUTE, resource_names_subscribe=[RC],
+                                            initial_resource_versions=had[ROUTE]))
+    stream.on_request(DeltaDiscoveryRequest(type_url=VHOST, initial_resource_versions=had[VHOST]))
+    sent = converge(stream, wanted, stream.responses(wanted))
+    assert [(r.type_url, [x.name for x in r.resources], list(r.removed_resources))
+            for r in sent] == [(VHOST, [f"{RC}/h"], []), (CLUSTER, [], ["gone"])]
+
+
+def test_an_unsubscribed_route_table_takes_its_virtual_hosts_along() -> None:
+    wanted = resources("a", hosts=("h1", "h2"))
+    stream = subscribed(wanted)
+    converge(stream, wanted, stream.responses(wanted))
+    stream.on_request(DeltaDiscoveryRequest(type_url=ROUTE, resource_names_unsubscribe=[RC]))
+    assert stream.types[VHOST].acked == {} and stream.responses(wanted) == []
+    stream.on_request(DeltaDiscoveryRequest(type_url=ROUTE, resource_names_subscribe=[RC]))
+    route, vhosts = stream.responses(wanted)
+    assert route.type_url == ROUTE and len(vhosts.resources) == 2
+
+
+def test_a_table_without_virtual_hosts_still_gets_a_first_vhds_update() -> None:
+    wanted = resources("a", hosts=())
+    stream = subscribed(wanted)
+    *_, last = converge(stream, wanted, stream.responses(wanted))
+    assert last.type_url == VHOST and not last.resources
+    assert list(last.removed_resources) == [f"{RC}/"]
+    assert stream.responses(resources("a", hosts=(), previous=wanted)) == []

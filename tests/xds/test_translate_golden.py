@@ -15,7 +15,8 @@ import yaml
 from google.protobuf.json_format import MessageToJson
 
 from propylon.ir import model as ir
-from propylon.xds.translate import translate
+from propylon.xds.server.cache import versioned
+from propylon.xds.translate import ENDPOINT, translate
 
 TESTDATA = Path(__file__).parent / "testdata"
 KEY = ir.GatewayKey("default", "gw")
@@ -175,17 +176,18 @@ def test_translation_is_deterministic(case: str) -> None:
     reordered = ir.GatewayIR(key=shuffled.key, listeners=shuffled.listeners[::-1],
                              route_configs=shuffled.route_configs[::-1],
                              clusters=shuffled.clusters[::-1], secrets=shuffled.secrets[::-1])
-    a, b = translate(shuffled), translate(reordered)
+    a, b = versioned(translate(shuffled)), versioned(translate(reordered))
     assert a.versions == b.versions
-    assert {t: list(m) for t, m in a.by_type.items()} == {t: list(m) for t, m in b.by_type.items()}
+    assert {t: list(m) for t, m in a.resources.by_type.items()} \
+        == {t: list(m) for t, m in b.resources.by_type.items()}
 
 
-def test_endpoint_change_changes_only_eds_version() -> None:
+def test_endpoint_change_changes_only_that_eds_version() -> None:
     before = http_basic()
     moved = ir.GatewayIR(key=before.key, listeners=before.listeners,
                          route_configs=before.route_configs,
                          clusters=(_backend("b", 9002, "h2c"), _backend("a", 9999)),
                          secrets=before.secrets)
-    old, new = translate(before).versions, translate(moved).versions
-    changed = {t for t in old if old[t] != new[t]}
-    assert changed == {"type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"}
+    old, new = versioned(translate(before)).versions, versioned(translate(moved)).versions
+    changed = {(t, n) for t in old for n in old[t] if old[t][n] != new[t].get(n)}
+    assert changed == {(ENDPOINT, "default/a/80")}

@@ -2,8 +2,9 @@
 
 `bootstrap()` returns a plain JSON-serialisable dict (the infra manager writes it to a file and
 runs `envoy -c <file> --disable-hot-restart`). Everything that describes traffic arrives later
-over one ADS stream: listeners and clusters are subscribed through ADS (state of the world, v3),
-and the route configurations, endpoints and secrets they reference name ADS as their source too.
+over one ADS stream: listeners and clusters are subscribed through ADS (delta xDS, v3), and the
+route configurations, their virtual hosts (VHDS, which Envoy serves only over delta), endpoints
+and secrets they reference name ADS as their source too.
 
 The static part holds only what must exist before the first xDS message:
 - the node identity (`id` is the Gateway's `namespace/name`, which selects its snapshot);
@@ -135,7 +136,7 @@ def bootstrap(node_id: str, xds_host: str, xds_port: int, admin_port: int,
         "admin": {"address": _socket_address("127.0.0.1", admin_port)},
         "dynamic_resources": {
             "ads_config": {
-                "api_type": "GRPC",
+                "api_type": "DELTA_GRPC",
                 "transport_api_version": "V3",
                 "set_node_on_first_message_only": True,
                 "grpc_services": [{"envoy_grpc": {

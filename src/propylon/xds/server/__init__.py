@@ -1,7 +1,7 @@
-"""The xDS server: a per-node snapshot cache served over ADS (grpc.aio, state of the world).
+"""The xDS server: a per-node snapshot cache served over delta ADS (grpc.aio).
 
 `SnapshotCache` (`cache.py`) holds what each node must have; `XdsServer` (`ads.py`) serves it,
-one `AdsStream` state machine (`stream.py`) per connected Envoy doing the versioning, ACK/NACK
+one `AdsStream` state machine (`stream.py`) per connected Envoy doing the diffing, ACK/NACK
 bookkeeping and make-before-break ordering.
 """
 

@@ -1,15 +1,17 @@
-"""`XdsServer`: the Aggregated Discovery Service over grpc.aio, state of the world.
+"""`XdsServer`: the Aggregated Discovery Service over grpc.aio, delta xDS.
 
-Each Envoy opens one bidirectional `StreamAggregatedResources` stream. The handler is an async
+Each Envoy opens one bidirectional `DeltaAggregatedResources` stream (the bootstrap asks for
+`DELTA_GRPC`, which VHDS requires; state of the world is not served). The handler is an async
 generator: a reader task moves the stream's requests into a queue, the snapshot cache puts a wake
 token into the same queue when the node's resources change, and the handler loop takes one item
 at a time, lets the stream's state machine (`stream.AdsStream`) digest it, and yields whatever
 responses are due. Everything runs on the event loop, so no locks are needed.
 
-The server keeps, per node id, counters (responses pushed per type, ACKs and NACKs per type),
-the versions last acknowledged per type, and the last NACK's error (cleared by a later ACK of the
-same type); `subscribe()` registers a callback told of every ACK and NACK. Delta xDS is not
-served (the bootstrap asks for state of the world).
+The server keeps, per node id, counters (per type: responses pushed, the resources they carried
+and removed, ACKs and NACKs), the versions last acknowledged per type (a type's version is a
+hash of the names and versions of all its resources in Envoy), and the last NACK's error
+(cleared by a later ACK of the same type); `subscribe()` registers a callback told of every ACK
+and NACK.
 
 `start(..., tls=MutualTls(...))` serves over mutual TLS (Kubernetes mode): every client presents a
 certificate from the controller's CA, and a stream whose first request announces a node id other
@@ -27,7 +29,10 @@ from dataclasses import dataclass, field
 
 import grpc
 from envoy.service.discovery.v3 import ads_pb2_grpc
-from envoy.service.discovery.v3.discovery_pb2 import DiscoveryRequest, DiscoveryResponse
+from envoy.service.discovery.v3.discovery_pb2 import (
+    DeltaDiscoveryRequest,
+    DeltaDiscoveryResponse,
+)
 
 from propylon.xds.server.cache import SnapshotCache
 from propylon.xds.server.stream import AdsStream, Answer
@@ -50,9 +55,12 @@ class XdsEvent:
 
 @dataclass
 class NodeCounters:
-    """Per type URL: responses pushed, ACKs and NACKs received from one node."""
+    """Per type URL: responses pushed (and the resources they added or updated, and removed),
+    ACKs and NACKs received from one node."""
 
     pushes: Counter[str] = field(default_factory=Counter)
+    resources: Counter[str] = field(default_factory=Counter)
+    removals: Counter[str] = field(default_factory=Counter)
     acks: Counter[str] = field(default_factory=Counter)
     nacks: Counter[str] = field(default_factory=Counter)
 
@@ -69,15 +77,16 @@ class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
     def __init__(self, server: XdsServer) -> None:
         self._server = server
 
-    async def StreamAggregatedResources(  # noqa: N802 - gRPC method name
-        self, request_iterator: AsyncIterator[DiscoveryRequest], context: grpc.aio.ServicerContext,
-    ) -> AsyncIterator[DiscoveryResponse]:
+    async def DeltaAggregatedResources(  # noqa: N802 - gRPC method name
+        self, request_iterator: AsyncIterator[DeltaDiscoveryRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[DeltaDiscoveryResponse]:
         queue: asyncio.Queue[object] = asyncio.Queue()
         reader = asyncio.create_task(_read(request_iterator, queue))
         unwatch: Callable[[], None] | None = None
         try:
             first = await queue.get()
-            if not isinstance(first, DiscoveryRequest):
+            if not isinstance(first, DeltaDiscoveryRequest):
                 return
             node_id = first.node.id
             if self._server.tls is not None:
@@ -86,12 +95,15 @@ class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             stream = AdsStream()
             item: object = first
             while item is not _END:
-                if isinstance(item, DiscoveryRequest):
+                if isinstance(item, DeltaDiscoveryRequest):
                     answer = stream.on_request(item)
                     if answer is not None:
                         self._server._record(node_id, answer)
                 for response in stream.responses(self._server.cache.get(node_id)):
-                    self._server.counters(node_id).pushes[response.type_url] += 1
+                    counters = self._server.counters(node_id)
+                    counters.pushes[response.type_url] += 1
+                    counters.resources[response.type_url] += len(response.resources)
+                    counters.removals[response.type_url] += len(response.removed_resources)
                     yield response
                 item = await queue.get()
         finally:
@@ -111,7 +123,8 @@ class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                             f"the client certificate does not belong to node {node_id!r}")
 
 
-async def _read(requests: AsyncIterator[DiscoveryRequest], queue: asyncio.Queue[object]) -> None:
+async def _read(requests: AsyncIterator[DeltaDiscoveryRequest],
+                queue: asyncio.Queue[object]) -> None:
     try:
         async for request in requests:
             queue.put_nowait(request)

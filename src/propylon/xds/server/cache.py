@@ -3,29 +3,57 @@
 The controller calls `set(node_id, resources)` with a fresh `XdsResources` whenever a Gateway's
 IR changes, and `remove(node_id)` when the Gateway is gone. Both are plain synchronous calls
 made on the event loop; each wakes every ADS stream of that node, which then compares the new
-resources with what its Envoy has and pushes only the types that differ. A node that connects
-before its snapshot exists simply waits for the first `set`.
+resources with what its Envoy has and pushes only the resources that differ. A node that
+connects before its snapshot exists simply waits for the first `set`.
+
+`set` also gives every resource its delta xDS version (`Snapshot.versions`). A version is a hash
+of the resource's serialisation, but it is computed only for messages that are new: a message
+that is the very object of the node's previous snapshot (`xds.translate.Translator` returns
+unchanged resources as the same objects) keeps its version, so a one-route change at 5,000
+routes hashes one virtual host, not the whole table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from propylon.xds.translate import XdsResources
+from propylon.xds.translate import XdsResources, version_of
 
 Waker = Callable[[], None]
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What one node must have, with the version of each resource (type URL -> name ->
+    version)."""
+
+    resources: XdsResources
+    versions: Mapping[str, Mapping[str, str]]
+
+
+def versioned(resources: XdsResources, previous: Snapshot | None = None) -> Snapshot:
+    """`resources` with their versions, reusing those of `previous` for identical messages."""
+    versions: dict[str, dict[str, str]] = {}
+    for type_url, by_name in resources.by_type.items():
+        old = previous.resources.by_type[type_url] if previous is not None else {}
+        old_versions = previous.versions[type_url] if previous is not None else {}
+        versions[type_url] = {
+            name: old_versions[name] if old.get(name) is message else version_of(message)
+            for name, message in by_name.items()}
+    return Snapshot(resources, versions)
+
+
 class SnapshotCache:
-    """Node id -> the `XdsResources` it must serve, with change notification."""
+    """Node id -> the `Snapshot` it must serve, with change notification."""
 
     def __init__(self) -> None:
-        self._snapshots: dict[str, XdsResources] = {}
+        self._snapshots: dict[str, Snapshot] = {}
         self._watchers: dict[str, set[Waker]] = {}
 
     def set(self, node_id: str, resources: XdsResources) -> None:
         """Make `resources` the wanted state of `node_id` and wake its streams."""
-        self._snapshots[node_id] = resources
+        self._snapshots[node_id] = versioned(resources, self._snapshots.get(node_id))
         self._wake(node_id)
 
     def remove(self, node_id: str) -> None:
@@ -33,7 +61,7 @@ class SnapshotCache:
         self._snapshots.pop(node_id, None)
         self._wake(node_id)
 
-    def get(self, node_id: str) -> XdsResources | None:
+    def get(self, node_id: str) -> Snapshot | None:
         """The wanted state of `node_id`, if any."""
         return self._snapshots.get(node_id)
 

@@ -1,64 +1,100 @@
-"""The state machine of one state-of-the-world ADS stream (one connected Envoy), without I/O.
+"""The state machine of one delta ADS stream (one connected Envoy), without I/O.
 
-For each type URL the stream remembers what Envoy subscribed to, what was last sent (version,
-nonce, resources, whether it still awaits an answer), what Envoy last acknowledged, and which
-versions it rejected. `on_request()` digests a `DiscoveryRequest`; `responses()` returns the
-`DiscoveryResponse`s to send now for the wanted `XdsResources`. Versions are content hashes of
-exactly the resources sent, so equal content never causes a push and only changed types are
-sent (endpoints alone -> EDS alone; a certificate alone -> SDS alone).
+For each type URL the stream remembers what Envoy subscribed to (a wildcard or names), the
+resources Envoy has (name -> version, acknowledged), the one response in flight, and the (name, version) pairs it rejected.
+`on_request()` digests a `DeltaDiscoveryRequest`; `responses()` returns the
+`DeltaDiscoveryResponse`s to send now for a wanted `Snapshot`: per type, only the resources
+whose version differs from what Envoy has, and the removal of those it must no longer have.
+A one-route change therefore sends one virtual host.
 
 Rules:
-- A request whose nonce is not the last one sent for its type is stale and ignored.
-- A request with the current nonce is an ACK, or a NACK when it carries `error_detail`; a NACKed
-  version is never sent again (Envoy keeps its last good config; a new snapshot moves on).
+- Subscription changes are always applied. A request whose `response_nonce` is not that of the
+  response in flight for its type acknowledges nothing (it is stale).
+- A request with the current nonce is an ACK, or a NACK when it carries `error_detail`. On a
+  NACK Envoy keeps its last good config, and so does this record of it; the resources (and
+  removals) of the rejected response are not sent again at the same version (a new snapshot
+  that changes them moves on).
 - At most one response per type is in flight; the next waits for the ACK or NACK.
-- A change of the subscribed names is answered even when the version is unchanged.
-- Make-before-break: listeners and route tables are held back until Envoy has acknowledged
-  every wanted cluster and its endpoints (unless the wanted clusters were rejected, so that one
-  bad cluster cannot freeze routing). Clusters that Envoy's acknowledged or in-flight route
-  tables still reference are kept in CDS (with their last endpoints) until route tables without
-  them are acknowledged.
+- Envoy's VHDS requests name nothing: it watches, and accepts unsolicited, the virtual hosts
+  named `<route table>/...` of every route table it has; so virtual hosts are pushed for the
+  route tables Envoy subscribed to over RDS (a table's virtual hosts follow it in the same batch
+  of responses, after the table itself), and forgotten with the table. Envoy's listener waits
+  (15 s) for the first VHDS update of each table, and an empty response reaches no table: the
+  first response after a table without virtual hosts reaches Envoy removes `<table>/`, a name
+  no virtual host has, which completes that table's initial fetch.
+- Removals are sent for wildcard types (listeners, clusters) and virtual hosts only: Envoy drops
+  a named resource (endpoints, route table, secret) itself when it unsubscribes, and ignores a
+  removed route table.
+- Make-before-break: listeners, route tables and virtual hosts are held back until Envoy has
+  acknowledged every wanted cluster and its endpoints (unless they were rejected, so that one
+  bad cluster cannot freeze routing). A cluster that a virtual host Envoy has, or is being sent,
+  still sends traffic to is not removed until virtual hosts without it are acknowledged.
+- A reconnecting Envoy announces what it has (`initial_resource_versions`): resources at the
+  wanted version are not resent, the others are replaced or removed. Until a virtual host of
+  unknown content is replaced, no cluster is removed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from envoy.service.discovery.v3.discovery_pb2 import DiscoveryRequest, DiscoveryResponse
+from envoy.service.discovery.v3.discovery_pb2 import (
+    DeltaDiscoveryRequest,
+    DeltaDiscoveryResponse,
+)
 from google.protobuf.message import Message
 
+from propylon.xds.server.cache import Snapshot
 from propylon.xds.translate import (
     CLUSTER,
     ENDPOINT,
     LISTENER,
     ROUTE,
     TYPE_URLS,
+    VHOST,
     WILDCARD_TYPES,
-    XdsResources,
-    referenced_clusters,
-    version_of,
+    vhost_namespace,
 )
 
-Resources = Mapping[str, Message]
-_GATED = frozenset({LISTENER, ROUTE})
+_GATED = frozenset({LISTENER, ROUTE, VHOST})
+_REMOVABLE = frozenset({LISTENER, CLUSTER, VHOST})
+_REMOVAL = ""  # the version of a removal in `TypeState.rejected`
+_EMPTY_MARK = "{}/"  # a virtual host name that never exists, in a route table's VHDS namespace
+
+
+@dataclass
+class Held:
+    """A resource Envoy has or is being sent."""
+
+    version: str
+    message: Message | None  # None: announced by a reconnecting Envoy, content unknown
+    clusters: frozenset[str] | None = None  # virtual hosts: the clusters it sends traffic to
+
+
+@dataclass
+class Pending:
+    """The response of one type in flight."""
+
+    nonce: str
+    system_version: str
+    added: dict[str, Held]
+    removed: tuple[str, ...]
 
 
 @dataclass
 class TypeState:
     """What one stream knows about one type URL."""
 
-    requested: bool = False
-    names: frozenset[str] | None = None  # None: wildcard (every resource)
-    nonce: str = ""
-    sent_version: str = ""
-    sent_names: frozenset[str] | None = None
-    sent: Resources = field(default_factory=dict)
-    in_flight: bool = False
+    subscribed: bool = False
+    wildcard: bool = False
+    names: set[str] = field(default_factory=set)
+    acked: dict[str, Held] = field(default_factory=dict)
     acked_version: str = ""
-    acked: Resources = field(default_factory=dict)
-    rejected: set[str] = field(default_factory=set)
+    pending: Pending | None = None
+    rejected: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -72,116 +108,176 @@ class Answer:
     error: str | None = None
 
 
+def _system_version(held: Mapping[str, Held]) -> str:
+    """A hash of every (name, version) of one type: equal when Envoy's sets are equal."""
+    digest = hashlib.blake2b(digest_size=8)
+    for name in sorted(held):
+        digest.update(f"{name}\0{held[name].version}\0".encode())
+    return digest.hexdigest()
+
+
 class AdsStream:
     """One Envoy's view of the xDS types it subscribed to."""
 
     def __init__(self) -> None:
         self.types: dict[str, TypeState] = {t: TypeState() for t in TYPE_URLS}
         self._nonce = 0
-        # id(route table) -> (that table, the clusters it references), for the tables in Envoy
-        # and the wanted ones (whose references `XdsResources.route_clusters` gives unwalked)
-        self._references: dict[int, tuple[Message, frozenset[str]]] = {}
+        self._vhds_started: set[str] = set()  # route tables whose VHDS had a first response
 
-    def on_request(self, request: DiscoveryRequest) -> Answer | None:
+    def on_request(self, request: DeltaDiscoveryRequest) -> Answer | None:
         """Record a request; returns the ACK or NACK it carries, if any."""
-        state = self.types.get(request.type_url)
+        type_url = request.type_url
+        state = self.types.get(type_url)
         if state is None:
             return None
-        if request.response_nonce and request.response_nonce != state.nonce:
-            return None  # stale: answers a response that has been superseded
-        answer: Answer | None = None
-        if request.response_nonce and state.in_flight:
-            state.in_flight = False
-            if request.HasField("error_detail"):
-                state.rejected.add(state.sent_version)
-                answer = Answer("nack", request.type_url, state.sent_version, state.nonce,
-                                request.error_detail.message)
+        answer = self._answer(state, request)
+        if not state.subscribed:
+            state.subscribed = True
+            state.wildcard = type_url in WILDCARD_TYPES and not request.resource_names_subscribe
+            state.acked.update((name, Held(version, None))
+                               for name, version in request.initial_resource_versions.items())
+        for name in request.resource_names_subscribe:
+            if name == "*":
+                state.wildcard = True
             else:
-                state.acked_version, state.acked = state.sent_version, state.sent
-                answer = Answer("ack", request.type_url, state.sent_version, state.nonce)
-        state.requested = True
-        names = frozenset(request.resource_names) - {"*"}
-        wildcard = request.type_url in WILDCARD_TYPES and not names
-        state.names = None if wildcard else names
+                state.names.add(name)
+        for name in request.resource_names_unsubscribe:
+            if name == "*":
+                state.wildcard = False
+            else:
+                state.names.discard(name)
+        if request.resource_names_unsubscribe:
+            # Envoy forgets what it unsubscribed from, and a route table's virtual hosts with it
+            for forgetting in {type_url, VHOST} if type_url == ROUTE else {type_url}:
+                held = self.types[forgetting].acked
+                for gone in [n for n in held if not self._wants(forgetting, n)]:
+                    del held[gone]
+            self._vhds_started &= self.types[ROUTE].names
         return answer
 
-    def responses(self, wanted: XdsResources | None) -> list[DiscoveryResponse]:
+    def _answer(self, state: TypeState, request: DeltaDiscoveryRequest) -> Answer | None:
+        pending = state.pending
+        if pending is None or request.response_nonce != pending.nonce:
+            return None  # no nonce (a subscription change) or a stale one
+        state.pending = None
+        if request.HasField("error_detail"):
+            state.rejected.update((n, held.version) for n, held in pending.added.items())
+            state.rejected.update((n, _REMOVAL) for n in pending.removed)
+            return Answer("nack", request.type_url, pending.system_version, pending.nonce,
+                          request.error_detail.message)
+        for name in pending.removed:
+            state.acked.pop(name, None)
+        state.acked.update((n, held) for n, held in pending.added.items()
+                           if self._wants(request.type_url, n))
+        state.acked_version = pending.system_version
+        return Answer("ack", request.type_url, pending.system_version, pending.nonce)
+
+    def _wants(self, type_url: str, name: str) -> bool:
+        """Whether Envoy's subscription covers the resource `name`. Envoy's VHDS requests name
+        no resource: it watches the namespace of every route table it subscribed to."""
+        if type_url == VHOST:
+            return vhost_namespace(name) in self.types[ROUTE].names
+        state = self.types[type_url]
+        return state.wildcard or name in state.names
+
+    def responses(self, wanted: Snapshot | None) -> list[DeltaDiscoveryResponse]:
         """The responses to send now, in make-before-break order; marks them in flight."""
         if wanted is None:
             return []
-        out: list[DiscoveryResponse] = []
+        out: list[DeltaDiscoveryResponse] = []
+        ready: bool | None = None
         for type_url in TYPE_URLS:
             state = self.types[type_url]
-            if not state.requested or state.in_flight:
+            if not state.subscribed or state.pending is not None:
                 continue
-            if type_url in _GATED and not self._clusters_ready(wanted):
-                continue
-            resources, version = self._desired(type_url, wanted)
-            unchanged = version == state.sent_version and state.names == state.sent_names
-            if unchanged or version in state.rejected:
-                continue
-            out.append(self._send(type_url, state, resources, version))
+            if type_url in _GATED:
+                ready = self._clusters_ready(wanted) if ready is None else ready
+                if not ready:
+                    continue
+            response = self._response(type_url, state, wanted)
+            if response is not None:
+                out.append(response)
         return out
 
-    def _send(self, type_url: str, state: TypeState, resources: Resources,
-              version: str) -> DiscoveryResponse:
+    def _response(self, type_url: str, state: TypeState,
+                  wanted: Snapshot) -> DeltaDiscoveryResponse | None:
+        resources = wanted.resources.by_type[type_url]
+        versions = wanted.versions[type_url]
+        clusters = wanted.resources.vhost_clusters
+        if state.rejected:
+            state.rejected = {(n, v) for n, v in state.rejected if versions.get(n, _REMOVAL) == v}
+        added: dict[str, Held] = {}
+        for name, message in resources.items():
+            if not self._wants(type_url, name):
+                continue
+            version = versions[name]
+            held = state.acked.get(name)
+            if held is not None and held.version == version:
+                if held.message is None:  # announced on reconnection: now known
+                    held.message, held.clusters = message, clusters.get(name)
+                continue
+            if (name, version) not in state.rejected:
+                added[name] = Held(version, message, clusters.get(name))
+        removed: tuple[str, ...] = ()
+        if type_url in _REMOVABLE:
+            kept = self._referenced_clusters(wanted) if type_url == CLUSTER else set()
+            removed = tuple(n for n in state.acked if n not in resources and n not in kept
+                            and (n, _REMOVAL) not in state.rejected)
+        starting: set[str] = set()
+        if type_url == VHOST:
+            starting = self._tables_in_envoy() - self._vhds_started
+            self._vhds_started |= starting
+            removed += tuple(_EMPTY_MARK.format(t) for t in sorted(
+                starting - {vhost_namespace(n) for n in added}))
+        if not added and not removed:
+            return None
+        after = {n: h for n, h in state.acked.items() if n not in removed} | added
         self._nonce += 1
-        state.nonce, state.sent_version, state.sent_names = str(self._nonce), version, state.names
-        state.sent, state.in_flight = resources, True
-        response = DiscoveryResponse(version_info=version, type_url=type_url, nonce=state.nonce)
-        for resource in resources.values():
-            response.resources.add().Pack(resource)
+        pending = Pending(str(self._nonce), _system_version(after), added, removed)
+        state.pending = pending
+        response = DeltaDiscoveryResponse(system_version_info=pending.system_version,
+                                          type_url=type_url, nonce=pending.nonce,
+                                          removed_resources=removed)
+        for name, held in added.items():
+            resource = response.resources.add(name=name, version=held.version)
+            resource.resource.Pack(held.message)
         return response
 
-    def _desired(self, type_url: str, wanted: XdsResources) -> tuple[Resources, str]:
-        state = self.types[type_url]
-        full = wanted.by_type[type_url]
-        if type_url == CLUSTER:
-            resources: Resources = {**self._retained_clusters(wanted), **full}
-        elif type_url == ENDPOINT:
-            retained = self._retained_clusters(wanted)
-            previous = self.types[ENDPOINT].sent
-            resources = {**{n: previous[n] for n in retained if n in previous}, **full}
-        else:
-            resources = full
-        if state.names is not None:
-            resources = {n: r for n, r in resources.items() if n in state.names}
-        if resources.keys() == full.keys():
-            return full, wanted.versions[type_url]
-        return dict(sorted(resources.items())), version_of(resources)
-
-    def _routes_in_envoy(self) -> list[Message]:
+    def _tables_in_envoy(self) -> set[str]:
         """Route tables Envoy has or is about to have."""
         state = self.types[ROUTE]
-        tables = list(state.acked.values())
-        if state.in_flight:
-            tables.extend(state.sent.values())
+        tables = set(state.acked)
+        if state.pending is not None:
+            tables.update(n for n in state.pending.added if n in state.names)
         return tables
 
-    def _retained_clusters(self, wanted: XdsResources) -> Resources:
-        """Clusters no longer wanted that Envoy's route tables still send traffic to."""
-        sent = self.types[CLUSTER].sent
-        still_used: set[str] = set()
-        references: dict[int, tuple[Message, frozenset[str]]] = {
-            id(table): (table, wanted.route_clusters[name]) for name, table in wanted.routes.items()
-            if name in wanted.route_clusters}
-        for table in self._routes_in_envoy():
-            known = references.get(id(table)) or self._references.get(id(table))
-            names = known[1] if known is not None and known[0] is table \
-                else referenced_clusters(table)  # type: ignore[arg-type]
-            references[id(table)] = (table, names)
-            still_used |= names
-        self._references = references  # route tables are immutable once sent: walk each once
-        return {n: sent[n] for n in sorted(still_used)
-                if n in sent and n not in wanted.clusters}
+    def vhosts_in_envoy(self) -> Iterable[Held]:
+        """Virtual hosts Envoy has or is about to have."""
+        state = self.types[VHOST]
+        yield from state.acked.values()
+        if state.pending is not None:
+            yield from state.pending.added.values()
 
-    def _clusters_ready(self, wanted: XdsResources) -> bool:
-        """True once Envoy acknowledged every wanted cluster and its endpoints."""
-        clusters, endpoints = self.types[CLUSTER], self.types[ENDPOINT]
-        if self._desired(CLUSTER, wanted)[1] in clusters.rejected:
-            return True
-        if any(clusters.acked.get(n) != c for n, c in wanted.clusters.items()):
-            return False
-        if self._desired(ENDPOINT, wanted)[1] in endpoints.rejected:
-            return True
-        return all(endpoints.acked.get(n) == e for n, e in wanted.endpoints.items())
+    def _referenced_clusters(self, wanted: Snapshot) -> set[str]:
+        """Clusters Envoy has, no longer wanted, that its virtual hosts still send traffic to."""
+        unwanted = set(self.types[CLUSTER].acked) - wanted.resources.clusters.keys()
+        if not unwanted:
+            return unwanted
+        used: set[str] = set()
+        for held in self.vhosts_in_envoy():
+            if held.message is None:
+                return unwanted  # content unknown: keep every cluster until it is replaced
+            used |= held.clusters or frozenset()
+        return unwanted & used
+
+    def _clusters_ready(self, wanted: Snapshot) -> bool:
+        """True once Envoy acknowledged every wanted cluster and its endpoints (or rejected
+        them)."""
+        for type_url in (CLUSTER, ENDPOINT):
+            state = self.types[type_url]
+            for name, version in wanted.versions[type_url].items():
+                held = state.acked.get(name)
+                if (held is None or held.version != version) \
+                        and (name, version) not in state.rejected:
+                    return False
+        return True

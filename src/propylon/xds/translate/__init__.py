@@ -13,14 +13,16 @@ from propylon.xds.translate.resources import (
     ROUTE,
     SECRET,
     TYPE_URLS,
+    VHOST,
     WILDCARD_TYPES,
     XdsResources,
     version_of,
+    vhost_namespace,
 )
-from propylon.xds.translate.routes import INVALID_CLUSTER, referenced_clusters
+from propylon.xds.translate.routes import INVALID_CLUSTER, vhost_clusters
 
 __all__ = [
     "CLUSTER", "ENDPOINT", "INVALID_CLUSTER", "LISTENER", "ROUTE", "SECRET", "TYPE_URLS",
-    "Translator", "WILDCARD_TYPES", "XdsResources", "referenced_clusters", "translate",
-    "version_of",
+    "Translator", "VHOST", "WILDCARD_TYPES", "XdsResources", "translate", "version_of",
+    "vhost_clusters", "vhost_namespace",
 ]

@@ -2,13 +2,15 @@
 
 Each IR object maps to exactly one Envoy resource of the same name (listener, route
 configuration, cluster and its load assignment, secret), built by the module named for the
-type; the trust bundles of clusters reached over TLS are secrets too. Maps are filled in name
+type; each IR virtual host is a VHDS resource of its own, named after its route table and first
+domain (`routes.vhost_name`); the trust bundles of clusters reached over TLS are secrets too. Maps are filled in name
 order, so the result, its serialisation and its per-type versions are a pure function of the IR.
 
 `Translator` is the same function with memory, for the controller: per Gateway, a message built
 in the last call from an equal IR object (the translator upstream reuses unchanged IR objects, so
-this is mostly an identity check) is reused, virtual host by virtual host within route tables,
-with the clusters each virtual host sends traffic to (`XdsResources.route_clusters`).
+this is mostly an identity check) is reused, virtual hosts with the clusters each sends traffic
+to (`XdsResources.vhost_clusters`). Unchanged resources are therefore the very same objects from
+one result to the next, which the xDS server uses to version only new messages.
 Messages are shared between results and must not be mutated. The property test
 `tests/translate/test_memo.py` checks it against `translate`.
 """
@@ -16,6 +18,7 @@ Messages are shared between results and must not be mutated. The property test
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from envoy.config.route.v3 import route_components_pb2 as rc
@@ -26,7 +29,12 @@ from propylon.ir.model import GatewayIR, GatewayKey, RouteConfig, VirtualHost
 from propylon.xds.translate.clusters import cluster, load_assignment
 from propylon.xds.translate.listeners import listener
 from propylon.xds.translate.resources import XdsResources
-from propylon.xds.translate.routes import route_configuration, vhost_clusters, virtual_host
+from propylon.xds.translate.routes import (
+    route_configuration,
+    vhost_clusters,
+    vhost_name,
+    virtual_host,
+)
 from propylon.xds.translate.secrets import secret
 from propylon.xds.translate.upstream_tls import trust_secret
 
@@ -73,30 +81,47 @@ def _fresh(build: Callable[[In], R]) -> Callable[[In], R]:
     return build
 
 
-def _virtual_host(vh: VirtualHost) -> tuple[rc.VirtualHost, frozenset[str]]:
-    message = virtual_host(vh)
+@dataclass(frozen=True)
+class _Placed:
+    """An IR virtual host in the route table it is served in."""
+
+    config: str
+    vh: VirtualHost
+
+    @property
+    def name(self) -> str:
+        return vhost_name(self.config, self.vh)
+
+
+def _virtual_host(placed: _Placed) -> tuple[rc.VirtualHost, frozenset[str]]:
+    message = virtual_host(placed.config, placed.vh)
     return message, vhost_clusters(message)
 
 
-def _route_tables(configs: Iterable[RouteConfig],
-                  vhost: Callable[[VirtualHost], tuple[rc.VirtualHost, frozenset[str]]],
-                  ) -> tuple[dict[str, RouteConfiguration], dict[str, frozenset[str]]]:
-    """Route tables by name, and the clusters each sends traffic to."""
-    tables, clusters = {}, {}
+def _route_tables(configs: Iterable[RouteConfig], table: Callable[[str], RouteConfiguration],
+                  vhost: Callable[[_Placed], tuple[rc.VirtualHost, frozenset[str]]],
+                  ) -> tuple[dict[str, RouteConfiguration], dict[str, rc.VirtualHost],
+                             dict[str, frozenset[str]]]:
+    """Route tables by name; their virtual hosts by name, and the clusters each sends
+    traffic to."""
+    tables, vhosts, clusters = {}, {}, {}
     for config in sorted(configs, key=lambda c: c.name):
-        built = {vh.name: vhost(vh) for vh in config.virtual_hosts}
-        tables[config.name] = route_configuration(config, lambda vh: built[vh.name][0])
-        clusters[config.name] = frozenset().union(*(names for _, names in built.values()))
-    return tables, clusters
+        tables[config.name] = table(config.name)
+        for vh in config.virtual_hosts:
+            placed = _Placed(config.name, vh)
+            vhosts[placed.name], clusters[placed.name] = vhost(placed)
+    return tables, dict(sorted(vhosts.items())), dict(sorted(clusters.items()))
 
 
 def translate(ir: GatewayIR, reuse: Reuse | None = None) -> XdsResources:
     """The Envoy resources that make a proxy do what `ir` says."""
     memo = reuse if reuse is not None else _fresh
-    routes, route_clusters = _route_tables(ir.route_configs, memo(_virtual_host))
+    routes, vhosts, used = _route_tables(ir.route_configs, memo(route_configuration),
+                                          memo(_virtual_host))
     resources = XdsResources(
         listeners=_by_name(ir.listeners, memo(listener)),
         routes=routes,
+        virtual_hosts=vhosts,
         clusters=_by_name(ir.clusters, memo(cluster)),
         endpoints=_by_name(ir.clusters, memo(load_assignment)),
         secrets=dict(sorted({
@@ -104,7 +129,7 @@ def translate(ir: GatewayIR, reuse: Reuse | None = None) -> XdsResources:
             **_by_name({c.tls.trust for c in ir.clusters if c.tls and c.tls.trust},
                        memo(trust_secret)),
         }.items())),
-        route_clusters=route_clusters,
+        vhost_clusters=used,
     )
     if reuse is not None:
         reuse.done()

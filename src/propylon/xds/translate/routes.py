@@ -1,7 +1,11 @@
-"""IR route configs -> Envoy `RouteConfiguration`s (served over RDS).
+"""IR route configs -> Envoy `RouteConfiguration`s (RDS) and `VirtualHost`s (VHDS).
 
-One `RouteConfiguration` per IR `RouteConfig` and one Envoy virtual host per IR `VirtualHost`,
-routes kept in the IR's precedence order. There is no implicit catch-all virtual host, so a
+One `RouteConfiguration` per IR `RouteConfig`, holding no virtual host itself: it names VHDS
+over ADS as the source of its virtual hosts, so the table never changes and each virtual host
+is a resource of its own. One Envoy virtual host per IR `VirtualHost`, named
+`<route table name>/<first domain>` (its VHDS resource name; Envoy matches a virtual host to its
+table by the name up to the last `/`, and removes it by that name), routes kept in the IR's
+precedence order. There is no implicit catch-all virtual host and no on-demand VHDS filter, so a
 request whose Host matches no domain gets Envoy's own 404.
 
 Matching follows the Gateway API:
@@ -24,8 +28,6 @@ entry, so a rule with them is always `weighted_clusters`. When no backend can ta
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-
 from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption, RuntimeFractionalPercent
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3.route_pb2 import RouteConfiguration
@@ -37,6 +39,7 @@ from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
 from propylon.xds.translate import cors
+from propylon.xds.translate.clusters import ads_source
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
 INVALID_CLUSTER = "propylon-invalid-backend"
@@ -264,27 +267,23 @@ def route(route: ir.Route) -> rc.Route:
     return out
 
 
-def virtual_host(vh: ir.VirtualHost) -> rc.VirtualHost:
-    """One Envoy virtual host, its routes in the IR's order."""
-    return rc.VirtualHost(name=vh.name, domains=list(vh.domains),
+def vhost_name(config: str, vh: ir.VirtualHost) -> str:
+    """The VHDS resource name of `vh` in the route table named `config`."""
+    return f"{config}/{vh.domains[0]}"
+
+
+def virtual_host(config: str, vh: ir.VirtualHost) -> rc.VirtualHost:
+    """One Envoy virtual host of the route table `config`, its routes in the IR's order."""
+    return rc.VirtualHost(name=vhost_name(config, vh), domains=list(vh.domains),
                           routes=[route(r) for r in vh.routes])
 
 
-def route_configuration(config: ir.RouteConfig,
-                        build: Callable[[ir.VirtualHost], rc.VirtualHost | None] = virtual_host,
-                        ) -> RouteConfiguration:
-    """The Envoy route table of one IR route config (virtual hosts made by `build`)."""
-    return RouteConfiguration(
-        name=config.name,
-        validate_clusters=BoolValue(value=False),
-        ignore_port_in_host_matching=True,
-        virtual_hosts=[build(vh) for vh in config.virtual_hosts],
-    )
-
-
-def referenced_clusters(config: RouteConfiguration) -> frozenset[str]:
-    """Every cluster an Envoy route table sends traffic to (routes, weights and mirrors)."""
-    return frozenset().union(*map(vhost_clusters, config.virtual_hosts))
+def route_configuration(name: str) -> RouteConfiguration:
+    """The Envoy route table `name`, whose virtual hosts come over VHDS."""
+    out = RouteConfiguration(name=name, validate_clusters=BoolValue(value=False),
+                             ignore_port_in_host_matching=True)
+    out.vhds.config_source.CopyFrom(ads_source())
+    return out
 
 
 def vhost_clusters(vh: rc.VirtualHost) -> frozenset[str]:
