@@ -1,9 +1,9 @@
 """The control-plane process of a benchmark: `propylon up`'s stack plus a stats endpoint.
 
 `python -m benchmarks.stack --state-dir DIR --ready-file FILE [--profile OUT.prof]` runs the same
-`Standalone` stack as `propylon up` (embedded API server, controller, xDS server, host
-infrastructure with one Envoy process per Gateway), so the benchmark sees the real process
-layout: this process, its Envoys, and the benchmark client as a third process. Once started it
+`Standalone` stack as `propylon up` (embedded API server in a child process, controller, xDS
+server, host infrastructure with one Envoy process per Gateway), so the benchmark sees the real
+process layout: this process, its API server and Envoys, and the benchmark client. Once started it
 writes FILE (JSON: kubeconfig path, stats URL, pid). `GET /stats` on that URL answers the
 controller's counters (passes, translations and the seconds they took). SIGTERM stops it; with
 `--profile`, the whole run is profiled with cProfile and written to OUT.prof on exit.

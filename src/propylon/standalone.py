@@ -1,13 +1,14 @@
 """The standalone stack: everything `propylon up` runs, as one async context manager.
 
 `Standalone(state_dir, ...)` starts, in order, the embedded API server (which writes
-`<state-dir>/kubeconfig`), the xDS server (on a port kept in `<state-dir>/xds.json` so that Envoys
-started by an earlier run reconnect after a crash or an upgrade), the host infrastructure manager
-(one Envoy process per Gateway, addresses from a loopback pool), optional echo backends, and the
-controller, which reads the API server through the same lightkube client it uses against a real
-cluster. The controller drives the host manager through `MirroredInfra` (`stack.infra`), which
+`<state-dir>/kubeconfig`) in a child process of its own (`apiserver.process`: requests are served
+on another core, not under the controller's GIL), the xDS server while that child starts (on a
+port kept in `<state-dir>/xds.json` so that Envoys started by an earlier run reconnect after a
+crash or an upgrade), the host infrastructure manager (one Envoy process per Gateway, addresses
+from a loopback pool), optional echo backends, and the controller, which reads the API server
+through the same lightkube client it uses against a real cluster. The controller drives the host manager through `MirroredInfra` (`stack.infra`), which
 shows each Gateway's Envoy in the API as a Pod and a LoadBalancer Service. Leaving the context
-stops them in the reverse order, Envoys included.
+stops them in the reverse order, Envoys included, the API server last.
 
 `propylon up` and the conformance runner both use it, so they run the same code path.
 """
@@ -24,7 +25,7 @@ from types import TracebackType
 
 import lightkube
 
-from propylon.apiserver import APIServer
+from propylon.apiserver.process import APIServerProcess
 from propylon.client import load_client
 from propylon.controller.reconciler import Controller
 from propylon.echo import serve_echo
@@ -53,7 +54,7 @@ class Standalone:
         self.state_dir = state_dir
         self.options = options or StandaloneOptions()
         self._stack = AsyncExitStack()
-        self.api: APIServer
+        self.api: APIServerProcess
         self.xds: XdsServer
         self.cache: SnapshotCache
         self.host: HostInfra
@@ -81,8 +82,8 @@ class Standalone:
 
     async def _start(self) -> None:
         opts = self.options
-        self.api = APIServer(self.state_dir, port=opts.api_port)
-        await self.api.start()
+        self.api = APIServerProcess(self.state_dir, port=opts.api_port)
+        await self.api.spawn()
         self._stack.push_async_callback(self.api.stop)
 
         self.cache = SnapshotCache()
@@ -90,6 +91,7 @@ class Standalone:
         xds_port = await self.xds.start("127.0.0.1", _xds_port(self.state_dir))
         self._stack.push_async_callback(self.xds.stop)
 
+        await self.api.ready()
         self.client = load_client(self.api.kubeconfig_path)
         self.host = HostInfra(self.state_dir, "127.0.0.1", xds_port, pool=opts.address_pool,
                               privileged_port_offset=opts.privileged_port_offset)

@@ -205,11 +205,14 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
         # the control plane dies and comes back; Envoy keeps serving throughout
         with Load(lambda: http_get(address, port, HOST)[0]) as load:
             wait_for("requests flowing", lambda: load.ok >= 5)
+            kubeconfig = sa.kubeconfig.read_text()
             sa.kill()
             before = load.ok
             wait_for("requests still served with the control plane down",
                      lambda: load.ok >= before + 20 or len(load.failures) > 5)
             sa.start()
+            # the killed process's API server went with it: the restart got the same URL back
+            assert sa.kubeconfig.read_text() == kubeconfig
             sa.kubectl("patch", "httproute", "host-route", "--type=merge", "-p",
                        json.dumps({"spec": {"hostnames": [HOST, "other.yourdomain.com"]}}))
             wait_for("a change applied after the restart reaches Envoy",
@@ -226,6 +229,7 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
         wait_for(f"envoy {pid} gone", lambda: not _alive(pid), timeout=30)
     with pytest.raises(OSError):
         socket.create_connection((address, port), timeout=2).close()
+    assert sa.kubectl("get", "ns", check=False).returncode != 0  # the API server stopped too
 
 
 def _alive(pid: int) -> bool:

@@ -6,7 +6,8 @@ modules: `storage` (SQLite), `registry` (the resource operations), `admission` (
 `patch` (JSON, merge and strategic merge patch), `managedfields` (server-side apply ownership),
 `crds` (CustomResourceDefinitions), `events` and `watch` (watch fan-out and streams), `selectors`, `jsonpath` and `table` (kubectl
 get columns), `discovery`, `openapi`, `handlers` (HTTP), `tls` (certificates, token,
-kubeconfig) and `server` (the `APIServer` class).
+kubeconfig), `server` (the `APIServer` class) and `process` (`APIServerProcess`: the same server
+in a child process, as `propylon up` runs it).
 """
 
 from propylon.apiserver.server import APIServer

@@ -1,9 +1,9 @@
-"""`propylon up`: the whole standalone gateway in one foreground process.
+"""`propylon up`: the whole standalone gateway in the foreground.
 
-It starts, and stops in the reverse order on Ctrl-C or SIGTERM,
-the `propylon.standalone.Standalone` stack (embedded API server, xDS server, host infrastructure,
-controller, optional echo backends with `--echo HOST:PORT`), then the manifest sync (`-f PATH...`),
-which applies the manifests and keeps applying them as files change.
+It starts, and stops in the reverse order on Ctrl-C or SIGTERM, the
+`propylon.standalone.Standalone` stack (embedded API server in a child process, xDS server, host
+infrastructure, controller, optional echo backends with `--echo HOST:PORT`), then the manifest
+sync (`-f PATH...`), which applies the manifests and keeps applying them as files change.
 
 A SIGKILL leaves the Envoys running: they keep serving their last configuration, and the next
 `propylon up` on the same state directory adopts them.
