@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -249,22 +250,28 @@ def check(node: Node, value: Any, path: str = "") -> list[FieldError]:
 
 
 def defaults(node: Node, value: Any) -> Any:
-    """A deep copy of `value` with every absent field that has a CRD default filled in."""
-    value = copy.deepcopy(value)
-    _fill(node, value)
-    return value
-
-
-def _fill(node: Node, value: Any) -> None:
+    """`value` with every absent field that has a CRD default filled in. Copy on write: only
+    the dicts and lists on the way to a filled field are new; the rest is shared with `value`,
+    which is never changed (so neither may the result be)."""
     if isinstance(node, Obj) and isinstance(value, dict):
+        filled: dict[str, Any] | None = None
         for name, child in node.fields.items():
-            if name not in value and child.default is not None:
-                value[name] = copy.deepcopy(child.default)
             if name in value:
-                _fill(child, value[name])
-    elif isinstance(node, Arr) and isinstance(value, list):
-        for item in value:
-            _fill(node.items, item)
+                new = defaults(child, value[name])
+                if new is value[name]:
+                    continue
+            elif child.default is not None:
+                new = copy.deepcopy(child.default)
+            else:
+                continue
+            if filled is None:
+                filled = dict(value)
+            filled[name] = new
+        return value if filled is None else filled
+    if isinstance(node, Arr) and isinstance(value, list):
+        items = [defaults(node.items, item) for item in value]
+        return value if all(map(operator.is_, items, value)) else items
+    return value
 
 
 def cel(message: str, predicate: Callable[[Any], bool], where: str = "") -> Rule:
