@@ -1,21 +1,25 @@
-"""Backends: resolving a route's backendRef to a Service port and its ready endpoints.
+"""Backends: resolving a route's backendRef to a Service port, and that port to its endpoints.
 
 `Backends.resolve(...)` returns either a `Resolved` (an `ir.Cluster` named
-`<namespace>/<service>/<port>`, endpoints from the Service's EndpointSlices, ready endpoints only,
-the Service port mapped to the endpoint port by port name, `h2c` when the Service port's
-appProtocol is `kubernetes.io/h2c`, `websocket` (HTTP/1.1, upgrades allowed as everywhere) for
-`kubernetes.io/ws`) or a `Refused` with the route condition reason and a message
-saying what to fix. A GRPCRoute asks for `h2c` whatever the appProtocol (gRPC is HTTP/2); the
-cluster keeps the Service port's name, so an HTTPRoute of the same Gateway sharing that port
-reaches it over HTTP/2 too. A Service port governed by a BackendTLSPolicy gets the policy's
-`UpstreamTLS`; when that policy cannot be used the cluster gets no endpoints, so requests fail
-with a 5xx rather than reach the backend unverified.
+`<namespace>/<service>/<port>`, `h2c` when the Service port's appProtocol is
+`kubernetes.io/h2c`, `websocket` (HTTP/1.1, upgrades allowed as everywhere) for
+`kubernetes.io/ws`) or a `Refused` with the route condition reason and a message saying what to
+fix. A GRPCRoute asks for `h2c` whatever the appProtocol (gRPC is HTTP/2); the cluster keeps the
+Service port's name, so an HTTPRoute of the same Gateway sharing that port reaches it over
+HTTP/2 too. A Service port governed by a BackendTLSPolicy gets the policy's `UpstreamTLS`.
 
-Answers are computed once per `Backends` (one pass) for each distinct question; an answer equal
-to the one `known` (the previous pass's `answers`) holds is that same object, so comparing
-answers across passes is mostly an identity check. `traced(fn)`
-runs `fn` and returns the questions it asked with their answers; `still(trace)` says whether
-every one of them is answered the same now (how `memo.Memo` knows translated rules are current).
+A resolved cluster has no endpoints yet: they change far more often than anything a route
+depends on, so they are looked up last, per Gateway, by `Endpoints.of(backends.sources[name])`
+(ready endpoints of the Service's EndpointSlices, the Service port mapped to the endpoint port
+by port name). A cluster whose BackendTLSPolicy cannot be used gets none, so requests fail with
+a 5xx rather than reach the backend unverified. An EndpointSlice change therefore changes no
+answer of `Backends`, no route's translation, no route table: only the clusters' endpoints.
+
+Answers are computed once per `Backends` for each distinct question; an answer equal to the one
+`known` (an earlier `answers`) holds is that same object, so comparing answers across passes is
+mostly an identity check. `traced(fn)` runs `fn` and returns the questions it asked with their
+answers; `still(trace)` says whether every one of them is answered the same now (how
+`memo.Memo` knows translated rules are current).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from propylon.api.core import EndpointSlice, Service, ServicePort
+from propylon.api.core import EndpointSlice, Service
 from propylon.api.gateway import GROUP
 from propylon.ir.model import Cluster, Endpoint
 from propylon.translate import conditions as c
@@ -53,18 +57,27 @@ Trace = tuple[tuple[Question, Resolved | Refused], ...]
 Answers = dict[Question, Resolved | Refused]
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a cluster's endpoints come from: a Service port (by name, and its targetPort when a
+    number), or nowhere (`withheld`: its BackendTLSPolicy cannot be used)."""
+
+    namespace: str
+    service: str
+    port_name: str
+    target_port: int | None
+    withheld: bool = False
+
+
 class Backends:
-    def __init__(self, services: Iterable[Service], slices: Iterable[EndpointSlice],
-                 grants: Grants, tls: BackendTLS,
+    def __init__(self, services: Iterable[Service], grants: Grants, tls: BackendTLS,
                  known: Answers | None = None) -> None:
         self._services = {(s.meta.namespace, s.meta.name): s for s in services}
-        self._slices: dict[tuple[str, str], list[EndpointSlice]] = {}
-        for s in slices:
-            self._slices.setdefault((s.meta.namespace, s.service_name), []).append(s)
         self._grants = grants
         self.tls = tls
         self._known = known or {}
         self.answers: Answers = {}
+        self.sources: dict[str, Source] = {}  # cluster name -> its endpoints' source
         self._trace: list[tuple[Question, Resolved | Refused]] | None = None
 
     def resolve(self, route_kind: str, route_namespace: str, group: str, kind: str, name: str,
@@ -126,19 +139,38 @@ class Backends:
                            f'(ports: {known}): fix the backendRef port')
         cluster = cluster_name(ns, name, port)
         governed = self.tls.for_cluster(cluster)
-        endpoints = self._endpoints(service, service_port)
-        if governed is not None and governed.tls is None:
-            endpoints = ()
-        return Resolved(Cluster(cluster, endpoints,
+        self.sources[cluster] = Source(
+            ns, name, service_port.name,
+            service_port.target_port if isinstance(service_port.target_port, int) else None,
+            governed is not None and governed.tls is None)
+        return Resolved(Cluster(cluster, (),
                                 protocol or _PROTOCOLS.get(service_port.app_protocol, "http1"),
                                 governed.tls if governed is not None else None))
 
-    def _endpoints(self, service: Service, port: ServicePort) -> tuple[Endpoint, ...]:
+
+class Endpoints:
+    """The ready endpoints of Service ports, from one set of EndpointSlices."""
+
+    def __init__(self, slices: Iterable[EndpointSlice]) -> None:
+        self._slices: dict[tuple[str, str], list[EndpointSlice]] = {}
+        for s in slices:
+            self._slices.setdefault((s.meta.namespace, s.service_name), []).append(s)
+        self._found: dict[Source, tuple[Endpoint, ...]] = {}
+
+    def of(self, source: Source | None) -> tuple[Endpoint, ...]:
+        if source is None or source.withheld:
+            return ()
+        found = self._found.get(source)
+        if found is None:
+            found = self._found[source] = self._lookup(source)
+        return found
+
+    def _lookup(self, source: Source) -> tuple[Endpoint, ...]:
         found: set[Endpoint] = set()
-        for s in self._slices.get((service.meta.namespace, service.meta.name), ()):
-            target = next((p.port for p in s.ports if p.name == port.name), None)
-            if target is None and isinstance(port.target_port, int) and not s.ports:
-                target = port.target_port
+        for s in self._slices.get((source.namespace, source.service), ()):
+            target = next((p.port for p in s.ports if p.name == source.port_name), None)
+            if target is None and source.target_port is not None and not s.ports:
+                target = source.target_port
             if target is None:
                 continue
             for e in s.endpoints:

@@ -26,7 +26,7 @@ specific listener serves adds none.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
@@ -174,7 +174,9 @@ def _unique(routes: list[Ranked]) -> list[Ranked]:
 
 def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
           address: str, client_certificate: Secret | None = None,
-          tables: Store | None = None) -> GatewayIR:
+          tables: Store | None = None, *,
+          filled: Callable[[Cluster], Cluster]) -> GatewayIR:
+    """The IR of one Gateway; `filled` gives a route's cluster its endpoints."""
     by_port: dict[int, list[ListenerState]] = {}
     for ls in listeners:
         by_port.setdefault(ls.spec.port, []).append(ls)
@@ -211,6 +213,7 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
         ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port,
                                      "HTTPS" if chains else "TLS", tls_chains=tuple(chains),
                                      tcp_chains=tuple(tcp_chains)))
+    clusters = {name: filled(cl) for name, cl in clusters.items()}
     if client_certificate is not None and any(cl.tls for cl in clusters.values()):
         secrets[client_certificate.name] = client_certificate
         clusters = {name: cl if cl.tls is None else replace(cl, tls=replace(

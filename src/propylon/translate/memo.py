@@ -8,9 +8,11 @@ that need it (`Memo.candidates`) and keeps everything it knows of the others:
   `id`), plus the routes deleted since (their attachments and status go);
 - every route, when what attachment reads besides the route changed (`attach_context`: the
   Gateways' and ListenerSets' listeners and the Namespaces' labels), or on the first pass;
-- when an input of `Backends` changed (Services, EndpointSlices, ReferenceGrants,
-  BackendTLSPolicies, ConfigMaps: `Memo.backends` builds a new one), the routes whose backend
-  lookups no longer answer the same (`Backends.still` over each route's trace);
+- when an input of `Backends` changed (Services, ReferenceGrants, BackendTLSPolicies,
+  ConfigMaps: `Memo.backends` builds a new one), the routes whose backend lookups no longer
+  answer the same (`Backends.still` over each route's trace). EndpointSlices are not one:
+  they change only `Endpoints` (`Memo.endpoints`), which `Memo.filled` puts into the clusters
+  of each Gateway's IR, keeping a cluster's object while its endpoints are unchanged;
 - when the clock moved, the routes whose status holds a condition that changed in a pass
   (`NOW` below) and is not written yet, so it carries this pass's `now`.
 
@@ -42,10 +44,11 @@ from __future__ import annotations
 import operator
 from itertools import repeat
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from propylon.translate.backends import Answers, Backends, Trace
+from propylon.ir.model import Cluster
+from propylon.translate.backends import Answers, Backends, Endpoints, Trace
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
 from propylon.translate.placements import Placements, RouteId
@@ -153,6 +156,9 @@ class Memo:
         self._backends: Backends | None = None
         self._backend_inputs: tuple[tuple[dict[str, Any], ...], ...] = ()
         self._recheck = False  # this pass's Backends is new: check every route's trace
+        self._endpoints: Endpoints | None = None
+        self._slices: tuple[dict[str, Any], ...] = ()
+        self._filled = Store()  # clusters with their endpoints, by name
         self._now: str | None = None
         self._clock_moved = False
         self.hits = 0
@@ -189,6 +195,24 @@ class Memo:
             self._backend_inputs = inputs
         assert self._backends is not None
         return self._backends
+
+    def endpoints(self, slices: tuple[dict[str, Any], ...],
+                  build: Callable[[], Endpoints]) -> Endpoints:
+        """Last pass's `Endpoints` while the EndpointSlices are the same objects."""
+        if self._endpoints is None or not same(slices, self._slices):
+            self._endpoints, self._slices = build(), slices
+        return self._endpoints
+
+    def filled(self, cluster: Cluster, backends: Backends, endpoints: Endpoints) -> Cluster:
+        """`cluster` with its endpoints; the same object while both are unchanged."""
+        found_endpoints = endpoints.of(backends.sources.get(cluster.name))
+        key = (cluster.name,)
+        found = self._filled.get(key)
+        if found is not None and found[0] is cluster and found[1] == found_endpoints:
+            return found[2]  # type: ignore[no-any-return]
+        out = replace(cluster, endpoints=found_endpoints)
+        self._filled.put(key, (cluster, found_endpoints, out))
+        return out
 
     def context(self, value: Hashable, now: str) -> int:
         """A number that stays the same from pass to pass while `value` is equal; when it
@@ -314,7 +338,7 @@ class Memo:
 
     def pass_done(self) -> None:
         """Forget the decoded objects and route tables this pass did not use."""
-        for store in (*self._decoded.values(), self.tables):
+        for store in (*self._decoded.values(), self.tables, self._filled):
             store.rotate()
 
     def _still(self, entry: RouteEntry, backends: Backends) -> bool:

@@ -39,7 +39,7 @@ from propylon.translate import (
     listenersets,
     tlsroute,
 )
-from propylon.translate.backends import Answers, Backends
+from propylon.translate.backends import Answers, Backends, Endpoints
 from propylon.translate.gatewayclass import class_status
 from propylon.translate.memo import Listeners, Memo, attach_context, object_key
 from propylon.translate.parameters import Resolver
@@ -47,7 +47,7 @@ from propylon.translate.references import Grants
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
 # what `Backends` reads: while these objects are the same, last pass's answers hold
-BACKEND_KINDS = ("Service", "EndpointSlice", "ReferenceGrant", backendtls.KIND, "ConfigMap")
+BACKEND_KINDS = ("Service", "ReferenceGrant", backendtls.KIND, "ConfigMap")
 
 
 def translate(snapshot: Snapshot, memo: Memo | None = None) -> Result:
@@ -85,10 +85,11 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     def new_backends(known: Answers) -> Backends:
         services = [memo.decode(Service.decode, o, object_key(o)) for o in snapshot.of("Service")]
         tls = backendtls.BackendTLS(snapshot.of(backendtls.KIND), services, config_maps.values())
-        return Backends(services, [memo.decode(EndpointSlice.decode, o, object_key(o))
-                                   for o in snapshot.of("EndpointSlice")], grants, tls, known)
+        return Backends(services, grants, tls, known)
 
     backends = memo.backends(tuple(snapshot.of(k) for k in BACKEND_KINDS), new_backends)
+    endpoints = memo.endpoints(snapshot.of("EndpointSlice"), lambda: Endpoints(
+        memo.decode(EndpointSlice.decode, o, object_key(o)) for o in snapshot.of("EndpointSlice")))
     proxies = parameters.judge(states)
     namespace_labels = {n.meta.name: n.meta.label_map
                         for n in (memo.decode(Namespace.decode, o, object_key(o))
@@ -137,7 +138,8 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
             irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), infra,
                                        infra.bind_address or infra.address,
                                        backendtls.usable(state.backend_certificate),
-                                       memo.tables)
+                                       memo.tables, filled=partial(
+                                           memo.filled, backends=backends, endpoints=endpoints))
     return Result(tuple(statuses), irs, infras)
 
 
