@@ -255,7 +255,7 @@ def defaults(node: Node, value: Any) -> Any:
     which is never changed (so neither may the result be)."""
     if isinstance(node, Obj) and isinstance(value, dict):
         filled: dict[str, Any] | None = None
-        for name, child in node.fields.items():
+        for name, child in _defaulted(node):
             if name in value:
                 new = defaults(child, value[name])
                 if new is value[name]:
@@ -268,10 +268,32 @@ def defaults(node: Node, value: Any) -> Any:
                 filled = dict(value)
             filled[name] = new
         return value if filled is None else filled
-    if isinstance(node, Arr) and isinstance(value, list):
+    if isinstance(node, Arr) and isinstance(value, list) and _holds_defaults(node.items):
         items = [defaults(node.items, item) for item in value]
         return value if all(map(operator.is_, items, value)) else items
     return value
+
+
+_PLANS: dict[int, tuple[Obj, tuple[tuple[str, Node], ...]]] = {}
+
+
+def _defaulted(node: Obj) -> tuple[tuple[str, Node], ...]:
+    """The fields of `node` with a default of their own or one deeper down (worked out once
+    per schema node: the other fields are never walked)."""
+    found = _PLANS.get(id(node))
+    if found is None:
+        found = _PLANS[id(node)] = (node, tuple(
+            (name, child) for name, child in node.fields.items()
+            if child.default is not None or _holds_defaults(child)))
+    return found[1]
+
+
+def _holds_defaults(node: Node) -> bool:
+    if isinstance(node, Obj):
+        return bool(_defaulted(node))
+    if isinstance(node, Arr):
+        return node.items.default is not None or _holds_defaults(node.items)
+    return False
 
 
 def cel(message: str, predicate: Callable[[Any], bool], where: str = "") -> Rule:

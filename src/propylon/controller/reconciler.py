@@ -36,6 +36,13 @@ translates and publishes xDS, but only the leader applies infrastructure and wri
 writer skips what is already right), one that stops leading drops its queued status writes.
 Infrastructure managers that write to the cluster are switched by the same election.
 
+The objects listed at start-up and what the first pass makes of them live as long as the
+process, so both are moved out of the cyclic garbage collector's generations (`gc.freeze()`):
+otherwise its full collections walk every one of them again and again while the first pass
+allocates (a third of that pass's CPU at 5,000 routes). Frozen objects are still freed by
+reference counting when a store or the memo drops them; the JSON objects and translation results
+hold no reference cycles.
+
 Every pass starts from the stores, so the outcome depends only on what the API holds now; the
 controller's `translate.Memo` only spares decoding and translating again the objects that did
 not change (a pass with it equals one without, by a property test), and passes never overlap. `wait_synced()` and `wait_idle()` let callers (and tests) wait for the
@@ -45,6 +52,7 @@ first pass and for quiescence.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -163,12 +171,15 @@ class Controller:
         for inf in self.informers.values():
             await inf.synced.wait()
         log.info("controller synced kinds=%d", len(self.informers))
+        gc.freeze()  # see the module docstring
         while True:
             await self._dirty.wait()
             self._dirty.clear()
             started = time.monotonic()
             await self.reconcile_once()
             took = time.monotonic() - started
+            if not self._synced.is_set():
+                gc.freeze()
             self._synced.set()
             if not self._dirty.is_set():
                 self._idle.set()
