@@ -10,7 +10,9 @@ through the same lightkube client it uses against a real cluster. The controller
 shows each Gateway's Envoy in the API as a Pod and a LoadBalancer Service. Leaving the context
 stops them in the reverse order, Envoys included, the API server last.
 
-`propylon up` and the conformance runner both use it, so they run the same code path.
+`propylon up` and the conformance runner both use it, so they run the same code path. The
+controller's modules are imported in `__aenter__`, after the API server process is spawned, so
+that both start at the same time.
 """
 
 from __future__ import annotations
@@ -22,17 +24,18 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-
-import lightkube
+from typing import TYPE_CHECKING
 
 from propylon.apiserver.process import APIServerProcess
-from propylon.client import load_client
-from propylon.controller.reconciler import Controller
-from propylon.echo import serve_echo
-from propylon.infra.host import HostInfra
-from propylon.infra.mirror import MirroredInfra
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
-from propylon.xds.server import SnapshotCache, XdsServer
+
+if TYPE_CHECKING:
+    import lightkube
+
+    from propylon.controller.reconciler import Controller
+    from propylon.infra.host import HostInfra
+    from propylon.infra.mirror import MirroredInfra
+    from propylon.xds.server import SnapshotCache, XdsServer
 
 DEFAULT_POOL = "127.0.10.1-127.0.10.254"
 
@@ -85,6 +88,13 @@ class Standalone:
         self.api = APIServerProcess(self.state_dir, port=opts.api_port)
         await self.api.spawn()
         self._stack.push_async_callback(self.api.stop)
+        # the controller's modules (about a second) load while the API server process starts
+        from propylon.client import load_client
+        from propylon.controller.reconciler import Controller
+        from propylon.echo import serve_echo
+        from propylon.infra.host import HostInfra
+        from propylon.infra.mirror import MirroredInfra
+        from propylon.xds.server import SnapshotCache, XdsServer
 
         self.cache = SnapshotCache()
         self.xds = XdsServer(self.cache)

@@ -164,3 +164,20 @@ async def test_secrets_are_selected_by_type_as_on_a_cluster(client: Client) -> N
     assert events[1]["type"] == "BOOKMARK"
     status, body, _ = await client.request("GET", f"{SERVICES}?fieldSelector=type%3DClusterIP")
     assert status == 400 and "field label not supported: type" in body["message"]
+
+
+async def test_a_burst_of_writes_reaches_a_watch_complete_and_in_order(client: Client) -> None:
+    status, listing, _ = await client.request("GET", GATEWAYS)
+    since = listing["metadata"]["resourceVersion"]
+    watch = asyncio.create_task(read_events(
+        client, f"{GATEWAYS}?watch=true&resourceVersion={since}&labelSelector=app%3Dweb", 30))
+    await asyncio.sleep(0.2)
+    await asyncio.gather(*(client.request("POST", GATEWAYS, gateway(f"gw{i}", app="web" if i % 2
+                                                                    else "db"))
+                           for i in range(60)))
+    events = await watch
+    assert [e["type"] for e in events] == ["ADDED"] * 30
+    assert sorted(e["object"]["metadata"]["name"] for e in events) == \
+        sorted(f"gw{i}" for i in range(1, 60, 2))
+    versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert versions == sorted(versions)

@@ -7,9 +7,23 @@ modules: `storage` (SQLite), `registry` (the resource operations), `admission` (
 `crds` (CustomResourceDefinitions), `events` and `watch` (watch fan-out and streams), `selectors`, `jsonpath` and `table` (kubectl
 get columns), `discovery`, `openapi`, `handlers` (HTTP), `tls` (certificates, token,
 kubeconfig), `server` (the `APIServer` class) and `process` (`APIServerProcess`: the same server
-in a child process, as `propylon up` runs it).
+in a child process, as `propylon up` runs it). `APIServer` is imported on first use, so that
+`process` loads in the parent without aiohttp and SQLite.
 """
 
-from propylon.apiserver.server import APIServer
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from propylon.apiserver.server import APIServer
 
 __all__ = ["APIServer"]
+
+
+def __getattr__(name: str) -> Any:
+    """`APIServer`, imported on first use: the parent side of `process` loads without it."""
+    if name == "APIServer":
+        from propylon.apiserver.server import APIServer
+        return APIServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

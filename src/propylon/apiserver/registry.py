@@ -10,14 +10,13 @@ Rules kept from Kubernetes: a stale `metadata.resourceVersion` (in an update or 
 is a 409 Conflict; the main resource ignores `status` and the `status` subresource changes only
 `status` (kinds with `has_status`); `generation` grows when anything outside metadata and status
 changes; namespaced objects need their Namespace; deleting a Namespace deletes its objects;
-Services get a cluster IP from 10.96.0.0/16.
+Services get a cluster IP from 10.96.0.0/16 (`clusterips`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import ipaddress
 import secrets
 import string
 import uuid
@@ -27,6 +26,7 @@ from typing import Any
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.apiserver import patch as patches
 from propylon.apiserver import crds
+from propylon.apiserver.clusterips import ClusterIPs
 from propylon.apiserver.admission import Validator, admit
 from propylon.apiserver.errors import (APIError, already_exists, bad_request, conflict,
                                        invalid, namespace_not_found, not_found,
@@ -37,8 +37,8 @@ from propylon.apiserver.selectors import Matcher
 from propylon.apiserver.storage import Storage
 
 NAMESPACES = by_kind("Namespace", "")
+SERVICES = by_kind("Service", "")
 PROTECTED_NAMESPACES = ("default", "kube-system")
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
@@ -81,6 +81,7 @@ class Registry:
         for crd in storage.list(crds.CRD_STORAGE_KEY):
             self.catalog.put(crd)
         self.lock = asyncio.Lock()
+        self.cluster_ips = ClusterIPs(lambda: self.storage.list(storage_key(SERVICES)))
 
     # reads
 
@@ -316,7 +317,7 @@ class Registry:
             obj["status"] = {"phase": "Active"}
         elif info == crds.CRD:
             obj["status"] = crds.established_status(obj, (old or {}).get("status"))
-        elif info.kind == "Service" and info.group == "":
+        elif info == SERVICES:
             self._service_defaults(namespace, obj, old)
 
     def _service_defaults(self, namespace: str, obj: dict[str, Any],
@@ -334,16 +335,8 @@ class Registry:
         if spec["type"] == "ExternalName" or spec.get("clusterIP"):
             return
         old_ip = (old or {}).get("spec", {}).get("clusterIP")
-        spec["clusterIP"] = old_ip or self._allocate_cluster_ip()
+        spec["clusterIP"] = old_ip or self.cluster_ips.allocate()
         spec["clusterIPs"] = [spec["clusterIP"]]
-
-    def _allocate_cluster_ip(self) -> str:
-        used = {s.get("spec", {}).get("clusterIP")
-                for s in self.storage.list(storage_key(by_kind("Service", "")))}
-        for address in SERVICE_CIDR.hosts():
-            if str(address) not in used and address != SERVICE_CIDR.network_address + 1:
-                return str(address)
-        raise APIError(500, "InternalError", "the service IP range 10.96.0.0/16 is full")
 
     @staticmethod
     def _dry_run(query: dict[str, str]) -> bool:
@@ -357,6 +350,10 @@ class Registry:
         rv = self.storage.put(storage_key(info), namespace, name, obj)
         if info == crds.CRD:
             self.catalog.put(obj)
+        elif info == SERVICES:
+            if old is not None:
+                self.cluster_ips.release(old)
+            self.cluster_ips.hold(obj)
         self.hub.publish(Event(rv, "ADDED" if old is None else "MODIFIED", storage_key(info),
                                copy.deepcopy(obj), old))
         return obj
@@ -365,6 +362,8 @@ class Registry:
         rv = self.storage.delete(storage_key(info), namespace, obj["metadata"]["name"])
         if info == crds.CRD:
             self._delete_custom_objects(self.catalog.remove(obj["metadata"]["name"]))
+        elif info == SERVICES:
+            self.cluster_ips.release(obj)
         gone = copy.deepcopy(obj)
         gone["metadata"]["resourceVersion"] = str(rv)
         self.hub.publish(Event(rv, "DELETED", storage_key(info), gone, obj))

@@ -7,7 +7,9 @@ matching object; with `sendInitialEvents` it then sends the BOOKMARK annotated
 events after it, or sends one ERROR event (410 Expired) when they are gone. Then it forwards
 live events, turning a MODIFIED that moves an object into or out of the selectors into ADDED or
 DELETED. `allowWatchBookmarks` adds a BOOKMARK every `bookmark_interval` seconds,
-`timeoutSeconds` ends the stream. With a Table Accept header each event carries a one-row Table,
+`timeoutSeconds` ends the stream. Live events queued while the stream was writing go out
+together in one write (a bulk apply queues thousands: one TLS record and one send each was a
+tenth of the server's time). With a Table Accept header each event carries a one-row Table,
 with columnDefinitions only in the first.
 """
 
@@ -42,13 +44,16 @@ class _Stream:
         self.include_object = include_object
         self.first_table = True
 
-    async def send(self, event_type: str, obj: dict[str, Any]) -> None:
+    def line(self, event_type: str, obj: dict[str, Any]) -> bytes:
         if self.table and event_type in ("ADDED", "MODIFIED", "DELETED"):
             obj = to_table(self.info, [obj], obj["metadata"].get("resourceVersion", ""),
                            self.include_object, with_columns=self.first_table)
             self.first_table = False
-        line = json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n"
-        await self.response.write(line.encode())
+        return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":"))
+                + "\n").encode()
+
+    async def send(self, event_type: str, obj: dict[str, Any]) -> None:
+        await self.response.write(self.line(event_type, obj))
 
     async def bookmark(self, resource_version: int, initial_end: bool = False) -> None:
         metadata: dict[str, Any] = {"resourceVersion": str(resource_version)}
@@ -162,10 +167,15 @@ async def _forward(request: web.Request, stream: _Stream, queue: asyncio.Queue[E
                 await stream.bookmark(registry.storage.resource_version)
                 next_bookmark = loop.time() + bookmark_interval
             continue
-        if event is None:
+        batch = [event]  # and every event queued by now, written at once
+        while batch[-1] is not None and not queue.empty():
+            batch.append(queue.get_nowait())
+        lines = [stream.line(kind, e.object) for e in batch
+                 if e is not None and (kind := _translate(e, visible)) is not None]
+        if lines:
+            await stream.response.write(b"".join(lines))
+        if batch[-1] is None:
             return
-        if (kind := _translate(event, visible)) is not None:
-            await stream.send(kind, event.object)
 
 
 def _number(query: dict[str, str], name: str) -> float | None:
