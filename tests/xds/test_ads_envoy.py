@@ -12,7 +12,7 @@ import aiohttp
 
 from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 from propylon.ir import model as ir
-from propylon.xds.translate import ENDPOINT, VHOST, translate
+from propylon.xds.translate import CLUSTER, ENDPOINT, VHOST, translate
 
 NODE = "default/gw"
 
@@ -258,3 +258,29 @@ async def test_one_route_change_sends_one_virtual_host(
             other_port: {"new.example.com": (simple_route("n", to("ns/b/80")),)}})))
         await until_served(session, other_port, "new.example.com", (200, "b"))
         assert await get(session, port, "h7.example.com") == (200, "b")
+
+
+async def test_a_changed_cluster_warms_on_endpoints_sent_again(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
+    """Envoy rebuilds a changed cluster and does not ask for its endpoints again (the name is
+    subscribed already): they are resent, so it warms at once rather than after 15 s."""
+    a = await backend_factory("a")
+    port = free_port()
+    hosts = {"h": (simple_route("r", to("ns/a/80")),)}
+    xds.cache.set(NODE, translate(gateway(port, hosts, (cluster("ns/a/80", a),))))
+    envoy = await envoy_factory(NODE, xds.port)
+    counters = xds.server.counters(NODE)
+    async with aiohttp.ClientSession() as session:
+        await until_served(session, port, "h", (200, "a"))
+        eds_before = counters.resources[ENDPOINT]
+        changed = ir.Cluster("ns/a/80", (ir.Endpoint("127.0.0.1", a),), protocol="h2c")
+        xds.cache.set(NODE, translate(gateway(port, hosts, (changed,))))
+
+        async def warm() -> bool:
+            async with session.get(f"http://127.0.0.1:{envoy.admin_port}/stats?filter="
+                                   "cluster_manager.warming_clusters") as response:
+                warming = (await response.text()).strip().endswith(": 0")
+            return warming and counters.acks[CLUSTER] >= 2
+
+        await wait_for(warm, timeout=5.0, what="the changed cluster warmed")
+        assert counters.resources[ENDPOINT] == eds_before + 1

@@ -133,7 +133,8 @@ def test_a_reconnecting_envoy_gets_only_what_it_lacks() -> None:
     stream.on_request(DeltaDiscoveryRequest(type_url=VHOST, initial_resource_versions=had[VHOST]))
     sent = converge(stream, wanted, stream.responses(wanted))
     assert [(r.type_url, [x.name for x in r.resources], list(r.removed_resources))
-            for r in sent] == [(VHOST, [f"{RC}/h"], []), (CLUSTER, [], ["gone"])]
+            for r in sent if r.resources or r.removed_resources] == [
+        (VHOST, [f"{RC}/h"], []), (CLUSTER, [], ["gone"])]
 
 
 def test_an_unsubscribed_route_table_takes_its_virtual_hosts_along() -> None:
@@ -154,3 +155,22 @@ def test_a_table_without_virtual_hosts_still_gets_a_first_vhds_update() -> None:
     assert last.type_url == VHOST and not last.resources
     assert list(last.removed_resources) == [f"{RC}/"]
     assert stream.responses(resources("a", hosts=(), previous=wanted)) == []
+
+
+def test_a_name_subscribed_to_again_is_sent_again_and_a_first_request_is_answered() -> None:
+    wanted = resources("a")
+    stream = subscribed(wanted)
+    converge(stream, wanted, stream.responses(wanted))
+    # a rebuilt cluster asks for its endpoints again
+    stream.on_request(DeltaDiscoveryRequest(type_url=ENDPOINT, resource_names_subscribe=["a"]))
+    (eds,) = stream.responses(wanted)
+    assert [r.name for r in eds.resources] == ["a"]
+    # nothing to send, and still an answer to a first request (Envoy's initial fetch waits)
+    empty = versioned(translate(ir.GatewayIR(key=ir.GatewayKey("ns", "gw"), listeners=(),
+                                             route_configs=(), clusters=(), secrets=())))
+    fresh = AdsStream()
+    fresh.on_request(DeltaDiscoveryRequest(type_url=CLUSTER))
+    (cds,) = fresh.responses(empty)
+    assert cds.type_url == CLUSTER and not cds.resources and not cds.removed_resources
+    fresh.on_request(ack(cds))
+    assert fresh.responses(empty) == []

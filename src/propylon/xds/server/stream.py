@@ -14,7 +14,14 @@ Rules:
   NACK Envoy keeps its last good config, and so does this record of it; the resources (and
   removals) of the rejected response are not sent again at the same version (a new snapshot
   that changes them moves on).
-- At most one response per type is in flight; the next waits for the ACK or NACK.
+- At most one response per type is in flight; the next waits for the ACK or NACK. The first
+  request of a type is answered even when there is nothing to send (Envoy's initial fetch of a
+  wildcard type, say of clusters when there are none, waits for it).
+- A cluster that is sent (new or changed) gets its endpoints sent again after it: Envoy
+  warms the rebuilt cluster on an EDS update, and does not ask for one when the name was
+  already subscribed (it would wait 15 s and fall back to its cache).
+- A name subscribed to again is sent again: Envoy asks again for the endpoints of a cluster it
+  rebuilt, and for a route table (and so its virtual hosts) it recreated.
 - Envoy's VHDS requests name nothing: it watches, and accepts unsolicited, the virtual hosts
   named `<route table>/...` of every route table it has; so virtual hosts are pushed for the
   route tables Envoy subscribed to over RDS (a table's virtual hosts follow it in the same batch
@@ -89,6 +96,7 @@ class TypeState:
     """What one stream knows about one type URL."""
 
     subscribed: bool = False
+    answered: bool = False  # a response was sent (the first is sent even when empty)
     wildcard: bool = False
     names: set[str] = field(default_factory=set)
     acked: dict[str, Held] = field(default_factory=dict)
@@ -131,6 +139,7 @@ class AdsStream:
         if state is None:
             return None
         answer = self._answer(state, request)
+        again = state.subscribed
         if not state.subscribed:
             state.subscribed = True
             state.wildcard = type_url in WILDCARD_TYPES and not request.resource_names_subscribe
@@ -139,21 +148,26 @@ class AdsStream:
         for name in request.resource_names_subscribe:
             if name == "*":
                 state.wildcard = True
-            else:
-                state.names.add(name)
+                continue
+            state.names.add(name)
+            if again:  # asked for again (a cluster rebuilt, a route table recreated): resend
+                self._forget(type_url, name)
         for name in request.resource_names_unsubscribe:
             if name == "*":
                 state.wildcard = False
             else:
                 state.names.discard(name)
-        if request.resource_names_unsubscribe:
-            # Envoy forgets what it unsubscribed from, and a route table's virtual hosts with it
-            for forgetting in {type_url, VHOST} if type_url == ROUTE else {type_url}:
-                held = self.types[forgetting].acked
-                for gone in [n for n in held if not self._wants(forgetting, n)]:
-                    del held[gone]
-            self._vhds_started &= self.types[ROUTE].names
+                self._forget(type_url, name)
         return answer
+
+    def _forget(self, type_url: str, name: str) -> None:
+        """Envoy no longer has `name` (and a route table's virtual hosts go with it)."""
+        self.types[type_url].acked.pop(name, None)
+        if type_url == ROUTE:
+            vhosts = self.types[VHOST].acked
+            for gone in [n for n in vhosts if vhost_namespace(n) == name]:
+                del vhosts[gone]
+            self._vhds_started.discard(name)
 
     def _answer(self, state: TypeState, request: DeltaDiscoveryRequest) -> Answer | None:
         pending = state.pending
@@ -229,8 +243,12 @@ class AdsStream:
             self._vhds_started |= starting
             removed += tuple(_EMPTY_MARK.format(t) for t in sorted(
                 starting - {vhost_namespace(n) for n in added}))
-        if not added and not removed:
+        if not added and not removed and state.answered:
             return None
+        state.answered = True
+        if type_url == CLUSTER:  # a cluster sent (again) warms only on endpoints sent after it
+            for name in added:
+                self.types[ENDPOINT].acked.pop(name, None)
         after = {n: h for n, h in state.acked.items() if n not in removed} | added
         self._nonce += 1
         pending = Pending(str(self._nonce), _system_version(after), added, removed)
