@@ -101,6 +101,9 @@ async def test_crd_versions_columns_status_and_deletion(client: Client,
     status, _, _ = await client.request(
         "GET", "/apis/example.dev/v1alpha1/namespaces/default/widgets/w1/status")
     assert status == 404  # v1alpha1 declares no status subresource
+    _, listed, _ = await client.request("GET", "/apis/example.dev/v1alpha1/widgets")
+    assert [w["apiVersion"] for w in listed["items"]] == ["example.dev/v1alpha1"]
+    assert listed["apiVersion"] == "example.dev/v1alpha1"
     status, _, _ = await client.request(
         "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.dev")
     assert status == 200

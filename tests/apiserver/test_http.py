@@ -181,3 +181,14 @@ async def test_a_burst_of_writes_reaches_a_watch_complete_and_in_order(client: C
         sorted(f"gw{i}" for i in range(1, 60, 2))
     versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
     assert versions == sorted(versions)
+
+
+async def test_a_whole_list_is_the_same_as_a_selected_one(client: Client) -> None:
+    for i in range(3):
+        await client.request("POST", GATEWAYS, gateway(f"gw{i}", app="web"))
+    status, whole, resp = await client.request("GET", GATEWAYS)
+    assert status == 200 and resp.headers["Content-Type"] == "application/json"
+    _, selected, _ = await client.request("GET", f"{GATEWAYS}?labelSelector=app%3Dweb")
+    assert whole == selected and [o["metadata"]["name"] for o in whole["items"]] == \
+        ["gw0", "gw1", "gw2"]
+    assert whole["kind"] == "GatewayList" and whole["metadata"]["resourceVersion"]

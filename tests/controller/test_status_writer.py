@@ -258,3 +258,17 @@ async def test_the_echo_of_a_write_in_flight_is_recognised() -> None:
     task.cancel()
     assert not writer.is_echo("HTTPRoute", echo)  # the write returned another version
     assert writer.is_echo("HTTPRoute", server.objects["r"])
+
+
+def test_wanted_status_leaves_its_inputs_alone() -> None:
+    current = {"parents": [parent("other-gw", "example.com/other"), parent("gw", OURS, "True")]}
+    update = {"parents": [{**parent("gw", OURS, "True"),
+                           "conditions": [condition("Accepted", "True", "T9")]}]}
+    before = (repr(current), repr(update))
+    wanted = wanted_status(current, update, OURS)
+    assert (repr(current), repr(update)) == before
+    assert wanted == current  # only the time differed: the status stays as it is
+    flipped = wanted_status(current, {"parents": [parent("gw", OURS, "False")]}, OURS)
+    assert flipped["parents"][0] == current["parents"][0]  # other controllers' entries kept
+    assert flipped["parents"][1]["conditions"][0]["status"] == "False"
+    assert (repr(current), repr(update)) == before

@@ -4,7 +4,8 @@ Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<versi
 `[namespaces/<ns>/]<plural>[/<name>[/status]]`. The verb comes from the method (GET with
 `watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type; protobuf and
 other formats get a 415 Status explaining the JSON alternative. Responses are objects, Lists,
-or Tables when the Accept header asks for `as=Table`. A middleware checks the bearer token
+or Tables when the Accept header asks for `as=Table`; a List of every object (no selector, no
+`limit`) is assembled from the objects' stored JSON without decoding it. A middleware checks the bearer token
 (everything but `/healthz`) and turns every error into a `Status`.
 """
 
@@ -22,8 +23,8 @@ from aiohttp import web
 from propylon.api.kinds import KindInfo
 from propylon.apiserver import audit, discovery, openapi
 from propylon.apiserver.admission import field_validation
-from propylon.apiserver.errors import (APIError, bad_request, json_response, resource_not_found,
-                                       to_response, unsupported_media_type)
+from propylon.apiserver.errors import (JSON_CONTENT_TYPE, APIError, bad_request, json_response,
+                                       resource_not_found, to_response, unsupported_media_type)
 from propylon.apiserver.events import EventHub
 from propylon.apiserver.registry import APPLY_PATCH, Registry
 from propylon.apiserver.selectors import selectors
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 _JSON_TYPES = ("application/json", "application/merge-patch+json",
                "application/json-patch+json", "application/strategic-merge-patch+json")
 _YAML_TYPES = ("application/yaml", APPLY_PATCH)
+# query parameters that make a list send less than every object
+_PARTIAL_LIST = ("labelSelector", "fieldSelector", "limit", "continue")
 _PROTOBUF_HINT = ("; this server speaks JSON only: for `kubectl create secret/configmap ...`, "
                   "run `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`")
 
@@ -222,6 +225,8 @@ class Routes:
 
     def _list(self, info: KindInfo, namespace: str | None, query: dict[str, str],
               table: bool) -> web.Response:
+        if not table and not any(query.get(k) for k in _PARTIAL_LIST):
+            return self._whole_list(info, namespace)
         items = self.registry.list(info, namespace, selectors(query, info.kind))
         offset = _decode_continue(query.get("continue"))
         limit = query.get("limit")
@@ -241,6 +246,15 @@ class Routes:
                 info, items, str(self.registry.storage.resource_version),
                 query.get("includeObject", "Metadata"), continue_token=continue_token))
         return json_response(self._list_doc(info, items, continue_token))
+
+    def _whole_list(self, info: KindInfo, namespace: str | None) -> web.Response:
+        """A List of every object, built from their stored JSON (an informer's first list at
+        5,000 routes spent most of its server time decoding and encoding them again)."""
+        doc = self._list_doc(info, [], None)
+        del doc["items"]
+        head = json.dumps(doc, separators=(",", ":"))[:-1]  # without the closing brace
+        body = f'{head},"items":[{",".join(self.registry.list_json(info, namespace))}]}}'
+        return web.Response(body=body.encode(), headers={"Content-Type": JSON_CONTENT_TYPE})
 
     async def _item(self, request: web.Request, info: KindInfo, namespace: str, name: str,
                     status: bool) -> web.Response:

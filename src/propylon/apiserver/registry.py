@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import secrets
 import string
 import uuid
@@ -94,6 +95,13 @@ class Registry:
     def list(self, info: KindInfo, namespace: str | None, match: Matcher) -> list[dict[str, Any]]:
         return [_relabel(info, o) for o in self.storage.list(storage_key(info), namespace)
                 if match(o)]
+
+    def list_json(self, info: KindInfo, namespace: str | None) -> list[str]:
+        """Every object of `info` (in `namespace`) as JSON, decoded only when it must be
+        relabelled: what a list without selectors sends, without decoding and encoding it."""
+        return [body if version in (None, info.api_version)
+                else json.dumps(_relabel(info, json.loads(body)))
+                for body, version in self.storage.list_json(storage_key(info), namespace)]
 
     # writes
 

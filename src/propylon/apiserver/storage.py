@@ -57,14 +57,18 @@ class Storage:
 
     def list(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """Objects of `plural` (in `namespace`, or everywhere), ordered by namespace and name."""
+        return [json.loads(body) for body, _ in self.list_json(plural, namespace)]
+
+    def list_json(self, plural: str, namespace: str | None = None
+                  ) -> list[tuple[str, str | None]]:
+        """Like `list`, not decoded: each object's stored JSON and its apiVersion."""
+        columns = "SELECT body, json_extract(body, '$.apiVersion') FROM objects WHERE plural = ?"
         if namespace is None:
-            rows = self._db.execute(
-                "SELECT body FROM objects WHERE plural = ? ORDER BY namespace, name", (plural,))
+            rows = self._db.execute(f"{columns} ORDER BY namespace, name", (plural,))
         else:
-            rows = self._db.execute(
-                "SELECT body FROM objects WHERE plural = ? AND namespace = ? ORDER BY name",
-                (plural, namespace))
-        return [json.loads(body) for (body,) in rows]
+            rows = self._db.execute(f"{columns} AND namespace = ? ORDER BY name",
+                                    (plural, namespace))
+        return [(str(body), version) for body, version in rows]
 
     def put(self, plural: str, namespace: str, name: str, obj: dict[str, Any]) -> int:
         """Store `obj` under a new resourceVersion (written into it); returns that version."""

@@ -36,7 +36,6 @@ one the last pass computed, and no IR depends on status.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -56,21 +55,24 @@ CurrentLookup = Callable[[KindInfo, str | None, str], dict[str, Any] | None]
 ENTRY_LISTS = ("parents", "ancestors")
 MAX_CONFLICT_RETRIES = 10
 DEFAULT_CONCURRENCY = 4  # objects written at a time
+_NO_ENTRY = object()  # the identity of a list item that is not an entry
 
 
 def wanted_status(current: dict[str, Any] | None, update: dict[str, Any],
                   controller_name: str) -> dict[str, Any]:
-    """The full status an object must have, given its current status and our update."""
+    """The full status an object must have, given its current status and our update.
+
+    Neither argument is modified; the result may share unchanged parts with them."""
     current = current or {}
     if not any(k in update for k in ENTRY_LISTS):
-        return _keep_transition_times(current, copy.deepcopy(update))
+        return _keep_transition_times(current, update)
     wanted = dict(current)
     for key, value in update.items():
         if key in ENTRY_LISTS:
             foreign = [e for e in current.get(key) or []
                        if e.get("controllerName") != controller_name]
-            value = foreign + copy.deepcopy(value)
-        wanted[key] = copy.deepcopy(value)
+            value = foreign + list(value)
+        wanted[key] = value
     return _keep_transition_times(current, wanted)
 
 
@@ -83,19 +85,24 @@ def _identity(entry: dict[str, Any]) -> Any:
 
 
 def _keep_transition_times(current: Any, wanted: Any) -> Any:
+    """`wanted` (rebuilt, not modified) with the lastTransitionTime of `current`'s condition of
+    the same type wherever that condition's status is the same."""
     if isinstance(wanted, dict) and isinstance(current, dict):
-        if "lastTransitionTime" in wanted and "type" in wanted \
-                and current.get("status") == wanted.get("status") \
+        out = {key: _keep_transition_times(current[key], value) if key in current else value
+               for key, value in wanted.items()}
+        if "lastTransitionTime" in out and "type" in out \
+                and current.get("status") == out.get("status") \
                 and current.get("lastTransitionTime"):
-            wanted["lastTransitionTime"] = current["lastTransitionTime"]
-        for key, value in wanted.items():
-            if key in current:
-                wanted[key] = _keep_transition_times(current[key], value)
-    elif isinstance(wanted, list) and isinstance(current, list):
+            out["lastTransitionTime"] = current["lastTransitionTime"]
+        return out
+    if isinstance(wanted, list) and isinstance(current, list):
         before = {_identity(e): e for e in current if isinstance(e, dict)}
-        for i, entry in enumerate(wanted):
-            if isinstance(entry, dict) and _identity(entry) in before:
-                wanted[i] = _keep_transition_times(before[_identity(entry)], entry)
+        out_list = []
+        for entry in wanted:
+            key = _identity(entry) if isinstance(entry, dict) else _NO_ENTRY
+            out_list.append(_keep_transition_times(before[key], entry) if key in before
+                            else entry)
+        return out_list
     return wanted
 
 
