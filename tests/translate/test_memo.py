@@ -5,7 +5,7 @@ resourceVersion, a new generation when anything but metadata and status changes;
 creating again a new uid): HTTPRoutes and GRPCRoutes created, changed and deleted; Services and
 EndpointSlices changed (ports, endpoints, readiness); a ReferenceGrant and Namespace labels
 toggled; listener hostnames changed; the statuses of the last result written back (as the status
-writer does); the clock moving on. After every edit, one pass with a long-lived memo must give
+writer does), or with other condition times (as another writer might); the clock moving on. After every edit, one pass with a long-lived memo must give
 exactly the full rebuild's Result (statuses compared by object, not by order), and the xDS
 resources a long-lived `xds.translate.Translator` makes of its IR must be those
 `xds.translate.translate` makes from scratch (the same bytes).
@@ -85,13 +85,23 @@ class World:
         return Snapshot({k: tuple(v) for k, v in by_kind.items()}, INFRA,
                         now=f"2026-01-01T01:00:{self.now:02d}Z")
 
-    def write_statuses(self, result: Result) -> None:
+    def write_statuses(self, result: Result, times: str | None = None) -> None:
+        """Write `result`'s statuses, with every lastTransitionTime set to `times` if given."""
         for update in result.statuses:
             key = (update.kind, update.namespace or "", update.name)
             if key in self.objects:
                 obj = dict(self.objects[key])
-                obj["status"] = update.status
+                obj["status"] = update.status if times is None else _retimed(update.status, times)
                 self.put(obj)
+
+
+def _retimed(value: Any, times: str) -> Any:
+    if isinstance(value, dict):
+        return {k: times if k == "lastTransitionTime" else _retimed(v, times)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_retimed(v, times) for v in value]
+    return value
 
 
 def _spec(obj: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +161,7 @@ edit = st.one_of(
     st.tuples(st.just("labels"), namespaces, st.booleans()),
     st.tuples(st.just("hostname"), st.sampled_from((None, "*.a.test", "b.test"))),
     st.tuples(st.just("status")),
+    st.tuples(st.just("clobber")),
     st.tuples(st.just("tick")),
 )
 
@@ -187,6 +198,8 @@ def _apply(world: World, change: tuple[Any, ...], last: Result) -> None:
             world.gateway(hostname)
         case ("status",):
             world.write_statuses(last)
+        case ("clobber",):  # someone else rewrites our conditions' times
+            world.write_statuses(last, "2000-01-01T00:00:00Z")
         case ("tick",):
             world.now += 1
 
@@ -204,6 +217,8 @@ _ROUTE = {"parentRefs": [{"name": "gw", "namespace": "ns1"}], "hostnames": ["a.t
 # a route's status not written yet follows the clock; a deleted route leaves its hostnames
 @example([("route", "ns1", "r0", _ROUTE), ("tick",), ("tick",), ("status",), ("tick",),
           ("route", "ns2", "r0", _ROUTE), ("delete", "HTTPRoute", "ns1", "r0"), ("tick",)])
+# our status written back is recognised; one someone else changed is not taken for it
+@example([("route", "ns1", "r0", _ROUTE), ("status",), ("clobber",), ("tick",), ("status",)])
 def test_passes_with_a_memo_equal_the_full_rebuild(changes: list[tuple[Any, ...]]) -> None:
     world = World()
     memo = Memo()

@@ -86,6 +86,25 @@ def _route_config(name: str, listeners: list[ListenerState],
     found: _Table | None = None if tables is None else tables.get((name,))
     if found is not None and found.signature == signature:
         return found.config, found.clusters
+    if found is not None and len(listeners) == 1 and found.signature[0][1:] == signature[0][1:]:
+        vhosts = _changed_hosts(name, listeners[0], found)
+    else:
+        vhosts = _all_hosts(name, listeners, found)
+    old = found.vhosts if found is not None else {}
+    order = (found.order if found is not None and old.keys() == vhosts.keys()
+             else tuple(sorted(vhosts, key=lambda d: (specificity(d), d))))
+    clusters: dict[str, Cluster] = {}
+    for built in vhosts.values():
+        clusters.update(built.clusters)
+    config = RouteConfig(name, tuple(vhosts[d].vhost for d in order))
+    if tables is not None:
+        tables.put((name,), _Table(signature, config, clusters, vhosts, order))
+    return config, clusters
+
+
+def _all_hosts(name: str, listeners: list[ListenerState], found: _Table | None,
+               ) -> dict[str, _Built]:
+    """Every virtual host of the table, each reused from `found` when its sources are."""
     by_domain: dict[str, list[ListenerState]] = {}
     for ls in listeners:
         by_domain.setdefault(ls.spec.hostname or "*", [])
@@ -96,17 +115,22 @@ def _route_config(name: str, listeners: list[ListenerState],
                 continue
             by_domain.setdefault(host, []).append(ls)
     old = found.vhosts if found is not None else {}
-    vhosts = {domain: _virtual_host(f"{name}/{domain}", domain, serving, old.get(domain))
-              for domain, serving in by_domain.items()}
-    order = (found.order if found is not None and old.keys() == vhosts.keys()
-             else tuple(sorted(vhosts, key=lambda d: (specificity(d), d))))
-    clusters: dict[str, Cluster] = {}
-    for built in vhosts.values():
-        clusters.update(built.clusters)
-    config = RouteConfig(name, tuple(vhosts[d].vhost for d in order))
-    if tables is not None:
-        tables.put((name,), _Table(signature, config, clusters, vhosts, order))
-    return config, clusters
+    return {domain: _virtual_host(f"{name}/{domain}", domain, serving, old.get(domain))
+            for domain, serving in by_domain.items()}
+
+
+def _changed_hosts(name: str, ls: ListenerState, found: _Table) -> dict[str, _Built]:
+    """The table of one listener whose placements changed since `found` was built: only the
+    hostnames stamped since then, or gone since, are looked at."""
+    since, stamps, own = found.signature[0][0], ls.placements.stamps, ls.spec.hostname or "*"
+    vhosts = dict(found.vhosts)
+    touched = [h for h, stamp in stamps.items() if stamp > since]
+    for host in [*touched, *(vhosts.keys() - stamps.keys())]:
+        if host in stamps or host == own:
+            vhosts[host] = _virtual_host(f"{name}/{host}", host, [ls], vhosts.get(host))
+        else:
+            del vhosts[host]
+    return vhosts
 
 
 @dataclass(frozen=True)
@@ -175,8 +199,8 @@ def _unique(routes: list[Ranked]) -> list[Ranked]:
 def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
           address: str, client_certificate: Secret | None = None,
           tables: Store | None = None, *,
-          filled: Callable[[Cluster], Cluster]) -> GatewayIR:
-    """The IR of one Gateway; `filled` gives a route's cluster its endpoints."""
+          filled: Callable[[dict[str, Cluster]], dict[str, Cluster]]) -> GatewayIR:
+    """The IR of one Gateway; `filled` gives the routes' clusters their endpoints."""
     by_port: dict[int, list[ListenerState]] = {}
     for ls in listeners:
         by_port.setdefault(ls.spec.port, []).append(ls)
@@ -213,7 +237,7 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
         ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port,
                                      "HTTPS" if chains else "TLS", tls_chains=tuple(chains),
                                      tcp_chains=tuple(tcp_chains)))
-    clusters = {name: filled(cl) for name, cl in clusters.items()}
+    clusters = filled(clusters)
     if client_certificate is not None and any(cl.tls for cl in clusters.values()):
         secrets[client_certificate.name] = client_certificate
         clusters = {name: cl if cl.tls is None else replace(cl, tls=replace(

@@ -4,8 +4,9 @@ Routes (HTTPRoute, GRPCRoute, TLSRoute) are the many objects; a pass translates 
 that need it (`Memo.candidates`) and keeps everything it knows of the others:
 
 - the routes whose object is not the same Python object as last pass (the informers keep an
-  unchanged object; every write makes a new one), found by identity with C loops (dicts by
-  `id`), plus the routes deleted since (their attachments and status go);
+  unchanged object; every write makes a new one), found by identity with C loops (position by
+  position when only edits happened, else dicts by `id`), plus the routes deleted since (their
+  attachments and status go);
 - every route, when what attachment reads besides the route changed (`attach_context`: the
   Gateways' and ListenerSets' listeners and the Namespaces' labels), or on the first pass;
 - when an input of `Backends` changed (Services, ReferenceGrants, BackendTLSPolicies,
@@ -21,7 +22,8 @@ annotations) holds, so writing its status does not decode it again; its translat
 with the backend lookups they made and their answers (`Backends.traced`) and reused while every
 lookup answers the same; its attachment (status entries for `parents` and the listeners it
 attached to), reused while the object's `object_key` (resourceVersion), its translated rules
-(the same object) and the context are unchanged; and its StatusUpdate, the same object while
+(the same object) and the context are unchanged, or when the object changed only by our own
+status write coming back (`_echoed`); and its StatusUpdate, the same object while
 its parents entries are, so the controller can tell changed statuses by identity.
 
 Attachments are computed with `NOW` for `now`, a placeholder no input can hold, so the
@@ -42,12 +44,11 @@ pass. Not for concurrent passes.
 from __future__ import annotations
 
 import operator
-from itertools import repeat
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from propylon.ir.model import Cluster
+from propylon.ir.model import Cluster, Endpoint
 from propylon.translate.backends import Answers, Backends, Endpoints, Trace
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
@@ -147,7 +148,7 @@ class Memo:
         self._context: Hashable = None
         self._context_id = 0
         self._everything = True  # this pass translates every route (first pass, new context)
-        self._objects: dict[str, dict[int, dict[str, Any]]] = {}  # last pass's, by id, per kind
+        self._objects: dict[str, tuple[dict[str, Any], ...]] = {}  # last pass's, per route kind
         self._entries: dict[RouteId, RouteEntry] = {}
         self._objs: dict[RouteId, dict[str, Any]] = {}  # each route's object, as last seen
         self._updates: dict[RouteId, Any] = {}  # StatusUpdates, routes with our parents only
@@ -158,7 +159,10 @@ class Memo:
         self._recheck = False  # this pass's Backends is new: check every route's trace
         self._endpoints: Endpoints | None = None
         self._slices: tuple[dict[str, Any], ...] = ()
-        self._filled = Store()  # clusters with their endpoints, by name
+        # clusters with their endpoints, by name: last pass's and this pass's
+        self._filled: dict[str, tuple[Cluster, tuple[Endpoint, ...], Cluster]] = {}
+        self._filled_live: dict[str, tuple[Cluster, tuple[Endpoint, ...], Cluster]] = {}
+        self._fill_inputs: tuple[Backends | None, Endpoints | None] = (None, None)  # last used
         self._now: str | None = None
         self._clock_moved = False
         self.hits = 0
@@ -203,15 +207,21 @@ class Memo:
             self._endpoints, self._slices = build(), slices
         return self._endpoints
 
-    def filled(self, cluster: Cluster, backends: Backends, endpoints: Endpoints) -> Cluster:
-        """`cluster` with its endpoints; the same object while both are unchanged."""
-        found_endpoints = endpoints.of(backends.sources.get(cluster.name))
-        key = (cluster.name,)
-        found = self._filled.get(key)
-        if found is not None and found[0] is cluster and found[1] == found_endpoints:
-            return found[2]  # type: ignore[no-any-return]
-        out = replace(cluster, endpoints=found_endpoints)
-        self._filled.put(key, (cluster, found_endpoints, out))
+    def filled(self, clusters: dict[str, Cluster], backends: Backends,
+               endpoints: Endpoints) -> dict[str, Cluster]:
+        """`clusters` with their endpoints; a cluster keeps its object while it and its
+        endpoints are unchanged (while `backends` and `endpoints` are last pass's, that is an
+        identity check per cluster)."""
+        same_inputs = self._fill_inputs[0] is backends and self._fill_inputs[1] is endpoints
+        out = {}
+        for name, cluster in clusters.items():
+            found = self._filled_live.get(name) or self._filled.get(name)
+            if found is None or found[0] is not cluster or not same_inputs:
+                found_endpoints = endpoints.of(backends.sources.get(name))
+                if found is None or found[0] is not cluster or found[1] != found_endpoints:
+                    found = (cluster, found_endpoints, replace(cluster, endpoints=found_endpoints))
+            self._filled_live[name] = found
+            out[name] = found[2]
         return out
 
     def context(self, value: Hashable, now: str) -> int:
@@ -226,18 +236,7 @@ class Memo:
     def candidates(self, kind: str, objects: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
         """The routes of `kind` this pass must translate (see the module docstring); routes
         gone since the last pass are dropped here."""
-        old = self._objects.get(kind, {})
-        changed: list[dict[str, Any]] = []
-        if len(old) != len(objects) or not all(map(dict.__contains__, repeat(old),
-                                                   map(id, objects))):
-            by_id = self._objects[kind] = dict(zip(map(id, objects), objects, strict=True))
-            changed = [by_id[i] for i in by_id.keys() - old.keys()]
-            kept = {route_id(kind, o) for o in changed}
-            for i in old.keys() - by_id.keys():
-                if (rid := route_id(kind, old[i])) not in kept:
-                    self._drop(rid)
-            for o in changed:
-                self._objs[route_id(kind, o)] = o
+        changed = self._changes(kind, objects)
         if self._everything:
             return list(objects)
         extra: set[RouteId] = set()
@@ -249,6 +248,32 @@ class Memo:
                          if rid[0] == kind and not self._still(e, self._backends))
         extra.difference_update(route_id(kind, o) for o in changed)
         return changed + [self._objs[rid] for rid in extra if rid in self._objs]
+
+    def _changes(self, kind: str, objects: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+        """The objects of `kind` that were not there last pass; routes gone are dropped. When
+        the objects line up with last pass's (the informers keep them in name order, so only
+        edits), the edited ones are found by comparing position by position, in C."""
+        old = self._objects.get(kind, ())
+        self._objects[kind] = objects
+        if old is objects:
+            return []
+        if len(old) == len(objects):
+            moved = _falses(list(map(operator.is_, old, objects)))
+            if all(route_id(kind, old[i]) == route_id(kind, objects[i]) for i in moved):
+                changed = [objects[i] for i in moved]
+                for o in changed:
+                    self._objs[route_id(kind, o)] = o
+                return changed
+        old_by_id = dict(zip(map(id, old), old, strict=True))
+        by_id = dict(zip(map(id, objects), objects, strict=True))
+        changed = [by_id[i] for i in by_id.keys() - old_by_id.keys()]
+        kept = {route_id(kind, o) for o in changed}
+        for i in old_by_id.keys() - by_id.keys():
+            if (rid := route_id(kind, old_by_id[i])) not in kept:
+                self._drop(rid)
+        for o in changed:
+            self._objs[route_id(kind, o)] = o
+        return changed
 
     def entry(self, kind: str, obj: dict[str, Any]) -> tuple[RouteId, RouteEntry]:
         rid = route_id(kind, obj)
@@ -287,9 +312,14 @@ class Memo:
         its last outcome; `NOW` stamped `now` either way. Placements follow the outcome."""
         key = object_key(obj)
         wanted = None if key is None else (key, translated, context)
-        if wanted is not None and entry.attached_for is not None and entry.attached_for[0] == key \
-                and entry.attached_for[1] is translated and entry.attached_for[2] == context:
+        last = entry.attached_for
+        if wanted is not None and last is not None and last[0] == key and last[1] is translated \
+                and last[2] == context:
             self.hits += 1
+        elif wanted is not None and last is not None and last[1] is translated \
+                and last[2] == context and (given := _echoed(obj, entry)) is not None:
+            self.hits += 1  # our own status write came back: attaching again gives what it holds
+            entry.parents, entry.attached_for, entry.timed, entry.stamped = given, wanted, False, None
         else:
             self.misses += 1
             placed: Placed = []
@@ -338,8 +368,10 @@ class Memo:
 
     def pass_done(self) -> None:
         """Forget the decoded objects and route tables this pass did not use."""
-        for store in (*self._decoded.values(), self.tables, self._filled):
+        for store in (*self._decoded.values(), self.tables):
             store.rotate()
+        self._fill_inputs = (self._backends, self._endpoints)
+        self._filled, self._filled_live = self._filled_live, {}
 
     def _still(self, entry: RouteEntry, backends: Backends) -> bool:
         if entry.checked is backends:
@@ -408,6 +440,32 @@ class _Now(str):
 
 
 NOW = _Now()  # the `now` attachments are computed with, stamped afterwards
+
+
+def _echoed(obj: dict[str, Any], entry: RouteEntry) -> list[dict[str, Any]] | None:
+    """What the entry last gave, when `obj`'s status holds exactly that as our controller's
+    entries (the status writer wrote it); otherwise None. Attachment reads the status only to
+    keep the lastTransitionTime of conditions that did not change, so attaching again would
+    give it."""
+    if entry.timed and entry.stamped is None:
+        return None
+    given = entry.stamped[1] if entry.timed and entry.stamped else entry.parents
+    if not given:
+        return given
+    controller = given[0].get("controllerName")
+    written = [p for p in (obj.get("status") or {}).get("parents") or ()
+               if isinstance(p, dict) and p.get("controllerName") == controller]
+    return given if written == given else None
+
+
+def _falses(flags: list[bool]) -> list[int]:
+    """The positions of False in `flags` (each found by a scan in C)."""
+    out: list[int] = []
+    try:
+        while True:
+            out.append(flags.index(False, out[-1] + 1 if out else 0))
+    except ValueError:
+        return out
 
 
 def _timed(parents: list[dict[str, Any]]) -> bool:
