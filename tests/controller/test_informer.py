@@ -59,6 +59,25 @@ async def test_list_then_watch_follows_adds_updates_deletes(fake: FakeAPI, infor
     assert all("allowWatchBookmarks=true" in q for q in watch_queries)
 
 
+async def test_objects_are_in_name_order_and_kept_while_unchanged(
+        fake: FakeAPI, informer: Informer) -> None:
+    def listed() -> list[tuple[str, str, str]]:
+        return [(o["metadata"]["namespace"], o["metadata"]["name"], o["spec"]["gatewayClassName"])
+                for o in informer.objects()]
+
+    first = informer.objects()
+    assert informer.objects() is first  # the translator tells unchanged objects by identity
+    await eventually(lambda: bool(fake._watchers), "the watch to start")
+    fake.put(GATEWAYS, gateway("b", "other", cls="edited"))
+    await eventually(lambda: listed()[1][2] == "edited", "the edit")
+    edited = informer.objects()
+    assert edited[0] is first[0] and edited[1] is not first[1]
+    fake.put(GATEWAYS, gateway("0"))
+    fake.delete(GATEWAYS, "default", "a")
+    await eventually(lambda: listed() == [("default", "0", "propylon"), ("other", "b", "edited")],
+                     "the add and the delete, in name order")
+
+
 async def test_bookmark_advances_resource_version(fake: FakeAPI, informer: Informer) -> None:
     await eventually(lambda: bool(fake._watchers), "the watch to start")
     fake.bookmark(GATEWAYS)

@@ -78,7 +78,9 @@ class Informer:
         self.quiet = quiet
         self.store: dict[ObjectKey, dict[str, Any]] = {}
         self._objects: tuple[dict[str, Any], ...] | None = None  # `objects()`, while valid
-        self._keys: list[ObjectKey] | None = None  # the store's keys in order, while valid
+        # the objects in name order and each key's position there, while the keys are the same
+        self._order: list[dict[str, Any]] | None = None
+        self._position: dict[ObjectKey, int] = {}
         self.synced = asyncio.Event()
         self.resource_version: str | None = None
         self.lists = 0  # how many times the kind was listed (the first one plus every relist)
@@ -92,11 +94,14 @@ class Informer:
 
     def objects(self) -> tuple[dict[str, Any], ...]:
         """Every object, ordered by namespace then name: the same tuple until the store changes
-        (the translator tells unchanged objects by identity)."""
+        (the translator tells unchanged objects by identity); an edit only replaces its object
+        in the kept order, so the tuple is a copy of a list, not a sort."""
         if self._objects is None:
-            if self._keys is None:
-                self._keys = sorted(self.store)
-            self._objects = tuple(map(self.store.__getitem__, self._keys))
+            if self._order is None:
+                keys = sorted(self.store)
+                self._order = list(map(self.store.__getitem__, keys))
+                self._position = {k: i for i, k in enumerate(keys)}
+            self._objects = tuple(self._order)
         return self._objects
 
     def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
@@ -158,7 +163,7 @@ class Informer:
 
     def _replace(self, fresh: dict[ObjectKey, dict[str, Any]]) -> None:
         changed = fresh != self.store
-        self.store, self._objects, self._keys = fresh, None, None
+        self.store, self._objects, self._order = fresh, None, None
         self.synced.set()
         if changed:
             self._notify()
@@ -193,15 +198,17 @@ class Informer:
         key = object_key(obj)
         if event_type in ("ADDED", "MODIFIED"):
             if self.store.get(key) != obj:
-                if key not in self.store:
-                    self._keys = None
+                if self._order is not None and key in self.store:
+                    self._order[self._position[key]] = obj
+                else:
+                    self._order = None
                 quiet = self.quiet is not None and self.quiet(obj)  # before the store takes obj
                 self.store[key], self._objects = obj, None
                 if not quiet:
                     self._notify()
         elif event_type == "DELETED":
             if self.store.pop(key, None) is not None:
-                self._objects = self._keys = None
+                self._objects = self._order = None
                 self._notify()
 
     def _scope(self) -> dict[str, str]:
