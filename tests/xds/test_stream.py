@@ -174,3 +174,14 @@ def test_a_name_subscribed_to_again_is_sent_again_and_a_first_request_is_answere
     assert cds.type_url == CLUSTER and not cds.resources and not cds.removed_resources
     fresh.on_request(ack(cds))
     assert fresh.responses(empty) == []
+
+
+def test_a_rejected_cluster_does_not_hold_routes_back() -> None:
+    wanted = resources("a")
+    stream = subscribed(wanted)
+    converge(stream, wanted, stream.responses(wanted))
+    second = resources("b", previous=wanted)
+    (cds,) = stream.responses(second)
+    stream.on_request(ack(cds, "bad cluster"))  # Envoy never asks for b's endpoints
+    (vhds,) = stream.responses(second)
+    assert vhds.type_url == VHOST

@@ -289,13 +289,20 @@ class AdsStream:
         return unwanted & used
 
     def _clusters_ready(self, wanted: Snapshot) -> bool:
-        """True once Envoy acknowledged every wanted cluster and its endpoints (or rejected
-        them)."""
-        for type_url in (CLUSTER, ENDPOINT):
-            state = self.types[type_url]
-            for name, version in wanted.versions[type_url].items():
-                held = state.acked.get(name)
-                if (held is None or held.version != version) \
-                        and (name, version) not in state.rejected:
-                    return False
+        """True once Envoy acknowledged every wanted cluster and its endpoints, or rejected
+        them (a rejected cluster's endpoints are never asked for)."""
+        clusters, endpoints = self.types[CLUSTER], self.types[ENDPOINT]
+        rejected = set()
+        for name, version in wanted.versions[CLUSTER].items():
+            if (name, version) in clusters.rejected:
+                rejected.add(name)
+                continue
+            held = clusters.acked.get(name)
+            if held is None or held.version != version:
+                return False
+        for name, version in wanted.versions[ENDPOINT].items():
+            held = endpoints.acked.get(name)
+            if (held is None or held.version != version) and name not in rejected \
+                    and (name, version) not in endpoints.rejected:
+                return False
         return True
