@@ -1,0 +1,80 @@
+"""Whatever the sequence of snapshots, and however many responses Envoy answered in between,
+once Envoy answers everything its resources are exactly the last snapshot's (Hypothesis, with a
+simulated Envoy that follows CDS with its EDS subscriptions)."""
+
+from __future__ import annotations
+
+from envoy.service.discovery.v3.discovery_pb2 import DeltaDiscoveryRequest, DeltaDiscoveryResponse
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from propylon.ir import model as ir
+from propylon.xds.server.cache import Snapshot, versioned
+from propylon.xds.server.stream import AdsStream
+from propylon.xds.translate import CLUSTER, ENDPOINT, TYPE_URLS, translate
+from tests.xds.test_stream import ack, subscribed
+
+NAMES = ("a", "b", "c")
+
+
+class Envoy:
+    """What Envoy holds per type (name -> version), updated by the responses it answers."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, dict[str, str]] = {t: {} for t in TYPE_URLS}
+
+    def answer(self, stream: AdsStream, response: DeltaDiscoveryResponse) -> None:
+        held = self.held[response.type_url]
+        for name in response.removed_resources:
+            held.pop(name, None)
+        held.update((r.name, r.version) for r in response.resources)
+        stream.on_request(ack(response))
+        if response.type_url == CLUSTER:
+            gone = [n for n in response.removed_resources if n in self.held[ENDPOINT]]
+            for name in gone:
+                del self.held[ENDPOINT][name]
+            stream.on_request(DeltaDiscoveryRequest(
+                type_url=ENDPOINT, resource_names_unsubscribe=gone,
+                resource_names_subscribe=[r.name for r in response.resources]))
+
+
+def snapshot(routes: dict[str, str], extra: frozenset[str], port: int,
+             previous: Snapshot | None) -> Snapshot:
+    """A host per entry of `routes` (host -> cluster), clusters for those and `extra`."""
+    hosts = tuple(ir.VirtualHost(f"rc/{h}", (h,), (ir.Route(f"r-{h}", ir.RouteMatch(), backends=(
+        ir.WeightedBackend(c, 1),)),)) for h, c in sorted(routes.items()))
+    return versioned(translate(ir.GatewayIR(
+        key=ir.GatewayKey("ns", "gw"),
+        listeners=(ir.Listener("l", "127.0.0.1", 80, 8080, "HTTP", route_config="rc"),),
+        route_configs=(ir.RouteConfig("rc", hosts),),
+        clusters=tuple(ir.Cluster(n, (ir.Endpoint("127.0.0.1", port),))
+                       for n in sorted(set(routes.values()) | extra)),
+        secrets=())), previous)
+
+
+steps = st.lists(st.tuples(st.dictionaries(st.sampled_from(("h1", "h2", "h3")),
+                                           st.sampled_from(NAMES)),
+                           st.frozensets(st.sampled_from(NAMES)), st.integers(9000, 9001),
+                           st.integers(0, 4)), min_size=1, max_size=8)
+
+
+@settings(max_examples=80, deadline=None)
+@given(steps)
+def test_envoy_ends_with_the_last_snapshot(sequence: list[tuple[dict[str, str], frozenset[str],
+                                                                 int, int]]) -> None:
+    envoy = Envoy()
+    wanted = snapshot(*sequence[0][:3], None)
+    stream = subscribed(wanted)
+    pending: list[DeltaDiscoveryResponse] = []
+    for routes, extra, port, answers in sequence:
+        wanted = snapshot(routes, extra, port, wanted)
+        pending += stream.responses(wanted)
+        for response in pending[:answers]:
+            envoy.answer(stream, response)
+        pending = pending[answers:]
+    pending += stream.responses(wanted)
+    while pending:
+        envoy.answer(stream, pending.pop(0))
+        pending += stream.responses(wanted)
+    for type_url in TYPE_URLS:
+        assert envoy.held[type_url] == dict(wanted.versions[type_url]), type_url
