@@ -1,11 +1,11 @@
 """The state machine of one delta ADS stream (one connected Envoy), without I/O.
 
 For each type URL the stream remembers what Envoy subscribed to (a wildcard or names), the
-resources Envoy has (name -> version, acknowledged), the one response in flight, and the (name, version) pairs it rejected.
-`on_request()` digests a `DeltaDiscoveryRequest`; `responses()` returns the
-`DeltaDiscoveryResponse`s to send now for a wanted `Snapshot`: per type, only the resources
-whose version differs from what Envoy has, and the removal of those it must no longer have.
-A one-route change therefore sends one virtual host.
+resources Envoy has (name -> version, acknowledged), the one response in flight, and the
+(name, version) pairs Envoy rejected. `on_request()` digests a `DeltaDiscoveryRequest`;
+`responses()` returns the `DeltaDiscoveryResponse`s to send now for a wanted `Snapshot`: per
+type, only the resources whose version differs from what Envoy has, and the removal of those it
+must no longer have. A one-route change therefore sends one virtual host.
 
 Rules:
 - Subscription changes are always applied. A request whose `response_nonce` is not that of the
