@@ -54,7 +54,7 @@ ObjectKey = tuple[str, str, str]  # kind, namespace, name
 CurrentLookup = Callable[[KindInfo, str | None, str], dict[str, Any] | None]
 ENTRY_LISTS = ("parents", "ancestors")
 MAX_CONFLICT_RETRIES = 10
-DEFAULT_CONCURRENCY = 4  # objects written at a time
+DEFAULT_CONCURRENCY = 2  # objects written at a time: one in the server, one being prepared
 _NO_ENTRY = object()  # the identity of a list item that is not an entry
 
 
