@@ -4,8 +4,9 @@
   8080), about N/10 Services with an EndpointSlice each pointing at the local backend, and N
   HTTPRoutes `route-<i>` spread over about N/10 hostnames `h<j>.bench.test`, each matching the
   path prefix `/r<i>`.
-- `Stack` starts `python -m benchmarks.stack` (API server + controller + xDS + Envoy processes)
-  and reads its pids, RSS and CPU time from /proc.
+- `Stack` starts `python -m benchmarks.stack` (controller + xDS, with the API server and Envoy
+  processes as children) and reads its pids, RSS and CPU time from /proc; the control plane's
+  RSS and CPU time include its API server process.
 - `Api` is an aiohttp client of the embedded API server (keep-alive, bearer token).
 - `Nginx` runs nginx from the Debian package as a fast local backend (`return 200 ok`) or as a
   reverse proxy; `Envoy` runs a hand-written Envoy config.
@@ -191,17 +192,30 @@ class Api:
 
 # --- processes ------------------------------------------------------------------------------
 
+def with_api_server(pid: int) -> list[int]:
+    """`pid` and, if it is a stack process, the API server process it runs as a child."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(int(c) for c in children
+                   if b"propylon.apiserver.process" in Path(f"/proc/{c}/cmdline").read_bytes())]
+
+
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of `pid` (with its API server process, see `with_api_server`)."""
+    total = 0.0
+    for one in with_api_server(pid):
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of `pid` (with its API server process) so far."""
+    total = 0
+    for one in with_api_server(pid):
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class Stack:
