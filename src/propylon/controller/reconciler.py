@@ -1,4 +1,4 @@
-"""The controller: informers in, one debounced whole-graph reconcile, status and config out.
+"""The controller: informers in, one incremental whole-graph reconcile, status and config out.
 
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, and Namespace, Service, EndpointSlice,
@@ -9,11 +9,11 @@ CA bundles (BackendTLSPolicy, frontend validation) come from ConfigMaps, so the 
 neither needs nor keeps any other Secret. Any informer change, and any infrastructure state change
 (`InfraManager.subscribe`), marks the graph dirty, except the echoes of the controller's own
 status writes (`StatusWriter.is_echo`: they carry the status the last pass computed, and no IR
-depends on status). Once every informer has listed, a change after a quiet period is reconciled
-at once. A change within `debounce_s` of the end of a pass is a burst: the next pass waits until
-as long as the last pass took has gone by, so a burst costs one more pass, not one per event,
-and passes never take more than half of the event loop from the informers (and from the
-embedded API server sharing the loop in standalone mode). Then:
+depends on status). Once every informer has listed, a change is reconciled at once, and the
+changes that arrive during a pass make the next one: a pass costs what changed since the last
+(`translate.Memo`), so a burst is batched by the passes themselves and a change is never held
+back by a wait (the first pass at cold start used to hold the second one, which programs the
+Envoy it started, back by as long as it took). Then:
 
 1. builds an immutable `Snapshot` of every store plus `infra.states()` and `now` (an RFC 3339
    UTC timestamp, for the lastTransitionTime of conditions that change);
@@ -102,14 +102,13 @@ class Controller:
     """Reconciles the watched API objects into infrastructure, xDS and status."""
 
     def __init__(self, client: lightkube.AsyncClient, xds_cache: XdsCache, infra: InfraManager,
-                 controller_name: str = DEFAULT_CONTROLLER_NAME, debounce_s: float = 0.05, *,
+                 controller_name: str = DEFAULT_CONTROLLER_NAME, *,
                  translate_fn: Callable[[Snapshot], Result] | None = None,
                  xds_translate_fn: Callable[[GatewayIR], Any] | None = None) -> None:
         self.client = client
         self.xds_cache = xds_cache
         self.infra = infra
         self.controller_name = controller_name
-        self.debounce_s = debounce_s
         self.translate_fn = translate_fn or partial(translate, memo=Memo())
         self.xds_translate_fn = xds_translate_fn or Translator()
         self.status = StatusWriter(client, self._current, controller_name)
@@ -182,26 +181,12 @@ class Controller:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            started = time.monotonic()
             await self.reconcile_once()
-            took = time.monotonic() - started
             if not self._synced.is_set():
                 gc.freeze()
             self._synced.set()
             if not self._dirty.is_set():
                 self._idle.set()
-            if await self._changed_within(self.debounce_s):  # a burst: let it settle
-                await asyncio.sleep(max(0.0, took - self.debounce_s))
-
-    async def _changed_within(self, seconds: float) -> bool:
-        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
-        # arrives as the event is set (a stop during a leader change), and the loop never ends
-        try:
-            async with asyncio.timeout(seconds):
-                await self._dirty.wait()
-        except TimeoutError:
-            return False
-        return True
 
     def snapshot(self) -> Snapshot:
         """An immutable view of every store and of the infrastructure's state."""
