@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import lightkube
@@ -13,7 +14,7 @@ import pytest
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.controller.informer import Informer
 from propylon.controller.status import StatusWriter, wanted_status
-from propylon.translate.types import StatusUpdate
+from propylon.translate.types import WRITE_TIME, StatusUpdate
 from tests.controller.fakeapi import FakeAPI
 from tests.controller.helpers import eventually
 
@@ -93,6 +94,16 @@ async def test_changed_status_is_written_once(h: Harness, caplog: pytest.LogCapt
     await eventually(lambda: gw.get("default", "gw")["status"] == new, "the store to catch up")  # type: ignore[index]
     await h.write(gw_update(new))
     assert h.puts() == 1
+
+
+async def test_a_condition_that_changed_gets_the_time_of_the_write(h: Harness) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    await h.write(gw_update({"conditions": [condition("Accepted", "True", WRITE_TIME),
+                                            condition("Programmed", "True", WRITE_TIME)]}))
+    accepted, programmed = stored(h.fake, "gateways", "gw")["conditions"]
+    assert accepted["lastTransitionTime"] == "2024-01-01T00:00:00Z"  # its status did not change
+    written = datetime.strptime(programmed["lastTransitionTime"], "%Y-%m-%dT%H:%M:%SZ")
+    assert before <= written.replace(tzinfo=UTC) <= datetime.now(UTC)
 
 
 async def test_route_parents_of_other_controllers_are_kept(h: Harness) -> None:

@@ -15,8 +15,9 @@ changes that arrive during a pass make the next one: a pass costs what changed s
 back by a wait (the first pass at cold start used to hold the second one, which programs the
 Envoy it started, back by as long as it took). Then:
 
-1. builds an immutable `Snapshot` of every store plus `infra.states()` and `now` (an RFC 3339
-   UTC timestamp, for the lastTransitionTime of conditions that change);
+1. builds an immutable `Snapshot` of every store plus `infra.states()`, with `now` =
+   `WRITE_TIME`: the status writer stamps conditions that change with the time it writes
+   them, so passes depend on no clock;
 2. calls the pure `translate(snapshot, memo)`: in a worker thread when the last pass took
    `INLINE_PASS_S` or more (the first one, a bulk change), so the event loop keeps serving
    the informers, the xDS streams and leader election during a long pass; on the event loop
@@ -59,7 +60,6 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
@@ -71,7 +71,13 @@ from propylon.controller.status import StatusWriter
 from propylon.infra import InfraManager
 from propylon.ir.model import GatewayIR, GatewayKey
 from propylon.translate import Memo, translate
-from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Result, Snapshot, StatusUpdate
+from propylon.translate.types import (
+    DEFAULT_CONTROLLER_NAME,
+    WRITE_TIME,
+    Result,
+    Snapshot,
+    StatusUpdate,
+)
 from propylon.xds.translate import Translator
 
 log = logging.getLogger(__name__)
@@ -92,10 +98,6 @@ class XdsCache(Protocol):
     def set(self, node_id: str, resources: Any) -> None: ...
 
     def remove(self, node_id: str) -> None: ...
-
-
-def rfc3339_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Controller:
@@ -192,7 +194,7 @@ class Controller:
         """An immutable view of every store and of the infrastructure's state."""
         objects = {kind: inf.objects() for kind, inf in self.informers.items()}
         return Snapshot(objects=objects, infra=dict(self.infra.states()),
-                        controller_name=self.controller_name, now=rfc3339_now())
+                        controller_name=self.controller_name, now=WRITE_TIME)
 
     async def reconcile_once(self) -> None:
         """One pass: translate, then apply infrastructure, publish xDS, queue statuses."""

@@ -14,7 +14,8 @@ backlog of thousands of writes (a bulk apply) is not one round trip after the ot
    entries whose `controllerName` is ours replaced by the update's: entries of other controllers
    are kept untouched.
 3. Keep each condition's `lastTransitionTime` when its `status` did not change, as the API
-   conventions require (and so that an unchanged status compares equal).
+   conventions require (and so that an unchanged status compares equal); a condition that
+   changed carries `WRITE_TIME` from the translator and gets the time of this write.
 4. If the wanted status equals the current one, do nothing: no-op writes would wake every
    watcher, this controller included.
 5. Otherwise replace the status through the `status` subresource, sending the object's
@@ -37,7 +38,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import lightkube
@@ -45,7 +48,7 @@ from lightkube.core.exceptions import ApiError
 
 from propylon.api.kinds import KindInfo, by_api_version
 from propylon.client import resource_class
-from propylon.translate.types import StatusUpdate
+from propylon.translate.types import WRITE_TIME, StatusUpdate
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,23 @@ def _keep_transition_times(current: Any, wanted: Any) -> Any:
                             else entry)
         return out_list
     return wanted
+
+
+def stamped(value: Any, now: str) -> Any:
+    """`value` with `now` for every lastTransitionTime that is `WRITE_TIME` (rebuilt where one
+    is, shared elsewhere)."""
+    if isinstance(value, dict):
+        out = {k: now if k == "lastTransitionTime" and v is WRITE_TIME else stamped(v, now)
+               for k, v in value.items()}
+        return value if all(map(operator.is_, out.values(), value.values())) else out
+    if isinstance(value, list):
+        items = [stamped(v, now) for v in value]
+        return value if all(map(operator.is_, items, value)) else items
+    return value
+
+
+def _rfc3339_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class StatusWriter:
@@ -251,7 +271,8 @@ class StatusWriter:
                 self._settled.pop((update.api_version, update.kind, update.namespace or "",
                                    update.name), None)
                 return
-            wanted = wanted_status(obj.get("status"), update.status, self.controller_name)
+            wanted = stamped(wanted_status(obj.get("status"), update.status,
+                                           self.controller_name), _rfc3339_now())
             if wanted == (obj.get("status") or {}):
                 self._settle(update, obj)
                 return

@@ -20,6 +20,17 @@ from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraState
 DEFAULT_CONTROLLER_NAME = "propylon.dev/gateway-controller"
 
 
+class _WriteTime(str):
+    """The type of `WRITE_TIME`, so that no input can hold it."""
+
+
+# A Snapshot's `now` for a writer that stamps the time itself: conditions that change carry
+# this object as lastTransitionTime, and the status writer replaces it with the time of the
+# write. A pass then depends on no clock, so a status not written yet is not a new one every
+# second. Its text is empty, which an API server refuses as a time, should it ever get out.
+WRITE_TIME = _WriteTime()
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """`objects` maps a kind ("Gateway", "Service", ...) to its objects as JSON dicts."""
@@ -27,7 +38,8 @@ class Snapshot:
     objects: Mapping[str, tuple[dict[str, Any], ...]]
     infra: Mapping[GatewayKey, InfraState] = field(default_factory=dict)
     controller_name: str = DEFAULT_CONTROLLER_NAME
-    now: str = "1970-01-01T00:00:00Z"  # lastTransitionTime of conditions that change now
+    # lastTransitionTime of conditions that change now (or `WRITE_TIME`)
+    now: str = "1970-01-01T00:00:00Z"
 
     def of(self, kind: str) -> tuple[dict[str, Any], ...]:
         return tuple(self.objects.get(kind, ()))
