@@ -174,6 +174,11 @@ class Api:
     async def delete(self, kind: str, name: str, namespace: str | None = NS) -> None:
         await self._call("DELETE", object_path(by_kind(kind), namespace, name))
 
+    async def list(self, kind: str, namespace: str | None = NS) -> list[dict[str, Any]]:
+        info = by_kind(kind)
+        items = (await self._call("GET", collection_path(info, namespace))).get("items")
+        return list(items or [])
+
     async def get(self, kind: str, name: str, namespace: str | None = NS) -> dict[str, Any]:
         return await self._call("GET", object_path(by_kind(kind), namespace, name))
 

@@ -4,10 +4,11 @@
 fresh stack (`benchmarks.stack`: API server + controller + xDS in one process, Envoy in another)
 and nginx as the backend of N/10 Services:
 
-- `apply_s`: writing every object (16 parallel clients) until every route is served, and
-  `cold_start_s`: restarting the stack on that state directory (Envoy included) until every
-  route is served again. "Served" = a sample of routes (every 50th and the last) answers 200 on
-  new connections, then every route is checked once on keep-alive connections;
+- `apply_s`: writing every object (16 parallel clients) until every route is served;
+  `statuses_s`: until every route's status is written as well (the apply has settled), and
+  `cold_start_s`: restarting the stack on that settled state directory (Envoy included) until
+  every route is served again. "Served" = a sample of routes (every 50th and the last) answers
+  200 on new connections, then every route is checked once on keep-alive connections;
 - route propagation: `--changes` times, one HTTPRoute gets a new path prefix; the time from the
   write to the API server until a GET of the new path on a new connection answers 200
   (`prop_p50_ms`, `prop_p99_ms`); `translate_ms`: controller translation time per pass during
@@ -65,6 +66,20 @@ async def all_served(address: str, n: int, hosts: int, timeout: float = 120.0) -
     return seen
 
 
+async def all_statuses(api: Api, n: int, timeout: float = 300.0) -> float:
+    """Wait until every HTTPRoute has its status written; the monotonic time it was first
+    true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        routes = await api.list("HTTPRoute")
+        written = sum(1 for r in routes if (r.get("status") or {}).get("parents"))
+        if written >= n:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{n - written} route statuses never written")
+        await asyncio.sleep(0.25)
+
+
 async def _check_all(address: str, n: int, hosts: int, which: list[int] | None = None) -> list[int]:
     todo = list(range(n)) if which is None else which
     missing: list[int] = []
@@ -110,6 +125,7 @@ async def one_size(n: int, changes: int, backend_port: int, profile: Path | None
         row["write_s"] = time.monotonic() - started
         address = await api.gateway_address()
         row["apply_s"] = await all_served(address, n, hosts) - started
+        row["statuses_s"] = await all_statuses(api, n) - started
     cold = Stack(state_dir=stack.state_dir, profile=profile)
     async with cold, Api(cold.kubeconfig) as api:
         row["cold_start_s"] = await all_served(address, n, hosts) - cold.started
@@ -140,7 +156,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 args.profile.mkdir(parents=True, exist_ok=True)
             report.add(await one_size(n, args.changes, backend_port, profile, rng))
     report.write([("propagation", "routes", ["prop_p50_ms", "prop_p99_ms"]),
-                  ("convergence", "routes", ["apply_s", "cold_start_s"]),
+                  ("convergence", "routes", ["apply_s", "statuses_s", "cold_start_s"]),
                   ("memory", "routes", ["cp_rss_mib", "envoy_rss_mib"])])
 
 
