@@ -34,6 +34,7 @@ bench-setup: $(VENV)/.installed
 
 bench-smoke: bench-setup
 	$(VENV)/bin/python -m benchmarks.scale --routes 100 --changes 10 --out $(BENCH_OUT)
+	$(VENV)/bin/python -m benchmarks.stages --routes 100 --changes 5 --out $(BENCH_OUT)
 	$(VENV)/bin/python -m benchmarks.churn --routes 100 --seconds 8 --out $(BENCH_OUT)
 	$(VENV)/bin/python -m benchmarks.dataplane --seconds 2 --rounds 1 --out $(BENCH_OUT)
 	$(VENV)/bin/python -m benchmarks.cert_rotation --rotations 3 --interval 0.5 --out $(BENCH_OUT)

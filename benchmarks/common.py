@@ -227,9 +227,11 @@ class Stack:
     """`python -m benchmarks.stack` in its own state directory (removed on exit)."""
 
     def __init__(self, state_dir: Path | None = None, profile: Path | None = None,
-                 keep_state: bool = False, taskset: str | None = None) -> None:
+                 keep_state: bool = False, taskset: str | None = None,
+                 marks: bool = False) -> None:
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="propylon-bench-"))
         self.profile = profile
+        self.marks = marks
         self.keep_state = keep_state
         self.taskset = taskset
         self.proc: subprocess.Popen[bytes] | None = None
@@ -243,6 +245,8 @@ class Stack:
                "--ready-file", str(ready)]
         if self.profile is not None:
             cmd += ["--profile", str(self.profile)]
+        if self.marks:
+            cmd.append("--marks")
         if self.taskset:
             cmd = ["taskset", "-c", self.taskset, *cmd]
         self.started = time.monotonic()
@@ -281,6 +285,12 @@ class Stack:
         for pid_file in sorted((self.state_dir / "envoy").glob("*/pid.json")):
             return dict(json.loads(pid_file.read_text()))
         raise RuntimeError("no Envoy running")
+
+    async def stage_marks(self, since: float) -> list[tuple[float, str]]:
+        """The stack's `benchmarks.marks` taken since `since` (it runs with `marks=True`)."""
+        url = self.info["stats"].rsplit("/", 1)[0] + f"/marks?since={since}"
+        async with aiohttp.ClientSession() as s, s.get(url) as resp:
+            return [(float(t), str(stage)) for t, stage in await resp.json()]
 
     async def stats(self) -> dict[str, float]:
         async with aiohttp.ClientSession() as s, s.get(self.info["stats"]) as resp:

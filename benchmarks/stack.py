@@ -5,7 +5,8 @@
 server, host infrastructure with one Envoy process per Gateway), so the benchmark sees the real
 process layout: this process, its API server and Envoys, and the benchmark client. Once started it
 writes FILE (JSON: kubeconfig path, stats URL, pid). `GET /stats` on that URL answers the
-controller's counters (passes, translations and the seconds they took). SIGTERM stops it; with
+controller's counters (passes, translations and the seconds they took); with `--marks`,
+`GET /marks?since=T` answers the stage timestamps of `benchmarks.marks` taken since T. SIGTERM stops it; with
 `--profile`, the whole run is profiled with cProfile and written to OUT.prof on exit.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from benchmarks import marks
 from propylon.standalone import Standalone, StandaloneOptions
 
 
@@ -38,8 +40,15 @@ async def _serve(args: argparse.Namespace) -> None:
                 "reconciles": c.reconciles, "translations": c.translations,
                 "translation_seconds": c.translation_seconds, "failures": c.failures})
 
+        async def stage_marks(request: web.Request) -> web.Response:
+            since = float(request.query.get("since", "0"))
+            return web.json_response([m for m in marks.MARKS if m[0] >= since])
+
+        if args.marks:
+            stack.xds.subscribe(marks.on_xds_event)
         app = web.Application()
         app.router.add_get("/stats", stats)
+        app.router.add_get("/marks", stage_marks)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -59,7 +68,10 @@ def main() -> None:
     p.add_argument("--ready-file", type=Path, required=True)
     p.add_argument("--address-pool", default="127.0.30.1-127.0.30.254")
     p.add_argument("--profile", type=Path, default=None)
+    p.add_argument("--marks", action="store_true", help="time stages (benchmarks.marks)")
     args = p.parse_args()
+    if args.marks:
+        marks.install()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:
