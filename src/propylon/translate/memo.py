@@ -15,7 +15,8 @@ that need it (`Memo.candidates`) and keeps everything it knows of the others:
   they change only `Endpoints` (`Memo.endpoints`), which `Memo.filled` puts into the clusters
   of each Gateway's IR, keeping a cluster's object while its endpoints are unchanged;
 - when the clock moved, the routes whose status holds a condition that changed in a pass
-  (`NOW` below) and is not written yet, so it carries this pass's `now`.
+  (`NOW` below) and is not written yet, so it carries this pass's `now` (the controller's
+  `now` is `types.WRITE_TIME`, which never moves; offline callers pass a time).
 
 Each route has a `RouteEntry`: its decoding, reused while `spec_key` (uid, generation, labels,
 annotations) holds, so writing its status does not decode it again; its translated rules, kept
@@ -34,7 +35,8 @@ listener's `Placements`, which `gatewayir` reads hostname by hostname.
 
 Other objects are decoded through `Store`s (one per kind) keyed by `object_key`; a store keeps
 the entries a pass used and drops the rest, and a pass that did not look at a store leaves it
-as it was (Services and EndpointSlices are decoded only when `Backends` is built again).
+as it was (Services are decoded only when `Backends` is built again, EndpointSlices only when
+`Endpoints` is).
 
 A memo is a plain value passed in: `translate(snapshot)` uses a fresh one (the full rebuild),
 and `tests/translate/test_memo.py` proves a long-lived memo gives the same results pass after
