@@ -12,8 +12,7 @@ status writes (`StatusWriter.is_echo`: they carry the status the last pass compu
 depends on status). Once every informer has listed, a change is reconciled at once, and the
 changes that arrive during a pass make the next one: a pass costs what changed since the last
 (`translate.Memo`), so a burst is batched by the passes themselves and a change is never held
-back by a wait (the first pass at cold start used to hold the second one, which programs the
-Envoy it started, back by as long as it took). Then:
+back by a wait. Then:
 
 1. builds an immutable `Snapshot` of every store plus `infra.states()`, with `now` =
    `WRITE_TIME`: the status writer stamps conditions that change with the time it writes
@@ -22,9 +21,8 @@ Envoy it started, back by as long as it took). Then:
    `INLINE_PASS_S` or more (the first one, a bulk change), so the event loop keeps serving
    the informers, the xDS streams and leader election during a long pass; on the event loop
    otherwise, since a pass proportional to a small change takes a few milliseconds and a
-   thread would only add hand-offs of the GIL (a 5 ms pass took 26 ms in a thread while the
-   loop was reading watch events). If it raises (a bug), the traceback is logged and the last
-   good configuration stays in place;
+   thread would only add hand-offs of the GIL. If it raises (a bug), the traceback is logged
+   and the last good configuration stays in place;
 3. `await infra.apply(result.infra)`;
 4. for every Gateway whose IR differs from the one last published, publishes
    `xds_translate(ir)` (an `xds.translate.Translator`, which reuses the messages of unchanged IR

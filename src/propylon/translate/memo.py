@@ -24,7 +24,9 @@ with the backend lookups they made and their answers (`Backends.traced`) and reu
 lookup answers the same; its attachment (status entries for `parents` and the listeners it
 attached to), reused while the object's `object_key` (resourceVersion), its translated rules
 (the same object) and the context are unchanged, or when the object changed only by our own
-status write coming back (`_echoed`); and its StatusUpdate, the same object while
+status write coming back with exactly what the entry gave (`_echoed`; a condition stamped by
+the status writer at write time does not compare equal, so that route is attached again); and
+its StatusUpdate, the same object while
 its parents entries are, so the controller can tell changed statuses by identity.
 
 Attachments are computed with `NOW` for `now`, a placeholder no input can hold, so the
