@@ -53,6 +53,11 @@ def _name(message: Message) -> str:
     return str(name)
 
 
+def _item_key(item: Any) -> Hashable:
+    """An IR object's identity across calls: its name, or the object itself."""
+    return getattr(item, "name", None) or item
+
+
 Built = tuple[VirtualHost, rc.VirtualHost, frozenset[str]]  # IR, message, clusters it uses
 
 
@@ -78,7 +83,7 @@ class Reuse:
     def __call__(self, build: Callable[[In], R]) -> Callable[[In], R]:
         """`build`, reusing its last message for an equal IR object."""
         def reusing(item: In) -> R:
-            key = (build, getattr(item, "name", None) or item)
+            key = (build, _item_key(item))
             found = self._live.get(key) or self._old.pop(key, None)
             if found is None or not (found[0] is item or found[0] == item):
                 found = (item, build(item))
@@ -99,7 +104,7 @@ class Reuse:
         kept: dict[Hashable, tuple[Any, Any]] = {}
 
         def one(item: In) -> Out | None:
-            key = getattr(item, "name", None) or item
+            key = _item_key(item)
             found = old.get(key)
             if found is None or not (found[0] is item or found[0] == item):
                 found = (item, build(item))
