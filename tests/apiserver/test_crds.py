@@ -10,9 +10,11 @@ import pytest
 
 from propylon.apiserver import APIServer
 
+from tests.shared_data import shared
+
 from .conftest import GATEWAYS, Client, Kubectl
 
-CRDS = Path("/work/shared/gateway-api/crds/v1.6.1")
+CRDS = shared("gateway-api", "crds", "v1.6.1")
 WIDGET_CRD = {
     "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
     "metadata": {"name": "widgets.example.dev"},
@@ -41,11 +43,6 @@ async def server(tmp_path: Path) -> AsyncIterator[APIServer]:
     await srv.stop()
 
 
-def needs_bundle() -> None:
-    if not (CRDS / "standard-install.yaml").is_file():
-        pytest.skip("the upstream Gateway API CRDs are not in /work/shared")
-
-
 async def test_gateway_api_is_absent_until_its_crds_are_applied(client: Client) -> None:
     status, _, _ = await client.request("GET", GATEWAYS)
     assert status == 404
@@ -54,7 +51,6 @@ async def test_gateway_api_is_absent_until_its_crds_are_applied(client: Client) 
 @pytest.mark.parametrize("bundle", ["standard-install.yaml", "experimental-install.yaml"])
 async def test_upstream_bundle_applies_and_serves_its_kinds(kubectl: Kubectl, tmp_path: Path,
                                                             bundle: str) -> None:
-    needs_bundle()
     out = await kubectl.ok("apply", "-f", str(CRDS / bundle))
     assert "customresourcedefinition.apiextensions.k8s.io/gateways.gateway.networking.k8s.io " \
            "created" in out

@@ -158,11 +158,11 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
     assert jsonpath_ip == address
 
     # 4. the app: a local echo backend behind Service backend-1
-    echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", "127.0.0.1:9001"],
+    echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", sa.echo_listen],
                             env=dict(os.environ, POD_NAME="backend-1-local", NAMESPACE="default"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        sa.kubectl("apply", "-f", str(quickstart / "app.yaml"))
+        sa.kubectl("apply", "-f", "-", input=sa.app_manifest())
         port = served_port(80)
 
         # 5. curl by host; unknown host gets the Gateway's 404
