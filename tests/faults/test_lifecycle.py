@@ -6,16 +6,22 @@
   Envoy holds no lock) and the next one starts and adopts that Envoy.
 - Private files: the state directory is 0700 and every file in it 0600 once a Secret has been
   served; an existing directory open to others is tightened on start, with a log line.
+- Supervision: the API server process SIGKILLed is started again on the same port (the same
+  kubeconfig answers) and the controller writes status again; killed again and again, it makes
+  `propylon up` exit non-zero saying the API server cannot be kept running.
 
 Every stack takes a random loopback address pool of its own and a free API port; waits have
-deadlines.
+deadlines, and the API server's recovery time is printed, not asserted.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -70,6 +76,22 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def apiserver_pid(sa: Standalone) -> int | None:
+    """The live API server child of `propylon up`, if there is one."""
+    assert sa.proc is not None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == sa.proc.pid and b"propylon.apiserver.process" in cmdline and alive(int(entry.name)):
+            return int(entry.name)
+    return None
+
+
 def modes(state_dir: Path) -> dict[str, int]:
     """Permission bits of the state directory and of everything in it, by relative path."""
     found = {".": stat.S_IMODE(state_dir.stat().st_mode)}
@@ -94,7 +116,7 @@ def test_second_up_on_the_same_state_dir_is_refused_and_touches_nothing(
     gateway = programmed_gateway(sa, "first")
     address = gateway["status"]["addresses"][0]["value"]
     [envoy_pid] = sa.envoy_pids()
-    kept = ["kubeconfig", "xds.json", "addresses.json", "lock"]
+    kept = ["kubeconfig", "xds.json", "addresses.json", "envoy/default_first/pid.json"]
     before = {name: (sa.state_dir / name).read_bytes() for name in kept}
     names_before = set(modes(sa.state_dir))
 
@@ -159,3 +181,54 @@ def test_open_state_dir_is_tightened_on_start(standalone: Standalone) -> None:
     assert_private(sa.state_dir)
     assert (f"state dir {sa.state_dir} was open to other users: made {len(opened)} paths "
             "private (group and others removed): the directory itself, ") in sa.log_path.read_text()
+
+
+def test_killed_api_server_comes_back_and_the_controller_recovers(
+        standalone: Standalone) -> None:
+    sa = standalone
+    start(sa)
+    sa.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"))
+    wait_for("GatewayClass accepted", lambda: condition(
+        sa.get_json("gatewayclass", "propylon"), "Accepted") == "True")
+    kubeconfig = sa.kubeconfig.read_bytes()
+
+    killed = apiserver_pid(sa)
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+    began = time.monotonic()
+    wait_for("kubectl answered by a new API server", lambda: sa.kubectl(
+        "get", "ns", check=False).returncode == 0 and apiserver_pid(sa) not in (None, killed),
+        timeout=30, every=0.05)
+    print(f"\nAPI server SIGKILL: kubectl answered again after {time.monotonic() - began:.2f}s")
+
+    assert sa.kubeconfig.read_bytes() == kubeconfig
+    sa.kubectl("apply", "-f", "-", input=GATEWAY.replace("NAME", "after"))
+    wait_for("status of a Gateway applied after the restart", lambda: condition(
+        sa.get_json("gateway", "after"), "Programmed") == "True", timeout=30)
+    print(f"API server SIGKILL: the controller programmed a new Gateway "
+          f"{time.monotonic() - began:.2f}s after the kill")
+    log = sa.log_path.read_text()
+    assert f"ERROR propylon.apiserver.process: the API server process (pid {killed}) died: " \
+           "killed by signal SIGKILL" in log
+    assert sa.proc is not None and sa.proc.poll() is None
+
+
+def test_api_server_that_keeps_dying_stops_up(standalone: Standalone) -> None:
+    sa = standalone
+    start(sa)
+    proc = sa.proc
+    assert proc is not None
+    killed: list[int] = []
+
+    def killed_again() -> bool:
+        """Kill each new API server child as it appears; true once propylon up has exited."""
+        pid = apiserver_pid(sa)
+        if pid is not None and pid not in killed:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        return proc.poll() is not None
+
+    wait_for("propylon up to give up on its API server", killed_again, timeout=120, every=0.02)
+    print(f"\nAPI server killed {len(killed)} times: propylon up exited with {proc.returncode}")
+    assert proc.returncode != 0
+    assert "the API server cannot be kept running: its process died" in sa.log_tail()

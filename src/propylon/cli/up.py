@@ -6,7 +6,8 @@ infrastructure, controller, optional echo backends with `--echo HOST:PORT`), the
 sync (`-f PATH...`), which applies the manifests and keeps applying them as files change.
 
 One `propylon up` runs per state directory: a second one prints "state dir DIR is in use by
-propylon up (pid N)" and exits with 1 having touched nothing (`propylon.statedir`).
+propylon up (pid N)" and exits with 1 having touched nothing (`propylon.statedir`). If the API
+server process keeps dying (see `apiserver.process`), `propylon up` stops and exits with 1.
 
 A SIGKILL leaves the Envoys running: they keep serving their last configuration, and the next
 `propylon up` on the same state directory adopts them.
@@ -87,7 +88,8 @@ async def _up(args: argparse.Namespace, state_dir: Path) -> int:
                                 privileged_port_offset=args.privileged_port_offset,
                                 controller_name=args.controller_name, echo=args.echo)
     async with Standalone(state_dir, options) as stack:
-        tasks = [stack.controller_task]
+        assert stack.api.supervision is not None
+        tasks = [stack.controller_task, stack.api.supervision]
         if args.paths:
             sync = ManifestSync(stack.client, args.paths, state_dir / "applied.json",
                                 on_message=lambda line: print(line, flush=True))
@@ -101,9 +103,9 @@ async def _up(args: argparse.Namespace, state_dir: Path) -> int:
             if task is not waiter and not task.cancelled() and task.exception():
                 log.error("%s stopped: %s", task.get_name(), task.exception())
                 failed = True
-        for task in [waiter, *tasks[1:]]:
+        for task in [waiter, *tasks[2:]]:
             task.cancel()
-        await asyncio.gather(waiter, *tasks[1:], return_exceptions=True)
+        await asyncio.gather(waiter, *tasks[2:], return_exceptions=True)
     return 1 if failed else 0
 
 
