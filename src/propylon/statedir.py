@@ -14,10 +14,11 @@ for the life of a `Standalone` stack (`propylon up`, the conformance runner):
    adopts the Envoys still running.
 2. **Private files.** Once it owns the directory it tightens what is not private yet (a
    directory made by an older version): group and others lose every permission (directories
-   0755 become 0700, files 0644 become 0600), with one WARNING line naming what it changed. Then it sets the process umask to 0o077 until it is
-   released, so every file the stack creates there afterwards (database, WAL and SHM, kubeconfig,
-   JSON state, Envoy bootstraps and logs, sockets) is created private, with no window in which it
-   is readable by others; child processes (the API server, Envoys) inherit that umask.
+   0755 become 0700, files 0644 become 0600), with one WARNING line naming what it changed.
+   Then it sets the process umask to 0o077 until it is released, so every file the stack creates
+   there afterwards (database, WAL and SHM, kubeconfig, JSON state, Envoy bootstraps and logs,
+   sockets) is created private, with no window in which it is readable by others; child
+   processes (the API server, Envoys) inherit that umask.
 """
 
 from __future__ import annotations
@@ -96,9 +97,9 @@ def _owner_pid(path: Path) -> int | None:
 def tighten(state_dir: Path) -> list[Path]:
     """Take every permission of group and others from `state_dir` and everything under it (a
     0755 directory becomes 0700, a 0644 file 0600); the paths changed, relative to `state_dir`.
-    Symbolic links are neither followed nor changed."""
+    Symbolic links are neither followed (as `os.walk` does not) nor changed."""
     changed: list[Path] = []
-    for root, dirs, files in os.walk(state_dir):
+    for root, _, files in os.walk(state_dir):
         base = Path(root)
         for path in [base, *(base / name for name in files)]:
             info = path.lstat()
@@ -107,7 +108,6 @@ def tighten(state_dir: Path) -> list[Path]:
                 continue
             os.chmod(path, mode & ~PRIVATE_UMASK)
             changed.append(path.relative_to(state_dir))
-        dirs[:] = [d for d in dirs if not (base / d).is_symlink()]
     return changed
 
 

@@ -68,7 +68,6 @@ class APIServerProcess:
         self.kubeconfig_path = self.state_dir / "kubeconfig"
         self.url = ""
         self.pid = 0
-        self.restarts = 0  # children started again by supervision
         self.supervision: asyncio.Task[None] | None = None  # set by the first `ready()`
         self._proc: asyncio.subprocess.Process | None = None
 
@@ -132,7 +131,6 @@ class APIServerProcess:
                       "%.1fs", proc.pid, _exit_reason(code), self.port, delay)
             await asyncio.sleep(delay)
             await self.spawn()
-            self.restarts += 1
             if await self._served():
                 log.info("the API server serves again at %s (pid %d)", self.url, self.pid)
 
