@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from propylon.statedir import StateDirInUse, owned
 from tests.e2e.conftest import BIN, REPO, Standalone, wait_for
 from tests.e2e.conftest import standalone  # noqa: F401 - the fixture these tests use
 from tests.e2e.test_walkthrough import condition, make_cert, tls_secret_yaml
@@ -181,6 +182,29 @@ def test_open_state_dir_is_tightened_on_start(standalone: Standalone) -> None:
     assert_private(sa.state_dir)
     assert (f"state dir {sa.state_dir} was open to other users: made {len(opened)} paths "
             "private (group and others removed): the directory itself, ") in sa.log_path.read_text()
+
+
+def test_tightening_never_follows_a_symbolic_link(tmp_path: Path) -> None:
+    outside = tmp_path / "shared.txt"
+    outside.write_text("not ours to change")
+    outside.chmod(0o644)
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o755)
+    state_dir.chmod(0o755)
+    (state_dir / "link").symlink_to(outside)
+    (state_dir / "own.json").write_text("{}")
+    (state_dir / "own.json").chmod(0o644)
+
+    with owned(state_dir):
+        assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+        assert stat.S_IMODE((state_dir / "own.json").stat().st_mode) == 0o600
+        assert stat.S_IMODE(outside.stat().st_mode) == 0o644
+        with pytest.raises(StateDirInUse, match=rf"^state dir {state_dir} is in use by propylon "
+                                                 rf"up \(pid {os.getpid()}\)$"):
+            with owned(state_dir):
+                pass
+    with owned(state_dir):  # released when the first owner is done
+        pass
 
 
 def test_killed_api_server_comes_back_and_the_controller_recovers(
