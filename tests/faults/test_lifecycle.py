@@ -102,10 +102,19 @@ def modes(state_dir: Path) -> dict[str, int]:
     return found
 
 
+def private(path: Path, mode: int) -> bool:
+    """Directories 0700, regular files 0600; anything else (a Unix socket, created 0700 under
+    umask 077) at least closed to group and others."""
+    if path.is_dir():
+        return mode == 0o700
+    if path.is_file():
+        return mode == 0o600
+    return mode & 0o077 == 0
+
+
 def assert_private(state_dir: Path) -> None:
-    found = modes(state_dir)
-    wrong = {name: oct(mode) for name, mode in found.items()
-             if mode != (0o700 if (state_dir / name).is_dir() else 0o600)}
+    wrong = {name: oct(mode) for name, mode in modes(state_dir).items()
+             if not private(state_dir / name, mode)}
     assert not wrong, f"not private (want dirs 0700, files 0600): {wrong}"
 
 
