@@ -126,7 +126,9 @@ def test_second_up_on_the_same_state_dir_is_refused_and_touches_nothing(
     gateway = programmed_gateway(sa, "first")
     address = gateway["status"]["addresses"][0]["value"]
     [envoy_pid] = sa.envoy_pids()
-    kept = ["kubeconfig", "xds.json", "addresses.json", "envoy/default_first/pid.json"]
+    kept = [name for name in ("kubeconfig", "addresses.json", "envoy/default_first/pid.json",
+                              "xds.json") if (sa.state_dir / name).exists()]
+    assert len(kept) >= 3  # the xDS port file exists only while xDS is served on TCP
     before = {name: (sa.state_dir / name).read_bytes() for name in kept}
     names_before = set(modes(sa.state_dir))
 
