@@ -1,6 +1,8 @@
 """The standalone stack: everything `propylon up` runs, as one async context manager.
 
-`Standalone(state_dir, ...)` starts, in order, the embedded API server (which writes
+`Standalone(state_dir, ...)` first owns the state directory (`statedir.owned`: one stack per
+directory, `StateDirInUse` if another runs there; files private to the user), then starts, in
+order, the embedded API server (which writes
 `<state-dir>/kubeconfig`) in a child process of its own (`apiserver.process`: requests are served
 on another core, not under the controller's GIL), the xDS server while that child starts (on a
 port kept in `<state-dir>/xds.json` so that Envoys started by an earlier run reconnect after a
@@ -26,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from propylon import statedir
 from propylon.apiserver.process import APIServerProcess
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 
@@ -71,7 +74,8 @@ class Standalone:
         return self.api.kubeconfig_path
 
     async def __aenter__(self) -> "Standalone":
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        # first of all: the lock (StateDirInUse, nothing touched), private modes and umask
+        self._stack.enter_context(statedir.owned(self.state_dir))
         try:
             await self._start()
         except BaseException:
