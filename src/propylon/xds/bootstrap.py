@@ -65,7 +65,7 @@ def _socket_address(host: str, port: int) -> dict[str, Any]:
     return {"socket_address": {"address": host, "port_value": port}}
 
 
-def _pipe(path: PurePath, mode: int | None = None) -> dict[str, Any]:
+def pipe_address(path: PurePath, mode: int | None = None) -> dict[str, Any]:
     """A Unix socket address; `mode` (for a listening socket) sets the file's permissions."""
     return {"pipe": {"path": str(path), **({} if mode is None else {"mode": mode})}}
 
@@ -146,8 +146,8 @@ def unix_bootstrap(node_id: str, xds_socket: PurePath, admin_socket: PurePath,
                    cluster: str = "propylon") -> dict[str, Any]:
     """The bootstrap of one Envoy that takes its configuration from ADS on the Unix socket
     `xds_socket` and serves its admin interface on the Unix socket `admin_socket` (mode 0600)."""
-    return _bootstrap(node_id, cluster, _pipe(admin_socket, 0o600),
-                      _xds_cluster(_pipe(xds_socket), static=True))
+    return _bootstrap(node_id, cluster, pipe_address(admin_socket, 0o600),
+                      _xds_cluster(pipe_address(xds_socket), static=True))
 
 
 def _bootstrap(node_id: str, cluster: str, admin: dict[str, Any],
