@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from propylon.apiserver.process import APIServerProcess
-from propylon.infra.private_sockets import private_sockets
+from propylon.infra.private_sockets import PrivateSockets, private_sockets
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 
 if TYPE_CHECKING:
@@ -102,10 +102,11 @@ class Standalone:
 
         self.cache = SnapshotCache()
         self.xds = XdsServer(self.cache)
-        xds_socket = private_sockets(self.state_dir).xds
-        await self.xds.start_unix(xds_socket)
+        sockets = private_sockets(self.state_dir)
+        self._stack.callback(self._remove_sockets, sockets)  # after xDS and the Envoys stopped
+        await self.xds.start_unix(sockets.xds)
         self._stack.push_async_callback(self.xds.stop)
-        _forget_xds_port(self.state_dir, xds_socket)
+        _forget_xds_port(self.state_dir, sockets.xds)
 
         await self.api.ready()
         self.client = load_client(self.api.kubeconfig_path)
@@ -123,6 +124,15 @@ class Standalone:
                                      controller_name=opts.controller_name)
         self.controller_task = asyncio.create_task(self.controller.run(), name="controller")
         self._stack.push_async_callback(_cancel, self.controller_task)
+
+    def _remove_sockets(self, sockets: PrivateSockets) -> None:
+        """Remove a socket directory outside the state dir unless an Envoy may still use it (one
+        left by an earlier run that this one did not get to adopt and stop)."""
+        from propylon.infra.host import PROXIES_DIR
+
+        proxies = self.state_dir / PROXIES_DIR
+        if not proxies.is_dir() or not any(proxies.iterdir()):
+            sockets.remove_linked()
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -5,7 +5,8 @@ SDS). Then: no process of the stack listens on a TCP port other than the Gateway
 and the API server's; the xDS and admin Unix sockets are 0600 in a 0700 directory; a process of
 another user (nobody) gets EACCES connecting to either while the owner connects and the Envoy
 keeps serving; and after a SIGKILL of the control plane the next `propylon up` binds the same
-sockets, adopts the running Envoy and reconfigures it. Both with a short state dir and with one
+sockets, adopts the running Envoy and reconfigures it; Ctrl-C then leaves no socket directory
+outside the state dir. Both with a short state dir and with one
 too long for a Unix socket path (the sockets then live in a short private directory the state dir
 links to). The state dir's parents are made enterable by everyone, so that what keeps `nobody`
 out is the socket directory itself.
@@ -201,3 +202,7 @@ def test_xds_and_admin_are_reachable_only_by_the_owner(stack: Standalone, tmp_pa
     assert sa.envoy_pids() == [envoy]
     assert sorted(directory.iterdir()) == sockets
     assert tcp_listen_ports(descendants(sa.proc.pid) | {envoy}) == {PORT, api_port(sa.kubeconfig)}
+
+    # Ctrl-C stops the Envoy; a directory outside the state dir goes with it.
+    assert sa.interrupt() == 0
+    assert directory.exists() == (directory.parent == sa.state_dir)

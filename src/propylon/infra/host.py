@@ -48,6 +48,7 @@ from propylon.xds.bootstrap import unix_bootstrap
 
 log = logging.getLogger(__name__)
 
+PROXIES_DIR = "envoy"  # in the state dir: one directory per Gateway's Envoy
 PORTS_FILE = "ports.json"
 REPROBE_INTERVAL = 2.0
 
@@ -74,7 +75,7 @@ class HostInfra:
                  privileged_port_offset: int = 10000, envoy_path: str | None = None,
                  concurrency: int = 1, *, bind_probe: BindProbe = probe_bind) -> None:
         self._state_dir = Path(state_dir).absolute()
-        self._proxies_dir = self._state_dir / "envoy"
+        self._proxies_dir = self._state_dir / PROXIES_DIR
         self._sockets = private_sockets(self._state_dir)
         self._offset = privileged_port_offset
         self._envoy_path = find_envoy(envoy_path)

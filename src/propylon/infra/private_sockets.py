@@ -10,7 +10,7 @@ dir (a pytest temporary directory, a deep home) can be longer: then the sockets 
 `<tmp>/propylon-<uid>-<digest of the state dir>` instead, and `<state-dir>/sockets` is a symbolic
 link to it, so the state dir still records where they are. That directory's name depends only on
 the user and the state dir, so a restarted control plane binds the same paths and the Envoys it
-adopts find it again. Since anyone may create names in the shared temporary directory, an
+adopts find it again; a stack that stops its Envoys removes it (`remove_linked`). Since anyone may create names in the shared temporary directory, an
 existing one is used only when it is a real directory owned by this user (then tightened to
 0700); anything else is refused with an error saying what to do.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class PrivateSockets:
     """The socket directory of one state dir and the paths in it."""
 
     directory: Path
+    link: Path | None = None  # `<state-dir>/sockets` when it links to `directory`
 
     @property
     def xds(self) -> Path:
@@ -49,6 +51,13 @@ class PrivateSockets:
         """The admin socket of the Envoy whose proxy directory is named `proxy`."""
         digest = hashlib.sha256(proxy.encode()).hexdigest()[:_DIGEST]
         return self.directory / f"admin-{digest}.sock"
+
+    def remove_linked(self) -> None:
+        """Once nothing serves there any more, remove a directory outside the state dir (and
+        the link to it), so that stopped stacks leave nothing in the temporary directory."""
+        if self.link is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.link.unlink(missing_ok=True)
 
 
 def _fits(directory: Path) -> bool:
@@ -95,5 +104,5 @@ def private_sockets(state_dir: Path) -> PrivateSockets:
         elif link.exists():
             raise SocketDirError(f"{link} is in the way of the link to {directory}; remove it")
         link.symlink_to(directory)
-    return PrivateSockets(directory)
+    return PrivateSockets(directory, link)
 
