@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_POOL = "127.0.10.1-127.0.10.254"
-OLD_XDS_PORT_FILE = "xds.json"  # where versions serving xDS on TCP kept its port
+OLD_XDS_PORT_FILE = "xds.json"  # where older versions, serving xDS on TCP, kept its port
 
 
 @dataclass
