@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, REPO, Standalone, wait_for
+from .conftest import REPO, Standalone, wait_for
 from .test_walkthrough import HOST, condition, https_get, make_cert, served_port, tls_secret_yaml
 
 pytestmark = pytest.mark.e2e
