@@ -281,7 +281,7 @@ class Stack:
         return int(self.info["pid"])
 
     def envoy(self) -> dict[str, Any]:
-        """pid and admin port of the (one) Envoy this stack runs."""
+        """`pid.json` of the (one) Envoy this stack runs: its pid and admin socket path."""
         for pid_file in sorted((self.state_dir / "envoy").glob("*/pid.json")):
             return dict(json.loads(pid_file.read_text()))
         raise RuntimeError("no Envoy running")

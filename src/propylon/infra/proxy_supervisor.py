@@ -2,8 +2,8 @@
 
 `ProxySupervisor.start()` first tries to adopt the Envoy a previous control plane left in the
 proxy's directory, else launches a new one, then runs a watch loop as an asyncio task:
-- while the process is alive, poll its admin endpoint (every 0.2 s until ready, then every 1 s)
-  and record `ready` and a `message` saying what it is waiting for;
+- while the process is alive, poll its admin endpoint on its Unix socket (every 0.2 s until
+  ready, then every 1 s) and record `ready` and a `message` saying what it is waiting for;
 - when it has died, report not ready with how it ended and the last line of its log, wait a
   backoff (0.5 s doubling to 30 s; reset once a process has stayed up for 30 s), and launch a
   new one. A launch that fails (binary gone, directory unwritable) is retried the same way.
@@ -21,11 +21,12 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
-from propylon.infra.envoy_admin import admin_status
-from propylon.infra.envoy_process import BootstrapFor, EnvoyProcess, adopt, launch
+from propylon.infra.envoy_admin import admin_session, admin_status
+from propylon.infra.envoy_process import EnvoyProcess, adopt, launch
 from propylon.ir.model import GatewayKey
 
 log = logging.getLogger(__name__)
@@ -39,15 +40,16 @@ class ProxySupervisor:
     """The Envoy of one Gateway: adopted or launched, watched, restarted, stopped."""
 
     def __init__(self, key: GatewayKey, directory: Path, envoy_path: str,
-                 bootstrap_for: BootstrapFor, concurrency: int, xds_address: str,
-                 session: aiohttp.ClientSession, on_change: Callable[[], None]) -> None:
+                 bootstrap: dict[str, Any], admin: Path, concurrency: int, xds_address: str,
+                 on_change: Callable[[], None]) -> None:
         self.key = key
         self.directory = directory
         self._envoy_path = envoy_path
-        self._bootstrap_for = bootstrap_for
+        self._bootstrap = bootstrap
+        self._admin = admin
         self._concurrency = concurrency
         self._xds_address = xds_address
-        self._session = session
+        self._session: aiohttp.ClientSession | None = None
         self._on_change = on_change
         self.process: EnvoyProcess | None = None
         self.ready = False
@@ -57,7 +59,9 @@ class ProxySupervisor:
 
     async def start(self) -> bool:
         """Adopt or launch Envoy and start watching it; True if a running Envoy was adopted."""
-        self.process = await adopt(self.directory, self._bootstrap_for, self._concurrency)
+        self._session = admin_session(self._admin)
+        self.process = await adopt(self.directory, self._bootstrap, self._admin,
+                                   self._concurrency)
         adopted = self.process is not None
         if self.process is None:
             self._launch()
@@ -66,8 +70,8 @@ class ProxySupervisor:
 
     def _launch(self) -> None:
         try:
-            self.process = launch(self._envoy_path, self.directory, self._bootstrap_for,
-                                  self._concurrency)
+            self.process = launch(self._envoy_path, self.directory, self._bootstrap,
+                                  self._admin, self._concurrency)
         except OSError as error:
             self.process = None
             self._failures += 1
@@ -100,7 +104,8 @@ class ProxySupervisor:
             await asyncio.sleep(self._backoff())
             self._launch()
             return
-        status = await admin_status(self._session, process.admin_port)
+        assert self._session is not None, "start() opens the admin session before watching"
+        status = await admin_status(self._session)
         if process is not self.process or not process.alive():
             return
         if status.ready:
@@ -135,5 +140,8 @@ class ProxySupervisor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         if terminate and self.process is not None:
             await self.process.terminate()
