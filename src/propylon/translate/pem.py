@@ -1,0 +1,96 @@
+"""Certificates and keys as Envoy judges them, before they are sent.
+
+Envoy refuses a TLS certificate whose PEM it cannot load, and with it the listener (or cluster)
+that uses it, so each one is parsed here with `cryptography` first. What Envoy 1.40 refuses was
+found with the real binary (`envoy --mode validate` on a listener with the inline PEM):
+
+- `key_pair_problem(cert, key)`, a `tls.crt` / `tls.key` pair: every CERTIFICATE block of the
+  chain must parse, and there must be one; the key (the first PEM key block) must parse and not
+  be encrypted (Envoy has no passphrase); it must be RSA of 2048 bits or more, ECDSA on P-256,
+  P-384 or P-521, or Ed25519 (Envoy refuses RSA-1024, secp256k1, Ed448 and DSA); and it must be
+  the key of the chain's *first* certificate (a chain with the CA first is refused as well).
+  Text around the PEM blocks is ignored, as Envoy does.
+- `ca_bundle_problem(pem)`, a CA bundle (`ca.crt`): every CERTIFICATE block must parse and there
+  must be at least one; other PEM blocks and text are ignored, as Envoy does.
+
+Each returns a sentence naming the key and what is wrong, ending with the fix, or None. Results
+are cached by content, so a Secret is parsed once per content, not per listener or pass.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+MIN_RSA_BITS = 2048
+CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+_SUPPORTED = "RSA of 2048 bits or more, ECDSA on P-256, P-384 or P-521, or Ed25519"
+
+
+def _reason(e: Exception) -> str:
+    """The parser's message without its pointer to a FAQ."""
+    return str(e).split(". See https://")[0]
+
+
+def _certificates(pem: str, key: str) -> list[x509.Certificate] | str:
+    try:
+        return x509.load_pem_x509_certificates(pem.encode())
+    except ValueError as e:
+        return f"{key} is not a PEM certificate: {_reason(e)}"
+
+
+@lru_cache(maxsize=1024)
+def key_pair_problem(cert: str, key: str) -> str | None:
+    """Why Envoy would refuse this certificate chain (`tls.crt`) and private key (`tls.key`)."""
+    chain = _certificates(cert, "tls.crt")
+    if isinstance(chain, str):
+        return f"{chain}: put the PEM certificate chain, the certificate of tls.key first, in tls.crt"
+    try:
+        private = serialization.load_pem_private_key(key.encode(), password=None)
+    except TypeError:
+        return ("tls.key is an encrypted private key, which Envoy cannot decrypt: store it "
+                "unencrypted (openssl pkey -in tls.key -out plain.key)")
+    except (ValueError, UnsupportedAlgorithm) as e:
+        return f"tls.key is not a PEM private key: {_reason(e)}: put the certificate's key in tls.key"
+    kind = _unsupported(private)
+    if kind is not None:
+        return f"tls.key is {kind}, which Envoy does not support: use {_SUPPORTED}"
+    public = _spki(private.public_key())
+    if _spki(chain[0].public_key()) == public:
+        return None
+    if any(_spki(c.public_key()) == public for c in chain[1:]):
+        return ("private key in tls.key matches a later certificate of tls.crt, not the first: "
+                "put the certificate of that key first in tls.crt, then its issuers")
+    return ("private key in tls.key does not match the certificate in tls.crt: put the key of "
+            "that certificate in tls.key, or the certificate of that key in tls.crt")
+
+
+@lru_cache(maxsize=256)
+def ca_bundle_problem(pem: str, key: str = "ca.crt") -> str | None:
+    """Why Envoy would refuse this CA bundle (`key` names where it is, for the message)."""
+    certs = _certificates(pem, key)
+    if isinstance(certs, str):
+        return f"{certs}: put one or more PEM CA certificates in {key}"
+    return None
+
+
+def _unsupported(private: object) -> str | None:
+    """A description of `private` when Envoy refuses its kind, else None."""
+    if isinstance(private, rsa.RSAPrivateKey):
+        bits = private.key_size
+        return f"a {bits}-bit RSA key" if bits < MIN_RSA_BITS else None
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        return None if isinstance(private.curve, CURVES) else f"an EC key on {private.curve.name}"
+    if isinstance(private, ed25519.Ed25519PrivateKey):
+        return None
+    names = {dsa.DSAPrivateKey: "a DSA key", ed448.Ed448PrivateKey: "an Ed448 key"}
+    return next((n for t, n in names.items() if isinstance(private, t)), "a key of another kind")
+
+
+def _spki(public: object) -> bytes:
+    return public.public_bytes(serialization.Encoding.DER,  # type: ignore[attr-defined]
+                               serialization.PublicFormat.SubjectPublicKeyInfo)
