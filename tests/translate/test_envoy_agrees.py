@@ -18,13 +18,14 @@ import pytest
 from propylon.infra.envoy_process import find_envoy
 from propylon.translate import pem, regexes
 from tests.translate.test_certificate_refs import BAD_PAIRS, GOOD_PAIRS, NOT_PEM, bad_pair, good_pair
-from tests.translate.test_regex_rules import LONG_METHOD
+from tests.translate.test_regex_rules import LONG_METHOD, LONG_ORIGIN
 
 # Envoy's RE2 parses Latin-1: the Unicode classes are small for it, \x{100} is invalid
 REGEXES = [
     "/(?<=bar)x", r"/(a)\1", r"/\x{100}", r"/\x{ff}", "/" + "a" * 95, "/" + "a" * 96,
     "^/" + "a" * 300, r"\w" * 60, r"/\pL+", r"/[^/]+/\pN{3}", r"/caf\C", "/(?i)k" * 5,
-    "/é" * 40, f"/[^/]+/{LONG_METHOD}", "/(", "/a{1001}",
+    "/é" * 40, f"/[^/]+/{LONG_METHOD}", "/(", "/a{1001}", regexes.origin_regex(LONG_ORIGIN),
+    regexes.origin_regex("https://*.example.com"),
 ]
 
 

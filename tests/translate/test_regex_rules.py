@@ -19,6 +19,8 @@ from propylon.translate.golden import snapshot_of
 KEY = GatewayKey("default", "gw")
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 LONG_METHOD = "M" + "x" * 120  # an Exact method alone becomes the regex /[^/]+/<method>
+# an allowed origin becomes a regex (^https://.*\.abcdefghij...): too long after the wildcard
+LONG_ORIGIN = "https://*." + ".".join(["abcdefghij"] * 8) + ".example.com"
 
 
 def _objects(kind: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -85,6 +87,13 @@ REFUSED = {
     "escape beyond Latin-1, which Envoy's RE2 parses": (
         "HTTPRoute", _http_rules({"path": {"type": "RegularExpression", "value": r"/\x{100}"}}),
         "spec.rules[1].matches[1].path.value", r"invalid escape sequence: \x{100"),
+    "CORS allowed origin": (
+        "HTTPRoute", [
+            {"matches": [{"path": {"type": "PathPrefix", "value": "/good"}}],
+             "backendRefs": [{"name": "svc", "port": 8080}]},
+            {"name": "bad", "backendRefs": [{"name": "svc", "port": 8080, "filters": [
+                {"type": "CORS", "cors": {"allowOrigins": ["https://ok.example.com", LONG_ORIGIN]}}]}]}],
+        "spec.rules[1].backendRefs[0].filters[0].cors.allowOrigins[1]", "RE2 program size"),
     "GRPCRoute method regex": (
         "GRPCRoute", [
             {"matches": [{"method": {"service": "ok.Service"}}],

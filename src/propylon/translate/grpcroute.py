@@ -31,6 +31,7 @@ from propylon.translate.httproute import (
     Translated,
     apply_filter,
     drop_invalid_rule,
+    match_regexes,
     weighted_backend,
 )
 from propylon.translate.precedence import Ranked
@@ -77,7 +78,7 @@ def translate_rules(route: GRPCRoute, backends: Backends) -> Translated:
         matches = [RouteMatch(path_match(m.method),
                               tuple(StringMatch(n, v, t)  # type: ignore[arg-type]
                                     for t, n, v in m.headers)) for m in rule.matches]
-        if drop_invalid_rule(out, i, rule.name, matches, path_field="method"):
+        if drop_invalid_rule(out, i, rule.name, match_regexes(i, matches, "method")):
             continue
         fields: dict[str, Any] = {}
         for f in rule.filters:

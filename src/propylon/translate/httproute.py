@@ -6,7 +6,7 @@ has none, answers 500), and reports what went wrong with references (ResolvedRef
 this implementation does not support (Accepted False, UnsupportedValue).
 
 A rule with a regular expression Envoy would refuse (`regexes.problem`: RE2 syntax and program
-size) is dropped, as the spec allows, since Envoy would refuse the whole virtual host and with it
+size; in a match, or the one a CORS allowed origin becomes) is dropped, as the spec allows, since Envoy would refuse the whole virtual host and with it
 every other route on those hostnames: the route's other rules are served, with PartiallyInvalid
 True (UnsupportedValue, "Dropped Rule(s): " and each rule's field path, RE2's error and the
 fix); a route whose rules are all dropped is Accepted False, UnsupportedValue.
@@ -123,7 +123,8 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
             tuple(StringMatch(n, v, t) for t, n, v in m.headers),  # type: ignore[arg-type]
             tuple(StringMatch(n, v, t) for t, n, v in m.query_params),  # type: ignore[arg-type]
             m.method) for m in rule.matches]
-        if drop_invalid_rule(out, i, rule.name, matches):
+        if drop_invalid_rule(out, i, rule.name,
+                             match_regexes(i, matches) + _cors_regexes(i, rule)):
             continue
         fields = _rule_fields(rule, resolve, out.unsupported)
         weighted = tuple(weighted_backend(b, resolve(b), len(rule.backend_refs), fields,
@@ -171,24 +172,42 @@ _HOISTABLE = ("RequestRedirect", "URLRewrite", "RequestMirror", "CORS")
 
 
 def drop_invalid_rule(out: Translated, index: int, rule_name: str | None,
-                      matches: list[RouteMatch], path_field: str = "path.value") -> bool:
-    """Leave out rule `index` if Envoy would refuse one of its regular expressions (the whole
-    virtual host would go with it): note in `out.dropped` the field, RE2's verdict and the fix.
-    `path_field` names the field a path regex comes from (a GRPCRoute's is `method`)."""
-    problems = []
-    for j, match in enumerate(matches):
-        at = f"spec.rules[{index}].matches[{j}]"
-        found = [(f"{at}.{path_field}", match.path.value)] \
-            if match.path.type == "RegularExpression" else []
-        for kind, strings in (("headers", match.headers), ("queryParams", match.query_params)):
-            found += [(f"{at}.{kind}[{k}].value", s.value) for k, s in enumerate(strings)
-                      if s.type == "RegularExpression"]
-        problems += [f"{where}: {p}" for where, regex in found
-                     if (p := regexes.problem(regex)) is not None]
+                      found: list[tuple[str, str]]) -> bool:
+    """Leave out rule `index` if Envoy would refuse one of its regular expressions, `found` as
+    (field path, regex) (the whole virtual host would go with it): note in `out.dropped` the
+    field, RE2's verdict and the fix."""
+    problems = [f"{where}: {p}" for where, regex in found
+                if (p := regexes.problem(regex)) is not None]
     if problems:
         label = f"rule {index}" + (f' ("{rule_name}")' if rule_name else "")
         out.dropped.append(f"{label}: " + "; ".join(problems))
     return bool(problems)
+
+
+def match_regexes(index: int, matches: list[RouteMatch],
+                  path_field: str = "path.value") -> list[tuple[str, str]]:
+    """(field path, regex) of each regular expression of rule `index`'s matches; `path_field`
+    names the field a path regex comes from (a GRPCRoute's is `method`)."""
+    found = []
+    for j, match in enumerate(matches):
+        at = f"spec.rules[{index}].matches[{j}]"
+        if match.path.type == "RegularExpression":
+            found.append((f"{at}.{path_field}", match.path.value))
+        for kind, strings in (("headers", match.headers), ("queryParams", match.query_params)):
+            found += [(f"{at}.{kind}[{k}].value", s.value) for k, s in enumerate(strings)
+                      if s.type == "RegularExpression"]
+    return found
+
+
+def _cors_regexes(index: int, rule: Rule) -> list[tuple[str, str]]:
+    """(field path, regex) of each CORS allowed origin of rule `index`, its backendRefs' too."""
+    at = f"spec.rules[{index}]"
+    filters = [(f"{at}.filters[{k}]", f) for k, f in enumerate(rule.filters)]
+    filters += [(f"{at}.backendRefs[{b}].filters[{k}]", f)
+                for b, ref in enumerate(rule.backend_refs) for k, f in enumerate(ref.filters)]
+    return [(f"{where}.cors.allowOrigins[{n}]", regexes.origin_regex(str(origin)))
+            for where, f in filters if f.type == "CORS"
+            for n, origin in enumerate(f.body.get("allowOrigins") or ())]
 
 
 def _rule_fields(rule: Rule, resolve: Callable[[BackendRef], str | None],

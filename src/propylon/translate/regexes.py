@@ -13,10 +13,14 @@ RE2 parses the pattern's UTF-8 bytes as Latin-1 (`\\x{100}` is an invalid escape
 `\\pL` cost one or two instructions, `é` costs two), and its program sizes and error texts are
 exactly those of RE2 compiled here with Latin-1 encoding; with UTF-8 the sizes of Unicode
 classes would be hundreds and refuse what Envoy takes. Results are cached by pattern.
+
+Regexes built from other values are built here too, so that the text checked is the text sent:
+`origin_regex` (a CORS allowed origin, used by `xds.translate.cors`).
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import re2
@@ -24,6 +28,7 @@ import re2
 #: Envoy's default `re2.max_program_size.error_level`: a larger RE2 program is refused.
 MAX_PROGRAM_SIZE = 100
 
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
 _OPTIONS.encoding = re2.Options.Encoding.LATIN1
@@ -45,3 +50,17 @@ def problem(regex: str) -> str | None:
                 f"at most {MAX_PROGRAM_SIZE}): simplify it, e.g. fewer character classes or "
                 "repetitions, or use an Exact or PathPrefix match")
     return None
+
+
+def origin_regex(origin: str) -> str:
+    """The anchored regex of a CORS allowed origin: `*` stands for any characters (any number of
+    DNS labels to its left), and an origin without port also matches its scheme's default port,
+    as the Gateway API defines."""
+    if origin == "*":
+        return ".*"
+    scheme, sep, rest = origin.partition("://")
+    body = ".*".join(re.escape(part) for part in (rest if sep else origin).split("*"))
+    default_port = _DEFAULT_PORTS.get(scheme.lower()) if sep else None
+    if default_port is not None and ":" not in rest:
+        body += f"(:{default_port})?"
+    return f"^{re.escape(scheme)}://{body}$" if sep else f"^{body}$"
