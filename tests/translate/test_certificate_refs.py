@@ -68,13 +68,15 @@ def good_pair(kind: str) -> tuple[str, str]:
     if kind == "chain leaf first":
         ca = ec.generate_private_key(ec.SECP384R1())
         return _cert_pem(_ec(), ca) + _cert_pem(ca, name="ca"), _key_pem(_ec())
+    if kind == "key appended to tls.crt":
+        return _cert_pem(_ec()) + _key_pem(_ec()), _key_pem(_ec())
     if kind == "traditional EC key":
         return _cert_pem(_ec()), _key_pem(_ec(), fmt=serialization.PrivateFormat.TraditionalOpenSSL)
     return _self_signed(keys[kind]())
 
 
 GOOD_PAIRS = ("rsa-2048", "ec-p256", "ec-p384", "ec-p521", "ed25519", "chain leaf first",
-              "traditional EC key")
+              "traditional EC key", "key appended to tls.crt")
 
 
 @cache
@@ -94,6 +96,10 @@ def bad_pair(kind: str) -> tuple[str, str]:
         return "just text", key
     if kind == "certificate as key":
         return cert, cert
+    if kind == "indented certificate":  # Envoy only sees a BEGIN line that starts a line
+        return "  " + cert, key
+    if kind == "indented key":
+        return cert, "  " + key
     weak = {"rsa-1024": lambda: rsa.generate_private_key(65537, 1024),
             "ec-secp256k1": lambda: ec.generate_private_key(ec.SECP256K1()),
             "ed448": ed448.Ed448PrivateKey.generate,
@@ -109,6 +115,8 @@ BAD_PAIRS = {
     "unparsable certificate": ("tls.crt", "tls.crt is not a PEM certificate: error parsing"),
     "no PEM in tls.crt": ("tls.crt", "tls.crt is not a PEM certificate"),
     "certificate as key": ("tls.key", "tls.key is not a PEM private key"),
+    "indented certificate": ("tls.crt", "tls.crt is not a PEM certificate: no line starts with"),
+    "indented key": ("tls.key", "tls.key is not a PEM private key: no line starts with"),
     "rsa-1024": ("tls.key", "a 1024-bit RSA key, which Envoy does not support"),
     "ec-secp256k1": ("tls.key", "an EC key on secp256k1"),
     "ed448": ("tls.key", "an Ed448 key"),

@@ -87,10 +87,13 @@ def test_key_pair_verdict_is_envoys(tmp_path: Path, kind: str) -> None:
     assert taken == (kind in GOOD_PAIRS)
 
 
-@pytest.mark.parametrize("bundle", ["CA", "CA+NOT_PEM", "NOT_PEM", "text", "CA+key", "key"])
+@pytest.mark.parametrize("bundle", ["CA", "CA+NOT_PEM", "NOT_PEM", "text", "CA+key", "key",
+                                    "indented", "CA+indented", "one-line"])
 def test_ca_bundle_verdict_is_envoys(tmp_path: Path, bundle: str) -> None:
     cert, key = good_pair("ec-p256")
-    parts = {"CA": good_pair("ec-p384")[0], "NOT_PEM": NOT_PEM, "text": "text\n", "key": key}
+    ca_pem = good_pair("ec-p384")[0]
+    parts = {"CA": ca_pem, "NOT_PEM": NOT_PEM, "text": "text\n", "key": key,
+             "indented": "  " + ca_pem, "one-line": " ".join(ca_pem.splitlines())}
     ca = "".join(parts[p] for p in bundle.split("+"))
     taken, output = _validate(tmp_path, _tls_with(cert, key, ca))
     ours = pem.ca_bundle_problem(ca)

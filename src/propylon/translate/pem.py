@@ -9,7 +9,8 @@ found with the real binary (`envoy --mode validate` on a listener with the inlin
   be encrypted (Envoy has no passphrase); it must be RSA of 2048 bits or more, ECDSA on P-256,
   P-384 or P-521, or Ed25519 (Envoy refuses RSA-1024, secp256k1, Ed448 and DSA); and it must be
   the key of the chain's *first* certificate (a chain with the CA first is refused as well).
-  Text around the PEM blocks is ignored, as Envoy does.
+  Text around the PEM blocks is ignored, as Envoy does, and so is a block whose BEGIN line
+  does not start a line (indented): Envoy does not see it.
 - `ca_bundle_problem(pem)`, a CA bundle (`ca.crt`): every CERTIFICATE block must parse and there
   must be at least one; other PEM blocks and text are ignored, as Envoy does.
 
@@ -19,6 +20,7 @@ are cached by content, so a Secret is parsed once per content, not per listener 
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from cryptography import x509
@@ -28,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 
 MIN_RSA_BITS = 2048
 CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+_BLOCK = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----\r?$.*?^-----END \1-----\r?$", re.M | re.S)
 _SUPPORTED = "RSA of 2048 bits or more, ECDSA on P-256, P-384 or P-521, or Ed25519"
 
 
@@ -36,9 +39,17 @@ def _reason(e: Exception) -> str:
     return str(e).split(". See https://")[0]
 
 
+def _armored(text: str) -> bytes:
+    """The PEM blocks of `text` that Envoy sees: those whose BEGIN and END lines start a line."""
+    return "\n".join(m.group(0) for m in _BLOCK.finditer(text)).encode()
+
+
 def _certificates(pem: str, key: str) -> list[x509.Certificate] | str:
+    blocks = _armored(pem)
+    if not blocks:
+        return f"{key} is not a PEM certificate: no line starts with -----BEGIN"
     try:
-        return x509.load_pem_x509_certificates(pem.encode())
+        return x509.load_pem_x509_certificates(blocks)
     except ValueError as e:
         return f"{key} is not a PEM certificate: {_reason(e)}"
 
@@ -49,8 +60,12 @@ def key_pair_problem(cert: str, key: str) -> str | None:
     chain = _certificates(cert, "tls.crt")
     if isinstance(chain, str):
         return f"{chain}: put the PEM certificate chain, the certificate of tls.key first, in tls.crt"
+    blocks = _armored(key)
+    if not blocks:
+        return ("tls.key is not a PEM private key: no line starts with -----BEGIN: put the "
+                "certificate's key in tls.key")
     try:
-        private = serialization.load_pem_private_key(key.encode(), password=None)
+        private = serialization.load_pem_private_key(blocks, password=None)
     except TypeError:
         return ("tls.key is an encrypted private key, which Envoy cannot decrypt: store it "
                 "unencrypted (openssl pkey -in tls.key -out plain.key)")
