@@ -6,9 +6,9 @@ in another namespace only with a ReferenceGrant, and the mode (`AllowInsecureFal
 client without a valid certificate through). A listener whose CA cannot be used is not served:
 ResolvedRefs False (InvalidCACertificateKind for a ref that is not a ConfigMap, RefNotPermitted,
 InvalidCACertificateRef for a missing ConfigMap or one without a `ca.crt` Envoy would load,
-`pem.ca_bundle_problem`) and Accepted
-False with NoValidCACertificate. A Gateway using the insecure fallback says so with the
-condition InsecureFrontendValidationMode (reason ConfigurationChanged).
+`pem.ca_bundle_problem`) and Accepted False with NoValidCACertificate. A Gateway using the
+insecure fallback says so with the condition InsecureFrontendValidationMode (reason
+ConfigurationChanged).
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ has none, answers 500), and reports what went wrong with references (ResolvedRef
 this implementation does not support (Accepted False, UnsupportedValue).
 
 A rule with a regular expression Envoy would refuse (`regexes.problem`: RE2 syntax and program
-size; in a match, or the one a CORS allowed origin becomes) is dropped, as the spec allows, since Envoy would refuse the whole virtual host and with it
-every other route on those hostnames: the route's other rules are served, with PartiallyInvalid
-True (UnsupportedValue, "Dropped Rule(s): " and each rule's field path, RE2's error and the
-fix); a route whose rules are all dropped is Accepted False, UnsupportedValue.
+size; in a match, or the one a CORS allowed origin becomes) is dropped, as the spec allows:
+Envoy would refuse the whole virtual host, and with it every other route on those hostnames.
+The route's other rules are served, with PartiallyInvalid True (UnsupportedValue, "Dropped
+Rule(s): " and each rule's field path, RE2's error and the fix); a route whose rules are all
+dropped is Accepted False, UnsupportedValue.
 
 Filters on a backendRef: header modifiers are carried per backend; any other filter on the only
 backendRef of a rule is the rule's own (every request of the rule goes there), and on a rule

@@ -33,11 +33,13 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 MIN_RSA_BITS = 2048
 CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 _BLOCK = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----\r?$.*?^-----END \1-----\r?$", re.M | re.S)
 CACHE_SIZE = 4096
+_NO_BLOCK = "no line starts with -----BEGIN"
 _SUPPORTED = "RSA of 2048 bits or more, ECDSA on P-256, P-384 or P-521, or Ed25519"
 
 
@@ -72,7 +74,7 @@ def _armored(text: str) -> bytes:
 def _certificates(pem: str, key: str) -> list[x509.Certificate] | str:
     blocks = _armored(pem)
     if not blocks:
-        return f"{key} is not a PEM certificate: no line starts with -----BEGIN"
+        return f"{key} is not a PEM certificate: {_NO_BLOCK}"
     try:
         return x509.load_pem_x509_certificates(blocks)
     except ValueError as e:
@@ -84,19 +86,11 @@ def key_pair_problem(cert: str, key: str) -> str | None:
     """Why Envoy would refuse this certificate chain (`tls.crt`) and private key (`tls.key`)."""
     chain = _certificates(cert, "tls.crt")
     if isinstance(chain, str):
-        return f"{chain}: put the PEM certificate chain, the certificate of tls.key first, in tls.crt"
-    blocks = _armored(key)
-    if not blocks:
-        return ("tls.key is not a PEM private key: no line starts with -----BEGIN: put the "
-                "certificate's key in tls.key")
-    try:
-        private = serialization.load_pem_private_key(blocks, password=None,
-                                                     unsafe_skip_rsa_key_validation=True)
-    except TypeError:
-        return ("tls.key is an encrypted private key, which Envoy cannot decrypt: store it "
-                "unencrypted (openssl pkey -in tls.key -out plain.key)")
-    except (ValueError, UnsupportedAlgorithm) as e:
-        return f"tls.key is not a PEM private key: {_reason(e)}: put the certificate's key in tls.key"
+        return (f"{chain}: put the PEM certificate chain, the certificate of tls.key first, "
+                "in tls.crt")
+    private = _private_key(key)
+    if isinstance(private, str):
+        return private
     kind = _unsupported(private)
     if kind is not None:
         return f"tls.key is {kind}, which Envoy does not support: use {_SUPPORTED}"
@@ -119,7 +113,23 @@ def ca_bundle_problem(pem: str, key: str = "ca.crt") -> str | None:
     return None
 
 
-def _unsupported(private: object) -> str | None:
+def _private_key(key: str) -> PrivateKeyTypes | str:
+    """The first PEM private key of `key`, or why Envoy could not load it, with the fix."""
+    blocks = _armored(key)
+    reason = _NO_BLOCK
+    if blocks:
+        try:
+            return serialization.load_pem_private_key(blocks, password=None,
+                                                      unsafe_skip_rsa_key_validation=True)
+        except TypeError:
+            return ("tls.key is an encrypted private key, which Envoy cannot decrypt: store it "
+                    "unencrypted (openssl pkey -in tls.key -out plain.key)")
+        except (ValueError, UnsupportedAlgorithm) as e:
+            reason = _reason(e)
+    return f"tls.key is not a PEM private key: {reason}: put the certificate's key in tls.key"
+
+
+def _unsupported(private: PrivateKeyTypes) -> str | None:
     """A description of `private` when Envoy refuses its kind, else None."""
     if isinstance(private, rsa.RSAPrivateKey):
         bits = private.key_size

@@ -3,8 +3,9 @@
 `resolve_certificates(...)` turns a listener's certificateRefs into `ir.Secret`s named
 `<namespace>/<name>`, or into a ResolvedRefs failure: a ref that is not a core Secret, a Secret in
 another namespace without a ReferenceGrant (RefNotPermitted), a missing Secret, or one that is not
-of type kubernetes.io/tls with PEM `tls.crt` and `tls.key` that Envoy would load (InvalidCertificateRef:
-`key_pair`, which also serves client certificates, checks them with `pem.key_pair_problem`).
+of type kubernetes.io/tls with PEM `tls.crt` and `tls.key` that Envoy would load
+(InvalidCertificateRef; `key_pair`, used for client certificates too, checks them with
+`pem.key_pair_problem`).
 """
 
 from __future__ import annotations
