@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from propylon.translate.golden import snapshot_of
 KEY = GatewayKey("default", "gw")
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 NOT_PEM = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+PEM_FILES = Path(__file__).parent / "testdata" / "pem"
 _PLAIN = serialization.NoEncryption()
 
 
@@ -96,6 +98,8 @@ def bad_pair(kind: str) -> tuple[str, str]:
         return "just text", key
     if kind == "certificate as key":
         return cert, cert
+    if kind == "rsa-pss certificate":  # made with openssl genpkey -algorithm RSA-PSS
+        return ((PEM_FILES / "rsa-pss.crt").read_text(), (PEM_FILES / "rsa-pss.key").read_text())
     if kind == "indented certificate":  # Envoy only sees a BEGIN line that starts a line
         return "  " + cert, key
     if kind == "indented key":
@@ -115,6 +119,7 @@ BAD_PAIRS = {
     "unparsable certificate": ("tls.crt", "tls.crt is not a PEM certificate: error parsing"),
     "no PEM in tls.crt": ("tls.crt", "tls.crt is not a PEM certificate"),
     "certificate as key": ("tls.key", "tls.key is not a PEM private key"),
+    "rsa-pss certificate": ("tls.crt", "has an RSA-PSS public key, which Envoy does not"),
     "indented certificate": ("tls.crt", "tls.crt is not a PEM certificate: no line starts with"),
     "indented key": ("tls.key", "tls.key is not a PEM private key: no line starts with"),
     "rsa-1024": ("tls.key", "a 1024-bit RSA key, which Envoy does not support"),

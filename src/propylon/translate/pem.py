@@ -7,7 +7,8 @@ found with the real binary (`envoy --mode validate` on a listener with the inlin
 - `key_pair_problem(cert, key)`, a `tls.crt` / `tls.key` pair: every CERTIFICATE block of the
   chain must parse, and there must be one; the key (the first PEM key block) must parse and not
   be encrypted (Envoy has no passphrase); it must be RSA of 2048 bits or more, ECDSA on P-256,
-  P-384 or P-521, or Ed25519 (Envoy refuses RSA-1024, secp256k1, Ed448 and DSA); and it must be
+  P-384 or P-521, or Ed25519 (Envoy refuses RSA-1024, secp256k1, Ed448, DSA, and RSA-PSS
+  certificates, whose key cryptography loads as RSA); and it must be
   the key of the chain's *first* certificate (a chain with the CA first is refused as well).
   Text around the PEM blocks is ignored, as Envoy does, and so is a block whose BEGIN line
   does not start a line (indented): Envoy does not see it.
@@ -34,9 +35,13 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 MIN_RSA_BITS = 2048
 CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+# certificate key algorithms Envoy takes (an RSA-PSS key loads as an RSA key, but not in Envoy)
+_ALGORITHMS = (PublicKeyAlgorithmOID.RSAES_PKCS1_v1_5, PublicKeyAlgorithmOID.EC_PUBLIC_KEY,
+               PublicKeyAlgorithmOID.ED25519)
 _BLOCK = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----\r?$.*?^-----END \1-----\r?$", re.M | re.S)
 CACHE_SIZE = 4096
 _NO_BLOCK = "no line starts with -----BEGIN"
@@ -94,6 +99,12 @@ def key_pair_problem(cert: str, key: str) -> str | None:
     kind = _unsupported(private)
     if kind is not None:
         return f"tls.key is {kind}, which Envoy does not support: use {_SUPPORTED}"
+    algorithm = chain[0].public_key_algorithm_oid
+    if algorithm not in _ALGORITHMS:
+        name = ("RSA-PSS" if algorithm == PublicKeyAlgorithmOID.RSASSA_PSS
+                else f"{algorithm.dotted_string} (OID)")
+        return (f"the first certificate of tls.crt has an {name} public key, which Envoy does "
+                f"not support: use {_SUPPORTED}")
     public = _spki(private.public_key())
     if _spki(chain[0].public_key()) == public:
         return None
