@@ -34,8 +34,9 @@ class APIError(Exception):
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                "status": "Failure", "message": self.message,
-                                "reason": self.reason, "code": self.code}
+                                "status": "Failure", "message": self.message, "code": self.code}
+        if self.reason:  # an unknown reason is left out, as kube-apiserver does
+            body["reason"] = self.reason
         if self.details:
             body["details"] = self.details
         return body
@@ -83,6 +84,14 @@ def conflict(info: KindInfo, name: str) -> APIError:
                     f'Operation cannot be fulfilled on {qualified} "{name}": the object has been '
                     "modified; please apply your changes to the latest version and try again",
                     _details(info, name))
+
+
+def storage_failure(cause: str) -> APIError:
+    """A write the storage refused: 500 with no reason and the storage's own message, which is
+    what kube-apiserver answers when etcd refuses a write ("database space exceeded")."""
+    return APIError(500, "", f"{cause}: the object was not stored; objects stored before are "
+                             "intact and readable, and writes work again once the cause is "
+                             "fixed (free space on the state directory's disk)")
 
 
 def bad_request(message: str) -> APIError:

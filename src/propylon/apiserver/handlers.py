@@ -24,10 +24,12 @@ from propylon.api.kinds import KindInfo
 from propylon.apiserver import audit, discovery, openapi
 from propylon.apiserver.admission import field_validation
 from propylon.apiserver.errors import (JSON_CONTENT_TYPE, APIError, bad_request, json_response,
-                                       resource_not_found, to_response, unsupported_media_type)
+                                       resource_not_found, storage_failure, to_response,
+                                       unsupported_media_type)
 from propylon.apiserver.events import EventHub
 from propylon.apiserver.registry import APPLY_PATCH, Registry
 from propylon.apiserver.selectors import selectors
+from propylon.apiserver.storage import StorageError
 from propylon.apiserver.table import to_table, wants_table
 from propylon.apiserver.watch import serve_watch
 
@@ -107,6 +109,9 @@ class Routes:
             return await handler(request)
         except APIError as err:
             return to_response(err)
+        except StorageError as err:
+            log.error("storage refused %s %s: %s", request.method, request.path_qs, err)
+            return to_response(storage_failure(str(err)))
         except web.HTTPException as err:
             if err.status == 404:
                 return to_response(resource_not_found())
