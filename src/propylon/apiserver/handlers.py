@@ -3,7 +3,8 @@
 Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<version>/...`, then
 `[namespaces/<ns>/]<plural>[/<name>[/status]]`. The verb comes from the method (GET with
 `watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type; protobuf and
-other formats get a 415 Status explaining the JSON alternative. Responses are objects, Lists,
+other formats get a 415 Status explaining the JSON alternative; a body over 3 MiB gets 413, as
+from kube-apiserver. Responses are objects, Lists,
 or Tables when the Accept header asks for `as=Table`; a List of every object (no selector, no
 `limit`) is assembled from the objects' stored JSON without decoding it. A middleware checks the bearer token
 (everything but `/healthz`) and turns every error into a `Status`.
@@ -43,6 +44,9 @@ _PARTIAL_LIST = ("labelSelector", "fieldSelector", "limit", "continue")
 _PROTOBUF_HINT = ("; this server speaks JSON only: for `kubectl create secret/configmap ...`, "
                   "run `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`")
 
+# kube-apiserver's limit on a request body (3 MiB); a larger one is answered 413
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -54,7 +58,11 @@ def _respond(obj: Any, status: int, warnings: list[str]) -> web.Response:
 
 
 async def _decode_body(request: web.Request, required: bool = True) -> Any:
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as err:
+        raise APIError(413, "RequestEntityTooLarge", "Request entity too large: limit is "
+                       f"{MAX_REQUEST_BODY_BYTES}") from err
     if not raw:
         if required:
             raise bad_request("the request needs a body (a JSON object)")
