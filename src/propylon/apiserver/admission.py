@@ -1,8 +1,8 @@
 """Validation of every object before it is stored.
 
 Two layers run on the object a write would store (for a patch: the patched result, never the
-patch body): the generic checks any API server makes (a `metadata.name` that is a valid DNS
-subdomain, or a DNS label for a Namespace), then the optional `validator(obj)` that returns field
+patch body): the generic checks any API server makes on metadata (`objectmeta`: name, labels,
+annotations and their total size), then the optional `validator(obj)` that returns field
 errors. Errors are duck-typed (`.field`, `.reason`, `.message`, `.unknown`), so any validator with
 that shape works, `propylon.api.validation.validate` by default.
 
@@ -14,18 +14,16 @@ Unknown fields (`unknown=True`) follow the request's `fieldValidation`: `Strict`
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Callable
 from typing import Any
 
 from propylon.api.kinds import KindInfo
 from propylon.apiserver.errors import bad_request, invalid
+from propylon.apiserver.objectmeta import meta_causes
 
 
 Validator = Callable[[dict[str, Any]], list[Any]]
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 
 
@@ -50,25 +48,10 @@ def field_validation(query: dict[str, str]) -> str:
     return value
 
 
-def _name_causes(info: KindInfo, obj: dict[str, Any]) -> list[dict[str, str]]:
-    name = obj.get("metadata", {}).get("name")
-    if not name:
-        return [{"reason": "FieldValueRequired", "field": "metadata.name",
-                 "message": "Required value: name or generateName is required"}]
-    pattern, limit, what = (_DNS_LABEL, 63, "RFC 1123 label") if info.kind == "Namespace" \
-        else (_DNS_SUBDOMAIN, 253, "RFC 1123 subdomain")
-    if not isinstance(name, str) or len(name) > limit or not pattern.match(name):
-        return [{"reason": "FieldValueInvalid", "field": "metadata.name",
-                 "message": f'Invalid value: "{name}": a lowercase {what} must consist of lower '
-                            "case alphanumeric characters, '-' or '.', and must start and end "
-                            f"with an alphanumeric character (at most {limit} characters)"}]
-    return []
-
-
 def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
           validation: str) -> list[str]:
     """Check `obj`; returns warnings for the response, raises APIError when it is refused."""
-    causes = _name_causes(info, obj)
+    causes = meta_causes(info, obj)
     unknown: list[str] = []
     for error in (validator(obj) if validator is not None else []):
         if getattr(error, "unknown", False):
