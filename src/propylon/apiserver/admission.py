@@ -6,20 +6,23 @@ annotations and their total size), then the optional `validator(obj)` that retur
 errors. Errors are duck-typed (`.field`, `.reason`, `.message`, `.unknown`), so any validator with
 that shape works, `propylon.api.validation.validate` by default.
 
-Unknown fields (`unknown=True`) follow the request's `fieldValidation`: `Strict` rejects with 400
-`strict decoding error: unknown field "spec.x"`, `Warn` (the default) returns warnings for the
-`Warning` header, `Ignore` drops them. Every other error is a 422 Invalid with `details.causes`.
+Unknown fields (`unknown=True`, and fields `metadata` does not have) are never stored: they are
+pruned from the object, and the request's `fieldValidation` says what the client hears: `Strict`
+rejects with 400 `strict decoding error: unknown field "spec.x"`, `Warn` (kube-apiserver's
+default) returns warnings for the `Warning` header, `Ignore` says nothing. Every other error is a
+422 Invalid with `details.causes`.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from typing import Any
 
 from propylon.api.kinds import KindInfo
 from propylon.apiserver.errors import bad_request, invalid
-from propylon.apiserver.objectmeta import meta_causes
+from propylon.apiserver.objectmeta import meta_causes, unknown_meta_fields
 
 
 Validator = Callable[[dict[str, Any]], list[Any]]
@@ -50,9 +53,10 @@ def field_validation(query: dict[str, str]) -> str:
 
 def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
           validation: str) -> list[str]:
-    """Check `obj`; returns warnings for the response, raises APIError when it is refused."""
+    """Check `obj` and prune its unknown fields (in place, whatever `validation` says: they are
+    never stored); returns warnings for the response, raises APIError when it is refused."""
     causes = meta_causes(info, obj)
-    unknown: list[str] = []
+    unknown = unknown_meta_fields(obj)
     for error in (validator(obj) if validator is not None else []):
         if getattr(error, "unknown", False):
             unknown.append(error.field)
@@ -62,6 +66,42 @@ def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
     if unknown and validation == "Strict":
         raise bad_request("strict decoding error: "
                           + ", ".join(f'unknown field "{f}"' for f in unknown))
+    for path in unknown:
+        prune(obj, path)
     if causes:
         raise invalid(info, str(obj.get("metadata", {}).get("name") or ""), causes)
     return [f'unknown field "{f}"' for f in unknown] if validation == "Warn" else []
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def prune(obj: Any, path: str) -> None:
+    """Remove the field at `path`, written as field errors write it (`spec.rules[0].foo`, a map
+    key in brackets: `data[a.b]`); nothing happens when it is not there. Object keys may hold
+    dots, so at each level the longest key that `path` continues with is taken."""
+    node, rest = obj, path
+    while rest:
+        if isinstance(node, list):
+            match = _INDEX.match(rest)
+            if match is None or int(match[1]) >= len(node):
+                return
+            node, rest = node[int(match[1])], rest[match.end():].removeprefix(".")
+            continue
+        if not isinstance(node, dict):
+            return
+        if rest.startswith("["):
+            keys = [k for k in node if rest.startswith(f"[{k}]")]
+            width = 2
+        else:
+            keys = [k for k in node if rest.startswith(k)
+                    and (len(rest) == len(k) or rest[len(k)] in ".[")]
+            width = 0
+        if not keys:
+            return
+        key = max(keys, key=len)
+        rest = rest[len(key) + width:]
+        if not rest:
+            del node[key]
+            return
+        node, rest = node[key], rest.removeprefix(".")

@@ -2,7 +2,9 @@
 
 Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<version>/...`, then
 `[namespaces/<ns>/]<plural>[/<name>[/status]]`. The verb comes from the method (GET with
-`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type; protobuf and
+`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type (a JSON field
+given twice keeps its last value and is refused, warned about or ignored as `fieldValidation`
+says, like unknown fields in `admission`); protobuf and
 other formats get a 415 Status explaining the JSON alternative; a body over 3 MiB gets 413, as
 from kube-apiserver. Responses are objects, Lists,
 or Tables when the Accept header asks for `as=Table`; a List of every object (no selector, no
@@ -57,7 +59,46 @@ def _respond(obj: Any, status: int, warnings: list[str]) -> web.Response:
     return resp
 
 
-async def _decode_body(request: web.Request, required: bool = True) -> Any:
+def _loads(raw: bytes, duplicates: list[str]) -> Any:
+    """`json.loads`, appending to `duplicates` the path of every field given twice (the last
+    value is kept, as in kube-apiserver)."""
+    seen: dict[int, list[str]] = {}
+
+    def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            keys: set[str] = set()
+            seen[id(obj)] = [k for k, _ in pairs if k in keys or keys.add(k)]
+        return obj
+
+    value = json.loads(raw, object_pairs_hook=pairs_to_dict)
+    if seen:
+        _duplicate_paths(value, "", seen, duplicates)
+    return value
+
+
+def _duplicate_paths(value: Any, path: str, seen: dict[int, list[str]], out: list[str]) -> None:
+    if isinstance(value, dict):
+        out.extend(f"{path}.{key}" if path else key for key in seen.get(id(value), ()))
+        for key, child in value.items():
+            _duplicate_paths(child, f"{path}.{key}" if path else key, seen, out)
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            _duplicate_paths(child, f"{path}[{i}]", seen, out)
+
+
+def _strict_decoding(validation: str, duplicates: list[str]) -> list[str]:
+    """Fields given twice under `fieldValidation`: Strict refuses them (400), Warn returns one
+    warning each, Ignore says nothing."""
+    if duplicates and validation == "Strict":
+        raise bad_request("strict decoding error: "
+                          + ", ".join(f'duplicate field "{f}"' for f in duplicates))
+    return [f'duplicate field "{f}"' for f in duplicates] if validation == "Warn" else []
+
+
+async def _decode_body(request: web.Request, required: bool = True,
+                       duplicates: list[str] | None = None) -> Any:
+    """The request's body decoded; the paths of JSON fields given twice go to `duplicates`."""
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as err:
@@ -70,7 +111,7 @@ async def _decode_body(request: web.Request, required: bool = True) -> Any:
     content_type = request.content_type
     try:
         if content_type in _JSON_TYPES:
-            return json.loads(raw)
+            return _loads(raw, duplicates if duplicates is not None else [])
         if content_type in _YAML_TYPES:
             return yaml.safe_load(raw)
     except (ValueError, yaml.YAMLError) as err:
@@ -213,11 +254,12 @@ class Routes:
         if request.method == "POST":
             if namespace is None:
                 raise resource_not_found()
-            body = await _decode_body(request)
+            validation, duplicates = field_validation(query), []
+            body = await _decode_body(request, duplicates=duplicates)
+            early = _strict_decoding(validation, duplicates)
             obj, warnings = await self.registry.create(
-                info, namespace, body, query, field_validation(query),
-                query.get("fieldManager"))
-            return _respond(obj, 201, warnings)
+                info, namespace, body, query, validation, query.get("fieldManager"))
+            return _respond(obj, 201, early + warnings)
         if request.method == "DELETE":
             await _decode_body(request, required=False)
             deleted = await self.registry.delete_collection(info, namespace, selectors(query, info.kind),
@@ -278,17 +320,17 @@ class Routes:
                 return json_response(to_table(info, [obj], obj["metadata"]["resourceVersion"],
                                               query.get("includeObject", "Metadata")))
             return json_response(obj)
-        if request.method == "PUT":
-            body = await _decode_body(request)
-            obj, warnings = await self.registry.update(info, namespace, name, body, query,
-                                                       field_validation(query), status)
-            return _respond(obj, 200, warnings)
-        if request.method == "PATCH":
-            body = await _decode_body(request)
+        if request.method in ("PUT", "PATCH"):
+            validation, duplicates = field_validation(query), []
+            body = await _decode_body(request, duplicates=duplicates)
+            early = _strict_decoding(validation, duplicates)
+            if request.method == "PUT":
+                obj, warnings = await self.registry.update(info, namespace, name, body, query,
+                                                           validation, status)
+                return _respond(obj, 200, early + warnings)
             obj, warnings, created = await self.registry.patch(
-                info, namespace, name, request.content_type, body, query,
-                field_validation(query), status)
-            return _respond(obj, 201 if created else 200, warnings)
+                info, namespace, name, request.content_type, body, query, validation, status)
+            return _respond(obj, 201 if created else 200, early + warnings)
         if request.method == "DELETE" and not status:
             options = await _decode_body(request, required=False)
             return json_response(await self.registry.delete(info, namespace, name, options,

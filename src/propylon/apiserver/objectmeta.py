@@ -5,7 +5,8 @@
 subdomain prefix and '/', then at most 63 alphanumeric characters, '-', '_' or '.') and label
 values that are not valid label values; annotation keys that are not qualified names; and
 annotations whose keys and values together exceed 256 KiB (262144 bytes), the limit that keeps
-an object within what a client and the store handle. Messages are kube-apiserver's, so kubectl
+an object within what a client and the store handle. `unknown_meta_fields` names the fields
+ObjectMeta does not have, which the API server prunes as it prunes unknown fields elsewhere. Messages are kube-apiserver's, so kubectl
 prints what a user would see on a cluster.
 """
 
@@ -17,6 +18,10 @@ from typing import Any
 from propylon.api.kinds import KindInfo
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
+OBJECT_META_FIELDS = frozenset((
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+    "annotations", "ownerReferences", "finalizers", "managedFields"))
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -132,3 +137,11 @@ def meta_causes(info: KindInfo, obj: dict[str, Any]) -> list[dict[str, str]]:
     """Every problem of `obj`'s metadata, as 422 causes (empty when it is valid)."""
     meta = obj.get("metadata") or {}
     return _name_causes(info, meta) + _label_causes(meta) + _annotation_causes(meta)
+
+
+def unknown_meta_fields(obj: dict[str, Any]) -> list[str]:
+    """The paths of `metadata` fields that ObjectMeta does not have (`metadata.foo`)."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return []
+    return [f"metadata.{key}" for key in meta if key not in OBJECT_META_FIELDS]
