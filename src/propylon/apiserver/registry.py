@@ -358,7 +358,8 @@ class Registry:
         if self._dry_run(query):
             return obj
         name = obj["metadata"]["name"]
-        rv = self.storage.put(storage_key(info), namespace, name, obj)
+        stored = {**obj, "apiVersion": self.catalog.storage_version(info)}
+        rv = self.storage.put(storage_key(info), namespace, name, stored)
         if info == crds.CRD:
             self.catalog.put(obj)
         elif info == SERVICES:
@@ -366,7 +367,7 @@ class Registry:
                 self.cluster_ips.release(old)
             self.cluster_ips.hold(obj)
         self.hub.publish(Event(rv, "ADDED" if old is None else "MODIFIED", storage_key(info),
-                               copy.deepcopy(obj), old))
+                               copy.deepcopy(stored), old))
         return obj
 
     def _remove(self, info: KindInfo, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
