@@ -8,7 +8,8 @@ that shape works, `propylon.api.validation.validate` by default.
 
 Unknown fields (`unknown=True`, and fields `metadata` does not have) are never stored: they are
 pruned from the object, and the request's `fieldValidation` says what the client hears: `Strict`
-rejects with 400 `strict decoding error: unknown field "spec.x"`, `Warn` (kube-apiserver's
+rejects with 400 `strict decoding error: unknown field "spec.x"` (prefixed with `<Kind> in version
+"<v>" cannot be handled as a <Kind>: ` on a create or update), `Warn` (kube-apiserver's
 default) returns warnings for the `Warning` header, `Ignore` says nothing. Every other error is a
 422 Invalid with `details.causes`.
 """
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver.errors import bad_request, invalid
+from propylon.apiserver.errors import StrictDecodingError, bad_request, invalid
 from propylon.apiserver.objectmeta import meta_causes, unknown_meta_fields
 
 
@@ -64,8 +65,7 @@ def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
             causes.append({"reason": error.reason, "field": error.field,
                            "message": error.message})
     if unknown and validation == "Strict":
-        raise bad_request("strict decoding error: "
-                          + ", ".join(f'unknown field "{f}"' for f in unknown))
+        raise StrictDecodingError([f'unknown field "{f}"' for f in unknown])
     for path in unknown:
         prune(obj, path)
     if causes:

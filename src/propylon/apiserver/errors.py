@@ -94,6 +94,18 @@ def storage_failure(cause: str) -> APIError:
                              "fixed (free space on the state directory's disk)")
 
 
+class StrictDecodingError(APIError):
+    """400: fields a `fieldValidation=Strict` request may not have (unknown or duplicate)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(400, "BadRequest", "strict decoding error: " + ", ".join(problems))
+
+    def decoding(self, info: KindInfo) -> APIError:
+        """The error as a create or update reports it (a patch reports it as it is)."""
+        return APIError(400, "BadRequest", f'{info.kind} in version "{info.version}" cannot be '
+                                           f"handled as a {info.kind}: {self.message}")
+
+
 def bad_request(message: str) -> APIError:
     return APIError(400, "BadRequest", message)
 

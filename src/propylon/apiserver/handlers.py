@@ -26,7 +26,8 @@ from aiohttp import web
 from propylon.api.kinds import KindInfo
 from propylon.apiserver import audit, discovery, openapi
 from propylon.apiserver.admission import field_validation
-from propylon.apiserver.errors import (JSON_CONTENT_TYPE, APIError, bad_request, json_response,
+from propylon.apiserver.errors import (JSON_CONTENT_TYPE, APIError, StrictDecodingError,
+                                       bad_request, json_response,
                                        resource_not_found, storage_failure, to_response,
                                        unsupported_media_type)
 from propylon.apiserver.events import EventHub
@@ -91,8 +92,7 @@ def _strict_decoding(validation: str, duplicates: list[str]) -> list[str]:
     """Fields given twice under `fieldValidation`: Strict refuses them (400), Warn returns one
     warning each, Ignore says nothing."""
     if duplicates and validation == "Strict":
-        raise bad_request("strict decoding error: "
-                          + ", ".join(f'duplicate field "{f}"' for f in duplicates))
+        raise StrictDecodingError([f'duplicate field "{f}"' for f in duplicates])
     return [f'duplicate field "{f}"' for f in duplicates] if validation == "Warn" else []
 
 
@@ -256,9 +256,12 @@ class Routes:
                 raise resource_not_found()
             validation, duplicates = field_validation(query), []
             body = await _decode_body(request, duplicates=duplicates)
-            early = _strict_decoding(validation, duplicates)
-            obj, warnings = await self.registry.create(
-                info, namespace, body, query, validation, query.get("fieldManager"))
+            try:
+                early = _strict_decoding(validation, duplicates)
+                obj, warnings = await self.registry.create(
+                    info, namespace, body, query, validation, query.get("fieldManager"))
+            except StrictDecodingError as err:
+                raise err.decoding(info) from err
             return _respond(obj, 201, early + warnings)
         if request.method == "DELETE":
             await _decode_body(request, required=False)
@@ -323,11 +326,15 @@ class Routes:
         if request.method in ("PUT", "PATCH"):
             validation, duplicates = field_validation(query), []
             body = await _decode_body(request, duplicates=duplicates)
-            early = _strict_decoding(validation, duplicates)
             if request.method == "PUT":
-                obj, warnings = await self.registry.update(info, namespace, name, body, query,
-                                                           validation, status)
+                try:
+                    early = _strict_decoding(validation, duplicates)
+                    obj, warnings = await self.registry.update(info, namespace, name, body,
+                                                               query, validation, status)
+                except StrictDecodingError as err:
+                    raise err.decoding(info) from err
                 return _respond(obj, 200, early + warnings)
+            early = _strict_decoding(validation, duplicates)
             obj, warnings, created = await self.registry.patch(
                 info, namespace, name, request.content_type, body, query, validation, status)
             return _respond(obj, 201 if created else 200, early + warnings)
