@@ -121,6 +121,14 @@ async def test_duplicate_fields_keep_the_last_and_follow_field_validation(
     assert status == 201, body
     assert warnings(resp) == ['duplicate field "kind"', 'duplicate field "metadata.name"']
     assert body["metadata"]["name"] == "r1"
+    # a server-side apply body in JSON (what kubectl sends) is checked the same way
+    status, body, _ = await client.request(
+        "PATCH", f"{ROUTES}/r1?fieldManager=me&fieldValidation=Strict",
+        raw=b'{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", '
+            b'"metadata": {"name": "r1"}, "spec": {"hostnames": ["a"], "hostnames": ["b"]}}',
+        content_type="application/apply-patch+yaml")
+    assert status == 400, body
+    assert body["message"] == 'strict decoding error: duplicate field "spec.hostnames"'
 
 
 def manifest(tmp_path: Path) -> str:

@@ -2,8 +2,8 @@
 
 Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<version>/...`, then
 `[namespaces/<ns>/]<plural>[/<name>[/status]]`. The verb comes from the method (GET with
-`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type (a JSON field
-given twice keeps its last value and is refused, warned about or ignored as `fieldValidation`
+`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type (a YAML body
+that is JSON, as kubectl sends an apply, is decoded as JSON; a JSON field given twice keeps its last value and is refused, warned about or ignored as `fieldValidation`
 says, like unknown fields in `admission`); protobuf and
 other formats get a 415 Status explaining the JSON alternative; a body over 3 MiB gets 413, as
 from kube-apiserver. Responses are objects, Lists,
@@ -15,6 +15,7 @@ or Tables when the Accept header asks for `as=Table`; a List of every object (no
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -109,10 +110,14 @@ async def _decode_body(request: web.Request, required: bool = True,
             raise bad_request("the request needs a body (a JSON object)")
         return None
     content_type = request.content_type
+    found: list[str] = duplicates if duplicates is not None else []
     try:
         if content_type in _JSON_TYPES:
-            return _loads(raw, duplicates if duplicates is not None else [])
+            return _loads(raw, found)
         if content_type in _YAML_TYPES:
+            if raw.lstrip()[:1] == b"{":  # JSON, which kubectl sends: checked for duplicates
+                with contextlib.suppress(ValueError):
+                    return _loads(raw, found)
             return yaml.safe_load(raw)
     except (ValueError, yaml.YAMLError) as err:
         raise bad_request(f"the request body is not valid {content_type}: {err}") from err
