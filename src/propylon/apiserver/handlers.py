@@ -2,14 +2,15 @@
 
 Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<version>/...`, then
 `[namespaces/<ns>/]<plural>[/<name>[/status]]`. The verb comes from the method (GET with
-`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type (a YAML body
-that is JSON, as kubectl sends an apply, is decoded as JSON; a JSON field given twice keeps its last value and is refused, warned about or ignored as `fieldValidation`
-says, like unknown fields in `admission`); protobuf and
-other formats get a 415 Status explaining the JSON alternative; a body over 3 MiB gets 413, as
-from kube-apiserver. Responses are objects, Lists,
-or Tables when the Accept header asks for `as=Table`; a List of every object (no selector, no
-`limit`) is assembled from the objects' stored JSON without decoding it. A middleware checks the bearer token
-(everything but `/healthz`) and turns every error into a `Status`.
+`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type (a YAML body that
+is JSON, as kubectl sends an apply, is decoded as JSON). A JSON field given twice keeps its last
+value and is refused, warned about or ignored as `fieldValidation` says, like unknown fields in
+`admission`. Protobuf and other formats get a 415 Status explaining the JSON alternative; a body
+over 3 MiB gets 413, as from kube-apiserver. Responses are objects, Lists, or Tables when the
+Accept header asks for `as=Table`; a List of every object (no selector, no `limit`) is assembled
+from the objects' stored JSON without decoding it. A middleware checks the bearer token
+(everything but `/healthz`) and turns every error into a `Status` (a write the storage refused:
+500 with the storage's cause).
 """
 
 from __future__ import annotations

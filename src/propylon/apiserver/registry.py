@@ -4,8 +4,8 @@ This is the API server without HTTP. Each write runs under one asyncio lock: rea
 object, compute the object to store (defaults, immutable metadata kept, status rules, generation
 bump, patch applied), validate that result and prune its unknown fields (`admission.admit`,
 before the generation and the no-op check, so a write that only adds unknown fields changes
-nothing), then store it under a new
-resourceVersion and publish the change to watchers. A write that changes nothing stores nothing
+nothing), then store it under a new resourceVersion, in its kind's storage version
+(`Catalog.storage_version`), and publish the change to watchers. A write that changes nothing stores nothing
 and returns the live object, as a real API server does.
 
 Rules kept from Kubernetes: a stale `metadata.resourceVersion` (in an update or inside a patch)
