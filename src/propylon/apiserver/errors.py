@@ -89,9 +89,9 @@ def conflict(info: KindInfo, name: str) -> APIError:
 def storage_failure(cause: str) -> APIError:
     """A write the storage refused: 500 with no reason and the storage's own message, which is
     what kube-apiserver answers when etcd refuses a write ("database space exceeded")."""
-    return APIError(500, "", f"{cause}: the object was not stored; objects stored before are "
-                             "intact and readable, and writes work again once the cause is "
-                             "fixed (free space on the state directory's disk)")
+    return APIError(500, "", f"{cause}: nothing was written; what was stored before is intact "
+                             "and readable, and writes work again once the cause is gone (for a "
+                             "full disk: free space where the state directory is)")
 
 
 class StrictDecodingError(APIError):
