@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import copy
 import json
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
 from propylon.apiserver import APIServer
+from propylon.apiserver.storage import Storage
 
 from .conftest import Client, Kubectl
 
@@ -157,3 +160,33 @@ async def test_kubectl_validate_strict_warn_false(kubectl: Kubectl, client: Clie
                                manifest(tmp_path))
     assert rc == 0, err
     assert "foo" not in (await stored(client))["spec"]
+
+
+async def test_strict_writes_clean_unknown_fields_stored_before_they_were_pruned(
+        tmp_path: Path) -> None:
+    state = tmp_path / "older"
+    state.mkdir()
+    storage = Storage(state / "state.db")  # as an older server stored it, unknown field and all
+    stale = copy.deepcopy(ROUTE)
+    stale["metadata"].update(namespace="default", uid="u1", generation=1)
+    stale["spec"]["foo"] = 1
+    storage.put("httproutes.gateway.networking.k8s.io", "default", "r1", stale)
+    storage.close()
+    server = APIServer(state)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                ssl=ssl.create_default_context(cafile=str(state / "ca.crt")))) as session:
+            client = Client(server, session, (state / "token").read_text().strip())
+            status, body, _ = await client.request(
+                "PATCH", f"{ROUTES}/r1?fieldValidation=Strict",
+                {"spec": {"hostnames": ["a.example"]}}, "application/merge-patch+json")
+            assert status == 200, body
+            assert "foo" not in body["spec"] and body["spec"]["hostnames"] == ["a.example"]
+            status, body, _ = await client.request(
+                "PATCH", f"{ROUTES}/r1?fieldValidation=Strict", {"spec": {"bar": 1}},
+                "application/merge-patch+json")
+            assert status == 400
+            assert body["message"] == 'strict decoding error: unknown field "spec.bar"'
+    finally:
+        await server.stop()

@@ -53,10 +53,28 @@ def field_validation(query: dict[str, str]) -> str:
 
 
 def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
-          validation: str) -> list[str]:
+          validation: str, old: dict[str, Any] | None = None) -> list[str]:
     """Check `obj` and prune its unknown fields (in place, whatever `validation` says: they are
-    never stored); returns warnings for the response, raises APIError when it is refused."""
+    never stored); returns warnings for the response, raises APIError when it is refused.
+    Unknown fields that the live object `old` already had (stored before they were pruned) are
+    pruned without failing a Strict request, which did not send them."""
     causes = meta_causes(info, obj)
+    unknown = unknown_fields(obj, validator, causes)
+    if unknown and validation == "Strict":
+        sent = [f for f in unknown
+                if old is None or f not in unknown_fields(old, validator, [])]
+        if sent:
+            raise StrictDecodingError([f'unknown field "{f}"' for f in sent])
+    for path in unknown:
+        prune(obj, path)
+    if causes:
+        raise invalid(info, str(obj.get("metadata", {}).get("name") or ""), causes)
+    return [f'unknown field "{f}"' for f in unknown] if validation == "Warn" else []
+
+
+def unknown_fields(obj: dict[str, Any], validator: Validator | None,
+                   causes: list[dict[str, str]]) -> list[str]:
+    """The paths of `obj`'s unknown fields; its other validation errors go to `causes`."""
     unknown = unknown_meta_fields(obj)
     for error in (validator(obj) if validator is not None else []):
         if getattr(error, "unknown", False):
@@ -64,13 +82,7 @@ def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
         else:
             causes.append({"reason": error.reason, "field": error.field,
                            "message": error.message})
-    if unknown and validation == "Strict":
-        raise StrictDecodingError([f'unknown field "{f}"' for f in unknown])
-    for path in unknown:
-        prune(obj, path)
-    if causes:
-        raise invalid(info, str(obj.get("metadata", {}).get("name") or ""), causes)
-    return [f'unknown field "{f}"' for f in unknown] if validation == "Warn" else []
+    return unknown
 
 
 _INDEX = re.compile(r"\[(\d+)\]")

@@ -309,7 +309,7 @@ class Registry:
             for field in ("uid", "creationTimestamp", "deletionTimestamp"):
                 if field in old_meta:
                     meta[field] = old_meta[field]
-        warnings = admit(info, result, self.validator, validation)  # prunes unknown fields
+        warnings = admit(info, result, self.validator, validation, old)  # prunes unknown fields
         if not status:
             spec_changed = _without(result, "metadata", "status") != _without(old, "metadata",
                                                                               "status")
