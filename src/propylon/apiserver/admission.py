@@ -61,8 +61,8 @@ def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
     causes = meta_causes(info, obj)
     unknown = unknown_fields(obj, validator, causes)
     if unknown and validation == "Strict":
-        sent = [f for f in unknown
-                if old is None or f not in unknown_fields(old, validator, [])]
+        stale = set(unknown_fields(old, validator, [])) if old is not None else set()
+        sent = [f for f in unknown if f not in stale]
         if sent:
             raise StrictDecodingError([f'unknown field "{f}"' for f in sent])
     for path in unknown:

@@ -5,8 +5,8 @@ object, compute the object to store (defaults, immutable metadata kept, status r
 bump, patch applied), validate that result and prune its unknown fields (`admission.admit`,
 before the generation and the no-op check, so a write that only adds unknown fields changes
 nothing), then store it under a new resourceVersion, in its kind's storage version
-(`Catalog.storage_version`), and publish the change to watchers. A write that changes nothing stores nothing
-and returns the live object, as a real API server does.
+(`Catalog.storage_version`), and publish the change to watchers. A write that changes nothing
+stores nothing and returns the live object, as a real API server does.
 
 Rules kept from Kubernetes: a stale `metadata.resourceVersion` (in an update or inside a patch)
 is a 409 Conflict; the main resource ignores `status` and the `status` subresource changes only
