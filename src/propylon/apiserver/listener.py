@@ -6,8 +6,8 @@ the untouched socket to asyncio's TLS transport and the aiohttp protocol. A requ
 is answered as Go's TLS server (so kube-apiserver) answers it, `400 Bad Request` with "Client
 sent an HTTP request to an HTTPS server.", instead of the connection closing with an empty reply
 (what it sent is read for up to `LINGER` seconds first, so that closing does not reset the
-connection before the answer is read); anything else is closed. A client that connects and sends nothing is dropped after
-`HANDSHAKE_TIMEOUT` seconds, like an unfinished TLS handshake.
+connection before the answer is read); anything else is closed. A client that connects and
+sends nothing is dropped after `HANDSHAKE_TIMEOUT` seconds, like an unfinished TLS handshake.
 """
 
 from __future__ import annotations

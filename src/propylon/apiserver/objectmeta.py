@@ -5,9 +5,9 @@
 subdomain prefix and '/', then at most 63 alphanumeric characters, '-', '_' or '.') and label
 values that are not valid label values; annotation keys that are not qualified names; and
 annotations whose keys and values together exceed 256 KiB (262144 bytes), the limit that keeps
-an object within what a client and the store handle. `unknown_meta_fields` names the fields
-ObjectMeta does not have, which the API server prunes as it prunes unknown fields elsewhere. Messages are kube-apiserver's, so kubectl
-prints what a user would see on a cluster.
+an object within what a client and the store handle. Messages are kube-apiserver's, so kubectl
+prints what a user would see on a cluster. `unknown_meta_fields` names the fields ObjectMeta
+does not have, which the API server prunes as it prunes unknown fields elsewhere.
 """
 
 from __future__ import annotations
