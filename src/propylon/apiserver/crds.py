@@ -19,7 +19,8 @@ Objects of a kind with several versions share one store and are not converted (t
 (`storage_version`: the CRD's `storage: true` version; for a builtin kind, its first version)
 and reads through another version relabel `apiVersion` only.
 `validator()` checks CRDs themselves (names, scope, versions, exactly one storage version) and
-hands every other object to the validator the server was given.
+hands every other object to the validator the server was given, adding the fields a CRD kind's
+schema does not declare as unknown fields (pruned, or refused under Strict).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from propylon.api.kinds import (AGE, GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo,
                                PrinterColumn, served_versions)
+from propylon.apiserver.structural import undeclared
 
 CRD_GROUP = "apiextensions.k8s.io"
 CRD_STORAGE_KEY = f"customresourcedefinitions.{CRD_GROUP}"
@@ -189,6 +191,7 @@ class Catalog:
         self._kinds: tuple[KindInfo, ...] = ()
         self._paths: dict[tuple[str, str, str], KindInfo] = {}
         self._schemas: dict[KindInfo, dict[str, Any]] = {}
+        self._by_gvk: dict[tuple[str, str], dict[str, Any]] = {}
         self._memo: dict[Any, Any] = {}
         self._crd_storage: dict[str, tuple[tuple[str, str], str]] = {}
         self._storage: dict[tuple[str, str], str] = {}
@@ -230,11 +233,20 @@ class Catalog:
         return self._memo[key]
 
     def validator(self, base: Validator | None) -> Validator:
-        """Checks CRDs with `crd_errors`, every other object with `base`."""
+        """Checks CRDs with `crd_errors`, every other object with `base`; an object of a CRD
+        kind also gets an unknown-field error for each field its version's schema does not
+        declare (`structural.undeclared`), so it is pruned as on a cluster."""
         def validate(obj: dict[str, Any]) -> list[Any]:
             if obj.get("kind") == CRD.kind and obj.get("apiVersion") == CRD.api_version:
                 return list(crd_errors(obj))
-            return base(obj) if base is not None else []
+            errors = base(obj) if base is not None else []
+            schema = self._by_gvk.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+            if schema is not None:
+                known = {e.field for e in errors if getattr(e, "unknown", False)}
+                errors = [*errors, *(FieldError(path, "FieldValueInvalid",
+                                                f'unknown field "{path}"', unknown=True)
+                                     for path in undeclared(schema, obj) if path not in known)]
+            return errors
         return validate
 
     def _rebuild(self) -> None:
@@ -249,4 +261,6 @@ class Catalog:
             self._storage.setdefault((info.group, info.plural), info.api_version)
         self._storage.update(self._crd_storage.values())
         self._schemas = {info: schema for info, schema in custom if schema is not None}
+        self._by_gvk = {(info.api_version, info.kind): schema
+                        for info, schema in self._schemas.items()}
         self._memo = {}
