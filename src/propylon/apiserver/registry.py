@@ -2,9 +2,11 @@
 
 This is the API server without HTTP. Each write runs under one asyncio lock: read the live
 object, compute the object to store (defaults, immutable metadata kept, status rules, generation
-bump, patch applied), validate that result (`admission.admit`), then store it under a new
-resourceVersion and publish the change to watchers. A write that changes nothing stores nothing
-and returns the live object, as a real API server does.
+bump, patch applied), validate that result and prune its unknown fields (`admission.admit`,
+before the generation and the no-op check, so a write that only adds unknown fields changes
+nothing), then store it under a new resourceVersion, in its kind's storage version
+(`Catalog.storage_version`), and publish the change to watchers. A write that changes nothing
+stores nothing and returns the live object, as a real API server does.
 
 Rules kept from Kubernetes: a stale `metadata.resourceVersion` (in an update or inside a patch)
 is a 409 Conflict; the main resource ignores `status` and the `status` subresource changes only
@@ -307,6 +309,8 @@ class Registry:
             for field in ("uid", "creationTimestamp", "deletionTimestamp"):
                 if field in old_meta:
                     meta[field] = old_meta[field]
+        warnings = admit(info, result, self.validator, validation, old)  # prunes unknown fields
+        if not status:
             spec_changed = _without(result, "metadata", "status") != _without(old, "metadata",
                                                                               "status")
             meta["generation"] = old_meta.get("generation", 1) + (1 if spec_changed else 0)
@@ -315,8 +319,7 @@ class Registry:
         if manager and not skip_manager:
             record_update(result, old, manager, info.api_version, now(), status)
         if _comparable(result) == _comparable(old):
-            return old, []
-        warnings = admit(info, result, self.validator, validation)
+            return old, warnings
         return self._store(info, namespace, old, result, query), warnings
 
     def _defaults(self, info: KindInfo, namespace: str, obj: dict[str, Any],
@@ -355,7 +358,8 @@ class Registry:
         if self._dry_run(query):
             return obj
         name = obj["metadata"]["name"]
-        rv = self.storage.put(storage_key(info), namespace, name, obj)
+        stored = {**obj, "apiVersion": self.catalog.storage_version(info)}
+        rv = self.storage.put(storage_key(info), namespace, name, stored)
         if info == crds.CRD:
             self.catalog.put(obj)
         elif info == SERVICES:
@@ -363,7 +367,7 @@ class Registry:
                 self.cluster_ips.release(old)
             self.cluster_ips.hold(obj)
         self.hub.publish(Event(rv, "ADDED" if old is None else "MODIFIED", storage_key(info),
-                               copy.deepcopy(obj), old))
+                               copy.deepcopy(stored), old))
         return obj
 
     def _remove(self, info: KindInfo, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
