@@ -12,7 +12,11 @@ kubectl-like line (`gateway.gateway.networking.k8s.io/api-gateway serverside-app
 server's error for that object. One failure does not stop the others.
 
 `ManifestSync` is `propylon up -f PATH...`: it applies everything under the paths, then polls
-the files' modification times every `poll_s` seconds and re-applies the files that changed.
+the files' modification times every `poll_s` seconds and re-applies the files that changed. It
+applies as its own field manager, `propylon-up` (forcing conflicts: the files win for the fields
+they set), so server-side apply merges the files into what kubectl added to the same objects (a
+listener added with `kubectl apply` or `kubectl patch` stays, across restarts too) and removes
+only the fields a file stops setting that no other manager owns.
 Every object it applies carries the annotation `propylon.dev/applied-from: <file>`, and the set
 of objects applied per file is persisted in a JSON state file. When a file is removed, or an
 object is removed from a file, the object is deleted, but only if the live object still carries
@@ -42,6 +46,7 @@ from propylon.client import resource_class
 log = logging.getLogger(__name__)
 
 APPLIED_FROM = "propylon.dev/applied-from"
+SYNC_FIELD_MANAGER = "propylon-up"
 SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -265,7 +270,7 @@ class ManifestSync:
 
     def __init__(self, client: lightkube.AsyncClient, paths: Sequence[Path], state_file: Path,
                  on_message: Callable[[str], None] | None = None, *,
-                 field_manager: str = "propylon", poll_s: float = 0.5) -> None:
+                 field_manager: str = SYNC_FIELD_MANAGER, poll_s: float = 0.5) -> None:
         self.client = client
         self.paths = [Path(p) for p in paths]
         self.state_file = Path(state_file)
