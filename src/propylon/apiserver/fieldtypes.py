@@ -127,6 +127,8 @@ class Shape:
 
     def declares(self, name: str) -> bool:
         """Whether `name` is a declared field of this struct (not a key of a free map)."""
+        if self.path == ("metadata",):
+            return True  # ObjectMeta, whatever the schema says of it
         if isinstance(self.source, Obj):
             return name in self.source.fields
         if isinstance(self.source, Mapping):
