@@ -191,4 +191,22 @@ async def test_apply_conflict_is_a_kubernetes_status(client: Client) -> None:
     code, obj, _ = await client.request("PATCH", f"{GATEWAYS}/g?fieldManager=third",
                                         gw(("http", 80), cls="embedded"), apply_type)
     assert code == 200
-    assert [e["manager"] for e in obj["metadata"]["managedFields"]] == ["ops", "file", "third"]
+    assert [e["manager"] for e in obj["metadata"]["managedFields"]] == ["file", "ops", "third"]
+
+
+async def test_a_write_that_changes_nothing_stores_nothing(client: Client) -> None:
+    merge_type = "application/merge-patch+json"
+    code, _, _ = await client.request("POST", f"{GATEWAYS}?fieldManager=a",
+                                      gw(("http", 80), cls="embedded"))
+    assert code == 201
+    for manager, patch in (("b", {"metadata": {"labels": {"team": "x"}}}),
+                           ("a", {"spec": {"gatewayClassName": "embedded2"}})):
+        code, obj, _ = await client.request("PATCH", f"{GATEWAYS}/g?fieldManager={manager}",
+                                            patch, merge_type)
+        assert code == 200
+    version = obj["metadata"]["resourceVersion"]
+    assert [e["manager"] for e in obj["metadata"]["managedFields"]] == ["a", "b"]
+    code, again, _ = await client.request("PATCH", f"{GATEWAYS}/g?fieldManager=a",
+                                          {"spec": {"gatewayClassName": "embedded2"}},
+                                          merge_type)
+    assert code == 200 and again["metadata"]["resourceVersion"] == version

@@ -71,25 +71,22 @@ def _is(entry: dict[str, Any], owner: dict[str, Any]) -> bool:
 def _save(obj: dict[str, Any], entries: list[dict[str, Any]], owner: dict[str, Any],
           fields: set[Path], others: dict[int, set[Path]]) -> None:
     """Store `entries` with the other managers' fields replaced by `others` (by position) and
-    `owner`'s entry holding `fields`; empty entries are dropped."""
+    `owner`'s entry holding `fields` (in its place, or last if new); empty entries are
+    dropped."""
+    encoded = encode(fields)
+    fresh = {**owner, "fieldsType": "FieldsV1", "fieldsV1": encoded}
     kept: list[dict[str, Any]] = []
-    mine: dict[str, Any] | None = None
     for position, entry in enumerate(entries):
         if _is(entry, owner):
-            mine = entry
-            continue
-        if position in others:
-            if not others[position]:
-                continue
+            unchanged = entry.get("fieldsV1") == encoded and \
+                entry.get("apiVersion") == owner["apiVersion"]
+            entry, fresh = (entry if unchanged else fresh), {}
+        elif position in others:
             entry = {**entry, "fieldsV1": encode(others[position])}
-        kept.append(entry)
-    if fields:
-        encoded = encode(fields)
-        if mine is not None and mine.get("fieldsV1") == encoded and \
-                mine.get("apiVersion") == owner["apiVersion"]:
-            kept.append(mine)
-        else:
-            kept.append({**owner, "fieldsType": "FieldsV1", "fieldsV1": encoded})
+        if decode(entry.get("fieldsV1")):
+            kept.append(entry)
+    if fresh and fields:
+        kept.append(fresh)
     meta = obj.setdefault("metadata", {})
     if kept:
         meta["managedFields"] = kept
