@@ -4,11 +4,14 @@ FieldsV1 as Kubernetes writes it, removal of fields a manager stops applying, co
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from propylon.api.kinds import by_kind
+from propylon.api.kinds import KINDS, by_kind
+from propylon.api.schema import Free
 from propylon.apiserver.errors import APIError
 from propylon.apiserver.fieldpath import decode, encode
 from propylon.apiserver.fieldtypes import shape_of
@@ -210,3 +213,39 @@ async def test_a_write_that_changes_nothing_stores_nothing(client: Client) -> No
                                           {"spec": {"gatewayClassName": "embedded2"}},
                                           merge_type)
     assert code == 200 and again["metadata"]["resourceVersion"] == version
+
+
+def crd_lists(schema: dict[str, Any], path: tuple[str, ...] = ()
+              ) -> list[tuple[tuple[str, ...], str, tuple[str, ...]]]:
+    """(path, list type, keys) of every list in a CRD schema ("[]" for a list's items)."""
+    out = []
+    if schema.get("type") == "array":
+        out.append((path, schema.get("x-kubernetes-list-type", "atomic"),
+                    tuple(schema.get("x-kubernetes-list-map-keys") or ())))
+        out += crd_lists(schema.get("items") or {}, path + ("[]",))
+    for name, child in (schema.get("properties") or {}).items():
+        out += crd_lists(child, path + (name,))
+    return out
+
+
+def test_propylon_schemas_give_the_list_types_of_the_official_crds() -> None:
+    crds = Path(__file__).resolve().parents[2] / ".." / "shared" / "gateway-api" / "crds"
+    docs = yaml.safe_load_all((crds / "v1.6.1" / "standard-install.yaml").read_text())
+    checked = 0
+    for crd in (d for d in docs if d and d.get("kind") == "CustomResourceDefinition"):
+        kind = crd["spec"]["names"]["kind"]
+        info = next((k for k in KINDS if k.kind == kind and k.group == crd["spec"]["group"]),
+                    None)
+        version = next(v for v in crd["spec"]["versions"] if v.get("storage"))
+        for path, relation, keys in crd_lists(version["schema"]["openAPIV3Schema"]):
+            if info is None or path[0] != "spec":
+                continue
+            shape = shape_of(info)
+            for name in path:
+                shape = shape.item() if name == "[]" else shape.field(name)
+            if shape.source is None or isinstance(shape.source, Free):
+                continue  # a field Propylon's schema does not type: deduced, atomic
+            list_type = shape.list_type()
+            assert (list_type.relation, list_type.keys) == (relation, keys), (kind, path)
+            checked += 1
+    assert checked >= 20

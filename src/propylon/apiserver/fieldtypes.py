@@ -58,13 +58,12 @@ _POD_SPEC: dict[tuple[str, ...], ListType] = {
 for _list in ("containers", "initContainers", "ephemeralContainers"):
     _POD_SPEC[(_list,)] = ListType(LIST_MAP, ("name",))
     _POD_SPEC.update({(_list, _ITEM, *path): t for path, t in _CONTAINER.items()})
-_CONDITIONS = ListType(LIST_MAP, ("type",))
 
 # list types Kubernetes declares, by kind ("" for every kind), for paths from the object's root
 BUILTIN_LISTS: Mapping[str, Mapping[tuple[str, ...], ListType]] = {
     "": {("metadata", "finalizers"): ListType(SET),
          ("metadata", "ownerReferences"): ListType(LIST_MAP, ("uid",)),
-         ("status", "conditions"): _CONDITIONS},
+         ("status", "conditions"): ListType(LIST_MAP, ("type",))},
     "Service": {("spec", "ports"): ListType(LIST_MAP, ("port", "protocol"),
                                             (("protocol", "TCP"),))},
     "Pod": {("spec", *path): t for path, t in _POD_SPEC.items()},
