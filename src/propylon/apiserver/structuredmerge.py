@@ -97,7 +97,7 @@ def merge(live: Any, applied: Any, shape: Shape) -> Any:
 
 def _merge_list(live: list[Any], applied: list[Any], list_type: ListType,
                 item_shape: Shape) -> list[Any]:
-    live_by = {}
+    live_by: dict[Element, Any] = {}
     for index, item in enumerate(live):
         live_by.setdefault(item_element(list_type, item, index), item)
     applied_ids = [item_element(list_type, item, i) for i, item in enumerate(applied)]
@@ -155,7 +155,7 @@ def _remove(value: Any, shape: Shape, prefix: Path, doomed: set[Path],
         return copy.deepcopy(item)
 
     if isinstance(value, dict) and not shape.atomic_map():
-        out = {}
+        out: dict[Any, Any] = {}
         for key, item in value.items():
             kept_item = child(prefix + (("f", str(key)),), item, shape.field(str(key)))
             if not isinstance(kept_item, _Gone):
