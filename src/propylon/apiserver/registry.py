@@ -35,7 +35,8 @@ from propylon.apiserver.errors import (APIError, already_exists, bad_request, co
                                        invalid, namespace_not_found, not_found,
                                        unsupported_media_type)
 from propylon.apiserver.events import Event, EventHub
-from propylon.apiserver.managedfields import record_apply, record_update
+from propylon.apiserver.fieldtypes import Shape, shape_of
+from propylon.apiserver.managedfields import apply, record_apply, record_update
 from propylon.apiserver.selectors import Matcher
 from propylon.apiserver.storage import Storage
 
@@ -68,7 +69,7 @@ def _relabel(info: KindInfo, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = _without(obj.get("metadata", {}), "resourceVersion", "managedFields")
+    meta = _without(obj.get("metadata", {}), "resourceVersion")
     return {**obj, "metadata": meta}
 
 
@@ -135,9 +136,9 @@ class Registry:
         self._defaults(info, namespace, obj, None)
         warnings = admit(info, obj, self.validator, validation)
         if applied is not None and manager:
-            record_apply(obj, manager, info.api_version, applied, now())
-        elif manager:
-            record_update(obj, None, manager, info.api_version, now(), False)
+            record_apply(obj, applied, manager, info, self._shape(info), now())
+        else:
+            record_update(obj, None, manager, info, self._shape(info), now(), False)
         return self._store(info, namespace, None, obj, query), warnings
 
     async def update(self, info: KindInfo, namespace: str, name: str, body: Any,
@@ -180,12 +181,12 @@ class Registry:
                 return created, warnings, True
             if old is None:
                 raise not_found(info, name)
-            new = self._apply_patch(info, old, content_type, body)
-            self._check_version(info, old, new)
             if content_type == APPLY_PATCH and manager:
-                self._check_body(info, namespace, body)
-                record_apply(new, manager, info.api_version, body, now(),
-                             force=query.get("force") == "true", live=old, info=info)
+                new = apply(old, self._check_body(info, namespace, body), manager, info,
+                            self._shape(info), now(), query.get("force") == "true", status)
+            else:
+                new = self._apply_patch(info, old, content_type, body)
+            self._check_version(info, old, new)
             stored, warnings = self._replace(info, namespace, old, new, query, validation,
                                              status, skip_manager=content_type == APPLY_PATCH)
             return stored, warnings, False
@@ -267,7 +268,7 @@ class Registry:
         try:
             if content_type == JSON_PATCH:
                 result = patches.json_patch(old, body)
-            elif content_type in (MERGE_PATCH, APPLY_PATCH):
+            elif content_type == MERGE_PATCH:
                 if not isinstance(body, dict):
                     raise patches.PatchError("the patch must be a JSON object")
                 result = patches.merge_patch(old, body)
@@ -315,12 +316,15 @@ class Registry:
                                                                               "status")
             meta["generation"] = old_meta.get("generation", 1) + (1 if spec_changed else 0)
             self._defaults(info, namespace, result, old)
-        manager = query.get("fieldManager")
-        if manager and not skip_manager:
-            record_update(result, old, manager, info.api_version, now(), status)
+        if not skip_manager:
+            record_update(result, old, query.get("fieldManager"), info, self._shape(info), now(),
+                          status)
         if _comparable(result) == _comparable(old):
             return old, warnings
         return self._store(info, namespace, old, result, query), warnings
+
+    def _shape(self, info: KindInfo) -> Shape:
+        return shape_of(info, self.catalog.schema(info))
 
     def _defaults(self, info: KindInfo, namespace: str, obj: dict[str, Any],
                   old: dict[str, Any] | None) -> None:
