@@ -190,3 +190,25 @@ async def test_strict_writes_clean_unknown_fields_stored_before_they_were_pruned
             assert body["message"] == 'strict decoding error: unknown field "spec.bar"'
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize("exists", [False, True])
+async def test_server_side_apply_never_owns_a_pruned_field(client: Client, exists: bool) -> None:
+    if exists:
+        status, body, _ = await client.request("POST", ROUTES, ROUTE)
+        assert status == 201, body
+    status, body, resp = await client.request(
+        "PATCH", f"{ROUTES}/r1?fieldManager=ops", with_unknown_fields(),
+        "application/apply-patch+yaml")
+    assert status in (200, 201), body
+    assert warnings(resp) == UNKNOWN
+    route = await stored(client)
+    assert "foo" not in route["spec"] and "bar" not in route["spec"]["rules"][0]
+    (entry,) = [m for m in route["metadata"]["managedFields"] if m["manager"] == "ops"]
+    owned = json.dumps(entry["fieldsV1"])
+    assert '"f:parentRefs"' in owned
+    assert "f:foo" not in owned and "f:bar" not in owned and "f:colour" not in owned
+    status, body, _ = await client.request(
+        "PATCH", f"{ROUTES}/r1?fieldManager=ops&fieldValidation=Strict", with_unknown_fields(),
+        "application/apply-patch+yaml")
+    assert status == 400 and 'unknown field "spec.foo"' in body["message"], body

@@ -59,7 +59,20 @@ def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
     Unknown fields that the live object `old` already had (stored before they were pruned) are
     pruned without failing a Strict request, which did not send them."""
     causes = meta_causes(info, obj)
-    unknown = unknown_fields(obj, validator, causes)
+    warnings = prune_unknown(obj, validator, validation, old, causes)
+    if causes:
+        raise invalid(info, str(obj.get("metadata", {}).get("name") or ""), causes)
+    return warnings
+
+
+def prune_unknown(obj: dict[str, Any], validator: Validator | None, validation: str,
+                  old: dict[str, Any] | None = None,
+                  causes: list[dict[str, str]] | None = None) -> list[str]:
+    """Prune `obj`'s unknown fields in place as `admit` does (Strict raises for those `old` did
+    not have); returns the warnings. A server-side apply prunes its applied configuration with it
+    before merging, so that no manager ever owns a field that is not stored; its other errors
+    (a partial configuration lacks required fields) go to `causes` when given."""
+    unknown = unknown_fields(obj, validator, [] if causes is None else causes)
     if unknown and validation == "Strict":
         stale = set(unknown_fields(old, validator, [])) if old is not None else set()
         sent = [f for f in unknown if f not in stale]
@@ -67,8 +80,6 @@ def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
             raise StrictDecodingError([f'unknown field "{f}"' for f in sent])
     for path in unknown:
         prune(obj, path)
-    if causes:
-        raise invalid(info, str(obj.get("metadata", {}).get("name") or ""), causes)
     return [f'unknown field "{f}"' for f in unknown] if validation == "Warn" else []
 
 

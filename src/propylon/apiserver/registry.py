@@ -30,7 +30,7 @@ from propylon.api.kinds import KindInfo, by_kind
 from propylon.apiserver import patch as patches
 from propylon.apiserver import crds
 from propylon.apiserver.clusterips import ClusterIPs
-from propylon.apiserver.admission import Validator, admit
+from propylon.apiserver.admission import Validator, admit, prune_unknown
 from propylon.apiserver.errors import (APIError, already_exists, bad_request, conflict,
                                        invalid, namespace_not_found, not_found,
                                        unsupported_media_type)
@@ -170,26 +170,30 @@ class Registry:
         async with self.lock:
             old = self.storage.get(storage_key(info), namespace, name)
             old = None if old is None else _relabel(info, old)
+            applied_warnings: list[str] = []
+            if content_type == APPLY_PATCH:
+                body = self._check_body(info, namespace, body)
+                applied_warnings = prune_unknown(body, self.validator, validation, old)
             if old is None and content_type == APPLY_PATCH and not status:
-                obj = self._check_body(info, namespace, body)
+                obj = body
                 if obj["metadata"].get("name") != name:
                     raise bad_request(f'the name of the applied object '
                                       f'({obj["metadata"].get("name")}) does not match the name '
                                       f"on the URL ({name})")
                 created, warnings = self._create(info, namespace, obj, query, validation,
                                                  manager, copy.deepcopy(obj))
-                return created, warnings, True
+                return created, applied_warnings + warnings, True
             if old is None:
                 raise not_found(info, name)
             if content_type == APPLY_PATCH and manager:
-                new = apply(old, self._check_body(info, namespace, body), manager, info,
-                            self._shape(info), now(), query.get("force") == "true", status)
+                new = apply(old, body, manager, info, self._shape(info), now(),
+                            query.get("force") == "true", status)
             else:
                 new = self._apply_patch(info, old, content_type, body)
             self._check_version(info, old, new)
             stored, warnings = self._replace(info, namespace, old, new, query, validation,
                                              status, skip_manager=content_type == APPLY_PATCH)
-            return stored, warnings, False
+            return stored, applied_warnings + warnings, False
 
     async def delete(self, info: KindInfo, namespace: str, name: str, options: Any,
                      query: dict[str, str]) -> dict[str, Any]:
