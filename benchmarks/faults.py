@@ -8,6 +8,9 @@ in this order:
 - `envoy_kill`: SIGKILL the Gateway's Envoy (the host infrastructure manager starts another).
   `recovered_s`: from the kill to the first 200 answered to a request sent after the last failed
   one. Target: failures only among requests sent within 1 s of the kill, serving again within 1 s.
+  Rounds are `proxy_supervisor.STABLE_AFTER` (30 s) apart: an Envoy that dies again sooner is
+  restarted after a backoff (0.5 s, doubling), as a crash loop would be, and each round measures
+  a first death.
 - `control_plane_stop`: SIGSTOP the stack process for `--stop-seconds`, write a new route
   meanwhile (the API server runs in a child process and answers), SIGCONT. `recovered_s`: from
   SIGCONT until the new route answers 200. Target: 0 failed requests.
@@ -59,6 +62,7 @@ from benchmarks.common import (
     wait_port,
     with_api_server,
 )
+from propylon.infra.proxy_supervisor import STABLE_AFTER
 
 BIN = Path(sys.executable).parent
 HOST = host_of(0, 1)
@@ -192,6 +196,7 @@ class Fault:
     inject: Callable[[Bench], Awaitable[tuple[float, float | None]]]  # signalled, recovered_s
     zero_failures: bool  # the promise is 0 failed requests (else: failures only in the first 1 s)
     recovered_within: float | None  # target on recovered_s, if any
+    apart: float = 0.0  # seconds from the end of a round to the next signal
 
     def met(self, failed: int, late: int, recovered: float | None) -> bool:
         if (failed if self.zero_failures else late) != 0 or recovered is None:
@@ -202,6 +207,8 @@ class Fault:
 async def run_fault(bench: Bench, fault: Fault, rounds: int, settle: float) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for n in range(1, rounds + 1):
+        if rows:
+            await asyncio.sleep(fault.apart)
         start = time.monotonic()
         await bench.load.answered_since(start, 20)
         signalled, recovered = await fault.inject(bench)
@@ -236,7 +243,7 @@ async def main_async(args: argparse.Namespace) -> bool:
     report = Report("faults", "Faults under load", out=args.out)
     faults = [
         Fault("envoy_kill", envoy_kill, zero_failures=False,
-              recovered_within=ENVOY_SERVES_AGAIN_S),
+              recovered_within=ENVOY_SERVES_AGAIN_S, apart=STABLE_AFTER),
         Fault("control_plane_stop", lambda b: control_plane_stop(b, args.stop_seconds),
               zero_failures=True, recovered_within=None),
         Fault("control_plane_restart", control_plane_restart, zero_failures=True,
