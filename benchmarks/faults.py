@@ -69,6 +69,7 @@ HOST = host_of(0, 1)
 LATE_AFTER_S = 1.0  # failures of requests sent later than this after the signal are late
 ENVOY_SERVES_AGAIN_S = 1.0
 KUBECTL_ANSWERS_S = 5.0
+FAULTS = ("envoy_kill", "control_plane_stop", "control_plane_restart", "apiserver_kill")
 
 
 @dataclass
@@ -241,7 +242,12 @@ def summary(fault: Fault, rows: list[dict[str, Any]], rounds: int) -> dict[str, 
 
 async def main_async(args: argparse.Namespace) -> bool:
     report = Report("faults", "Faults under load", out=args.out)
-    faults = [
+    wanted = args.faults.split(",")
+    unknown = set(wanted) - set(FAULTS)
+    if unknown:
+        raise SystemExit(f"unknown fault(s) {', '.join(sorted(unknown))}: choose from "
+                         f"{', '.join(FAULTS)}")
+    faults = [fault for fault in [
         Fault("envoy_kill", envoy_kill, zero_failures=False,
               recovered_within=ENVOY_SERVES_AGAIN_S, apart=STABLE_AFTER),
         Fault("control_plane_stop", lambda b: control_plane_stop(b, args.stop_seconds),
@@ -250,7 +256,7 @@ async def main_async(args: argparse.Namespace) -> bool:
               recovered_within=None),
         Fault("apiserver_kill", lambda b: apiserver_kill(b, args.kubectl_timeout),
               zero_failures=True, recovered_within=KUBECTL_ANSWERS_S),
-    ]
+    ] if fault.name in wanted]
     backend_port = free_port()
     echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen",
                              f"127.0.0.1:{backend_port}"],
@@ -292,6 +298,8 @@ async def main_async(args: argparse.Namespace) -> bool:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3, help="times each fault is injected")
+    p.add_argument("--faults", default=",".join(FAULTS),
+                   help=f"which faults, comma-separated (default: all, {', '.join(FAULTS)})")
     p.add_argument("--clients", type=int, default=2, help="clients sending requests")
     p.add_argument("--stop-seconds", type=float, default=5.0, help="how long SIGSTOP lasts")
     p.add_argument("--kubectl-timeout", type=float, default=30.0,
