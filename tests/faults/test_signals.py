@@ -8,9 +8,9 @@ fresh connections one after the other from a thread (bounded `Load`), and signal
 - the control plane (`propylon up`) SIGKILLed and started again on the same state dir: not one
   request fails, the running Envoy is adopted (same pid) and a change made after the restart is
   served.
-- the control plane SIGSTOPped while requests flow and a change is written (the API server runs
-  in a child process and keeps answering), then SIGCONTed: not one request fails and the change
-  is served.
+- the control plane SIGSTOPped for a few seconds while requests flow and a change is written
+  (the API server runs in a child process and keeps answering), then SIGCONTed: not one request
+  fails and the change is served.
 
 The tests wait for states with deadlines; they assert no duration. They print what they measured.
 """
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 
 FIRST_SECOND = 1.0  # the promise: an Envoy killed under load fails requests only this long
 STEADY = 50  # requests answered before a fault, and again after recovery, before judging
-HELD = 2000  # requests answered while the control plane is stopped (a few seconds) before SIGCONT
+STOPPED_FOR = 3.0  # how long the control plane stays stopped: the fault's length, not a wait
 
 
 def test_envoy_sigkill_fails_requests_only_in_the_first_second(gateway: Served) -> None:
@@ -49,7 +49,9 @@ def test_envoy_sigkill_fails_requests_only_in_the_first_second(gateway: Served) 
             if not (f.failed >= killed and f.sent <= killed + FIRST_SECOND)]
     print(f"Envoy SIGKILL: {load.sent} requests, {len(load.failures)} failed, the last one sent "
           f"{max((f.sent - killed for f in load.failures), default=0.0):.3f} s after the kill")
-    assert late == [], f"failures outside the first second after the kill: {late[:5]}"
+    assert late == [], (
+        f"{len(late)} failed requests were neither in flight at the kill nor sent within "
+        f"{FIRST_SECOND} s after it; the last: {late[-1]}")
 
 
 def test_control_plane_sigkill_and_restart_fail_no_request(gateway: Served) -> None:
@@ -79,8 +81,9 @@ def test_control_plane_sigstop_fails_no_request_and_serves_changes_after(gateway
             stopped = time.monotonic()
             gateway.change("stopped.faults.test")
             during = load.ok
-            wait_for("requests served with the control plane stopped",
-                     lambda: load.ok >= during + HELD)
+            wait_for(f"{STOPPED_FOR} s with the control plane stopped, requests flowing",
+                     lambda: load.ok >= during + STEADY
+                     and time.monotonic() >= stopped + STOPPED_FOR)
         finally:
             os.kill(control_plane, signal.SIGCONT)
         held = time.monotonic() - stopped
