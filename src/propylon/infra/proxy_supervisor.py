@@ -3,13 +3,13 @@
 `ProxySupervisor.start()` first tries to adopt the Envoy a previous control plane left in the
 proxy's directory, else launches a new one, then runs a watch loop as an asyncio task:
 - while the process is alive, poll its admin endpoint (every 0.2 s until ready, then every 1 s)
-  and record `ready` and a `message` saying what it is waiting for; between two polls, check
-  every 50 ms that the process is still alive (a signal 0 or `waitpid`, no request), so that a
-  death is seen at once;
-- when it has died, report not ready with how it ended and the last line of its log and launch a
-  new one: at once after the first death (a proxy killed under load serves again within a
-  second), then after a backoff (0.5 s doubling to 30 s; reset once a process has stayed up for
-  30 s). A launch that fails (binary gone, directory unwritable) is retried the same way.
+  and record `ready` and a `message` saying what it is waiting for;
+- when it has died, report not ready with how it ended and the last line of its log, wait a
+  backoff (none after a first death, so that a proxy killed under load serves again within a
+  second; then 0.5 s doubling to 30 s; reset once a process has stayed up for 30 s), and launch
+  a new one. A launch that fails (binary gone, directory unwritable) is retried the same way.
+  Between two admin polls the process is checked every 50 ms (signal 0 or `waitpid`, no
+  request), so that a death is seen at once.
 Every change of (ready, message) calls `on_change`.
 
 `stop(terminate=True)` ends the loop and stops Envoy (SIGTERM, then SIGKILL); with
