@@ -22,7 +22,8 @@ in this order:
   `kubectl get namespaces` answers again (kubectl run in a loop, so the figure includes one
   kubectl run). Target: 0 failed requests, kubectl answers within 5 s. If it does not answer
   within `--kubectl-timeout`, `recovered_s` is null ("None") and the fault's remaining rounds
-  are skipped.
+  are skipped. Rounds are 60 s apart, the API server supervisor's crash window: deaths closer
+  together are restarted after a growing delay, and the fifth within the window stops the stack.
 
 A request fails when it gets any answer but 200 or none. Each round prints a JSON line
 (requests and failures counted from the start of the round to its end, `failed_late`: failures
@@ -69,6 +70,7 @@ HOST = host_of(0, 1)
 LATE_AFTER_S = 1.0  # failures of requests sent later than this after the signal are late
 ENVOY_SERVES_AGAIN_S = 1.0
 KUBECTL_ANSWERS_S = 5.0
+APISERVER_CRASH_WINDOW_S = 60.0  # as the API server's supervisor counts deaths
 FAULTS = ("envoy_kill", "control_plane_stop", "control_plane_restart", "apiserver_kill")
 
 
@@ -255,7 +257,8 @@ async def main_async(args: argparse.Namespace) -> bool:
         Fault("control_plane_restart", control_plane_restart, zero_failures=True,
               recovered_within=None),
         Fault("apiserver_kill", lambda b: apiserver_kill(b, args.kubectl_timeout),
-              zero_failures=True, recovered_within=KUBECTL_ANSWERS_S),
+              zero_failures=True, recovered_within=KUBECTL_ANSWERS_S,
+              apart=APISERVER_CRASH_WINDOW_S),
     ] if fault.name in wanted]
     backend_port = free_port()
     echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen",

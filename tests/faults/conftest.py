@@ -15,7 +15,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import pytest
 from tests.e2e.conftest import BIN, REPO, Standalone, wait_for
 from tests.e2e.conftest import standalone  # noqa: F401 - the fixture `gateway` builds on
 from tests.e2e.test_walkthrough import condition, http_get
+from tests.xds.xds_support import free_port
 
 HOST = "app.faults.test"
 PORT = 8080
@@ -69,12 +69,6 @@ spec:
   - backendRefs:
     - {{name: echo, port: 80}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
