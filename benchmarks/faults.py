@@ -8,9 +8,9 @@ in this order:
 - `envoy_kill`: SIGKILL the Gateway's Envoy (the host infrastructure manager starts another).
   `recovered_s`: from the kill to the first 200 answered to a request sent after the last failed
   one. Target: failures only among requests sent within 1 s of the kill, serving again within 1 s.
-  Rounds are `proxy_supervisor.STABLE_AFTER` (30 s) apart: an Envoy that dies again sooner is
-  restarted after a backoff (0.5 s, doubling), as a crash loop would be, and each round measures
-  a first death.
+  Rounds are `proxy_supervisor.STABLE_AFTER` (30 s) and two of its 1 s polls apart: an Envoy
+  that dies again sooner is restarted after a backoff (0.5 s, doubling), as a crash loop would
+  be, and each round measures a first death.
 - `control_plane_stop`: SIGSTOP the stack process for `--stop-seconds`, write a new route
   meanwhile (the API server runs in a child process and answers), SIGCONT. `recovered_s`: from
   SIGCONT until the new route answers 200. Target: 0 failed requests.
@@ -251,7 +251,7 @@ async def main_async(args: argparse.Namespace) -> bool:
                          f"{', '.join(FAULTS)}")
     faults = [fault for fault in [
         Fault("envoy_kill", envoy_kill, zero_failures=False,
-              recovered_within=ENVOY_SERVES_AGAIN_S, apart=STABLE_AFTER),
+              recovered_within=ENVOY_SERVES_AGAIN_S, apart=STABLE_AFTER + 2.0),
         Fault("control_plane_stop", lambda b: control_plane_stop(b, args.stop_seconds),
               zero_failures=True, recovered_within=None),
         Fault("control_plane_restart", control_plane_restart, zero_failures=True,
