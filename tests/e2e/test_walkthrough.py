@@ -17,7 +17,6 @@ import os
 import socket
 import ssl
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from .conftest import BIN, REPO, Standalone, wait_for
+from .load import Load
 
 pytestmark = pytest.mark.e2e
 
@@ -89,36 +89,6 @@ def condition(obj: dict, type_: str) -> str | None:
         if cond["type"] == type_:
             return str(cond["status"])
     return None
-
-
-class Load:
-    """Requests in a loop on fresh connections from a thread; counts successes and failures."""
-
-    def __init__(self, request) -> None:  # type: ignore[no-untyped-def]
-        self.request = request
-        self.ok = 0
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                status = self.request()
-                if status == 200:
-                    self.ok += 1
-                else:
-                    self.failures.append(f"status {status}")
-            except Exception as exc:  # noqa: BLE001 - every failure is counted
-                self.failures.append(repr(exc))
-
-    def __enter__(self) -> "Load":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
 
 
 def tls_secret_yaml(sa: Standalone, cert: Path, key: Path) -> str:
