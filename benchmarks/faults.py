@@ -63,6 +63,7 @@ from benchmarks.common import (
     wait_port,
     with_api_server,
 )
+from propylon.apiserver.process import CRASH_WINDOW_S
 from propylon.infra.proxy_supervisor import STABLE_AFTER
 
 BIN = Path(sys.executable).parent
@@ -70,7 +71,6 @@ HOST = host_of(0, 1)
 LATE_AFTER_S = 1.0  # failures of requests sent later than this after the signal are late
 ENVOY_SERVES_AGAIN_S = 1.0
 KUBECTL_ANSWERS_S = 5.0
-APISERVER_CRASH_WINDOW_S = 60.0  # as the API server's supervisor counts deaths
 FAULTS = ("envoy_kill", "control_plane_stop", "control_plane_restart", "apiserver_kill")
 
 
@@ -258,7 +258,7 @@ async def main_async(args: argparse.Namespace) -> bool:
               recovered_within=None),
         Fault("apiserver_kill", lambda b: apiserver_kill(b, args.kubectl_timeout),
               zero_failures=True, recovered_within=KUBECTL_ANSWERS_S,
-              apart=APISERVER_CRASH_WINDOW_S),
+              apart=CRASH_WINDOW_S),
     ] if fault.name in wanted]
     backend_port = free_port()
     echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -100,8 +99,7 @@ class Served:
 
 @pytest.fixture
 def gateway(standalone: Standalone) -> Iterator[Served]:  # noqa: F811 - the imported fixture
-    octets = f"127.{random.randint(100, 250)}.{random.randint(0, 255)}"
-    up_args = ("--address-pool", f"{octets}.1-{octets}.254", "--api-port", str(free_port()))
+    up_args = ("--api-port", str(free_port()))
     backend = free_port()
     echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", f"127.0.0.1:{backend}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
