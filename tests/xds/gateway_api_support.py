@@ -31,7 +31,7 @@ import h2.events
 import h2.exceptions
 from aiohttp import web
 
-from propylon.echo import websocket_echo
+from propylon.echo.httpserver import websocket_echo
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.translate import translate
 from propylon.translate.types import Result, Snapshot

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from propylon import echo
+from propylon.echo import httpserver as echo
 from propylon.cli.errors import UsageError
 
 

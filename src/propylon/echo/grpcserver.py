@@ -24,7 +24,7 @@ from pathlib import Path
 import grpc
 from grpc import aio
 
-from propylon.grpcecho import SERVICE, EchoRequest, EchoResponse
+from propylon.echo.grpcservice import SERVICE, EchoRequest, EchoResponse
 
 
 @dataclass(frozen=True)

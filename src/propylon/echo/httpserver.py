@@ -56,8 +56,8 @@ from urllib.parse import parse_qsl, unquote
 from aiohttp import WSMsgType, web
 
 if TYPE_CHECKING:
-    from propylon import echo_grpc, echo_tcp
-    from propylon.echo_h2 import H2ServerProtocol
+    from propylon.echo import grpcserver, tcpserver
+    from propylon.echo.http2 import H2ServerProtocol
 
 _STATUS_URI = re.compile(r"^/status/(\d\d\d)$")
 _GO_INT = re.compile(r"^[+-]?\d+$")
@@ -498,9 +498,9 @@ class EchoServer:
             return self.ports()[-1]
 
         def make_h2() -> asyncio.Protocol:
-            from propylon import echo_h2  # loaded on the first HTTP/2 connection
+            from propylon.echo import http2  # loaded on the first HTTP/2 connection
 
-            protocol = echo_h2.H2ServerProtocol(_h2_handler(route, state))
+            protocol = http2.H2ServerProtocol(_h2_handler(route, state))
             self._h2.add(protocol)
             return protocol
 
@@ -563,22 +563,22 @@ def run(listen: str) -> None:
     asyncio.run(main())
 
 
-def _tcp_config(bind: str) -> echo_tcp.TCPEchoConfig | None:
+def _tcp_config(bind: str) -> tcpserver.TCPEchoConfig | None:
     """The TCP mode's config when `TCP_ECHO_SERVER` is set."""
     if not os.environ.get("TCP_ECHO_SERVER"):
         return None
-    from propylon import echo_tcp
+    from propylon.echo import tcpserver
 
-    return echo_tcp.TCPEchoConfig.from_env(os.environ, bind)
+    return tcpserver.TCPEchoConfig.from_env(os.environ, bind)
 
 
-def _grpc_config(bind: str) -> echo_grpc.GRPCEchoConfig | None:
+def _grpc_config(bind: str) -> grpcserver.GRPCEchoConfig | None:
     """The gRPC mode's config when `GRPC_ECHO_SERVER` is set."""
     if not os.environ.get("GRPC_ECHO_SERVER"):
         return None
-    from propylon import echo_grpc
+    from propylon.echo import grpcserver
 
-    return echo_grpc.GRPCEchoConfig.from_env(os.environ, bind)
+    return grpcserver.GRPCEchoConfig.from_env(os.environ, bind)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -597,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     async def serve_until_signalled() -> None:
         if tcp_config is not None:
-            from propylon.echo_tcp import serve_tcp
+            from propylon.echo.tcpserver import serve_tcp
 
             tcp = await serve_tcp(tcp_config, config.context)
             try:
@@ -607,7 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     listener.close()
             return
         if grpc_config is not None:
-            from propylon.echo_grpc import serve_grpc
+            from propylon.echo.grpcserver import serve_grpc
 
             grpc_servers = await serve_grpc(grpc_config, config.context)
             try:

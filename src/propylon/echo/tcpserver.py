@@ -18,7 +18,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from propylon.echo import _remember_server_name, _tls_assertions
+from propylon.echo.httpserver import _remember_server_name, _tls_assertions
 
 WELCOME = b"Gateway API Test TCP Server\n"
 

@@ -1,0 +1,1 @@
+"""The echo backends: what answers behind the routes in the quickstart and the conformance runner."""
