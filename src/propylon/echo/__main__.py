@@ -1,7 +1,7 @@
-"""`python -m propylon.echo`: the echo-basic-like server, configured by the environment."""
+"""`python -m propylon.echo [--bind HOST]`: `propylon.echo.command.main`."""
 
 import sys
 
-from propylon.echo.httpserver import main
+from propylon.echo.command import main
 
 sys.exit(main())
