@@ -1,10 +1,10 @@
 """gRPC mode of the echo backend, like echo-basic with `GRPC_ECHO_SERVER` set.
 
 Service `gateway_api_conformance.echo_basic.grpcecho.GrpcEcho` (messages in
-`propylon.echo.grpcservice`): `Echo` and `EchoTwo` answer an `EchoResponse` whose `assertions` say what
-the server saw: the fully-qualified method (`/<service>/<method>`), the request metadata as
-`headers` (one entry per value), the context (`NAMESPACE`, `INGRESS_NAME`,
-`SERVICE_NAME`, `POD_NAME`) and, on the TLS port, `tls_assertions` (the client certificates
+`propylon.echo.grpcservice`): `Echo` and `EchoTwo` answer an `EchoResponse` whose `assertions`
+say what the server saw: the fully-qualified method (`/<service>/<method>`), the request metadata
+as `headers` (one entry per value), the context (`NAMESPACE`, `INGRESS_NAME`, `SERVICE_NAME`,
+`POD_NAME`) and, on the TLS port, `tls_assertions` (the client certificates
 seen, when any). `EchoThree` is not implemented, so calling it gets UNIMPLEMENTED, which the
 conformance tests use as the answer of a backend that was not meant to be reached.
 `authority` stays empty: grpc.aio does not expose a call's `:authority` to the servicer, and
