@@ -99,7 +99,7 @@ class Standalone:
         # the controller's modules (about a second) load while the API server process starts
         from propylon.client import load_client
         from propylon.controller.reconciler import Controller
-        from propylon.echo import serve_echo
+        from propylon.echo.httpserver import serve_echo
         from propylon.infra.host import HostInfra
         from propylon.infra.mirror import MirroredInfra
         from propylon.xds.server import SnapshotCache, XdsServer

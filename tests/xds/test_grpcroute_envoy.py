@@ -12,8 +12,8 @@ import pytest
 
 from gateway_api_support import NODE, Stack, service
 from propylon.conformance.grpcclient import GRPCResponse, call
-from propylon.echo_grpc import GRPCEchoConfig, serve_grpc
-from propylon.grpcecho import method_path
+from propylon.echo.grpcserver import GRPCEchoConfig, serve_grpc
+from propylon.echo.grpcservice import method_path
 from propylon.translate.types import Result
 from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 
