@@ -11,7 +11,10 @@ Printed as YAML documents: first every object with its computed status merged in
 status of GatewayClasses, Gateways and ListenerSets; for routes and policies this controller's
 `parents`/`ancestors` entries, keeping other controllers' entries), then, per Gateway, the Envoy
 configuration that would be served to its proxies (`propylon.xds.translate.translate()`, each
-protobuf as JSON via `MessageToDict`), with private keys replaced by `REDACTED`.
+protobuf as JSON via `MessageToDict`), with private keys replaced by `REDACTED`: one section per
+xDS type, `listeners`, `routes`, `virtual_hosts`, `clusters`, `endpoints` and `secrets`. Virtual
+hosts are printed as the proxy receives them, each a VHDS resource of its own next to the route
+tables (which only name VHDS as their source), named `<route table>/<first domain>`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import base64
 import ipaddress
 import sys
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from propylon.api.kinds import GATEWAY_GROUP, by_api_version
 from propylon.cli.apply import add_filename_arg
@@ -29,6 +32,9 @@ from propylon.cli.output import to_yaml
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.manifests import load_manifests
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Snapshot, StatusUpdate
+
+if TYPE_CHECKING:
+    from propylon.xds.translate import XdsResources
 
 POOL_START = ipaddress.IPv4Address("127.0.10.1")
 REDACTED = "REDACTED"
@@ -107,15 +113,19 @@ def with_statuses(objects: list[dict[str, Any]], updates: tuple[StatusUpdate, ..
     return out
 
 
-def envoy_config(node: str, resources: Any) -> dict[str, Any]:
+def envoy_config(node: str, resources: XdsResources) -> dict[str, Any]:
+    """`node` and one section per xDS type the proxy receives (a type given no section name
+    here raises KeyError rather than going unprinted)."""
     from google.protobuf.json_format import MessageToDict
 
-    def dicts(messages: Any) -> list[dict[str, Any]]:
-        return [_redact(MessageToDict(m)) for m in messages.values()]
+    from propylon.xds.translate import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, VHOST
 
-    return {"node": node, "listeners": dicts(resources.listeners),
-            "routes": dicts(resources.routes), "clusters": dicts(resources.clusters),
-            "endpoints": dicts(resources.endpoints), "secrets": dicts(resources.secrets)}
+    sections = {LISTENER: "listeners", ROUTE: "routes", VHOST: "virtual_hosts",
+                CLUSTER: "clusters", ENDPOINT: "endpoints", SECRET: "secrets"}
+    config: dict[str, Any] = {"node": node}
+    for type_url, messages in resources.by_type.items():
+        config[sections[type_url]] = [_redact(MessageToDict(m)) for m in messages.values()]
+    return config
 
 
 def _redact(value: Any) -> Any:
