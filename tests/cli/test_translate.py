@@ -166,6 +166,27 @@ def test_other_controller_name_leaves_everything_without_status(
     assert not any("node" in d for d in docs)
 
 
+def test_gateway_status_is_replaced_whole_keeping_unchanged_condition_times(
+        capsys: pytest.CaptureFixture[str], walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    accepted = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "old",
+                "observedGeneration": 1, "lastTransitionTime": "2020-01-01T00:00:00Z"}
+    stale = {"attachedListenerSets": 3, "conditions": [
+        accepted, {**accepted, "type": "Programmed", "status": "False"}]}
+    listener = {"name": "http", "protocol": "HTTP", "port": 8080}
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "stale"}, "status": stale,
+               "spec": {"gatewayClassName": "propylon", "listeners": [listener]}}
+    (path / "stale.yaml").write_text(yaml.safe_dump(gateway))
+    assert main(["translate", "-f", str(path)]) == 0
+    printed = next(d for d in yaml.safe_load_all(capsys.readouterr().out)
+                   if d.get("kind") == "Gateway" and d["metadata"]["name"] == "stale")
+    assert "attachedListenerSets" not in printed["status"]  # no ListenerSet: a stale field
+    times = {c["type"]: c["lastTransitionTime"] for c in printed["status"]["conditions"]}
+    assert times["Accepted"] == "2020-01-01T00:00:00Z"  # still True
+    assert times["Programmed"] != "2020-01-01T00:00:00Z"  # became True
+
+
 def test_malformed_yaml_names_file_and_line(capsys: pytest.CaptureFixture[str],
                                             tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
