@@ -1,5 +1,5 @@
 """GRPCRoute from Gateway API objects through both translators to a real Envoy and gRPC echo
-backends (`propylon.echo_grpc`): method and header matches pick the backend, a Service port
+backends (`propylon.echo.grpcserver`): method and header matches pick the backend, a Service port
 without appProtocol is still reached over HTTP/2, and a call no rule matches gets UNIMPLEMENTED."""
 
 from __future__ import annotations
