@@ -1,5 +1,5 @@
 """Helpers shared by the xDS tests and their fixtures (imported by `conftest.py`): free ports,
-polling with a generous timeout, and the types the fixtures hand out."""
+polling with a generous timeout, the types the fixtures hand out, and Envoy's config dump."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, cast
+
+import aiohttp
 
 from propylon.xds.server import SnapshotCache, XdsServer
 
@@ -49,3 +52,12 @@ EnvoyFactory = Callable[..., Awaitable[EnvoyProcess]]
 
 
 BackendFactory = Callable[..., Awaitable[int]]
+
+
+async def config_dump(envoy: EnvoyProcess) -> dict[str, Any]:
+    """Envoy's `/config_dump` (with EDS), read from its admin interface: the one place tests
+    reach it."""
+    async with aiohttp.ClientSession() as session, session.get(
+            f"http://127.0.0.1:{envoy.admin_port}/config_dump?include_eds") as response:
+        response.raise_for_status()
+        return cast(dict[str, Any], await response.json())
