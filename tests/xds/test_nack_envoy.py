@@ -4,6 +4,7 @@ resource is always sent again."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from dataclasses import replace
 
 import aiohttp
 
@@ -151,3 +152,33 @@ async def test_tls_listener_comes_back_once_its_mismatched_secret_is_fixed(
 
 async def _nacked(xds: XdsFixture) -> bool:
     return xds.server.last_nack(NODE) is not None
+
+
+async def test_a_listener_rebuilt_after_a_refused_secret_gets_the_good_one_again(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
+    """Envoy keeps the content of a secret it refused: a listener rebuilt afterwards fails on
+    it, so the good secret, though Envoy acknowledged it before, is sent again."""
+    backend = await backend_factory("app")
+    port = free_port()
+    first, second = self_signed("a.example.com", 7101), self_signed("a.example.com", 7102)
+    good = ir.Secret("default/cert", *first)
+    xds.cache.set(NODE, translate(https_gateway(port, backend, good)))
+    await envoy_factory(NODE, xds.port)
+    await wait_for(lambda: _serial(port + 1, 7101), what="HTTPS listener")
+    xds.cache.set(NODE, translate(https_gateway(port, backend, ir.Secret(
+        "default/cert", first[0], second[1]))))
+    await wait_for(lambda: _nacked(xds), what="the mismatched secret rejected")
+    rebuilt = https_gateway(port, backend, good)
+    chain = replace(rebuilt.listeners[1].tls_chains[0], server_names=("a.example.com",))
+    rebuilt = replace(rebuilt, listeners=(rebuilt.listeners[0], replace(
+        rebuilt.listeners[1], tls_chains=(chain,))))
+    xds.cache.set(NODE, translate(rebuilt))
+    await wait_for(lambda: _true(not xds.cache.rejections()), what="no rejection left")
+    assert await served_serial(port + 1, "a.example.com") == 7101
+
+
+async def _serial(port: int, want: int) -> bool:
+    try:
+        return await served_serial(port, "a.example.com") == want
+    except OSError:
+        return False

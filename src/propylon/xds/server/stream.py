@@ -15,11 +15,14 @@ Rules:
   types and single resources for others, so a NACK is pinned on a resource only when the
   response carried nothing else: the items of a NACKed response of several are "suspects",
   sent again one per response until each is acknowledged or rejected alone. A rejected
-  (name, version) is not sent again while what it may depend on in Envoy is unchanged (for a
-  listener, the secrets and clusters Envoy acknowledged; `_DEPENDS`): a listener refused for
+  (name, version) is not sent again until Envoy applied an update of what it may depend on (for
+  a listener, secrets and clusters; `_DEPENDS`): a listener refused for
   its rejected secret is sent again once a fixed secret is acknowledged. A virtual host
   rejected alone has its refused route entries isolated and left out (`isolation.py`), so a bad
   route costs only itself. `rejections()` reports what is rejected, with Envoy's messages.
+  What Envoy holds of a resource it refused an update of is uncertain (it keeps the content of
+  a refused secret, and a listener created then fails on it), so that resource is sent again
+  whatever version is wanted next.
 - At most one response per type is in flight; the next waits for the ACK or NACK. The first
   request of a type is answered even when there is nothing to send (Envoy's initial fetch of a
   wildcard type, say of clusters when there are none, waits for it).
@@ -78,6 +81,7 @@ from propylon.xds.translate import (
 _GATED = frozenset({LISTENER, ROUTE, VHOST})
 _REMOVABLE = frozenset({LISTENER, CLUSTER, VHOST})
 _REMOVAL = ""  # the version of a removal in `TypeState.rejected`
+_UNCERTAIN = "?"  # the version of a resource Envoy has, after it refused an update of it
 _EMPTY_MARK = "{}/"  # a virtual host name that never exists, in a route table's VHDS namespace
 # what Envoy's verdict on a resource of a type may depend on, besides the resource itself
 _DEPENDS: Mapping[str, tuple[str, ...]] = {
@@ -105,11 +109,12 @@ class Pending:
 
 @dataclass(frozen=True)
 class Rejected:
-    """Envoy's verdict on one (name, version): its message, the acknowledged versions of the
-    types the resource depends on when it was given, and (virtual hosts) the routes refused."""
+    """Envoy's verdict on one (name, version): its message, how many updates of the types the
+    resource depends on Envoy had applied when it was given, and (virtual hosts) the routes
+    refused."""
 
     message: str
-    context: tuple[str, ...]
+    context: tuple[int, ...]
     routes: tuple[str, ...] = ()
 
 
@@ -126,6 +131,7 @@ class TypeState:
     pending: Pending | None = None
     rejected: dict[tuple[str, str], Rejected] = field(default_factory=dict)
     suspects: set[str] = field(default_factory=set)  # items of a NACKed response of several
+    applied: int = 0  # acknowledged responses that carried something
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,10 @@ class AdsStream:
         type_url = request.type_url
         if request.HasField("error_detail"):
             message = request.error_detail.message
+            for name in pending.added:  # Envoy may keep some of what it refused: send again
+                held = state.acked.get(name)
+                if held is not None:
+                    held.version = _UNCERTAIN
             if len(pending.added) + len(pending.removed) > 1:
                 state.suspects.update(pending.added)
                 state.suspects.update(pending.removed)
@@ -212,6 +222,7 @@ class AdsStream:
                     state.rejected[(name, _REMOVAL)] = Rejected(message, self._context(type_url))
             return Answer("nack", type_url, pending.system_version, pending.nonce, message)
         done = pending.added.keys() | set(pending.removed)
+        state.applied += bool(done)
         state.suspects -= done
         if state.rejected:
             state.rejected = {k: r for k, r in state.rejected.items() if k[0] not in done}
@@ -240,8 +251,8 @@ class AdsStream:
         self.types[type_url].rejected[(name, held.version)] = Rejected(
             message, self._context(type_url), routes)
 
-    def _context(self, type_url: str) -> tuple[str, ...]:
-        return tuple(self.types[t].acked_version for t in _DEPENDS.get(type_url, ()))
+    def _context(self, type_url: str) -> tuple[int, ...]:
+        return tuple(self.types[t].applied for t in _DEPENDS.get(type_url, ()))
 
     def rejections(self) -> Rejections:
         """What Envoy refuses of the last snapshot, with its messages."""
@@ -319,6 +330,10 @@ class AdsStream:
             removed = tuple(n for n in removed if (n, _REMOVAL) not in state.rejected)
         if state.rejected:
             state.rejected = {k: r for k, r in state.rejected.items() if k in current}
+        if type_url == VHOST and self._isolated:
+            wanted_names = {name for name, _ in current}
+            for name in [n for n in self._isolated if n not in wanted_names]:
+                del self._isolated[name]  # no longer wanted
         if state.suspects:
             added, removed = self._one_suspect(state, added, removed)
         starting: set[str] = set()
