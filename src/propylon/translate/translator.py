@@ -125,8 +125,9 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     statuses.extend(backends.tls.statuses(states, snapshot.controller_name, now))
     for s in sets.values():
         gw = s.gateway.gateway
-        statuses.append(listenersets.status(s, snapshot.infra.get(
-            GatewayKey(gw.meta.namespace, gw.meta.name)), now))
+        key = GatewayKey(gw.meta.namespace, gw.meta.name)
+        statuses.append(listenersets.status(s, snapshot.infra.get(key), now,
+                                            snapshot.rejections.get(key)))
     irs: dict[GatewayKey, GatewayIR] = {}
     infras: dict[GatewayKey, InfraIR] = {}
     for (ns, name), state in states.items():
