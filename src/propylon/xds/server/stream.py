@@ -211,14 +211,13 @@ class AdsStream:
                 held = state.acked.get(name)
                 if held is not None:
                     held.version = _UNCERTAIN
-            if len(pending.added) + len(pending.removed) > 1:
+            if len(pending.added) + len(pending.removed) > 1:  # which one? send them alone
                 state.suspects.update(pending.added)
                 state.suspects.update(pending.removed)
-            for name, held in pending.added.items():
-                if len(pending.added) + len(pending.removed) == 1:
+            else:
+                for name, held in pending.added.items():
                     self._reject(type_url, name, held, message)
-            for name in pending.removed:
-                if len(pending.removed) + len(pending.added) == 1:
+                for name in pending.removed:
                     state.rejected[(name, _REMOVAL)] = Rejected(message, self._context(type_url))
             return Answer("nack", type_url, pending.system_version, pending.nonce, message)
         done = pending.added.keys() | set(pending.removed)
