@@ -104,12 +104,14 @@ async def _true(value: bool) -> bool:
     return value
 
 
-def https_gateway(port: int, backend: int, secret: ir.Secret | None) -> ir.GatewayIR:
-    """An HTTP listener on `port` and, with `secret`, an HTTPS listener on `port + 1`."""
+def https_gateway(ports: tuple[int, int], backend: int, secret: ir.Secret | None
+                  ) -> ir.GatewayIR:
+    """An HTTP listener on `ports[0]` and, with `secret`, an HTTPS listener on `ports[1]`."""
+    http, https = ports
     route = ir.Route("r", ir.RouteMatch(), backends=(ir.WeightedBackend("ns/app/80", 1),))
-    listeners = [ir.Listener("http", "127.0.0.1", port, port, "HTTP", route_config="rc-http")]
+    listeners = [ir.Listener("http", "127.0.0.1", http, http, "HTTP", route_config="rc-http")]
     if secret is not None:
-        listeners.append(ir.Listener("https", "127.0.0.1", port + 1, port + 1, "HTTPS", tls_chains=(
+        listeners.append(ir.Listener("https", "127.0.0.1", https, https, "HTTPS", tls_chains=(
             ir.TLSFilterChain("https", (), (secret.name,), "rc-https"),)))
     return ir.GatewayIR(
         key=ir.GatewayKey("default", "nack"), listeners=tuple(listeners),
@@ -124,29 +126,29 @@ async def test_tls_listener_comes_back_once_its_mismatched_secret_is_fixed(
     """Finding 3: listener down (Secret deleted), Secret back with a key that does not match its
     certificate (rejected), then fixed: the HTTPS port serves again."""
     backend = await backend_factory("app")
-    port = free_port()
+    ports = (free_port(), free_port())
     good = ir.Secret("default/cert", *self_signed("a.example.com", 7001))
     other = self_signed("a.example.com", 7002)
-    xds.cache.set(NODE, translate(https_gateway(port, backend, good)))
+    xds.cache.set(NODE, translate(https_gateway(ports, backend, good)))
     await envoy_factory(NODE, xds.port)
 
     async def serial(want: int | None) -> bool:
         try:
-            return await served_serial(port + 1, "a.example.com") == want
+            return await served_serial(ports[1], "a.example.com") == want
         except OSError:
             return want is None
 
     await wait_for(lambda: serial(7001), what="HTTPS listener")
-    xds.cache.set(NODE, translate(https_gateway(port, backend, None)))
+    xds.cache.set(NODE, translate(https_gateway(ports, backend, None)))
     await wait_for(lambda: serial(None), what="HTTPS listener removed")
-    xds.cache.set(NODE, translate(https_gateway(port, backend, ir.Secret(
+    xds.cache.set(NODE, translate(https_gateway(ports, backend, ir.Secret(
         "default/cert", good.certificate_chain, other[1]))))
     await wait_for(lambda: _nacked(xds), what="the mismatched secret rejected")
     fixed = ir.Secret("default/cert", other[0], other[1])
-    xds.cache.set(NODE, translate(https_gateway(port, backend, fixed)))
+    xds.cache.set(NODE, translate(https_gateway(ports, backend, fixed)))
     await wait_for(lambda: serial(7002), what="HTTPS listener with the fixed secret")
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{port}/") as response:
+        async with session.get(f"http://127.0.0.1:{ports[0]}/") as response:
             assert await response.text() == "app"
 
 
@@ -159,22 +161,22 @@ async def test_a_listener_rebuilt_after_a_refused_secret_gets_the_good_one_again
     """Envoy keeps the content of a secret it refused: a listener rebuilt afterwards fails on
     it, so the good secret, though Envoy acknowledged it before, is sent again."""
     backend = await backend_factory("app")
-    port = free_port()
+    ports = (free_port(), free_port())
     first, second = self_signed("a.example.com", 7101), self_signed("a.example.com", 7102)
     good = ir.Secret("default/cert", *first)
-    xds.cache.set(NODE, translate(https_gateway(port, backend, good)))
+    xds.cache.set(NODE, translate(https_gateway(ports, backend, good)))
     await envoy_factory(NODE, xds.port)
-    await wait_for(lambda: _serial(port + 1, 7101), what="HTTPS listener")
-    xds.cache.set(NODE, translate(https_gateway(port, backend, ir.Secret(
+    await wait_for(lambda: _serial(ports[1], 7101), what="HTTPS listener")
+    xds.cache.set(NODE, translate(https_gateway(ports, backend, ir.Secret(
         "default/cert", first[0], second[1]))))
     await wait_for(lambda: _nacked(xds), what="the mismatched secret rejected")
-    rebuilt = https_gateway(port, backend, good)
+    rebuilt = https_gateway(ports, backend, good)
     chain = replace(rebuilt.listeners[1].tls_chains[0], server_names=("a.example.com",))
     rebuilt = replace(rebuilt, listeners=(rebuilt.listeners[0], replace(
         rebuilt.listeners[1], tls_chains=(chain,))))
     xds.cache.set(NODE, translate(rebuilt))
     await wait_for(lambda: _true(not xds.cache.rejections()), what="no rejection left")
-    assert await served_serial(port + 1, "a.example.com") == 7101
+    assert await served_serial(ports[1], "a.example.com") == 7101
 
 
 async def _serial(port: int, want: int) -> bool:
