@@ -303,6 +303,8 @@ class AdsStream:
         clusters = wanted.resources.vhost_clusters
         context = self._context(type_url)
         added: dict[str, Held] = {}
+        # (name, version) wanted now, kept only while there is a rejection to prune with it
+        track = bool(state.rejected) or (type_url == VHOST and bool(self._isolated))
         current: set[tuple[str, str]] = set()
         for name, message in resources.items():
             if not self._wants(type_url, name):
@@ -312,13 +314,14 @@ class AdsStream:
                 message, version = self._isolated[name].effective(message)
                 if not self._isolated[name].searching:
                     del self._isolated[name]
-            current.add((name, version))
+            if track:
+                current.add((name, version))
             held = state.acked.get(name)
             if held is not None and held.version == version:
                 if held.message is None:  # announced on reconnection: now known
                     held.message, held.clusters = message, clusters.get(name)
                 continue
-            rejected = state.rejected.get((name, version))
+            rejected = state.rejected.get((name, version)) if state.rejected else None
             if rejected is None or rejected.context != context:
                 added[name] = Held(version, message, clusters.get(name))
         removed: tuple[str, ...] = ()
