@@ -5,7 +5,7 @@ they check the safety net behind it.
 
 - A route Envoy refuses costs only itself: later changes of other routes on the same hostname
   are served, and the route's status says what Envoy refused (Accepted False when no rule is
-  left, PartiallyInvalid when some are).
+  left, PartiallyInvalid when some are) until the route is fixed.
 - A listener down because its Secret was deleted, its Secret back with a key that does not
   match its certificate (refused: ResolvedRefs False / InvalidCertificateRef with Envoy's
   message), then fixed: the HTTPS port serves again.
@@ -183,6 +183,15 @@ async def test_a_refused_route_costs_only_itself_and_its_status_says_so(
     partial = (await conditions(client, "regex"))["PartiallyInvalid"]
     assert partial["message"].startswith("Dropped Rule(s) 0: ")
     await until(lambda: _eq(location(port, "/y"), "y.example"), "the valid rule served")
+
+    await apply(client, route("regex", [redirect_rule("/x", "x.example"),
+                                        redirect_rule("/y", "y.example")]))
+
+    async def fixed() -> bool:
+        conds = await conditions(client, "regex")
+        return "PartiallyInvalid" not in conds and conds["Accepted"]["status"] == "True"
+    await until(fixed, "the fixed route's status")
+    await until(lambda: _eq(location(port, "/x"), "x.example"), "the fixed rule served")
 
 
 async def test_a_tls_listener_comes_back_once_its_mismatched_secret_is_fixed(
