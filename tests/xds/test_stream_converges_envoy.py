@@ -125,7 +125,8 @@ async def test_envoy_serves_exactly_the_good_parts_of_the_last_snapshot(
 
 
 async def _answered(counters: Any, total: int) -> None:
-    """Wait until the node answered `total` responses in all, or has nothing in flight."""
+    """Wait until the node answered `total` responses in all, or has nothing in flight (at most
+    about 2 s: this only drives the interleaving, any point of it is a valid case)."""
     for _ in range(200):
         answers = sum(counters.acks.values()) + sum(counters.nacks.values())
         if answers >= total or answers >= sum(counters.pushes.values()):
