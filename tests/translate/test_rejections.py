@@ -18,7 +18,8 @@ KEY = GatewayKey("default", "gw")
 PAIR = issue("app.example", ("app.example",))
 
 
-def snapshot(rejections: Rejections | None) -> Snapshot:
+def snapshot(rejections: Rejections | None, *more_rules: dict[str, Any]) -> Snapshot:
+    """The world of these tests; `more_rules` are added to the route "two"."""
     def rule(path: str, service: str = "app") -> dict[str, Any]:
         return {"matches": [{"path": {"type": "PathPrefix", "value": path}}],
                 "backendRefs": [{"name": service, "port": 80}]}
@@ -39,7 +40,7 @@ def snapshot(rejections: Rejections | None) -> Snapshot:
               "tls": {"certificateRefs": [{"name": "cert"}]}}]}},
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
          "metadata": {"name": "two", "namespace": "default", "generation": 3},
-         "spec": {"parentRefs": [{"name": "gw"}], "rules": [rule("/a"), rule("/b")]}},
+         "spec": {"parentRefs": [{"name": "gw"}], "rules": [rule("/a"), rule("/b"), *more_rules]}},
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
          "metadata": {"name": "one", "namespace": "default", "generation": 1},
          "spec": {"parentRefs": [{"name": "gw"}], "rules": [rule("/c")]}}]})
@@ -107,3 +108,14 @@ def test_a_refused_listener_is_not_programmed() -> None:
     assert http["Programmed"]["status"] == "False" and "cannot bind" in http["Programmed"][
         "message"]
     assert listener_conditions(out[("Gateway", "gw")], "https")["Programmed"]["status"] == "True"
+
+
+def test_envoy_refusals_add_to_the_rules_translation_dropped() -> None:
+    regex = {"matches": [{"path": {"type": "RegularExpression", "value": "/(?<=x)y"}}],
+             "backendRefs": [{"name": "app", "port": 80}]}
+    rejected = Rejections(routes={"httproute/default/two/rule/1/match/0": "Envoy's own reason"})
+    out = {(u.kind, u.name): u.status
+           for u in translate(snapshot(rejected, regex)).statuses}
+    message = route_conditions(out[("HTTPRoute", "two")])["PartiallyInvalid"]["message"]
+    assert "spec.rules[2].matches[0].path.value" in message  # dropped by translation
+    assert "Dropped Rule(s) 1: Envoy refused rule 1: Envoy's own reason" in message

@@ -31,7 +31,6 @@ from propylon.translate import conditions as c
 from propylon.translate.parents import ref_key
 from propylon.translate.types import StatusUpdate
 
-PARTIALLY_INVALID = "PartiallyInvalid"
 ROUTE_KINDS = {"httproute": "HTTPRoute", "grpcroute": "GRPCRoute"}
 
 
@@ -118,8 +117,11 @@ def _route_update(update: StatusUpdate, obj: dict[str, Any],
             continue
         conds = c.Conditions(previous.get((entry.get("controllerName"), ref_key(ref)), ()),
                              update.generation, now)
+        translated_drops = ""  # rules translation already dropped (a regex RE2 refuses...)
         for cond in entry["conditions"]:
             conds.set(cond["type"], cond["status"] == "True", cond["reason"], cond["message"])
+            if cond["type"] == c.PARTIALLY_INVALID and cond["status"] == "True":
+                translated_drops = f'{cond["message"]}; '
         dropped, clusters = found
         if dropped:
             text = "; ".join(f"rule {i}: {m}" for i, m in sorted(dropped.items()))
@@ -127,9 +129,10 @@ def _route_update(update: StatusUpdate, obj: dict[str, Any],
                 conds.set(c.ACCEPTED, False, c.UNSUPPORTED_VALUE,
                           f"Envoy refused every rule, none is served: {text}; fix the rules")
             else:
-                conds.set(PARTIALLY_INVALID, True, c.UNSUPPORTED_VALUE,
-                          f"Dropped Rule(s) {', '.join(map(str, sorted(dropped)))}: Envoy "
-                          f"refused {text}; fix these rules")
+                conds.set(c.PARTIALLY_INVALID, True, c.UNSUPPORTED_VALUE,
+                          f"{translated_drops}Dropped Rule(s) "
+                          f"{', '.join(map(str, sorted(dropped)))}: Envoy refused {text}; "
+                          "fix these rules")
         if clusters:
             conds.set(c.RESOLVED_REFS, False, c.UNSUPPORTED_VALUE,
                       "Envoy refused " + "; ".join(clusters))
