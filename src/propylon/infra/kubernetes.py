@@ -47,7 +47,7 @@ from lightkube.core.exceptions import ApiError
 
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.client import resource_class
-from propylon.controller.informer import Informer
+from propylon.informer import Informer
 from propylon.infra.k8s_resources import (COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL,
                                           ProxyOptions, container_port, gateway_objects,
                                           object_name, tls_secret_name)
