@@ -1,7 +1,7 @@
 """`KubernetesInfra`: the infrastructure manager of Kubernetes mode, Envoy Deployments per Gateway.
 
 For every wanted Gateway (`apply`) it server-side applies, through lightkube, the objects
-`k8s_resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
+`resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
 Deployment, LoadBalancer Service), owned by the Gateway, whose uid it reads once. Objects are
 applied again only when what they should be changes, or when the Deployment or Service
 disappeared. Gateways no longer wanted lose their objects (on a cluster the garbage collector
@@ -48,9 +48,9 @@ from lightkube.core.exceptions import ApiError
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.client import resource_class
 from propylon.informer import Informer
-from propylon.infra.k8s_resources import (COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL,
-                                          ProxyOptions, container_port, gateway_objects,
-                                          object_name, tls_secret_name)
+from propylon.infra.kubernetes.resources import (ProxyOptions, container_port, gateway_objects,
+                                                 object_name, tls_secret_name)
+from propylon.infra.labels import COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL
 from propylon.infra.owners import GatewayOwners
 from propylon.ir.model import GatewayKey, InfraIR, InfraState, PortState
 

@@ -37,12 +37,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from propylon.infra.addresses import AddressPool, Assignment
-from propylon.infra.envoy_process import find_envoy, stop_leftover
-from propylon.infra.host_objects import Process
-from propylon.infra.ports import BindProbe, probe_bind, resolve_port
-from propylon.infra.private_sockets import private_sockets
-from propylon.infra.proxy_supervisor import ProxySupervisor
+from propylon.infra.host.addresses import AddressPool, Assignment
+from propylon.infra.host.envoy_process import find_envoy, stop_leftover
+from propylon.infra.host.host_objects import Process
+from propylon.infra.host.ports import BindProbe, probe_bind, resolve_port
+from propylon.infra.host.private_sockets import private_sockets
+from propylon.infra.host.proxy_supervisor import ProxySupervisor
 from propylon.ir.model import GatewayKey, InfraIR, InfraState, PortState
 from propylon.xds.bootstrap import unix_bootstrap
 

@@ -33,8 +33,8 @@ from lightkube.core.exceptions import ApiError
 from propylon.api.kinds import GATEWAY_GROUP, by_kind
 from propylon.client import resource_class
 from propylon.infra import InfraManager
-from propylon.infra.host_objects import Process, host_objects
-from propylon.infra.k8s_resources import COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL
+from propylon.infra.host.host_objects import Process, host_objects
+from propylon.infra.labels import COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL
 from propylon.infra.owners import GatewayOwners
 from propylon.ir.model import GatewayKey, InfraIR, InfraState
 
