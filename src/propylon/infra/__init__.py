@@ -3,8 +3,9 @@
 Organised by where the proxies run: `host/` (standalone: `HostInfra`, Envoy processes on this
 machine, addresses from a loopback pool, shown in the API by `MirroredInfra`) and `kubernetes/`
 (`KubernetesInfra`, which creates Deployments and Services). What both use sits here: this
-protocol, `labels` (the labels and owner reference of the objects written to an API) and
-`owners` (reading a Gateway's uid for that reference). Neither side imports the other.
+protocol, `subscribers` (calling back on state changes), `labels` (the labels and owner
+reference of the objects written to an API) and `owners` (reading a Gateway's uid for that
+reference). Neither side imports the other.
 
 The controller sees only the `InfraManager` protocol: it hands over the wanted InfraIRs, reads
 back one InfraState per Gateway, and is called back whenever a state changes (an Envoy became
