@@ -5,7 +5,8 @@ machine, addresses from a loopback pool, shown in the API by `MirroredInfra`) an
 (`KubernetesInfra`, which creates Deployments and Services). What both use sits here: this
 protocol, `subscribers` (calling back on state changes), `labels` (the labels and owner
 reference of the objects written to an API) and `owners` (reading a Gateway's uid for that
-reference). Neither side imports the other.
+reference). Nothing here imports the controller, and neither side imports the other (both are
+import-linter contracts).
 
 The controller sees only the `InfraManager` protocol: it hands over the wanted InfraIRs, reads
 back one InfraState per Gateway, and is called back whenever a state changes (an Envoy became
