@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from propylon.infra.envoy_process import find_envoy
+from propylon.infra.host.envoy_process import find_envoy
 from propylon.translate import pem, regexes
 from tests.translate.test_certificate_refs import BAD_PAIRS, GOOD_PAIRS, NOT_PEM, bad_pair, good_pair
 from tests.translate.test_regex_rules import LONG_METHOD, LONG_ORIGIN
