@@ -275,6 +275,29 @@ def _filter_consistency(value: dict[str, Any], path: str) -> list[FieldError]:
     return errors
 
 
+CORS_ORIGIN = (r"(^\*$)|(^(http(s)?):\/\/(((\*\.)?([a-zA-Z0-9\-]+\.)*[a-zA-Z0-9-]+|\*)"
+               r"(:([0-9]{1,5}))?)$)")
+CORS_HEADER = Str(pattern=HEADER_NAME, min_len=1, max_len=256)
+
+
+def _star_alone(message: str) -> Rule:
+    return cel(message, lambda values: not ("*" in values and len(values) > 1))
+
+
+CORS = Obj({
+    "allowOrigins": Arr(Str(pattern=CORS_ORIGIN, min_len=1, max_len=253), max_items=64,
+                        unique=True, rules=(
+                            _star_alone("AllowOrigins cannot contain '*' alongside other origins"),)),
+    "allowCredentials": Bool(),
+    "allowMethods": Arr(Str(enum=("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                                  "TRACE", "PATCH", "*")), max_items=9, unique=True, rules=(
+        _star_alone("AllowMethods cannot contain '*' alongside other methods"),)),
+    "allowHeaders": Arr(CORS_HEADER, max_items=64, unique=True, rules=(
+        _star_alone("AllowHeaders cannot contain '*' alongside other methods"),)),
+    "exposeHeaders": Arr(CORS_HEADER, max_items=64, unique=True),
+    "maxAge": Int(minimum=1, maximum=2**31 - 1, default=5),
+})
+
 FILTER = Obj({
     "type": Str(enum=FILTER_TYPES),
     "requestHeaderModifier": HEADER_MODIFIER,
@@ -300,7 +323,7 @@ FILTER = Obj({
                        "path": PATH_MODIFIER}),
     "extensionRef": Obj({"group": GROUP, "kind": KIND, "name": NAME},
                         required=("group", "kind", "name")),
-    "cors": Free(),
+    "cors": CORS,
     "externalAuth": Free(),
 }, required=("type",), rules=(_filter_consistency,))
 
