@@ -7,8 +7,9 @@ this implementation does not support (Accepted False, UnsupportedValue).
 
 Filters on a backendRef: header modifiers are carried per backend; any other filter on the only
 backendRef of a rule is the rule's own (every request of the rule goes there), and on a rule
-that splits traffic it is refused (UnsupportedValue), never silently ignored. `retry.attempts`
-unset means one retry.
+that splits traffic it is refused (UnsupportedValue), never silently ignored. A header modifier
+Envoy would refuse (`header_rules`) is UnsupportedValue too. `retry.attempts` unset means one
+retry.
 
 `attach(route, ...)` then walks the route's parentRefs (GRPCRoutes attach the same way, with
 their own kind checked against the listeners' supportedKinds). For each Gateway of ours (its own
@@ -45,6 +46,7 @@ from propylon.ir.model import (
     WeightedBackend,
 )
 from propylon.translate import conditions as c
+from propylon.translate import header_rules
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
@@ -80,12 +82,15 @@ def _duration_ms(text: str | None) -> int | None:
     return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|h|m|s)", text))
 
 
-def _headers(body: dict[str, Any]) -> HeaderModifier:
+def _headers(f: HTTPFilter, unsupported: list[str]) -> HeaderModifier:
     def values(key: str) -> tuple[HeaderValue, ...]:
         return tuple(HeaderValue(str(h.get("name", "")), str(h.get("value", "")))
-                     for h in body.get(key) or ())
+                     for h in f.body.get(key) or ())
 
-    return HeaderModifier(values("set"), values("add"), tuple(str(r) for r in body.get("remove") or ()))
+    modifier = HeaderModifier(values("set"), values("add"),
+                              tuple(str(r) for r in f.body.get("remove") or ()))
+    unsupported.extend(header_rules.refused(modifier, f.type))
+    return modifier
 
 
 def _path_parts(body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -140,9 +145,9 @@ def weighted_backend(ref: BackendRef, cluster: str | None, siblings: int,
     own: dict[str, Any] = {}
     for f in ref.filters:
         if f.type == "RequestHeaderModifier":
-            own["request_headers"] = _headers(f.body)
+            own["request_headers"] = _headers(f, unsupported)
         elif f.type == "ResponseHeaderModifier":
-            own["response_headers"] = _headers(f.body)
+            own["response_headers"] = _headers(f, unsupported)
         elif siblings == 1 and f.type in _HOISTABLE:
             hoisted: dict[str, Any] = {}
             apply_filter(f, hoisted, resolve, unsupported)
@@ -193,9 +198,9 @@ def apply_filter(f: HTTPFilter, fields: dict[str, Any],
                  resolve: Callable[[BackendRef], str | None], unsupported: list[str]) -> None:
     body = f.body
     if f.type == "RequestHeaderModifier":
-        fields["request_headers"] = _headers(body)
+        fields["request_headers"] = _headers(f, unsupported)
     elif f.type == "ResponseHeaderModifier":
-        fields["response_headers"] = _headers(body)
+        fields["response_headers"] = _headers(f, unsupported)
     elif f.type == "RequestRedirect":
         full, prefix = _path_parts(body)
         fields["redirect"] = Redirect(body.get("scheme"), body.get("hostname"), body.get("port"),
