@@ -11,8 +11,9 @@ resource comes from, never what it says:
 - an SDS secret config over ADS names a static secret (`static_resources.secrets`).
 There is no admin listener and no ADS. A reference to a route table or secret the resources do
 not hold raises `MissingResource`: Envoy would wait for it forever, so it is an error too.
-Resources of several Gateways may share one bootstrap when their names and addresses differ (a
-`ValueError` says which name is held twice).
+Resources of several Gateways may share one bootstrap when their listeners' names and addresses
+differ; a cluster or secret they share (the same Service or Secret) is held once, and two
+different ones of the same name raise `ValueError`.
 """
 
 from __future__ import annotations
@@ -77,9 +78,8 @@ def _static_cluster(cluster: Json, assignment: Json | None) -> Json:
 
 def _add(into: dict[str, Json], item: Json) -> None:
     name = item["name"]
-    if name in into:
-        raise ValueError(f'"{name}" is held twice')
-    into[name] = item
+    if into.setdefault(name, item) != item:
+        raise ValueError(f'two different resources are named "{name}"')
 
 
 def static_bootstrap(gateways: Iterable[XdsResources], node: str = "validate") -> Json:
