@@ -142,3 +142,39 @@ def test_backend_tls_with_system_roots_is_accepted_by_envoy() -> None:
     cluster.transport_socket.typed_config.Unpack(context)
     assert context.common_tls_context.validation_context.trusted_ca.filename
     _envoy_accepts(translated)
+
+
+def _slice(address_type: str, *addresses: str) -> Obj:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"namespace": "a", "name": f"svc0-{address_type.lower()}",
+                         "labels": {"kubernetes.io/service-name": "svc0"}},
+            "addressType": address_type, "ports": [{"name": "http", "port": 9000}],
+            "endpoints": [{"addresses": list(addresses)}]}
+
+
+def test_fqdn_endpoint_slice_is_not_sent_as_endpoints() -> None:
+    """An FQDN EndpointSlice (valid in Kubernetes) put its names into EDS, and Envoy refused
+    the whole cluster ("malformed IP address") while the route said Accepted."""
+    fqdn = _slice("FQDN", "backend.example")
+    assert validate(fqdn) == []
+    translated = admit_and_translate(_world(_route(), fqdn), 0)
+    assert _accepted(translated)["status"] == "True"
+    (endpoints,) = translated.resources[0].endpoints.values()
+    assert [e.endpoint.address.socket_address.address
+            for group in endpoints.endpoints for e in group.lb_endpoints] == ["10.0.0.1"]
+    _envoy_accepts(translated)
+
+
+@pytest.mark.parametrize(("address_type", "good", "bad", "says"), [
+    ("IPv4", "10.0.0.1", "10.0.0.300", "valid IPv4 address"),
+    ("IPv4", "10.0.0.1", "::1", "valid IPv4 address"),
+    ("IPv4", "10.0.0.1", "host.example", "valid IPv4 address"),
+    ("IPv6", "::1", "10.0.0.1", "valid IPv6 address"),
+    ("FQDN", "a.example", "Not_A_Name", "RFC 1123 subdomain")])
+def test_endpoint_slice_address_of_another_type_is_refused(address_type: str, good: str,
+                                                           bad: str, says: str) -> None:
+    """Such addresses were stored and sent to Envoy, which refused the cluster; kube-apiserver
+    refuses them."""
+    errors = validate(_slice(address_type, good, bad))
+    assert [e.field for e in errors] == ["endpoints[0].addresses[1]"]
+    assert says in errors[0].message and bad in errors[0].message

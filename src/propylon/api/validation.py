@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from propylon.api.core import is_endpoint_address
 from propylon.api.schema import (
     Arr,
     Bool,
@@ -31,6 +32,7 @@ from propylon.api.schema import (
     Str,
     cel,
     check,
+    invalid,
     defaults,
     each,
 )
@@ -612,6 +614,26 @@ SERVICE_SPEC = Obj({
         keys=("port", "protocol")),
 }, open=True)
 
+def _endpoint_addresses(value: dict[str, Any], path: str) -> list[FieldError]:
+    """Each address is an IP of the slice's addressType (FQDN: a DNS subdomain), as
+    kube-apiserver checks it."""
+    address_type = value.get("addressType")
+    errors: list[FieldError] = []
+    for i, endpoint in enumerate(each(value.get("endpoints") or [])):
+        for j, address in enumerate(endpoint.get("addresses") or []):
+            where = f"{path + '.' if path else ''}endpoints[{i}].addresses[{j}]"
+            if address_type == "FQDN":
+                ok = isinstance(address, str) and len(address) <= 253 \
+                    and re.search(DNS_SUBDOMAIN, address) is not None
+                fix = "must be a lowercase RFC 1123 subdomain"
+            else:
+                ok = isinstance(address, str) and is_endpoint_address(address, str(address_type))
+                fix = f"must be a valid {address_type} address"
+            if not ok:
+                errors.append(invalid(where, address, fix))
+    return errors
+
+
 ENDPOINT_SLICE = Obj({
     "addressType": Str(enum=("IPv4", "IPv6", "FQDN")),
     "endpoints": Arr(Obj({
@@ -622,7 +644,7 @@ ENDPOINT_SLICE = Obj({
                       "protocol": Str(enum=("TCP", "UDP", "SCTP"), default="TCP"),
                       "appProtocol": Str()}), max_items=100),
     "apiVersion": Free(), "kind": Free(), "metadata": Free(),
-}, required=("addressType",))
+}, required=("addressType",), rules=(_endpoint_addresses,))
 
 SECRET = Obj({
     "type": Str(), "data": Map(Str(pattern=r"^[A-Za-z0-9+/]*={0,2}$")), "stringData": Map(Str()),
