@@ -178,3 +178,48 @@ def test_endpoint_slice_address_of_another_type_is_refused(address_type: str, go
     errors = validate(_slice(address_type, good, bad))
     assert [e.field for e in errors] == ["endpoints[0].addresses[1]"]
     assert says in errors[0].message and bad in errors[0].message
+
+
+@pytest.mark.parametrize("path", [
+    {"type": "ReplaceFullPath", "replaceFullPath": "/a\nb"},
+    {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/a\rb"},
+    {"type": "ReplaceFullPath", "replaceFullPath": "/a\x00b"}])
+@pytest.mark.parametrize("kind", ["RequestRedirect", "URLRewrite"])
+def test_redirect_or_rewrite_path_envoy_refuses_is_not_accepted(path: Obj, kind: str) -> None:
+    """A path with NUL, CR or LF is schema-valid; Envoy refused the route table."""
+    field = "requestRedirect" if kind == "RequestRedirect" else "urlRewrite"
+    route = _route({"type": kind, field: {"path": path}})
+    if kind == "RequestRedirect":
+        del route["spec"]["rules"][0]["backendRefs"]
+    assert validate(route) == []
+    translated = admit_and_translate(_world(route), 0)
+    accepted = _accepted(translated)
+    assert (accepted["status"], accepted["reason"]) == ("False", "UnsupportedValue")
+    assert kind in accepted["message"] and "path" in accepted["message"]
+    _envoy_accepts(translated)
+
+
+def test_retry_attempts_beyond_32_bits_are_not_accepted() -> None:
+    """`retry.attempts` has no maximum in the schema; 2**32 crashed the xDS translation
+    ("Value out of range")."""
+    route = _route()
+    route["spec"]["rules"][0]["retry"] = {"attempts": 2**32}
+    assert validate(route) == []
+    translated = admit_and_translate(_world(route), 0)
+    accepted = _accepted(translated)
+    assert (accepted["status"], accepted["reason"]) == ("False", "UnsupportedValue")
+    assert "retry.attempts 4294967296" in accepted["message"]
+    _envoy_accepts(translated)
+
+
+def test_backslash_in_a_full_path_rewrite_is_literal() -> None:
+    """The full path is a regex substitution, where a backslash starts a capture group
+    reference: "/a\\1b" was rewritten to "/ab"."""
+    route = _route({"type": "URLRewrite", "urlRewrite": {
+        "path": {"type": "ReplaceFullPath", "replaceFullPath": "/a\\1b"}}})
+    translated = admit_and_translate(_world(route), 0)
+    assert _accepted(translated)["status"] == "True"
+    (served,) = next(v for name, v in translated.resources[0].virtual_hosts.items()
+                     if name.endswith("/a.test")).routes
+    assert served.route.regex_rewrite.substitution == "/a\\\\1b"
+    _envoy_accepts(translated)

@@ -7,8 +7,8 @@ this implementation does not support (Accepted False, UnsupportedValue).
 
 Filters on a backendRef: header modifiers are carried per backend; any other filter on the only
 backendRef of a rule is the rule's own (every request of the rule goes there), and on a rule
-that splits traffic it is refused (UnsupportedValue), never silently ignored. A header modifier
-Envoy would refuse (`header_rules`) is UnsupportedValue too. `retry.attempts` unset means one
+that splits traffic it is refused (UnsupportedValue), never silently ignored. A value Envoy
+would refuse (`envoy_limits`) is UnsupportedValue too. `retry.attempts` unset means one
 retry.
 
 `attach(route, ...)` then walks the route's parentRefs (GRPCRoutes attach the same way, with
@@ -46,7 +46,7 @@ from propylon.ir.model import (
     WeightedBackend,
 )
 from propylon.translate import conditions as c
-from propylon.translate import header_rules
+from propylon.translate import envoy_limits
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
@@ -89,17 +89,19 @@ def _headers(f: HTTPFilter, unsupported: list[str]) -> HeaderModifier:
 
     modifier = HeaderModifier(values("set"), values("add"),
                               tuple(str(r) for r in f.body.get("remove") or ()))
-    unsupported.extend(header_rules.refused(modifier, f.type))
+    unsupported.extend(envoy_limits.header_modifier(modifier, f.type))
     return modifier
 
 
-def _path_parts(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    path = body.get("path") or {}
+def _path_parts(f: HTTPFilter, unsupported: list[str]) -> tuple[str | None, str | None]:
+    path = f.body.get("path") or {}
+    full = prefix = None
     if path.get("type") == "ReplaceFullPath":
-        return str(path.get("replaceFullPath", "")), None
-    if path.get("type") == "ReplacePrefixMatch":
-        return None, str(path.get("replacePrefixMatch", ""))
-    return None, None
+        full = str(path.get("replaceFullPath", ""))
+    elif path.get("type") == "ReplacePrefixMatch":
+        prefix = str(path.get("replacePrefixMatch", ""))
+    unsupported.extend(envoy_limits.path(full if prefix is None else prefix, f.type))
+    return full, prefix
 
 
 def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
@@ -188,6 +190,7 @@ def _rule_fields(rule: Rule, resolve: Callable[[BackendRef], str | None],
     if backend:
         fields["backend_timeout_ms"] = backend
     if rule.retry is not None:
+        unsupported.extend(envoy_limits.retry_attempts(rule.retry.attempts or 0))
         fields["retry"] = Retry(rule.retry.attempts or DEFAULT_RETRY_ATTEMPTS,
                                 tuple(sorted(set(rule.retry.codes))),
                                 _duration_ms(rule.retry.backoff))
@@ -202,11 +205,11 @@ def apply_filter(f: HTTPFilter, fields: dict[str, Any],
     elif f.type == "ResponseHeaderModifier":
         fields["response_headers"] = _headers(f, unsupported)
     elif f.type == "RequestRedirect":
-        full, prefix = _path_parts(body)
+        full, prefix = _path_parts(f, unsupported)
         fields["redirect"] = Redirect(body.get("scheme"), body.get("hostname"), body.get("port"),
                                       full, prefix, int(body.get("statusCode", 302)))
     elif f.type == "URLRewrite":
-        full, prefix = _path_parts(body)
+        full, prefix = _path_parts(f, unsupported)
         fields["rewrite"] = Rewrite(body.get("hostname"), full, prefix)
     elif f.type == "RequestMirror":
         ref = body.get("backendRef") or {}

@@ -123,7 +123,10 @@ def _prefix_replacement(match: ir.RouteMatch, replacement: str) -> RegexMatchAnd
 
 
 def _full_path(value: str) -> RegexMatchAndSubstitute:
-    return RegexMatchAndSubstitute(pattern=RegexMatcher(regex="^/.*$"), substitution=value)
+    """Replace the whole path with `value`, literally: a backslash in a substitution would start
+    a reference to a capture group."""
+    return RegexMatchAndSubstitute(pattern=RegexMatcher(regex="^/.*$"),
+                                   substitution=value.replace("\\", "\\\\"))
 
 
 def _redirect(route: ir.Route, redirect: ir.Redirect) -> rc.RedirectAction:
