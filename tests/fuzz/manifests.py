@@ -56,7 +56,7 @@ def placed(objects: list[Obj], world: int) -> list[Obj]:
             return {k: rename(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [rename(v, key) for v in value]
-        if key == "namespace" and value in NAMESPACES or key == "gatewayClassName" and value == "gc":
+        if (key, value) in (("namespace", "a"), ("namespace", "b"), ("gatewayClassName", "gc")):
             return f"w{world}-{value}"
         return value
 
@@ -78,8 +78,22 @@ def _odd(valid: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.Searc
     return st.integers(0, 39).flatmap(lambda n: odd if n == 17 else valid)
 
 
+def long_text(limit: int) -> st.SearchStrategy[str]:
+    """A value of up to `limit` characters, sometimes longer."""
+    return _odd(st.integers(limit // 4, limit), st.integers(limit + 1, limit + 100)).map(
+        lambda n: "v" * n)
+
+
+def header_value(limit: int) -> st.SearchStrategy[str]:
+    """A header value of up to `limit` characters: control characters, `%`, unicode."""
+    return st.one_of(
+        st.sampled_from(("a\nb", "a\rb", "a\x00b", " padded ", "%{VAR}%", "%", "ünïcødé",
+                         "\t")),
+        st.text(string.printable, min_size=1, max_size=20), st.text(min_size=1, max_size=20),
+        long_text(limit))
+
+
 any_text = st.text(max_size=40)
-long_text = _odd(st.integers(1000, 4096), st.integers(4097, 4200)).map(lambda n: "v" * n)
 label = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=10).map(
     lambda s: f"x{s}")
 hostname = _odd(
@@ -94,10 +108,7 @@ header_name = _odd(
                                "keep-alive", "x-forwarded-for", "cookie", "set-cookie")),
               st.just("h" * 256)),
     st.one_of(any_text, st.sampled_from((":path", ":authority", "a b", ""))))
-header_value = st.one_of(
-    st.sampled_from(("a\nb", "a\rb", "a\x00b", " padded ", "%{VAR}%", "%", "ünïcødé", "\t")),
-    st.text(string.printable, min_size=1, max_size=20), st.text(min_size=1, max_size=20),
-    long_text)
+
 re2_pattern = st.one_of(
     st.sampled_from(("/[a-z]+", "/v[0-9]{1,3}/.*", ".*", "^/api(/.*)?$", "(?i)/x", "/\\d+",
                      "[[:alpha:]]+", "a|b|", "/\\p{Greek}+")),
@@ -137,15 +148,20 @@ object_ref = _opt({"name": st.sampled_from((*SERVICES, "missing")), "port": port
                    "group": st.sampled_from(("", "example.com"))})
 backend_ref = st.one_of(object_ref, st.tuples(object_ref, weight).map(
     lambda t: {**t[0], "weight": t[1]}))
-header_values = st.lists(st.fixed_dictionaries({"name": header_name, "value": header_value}),
-                         max_size=4, unique_by=lambda h: h["name"].lower())
+header_values = st.lists(
+    st.fixed_dictionaries({"name": header_name, "value": header_value(4096)}), max_size=2,
+    unique_by=lambda h: h["name"].lower())
 header_modifier = _opt({}, {"set": header_values, "add": header_values,
-                            "remove": st.lists(st.one_of(header_name, any_text), max_size=4, unique=True)})
+                            "remove": st.lists(st.one_of(header_name, any_text), max_size=2,
+                                               unique=True)})
+replacement_path = st.one_of(  # the schema sets no pattern: anything up to 1024 characters
+    path_value, st.sampled_from(("", "/", "abc", "/a\nb", "/a\\1b", "/$1", "/%41", "/ü")),
+    any_text)
 path_modifier = st.one_of(
     st.fixed_dictionaries({"type": st.just("ReplaceFullPath"),
-                           "replaceFullPath": st.one_of(path_value, any_text)}),
+                           "replaceFullPath": replacement_path}),
     st.fixed_dictionaries({"type": st.just("ReplacePrefixMatch"),
-                           "replacePrefixMatch": st.one_of(path_value, any_text)}))
+                           "replacePrefixMatch": replacement_path}))
 mirror = st.one_of(
     _opt({"backendRef": object_ref}, {"percent": st.integers(0, 100)}),
     st.integers(1, 2**31 - 1).flatmap(lambda d: st.fixed_dictionaries({
@@ -184,29 +200,36 @@ http_filter = st.one_of(
 extension_ref = st.just({"type": "ExtensionRef", "extensionRef": {
     "group": "example.com", "kind": "Thing", "name": "t"}})
 http_filter = _odd(http_filter, extension_ref)  # unsupported: the whole route is refused
-filters = st.lists(http_filter, max_size=3, unique_by=lambda f: f["type"]).filter(
+filters = st.lists(http_filter, max_size=2, unique_by=lambda f: f["type"]).filter(
     lambda fs: not {"RequestRedirect", "URLRewrite"} <= {f["type"] for f in fs})
-string_match = st.one_of(
-    _opt({"name": header_name, "value": header_value}, {"type": st.just("Exact")}),
-    st.fixed_dictionaries({"name": header_name, "value": re2_pattern.filter(bool),
-                           "type": st.just("RegularExpression")}))
+
+
+def string_match(limit: int) -> st.SearchStrategy[Obj]:
+    """A header (values up to 4096 characters) or query parameter (1024) match."""
+    return st.one_of(
+        _opt({"name": header_name, "value": header_value(limit)}, {"type": st.just("Exact")}),
+        st.fixed_dictionaries({"name": header_name, "value": re2_pattern.filter(bool),
+                               "type": st.just("RegularExpression")}))
+
+
 http_match = _opt({}, {
     "path": st.one_of(
         _opt({}, {"type": st.sampled_from(("Exact", "PathPrefix")), "value": path_value}),
         st.fixed_dictionaries({"type": st.just("RegularExpression"), "value": re2_pattern})),
-    "headers": st.lists(string_match, max_size=3, unique_by=lambda m: m["name"].lower()),
-    "queryParams": st.lists(string_match.filter(lambda m: len(m["value"]) <= 1024), max_size=3,
+    "headers": st.lists(string_match(4096), max_size=2, unique_by=lambda m: m["name"].lower()),
+    "queryParams": st.lists(string_match(1024), max_size=2,
                             unique_by=lambda m: m["name"]),
     "method": st.sampled_from(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
                                "TRACE", "PATCH")),
 })
 http_rule = _opt({}, {
-    "matches": st.lists(http_match, max_size=3),
+    "matches": st.lists(http_match, max_size=2),
     "filters": filters,
     "backendRefs": st.lists(st.one_of(backend_ref, backend_ref.flatmap(
-        lambda b: filters.map(lambda fs: {**b, "filters": fs}))), max_size=3),
+        lambda b: filters.map(lambda fs: {**b, "filters": fs}))), max_size=2),
     "timeouts": _opt({}, {"request": duration, "backendRequest": st.sampled_from(("1ms", "0s"))}),
-    "retry": _opt({}, {"attempts": st.one_of(st.integers(1, 5), st.integers(1, 2**40)),
+    "retry": _opt({}, {"attempts": st.one_of(st.integers(1, 5), st.sampled_from(
+        (2**32 - 1, 2**32, 2**63 - 1)), st.integers(1, 2**40)),
                        "codes": st.lists(st.integers(400, 599), max_size=3, unique=True),
                        "backoff": duration}),
     "sessionPersistence": st.one_of(st.just({"sessionName": "s", "type": "Cookie"}),
@@ -228,7 +251,8 @@ grpc_rule = _opt({}, {
         "method": st.one_of(grpc_method, st.fixed_dictionaries({
             "type": st.just("RegularExpression"), "service": re2_pattern.filter(bool),
             "method": re2_pattern.filter(bool)})),
-        "headers": st.lists(string_match, max_size=2, unique_by=lambda m: m["name"].lower())}),
+        "headers": st.lists(string_match(4096), max_size=2,
+                            unique_by=lambda m: m["name"].lower())}),
         max_size=3),
     "filters": st.lists(http_filter.filter(lambda f: f["type"] in (
         "RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "ExtensionRef")),
@@ -238,17 +262,20 @@ grpc_rule = _opt({}, {
 
 
 def _route(kind: str, api: str, spec: st.SearchStrategy[Obj]) -> st.SearchStrategy[Obj]:
-    return st.tuples(st.sampled_from(("a", "a", "b")), st.sampled_from(("r0", "r1", "r2")), spec).map(
+    names = st.sampled_from(("r0", "r1", "r2"))
+    return st.tuples(st.sampled_from(("a", "a", "b")), names, spec).map(
         lambda t: {"apiVersion": api, "kind": kind,
                    "metadata": {"namespace": t[0], "name": t[1]}, "spec": t[2]})
 
 
 http_route = _route("HTTPRoute", GW, _opt(
-    {**route_common, "rules": st.lists(http_rule, min_size=1, max_size=5)}, {}))
-many_rules_route = _route("HTTPRoute", GW, st.fixed_dictionaries({
-    **route_common, "rules": st.lists(http_rule, min_size=16, max_size=16)}))
+    {**route_common, "rules": st.lists(http_rule, min_size=1, max_size=3)}, {}))
+many_rules_route = _route("HTTPRoute", GW, st.fixed_dictionaries({  # the most the schema allows
+    **route_common, "rules": st.lists(http_match, min_size=16, max_size=16).map(
+        lambda ms: [{"matches": [m], "backendRefs": [{"name": "svc0", "port": 80}]}
+                    for m in ms])}))
 grpc_route = _route("GRPCRoute", GW, _opt(route_common,
-                                          {"rules": st.lists(grpc_rule, max_size=4)}))
+                                          {"rules": st.lists(grpc_rule, max_size=3)}))
 tls_route = _route("TLSRoute", "gateway.networking.k8s.io/v1alpha2", st.fixed_dictionaries({
     **route_common, "rules": st.lists(st.fixed_dictionaries(
         {"backendRefs": st.lists(backend_ref, min_size=1, max_size=3)}), min_size=1, max_size=1)}))
@@ -374,7 +401,7 @@ world = st.tuples(
     st.lists(gateway, min_size=1, max_size=2).map(_first_is_gw),
     st.lists(service, max_size=3), st.lists(endpoint_slice, max_size=3),
     st.lists(st.one_of(http_route, http_route, grpc_route, tls_route, many_rules_route),
-             max_size=4),
+             max_size=3),
     st.lists(reference_grant, max_size=1), st.lists(backend_tls_policy, max_size=1),
 ).map(lambda parts: _world(list(parts)))
 
