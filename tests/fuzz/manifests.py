@@ -1,10 +1,10 @@
 """Hypothesis strategies for whole sets of Gateway API manifests ("worlds").
 
 A world is what one user might apply at once: a GatewayClass of ours, Gateways with HTTP, HTTPS
-and TLS listeners (hostnames, ports, allowedRoutes, certificateRefs, frontend validation),
-`kubernetes.io/tls` Secrets and a CA ConfigMap (valid material, generated once), Services with
-EndpointSlices, HTTPRoutes, GRPCRoutes and TLSRoutes using every match kind and filter,
-ReferenceGrants and BackendTLSPolicies. Values follow the CRD schemas' rules at their edges
+and TLS listeners (hostnames, ports, allowedRoutes, certificateRefs, frontend validation), a
+ListenerSet, `kubernetes.io/tls` Secrets and a CA ConfigMap (valid material, generated once),
+Services with EndpointSlices, HTTPRoutes, GRPCRoutes and TLSRoutes using every match kind and
+filter, ReferenceGrants and BackendTLSPolicies. Values follow the CRD schemas' rules at their edges
 (header names of every token character, header values with any character, very long values,
 unicode, huge weights, many rules, duplicates) and sometimes break them (so the API validation
 has something to refuse). Regular expressions are only ones RE2 accepts, certificates only
@@ -238,6 +238,8 @@ http_rule = _opt({}, {
     f["type"] == "RequestRedirect" for f in rule.get("filters", ())) else rule)
 parent_ref = st.one_of(
     st.just({"name": "gw", "namespace": "a"}), st.just({"name": "gw"}),
+    _opt({"group": st.just("gateway.networking.k8s.io"), "kind": st.just("ListenerSet"),
+          "name": st.just("ls")}, {"sectionName": st.sampled_from(("s0", "s1"))}),
     _opt({"name": st.sampled_from(("gw", "gw2", "missing"))}, {
         "namespace": namespace_ref, "sectionName": st.sampled_from(("l0", "l1", "l2", "none")),
         "port": st.sampled_from((80, 443, 8080, 8443))}))
@@ -316,16 +318,22 @@ frontend = st.fixed_dictionaries({"frontend": _opt({}, {
         max_size=2)})})
 
 
-def _named_listeners(listeners: list[Obj]) -> list[Obj]:
-    return [{"name": f"l{i}", **li} for i, li in enumerate(listeners)]
+def _named_listeners(prefix: str) -> Any:
+    return lambda listeners: [{"name": f"{prefix}{i}", **li} for i, li in enumerate(listeners)]
 
 
 gateway = st.tuples(st.sampled_from(("a", "a", "b")), st.sampled_from(("gw", "gw2")), _opt(
     {"gatewayClassName": st.just("gc"),
-     "listeners": st.lists(listener, min_size=1, max_size=4).map(_named_listeners)},
-    {"tls": frontend})).map(
+     "listeners": st.lists(listener, min_size=1, max_size=4).map(_named_listeners("l"))},
+    {"tls": frontend, "allowedListeners": st.sampled_from(("All", "Same", "None")).map(
+        lambda f: {"namespaces": {"from": f}})})).map(
     lambda t: {"apiVersion": GW, "kind": "Gateway",
                "metadata": {"namespace": t[0], "name": t[1]}, "spec": t[2]})
+listener_set = st.tuples(namespace_ref, st.lists(listener, min_size=1, max_size=2).map(
+    _named_listeners("s"))).map(
+    lambda t: {"apiVersion": GW, "kind": "ListenerSet",
+               "metadata": {"namespace": t[0], "name": "ls"},
+               "spec": {"parentRef": {"name": "gw", "namespace": "a"}, "listeners": t[1]}})
 
 
 def _service(ns: str, name: str, ports: list[tuple[int, str | None]]) -> Obj:
@@ -380,10 +388,11 @@ WEB = {"name": "web", "port": 8000, "protocol": "HTTP",
 
 def _first_is_gw(gateways: list[Obj]) -> list[Obj]:
     """The Gateway most routes name is there: the first one is "a/gw", and it has a listener
-    that takes every HTTPRoute and GRPCRoute."""
+    that takes every HTTPRoute and GRPCRoute; it takes ListenerSets unless it says otherwise."""
     spec = gateways[0]["spec"]
     first = {**gateways[0], "metadata": {"namespace": "a", "name": "gw"},
-             "spec": {**spec, "listeners": [*spec["listeners"], WEB]}}
+             "spec": {"allowedListeners": {"namespaces": {"from": "All"}}, **spec,
+                      "listeners": [*spec["listeners"], WEB]}}
     return [first, *gateways[1:]]
 
 
@@ -403,5 +412,6 @@ world = st.tuples(
     st.lists(st.one_of(http_route, http_route, grpc_route, tls_route, many_rules_route),
              max_size=3),
     st.lists(reference_grant, max_size=1), st.lists(backend_tls_policy, max_size=1),
+    st.lists(listener_set, max_size=1),
 ).map(lambda parts: _world(list(parts)))
 
