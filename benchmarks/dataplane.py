@@ -42,6 +42,7 @@ from benchmarks.common import (
 from benchmarks.scale import all_served
 from benchmarks.wrk import run_wrk
 from propylon.infra.envoy_process import find_envoy
+from propylon.xds.bootstrap import pipe_address
 
 CONNECTIONS = 50
 
@@ -52,9 +53,10 @@ def cpus() -> tuple[str, str]:
     return ("0", "1") if n > 1 else ("0", "0")
 
 
-def minimal_envoy_config(port: int, admin_port: int, backend_port: int, host: str,
+def minimal_envoy_config(port: int, admin: Path, backend_port: int, host: str,
                          path: str) -> dict[str, Any]:
-    """One listener, one virtual host, one prefix route, one static cluster."""
+    """One listener, one virtual host, one prefix route, one static cluster; admin on the Unix
+    socket `admin`, as Propylon's Envoys."""
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager"
                  ".v3.HttpConnectionManager",
@@ -66,8 +68,7 @@ def minimal_envoy_config(port: int, admin_port: int, backend_port: int, host: st
             "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
     }
     return {
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1",
-                                                 "port_value": admin_port}}},
+        "admin": {"address": pipe_address(admin, 0o600)},
         "static_resources": {
             "listeners": [{"name": "http", "address": {"socket_address": {
                 "address": "127.0.0.1", "port_value": port}},
@@ -84,9 +85,10 @@ def minimal_envoy_config(port: int, admin_port: int, backend_port: int, host: st
 
 class MinimalEnvoy:
     def __init__(self, backend_port: int, host: str, path: str, cpu: str) -> None:
-        self.port, self.admin = free_port(), free_port()
+        self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="propylon-envoy-"))
-        self.config = minimal_envoy_config(self.port, self.admin, backend_port, host, path)
+        self.config = minimal_envoy_config(self.port, self.dir / "admin.sock", backend_port, host,
+                                           path)
         self.cpu = cpu
         self.proc: subprocess.Popen[bytes] | None = None
 

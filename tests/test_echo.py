@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from propylon.echo import EchoConfig, canonical_header_name, parse_go_duration, parse_listen, serve, serve_echo
+from propylon.echo.command import parse_listen
+from propylon.echo.httpserver import EchoConfig, canonical_header_name, parse_go_duration, serve, serve_echo
 
 
 def _free_port() -> int:
@@ -137,7 +138,7 @@ def test_go_durations_and_canonical_names() -> None:
 def test_run_serves_until_sigterm() -> None:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", f"from propylon.echo import run; run('127.0.0.1:{port}')"],
+        [sys.executable, "-c", f"from propylon.echo.command import run; run('127.0.0.1:{port}')"],
         stdout=subprocess.PIPE,
         text=True,
     )

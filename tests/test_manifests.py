@@ -215,3 +215,27 @@ async def test_sync_run_picks_up_new_files(client: lightkube.AsyncClient, tmp_pa
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_sync_keeps_what_kubectl_added_and_takes_over_the_legacy_manager(
+        client: lightkube.AsyncClient, tmp_path: Path) -> None:
+    manifests = tmp_path / "manifests"
+    state = tmp_path / "applied.json"
+    two = GATEWAY_YAML.format(name="gw", port=80) + "  - {name: web, port: 81, protocol: HTTP}\n"
+    a = write(manifests / "a.yaml", two)
+    # as an older `propylon up -f` left it: applied as the manager `propylon`
+    legacy = ManifestSync(client, [manifests], state, field_manager="propylon")
+    await legacy.sync_once()
+    await client.patch(resource_class(by_kind("Gateway")), "gw", [
+        {"op": "add", "path": "/spec/listeners/-",
+         "value": {"name": "patched", "port": 82, "protocol": "HTTP"}}],
+        namespace="default", patch_type=lightkube.types.PatchType.JSON,
+        field_manager="kubectl-patch")
+
+    touch_later(a, GATEWAY_YAML.format(name="gw", port=80))  # `web` removed from the file
+    await ManifestSync(client, [manifests], state).sync_once()
+    gw = await get_gateway(client, "gw")
+    assert gw is not None
+    assert [item["name"] for item in gw["spec"]["listeners"]] == ["http", "patched"]
+    managers = {(e["manager"], e["operation"]) for e in gw["metadata"]["managedFields"]}
+    assert managers == {("propylon-up", "Apply"), ("kubectl-patch", "Update")}

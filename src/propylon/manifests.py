@@ -12,7 +12,14 @@ kubectl-like line (`gateway.gateway.networking.k8s.io/api-gateway serverside-app
 server's error for that object. One failure does not stop the others.
 
 `ManifestSync` is `propylon up -f PATH...`: it applies everything under the paths, then polls
-the files' modification times every `poll_s` seconds and re-applies the files that changed.
+the files' modification times every `poll_s` seconds and re-applies the files that changed. It
+applies as its own field manager, `propylon-up` (forcing conflicts: the files win for the fields
+they set), so server-side apply merges the files into what kubectl added to the same objects (a
+listener added with `kubectl apply` or `kubectl patch` stays, across restarts too) and removes
+only the fields a file stops setting that no other manager owns. Objects that an older
+`propylon up -f` applied as the manager `propylon` are handed over once, at the first pass: that
+manager's `Apply` entry in their managedFields is renamed `propylon-up` (only for objects the
+state file says this sync applied and that still carry its annotation).
 Every object it applies carries the annotation `propylon.dev/applied-from: <file>`, and the set
 of objects applied per file is persisted in a JSON state file. When a file is removed, or an
 object is removed from a file, the object is deleted, but only if the live object still carries
@@ -35,6 +42,7 @@ from typing import Any
 import lightkube
 import yaml
 from lightkube.core.exceptions import ApiError
+from lightkube.types import PatchType
 
 from propylon.api.kinds import KindInfo, by_api_version
 from propylon.client import resource_class
@@ -42,6 +50,8 @@ from propylon.client import resource_class
 log = logging.getLogger(__name__)
 
 APPLIED_FROM = "propylon.dev/applied-from"
+SYNC_FIELD_MANAGER = "propylon-up"
+LEGACY_FIELD_MANAGER = "propylon"  # what `propylon up -f` applied as before it had its own
 SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -265,7 +275,7 @@ class ManifestSync:
 
     def __init__(self, client: lightkube.AsyncClient, paths: Sequence[Path], state_file: Path,
                  on_message: Callable[[str], None] | None = None, *,
-                 field_manager: str = "propylon", poll_s: float = 0.5) -> None:
+                 field_manager: str = SYNC_FIELD_MANAGER, poll_s: float = 0.5) -> None:
         self.client = client
         self.paths = [Path(p) for p in paths]
         self.state_file = Path(state_file)
@@ -295,12 +305,18 @@ class ManifestSync:
         if not changed and not gone:
             return
         now: dict[Path, list[ObjectRef]] = {}
+        first_pass = not self._seen
         for path in changed:
             try:
                 manifests = load_file(path)
             except ManifestError as err:
                 self._report(f"error: {err}")  # keep what this file applied before
                 continue
+            if first_pass:
+                for m in manifests:
+                    ref = object_ref(m.obj, self.client.namespace)
+                    if ref in self._applied.get(path, []):
+                        await self._adopt(path, ref)
             outcomes = await apply_objects(
                 self.client, [self._annotated(m) for m in manifests], self.field_manager)
             for outcome in outcomes:
@@ -338,6 +354,34 @@ class ManifestSync:
         meta["annotations"] = {**(meta.get("annotations") or {}), APPLIED_FROM: str(m.source)}
         obj["metadata"] = meta
         return Manifest(m.source, m.index, m.line, obj)
+
+    async def _adopt(self, source: Path, ref: ObjectRef) -> None:
+        """Rename the legacy manager's Apply entry of an object this sync applied (see the
+        module docstring), so that this sync removes what its files stop setting."""
+        kwargs = {"namespace": ref.namespace} if ref.namespace else {}
+        try:
+            live = dict(await self.client.get(resource_class(ref.info), ref.name, **kwargs))
+        except (ApiError, KeyError):
+            return  # gone, or a kind this server does not serve: the apply reports it
+        meta = live.get("metadata") or {}
+        entries = [dict(e) for e in meta.get("managedFields") or []]
+        managers = {(e.get("manager"), e.get("operation")) for e in entries}
+        if (meta.get("annotations") or {}).get(APPLIED_FROM) != str(source) or \
+                (LEGACY_FIELD_MANAGER, "Apply") not in managers or \
+                (self.field_manager, "Apply") in managers:
+            return
+        for entry in entries:
+            if (entry.get("manager"), entry.get("operation")) == (LEGACY_FIELD_MANAGER, "Apply"):
+                entry["manager"] = self.field_manager
+        patch = [{"op": "test", "path": "/metadata/resourceVersion",
+                  "value": meta.get("resourceVersion")},
+                 {"op": "replace", "path": "/metadata/managedFields", "value": entries}]
+        try:
+            await self.client.patch(resource_class(ref.info), ref.name, patch,
+                                    patch_type=PatchType.JSON, **kwargs)
+        except ApiError as err:
+            self._report(f"error: cannot hand {ref} over to field manager "
+                         f"{self.field_manager}: {err.status.message}")
 
     async def _prune(self, source: Path, ref: ObjectRef) -> None:
         try:

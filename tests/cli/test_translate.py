@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -54,7 +55,9 @@ metadata: {name: app}
 spec:
   parentRefs: [{name: api-gateway}]
   hostnames: [app.example.com]
-  rules: [{backendRefs: [{name: backend, port: 80}]}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    backendRefs: [{name: backend, port: 80}]
 """
 
 
@@ -108,6 +111,53 @@ def test_prints_gateway_status_and_envoy_listeners(capsys: pytest.CaptureFixture
     assert key_pem.splitlines()[1] not in yaml.safe_dump(envoy)
 
 
+def envoy_of(out: str, node: str) -> dict[str, Any]:
+    """The Envoy configuration printed for the Gateway `node`."""
+    return next(d for d in yaml.safe_load_all(out) if d.get("node") == node)
+
+
+def virtual_host(envoy: dict[str, Any], name: str) -> dict[str, Any]:
+    """The printed virtual host named `name`."""
+    return next(vh for vh in envoy["virtual_hosts"] if vh["name"] == name)
+
+
+def test_prints_each_routes_virtual_host(capsys: pytest.CaptureFixture[str],
+                                         walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    assert main(["translate", "-f", str(path)]) == 0
+    envoy = envoy_of(capsys.readouterr().out, "default/api-gateway")
+    tables = {rt["name"] for rt in envoy["routes"]}
+    assert len(tables) == 2
+    for table in tables:  # the route is served on both listeners, each in its route table
+        host = virtual_host(envoy, f"{table}/app.example.com")
+        assert host["domains"] == ["app.example.com"]
+        [route] = host["routes"]
+        assert route["match"] == {"pathSeparatedPrefix": "/api"}
+        assert route["route"]["cluster"] == "default/backend/80"
+    assert {vh["name"].rpartition("/")[0] for vh in envoy["virtual_hosts"]} <= tables
+    assert [c["name"] for c in envoy["clusters"]] == ["default/backend/80"]
+
+
+def test_a_route_change_changes_its_virtual_host(capsys: pytest.CaptureFixture[str],
+                                                 walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    (path / "walkthrough.yaml").write_text(
+        WALKTHROUGH.replace("hostnames: [app.example.com]", "hostnames: [shop.example.com]")
+        .replace("value: /api", "value: /cart").replace("name: backend, port: 80",
+                                                        "name: shop, port: 8080")
+        + "---\napiVersion: v1\nkind: Service\nmetadata: {name: shop}\n"
+          "spec: {ports: [{port: 8080}]}\n")
+    assert main(["translate", "-f", str(path)]) == 0
+    envoy = envoy_of(capsys.readouterr().out, "default/api-gateway")
+    # the HTTPS listener (hostname app.example.com) no longer takes the route: one host has it
+    [host] = [vh for vh in envoy["virtual_hosts"] if vh.get("routes")]
+    assert host["name"] == "default/api-gateway/80/shop.example.com"
+    assert host["domains"] == ["shop.example.com"]
+    [route] = host["routes"]
+    assert route["match"] == {"pathSeparatedPrefix": "/cart"}
+    assert route["route"]["cluster"] == "default/shop/8080"
+
+
 def test_other_controller_name_leaves_everything_without_status(
         capsys: pytest.CaptureFixture[str], walkthrough: tuple[Path, str]) -> None:
     path, _ = walkthrough
@@ -115,6 +165,27 @@ def test_other_controller_name_leaves_everything_without_status(
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
     assert not any("status" in d for d in docs)
     assert not any("node" in d for d in docs)
+
+
+def test_gateway_status_is_replaced_whole_keeping_unchanged_condition_times(
+        capsys: pytest.CaptureFixture[str], walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    accepted = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "old",
+                "observedGeneration": 1, "lastTransitionTime": "2020-01-01T00:00:00Z"}
+    stale = {"attachedListenerSets": 3, "conditions": [
+        accepted, {**accepted, "type": "Programmed", "status": "False"}]}
+    listener = {"name": "http", "protocol": "HTTP", "port": 8080}
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "stale"}, "status": stale,
+               "spec": {"gatewayClassName": "propylon", "listeners": [listener]}}
+    (path / "stale.yaml").write_text(yaml.safe_dump(gateway))
+    assert main(["translate", "-f", str(path)]) == 0
+    printed = next(d for d in yaml.safe_load_all(capsys.readouterr().out)
+                   if d.get("kind") == "Gateway" and d["metadata"]["name"] == "stale")
+    assert "attachedListenerSets" not in printed["status"]  # no ListenerSet: a stale field
+    times = {c["type"]: c["lastTransitionTime"] for c in printed["status"]["conditions"]}
+    assert times["Accepted"] == "2020-01-01T00:00:00Z"  # still True
+    assert times["Programmed"] != "2020-01-01T00:00:00Z"  # became True
 
 
 def test_malformed_yaml_names_file_and_line(capsys: pytest.CaptureFixture[str],

@@ -6,13 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
-CASES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "cases"
-RUN = "HTTPRouteSimpleSameNamespace,HTTPRouteExactPathMatching,HTTPRouteInvalidNonExistentBackendRef"
+from tests.shared_data import shared
 
-pytestmark = pytest.mark.skipif(not CASES.is_dir(), reason=f"no conformance cases at {CASES}")
+CASES = shared("conformance", "cases")
+RUN = "HTTPRouteSimpleSameNamespace,HTTPRouteExactPathMatching,HTTPRouteInvalidNonExistentBackendRef"
 
 
 def test_three_core_cases_pass_and_are_reported(tmp_path: Path) -> None:

@@ -2,15 +2,20 @@
 
 `Standalone` runs `propylon up --state-dir DIR` as a child process (so a test can SIGKILL it and
 start it again on the same state), and gives the test kubectl bound to its kubeconfig with a
-private discovery cache. Helpers poll with generous deadlines; nothing asserts a duration.
+private discovery cache. Each one takes its own loopback address pool and echo port, so that
+tests run beside `make quickstart` (pool 127.0.10.x, echo 127.0.0.1:9001) and each other: the
+quickstart's app manifest is applied with its EndpointSlice moved to the test's echo port
+(`app_manifest`). Helpers poll with generous deadlines; nothing asserts a duration.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +27,20 @@ import pytest
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
+QUICKSTART = REPO / "examples" / "quickstart"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def private_pool() -> str:
+    """A loopback /24 of its own (127.200-254.x.1-254): neither the quickstart's default pool
+    nor a conformance run's slot."""
+    prefix = f"127.{random.randint(200, 254)}.{random.randint(0, 255)}"
+    return f"{prefix}.1-{prefix}.254"
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:
@@ -45,16 +64,25 @@ class Standalone:
         self.cache_dir = cache_dir
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self.pool = private_pool()
+        self.echo_listen = f"127.0.0.1:{free_port()}"
 
     @property
     def kubeconfig(self) -> Path:
         return self.state_dir / "kubeconfig"
 
+    def app_manifest(self, text: str | None = None) -> str:
+        """The quickstart's app manifest (or `text`) with its EndpointSlice at `echo_listen`."""
+        text = (QUICKSTART / "app.yaml").read_text() if text is None else text
+        assert "  port: 9001\n" in text
+        return text.replace("  port: 9001\n", f"  port: {self.echo_listen.rpartition(':')[2]}\n")
+
     def start(self, *extra: str) -> None:
         env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [str(BIN / "propylon"), "up", "--state-dir", str(self.state_dir), *extra],
+            [str(BIN / "propylon"), "up", "--state-dir", str(self.state_dir),
+             "--address-pool", self.pool, *extra],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         wait_for("the API server to answer", lambda: self.kubectl("get", "ns", check=False).returncode == 0)
 

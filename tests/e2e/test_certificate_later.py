@@ -45,14 +45,15 @@ def test_secret_created_after_the_gateway(standalone: Standalone, tmp_path: Path
     sa.start()
     sa.kubectl("apply", "-f", str(quickstart / "gatewayclass.yaml"))
     sa.kubectl("apply", "-f", str(REPO / "examples" / "https" / "gateway.yaml"))
-    echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", "127.0.0.1:9001"],
+    echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", sa.echo_listen],
                             env=dict(os.environ, POD_NAME="backend-1-local", NAMESPACE="default"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        sa.kubectl("apply", "-f", str(quickstart / "app.yaml"))
+        sa.kubectl("apply", "-f", "-", input=sa.app_manifest())
         gw = wait_for("the HTTPS listener reported without its Secret", lambda: (
             g := sa.get_json("gateway", "api-gateway")) and listener_condition(
-                g, "https", "ResolvedRefs") == ("False", "InvalidCertificateRef") and g)
+                g, "https", "ResolvedRefs") == ("False", "InvalidCertificateRef")
+            and g["status"].get("addresses") and g)
         assert listener_condition(gw, "https", "Programmed")[0] == "False"
         address = gw["status"]["addresses"][0]["value"]
 

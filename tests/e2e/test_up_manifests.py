@@ -68,7 +68,9 @@ def test_up_applies_and_follows_the_manifests(standalone: Standalone, tmp_path: 
     sa = standalone
     manifests = tmp_path / "manifests"
     shutil.copytree(REPO / "examples" / "quickstart", manifests)
-    sa.start("-f", str(manifests), "--echo", "127.0.0.1:9001")
+    app = manifests / "app.yaml"
+    app.write_text(sa.app_manifest())
+    sa.start("-f", str(manifests), "--echo", sa.echo_listen)
 
     gw = wait_for("Gateway programmed", lambda: (
         g := sa.get_json("gateway", "api-gateway")) and condition(g, "Programmed") == "True" and g)
@@ -79,7 +81,6 @@ def test_up_applies_and_follows_the_manifests(standalone: Standalone, tmp_path: 
     assert http_get(address, port, "unknown.example")[0] == 404
 
     # editing a file re-applies it
-    app = manifests / "app.yaml"
     app.write_text(app.read_text().replace("- app.yourdomain.com", "- app2.yourdomain.com"))
     wait_for("the edited hostname served", lambda: http_get(address, port, "app2.yourdomain.com")[0] == 200)
     wait_for("the old hostname gone", lambda: http_get(address, port, "app.yourdomain.com")[0] == 404)

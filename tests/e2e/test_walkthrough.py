@@ -17,7 +17,6 @@ import os
 import socket
 import ssl
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from .conftest import BIN, REPO, Standalone, wait_for
+from .load import Load
 
 pytestmark = pytest.mark.e2e
 
@@ -91,36 +91,6 @@ def condition(obj: dict, type_: str) -> str | None:
     return None
 
 
-class Load:
-    """Requests in a loop on fresh connections from a thread; counts successes and failures."""
-
-    def __init__(self, request) -> None:  # type: ignore[no-untyped-def]
-        self.request = request
-        self.ok = 0
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                status = self.request()
-                if status == 200:
-                    self.ok += 1
-                else:
-                    self.failures.append(f"status {status}")
-            except Exception as exc:  # noqa: BLE001 - every failure is counted
-                self.failures.append(repr(exc))
-
-    def __enter__(self) -> "Load":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-
 def tls_secret_yaml(sa: Standalone, cert: Path, key: Path) -> str:
     """The documented way to make a TLS Secret: kubectl create --dry-run=client | kubectl apply."""
     return sa.kubectl("create", "secret", "tls", "app-tls", f"--cert={cert}", f"--key={key}",
@@ -158,11 +128,11 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
     assert jsonpath_ip == address
 
     # 4. the app: a local echo backend behind Service backend-1
-    echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", "127.0.0.1:9001"],
+    echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", sa.echo_listen],
                             env=dict(os.environ, POD_NAME="backend-1-local", NAMESPACE="default"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        sa.kubectl("apply", "-f", str(quickstart / "app.yaml"))
+        sa.kubectl("apply", "-f", "-", input=sa.app_manifest())
         port = served_port(80)
 
         # 5. curl by host; unknown host gets the Gateway's 404

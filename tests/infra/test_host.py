@@ -8,18 +8,21 @@ import json
 import os
 import signal
 import socket
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from propylon.infra.envoy_process import free_port, pid_alive
+from propylon.infra.envoy_process import envoy_args, find_envoy, pid_alive
 from propylon.infra.host import HostInfra
+from propylon.infra.private_sockets import private_sockets
 from propylon.ir.model import (
     DirectResponse, GatewayIR, GatewayKey, InfraIR, InfraListener, InfraState, Listener, PortState,
     Route, RouteConfig, RouteMatch, VirtualHost,
 )
+from propylon.xds.bootstrap import bootstrap
 from propylon.xds.server import SnapshotCache, XdsServer
 from propylon.xds.translate.build import translate
 
@@ -77,22 +80,23 @@ async def answers(url: str) -> bool:
 
 
 @pytest.fixture
-async def xds() -> AsyncIterator[tuple[XdsServer, int]]:
+async def xds(tmp_path: Path) -> AsyncIterator[tuple[XdsServer, Path]]:
+    """An xDS server on the socket of the state dir `tmp_path / "state"`, and that dir."""
+    state_dir = tmp_path / "state"
     server = XdsServer(SnapshotCache())
-    port = await server.start("127.0.0.1", 0)
+    await server.start_unix(private_sockets(state_dir).xds)
     try:
-        yield server, port
+        yield server, state_dir
     finally:
         await server.stop(0)
 
 
 async def test_envoy_becomes_ready_serves_and_survives_a_control_plane_restart(
-    tmp_path: Path, xds: tuple[XdsServer, int]
+    xds: tuple[XdsServer, Path]
 ) -> None:
-    server, xds_port = xds
-    state_dir = tmp_path / "state"
+    server, state_dir = xds
     port = free_port_on("127.0.95.1")
-    infra = HostInfra(state_dir, "127.0.0.1", xds_port, pool="127.0.95.1-127.0.95.9")
+    infra = HostInfra(state_dir, pool="127.0.95.1-127.0.95.9")
     changes: list[InfraState] = []
     infra.subscribe(lambda: changes.append(infra.states()[KEY]))
     adopted_infra: HostInfra | None = None
@@ -114,7 +118,7 @@ async def test_envoy_becomes_ready_serves_and_survives_a_control_plane_restart(
         assert pid is not None and pid_alive(pid)
         assert await answers(url), "Envoy must keep serving while no control plane runs"
 
-        adopted_infra = HostInfra(state_dir, "127.0.0.1", xds_port, pool="127.0.95.1-127.0.95.9")
+        adopted_infra = HostInfra(state_dir, pool="127.0.95.1-127.0.95.9")
         await adopted_infra.apply(infra_ir(port))
         # The port Envoy already holds is trusted, not re-probed (a probe would fail now).
         assert adopted_infra.states()[KEY].ports == (PortState(port, port),)
@@ -133,7 +137,7 @@ async def test_envoy_becomes_ready_serves_and_survives_a_control_plane_restart(
 
 async def test_killed_envoy_is_restarted_and_not_ready_without_control_plane(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
-    infra = HostInfra(state_dir, "127.0.0.1", free_port(), pool="127.0.96.1-127.0.96.9")
+    infra = HostInfra(state_dir, pool="127.0.96.1-127.0.96.9")
     messages: list[str] = []
     infra.subscribe(lambda: messages.append(infra.states()[KEY].message))
     try:
@@ -142,7 +146,7 @@ async def test_killed_envoy_is_restarted_and_not_ready_without_control_plane(tmp
                        "the admin endpoint answers")
         state = infra.states()[KEY]
         assert not state.ready
-        assert "from the control plane at 127.0.0.1:" in state.message
+        assert f"from the control plane at {private_sockets(state_dir).xds}" in state.message
         first = pid_of(state_dir)
         assert first is not None
 
@@ -160,7 +164,7 @@ async def test_killed_envoy_is_restarted_and_not_ready_without_control_plane(tmp
 
 
 async def test_port_in_use_is_reported_then_recovers_when_freed(tmp_path: Path) -> None:
-    infra = HostInfra(tmp_path / "state", "127.0.0.1", free_port(), pool="127.0.97.1-127.0.97.9")
+    infra = HostInfra(tmp_path / "state", pool="127.0.97.1-127.0.97.9")
     calls: list[InfraState] = []
     infra.subscribe(lambda: calls.append(infra.states()[KEY]))
     other = socket.socket()
@@ -189,7 +193,7 @@ def unprivileged(address: str, port: int) -> None:
 
 
 async def test_privileged_ports_mapped_and_requested_addresses(tmp_path: Path) -> None:
-    infra = HostInfra(tmp_path / "state", "127.0.0.1", free_port(), pool="127.0.98.1-127.0.98.9",
+    infra = HostInfra(tmp_path / "state", pool="127.0.98.1-127.0.98.9",
                       bind_probe=unprivileged)
     try:
         await infra.apply(infra_ir(80, 443, 8080, requested=("127.0.98.200",)))
@@ -214,7 +218,7 @@ async def test_privileged_ports_mapped_and_requested_addresses(tmp_path: Path) -
 async def test_gateways_no_longer_wanted_lose_envoy_and_address(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     pool = "127.0.99.1-127.0.99.9"
-    infra = HostInfra(state_dir, "127.0.0.1", free_port(), pool=pool)
+    infra = HostInfra(state_dir, pool=pool)
     other = GatewayKey("default", "other")
     try:
         await infra.apply({**infra_ir(8080), other: InfraIR(other, "propylon", ())})
@@ -228,7 +232,7 @@ async def test_gateways_no_longer_wanted_lose_envoy_and_address(tmp_path: Path) 
         await infra.close(stop_proxies=False)
 
         # A new control plane whose first wanted set lacks the Gateway stops the leftover Envoy.
-        infra = HostInfra(state_dir, "127.0.0.1", free_port(), pool=pool)
+        infra = HostInfra(state_dir, pool=pool)
         assert pid_alive(first)
         await infra.apply({})
         assert not pid_alive(first)
@@ -237,34 +241,58 @@ async def test_gateways_no_longer_wanted_lose_envoy_and_address(tmp_path: Path) 
         await infra.close()
 
 
-async def test_envoy_with_a_stale_bootstrap_is_replaced_not_adopted(tmp_path: Path) -> None:
+async def test_envoy_of_an_older_version_on_tcp_is_replaced_not_adopted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An Envoy left running by a version that served xDS and admin on loopback TCP must not
+    stay reachable by every local user: the next control plane replaces it, and says so."""
     state_dir = tmp_path / "state"
-    pool = "127.0.99.10-127.0.99.19"
-    old_xds_port = free_port()
-    new_xds_port = next(port for port in iter(free_port, 0) if port != old_xds_port)
-    infra = HostInfra(state_dir, "127.0.0.1", old_xds_port, pool=pool)
+    directory = state_dir / "envoy" / "default_web"
+    directory.mkdir(parents=True)
+    admin_port = free_port_on("127.0.0.1")
+    bootstrap_path = directory / "bootstrap.json"
+    bootstrap_path.write_text(json.dumps(
+        bootstrap(str(KEY), "127.0.0.1", free_port_on("127.0.0.1"), admin_port)))
+    with (directory / "envoy.log").open("ab") as log:
+        old = subprocess.Popen([find_envoy(), *envoy_args(bootstrap_path, 1)],
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    (directory / "pid.json").write_text(json.dumps(
+        {"pid": old.pid, "admin_port": admin_port, "bootstrap": str(bootstrap_path)}))
+    await wait_for(lambda: admin_answers(admin_port), "the old Envoy serves admin on TCP")
+
+    infra = HostInfra(state_dir, pool="127.0.99.10-127.0.99.19")
     try:
         await infra.apply(infra_ir(8080))
-        first = pid_of(state_dir)
-        await infra.close(stop_proxies=False)
-        assert first is not None and pid_alive(first)
-
-        # The xDS port changed: the old Envoy would talk to nobody, so it is replaced.
-        infra = HostInfra(state_dir, "127.0.0.1", new_xds_port, pool=pool)
-        await infra.apply(infra_ir(8080))
-        assert not pid_alive(first)
-        second = pid_of(state_dir)
-        assert second not in (None, first)
-        assert second is not None and pid_alive(second)
+        assert old.poll() is not None, "the TCP Envoy must be stopped, not adopted"
+        assert not admin_answers(admin_port)
+        assert "xDS and admin on loopback TCP ports" in caplog.text
+        new = pid_of(state_dir)
+        assert new is not None and new != old.pid and pid_alive(new)
+        admin = json.loads(bootstrap_path.read_text())["admin"]["address"]
+        assert admin == {"pipe": {"path": str(private_sockets(state_dir).admin("default_web")),
+                                  "mode": 0o600}}
+        await wait_for(lambda: "waiting for its configuration" in infra.states()[KEY].message,
+                       "the new Envoy answers on its admin socket")
     finally:
         await infra.close()
+        if old.poll() is None:
+            old.kill()
+        old.wait()
+
+
+def admin_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 async def test_envoy_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
     broken = tmp_path / "envoy"
     broken.write_text("#!/bin/sh\necho 'critical: unable to parse the bootstrap'\nexit 1\n")
     broken.chmod(0o755)
-    infra = HostInfra(tmp_path / "state", "127.0.0.1", free_port(), pool="127.0.99.20-127.0.99.29",
+    infra = HostInfra(tmp_path / "state", pool="127.0.99.20-127.0.99.29",
                       envoy_path=str(broken))
     try:
         await infra.apply(infra_ir(8080))

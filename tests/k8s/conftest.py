@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -20,20 +19,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import BIN, REPO, wait_for
+from tests.e2e.conftest import BIN, QUICKSTART, REPO, free_port, wait_for
+from tests.shared_data import shared
 
-CRDS = Path("/work/shared/gateway-api/crds/v1.6.1/standard-install.yaml")
+CRDS = shared("gateway-api", "crds", "v1.6.1", "standard-install.yaml")
 PROPYLON_CRD = REPO / "deploy" / "crd-gatewayparameters.yaml"
-QUICKSTART = REPO / "examples" / "quickstart"
 HOST = "app.yourdomain.com"
 NAME = "propylon-api-gateway"  # the proxy objects of Gateway default/api-gateway
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata: {name: propylon-system}\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Cluster:
@@ -148,8 +141,6 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    if not CRDS.is_file():
-        pytest.skip("the upstream Gateway API CRDs are not in /work/shared")
     assert shutil.which("envoy", path=str(BIN)), "envoy binary missing"
     c = Cluster(tmp_path)
     c.procs.insert(0, c.start_apiserver())

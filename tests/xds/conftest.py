@@ -2,8 +2,8 @@
 127.0.0.1:0, Envoy processes bootstrapped against it, and small aiohttp backends that answer
 with their own name.
 
-`envoy_factory(node_id, xds_port)` starts an Envoy (`--disable-hot-restart`, its own admin port)
-and (unless `wait_ready=False`: Envoy is ready only once it has a config) waits until its
+`envoy_factory(node_id, xds_port)` starts an Envoy (`--disable-hot-restart`, its admin on a Unix
+socket of its own, reached with `propylon.infra.envoy_admin`) and (unless `wait_ready=False`: Envoy is ready only once it has a config) waits until its
 admin `/ready` answers; every Envoy started is terminated at teardown.
 """
 
@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,7 +22,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from propylon.xds.bootstrap import bootstrap
+from propylon.infra.envoy_admin import admin_get
+from propylon.xds.bootstrap import bootstrap, pipe_address
 from propylon.xds.server import SnapshotCache, XdsServer
 from xds_support import (
     BackendFactory,
@@ -65,26 +67,27 @@ async def xds() -> AsyncIterator[XdsFixture]:
 async def envoy_factory(envoy_bin: str, tmp_path: Path) -> AsyncIterator[EnvoyFactory]:
     """Start real Envoys bound to an ADS server; all are stopped at teardown."""
     started: list[EnvoyProcess] = []
+    sockets = tempfile.TemporaryDirectory(prefix="envoy-admin-")  # short: a socket path's limit
 
     async def start(node_id: str, xds_port: int, wait_ready: bool = True) -> EnvoyProcess:
-        admin_port = free_port()
+        admin = Path(sockets.name) / f"{len(started)}.sock"
         config = tmp_path / f"envoy-{len(started)}.json"
-        config.write_text(json.dumps(bootstrap(node_id, "127.0.0.1", xds_port, admin_port)))
+        bs = bootstrap(node_id, "127.0.0.1", xds_port, 0)  # ADS on TCP, admin as in standalone:
+        bs["admin"]["address"] = pipe_address(admin, 0o600)
+        config.write_text(json.dumps(bs))
         log = open(tmp_path / f"envoy-{len(started)}.log", "wb")
         process = await asyncio.create_subprocess_exec(
             envoy_bin, "-c", str(config), "--disable-hot-restart", "--concurrency", "1",
             "-l", "warning", stdout=log, stderr=log)
         log.close()
-        envoy = EnvoyProcess(process, admin_port)
+        envoy = EnvoyProcess(process, admin)
         started.append(envoy)
 
         async def ready() -> bool:
             if process.returncode is not None:
                 raise AssertionError(f"envoy exited with {process.returncode}")
             try:
-                async with aiohttp.ClientSession() as session, session.get(
-                        f"http://127.0.0.1:{admin_port}/ready") as response:
-                    return response.status == 200
+                return (await admin_get(admin, "/ready"))[0] == 200
             except aiohttp.ClientError:
                 return False
 
@@ -97,6 +100,7 @@ async def envoy_factory(envoy_bin: str, tmp_path: Path) -> AsyncIterator[EnvoyFa
         if envoy.process.returncode is None:
             envoy.process.terminate()
             await envoy.process.wait()
+    sockets.cleanup()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from collections import Counter
 import aiohttp
 
 from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
+from propylon.infra.envoy_admin import admin_get
 from propylon.ir import model as ir
 from propylon.xds.translate import CLUSTER, ENDPOINT, VHOST, translate
 
@@ -141,8 +142,7 @@ async def test_new_cluster_and_route_switch_without_errors(
 
         # Once the new routes are acknowledged, the old cluster is removed from Envoy.
         async def old_cluster_gone() -> bool:
-            async with session.get(f"http://127.0.0.1:{envoy.admin_port}/clusters") as response:
-                text = await response.text()
+            text = (await admin_get(envoy.admin, "/clusters"))[1]
             return "ns/a/80::" not in text and "ns/b/80::" in text
 
         await wait_for(old_cluster_gone, what="old cluster removed after the route ACK")
@@ -277,9 +277,8 @@ async def test_a_changed_cluster_warms_on_endpoints_sent_again(
         xds.cache.set(NODE, translate(gateway(port, hosts, (changed,))))
 
         async def warm() -> bool:
-            async with session.get(f"http://127.0.0.1:{envoy.admin_port}/stats?filter="
-                                   "cluster_manager.warming_clusters") as response:
-                warming = (await response.text()).strip().endswith(": 0")
+            stats = (await admin_get(envoy.admin, "/stats?filter=cluster_manager.warming_clusters"))[1]
+            warming = stats.endswith(": 0")
             return warming and counters.acks[CLUSTER] >= 2
 
         await wait_for(warm, timeout=5.0, what="the changed cluster warmed")

@@ -7,6 +7,7 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from propylon.xds.server import SnapshotCache, XdsServer
 
@@ -38,7 +39,7 @@ class XdsFixture:
 @dataclass
 class EnvoyProcess:
     process: asyncio.subprocess.Process
-    admin_port: int
+    admin: Path  # the admin Unix socket
 
     @property
     def pid(self) -> int:

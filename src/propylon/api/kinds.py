@@ -4,7 +4,10 @@ Every other layer asks this table how a kind is addressed: its API group and ver
 (the URL segment), whether it is namespaced, its short names and categories (so `kubectl get gtw`
 and `kubectl get gateway-api` work), whether it has a status subresource, and the printer columns
 that the API server turns into Table cells for `kubectl get`. The Gateway API columns are the ones
-the upstream CRDs declare; the builtin kinds get the columns a real cluster prints.
+the upstream CRDs declare; the builtin kinds get the columns a real cluster prints. Older
+versions the upstream CRDs still serve (v1beta1 of HTTPRoute, ...) are listed apart
+(`OLDER_SERVED_VERSIONS`, `served_versions`); `KINDS` holds each kind once, in the version it is
+stored and watched in.
 
 Nothing here does I/O; the embedded API server, the controller's informers and the CLI all read
 the same `KINDS` tuple.
@@ -12,7 +15,7 @@ the same `KINDS` tuple.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 PROPYLON_GROUP = "propylon.dev"  # Propylon's own kinds (GatewayParameters)
@@ -134,7 +137,24 @@ KINDS: tuple[KindInfo, ...] = (
         PrinterColumn("Holder", "string", ".spec.holderIdentity"), AGE)),
 )
 
+# Older versions that the official Gateway API v1.6.1 CRDs (standard channel) still serve, each
+# with the same schema as v1. The API server serves them too: it stores an object once, in the
+# version of `KINDS` (the storage version, which the controller watches), and returns it in the
+# version a request asks for.
+OLDER_SERVED_VERSIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    (GATEWAY_GROUP, "GatewayClass"): ("v1beta1",),
+    (GATEWAY_GROUP, "Gateway"): ("v1beta1",),
+    (GATEWAY_GROUP, "HTTPRoute"): ("v1beta1",),
+    (GATEWAY_GROUP, "ReferenceGrant"): ("v1beta1",),
+}
+
 _BY_KIND: dict[tuple[str, str], KindInfo] = {(k.group, k.kind): k for k in KINDS}
+
+
+def served_versions(info: KindInfo) -> tuple[KindInfo, ...]:
+    """`info` followed by the older served versions of its kind (`OLDER_SERVED_VERSIONS`)."""
+    return (info, *(replace(info, version=version)
+                    for version in OLDER_SERVED_VERSIONS.get((info.group, info.kind), ())))
 
 
 def by_kind(kind: str, group: str | None = None) -> KindInfo:
@@ -148,12 +168,13 @@ def by_kind(kind: str, group: str | None = None) -> KindInfo:
 
 
 def by_api_version(api_version: str, kind: str) -> KindInfo:
-    """The KindInfo of an object's `apiVersion` and `kind`. KeyError if not served."""
+    """The KindInfo of an object's `apiVersion` (any served version) and `kind`. KeyError if
+    not served."""
     group = api_version.rpartition("/")[0]
-    info = _BY_KIND[(group, kind)]
-    if info.api_version != api_version:
-        raise KeyError(f"{api_version} {kind}")
-    return info
+    for info in served_versions(_BY_KIND[(group, kind)]):
+        if info.api_version == api_version:
+            return info
+    raise KeyError(f"{api_version} {kind}")
 
 
 def resolve(name: str) -> KindInfo:

@@ -2,7 +2,8 @@
 [--audit-log FILE]`: run the API server alone (without the Gateway API kinds, like a cluster
 before its CRDs are applied; recording every resource request it serves in FILE).
 
-Prints the URL and kubeconfig path, then serves until interrupted.
+Prints the URL and kubeconfig path, then serves until interrupted. Like `propylon up`, it creates
+its files with umask 0o077: the database holds every Secret, the state directory the server's keys.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 from propylon.apiserver.audit import JsonLines
 from propylon.apiserver.server import APIServer
+from propylon.statedir import PRIVATE_UMASK
 
 
 async def _serve(state_dir: Path, port: int, builtin_gateway_api: bool,
@@ -43,6 +46,7 @@ def main() -> None:
                              "subresource, name) to this file as JSON lines")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
+    os.umask(PRIVATE_UMASK)
     try:
         asyncio.run(_serve(args.state_dir, args.port, args.builtin_gateway_api,
                            args.audit_log))

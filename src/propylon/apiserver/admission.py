@@ -1,14 +1,17 @@
 """Validation of every object before it is stored.
 
 Two layers run on the object a write would store (for a patch: the patched result, never the
-patch body): the generic checks any API server makes (a `metadata.name` that is a valid DNS
-subdomain, or a DNS label for a Namespace), then the optional `validator(obj)` that returns field
+patch body): the generic checks any API server makes on metadata (`objectmeta`: name, labels,
+annotations and their total size), then the optional `validator(obj)` that returns field
 errors. Errors are duck-typed (`.field`, `.reason`, `.message`, `.unknown`), so any validator with
 that shape works, `propylon.api.validation.validate` by default.
 
-Unknown fields (`unknown=True`) follow the request's `fieldValidation`: `Strict` rejects with 400
-`strict decoding error: unknown field "spec.x"`, `Warn` (the default) returns warnings for the
-`Warning` header, `Ignore` drops them. Every other error is a 422 Invalid with `details.causes`.
+Unknown fields (`unknown=True`, and fields `metadata` does not have) are never stored: they are
+pruned from the object, and the request's `fieldValidation` says what the client hears: `Strict`
+rejects with 400 `strict decoding error: unknown field "spec.x"` (prefixed with `<Kind> in version
+"<v>" cannot be handled as a <Kind>: ` on a create or update), `Warn` (kube-apiserver's
+default) returns warnings for the `Warning` header, `Ignore` says nothing. Every other error is a
+422 Invalid with `details.causes`.
 """
 
 from __future__ import annotations
@@ -19,13 +22,12 @@ from collections.abc import Callable
 from typing import Any
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver.errors import bad_request, invalid
+from propylon.apiserver.errors import StrictDecodingError, bad_request, invalid
+from propylon.apiserver.objectmeta import meta_causes, unknown_meta_fields
 
 
 Validator = Callable[[dict[str, Any]], list[Any]]
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 
 
@@ -50,35 +52,79 @@ def field_validation(query: dict[str, str]) -> str:
     return value
 
 
-def _name_causes(info: KindInfo, obj: dict[str, Any]) -> list[dict[str, str]]:
-    name = obj.get("metadata", {}).get("name")
-    if not name:
-        return [{"reason": "FieldValueRequired", "field": "metadata.name",
-                 "message": "Required value: name or generateName is required"}]
-    pattern, limit, what = (_DNS_LABEL, 63, "RFC 1123 label") if info.kind == "Namespace" \
-        else (_DNS_SUBDOMAIN, 253, "RFC 1123 subdomain")
-    if not isinstance(name, str) or len(name) > limit or not pattern.match(name):
-        return [{"reason": "FieldValueInvalid", "field": "metadata.name",
-                 "message": f'Invalid value: "{name}": a lowercase {what} must consist of lower '
-                            "case alphanumeric characters, '-' or '.', and must start and end "
-                            f"with an alphanumeric character (at most {limit} characters)"}]
-    return []
-
-
 def admit(info: KindInfo, obj: dict[str, Any], validator: Validator | None,
-          validation: str) -> list[str]:
-    """Check `obj`; returns warnings for the response, raises APIError when it is refused."""
-    causes = _name_causes(info, obj)
-    unknown: list[str] = []
+          validation: str, old: dict[str, Any] | None = None) -> list[str]:
+    """Check `obj` and prune its unknown fields (in place, whatever `validation` says: they are
+    never stored); returns warnings for the response, raises APIError when it is refused.
+    Unknown fields that the live object `old` already had (stored before they were pruned) are
+    pruned without failing a Strict request, which did not send them."""
+    causes = meta_causes(info, obj)
+    warnings = prune_unknown(obj, validator, validation, old, causes)
+    if causes:
+        raise invalid(info, str(obj.get("metadata", {}).get("name") or ""), causes)
+    return warnings
+
+
+def prune_unknown(obj: dict[str, Any], validator: Validator | None, validation: str,
+                  old: dict[str, Any] | None = None,
+                  causes: list[dict[str, str]] | None = None) -> list[str]:
+    """Prune `obj`'s unknown fields in place as `admit` does (Strict raises for those `old` did
+    not have); returns the warnings. A server-side apply prunes its applied configuration with it
+    before merging, so that no manager ever owns a field that is not stored; its other errors
+    (a partial configuration lacks required fields) go to `causes` when given."""
+    unknown = unknown_fields(obj, validator, [] if causes is None else causes)
+    if unknown and validation == "Strict":
+        stale = set(unknown_fields(old, validator, [])) if old is not None else set()
+        sent = [f for f in unknown if f not in stale]
+        if sent:
+            raise StrictDecodingError([f'unknown field "{f}"' for f in sent])
+    for path in unknown:
+        prune(obj, path)
+    return [f'unknown field "{f}"' for f in unknown] if validation == "Warn" else []
+
+
+def unknown_fields(obj: dict[str, Any], validator: Validator | None,
+                   causes: list[dict[str, str]]) -> list[str]:
+    """The paths of `obj`'s unknown fields; its other validation errors go to `causes`."""
+    unknown = unknown_meta_fields(obj)
     for error in (validator(obj) if validator is not None else []):
         if getattr(error, "unknown", False):
             unknown.append(error.field)
         else:
             causes.append({"reason": error.reason, "field": error.field,
                            "message": error.message})
-    if unknown and validation == "Strict":
-        raise bad_request("strict decoding error: "
-                          + ", ".join(f'unknown field "{f}"' for f in unknown))
-    if causes:
-        raise invalid(info, str(obj.get("metadata", {}).get("name") or ""), causes)
-    return [f'unknown field "{f}"' for f in unknown] if validation == "Warn" else []
+    return unknown
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def prune(obj: Any, path: str) -> None:
+    """Remove the field at `path`, written as field errors write it (`spec.rules[0].foo`, a map
+    key in brackets: `data[a.b]`); nothing happens when it is not there. Object keys may hold
+    dots, so at each level the longest key that `path` continues with is taken."""
+    node, rest = obj, path
+    while rest:
+        if isinstance(node, list):
+            match = _INDEX.match(rest)
+            if match is None or int(match[1]) >= len(node):
+                return
+            node, rest = node[int(match[1])], rest[match.end():].removeprefix(".")
+            continue
+        if not isinstance(node, dict):
+            return
+        if rest.startswith("["):
+            keys = [k for k in node if rest.startswith(f"[{k}]")]
+            width = 2
+        else:
+            keys = [k for k in node if rest.startswith(k)
+                    and (len(rest) == len(k) or rest[len(k)] in ".[")]
+            width = 0
+        if not keys:
+            return
+        key = max(keys, key=len)
+        rest = rest[len(key) + width:]
+        if not rest:
+            del node[key]
+            return
+        node, rest = node[key], rest.removeprefix(".")

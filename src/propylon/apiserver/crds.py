@@ -15,9 +15,12 @@ when there are none) and the `openAPIV3Schema`, which the OpenAPI documents publ
 so the preferred version comes first in discovery.
 
 Objects of a kind with several versions share one store and are not converted (the CRD
-`conversion: None` strategy): reads through another version relabel `apiVersion` only.
+`conversion: None` strategy): they are stored with the `apiVersion` of the storage version
+(`storage_version`: the CRD's `storage: true` version; for a builtin kind, its first version)
+and reads through another version relabel `apiVersion` only.
 `validator()` checks CRDs themselves (names, scope, versions, exactly one storage version) and
-hands every other object to the validator the server was given.
+hands every other object to the validator the server was given, adding the fields a CRD kind's
+schema does not declare as unknown fields (pruned, or refused under Strict).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from propylon.api.kinds import AGE, GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo, PrinterColumn
+from propylon.api.kinds import (AGE, GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo,
+                               PrinterColumn, served_versions)
+from propylon.apiserver.structural import undeclared
 
 CRD_GROUP = "apiextensions.k8s.io"
 CRD_STORAGE_KEY = f"customresourcedefinitions.{CRD_GROUP}"
@@ -51,11 +56,12 @@ _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 
 def builtin_kinds(gateway_api: bool) -> tuple[KindInfo, ...]:
     """The kinds a server starts with: `KINDS` (without the Gateway API and Propylon kinds
-    unless asked: on a cluster both come as CRDs), CustomResourceDefinition and the admission
-    policy kinds."""
+    unless asked: on a cluster both come as CRDs) then their older served versions,
+    CustomResourceDefinition and the admission policy kinds."""
     kinds = tuple(k for k in KINDS
                   if gateway_api or k.group not in (GATEWAY_GROUP, PROPYLON_GROUP))
-    return kinds + (CRD,) + ADMISSION_KINDS
+    older = tuple(v for k in kinds for v in served_versions(k)[1:])
+    return kinds + older + (CRD,) + ADMISSION_KINDS
 
 
 def version_priority(version: str) -> tuple[int, int, int, str]:
@@ -107,6 +113,13 @@ def kinds_of(crd: dict[str, Any]) -> list[tuple[KindInfo, dict[str, Any] | None]
         out.append((info, schema if isinstance(schema, dict) else None))
     out.sort(key=lambda pair: version_priority(pair[0].version))
     return out
+
+
+def _storage_version(crd: dict[str, Any]) -> tuple[tuple[str, str], str]:
+    """((group, plural), apiVersion of the version marked `storage`) of a valid CRD."""
+    spec = crd["spec"]
+    version = next(v["name"] for v in spec["versions"] if v.get("storage"))
+    return (spec["group"], spec["names"]["plural"]), f'{spec["group"]}/{version}'
 
 
 def crd_errors(crd: dict[str, Any]) -> list[FieldError]:
@@ -178,7 +191,10 @@ class Catalog:
         self._kinds: tuple[KindInfo, ...] = ()
         self._paths: dict[tuple[str, str, str], KindInfo] = {}
         self._schemas: dict[KindInfo, dict[str, Any]] = {}
+        self._by_gvk: dict[tuple[str, str], dict[str, Any]] = {}
         self._memo: dict[Any, Any] = {}
+        self._crd_storage: dict[str, tuple[tuple[str, str], str]] = {}
+        self._storage: dict[tuple[str, str], str] = {}
         self._rebuild()
 
     def put(self, crd: dict[str, Any]) -> None:
@@ -186,11 +202,13 @@ class Catalog:
         if crd_errors(crd):
             return
         self._crds[crd["metadata"]["name"]] = kinds_of(crd)
+        self._crd_storage[crd["metadata"]["name"]] = _storage_version(crd)
         self._rebuild()
 
     def remove(self, name: str) -> list[KindInfo]:
         """Stop serving a CRD's kinds; returns them (their objects are to be deleted)."""
         gone = [info for info, _ in self._crds.pop(name, [])]
+        self._crd_storage.pop(name, None)
         self._rebuild()
         return gone
 
@@ -199,6 +217,10 @@ class Catalog:
 
     def by_path(self, group: str, version: str, plural: str) -> KindInfo | None:
         return self._paths.get((group, version, plural))
+
+    def storage_version(self, info: KindInfo) -> str:
+        """The `apiVersion` objects of `info`'s kind are stored with."""
+        return self._storage.get((info.group, info.plural), info.api_version)
 
     def schema(self, info: KindInfo) -> dict[str, Any] | None:
         """The CRD's openAPIV3Schema of a kind, None for builtin kinds."""
@@ -211,11 +233,20 @@ class Catalog:
         return self._memo[key]
 
     def validator(self, base: Validator | None) -> Validator:
-        """Checks CRDs with `crd_errors`, every other object with `base`."""
+        """Checks CRDs with `crd_errors`, every other object with `base`; an object of a CRD
+        kind also gets an unknown-field error for each field its version's schema does not
+        declare (`structural.undeclared`), so it is pruned as on a cluster."""
         def validate(obj: dict[str, Any]) -> list[Any]:
             if obj.get("kind") == CRD.kind and obj.get("apiVersion") == CRD.api_version:
                 return list(crd_errors(obj))
-            return base(obj) if base is not None else []
+            errors = base(obj) if base is not None else []
+            schema = self._by_gvk.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+            if schema is not None:
+                known = {e.field for e in errors if getattr(e, "unknown", False)}
+                errors = [*errors, *(FieldError(path, "FieldValueInvalid",
+                                                f'unknown field "{path}"', unknown=True)
+                                     for path in undeclared(schema, obj) if path not in known)]
+            return errors
         return validate
 
     def _rebuild(self) -> None:
@@ -225,5 +256,11 @@ class Catalog:
         builtin = [k for k in self._builtin if (k.group, k.plural) not in shadowed]
         self._kinds = tuple(builtin) + tuple(info for info, _ in custom)
         self._paths = {(k.group, k.version, k.plural): k for k in self._kinds}
+        self._storage = {}
+        for info in builtin:
+            self._storage.setdefault((info.group, info.plural), info.api_version)
+        self._storage.update(self._crd_storage.values())
         self._schemas = {info: schema for info, schema in custom if schema is not None}
+        self._by_gvk = {(info.api_version, info.kind): schema
+                        for info, schema in self._schemas.items()}
         self._memo = {}

@@ -34,8 +34,9 @@ class APIError(Exception):
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                "status": "Failure", "message": self.message,
-                                "reason": self.reason, "code": self.code}
+                                "status": "Failure", "message": self.message, "code": self.code}
+        if self.reason:  # an unknown reason is left out, as kube-apiserver does
+            body["reason"] = self.reason
         if self.details:
             body["details"] = self.details
         return body
@@ -83,6 +84,26 @@ def conflict(info: KindInfo, name: str) -> APIError:
                     f'Operation cannot be fulfilled on {qualified} "{name}": the object has been '
                     "modified; please apply your changes to the latest version and try again",
                     _details(info, name))
+
+
+def storage_failure(cause: str) -> APIError:
+    """A write the storage refused: 500 with no reason and the storage's own message, which is
+    what kube-apiserver answers when etcd refuses a write ("database space exceeded")."""
+    return APIError(500, "", f"{cause}: nothing was written; what was stored before is intact "
+                             "and readable, and writes work again once the cause is gone (for a "
+                             "full disk: free space where the state directory is)")
+
+
+class StrictDecodingError(APIError):
+    """400: fields a `fieldValidation=Strict` request may not have (unknown or duplicate)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(400, "BadRequest", "strict decoding error: " + ", ".join(problems))
+
+    def decoding(self, info: KindInfo) -> APIError:
+        """The error as a create or update reports it (a patch reports it as it is)."""
+        return APIError(400, "BadRequest", f'{info.kind} in version "{info.version}" cannot be '
+                                           f"handled as a {info.kind}: {self.message}")
 
 
 def bad_request(message: str) -> APIError:

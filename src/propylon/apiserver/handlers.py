@@ -2,16 +2,21 @@
 
 Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<version>/...`, then
 `[namespaces/<ns>/]<plural>[/<name>[/status]]`. The verb comes from the method (GET with
-`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type; protobuf and
-other formats get a 415 Status explaining the JSON alternative. Responses are objects, Lists,
-or Tables when the Accept header asks for `as=Table`; a List of every object (no selector, no
-`limit`) is assembled from the objects' stored JSON without decoding it. A middleware checks the bearer token
-(everything but `/healthz`) and turns every error into a `Status`.
+`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type (a YAML body that
+is JSON, as kubectl sends an apply, is decoded as JSON). A JSON field given twice keeps its last
+value and is refused, warned about or ignored as `fieldValidation` says, like unknown fields in
+`admission`. Protobuf and other formats get a 415 Status explaining the JSON alternative; a body
+over 3 MiB gets 413, as from kube-apiserver. Responses are objects, Lists, or Tables when the
+Accept header asks for `as=Table`; a List of every object (no selector, no `limit`) is assembled
+from the objects' stored JSON without decoding it. A middleware checks the bearer token
+(everything but `/healthz`) and turns every error into a `Status` (a write the storage refused:
+500 with the storage's cause).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,11 +28,14 @@ from aiohttp import web
 from propylon.api.kinds import KindInfo
 from propylon.apiserver import audit, discovery, openapi
 from propylon.apiserver.admission import field_validation
-from propylon.apiserver.errors import (JSON_CONTENT_TYPE, APIError, bad_request, json_response,
-                                       resource_not_found, to_response, unsupported_media_type)
+from propylon.apiserver.errors import (JSON_CONTENT_TYPE, APIError, StrictDecodingError,
+                                       bad_request, json_response,
+                                       resource_not_found, storage_failure, to_response,
+                                       unsupported_media_type)
 from propylon.apiserver.events import EventHub
 from propylon.apiserver.registry import APPLY_PATCH, Registry
 from propylon.apiserver.selectors import selectors
+from propylon.apiserver.storage import StorageError
 from propylon.apiserver.table import to_table, wants_table
 from propylon.apiserver.watch import serve_watch
 
@@ -41,6 +49,9 @@ _PARTIAL_LIST = ("labelSelector", "fieldSelector", "limit", "continue")
 _PROTOBUF_HINT = ("; this server speaks JSON only: for `kubectl create secret/configmap ...`, "
                   "run `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`")
 
+# kube-apiserver's limit on a request body (3 MiB); a larger one is answered 413
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -51,17 +62,63 @@ def _respond(obj: Any, status: int, warnings: list[str]) -> web.Response:
     return resp
 
 
-async def _decode_body(request: web.Request, required: bool = True) -> Any:
-    raw = await request.read()
+def _loads(raw: bytes, duplicates: list[str]) -> Any:
+    """`json.loads`, appending to `duplicates` the path of every field given twice (the last
+    value is kept, as in kube-apiserver)."""
+    seen: dict[int, list[str]] = {}
+
+    def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            keys: set[str] = set()
+            seen[id(obj)] = [k for k, _ in pairs if k in keys or keys.add(k)]
+        return obj
+
+    value = json.loads(raw, object_pairs_hook=pairs_to_dict)
+    if seen:
+        _duplicate_paths(value, "", seen, duplicates)
+    return value
+
+
+def _duplicate_paths(value: Any, path: str, seen: dict[int, list[str]], out: list[str]) -> None:
+    if isinstance(value, dict):
+        out.extend(f"{path}.{key}" if path else key for key in seen.get(id(value), ()))
+        for key, child in value.items():
+            _duplicate_paths(child, f"{path}.{key}" if path else key, seen, out)
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            _duplicate_paths(child, f"{path}[{i}]", seen, out)
+
+
+def _strict_decoding(validation: str, duplicates: list[str]) -> list[str]:
+    """Fields given twice under `fieldValidation`: Strict refuses them (400), Warn returns one
+    warning each, Ignore says nothing."""
+    if duplicates and validation == "Strict":
+        raise StrictDecodingError([f'duplicate field "{f}"' for f in duplicates])
+    return [f'duplicate field "{f}"' for f in duplicates] if validation == "Warn" else []
+
+
+async def _decode_body(request: web.Request, required: bool = True,
+                       duplicates: list[str] | None = None) -> Any:
+    """The request's body decoded; the paths of JSON fields given twice go to `duplicates`."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as err:
+        raise APIError(413, "RequestEntityTooLarge", "Request entity too large: limit is "
+                       f"{MAX_REQUEST_BODY_BYTES}") from err
     if not raw:
         if required:
             raise bad_request("the request needs a body (a JSON object)")
         return None
     content_type = request.content_type
+    found: list[str] = duplicates if duplicates is not None else []
     try:
         if content_type in _JSON_TYPES:
-            return json.loads(raw)
+            return _loads(raw, found)
         if content_type in _YAML_TYPES:
+            if raw.lstrip()[:1] == b"{":  # JSON, which kubectl sends: checked for duplicates
+                with contextlib.suppress(ValueError):
+                    return _loads(raw, found)
             return yaml.safe_load(raw)
     except (ValueError, yaml.YAMLError) as err:
         raise bad_request(f"the request body is not valid {content_type}: {err}") from err
@@ -107,6 +164,9 @@ class Routes:
             return await handler(request)
         except APIError as err:
             return to_response(err)
+        except StorageError as err:
+            log.error("storage refused %s %s: %s", request.method, request.path_qs, err)
+            return to_response(storage_failure(str(err)))
         except web.HTTPException as err:
             if err.status == 404:
                 return to_response(resource_not_found())
@@ -200,11 +260,15 @@ class Routes:
         if request.method == "POST":
             if namespace is None:
                 raise resource_not_found()
-            body = await _decode_body(request)
-            obj, warnings = await self.registry.create(
-                info, namespace, body, query, field_validation(query),
-                query.get("fieldManager"))
-            return _respond(obj, 201, warnings)
+            validation, duplicates = field_validation(query), []
+            body = await _decode_body(request, duplicates=duplicates)
+            try:
+                early = _strict_decoding(validation, duplicates)
+                obj, warnings = await self.registry.create(
+                    info, namespace, body, query, validation, query.get("fieldManager"))
+            except StrictDecodingError as err:
+                raise err.decoding(info) from err
+            return _respond(obj, 201, early + warnings)
         if request.method == "DELETE":
             await _decode_body(request, required=False)
             deleted = await self.registry.delete_collection(info, namespace, selectors(query, info.kind),
@@ -265,17 +329,21 @@ class Routes:
                 return json_response(to_table(info, [obj], obj["metadata"]["resourceVersion"],
                                               query.get("includeObject", "Metadata")))
             return json_response(obj)
-        if request.method == "PUT":
-            body = await _decode_body(request)
-            obj, warnings = await self.registry.update(info, namespace, name, body, query,
-                                                       field_validation(query), status)
-            return _respond(obj, 200, warnings)
-        if request.method == "PATCH":
-            body = await _decode_body(request)
+        if request.method in ("PUT", "PATCH"):
+            validation, duplicates = field_validation(query), []
+            body = await _decode_body(request, duplicates=duplicates)
+            if request.method == "PUT":
+                try:
+                    early = _strict_decoding(validation, duplicates)
+                    obj, warnings = await self.registry.update(info, namespace, name, body,
+                                                               query, validation, status)
+                except StrictDecodingError as err:
+                    raise err.decoding(info) from err
+                return _respond(obj, 200, early + warnings)
+            early = _strict_decoding(validation, duplicates)
             obj, warnings, created = await self.registry.patch(
-                info, namespace, name, request.content_type, body, query,
-                field_validation(query), status)
-            return _respond(obj, 201 if created else 200, warnings)
+                info, namespace, name, request.content_type, body, query, validation, status)
+            return _respond(obj, 201 if created else 200, early + warnings)
         if request.method == "DELETE" and not status:
             options = await _decode_body(request, required=False)
             return json_response(await self.registry.delete(info, namespace, name, options,

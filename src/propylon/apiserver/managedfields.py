@@ -1,170 +1,186 @@
-"""A simple model of field ownership, kept in `metadata.managedFields`.
+"""Field ownership in `metadata.managedFields` and server-side apply, as Kubernetes does them.
 
-Each write with a `fieldManager` records which leaf fields that manager set (maps are walked,
-lists and scalars are leaves; `apiVersion`, `kind` and metadata other than labels and
-annotations are not tracked), in the FieldsV1 format (`{"f:spec": {"f:x": {}}}`). An update
-takes the fields it changed away from other managers. A server-side apply owns exactly the
-fields of its applied configuration; applying a value different from the live one to a field
-another manager owns is a 409 Conflict listing the fields, unless `force=true`, which takes them
-over. This is coarser than Kubernetes' structured-merge-diff (no per-element ownership in lists,
-no removal of fields a manager stops applying) but gives the same answers for the common cases.
+Each entry of `managedFields` is one manager's fields for one operation (`Apply` or `Update`)
+and subresource, as a field set in FieldsV1 (`fieldpath`). Paths follow the kind's list and map
+types (`fieldtypes`): a Gateway listener is owned by name (`k:{"name":"https"}`), a set item by
+value (`v:"x"`), an atomic list or map whole. Ownership is recorded for the object's body and
+for metadata labels, annotations, finalizers and ownerReferences; the main resource of a kind
+with a status subresource records no `status`, the status subresource nothing else.
+
+`apply` is a server-side apply (structured merge, `structuredmerge`):
+1. the applied configuration is merged into the live object, per the list and map types;
+2. a field this changes (added or modified) that another manager owns is a conflict: 409 with
+   a `Status` listing each field and its manager, unless `force`, which takes those fields from
+   the others;
+3. the manager's `Apply` entry becomes exactly the fields of its configuration;
+4. fields the manager applied last time but no longer does are removed from the object, unless
+   another manager (or its own configuration) still owns them.
+
+`record_update` is every other write (create, update, JSON/merge/strategic patch): the writer's
+`Update` entry gains the fields it added or changed and loses those it removed; other managers
+lose the fields it added or changed. A write that sends no `managedFields` keeps the stored
+ones. An entry whose fields did not change keeps its timestamp, so a write that changes nothing
+still changes nothing.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from propylon.api.kinds import KindInfo
 from propylon.apiserver.errors import APIError
+from propylon.apiserver.fieldpath import Path, decode, encode, path_string
+from propylon.apiserver.fieldtypes import Shape
+from propylon.apiserver.structuredmerge import compare, members, merge, remove
 
-Path = tuple[str, ...]
-
-
-def _leaves(value: Any, prefix: Path) -> dict[Path, Any]:
-    if isinstance(value, dict) and value:
-        out: dict[Path, Any] = {}
-        for key, child in value.items():
-            out.update(_leaves(child, prefix + (str(key),)))
-        return out
-    return {prefix: value}
+_META_TRACKED = ("labels", "annotations", "finalizers", "ownerReferences")
 
 
-def tracked(obj: dict[str, Any]) -> dict[Path, Any]:
-    """The leaf fields of `obj` that ownership is recorded for, with their values."""
-    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
-    out = _leaves(body, ()) if body else {}
-    meta = obj.get("metadata") or {}
-    for field in ("labels", "annotations"):
-        if isinstance(meta.get(field), dict):
-            out.update(_leaves(meta[field], ("metadata", field)))
+def tracked(obj: dict[str, Any] | None, info: KindInfo, status: bool) -> dict[str, Any]:
+    """The part of `obj` that ownership is recorded for (see the module docstring)."""
+    if not isinstance(obj, dict):
+        return {}
+    if status:
+        return {"status": obj["status"]} if "status" in obj else {}
+    out = {k: v for k, v in obj.items()
+           if k not in ("apiVersion", "kind", "metadata")
+           and not (k == "status" and info.has_status)}
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        kept = {k: meta[k] for k in _META_TRACKED if k in meta}
+        if kept:
+            out["metadata"] = kept
     return out
 
 
-def _encode(paths: set[Path]) -> dict[str, Any]:
-    root: dict[str, Any] = {}
-    for path in paths:
-        node = root
-        for key in path:
-            node = node.setdefault(f"f:{key}", {})
-    return root
+def _entries(obj: dict[str, Any] | None) -> list[dict[str, Any]]:
+    meta = (obj or {}).get("metadata") or {}
+    return [dict(e) for e in meta.get("managedFields") or [] if isinstance(e, dict)]
 
 
-def _decode(fields: dict[str, Any], prefix: Path = ()) -> set[Path]:
-    paths: set[Path] = set()
-    for key, child in fields.items():
-        if not key.startswith("f:"):
-            continue
-        path = prefix + (key[2:],)
-        paths |= _decode(child, path) if child else {path}
-    return paths
+def _fields(entry: dict[str, Any]) -> set[Path]:
+    return decode(entry.get("fieldsV1") or {})
 
 
-def _overlaps(a: Path, b: Path) -> bool:
-    shorter = min(len(a), len(b))
-    return a[:shorter] == b[:shorter]
-
-
-def _value(obj: dict[str, Any], path: Path) -> Any:
-    node: Any = obj
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
-def _subsumes(live: Any, applied: Any) -> bool:
-    """Whether applying `applied` leaves `live` as it is (server defaults such as a Service
-    port's protocol do not count as a difference)."""
-    if isinstance(applied, dict):
-        return isinstance(live, dict) and all(_subsumes(live.get(k), v)
-                                              for k, v in applied.items())
-    if isinstance(applied, list):
-        return isinstance(live, list) and len(live) == len(applied) and \
-            all(_subsumes(a, b) for a, b in zip(live, applied, strict=True))
-    return bool(live == applied)
-
-
-def _entries(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    return [dict(e) for e in obj.get("metadata", {}).get("managedFields") or []
-            if isinstance(e, dict)]
+def _is(entry: dict[str, Any], owner: dict[str, Any]) -> bool:
+    return (entry.get("manager"), entry.get("operation"), entry.get("subresource")) == \
+        (owner["manager"], owner["operation"], owner.get("subresource"))
 
 
 def _save(obj: dict[str, Any], entries: list[dict[str, Any]], owner: dict[str, Any],
-          paths: set[Path]) -> None:
-    kept = []
-    for entry in entries:
-        if (entry.get("manager"), entry.get("operation"), entry.get("subresource")) == \
-                (owner["manager"], owner["operation"], owner.get("subresource")):
-            continue
-        if _decode(entry.get("fieldsV1") or {}):
+          fields: set[Path], others: dict[int, set[Path]]) -> None:
+    """Store `entries` with the other managers' fields replaced by `others` (by position) and
+    `owner`'s entry holding `fields` (in its place, or last if new); empty entries are
+    dropped."""
+    encoded = encode(fields)
+    fresh = {**owner, "fieldsType": "FieldsV1", "fieldsV1": encoded}
+    kept: list[dict[str, Any]] = []
+    for position, entry in enumerate(entries):
+        if _is(entry, owner):
+            unchanged = entry.get("fieldsV1") == encoded and \
+                entry.get("apiVersion") == owner["apiVersion"]
+            entry, fresh = (entry if unchanged else fresh), {}
+        elif position in others:
+            entry = {**entry, "fieldsV1": encode(others[position])}
+        if decode(entry.get("fieldsV1")):
             kept.append(entry)
-    if paths:
-        kept.append({**owner, "fieldsType": "FieldsV1", "fieldsV1": _encode(paths)})
-    obj.setdefault("metadata", {})["managedFields"] = kept
+    if fresh and fields:
+        kept.append(fresh)
+    meta = obj.setdefault("metadata", {})
+    if kept:
+        meta["managedFields"] = kept
+    else:
+        meta.pop("managedFields", None)
 
 
-def _take(entries: list[dict[str, Any]], taken: set[Path], owner: dict[str, Any]) -> None:
-    """Remove `taken` (and anything overlapping it) from every other manager's fields."""
-    for entry in entries:
-        if entry.get("manager") == owner["manager"] and \
-                entry.get("operation") == owner["operation"]:
-            continue
-        owned = _decode(entry.get("fieldsV1") or {})
-        left = {p for p in owned if not any(_overlaps(p, t) for t in taken)}
-        if left != owned:
-            entry["fieldsV1"] = _encode(left)
-
-
-def record_update(obj: dict[str, Any], old: dict[str, Any] | None, manager: str,
-                  api_version: str, time: str, status: bool) -> None:
-    """`manager` wrote `obj` (replacing `old`) with create, update or a non-apply patch."""
-    new_fields = tracked(obj)
-    old_fields = tracked(old) if old is not None else {}
-    changed = {p for p, v in new_fields.items() if p not in old_fields or old_fields[p] != v}
-    changed = {p for p in changed if (p[:1] == ("status",)) == status}
-    entries = _entries(obj)
-    owner: dict[str, Any] = {"manager": manager, "operation": "Update",
-                             "apiVersion": api_version, "time": time}
+def _owner(manager: str, operation: str, api_version: str, time: str,
+           status: bool) -> dict[str, Any]:
+    owner = {"manager": manager, "operation": operation, "apiVersion": api_version,
+             "time": time}
     if status:
         owner["subresource"] = "status"
-    mine = next((e for e in entries if e.get("manager") == manager
-                 and e.get("operation") == "Update"
-                 and e.get("subresource") == owner.get("subresource")), None)
-    previous = _decode(mine.get("fieldsV1") or {}) if mine else set()
-    _take(entries, changed, owner)
-    current = {p for p in previous | changed if p in new_fields}
-    _save(obj, entries, owner, current)
+    return owner
 
 
-def record_apply(obj: dict[str, Any], manager: str, api_version: str, applied: Any, time: str,
-                 force: bool = False, live: dict[str, Any] | None = None,
-                 info: KindInfo | None = None) -> None:
-    """`manager` server-side applied `applied`, giving `obj`. Raises 409 on a conflict with
-    another manager unless `force`."""
-    applied_fields = tracked(applied) if isinstance(applied, dict) else {}
-    entries = _entries(live if live is not None else obj)
-    owner = {"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": time}
-    conflicts: dict[str, list[Path]] = {}
-    if live is not None and not force:
-        for entry in entries:
-            if entry.get("manager") == manager and entry.get("operation") == "Apply":
-                continue
-            for owned in _decode(entry.get("fieldsV1") or {}):
-                for path, value in applied_fields.items():
-                    if _overlaps(owned, path) and not _subsumes(_value(live, path), value):
-                        conflicts.setdefault(str(entry.get("manager")), []).append(path)
-    if conflicts:
-        lines = [f'conflict with "{m}": ' + ", ".join("." + ".".join(p) for p in sorted(set(ps)))
-                 for m, ps in conflicts.items()]
-        count = sum(len(set(ps)) for ps in conflicts.values())
-        name = (live or {}).get("metadata", {}).get("name", "")
-        raise APIError(409, "Conflict",
-                       f"Apply failed with {count} conflict{'s' if count > 1 else ''}: "
-                       + "; ".join(lines) + ". Use force=true (kubectl --force-conflicts) to "
-                       "take ownership, or leave those fields out of the applied configuration",
-                       {"name": name, "group": info.group if info else "",
-                        "kind": info.plural if info else ""})
-    if force:
-        _take(entries, set(applied_fields), owner)
-    _save(obj, entries, owner, set(applied_fields))
+def record_update(obj: dict[str, Any], old: dict[str, Any] | None, manager: str | None,
+                  info: KindInfo, shape: Shape, time: str, status: bool) -> None:
+    """`manager` wrote `obj` (replacing `old`) with create, update or a non-apply patch."""
+    meta = obj.setdefault("metadata", {})
+    entries = _entries(obj if meta.get("managedFields") is not None else old)
+    if not manager:
+        if entries:
+            meta["managedFields"] = entries
+        return
+    added, removed, modified = compare(tracked(old, info, status), tracked(obj, info, status),
+                                       shape)
+    changed = added | modified
+    owner = _owner(manager, "Update", info.api_version, time, status)
+    mine = next((e for e in entries if _is(e, owner)), None)
+    others = {i: _fields(e) - changed for i, e in enumerate(entries) if not _is(e, owner)}
+    _save(obj, entries, owner, ((_fields(mine) if mine else set()) - removed) | changed, others)
+
+
+def _config(applied: dict[str, Any]) -> dict[str, Any]:
+    """An applied configuration without the managedFields it may carry."""
+    config = {k: v for k, v in applied.items() if k != "metadata"}
+    config["metadata"] = {k: v for k, v in (applied.get("metadata") or {}).items()
+                          if k != "managedFields"}
+    return config
+
+
+def record_apply(obj: dict[str, Any], applied: dict[str, Any], manager: str, info: KindInfo,
+                 shape: Shape, time: str) -> None:
+    """`manager` created `obj` by applying `applied`: it owns the fields it applied."""
+    fields = set(members(tracked(_config(applied), info, False), shape))
+    _save(obj, [], _owner(manager, "Apply", info.api_version, time, False), fields, {})
+
+
+def apply(live: dict[str, Any], applied: dict[str, Any], manager: str, info: KindInfo,
+          shape: Shape, time: str, force: bool = False, status: bool = False) -> dict[str, Any]:
+    """The object after `manager` server-side applies `applied` to `live`, with its
+    managedFields. Raises a 409 Conflict (see the module docstring) unless `force`."""
+    config = _config(applied)
+    merged = merge(live, config, shape)
+    entries = _entries(live)
+    owner = _owner(manager, "Apply", info.api_version, time, status)
+    added, _, modified = compare(tracked(live, info, status), tracked(merged, info, status),
+                                 shape)
+    changed = added | modified
+    clashes = {i: _fields(e) & changed for i, e in enumerate(entries) if not _is(e, owner)}
+    clashes = {i: fields for i, fields in clashes.items() if fields}
+    if clashes and not force:
+        raise _conflict(info, merged, {i: (entries[i], f) for i, f in clashes.items()})
+    others = {i: _fields(e) - clashes.get(i, set()) for i, e in enumerate(entries)
+              if not _is(e, owner)}
+    mine = next((e for e in entries if _is(e, owner)), None)
+    fields = set(members(tracked(config, info, status), shape))
+    owned = fields.union(*others.values())
+    doomed = (_fields(mine) if mine else set()) - owned
+    result: dict[str, Any] = remove(merged, doomed, owned, shape)
+    _save(result, entries, owner, fields, others)
+    return result
+
+
+def _conflict(info: KindInfo, obj: dict[str, Any],
+              clashes: dict[int, tuple[dict[str, Any], set[Path]]]) -> APIError:
+    """Kubernetes' 409 for an apply conflict: one cause per field, naming its manager."""
+    by_manager: dict[str, list[str]] = defaultdict(list)
+    causes = []
+    for entry, fields in clashes.values():
+        who = f'conflict with "{entry.get("manager")}"'
+        if entry.get("operation") == "Apply":
+            who += f' using {entry.get("apiVersion")}'
+        if entry.get("subresource"):
+            who += f' with subresource "{entry["subresource"]}"'
+        for field in sorted(path_string(p) for p in fields):
+            by_manager[who].append(field)
+            causes.append({"reason": "FieldManagerConflict", "message": who, "field": field})
+    count = len(causes)
+    lines = [f"{who}: {', '.join(fields)}" for who, fields in by_manager.items()]
+    name = (obj.get("metadata") or {}).get("name", "")
+    return APIError(409, "Conflict",
+                    f"Apply failed with {count} conflict{'s' if count > 1 else ''}: "
+                    + "; ".join(lines) + ". Use force=true (kubectl --force-conflicts) to take "
+                    "ownership, or leave those fields out of the applied configuration",
+                    {"name": name, "group": info.group, "kind": info.plural, "causes": causes})

@@ -2,9 +2,10 @@
 
 - JSON patch (RFC 6902, `application/json-patch+json`): add, remove, replace, move, copy, test.
 - JSON merge patch (RFC 7386, `application/merge-patch+json`): maps merge, null deletes, lists
-  are replaced. Server-side apply uses the same merge here.
+  are replaced. (Server-side apply merges by the schema's list types: `structuredmerge`.)
 - Strategic merge patch (`application/strategic-merge-patch+json`), builtin kinds only: lists
-  with a merge key (Service `spec.ports` by `port`, containers and env by `name`, ...) merge
+  with a merge key (Service `spec.ports` by `port`, containers and env by `name`, ...: the first
+  key of each list-map in `fieldtypes.BUILTIN_LISTS`) merge
   element by element; `$patch: replace|delete|merge`, `$setElementOrder/<list>`,
   `$deleteFromPrimitiveList/<list>` and `$retainKeys` are honoured; other lists are replaced.
 
@@ -17,23 +18,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-_POD_SPEC = {("containers",): "name", ("initContainers",): "name",
-             ("containers", "ports"): "containerPort", ("initContainers", "ports"): "containerPort",
-             ("containers", "env"): "name", ("initContainers", "env"): "name",
-             ("containers", "volumeMounts"): "mountPath",
-             ("initContainers", "volumeMounts"): "mountPath",
-             ("volumes",): "name", ("imagePullSecrets",): "name"}
-_COMMON = {("metadata", "ownerReferences"): "uid", ("status", "conditions"): "type"}
+from propylon.apiserver.fieldtypes import BUILTIN_LISTS, LIST_MAP, SET
 
-# merge keys by kind, for list paths (field names only, list indices left out)
+# merge keys by kind, for list paths (field names, "[]" for a list's items): the first key of
+# each list-map Kubernetes declares (its patchMergeKey), for every kind and per kind
 MERGE_KEYS: dict[str, dict[tuple[str, ...], str]] = {
-    "Service": {("spec", "ports"): "port", ("status", "loadBalancer", "ingress"): "ip"},
-    "Pod": {("spec", *path): key for path, key in _POD_SPEC.items()},
-    "Deployment": {("spec", "template", "spec", *path): key for path, key in _POD_SPEC.items()},
-    "ServiceAccount": {("secrets",): "name", ("imagePullSecrets",): "name"},
-}
+    kind: {**{path: t.keys[0] for path, t in BUILTIN_LISTS[""].items() if t.relation == LIST_MAP},
+           **{path: t.keys[0] for path, t in lists.items() if t.relation == LIST_MAP}}
+    for kind, lists in BUILTIN_LISTS.items() if kind}
 # lists of scalars merged as sets
-PRIMITIVE_SETS = {("metadata", "finalizers")}
+PRIMITIVE_SETS = {path for path, t in BUILTIN_LISTS[""].items() if t.relation == SET}
 
 
 class PatchError(Exception):
@@ -245,7 +239,7 @@ def _smp_list(keys: dict[tuple[str, ...], str], target: Any, patch: list[Any],
         elif position is None:
             current.append(_strip(item))
         else:
-            current[position] = _smp_map(keys, current[position], item, path)
+            current[position] = _smp_map(keys, current[position], item, path + ("[]",))
     return _reorder(current, order, merge_key) if isinstance(order, list) else current
 
 

@@ -10,12 +10,21 @@ propylon.apiserver.process` instead, with the same state directory, port and kub
   URL on stdout); if the child exits first, it raises with the child's exit code (the child's
   traceback went to the shared stderr). `start()` can be split into `spawn()` and `ready()` so
   the caller does other work while the child starts.
-- `stop()` sends SIGTERM and waits for the child to close its listener and database (it is
+- Supervision: once the child serves, a task (`supervision`) waits for it to exit. A child that
+  dies is started again on the same port (the kubeconfig stays valid; the server binds with
+  SO_REUSEADDR, so the port is free again at once), with an ERROR line giving its exit code or
+  signal. Each death within the last `CRASH_WINDOW_S` doubles the delay before the next start
+  (from `RESTART_BACKOFF_S`, at most `RESTART_BACKOFF_MAX_S`); the `CRASH_LIMIT`th death
+  within the window ends the task with `APIServerGaveUp`, which makes `propylon up` exit
+  non-zero. The controller's informers and status writer retry on their own until it is back.
+- `stop()` ends supervision, sends SIGTERM and waits for the child to close its listener and database (it is
   killed after `STOP_TIMEOUT_S`).
 - The child ignores SIGINT: Ctrl-C in a terminal reaches the whole process group, and the
   parent stops its parts in order, the API server last. The child also stops when its stdin
   reaches end of file, which happens when the parent dies without stopping it (SIGKILL), so no
   API server outlives its `propylon up`.
+- The child creates its files (database, WAL, kubeconfig, credentials) with umask 0o077: they
+  hold every Secret and the API server's keys.
 - The child logs to the inherited stderr at the level given by `--log-level` (the parent's).
 """
 
@@ -25,14 +34,28 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+import time
+from collections import deque
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from propylon.statedir import PRIVATE_UMASK
 
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 10.0
+RESTART_BACKOFF_S = 0.1  # the first restart's delay, doubled for every death in the window
+RESTART_BACKOFF_MAX_S = 5.0
+CRASH_LIMIT = 5  # deaths within CRASH_WINDOW_S after which supervision gives up
+CRASH_WINDOW_S = 60.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class APIServerGaveUp(RuntimeError):
+    """The API server process kept dying: supervision stopped restarting it."""
 
 
 class APIServerProcess:
@@ -45,6 +68,7 @@ class APIServerProcess:
         self.kubeconfig_path = self.state_dir / "kubeconfig"
         self.url = ""
         self.pid = 0
+        self.supervision: asyncio.Task[None] | None = None  # set by the first `ready()`
         self._proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -63,16 +87,57 @@ class APIServerProcess:
         self.pid = self._proc.pid
 
     async def ready(self) -> None:
-        """Wait until the child serves; raise if it exited instead."""
-        assert self._proc is not None and self._proc.stdout is not None
-        line = await self._proc.stdout.readline()
-        if not line:
+        """Wait until the child serves, then supervise it; raise if it exited instead."""
+        if not await self._served():
+            assert self._proc is not None
             code = await self._proc.wait()
             raise RuntimeError(f"the API server process exited with code {code} before serving "
                                "(its error is in the log above)")
+        self.port = urlsplit(self.url).port or self.port  # restarts keep the kubeconfig's URL
+        if self.supervision is None:
+            self.supervision = asyncio.create_task(self._supervise(), name="apiserver-supervision")
+
+    async def _served(self) -> bool:
+        """Read the child's URL line; False if it exited before printing it."""
+        assert self._proc is not None and self._proc.stdout is not None
+        line = await self._proc.stdout.readline()
+        if not line:
+            return False
         self.url = str(json.loads(line)["url"])
+        return True
+
+    async def _supervise(self) -> None:
+        """Restart the child whenever it dies, on the same port; give up (raise
+        `APIServerGaveUp`) after `CRASH_LIMIT` deaths within `CRASH_WINDOW_S`."""
+        crashes: deque[float] = deque()
+        while True:
+            proc = self._proc
+            assert proc is not None
+            code = await proc.wait()
+            if proc.stdin is not None:
+                proc.stdin.close()
+            now = time.monotonic()
+            crashes.append(now)
+            while crashes[0] < now - CRASH_WINDOW_S:
+                crashes.popleft()
+            if len(crashes) >= CRASH_LIMIT:
+                raise APIServerGaveUp(
+                    f"the API server cannot be kept running: its process died {len(crashes)} "
+                    f"times within {CRASH_WINDOW_S:.0f}s (last: {_exit_reason(code)}); its "
+                    "error is in the log above (the API server process logs to the same "
+                    "stderr as propylon up)")
+            delay = min(RESTART_BACKOFF_MAX_S, RESTART_BACKOFF_S * 2 ** (len(crashes) - 1))
+            log.error("the API server process (pid %d) died: %s; restarting it on port %d in "
+                      "%.1fs", proc.pid, _exit_reason(code), self.port, delay)
+            await asyncio.sleep(delay)
+            await self.spawn()
+            if await self._served():
+                log.info("the API server serves again at %s (pid %d)", self.url, self.pid)
 
     async def stop(self) -> None:
+        if self.supervision is not None:
+            self.supervision.cancel()
+            await asyncio.gather(self.supervision, return_exceptions=True)
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -87,6 +152,12 @@ class APIServerProcess:
                 await proc.wait()
         if proc.stdin is not None:
             proc.stdin.close()
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        return f"killed by signal {signal.Signals(-code).name}"
+    return f"exit code {code}"
 
 
 async def _serve(state_dir: Path, host: str, port: int) -> None:
@@ -111,6 +182,7 @@ async def _serve(state_dir: Path, host: str, port: int) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us, in order
+    os.umask(PRIVATE_UMASK)  # the database, its WAL and the kubeconfig hold secrets
     parser = argparse.ArgumentParser(prog="python -m propylon.apiserver.process",
                                      description="The API server child of `propylon up`.")
     parser.add_argument("--state-dir", type=Path, required=True)

@@ -2,9 +2,11 @@
 
 This is the API server without HTTP. Each write runs under one asyncio lock: read the live
 object, compute the object to store (defaults, immutable metadata kept, status rules, generation
-bump, patch applied), validate that result (`admission.admit`), then store it under a new
-resourceVersion and publish the change to watchers. A write that changes nothing stores nothing
-and returns the live object, as a real API server does.
+bump, patch applied), validate that result and prune its unknown fields (`admission.admit`,
+before the generation and the no-op check, so a write that only adds unknown fields changes
+nothing), then store it under a new resourceVersion, in its kind's storage version
+(`Catalog.storage_version`), and publish the change to watchers. A write that changes nothing
+stores nothing and returns the live object, as a real API server does.
 
 Rules kept from Kubernetes: a stale `metadata.resourceVersion` (in an update or inside a patch)
 is a 409 Conflict; the main resource ignores `status` and the `status` subresource changes only
@@ -28,12 +30,13 @@ from propylon.api.kinds import KindInfo, by_kind
 from propylon.apiserver import patch as patches
 from propylon.apiserver import crds
 from propylon.apiserver.clusterips import ClusterIPs
-from propylon.apiserver.admission import Validator, admit
+from propylon.apiserver.admission import Validator, admit, prune_unknown
 from propylon.apiserver.errors import (APIError, already_exists, bad_request, conflict,
                                        invalid, namespace_not_found, not_found,
                                        unsupported_media_type)
 from propylon.apiserver.events import Event, EventHub
-from propylon.apiserver.managedfields import record_apply, record_update
+from propylon.apiserver.fieldtypes import Shape, shape_of
+from propylon.apiserver.managedfields import apply, record_apply, record_update
 from propylon.apiserver.selectors import Matcher
 from propylon.apiserver.storage import Storage
 
@@ -66,7 +69,7 @@ def _relabel(info: KindInfo, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = _without(obj.get("metadata", {}), "resourceVersion", "managedFields")
+    meta = _without(obj.get("metadata", {}), "resourceVersion")
     return {**obj, "metadata": meta}
 
 
@@ -133,9 +136,9 @@ class Registry:
         self._defaults(info, namespace, obj, None)
         warnings = admit(info, obj, self.validator, validation)
         if applied is not None and manager:
-            record_apply(obj, manager, info.api_version, applied, now())
-        elif manager:
-            record_update(obj, None, manager, info.api_version, now(), False)
+            record_apply(obj, applied, manager, info, self._shape(info), now())
+        else:
+            record_update(obj, None, manager, info, self._shape(info), now(), False)
         return self._store(info, namespace, None, obj, query), warnings
 
     async def update(self, info: KindInfo, namespace: str, name: str, body: Any,
@@ -167,26 +170,30 @@ class Registry:
         async with self.lock:
             old = self.storage.get(storage_key(info), namespace, name)
             old = None if old is None else _relabel(info, old)
+            applied_warnings: list[str] = []
+            if content_type == APPLY_PATCH:
+                body = self._check_body(info, namespace, body)
+                applied_warnings = prune_unknown(body, self.validator, validation, old)
             if old is None and content_type == APPLY_PATCH and not status:
-                obj = self._check_body(info, namespace, body)
+                obj = body
                 if obj["metadata"].get("name") != name:
                     raise bad_request(f'the name of the applied object '
                                       f'({obj["metadata"].get("name")}) does not match the name '
                                       f"on the URL ({name})")
                 created, warnings = self._create(info, namespace, obj, query, validation,
                                                  manager, copy.deepcopy(obj))
-                return created, warnings, True
+                return created, applied_warnings + warnings, True
             if old is None:
                 raise not_found(info, name)
-            new = self._apply_patch(info, old, content_type, body)
-            self._check_version(info, old, new)
             if content_type == APPLY_PATCH and manager:
-                self._check_body(info, namespace, body)
-                record_apply(new, manager, info.api_version, body, now(),
-                             force=query.get("force") == "true", live=old, info=info)
+                new = apply(old, body, manager, info, self._shape(info), now(),
+                            query.get("force") == "true", status)
+            else:
+                new = self._apply_patch(info, old, content_type, body)
+            self._check_version(info, old, new)
             stored, warnings = self._replace(info, namespace, old, new, query, validation,
                                              status, skip_manager=content_type == APPLY_PATCH)
-            return stored, warnings, False
+            return stored, applied_warnings + warnings, False
 
     async def delete(self, info: KindInfo, namespace: str, name: str, options: Any,
                      query: dict[str, str]) -> dict[str, Any]:
@@ -265,7 +272,7 @@ class Registry:
         try:
             if content_type == JSON_PATCH:
                 result = patches.json_patch(old, body)
-            elif content_type in (MERGE_PATCH, APPLY_PATCH):
+            elif content_type == MERGE_PATCH:
                 if not isinstance(body, dict):
                     raise patches.PatchError("the patch must be a JSON object")
                 result = patches.merge_patch(old, body)
@@ -307,17 +314,21 @@ class Registry:
             for field in ("uid", "creationTimestamp", "deletionTimestamp"):
                 if field in old_meta:
                     meta[field] = old_meta[field]
+        warnings = admit(info, result, self.validator, validation, old)  # prunes unknown fields
+        if not status:
             spec_changed = _without(result, "metadata", "status") != _without(old, "metadata",
                                                                               "status")
             meta["generation"] = old_meta.get("generation", 1) + (1 if spec_changed else 0)
             self._defaults(info, namespace, result, old)
-        manager = query.get("fieldManager")
-        if manager and not skip_manager:
-            record_update(result, old, manager, info.api_version, now(), status)
+        if not skip_manager:
+            record_update(result, old, query.get("fieldManager"), info, self._shape(info), now(),
+                          status)
         if _comparable(result) == _comparable(old):
-            return old, []
-        warnings = admit(info, result, self.validator, validation)
+            return old, warnings
         return self._store(info, namespace, old, result, query), warnings
+
+    def _shape(self, info: KindInfo) -> Shape:
+        return shape_of(info, self.catalog.schema(info))
 
     def _defaults(self, info: KindInfo, namespace: str, obj: dict[str, Any],
                   old: dict[str, Any] | None) -> None:
@@ -355,7 +366,8 @@ class Registry:
         if self._dry_run(query):
             return obj
         name = obj["metadata"]["name"]
-        rv = self.storage.put(storage_key(info), namespace, name, obj)
+        stored = {**obj, "apiVersion": self.catalog.storage_version(info)}
+        rv = self.storage.put(storage_key(info), namespace, name, stored)
         if info == crds.CRD:
             self.catalog.put(obj)
         elif info == SERVICES:
@@ -363,7 +375,7 @@ class Registry:
                 self.cluster_ips.release(old)
             self.cluster_ips.hold(obj)
         self.hub.publish(Event(rv, "ADDED" if old is None else "MODIFIED", storage_key(info),
-                               copy.deepcopy(obj), old))
+                               copy.deepcopy(stored), old))
         return obj
 
     def _remove(self, info: KindInfo, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """`APIServer`: the embedded Kubernetes-compatible API server, started and stopped as one object.
 
 `start()` opens `<state_dir>/state.db`, loads or creates the TLS credentials and token, seeds
-the `default` and `kube-system` namespaces, binds https on `host:port` and writes
-`<state_dir>/kubeconfig`. It serves the core kinds, CustomResourceDefinitions (see `crds`) and,
+the `default` and `kube-system` namespaces, binds https on `host:port` (plain HTTP there gets a
+400 saying to use https, see `listener`) and writes `<state_dir>/kubeconfig`. It serves the
+core kinds, CustomResourceDefinitions (see `crds`) and,
 unless `builtin_gateway_api=False` (a cluster-like server on which the Gateway API CRDs must be
 applied), the Gateway API kinds. With `port=0` it reuses the port saved in the state directory when that
 port is free, so a restarted server keeps its URL and the kubeconfig stays valid; otherwise it
@@ -24,7 +25,8 @@ from propylon.apiserver import audit as audit_mod
 from propylon.apiserver.admission import default_validator
 from propylon.apiserver.crds import Catalog, builtin_kinds
 from propylon.apiserver.events import EventHub
-from propylon.apiserver.handlers import Routes
+from propylon.apiserver.handlers import MAX_REQUEST_BODY_BYTES, Routes
+from propylon.apiserver.listener import Listener
 from propylon.apiserver.registry import Registry
 from propylon.apiserver.storage import Storage
 from propylon.apiserver.tls import ensure_credentials, write_kubeconfig
@@ -67,6 +69,7 @@ class APIServer:
         self._storage: Storage | None = None
         self._hub: EventHub | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: Listener | None = None
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +82,7 @@ class APIServer:
                             Catalog(builtin_kinds(self.builtin_gateway_api)))
         for name in SEEDED_NAMESPACES:
             await registry.seed_namespace(name)
-        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES)
         Routes(registry, self._hub, credentials.token, self.bookmark_interval,
                self.audit).install(app)
         sock = self._socket(storage)
@@ -88,7 +91,9 @@ class APIServer:
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, ssl_context=credentials.ssl_context()).start()
+        assert self._runner.server is not None
+        self._listener = Listener(sock, credentials.ssl_context(), self._runner.server)
+        self._listener.start()
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"https://{host}:{port}"
         write_kubeconfig(self.kubeconfig_path, self.url, credentials)
@@ -108,6 +113,9 @@ class APIServer:
     async def stop(self) -> None:
         if self._hub is not None:
             self._hub.close()
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

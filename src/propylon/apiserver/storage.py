@@ -12,6 +12,12 @@ without waiting for the disk (the log is synced at checkpoints). A crash of the 
 nothing and the file never corrupts; a power cut can lose the last commits, which standalone mode
 accepts: waiting for the disk on each of thousands of writes (a bulk apply, the status of every
 route) was a fifth of the API server's time.
+
+A write that SQLite refuses (a full disk: "database or disk is full", a read-only or vanished
+file) raises `StorageError` with SQLite's own message. SQLite may already have rolled the
+transaction back by then (it does on a full disk), so the rollback runs only when a transaction
+is still open: the error the caller sees is the real cause, the counter is not advanced, nothing
+half-written stays, reads keep working and the next write succeeds once the cause is gone.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ CREATE TABLE IF NOT EXISTS objects (
     PRIMARY KEY (plural, namespace, name));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+class StorageError(Exception):
+    """A write the database refused; the message is SQLite's (e.g. "database or disk is full")."""
 
 
 class Storage:
@@ -93,8 +103,11 @@ class Storage:
                     "VALUES (?, ?, ?, ?)", (plural, namespace, name, json.dumps(obj)))
             self.set_meta("resourceVersion", str(rv))
             self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
+        except BaseException as err:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                raise StorageError(str(err)) from err
             raise
         self.resource_version = rv
         return rv

@@ -4,9 +4,9 @@ kubeconfig that ties them together.
 At first start `ensure_credentials()` creates, in the state directory, an ECDSA P-256 CA
 (`ca.crt`, `ca.key`), a server certificate signed by it for `127.0.0.1`, `::1` and `localhost`
 (`server.crt`, `server.key`) and a random token (`token`); later starts reuse them, so clients
-keep trusting the server across restarts. Private files are mode 0600. `write_kubeconfig()`
-writes a kubeconfig with the CA data, the token, namespace `default` and current context
-`propylon`.
+keep trusting the server across restarts. Private files are mode 0600 and replaced in one step.
+`write_kubeconfig()` writes a kubeconfig with the CA data, the token, namespace `default` and
+current context `propylon`.
 """
 
 from __future__ import annotations
@@ -44,10 +44,14 @@ class Credentials:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write `path` mode 0600 in one step: a reader (kubectl while the API server process
+    restarts) sees the old content or the new, never an empty file."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)  # before any byte is written, if tmp was left wider
         f.write(data)
-    os.chmod(path, 0o600)
+    os.replace(tmp, path)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -10,7 +10,8 @@ DELETED. `allowWatchBookmarks` adds a BOOKMARK every `bookmark_interval` seconds
 `timeoutSeconds` ends the stream. Live events queued while the stream was writing go out
 together in one write (a bulk apply queues thousands: one TLS record and one send each was a
 tenth of the server's time). With a Table Accept header each event carries a one-row Table,
-with columnDefinitions only in the first.
+with columnDefinitions only in the first. Objects go out in the version the watch asked for
+(they are stored in their kind's storage version).
 """
 
 from __future__ import annotations
@@ -45,10 +46,13 @@ class _Stream:
         self.first_table = True
 
     def line(self, event_type: str, obj: dict[str, Any]) -> bytes:
-        if self.table and event_type in ("ADDED", "MODIFIED", "DELETED"):
-            obj = to_table(self.info, [obj], obj["metadata"].get("resourceVersion", ""),
-                           self.include_object, with_columns=self.first_table)
-            self.first_table = False
+        if event_type in ("ADDED", "MODIFIED", "DELETED"):
+            if obj.get("apiVersion") != self.info.api_version:  # stored in another version
+                obj = {**obj, "apiVersion": self.info.api_version}
+            if self.table:
+                obj = to_table(self.info, [obj], obj["metadata"].get("resourceVersion", ""),
+                               self.include_object, with_columns=self.first_table)
+                self.first_table = False
         return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":"))
                 + "\n").encode()
 

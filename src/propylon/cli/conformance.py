@@ -32,6 +32,7 @@ from propylon.conformance.report import (FAILED, NOT_SUPPORTED, SKIPPED, CaseRes
                                          conformance_report, summary_line)
 from propylon.conformance.runner import Harness
 from propylon.standalone import Standalone, StandaloneOptions
+from propylon.statedir import StateDirInUse
 
 DEFAULT_CASES = Path("../shared/conformance/cases")
 
@@ -83,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
             state_dir = args.state_dir or Path(tmp)
             results, supported = asyncio.run(_run_all(cases, manifests_root, state_dir,
                                                       slot.network, args))
+    except StateDirInUse as err:
+        raise UsageError(str(err)) from None
     finally:
         slot.release()
     _print(results, args.verbose)

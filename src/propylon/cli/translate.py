@@ -7,11 +7,16 @@ from the default loopback pool (127.0.10.1, 127.0.10.2, ... in namespace/name or
 listener port bound as written and the proxy ready. The same pure
 `propylon.translate.translate()` the controller runs computes the result.
 
-Printed as YAML documents: first every object with its computed status merged in (the whole
-status of GatewayClasses, Gateways and ListenerSets; for routes and policies this controller's
-`parents`/`ancestors` entries, keeping other controllers' entries), then, per Gateway, the Envoy
-configuration that would be served to its proxies (`propylon.xds.translate.translate()`, each
-protobuf as JSON via `MessageToDict`), with private keys replaced by `REDACTED`.
+Printed as YAML documents: first every object with its computed status merged in as the status
+writer would (`propylon.translate.statusmerge`: the whole status of GatewayClasses, Gateways and
+ListenerSets; for routes and policies this controller's `parents`/`ancestors` entries, keeping
+other controllers' entries; an unchanged condition keeps its lastTransitionTime), then, per
+Gateway, the Envoy configuration that would be served to its proxies
+(`propylon.xds.translate.translate()`, each protobuf as JSON via `MessageToDict`), with private
+keys replaced by `REDACTED`: one section per xDS type, `listeners`, `routes`, `virtual_hosts`,
+`clusters`, `endpoints` and `secrets`. Virtual hosts are printed as the proxy receives them,
+each a VHDS resource of its own next to the route tables (which only name VHDS as their
+source), named `<route table>/<first domain>`.
 
 `--check-with-envoy` also hands that configuration, as one static bootstrap
 (`propylon.xds.translate.static`), to `envoy --mode validate` (`propylon.xds.validate`) and
@@ -25,18 +30,21 @@ import base64
 import ipaddress
 import sys
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from propylon.api.kinds import GATEWAY_GROUP, by_api_version
 from propylon.cli.apply import add_filename_arg
 from propylon.cli.output import to_yaml
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.manifests import load_manifests
+from propylon.translate.statusmerge import wanted_status
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Snapshot, StatusUpdate
+
+if TYPE_CHECKING:
+    from propylon.xds.translate import XdsResources
 
 POOL_START = ipaddress.IPv4Address("127.0.10.1")
 REDACTED = "REDACTED"
-_MERGED_LISTS = ("parents", "ancestors")  # status entries owned per controller
 
 
 def add_parser(subparsers: Any) -> None:
@@ -114,7 +122,7 @@ def preview_infra(gateways: list[dict[str, Any]],
 
 def with_statuses(objects: list[dict[str, Any]], updates: tuple[StatusUpdate, ...],
                   controller_name: str) -> list[dict[str, Any]]:
-    """Copies of `objects` with the computed statuses merged in."""
+    """Copies of `objects` with the computed statuses merged in, as the status writer would."""
     index = {(u.kind, u.namespace, u.name): u for u in updates}
     out = []
     for obj in objects:
@@ -123,27 +131,24 @@ def with_statuses(objects: list[dict[str, Any]], updates: tuple[StatusUpdate, ..
         if update is None:
             out.append(obj)
             continue
-        status = dict(obj.get("status") or {})
-        for field, value in update.status.items():
-            if field in _MERGED_LISTS and isinstance(value, list):
-                foreign = [e for e in status.get(field) or []
-                           if isinstance(e, dict) and e.get("controllerName") != controller_name]
-                status[field] = foreign + value
-            else:
-                status[field] = value
-        out.append({**obj, "status": status})
+        out.append({**obj, "status": wanted_status(obj.get("status"), update.status,
+                                                    controller_name)})
     return out
 
 
-def envoy_config(node: str, resources: Any) -> dict[str, Any]:
+def envoy_config(node: str, resources: XdsResources) -> dict[str, Any]:
+    """`node` and one section per xDS type the proxy receives (a type given no section name
+    here raises KeyError rather than going unprinted)."""
     from google.protobuf.json_format import MessageToDict
 
-    def dicts(messages: Any) -> list[dict[str, Any]]:
-        return [_redact(MessageToDict(m)) for m in messages.values()]
+    from propylon.xds.translate import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, VHOST
 
-    return {"node": node, "listeners": dicts(resources.listeners),
-            "routes": dicts(resources.routes), "clusters": dicts(resources.clusters),
-            "endpoints": dicts(resources.endpoints), "secrets": dicts(resources.secrets)}
+    sections = {LISTENER: "listeners", ROUTE: "routes", VHOST: "virtual_hosts",
+                CLUSTER: "clusters", ENDPOINT: "endpoints", SECRET: "secrets"}
+    config: dict[str, Any] = {"node": node}
+    for type_url, messages in resources.by_type.items():
+        config[sections[type_url]] = [_redact(MessageToDict(m)) for m in messages.values()]
+    return config
 
 
 def _redact(value: Any) -> Any:

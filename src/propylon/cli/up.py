@@ -5,6 +5,10 @@ It starts, and stops in the reverse order on Ctrl-C or SIGTERM, the
 infrastructure, controller, optional echo backends with `--echo HOST:PORT`), then the manifest
 sync (`-f PATH...`), which applies the manifests and keeps applying them as files change.
 
+One `propylon up` runs per state directory: a second one prints "state dir DIR is in use by
+propylon up (pid N)" and exits with 1 having touched nothing (`propylon.statedir`). If the API
+server process keeps dying (see `apiserver.process`), `propylon up` stops and exits with 1.
+
 A SIGKILL leaves the Envoys running: they keep serving their last configuration, and the next
 `propylon up` on the same state directory adopts them.
 """
@@ -16,9 +20,11 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
+from propylon.statedir import StateDirInUse
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 
 log = logging.getLogger("propylon.up")
@@ -60,13 +66,16 @@ def run(args: argparse.Namespace) -> int:
             logging.getLogger(noisy).setLevel(logging.WARNING)
     state_dir: Path = args.state_dir or default_state_dir()
     try:
-        asyncio.run(_up(args, state_dir))
+        return asyncio.run(_up(args, state_dir))
+    except StateDirInUse as err:
+        print(err, file=sys.stderr, flush=True)
+        return 1
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 0
 
 
-async def _up(args: argparse.Namespace, state_dir: Path) -> None:
+async def _up(args: argparse.Namespace, state_dir: Path) -> int:
+    """Run until stopped (0) or until a part fails for good (1, its error logged)."""
     from propylon.manifests import ManifestSync
     from propylon.standalone import Standalone, StandaloneOptions
 
@@ -79,7 +88,8 @@ async def _up(args: argparse.Namespace, state_dir: Path) -> None:
                                 privileged_port_offset=args.privileged_port_offset,
                                 controller_name=args.controller_name, echo=args.echo)
     async with Standalone(state_dir, options) as stack:
-        tasks = [stack.controller_task]
+        assert stack.api.supervision is not None
+        tasks = [stack.controller_task, stack.api.supervision]
         if args.paths:
             sync = ManifestSync(stack.client, args.paths, state_dir / "applied.json",
                                 on_message=lambda line: print(line, flush=True))
@@ -88,12 +98,15 @@ async def _up(args: argparse.Namespace, state_dir: Path) -> None:
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
         print("propylon: stopping", flush=True)
+        failed = False
         for task in done:
             if task is not waiter and not task.cancelled() and task.exception():
-                log.error("%s stopped: %r", task.get_name(), task.exception())
-        for task in [waiter, *tasks[1:]]:
+                log.error("%s stopped: %s", task.get_name(), task.exception())
+                failed = True
+        for task in [waiter, *tasks[2:]]:
             task.cancel()
-        await asyncio.gather(waiter, *tasks[1:], return_exceptions=True)
+        await asyncio.gather(waiter, *tasks[2:], return_exceptions=True)
+    return 1 if failed else 0
 
 
 def _print_banner(kubeconfig: Path, args: argparse.Namespace) -> None:

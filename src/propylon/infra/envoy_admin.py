@@ -1,4 +1,8 @@
-"""Reading an Envoy's readiness from its admin endpoint (127.0.0.1:<admin port>).
+"""Talking to an Envoy's admin interface on its Unix socket, and reading its readiness there.
+
+`admin_session(socket)` is an aiohttp session whose requests (`session.get("/ready")`) go to the
+admin socket (standalone Envoys serve admin on a Unix socket only their owner can reach, see
+`infra.private_sockets`); `admin_get(socket, path)` is a one-off request.
 
 Two requests give the facts readiness needs:
 - `GET /ready`: 200 with body `LIVE` once the server is initialized, else 503 with
@@ -17,6 +21,7 @@ configuration, but changes cannot reach it); both are reported as not ready with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 
@@ -36,20 +41,32 @@ class AdminStatus:
         return self.state == "LIVE" and self.connected
 
 
-async def _get(session: aiohttp.ClientSession, url: str, timeout: float) -> tuple[int, str]:
-    async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+ADMIN_ORIGIN = "http://envoy-admin"  # a Unix socket has no host; Envoy ignores this one
+
+
+def admin_session(socket: Path) -> aiohttp.ClientSession:
+    """A session whose requests for paths (`/ready`) go to the admin Unix socket `socket`."""
+    return aiohttp.ClientSession(ADMIN_ORIGIN, connector=aiohttp.UnixConnector(path=str(socket)))
+
+
+async def _get(session: aiohttp.ClientSession, path: str, timeout: float) -> tuple[int, str]:
+    async with session.get(path, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
         return response.status, (await response.text()).strip()
 
 
-async def admin_status(session: aiohttp.ClientSession, admin_port: int,
-                       timeout: float = 2.0) -> AdminStatus:
-    """Ask the Envoy whose admin listens on 127.0.0.1:`admin_port` how it is doing."""
-    base = f"http://127.0.0.1:{admin_port}"
+async def admin_get(socket: Path, path: str, timeout: float = 10.0) -> tuple[int, str]:
+    """(HTTP status, body without surrounding whitespace) of GET `path` on the admin socket."""
+    async with admin_session(socket) as session:
+        return await _get(session, path, timeout)
+
+
+async def admin_status(session: aiohttp.ClientSession, timeout: float = 2.0) -> AdminStatus:
+    """Ask the Envoy whose admin `session` reaches (see `admin_session`) how it is doing."""
     try:
-        status, state = await _get(session, f"{base}/ready", timeout)
+        status, state = await _get(session, "/ready", timeout)
         if status not in (200, 503) or not state.isupper():
             return AdminStatus(None, False, f"admin /ready answered HTTP {status}")
-        status, stats = await _get(session, f"{base}{_CONNECTED_QUERY}", timeout)
+        status, stats = await _get(session, _CONNECTED_QUERY, timeout)
     except (aiohttp.ClientError, TimeoutError) as error:
         return AdminStatus(None, False, f"admin endpoint not answering ({type(error).__name__})")
     connected = status == 200 and stats.replace(" ", "") == "control_plane.connected_state:1"

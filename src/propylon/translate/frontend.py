@@ -5,9 +5,10 @@ port (a `perPort` entry replaces `default`): CA certificates from core ConfigMap
 in another namespace only with a ReferenceGrant, and the mode (`AllowInsecureFallback` lets a
 client without a valid certificate through). A listener whose CA cannot be used is not served:
 ResolvedRefs False (InvalidCACertificateKind for a ref that is not a ConfigMap, RefNotPermitted,
-InvalidCACertificateRef for a missing ConfigMap or one without a PEM `ca.crt`) and Accepted
-False with NoValidCACertificate. A Gateway using the insecure fallback says so with the
-condition InsecureFrontendValidationMode (reason ConfigurationChanged).
+InvalidCACertificateRef for a missing ConfigMap or one without a `ca.crt` Envoy would load,
+`pem.ca_bundle_problem`) and Accepted False with NoValidCACertificate. A Gateway using the
+insecure fallback says so with the condition InsecureFrontendValidationMode (reason
+ConfigurationChanged).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from propylon.api.core import ConfigMap
 from propylon.api.gateway import GROUP, FrontendValidation, Gateway
 from propylon.ir.model import ClientValidation
 from propylon.translate import conditions as c
+from propylon.translate.pem import ca_bundle_problem
 from propylon.translate.references import Grants
 from propylon.translate.tls import CertificateError
 
@@ -47,9 +49,11 @@ def resolve(validation: FrontendValidation, namespace: str,
                                     f'"{namespace}": create one')
         config_map = config_maps.get((ns, ref.name))
         pem = config_map.value(CA_KEY) if config_map is not None else None
-        if pem is None or "-----BEGIN CERTIFICATE-----" not in pem:
-            return CertificateError(INVALID_CA_CERTIFICATE_REF, f"{where}: the ConfigMap does not "
-                                    f"exist or has no PEM certificate in {CA_KEY}: fix it")
+        problem = ("the ConfigMap does not exist: create it" if config_map is None
+                   else f"the ConfigMap has no key {CA_KEY}: add the PEM CA certificates there"
+                   if pem is None else ca_bundle_problem(pem, CA_KEY))
+        if problem is not None:
+            return CertificateError(INVALID_CA_CERTIFICATE_REF, f"{where}: {problem}")
         bundle.append(pem.strip() + "\n")
     if not bundle:
         return CertificateError(INVALID_CA_CERTIFICATE_REF,

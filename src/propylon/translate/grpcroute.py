@@ -6,7 +6,9 @@ A gRPC call is an HTTP/2 POST to `/<service>/<method>`, so a method match become
 - `Exact` with only a method: the regular expression `/[^/]+/<method>`;
 - `RegularExpression`: `/<service>/<method>`, a missing part being `[^/]+`;
 - no method match: every path.
-Header matches are HTTPRoute's. Precedence (`precedence.Ranked.grpc`): most characters of the
+Header matches are HTTPRoute's, and so is the dropping of a rule whose regular expressions
+(the path one a method match becomes, named by its `method` field, and header ones) Envoy would
+refuse. Precedence (`precedence.Ranked.grpc`): most characters of the
 service, then of the method, then most header matches. Filters: RequestHeaderModifier,
 ResponseHeaderModifier and RequestMirror on rules, header modifiers on backendRefs (and a
 mirror on a rule's only backendRef); anything else makes the route not Accepted
@@ -28,7 +30,8 @@ from propylon.translate.backends import Backends, Refused
 from propylon.translate.httproute import (
     Translated,
     apply_filter,
-    check_regexes,
+    drop_invalid_rule,
+    match_regexes,
     weighted_backend,
 )
 from propylon.translate.precedence import Ranked
@@ -72,6 +75,11 @@ def translate_rules(route: GRPCRoute, backends: Backends) -> Translated:
         return result.cluster.name
 
     for i, rule in enumerate(route.rules):
+        matches = [RouteMatch(path_match(m.method),
+                              tuple(StringMatch(n, v, t)  # type: ignore[arg-type]
+                                    for t, n, v in m.headers)) for m in rule.matches]
+        if drop_invalid_rule(out, i, rule.name, match_regexes(i, matches, "method")):
+            continue
         fields: dict[str, Any] = {}
         for f in rule.filters:
             if f.type in RULE_FILTERS:
@@ -84,11 +92,7 @@ def translate_rules(route: GRPCRoute, backends: Backends) -> Translated:
         action: dict[str, Any] = (
             {"backends": weighted} if any(w.cluster is not None and w.weight > 0 for w in weighted)
             else {"direct_response": DirectResponse(500)})
-        for j, m in enumerate(rule.matches):
-            match = RouteMatch(path_match(m.method),
-                               tuple(StringMatch(n, v, t)  # type: ignore[arg-type]
-                                     for t, n, v in m.headers))
-            check_regexes(match, out.unsupported)
+        for j, (m, match) in enumerate(zip(rule.matches, matches)):
             ir = Route(f"grpcroute/{ns}/{name}/rule/{i}/match/{j}", match, **action, **fields)
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j,
                                      _characters(m.method)))

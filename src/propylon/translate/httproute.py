@@ -5,6 +5,13 @@ route (filters, timeouts, retries, weighted backends; a rule whose backends all 
 has none, answers 500), and reports what went wrong with references (ResolvedRefs) or values
 this implementation does not support (Accepted False, UnsupportedValue).
 
+A rule with a regular expression Envoy would refuse (`regexes.problem`: RE2 syntax and program
+size; in a match, or the one a CORS allowed origin becomes) is dropped, as the spec allows:
+Envoy would refuse the whole virtual host, and with it every other route on those hostnames.
+The route's other rules are served, with PartiallyInvalid True (UnsupportedValue, "Dropped
+Rule(s): " and each rule's field path, RE2's error and the fix); a route whose rules are all
+dropped is Accepted False, UnsupportedValue.
+
 Filters on a backendRef: header modifiers are carried per backend; any other filter on the only
 backendRef of a rule is the rule's own (every request of the rule goes there), and on a rule
 that splits traffic it is refused (UnsupportedValue), never silently ignored. A value Envoy
@@ -46,7 +53,7 @@ from propylon.ir.model import (
     WeightedBackend,
 )
 from propylon.translate import conditions as c
-from propylon.translate import envoy_limits
+from propylon.translate import envoy_limits, regexes
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
@@ -65,6 +72,7 @@ class Translated:
     clusters: dict[str, Cluster] = field(default_factory=dict)
     refused: list[Refused] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # rules left out, each with why
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,14 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
         return result.cluster.name
 
     for i, rule in enumerate(route.rules):
+        matches = [RouteMatch(
+            PathMatch(m.path_type, m.path_value),  # type: ignore[arg-type]
+            tuple(StringMatch(n, v, t) for t, n, v in m.headers),  # type: ignore[arg-type]
+            tuple(StringMatch(n, v, t) for t, n, v in m.query_params),  # type: ignore[arg-type]
+            m.method) for m in rule.matches]
+        if drop_invalid_rule(out, i, rule.name,
+                             match_regexes(i, matches) + _cors_regexes(i, rule)):
+            continue
         fields = _rule_fields(rule, resolve, out.unsupported)
         weighted = tuple(weighted_backend(b, resolve(b), len(rule.backend_refs), fields,
                                           resolve, out.unsupported) for b in rule.backend_refs)
@@ -126,13 +142,7 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
             action = {"direct_response": DirectResponse(500)}
         else:
             action = {"backends": weighted}
-        for j, m in enumerate(rule.matches):
-            match = RouteMatch(
-                PathMatch(m.path_type, m.path_value),  # type: ignore[arg-type]
-                tuple(StringMatch(n, v, t) for t, n, v in m.headers),  # type: ignore[arg-type]
-                tuple(StringMatch(n, v, t) for t, n, v in m.query_params),  # type: ignore[arg-type]
-                m.method)
-            check_regexes(match, out.unsupported)
+        for j, match in enumerate(matches):
             ir = Route(f"httproute/{ns}/{name}/rule/{i}/match/{j}", match, **action, **fields)
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j))
     return out
@@ -168,14 +178,43 @@ def weighted_backend(ref: BackendRef, cluster: str | None, siblings: int,
 _HOISTABLE = ("RequestRedirect", "URLRewrite", "RequestMirror", "CORS")
 
 
-def check_regexes(match: RouteMatch, unsupported: list[str]) -> None:
-    patterns = [match.path.value] if match.path.type == "RegularExpression" else []
-    patterns += [s.value for s in match.headers + match.query_params if s.type == "RegularExpression"]
-    for p in patterns:
-        try:
-            re.compile(p)
-        except re.error as e:
-            unsupported.append(f'regular expression "{p}" is invalid ({e}): fix it')
+def drop_invalid_rule(out: Translated, index: int, rule_name: str | None,
+                      found: list[tuple[str, str]]) -> bool:
+    """Leave out rule `index` if Envoy would refuse one of its regular expressions, `found` as
+    (field path, regex) (the whole virtual host would go with it): note in `out.dropped` the
+    field, RE2's verdict and the fix."""
+    problems = [f"{where}: {p}" for where, regex in found
+                if (p := regexes.problem(regex)) is not None]
+    if problems:
+        label = f"rule {index}" + (f' ("{rule_name}")' if rule_name else "")
+        out.dropped.append(f"{label}: " + "; ".join(problems))
+    return bool(problems)
+
+
+def match_regexes(index: int, matches: list[RouteMatch],
+                  path_field: str = "path.value") -> list[tuple[str, str]]:
+    """(field path, regex) of each regular expression of rule `index`'s matches; `path_field`
+    names the field a path regex comes from (a GRPCRoute's is `method`)."""
+    found = []
+    for j, match in enumerate(matches):
+        at = f"spec.rules[{index}].matches[{j}]"
+        if match.path.type == "RegularExpression":
+            found.append((f"{at}.{path_field}", match.path.value))
+        for kind, strings in (("headers", match.headers), ("queryParams", match.query_params)):
+            found += [(f"{at}.{kind}[{k}].value", s.value) for k, s in enumerate(strings)
+                      if s.type == "RegularExpression"]
+    return found
+
+
+def _cors_regexes(index: int, rule: Rule) -> list[tuple[str, str]]:
+    """(field path, regex) of each CORS allowed origin of rule `index`, its backendRefs' too."""
+    at = f"spec.rules[{index}]"
+    filters = [(f"{at}.filters[{k}]", f) for k, f in enumerate(rule.filters)]
+    filters += [(f"{at}.backendRefs[{b}].filters[{k}]", f)
+                for b, ref in enumerate(rule.backend_refs) for k, f in enumerate(ref.filters)]
+    return [(f"{where}.cors.allowOrigins[{n}]", regexes.origin_regex(str(origin)))
+            for where, f in filters if f.type == "CORS"
+            for n, origin in enumerate(f.body.get("allowOrigins") or ())]
 
 
 def _rule_fields(rule: Rule, resolve: Callable[[BackendRef], str | None],
@@ -256,9 +295,13 @@ def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translat
                                  namespace_labels, conds)
     if not matched:
         return
-    if translated.unsupported:
-        conds.set(c.ACCEPTED, False, c.UNSUPPORTED_VALUE, "; ".join(translated.unsupported))
+    if translated.unsupported or (translated.dropped and not translated.routes):
+        conds.set(c.ACCEPTED, False, c.UNSUPPORTED_VALUE,
+                  "; ".join(translated.unsupported + translated.dropped))
         return
     for ls, hosts in matched:
         placed.append((ls, Attachment(translated, hosts)))
     conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
+    if translated.dropped:
+        conds.set(c.PARTIALLY_INVALID, True, c.UNSUPPORTED_VALUE,
+                  "Dropped Rule(s): " + "; ".join(translated.dropped))

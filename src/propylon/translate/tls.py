@@ -3,7 +3,9 @@
 `resolve_certificates(...)` turns a listener's certificateRefs into `ir.Secret`s named
 `<namespace>/<name>`, or into a ResolvedRefs failure: a ref that is not a core Secret, a Secret in
 another namespace without a ReferenceGrant (RefNotPermitted), a missing Secret, or one that is not
-of type kubernetes.io/tls with PEM `tls.crt` and `tls.key` (InvalidCertificateRef).
+of type kubernetes.io/tls with PEM `tls.crt` and `tls.key` that Envoy would load
+(InvalidCertificateRef; `key_pair`, used for client certificates too, checks them with
+`pem.key_pair_problem`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from propylon.api.core import Secret
 from propylon.api.gateway import GROUP, SecretRef
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
+from propylon.translate import pem
 from propylon.translate.references import Grants
 
 TLS_TYPE = "kubernetes.io/tls"
@@ -50,14 +53,23 @@ def resolve_certificates(listener: str, gateway_namespace: str, refs: tuple[Secr
             return CertificateError(c.INVALID_CERTIFICATE_REF, f"{where}: no Secret of type "
                                     f"{TLS_TYPE} found (Secrets of other types are not read): "
                                     "create one of that type")
-        cert, key = secret.value("tls.crt"), secret.value("tls.key")
-        if secret.type != TLS_TYPE or cert is None or key is None or not _pem(cert) or not _pem(key):
-            return CertificateError(c.INVALID_CERTIFICATE_REF, f'{where}: Secret must be of type '
-                                    f'{TLS_TYPE} with PEM tls.crt and tls.key (type is '
-                                    f'"{secret.type}")')
-        out.append(SecretIR(f"{ns}/{ref.name}", cert, key))
+        pair = key_pair(secret)
+        if isinstance(pair, str):
+            return CertificateError(c.INVALID_CERTIFICATE_REF, f"{where}: {pair}")
+        out.append(SecretIR(f"{ns}/{ref.name}", *pair))
     return tuple(out)
 
 
-def _pem(text: str) -> bool:
-    return "-----BEGIN " in text and "-----END " in text
+def key_pair(secret: Secret) -> tuple[str, str] | str:
+    """The PEM certificate chain and key of a kubernetes.io/tls Secret, or what Envoy would
+    refuse in it (`pem.key_pair_problem`), naming the Secret and the key, with the fix."""
+    name = f'Secret "{secret.meta.namespace}/{secret.meta.name}"'
+    if secret.type != TLS_TYPE:
+        return f'{name} is of type "{secret.type}": use a {TLS_TYPE} Secret'
+    cert, key = secret.value("tls.crt"), secret.value("tls.key")
+    missing = [k for k, v in (("tls.crt", cert), ("tls.key", key)) if v is None]
+    if cert is None or key is None:
+        return (f"{name} has no {' and no '.join(missing)} as text (missing, or binary DER): put "
+                "the PEM certificate chain in tls.crt and its private key in tls.key")
+    problem = pem.key_pair_problem(cert, key)
+    return (cert, key) if problem is None else f"{name}: {problem}"

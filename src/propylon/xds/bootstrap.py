@@ -8,10 +8,12 @@ and secrets they reference name ADS as their source too.
 
 The static part holds only what must exist before the first xDS message:
 - the node identity (`id` is the Gateway's `namespace/name`, which selects its snapshot);
-- the admin listener, on 127.0.0.1 only (it exposes `/quitquitquit` and the config dump);
-- the `xds_cluster`: HTTP/2 to the control plane with HTTP/2 PINGs and TCP keepalive, so a dead
-  control plane is noticed, and a short reconnect backoff, so a restarted one is found quickly.
-  A hostname (Kubernetes mode) resolves through STRICT_DNS; an IP literal through STATIC;
+- the admin listener (it exposes `/quitquitquit` and the config dump): on 127.0.0.1 in a pod
+  (`bootstrap()`), on a Unix socket of mode 0600 on a shared machine (`unix_bootstrap()`);
+- the `xds_cluster`: HTTP/2 to the control plane with HTTP/2 PINGs (and TCP keepalive over
+  TCP), so a dead control plane is noticed, and a short reconnect backoff, so a restarted one is
+  found quickly. A hostname (Kubernetes mode) resolves through STRICT_DNS; an IP literal or a
+  Unix socket path (standalone mode, `unix_bootstrap()`) is STATIC;
 - the overload manager's global downstream connection limit (which also silences Envoy's
   start-up warning about an unlimited listener);
 - a stats inclusion list, so memory stays flat as clusters grow.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 XDS_CLUSTER = "xds_cluster"
@@ -60,6 +63,11 @@ def _is_ip(host: str) -> bool:
 
 def _socket_address(host: str, port: int) -> dict[str, Any]:
     return {"socket_address": {"address": host, "port_value": port}}
+
+
+def pipe_address(path: PurePath, mode: int | None = None) -> dict[str, Any]:
+    """A Unix socket address; `mode` (for a listening socket) sets the file's permissions."""
+    return {"pipe": {"path": str(path), **({} if mode is None else {"mode": mode})}}
 
 
 def sds_documents(tls: XdsClientTls) -> dict[str, dict[str, Any]]:
@@ -97,17 +105,15 @@ def _transport_socket(tls: XdsClientTls) -> dict[str, Any]:
                  "UpstreamTlsContext", **context}}
 
 
-def _xds_cluster(xds_host: str, xds_port: int,
+def _xds_cluster(address: dict[str, Any], static: bool,
                  tls: XdsClientTls | None = None) -> dict[str, Any]:
-    cluster = {
+    cluster: dict[str, Any] = {
         "name": XDS_CLUSTER,
-        "type": "STATIC" if _is_ip(xds_host) else "STRICT_DNS",
+        "type": "STATIC" if static else "STRICT_DNS",
         "connect_timeout": "1s",
         "load_assignment": {
             "cluster_name": XDS_CLUSTER,
-            "endpoints": [{"lb_endpoints": [
-                {"endpoint": {"address": _socket_address(xds_host, xds_port)}},
-            ]}],
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
         },
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -117,10 +123,11 @@ def _xds_cluster(xds_host: str, xds_port: int,
                 }},
             },
         },
-        "upstream_connection_options": {"tcp_keepalive": {
-            "keepalive_probes": 3, "keepalive_time": 30, "keepalive_interval": 5,
-        }},
     }
+    if "socket_address" in address:  # a Unix socket has no TCP keepalive to set
+        cluster["upstream_connection_options"] = {"tcp_keepalive": {
+            "keepalive_probes": 3, "keepalive_time": 30, "keepalive_interval": 5,
+        }}
     if tls is not None:
         cluster["transport_socket"] = _transport_socket(tls)
     return cluster
@@ -129,11 +136,26 @@ def _xds_cluster(xds_host: str, xds_port: int,
 def bootstrap(node_id: str, xds_host: str, xds_port: int, admin_port: int,
               cluster: str = "propylon", tls: XdsClientTls | None = None) -> dict[str, Any]:
     """The bootstrap of one Envoy that takes its whole configuration from ADS at
-    `xds_host:xds_port` (over mutual TLS with `tls`) and identifies itself as `node_id`."""
+    `xds_host:xds_port` (over mutual TLS with `tls`), identifies itself as `node_id` and serves
+    its admin interface on 127.0.0.1:`admin_port`."""
+    return _bootstrap(node_id, cluster, _socket_address("127.0.0.1", admin_port),
+                      _xds_cluster(_socket_address(xds_host, xds_port), _is_ip(xds_host), tls))
+
+
+def unix_bootstrap(node_id: str, xds_socket: PurePath, admin_socket: PurePath,
+                   cluster: str = "propylon") -> dict[str, Any]:
+    """The bootstrap of one Envoy that takes its configuration from ADS on the Unix socket
+    `xds_socket` and serves its admin interface on the Unix socket `admin_socket` (mode 0600)."""
+    return _bootstrap(node_id, cluster, pipe_address(admin_socket, 0o600),
+                      _xds_cluster(pipe_address(xds_socket), static=True))
+
+
+def _bootstrap(node_id: str, cluster: str, admin: dict[str, Any],
+               xds_cluster: dict[str, Any]) -> dict[str, Any]:
     ads_source = {"ads": {}, "resource_api_version": "V3"}
     return {
         "node": {"id": node_id, "cluster": cluster},
-        "admin": {"address": _socket_address("127.0.0.1", admin_port)},
+        "admin": {"address": admin},
         "dynamic_resources": {
             "ads_config": {
                 "api_type": "DELTA_GRPC",
@@ -149,7 +171,7 @@ def bootstrap(node_id: str, xds_host: str, xds_port: int, admin_port: int,
             "lds_config": dict(ads_source),
             "cds_config": dict(ads_source),
         },
-        "static_resources": {"clusters": [_xds_cluster(xds_host, xds_port, tls)]},
+        "static_resources": {"clusters": [xds_cluster]},
         "overload_manager": {"resource_monitors": [{
             "name": "envoy.resource_monitors.global_downstream_max_connections",
             "typed_config": {

@@ -16,16 +16,20 @@ and NACK.
 `start(..., tls=MutualTls(...))` serves over mutual TLS (Kubernetes mode): every client presents a
 certificate from the controller's CA, and a stream whose first request announces a node id other
 than the Gateway its certificate names (`tls.peer_node`) is refused with PERMISSION_DENIED.
-Without `tls` the server is plaintext (standalone mode, on loopback).
+`start_unix(path)` serves plaintext on a Unix socket (standalone mode): the socket (0600, in a
+0700 directory, see `infra.private_sockets`) is what keeps other local users out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from envoy.service.discovery.v3 import ads_pb2_grpc
@@ -150,6 +154,18 @@ class XdsServer:
                     tls: MutualTls | None = None) -> int:
         """Serve on `host:port` (0: any free port), over mutual TLS with `tls`; returns the
         bound port."""
+        self.tls = tls
+        return await self._serve(f"{host}:{port}", tls)
+
+    async def start_unix(self, path: Path) -> None:
+        """Serve plaintext on the Unix socket `path` (standalone mode), mode 0600: whoever can
+        reach it is the owner. A socket file a killed server left there is replaced."""
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        await self._serve(f"unix:{path}", None)
+        os.chmod(path, 0o600)
+
+    async def _serve(self, address: str, tls: MutualTls | None) -> int:
         server = grpc.aio.server(options=[
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
@@ -157,8 +173,6 @@ class XdsServer:
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
         ])
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_AdsServicer(self), server)
-        self.tls = tls
-        address = f"{host}:{port}"
         bound = (server.add_secure_port(address, tls.credentials()) if tls is not None
                  else server.add_insecure_port(address))
         await server.start()
