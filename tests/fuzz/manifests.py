@@ -7,8 +7,8 @@ Services with EndpointSlices, HTTPRoutes, GRPCRoutes and TLSRoutes using every m
 filter, ReferenceGrants and BackendTLSPolicies. Values follow the CRD schemas' rules at their edges
 (header names of every token character, header values with any character, very long values,
 unicode, huge weights, many rules, duplicates) and sometimes break them (so the API validation
-has something to refuse). Regular expressions are only ones RE2 accepts, certificates only
-valid ones: those checks belong to the translation of regexes and PEM.
+has something to refuse). A few regular expressions are ones Envoy's RE2 refuses and one Secret
+holds the key of another certificate: the translation must leave those pieces out too.
 
 Namespaces are "a" and "b" and the GatewayClass "gc"; `placed(objects, i)` renames them for
 world `i`, so that many worlds can share one Envoy bootstrap without a name in common.
@@ -23,13 +23,13 @@ from typing import Any
 import re2
 from hypothesis import strategies as st
 
-from propylon.conformance.tlsmaterial import issue, tls_secret
+from propylon.conformance.tlsmaterial import KeyPair, issue, tls_secret
 
 GW = "gateway.networking.k8s.io/v1"
 CONTROLLER = "propylon.dev/gateway-controller"
 NAMESPACES = ("a", "b")
 SERVICES = ("svc0", "svc1")
-SECRETS = ("cert0", "cert1")
+SECRETS = ("cert0", "cert1", "mismatched")
 CA_CONFIG_MAP = "ca"
 TOKEN = string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~"
 
@@ -38,11 +38,12 @@ Obj = dict[str, Any]
 
 @cache
 def material() -> tuple[Obj, ...]:
-    """The Secrets (certificate and key of `*.test` names) and the CA ConfigMap of namespace
-    "a", generated once per test run."""
+    """The Secrets (certificate and key of `*.test` names; "mismatched" holds the key of
+    another certificate) and the CA ConfigMap of namespace "a", generated once per run."""
     ca = issue("fuzz-ca", ca=True)
-    secrets = tuple(tls_secret("a", name, issue(name, ("*.test", "a.test"), ca))
-                    for name in SECRETS)
+    pairs = [issue(name, ("*.test", "a.test"), ca) for name in SECRETS]
+    pairs[-1] = KeyPair(pairs[-1].cert, pairs[0].key)  # its key is another certificate's
+    secrets = tuple(tls_secret("a", name, pair) for name, pair in zip(SECRETS, pairs))
     config_map = {"apiVersion": "v1", "kind": "ConfigMap",
                   "metadata": {"namespace": "a", "name": CA_CONFIG_MAP},
                   "data": {"ca.crt": ca.cert_pem.decode()}}
@@ -109,10 +110,11 @@ header_name = _odd(
               st.just("h" * 256)),
     st.one_of(any_text, st.sampled_from((":path", ":authority", "a b", ""))))
 
-re2_pattern = st.one_of(
+regex = st.one_of(  # RE2-valid ones, or one Envoy's RE2 refuses
     st.sampled_from(("/[a-z]+", "/v[0-9]{1,3}/.*", ".*", "^/api(/.*)?$", "(?i)/x", "/\\d+",
                      "[[:alpha:]]+", "a|b|", "/\\p{Greek}+")),
-    st.text(max_size=20)).filter(lambda p: _re2_ok(p))
+    st.text(max_size=20).filter(lambda p: _re2_ok(p)),
+    st.sampled_from(("/(?<=bar)x", "/(a)\\1", "/a{1001}", "/\\x{100}", "/" + "a" * 96)))
 
 
 _QUIET = re2.Options()
@@ -208,14 +210,14 @@ def string_match(limit: int) -> st.SearchStrategy[Obj]:
     """A header (values up to 4096 characters) or query parameter (1024) match."""
     return st.one_of(
         _opt({"name": header_name, "value": header_value(limit)}, {"type": st.just("Exact")}),
-        st.fixed_dictionaries({"name": header_name, "value": re2_pattern.filter(bool),
+        st.fixed_dictionaries({"name": header_name, "value": regex.filter(bool),
                                "type": st.just("RegularExpression")}))
 
 
 http_match = _opt({}, {
     "path": st.one_of(
         _opt({}, {"type": st.sampled_from(("Exact", "PathPrefix")), "value": path_value}),
-        st.fixed_dictionaries({"type": st.just("RegularExpression"), "value": re2_pattern})),
+        st.fixed_dictionaries({"type": st.just("RegularExpression"), "value": regex})),
     "headers": st.lists(string_match(4096), max_size=2, unique_by=lambda m: m["name"].lower()),
     "queryParams": st.lists(string_match(1024), max_size=2,
                             unique_by=lambda m: m["name"]),
@@ -251,8 +253,8 @@ grpc_method = _opt({"service": _odd(st.sampled_from(("pkg.Svc", "a.b.C", "_x")),
 grpc_rule = _opt({}, {
     "matches": st.lists(_opt({}, {
         "method": st.one_of(grpc_method, st.fixed_dictionaries({
-            "type": st.just("RegularExpression"), "service": re2_pattern.filter(bool),
-            "method": re2_pattern.filter(bool)})),
+            "type": st.just("RegularExpression"), "service": regex.filter(bool),
+            "method": regex.filter(bool)})),
         "headers": st.lists(string_match(4096), max_size=2,
                             unique_by=lambda m: m["name"].lower())}),
         max_size=3),

@@ -7,8 +7,8 @@ exception, and every resulting configuration is handed to the real Envoy
 (`envoy --mode validate`). Nothing the translator sends may be refused by Envoy: a piece the
 controller knows to be invalid is left out of the configuration, and its object's status says
 so; a configuration Envoy refuses while the statuses call it valid is exactly what this test
-hunts. The generated regular expressions are RE2-valid and the certificates valid, so any
-refusal is a finding.
+hunts. Regular expressions Envoy's RE2 refuses and a Secret whose key is another
+certificate's are generated too: the translation must leave out what uses them.
 
 Each example is a batch of `PROPYLON_FUZZ_BATCH` worlds (default 8) in one bootstrap, so one
 Envoy run checks them all; a refused batch is bisected to the world Envoy refuses. CI runs
