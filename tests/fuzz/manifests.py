@@ -224,7 +224,7 @@ http_match = _opt({}, {
     "method": st.sampled_from(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
                                "TRACE", "PATCH")),
 })
-http_rule = _opt({}, {
+_rule_body = _opt({}, {
     "matches": st.lists(http_match, max_size=2),
     "filters": filters,
     "backendRefs": st.lists(st.one_of(backend_ref, backend_ref.flatmap(
@@ -234,10 +234,13 @@ http_rule = _opt({}, {
         (2**32 - 1, 2**32, 2**63 - 1)), st.integers(1, 2**40)),
                        "codes": st.lists(st.integers(400, 599), max_size=3, unique=True),
                        "backoff": duration}),
-    "sessionPersistence": st.one_of(st.just({"sessionName": "s", "type": "Cookie"}),
-                                    st.dictionaries(any_text, any_text, max_size=2)),
 }).map(lambda rule: {k: v for k, v in rule.items() if k != "backendRefs"} if any(
     f["type"] == "RequestRedirect" for f in rule.get("filters", ())) else rule)
+session_persistence = _odd(st.none(), st.one_of(  # not supported: the route is refused
+    st.just({"sessionName": "s", "type": "Cookie"}),
+    st.dictionaries(any_text, any_text, max_size=2)))
+http_rule = st.tuples(_rule_body, session_persistence).map(
+    lambda t: t[0] if t[1] is None else {**t[0], "sessionPersistence": t[1]})
 parent_ref = st.one_of(
     st.just({"name": "gw", "namespace": "a"}), st.just({"name": "gw"}),
     _opt({"group": st.just("gateway.networking.k8s.io"), "kind": st.just("ListenerSet"),

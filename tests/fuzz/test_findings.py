@@ -223,3 +223,19 @@ def test_backslash_in_a_full_path_rewrite_is_literal() -> None:
                      if name.endswith("/a.test")).routes
     assert served.route.regex_rewrite.substitution == "/a\\\\1b"
     _envoy_accepts(translated)
+
+
+@pytest.mark.parametrize("kind", ["HTTPRoute", "GRPCRoute"])
+def test_session_persistence_is_not_silently_ignored(kind: str) -> None:
+    """`sessionPersistence` is schema-valid and not implemented: the route said Accepted and
+    served without it."""
+    route = _route()
+    route["kind"] = kind
+    route["spec"]["rules"][0]["sessionPersistence"] = {"sessionName": "s", "type": "Cookie"}
+    assert validate(route) == []
+    translated = admit_and_translate(_world(route), 0)
+    status = translated.statuses()[f"{kind} w0-a/r"]
+    accepted = next(c for c in status["parents"][0]["conditions"] if c["type"] == "Accepted")
+    assert (accepted["status"], accepted["reason"]) == ("False", "UnsupportedValue")
+    assert "spec.rules[0].sessionPersistence is not supported" in accepted["message"]
+    _envoy_accepts(translated)

@@ -15,7 +15,8 @@ dropped is Accepted False, UnsupportedValue.
 Filters on a backendRef: header modifiers are carried per backend; any other filter on the only
 backendRef of a rule is the rule's own (every request of the rule goes there), and on a rule
 that splits traffic it is refused (UnsupportedValue), never silently ignored. A value Envoy
-would refuse (`envoy_limits`) is UnsupportedValue too. `retry.attempts` unset means one
+would refuse (`envoy_limits`) is UnsupportedValue too, and so is `sessionPersistence`, which
+is not implemented (never silently ignored). `retry.attempts` unset means one
 retry.
 
 `attach(route, ...)` then walks the route's parentRefs (GRPCRoutes attach the same way, with
@@ -34,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from propylon.api.grpcroute import GRPCRoute
+from propylon.api.grpcroute import GRPCRoute, GRPCRule
 from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, ParentRef, Rule
 from propylon.ir.model import (
     Cluster,
@@ -133,6 +134,7 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
         if drop_invalid_rule(out, i, rule.name,
                              match_regexes(i, matches) + _cors_regexes(i, rule)):
             continue
+        out.unsupported.extend(unsupported_fields(i, rule))
         fields = _rule_fields(rule, resolve, out.unsupported)
         weighted = tuple(weighted_backend(b, resolve(b), len(rule.backend_refs), fields,
                                           resolve, out.unsupported) for b in rule.backend_refs)
@@ -176,6 +178,14 @@ def weighted_backend(ref: BackendRef, cluster: str | None, siblings: int,
 
 
 _HOISTABLE = ("RequestRedirect", "URLRewrite", "RequestMirror", "CORS")
+
+
+def unsupported_fields(index: int, rule: Rule | GRPCRule) -> list[str]:
+    """Fields of rule `index` this implementation does not serve: never silently ignored."""
+    if rule.session_persistence:
+        return [f"spec.rules[{index}].sessionPersistence is not supported by this "
+                "implementation: remove it"]
+    return []
 
 
 def drop_invalid_rule(out: Translated, index: int, rule_name: str | None,
