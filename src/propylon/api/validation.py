@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from propylon.api.core import is_endpoint_address
+from propylon.api.formats import DNS_LABEL, DNS_SUBDOMAIN, LABEL_VALUE, duration_ms
 from propylon.api.schema import (
     Arr,
     Bool,
@@ -39,8 +40,6 @@ from propylon.api.schema import (
 
 __all__ = ["FieldError", "validate", "with_defaults", "SCHEMAS"]
 
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 HOSTNAME = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 PRECISE_HOSTNAME = DNS_SUBDOMAIN
 GROUP_PATTERN = r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -51,7 +50,6 @@ PROTOCOL = (r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$|[a-z0-9]([-a-z0-9]*[a-z0-
 ADDRESS_TYPE = (r"^Hostname|IPAddress|NamedAddress|[a-z0-9]([-a-z0-9]*[a-z0-9])?"
                 r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9\/\-._~%!$&'()*+,;=:]+$")
 DURATION = r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"
-LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 LABEL_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
              r"([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$")
 PATH_CHARS = r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$"
@@ -386,11 +384,6 @@ MATCH = Obj({
 _DEFAULT_MATCHES = [{"path": {"type": "PathPrefix", "value": "/"}}]
 
 
-def _duration_ms(text: str) -> int:
-    units = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
-    return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|h|m|s)", text))
-
-
 def _redirect_prefix_needs_one_prefix_match(rule: dict[str, Any]) -> bool:
     uses = any(isinstance(f.get(k), dict) and isinstance(f[k].get("path"), dict)
                and f[k]["path"].get("type") == "ReplacePrefixMatch"
@@ -415,9 +408,9 @@ RULE = Obj({
     "timeouts": Obj({"request": Str(pattern=DURATION), "backendRequest": Str(pattern=DURATION)},
                     rules=(cel("backendRequest timeout cannot be longer than request timeout",
                                lambda t: not ("request" in t and "backendRequest" in t
-                                              and _duration_ms(t["request"]) != 0
-                                              and _duration_ms(t["backendRequest"])
-                                              > _duration_ms(t["request"]))),)),
+                                              and duration_ms(t["request"]) != 0
+                                              and duration_ms(t["backendRequest"])
+                                              > duration_ms(t["request"]))),)),
     "retry": Obj({"attempts": Int(minimum=1),
                   "codes": Arr(Int(minimum=400, maximum=599), unique=True),
                   "backoff": Str(pattern=DURATION)}),

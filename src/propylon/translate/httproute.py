@@ -30,11 +30,11 @@ per parentRef is written with our controllerName.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from propylon.api.formats import duration_ms
 from propylon.api.grpcroute import GRPCRoute, GRPCRule
 from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, ParentRef, Rule
 from propylon.ir.model import (
@@ -82,13 +82,6 @@ class Attachment:
 
     translated: Translated
     hostnames: tuple[str, ...]
-
-
-def _duration_ms(text: str | None) -> int | None:
-    if text is None:
-        return None
-    units = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
-    return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|h|m|s)", text))
 
 
 def _headers(f: HTTPFilter, unsupported: list[str]) -> HeaderModifier:
@@ -232,17 +225,18 @@ def _rule_fields(rule: Rule, resolve: Callable[[BackendRef], str | None],
     fields: dict[str, Any] = {}
     for f in rule.filters:
         apply_filter(f, fields, resolve, unsupported)
-    request = _duration_ms(rule.request_timeout)
+    request = duration_ms(rule.request_timeout or "")
     if request:
         fields["timeout_ms"] = request
-    backend = _duration_ms(rule.backend_timeout)
+    backend = duration_ms(rule.backend_timeout or "")
     if backend:
         fields["backend_timeout_ms"] = backend
     if rule.retry is not None:
         unsupported.extend(envoy_limits.retry_attempts(rule.retry.attempts or 0))
         fields["retry"] = Retry(rule.retry.attempts or DEFAULT_RETRY_ATTEMPTS,
                                 tuple(sorted(set(rule.retry.codes))),
-                                _duration_ms(rule.retry.backoff))
+                                None if rule.retry.backoff is None
+                                else duration_ms(rule.retry.backoff))
     return fields
 
 

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from propylon.infra.envoy_process import find_envoy
+from propylon.infra.host.envoy_process import find_envoy
 
 T = TypeVar("T")
 TIMEOUT_SECONDS = 120
