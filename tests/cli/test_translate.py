@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +194,27 @@ def test_route_status_keeps_other_controllers_parents() -> None:
     merged = with_statuses([route], (update,), "propylon.dev/gateway-controller")
     assert merged[0]["status"]["parents"] == [theirs, mine]
     assert route["status"]["parents"][1]["stale"]  # the input is not modified
+
+
+def test_check_with_envoy_accepts_the_walkthrough(capsys: pytest.CaptureFixture[str],
+                                                  walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    assert main(["translate", "-f", str(path), "--check-with-envoy"]) == 0
+    assert "Envoy accepts the configuration of 1 Gateway(s)" in capsys.readouterr().err
+
+
+def test_check_with_envoy_reports_envoys_refusal(capsys: pytest.CaptureFixture[str],
+                                                 walkthrough: tuple[Path, str], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """What Envoy says when it refuses is the command's error (an `envoy` on PATH that refuses
+    everything stands in for a configuration Envoy refuses)."""
+    path, _ = walkthrough
+    refusing = tmp_path / "bin" / "envoy"
+    refusing.parent.mkdir()
+    refusing.write_text("#!/bin/sh\necho 'error initializing configuration: it is refused' >&2\n"
+                        "exit 1\n")
+    refusing.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{refusing.parent}:{os.environ['PATH']}")
+    assert main(["translate", "-f", str(path), "--check-with-envoy"]) == 1
+    assert ("error: Envoy refuses this configuration: error initializing configuration: it is "
+            "refused") in capsys.readouterr().err
