@@ -13,6 +13,7 @@ from propylon.api.kinds import by_kind
 from propylon.client import resource_class
 from propylon.infra.host.host_objects import PID_ANNOTATION, Process, object_name
 from propylon.infra.host.mirror import MirroredInfra
+from propylon.infra.labels import label_value
 from propylon.ir.model import GatewayKey, InfraIR, InfraListener, InfraState, PortState
 
 KEY = GatewayKey("default", "api-gateway")
@@ -131,3 +132,24 @@ async def test_objects_go_with_their_gateway_and_foreign_objects_stay(
         await kube_client.get(resource_class(by_kind("Pod")), object_name(other),
                               namespace="default")
     assert [p["metadata"]["name"] for p in await labelled(kube_client, "Pod")] == ["lookalike"]
+
+
+async def test_a_gateway_name_too_long_for_a_label_is_shown_and_removed(
+        kube_client: lightkube.AsyncClient) -> None:
+    name = "gateway-name-maximum-length-" + "a" * 225  # 253 characters, a valid Gateway name
+    key = GatewayKey("default", name)
+    await create_gateway(kube_client, name)
+    infra = MirroredInfra(FakeHost(), kube_client)
+    await infra.apply({key: infra_ir(key)})
+
+    label = label_value(name)
+    assert len(label) == 63 and label != label_value(name[:-1] + "b")
+    [pod] = await labelled(kube_client, "Pod", {"gateway.networking.k8s.io/gateway-name": label})
+    [svc] = await labelled(kube_client, "Service",
+                           {"gateway.networking.k8s.io/gateway-name": label})
+    assert pod["metadata"]["ownerReferences"][0]["name"] == name
+    assert svc["metadata"]["ownerReferences"][0]["name"] == name
+
+    restarted = MirroredInfra(FakeHost(), kube_client)  # leftovers are found by their owner
+    await restarted.apply({})
+    assert await labelled(kube_client, "Pod", {"gateway.networking.k8s.io/gateway-name": label}) == []

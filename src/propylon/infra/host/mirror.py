@@ -34,7 +34,8 @@ from propylon.api.kinds import GATEWAY_GROUP, by_kind
 from propylon.client import resource_class
 from propylon.infra import InfraManager
 from propylon.infra.host.host_objects import Process, host_objects
-from propylon.infra.labels import COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL
+from propylon.infra.labels import (COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL,
+                                   label_value)
 from propylon.infra.owners import GatewayOwners
 from propylon.infra.subscribers import Subscribers
 from propylon.ir.model import GatewayKey, InfraIR, InfraState
@@ -167,13 +168,16 @@ class MirroredInfra:
 
 
 def _owning_gateway(obj: dict[str, Any]) -> GatewayKey | None:
-    """The Gateway an object's labels name, if an owner reference points to that Gateway."""
+    """The Gateway an object's labels name, if an owner reference points to that Gateway (the
+    reference holds the whole name; the label may be shortened, see `label_value`)."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
-    name, namespace = labels.get(GATEWAY_NAME_LABEL), labels.get(NAMESPACE_LABEL)
-    if not name or namespace != meta.get("namespace"):
+    label, namespace = labels.get(GATEWAY_NAME_LABEL), labels.get(NAMESPACE_LABEL)
+    if not label or namespace != meta.get("namespace"):
         return None
-    owned = any(ref.get("kind") == "Gateway" and ref.get("name") == name
-                and str(ref.get("apiVersion", "")).startswith(f"{GATEWAY_GROUP}/")
-                for ref in meta.get("ownerReferences") or [])
-    return GatewayKey(namespace, name) if owned else None
+    for ref in meta.get("ownerReferences") or []:
+        name = str(ref.get("name") or "")
+        if (ref.get("kind") == "Gateway" and label_value(name) == label
+                and str(ref.get("apiVersion", "")).startswith(f"{GATEWAY_GROUP}/")):
+            return GatewayKey(namespace, name)
+    return None
