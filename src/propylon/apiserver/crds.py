@@ -31,8 +31,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from propylon.api.kinds import (AGE, GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo,
-                               PrinterColumn, served_versions)
+from propylon.api.kinds import (
+    AGE,
+    GATEWAY_GROUP,
+    KINDS,
+    PROPYLON_GROUP,
+    KindInfo,
+    PrinterColumn,
+    served_versions,
+)
 from propylon.apiserver.structural import undeclared
 
 CRD_GROUP = "apiextensions.k8s.io"
@@ -107,7 +114,7 @@ def kinds_of(crd: dict[str, Any]) -> list[tuple[KindInfo, dict[str, Any] | None]
             namespaced=spec.get("scope") == "Namespaced",
             short_names=tuple(names.get("shortNames") or ()),
             categories=tuple(names.get("categories") or ()),
-            has_status="status" in ((version.get("subresources") or {})),
+            has_status="status" in (version.get("subresources") or {}),
             columns=_columns(version))
         schema = (version.get("schema") or {}).get("openAPIV3Schema")
         out.append((info, schema if isinstance(schema, dict) else None))

@@ -28,10 +28,17 @@ from aiohttp import web
 from propylon.api.kinds import KindInfo
 from propylon.apiserver import audit, discovery, openapi
 from propylon.apiserver.admission import field_validation
-from propylon.apiserver.errors import (JSON_CONTENT_TYPE, APIError, StrictDecodingError,
-                                       bad_request, json_response,
-                                       resource_not_found, storage_failure, to_response,
-                                       unsupported_media_type)
+from propylon.apiserver.errors import (
+    JSON_CONTENT_TYPE,
+    APIError,
+    StrictDecodingError,
+    bad_request,
+    json_response,
+    resource_not_found,
+    storage_failure,
+    to_response,
+    unsupported_media_type,
+)
 from propylon.apiserver.events import EventHub
 from propylon.apiserver.registry import APPLY_PATCH, Registry
 from propylon.apiserver.selectors import selectors

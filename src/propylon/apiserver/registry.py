@@ -28,13 +28,20 @@ from typing import Any
 
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.api.mergepatch import merge_patch
-from propylon.apiserver import patch as patches
 from propylon.apiserver import crds
-from propylon.apiserver.clusterips import ClusterIPs
+from propylon.apiserver import patch as patches
 from propylon.apiserver.admission import Validator, admit, prune_unknown
-from propylon.apiserver.errors import (APIError, already_exists, bad_request, conflict,
-                                       invalid, namespace_not_found, not_found,
-                                       unsupported_media_type)
+from propylon.apiserver.clusterips import ClusterIPs
+from propylon.apiserver.errors import (
+    APIError,
+    already_exists,
+    bad_request,
+    conflict,
+    invalid,
+    namespace_not_found,
+    not_found,
+    unsupported_media_type,
+)
 from propylon.apiserver.events import Event, EventHub
 from propylon.apiserver.fieldtypes import Shape, shape_of
 from propylon.apiserver.managedfields import apply, record_apply, record_update

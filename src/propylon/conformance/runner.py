@@ -247,7 +247,7 @@ class Harness:
             raise CaseFailed(f"clientCert {text!r}: no tls.crt and tls.key in Secret {name}")
         folder = Path(tempfile.mkdtemp(prefix="propylon-client-cert-"))
         files = (folder / "tls.crt", folder / "tls.key")
-        for path, key in zip(files, ("tls.crt", "tls.key")):
+        for path, key in zip(files, ("tls.crt", "tls.key"), strict=True):
             path.write_bytes(base64.b64decode(data[key]))
         return str(files[0]), str(files[1])
 
