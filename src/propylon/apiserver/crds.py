@@ -135,7 +135,8 @@ def crd_errors(crd: dict[str, Any]) -> list[FieldError]:
     if not isinstance(spec, dict):
         return [FieldError("spec", "FieldValueRequired", "Required value")]
     errors = []
-    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    given_names = spec.get("names")
+    names: dict[str, Any] = given_names if isinstance(given_names, dict) else {}
     for field, value in (("spec.group", spec.get("group")),
                          ("spec.names.plural", names.get("plural")),
                          ("spec.names.kind", names.get("kind"))):
