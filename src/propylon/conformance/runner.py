@@ -92,12 +92,13 @@ class Harness:
         info = by_kind(kind)
         try:
             obj = await self.client.get(resource_class(info), name,
-                                        **({"namespace": namespace} if info.namespaced else {}))
+                                        namespace=namespace if info.namespaced else None)
         except ApiError as err:
             if err.status.code == 404:
                 return None
             raise
-        return obj.to_dict()
+        found: dict[str, Any] = obj.to_dict()
+        return found
 
     async def replace(self, obj: dict[str, Any]) -> None:
         info = by_kind(obj["kind"])
@@ -352,7 +353,8 @@ class Harness:
             raise CaseFailed(f"gRPC {request.get('authority', '')}{method}: {reason}")
 
     async def weights(self, case: Case) -> None:
-        request = dict(case.requests[0]["request"]) if case.requests else {"path": "/"}
+        request: dict[str, Any] = (dict(case.requests[0]["request"]) if case.requests
+                                   else {"path": "/"})
         target = await self.target(case, request)
 
         async def send(extra: dict[str, str]) -> str:
