@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from propylon.api.kinds import by_api_version
-from propylon.cli.apiclient import APIClient, APIError, error_message, object_path
+from propylon.apiserver.errors import APIError
+from propylon.cli.apiclient import APIClient, error_message, object_path
 from propylon.cli.connect import add_connection_args, add_namespace_arg, connect
 from propylon.manifests import Manifest, ObjectRef, load_manifests, object_ref
 

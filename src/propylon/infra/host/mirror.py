@@ -171,7 +171,7 @@ def _owning_gateway(obj: dict[str, Any]) -> GatewayKey | None:
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
     name, namespace = labels.get(GATEWAY_NAME_LABEL), labels.get(NAMESPACE_LABEL)
-    if not name or namespace != meta.get("namespace"):
+    if not name or not namespace or namespace != meta.get("namespace"):
         return None
     owned = any(ref.get("kind") == "Gateway" and ref.get("name") == name
                 and str(ref.get("apiVersion", "")).startswith(f"{GATEWAY_GROUP}/")
