@@ -16,6 +16,8 @@ quickstart: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: lint
 	$(VENV)/bin/pytest -q

@@ -78,12 +78,12 @@ class Issuer:
         return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                 "metadata": {"name": SECRET, "namespace": NS},
                 "data": {k: base64.b64encode(v).decode() for k, v in zip(("tls.crt", "tls.key"),
-                                                                          pems)}}
+                                                                          pems, strict=True)}}
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey,
              serial: int) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
             .public_key(public_key).serial_number(serial)
             .not_valid_before(now - datetime.timedelta(minutes=5))
@@ -148,7 +148,7 @@ class Load:
                         await response.read()
                         if response.status != 200:
                             self.counts.failed += 1
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError, OSError):
                     self.counts.connection_errors += 1
 
     async def stop(self) -> Counts:

@@ -126,7 +126,7 @@ class Api:
         self._ssl = ctx
         self._session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> "Api":
+    async def __aenter__(self) -> Api:
         headers = {"Authorization": f"Bearer {self.config.token}"} if self.config.token else {}
         self._session = aiohttp.ClientSession(
             headers=headers, connector=aiohttp.TCPConnector(ssl=self._ssl, limit=32))
@@ -239,7 +239,7 @@ class Stack:
         self.info: dict[str, Any] = {}
         self.started = 0.0
 
-    async def __aenter__(self) -> "Stack":
+    async def __aenter__(self) -> Stack:
         await self.start()
         return self
 
@@ -336,7 +336,7 @@ class Nginx:
                 f"  client_body_temp_path {self.dir}; proxy_temp_path {self.dir};\n"
                 "  server { " + listens + f" {body} }} }}\n")
 
-    async def __aenter__(self) -> "Nginx":
+    async def __aenter__(self) -> Nginx:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         (self.dir / "nginx.conf").write_text(self._conf())
         cmd = [nginx, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf")]

@@ -92,7 +92,7 @@ class MinimalEnvoy:
         self.cpu = cpu
         self.proc: subprocess.Popen[bytes] | None = None
 
-    async def __aenter__(self) -> "MinimalEnvoy":
+    async def __aenter__(self) -> MinimalEnvoy:
         conf = self.dir / "envoy.json"
         conf.write_text(json.dumps(self.config))
         self.proc = subprocess.Popen(

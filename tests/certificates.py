@@ -29,7 +29,7 @@ def certificate(key: CertificateIssuerPrivateKeyTypes, name: str = "app.example.
     """A certificate named `name` for `key`'s public key, with DNS SANs `hosts`, signed by
     `signer` under the name `issuer` (by default by `key`, under its own name)."""
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     signer = signer or key
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer or subject)
                .public_key(key.public_key())
@@ -52,8 +52,11 @@ def cert_pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+_NO_ENCRYPTION = serialization.NoEncryption()
+
+
 def key_pem(key: PrivateKeyTypes,
-            encryption: serialization.KeySerializationEncryption = serialization.NoEncryption(),
+            encryption: serialization.KeySerializationEncryption = _NO_ENCRYPTION,
             fmt: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8) -> str:
     return key.private_bytes(serialization.Encoding.PEM, fmt, encryption).decode()
 

@@ -26,7 +26,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from propylon.echo.command import parse_listen
-from propylon.echo.httpserver import EchoConfig, canonical_header_name, parse_go_duration, serve, serve_echo
+from propylon.echo.httpserver import (
+    EchoConfig,
+    canonical_header_name,
+    parse_go_duration,
+    serve,
+    serve_echo,
+)
 from tests.certificates import cert_pem, certificate, key_pem
 
 

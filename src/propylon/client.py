@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
 import lightkube
 from lightkube.config.kubeconfig import DEFAULT_KUBECONFIG, SERVICE_ACCOUNT
@@ -61,7 +62,7 @@ def load_client(kubeconfig: Path | None = None) -> lightkube.AsyncClient:
 
 
 @functools.cache
-def resource_class(info: KindInfo) -> type:
+def resource_class(info: KindInfo) -> type[Any]:
     """The lightkube generic resource class of one kind (namespaced or cluster-scoped)."""
     create = create_namespaced_resource if info.namespaced else create_global_resource
     return create(info.group, info.version, info.kind, info.plural)

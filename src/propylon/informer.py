@@ -140,10 +140,11 @@ class Informer:
             self._watched = False
 
     def _delay(self, failures: int) -> float:
-        return min(self._backoff_max_s, self._backoff_initial_s * 2 ** (failures - 1))
+        return min(self._backoff_max_s, self._backoff_initial_s * 2.0 ** (failures - 1))
 
     async def _relist(self) -> None:
-        listing = self.client.list(self._res, fields=self.fields or None, **self._scope())
+        listing = self.client.list(self._res, fields=dict(self.fields) or None,
+                                   namespace=self._namespace())
         fresh: dict[ObjectKey, dict[str, Any]] = {}
         try:
             async for obj in listing:
@@ -175,10 +176,10 @@ class Informer:
         """Apply watch events until the stream fails (raises) or the server is gone."""
         inner = self.client._client  # lightkube's request builder; see the module docstring
         request = inner.prepare_request(
-            "list", res=self._res, watch=True, **self._scope(),
+            "list", res=self._res, watch=True, namespace=self._namespace(),
             params={"resourceVersion": self.resource_version, "allowWatchBookmarks": "true",
                     "timeoutSeconds": self._server_timeout_s,
-                    "fieldSelector": (build_selector(self.fields, for_fields=True)
+                    "fieldSelector": (build_selector(dict(self.fields), for_fields=True)
                                       if self.fields else None)})
         try:
             async with contextlib.aclosing(inner.watch(request)) as events:
@@ -214,8 +215,9 @@ class Informer:
                 self._objects = self._order = None
                 self._notify()
 
-    def _scope(self) -> dict[str, str]:
-        return {"namespace": "*"} if self.info.namespaced else {}
+    def _namespace(self) -> str | None:
+        """Every namespace for a namespaced kind (lightkube's `*`); None for a cluster-scoped one."""
+        return "*" if self.info.namespaced else None
 
     def _notify(self) -> None:
         if self.on_change is not None:

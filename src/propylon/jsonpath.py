@@ -29,7 +29,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 
 class JSONPathError(ValueError):
@@ -82,7 +82,7 @@ class _Path:
     steps: tuple[_Step, ...]
 
 
-_Step = Union[_Field, _Recursive, _Wildcard, _Slice, _Union, _Filter]
+_Step = _Field | _Recursive | _Wildcard | _Slice | _Union | _Filter
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class _Range:
     body: tuple[_Node, ...]
 
 
-_Node = Union[_Text, _Expr, _Range]
+_Node = _Text | _Expr | _Range
 
 _NAME_END = set(" \t.[](),}!=<>'\"")
 _COMPARATORS = ("==", "!=", "<=", ">=", "<", ">")

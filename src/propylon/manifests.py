@@ -161,6 +161,8 @@ def _yaml_documents(path: Path, text: str) -> list[tuple[int, Any]]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # check_node() said there is one
+                break
             documents.append((node.start_mark.line + 1, loader.construct_document(node)))
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -258,8 +260,7 @@ async def _apply_one(client: lightkube.AsyncClient, m: Manifest, field_manager: 
 async def delete_object(client: lightkube.AsyncClient, ref: ObjectRef) -> None:
     """Delete one object; an object already gone is not an error."""
     try:
-        kwargs = {"namespace": ref.namespace} if ref.namespace else {}
-        await client.delete(resource_class(ref.info), ref.name, **kwargs)
+        await client.delete(resource_class(ref.info), ref.name, namespace=ref.namespace or None)
     except ApiError as err:
         if err.status.code != 404:
             raise
@@ -358,9 +359,10 @@ class ManifestSync:
     async def _adopt(self, source: Path, ref: ObjectRef) -> None:
         """Rename the legacy manager's Apply entry of an object this sync applied (see the
         module docstring), so that this sync removes what its files stop setting."""
-        kwargs = {"namespace": ref.namespace} if ref.namespace else {}
+        namespace = ref.namespace or None
         try:
-            live = dict(await self.client.get(resource_class(ref.info), ref.name, **kwargs))
+            live = dict(await self.client.get(resource_class(ref.info), ref.name,
+                                              namespace=namespace))
         except (ApiError, KeyError):
             return  # gone, or a kind this server does not serve: the apply reports it
         meta = live.get("metadata") or {}
@@ -378,15 +380,15 @@ class ManifestSync:
                  {"op": "replace", "path": "/metadata/managedFields", "value": entries}]
         try:
             await self.client.patch(resource_class(ref.info), ref.name, patch,
-                                    patch_type=PatchType.JSON, **kwargs)
+                                    patch_type=PatchType.JSON, namespace=namespace)
         except ApiError as err:
             self._report(f"error: cannot hand {ref} over to field manager "
                          f"{self.field_manager}: {err.status.message}")
 
     async def _prune(self, source: Path, ref: ObjectRef) -> None:
         try:
-            kwargs = {"namespace": ref.namespace} if ref.namespace else {}
-            live = await self.client.get(resource_class(ref.info), ref.name, **kwargs)
+            live = await self.client.get(resource_class(ref.info), ref.name,
+                                         namespace=ref.namespace or None)
         except ApiError as err:
             if err.status.code == 404:
                 return

@@ -77,7 +77,7 @@ class Standalone:
     def kubeconfig_path(self) -> Path:
         return self.api.kubeconfig_path
 
-    async def __aenter__(self) -> "Standalone":
+    async def __aenter__(self) -> Standalone:
         # first of all: the lock (StateDirInUse, nothing touched), private modes and umask
         self._stack.enter_context(statedir.owned(self.state_dir))
         try:

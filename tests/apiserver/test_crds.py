@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from propylon.apiserver import APIServer
-
 from tests.shared_data import shared
 
 from .conftest import GATEWAYS, Client, Kubectl

@@ -13,8 +13,15 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from propylon.conformance.cases import CaseError, load_cases, parse_case, select_cases
 from propylon.conformance.manifests import Rewrite
 from propylon.conformance.matching import Response, compare
-from propylon.conformance.report import (FAILED, NOT_SUPPORTED, SKIPPED, SUCCEEDED, CaseResult,
-                                         conformance_report, summary_line)
+from propylon.conformance.report import (
+    FAILED,
+    NOT_SUPPORTED,
+    SKIPPED,
+    SUCCEEDED,
+    CaseResult,
+    conformance_report,
+    summary_line,
+)
 from propylon.conformance.tlsmaterial import tls_objects
 
 

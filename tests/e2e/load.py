@@ -56,7 +56,7 @@ class Load:
                 self.ok += 1
                 self.last_ok = sent
 
-    def __enter__(self) -> "Load":
+    def __enter__(self) -> Load:
         self._thread.start()
         return self
 

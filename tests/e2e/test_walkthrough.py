@@ -186,7 +186,7 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
     # Ctrl-C stops everything propylon up started
     assert sa.interrupt() == 0
     for pid in sa.envoy_pids():
-        wait_for(f"envoy {pid} gone", lambda: not _alive(pid), timeout=30)
+        wait_for(f"envoy {pid} gone", lambda pid=pid: not _alive(pid), timeout=30)
     with pytest.raises(OSError):
         socket.create_connection((address, port), timeout=2).close()
     assert sa.kubectl("get", "ns", check=False).returncode != 0  # the API server stopped too

@@ -20,8 +20,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.conftest import BIN, REPO, Standalone, wait_for
-from tests.e2e.conftest import standalone  # noqa: F401 - the fixture `gateway` builds on
+from tests.e2e.conftest import (
+    BIN,
+    REPO,
+    Standalone,
+    standalone,  # noqa: F401 - the fixture `gateway` builds on
+    wait_for,
+)
 from tests.e2e.test_walkthrough import condition, http_get
 from tests.xds.xds_support import free_port
 

@@ -19,8 +19,18 @@ from propylon.infra.host.envoy_process import envoy_args, find_envoy, pid_alive
 from propylon.infra.host.manager import HostInfra
 from propylon.infra.host.private_sockets import private_sockets
 from propylon.ir.model import (
-    DirectResponse, GatewayIR, GatewayKey, InfraIR, InfraListener, InfraState, Listener, PortState,
-    Route, RouteConfig, RouteMatch, VirtualHost,
+    DirectResponse,
+    GatewayIR,
+    GatewayKey,
+    InfraIR,
+    InfraListener,
+    InfraState,
+    Listener,
+    PortState,
+    Route,
+    RouteConfig,
+    RouteMatch,
+    VirtualHost,
 )
 from propylon.xds.bootstrap import bootstrap
 from propylon.xds.server import SnapshotCache, XdsServer
@@ -75,7 +85,7 @@ async def get_text(url: str) -> str:
 async def answers(url: str) -> bool:
     try:
         return await get_text(url) == "hello from envoy"
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         return False
 
 

@@ -20,8 +20,17 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import wait_for
-from tests.k8s.conftest import (HOST, NAME, QUICKSTART, Cluster, condition, free_port, http_get,
-                                metric, mount_proxy_files)
+from tests.k8s.conftest import (
+    HOST,
+    NAME,
+    QUICKSTART,
+    Cluster,
+    condition,
+    free_port,
+    http_get,
+    metric,
+    mount_proxy_files,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -22,8 +22,17 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import BIN, wait_for
-from tests.k8s.conftest import (CRDS, HOST, NAME, NAMESPACE, Cluster, condition, free_port,
-                                http_get, mount_proxy_files)
+from tests.k8s.conftest import (
+    CRDS,
+    HOST,
+    NAME,
+    NAMESPACE,
+    Cluster,
+    condition,
+    free_port,
+    http_get,
+    mount_proxy_files,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -21,10 +21,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-
-from propylon.infra.host.envoy_admin import admin_get
-from propylon.xds.bootstrap import bootstrap, pipe_address
-from propylon.xds.server import SnapshotCache, XdsServer
 from xds_support import (
     BackendFactory,
     EnvoyFactory,
@@ -33,6 +29,10 @@ from xds_support import (
     free_port,
     wait_for,
 )
+
+from propylon.infra.host.envoy_admin import admin_get
+from propylon.xds.bootstrap import bootstrap, pipe_address
+from propylon.xds.server import SnapshotCache, XdsServer
 
 READY_TIMEOUT = 60.0
 

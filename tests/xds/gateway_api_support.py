@@ -30,13 +30,13 @@ import h2.connection
 import h2.events
 import h2.exceptions
 from aiohttp import web
+from xds_support import XdsFixture, free_port
 
 from propylon.echo.httpserver import websocket_echo
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.translate import translate
 from propylon.translate.types import Result, Snapshot
 from propylon.xds.translate import translate as to_envoy
-from xds_support import XdsFixture, free_port
 
 KEY = GatewayKey("default", "gw")
 NODE = str(KEY)

@@ -14,10 +14,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-
 from gateway_api_support import NODE, Stack, route, service
-from propylon.conformance.tlsmaterial import issue
 from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
+
+from propylon.conformance.tlsmaterial import issue
 
 HOST = "abc.example.com"
 URI = "spiffe://abc.example.com/ns/default/sa/backend"

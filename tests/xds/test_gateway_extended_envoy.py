@@ -9,7 +9,6 @@ from contextlib import AsyncExitStack
 
 import aiohttp
 import pytest
-
 from gateway_api_support import NODE, Echo, Stack, echo_backend, route, service
 from xds_support import EnvoyFactory, XdsFixture, wait_for
 

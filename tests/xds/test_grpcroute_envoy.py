@@ -9,13 +9,13 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
-
 from gateway_api_support import NODE, Stack, service
+from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
+
 from propylon.conformance.grpcclient import GRPCResponse, call
 from propylon.echo.grpcserver import GRPCEchoConfig, serve_grpc
 from propylon.echo.grpcservice import method_path
 from propylon.translate.types import Result
-from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 
 GrpcFactory = Callable[[str], Awaitable[int]]
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-
 from gateway_api_support import (
     NODE,
     Echo,

@@ -8,13 +8,12 @@ import ssl
 from collections.abc import Callable
 
 import pytest
+from test_tls_envoy import served_serial
+from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
-from test_tls_envoy import served_serial
-
 from tests.certificates import self_signed
-from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 
 NODE = "default/certs"
 

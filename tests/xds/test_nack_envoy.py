@@ -7,13 +7,12 @@ from collections.abc import Awaitable
 from dataclasses import replace
 
 import aiohttp
+from test_tls_envoy import served_serial
+from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
-from test_tls_envoy import served_serial
-
 from tests.certificates import self_signed
-from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 
 NODE = "default/nack"
 REFUSED_REGEX = "/(?<=bar)x"  # Python's re accepts it, RE2 (and so Envoy) refuses it

@@ -26,6 +26,8 @@ import lightkube
 import pytest
 from envoy.config.route.v3.route_components_pb2 import VirtualHost
 from envoy.extensions.transport_sockets.tls.v3.secret_pb2 import Secret
+from test_tls_envoy import served_serial
+from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 
 from propylon.api.kinds import by_kind
 from propylon.apiserver import APIServer
@@ -34,11 +36,8 @@ from propylon.controller.reconciler import Controller
 from propylon.ir.model import GatewayIR
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 from propylon.xds.translate import Translator, XdsResources
-from test_tls_envoy import served_serial
-
 from tests.certificates import self_signed
 from tests.controller.infra_double import LoopbackInfra
-from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 
 NODE = "default/gw"
 

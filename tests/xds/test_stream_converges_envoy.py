@@ -17,10 +17,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from propylon.ir import model as ir
-from propylon.xds.translate import translate
-from tests.certificates import self_signed
 from xds_support import (
     BackendFactory,
     EnvoyFactory,
@@ -29,6 +25,10 @@ from xds_support import (
     config_dump,
     free_port,
 )
+
+from propylon.ir import model as ir
+from propylon.xds.translate import translate
+from tests.certificates import self_signed
 
 NODE = "default/converge"
 HOSTS = ("h1", "h2", "h3")

@@ -8,11 +8,11 @@ import ssl
 
 import aiohttp
 from cryptography import x509
+from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 
 from propylon.ir import model as ir
 from propylon.xds.translate import SECRET, translate
 from tests.certificates import self_signed
-from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 
 NODE = "default/tls"
 

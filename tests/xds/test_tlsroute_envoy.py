@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
+
 from propylon.conformance import tcp
 from propylon.conformance.requests import Target
 from propylon.conformance.tlsmaterial import issue
 from propylon.echo.tcpserver import TCPEchoConfig, serve_tcp
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
-from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 
 NODE = "default/tls-routes"
 CONTEXT = {"namespace": "default", "ingress": "", "service": "tcp", "pod": "tcp-backend-x-1"}

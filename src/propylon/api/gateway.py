@@ -43,14 +43,22 @@ class LabelSelector:
     def matches(self, labels: dict[str, str]) -> bool:
         if any(labels.get(k) != v for k, v in self.match_labels):
             return False
-        for key, op, values in self.match_expressions:
-            ok = {"In": lambda: labels.get(key) in values,
-                  "NotIn": lambda: labels.get(key) not in values,
-                  "Exists": lambda: key in labels,
-                  "DoesNotExist": lambda: key not in labels}.get(op, lambda: False)()
-            if not ok:
-                return False
-        return True
+        return all(_expression_matches(labels, key, op, values)
+                   for key, op, values in self.match_expressions)
+
+
+def _expression_matches(labels: dict[str, str], key: str, op: str,
+                        values: tuple[str, ...]) -> bool:
+    """One matchExpression: In, NotIn, Exists or DoesNotExist; an unknown operator never matches."""
+    if op == "In":
+        return labels.get(key) in values
+    if op == "NotIn":
+        return labels.get(key) not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    return False
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from propylon.api.kinds import KindInfo
 from propylon.apiserver.errors import StrictDecodingError, bad_request, invalid
 from propylon.apiserver.objectmeta import meta_causes, unknown_meta_fields
 
-
 Validator = Callable[[dict[str, Any]], list[Any]]
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")

@@ -31,8 +31,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from propylon.api.kinds import (AGE, GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo,
-                               PrinterColumn, served_versions)
+from propylon.api.kinds import (
+    AGE,
+    GATEWAY_GROUP,
+    KINDS,
+    PROPYLON_GROUP,
+    KindInfo,
+    PrinterColumn,
+    served_versions,
+)
 from propylon.apiserver.structural import undeclared
 
 CRD_GROUP = "apiextensions.k8s.io"
@@ -107,7 +114,7 @@ def kinds_of(crd: dict[str, Any]) -> list[tuple[KindInfo, dict[str, Any] | None]
             namespaced=spec.get("scope") == "Namespaced",
             short_names=tuple(names.get("shortNames") or ()),
             categories=tuple(names.get("categories") or ()),
-            has_status="status" in ((version.get("subresources") or {})),
+            has_status="status" in (version.get("subresources") or {}),
             columns=_columns(version))
         schema = (version.get("schema") or {}).get("openAPIV3Schema")
         out.append((info, schema if isinstance(schema, dict) else None))
@@ -128,7 +135,8 @@ def crd_errors(crd: dict[str, Any]) -> list[FieldError]:
     if not isinstance(spec, dict):
         return [FieldError("spec", "FieldValueRequired", "Required value")]
     errors = []
-    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    given_names = spec.get("names")
+    names: dict[str, Any] = given_names if isinstance(given_names, dict) else {}
     for field, value in (("spec.group", spec.get("group")),
                          ("spec.names.plural", names.get("plural")),
                          ("spec.names.kind", names.get("kind"))):

@@ -9,9 +9,8 @@ alone is not served: it answers 404).
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Sequence
+from typing import Any
 
 from propylon.api.kinds import KindInfo
 

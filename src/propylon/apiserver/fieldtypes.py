@@ -143,7 +143,8 @@ def _child(source: Source, name: str) -> Source:
     if isinstance(source, Mapping):
         props = source.get("properties") or {}
         if name in props:
-            return props[name]
+            child: Mapping[str, Any] = props[name]
+            return child
         extra = source.get("additionalProperties")
         return extra if isinstance(extra, Mapping) else None
     return None
@@ -152,9 +153,8 @@ def _child(source: Source, name: str) -> Source:
 def _items(source: Source) -> Source:
     if isinstance(source, Arr):
         return source.items
-    if isinstance(source, Mapping) and isinstance(source.get("items"), Mapping):
-        return source["items"]
-    return None
+    items = source.get("items") if isinstance(source, Mapping) else None
+    return items if isinstance(items, Mapping) else None
 
 
 def _node_defaults(items: Node, keys: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:

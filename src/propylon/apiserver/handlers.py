@@ -28,10 +28,17 @@ from aiohttp import web
 from propylon.api.kinds import KindInfo
 from propylon.apiserver import audit, discovery, openapi
 from propylon.apiserver.admission import field_validation
-from propylon.apiserver.errors import (JSON_CONTENT_TYPE, APIError, StrictDecodingError,
-                                       bad_request, json_response,
-                                       resource_not_found, storage_failure, to_response,
-                                       unsupported_media_type)
+from propylon.apiserver.errors import (
+    JSON_CONTENT_TYPE,
+    APIError,
+    StrictDecodingError,
+    bad_request,
+    json_response,
+    resource_not_found,
+    storage_failure,
+    to_response,
+    unsupported_media_type,
+)
 from propylon.apiserver.events import EventHub
 from propylon.apiserver.registry import APPLY_PATCH, Registry
 from propylon.apiserver.selectors import selectors
@@ -70,14 +77,25 @@ def _loads(raw: bytes, duplicates: list[str]) -> Any:
     def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
         if len(obj) < len(pairs):
-            keys: set[str] = set()
-            seen[id(obj)] = [k for k, _ in pairs if k in keys or keys.add(k)]
+            seen[id(obj)] = _repeated([k for k, _ in pairs])
         return obj
 
     value = json.loads(raw, object_pairs_hook=pairs_to_dict)
     if seen:
         _duplicate_paths(value, "", seen, duplicates)
     return value
+
+
+def _repeated(keys: list[str]) -> list[str]:
+    """Each key given again after its first occurrence, once per repetition, in order."""
+    first: set[str] = set()
+    repeated: list[str] = []
+    for key in keys:
+        if key in first:
+            repeated.append(key)
+        else:
+            first.add(key)
+    return repeated
 
 
 def _duplicate_paths(value: Any, path: str, seen: dict[int, list[str]], out: list[str]) -> None:
@@ -122,10 +140,10 @@ async def _decode_body(request: web.Request, required: bool = True,
             return yaml.safe_load(raw)
     except (ValueError, yaml.YAMLError) as err:
         raise bad_request(f"the request body is not valid {content_type}: {err}") from err
-    err = unsupported_media_type(content_type, ["application/json", "application/yaml"])
+    unsupported = unsupported_media_type(content_type, ["application/json", "application/yaml"])
     if "protobuf" in content_type:
-        err.message += _PROTOBUF_HINT
-    raise err
+        unsupported.message += _PROTOBUF_HINT
+    raise unsupported
 
 
 class Routes:
@@ -260,7 +278,8 @@ class Routes:
         if request.method == "POST":
             if namespace is None:
                 raise resource_not_found()
-            validation, duplicates = field_validation(query), []
+            validation = field_validation(query)
+            duplicates: list[str] = []
             body = await _decode_body(request, duplicates=duplicates)
             try:
                 early = _strict_decoding(validation, duplicates)
@@ -330,7 +349,8 @@ class Routes:
                                               query.get("includeObject", "Metadata")))
             return json_response(obj)
         if request.method in ("PUT", "PATCH"):
-            validation, duplicates = field_validation(query), []
+            validation = field_validation(query)
+            duplicates: list[str] = []
             body = await _decode_body(request, duplicates=duplicates)
             if request.method == "PUT":
                 try:

@@ -91,12 +91,18 @@ async def _drain(conn: socket.socket) -> None:
         pass
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    """Resolve `waiter` once the socket is readable (the reader may fire again before removal)."""
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 async def _peek(conn: socket.socket) -> bytes:
     """The first bytes sent on `conn` (up to five), left unread; b"" if it closed."""
     loop = asyncio.get_running_loop()
     while True:
         ready = loop.create_future()
-        loop.add_reader(conn.fileno(), lambda: ready.done() or ready.set_result(None))
+        loop.add_reader(conn.fileno(), _wake, ready)
         try:
             await ready
         finally:

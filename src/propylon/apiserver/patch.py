@@ -158,9 +158,13 @@ def _strip(value: Any) -> Any:
         return {k: _strip(v) for k, v in value.items()
                 if not k.startswith("$") and v is not None}
     if isinstance(value, list):
-        return [_strip(v) for v in value
-                if not (isinstance(v, dict) and v.get("$patch") == "delete")]
+        return _strip_list(value)
     return value
+
+
+def _strip_list(values: list[Any]) -> list[Any]:
+    return [_strip(v) for v in values
+            if not (isinstance(v, dict) and v.get("$patch") == "delete")]
 
 
 def _smp_map(keys: dict[tuple[str, ...], str], target: Any, patch: dict[str, Any],
@@ -207,13 +211,13 @@ def _smp_map(keys: dict[tuple[str, ...], str], target: Any, patch: dict[str, Any
 def _smp_list(keys: dict[tuple[str, ...], str], target: Any, patch: list[Any],
               path: tuple[str, ...], order: Any) -> list[Any]:
     if any(isinstance(v, dict) and v.get("$patch") == "replace" for v in patch):
-        return _strip([v for v in patch if not (isinstance(v, dict) and "$patch" in v)])
+        return _strip_list([v for v in patch if not (isinstance(v, dict) and "$patch" in v)])
     current = list(copy.deepcopy(target)) if isinstance(target, list) else []
     if path in PRIMITIVE_SETS:
         return current + [v for v in patch if v not in current]
     merge_key = keys.get(path)
     if merge_key is None:
-        return _strip(patch)
+        return _strip_list(patch)
     for item in patch:
         if not isinstance(item, dict) or merge_key not in item:
             raise PatchError(f'every element of "{".".join(path)}" needs its merge key '

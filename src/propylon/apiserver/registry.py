@@ -18,6 +18,7 @@ Services get a cluster IP from 10.96.0.0/16 (`clusterips`).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 import json
 import secrets
@@ -28,13 +29,20 @@ from typing import Any
 
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.api.mergepatch import merge_patch
-from propylon.apiserver import patch as patches
 from propylon.apiserver import crds
-from propylon.apiserver.clusterips import ClusterIPs
+from propylon.apiserver import patch as patches
 from propylon.apiserver.admission import Validator, admit, prune_unknown
-from propylon.apiserver.errors import (APIError, already_exists, bad_request, conflict,
-                                       invalid, namespace_not_found, not_found,
-                                       unsupported_media_type)
+from propylon.apiserver.clusterips import ClusterIPs
+from propylon.apiserver.errors import (
+    APIError,
+    already_exists,
+    bad_request,
+    conflict,
+    invalid,
+    namespace_not_found,
+    not_found,
+    unsupported_media_type,
+)
 from propylon.apiserver.events import Event, EventHub
 from propylon.apiserver.fieldtypes import Shape, shape_of
 from propylon.apiserver.managedfields import apply, record_apply, record_update
@@ -100,7 +108,7 @@ class Registry:
         return [_relabel(info, o) for o in self.storage.list(storage_key(info), namespace)
                 if match(o)]
 
-    def list_json(self, info: KindInfo, namespace: str | None) -> list[str]:
+    def list_json(self, info: KindInfo, namespace: str | None) -> builtins.list[str]:
         """Every object of `info` (in `namespace`) as JSON, decoded only when it must be
         relabelled: what a list without selectors sends, without decoding and encoding it."""
         return [body if version in (None, info.api_version)
@@ -112,13 +120,13 @@ class Registry:
     async def create(self, info: KindInfo, namespace: str, body: Any, query: dict[str, str],
                      validation: str, manager: str | None = None,
                      applied: dict[str, Any] | None = None
-                     ) -> tuple[dict[str, Any], list[str]]:
+                     ) -> tuple[dict[str, Any], builtins.list[str]]:
         async with self.lock:
             return self._create(info, namespace, body, query, validation, manager, applied)
 
     def _create(self, info: KindInfo, namespace: str, body: Any, query: dict[str, str],
                 validation: str, manager: str | None, applied: dict[str, Any] | None
-                ) -> tuple[dict[str, Any], list[str]]:
+                ) -> tuple[dict[str, Any], builtins.list[str]]:
         obj = self._check_body(info, namespace, body)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
@@ -144,7 +152,7 @@ class Registry:
 
     async def update(self, info: KindInfo, namespace: str, name: str, body: Any,
                      query: dict[str, str], validation: str, status: bool
-                     ) -> tuple[dict[str, Any], list[str]]:
+                     ) -> tuple[dict[str, Any], builtins.list[str]]:
         new = self._check_body(info, namespace, body)
         if new["metadata"].get("name") != name:
             raise bad_request(f'the name of the object ({new["metadata"].get("name")}) does not '
@@ -156,7 +164,7 @@ class Registry:
 
     async def patch(self, info: KindInfo, namespace: str, name: str, content_type: str,
                     body: Any, query: dict[str, str], validation: str, status: bool
-                    ) -> tuple[dict[str, Any], list[str], bool]:
+                    ) -> tuple[dict[str, Any], builtins.list[str], bool]:
         """Returns the stored object, warnings, and whether it was created (apply only)."""
         manager = query.get("fieldManager")
         if content_type == APPLY_PATCH:
@@ -217,7 +225,7 @@ class Registry:
             return self._remove(info, namespace, obj)
 
     async def delete_collection(self, info: KindInfo, namespace: str | None, match: Matcher,
-                                query: dict[str, str]) -> list[dict[str, Any]]:
+                                query: dict[str, str]) -> builtins.list[dict[str, Any]]:
         async with self.lock:
             doomed = self.list(info, namespace, match)
             if info == NAMESPACES:
@@ -292,7 +300,7 @@ class Registry:
 
     def _replace(self, info: KindInfo, namespace: str, old: dict[str, Any],
                  new: dict[str, Any], query: dict[str, str], validation: str, status: bool,
-                 skip_manager: bool = False) -> tuple[dict[str, Any], list[str]]:
+                 skip_manager: bool = False) -> tuple[dict[str, Any], builtins.list[str]]:
         new = self._check_body(info, namespace, new)
         old_meta = old["metadata"]
         if status:
@@ -396,7 +404,7 @@ class Registry:
                 for obj in self.storage.list(storage_key(info), namespace):
                     self._remove(info, namespace, obj)
 
-    def _delete_custom_objects(self, kinds: list[KindInfo]) -> None:
+    def _delete_custom_objects(self, kinds: builtins.list[KindInfo]) -> None:
         """Delete the objects of a deleted CRD (unless a builtin kind still serves them)."""
         served = {storage_key(k) for k in self.catalog.kinds()}
         for info in kinds[:1]:

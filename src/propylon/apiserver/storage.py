@@ -22,6 +22,7 @@ half-written stays, reads keep working and the next write succeeds once the caus
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from pathlib import Path
@@ -70,7 +71,7 @@ class Storage:
         return [json.loads(body) for body, _ in self.list_json(plural, namespace)]
 
     def list_json(self, plural: str, namespace: str | None = None
-                  ) -> list[tuple[str, str | None]]:
+                  ) -> builtins.list[tuple[str, str | None]]:
         """Like `list`, not decoded: each object's stored JSON and its apiVersion."""
         columns = "SELECT body, json_extract(body, '$.apiVersion') FROM objects WHERE plural = ?"
         if namespace is None:

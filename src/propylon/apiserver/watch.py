@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver.errors import APIError, JSON_CONTENT_TYPE, bad_request
+from propylon.apiserver.errors import JSON_CONTENT_TYPE, APIError, bad_request
 from propylon.apiserver.events import Event, EventHub, Expired
 from propylon.apiserver.registry import Registry, storage_key
 from propylon.apiserver.selectors import selectors

@@ -19,7 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from propylon.cli.apiclient import APIClient, APIError, error_message, object_path
+from propylon.api.kinds import by_api_version
+from propylon.apiserver.errors import APIError
+from propylon.cli.apiclient import APIClient, error_message, object_path
 from propylon.cli.connect import add_connection_args, add_namespace_arg, connect
 from propylon.manifests import Manifest, ObjectRef, load_manifests, object_ref
 
@@ -50,7 +52,7 @@ def resolved(manifests: list[Manifest], namespace: str,
         ref = object_ref(m.obj, namespace)
         own = (m.obj.get("metadata") or {}).get("namespace")
         try:
-            ref.info
+            by_api_version(ref.api_version, ref.kind)
         except KeyError:
             out.append((m, f'error: resource mapping not found for name: "{ref.name}" from '
                            f'"{m.source}": no matches for kind "{ref.kind}" in version '

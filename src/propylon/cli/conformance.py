@@ -28,8 +28,14 @@ from propylon.conformance import manifests
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import CaseError, load_cases, select_cases
 from propylon.conformance.network import UNUSABLE_ADDRESS, RunNetwork, SlotTaken, claim
-from propylon.conformance.report import (FAILED, NOT_SUPPORTED, SKIPPED, CaseResult,
-                                         conformance_report, summary_line)
+from propylon.conformance.report import (
+    FAILED,
+    NOT_SUPPORTED,
+    SKIPPED,
+    CaseResult,
+    conformance_report,
+    summary_line,
+)
 from propylon.conformance.runner import Harness
 from propylon.standalone import Standalone, StandaloneOptions
 from propylon.statedir import StateDirInUse
@@ -141,7 +147,7 @@ def _print(results: list[CaseResult], verbose: bool) -> None:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _version() -> str:

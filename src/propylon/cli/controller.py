@@ -180,7 +180,8 @@ async def serve(args: argparse.Namespace) -> None:
     tls = MutualTls(await certs.ensure())
     cache = SnapshotCache()
     xds = XdsServer(cache)
-    xds_port = await xds.start(*args.xds_listen, tls=tls)
+    listen_host, listen_port = args.xds_listen
+    xds_port = await xds.start(listen_host, listen_port, tls=tls)
     options = ProxyOptions(image=args.envoy_image or DEFAULT_IMAGE, replicas=args.proxy_replicas,
                            privileged_port_offset=args.privileged_port_offset)
     infra = KubernetesInfra(client, args.xds_address[0], args.xds_address[1], options,

@@ -14,7 +14,8 @@ import sys
 from typing import Any
 
 from propylon.api.kinds import KindInfo
-from propylon.cli.apiclient import APIClient, APIError, error_message, object_path
+from propylon.apiserver.errors import APIError
+from propylon.cli.apiclient import APIClient, error_message, object_path
 from propylon.cli.apply import add_filename_arg, resolved
 from propylon.cli.connect import add_connection_args, add_namespace_arg, connect
 from propylon.cli.errors import UsageError

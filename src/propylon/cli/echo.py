@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from propylon.echo import command
 from propylon.cli.errors import UsageError
+from propylon.echo import command
 
 
 def add_parser(subparsers: Any) -> None:

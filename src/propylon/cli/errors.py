@@ -8,7 +8,8 @@ problems print their own message, which names the file or field and the fix.
 
 from __future__ import annotations
 
-from propylon.cli.apiclient import APIError, ConnectionFailed, error_message
+from propylon.apiserver.errors import APIError
+from propylon.cli.apiclient import ConnectionFailed, error_message
 from propylon.cli.kubeconfig import KubeconfigError
 from propylon.jsonpath import JSONPathError
 from propylon.manifests import ManifestError

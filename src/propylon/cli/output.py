@@ -26,7 +26,8 @@ FORMATS = ("wide", "yaml", "json", "name", "jsonpath=TEMPLATE")
 class _KubectlEmitter(yaml.emitter.Emitter):
     def choose_scalar_style(self) -> str:
         style = super().choose_scalar_style()
-        if self.event.style is None and style == "'":
+        # called for scalar events only
+        if isinstance(self.event, yaml.ScalarEvent) and self.event.style is None and style == "'":
             return '"'
         return style
 

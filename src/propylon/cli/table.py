@@ -28,7 +28,7 @@ def format_table(table: dict[str, Any], wide: bool = False, with_namespace: bool
         lines.append([_cell(cells[i]) if i < len(cells) else "" for i, _ in columns])
     if with_namespace:
         lines[0].insert(0, "NAMESPACE")
-        for line, row in zip(lines[1:], rows):
+        for line, row in zip(lines[1:], rows, strict=True):
             metadata = (row.get("object") or {}).get("metadata") or {}
             line.insert(0, str(metadata.get("namespace", "")))
     return align(lines)

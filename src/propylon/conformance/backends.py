@@ -276,6 +276,6 @@ async def _terminate(pod: Pod) -> None:
     process.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(process.wait(), 5)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         await process.wait()

@@ -13,7 +13,6 @@ method, namespace and backend pod prefix.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -50,7 +49,7 @@ async def call(address: str, port: int, method: str, authority: str | None = Non
                 (str(k).lower(), str(v)) for k, v in (metadata or {}).items()))
         except aio.AioRpcError as err:
             return GRPCResponse(err.code().name, err.details() or "")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return GRPCResponse(grpc.StatusCode.DEADLINE_EXCEEDED.name, "timed out")
     a = response.assertions
     return GRPCResponse("OK", "", a.fully_qualified_method, a.context.namespace, a.context.pod,

@@ -58,7 +58,8 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     conn.send_headers(stream_id, request_headers, end_stream=True)
     writer.write(conn.data_to_send())
     await writer.drain()
-    status, response_headers, body = 0, [], bytearray()
+    status, body = 0, bytearray()
+    response_headers: list[tuple[str, str]] = []
     while True:
         data = await reader.read(READ_SIZE)
         if not data:
@@ -69,7 +70,8 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
             raise H2Error(f"the server broke the HTTP/2 protocol: {err}") from None
         for event in events:
             if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream_id:
-                for name, value in event.headers:
+                for raw_name, raw_value in event.headers:
+                    name, value = _text(raw_name), _text(raw_value)
                     if name == ":status":
                         status = int(value)
                     elif not name.startswith(":"):
@@ -85,3 +87,9 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
                 return Response(status, response_headers, bytes(body))
         writer.write(conn.data_to_send())
         await writer.drain()
+
+
+def _text(value: bytes | str) -> str:
+    """A received header name or value as text: h2 decodes them (`header_encoding`) though its
+    type hints say bytes."""
+    return value if isinstance(value, str) else value.decode()

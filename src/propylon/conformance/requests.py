@@ -140,7 +140,7 @@ async def send(target: Target, request: Mapping[str, Any]) -> Outcome:
                                        **kwargs) as resp:
                 body = await resp.read()
                 return Outcome(Response(resp.status, list(resp.headers.items()), body))
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as err:
+    except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as err:
         return Outcome(Response(0), f"{type(err).__name__}: {err}")
 
 
@@ -158,7 +158,7 @@ async def _http2(target: Target, request: Mapping[str, Any]) -> Outcome:
             target.address, target.port, str(request.get("method") or "GET"),
             str(request.get("path") or "/"), _headers(request), context, sni), REQUEST_TIMEOUT_S)
         return Outcome(response)
-    except (h2client.H2Error, asyncio.TimeoutError, OSError, ssl.SSLError) as err:
+    except (TimeoutError, h2client.H2Error, OSError, ssl.SSLError) as err:
         return Outcome(Response(0), f"{type(err).__name__}: {err}")
 
 

@@ -92,12 +92,13 @@ class Harness:
         info = by_kind(kind)
         try:
             obj = await self.client.get(resource_class(info), name,
-                                        **({"namespace": namespace} if info.namespaced else {}))
+                                        namespace=namespace if info.namespaced else None)
         except ApiError as err:
             if err.status.code == 404:
                 return None
             raise
-        return obj.to_dict()
+        found: dict[str, Any] = obj.to_dict()
+        return found
 
     async def replace(self, obj: dict[str, Any]) -> None:
         info = by_kind(obj["kind"])
@@ -247,7 +248,7 @@ class Harness:
             raise CaseFailed(f"clientCert {text!r}: no tls.crt and tls.key in Secret {name}")
         folder = Path(tempfile.mkdtemp(prefix="propylon-client-cert-"))
         files = (folder / "tls.crt", folder / "tls.key")
-        for path, key in zip(files, ("tls.crt", "tls.key")):
+        for path, key in zip(files, ("tls.crt", "tls.key"), strict=True):
             path.write_bytes(base64.b64decode(data[key]))
         return str(files[0]), str(files[1])
 
@@ -352,7 +353,8 @@ class Harness:
             raise CaseFailed(f"gRPC {request.get('authority', '')}{method}: {reason}")
 
     async def weights(self, case: Case) -> None:
-        request = dict(case.requests[0]["request"]) if case.requests else {"path": "/"}
+        request: dict[str, Any] = (dict(case.requests[0]["request"]) if case.requests
+                                   else {"path": "/"})
         target = await self.target(case, request)
 
         async def send(extra: dict[str, str]) -> str:

@@ -212,7 +212,7 @@ def _route(entry: Mapping[str, Any], obj: Mapping[str, Any], controller: str,
         if None not in reasons:
             return reasons[0]
     if only:
-        reasons = []
+        missing: list[str] = []
         for parent in parents:
             ref = parent.get("parentRef") or {}
             if ref.get("name") == want.get("name") and ref.get("namespace") in (
@@ -220,8 +220,8 @@ def _route(entry: Mapping[str, Any], obj: Mapping[str, Any], controller: str,
                 reason = missing_conditions(parent.get("conditions"), only)
                 if reason is None:
                     return None
-                reasons.append(reason)
-        return "; ".join(reasons) or f"no parent {want.get('name')} in status: {parents}"
+                missing.append(reason)
+        return "; ".join(missing) or f"no parent {want.get('name')} in status: {parents}"
     return None
 
 

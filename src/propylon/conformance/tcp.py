@@ -20,7 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from propylon.conformance.requests import MAX_TIME_TO_CONSISTENCY_S, POLL_S, REQUEST_TIMEOUT_S, Target
+from propylon.conformance.requests import (
+    MAX_TIME_TO_CONSISTENCY_S,
+    POLL_S,
+    REQUEST_TIMEOUT_S,
+    Target,
+)
 
 WELCOME = "Gateway API Test TCP Server\n"
 REJECTED = (ssl.SSLEOFError, ConnectionResetError, asyncio.IncompleteReadError, EOFError)
@@ -110,7 +115,7 @@ async def wait_valid(target: Target, request: Mapping[str, Any], expect: Mapping
     async def attempt() -> str | None:
         try:
             return mismatch(await exchange(target, request), expect)
-        except (OSError, EOFError, ssl.SSLError, asyncio.TimeoutError, ValueError) as err:
+        except (TimeoutError, OSError, EOFError, ssl.SSLError, ValueError) as err:
             return f"{type(err).__name__}: {err}"
 
     return await _until(attempt, max_time)
@@ -127,7 +132,7 @@ async def wait_rejected(target: Target, request: Mapping[str, Any],
                 server_hostname=sni or target.address), REQUEST_TIMEOUT_S)
         except REJECTED:
             return None
-        except (OSError, ssl.SSLError, asyncio.TimeoutError) as err:
+        except (TimeoutError, OSError, ssl.SSLError) as err:
             return f"dial failed otherwise: {type(err).__name__}: {err}"
         writer.close()
         return "the TLS handshake succeeded"

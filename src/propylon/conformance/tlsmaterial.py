@@ -57,7 +57,7 @@ def issue(common_name: str, hosts: tuple[str, ...] = (), issuer: KeyPair | None 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Propylon conformance"),
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder()
                .subject_name(name)
                .issuer_name(issuer.cert.subject if issuer else name)

@@ -21,13 +21,12 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import uuid
 import re
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
 from pathlib import Path
-
+from typing import Any
 
 REQUESTS = 500
 CONCURRENCY = 10
@@ -64,13 +63,13 @@ async def weighted(send: Callable[[dict[str, str]], Awaitable[str]],
         counts: Counter[str] = Counter()
         semaphore = asyncio.Semaphore(CONCURRENCY)
 
-        async def one() -> None:
+        async def one(semaphore: asyncio.Semaphore, counts: Counter[str]) -> None:
             headers = {"X-Jitter": str(random.randint(0, 9999))} if random.random() < 0.5 else {}
             async with semaphore:
                 pod = await send(headers)
             counts[backend_of(pod) if pod else "no echo answer"] += 1
 
-        await asyncio.gather(*(one() for _ in range(REQUESTS)))
+        await asyncio.gather(*(one(semaphore, counts) for _ in range(REQUESTS)))
         reason = split_error(counts, weights)
         if reason is None:
             return None

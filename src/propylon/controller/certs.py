@@ -146,7 +146,9 @@ class CertManager:
                              "labels": {"app.kubernetes.io/managed-by": "propylon"}}}
             try:
                 if current is None:
-                    await self._client.create(SECRET(body), namespace=self._namespace)
+                    # lightkube's overloads leave out the namespace its create() takes
+                    await self._client.create(  # type: ignore[call-overload]
+                        SECRET(body), namespace=self._namespace)
                 else:
                     body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
                     await self._client.replace(SECRET(body), name, namespace=self._namespace)

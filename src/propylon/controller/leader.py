@@ -126,7 +126,8 @@ class LeaderElector:
         try:
             current = await self._get()
             if current is None:
-                await self._client.create(LEASE({
+                # lightkube's overloads leave out the namespace its create() takes
+                await self._client.create(LEASE({  # type: ignore[call-overload]
                     "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": cfg.name, "namespace": cfg.namespace},
                     "spec": self._record({}, acquired=True)}), namespace=cfg.namespace)

@@ -66,8 +66,8 @@ from typing import Any, Protocol
 import lightkube
 
 from propylon.api.kinds import GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo, by_kind
-from propylon.informer import Informer
 from propylon.controller.status import StatusWriter
+from propylon.informer import Informer
 from propylon.infra import InfraManager
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections
 from propylon.translate import Memo, translate

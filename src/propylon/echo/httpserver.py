@@ -236,7 +236,10 @@ def _reset(transport: asyncio.BaseTransport | None) -> None:
     sock = transport.get_extra_info("socket")
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
+    if isinstance(transport, asyncio.WriteTransport):
+        transport.abort()
+    else:
+        transport.close()
 
 
 async def websocket_echo(request: web.BaseRequest) -> web.WebSocketResponse:

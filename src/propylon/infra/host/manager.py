@@ -138,7 +138,8 @@ class HostInfra:
 
     async def _converge(self, key: GatewayKey, ir: InfraIR) -> None:
         gateway = self._gateways.get(key)
-        trusted_address, trusted = None, {}
+        trusted_address: str | None = None
+        trusted: dict[int, int] = {}
         if gateway is None:
             directory = self._proxies_dir / proxy_dir_name(key)
             admin = self._sockets.admin(directory.name)

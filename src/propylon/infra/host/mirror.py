@@ -173,7 +173,7 @@ def _owning_gateway(obj: dict[str, Any]) -> GatewayKey | None:
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
     label, namespace = labels.get(GATEWAY_NAME_LABEL), labels.get(NAMESPACE_LABEL)
-    if not label or namespace != meta.get("namespace"):
+    if not label or not namespace or namespace != meta.get("namespace"):
         return None
     for ref in meta.get("ownerReferences") or []:
         name = str(ref.get("name") or "")

@@ -92,7 +92,7 @@ class ProxySupervisor:
     def _backoff(self) -> float:
         if self._failures <= 1:
             return 0.0
-        return min(FIRST_BACKOFF * 2 ** (self._failures - 2), MAX_BACKOFF)
+        return min(FIRST_BACKOFF * 2.0 ** (self._failures - 2), MAX_BACKOFF)
 
     async def _watch(self) -> None:
         while True:

@@ -48,8 +48,13 @@ from lightkube.core.exceptions import ApiError
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.client import resource_class
 from propylon.informer import Informer
-from propylon.infra.kubernetes.resources import (ProxyOptions, container_port, gateway_objects,
-                                                 object_name, tls_secret_name)
+from propylon.infra.kubernetes.resources import (
+    ProxyOptions,
+    container_port,
+    gateway_objects,
+    object_name,
+    tls_secret_name,
+)
 from propylon.infra.labels import COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL
 from propylon.infra.owners import GatewayOwners
 from propylon.infra.subscribers import Subscribers

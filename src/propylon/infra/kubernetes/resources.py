@@ -110,7 +110,7 @@ def gateway_objects(ir: InfraIR, owner: Owner, xds_host: str, xds_port: int,
     and (with at least one port) Service."""
     data = config_data(ir, xds_host, xds_port, xds_tls is not None)
     config_hash = hashlib.sha256(_json(data).encode()).hexdigest()[:16]
-    objects = [
+    objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(ir, owner),
          "automountServiceAccountToken": False},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _metadata(ir, owner),
@@ -135,7 +135,7 @@ def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
         "annotations": {**dict(ir.annotations), **dict(params.pod_annotations),
                         "propylon.dev/bootstrap-hash": config_hash}}
     concurrency = ["--concurrency", str(params.concurrency)] if params.concurrency else []
-    container = {
+    container: dict[str, Any] = {
         "name": "envoy", "image": params.image or options.image,
         "imagePullPolicy": "IfNotPresent", "command": ["envoy"],
         "args": ["-c", f"{BOOTSTRAP_DIR}/{BOOTSTRAP_KEY}", "--disable-hot-restart",

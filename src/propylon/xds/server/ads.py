@@ -78,7 +78,8 @@ _WAKE = _Wake()
 _END = object()
 
 
-class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
+# the generated gRPC servicer has no type information
+class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignore[misc]
     def __init__(self, server: XdsServer) -> None:
         self._server = server
 
@@ -176,7 +177,7 @@ class XdsServer:
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
         ])
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(_AdsServicer(self), server)
-        bound = (server.add_secure_port(address, tls.credentials()) if tls is not None
+        bound: int = (server.add_secure_port(address, tls.credentials()) if tls is not None
                  else server.add_insecure_port(address))
         await server.start()
         self._server = server

@@ -55,7 +55,8 @@ def _name(message: Message) -> str:
 
 def _item_key(item: Any) -> Hashable:
     """An IR object's identity across calls: its name, or the object itself."""
-    return getattr(item, "name", None) or item
+    key: Hashable = getattr(item, "name", None) or item
+    return key
 
 
 Built = tuple[VirtualHost, rc.VirtualHost, frozenset[str]]  # IR, message, clusters it uses
@@ -88,7 +89,7 @@ class Reuse:
             if found is None or not (found[0] is item or found[0] == item):
                 found = (item, build(item))
             self._live[key] = found
-            return found[1]  # type: ignore[no-any-return]
+            return found[1]
         return reusing
 
     def listed(self, build: Callable[[In], Out | None], items: tuple[In, ...]) -> dict[str, Out]:
@@ -109,9 +110,9 @@ class Reuse:
             if found is None or not (found[0] is item or found[0] == item):
                 found = (item, build(item))
             kept[key] = found
-            return found[1]  # type: ignore[no-any-return]
+            return found[1]
 
-        result = _by_name(items, one)
+        result: dict[str, Out] = _by_name(items, one)
         self._live_lists[build] = (items, result, kept)
         return result
 

@@ -30,6 +30,9 @@ from envoy.extensions.filters.listener.tls_inspector.v3.tls_inspector_pb2 import
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb,
 )
+from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (  # noqa: E501
+    HttpConnectionManager as HCM,
+)
 from envoy.extensions.filters.network.tcp_proxy.v3.tcp_proxy_pb2 import TcpProxy
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from google.protobuf.any_pb2 import Any
@@ -41,7 +44,6 @@ from propylon.ir import model as ir
 from propylon.xds.translate import cors
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source
 
-HCM = hcm_pb.HttpConnectionManager
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
 REQUEST_HEADERS_TIMEOUT = Duration(seconds=10)
 ALPN = ("h2", "http/1.1")
