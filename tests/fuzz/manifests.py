@@ -43,7 +43,7 @@ def material() -> tuple[Obj, ...]:
     ca = issue("fuzz-ca", ca=True)
     pairs = [issue(name, ("*.test", "a.test"), ca) for name in SECRETS]
     pairs[-1] = KeyPair(pairs[-1].cert, pairs[0].key)  # its key is another certificate's
-    secrets = tuple(tls_secret("a", name, pair) for name, pair in zip(SECRETS, pairs))
+    secrets = tuple(tls_secret("a", name, pair) for name, pair in zip(SECRETS, pairs, strict=True))
     config_map = {"apiVersion": "v1", "kind": "ConfigMap",
                   "metadata": {"namespace": "a", "name": CA_CONFIG_MAP},
                   "data": {"ca.crt": ca.cert_pem.decode()}}

@@ -23,7 +23,6 @@ from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Result
 from propylon.xds.translate import XdsResources
 from propylon.xds.translate import translate as xds_translate
 from propylon.xds.translate.static import static_bootstrap
-
 from tests.fuzz.manifests import Obj, placed
 
 NOW = "2026-01-01T00:00:00Z"

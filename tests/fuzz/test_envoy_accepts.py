@@ -29,7 +29,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from propylon.xds.validate import rejected
-
 from tests.fuzz.manifests import Obj, world
 from tests.fuzz.pipeline import Translated, admit_and_translate, bootstrap_of
 

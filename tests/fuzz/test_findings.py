@@ -11,7 +11,6 @@ from envoy.extensions.transport_sockets.tls.v3.tls_pb2 import UpstreamTlsContext
 
 from propylon.api.validation import validate
 from propylon.xds.validate import envoy_rejects
-
 from tests.fuzz.manifests import GW, material
 from tests.fuzz.pipeline import Translated, admit_and_translate, bootstrap_of
 

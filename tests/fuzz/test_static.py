@@ -11,7 +11,6 @@ from envoy.config.cluster.v3.cluster_pb2 import Cluster
 from propylon.xds.translate import XdsResources
 from propylon.xds.translate.static import MissingResource, static_bootstrap
 from propylon.xds.validate import envoy_rejects
-
 from tests.fuzz.manifests import material
 from tests.fuzz.pipeline import admit_and_translate
 from tests.fuzz.test_findings import _route, _world

@@ -15,8 +15,8 @@ files at run time.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 from propylon.api.core import is_endpoint_address
 from propylon.api.formats import DNS_LABEL, DNS_SUBDOMAIN, LABEL_VALUE, duration_ms
@@ -33,9 +33,9 @@ from propylon.api.schema import (
     Str,
     cel,
     check,
-    invalid,
     defaults,
     each,
+    invalid,
 )
 
 __all__ = ["FieldError", "validate", "with_defaults", "SCHEMAS"]
@@ -238,13 +238,19 @@ HEADER_MODIFIER = Obj({
 
 
 def _path_modifier_rules() -> tuple[Rule, ...]:
+    def field_with_type(type_: str, field_: str) -> Callable[[Any], bool]:
+        return lambda p: p.get("type") != type_ or field_ in p
+
+    def type_with_field(type_: str, field_: str) -> Callable[[Any], bool]:
+        return lambda p: field_ not in p or p.get("type") == type_
+
     rules: list[Rule] = []
     for type_, field_ in (("ReplaceFullPath", "replaceFullPath"),
                           ("ReplacePrefixMatch", "replacePrefixMatch")):
         rules.append(cel(f"{field_} must be specified when type is set to '{type_}'",
-                         lambda p, t=type_, f=field_: p.get("type") != t or f in p))
+                         field_with_type(type_, field_)))
         rules.append(cel(f"type must be '{type_}' when {field_} is set",
-                         lambda p, t=type_, f=field_: f not in p or p.get("type") == t))
+                         type_with_field(type_, field_)))
     return tuple(rules)
 
 
@@ -360,7 +366,8 @@ def _path_match_rules(value: dict[str, Any], path: str) -> list[FieldError]:
     v = value.get("value", "/")
     errors: list[FieldError] = []
     for message, ok in _PATH_RULES:
-        errors.extend(cel(message, lambda _, ok=ok: ok(v))(value, path))
+        if not ok(v):
+            errors.extend(cel(message, lambda _: False)(value, path))
     return errors
 
 
@@ -519,7 +526,7 @@ GRPC_RULE = Obj({
 GRPC_ROUTE_SPEC = Obj({
     "parentRefs": HTTP_ROUTE_SPEC.fields["parentRefs"],
     "hostnames": HTTP_ROUTE_SPEC.fields["hostnames"],
-    "rules": Arr(GRPC_RULE, max_items=16, rules=HTTP_ROUTE_SPEC.fields["rules"].rules),
+    "rules": Arr(GRPC_RULE, max_items=16, rules=cast(Arr, HTTP_ROUTE_SPEC.fields["rules"]).rules),
 })
 
 # -------------------------------------------------------------------------------- ReferenceGrant

@@ -29,7 +29,7 @@ import argparse
 import base64
 import ipaddress
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from propylon.api.kinds import GATEWAY_GROUP, by_api_version
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     objects = [as_stored(m.obj) for m in load_manifests(args.paths)]
     sys.stdout.write(render(objects, args.controller_name,
-                            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")))
+                            datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
     if not args.check_with_envoy:
         return 0
     from propylon.xds.translate.static import static_bootstrap

@@ -34,8 +34,7 @@ from propylon.api.kinds import GATEWAY_GROUP, by_kind
 from propylon.client import resource_class
 from propylon.infra import InfraManager
 from propylon.infra.host.host_objects import Process, host_objects
-from propylon.infra.labels import (COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL,
-                                   label_value)
+from propylon.infra.labels import COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL, label_value
 from propylon.infra.owners import GatewayOwners
 from propylon.infra.subscribers import Subscribers
 from propylon.ir.model import GatewayKey, InfraIR, InfraState

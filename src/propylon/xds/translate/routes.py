@@ -31,10 +31,11 @@ entry, so a rule with them is always `weighted_clusters`. When no backend can ta
 from __future__ import annotations
 
 import re
+
 from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption, RuntimeFractionalPercent
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3.route_pb2 import RouteConfiguration
-from envoy.type.matcher.v3.regex_pb2 import RegexMatcher, RegexMatchAndSubstitute
+from envoy.type.matcher.v3.regex_pb2 import RegexMatchAndSubstitute, RegexMatcher
 from envoy.type.matcher.v3.string_pb2 import StringMatcher
 from envoy.type.v3.percent_pb2 import FractionalPercent
 from google.protobuf.duration_pb2 import Duration

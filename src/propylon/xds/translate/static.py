@@ -34,7 +34,8 @@ class MissingResource(ValueError):
 
 
 def _json(message: Message) -> Json:
-    return MessageToDict(message, preserving_proto_field_name=True)
+    json: Json = MessageToDict(message, preserving_proto_field_name=True)
+    return json
 
 
 def _tables(resources: XdsResources) -> dict[str, Json]:
