@@ -4,11 +4,14 @@
 VENV ?= .venv
 PYTHON ?= python3
 
+# One install at a time: `make quickstart` and `make test` started together on a fresh clone
+# wait for each other's install instead of building the same venv twice (flock, util-linux).
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
-	touch $@
+	flock $(VENV).lock sh -c '[ $@ -nt pyproject.toml ] || { \
+	  $(PYTHON) -m venv $(VENV) && \
+	  $(VENV)/bin/pip install --quiet --upgrade pip && \
+	  $(VENV)/bin/pip install --quiet -e ".[test]" && \
+	  touch $@; }'
 
 .PHONY: quickstart test lint conformance bench-setup bench-smoke
 quickstart: $(VENV)/.installed
