@@ -2,13 +2,22 @@
 
 Hypothesis drives random edits, the way the API server would see them (every write a new
 resourceVersion, a new generation when anything but metadata and status changes; deleting and
-creating again a new uid): HTTPRoutes and GRPCRoutes created, changed and deleted; Services and
-EndpointSlices changed (ports, endpoints, readiness); a ReferenceGrant and Namespace labels
-toggled; listener hostnames changed; the statuses of the last result written back (as the status
-writer does), or with other condition times (as another writer might); the clock moving on. After every edit, one pass with a long-lived memo must give
-exactly the full rebuild's Result (statuses compared by object, not by order), and the xDS
-resources a long-lived `xds.translate.Translator` makes of its IR must be those
-`xds.translate.translate` makes from scratch (the same bytes).
+creating again a new uid), to every input kind: HTTPRoutes, GRPCRoutes and TLSRoutes created,
+changed and deleted, attached to the Gateway's listeners or to a ListenerSet's; the Gateway's
+listeners changed (a hostname, an HTTPS listener and the namespace of its certificate, a TLS
+passthrough listener), its frontend CA bundle, backend client certificate, allowedListeners and
+parametersRef; a ListenerSet in either namespace with HTTP, HTTPS, TLS or conflicting listeners;
+the GatewayClass's parametersRef and the GatewayParameters both name; Secrets with valid or
+mismatched certificates and keys; ConfigMaps with a CA bundle or not PEM; a BackendTLSPolicy on a
+Service; a ReferenceGrant from any of the kinds that refer across namespaces, to Services,
+Secrets or ConfigMaps; Services and EndpointSlices changed (ports, endpoints, readiness);
+Namespace labels toggled; the statuses of the last result written back (as the status writer
+does), or with other condition times (as another writer might); the clock moving on. Half the
+sequences start from `FURNISHED`, a world where every kind is in use and every reference
+resolves, so that edits break references that matter. After every edit, one pass with a
+long-lived memo must give exactly the full rebuild's Result (statuses compared by object, not by
+order; IRs; InfraIRs), and the xDS resources a long-lived `xds.translate.Translator` makes of its
+IR must be those `xds.translate.translate` makes from scratch (the same bytes).
 """
 
 from __future__ import annotations
@@ -188,8 +197,9 @@ tls_spec = st.fixed_dictionaries({
     "hostnames": st.lists(st.sampled_from(TLS_HOSTS), max_size=2, unique=True),
     "rules": st.lists(st.fixed_dictionaries({
         "backendRefs": st.lists(backend, min_size=1, max_size=2)}), min_size=1, max_size=1)})
-knobs = st.tuples(st.sampled_from((None, "*.a.test", "b.test")), st.sampled_from((None, *NAMESPACES)),
-                  st.booleans(), st.sampled_from((None, *NAMESPACES)), st.booleans(),
+knobs = st.tuples(st.sampled_from((None, "*.a.test", "b.test")),
+                  st.sampled_from((None, *NAMESPACES)), st.booleans(),
+                  st.sampled_from((None, *NAMESPACES)), st.booleans(),
                   st.sampled_from(("None", "Same", "All", "Selector")),
                   st.sampled_from((None, "p", "absent")))
 # the listeners a ListenerSet may hold: "clash" takes the HTTPS listener's port for HTTP
@@ -403,6 +413,12 @@ FURNISHED: list[tuple[Any, ...]] = [
           ("route", "ns2", "r0", _ROUTE), ("delete", "HTTPRoute", "ns1", "r0"), ("tick",)])
 # our status written back is recognised; one someone else changed is not taken for it
 @example(False, [("route", "ns1", "r0", _ROUTE), ("status",), ("clobber",), ("tick",), ("status",)])
+# a hostname a ListenerSet's listener took from the Gateway's listener of its port goes back to
+# it when the set is refused: that port's route table is of one listener again
+@example(False, [("gateway", (None, None, False, None, False, "All", None)),
+                 ("route", "ns1", "r0", {**_ROUTE, "hostnames": ["c.test"]}),
+                 ("listenerset", "ns1", ["http"], "ns1"),
+                 ("gateway", (None, None, False, None, False, "None", None))])
 # every kind's object deleted in turn, and the references that need a grant losing it
 @example(True, [("status",), ("secret", "ns2", None), ("configmap", "ns1", False),
                 ("grant", "ns2", ["TLSRoute"], ["Service"]), ("parameters", "p", None),
