@@ -6,7 +6,8 @@
   path prefix `/r<i>`.
 - `Stack` starts `python -m benchmarks.stack` (controller + xDS, with the API server and Envoy
   processes as children) and reads its pids, RSS and CPU time from /proc; the control plane's
-  RSS and CPU time include its API server process.
+  RSS and CPU time include its API server process. `kill` and `start` SIGKILL it and start it
+  again on the same state directory.
 - `Api` is an aiohttp client of the embedded API server (keep-alive, bearer token).
 - `Nginx` runs nginx from the Debian package as a fast local backend (`return 200 ok`) or as a
   reverse proxy; `Envoy` runs a hand-written Envoy config.
@@ -239,6 +240,11 @@ class Stack:
         self.started = 0.0
 
     async def __aenter__(self) -> "Stack":
+        await self.start()
+        return self
+
+    async def start(self) -> None:
+        """Start the stack process; after `kill`, again on the same state directory."""
         ready = self.state_dir / "bench-ready.json"
         ready.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "benchmarks.stack", "--state-dir", str(self.state_dir),
@@ -255,11 +261,17 @@ class Stack:
         for _ in range(600):
             if ready.exists() and ready.stat().st_size:
                 self.info = json.loads(ready.read_text())
-                return self
+                return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"stack exited: see {self.state_dir / 'stack.log'}")
             await asyncio.sleep(0.02)
         raise TimeoutError("stack did not start")
+
+    async def kill(self) -> None:
+        """SIGKILL the stack process (its API server goes with it, its Envoys keep serving)."""
+        assert self.proc is not None
+        self.proc.kill()
+        await asyncio.to_thread(self.proc.wait)
 
     async def __aexit__(self, *_: object) -> None:
         if self.proc is not None and self.proc.poll() is None:

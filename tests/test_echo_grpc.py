@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from propylon.conformance.grpcclient import GRPCResponse, call, compare
-from propylon.echo_grpc import GRPCEchoConfig, serve_grpc
-from propylon.grpcecho import method_path
+from propylon.echo.grpcserver import GRPCEchoConfig, serve_grpc
+from propylon.echo.grpcservice import method_path
 
 
 def _free_port() -> int:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import datetime
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from propylon.cli.main import main
 from propylon.cli.translate import with_statuses
 from propylon.translate.types import StatusUpdate
+from tests.certificates import self_signed
 
 WALKTHROUGH = """
 apiVersion: gateway.networking.k8s.io/v1
@@ -53,24 +51,15 @@ metadata: {name: app}
 spec:
   parentRefs: [{name: api-gateway}]
   hostnames: [app.example.com]
-  rules: [{backendRefs: [{name: backend, port: 80}]}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    backendRefs: [{name: backend, port: 80}]
 """
 
 
 def tls_secret() -> tuple[str, str]:
     """A self-signed certificate for app.example.com as a Secret manifest, and its key PEM."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app.example.com")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1)
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("app.example.com")]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    cert_pem, key_pem = self_signed("app.example.com")
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
               "metadata": {"name": "app-tls", "namespace": "default"},
               "stringData": {"tls.crt": cert_pem, "tls.key": key_pem}}
@@ -107,6 +96,53 @@ def test_prints_gateway_status_and_envoy_listeners(capsys: pytest.CaptureFixture
     assert key_pem.splitlines()[1] not in yaml.safe_dump(envoy)
 
 
+def envoy_of(out: str, node: str) -> dict[str, Any]:
+    """The Envoy configuration printed for the Gateway `node`."""
+    return next(d for d in yaml.safe_load_all(out) if d.get("node") == node)
+
+
+def virtual_host(envoy: dict[str, Any], name: str) -> dict[str, Any]:
+    """The printed virtual host named `name`."""
+    return next(vh for vh in envoy["virtual_hosts"] if vh["name"] == name)
+
+
+def test_prints_each_routes_virtual_host(capsys: pytest.CaptureFixture[str],
+                                         walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    assert main(["translate", "-f", str(path)]) == 0
+    envoy = envoy_of(capsys.readouterr().out, "default/api-gateway")
+    tables = {rt["name"] for rt in envoy["routes"]}
+    assert len(tables) == 2
+    for table in tables:  # the route is served on both listeners, each in its route table
+        host = virtual_host(envoy, f"{table}/app.example.com")
+        assert host["domains"] == ["app.example.com"]
+        [route] = host["routes"]
+        assert route["match"] == {"pathSeparatedPrefix": "/api"}
+        assert route["route"]["cluster"] == "default/backend/80"
+    assert {vh["name"].rpartition("/")[0] for vh in envoy["virtual_hosts"]} <= tables
+    assert [c["name"] for c in envoy["clusters"]] == ["default/backend/80"]
+
+
+def test_a_route_change_changes_its_virtual_host(capsys: pytest.CaptureFixture[str],
+                                                 walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    (path / "walkthrough.yaml").write_text(
+        WALKTHROUGH.replace("hostnames: [app.example.com]", "hostnames: [shop.example.com]")
+        .replace("value: /api", "value: /cart").replace("name: backend, port: 80",
+                                                        "name: shop, port: 8080")
+        + "---\napiVersion: v1\nkind: Service\nmetadata: {name: shop}\n"
+          "spec: {ports: [{port: 8080}]}\n")
+    assert main(["translate", "-f", str(path)]) == 0
+    envoy = envoy_of(capsys.readouterr().out, "default/api-gateway")
+    # the HTTPS listener (hostname app.example.com) no longer takes the route: one host has it
+    [host] = [vh for vh in envoy["virtual_hosts"] if vh.get("routes")]
+    assert host["name"] == "default/api-gateway/80/shop.example.com"
+    assert host["domains"] == ["shop.example.com"]
+    [route] = host["routes"]
+    assert route["match"] == {"pathSeparatedPrefix": "/cart"}
+    assert route["route"]["cluster"] == "default/shop/8080"
+
+
 def test_other_controller_name_leaves_everything_without_status(
         capsys: pytest.CaptureFixture[str], walkthrough: tuple[Path, str]) -> None:
     path, _ = walkthrough
@@ -114,6 +150,27 @@ def test_other_controller_name_leaves_everything_without_status(
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
     assert not any("status" in d for d in docs)
     assert not any("node" in d for d in docs)
+
+
+def test_gateway_status_is_replaced_whole_keeping_unchanged_condition_times(
+        capsys: pytest.CaptureFixture[str], walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    accepted = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "old",
+                "observedGeneration": 1, "lastTransitionTime": "2020-01-01T00:00:00Z"}
+    stale = {"attachedListenerSets": 3, "conditions": [
+        accepted, {**accepted, "type": "Programmed", "status": "False"}]}
+    listener = {"name": "http", "protocol": "HTTP", "port": 8080}
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "stale"}, "status": stale,
+               "spec": {"gatewayClassName": "propylon", "listeners": [listener]}}
+    (path / "stale.yaml").write_text(yaml.safe_dump(gateway))
+    assert main(["translate", "-f", str(path)]) == 0
+    printed = next(d for d in yaml.safe_load_all(capsys.readouterr().out)
+                   if d.get("kind") == "Gateway" and d["metadata"]["name"] == "stale")
+    assert "attachedListenerSets" not in printed["status"]  # no ListenerSet: a stale field
+    times = {c["type"]: c["lastTransitionTime"] for c in printed["status"]["conditions"]}
+    assert times["Accepted"] == "2020-01-01T00:00:00Z"  # still True
+    assert times["Programmed"] != "2020-01-01T00:00:00Z"  # became True
 
 
 def test_malformed_yaml_names_file_and_line(capsys: pytest.CaptureFixture[str],
@@ -137,3 +194,27 @@ def test_route_status_keeps_other_controllers_parents() -> None:
     merged = with_statuses([route], (update,), "propylon.dev/gateway-controller")
     assert merged[0]["status"]["parents"] == [theirs, mine]
     assert route["status"]["parents"][1]["stale"]  # the input is not modified
+
+
+def test_check_with_envoy_accepts_the_walkthrough(capsys: pytest.CaptureFixture[str],
+                                                  walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    assert main(["translate", "-f", str(path), "--check-with-envoy"]) == 0
+    assert "Envoy accepts the configuration of 1 Gateway(s)" in capsys.readouterr().err
+
+
+def test_check_with_envoy_reports_envoys_refusal(capsys: pytest.CaptureFixture[str],
+                                                 walkthrough: tuple[Path, str], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """What Envoy says when it refuses is the command's error (an `envoy` on PATH that refuses
+    everything stands in for a configuration Envoy refuses)."""
+    path, _ = walkthrough
+    refusing = tmp_path / "bin" / "envoy"
+    refusing.parent.mkdir()
+    refusing.write_text("#!/bin/sh\necho 'error initializing configuration: it is refused' >&2\n"
+                        "exit 1\n")
+    refusing.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{refusing.parent}:{os.environ['PATH']}")
+    assert main(["translate", "-f", str(path), "--check-with-envoy"]) == 1
+    assert ("error: Envoy refuses this configuration: error initializing configuration: it is "
+            "refused") in capsys.readouterr().err

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from propylon.conformance import h2client, network
-from propylon.echo import EchoConfig, serve
+from propylon.echo.httpserver import EchoConfig, serve
 
 
 async def test_h2c_prior_knowledge_request_reaches_the_echo_as_http2() -> None:

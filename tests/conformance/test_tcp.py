@@ -11,7 +11,7 @@ import pytest
 from propylon.conformance import tcp
 from propylon.conformance.requests import Target
 from propylon.conformance.tlsmaterial import issue
-from propylon.echo_tcp import TCPEchoConfig, serve_tcp
+from propylon.echo.tcpserver import TCPEchoConfig, serve_tcp
 
 CONTEXT = {"namespace": "infra", "ingress": "", "service": "tcp-backend",
            "pod": "tcp-backend-abc-1"}

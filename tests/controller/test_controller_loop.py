@@ -61,6 +61,12 @@ class RecordingCache:
     def remove(self, node_id: str) -> None:
         del self.nodes[node_id]
 
+    def rejections(self) -> dict[str, Any]:
+        return {}
+
+    def on_rejections(self, callback: Any) -> None:
+        pass
+
 
 def gateway(name: str, port: int = 80, labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",

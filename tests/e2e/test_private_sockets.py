@@ -31,7 +31,6 @@ from .test_walkthrough import HOST, condition, https_get, make_cert, served_port
 
 pytestmark = pytest.mark.e2e
 
-POOL = "127.0.61.1-127.0.61.9"
 NOBODY = 65534
 MAX_SOCKET_PATH = 107
 PORT = served_port(443)
@@ -159,7 +158,7 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Standalone
 
 def test_xds_and_admin_are_reachable_only_by_the_owner(stack: Standalone, tmp_path: Path) -> None:
     sa = stack
-    sa.start("--address-pool", POOL)
+    sa.start()
     sa.kubectl("apply", "-f", str(REPO / "examples" / "quickstart" / "gatewayclass.yaml"))
     cert, key, der = make_cert(tmp_path, "private")
     sa.kubectl("apply", "-f", "-", input=tls_secret_yaml(sa, cert, key))
@@ -195,7 +194,7 @@ def test_xds_and_admin_are_reachable_only_by_the_owner(stack: Standalone, tmp_pa
 
     # SIGKILL the control plane: the next one binds the same sockets and adopts the Envoy.
     sa.kill()
-    sa.start("--address-pool", POOL)
+    sa.start()
     sa.kubectl("apply", "-f", "-", input=REDIRECT)
     wait_for("a route applied after the restart reaches the adopted Envoy",
              lambda: https_get(address, PORT, HOST, cert)[::2] == (302, der))

@@ -10,23 +10,22 @@ while requests keep succeeding; Ctrl-C stops every process it started.
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import json
 import os
 import socket
 import ssl
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tests.certificates import cert_pem, certificate, key_pem
 
 from .conftest import BIN, REPO, Standalone, wait_for
+from .load import Load
 
 pytestmark = pytest.mark.e2e
 
@@ -68,20 +67,11 @@ def https_get(address: str, port: int, host: str, cafile: Path) -> tuple[int, by
 def make_cert(dir: Path, name: str) -> tuple[Path, Path, bytes]:
     """A self-signed certificate for HOST; returns cert path, key path and its DER bytes."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{HOST} {name}")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = certificate(key, f"{HOST} {name}", hosts=(HOST,), ca=True)
     cert_path, key_path = dir / f"{name}.crt", dir / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
+    cert_path.write_text(cert_pem(cert))
+    key_path.write_text(key_pem(key))
+    return cert_path, key_path, cert.public_bytes(Encoding.DER)
 
 
 def condition(obj: dict, type_: str) -> str | None:
@@ -89,36 +79,6 @@ def condition(obj: dict, type_: str) -> str | None:
         if cond["type"] == type_:
             return str(cond["status"])
     return None
-
-
-class Load:
-    """Requests in a loop on fresh connections from a thread; counts successes and failures."""
-
-    def __init__(self, request) -> None:  # type: ignore[no-untyped-def]
-        self.request = request
-        self.ok = 0
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                status = self.request()
-                if status == 200:
-                    self.ok += 1
-                else:
-                    self.failures.append(f"status {status}")
-            except Exception as exc:  # noqa: BLE001 - every failure is counted
-                self.failures.append(repr(exc))
-
-    def __enter__(self) -> "Load":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
 
 
 def tls_secret_yaml(sa: Standalone, cert: Path, key: Path) -> str:

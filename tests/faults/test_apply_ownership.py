@@ -11,14 +11,12 @@ Real `propylon up`, real kubectl, real Envoy; each step waits for the state it n
 
 from __future__ import annotations
 
-import random
 import socket
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import REPO, Standalone, wait_for
-from tests.e2e.conftest import standalone  # noqa: F401 - the fixture this test uses
 from tests.e2e.test_walkthrough import condition, http_get
 
 pytestmark = pytest.mark.e2e
@@ -82,12 +80,10 @@ def served(address: str, port: int) -> bool:
         return False
 
 
-def test_restart_keeps_what_kubectl_added(standalone: Standalone,  # noqa: F811 - the fixture
+def test_restart_keeps_what_kubectl_added(standalone: Standalone,
                                           tmp_path: Path) -> None:
     sa = standalone
-    octets = f"127.{random.randint(100, 250)}.{random.randint(0, 255)}"
-    up_args = ("-f", str(tmp_path / "manifests"), "--address-pool", f"{octets}.1-{octets}.254",
-               "--api-port", str(free_port()))
+    up_args = ("-f", str(tmp_path / "manifests"), "--api-port", str(free_port()))
     http, web, applied, patched, moved = 18080, 18081, 18082, 18083, 18084
     manifests = tmp_path / "manifests"
     manifests.mkdir()

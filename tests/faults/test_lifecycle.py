@@ -17,7 +17,6 @@ deadlines, and the API server's recovery time is printed, not asserted.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import stat
 import subprocess
@@ -28,7 +27,6 @@ import pytest
 
 from propylon.statedir import StateDirInUse, owned
 from tests.e2e.conftest import BIN, REPO, Standalone, wait_for
-from tests.e2e.conftest import standalone  # noqa: F401 - the fixture these tests use
 from tests.e2e.test_walkthrough import condition, make_cert, tls_secret_yaml
 
 pytestmark = pytest.mark.e2e
@@ -50,16 +48,6 @@ HTTPS_GATEWAY = GATEWAY + """\
     hostname: app.yourdomain.com
     tls: {certificateRefs: [{name: app-tls}]}
 """
-
-
-def address_pool() -> str:
-    """A loopback range no other test stack is likely to use."""
-    prefix = f"127.{random.randint(100, 250)}.{random.randint(0, 255)}"
-    return f"{prefix}.1-{prefix}.20"
-
-
-def start(sa: Standalone, *extra: str) -> None:
-    sa.start("--address-pool", address_pool(), *extra)
 
 
 def programmed_gateway(sa: Standalone, name: str, manifest: str = GATEWAY) -> dict:
@@ -121,7 +109,7 @@ def assert_private(state_dir: Path) -> None:
 def test_second_up_on_the_same_state_dir_is_refused_and_touches_nothing(
         standalone: Standalone) -> None:
     sa = standalone
-    start(sa)
+    sa.start()
     assert sa.proc is not None
     gateway = programmed_gateway(sa, "first")
     address = gateway["status"]["addresses"][0]["value"]
@@ -134,8 +122,7 @@ def test_second_up_on_the_same_state_dir_is_refused_and_touches_nothing(
 
     try:
         second = subprocess.run(
-            [str(BIN / "propylon"), "up", "--state-dir", str(sa.state_dir),
-             "--address-pool", address_pool()],
+            [str(BIN / "propylon"), "up", "--state-dir", str(sa.state_dir)],
             capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired as err:
         raise AssertionError(f"a second propylon up on {sa.state_dir} kept running") from err
@@ -152,14 +139,14 @@ def test_second_up_on_the_same_state_dir_is_refused_and_touches_nothing(
 
 def test_sigkilled_up_releases_the_state_dir(standalone: Standalone) -> None:
     sa = standalone
-    start(sa)
+    sa.start()
     programmed_gateway(sa, "survivor")
     [envoy_pid] = sa.envoy_pids()
 
     sa.kill()
     assert alive(envoy_pid)  # the Envoy outlives its control plane, without keeping the lock
 
-    start(sa)  # waits until the new API server answers: the lock was free
+    sa.start()  # waits until the new API server answers: the lock was free
     assert sa.proc is not None and sa.proc.poll() is None
     assert (sa.state_dir / "lock").read_text().strip() == str(sa.proc.pid)
     wait_for("the Gateway programmed by the new control plane", lambda: condition(
@@ -170,7 +157,7 @@ def test_sigkilled_up_releases_the_state_dir(standalone: Standalone) -> None:
 def test_state_dir_is_private_once_a_secret_is_served(
         standalone: Standalone, tmp_path: Path) -> None:
     sa = standalone
-    start(sa)
+    sa.start()
     cert, key, _ = make_cert(tmp_path, "app")
     sa.kubectl("apply", "-f", "-", input=tls_secret_yaml(sa, cert, key))
     programmed_gateway(sa, "private", HTTPS_GATEWAY)
@@ -181,7 +168,7 @@ def test_state_dir_is_private_once_a_secret_is_served(
 
 def test_open_state_dir_is_tightened_on_start(standalone: Standalone) -> None:
     sa = standalone
-    start(sa)
+    sa.start()
     programmed_gateway(sa, "opened")
     assert sa.interrupt() == 0
     opened = modes(sa.state_dir)
@@ -189,7 +176,7 @@ def test_open_state_dir_is_tightened_on_start(standalone: Standalone) -> None:
         path = sa.state_dir / name
         path.chmod(0o755 if path.is_dir() else 0o644)
 
-    start(sa)
+    sa.start()
     assert_private(sa.state_dir)
     assert (f"state dir {sa.state_dir} was open to other users: made {len(opened)} paths "
             "private (group and others removed): the directory itself, ") in sa.log_path.read_text()
@@ -221,7 +208,7 @@ def test_tightening_never_follows_a_symbolic_link(tmp_path: Path) -> None:
 def test_killed_api_server_comes_back_and_the_controller_recovers(
         standalone: Standalone) -> None:
     sa = standalone
-    start(sa)
+    sa.start()
     sa.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"))
     wait_for("GatewayClass accepted", lambda: condition(
         sa.get_json("gatewayclass", "propylon"), "Accepted") == "True")
@@ -250,7 +237,7 @@ def test_killed_api_server_comes_back_and_the_controller_recovers(
 
 def test_api_server_that_keeps_dying_stops_up(standalone: Standalone) -> None:
     sa = standalone
-    start(sa)
+    sa.start()
     proc = sa.proc
     assert proc is not None
     killed: list[int] = []

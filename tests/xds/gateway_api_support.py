@@ -7,8 +7,8 @@ free loopback ports and pushes the result to the xDS cache. `echo_backend()` sta
 server that answers every request with a JSON echo of what it received, and can fail on demand
 (the `/retry` simulator of the conformance echo server: `succeedAfter`, `responseCode`,
 `delayRetry`, a TCP reset when no code is given) and echoes WebSocket frames on `/ws` (with
-`propylon.echo.websocket_echo`). It is not `propylon.echo` itself because the tests read what it
-adds: the backend's name in every answer and a count of requests per path and query.
+`propylon.echo.httpserver.websocket_echo`). It is not that echo backend itself because the tests
+read what it adds: the backend's name in every answer and a count of requests per path and query.
 `h2c_backend()` speaks only cleartext HTTP/2 with prior knowledge (anything else gets a 400),
 answering `h2c <path>`.
 """
@@ -31,7 +31,7 @@ import h2.events
 import h2.exceptions
 from aiohttp import web
 
-from propylon.echo import websocket_echo
+from propylon.echo.httpserver import websocket_echo
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.translate import translate
 from propylon.translate.types import Result, Snapshot

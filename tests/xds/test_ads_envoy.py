@@ -11,7 +11,7 @@ from collections import Counter
 import aiohttp
 
 from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
-from propylon.infra.envoy_admin import admin_get
+from propylon.infra.host.envoy_admin import admin_get
 from propylon.ir import model as ir
 from propylon.xds.translate import CLUSTER, ENDPOINT, VHOST, translate
 
@@ -166,19 +166,26 @@ async def test_rejected_push_is_recorded_and_last_good_config_kept(
         bad_resources = translate(gateway(port, {"h": (bad, simple_route("r", to("ns/a/80")))},
                                           clusters))
         xds.cache.set(NODE, bad_resources)
-        await wait_for(lambda: _true(xds.server.last_nack(NODE) is not None), what="NACK")
+        await wait_for(lambda: _true("bad" in _refused_routes(xds)), what="NACK")
         assert nacks == [VHOST]
-        assert "/(unclosed" in (xds.server.last_nack(NODE) or "")
+        assert "/(unclosed" in _refused_routes(xds)["bad"]
+        # the host is served without the refused route: its ACK clears the last NACK
+        await wait_for(lambda: _true(xds.server.last_nack(NODE) is None), what="host without it")
         assert await get(session, port, "h") == (200, "a")
 
         route_pushes = xds.server.counters(NODE).pushes[VHOST]
-        xds.cache.set(NODE, bad_resources)  # the rejected version is never sent again
+        xds.cache.set(NODE, bad_resources)  # the refused route is never sent again
         xds.cache.set(NODE, translate(gateway(port, {
             "h": (simple_route("r", to("ns/a/80")),),
             "h2": (simple_route("r2", to("ns/a/80")),)}, clusters)))
         await until_served(session, port, "h2", (200, "a"))
         assert xds.server.counters(NODE).pushes[VHOST] == route_pushes + 1
         assert xds.server.last_nack(NODE) is None
+
+
+def _refused_routes(xds: XdsFixture) -> dict[str, str]:
+    rejections = xds.cache.rejections().get(NODE)
+    return dict(rejections.routes) if rejections is not None else {}
 
 
 async def test_weighted_split_and_unresolvable_backends(

@@ -1,5 +1,5 @@
 """GRPCRoute from Gateway API objects through both translators to a real Envoy and gRPC echo
-backends (`propylon.echo_grpc`): method and header matches pick the backend, a Service port
+backends (`propylon.echo.grpcserver`): method and header matches pick the backend, a Service port
 without appProtocol is still reached over HTTP/2, and a call no rule matches gets UNIMPLEMENTED."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 from gateway_api_support import NODE, Stack, service
 from propylon.conformance.grpcclient import GRPCResponse, call
-from propylon.echo_grpc import GRPCEchoConfig, serve_grpc
-from propylon.grpcecho import method_path
+from propylon.echo.grpcserver import GRPCEchoConfig, serve_grpc
+from propylon.echo.grpcservice import method_path
 from propylon.translate.types import Result
 from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 

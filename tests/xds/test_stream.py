@@ -1,5 +1,6 @@
 """The delta ADS stream state machine without Envoy: make-before-break ordering, one virtual host
-per changed hostname, removals, stale nonces, NACKed versions, reconnection."""
+per changed hostname, removals, stale nonces, NACKed versions, reconnection, the splitting of a
+refused response and the isolation of a refused route."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from envoy.service.discovery.v3.discovery_pb2 import DeltaDiscoveryRequest, Delt
 from propylon.ir import model as ir
 from propylon.xds.server.cache import Snapshot, versioned
 from propylon.xds.server.stream import AdsStream
-from propylon.xds.translate import CLUSTER, ENDPOINT, LISTENER, ROUTE, VHOST, translate
+from propylon.xds.translate import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, VHOST, translate
 
 RC = "ns/gw/80"
 
@@ -185,3 +186,64 @@ def test_a_rejected_cluster_does_not_hold_routes_back() -> None:
     stream.on_request(ack(cds, "bad cluster"))  # Envoy never asks for b's endpoints
     (vhds,) = stream.responses(second)
     assert vhds.type_url == VHOST
+
+
+def test_suspects_are_sent_one_per_response_and_a_lone_refusal_is_reported() -> None:
+    first = resources("a", hosts=("h1", "h2"))
+    stream = subscribed(first)
+    converge(stream, first, stream.responses(first))
+    second = resources("b", hosts=("h1", "h2"), previous=first)
+    pending = stream.responses(second)
+    while not any(r.type_url == VHOST for r in pending):
+        pending = converge_one(stream, second, pending)
+    [both] = [r for r in pending if r.type_url == VHOST]
+    assert len(both.resources) == 2
+    stream.on_request(ack(both, "refused"))
+    alone = [r for r in stream.responses(second) if r.type_url == VHOST]
+    assert [len(r.resources) for r in alone] == [1]
+    stream.on_request(ack(alone[0]))
+    [other] = [r for r in stream.responses(second) if r.type_url == VHOST]
+    assert len(other.resources) == 1 and other.resources[0].name != alone[0].resources[0].name
+    stream.on_request(ack(other, "refused"))  # a host whose one route Envoy refuses
+    route = other.resources[0].name
+    assert stream.rejections().routes == {"r": "refused"}
+    [without] = [r for r in stream.responses(second) if r.type_url == VHOST]
+    assert without.resources[0].name == route
+    stream.on_request(ack(without))
+    assert [r for r in stream.responses(second) if r.type_url == VHOST] == []
+    assert stream.rejections().routes == {"r": "refused"}
+
+
+def test_a_refused_listener_is_sent_again_once_envoy_applied_a_secret() -> None:
+    wanted = resources("a")
+    stream = subscribed(wanted)
+    stream.on_request(DeltaDiscoveryRequest(type_url=SECRET, resource_names_subscribe=["s"]))
+    listeners = converge_until(stream, wanted, LISTENER)
+    stream.on_request(ack(listeners, "Failed to load private key"))
+    assert stream.rejections().listeners == {"l": "Failed to load private key"}
+    assert [r for r in stream.responses(wanted) if r.type_url == LISTENER] == []
+    stream.types[SECRET].applied += 1  # Envoy acknowledged a new secret
+    [again] = [r for r in stream.responses(wanted) if r.type_url == LISTENER]
+    stream.on_request(ack(again))
+    assert not stream.rejections()
+
+
+def converge_one(stream: AdsStream, wanted: Snapshot, pending: list[DeltaDiscoveryResponse]
+                 ) -> list[DeltaDiscoveryResponse]:
+    """ACK the first response (following CDS with EDS); the responses then due."""
+    first = pending[0]
+    stream.on_request(ack(first))
+    if first.type_url == CLUSTER:
+        stream.on_request(DeltaDiscoveryRequest(
+            type_url=ENDPOINT, resource_names_subscribe=[r.name for r in first.resources]))
+    return pending[1:] + stream.responses(wanted)
+
+
+def converge_until(stream: AdsStream, wanted: Snapshot, type_url: str) -> DeltaDiscoveryResponse:
+    """ACK responses until one of `type_url` is due; returns it, unanswered."""
+    pending = stream.responses(wanted)
+    while True:
+        for response in pending:
+            if response.type_url == type_url:
+                return response
+        pending = converge_one(stream, wanted, pending)

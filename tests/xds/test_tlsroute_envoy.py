@@ -9,7 +9,7 @@ from pathlib import Path
 from propylon.conformance import tcp
 from propylon.conformance.requests import Target
 from propylon.conformance.tlsmaterial import issue
-from propylon.echo_tcp import TCPEchoConfig, serve_tcp
+from propylon.echo.tcpserver import TCPEchoConfig, serve_tcp
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
 from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for

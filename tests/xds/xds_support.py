@@ -1,14 +1,17 @@
 """Helpers shared by the xDS tests and their fixtures (imported by `conftest.py`): free ports,
-polling with a generous timeout, and the types the fixtures hand out."""
+polling with a generous timeout, the types the fixtures hand out, and Envoy's config dump."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
+from propylon.infra.host.envoy_admin import admin_get
 from propylon.xds.server import SnapshotCache, XdsServer
 
 
@@ -50,3 +53,11 @@ EnvoyFactory = Callable[..., Awaitable[EnvoyProcess]]
 
 
 BackendFactory = Callable[..., Awaitable[int]]
+
+
+async def config_dump(envoy: EnvoyProcess) -> dict[str, Any]:
+    """Envoy's `/config_dump` (with EDS), read from its admin socket: the one place tests
+    reach it."""
+    status, body = await admin_get(envoy.admin, "/config_dump?include_eds")
+    assert status == 200, body
+    return cast(dict[str, Any], json.loads(body))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from propylon import echo
+from propylon.echo import command
 from propylon.cli.errors import UsageError
 
 
@@ -28,15 +28,15 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.env:
-        return echo.main(["--bind", args.bind] if args.bind else [])
+        return command.main(["--bind", args.bind] if args.bind else [])
     if args.bind:
         raise UsageError("--bind goes with --env; for a single listener write --listen HOST:PORT")
     try:
-        echo.parse_listen(args.listen)
+        command.parse_listen(args.listen)
     except ValueError as err:
         raise UsageError(str(err)) from None
     try:
-        echo.run(args.listen)
+        command.run(args.listen)
     except OSError as err:
         raise UsageError(f"cannot listen on {args.listen}: {err.strerror}; "
                          "choose a free HOST:PORT with --listen") from None

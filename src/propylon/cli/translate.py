@@ -7,11 +7,20 @@ from the default loopback pool (127.0.10.1, 127.0.10.2, ... in namespace/name or
 listener port bound as written and the proxy ready. The same pure
 `propylon.translate.translate()` the controller runs computes the result.
 
-Printed as YAML documents: first every object with its computed status merged in (the whole
-status of GatewayClasses, Gateways and ListenerSets; for routes and policies this controller's
-`parents`/`ancestors` entries, keeping other controllers' entries), then, per Gateway, the Envoy
-configuration that would be served to its proxies (`propylon.xds.translate.translate()`, each
-protobuf as JSON via `MessageToDict`), with private keys replaced by `REDACTED`.
+Printed as YAML documents: first every object with its computed status merged in as the status
+writer would (`propylon.translate.statusmerge`: the whole status of GatewayClasses, Gateways and
+ListenerSets; for routes and policies this controller's `parents`/`ancestors` entries, keeping
+other controllers' entries; an unchanged condition keeps its lastTransitionTime), then, per
+Gateway, the Envoy configuration that would be served to its proxies
+(`propylon.xds.translate.translate()`, each protobuf as JSON via `MessageToDict`), with private
+keys replaced by `REDACTED`: one section per xDS type, `listeners`, `routes`, `virtual_hosts`,
+`clusters`, `endpoints` and `secrets`. Virtual hosts are printed as the proxy receives them,
+each a VHDS resource of its own next to the route tables (which only name VHDS as their
+source), named `<route table>/<first domain>`.
+
+`--check-with-envoy` also hands that configuration, as one static bootstrap
+(`propylon.xds.translate.static`), to `envoy --mode validate` (`propylon.xds.validate`) and
+exits 1 with Envoy's message when Envoy refuses it.
 """
 
 from __future__ import annotations
@@ -21,18 +30,21 @@ import base64
 import ipaddress
 import sys
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from propylon.api.kinds import GATEWAY_GROUP, by_api_version
 from propylon.cli.apply import add_filename_arg
 from propylon.cli.output import to_yaml
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.manifests import load_manifests
+from propylon.translate.statusmerge import wanted_status
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Snapshot, StatusUpdate
+
+if TYPE_CHECKING:
+    from propylon.xds.translate import XdsResources
 
 POOL_START = ipaddress.IPv4Address("127.0.10.1")
 REDACTED = "REDACTED"
-_MERGED_LISTS = ("parents", "ancestors")  # status entries owned per controller
 
 
 def add_parser(subparsers: Any) -> None:
@@ -41,29 +53,52 @@ def add_parser(subparsers: Any) -> None:
     add_filename_arg(p, "translate")
     p.add_argument("--controller-name", default=DEFAULT_CONTROLLER_NAME,
                    help="GatewayClass controllerName handled (default %(default)s)")
+    p.add_argument("--check-with-envoy", action="store_true",
+                   help="also have Envoy validate the configuration (envoy --mode validate); "
+                        "exit 1 with its message when it is refused")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    objects = [_as_stored(m.obj) for m in load_manifests(args.paths)]
-    sys.stdout.write(render(objects, args.controller_name,
-                            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")))
-    return 0
-
-
-def render(objects: list[dict[str, Any]], controller_name: str, now: str) -> str:
-    """The YAML documents `propylon translate` prints for these (stored-form) objects."""
     # Imported here: the translators load every Envoy protobuf, which only this command needs.
     from propylon.translate import translate
     from propylon.xds.translate import translate as xds_translate
 
+    objects = [as_stored(m.obj) for m in load_manifests(args.paths)]
+    sys.stdout.write(render(objects, args.controller_name,
+                            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    if not args.check_with_envoy:
+        return 0
+    from propylon.xds.translate.static import static_bootstrap
+    from propylon.xds.validate import envoy_rejects
+
+    result = translate(snapshot_of(objects, args.controller_name, "1970-01-01T00:00:00Z"))
+    refused = envoy_rejects(static_bootstrap(xds_translate(ir) for ir in result.gateways.values()))
+    if refused is not None:
+        sys.stderr.write(f"error: Envoy refuses this configuration: {refused}\n")
+        return 1
+    sys.stderr.write(f"Envoy accepts the configuration of {len(result.gateways)} Gateway(s)\n")
+    return 0
+
+
+def snapshot_of(objects: list[dict[str, Any]], controller_name: str, now: str,
+                pool_start: ipaddress.IPv4Address = POOL_START) -> Snapshot:
+    """The Snapshot of these (stored-form) objects, each Gateway with a preview address from
+    the pool starting at `pool_start`."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for obj in objects:
         by_kind.setdefault(obj["kind"], []).append(obj)
-    snapshot = Snapshot(objects={k: tuple(v) for k, v in by_kind.items()},
-                        infra=preview_infra(by_kind.get("Gateway", [])),
-                        controller_name=controller_name, now=now)
-    result = translate(snapshot)
+    return Snapshot(objects={k: tuple(v) for k, v in by_kind.items()},
+                    infra=preview_infra(by_kind.get("Gateway", []), pool_start),
+                    controller_name=controller_name, now=now)
+
+
+def render(objects: list[dict[str, Any]], controller_name: str, now: str) -> str:
+    """The YAML documents `propylon translate` prints for these (stored-form) objects."""
+    from propylon.translate import translate
+    from propylon.xds.translate import translate as xds_translate
+
+    result = translate(snapshot_of(objects, controller_name, now))
     docs = [to_yaml(obj) for obj in with_statuses(objects, result.statuses, controller_name)]
     for key in sorted(result.gateways):
         docs.append(f"# Envoy configuration served to the proxies of Gateway {key}\n"
@@ -71,7 +106,8 @@ def render(objects: list[dict[str, Any]], controller_name: str, now: str) -> str
     return "---\n".join(docs)
 
 
-def preview_infra(gateways: list[dict[str, Any]]) -> dict[GatewayKey, InfraState]:
+def preview_infra(gateways: list[dict[str, Any]],
+                  pool_start: ipaddress.IPv4Address = POOL_START) -> dict[GatewayKey, InfraState]:
     keys = sorted(GatewayKey(g["metadata"]["namespace"], g["metadata"]["name"]) for g in gateways)
     listeners = {(g["metadata"]["namespace"], g["metadata"]["name"]):
                  (g.get("spec") or {}).get("listeners") or [] for g in gateways}
@@ -79,14 +115,14 @@ def preview_infra(gateways: list[dict[str, Any]]) -> dict[GatewayKey, InfraState
     for i, key in enumerate(keys):
         ports = sorted({int(li["port"]) for li in listeners[(key.namespace, key.name)]
                         if isinstance(li, dict) and isinstance(li.get("port"), int)})
-        infra[key] = InfraState(key, str(POOL_START + i), tuple(PortState(p, p) for p in ports),
+        infra[key] = InfraState(key, str(pool_start + i), tuple(PortState(p, p) for p in ports),
                                 ready=True)
     return infra
 
 
 def with_statuses(objects: list[dict[str, Any]], updates: tuple[StatusUpdate, ...],
                   controller_name: str) -> list[dict[str, Any]]:
-    """Copies of `objects` with the computed statuses merged in."""
+    """Copies of `objects` with the computed statuses merged in, as the status writer would."""
     index = {(u.kind, u.namespace, u.name): u for u in updates}
     out = []
     for obj in objects:
@@ -95,27 +131,24 @@ def with_statuses(objects: list[dict[str, Any]], updates: tuple[StatusUpdate, ..
         if update is None:
             out.append(obj)
             continue
-        status = dict(obj.get("status") or {})
-        for field, value in update.status.items():
-            if field in _MERGED_LISTS and isinstance(value, list):
-                foreign = [e for e in status.get(field) or []
-                           if isinstance(e, dict) and e.get("controllerName") != controller_name]
-                status[field] = foreign + value
-            else:
-                status[field] = value
-        out.append({**obj, "status": status})
+        out.append({**obj, "status": wanted_status(obj.get("status"), update.status,
+                                                    controller_name)})
     return out
 
 
-def envoy_config(node: str, resources: Any) -> dict[str, Any]:
+def envoy_config(node: str, resources: XdsResources) -> dict[str, Any]:
+    """`node` and one section per xDS type the proxy receives (a type given no section name
+    here raises KeyError rather than going unprinted)."""
     from google.protobuf.json_format import MessageToDict
 
-    def dicts(messages: Any) -> list[dict[str, Any]]:
-        return [_redact(MessageToDict(m)) for m in messages.values()]
+    from propylon.xds.translate import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, VHOST
 
-    return {"node": node, "listeners": dicts(resources.listeners),
-            "routes": dicts(resources.routes), "clusters": dicts(resources.clusters),
-            "endpoints": dicts(resources.endpoints), "secrets": dicts(resources.secrets)}
+    sections = {LISTENER: "listeners", ROUTE: "routes", VHOST: "virtual_hosts",
+                CLUSTER: "clusters", ENDPOINT: "endpoints", SECRET: "secrets"}
+    config: dict[str, Any] = {"node": node}
+    for type_url, messages in resources.by_type.items():
+        config[sections[type_url]] = [_redact(MessageToDict(m)) for m in messages.values()]
+    return config
 
 
 def _redact(value: Any) -> Any:
@@ -127,7 +160,7 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def _as_stored(obj: dict[str, Any]) -> dict[str, Any]:
+def as_stored(obj: dict[str, Any]) -> dict[str, Any]:
     """The object as an API server would store it: namespace defaulted, generation set on
     Gateway API objects (their conditions report it as observedGeneration), a Secret's
     stringData encoded into data."""

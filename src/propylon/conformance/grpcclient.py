@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import grpc
 from grpc import aio
 
-from propylon.grpcecho import EchoRequest, EchoResponse
+from propylon.echo.grpcservice import EchoRequest, EchoResponse
 
 REQUEST_TIMEOUT_S = 10.0
 

@@ -6,15 +6,17 @@ Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are w
 field selector `type=kubernetes.io/tls` only: every Secret the API lets a Gateway reference (a
 listener's certificateRefs, a Gateway's backend client certificate) must be of that type, and
 CA bundles (BackendTLSPolicy, frontend validation) come from ConfigMaps, so the controller
-neither needs nor keeps any other Secret. Any informer change, and any infrastructure state change
-(`InfraManager.subscribe`), marks the graph dirty, except the echoes of the controller's own
+neither needs nor keeps any other Secret. Any informer change, any change of the
+infrastructure's state (`InfraManager.subscribe`) and any change of what Envoys refuse
+(`SnapshotCache.on_rejections`) marks the graph dirty, except the echoes of the controller's own
 status writes (`StatusWriter.is_echo`: they carry the status the last pass computed, and no IR
 depends on status). Once every informer has listed, a change is reconciled at once, and the
 changes that arrive during a pass make the next one: a pass costs what changed since the last
 (`translate.Memo`), so a burst is batched by the passes themselves and a change is never held
 back by a wait. Then:
 
-1. builds an immutable `Snapshot` of every store plus `infra.states()`, with `now` =
+1. builds an immutable `Snapshot` of every store plus `infra.states()` and the xDS server's
+   `rejections()` (what each Gateway's Envoys refuse, with Envoy's messages), with `now` =
    `WRITE_TIME`: the status writer stamps conditions that change with the time it writes
    them, so passes depend on no clock;
 2. calls the pure `translate(snapshot, memo)`: in a worker thread when the last pass took
@@ -64,10 +66,10 @@ from typing import Any, Protocol
 import lightkube
 
 from propylon.api.kinds import GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo, by_kind
-from propylon.controller.informer import Informer
+from propylon.informer import Informer
 from propylon.controller.status import StatusWriter
 from propylon.infra import InfraManager
-from propylon.ir.model import GatewayIR, GatewayKey
+from propylon.ir.model import GatewayIR, GatewayKey, Rejections
 from propylon.translate import Memo, translate
 from propylon.translate.types import (
     DEFAULT_CONTROLLER_NAME,
@@ -96,6 +98,10 @@ class XdsCache(Protocol):
     def set(self, node_id: str, resources: Any) -> None: ...
 
     def remove(self, node_id: str) -> None: ...
+
+    def rejections(self) -> Mapping[str, Rejections]: ...
+
+    def on_rejections(self, callback: Callable[[], None]) -> None: ...
 
 
 class Controller:
@@ -131,6 +137,7 @@ class Controller:
     async def run(self) -> None:
         """Watch and reconcile until cancelled."""
         self.infra.subscribe(self._mark_dirty)
+        self.xds_cache.on_rejections(self._mark_dirty)
         self._mark_dirty()
         tasks = [asyncio.create_task(inf.run(), name=f"informer-{kind}")
                  for kind, inf in self.informers.items()]
@@ -191,8 +198,11 @@ class Controller:
     def snapshot(self) -> Snapshot:
         """An immutable view of every store and of the infrastructure's state."""
         objects = {kind: inf.objects() for kind, inf in self.informers.items()}
+        rejections = {GatewayKey(*node.split("/", 1)): r
+                      for node, r in self.xds_cache.rejections().items()}
         return Snapshot(objects=objects, infra=dict(self.infra.states()),
-                        controller_name=self.controller_name, now=WRITE_TIME)
+                        controller_name=self.controller_name, now=WRITE_TIME,
+                        rejections=rejections)
 
     async def reconcile_once(self) -> None:
         """One pass: translate, then apply infrastructure, publish xDS, queue statuses."""

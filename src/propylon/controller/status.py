@@ -9,13 +9,12 @@ backlog of thousands of writes (a bulk apply) is not one round trip after the ot
    there it was deleted: drop the update. If our last write of the object returned a version
    the store has not seen yet (its watch event is still on the way), use that answer instead:
    writing over the stale version would only earn a 409.
-2. Compute the full wanted status. For GatewayClass, Gateway and ListenerSet it is the update's
-   status. For routes and policies (`parents` / `ancestors`) it is the current status with the
-   entries whose `controllerName` is ours replaced by the update's: entries of other controllers
-   are kept untouched.
-3. Keep each condition's `lastTransitionTime` when its `status` did not change, as the API
-   conventions require (and so that an unchanged status compares equal); a condition that
-   changed carries `WRITE_TIME` from the translator and gets the time of this write.
+2. Compute the full wanted status (`propylon.translate.statusmerge.wanted_status`): for
+   GatewayClass, Gateway and ListenerSet the update's status; for routes and policies the
+   current `parents` / `ancestors` entries of other controllers followed by ours.
+3. Each condition keeps its `lastTransitionTime` when its `status` did not change (same
+   function); a condition that changed carries `WRITE_TIME` from the translator and gets the
+   time of this write.
 4. If the wanted status equals the current one, do nothing: no-op writes would wake every
    watcher, this controller included.
 5. Otherwise replace the status through the `status` subresource, sending the object's
@@ -48,6 +47,7 @@ from lightkube.core.exceptions import ApiError
 
 from propylon.api.kinds import KindInfo, by_api_version
 from propylon.client import resource_class
+from propylon.translate.statusmerge import wanted_status
 from propylon.translate.types import WRITE_TIME, StatusUpdate
 
 log = logging.getLogger(__name__)
@@ -55,58 +55,8 @@ log = logging.getLogger(__name__)
 UpdateKey = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 ObjectKey = tuple[str, str, str]  # kind, namespace, name
 CurrentLookup = Callable[[KindInfo, str | None, str], dict[str, Any] | None]
-ENTRY_LISTS = ("parents", "ancestors")
 MAX_CONFLICT_RETRIES = 10
 DEFAULT_CONCURRENCY = 2  # objects written at a time: one in the server, one being prepared
-_NO_ENTRY = object()  # the identity of a list item that is not an entry
-
-
-def wanted_status(current: dict[str, Any] | None, update: dict[str, Any],
-                  controller_name: str) -> dict[str, Any]:
-    """The full status an object must have, given its current status and our update.
-
-    Neither argument is modified; the result may share unchanged parts with them."""
-    current = current or {}
-    if not any(k in update for k in ENTRY_LISTS):
-        return _keep_transition_times(current, update)
-    wanted = dict(current)
-    for key, value in update.items():
-        if key in ENTRY_LISTS:
-            foreign = [e for e in current.get(key) or []
-                       if e.get("controllerName") != controller_name]
-            value = foreign + list(value)
-        wanted[key] = value
-    return _keep_transition_times(current, wanted)
-
-
-def _identity(entry: dict[str, Any]) -> Any:
-    """What makes an entry of a status list the same entry across writes."""
-    for key in ("type", "parentRef", "ancestorRef", "name"):
-        if key in entry:
-            return (key, repr(entry[key]), entry.get("controllerName"))
-    return None
-
-
-def _keep_transition_times(current: Any, wanted: Any) -> Any:
-    """`wanted` (rebuilt, not modified) with the lastTransitionTime of `current`'s condition of
-    the same type wherever that condition's status is the same."""
-    if isinstance(wanted, dict) and isinstance(current, dict):
-        out = {key: _keep_transition_times(current[key], value) if key in current else value
-               for key, value in wanted.items()}
-        if "lastTransitionTime" in out and "type" in out \
-                and current.get("status") == out.get("status") \
-                and current.get("lastTransitionTime"):
-            out["lastTransitionTime"] = current["lastTransitionTime"]
-        return out
-    if isinstance(wanted, list) and isinstance(current, list):
-        before = {_identity(e): e for e in current if isinstance(e, dict)}
-        out_list = []
-        for entry in wanted:
-            key = _identity(entry) if isinstance(entry, dict) else _NO_ENTRY
-            out_list.append(_keep_transition_times(before[key], entry) if key in before
-                            else entry)
-        return out_list
-    return wanted
 
 
 def stamped(value: Any, now: str) -> Any:

@@ -23,6 +23,7 @@ shift when an unrelated object changes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -350,3 +351,24 @@ class InfraState:
     # where Envoy binds its listeners when that is not `address` (in a pod: 0.0.0.0, while
     # `address` is the load balancer's)
     bind_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejections:
+    """What the Envoys of one Gateway refused, with Envoy's message, as the xDS server reports
+    it back; input to the next translation, which writes it into the source objects' status.
+
+    Each map goes from a resource name (as the xDS translation names it) to Envoy's message:
+    `listeners` (IR `Listener.name`), `secrets` (IR `Secret.name`), `clusters` (IR
+    `Cluster.name`, their endpoints included) and `routes` (IR `Route.name`: route entries left
+    out of their virtual host, which Envoy serves without them; every route of a virtual host
+    refused whole).
+    """
+
+    listeners: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    clusters: Mapping[str, str] = field(default_factory=dict)
+    routes: Mapping[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return any((self.listeners, self.secrets, self.clusters, self.routes))

@@ -11,8 +11,10 @@ HTTP/2 too. A Service port governed by a BackendTLSPolicy gets the policy's `Ups
 A resolved cluster has no endpoints yet: they change far more often than anything a route
 depends on, so they are looked up last, per Gateway, by `Endpoints.of(backends.sources[name])`
 (ready endpoints of the Service's EndpointSlices, the Service port mapped to the endpoint port
-by port name). A cluster whose BackendTLSPolicy cannot be used gets none, so requests fail with
-a 5xx rather than reach the backend unverified. An EndpointSlice change therefore changes no
+by port name). Only IP addresses of the slice's addressType are endpoints: Envoy takes nothing
+else, and one name (an FQDN slice's) would make it refuse the whole cluster. A cluster whose
+BackendTLSPolicy cannot be used gets none, so requests fail with a 5xx rather than reach the
+backend unverified. An EndpointSlice change therefore changes no
 answer of `Backends`, no route's translation, no route table: only the clusters' endpoints.
 
 Answers are computed once per `Backends` for each distinct question; an answer equal to the one
@@ -28,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from propylon.api.core import EndpointSlice, Service
+from propylon.api.core import EndpointSlice, Service, is_endpoint_address
 from propylon.api.gateway import GROUP
 from propylon.ir.model import Cluster, Endpoint
 from propylon.translate import conditions as c
@@ -175,5 +177,6 @@ class Endpoints:
                 continue
             for e in s.endpoints:
                 if e.ready:
-                    found.update(Endpoint(a, target) for a in e.addresses)
+                    found.update(Endpoint(a, target) for a in e.addresses
+                                 if is_endpoint_address(a, s.address_type))
         return tuple(sorted(found, key=lambda e: (e.address, e.port)))

@@ -6,8 +6,9 @@ certificates, and conflicts between listeners sharing a port (ProtocolConflict w
 differ, except HTTPS and TLS, which SNI tells apart; HostnameConflict when the hostname
 repeats). Routes then attach to the usable listeners (`ListenerState.placements`).
 `status(...)` finishes the job once routes are attached and the infrastructure state is known:
-addresses, Programmed per listener (the port must be served) and for the Gateway (an address, a
-ready proxy, at least one programmed listener), attachedRoutes, and Accepted for the Gateway.
+addresses, Programmed per listener (the port must be served, and Envoy must not have refused
+it or its certificates: `refuse_listener`) and for the Gateway (an address, a ready
+proxy, at least one programmed listener), attachedRoutes, and Accepted for the Gateway.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from propylon.api.core import ConfigMap, Secret
 from propylon.api.gateway import GROUP, Gateway, Listener, RouteKind
 from propylon.api.meta import status_conditions
-from propylon.ir.model import ClientValidation, InfraState, PortState
+from propylon.ir.model import ClientValidation, GatewayKey, InfraState, PortState, Rejections
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
 from propylon.translate import frontend
@@ -174,7 +175,8 @@ def port_state(infra: InfraState | None, port: int) -> PortState | None:
     return next((p for p in infra.ports if p.port == port), None)
 
 
-def status(state: GatewayState, infra: InfraState | None, now: str) -> StatusUpdate:
+def status(state: GatewayState, infra: InfraState | None, now: str,
+           rejections: Rejections | None = None) -> StatusUpdate:
     gw = state.gateway
     conds = c.Conditions(status_conditions(state.obj), gw.meta.generation, now)
     conds.set(c.ACCEPTED, state.accepted, state.accepted_reason, state.accepted_message)
@@ -182,6 +184,7 @@ def status(state: GatewayState, infra: InfraState | None, now: str) -> StatusUpd
     listeners = []
     for ls in state.listeners:
         program_listener(ls, state.accepted, address, port_state(infra, ls.spec.port))
+        refuse_listener(ls, GatewayKey(gw.meta.namespace, gw.meta.name), rejections)
         listeners.append({"name": ls.spec.name,
                           "supportedKinds": [{"group": GROUP, "kind": k} for k in ls.supported_kinds],
                           "attachedRoutes": ls.attached,
@@ -220,6 +223,25 @@ def status(state: GatewayState, infra: InfraState | None, now: str) -> StatusUpd
         body["attachedListenerSets"] = len(state.listener_sets)
     return StatusUpdate(str(state.obj.get("apiVersion", "gateway.networking.k8s.io/v1")), "Gateway",
                         gw.meta.namespace, gw.meta.name, gw.meta.generation, body)
+
+
+def refuse_listener(ls: ListenerState, key: GatewayKey, rejections: Rejections | None) -> None:
+    """Write into `ls` what Envoy refused of it (after its Programmed condition is set)."""
+    if not rejections:
+        return
+    for secret in ls.secrets:
+        message = rejections.secrets.get(secret.name)
+        if message is not None:
+            ls.conditions.set(c.RESOLVED_REFS, False, c.INVALID_CERTIFICATE_REF,
+                              f'Envoy refused certificate Secret "{secret.name}": {message}; '
+                              "fix the Secret (its key must match its certificate)")
+            ls.conditions.set(c.PROGRAMMED, False, c.INVALID,
+                              f'Envoy refused certificate Secret "{secret.name}": see ResolvedRefs')
+            return
+    message = rejections.listeners.get(f"{key}/{ls.spec.port}")
+    if message is not None:
+        ls.conditions.set(c.PROGRAMMED, False, c.INVALID,
+                          f"Envoy refused the listener of port {ls.spec.port}: {message}")
 
 
 def program_listener(ls: ListenerState, accepted: bool, address: str | None,

@@ -29,7 +29,7 @@ from typing import Any
 from propylon.api.core import Secret
 from propylon.api.gateway import GROUP, Gateway, ListenerSet
 from propylon.api.meta import status_conditions
-from propylon.ir.model import InfraState
+from propylon.ir.model import GatewayKey, InfraState, Rejections
 from propylon.translate import conditions as c
 from propylon.translate.gateways import (
     SNI_PROTOCOLS,
@@ -38,6 +38,7 @@ from propylon.translate.gateways import (
     listener_state,
     port_state,
     program_listener,
+    refuse_listener,
 )
 from propylon.translate.references import Grants
 from propylon.translate.types import StatusUpdate
@@ -185,15 +186,18 @@ def _conflict(s: ListenerState, claims: Claims) -> None:
     s.usable = s.servable = False
 
 
-def status(s: SetState, infra: InfraState | None, now: str) -> StatusUpdate:
+def status(s: SetState, infra: InfraState | None, now: str,
+           rejections: Rejections | None = None) -> StatusUpdate:
     ls = s.listener_set
     conds = c.Conditions(status_conditions(s.obj), ls.meta.generation, now)
     conds.set(c.ACCEPTED, s.accepted, s.reason, s.message)
     address = infra.address if infra is not None else None
+    gateway = GatewayKey(s.gateway.gateway.meta.namespace, s.gateway.gateway.meta.name)
     if s.accepted:
         for li in s.listeners:
             if li.conditions.status(c.CONFLICTED) is not True:
                 program_listener(li, True, address, port_state(infra, li.spec.port))
+                refuse_listener(li, gateway, rejections)
     if not s.accepted:
         conds.set(c.PROGRAMMED, False, s.reason, s.message)
     elif not any(li.conditions.status(c.PROGRAMMED) for li in s.listeners):

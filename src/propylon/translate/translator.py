@@ -8,7 +8,8 @@ to listeners, parent status); GRPCRoutes (the same, through HTTPRoute's attachme
 status; then, per Gateway, its status (now that attachedRoutes and the
 infrastructure state are known), its InfraIR when accepted, and its IR when it has an address.
 Objects that are not ours get no status. Nothing here raises on bad input: every problem becomes
-a condition. BackendTLSPolicies are resolved before routes (the routes' clusters carry their
+a condition. What Envoy refused (`snapshot.rejections`) is written last, into the listeners'
+and routes' conditions (`rejections`). BackendTLSPolicies are resolved before routes (the routes' clusters carry their
 TLS settings) and get their ancestor status once routes are attached.
 
 With a `Memo` (the controller keeps one), objects unchanged since the previous pass are not
@@ -44,6 +45,7 @@ from propylon.translate.gatewayclass import class_status
 from propylon.translate.memo import Listeners, Memo, attach_context, object_key
 from propylon.translate.parameters import Resolver
 from propylon.translate.references import Grants
+from propylon.translate.rejections import refuse_routes
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
 # what `Backends` reads: while these objects are the same, last pass's answers hold
@@ -123,14 +125,15 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     statuses.extend(backends.tls.statuses(states, snapshot.controller_name, now))
     for s in sets.values():
         gw = s.gateway.gateway
-        statuses.append(listenersets.status(s, snapshot.infra.get(
-            GatewayKey(gw.meta.namespace, gw.meta.name)), now))
+        key = GatewayKey(gw.meta.namespace, gw.meta.name)
+        statuses.append(listenersets.status(s, snapshot.infra.get(key), now,
+                                            snapshot.rejections.get(key)))
     irs: dict[GatewayKey, GatewayIR] = {}
     infras: dict[GatewayKey, InfraIR] = {}
     for (ns, name), state in states.items():
         key = GatewayKey(ns, name)
         infra = snapshot.infra.get(key)
-        statuses.append(gateways.status(state, infra, now))
+        statuses.append(gateways.status(state, infra, now, snapshot.rejections.get(key)))
         if not state.accepted:
             continue
         infras[key] = _infra_ir(key, state, proxies[(ns, name)])
@@ -140,6 +143,10 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
                                        backendtls.usable(state.backend_certificate),
                                        memo.tables, filled=partial(
                                            memo.filled, backends=backends, endpoints=endpoints))
+    if snapshot.rejections:
+        statuses = refuse_routes(statuses, snapshot.rejections, irs, {
+            kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
+            snapshot.of("ListenerSet"), now)
     return Result(tuple(statuses), irs, infras)
 
 

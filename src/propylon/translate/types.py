@@ -1,7 +1,8 @@
 """The input and output of `translate()`: an immutable Snapshot in, a Result out.
 
 A `Snapshot` holds every object the controller watches, as the plain JSON dicts the API server
-returned (kind -> objects), plus what the infrastructure manager reports for each Gateway. The
+returned (kind -> objects), plus what the infrastructure manager reports for each Gateway and
+what each Gateway's Envoys refused (`ir.Rejections`, reported by the xDS server). The
 translator decodes them with `propylon.api` and never mutates them.
 
 A `Result` holds the status each object must have (`StatusUpdate`, data applied by the one
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraState
+from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraState, Rejections
 
 DEFAULT_CONTROLLER_NAME = "propylon.dev/gateway-controller"
 
@@ -40,6 +41,8 @@ class Snapshot:
     controller_name: str = DEFAULT_CONTROLLER_NAME
     # lastTransitionTime of conditions that change now (or `WRITE_TIME`)
     now: str = "1970-01-01T00:00:00Z"
+    # what each Gateway's Envoys refuse, as the xDS server reports it (see `rejections`)
+    rejections: Mapping[GatewayKey, Rejections] = field(default_factory=dict)
 
     def of(self, kind: str) -> tuple[dict[str, Any], ...]:
         return tuple(self.objects.get(kind, ()))

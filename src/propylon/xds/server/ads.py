@@ -11,13 +11,14 @@ The server keeps, per node id, counters (per type: responses pushed, the resourc
 and removed, ACKs and NACKs), the versions last acknowledged per type (a type's version is a
 hash of the names and versions of all its resources in Envoy), and the last NACK's error
 (cleared by a later ACK of the same type); `subscribe()` registers a callback told of every ACK
-and NACK.
+and NACK. After every request or snapshot change each stream reports to the cache what its
+Envoy refuses (`AdsStream.rejections()`), and withdraws the report when it ends.
 
 `start(..., tls=MutualTls(...))` serves over mutual TLS (Kubernetes mode): every client presents a
 certificate from the controller's CA, and a stream whose first request announces a node id other
 than the Gateway its certificate names (`tls.peer_node`) is refused with PERMISSION_DENIED.
 `start_unix(path)` serves plaintext on a Unix socket (standalone mode): the socket (0600, in a
-0700 directory, see `infra.private_sockets`) is what keeps other local users out.
+0700 directory, see `infra.host.private_sockets`) is what keeps other local users out.
 """
 
 from __future__ import annotations
@@ -109,10 +110,12 @@ class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                     counters.resources[response.type_url] += len(response.resources)
                     counters.removals[response.type_url] += len(response.removed_resources)
                     yield response
+                self._server.cache.report(node_id, stream, stream.rejections())
                 item = await queue.get()
         finally:
             if unwatch is not None:
                 unwatch()
+                self._server.cache.report(node_id, stream, None)
             reader.cancel()
 
     @staticmethod

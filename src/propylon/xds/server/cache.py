@@ -11,6 +11,11 @@ of the resource's serialisation, but it is computed only for messages that are n
 that is the very object of the node's previous snapshot (`xds.translate.Translator` returns
 unchanged resources as the same objects) keeps its version, so a one-route change at 5,000
 routes hashes one virtual host, not the whole table.
+
+The way back: each ADS stream `report()`s what its Envoy refuses (`ir.Rejections`, with Envoy's
+messages); `rejections()` merges the reports of every stream of a node, and the callbacks given
+to `on_rejections()` (the controller's) are told when a node's merged value changes, so the
+next translation writes it into status.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from propylon.ir.model import Rejections
 from propylon.xds.translate import XdsResources, version_of
 
 Waker = Callable[[], None]
@@ -50,6 +56,9 @@ class SnapshotCache:
     def __init__(self) -> None:
         self._snapshots: dict[str, Snapshot] = {}
         self._watchers: dict[str, set[Waker]] = {}
+        self._reports: dict[str, dict[object, Rejections]] = {}
+        self._rejections: dict[str, Rejections] = {}
+        self._rejection_callbacks: list[Callable[[], None]] = []
 
     def set(self, node_id: str, resources: XdsResources) -> None:
         """Make `resources` the wanted state of `node_id` and wake its streams."""
@@ -81,6 +90,32 @@ class SnapshotCache:
                     del self._watchers[node_id]
 
         return unwatch
+
+    def report(self, node_id: str, stream: object, rejections: Rejections | None) -> None:
+        """What the Envoy of `stream` refuses now (None: the stream ended)."""
+        reports = self._reports.setdefault(node_id, {})
+        if rejections:
+            reports[stream] = rejections
+        else:
+            reports.pop(stream, None)
+        merged = Rejections(*({k: v for r in reports.values() for k, v in getattr(r, f).items()}
+                              for f in ("listeners", "secrets", "clusters", "routes")))
+        if merged == self._rejections.get(node_id, Rejections()):
+            return
+        if merged:
+            self._rejections[node_id] = merged
+        else:
+            self._rejections.pop(node_id, None)
+        for callback in tuple(self._rejection_callbacks):
+            callback()
+
+    def rejections(self) -> dict[str, Rejections]:
+        """Node id -> what its Envoys refuse, for the nodes with a refusal."""
+        return dict(self._rejections)
+
+    def on_rejections(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever `rejections()` changes."""
+        self._rejection_callbacks.append(callback)
 
     def _wake(self, node_id: str) -> None:
         for waker in tuple(self._watchers.get(node_id, ())):

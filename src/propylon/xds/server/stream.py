@@ -11,9 +11,18 @@ Rules:
 - Subscription changes are always applied. A request whose `response_nonce` is not that of the
   response in flight for its type acknowledges nothing (it is stale).
 - A request with the current nonce is an ACK, or a NACK when it carries `error_detail`. On a
-  NACK Envoy keeps its last good config, and so does this record of it; the resources (and
-  removals) of the rejected response are not sent again at the same version (a new snapshot
-  that changes them moves on).
+  NACK this record keeps Envoy's last good config. Envoy rejects a whole response for some
+  types and single resources for others, so a NACK is pinned on a resource only when the
+  response carried nothing else: the items of a NACKed response of several are "suspects",
+  sent again one per response until each is acknowledged or rejected alone. A rejected
+  (name, version) is not sent again until Envoy applied an update of what it may depend on (for
+  a listener, secrets and clusters; `_DEPENDS`): a listener refused for
+  its rejected secret is sent again once a fixed secret is acknowledged. A virtual host
+  rejected alone has its refused route entries isolated and left out (`isolation.py`), so a bad
+  route costs only itself. `rejections()` reports what is rejected, with Envoy's messages.
+  What Envoy holds of a resource it refused an update of is uncertain (it keeps the content of
+  a refused secret, and a listener created then fails on it), so that resource is sent again
+  whatever version is wanted next.
 - At most one response per type is in flight; the next waits for the ACK or NACK. The first
   request of a type is answered even when there is nothing to send (Envoy's initial fetch of a
   wildcard type, say of clusters when there are none, waits for it).
@@ -54,12 +63,15 @@ from envoy.service.discovery.v3.discovery_pb2 import (
 )
 from google.protobuf.message import Message
 
+from propylon.ir.model import Rejections
 from propylon.xds.server.cache import Snapshot
+from propylon.xds.server.isolation import RouteIsolation
 from propylon.xds.translate import (
     CLUSTER,
     ENDPOINT,
     LISTENER,
     ROUTE,
+    SECRET,
     TYPE_URLS,
     VHOST,
     WILDCARD_TYPES,
@@ -69,7 +81,11 @@ from propylon.xds.translate import (
 _GATED = frozenset({LISTENER, ROUTE, VHOST})
 _REMOVABLE = frozenset({LISTENER, CLUSTER, VHOST})
 _REMOVAL = ""  # the version of a removal in `TypeState.rejected`
+_UNCERTAIN = "?"  # the version of a resource Envoy has, after it refused an update of it
 _EMPTY_MARK = "{}/"  # a virtual host name that never exists, in a route table's VHDS namespace
+# what Envoy's verdict on a resource of a type may depend on, besides the resource itself
+_DEPENDS: Mapping[str, tuple[str, ...]] = {
+    LISTENER: (SECRET, CLUSTER), CLUSTER: (SECRET,), ENDPOINT: (CLUSTER,)}
 
 
 @dataclass
@@ -91,6 +107,17 @@ class Pending:
     removed: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """Envoy's verdict on one (name, version): its message, how many updates of the types the
+    resource depends on Envoy had applied when it was given, and (virtual hosts) the routes
+    refused."""
+
+    message: str
+    context: tuple[int, ...]
+    routes: tuple[str, ...] = ()
+
+
 @dataclass
 class TypeState:
     """What one stream knows about one type URL."""
@@ -102,7 +129,9 @@ class TypeState:
     acked: dict[str, Held] = field(default_factory=dict)
     acked_version: str = ""
     pending: Pending | None = None
-    rejected: set[tuple[str, str]] = field(default_factory=set)
+    rejected: dict[tuple[str, str], Rejected] = field(default_factory=dict)
+    suspects: set[str] = field(default_factory=set)  # items of a NACKed response of several
+    applied: int = 0  # acknowledged responses that carried something
 
 
 @dataclass(frozen=True)
@@ -131,6 +160,7 @@ class AdsStream:
         self.types: dict[str, TypeState] = {t: TypeState() for t in TYPE_URLS}
         self._nonce = 0
         self._vhds_started: set[str] = set()  # route tables whose VHDS had a first response
+        self._isolated: dict[str, RouteIsolation] = {}  # virtual hosts with refused routes
 
     def on_request(self, request: DeltaDiscoveryRequest) -> Answer | None:
         """Record a request; returns the ACK or NACK it carries, if any."""
@@ -174,17 +204,70 @@ class AdsStream:
         if pending is None or request.response_nonce != pending.nonce:
             return None  # no nonce (a subscription change) or a stale one
         state.pending = None
+        type_url = request.type_url
         if request.HasField("error_detail"):
-            state.rejected.update((n, held.version) for n, held in pending.added.items())
-            state.rejected.update((n, _REMOVAL) for n in pending.removed)
-            return Answer("nack", request.type_url, pending.system_version, pending.nonce,
-                          request.error_detail.message)
+            message = request.error_detail.message
+            for name in pending.added:  # Envoy may keep some of what it refused: send again
+                held = state.acked.get(name)
+                if held is not None:
+                    held.version = _UNCERTAIN
+            if len(pending.added) + len(pending.removed) > 1:  # which one? send them alone
+                state.suspects.update(pending.added)
+                state.suspects.update(pending.removed)
+            else:
+                for name, held in pending.added.items():
+                    self._reject(type_url, name, held, message)
+                for name in pending.removed:
+                    state.rejected[(name, _REMOVAL)] = Rejected(message, self._context(type_url))
+            return Answer("nack", type_url, pending.system_version, pending.nonce, message)
+        done = pending.added.keys() | set(pending.removed)
+        state.applied += bool(done)
+        state.suspects -= done
+        if state.rejected:
+            state.rejected = {k: r for k, r in state.rejected.items() if k[0] not in done}
         for name in pending.removed:
             state.acked.pop(name, None)
+        if type_url == VHOST:
+            for name, held in pending.added.items():
+                if name in self._isolated and held.message is not None:
+                    self._isolated[name].accepted(held.message)
         state.acked.update((n, held) for n, held in pending.added.items()
                            if self._wants(request.type_url, n))
         state.acked_version = pending.system_version
         return Answer("ack", request.type_url, pending.system_version, pending.nonce)
+
+    def _reject(self, type_url: str, name: str, held: Held, message: str) -> None:
+        """Envoy refused `held`, sent alone, with `message`."""
+        routes: tuple[str, ...] = ()
+        if type_url == VHOST and held.message is not None:
+            acked = self.types[VHOST].acked.get(name)
+            isolation = self._isolated.get(name) or RouteIsolation(
+                acked.message if acked is not None else None)
+            if isolation.refused(held.message, message):
+                self._isolated[name] = isolation
+                return
+            routes = tuple(r.name for r in getattr(held.message, "routes", ()))
+        self.types[type_url].rejected[(name, held.version)] = Rejected(
+            message, self._context(type_url), routes)
+
+    def _context(self, type_url: str) -> tuple[int, ...]:
+        return tuple(self.types[t].applied for t in _DEPENDS.get(type_url, ()))
+
+    def rejections(self) -> Rejections:
+        """What Envoy refuses of the last snapshot, with its messages."""
+        found: dict[str, dict[str, str]] = {LISTENER: {}, SECRET: {}, CLUSTER: {}}
+        routes: dict[str, str] = {}
+        for type_url, state in self.types.items():
+            for (name, version), rejected in state.rejected.items():
+                if version == _REMOVAL:
+                    continue
+                if type_url == VHOST:
+                    routes.update(dict.fromkeys(rejected.routes, rejected.message))
+                elif type_url in found or type_url == ENDPOINT:
+                    found[CLUSTER if type_url == ENDPOINT else type_url][name] = rejected.message
+        for isolation in self._isolated.values():
+            routes.update(isolation.refused_routes())
+        return Rejections(found[LISTENER], found[SECRET], found[CLUSTER], routes)
 
     def _wants(self, type_url: str, name: str) -> bool:
         """Whether Envoy's subscription covers the resource `name`. Envoy's VHDS requests name
@@ -218,25 +301,43 @@ class AdsStream:
         resources = wanted.resources.by_type[type_url]
         versions = wanted.versions[type_url]
         clusters = wanted.resources.vhost_clusters
-        if state.rejected:
-            state.rejected = {(n, v) for n, v in state.rejected if versions.get(n, _REMOVAL) == v}
+        context = self._context(type_url)
         added: dict[str, Held] = {}
+        # (name, version) wanted now, kept only while there is a rejection to prune with it
+        track = bool(state.rejected) or (type_url == VHOST and bool(self._isolated))
+        current: set[tuple[str, str]] = set()
         for name, message in resources.items():
             if not self._wants(type_url, name):
                 continue
             version = versions[name]
+            if type_url == VHOST and name in self._isolated:
+                message, version = self._isolated[name].effective(message)
+                if not self._isolated[name].searching:
+                    del self._isolated[name]
+            if track:
+                current.add((name, version))
             held = state.acked.get(name)
             if held is not None and held.version == version:
                 if held.message is None:  # announced on reconnection: now known
                     held.message, held.clusters = message, clusters.get(name)
                 continue
-            if (name, version) not in state.rejected:
+            rejected = state.rejected.get((name, version)) if state.rejected else None
+            if rejected is None or rejected.context != context:
                 added[name] = Held(version, message, clusters.get(name))
         removed: tuple[str, ...] = ()
         if type_url in _REMOVABLE:
             kept = self._referenced_clusters(wanted) if type_url == CLUSTER else set()
-            removed = tuple(n for n in state.acked if n not in resources and n not in kept
-                            and (n, _REMOVAL) not in state.rejected)
+            removed = tuple(n for n in state.acked if n not in resources and n not in kept)
+            current.update((n, _REMOVAL) for n in removed)
+            removed = tuple(n for n in removed if (n, _REMOVAL) not in state.rejected)
+        if state.rejected:
+            state.rejected = {k: r for k, r in state.rejected.items() if k in current}
+        if type_url == VHOST and self._isolated:
+            wanted_names = {name for name, _ in current}
+            for name in [n for n in self._isolated if n not in wanted_names]:
+                del self._isolated[name]  # no longer wanted
+        if state.suspects:
+            added, removed = self._one_suspect(state, added, removed)
         starting: set[str] = set()
         if type_url == VHOST:
             starting = self._tables_in_envoy() - self._vhds_started
@@ -260,6 +361,19 @@ class AdsStream:
             resource = response.resources.add(name=name, version=held.version)
             resource.resource.Pack(held.message)
         return response
+
+    @staticmethod
+    def _one_suspect(state: TypeState, added: dict[str, Held],
+                     removed: tuple[str, ...]) -> tuple[dict[str, Held], tuple[str, ...]]:
+        """While a NACKed response of several items is split, one suspect per response."""
+        for name in added:
+            if name in state.suspects:
+                return {name: added[name]}, ()
+        for name in removed:
+            if name in state.suspects:
+                return {}, (name,)
+        state.suspects.clear()
+        return added, removed
 
     def _tables_in_envoy(self) -> set[str]:
         """Route tables Envoy has or is about to have."""
@@ -292,7 +406,7 @@ class AdsStream:
         """True once Envoy acknowledged every wanted cluster and its endpoints, or rejected
         them (a rejected cluster's endpoints are never asked for)."""
         clusters, endpoints = self.types[CLUSTER], self.types[ENDPOINT]
-        rejected = set()
+        rejected: set[str] = set()
         for name, version in wanted.versions[CLUSTER].items():
             if (name, version) in clusters.rejected:
                 rejected.add(name)

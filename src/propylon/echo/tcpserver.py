@@ -18,7 +18,8 @@ import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from propylon.echo import _remember_server_name, _tls_assertions
+from propylon.echo import environment
+from propylon.echo.tls import remember_server_name, tls_assertions
 
 WELCOME = b"Gateway API Test TCP Server\n"
 
@@ -33,13 +34,8 @@ class TCPEchoConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], bind: str) -> TCPEchoConfig:
-        def port(name: str, default: int) -> int:
-            text = environ.get(name) or str(default)
-            if not text.isdigit() or not 0 < int(text) < 65536:
-                raise ValueError(f"{name}={text!r} is not a TCP port")
-            return int(text)
-
-        return cls(bind, port("TCP_PORT", 3000), port("TLS_PORT", 8443),
+        return cls(bind, environment.port(environ, "TCP_PORT", 3000),
+                   environment.port(environ, "TLS_PORT", 8443),
                    environ.get("TLS_SERVER_CERT", ""), environ.get("TLS_SERVER_PRIV_KEY", ""))
 
     def tls_context(self) -> ssl.SSLContext | None:
@@ -47,13 +43,13 @@ class TCPEchoConfig:
             return None
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.tls_cert, self.tls_key)
-        context.sni_callback = _remember_server_name
+        context.sni_callback = remember_server_name
         return context
 
 
 def _test_payload(writer: asyncio.StreamWriter, context: Mapping[str, str],
                   config: TCPEchoConfig) -> dict[str, object]:
-    tls = _tls_assertions(writer.transport)
+    tls = tls_assertions(writer.transport)
     out: dict[str, object] = {**context, "tcpport": str(config.tcp_port),
                               "tlsport": str(config.tls_port), "isTLS": tls is not None}
     if tls is not None:
@@ -72,7 +68,7 @@ def _handler(context: Mapping[str, str], config: TCPEchoConfig
                 if command == "PING":
                     reply = b"PONG\n"
                 elif command == "IS_TLS":
-                    reply = b"true\n" if _tls_assertions(writer.transport) else b"false\n"
+                    reply = b"true\n" if tls_assertions(writer.transport) else b"false\n"
                 elif command == "TEST":
                     reply = json.dumps(_test_payload(writer, context, config)).encode() + b"\n"
                 else:

@@ -5,8 +5,11 @@ proxy's directory, else launches a new one, then runs a watch loop as an asyncio
 - while the process is alive, poll its admin endpoint on its Unix socket (every 0.2 s until
   ready, then every 1 s) and record `ready` and a `message` saying what it is waiting for;
 - when it has died, report not ready with how it ended and the last line of its log, wait a
-  backoff (0.5 s doubling to 30 s; reset once a process has stayed up for 30 s), and launch a
-  new one. A launch that fails (binary gone, directory unwritable) is retried the same way.
+  backoff (none after a first death, so that a proxy killed under load serves again within a
+  second; then 0.5 s doubling to 30 s; reset once a process has stayed up for 30 s), and launch
+  a new one. A launch that fails (binary gone, directory unwritable) is retried the same way.
+  Between two admin polls the process is checked every 50 ms (signal 0 or `waitpid`, no
+  request), so that a death is seen at once.
 Every change of (ready, message) calls `on_change`.
 
 `stop(terminate=True)` ends the loop and stops Envoy (SIGTERM, then SIGKILL); with
@@ -25,8 +28,8 @@ from typing import Any
 
 import aiohttp
 
-from propylon.infra.envoy_admin import admin_session, admin_status
-from propylon.infra.envoy_process import EnvoyProcess, adopt, launch
+from propylon.infra.host.envoy_admin import admin_session, admin_status
+from propylon.infra.host.envoy_process import EnvoyProcess, adopt, launch
 from propylon.ir.model import GatewayKey
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 STABLE_AFTER = 30.0
+LIVENESS_CHECK = 0.05
 
 
 class ProxySupervisor:
@@ -86,7 +90,9 @@ class ProxySupervisor:
             self._on_change()
 
     def _backoff(self) -> float:
-        return min(FIRST_BACKOFF * 2 ** max(0, self._failures - 1), MAX_BACKOFF)
+        if self._failures <= 1:
+            return 0.0
+        return min(FIRST_BACKOFF * 2 ** (self._failures - 2), MAX_BACKOFF)
 
     async def _watch(self) -> None:
         while True:
@@ -121,7 +127,14 @@ class ProxySupervisor:
                              f"configuration from the control plane at {self._xds_address}")
         if time.monotonic() - process.started_at >= STABLE_AFTER:
             self._failures = 0
-        await asyncio.sleep(1.0 if self.ready else 0.2)
+        await self._sleep_while_alive(process, 1.0 if self.ready else 0.2)
+
+    @staticmethod
+    async def _sleep_while_alive(process: EnvoyProcess, seconds: float) -> None:
+        """Wait `seconds`, or less if the process dies meanwhile."""
+        deadline = time.monotonic() + seconds
+        while process.alive() and time.monotonic() < deadline:
+            await asyncio.sleep(LIVENESS_CHECK)
 
     def _on_exit(self, process: EnvoyProcess) -> None:
         self._failures += 1
@@ -130,8 +143,10 @@ class ProxySupervisor:
         log.warning("Envoy pid %s for Gateway %s %s", process.pid, self.key,
                     process.exit_description())
         self.process = None
+        backoff = self._backoff()
+        when = f"in {backoff:g} s" if backoff else "now"
         self._set(False, f"Envoy (pid {process.pid}) {process.exit_description()}; restarting "
-                         f"in {self._backoff():g} s (log: {process.log_path}){detail}")
+                         f"{when} (log: {process.log_path}){detail}")
 
     async def stop(self, terminate: bool = True) -> None:
         """Stop watching; with `terminate`, also stop Envoy and wait until it is gone."""

@@ -1,19 +1,14 @@
-"""An echo backend that answers like the Gateway API conformance `echo-basic` server.
+"""The HTTP echo backend: echo-basic's HTTP/1.1, H2C and HTTPS listeners.
 
-Two ways to run it:
-
-- `serve_echo(host, port)` / `run("HOST:PORT")` (`propylon up --echo`, `propylon echo`): one
-  plain HTTP/1.1 listener.
-- `python -m propylon.echo [--bind HOST]` (`main(argv)`), configured from the environment the
-  way echo-basic is: `HTTP_PORT` (default 3000) serves HTTP/1.1; `H2C_PORT` (3001) serves HTTP/2
-  with prior knowledge and answers HTTP/1.1 with 400 unless it carries `Upgrade: h2c`;
-  `HTTPS_PORT` (8443) serves TLS with ALPN `h2` and `http/1.1`, only when `TLS_SERVER_CERT` and
-  `TLS_SERVER_PRIVKEY` name PEM files; `TLS_CLIENT_CACERTS` (a PEM file) asks clients for a
-  certificate and verifies one if given. All listeners bind `--bind` or `BIND_ADDRESS`
-  (default 127.0.0.1). `POD_NAME`, `NAMESPACE`, `INGRESS_NAME` and `SERVICE_NAME` fill the
-  context fields. With `TCP_ECHO_SERVER` set it serves the TCP echo protocol instead
-  (`propylon.echo_tcp`); with `GRPC_ECHO_SERVER` set, the gRPC echo service
-  (`propylon.echo_grpc`).
+`serve(EchoConfig)` starts the listeners echo-basic has (`EchoConfig.from_env` reads its
+environment): `HTTP_PORT` (default 3000) serves HTTP/1.1; `H2C_PORT` (3001) serves HTTP/2
+with prior knowledge and answers HTTP/1.1 with 400 unless it carries `Upgrade: h2c`;
+`HTTPS_PORT` (8443) serves TLS with ALPN `h2` and `http/1.1`, only when `TLS_SERVER_CERT` and
+`TLS_SERVER_PRIVKEY` name PEM files; `TLS_CLIENT_CACERTS` (a PEM file) asks clients for a
+certificate and verifies one if given. All listeners bind `--bind` or `BIND_ADDRESS`
+(default 127.0.0.1). `serve_echo(host, port)` starts one plain HTTP/1.1 listener instead.
+HTTP/1.x is served by aiohttp's low-level server; HTTP/2 connections (told apart by ALPN or by
+the first bytes) are handed to `propylon.echo.http2`, whose requests take the same routes.
 
 The HTTP and HTTPS listeners route by path (after collapsing `//` to `/`), as echo-basic's mux:
 
@@ -26,9 +21,8 @@ The HTTP and HTTPS listeners route by path (after collapsing `//` to `/`), as ec
   attempts get the echo.
 - anything else -> the echo: a JSON object with `path` (the request URI, query included),
   `host`, `method`, `proto`, `headers` (Go-canonical name -> values, `Host` excluded), `httpPort`,
-  the context `namespace`, `ingress`, `service`, `pod`, and on TLS connections `tls`:
-  `{version, peerCertificates (PEM, when the client sent any), serverName, negotiatedProtocol
-  (when ALPN chose one), cipherSuite}`. `?delay=<Go duration>` sleeps first;
+  the context `namespace`, `ingress`, `service`, `pod`, and on TLS connections `tls` (what
+  `propylon.echo.tls` reports). `?delay=<Go duration>` sleeps first;
   `X-Echo-Set-Header: Name:value,Name2:value2` is copied into the response headers.
 
 Every echo prints `Echoing back request made to <request URI> to client (<ip>:<port>)` to
@@ -37,27 +31,26 @@ stdout, flushed at once: the conformance mirror tests search backend logs for it
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import re
-import signal
 import socket
 import ssl
 import struct
-import sys
 import weakref
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
 from aiohttp import WSMsgType, web
 
+from propylon.echo import environment
+from propylon.echo.tls import remember_server_name, tls_assertions
+
 if TYPE_CHECKING:
-    from propylon import echo_grpc, echo_tcp
-    from propylon.echo_h2 import H2ServerProtocol
+    from propylon.echo.http2 import H2ServerProtocol
 
 _STATUS_URI = re.compile(r"^/status/(\d\d\d)$")
 _GO_INT = re.compile(r"^[+-]?\d+$")
@@ -65,19 +58,6 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _DURATION_UNITS = {
     "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
 }
-# OpenSSL names of the TLS 1.2 suites a TLS client (Envoy, Go) offers by default -> the IANA names
-# Go's `tls.CipherSuiteName` reports. TLS 1.3 suites already carry their IANA names.
-_IANA_CIPHERS = {
-    "ECDHE-ECDSA-AES128-GCM-SHA256": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-    "ECDHE-RSA-AES128-GCM-SHA256": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    "ECDHE-ECDSA-AES256-GCM-SHA384": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    "ECDHE-RSA-AES256-GCM-SHA384": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "ECDHE-ECDSA-CHACHA20-POLY1305": "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-    "ECDHE-RSA-CHACHA20-POLY1305": "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-    "AES128-GCM-SHA256": "TLS_RSA_WITH_AES_128_GCM_SHA256",
-    "AES256-GCM-SHA384": "TLS_RSA_WITH_AES_256_GCM_SHA384",
-}
-
 
 def parse_go_duration(text: str) -> float:
     """Seconds in a Go `time.ParseDuration` string such as `300ms`, `1.5s` or `1m30s`."""
@@ -98,14 +78,6 @@ def canonical_header_name(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    """`127.0.0.1:9001` or `[::1]:9001` -> (host, port); raises ValueError with the fix."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--listen {listen!r} is not HOST:PORT; write e.g. 127.0.0.1:9001")
-    return host.strip("[]"), int(port)
-
-
 @dataclass
 class _State:
     """What every listener of one echo process shares."""
@@ -113,15 +85,6 @@ class _State:
     http_port: str
     context: dict[str, str]
     attempts: dict[str, int] = field(default_factory=dict)  # retry simulator, per uuid
-
-
-def _context(environ: Mapping[str, str]) -> dict[str, str]:
-    return {
-        "namespace": environ.get("NAMESPACE", ""),
-        "ingress": environ.get("INGRESS_NAME", ""),
-        "service": environ.get("SERVICE_NAME", ""),
-        "pod": environ.get("POD_NAME", ""),
-    }
 
 
 @dataclass(frozen=True)
@@ -258,42 +221,6 @@ async def _h2c_route(exchange: _Exchange, state: _State) -> _Reply:
 
 Route = Callable[[_Exchange, _State], Awaitable[_Reply]]
 
-_server_names: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
-
-
-def _remember_server_name(ssl_object: object, server_name: str | None, _: ssl.SSLContext) -> None:
-    if server_name:
-        _server_names[ssl_object] = server_name
-
-
-def _peer_chain(ssl_object: ssl.SSLObject) -> list[bytes]:
-    """DER certificates the client sent, leaf first (Go's `ConnectionState.PeerCertificates`).
-
-    The chain is read from the private `_sslobj`, which has it from Python 3.10 on (the public
-    `SSLObject.get_unverified_chain` arrived only in 3.13); on a server it holds a `None` leaf
-    when the client sent no certificate.
-    """
-    chain = ssl_object._sslobj.get_unverified_chain() or []  # type: ignore[attr-defined]
-    return [cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-            for cert in chain if cert is not None]
-
-
-def _tls_assertions(transport: asyncio.BaseTransport | None) -> dict[str, object] | None:
-    ssl_object = transport.get_extra_info("ssl_object") if transport else None
-    if not isinstance(ssl_object, ssl.SSLObject):
-        return None
-    out: dict[str, object] = {"version": ssl_object.version() or ""}
-    peers = [ssl.DER_cert_to_PEM_cert(der) for der in _peer_chain(ssl_object)]
-    if peers:
-        out["peerCertificates"] = peers
-    out["serverName"] = _server_names.get(ssl_object, "")
-    if protocol := ssl_object.selected_alpn_protocol():
-        out["negotiatedProtocol"] = protocol
-    cipher = ssl_object.cipher()
-    out["cipherSuite"] = _IANA_CIPHERS.get(cipher[0], cipher[0]) if cipher else ""
-    return out
-
-
 def _remote(transport: asyncio.BaseTransport | None) -> str:
     peer = transport.get_extra_info("peername") if transport else None
     if isinstance(peer, tuple) and len(peer) >= 2:
@@ -338,7 +265,7 @@ def _http1_handler(route: Route, state: _State, *, websocket: bool
             headers=[(canonical_header_name(name), value) for name, value in request.headers.items()
                      if name.lower() != "host"],
             remote=_remote(transport),
-            tls=_tls_assertions(transport),
+            tls=tls_assertions(transport),
         )
         if websocket and exchange.path == "/ws" and \
                 request.headers.get("Upgrade", "").lower() == "websocket":
@@ -354,7 +281,7 @@ def _http1_handler(route: Route, state: _State, *, websocket: bool
 
 def _h2_handler(route: Route, state: _State) -> Callable[
         [list[tuple[str, str]], asyncio.BaseTransport], Awaitable[tuple[int, list[tuple[str, str]], bytes]]]:
-    """The `echo_h2` handler: HTTP/2 header list -> `route` -> (status, headers, body)."""
+    """The `http2` handler: HTTP/2 header list -> `route` -> (status, headers, body)."""
 
     async def handle(fields: list[tuple[str, str]], transport: asyncio.BaseTransport
                      ) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -368,7 +295,7 @@ def _h2_handler(route: Route, state: _State) -> Callable[
         host = pseudo.get(":authority") or next((v for n, v in fields if n == "host"), "")
         exchange = _Exchange(
             method=pseudo.get(":method", ""), uri=pseudo.get(":path", ""), host=host,
-            proto="HTTP/2.0", headers=regular, remote=_remote(transport), tls=_tls_assertions(transport),
+            proto="HTTP/2.0", headers=regular, remote=_remote(transport), tls=tls_assertions(transport),
         )
         reply = await route(exchange, state)
         return reply.status, reply.headers, reply.body
@@ -426,27 +353,21 @@ class EchoConfig:
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_cas: str = ""
-    context: dict[str, str] = field(default_factory=lambda: _context({}))
+    context: dict[str, str] = field(default_factory=lambda: environment.context({}))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], bind: str | None = None) -> EchoConfig:
         """The config in `environ`; `bind` (from `--bind`) wins over `BIND_ADDRESS`."""
 
-        def port(name: str, default: int) -> int:
-            text = environ.get(name) or str(default)
-            if not text.isdigit() or not 0 < int(text) < 65536:
-                raise ValueError(f"{name}={text!r} is not a TCP port")
-            return int(text)
-
         return cls(
             bind=bind or environ.get("BIND_ADDRESS") or "127.0.0.1",
-            http_port=port("HTTP_PORT", 3000),
-            h2c_port=port("H2C_PORT", 3001),
-            https_port=port("HTTPS_PORT", 8443),
+            http_port=environment.port(environ, "HTTP_PORT", 3000),
+            h2c_port=environment.port(environ, "H2C_PORT", 3001),
+            https_port=environment.port(environ, "HTTPS_PORT", 8443),
             tls_cert=environ.get("TLS_SERVER_CERT", ""),
             tls_key=environ.get("TLS_SERVER_PRIVKEY", ""),
             tls_client_cas=environ.get("TLS_CLIENT_CACERTS", ""),
-            context=_context(environ),
+            context=environment.context(environ),
         )
 
     @property
@@ -458,7 +379,7 @@ class EchoConfig:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.tls_cert, self.tls_key)
         context.set_alpn_protocols(["h2", "http/1.1"])
-        context.sni_callback = _remember_server_name
+        context.sni_callback = remember_server_name
         if self.tls_client_cas:
             context.load_verify_locations(cafile=self.tls_client_cas)
             context.verify_mode = ssl.CERT_OPTIONAL
@@ -498,9 +419,9 @@ class EchoServer:
             return self.ports()[-1]
 
         def make_h2() -> asyncio.Protocol:
-            from propylon import echo_h2  # loaded on the first HTTP/2 connection
+            from propylon.echo import http2  # loaded on the first HTTP/2 connection
 
-            protocol = echo_h2.H2ServerProtocol(_h2_handler(route, state))
+            protocol = http2.H2ServerProtocol(_h2_handler(route, state))
             self._h2.add(protocol)
             return protocol
 
@@ -533,102 +454,8 @@ async def serve_echo(host: str, port: int) -> web.BaseRunner:
 
     The context fields come from the environment at the time of the call.
     """
-    state = _State(str(port), _context(os.environ))
+    state = _State(str(port), environment.context(os.environ))
     runner = web.ServerRunner(web.Server(_http1_handler(_route, state, websocket=True), access_log=None))
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
-
-
-async def _until_signalled() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-
-
-def run(listen: str) -> None:
-    """Serve the plain echo backend on `listen` (HOST:PORT) until Ctrl-C or SIGTERM."""
-    host, port = parse_listen(listen)
-
-    async def main() -> None:
-        runner = await serve_echo(host, port)
-        print(f"Starting server, listening on {host}:{port} (http)", flush=True)
-        try:
-            await _until_signalled()
-        finally:
-            await runner.cleanup()
-
-    asyncio.run(main())
-
-
-def _tcp_config(bind: str) -> echo_tcp.TCPEchoConfig | None:
-    """The TCP mode's config when `TCP_ECHO_SERVER` is set."""
-    if not os.environ.get("TCP_ECHO_SERVER"):
-        return None
-    from propylon import echo_tcp
-
-    return echo_tcp.TCPEchoConfig.from_env(os.environ, bind)
-
-
-def _grpc_config(bind: str) -> echo_grpc.GRPCEchoConfig | None:
-    """The gRPC mode's config when `GRPC_ECHO_SERVER` is set."""
-    if not os.environ.get("GRPC_ECHO_SERVER"):
-        return None
-    from propylon import echo_grpc
-
-    return echo_grpc.GRPCEchoConfig.from_env(os.environ, bind)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m propylon.echo [--bind HOST]`: the echo-basic-like server, configured by env."""
-    parser = argparse.ArgumentParser(prog="python -m propylon.echo", description=__doc__.split("\n")[0])
-    parser.add_argument("--bind", metavar="HOST",
-                        help="address every listener binds (default $BIND_ADDRESS or 127.0.0.1)")
-    args = parser.parse_args(argv)
-    try:
-        config = EchoConfig.from_env(os.environ, args.bind)
-        tcp_config = _tcp_config(config.bind)
-        grpc_config = _grpc_config(config.bind)
-    except ValueError as error:
-        print(f"echo: {error}", file=sys.stderr)
-        return 2
-
-    async def serve_until_signalled() -> None:
-        if tcp_config is not None:
-            from propylon.echo_tcp import serve_tcp
-
-            tcp = await serve_tcp(tcp_config, config.context)
-            try:
-                await _until_signalled()
-            finally:
-                for listener in tcp:
-                    listener.close()
-            return
-        if grpc_config is not None:
-            from propylon.echo_grpc import serve_grpc
-
-            grpc_servers = await serve_grpc(grpc_config, config.context)
-            try:
-                await _until_signalled()
-            finally:
-                for grpc_server in grpc_servers:
-                    await grpc_server.stop(None)
-            return
-        server = await serve(config)
-        try:
-            await _until_signalled()
-        finally:
-            await server.close()
-
-    try:
-        asyncio.run(serve_until_signalled())
-    except (OSError, ssl.SSLError) as error:
-        print(f"echo: cannot start: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

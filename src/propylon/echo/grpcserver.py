@@ -1,10 +1,10 @@
 """gRPC mode of the echo backend, like echo-basic with `GRPC_ECHO_SERVER` set.
 
 Service `gateway_api_conformance.echo_basic.grpcecho.GrpcEcho` (messages in
-`propylon.grpcecho`): `Echo` and `EchoTwo` answer an `EchoResponse` whose `assertions` say what
-the server saw: the fully-qualified method (`/<service>/<method>`), the request metadata as
-`headers` (one entry per value), the context (`NAMESPACE`, `INGRESS_NAME`,
-`SERVICE_NAME`, `POD_NAME`) and, on the TLS port, `tls_assertions` (the client certificates
+`propylon.echo.grpcservice`): `Echo` and `EchoTwo` answer an `EchoResponse` whose `assertions`
+say what the server saw: the fully-qualified method (`/<service>/<method>`), the request metadata
+as `headers` (one entry per value), the context (`NAMESPACE`, `INGRESS_NAME`, `SERVICE_NAME`,
+`POD_NAME`) and, on the TLS port, `tls_assertions` (the client certificates
 seen, when any). `EchoThree` is not implemented, so calling it gets UNIMPLEMENTED, which the
 conformance tests use as the answer of a backend that was not meant to be reached.
 `authority` stays empty: grpc.aio does not expose a call's `:authority` to the servicer, and
@@ -24,7 +24,8 @@ from pathlib import Path
 import grpc
 from grpc import aio
 
-from propylon.grpcecho import SERVICE, EchoRequest, EchoResponse
+from propylon.echo import environment
+from propylon.echo.grpcservice import SERVICE, EchoRequest, EchoResponse
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,8 @@ class GRPCEchoConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], bind: str) -> GRPCEchoConfig:
-        def port(name: str, default: int) -> int:
-            text = environ.get(name) or str(default)
-            if not text.isdigit() or not 0 < int(text) < 65536:
-                raise ValueError(f"{name}={text!r} is not a TCP port")
-            return int(text)
-
-        return cls(bind, port("HTTP_PORT", 3000), port("HTTPS_PORT", 8443),
+        return cls(bind, environment.port(environ, "HTTP_PORT", 3000),
+                   environment.port(environ, "HTTPS_PORT", 8443),
                    environ.get("TLS_SERVER_CERT", ""), environ.get("TLS_SERVER_PRIV_KEY", ""))
 
     def credentials(self) -> grpc.ServerCredentials | None:

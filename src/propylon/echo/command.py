@@ -1,0 +1,127 @@
+"""The echo backends as commands: `python -m propylon.echo` (`main`) and `propylon echo` (`run`).
+
+`main(argv)` is echo-basic's entry point: it reads the environment (`--bind` wins over
+`BIND_ADDRESS`) and serves, until SIGINT or SIGTERM, the TCP echo when `TCP_ECHO_SERVER` is set
+(`propylon.echo.tcpserver`), else the gRPC echo when `GRPC_ECHO_SERVER` is set
+(`propylon.echo.grpcserver`), else the HTTP listeners (`propylon.echo.httpserver`). A bad
+variable exits 2 with its name, a listener that cannot start exits 1. The TCP and gRPC modules
+are imported only when their mode is chosen, so the HTTP replicas do not load grpc.
+`run("HOST:PORT")` serves one plain HTTP/1.1 listener the same way (`parse_listen` checks the
+address first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import ssl
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import propylon.echo
+from propylon.echo.httpserver import EchoConfig, serve, serve_echo
+
+if TYPE_CHECKING:
+    from propylon.echo import grpcserver, tcpserver
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`127.0.0.1:9001` or `[::1]:9001` -> (host, port); raises ValueError with the fix."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--listen {listen!r} is not HOST:PORT; write e.g. 127.0.0.1:9001")
+    return host.strip("[]"), int(port)
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+def run(listen: str) -> None:
+    """Serve the plain echo backend on `listen` (HOST:PORT) until Ctrl-C or SIGTERM."""
+    host, port = parse_listen(listen)
+
+    async def main() -> None:
+        runner = await serve_echo(host, port)
+        print(f"Starting server, listening on {host}:{port} (http)", flush=True)
+        try:
+            await _until_signalled()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def _tcp_config(bind: str) -> tcpserver.TCPEchoConfig | None:
+    """The TCP mode's config when `TCP_ECHO_SERVER` is set."""
+    if not os.environ.get("TCP_ECHO_SERVER"):
+        return None
+    from propylon.echo import tcpserver
+
+    return tcpserver.TCPEchoConfig.from_env(os.environ, bind)
+
+
+def _grpc_config(bind: str) -> grpcserver.GRPCEchoConfig | None:
+    """The gRPC mode's config when `GRPC_ECHO_SERVER` is set."""
+    if not os.environ.get("GRPC_ECHO_SERVER"):
+        return None
+    from propylon.echo import grpcserver
+
+    return grpcserver.GRPCEchoConfig.from_env(os.environ, bind)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m propylon.echo [--bind HOST]`: the echo-basic-like server, configured by env."""
+    description = (propylon.echo.__doc__ or "").split("\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m propylon.echo", description=description)
+    parser.add_argument("--bind", metavar="HOST",
+                        help="address every listener binds (default $BIND_ADDRESS or 127.0.0.1)")
+    args = parser.parse_args(argv)
+    try:
+        config = EchoConfig.from_env(os.environ, args.bind)
+        tcp_config = _tcp_config(config.bind)
+        grpc_config = _grpc_config(config.bind)
+    except ValueError as error:
+        print(f"echo: {error}", file=sys.stderr)
+        return 2
+
+    async def serve_until_signalled() -> None:
+        if tcp_config is not None:
+            from propylon.echo.tcpserver import serve_tcp
+
+            tcp = await serve_tcp(tcp_config, config.context)
+            try:
+                await _until_signalled()
+            finally:
+                for listener in tcp:
+                    listener.close()
+            return
+        if grpc_config is not None:
+            from propylon.echo.grpcserver import serve_grpc
+
+            grpc_servers = await serve_grpc(grpc_config, config.context)
+            try:
+                await _until_signalled()
+            finally:
+                for grpc_server in grpc_servers:
+                    await grpc_server.stop(None)
+            return
+        server = await serve(config)
+        try:
+            await _until_signalled()
+        finally:
+            await server.close()
+
+    try:
+        asyncio.run(serve_until_signalled())
+    except (OSError, ssl.SSLError) as error:
+        print(f"echo: cannot start: {error}", file=sys.stderr)
+        return 1
+    return 0
