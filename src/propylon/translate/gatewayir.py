@@ -18,8 +18,9 @@ Routes are read from each listener's `placements.Placements`, hostname by hostna
 is assembled from its hostnames, not from every attachment. With a `tables` store (from
 `memo.Memo`), a route table whose listeners' placements did not change (their `version`) is last
 pass's, and otherwise a virtual host is built again only when the placements of its hostname
-changed on a listener serving it (their stamps), or those listeners' protocol or port; the
-others are reused, with the clusters their routes use. A Gateway's clusters are those its
+changed on a listener serving it (their stamps), or those listeners' protocol or port (a table
+of one listener whose placements changed looks only at the hostnames stamped since, when it was
+of that listener alone before); the others are reused, with the clusters their routes use. A Gateway's clusters are those its
 virtual hosts and TLS routes use: a route attached only to a listener whose hostnames a more
 specific listener serves adds none.
 """
@@ -81,12 +82,13 @@ def _route_config(name: str, listeners: list[ListenerState],
     """The route table of `listeners` (one HTTP port, or one HTTPS listener) and the clusters
     its virtual hosts use, reusing from `tables` what the listeners' placements left as it was
     (see the module docstring)."""
-    signature = tuple((ls.placements.version, ls.spec.hostname, ls.spec.protocol, ls.spec.port)
-                      for ls in listeners)
+    signature = tuple((ls.placements, ls.placements.version, ls.spec.hostname, ls.spec.protocol,
+                       ls.spec.port) for ls in listeners)
     found: _Table | None = None if tables is None else tables.get((name,))
     if found is not None and found.signature == signature:
         return found.config, found.clusters
-    if found is not None and len(listeners) == 1 and found.signature[0][1:] == signature[0][1:]:
+    if found is not None and len(found.signature) == len(signature) == 1 \
+            and _but_version(found.signature[0]) == _but_version(signature[0]):
         vhosts = _changed_hosts(name, listeners[0], found)
     else:
         vhosts = _all_hosts(name, listeners, found)
@@ -100,6 +102,12 @@ def _route_config(name: str, listeners: list[ListenerState],
     if tables is not None:
         tables.put((name,), _Table(signature, config, clusters, vhosts, order))
     return config, clusters
+
+
+def _but_version(source: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
+    """A listener's part of a table's signature without its placements' version: the same
+    listener (its `Placements` object) with the same hostname, protocol and port."""
+    return source[:1] + source[2:]
 
 
 def _all_hosts(name: str, listeners: list[ListenerState], found: _Table | None,
@@ -120,9 +128,9 @@ def _all_hosts(name: str, listeners: list[ListenerState], found: _Table | None,
 
 
 def _changed_hosts(name: str, ls: ListenerState, found: _Table) -> dict[str, _Built]:
-    """The table of one listener whose placements changed since `found` was built: only the
-    hostnames stamped since then, or gone since, are looked at."""
-    since, stamps, own = found.signature[0][0], ls.placements.stamps, ls.spec.hostname or "*"
+    """The table of one listener whose placements changed since `found` was built from them
+    alone: only the hostnames stamped since then, or gone since, are looked at."""
+    since, stamps, own = found.signature[0][1], ls.placements.stamps, ls.spec.hostname or "*"
     vhosts = dict(found.vhosts)
     touched = [h for h, stamp in stamps.items() if stamp > since]
     for host in [*touched, *(vhosts.keys() - stamps.keys())]:
