@@ -56,12 +56,12 @@ from propylon.ir.model import Cluster, Endpoint
 from propylon.translate.backends import Answers, Backends, Endpoints, Trace
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
+from propylon.translate.parents import Attached
 from propylon.translate.placements import Placements, RouteId
 
 T = TypeVar("T")
 Key = tuple[Hashable, ...]
 Address = tuple[str, tuple[str, str], int]
-Placed = list[tuple[ListenerState, Any]]
 
 
 def object_key(obj: dict[str, Any]) -> Key | None:
@@ -311,9 +311,9 @@ class Memo:
 
     def attach(self, rid: RouteId, entry: RouteEntry, obj: dict[str, Any], translated: object,
                context: int, now: str, listeners: Listeners,
-               run: Callable[..., list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        """`run(now=NOW, placed=placed)` (an `attach` noting its attachments in `placed`), or
-        its last outcome; `NOW` stamped `now` either way. Placements follow the outcome."""
+               run: Callable[..., Attached]) -> list[dict[str, Any]]:
+        """The status entries of `run(now=NOW)` (a route kind's `attach`), or of its last
+        outcome; `NOW` stamped `now` either way. Placements follow the outcome."""
         key = object_key(obj)
         wanted = None if key is None else (key, translated, context)
         last = entry.attached_for
@@ -326,12 +326,11 @@ class Memo:
             entry.parents, entry.attached_for, entry.timed, entry.stamped = given, wanted, False, None
         else:
             self.misses += 1
-            placed: Placed = []
-            entry.parents = run(now=NOW, placed=placed)
-            entry.attached_for, entry.stamped = wanted, None
+            attached = run(now=NOW)
+            entry.parents, entry.attached_for, entry.stamped = attached.parents, wanted, None
             entry.timed = _timed(entry.parents)
             by_address: dict[Address, list[Any]] = {}
-            for ls, attachment in placed:
+            for ls, attachment in attached.placed:
                 by_address.setdefault(listeners.address(ls), []).append(attachment)
             self._place(rid, entry, {a: tuple(v) for a, v in by_address.items()})
         if entry.timed:
