@@ -4,7 +4,8 @@
 protocol (HTTP, HTTPS, and TLS in mode Passthrough or Terminate), its route kinds, its
 certificates, and conflicts between listeners sharing a port (ProtocolConflict when protocols
 differ, except HTTPS and TLS, which SNI tells apart; HostnameConflict when the hostname
-repeats). Routes then attach to the usable listeners (`ListenerState.placements`).
+repeats). Routes then attach to the usable listeners (`placements.Placements`, by the
+listener's `at`).
 `status(...)` finishes the job once routes are attached and the infrastructure state is known:
 addresses, Programmed per listener (the port must be served, and Envoy must not have refused
 it or its certificates: `refuse_listener`) and for the Gateway (an address, a ready
@@ -24,7 +25,7 @@ from propylon.ir.model import ClientValidation, GatewayKey, InfraState, PortStat
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
 from propylon.translate import frontend
-from propylon.translate.placements import Placements
+from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
 from propylon.translate.tls import CertificateError, resolve_certificates
 from propylon.translate.types import StatusUpdate
@@ -40,6 +41,7 @@ SNI_PROTOCOLS = frozenset({"HTTPS", "TLS"})
 @dataclass
 class ListenerState:
     spec: Listener
+    at: ListenerId  # the listener's name across passes: its owner and position there
     conditions: c.Conditions
     supported_kinds: tuple[str, ...]
     secrets: tuple[SecretIR, ...] = ()
@@ -47,17 +49,6 @@ class ListenerState:
     servable: bool = True  # may be programmed (valid, no conflict, certificates resolved)
     client_validation: ClientValidation | None = None  # HTTPS: spec.tls.frontend of its port
     origin: str = ""  # "<namespace>/<name>" of the ListenerSet declaring it; "" for the Gateway's
-    # the routes attached here (set by `memo.Memo` once every route of the pass is attached)
-    placements: Placements = field(default_factory=Placements)
-
-    @property
-    def attached(self) -> int:
-        return self.placements.attached
-
-    @property
-    def routes(self) -> list[Any]:
-        """Every attachment (an `httproute.Attachment` or a `tlsroute.TLSAttachment`)."""
-        return self.placements.routes()
 
     @property
     def ir_name(self) -> str:
@@ -83,8 +74,10 @@ def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str],
              config_maps: Mapping[tuple[str, str], ConfigMap] | None = None) -> GatewayState:
     previous = {li.get("name"): li.get("conditions") or ()
                 for li in (obj.get("status") or {}).get("listeners") or () if isinstance(li, dict)}
-    states = [listener_state(li, gw.meta.namespace, gw.meta.generation, previous.get(li.name, ()),
-                             secrets, grants, now) for li in gw.listeners]
+    owner = (gw.meta.namespace, gw.meta.name)
+    states = [listener_state(li, ("Gateway", owner, i), gw.meta.generation,
+                             previous.get(li.name, ()), secrets, grants, now)
+              for i, li in enumerate(gw.listeners)]
     frontend.apply(states, gw, config_maps or {}, grants)
     _conflicts(states)
     for state in states:
@@ -105,17 +98,19 @@ def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str],
     return GatewayState(obj, gw, states, True, "Accepted", "the Gateway is accepted")
 
 
-def listener_state(li: Listener, namespace: str, generation: int, previous: Any,
-                   secrets: Mapping[tuple[str, str], Secret], grants: Grants, now: str,
-                   owner_kind: str = "Gateway") -> ListenerState:
-    """One listener of a Gateway or of a ListenerSet (`owner_kind`) in `namespace`, on its own:
-    protocol, route kinds, certificates. Conflicts are decided afterwards."""
+def listener_state(li: Listener, at: ListenerId, generation: int, previous: Any,
+                   secrets: Mapping[tuple[str, str], Secret], grants: Grants,
+                   now: str) -> ListenerState:
+    """One listener of a Gateway or of a ListenerSet (`at`: its kind, namespace and name, the
+    listener's position), on its own: protocol, route kinds, certificates. Conflicts are decided
+    afterwards."""
+    owner_kind, (namespace, _), _ = at
     conds = c.Conditions(previous, generation, now)
     allowed = ROUTE_KINDS.get(li.protocol, ())
     wanted = li.kinds if li.kinds is not None else tuple(
         RouteKind(GROUP, k) for k in allowed)
     kinds = tuple(k.kind for k in wanted if k.group == GROUP and k.kind in allowed)
-    state = ListenerState(li, conds, tuple(dict.fromkeys(kinds)))
+    state = ListenerState(li, at, conds, tuple(dict.fromkeys(kinds)))
     if li.protocol not in SUPPORTED_PROTOCOLS:
         conds.set(c.ACCEPTED, False, c.UNSUPPORTED_PROTOCOL,
                   f'protocol "{li.protocol}" is not supported yet: use HTTP, HTTPS or TLS')
@@ -175,7 +170,8 @@ def port_state(infra: InfraState | None, port: int) -> PortState | None:
     return next((p for p in infra.ports if p.port == port), None)
 
 
-def status(state: GatewayState, infra: InfraState | None, now: str,
+def status(state: GatewayState, placements: Mapping[ListenerId, Placements],
+           infra: InfraState | None, now: str,
            rejections: Rejections | None = None) -> StatusUpdate:
     gw = state.gateway
     conds = c.Conditions(status_conditions(state.obj), gw.meta.generation, now)
@@ -187,7 +183,7 @@ def status(state: GatewayState, infra: InfraState | None, now: str,
         refuse_listener(ls, GatewayKey(gw.meta.namespace, gw.meta.name), rejections)
         listeners.append({"name": ls.spec.name,
                           "supportedKinds": [{"group": GROUP, "kind": k} for k in ls.supported_kinds],
-                          "attachedRoutes": ls.attached,
+                          "attachedRoutes": placements[ls.at].attached,
                           "conditions": ls.conditions.as_list()})
     if not state.accepted:
         conds.set(c.PROGRAMMED, False, c.INVALID, "the Gateway is not accepted: see Accepted")

@@ -40,6 +40,7 @@ from propylon.translate.gateways import (
     program_listener,
     refuse_listener,
 )
+from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
 from propylon.translate.types import StatusUpdate
 
@@ -61,7 +62,11 @@ class SetState:
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.listener_set.meta.namespace, self.listener_set.meta.name)
+        return _key(self.listener_set)
+
+
+def _key(ls: ListenerSet) -> tuple[str, str]:
+    return (ls.meta.namespace, ls.meta.name)
 
 
 def _admits(gw: Gateway, namespace: str, namespace_labels: Mapping[str, dict[str, str]]) -> bool:
@@ -121,11 +126,12 @@ def _rejected(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, now: st
               message: str) -> SetState:
     previous = _previous(obj)
     listeners = []
-    for li in ls.listeners:
+    for i, li in enumerate(ls.listeners):
         conds = c.Conditions(previous.get(li.name, ()), ls.meta.generation, now)
         conds.set(c.ACCEPTED, False, reason, message)
         conds.set(c.PROGRAMMED, False, reason, message)
-        listeners.append(ListenerState(li, conds, (), usable=False, servable=False,
+        listeners.append(ListenerState(li, (KIND, _key(ls), i), conds, (), usable=False,
+                                       servable=False,
                                        origin=f"{ls.meta.namespace}/{ls.meta.name}"))
     return SetState(obj, ls, state, listeners, False, reason, message)
 
@@ -145,9 +151,9 @@ def _judge(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, claims: Cl
            secrets: Mapping[tuple[str, str], Secret], grants: Grants, now: str) -> SetState:
     previous = _previous(obj)
     listeners = []
-    for li in ls.listeners:
-        s = listener_state(li, ls.meta.namespace, ls.meta.generation, previous.get(li.name, ()),
-                           secrets, grants, now, KIND)
+    for i, li in enumerate(ls.listeners):
+        s = listener_state(li, (KIND, _key(ls), i), ls.meta.generation, previous.get(li.name, ()),
+                           secrets, grants, now)
         s.origin = f"{ls.meta.namespace}/{ls.meta.name}"
         _conflict(s, claims)
         if s.conditions.status(c.ACCEPTED) is None:
@@ -186,8 +192,8 @@ def _conflict(s: ListenerState, claims: Claims) -> None:
     s.usable = s.servable = False
 
 
-def status(s: SetState, infra: InfraState | None, now: str,
-           rejections: Rejections | None = None) -> StatusUpdate:
+def status(s: SetState, placements: Mapping[ListenerId, Placements], infra: InfraState | None,
+           now: str, rejections: Rejections | None = None) -> StatusUpdate:
     ls = s.listener_set
     conds = c.Conditions(status_conditions(s.obj), ls.meta.generation, now)
     conds.set(c.ACCEPTED, s.accepted, s.reason, s.message)
@@ -211,7 +217,7 @@ def status(s: SetState, infra: InfraState | None, now: str,
             "listeners": [{"name": li.spec.name,
                            "supportedKinds": [{"group": GROUP, "kind": k}
                                               for k in li.supported_kinds],
-                           "attachedRoutes": li.attached,
+                           "attachedRoutes": placements[li.at].attached,
                            "conditions": li.conditions.as_list()} for li in s.listeners]}
     return StatusUpdate(str(s.obj.get("apiVersion", "gateway.networking.k8s.io/v1")), KIND,
                         ls.meta.namespace, ls.meta.name, ls.meta.generation, body)

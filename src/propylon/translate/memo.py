@@ -31,9 +31,9 @@ its parents entries are, so the controller can tell changed statuses by identity
 
 Attachments are computed with `NOW` for `now`, a placeholder no input can hold, so the
 conditions that changed are known exactly and get each pass's `now` stamped in. What a route
-attached is kept per listener in `placements.Placements`, addressed by position (`Listeners`,
-which the context value fixes); `bind(listeners)` hands each of this pass's `ListenerState`s its
-listener's `Placements`, which `gatewayir` reads hostname by hostname.
+attached is kept per listener in `placements.Placements`, by `ListenerId` (owner and position,
+which the context value fixes); `placements(listeners)` returns this pass's listeners'
+`Placements`, which statuses count and `gatewayir` reads hostname by hostname.
 
 Other objects are decoded through `Store`s (one per kind) keyed by `object_key`; a store keeps
 the entries a pass used and drops the rest, and a pass that did not look at a store leaves it
@@ -57,11 +57,10 @@ from propylon.translate.backends import Answers, Backends, Endpoints, Trace
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached
-from propylon.translate.placements import Placements, RouteId
+from propylon.translate.placements import ListenerId, Placements, RouteId
 
 T = TypeVar("T")
 Key = tuple[Hashable, ...]
-Address = tuple[str, tuple[str, str], int]
 
 
 def object_key(obj: dict[str, Any]) -> Key | None:
@@ -136,7 +135,7 @@ class RouteEntry:
     checked: Backends | None = None  # the Backends the trace is known to hold for
     attached_for: tuple[Key, object, int] | None = None  # object_key, rules, context
     parents: list[dict[str, Any]] = field(default_factory=list)
-    placed: dict[Address, tuple[Any, ...]] = field(default_factory=dict)
+    placed: dict[ListenerId, tuple[Any, ...]] = field(default_factory=dict)
     timed: bool = False  # a condition of `parents` has `NOW` for lastTransitionTime
     stamped: tuple[str, list[dict[str, Any]]] | None = None
     update: Any = None
@@ -157,7 +156,7 @@ class Memo:
         self._objs: dict[RouteId, dict[str, Any]] = {}  # each route's object, as last seen
         self._updates: dict[RouteId, Any] = {}  # StatusUpdates, routes with our parents only
         self._timed: set[RouteId] = set()
-        self._placements: dict[Address, Placements] = {}
+        self._placements: dict[ListenerId, Placements] = {}
         self._backends: Backends | None = None
         self._backend_inputs: tuple[tuple[dict[str, Any], ...], ...] = ()
         self._recheck = False  # this pass's Backends is new: check every route's trace
@@ -310,7 +309,7 @@ class Memo:
         return entry.rules  # type: ignore[no-any-return]
 
     def attach(self, rid: RouteId, entry: RouteEntry, obj: dict[str, Any], translated: object,
-               context: int, now: str, listeners: Listeners,
+               context: int, now: str,
                run: Callable[..., Attached]) -> list[dict[str, Any]]:
         """The status entries of `run(now=NOW)` (a route kind's `attach`), or of its last
         outcome; `NOW` stamped `now` either way. Placements follow the outcome."""
@@ -329,10 +328,10 @@ class Memo:
             attached = run(now=NOW)
             entry.parents, entry.attached_for, entry.stamped = attached.parents, wanted, None
             entry.timed = _timed(entry.parents)
-            by_address: dict[Address, list[Any]] = {}
+            by_listener: dict[ListenerId, list[Any]] = {}
             for ls, attachment in attached.placed:
-                by_address.setdefault(listeners.address(ls), []).append(attachment)
-            self._place(rid, entry, {a: tuple(v) for a, v in by_address.items()})
+                by_listener.setdefault(ls.at, []).append(attachment)
+            self._place(rid, entry, {at: tuple(v) for at, v in by_listener.items()})
         if entry.timed:
             self._timed.add(rid)
         else:
@@ -357,17 +356,18 @@ class Memo:
         """The StatusUpdate of every route with a parent of ours."""
         return tuple(self._updates.values())
 
-    def bind(self, listeners: Listeners) -> None:
-        """Give this pass's listeners the routes attached to them; forget empty placements of
-        listeners that are gone."""
-        for address, ls in listeners.items():
-            placements = self._placements.get(address)
-            if placements is None:
-                placements = self._placements[address] = Placements()
-            ls.placements = placements
-        for address in [a for a, p in self._placements.items()
-                        if p.empty() and not listeners.has(a)]:
-            del self._placements[address]
+    def placements(self, listeners: Iterable[ListenerId]) -> dict[ListenerId, Placements]:
+        """The routes attached to each of this pass's `listeners`, once every route of the pass
+        is attached; empty placements of listeners that are gone are forgotten."""
+        out = {}
+        for at in listeners:
+            found = self._placements.get(at)
+            if found is None:
+                found = self._placements[at] = Placements()
+            out[at] = found
+        for at in [a for a, p in self._placements.items() if p.empty() and a not in out]:
+            del self._placements[at]
+        return out
 
     def pass_done(self) -> None:
         """Forget the decoded objects and route tables this pass did not use."""
@@ -385,12 +385,12 @@ class Memo:
         return False
 
     def _place(self, rid: RouteId, entry: RouteEntry,
-               placed: dict[Address, tuple[Any, ...]]) -> None:
-        for address in entry.placed.keys() - placed.keys():
-            self._placements[address].put(rid, ())
-        for address, attachments in placed.items():
-            if entry.placed.get(address) != attachments:
-                self._placements.setdefault(address, Placements()).put(rid, attachments)
+               placed: dict[ListenerId, tuple[Any, ...]]) -> None:
+        for at in entry.placed.keys() - placed.keys():
+            self._placements[at].put(rid, ())
+        for at, attachments in placed.items():
+            if entry.placed.get(at) != attachments:
+                self._placements.setdefault(at, Placements()).put(rid, attachments)
         entry.placed = placed
 
     def _drop(self, rid: RouteId) -> None:
@@ -400,28 +400,6 @@ class Memo:
         self._objs.pop(rid, None)
         self._updates.pop(rid, None)
         self._timed.discard(rid)
-
-
-class Listeners:
-    """This pass's listeners of our Gateways and ListenerSets, by position."""
-
-    def __init__(self, gateways: Mapping[tuple[str, str], GatewayState],
-                 sets: Mapping[tuple[str, str], SetState]) -> None:
-        self._at: dict[Address, ListenerState] = {}
-        for kind, owners in (("Gateway", gateways), ("ListenerSet", sets)):
-            for key, owner in owners.items():
-                for i, ls in enumerate(owner.listeners):
-                    self._at[(kind, key, i)] = ls
-        self._address = {id(ls): address for address, ls in self._at.items()}
-
-    def address(self, ls: ListenerState) -> Address:
-        return self._address[id(ls)]
-
-    def has(self, address: Address) -> bool:
-        return address in self._at
-
-    def items(self) -> Iterable[tuple[Address, ListenerState]]:
-        return self._at.items()
 
 
 def attach_context(gateways: Mapping[tuple[str, str], GatewayState],
@@ -484,4 +462,4 @@ def _stamped(parents: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
                                  for cond in p.get("conditions") or ()]} for p in parents]
 
 
-__all__ = ["Listeners", "Memo", "Store", "attach_context", "object_key", "spec_key"]
+__all__ = ["Memo", "Store", "attach_context", "object_key", "spec_key"]

@@ -42,7 +42,7 @@ from propylon.translate import (
 )
 from propylon.translate.backends import Answers, Backends, Endpoints
 from propylon.translate.gatewayclass import class_status
-from propylon.translate.memo import Listeners, Memo, attach_context, object_key
+from propylon.translate.memo import Memo, attach_context, object_key
 from propylon.translate.parameters import Resolver
 from propylon.translate.references import Grants
 from propylon.translate.rejections import refuse_routes
@@ -100,7 +100,6 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
                                                     namespace_labels, secrets, grants, now)}
     context = memo.context(attach_context(states, sets, namespace_labels,
                                           snapshot.controller_name), now)
-    listeners = Listeners(states, sets)
     # GRPCRoutes share HTTPRoute's attachment; only decoding and rule translation differ
     route_kinds = (
         (httproute.KIND, HTTPRoute.decode, httproute.translate_rules,
@@ -113,33 +112,34 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
             rid, entry = memo.entry(kind, obj)
             route = memo.decode_route(entry, decode, obj)
             rules = memo.rules(entry, backends, partial(translate_rules, route, backends))
-            parents = memo.attach(rid, entry, obj, rules, context, now, listeners, partial(
+            parents = memo.attach(rid, entry, obj, rules, context, now, partial(
                 attach, obj, route, rules, states, namespace_labels, snapshot.controller_name,
                 listener_sets=sets))
             memo.update(rid, entry, parents, partial(_route_update, obj, kind, route.meta,
                                                      parents))
-    memo.bind(listeners)
+    placed = memo.placements(ls.at for owner in (*states.values(), *sets.values())
+                             for ls in owner.listeners)
     statuses.extend(memo.route_statuses())
 
     # after every route kind has attached, so policies see the Gateways all their routes use
-    statuses.extend(backends.tls.statuses(states, snapshot.controller_name, now))
+    statuses.extend(backends.tls.statuses(states, placed, snapshot.controller_name, now))
     for s in sets.values():
         gw = s.gateway.gateway
         key = GatewayKey(gw.meta.namespace, gw.meta.name)
-        statuses.append(listenersets.status(s, snapshot.infra.get(key), now,
+        statuses.append(listenersets.status(s, placed, snapshot.infra.get(key), now,
                                             snapshot.rejections.get(key)))
     irs: dict[GatewayKey, GatewayIR] = {}
     infras: dict[GatewayKey, InfraIR] = {}
     for (ns, name), state in states.items():
         key = GatewayKey(ns, name)
         infra = snapshot.infra.get(key)
-        statuses.append(gateways.status(state, infra, now, snapshot.rejections.get(key)))
+        statuses.append(gateways.status(state, placed, infra, now, snapshot.rejections.get(key)))
         if not state.accepted:
             continue
         infras[key] = _infra_ir(key, state, proxies[(ns, name)])
         if infra is not None and infra.address is not None:
-            irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), infra,
-                                       infra.bind_address or infra.address,
+            irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), placed,
+                                       infra, infra.bind_address or infra.address,
                                        backendtls.usable(state.backend_certificate),
                                        memo.tables, filled=partial(
                                            memo.filled, backends=backends, endpoints=endpoints))
