@@ -9,11 +9,14 @@ Service port's name, so an HTTPRoute of the same Gateway sharing that port reach
 HTTP/2 too. A Service port governed by a BackendTLSPolicy gets the policy's `UpstreamTLS`.
 
 A resolved cluster has no endpoints yet: they change far more often than anything a route
-depends on, so they are looked up last, per Gateway, by `Endpoints.of(backends.sources[name])`
-(ready endpoints of the Service's EndpointSlices, the Service port mapped to the endpoint port
+depends on, so they are looked up last, once a Gateway's IR is built (`with_endpoints`), by
+`Endpoints.of(backends.sources[name])` (ready endpoints of the Service's EndpointSlices, the Service port mapped to the endpoint port
 by port name). A cluster whose BackendTLSPolicy cannot be used gets none, so requests fail with
 a 5xx rather than reach the backend unverified. An EndpointSlice change therefore changes no
 answer of `Backends`, no route's translation, no route table: only the clusters' endpoints.
+With a store (the memo's), a cluster keeps its filled object while it is the same object and
+its endpoints are unchanged; while `Backends` and `Endpoints` are last pass's too, a Gateway's
+clusters are checked by identity only.
 
 Answers are computed once per `Backends` for each distinct question; an answer equal to the one
 `known` (an earlier `answers`) holds is that same object, so comparing answers across passes is
@@ -24,16 +27,18 @@ answers; `still(trace)` says whether every one of them is answered the same now 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
 from propylon.api.core import EndpointSlice, Service
 from propylon.api.gateway import GROUP
-from propylon.ir.model import Cluster, Endpoint
+from propylon.ir.model import Cluster, Endpoint, GatewayIR
 from propylon.translate import conditions as c
 from propylon.translate.backendtls import BackendTLS, cluster_name
 from propylon.translate.references import Grants
+from propylon.translate.types import Store
 
 H2C = "kubernetes.io/h2c"
 WEBSOCKET = "kubernetes.io/ws"
@@ -177,3 +182,43 @@ class Endpoints:
                 if e.ready:
                     found.update(Endpoint(a, target) for a in e.addresses)
         return tuple(sorted(found, key=lambda e: (e.address, e.port)))
+
+
+@dataclass(frozen=True)
+class _Filled:
+    """A Gateway's clusters as given and with their endpoints, and what those were looked up
+    with."""
+
+    given: tuple[Cluster, ...]
+    backends: Backends
+    endpoints: Endpoints
+    found: dict[str, tuple[Cluster, tuple[Endpoint, ...], Cluster]]  # name -> given, found, filled
+    filled: tuple[Cluster, ...]
+
+
+def same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    """Whether `a` and `b` hold the same objects in the same order (compared in C)."""
+    return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
+
+
+def with_endpoints(ir: GatewayIR, backends: Backends, endpoints: Endpoints,
+                   store: Store) -> GatewayIR:
+    """`ir` with every cluster given its endpoints. What `store` kept of the Gateway's last
+    pass is reused whole while the clusters, `backends` and `endpoints` are the same objects,
+    and otherwise cluster by cluster while a cluster and its endpoints are unchanged."""
+    key = ("clusters", ir.key)
+    old: _Filled | None = store.get(key)
+    if old is not None and old.backends is backends and old.endpoints is endpoints \
+            and same(old.given, ir.clusters):
+        return replace(ir, clusters=old.filled)
+    before = old.found if old is not None else {}
+    found = {}
+    for cluster in ir.clusters:
+        endpoints_of = endpoints.of(backends.sources.get(cluster.name))
+        last = before.get(cluster.name)
+        if last is None or last[0] is not cluster or last[1] != endpoints_of:
+            last = (cluster, endpoints_of, replace(cluster, endpoints=endpoints_of))
+        found[cluster.name] = last
+    filled = tuple(f[2] for f in found.values())
+    store.put(key, _Filled(ir.clusters, backends, endpoints, found, filled))
+    return replace(ir, clusters=filled)

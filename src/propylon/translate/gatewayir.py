@@ -13,6 +13,7 @@ of its port serves, since HTTP/2 clients reuse a connection across names its cer
 A TLS listener (TLSRoutes) adds one TCPFilterChain per route to its port's listener, selected by
 the SNI names the route serves there; HTTPS and TLS listeners may share a port.
 Clusters reached over TLS present the Gateway's backend client certificate, when it has one.
+Clusters have no endpoints here: the backends stage fills them in (`backends.with_endpoints`).
 
 Routes are read from each listener's `placements.Placements` (`placed`, by `ListenerState.at`),
 hostname by hostname, so a table
@@ -28,9 +29,9 @@ specific listener serves adds none.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from propylon.ir.model import (
     Cluster,
@@ -51,17 +52,10 @@ from propylon.translate.gateways import ListenerState, port_state
 from propylon.translate.hostnames import matches, specificity
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.precedence import Ranked, ordered
+from propylon.translate.types import Store
 
 MISDIRECTED = 421
 Placed = Mapping[ListenerId, Placements]  # the routes attached to each listener
-
-
-class Store(Protocol):
-    """Where built route tables are kept between passes (`memo.Store`)."""
-
-    def get(self, key: tuple[Hashable, ...] | None) -> Any: ...
-
-    def put(self, key: tuple[Hashable, ...] | None, value: Any) -> None: ...
 
 
 def _owner(hostname: str, listeners: list[ListenerState]) -> ListenerState | None:
@@ -210,9 +204,8 @@ def _unique(routes: list[Ranked]) -> list[Ranked]:
 
 def build(key: GatewayKey, listeners: list[ListenerState], placed: Placed, infra: InfraState,
           address: str, client_certificate: Secret | None = None,
-          tables: Store | None = None, *,
-          filled: Callable[[dict[str, Cluster]], dict[str, Cluster]]) -> GatewayIR:
-    """The IR of one Gateway; `filled` gives the routes' clusters their endpoints."""
+          tables: Store | None = None) -> GatewayIR:
+    """The IR of one Gateway, its clusters without endpoints (`backends.with_endpoints`)."""
     by_port: dict[int, list[ListenerState]] = {}
     for ls in listeners:
         by_port.setdefault(ls.spec.port, []).append(ls)
@@ -249,7 +242,6 @@ def build(key: GatewayKey, listeners: list[ListenerState], placed: Placed, infra
         ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port,
                                      "HTTPS" if chains else "TLS", tls_chains=tuple(chains),
                                      tcp_chains=tuple(tcp_chains)))
-    clusters = filled(clusters)
     if client_certificate is not None and any(cl.tls for cl in clusters.values()):
         secrets[client_certificate.name] = client_certificate
         clusters = {name: cl if cl.tls is None else replace(cl, tls=replace(

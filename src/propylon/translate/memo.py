@@ -12,8 +12,9 @@ that need it (`Memo.candidates`) and keeps everything it knows of the others:
 - when an input of `Backends` changed (Services, ReferenceGrants, BackendTLSPolicies,
   ConfigMaps: `Memo.backends` builds a new one), the routes whose backend lookups no longer
   answer the same (`Backends.still` over each route's trace). EndpointSlices are not one:
-  they change only `Endpoints` (`Memo.endpoints`), which `Memo.filled` puts into the clusters
-  of each Gateway's IR, keeping a cluster's object while its endpoints are unchanged;
+  they change only `Endpoints` (`Memo.endpoints`), which `backends.with_endpoints` puts into
+  the clusters of each Gateway's IR, keeping in `Memo.clusters` a cluster's object while its
+  endpoints are unchanged;
 - when the clock moved, the routes whose status holds a condition that changed in a pass
   (`NOW` below) and is not written yet, so it carries this pass's `now` (the controller's
   `now` is `types.WRITE_TIME`, which never moves; offline callers pass a time).
@@ -49,11 +50,10 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from propylon.ir.model import Cluster, Endpoint
-from propylon.translate.backends import Answers, Backends, Endpoints, Trace
+from propylon.translate.backends import Answers, Backends, Endpoints, Trace, same
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached
@@ -86,11 +86,6 @@ def spec_key(obj: dict[str, Any]) -> Key | None:
 def route_id(kind: str, obj: dict[str, Any]) -> RouteId:
     meta = obj.get("metadata") or {}
     return (kind, meta.get("namespace") or "", meta.get("name") or "")
-
-
-def same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    """Whether `a` and `b` hold the same objects in the same order (compared in C)."""
-    return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
 
 
 class Store:
@@ -148,6 +143,7 @@ class Memo:
     def __init__(self) -> None:
         self._decoded: dict[Any, Store] = {}  # by kind
         self.tables = Store()  # `gatewayir.build`'s route tables
+        self.clusters = Store()  # `backends.with_endpoints`'s clusters, per Gateway
         self._context: Hashable = None
         self._context_id = 0
         self._everything = True  # this pass translates every route (first pass, new context)
@@ -162,10 +158,6 @@ class Memo:
         self._recheck = False  # this pass's Backends is new: check every route's trace
         self._endpoints: Endpoints | None = None
         self._slices: tuple[dict[str, Any], ...] = ()
-        # clusters with their endpoints, by name: last pass's and this pass's
-        self._filled: dict[str, tuple[Cluster, tuple[Endpoint, ...], Cluster]] = {}
-        self._filled_live: dict[str, tuple[Cluster, tuple[Endpoint, ...], Cluster]] = {}
-        self._fill_inputs: tuple[Backends | None, Endpoints | None] = (None, None)  # last used
         self._now: str | None = None
         self._clock_moved = False
         self.hits = 0
@@ -209,23 +201,6 @@ class Memo:
         if self._endpoints is None or not same(slices, self._slices):
             self._endpoints, self._slices = build(), slices
         return self._endpoints
-
-    def filled(self, clusters: dict[str, Cluster], backends: Backends,
-               endpoints: Endpoints) -> dict[str, Cluster]:
-        """`clusters` with their endpoints; a cluster keeps its object while it and its
-        endpoints are unchanged (while `backends` and `endpoints` are last pass's, that is an
-        identity check per cluster)."""
-        same_inputs = self._fill_inputs[0] is backends and self._fill_inputs[1] is endpoints
-        out = {}
-        for name, cluster in clusters.items():
-            found = self._filled_live.get(name) or self._filled.get(name)
-            if found is None or found[0] is not cluster or not same_inputs:
-                found_endpoints = endpoints.of(backends.sources.get(name))
-                if found is None or found[0] is not cluster or found[1] != found_endpoints:
-                    found = (cluster, found_endpoints, replace(cluster, endpoints=found_endpoints))
-            self._filled_live[name] = found
-            out[name] = found[2]
-        return out
 
     def context(self, value: Hashable, now: str) -> int:
         """A number that stays the same from pass to pass while `value` is equal; when it
@@ -370,11 +345,9 @@ class Memo:
         return out
 
     def pass_done(self) -> None:
-        """Forget the decoded objects and route tables this pass did not use."""
-        for store in (*self._decoded.values(), self.tables):
+        """Forget the decoded objects, route tables and clusters this pass did not use."""
+        for store in (*self._decoded.values(), self.tables, self.clusters):
             store.rotate()
-        self._fill_inputs = (self._backends, self._endpoints)
-        self._filled, self._filled_live = self._filled_live, {}
 
     def _still(self, entry: RouteEntry, backends: Backends) -> bool:
         if entry.checked is backends:
