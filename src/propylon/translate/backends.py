@@ -9,7 +9,8 @@ Service port's name, so an HTTPRoute of the same Gateway sharing that port reach
 HTTP/2 too. A Service port governed by a BackendTLSPolicy gets the policy's `UpstreamTLS`.
 
 A resolved cluster has no endpoints yet: they change far more often than anything a route
-depends on, so they are looked up last, once a Gateway's IR is built (`with_endpoints`), by
+depends on, so they are looked up last, once a Gateway's IR is built (`finish_clusters`, which
+also gives clusters reached over TLS the Gateway's backend client certificate), by
 `Endpoints.of(backends.sources[name])` (ready endpoints of the Service's EndpointSlices, the Service port mapped to the endpoint port
 by port name). A cluster whose BackendTLSPolicy cannot be used gets none, so requests fail with
 a 5xx rather than reach the backend unverified. An EndpointSlice change therefore changes no
@@ -35,6 +36,7 @@ from typing import Literal, TypeVar
 from propylon.api.core import EndpointSlice, Service
 from propylon.api.gateway import GROUP
 from propylon.ir.model import Cluster, Endpoint, GatewayIR
+from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
 from propylon.translate.backendtls import BackendTLS, cluster_name
 from propylon.translate.references import Grants
@@ -185,15 +187,16 @@ class Endpoints:
 
 
 @dataclass(frozen=True)
-class _Filled:
-    """A Gateway's clusters as given and with their endpoints, and what those were looked up
-    with."""
+class _Finished:
+    """A Gateway's clusters as given and finished, and what they were finished with."""
 
     given: tuple[Cluster, ...]
     backends: Backends
     endpoints: Endpoints
-    found: dict[str, tuple[Cluster, tuple[Endpoint, ...], Cluster]]  # name -> given, found, filled
-    filled: tuple[Cluster, ...]
+    certificate: SecretIR | None
+    # name -> (given, its endpoints, finished)
+    found: dict[str, tuple[Cluster, tuple[Endpoint, ...], Cluster]]
+    finished: tuple[Cluster, ...]
 
 
 def same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
@@ -201,24 +204,44 @@ def same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
     return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
 
 
-def with_endpoints(ir: GatewayIR, backends: Backends, endpoints: Endpoints,
-                   store: Store) -> GatewayIR:
-    """`ir` with every cluster given its endpoints. What `store` kept of the Gateway's last
-    pass is reused whole while the clusters, `backends` and `endpoints` are the same objects,
-    and otherwise cluster by cluster while a cluster and its endpoints are unchanged."""
+def finish_clusters(ir: GatewayIR, backends: Backends, endpoints: Endpoints,
+                    certificate: SecretIR | None, store: Store) -> GatewayIR:
+    """`ir` with every cluster given its endpoints, and the Gateway's backend client
+    `certificate` on the clusters reached over TLS (the Secret joins the IR's when one is).
+    What `store` kept of the Gateway's last pass is reused whole while the clusters, `backends`
+    and `endpoints` are the same objects and the certificate is equal, and otherwise cluster by
+    cluster while a cluster and its endpoints are unchanged."""
     key = ("clusters", ir.key)
-    old: _Filled | None = store.get(key)
+    old: _Finished | None = store.get(key)
     if old is not None and old.backends is backends and old.endpoints is endpoints \
-            and same(old.given, ir.clusters):
-        return replace(ir, clusters=old.filled)
-    before = old.found if old is not None else {}
+            and same(old.given, ir.clusters) and old.certificate == certificate:
+        return _with(ir, old.finished, certificate)
+    before = old.found if old is not None and old.certificate == certificate else {}
     found = {}
     for cluster in ir.clusters:
         endpoints_of = endpoints.of(backends.sources.get(cluster.name))
         last = before.get(cluster.name)
         if last is None or last[0] is not cluster or last[1] != endpoints_of:
-            last = (cluster, endpoints_of, replace(cluster, endpoints=endpoints_of))
+            last = (cluster, endpoints_of, _finished(cluster, endpoints_of, certificate))
         found[cluster.name] = last
-    filled = tuple(f[2] for f in found.values())
-    store.put(key, _Filled(ir.clusters, backends, endpoints, found, filled))
-    return replace(ir, clusters=filled)
+    finished = tuple(f[2] for f in found.values())
+    store.put(key, _Finished(ir.clusters, backends, endpoints, certificate, found, finished))
+    return _with(ir, finished, certificate)
+
+
+def _with(ir: GatewayIR, clusters: tuple[Cluster, ...], certificate: SecretIR | None) -> GatewayIR:
+    """`ir` with `clusters`, and `certificate` among its Secrets when a cluster presents it."""
+    if certificate is None or not any(cl.tls for cl in clusters):
+        return replace(ir, clusters=clusters)
+    secrets = {s.name: s for s in ir.secrets}
+    secrets[certificate.name] = certificate
+    return replace(ir, clusters=clusters,
+                   secrets=tuple(sorted(secrets.values(), key=lambda s: s.name)))
+
+
+def _finished(cluster: Cluster, endpoints: tuple[Endpoint, ...],
+              certificate: SecretIR | None) -> Cluster:
+    if cluster.tls is None or certificate is None:
+        return replace(cluster, endpoints=endpoints)
+    return replace(cluster, endpoints=endpoints,
+                   tls=replace(cluster.tls, client_certificate=certificate.name))

@@ -12,8 +12,8 @@ An HTTPS listener's table answers 421 (Misdirected Request) for the hosts anothe
 of its port serves, since HTTP/2 clients reuse a connection across names its certificate covers.
 A TLS listener (TLSRoutes) adds one TCPFilterChain per route to its port's listener, selected by
 the SNI names the route serves there; HTTPS and TLS listeners may share a port.
-Clusters reached over TLS present the Gateway's backend client certificate, when it has one.
-Clusters have no endpoints here: the backends stage fills them in (`backends.with_endpoints`).
+Clusters are as the routes' translation resolved them: the backends stage finishes them
+(`backends.finish_clusters`: endpoints, the Gateway's backend client certificate).
 
 Routes are read from each listener's `placements.Placements` (`placed`, by `ListenerState.at`),
 hostname by hostname, so a table
@@ -203,9 +203,8 @@ def _unique(routes: list[Ranked]) -> list[Ranked]:
 
 
 def build(key: GatewayKey, listeners: list[ListenerState], placed: Placed, infra: InfraState,
-          address: str, client_certificate: Secret | None = None,
-          tables: Store | None = None) -> GatewayIR:
-    """The IR of one Gateway, its clusters without endpoints (`backends.with_endpoints`)."""
+          address: str, tables: Store | None = None) -> GatewayIR:
+    """The IR of one Gateway, its clusters not finished yet (`backends.finish_clusters`)."""
     by_port: dict[int, list[ListenerState]] = {}
     for ls in listeners:
         by_port.setdefault(ls.spec.port, []).append(ls)
@@ -242,10 +241,6 @@ def build(key: GatewayKey, listeners: list[ListenerState], placed: Placed, infra
         ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port,
                                      "HTTPS" if chains else "TLS", tls_chains=tuple(chains),
                                      tcp_chains=tuple(tcp_chains)))
-    if client_certificate is not None and any(cl.tls for cl in clusters.values()):
-        secrets[client_certificate.name] = client_certificate
-        clusters = {name: cl if cl.tls is None else replace(cl, tls=replace(
-            cl.tls, client_certificate=client_certificate.name)) for name, cl in clusters.items()}
     return GatewayIR(key, tuple(ir_listeners), tuple(configs), _sorted(clusters.values()),
                      tuple(sorted(secrets.values(), key=lambda s: s.name)))
 

@@ -12,7 +12,7 @@ that need it (`Memo.candidates`) and keeps everything it knows of the others:
 - when an input of `Backends` changed (Services, ReferenceGrants, BackendTLSPolicies,
   ConfigMaps: `Memo.backends` builds a new one), the routes whose backend lookups no longer
   answer the same (`Backends.still` over each route's trace). EndpointSlices are not one:
-  they change only `Endpoints` (`Memo.endpoints`), which `backends.with_endpoints` puts into
+  they change only `Endpoints` (`Memo.endpoints`), which `backends.finish_clusters` puts into
   the clusters of each Gateway's IR, keeping in `Memo.clusters` a cluster's object while its
   endpoints are unchanged;
 - when the clock moved, the routes whose status holds a condition that changed in a pass
@@ -143,7 +143,7 @@ class Memo:
     def __init__(self) -> None:
         self._decoded: dict[Any, Store] = {}  # by kind
         self.tables = Store()  # `gatewayir.build`'s route tables
-        self.clusters = Store()  # `backends.with_endpoints`'s clusters, per Gateway
+        self.clusters = Store()  # `backends.finish_clusters`'s clusters, per Gateway
         self._context: Hashable = None
         self._context_id = 0
         self._everything = True  # this pass translates every route (first pass, new context)

@@ -40,7 +40,7 @@ from propylon.translate import (
     listenersets,
     tlsroute,
 )
-from propylon.translate.backends import Answers, Backends, Endpoints, with_endpoints
+from propylon.translate.backends import Answers, Backends, Endpoints, finish_clusters
 from propylon.translate.gatewayclass import class_status
 from propylon.translate.memo import Memo, attach_context, object_key
 from propylon.translate.parameters import Resolver
@@ -139,10 +139,10 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         infras[key] = _infra_ir(key, state, proxies[(ns, name)])
         if infra is not None and infra.address is not None:
             irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), placed,
-                                       infra, infra.bind_address or infra.address,
-                                       backendtls.usable(state.backend_certificate),
-                                       memo.tables)
-    irs = {key: with_endpoints(ir, backends, endpoints, memo.clusters) for key, ir in irs.items()}
+                                       infra, infra.bind_address or infra.address, memo.tables)
+    irs = {key: finish_clusters(ir, backends, endpoints, backendtls.usable(
+        states[(key.namespace, key.name)].backend_certificate), memo.clusters)
+        for key, ir in irs.items()}
     if snapshot.rejections:
         statuses = refuse_routes(statuses, snapshot.rejections, irs, {
             kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
