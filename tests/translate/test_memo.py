@@ -406,13 +406,15 @@ FURNISHED: list[tuple[Any, ...]] = [
 @given(st.booleans(), st.lists(edit, min_size=1, max_size=25))
 # backend changes reach a route only through its lookups: endpoints scaled, the Service gone
 @example(False, [("service", "ns1", "svc0", 80, None), ("route", "ns1", "r0", _ROUTE),
-          ("endpoints", "ns1", "svc0", [True]), ("endpoints", "ns1", "svc0", [False, True]),
-          ("status",), ("unservice", "ns1", "svc0"), ("service", "ns1", "svc0", 80, None)])
+                 ("endpoints", "ns1", "svc0", [True]), ("endpoints", "ns1", "svc0", [False, True]),
+                 ("status",), ("unservice", "ns1", "svc0"), ("service", "ns1", "svc0", 80, None)])
 # a route's status not written yet follows the clock; a deleted route leaves its hostnames
 @example(False, [("route", "ns1", "r0", _ROUTE), ("tick",), ("tick",), ("status",), ("tick",),
-          ("route", "ns2", "r0", _ROUTE), ("delete", "HTTPRoute", "ns1", "r0"), ("tick",)])
+                 ("route", "ns2", "r0", _ROUTE), ("delete", "HTTPRoute", "ns1", "r0"),
+                 ("tick",)])
 # our status written back is recognised; one someone else changed is not taken for it
-@example(False, [("route", "ns1", "r0", _ROUTE), ("status",), ("clobber",), ("tick",), ("status",)])
+@example(False, [("route", "ns1", "r0", _ROUTE), ("status",), ("clobber",), ("tick",),
+                 ("status",)])
 # a hostname a ListenerSet's listener took from the Gateway's listener of its port goes back to
 # it when the set is refused: that port's route table is of one listener again
 @example(False, [("gateway", (None, None, False, None, False, "All", None)),
