@@ -4,8 +4,9 @@
 protocol (HTTP, HTTPS, and TLS in mode Passthrough or Terminate), its route kinds, its
 certificates, and conflicts between listeners sharing a port (ProtocolConflict when protocols
 differ, except HTTPS and TLS, which SNI tells apart; HostnameConflict when the hostname
-repeats). Routes then attach to the usable listeners (`placements.Placements`, by the
-listener's `at`).
+repeats). `GatewayState` and `ListenerState` are frozen: each step returns new states
+(`dataclasses.replace`); only their `conditions` collect conditions until `status`. Routes then
+attach to the usable listeners (`placements.Placements`, by the listener's `at`).
 `status(...)` finishes the job once routes are attached and the infrastructure state is known:
 addresses, Programmed per listener (the port must be served, and Envoy must not have refused
 it or its certificates: `refuse_listener`) and for the Gateway (an address, a ready
@@ -15,7 +16,7 @@ proxy, at least one programmed listener), attachedRoutes, and Accepted for the G
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from propylon.api.core import ConfigMap, Secret
@@ -38,8 +39,10 @@ TLS_MODES = {"HTTPS": ("Terminate",), "TLS": ("Passthrough", "Terminate")}
 SNI_PROTOCOLS = frozenset({"HTTPS", "TLS"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class ListenerState:
+    """One listener as evaluated before routes; its conditions are completed by `status`."""
+
     spec: Listener
     at: ListenerId  # the listener's name across passes: its owner and position there
     conditions: c.Conditions
@@ -48,7 +51,12 @@ class ListenerState:
     usable: bool = True  # routes may attach
     servable: bool = True  # may be programmed (valid, no conflict, certificates resolved)
     client_validation: ClientValidation | None = None  # HTTPS: spec.tls.frontend of its port
-    origin: str = ""  # "<namespace>/<name>" of the ListenerSet declaring it; "" for the Gateway's
+
+    @property
+    def origin(self) -> str:
+        """"<namespace>/<name>" of the ListenerSet declaring it; "" for the Gateway's."""
+        kind, (namespace, name), _ = self.at
+        return f"{namespace}/{name}" if kind == "ListenerSet" else ""
 
     @property
     def ir_name(self) -> str:
@@ -56,15 +64,17 @@ class ListenerState:
         return f"{self.origin}/{self.spec.name}" if self.origin else self.spec.name
 
 
-@dataclass
+@dataclass(frozen=True)
 class GatewayState:
+    """One Gateway of ours as evaluated before routes."""
+
     obj: dict[str, Any]
     gateway: Gateway
     listeners: list[ListenerState]
     accepted: bool
     accepted_reason: str
     accepted_message: str
-    listener_sets: list[Any] = field(default_factory=list)  # accepted listenersets.SetState
+    listener_sets: tuple[Any, ...] = ()  # accepted listenersets.SetState, in precedence order
     # spec.tls.backend.clientCertificateRef resolved (None: the Gateway has none)
     backend_certificate: SecretIR | CertificateError | None = None
 
@@ -78,8 +88,7 @@ def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str],
     states = [listener_state(li, ("Gateway", owner, i), gw.meta.generation,
                              previous.get(li.name, ()), secrets, grants, now)
               for i, li in enumerate(gw.listeners)]
-    frontend.apply(states, gw, config_maps or {}, grants)
-    _conflicts(states)
+    states = _conflicts(frontend.apply(states, gw, config_maps or {}, grants))
     for state in states:
         if state.conditions.status(c.ACCEPTED) is None:
             state.conditions.set(c.ACCEPTED, True, "Accepted", "the listener is valid")
@@ -110,37 +119,40 @@ def listener_state(li: Listener, at: ListenerId, generation: int, previous: Any,
     wanted = li.kinds if li.kinds is not None else tuple(
         RouteKind(GROUP, k) for k in allowed)
     kinds = tuple(k.kind for k in wanted if k.group == GROUP and k.kind in allowed)
-    state = ListenerState(li, at, conds, tuple(dict.fromkeys(kinds)))
+    usable = servable = True
+    secrets_found: tuple[SecretIR, ...] = ()
     if li.protocol not in SUPPORTED_PROTOCOLS:
         conds.set(c.ACCEPTED, False, c.UNSUPPORTED_PROTOCOL,
                   f'protocol "{li.protocol}" is not supported yet: use HTTP, HTTPS or TLS')
-        state.usable = state.servable = False
+        usable = servable = False
     invalid_kinds = [f"{k.group}/{k.kind}" for k in wanted if k.group != GROUP or k.kind not in allowed]
     if invalid_kinds:
         conds.set(c.RESOLVED_REFS, False, c.INVALID_ROUTE_KINDS,
                   f"route kinds {', '.join(invalid_kinds)} are not supported on a {li.protocol} "
                   f"listener: allowed are {', '.join(allowed) or 'none'}")
-    if li.protocol in TLS_MODES and state.usable:
+    if li.protocol in TLS_MODES and usable:
         modes = TLS_MODES[li.protocol]
         if (li.tls_mode or "Terminate") not in modes:
             conds.set(c.ACCEPTED, False, c.UNSUPPORTED_PROTOCOL,
                       f'tls mode "{li.tls_mode}" is not supported for {li.protocol}: use '
                       f'{" or ".join(modes)}')
-            state.usable = state.servable = False
+            usable = servable = False
         elif li.tls_mode != "Passthrough":
             certs = resolve_certificates(li.name, namespace, li.certificate_refs, secrets,
                                          grants, owner_kind)
             if isinstance(certs, CertificateError):
                 conds.set(c.RESOLVED_REFS, False, certs.reason, certs.message)
-                state.servable = False
+                servable = False
             else:
-                state.secrets = certs
+                secrets_found = certs
     if conds.status(c.RESOLVED_REFS) is None:
         conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all references are resolved")
-    return state
+    return ListenerState(li, at, conds, tuple(dict.fromkeys(kinds)), secrets_found, usable,
+                         servable)
 
 
-def _conflicts(states: list[ListenerState]) -> None:
+def _conflicts(states: list[ListenerState]) -> list[ListenerState]:
+    """`states`, those conflicting with another listener of their port no longer usable."""
     by_port: dict[int, list[ListenerState]] = {}
     for s in states:
         if s.usable:
@@ -160,8 +172,8 @@ def _conflicts(states: list[ListenerState]) -> None:
             else:
                 s.conditions.set(c.CONFLICTED, False, c.NO_CONFLICTS, "no conflicts")
             seen.add(s.spec.hostname)
-            if s.conditions.status(c.CONFLICTED):
-                s.usable = s.servable = False
+    return [replace(s, usable=False, servable=False) if s.conditions.status(c.CONFLICTED) else s
+            for s in states]
 
 
 def port_state(infra: InfraState | None, port: int) -> PortState | None:
@@ -261,7 +273,7 @@ def program_listener(ls: ListenerState, accepted: bool, address: str | None,
 def all_listeners(state: GatewayState) -> list[ListenerState]:
     """The Gateway's listeners merged with those of its accepted ListenerSets, in precedence
     order."""
-    return state.listeners + [ls for ls_set in state.listener_sets for ls in ls_set.listeners]
+    return [*state.listeners, *(ls for ls_set in state.listener_sets for ls in ls_set.listeners)]
 
 
 def servable_listeners(state: GatewayState, infra: InfraState) -> list[ListenerState]:

@@ -148,11 +148,11 @@ def _gateways(snapshot: Snapshot, memo: Memo, ours: frozenset[str], inputs: _Inp
                                   inputs.config_maps),
                 backend_certificate=backendtls.gateway_client_certificate(
                     obj, inputs.secrets, inputs.grants))
-    proxies = inputs.parameters.judge(states)
-    sets = {s.key: s for s in listenersets.evaluate(
-        snapshot.of("ListenerSet"), states, inputs.namespace_labels, inputs.secrets,
-        inputs.grants, snapshot.now)}
-    return states, proxies, sets
+    states, proxies = inputs.parameters.judge(states)
+    states, judged = listenersets.evaluate(snapshot.of("ListenerSet"), states,
+                                           inputs.namespace_labels, inputs.secrets,
+                                           inputs.grants, snapshot.now)
+    return states, proxies, {s.key: s for s in judged}
 
 
 def _backends(snapshot: Snapshot, memo: Memo, inputs: _Inputs) -> tuple[Backends, Endpoints]:
