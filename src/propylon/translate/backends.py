@@ -11,8 +11,8 @@ HTTP/2 too. A Service port governed by a BackendTLSPolicy gets the policy's `Ups
 A resolved cluster has no endpoints yet: they change far more often than anything a route
 depends on, so they are looked up last, once a Gateway's IR is built (`finish_clusters`, which
 also gives clusters reached over TLS the Gateway's backend client certificate), by
-`Endpoints.of(backends.sources[name])` (ready endpoints of the Service's EndpointSlices, the Service port mapped to the endpoint port
-by port name). A cluster whose BackendTLSPolicy cannot be used gets none, so requests fail with
+`Endpoints.of(backends.sources[name])` (ready endpoints of the Service's EndpointSlices, the
+Service port mapped to the endpoint port by port name). A cluster whose BackendTLSPolicy cannot be used gets none, so requests fail with
 a 5xx rather than reach the backend unverified. An EndpointSlice change therefore changes no
 answer of `Backends`, no route's translation, no route table: only the clusters' endpoints.
 With a store (the memo's), a cluster keeps its filled object while it is the same object and

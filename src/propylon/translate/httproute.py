@@ -270,7 +270,7 @@ def apply_filter(f: HTTPFilter, fields: dict[str, Any],
 def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Translated,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
-           now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
+           now: str | None, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
            kind: str = KIND) -> Attached:
     """Attach `route` (of `kind`) to listeners of our Gateways and ListenerSets
     (`listenersets.SetState` by namespace and name): our status entries and the attachments."""

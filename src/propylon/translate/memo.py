@@ -16,7 +16,7 @@ that need it (`Memo.candidates`) and keeps everything it knows of the others:
   the clusters of each Gateway's IR, keeping in `Memo.clusters` a cluster's object while its
   endpoints are unchanged;
 - when the clock moved, the routes whose status holds a condition that changed in a pass
-  (`NOW` below) and is not written yet, so it carries this pass's `now` (the controller's
+  (`conditions.changed`) and is not written yet, so it carries this pass's `now` (the controller's
   `now` is `types.WRITE_TIME`, which never moves; offline callers pass a time).
 
 Each route has a `RouteEntry`: its decoding, reused while `spec_key` (uid, generation, labels,
@@ -30,8 +30,8 @@ the status writer at write time does not compare equal, so that route is attache
 its StatusUpdate, the same object while
 its parents entries are, so the controller can tell changed statuses by identity.
 
-Attachments are computed with `NOW` for `now`, a placeholder no input can hold, so the
-conditions that changed are known exactly and get each pass's `now` stamped in. What a route
+Attachments are computed with no `now` (None), so the conditions that changed are known
+exactly and get each pass's `now` stamped in (`conditions.stamp`). What a route
 attached is kept per listener in `placements.Placements`, by `ListenerId` (owner and position,
 which the context value fixes); `placements(listeners)` returns this pass's listeners'
 `Placements`, which statuses count and `gatewayir` reads hostname by hostname.
@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from propylon.translate.backends import Answers, Backends, Endpoints, Trace, same
+from propylon.translate.conditions import changed, stamp
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached
@@ -131,7 +132,7 @@ class RouteEntry:
     attached_for: tuple[Key, object, int] | None = None  # object_key, rules, context
     parents: list[dict[str, Any]] = field(default_factory=list)
     placed: dict[ListenerId, tuple[Any, ...]] = field(default_factory=dict)
-    timed: bool = False  # a condition of `parents` has `NOW` for lastTransitionTime
+    timed: bool = False  # a condition of `parents` changed: its time is stamped each pass
     stamped: tuple[str, list[dict[str, Any]]] | None = None
     update: Any = None
     update_for: list[dict[str, Any]] | None = None
@@ -286,8 +287,8 @@ class Memo:
     def attach(self, rid: RouteId, entry: RouteEntry, obj: dict[str, Any], translated: object,
                context: int, now: str,
                run: Callable[..., Attached]) -> list[dict[str, Any]]:
-        """The status entries of `run(now=NOW)` (a route kind's `attach`), or of its last
-        outcome; `NOW` stamped `now` either way. Placements follow the outcome."""
+        """The status entries of `run(now=None)` (a route kind's `attach`), or of its last
+        outcome; `now` stamped in either way. Placements follow the outcome."""
         key = object_key(obj)
         wanted = None if key is None else (key, translated, context)
         last = entry.attached_for
@@ -300,9 +301,9 @@ class Memo:
             entry.parents, entry.attached_for, entry.timed, entry.stamped = given, wanted, False, None
         else:
             self.misses += 1
-            attached = run(now=NOW)
+            attached = run(now=None)
             entry.parents, entry.attached_for, entry.stamped = attached.parents, wanted, None
-            entry.timed = _timed(entry.parents)
+            entry.timed = changed(entry.parents)
             by_listener: dict[ListenerId, list[Any]] = {}
             for ls, attachment in attached.placed:
                 by_listener.setdefault(ls.at, []).append(attachment)
@@ -313,7 +314,7 @@ class Memo:
             self._timed.discard(rid)
             return entry.parents
         if entry.stamped is None or entry.stamped[0] != now:
-            entry.stamped = (now, _stamped(entry.parents, now))
+            entry.stamped = (now, stamp(entry.parents, now))
         return entry.stamped[1]
 
     def update(self, rid: RouteId, entry: RouteEntry, parents: list[dict[str, Any]],
@@ -389,13 +390,6 @@ def attach_context(gateways: Mapping[tuple[str, str], GatewayState],
                          for n, labels in namespace_labels.items())))
 
 
-class _Now(str):
-    """The type of `NOW`, so that it is a str no input can hold."""
-
-
-NOW = _Now()  # the `now` attachments are computed with, stamped afterwards
-
-
 def _echoed(obj: dict[str, Any], entry: RouteEntry) -> list[dict[str, Any]] | None:
     """What the entry last gave, when `obj`'s status holds exactly that as our controller's
     entries (the status writer wrote it); otherwise None. Attachment reads the status only to
@@ -420,19 +414,6 @@ def _falses(flags: list[bool]) -> list[int]:
             out.append(flags.index(False, out[-1] + 1 if out else 0))
     except ValueError:
         return out
-
-
-def _timed(parents: list[dict[str, Any]]) -> bool:
-    """Whether a condition of `parents` changed (its lastTransitionTime is `NOW`)."""
-    return any(cond.get("lastTransitionTime") is NOW
-               for p in parents for cond in p.get("conditions") or ())
-
-
-def _stamped(parents: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
-    """`parents` with `now` for `NOW`."""
-    return [{**p, "conditions": [{**cond, "lastTransitionTime": now}
-                                 if cond.get("lastTransitionTime") is NOW else cond
-                                 for cond in p.get("conditions") or ()]} for p in parents]
 
 
 __all__ = ["Memo", "Store", "attach_context", "object_key", "spec_key"]

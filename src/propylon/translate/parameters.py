@@ -25,6 +25,7 @@ from propylon.ir.model import ProxyParameters
 from propylon.translate import conditions as c
 from propylon.translate.gateways import GatewayState
 
+Key = tuple[str, str]  # a Gateway's namespace and name
 ParametersIndex = Mapping[tuple[str, str], GatewayParameters]
 
 
@@ -88,8 +89,8 @@ class Resolver:
         self._classes[name] = found
         return found if isinstance(found, ParametersError) else None
 
-    def judge(self, states: Mapping[tuple[str, str], GatewayState]
-              ) -> tuple[dict[tuple[str, str], GatewayState], dict[tuple[str, str], ProxyParameters]]:
+    def judge(self, states: Mapping[Key, GatewayState]
+              ) -> tuple[dict[Key, GatewayState], dict[Key, ProxyParameters]]:
         """`states`, the Gateways with invalid parameters rejected, and the parameters of the
         others."""
         judged, out = dict(states), {}

@@ -71,7 +71,8 @@ ResolvedRefs = Callable[[c.Conditions], None]
 
 
 def attach_parents(obj: dict[str, Any], route: Routed,
-                   gateways: Mapping[tuple[str, str], GatewayState], controller: str, now: str,
+                   gateways: Mapping[tuple[str, str], GatewayState], controller: str,
+                   now: str | None,
                    listener_sets: Mapping[tuple[str, str], SetState] | None,
                    attach_to: AttachTo, resolved_refs: ResolvedRefs) -> Attached:
     """Attach `route` to each parent of ours it names."""

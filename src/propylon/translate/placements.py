@@ -22,7 +22,8 @@ import itertools
 from typing import Any, Protocol
 
 RouteId = tuple[str, str, str]  # kind, namespace, name
-ListenerId = tuple[str, tuple[str, str], int]  # "Gateway" or "ListenerSet", (namespace, name), index
+# a listener: "Gateway" or "ListenerSet", the owner's (namespace, name), the listener's index
+ListenerId = tuple[str, tuple[str, str], int]
 
 _STAMPS = itertools.count(1)
 

@@ -76,7 +76,7 @@ def translate_backends(route: TLSRoute, backends: Backends) -> TranslatedTLS:
 def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
-           now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
+           now: str | None, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
            ) -> Attached:
     """Attach `route` to TLS listeners of our Gateways and ListenerSets (`listenersets.SetState`
     by namespace and name): our status entries and the attachments."""
