@@ -41,7 +41,7 @@ from benchmarks.common import (
 )
 from benchmarks.scale import all_served
 from benchmarks.wrk import run_wrk
-from propylon.infra.envoy_process import find_envoy
+from propylon.infra.host.envoy_process import find_envoy
 from propylon.xds.bootstrap import pipe_address
 
 CONNECTIONS = 50

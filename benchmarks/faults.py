@@ -64,7 +64,7 @@ from benchmarks.common import (
     with_api_server,
 )
 from propylon.apiserver.process import CRASH_WINDOW_S
-from propylon.infra.proxy_supervisor import STABLE_AFTER
+from propylon.infra.host.proxy_supervisor import STABLE_AFTER
 
 BIN = Path(sys.executable).parent
 HOST = host_of(0, 1)

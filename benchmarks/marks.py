@@ -20,7 +20,8 @@ import functools
 import time
 from typing import Any
 
-from propylon.controller import informer, reconciler
+from propylon import informer
+from propylon.controller import reconciler
 from propylon.xds.server import cache
 from propylon.xds.server.ads import XdsEvent
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import os
 import signal
@@ -23,12 +22,12 @@ import h2.events
 import h2.settings
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from propylon.echo.command import parse_listen
 from propylon.echo.httpserver import EchoConfig, canonical_header_name, parse_go_duration, serve, serve_echo
+from tests.certificates import cert_pem, certificate, key_pem
 
 
 def _free_port() -> int:
@@ -172,30 +171,15 @@ def test_run_serves_until_sigterm() -> None:
 def _certificate(subject: str, issuer: tuple[x509.Certificate, rsa.RSAPrivateKey] | None, *,
                  dns: str | None = None, client: bool = False) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer[0].subject if issuer else name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
-    )
-    if dns:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False)
-    if client:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-    return builder.sign(issuer[1] if issuer else key, hashes.SHA256()), key
+    cert = certificate(key, subject, hosts=(dns,) if dns else (), signer=issuer[1] if issuer else None,
+                       issuer=issuer[0].subject if issuer else None, ca=issuer is None, client=client)
+    return cert, key
 
 
 def _write_pair(directory: Path, stem: str, pair: tuple[x509.Certificate, rsa.RSAPrivateKey]) -> tuple[Path, Path]:
     crt, key = directory / f"{stem}.crt", directory / f"{stem}.key"
-    crt.write_bytes(pair[0].public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(pair[1].private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                          serialization.NoEncryption()))
+    crt.write_text(cert_pem(pair[0]))
+    key.write_text(key_pem(pair[1], fmt=serialization.PrivateFormat.TraditionalOpenSSL))
     return crt, key
 
 

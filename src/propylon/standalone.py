@@ -5,7 +5,7 @@ directory, `StateDirInUse` if another runs there; files private to the user), th
 order, the embedded API server (which writes
 `<state-dir>/kubeconfig`) in a child process of its own (`apiserver.process`: requests are served
 on another core, not under the controller's GIL), the xDS server while that child starts (on the
-Unix socket `xds.sock` of the state dir's private socket directory, `infra.private_sockets`:
+Unix socket `xds.sock` of the state dir's private socket directory, `infra.host.private_sockets`:
 only the owner can reach it, and Envoys started by an earlier run reconnect to the same path
 after a crash or an upgrade), the host infrastructure manager (one Envoy process per Gateway, addresses
 from a loopback pool), optional echo backends, and the controller, which reads the API server
@@ -30,15 +30,15 @@ from typing import TYPE_CHECKING
 
 from propylon import statedir
 from propylon.apiserver.process import APIServerProcess
-from propylon.infra.private_sockets import PrivateSockets, private_sockets
+from propylon.infra.host.private_sockets import PrivateSockets, private_sockets
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 
 if TYPE_CHECKING:
     import lightkube
 
     from propylon.controller.reconciler import Controller
-    from propylon.infra.host import HostInfra
-    from propylon.infra.mirror import MirroredInfra
+    from propylon.infra.host.manager import HostInfra
+    from propylon.infra.host.mirror import MirroredInfra
     from propylon.xds.server import SnapshotCache, XdsServer
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,8 @@ class Standalone:
         from propylon.client import load_client
         from propylon.controller.reconciler import Controller
         from propylon.echo.httpserver import serve_echo
-        from propylon.infra.host import HostInfra
-        from propylon.infra.mirror import MirroredInfra
+        from propylon.infra.host.manager import HostInfra
+        from propylon.infra.host.mirror import MirroredInfra
         from propylon.xds.server import SnapshotCache, XdsServer
 
         self.cache = SnapshotCache()
@@ -132,7 +132,7 @@ class Standalone:
     def _remove_sockets(self, sockets: PrivateSockets) -> None:
         """Remove a socket directory outside the state dir unless an Envoy may still use it (one
         left by an earlier run that this one did not get to adopt and stop)."""
-        from propylon.infra.host import PROXIES_DIR
+        from propylon.infra.host.manager import PROXIES_DIR
 
         proxies = self.state_dir / PROXIES_DIR
         if not proxies.is_dir() or not any(proxies.iterdir()):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from propylon.apiserver.patch import (PatchError, json_patch, merge_patch,
-                                      strategic_merge_patch)
+from propylon.api.mergepatch import merge_patch
+from propylon.apiserver.patch import PatchError, json_patch, strategic_merge_patch
 
 SERVICE = {"spec": {"ports": [{"name": "http", "port": 80, "protocol": "TCP"},
                               {"name": "https", "port": 443}], "selector": {"app": "a"}},

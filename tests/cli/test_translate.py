@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import datetime
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from propylon.cli.main import main
 from propylon.cli.translate import with_statuses
 from propylon.translate.types import StatusUpdate
+from tests.certificates import self_signed
 
 WALKTHROUGH = """
 apiVersion: gateway.networking.k8s.io/v1
@@ -62,18 +59,7 @@ spec:
 
 def tls_secret() -> tuple[str, str]:
     """A self-signed certificate for app.example.com as a Secret manifest, and its key PEM."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app.example.com")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1)
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("app.example.com")]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    cert_pem, key_pem = self_signed("app.example.com")
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
               "metadata": {"name": "app-tls", "namespace": "default"},
               "stringData": {"tls.crt": cert_pem, "tls.key": key_pem}}
@@ -208,3 +194,27 @@ def test_route_status_keeps_other_controllers_parents() -> None:
     merged = with_statuses([route], (update,), "propylon.dev/gateway-controller")
     assert merged[0]["status"]["parents"] == [theirs, mine]
     assert route["status"]["parents"][1]["stale"]  # the input is not modified
+
+
+def test_check_with_envoy_accepts_the_walkthrough(capsys: pytest.CaptureFixture[str],
+                                                  walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    assert main(["translate", "-f", str(path), "--check-with-envoy"]) == 0
+    assert "Envoy accepts the configuration of 1 Gateway(s)" in capsys.readouterr().err
+
+
+def test_check_with_envoy_reports_envoys_refusal(capsys: pytest.CaptureFixture[str],
+                                                 walkthrough: tuple[Path, str], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """What Envoy says when it refuses is the command's error (an `envoy` on PATH that refuses
+    everything stands in for a configuration Envoy refuses)."""
+    path, _ = walkthrough
+    refusing = tmp_path / "bin" / "envoy"
+    refusing.parent.mkdir()
+    refusing.write_text("#!/bin/sh\necho 'error initializing configuration: it is refused' >&2\n"
+                        "exit 1\n")
+    refusing.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{refusing.parent}:{os.environ['PATH']}")
+    assert main(["translate", "-f", str(path), "--check-with-envoy"]) == 1
+    assert ("error: Envoy refuses this configuration: error initializing configuration: it is "
+            "refused") in capsys.readouterr().err

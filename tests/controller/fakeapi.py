@@ -20,20 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
+from propylon.api.mergepatch import merge_patch
+
 Key = tuple[str, str, str]  # plural, namespace, name
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for k, v in patch.items():
-        if v is None:
-            result.pop(k, None)
-        else:
-            result[k] = merge_patch(result.get(k), v)
-    return result
 
 
 def _json(status: int, body: Any) -> web.Response:

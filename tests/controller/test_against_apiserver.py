@@ -14,7 +14,7 @@ from lightkube.types import PatchType
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.apiserver import APIServer
 from propylon.client import load_client, resource_class
-from propylon.controller.informer import Informer
+from propylon.informer import Informer
 from propylon.controller.reconciler import Controller
 from propylon.controller.status import StatusWriter
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME, StatusUpdate

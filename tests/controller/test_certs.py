@@ -9,9 +9,9 @@ from pathlib import Path
 import lightkube
 import pytest
 
+from propylon import pki
 from propylon.apiserver import APIServer
 from propylon.client import load_client
-from propylon.controller import pki
 from propylon.controller.certs import CA_SECRET, SECRET, SERVER_SECRET, CertManager, decode
 from tests.controller.helpers import eventually
 

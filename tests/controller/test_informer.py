@@ -10,7 +10,7 @@ import lightkube
 import pytest
 
 from propylon.api.kinds import by_kind
-from propylon.controller.informer import Informer
+from propylon.informer import Informer
 from tests.controller.fakeapi import FakeAPI
 from tests.controller.helpers import eventually
 

@@ -12,7 +12,7 @@ import lightkube
 import pytest
 
 from propylon.api.kinds import KindInfo, by_kind
-from propylon.controller.informer import Informer
+from propylon.informer import Informer
 from propylon.controller.status import StatusWriter
 from propylon.translate.statusmerge import wanted_status
 from propylon.translate.types import WRITE_TIME, StatusUpdate

@@ -10,7 +10,7 @@ from envoy.config.cluster.v3.cluster_pb2 import Cluster
 from envoy.service.discovery.v3 import ads_pb2_grpc
 from envoy.service.discovery.v3.discovery_pb2 import DeltaDiscoveryRequest
 
-from propylon.controller import pki
+from propylon import pki
 from propylon.xds.server import MutualTls, ServerMaterial, SnapshotCache, XdsServer
 from propylon.xds.translate import CLUSTER, XdsResources
 

@@ -10,7 +10,6 @@ while requests keep succeeding; Ctrl-C stops every process it started.
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import json
 import os
@@ -20,10 +19,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tests.certificates import cert_pem, certificate, key_pem
 
 from .conftest import BIN, REPO, Standalone, wait_for
 from .load import Load
@@ -68,20 +67,11 @@ def https_get(address: str, port: int, host: str, cafile: Path) -> tuple[int, by
 def make_cert(dir: Path, name: str) -> tuple[Path, Path, bytes]:
     """A self-signed certificate for HOST; returns cert path, key path and its DER bytes."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{HOST} {name}")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = certificate(key, f"{HOST} {name}", hosts=(HOST,), ca=True)
     cert_path, key_path = dir / f"{name}.crt", dir / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
+    cert_path.write_text(cert_pem(cert))
+    key_path.write_text(key_pem(key))
+    return cert_path, key_path, cert.public_bytes(Encoding.DER)
 
 
 def condition(obj: dict, type_: str) -> str | None:

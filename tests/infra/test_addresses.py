@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from propylon.infra.addresses import AddressPool, parse_pool
+from propylon.infra.host.addresses import AddressPool, parse_pool
 from propylon.ir.model import GatewayKey
 
 A = GatewayKey("default", "a")

@@ -15,9 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from propylon.infra.envoy_process import envoy_args, find_envoy, pid_alive
-from propylon.infra.host import HostInfra
-from propylon.infra.private_sockets import private_sockets
+from propylon.infra.host.envoy_process import envoy_args, find_envoy, pid_alive
+from propylon.infra.host.manager import HostInfra
+from propylon.infra.host.private_sockets import private_sockets
 from propylon.ir.model import (
     DirectResponse, GatewayIR, GatewayKey, InfraIR, InfraListener, InfraState, Listener, PortState,
     Route, RouteConfig, RouteMatch, VirtualHost,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from propylon.infra.k8s_resources import (NAME_LABEL, Owner, ProxyOptions, container_port,
-                                          gateway_objects, object_name)
-from propylon.infra.kubernetes import cluster_ip, lb_address
+from propylon.infra.kubernetes.manager import cluster_ip, lb_address
+from propylon.infra.kubernetes.resources import (ProxyOptions, container_port, gateway_objects,
+                                                 object_name)
+from propylon.infra.labels import NAME_LABEL, Owner
 from propylon.ir.model import GatewayKey, InfraIR, InfraListener, ProxyParameters
 
 KEY = GatewayKey("apps", "web")

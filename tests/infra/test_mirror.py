@@ -11,8 +11,8 @@ from lightkube.core.exceptions import ApiError
 
 from propylon.api.kinds import by_kind
 from propylon.client import resource_class
-from propylon.infra.host_objects import PID_ANNOTATION, Process, object_name
-from propylon.infra.mirror import MirroredInfra
+from propylon.infra.host.host_objects import PID_ANNOTATION, Process, object_name
+from propylon.infra.host.mirror import MirroredInfra
 from propylon.ir.model import GatewayKey, InfraIR, InfraListener, InfraState, PortState
 
 KEY = GatewayKey("default", "api-gateway")

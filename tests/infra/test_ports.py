@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 
-from propylon.infra.ports import resolve_port
+from propylon.infra.host.ports import resolve_port
 from propylon.ir.model import PortState
 
 

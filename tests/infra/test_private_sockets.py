@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from propylon.infra.private_sockets import MAX_PATH, SocketDirError, private_sockets
+from propylon.infra.host.private_sockets import MAX_PATH, SocketDirError, private_sockets
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import yaml
 
 from propylon.cli.controller import DEFAULT_XDS_ADDRESS
 from propylon.controller.reconciler import WATCHED_KINDS
-from propylon.infra.kubernetes import GATEWAY, OWNED_KINDS
+from propylon.infra.kubernetes.manager import GATEWAY, OWNED_KINDS
 from tests.e2e.conftest import BIN, REPO
 
 

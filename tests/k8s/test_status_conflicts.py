@@ -24,7 +24,7 @@ from propylon.api.kinds import by_kind
 from propylon.apiserver import APIServer
 from propylon.client import load_client, load_kubeconfig, resource_class
 from propylon.controller.reconciler import Controller
-from propylon.infra.kubernetes import KubernetesInfra
+from propylon.infra.kubernetes.manager import KubernetesInfra
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 from propylon.xds.server import SnapshotCache
 

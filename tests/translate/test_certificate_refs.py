@@ -11,43 +11,28 @@ checks both lists against the real Envoy.
 from __future__ import annotations
 
 import base64
-import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
 
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.translate import translate
 from propylon.translate.golden import snapshot_of
+from tests.certificates import cert_pem, certificate, key_pem
 
 KEY = GatewayKey("default", "gw")
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 NOT_PEM = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
 PEM_FILES = Path(__file__).parent / "testdata" / "pem"
-_PLAIN = serialization.NoEncryption()
-
-
-def _key_pem(key: Any, encryption: Any = _PLAIN,
-             fmt: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, fmt, encryption).decode()
 
 
 def _cert_pem(key: Any, signer: Any = None, name: str = "app.example.com") -> str:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    signer = signer or key
-    digest = None if isinstance(signer, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) \
-        else hashes.SHA256()
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(signer, digest).public_bytes(serialization.Encoding.PEM).decode())
+    return cert_pem(certificate(key, name, signer=signer))
 
 
 @cache
@@ -56,7 +41,7 @@ def _ec() -> ec.EllipticCurvePrivateKey:
 
 
 def _self_signed(key: Any) -> tuple[str, str]:
-    return _cert_pem(key), _key_pem(key)
+    return _cert_pem(key), key_pem(key)
 
 
 @cache
@@ -69,11 +54,11 @@ def good_pair(kind: str) -> tuple[str, str]:
             "ed25519": ed25519.Ed25519PrivateKey.generate}
     if kind == "chain leaf first":
         ca = ec.generate_private_key(ec.SECP384R1())
-        return _cert_pem(_ec(), ca) + _cert_pem(ca, name="ca"), _key_pem(_ec())
+        return _cert_pem(_ec(), ca) + _cert_pem(ca, name="ca"), key_pem(_ec())
     if kind == "key appended to tls.crt":
-        return _cert_pem(_ec()) + _key_pem(_ec()), _key_pem(_ec())
+        return _cert_pem(_ec()) + key_pem(_ec()), key_pem(_ec())
     if kind == "traditional EC key":
-        return _cert_pem(_ec()), _key_pem(_ec(), fmt=serialization.PrivateFormat.TraditionalOpenSSL)
+        return _cert_pem(_ec()), key_pem(_ec(), fmt=serialization.PrivateFormat.TraditionalOpenSSL)
     return _self_signed(keys[kind]())
 
 
@@ -84,11 +69,11 @@ GOOD_PAIRS = ("rsa-2048", "ec-p256", "ec-p384", "ec-p521", "ed25519", "chain lea
 @cache
 def bad_pair(kind: str) -> tuple[str, str]:
     """A certificate and key Envoy refuses, of `kind`."""
-    cert, key = _cert_pem(_ec()), _key_pem(_ec())
+    cert, key = _cert_pem(_ec()), key_pem(_ec())
     if kind == "key does not match":
-        return cert, _key_pem(ec.generate_private_key(ec.SECP256R1()))
+        return cert, key_pem(ec.generate_private_key(ec.SECP256R1()))
     if kind == "encrypted key":
-        return cert, _key_pem(_ec(), serialization.BestAvailableEncryption(b"secret"))
+        return cert, key_pem(_ec(), serialization.BestAvailableEncryption(b"secret"))
     if kind == "chain with the CA first":
         ca = ec.generate_private_key(ec.SECP384R1())
         return _cert_pem(ca, name="ca") + _cert_pem(_ec(), ca), key

@@ -36,7 +36,12 @@ from propylon.translate.memo import Memo
 from propylon.translate.types import Result, Snapshot
 from propylon.xds.translate import Translator, XdsResources
 from propylon.xds.translate import translate as xds_translate
-from tests.translate.test_certificate_refs import GOOD_PAIRS, NOT_PEM, bad_pair, good_pair
+from tests.translate.test_certificate_refs import (
+    GOOD_PAIRS,
+    NOT_PEM,
+    bad_pair,
+    good_pair,
+)
 
 GW = "gateway.networking.k8s.io/v1"
 KEY = GatewayKey("ns1", "gw")

@@ -3,7 +3,7 @@
 with their own name.
 
 `envoy_factory(node_id, xds_port)` starts an Envoy (`--disable-hot-restart`, its admin on a Unix
-socket of its own, reached with `propylon.infra.envoy_admin`) and (unless `wait_ready=False`: Envoy is ready only once it has a config) waits until its
+socket of its own, reached with `propylon.infra.host.envoy_admin`) and (unless `wait_ready=False`: Envoy is ready only once it has a config) waits until its
 admin `/ready` answers; every Envoy started is terminated at teardown.
 """
 
@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from propylon.infra.envoy_admin import admin_get
+from propylon.infra.host.envoy_admin import admin_get
 from propylon.xds.bootstrap import bootstrap, pipe_address
 from propylon.xds.server import SnapshotCache, XdsServer
 from xds_support import (

@@ -11,7 +11,7 @@ from collections import Counter
 import aiohttp
 
 from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
-from propylon.infra.envoy_admin import admin_get
+from propylon.infra.host.envoy_admin import admin_get
 from propylon.ir import model as ir
 from propylon.xds.translate import CLUSTER, ENDPOINT, VHOST, translate
 

@@ -457,3 +457,29 @@ async def test_cors_preflights_answered_by_the_gateway(
     assert got["access-control-allow-methods"] == "PUT"
     assert got["access-control-allow-headers"].replace(" ", "") == "x-header-1,x-header-2"
     assert got["access-control-allow-credentials"] == "true"
+
+
+async def test_header_values_and_full_paths_reach_the_backend_as_written(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, echo_factory: EchoFactory) -> None:
+    """Envoy reads `%` in an added header value as a substitution (and refused "100%") and a
+    backslash in a regex substitution as a group reference: both are sent escaped."""
+    v1 = await echo_factory("v1")
+    literal = "100% of %START_TIME% and %REQ(host)%"
+    stack = Stack(objects=[*service("v1", v1.port), route("r", {"rules": [
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/headers"}}],
+         "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier": {
+             "set": [{"name": "X-Literal", "value": literal}]}}],
+         "backendRefs": [{"name": "v1", "port": 8080}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/full"}}],
+         "filters": [{"type": "URLRewrite", "urlRewrite": {
+             "path": {"type": "ReplaceFullPath", "replaceFullPath": "/a\\1b"}}}],
+         "backendRefs": [{"name": "v1", "port": 8080}]},
+    ]})])
+    result = stack.program(xds)
+    assert route_conditions(result, "r")["Accepted"] == ("True", "Accepted")
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/headers", 200)
+        assert (await request(session, port, "/headers"))[1]["headers"]["x-literal"] == literal
+        assert (await request(session, port, "/full/x"))[1]["path"] == "/a\\1b"

@@ -11,7 +11,9 @@ import pytest
 
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
-from test_tls_envoy import self_signed, served_serial
+from test_tls_envoy import served_serial
+
+from tests.certificates import self_signed
 from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 
 NODE = "default/certs"
@@ -21,8 +23,8 @@ async def test_one_listener_presents_the_certificate_matching_the_sni(
         xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
     backend = await backend_factory("app")
     port = free_port()
-    certs = {"a.example.com": self_signed("a.example.com", 3001),
-             "b.example.com": self_signed("b.example.com", 4001)}
+    certs = {"a.example.com": self_signed("a.example.com", serial=3001),
+             "b.example.com": self_signed("b.example.com", serial=4001)}
     chain = ir.TLSFilterChain("https", (), tuple(f"default/{h}" for h in sorted(certs)), "rc")
     xds.cache.set(NODE, translate(ir.GatewayIR(
         key=ir.GatewayKey("default", "certs"),
@@ -48,7 +50,7 @@ async def test_tls_policy_refuses_old_protocols_and_cbc_ciphers(
         xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
     backend = await backend_factory("app")
     port = free_port()
-    cert, key = self_signed("a.example.com", 5001)
+    cert, key = self_signed("a.example.com", serial=5001)
     chain = ir.TLSFilterChain("https", (), ("default/a",), "rc")
     xds.cache.set(NODE, translate(ir.GatewayIR(
         key=ir.GatewayKey("default", "certs"),

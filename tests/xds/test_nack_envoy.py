@@ -10,7 +10,9 @@ import aiohttp
 
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
-from test_tls_envoy import self_signed, served_serial
+from test_tls_envoy import served_serial
+
+from tests.certificates import self_signed
 from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 
 NODE = "default/nack"
@@ -127,8 +129,8 @@ async def test_tls_listener_comes_back_once_its_mismatched_secret_is_fixed(
     certificate (rejected), then fixed: the HTTPS port serves again."""
     backend = await backend_factory("app")
     ports = (free_port(), free_port())
-    good = ir.Secret("default/cert", *self_signed("a.example.com", 7001))
-    other = self_signed("a.example.com", 7002)
+    good = ir.Secret("default/cert", *self_signed("a.example.com", serial=7001))
+    other = self_signed("a.example.com", serial=7002)
     xds.cache.set(NODE, translate(https_gateway(ports, backend, good)))
     await envoy_factory(NODE, xds.port)
 
@@ -162,7 +164,7 @@ async def test_a_listener_rebuilt_after_a_refused_secret_gets_the_good_one_again
     it, so the good secret, though Envoy acknowledged it before, is sent again."""
     backend = await backend_factory("app")
     ports = (free_port(), free_port())
-    first, second = self_signed("a.example.com", 7101), self_signed("a.example.com", 7102)
+    first, second = self_signed("a.example.com", serial=7101), self_signed("a.example.com", serial=7102)
     good = ir.Secret("default/cert", *first)
     xds.cache.set(NODE, translate(https_gateway(ports, backend, good)))
     await envoy_factory(NODE, xds.port)

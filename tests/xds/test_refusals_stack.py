@@ -34,7 +34,9 @@ from propylon.controller.reconciler import Controller
 from propylon.ir.model import GatewayIR
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 from propylon.xds.translate import Translator, XdsResources
-from test_tls_envoy import self_signed, served_serial
+from test_tls_envoy import served_serial
+
+from tests.certificates import self_signed
 from tests.controller.infra_double import LoopbackInfra
 from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 
@@ -197,7 +199,7 @@ async def test_a_refused_route_costs_only_itself_and_its_status_says_so(
 async def test_a_tls_listener_comes_back_once_its_mismatched_secret_is_fixed(
         client: lightkube.AsyncClient, stack: Defects) -> None:
     http, https = free_port(), free_port()
-    first, second = self_signed("app.example", 8101), self_signed("app.example", 8102)
+    first, second = self_signed("app.example", serial=8101), self_signed("app.example", serial=8102)
     await apply(client, secret(*first))
     await apply(client, gateway([
         {"name": "http", "port": http, "protocol": "HTTP"},

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
-from test_tls_envoy import self_signed
+from tests.certificates import self_signed
 from xds_support import (
     BackendFactory,
     EnvoyFactory,
@@ -33,7 +33,7 @@ from xds_support import (
 NODE = "default/converge"
 HOSTS = ("h1", "h2", "h3")
 ROUTES = ("g0", "g1", "g2", "g3", "b0", "b1")  # g: good, b: a regex Envoy refuses
-PAIRS = {"A": self_signed("a.example", 1), "B": self_signed("a.example", 2)}
+PAIRS = {"A": self_signed("a.example", serial=1), "B": self_signed("a.example", serial=2)}
 CONVERGED_S = 20.0
 
 

@@ -4,35 +4,17 @@ certificate rotation that reaches clients without restarting Envoy or failing a 
 from __future__ import annotations
 
 import asyncio
-import datetime
 import ssl
 
 import aiohttp
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from propylon.ir import model as ir
 from propylon.xds.translate import SECRET, translate
+from tests.certificates import self_signed
 from xds_support import BackendFactory, EnvoyFactory, XdsFixture, free_port, wait_for
 
 NODE = "default/tls"
-
-
-def self_signed(hostname: str, serial: int) -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(serial)
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
 
 
 def tls_gateway(port: int, backend_port: int, certs: dict[str, tuple[str, str]]) -> ir.GatewayIR:
@@ -73,8 +55,8 @@ async def test_sni_certificates_and_rotation_without_restart(
         xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
     backend = await backend_factory("app")
     port = free_port()
-    certs = {"a.example.com": self_signed("a.example.com", 1001),
-             "b.example.com": self_signed("b.example.com", 2001)}
+    certs = {"a.example.com": self_signed("a.example.com", serial=1001),
+             "b.example.com": self_signed("b.example.com", serial=2001)}
     xds.cache.set(NODE, translate(tls_gateway(port, backend, certs)))
     envoy = await envoy_factory(NODE, xds.port)
 
@@ -113,7 +95,7 @@ async def test_sni_certificates_and_rotation_without_restart(
         loop = asyncio.create_task(hammer())
         sds_pushes = xds.server.counters(NODE).pushes[SECRET]
         pushes_before = dict(xds.server.counters(NODE).pushes)
-        rotated = {**certs, "a.example.com": self_signed("a.example.com", 1002)}
+        rotated = {**certs, "a.example.com": self_signed("a.example.com", serial=1002)}
         xds.cache.set(NODE, translate(tls_gateway(port, backend, rotated)))
 
         async def rotated_served() -> bool:

@@ -9,6 +9,7 @@ from envoy.extensions.transport_sockets.tls.v3 import common_pb2, tls_pb2
 
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
+from propylon.xds.translate.upstream_tls import SYSTEM_CA_BUNDLE
 
 KEY = ir.GatewayKey("default", "gw")
 CA = "-----BEGIN CERTIFICATE-----\nY2E=\n-----END CERTIFICATE-----\n"
@@ -54,7 +55,8 @@ def test_system_roots_without_bundle_and_h2_alpn() -> None:
     gateway = _gateway(ir.Cluster("default/g/443", (), "h2c", tls))
     common = _context(gateway, "default/g/443").common_tls_context
     assert list(common.alpn_protocols) == ["h2"]
-    assert common.validation_context.HasField("system_root_certs")
+    # Envoy's system_root_certs loads nothing on Linux: the system bundle file is the CA
+    assert common.validation_context.trusted_ca.filename == SYSTEM_CA_BUNDLE
     assert not common.tls_certificate_sds_secret_configs
     assert translate(gateway).secrets == {}
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from propylon.infra.envoy_admin import admin_get
+from propylon.infra.host.envoy_admin import admin_get
 from propylon.xds.server import SnapshotCache, XdsServer
 
 

@@ -4,13 +4,16 @@ Secret, ConfigMap.
 Each `decode(obj)` takes the JSON dict the API server returned and fills the defaults Kubernetes
 would (Service type ClusterIP, port protocol TCP, targetPort = port). Secret data stays base64 as
 stored; `Secret.value(key)` decodes one entry, returning None when it is absent or not base64.
-ConfigMap data is plain text.
+ConfigMap data is plain text. `is_endpoint_address` says whether an EndpointSlice address is an
+IP of the slice's addressType (what a proxy can connect to, and what the API validation demands
+of IPv4 and IPv6 slices).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +61,18 @@ class Service:
 
     def port(self, number: int) -> ServicePort | None:
         return next((p for p in self.ports if p.port == number), None)
+
+
+_IP_VERSIONS = {"IPv4": 4, "IPv6": 6}
+
+
+def is_endpoint_address(address: str, address_type: str) -> bool:
+    """Whether `address` is an IP address (no zone) of an EndpointSlice's `address_type`."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return ip.version == _IP_VERSIONS.get(address_type) and "%" not in address
 
 
 @dataclass(frozen=True)

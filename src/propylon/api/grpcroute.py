@@ -43,6 +43,7 @@ class GRPCRule:
     filters: tuple[HTTPFilter, ...]
     backend_refs: tuple[BackendRef, ...]
     name: str | None = None
+    session_persistence: bool = False  # set, which this implementation does not support
 
 
 @dataclass(frozen=True)
@@ -77,4 +78,5 @@ def _rule(raw: dict[str, Any]) -> GRPCRule:
         backend_refs=tuple(decode_backend_ref(b) for b in raw.get("backendRefs") or ()
                            if isinstance(b, dict)),
         name=raw.get("name"),
+        session_persistence=raw.get("sessionPersistence") is not None,
     )

@@ -80,6 +80,7 @@ class Rule:
     request_timeout: str | None = None
     backend_timeout: str | None = None
     retry: RetryPolicy | None = None
+    session_persistence: bool = False  # set, which this implementation does not support
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def _rule(raw: dict[str, Any]) -> Rule:
         request_timeout=timeouts.get("request"),
         backend_timeout=timeouts.get("backendRequest"),
         retry=_retry(raw.get("retry")),
+        session_persistence=raw.get("sessionPersistence") is not None,
     )
 
 

@@ -18,6 +18,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from propylon.api.core import is_endpoint_address
+from propylon.api.formats import DNS_LABEL, DNS_SUBDOMAIN, LABEL_VALUE, duration_ms
 from propylon.api.schema import (
     Arr,
     Bool,
@@ -31,14 +33,13 @@ from propylon.api.schema import (
     Str,
     cel,
     check,
+    invalid,
     defaults,
     each,
 )
 
 __all__ = ["FieldError", "validate", "with_defaults", "SCHEMAS"]
 
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 HOSTNAME = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 PRECISE_HOSTNAME = DNS_SUBDOMAIN
 GROUP_PATTERN = r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -49,7 +50,6 @@ PROTOCOL = (r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$|[a-z0-9]([-a-z0-9]*[a-z0-
 ADDRESS_TYPE = (r"^Hostname|IPAddress|NamedAddress|[a-z0-9]([-a-z0-9]*[a-z0-9])?"
                 r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9\/\-._~%!$&'()*+,;=:]+$")
 DURATION = r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"
-LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 LABEL_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
              r"([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$")
 PATH_CHARS = r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$"
@@ -275,6 +275,29 @@ def _filter_consistency(value: dict[str, Any], path: str) -> list[FieldError]:
     return errors
 
 
+CORS_ORIGIN = (r"(^\*$)|(^(http(s)?):\/\/(((\*\.)?([a-zA-Z0-9\-]+\.)*[a-zA-Z0-9-]+|\*)"
+               r"(:([0-9]{1,5}))?)$)")
+CORS_HEADER = Str(pattern=HEADER_NAME, min_len=1, max_len=256)
+
+
+def _star_alone(message: str) -> Rule:
+    return cel(message, lambda values: not ("*" in values and len(values) > 1))
+
+
+CORS = Obj({
+    "allowOrigins": Arr(Str(pattern=CORS_ORIGIN, min_len=1, max_len=253), max_items=64,
+                        unique=True, rules=(
+                            _star_alone("AllowOrigins cannot contain '*' alongside other origins"),)),
+    "allowCredentials": Bool(),
+    "allowMethods": Arr(Str(enum=("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                                  "TRACE", "PATCH", "*")), max_items=9, unique=True, rules=(
+        _star_alone("AllowMethods cannot contain '*' alongside other methods"),)),
+    "allowHeaders": Arr(CORS_HEADER, max_items=64, unique=True, rules=(
+        _star_alone("AllowHeaders cannot contain '*' alongside other methods"),)),
+    "exposeHeaders": Arr(CORS_HEADER, max_items=64, unique=True),
+    "maxAge": Int(minimum=1, maximum=2**31 - 1, default=5),
+})
+
 FILTER = Obj({
     "type": Str(enum=FILTER_TYPES),
     "requestHeaderModifier": HEADER_MODIFIER,
@@ -300,7 +323,7 @@ FILTER = Obj({
                        "path": PATH_MODIFIER}),
     "extensionRef": Obj({"group": GROUP, "kind": KIND, "name": NAME},
                         required=("group", "kind", "name")),
-    "cors": Free(),
+    "cors": CORS,
     "externalAuth": Free(),
 }, required=("type",), rules=(_filter_consistency,))
 
@@ -361,11 +384,6 @@ MATCH = Obj({
 _DEFAULT_MATCHES = [{"path": {"type": "PathPrefix", "value": "/"}}]
 
 
-def _duration_ms(text: str) -> int:
-    units = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
-    return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|h|m|s)", text))
-
-
 def _redirect_prefix_needs_one_prefix_match(rule: dict[str, Any]) -> bool:
     uses = any(isinstance(f.get(k), dict) and isinstance(f[k].get("path"), dict)
                and f[k]["path"].get("type") == "ReplacePrefixMatch"
@@ -390,9 +408,9 @@ RULE = Obj({
     "timeouts": Obj({"request": Str(pattern=DURATION), "backendRequest": Str(pattern=DURATION)},
                     rules=(cel("backendRequest timeout cannot be longer than request timeout",
                                lambda t: not ("request" in t and "backendRequest" in t
-                                              and _duration_ms(t["request"]) != 0
-                                              and _duration_ms(t["backendRequest"])
-                                              > _duration_ms(t["request"]))),)),
+                                              and duration_ms(t["request"]) != 0
+                                              and duration_ms(t["backendRequest"])
+                                              > duration_ms(t["request"]))),)),
     "retry": Obj({"attempts": Int(minimum=1),
                   "codes": Arr(Int(minimum=400, maximum=599), unique=True),
                   "backoff": Str(pattern=DURATION)}),
@@ -589,6 +607,26 @@ SERVICE_SPEC = Obj({
         keys=("port", "protocol")),
 }, open=True)
 
+def _endpoint_addresses(value: dict[str, Any], path: str) -> list[FieldError]:
+    """Each address is an IP of the slice's addressType (FQDN: a DNS subdomain), as
+    kube-apiserver checks it."""
+    address_type = value.get("addressType")
+    errors: list[FieldError] = []
+    for i, endpoint in enumerate(each(value.get("endpoints") or [])):
+        for j, address in enumerate(endpoint.get("addresses") or []):
+            where = f"{path + '.' if path else ''}endpoints[{i}].addresses[{j}]"
+            if address_type == "FQDN":
+                ok = isinstance(address, str) and len(address) <= 253 \
+                    and re.search(DNS_SUBDOMAIN, address) is not None
+                fix = "must be a lowercase RFC 1123 subdomain"
+            else:
+                ok = isinstance(address, str) and is_endpoint_address(address, str(address_type))
+                fix = f"must be a valid {address_type} address"
+            if not ok:
+                errors.append(invalid(where, address, fix))
+    return errors
+
+
 ENDPOINT_SLICE = Obj({
     "addressType": Str(enum=("IPv4", "IPv6", "FQDN")),
     "endpoints": Arr(Obj({
@@ -599,7 +637,7 @@ ENDPOINT_SLICE = Obj({
                       "protocol": Str(enum=("TCP", "UDP", "SCTP"), default="TCP"),
                       "appProtocol": Str()}), max_items=100),
     "apiVersion": Free(), "kind": Free(), "metadata": Free(),
-}, required=("addressType",))
+}, required=("addressType",), rules=(_endpoint_addresses,))
 
 SECRET = Obj({
     "type": Str(), "data": Map(Str(pattern=r"^[A-Za-z0-9+/]*={0,2}$")), "stringData": Map(Str()),

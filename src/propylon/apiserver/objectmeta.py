@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from propylon.api.formats import DNS_LABEL, DNS_SUBDOMAIN, LABEL_VALUE
 from propylon.api.kinds import KindInfo
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
@@ -23,10 +24,10 @@ OBJECT_META_FIELDS = frozenset((
     "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
     "annotations", "ownerReferences", "finalizers", "managedFields"))
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(DNS_SUBDOMAIN)
+_DNS_LABEL = re.compile(DNS_LABEL)
 _NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(LABEL_VALUE)
 _NAME_PART_RULE = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and "
                    "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
                    "'123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?"

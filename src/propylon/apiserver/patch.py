@@ -1,8 +1,8 @@
 """The patch formats of the Kubernetes API, applied to plain JSON dicts.
 
 - JSON patch (RFC 6902, `application/json-patch+json`): add, remove, replace, move, copy, test.
-- JSON merge patch (RFC 7386, `application/merge-patch+json`): maps merge, null deletes, lists
-  are replaced. (Server-side apply merges by the schema's list types: `structuredmerge`.)
+- JSON merge patch (RFC 7386, `application/merge-patch+json`) is `propylon.api.mergepatch`.
+  (Server-side apply merges by the schema's list types: `structuredmerge`.)
 - Strategic merge patch (`application/strategic-merge-patch+json`), builtin kinds only: lists
   with a merge key (Service `spec.ports` by `port`, containers and env by `name`, ...: the first
   key of each list-map in `fieldtypes.BUILTIN_LISTS`) merge
@@ -32,19 +32,6 @@ PRIMITIVE_SETS = {path for path, t in BUILTIN_LISTS[""].items() if t.relation ==
 
 class PatchError(Exception):
     """A patch that does not apply to the object."""
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 def _pointer(path: str) -> list[str]:

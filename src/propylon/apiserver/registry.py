@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from propylon.api.kinds import KindInfo, by_kind
+from propylon.api.mergepatch import merge_patch
 from propylon.apiserver import patch as patches
 from propylon.apiserver import crds
 from propylon.apiserver.clusterips import ClusterIPs
@@ -275,7 +276,7 @@ class Registry:
             elif content_type == MERGE_PATCH:
                 if not isinstance(body, dict):
                     raise patches.PatchError("the patch must be a JSON object")
-                result = patches.merge_patch(old, body)
+                result = merge_patch(old, body)
             elif content_type == STRATEGIC_PATCH:
                 result = patches.strategic_merge_patch(info.kind, old, body)
             else:

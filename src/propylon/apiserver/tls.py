@@ -1,10 +1,11 @@
 """Credentials of the embedded API server: a CA, a server certificate, a bearer token and the
 kubeconfig that ties them together.
 
-At first start `ensure_credentials()` creates, in the state directory, an ECDSA P-256 CA
-(`ca.crt`, `ca.key`), a server certificate signed by it for `127.0.0.1`, `::1` and `localhost`
-(`server.crt`, `server.key`) and a random token (`token`); later starts reuse them, so clients
-keep trusting the server across restarts. Private files are mode 0600 and replaced in one step.
+At first start `ensure_credentials()` creates, in the state directory, a CA (`ca.crt`,
+`ca.key`), a server certificate signed by it for `127.0.0.1`, `::1` and `localhost`
+(`server.crt`, `server.key`), both built by `propylon.pki`, and a random token (`token`); later
+starts reuse them, so clients keep trusting the server across restarts. Private files are mode
+0600 and replaced in one step.
 `write_kubeconfig()` writes a kubeconfig with the CA data, the token, namespace `default` and
 current context `propylon`.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import ipaddress
 import os
 import secrets
 import ssl
@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from propylon import pki
 
 CONTEXT = "propylon"
 _VALIDITY = datetime.timedelta(days=3650)
+_POLICY = pki.Policy(ca_validity=_VALIDITY, leaf_validity=_VALIDITY)
+_SERVER_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 @dataclass(frozen=True)
@@ -54,72 +54,25 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def _builder(subject: str, issuer: x509.Name, key: ec.EllipticCurvePrivateKey
-             ) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.UTC)
-    return (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-            .issuer_name(issuer).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + _VALIDITY))
-
-
-def _make_ca(state_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "propylon-ca")])
-    cert = (_builder("propylon-ca", name, key)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
-                                         False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    _write_private(state_dir / "ca.key", _key_pem(key))
-    (state_dir / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert, key
-
-
-def _make_server_cert(state_dir: Path, ca_cert: x509.Certificate,
-                      ca_key: ec.EllipticCurvePrivateKey) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                       x509.IPAddress(ipaddress.ip_address("::1")),
-                                       x509.DNSName("localhost")])
-    cert = (_builder("propylon-apiserver", ca_cert.subject, key)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
-                                         False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(san, critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    _write_private(state_dir / "server.key", _key_pem(key))
-    (state_dir / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
 def ensure_credentials(state_dir: Path) -> Credentials:
     """Load the CA, server certificate and token from `state_dir`, creating what is missing."""
     ca_cert_path, ca_key_path = state_dir / "ca.crt", state_dir / "ca.key"
     if ca_cert_path.exists() and ca_key_path.exists():
-        ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
-        loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), None)
-        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        ca = pki.KeyPair(ca_cert_path.read_bytes(), ca_key_path.read_bytes())
+        try:
+            pki.private_key(ca.key)
+        except ValueError as err:
             raise ValueError(f"{ca_key_path} is not an ECDSA key: delete ca.crt and ca.key "
-                             "to generate a new CA")
-        ca_key = loaded
+                             "to generate a new CA") from err
     else:
-        ca_cert, ca_key = _make_ca(state_dir)
+        ca = pki.new_ca(_POLICY, "propylon-ca")
+        _write_private(ca_key_path, ca.key)
+        ca_cert_path.write_bytes(ca.cert)
         (state_dir / "server.crt").unlink(missing_ok=True)
     if not (state_dir / "server.crt").exists() or not (state_dir / "server.key").exists():
-        _make_server_cert(state_dir, ca_cert, ca_key)
+        server = pki.issue_server(ca, list(_SERVER_HOSTS), _POLICY)
+        _write_private(state_dir / "server.key", server.key)
+        (state_dir / "server.crt").write_bytes(server.cert)
     token_path = state_dir / "token"
     if not token_path.exists():
         _write_private(token_path, secrets.token_urlsafe(32).encode())

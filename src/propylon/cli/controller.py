@@ -168,8 +168,8 @@ async def serve(args: argparse.Namespace) -> None:
     from propylon.controller.certs import CertManager, xds_service_hosts
     from propylon.controller.leader import LeaderConfig, LeaderElector
     from propylon.controller.reconciler import Controller
-    from propylon.infra.k8s_resources import DEFAULT_IMAGE, ProxyOptions
-    from propylon.infra.kubernetes import KubernetesInfra
+    from propylon.infra.kubernetes.manager import KubernetesInfra
+    from propylon.infra.kubernetes.resources import DEFAULT_IMAGE, ProxyOptions
     from propylon.xds.server import MutualTls, SnapshotCache, XdsServer
 
     client = load_client(args.kubeconfig)

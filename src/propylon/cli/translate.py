@@ -17,6 +17,10 @@ keys replaced by `REDACTED`: one section per xDS type, `listeners`, `routes`, `v
 `clusters`, `endpoints` and `secrets`. Virtual hosts are printed as the proxy receives them,
 each a VHDS resource of its own next to the route tables (which only name VHDS as their
 source), named `<route table>/<first domain>`.
+
+`--check-with-envoy` also hands that configuration, as one static bootstrap
+(`propylon.xds.translate.static`), to `envoy --mode validate` (`propylon.xds.validate`) and
+exits 1 with Envoy's message when Envoy refuses it.
 """
 
 from __future__ import annotations
@@ -49,29 +53,52 @@ def add_parser(subparsers: Any) -> None:
     add_filename_arg(p, "translate")
     p.add_argument("--controller-name", default=DEFAULT_CONTROLLER_NAME,
                    help="GatewayClass controllerName handled (default %(default)s)")
+    p.add_argument("--check-with-envoy", action="store_true",
+                   help="also have Envoy validate the configuration (envoy --mode validate); "
+                        "exit 1 with its message when it is refused")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    objects = [_as_stored(m.obj) for m in load_manifests(args.paths)]
-    sys.stdout.write(render(objects, args.controller_name,
-                            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")))
-    return 0
-
-
-def render(objects: list[dict[str, Any]], controller_name: str, now: str) -> str:
-    """The YAML documents `propylon translate` prints for these (stored-form) objects."""
     # Imported here: the translators load every Envoy protobuf, which only this command needs.
     from propylon.translate import translate
     from propylon.xds.translate import translate as xds_translate
 
+    objects = [as_stored(m.obj) for m in load_manifests(args.paths)]
+    sys.stdout.write(render(objects, args.controller_name,
+                            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    if not args.check_with_envoy:
+        return 0
+    from propylon.xds.translate.static import static_bootstrap
+    from propylon.xds.validate import envoy_rejects
+
+    result = translate(snapshot_of(objects, args.controller_name, "1970-01-01T00:00:00Z"))
+    refused = envoy_rejects(static_bootstrap(xds_translate(ir) for ir in result.gateways.values()))
+    if refused is not None:
+        sys.stderr.write(f"error: Envoy refuses this configuration: {refused}\n")
+        return 1
+    sys.stderr.write(f"Envoy accepts the configuration of {len(result.gateways)} Gateway(s)\n")
+    return 0
+
+
+def snapshot_of(objects: list[dict[str, Any]], controller_name: str, now: str,
+                pool_start: ipaddress.IPv4Address = POOL_START) -> Snapshot:
+    """The Snapshot of these (stored-form) objects, each Gateway with a preview address from
+    the pool starting at `pool_start`."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for obj in objects:
         by_kind.setdefault(obj["kind"], []).append(obj)
-    snapshot = Snapshot(objects={k: tuple(v) for k, v in by_kind.items()},
-                        infra=preview_infra(by_kind.get("Gateway", [])),
-                        controller_name=controller_name, now=now)
-    result = translate(snapshot)
+    return Snapshot(objects={k: tuple(v) for k, v in by_kind.items()},
+                    infra=preview_infra(by_kind.get("Gateway", []), pool_start),
+                    controller_name=controller_name, now=now)
+
+
+def render(objects: list[dict[str, Any]], controller_name: str, now: str) -> str:
+    """The YAML documents `propylon translate` prints for these (stored-form) objects."""
+    from propylon.translate import translate
+    from propylon.xds.translate import translate as xds_translate
+
+    result = translate(snapshot_of(objects, controller_name, now))
     docs = [to_yaml(obj) for obj in with_statuses(objects, result.statuses, controller_name)]
     for key in sorted(result.gateways):
         docs.append(f"# Envoy configuration served to the proxies of Gateway {key}\n"
@@ -79,7 +106,8 @@ def render(objects: list[dict[str, Any]], controller_name: str, now: str) -> str
     return "---\n".join(docs)
 
 
-def preview_infra(gateways: list[dict[str, Any]]) -> dict[GatewayKey, InfraState]:
+def preview_infra(gateways: list[dict[str, Any]],
+                  pool_start: ipaddress.IPv4Address = POOL_START) -> dict[GatewayKey, InfraState]:
     keys = sorted(GatewayKey(g["metadata"]["namespace"], g["metadata"]["name"]) for g in gateways)
     listeners = {(g["metadata"]["namespace"], g["metadata"]["name"]):
                  (g.get("spec") or {}).get("listeners") or [] for g in gateways}
@@ -87,7 +115,7 @@ def preview_infra(gateways: list[dict[str, Any]]) -> dict[GatewayKey, InfraState
     for i, key in enumerate(keys):
         ports = sorted({int(li["port"]) for li in listeners[(key.namespace, key.name)]
                         if isinstance(li, dict) and isinstance(li.get("port"), int)})
-        infra[key] = InfraState(key, str(POOL_START + i), tuple(PortState(p, p) for p in ports),
+        infra[key] = InfraState(key, str(pool_start + i), tuple(PortState(p, p) for p in ports),
                                 ready=True)
     return infra
 
@@ -132,7 +160,7 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def _as_stored(obj: dict[str, Any]) -> dict[str, Any]:
+def as_stored(obj: dict[str, Any]) -> dict[str, Any]:
     """The object as an API server would store it: namespace defaulted, generation set on
     Gateway API objects (their conditions report it as observedGeneration), a Secret's
     stringData encoded into data."""

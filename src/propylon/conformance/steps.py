@@ -1,13 +1,13 @@
 """Mutations of the `steps` of a case: patch, delete, create, written structured or as text.
 
-A structured `patch` (a mapping) is merged into the live object (JSON merge patch semantics:
-mappings merge, anything else replaces, null deletes). Two textual forms of the case files are
-understood: `PATH = VALUE` (a dotted path with `[i]` indexes; a key containing dots such as
-`data.ca.crt` is matched against the keys that exist; the value is YAML),
-`append listener {...}` (a YAML flow mapping whose dotted keys are nested) and `remove PATH`
-(drop that list item or key). Anything else raises
-`Unsupported`, which the runner reports as a skip with the text. The object is read, changed
-and written back with a replace (an update of the whole object).
+A structured `patch` (a mapping) is merged into the live object as a JSON merge patch
+(`propylon.api.mergepatch`: mappings merge, anything else replaces, null deletes). Two textual
+forms of the case files are understood: `PATH = VALUE` (a dotted path with `[i]` indexes; a
+key containing dots such as `data.ca.crt` is matched against the keys that exist; the value is
+YAML), `append listener {...}` (a YAML flow mapping whose dotted keys are nested) and
+`remove PATH` (drop that list item or key). Anything else raises `Unsupported`, which the
+runner reports as a skip with the text. The object is read, changed and written back with a
+replace (an update of the whole object).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from propylon.api.mergepatch import merge_patch
+
 _ASSIGN = re.compile(r"^\s*([A-Za-z][\w.\[\]-]*)\s*=\s*(.+?)\s*$")
 _APPEND_LISTENER = re.compile(r"^\s*append listener\s*(\{.*\})\s*$", re.S)
 _REMOVE = re.compile(r"^\s*remove\s+([A-Za-z][\w.\[\]-]*)\s*$")
@@ -26,17 +28,6 @@ _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 class Unsupported(Exception):
     """A step the runner cannot interpret."""
-
-
-def merge(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, Mapping) or not isinstance(target, dict):
-        return patch
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = merge(target.get(key), value)
-    return target
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,7 +102,9 @@ def apply_text(obj: dict[str, Any], text: str) -> None:
 
 def apply_patch(obj: dict[str, Any], patch: Any) -> None:
     if isinstance(patch, Mapping):
-        merge(obj, patch)
+        merged = merge_patch(obj, dict(patch))
+        obj.clear()
+        obj.update(merged)
     elif isinstance(patch, str):
         apply_text(obj, patch)
     else:

@@ -30,9 +30,9 @@ from typing import Any
 import lightkube
 from lightkube.core.exceptions import ApiError
 
+from propylon import pki
 from propylon.api.kinds import by_kind
 from propylon.client import resource_class
-from propylon.controller import pki
 from propylon.xds.server.tls import ServerMaterial
 
 log = logging.getLogger(__name__)

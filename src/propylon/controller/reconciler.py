@@ -66,7 +66,7 @@ from typing import Any, Protocol
 import lightkube
 
 from propylon.api.kinds import GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo, by_kind
-from propylon.controller.informer import Informer
+from propylon.informer import Informer
 from propylon.controller.status import StatusWriter
 from propylon.infra import InfraManager
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections

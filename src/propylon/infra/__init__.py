@@ -1,10 +1,17 @@
 """Infrastructure managers: what turns an InfraIR into running proxies.
 
-`HostInfra` (standalone: Envoy processes on this machine, addresses from a loopback pool) and, in
-Kubernetes mode, a manager that creates Deployments and Services. The controller sees only the
-`InfraManager` protocol: it hands over the wanted InfraIRs, reads back one InfraState per
-Gateway, and is called back whenever a state changes (an Envoy became ready, died, a port could
-not be bound) so that the next translation writes the truth into status.
+Organised by where the proxies run: `host/` (standalone: `HostInfra`, Envoy processes on this
+machine, addresses from a loopback pool, shown in the API by `MirroredInfra`) and `kubernetes/`
+(`KubernetesInfra`, which creates Deployments and Services). What both use sits here: this
+protocol, `subscribers` (calling back on state changes), `labels` (the labels and owner
+reference of the objects written to an API) and `owners` (reading a Gateway's uid for that
+reference). Nothing here imports the controller, and neither side imports the other (both are
+import-linter contracts).
+
+The controller sees only the `InfraManager` protocol: it hands over the wanted InfraIRs, reads
+back one InfraState per Gateway, and is called back whenever a state changes (an Envoy became
+ready, died, a port could not be bound) so that the next translation writes the truth into
+status.
 """
 
 from __future__ import annotations

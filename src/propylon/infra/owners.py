@@ -1,7 +1,8 @@
 """`GatewayOwners`: the owner reference of a Gateway's proxy objects, read once per Gateway.
 
-Both managers that write objects through the Kubernetes API (`kubernetes.KubernetesInfra`, the
-Deployments of Kubernetes mode, and `mirror.MirroredInfra`, standalone mode's Pods and Services)
+Both managers that write objects through the Kubernetes API (`kubernetes.manager.KubernetesInfra`,
+the Deployments of Kubernetes mode, and `host.mirror.MirroredInfra`, standalone mode's Pods and
+Services)
 make each object owned by its Gateway. `get(key)` returns the cached `Owner`, else reads the
 Gateway through the lightkube client for its uid and caches the result; it returns None when the
 Gateway does not exist (any other API error is raised). `forget(key)` drops the entry when the
@@ -15,7 +16,7 @@ from lightkube.core.exceptions import ApiError
 
 from propylon.api.kinds import by_kind
 from propylon.client import resource_class
-from propylon.infra.k8s_resources import Owner
+from propylon.infra.labels import Owner
 from propylon.ir.model import GatewayKey
 
 GATEWAY = by_kind("Gateway")

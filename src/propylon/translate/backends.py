@@ -12,9 +12,12 @@ A resolved cluster has no endpoints yet: they change far more often than anythin
 depends on, so they are looked up last, once a Gateway's IR is built (`finish_clusters`, which
 also gives clusters reached over TLS the Gateway's backend client certificate), by
 `Endpoints.of(backends.sources[name])` (ready endpoints of the Service's EndpointSlices, the
-Service port mapped to the endpoint port by port name). A cluster whose BackendTLSPolicy cannot be used gets none, so requests fail with
-a 5xx rather than reach the backend unverified. An EndpointSlice change therefore changes no
-answer of `Backends`, no route's translation, no route table: only the clusters' endpoints.
+Service port mapped to the endpoint port by port name). Only IP addresses of the slice's
+addressType are endpoints: Envoy takes nothing else, and one name (an FQDN slice's) would make
+it refuse the whole cluster. A cluster whose BackendTLSPolicy cannot be used gets none, so
+requests fail with a 5xx rather than reach the backend unverified. An EndpointSlice change
+therefore changes no answer of `Backends`, no route's translation, no route table: only the
+clusters' endpoints.
 With a store (the memo's), a cluster keeps its filled object while it is the same object and
 its endpoints are unchanged; while `Backends` and `Endpoints` are last pass's too, a Gateway's
 clusters are checked by identity only.
@@ -33,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
-from propylon.api.core import EndpointSlice, Service
+from propylon.api.core import EndpointSlice, Service, is_endpoint_address
 from propylon.api.gateway import GROUP
 from propylon.ir.model import Cluster, Endpoint, GatewayIR
 from propylon.ir.model import Secret as SecretIR
@@ -182,7 +185,8 @@ class Endpoints:
                 continue
             for e in s.endpoints:
                 if e.ready:
-                    found.update(Endpoint(a, target) for a in e.addresses)
+                    found.update(Endpoint(a, target) for a in e.addresses
+                                 if is_endpoint_address(a, s.address_type))
         return tuple(sorted(found, key=lambda e: (e.address, e.port)))
 
 

@@ -22,9 +22,9 @@ is assembled from its hostnames, not from every attachment. With a `tables` stor
 pass's, and otherwise a virtual host is built again only when the placements of its hostname
 changed on a listener serving it (their stamps), or those listeners' protocol or port (a table
 of one listener whose placements changed looks only at the hostnames stamped since, when it was
-of that listener alone before); the others are reused, with the clusters their routes use. A Gateway's clusters are those its
-virtual hosts and TLS routes use: a route attached only to a listener whose hostnames a more
-specific listener serves adds none.
+of that listener alone before); the others are reused, with the clusters their routes use. A
+Gateway's clusters are those its virtual hosts and TLS routes use: a route attached only to a
+listener whose hostnames a more specific listener serves adds none.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ from propylon.translate.types import Store
 
 MISDIRECTED = 421
 Placed = Mapping[ListenerId, Placements]  # the routes attached to each listener
+# what a route table is built from, per listener: its placements, their version, its hostname,
+# protocol and port
+Source = tuple[Placements, int, str | None, str, int]
 
 
 def _owner(hostname: str, listeners: list[ListenerState]) -> ListenerState | None:
@@ -101,10 +104,11 @@ def _route_config(name: str, listeners: list[ListenerState], placed: Placed,
     return config, clusters
 
 
-def _but_version(source: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
+def _but_version(source: Source) -> tuple[Placements, str | None, str, int]:
     """A listener's part of a table's signature without its placements' version: the same
     listener (its `Placements` object) with the same hostname, protocol and port."""
-    return source[:1] + source[2:]
+    placements, _, hostname, protocol, port = source
+    return placements, hostname, protocol, port
 
 
 def _all_hosts(name: str, listeners: list[ListenerState], placed: Placed,
@@ -152,7 +156,7 @@ class _Built:
 class _Table:
     """A route table, the placements it was built from, and its virtual hosts by domain."""
 
-    signature: tuple[Hashable, ...]
+    signature: tuple[Source, ...]
     config: RouteConfig
     clusters: dict[str, Cluster]
     vhosts: dict[str, _Built]

@@ -32,6 +32,7 @@ from propylon.translate.httproute import (
     apply_filter,
     drop_invalid_rule,
     match_regexes,
+    unsupported_fields,
     weighted_backend,
 )
 from propylon.translate.precedence import Ranked
@@ -80,6 +81,7 @@ def translate_rules(route: GRPCRoute, backends: Backends) -> Translated:
                                     for t, n, v in m.headers)) for m in rule.matches]
         if drop_invalid_rule(out, i, rule.name, match_regexes(i, matches, "method")):
             continue
+        out.unsupported.extend(unsupported_fields(i, rule))
         fields: dict[str, Any] = {}
         for f in rule.filters:
             if f.type in RULE_FILTERS:

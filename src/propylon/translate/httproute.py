@@ -14,8 +14,10 @@ dropped is Accepted False, UnsupportedValue.
 
 Filters on a backendRef: header modifiers are carried per backend; any other filter on the only
 backendRef of a rule is the rule's own (every request of the rule goes there), and on a rule
-that splits traffic it is refused (UnsupportedValue), never silently ignored. `retry.attempts`
-unset means one retry.
+that splits traffic it is refused (UnsupportedValue), never silently ignored. A value Envoy
+would refuse (`envoy_limits`) is UnsupportedValue too, and so is `sessionPersistence`, which
+is not implemented (never silently ignored). `retry.attempts` unset means one
+retry.
 
 `attach(route, ...)` then walks the route's parentRefs (GRPCRoutes attach the same way, with
 their own kind checked against the listeners' supportedKinds). For each Gateway of ours (its own
@@ -28,12 +30,12 @@ per parentRef is written with our controllerName.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from propylon.api.grpcroute import GRPCRoute
+from propylon.api.formats import duration_ms
+from propylon.api.grpcroute import GRPCRoute, GRPCRule
 from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, ParentRef, Rule
 from propylon.ir.model import (
     Cluster,
@@ -52,7 +54,7 @@ from propylon.ir.model import (
     WeightedBackend,
 )
 from propylon.translate import conditions as c
-from propylon.translate import regexes
+from propylon.translate import envoy_limits, regexes
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
@@ -88,28 +90,26 @@ class Attachment:
     hostnames: tuple[str, ...]
 
 
-def _duration_ms(text: str | None) -> int | None:
-    if text is None:
-        return None
-    units = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
-    return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|h|m|s)", text))
-
-
-def _headers(body: dict[str, Any]) -> HeaderModifier:
+def _headers(f: HTTPFilter, unsupported: list[str]) -> HeaderModifier:
     def values(key: str) -> tuple[HeaderValue, ...]:
         return tuple(HeaderValue(str(h.get("name", "")), str(h.get("value", "")))
-                     for h in body.get(key) or ())
+                     for h in f.body.get(key) or ())
 
-    return HeaderModifier(values("set"), values("add"), tuple(str(r) for r in body.get("remove") or ()))
+    modifier = HeaderModifier(values("set"), values("add"),
+                              tuple(str(r) for r in f.body.get("remove") or ()))
+    unsupported.extend(envoy_limits.header_modifier(modifier, f.type))
+    return modifier
 
 
-def _path_parts(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    path = body.get("path") or {}
+def _path_parts(f: HTTPFilter, unsupported: list[str]) -> tuple[str | None, str | None]:
+    path = f.body.get("path") or {}
+    full = prefix = None
     if path.get("type") == "ReplaceFullPath":
-        return str(path.get("replaceFullPath", "")), None
-    if path.get("type") == "ReplacePrefixMatch":
-        return None, str(path.get("replacePrefixMatch", ""))
-    return None, None
+        full = str(path.get("replaceFullPath", ""))
+    elif path.get("type") == "ReplacePrefixMatch":
+        prefix = str(path.get("replacePrefixMatch", ""))
+    unsupported.extend(envoy_limits.path(full if prefix is None else prefix, f.type))
+    return full, prefix
 
 
 def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
@@ -133,6 +133,7 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
         if drop_invalid_rule(out, i, rule.name,
                              match_regexes(i, matches) + _cors_regexes(i, rule)):
             continue
+        out.unsupported.extend(unsupported_fields(i, rule))
         fields = _rule_fields(rule, resolve, out.unsupported)
         weighted = tuple(weighted_backend(b, resolve(b), len(rule.backend_refs), fields,
                                           resolve, out.unsupported) for b in rule.backend_refs)
@@ -157,9 +158,9 @@ def weighted_backend(ref: BackendRef, cluster: str | None, siblings: int,
     own: dict[str, Any] = {}
     for f in ref.filters:
         if f.type == "RequestHeaderModifier":
-            own["request_headers"] = _headers(f.body)
+            own["request_headers"] = _headers(f, unsupported)
         elif f.type == "ResponseHeaderModifier":
-            own["response_headers"] = _headers(f.body)
+            own["response_headers"] = _headers(f, unsupported)
         elif siblings == 1 and f.type in _HOISTABLE:
             hoisted: dict[str, Any] = {}
             apply_filter(f, hoisted, resolve, unsupported)
@@ -176,6 +177,14 @@ def weighted_backend(ref: BackendRef, cluster: str | None, siblings: int,
 
 
 _HOISTABLE = ("RequestRedirect", "URLRewrite", "RequestMirror", "CORS")
+
+
+def unsupported_fields(index: int, rule: Rule | GRPCRule) -> list[str]:
+    """Fields of rule `index` this implementation does not serve: never silently ignored."""
+    if rule.session_persistence:
+        return [f"spec.rules[{index}].sessionPersistence is not supported by this "
+                "implementation: remove it"]
+    return []
 
 
 def drop_invalid_rule(out: Translated, index: int, rule_name: str | None,
@@ -222,16 +231,18 @@ def _rule_fields(rule: Rule, resolve: Callable[[BackendRef], str | None],
     fields: dict[str, Any] = {}
     for f in rule.filters:
         apply_filter(f, fields, resolve, unsupported)
-    request = _duration_ms(rule.request_timeout)
+    request = duration_ms(rule.request_timeout or "")
     if request:
         fields["timeout_ms"] = request
-    backend = _duration_ms(rule.backend_timeout)
+    backend = duration_ms(rule.backend_timeout or "")
     if backend:
         fields["backend_timeout_ms"] = backend
     if rule.retry is not None:
+        unsupported.extend(envoy_limits.retry_attempts(rule.retry.attempts or 0))
         fields["retry"] = Retry(rule.retry.attempts or DEFAULT_RETRY_ATTEMPTS,
                                 tuple(sorted(set(rule.retry.codes))),
-                                _duration_ms(rule.retry.backoff))
+                                None if rule.retry.backoff is None
+                                else duration_ms(rule.retry.backoff))
     return fields
 
 
@@ -239,15 +250,15 @@ def apply_filter(f: HTTPFilter, fields: dict[str, Any],
                  resolve: Callable[[BackendRef], str | None], unsupported: list[str]) -> None:
     body = f.body
     if f.type == "RequestHeaderModifier":
-        fields["request_headers"] = _headers(body)
+        fields["request_headers"] = _headers(f, unsupported)
     elif f.type == "ResponseHeaderModifier":
-        fields["response_headers"] = _headers(body)
+        fields["response_headers"] = _headers(f, unsupported)
     elif f.type == "RequestRedirect":
-        full, prefix = _path_parts(body)
+        full, prefix = _path_parts(f, unsupported)
         fields["redirect"] = Redirect(body.get("scheme"), body.get("hostname"), body.get("port"),
                                       full, prefix, int(body.get("statusCode", 302)))
     elif f.type == "URLRewrite":
-        full, prefix = _path_parts(body)
+        full, prefix = _path_parts(f, unsupported)
         fields["rewrite"] = Rewrite(body.get("hostname"), full, prefix)
     elif f.type == "RequestMirror":
         ref = body.get("backendRef") or {}

@@ -18,7 +18,7 @@ Envoy refuses (`AdsStream.rejections()`), and withdraws the report when it ends.
 certificate from the controller's CA, and a stream whose first request announces a node id other
 than the Gateway its certificate names (`tls.peer_node`) is refused with PERMISSION_DENIED.
 `start_unix(path)` serves plaintext on a Unix socket (standalone mode): the socket (0600, in a
-0700 directory, see `infra.private_sockets`) is what keeps other local users out.
+0700 directory, see `infra.host.private_sockets`) is what keeps other local users out.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ takes effect for the next connection without restarting the server, and establis
 keep theirs.
 
 A proxy's identity is the SAN URI `spiffe://propylon/gateway/<namespace>/<name>` of its client
-certificate (`gateway_uri()`); `peer_node()` reads it back from a stream's auth context, and the
-ADS handler refuses a stream whose node id is not that Gateway.
+certificate (`propylon.pki.gateway_uri()`); `peer_node()` reads it back from a stream's auth
+context, and the ADS handler refuses a stream whose node id is not that Gateway.
 """
 
 from __future__ import annotations
@@ -19,12 +19,7 @@ from dataclasses import dataclass
 import grpc
 from cryptography import x509
 
-URI_PREFIX = "spiffe://propylon/gateway/"
-
-
-def gateway_uri(node_id: str) -> str:
-    """The identity URI of the proxies of Gateway `node_id` (`namespace/name`)."""
-    return URI_PREFIX + node_id
+from propylon.pki import URI_PREFIX
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ Matching follows the Gateway API:
   Envoy's `path_separated_prefix`; a trailing slash in the prefix is ignored (as the spec says
   `/foo/` and `/foo` match the same paths) and `/` is a plain prefix.
 - header names are lower-cased (Envoy stores them so); the method is a `:method` header match.
+- header modifier values are literal, as the Gateway API defines them: Envoy reads `%` in a
+  value it adds as the start of a substitution (`%START_TIME%`, `%REQ(...)%`) and refuses a
+  value with a lone `%` ("100%"), so every `%` is written `%%`.
 
 Backends: one valid backend is a plain `cluster` route; several are `weighted_clusters`. A
 backend that could not be resolved (`cluster` None) keeps its weight but points to
@@ -92,14 +95,19 @@ def _route_match(match: ir.RouteMatch) -> rc.RouteMatch:
     return out
 
 
+def _literal(value: str) -> str:
+    """A header value Envoy adds as written: no `%` substitution."""
+    return value.replace("%", "%%")
+
+
 def _header_options(modifier: ir.HeaderModifier) -> list[HeaderValueOption]:
     overwrite = HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
     append = HeaderValueOption.APPEND_IF_EXISTS_OR_ADD
     return [
-        *(HeaderValueOption(header=HeaderValue(key=h.name, value=h.value), append_action=overwrite)
-          for h in modifier.set),
-        *(HeaderValueOption(header=HeaderValue(key=h.name, value=h.value), append_action=append)
-          for h in modifier.add),
+        *(HeaderValueOption(header=HeaderValue(key=h.name, value=_literal(h.value)),
+                            append_action=action)
+          for headers, action in ((modifier.set, overwrite), (modifier.add, append))
+          for h in headers),
     ]
 
 
@@ -115,7 +123,10 @@ def _prefix_replacement(match: ir.RouteMatch, replacement: str) -> RegexMatchAnd
 
 
 def _full_path(value: str) -> RegexMatchAndSubstitute:
-    return RegexMatchAndSubstitute(pattern=RegexMatcher(regex="^/.*$"), substitution=value)
+    """Replace the whole path with `value`, literally: a backslash in a substitution would start
+    a reference to a capture group."""
+    return RegexMatchAndSubstitute(pattern=RegexMatcher(regex="^/.*$"),
+                                   substitution=value.replace("\\", "\\\\"))
 
 
 def _redirect(route: ir.Route, redirect: ir.Redirect) -> rc.RedirectAction:

@@ -4,8 +4,11 @@ The socket's `UpstreamTlsContext` sends the SNI, offers ALPN for the cluster's p
 HTTP/2 clusters, http/1.1 otherwise) and verifies the backend with a combined validation
 context: the CA certificates come over SDS (a `Secret` holding a validation context, named by
 the trust bundle), so a CA change is one SDS push, while the Subject Alternative Name matchers
-stay in the cluster. Without a trust bundle the system's trusted roots verify the backend. A
-client certificate, when the Gateway has one, is also an SDS secret.
+stay in the cluster. Without a trust bundle (`wellKnownCACertificates: System`) the system's
+trusted roots verify the backend: the CA bundle file of Debian and Ubuntu hosts and of the Envoy
+image, `SYSTEM_CA_BUNDLE`. (Envoy's `system_root_certs` is no use here: on Linux it loads nothing,
+and Envoy refuses Subject Alternative Name matching without a CA.) A client certificate, when
+the Gateway has one, is also an SDS secret.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from google.protobuf.any_pb2 import Any
 
 from propylon.ir import model as ir
 
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 _SAN_TYPES = {"DNS": common_pb2.SubjectAltNameMatcher.DNS,
               "URI": common_pb2.SubjectAltNameMatcher.URI}
 
@@ -38,7 +42,7 @@ def transport_socket(tls: ir.UpstreamTLS,
     common = tls_pb2.CommonTlsContext(
         alpn_protocols=["h2"] if protocol == "h2c" else ["http/1.1"])
     if tls.trust is None:
-        default.system_root_certs.SetInParent()
+        default.trusted_ca.filename = SYSTEM_CA_BUNDLE
         common.validation_context.CopyFrom(default)
     else:
         combined = common.combined_validation_context

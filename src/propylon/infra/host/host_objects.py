@@ -13,7 +13,7 @@ it, so that `kubectl get pods,svc -l gateway.networking.k8s.io/gateway-name=<gat
   port really bound), `status.loadBalancer.ingress[0].ip` the Gateway's address; none when the
   Gateway has no listener (a Service needs a port).
 
-Both carry the labels of Kubernetes mode (`k8s_resources.own_labels`: Propylon's selector labels
+Both carry the labels of Kubernetes mode (`infra.labels.own_labels`: Propylon's selector labels
 and `gateway.networking.k8s.io/gateway-name`) over the Gateway's `spec.infrastructure.labels`,
 its `spec.infrastructure.annotations`, and a controller owner reference to the Gateway; the Pod
 also gets the GatewayParameters' pod labels and annotations, as Kubernetes mode's pods do.
@@ -26,7 +26,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from propylon.infra.k8s_resources import Owner, own_labels, selector_labels
+from propylon.infra.labels import Owner, own_labels, selector_labels
 from propylon.ir.model import GatewayKey, InfraIR, InfraState
 
 PID_ANNOTATION = "propylon.dev/pid"
@@ -55,9 +55,7 @@ def _metadata(ir: InfraIR, owner: Owner, labels: dict[str, str],
     meta: dict[str, Any] = {
         "name": object_name(ir.key), "namespace": ir.key.namespace,
         "labels": {**labels, **own_labels(ir.key)},
-        "ownerReferences": [{"apiVersion": owner.api_version, "kind": "Gateway",
-                             "name": owner.name, "uid": owner.uid, "controller": True,
-                             "blockOwnerDeletion": True}]}
+        "ownerReferences": [owner.reference()]}
     if annotations:
         meta["annotations"] = annotations
     return meta

@@ -1,7 +1,7 @@
 """`KubernetesInfra`: the infrastructure manager of Kubernetes mode, Envoy Deployments per Gateway.
 
 For every wanted Gateway (`apply`) it server-side applies, through lightkube, the objects
-`k8s_resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
+`resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
 Deployment, LoadBalancer Service), owned by the Gateway, whose uid it reads once. Objects are
 applied again only when what they should be changes, or when the Deployment or Service
 disappeared. Gateways no longer wanted lose their objects (on a cluster the garbage collector
@@ -47,11 +47,12 @@ from lightkube.core.exceptions import ApiError
 
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.client import resource_class
-from propylon.controller.informer import Informer
-from propylon.infra.k8s_resources import (COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL,
-                                          ProxyOptions, container_port, gateway_objects,
-                                          object_name, tls_secret_name)
+from propylon.informer import Informer
+from propylon.infra.kubernetes.resources import (ProxyOptions, container_port, gateway_objects,
+                                                 object_name, tls_secret_name)
+from propylon.infra.labels import COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL
 from propylon.infra.owners import GatewayOwners
+from propylon.infra.subscribers import Subscribers
 from propylon.ir.model import GatewayKey, InfraIR, InfraState, PortState
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,7 @@ class KubernetesInfra:
         self._owners = GatewayOwners(client)
         self._applied: dict[GatewayKey, list[dict[str, Any]]] = {}
         self._errors: dict[GatewayKey, str] = {}
-        self._subscribers: list[Callable[[], None]] = []
-        self._published: dict[GatewayKey, InfraState] = {}
+        self._subscribers = Subscribers()
         self._first_apply = True
         self._leader = True
         self._retry: asyncio.TimerHandle | None = None
@@ -146,7 +146,7 @@ class KubernetesInfra:
         return {key: self._state(key, ir) for key, ir in sorted(self._wanted.items())}
 
     def subscribe(self, callback: Callable[[], None]) -> None:
-        self._subscribers.append(callback)
+        self._subscribers.add(callback)
 
     def set_leader(self, leading: bool) -> None:
         """Start or stop writing to the cluster (see the module docstring)."""
@@ -154,7 +154,7 @@ class KubernetesInfra:
         if leading:
             self._applied.clear()
             self._first_apply = True
-        self._notify()
+        self._subscribers.notify()
 
     @property
     def informers(self) -> Mapping[str, Informer]:
@@ -163,7 +163,7 @@ class KubernetesInfra:
 
     def refresh(self) -> None:
         """Ask for another pass (client certificates may be due for renewal)."""
-        self._notify()
+        self._subscribers.notify()
 
     async def close(self, stop_proxies: bool = True) -> None:
         """Stop watching. The proxies are cluster objects: they always keep running, owned by
@@ -226,7 +226,7 @@ class KubernetesInfra:
 
     def _call_again(self) -> None:
         self._retry = None
-        self._notify()
+        self._subscribers.notify()
 
     async def _delete(self, key: GatewayKey) -> None:
         name = object_name(key)
@@ -283,18 +283,7 @@ class KubernetesInfra:
                           message="; ".join(messages), bind_address=self._bind_address)
 
     def _publish(self) -> None:
-        states = dict(self.states())
-        if states == self._published:
-            return
-        self._published = states
-        self._notify()
-
-    def _notify(self) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback()
-            except Exception:
-                log.exception("infra state subscriber %r failed", callback)
+        self._subscribers.publish(self.states())
 
 
 def _info(obj: dict[str, Any]) -> KindInfo:

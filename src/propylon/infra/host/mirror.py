@@ -33,9 +33,10 @@ from lightkube.core.exceptions import ApiError
 from propylon.api.kinds import GATEWAY_GROUP, by_kind
 from propylon.client import resource_class
 from propylon.infra import InfraManager
-from propylon.infra.host_objects import Process, host_objects
-from propylon.infra.k8s_resources import COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL
+from propylon.infra.host.host_objects import Process, host_objects
+from propylon.infra.labels import COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL
 from propylon.infra.owners import GatewayOwners
+from propylon.infra.subscribers import Subscribers
 from propylon.ir.model import GatewayKey, InfraIR, InfraState
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class MirroredInfra:
         self._retry_s = retry_s
         self._owners = GatewayOwners(client)
         self._written: dict[GatewayKey, Objects] = {}
-        self._subscribers: list[Callable[[], None]] = []
+        self._subscribers = Subscribers()
         self._retry: asyncio.TimerHandle | None = None
         self._first_apply = True
 
@@ -90,7 +91,7 @@ class MirroredInfra:
         return self._inner.states()
 
     def subscribe(self, callback: Callable[[], None]) -> None:
-        self._subscribers.append(callback)
+        self._subscribers.add(callback)
         self._inner.subscribe(callback)
 
     async def close(self, stop_proxies: bool = True) -> None:
@@ -162,11 +163,7 @@ class MirroredInfra:
 
     def _call_again(self) -> None:
         self._retry = None
-        for callback in list(self._subscribers):
-            try:
-                callback()
-            except Exception:
-                log.exception("infra state subscriber %r failed", callback)
+        self._subscribers.notify()
 
 
 def _owning_gateway(obj: dict[str, Any]) -> GatewayKey | None:

@@ -2,7 +2,7 @@
 
 `admin_session(socket)` is an aiohttp session whose requests (`session.get("/ready")`) go to the
 admin socket (standalone Envoys serve admin on a Unix socket only their owner can reach, see
-`infra.private_sockets`); `admin_get(socket, path)` is a one-off request.
+`private_sockets`); `admin_get(socket, path)` is a one-off request.
 
 Two requests give the facts readiness needs:
 - `GET /ready`: 200 with body `LIVE` once the server is initialized, else 503 with

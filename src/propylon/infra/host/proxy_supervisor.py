@@ -28,8 +28,8 @@ from typing import Any
 
 import aiohttp
 
-from propylon.infra.envoy_admin import admin_session, admin_status
-from propylon.infra.envoy_process import EnvoyProcess, adopt, launch
+from propylon.infra.host.envoy_admin import admin_session, admin_status
+from propylon.infra.host.envoy_process import EnvoyProcess, adopt, launch
 from propylon.ir.model import GatewayKey
 
 log = logging.getLogger(__name__)

@@ -37,12 +37,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from propylon.infra.addresses import AddressPool, Assignment
-from propylon.infra.envoy_process import find_envoy, stop_leftover
-from propylon.infra.host_objects import Process
-from propylon.infra.ports import BindProbe, probe_bind, resolve_port
-from propylon.infra.private_sockets import private_sockets
-from propylon.infra.proxy_supervisor import ProxySupervisor
+from propylon.infra.host.addresses import AddressPool, Assignment
+from propylon.infra.host.envoy_process import find_envoy, stop_leftover
+from propylon.infra.host.host_objects import Process
+from propylon.infra.host.ports import BindProbe, probe_bind, resolve_port
+from propylon.infra.host.private_sockets import private_sockets
+from propylon.infra.host.proxy_supervisor import ProxySupervisor
+from propylon.infra.subscribers import Subscribers
 from propylon.ir.model import GatewayKey, InfraIR, InfraState, PortState
 from propylon.xds.bootstrap import unix_bootstrap
 
@@ -83,8 +84,7 @@ class HostInfra:
         self._probe = bind_probe
         self._pool = AddressPool(pool, self._state_dir / "addresses.json")
         self._gateways: dict[GatewayKey, _Gateway] = {}
-        self._subscribers: list[Callable[[], None]] = []
-        self._published: dict[GatewayKey, InfraState] = {}
+        self._subscribers = Subscribers()
         self._reprobe_task: asyncio.Task[None] | None = None
         self._first_apply = True
         self._applying = False
@@ -113,7 +113,7 @@ class HostInfra:
         return {key: self._state(key, gateway) for key, gateway in sorted(self._gateways.items())}
 
     def subscribe(self, callback: Callable[[], None]) -> None:
-        self._subscribers.append(callback)
+        self._subscribers.add(callback)
 
     def process(self, key: GatewayKey) -> Process:
         """The Envoy process of a managed Gateway (pid None while none runs)."""
@@ -249,14 +249,5 @@ class HostInfra:
         )
 
     def _publish(self) -> None:
-        if self._applying:
-            return
-        states = dict(self.states())
-        if states == self._published:
-            return
-        self._published = states
-        for callback in list(self._subscribers):
-            try:
-                callback()
-            except Exception:
-                log.exception("infra state subscriber %r failed", callback)
+        if not self._applying:
+            self._subscribers.publish(self.states())

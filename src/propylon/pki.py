@@ -1,12 +1,14 @@
-"""The certificates of xDS over mutual TLS, as PEM bytes (no I/O).
+"""Certificates of Propylon's own certificate authorities, as PEM bytes (no I/O).
 
-The controller is its own certificate authority for the xDS connection only:
+Two CAs use it: the embedded API server's (its serving certificate, `apiserver.tls`) and the
+controller's for xDS over mutual TLS (`controller.certs`). Keys are ECDSA P-256; a certificate
+is valid from five minutes before it is issued (clocks differ) for the `Policy` validity.
 
-- `new_ca()`: an ECDSA P-256 CA (`CERT_AUTHORITY_CN`), valid `Policy.ca_validity`;
-- `issue_server()`: the xDS server's certificate, for the DNS names (and IP addresses) the
-  proxies dial, signed by the CA;
+- `new_ca()`: a CA (`CERT_AUTHORITY_CN` unless named), valid `Policy.ca_validity`;
+- `issue_server()`: a server certificate for the DNS names (and IP addresses) clients dial,
+  signed by the CA;
 - `issue_client()`: one Gateway's proxy certificate, whose only identity is the SAN URI
-  `spiffe://propylon/gateway/<namespace>/<name>` (`propylon.xds.server.tls.gateway_uri`);
+  `spiffe://propylon/gateway/<namespace>/<name>` (`gateway_uri()`);
 - `needs_renewal()`: a certificate is replaced once less than `Policy.renew_fraction` of its
   validity remains, or when it was not signed by the current CA (the CA rotated).
 
@@ -27,9 +29,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from propylon.xds.server.tls import gateway_uri
-
 CERT_AUTHORITY_CN = "propylon-xds-ca"
+URI_PREFIX = "spiffe://propylon/gateway/"
+
+
+def gateway_uri(node_id: str) -> str:
+    """The identity URI of the proxies of Gateway `node_id` (`namespace/name`)."""
+    return URI_PREFIX + node_id
 
 
 @dataclass(frozen=True)
@@ -71,9 +77,17 @@ def _builder(subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivate
             .not_valid_after(now + validity))
 
 
-def new_ca(policy: Policy) -> KeyPair:
+def private_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    """The ECDSA key of `pem`; ValueError when it is not one."""
+    key = serialization.load_pem_private_key(pem, None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("not an ECDSA private key")
+    return key
+
+
+def new_ca(policy: Policy, common_name: str = CERT_AUTHORITY_CN) -> KeyPair:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CERT_AUTHORITY_CN)])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (_builder(name, name, key, policy.ca_validity)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
@@ -87,13 +101,12 @@ def new_ca(policy: Policy) -> KeyPair:
 def _issue(ca: KeyPair, common_name: str, sans: list[x509.GeneralName],
            usage: x509.ObjectIdentifier, policy: Policy) -> KeyPair:
     ca_cert = x509.load_pem_x509_certificate(ca.cert)
-    ca_key = serialization.load_pem_private_key(ca.key, None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca_key = private_key(ca.key)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (_builder(subject, ca_cert.subject, key, policy.leaf_validity)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False,
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
                                          False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
@@ -111,7 +124,7 @@ def _name(host: str) -> x509.GeneralName:
 
 
 def issue_server(ca: KeyPair, hosts: list[str], policy: Policy) -> KeyPair:
-    """The xDS server's certificate for `hosts` (DNS names or IP addresses)."""
+    """A server certificate for `hosts` (DNS names or IP addresses), named after the first."""
     return _issue(ca, hosts[0], [_name(h) for h in dict.fromkeys(hosts)],
                   ExtendedKeyUsageOID.SERVER_AUTH, policy)
 

@@ -1,5 +1,8 @@
 """An informer: one kind's objects mirrored in memory by list, then watch.
 
+The controller keeps one per kind it reads; Kubernetes mode's infrastructure manager
+(`infra.kubernetes`) one for Deployments and one for Services.
+
 `Informer.run()` keeps `store` equal to what the API server holds for one kind (all namespaces),
 the way client-go's reflector does:
 

@@ -29,16 +29,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from propylon.infra.labels import Owner, own_labels, selector_labels
 from propylon.ir.model import GatewayKey, InfraIR, ProxyParameters
 from propylon.xds.bootstrap import XdsClientTls, bootstrap, sds_documents
 
 DEFAULT_IMAGE = "envoyproxy/envoy:v1.36-latest"
-MANAGED_BY = "propylon"
-NAME_LABEL = "propylon.dev/gateway-name"
-NAMESPACE_LABEL = "propylon.dev/gateway-namespace"
-GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
-COMPONENT_LABELS = {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy",
-                    "app.kubernetes.io/managed-by": MANAGED_BY}
 BOOTSTRAP_KEY = "envoy.json"
 BOOTSTRAP_DIR = "/etc/propylon/bootstrap"
 CERT_DIR = "/etc/propylon/xds-tls"
@@ -61,15 +56,6 @@ class ProxyOptions:
         return params.service_type or self.service_type
 
 
-@dataclass(frozen=True)
-class Owner:
-    """The Gateway that owns the objects (its uid comes from the API)."""
-
-    api_version: str
-    name: str
-    uid: str
-
-
 def object_name(key: GatewayKey) -> str:
     """`propylon-<gateway>`, shortened with a hash suffix to fit a DNS label (63)."""
     name = f"propylon-{key.name}"
@@ -77,17 +63,6 @@ def object_name(key: GatewayKey) -> str:
         return name
     digest = hashlib.sha256(str(key).encode()).hexdigest()[:8]
     return f"{name[:54].rstrip('-')}-{digest}"
-
-
-def selector_labels(key: GatewayKey) -> dict[str, str]:
-    """The labels that select a Gateway's pods (fixed for the Gateway's lifetime)."""
-    return {**COMPONENT_LABELS, NAME_LABEL: key.name, NAMESPACE_LABEL: key.namespace}
-
-
-def own_labels(key: GatewayKey) -> dict[str, str]:
-    """Every label Propylon sets on a Gateway's objects: the selector labels and the Gateway
-    API's gateway-name label. They win over `spec.infrastructure.labels`."""
-    return {**selector_labels(key), GATEWAY_NAME_LABEL: key.name}
 
 
 def container_port(port: int, offset: int) -> int:
@@ -99,9 +74,7 @@ def _metadata(ir: InfraIR, owner: Owner) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "name": object_name(ir.key), "namespace": ir.key.namespace,
         "labels": {**dict(ir.labels), **own_labels(ir.key)},
-        "ownerReferences": [{"apiVersion": owner.api_version, "kind": "Gateway",
-                             "name": owner.name, "uid": owner.uid, "controller": True,
-                             "blockOwnerDeletion": True}]}
+        "ownerReferences": [owner.reference()]}
     if ir.annotations:
         meta["annotations"] = dict(ir.annotations)
     return meta
