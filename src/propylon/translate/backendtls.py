@@ -35,10 +35,10 @@ from propylon.api.gateway import GROUP, SecretRef
 from propylon.ir.model import Secret as SecretIR
 from propylon.ir.model import SubjectAltName, TrustBundle, UpstreamTLS
 from propylon.translate import conditions as c
+from propylon.translate.gateways import GatewayState, all_listeners
 from propylon.translate.pem import ca_bundle_problem
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
-from propylon.translate.gateways import GatewayState, all_listeners
 from propylon.translate.tls import TLS_TYPE, CertificateError, key_pair
 from propylon.translate.types import StatusUpdate
 

@@ -22,7 +22,13 @@ from typing import Any
 from propylon.api.core import ConfigMap, Secret
 from propylon.api.gateway import GROUP, Gateway, Listener, RouteKind
 from propylon.api.meta import status_conditions
-from propylon.ir.model import ClientValidation, GatewayKey, InfraState, PortState, Rejections
+from propylon.ir.model import (
+    ClientValidation,
+    GatewayKey,
+    InfraState,
+    PortState,
+    Rejections,
+)
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
 from propylon.translate import frontend

@@ -48,11 +48,17 @@ from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import HTTPRoute
 from propylon.api.meta import ObjectMeta
 from propylon.api.tlsroute import TLSRoute
-from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener, ProxyParameters
+from propylon.ir.model import (
+    GatewayIR,
+    GatewayKey,
+    InfraIR,
+    InfraListener,
+    ProxyParameters,
+)
 from propylon.translate import (
     backendtls,
-    gateways,
     gatewayir,
+    gateways,
     grpcroute,
     httproute,
     listenersets,
@@ -88,8 +94,8 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     states, proxies, sets = _gateways(snapshot, memo, ours, inputs)
     backends, endpoints = _backends(snapshot, memo, inputs)
     route_statuses = _routes(snapshot, memo, states, sets, inputs, backends)
-    placed = memo.placements(ls.at for owner in (*states.values(), *sets.values())
-                             for ls in owner.listeners)
+    placed = memo.placements([*(ls.at for gw in states.values() for ls in gw.listeners),
+                              *(ls.at for s in sets.values() for ls in s.listeners)])
     statuses = [*class_statuses, *route_statuses,
                 *_statuses(snapshot, states, sets, placed, backends)]
     irs, infras = _irs(snapshot, memo, states, proxies, placed, backends, endpoints)
