@@ -44,3 +44,4 @@ bench-smoke: bench-setup
 	$(VENV)/bin/python -m benchmarks.dataplane --seconds 2 --rounds 1 --out $(BENCH_OUT)
 	$(VENV)/bin/python -m benchmarks.cert_rotation --rotations 3 --interval 0.5 --out $(BENCH_OUT)
 	$(VENV)/bin/python -m benchmarks.faults --rounds 1 --stop-seconds 2 --settle 0.5 --kubectl-timeout 10 --out $(BENCH_OUT)
+	$(VENV)/bin/python -m benchmarks.passes --routes 100 --changes 10

@@ -9,13 +9,18 @@ Service port's name, so an HTTPRoute of the same Gateway sharing that port reach
 HTTP/2 too. A Service port governed by a BackendTLSPolicy gets the policy's `UpstreamTLS`.
 
 A resolved cluster has no endpoints yet: they change far more often than anything a route
-depends on, so they are looked up last, per Gateway, by `Endpoints.of(backends.sources[name])`
-(ready endpoints of the Service's EndpointSlices, the Service port mapped to the endpoint port
-by port name). Only IP addresses of the slice's addressType are endpoints: Envoy takes nothing
-else, and one name (an FQDN slice's) would make it refuse the whole cluster. A cluster whose
-BackendTLSPolicy cannot be used gets none, so requests fail with a 5xx rather than reach the
-backend unverified. An EndpointSlice change therefore changes no
-answer of `Backends`, no route's translation, no route table: only the clusters' endpoints.
+depends on, so they are looked up last, once a Gateway's IR is built (`finish_clusters`, which
+also gives clusters reached over TLS the Gateway's backend client certificate), by
+`Endpoints.of(backends.sources[name])` (ready endpoints of the Service's EndpointSlices, the
+Service port mapped to the endpoint port by port name). Only IP addresses of the slice's
+addressType are endpoints: Envoy takes nothing else, and one name (an FQDN slice's) would make
+it refuse the whole cluster. A cluster whose BackendTLSPolicy cannot be used gets none, so
+requests fail with a 5xx rather than reach the backend unverified. An EndpointSlice change
+therefore changes no answer of `Backends`, no route's translation, no route table: only the
+clusters' endpoints.
+With a store (the memo's), a cluster keeps its filled object while it is the same object and
+its endpoints are unchanged; while `Backends` and `Endpoints` are last pass's too, a Gateway's
+clusters are checked by identity only.
 
 Answers are computed once per `Backends` for each distinct question; an answer equal to the one
 `known` (an earlier `answers`) holds is that same object, so comparing answers across passes is
@@ -26,16 +31,19 @@ answers; `still(trace)` says whether every one of them is answered the same now 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
 from propylon.api.core import EndpointSlice, Service, is_endpoint_address
 from propylon.api.gateway import GROUP
-from propylon.ir.model import Cluster, Endpoint
+from propylon.ir.model import Cluster, Endpoint, GatewayIR
+from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
 from propylon.translate.backendtls import BackendTLS, cluster_name
 from propylon.translate.references import Grants
+from propylon.translate.types import Store
 
 H2C = "kubernetes.io/h2c"
 WEBSOCKET = "kubernetes.io/ws"
@@ -180,3 +188,64 @@ class Endpoints:
                     found.update(Endpoint(a, target) for a in e.addresses
                                  if is_endpoint_address(a, s.address_type))
         return tuple(sorted(found, key=lambda e: (e.address, e.port)))
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """A Gateway's clusters as given and finished, and what they were finished with."""
+
+    given: tuple[Cluster, ...]
+    backends: Backends
+    endpoints: Endpoints
+    certificate: SecretIR | None
+    # name -> (given, its endpoints, finished)
+    found: dict[str, tuple[Cluster, tuple[Endpoint, ...], Cluster]]
+    finished: tuple[Cluster, ...]
+
+
+def same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    """Whether `a` and `b` hold the same objects in the same order (compared in C)."""
+    return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
+
+
+def finish_clusters(ir: GatewayIR, backends: Backends, endpoints: Endpoints,
+                    certificate: SecretIR | None, store: Store) -> GatewayIR:
+    """`ir` with every cluster given its endpoints, and the Gateway's backend client
+    `certificate` on the clusters reached over TLS (the Secret joins the IR's when one is).
+    What `store` kept of the Gateway's last pass is reused whole while the clusters, `backends`
+    and `endpoints` are the same objects and the certificate is equal, and otherwise cluster by
+    cluster while a cluster and its endpoints are unchanged."""
+    key = ("clusters", ir.key)
+    old: _Finished | None = store.get(key)
+    if old is not None and old.backends is backends and old.endpoints is endpoints \
+            and same(old.given, ir.clusters) and old.certificate == certificate:
+        return _with(ir, old.finished, certificate)
+    before = old.found if old is not None and old.certificate == certificate else {}
+    found = {}
+    for cluster in ir.clusters:
+        endpoints_of = endpoints.of(backends.sources.get(cluster.name))
+        last = before.get(cluster.name)
+        if last is None or last[0] is not cluster or last[1] != endpoints_of:
+            last = (cluster, endpoints_of, _finished(cluster, endpoints_of, certificate))
+        found[cluster.name] = last
+    finished = tuple(f[2] for f in found.values())
+    store.put(key, _Finished(ir.clusters, backends, endpoints, certificate, found, finished))
+    return _with(ir, finished, certificate)
+
+
+def _with(ir: GatewayIR, clusters: tuple[Cluster, ...], certificate: SecretIR | None) -> GatewayIR:
+    """`ir` with `clusters`, and `certificate` among its Secrets when a cluster presents it."""
+    if certificate is None or not any(cl.tls for cl in clusters):
+        return replace(ir, clusters=clusters)
+    secrets = {s.name: s for s in ir.secrets}
+    secrets[certificate.name] = certificate
+    return replace(ir, clusters=clusters,
+                   secrets=tuple(sorted(secrets.values(), key=lambda s: s.name)))
+
+
+def _finished(cluster: Cluster, endpoints: tuple[Endpoint, ...],
+              certificate: SecretIR | None) -> Cluster:
+    if cluster.tls is None or certificate is None:
+        return replace(cluster, endpoints=endpoints)
+    return replace(cluster, endpoints=endpoints,
+                   tls=replace(cluster.tls, client_certificate=certificate.name))

@@ -35,9 +35,10 @@ from propylon.api.gateway import GROUP, SecretRef
 from propylon.ir.model import Secret as SecretIR
 from propylon.ir.model import SubjectAltName, TrustBundle, UpstreamTLS
 from propylon.translate import conditions as c
-from propylon.translate.pem import ca_bundle_problem
-from propylon.translate.references import Grants
 from propylon.translate.gateways import GatewayState, all_listeners
+from propylon.translate.pem import ca_bundle_problem
+from propylon.translate.placements import ListenerId, Placements
+from propylon.translate.references import Grants
 from propylon.translate.tls import TLS_TYPE, CertificateError, key_pair
 from propylon.translate.types import StatusUpdate
 
@@ -108,7 +109,8 @@ class BackendTLS:
         governing = self._governing.get(name)
         return None if governing is None else Governed(governing.tls)
 
-    def statuses(self, states: Mapping[tuple[str, str], GatewayState], controller_name: str,
+    def statuses(self, states: Mapping[tuple[str, str], GatewayState],
+                 placements: Mapping[ListenerId, Placements], controller_name: str,
                  now: str) -> list[StatusUpdate]:
         """Every policy's ancestors of this controller: the Gateways (of `states`, ours) whose
         attached routes (on their own listeners or their ListenerSets') use a Service port it
@@ -119,7 +121,7 @@ class BackendTLS:
         ancestors: dict[tuple[str, str], set[tuple[str, str]]] = {k: set() for k in self._resolved}
         for gateway, state in states.items():
             for ls in all_listeners(state):
-                for attachment in ls.routes:
+                for attachment in placements[ls.at].routes():
                     for cluster in attachment.translated.clusters:
                         for r in self._by_cluster.get(cluster, ()):
                             ancestors[_key_of(r.policy)].add(gateway)

@@ -6,6 +6,11 @@ route parent). `set(type, status, reason, message)` replaces any earlier conditi
 `as_list()` renders them in a fixed order (Accepted, Programmed, ResolvedRefs, ...), each with `observedGeneration`, and
 with the `lastTransitionTime` of the previous condition of the same type when its status did not
 change (otherwise `now`).
+
+This module is where the translator decides condition times. With `now` None a condition that
+changed has None for lastTransitionTime, so a result can be kept from pass to pass whatever the
+clock says: `changed(entries)` tells whether status entries hold such a condition, and
+`stamp(entries, now)` gives them this pass's time (`memo.Memo.attach` does both for routes).
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ INVALID_PARAMETERS = "InvalidParameters"
 class Conditions:
     """The conditions of one status block, keyed by type."""
 
-    def __init__(self, previous: Iterable[dict[str, Any]], generation: int, now: str) -> None:
+    def __init__(self, previous: Iterable[dict[str, Any]], generation: int,
+                 now: str | None) -> None:
         self._previous = {c.get("type"): c for c in previous}
         self._generation = generation
         self._now = now
@@ -70,6 +76,21 @@ class Conditions:
                         "observedGeneration": self._generation,
                         "lastTransitionTime": since or self._now})
         return out
+
+
+def changed(entries: Iterable[dict[str, Any]]) -> bool:
+    """Whether a condition of status `entries` changed and has no time yet (see `stamp`)."""
+    return any(cond.get("lastTransitionTime") is None
+               for entry in entries for cond in entry.get("conditions") or ())
+
+
+def stamp(entries: Iterable[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+    """Status `entries` (rebuilt, not modified) with `now` for the lastTransitionTime of the
+    conditions that changed, made with `now` None."""
+    return [{**entry, "conditions": [{**cond, "lastTransitionTime": now}
+                                     if cond.get("lastTransitionTime") is None else cond
+                                     for cond in entry.get("conditions") or ()]}
+            for entry in entries]
 
 
 _ORDER = (ACCEPTED, PROGRAMMED, RESOLVED_REFS, CONFLICTED, SUPPORTED_VERSION)

@@ -1,6 +1,7 @@
 """Frontend client-certificate validation: the Gateway's `spec.tls.frontend` on HTTPS listeners.
 
-`apply(listeners, gateway, config_maps, grants)` gives every HTTPS listener the validation of its
+`apply(listeners, gateway, config_maps, grants)` returns the listeners, every HTTPS one with the
+validation of its
 port (a `perPort` entry replaces `default`): CA certificates from core ConfigMaps (key `ca.crt`),
 in another namespace only with a ReferenceGrant, and the mode (`AllowInsecureFallback` lets a
 client without a valid certificate through). A listener whose CA cannot be used is not served:
@@ -14,6 +15,7 @@ ConfigurationChanged).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from propylon.api.core import ConfigMap
@@ -62,18 +64,22 @@ def resolve(validation: FrontendValidation, namespace: str,
 
 
 def apply(listeners: Iterable[Any], gateway: Gateway,
-          config_maps: Mapping[tuple[str, str], ConfigMap], grants: Grants) -> None:
-    """Set `client_validation` on the HTTPS listeners (`gateways.ListenerState`) of `gateway`."""
-    for ls in listeners:
-        validation = gateway.frontend_validation(ls.spec.port)
-        if ls.spec.protocol != "HTTPS" or not ls.usable or validation is None:
-            continue
-        result = resolve(validation, gateway.meta.namespace, config_maps, grants)
-        if isinstance(result, CertificateError):
-            ls.conditions.set(c.RESOLVED_REFS, False, result.reason, result.message)
-            ls.conditions.set(c.ACCEPTED, False, NO_VALID_CA_CERTIFICATE,
-                              "client certificate validation has no usable CA certificate: see "
-                              "ResolvedRefs")
-            ls.usable = ls.servable = False
-        else:
-            ls.client_validation = result
+          config_maps: Mapping[tuple[str, str], ConfigMap], grants: Grants) -> list[Any]:
+    """The listeners (`gateways.ListenerState`) of `gateway`, HTTPS ones with their
+    `client_validation`."""
+    return [_validated(ls, gateway, config_maps, grants) for ls in listeners]
+
+
+def _validated(ls: Any, gateway: Gateway, config_maps: Mapping[tuple[str, str], ConfigMap],
+               grants: Grants) -> Any:
+    validation = gateway.frontend_validation(ls.spec.port)
+    if ls.spec.protocol != "HTTPS" or not ls.usable or validation is None:
+        return ls
+    result = resolve(validation, gateway.meta.namespace, config_maps, grants)
+    if isinstance(result, CertificateError):
+        ls.conditions.set(c.RESOLVED_REFS, False, result.reason, result.message)
+        ls.conditions.set(c.ACCEPTED, False, NO_VALID_CA_CERTIFICATE,
+                          "client certificate validation has no usable CA certificate: see "
+                          "ResolvedRefs")
+        return replace(ls, usable=False, servable=False)
+    return replace(ls, client_validation=result)

@@ -12,9 +12,11 @@ An HTTPS listener's table answers 421 (Misdirected Request) for the hosts anothe
 of its port serves, since HTTP/2 clients reuse a connection across names its certificate covers.
 A TLS listener (TLSRoutes) adds one TCPFilterChain per route to its port's listener, selected by
 the SNI names the route serves there; HTTPS and TLS listeners may share a port.
-Clusters reached over TLS present the Gateway's backend client certificate, when it has one.
+Clusters are as the routes' translation resolved them: the backends stage finishes them
+(`backends.finish_clusters`: endpoints, the Gateway's backend client certificate).
 
-Routes are read from each listener's `placements.Placements`, hostname by hostname, so a table
+Routes are read from each listener's `placements.Placements` (`placed`, by `ListenerState.at`),
+hostname by hostname, so a table
 is assembled from its hostnames, not from every attachment. With a `tables` store (from
 `memo.Memo`), a route table whose listeners' placements did not change (their `version`) is last
 pass's, and otherwise a virtual host is built again only when the placements of its hostname
@@ -27,9 +29,9 @@ listener whose hostnames a more specific listener serves adds none.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from propylon.ir.model import (
     Cluster,
@@ -48,21 +50,15 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import ListenerState, port_state
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.placements import Placements
+from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.precedence import Ranked, ordered
+from propylon.translate.types import Store
 
 MISDIRECTED = 421
+Placed = Mapping[ListenerId, Placements]  # the routes attached to each listener
 # what a route table is built from, per listener: its placements, their version, its hostname,
 # protocol and port
 Source = tuple[Placements, int, str | None, str, int]
-
-
-class Store(Protocol):
-    """Where built route tables are kept between passes (`memo.Store`)."""
-
-    def get(self, key: tuple[Hashable, ...] | None) -> Any: ...
-
-    def put(self, key: tuple[Hashable, ...] | None, value: Any) -> None: ...
 
 
 def _owner(hostname: str, listeners: list[ListenerState]) -> ListenerState | None:
@@ -81,21 +77,21 @@ def _on_listener(routes: list[Ranked], ls: ListenerState) -> list[Ranked]:
             for r in routes]
 
 
-def _route_config(name: str, listeners: list[ListenerState],
+def _route_config(name: str, listeners: list[ListenerState], placed: Placed,
                   tables: Store | None) -> tuple[RouteConfig, dict[str, Cluster]]:
     """The route table of `listeners` (one HTTP port, or one HTTPS listener) and the clusters
     its virtual hosts use, reusing from `tables` what the listeners' placements left as it was
     (see the module docstring)."""
-    signature = tuple((ls.placements, ls.placements.version, ls.spec.hostname, ls.spec.protocol,
+    signature = tuple((placed[ls.at], placed[ls.at].version, ls.spec.hostname, ls.spec.protocol,
                        ls.spec.port) for ls in listeners)
     found: _Table | None = None if tables is None else tables.get((name,))
     if found is not None and found.signature == signature:
         return found.config, found.clusters
     if found is not None and len(found.signature) == len(signature) == 1 \
             and _but_version(found.signature[0]) == _but_version(signature[0]):
-        vhosts = _changed_hosts(name, listeners[0], found)
+        vhosts = _changed_hosts(name, listeners[0], placed, found)
     else:
-        vhosts = _all_hosts(name, listeners, found)
+        vhosts = _all_hosts(name, listeners, placed, found)
     old = found.vhosts if found is not None else {}
     order = (found.order if found is not None and old.keys() == vhosts.keys()
              else tuple(sorted(vhosts, key=lambda d: (specificity(d), d))))
@@ -115,32 +111,33 @@ def _but_version(source: Source) -> tuple[Placements, str | None, str, int]:
     return placements, hostname, protocol, port
 
 
-def _all_hosts(name: str, listeners: list[ListenerState], found: _Table | None,
-               ) -> dict[str, _Built]:
+def _all_hosts(name: str, listeners: list[ListenerState], placed: Placed,
+               found: _Table | None) -> dict[str, _Built]:
     """Every virtual host of the table, each reused from `found` when its sources are."""
     by_domain: dict[str, list[ListenerState]] = {}
     for ls in listeners:
         by_domain.setdefault(ls.spec.hostname or "*", [])
     alone = len(listeners) == 1  # then every hostname attached is its own
     for ls in listeners:
-        for host in ls.placements.hosts:
+        for host in placed[ls.at].hosts:
             if not alone and host != "*" and _owner(host, listeners) is not ls:
                 continue
             by_domain.setdefault(host, []).append(ls)
     old = found.vhosts if found is not None else {}
-    return {domain: _virtual_host(f"{name}/{domain}", domain, serving, old.get(domain))
+    return {domain: _virtual_host(f"{name}/{domain}", domain, serving, placed, old.get(domain))
             for domain, serving in by_domain.items()}
 
 
-def _changed_hosts(name: str, ls: ListenerState, found: _Table) -> dict[str, _Built]:
+def _changed_hosts(name: str, ls: ListenerState, placed: Placed,
+                   found: _Table) -> dict[str, _Built]:
     """The table of one listener whose placements changed since `found` was built from them
     alone: only the hostnames stamped since then, or gone since, are looked at."""
-    since, stamps, own = found.signature[0][1], ls.placements.stamps, ls.spec.hostname or "*"
+    since, stamps, own = found.signature[0][1], placed[ls.at].stamps, ls.spec.hostname or "*"
     vhosts = dict(found.vhosts)
     touched = [h for h, stamp in stamps.items() if stamp > since]
     for host in [*touched, *(vhosts.keys() - stamps.keys())]:
         if host in stamps or host == own:
-            vhosts[host] = _virtual_host(f"{name}/{host}", host, [ls], vhosts.get(host))
+            vhosts[host] = _virtual_host(f"{name}/{host}", host, [ls], placed, vhosts.get(host))
         else:
             del vhosts[host]
     return vhosts
@@ -166,16 +163,16 @@ class _Table:
     order: tuple[str, ...]  # the domains, most specific first
 
 
-def _virtual_host(name: str, domain: str, serving: list[ListenerState],
+def _virtual_host(name: str, domain: str, serving: list[ListenerState], placed: Placed,
                   old: _Built | None) -> _Built:
     """The virtual host of `domain` serving the routes the `serving` listeners attached for it;
     `old` when it was built from the same placements of the same kind of listeners."""
-    key = tuple((ls.placements.stamps.get(domain), ls.spec.protocol, ls.spec.port)
+    key = tuple((placed[ls.at].stamps.get(domain), ls.spec.protocol, ls.spec.port)
                 for ls in serving)
     if old is not None and old.key == key:
         return old
     sources = [(translated, ls) for ls in serving
-               for per_route in ls.placements.hosts.get(domain, {}).values()
+               for per_route in placed[ls.at].hosts.get(domain, {}).values()
                for translated in per_route]
     routes = [r for translated, ls in sources for r in _on_listener(translated.routes, ls)]
     clusters: dict[str, Cluster] = {}
@@ -209,11 +206,9 @@ def _unique(routes: list[Ranked]) -> list[Ranked]:
     return list({r.route.name: r for r in routes}.values())
 
 
-def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
-          address: str, client_certificate: Secret | None = None,
-          tables: Store | None = None, *,
-          filled: Callable[[dict[str, Cluster]], dict[str, Cluster]]) -> GatewayIR:
-    """The IR of one Gateway; `filled` gives the routes' clusters their endpoints."""
+def build(key: GatewayKey, listeners: list[ListenerState], placed: Placed, infra: InfraState,
+          address: str, tables: Store | None = None) -> GatewayIR:
+    """The IR of one Gateway, its clusters not finished yet (`backends.finish_clusters`)."""
     by_port: dict[int, list[ListenerState]] = {}
     for ls in listeners:
         by_port.setdefault(ls.spec.port, []).append(ls)
@@ -225,7 +220,7 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
         bind_port = ps.bind_port if ps is not None and ps.bind_port is not None else port
         protocol = group[0].spec.protocol
         if protocol == "HTTP":
-            config, used = _route_config(f"{key}/{port}", group, tables)
+            config, used = _route_config(f"{key}/{port}", group, placed, tables)
             clusters.update(used)
             configs.append(config)
             ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port, "HTTP",
@@ -235,11 +230,11 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
         for ls in sorted(group, key=lambda ls: (specificity(ls.spec.hostname), ls.ir_name)):
             secrets.update((s.name, s) for s in ls.secrets)
             if ls.spec.protocol == "TLS":
-                tcp_chains.extend(_tcp_chains(f"{key}/{ls.ir_name}", ls, group))
-                for attachment in ls.routes:
+                tcp_chains.extend(_tcp_chains(f"{key}/{ls.ir_name}", ls, group, placed))
+                for attachment in placed[ls.at].routes():
                     clusters.update(attachment.translated.clusters)
                 continue
-            config, used = _route_config(f"{key}/{ls.ir_name}", [ls], tables)
+            config, used = _route_config(f"{key}/{ls.ir_name}", [ls], placed, tables)
             config = _misdirected(config, ls, group)
             clusters.update(used)
             configs.append(config)
@@ -250,23 +245,19 @@ def build(key: GatewayKey, listeners: list[ListenerState], infra: InfraState,
         ir_listeners.append(Listener(f"{key}/{port}", address, port, bind_port,
                                      "HTTPS" if chains else "TLS", tls_chains=tuple(chains),
                                      tcp_chains=tuple(tcp_chains)))
-    clusters = filled(clusters)
-    if client_certificate is not None and any(cl.tls for cl in clusters.values()):
-        secrets[client_certificate.name] = client_certificate
-        clusters = {name: cl if cl.tls is None else replace(cl, tls=replace(
-            cl.tls, client_certificate=client_certificate.name)) for name, cl in clusters.items()}
     return GatewayIR(key, tuple(ir_listeners), tuple(configs), _sorted(clusters.values()),
                      tuple(sorted(secrets.values(), key=lambda s: s.name)))
 
 
-def _tcp_chains(name: str, ls: ListenerState, port: list[ListenerState]) -> list[TCPFilterChain]:
+def _tcp_chains(name: str, ls: ListenerState, port: list[ListenerState],
+                placed: Placed) -> list[TCPFilterChain]:
     """One chain per TLSRoute of a TLS listener, for the SNI names this listener is the most
     specific of its port for; an SNI name two routes claim goes to the oldest (then by
     namespace/name). Terminate listeners pass their certificates along."""
     secrets = tuple(s.name for s in ls.secrets)
     claimed: set[str] = set()
     out = []
-    for attachment in sorted(ls.routes, key=lambda a: (a.created, a.route)):
+    for attachment in sorted(placed[ls.at].routes(), key=lambda a: (a.created, a.route)):
         names = [h for h in attachment.hostnames if h not in claimed
                  and (h == "*" or _owner(h, port) is ls)]
         if not names:

@@ -4,7 +4,9 @@
 protocol (HTTP, HTTPS, and TLS in mode Passthrough or Terminate), its route kinds, its
 certificates, and conflicts between listeners sharing a port (ProtocolConflict when protocols
 differ, except HTTPS and TLS, which SNI tells apart; HostnameConflict when the hostname
-repeats). Routes then attach to the usable listeners (`ListenerState.placements`).
+repeats). `GatewayState` and `ListenerState` are frozen: each step returns new states
+(`dataclasses.replace`); only their `conditions` collect conditions until `status`. Routes then
+attach to the usable listeners (`placements.Placements`, by the listener's `at`).
 `status(...)` finishes the job once routes are attached and the infrastructure state is known:
 addresses, Programmed per listener (the port must be served, and Envoy must not have refused
 it or its certificates: `refuse_listener`) and for the Gateway (an address, a ready
@@ -14,17 +16,23 @@ proxy, at least one programmed listener), attachedRoutes, and Accepted for the G
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from propylon.api.core import ConfigMap, Secret
 from propylon.api.gateway import GROUP, Gateway, Listener, RouteKind
 from propylon.api.meta import status_conditions
-from propylon.ir.model import ClientValidation, GatewayKey, InfraState, PortState, Rejections
+from propylon.ir.model import (
+    ClientValidation,
+    GatewayKey,
+    InfraState,
+    PortState,
+    Rejections,
+)
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
 from propylon.translate import frontend
-from propylon.translate.placements import Placements
+from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
 from propylon.translate.tls import CertificateError, resolve_certificates
 from propylon.translate.types import StatusUpdate
@@ -37,27 +45,24 @@ TLS_MODES = {"HTTPS": ("Terminate",), "TLS": ("Passthrough", "Terminate")}
 SNI_PROTOCOLS = frozenset({"HTTPS", "TLS"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class ListenerState:
+    """One listener as evaluated before routes; its conditions are completed by `status`."""
+
     spec: Listener
+    at: ListenerId  # the listener's name across passes: its owner and position there
     conditions: c.Conditions
     supported_kinds: tuple[str, ...]
     secrets: tuple[SecretIR, ...] = ()
     usable: bool = True  # routes may attach
     servable: bool = True  # may be programmed (valid, no conflict, certificates resolved)
     client_validation: ClientValidation | None = None  # HTTPS: spec.tls.frontend of its port
-    origin: str = ""  # "<namespace>/<name>" of the ListenerSet declaring it; "" for the Gateway's
-    # the routes attached here (set by `memo.Memo` once every route of the pass is attached)
-    placements: Placements = field(default_factory=Placements)
 
     @property
-    def attached(self) -> int:
-        return self.placements.attached
-
-    @property
-    def routes(self) -> list[Any]:
-        """Every attachment (an `httproute.Attachment` or a `tlsroute.TLSAttachment`)."""
-        return self.placements.routes()
+    def origin(self) -> str:
+        """"<namespace>/<name>" of the ListenerSet declaring it; "" for the Gateway's."""
+        kind, (namespace, name), _ = self.at
+        return f"{namespace}/{name}" if kind == "ListenerSet" else ""
 
     @property
     def ir_name(self) -> str:
@@ -65,15 +70,17 @@ class ListenerState:
         return f"{self.origin}/{self.spec.name}" if self.origin else self.spec.name
 
 
-@dataclass
+@dataclass(frozen=True)
 class GatewayState:
+    """One Gateway of ours as evaluated before routes."""
+
     obj: dict[str, Any]
     gateway: Gateway
     listeners: list[ListenerState]
     accepted: bool
     accepted_reason: str
     accepted_message: str
-    listener_sets: list[Any] = field(default_factory=list)  # accepted listenersets.SetState
+    listener_sets: tuple[Any, ...] = ()  # accepted listenersets.SetState, in precedence order
     # spec.tls.backend.clientCertificateRef resolved (None: the Gateway has none)
     backend_certificate: SecretIR | CertificateError | None = None
 
@@ -83,10 +90,11 @@ def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str],
              config_maps: Mapping[tuple[str, str], ConfigMap] | None = None) -> GatewayState:
     previous = {li.get("name"): li.get("conditions") or ()
                 for li in (obj.get("status") or {}).get("listeners") or () if isinstance(li, dict)}
-    states = [listener_state(li, gw.meta.namespace, gw.meta.generation, previous.get(li.name, ()),
-                             secrets, grants, now) for li in gw.listeners]
-    frontend.apply(states, gw, config_maps or {}, grants)
-    _conflicts(states)
+    owner = (gw.meta.namespace, gw.meta.name)
+    states = [listener_state(li, ("Gateway", owner, i), gw.meta.generation,
+                             previous.get(li.name, ()), secrets, grants, now)
+              for i, li in enumerate(gw.listeners)]
+    states = _conflicts(frontend.apply(states, gw, config_maps or {}, grants))
     for state in states:
         if state.conditions.status(c.ACCEPTED) is None:
             state.conditions.set(c.ACCEPTED, True, "Accepted", "the listener is valid")
@@ -105,47 +113,52 @@ def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str],
     return GatewayState(obj, gw, states, True, "Accepted", "the Gateway is accepted")
 
 
-def listener_state(li: Listener, namespace: str, generation: int, previous: Any,
-                   secrets: Mapping[tuple[str, str], Secret], grants: Grants, now: str,
-                   owner_kind: str = "Gateway") -> ListenerState:
-    """One listener of a Gateway or of a ListenerSet (`owner_kind`) in `namespace`, on its own:
-    protocol, route kinds, certificates. Conflicts are decided afterwards."""
+def listener_state(li: Listener, at: ListenerId, generation: int, previous: Any,
+                   secrets: Mapping[tuple[str, str], Secret], grants: Grants,
+                   now: str) -> ListenerState:
+    """One listener of a Gateway or of a ListenerSet (`at`: its kind, namespace and name, the
+    listener's position), on its own: protocol, route kinds, certificates. Conflicts are decided
+    afterwards."""
+    owner_kind, (namespace, _), _ = at
     conds = c.Conditions(previous, generation, now)
     allowed = ROUTE_KINDS.get(li.protocol, ())
     wanted = li.kinds if li.kinds is not None else tuple(
         RouteKind(GROUP, k) for k in allowed)
     kinds = tuple(k.kind for k in wanted if k.group == GROUP and k.kind in allowed)
-    state = ListenerState(li, conds, tuple(dict.fromkeys(kinds)))
+    usable = servable = True
+    secrets_found: tuple[SecretIR, ...] = ()
     if li.protocol not in SUPPORTED_PROTOCOLS:
         conds.set(c.ACCEPTED, False, c.UNSUPPORTED_PROTOCOL,
                   f'protocol "{li.protocol}" is not supported yet: use HTTP, HTTPS or TLS')
-        state.usable = state.servable = False
+        usable = servable = False
     invalid_kinds = [f"{k.group}/{k.kind}" for k in wanted if k.group != GROUP or k.kind not in allowed]
     if invalid_kinds:
         conds.set(c.RESOLVED_REFS, False, c.INVALID_ROUTE_KINDS,
                   f"route kinds {', '.join(invalid_kinds)} are not supported on a {li.protocol} "
                   f"listener: allowed are {', '.join(allowed) or 'none'}")
-    if li.protocol in TLS_MODES and state.usable:
+    if li.protocol in TLS_MODES and usable:
         modes = TLS_MODES[li.protocol]
         if (li.tls_mode or "Terminate") not in modes:
             conds.set(c.ACCEPTED, False, c.UNSUPPORTED_PROTOCOL,
                       f'tls mode "{li.tls_mode}" is not supported for {li.protocol}: use '
                       f'{" or ".join(modes)}')
-            state.usable = state.servable = False
+            usable = servable = False
         elif li.tls_mode != "Passthrough":
             certs = resolve_certificates(li.name, namespace, li.certificate_refs, secrets,
                                          grants, owner_kind)
             if isinstance(certs, CertificateError):
                 conds.set(c.RESOLVED_REFS, False, certs.reason, certs.message)
-                state.servable = False
+                servable = False
             else:
-                state.secrets = certs
+                secrets_found = certs
     if conds.status(c.RESOLVED_REFS) is None:
         conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all references are resolved")
-    return state
+    return ListenerState(li, at, conds, tuple(dict.fromkeys(kinds)), secrets_found, usable,
+                         servable)
 
 
-def _conflicts(states: list[ListenerState]) -> None:
+def _conflicts(states: list[ListenerState]) -> list[ListenerState]:
+    """`states`, those conflicting with another listener of their port no longer usable."""
     by_port: dict[int, list[ListenerState]] = {}
     for s in states:
         if s.usable:
@@ -165,8 +178,8 @@ def _conflicts(states: list[ListenerState]) -> None:
             else:
                 s.conditions.set(c.CONFLICTED, False, c.NO_CONFLICTS, "no conflicts")
             seen.add(s.spec.hostname)
-            if s.conditions.status(c.CONFLICTED):
-                s.usable = s.servable = False
+    return [replace(s, usable=False, servable=False) if s.conditions.status(c.CONFLICTED) else s
+            for s in states]
 
 
 def port_state(infra: InfraState | None, port: int) -> PortState | None:
@@ -175,7 +188,8 @@ def port_state(infra: InfraState | None, port: int) -> PortState | None:
     return next((p for p in infra.ports if p.port == port), None)
 
 
-def status(state: GatewayState, infra: InfraState | None, now: str,
+def status(state: GatewayState, placements: Mapping[ListenerId, Placements],
+           infra: InfraState | None, now: str,
            rejections: Rejections | None = None) -> StatusUpdate:
     gw = state.gateway
     conds = c.Conditions(status_conditions(state.obj), gw.meta.generation, now)
@@ -187,7 +201,7 @@ def status(state: GatewayState, infra: InfraState | None, now: str,
         refuse_listener(ls, GatewayKey(gw.meta.namespace, gw.meta.name), rejections)
         listeners.append({"name": ls.spec.name,
                           "supportedKinds": [{"group": GROUP, "kind": k} for k in ls.supported_kinds],
-                          "attachedRoutes": ls.attached,
+                          "attachedRoutes": placements[ls.at].attached,
                           "conditions": ls.conditions.as_list()})
     if not state.accepted:
         conds.set(c.PROGRAMMED, False, c.INVALID, "the Gateway is not accepted: see Accepted")
@@ -265,7 +279,7 @@ def program_listener(ls: ListenerState, accepted: bool, address: str | None,
 def all_listeners(state: GatewayState) -> list[ListenerState]:
     """The Gateway's listeners merged with those of its accepted ListenerSets, in precedence
     order."""
-    return state.listeners + [ls for ls_set in state.listener_sets for ls in ls_set.listeners]
+    return [*state.listeners, *(ls for ls_set in state.listener_sets for ls in ls_set.listeners)]
 
 
 def servable_listeners(state: GatewayState, infra: InfraState) -> list[ListenerState]:

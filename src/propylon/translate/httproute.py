@@ -58,7 +58,13 @@ from propylon.translate import envoy_limits, regexes
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
-from propylon.translate.parents import attach_parents, matching_listeners, set_resolved_refs
+from propylon.translate.parents import (
+    Attached,
+    Placed,
+    attach_parents,
+    matching_listeners,
+    set_resolved_refs,
+)
 from propylon.translate.precedence import Ranked
 
 KIND = "HTTPRoute"
@@ -275,16 +281,14 @@ def apply_filter(f: HTTPFilter, fields: dict[str, Any],
 def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Translated,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
-           now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
-           kind: str = KIND, *, placed: list[tuple[ListenerState, Any]],
-           ) -> list[dict[str, Any]]:
+           now: str | None, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
+           kind: str = KIND) -> Attached:
     """Attach `route` (of `kind`) to listeners of our Gateways and ListenerSets
-    (`listenersets.SetState` by namespace and name); return our status entries for `parents`.
-    Every attachment made is noted in `placed` (the caller keeps them: `memo.Memo`)."""
+    (`listenersets.SetState` by namespace and name): our status entries and the attachments."""
     def attach_to(ref: ParentRef, listeners: list[ListenerState], owner: tuple[str, str],
-                  owner_kind: str, conds: c.Conditions) -> None:
-        _attach_to(ref, route, kind, translated, listeners, owner, owner_kind, namespace_labels,
-                   conds, placed)
+                  owner_kind: str, conds: c.Conditions) -> list[Placed]:
+        return _attach_to(ref, route, kind, translated, listeners, owner, owner_kind,
+                          namespace_labels, conds)
 
     return attach_parents(obj, route, gateways, controller, now, listener_sets, attach_to,
                           lambda conds: set_resolved_refs(translated.refused, conds))
@@ -293,19 +297,18 @@ def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Transl
 def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translated: Translated,
                listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
                namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
-               placed: list[tuple[ListenerState, Any]]) -> None:
+               ) -> list[Placed]:
     """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
     matched = matching_listeners(ref, route, kind, listeners, owner, owner_kind,
                                  namespace_labels, conds)
     if not matched:
-        return
+        return []
     if translated.unsupported or (translated.dropped and not translated.routes):
         conds.set(c.ACCEPTED, False, c.UNSUPPORTED_VALUE,
                   "; ".join(translated.unsupported + translated.dropped))
-        return
-    for ls, hosts in matched:
-        placed.append((ls, Attachment(translated, hosts)))
+        return []
     conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
     if translated.dropped:
         conds.set(c.PARTIALLY_INVALID, True, c.UNSUPPORTED_VALUE,
                   "Dropped Rule(s): " + "; ".join(translated.dropped))
+    return [(ls, Attachment(translated, hosts)) for ls, hosts in matched]

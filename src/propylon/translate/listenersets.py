@@ -11,7 +11,8 @@ whose port is already used with another protocol is ProtocolConflict (HTTPS and 
 port: SNI tells them apart), one repeating the hostname of an earlier listener of the same port
 is HostnameConflict; either way it is not accepted and the earlier listener keeps working. A
 set is Accepted when at least one listener is valid (ListenersNotValid otherwise); accepted sets
-join `GatewayState.listener_sets`, which feeds `status.attachedListenerSets`, the IR and the
+join their Gateway's `GatewayState.listener_sets` (`evaluate` returns the Gateways' new
+states), which feeds `status.attachedListenerSets`, the IR and the
 InfraIR of the Gateway (one proxy per Gateway).
 
 Routes attach to a set's listeners through a parentRef of kind ListenerSet (`httproute`,
@@ -23,7 +24,7 @@ infrastructure state is known. ListenerSets of Gateways that are not ours get no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from propylon.api.core import Secret
@@ -40,6 +41,7 @@ from propylon.translate.gateways import (
     program_listener,
     refuse_listener,
 )
+from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
 from propylon.translate.types import StatusUpdate
 
@@ -49,7 +51,7 @@ PARENT_NOT_ACCEPTED = "ParentNotAccepted"
 METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
-@dataclass
+@dataclass(frozen=True)
 class SetState:
     obj: dict[str, Any]
     listener_set: ListenerSet
@@ -61,7 +63,11 @@ class SetState:
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.listener_set.meta.namespace, self.listener_set.meta.name)
+        return _key(self.listener_set)
+
+
+def _key(ls: ListenerSet) -> tuple[str, str]:
+    return (ls.meta.namespace, ls.meta.name)
 
 
 def _admits(gw: Gateway, namespace: str, namespace_labels: Mapping[str, dict[str, str]]) -> bool:
@@ -83,8 +89,8 @@ def _precedence(ls: ListenerSet) -> tuple[str, str, str]:
 def evaluate(objs: Iterable[dict[str, Any]], gateways: Mapping[tuple[str, str], GatewayState],
              namespace_labels: Mapping[str, dict[str, str]],
              secrets: Mapping[tuple[str, str], Secret], grants: Grants,
-             now: str) -> list[SetState]:
-    """Every ListenerSet of our Gateways, judged; accepted ones are added to their Gateway."""
+             now: str) -> tuple[dict[tuple[str, str], GatewayState], list[SetState]]:
+    """Every ListenerSet of our Gateways, judged, and `gateways` with their accepted ones."""
     decoded = sorted(((ListenerSet.decode(o), o) for o in objs), key=lambda p: _precedence(p[0]))
     claims = {key: _own_claims(state) for key, state in gateways.items()}
     out = []
@@ -106,10 +112,13 @@ def evaluate(objs: Iterable[dict[str, Any]], gateways: Mapping[tuple[str, str], 
             continue
         out.append(_judge(obj, ls, state, claims[(parent.namespace, parent.name)], secrets, grants,
                           now))
+    joined: dict[tuple[str, str], list[SetState]] = {}
     for s in out:
         if s.accepted:
-            s.gateway.listener_sets.append(s)
-    return out
+            joined.setdefault((s.listener_set.parent.namespace, s.listener_set.parent.name),
+                              []).append(s)
+    return {key: replace(state, listener_sets=tuple(joined[key])) if key in joined else state
+            for key, state in gateways.items()}, out
 
 
 def _previous(obj: dict[str, Any]) -> dict[str, Any]:
@@ -121,12 +130,12 @@ def _rejected(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, now: st
               message: str) -> SetState:
     previous = _previous(obj)
     listeners = []
-    for li in ls.listeners:
+    for i, li in enumerate(ls.listeners):
         conds = c.Conditions(previous.get(li.name, ()), ls.meta.generation, now)
         conds.set(c.ACCEPTED, False, reason, message)
         conds.set(c.PROGRAMMED, False, reason, message)
-        listeners.append(ListenerState(li, conds, (), usable=False, servable=False,
-                                       origin=f"{ls.meta.namespace}/{ls.meta.name}"))
+        listeners.append(ListenerState(li, (KIND, _key(ls), i), conds, (), usable=False,
+                                       servable=False))
     return SetState(obj, ls, state, listeners, False, reason, message)
 
 
@@ -145,11 +154,9 @@ def _judge(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, claims: Cl
            secrets: Mapping[tuple[str, str], Secret], grants: Grants, now: str) -> SetState:
     previous = _previous(obj)
     listeners = []
-    for li in ls.listeners:
-        s = listener_state(li, ls.meta.namespace, ls.meta.generation, previous.get(li.name, ()),
-                           secrets, grants, now, KIND)
-        s.origin = f"{ls.meta.namespace}/{ls.meta.name}"
-        _conflict(s, claims)
+    for i, li in enumerate(ls.listeners):
+        s = _conflict(listener_state(li, (KIND, _key(ls), i), ls.meta.generation,
+                                     previous.get(li.name, ()), secrets, grants, now), claims)
         if s.conditions.status(c.ACCEPTED) is None:
             s.conditions.set(c.ACCEPTED, True, "Accepted", "the listener is valid")
         listeners.append(s)
@@ -163,8 +170,9 @@ def _judge(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, claims: Cl
     return SetState(obj, ls, state, listeners, True, "Accepted", "the ListenerSet is accepted")
 
 
-def _conflict(s: ListenerState, claims: Claims) -> None:
-    """Check `s` against the listeners before it on the Gateway; claim its port if it is free."""
+def _conflict(s: ListenerState, claims: Claims) -> ListenerState:
+    """`s` checked against the listeners before it on the Gateway (not usable when it
+    conflicts); claim its port if it is free."""
     port, protocol, hostname = s.spec.port, s.spec.protocol, s.spec.hostname
     taken = claims.get(port)
     if taken is not None and taken[0] != protocol and not SNI_PROTOCOLS >= {taken[0], protocol}:
@@ -179,15 +187,15 @@ def _conflict(s: ListenerState, claims: Claims) -> None:
         claims.setdefault(port, (protocol, set()))[1].add(hostname)
         if s.usable:
             s.conditions.set(c.CONFLICTED, False, c.NO_CONFLICTS, "no conflicts")
-        return
+        return s
     for type_ in (c.ACCEPTED, c.PROGRAMMED):
         s.conditions.set(type_, False, reason, message)
     s.conditions.set(c.CONFLICTED, True, reason, message)
-    s.usable = s.servable = False
+    return replace(s, usable=False, servable=False)
 
 
-def status(s: SetState, infra: InfraState | None, now: str,
-           rejections: Rejections | None = None) -> StatusUpdate:
+def status(s: SetState, placements: Mapping[ListenerId, Placements], infra: InfraState | None,
+           now: str, rejections: Rejections | None = None) -> StatusUpdate:
     ls = s.listener_set
     conds = c.Conditions(status_conditions(s.obj), ls.meta.generation, now)
     conds.set(c.ACCEPTED, s.accepted, s.reason, s.message)
@@ -211,7 +219,7 @@ def status(s: SetState, infra: InfraState | None, now: str,
             "listeners": [{"name": li.spec.name,
                            "supportedKinds": [{"group": GROUP, "kind": k}
                                               for k in li.supported_kinds],
-                           "attachedRoutes": li.attached,
+                           "attachedRoutes": placements[li.at].attached,
                            "conditions": li.conditions.as_list()} for li in s.listeners]}
     return StatusUpdate(str(s.obj.get("apiVersion", "gateway.networking.k8s.io/v1")), KIND,
                         ls.meta.namespace, ls.meta.name, ls.meta.generation, body)

@@ -12,10 +12,11 @@ that need it (`Memo.candidates`) and keeps everything it knows of the others:
 - when an input of `Backends` changed (Services, ReferenceGrants, BackendTLSPolicies,
   ConfigMaps: `Memo.backends` builds a new one), the routes whose backend lookups no longer
   answer the same (`Backends.still` over each route's trace). EndpointSlices are not one:
-  they change only `Endpoints` (`Memo.endpoints`), which `Memo.filled` puts into the clusters
-  of each Gateway's IR, keeping a cluster's object while its endpoints are unchanged;
+  they change only `Endpoints` (`Memo.endpoints`), which `backends.finish_clusters` puts into
+  the clusters of each Gateway's IR, keeping in `Memo.clusters` a cluster's object while its
+  endpoints are unchanged;
 - when the clock moved, the routes whose status holds a condition that changed in a pass
-  (`NOW` below) and is not written yet, so it carries this pass's `now` (the controller's
+  (`conditions.changed`) and is not written yet, so it carries this pass's `now` (the controller's
   `now` is `types.WRITE_TIME`, which never moves; offline callers pass a time).
 
 Each route has a `RouteEntry`: its decoding, reused while `spec_key` (uid, generation, labels,
@@ -29,11 +30,11 @@ the status writer at write time does not compare equal, so that route is attache
 its StatusUpdate, the same object while
 its parents entries are, so the controller can tell changed statuses by identity.
 
-Attachments are computed with `NOW` for `now`, a placeholder no input can hold, so the
-conditions that changed are known exactly and get each pass's `now` stamped in. What a route
-attached is kept per listener in `placements.Placements`, addressed by position (`Listeners`,
-which the context value fixes); `bind(listeners)` hands each of this pass's `ListenerState`s its
-listener's `Placements`, which `gatewayir` reads hostname by hostname.
+Attachments are computed with no `now` (None), so the conditions that changed are known
+exactly and get each pass's `now` stamped in (`conditions.stamp`). What a route
+attached is kept per listener in `placements.Placements`, by `ListenerId` (owner and position,
+which the context value fixes); `placements(listeners)` returns this pass's listeners'
+`Placements`, which statuses count and `gatewayir` reads hostname by hostname.
 
 Other objects are decoded through `Store`s (one per kind) keyed by `object_key`; a store keeps
 the entries a pass used and drops the rest, and a pass that did not look at a store leaves it
@@ -49,19 +50,18 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from propylon.ir.model import Cluster, Endpoint
-from propylon.translate.backends import Answers, Backends, Endpoints, Trace
+from propylon.translate.backends import Answers, Backends, Endpoints, Trace, same
+from propylon.translate.conditions import changed, stamp
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
-from propylon.translate.placements import Placements, RouteId
+from propylon.translate.parents import Attached
+from propylon.translate.placements import ListenerId, Placements, RouteId
 
 T = TypeVar("T")
 Key = tuple[Hashable, ...]
-Address = tuple[str, tuple[str, str], int]
-Placed = list[tuple[ListenerState, Any]]
 
 
 def object_key(obj: dict[str, Any]) -> Key | None:
@@ -87,11 +87,6 @@ def spec_key(obj: dict[str, Any]) -> Key | None:
 def route_id(kind: str, obj: dict[str, Any]) -> RouteId:
     meta = obj.get("metadata") or {}
     return (kind, meta.get("namespace") or "", meta.get("name") or "")
-
-
-def same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    """Whether `a` and `b` hold the same objects in the same order (compared in C)."""
-    return a is b or (len(a) == len(b) and all(map(operator.is_, a, b)))
 
 
 class Store:
@@ -136,8 +131,8 @@ class RouteEntry:
     checked: Backends | None = None  # the Backends the trace is known to hold for
     attached_for: tuple[Key, object, int] | None = None  # object_key, rules, context
     parents: list[dict[str, Any]] = field(default_factory=list)
-    placed: dict[Address, tuple[Any, ...]] = field(default_factory=dict)
-    timed: bool = False  # a condition of `parents` has `NOW` for lastTransitionTime
+    placed: dict[ListenerId, tuple[Any, ...]] = field(default_factory=dict)
+    timed: bool = False  # a condition of `parents` changed: its time is stamped each pass
     stamped: tuple[str, list[dict[str, Any]]] | None = None
     update: Any = None
     update_for: list[dict[str, Any]] | None = None
@@ -149,6 +144,7 @@ class Memo:
     def __init__(self) -> None:
         self._decoded: dict[Any, Store] = {}  # by kind
         self.tables = Store()  # `gatewayir.build`'s route tables
+        self.clusters = Store()  # `backends.finish_clusters`'s clusters, per Gateway
         self._context: Hashable = None
         self._context_id = 0
         self._everything = True  # this pass translates every route (first pass, new context)
@@ -157,16 +153,12 @@ class Memo:
         self._objs: dict[RouteId, dict[str, Any]] = {}  # each route's object, as last seen
         self._updates: dict[RouteId, Any] = {}  # StatusUpdates, routes with our parents only
         self._timed: set[RouteId] = set()
-        self._placements: dict[Address, Placements] = {}
+        self._placements: dict[ListenerId, Placements] = {}
         self._backends: Backends | None = None
         self._backend_inputs: tuple[tuple[dict[str, Any], ...], ...] = ()
         self._recheck = False  # this pass's Backends is new: check every route's trace
         self._endpoints: Endpoints | None = None
         self._slices: tuple[dict[str, Any], ...] = ()
-        # clusters with their endpoints, by name: last pass's and this pass's
-        self._filled: dict[str, tuple[Cluster, tuple[Endpoint, ...], Cluster]] = {}
-        self._filled_live: dict[str, tuple[Cluster, tuple[Endpoint, ...], Cluster]] = {}
-        self._fill_inputs: tuple[Backends | None, Endpoints | None] = (None, None)  # last used
         self._now: str | None = None
         self._clock_moved = False
         self.hits = 0
@@ -210,23 +202,6 @@ class Memo:
         if self._endpoints is None or not same(slices, self._slices):
             self._endpoints, self._slices = build(), slices
         return self._endpoints
-
-    def filled(self, clusters: dict[str, Cluster], backends: Backends,
-               endpoints: Endpoints) -> dict[str, Cluster]:
-        """`clusters` with their endpoints; a cluster keeps its object while it and its
-        endpoints are unchanged (while `backends` and `endpoints` are last pass's, that is an
-        identity check per cluster)."""
-        same_inputs = self._fill_inputs[0] is backends and self._fill_inputs[1] is endpoints
-        out = {}
-        for name, cluster in clusters.items():
-            found = self._filled_live.get(name) or self._filled.get(name)
-            if found is None or found[0] is not cluster or not same_inputs:
-                found_endpoints = endpoints.of(backends.sources.get(name))
-                if found is None or found[0] is not cluster or found[1] != found_endpoints:
-                    found = (cluster, found_endpoints, replace(cluster, endpoints=found_endpoints))
-            self._filled_live[name] = found
-            out[name] = found[2]
-        return out
 
     def context(self, value: Hashable, now: str) -> int:
         """A number that stays the same from pass to pass while `value` is equal; when it
@@ -310,10 +285,10 @@ class Memo:
         return entry.rules  # type: ignore[no-any-return]
 
     def attach(self, rid: RouteId, entry: RouteEntry, obj: dict[str, Any], translated: object,
-               context: int, now: str, listeners: Listeners,
-               run: Callable[..., list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        """`run(now=NOW, placed=placed)` (an `attach` noting its attachments in `placed`), or
-        its last outcome; `NOW` stamped `now` either way. Placements follow the outcome."""
+               context: int, now: str,
+               run: Callable[..., Attached]) -> list[dict[str, Any]]:
+        """The status entries of `run(now=None)` (a route kind's `attach`), or of its last
+        outcome; `now` stamped in either way. Placements follow the outcome."""
         key = object_key(obj)
         wanted = None if key is None else (key, translated, context)
         last = entry.attached_for
@@ -326,21 +301,20 @@ class Memo:
             entry.parents, entry.attached_for, entry.timed, entry.stamped = given, wanted, False, None
         else:
             self.misses += 1
-            placed: Placed = []
-            entry.parents = run(now=NOW, placed=placed)
-            entry.attached_for, entry.stamped = wanted, None
-            entry.timed = _timed(entry.parents)
-            by_address: dict[Address, list[Any]] = {}
-            for ls, attachment in placed:
-                by_address.setdefault(listeners.address(ls), []).append(attachment)
-            self._place(rid, entry, {a: tuple(v) for a, v in by_address.items()})
+            attached = run(now=None)
+            entry.parents, entry.attached_for, entry.stamped = attached.parents, wanted, None
+            entry.timed = changed(entry.parents)
+            by_listener: dict[ListenerId, list[Any]] = {}
+            for ls, attachment in attached.placed:
+                by_listener.setdefault(ls.at, []).append(attachment)
+            self._place(rid, entry, {at: tuple(v) for at, v in by_listener.items()})
         if entry.timed:
             self._timed.add(rid)
         else:
             self._timed.discard(rid)
             return entry.parents
         if entry.stamped is None or entry.stamped[0] != now:
-            entry.stamped = (now, _stamped(entry.parents, now))
+            entry.stamped = (now, stamp(entry.parents, now))
         return entry.stamped[1]
 
     def update(self, rid: RouteId, entry: RouteEntry, parents: list[dict[str, Any]],
@@ -358,24 +332,23 @@ class Memo:
         """The StatusUpdate of every route with a parent of ours."""
         return tuple(self._updates.values())
 
-    def bind(self, listeners: Listeners) -> None:
-        """Give this pass's listeners the routes attached to them; forget empty placements of
-        listeners that are gone."""
-        for address, ls in listeners.items():
-            placements = self._placements.get(address)
-            if placements is None:
-                placements = self._placements[address] = Placements()
-            ls.placements = placements
-        for address in [a for a, p in self._placements.items()
-                        if p.empty() and not listeners.has(a)]:
-            del self._placements[address]
+    def placements(self, listeners: Iterable[ListenerId]) -> dict[ListenerId, Placements]:
+        """The routes attached to each of this pass's `listeners`, once every route of the pass
+        is attached; empty placements of listeners that are gone are forgotten."""
+        out = {}
+        for at in listeners:
+            found = self._placements.get(at)
+            if found is None:
+                found = self._placements[at] = Placements()
+            out[at] = found
+        for at in [a for a, p in self._placements.items() if p.empty() and a not in out]:
+            del self._placements[at]
+        return out
 
     def pass_done(self) -> None:
-        """Forget the decoded objects and route tables this pass did not use."""
-        for store in (*self._decoded.values(), self.tables):
+        """Forget the decoded objects, route tables and clusters this pass did not use."""
+        for store in (*self._decoded.values(), self.tables, self.clusters):
             store.rotate()
-        self._fill_inputs = (self._backends, self._endpoints)
-        self._filled, self._filled_live = self._filled_live, {}
 
     def _still(self, entry: RouteEntry, backends: Backends) -> bool:
         if entry.checked is backends:
@@ -386,12 +359,12 @@ class Memo:
         return False
 
     def _place(self, rid: RouteId, entry: RouteEntry,
-               placed: dict[Address, tuple[Any, ...]]) -> None:
-        for address in entry.placed.keys() - placed.keys():
-            self._placements[address].put(rid, ())
-        for address, attachments in placed.items():
-            if entry.placed.get(address) != attachments:
-                self._placements.setdefault(address, Placements()).put(rid, attachments)
+               placed: dict[ListenerId, tuple[Any, ...]]) -> None:
+        for at in entry.placed.keys() - placed.keys():
+            self._placements[at].put(rid, ())
+        for at, attachments in placed.items():
+            if entry.placed.get(at) != attachments:
+                self._placements.setdefault(at, Placements()).put(rid, attachments)
         entry.placed = placed
 
     def _drop(self, rid: RouteId) -> None:
@@ -401,28 +374,6 @@ class Memo:
         self._objs.pop(rid, None)
         self._updates.pop(rid, None)
         self._timed.discard(rid)
-
-
-class Listeners:
-    """This pass's listeners of our Gateways and ListenerSets, by position."""
-
-    def __init__(self, gateways: Mapping[tuple[str, str], GatewayState],
-                 sets: Mapping[tuple[str, str], SetState]) -> None:
-        self._at: dict[Address, ListenerState] = {}
-        for kind, owners in (("Gateway", gateways), ("ListenerSet", sets)):
-            for key, owner in owners.items():
-                for i, ls in enumerate(owner.listeners):
-                    self._at[(kind, key, i)] = ls
-        self._address = {id(ls): address for address, ls in self._at.items()}
-
-    def address(self, ls: ListenerState) -> Address:
-        return self._address[id(ls)]
-
-    def has(self, address: Address) -> bool:
-        return address in self._at
-
-    def items(self) -> Iterable[tuple[Address, ListenerState]]:
-        return self._at.items()
 
 
 def attach_context(gateways: Mapping[tuple[str, str], GatewayState],
@@ -437,13 +388,6 @@ def attach_context(gateways: Mapping[tuple[str, str], GatewayState],
             tuple((k, s.accepted, listeners(s.listeners)) for k, s in sorted(sets.items())),
             tuple(sorted((n, tuple(sorted(labels.items())))
                          for n, labels in namespace_labels.items())))
-
-
-class _Now(str):
-    """The type of `NOW`, so that it is a str no input can hold."""
-
-
-NOW = _Now()  # the `now` attachments are computed with, stamped afterwards
 
 
 def _echoed(obj: dict[str, Any], entry: RouteEntry) -> list[dict[str, Any]] | None:
@@ -472,17 +416,4 @@ def _falses(flags: list[bool]) -> list[int]:
         return out
 
 
-def _timed(parents: list[dict[str, Any]]) -> bool:
-    """Whether a condition of `parents` changed (its lastTransitionTime is `NOW`)."""
-    return any(cond.get("lastTransitionTime") is NOW
-               for p in parents for cond in p.get("conditions") or ())
-
-
-def _stamped(parents: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
-    """`parents` with `now` for `NOW`."""
-    return [{**p, "conditions": [{**cond, "lastTransitionTime": now}
-                                 if cond.get("lastTransitionTime") is NOW else cond
-                                 for cond in p.get("conditions") or ()]} for p in parents]
-
-
-__all__ = ["Listeners", "Memo", "Store", "attach_context", "object_key", "spec_key"]
+__all__ = ["Memo", "Store", "attach_context", "object_key", "spec_key"]

@@ -9,14 +9,14 @@ replaces the class's value whole, maps included).
 The translator uses one `Resolver` per pass: `of_class()` resolves a GatewayClass's reference
 (an error becomes the class's Accepted False / InvalidParameters) and remembers the outcome;
 `judge()` then resolves every evaluated Gateway's own reference, rejects (Accepted False,
-InvalidParameters) the Gateways whose reference or whose class's reference is invalid, and
-returns the merged `ProxyParameters` of the others.
+InvalidParameters) the Gateways whose reference or whose class's reference is invalid (as new
+states), and returns the merged `ProxyParameters` of the others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from propylon.api.kinds import PROPYLON_GROUP
@@ -25,6 +25,7 @@ from propylon.ir.model import ProxyParameters
 from propylon.translate import conditions as c
 from propylon.translate.gateways import GatewayState
 
+Key = tuple[str, str]  # a Gateway's namespace and name
 ParametersIndex = Mapping[tuple[str, str], GatewayParameters]
 
 
@@ -88,25 +89,26 @@ class Resolver:
         self._classes[name] = found
         return found if isinstance(found, ParametersError) else None
 
-    def judge(self, states: Mapping[tuple[str, str], GatewayState]
-              ) -> dict[tuple[str, str], ProxyParameters]:
-        """Reject the Gateways with invalid parameters; the parameters of the others."""
-        out = {}
+    def judge(self, states: Mapping[Key, GatewayState]
+              ) -> tuple[dict[Key, GatewayState], dict[Key, ProxyParameters]]:
+        """`states`, the Gateways with invalid parameters rejected, and the parameters of the
+        others."""
+        judged, out = dict(states), {}
         for (ns, name), state in states.items():
             base = self._classes.get(state.gateway.class_name)
             own = resolve(ParametersRef.of_gateway(state.obj), self._params,
                           f'Gateway "{ns}/{name}"')
             if isinstance(base, ParametersError):
-                _reject(state, f'the GatewayClass "{state.gateway.class_name}" has invalid '
-                               "parameters: see its Accepted condition")
+                judged[(ns, name)] = _rejected(
+                    state, f'the GatewayClass "{state.gateway.class_name}" has invalid '
+                           "parameters: see its Accepted condition")
             elif isinstance(own, ParametersError):
-                _reject(state, own.message)
+                judged[(ns, name)] = _rejected(state, own.message)
             else:
                 out[(ns, name)] = merge(base, own)
-        return out
+        return judged, out
 
 
-def _reject(state: GatewayState, message: str) -> None:
-    state.accepted = False
-    state.accepted_reason = c.INVALID_PARAMETERS
-    state.accepted_message = message
+def _rejected(state: GatewayState, message: str) -> GatewayState:
+    return replace(state, accepted=False, accepted_reason=c.INVALID_PARAMETERS,
+                   accepted_message=message)

@@ -15,15 +15,16 @@ or ListenerSet of the Gateway API group, or that names no parent of ours (`gatew
 `attach_to` is the route kind's own: it narrows the listeners with `matching_listeners` (the
 spec's order of refusals: no listener with that sectionName/port, none accepting the kind, none
 admitting the route's namespace, no hostname in common; each sets Accepted False with its
-reason), then records its kind of attachment on each (and notes them in the caller's `placed`
-list, which it closes over). Then `resolved_refs(conds)` sets ResolvedRefs (`set_resolved_refs`
-from the backend references the kind refused), and one status entry per parentRef is returned
-with our controllerName, in parentRef order.
+reason), then returns its kind of attachment for each listener left. Then `resolved_refs(conds)`
+sets ResolvedRefs (`set_resolved_refs` from the backend references the kind refused). The result
+is an `Attached` value: one status entry per parentRef with our controllerName, in parentRef
+order, and every (listener, attachment) made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from propylon.api.gateway import GROUP
@@ -51,21 +52,35 @@ class Routed(Protocol):
     def hostnames(self) -> tuple[str, ...]: ...
 
 
+Placed = tuple[ListenerState, Any]  # a listener and the attachment a route made to it
+
+
+@dataclass(frozen=True)
+class Attached:
+    """What attaching one route gave: our status entries for `parents`, and its attachments."""
+
+    parents: list[dict[str, Any]]
+    placed: tuple[Placed, ...]
+
+
 # (parentRef, the parent's listeners, (namespace, name) of the parent, "Gateway" or
-# "ListenerSet", the parentRef's conditions) -> None
-AttachTo = Callable[[ParentRef, list[ListenerState], tuple[str, str], str, c.Conditions], None]
+# "ListenerSet", the parentRef's conditions) -> the attachments made
+AttachTo = Callable[[ParentRef, list[ListenerState], tuple[str, str], str, c.Conditions],
+                    list[Placed]]
 ResolvedRefs = Callable[[c.Conditions], None]
 
 
 def attach_parents(obj: dict[str, Any], route: Routed,
-                   gateways: Mapping[tuple[str, str], GatewayState], controller: str, now: str,
+                   gateways: Mapping[tuple[str, str], GatewayState], controller: str,
+                   now: str | None,
                    listener_sets: Mapping[tuple[str, str], SetState] | None,
-                   attach_to: AttachTo, resolved_refs: ResolvedRefs) -> list[dict[str, Any]]:
-    """Attach `route` to each parent of ours it names; return our status entries for `parents`."""
+                   attach_to: AttachTo, resolved_refs: ResolvedRefs) -> Attached:
+    """Attach `route` to each parent of ours it names."""
     previous = {ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
                 for p in (obj.get("status") or {}).get("parents") or ()
                 if isinstance(p, dict) and p.get("controllerName") == controller}
     parents = []
+    placed: list[Placed] = []
     for ref in route.parent_refs:
         key = (ref.namespace or route.meta.namespace, ref.name)
         if ref.group != GROUP or ref.kind not in ("Gateway", "ListenerSet"):
@@ -77,17 +92,17 @@ def attach_parents(obj: dict[str, Any], route: Routed,
         status_ref = ref.status_ref(route.meta.namespace)
         conds = c.Conditions(previous.get(ref_key(status_ref), ()), route.meta.generation, now)
         if isinstance(parent, GatewayState):
-            attach_to(ref, parent.listeners, key, "Gateway", conds)
+            placed += attach_to(ref, parent.listeners, key, "Gateway", conds)
         elif not parent.accepted:
             conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
                       f'ListenerSet "{key[0]}/{key[1]}" is not accepted by its Gateway: see its '
                       "conditions")
         else:
-            attach_to(ref, parent.listeners, key, "ListenerSet", conds)
+            placed += attach_to(ref, parent.listeners, key, "ListenerSet", conds)
         resolved_refs(conds)
         parents.append({"parentRef": status_ref, "controllerName": controller,
                         "conditions": conds.as_list()})
-    return parents
+    return Attached(parents, tuple(placed))
 
 
 def ref_key(ref: dict[str, Any]) -> tuple[object, ...]:

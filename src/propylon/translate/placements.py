@@ -11,8 +11,9 @@ Every hostname whose routes change gets a new `stamps[h]` (a hostname no route s
 has none), drawn from one counter shared by every `Placements` of the process, so a stamp names
 one content of one hostname of one listener for good, and `version` (the last stamp given) one
 content of the whole listener: `gatewayir` rebuilds a virtual host only when the stamps of its hostname on the
-listeners serving it differ from those it was built from. A `ListenerState` gets its listener's
-`Placements` from `memo.Memo` once every route of a pass is attached.
+listeners serving it differ from those it was built from. A listener is named across passes by
+its `ListenerId` (its owner's kind and key, and its position there); `memo.Memo.placements` gives
+a pass the `Placements` of each of its listeners once every route is attached.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import itertools
 from typing import Any, Protocol
 
 RouteId = tuple[str, str, str]  # kind, namespace, name
+# a listener: "Gateway" or "ListenerSet", the owner's (namespace, name), the listener's index
+ListenerId = tuple[str, tuple[str, str], int]
 
 _STAMPS = itertools.count(1)
 
@@ -77,4 +80,4 @@ class Placements:
         return not self._by_route
 
 
-__all__ = ["Attachment", "Placements", "RouteId"]
+__all__ = ["Attachment", "ListenerId", "Placements", "RouteId"]

@@ -26,7 +26,13 @@ from propylon.translate import conditions as c
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
-from propylon.translate.parents import attach_parents, matching_listeners, set_resolved_refs
+from propylon.translate.parents import (
+    Attached,
+    Placed,
+    attach_parents,
+    matching_listeners,
+    set_resolved_refs,
+)
 
 KIND = "TLSRoute"
 
@@ -70,15 +76,14 @@ def translate_backends(route: TLSRoute, backends: Backends) -> TranslatedTLS:
 def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
-           now: str, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
-           *, placed: list[tuple[ListenerState, Any]]) -> list[dict[str, Any]]:
+           now: str | None, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
+           ) -> Attached:
     """Attach `route` to TLS listeners of our Gateways and ListenerSets (`listenersets.SetState`
-    by namespace and name); return our status entries. Every attachment made is noted in
-    `placed` (the caller keeps them: `memo.Memo`)."""
+    by namespace and name): our status entries and the attachments."""
     def attach_to(ref: ParentRef, listeners: list[ListenerState], owner: tuple[str, str],
-                  owner_kind: str, conds: c.Conditions) -> None:
-        _attach_to(ref, route, translated, listeners, owner, owner_kind, namespace_labels,
-                   conds, placed)
+                  owner_kind: str, conds: c.Conditions) -> list[Placed]:
+        return _attach_to(ref, route, translated, listeners, owner, owner_kind,
+                          namespace_labels, conds)
 
     return attach_parents(obj, route, gateways, controller, now, listener_sets, attach_to,
                           lambda conds: set_resolved_refs(translated.refused, conds))
@@ -87,13 +92,13 @@ def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
 def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
                listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
                namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
-               placed: list[tuple[ListenerState, Any]]) -> None:
+               ) -> list[Placed]:
     """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
     matched = matching_listeners(ref, route, KIND, listeners, owner, owner_kind,
                                  namespace_labels, conds)
     if not matched:
-        return
+        return []
     name = f"{route.meta.namespace}/{route.meta.name}"
-    for ls, hosts in matched:
-        placed.append((ls, TLSAttachment(name, route.meta.creation_timestamp, hosts, translated)))
     conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
+    return [(ls, TLSAttachment(name, route.meta.creation_timestamp, hosts, translated))
+            for ls, hosts in matched]

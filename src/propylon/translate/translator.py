@@ -1,28 +1,46 @@
-"""`translate(snapshot) -> Result`: the whole graph, rebuilt from scratch on every call.
+"""`translate(snapshot) -> Result`: the whole graph, as a recipe of stages run top to bottom.
 
-Order of work: GatewayClasses of our controller (status, and the set of accepted class names);
-Gateways of those classes (listeners evaluated; rejected when their own or their class's
-parametersRef is invalid, see `parameters`); ListenerSets of those Gateways (accepted ones merged
-into their Gateway); HTTPRoutes (rules translated once, then attached
-to listeners, parent status); GRPCRoutes (the same, through HTTPRoute's attachment); TLSRoutes (the same, to TLS listeners); then the ListenerSets'
-status; then, per Gateway, its status (now that attachedRoutes and the
-infrastructure state are known), its InfraIR when accepted, and its IR when it has an address.
-Objects that are not ours get no status. Nothing here raises on bad input: every problem becomes
-a condition. What Envoy refused (`snapshot.rejections`) is written last, into the listeners'
-and routes' conditions (`rejections`). BackendTLSPolicies are resolved before routes (the routes' clusters carry their
-TLS settings) and get their ancestor status once routes are attached.
+`_translate` reads as the recipe; each stage takes the values earlier ones returned:
 
-With a `Memo` (the controller keeps one), objects unchanged since the previous pass are not
-decoded again, routes whose backends resolve as before keep their translated rules, their
-attachments are replayed while Gateways, ListenerSets and Namespaces are unchanged, and
-virtual hosts whose routes are unchanged are reused; the result is the same as without one
-(see `memo`).
+1. `_decoded`: the objects every later stage reads (ReferenceGrants, Secrets, ConfigMaps,
+   Namespaces' labels, GatewayParameters), decoded.
+2. `_classes`: the GatewayClasses of our controller, their status, and the names of ours.
+3. `_gateways`: the Gateways of those classes, listeners evaluated (`gateways.evaluate`), with
+   their backend client certificate; then `parameters.judge` rejects those whose own or whose
+   class's parametersRef is invalid and gives the others their proxy parameters, and
+   `listenersets.evaluate` judges the ListenerSets of ours (accepted ones join their Gateway).
+4. `_backends`: what backendRefs resolve to (`Backends`: Services, ReferenceGrants,
+   BackendTLSPolicies, ConfigMaps) and the Services' ready endpoints (`Endpoints`).
+5. `_routes`: HTTPRoutes, GRPCRoutes (attached like HTTPRoutes) and TLSRoutes, each route's
+   rules translated and attached to listeners; each route's status entries are returned.
+6. Placements: what every listener of the pass has attached (`Memo.placements`), once every
+   route is attached.
+7. `_statuses`: BackendTLSPolicies' ancestors (the Gateways their routes use), the ListenerSets'
+   and the Gateways' status (attachedRoutes, Programmed from the infrastructure state, what
+   Envoy refused of listeners and certificates).
+8. `_irs`: per accepted Gateway its InfraIR, and when it has an address its IR
+   (`gatewayir.build`), whose clusters the backends stage then finishes
+   (`backends.finish_clusters`: endpoints, the backend client certificate).
+9. What Envoy refused of routes (`snapshot.rejections`) goes into the routes' conditions
+   (`rejections.refuse_routes`).
+
+Objects that are not ours get no status. Nothing here raises on bad input: every problem
+becomes a condition.
+
+The `Memo` (the controller keeps one; `translate(snapshot)` uses a fresh one, the full rebuild)
+is a cache around these stages' per-object work: objects unchanged since the previous pass are
+not decoded again, routes whose backends resolve as before keep their translated rules, their
+attachments are replayed while Gateways, ListenerSets and Namespaces are unchanged, virtual
+hosts whose routes are unchanged and clusters whose endpoints are unchanged are reused; the
+result is the same as without one (see `memo`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from propylon.api.core import ConfigMap, EndpointSlice, Namespace, Secret, Service
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
@@ -30,26 +48,37 @@ from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import HTTPRoute
 from propylon.api.meta import ObjectMeta
 from propylon.api.tlsroute import TLSRoute
-from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener, ProxyParameters
+from propylon.ir.model import (
+    GatewayIR,
+    GatewayKey,
+    InfraIR,
+    InfraListener,
+    ProxyParameters,
+)
 from propylon.translate import (
     backendtls,
-    gateways,
     gatewayir,
+    gateways,
     grpcroute,
     httproute,
     listenersets,
     tlsroute,
 )
-from propylon.translate.backends import Answers, Backends, Endpoints
+from propylon.translate.backends import Answers, Backends, Endpoints, finish_clusters
 from propylon.translate.gatewayclass import class_status
-from propylon.translate.memo import Listeners, Memo, attach_context, object_key
+from propylon.translate.gateways import GatewayState
+from propylon.translate.listenersets import SetState
+from propylon.translate.memo import Memo, attach_context, object_key
 from propylon.translate.parameters import Resolver
+from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
 from propylon.translate.rejections import refuse_routes
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
 # what `Backends` reads: while these objects are the same, last pass's answers hold
 BACKEND_KINDS = ("Service", "ReferenceGrant", backendtls.KIND, "ConfigMap")
+Key = tuple[str, str]  # namespace, name
+T = TypeVar("T")
 
 
 def translate(snapshot: Snapshot, memo: Memo | None = None) -> Result:
@@ -60,47 +89,97 @@ def translate(snapshot: Snapshot, memo: Memo | None = None) -> Result:
 
 
 def _translate(snapshot: Snapshot, memo: Memo) -> Result:
-    now = snapshot.now
-    statuses: list[StatusUpdate] = []
-    ours: set[str] = set()
-    parameters = Resolver(snapshot.of("GatewayParameters"))
+    inputs = _decoded(snapshot, memo)
+    ours, class_statuses = _classes(snapshot, memo, inputs.parameters)
+    states, proxies, sets = _gateways(snapshot, memo, ours, inputs)
+    backends, endpoints = _backends(snapshot, memo, inputs)
+    route_statuses = _routes(snapshot, memo, states, sets, inputs, backends)
+    placed = memo.placements([*(ls.at for gw in states.values() for ls in gw.listeners),
+                              *(ls.at for s in sets.values() for ls in s.listeners)])
+    statuses = [*class_statuses, *route_statuses,
+                *_statuses(snapshot, states, sets, placed, backends)]
+    irs, infras = _irs(snapshot, memo, states, proxies, placed, backends, endpoints)
+    if snapshot.rejections:
+        statuses = refuse_routes(statuses, snapshot.rejections, irs, {
+            kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
+            snapshot.of("ListenerSet"), snapshot.now)
+    return Result(tuple(statuses), irs, infras)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The objects several stages read, decoded."""
+
+    grants: Grants
+    secrets: Mapping[Key, Secret]
+    config_maps: Mapping[Key, ConfigMap]
+    namespace_labels: Mapping[str, dict[str, str]]
+    parameters: Resolver
+
+
+def _decoded(snapshot: Snapshot, memo: Memo) -> _Inputs:
+    def of(kind: str, decode: Callable[[dict[str, Any]], T]) -> list[T]:
+        return [memo.decode(decode, o, object_key(o)) for o in snapshot.of(kind)]
+
+    return _Inputs(
+        Grants(of("ReferenceGrant", ReferenceGrant.decode)),
+        {(s.meta.namespace, s.meta.name): s for s in of("Secret", Secret.decode)},
+        {(m.meta.namespace, m.meta.name): m for m in of("ConfigMap", ConfigMap.decode)},
+        {n.meta.name: n.meta.label_map for n in of("Namespace", Namespace.decode)},
+        Resolver(snapshot.of("GatewayParameters")))
+
+
+def _classes(snapshot: Snapshot, memo: Memo,
+             parameters: Resolver) -> tuple[frozenset[str], list[StatusUpdate]]:
+    """The names of our GatewayClasses, and their statuses."""
+    ours, statuses = set(), []
     for obj in snapshot.of("GatewayClass"):
         gc = memo.decode(GatewayClass.decode, obj, object_key(obj))
         if gc.controller_name == snapshot.controller_name:
             ours.add(gc.meta.name)
-            statuses.append(class_status(obj, gc, now, parameters.of_class(obj)))
+            statuses.append(class_status(obj, gc, snapshot.now, parameters.of_class(obj)))
+    return frozenset(ours), statuses
 
-    grants = Grants(memo.decode(ReferenceGrant.decode, o, object_key(o))
-                    for o in snapshot.of("ReferenceGrant"))
-    secrets = {(s.meta.namespace, s.meta.name): s for s in (
-        memo.decode(Secret.decode, o, object_key(o)) for o in snapshot.of("Secret"))}
-    config_maps = {(m.meta.namespace, m.meta.name): m for m in (
-        memo.decode(ConfigMap.decode, o, object_key(o)) for o in snapshot.of("ConfigMap"))}
-    states: dict[tuple[str, str], gateways.GatewayState] = {}
+
+def _gateways(snapshot: Snapshot, memo: Memo, ours: frozenset[str], inputs: _Inputs,
+              ) -> tuple[dict[Key, GatewayState], dict[Key, ProxyParameters], dict[Key, SetState]]:
+    """Our Gateways evaluated, the proxy parameters of those not rejected for them, and the
+    ListenerSets of our Gateways."""
+    states = {}
     for obj in snapshot.of("Gateway"):
         gw = memo.decode(Gateway.decode, obj, object_key(obj))
         if gw.class_name in ours:
-            states[(gw.meta.namespace, gw.meta.name)] = state = gateways.evaluate(
-                obj, gw, secrets, grants, now, config_maps)
-            state.backend_certificate = backendtls.gateway_client_certificate(obj, secrets, grants)
+            states[(gw.meta.namespace, gw.meta.name)] = replace(
+                gateways.evaluate(obj, gw, inputs.secrets, inputs.grants, snapshot.now,
+                                  inputs.config_maps),
+                backend_certificate=backendtls.gateway_client_certificate(
+                    obj, inputs.secrets, inputs.grants))
+    states, proxies = inputs.parameters.judge(states)
+    states, judged = listenersets.evaluate(snapshot.of("ListenerSet"), states,
+                                           inputs.namespace_labels, inputs.secrets,
+                                           inputs.grants, snapshot.now)
+    return states, proxies, {s.key: s for s in judged}
 
+
+def _backends(snapshot: Snapshot, memo: Memo, inputs: _Inputs) -> tuple[Backends, Endpoints]:
     def new_backends(known: Answers) -> Backends:
         services = [memo.decode(Service.decode, o, object_key(o)) for o in snapshot.of("Service")]
-        tls = backendtls.BackendTLS(snapshot.of(backendtls.KIND), services, config_maps.values())
-        return Backends(services, grants, tls, known)
+        tls = backendtls.BackendTLS(snapshot.of(backendtls.KIND), services,
+                                    inputs.config_maps.values())
+        return Backends(services, inputs.grants, tls, known)
 
     backends = memo.backends(tuple(snapshot.of(k) for k in BACKEND_KINDS), new_backends)
     endpoints = memo.endpoints(snapshot.of("EndpointSlice"), lambda: Endpoints(
         memo.decode(EndpointSlice.decode, o, object_key(o)) for o in snapshot.of("EndpointSlice")))
-    proxies = parameters.judge(states)
-    namespace_labels = {n.meta.name: n.meta.label_map
-                        for n in (memo.decode(Namespace.decode, o, object_key(o))
-                                  for o in snapshot.of("Namespace"))}
-    sets = {s.key: s for s in listenersets.evaluate(snapshot.of("ListenerSet"), states,
-                                                    namespace_labels, secrets, grants, now)}
-    context = memo.context(attach_context(states, sets, namespace_labels,
-                                          snapshot.controller_name), now)
-    listeners = Listeners(states, sets)
+    return backends, endpoints
+
+
+def _routes(snapshot: Snapshot, memo: Memo, states: Mapping[Key, GatewayState],
+            sets: Mapping[Key, SetState], inputs: _Inputs,
+            backends: Backends) -> tuple[StatusUpdate, ...]:
+    """Every route translated and attached; the statuses of the routes with a parent of ours."""
+    context = memo.context(attach_context(states, sets, inputs.namespace_labels,
+                                          snapshot.controller_name), snapshot.now)
     # GRPCRoutes share HTTPRoute's attachment; only decoding and rule translation differ
     route_kinds = (
         (httproute.KIND, HTTPRoute.decode, httproute.translate_rules,
@@ -113,41 +192,53 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
             rid, entry = memo.entry(kind, obj)
             route = memo.decode_route(entry, decode, obj)
             rules = memo.rules(entry, backends, partial(translate_rules, route, backends))
-            parents = memo.attach(rid, entry, obj, rules, context, now, listeners, partial(
-                attach, obj, route, rules, states, namespace_labels, snapshot.controller_name,
-                listener_sets=sets))
+            parents = memo.attach(rid, entry, obj, rules, context, snapshot.now, partial(
+                attach, obj, route, rules, states, inputs.namespace_labels,
+                snapshot.controller_name, listener_sets=sets))
             memo.update(rid, entry, parents, partial(_route_update, obj, kind, route.meta,
                                                      parents))
-    memo.bind(listeners)
-    statuses.extend(memo.route_statuses())
+    return memo.route_statuses()
 
-    # after every route kind has attached, so policies see the Gateways all their routes use
-    statuses.extend(backends.tls.statuses(states, snapshot.controller_name, now))
+
+def _statuses(snapshot: Snapshot, states: Mapping[Key, GatewayState],
+              sets: Mapping[Key, SetState], placed: Mapping[ListenerId, Placements],
+              backends: Backends) -> list[StatusUpdate]:
+    """BackendTLSPolicies' (after every route kind has attached, so policies see the Gateways
+    all their routes use), ListenerSets' and Gateways' statuses."""
+    now = snapshot.now
+    out = backends.tls.statuses(states, placed, snapshot.controller_name, now)
     for s in sets.values():
         gw = s.gateway.gateway
         key = GatewayKey(gw.meta.namespace, gw.meta.name)
-        statuses.append(listenersets.status(s, snapshot.infra.get(key), now,
-                                            snapshot.rejections.get(key)))
+        out.append(listenersets.status(s, placed, snapshot.infra.get(key), now,
+                                       snapshot.rejections.get(key)))
+    for (ns, name), state in states.items():
+        key = GatewayKey(ns, name)
+        out.append(gateways.status(state, placed, snapshot.infra.get(key), now,
+                                   snapshot.rejections.get(key)))
+    return out
+
+
+def _irs(snapshot: Snapshot, memo: Memo, states: Mapping[Key, GatewayState],
+         proxies: Mapping[Key, ProxyParameters], placed: Mapping[ListenerId, Placements],
+         backends: Backends, endpoints: Endpoints,
+         ) -> tuple[dict[GatewayKey, GatewayIR], dict[GatewayKey, InfraIR]]:
+    """Each accepted Gateway's InfraIR, and its IR when it has an address."""
     irs: dict[GatewayKey, GatewayIR] = {}
     infras: dict[GatewayKey, InfraIR] = {}
     for (ns, name), state in states.items():
         key = GatewayKey(ns, name)
         infra = snapshot.infra.get(key)
-        statuses.append(gateways.status(state, infra, now, snapshot.rejections.get(key)))
         if not state.accepted:
             continue
         infras[key] = _infra_ir(key, state, proxies[(ns, name)])
         if infra is not None and infra.address is not None:
-            irs[key] = gatewayir.build(key, gateways.servable_listeners(state, infra), infra,
-                                       infra.bind_address or infra.address,
+            ir = gatewayir.build(key, gateways.servable_listeners(state, infra), placed, infra,
+                                 infra.bind_address or infra.address, memo.tables)
+            irs[key] = finish_clusters(ir, backends, endpoints,
                                        backendtls.usable(state.backend_certificate),
-                                       memo.tables, filled=partial(
-                                           memo.filled, backends=backends, endpoints=endpoints))
-    if snapshot.rejections:
-        statuses = refuse_routes(statuses, snapshot.rejections, irs, {
-            kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
-            snapshot.of("ListenerSet"), now)
-    return Result(tuple(statuses), irs, infras)
+                                       memo.clusters)
+    return irs, infras
 
 
 def _route_update(obj: dict[str, Any], kind: str, meta: ObjectMeta,
@@ -156,8 +247,7 @@ def _route_update(obj: dict[str, Any], kind: str, meta: ObjectMeta,
                         meta.namespace, meta.name, meta.generation, {"parents": parents})
 
 
-def _infra_ir(key: GatewayKey, state: gateways.GatewayState,
-              proxy: ProxyParameters) -> InfraIR:
+def _infra_ir(key: GatewayKey, state: GatewayState, proxy: ProxyParameters) -> InfraIR:
     gw = state.gateway
     return InfraIR(
         key, gw.class_name,

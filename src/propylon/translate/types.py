@@ -12,13 +12,21 @@ manager.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraState, Rejections
 
 DEFAULT_CONTROLLER_NAME = "propylon.dev/gateway-controller"
+
+
+class Store(Protocol):
+    """Where a stage keeps what it built for the next pass, by key (`memo.Store`)."""
+
+    def get(self, key: tuple[Hashable, ...] | None) -> Any: ...
+
+    def put(self, key: tuple[Hashable, ...] | None, value: Any) -> None: ...
 
 
 class _WriteTime(str):
