@@ -14,7 +14,13 @@ import pytest
 
 from propylon.translate import pem, regexes
 from propylon.xds.validate import envoy_rejects
-from tests.translate.test_certificate_refs import BAD_PAIRS, GOOD_PAIRS, NOT_PEM, bad_pair, good_pair
+from tests.translate.test_certificate_refs import (
+    BAD_PAIRS,
+    GOOD_PAIRS,
+    NOT_PEM,
+    bad_pair,
+    good_pair,
+)
 from tests.translate.test_regex_rules import LONG_METHOD, LONG_ORIGIN
 
 # Envoy's RE2 parses Latin-1: the Unicode classes are small for it, \x{100} is invalid

@@ -153,8 +153,9 @@ class Backends:
             ns, name, service_port.name,
             service_port.target_port if isinstance(service_port.target_port, int) else None,
             governed is not None and governed.tls is None)
-        return Resolved(Cluster(cluster, (),
-                                protocol or _PROTOCOLS.get(service_port.app_protocol, "http1"),
+        chosen: Literal["http1", "h2c", "websocket"] = (
+            protocol or _PROTOCOLS.get(service_port.app_protocol) or "http1")
+        return Resolved(Cluster(cluster, (), chosen,
                                 governed.tls if governed is not None else None))
 
 

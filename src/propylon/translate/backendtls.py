@@ -186,7 +186,7 @@ def _resolve(policy: BackendTLSPolicy, maps: Mapping[tuple[str, str], ConfigMap]
         if problem is not None:
             problems.append((INVALID_CA_CERTIFICATE_REF,
                              f'{where}: ConfigMap "{ns}/{ref.name}" {problem}'))
-        else:
+        elif pem is not None:  # a missing ca.crt is a problem above
             pems.append(pem.strip() + "\n")
     conditions: list[tuple[str, bool, str, str]] = []
     if problems:

@@ -56,6 +56,7 @@ def resolve(validation: FrontendValidation, namespace: str,
                    if pem is None else ca_bundle_problem(pem, CA_KEY))
         if problem is not None:
             return CertificateError(INVALID_CA_CERTIFICATE_REF, f"{where}: {problem}")
+        assert pem is not None  # a missing ca.crt is a problem above
         bundle.append(pem.strip() + "\n")
     if not bundle:
         return CertificateError(INVALID_CA_CERTIFICATE_REF,

@@ -38,7 +38,7 @@ def snapshot_of(data: Mapping[str, Any]) -> Snapshot:
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {}
+        out: dict[str, Any] = {}
         for f in dataclasses.fields(value):
             if f.name == "private_key":
                 out[f.name] = "<redacted>"

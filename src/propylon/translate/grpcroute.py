@@ -94,7 +94,7 @@ def translate_rules(route: GRPCRoute, backends: Backends) -> Translated:
         action: dict[str, Any] = (
             {"backends": weighted} if any(w.cluster is not None and w.weight > 0 for w in weighted)
             else {"direct_response": DirectResponse(500)})
-        for j, (m, match) in enumerate(zip(rule.matches, matches)):
+        for j, (m, match) in enumerate(zip(rule.matches, matches, strict=True)):
             ir = Route(f"grpcroute/{ns}/{name}/rule/{i}/match/{j}", match, **action, **fields)
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j,
                                      _characters(m.method)))

@@ -271,9 +271,12 @@ def apply_filter(f: HTTPFilter, fields: dict[str, Any],
         if cluster is not None:
             fields["mirrors"] = (*fields.get("mirrors", ()), Mirror(cluster, percent))
     elif f.type == "CORS":
-        fields["cors"] = Cors(*(tuple(str(v) for v in body.get(k) or ()) for k in (
-            "allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders")),
-            int(body.get("maxAge", 5)), bool(body.get("allowCredentials", False)))
+        def strings(key: str) -> tuple[str, ...]:
+            return tuple(str(v) for v in body.get(key) or ())
+
+        fields["cors"] = Cors(strings("allowOrigins"), strings("allowMethods"),
+                              strings("allowHeaders"), strings("exposeHeaders"),
+                              int(body.get("maxAge", 5)), bool(body.get("allowCredentials", False)))
     else:
         unsupported.append(f'filter type "{f.type}" is not supported: remove it')
 

@@ -122,8 +122,9 @@ def evaluate(objs: Iterable[dict[str, Any]], gateways: Mapping[tuple[str, str], 
 
 
 def _previous(obj: dict[str, Any]) -> dict[str, Any]:
-    return {li.get("name"): li.get("conditions") or ()
-            for li in (obj.get("status") or {}).get("listeners") or () if isinstance(li, dict)}
+    return {li["name"]: li.get("conditions") or ()
+            for li in (obj.get("status") or {}).get("listeners") or ()
+            if isinstance(li, dict) and isinstance(li.get("name"), str)}
 
 
 def _rejected(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, now: str, reason: str,

@@ -34,7 +34,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 MIN_RSA_BITS = 2048
@@ -153,6 +153,6 @@ def _unsupported(private: PrivateKeyTypes) -> str | None:
     return next((n for t, n in names.items() if isinstance(private, t)), "a key of another kind")
 
 
-def _spki(public: object) -> bytes:
-    return public.public_bytes(serialization.Encoding.DER,  # type: ignore[attr-defined]
+def _spki(public: PublicKeyTypes) -> bytes:
+    return public.public_bytes(serialization.Encoding.DER,
                                serialization.PublicFormat.SubjectPublicKeyInfo)

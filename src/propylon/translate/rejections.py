@@ -58,7 +58,7 @@ def refuse_routes(statuses: Iterable[StatusUpdate], rejections: Mapping[GatewayK
 
 
 # (kind, namespace, name) -> Gateway -> (rule index -> Envoy's message, cluster messages)
-Refused = dict[tuple[str, str, str], dict[GatewayKey, tuple[dict[int, str], list[str]]]]
+Refused = dict[tuple[str, str | None, str], dict[GatewayKey, tuple[dict[int, str], list[str]]]]
 
 
 def _refused(rejections: Mapping[GatewayKey, Rejections],
@@ -83,7 +83,8 @@ def _refused(rejections: Mapping[GatewayKey, Rejections],
         for config in ir.route_configs:
             for vhost in config.virtual_hosts:
                 for route in vhost.routes:
-                    used = {b.cluster for b in route.backends} | {m.cluster for m in route.mirrors}
+                    used = ({b.cluster for b in route.backends if b.cluster is not None}
+                            | {m.cluster for m in route.mirrors})
                     for cluster in sorted(used & rejected.clusters.keys()):
                         found = entry(route.name, gateway)
                         text = f'backend cluster "{cluster}": {rejected.clusters[cluster]}'

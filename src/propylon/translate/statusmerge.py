@@ -27,16 +27,17 @@ def wanted_status(current: dict[str, Any] | None, update: dict[str, Any],
                   controller_name: str) -> dict[str, Any]:
     """The full status an object must have, given its current status and our update."""
     current = current or {}
-    if not any(k in update for k in ENTRY_LISTS):
-        return _keep_transition_times(current, update)
-    wanted = dict(current)
-    for key, value in update.items():
-        if key in ENTRY_LISTS:
-            foreign = [e for e in current.get(key) or []
-                       if isinstance(e, dict) and e.get("controllerName") != controller_name]
-            value = foreign + list(value)
-        wanted[key] = value
-    return _keep_transition_times(current, wanted)
+    wanted = update
+    if any(k in update for k in ENTRY_LISTS):
+        wanted = dict(current)
+        for key, value in update.items():
+            if key in ENTRY_LISTS:
+                foreign = [e for e in current.get(key) or []
+                           if isinstance(e, dict) and e.get("controllerName") != controller_name]
+                value = foreign + list(value)
+            wanted[key] = value
+    merged: dict[str, Any] = _keep_transition_times(current, wanted)
+    return merged
 
 
 def _identity(entry: dict[str, Any]) -> Any:

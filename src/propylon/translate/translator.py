@@ -181,7 +181,8 @@ def _routes(snapshot: Snapshot, memo: Memo, states: Mapping[Key, GatewayState],
     context = memo.context(attach_context(states, sets, inputs.namespace_labels,
                                           snapshot.controller_name), snapshot.now)
     # GRPCRoutes share HTTPRoute's attachment; only decoding and rule translation differ
-    route_kinds = (
+    route_kinds: tuple[tuple[str, Callable[..., Any], Callable[..., Any], Callable[..., Any]],
+                       ...] = (
         (httproute.KIND, HTTPRoute.decode, httproute.translate_rules,
          partial(httproute.attach, kind=httproute.KIND)),
         (grpcroute.KIND, GRPCRoute.decode, grpcroute.translate_rules,
