@@ -24,14 +24,14 @@ import re
 from typing import Any
 
 from propylon.api.grpcroute import GRPCRoute, MethodMatch
-from propylon.api.httproute import BackendRef
 from propylon.ir.model import DirectResponse, PathMatch, Route, RouteMatch, StringMatch
-from propylon.translate.backends import Backends, Refused
+from propylon.translate.backends import Backends
 from propylon.translate.httproute import (
     Translated,
     apply_filter,
     drop_invalid_rule,
     match_regexes,
+    resolver,
     unsupported_fields,
     weighted_backend,
 )
@@ -65,16 +65,7 @@ def _characters(method: MethodMatch | None) -> tuple[int, int]:
 def translate_rules(route: GRPCRoute, backends: Backends) -> Translated:
     out = Translated()
     ns, name = route.meta.namespace, route.meta.name
-
-    def resolve(ref: BackendRef) -> str | None:
-        result = backends.resolve(KIND, ns, ref.group, ref.kind, ref.name, ref.namespace,
-                                  ref.port, protocol="h2c")
-        if isinstance(result, Refused):
-            out.refused.append(result)
-            return None
-        out.clusters[result.cluster.name] = result.cluster
-        return result.cluster.name
-
+    resolve = resolver(out, backends, KIND, ns, protocol="h2c")
     for i, rule in enumerate(route.rules):
         matches = [RouteMatch(path_match(m.method),
                               tuple(StringMatch(n, v, t)  # type: ignore[arg-type]

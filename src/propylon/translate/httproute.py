@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from propylon.api.formats import duration_ms
 from propylon.api.grpcroute import GRPCRoute, GRPCRule
@@ -115,15 +115,7 @@ def _path_parts(f: HTTPFilter, unsupported: list[str]) -> tuple[str | None, str 
 def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
     out = Translated()
     ns, name = route.meta.namespace, route.meta.name
-
-    def resolve(ref: BackendRef) -> str | None:
-        result = backends.resolve(KIND, ns, ref.group, ref.kind, ref.name, ref.namespace, ref.port)
-        if isinstance(result, Refused):
-            out.refused.append(result)
-            return None
-        out.clusters[result.cluster.name] = result.cluster
-        return result.cluster.name
-
+    resolve = resolver(out, backends, KIND, ns)
     for i, rule in enumerate(route.rules):
         matches = [RouteMatch(
             PathMatch(m.path_type, m.path_value),  # type: ignore[arg-type]
@@ -147,6 +139,22 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
             ir = Route(f"httproute/{ns}/{name}/rule/{i}/match/{j}", match, **action, **fields)
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j))
     return out
+
+
+def resolver(out: Translated, backends: Backends, kind: str, namespace: str,
+             protocol: Literal["h2c"] | None = None) -> Callable[[BackendRef], str | None]:
+    """The cluster name of a backendRef of a route of `kind` in `namespace`, its cluster kept in
+    `out.clusters`; None for a reference refused, the refusal kept in `out.refused`."""
+    def resolve(ref: BackendRef) -> str | None:
+        result = backends.resolve(kind, namespace, ref.group, ref.kind, ref.name, ref.namespace,
+                                  ref.port, protocol)
+        if isinstance(result, Refused):
+            out.refused.append(result)
+            return None
+        out.clusters[result.cluster.name] = result.cluster
+        return result.cluster.name
+
+    return resolve
 
 
 def weighted_backend(ref: BackendRef, cluster: str | None, siblings: int,
