@@ -9,8 +9,9 @@ repeats). `GatewayState` and `ListenerState` are frozen: each step returns new s
 attach to the usable listeners (`placements.Placements`, by the listener's `at`).
 `status(...)` finishes the job once routes are attached and the infrastructure state is known:
 addresses, Programmed per listener (the port must be served, and Envoy must not have refused
-it or its certificates: `refuse_listener`) and for the Gateway (an address, a ready
-proxy, at least one programmed listener), attachedRoutes, and Accepted for the Gateway.
+it or its certificates: `refuse_listener`) and for the Gateway (an address, then what
+`program_parent` decides for Gateways and ListenerSets alike: at least one programmed listener
+and a ready proxy), attachedRoutes, and Accepted for the Gateway.
 """
 
 from __future__ import annotations
@@ -211,13 +212,8 @@ def status(state: GatewayState, placements: Mapping[ListenerId, Placements],
         conds.set(c.PROGRAMMED, False, c.ADDRESS_NOT_ASSIGNED,
                   (infra.message if infra is not None and infra.message
                    else "no address has been assigned to the Gateway yet"))
-    elif not any(ls.conditions.status(c.PROGRAMMED) for ls in state.listeners):
-        conds.set(c.PROGRAMMED, False, c.INVALID,
-                  "no listener is programmed: see the listeners' conditions")
-    elif infra is None or not infra.ready:
-        conds.set(c.PROGRAMMED, False, c.PENDING, "waiting for the proxy to become ready")
     else:
-        conds.set(c.PROGRAMMED, True, "Programmed", "the Gateway is programmed")
+        program_parent(conds, "Gateway", state.listeners, infra)
     if isinstance(state.backend_certificate, CertificateError):
         conds.set(c.RESOLVED_REFS, False, state.backend_certificate.reason,
                   state.backend_certificate.message)
@@ -256,6 +252,20 @@ def refuse_listener(ls: ListenerState, key: GatewayKey, rejections: Rejections |
     if message is not None:
         ls.conditions.set(c.PROGRAMMED, False, c.INVALID,
                           f"Envoy refused the listener of port {ls.spec.port}: {message}")
+
+
+def program_parent(conds: c.Conditions, kind: str, listeners: list[ListenerState],
+                   infra: InfraState | None) -> None:
+    """Programmed of an accepted Gateway with an address, or of an accepted ListenerSet (`kind`):
+    at least one of its `listeners` programmed, and the Gateway's proxy ready."""
+    proxy = "the proxy" if kind == "Gateway" else "the Gateway's proxy"
+    if not any(ls.conditions.status(c.PROGRAMMED) for ls in listeners):
+        conds.set(c.PROGRAMMED, False, c.INVALID,
+                  "no listener is programmed: see the listeners' conditions")
+    elif infra is None or not infra.ready:
+        conds.set(c.PROGRAMMED, False, c.PENDING, f"waiting for {proxy} to become ready")
+    else:
+        conds.set(c.PROGRAMMED, True, "Programmed", f"the {kind} is programmed")
 
 
 def program_listener(ls: ListenerState, accepted: bool, address: str | None,

@@ -39,6 +39,7 @@ from propylon.translate.gateways import (
     listener_state,
     port_state,
     program_listener,
+    program_parent,
     refuse_listener,
 )
 from propylon.translate.placements import ListenerId, Placements
@@ -209,13 +210,8 @@ def status(s: SetState, placements: Mapping[ListenerId, Placements], infra: Infr
                 refuse_listener(li, gateway, rejections)
     if not s.accepted:
         conds.set(c.PROGRAMMED, False, s.reason, s.message)
-    elif not any(li.conditions.status(c.PROGRAMMED) for li in s.listeners):
-        conds.set(c.PROGRAMMED, False, c.INVALID,
-                  "no listener is programmed: see the listeners' conditions")
-    elif infra is None or not infra.ready:
-        conds.set(c.PROGRAMMED, False, c.PENDING, "waiting for the Gateway's proxy to become ready")
     else:
-        conds.set(c.PROGRAMMED, True, "Programmed", "the ListenerSet is programmed")
+        program_parent(conds, KIND, s.listeners, infra)
     body = {"conditions": conds.as_list(),
             "listeners": [{"name": li.spec.name,
                            "supportedKinds": [{"group": GROUP, "kind": k}
