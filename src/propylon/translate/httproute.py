@@ -19,8 +19,8 @@ would refuse (`envoy_limits`) is UnsupportedValue too, and so is `sessionPersist
 is not implemented (never silently ignored). `retry.attempts` unset means one
 retry.
 
-`attach(route, ...)` then walks the route's parentRefs (GRPCRoutes attach the same way, with
-their own kind checked against the listeners' supportedKinds). For each Gateway of ours (its own
+`attach(route, ...)` then walks the route's parentRefs with `parents.attach_parents` (GRPCRoutes
+attach the same way, with their own kind checked against the listeners' supportedKinds). For each Gateway of ours (its own
 listeners) or ListenerSet of ours (that set's listeners, with allowedRoutes "Same" meaning the
 set's namespace) it narrows the listeners by sectionName and port (NoMatchingParent), by
 allowedRoutes namespaces and kinds (NotAllowedByListeners) and by hostname intersection
@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from propylon.api.formats import duration_ms
 from propylon.api.grpcroute import GRPCRoute, GRPCRule
-from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, ParentRef, Rule
+from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, Rule
 from propylon.ir.model import (
     Cluster,
     Cors,
@@ -53,18 +53,11 @@ from propylon.ir.model import (
     StringMatch,
     WeightedBackend,
 )
-from propylon.translate import conditions as c
 from propylon.translate import envoy_limits, regexes
 from propylon.translate.backends import Backends, Refused
-from propylon.translate.gateways import GatewayState, ListenerState
+from propylon.translate.gateways import GatewayState
 from propylon.translate.listenersets import SetState
-from propylon.translate.parents import (
-    Attached,
-    Placed,
-    attach_parents,
-    matching_listeners,
-    set_resolved_refs,
-)
+from propylon.translate.parents import Attached, Attaching, attach_parents
 from propylon.translate.precedence import Ranked
 
 KIND = "HTTPRoute"
@@ -296,30 +289,10 @@ def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Transl
            kind: str = KIND) -> Attached:
     """Attach `route` (of `kind`) to listeners of our Gateways and ListenerSets
     (`listenersets.SetState` by namespace and name): our status entries and the attachments."""
-    def attach_to(ref: ParentRef, listeners: list[ListenerState], owner: tuple[str, str],
-                  owner_kind: str, conds: c.Conditions) -> list[Placed]:
-        return _attach_to(ref, route, kind, translated, listeners, owner, owner_kind,
-                          namespace_labels, conds)
-
-    return attach_parents(obj, route, gateways, controller, now, listener_sets, attach_to,
-                          lambda conds: set_resolved_refs(translated.refused, conds))
-
-
-def _attach_to(ref: ParentRef, route: HTTPRoute | GRPCRoute, kind: str, translated: Translated,
-               listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
-               namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
-               ) -> list[Placed]:
-    """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
-    matched = matching_listeners(ref, route, kind, listeners, owner, owner_kind,
-                                 namespace_labels, conds)
-    if not matched:
-        return []
-    if translated.unsupported or (translated.dropped and not translated.routes):
-        conds.set(c.ACCEPTED, False, c.UNSUPPORTED_VALUE,
-                  "; ".join(translated.unsupported + translated.dropped))
-        return []
-    conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
-    if translated.dropped:
-        conds.set(c.PARTIALLY_INVALID, True, c.UNSUPPORTED_VALUE,
-                  "Dropped Rule(s): " + "; ".join(translated.dropped))
-    return [(ls, Attachment(translated, hosts)) for ls, hosts in matched]
+    refused = translated.unsupported or (translated.dropped and not translated.routes)
+    how = Attaching(kind, lambda hosts: Attachment(translated, hosts), translated.refused,
+                    "; ".join(translated.unsupported + translated.dropped) if refused else "",
+                    "Dropped Rule(s): " + "; ".join(translated.dropped)
+                    if translated.dropped else "")
+    return attach_parents(obj, route, how, gateways, namespace_labels, controller, now,
+                          listener_sets)

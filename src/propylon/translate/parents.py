@@ -6,19 +6,19 @@ or ListenerSet of the Gateway API group, or that names no parent of ours (`gatew
 `conditions.Conditions` from the conditions our controller last wrote for that parentRef in
 `obj`'s status (so lastTransitionTime is kept when nothing changed), then:
 
-- a Gateway: `attach_to(ref, listeners, owner, "Gateway", conds)` with the Gateway's own
-  listeners;
+- a Gateway: its own listeners;
 - a ListenerSet its Gateway has not accepted: Accepted False, NotAllowedByListeners;
-- an accepted ListenerSet: `attach_to(ref, listeners, owner, "ListenerSet", conds)` with the
-  set's listeners.
+- an accepted ListenerSet: the set's listeners.
 
-`attach_to` is the route kind's own: it narrows the listeners with `matching_listeners` (the
-spec's order of refusals: no listener with that sectionName/port, none accepting the kind, none
-admitting the route's namespace, no hostname in common; each sets Accepted False with its
-reason), then returns its kind of attachment for each listener left. Then `resolved_refs(conds)`
-sets ResolvedRefs (`set_resolved_refs` from the backend references the kind refused). The result
-is an `Attached` value: one status entry per parentRef with our controllerName, in parentRef
-order, and every (listener, attachment) made.
+Of those listeners `_matching_listeners` keeps the ones the parentRef selects and that take the
+route (the spec's order of refusals: no listener with that sectionName/port, none accepting the
+kind, none admitting the route's namespace, no hostname in common; each sets Accepted False with
+its reason). If some are left, what the route kind's translation says (`Attaching`) decides:
+Accepted False, UnsupportedValue, for a value this implementation does not serve; otherwise
+Accepted True (and PartiallyInvalid True when rules were left out), and the kind's attachment
+for each listener left. ResolvedRefs then comes from the backend references the translation
+refused (`_set_resolved_refs`). The result is an `Attached` value: one status entry per
+parentRef with our controllerName, in parentRef order, and every (listener, attachment) made.
 """
 
 from __future__ import annotations
@@ -63,18 +63,23 @@ class Attached:
     placed: tuple[Placed, ...]
 
 
-# (parentRef, the parent's listeners, (namespace, name) of the parent, "Gateway" or
-# "ListenerSet", the parentRef's conditions) -> the attachments made
-AttachTo = Callable[[ParentRef, list[ListenerState], tuple[str, str], str, c.Conditions],
-                    list[Placed]]
-ResolvedRefs = Callable[[c.Conditions], None]
+@dataclass(frozen=True)
+class Attaching:
+    """What attaching a route of `kind` takes from its translation."""
+
+    kind: str
+    # the attachment made to a listener, from the hostnames it serves the route for there
+    attachment: Callable[[tuple[str, ...]], Any]
+    refused: Sequence[Refused] = ()  # backend references refused: ResolvedRefs
+    unsupported: str = ""  # why the route is not Accepted (UnsupportedValue); "" if it is
+    dropped: str = ""  # the rules left out, for PartiallyInvalid; "" if none
 
 
-def attach_parents(obj: dict[str, Any], route: Routed,
-                   gateways: Mapping[tuple[str, str], GatewayState], controller: str,
+def attach_parents(obj: dict[str, Any], route: Routed, how: Attaching,
+                   gateways: Mapping[tuple[str, str], GatewayState],
+                   namespace_labels: Mapping[str, dict[str, str]], controller: str,
                    now: str | None,
-                   listener_sets: Mapping[tuple[str, str], SetState] | None,
-                   attach_to: AttachTo, resolved_refs: ResolvedRefs) -> Attached:
+                   listener_sets: Mapping[tuple[str, str], SetState] | None) -> Attached:
     """Attach `route` to each parent of ours it names."""
     previous = {ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
                 for p in (obj.get("status") or {}).get("parents") or ()
@@ -91,18 +96,32 @@ def attach_parents(obj: dict[str, Any], route: Routed,
             continue
         status_ref = ref.status_ref(route.meta.namespace)
         conds = c.Conditions(previous.get(ref_key(status_ref), ()), route.meta.generation, now)
-        if isinstance(parent, GatewayState):
-            placed += attach_to(ref, parent.listeners, key, "Gateway", conds)
-        elif not parent.accepted:
+        if isinstance(parent, SetState) and not parent.accepted:
             conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
                       f'ListenerSet "{key[0]}/{key[1]}" is not accepted by its Gateway: see its '
                       "conditions")
         else:
-            placed += attach_to(ref, parent.listeners, key, "ListenerSet", conds)
-        resolved_refs(conds)
+            matched = _matching_listeners(ref, route, how.kind, parent.listeners, key, ref.kind,
+                                         namespace_labels, conds)
+            placed += _attach(how, matched, conds)
+        _set_resolved_refs(how.refused, conds)
         parents.append({"parentRef": status_ref, "controllerName": controller,
                         "conditions": conds.as_list()})
     return Attached(parents, tuple(placed))
+
+
+def _attach(how: Attaching, matched: list[tuple[ListenerState, tuple[str, ...]]],
+            conds: c.Conditions) -> list[Placed]:
+    """The attachments to the `matched` listeners of one parent, unless the route is refused."""
+    if not matched:
+        return []
+    if how.unsupported:
+        conds.set(c.ACCEPTED, False, c.UNSUPPORTED_VALUE, how.unsupported)
+        return []
+    conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
+    if how.dropped:
+        conds.set(c.PARTIALLY_INVALID, True, c.UNSUPPORTED_VALUE, how.dropped)
+    return [(ls, how.attachment(hosts)) for ls, hosts in matched]
 
 
 def ref_key(ref: dict[str, Any]) -> tuple[object, ...]:
@@ -111,7 +130,7 @@ def ref_key(ref: dict[str, Any]) -> tuple[object, ...]:
             ref.get("sectionName"), ref.get("port"))
 
 
-def matching_listeners(ref: ParentRef, route: Routed, kind: str, listeners: list[ListenerState],
+def _matching_listeners(ref: ParentRef, route: Routed, kind: str, listeners: list[ListenerState],
                        owner: tuple[str, str], owner_kind: str,
                        namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
                        ) -> list[tuple[ListenerState, tuple[str, ...]]]:
@@ -150,7 +169,7 @@ def matching_listeners(ref: ParentRef, route: Routed, kind: str, listeners: list
     return matched
 
 
-def set_resolved_refs(refused: Sequence[Refused], conds: c.Conditions) -> None:
+def _set_resolved_refs(refused: Sequence[Refused], conds: c.Conditions) -> None:
     """ResolvedRefs from the backend references a route's translation refused."""
     if refused:
         conds.set(c.RESOLVED_REFS, False, refused[0].reason,

@@ -19,20 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from propylon.api.httproute import ParentRef
 from propylon.api.tlsroute import TLSRoute
 from propylon.ir.model import Cluster, WeightedBackend
-from propylon.translate import conditions as c
 from propylon.translate.backends import Backends, Refused
-from propylon.translate.gateways import GatewayState, ListenerState
+from propylon.translate.gateways import GatewayState
 from propylon.translate.listenersets import SetState
-from propylon.translate.parents import (
-    Attached,
-    Placed,
-    attach_parents,
-    matching_listeners,
-    set_resolved_refs,
-)
+from propylon.translate.parents import Attached, Attaching, attach_parents
 
 KIND = "TLSRoute"
 
@@ -80,25 +72,8 @@ def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
            ) -> Attached:
     """Attach `route` to TLS listeners of our Gateways and ListenerSets (`listenersets.SetState`
     by namespace and name): our status entries and the attachments."""
-    def attach_to(ref: ParentRef, listeners: list[ListenerState], owner: tuple[str, str],
-                  owner_kind: str, conds: c.Conditions) -> list[Placed]:
-        return _attach_to(ref, route, translated, listeners, owner, owner_kind,
-                          namespace_labels, conds)
-
-    return attach_parents(obj, route, gateways, controller, now, listener_sets, attach_to,
-                          lambda conds: set_resolved_refs(translated.refused, conds))
-
-
-def _attach_to(ref: ParentRef, route: TLSRoute, translated: TranslatedTLS,
-               listeners: list[ListenerState], owner: tuple[str, str], owner_kind: str,
-               namespace_labels: Mapping[str, dict[str, str]], conds: c.Conditions,
-               ) -> list[Placed]:
-    """Attach to the listeners of one parent (a Gateway's own, or a ListenerSet's)."""
-    matched = matching_listeners(ref, route, KIND, listeners, owner, owner_kind,
-                                 namespace_labels, conds)
-    if not matched:
-        return []
     name = f"{route.meta.namespace}/{route.meta.name}"
-    conds.set(c.ACCEPTED, True, "Accepted", "the route is attached")
-    return [(ls, TLSAttachment(name, route.meta.creation_timestamp, hosts, translated))
-            for ls, hosts in matched]
+    how = Attaching(KIND, lambda hosts: TLSAttachment(name, route.meta.creation_timestamp, hosts,
+                                                      translated), translated.refused)
+    return attach_parents(obj, route, how, gateways, namespace_labels, controller, now,
+                          listener_sets)
