@@ -48,7 +48,7 @@ from lightkube.core.exceptions import ApiError
 from propylon.api.kinds import KindInfo, by_api_version
 from propylon.client import resource_class
 from propylon.translate.statusmerge import wanted_status
-from propylon.translate.types import WRITE_TIME, StatusUpdate
+from propylon.translate.types import StatusUpdate, WriteTime
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ def stamped(value: Any, now: str) -> Any:
     """`value` with `now` for every lastTransitionTime that is `WRITE_TIME` (rebuilt where one
     is, shared elsewhere)."""
     if isinstance(value, dict):
-        out = {k: now if k == "lastTransitionTime" and v is WRITE_TIME else stamped(v, now)
+        out = {k: now if k == "lastTransitionTime" and isinstance(v, WriteTime)
+               else stamped(v, now)
                for k, v in value.items()}
         return value if all(map(operator.is_, out.values(), value.values())) else out
     if isinstance(value, list):

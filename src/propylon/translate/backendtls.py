@@ -40,7 +40,7 @@ from propylon.translate.pem import ca_bundle_problem
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
 from propylon.translate.tls import TLS_TYPE, CertificateError, key_pair
-from propylon.translate.types import StatusUpdate
+from propylon.translate.types import Now, StatusUpdate
 
 KIND = "BackendTLSPolicy"
 NO_VALID_CA_CERTIFICATE = "NoValidCACertificate"
@@ -111,7 +111,7 @@ class BackendTLS:
 
     def statuses(self, states: Mapping[tuple[str, str], GatewayState],
                  placements: Mapping[ListenerId, Placements], controller_name: str,
-                 now: str) -> list[StatusUpdate]:
+                 now: Now) -> list[StatusUpdate]:
         """Every policy's ancestors of this controller: the Gateways (of `states`, ours) whose
         attached routes (on their own listeners or their ListenerSets') use a Service port it
         targets; call it once routes of every kind are attached. A policy with none gets an empty list,

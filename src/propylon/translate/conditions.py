@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from propylon.translate.types import Now
+
 # Condition types and reasons, as the Gateway API spec names them.
 ACCEPTED = "Accepted"
 PROGRAMMED = "Programmed"
@@ -53,7 +55,7 @@ class Conditions:
     """The conditions of one status block, keyed by type."""
 
     def __init__(self, previous: Iterable[dict[str, Any]], generation: int,
-                 now: str | None) -> None:
+                 now: Now | None) -> None:
         self._previous = {c.get("type"): c for c in previous}
         self._generation = generation
         self._now = now
@@ -84,7 +86,7 @@ def changed(entries: Iterable[dict[str, Any]]) -> bool:
                for entry in entries for cond in entry.get("conditions") or ())
 
 
-def stamp(entries: Iterable[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+def stamp(entries: Iterable[dict[str, Any]], now: Now) -> list[dict[str, Any]]:
     """Status `entries` (rebuilt, not modified) with `now` for the lastTransitionTime of the
     conditions that changed, made with `now` None."""
     return [{**entry, "conditions": [{**cond, "lastTransitionTime": now}

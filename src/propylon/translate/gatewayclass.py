@@ -12,7 +12,7 @@ from propylon.api.gateway import GatewayClass
 from propylon.api.meta import status_conditions
 from propylon.translate import conditions as c
 from propylon.translate.parameters import ParametersError
-from propylon.translate.types import StatusUpdate
+from propylon.translate.types import Now, StatusUpdate
 
 SUPPORTED_FEATURES = tuple(sorted((
     "Gateway",
@@ -67,7 +67,7 @@ SUPPORTED_FEATURES = tuple(sorted((
 )))
 
 
-def class_status(obj: dict[str, Any], gc: GatewayClass, now: str,
+def class_status(obj: dict[str, Any], gc: GatewayClass, now: Now,
                  parameters: ParametersError | None = None) -> StatusUpdate:
     conds = c.Conditions(status_conditions(obj), gc.meta.generation, now)
     if parameters is not None:

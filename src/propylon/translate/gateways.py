@@ -36,7 +36,7 @@ from propylon.translate import frontend
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
 from propylon.translate.tls import CertificateError, resolve_certificates
-from propylon.translate.types import StatusUpdate
+from propylon.translate.types import Now, StatusUpdate
 
 SUPPORTED_PROTOCOLS = ("HTTP", "HTTPS", "TLS")
 ROUTE_KINDS = {"HTTP": ("HTTPRoute", "GRPCRoute"), "HTTPS": ("HTTPRoute", "GRPCRoute"),
@@ -87,7 +87,7 @@ class GatewayState:
 
 
 def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str], Secret],
-             grants: Grants, now: str,
+             grants: Grants, now: Now,
              config_maps: Mapping[tuple[str, str], ConfigMap] | None = None) -> GatewayState:
     previous = {li.get("name"): li.get("conditions") or ()
                 for li in (obj.get("status") or {}).get("listeners") or () if isinstance(li, dict)}
@@ -116,7 +116,7 @@ def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str],
 
 def listener_state(li: Listener, at: ListenerId, generation: int, previous: Any,
                    secrets: Mapping[tuple[str, str], Secret], grants: Grants,
-                   now: str) -> ListenerState:
+                   now: Now) -> ListenerState:
     """One listener of a Gateway or of a ListenerSet (`at`: its kind, namespace and name, the
     listener's position), on its own: protocol, route kinds, certificates. Conflicts are decided
     afterwards."""
@@ -190,7 +190,7 @@ def port_state(infra: InfraState | None, port: int) -> PortState | None:
 
 
 def status(state: GatewayState, placements: Mapping[ListenerId, Placements],
-           infra: InfraState | None, now: str,
+           infra: InfraState | None, now: Now,
            rejections: Rejections | None = None) -> StatusUpdate:
     gw = state.gateway
     conds = c.Conditions(status_conditions(state.obj), gw.meta.generation, now)

@@ -59,6 +59,7 @@ from propylon.translate.gateways import GatewayState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached, Attaching, attach_parents
 from propylon.translate.precedence import Ranked
+from propylon.translate.types import Now
 
 KIND = "HTTPRoute"
 DEFAULT_RETRY_ATTEMPTS = 1  # `retry.attempts` unset: implementation-specific, Envoy's default
@@ -285,7 +286,7 @@ def apply_filter(f: HTTPFilter, fields: dict[str, Any],
 def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Translated,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
-           now: str | None, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
+           now: Now | None, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
            kind: str = KIND) -> Attached:
     """Attach `route` (of `kind`) to listeners of our Gateways and ListenerSets
     (`listenersets.SetState` by namespace and name): our status entries and the attachments."""

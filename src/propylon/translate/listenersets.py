@@ -44,7 +44,7 @@ from propylon.translate.gateways import (
 )
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
-from propylon.translate.types import StatusUpdate
+from propylon.translate.types import Now, StatusUpdate
 
 KIND = "ListenerSet"
 NOT_ALLOWED = "NotAllowed"
@@ -90,7 +90,7 @@ def _precedence(ls: ListenerSet) -> tuple[str, str, str]:
 def evaluate(objs: Iterable[dict[str, Any]], gateways: Mapping[tuple[str, str], GatewayState],
              namespace_labels: Mapping[str, dict[str, str]],
              secrets: Mapping[tuple[str, str], Secret], grants: Grants,
-             now: str) -> tuple[dict[tuple[str, str], GatewayState], list[SetState]]:
+             now: Now) -> tuple[dict[tuple[str, str], GatewayState], list[SetState]]:
     """Every ListenerSet of our Gateways, judged, and `gateways` with their accepted ones."""
     decoded = sorted(((ListenerSet.decode(o), o) for o in objs), key=lambda p: _precedence(p[0]))
     claims = {key: _own_claims(state) for key, state in gateways.items()}
@@ -128,7 +128,7 @@ def _previous(obj: dict[str, Any]) -> dict[str, Any]:
             if isinstance(li, dict) and isinstance(li.get("name"), str)}
 
 
-def _rejected(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, now: str, reason: str,
+def _rejected(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, now: Now, reason: str,
               message: str) -> SetState:
     previous = _previous(obj)
     listeners = []
@@ -153,7 +153,7 @@ def _own_claims(state: GatewayState) -> Claims:
 
 
 def _judge(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, claims: Claims,
-           secrets: Mapping[tuple[str, str], Secret], grants: Grants, now: str) -> SetState:
+           secrets: Mapping[tuple[str, str], Secret], grants: Grants, now: Now) -> SetState:
     previous = _previous(obj)
     listeners = []
     for i, li in enumerate(ls.listeners):
@@ -197,7 +197,7 @@ def _conflict(s: ListenerState, claims: Claims) -> ListenerState:
 
 
 def status(s: SetState, placements: Mapping[ListenerId, Placements], infra: InfraState | None,
-           now: str, rejections: Rejections | None = None) -> StatusUpdate:
+           now: Now, rejections: Rejections | None = None) -> StatusUpdate:
     ls = s.listener_set
     conds = c.Conditions(status_conditions(s.obj), ls.meta.generation, now)
     conds.set(c.ACCEPTED, s.accepted, s.reason, s.message)

@@ -59,6 +59,7 @@ from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached
 from propylon.translate.placements import ListenerId, Placements, RouteId
+from propylon.translate.types import Now
 
 T = TypeVar("T")
 Key = tuple[Hashable, ...]
@@ -133,7 +134,7 @@ class RouteEntry:
     parents: list[dict[str, Any]] = field(default_factory=list)
     placed: dict[ListenerId, tuple[Any, ...]] = field(default_factory=dict)
     timed: bool = False  # a condition of `parents` changed: its time is stamped each pass
-    stamped: tuple[str, list[dict[str, Any]]] | None = None
+    stamped: tuple[Now, list[dict[str, Any]]] | None = None
     update: Any = None
     update_for: list[dict[str, Any]] | None = None
 
@@ -159,7 +160,7 @@ class Memo:
         self._recheck = False  # this pass's Backends is new: check every route's trace
         self._endpoints: Endpoints | None = None
         self._slices: tuple[dict[str, Any], ...] = ()
-        self._now: str | None = None
+        self._now: Now | None = None
         self._clock_moved = False
         self.hits = 0
         self.misses = 0
@@ -203,7 +204,7 @@ class Memo:
             self._endpoints, self._slices = build(), slices
         return self._endpoints
 
-    def context(self, value: Hashable, now: str) -> int:
+    def context(self, value: Hashable, now: Now) -> int:
         """A number that stays the same from pass to pass while `value` is equal; when it
         changes, every route is translated this pass."""
         self._everything = value != self._context or self._context_id == 0
@@ -285,7 +286,7 @@ class Memo:
         return entry.rules  # type: ignore[no-any-return]
 
     def attach(self, rid: RouteId, entry: RouteEntry, obj: dict[str, Any], translated: object,
-               context: int, now: str,
+               context: int, now: Now,
                run: Callable[..., Attached]) -> list[dict[str, Any]]:
         """The status entries of `run(now=None)` (a route kind's `attach`), or of its last
         outcome; `now` stamped in either way. Placements follow the outcome."""

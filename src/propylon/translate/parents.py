@@ -35,6 +35,7 @@ from propylon.translate.backends import Refused
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.hostnames import route_hostnames
 from propylon.translate.listenersets import SetState
+from propylon.translate.types import Now
 
 METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -78,7 +79,7 @@ class Attaching:
 def attach_parents(obj: dict[str, Any], route: Routed, how: Attaching,
                    gateways: Mapping[tuple[str, str], GatewayState],
                    namespace_labels: Mapping[str, dict[str, str]], controller: str,
-                   now: str | None,
+                   now: Now | None,
                    listener_sets: Mapping[tuple[str, str], SetState] | None) -> Attached:
     """Attach `route` to each parent of ours it names."""
     previous = {ref_key(p.get("parentRef") or {}): p.get("conditions") or ()

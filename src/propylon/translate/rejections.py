@@ -29,14 +29,14 @@ from typing import Any
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections
 from propylon.translate import conditions as c
 from propylon.translate.parents import ref_key
-from propylon.translate.types import StatusUpdate
+from propylon.translate.types import Now, StatusUpdate
 
 ROUTE_KINDS = {"httproute": "HTTPRoute", "grpcroute": "GRPCRoute"}
 
 
 def refuse_routes(statuses: Iterable[StatusUpdate], rejections: Mapping[GatewayKey, Rejections],
                   irs: Mapping[GatewayKey, GatewayIR], routes: Mapping[str, Iterable[dict[str, Any]]],
-                  listener_sets: Iterable[dict[str, Any]], now: str) -> list[StatusUpdate]:
+                  listener_sets: Iterable[dict[str, Any]], now: Now) -> list[StatusUpdate]:
     """`statuses` with the refusals of `rejections` written into the routes' parent entries.
     `routes` maps a route kind to its objects, `listener_sets` are the ListenerSet objects
     (a route attached through one belongs to that ListenerSet's Gateway)."""
@@ -101,7 +101,7 @@ def _parent(listener_set: dict[str, Any]) -> GatewayKey:
 
 def _route_update(update: StatusUpdate, obj: dict[str, Any],
                   refused: dict[GatewayKey, tuple[dict[int, str], list[str]]],
-                  gateway_of: Mapping[tuple[str, str], GatewayKey], now: str) -> StatusUpdate:
+                  gateway_of: Mapping[tuple[str, str], GatewayKey], now: Now) -> StatusUpdate:
     rules = len((obj.get("spec") or {}).get("rules") or ()) or 1
     previous = {(p.get("controllerName"), ref_key(p.get("parentRef") or {})):
                 p.get("conditions") or ()

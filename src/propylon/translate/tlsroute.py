@@ -25,6 +25,7 @@ from propylon.translate.backends import Backends, Refused
 from propylon.translate.gateways import GatewayState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached, Attaching, attach_parents
+from propylon.translate.types import Now
 
 KIND = "TLSRoute"
 
@@ -68,7 +69,7 @@ def translate_backends(route: TLSRoute, backends: Backends) -> TranslatedTLS:
 def attach(obj: dict[str, Any], route: TLSRoute, translated: TranslatedTLS,
            gateways: Mapping[tuple[str, str], GatewayState],
            namespace_labels: Mapping[str, dict[str, str]], controller: str,
-           now: str | None, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
+           now: Now | None, listener_sets: Mapping[tuple[str, str], SetState] | None = None,
            ) -> Attached:
     """Attach `route` to TLS listeners of our Gateways and ListenerSets (`listenersets.SetState`
     by namespace and name): our status entries and the attachments."""

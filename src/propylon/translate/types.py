@@ -29,15 +29,17 @@ class Store(Protocol):
     def put(self, key: tuple[Hashable, ...] | None, value: Any) -> None: ...
 
 
-class _WriteTime(str):
-    """The type of `WRITE_TIME`, so that no input can hold it."""
+@dataclass(frozen=True)
+class WriteTime:
+    """The type of `WRITE_TIME`: a value no input holds, told apart by its type."""
 
 
 # A Snapshot's `now` for a writer that stamps the time itself: conditions that change carry
-# this object as lastTransitionTime, and the status writer replaces it with the time of the
+# this value as lastTransitionTime, and the status writer replaces it with the time of the
 # write. A pass then depends on no clock, so a status not written yet is not a new one every
-# second. Its text is empty, which an API server refuses as a time, should it ever get out.
-WRITE_TIME = _WriteTime()
+# second. It is no string, so it cannot pass for a time, should it ever get out.
+WRITE_TIME = WriteTime()
+Now = str | WriteTime  # the lastTransitionTime of conditions that change now
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Snapshot:
     infra: Mapping[GatewayKey, InfraState] = field(default_factory=dict)
     controller_name: str = DEFAULT_CONTROLLER_NAME
     # lastTransitionTime of conditions that change now (or `WRITE_TIME`)
-    now: str = "1970-01-01T00:00:00Z"
+    now: Now = "1970-01-01T00:00:00Z"
     # what each Gateway's Envoys refuse, as the xDS server reports it (see `rejections`)
     rejections: Mapping[GatewayKey, Rejections] = field(default_factory=dict)
 
