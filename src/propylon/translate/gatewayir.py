@@ -7,7 +7,8 @@ its own RouteConfig `<ns>/<gw>/<listener>`. Listener isolation: a hostname is se
 routes of the most specific listener matching it, and every listener hostname gets a virtual host
 even without routes, so its requests 404 instead of falling into a wildcard listener's routes.
 There is a catch-all `*` virtual host only for a listener without hostname, so unknown hosts 404.
-A redirect carries the scheme and port of the listener serving it (its Location defaults to them).
+A redirect carries the scheme and port of the listener serving it (its Location defaults to them:
+`httproute.Translated.served_on`).
 An HTTPS listener's table answers 421 (Misdirected Request) for the hosts another HTTPS listener
 of its port serves, since HTTP/2 clients reuse a connection across names its certificate covers.
 A TLS listener (TLSRoutes) adds one TCPFilterChain per route to its port's listener, selected by
@@ -30,8 +31,7 @@ listener whose hostnames a more specific listener serves adds none.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import dataclass
 
 from propylon.ir.model import (
     Cluster,
@@ -66,15 +66,6 @@ def _owner(hostname: str, listeners: list[ListenerState]) -> ListenerState | Non
     fitting = [ls for ls in listeners
                if ls.spec.hostname is None or matches(ls.spec.hostname, hostname)]
     return min(fitting, key=lambda ls: specificity(ls.spec.hostname), default=None)
-
-
-def _on_listener(routes: list[Ranked], ls: ListenerState) -> list[Ranked]:
-    """Redirects learn the scheme and port of the listener they are served on."""
-    scheme: Literal["http", "https"] = "https" if ls.spec.protocol == "HTTPS" else "http"
-    return [r if r.route.redirect is None else replace(r, route=replace(
-        r.route, redirect=replace(r.route.redirect, listener_scheme=scheme,
-                                  listener_port=ls.spec.port)))
-            for r in routes]
 
 
 def _route_config(name: str, listeners: list[ListenerState], placed: Placed,
@@ -174,7 +165,7 @@ def _virtual_host(name: str, domain: str, serving: list[ListenerState], placed: 
     sources = [(translated, ls) for ls in serving
                for per_route in placed[ls.at].hosts.get(domain, {}).values()
                for translated in per_route]
-    routes = [r for translated, ls in sources for r in _on_listener(translated.routes, ls)]
+    routes = [r for translated, ls in sources for r in translated.served_on(ls.spec)]
     clusters: dict[str, Cluster] = {}
     for translated, _ in sources:
         clusters.update(translated.clusters)

@@ -3,7 +3,9 @@
 `translate_rules(route, backends)` turns every (rule, match) pair into an `ir.Route` once per
 route (filters, timeouts, retries, weighted backends; a rule whose backends all fail, or that
 has none, answers 500), and reports what went wrong with references (ResolvedRefs) or values
-this implementation does not support (Accepted False, UnsupportedValue).
+this implementation does not support (Accepted False, UnsupportedValue). Those routes are
+finished here: `Translated.served_on(listener)` is them as a listener serves them, a redirect
+taking the listener's scheme and port (what `gatewayir` puts in each virtual host).
 
 A rule with a regular expression Envoy would refuse (`regexes.problem`: RE2 syntax and program
 size; in a match, or the one a CORS allowed origin becomes) is dropped, as the spec allows:
@@ -31,10 +33,11 @@ per parentRef is written with our controllerName.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from propylon.api.formats import duration_ms
+from propylon.api.gateway import Listener
 from propylon.api.grpcroute import GRPCRoute, GRPCRule
 from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, Rule
 from propylon.ir.model import (
@@ -74,6 +77,15 @@ class Translated:
     refused: list[Refused] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # rules left out, each with why
+
+    def served_on(self, listener: Listener) -> list[Ranked]:
+        """The routes as `listener` serves them: a redirect learns the listener's scheme and
+        port (its Location defaults to them)."""
+        scheme: Literal["http", "https"] = "https" if listener.protocol == "HTTPS" else "http"
+        return [r if r.route.redirect is None else replace(r, route=replace(
+            r.route, redirect=replace(r.route.redirect, listener_scheme=scheme,
+                                      listener_port=listener.port)))
+                for r in self.routes]
 
 
 @dataclass(frozen=True)
