@@ -21,12 +21,12 @@ would refuse (`envoy_limits`) is UnsupportedValue too, and so is `sessionPersist
 is not implemented (never silently ignored). `retry.attempts` unset means one
 retry.
 
-`attach(route, ...)` then walks the route's parentRefs with `parents.attach_parents` (GRPCRoutes
-attach the same way, with their own kind checked against the listeners' supportedKinds). For each Gateway of ours (its own
-listeners) or ListenerSet of ours (that set's listeners, with allowedRoutes "Same" meaning the
-set's namespace) it narrows the listeners by sectionName and port (NoMatchingParent), by
-allowedRoutes namespaces and kinds (NotAllowedByListeners) and by hostname intersection
-(NoMatchingListenerHostname); the route attaches to every listener left, and one status entry
+`attach(route, ...)` then walks the route's parentRefs with `parents.attach_parents`
+(GRPCRoutes attach the same way, with their own kind checked against the listeners'
+supportedKinds). For each Gateway of ours (its own listeners) or ListenerSet of ours (that set's
+listeners, with allowedRoutes "Same" meaning the set's namespace) it narrows the listeners by
+sectionName and port (NoMatchingParent), by allowedRoutes namespaces and kinds
+(NotAllowedByListeners) and by hostname intersection (NoMatchingListenerHostname); the route attaches to every listener left, and one status entry
 per parentRef is written with our controllerName.
 """
 
@@ -302,9 +302,9 @@ def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Transl
            kind: str = KIND) -> Attached:
     """Attach `route` (of `kind`) to listeners of our Gateways and ListenerSets
     (`listenersets.SetState` by namespace and name): our status entries and the attachments."""
-    refused = translated.unsupported or (translated.dropped and not translated.routes)
+    not_served = translated.unsupported or (translated.dropped and not translated.routes)
     how = Attaching(kind, lambda hosts: Attachment(translated, hosts), translated.refused,
-                    "; ".join(translated.unsupported + translated.dropped) if refused else "",
+                    "; ".join(translated.unsupported + translated.dropped) if not_served else "",
                     "Dropped Rule(s): " + "; ".join(translated.dropped)
                     if translated.dropped else "")
     return attach_parents(obj, route, how, gateways, namespace_labels, controller, now,
