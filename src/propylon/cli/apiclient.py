@@ -22,7 +22,6 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from propylon.api.kinds import KindInfo
 from propylon.apiserver.errors import APIError
 from propylon.cli.kubeconfig import ClusterConfig
 
@@ -48,19 +47,6 @@ def error_message(err: APIError) -> str:
     if err.reason:
         return f"Error from server ({err.reason}): {err.message}"
     return f"Error from server: {err.message}"
-
-
-def collection_path(info: KindInfo, namespace: str | None) -> str:
-    """`/apis/GROUP/VERSION[/namespaces/NS]/PLURAL` (`/api/v1/...` for the core group);
-    `namespace=None` lists a namespaced kind across all namespaces."""
-    prefix = f"/apis/{info.group}/{info.version}" if info.group else f"/api/{info.version}"
-    if info.namespaced and namespace is not None:
-        prefix += f"/namespaces/{urllib.parse.quote(namespace, safe='')}"
-    return f"{prefix}/{info.plural}"
-
-
-def object_path(info: KindInfo, namespace: str | None, name: str) -> str:
-    return f"{collection_path(info, namespace)}/{urllib.parse.quote(name, safe='')}"
 
 
 class APIClient:
