@@ -8,7 +8,8 @@ are decoded JSON. A status >= 400 raises `APIError` (the class the embedded API 
 `Error from server (NotFound): gateways.gateway.networking.k8s.io "x" not found`, or for a 422
 `The Gateway "x" is invalid:` followed by one `* field: message` line per cause.
 
-`collection_path()` and `object_path()` build the REST paths of a kind from `propylon.api.kinds`.
+The REST paths come from `propylon.client` (`collection_path()`, `object_path()`), which the
+control plane's `KubeClient` uses for its watches.
 """
 
 from __future__ import annotations
