@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import lightkube
 import pytest
 
 from propylon.apiserver import APIServer
-from propylon.client import load_client
+from propylon.client import KubeClient, load_client
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,8 +25,8 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
-async def kube_client(tmp_path: Path) -> AsyncIterator[lightkube.AsyncClient]:
-    """A lightkube client of an embedded API server (built-in kinds, no validator) whose state
+async def kube_client(tmp_path: Path) -> AsyncIterator[KubeClient]:
+    """A `KubeClient` of an embedded API server (built-in kinds, no validator) whose state
     is in `tmp_path/api`; both are closed after the test."""
     server = APIServer(tmp_path / "api")
     await server.start()

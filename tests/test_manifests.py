@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import lightkube
 import pytest
 
 from propylon.api.kinds import by_kind
 from propylon.api.validation import validate
 from propylon.apiserver import APIServer
-from propylon.client import load_client, resource_class
+from propylon.client import KubeClient, KubeError, PatchType, load_client, resource_class
 from propylon.manifests import (
     APPLIED_FROM,
     ManifestError,
@@ -91,7 +90,7 @@ def test_missing_path_is_an_error(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[lightkube.AsyncClient]:
+async def client(tmp_path: Path) -> AsyncIterator[KubeClient]:
     server = APIServer(tmp_path / "api", validator=validate)
     await server.start()
     c = load_client(server.kubeconfig_path)
@@ -100,15 +99,15 @@ async def client(tmp_path: Path) -> AsyncIterator[lightkube.AsyncClient]:
     await server.stop()
 
 
-async def get_gateway(client: lightkube.AsyncClient, name: str) -> dict[str, Any] | None:
+async def get_gateway(client: KubeClient, name: str) -> dict[str, Any] | None:
     try:
         return dict(await client.get(resource_class(by_kind("Gateway")), name, namespace="default"))
-    except lightkube.ApiError:
+    except KubeError:
         return None
 
 
 async def test_apply_creates_updates_and_reports_errors_per_object(
-        client: lightkube.AsyncClient, tmp_path: Path) -> None:
+        client: KubeClient, tmp_path: Path) -> None:
     f = write(tmp_path / "m.yaml", GATEWAY_YAML.format(name="api-gateway", port=80) + "---\n"
               + GATEWAY_YAML.format(name="broken", port=0) + "---\n"
               + GATEWAY_YAML.format(name="other", port=81))
@@ -137,7 +136,7 @@ def touch_later(path: Path, text: str) -> None:
     os.utime(path, ns=(before + 10**9, before + 10**9))
 
 
-async def test_sync_applies_reapplies_and_prunes(client: lightkube.AsyncClient, tmp_path: Path) -> None:
+async def test_sync_applies_reapplies_and_prunes(client: KubeClient, tmp_path: Path) -> None:
     manifests = tmp_path / "manifests"
     a = write(manifests / "a.yaml", GATEWAY_YAML.format(name="ga", port=80) + "---\n"
               + GATEWAY_YAML.format(name="gb", port=80))
@@ -166,7 +165,7 @@ async def test_sync_applies_reapplies_and_prunes(client: lightkube.AsyncClient, 
 
 
 async def test_sync_never_prunes_objects_it_does_not_own(
-        client: lightkube.AsyncClient, tmp_path: Path) -> None:
+        client: KubeClient, tmp_path: Path) -> None:
     manifests = tmp_path / "manifests"
     a = write(manifests / "a.yaml", GATEWAY_YAML.format(name="mine", port=80))
     sync = ManifestSync(client, [manifests], tmp_path / "applied.json")
@@ -178,7 +177,7 @@ async def test_sync_never_prunes_objects_it_does_not_own(
     # Taken over with kubectl (annotation removed): forgotten, not deleted.
     gw_class = resource_class(by_kind("Gateway"))
     await client.patch(gw_class, "mine", {"metadata": {"annotations": {APPLIED_FROM: None}}},
-                       namespace="default", patch_type=lightkube.types.PatchType.MERGE)
+                       namespace="default", patch_type=PatchType.MERGE)
     a.unlink()
     await sync.sync_once()
     assert await get_gateway(client, "mine") is not None
@@ -186,7 +185,7 @@ async def test_sync_never_prunes_objects_it_does_not_own(
 
 
 async def test_sync_prunes_a_file_removed_while_stopped(
-        client: lightkube.AsyncClient, tmp_path: Path) -> None:
+        client: KubeClient, tmp_path: Path) -> None:
     manifests = tmp_path / "manifests"
     a = write(manifests / "a.yaml", GATEWAY_YAML.format(name="ga", port=80))
     write(manifests / "b.yaml", GATEWAY_YAML.format(name="gb", port=80))
@@ -200,7 +199,7 @@ async def test_sync_prunes_a_file_removed_while_stopped(
     assert await get_gateway(client, "gb") is not None
 
 
-async def test_sync_run_picks_up_new_files(client: lightkube.AsyncClient, tmp_path: Path) -> None:
+async def test_sync_run_picks_up_new_files(client: KubeClient, tmp_path: Path) -> None:
     manifests = tmp_path / "manifests"
     manifests.mkdir()
     sync = ManifestSync(client, [manifests], tmp_path / "applied.json", poll_s=0.05)
@@ -218,7 +217,7 @@ async def test_sync_run_picks_up_new_files(client: lightkube.AsyncClient, tmp_pa
 
 
 async def test_sync_keeps_what_kubectl_added_and_takes_over_the_legacy_manager(
-        client: lightkube.AsyncClient, tmp_path: Path) -> None:
+        client: KubeClient, tmp_path: Path) -> None:
     manifests = tmp_path / "manifests"
     state = tmp_path / "applied.json"
     two = GATEWAY_YAML.format(name="gw", port=80) + "  - {name: web, port: 81, protocol: HTTP}\n"
@@ -229,7 +228,7 @@ async def test_sync_keeps_what_kubectl_added_and_takes_over_the_legacy_manager(
     await client.patch(resource_class(by_kind("Gateway")), "gw", [
         {"op": "add", "path": "/spec/listeners/-",
          "value": {"name": "patched", "port": 82, "protocol": "HTTP"}}],
-        namespace="default", patch_type=lightkube.types.PatchType.JSON,
+        namespace="default", patch_type=PatchType.JSON,
         field_manager="kubectl-patch")
 
     touch_later(a, GATEWAY_YAML.format(name="gw", port=80))  # `web` removed from the file

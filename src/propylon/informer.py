@@ -27,8 +27,7 @@ identical object) does not call it, nor does a modification for which `quiet(obj
 controller's own status writes coming back). `quiet` is asked before the store takes `obj`, so
 it can compare `obj` with the version it replaces.
 
-The watch request is built with lightkube's request builder so that `allowWatchBookmarks` can be
-set: lightkube's public `watch()` does not expose that parameter.
+The list and the watch go through `propylon.client.KubeClient`.
 """
 
 from __future__ import annotations
@@ -39,13 +38,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import httpx2
-import lightkube
-from lightkube.core.exceptions import ApiError
-from lightkube.core.selector import build_selector
-
 from propylon.api.kinds import KindInfo
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, resource_class
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +62,7 @@ def object_key(obj: dict[str, Any]) -> ObjectKey:
 class Informer:
     """Mirror of one kind; see the module docstring."""
 
-    def __init__(self, client: lightkube.AsyncClient, info: KindInfo,
+    def __init__(self, client: KubeClient, info: KindInfo,
                  on_change: Callable[[], None] | None = None, *,
                  quiet: Callable[[dict[str, Any]], bool] | None = None,
                  backoff_initial_s: float = 0.1, backoff_max_s: float = 5.0,
@@ -143,15 +137,11 @@ class Informer:
         return min(self._backoff_max_s, self._backoff_initial_s * 2.0 ** (failures - 1))
 
     async def _relist(self) -> None:
-        listing = self.client.list(self._res, fields=dict(self.fields) or None,
-                                   namespace=self._namespace())
-        fresh: dict[ObjectKey, dict[str, Any]] = {}
         try:
-            async for obj in listing:
-                plain = dict(obj)
-                fresh[object_key(plain)] = plain
-        except ApiError as err:
-            if err.status.code != 404:
+            listing = await self.client.list(self._res, fields=dict(self.fields) or None,
+                                             namespace=self._namespace())
+        except KubeError as err:
+            if err.code != 404:
                 raise
             if not self.synced.is_set() or self.store:
                 log.warning("informer %s: the server does not serve %s/%s (is its CRD installed?);"
@@ -159,7 +149,8 @@ class Informer:
                             self.info.group_version, self.info.plural, self._absent_retry_s)
             self._replace({})
             raise _NotServed() from err
-        self.resource_version = listing.resourceVersion
+        fresh = {object_key(obj): obj for obj in listing.items}
+        self.resource_version = listing.resource_version
         self.lists += 1
         log.debug("informer listed kind=%s count=%d resourceVersion=%s",
                   self.info.kind, len(fresh), self.resource_version)
@@ -174,23 +165,14 @@ class Informer:
 
     async def _watch(self) -> None:
         """Apply watch events until the stream fails (raises) or the server is gone."""
-        inner = self.client._client  # lightkube's request builder; see the module docstring
-        request = inner.prepare_request(
-            "list", res=self._res, watch=True, namespace=self._namespace(),
-            params={"resourceVersion": self.resource_version, "allowWatchBookmarks": "true",
-                    "timeoutSeconds": self._server_timeout_s,
-                    "fieldSelector": (build_selector(dict(self.fields), for_fields=True)
-                                      if self.fields else None)})
+        events = self.client.watch(self.info, resource_version=self.resource_version or "",
+                                   timeout_s=self._server_timeout_s, fields=self.fields or None)
         try:
-            async with contextlib.aclosing(inner.watch(request)) as events:
+            async with contextlib.aclosing(events):
                 async for event_type, obj in events:
-                    self._apply(event_type, dict(obj))
-        except ApiError as err:
-            if err.status.code == 410 or err.response is None:  # 410, or an ERROR watch event
-                raise _Gone() from err
-            raise
-        except httpx2.HTTPStatusError as err:
-            if err.response.status_code == 410:
+                    self._apply(event_type, obj)
+        except KubeError as err:
+            if err.code == 410 or err.in_stream:  # 410, or an ERROR watch event
                 raise _Gone() from err
             raise
 
@@ -216,7 +198,7 @@ class Informer:
                 self._notify()
 
     def _namespace(self) -> str | None:
-        """Every namespace for a namespaced kind (lightkube's `*`); None for a cluster-scoped one."""
+        """Every namespace for a namespaced kind (the client's `*`); None for a cluster-scoped one."""
         return "*" if self.info.namespaced else None
 
     def _notify(self) -> None:

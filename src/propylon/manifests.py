@@ -39,13 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightkube
 import yaml
-from lightkube.core.exceptions import ApiError
-from lightkube.types import PatchType
 
 from propylon.api.kinds import KindInfo, by_api_version
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, PatchType, resource_class
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +219,7 @@ def object_ref(obj: Mapping[str, Any], default_namespace: str) -> ObjectRef:
     return ObjectRef(obj["apiVersion"], obj["kind"], namespace, meta["name"])
 
 
-async def apply_objects(client: lightkube.AsyncClient,
+async def apply_objects(client: KubeClient,
                         objects: Sequence[Manifest | Mapping[str, Any]],
                         field_manager: str = "propylon", force: bool = True) -> list[ApplyOutcome]:
     """Server-side apply every object (Namespaces first); one outcome per object."""
@@ -231,7 +228,7 @@ async def apply_objects(client: lightkube.AsyncClient,
     return [await _apply_one(client, m, field_manager, force) for m in items]
 
 
-async def _apply_one(client: lightkube.AsyncClient, m: Manifest, field_manager: str,
+async def _apply_one(client: KubeClient, m: Manifest, field_manager: str,
                      force: bool) -> ApplyOutcome:
     ref = object_ref(m.obj, client.namespace)
     source = m.source if m.line else None
@@ -248,21 +245,21 @@ async def _apply_one(client: lightkube.AsyncClient, m: Manifest, field_manager: 
         body["metadata"]["namespace"] = ref.namespace
     try:
         await client.apply(resource_class(info)(body), field_manager=field_manager, force=force)
-    except ApiError as err:
-        reason = err.status.reason or "Error"
+    except KubeError as err:
+        reason = err.reason or "Error"
         return ApplyOutcome(ref, False, f"{where}Error from server ({reason}): {ref}: "
-                                        f"{err.status.message}", source)
+                                        f"{err.message}", source)
     except Exception as err:  # noqa: BLE001 - the API is unreachable or answered garbage
         return ApplyOutcome(ref, False, f"{where}error applying {ref}: {err}", source)
     return ApplyOutcome(ref, True, f"{ref} serverside-applied", source)
 
 
-async def delete_object(client: lightkube.AsyncClient, ref: ObjectRef) -> None:
+async def delete_object(client: KubeClient, ref: ObjectRef) -> None:
     """Delete one object; an object already gone is not an error."""
     try:
         await client.delete(resource_class(ref.info), ref.name, namespace=ref.namespace or None)
-    except ApiError as err:
-        if err.status.code != 404:
+    except KubeError as err:
+        if err.code != 404:
             raise
 
 
@@ -274,7 +271,7 @@ FileStamp = tuple[int, int]  # mtime_ns, size
 class ManifestSync:
     """Applies the manifests under `paths` and keeps them applied; see the module docstring."""
 
-    def __init__(self, client: lightkube.AsyncClient, paths: Sequence[Path], state_file: Path,
+    def __init__(self, client: KubeClient, paths: Sequence[Path], state_file: Path,
                  on_message: Callable[[str], None] | None = None, *,
                  field_manager: str = SYNC_FIELD_MANAGER, poll_s: float = 0.5) -> None:
         self.client = client
@@ -363,7 +360,7 @@ class ManifestSync:
         try:
             live = dict(await self.client.get(resource_class(ref.info), ref.name,
                                               namespace=namespace))
-        except (ApiError, KeyError):
+        except (KubeError, KeyError):
             return  # gone, or a kind this server does not serve: the apply reports it
         meta = live.get("metadata") or {}
         entries = [dict(e) for e in meta.get("managedFields") or []]
@@ -381,18 +378,18 @@ class ManifestSync:
         try:
             await self.client.patch(resource_class(ref.info), ref.name, patch,
                                     patch_type=PatchType.JSON, namespace=namespace)
-        except ApiError as err:
+        except KubeError as err:
             self._report(f"error: cannot hand {ref} over to field manager "
-                         f"{self.field_manager}: {err.status.message}")
+                         f"{self.field_manager}: {err.message}")
 
     async def _prune(self, source: Path, ref: ObjectRef) -> None:
         try:
             live = await self.client.get(resource_class(ref.info), ref.name,
                                          namespace=ref.namespace or None)
-        except ApiError as err:
-            if err.status.code == 404:
+        except KubeError as err:
+            if err.code == 404:
                 return
-            self._report(f"error: cannot read {ref} to prune it: {err.status.message}")
+            self._report(f"error: cannot read {ref} to prune it: {err.message}")
             return
         except KeyError:
             return  # a kind this server does not serve: it was never applied
@@ -402,8 +399,8 @@ class ManifestSync:
             return
         try:
             await delete_object(self.client, ref)
-        except ApiError as err:
-            self._report(f"error: cannot delete {ref}: {err.status.message}")
+        except KubeError as err:
+            self._report(f"error: cannot delete {ref}: {err.message}")
             return
         self._report(f"{ref} deleted (no longer in {source})")
 

@@ -9,7 +9,7 @@ Unix socket `xds.sock` of the state dir's private socket directory, `infra.host.
 only the owner can reach it, and Envoys started by an earlier run reconnect to the same path
 after a crash or an upgrade), the host infrastructure manager (one Envoy process per Gateway, addresses
 from a loopback pool), optional echo backends, and the controller, which reads the API server
-through the same lightkube client it uses against a real cluster. The controller drives the host manager through `MirroredInfra` (`stack.infra`), which
+through the same client it uses against a real cluster. The controller drives the host manager through `MirroredInfra` (`stack.infra`), which
 shows each Gateway's Envoy in the API as a Pod and a LoadBalancer Service. Leaving the context
 stops them in the reverse order, Envoys included, the API server last.
 
@@ -34,8 +34,7 @@ from propylon.infra.host.private_sockets import PrivateSockets, private_sockets
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 
 if TYPE_CHECKING:
-    import lightkube
-
+    from propylon.client import KubeClient
     from propylon.controller.reconciler import Controller
     from propylon.infra.host.manager import HostInfra
     from propylon.infra.host.mirror import MirroredInfra
@@ -58,7 +57,7 @@ class StandaloneOptions:
 
 class Standalone:
     """Run with `async with Standalone(state_dir, options) as stack:`; `stack.client` is a
-    lightkube client bound to the embedded API server, `stack.controller` the running controller."""
+    `KubeClient` bound to the embedded API server, `stack.controller` the running controller."""
 
     def __init__(self, state_dir: Path, options: StandaloneOptions | None = None) -> None:
         self.state_dir = state_dir
@@ -69,7 +68,7 @@ class Standalone:
         self.cache: SnapshotCache
         self.host: HostInfra
         self.infra: MirroredInfra
-        self.client: lightkube.AsyncClient
+        self.client: KubeClient
         self.controller: Controller
         self.controller_task: asyncio.Task[None]
 

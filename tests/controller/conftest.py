@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import lightkube
 import pytest
 
-from propylon.client import load_client
+from propylon.client import KubeClient, load_client
 from tests.controller.fakeapi import FakeAPI
 
 
@@ -21,7 +20,7 @@ async def fake(tmp_path: Path) -> AsyncIterator[FakeAPI]:
 
 
 @pytest.fixture
-async def fake_client(fake: FakeAPI) -> AsyncIterator[lightkube.AsyncClient]:
+async def fake_client(fake: FakeAPI) -> AsyncIterator[KubeClient]:
     client = load_client(fake.kubeconfig)
     yield client
     await client.close()

@@ -7,13 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import lightkube
 import pytest
-from lightkube.types import PatchType
 
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.apiserver import APIServer
-from propylon.client import load_client, resource_class
+from propylon.client import KubeClient, PatchType, load_client, resource_class
 from propylon.controller.reconciler import Controller
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer
@@ -35,7 +33,7 @@ async def server(tmp_path: Path) -> AsyncIterator[APIServer]:
 
 
 @pytest.fixture
-async def client(server: APIServer) -> AsyncIterator[lightkube.AsyncClient]:
+async def client(server: APIServer) -> AsyncIterator[KubeClient]:
     c = load_client(server.kubeconfig_path)
     yield c
     await c.close()
@@ -48,11 +46,11 @@ def gateway(name: str, cls: str = "propylon", port: int = 80) -> dict[str, Any]:
                      "listeners": [{"name": "http", "port": port, "protocol": "HTTP"}]}}
 
 
-async def create(client: lightkube.AsyncClient, info: KindInfo, obj: dict[str, Any]) -> dict[str, Any]:
+async def create(client: KubeClient, info: KindInfo, obj: dict[str, Any]) -> dict[str, Any]:
     return dict(await client.create(resource_class(info)(obj)))
 
 
-async def delete(client: lightkube.AsyncClient, name: str) -> None:
+async def delete(client: KubeClient, name: str) -> None:
     await client.delete(resource_class(GW), name, namespace="default")
 
 
@@ -67,7 +65,7 @@ async def stop(task: asyncio.Task[None]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_informer_follows_the_server(client: lightkube.AsyncClient) -> None:
+async def test_informer_follows_the_server(client: KubeClient) -> None:
     await create(client, GW, gateway("a"))
     inf = Informer(client, GW)
     task = await start(inf)
@@ -85,7 +83,7 @@ async def test_informer_follows_the_server(client: lightkube.AsyncClient) -> Non
         await stop(task)
 
 
-async def test_informer_relists_when_its_version_expired(client: lightkube.AsyncClient) -> None:
+async def test_informer_relists_when_its_version_expired(client: KubeClient) -> None:
     await create(client, GW, gateway("a"))
     inf = Informer(client, GW)
     await stop(await start(inf))
@@ -102,7 +100,7 @@ async def test_informer_relists_when_its_version_expired(client: lightkube.Async
 
 
 async def test_informer_reconnects_after_server_restart(
-        server: APIServer, client: lightkube.AsyncClient) -> None:
+        server: APIServer, client: KubeClient) -> None:
     inf = Informer(client, GW)
     task = await start(inf)
     try:
@@ -115,7 +113,7 @@ async def test_informer_reconnects_after_server_restart(
 
 
 async def test_status_writer_merges_skips_and_survives_a_stale_store(
-        client: lightkube.AsyncClient) -> None:
+        client: KubeClient) -> None:
     route = await create(client, ROUTE, {
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
         "metadata": {"name": "r", "namespace": "default"}, "spec": {}})
@@ -146,7 +144,7 @@ async def test_status_writer_merges_skips_and_survives_a_stale_store(
         await stop(task)
 
 
-async def test_controller_programs_a_gateway_end_to_end(client: lightkube.AsyncClient) -> None:
+async def test_controller_programs_a_gateway_end_to_end(client: KubeClient) -> None:
     cache = SnapshotCache()
     controller = Controller(client, cache, LoopbackInfra("127.0.0.10"))
     task = asyncio.create_task(controller.run())
@@ -177,7 +175,7 @@ async def test_controller_programs_a_gateway_end_to_end(client: lightkube.AsyncC
 
 
 async def test_only_tls_secrets_are_read_and_another_type_is_an_invalid_certificate_ref(
-        client: lightkube.AsyncClient) -> None:
+        client: KubeClient) -> None:
     pem = "LS0tLS1CRUdJTiBYLS0tLS0KeAotLS0tLUVORCBYLS0tLS0K"  # a PEM-shaped block, base64
     await create(client, by_kind("Secret"), {
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",

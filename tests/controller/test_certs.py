@@ -6,23 +6,22 @@ import asyncio
 import datetime
 from pathlib import Path
 
-import lightkube
 import pytest
 
 from propylon import pki
 from propylon.apiserver import APIServer
-from propylon.client import load_client
+from propylon.client import KubeClient, load_client
 from propylon.controller.certs import CA_SECRET, SECRET, SERVER_SECRET, CertManager, decode
 from tests.controller.helpers import eventually
 
 HOSTS = ["propylon-xds.default.svc", "127.0.0.1"]
 
 
-async def secret(kube_client: lightkube.AsyncClient, name: str) -> dict[str, bytes]:
+async def secret(kube_client: KubeClient, name: str) -> dict[str, bytes]:
     return decode(dict(await kube_client.get(SECRET, name, namespace="default")))
 
 
-async def test_replicas_racing_share_one_ca(kube_client: lightkube.AsyncClient) -> None:
+async def test_replicas_racing_share_one_ca(kube_client: KubeClient) -> None:
     first, second = await asyncio.gather(CertManager(kube_client, "default", HOSTS).ensure(),
                                          CertManager(kube_client, "default", HOSTS).ensure())
     assert first == second
@@ -32,7 +31,7 @@ async def test_replicas_racing_share_one_ca(kube_client: lightkube.AsyncClient) 
     assert first.client_ca == ca["ca.crt"]
 
 
-async def test_restart_reuses_and_renewal_rotates(kube_client: lightkube.AsyncClient) -> None:
+async def test_restart_reuses_and_renewal_rotates(kube_client: KubeClient) -> None:
     manager = CertManager(kube_client, "default", HOSTS)
     material = await manager.ensure()
     assert await CertManager(kube_client, "default", HOSTS).ensure() == material
@@ -55,7 +54,7 @@ async def test_restart_reuses_and_renewal_rotates(kube_client: lightkube.AsyncCl
 
 
 async def test_changed_hosts_reissue_the_server_certificate(
-        kube_client: lightkube.AsyncClient) -> None:
+        kube_client: KubeClient) -> None:
     await CertManager(kube_client, "default", HOSTS).ensure()
     material = await CertManager(kube_client, "default", ["xds.example"]).ensure()
     assert pki.server_hosts(material.cert) == ["xds.example"]

@@ -1,4 +1,5 @@
-"""load_client finds the configuration like kubectl; resource_class addresses every kind."""
+"""load_client finds the configuration like kubectl; resource_class addresses every kind; the
+client's refusals and transport failures are our exceptions; its watch follows from a version."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from pathlib import Path
 import pytest
 
 from propylon.api.kinds import KINDS, by_kind
-from propylon.client import ClientConfigError, load_kubeconfig, resource_class
+from propylon.client import (
+    ClientConfigError,
+    KubeClient,
+    KubeError,
+    KubeUnreachable,
+    load_client,
+    load_kubeconfig,
+    resource_class,
+)
+
+CONFIG_MAP = by_kind("ConfigMap")
 
 
 def kubeconfig(path: Path, server: str) -> Path:
@@ -56,3 +67,36 @@ def test_every_kind_has_one_cached_generic_class() -> None:
         assert cls._api_info.plural == info.plural
         assert cls(apiVersion=info.api_version, kind=info.kind)["kind"] == info.kind
     assert resource_class(by_kind("Gateway")).__name__ == "Gateway"
+
+
+async def test_a_refusal_keeps_the_servers_code_reason_and_message(kube_client: KubeClient) -> None:
+    with pytest.raises(KubeError) as refused:
+        await kube_client.get(resource_class(CONFIG_MAP), "absent", namespace="default")
+    assert (refused.value.code, refused.value.reason) == (404, "NotFound")
+    assert "absent" in refused.value.message
+
+
+async def test_no_server_is_unreachable_not_a_refusal(tmp_path: Path) -> None:
+    client = load_client(kubeconfig(tmp_path / "config", "https://127.0.0.1:1"))
+    try:
+        with pytest.raises(KubeUnreachable):
+            await client.get(resource_class(CONFIG_MAP), "any", namespace="default")
+    finally:
+        await client.close()
+
+
+async def test_watch_sends_what_changed_after_the_listed_version(kube_client: KubeClient) -> None:
+    res = resource_class(CONFIG_MAP)
+    before = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "first", "namespace": "default"}}
+    await kube_client.create(res(before), namespace="default")
+    listing = await kube_client.list(res, namespace="*")
+    assert [o["metadata"]["name"] for o in listing.items] == ["first"]
+    after = dict(before, metadata={"name": "second", "namespace": "default"}, data={"k": "v"})
+    await kube_client.create(res(after), namespace="default")
+    events = kube_client.watch(CONFIG_MAP, resource_version=listing.resource_version,
+                               timeout_s=60)
+    async for event_type, obj in events:
+        assert (event_type, obj["metadata"]["name"], obj["data"]) == ("ADDED", "second", {"k": "v"})
+        break
+    await events.aclose()

@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import lightkube
 import pytest
 
+from propylon.client import KubeClient
 from propylon.controller.reconciler import Controller
 from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener
 from propylon.translate.types import Result, Snapshot, StatusUpdate
@@ -76,7 +76,7 @@ def gateway(name: str, port: int = 80, labels: dict[str, str] | None = None) -> 
 
 
 @pytest.fixture
-async def running(fake: FakeAPI, fake_client: lightkube.AsyncClient
+async def running(fake: FakeAPI, fake_client: KubeClient
                   ) -> AsyncIterator[tuple[Controller, RecordingCache, LoopbackInfra]]:
     cache, infra = RecordingCache(), LoopbackInfra()
     controller = Controller(fake_client, cache, infra, translate_fn=toy_translate)

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import lightkube
 import pytest
 
 from propylon.api.kinds import by_kind
+from propylon.client import KubeClient
 from propylon.informer import Informer
 from tests.controller.fakeapi import FakeAPI
 from tests.controller.helpers import eventually
@@ -24,7 +24,7 @@ def gateway(name: str, namespace: str = "default", cls: str = "propylon") -> dic
 
 
 @pytest.fixture
-async def informer(fake: FakeAPI, fake_client: lightkube.AsyncClient) -> AsyncIterator[Informer]:
+async def informer(fake: FakeAPI, fake_client: KubeClient) -> AsyncIterator[Informer]:
     fake.put(GATEWAYS, gateway("a"))
     fake.put(GATEWAYS, gateway("b", "other"))
     changes: list[int] = []
@@ -118,7 +118,7 @@ async def test_gone_relists_and_drops_objects_deleted_meanwhile(
 
 
 async def test_unreachable_server_is_retried_until_it_answers(
-        fake: FakeAPI, fake_client: lightkube.AsyncClient) -> None:
+        fake: FakeAPI, fake_client: KubeClient) -> None:
     inf = Informer(fake_client, by_kind("Gateway"))
     await fake.stop()  # nothing listens: the first list fails
     task = asyncio.create_task(inf.run())
@@ -135,7 +135,7 @@ async def test_unreachable_server_is_retried_until_it_answers(
 
 
 async def test_kind_not_served_counts_as_empty_until_installed(
-        fake: FakeAPI, fake_client: lightkube.AsyncClient) -> None:
+        fake: FakeAPI, fake_client: KubeClient) -> None:
     fake.missing.add("listenersets")
     inf = Informer(fake_client, by_kind("ListenerSet"), absent_retry_s=0.05)
     task = asyncio.create_task(inf.run())

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import lightkube
 import pytest
 
 from propylon.api.kinds import KindInfo, by_kind
+from propylon.client import KubeClient
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer
 from propylon.translate.statusmerge import wanted_status
@@ -34,7 +34,7 @@ def parent(gateway: str, controller: str, accepted: str = "True") -> dict[str, A
 
 
 class Harness:
-    def __init__(self, fake: FakeAPI, client: lightkube.AsyncClient) -> None:
+    def __init__(self, fake: FakeAPI, client: KubeClient) -> None:
         self.fake = fake
         self.informers = {k: Informer(client, by_kind(k)) for k in ("Gateway", "HTTPRoute")}
         self.writer = StatusWriter(client, self.lookup, OURS, retry_s=0.1)
@@ -53,7 +53,7 @@ class Harness:
 
 
 @pytest.fixture
-async def h(fake: FakeAPI, fake_client: lightkube.AsyncClient) -> AsyncIterator[Harness]:
+async def h(fake: FakeAPI, fake_client: KubeClient) -> AsyncIterator[Harness]:
     fake.put("gateways", {"metadata": {"name": "gw", "namespace": "default"},
                           "status": {"conditions": [condition("Accepted", "True")]}})
     fake.put("httproutes", {"metadata": {"name": "r", "namespace": "default"},

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import lightkube
 import pytest
-from lightkube.core.exceptions import ApiError
 
 from propylon.api.kinds import by_kind
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, resource_class
 from propylon.infra.host.host_objects import PID_ANNOTATION, Process, object_name
 from propylon.infra.host.mirror import MirroredInfra
 from propylon.infra.labels import label_value
@@ -48,7 +46,7 @@ class FakeHost:
         pass
 
 
-async def create_gateway(kube_client: lightkube.AsyncClient, name: str = "api-gateway") -> str:
+async def create_gateway(kube_client: KubeClient, name: str = "api-gateway") -> str:
     gw = await kube_client.create(resource_class(by_kind("Gateway"))({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
         "metadata": {"name": name, "namespace": "default"},
@@ -62,14 +60,15 @@ def infra_ir(key: GatewayKey = KEY) -> InfraIR:
                    labels=(("team", "edge"),), annotations=(("example.dev/owner", "ops"),))
 
 
-async def labelled(kube_client: lightkube.AsyncClient, kind: str,
+async def labelled(kube_client: KubeClient, kind: str,
                    labels: Mapping[str, str] = SELECTOR) -> list[dict[str, Any]]:
-    return [o.to_dict() async for o in kube_client.list(resource_class(by_kind(kind)),
-                                                   namespace="default", labels=dict(labels))]
+    listing = await kube_client.list(resource_class(by_kind(kind)), namespace="default",
+                                     labels=dict(labels))
+    return listing.items
 
 
 async def test_pod_and_service_show_the_envoy_with_infrastructure_metadata(
-        kube_client: lightkube.AsyncClient) -> None:
+        kube_client: KubeClient) -> None:
     uid = await create_gateway(kube_client)
     host = FakeHost()
     infra = MirroredInfra(host, kube_client)
@@ -99,7 +98,7 @@ async def test_pod_and_service_show_the_envoy_with_infrastructure_metadata(
         "Ready": "True", "ContainersReady": "True"}
 
 
-async def test_unchanged_objects_are_not_written_again(kube_client: lightkube.AsyncClient) -> None:
+async def test_unchanged_objects_are_not_written_again(kube_client: KubeClient) -> None:
     await create_gateway(kube_client)
     infra = MirroredInfra(FakeHost(), kube_client)
     await infra.apply({KEY: infra_ir()})
@@ -110,7 +109,7 @@ async def test_unchanged_objects_are_not_written_again(kube_client: lightkube.As
 
 
 async def test_objects_go_with_their_gateway_and_foreign_objects_stay(
-        kube_client: lightkube.AsyncClient) -> None:
+        kube_client: KubeClient) -> None:
     await create_gateway(kube_client)
     other = GatewayKey("default", "other")
     await create_gateway(kube_client, "other")
@@ -128,14 +127,14 @@ async def test_objects_go_with_their_gateway_and_foreign_objects_stay(
 
     restarted = MirroredInfra(FakeHost(), kube_client)  # a new run: leftovers of gone Gateways go
     await restarted.apply({})
-    with pytest.raises(ApiError):
+    with pytest.raises(KubeError):
         await kube_client.get(resource_class(by_kind("Pod")), object_name(other),
                               namespace="default")
     assert [p["metadata"]["name"] for p in await labelled(kube_client, "Pod")] == ["lookalike"]
 
 
 async def test_a_gateway_name_too_long_for_a_label_is_shown_and_removed(
-        kube_client: lightkube.AsyncClient) -> None:
+        kube_client: KubeClient) -> None:
     name = "gateway-name-maximum-length-" + "a" * 225  # 253 characters, a valid Gateway name
     key = GatewayKey("default", name)
     await create_gateway(kube_client, name)

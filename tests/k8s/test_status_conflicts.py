@@ -15,14 +15,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import lightkube
 import pytest
-from lightkube.core.exceptions import ApiError
-from lightkube.types import PatchType
 
 from propylon.api.kinds import by_kind
 from propylon.apiserver import APIServer
-from propylon.client import load_client, load_kubeconfig, resource_class
+from propylon.client import (
+    KubeClient,
+    KubeError,
+    PatchType,
+    load_client,
+    load_kubeconfig,
+    resource_class,
+)
 from propylon.controller.reconciler import Controller
 from propylon.infra.kubernetes.manager import KubernetesInfra
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
@@ -32,26 +36,25 @@ GATEWAY = resource_class(by_kind("Gateway"))
 RACES = 3
 
 
-class RacingClient(lightkube.AsyncClient):
+class RacingClient(KubeClient):
     """Before each of its first `races` Gateway replaces, `rival` annotates that Gateway."""
 
-    def __init__(self, config: lightkube.KubeConfig, rival: lightkube.AsyncClient,
-                 races: int) -> None:
-        super().__init__(config=config)
+    def __init__(self, kubeconfig: Path, rival: KubeClient, races: int) -> None:
+        super().__init__(load_kubeconfig(kubeconfig))
         self.rival = rival
         self.races = races
         self.conflicts = 0
 
-    async def replace(self, obj: Any, name: str | None = None, namespace: str | None = None,
-                      **kwargs: Any) -> Any:
+    async def replace(self, obj: Any, name: str | None = None, *,
+                      namespace: str | None = None) -> dict[str, Any]:
         if dict(obj).get("kind") == "Gateway" and self.races:
             self.races -= 1
             await self.rival.patch(GATEWAY, name, {"metadata": {"annotations": {
                 "rival": str(self.races)}}}, namespace=namespace, patch_type=PatchType.MERGE)
         try:
-            return await super().replace(obj, name, namespace=namespace, **kwargs)
-        except ApiError as err:
-            self.conflicts += err.status.code == 409
+            return await super().replace(obj, name, namespace=namespace)
+        except KubeError as err:
+            self.conflicts += err.code == 409
             raise
 
 
@@ -73,7 +76,7 @@ async def server(tmp_path: Path) -> AsyncIterator[APIServer]:
 
 async def test_status_is_right_after_conflicting_writes(server: APIServer) -> None:
     rival = load_client(server.kubeconfig_path)
-    client = RacingClient(load_kubeconfig(server.kubeconfig_path), rival, RACES)
+    client = RacingClient(server.kubeconfig_path, rival, RACES)
     infra = KubernetesInfra(client, "127.0.0.1", 18000)
     controller = Controller(client, SnapshotCache(), infra)
     task = asyncio.create_task(controller.run())

@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import lightkube
 import pytest
 from envoy.config.route.v3.route_components_pb2 import VirtualHost
 from envoy.extensions.transport_sockets.tls.v3.secret_pb2 import Secret
@@ -31,7 +30,7 @@ from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 
 from propylon.api.kinds import by_kind
 from propylon.apiserver import APIServer
-from propylon.client import load_client, resource_class
+from propylon.client import KubeClient, KubeError, load_client, resource_class
 from propylon.controller.reconciler import Controller
 from propylon.ir.model import GatewayIR
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
@@ -75,7 +74,7 @@ class Defects:
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[lightkube.AsyncClient]:
+async def client(tmp_path: Path) -> AsyncIterator[KubeClient]:
     server = APIServer(tmp_path / "api")
     await server.start()
     c = load_client(server.kubeconfig_path)
@@ -85,7 +84,7 @@ async def client(tmp_path: Path) -> AsyncIterator[lightkube.AsyncClient]:
 
 
 @pytest.fixture
-async def stack(client: lightkube.AsyncClient, xds: XdsFixture, envoy_factory: EnvoyFactory
+async def stack(client: KubeClient, xds: XdsFixture, envoy_factory: EnvoyFactory
                 ) -> AsyncIterator[Defects]:
     """A controller publishing through `Defects` to a real Envoy of Gateway default/gw."""
     defects = Defects()
@@ -101,7 +100,7 @@ async def stack(client: lightkube.AsyncClient, xds: XdsFixture, envoy_factory: E
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def apply(client: lightkube.AsyncClient, obj: dict[str, Any]) -> None:
+async def apply(client: KubeClient, obj: dict[str, Any]) -> None:
     kind = resource_class(by_kind(obj["kind"]))
     await client.apply(kind(obj), field_manager="test", force=True)
 
@@ -125,7 +124,7 @@ def route(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
                      "rules": rules}}
 
 
-async def conditions(client: lightkube.AsyncClient, name: str) -> dict[str, dict[str, Any]]:
+async def conditions(client: KubeClient, name: str) -> dict[str, dict[str, Any]]:
     """The conditions of the HTTPRoute's (only) parent."""
     obj = dict(await client.get(resource_class(by_kind("HTTPRoute")), name, namespace="default"))
     [parent] = (obj.get("status") or {}).get("parents") or [{}]
@@ -136,7 +135,7 @@ async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
     async def safe() -> bool:
         try:
             return await check()
-        except (aiohttp.ClientError, OSError, lightkube.ApiError):
+        except (aiohttp.ClientError, OSError, KubeError):
             return False
     await wait_for(safe, 30.0, what)
 
@@ -150,7 +149,7 @@ async def location(port: int, path: str) -> str | None:
 
 
 async def test_a_refused_route_costs_only_itself_and_its_status_says_so(
-        client: lightkube.AsyncClient, stack: Defects) -> None:
+        client: KubeClient, stack: Defects) -> None:
     port = free_port()
     await apply(client, gateway([{"name": "http", "port": port, "protocol": "HTTP"}]))
     await apply(client, route("app", [redirect_rule("/old", "old.example")]))
@@ -196,7 +195,7 @@ async def test_a_refused_route_costs_only_itself_and_its_status_says_so(
 
 
 async def test_a_tls_listener_comes_back_once_its_mismatched_secret_is_fixed(
-        client: lightkube.AsyncClient, stack: Defects) -> None:
+        client: KubeClient, stack: Defects) -> None:
     http, https = free_port(), free_port()
     first, second = self_signed("app.example", serial=8101), self_signed("app.example", serial=8102)
     await apply(client, secret(*first))
@@ -228,7 +227,7 @@ def secret(cert: str, key: str) -> dict[str, Any]:
                      "tls.key": base64.b64encode(key.encode()).decode()}}
 
 
-async def _https_listener(client: lightkube.AsyncClient) -> dict[str, dict[str, Any]]:
+async def _https_listener(client: KubeClient) -> dict[str, dict[str, Any]]:
     obj = dict(await client.get(resource_class(by_kind("Gateway")), "gw", namespace="default"))
     for listener in (obj.get("status") or {}).get("listeners") or ():
         if listener["name"] == "https":
@@ -236,7 +235,7 @@ async def _https_listener(client: lightkube.AsyncClient) -> dict[str, dict[str, 
     return {}
 
 
-async def _listener_refused(client: lightkube.AsyncClient) -> bool:
+async def _listener_refused(client: KubeClient) -> bool:
     conds = await _https_listener(client)
     refs = conds.get("ResolvedRefs", {})
     return (refs.get("reason") == "InvalidCertificateRef"
@@ -244,7 +243,7 @@ async def _listener_refused(client: lightkube.AsyncClient) -> bool:
             and conds["Programmed"]["status"] == "False")
 
 
-async def _listener_resolved(client: lightkube.AsyncClient) -> bool:
+async def _listener_resolved(client: KubeClient) -> bool:
     conds = await _https_listener(client)
     return conds.get("ResolvedRefs", {}).get("status") == "True" and \
         conds.get("Programmed", {}).get("status") == "True"

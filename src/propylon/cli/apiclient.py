@@ -8,7 +8,8 @@ are decoded JSON. A status >= 400 raises `APIError` (the class the embedded API 
 `Error from server (NotFound): gateways.gateway.networking.k8s.io "x" not found`, or for a 422
 `The Gateway "x" is invalid:` followed by one `* field: message` line per cause.
 
-`collection_path()` and `object_path()` build the REST paths of a kind from `propylon.api.kinds`.
+The REST paths come from `propylon.client` (`collection_path()`, `object_path()`), which the
+control plane's `KubeClient` uses for its watches.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from propylon.api.kinds import KindInfo
 from propylon.apiserver.errors import APIError
 from propylon.cli.kubeconfig import ClusterConfig
 
@@ -48,19 +48,6 @@ def error_message(err: APIError) -> str:
     if err.reason:
         return f"Error from server ({err.reason}): {err.message}"
     return f"Error from server: {err.message}"
-
-
-def collection_path(info: KindInfo, namespace: str | None) -> str:
-    """`/apis/GROUP/VERSION[/namespaces/NS]/PLURAL` (`/api/v1/...` for the core group);
-    `namespace=None` lists a namespaced kind across all namespaces."""
-    prefix = f"/apis/{info.group}/{info.version}" if info.group else f"/api/{info.version}"
-    if info.namespaced and namespace is not None:
-        prefix += f"/namespaces/{urllib.parse.quote(namespace, safe='')}"
-    return f"{prefix}/{info.plural}"
-
-
-def object_path(info: KindInfo, namespace: str | None, name: str) -> str:
-    return f"{collection_path(info, namespace)}/{urllib.parse.quote(name, safe='')}"
 
 
 class APIClient:

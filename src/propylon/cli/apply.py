@@ -21,8 +21,9 @@ from typing import Any
 
 from propylon.api.kinds import by_api_version
 from propylon.apiserver.errors import APIError
-from propylon.cli.apiclient import APIClient, error_message, object_path
+from propylon.cli.apiclient import APIClient, error_message
 from propylon.cli.connect import add_connection_args, add_namespace_arg, connect
+from propylon.client import object_path
 from propylon.manifests import Manifest, ObjectRef, load_manifests, object_ref
 
 FIELD_MANAGER = "propylon"

@@ -15,11 +15,12 @@ from typing import Any
 
 from propylon.api.kinds import KindInfo
 from propylon.apiserver.errors import APIError
-from propylon.cli.apiclient import APIClient, error_message, object_path
+from propylon.cli.apiclient import APIClient, error_message
 from propylon.cli.apply import add_filename_arg, resolved
 from propylon.cli.connect import add_connection_args, add_namespace_arg, connect
 from propylon.cli.errors import UsageError
 from propylon.cli.get import resolve_kind
+from propylon.client import object_path
 from propylon.manifests import load_manifests
 
 

@@ -15,11 +15,11 @@ import sys
 from typing import Any
 
 from propylon.api.kinds import KindInfo, resolve
-from propylon.cli.apiclient import collection_path, object_path
 from propylon.cli.connect import add_connection_args, add_namespace_arg, connect
 from propylon.cli.errors import UsageError
 from propylon.cli.output import FORMATS, render
 from propylon.cli.table import format_table
+from propylon.client import collection_path, object_path
 
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"
 

@@ -31,11 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightkube
-from lightkube.core.exceptions import ApiError
-
 from propylon.api.kinds import by_api_version
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, resource_class
 from propylon.manifests import apply_objects
 
 ECHO_IMAGE = "echo-basic"
@@ -110,7 +107,7 @@ def endpoint_slice(service: Mapping[str, Any], pods: Iterable[Pod]) -> dict[str,
 class Backends:
     """The running echo pods of every Deployment applied so far."""
 
-    def __init__(self, client: lightkube.AsyncClient, work_dir: Path,
+    def __init__(self, client: KubeClient, work_dir: Path,
                  pod_network: ipaddress.IPv4Network = POD_NETWORK) -> None:
         self.client = client
         self.work_dir = work_dir
@@ -222,9 +219,9 @@ class Backends:
         try:
             obj = await self.client.get(resource_class(by_api_version("v1", kind)), name,
                                         namespace=namespace)
-        except ApiError:
+        except KubeError:
             return {}
-        data = obj.to_dict().get("data")
+        data = obj.get("data")
         if kind == "Secret":
             return {k: base64.b64decode(v) for k, v in (data or {}).items()}
         return {k: str(v).encode() for k, v in (data or {}).items()}

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightkube
-
+from propylon.client import KubeClient
 from propylon.manifests import ObjectRef, apply_objects, delete_object, load_file, object_ref
 
 USABLE = "PLACEHOLDER_USABLE_ADDRS"
@@ -72,7 +71,7 @@ def load_objects(root: Path, paths: Sequence[str], rewrite: Rewrite) -> list[dic
     return objects
 
 
-async def apply(client: lightkube.AsyncClient, objects: Sequence[dict[str, Any]]) -> list[ObjectRef]:
+async def apply(client: KubeClient, objects: Sequence[dict[str, Any]]) -> list[ObjectRef]:
     """Create or update every object; ApplyError naming the refused ones."""
     outcomes = await apply_objects(client, objects, field_manager="propylon-conformance")
     errors = [o.message for o in outcomes if not o.ok]
@@ -85,7 +84,7 @@ def refs_of(objects: Sequence[dict[str, Any]]) -> list[ObjectRef]:
     return [object_ref(o, "default") for o in objects]
 
 
-async def delete_all(client: lightkube.AsyncClient, refs: Sequence[ObjectRef]) -> None:
+async def delete_all(client: KubeClient, refs: Sequence[ObjectRef]) -> None:
     """Delete the objects, newest first (Namespaces last); missing ones are fine."""
     ordered = sorted(reversed(refs), key=lambda r: r.kind == "Namespace")
     for ref in ordered:

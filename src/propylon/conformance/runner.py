@@ -26,11 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightkube
-from lightkube.core.exceptions import ApiError
-
 from propylon.api.kinds import by_kind
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, resource_class
 from propylon.conformance import (
     grpcclient,
     manifests,
@@ -74,7 +71,7 @@ class CaseSkipped(Exception):
 
 @dataclass
 class Harness:
-    client: lightkube.AsyncClient
+    client: KubeClient
     backends: Backends
     manifests_root: Path
     rewrite: manifests.Rewrite
@@ -91,14 +88,12 @@ class Harness:
     async def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         info = by_kind(kind)
         try:
-            obj = await self.client.get(resource_class(info), name,
-                                        namespace=namespace if info.namespaced else None)
-        except ApiError as err:
-            if err.status.code == 404:
+            return await self.client.get(resource_class(info), name,
+                                         namespace=namespace if info.namespaced else None)
+        except KubeError as err:
+            if err.code == 404:
                 return None
             raise
-        found: dict[str, Any] = obj.to_dict()
-        return found
 
     async def replace(self, obj: dict[str, Any]) -> None:
         info = by_kind(obj["kind"])
@@ -200,9 +195,9 @@ class Harness:
 
     async def _namespaces_reason(self, namespaces: list[str]) -> str | None:
         for namespace in namespaces:
-            async for gw in self.client.list(resource_class(by_kind("Gateway")),
-                                             namespace=namespace):
-                obj = gw.to_dict()
+            listing = await self.client.list(resource_class(by_kind("Gateway")),
+                                             namespace=namespace)
+            for obj in listing.items:
                 annotations = obj["metadata"].get("annotations") or {}
                 if annotations.get("gateway-api/skip-this-for-readiness") == "true":
                     continue
@@ -434,9 +429,8 @@ class Harness:
         infrastructure = (gw.get("spec") or {}).get("infrastructure") or {}
         found = []
         for kind in ("ServiceAccount", "Pod", "Service"):
-            items = [o.to_dict() async for o in self.client.list(
-                resource_class(by_kind(kind)), namespace=namespace,
-                labels={GATEWAY_NAME_LABEL: gateway})]
+            items = (await self.client.list(resource_class(by_kind(kind)), namespace=namespace,
+                                            labels={GATEWAY_NAME_LABEL: gateway})).items
             if not items:
                 continue
             found.append(kind)

@@ -27,12 +27,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import lightkube
-from lightkube.core.exceptions import ApiError
-
 from propylon import pki
 from propylon.api.kinds import by_kind
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, resource_class
 from propylon.xds.server.tls import ServerMaterial
 
 log = logging.getLogger(__name__)
@@ -60,7 +57,7 @@ def xds_service_hosts(service: str, namespace: str) -> list[str]:
 class CertManager:
     """The CA and xDS server certificate in Secrets; see the module docstring."""
 
-    def __init__(self, client: lightkube.AsyncClient, namespace: str, server_hosts: list[str],
+    def __init__(self, client: KubeClient, namespace: str, server_hosts: list[str],
                  policy: pki.Policy | None = None, *, check_s: float = 3600.0) -> None:
         self._client = client
         self._namespace = namespace
@@ -146,14 +143,13 @@ class CertManager:
                              "labels": {"app.kubernetes.io/managed-by": "propylon"}}}
             try:
                 if current is None:
-                    # lightkube's overloads leave out the namespace its create() takes
-                    await self._client.create(  # type: ignore[call-overload]
+                    await self._client.create(
                         SECRET(body), namespace=self._namespace)
                 else:
                     body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
                     await self._client.replace(SECRET(body), name, namespace=self._namespace)
-            except ApiError as err:
-                if err.status.code == 409:  # another replica won the race: take its Secret
+            except KubeError as err:
+                if err.code == 409:  # another replica won the race: take its Secret
                     continue
                 raise
             log.info("xDS certificate Secret %s %s/%s", "created" if current is None
@@ -163,11 +159,11 @@ class CertManager:
     async def _get(self, name: str) -> dict[str, Any] | None:
         try:
             return dict(await self._client.get(SECRET, name, namespace=self._namespace))
-        except ApiError as err:
-            if err.status.code == 404:
+        except KubeError as err:
+            if err.code == 404:
                 return None
             raise
 
 
 def _reason(err: Exception) -> str:
-    return str(err.status.message) if isinstance(err, ApiError) else str(err)
+    return str(err.message) if isinstance(err, KubeError) else str(err)

@@ -30,11 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import lightkube
-from lightkube.core.exceptions import ApiError
-
 from propylon.api.kinds import by_kind
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, resource_class
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +62,7 @@ def micro_time() -> str:
 class LeaderElector:
     """Campaigns for, holds and renews the Lease; see the module docstring."""
 
-    def __init__(self, client: lightkube.AsyncClient, config: LeaderConfig) -> None:
+    def __init__(self, client: KubeClient, config: LeaderConfig) -> None:
         self._client = client
         self.config = config
         self.leading = False
@@ -126,8 +123,7 @@ class LeaderElector:
         try:
             current = await self._get()
             if current is None:
-                # lightkube's overloads leave out the namespace its create() takes
-                await self._client.create(LEASE({  # type: ignore[call-overload]
+                await self._client.create(LEASE({
                     "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": cfg.name, "namespace": cfg.namespace},
                     "spec": self._record({}, acquired=True)}), namespace=cfg.namespace)
@@ -144,10 +140,10 @@ class LeaderElector:
             body = dict(current, spec=self._record(spec, acquired=holder != cfg.identity))
             await self._client.replace(LEASE(body), cfg.name, namespace=cfg.namespace)
             return True
-        except ApiError as err:
-            if err.status.code != 409:
+        except KubeError as err:
+            if err.code != 409:
                 log.warning("leader election: lease %s/%s: %s", cfg.namespace, cfg.name,
-                            err.status.message)
+                            err.message)
             return False
         except Exception as err:  # noqa: BLE001 - the API unreachable: try again next period
             log.warning("leader election: lease %s/%s: %s: %s", cfg.namespace, cfg.name,
@@ -158,8 +154,8 @@ class LeaderElector:
         try:
             return dict(await self._client.get(LEASE, self.config.name,
                                                namespace=self.config.namespace))
-        except ApiError as err:
-            if err.status.code == 404:
+        except KubeError as err:
+            if err.code == 404:
                 return None
             raise
 

@@ -63,9 +63,8 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Protocol
 
-import lightkube
-
 from propylon.api.kinds import GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo, by_kind
+from propylon.client import KubeClient
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer
 from propylon.infra import InfraManager
@@ -107,7 +106,7 @@ class XdsCache(Protocol):
 class Controller:
     """Reconciles the watched API objects into infrastructure, xDS and status."""
 
-    def __init__(self, client: lightkube.AsyncClient, xds_cache: XdsCache, infra: InfraManager,
+    def __init__(self, client: KubeClient, xds_cache: XdsCache, infra: InfraManager,
                  controller_name: str = DEFAULT_CONTROLLER_NAME, *,
                  translate_fn: Callable[[Snapshot], Result] | None = None,
                  xds_translate_fn: Callable[[GatewayIR], Any] | None = None) -> None:

@@ -42,11 +42,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import lightkube
-from lightkube.core.exceptions import ApiError
-
 from propylon.api.kinds import KindInfo, by_api_version
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, resource_class
 from propylon.translate.statusmerge import wanted_status
 from propylon.translate.types import StatusUpdate, WriteTime
 
@@ -80,7 +77,7 @@ def _rfc3339_now() -> str:
 class StatusWriter:
     """Writes queued status updates; see the module docstring."""
 
-    def __init__(self, client: lightkube.AsyncClient, current: CurrentLookup,
+    def __init__(self, client: KubeClient, current: CurrentLookup,
                  controller_name: str, *, retry_s: float = 1.0,
                  concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.client = client
@@ -237,10 +234,10 @@ class StatusWriter:
                 written = await self.client.replace(
                     res.Status(body), name=update.name,
                     namespace=update.namespace if info.namespaced else None)
-            except ApiError as err:
-                if err.status.code == 404:
+            except KubeError as err:
+                if err.code == 404:
                     return
-                if err.status.code != 409:
+                if err.code != 409:
                     raise
                 self.conflicts += 1
                 log.debug("status conflict on %s %s/%s, reading it again",
@@ -270,8 +267,8 @@ class StatusWriter:
         try:
             kwargs = {"namespace": update.namespace} if update.namespace else {}
             return dict(await self.client.get(res, update.name, **kwargs))
-        except ApiError as err:
-            if err.status.code == 404:
+        except KubeError as err:
+            if err.code == 404:
                 return None
             raise
 

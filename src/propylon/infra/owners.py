@@ -4,18 +4,15 @@ Both managers that write objects through the Kubernetes API (`kubernetes.manager
 the Deployments of Kubernetes mode, and `host.mirror.MirroredInfra`, standalone mode's Pods and
 Services)
 make each object owned by its Gateway. `get(key)` returns the cached `Owner`, else reads the
-Gateway through the lightkube client for its uid and caches the result; it returns None when the
+Gateway through the `KubeClient` for its uid and caches the result; it returns None when the
 Gateway does not exist (any other API error is raised). `forget(key)` drops the entry when the
 Gateway's objects are deleted, so a Gateway created again under the same name is read again.
 """
 
 from __future__ import annotations
 
-import lightkube
-from lightkube.core.exceptions import ApiError
-
 from propylon.api.kinds import by_kind
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, resource_class
 from propylon.infra.labels import Owner
 from propylon.ir.model import GatewayKey
 
@@ -25,7 +22,7 @@ GATEWAY = by_kind("Gateway")
 class GatewayOwners:
     """The `Owner` of each Gateway's objects, cached by Gateway."""
 
-    def __init__(self, client: lightkube.AsyncClient) -> None:
+    def __init__(self, client: KubeClient) -> None:
         self._client = client
         self._owners: dict[GatewayKey, Owner] = {}
 
@@ -36,8 +33,8 @@ class GatewayOwners:
         try:
             gateway = await self._client.get(resource_class(GATEWAY), key.name,
                                              namespace=key.namespace)
-        except ApiError as err:
-            if err.status.code == 404:
+        except KubeError as err:
+            if err.code == 404:
                 return None
             raise
         owner = Owner(GATEWAY.api_version, key.name, str(dict(gateway)["metadata"]["uid"]))

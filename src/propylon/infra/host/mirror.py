@@ -7,7 +7,7 @@ It wraps the host infrastructure manager (`HostInfra`) and implements the same
 calls `apply()` on every pass, and every state change (an Envoy became ready, died, was
 restarted) makes a pass, so the published objects follow the processes.
 
-Writes go through the lightkube client, as server-side applies with field manager
+Writes go through the `KubeClient`, as server-side applies with field manager
 `propylon-host` (the object, then its status subresource), and only when what a Gateway's
 objects should be differs from what was last written. The Gateway's uid (for the owner
 reference) is read once per Gateway. A failed write is logged and retried `retry_s` later by
@@ -26,12 +26,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-import httpx2
-import lightkube
-from lightkube.core.exceptions import ApiError
-
 from propylon.api.kinds import GATEWAY_GROUP, by_kind
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, KubeUnreachable, resource_class
 from propylon.infra import InfraManager
 from propylon.infra.host.host_objects import Process, host_objects
 from propylon.infra.labels import COMPONENT_LABELS, GATEWAY_NAME_LABEL, NAMESPACE_LABEL, label_value
@@ -57,7 +53,7 @@ class ProcessInfra(InfraManager, Protocol):
 class MirroredInfra:
     """Publishes the wrapped manager's proxies as Pods and Services; an `InfraManager`."""
 
-    def __init__(self, inner: ProcessInfra, client: lightkube.AsyncClient,
+    def __init__(self, inner: ProcessInfra, client: KubeClient,
                  retry_s: float = 2.0) -> None:
         self._inner = inner
         self._client = client
@@ -80,7 +76,7 @@ class MirroredInfra:
             gone = set(self._written) - set(wanted)
             if gone:
                 await self._delete_managed(gone.__contains__)
-        except (ApiError, httpx2.HTTPError) as err:
+        except (KubeError, KubeUnreachable) as err:
             self._fail("deleting the objects of removed Gateways", err)
         for key in sorted(wanted):
             state = states.get(key)
@@ -125,7 +121,7 @@ class MirroredInfra:
                     await self._delete(obj)
             self._written[key] = objects
             log.info("host proxy objects written gateway=%s", key)
-        except (ApiError, httpx2.HTTPError) as err:
+        except (KubeError, KubeUnreachable) as err:
             self._fail(f"writing the Pod and Service of Gateway {key}", err)
 
     # -- deleting -----------------------------------------------------------------------------
@@ -133,9 +129,9 @@ class MirroredInfra:
     async def _delete_managed(self, unwanted: Callable[[GatewayKey], bool]) -> None:
         """Delete the Pods and Services of Propylon's whose Gateway is `unwanted`."""
         for info in KINDS:
-            async for found in self._client.list(resource_class(info), namespace="*",
-                                                 labels=dict(COMPONENT_LABELS)):
-                obj = found.to_dict()
+            listing = await self._client.list(resource_class(info), namespace="*",
+                                              labels=dict(COMPONENT_LABELS))
+            for obj in listing.items:
                 key = _owning_gateway(obj)
                 if key is not None and unwanted(key):
                     await self._delete(obj)
@@ -147,8 +143,8 @@ class MirroredInfra:
         try:
             await self._client.delete(resource_class(by_kind(obj["kind"])), meta["name"],
                                       namespace=meta["namespace"])
-        except ApiError as err:
-            if err.status.code != 404:
+        except KubeError as err:
+            if err.code != 404:
                 raise
         log.info("host proxy object deleted kind=%s namespace=%s name=%s",
                  obj["kind"], meta["namespace"], meta["name"])
@@ -156,7 +152,7 @@ class MirroredInfra:
     # -- retries ------------------------------------------------------------------------------
 
     def _fail(self, what: str, err: Exception) -> None:
-        message = err.status.message if isinstance(err, ApiError) else str(err)
+        message = err.message if isinstance(err, KubeError) else str(err)
         log.warning("%s failed: %s; retrying in %.1fs", what, message, self._retry_s)
         if self._retry is None:
             self._retry = asyncio.get_running_loop().call_later(self._retry_s, self._call_again)

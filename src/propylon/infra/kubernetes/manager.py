@@ -1,6 +1,6 @@
 """`KubernetesInfra`: the infrastructure manager of Kubernetes mode, Envoy Deployments per Gateway.
 
-For every wanted Gateway (`apply`) it server-side applies, through lightkube, the objects
+For every wanted Gateway (`apply`) it server-side applies, through the `KubeClient`, the objects
 `resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
 Deployment, LoadBalancer Service), owned by the Gateway, whose uid it reads once. Objects are
 applied again only when what they should be changes, or when the Deployment or Service
@@ -42,11 +42,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-import lightkube
-from lightkube.core.exceptions import ApiError
-
 from propylon.api.kinds import KindInfo, by_kind
-from propylon.client import resource_class
+from propylon.client import KubeClient, KubeError, resource_class
 from propylon.informer import Informer
 from propylon.infra.kubernetes.resources import (
     ProxyOptions,
@@ -102,7 +99,7 @@ def ready_replicas(deployment: dict[str, Any] | None) -> int:
 class KubernetesInfra:
     """Provisions Envoy per Gateway in the cluster; implements `propylon.infra.InfraManager`."""
 
-    def __init__(self, client: lightkube.AsyncClient, xds_host: str, xds_port: int,
+    def __init__(self, client: KubeClient, xds_host: str, xds_port: int,
                  options: ProxyOptions | None = None, *, bind_address: str = "0.0.0.0",
                  retry_s: float = 2.0, certs: ClientCerts | None = None) -> None:
         self._client = client
@@ -197,8 +194,8 @@ class KubernetesInfra:
             self._applied[key] = objects
             self._errors.pop(key, None)
             log.info("proxy objects applied gateway=%s name=%s", key, object_name(key))
-        except ApiError as err:
-            self._fail(key, f"applying the proxy objects failed: {err.status.message}")
+        except KubeError as err:
+            self._fail(key, f"applying the proxy objects failed: {err.message}")
         except OSError as err:
             self._fail(key, f"applying the proxy objects failed: {err}")
 
@@ -211,8 +208,8 @@ class KubernetesInfra:
                 secret = await self._client.get(resource_class(SECRET), tls_secret_name(key),
                                                 namespace=key.namespace)
                 existing = dict(secret).get("data") or {}
-            except ApiError as err:
-                if err.status.code != 404:
+            except KubeError as err:
+                if err.code != 404:
                     raise
         decoded = {k: base64.b64decode(v) for k, v in (existing or {}).items()}
         self._tls[key] = self._certs.client_secret_data(str(key), decoded or None)
@@ -236,10 +233,10 @@ class KubernetesInfra:
     async def _delete(self, key: GatewayKey) -> None:
         name = object_name(key)
         for info in reversed(OWNED_KINDS):
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(KubeError):
                 await self._client.delete(resource_class(info), name, namespace=key.namespace)
         if self._certs is not None:
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(KubeError):
                 await self._client.delete(resource_class(SECRET), tls_secret_name(key),
                                           namespace=key.namespace)
         self._applied.pop(key, None)
