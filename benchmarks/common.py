@@ -38,8 +38,8 @@ from typing import Any
 import aiohttp
 
 from propylon.api.kinds import by_kind
-from propylon.cli.apiclient import collection_path, object_path
 from propylon.cli.kubeconfig import ClusterConfig, load
+from propylon.client import collection_path, object_path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
