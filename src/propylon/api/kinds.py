@@ -3,8 +3,8 @@
 Every other layer asks this table how a kind is addressed: its API group and version, its plural
 (the URL segment), whether it is namespaced, its short names and categories (so `kubectl get gtw`
 and `kubectl get gateway-api` work), whether it has a status subresource, and the printer columns
-that the API server turns into Table cells for `kubectl get`. The Gateway API columns are the ones
-the upstream CRDs declare; the builtin kinds get the columns a real cluster prints. Older
+that the API server turns into Table cells for `kubectl get`. The Gateway API and Envoy Gateway
+columns are the ones the upstream CRDs declare; the builtin kinds get the columns a real cluster prints. Older
 versions the upstream CRDs still serve (v1beta1 of HTTPRoute, ...) are listed apart
 (`OLDER_SERVED_VERSIONS`, `served_versions`); `KINDS` holds each kind once, in the version it is
 stored and watched in.
@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 PROPYLON_GROUP = "propylon.dev"  # Propylon's own kinds (GatewayParameters)
+ENVOY_GATEWAY_GROUP = "gateway.envoyproxy.io"  # Envoy Gateway's policy API (issue 13)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,28 @@ KINDS: tuple[KindInfo, ...] = (
                  PrinterColumn("Service-Type", "string", ".spec.serviceType"),
                  AGE,
              )),
+    # Envoy Gateway's kinds, named and with the columns their CRDs declare; their schemas are
+    # read from those CRDs at run time (`apiserver/policy_schemas.py`)
+    *(KindInfo(ENVOY_GATEWAY_GROUP, "v1alpha1", kind, plural, kind.lower(), True, (short,),
+               () if kind == "EnvoyExtensionPolicy" else ("envoy-gateway",),
+               kind != "HTTPRouteFilter", columns)
+      for kind, plural, short, columns in (
+          ("SecurityPolicy", "securitypolicies", "sp", (AGE,)),
+          ("BackendTrafficPolicy", "backendtrafficpolicies", "btp", (AGE,)),
+          ("ClientTrafficPolicy", "clienttrafficpolicies", "ctp", (AGE,)),
+          ("EnvoyExtensionPolicy", "envoyextensionpolicies", "eep", (AGE,)),
+          ("HTTPRouteFilter", "httproutefilters", "hrf", (AGE,)),
+          ("Backend", "backends", "be", (
+              PrinterColumn("Status", "string",
+                            '.status.conditions[?(@.type=="Accepted")].reason'), AGE)),
+          ("EnvoyProxy", "envoyproxies", "eproxy", (AGE,)),
+          ("EnvoyPatchPolicy", "envoypatchpolicies", "epp", (
+              PrinterColumn("Accepted", "string",
+                            '.status.ancestors[0].conditions[?(@.type=="Accepted")].status'),
+              PrinterColumn("Programmed", "string",
+                            '.status.ancestors[0].conditions[?(@.type=="Programmed")].status'),
+              AGE)),
+      )),
     KindInfo("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), True, (
         PrinterColumn("Status", "string", ".status.phase"), AGE)),
     KindInfo("", "v1", "Service", "services", "service", True, ("svc",), ("all",), True, (

@@ -11,7 +11,8 @@ shadows a builtin kind with the same group and plural.
 From each version of a CRD the catalog takes the scope, names (plural, singular, short names,
 categories), whether the status subresource exists, the `additionalPrinterColumns` (Name and Age
 when there are none) and the `openAPIV3Schema`, which the OpenAPI documents publish for
-`kubectl explain`. Versions are ordered by Kubernetes version priority (v1 > v1beta1 > v1alpha1),
+`kubectl explain`. A builtin kind may be backed by a CRD file too (`builtin_schema`: Envoy
+Gateway's kinds, `policy_schemas`), whose schema is used the same way. Versions are ordered by Kubernetes version priority (v1 > v1beta1 > v1alpha1),
 so the preferred version comes first in discovery.
 
 Objects of a kind with several versions share one store and are not converted (the CRD
@@ -33,6 +34,7 @@ from typing import Any
 
 from propylon.api.kinds import (
     AGE,
+    ENVOY_GATEWAY_GROUP,
     GATEWAY_GROUP,
     KINDS,
     PROPYLON_GROUP,
@@ -40,6 +42,7 @@ from propylon.api.kinds import (
     PrinterColumn,
     served_versions,
 )
+from propylon.apiserver import policy_schemas
 from propylon.apiserver.structural import undeclared
 
 CRD_GROUP = "apiextensions.k8s.io"
@@ -62,11 +65,11 @@ _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 
 
 def builtin_kinds(gateway_api: bool) -> tuple[KindInfo, ...]:
-    """The kinds a server starts with: `KINDS` (without the Gateway API and Propylon kinds
-    unless asked: on a cluster both come as CRDs) then their older served versions,
+    """The kinds a server starts with: `KINDS` (without the Gateway API, Envoy Gateway and
+    Propylon kinds unless asked: on a cluster they come as CRDs) then their older served versions,
     CustomResourceDefinition and the admission policy kinds."""
-    kinds = tuple(k for k in KINDS
-                  if gateway_api or k.group not in (GATEWAY_GROUP, PROPYLON_GROUP))
+    kinds = tuple(k for k in KINDS if gateway_api
+                  or k.group not in (GATEWAY_GROUP, PROPYLON_GROUP, ENVOY_GATEWAY_GROUP))
     older = tuple(v for k in kinds for v in served_versions(k)[1:])
     return kinds + older + (CRD,) + ADMISSION_KINDS
 
@@ -193,8 +196,11 @@ Validator = Callable[[dict[str, Any]], list[Any]]
 class Catalog:
     """The served kinds: builtin ones plus those of the stored CRDs (see the module docstring)."""
 
-    def __init__(self, builtin: Iterable[KindInfo]) -> None:
+    def __init__(self, builtin: Iterable[KindInfo],
+                 builtin_schema: Callable[[KindInfo], dict[str, Any] | None] = policy_schemas.schema,
+                 ) -> None:
         self._builtin = tuple(builtin)
+        self._builtin_schema = builtin_schema
         self._crds: dict[str, list[tuple[KindInfo, dict[str, Any] | None]]] = {}
         self._kinds: tuple[KindInfo, ...] = ()
         self._paths: dict[tuple[str, str, str], KindInfo] = {}
@@ -231,8 +237,12 @@ class Catalog:
         return self._storage.get((info.group, info.plural), info.api_version)
 
     def schema(self, info: KindInfo) -> dict[str, Any] | None:
-        """The CRD's openAPIV3Schema of a kind, None for builtin kinds."""
-        return self._schemas.get(info)
+        """The CRD's openAPIV3Schema of a kind: a served CRD's, or for a builtin kind backed by
+        a CRD file (Envoy Gateway's) that file's; None for other builtin kinds."""
+        schema = self._schemas.get(info)
+        if schema is None and (info.api_version, info.kind) in self._builtin_by_gvk:
+            schema = self._builtin_schema(info)
+        return schema
 
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
         """`compute()` cached until the served kinds change (for OpenAPI documents)."""
@@ -249,6 +259,9 @@ class Catalog:
                 return list(crd_errors(obj))
             errors = base(obj) if base is not None else []
             schema = self._by_gvk.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+            builtin = self._builtin_by_gvk.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+            if schema is None and builtin is not None:
+                schema = self.schema(builtin)
             if schema is not None:
                 known = {e.field for e in errors if getattr(e, "unknown", False)}
                 errors = [*errors, *(FieldError(path, "FieldValueInvalid",
@@ -271,4 +284,5 @@ class Catalog:
         self._schemas = {info: schema for info, schema in custom if schema is not None}
         self._by_gvk = {(info.api_version, info.kind): schema
                         for info, schema in self._schemas.items()}
+        self._builtin_by_gvk = {(info.api_version, info.kind): info for info in builtin}
         self._memo = {}
