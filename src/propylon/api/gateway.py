@@ -125,7 +125,7 @@ class Gateway:
                   for a in spec.get("addresses") or () if isinstance(a, dict)),
             tuple(sorted((infra.get("labels") or {}).items())),
             tuple(sorted((infra.get("annotations") or {}).items())),
-            str(allowed.get("from") or "None"), _selector(allowed.get("selector")),
+            str(allowed.get("from") or "None"), label_selector(allowed.get("selector")),
             *_frontend((spec.get("tls") or {}).get("frontend") or {}),
         )
 
@@ -177,7 +177,8 @@ class ListenerSet:
             tuple(_listener(li) for li in spec.get("listeners") or () if isinstance(li, dict)))
 
 
-def _selector(raw: dict[str, Any] | None) -> LabelSelector | None:
+def label_selector(raw: dict[str, Any] | None) -> LabelSelector | None:
+    """A LabelSelector from its JSON form (matchLabels, matchExpressions); None for None."""
     if raw is None:
         return None
     return LabelSelector(
@@ -200,7 +201,7 @@ def _listener(raw: dict[str, Any]) -> Listener:
                       str(r.get("kind") or "Secret"))
             for r in (tls or {}).get("certificateRefs") or ()),
         namespaces_from=str(namespaces.get("from") or "Same"),
-        selector=_selector(namespaces.get("selector")),
+        selector=label_selector(namespaces.get("selector")),
         kinds=None if not kinds else tuple(
             RouteKind(str(k.get("group", GROUP)), str(k.get("kind", ""))) for k in kinds),
     )

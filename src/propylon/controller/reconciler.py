@@ -1,7 +1,8 @@
 """The controller: informers in, one incremental whole-graph reconcile, status and config out.
 
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
-`propylon.api.kinds.KINDS`, Propylon's GatewayParameters, and Namespace, Service, EndpointSlice,
+`propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
+BackendTrafficPolicy and ClientTrafficPolicy, and Namespace, Service, EndpointSlice,
 Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are watched with the
 field selector `type=kubernetes.io/tls` only: every Secret the API lets a Gateway reference (a
 listener's certificateRefs, a Gateway's backend client certificate) must be of that type, and
@@ -63,7 +64,15 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Protocol
 
-from propylon.api.kinds import GATEWAY_GROUP, KINDS, PROPYLON_GROUP, KindInfo, by_kind
+from propylon.api.envoygateway import POLICY_KINDS
+from propylon.api.kinds import (
+    ENVOY_GATEWAY_GROUP,
+    GATEWAY_GROUP,
+    KINDS,
+    PROPYLON_GROUP,
+    KindInfo,
+    by_kind,
+)
 from propylon.client import KubeClient
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer
@@ -84,6 +93,7 @@ log = logging.getLogger(__name__)
 CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
+    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in POLICY_KINDS)
     + tuple(by_kind(k) for k in CORE_KINDS))
 FIELD_SELECTORS = {"Secret": {"type": "kubernetes.io/tls"}}  # see the module docstring
 

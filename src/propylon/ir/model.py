@@ -119,9 +119,16 @@ class Mirror:
 
 @dataclass(frozen=True)
 class Retry:
+    """Retries of a route. `on` lists Envoy's retry triggers (None: the Gateway API's,
+    connection failures and resets, plus `codes`); `per_try_timeout_ms` bounds each try (None:
+    the route's backend timeout, if any)."""
+
     attempts: int
     codes: tuple[int, ...] = ()
     backoff_ms: int | None = None
+    on: tuple[str, ...] | None = None
+    backoff_max_ms: int | None = None
+    per_try_timeout_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -213,11 +220,23 @@ class UpstreamTLS:
 
 
 @dataclass(frozen=True)
+class Connection:
+    """How the proxy manages its connections to a cluster's endpoints (None: Envoy's defaults
+    as Propylon sets them): the TCP connect timeout, how long an idle HTTP connection is kept,
+    and the longest an HTTP connection lives."""
+
+    connect_timeout_ms: int | None = None
+    idle_timeout_ms: int | None = None
+    max_duration_ms: int | None = None
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str  # e.g. "default/backend-1/80"
     endpoints: tuple[Endpoint, ...]
     protocol: Literal["http1", "h2c", "websocket"] = "http1"
     tls: UpstreamTLS | None = None
+    connection: Connection | None = None
 
 
 @dataclass(frozen=True)

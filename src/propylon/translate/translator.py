@@ -21,7 +21,9 @@
 8. `_irs`: per accepted Gateway its InfraIR, and when it has an address its IR
    (`gatewayir.build`), whose clusters the backends stage then finishes
    (`backends.finish_clusters`: endpoints, the backend client certificate).
-9. What Envoy refused of routes (`snapshot.rejections`) goes into the routes' conditions
+9. `policies.apply`: Envoy Gateway's policies attached (their `status.ancestors`) and their
+   settings put on the IR route entries and clusters they govern.
+10. What Envoy refused of routes (`snapshot.rejections`) goes into the routes' conditions
    (`rejections.refuse_routes`).
 
 Objects that are not ours get no status. Nothing here raises on bad input: every problem
@@ -43,6 +45,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from propylon.api.core import ConfigMap, EndpointSlice, Namespace, Secret, Service
+from propylon.api.envoygateway import POLICY_KINDS, Policy
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import HTTPRoute
@@ -62,6 +65,7 @@ from propylon.translate import (
     grpcroute,
     httproute,
     listenersets,
+    policies,
     tlsroute,
 )
 from propylon.translate.backends import Answers, Backends, Endpoints, finish_clusters
@@ -99,6 +103,12 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     statuses = [*class_statuses, *route_statuses,
                 *_statuses(snapshot, states, sets, placed, backends)]
     irs, infras = _irs(snapshot, memo, states, proxies, placed, backends, endpoints)
+    irs, policy_statuses = policies.apply(policies.Inputs(
+        {kind: snapshot.of(kind) for kind in POLICY_KINDS},
+        {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)}),
+        states, irs, snapshot.controller_name, snapshot.now,
+        lambda obj: memo.decode(Policy.decode, obj, object_key(obj)))
+    statuses.extend(policy_statuses)
     if snapshot.rejections:
         statuses = refuse_routes(statuses, snapshot.rejections, irs, {
             kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},

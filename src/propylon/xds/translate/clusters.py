@@ -6,7 +6,9 @@ lists endpoints sorted by address and port, so equal endpoint sets hash equally.
 
 `h2c` clusters speak HTTP/2 with prior knowledge to the backend, through the upstream
 `HttpProtocolOptions` extension; others use HTTP/1.1. A cluster with `tls` reaches its endpoints
-through the TLS transport socket of `upstream_tls` (HTTP/2 over TLS for `h2c` ones). Circuit
+through the TLS transport socket of `upstream_tls` (HTTP/2 over TLS for `h2c` ones). A cluster's
+`connection` settings (from a BackendTrafficPolicy) set its connect timeout and, in the same
+`HttpProtocolOptions`, the idle timeout and longest life of its HTTP connections. Circuit
 breakers are raised well above Envoy's default of 1,024 so real fan-in is not refused.
 """
 
@@ -45,23 +47,39 @@ def _circuit_breakers() -> CircuitBreakers:
 
 def cluster(c: ir.Cluster) -> Cluster:
     """The EDS cluster of one IR cluster."""
+    connection = c.connection or ir.Connection()
     out = Cluster(
         name=c.name,
         type=Cluster.EDS,
-        connect_timeout=CONNECT_TIMEOUT,
+        connect_timeout=CONNECT_TIMEOUT if connection.connect_timeout_ms is None
+        else duration_ms(connection.connect_timeout_ms),
         per_connection_buffer_limit_bytes=UInt32Value(value=BUFFER_LIMIT_BYTES),
         circuit_breakers=_circuit_breakers(),
     )
     out.eds_cluster_config.eds_config.CopyFrom(ads_source())
-    if c.protocol == "h2c":
+    if c.protocol == "h2c" or connection.idle_timeout_ms is not None \
+            or connection.max_duration_ms is not None:
         options = HttpProtocolOptions()
-        options.explicit_http_config.http2_protocol_options.SetInParent()
+        if c.protocol == "h2c":
+            options.explicit_http_config.http2_protocol_options.SetInParent()
+        else:
+            options.explicit_http_config.http_protocol_options.SetInParent()
+        common = options.common_http_protocol_options
+        if connection.idle_timeout_ms is not None:
+            common.idle_timeout.CopyFrom(duration_ms(connection.idle_timeout_ms))
+        if connection.max_duration_ms is not None:
+            common.max_connection_duration.CopyFrom(duration_ms(connection.max_duration_ms))
         packed = Any()
         packed.Pack(options)
         out.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(packed)
     if c.tls is not None:
         out.transport_socket.CopyFrom(transport_socket(c.tls, c.protocol))
     return out
+
+
+def duration_ms(ms: int) -> Duration:
+    """A protobuf Duration of `ms` milliseconds."""
+    return Duration(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
 
 
 def load_assignment(c: ir.Cluster) -> ClusterLoadAssignment:

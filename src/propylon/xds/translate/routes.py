@@ -43,7 +43,7 @@ from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
 from propylon.xds.translate import cors
-from propylon.xds.translate.clusters import ads_source
+from propylon.xds.translate.clusters import ads_source, duration_ms
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
 INVALID_CLUSTER = "propylon-invalid-backend"
@@ -56,10 +56,6 @@ _REDIRECT_CODES = {
     308: rc.RedirectAction.PERMANENT_REDIRECT,
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _duration_ms(ms: int) -> Duration:
-    return Duration(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
 
 
 def _string_matcher(match: ir.StringMatch) -> StringMatcher:
@@ -226,9 +222,9 @@ def _route_action(route: ir.Route, backends: tuple[ir.WeightedBackend, ...]) -> 
                 denominator=FractionalPercent.MILLION))))
     # Gateway API: no request timeout unless the route says so (Envoy's default is 15 s).
     if route.timeout_ms is not None:
-        action.timeout.CopyFrom(_duration_ms(route.timeout_ms))
+        action.timeout.CopyFrom(duration_ms(route.timeout_ms))
     elif route.backend_timeout_ms is not None and route.retry is None:
-        action.timeout.CopyFrom(_duration_ms(route.backend_timeout_ms))
+        action.timeout.CopyFrom(duration_ms(route.backend_timeout_ms))
     else:
         action.timeout.CopyFrom(Duration())
     if route.retry is not None:
@@ -236,17 +232,28 @@ def _route_action(route: ir.Route, backends: tuple[ir.WeightedBackend, ...]) -> 
     return action
 
 
-def _retry_policy(retry: ir.Retry, per_try_ms: int | None) -> rc.RetryPolicy:
+def _retry_on(retry: ir.Retry) -> str:
+    triggers = list(retry.on if retry.on is not None
+                    else ("connect-failure", "refused-stream", "reset"))
+    if retry.codes and "retriable-status-codes" not in triggers:
+        triggers.append("retriable-status-codes")
+    return ",".join(triggers)
+
+
+def _retry_policy(retry: ir.Retry, backend_timeout_ms: int | None) -> rc.RetryPolicy:
     policy = rc.RetryPolicy(
-        retry_on="connect-failure,refused-stream,reset"
-        + (",retriable-status-codes" if retry.codes else ""),
+        retry_on=_retry_on(retry),
         num_retries=UInt32Value(value=retry.attempts),
         retriable_status_codes=list(retry.codes),
     )
     if retry.backoff_ms is not None:
-        policy.retry_back_off.base_interval.CopyFrom(_duration_ms(max(retry.backoff_ms, 1)))
+        policy.retry_back_off.base_interval.CopyFrom(duration_ms(max(retry.backoff_ms, 1)))
+    if retry.backoff_max_ms is not None:
+        policy.retry_back_off.max_interval.CopyFrom(duration_ms(max(retry.backoff_max_ms, 1)))
+    per_try_ms = retry.per_try_timeout_ms if retry.per_try_timeout_ms is not None \
+        else backend_timeout_ms
     if per_try_ms is not None:
-        policy.per_try_timeout.CopyFrom(_duration_ms(per_try_ms))
+        policy.per_try_timeout.CopyFrom(duration_ms(per_try_ms))
     return policy
 
 

@@ -1,0 +1,230 @@
+"""Envoy Gateway's policy resources (gateway.envoyproxy.io/v1alpha1), decoded.
+
+`Policy.decode(obj)` reads what every policy kind shares: its targets (`targetRef`,
+`targetRefs`, each a Gateway API LocalPolicyTargetReferenceWithSectionName, and
+`targetSelectors`, kind plus label selector), `mergeType`, and the spec as canonical JSON (so
+the value is frozen and a merge of two specs can be decoded again). `problems` lists, as
+messages naming the field and the fix, every field of the spec Propylon does not implement yet
+and every value it cannot use: a policy with problems is not applied (see
+`translate.policies`), so nothing it asks for is silently ignored.
+
+`backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
+(`SUPPORTED`): `retry` and `timeout`, with Envoy Gateway's defaults (2 retries; without
+`retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from propylon.api.formats import duration_ms
+from propylon.api.gateway import LabelSelector, label_selector
+from propylon.api.meta import ObjectMeta
+
+GROUP = "gateway.envoyproxy.io"
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+SECURITY_POLICY = "SecurityPolicy"
+BACKEND_TRAFFIC_POLICY = "BackendTrafficPolicy"
+CLIENT_TRAFFIC_POLICY = "ClientTrafficPolicy"
+POLICY_KINDS = (SECURITY_POLICY, BACKEND_TRAFFIC_POLICY, CLIENT_TRAFFIC_POLICY)
+
+_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")  # Gateway API Duration
+_TARGETING = {"targetRef": True, "targetRefs": True, "targetSelectors": True}
+Tree = Mapping[str, "Tree | bool"]
+# The spec fields Propylon implements, per kind (True: the field and everything under it).
+SUPPORTED: dict[str, Tree] = {
+    BACKEND_TRAFFIC_POLICY: {
+        **_TARGETING, "mergeType": True,
+        "retry": {"numRetries": True,
+                  "retryOn": {"triggers": True, "httpStatusCodes": True},
+                  "perRetry": {"timeout": True,
+                               "backOff": {"baseInterval": True, "maxInterval": True}}},
+        "timeout": {"http": {"requestTimeout": True, "connectionIdleTimeout": True,
+                             "maxConnectionDuration": True},
+                    "tcp": {"connectTimeout": True}},
+    },
+    SECURITY_POLICY: {**_TARGETING},
+    CLIENT_TRAFFIC_POLICY: {**_TARGETING},
+}
+RETRY_TRIGGERS = ("5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
+                  "refused-stream", "retriable-status-codes", "cancelled", "deadline-exceeded",
+                  "internal", "resource-exhausted", "unavailable")
+DEFAULT_RETRIES = 2
+DEFAULT_RETRY_ON = ("connect-failure", "refused-stream", "unavailable", "cancelled",
+                    "retriable-status-codes")
+DEFAULT_RETRY_CODES = (503,)
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    """A target named in `targetRef` or `targetRefs[i]` (`field` says which)."""
+
+    group: str
+    kind: str
+    name: str
+    section_name: str | None
+    field: str
+
+
+@dataclass(frozen=True)
+class TargetSelector:
+    """`targetSelectors[i]`: every object of `kind` in the policy's namespace whose labels
+    match."""
+
+    group: str
+    kind: str
+    selector: LabelSelector
+    field: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: str
+    meta: ObjectMeta
+    target_refs: tuple[TargetRef, ...]
+    target_selectors: tuple[TargetSelector, ...]
+    merge_type: str | None
+    spec: str  # canonical JSON
+    problems: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.meta.namespace, self.meta.name)
+
+    def spec_value(self) -> dict[str, Any]:
+        value = json.loads(self.spec)
+        return value if isinstance(value, dict) else {}
+
+    @classmethod
+    def decode(cls, obj: dict[str, Any]) -> Policy:
+        kind = str(obj.get("kind", ""))
+        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        assert isinstance(spec, dict)
+        refs = []
+        if isinstance(spec.get("targetRef"), dict):
+            refs.append(_target_ref(spec["targetRef"], "spec.targetRef"))
+        refs.extend(_target_ref(r, f"spec.targetRefs[{i}]")
+                    for i, r in enumerate(spec.get("targetRefs") or ()) if isinstance(r, dict))
+        selectors = tuple(
+            TargetSelector(str(s.get("group") or GATEWAY_GROUP), str(s.get("kind", "")),
+                           label_selector(s) or LabelSelector(), f"spec.targetSelectors[{i}]")
+            for i, s in enumerate(spec.get("targetSelectors") or ()) if isinstance(s, dict))
+        problems = [f"{path} is not implemented by Propylon yet: remove it from the "
+                    f"{kind}, or express it another way"
+                    for path in unsupported(spec, SUPPORTED.get(kind, {}), "spec")]
+        if kind == BACKEND_TRAFFIC_POLICY:
+            problems.extend(backend_traffic(spec)[1])
+        merge = spec.get("mergeType")
+        return cls(kind, ObjectMeta.of(obj), tuple(refs), selectors,
+                   str(merge) if merge else None, json.dumps(spec, sort_keys=True),
+                   tuple(problems))
+
+
+def _target_ref(raw: dict[str, Any], field: str) -> TargetRef:
+    section = raw.get("sectionName")
+    return TargetRef(str(raw.get("group") or ""), str(raw.get("kind", "")),
+                     str(raw.get("name", "")), str(section) if section else None, field)
+
+
+def unsupported(value: Mapping[str, Any], tree: Tree, path: str) -> list[str]:
+    """The paths of the fields of `value` that `tree` does not list."""
+    out = []
+    for key, child in value.items():
+        allowed = tree.get(key)
+        if allowed is None:
+            out.append(f"{path}.{key}")
+        elif isinstance(allowed, Mapping) and isinstance(child, Mapping):
+            out.extend(unsupported(child, allowed, f"{path}.{key}"))
+    return out
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    attempts: int
+    on: tuple[str, ...]
+    codes: tuple[int, ...]
+    per_try_timeout_ms: int | None = None
+    backoff_ms: int | None = None
+    backoff_max_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class TimeoutSettings:
+    request_ms: int | None = None
+    idle_ms: int | None = None
+    max_connection_ms: int | None = None
+    connect_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class BackendTraffic:
+    """The implemented part of a BackendTrafficPolicy spec."""
+
+    retry: RetrySettings | None = None
+    timeout: TimeoutSettings | None = None
+
+
+def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
+    """The implemented fields of a BackendTrafficPolicy spec, and what is wrong with them."""
+    errors: list[str] = []
+
+    def duration(path: str, value: Any) -> int | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _DURATION.match(value):
+            errors.append(f"{path}: {value!r} is not a duration: write it as 1h, 30s, 250ms or "
+                          "a sum such as 1m30s")
+            return None
+        return duration_ms(value)
+
+    retry = None
+    raw = spec.get("retry")
+    if isinstance(raw, Mapping):
+        on_raw = raw.get("retryOn")
+        if isinstance(on_raw, Mapping):
+            on = tuple(str(t) for t in on_raw.get("triggers") or ())
+            codes = tuple(c for c in on_raw.get("httpStatusCodes") or () if isinstance(c, int))
+            for trigger in on:
+                if trigger not in RETRY_TRIGGERS:
+                    errors.append(f"spec.retry.retryOn.triggers: {trigger!r} is not a retry "
+                                  f"trigger: use one of {', '.join(RETRY_TRIGGERS)}")
+            for code in codes:
+                if not 100 <= code <= 599:
+                    errors.append(f"spec.retry.retryOn.httpStatusCodes: {code} is not an HTTP "
+                                  "status code: use 100-599")
+        else:
+            on, codes = DEFAULT_RETRY_ON, DEFAULT_RETRY_CODES
+        per_try = _section(raw, "perRetry")
+        back_off = _section(per_try, "backOff")
+        attempts = raw.get("numRetries", DEFAULT_RETRIES)
+        if not isinstance(attempts, int) or not 0 <= attempts < 2**32:
+            errors.append(f"spec.retry.numRetries: {attempts!r} is not a number of retries: "
+                          "use 0 or more")
+            attempts = DEFAULT_RETRIES
+        retry = RetrySettings(
+            attempts, on, codes,
+            duration("spec.retry.perRetry.timeout", per_try.get("timeout")),
+            duration("spec.retry.perRetry.backOff.baseInterval", back_off.get("baseInterval")),
+            duration("spec.retry.perRetry.backOff.maxInterval", back_off.get("maxInterval")))
+        if retry.backoff_max_ms is not None and retry.backoff_ms is None:
+            errors.append("spec.retry.perRetry.backOff: maxInterval needs baseInterval: set it")
+    timeout = None
+    raw = spec.get("timeout")
+    if isinstance(raw, Mapping):
+        http, tcp = _section(raw, "http"), _section(raw, "tcp")
+        timeout = TimeoutSettings(
+            duration("spec.timeout.http.requestTimeout", http.get("requestTimeout")),
+            duration("spec.timeout.http.connectionIdleTimeout", http.get("connectionIdleTimeout")),
+            duration("spec.timeout.http.maxConnectionDuration", http.get("maxConnectionDuration")),
+            duration("spec.timeout.tcp.connectTimeout", tcp.get("connectTimeout")))
+    return BackendTraffic(retry, timeout), errors
+
+
+def _section(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """`value[key]` when it is a mapping, else an empty one."""
+    found = value.get(key)
+    return found if isinstance(found, Mapping) else {}

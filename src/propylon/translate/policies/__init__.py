@@ -1,0 +1,187 @@
+"""Envoy Gateway's policies (gateway.envoyproxy.io): attached, applied to the IR, their status.
+
+`apply(inputs, states, irs, controller_name, now)` is one stage of the translation recipe, run
+once every Gateway's IR is built. For each policy kind (SecurityPolicy, BackendTrafficPolicy,
+ClientTrafficPolicy) `attachment.attach` finds what each policy governs and writes its
+`status.ancestors`; then every route entry of an IR that a policy governs (found from its name,
+`httproute/<ns>/<name>/rule/<i>/match/<j>`, and the Gateway listener serving its virtual host)
+is rewritten with the effective policy's settings (`traffic.governed`). Gateways no policy
+reaches keep their IR object as it was, so the memoised translation and the xDS translator see
+no change.
+
+What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
+it is Accepted False saying so, with no effect):
+- BackendTrafficPolicy `retry` and `timeout` (`traffic`).
+- SecurityPolicy and ClientTrafficPolicy: attachment and status only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from propylon.api.envoygateway import (
+    BACKEND_TRAFFIC_POLICY,
+    GROUP,
+    POLICY_KINDS,
+    Policy,
+)
+from propylon.ir.model import GatewayIR, GatewayKey, RouteConfig, VirtualHost
+from propylon.translate.gateways import GatewayState
+from propylon.translate.hostnames import matches, specificity
+from propylon.translate.policies import traffic
+from propylon.translate.policies.attachment import (
+    ROUTE_KINDS,
+    Attachments,
+    RouteInfo,
+    Scope,
+    attach,
+)
+from propylon.translate.types import Now, StatusUpdate
+
+API_VERSION = f"{GROUP}/v1alpha1"
+_ROUTE_ENTRY = re.compile(r"^(httproute|grpcroute)/([^/]+)/([^/]+)/rule/(\d+)/match/\d+$")
+_KIND_OF = {"httproute": "HTTPRoute", "grpcroute": "GRPCRoute"}
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The objects this stage reads: policies of each kind and the routes they may target."""
+
+    policies: Mapping[str, tuple[dict[str, Any], ...]]
+    routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+
+
+class _Routes:
+    """RouteInfo of the routes, built when first asked for."""
+
+    def __init__(self, objects: Mapping[str, tuple[dict[str, Any], ...]]) -> None:
+        self._objects = objects
+        self._index: dict[tuple[str, str, str], dict[str, Any]] | None = None
+        self._infos: dict[tuple[str, str, str], RouteInfo] = {}
+
+    def get(self, key: tuple[str, str, str]) -> RouteInfo | None:
+        if key not in self._infos:
+            if self._index is None:
+                self._index = {(kind, str((o.get("metadata") or {}).get("namespace") or ""),
+                                str((o.get("metadata") or {}).get("name") or "")): o
+                               for kind in ROUTE_KINDS for o in self._objects.get(kind, ())}
+            obj = self._index.get(key)
+            if obj is None:
+                return None
+            self._infos[key] = RouteInfo.of(obj)
+        return self._infos[key]
+
+    def in_namespace(self, kind: str, namespace: str) -> Iterable[RouteInfo]:
+        for obj in self._objects.get(kind, ()):
+            meta = obj.get("metadata") or {}
+            if meta.get("namespace") == namespace:
+                info = self.get((kind, namespace, str(meta.get("name") or "")))
+                if info is not None:
+                    yield info
+
+
+def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
+          irs: Mapping[GatewayKey, GatewayIR], controller_name: str, now: Now,
+          decode: Callable[[dict[str, Any]], Policy] = Policy.decode,
+          ) -> tuple[dict[GatewayKey, GatewayIR], list[StatusUpdate]]:
+    """The IRs with the policies' effect, and every policy's status (see the module
+    docstring). `decode` may be a memoised `Policy.decode`."""
+    if not any(inputs.policies.get(kind) for kind in POLICY_KINDS):
+        return dict(irs), []
+    routes = _Routes(inputs.routes)
+    statuses: list[StatusUpdate] = []
+    by_kind: dict[str, Attachments] = {}
+    for kind in POLICY_KINDS:
+        objects = inputs.policies.get(kind, ())
+        if not objects:
+            continue
+        previous = {_key(o): [a for a in (o.get("status") or {}).get("ancestors") or ()
+                              if isinstance(a, dict)
+                              and a.get("controllerName") == controller_name]
+                    for o in objects}
+        found = attach(kind, (decode(o) for o in objects), states, routes, controller_name,
+                       now, previous)
+        by_kind[kind] = found
+        statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
+                                     policy.meta.generation, {"ancestors": list(entries)})
+                        for policy, entries in found.statuses)
+    btp = by_kind.get(BACKEND_TRAFFIC_POLICY)
+    out = dict(irs)
+    if btp is not None and btp.attached:
+        for key, ir in irs.items():
+            state = states.get((key.namespace, key.name))
+            if state is not None:
+                out[key] = _governed_ir(ir, state, btp, routes)
+    return out, statuses
+
+
+def _key(obj: Mapping[str, Any]) -> Key:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def _governed_ir(ir: GatewayIR, state: GatewayState, btp: Attachments,
+                 routes: _Routes) -> GatewayIR:
+    """`ir` with the BackendTrafficPolicies' settings on the route entries they govern."""
+    key = (ir.key.namespace, ir.key.name)
+    listeners = _listeners_by_config(ir.key, state)
+    clusters = {c.name: c for c in ir.clusters}
+    configs = []
+    for config in ir.route_configs:
+        owners = listeners.get(config.name, [])
+        vhosts = tuple(_governed_vhost(vh, _owner(vh, owners), key, btp, routes, clusters)
+                       for vh in config.virtual_hosts)
+        configs.append(config if all(a is b for a, b in zip(vhosts, config.virtual_hosts,
+                                                            strict=True))
+                       else RouteConfig(config.name, vhosts))
+    if all(a is b for a, b in zip(configs, ir.route_configs, strict=True)) \
+            and len(clusters) == len(ir.clusters):
+        return ir
+    return replace(ir, route_configs=tuple(configs),
+                   clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))
+
+
+def _listeners_by_config(key: GatewayKey, state: GatewayState,
+                         ) -> dict[str, list[tuple[str | None, str]]]:
+    """Route table name -> (hostname, name) of the Gateway's own listeners it serves (as
+    `gatewayir` names tables: one per HTTP port, one per HTTPS listener)."""
+    out: dict[str, list[tuple[str | None, str]]] = {}
+    for ls in state.listeners:
+        name = f"{key}/{ls.spec.port}" if ls.spec.protocol == "HTTP" else f"{key}/{ls.ir_name}"
+        out.setdefault(name, []).append((ls.spec.hostname, ls.spec.name))
+    return out
+
+
+def _owner(vhost: VirtualHost, owners: list[tuple[str | None, str]]) -> str | None:
+    """The Gateway listener serving a virtual host: the most specific one whose hostname
+    covers its domain (None: a ListenerSet's listener, or none)."""
+    domain = vhost.domains[0] if vhost.domains else "*"
+    fitting = [(hostname, name) for hostname, name in owners
+               if hostname is None or matches(hostname, domain)]
+    best = min(fitting, key=lambda item: specificity(item[0]), default=None)
+    return None if best is None else best[1]
+
+
+def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key, btp: Attachments,
+                    routes: _Routes, clusters: dict[str, Any]) -> VirtualHost:
+    changed = []
+    for route in vhost.routes:
+        found = _ROUTE_ENTRY.match(route.name)
+        if found is None:
+            changed.append(route)
+            continue
+        prefix, ns, name, index = found.groups()
+        kind = _KIND_OF[prefix]
+        info = routes.get((kind, ns, name))
+        rules = info.rules if info is not None else ()
+        rule = rules[int(index)] if int(index) < len(rules) else None
+        governing = btp.effective(gateway, listener, Scope(kind, ns, name), rule)
+        changed.append(route if governing is None
+                       else traffic.governed(route, *governing, clusters))
+    if all(a is b for a, b in zip(changed, vhost.routes, strict=True)):
+        return vhost
+    return replace(vhost, routes=tuple(changed))

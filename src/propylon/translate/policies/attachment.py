@@ -1,0 +1,322 @@
+"""Policy attachment as Envoy Gateway does it: which policy governs what, and each one's status.
+
+`attach(policies, gateways, routes, controller_name, now)` takes the policies of one kind,
+sorted as Envoy Gateway sorts them (oldest first, then namespace/name), our Gateways and the
+HTTPRoutes and GRPCRoutes, and returns an `Attachments`: per `Scope` the policy attached there,
+and every policy's `status.ancestors` entries of this controller.
+
+- Targets: `targetRef`, `targetRefs` and `targetSelectors` (label selectors over the kind, in
+  the policy's namespace); policies target objects of their own namespace only. Kinds per
+  policy kind: ClientTrafficPolicy a Gateway (a listener with `sectionName`); the others also a
+  HTTPRoute or GRPCRoute (a rule, by its `name`, with `sectionName`).
+- A target that does not exist, a Gateway not of our GatewayClasses, or a route with no
+  parentRef to one of our Gateways is skipped without status: another controller may own it.
+- Ancestors: a Gateway target is its own ancestor (with the listener as `sectionName`); a route
+  target has one ancestor per parentRef to a Gateway of ours, written as the parentRef names it
+  (`sectionName` kept). Conditions per ancestor:
+  - `Accepted` True, reason Accepted, "Policy has been accepted.";
+  - `Accepted` False, reason Invalid: a `sectionName` naming no listener or rule, a field
+    Propylon does not implement, a value it cannot use (`Policy.problems`); the message names
+    the field and the fix;
+  - `Accepted` False, reason Conflicted: the target already has a policy of this kind (the
+    older one wins), with Envoy Gateway's message;
+  - `Overridden` True on a Gateway-, listener- or route-level policy when more specific
+    policies (listener, route, rule) take some of its routes;
+  - `Merged` True on a route-level policy with `mergeType` merged into the closest parent
+    policy (listener, then Gateway), and on that parent.
+- A policy with problems still takes its target (as in Envoy Gateway) but has no effect.
+
+Precedence when resolving one route rule (`effective`): rule > route > listener > Gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from propylon.api.envoygateway import (
+    BACKEND_TRAFFIC_POLICY,
+    CLIENT_TRAFFIC_POLICY,
+    GATEWAY_GROUP,
+    Policy,
+    TargetRef,
+)
+from propylon.api.gateway import LabelSelector
+from propylon.translate import conditions as c
+from propylon.translate.gateways import GatewayState
+from propylon.translate.types import Now
+
+ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
+ACCEPTED_MESSAGE = "Policy has been accepted."
+OVERRIDDEN, MERGED = "Overridden", "Merged"
+INVALID, CONFLICTED = "Invalid", "Conflicted"
+PLURAL = {"SecurityPolicy": "securityPolicies", BACKEND_TRAFFIC_POLICY: "backendTrafficPolicies",
+          CLIENT_TRAFFIC_POLICY: "clientTrafficPolicies"}
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a policy is attached to: a Gateway (`section` a listener name or None) or a route
+    (`kind` HTTPRoute or GRPCRoute; `section` a rule name or None)."""
+
+    kind: str
+    namespace: str
+    name: str
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """What attachment reads of a route: labels, parent Gateways, rule names."""
+
+    kind: str
+    namespace: str
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    parents: tuple[tuple[Key, str | None], ...]  # (Gateway, parentRef sectionName)
+    rules: tuple[str | None, ...]  # rule names by index
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> RouteInfo:
+        meta = obj.get("metadata") or {}
+        spec = obj.get("spec") or {}
+        ns = str(meta.get("namespace") or "")
+        parents = tuple(((str(p.get("namespace") or ns), str(p.get("name", ""))),
+                         p.get("sectionName") or None)
+                        for p in spec.get("parentRefs") or ()
+                        if isinstance(p, dict) and (p.get("kind") or "Gateway") == "Gateway"
+                        and (p.get("group") or GATEWAY_GROUP) == GATEWAY_GROUP)
+        return cls(str(obj.get("kind", "")), ns, str(meta.get("name", "")),
+                   tuple(sorted((meta.get("labels") or {}).items())), parents,
+                   tuple(r.get("name") or None for r in spec.get("rules") or ()
+                         if isinstance(r, dict)))
+
+
+@dataclass
+class _Ancestor:
+    ref: dict[str, str]
+    conditions: dict[str, tuple[bool, str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Attachments:
+    """The policies of one kind attached per scope, and the statuses of all of them."""
+
+    kind: str
+    attached: Mapping[Scope, Policy]
+    statuses: tuple[tuple[Policy, tuple[dict[str, Any], ...]], ...]  # (policy, ancestors)
+
+    def effective(self, gateway: Key, listener: str | None, route: Scope,
+                  rule: str | None) -> tuple[Policy, Policy | None] | None:
+        """The policy governing one rule of `route` served on `listener` of `gateway`, most
+        specific first, and the parent it merges with (None: it applies alone). None when no
+        policy does, or when the one that does has problems (it applies nothing)."""
+        found = self._most_specific(gateway, listener, route, rule)
+        if found is None or found[0].problems or (found[1] is not None and found[1].problems):
+            return None
+        return found
+
+    def _most_specific(self, gateway: Key, listener: str | None, route: Scope,
+                       rule: str | None) -> tuple[Policy, Policy | None] | None:
+        gw_ns, gw_name = gateway
+        parents = [s for s in (Scope("Gateway", gw_ns, gw_name, listener) if listener else None,
+                               Scope("Gateway", gw_ns, gw_name)) if s is not None]
+        children = [Scope(route.kind, route.namespace, route.name, rule) if rule else None,
+                    Scope(route.kind, route.namespace, route.name)]
+        for scope in children:
+            policy = self.attached.get(scope) if scope is not None else None
+            if policy is not None:
+                parent = next((self.attached[p] for p in parents if p in self.attached), None)
+                return policy, parent if policy.merge_type else None
+        parent = next((self.attached[p] for p in parents if p in self.attached), None)
+        return None if parent is None else (parent, None)
+
+
+class Routes(Protocol):
+    """The routes attachment may read: one by kind, namespace and name, or those of a
+    namespace (for target selectors)."""
+
+    def get(self, key: tuple[str, str, str]) -> RouteInfo | None: ...
+
+    def in_namespace(self, kind: str, namespace: str) -> Iterable[RouteInfo]: ...
+
+
+def attach(kind: str, policies: Iterable[Policy], gateways: Mapping[Key, GatewayState],
+           routes: Routes, controller_name: str, now: Now,
+           previous: Mapping[Key, Iterable[dict[str, Any]]]) -> Attachments:
+    """See the module docstring. `previous` holds each policy's current ancestor entries of
+    this controller (their lastTransitionTimes are kept)."""
+    ordered = sorted(policies, key=lambda p: (p.meta.creation_timestamp, p.meta.namespace,
+                                              p.meta.name))
+    attached: dict[Scope, Policy] = {}
+    ancestors: dict[Key, dict[tuple[Any, ...], _Ancestor]] = {p.key: {} for p in ordered}
+    for policy in ordered:
+        for ref in _targets(policy, gateways, routes):
+            _resolve(policy, ref, gateways, routes, attached, ancestors[policy.key])
+    _overrides(kind, attached, routes, ancestors)
+    statuses = []
+    for policy in ordered:
+        entries = []
+        old = {_ref_key(a.get("ancestorRef") or {}): a.get("conditions") or ()
+               for a in previous.get(policy.key, ())}
+        for key, ancestor in sorted(ancestors[policy.key].items()):
+            conds = c.Conditions(old.get(key, ()), policy.meta.generation, now)
+            for type_, (status, reason, message) in ancestor.conditions.items():
+                conds.set(type_, status, reason, message)
+            entries.append({"ancestorRef": ancestor.ref, "controllerName": controller_name,
+                            "conditions": conds.as_list()})
+        statuses.append((policy, tuple(entries)))
+    return Attachments(kind, attached, tuple(statuses))
+
+
+def _targets(policy: Policy, gateways: Mapping[Key, GatewayState],
+             routes: Routes) -> list[TargetRef]:
+    """`targetRef`/`targetRefs`, then each object a target selector picks (sorted by name)."""
+    out = list(policy.target_refs)
+    ns = policy.meta.namespace
+    for selector in policy.target_selectors:
+        names: list[str] = []
+        if selector.kind == "Gateway":
+            names = [state.gateway.meta.name for (g_ns, _), state in gateways.items()
+                     if g_ns == ns and selector.selector.matches(state.gateway.meta.label_map)]
+        elif selector.kind in ROUTE_KINDS:
+            names = [r.name for r in routes.in_namespace(selector.kind, ns)
+                     if _matches(selector.selector, r.labels)]
+        out.extend(TargetRef(selector.group, selector.kind, name, None, selector.field)
+                   for name in sorted(names))
+    return out
+
+
+def _matches(selector: LabelSelector, labels: tuple[tuple[str, str], ...]) -> bool:
+    return selector.matches(dict(labels))
+
+
+def _allowed_kinds(kind: str) -> tuple[str, ...]:
+    return ("Gateway",) if kind == CLIENT_TRAFFIC_POLICY else ("Gateway", *ROUTE_KINDS)
+
+
+def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState],
+             routes: Routes, attached: dict[Scope, Policy],
+             ancestors: dict[tuple[Any, ...], _Ancestor]) -> None:
+    ns = policy.meta.namespace
+    if (ref.group or GATEWAY_GROUP) != GATEWAY_GROUP or ref.kind not in _allowed_kinds(
+            policy.kind):
+        return  # not a kind Propylon serves targets of; another controller's, if anyone's
+    found: list[_Ancestor] = []
+    problem = None
+    if ref.kind == "Gateway":
+        state = gateways.get((ns, ref.name))
+        if state is None:
+            return
+        names = [ls.spec.name for ls in state.listeners]
+        found = [_ancestor(ns, ref.name, ref.section_name, ancestors)]
+        if ref.section_name is not None and ref.section_name not in names:
+            problem = (INVALID, f"{ref.field}.sectionName: Gateway {ns}/{ref.name} has no "
+                       f'listener named "{ref.section_name}": name one of its listeners '
+                       f"({', '.join(names)}) or remove sectionName")
+        what = (f"Listener {ns}/{ref.name}/{ref.section_name}" if ref.section_name
+                else f"Gateway {ref.name}")
+    else:
+        route = routes.get((ref.kind, ns, ref.name))
+        if route is None:
+            return
+        found = [_ancestor(g_ns, g_name, section, ancestors)
+                 for (g_ns, g_name), section in route.parents if (g_ns, g_name) in gateways]
+        if not found:
+            return
+        rules = [r for r in route.rules if r]
+        if ref.section_name is not None and ref.section_name not in rules:
+            problem = (INVALID, f"{ref.field}.sectionName: {ref.kind} {ns}/{ref.name} has no "
+                       f'rule named "{ref.section_name}": name one of its rules '
+                       f"({', '.join(rules) or 'it names none'}) or remove sectionName")
+        what = (f"RouteRule {ref.name}/{ref.section_name}" if ref.section_name
+                else f"{ref.kind} {ref.name}")
+    scope = Scope(ref.kind, ns, ref.name, ref.section_name)
+    if problem is None and scope in attached and attached[scope] is not policy:
+        problem = (CONFLICTED, f"Unable to target {what}, another {policy.kind} has already "
+                   "attached to it")
+    if problem is None:
+        attached[scope] = policy  # it takes the target even when its spec has problems
+        if policy.problems:
+            problem = (INVALID, "; ".join(policy.problems))
+    for ancestor in found:
+        if problem is not None:
+            ancestor.conditions[c.ACCEPTED] = (False, *problem)
+        else:
+            ancestor.conditions.setdefault(c.ACCEPTED, (True, c.ACCEPTED, ACCEPTED_MESSAGE))
+
+
+def _ancestor(namespace: str, name: str, section: str | None,
+              ancestors: dict[tuple[Any, ...], _Ancestor]) -> _Ancestor:
+    ref = {"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": namespace, "name": name}
+    if section:
+        ref["sectionName"] = section
+    return ancestors.setdefault(_ref_key(ref), _Ancestor(ref))
+
+
+def _ref_key(ref: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (ref.get("group"), ref.get("kind"), ref.get("namespace"), ref.get("name"),
+            ref.get("sectionName"))
+
+
+def _overrides(kind: str, attached: Mapping[Scope, Policy],
+               routes: Routes,
+               ancestors: dict[Key, dict[tuple[Any, ...], _Ancestor]]) -> None:
+    """Overridden and Merged conditions: a parent-scope policy loses (or shares) the routes and
+    listeners that have a more specific policy of their own."""
+    plural = PLURAL.get(kind, kind)
+    usable = {s: p for s, p in attached.items() if not p.problems}
+    taken: dict[Key, set[tuple[str, str]]] = {}  # parent policy -> (what, name) overriding it
+    merged_into: dict[Key, set[str]] = {}
+    for scope, policy in usable.items():
+        if scope.kind == "Gateway" and scope.section is not None:
+            parent = usable.get(Scope("Gateway", scope.namespace, scope.name))
+            if parent is not None:
+                taken.setdefault(parent.key, set()).add(
+                    ("listeners", f"{scope.namespace}/{scope.name}/{scope.section}"))
+            continue
+        if scope.kind == "Gateway":
+            continue
+        route = routes.get((scope.kind, scope.namespace, scope.name))
+        assert route is not None  # attached, so it was found
+        if scope.section is not None:
+            whole = usable.get(Scope(scope.kind, scope.namespace, scope.name))
+            if whole is not None:
+                taken.setdefault(whole.key, set()).add(
+                    ("route rules", f"{scope.namespace}/{scope.name}/{scope.section}"))
+        label = f"{route.namespace}/{route.name}"
+        for (g_ns, g_name), section in route.parents:
+            parent_scope = next((s for s in (Scope("Gateway", g_ns, g_name, section)
+                                             if section else None,
+                                             Scope("Gateway", g_ns, g_name))
+                                 if s is not None and s in usable), None)
+            if parent_scope is None:
+                continue
+            parent = usable[parent_scope]
+            if policy.merge_type and scope.section is None:
+                merged_into.setdefault(parent.key, set()).add(label)
+                for ancestor in ancestors[policy.key].values():
+                    if (ancestor.ref["namespace"], ancestor.ref["name"]) == (g_ns, g_name):
+                        ancestor.conditions[MERGED] = (
+                            True, MERGED, f"Merged with policy {parent.meta.namespace}/"
+                                          f"{parent.meta.name}")
+            else:
+                taken.setdefault(parent.key, set()).add(("routes", label))
+    for key, items in taken.items():
+        groups = {what: sorted(n for w, n in items if w == what)
+                  for what in ("listeners", "routes", "route rules")}
+        text = ", ".join(f"these {what}: [{' '.join(names)}]"
+                         for what, names in groups.items() if names)
+        for ancestor in ancestors[key].values():
+            if ancestor.conditions.get(c.ACCEPTED, (False,))[0]:
+                ancestor.conditions[OVERRIDDEN] = (
+                    True, OVERRIDDEN, f"This policy is being overridden by other {plural} for "
+                                      f"{text}")
+    for key, names in merged_into.items():
+        for ancestor in ancestors[key].values():
+            if ancestor.conditions.get(c.ACCEPTED, (False,))[0]:
+                ancestor.conditions[MERGED] = (
+                    True, MERGED, f"This policy is being merged by other {plural} for these "
+                                  f"routes: [{' '.join(sorted(names))}]")

@@ -1,0 +1,65 @@
+"""A BackendTrafficPolicy's settings on the IR route entries it governs.
+
+`governed(route, policy, parent, clusters)` returns the route entry with the settings of
+`policy` (merged over `parent`'s spec when the policy has a `mergeType`: a JSON merge patch of
+its spec onto the parent's; StrategicMerge is applied the same way, as Envoy Gateway's
+strategic merge of these fields amounts to it):
+- `retry` -> the route's retry policy (attempts, Envoy retry triggers, retriable status codes,
+  per-try timeout, back-off), unless the route rule sets its own (HTTPRoute `retry`);
+- `timeout.http.requestTimeout` -> the route's timeout, unless the rule sets `timeouts.request`;
+- `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout` and
+  `maxConnectionDuration` -> the clusters of the route's backends, as copies named
+  `<cluster>/<policy namespace>/<policy name>` (added to `clusters`) so other routes using the
+  same Service keep theirs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+from propylon.api.envoygateway import BackendTraffic, Policy, backend_traffic
+from propylon.api.mergepatch import merge_patch
+from propylon.ir.model import Cluster, Connection, Retry, Route
+
+
+@lru_cache(maxsize=4096)
+def settings(policy: Policy, parent: Policy | None) -> BackendTraffic:
+    """The implemented settings of `policy`, merged over `parent` when it has one."""
+    spec = policy.spec_value() if parent is None else merge_patch(parent.spec_value(),
+                                                                  json.loads(policy.spec))
+    return backend_traffic(spec)[0]
+
+
+def governed(route: Route, policy: Policy, parent: Policy | None,
+             clusters: dict[str, Cluster]) -> Route:
+    """`route` with the settings of the governing policy (see the module docstring)."""
+    found = settings(policy, parent)
+    changes: dict[str, Any] = {}
+    if found.retry is not None and route.retry is None:
+        r = found.retry
+        changes["retry"] = Retry(r.attempts, r.codes, r.backoff_ms, r.on, r.backoff_max_ms,
+                                 r.per_try_timeout_ms)
+    timeout = found.timeout
+    if timeout is not None and timeout.request_ms is not None and route.timeout_ms is None:
+        changes["timeout_ms"] = timeout.request_ms
+    if timeout is not None and (timeout.connect_ms, timeout.idle_ms,
+                                timeout.max_connection_ms) != (None, None, None):
+        connection = Connection(timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms)
+        suffix = f"{policy.meta.namespace}/{policy.meta.name}"
+        backends = []
+        for backend in route.backends:
+            source = clusters.get(backend.cluster) if backend.cluster else None
+            if source is None:
+                backends.append(backend)
+                continue
+            name = f"{source.name}/{suffix}"
+            clusters.setdefault(name, Cluster(name, source.endpoints, source.protocol,
+                                              source.tls, connection))
+            backends.append(replace(backend, cluster=name))
+        changes["backends"] = tuple(backends)
+    if not changes:
+        return route
+    return replace(route, **changes)
