@@ -1,7 +1,10 @@
 """`propylon conformance`: replay the Gateway API conformance cases against standalone Propylon.
 
 Cases come from `--cases DIR` (default `../shared/conformance/cases` relative to the current
-directory), manifests from `<cases>/../../gateway-api/conformance/`. The command starts the
+directory), manifests from `<cases>/../../gateway-api/conformance/`; a folder of Envoy
+Gateway's cases (`../shared/envoy-gateway/cases`, recognised by `<cases>/../e2e/`) takes its
+manifests from `<cases>/../e2e/` and runs with the GatewayClass `envoy-gateway` made Propylon's
+(`suite_of`, which the run prints). The command starts the
 standalone stack in-process (state in `--state-dir`, default a temporary directory), runs the
 selected cases one after another (`propylon.conformance.runner`) in a loopback slot of its own
 (`--slot`, else the lowest free one: see `propylon.conformance.network`, so runs can go in
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import datetime
 import tempfile
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -36,11 +40,14 @@ from propylon.conformance.report import (
     conformance_report,
     summary_line,
 )
-from propylon.conformance.runner import Harness
+from propylon.conformance.requests import POLL_S
+from propylon.conformance.runner import GATEWAY_CLASS, Harness
 from propylon.standalone import Standalone, StandaloneOptions
 from propylon.statedir import StateDirInUse
 
 DEFAULT_CASES = Path("../shared/conformance/cases")
+EG_GATEWAY_CLASS = "envoy-gateway"
+EG_NAMESPACE = "envoy-gateway-system"  # where Envoy Gateway is installed; the base uses it
 
 
 def add_parser(subparsers: Any) -> None:
@@ -71,9 +78,37 @@ def _names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
+@dataclass(frozen=True)
+class Suite:
+    """Where a case folder's manifests are and how its harness behaves."""
+
+    manifests_root: Path
+    gateway_class: str
+    retry_wait_s: float
+    note: str = ""
+    install: tuple[dict[str, Any], ...] = ()
+
+
+def suite_of(cases_dir: Path, controller_name: str) -> Suite:
+    """The Gateway API suite (`<cases>/../../gateway-api/conformance/`), or Envoy Gateway's when
+    `<cases>/../e2e/base/manifests.yaml` exists (its README: GatewayClass `envoy-gateway`,
+    1 s between failed tries, the namespace Envoy Gateway's install creates)."""
+    eg = cases_dir.parent / "e2e"
+    if (eg / "base" / "manifests.yaml").exists():
+        return Suite(eg, EG_GATEWAY_CLASS, 1.0,
+                     f"GatewayClass {EG_GATEWAY_CLASS} is created with Propylon's controllerName "
+                     f"{controller_name} instead of Envoy Gateway's, and without its "
+                     "parametersRef (Propylon does not read EnvoyProxy yet)",
+                     ({"apiVersion": "v1", "kind": "Namespace",
+                       "metadata": {"name": EG_NAMESPACE}},))
+    return Suite(cases_dir.parent.parent / "gateway-api" / "conformance", GATEWAY_CLASS,
+                 POLL_S)
+
+
 def run(args: argparse.Namespace) -> int:
     cases_dir = args.cases.resolve()
-    manifests_root = cases_dir.parent.parent / "gateway-api" / "conformance"
+    suite = suite_of(cases_dir, StandaloneOptions().controller_name)
+    manifests_root = suite.manifests_root
     try:
         cases = select_cases(load_cases(cases_dir), _names(args.run), _names(args.feature),
                              _names(args.skip))
@@ -88,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="propylon-conformance-") as tmp:
             state_dir = args.state_dir or Path(tmp)
-            results, supported = asyncio.run(_run_all(cases, manifests_root, state_dir,
+            if suite.note:
+                print(suite.note, flush=True)
+            results, supported = asyncio.run(_run_all(cases, suite, state_dir,
                                                       slot.network, args))
     except StateDirInUse as err:
         raise UsageError(str(err)) from None
@@ -105,14 +142,15 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.result == FAILED for r in results) else 0
 
 
-async def _run_all(cases: list[Any], manifests_root: Path, state_dir: Path, network: RunNetwork,
+async def _run_all(cases: list[Any], suite: Suite, state_dir: Path, network: RunNetwork,
                    args: argparse.Namespace) -> tuple[list[CaseResult], list[str]]:
     options = StandaloneOptions(address_pool=network.address_pool)
     async with Standalone(state_dir, options) as stack:
         backends = Backends(stack.client, state_dir / "pods", network.pod_network)
-        rewrite = manifests.Rewrite("gateway-conformance", options.controller_name,
+        rewrite = manifests.Rewrite(suite.gateway_class, options.controller_name,
                                     (network.usable_address,), (UNUSABLE_ADDRESS,))
-        harness = Harness(stack.client, backends, manifests_root, rewrite, args.timeout_scale)
+        harness = Harness(stack.client, backends, suite.manifests_root, rewrite,
+                          args.timeout_scale, state_dir, suite.retry_wait_s, suite.install)
         try:
             await harness.setup()
             results = []

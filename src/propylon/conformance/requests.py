@@ -14,7 +14,8 @@ A transport error becomes a `Response` with status 0 and the error as reason.
 `Unsupported`.
 
 `until_consistent(attempt)` repeats an attempt until it succeeds 3 times in a row (waiting
-100 ms after a failure, none after a success) within 30 s; it returns None or the last reason.
+100 ms after a failure, or `poll_s`; none after a success) within 30 s; it returns None or the
+last reason. `until_match(attempt, tick)` repeats it until one success.
 """
 
 from __future__ import annotations
@@ -184,8 +185,10 @@ async def _websocket(session: aiohttp.ClientSession, target: Target,
 
 
 async def until_consistent(attempt: Callable[[], Awaitable[str | None]],
-                           max_time: float = MAX_TIME_TO_CONSISTENCY_S) -> str | None:
-    """None once `attempt` returns None REQUIRED_CONSECUTIVE times in a row within max_time."""
+                           max_time: float = MAX_TIME_TO_CONSISTENCY_S,
+                           poll_s: float = POLL_S) -> str | None:
+    """None once `attempt` returns None REQUIRED_CONSECUTIVE times in a row within max_time,
+    waiting `poll_s` after a failed attempt."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_time
     streak = 0
@@ -198,5 +201,21 @@ async def until_consistent(attempt: Callable[[], Awaitable[str | None]],
                 return None
             continue
         streak = 0
-        await asyncio.sleep(POLL_S)
+        await asyncio.sleep(poll_s)
     return f"not {REQUIRED_CONSECUTIVE} consecutive matches within {max_time:.0f}s; last: {reason}"
+
+
+async def until_match(attempt: Callable[[], Awaitable[str | None]], tick_s: float,
+                      max_time: float = MAX_TIME_TO_CONSISTENCY_S) -> str | None:
+    """None once one `attempt` returns None (Envoy Gateway's `untilMatch`: the first at once,
+    then one per tick, mismatches and transport errors ignored) within max_time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_time
+    reason: str | None = "no attempt made"
+    while True:
+        reason = await attempt()
+        if reason is None:
+            return None
+        if loop.time() + tick_s > deadline:
+            return f"no matching response within {max_time:.0f}s; last: {reason}"
+        await asyncio.sleep(tick_s)

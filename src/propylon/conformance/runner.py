@@ -31,6 +31,7 @@ from propylon.client import KubeClient, KubeError, resource_class
 from propylon.conformance import (
     grpcclient,
     manifests,
+    metrics,
     requests,
     status,
     steps,
@@ -43,6 +44,7 @@ from propylon.conformance.cases import Case
 from propylon.conformance.matching import compare
 from propylon.conformance.report import FAILED, NOT_SUPPORTED, SKIPPED, SUCCEEDED, CaseResult
 from propylon.conformance.tlsmaterial import tls_objects
+from propylon.ir.model import GatewayKey
 from propylon.manifests import ObjectRef, object_ref
 
 GATEWAY_CLASS = "gateway-conformance"
@@ -76,9 +78,13 @@ class Harness:
     manifests_root: Path
     rewrite: manifests.Rewrite
     timeout_scale: float = 1.0
+    state_dir: Path | None = None  # the stack's: Envoy stats for metric steps
+    retry_wait_s: float = requests.POLL_S  # after a failed request (Envoy Gateway's: 1 s)
+    install: tuple[dict[str, Any], ...] = ()  # what the implementation's install creates
 
     def __post_init__(self) -> None:
         self.base_objects: list[dict[str, Any]] = []
+        self.metrics: dict[str, int] = {}  # values a metric step read (`read: once`)
         self.supported: list[str] = []
         self._generation_before: int | None = None
         self._last_patched: Mapping[str, Any] = {}
@@ -103,17 +109,18 @@ class Harness:
 
     async def setup(self) -> None:
         gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                         "metadata": {"name": GATEWAY_CLASS},
+                         "metadata": {"name": self.rewrite.gateway_class},
                          "spec": {"controllerName": self.rewrite.controller_name}}
         self.base_objects = manifests.load_objects(self.manifests_root, [BASE], self.rewrite)
-        await manifests.apply(self.client, [gateway_class, *tls_objects(), *self.base_objects])
+        await manifests.apply(self.client, [*self.install, gateway_class, *tls_objects(),
+                                            *self.base_objects])
         await self.backends.sync(self.base_objects)
-        reason = await status.wait({"kind": "GatewayClass", "name": GATEWAY_CLASS,
+        reason = await status.wait({"kind": "GatewayClass", "name": self.rewrite.gateway_class,
                                     "conditions": {"Accepted": "True"}}, self.get,
                                    self.rewrite.controller_name, 180 * self.timeout_scale)
         if reason:
-            raise RuntimeError(f"GatewayClass {GATEWAY_CLASS} not accepted: {reason}")
-        gc = await self.get("GatewayClass", None, GATEWAY_CLASS) or {}
+            raise RuntimeError(f"GatewayClass {self.rewrite.gateway_class} not accepted: {reason}")
+        gc = await self.get("GatewayClass", None, self.rewrite.gateway_class) or {}
         self.supported = sorted(f["name"] if isinstance(f, Mapping) else str(f)
                                 for f in (gc.get("status") or {}).get("supportedFeatures") or [])
 
@@ -133,7 +140,8 @@ class Harness:
             await self._run(case)
         except CaseFailed as err:
             return CaseResult(case, FAILED, str(err))
-        except (CaseSkipped, requests.Unsupported, steps.Unsupported) as err:
+        except (CaseSkipped, requests.Unsupported, steps.Unsupported,
+                metrics.Unsupported) as err:
             return CaseResult(case, SKIPPED, str(err))
         except Exception as err:  # noqa: BLE001 - one broken case must not end the run
             return CaseResult(case, FAILED, f"{type(err).__name__}: {err}")
@@ -300,7 +308,13 @@ class Harness:
                            fresh["path"] != request.get("path") else expect,
                            outcome.response, requests.scheme(request))
 
-        reason = await requests.until_consistent(attempt)
+        mode = str(request.get("mode") or "")
+        if mode == "once":
+            reason = await attempt()
+        elif mode == "untilMatch":
+            reason = await requests.until_match(attempt, self.retry_wait_s)
+        else:
+            reason = await requests.until_consistent(attempt, poll_s=self.retry_wait_s)
         if reason:
             raise CaseFailed(f"{request.get('method', 'GET')} {request.get('host', '')}"
                              f"{request.get('path', '/')} ({request.get('protocol')}): {reason}")
@@ -376,6 +390,8 @@ class Harness:
         elif action == "namespacesMustBeReady":
             await self.namespaces_ready(list(step.get("namespaces") or
                                              ["gateway-conformance-infra"]))
+        elif action == "expect" and step.get("metric"):
+            await self.expect_metric(case, step["metric"])
         elif action == "expect":
             for entry in step.get("status") or []:
                 await self.expect_status(entry)
@@ -403,6 +419,41 @@ class Harness:
             await manifests.delete_all(self.client, [ref])
         else:
             raise CaseSkipped(f"step not understood: {dict(step)}")
+
+    async def expect_metric(self, case: Case, metric: Mapping[str, Any]) -> None:
+        """A metric step (`metrics`): read once into a name, or poll until the condition
+        holds as the harness does (3 consecutive successes within 30 s)."""
+        stat, labels = metrics.parse(str(metric["query"]))
+        kind, namespace, name, index = metrics.eg_route_rule(labels["envoy_cluster_name"])
+        route = await self._live({"kind": kind, "namespace": namespace, "name": name})
+        clusters = metrics.rule_clusters(route, index)
+        gateway = GatewayKey(str(case.gateway.get("namespace", "gateway-conformance-infra")),
+                             labels.get("gateway_envoyproxy_io_owning_gateway_name")
+                             or str(case.gateway.get("name")))
+        if self.state_dir is None:
+            raise CaseSkipped("metric steps need the stack's state directory")
+        socket = metrics.admin_socket(self.state_dir, gateway)
+
+        async def read() -> int:
+            return await metrics.cluster_stat(socket, clusters, stat)
+
+        if metric.get("read") == "once":
+            try:
+                self.metrics[str(metric["name"])] = await read()
+            except (OSError, RuntimeError):
+                self.metrics[str(metric["name"])] = 0  # onError: use 0
+            return
+        condition = str(metric.get("condition", "value > 0"))
+
+        async def attempt() -> str | None:
+            value = await read()
+            if metrics.evaluate(condition, {**self.metrics, "value": value}):
+                return None
+            return f"{metric['query']} = {value}: {condition} does not hold"
+
+        reason = await requests.until_consistent(attempt, poll_s=self.retry_wait_s)
+        if reason:
+            raise CaseFailed(f"metric: {reason}")
 
     async def _endpoints_from_pods(self, step: Mapping[str, Any]) -> None:
         namespace = str(step["namespace"])

@@ -15,6 +15,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 GROUP = "gateway.networking.k8s.io"
+EG_POLICY_KINDS = ("SecurityPolicy", "BackendTrafficPolicy", "ClientTrafficPolicy",
+                   "EnvoyExtensionPolicy")
+_REF_FIELDS = ("group", "kind", "namespace", "name", "sectionName", "port")
 GATEWAY_TIMEOUT_S = 180.0
 DEFAULT_TIMEOUT_S = 60.0
 POLL_S = 1.0
@@ -72,6 +75,8 @@ def check(entry: Mapping[str, Any], obj: Mapping[str, Any] | None, controller: s
         return _gatewayclass(entry, obj)
     if kind == "BackendTLSPolicy":
         return _policy(entry, obj)
+    if kind in EG_POLICY_KINDS:
+        return _eg_policy(entry, obj, controller)
     return _route(entry, obj, controller, seen)
 
 
@@ -167,6 +172,31 @@ def _policy(entry: Mapping[str, Any], obj: Mapping[str, Any]) -> str | None:
                 return None
             reasons.append(reason)
     return "; ".join(reasons) or f"no ancestor {want.get('name')} in status"
+
+
+def _eg_policy(entry: Mapping[str, Any], obj: Mapping[str, Any], controller: str) -> str | None:
+    """Envoy Gateway's policy helpers: some ancestor of our controller whose ancestorRef is
+    exactly `ancestor` carries the listed conditions (status, and `messageContains`)."""
+    want = {k: entry["ancestor"].get(k) for k in _REF_FIELDS}
+    reasons = []
+    for ancestor in (obj.get("status") or {}).get("ancestors") or []:
+        ref = ancestor.get("ancestorRef") or {}
+        if ancestor.get("controllerName") != controller or \
+                {k: ref.get(k) for k in _REF_FIELDS} != want:
+            continue
+        by_type = {c.get("type"): c for c in ancestor.get("conditions") or []}
+        for ctype, spec in (entry.get("conditions") or {}).items():
+            status, _ = _want(spec)
+            cond = by_type.get(ctype) or {}
+            text = spec.get("messageContains") if isinstance(spec, Mapping) else None
+            if cond.get("status") != status or (text and text not in str(cond.get("message"))):
+                reasons.append(f"{ctype} is {cond.get('status')} ({cond.get('message')}), "
+                               f"expected {status}" + (f" containing {text!r}" if text else ""))
+                break
+        else:
+            return None
+    return "; ".join(reasons) or (f"no status.ancestors entry of {controller} for "
+                                  f"{entry['ancestor']}")
 
 
 def _parent_match(parent: Mapping[str, Any], want: Mapping[str, Any], controller: str,
