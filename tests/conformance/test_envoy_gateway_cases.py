@@ -1,0 +1,92 @@
+"""Envoy Gateway's cases through the runner: the pure parts (metric queries and conditions,
+policy status entries, the suite a case folder is) and a real run of Retry and BTPTimeout
+through standalone Propylon, real Envoy and echo processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from propylon.cli.conformance import EG_GATEWAY_CLASS, suite_of
+from propylon.conformance import metrics
+from propylon.conformance.status import check
+from tests.shared_data import shared
+
+CONTROLLER = "propylon.dev/gateway-controller"
+ANCESTOR = {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+            "namespace": "gateway-conformance-infra", "name": "same-namespace"}
+
+
+def test_a_folder_beside_e2e_is_envoy_gateways_suite() -> None:
+    cases = shared("envoy-gateway", "cases")
+    suite = suite_of(cases, CONTROLLER)
+    assert (suite.manifests_root, suite.gateway_class, suite.retry_wait_s) == (
+        cases.parent / "e2e", EG_GATEWAY_CLASS, 1.0)
+    assert CONTROLLER in suite.note
+    gateway_api = suite_of(shared("conformance", "cases"), CONTROLLER)
+    assert gateway_api.gateway_class == "gateway-conformance" and not gateway_api.install
+
+
+def test_metric_queries_name_the_route_rule_clusters() -> None:
+    stat, labels = metrics.parse('envoy_cluster_upstream_rq_retry{envoy_cluster_name='
+                                 '"httproute/ns1/retry-route/rule/0"}')
+    assert stat == "upstream_rq_retry"
+    assert metrics.eg_route_rule(labels["envoy_cluster_name"]) == (
+        "HTTPRoute", "ns1", "retry-route", 0)
+    route = {"metadata": {"namespace": "ns1"}, "spec": {"rules": [{"backendRefs": [
+        {"name": "a", "port": 8080}, {"name": "b", "namespace": "ns2", "port": 80},
+        {"group": "gateway.envoyproxy.io", "kind": "Backend", "name": "c"}]}]}}
+    assert metrics.rule_clusters(route, 0) == ["ns1/a/8080", "ns2/b/80"]
+    assert metrics.rule_clusters(route, 1) == []
+    with pytest.raises(metrics.Unsupported):
+        metrics.parse('envoy_connection_limit_limited_connections{x="y"}')
+
+
+def test_metric_conditions() -> None:
+    condition = "delta = value - retryBaseline; delta > 0 and delta % 5 == 0"
+    assert metrics.evaluate(condition, {"value": 17, "retryBaseline": 2})
+    assert not metrics.evaluate(condition, {"value": 16, "retryBaseline": 2})
+    assert not metrics.evaluate(condition, {"value": 2, "retryBaseline": 2})
+    assert metrics.evaluate("value > 0", {"value": 1})
+    with pytest.raises(metrics.Unsupported):
+        metrics.evaluate("__import__('os')", {})
+    with pytest.raises(metrics.Unsupported):
+        metrics.evaluate("value > 0", {})
+
+
+def policy(ancestors: list[dict]) -> dict:
+    return {"kind": "BackendTrafficPolicy", "metadata": {"generation": 1},
+            "status": {"ancestors": ancestors}}
+
+
+def entry(conditions: dict) -> dict:
+    return {"kind": "BackendTrafficPolicy", "namespace": "gateway-conformance-infra",
+            "name": "p", "ancestor": ANCESTOR, "conditions": conditions}
+
+
+def test_a_policy_entry_needs_our_ancestor_exactly_with_the_conditions() -> None:
+    ours = {"ancestorRef": ANCESTOR, "controllerName": CONTROLLER,
+            "conditions": [{"type": "Accepted", "status": "True", "message": "ok"}]}
+    assert check(entry({"Accepted": "True"}), policy([ours]), CONTROLLER) is None
+    assert check(entry({"Merged": "True"}), policy([ours]), CONTROLLER) is not None
+    other = {**ours, "controllerName": "example.com/other"}
+    assert check(entry({"Accepted": "True"}), policy([other]), CONTROLLER) is not None
+    listener = {**ours, "ancestorRef": {**ANCESTOR, "sectionName": "http"}}
+    assert check(entry({"Accepted": "True"}), policy([listener]), CONTROLLER) is not None
+    refused = {**ours, "conditions": [{"type": "Accepted", "status": "False",
+                                       "message": "spec.x is not implemented"}]}
+    wanted = {"Accepted": {"status": "False", "messageContains": "not implemented"}}
+    assert check(entry(wanted), policy([refused]), CONTROLLER) is None
+
+
+def test_retry_and_timeout_cases_pass(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "propylon.cli.main", "conformance",
+         "--cases", str(shared("envoy-gateway", "cases")), "--run", "Retry,BTPTimeout",
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "2 passed, 0 failed"
