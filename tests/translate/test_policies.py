@@ -228,3 +228,20 @@ def test_retry_defaults_are_envoy_gateways() -> None:
     assert (api.retry.attempts, api.retry.codes, api.retry.on) == (
         2, (503,), ("connect-failure", "refused-stream", "unavailable", "cancelled",
                     "retriable-status-codes"))
+
+
+def test_a_security_policy_gives_its_routes_cors() -> None:
+    result = run({"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "SecurityPolicy",
+                  "metadata": {"name": "cors", "namespace": "default", "generation": 1},
+                  "spec": {"targetRefs": [target("HTTPRoute", "web")],
+                           "cors": {"allowOrigins": ["https://*.foo.com"],
+                                    "allowMethods": ["GET"], "exposeHeaders": ["x-a"]}}})
+    found = entries(result)
+    web = found["httproute/default/web/rule/1/match/0"].cors
+    assert web is not None
+    assert (web.allow_origins, web.allow_methods, web.expose_headers, web.max_age_s) == (
+        ("https://*.foo.com",), ("GET",), ("x-a",), 5)
+    assert found["httproute/default/api/rule/0/match/0"].cors is None
+    [update] = [u for u in result.statuses if u.kind == "SecurityPolicy"]
+    [entry] = update.status["ancestors"]
+    assert entry["conditions"][0]["status"] == "True"

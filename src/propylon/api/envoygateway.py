@@ -10,7 +10,8 @@ and every value it cannot use: a policy with problems is not applied (see
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
 (`SUPPORTED`): `retry` and `timeout`, with Envoy Gateway's defaults (2 retries; without
-`retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503).
+`retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
+`security(spec)` those of a SecurityPolicy: `cors`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ SUPPORTED: dict[str, Tree] = {
                              "maxConnectionDuration": True},
                     "tcp": {"connectTimeout": True}},
     },
-    SECURITY_POLICY: {**_TARGETING},
+    SECURITY_POLICY: {
+        **_TARGETING, "mergeType": True,
+        "cors": {"allowOrigins": True, "allowMethods": True, "allowHeaders": True,
+                 "exposeHeaders": True, "maxAge": True, "allowCredentials": True},
+    },
     CLIENT_TRAFFIC_POLICY: {**_TARGETING},
 }
 RETRY_TRIGGERS = ("5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
@@ -118,6 +123,8 @@ class Policy:
                     for path in unsupported(spec, SUPPORTED.get(kind, {}), "spec")]
         if kind == BACKEND_TRAFFIC_POLICY:
             problems.extend(backend_traffic(spec)[1])
+        if kind == SECURITY_POLICY:
+            problems.extend(security(spec)[1])
         merge = spec.get("mergeType")
         return cls(kind, ObjectMeta.of(obj), tuple(refs), selectors,
                    str(merge) if merge else None, json.dumps(spec, sort_keys=True),
@@ -222,6 +229,44 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             duration("spec.timeout.http.maxConnectionDuration", http.get("maxConnectionDuration")),
             duration("spec.timeout.tcp.connectTimeout", tcp.get("connectTimeout")))
     return BackendTraffic(retry, timeout), errors
+
+
+@dataclass(frozen=True)
+class CorsSettings:
+    allow_origins: tuple[str, ...]
+    allow_methods: tuple[str, ...]
+    allow_headers: tuple[str, ...]
+    expose_headers: tuple[str, ...]
+    max_age_s: int | None
+    allow_credentials: bool
+
+
+@dataclass(frozen=True)
+class Security:
+    """The implemented part of a SecurityPolicy spec."""
+
+    cors: CorsSettings | None = None
+
+
+def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
+    """The implemented fields of a SecurityPolicy spec, and what is wrong with them."""
+    errors: list[str] = []
+    raw = spec.get("cors")
+    if not isinstance(raw, Mapping):
+        return Security(), errors
+
+    def strings(key: str) -> tuple[str, ...]:
+        return tuple(str(v) for v in raw.get(key) or ())
+
+    max_age = raw.get("maxAge")
+    if max_age is not None and (not isinstance(max_age, str) or not _DURATION.match(max_age)):
+        errors.append(f"spec.cors.maxAge: {max_age!r} is not a duration: write it as 10m or "
+                      "600s")
+        max_age = None
+    return Security(CorsSettings(
+        strings("allowOrigins"), strings("allowMethods"), strings("allowHeaders"),
+        strings("exposeHeaders"), None if max_age is None else duration_ms(max_age) // 1000,
+        bool(raw.get("allowCredentials")))), errors
 
 
 def _section(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:

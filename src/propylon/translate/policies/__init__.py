@@ -5,14 +5,15 @@ once every Gateway's IR is built. For each policy kind (SecurityPolicy, BackendT
 ClientTrafficPolicy) `attachment.attach` finds what each policy governs and writes its
 `status.ancestors`; then every route entry of an IR that a policy governs (found from its name,
 `httproute/<ns>/<name>/rule/<i>/match/<j>`, and the Gateway listener serving its virtual host)
-is rewritten with the effective policy's settings (`traffic.governed`). Gateways no policy
+is rewritten with the effective policy's settings, kind by kind (`APPLY`). Gateways no policy
 reaches keep their IR object as it was, so the memoised translation and the xDS translator see
 no change.
 
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry` and `timeout` (`traffic`).
-- SecurityPolicy and ClientTrafficPolicy: attachment and status only.
+- SecurityPolicy `cors` (`security`).
+- ClientTrafficPolicy: attachment and status only.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     GROUP,
     POLICY_KINDS,
+    SECURITY_POLICY,
     Policy,
 )
-from propylon.ir.model import GatewayIR, GatewayKey, RouteConfig, VirtualHost
+from propylon.ir.model import Cluster, GatewayIR, GatewayKey, Route, RouteConfig, VirtualHost
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import traffic
+from propylon.translate.policies import security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -45,6 +47,10 @@ API_VERSION = f"{GROUP}/v1alpha1"
 _ROUTE_ENTRY = re.compile(r"^(httproute|grpcroute)/([^/]+)/([^/]+)/rule/(\d+)/match/\d+$")
 _KIND_OF = {"httproute": "HTTPRoute", "grpcroute": "GRPCRoute"}
 Key = tuple[str, str]
+# what a governing policy does to a route entry: (route, policy, parent, clusters) -> route
+Apply = Callable[[Route, Policy, Policy | None, dict[str, Cluster]], Route]
+APPLY: dict[str, Apply] = {BACKEND_TRAFFIC_POLICY: traffic.governed,
+                           SECURITY_POLICY: security.governed}
 
 
 @dataclass(frozen=True)
@@ -109,13 +115,14 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
                                      policy.meta.generation, {"ancestors": list(entries)})
                         for policy, entries in found.statuses)
-    btp = by_kind.get(BACKEND_TRAFFIC_POLICY)
+    governing = [(found, APPLY[kind]) for kind, found in by_kind.items()
+                 if kind in APPLY and found.attached]
     out = dict(irs)
-    if btp is not None and btp.attached:
+    if governing:
         for key, ir in irs.items():
             state = states.get((key.namespace, key.name))
             if state is not None:
-                out[key] = _governed_ir(ir, state, btp, routes)
+                out[key] = _governed_ir(ir, state, governing, routes)
     return out, statuses
 
 
@@ -124,16 +131,16 @@ def _key(obj: Mapping[str, Any]) -> Key:
     return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
 
-def _governed_ir(ir: GatewayIR, state: GatewayState, btp: Attachments,
+def _governed_ir(ir: GatewayIR, state: GatewayState, governing: list[tuple[Attachments, Apply]],
                  routes: _Routes) -> GatewayIR:
-    """`ir` with the BackendTrafficPolicies' settings on the route entries they govern."""
+    """`ir` with the policies' settings on the route entries they govern."""
     key = (ir.key.namespace, ir.key.name)
     listeners = _listeners_by_config(ir.key, state)
     clusters = {c.name: c for c in ir.clusters}
     configs = []
     for config in ir.route_configs:
         owners = listeners.get(config.name, [])
-        vhosts = tuple(_governed_vhost(vh, _owner(vh, owners), key, btp, routes, clusters)
+        vhosts = tuple(_governed_vhost(vh, _owner(vh, owners), key, governing, routes, clusters)
                        for vh in config.virtual_hosts)
         configs.append(config if all(a is b for a, b in zip(vhosts, config.virtual_hosts,
                                                             strict=True))
@@ -166,8 +173,9 @@ def _owner(vhost: VirtualHost, owners: list[tuple[str | None, str]]) -> str | No
     return None if best is None else best[1]
 
 
-def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key, btp: Attachments,
-                    routes: _Routes, clusters: dict[str, Any]) -> VirtualHost:
+def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key,
+                    governing: list[tuple[Attachments, Apply]], routes: _Routes,
+                    clusters: dict[str, Cluster]) -> VirtualHost:
     changed = []
     for route in vhost.routes:
         found = _ROUTE_ENTRY.match(route.name)
@@ -179,9 +187,11 @@ def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key, btp:
         info = routes.get((kind, ns, name))
         rules = info.rules if info is not None else ()
         rule = rules[int(index)] if int(index) < len(rules) else None
-        governing = btp.effective(gateway, listener, Scope(kind, ns, name), rule)
-        changed.append(route if governing is None
-                       else traffic.governed(route, *governing, clusters))
+        for attachments, apply_to in governing:
+            found_policy = attachments.effective(gateway, listener, Scope(kind, ns, name), rule)
+            if found_policy is not None:
+                route = apply_to(route, *found_policy, clusters)
+        changed.append(route)
     if all(a is b for a, b in zip(changed, vhost.routes, strict=True)):
         return vhost
     return replace(vhost, routes=tuple(changed))

@@ -1,0 +1,40 @@
+"""A SecurityPolicy's settings on the IR route entries it governs.
+
+`governed(route, policy, parent, clusters)` returns the route entry with the settings of
+`policy` (merged over `parent`'s spec when it has a `mergeType`, as for BackendTrafficPolicies):
+- `cors` -> the route's CORS policy (`ir.Cors`: Envoy answers preflights itself, allowed
+  origins as anchored regular expressions, `*` in methods or headers echoing what the request
+  asks for), unless the route rule has a CORS filter of its own. Without `maxAge`, 5 s.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from functools import lru_cache
+
+from propylon.api.envoygateway import Policy, Security, security
+from propylon.api.mergepatch import merge_patch
+from propylon.ir.model import Cluster, Cors, Route
+
+DEFAULT_MAX_AGE_S = 5
+
+
+@lru_cache(maxsize=4096)
+def settings(policy: Policy, parent: Policy | None) -> Security:
+    """The implemented settings of `policy`, merged over `parent` when it has one."""
+    spec = policy.spec_value() if parent is None else merge_patch(parent.spec_value(),
+                                                                  json.loads(policy.spec))
+    return security(spec)[0]
+
+
+def governed(route: Route, policy: Policy, parent: Policy | None,
+             clusters: dict[str, Cluster]) -> Route:
+    """`route` with the settings of the governing policy (see the module docstring)."""
+    cors = settings(policy, parent).cors
+    if cors is None or route.cors is not None or route.direct_response is not None:
+        return route
+    return replace(route, cors=Cors(
+        cors.allow_origins, cors.allow_methods, cors.allow_headers, cors.expose_headers,
+        DEFAULT_MAX_AGE_S if cors.max_age_s is None else cors.max_age_s,
+        cors.allow_credentials))
