@@ -278,6 +278,25 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
                      "validation": validation}}
 
 
+def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
+               value: int, more: bool) -> dict[str, Any]:
+    """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
+    cluster copy) for a BackendTrafficPolicy, CORS for a SecurityPolicy; `more` merges it."""
+    spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
+                                            "name": name,
+                                            **({"sectionName": section} if section else {})}]}
+    if kind == "BackendTrafficPolicy":
+        spec["retry"] = {"numRetries": value}
+        if more:
+            spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
+    else:
+        spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
+    if more and target_kind != "Gateway":
+        spec["mergeType"] = "JSONMerge"
+    return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": kind,
+            "metadata": {"name": f"p-{target_kind.lower()}", "namespace": ns}, "spec": spec}
+
+
 edit = st.one_of(
     st.tuples(st.just("route"), namespaces, names, spec),
     st.tuples(st.just("grpc"), namespaces, names, grpc_spec),
@@ -305,6 +324,10 @@ edit = st.one_of(
               st.lists(st.sampled_from(SET_LISTENERS), max_size=3, unique=True), namespaces),
     st.tuples(st.just("backendtls"), namespaces, st.sampled_from(SERVICES),
               st.sampled_from((None, "ConfigMap", "System"))),
+    st.tuples(st.just("policy"), st.sampled_from(("BackendTrafficPolicy", "SecurityPolicy")),
+              namespaces, st.sampled_from(("Gateway", "HTTPRoute", "GRPCRoute")),
+              st.sampled_from(("gw", *("r0", "r1"))), st.sampled_from((None, "http", "rule")),
+              st.sampled_from((None, 1, 3)), st.booleans()),
     st.tuples(st.just("status")),
     st.tuples(st.just("clobber")),
     st.tuples(st.just("tick")),
@@ -369,6 +392,11 @@ def _apply(world: World, change: tuple[Any, ...], last: Result) -> None:
                 world.delete("BackendTLSPolicy", ns, "btp")
             else:
                 world.put(_backend_tls(ns, service, roots))
+        case ("policy", kind, ns, target_kind, name, section, value, more):
+            if value is None:
+                world.delete(kind, ns, f"p-{target_kind.lower()}")
+            else:
+                world.put(_eg_policy(kind, ns, target_kind, name, section, value, more))
         case ("status",):
             world.write_statuses(last)
         case ("clobber",):  # someone else rewrites our conditions' times
@@ -431,6 +459,13 @@ FURNISHED: list[tuple[Any, ...]] = [
                 ("grant", "ns2", ["TLSRoute"], ["Service"]), ("parameters", "p", None),
                 ("backendtls", "ns1", "svc0", None), ("listenerset", "ns2", [], "ns2"),
                 ("delete", "TLSRoute", "ns1", "r1"), ("class", ""), ("status",), ("tick",)])
+# Envoy Gateway policies: a Gateway's, a route's merged over it, one removed again
+@example(False, [("policy", "BackendTrafficPolicy", "ns1", "Gateway", "gw", None, 1, True),
+                 ("route", "ns1", "r0", _ROUTE), ("service", "ns1", "svc0", 80, None),
+                 ("policy", "BackendTrafficPolicy", "ns1", "HTTPRoute", "r0", None, 3, True),
+                 ("status",), ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 1,
+                               False), ("tick",),
+                 ("policy", "BackendTrafficPolicy", "ns1", "HTTPRoute", "r0", None, None, False)])
 def test_passes_with_a_memo_equal_the_full_rebuild(furnished: bool,
                                                    changes: list[tuple[Any, ...]]) -> None:
     world = World()
