@@ -245,3 +245,15 @@ def test_a_security_policy_gives_its_routes_cors() -> None:
     [update] = [u for u in result.statuses if u.kind == "SecurityPolicy"]
     [entry] = update.status["ancestors"]
     assert entry["conditions"][0]["status"] == "True"
+
+
+def test_an_envoy_extension_policy_says_what_it_does_not_do() -> None:
+    result = run({"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyExtensionPolicy",
+                  "metadata": {"name": "lua", "namespace": "default", "generation": 1},
+                  "spec": {"targetRefs": [target("Gateway", "gw")],
+                           "lua": [{"type": "Inline", "inline": "-- nothing"}]}})
+    [update] = [u for u in result.statuses if u.kind == "EnvoyExtensionPolicy"]
+    [entry] = update.status["ancestors"]
+    accepted = entry["conditions"][0]
+    assert (accepted["status"], accepted["reason"]) == ("False", "Invalid")
+    assert accepted["message"].startswith("spec.lua is not implemented by Propylon yet")

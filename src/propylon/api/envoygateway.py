@@ -31,7 +31,9 @@ GATEWAY_GROUP = "gateway.networking.k8s.io"
 SECURITY_POLICY = "SecurityPolicy"
 BACKEND_TRAFFIC_POLICY = "BackendTrafficPolicy"
 CLIENT_TRAFFIC_POLICY = "ClientTrafficPolicy"
-POLICY_KINDS = (SECURITY_POLICY, BACKEND_TRAFFIC_POLICY, CLIENT_TRAFFIC_POLICY)
+ENVOY_EXTENSION_POLICY = "EnvoyExtensionPolicy"
+POLICY_KINDS = (SECURITY_POLICY, BACKEND_TRAFFIC_POLICY, CLIENT_TRAFFIC_POLICY,
+                ENVOY_EXTENSION_POLICY)
 
 _DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")  # Gateway API Duration
 _TARGETING = {"targetRef": True, "targetRefs": True, "targetSelectors": True}
@@ -54,6 +56,7 @@ SUPPORTED: dict[str, Tree] = {
                  "exposeHeaders": True, "maxAge": True, "allowCredentials": True},
     },
     CLIENT_TRAFFIC_POLICY: {**_TARGETING},
+    ENVOY_EXTENSION_POLICY: {**_TARGETING},
 }
 RETRY_TRIGGERS = ("5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
                   "refused-stream", "retriable-status-codes", "cancelled", "deadline-exceeded",

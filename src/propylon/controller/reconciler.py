@@ -2,8 +2,8 @@
 
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
-BackendTrafficPolicy and ClientTrafficPolicy, and Namespace, Service, EndpointSlice,
-Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are watched with the
+BackendTrafficPolicy, ClientTrafficPolicy and EnvoyExtensionPolicy, and Namespace, Service,
+EndpointSlice, Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are watched with the
 field selector `type=kubernetes.io/tls` only: every Secret the API lets a Gateway reference (a
 listener's certificateRefs, a Gateway's backend client certificate) must be of that type, and
 CA bundles (BackendTLSPolicy, frontend validation) come from ConfigMaps, so the controller

@@ -2,7 +2,7 @@
 
 `apply(inputs, states, irs, controller_name, now)` is one stage of the translation recipe, run
 once every Gateway's IR is built. For each policy kind (SecurityPolicy, BackendTrafficPolicy,
-ClientTrafficPolicy) `attachment.attach` finds what each policy governs and writes its
+ClientTrafficPolicy, EnvoyExtensionPolicy) `attachment.attach` finds what each policy governs and writes its
 `status.ancestors`; then every route entry of an IR that a policy governs (found from its name,
 `httproute/<ns>/<name>/rule/<i>/match/<j>`, and the Gateway listener serving its virtual host)
 is rewritten with the effective policy's settings, kind by kind (`APPLY`). Gateways no policy
@@ -13,7 +13,8 @@ What a policy does in the IR (the rest of each kind is not implemented yet, and 
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry` and `timeout` (`traffic`).
 - SecurityPolicy `cors` (`security`).
-- ClientTrafficPolicy: attachment and status only.
+- ClientTrafficPolicy, EnvoyExtensionPolicy: attachment and status only (any spec field
+  beyond the targets is reported as not implemented).
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ ACCEPTED_MESSAGE = "Policy has been accepted."
 OVERRIDDEN, MERGED = "Overridden", "Merged"
 INVALID, CONFLICTED = "Invalid", "Conflicted"
 PLURAL = {"SecurityPolicy": "securityPolicies", BACKEND_TRAFFIC_POLICY: "backendTrafficPolicies",
-          CLIENT_TRAFFIC_POLICY: "clientTrafficPolicies"}
+          CLIENT_TRAFFIC_POLICY: "clientTrafficPolicies",
+          "EnvoyExtensionPolicy": "envoyExtensionPolicies"}
 Key = tuple[str, str]
 
 
