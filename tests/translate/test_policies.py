@@ -257,3 +257,14 @@ def test_an_envoy_extension_policy_says_what_it_does_not_do() -> None:
     accepted = entry["conditions"][0]
     assert (accepted["status"], accepted["reason"]) == ("False", "Invalid")
     assert accepted["message"].startswith("spec.lua is not implemented by Propylon yet")
+
+
+def test_fault_injection_reaches_the_route() -> None:
+    result = run(btp("fault", {"faultInjection": {"delay": {"fixedDelay": "2s"},
+                                                  "abort": {"httpStatus": 501,
+                                                            "percentage": 50}}},
+                     targetRefs=[target("HTTPRoute", "api")]))
+    fault = entries(result)["httproute/default/api/rule/0/match/0"].fault
+    assert fault is not None
+    assert (fault.delay_ms, fault.delay_percent, fault.abort_status, fault.abort_percent) == (
+        2000, 100.0, 501, 50.0)

@@ -1,16 +1,19 @@
 """The IR fields BackendTrafficPolicies set, in Envoy's terms, and Envoy takes them.
 
-A route's `Retry` (triggers, codes, per-try timeout, back-off) becomes its RetryPolicy and a
+A route's `Retry` (triggers, codes, per-try timeout, back-off) becomes its RetryPolicy, its
+`Fault` the fault filter's per-route config, and a
 cluster's `Connection` its connect timeout and upstream HTTP idle timeout and connection life;
 the resulting configuration is checked by the real Envoy (`envoy --mode validate`)."""
 
 from __future__ import annotations
 
+from envoy.extensions.filters.http.fault.v3.fault_pb2 import HTTPFault
 from envoy.extensions.upstreams.http.v3.http_protocol_options_pb2 import HttpProtocolOptions
 
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
 from propylon.xds.translate.clusters import HTTP_PROTOCOL_OPTIONS, cluster
+from propylon.xds.translate.fault import FAULT_FILTER
 from propylon.xds.translate.routes import route
 from propylon.xds.translate.static import static_bootstrap
 from propylon.xds.validate import envoy_rejects
@@ -18,6 +21,7 @@ from propylon.xds.validate import envoy_rejects
 KEY = ir.GatewayKey("default", "gw")
 RETRY = ir.Retry(5, (500,), 100, ("connect-failure",), 10_000, 250)
 CONNECTION = ir.Connection(3000, 60_000, 3_600_000)
+FAULT = ir.Fault(delay_ms=2000, abort_status=500, abort_percent=50.0)
 
 
 def _ir() -> ir.GatewayIR:
@@ -25,7 +29,7 @@ def _ir() -> ir.GatewayIR:
                 ir.Cluster("default/app/80/default/p", (ir.Endpoint("127.0.0.1", 9),),
                            connection=CONNECTION))
     routes = (ir.Route("r", ir.RouteMatch(), (ir.WeightedBackend(clusters[1].name, 1),),
-                       timeout_ms=2000, retry=RETRY),)
+                       timeout_ms=2000, retry=RETRY, fault=FAULT),)
     config = ir.RouteConfig("default/gw/8080", (ir.VirtualHost("v", ("*",), routes),))
     listener = ir.Listener("default/gw/8080", "127.0.0.1", 8080, 8080, "HTTP", config.name)
     return ir.GatewayIR(KEY, (listener,), (config,), clusters, ())
@@ -40,6 +44,15 @@ def test_retry_policy_of_a_route() -> None:
     assert (policy.retry_back_off.base_interval.ToMilliseconds(),
             policy.retry_back_off.max_interval.ToMilliseconds()) == (100, 10_000)
     assert out.route.timeout.ToMilliseconds() == 2000
+
+
+def test_fault_of_a_route() -> None:
+    out = route(_ir().route_configs[0].virtual_hosts[0].routes[0])
+    fault = HTTPFault()
+    out.typed_per_filter_config[FAULT_FILTER].Unpack(fault)
+    assert fault.delay.fixed_delay.ToMilliseconds() == 2000
+    assert fault.delay.percentage.numerator == 1_000_000
+    assert (fault.abort.http_status, fault.abort.percentage.numerator) == (500, 500_000)
 
 
 def test_connection_settings_of_a_cluster() -> None:

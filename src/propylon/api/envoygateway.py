@@ -9,7 +9,7 @@ and every value it cannot use: a policy with problems is not applied (see
 `translate.policies`), so nothing it asks for is silently ignored.
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
-(`SUPPORTED`): `retry` and `timeout`, with Envoy Gateway's defaults (2 retries; without
+(`SUPPORTED`): `retry`, `timeout` and `faultInjection`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`.
 """
@@ -49,6 +49,9 @@ SUPPORTED: dict[str, Tree] = {
         "timeout": {"http": {"requestTimeout": True, "connectionIdleTimeout": True,
                              "maxConnectionDuration": True},
                     "tcp": {"connectTimeout": True}},
+        "faultInjection": {"delay": {"fixedDelay": True, "percentage": True},
+                           "abort": {"httpStatus": True, "grpcStatus": True,
+                                     "percentage": True}},
     },
     SECURITY_POLICY: {
         **_TARGETING, "mergeType": True,
@@ -171,11 +174,21 @@ class TimeoutSettings:
 
 
 @dataclass(frozen=True)
+class FaultSettings:
+    delay_ms: int | None = None
+    delay_percent: float = 100.0
+    abort_status: int | None = None
+    abort_grpc_status: int | None = None
+    abort_percent: float = 100.0
+
+
+@dataclass(frozen=True)
 class BackendTraffic:
     """The implemented part of a BackendTrafficPolicy spec."""
 
     retry: RetrySettings | None = None
     timeout: TimeoutSettings | None = None
+    fault: FaultSettings | None = None
 
 
 def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
@@ -231,7 +244,30 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             duration("spec.timeout.http.connectionIdleTimeout", http.get("connectionIdleTimeout")),
             duration("spec.timeout.http.maxConnectionDuration", http.get("maxConnectionDuration")),
             duration("spec.timeout.tcp.connectTimeout", tcp.get("connectTimeout")))
-    return BackendTraffic(retry, timeout), errors
+    fault = None
+    raw = spec.get("faultInjection")
+    if isinstance(raw, Mapping):
+        delay, abort = _section(raw, "delay"), _section(raw, "abort")
+
+        def percent(path: str, section: Mapping[str, Any]) -> float:
+            value = section.get("percentage", 100)
+            if not isinstance(value, int | float) or not 0 <= value <= 100:
+                errors.append(f"{path}.percentage: {value!r} is not a percentage: use 0-100")
+                return 100.0
+            return float(value)
+
+        status = abort.get("httpStatus")
+        if status is not None and (not isinstance(status, int) or not 200 <= status < 600):
+            errors.append(f"spec.faultInjection.abort.httpStatus: {status!r} is not an HTTP "
+                          "status code Envoy sends: use 200-599")
+            status = None
+        grpc = abort.get("grpcStatus")
+        fault = FaultSettings(
+            duration("spec.faultInjection.delay.fixedDelay", delay.get("fixedDelay")),
+            percent("spec.faultInjection.delay", delay), status,
+            grpc if isinstance(grpc, int) else None,
+            percent("spec.faultInjection.abort", abort))
+    return BackendTraffic(retry, timeout, fault), errors
 
 
 @dataclass(frozen=True)

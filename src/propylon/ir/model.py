@@ -146,6 +146,19 @@ class Cors:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """Faults injected before a route's backends are asked: a delay, and/or an answer with
+    `abort_status` (HTTP) or `abort_grpc_status` instead of the backend's, each for a
+    percentage of requests."""
+
+    delay_ms: int | None = None
+    delay_percent: float = 100.0
+    abort_status: int | None = None
+    abort_grpc_status: int | None = None
+    abort_percent: float = 100.0
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     status: int
     body: str = ""
@@ -171,6 +184,7 @@ class Route:
     backend_timeout_ms: int | None = None  # each try
     retry: Retry | None = None
     cors: Cors | None = None
+    fault: Fault | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ strategic merge of these fields amounts to it):
 - `retry` -> the route's retry policy (attempts, Envoy retry triggers, retriable status codes,
   per-try timeout, back-off), unless the route rule sets its own (HTTPRoute `retry`);
 - `timeout.http.requestTimeout` -> the route's timeout, unless the rule sets `timeouts.request`;
+- `faultInjection` -> the route's injected delay and abort;
 - `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout` and
   `maxConnectionDuration` -> the clusters of the route's backends, as copies named
   `<cluster>/<policy namespace>/<policy name>` (added to `clusters`) so other routes using the
@@ -22,7 +23,7 @@ from typing import Any
 
 from propylon.api.envoygateway import BackendTraffic, Policy, backend_traffic
 from propylon.api.mergepatch import merge_patch
-from propylon.ir.model import Cluster, Connection, Retry, Route
+from propylon.ir.model import Cluster, Connection, Fault, Retry, Route
 
 
 @lru_cache(maxsize=4096)
@@ -60,6 +61,10 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
                                               source.tls, connection))
             backends.append(replace(backend, cluster=name))
         changes["backends"] = tuple(backends)
+    if found.fault is not None and route.fault is None:
+        f = found.fault
+        changes["fault"] = Fault(f.delay_ms, f.delay_percent, f.abort_status,
+                                 f.abort_grpc_status, f.abort_percent)
     if not changes:
         return route
     return replace(route, **changes)
