@@ -1,19 +1,24 @@
 """The IR fields BackendTrafficPolicies set, in Envoy's terms, and Envoy takes them.
 
 A route's `Retry` (triggers, codes, per-try timeout, back-off) becomes its RetryPolicy, its
-`Fault` the fault filter's per-route config, and a
+`Fault` the fault filter's per-route config, a listener's `ClientTimeouts` its connection
+manager's request and idle timeouts, and a
 cluster's `Connection` its connect timeout and upstream HTTP idle timeout and connection life;
 the resulting configuration is checked by the real Envoy (`envoy --mode validate`)."""
 
 from __future__ import annotations
 
 from envoy.extensions.filters.http.fault.v3.fault_pb2 import HTTPFault
+from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (
+    HttpConnectionManager,
+)
 from envoy.extensions.upstreams.http.v3.http_protocol_options_pb2 import HttpProtocolOptions
 
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
 from propylon.xds.translate.clusters import HTTP_PROTOCOL_OPTIONS, cluster
 from propylon.xds.translate.fault import FAULT_FILTER
+from propylon.xds.translate.listeners import listener
 from propylon.xds.translate.routes import route
 from propylon.xds.translate.static import static_bootstrap
 from propylon.xds.validate import envoy_rejects
@@ -31,7 +36,8 @@ def _ir() -> ir.GatewayIR:
     routes = (ir.Route("r", ir.RouteMatch(), (ir.WeightedBackend(clusters[1].name, 1),),
                        timeout_ms=2000, retry=RETRY, fault=FAULT),)
     config = ir.RouteConfig("default/gw/8080", (ir.VirtualHost("v", ("*",), routes),))
-    listener = ir.Listener("default/gw/8080", "127.0.0.1", 8080, 8080, "HTTP", config.name)
+    listener = ir.Listener("default/gw/8080", "127.0.0.1", 8080, 8080, "HTTP", config.name,
+                           client_timeouts=ir.ClientTimeouts(50, 3_600_000))
     return ir.GatewayIR(KEY, (listener,), (config,), clusters, ())
 
 
@@ -66,6 +72,15 @@ def test_connection_settings_of_a_cluster() -> None:
     assert (common.idle_timeout.ToMilliseconds(),
             common.max_connection_duration.ToMilliseconds()) == (60_000, 3_600_000)
     assert options.explicit_http_config.HasField("http_protocol_options")
+
+
+def test_client_timeouts_of_a_listener() -> None:
+    out = listener(_ir().listeners[0])
+    assert out is not None
+    manager = HttpConnectionManager()
+    out.filter_chains[0].filters[0].typed_config.Unpack(manager)
+    assert manager.request_timeout.ToMilliseconds() == 50
+    assert manager.common_http_protocol_options.idle_timeout.ToSeconds() == 3600
 
 
 def test_envoy_takes_them() -> None:

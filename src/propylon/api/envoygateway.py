@@ -11,7 +11,8 @@ and every value it cannot use: a policy with problems is not applied (see
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
 (`SUPPORTED`): `retry`, `timeout` and `faultInjection`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
-`security(spec)` those of a SecurityPolicy: `cors`.
+`security(spec)` those of a SecurityPolicy: `cors`; `client_traffic(spec)` those of a
+ClientTrafficPolicy: `timeout.http`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ SUPPORTED: dict[str, Tree] = {
         "cors": {"allowOrigins": True, "allowMethods": True, "allowHeaders": True,
                  "exposeHeaders": True, "maxAge": True, "allowCredentials": True},
     },
-    CLIENT_TRAFFIC_POLICY: {**_TARGETING},
+    CLIENT_TRAFFIC_POLICY: {
+        **_TARGETING,
+        "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True}},
+    },
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
 }
 RETRY_TRIGGERS = ("5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
@@ -131,6 +135,8 @@ class Policy:
             problems.extend(backend_traffic(spec)[1])
         if kind == SECURITY_POLICY:
             problems.extend(security(spec)[1])
+        if kind == CLIENT_TRAFFIC_POLICY:
+            problems.extend(client_traffic(spec)[1])
         merge = spec.get("mergeType")
         return cls(kind, ObjectMeta.of(obj), tuple(refs), selectors,
                    str(merge) if merge else None, json.dumps(spec, sort_keys=True),
@@ -306,6 +312,29 @@ def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
         strings("allowOrigins"), strings("allowMethods"), strings("allowHeaders"),
         strings("exposeHeaders"), None if max_age is None else duration_ms(max_age) // 1000,
         bool(raw.get("allowCredentials")))), errors
+
+
+@dataclass(frozen=True)
+class ClientTraffic:
+    """The implemented part of a ClientTrafficPolicy spec."""
+
+    request_received_ms: int | None = None
+    idle_ms: int | None = None
+
+
+def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
+    """The implemented fields of a ClientTrafficPolicy spec, and what is wrong with them."""
+    errors: list[str] = []
+    http = _section(_section(spec, "timeout"), "http")
+    out = []
+    for key in ("requestReceivedTimeout", "idleTimeout"):
+        value = http.get(key)
+        if value is not None and (not isinstance(value, str) or not _DURATION.match(value)):
+            errors.append(f"spec.timeout.http.{key}: {value!r} is not a duration: write it as "
+                          "1h, 30s or 250ms")
+            value = None
+        out.append(None if value is None else duration_ms(value))
+    return ClientTraffic(*out), errors
 
 
 def _section(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -296,9 +296,19 @@ class TCPFilterChain:
 
 
 @dataclass(frozen=True)
+class ClientTimeouts:
+    """How long the proxy waits for clients (None: Propylon's defaults): for a whole request
+    to be received, and on an idle client connection."""
+
+    request_ms: int | None = None
+    idle_ms: int | None = None
+
+
+@dataclass(frozen=True)
 class Listener:
     """One bound socket. `port` is the Gateway listener port; `bind_port` is where Envoy binds
-    (they differ when a privileged port is mapped for a non-root user)."""
+    (they differ when a privileged port is mapped for a non-root user). `client_timeouts`
+    apply to every HTTP connection it accepts."""
 
     name: str
     bind_address: str
@@ -308,6 +318,7 @@ class Listener:
     route_config: str | None = None  # HTTP
     tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
+    client_timeouts: ClientTimeouts | None = None
 
 
 @dataclass(frozen=True)

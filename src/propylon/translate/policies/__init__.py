@@ -13,8 +13,9 @@ What a policy does in the IR (the rest of each kind is not implemented yet, and 
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry` and `timeout` (`traffic`).
 - SecurityPolicy `cors` (`security`).
-- ClientTrafficPolicy, EnvoyExtensionPolicy: attachment and status only (any spec field
-  beyond the targets is reported as not implemented).
+- ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
+- EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
+  reported as not implemented).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
+    CLIENT_TRAFFIC_POLICY,
     GROUP,
     POLICY_KINDS,
     SECURITY_POLICY,
@@ -34,7 +36,7 @@ from propylon.api.envoygateway import (
 from propylon.ir.model import Cluster, GatewayIR, GatewayKey, Route, RouteConfig, VirtualHost
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import security, traffic
+from propylon.translate.policies import client, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -118,12 +120,17 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                         for policy, entries in found.statuses)
     governing = [(found, APPLY[kind]) for kind, found in by_kind.items()
                  if kind in APPLY and found.attached]
+    ctp = by_kind.get(CLIENT_TRAFFIC_POLICY)
     out = dict(irs)
-    if governing:
-        for key, ir in irs.items():
-            state = states.get((key.namespace, key.name))
-            if state is not None:
-                out[key] = _governed_ir(ir, state, governing, routes)
+    for key, ir in irs.items():
+        state = states.get((key.namespace, key.name))
+        if state is None:
+            continue
+        if governing:
+            ir = _governed_ir(ir, state, governing, routes)
+        if ctp is not None and ctp.attached:
+            ir = client.governed(ir, state, ctp)
+        out[key] = ir
     return out, statuses
 
 

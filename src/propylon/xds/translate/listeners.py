@@ -42,7 +42,7 @@ from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
 from propylon.xds.translate import cors, fault
-from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source
+from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
 REQUEST_HEADERS_TIMEOUT = Duration(seconds=10)
@@ -64,8 +64,10 @@ def _pack(message: Message) -> Any:
     return packed
 
 
-def connection_manager(stat_prefix: str, route_config: str | None) -> HCM:
-    """The HTTP connection manager for one filter chain, routes from RDS `route_config`."""
+def connection_manager(stat_prefix: str, route_config: str | None,
+                       timeouts: ir.ClientTimeouts | None = None) -> HCM:
+    """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
+    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -84,6 +86,10 @@ def connection_manager(stat_prefix: str, route_config: str | None) -> HCM:
                                                         dynamic_stats=BoolValue(value=False)))),
         ],
     )
+    if timeouts is not None and timeouts.request_ms is not None:
+        out.request_timeout.CopyFrom(duration_ms(timeouts.request_ms))
+    if timeouts is not None and timeouts.idle_ms is not None:
+        out.common_http_protocol_options.idle_timeout.CopyFrom(duration_ms(timeouts.idle_ms))
     if route_config is None:
         out.route_config.CopyFrom(RouteConfiguration(name=stat_prefix,
                                                      ignore_port_in_host_matching=True))
@@ -93,9 +99,10 @@ def connection_manager(stat_prefix: str, route_config: str | None) -> HCM:
     return out
 
 
-def _hcm_filter(stat_prefix: str, route_config: str | None) -> lc.Filter:
+def _hcm_filter(stat_prefix: str, route_config: str | None,
+                timeouts: ir.ClientTimeouts | None) -> lc.Filter:
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
-                     typed_config=_pack(connection_manager(stat_prefix, route_config)))
+                     typed_config=_pack(connection_manager(stat_prefix, route_config, timeouts)))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
@@ -119,11 +126,11 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
 
 
-def _tls_chain(chain: ir.TLSFilterChain) -> lc.FilterChain:
+def _tls_chain(chain: ir.TLSFilterChain, timeouts: ir.ClientTimeouts | None) -> lc.FilterChain:
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
-        filters=[_hcm_filter(chain.name, chain.route_config)],
+        filters=[_hcm_filter(chain.name, chain.route_config, timeouts)],
         transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
     )
 
@@ -163,12 +170,13 @@ def listener(li: ir.Listener) -> Listener | None:
     )
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
-                                                filters=[_hcm_filter(li.name, li.route_config)]))
+                                                filters=[_hcm_filter(li.name, li.route_config,
+                                                                     li.client_timeouts)]))
         return out
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
-    out.filter_chains.extend(_tls_chain(chain) for chain in li.tls_chains)
+    out.filter_chains.extend(_tls_chain(chain, li.client_timeouts) for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return out
