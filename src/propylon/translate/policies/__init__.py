@@ -2,16 +2,17 @@
 
 `apply(inputs, states, irs, controller_name, now)` is one stage of the translation recipe, run
 once every Gateway's IR is built. For each policy kind (SecurityPolicy, BackendTrafficPolicy,
-ClientTrafficPolicy, EnvoyExtensionPolicy) `attachment.attach` finds what each policy governs and writes its
-`status.ancestors`; then every route entry of an IR that a policy governs (found from its name,
+ClientTrafficPolicy, EnvoyExtensionPolicy) `attachment.attach` finds what each policy governs
+and writes its `status.ancestors`; then every route entry of an IR that a policy governs (found from its name,
 `httproute/<ns>/<name>/rule/<i>/match/<j>`, and the Gateway listener serving its virtual host)
-is rewritten with the effective policy's settings, kind by kind (`APPLY`). Gateways no policy
+is rewritten with the effective policy's settings, kind by kind (`APPLY`), and every listener
+(port) with its ClientTrafficPolicy's (`client`). Gateways no policy
 reaches keep their IR object as it was, so the memoised translation and the xDS translator see
 no change.
 
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
-- BackendTrafficPolicy `retry` and `timeout` (`traffic`).
+- BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
 - SecurityPolicy `cors` (`security`).
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
