@@ -146,6 +146,7 @@ class Memo:
         self._decoded: dict[Any, Store] = {}  # by kind
         self.tables = Store()  # `gatewayir.build`'s route tables
         self.clusters = Store()  # `backends.finish_clusters`'s clusters, per Gateway
+        self.policies = Store()  # `policies.apply`'s governed route tables and cluster copies
         self._context: Hashable = None
         self._context_id = 0
         self._everything = True  # this pass translates every route (first pass, new context)
@@ -348,7 +349,7 @@ class Memo:
 
     def pass_done(self) -> None:
         """Forget the decoded objects, route tables and clusters this pass did not use."""
-        for store in (*self._decoded.values(), self.tables, self.clusters):
+        for store in (*self._decoded.values(), self.tables, self.clusters, self.policies):
             store.rotate()
 
     def _still(self, entry: RouteEntry, backends: Backends) -> bool:

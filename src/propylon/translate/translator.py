@@ -107,7 +107,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         {kind: snapshot.of(kind) for kind in POLICY_KINDS},
         {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)}),
         states, irs, snapshot.controller_name, snapshot.now,
-        lambda obj: memo.decode(Policy.decode, obj, object_key(obj)))
+        lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)
     if snapshot.rejections:
         statuses = refuse_routes(statuses, snapshot.rejections, irs, {

@@ -22,7 +22,7 @@ it is Accepted False saying so, with no effect):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,7 +34,15 @@ from propylon.api.envoygateway import (
     SECURITY_POLICY,
     Policy,
 )
-from propylon.ir.model import Cluster, GatewayIR, GatewayKey, Route, RouteConfig, VirtualHost
+from propylon.ir.model import (
+    Cluster,
+    Connection,
+    GatewayIR,
+    GatewayKey,
+    Route,
+    RouteConfig,
+    VirtualHost,
+)
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
 from propylon.translate.policies import client, security, traffic
@@ -45,14 +53,15 @@ from propylon.translate.policies.attachment import (
     Scope,
     attach,
 )
-from propylon.translate.types import Now, StatusUpdate
+from propylon.translate.types import Now, StatusUpdate, Store
 
 API_VERSION = f"{GROUP}/v1alpha1"
 _ROUTE_ENTRY = re.compile(r"^(httproute|grpcroute)/([^/]+)/([^/]+)/rule/(\d+)/match/\d+$")
 _KIND_OF = {"httproute": "HTTPRoute", "grpcroute": "GRPCRoute"}
 Key = tuple[str, str]
-# what a governing policy does to a route entry: (route, policy, parent, clusters) -> route
-Apply = Callable[[Route, Policy, Policy | None, dict[str, Cluster]], Route]
+# what a governing policy does to a route entry: (route, policy, parent, cluster copies it
+# needs) -> route
+Apply = Callable[[Route, Policy, Policy | None, dict[str, tuple[str, Connection]]], Route]
 APPLY: dict[str, Apply] = {BACKEND_TRAFFIC_POLICY: traffic.governed,
                            SECURITY_POLICY: security.governed}
 
@@ -97,9 +106,11 @@ class _Routes:
 def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
           irs: Mapping[GatewayKey, GatewayIR], controller_name: str, now: Now,
           decode: Callable[[dict[str, Any]], Policy] = Policy.decode,
+          store: Store | None = None,
           ) -> tuple[dict[GatewayKey, GatewayIR], list[StatusUpdate]]:
     """The IRs with the policies' effect, and every policy's status (see the module
-    docstring). `decode` may be a memoised `Policy.decode`."""
+    docstring). `decode` may be a memoised `Policy.decode`; with a `store` (`Memo.policies`)
+    route tables governed as last pass are last pass's objects."""
     if not any(inputs.policies.get(kind) for kind in POLICY_KINDS):
         return dict(irs), []
     routes = _Routes(inputs.routes)
@@ -121,6 +132,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                         for policy, entries in found.statuses)
     governing = [(found, APPLY[kind]) for kind, found in by_kind.items()
                  if kind in APPLY and found.attached]
+    signature = tuple(frozenset(found.attached.items()) for found, _ in governing)
     ctp = by_kind.get(CLIENT_TRAFFIC_POLICY)
     out = dict(irs)
     for key, ir in irs.items():
@@ -128,7 +140,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
         if state is None:
             continue
         if governing:
-            ir = _governed_ir(ir, state, governing, routes)
+            ir = _governed_ir(ir, state, governing, signature, routes, store)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         out[key] = ir
@@ -140,25 +152,64 @@ def _key(obj: Mapping[str, Any]) -> Key:
     return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
 
+@dataclass(frozen=True)
+class _Governed:
+    """A route table as governed last time: from `source` and `owners`, `result`, needing the
+    cluster `copies` (name -> (source cluster name, connection settings))."""
+
+    source: RouteConfig
+    owners: tuple[tuple[str | None, str], ...]
+    result: RouteConfig
+    copies: Mapping[str, tuple[str, Connection]]
+
+
 def _governed_ir(ir: GatewayIR, state: GatewayState, governing: list[tuple[Attachments, Apply]],
-                 routes: _Routes) -> GatewayIR:
-    """`ir` with the policies' settings on the route entries they govern."""
+                 signature: Hashable, routes: _Routes, store: Store | None) -> GatewayIR:
+    """`ir` with the policies' settings on the route entries they govern. A route table
+    governed by the same policies (`signature`) from the same table object as last pass is
+    last pass's (`store`); cluster copies are made again from this pass's clusters, whose
+    endpoints may have changed without the table."""
     key = (ir.key.namespace, ir.key.name)
     listeners = _listeners_by_config(ir.key, state)
-    clusters = {c.name: c for c in ir.clusters}
+    copies: dict[str, tuple[str, Connection]] = {}
     configs = []
     for config in ir.route_configs:
-        owners = listeners.get(config.name, [])
-        vhosts = tuple(_governed_vhost(vh, _owner(vh, owners), key, governing, routes, clusters)
-                       for vh in config.virtual_hosts)
-        configs.append(config if all(a is b for a, b in zip(vhosts, config.virtual_hosts,
-                                                            strict=True))
-                       else RouteConfig(config.name, vhosts))
+        owners = tuple(listeners.get(config.name, ()))
+        cache_key = ("table", ir.key, config.name, signature)
+        found: _Governed | None = store.get(cache_key) if store is not None else None
+        if found is None or found.source is not config or found.owners != owners:
+            made: dict[str, tuple[str, Connection]] = {}
+            vhosts = tuple(_cached_vhost(vh, owners, key, governing, signature, routes, made,
+                                         store) for vh in config.virtual_hosts)
+            result = config if all(a is b for a, b in zip(vhosts, config.virtual_hosts,
+                                                          strict=True)) \
+                else RouteConfig(config.name, vhosts)
+            found = _Governed(config, owners, result, made)
+        if store is not None:
+            store.put(cache_key, found)
+        configs.append(found.result)
+        copies.update(found.copies)
+    clusters = {c.name: c for c in ir.clusters}
+    for name, (source_name, connection) in sorted(copies.items()):
+        source = clusters.get(source_name)
+        if source is not None and name not in clusters:
+            clusters[name] = _copy(source, name, connection, store)
     if all(a is b for a, b in zip(configs, ir.route_configs, strict=True)) \
             and len(clusters) == len(ir.clusters):
         return ir
     return replace(ir, route_configs=tuple(configs),
                    clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))
+
+
+def _copy(source: Cluster, name: str, connection: Connection, store: Store | None) -> Cluster:
+    """A copy of `source` named `name` with `connection`: last pass's while `source` is."""
+    cache_key = ("copy", name, connection)
+    found = store.get(cache_key) if store is not None else None
+    if found is None or found[0] is not source:
+        found = (source, replace(source, name=name, connection=connection))
+    if store is not None:
+        store.put(cache_key, found)
+    return found[1]
 
 
 def _listeners_by_config(key: GatewayKey, state: GatewayState,
@@ -182,9 +233,29 @@ def _owner(vhost: VirtualHost, owners: list[tuple[str | None, str]]) -> str | No
     return None if best is None else best[1]
 
 
+def _cached_vhost(vhost: VirtualHost, owners: tuple[tuple[str | None, str], ...],
+                  gateway: Key, governing: list[tuple[Attachments, Apply]],
+                  signature: Hashable, routes: _Routes,
+                  copies: dict[str, tuple[str, Connection]], store: Store | None,
+                  ) -> VirtualHost:
+    """`_governed_vhost` for the listener of `owners` serving it, or last pass's result for
+    the same virtual host object, listeners and policies (a table rebuilt for one changed
+    host keeps the others)."""
+    cache_key = ("vhost", gateway, owners, vhost.name, signature)
+    found = store.get(cache_key) if store is not None else None
+    if found is None or found[0] is not vhost:
+        made: dict[str, tuple[str, Connection]] = {}
+        found = (vhost, _governed_vhost(vhost, _owner(vhost, list(owners)), gateway,
+                                        governing, routes, made), made)
+    if store is not None:
+        store.put(cache_key, found)
+    copies.update(found[2])
+    return found[1]
+
+
 def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key,
                     governing: list[tuple[Attachments, Apply]], routes: _Routes,
-                    clusters: dict[str, Cluster]) -> VirtualHost:
+                    copies: dict[str, tuple[str, Connection]]) -> VirtualHost:
     changed = []
     for route in vhost.routes:
         found = _ROUTE_ENTRY.match(route.name)
@@ -199,7 +270,7 @@ def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key,
         for attachments, apply_to in governing:
             found_policy = attachments.effective(gateway, listener, Scope(kind, ns, name), rule)
             if found_policy is not None:
-                route = apply_to(route, *found_policy, clusters)
+                route = apply_to(route, *found_policy, copies)
         changed.append(route)
     if all(a is b for a, b in zip(changed, vhost.routes, strict=True)):
         return vhost

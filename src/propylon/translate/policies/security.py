@@ -1,6 +1,6 @@
 """A SecurityPolicy's settings on the IR route entries it governs.
 
-`governed(route, policy, parent, clusters)` returns the route entry with the settings of
+`governed(route, policy, parent, copies)` returns the route entry with the settings of
 `policy` (merged over `parent`'s spec when it has a `mergeType`, as for BackendTrafficPolicies):
 - `cors` -> the route's CORS policy (`ir.Cors`: Envoy answers preflights itself, allowed
   origins as anchored regular expressions, `*` in methods or headers echoing what the request
@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from propylon.api.envoygateway import Policy, Security, security
 from propylon.api.mergepatch import merge_patch
-from propylon.ir.model import Cluster, Cors, Route
+from propylon.ir.model import Connection, Cors, Route
 
 DEFAULT_MAX_AGE_S = 5
 
@@ -29,7 +29,7 @@ def settings(policy: Policy, parent: Policy | None) -> Security:
 
 
 def governed(route: Route, policy: Policy, parent: Policy | None,
-             clusters: dict[str, Cluster]) -> Route:
+             copies: dict[str, tuple[str, Connection]]) -> Route:
     """`route` with the settings of the governing policy (see the module docstring)."""
     cors = settings(policy, parent).cors
     if cors is None or route.cors is not None or route.direct_response is not None:

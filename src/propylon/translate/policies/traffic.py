@@ -1,6 +1,6 @@
 """A BackendTrafficPolicy's settings on the IR route entries it governs.
 
-`governed(route, policy, parent, clusters)` returns the route entry with the settings of
+`governed(route, policy, parent, copies)` returns the route entry with the settings of
 `policy` (merged over `parent`'s spec when the policy has a `mergeType`: a JSON merge patch of
 its spec onto the parent's; StrategicMerge is applied the same way, as Envoy Gateway's
 strategic merge of these fields amounts to it):
@@ -10,7 +10,7 @@ strategic merge of these fields amounts to it):
 - `faultInjection` -> the route's injected delay and abort;
 - `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout` and
   `maxConnectionDuration` -> the clusters of the route's backends, as copies named
-  `<cluster>/<policy namespace>/<policy name>` (added to `clusters`) so other routes using the
+  `<cluster>/<policy namespace>/<policy name>` (listed in `copies`) so other routes using the
   same Service keep theirs.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from propylon.api.envoygateway import BackendTraffic, Policy, backend_traffic
 from propylon.api.mergepatch import merge_patch
-from propylon.ir.model import Cluster, Connection, Fault, Retry, Route
+from propylon.ir.model import Connection, Fault, Retry, Route
 
 
 @lru_cache(maxsize=4096)
@@ -35,8 +35,9 @@ def settings(policy: Policy, parent: Policy | None) -> BackendTraffic:
 
 
 def governed(route: Route, policy: Policy, parent: Policy | None,
-             clusters: dict[str, Cluster]) -> Route:
-    """`route` with the settings of the governing policy (see the module docstring)."""
+             copies: dict[str, tuple[str, Connection]]) -> Route:
+    """`route` with the settings of the governing policy (see the module docstring); the
+    cluster copies it points to are added to `copies` (name -> (source, connection))."""
     found = settings(policy, parent)
     changes: dict[str, Any] = {}
     if found.retry is not None and route.retry is None:
@@ -52,13 +53,11 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
         suffix = f"{policy.meta.namespace}/{policy.meta.name}"
         backends = []
         for backend in route.backends:
-            source = clusters.get(backend.cluster) if backend.cluster else None
-            if source is None:
+            if backend.cluster is None:
                 backends.append(backend)
                 continue
-            name = f"{source.name}/{suffix}"
-            clusters.setdefault(name, Cluster(name, source.endpoints, source.protocol,
-                                              source.tls, connection))
+            name = f"{backend.cluster}/{suffix}"
+            copies[name] = (backend.cluster, connection)
             backends.append(replace(backend, cluster=name))
         changes["backends"] = tuple(backends)
     if found.fault is not None and route.fault is None:
