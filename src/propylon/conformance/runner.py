@@ -63,6 +63,15 @@ PASS_WHEN_SUPPORTED = {
 }
 
 
+def _served(ref: ObjectRef) -> bool:
+    """Whether the API server serves the kind of `ref` (a case may name kinds it does not,
+    such as TCPRoute: those were refused at apply time, there is nothing to delete)."""
+    try:
+        return bool(ref.info)
+    except KeyError:
+        return False
+
+
 class CaseFailed(Exception):
     """A check of the case did not hold; the message is the reason."""
 
@@ -151,7 +160,7 @@ class Harness:
 
     async def _cleanup(self, objects: list[dict[str, Any]]) -> None:
         base = {object_ref(o, "default") for o in self.base_objects}
-        refs = [r for r in manifests.refs_of(objects) if r not in base]
+        refs = [r for r in manifests.refs_of(objects) if r not in base and _served(r)]
         for ref in refs:
             if ref.kind == "Deployment" and ref.namespace:
                 await self.backends.stop(ref.namespace, ref.name)
