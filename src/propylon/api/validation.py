@@ -8,7 +8,8 @@ and forbidden for HTTP, path values starting with '/', filter/type consistency, 
 
 `metadata` is free-form here (the API server checks names itself) and `status` is checked loosely
 (anything goes). Kinds without a schema validate as `[]`. `with_defaults(obj)` returns a copy
-with the CRD defaults filled in. Rules are Python, not the CRD files, so the product needs no data
+with the CRD defaults filled in, status defaults included (a GatewayClass or Gateway without
+status gets the CRDs' "Waiting for controller" conditions). Rules are Python, not the CRD files, so the product needs no data
 files at run time.
 """
 
@@ -684,19 +685,55 @@ GATEWAY_PARAMETERS_SPEC = Obj({
 })
 
 
-def _with_spec(spec: Node) -> Obj:
+# ---------------------------------------------------------------------------------------- status
+# Checked loosely (open objects, free values) but defaulted as the CRDs default it: a class or
+# Gateway no controller has written shows "Waiting for controller", and references written by a
+# controller get their group and kind.
+
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+def _pending(*types: str) -> list[dict[str, str]]:
+    """The CRDs' default conditions: each type Unknown, reason Pending, at the epoch."""
+    return [{"lastTransitionTime": EPOCH, "message": "Waiting for controller",
+             "reason": "Pending", "status": "Unknown", "type": t} for t in types]
+
+
+def _waiting(*types: str, fields: Mapping[str, Node] | None = None) -> Obj:
+    return Obj({"conditions": Arr(Free(), default=_pending(*types)), **(fields or {})},
+               open=True, default={"conditions": _pending(*types)})
+
+
+def _status_ref(kind: str) -> Obj:
+    return Obj({"group": Free(default="gateway.networking.k8s.io"), "kind": Free(default=kind)},
+               open=True)
+
+
+_SUPPORTED_KINDS = {"listeners": Arr(Obj({"supportedKinds": Arr(Obj({
+    "group": Free(default="gateway.networking.k8s.io")}, open=True))}, open=True))}
+ROUTE_STATUS = Obj({"parents": Arr(Obj({"parentRef": _status_ref("Gateway")}, open=True))},
+                   open=True)
+POLICY_STATUS = Obj({"ancestors": Arr(Obj({"ancestorRef": _status_ref("Gateway")}, open=True))},
+                    open=True)
+GATEWAY_CLASS_STATUS = _waiting("Accepted")
+GATEWAY_STATUS = _waiting("Accepted", "Programmed", fields={
+    "addresses": Arr(Obj({"type": Free(default="IPAddress")}, open=True)), **_SUPPORTED_KINDS})
+LISTENER_SET_STATUS = _waiting("Accepted", "Programmed", fields=_SUPPORTED_KINDS)
+
+
+def _with_spec(spec: Node, status: Node | None = None) -> Obj:
     return Obj({"apiVersion": Free(), "kind": Free(), "metadata": Free(), "spec": spec,
-                "status": Free()})
+                "status": status or Free()})
 
 
 SCHEMAS: Mapping[tuple[str, str], Node] = {
-    ("gateway.networking.k8s.io", "GatewayClass"): _with_spec(GATEWAY_CLASS_SPEC),
-    ("gateway.networking.k8s.io", "Gateway"): _with_spec(GATEWAY_SPEC),
-    ("gateway.networking.k8s.io", "ListenerSet"): _with_spec(LISTENER_SET_SPEC),
-    ("gateway.networking.k8s.io", "HTTPRoute"): _with_spec(HTTP_ROUTE_SPEC),
-    ("gateway.networking.k8s.io", "GRPCRoute"): _with_spec(GRPC_ROUTE_SPEC),
+    ("gateway.networking.k8s.io", "GatewayClass"): _with_spec(GATEWAY_CLASS_SPEC, GATEWAY_CLASS_STATUS),
+    ("gateway.networking.k8s.io", "Gateway"): _with_spec(GATEWAY_SPEC, GATEWAY_STATUS),
+    ("gateway.networking.k8s.io", "ListenerSet"): _with_spec(LISTENER_SET_SPEC, LISTENER_SET_STATUS),
+    ("gateway.networking.k8s.io", "HTTPRoute"): _with_spec(HTTP_ROUTE_SPEC, ROUTE_STATUS),
+    ("gateway.networking.k8s.io", "GRPCRoute"): _with_spec(GRPC_ROUTE_SPEC, ROUTE_STATUS),
     ("gateway.networking.k8s.io", "ReferenceGrant"): _with_spec(REFERENCE_GRANT_SPEC),
-    ("gateway.networking.k8s.io", "BackendTLSPolicy"): _with_spec(BACKEND_TLS_POLICY_SPEC),
+    ("gateway.networking.k8s.io", "BackendTLSPolicy"): _with_spec(BACKEND_TLS_POLICY_SPEC, POLICY_STATUS),
     ("", "Namespace"): _with_spec(Obj({"finalizers": Arr(Str())})),
     ("", "Service"): _with_spec(SERVICE_SPEC),
     ("discovery.k8s.io", "EndpointSlice"): ENDPOINT_SLICE,

@@ -33,6 +33,7 @@ from propylon.apiserver import crds
 from propylon.apiserver import patch as patches
 from propylon.apiserver.admission import Validator, admit, prune_unknown
 from propylon.apiserver.clusterips import ClusterIPs
+from propylon.apiserver.defaulting import Defaulter, Defaults
 from propylon.apiserver.errors import (
     APIError,
     already_exists,
@@ -86,13 +87,15 @@ class Registry:
     """Objects of every kind in `storage`, with changes published on `hub`."""
 
     def __init__(self, storage: Storage, hub: EventHub, validator: Validator | None,
-                 catalog: crds.Catalog | None = None) -> None:
+                 catalog: crds.Catalog | None = None, defaults: Defaults | None = None) -> None:
         self.storage = storage
         self.hub = hub
         self.catalog = catalog if catalog is not None else crds.Catalog(crds.builtin_kinds(gateway_api=True))
         self.validator = self.catalog.validator(validator)
+        self.defaulter = Defaulter(self.catalog, defaults)
         for crd in storage.list(crds.CRD_STORAGE_KEY):
             self.catalog.put(crd)
+        self.defaulter.refill(storage, self.catalog.kinds(), storage_key)
         self.lock = asyncio.Lock()
         self.cluster_ips = ClusterIPs(lambda: self.storage.list(storage_key(SERVICES)))
 
@@ -142,6 +145,7 @@ class Registry:
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         if info.has_status:
             obj.pop("status", None)
+        obj = self.defaulter.fill(info, obj)
         self._defaults(info, namespace, obj, None)
         warnings = admit(info, obj, self.validator, validation)
         if applied is not None and manager:
@@ -196,7 +200,8 @@ class Registry:
                 raise not_found(info, name)
             if content_type == APPLY_PATCH and manager:
                 new = apply(old, body, manager, info, self._shape(info), now(),
-                            query.get("force") == "true", status)
+                            query.get("force") == "true", status,
+                            lambda merged: self.defaulter.fill(info, merged))
             else:
                 new = self._apply_patch(info, old, content_type, body)
             self._check_version(info, old, new)
@@ -323,10 +328,12 @@ class Registry:
             for field in ("uid", "creationTimestamp", "deletionTimestamp"):
                 if field in old_meta:
                     meta[field] = old_meta[field]
+        result = self.defaulter.fill(info, result)
         warnings = admit(info, result, self.validator, validation, old)  # prunes unknown fields
         if not status:
             spec_changed = _without(result, "metadata", "status") != _without(old, "metadata",
                                                                               "status")
+            meta = result["metadata"]
             meta["generation"] = old_meta.get("generation", 1) + (1 if spec_changed else 0)
             self._defaults(info, namespace, result, old)
         if not skip_manager:
@@ -379,6 +386,7 @@ class Registry:
         rv = self.storage.put(storage_key(info), namespace, name, stored)
         if info == crds.CRD:
             self.catalog.put(obj)
+            self.defaulter.refill(self.storage, [i for i, _ in crds.kinds_of(obj)], storage_key)
         elif info == SERVICES:
             if old is not None:
                 self.cluster_ips.release(old)
