@@ -64,6 +64,20 @@ SECTION = Str(pattern=DNS_SUBDOMAIN, min_len=1, max_len=253)
 
 # ---------------------------------------------------------------------------------------- shared
 
+
+def loose(fields: Mapping[str, Node]) -> Obj:
+    """An object this schema does not check beyond its type, declared only to carry the CRD's
+    defaults (`Free(default=...)` leaves) so it is stored as on a cluster."""
+    return Obj(fields, open=True)
+
+
+def _kind_ref(group: str, kind: str) -> Obj:
+    return loose({"group": Free(default=group), "kind": Free(default=kind)})
+
+
+SESSION_PERSISTENCE = loose({"type": Free(default="Cookie"),
+                             "cookieConfig": loose({"lifetimeType": Free(default="Session")})})
+
 LABEL_SELECTOR = Obj({
     "matchLabels": Map(Str()),
     "matchExpressions": Arr(Obj({
@@ -179,6 +193,8 @@ _LISTENER_RULES = (
         _listeners_unique_by_port_protocol_hostname),
 )
 
+_FRONTEND_VALIDATION = loose({"validation": loose({"mode": Free(default="AllowValidOnly")})})
+
 GATEWAY_SPEC = Obj({
     "gatewayClassName": NAME,
     "listeners": Arr(LISTENER, max_items=64, min_items=1, keys=("name",), rules=(
@@ -206,7 +222,11 @@ GATEWAY_SPEC = Obj({
             "selector": LABEL_SELECTOR,
         }, default={"from": "None"}),
     }),
-    "tls": Free(),
+    "tls": loose({
+        "backend": loose({"clientCertificateRef": _kind_ref("", "Secret")}),
+        "frontend": loose({"default": _FRONTEND_VALIDATION,
+                           "perPort": Arr(loose({"tls": _FRONTEND_VALIDATION}))}),
+    }),
 }, required=("gatewayClassName", "listeners"))
 
 # ----------------------------------------------------------------------------------- ListenerSet
@@ -331,7 +351,7 @@ FILTER = Obj({
     "extensionRef": Obj({"group": GROUP, "kind": KIND, "name": NAME},
                         required=("group", "kind", "name")),
     "cors": CORS,
-    "externalAuth": Free(),
+    "externalAuth": loose({"backendRef": _kind_ref("", "Service")}),
 }, required=("type",), rules=(_filter_consistency,))
 
 
@@ -422,7 +442,7 @@ RULE = Obj({
     "retry": Obj({"attempts": Int(minimum=1),
                   "codes": Arr(Int(minimum=400, maximum=599), unique=True),
                   "backoff": Str(pattern=DURATION)}),
-    "sessionPersistence": Free(),
+    "sessionPersistence": SESSION_PERSISTENCE,
 }, rules=(
     cel("RequestRedirect filter must not be used together with backendRefs",
         lambda r: not r.get("backendRefs")
@@ -521,7 +541,7 @@ GRPC_RULE = Obj({
         "weight": Int(minimum=0, maximum=1_000_000, default=1),
         "filters": GRPC_FILTERS,
     }, required=("name",), rules=BACKEND_OBJECT_REF.rules), max_items=16),
-    "sessionPersistence": Free(),
+    "sessionPersistence": SESSION_PERSISTENCE,
 })
 
 GRPC_ROUTE_SPEC = Obj({
@@ -704,20 +724,14 @@ def _waiting(*types: str, fields: Mapping[str, Node] | None = None) -> Obj:
                open=True, default={"conditions": _pending(*types)})
 
 
-def _status_ref(kind: str) -> Obj:
-    return Obj({"group": Free(default="gateway.networking.k8s.io"), "kind": Free(default=kind)},
-               open=True)
-
-
-_SUPPORTED_KINDS = {"listeners": Arr(Obj({"supportedKinds": Arr(Obj({
-    "group": Free(default="gateway.networking.k8s.io")}, open=True))}, open=True))}
-ROUTE_STATUS = Obj({"parents": Arr(Obj({"parentRef": _status_ref("Gateway")}, open=True))},
-                   open=True)
-POLICY_STATUS = Obj({"ancestors": Arr(Obj({"ancestorRef": _status_ref("Gateway")}, open=True))},
-                    open=True)
+_SUPPORTED_KINDS = {"listeners": Arr(loose({"supportedKinds": Arr(loose({
+    "group": Free(default="gateway.networking.k8s.io")}))}))}
+_PARENT = _kind_ref("gateway.networking.k8s.io", "Gateway")
+ROUTE_STATUS = loose({"parents": Arr(loose({"parentRef": _PARENT}))})
+POLICY_STATUS = loose({"ancestors": Arr(loose({"ancestorRef": _PARENT}))})
 GATEWAY_CLASS_STATUS = _waiting("Accepted")
 GATEWAY_STATUS = _waiting("Accepted", "Programmed", fields={
-    "addresses": Arr(Obj({"type": Free(default="IPAddress")}, open=True)), **_SUPPORTED_KINDS})
+    "addresses": Arr(loose({"type": Free(default="IPAddress")})), **_SUPPORTED_KINDS})
 LISTENER_SET_STATUS = _waiting("Accepted", "Programmed", fields=_SUPPORTED_KINDS)
 
 
