@@ -218,3 +218,25 @@ def test_check_with_envoy_reports_envoys_refusal(capsys: pytest.CaptureFixture[s
     assert main(["translate", "-f", str(path), "--check-with-envoy"]) == 1
     assert ("error: Envoy refuses this configuration: error initializing configuration: it is "
             "refused") in capsys.readouterr().err
+
+
+def test_a_class_of_another_controller_gets_a_note(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
+    (tmp_path / "eg.yaml").write_text(
+        WALKTHROUGH.replace("controllerName: propylon.dev/gateway-controller",
+                            "controllerName: gateway.envoyproxy.io/gatewayclass-controller"))
+    assert main(["translate", "-f", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    [note] = [line for line in captured.err.splitlines() if line.startswith("note: ")]
+    assert 'GatewayClass "propylon" names controllerName ' \
+           '"gateway.envoyproxy.io/gatewayclass-controller"' in note
+    assert "spec.controllerName: propylon.dev/gateway-controller" in note
+    assert "--controller-name gateway.envoyproxy.io/gatewayclass-controller" in note
+    assert not any("node" in d for d in yaml.safe_load_all(captured.out))
+
+
+def test_no_note_for_our_own_class(capsys: pytest.CaptureFixture[str],
+                                   walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    assert main(["translate", "-f", str(path)]) == 0
+    assert "note:" not in capsys.readouterr().err
