@@ -118,8 +118,8 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
     assert jsonpath_ip == address
 
     # 4. the app: a local echo backend behind Service backend-1
-    echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", sa.echo_listen],
-                            env=dict(os.environ, POD_NAME="backend-1-local", NAMESPACE="default"),
+    echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", sa.echo_listen,
+                             "--service", "backend-1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         sa.kubectl("apply", "-f", "-", input=sa.app_manifest())
@@ -128,7 +128,7 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
         # 5. curl by host; unknown host gets the Gateway's 404
         def app_ok() -> bool:
             status, body = http_get(address, port, HOST)
-            return status == 200 and json.loads(body)["pod"] == "backend-1-local"
+            return status == 200 and json.loads(body)["service"] == "backend-1"
         wait_for("route served by backend-1", app_ok)
         status, body = http_get(address, port, HOST, "/some/path")
         echoed = json.loads(body)
