@@ -225,7 +225,7 @@ GATEWAY_SPEC = Obj({
     "tls": loose({
         "backend": loose({"clientCertificateRef": _kind_ref("", "Secret")}),
         "frontend": loose({"default": _FRONTEND_VALIDATION,
-                           "perPort": Arr(loose({"tls": _FRONTEND_VALIDATION}))}),
+                           "perPort": Arr(loose({"tls": _FRONTEND_VALIDATION}), keys=("port",))}),
     }),
 }, required=("gatewayClassName", "listeners"))
 

@@ -67,7 +67,9 @@ class Defaulter:
         it)."""
         schema = self.catalog.schema(info)
         if schema is not None:
-            return structural(schema, copy.deepcopy(obj))  # type: ignore[no-any-return]
+            filled = copy.deepcopy(obj)
+            structural(schema, filled)
+            return filled
         return obj if self.builtin is None else self.builtin(obj)
 
     def refill(self, storage: Storage, kinds: Iterable[KindInfo], key: Callable[[KindInfo], str]

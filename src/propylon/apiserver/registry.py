@@ -1,8 +1,8 @@
 """The resource operations: create, get, list, update, patch, delete, on plain JSON objects.
 
 This is the API server without HTTP. Each write runs under one asyncio lock: read the live
-object, compute the object to store (defaults, immutable metadata kept, status rules, generation
-bump, patch applied), validate that result and prune its unknown fields (`admission.admit`,
+object, compute the object to store (defaults, see `defaulting`; immutable metadata kept,
+status rules, generation bump, patch applied), validate that result and prune its unknown fields (`admission.admit`,
 before the generation and the no-op check, so a write that only adds unknown fields changes
 nothing), then store it under a new resourceVersion, in its kind's storage version
 (`Catalog.storage_version`), and publish the change to watchers. A write that changes nothing
