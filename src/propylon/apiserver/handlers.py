@@ -26,7 +26,7 @@ import yaml
 from aiohttp import web
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver import audit, discovery, openapi
+from propylon.apiserver import audit, bundledcrds, discovery, openapi
 from propylon.apiserver.admission import field_validation
 from propylon.apiserver.errors import (
     JSON_CONTENT_TYPE,
@@ -167,6 +167,7 @@ class Routes:
         app.router.add_get("/version", self.version)
         app.router.add_get("/api", self.core_discovery)
         app.router.add_get("/apis", self.group_discovery)
+        app.router.add_get("/openapi/v2", self.openapi_v2)
         app.router.add_get("/openapi/v3", self.openapi_root)
         app.router.add_get("/openapi/v3/{gv:.+}", self.openapi_gv)
         app.router.add_route("*", "/api/{tail:.*}", self.resource)
@@ -216,17 +217,39 @@ class Routes:
     async def group_discovery(self, request: web.Request) -> web.Response:
         return self._discovery(request, False, discovery.api_group_list(self.catalog.kinds()))
 
+    def _schema_of(self, info: KindInfo) -> dict[str, Any] | None:
+        """A kind's CRD schema: its applied CRD's, else the bundled CRDs' (`bundledcrds`)."""
+        schema = self.catalog.schema(info)
+        return schema if schema is not None else bundledcrds.schema_of(info)
+
+    def _openapi_v3(self, gv: str) -> tuple[bytes, str] | None:
+        """A group version's v3 document, encoded once per catalog change."""
+        return self.catalog.memo(("openapi", gv), lambda: _encoded(
+            openapi.group_version_document(self.catalog.kinds(), self._schema_of, gv)))
+
     async def openapi_root(self, request: web.Request) -> web.Response:
-        return json_response(self.catalog.memo("openapi", lambda: openapi.root_document(
-            self.catalog.kinds(), self.catalog.schema)))
+        def build() -> tuple[bytes, str]:
+            hashes = {}
+            for gv in openapi.group_versions(self.catalog.kinds()):
+                encoded = self._openapi_v3(gv)
+                assert encoded is not None
+                hashes[gv] = encoded[1]
+            return openapi.encode(openapi.root_document(hashes))
+        return _document(request, self.catalog.memo("openapi", build))
 
     async def openapi_gv(self, request: web.Request) -> web.Response:
-        gv = request.match_info["gv"]
-        doc = self.catalog.memo(("openapi", gv), lambda: openapi.group_version_document(
-            self.catalog.kinds(), self.catalog.schema, gv))
-        if doc is None:
+        encoded = self._openapi_v3(request.match_info["gv"])
+        if encoded is None:
             raise resource_not_found()
-        return json_response(doc)
+        return _document(request, encoded)
+
+    async def openapi_v2(self, request: web.Request) -> web.Response:
+        accept = request.headers.get("Accept", "")
+        if accept and not any(t in accept for t in ("application/json", "*/*")):
+            raise APIError(406, "NotAcceptable", "only application/json is supported for "
+                           "/openapi/v2 (no protobuf)")
+        return _document(request, self.catalog.memo("openapi-v2", lambda: openapi.encode(
+            openapi.swagger_document(self.catalog.kinds(), self._schema_of))))
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
@@ -371,6 +394,20 @@ class Routes:
         raise APIError(405, "MethodNotAllowed",
                        f"{request.method} is not supported on this path: use GET, PUT, PATCH"
                        + ("" if status else " or DELETE"))
+
+
+def _encoded(doc: dict[str, Any] | None) -> tuple[bytes, str] | None:
+    return None if doc is None else openapi.encode(doc)
+
+
+def _document(request: web.Request, encoded: tuple[bytes, str]) -> web.Response:
+    """An OpenAPI document with its ETag; 304 when the client already has it."""
+    body, digest = encoded
+    etag = f'"{digest}"'
+    headers = {"ETag": etag, "Vary": "Accept", "Content-Type": JSON_CONTENT_TYPE}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, headers=headers)
 
 
 def _decode_continue(token: str | None) -> int:
