@@ -7,7 +7,7 @@ built-in type (`_definitions.json`: Pod, ServiceSpec, ObjectMeta, ..., descripti
 serves: nullable type lists (`["string", "null"]`) become plain types, references point at
 `#/components/schemas/<name>` and are wrapped in `allOf` when the property also has a
 description (kube-apiserver's form), the `apiVersion`/`kind` enums the package adds are dropped,
-and IntOrString and Quantity are plain strings again (`format: int-or-string`). The patch
+and IntOrString and Quantity get a description. The patch
 extensions (`x-kubernetes-patch-merge-key`, ...) stay: kubectl builds its strategic merge
 patches from them.
 
@@ -33,16 +33,17 @@ COMPONENTS = "#/components/schemas/"
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _SOURCE_REF = "#/$defs/"
 
-# The two types the package turns into `oneOf`; kube-apiserver publishes them as strings.
+# The two types the package publishes without a description: a oneOf of their JSON types, as
+# kube-apiserver's v3 does (kubectl explain then names them `<IntOrString>`, `<Quantity>`).
 _SCALARS: dict[str, dict[str, Any]] = {
     "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {
         "description": "IntOrString holds an int32 or a string: a port number or a port name, "
                        "a count or a percentage.",
-        "type": "string", "format": "int-or-string"},
+        "oneOf": [{"type": "integer"}, {"type": "string"}]},
     "io.k8s.apimachinery.pkg.api.resource.Quantity": {
         "description": "Quantity is a fixed-point number with an optional suffix: 128Mi, 2Gi, "
                        "500m, 1.5, 1e3 (binary, decimal or exponent notation).",
-        "type": "string"},
+        "oneOf": [{"type": "string"}, {"type": "number"}]},
 }
 
 

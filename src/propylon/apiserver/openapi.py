@@ -20,7 +20,8 @@ Every kind schema carries `x-kubernetes-group-version-kind`, which is how kubect
 
 `/openapi/v2` is one Swagger 2.0 document holding every group version, the same schemas with
 references to `#/definitions/` and without what Swagger 2.0 lacks (`allOf` around a reference,
-`oneOf`/`anyOf`/`not`, `nullable`). Documents are plain dicts; `encode` turns one into the
+`oneOf`/`anyOf`/`not`, `nullable`; IntOrString and Quantity are strings there, as in
+kube-apiserver's v2). Documents are plain dicts; `encode` turns one into the
 bytes served and their hash (the `?hash=` of the v3 root and the ETag).
 """
 
@@ -196,6 +197,11 @@ def _v2_schema(node: Any) -> Any:
     refs = [s["$ref"] for s in node.get("allOf") or () if isinstance(s, dict) and "$ref" in s]
     if len(refs) == 1:
         out["$ref"] = refs[0]
+    alternatives = {s.get("type") for s in node.get("oneOf") or () if isinstance(s, dict)}
+    if alternatives and "type" not in out:  # IntOrString, Quantity: strings in Swagger 2.0
+        out["type"] = "string"
+        if alternatives == {"integer", "string"}:
+            out["format"] = "int-or-string"
     if isinstance(out.get("$ref"), str):
         out["$ref"] = "#/definitions/" + out["$ref"].removeprefix(kubeschemas.COMPONENTS)
     return out
