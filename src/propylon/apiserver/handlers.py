@@ -224,8 +224,9 @@ class Routes:
 
     def _openapi_v3(self, gv: str) -> tuple[bytes, str] | None:
         """A group version's v3 document, encoded once per catalog change."""
-        return self.catalog.memo(("openapi", gv), lambda: _encoded(
+        encoded: tuple[bytes, str] | None = self.catalog.memo(("openapi", gv), lambda: _encoded(
             openapi.group_version_document(self.catalog.kinds(), self._schema_of, gv)))
+        return encoded
 
     async def openapi_root(self, request: web.Request) -> web.Response:
         def build() -> tuple[bytes, str]:

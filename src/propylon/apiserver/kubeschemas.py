@@ -67,7 +67,7 @@ def definitions() -> dict[str, dict[str, Any]]:
         return {}
     source = json.loads(path.read_text())["$defs"]
     out = {name: _convert(schema) for name, schema in source.items()}
-    for name, schema in out.items():
+    for schema in out.values():
         if schema.get("x-kubernetes-group-version-kind"):
             for field in ("apiVersion", "kind"):
                 schema.get("properties", {}).get(field, {}).pop("enum", None)
