@@ -233,6 +233,9 @@ async def test_openapi_v2_holds_the_same_schemas(client: Client) -> None:
     patch = doc["paths"]["/apis/gateway.networking.k8s.io/v1/namespaces/{namespace}/gateways/{name}"]["patch"]
     assert {"name": "fieldValidation", "in": "query", "required": False, "uniqueItems": True,
             "type": "string"} in patch["parameters"]
+    status, _, resp = await client.request(
+        "GET", "/openapi/v2", headers={"Accept": "application/vnd.kubernetes.protobuf"})
+    assert status == 406
 
 
 async def test_without_shared_data_explain_lists_the_validated_fields(
@@ -262,3 +265,22 @@ async def test_without_shared_data_explain_lists_the_validated_fields(
     logged = capfd.readouterr().err
     assert "standard-install.yaml is missing: `kubectl explain` shows the kinds it defines " \
            "without descriptions" in logged
+
+
+async def test_explain_from_openapi_v2_protobuf(any_kubectl: Kubectl) -> None:
+    """`--output plaintext-openapiv2` reads /openapi/v2 as protobuf: the older layout."""
+    pod = await any_kubectl.ok("explain", "pod", "--output=plaintext-openapiv2")
+    assert head(pod, 9) == [
+        "KIND:     Pod", "VERSION:  v1", "", "DESCRIPTION:",
+        "     Pod is a collection of containers that can run on a host. This resource is",
+        "     created by clients and scheduled onto hosts.", "", "FIELDS:",
+        "   apiVersion\t<string>"]
+    path = await any_kubectl.ok("explain", "httproute.spec.rules.matches.path",
+                                "--output=plaintext-openapiv2")
+    assert head(path, 4) == ["KIND:     HTTPRoute", "VERSION:  gateway.networking.k8s.io/v1",
+                             "", "RESOURCE: path <Object>"]
+    assert "   value\t<string>\n     Value of the HTTP path to match against.\n" in path
+    ports = await any_kubectl.ok("explain", "svc.spec.ports", "--recursive",
+                                 "--output=plaintext-openapiv2")
+    # v2 has IntOrString as a string, as kube-apiserver's v2
+    assert "   port\t<integer>\n   protocol\t<string>\n   targetPort\t<string>\n" in ports

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,7 +27,7 @@ import yaml
 from aiohttp import web
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver import audit, bundledcrds, discovery, openapi
+from propylon.apiserver import audit, bundledcrds, discovery, openapi, swaggerproto
 from propylon.apiserver.admission import field_validation
 from propylon.apiserver.errors import (
     JSON_CONTENT_TYPE,
@@ -245,12 +246,24 @@ class Routes:
         return _document(request, encoded)
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
+        """JSON, or the protobuf kubectl asks for (`swaggerproto`), by the Accept header."""
+        def swagger() -> dict[str, Any]:
+            doc: dict[str, Any] = self.catalog.memo("openapi-v2", lambda: openapi.swagger_document(
+                self.catalog.kinds(), self._schema_of))
+            return doc
         accept = request.headers.get("Accept", "")
+        if accept.split(",")[0].split(";")[0].strip() in (swaggerproto.ACCEPT,
+                                                          swaggerproto.CONTENT_TYPE):
+            def proto() -> tuple[bytes, str]:
+                body = swaggerproto.encode(swagger())
+                return body, hashlib.sha512(body).hexdigest().upper()
+            return _document(request, self.catalog.memo("openapi-v2-pb", proto),
+                             swaggerproto.CONTENT_TYPE)
         if accept and not any(t in accept for t in ("application/json", "*/*")):
-            raise APIError(406, "NotAcceptable", "only application/json is supported for "
-                           "/openapi/v2 (no protobuf)")
-        return _document(request, self.catalog.memo("openapi-v2", lambda: openapi.encode(
-            openapi.swagger_document(self.catalog.kinds(), self._schema_of))))
+            raise APIError(406, "NotAcceptable", "/openapi/v2 is served as application/json "
+                           f"or {swaggerproto.CONTENT_TYPE}")
+        return _document(request, self.catalog.memo("openapi-v2-json", lambda: openapi.encode(
+            swagger())))
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
@@ -401,11 +414,12 @@ def _encoded(doc: dict[str, Any] | None) -> tuple[bytes, str] | None:
     return None if doc is None else openapi.encode(doc)
 
 
-def _document(request: web.Request, encoded: tuple[bytes, str]) -> web.Response:
+def _document(request: web.Request, encoded: tuple[bytes, str],
+              content_type: str = JSON_CONTENT_TYPE) -> web.Response:
     """An OpenAPI document with its ETag; 304 when the client already has it."""
     body, digest = encoded
     etag = f'"{digest}"'
-    headers = {"ETag": etag, "Vary": "Accept", "Content-Type": JSON_CONTENT_TYPE}
+    headers = {"ETag": etag, "Vary": "Accept", "Content-Type": content_type}
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers=headers)
     return web.Response(body=body, headers=headers)
