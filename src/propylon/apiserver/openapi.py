@@ -44,8 +44,10 @@ def gv_path(info: KindInfo) -> str:
 
 
 def _crd_name(info: KindInfo) -> str:
-    """`io.k8s.networking.gateway.v1.Gateway` style: the group reversed, then version and kind."""
-    reversed_group = ".".join(reversed(info.group.split(".")))
+    """`io.k8s.networking.gateway.v1.Gateway` style: the group reversed, then version and kind
+    (`io.k8s.api.core` for the core group)."""
+    reversed_group = ".".join(reversed(info.group.split("."))) if info.group \
+        else "io.k8s.api.core"
     return f"{reversed_group}.{info.version}.{info.kind}"
 
 
@@ -90,7 +92,8 @@ def _param(name: str, where: str = "query", required: bool = False) -> dict[str,
             "uniqueItems": True}
 
 
-def _patch_types(info: KindInfo, crd: bool) -> list[str]:
+def _patch_types(crd: bool) -> list[str]:
+    """A CRD kind takes no strategic merge patch (kube-apiserver answers 415)."""
     media = ["application/json-patch+json", "application/merge-patch+json",
              "application/apply-patch+yaml"]
     return media if crd else [*media, "application/strategic-merge-patch+json"]
@@ -109,7 +112,7 @@ def _operation(info: KindInfo, verb: str, writes: bool, ref: str,
         "responses": {"200": {"description": "OK",
                               "content": {"application/json": {"schema": schema}}}}}
     if writes:
-        media = _patch_types(info, crd) if verb == "patch" else ["application/json"]
+        media = _patch_types(crd) if verb == "patch" else ["application/json"]
         op["requestBody"] = {"content": {m: {"schema": schema} for m in media}, "required": True}
     return op
 
