@@ -196,7 +196,7 @@ def _builtin_schema(api_version: str, kind: str) -> dict[str, Any] | None:
     """Kubernetes' definition of a built-in kind (None for other kinds)."""
     group, _, version = api_version.rpartition("/")
     name = kubeschemas.name_of(group, version, kind)
-    return None if name is None else kubeschemas.definitions()[name]
+    return None if name is None else kubeschemas.source_definitions()[name]
 
 
 class Catalog:
@@ -265,7 +265,7 @@ class Catalog:
                 errors = [*errors, *(FieldError(path, "FieldValueInvalid",
                                                 f'unknown field "{path}"', unknown=True)
                                      for path in undeclared(schema, obj,
-                                                            kubeschemas.definitions())
+                                                            kubeschemas.source_definitions())
                                      if path not in known)]
             return errors
         return validate

@@ -13,8 +13,10 @@ patches from them.
 
 `name_of(group, version, kind)` finds a kind's definition by its
 `x-kubernetes-group-version-kind`; `closure(names)` is those definitions and every one they
-reference, what a group version's document must hold. When the package or its data is missing,
-`definitions()` is empty (logged once) and callers publish permissive schemas instead.
+reference, what a group version's document must hold. The API server's unknown-field check
+reads `source_definitions()`, the file as shipped, so a server that is never asked for OpenAPI
+does not pay for the conversion. When the package or its data is missing, both are empty
+(logged once) and callers publish permissive schemas instead.
 """
 
 from __future__ import annotations
@@ -57,21 +59,31 @@ def _source() -> Path | None:
 
 
 @functools.cache
-def definitions() -> dict[str, dict[str, Any]]:
-    """Every built-in definition in OpenAPI v3 form, by name (empty when unavailable)."""
+def source_definitions() -> dict[str, dict[str, Any]]:
+    """Every built-in definition as the package ships it (JSON Schema; references are
+    `#/$defs/<name>`), by name; empty, with a warning, when unavailable. Enough to find the
+    fields an object does not declare, without converting all of them."""
     path = _source()
     if path is None:
         log.warning("the Kubernetes %s schemas (package kubernetes-validate) are missing: "
                     "OpenAPI publishes the built-in kinds without fields, so `kubectl explain "
-                    "pod` lists none; install kubernetes-validate", KUBERNETES_VERSION)
+                    "pod` lists none, and their unknown fields are stored; install "
+                    "kubernetes-validate", KUBERNETES_VERSION)
         return {}
-    source = json.loads(path.read_text())["$defs"]
-    out = {name: _convert(schema) for name, schema in source.items()}
+    source: dict[str, dict[str, Any]] = json.loads(path.read_text())["$defs"]
+    return source
+
+
+@functools.cache
+def definitions() -> dict[str, dict[str, Any]]:
+    """Every built-in definition in OpenAPI v3 form, by name (empty when unavailable)."""
+    out = {name: _convert(schema) for name, schema in source_definitions().items()}
     for schema in out.values():
         if schema.get("x-kubernetes-group-version-kind"):
             for field in ("apiVersion", "kind"):
                 schema.get("properties", {}).get(field, {}).pop("enum", None)
-    out.update(_SCALARS)
+    if out:
+        out.update(_SCALARS)
     return out
 
 
@@ -99,7 +111,7 @@ def _convert(node: Any) -> Any:
 @functools.cache
 def _by_gvk() -> dict[tuple[str, str, str], str]:
     return {(gvk["group"], gvk["version"], gvk["kind"]): name
-            for name, schema in definitions().items()
+            for name, schema in source_definitions().items()
             for gvk in schema.get("x-kubernetes-group-version-kind") or ()}
 
 
