@@ -86,9 +86,10 @@ async def client(server: APIServer) -> AsyncIterator[Client]:
 class Kubectl:
     server: APIServer
     cache_dir: Path
+    binary: Path = KUBECTL
 
     def argv(self, *args: str) -> list[str]:
-        return [str(KUBECTL), "--kubeconfig", str(self.server.kubeconfig_path),
+        return [str(self.binary), "--kubeconfig", str(self.server.kubeconfig_path),
                 "--cache-dir", str(self.cache_dir), *args]
 
     async def __call__(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:

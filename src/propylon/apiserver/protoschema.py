@@ -196,7 +196,8 @@ class Schema:
             descriptor = self.pool.FindMessageTypeByName(full_name)
         except KeyError:
             return None
-        return message_factory.GetMessageClass(descriptor)
+        cls: type[Message] = message_factory.GetMessageClass(descriptor)
+        return cls
 
 
 def _resolve(type_name: str, package: str, message: str, known: set[str]) -> str:
