@@ -197,3 +197,5 @@ def test_files_outside_the_subset_are_refused() -> None:
         protoschema.parse('syntax = "proto2";\nenum Phase { A = 0; }\n', "x.proto")
     with pytest.raises(protoschema.ProtoSyntaxError, match="unsupported field label 'oneof'"):
         protoschema.parse("message M { oneof x { string a = 1; } }", "x.proto")
+    with pytest.raises(protoschema.ProtoSyntaxError, match="malformed map<string> in message M"):
+        protoschema.parse("message M { map<string> m = 1; }", "x.proto")

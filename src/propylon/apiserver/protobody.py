@@ -47,7 +47,7 @@ def decode(raw: bytes, schema: protoschema.Schema | None = None) -> dict[str, An
     schema = schema or protoschema.load()
     if schema is None:
         folder = "/".join(protoschema.PROTO_DIR)
-        raise unsupported(f"Kubernetes' protobuf definitions are missing (../shared/{folder} "
+        raise _unsupported(f"Kubernetes' protobuf definitions are missing (../shared/{folder} "
                           f"beside the repository, or ${shared_data.ENV}/{folder})")
     if not raw.startswith(MAGIC):
         raise bad_request(f"the {CONTENT_TYPE} body does not start with the 4 bytes k8s\\0 "
@@ -59,16 +59,16 @@ def decode(raw: bytes, schema: protoschema.Schema | None = None) -> dict[str, An
         raise bad_request("the protobuf envelope names no apiVersion and kind (typeMeta): "
                           f"{_JSON_ALTERNATIVE}")
     if unknown.contentEncoding:
-        raise unsupported(f"the protobuf envelope's contentEncoding "
+        raise _unsupported(f"the protobuf envelope's contentEncoding "
                           f"{unknown.contentEncoding!r} is not supported")
     name = message_name(api_version, kind)
     if schema.message(name) is None:
-        raise unsupported(f"{kind} ({api_version}) has no protobuf message {name}")
+        raise _unsupported(f"{kind} ({api_version}) has no protobuf message {name}")
     obj = _parse(schema, name, unknown.raw, f"the {kind} in the envelope")
     return {"apiVersion": api_version, "kind": kind, **to_json(obj, schema)}
 
 
-def unsupported(reason: str) -> APIError:
+def _unsupported(reason: str) -> APIError:
     err = unsupported_media_type(CONTENT_TYPE, ["application/json", "application/yaml"])
     err.message += f": {reason}; {_JSON_ALTERNATIVE}"
     return err
@@ -78,15 +78,13 @@ def message_name(api_version: str, kind: str) -> str:
     """The proto message of a kind: `apps/v1` `Deployment` -> `k8s.io.api.apps.v1.Deployment`
     (the package is the group's first label, `core` for the core group)."""
     group, _, version = api_version.rpartition("/")
-    if group == "meta.k8s.io":
-        return f"{_META}.{kind}"
     return f"k8s.io.api.{group.split('.')[0] if group else 'core'}.{version}.{kind}"
 
 
 def _parse(schema: protoschema.Schema, name: str, data: bytes, what: str) -> Message:
     cls = schema.message(name)
     if cls is None:
-        raise unsupported(f"the protobuf definitions have no message {name}")
+        raise _unsupported(f"the protobuf definitions have no message {name}")
     message = cls()
     try:
         message.ParseFromString(data)

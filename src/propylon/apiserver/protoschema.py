@@ -135,7 +135,11 @@ def _message(reader: _Reader, proto: ProtoFile) -> None:
         label = reader.take()
         if label == "map":
             reader.take("<")
-            key, _, value = reader.until(">")
+            parts = reader.until(">")
+            if len(parts) != 3 or parts[1] != ",":
+                raise ProtoSyntaxError(f"{reader.name}: malformed map<{''.join(parts)}> in "
+                                       f"message {message.name}")
+            key, _, value = parts
             entry = message.nested_type.add(name=_entry_name(reader.peek()))
             entry.options.map_entry = True
             _add_field(entry, "key", 1, _F.LABEL_OPTIONAL, key)
