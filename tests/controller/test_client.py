@@ -37,14 +37,14 @@ contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
 def test_explicit_path_wins_over_kubeconfig_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path / "env", "https://127.0.0.2:1")))
     explicit = kubeconfig(tmp_path / "explicit", "https://127.0.0.3:1")
-    assert load_kubeconfig(explicit).get().cluster.server == "https://127.0.0.3:1"
+    assert load_kubeconfig(explicit).cluster.server == "https://127.0.0.3:1"
 
 
 def test_first_file_of_kubeconfig_list_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = kubeconfig(tmp_path / "first", "https://127.0.0.4:1")
     second = kubeconfig(tmp_path / "second", "https://127.0.0.5:1")
     monkeypatch.setenv("KUBECONFIG", f"{first}{os.pathsep}{second}")
-    assert load_kubeconfig().get().cluster.server == "https://127.0.0.4:1"
+    assert load_kubeconfig().cluster.server == "https://127.0.0.4:1"
 
 
 def test_missing_kubeconfig_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
