@@ -106,6 +106,13 @@ def _context(config: lightkube.KubeConfig, path: Path, name: str | None) -> Sing
     if token_file and not Path(token_file).is_absolute():
         user = copy.copy(user)  # the loaded kubeconfig's entry stays as written
         user.token_file = str(path.parent / token_file)
+    files = {"certificate-authority": cluster.certificate_auth, "tokenFile": user.token_file,
+             "client-certificate": user.client_cert, "client-key": user.client_key}
+    for key, file in files.items():
+        if file and not (path.parent / file).is_file():  # an absolute `file` stays as it is
+            raise ClientConfigError(
+                f"kubeconfig {path}: context {name!r}: {key} {path.parent / file} does not "
+                "exist: fix the path (a relative one is read from the kubeconfig's directory)")
     return SingleConfig(context_name=name, context=ctx, cluster=cluster, user=user, fname=path)
 
 
@@ -226,8 +233,9 @@ class KubeClient:
             self._http = client_adapter.AsyncClient(single, params)
         except (ConfigError, OSError, ValueError) as err:  # ssl.SSLError is an OSError
             raise ClientConfigError(
-                f"kubeconfig {single.fname or ''}: the CA or credentials of context "
-                f"{single.context_name!r} cannot be used: {err}") from err
+                f"kubeconfig {single.fname or ''}: context {single.context_name!r}: the "
+                f"cluster's CA or the user's credentials cannot be loaded ({err}); fix its "
+                "certificate-authority, client-certificate and client-key entries") from err
 
     @property
     def namespace(self) -> str:

@@ -65,6 +65,8 @@ def write_kubeconfig(cluster: Cluster, path: Path, server: str | None = None) ->
                 "token": token, "client-certificate": "certs/client.pem",
                 "client-key-data": base64.b64encode(client.key).decode()}},
             {"name": "stranger", "user": {"token": "not-the-token"}},
+            {"name": "lost-cert", "user": {"client-certificate": "certs/absent.pem",
+                                           "client-key": "certs/absent.key"}},
         ],
         "contexts": [
             {"name": "main", "context": {"cluster": "inline", "user": "admin",
@@ -73,6 +75,7 @@ def write_kubeconfig(cluster: Cluster, path: Path, server: str | None = None) ->
             {"name": "insecure", "context": {"cluster": "unverified", "user": "admin"}},
             {"name": "client-cert", "context": {"cluster": "inline", "user": "cert-user"}},
             {"name": "wrong-token", "context": {"cluster": "inline", "user": "stranger"}},
+            {"name": "lost-cert", "context": {"cluster": "inline", "user": "lost-cert"}},
         ],
     }
     path.write_text(yaml.safe_dump(doc))
@@ -134,8 +137,18 @@ def test_unknown_context_names_the_known_ones(capsys: pytest.CaptureFixture[str]
                               "--kubeconfig", str(configured))
     assert (code, out) == (1, "")
     assert err == (f"error: kubeconfig {configured}: contexts has no entry named 'nope' (known: "
-                   f"{', '.join(CONTEXTS)}, wrong-token); fix the context or pass --context "
-                   "NAME\n")
+                   f"{', '.join(CONTEXTS)}, wrong-token, lost-cert); fix the context or pass "
+                   "--context NAME\n")
+
+
+def test_a_missing_client_certificate_names_the_context_and_the_file(
+        capsys: pytest.CaptureFixture[str], configured: Path) -> None:
+    code, out, err = propylon(capsys, "get", "configmaps", "--context", "lost-cert",
+                              "--kubeconfig", str(configured))
+    assert (code, out) == (1, "")
+    assert err == (f"error: kubeconfig {configured}: context 'lost-cert': client-certificate "
+                   f"{configured.parent / 'certs' / 'absent.pem'} does not exist: fix the path "
+                   "(a relative one is read from the kubeconfig's directory)\n")
 
 
 def test_missing_file_says_how_to_get_one(capsys: pytest.CaptureFixture[str],
