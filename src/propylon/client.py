@@ -27,7 +27,7 @@ the entry and the fix.
 kind, builtin ones included, is a lightkube *generic* resource: objects travel as the plain JSON
 dicts the server sent, which is what the controller stores and the translator reads. Classes are
 created once per kind and cached (lightkube keeps them in a process-wide registry).
-`collection_path()` and `object_path()` give a kind's REST paths (the watch's, and the CLI's).
+`collection_path()` and `object_path()` give a kind's REST paths (those `watch` and `read` ask for).
 """
 
 from __future__ import annotations
