@@ -25,16 +25,6 @@ class ParentRef:
     section_name: str | None = None
     port: int | None = None
 
-    def status_ref(self, route_namespace: str) -> dict[str, Any]:
-        """The parentRef as written in status: group, kind and namespace filled in."""
-        ref: dict[str, Any] = {"group": self.group, "kind": self.kind,
-                               "namespace": self.namespace or route_namespace, "name": self.name}
-        if self.section_name is not None:
-            ref["sectionName"] = self.section_name
-        if self.port is not None:
-            ref["port"] = self.port
-        return ref
-
 
 @dataclass(frozen=True)
 class Match:

@@ -37,6 +37,7 @@ from propylon.translate.gateways import (
     GatewayState,
     ListenerState,
     listener_state,
+    listener_status,
     port_state,
     program_listener,
     program_parent,
@@ -44,6 +45,7 @@ from propylon.translate.gateways import (
 )
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
+from propylon.translate.statuses import ListenerSetStatus
 from propylon.translate.types import Now, StatusUpdate
 
 KIND = "ListenerSet"
@@ -212,11 +214,7 @@ def status(s: SetState, placements: Mapping[ListenerId, Placements], infra: Infr
         conds.set(c.PROGRAMMED, False, s.reason, s.message)
     else:
         program_parent(conds, KIND, s.listeners, infra)
-    body = {"conditions": conds.as_list(),
-            "listeners": [{"name": li.spec.name,
-                           "supportedKinds": [{"group": GROUP, "kind": k}
-                                              for k in li.supported_kinds],
-                           "attachedRoutes": placements[li.at].attached,
-                           "conditions": li.conditions.as_list()} for li in s.listeners]}
+    body = ListenerSetStatus(conds.as_tuple(),
+                             tuple(listener_status(li, placements) for li in s.listeners))
     return StatusUpdate(str(s.obj.get("apiVersion", "gateway.networking.k8s.io/v1")), KIND,
                         ls.meta.namespace, ls.meta.name, ls.meta.generation, body)
