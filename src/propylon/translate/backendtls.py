@@ -32,6 +32,7 @@ from typing import Any
 from propylon.api.backendtlspolicy import BackendTLSPolicy, backend_client_certificate
 from propylon.api.core import ConfigMap, Secret, Service
 from propylon.api.gateway import GROUP, SecretRef
+from propylon.api.meta import stored_conditions
 from propylon.ir.model import Secret as SecretIR
 from propylon.ir.model import SubjectAltName, TrustBundle, UpstreamTLS
 from propylon.translate import conditions as c
@@ -129,7 +130,7 @@ class BackendTLS:
         out = []
         for key, r in self._resolved.items():
             obj = self._objects[key]
-            old = {_ref_key(a.get("ancestorRef") or {}): a.get("conditions") or ()
+            old = {_ref_key(a.get("ancestorRef") or {}): stored_conditions(a.get("conditions"))
                    for a in (obj.get("status") or {}).get("ancestors") or ()
                    if isinstance(a, dict) and a.get("controllerName") == controller_name}
             entries = []

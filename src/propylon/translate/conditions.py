@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from propylon.api.meta import StoredCondition
 from propylon.translate.statuses import Condition, ParentStatus
 from propylon.translate.types import Now
 
@@ -57,9 +58,9 @@ INVALID_PARAMETERS = "InvalidParameters"
 class Conditions:
     """The conditions of one status block, keyed by type."""
 
-    def __init__(self, previous: Iterable[dict[str, Any]], generation: int,
+    def __init__(self, previous: Iterable[StoredCondition], generation: int,
                  now: Now | None) -> None:
-        self._previous = {c.get("type"): c for c in previous}
+        self._previous = {c.type: c for c in previous}
         self._generation = generation
         self._now = now
         self._items: dict[str, tuple[bool, str, str]] = {}
@@ -75,9 +76,8 @@ class Conditions:
         out = []
         for type_, (status, reason, message) in sorted(self._items.items(), key=_order):
             before = self._previous.get(type_)
-            since = (before.get("lastTransitionTime")
-                     if before and before.get("status") == ("True" if status else "False")
-                     else None)
+            since = (before.last_transition_time
+                     if before and before.status == ("True" if status else "False") else None)
             out.append(Condition(type_, status, reason, message, self._generation,
                                  since or self._now))
         return tuple(out)

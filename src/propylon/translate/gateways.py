@@ -22,7 +22,7 @@ from typing import Any
 
 from propylon.api.core import ConfigMap, Secret
 from propylon.api.gateway import GROUP, Gateway, Listener, RouteKind
-from propylon.api.meta import status_conditions
+from propylon.api.meta import StoredCondition, status_conditions, stored_conditions
 from propylon.ir.model import (
     ClientValidation,
     GatewayKey,
@@ -90,7 +90,7 @@ class GatewayState:
 def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str], Secret],
              grants: Grants, now: Now,
              config_maps: Mapping[tuple[str, str], ConfigMap] | None = None) -> GatewayState:
-    previous = {li.get("name"): li.get("conditions") or ()
+    previous = {li.get("name"): stored_conditions(li.get("conditions"))
                 for li in (obj.get("status") or {}).get("listeners") or () if isinstance(li, dict)}
     owner = (gw.meta.namespace, gw.meta.name)
     states = [listener_state(li, ("Gateway", owner, i), gw.meta.generation,
@@ -115,7 +115,8 @@ def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str],
     return GatewayState(obj, gw, states, True, "Accepted", "the Gateway is accepted")
 
 
-def listener_state(li: Listener, at: ListenerId, generation: int, previous: Any,
+def listener_state(li: Listener, at: ListenerId, generation: int,
+                   previous: tuple[StoredCondition, ...],
                    secrets: Mapping[tuple[str, str], Secret], grants: Grants,
                    now: Now) -> ListenerState:
     """One listener of a Gateway or of a ListenerSet (`at`: its kind, namespace and name, the

@@ -29,7 +29,7 @@ from typing import Any
 
 from propylon.api.core import Secret
 from propylon.api.gateway import GROUP, Gateway, ListenerSet
-from propylon.api.meta import status_conditions
+from propylon.api.meta import StoredCondition, status_conditions, stored_conditions
 from propylon.ir.model import GatewayKey, InfraState, Rejections
 from propylon.translate import conditions as c
 from propylon.translate.gateways import (
@@ -124,8 +124,8 @@ def evaluate(objs: Iterable[dict[str, Any]], gateways: Mapping[tuple[str, str], 
             for key, state in gateways.items()}, out
 
 
-def _previous(obj: dict[str, Any]) -> dict[str, Any]:
-    return {li["name"]: li.get("conditions") or ()
+def _previous(obj: dict[str, Any]) -> dict[str, tuple[StoredCondition, ...]]:
+    return {li["name"]: stored_conditions(li.get("conditions"))
             for li in (obj.get("status") or {}).get("listeners") or ()
             if isinstance(li, dict) and isinstance(li.get("name"), str)}
 

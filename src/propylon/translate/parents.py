@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from propylon.api.gateway import GROUP
 from propylon.api.httproute import ParentRef
-from propylon.api.meta import ObjectMeta
+from propylon.api.meta import ObjectMeta, stored_conditions
 from propylon.translate import conditions as c
 from propylon.translate.backends import Refused
 from propylon.translate.gateways import GatewayState, ListenerState
@@ -84,7 +84,7 @@ def attach_parents(obj: dict[str, Any], route: Routed, how: Attaching,
                    now: Now | None,
                    listener_sets: Mapping[tuple[str, str], SetState] | None) -> Attached:
     """Attach `route` to each parent of ours it names."""
-    previous = {ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
+    previous = {ref_key(p.get("parentRef") or {}): stored_conditions(p.get("conditions"))
                 for p in (obj.get("status") or {}).get("parents") or ()
                 if isinstance(p, dict) and p.get("controllerName") == controller}
     parents = []

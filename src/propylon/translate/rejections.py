@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from propylon.api.meta import stored_conditions
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections
 from propylon.translate import conditions as c
 from propylon.translate.parents import ref_key
@@ -105,7 +106,7 @@ def _route_update(update: StatusUpdate, obj: dict[str, Any],
                   gateway_of: Mapping[tuple[str, str], GatewayKey], now: Now) -> StatusUpdate:
     rules = len((obj.get("spec") or {}).get("rules") or ()) or 1
     previous = {(p.get("controllerName"), ref_key(p.get("parentRef") or {})):
-                p.get("conditions") or ()
+                stored_conditions(p.get("conditions"))
                 for p in (obj.get("status") or {}).get("parents") or () if isinstance(p, dict)}
     if not isinstance(update.status, RouteStatus):
         return update
