@@ -10,7 +10,7 @@ translator decides which of them it serves where.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from propylon.api.gateway import GROUP
 from propylon.api.meta import ObjectMeta
@@ -41,7 +41,7 @@ class HeaderModifierFilter:
     """`requestHeaderModifier` or `responseHeaderModifier`: (name, value) pairs to set or add,
     names to remove."""
 
-    type: Literal["RequestHeaderModifier", "ResponseHeaderModifier"]
+    type: str  # RequestHeaderModifier or ResponseHeaderModifier
     set: tuple[tuple[str, str], ...] = ()
     add: tuple[tuple[str, str], ...] = ()
     remove: tuple[str, ...] = ()
@@ -168,7 +168,7 @@ def decode_filter(raw: dict[str, Any]) -> HTTPFilter:
     body = raw.get(FILTER_FIELDS.get(type_, "")) or {}
     if type_ in ("RequestHeaderModifier", "ResponseHeaderModifier"):
         return HeaderModifierFilter(
-            type_, _headers(body.get("set")), _headers(body.get("add")),  # type: ignore[arg-type]
+            type_, _headers(body.get("set")), _headers(body.get("add")),
             tuple(str(r) for r in body.get("remove") or ()))
     if type_ == "RequestRedirect":
         return RequestRedirectFilter(body.get("scheme"), body.get("hostname"), body.get("port"),
