@@ -17,7 +17,6 @@ clock says: `changed(entries)` tells whether parent status entries hold such a c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from propylon.api.meta import StoredCondition
@@ -92,9 +91,10 @@ def changed(entries: Iterable[ParentStatus]) -> bool:
 def stamp(entries: Iterable[ParentStatus], now: Now) -> tuple[ParentStatus, ...]:
     """Status `entries` with `now` for the lastTransitionTime of the conditions that changed,
     made with `now` None."""
-    return tuple(replace(entry, conditions=tuple(
-        replace(cond, last_transition_time=now) if cond.last_transition_time is None else cond
-        for cond in entry.conditions)) for entry in entries)
+    return tuple(ParentStatus(entry.ref, entry.controller_name, tuple(
+        Condition(cond.type, cond.status, cond.reason, cond.message, cond.observed_generation, now)
+        if cond.last_transition_time is None else cond for cond in entry.conditions))
+        for entry in entries)
 
 
 _ORDER = (ACCEPTED, PROGRAMMED, RESOLVED_REFS, CONFLICTED, SUPPORTED_VERSION)

@@ -194,6 +194,8 @@ def _rule_fields(rule: Rule, resolve: Resolve, unsupported: list[str]) -> RuleFi
         retry = Retry(rule.retry.attempts or DEFAULT_RETRY_ATTEMPTS,
                       tuple(sorted(set(rule.retry.codes))),
                       None if rule.retry.backoff is None else duration_ms(rule.retry.backoff))
+    if not (request or backend or retry):
+        return fields
     return replace(fields, timeout_ms=request or None, backend_timeout_ms=backend or None,
                    retry=retry)
 
