@@ -4,8 +4,8 @@ GatewayClass, Gateway, ListenerSet, route or policy.
 
 Stages build and compare these values (`conditions.Conditions` makes the conditions,
 `rejections` reads them back); each status turns into the JSON the API server stores with
-`to_json()`, called in one place, `statusmerge.wanted_status`, on the way to the status writer
-and to `propylon translate`. A condition's `last_transition_time` is None while it has no time
+`to_json()`, which only the boundary calls: `statusmerge.wanted_status`, on the way to the
+status writer and to `propylon translate`, and `golden.as_data`, which prints a Result. A condition's `last_transition_time` is None while it has no time
 yet (`conditions.stamp` gives it one) and may be `types.WRITE_TIME`, which the status writer
 replaces with the time of the write.
 """
