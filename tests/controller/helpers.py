@@ -4,7 +4,8 @@ as the JSON the API server stores (what `StatusUpdate.status.to_json()` returns)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,18 @@ class JSONStatus:
         return self.body
 
 
-async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Wait until `predicate()` holds; fail naming `what` after `timeout` seconds."""
+async def eventually(predicate: Callable[[], bool | Awaitable[bool]], what: str,
+                     timeout: float = 20.0) -> None:
+    """Wait until `predicate()` holds (awaited if it is a coroutine, e.g. a read from the API
+    server); fail naming `what` after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not predicate():
+    while not await _holds(predicate):
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def _holds(predicate: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = predicate()
+    return bool(await result) if inspect.isawaitable(result) else bool(result)

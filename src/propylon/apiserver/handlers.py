@@ -5,8 +5,9 @@ Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<versi
 `watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type (a YAML body that
 is JSON, as kubectl sends an apply, is decoded as JSON). A JSON field given twice keeps its last
 value and is refused, warned about or ignored as `fieldValidation` says, like unknown fields in
-`admission`. Protobuf and other formats get a 415 Status explaining the JSON alternative; a body
-over 3 MiB gets 413, as from kube-apiserver. Responses are objects, Lists, or Tables when the
+`admission`. Protobuf bodies of built-in kinds, as kubectl's `create` sends them, are decoded to
+the same JSON (`protobody`); other formats get a 415 Status; a body over 3 MiB gets 413, as from
+kube-apiserver. Responses are objects, Lists, or Tables when the
 Accept header asks for `as=Table`; a List of every object (no selector, no `limit`) is assembled
 from the objects' stored JSON without decoding it. A middleware checks the bearer token
 (everything but `/healthz`) and turns every error into a `Status` (a write the storage refused:
@@ -26,7 +27,7 @@ import yaml
 from aiohttp import web
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver import audit, discovery, openapi
+from propylon.apiserver import audit, discovery, openapi, protobody
 from propylon.apiserver.admission import field_validation
 from propylon.apiserver.errors import (
     JSON_CONTENT_TYPE,
@@ -53,8 +54,6 @@ _JSON_TYPES = ("application/json", "application/merge-patch+json",
 _YAML_TYPES = ("application/yaml", APPLY_PATCH)
 # query parameters that make a list send less than every object
 _PARTIAL_LIST = ("labelSelector", "fieldSelector", "limit", "continue")
-_PROTOBUF_HINT = ("; this server speaks JSON only: for `kubectl create secret/configmap ...`, "
-                  "run `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`")
 
 # kube-apiserver's limit on a request body (3 MiB); a larger one is answered 413
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
@@ -140,10 +139,10 @@ async def _decode_body(request: web.Request, required: bool = True,
             return yaml.safe_load(raw)
     except (ValueError, yaml.YAMLError) as err:
         raise bad_request(f"the request body is not valid {content_type}: {err}") from err
-    unsupported = unsupported_media_type(content_type, ["application/json", "application/yaml"])
-    if "protobuf" in content_type:
-        unsupported.message += _PROTOBUF_HINT
-    raise unsupported
+    if content_type == protobody.CONTENT_TYPE:
+        return protobody.decode(raw)
+    raise unsupported_media_type(content_type, ["application/json", "application/yaml",
+                                                protobody.CONTENT_TYPE])
 
 
 class Routes:
