@@ -1,10 +1,23 @@
-"""Waiting helpers for controller tests: poll a condition with a generous timeout."""
+"""Helpers for controller tests: poll a condition with a generous timeout, and a status given
+as the JSON the API server stores (what `StatusUpdate.status.to_json()` returns)."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JSONStatus:
+    """A status for `StatusUpdate` written as its JSON, as a test of the writer needs it."""
+
+    body: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.body
 
 
 async def eventually(predicate: Callable[[], bool | Awaitable[bool]], what: str,

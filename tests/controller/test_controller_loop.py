@@ -20,7 +20,7 @@ from propylon.controller.reconciler import Controller
 from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 from tests.controller.conftest import Api
-from tests.controller.helpers import eventually
+from tests.controller.helpers import JSONStatus, eventually
 from tests.controller.infra_double import LoopbackInfra
 
 
@@ -46,7 +46,7 @@ def toy_translate(snapshot: Snapshot) -> Result:
         if state is not None and state.address:
             status["addresses"] = [{"type": "IPAddress", "value": state.address}]
         statuses.append(StatusUpdate(gw["apiVersion"], "Gateway", key.namespace, key.name, 1,
-                                     status))
+                                     JSONStatus(status)))
     return Result(tuple(statuses), gateways, infra)
 
 

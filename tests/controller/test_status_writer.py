@@ -21,7 +21,7 @@ from propylon.informer import Informer
 from propylon.translate.statusmerge import wanted_status
 from propylon.translate.types import WRITE_TIME, StatusUpdate
 from tests.controller.conftest import Api
-from tests.controller.helpers import eventually
+from tests.controller.helpers import JSONStatus, eventually
 
 OURS = "propylon.dev/gateway-controller"
 GW_API = "gateway.networking.k8s.io/v1"
@@ -89,7 +89,7 @@ async def h(api: Api) -> AsyncIterator[Harness]:
 
 
 def gw_update(status: dict[str, Any]) -> StatusUpdate:
-    return StatusUpdate(GW_API, "Gateway", "default", "gw", 1, status)
+    return StatusUpdate(GW_API, "Gateway", "default", "gw", 1, JSONStatus(status))
 
 
 async def stored(api: Api, kind: str, name: str) -> dict[str, Any]:
@@ -130,7 +130,8 @@ async def test_a_condition_that_changed_gets_the_time_of_the_write(h: Harness) -
 
 async def test_route_parents_of_other_controllers_are_kept(h: Harness) -> None:
     ours = parent("gw", OURS, "True")
-    await h.write(StatusUpdate(GW_API, "HTTPRoute", "default", "r", 1, {"parents": [ours]}))
+    await h.write(StatusUpdate(GW_API, "HTTPRoute", "default", "r", 1,
+                                JSONStatus({"parents": [ours]})))
     assert (await stored(h.api, "HTTPRoute", "r"))["parents"] == \
         [parent("other-gw", "example.com/other"), ours]
 
@@ -169,9 +170,11 @@ async def test_deleted_object_is_dropped(h: Harness) -> None:
 
 def test_transition_time_changes_only_with_status() -> None:
     current = {"conditions": [condition("Accepted", "True", "T0")]}
-    flipped = wanted_status(current, {"conditions": [condition("Accepted", "False", "T1")]}, OURS)
+    flipped = wanted_status(
+        current, JSONStatus({"conditions": [condition("Accepted", "False", "T1")]}), OURS)
     assert flipped["conditions"][0]["lastTransitionTime"] == "T1"
-    same = wanted_status(current, {"conditions": [condition("Accepted", "True", "T1")]}, OURS)
+    same = wanted_status(
+        current, JSONStatus({"conditions": [condition("Accepted", "True", "T1")]}), OURS)
     assert same["conditions"][0]["lastTransitionTime"] == "T0"
 
 
@@ -244,7 +247,7 @@ class SlowServer:
 
 def route_update(name: str, accepted: str) -> StatusUpdate:
     return StatusUpdate(GW_API, "HTTPRoute", "default", name, 1,
-                        {"parents": [parent("gw", OURS, accepted)]})
+                        JSONStatus({"parents": [parent("gw", OURS, accepted)]}))
 
 
 async def test_a_backlog_is_written_a_few_objects_at_a_time() -> None:
@@ -306,10 +309,11 @@ def test_wanted_status_leaves_its_inputs_alone() -> None:
     update = {"parents": [{**parent("gw", OURS, "True"),
                            "conditions": [condition("Accepted", "True", "T9")]}]}
     before = (repr(current), repr(update))
-    wanted = wanted_status(current, update, OURS)
+    wanted = wanted_status(current, JSONStatus(update), OURS)
     assert (repr(current), repr(update)) == before
     assert wanted == current  # only the time differed: the status stays as it is
-    flipped = wanted_status(current, {"parents": [parent("gw", OURS, "False")]}, OURS)
+    flipped = wanted_status(current, JSONStatus({"parents": [parent("gw", OURS, "False")]}),
+                            OURS)
     assert flipped["parents"][0] == current["parents"][0]  # other controllers' entries kept
     assert flipped["parents"][1]["conditions"][0]["status"] == "False"
     assert (repr(current), repr(update)) == before
