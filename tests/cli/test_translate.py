@@ -13,6 +13,7 @@ from propylon.cli.main import main
 from propylon.cli.translate import with_statuses
 from propylon.translate.types import StatusUpdate
 from tests.certificates import self_signed
+from tests.controller.helpers import JSONStatus
 
 WALKTHROUGH = """
 apiVersion: gateway.networking.k8s.io/v1
@@ -190,7 +191,7 @@ def test_route_status_keeps_other_controllers_parents() -> None:
     route = {"kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "default"},
              "status": {"parents": [theirs, {**mine, "stale": True}]}}
     update = StatusUpdate("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "r", 1,
-                          {"parents": [mine]})
+                          JSONStatus({"parents": [mine]}))
     merged = with_statuses([route], (update,), "propylon.dev/gateway-controller")
     assert merged[0]["status"]["parents"] == [theirs, mine]
     assert route["status"]["parents"][1]["stale"]  # the input is not modified

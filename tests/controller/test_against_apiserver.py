@@ -17,7 +17,7 @@ from propylon.controller.status import StatusWriter
 from propylon.informer import Informer
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME, StatusUpdate
 from propylon.xds.server import SnapshotCache
-from tests.controller.helpers import eventually
+from tests.controller.helpers import JSONStatus, eventually
 from tests.controller.infra_double import LoopbackInfra
 
 GW = by_kind("Gateway")
@@ -131,7 +131,7 @@ async def test_status_writer_merges_skips_and_survives_a_stale_store(
             "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted",
                             "message": "", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
     update = StatusUpdate("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "r", 1,
-                          {"parents": [ours]})
+                          JSONStatus({"parents": [ours]}))
     try:
         writer.submit([update])
         await asyncio.wait_for(writer.wait_idle(), 20)

@@ -1,10 +1,11 @@
 """`propylon up -f DIR --echo ...`: the README's first command, and what happens as files change.
 
-The manifests directory is applied at start; editing a file re-applies it, a malformed file is
-reported (file and line) without losing what was applied, a broken route gets a status condition
-while the good route keeps serving, and removing a file deletes its objects. A listener whose port
-is taken by another process is Programmed=False with a message saying why, and turns True once
-the port is free.
+The manifests directory is applied at start; `kubectl apply` of an applied file finds it
+unchanged (no missing last-applied-configuration warning); editing a file re-applies it, a
+malformed file is reported (file and line) without losing what was applied, a broken route gets a
+status condition while the good route keeps serving, and removing a file deletes its objects. A
+listener whose port is taken by another process is Programmed=False with a message saying why,
+and turns True once the port is free.
 """
 
 from __future__ import annotations
@@ -85,6 +86,11 @@ def test_up_applies_and_follows_the_manifests(standalone: Standalone, tmp_path: 
     echoed = json.loads(http_get(address, port, "app.yourdomain.com")[1])
     assert (echoed["service"], echoed["pod"], echoed["namespace"]) == (
         "backend-1", "backend-1", "default")
+
+    # kubectl apply of a file `up -f` applied: as after `kubectl apply` on a cluster
+    again = sa.kubectl("apply", "-f", str(manifests / "gateway.yaml"))
+    assert "last-applied-configuration" not in again.stderr
+    assert again.stdout.strip() == "gateway.gateway.networking.k8s.io/api-gateway unchanged"
 
     # editing a file re-applies it
     app.write_text(app.read_text().replace("- app.yourdomain.com", "- app2.yourdomain.com"))

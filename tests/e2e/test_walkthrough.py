@@ -82,7 +82,7 @@ def condition(obj: dict, type_: str) -> str | None:
 
 
 def tls_secret_yaml(sa: Standalone, cert: Path, key: Path) -> str:
-    """The documented way to make a TLS Secret: kubectl create --dry-run=client | kubectl apply."""
+    """The documented way to replace a TLS Secret: kubectl create --dry-run=client | apply."""
     return sa.kubectl("create", "secret", "tls", "app-tls", f"--cert={cert}", f"--key={key}",
                       "--dry-run=client", "-o", "yaml").stdout
 
@@ -143,7 +143,9 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
 
         # 6. HTTPS with the Secret's certificate, SNI, then rotation under load
         cert1, key1, der1 = make_cert(tmp_path, "one")
-        sa.kubectl("apply", "-f", "-", input=tls_secret_yaml(sa, cert1, key1))
+        out = sa.kubectl("create", "secret", "tls", "app-tls", f"--cert={cert1}",
+                         f"--key={key1}").stdout
+        assert out == "secret/app-tls created\n"
         sa.kubectl("apply", "-f", str(REPO / "examples" / "https" / "gateway.yaml"))
         tls_port = served_port(443)
         wait_for("HTTPS served with the first certificate",

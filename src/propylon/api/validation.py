@@ -244,7 +244,7 @@ LISTENER_SET_SPEC = Obj({
 
 FILTER_TYPES = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror",
                 "RequestRedirect", "URLRewrite", "ExtensionRef", "CORS")
-_FILTER_FIELDS = {"RequestHeaderModifier": "requestHeaderModifier",
+FILTER_FIELDS = {"RequestHeaderModifier": "requestHeaderModifier",
                   "ResponseHeaderModifier": "responseHeaderModifier",
                   "RequestMirror": "requestMirror", "RequestRedirect": "requestRedirect",
                   "URLRewrite": "urlRewrite", "ExtensionRef": "extensionRef", "CORS": "cors"}
@@ -292,7 +292,7 @@ BACKEND_OBJECT_REF = Obj({
 
 def _filter_consistency(value: dict[str, Any], path: str) -> list[FieldError]:
     errors: list[FieldError] = []
-    for type_, field_ in _FILTER_FIELDS.items():
+    for type_, field_ in FILTER_FIELDS.items():
         if field_ in value and value.get("type") != type_:
             errors.extend(cel(f"filter.{field_} must be nil if the filter.type is not {type_}",
                               lambda _: False)(value, path))

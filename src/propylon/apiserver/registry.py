@@ -12,7 +12,7 @@ Rules kept from Kubernetes: a stale `metadata.resourceVersion` (in an update or 
 is a 409 Conflict; the main resource ignores `status` and the `status` subresource changes only
 `status` (kinds with `has_status`); `generation` grows when anything outside metadata and status
 changes; namespaced objects need their Namespace; deleting a Namespace deletes its objects;
-Services get a cluster IP from 10.96.0.0/16 (`clusterips`).
+Services get a cluster IP from 10.96.0.0/16 (`clusterips`); a new Pod is Pending.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from propylon.apiserver.storage import Storage
 
 NAMESPACES = by_kind("Namespace", "")
 SERVICES = by_kind("Service", "")
+PODS = by_kind("Pod", "")
 PROTECTED_NAMESPACES = ("default", "kube-system")
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -354,6 +355,8 @@ class Registry:
             obj["status"] = crds.established_status(obj, (old or {}).get("status"))
         elif info == SERVICES:
             self._service_defaults(namespace, obj, old)
+        elif info == PODS and old is None:
+            obj["status"] = {"phase": "Pending"}  # until a kubelet runs it: none in standalone
 
     def _service_defaults(self, namespace: str, obj: dict[str, Any],
                           old: dict[str, Any] | None) -> None:
