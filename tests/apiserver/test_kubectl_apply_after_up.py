@@ -17,6 +17,9 @@ from propylon.manifests import ManifestSync
 
 from .conftest import Kubectl
 
+# The listeners carry the CRD's default allowedRoutes: kubectl's client-side apply compares
+# lists whole (a JSON merge patch), so a list whose items the server defaulted is resent and
+# reported "configured" on a cluster too (kubernetes#66450).
 MANIFEST = """\
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -25,8 +28,8 @@ metadata:
 spec:
   gatewayClassName: embedded
   listeners:
-  - {name: http, port: 80, protocol: HTTP}
-  - {name: alt, port: 8080, protocol: HTTP}
+  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
+  - {name: alt, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -54,7 +57,9 @@ async def test_kubectl_apply_after_propylon_up(any_kubectl: Kubectl, server: API
     assert out.splitlines() == ["gateway.gateway.networking.k8s.io/gw unchanged",
                                 "configmap/cfg unchanged"]
 
-    manifest.write_text(MANIFEST.replace("  - {name: alt, port: 8080, protocol: HTTP}\n", "")
+    manifest.write_text(MANIFEST.replace(
+        "  - {name: alt, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}\n",
+        "")
                         .replace(', b: "2"', ""))
     rc, out, err = await any_kubectl("apply", "-f", str(manifest))
     assert rc == 0, err
