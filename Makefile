@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 
 .PHONY: quickstart test lint conformance bench-setup bench-smoke
 quickstart: $(VENV)/.installed
-	$(VENV)/bin/propylon up -f examples/quickstart --echo 127.0.0.1:9001
+	$(VENV)/bin/propylon up -f examples/quickstart --echo backend-1=127.0.0.1:9001
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports

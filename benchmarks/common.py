@@ -8,7 +8,7 @@
   processes as children) and reads its pids, RSS and CPU time from /proc; the control plane's
   RSS and CPU time include its API server process. `kill` and `start` SIGKILL it and start it
   again on the same state directory.
-- `Api` is an aiohttp client of the embedded API server (keep-alive, bearer token).
+- `Api` creates, patches, deletes and reads objects through `propylon.client.KubeClient`.
 - `Nginx` runs nginx from the Debian package as a fast local backend (`return 200 ok`) or as a
   reverse proxy; `Envoy` runs a hand-written Envoy config.
 - `probe()` sends one GET on a new connection and returns the status (0 if the connection
@@ -24,7 +24,6 @@ import math
 import os
 import shutil
 import signal
-import ssl
 import statistics
 import subprocess
 import sys
@@ -38,8 +37,7 @@ from typing import Any
 import aiohttp
 
 from propylon.api.kinds import by_kind
-from propylon.cli.kubeconfig import ClusterConfig, load
-from propylon.client import collection_path, object_path
+from propylon.client import KubeClient, PatchType, load_client, resource_class
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -118,43 +116,24 @@ class Api:
     """Create, patch, delete and get objects on the embedded API server."""
 
     def __init__(self, kubeconfig: Path) -> None:
-        self.config: ClusterConfig = load(kubeconfig)
-        ctx = ssl.create_default_context(cadata=self.config.ca_data.decode()) \
-            if self.config.ca_data else ssl.create_default_context()
-        if self.config.insecure:
-            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        self._ssl = ctx
-        self._session: aiohttp.ClientSession | None = None
+        self._kubeconfig = kubeconfig
+        self._client: KubeClient | None = None
 
     async def __aenter__(self) -> Api:
-        headers = {"Authorization": f"Bearer {self.config.token}"} if self.config.token else {}
-        self._session = aiohttp.ClientSession(
-            headers=headers, connector=aiohttp.TCPConnector(ssl=self._ssl, limit=32))
+        self._client = load_client(self._kubeconfig)
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._client is not None:
+            await self._client.close()
 
-    async def _call(self, method: str, path: str, body: Any = None,
-                    content_type: str = "application/json") -> dict[str, Any]:
-        assert self._session is not None
-        data = None if body is None else json.dumps(body)
-        async with self._session.request(method, self.config.server + path, data=data,
-                                         headers={"Content-Type": content_type}) as resp:
-            text = await resp.text()
-            if resp.status >= 400:
-                raise RuntimeError(f"{method} {path}: {resp.status} {text[:300]}")
-            return json.loads(text) if text else {}
-
-    @staticmethod
-    def _path(obj: dict[str, Any]) -> tuple[str, str | None, str]:
-        info = by_kind(obj["kind"])
-        ns = obj["metadata"].get("namespace") if info.namespaced else None
-        return collection_path(info, ns), ns, obj["metadata"]["name"]
+    @property
+    def client(self) -> KubeClient:
+        assert self._client is not None, "use Api as an async context manager"
+        return self._client
 
     async def create(self, obj: dict[str, Any]) -> None:
-        await self._call("POST", self._path(obj)[0], obj)
+        await self.client.create(resource_class(by_kind(obj["kind"]))(obj))
 
     async def create_all(self, objs: list[dict[str, Any]], parallel: int = 16) -> None:
         queue = list(reversed(objs))
@@ -168,20 +147,18 @@ class Api:
         """Merge-patch `obj` onto the stored object of the same name."""
         info = by_kind(obj["kind"])
         ns = obj["metadata"].get("namespace") if info.namespaced else None
-        await self._call("PATCH", object_path(info, ns, obj["metadata"]["name"]),
-                         {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")},
-                         "application/merge-patch+json")
+        await self.client.patch(resource_class(info), obj["metadata"]["name"],
+                                {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")},
+                                patch_type=PatchType.MERGE, namespace=ns)
 
     async def delete(self, kind: str, name: str, namespace: str | None = NS) -> None:
-        await self._call("DELETE", object_path(by_kind(kind), namespace, name))
+        await self.client.delete(resource_class(by_kind(kind)), name, namespace=namespace)
 
     async def list(self, kind: str, namespace: str | None = NS) -> list[dict[str, Any]]:
-        info = by_kind(kind)
-        items = (await self._call("GET", collection_path(info, namespace))).get("items")
-        return list(items or [])
+        return (await self.client.list(resource_class(by_kind(kind)), namespace=namespace)).items
 
     async def get(self, kind: str, name: str, namespace: str | None = NS) -> dict[str, Any]:
-        return await self._call("GET", object_path(by_kind(kind), namespace, name))
+        return await self.client.get(resource_class(by_kind(kind)), name, namespace=namespace)
 
     async def gateway_address(self, timeout: float = 60.0) -> str:
         """The address of Gateway `bench` once it is Programmed."""

@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from propylon.echo.command import parse_listen
+from propylon.echo.command import parse_backend, parse_listen
 from propylon.echo.httpserver import (
     EchoConfig,
     canonical_header_name,
@@ -120,6 +120,36 @@ async def test_each_echo_logs_the_line_mirror_tests_search_for(
             pass
     out = capsys.readouterr().out
     assert "Echoing back request made to /mirror?gateway-api-conformance-request-id=42 to client (127.0.0.1:" in out
+
+
+async def test_a_named_quiet_echo_answers_as_its_service_and_logs_no_requests(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`propylon up --echo backend-1=HOST:PORT`: replies name backend-1 (over what the
+    environment says) and no line per request reaches the terminal."""
+    monkeypatch.setenv("POD_NAME", "from-env")
+    monkeypatch.setenv("INGRESS_NAME", "ingress-from-env")
+    host, port, context = parse_backend(f"backend-1=127.0.0.1:{_free_port()}")
+    runner = await serve_echo(host, port, context, log_requests=False)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://{host}:{port}/hello") as response:
+                echoed = await response.json()
+    finally:
+        await runner.cleanup()
+    assert (echoed["service"], echoed["pod"], echoed["namespace"], echoed["ingress"]) == (
+        "backend-1", "backend-1", "default", "ingress-from-env")
+    assert "Echoing back" not in capsys.readouterr().out
+
+
+def test_backend_names_and_their_errors() -> None:
+    assert parse_backend("127.0.0.1:9001") == ("127.0.0.1", 9001, None)
+    assert parse_backend("team-a/api=[::1]:80") == (
+        "::1", 80, {"namespace": "team-a", "service": "api", "pod": "api"})
+    with pytest.raises(ValueError, match="backend-1=127.0.0.1:9001"):
+        parse_backend("backend-1=9001")
+    with pytest.raises(ValueError, match="NAMESPACE/SERVICE"):
+        parse_backend("a/b/c=127.0.0.1:9001")
 
 
 async def test_websocket_frames_are_echoed(echo_url: str) -> None:

@@ -21,7 +21,10 @@ only the fields a file stops setting that no other manager owns. Objects that an
 manager's `Apply` entry in their managedFields is renamed `propylon-up` (only for objects the
 state file says this sync applied and that still carry its annotation).
 Every object it applies carries the annotation `propylon.dev/applied-from: <file>`, and the set
-of objects applied per file is persisted in a JSON state file. When a file is removed, or an
+of objects applied per file is persisted in a JSON state file. It also records the object as its
+file holds it in `kubectl.kubernetes.io/last-applied-configuration`, exactly as `kubectl apply`
+would have: so `kubectl apply -f` of the same file finds it unchanged, warns about no missing
+annotation, and removes a field dropped from the file, as on a cluster after `kubectl apply`. When a file is removed, or an
 object is removed from a file, the object is deleted, but only if the live object still carries
 the annotation naming that file: objects created or taken over with kubectl are never pruned.
 Because the state is on disk, a file removed while Propylon was stopped is pruned at the next
@@ -47,6 +50,7 @@ from propylon.client import KubeClient, KubeError, PatchType, resource_class
 log = logging.getLogger(__name__)
 
 APPLIED_FROM = "propylon.dev/applied-from"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SYNC_FIELD_MANAGER = "propylon-up"
 LEGACY_FIELD_MANAGER = "propylon"  # what `propylon up -f` applied as before it had its own
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -219,6 +223,30 @@ def object_ref(obj: Mapping[str, Any], default_namespace: str) -> ObjectRef:
     return ObjectRef(obj["apiVersion"], obj["kind"], namespace, meta["name"])
 
 
+def last_applied(obj: Mapping[str, Any], default_namespace: str) -> str:
+    """The `last-applied-configuration` that `kubectl apply -f` records for `obj` as written in
+    its file: the object with its namespace filled in, its annotations without this one (an empty
+    map if none is left), as Go's encoding/json writes it (keys sorted, compact, `<`, `>` and `&`
+    escaped, a final newline), so kubectl finds it byte for byte as it would have written it."""
+    body = dict(obj)
+    meta = dict(body.get("metadata") or {})
+    namespace = object_ref(obj, default_namespace).namespace
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["annotations"] = {k: v for k, v in (meta.get("annotations") or {}).items()
+                           if k != LAST_APPLIED}
+    body["metadata"] = meta
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in _GO_JSON_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return text + "\n"
+
+
+# Characters Go's encoding/json escapes inside strings that Python's json leaves as they are.
+_GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                    "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 async def apply_objects(client: KubeClient,
                         objects: Sequence[Manifest | Mapping[str, Any]],
                         field_manager: str = "propylon", force: bool = True) -> list[ApplyOutcome]:
@@ -349,7 +377,8 @@ class ManifestSync:
     def _annotated(self, m: Manifest) -> Manifest:
         obj = dict(m.obj)
         meta = dict(obj["metadata"])
-        meta["annotations"] = {**(meta.get("annotations") or {}), APPLIED_FROM: str(m.source)}
+        meta["annotations"] = {**(meta.get("annotations") or {}), APPLIED_FROM: str(m.source),
+                               LAST_APPLIED: last_applied(m.obj, self.client.namespace)}
         obj["metadata"] = meta
         return Manifest(m.source, m.index, m.line, obj)
 

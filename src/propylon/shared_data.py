@@ -5,7 +5,8 @@ checkout lay it out (`<repo>/../shared`): the Gateway API and Envoy Gateway CRDs
 `kubectl explain` shows, Kubernetes' protobuf definitions. `shared_root()` is that folder:
 `$PROPYLON_SHARED` when set, else `../shared` next to the repository this package was
 imported from (`src/propylon` -> the repository root). `shared_path(*parts)` is a path under it,
-or None when it is missing, so a caller decides how to degrade and says so.
+or None when it is missing, so a caller decides how to degrade and says so;
+`repository_path(*parts)` is the same for a file of the checkout itself (`deploy/...`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from pathlib import Path
 
 ENV = "PROPYLON_SHARED"
+_REPOSITORY = Path(__file__).resolve().parents[2]  # src/propylon/shared_data.py -> the root
 
 
 def shared_root() -> Path:
@@ -21,10 +23,17 @@ def shared_root() -> Path:
     configured = os.environ.get(ENV)
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2].parent / "shared"
+    return _REPOSITORY.parent / "shared"
 
 
 def shared_path(*parts: str) -> Path | None:
     """`<shared>/<parts>` when it exists, else None."""
     path = shared_root().joinpath(*parts)
+    return path if path.exists() else None
+
+
+def repository_path(*parts: str) -> Path | None:
+    """`<repository>/<parts>` (a file of the checkout, such as `deploy/...`) when it exists,
+    else None (an installed package has no checkout)."""
+    path = _REPOSITORY.joinpath(*parts)
     return path if path.exists() else None

@@ -8,7 +8,8 @@ on another core, not under the controller's GIL), the xDS server while that chil
 Unix socket `xds.sock` of the state dir's private socket directory, `infra.host.private_sockets`:
 only the owner can reach it, and Envoys started by an earlier run reconnect to the same path
 after a crash or an upgrade), the host infrastructure manager (one Envoy process per Gateway, addresses
-from a loopback pool), optional echo backends, and the controller, which reads the API server
+from a loopback pool), optional echo backends (`[[NAMESPACE/]SERVICE=]HOST:PORT`: replies name
+that Service; no line per request unless `echo_log`), and the controller, which reads the API server
 through the same client it uses against a real cluster. The controller drives the host manager through `MirroredInfra` (`stack.infra`), which
 shows each Gateway's Envoy in the API as a Pod and a LoadBalancer Service. Leaving the context
 stops them in the reverse order, Envoys included, the API server last.
@@ -52,7 +53,8 @@ class StandaloneOptions:
     address_pool: str = DEFAULT_POOL
     privileged_port_offset: int = 10000
     controller_name: str = DEFAULT_CONTROLLER_NAME
-    echo: list[str] = field(default_factory=list)  # HOST:PORT of echo backends to run
+    echo: list[str] = field(default_factory=list)  # [[NS/]SERVICE=]HOST:PORT of echoes to run
+    echo_log: bool = False  # whether the echoes print a line per request
 
 
 class Standalone:
@@ -98,6 +100,7 @@ class Standalone:
         # the controller's modules (about a second) load while the API server process starts
         from propylon.client import load_client
         from propylon.controller.reconciler import Controller
+        from propylon.echo.command import parse_backend
         from propylon.echo.httpserver import serve_echo
         from propylon.infra.host.manager import HostInfra
         from propylon.infra.host.mirror import MirroredInfra
@@ -118,9 +121,9 @@ class Standalone:
         self.infra = MirroredInfra(self.host, self.client)
         self._stack.push_async_callback(self.infra.close)
 
-        for listen in opts.echo:
-            host, _, port = listen.rpartition(":")
-            runner = await serve_echo(host or "127.0.0.1", int(port))
+        for backend in opts.echo:
+            host, port, context = parse_backend(backend)
+            runner = await serve_echo(host, port, context, log_requests=opts.echo_log)
             self._stack.push_async_callback(runner.cleanup)
 
         self.controller = Controller(self.client, self.cache, self.infra,

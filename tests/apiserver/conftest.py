@@ -16,6 +16,8 @@ from propylon.apiserver import APIServer
 from propylon.apiserver.crds import FieldError
 
 KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"
+# The wheel's kubectl (1.37), and an older system one (1.32) where the machine has it.
+KUBECTLS = [KUBECTL, *(p for p in [Path("/usr/bin/kubectl")] if p.exists())]
 GATEWAYS = "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways"
 
 
@@ -86,9 +88,10 @@ async def client(server: APIServer) -> AsyncIterator[Client]:
 class Kubectl:
     server: APIServer
     cache_dir: Path
+    binary: Path = KUBECTL
 
     def argv(self, *args: str) -> list[str]:
-        return [str(KUBECTL), "--kubeconfig", str(self.server.kubeconfig_path),
+        return [str(self.binary), "--kubeconfig", str(self.server.kubeconfig_path),
                 "--cache-dir", str(self.cache_dir), *args]
 
     async def __call__(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
@@ -109,3 +112,10 @@ class Kubectl:
 def kubectl(server: APIServer, tmp_path: Path) -> Kubectl:
     assert KUBECTL.exists(), f"{KUBECTL} is missing: install the test extras (make test does)"
     return Kubectl(server, tmp_path / "kube-cache")
+
+
+@pytest.fixture(params=KUBECTLS, ids=str)
+def any_kubectl(request: pytest.FixtureRequest, server: APIServer, tmp_path: Path) -> Kubectl:
+    """kubectl against the server, once per kubectl version the machine has (see KUBECTLS)."""
+    return Kubectl(server, tmp_path / "kube-cache", request.param)
+

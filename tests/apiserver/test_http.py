@@ -29,6 +29,10 @@ async def test_errors_are_status_with_exact_content_type(client: Client) -> None
     status, body, _ = await client.request(
         "POST", "/api/v1/namespaces/default/secrets", raw=b"k8s\x00\xff\xfe",
         content_type="application/vnd.kubernetes.protobuf")
+    assert status == 400 and body["reason"] == "BadRequest"
+    assert "runtime.Unknown" in body["message"]
+    status, body, _ = await client.request(
+        "POST", "/api/v1/namespaces/default/secrets", raw=b"<xml/>", content_type="text/xml")
     assert status == 415 and body["reason"] == "UnsupportedMediaType"
     status, body, _ = await client.request("GET", "/apis/example.com/v1/things")
     assert status == 404

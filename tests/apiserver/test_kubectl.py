@@ -8,8 +8,6 @@ from pathlib import Path
 
 import yaml
 
-from propylon.apiserver import APIServer
-
 from .conftest import GATEWAYS, Client, Kubectl, gateway
 
 GW_YAML = """
@@ -165,18 +163,6 @@ async def test_delete(kubectl: Kubectl, client: Client) -> None:
     assert 'gateway.gateway.networking.k8s.io "gw1" deleted' in out
     rc, _, err = await kubectl("delete", "gateway", "gw1")
     assert rc != 0 and 'Error from server (NotFound): gateways "gw1" not found' in err
-
-
-async def test_create_secret_tls_and_workaround(kubectl: Kubectl, server: APIServer) -> None:
-    cert, key = str(server.state_dir / "server.crt"), str(server.state_dir / "server.key")
-    rc, _, err = await kubectl("create", "secret", "tls", "t1", "--cert", cert, "--key", key)
-    assert rc != 0
-    assert "failed to create secret" in err and "--dry-run=client -o yaml" in err
-    manifest = await kubectl.ok("create", "secret", "tls", "t1", "--cert", cert, "--key", key,
-                                "--dry-run=client", "-o", "yaml")
-    await kubectl.ok("apply", "-f", "-", stdin=manifest)
-    lines = (await kubectl.ok("get", "secrets")).splitlines()
-    assert lines[1].split()[:2] == ["t1", "kubernetes.io/tls"]
 
 
 async def test_invalid_object_prints_field_paths(kubectl: Kubectl, tmp_path: Path) -> None:

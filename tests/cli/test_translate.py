@@ -13,6 +13,7 @@ from propylon.cli.main import main
 from propylon.cli.translate import with_statuses
 from propylon.translate.types import StatusUpdate
 from tests.certificates import self_signed
+from tests.controller.helpers import JSONStatus
 
 WALKTHROUGH = """
 apiVersion: gateway.networking.k8s.io/v1
@@ -190,7 +191,7 @@ def test_route_status_keeps_other_controllers_parents() -> None:
     route = {"kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "default"},
              "status": {"parents": [theirs, {**mine, "stale": True}]}}
     update = StatusUpdate("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "r", 1,
-                          {"parents": [mine]})
+                          JSONStatus({"parents": [mine]}))
     merged = with_statuses([route], (update,), "propylon.dev/gateway-controller")
     assert merged[0]["status"]["parents"] == [theirs, mine]
     assert route["status"]["parents"][1]["stale"]  # the input is not modified
@@ -218,3 +219,25 @@ def test_check_with_envoy_reports_envoys_refusal(capsys: pytest.CaptureFixture[s
     assert main(["translate", "-f", str(path), "--check-with-envoy"]) == 1
     assert ("error: Envoy refuses this configuration: error initializing configuration: it is "
             "refused") in capsys.readouterr().err
+
+
+def test_a_class_of_another_controller_gets_a_note(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
+    (tmp_path / "eg.yaml").write_text(
+        WALKTHROUGH.replace("controllerName: propylon.dev/gateway-controller",
+                            "controllerName: gateway.envoyproxy.io/gatewayclass-controller"))
+    assert main(["translate", "-f", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    [note] = [line for line in captured.err.splitlines() if line.startswith("note: ")]
+    assert 'GatewayClass "propylon" names controllerName ' \
+           '"gateway.envoyproxy.io/gatewayclass-controller"' in note
+    assert "spec.controllerName: propylon.dev/gateway-controller" in note
+    assert "--controller-name gateway.envoyproxy.io/gatewayclass-controller" in note
+    assert not any("node" in d for d in yaml.safe_load_all(captured.out))
+
+
+def test_no_note_for_our_own_class(capsys: pytest.CaptureFixture[str],
+                                   walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    assert main(["translate", "-f", str(path)]) == 0
+    assert "note:" not in capsys.readouterr().err

@@ -1,16 +1,37 @@
-"""Waiting helpers for controller tests: poll a condition with a generous timeout."""
+"""Helpers for controller tests: poll a condition with a generous timeout, and a status given
+as the JSON the API server stores (what `StatusUpdate.status.to_json()` returns)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 
-async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Wait until `predicate()` holds; fail naming `what` after `timeout` seconds."""
+@dataclass(frozen=True)
+class JSONStatus:
+    """A status for `StatusUpdate` written as its JSON, as a test of the writer needs it."""
+
+    body: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.body
+
+
+async def eventually(predicate: Callable[[], bool | Awaitable[bool]], what: str,
+                     timeout: float = 20.0) -> None:
+    """Wait until `predicate()` holds (awaited if it is a coroutine, e.g. a read from the API
+    server); fail naming `what` after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not predicate():
+    while not await _holds(predicate):
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def _holds(predicate: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = predicate()
+    return bool(await result) if inspect.isawaitable(result) else bool(result)

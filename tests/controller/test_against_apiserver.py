@@ -17,7 +17,7 @@ from propylon.controller.status import StatusWriter
 from propylon.informer import Informer
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME, StatusUpdate
 from propylon.xds.server import SnapshotCache
-from tests.controller.helpers import eventually
+from tests.controller.helpers import JSONStatus, eventually
 from tests.controller.infra_double import LoopbackInfra
 
 GW = by_kind("Gateway")
@@ -124,16 +124,21 @@ async def test_status_writer_merges_skips_and_survives_a_stale_store(
     stale = {"obj": route}  # the store still holds the version before the foreign write
     writer = StatusWriter(client, lambda info, ns, name: stale["obj"], DEFAULT_CONTROLLER_NAME)
     task = asyncio.create_task(writer.run())
-    ours = {"parentRef": {"name": "gw"}, "controllerName": DEFAULT_CONTROLLER_NAME,
+    # written as the translator writes it: group and kind given (the server defaults them)
+    ours = {"parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                          "namespace": "default", "name": "gw"},
+            "controllerName": DEFAULT_CONTROLLER_NAME,
             "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted",
                             "message": "", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
     update = StatusUpdate("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "r", 1,
-                          {"parents": [ours]})
+                          JSONStatus({"parents": [ours]}))
     try:
         writer.submit([update])
         await asyncio.wait_for(writer.wait_idle(), 20)
         live = dict(await client.get(resource_class(ROUTE), "r", namespace="default"))
-        assert live["status"]["parents"] == [foreign, ours]
+        defaulted = {**foreign, "parentRef": {"group": "gateway.networking.k8s.io",
+                                              "kind": "Gateway", "name": "theirs"}}
+        assert live["status"]["parents"] == [defaulted, ours]
         assert writer.writes == 1
 
         stale["obj"] = live

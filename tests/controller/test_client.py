@@ -18,6 +18,7 @@ from propylon.client import (
     load_kubeconfig,
     resource_class,
 )
+from tests.controller.conftest import Api
 
 CONFIG_MAP = by_kind("ConfigMap")
 
@@ -37,14 +38,14 @@ contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
 def test_explicit_path_wins_over_kubeconfig_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path / "env", "https://127.0.0.2:1")))
     explicit = kubeconfig(tmp_path / "explicit", "https://127.0.0.3:1")
-    assert load_kubeconfig(explicit).get().cluster.server == "https://127.0.0.3:1"
+    assert load_kubeconfig(explicit).cluster.server == "https://127.0.0.3:1"
 
 
 def test_first_file_of_kubeconfig_list_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = kubeconfig(tmp_path / "first", "https://127.0.0.4:1")
     second = kubeconfig(tmp_path / "second", "https://127.0.0.5:1")
     monkeypatch.setenv("KUBECONFIG", f"{first}{os.pathsep}{second}")
-    assert load_kubeconfig().get().cluster.server == "https://127.0.0.4:1"
+    assert load_kubeconfig().cluster.server == "https://127.0.0.4:1"
 
 
 def test_missing_kubeconfig_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,3 +101,26 @@ async def test_watch_sends_what_changed_after_the_listed_version(kube_client: Ku
         assert (event_type, obj["metadata"]["name"], obj["data"]) == ("ADDED", "second", {"k": "v"})
         break
     await events.aclose()
+
+
+async def test_an_answer_that_is_no_status_is_quoted_in_the_error(api: Api) -> None:
+    api.proxy.answer("GET", "/configmaps/any", 502, "upstream connect error", times=2)
+    for read in (api.proxied.get(resource_class(CONFIG_MAP), "any", namespace="default"),
+                 api.proxied.read(CONFIG_MAP, "default", "any")):
+        with pytest.raises(KubeError) as refused:
+            await read
+        assert (refused.value.code, refused.value.reason) == (502, "")
+        assert refused.value.message == "the server answered 502: upstream connect error"
+
+
+async def test_an_invalid_object_keeps_the_servers_causes(kube_client: KubeClient) -> None:
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "bad", "namespace": "default"},
+               "spec": {"gatewayClassName": "propylon",
+                        "listeners": [{"name": "http", "port": 0, "protocol": "HTTP"}]}}
+    with pytest.raises(KubeError) as refused:
+        await kube_client.apply(resource_class(by_kind("Gateway"))(gateway),
+                                field_manager="test")
+    assert (refused.value.code, refused.value.reason) == (422, "Invalid")
+    assert refused.value.details["name"] == "bad"
+    assert [c["field"] for c in refused.value.details["causes"]] == ["spec.listeners[0].port"]

@@ -1,4 +1,4 @@
-"""The reconcile loop with a small stand-in translator, against the failure-injecting fake API.
+"""The reconcile loop with a small stand-in translator, against the embedded API server.
 
 The stand-in maps each Gateway to an InfraIR and a GatewayIR and writes Programmed from the
 infrastructure state, which is enough to check the loop's own promises: infrastructure state
@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from propylon.client import KubeClient
+from propylon.api.kinds import by_kind
+from propylon.client import resource_class
 from propylon.controller.reconciler import Controller
 from propylon.ir.model import GatewayIR, GatewayKey, InfraIR, InfraListener
 from propylon.translate.types import Result, Snapshot, StatusUpdate
-from tests.controller.fakeapi import FakeAPI
-from tests.controller.helpers import eventually
+from tests.controller.conftest import Api
+from tests.controller.helpers import JSONStatus, eventually
 from tests.controller.infra_double import LoopbackInfra
 
 
@@ -45,7 +46,7 @@ def toy_translate(snapshot: Snapshot) -> Result:
         if state is not None and state.address:
             status["addresses"] = [{"type": "IPAddress", "value": state.address}]
         statuses.append(StatusUpdate(gw["apiVersion"], "Gateway", key.namespace, key.name, 1,
-                                     status))
+                                     JSONStatus(status)))
     return Result(tuple(statuses), gateways, infra)
 
 
@@ -76,10 +77,9 @@ def gateway(name: str, port: int = 80, labels: dict[str, str] | None = None) -> 
 
 
 @pytest.fixture
-async def running(fake: FakeAPI, fake_client: KubeClient
-                  ) -> AsyncIterator[tuple[Controller, RecordingCache, LoopbackInfra]]:
+async def running(api: Api) -> AsyncIterator[tuple[Controller, RecordingCache, LoopbackInfra]]:
     cache, infra = RecordingCache(), LoopbackInfra()
-    controller = Controller(fake_client, cache, infra, translate_fn=toy_translate)
+    controller = Controller(api.client, cache, infra, translate_fn=toy_translate)
     task = asyncio.create_task(controller.run())
     await asyncio.wait_for(controller.wait_synced(), 20)
     yield controller, cache, infra
@@ -87,51 +87,53 @@ async def running(fake: FakeAPI, fake_client: KubeClient
     await asyncio.gather(task, return_exceptions=True)
 
 
-def programmed(fake: FakeAPI, name: str) -> bool:
-    obj = fake.objects.get(("gateways", "default", name), {})
-    status = obj.get("status") or {}
+async def stored(api: Api, name: str) -> dict[str, Any]:
+    return await api.client.get(resource_class(by_kind("Gateway")), name, namespace="default")
+
+
+async def programmed(api: Api, name: str) -> bool:
+    status = (await stored(api, name)).get("status") or {}
     return any(c["type"] == "Programmed" and c["status"] == "True"
                for c in status.get("conditions", [])) and bool(status.get("addresses"))
 
 
-async def test_gateway_is_provisioned_published_and_programmed(fake: FakeAPI, running: Any) -> None:
+async def test_gateway_is_provisioned_published_and_programmed(api: Api, running: Any) -> None:
     controller, cache, infra = running
-    fake.put("gateways", gateway("gw"))
-    await eventually(lambda: programmed(fake, "gw"), "Programmed=True with an address")
+    await api.put(gateway("gw"))
+    await eventually(lambda: programmed(api, "gw"), "Programmed=True with an address")
     assert "default/gw" in cache.nodes
     assert GatewayKey("default", "gw") in infra.applied[-1]
-    assert fake.objects[("gateways", "default", "gw")]["status"]["addresses"][0]["value"] \
-        == "127.0.0.10"
+    assert (await stored(api, "gw"))["status"]["addresses"][0]["value"] == "127.0.0.10"
 
-    fake.delete("gateways", "default", "gw")
+    await api.delete(gateway("gw"))
     await eventually(lambda: "default/gw" not in cache.nodes, "the node to be removed")
     await asyncio.wait_for(controller.wait_idle(), 20)
     assert infra.applied[-1] == {}
 
 
 async def test_translator_exception_keeps_last_config_and_loop_alive(
-        fake: FakeAPI, running: Any) -> None:
+        api: Api, running: Any) -> None:
     controller, cache, infra = running
-    fake.put("gateways", gateway("gw"))
-    await eventually(lambda: programmed(fake, "gw"), "the first configuration")
+    await api.put(gateway("gw"))
+    await eventually(lambda: programmed(api, "gw"), "the first configuration")
     published = cache.nodes["default/gw"]
 
-    fake.put("gateways", gateway("gw", labels={"explode": "yes"}))
+    await api.put(gateway("gw", labels={"explode": "yes"}))
     await eventually(lambda: controller.failures >= 1, "the failed translation")
     assert cache.nodes["default/gw"] is published
 
-    fake.put("gateways", gateway("gw", port=8080))
+    await api.put(gateway("gw", port=8080))
     await eventually(lambda: infra.applied[-1][GatewayKey("default", "gw")].listeners[0].port
                      == 8080, "a reconcile after the failure")
 
 
-async def test_unchanged_ir_is_not_published_again(fake: FakeAPI, running: Any) -> None:
+async def test_unchanged_ir_is_not_published_again(api: Api, running: Any) -> None:
     controller, cache, _ = running
-    fake.put("gateways", gateway("gw"))
-    await eventually(lambda: programmed(fake, "gw"), "the first configuration")
+    await api.put(gateway("gw"))
+    await eventually(lambda: programmed(api, "gw"), "the first configuration")
     await asyncio.wait_for(controller.wait_idle(), 20)
     sets, passes = cache.sets, controller.reconciles
-    fake.put("gateways", gateway("gw", labels={"unrelated": "change"}))
+    await api.put(gateway("gw", labels={"unrelated": "change"}))
     await eventually(lambda: controller.reconciles > passes, "a reconcile of the change")
     await asyncio.wait_for(controller.wait_idle(), 20)
     assert cache.sets == sets

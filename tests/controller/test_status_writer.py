@@ -1,4 +1,8 @@
-"""The status writer skips no-ops, keeps other controllers' entries, retries conflicts, coalesces."""
+"""The status writer skips no-ops, keeps other controllers' entries, retries conflicts, coalesces.
+
+The writer and its informers talk to the real embedded API server through `FaultProxy`, which
+counts their requests; conflicts are real: another write lands just before the writer's.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,13 @@ from typing import Any
 import pytest
 
 from propylon.api.kinds import KindInfo, by_kind
-from propylon.client import KubeClient
+from propylon.client import PatchType, resource_class
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer
 from propylon.translate.statusmerge import wanted_status
 from propylon.translate.types import WRITE_TIME, StatusUpdate
-from tests.controller.fakeapi import FakeAPI
-from tests.controller.helpers import eventually
+from tests.controller.conftest import Api
+from tests.controller.helpers import JSONStatus, eventually
 
 OURS = "propylon.dev/gateway-controller"
 GW_API = "gateway.networking.k8s.io/v1"
@@ -33,11 +37,19 @@ def parent(gateway: str, controller: str, accepted: str = "True") -> dict[str, A
             "controllerName": controller, "conditions": [condition("Accepted", accepted)]}
 
 
+GATEWAY = {"apiVersion": GW_API, "kind": "Gateway",
+           "metadata": {"name": "gw", "namespace": "default"},
+           "spec": {"gatewayClassName": "propylon",
+                    "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}
+ROUTE = {"apiVersion": GW_API, "kind": "HTTPRoute",
+         "metadata": {"name": "r", "namespace": "default"}, "spec": {}}
+
+
 class Harness:
-    def __init__(self, fake: FakeAPI, client: KubeClient) -> None:
-        self.fake = fake
-        self.informers = {k: Informer(client, by_kind(k)) for k in ("Gateway", "HTTPRoute")}
-        self.writer = StatusWriter(client, self.lookup, OURS, retry_s=0.1)
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.informers = {k: Informer(api.proxied, by_kind(k)) for k in ("Gateway", "HTTPRoute")}
+        self.writer = StatusWriter(api.proxied, self.lookup, OURS, retry_s=0.1)
         self.tasks = [asyncio.create_task(i.run()) for i in self.informers.values()]
         self.tasks.append(asyncio.create_task(self.writer.run()))
 
@@ -49,17 +61,25 @@ class Harness:
         await asyncio.wait_for(self.writer.wait_idle(), 20)
 
     def puts(self) -> int:
-        return self.fake.count("PUT", "/status")
+        return self.api.proxy.count("PUT", "/status")
+
+
+async def set_status(api: Api, kind: str, name: str, status: dict[str, Any]) -> None:
+    """Another writer replaces the object's status (a JSON merge patch, as kubectl would)."""
+    current = await stored(api, kind, name)
+    await api.client.patch(resource_class(by_kind(kind)).Status, name,
+                           {"status": {**{k: None for k in current}, **status}},
+                           namespace="default", patch_type=PatchType.MERGE)
 
 
 @pytest.fixture
-async def h(fake: FakeAPI, fake_client: KubeClient) -> AsyncIterator[Harness]:
-    fake.put("gateways", {"metadata": {"name": "gw", "namespace": "default"},
-                          "status": {"conditions": [condition("Accepted", "True")]}})
-    fake.put("httproutes", {"metadata": {"name": "r", "namespace": "default"},
-                            "status": {"parents": [parent("other-gw", "example.com/other"),
-                                                   parent("gw", OURS, "False")]}})
-    harness = Harness(fake, fake_client)
+async def h(api: Api) -> AsyncIterator[Harness]:
+    await api.put(GATEWAY)
+    await api.put(ROUTE)
+    await set_status(api, "Gateway", "gw", {"conditions": [condition("Accepted", "True")]})
+    await set_status(api, "HTTPRoute", "r", {"parents": [parent("other-gw", "example.com/other"),
+                                                         parent("gw", OURS, "False")]})
+    harness = Harness(api)
     for inf in harness.informers.values():
         await asyncio.wait_for(inf.synced.wait(), 20)
     yield harness
@@ -69,11 +89,12 @@ async def h(fake: FakeAPI, fake_client: KubeClient) -> AsyncIterator[Harness]:
 
 
 def gw_update(status: dict[str, Any]) -> StatusUpdate:
-    return StatusUpdate(GW_API, "Gateway", "default", "gw", 1, status)
+    return StatusUpdate(GW_API, "Gateway", "default", "gw", 1, JSONStatus(status))
 
 
-def stored(fake: FakeAPI, plural: str, name: str) -> dict[str, Any]:
-    return fake.objects[(plural, "default", name)]["status"]
+async def stored(api: Api, kind: str, name: str) -> dict[str, Any]:
+    obj = await api.client.get(resource_class(by_kind(kind)), name, namespace="default")
+    return dict(obj.get("status") or {})
 
 
 async def test_unchanged_status_is_not_written(h: Harness) -> None:
@@ -90,7 +111,7 @@ async def test_changed_status_is_written_once(h: Harness, caplog: pytest.LogCapt
     await h.write(gw_update(new))
     assert h.puts() == 1
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert stored(h.fake, "gateways", "gw") == new
+    assert await stored(h.api, "Gateway", "gw") == new
     gw = h.informers["Gateway"]
     await eventually(lambda: gw.get("default", "gw")["status"] == new, "the store to catch up")  # type: ignore[index]
     await h.write(gw_update(new))
@@ -101,7 +122,7 @@ async def test_a_condition_that_changed_gets_the_time_of_the_write(h: Harness) -
     before = datetime.now(UTC).replace(microsecond=0)
     await h.write(gw_update({"conditions": [condition("Accepted", "True", WRITE_TIME),
                                             condition("Programmed", "True", WRITE_TIME)]}))
-    accepted, programmed = stored(h.fake, "gateways", "gw")["conditions"]
+    accepted, programmed = (await stored(h.api, "Gateway", "gw"))["conditions"]
     assert accepted["lastTransitionTime"] == "2024-01-01T00:00:00Z"  # its status did not change
     written = datetime.strptime(programmed["lastTransitionTime"], "%Y-%m-%dT%H:%M:%SZ")
     assert before <= written.replace(tzinfo=UTC) <= datetime.now(UTC)
@@ -109,38 +130,51 @@ async def test_a_condition_that_changed_gets_the_time_of_the_write(h: Harness) -
 
 async def test_route_parents_of_other_controllers_are_kept(h: Harness) -> None:
     ours = parent("gw", OURS, "True")
-    await h.write(StatusUpdate(GW_API, "HTTPRoute", "default", "r", 1, {"parents": [ours]}))
-    assert stored(h.fake, "httproutes", "r")["parents"] == [parent("other-gw", "example.com/other"), ours]
+    await h.write(StatusUpdate(GW_API, "HTTPRoute", "default", "r", 1,
+                                JSONStatus({"parents": [ours]})))
+    assert (await stored(h.api, "HTTPRoute", "r"))["parents"] == \
+        [parent("other-gw", "example.com/other"), ours]
 
 
 async def test_conflict_is_retried_after_reading_again(h: Harness) -> None:
-    h.fake.conflicts = 2
+    async def meanwhile() -> None:  # another writer changes the object just before ours
+        await h.api.client.patch(resource_class(by_kind("Gateway")), "gw",
+                                 {"metadata": {"labels": {"edits": str(h.puts())}}},
+                                 namespace="default", patch_type=PatchType.MERGE)
+    h.api.proxy.before("PUT", "/gateways/gw/status", meanwhile, times=2)
     new = {"conditions": [condition("Accepted", "False")]}
     await h.write(gw_update(new))
-    assert stored(h.fake, "gateways", "gw") == new
+    assert await stored(h.api, "Gateway", "gw") == new
     assert h.puts() == 3
-    assert h.fake.count("GET", "/gateways/gw") == 2
+    assert h.writer.conflicts == 2
+    assert h.api.proxy.count("GET", "/gateways/gw") == 2
 
 
 async def test_latest_update_of_an_object_wins(h: Harness) -> None:
     first = {"conditions": [condition("Accepted", "False")]}
     last = {"conditions": [condition("Accepted", "Unknown")]}
     await h.write(gw_update(first), gw_update(last))
-    assert stored(h.fake, "gateways", "gw") == last
+    assert await stored(h.api, "Gateway", "gw") == last
     assert h.puts() == 1
 
 
 async def test_deleted_object_is_dropped(h: Harness) -> None:
-    h.fake.objects.pop(("gateways", "default", "gw"))  # gone from the server, still in the store
+    h.api.proxy.hold_watches()  # the informers miss the deletion: still in their store
+    await h.api.delete(GATEWAY)
+    assert h.informers["Gateway"].get("default", "gw") is not None
     await h.write(gw_update({"conditions": []}))
     assert h.writer.writes == 0
+    assert h.puts() == 1  # answered 404, dropped without retrying
+    h.api.proxy.release_watches()
 
 
 def test_transition_time_changes_only_with_status() -> None:
     current = {"conditions": [condition("Accepted", "True", "T0")]}
-    flipped = wanted_status(current, {"conditions": [condition("Accepted", "False", "T1")]}, OURS)
+    flipped = wanted_status(
+        current, JSONStatus({"conditions": [condition("Accepted", "False", "T1")]}), OURS)
     assert flipped["conditions"][0]["lastTransitionTime"] == "T1"
-    same = wanted_status(current, {"conditions": [condition("Accepted", "True", "T1")]}, OURS)
+    same = wanted_status(
+        current, JSONStatus({"conditions": [condition("Accepted", "True", "T1")]}), OURS)
     assert same["conditions"][0]["lastTransitionTime"] == "T0"
 
 
@@ -151,8 +185,7 @@ async def test_own_writes_come_back_as_echoes_and_others_do_not(h: Harness) -> N
     await eventually(lambda: gw.get("default", "gw")["status"] == new, "the store to catch up")  # type: ignore[index]
     echo = gw.get("default", "gw")
     assert echo is not None and h.writer.is_echo("Gateway", echo)
-    h.fake.put("gateways", {"metadata": {"name": "gw", "namespace": "default"},
-                            "status": {"conditions": [condition("Accepted", "True")]}})
+    await set_status(h.api, "Gateway", "gw", {"conditions": [condition("Accepted", "True")]})
     await eventually(lambda: gw.get("default", "gw")["status"] != new, "the foreign write")  # type: ignore[index]
     assert not h.writer.is_echo("Gateway", gw.get("default", "gw"))  # type: ignore[arg-type]
 
@@ -164,11 +197,10 @@ async def test_a_settled_update_is_not_computed_again(h: Harness) -> None:
     await eventually(lambda: gw.get("default", "gw")["status"] == new, "the store to catch up")  # type: ignore[index]
     h.writer.submit([gw_update(new)])
     assert not h.writer._pending  # the stored object is the version that update produced
-    h.fake.put("gateways", {"metadata": {"name": "gw", "namespace": "default"},
-                            "status": {"conditions": [condition("Accepted", "True")]}})
+    await set_status(h.api, "Gateway", "gw", {"conditions": [condition("Accepted", "True")]})
     await eventually(lambda: gw.get("default", "gw")["status"] != new, "the foreign write")  # type: ignore[index]
     await h.write(gw_update(new))  # someone else changed it: written again
-    assert stored(h.fake, "gateways", "gw") == new
+    assert await stored(h.api, "Gateway", "gw") == new
 
 
 class SlowServer:
@@ -215,7 +247,7 @@ class SlowServer:
 
 def route_update(name: str, accepted: str) -> StatusUpdate:
     return StatusUpdate(GW_API, "HTTPRoute", "default", name, 1,
-                        {"parents": [parent("gw", OURS, accepted)]})
+                        JSONStatus({"parents": [parent("gw", OURS, accepted)]}))
 
 
 async def test_a_backlog_is_written_a_few_objects_at_a_time() -> None:
@@ -277,10 +309,11 @@ def test_wanted_status_leaves_its_inputs_alone() -> None:
     update = {"parents": [{**parent("gw", OURS, "True"),
                            "conditions": [condition("Accepted", "True", "T9")]}]}
     before = (repr(current), repr(update))
-    wanted = wanted_status(current, update, OURS)
+    wanted = wanted_status(current, JSONStatus(update), OURS)
     assert (repr(current), repr(update)) == before
     assert wanted == current  # only the time differed: the status stays as it is
-    flipped = wanted_status(current, {"parents": [parent("gw", OURS, "False")]}, OURS)
+    flipped = wanted_status(current, JSONStatus({"parents": [parent("gw", OURS, "False")]}),
+                            OURS)
     assert flipped["parents"][0] == current["parents"][0]  # other controllers' entries kept
     assert flipped["parents"][1]["conditions"][0]["status"] == "False"
     assert (repr(current), repr(update)) == before

@@ -1,10 +1,11 @@
 """`propylon up -f DIR --echo ...`: the README's first command, and what happens as files change.
 
-The manifests directory is applied at start; editing a file re-applies it, a malformed file is
-reported (file and line) without losing what was applied, a broken route gets a status condition
-while the good route keeps serving, and removing a file deletes its objects. A listener whose port
-is taken by another process is Programmed=False with a message saying why, and turns True once
-the port is free.
+The manifests directory is applied at start; `kubectl apply` of an applied file finds it
+unchanged (no missing last-applied-configuration warning); editing a file re-applies it, a
+malformed file is reported (file and line) without losing what was applied, a broken route gets a
+status condition while the good route keeps serving, and removing a file deletes its objects. A
+listener whose port is taken by another process is Programmed=False with a message saying why,
+and turns True once the port is free.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def test_up_applies_and_follows_the_manifests(standalone: Standalone, tmp_path: 
     shutil.copytree(REPO / "examples" / "quickstart", manifests)
     app = manifests / "app.yaml"
     app.write_text(sa.app_manifest())
-    sa.start("-f", str(manifests), "--echo", sa.echo_listen)
+    sa.start("-f", str(manifests), "--echo", f"backend-1={sa.echo_listen}")
 
     gw = wait_for("Gateway programmed", lambda: (
         g := sa.get_json("gateway", "api-gateway")) and condition(g, "Programmed") == "True" and g)
@@ -79,6 +80,17 @@ def test_up_applies_and_follows_the_manifests(standalone: Standalone, tmp_path: 
     wait_for("the quickstart route served",
              lambda: http_get(address, port, "app.yourdomain.com")[0] == 200)
     assert http_get(address, port, "unknown.example")[0] == 404
+    # the banner says how to get propylon and kubectl of the venv on PATH
+    assert "/bin/activate   # propylon and kubectl on PATH" in sa.log_path.read_text()
+    # the echo answers as backend-1, as the README says, and logs no line per request
+    echoed = json.loads(http_get(address, port, "app.yourdomain.com")[1])
+    assert (echoed["service"], echoed["pod"], echoed["namespace"]) == (
+        "backend-1", "backend-1", "default")
+
+    # kubectl apply of a file `up -f` applied: as after `kubectl apply` on a cluster
+    again = sa.kubectl("apply", "-f", str(manifests / "gateway.yaml"))
+    assert "last-applied-configuration" not in again.stderr
+    assert again.stdout.strip() == "gateway.gateway.networking.k8s.io/api-gateway unchanged"
 
     # editing a file re-applies it
     app.write_text(app.read_text().replace("- app.yourdomain.com", "- app2.yourdomain.com"))
@@ -115,6 +127,7 @@ def test_up_applies_and_follows_the_manifests(standalone: Standalone, tmp_path: 
              lambda: sa.kubectl("get", "httproute", "broken", check=False).returncode != 0)
     assert json.loads(sa.kubectl("get", "httproute", "-o", "json").stdout)["items"][0]["metadata"][
         "name"] == "host-route"
+    assert "Echoing back" not in sa.log_path.read_text(errors="replace")
 
 
 def test_port_in_use_is_reported_then_recovers(standalone: Standalone, tmp_path: Path) -> None:

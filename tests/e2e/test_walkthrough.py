@@ -82,7 +82,7 @@ def condition(obj: dict, type_: str) -> str | None:
 
 
 def tls_secret_yaml(sa: Standalone, cert: Path, key: Path) -> str:
-    """The documented way to make a TLS Secret: kubectl create --dry-run=client | kubectl apply."""
+    """The documented way to replace a TLS Secret: kubectl create --dry-run=client | apply."""
     return sa.kubectl("create", "secret", "tls", "app-tls", f"--cert={cert}", f"--key={key}",
                       "--dry-run=client", "-o", "yaml").stdout
 
@@ -118,8 +118,8 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
     assert jsonpath_ip == address
 
     # 4. the app: a local echo backend behind Service backend-1
-    echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", sa.echo_listen],
-                            env=dict(os.environ, POD_NAME="backend-1-local", NAMESPACE="default"),
+    echo = subprocess.Popen([str(BIN / "propylon"), "echo", "--listen", sa.echo_listen,
+                             "--service", "backend-1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         sa.kubectl("apply", "-f", "-", input=sa.app_manifest())
@@ -128,7 +128,7 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
         # 5. curl by host; unknown host gets the Gateway's 404
         def app_ok() -> bool:
             status, body = http_get(address, port, HOST)
-            return status == 200 and json.loads(body)["pod"] == "backend-1-local"
+            return status == 200 and json.loads(body)["service"] == "backend-1"
         wait_for("route served by backend-1", app_ok)
         status, body = http_get(address, port, HOST, "/some/path")
         echoed = json.loads(body)
@@ -143,7 +143,9 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
 
         # 6. HTTPS with the Secret's certificate, SNI, then rotation under load
         cert1, key1, der1 = make_cert(tmp_path, "one")
-        sa.kubectl("apply", "-f", "-", input=tls_secret_yaml(sa, cert1, key1))
+        out = sa.kubectl("create", "secret", "tls", "app-tls", f"--cert={cert1}",
+                         f"--key={key1}").stdout
+        assert out == "secret/app-tls created\n"
         sa.kubectl("apply", "-f", str(REPO / "examples" / "https" / "gateway.yaml"))
         tls_port = served_port(443)
         wait_for("HTTPS served with the first certificate",

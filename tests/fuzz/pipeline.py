@@ -41,7 +41,7 @@ class Translated:
 
     def statuses(self) -> dict[str, Any]:
         """Computed status by `Kind ns/name`, for failure messages."""
-        return {f"{u.kind} {u.namespace}/{u.name}": u.status for u in self.result.statuses}
+        return {f"{u.kind} {u.namespace}/{u.name}": u.status.to_json() for u in self.result.statuses}
 
 
 def admit_and_translate(objects: list[Obj], world: int) -> Translated:

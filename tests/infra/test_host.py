@@ -166,6 +166,9 @@ async def test_killed_envoy_is_restarted_and_not_ready_without_control_plane(tmp
         await wait_for(lambda: pid_of(state_dir) not in (None, first), "Envoy is restarted")
         second = pid_of(state_dir)
         assert second is not None
+        process = infra.process(KEY)  # what the Envoy's Pod shows as its container's status
+        assert process.restarts == 1
+        assert process.last_exit is not None and process.last_exit.exit_code == 137
         await wait_for(lambda: pid_alive(second) and "waiting for its configuration"
                        in infra.states()[KEY].message, "the new Envoy answers")
     finally:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from propylon.api.kinds import by_kind
+from propylon.apiserver.printers import printer_for
 from propylon.client import KubeClient, KubeError, resource_class
-from propylon.infra.host.host_objects import PID_ANNOTATION, Process, object_name
+from propylon.infra.host.host_objects import PID_ANNOTATION, Exit, Process, object_name
 from propylon.infra.host.mirror import MirroredInfra
 from propylon.infra.labels import label_value
 from propylon.ir.model import GatewayKey, InfraIR, InfraListener, InfraState, PortState
@@ -25,6 +27,7 @@ class FakeHost:
 
     def __init__(self) -> None:
         self.ready = False
+        self.envoy = Process(4242, "/usr/bin/envoy")
         self._states: dict[GatewayKey, InfraState] = {}
 
     async def apply(self, wanted: Mapping[GatewayKey, InfraIR]) -> None:
@@ -40,7 +43,7 @@ class FakeHost:
         pass
 
     def process(self, key: GatewayKey) -> Process:
-        return Process(4242, "/usr/bin/envoy")
+        return self.envoy
 
     async def close(self, stop_proxies: bool = True) -> None:
         pass
@@ -96,6 +99,28 @@ async def test_pod_and_service_show_the_envoy_with_infrastructure_metadata(
     [pod] = await labelled(kube_client, "Pod")
     assert {c["type"]: c["status"] for c in pod["status"]["conditions"]} == {
         "Ready": "True", "ContainersReady": "True"}
+
+
+async def test_pod_shows_ready_and_restarts_as_kubectl_get_pods_prints_them(
+        kube_client: KubeClient) -> None:
+    await create_gateway(kube_client)
+    host = FakeHost()
+    infra = MirroredInfra(host, kube_client)
+    pod_printer = printer_for("", "Pod")
+    assert pod_printer is not None
+    now = datetime.now(UTC)
+
+    await infra.apply({KEY: infra_ir()})
+    [pod] = await labelled(kube_client, "Pod")
+    assert pod_printer.cells(pod, now)[1:4] == ["0/1", "Running", "0"]
+
+    host.ready = True
+    host.envoy = Process(4343, "/usr/bin/envoy", restarts=2, last_exit=Exit(
+        (now - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ"), 137))
+    await infra.apply({KEY: infra_ir()})
+    [pod] = await labelled(kube_client, "Pod")
+    assert pod_printer.cells(pod, now)[1:4] == ["1/1", "Running", "2 (10d ago)"]
+    assert pod["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 137
 
 
 async def test_unchanged_objects_are_not_written_again(kube_client: KubeClient) -> None:

@@ -143,7 +143,7 @@ def _translate(resources: list[dict[str, Any]], gateway_spec: dict[str, Any]) ->
 
 
 def _status(result: Any, kind: str, name: str) -> dict[str, Any]:
-    return next(u.status for u in result.statuses if u.kind == kind and u.name == name)
+    return next(u.status.to_json() for u in result.statuses if u.kind == kind and u.name == name)
 
 
 def _listener_conditions(result: Any) -> dict[str, dict[str, dict[str, Any]]]:

@@ -24,7 +24,7 @@ def _gateway(addresses: list[dict[str, str]], infra: InfraState | None) -> tuple
         snapshot = type(snapshot)(snapshot.objects, {KEY: infra}, snapshot.controller_name,
                                   snapshot.now)
     result = translate(snapshot)
-    status = next(u.status for u in result.statuses if u.kind == "Gateway")
+    status = next(u.status.to_json() for u in result.statuses if u.kind == "Gateway")
     return {c["type"]: c for c in status["conditions"]} | {"_status": status}, result
 
 

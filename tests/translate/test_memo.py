@@ -150,7 +150,8 @@ class World:
             key = (update.kind, update.namespace or "", update.name)
             if key in self.objects:
                 obj = dict(self.objects[key])
-                obj["status"] = update.status if times is None else _retimed(update.status, times)
+                status = update.status.to_json()
+                obj["status"] = status if times is None else _retimed(status, times)
                 self.put(obj)
 
 

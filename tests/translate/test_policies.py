@@ -80,7 +80,7 @@ def attempts(result: Result) -> dict[str, int | None]:
 def ancestors(result: Result, name: str) -> list[dict[str, Any]]:
     [update] = [u for u in result.statuses
                 if u.kind == "BackendTrafficPolicy" and u.name == name]
-    return list(update.status["ancestors"])
+    return list(update.status.to_json()["ancestors"])
 
 
 def conditions(result: Result, name: str, ref: dict[str, str] = GATEWAY_REF,
@@ -243,7 +243,7 @@ def test_a_security_policy_gives_its_routes_cors() -> None:
         ("https://*.foo.com",), ("GET",), ("x-a",), 5)
     assert found["httproute/default/api/rule/0/match/0"].cors is None
     [update] = [u for u in result.statuses if u.kind == "SecurityPolicy"]
-    [entry] = update.status["ancestors"]
+    [entry] = update.status.to_json()["ancestors"]
     assert entry["conditions"][0]["status"] == "True"
 
 
@@ -253,7 +253,7 @@ def test_an_envoy_extension_policy_says_what_it_does_not_do() -> None:
                   "spec": {"targetRefs": [target("Gateway", "gw")],
                            "lua": [{"type": "Inline", "inline": "-- nothing"}]}})
     [update] = [u for u in result.statuses if u.kind == "EnvoyExtensionPolicy"]
-    [entry] = update.status["ancestors"]
+    [entry] = update.status.to_json()["ancestors"]
     accepted = entry["conditions"][0]
     assert (accepted["status"], accepted["reason"]) == ("False", "Invalid")
     assert accepted["message"].startswith("spec.lua is not implemented by Propylon yet")

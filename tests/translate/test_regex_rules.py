@@ -55,7 +55,7 @@ def _translate(kind: str, rules: list[dict[str, Any]]) -> tuple[dict[str, Any], 
                               {KEY: InfraState(KEY, "127.0.0.1", (PortState(80, 80),), True)},
                               snapshot.controller_name, snapshot.now)
     result = translate(snapshot)
-    status = next(u.status for u in result.statuses if u.kind == kind and u.name == "r")
+    status = next(u.status.to_json() for u in result.statuses if u.kind == kind and u.name == "r")
     conds = {c["type"]: c for c in status["parents"][0]["conditions"]}
     served = [r.name for table in result.gateways[KEY].route_configs
               for vh in table.virtual_hosts for r in vh.routes]

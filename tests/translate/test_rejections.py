@@ -51,7 +51,7 @@ def snapshot(rejections: Rejections | None, *more_rules: dict[str, Any]) -> Snap
 
 
 def statuses(rejections: Rejections | None) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(u.kind, u.name): u.status for u in translate(snapshot(rejections)).statuses}
+    return {(u.kind, u.name): u.status.to_json() for u in translate(snapshot(rejections)).statuses}
 
 
 def route_conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -114,7 +114,7 @@ def test_envoy_refusals_add_to_the_rules_translation_dropped() -> None:
     regex = {"matches": [{"path": {"type": "RegularExpression", "value": "/(?<=x)y"}}],
              "backendRefs": [{"name": "app", "port": 80}]}
     rejected = Rejections(routes={"httproute/default/two/rule/1/match/0": "Envoy's own reason"})
-    out = {(u.kind, u.name): u.status
+    out = {(u.kind, u.name): u.status.to_json()
            for u in translate(snapshot(rejected, regex)).statuses}
     message = route_conditions(out[("HTTPRoute", "two")])["PartiallyInvalid"]["message"]
     assert "spec.rules[2].matches[0].path.value" in message  # dropped by translation

@@ -107,7 +107,7 @@ class Stack:
 def route_conditions(result: Result, name: str) -> dict[str, tuple[str, str]]:
     """Conditions of HTTPRoute `default/<name>` on its first parent: type -> (status, reason)."""
     update = next(s for s in result.statuses if s.kind == "HTTPRoute" and s.name == name)
-    conditions = update.status["parents"][0]["conditions"]
+    conditions = update.status.to_json()["parents"][0]["conditions"]
     return {c["type"]: (c["status"], c["reason"]) for c in conditions}
 
 

@@ -87,7 +87,7 @@ async def test_subject_alt_names_decide_which_backends_are_served(
         xds: XdsFixture, envoy_factory: EnvoyFactory, tls_backend: tuple[int, str]) -> None:
     stack = Stack(objects=_objects(*tls_backend))
     result = stack.program(xds)
-    accepted = {s.name: s.status["ancestors"][0]["conditions"][0]
+    accepted = {s.name: s.status.to_json()["ancestors"][0]["conditions"][0]
                 for s in result.statuses if s.kind == "BackendTLSPolicy"}
     assert {n: (a["type"], a["status"]) for n, a in accepted.items()} == {
         n: ("Accepted", "True") for n in POLICIES}

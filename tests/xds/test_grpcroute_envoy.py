@@ -42,7 +42,7 @@ def grpc_route(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
 
 def accepted(result: Result, name: str) -> str:
     update = next(s for s in result.statuses if s.kind == "GRPCRoute" and s.name == name)
-    return next(c["status"] for c in update.status["parents"][0]["conditions"]
+    return next(c["status"] for c in update.status.to_json()["parents"][0]["conditions"]
                 if c["type"] == "Accepted")
 
 

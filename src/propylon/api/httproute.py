@@ -1,19 +1,20 @@
 """Typed, frozen model of HTTPRoute (gateway.networking.k8s.io/v1).
 
 `HTTPRoute.decode(obj)` fills the CRD defaults first (rule matching `PathPrefix /`, backend kind
-Service and weight 1, parentRef kind Gateway), so every field below is concrete. Filters are kept
-as their raw dicts (`HTTPFilter.body`) and interpreted by the translator, which knows which it
-supports.
+Service and weight 1, parentRef kind Gateway), so every field below is concrete. Each filter is
+decoded into the value of its type (`HTTPFilter`: header modifiers, RequestRedirect, URLRewrite,
+RequestMirror, CORS, ExtensionRef; a type the schema does not know is `OtherFilter`); the
+translator decides which of them it serves where.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from propylon.api.gateway import GROUP
 from propylon.api.meta import ObjectMeta
-from propylon.api.validation import with_defaults
+from propylon.api.validation import FILTER_FIELDS, with_defaults
 
 
 @dataclass(frozen=True)
@@ -25,16 +26,6 @@ class ParentRef:
     section_name: str | None = None
     port: int | None = None
 
-    def status_ref(self, route_namespace: str) -> dict[str, Any]:
-        """The parentRef as written in status: group, kind and namespace filled in."""
-        ref: dict[str, Any] = {"group": self.group, "kind": self.kind,
-                               "namespace": self.namespace or route_namespace, "name": self.name}
-        if self.section_name is not None:
-            ref["sectionName"] = self.section_name
-        if self.port is not None:
-            ref["port"] = self.port
-        return ref
-
 
 @dataclass(frozen=True)
 class Match:
@@ -45,10 +36,78 @@ class Match:
     method: str | None = None
 
 
-@dataclass(frozen=True)
-class HTTPFilter:
+@dataclass(frozen=True, slots=True)
+class HeaderModifierFilter:
+    """`requestHeaderModifier` or `responseHeaderModifier`: (name, value) pairs to set or add,
+    names to remove."""
+
+    type: str  # RequestHeaderModifier or ResponseHeaderModifier
+    set: tuple[tuple[str, str], ...] = ()
+    add: tuple[tuple[str, str], ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PathModifier:
+    """A redirect's or rewrite's `path`: the full path, or the prefix replacing the matched
+    one; both None for a type this model does not know."""
+
+    replace_full_path: str | None = None
+    replace_prefix_match: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRedirectFilter:
+    type: ClassVar[str] = "RequestRedirect"
+    scheme: str | None = None
+    hostname: str | None = None
+    port: int | None = None
+    path: PathModifier = PathModifier()
+    status_code: int = 302
+
+
+@dataclass(frozen=True, slots=True)
+class URLRewriteFilter:
+    type: ClassVar[str] = "URLRewrite"
+    hostname: str | None = None
+    path: PathModifier = PathModifier()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMirrorFilter:
+    type: ClassVar[str] = "RequestMirror"
+    backend_ref: BackendRef
+    percent: float = 100.0  # `percent`, or `fraction` as a percentage
+
+
+@dataclass(frozen=True, slots=True)
+class CORSFilter:
+    type: ClassVar[str] = "CORS"
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int = 5
+    allow_credentials: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionRefFilter:
+    type: ClassVar[str] = "ExtensionRef"
+    group: str
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class OtherFilter:
+    """A filter of a type this model does not decode (e.g. `ExternalAuth`)."""
+
     type: str
-    body: dict[str, Any]  # the filter's own block, e.g. the `requestHeaderModifier` object
+
+
+HTTPFilter = (HeaderModifierFilter | RequestRedirectFilter | URLRewriteFilter | RequestMirrorFilter
+              | CORSFilter | ExtensionRefFilter | OtherFilter)
 
 
 @dataclass(frozen=True)
@@ -103,15 +162,51 @@ class HTTPRoute:
         )
 
 
-_FILTER_FIELDS = {"RequestHeaderModifier": "requestHeaderModifier",
-                  "ResponseHeaderModifier": "responseHeaderModifier",
-                  "RequestMirror": "requestMirror", "RequestRedirect": "requestRedirect",
-                  "URLRewrite": "urlRewrite", "ExtensionRef": "extensionRef", "CORS": "cors"}
-
-
 def decode_filter(raw: dict[str, Any]) -> HTTPFilter:
+    """One filter of a rule or backendRef (also GRPCRoute's), by its `type`."""
     type_ = str(raw.get("type", ""))
-    return HTTPFilter(type_, dict(raw.get(_FILTER_FIELDS.get(type_, ""), None) or {}))
+    body = raw.get(FILTER_FIELDS.get(type_, "")) or {}
+    if type_ in ("RequestHeaderModifier", "ResponseHeaderModifier"):
+        return HeaderModifierFilter(
+            type_, _headers(body.get("set")), _headers(body.get("add")),
+            tuple(str(r) for r in body.get("remove") or ()))
+    if type_ == "RequestRedirect":
+        return RequestRedirectFilter(body.get("scheme"), body.get("hostname"), body.get("port"),
+                                     _path(body.get("path")), int(body.get("statusCode", 302)))
+    if type_ == "URLRewrite":
+        return URLRewriteFilter(body.get("hostname"), _path(body.get("path")))
+    if type_ == "RequestMirror":
+        ref = body.get("backendRef") or {}
+        fraction = body.get("fraction")
+        return RequestMirrorFilter(
+            BackendRef(str(ref.get("name", "")), ref.get("namespace"), str(ref.get("group") or ""),
+                       str(ref.get("kind") or "Service"), ref.get("port"), 1),
+            100.0 * fraction.get("numerator", 0) / fraction.get("denominator", 100)
+            if isinstance(fraction, dict) else float(body.get("percent", 100)))
+    if type_ == "CORS":
+        def strings(key: str) -> tuple[str, ...]:
+            return tuple(str(v) for v in body.get(key) or ())
+
+        return CORSFilter(strings("allowOrigins"), strings("allowMethods"),
+                          strings("allowHeaders"), strings("exposeHeaders"),
+                          int(body.get("maxAge", 5)), bool(body.get("allowCredentials", False)))
+    if type_ == "ExtensionRef":
+        return ExtensionRefFilter(str(body.get("group", "")), str(body.get("kind", "")),
+                                  str(body.get("name", "")))
+    return OtherFilter(type_)
+
+
+def _headers(raw: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((str(h.get("name", "")), str(h.get("value", ""))) for h in raw or ())
+
+
+def _path(raw: Any) -> PathModifier:
+    path = raw or {}
+    if path.get("type") == "ReplaceFullPath":
+        return PathModifier(replace_full_path=str(path.get("replaceFullPath", "")))
+    if path.get("type") == "ReplacePrefixMatch":
+        return PathModifier(replace_prefix_match=str(path.get("replacePrefixMatch", "")))
+    return PathModifier()
 
 
 def decode_backend_ref(raw: dict[str, Any]) -> BackendRef:

@@ -4,7 +4,8 @@ Every other layer asks this table how a kind is addressed: its API group and ver
 (the URL segment), whether it is namespaced, its short names and categories (so `kubectl get gtw`
 and `kubectl get gateway-api` work), whether it has a status subresource, and the printer columns
 that the API server turns into Table cells for `kubectl get`. The Gateway API and Envoy Gateway
-columns are the ones the upstream CRDs declare; the builtin kinds get the columns a real cluster prints. Older
+columns are the ones the upstream CRDs declare; the built-in kinds are printed by code, as
+kube-apiserver prints them. Older
 versions the upstream CRDs still serve (v1beta1 of HTTPRoute, ...) are listed apart
 (`OLDER_SERVED_VERSIONS`, `served_versions`); `KINDS` holds each kind once, in the version it is
 stored and watched in.
@@ -123,41 +124,21 @@ KINDS: tuple[KindInfo, ...] = (
                             '.status.ancestors[0].conditions[?(@.type=="Programmed")].status'),
               AGE)),
       )),
-    KindInfo("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), True, (
-        PrinterColumn("Status", "string", ".status.phase"), AGE)),
-    KindInfo("", "v1", "Service", "services", "service", True, ("svc",), ("all",), True, (
-        PrinterColumn("Type", "string", ".spec.type"),
-        PrinterColumn("Cluster-IP", "string", ".spec.clusterIP"),
-        PrinterColumn("Ports", "string", ".spec.ports[*].port"),
-        AGE,
-    )),
-    KindInfo("", "v1", "Secret", "secrets", "secret", True, (), (), False, (
-        PrinterColumn("Type", "string", ".type"), AGE)),
-    KindInfo("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",), (), False, (AGE,)),
+    # The built-in kinds are printed by the API server's own printers (apiserver/printers.py),
+    # as kube-apiserver prints them, not from JSONPath columns.
+    KindInfo("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), True),
+    KindInfo("", "v1", "Service", "services", "service", True, ("svc",), ("all",), True),
+    KindInfo("", "v1", "Secret", "secrets", "secret", True, (), (), False),
+    KindInfo("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",), (), False),
     KindInfo("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",), (),
-             False, (AGE,)),
-    KindInfo("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), True, (
-        PrinterColumn("Status", "string", ".status.phase"), AGE)),
-    KindInfo("", "v1", "Event", "events", "event", True, ("ev",), (), False, (
-        PrinterColumn("Reason", "string", ".reason"),
-        PrinterColumn("Message", "string", ".message"),
-        AGE,
-    )),
+             False),
+    KindInfo("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), True),
+    KindInfo("", "v1", "Event", "events", "event", True, ("ev",), (), False),
     KindInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True,
-             (), (), False, (
-                 PrinterColumn("AddressType", "string", ".addressType"),
-                 PrinterColumn("Ports", "string", ".ports[*].port"),
-                 PrinterColumn("Endpoints", "string", ".endpoints[*].addresses[0]"),
-                 AGE,
-             )),
+             (), (), False),
     KindInfo("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
-             True, (
-                 PrinterColumn("Ready", "string", ".status.readyReplicas"),
-                 PrinterColumn("Replicas", "integer", ".spec.replicas"),
-                 AGE,
-             )),
-    KindInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, (), (), False, (
-        PrinterColumn("Holder", "string", ".spec.holderIdentity"), AGE)),
+             True),
+    KindInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, (), (), False),
 )
 
 # Older versions that the official Gateway API v1.6.1 CRDs (standard channel) still serve, each

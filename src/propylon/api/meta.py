@@ -1,7 +1,8 @@
 """Object metadata shared by every typed model, decoded from the `metadata` of a JSON object.
 
 `ObjectMeta.of(obj)` never fails: a missing field decodes as its zero value, so the translator can
-work on whatever the API server holds. `conditions` reads a status's conditions list.
+work on whatever the API server holds. `stored_conditions` decodes a stored conditions list
+(what keeping a condition's lastTransitionTime reads), `status_conditions` an object's own.
 """
 
 from __future__ import annotations
@@ -38,6 +39,22 @@ class ObjectMeta:
         return dict(self.labels)
 
 
-def status_conditions(obj: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+@dataclass(frozen=True, slots=True)
+class StoredCondition:
+    """A condition as a stored status holds it, as far as keeping its time reads it."""
+
+    type: str
+    status: str  # "True", "False" or "Unknown"
+    last_transition_time: str | None
+
+
+def stored_conditions(raw: Any) -> tuple[StoredCondition, ...]:
+    """A stored `conditions` list; entries that are not objects are skipped."""
+    return tuple(StoredCondition(str(c.get("type", "")), str(c.get("status", "")),
+                                 c.get("lastTransitionTime"))
+                 for c in raw or () if isinstance(c, dict))
+
+
+def status_conditions(obj: dict[str, Any]) -> tuple[StoredCondition, ...]:
     """The conditions currently in `obj.status` (used to keep lastTransitionTime stable)."""
-    return tuple(c for c in ((obj.get("status") or {}).get("conditions") or ()) if isinstance(c, dict))
+    return stored_conditions((obj.get("status") or {}).get("conditions"))

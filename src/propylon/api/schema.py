@@ -312,3 +312,44 @@ def each(items: Sequence[Any]) -> Sequence[dict[str, Any]]:
     """The dict entries of a list (rules ignore malformed entries: the schema reports those)."""
     return [i for i in items if isinstance(i, dict)]
 
+
+
+def to_openapi(node: Node) -> dict[str, Any]:
+    """`node` as an OpenAPI v3 (CRD structural) schema: types, properties, required fields,
+    enums, patterns, lengths, item counts, list types and defaults. Rules have no OpenAPI form
+    and are left out."""
+    out: dict[str, Any]
+    if isinstance(node, Obj):
+        out = {"type": "object",
+               "properties": {name: to_openapi(child) for name, child in node.fields.items()}}
+        if node.required:
+            out["required"] = list(node.required)
+        if node.open:
+            out["x-kubernetes-preserve-unknown-fields"] = True
+    elif isinstance(node, Map):
+        out = {"type": "object", "additionalProperties": to_openapi(node.values)}
+    elif isinstance(node, Arr):
+        out = {"type": "array", "items": to_openapi(node.items)}
+        for key, value in (("maxItems", node.max_items), ("minItems", node.min_items)):
+            if value is not None:
+                out[key] = value
+        if node.keys:
+            out.update({"x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": list(node.keys)})
+        elif node.unique:
+            out["x-kubernetes-list-type"] = "set"
+    elif isinstance(node, Str | Int):
+        out = {"type": "string" if isinstance(node, Str) else "integer"}
+        bounds = (("pattern", node.pattern), ("maxLength", node.max_len),
+                  ("minLength", node.min_len)) if isinstance(node, Str) else \
+            (("minimum", node.minimum), ("maximum", node.maximum))
+        out.update({key: value for key, value in bounds if value is not None})
+        if node.enum:
+            out["enum"] = list(node.enum)
+    elif isinstance(node, Bool):
+        out = {"type": "boolean"}
+    else:
+        out = {"x-kubernetes-preserve-unknown-fields": True}
+    if node.default is not None:
+        out["default"] = node.default
+    return out

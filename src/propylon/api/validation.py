@@ -8,7 +8,8 @@ and forbidden for HTTP, path values starting with '/', filter/type consistency, 
 
 `metadata` is free-form here (the API server checks names itself) and `status` is checked loosely
 (anything goes). Kinds without a schema validate as `[]`. `with_defaults(obj)` returns a copy
-with the CRD defaults filled in. Rules are Python, not the CRD files, so the product needs no data
+with the CRD defaults filled in, status defaults included (a GatewayClass or Gateway without
+status gets the CRDs' "Waiting for controller" conditions). Rules are Python, not the CRD files, so the product needs no data
 files at run time.
 """
 
@@ -62,6 +63,20 @@ PORT = Int(minimum=1, maximum=65535)
 SECTION = Str(pattern=DNS_SUBDOMAIN, min_len=1, max_len=253)
 
 # ---------------------------------------------------------------------------------------- shared
+
+
+def loose(fields: Mapping[str, Node]) -> Obj:
+    """An object this schema does not check beyond its type, declared only to carry the CRD's
+    defaults (`Free(default=...)` leaves) so it is stored as on a cluster."""
+    return Obj(fields, open=True)
+
+
+def _kind_ref(group: str, kind: str) -> Obj:
+    return loose({"group": Free(default=group), "kind": Free(default=kind)})
+
+
+SESSION_PERSISTENCE = loose({"type": Free(default="Cookie"),
+                             "cookieConfig": loose({"lifetimeType": Free(default="Session")})})
 
 LABEL_SELECTOR = Obj({
     "matchLabels": Map(Str()),
@@ -178,6 +193,8 @@ _LISTENER_RULES = (
         _listeners_unique_by_port_protocol_hostname),
 )
 
+_FRONTEND_VALIDATION = loose({"validation": loose({"mode": Free(default="AllowValidOnly")})})
+
 GATEWAY_SPEC = Obj({
     "gatewayClassName": NAME,
     "listeners": Arr(LISTENER, max_items=64, min_items=1, keys=("name",), rules=(
@@ -205,7 +222,11 @@ GATEWAY_SPEC = Obj({
             "selector": LABEL_SELECTOR,
         }, default={"from": "None"}),
     }),
-    "tls": Free(),
+    "tls": loose({
+        "backend": loose({"clientCertificateRef": _kind_ref("", "Secret")}),
+        "frontend": loose({"default": _FRONTEND_VALIDATION,
+                           "perPort": Arr(loose({"tls": _FRONTEND_VALIDATION}), keys=("port",))}),
+    }),
 }, required=("gatewayClassName", "listeners"))
 
 # ----------------------------------------------------------------------------------- ListenerSet
@@ -223,7 +244,7 @@ LISTENER_SET_SPEC = Obj({
 
 FILTER_TYPES = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror",
                 "RequestRedirect", "URLRewrite", "ExtensionRef", "CORS")
-_FILTER_FIELDS = {"RequestHeaderModifier": "requestHeaderModifier",
+FILTER_FIELDS = {"RequestHeaderModifier": "requestHeaderModifier",
                   "ResponseHeaderModifier": "responseHeaderModifier",
                   "RequestMirror": "requestMirror", "RequestRedirect": "requestRedirect",
                   "URLRewrite": "urlRewrite", "ExtensionRef": "extensionRef", "CORS": "cors"}
@@ -271,7 +292,7 @@ BACKEND_OBJECT_REF = Obj({
 
 def _filter_consistency(value: dict[str, Any], path: str) -> list[FieldError]:
     errors: list[FieldError] = []
-    for type_, field_ in _FILTER_FIELDS.items():
+    for type_, field_ in FILTER_FIELDS.items():
         if field_ in value and value.get("type") != type_:
             errors.extend(cel(f"filter.{field_} must be nil if the filter.type is not {type_}",
                               lambda _: False)(value, path))
@@ -330,7 +351,7 @@ FILTER = Obj({
     "extensionRef": Obj({"group": GROUP, "kind": KIND, "name": NAME},
                         required=("group", "kind", "name")),
     "cors": CORS,
-    "externalAuth": Free(),
+    "externalAuth": loose({"backendRef": _kind_ref("", "Service")}),
 }, required=("type",), rules=(_filter_consistency,))
 
 
@@ -421,7 +442,7 @@ RULE = Obj({
     "retry": Obj({"attempts": Int(minimum=1),
                   "codes": Arr(Int(minimum=400, maximum=599), unique=True),
                   "backoff": Str(pattern=DURATION)}),
-    "sessionPersistence": Free(),
+    "sessionPersistence": SESSION_PERSISTENCE,
 }, rules=(
     cel("RequestRedirect filter must not be used together with backendRefs",
         lambda r: not r.get("backendRefs")
@@ -520,7 +541,7 @@ GRPC_RULE = Obj({
         "weight": Int(minimum=0, maximum=1_000_000, default=1),
         "filters": GRPC_FILTERS,
     }, required=("name",), rules=BACKEND_OBJECT_REF.rules), max_items=16),
-    "sessionPersistence": Free(),
+    "sessionPersistence": SESSION_PERSISTENCE,
 })
 
 GRPC_ROUTE_SPEC = Obj({
@@ -684,19 +705,49 @@ GATEWAY_PARAMETERS_SPEC = Obj({
 })
 
 
-def _with_spec(spec: Node) -> Obj:
+# ---------------------------------------------------------------------------------------- status
+# Checked loosely (open objects, free values) but defaulted as the CRDs default it: a class or
+# Gateway no controller has written shows "Waiting for controller", and references written by a
+# controller get their group and kind.
+
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+def _pending(*types: str) -> list[dict[str, str]]:
+    """The CRDs' default conditions: each type Unknown, reason Pending, at the epoch."""
+    return [{"lastTransitionTime": EPOCH, "message": "Waiting for controller",
+             "reason": "Pending", "status": "Unknown", "type": t} for t in types]
+
+
+def _waiting(*types: str, fields: Mapping[str, Node] | None = None) -> Obj:
+    return Obj({"conditions": Arr(Free(), default=_pending(*types)), **(fields or {})},
+               open=True, default={"conditions": _pending(*types)})
+
+
+_SUPPORTED_KINDS = {"listeners": Arr(loose({"supportedKinds": Arr(loose({
+    "group": Free(default="gateway.networking.k8s.io")}))}))}
+_PARENT = _kind_ref("gateway.networking.k8s.io", "Gateway")
+ROUTE_STATUS = loose({"parents": Arr(loose({"parentRef": _PARENT}))})
+POLICY_STATUS = loose({"ancestors": Arr(loose({"ancestorRef": _PARENT}))})
+GATEWAY_CLASS_STATUS = _waiting("Accepted")
+GATEWAY_STATUS = _waiting("Accepted", "Programmed", fields={
+    "addresses": Arr(loose({"type": Free(default="IPAddress")})), **_SUPPORTED_KINDS})
+LISTENER_SET_STATUS = _waiting("Accepted", "Programmed", fields=_SUPPORTED_KINDS)
+
+
+def _with_spec(spec: Node, status: Node | None = None) -> Obj:
     return Obj({"apiVersion": Free(), "kind": Free(), "metadata": Free(), "spec": spec,
-                "status": Free()})
+                "status": status or Free()})
 
 
 SCHEMAS: Mapping[tuple[str, str], Node] = {
-    ("gateway.networking.k8s.io", "GatewayClass"): _with_spec(GATEWAY_CLASS_SPEC),
-    ("gateway.networking.k8s.io", "Gateway"): _with_spec(GATEWAY_SPEC),
-    ("gateway.networking.k8s.io", "ListenerSet"): _with_spec(LISTENER_SET_SPEC),
-    ("gateway.networking.k8s.io", "HTTPRoute"): _with_spec(HTTP_ROUTE_SPEC),
-    ("gateway.networking.k8s.io", "GRPCRoute"): _with_spec(GRPC_ROUTE_SPEC),
+    ("gateway.networking.k8s.io", "GatewayClass"): _with_spec(GATEWAY_CLASS_SPEC, GATEWAY_CLASS_STATUS),
+    ("gateway.networking.k8s.io", "Gateway"): _with_spec(GATEWAY_SPEC, GATEWAY_STATUS),
+    ("gateway.networking.k8s.io", "ListenerSet"): _with_spec(LISTENER_SET_SPEC, LISTENER_SET_STATUS),
+    ("gateway.networking.k8s.io", "HTTPRoute"): _with_spec(HTTP_ROUTE_SPEC, ROUTE_STATUS),
+    ("gateway.networking.k8s.io", "GRPCRoute"): _with_spec(GRPC_ROUTE_SPEC, ROUTE_STATUS),
     ("gateway.networking.k8s.io", "ReferenceGrant"): _with_spec(REFERENCE_GRANT_SPEC),
-    ("gateway.networking.k8s.io", "BackendTLSPolicy"): _with_spec(BACKEND_TLS_POLICY_SPEC),
+    ("gateway.networking.k8s.io", "BackendTLSPolicy"): _with_spec(BACKEND_TLS_POLICY_SPEC, POLICY_STATUS),
     ("", "Namespace"): _with_spec(Obj({"finalizers": Arr(Str())})),
     ("", "Service"): _with_spec(SERVICE_SPEC),
     ("discovery.k8s.io", "EndpointSlice"): ENDPOINT_SLICE,

@@ -5,7 +5,8 @@ bearer token and writes a kubeconfig, so kubectl and lightkube work against it u
 modules: `storage` (SQLite), `registry` (the resource operations), `admission` (validation),
 `patch` (JSON, merge and strategic merge patch), `managedfields` (server-side apply ownership),
 `crds` (CustomResourceDefinitions), `events` and `watch` (watch fan-out and streams), `selectors`, `jsonpath` and `table` (kubectl
-get columns), `discovery`, `openapi`, `handlers` (HTTP), `tls` (certificates, token,
+get columns), `discovery`, `openapi` (v3 and v2 documents; schemas from `kubeschemas`, Kubernetes'
+own, and `bundledcrds`; `swaggerproto` encodes v2), `handlers` (HTTP), `tls` (certificates, token,
 kubeconfig), `server` (the `APIServer` class) and `process` (`APIServerProcess`: the same server
 in a child process, as `propylon up` runs it). `APIServer` is imported on first use, so that
 `process` loads in the parent without aiohttp and SQLite.

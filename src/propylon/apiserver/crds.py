@@ -21,7 +21,8 @@ Objects of a kind with several versions share one store and are not converted (t
 and reads through another version relabel `apiVersion` only.
 `validator()` checks CRDs themselves (names, scope, versions, exactly one storage version) and
 hands every other object to the validator the server was given, adding the fields a CRD kind's
-schema does not declare as unknown fields (pruned, or refused under Strict).
+schema (a built-in kind's: Kubernetes' definition) does not declare as unknown fields (pruned, or
+refused under Strict).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from propylon.api.kinds import (
     PrinterColumn,
     served_versions,
 )
-from propylon.apiserver import policy_schemas
+from propylon.apiserver import kubeschemas, policy_schemas
 from propylon.apiserver.structural import undeclared
 
 CRD_GROUP = "apiextensions.k8s.io"
@@ -193,6 +194,13 @@ def established_status(crd: dict[str, Any], old: dict[str, Any] | None) -> dict[
 Validator = Callable[[dict[str, Any]], list[Any]]
 
 
+def _builtin_schema(api_version: str, kind: str) -> dict[str, Any] | None:
+    """Kubernetes' definition of a built-in kind (None for other kinds)."""
+    group, _, version = api_version.rpartition("/")
+    name = kubeschemas.name_of(group, version, kind)
+    return None if name is None else kubeschemas.source_definitions()[name]
+
+
 class Catalog:
     """The served kinds: builtin ones plus those of the stored CRDs (see the module docstring)."""
 
@@ -252,21 +260,25 @@ class Catalog:
 
     def validator(self, base: Validator | None) -> Validator:
         """Checks CRDs with `crd_errors`, every other object with `base`; an object of a CRD
-        kind also gets an unknown-field error for each field its version's schema does not
-        declare (`structural.undeclared`), so it is pruned as on a cluster."""
+        kind, or of a built-in kind with a Kubernetes definition (`kubeschemas`), also gets an
+        unknown-field error for each field its schema does not declare
+        (`structural.undeclared`), so it is pruned, or refused under Strict, as on a cluster."""
         def validate(obj: dict[str, Any]) -> list[Any]:
             if obj.get("kind") == CRD.kind and obj.get("apiVersion") == CRD.api_version:
                 return list(crd_errors(obj))
             errors = base(obj) if base is not None else []
-            schema = self._by_gvk.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
-            builtin = self._builtin_by_gvk.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
-            if schema is None and builtin is not None:
-                schema = self.schema(builtin)
+            api_version, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
+            builtin = self._builtin_by_gvk.get((api_version, kind))
+            schema = (self._by_gvk.get((api_version, kind))
+                      or (self.schema(builtin) if builtin is not None else None)
+                      or _builtin_schema(api_version, kind))
             if schema is not None:
                 known = {e.field for e in errors if getattr(e, "unknown", False)}
                 errors = [*errors, *(FieldError(path, "FieldValueInvalid",
                                                 f'unknown field "{path}"', unknown=True)
-                                     for path in undeclared(schema, obj) if path not in known)]
+                                     for path in undeclared(schema, obj,
+                                                            kubeschemas.source_definitions())
+                                     if path not in known)]
             return errors
         return validate
 

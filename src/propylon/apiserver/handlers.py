@@ -5,8 +5,9 @@ Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<versi
 `watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type (a YAML body that
 is JSON, as kubectl sends an apply, is decoded as JSON). A JSON field given twice keeps its last
 value and is refused, warned about or ignored as `fieldValidation` says, like unknown fields in
-`admission`. Protobuf and other formats get a 415 Status explaining the JSON alternative; a body
-over 3 MiB gets 413, as from kube-apiserver. Responses are objects, Lists, or Tables when the
+`admission`. Protobuf bodies of built-in kinds, as kubectl's `create` sends them, are decoded to
+the same JSON (`protobody`); other formats get a 415 Status; a body over 3 MiB gets 413, as from
+kube-apiserver. Responses are objects, Lists, or Tables when the
 Accept header asks for `as=Table`; a List of every object (no selector, no `limit`) is assembled
 from the objects' stored JSON without decoding it. A middleware checks the bearer token
 (everything but `/healthz`) and turns every error into a `Status` (a write the storage refused:
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,7 +28,7 @@ import yaml
 from aiohttp import web
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver import audit, discovery, openapi
+from propylon.apiserver import audit, bundledcrds, discovery, openapi, protobody, swaggerproto
 from propylon.apiserver.admission import field_validation
 from propylon.apiserver.errors import (
     JSON_CONTENT_TYPE,
@@ -53,8 +55,6 @@ _JSON_TYPES = ("application/json", "application/merge-patch+json",
 _YAML_TYPES = ("application/yaml", APPLY_PATCH)
 # query parameters that make a list send less than every object
 _PARTIAL_LIST = ("labelSelector", "fieldSelector", "limit", "continue")
-_PROTOBUF_HINT = ("; this server speaks JSON only: for `kubectl create secret/configmap ...`, "
-                  "run `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`")
 
 # kube-apiserver's limit on a request body (3 MiB); a larger one is answered 413
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
@@ -140,10 +140,10 @@ async def _decode_body(request: web.Request, required: bool = True,
             return yaml.safe_load(raw)
     except (ValueError, yaml.YAMLError) as err:
         raise bad_request(f"the request body is not valid {content_type}: {err}") from err
-    unsupported = unsupported_media_type(content_type, ["application/json", "application/yaml"])
-    if "protobuf" in content_type:
-        unsupported.message += _PROTOBUF_HINT
-    raise unsupported
+    if content_type == protobody.CONTENT_TYPE:
+        return protobody.decode(raw)
+    raise unsupported_media_type(content_type, ["application/json", "application/yaml",
+                                                protobody.CONTENT_TYPE])
 
 
 class Routes:
@@ -167,6 +167,7 @@ class Routes:
         app.router.add_get("/version", self.version)
         app.router.add_get("/api", self.core_discovery)
         app.router.add_get("/apis", self.group_discovery)
+        app.router.add_get("/openapi/v2", self.openapi_v2)
         app.router.add_get("/openapi/v3", self.openapi_root)
         app.router.add_get("/openapi/v3/{gv:.+}", self.openapi_gv)
         app.router.add_route("*", "/api/{tail:.*}", self.resource)
@@ -216,17 +217,52 @@ class Routes:
     async def group_discovery(self, request: web.Request) -> web.Response:
         return self._discovery(request, False, discovery.api_group_list(self.catalog.kinds()))
 
+    def _schema_of(self, info: KindInfo) -> dict[str, Any] | None:
+        """A kind's CRD schema: its applied CRD's, else the bundled CRDs' (`bundledcrds`)."""
+        schema = self.catalog.schema(info)
+        return schema if schema is not None else bundledcrds.schema_of(info)
+
+    def _openapi_v3(self, gv: str) -> tuple[bytes, str] | None:
+        """A group version's v3 document, encoded once per catalog change."""
+        encoded: tuple[bytes, str] | None = self.catalog.memo(("openapi", gv), lambda: _encoded(
+            openapi.group_version_document(self.catalog.kinds(), self._schema_of, gv)))
+        return encoded
+
     async def openapi_root(self, request: web.Request) -> web.Response:
-        return json_response(self.catalog.memo("openapi", lambda: openapi.root_document(
-            self.catalog.kinds(), self.catalog.schema)))
+        def build() -> tuple[bytes, str]:
+            hashes = {}
+            for gv in openapi.group_versions(self.catalog.kinds()):
+                encoded = self._openapi_v3(gv)
+                assert encoded is not None
+                hashes[gv] = encoded[1]
+            return openapi.encode(openapi.root_document(hashes))
+        return _document(request, self.catalog.memo("openapi", build))
 
     async def openapi_gv(self, request: web.Request) -> web.Response:
-        gv = request.match_info["gv"]
-        doc = self.catalog.memo(("openapi", gv), lambda: openapi.group_version_document(
-            self.catalog.kinds(), self.catalog.schema, gv))
-        if doc is None:
+        encoded = self._openapi_v3(request.match_info["gv"])
+        if encoded is None:
             raise resource_not_found()
-        return json_response(doc)
+        return _document(request, encoded)
+
+    async def openapi_v2(self, request: web.Request) -> web.Response:
+        """JSON, or the protobuf kubectl asks for (`swaggerproto`), by the Accept header."""
+        def swagger() -> dict[str, Any]:
+            doc: dict[str, Any] = self.catalog.memo("openapi-v2", lambda: openapi.swagger_document(
+                self.catalog.kinds(), self._schema_of))
+            return doc
+        accept = request.headers.get("Accept", "")
+        if accept.split(",")[0].split(";")[0].strip() in (swaggerproto.ACCEPT,
+                                                          swaggerproto.CONTENT_TYPE):
+            def proto() -> tuple[bytes, str]:
+                body = swaggerproto.encode(swagger())
+                return body, hashlib.sha512(body).hexdigest().upper()
+            return _document(request, self.catalog.memo("openapi-v2-pb", proto),
+                             swaggerproto.CONTENT_TYPE)
+        if accept and not any(t in accept for t in ("application/json", "*/*")):
+            raise APIError(406, "NotAcceptable", "/openapi/v2 is served as application/json "
+                           f"or {swaggerproto.CONTENT_TYPE}")
+        return _document(request, self.catalog.memo("openapi-v2-json", lambda: openapi.encode(
+            swagger())))
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
@@ -371,6 +407,21 @@ class Routes:
         raise APIError(405, "MethodNotAllowed",
                        f"{request.method} is not supported on this path: use GET, PUT, PATCH"
                        + ("" if status else " or DELETE"))
+
+
+def _encoded(doc: dict[str, Any] | None) -> tuple[bytes, str] | None:
+    return None if doc is None else openapi.encode(doc)
+
+
+def _document(request: web.Request, encoded: tuple[bytes, str],
+              content_type: str = JSON_CONTENT_TYPE) -> web.Response:
+    """An OpenAPI document with its ETag; 304 when the client already has it."""
+    body, digest = encoded
+    etag = f'"{digest}"'
+    headers = {"ETag": etag, "Vary": "Accept", "Content-Type": content_type}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, headers=headers)
 
 
 def _decode_continue(token: str | None) -> int:

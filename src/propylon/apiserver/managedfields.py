@@ -26,6 +26,7 @@ still changes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from propylon.api.kinds import KindInfo
@@ -137,11 +138,16 @@ def record_apply(obj: dict[str, Any], applied: dict[str, Any], manager: str, inf
 
 
 def apply(live: dict[str, Any], applied: dict[str, Any], manager: str, info: KindInfo,
-          shape: Shape, time: str, force: bool = False, status: bool = False) -> dict[str, Any]:
+          shape: Shape, time: str, force: bool = False, status: bool = False,
+          defaults: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
     """The object after `manager` server-side applies `applied` to `live`, with its
-    managedFields. Raises a 409 Conflict (see the module docstring) unless `force`."""
+    managedFields. Raises a 409 Conflict (see the module docstring) unless `force`. The merge
+    is compared with `live` once `defaults` filled it: leaving out a field the server
+    defaults anyway (inside an atomic list, say) changes nothing, so it is no conflict."""
     config = _config(applied)
     merged = merge(live, config, shape)
+    if defaults is not None:
+        merged = defaults(merged)
     entries = _entries(live)
     owner = _owner(manager, "Apply", info.api_version, time, status)
     added, _, modified = compare(tracked(live, info, status), tracked(merged, info, status),

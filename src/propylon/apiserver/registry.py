@@ -1,8 +1,8 @@
 """The resource operations: create, get, list, update, patch, delete, on plain JSON objects.
 
 This is the API server without HTTP. Each write runs under one asyncio lock: read the live
-object, compute the object to store (defaults, immutable metadata kept, status rules, generation
-bump, patch applied), validate that result and prune its unknown fields (`admission.admit`,
+object, compute the object to store (defaults, see `defaulting`; immutable metadata kept,
+status rules, generation bump, patch applied), validate that result and prune its unknown fields (`admission.admit`,
 before the generation and the no-op check, so a write that only adds unknown fields changes
 nothing), then store it under a new resourceVersion, in its kind's storage version
 (`Catalog.storage_version`), and publish the change to watchers. A write that changes nothing
@@ -12,7 +12,7 @@ Rules kept from Kubernetes: a stale `metadata.resourceVersion` (in an update or 
 is a 409 Conflict; the main resource ignores `status` and the `status` subresource changes only
 `status` (kinds with `has_status`); `generation` grows when anything outside metadata and status
 changes; namespaced objects need their Namespace; deleting a Namespace deletes its objects;
-Services get a cluster IP from 10.96.0.0/16 (`clusterips`).
+Services get a cluster IP from 10.96.0.0/16 (`clusterips`); a new Pod is Pending.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from propylon.apiserver import crds
 from propylon.apiserver import patch as patches
 from propylon.apiserver.admission import Validator, admit, prune_unknown
 from propylon.apiserver.clusterips import ClusterIPs
+from propylon.apiserver.defaulting import Defaulter, Defaults
 from propylon.apiserver.errors import (
     APIError,
     already_exists,
@@ -51,6 +52,7 @@ from propylon.apiserver.storage import Storage
 
 NAMESPACES = by_kind("Namespace", "")
 SERVICES = by_kind("Service", "")
+PODS = by_kind("Pod", "")
 PROTECTED_NAMESPACES = ("default", "kube-system")
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -86,13 +88,15 @@ class Registry:
     """Objects of every kind in `storage`, with changes published on `hub`."""
 
     def __init__(self, storage: Storage, hub: EventHub, validator: Validator | None,
-                 catalog: crds.Catalog | None = None) -> None:
+                 catalog: crds.Catalog | None = None, defaults: Defaults | None = None) -> None:
         self.storage = storage
         self.hub = hub
         self.catalog = catalog if catalog is not None else crds.Catalog(crds.builtin_kinds(gateway_api=True))
         self.validator = self.catalog.validator(validator)
+        self.defaulter = Defaulter(self.catalog, defaults)
         for crd in storage.list(crds.CRD_STORAGE_KEY):
             self.catalog.put(crd)
+        self.defaulter.refill(storage, self.catalog.kinds(), storage_key)
         self.lock = asyncio.Lock()
         self.cluster_ips = ClusterIPs(lambda: self.storage.list(storage_key(SERVICES)))
 
@@ -142,6 +146,7 @@ class Registry:
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         if info.has_status:
             obj.pop("status", None)
+        obj = self.defaulter.fill(info, obj)
         self._defaults(info, namespace, obj, None)
         warnings = admit(info, obj, self.validator, validation)
         if applied is not None and manager:
@@ -196,7 +201,8 @@ class Registry:
                 raise not_found(info, name)
             if content_type == APPLY_PATCH and manager:
                 new = apply(old, body, manager, info, self._shape(info), now(),
-                            query.get("force") == "true", status)
+                            query.get("force") == "true", status,
+                            lambda merged: self.defaulter.fill(info, merged))
             else:
                 new = self._apply_patch(info, old, content_type, body)
             self._check_version(info, old, new)
@@ -323,10 +329,12 @@ class Registry:
             for field in ("uid", "creationTimestamp", "deletionTimestamp"):
                 if field in old_meta:
                     meta[field] = old_meta[field]
+        result = self.defaulter.fill(info, result)
         warnings = admit(info, result, self.validator, validation, old)  # prunes unknown fields
         if not status:
             spec_changed = _without(result, "metadata", "status") != _without(old, "metadata",
                                                                               "status")
+            meta = result["metadata"]
             meta["generation"] = old_meta.get("generation", 1) + (1 if spec_changed else 0)
             self._defaults(info, namespace, result, old)
         if not skip_manager:
@@ -347,6 +355,8 @@ class Registry:
             obj["status"] = crds.established_status(obj, (old or {}).get("status"))
         elif info == SERVICES:
             self._service_defaults(namespace, obj, old)
+        elif info == PODS and old is None:
+            obj["status"] = {"phase": "Pending"}  # until a kubelet runs it: none in standalone
 
     def _service_defaults(self, namespace: str, obj: dict[str, Any],
                           old: dict[str, Any] | None) -> None:
@@ -379,6 +389,7 @@ class Registry:
         rv = self.storage.put(storage_key(info), namespace, name, stored)
         if info == crds.CRD:
             self.catalog.put(obj)
+            self.defaulter.refill(self.storage, [i for i, _ in crds.kinds_of(obj)], storage_key)
         elif info == SERVICES:
             if old is not None:
                 self.cluster_ips.release(old)

@@ -5,7 +5,8 @@ the `default` and `kube-system` namespaces, binds https on `host:port` (plain HT
 400 saying to use https, see `listener`) and writes `<state_dir>/kubeconfig`. It serves the
 core kinds, CustomResourceDefinitions (see `crds`) and,
 unless `builtin_gateway_api=False` (a cluster-like server on which the Gateway API CRDs must be
-applied), the Gateway API kinds. With `port=0` it reuses the port saved in the state directory when that
+applied), the Gateway API kinds. Objects get their kinds' defaults, status defaults included
+(`defaulting`). With `port=0` it reuses the port saved in the state directory when that
 port is free, so a restarted server keeps its URL and the kubeconfig stays valid; otherwise it
 takes a free port and saves it. `stop()` ends every watch, closes the listener and the database.
 `audit` (optional) is called with every resource request served (see `audit`).
@@ -21,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from propylon.api.validation import with_defaults
 from propylon.apiserver import audit as audit_mod
 from propylon.apiserver.admission import default_validator
 from propylon.apiserver.crds import Catalog, builtin_kinds
@@ -79,7 +81,7 @@ class APIServer:
         self._hub = EventHub(self.event_history, storage.resource_version)
         validator = self.validator if self.validator is not None else default_validator()
         registry = Registry(storage, self._hub, validator,
-                            Catalog(builtin_kinds(self.builtin_gateway_api)))
+                            Catalog(builtin_kinds(self.builtin_gateway_api)), with_defaults)
         for name in SEEDED_NAMESPACES:
             await registry.seed_namespace(name)
         app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES)

@@ -85,6 +85,12 @@ class Storage:
         """Store `obj` under a new resourceVersion (written into it); returns that version."""
         return self._write(plural, namespace, name, obj)
 
+    def rewrite(self, plural: str, namespace: str, name: str, obj: dict[str, Any]) -> None:
+        """Replace a stored object's body keeping its resourceVersion (no new version: the
+        object is the same one, as `defaulting.Defaulter.refill` fills a default it lacked)."""
+        self._db.execute("UPDATE objects SET body = ? WHERE plural = ? AND namespace = ? "
+                         "AND name = ?", (json.dumps(obj), plural, namespace, name))
+
     def delete(self, plural: str, namespace: str, name: str) -> int:
         """Remove an object; the deletion consumes a new resourceVersion, which is returned."""
         return self._write(plural, namespace, name, None)

@@ -1,10 +1,12 @@
 """Server-side Table output for `kubectl get`.
 
 kubectl asks for `application/json;as=Table;v=v1;g=meta.k8s.io`; the server answers with the
-kind's printer columns (from `KindInfo.columns`) already computed, one row per object. Cells follow
-apiextensions: the first JSONPath match; `date` columns as a humanised age ("5m", "329d");
-lists and maps in string columns as compact JSON; missing values as null. Each row carries the
-object as PartialObjectMetadata (or the whole object with `includeObject=Object`), which kubectl
+kind's printer columns already computed, one row per object. The built-in kinds that
+kube-apiserver prints with code of its own (Pods, Services, Deployments, ...) get the columns and
+cells of `printers.py`; the others (the CRDs) their JSONPath columns (`KindInfo.columns`), whose
+cells follow apiextensions: the first JSONPath match; `date` columns as a humanised age ("5m",
+"329d"); lists and maps in string columns as compact JSON; missing values as null. Each row
+carries the object as PartialObjectMetadata (or the whole object with `includeObject=Object`), which kubectl
 uses for `-A`, `--show-labels` and `-L`.
 """
 
@@ -15,54 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from propylon.api.kinds import KindInfo, PrinterColumn
+from propylon.apiserver.printers import NAME, Printer, age, printer_for
 from propylon.jsonpath import JSONPathError, find
-
-_NAME_COLUMN = {"name": "Name", "type": "string", "format": "name", "priority": 0,
-                "description": "Name must be unique within a namespace."}
 
 
 def wants_table(accept: str) -> bool:
     """Whether an Accept header asks for a meta.k8s.io Table."""
     return any("as=Table" in part and "g=meta.k8s.io" in part for part in accept.split(","))
-
-
-def human_duration(seconds: float) -> str:
-    """A duration as kubectl prints ages (Kubernetes' `duration.HumanDuration`)."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        days = (hours // 24) % 365
-        return f"{hours // 24 // 365}y{days}d" if days else f"{hours // 24 // 365}y"
-    return f"{hours // 24 // 365}y"
-
-
-def _age(timestamp: Any, now: datetime) -> str | None:
-    if not isinstance(timestamp, str):
-        return None
-    try:
-        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return human_duration((now - then).total_seconds())
 
 
 def _cell(column: PrinterColumn, obj: dict[str, Any], now: datetime) -> Any:
@@ -74,7 +35,7 @@ def _cell(column: PrinterColumn, obj: dict[str, Any], now: datetime) -> Any:
         return None
     value = found[0]
     if column.type == "date":
-        return _age(value, now)
+        return age(value, now)
     if column.type == "string" and isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
     if column.type == "string" and isinstance(value, bool):
@@ -84,8 +45,18 @@ def _cell(column: PrinterColumn, obj: dict[str, Any], now: datetime) -> Any:
     return value
 
 
+def _cells(info: KindInfo, printer: Printer | None, obj: dict[str, Any],
+           now: datetime) -> list[Any]:
+    if printer is not None:
+        return printer.cells(obj, now)
+    return [obj.get("metadata", {}).get("name")] + [_cell(c, obj, now) for c in info.columns]
+
+
 def column_definitions(info: KindInfo) -> list[dict[str, Any]]:
-    return [_NAME_COLUMN] + [
+    printer = printer_for(info.group, info.kind)
+    if printer is not None:
+        return [c.definition() for c in printer.columns]
+    return [NAME.definition()] + [
         {"name": c.name, "type": c.type, "format": "", "description": c.description,
          "priority": c.priority} for c in info.columns]
 
@@ -106,10 +77,12 @@ def to_table(info: KindInfo, objects: list[dict[str, Any]], resource_version: st
     after the first)."""
     now = datetime.now(UTC)
     rows = []
+    printer = printer_for(info.group, info.kind)
     for obj in objects:
-        cells = [obj.get("metadata", {}).get("name")]
-        cells += [_cell(c, obj, now) for c in info.columns]
-        row: dict[str, Any] = {"cells": cells}
+        row: dict[str, Any] = {"cells": _cells(info, printer, obj, now)}
+        if printer is not None and printer.conditions is not None:
+            if conditions := printer.conditions(obj):
+                row["conditions"] = conditions
         embedded = _row_object(obj, include_object)
         if embedded is not None:
             row["object"] = embedded

@@ -7,23 +7,23 @@ prints `gateway.gateway.networking.k8s.io/api-gateway serverside-applied`; a ser
 as kubectl prints it (for a 422, `The Gateway "x" is invalid:` and one `* field: message` line
 per cause) and the remaining objects are still applied. Exit status 1 if any object failed.
 
-The requests go through the CLI's own client rather than `manifests.apply_objects` because
-kubectl's message for an invalid object needs the server's `details.causes`.
+The requests go through `propylon.client.KubeClient.apply` one object at a time rather than
+`manifests.apply_objects`, because each refusal is printed as kubectl prints it (for a 422 from
+the server's `details.causes`) and the remaining objects are still applied.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
 from propylon.api.kinds import by_api_version
-from propylon.apiserver.errors import APIError
-from propylon.cli.apiclient import APIClient, error_message
 from propylon.cli.connect import add_connection_args, add_namespace_arg, connect
-from propylon.client import object_path
+from propylon.cli.errors import error_message
+from propylon.client import KubeClient, KubeError, resource_class
 from propylon.manifests import Manifest, ObjectRef, load_manifests, object_ref
 
 FIELD_MANAGER = "propylon"
@@ -68,32 +68,34 @@ def resolved(manifests: list[Manifest], namespace: str,
     return out
 
 
-def apply_one(client: APIClient, m: Manifest, ref: ObjectRef) -> None:
+async def apply_one(client: KubeClient, m: Manifest, ref: ObjectRef) -> None:
     body = dict(m.obj)
     body["metadata"] = {**(body.get("metadata") or {})}
     if ref.namespace is not None:
         body["metadata"]["namespace"] = ref.namespace
-    client.request("PATCH", object_path(ref.info, ref.namespace, ref.name),
-                   query={"fieldManager": FIELD_MANAGER, "force": "true"},
-                   body=json.dumps(body).encode(), content_type="application/apply-patch+yaml")
+    await client.apply(resource_class(ref.info)(body), field_manager=FIELD_MANAGER, force=True)
 
 
 def run(args: argparse.Namespace) -> int:
     manifests = load_manifests(args.paths)
-    client, namespace = connect(args)
     manifests.sort(key=lambda m: m.obj.get("kind") != "Namespace")
+    return asyncio.run(_apply(args, manifests))
+
+
+async def _apply(args: argparse.Namespace, manifests: list[Manifest]) -> int:
     failed = False
-    for m, ref in resolved(manifests, namespace, explicit=args.namespace is not None):
-        if isinstance(ref, str):
-            print(ref, file=sys.stderr)
-            failed = True
-            continue
-        try:
-            apply_one(client, m, ref)
-        except APIError as err:
-            sys.stdout.flush()
-            print(error_message(err), file=sys.stderr)
-            failed = True
-            continue
-        print(f"{ref} serverside-applied", flush=True)
+    async with connect(args) as (client, namespace):
+        for m, ref in resolved(manifests, namespace, explicit=args.namespace is not None):
+            if isinstance(ref, str):
+                print(ref, file=sys.stderr)
+                failed = True
+                continue
+            try:
+                await apply_one(client, m, ref)
+            except KubeError as err:
+                sys.stdout.flush()
+                print(error_message(err), file=sys.stderr)
+                failed = True
+                continue
+            print(f"{ref} serverside-applied", flush=True)
     return 1 if failed else 0

@@ -10,18 +10,19 @@ deleted. Exit status 1 if any deletion failed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver.errors import APIError
-from propylon.cli.apiclient import APIClient, error_message
 from propylon.cli.apply import add_filename_arg, resolved
 from propylon.cli.connect import add_connection_args, add_namespace_arg, connect
-from propylon.cli.errors import UsageError
+from propylon.cli.errors import UsageError, error_message
 from propylon.cli.get import resolve_kind
-from propylon.client import object_path
-from propylon.manifests import load_manifests
+from propylon.client import KubeClient, KubeError, resource_class
+from propylon.manifests import Manifest, load_manifests
+
+Target = tuple[KindInfo, str | None, str, str]  # kind, namespace, name, manifest file or ""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -42,32 +43,38 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("you must specify the objects to delete: -f PATH, or KIND NAME "
                          "(e.g. propylon delete gateway api-gateway)")
     if args.paths:
-        manifests = load_manifests(args.paths)
-        client, namespace = connect(args)
-        targets: list[tuple[KindInfo, str | None, str, str] | str] = []
-        for m, ref in resolved(manifests, namespace, explicit=args.namespace is not None):
-            targets.append(ref if isinstance(ref, str)
-                           else (ref.info, ref.namespace, ref.name, str(m.source)))
-    else:
-        info = resolve_kind(args.kind)
-        client, namespace = connect(args)
-        targets = [(info, namespace if info.namespaced else None, name, "")
-                   for name in args.names]
-    failed = False
-    for target in targets:
-        if isinstance(target, str):
-            print(target, file=sys.stderr)
-            failed = True
-        elif not _delete(client, *target):
-            failed = True
+        return asyncio.run(_delete_all(args, load_manifests(args.paths), None))
+    return asyncio.run(_delete_all(args, [], resolve_kind(args.kind)))
+
+
+async def _delete_all(args: argparse.Namespace, manifests: list[Manifest],
+                      info: KindInfo | None) -> int:
+    """Delete the objects of `manifests`, or those named on the command line (of kind `info`)."""
+    async with connect(args) as (client, namespace):
+        targets: list[Target | str]
+        if info is None:
+            targets = [ref if isinstance(ref, str)
+                       else (ref.info, ref.namespace, ref.name, str(m.source))
+                       for m, ref in resolved(manifests, namespace,
+                                              explicit=args.namespace is not None)]
+        else:
+            targets = [(info, namespace if info.namespaced else None, name, "")
+                       for name in args.names]
+        failed = False
+        for target in targets:
+            if isinstance(target, str):
+                print(target, file=sys.stderr)
+                failed = True
+            elif not await _delete(client, *target):
+                failed = True
     return 1 if failed else 0
 
 
-def _delete(client: APIClient, info: KindInfo, namespace: str | None, name: str,
-            source: str) -> bool:
+async def _delete(client: KubeClient, info: KindInfo, namespace: str | None, name: str,
+                  source: str) -> bool:
     try:
-        client.request("DELETE", object_path(info, namespace, name))
-    except APIError as err:
+        await client.delete(resource_class(info), name, namespace=namespace)
+    except KubeError as err:
         if source:
             err.message = f'error when deleting "{source}": {err.message}'
         sys.stdout.flush()

@@ -11,6 +11,7 @@ or an empty List).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any
 
@@ -19,9 +20,6 @@ from propylon.cli.connect import add_connection_args, add_namespace_arg, connect
 from propylon.cli.errors import UsageError
 from propylon.cli.output import FORMATS, render
 from propylon.cli.table import format_table
-from propylon.client import collection_path, object_path
-
-TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -54,19 +52,22 @@ def run(args: argparse.Namespace) -> int:
                          f"allowed formats are: {','.join(FORMATS)}")
     if args.name and args.all_namespaces:
         raise UsageError("a resource cannot be retrieved by name across all namespaces")
-    client, namespace = connect(args)
-    ns = None if args.all_namespaces or not info.namespaced else namespace
-    path = (object_path(info, ns, args.name) if args.name else collection_path(info, ns))
-    query = {"labelSelector": args.selector} if args.selector and not args.name else None
+    return asyncio.run(_get(args, info, fmt))
+
+
+async def _get(args: argparse.Namespace, info: KindInfo, fmt: str) -> int:
+    async with connect(args) as (client, namespace):
+        ns = None if args.all_namespaces or not info.namespaced else namespace
+        selector = args.selector if not args.name else None
+        answer = await client.read(info, ns, args.name, selector=selector,
+                                   table=fmt in ("", "wide"))
     if fmt in ("", "wide"):
-        table = client.request("GET", path, query=query, accept=TABLE_ACCEPT)
-        text = format_table(table, wide=fmt == "wide",
+        text = format_table(answer, wide=fmt == "wide",
                             with_namespace=args.all_namespaces and info.namespaced)
         sys.stdout.write(text)
         if not text:
             _no_resources(info, ns)
         return 0
-    answer = client.request("GET", path, query=query)
     objects: list[dict[str, Any]] = [answer] if args.name else list(answer.get("items") or [])
     sys.stdout.write(render(fmt, info, objects, single=bool(args.name)))
     return 0

@@ -18,6 +18,9 @@ keys replaced by `REDACTED`: one section per xDS type, `listeners`, `routes`, `v
 each a VHDS resource of its own next to the route tables (which only name VHDS as their
 source), named `<route table>/<first domain>`.
 
+A GatewayClass that names another controller gets a note on stderr saying so and how to make it
+Propylon's (`propylon.translate.foreignclasses`).
+
 `--check-with-envoy` also hands that configuration, as one static bootstrap
 (`propylon.xds.translate.static`), to `envoy --mode validate` (`propylon.xds.validate`) and
 exits 1 with Envoy's message when Envoy refuses it.
@@ -37,6 +40,7 @@ from propylon.cli.apply import add_filename_arg
 from propylon.cli.output import to_yaml
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.manifests import load_manifests
+from propylon.translate import foreignclasses
 from propylon.translate.statusmerge import wanted_status
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME, Snapshot, StatusUpdate
 
@@ -65,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     from propylon.xds.translate import translate as xds_translate
 
     objects = [as_stored(m.obj) for m in load_manifests(args.paths)]
+    classes = [o for o in objects if o.get("kind") == "GatewayClass"]
+    for name, theirs in foreignclasses.foreign(classes, args.controller_name):
+        sys.stderr.write(f"note: {foreignclasses.note(name, theirs, args.controller_name)}\n")
     sys.stdout.write(render(objects, args.controller_name,
                             datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
     if not args.check_with_envoy:

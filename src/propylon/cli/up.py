@@ -2,7 +2,8 @@
 
 It starts, and stops in the reverse order on Ctrl-C or SIGTERM, the
 `propylon.standalone.Standalone` stack (embedded API server in a child process, xDS server, host
-infrastructure, controller, optional echo backends with `--echo HOST:PORT`), then the manifest
+infrastructure, controller, optional echo backends with `--echo [[NAMESPACE/]SERVICE=]HOST:PORT`,
+whose replies name SERVICE and which print no line per request unless `--echo-log`), then the manifest
 sync (`-f PATH...`), which applies the manifests and keeps applying them as files change.
 
 One `propylon up` runs per state directory: a second one prints "state dir DIR is in use by
@@ -24,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from propylon.echo.command import parse_backend
 from propylon.statedir import StateDirInUse
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 
@@ -33,6 +35,15 @@ log = logging.getLogger("propylon.up")
 def default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "propylon"
+
+
+def _echo_backend(spec: str) -> str:
+    """An `--echo` value, checked (argparse prints the ValueError's fix)."""
+    try:
+        parse_backend(spec)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return spec
 
 
 def add_parser(subparsers: Any) -> None:
@@ -52,8 +63,13 @@ def add_parser(subparsers: Any) -> None:
                         "0 reports such listeners as not programmed instead (default %(default)s)")
     p.add_argument("--controller-name", default=DEFAULT_CONTROLLER_NAME,
                    help="GatewayClass controllerName handled (default %(default)s)")
-    p.add_argument("--echo", action="append", default=[], metavar="HOST:PORT",
-                   help="also run an echo backend on HOST:PORT (repeatable)")
+    p.add_argument("--echo", action="append", default=[], type=_echo_backend,
+                   metavar="[[NAMESPACE/]SERVICE=]HOST:PORT",
+                   help="also run an echo backend on HOST:PORT, its replies naming SERVICE "
+                        "(repeatable)")
+    p.add_argument("--echo-log", action="store_true",
+                   help="have the --echo backends print a line per request (off: they would "
+                        "flood this log)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.set_defaults(func=run)
 
@@ -86,7 +102,8 @@ async def _up(args: argparse.Namespace, state_dir: Path) -> int:
 
     options = StandaloneOptions(api_port=args.api_port, address_pool=args.address_pool,
                                 privileged_port_offset=args.privileged_port_offset,
-                                controller_name=args.controller_name, echo=args.echo)
+                                controller_name=args.controller_name, echo=args.echo,
+                                echo_log=args.echo_log)
     async with Standalone(state_dir, options) as stack:
         assert stack.api.supervision is not None
         tasks = [stack.controller_task, stack.api.supervision]
@@ -115,6 +132,11 @@ def _print_banner(kubeconfig: Path, args: argparse.Namespace) -> None:
         f"  kubeconfig: {kubeconfig}",
         "",
         "Try:",
+    ]
+    if sys.prefix != sys.base_prefix:  # installed in a virtualenv (`make`: .venv), not on PATH
+        lines.append(f"  source {Path(sys.prefix) / 'bin' / 'activate'}"
+                     "   # propylon and kubectl on PATH")
+    lines += [
         f"  export KUBECONFIG={kubeconfig}",
         "  kubectl get gatewayclass,gateway,httproute -A",
     ]

@@ -19,7 +19,8 @@ back by a wait. Then:
 1. builds an immutable `Snapshot` of every store plus `infra.states()` and the xDS server's
    `rejections()` (what each Gateway's Envoys refuse, with Envoy's messages), with `now` =
    `WRITE_TIME`: the status writer stamps conditions that change with the time it writes
-   them, so passes depend on no clock;
+   them, so passes depend on no clock; a GatewayClass naming another controller is logged
+   once (`translate.foreignclasses`: which controller, ours, how to change it);
 2. calls the pure `translate(snapshot, memo)`: in a worker thread when the last pass took
    `INLINE_PASS_S` or more (the first one, a bulk change), so the event loop keeps serving
    the informers, the xDS streams and leader election during a long pass; on the event loop
@@ -78,7 +79,7 @@ from propylon.controller.status import StatusWriter
 from propylon.informer import Informer
 from propylon.infra import InfraManager
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections
-from propylon.translate import Memo, translate
+from propylon.translate import Memo, foreignclasses, translate
 from propylon.translate.types import (
     DEFAULT_CONTROLLER_NAME,
     WRITE_TIME,
@@ -139,6 +140,7 @@ class Controller:
         self._last_translation_s = float("inf")  # the first pass runs in a worker thread
         self._published: dict[GatewayKey, GatewayIR] = {}
         self._submitted: dict[int, StatusUpdate] = {}  # last pass's statuses, by id
+        self._foreign: dict[str, str] = {}  # other controllers' classes noted: name -> theirs
         self._dirty = asyncio.Event()
         self._idle = asyncio.Event()
         self._synced = asyncio.Event()
@@ -216,6 +218,7 @@ class Controller:
     async def reconcile_once(self) -> None:
         """One pass: translate, then apply infrastructure, publish xDS, queue statuses."""
         snapshot = self.snapshot()
+        self._note_foreign_classes(snapshot)
         started = time.perf_counter()
         try:
             if self._last_translation_s < INLINE_PASS_S:
@@ -240,6 +243,16 @@ class Controller:
         self.reconciles += 1
         log.debug("reconciled gateways=%d statuses=%d",
                   len(result.gateways), len(result.statuses))
+
+    def _note_foreign_classes(self, snapshot: Snapshot) -> None:
+        """Log once per GatewayClass (again if its controllerName changes) that it names
+        another controller (`foreignclasses`)."""
+        found = dict(foreignclasses.foreign(snapshot.objects.get("GatewayClass", ()),
+                                            self.controller_name))
+        for name, theirs in found.items():
+            if self._foreign.get(name) != theirs:
+                log.info(foreignclasses.note(name, theirs, self.controller_name))
+        self._foreign = found
 
     def _submit(self, statuses: tuple[StatusUpdate, ...]) -> None:
         """Hand the status writer the updates that are not last pass's objects (the translator

@@ -7,7 +7,7 @@
 variable exits 2 with its name, a listener that cannot start exits 1. The TCP and gRPC modules
 are imported only when their mode is chosen, so the HTTP replicas do not load grpc.
 `run("HOST:PORT")` serves one plain HTTP/1.1 listener the same way (`parse_listen` checks the
-address first).
+address first); `parse_backend` reads `propylon up --echo [[NAMESPACE/]SERVICE=]HOST:PORT`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import propylon.echo
+from propylon.echo import environment
 from propylon.echo.httpserver import EchoConfig, serve, serve_echo
 
 if TYPE_CHECKING:
@@ -36,6 +37,18 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def parse_backend(spec: str) -> tuple[str, int, dict[str, str] | None]:
+    """`backend-1=127.0.0.1:9001` -> (host, port, the context naming the echo after Service
+    backend-1); without `SERVICE=`, no context. Raises ValueError with the fix."""
+    name, sep, listen = spec.rpartition("=")
+    try:
+        host, port = parse_listen(listen)
+    except ValueError:
+        raise ValueError(f"{spec!r} is not [[NAMESPACE/]SERVICE=]HOST:PORT; write e.g. "
+                         "backend-1=127.0.0.1:9001") from None
+    return host, port, environment.named(name) if sep else None
+
+
 async def _until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -44,12 +57,13 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
-def run(listen: str) -> None:
-    """Serve the plain echo backend on `listen` (HOST:PORT) until Ctrl-C or SIGTERM."""
+def run(listen: str, context: dict[str, str] | None = None) -> None:
+    """Serve the plain echo backend on `listen` (HOST:PORT) until Ctrl-C or SIGTERM, reporting
+    `context` (see `serve_echo`)."""
     host, port = parse_listen(listen)
 
     async def main() -> None:
-        runner = await serve_echo(host, port)
+        runner = await serve_echo(host, port, context)
         print(f"Starting server, listening on {host}:{port} (http)", flush=True)
         try:
             await _until_signalled()

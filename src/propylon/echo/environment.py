@@ -4,7 +4,9 @@ echo-basic is configured only by environment variables, and every mode (HTTP, TC
 them the same way: `port` takes a variable's TCP port (unset or empty -> the default; anything
 else that is not a port in 1-65535 is a ValueError naming the variable) and `context` the pod's
 identity that every echo reports (`NAMESPACE`, `INGRESS_NAME`, `SERVICE_NAME`, `POD_NAME`,
-empty when unset).
+empty when unset). `named("[NAMESPACE/]SERVICE")` is that identity for an echo that stands
+for a Service's backend without a pod of its own (`propylon echo --service`,
+`propylon up --echo SERVICE=HOST:PORT`).
 """
 
 from __future__ import annotations
@@ -28,3 +30,13 @@ def context(environ: Mapping[str, str]) -> dict[str, str]:
         "service": environ.get("SERVICE_NAME", ""),
         "pod": environ.get("POD_NAME", ""),
     }
+
+
+def named(backend: str) -> dict[str, str]:
+    """The context of an echo serving the Service `[NAMESPACE/]SERVICE` (namespace `default`
+    when not given): `service` is its name and so is `pod`, the echo being its one backend."""
+    namespace, _, service = backend.rpartition("/")
+    if not service or "/" in namespace:
+        raise ValueError(f"{backend!r} is not a Service name: write SERVICE or NAMESPACE/SERVICE, "
+                         "e.g. backend-1")
+    return {"namespace": namespace or "default", "service": service, "pod": service}

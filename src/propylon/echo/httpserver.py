@@ -26,7 +26,8 @@ The HTTP and HTTPS listeners route by path (after collapsing `//` to `/`), as ec
   `X-Echo-Set-Header: Name:value,Name2:value2` is copied into the response headers.
 
 Every echo prints `Echoing back request made to <request URI> to client (<ip>:<port>)` to
-stdout, flushed at once: the conformance mirror tests search backend logs for it.
+stdout, flushed at once: the conformance mirror tests search backend logs for it. Only
+`serve_echo(..., log_requests=False)` (the echoes of `propylon up --echo`) does not.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class _State:
 
     http_port: str
     context: dict[str, str]
+    log_requests: bool = True  # print the "Echoing back request" line of each echo
     attempts: dict[str, int] = field(default_factory=dict)  # retry simulator, per uuid
 
 
@@ -154,7 +156,9 @@ async def _delay(exchange: _Exchange, parameter: str) -> str | None:
 
 
 async def _echo(exchange: _Exchange, state: _State) -> _Reply:
-    print(f"Echoing back request made to {exchange.uri} to client ({exchange.remote})", flush=True)
+    if state.log_requests:
+        print(f"Echoing back request made to {exchange.uri} to client ({exchange.remote})",
+              flush=True)
     if (error := await _delay(exchange, "delay")) is not None:
         return _error(500, error)
     headers: dict[str, list[str]] = {}
@@ -452,12 +456,15 @@ async def serve(config: EchoConfig) -> EchoServer:
     return server
 
 
-async def serve_echo(host: str, port: int) -> web.BaseRunner:
+async def serve_echo(host: str, port: int, context: Mapping[str, str] | None = None,
+                     log_requests: bool = True) -> web.BaseRunner:
     """Start a plain HTTP/1.1 echo on host:port; the caller stops it with `await runner.cleanup()`.
 
-    The context fields come from the environment at the time of the call.
+    The context fields are the environment's at the time of the call, overridden by `context`
+    (`environment.named`); `log_requests=False` prints no line per request.
     """
-    state = _State(str(port), environment.context(os.environ))
+    state = _State(str(port), {**environment.context(os.environ), **(context or {})},
+                   log_requests)
     runner = web.ServerRunner(web.Server(_http1_handler(_route, state, websocket=True), access_log=None))
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

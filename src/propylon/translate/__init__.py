@@ -1,8 +1,9 @@
 """Pure translation of Gateway API resources: `translate(snapshot) -> Result`.
 
 See `propylon.translate.translator` for the order of work and the sibling modules for each
-concern (gatewayclass, gateways and listeners, httproute, references, precedence, conditions,
-backends, tls, gatewayir), and `memo` for what a pass may reuse from the previous one.
+concern (gatewayclass, gateways and listeners, httproute and its filters, references,
+precedence, conditions and the statuses they go into, backends, tls, gatewayir), and `memo` for
+what a pass may reuse from the previous one.
 """
 
 from propylon.translate.memo import Memo

@@ -32,6 +32,7 @@ from typing import Any
 from propylon.api.backendtlspolicy import BackendTLSPolicy, backend_client_certificate
 from propylon.api.core import ConfigMap, Secret, Service
 from propylon.api.gateway import GROUP, SecretRef
+from propylon.api.meta import stored_conditions
 from propylon.ir.model import Secret as SecretIR
 from propylon.ir.model import SubjectAltName, TrustBundle, UpstreamTLS
 from propylon.translate import conditions as c
@@ -39,6 +40,7 @@ from propylon.translate.gateways import GatewayState, all_listeners
 from propylon.translate.pem import ca_bundle_problem
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
+from propylon.translate.statuses import ObjectRef, ParentStatus, PolicyStatus
 from propylon.translate.tls import TLS_TYPE, CertificateError, key_pair
 from propylon.translate.types import Now, StatusUpdate
 
@@ -128,20 +130,19 @@ class BackendTLS:
         out = []
         for key, r in self._resolved.items():
             obj = self._objects[key]
-            old = {_ref_key(a.get("ancestorRef") or {}): a.get("conditions") or ()
+            old = {_ref_key(a.get("ancestorRef") or {}): stored_conditions(a.get("conditions"))
                    for a in (obj.get("status") or {}).get("ancestors") or ()
                    if isinstance(a, dict) and a.get("controllerName") == controller_name}
             entries = []
             for ns, name in sorted(ancestors[key]):
-                ref = {"group": GROUP, "kind": "Gateway", "namespace": ns, "name": name}
-                conds = c.Conditions(old.get(_ref_key(ref), ()), r.policy.meta.generation, now)
+                conds = c.Conditions(old.get((ns, name), ()), r.policy.meta.generation, now)
                 for type_, status, reason, message in _conditions(r):
                     conds.set(type_, status, reason, message)
-                entries.append({"ancestorRef": ref, "controllerName": controller_name,
-                                "conditions": conds.as_list()})
+                entries.append(ParentStatus(ObjectRef(GROUP, "Gateway", ns, name),
+                                            controller_name, conds.as_tuple()))
             out.append(StatusUpdate(str(obj.get("apiVersion") or f"{GROUP}/v1"), KIND,
                                     r.policy.meta.namespace, r.policy.meta.name,
-                                    r.policy.meta.generation, {"ancestors": entries}))
+                                    r.policy.meta.generation, PolicyStatus(tuple(entries))))
         return out
 
 

@@ -3,13 +3,14 @@
 
 `Conditions(previous, generation, now)` collects conditions for one object (or one listener, one
 route parent). `set(type, status, reason, message)` replaces any earlier condition of that type;
-`as_list()` renders them in a fixed order (Accepted, Programmed, ResolvedRefs, ...), each with `observedGeneration`, and
-with the `lastTransitionTime` of the previous condition of the same type when its status did not
+`as_tuple()` gives them as `statuses.Condition` values in a fixed order (Accepted, Programmed,
+ResolvedRefs, ...), each with `observedGeneration`, and with the `lastTransitionTime` of the
+previous condition of the same type (the object's stored status, JSON) when its status did not
 change (otherwise `now`).
 
 This module is where the translator decides condition times. With `now` None a condition that
 changed has None for lastTransitionTime, so a result can be kept from pass to pass whatever the
-clock says: `changed(entries)` tells whether status entries hold such a condition, and
+clock says: `changed(entries)` tells whether parent status entries hold such a condition, and
 `stamp(entries, now)` gives them this pass's time (`memo.Memo.attach` does both for routes).
 """
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from propylon.api.meta import StoredCondition
+from propylon.translate.statuses import Condition, ParentStatus
 from propylon.translate.types import Now
 
 # Condition types and reasons, as the Gateway API spec names them.
@@ -54,9 +57,9 @@ INVALID_PARAMETERS = "InvalidParameters"
 class Conditions:
     """The conditions of one status block, keyed by type."""
 
-    def __init__(self, previous: Iterable[dict[str, Any]], generation: int,
+    def __init__(self, previous: Iterable[StoredCondition], generation: int,
                  now: Now | None) -> None:
-        self._previous = {c.get("type"): c for c in previous}
+        self._previous = {c.type: c for c in previous}
         self._generation = generation
         self._now = now
         self._items: dict[str, tuple[bool, str, str]] = {}
@@ -68,31 +71,30 @@ class Conditions:
         item = self._items.get(type_)
         return None if item is None else item[0]
 
-    def as_list(self) -> list[dict[str, Any]]:
+    def as_tuple(self) -> tuple[Condition, ...]:
         out = []
         for type_, (status, reason, message) in sorted(self._items.items(), key=_order):
-            text = "True" if status else "False"
             before = self._previous.get(type_)
-            since = before.get("lastTransitionTime") if before and before.get("status") == text else None
-            out.append({"type": type_, "status": text, "reason": reason, "message": message,
-                        "observedGeneration": self._generation,
-                        "lastTransitionTime": since or self._now})
-        return out
+            since = (before.last_transition_time
+                     if before and before.status == ("True" if status else "False") else None)
+            out.append(Condition(type_, status, reason, message, self._generation,
+                                 since or self._now))
+        return tuple(out)
 
 
-def changed(entries: Iterable[dict[str, Any]]) -> bool:
+def changed(entries: Iterable[ParentStatus]) -> bool:
     """Whether a condition of status `entries` changed and has no time yet (see `stamp`)."""
-    return any(cond.get("lastTransitionTime") is None
-               for entry in entries for cond in entry.get("conditions") or ())
+    return any(cond.last_transition_time is None
+               for entry in entries for cond in entry.conditions)
 
 
-def stamp(entries: Iterable[dict[str, Any]], now: Now) -> list[dict[str, Any]]:
-    """Status `entries` (rebuilt, not modified) with `now` for the lastTransitionTime of the
-    conditions that changed, made with `now` None."""
-    return [{**entry, "conditions": [{**cond, "lastTransitionTime": now}
-                                     if cond.get("lastTransitionTime") is None else cond
-                                     for cond in entry.get("conditions") or ()]}
-            for entry in entries]
+def stamp(entries: Iterable[ParentStatus], now: Now) -> tuple[ParentStatus, ...]:
+    """Status `entries` with `now` for the lastTransitionTime of the conditions that changed,
+    made with `now` None."""
+    return tuple(ParentStatus(entry.ref, entry.controller_name, tuple(
+        Condition(cond.type, cond.status, cond.reason, cond.message, cond.observed_generation, now)
+        if cond.last_transition_time is None else cond for cond in entry.conditions))
+        for entry in entries)
 
 
 _ORDER = (ACCEPTED, PROGRAMMED, RESOLVED_REFS, CONFLICTED, SUPPORTED_VERSION)

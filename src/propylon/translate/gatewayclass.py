@@ -12,6 +12,7 @@ from propylon.api.gateway import GatewayClass
 from propylon.api.meta import status_conditions
 from propylon.translate import conditions as c
 from propylon.translate.parameters import ParametersError
+from propylon.translate.statuses import GatewayClassStatus
 from propylon.translate.types import Now, StatusUpdate
 
 SUPPORTED_FEATURES = tuple(sorted((
@@ -78,5 +79,4 @@ def class_status(obj: dict[str, Any], gc: GatewayClass, now: Now,
               "the Gateway API version of this GatewayClass is supported")
     return StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")), "GatewayClass",
                         None, gc.meta.name, gc.meta.generation,
-                        {"conditions": conds.as_list(),
-                         "supportedFeatures": [{"name": f} for f in SUPPORTED_FEATURES]})
+                        GatewayClassStatus(conds.as_tuple(), SUPPORTED_FEATURES))

@@ -22,7 +22,7 @@ from typing import Any
 
 from propylon.api.core import ConfigMap, Secret
 from propylon.api.gateway import GROUP, Gateway, Listener, RouteKind
-from propylon.api.meta import status_conditions
+from propylon.api.meta import StoredCondition, status_conditions, stored_conditions
 from propylon.ir.model import (
     ClientValidation,
     GatewayKey,
@@ -35,6 +35,7 @@ from propylon.translate import conditions as c
 from propylon.translate import frontend
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
+from propylon.translate.statuses import GatewayStatus, ListenerStatus
 from propylon.translate.tls import CertificateError, resolve_certificates
 from propylon.translate.types import Now, StatusUpdate
 
@@ -89,7 +90,7 @@ class GatewayState:
 def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str], Secret],
              grants: Grants, now: Now,
              config_maps: Mapping[tuple[str, str], ConfigMap] | None = None) -> GatewayState:
-    previous = {li.get("name"): li.get("conditions") or ()
+    previous = {li.get("name"): stored_conditions(li.get("conditions"))
                 for li in (obj.get("status") or {}).get("listeners") or () if isinstance(li, dict)}
     owner = (gw.meta.namespace, gw.meta.name)
     states = [listener_state(li, ("Gateway", owner, i), gw.meta.generation,
@@ -114,7 +115,8 @@ def evaluate(obj: dict[str, Any], gw: Gateway, secrets: Mapping[tuple[str, str],
     return GatewayState(obj, gw, states, True, "Accepted", "the Gateway is accepted")
 
 
-def listener_state(li: Listener, at: ListenerId, generation: int, previous: Any,
+def listener_state(li: Listener, at: ListenerId, generation: int,
+                   previous: tuple[StoredCondition, ...],
                    secrets: Mapping[tuple[str, str], Secret], grants: Grants,
                    now: Now) -> ListenerState:
     """One listener of a Gateway or of a ListenerSet (`at`: its kind, namespace and name, the
@@ -200,10 +202,7 @@ def status(state: GatewayState, placements: Mapping[ListenerId, Placements],
     for ls in state.listeners:
         program_listener(ls, state.accepted, address, port_state(infra, ls.spec.port))
         refuse_listener(ls, GatewayKey(gw.meta.namespace, gw.meta.name), rejections)
-        listeners.append({"name": ls.spec.name,
-                          "supportedKinds": [{"group": GROUP, "kind": k} for k in ls.supported_kinds],
-                          "attachedRoutes": placements[ls.at].attached,
-                          "conditions": ls.conditions.as_list()})
+        listeners.append(listener_status(ls, placements))
     if not state.accepted:
         conds.set(c.PROGRAMMED, False, c.INVALID, "the Gateway is not accepted: see Accepted")
     elif address is None and infra is not None and infra.address_unusable:
@@ -219,20 +218,24 @@ def status(state: GatewayState, placements: Mapping[ListenerId, Placements],
                   state.backend_certificate.message)
     elif state.backend_certificate is not None:
         conds.set(c.RESOLVED_REFS, True, "ResolvedRefs", "all references are resolved")
-    body: dict[str, Any] = {}
-    if address is not None and state.accepted:
-        body["addresses"] = [{"type": "IPAddress", "value": address}]
     if any(ls.client_validation is not None and ls.client_validation.optional
            for ls in state.listeners):
         conds.set(frontend.INSECURE_MODE_CONDITION, True, "ConfigurationChanged",
                   "client certificate validation allows clients without a valid certificate "
                   "(AllowInsecureFallback)")
-    body["conditions"] = conds.as_list()
-    body["listeners"] = listeners
-    if gw.listener_sets_from != "None":
-        body["attachedListenerSets"] = len(state.listener_sets)
+    body = GatewayStatus(
+        conds.as_tuple(), tuple(listeners),
+        (address,) if address is not None and state.accepted else (),
+        len(state.listener_sets) if gw.listener_sets_from != "None" else None)
     return StatusUpdate(str(state.obj.get("apiVersion", "gateway.networking.k8s.io/v1")), "Gateway",
                         gw.meta.namespace, gw.meta.name, gw.meta.generation, body)
+
+
+def listener_status(ls: ListenerState, placements: Mapping[ListenerId, Placements],
+                    ) -> ListenerStatus:
+    """The status of a listener of a Gateway or of a ListenerSet, its conditions complete."""
+    return ListenerStatus(ls.spec.name, ls.supported_kinds, placements[ls.at].attached,
+                          ls.conditions.as_tuple())
 
 
 def refuse_listener(ls: ListenerState, key: GatewayKey, rejections: Rejections | None) -> None:

@@ -54,7 +54,7 @@ def as_data(result: Result) -> dict[str, Any]:
     return {
         "statuses": [{"apiVersion": s.api_version, "kind": s.kind,
                       **({"namespace": s.namespace} if s.namespace else {}), "name": s.name,
-                      "status": s.status} for s in result.statuses],
+                      "status": s.status.to_json()} for s in result.statuses],
         "gateways": [_plain(result.gateways[k]) for k in sorted(result.gateways)],
         "infra": [_plain(result.infra[k]) for k in sorted(result.infra)],
     }

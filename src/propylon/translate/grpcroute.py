@@ -21,19 +21,17 @@ Envoy's 404, which gRPC clients read as UNIMPLEMENTED.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from propylon.api.grpcroute import GRPCRoute, MethodMatch
-from propylon.ir.model import DirectResponse, PathMatch, Route, RouteMatch, StringMatch
+from propylon.ir.model import DirectResponse, PathMatch, RouteMatch, StringMatch
 from propylon.translate.backends import Backends
+from propylon.translate.filters import RuleFields, apply_filter, weighted_backends
 from propylon.translate.httproute import (
     Translated,
-    apply_filter,
     drop_invalid_rule,
     match_regexes,
     resolver,
     unsupported_fields,
-    weighted_backend,
 )
 from propylon.translate.precedence import Ranked
 
@@ -73,20 +71,19 @@ def translate_rules(route: GRPCRoute, backends: Backends) -> Translated:
         if drop_invalid_rule(out, i, rule.name, match_regexes(i, matches, "method")):
             continue
         out.unsupported.extend(unsupported_fields(i, rule))
-        fields: dict[str, Any] = {}
+        fields = RuleFields()
         for f in rule.filters:
             if f.type in RULE_FILTERS:
-                apply_filter(f, fields, resolve, out.unsupported)
+                fields = apply_filter(f, fields, resolve, out.unsupported)
             else:
                 out.unsupported.append(f'filter type "{f.type}" is not supported on a GRPCRoute: '
                                        "remove it")
-        weighted = tuple(weighted_backend(b, resolve(b), len(rule.backend_refs), fields, resolve,
-                                          out.unsupported) for b in rule.backend_refs)
-        action: dict[str, Any] = (
-            {"backends": weighted} if any(w.cluster is not None and w.weight > 0 for w in weighted)
-            else {"direct_response": DirectResponse(500)})
+        weighted, fields = weighted_backends(rule.backend_refs, resolve, fields, out.unsupported)
+        served = any(w.cluster is not None and w.weight > 0 for w in weighted)
         for j, (m, match) in enumerate(zip(rule.matches, matches, strict=True)):
-            ir = Route(f"grpcroute/{ns}/{name}/rule/{i}/match/{j}", match, **action, **fields)
+            name_ = f"grpcroute/{ns}/{name}/rule/{i}/match/{j}"
+            ir = (fields.route(name_, match, weighted) if served
+                  else fields.route(name_, match, direct_response=DirectResponse(500)))
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j,
                                      _characters(m.method)))
     return out

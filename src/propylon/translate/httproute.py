@@ -14,11 +14,12 @@ The route's other rules are served, with PartiallyInvalid True (UnsupportedValue
 Rule(s): " and each rule's field path, RE2's error and the fix); a route whose rules are all
 dropped is Accepted False, UnsupportedValue.
 
-Filters on a backendRef: header modifiers are carried per backend; any other filter on the only
-backendRef of a rule is the rule's own (every request of the rule goes there), and on a rule
-that splits traffic it is refused (UnsupportedValue), never silently ignored. A value Envoy
-would refuse (`envoy_limits`) is UnsupportedValue too, and so is `sessionPersistence`, which
-is not implemented (never silently ignored). `retry.attempts` unset means one
+Filters (decoded by `api.httproute`) become route fields in `filters`: on a backendRef, header
+modifiers are carried per backend; any other filter on the only backendRef of a rule is the
+rule's own (every request of the rule goes there), and on a rule that splits traffic it is
+refused (UnsupportedValue), never silently ignored. A value Envoy would refuse
+(`envoy_limits`) is UnsupportedValue too, and so is `sessionPersistence`, which is not
+implemented (never silently ignored). `retry.attempts` unset means one
 retry.
 
 `attach(route, ...)` then walks the route's parentRefs with `parents.attach_parents`
@@ -32,32 +33,25 @@ per parentRef is written with our controllerName.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import Listener
 from propylon.api.grpcroute import GRPCRoute, GRPCRule
-from propylon.api.httproute import BackendRef, HTTPFilter, HTTPRoute, Rule
+from propylon.api.httproute import BackendRef, CORSFilter, HTTPRoute, Rule
 from propylon.ir.model import (
     Cluster,
-    Cors,
     DirectResponse,
-    HeaderModifier,
-    HeaderValue,
-    Mirror,
     PathMatch,
-    Redirect,
     Retry,
-    Rewrite,
-    Route,
     RouteMatch,
     StringMatch,
-    WeightedBackend,
 )
 from propylon.translate import envoy_limits, regexes
 from propylon.translate.backends import Backends, Refused
+from propylon.translate.filters import Resolve, RuleFields, apply_filter, weighted_backends
 from propylon.translate.gateways import GatewayState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached, Attaching, attach_parents
@@ -96,28 +90,6 @@ class Attachment:
     hostnames: tuple[str, ...]
 
 
-def _headers(f: HTTPFilter, unsupported: list[str]) -> HeaderModifier:
-    def values(key: str) -> tuple[HeaderValue, ...]:
-        return tuple(HeaderValue(str(h.get("name", "")), str(h.get("value", "")))
-                     for h in f.body.get(key) or ())
-
-    modifier = HeaderModifier(values("set"), values("add"),
-                              tuple(str(r) for r in f.body.get("remove") or ()))
-    unsupported.extend(envoy_limits.header_modifier(modifier, f.type))
-    return modifier
-
-
-def _path_parts(f: HTTPFilter, unsupported: list[str]) -> tuple[str | None, str | None]:
-    path = f.body.get("path") or {}
-    full = prefix = None
-    if path.get("type") == "ReplaceFullPath":
-        full = str(path.get("replaceFullPath", ""))
-    elif path.get("type") == "ReplacePrefixMatch":
-        prefix = str(path.get("replacePrefixMatch", ""))
-    unsupported.extend(envoy_limits.path(full if prefix is None else prefix, f.type))
-    return full, prefix
-
-
 def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
     out = Translated()
     ns, name = route.meta.namespace, route.meta.name
@@ -132,23 +104,22 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
                              match_regexes(i, matches) + _cors_regexes(i, rule)):
             continue
         out.unsupported.extend(unsupported_fields(i, rule))
-        fields = _rule_fields(rule, resolve, out.unsupported)
-        weighted = tuple(weighted_backend(b, resolve(b), len(rule.backend_refs), fields,
-                                          resolve, out.unsupported) for b in rule.backend_refs)
-        if "redirect" in fields:
-            action: dict[str, Any] = {}
-        elif not any(w.cluster is not None and w.weight > 0 for w in weighted):
-            action = {"direct_response": DirectResponse(500)}
-        else:
-            action = {"backends": weighted}
+        weighted, fields = weighted_backends(rule.backend_refs, resolve,
+                                             _rule_fields(rule, resolve, out.unsupported),
+                                             out.unsupported)
+        # a redirect answers; otherwise the backends, or 500 when none can be reached
+        served = any(w.cluster is not None and w.weight > 0 for w in weighted)
         for j, match in enumerate(matches):
-            ir = Route(f"httproute/{ns}/{name}/rule/{i}/match/{j}", match, **action, **fields)
+            name_ = f"httproute/{ns}/{name}/rule/{i}/match/{j}"
+            ir = (fields.route(name_, match) if fields.redirect is not None
+                  else fields.route(name_, match, weighted) if served
+                  else fields.route(name_, match, direct_response=DirectResponse(500)))
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j))
     return out
 
 
 def resolver(out: Translated, backends: Backends, kind: str, namespace: str,
-             protocol: Literal["h2c"] | None = None) -> Callable[[BackendRef], str | None]:
+             protocol: Literal["h2c"] | None = None) -> Resolve:
     """The cluster name of a backendRef of a route of `kind` in `namespace`, its cluster kept in
     `out.clusters`; None for a reference refused, the refusal kept in `out.refused`."""
     def resolve(ref: BackendRef) -> str | None:
@@ -161,36 +132,6 @@ def resolver(out: Translated, backends: Backends, kind: str, namespace: str,
         return result.cluster.name
 
     return resolve
-
-
-def weighted_backend(ref: BackendRef, cluster: str | None, siblings: int,
-                     fields: dict[str, Any], resolve: Callable[[BackendRef], str | None],
-                     unsupported: list[str]) -> WeightedBackend:
-    """One backendRef with its own filters. Header modifiers are per backend; any other filter
-    type on the only backendRef of a rule behaves as the same filter on the rule (every request
-    of the rule goes to that backend), and is not supported when the rule splits traffic."""
-    own: dict[str, Any] = {}
-    for f in ref.filters:
-        if f.type == "RequestHeaderModifier":
-            own["request_headers"] = _headers(f, unsupported)
-        elif f.type == "ResponseHeaderModifier":
-            own["response_headers"] = _headers(f, unsupported)
-        elif siblings == 1 and f.type in _HOISTABLE:
-            hoisted: dict[str, Any] = {}
-            apply_filter(f, hoisted, resolve, unsupported)
-            mirrors = fields.get("mirrors", ()) + hoisted.pop("mirrors", ())
-            if set(hoisted) & set(fields) or {"redirect", "rewrite"} <= set(hoisted) | set(fields):
-                unsupported.append(f'backendRef "{ref.name}" has a {f.type} filter that its '
-                                   "rule's filters conflict with: keep one of them")
-            fields.update(hoisted, **({"mirrors": mirrors} if mirrors else {}))
-        else:
-            unsupported.append(f'filter type "{f.type}" is not supported on backendRef '
-                               f'"{ref.name}" of a rule with {siblings} backendRefs: move it to '
-                               "the rule's filters")
-    return WeightedBackend(cluster, ref.weight, **own)
-
-
-_HOISTABLE = ("RequestRedirect", "URLRewrite", "RequestMirror", "CORS")
 
 
 def unsupported_fields(index: int, rule: Rule | GRPCRule) -> list[str]:
@@ -236,63 +177,27 @@ def _cors_regexes(index: int, rule: Rule) -> list[tuple[str, str]]:
     filters += [(f"{at}.backendRefs[{b}].filters[{k}]", f)
                 for b, ref in enumerate(rule.backend_refs) for k, f in enumerate(ref.filters)]
     return [(f"{where}.cors.allowOrigins[{n}]", regexes.origin_regex(str(origin)))
-            for where, f in filters if f.type == "CORS"
-            for n, origin in enumerate(f.body.get("allowOrigins") or ())]
+            for where, f in filters if isinstance(f, CORSFilter)
+            for n, origin in enumerate(f.allow_origins)]
 
 
-def _rule_fields(rule: Rule, resolve: Callable[[BackendRef], str | None],
-                 unsupported: list[str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
+def _rule_fields(rule: Rule, resolve: Resolve, unsupported: list[str]) -> RuleFields:
+    """The rule's filters, timeouts and retry."""
+    fields = RuleFields()
     for f in rule.filters:
-        apply_filter(f, fields, resolve, unsupported)
+        fields = apply_filter(f, fields, resolve, unsupported)
     request = duration_ms(rule.request_timeout or "")
-    if request:
-        fields["timeout_ms"] = request
     backend = duration_ms(rule.backend_timeout or "")
-    if backend:
-        fields["backend_timeout_ms"] = backend
+    retry = None
     if rule.retry is not None:
         unsupported.extend(envoy_limits.retry_attempts(rule.retry.attempts or 0))
-        fields["retry"] = Retry(rule.retry.attempts or DEFAULT_RETRY_ATTEMPTS,
-                                tuple(sorted(set(rule.retry.codes))),
-                                None if rule.retry.backoff is None
-                                else duration_ms(rule.retry.backoff))
-    return fields
-
-
-def apply_filter(f: HTTPFilter, fields: dict[str, Any],
-                 resolve: Callable[[BackendRef], str | None], unsupported: list[str]) -> None:
-    body = f.body
-    if f.type == "RequestHeaderModifier":
-        fields["request_headers"] = _headers(f, unsupported)
-    elif f.type == "ResponseHeaderModifier":
-        fields["response_headers"] = _headers(f, unsupported)
-    elif f.type == "RequestRedirect":
-        full, prefix = _path_parts(f, unsupported)
-        fields["redirect"] = Redirect(body.get("scheme"), body.get("hostname"), body.get("port"),
-                                      full, prefix, int(body.get("statusCode", 302)))
-    elif f.type == "URLRewrite":
-        full, prefix = _path_parts(f, unsupported)
-        fields["rewrite"] = Rewrite(body.get("hostname"), full, prefix)
-    elif f.type == "RequestMirror":
-        ref = body.get("backendRef") or {}
-        cluster = resolve(BackendRef(str(ref.get("name", "")), ref.get("namespace"),
-                                     str(ref.get("group") or ""), str(ref.get("kind") or "Service"),
-                                     ref.get("port"), 1))
-        fraction = body.get("fraction")
-        percent = (100.0 * fraction.get("numerator", 0) / fraction.get("denominator", 100)
-                   if isinstance(fraction, dict) else float(body.get("percent", 100)))
-        if cluster is not None:
-            fields["mirrors"] = (*fields.get("mirrors", ()), Mirror(cluster, percent))
-    elif f.type == "CORS":
-        def strings(key: str) -> tuple[str, ...]:
-            return tuple(str(v) for v in body.get(key) or ())
-
-        fields["cors"] = Cors(strings("allowOrigins"), strings("allowMethods"),
-                              strings("allowHeaders"), strings("exposeHeaders"),
-                              int(body.get("maxAge", 5)), bool(body.get("allowCredentials", False)))
-    else:
-        unsupported.append(f'filter type "{f.type}" is not supported: remove it')
+        retry = Retry(rule.retry.attempts or DEFAULT_RETRY_ATTEMPTS,
+                      tuple(sorted(set(rule.retry.codes))),
+                      None if rule.retry.backoff is None else duration_ms(rule.retry.backoff))
+    if not (request or backend or retry):
+        return fields
+    return replace(fields, timeout_ms=request or None, backend_timeout_ms=backend or None,
+                   retry=retry)
 
 
 def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Translated,

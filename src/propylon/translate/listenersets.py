@@ -29,7 +29,7 @@ from typing import Any
 
 from propylon.api.core import Secret
 from propylon.api.gateway import GROUP, Gateway, ListenerSet
-from propylon.api.meta import status_conditions
+from propylon.api.meta import StoredCondition, status_conditions, stored_conditions
 from propylon.ir.model import GatewayKey, InfraState, Rejections
 from propylon.translate import conditions as c
 from propylon.translate.gateways import (
@@ -37,6 +37,7 @@ from propylon.translate.gateways import (
     GatewayState,
     ListenerState,
     listener_state,
+    listener_status,
     port_state,
     program_listener,
     program_parent,
@@ -44,6 +45,7 @@ from propylon.translate.gateways import (
 )
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
+from propylon.translate.statuses import ListenerSetStatus
 from propylon.translate.types import Now, StatusUpdate
 
 KIND = "ListenerSet"
@@ -122,8 +124,8 @@ def evaluate(objs: Iterable[dict[str, Any]], gateways: Mapping[tuple[str, str], 
             for key, state in gateways.items()}, out
 
 
-def _previous(obj: dict[str, Any]) -> dict[str, Any]:
-    return {li["name"]: li.get("conditions") or ()
+def _previous(obj: dict[str, Any]) -> dict[str, tuple[StoredCondition, ...]]:
+    return {li["name"]: stored_conditions(li.get("conditions"))
             for li in (obj.get("status") or {}).get("listeners") or ()
             if isinstance(li, dict) and isinstance(li.get("name"), str)}
 
@@ -212,11 +214,7 @@ def status(s: SetState, placements: Mapping[ListenerId, Placements], infra: Infr
         conds.set(c.PROGRAMMED, False, s.reason, s.message)
     else:
         program_parent(conds, KIND, s.listeners, infra)
-    body = {"conditions": conds.as_list(),
-            "listeners": [{"name": li.spec.name,
-                           "supportedKinds": [{"group": GROUP, "kind": k}
-                                              for k in li.supported_kinds],
-                           "attachedRoutes": placements[li.at].attached,
-                           "conditions": li.conditions.as_list()} for li in s.listeners]}
+    body = ListenerSetStatus(conds.as_tuple(),
+                             tuple(listener_status(li, placements) for li in s.listeners))
     return StatusUpdate(str(s.obj.get("apiVersion", "gateway.networking.k8s.io/v1")), KIND,
                         ls.meta.namespace, ls.meta.name, ls.meta.generation, body)

@@ -59,7 +59,8 @@ from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached
 from propylon.translate.placements import ListenerId, Placements, RouteId
-from propylon.translate.types import Now
+from propylon.translate.statuses import ParentStatus
+from propylon.translate.types import Now, StatusUpdate
 
 T = TypeVar("T")
 Key = tuple[Hashable, ...]
@@ -131,12 +132,12 @@ class RouteEntry:
     trace: Trace = ()
     checked: Backends | None = None  # the Backends the trace is known to hold for
     attached_for: tuple[Key, object, int] | None = None  # object_key, rules, context
-    parents: list[dict[str, Any]] = field(default_factory=list)
+    parents: tuple[ParentStatus, ...] = ()
     placed: dict[ListenerId, tuple[Any, ...]] = field(default_factory=dict)
     timed: bool = False  # a condition of `parents` changed: its time is stamped each pass
-    stamped: tuple[Now, list[dict[str, Any]]] | None = None
-    update: Any = None
-    update_for: list[dict[str, Any]] | None = None
+    stamped: tuple[Now, tuple[ParentStatus, ...]] | None = None
+    update: StatusUpdate | None = None
+    update_for: tuple[ParentStatus, ...] | None = None
 
 
 class Memo:
@@ -153,7 +154,7 @@ class Memo:
         self._objects: dict[str, tuple[dict[str, Any], ...]] = {}  # last pass's, per route kind
         self._entries: dict[RouteId, RouteEntry] = {}
         self._objs: dict[RouteId, dict[str, Any]] = {}  # each route's object, as last seen
-        self._updates: dict[RouteId, Any] = {}  # StatusUpdates, routes with our parents only
+        self._updates: dict[RouteId, StatusUpdate] = {}  # routes with our parents only
         self._timed: set[RouteId] = set()
         self._placements: dict[ListenerId, Placements] = {}
         self._backends: Backends | None = None
@@ -288,7 +289,7 @@ class Memo:
 
     def attach(self, rid: RouteId, entry: RouteEntry, obj: dict[str, Any], translated: object,
                context: int, now: Now,
-               run: Callable[..., Attached]) -> list[dict[str, Any]]:
+               run: Callable[..., Attached]) -> tuple[ParentStatus, ...]:
         """The status entries of `run(now=None)` (a route kind's `attach`), or of its last
         outcome; `now` stamped in either way. Placements follow the outcome."""
         key = object_key(obj)
@@ -319,18 +320,18 @@ class Memo:
             entry.stamped = (now, stamp(entry.parents, now))
         return entry.stamped[1]
 
-    def update(self, rid: RouteId, entry: RouteEntry, parents: list[dict[str, Any]],
-               make: Callable[[], T]) -> None:
+    def update(self, rid: RouteId, entry: RouteEntry, parents: tuple[ParentStatus, ...],
+               make: Callable[[], StatusUpdate]) -> None:
         """Keep `make()` (the route's StatusUpdate), the same object while `parents` is; a
         route with no parent of ours has none."""
         if not parents:
             self._updates.pop(rid, None)
             return
-        if entry.update_for is not parents:
+        if entry.update is None or entry.update_for is not parents:
             entry.update, entry.update_for = make(), parents
         self._updates[rid] = entry.update
 
-    def route_statuses(self) -> tuple[Any, ...]:
+    def route_statuses(self) -> tuple[StatusUpdate, ...]:
         """The StatusUpdate of every route with a parent of ours."""
         return tuple(self._updates.values())
 
@@ -392,7 +393,7 @@ def attach_context(gateways: Mapping[tuple[str, str], GatewayState],
                          for n, labels in namespace_labels.items())))
 
 
-def _echoed(obj: dict[str, Any], entry: RouteEntry) -> list[dict[str, Any]] | None:
+def _echoed(obj: dict[str, Any], entry: RouteEntry) -> tuple[ParentStatus, ...] | None:
     """What the entry last gave, when `obj`'s status holds exactly that as our controller's
     entries (the status writer wrote it); otherwise None. Attachment reads the status only to
     keep the lastTransitionTime of conditions that did not change, so attaching again would
@@ -402,10 +403,10 @@ def _echoed(obj: dict[str, Any], entry: RouteEntry) -> list[dict[str, Any]] | No
     given = entry.stamped[1] if entry.timed and entry.stamped else entry.parents
     if not given:
         return given
-    controller = given[0].get("controllerName")
+    controller = given[0].controller_name
     written = [p for p in (obj.get("status") or {}).get("parents") or ()
                if isinstance(p, dict) and p.get("controllerName") == controller]
-    return given if written == given else None
+    return given if written == [p.to_json() for p in given] else None
 
 
 def _falses(flags: list[bool]) -> list[int]:

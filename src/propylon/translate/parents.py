@@ -17,8 +17,9 @@ its reason). If some are left, what the route kind's translation says (`Attachin
 Accepted False, UnsupportedValue, for a value this implementation does not serve; otherwise
 Accepted True (and PartiallyInvalid True when rules were left out), and the kind's attachment
 for each listener left. ResolvedRefs then comes from the backend references the translation
-refused (`_set_resolved_refs`). The result is an `Attached` value: one status entry per
-parentRef with our controllerName, in parentRef order, and every (listener, attachment) made.
+refused (`_set_resolved_refs`). The result is an `Attached` value: one status entry
+(`statuses.ParentStatus`) per parentRef with our controllerName, in parentRef order, and every
+(listener, attachment) made.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from typing import Any, Protocol
 
 from propylon.api.gateway import GROUP
 from propylon.api.httproute import ParentRef
-from propylon.api.meta import ObjectMeta
+from propylon.api.meta import ObjectMeta, stored_conditions
 from propylon.translate import conditions as c
 from propylon.translate.backends import Refused
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.hostnames import route_hostnames
 from propylon.translate.listenersets import SetState
+from propylon.translate.statuses import ObjectRef, ParentStatus
 from propylon.translate.types import Now
 
 METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -60,7 +62,7 @@ Placed = tuple[ListenerState, Any]  # a listener and the attachment a route made
 class Attached:
     """What attaching one route gave: our status entries for `parents`, and its attachments."""
 
-    parents: list[dict[str, Any]]
+    parents: tuple[ParentStatus, ...]
     placed: tuple[Placed, ...]
 
 
@@ -82,7 +84,7 @@ def attach_parents(obj: dict[str, Any], route: Routed, how: Attaching,
                    now: Now | None,
                    listener_sets: Mapping[tuple[str, str], SetState] | None) -> Attached:
     """Attach `route` to each parent of ours it names."""
-    previous = {ref_key(p.get("parentRef") or {}): p.get("conditions") or ()
+    previous = {ref_key(p.get("parentRef") or {}): stored_conditions(p.get("conditions"))
                 for p in (obj.get("status") or {}).get("parents") or ()
                 if isinstance(p, dict) and p.get("controllerName") == controller}
     parents = []
@@ -95,8 +97,8 @@ def attach_parents(obj: dict[str, Any], route: Routed, how: Attaching,
             gateways.get(key) if ref.kind == "Gateway" else (listener_sets or {}).get(key))
         if parent is None:
             continue
-        status_ref = ref.status_ref(route.meta.namespace)
-        conds = c.Conditions(previous.get(ref_key(status_ref), ()), route.meta.generation, now)
+        status_ref = ObjectRef.parent(ref, route.meta.namespace)
+        conds = c.Conditions(previous.get(status_ref.key(), ()), route.meta.generation, now)
         if isinstance(parent, SetState) and not parent.accepted:
             conds.set(c.ACCEPTED, False, c.NOT_ALLOWED_BY_LISTENERS,
                       f'ListenerSet "{key[0]}/{key[1]}" is not accepted by its Gateway: see its '
@@ -106,9 +108,8 @@ def attach_parents(obj: dict[str, Any], route: Routed, how: Attaching,
                                          namespace_labels, conds)
             placed += _attach(how, matched, conds)
         _set_resolved_refs(how.refused, conds)
-        parents.append({"parentRef": status_ref, "controllerName": controller,
-                        "conditions": conds.as_list()})
-    return Attached(parents, tuple(placed))
+        parents.append(ParentStatus(status_ref, controller, conds.as_tuple()))
+    return Attached(tuple(parents), tuple(placed))
 
 
 def _attach(how: Attaching, matched: list[tuple[ListenerState, tuple[str, ...]]],
@@ -126,7 +127,8 @@ def _attach(how: Attaching, matched: list[tuple[ListenerState, tuple[str, ...]]]
 
 
 def ref_key(ref: dict[str, Any]) -> tuple[object, ...]:
-    """A status parentRef as a key: group, kind, namespace, name, sectionName, port."""
+    """A stored status parentRef (JSON) as a key: group, kind, namespace, name, sectionName,
+    port (`ObjectRef.key()`)."""
     return (ref.get("group"), ref.get("kind"), ref.get("namespace"), ref.get("name"),
             ref.get("sectionName"), ref.get("port"))
 

@@ -26,9 +26,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from propylon.api.meta import stored_conditions
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections
 from propylon.translate import conditions as c
 from propylon.translate.parents import ref_key
+from propylon.translate.statuses import ParentStatus, RouteStatus
 from propylon.translate.types import Now, StatusUpdate
 
 ROUTE_KINDS = {"httproute": "HTTPRoute", "grpcroute": "GRPCRoute"}
@@ -104,25 +106,26 @@ def _route_update(update: StatusUpdate, obj: dict[str, Any],
                   gateway_of: Mapping[tuple[str, str], GatewayKey], now: Now) -> StatusUpdate:
     rules = len((obj.get("spec") or {}).get("rules") or ()) or 1
     previous = {(p.get("controllerName"), ref_key(p.get("parentRef") or {})):
-                p.get("conditions") or ()
+                stored_conditions(p.get("conditions"))
                 for p in (obj.get("status") or {}).get("parents") or () if isinstance(p, dict)}
-    parents = []
-    for entry in update.status.get("parents", ()):
-        ref = entry["parentRef"]
-        where = (ref.get("namespace"), ref.get("name"))
-        gateway = (GatewayKey(*where) if ref.get("kind", "Gateway") == "Gateway"
-                   else gateway_of.get(where))
+    if not isinstance(update.status, RouteStatus):
+        return update
+    parents: list[ParentStatus] = []
+    for entry in update.status.parents:
+        ref = entry.ref
+        where = (ref.namespace, ref.name)
+        gateway = GatewayKey(*where) if ref.kind == "Gateway" else gateway_of.get(where)
         found = refused.get(gateway) if gateway is not None else None
         if found is None:
             parents.append(entry)
             continue
-        conds = c.Conditions(previous.get((entry.get("controllerName"), ref_key(ref)), ()),
+        conds = c.Conditions(previous.get((entry.controller_name, ref.key()), ()),
                              update.generation, now)
         translated_drops = ""  # rules translation already dropped (a regex RE2 refuses...)
-        for cond in entry["conditions"]:
-            conds.set(cond["type"], cond["status"] == "True", cond["reason"], cond["message"])
-            if cond["type"] == c.PARTIALLY_INVALID and cond["status"] == "True":
-                translated_drops = f'{cond["message"]}; '
+        for cond in entry.conditions:
+            conds.set(cond.type, cond.status, cond.reason, cond.message)
+            if cond.type == c.PARTIALLY_INVALID and cond.status:
+                translated_drops = f"{cond.message}; "
         dropped, clusters = found
         if dropped:
             text = "; ".join(f"rule {i}: {m}" for i, m in sorted(dropped.items()))
@@ -137,5 +140,5 @@ def _route_update(update: StatusUpdate, obj: dict[str, Any],
         if clusters:
             conds.set(c.RESOLVED_REFS, False, c.UNSUPPORTED_VALUE,
                       "Envoy refused " + "; ".join(clusters))
-        parents.append({**entry, "conditions": conds.as_list()})
-    return replace(update, status={**update.status, "parents": parents})
+        parents.append(replace(entry, conditions=conds.as_tuple()))
+    return replace(update, status=RouteStatus(tuple(parents)))

@@ -1,7 +1,9 @@
 """How a `StatusUpdate` is merged into an object's stored status: the one definition, used by
 the status writer (`propylon.controller.status`) and by `propylon translate`'s offline preview.
 
-`wanted_status(current, update, controller_name)` is the full status an object must have:
+`wanted_status(current, update, controller_name)` is the full status an object must have, as
+JSON: the one place a typed status (`statuses`) turns into what the API server stores
+(`to_json()`):
 - For GatewayClass, Gateway and ListenerSet it is the update's status: the whole status is this
   controller's, and a field the update lacks is gone.
 - For routes and policies (`parents` / `ancestors`) it is the current status with the entries
@@ -19,14 +21,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from propylon.translate.types import Status
+
 ENTRY_LISTS = ("parents", "ancestors")
 _NO_ENTRY = object()  # the identity of a list item that is not an entry
 
 
-def wanted_status(current: dict[str, Any] | None, update: dict[str, Any],
+def wanted_status(current: dict[str, Any] | None, status: Status,
                   controller_name: str) -> dict[str, Any]:
-    """The full status an object must have, given its current status and our update."""
+    """The full status an object must have, given its current status and our update's."""
     current = current or {}
+    update = status.to_json()
     wanted = update
     if any(k in update for k in ENTRY_LISTS):
         wanted = dict(current)

@@ -77,6 +77,7 @@ from propylon.translate.parameters import Resolver
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants
 from propylon.translate.rejections import refuse_routes
+from propylon.translate.statuses import ParentStatus, RouteStatus
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
 # what `Backends` reads: while these objects are the same, last pass's answers hold
@@ -253,9 +254,9 @@ def _irs(snapshot: Snapshot, memo: Memo, states: Mapping[Key, GatewayState],
 
 
 def _route_update(obj: dict[str, Any], kind: str, meta: ObjectMeta,
-                  parents: list[dict[str, Any]]) -> StatusUpdate:
+                  parents: tuple[ParentStatus, ...]) -> StatusUpdate:
     return StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")), kind,
-                        meta.namespace, meta.name, meta.generation, {"parents": parents})
+                        meta.namespace, meta.name, meta.generation, RouteStatus(parents))
 
 
 def _infra_ir(key: GatewayKey, state: GatewayState, proxy: ProxyParameters) -> InfraIR:

@@ -5,8 +5,8 @@ returned (kind -> objects), plus what the infrastructure manager reports for eac
 what each Gateway's Envoys refused (`ir.Rejections`, reported by the xDS server). The
 translator decodes them with `propylon.api` and never mutates them.
 
-A `Result` holds the status each object must have (`StatusUpdate`, data applied by the one
-status writer), the per-Gateway IR for xDS, and the per-Gateway InfraIR for the infrastructure
+A `Result` holds the status each object must have (`StatusUpdate`, a typed status from
+`statuses` that the one status writer applies as its `to_json()`), the per-Gateway IR for xDS, and the per-Gateway InfraIR for the infrastructure
 manager.
 """
 
@@ -58,6 +58,12 @@ class Snapshot:
         return tuple(self.objects.get(kind, ()))
 
 
+class Status(Protocol):
+    """A status as a frozen value (`statuses`); `to_json()` is what the API server stores."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class StatusUpdate:
     """The status one object must have.
@@ -72,7 +78,7 @@ class StatusUpdate:
     namespace: str | None
     name: str
     generation: int
-    status: dict[str, Any]
+    status: Status
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,12 @@ class EnvoyProcess:
                 return f"was killed by signal {-code}"
         return f"exited with code {code}"
 
+    def exit_code(self) -> int | None:
+        """Our child's exit code, 128 + the signal if a signal ended it; None if not known
+        (an adopted process, or one still running)."""
+        code = self.child.poll() if self.child is not None else None
+        return None if code is None else 128 - code if code < 0 else code
+
     def killed(self) -> bool:
         """Whether our child was ended by a signal (its log then says nothing about why)."""
         code = self.child.poll() if self.child is not None else None

@@ -8,7 +8,10 @@ it, so that `kubectl get pods,svc -l gateway.networking.k8s.io/gateway-name=<gat
   its container's image is the Envoy executable and its ports are where the listener ports are
   really bound; the annotation `propylon.dev/pid` holds the process id. Its status: phase
   Running while a process exists (else Pending), conditions Ready and ContainersReady following
-  the Envoy's readiness (with the reason it is not ready), `podIP` the Gateway's address;
+  the Envoy's readiness (with the reason it is not ready), `podIP` the Gateway's address, and
+  the container's status as a kubelet reports it (ready, running or waiting, `restartCount` the
+  times the Envoy died and was started again, `lastState` how it last ended), so `kubectl get
+  pods` shows READY 1/1 and RESTARTS as on a cluster;
 - a Service of the same name, type LoadBalancer, one port per listener port (`targetPort` the
   port really bound), `status.loadBalancer.ingress[0].ip` the Gateway's address; none when the
   Gateway has no listener (a Service needs a port).
@@ -36,11 +39,23 @@ MAX_NAME = 63  # a Service name is a DNS label
 
 
 @dataclass(frozen=True)
+class Exit:
+    """How an Envoy process last ended: when (RFC 3339) and its exit code (128 + the signal for
+    one killed by a signal, as a container runtime reports it)."""
+
+    finished_at: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
 class Process:
-    """The Envoy process of a Gateway: its pid (None while none runs) and executable."""
+    """The Envoy process of a Gateway: its pid (None while none runs), executable, how many
+    times it died and was started again, and how it last ended (None if unknown or never)."""
 
     pid: int | None
     executable: str
+    restarts: int = 0
+    last_exit: Exit | None = None
 
 
 def object_name(key: GatewayKey) -> str:
@@ -86,10 +101,25 @@ def pod(ir: InfraIR, state: InfraState, owner: Owner,
         for condition in conditions:
             condition.update(reason="ContainersNotReady", message=state.message or "not ready")
     status: dict[str, Any] = {"phase": "Running" if process.pid is not None else "Pending",
-                              "conditions": conditions}
+                              "conditions": conditions,
+                              "containerStatuses": [_container_status(state, process)]}
     if state.address:
         status.update(podIP=state.address, podIPs=[{"ip": state.address}])
     return obj, status
+
+
+def _container_status(state: InfraState, process: Process) -> dict[str, Any]:
+    """The Envoy as a kubelet reports a container, so `kubectl get pods` shows READY 1/1 and
+    RESTARTS as on a cluster."""
+    status: dict[str, Any] = {
+        "name": "envoy", "image": process.executable, "imageID": "", "ready": state.ready,
+        "started": process.pid is not None, "restartCount": process.restarts,
+        "state": ({"running": {}} if process.pid is not None
+                  else {"waiting": {"reason": "ContainerCreating"}})}
+    if process.last_exit is not None:
+        status["lastState"] = {"terminated": {"exitCode": process.last_exit.exit_code,
+                                              "finishedAt": process.last_exit.finished_at}}
+    return status
 
 
 def service(ir: InfraIR, state: InfraState,

@@ -117,8 +117,10 @@ class HostInfra:
 
     def process(self, key: GatewayKey) -> Process:
         """The Envoy process of a managed Gateway (pid None while none runs)."""
-        running = self._gateways[key].supervisor.process
-        return Process(None if running is None else running.pid, self._envoy_path)
+        supervisor = self._gateways[key].supervisor
+        running = supervisor.process
+        return Process(None if running is None else running.pid, self._envoy_path,
+                       supervisor.restarts, supervisor.last_exit)
 
     async def close(self, stop_proxies: bool = True) -> None:
         """Stop managing; with `stop_proxies` also stop every Envoy (and wait for them)."""

@@ -10,7 +10,8 @@ proxy's directory, else launches a new one, then runs a watch loop as an asyncio
   a new one. A launch that fails (binary gone, directory unwritable) is retried the same way.
   Between two admin polls the process is checked every 50 ms (signal 0 or `waitpid`, no
   request), so that a death is seen at once.
-Every change of (ready, message) calls `on_change`.
+Every change of (ready, message) calls `on_change`. Deaths are counted (`restarts`) and the last
+one's time and exit code kept (`last_exit`), which the Envoy's Pod shows as its container's.
 
 `stop(terminate=True)` ends the loop and stops Envoy (SIGTERM, then SIGKILL); with
 `terminate=False` Envoy keeps running for the next control plane to adopt.
@@ -23,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ import aiohttp
 
 from propylon.infra.host.envoy_admin import admin_session, admin_status
 from propylon.infra.host.envoy_process import EnvoyProcess, adopt, launch
+from propylon.infra.host.host_objects import Exit
 from propylon.ir.model import GatewayKey
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,8 @@ class ProxySupervisor:
         self.ready = False
         self.message = "starting Envoy"
         self._failures = 0
+        self.restarts = 0  # deaths, each followed by a new launch
+        self.last_exit: Exit | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> bool:
@@ -138,6 +143,11 @@ class ProxySupervisor:
 
     def _on_exit(self, process: EnvoyProcess) -> None:
         self._failures += 1
+        self.restarts += 1
+        code = process.exit_code()
+        if code is not None:
+            finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.last_exit = Exit(finished, code)
         last_line = "" if process.killed() else process.last_log_line()
         detail = f"; its log ends with: {last_line}" if last_line else ""
         log.warning("Envoy pid %s for Gateway %s %s", process.pid, self.key,

@@ -53,6 +53,7 @@ from propylon.translate.policies.attachment import (
     Scope,
     attach,
 )
+from propylon.translate.statuses import PolicyStatus
 from propylon.translate.types import Now, StatusUpdate, Store
 
 API_VERSION = f"{GROUP}/v1alpha1"
@@ -128,7 +129,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                        now, previous)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
-                                     policy.meta.generation, {"ancestors": list(entries)})
+                                     policy.meta.generation, PolicyStatus(entries))
                         for policy, entries in found.statuses)
     governing = [(found, APPLY[kind]) for kind, found in by_kind.items()
                  if kind in APPLY and found.attached]

@@ -43,8 +43,10 @@ from propylon.api.envoygateway import (
     TargetRef,
 )
 from propylon.api.gateway import LabelSelector
+from propylon.api.meta import stored_conditions
 from propylon.translate import conditions as c
 from propylon.translate.gateways import GatewayState
+from propylon.translate.statuses import ObjectRef, ParentStatus
 from propylon.translate.types import Now
 
 ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
@@ -97,7 +99,7 @@ class RouteInfo:
 
 @dataclass
 class _Ancestor:
-    ref: dict[str, str]
+    ref: ObjectRef
     conditions: dict[str, tuple[bool, str, str]] = field(default_factory=dict)
 
 
@@ -107,7 +109,7 @@ class Attachments:
 
     kind: str
     attached: Mapping[Scope, Policy]
-    statuses: tuple[tuple[Policy, tuple[dict[str, Any], ...]], ...]  # (policy, ancestors)
+    statuses: tuple[tuple[Policy, tuple[ParentStatus, ...]], ...]  # (policy, ancestors)
 
     def effective(self, gateway: Key, listener: str | None, route: Scope,
                   rule: str | None) -> tuple[Policy, Policy | None] | None:
@@ -160,14 +162,14 @@ def attach(kind: str, policies: Iterable[Policy], gateways: Mapping[Key, Gateway
     statuses = []
     for policy in ordered:
         entries = []
-        old = {_ref_key(a.get("ancestorRef") or {}): a.get("conditions") or ()
+        old = {_ref_key(a.get("ancestorRef") or {}): stored_conditions(a.get("conditions"))
                for a in previous.get(policy.key, ())}
-        for key, ancestor in sorted(ancestors[policy.key].items()):
+        for key, ancestor in sorted(ancestors[policy.key].items(),
+                                    key=lambda item: tuple(str(k) for k in item[0])):
             conds = c.Conditions(old.get(key, ()), policy.meta.generation, now)
             for type_, (status, reason, message) in ancestor.conditions.items():
                 conds.set(type_, status, reason, message)
-            entries.append({"ancestorRef": ancestor.ref, "controllerName": controller_name,
-                            "conditions": conds.as_list()})
+            entries.append(ParentStatus(ancestor.ref, controller_name, conds.as_tuple()))
         statuses.append((policy, tuple(entries)))
     return Attachments(kind, attached, tuple(statuses))
 
@@ -251,15 +253,14 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
 
 def _ancestor(namespace: str, name: str, section: str | None,
               ancestors: dict[tuple[Any, ...], _Ancestor]) -> _Ancestor:
-    ref = {"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": namespace, "name": name}
-    if section:
-        ref["sectionName"] = section
-    return ancestors.setdefault(_ref_key(ref), _Ancestor(ref))
+    ref = ObjectRef(GATEWAY_GROUP, "Gateway", namespace, name, section or None)
+    return ancestors.setdefault(ref.key(), _Ancestor(ref))
 
 
 def _ref_key(ref: Mapping[str, Any]) -> tuple[Any, ...]:
+    """`ObjectRef.key()` of an ancestorRef as stored."""
     return (ref.get("group"), ref.get("kind"), ref.get("namespace"), ref.get("name"),
-            ref.get("sectionName"))
+            ref.get("sectionName"), ref.get("port"))
 
 
 def _overrides(kind: str, attached: Mapping[Scope, Policy],
@@ -299,7 +300,7 @@ def _overrides(kind: str, attached: Mapping[Scope, Policy],
             if policy.merge_type and scope.section is None:
                 merged_into.setdefault(parent.key, set()).add(label)
                 for ancestor in ancestors[policy.key].values():
-                    if (ancestor.ref["namespace"], ancestor.ref["name"]) == (g_ns, g_name):
+                    if (ancestor.ref.namespace, ancestor.ref.name) == (g_ns, g_name):
                         ancestor.conditions[MERGED] = (
                             True, MERGED, f"Merged with policy {parent.meta.namespace}/"
                                           f"{parent.meta.name}")
