@@ -137,10 +137,12 @@ def test_managed_fields_and_raw_extensions_are_inlined_json(schema: protoschema.
 
 
 def test_every_served_builtin_kind_has_a_message(schema: protoschema.Schema) -> None:
-    # The Gateway API and Propylon's kinds are custom resources, sent as JSON. kubectl has no
-    # typed command for CRDs and admission policies either, and ../shared has no definitions of
-    # them: a protobuf body of one gets the 415 of `test_envelopes_that_do_not_decode`.
-    json_only = (crds.GATEWAY_GROUP, crds.PROPYLON_GROUP, crds.CRD_GROUP, crds.ADMISSION_GROUP)
+    # The Gateway API, Envoy Gateway and Propylon kinds are custom resources, sent as JSON.
+    # kubectl has no typed command for CRDs and admission policies either, and ../shared has no
+    # definitions of them: a protobuf body of one gets the 415 of
+    # `test_envelopes_that_do_not_decode`.
+    json_only = (crds.GATEWAY_GROUP, crds.ENVOY_GATEWAY_GROUP, crds.PROPYLON_GROUP,
+                 crds.CRD_GROUP, crds.ADMISSION_GROUP)
     builtin = [k for k in crds.builtin_kinds(True) if k.group not in json_only]
     assert {k.kind for k in builtin} >= {"Namespace", "Secret", "ConfigMap", "Service",
                                          "Deployment", "Pod", "EndpointSlice", "Lease"}
