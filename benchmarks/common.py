@@ -160,17 +160,17 @@ class Api:
     async def get(self, kind: str, name: str, namespace: str | None = NS) -> dict[str, Any]:
         return await self.client.get(resource_class(by_kind(kind)), name, namespace=namespace)
 
-    async def gateway_address(self, timeout: float = 60.0) -> str:
-        """The address of Gateway `bench` once it is Programmed."""
+    async def gateway_address(self, timeout: float = 60.0, name: str = GATEWAY) -> str:
+        """The address of Gateway `name` once it is Programmed."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = (await self.get("Gateway", GATEWAY)).get("status", {})
+            status = (await self.get("Gateway", name)).get("status", {})
             programmed = any(c.get("type") == "Programmed" and c.get("status") == "True"
                              for c in status.get("conditions", []))
             if programmed and status.get("addresses"):
                 return str(status["addresses"][0]["value"])
             await asyncio.sleep(0.05)
-        raise TimeoutError("Gateway bench was not Programmed in time")
+        raise TimeoutError(f"Gateway {name} was not Programmed in time")
 
 
 # --- processes ------------------------------------------------------------------------------
@@ -270,10 +270,15 @@ class Stack:
         return int(self.info["pid"])
 
     def envoy(self) -> dict[str, Any]:
-        """`pid.json` of the (one) Envoy this stack runs: its pid and admin socket path."""
-        for pid_file in sorted((self.state_dir / "envoy").glob("*/pid.json")):
-            return dict(json.loads(pid_file.read_text()))
+        """`pid.json` of the (first) Envoy this stack runs: its pid and admin socket path."""
+        for found in self.envoys():
+            return found
         raise RuntimeError("no Envoy running")
+
+    def envoys(self) -> list[dict[str, Any]]:
+        """`pid.json` of every Envoy this stack runs (one per Gateway)."""
+        return [dict(json.loads(pid_file.read_text()))
+                for pid_file in sorted((self.state_dir / "envoy").glob("*/pid.json"))]
 
     async def stage_marks(self, since: float) -> list[tuple[float, str]]:
         """The stack's `benchmarks.marks` taken since `since` (it runs with `marks=True`)."""

@@ -1,0 +1,178 @@
+"""Data-plane throughput with policies: a Gateway with a SecurityPolicy and a
+BackendTrafficPolicy attached against the same Gateway with none, side by side.
+
+`python -m benchmarks.policies --seconds 10 --rounds 5` runs one stack serving two Gateways,
+`bench` (no policy) and `bench-policies`, each with its own Envoy (one worker, as Propylon
+starts it, pinned to CPU 0), both with the same `--routes` HTTPRoutes to the same nginx backend
+(`return 200 ok`, pinned to CPU 1 with wrk: a backend much faster than the proxy, so the figures
+are the proxy's; a Python backend would cap both paths at its own rate). Attached to
+`bench-policies` (`targetRefs` the Gateway, so every route is governed):
+
+- SecurityPolicy `cors`: `cors` (an allowed origin, methods, headers, exposed headers, max age);
+- BackendTrafficPolicy `retry-timeout`: `retry` (2 retries on connection failures and 503,
+  per-try timeout and back-off) and `timeout` (request timeout, TCP connect timeout).
+
+Every request, on both Gateways, carries `Origin: https://app.bench.test`, so the CORS filter
+does its work (matches the origin, adds the response headers) on each request of the governed
+Gateway. Before measuring, both policies must be Accepted by Propylon and a request to
+`bench-policies` must come back with `access-control-allow-origin` (and one to `bench`
+without), so the run measures what it says. wrk (`-t1 -c50`, HTTP/1.1, keep-alive) measures the
+two Gateways in turn, `--rounds` times, the order swapped every other round so drift hits both;
+each figure is the median over rounds and `ratio` is req/s with policies over req/s without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from benchmarks.common import (
+    GATEWAY,
+    GATEWAY_PORT,
+    NS,
+    Api,
+    Nginx,
+    Report,
+    Stack,
+    free_port,
+    host_of,
+    median,
+    objects,
+)
+from benchmarks.dataplane import CONNECTIONS, cpus, pin
+from benchmarks.scale import all_served
+from benchmarks.wrk import run_wrk
+
+GOVERNED = "bench-policies"
+ORIGIN = "https://app.bench.test"
+EG = "gateway.envoyproxy.io/v1alpha1"
+
+
+def policies(gateway: str) -> list[dict[str, Any]]:
+    """The SecurityPolicy and the BackendTrafficPolicy, both targeting Gateway `gateway`."""
+    target = {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                              "name": gateway}]}
+    return [
+        {"apiVersion": EG, "kind": "SecurityPolicy", "metadata": {"name": "cors", "namespace": NS},
+         "spec": {**target, "cors": {
+             "allowOrigins": [ORIGIN], "allowMethods": ["GET", "POST"],
+             "allowHeaders": ["x-request-id"], "exposeHeaders": ["x-bench"],
+             "maxAge": "600s"}}},
+        {"apiVersion": EG, "kind": "BackendTrafficPolicy",
+         "metadata": {"name": "retry-timeout", "namespace": NS},
+         "spec": {**target,
+                  "retry": {"numRetries": 2,
+                            "retryOn": {"triggers": ["connect-failure", "retriable-status-codes"],
+                                        "httpStatusCodes": [503]},
+                            "perRetry": {"timeout": "2s",
+                                         "backOff": {"baseInterval": "100ms",
+                                                     "maxInterval": "1s"}}},
+                  "timeout": {"http": {"requestTimeout": "10s"},
+                              "tcp": {"connectTimeout": "3s"}}}},
+    ]
+
+
+def with_governed_gateway(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`objs` plus Gateway `bench-policies` (a copy of `bench`) as every route's second
+    parent, and the policies."""
+    out = []
+    for obj in objs:
+        if obj["kind"] == "Gateway":
+            out.append({**obj, "metadata": {**obj["metadata"], "name": GOVERNED}})
+        if obj["kind"] == "HTTPRoute":
+            spec = obj["spec"]
+            obj = {**obj, "spec": {**spec, "parentRefs": [*spec["parentRefs"],
+                                                          {"name": GOVERNED}]}}
+        out.append(obj)
+    return out + policies(GOVERNED)
+
+
+async def accepted(api: Api, kind: str, name: str, timeout: float = 60.0) -> None:
+    """Wait until the policy's ancestor status says Accepted True; fail with its message if it
+    says False."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ancestors = ((await api.get(kind, name)).get("status") or {}).get("ancestors") or []
+        conditions = [c for a in ancestors for c in a.get("conditions", [])
+                      if c.get("type") == "Accepted"]
+        if conditions and all(c["status"] == "True" for c in conditions):
+            return
+        refused = [c for c in conditions if c["status"] == "False"]
+        if refused:
+            raise RuntimeError(f"{kind} {name} not accepted: {refused[0].get('message')}")
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{kind} {name} has no Accepted condition")
+
+
+async def cors_header(address: str, host: str, path: str) -> str | None:
+    """The access-control-allow-origin a request with our Origin gets back."""
+    async with aiohttp.ClientSession() as s, s.get(
+            f"http://{address}:{GATEWAY_PORT}{path}",
+            headers={"Host": host, "Origin": ORIGIN}) as resp:
+        return resp.headers.get("access-control-allow-origin")
+
+
+async def until_cors(address: str, host: str, path: str, want: str | None,
+                     timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (got := await cors_header(address, host, path)) != want:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{address}: access-control-allow-origin {got!r}, not {want!r}")
+        await asyncio.sleep(0.1)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    report = Report("policies", "Data plane with a SecurityPolicy and a BackendTrafficPolicy, "
+                    "HTTP/1.1, wrk -t1 -c50", out=args.out)
+    proxy_cpu, other_cpu = cpus()
+    backend_port = free_port()
+    objs, hosts, _ = objects(args.routes, backend_port)
+    targets = [(host_of(i, hosts), f"/r{i}") for i in range(min(args.routes, 10))]
+    runs: dict[str, list[dict[str, Any]]] = {"none": [], "policies": []}
+    async with Nginx(backend_port, taskset=other_cpu), Stack() as stack, \
+            Api(stack.kubeconfig) as api:
+        await api.create_all(with_governed_gateway(objs))
+        addresses = {"none": await api.gateway_address(name=GATEWAY),
+                     "policies": await api.gateway_address(name=GOVERNED)}
+        for address in addresses.values():
+            await all_served(address, args.routes, hosts)
+        for policy in policies(GOVERNED):
+            await accepted(api, policy["kind"], policy["metadata"]["name"])
+        await until_cors(addresses["policies"], *targets[0], ORIGIN)
+        await until_cors(addresses["none"], *targets[0], None)
+        urls = {name: f"http://{address}:{GATEWAY_PORT}" for name, address in addresses.items()}
+        for envoy in stack.envoys():
+            pin(int(envoy["pid"]), proxy_cpu)
+        for round_ in range(args.rounds):
+            order = list(urls) if round_ % 2 == 0 else list(reversed(urls))
+            for name in order:
+                runs[name].append(await run_wrk(urls[name], targets, args.seconds, CONNECTIONS,
+                                                taskset=other_cpu, headers={"Origin": ORIGIN}))
+    base = median([r["rps"] for r in runs["none"]])
+    for name, figs in runs.items():
+        rps = median([r["rps"] for r in figs])
+        report.add({"path": name, "rps": rps,
+                    "p50_ms": median([r["p50_ms"] for r in figs]),
+                    "p99_ms": median([r["p99_ms"] for r in figs]),
+                    "non_2xx": sum(r["non_2xx"] + r["socket_errors"] for r in figs),
+                    "ratio": rps / base if base else float("nan"),
+                    "rounds_rps": " ".join(f"{r['rps']:.0f}" for r in figs)})
+    report.write([("rps", "path", ["rps"]), ("latency", "path", ["p50_ms", "p99_ms"])])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--routes", type=int, default=10, help="routes of each Gateway")
+    p.add_argument("--out", type=Path, default=Report("", "").out)
+    asyncio.run(main_async(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
