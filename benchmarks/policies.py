@@ -18,7 +18,9 @@ Gateway. Before measuring, both policies must be Accepted by Propylon and a requ
 `bench-policies` must come back with `access-control-allow-origin` (and one to `bench`
 without), so the run measures what it says. wrk (`-t1 -c50`, HTTP/1.1, keep-alive) measures the
 two Gateways in turn, `--rounds` times, the order swapped every other round so drift hits both;
-each figure is the median over rounds and `ratio` is req/s with policies over req/s without.
+each figure is the median over rounds, `ratio` is the median req/s with policies over the median
+without, and `paired_ratio` the median over rounds of the same ratio within one round (the two
+runs of a round are seconds apart, so load from elsewhere on the machine mostly cancels out).
 """
 
 from __future__ import annotations
@@ -161,6 +163,8 @@ async def main_async(args: argparse.Namespace) -> None:
                     "p99_ms": median([r["p99_ms"] for r in figs]),
                     "non_2xx": sum(r["non_2xx"] + r["socket_errors"] for r in figs),
                     "ratio": rps / base if base else float("nan"),
+                    "paired_ratio": median([r["rps"] / b["rps"] for r, b in
+                                            zip(figs, runs["none"], strict=True) if b["rps"]]),
                     "rounds_rps": " ".join(f"{r['rps']:.0f}" for r in figs)})
     report.write([("rps", "path", ["rps"]), ("latency", "path", ["p50_ms", "p99_ms"])])
 

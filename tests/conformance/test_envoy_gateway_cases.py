@@ -26,6 +26,13 @@ def test_a_folder_beside_e2e_is_envoy_gateways_suite() -> None:
     assert (suite.manifests_root, suite.gateway_class, suite.retry_wait_s) == (
         cases.parent / "e2e", EG_GATEWAY_CLASS, 1.0)
     assert CONTROLLER in suite.note
+    # Envoy Gateway's CI install: the class with its EnvoyProxy, made Propylon's
+    kinds = {o["kind"]: o for o in suite.install}
+    assert kinds["GatewayClass"]["spec"] == {"controllerName": CONTROLLER, "parametersRef": {
+        "group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": "proxy-config",
+        "namespace": "envoy-gateway-system"}}
+    assert kinds["EnvoyProxy"]["metadata"] == {"name": "proxy-config",
+                                               "namespace": "envoy-gateway-system"}
     gateway_api = suite_of(shared("conformance", "cases"), CONTROLLER)
     assert gateway_api.gateway_class == "gateway-conformance" and not gateway_api.install
 

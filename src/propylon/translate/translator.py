@@ -137,7 +137,7 @@ def _decoded(snapshot: Snapshot, memo: Memo) -> _Inputs:
         {(s.meta.namespace, s.meta.name): s for s in of("Secret", Secret.decode)},
         {(m.meta.namespace, m.meta.name): m for m in of("ConfigMap", ConfigMap.decode)},
         {n.meta.name: n.meta.label_map for n in of("Namespace", Namespace.decode)},
-        Resolver(snapshot.of("GatewayParameters")))
+        Resolver(snapshot.of("GatewayParameters"), snapshot.of("EnvoyProxy")))
 
 
 def _classes(snapshot: Snapshot, memo: Memo,
