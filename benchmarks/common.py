@@ -270,15 +270,10 @@ class Stack:
         return int(self.info["pid"])
 
     def envoy(self) -> dict[str, Any]:
-        """`pid.json` of the (first) Envoy this stack runs: its pid and admin socket path."""
-        for found in self.envoys():
-            return found
+        """`pid.json` of the (one) Envoy this stack runs: its pid and admin socket path."""
+        for pid_file in sorted((self.state_dir / "envoy").glob("*/pid.json")):
+            return dict(json.loads(pid_file.read_text()))
         raise RuntimeError("no Envoy running")
-
-    def envoys(self) -> list[dict[str, Any]]:
-        """`pid.json` of every Envoy this stack runs (one per Gateway)."""
-        return [dict(json.loads(pid_file.read_text()))
-                for pid_file in sorted((self.state_dir / "envoy").glob("*/pid.json"))]
 
     async def stage_marks(self, since: float) -> list[tuple[float, str]]:
         """The stack's `benchmarks.marks` taken since `since` (it runs with `marks=True`)."""

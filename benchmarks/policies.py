@@ -21,12 +21,16 @@ two Gateways in turn, `--rounds` times, the order swapped every other round so d
 each figure is the median over rounds, `ratio` is the median req/s with policies over the median
 without, and `paired_ratio` the median over rounds of the same ratio within one round (the two
 runs of a round are seconds apart, so load from elsewhere on the machine mostly cancels out).
+`cpu_us_per_req` is the CPU time the Gateway's Envoy spent per request served (user + system,
+from /proc), the proxy's cost per request, which other load on the machine changes much less
+than req/s; `cpu_ratio` compares it with the Gateway without policies.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,7 @@ from benchmarks.common import (
     Nginx,
     Report,
     Stack,
+    cpu_seconds,
     free_port,
     host_of,
     median,
@@ -49,6 +54,8 @@ from benchmarks.common import (
 from benchmarks.dataplane import CONNECTIONS, cpus, pin
 from benchmarks.scale import all_served
 from benchmarks.wrk import run_wrk
+from propylon.infra.host.manager import PROXIES_DIR, proxy_dir_name
+from propylon.ir.model import GatewayKey
 
 GOVERNED = "bench-policies"
 ORIGIN = "https://app.bench.test"
@@ -148,16 +155,24 @@ async def main_async(args: argparse.Namespace) -> None:
         await until_cors(addresses["policies"], *targets[0], ORIGIN)
         await until_cors(addresses["none"], *targets[0], None)
         urls = {name: f"http://{address}:{GATEWAY_PORT}" for name, address in addresses.items()}
-        for envoy in stack.envoys():
-            pin(int(envoy["pid"]), proxy_cpu)
+        pids = {name: envoy_pid(stack, gateway)
+                for name, gateway in (("none", GATEWAY), ("policies", GOVERNED))}
+        for pid in pids.values():
+            pin(pid, proxy_cpu)
         for round_ in range(args.rounds):
             order = list(urls) if round_ % 2 == 0 else list(reversed(urls))
             for name in order:
-                runs[name].append(await run_wrk(urls[name], targets, args.seconds, CONNECTIONS,
-                                                taskset=other_cpu, headers={"Origin": ORIGIN}))
+                before = cpu_seconds(pids[name])
+                fig = await run_wrk(urls[name], targets, args.seconds, CONNECTIONS,
+                                    taskset=other_cpu, headers={"Origin": ORIGIN})
+                fig["cpu_us_per_req"] = ((cpu_seconds(pids[name]) - before) * 1e6
+                                         / fig["requests"] if fig["requests"] else float("nan"))
+                runs[name].append(fig)
     base = median([r["rps"] for r in runs["none"]])
+    base_cpu = median([r["cpu_us_per_req"] for r in runs["none"]])
     for name, figs in runs.items():
         rps = median([r["rps"] for r in figs])
+        cpu = median([r["cpu_us_per_req"] for r in figs])
         report.add({"path": name, "rps": rps,
                     "p50_ms": median([r["p50_ms"] for r in figs]),
                     "p99_ms": median([r["p99_ms"] for r in figs]),
@@ -165,8 +180,17 @@ async def main_async(args: argparse.Namespace) -> None:
                     "ratio": rps / base if base else float("nan"),
                     "paired_ratio": median([r["rps"] / b["rps"] for r, b in
                                             zip(figs, runs["none"], strict=True) if b["rps"]]),
+                    "cpu_us_per_req": cpu,
+                    "cpu_ratio": cpu / base_cpu if base_cpu else float("nan"),
                     "rounds_rps": " ".join(f"{r['rps']:.0f}" for r in figs)})
-    report.write([("rps", "path", ["rps"]), ("latency", "path", ["p50_ms", "p99_ms"])])
+    report.write([("rps", "path", ["rps"]), ("latency", "path", ["p50_ms", "p99_ms"]),
+                  ("cpu", "path", ["cpu_us_per_req"])])
+
+
+def envoy_pid(stack: Stack, gateway: str) -> int:
+    """The pid of the Envoy serving Gateway `gateway`."""
+    pid_file = stack.state_dir / PROXIES_DIR / proxy_dir_name(GatewayKey(NS, gateway)) / "pid.json"
+    return int(json.loads(pid_file.read_text())["pid"])
 
 
 def main() -> None:
