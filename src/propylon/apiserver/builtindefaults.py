@@ -7,7 +7,7 @@ and `Active` phase, a Service's type, affinity, traffic policies and port protoc
 ports, a Pod's (or a Deployment's template's) restart and DNS policies, scheduler, grace period,
 security context, and per container the image pull policy, termination message settings, port
 protocols, probe timings; a Deployment's replicas, rolling update strategy, revision history and
-progress deadline; the protocols of Endpoints' and EndpointSlices' ports. Only absent fields are
+progress deadline; the names and protocols of EndpointSlices' ports. Only absent fields are
 filled (an explicit `replicas: 0` stays). Each kind has one function; `DEFAULTERS` maps a kind to
 it, and kinds without defaults there (ConfigMap, Event, Lease, ServiceAccount) are left as they
 are (a ConfigMap's defaulted empty `data` is not serialized, so it shows nothing).
@@ -260,12 +260,6 @@ def namespace(obj: Obj) -> None:
     _set(_status(obj), {"phase": "Active"})
 
 
-def endpoints(obj: Obj) -> None:
-    """SetDefaults_Endpoints: each subset's ports are TCP unless said."""
-    for subset in _dicts(obj.get("subsets")):
-        _protocols(subset.get("ports"))
-
-
 def endpoint_slice(obj: Obj) -> None:
     """SetDefaults_EndpointPort (discovery/v1): an unnamed port's name is "", TCP unless
     said."""
@@ -278,7 +272,6 @@ DEFAULTERS: dict[tuple[str, str, str], Callable[[Obj], None]] = {
     ("", "v1", "Service"): service,
     ("", "v1", "Secret"): secret,
     ("", "v1", "Namespace"): namespace,
-    ("", "v1", "Endpoints"): endpoints,
     ("apps", "v1", "Deployment"): deployment,
     ("discovery.k8s.io", "v1", "EndpointSlice"): endpoint_slice,
 }
