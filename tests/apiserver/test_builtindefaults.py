@@ -5,12 +5,16 @@ filled, and that what the user set (an explicit zero included) stays."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from propylon.api.kinds import by_kind
 from propylon.apiserver.builtindefaults import fill
+from propylon.apiserver.events import EventHub
+from propylon.apiserver.registry import Registry
+from propylon.apiserver.storage import Storage
 
 POD_SPEC = {"dnsPolicy": "ClusterFirst", "restartPolicy": "Always",
             "schedulerName": "default-scheduler", "securityContext": {},
@@ -182,3 +186,22 @@ def test_kinds_without_defaults_and_malformed_input_are_left_alone() -> None:
     assert filled("Pod", {"spec": "nonsense"}) == {"spec": "nonsense"}
     assert filled("Deployment", {"spec": {"template": {"spec": {"containers": [3]}}}},
                   "apps")["spec"]["template"]["spec"]["containers"] == [3]
+
+
+async def test_objects_stored_before_their_defaults_are_served_with_them(tmp_path: Path
+                                                                         ) -> None:
+    """kube-apiserver defaults what it reads from etcd: a Secret and a Deployment written by
+    an older Propylon (no defaults) come back defaulted, at the resourceVersion they had."""
+    storage = Storage(tmp_path / "state.db")
+    rv = storage.put("secrets", "default", "old", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "old", "namespace": "default"},
+        "data": {}})
+    storage.put("deployments.apps", "default", "web", {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"}, "spec": {"template": {}}})
+    reg = Registry(storage, EventHub(100, storage.resource_version), None)
+    secret = reg.get(by_kind("Secret", ""), "default", "old")
+    assert secret["type"] == "Opaque"
+    assert secret["metadata"]["resourceVersion"] == str(rv)
+    assert reg.get(by_kind("Deployment", "apps"), "default", "web")["spec"]["replicas"] == 1
+    storage.close()
