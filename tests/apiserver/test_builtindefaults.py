@@ -205,3 +205,21 @@ async def test_objects_stored_before_their_defaults_are_served_with_them(tmp_pat
     assert secret["metadata"]["resourceVersion"] == str(rv)
     assert reg.get(by_kind("Deployment", "apps"), "default", "web")["spec"]["replicas"] == 1
     storage.close()
+
+
+async def test_namespace_finalizer_added_on_create_kept_on_update(tmp_path: Path) -> None:
+    """kube-apiserver's Namespace strategy: `kubernetes` added to the finalizers asked for at
+    create; an update cannot change them."""
+    storage = Storage(tmp_path / "state.db")
+    reg = Registry(storage, EventHub(100, storage.resource_version), None)
+    namespaces = by_kind("Namespace", "")
+    created, _ = await reg.create(namespaces, "", {"metadata": {"name": "team"},
+                                                   "spec": {"finalizers": ["example.com/x"]}},
+                                  {}, "Strict")
+    assert created["spec"]["finalizers"] == ["example.com/x", "kubernetes"]
+    updated, _ = await reg.update(namespaces, "", "team", {"metadata": {"name": "team"}}, {},
+                                  "Strict", False)
+    assert updated["spec"]["finalizers"] == ["example.com/x", "kubernetes"]
+    await reg.delete(namespaces, "", "team", None, {})  # deleted at once: the work is done
+    assert storage.get("namespaces", "", "team") is None
+    storage.close()

@@ -95,7 +95,7 @@ async def test_create_namespace_secret_configmap(any_kubectl: Kubectl, server: A
     assert ns == {"apiVersion": "v1", "kind": "Namespace",
                   "metadata": {"name": "team-a",
                                "labels": {"kubernetes.io/metadata.name": "team-a"}},
-                  "spec": {}, "status": {"phase": "Active"}}
+                  "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
     out, secret = await _create(any_kubectl, "create", "secret", "generic", "s1", "-n", "team-a",
                                 "--from-literal=user=admin", "--from-literal=empty=")
     assert out == "secret/s1 created\n"
@@ -165,7 +165,8 @@ async def test_create_deployment_service_expose_run(any_kubectl: Kubectl) -> Non
     assert out == "pod/pod1 created\n"
     assert pod["spec"] == {**POD_SPEC, "enableServiceLinks": True, "containers": [
         {"name": "pod1", "image": "x", "imagePullPolicy": "Always", **CONTAINER}]}
-    assert pod["status"] == {"phase": "Pending"}  # nothing runs Pods in standalone mode
+    # nothing runs Pods in standalone mode; no requests nor limits: BestEffort
+    assert pod["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
     assert "Pending" in (await any_kubectl.ok("get", "pod", "pod1")).splitlines()[1].split()
 
 

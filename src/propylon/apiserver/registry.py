@@ -13,7 +13,8 @@ is a 409 Conflict; the main resource ignores `status` and the `status` subresour
 `status` (kinds with `has_status`); `generation` grows when anything outside metadata and status
 changes; namespaced objects need their Namespace; deleting a Namespace deletes its objects;
 built-in kinds get kube-apiserver's defaults (`builtindefaults`, through `defaulting`) and
-Services their cluster IP and node ports (`serviceallocation`); a new Pod is Pending.
+Services their cluster IP and node ports (`serviceallocation`); a new Pod is Pending, with
+its QoS class (`podstatus`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from propylon.apiserver.errors import (
 from propylon.apiserver.events import Event, EventHub
 from propylon.apiserver.fieldtypes import Shape, shape_of
 from propylon.apiserver.managedfields import apply, record_apply, record_update
+from propylon.apiserver.podstatus import initial_status
 from propylon.apiserver.selectors import Matcher
 from propylon.apiserver.serviceallocation import ServiceAllocation
 from propylon.apiserver.storage import Storage
@@ -83,6 +85,18 @@ def _relabel(info: KindInfo, obj: dict[str, Any]) -> dict[str, Any]:
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     meta = _without(obj.get("metadata", {}), "resourceVersion")
     return {**obj, "metadata": meta}
+
+
+def _namespace_finalizers(namespace: dict[str, Any], old: dict[str, Any] | None
+                          ) -> builtins.list[str]:
+    """kube-apiserver's: a new Namespace gets the `kubernetes` finalizer (whose work, deleting
+    the Namespace's objects, this server does when the Namespace is deleted); an update keeps
+    the finalizers it had (only the finalize subresource changes them)."""
+    if old is not None:
+        return list((old.get("spec") or {}).get("finalizers") or [])
+    asked = (namespace.get("spec") or {}).get("finalizers")
+    finalizers = [f for f in asked if isinstance(f, str)] if isinstance(asked, list) else []
+    return finalizers if "kubernetes" in finalizers else [*finalizers, "kubernetes"]
 
 
 class Registry:
@@ -354,10 +368,14 @@ class Registry:
         """What the server sets beyond its kind's defaults (filled before admission)."""
         if info == crds.CRD:
             obj["status"] = crds.established_status(obj, (old or {}).get("status"))
+        elif info == NAMESPACES and isinstance(obj.get("spec", {}), dict):
+            spec = {k: v for k, v in obj.get("spec", {}).items() if k != "finalizers"}
+            finalizers = _namespace_finalizers(obj, old)
+            obj["spec"] = {**spec, "finalizers": finalizers} if finalizers else spec
         elif info == SERVICES:
             self.services.fill(obj, old)
         elif info == PODS and old is None:
-            obj["status"] = {"phase": "Pending"}  # until a kubelet runs it: none in standalone
+            obj["status"] = initial_status(obj)
 
     @staticmethod
     def _dry_run(query: dict[str, str]) -> bool:
