@@ -36,7 +36,7 @@ METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
 
 # Fields set when absent, per object (the defaults that need no decision). Go leaves a missing
 # string or number as "" or 0, and kube-apiserver fills those; a missing pointer field is nil,
-# and only nil is filled (`POINTERS`: an explicit 0 or false stays).
+# and only nil is filled (`_set(..., pointers=True)`: an explicit 0 or false stays).
 POD_SPEC = {"dnsPolicy": "ClusterFirst", "restartPolicy": "Always",
             "schedulerName": "default-scheduler"}
 POD_SPEC_POINTERS = {"securityContext": {}, "terminationGracePeriodSeconds": 30}
