@@ -13,7 +13,8 @@ no change.
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
-- SecurityPolicy `cors` (`security`).
+- SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
+  listener marked with the filters its routes need).
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
@@ -45,7 +46,7 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import client, security, traffic
+from propylon.translate.policies import authn, client, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -142,6 +143,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
+            ir = authn.with_filters(ir, store)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         out[key] = ir

@@ -1,0 +1,129 @@
+"""A SecurityPolicy's `jwt` and `authorization`, decoded (Envoy Gateway's semantics).
+
+`jwt(raw)` reads `spec.jwt`: its providers (name, issuer, audiences, the JWKS given inline in
+`localJWKS`, `claimToHeaders`, `recomputeRoute`, `extractFrom`) and `optional`.
+`authorization(raw)` reads `spec.authorization`: rules in order, each an action (Allow or Deny)
+with a principal (client CIDRs, headers with the values allowed) and an operation (methods),
+and `defaultAction` (Deny when absent, as in Envoy Gateway). Both return the settings and the
+messages for values that cannot be used, each naming the field and the fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+
+
+@dataclass(frozen=True)
+class JwtProviderSettings:
+    name: str
+    issuer: str | None
+    audiences: tuple[str, ...]
+    jwks: str  # JSON Web Key Set, as given
+    claim_to_headers: tuple[tuple[str, str], ...]  # (claim, header)
+    recompute_route: bool
+    from_headers: tuple[tuple[str, str], ...]  # (header, value prefix)
+    from_cookies: tuple[str, ...]
+    from_params: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    providers: tuple[JwtProviderSettings, ...]
+    optional: bool
+
+
+@dataclass(frozen=True)
+class AuthzRule:
+    """One rule: it matches when every part given matches (any of the CIDRs, every header
+    with any of its values, any of the methods)."""
+
+    allow: bool
+    client_cidrs: tuple[str, ...]
+    headers: tuple[tuple[str, tuple[str, ...]], ...]
+    methods: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AuthzSettings:
+    rules: tuple[AuthzRule, ...]
+    default_allow: bool
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value or () if isinstance(v, str | int))
+
+
+def _list(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value or () if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def jwt(raw: Mapping[str, Any]) -> tuple[JwtSettings, list[str]]:
+    """`spec.jwt` decoded, and what is wrong with it."""
+    errors: list[str] = []
+    providers = []
+    names: set[str] = set()
+    for i, p in enumerate(_list(raw.get("providers"))):
+        path = f"spec.jwt.providers[{i}]"
+        name = str(p.get("name") or "")
+        if not name or name in names:
+            errors.append(f"{path}.name: {name!r} is empty or used twice: give each provider a "
+                          "name of its own")
+        names.add(name)
+        local = p.get("localJWKS") if isinstance(p.get("localJWKS"), Mapping) else {}
+        jwks = str(local.get("inline") or "")
+        if local and (local.get("type") or "Inline") == "Inline":
+            try:
+                keys = json.loads(jwks)
+            except ValueError as exc:
+                keys = None
+                errors.append(f"{path}.localJWKS.inline is not JSON ({exc}): give a JSON Web "
+                              "Key Set, {\"keys\": [...]}")
+            if keys is not None and not (isinstance(keys, dict)
+                                         and isinstance(keys.get("keys"), list)):
+                errors.append(f"{path}.localJWKS.inline is not a JSON Web Key Set: give an "
+                              "object with a \"keys\" list")
+        extract = p.get("extractFrom") if isinstance(p.get("extractFrom"), Mapping) else {}
+        providers.append(JwtProviderSettings(
+            name, str(p["issuer"]) if p.get("issuer") else None, _strings(p.get("audiences")),
+            jwks,
+            tuple((str(c.get("claim", "")), str(c.get("header", "")))
+                  for c in _list(p.get("claimToHeaders"))),
+            bool(p.get("recomputeRoute")),
+            tuple((str(h.get("name", "")), str(h.get("valuePrefix") or ""))
+                  for h in _list(extract.get("headers"))),
+            _strings(extract.get("cookies")), _strings(extract.get("params"))))
+    if not providers:
+        errors.append("spec.jwt.providers is empty: list at least one provider")
+    return JwtSettings(tuple(providers), bool(raw.get("optional"))), errors
+
+
+def authorization(raw: Mapping[str, Any]) -> tuple[AuthzSettings, list[str]]:
+    """`spec.authorization` decoded, and what is wrong with it."""
+    errors: list[str] = []
+    rules = []
+    for i, r in enumerate(_list(raw.get("rules"))):
+        path = f"spec.authorization.rules[{i}]"
+        principal = r.get("principal") if isinstance(r.get("principal"), Mapping) else {}
+        operation = r.get("operation") if isinstance(r.get("operation"), Mapping) else {}
+        cidrs = []
+        for cidr in _strings(principal.get("clientCIDRs")):
+            try:
+                cidrs.append(str(ipaddress.ip_network(cidr, strict=False)))
+            except ValueError:
+                errors.append(f"{path}.principal.clientCIDRs: {cidr!r} is not a CIDR: write it "
+                              "as 192.168.1.0/24 or 2001:db8::/32")
+        headers = tuple((str(h.get("name", "")), _strings(h.get("values")))
+                        for h in _list(principal.get("headers")))
+        methods = _strings(operation.get("methods"))
+        for method in methods:
+            if method not in METHODS:
+                errors.append(f"{path}.operation.methods: {method!r} is not an HTTP method: use "
+                              f"one of {', '.join(METHODS)}")
+        rules.append(AuthzRule(r.get("action") == "Allow", tuple(cidrs), headers, methods))
+    return AuthzSettings(tuple(rules), raw.get("defaultAction") == "Allow"), errors
