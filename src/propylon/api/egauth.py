@@ -1,7 +1,9 @@
 """A SecurityPolicy's `jwt` and `authorization`, decoded (Envoy Gateway's semantics).
 
 `jwt(raw)` reads `spec.jwt`: its providers (name, issuer, audiences, the JWKS given inline in
-`localJWKS`, `claimToHeaders`, `recomputeRoute`, `extractFrom`) and `optional`.
+`localJWKS`, `claimToHeaders`, `recomputeRoute`, `extractFrom`) and `optional`. A `valueRef`
+to a ConfigMap is replaced by its value before (`inline_jwks`); one left is a ConfigMap that
+was not found.
 `authorization(raw)` reads `spec.authorization`: rules in order, each an action (Allow or Deny)
 with a principal (client CIDRs, headers with the values allowed) and an operation (methods),
 and `defaultAction` (Deny when absent, as in Envoy Gateway). Both return the settings and the
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +79,11 @@ def jwt(raw: Mapping[str, Any]) -> tuple[JwtSettings, list[str]]:
         names.add(name)
         local = p.get("localJWKS") if isinstance(p.get("localJWKS"), Mapping) else {}
         jwks = str(local.get("inline") or "")
+        if local.get("type") == "ValueRef":
+            ref = local.get("valueRef") if isinstance(local.get("valueRef"), Mapping) else {}
+            errors.append(f"{path}.localJWKS.valueRef: ConfigMap {ref.get('name')!r} was not "
+                          "found in the policy's namespace, or holds no value: create it with "
+                          "the JSON Web Key Set under the key `jwks`")
         if local and (local.get("type") or "Inline") == "Inline":
             try:
                 keys = json.loads(jwks)
@@ -127,3 +134,23 @@ def authorization(raw: Mapping[str, Any]) -> tuple[AuthzSettings, list[str]]:
                               f"one of {', '.join(METHODS)}")
         rules.append(AuthzRule(r.get("action") == "Allow", tuple(cidrs), headers, methods))
     return AuthzSettings(tuple(rules), raw.get("defaultAction") == "Allow"), errors
+
+
+def inline_jwks(spec: Mapping[str, Any], value: Callable[[str], str | None]) -> dict[str, Any]:
+    """`spec` with each `localJWKS.valueRef` to a ConfigMap replaced by the JWKS `value(name)`
+    gives (the value of its key `jwks`, else its first), when it gives one."""
+    out = dict(spec)
+    jwt_spec = dict(spec.get("jwt") or {})
+    providers = []
+    for p in jwt_spec.get("providers") or ():
+        local = p.get("localJWKS") if isinstance(p, Mapping) else None
+        ref = local.get("valueRef") if isinstance(local, Mapping) else None
+        if isinstance(ref, Mapping) and local.get("type") == "ValueRef" \
+                and ref.get("kind") == "ConfigMap" and not ref.get("group"):
+            found = value(str(ref.get("name") or ""))
+            if found is not None:
+                p = {**p, "localJWKS": {"type": "Inline", "inline": found}}
+        providers.append(p)
+    jwt_spec["providers"] = providers
+    out["jwt"] = jwt_spec
+    return out

@@ -1,5 +1,9 @@
 """A SecurityPolicy's `jwt` and `authorization` on the IR, and the filters they need.
 
+`resolving(decode, config_maps)` decodes SecurityPolicies with each JWKS `valueRef` replaced by
+the value of the ConfigMap it names (its key `jwks`, else its first, as Envoy Gateway reads
+it); a ConfigMap not found leaves the reference, which makes the policy Accepted False.
+
 `governed(route, policy, parent, found)` returns the route entry with `found.jwt` as its JWT
 requirement (each provider named `<policy namespace>/<policy name>/<provider>`, with the
 parent's name too when the policy is merged over one, so two policies never share a name) and
@@ -11,10 +15,13 @@ is last pass's answer while the listeners and route tables are the same objects.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
-from propylon.api.egauth import AuthzSettings, JwtSettings
-from propylon.api.envoygateway import Policy
+from propylon.api.core import ConfigMap
+from propylon.api.egauth import AuthzSettings, JwtSettings, inline_jwks
+from propylon.api.envoygateway import SECURITY_POLICY, Policy
 from propylon.ir.model import (
     Authorization,
     AuthzRule,
@@ -26,6 +33,28 @@ from propylon.ir.model import (
     RouteConfig,
 )
 from propylon.translate.types import Store
+
+
+def _jwks(config_map: ConfigMap | None) -> str | None:
+    if config_map is None or not config_map.data:
+        return None
+    found = config_map.value("jwks")
+    return found if found is not None else config_map.data[0][1]
+
+
+def resolving(decode: Callable[[dict[str, Any]], Policy],
+              config_maps: Mapping[tuple[str, str], ConfigMap],
+              ) -> Callable[[dict[str, Any]], Policy]:
+    """`decode`, with JWKS ConfigMap references resolved (see the module docstring)."""
+    def decoded(obj: dict[str, Any]) -> Policy:
+        policy = decode(obj)
+        if policy.kind != SECURITY_POLICY or '"ValueRef"' not in policy.spec:
+            return policy
+        namespace = policy.meta.namespace
+        spec = inline_jwks(policy.spec_value(),
+                           lambda name: _jwks(config_maps.get((namespace, name))))
+        return Policy.decode({**obj, "spec": spec})
+    return decoded
 
 
 def _jwt(found: JwtSettings, prefix: str) -> Jwt:
