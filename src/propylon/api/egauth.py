@@ -14,11 +14,29 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+
+from propylon.api.formats import duration_ms
+from propylon.api.validation import DURATION
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+
+
+@dataclass(frozen=True)
+class RemoteJwks:
+    """Where the JWKS is fetched: `uri`, from the Service port named by `backendRefs` or by
+    the URI's host (`<service>.<namespace>[.svc[.cluster.local]]`, its port or 80);
+    `namespace` None is the policy's."""
+
+    uri: str
+    namespace: str | None
+    service: str
+    port: int
+    cache_duration_ms: int
 
 
 @dataclass(frozen=True)
@@ -32,6 +50,7 @@ class JwtProviderSettings:
     from_headers: tuple[tuple[str, str], ...]  # (header, value prefix)
     from_cookies: tuple[str, ...]
     from_params: tuple[str, ...]
+    remote: RemoteJwks | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,11 @@ def jwt(raw: Mapping[str, Any]) -> tuple[JwtSettings, list[str]]:
                                          and isinstance(keys.get("keys"), list)):
                 errors.append(f"{path}.localJWKS.inline is not a JSON Web Key Set: give an "
                               "object with a \"keys\" list")
+        remote = None
+        if isinstance(p.get("remoteJWKS"), Mapping):
+            remote = _remote(p["remoteJWKS"], f"{path}.remoteJWKS", errors)
+        elif not local:
+            errors.append(f"{path}: set localJWKS or remoteJWKS: where the keys come from")
         extract = p.get("extractFrom") if isinstance(p.get("extractFrom"), Mapping) else {}
         providers.append(JwtProviderSettings(
             name, str(p["issuer"]) if p.get("issuer") else None, _strings(p.get("audiences")),
@@ -104,10 +128,42 @@ def jwt(raw: Mapping[str, Any]) -> tuple[JwtSettings, list[str]]:
             bool(p.get("recomputeRoute")),
             tuple((str(h.get("name", "")), str(h.get("valuePrefix") or ""))
                   for h in _list(extract.get("headers"))),
-            _strings(extract.get("cookies")), _strings(extract.get("params"))))
+            _strings(extract.get("cookies")), _strings(extract.get("params")), remote))
     if not providers:
         errors.append("spec.jwt.providers is empty: list at least one provider")
     return JwtSettings(tuple(providers), bool(raw.get("optional"))), errors
+
+
+def _remote(raw: Mapping[str, Any], path: str, errors: list[str]) -> RemoteJwks | None:
+    uri = str(raw.get("uri") or "")
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or not parts.hostname:
+        errors.append(f"{path}.uri: {uri!r} is not an http:// URI: Propylon fetches JWKS over "
+                      "plain HTTP only yet; serve it over http://")
+        return None
+    cache = raw.get("cacheDuration", "300s")
+    if not isinstance(cache, str) or not re.match(DURATION, cache):
+        errors.append(f"{path}.cacheDuration: {cache!r} is not a duration: write it as 300s or "
+                      "5m")
+        cache = "300s"
+    refs = _list(raw.get("backendRefs"))
+    if len(refs) > 1:
+        errors.append(f"{path}.backendRefs: Propylon fetches JWKS from one backend: list one")
+    if refs:
+        ref = refs[0]
+        if (ref.get("group") or "") != "" or (ref.get("kind") or "Service") != "Service" \
+                or not isinstance(ref.get("port"), int):
+            errors.append(f"{path}.backendRefs[0]: name a core Service with its port")
+            return None
+        return RemoteJwks(uri, str(ref["namespace"]) if ref.get("namespace") else None,
+                          str(ref.get("name") or ""), ref["port"], duration_ms(cache))
+    labels = parts.hostname.split(".")
+    if len(labels) not in (2, 3, 5) or labels[2:] not in ([], ["svc"], ["svc", "cluster",
+                                                                          "local"]):
+        errors.append(f"{path}.uri: the host {parts.hostname!r} names no Service: write it as "
+                      "<service>.<namespace>[.svc.cluster.local], or add backendRefs")
+        return None
+    return RemoteJwks(uri, labels[1], labels[0], parts.port or 80, duration_ms(cache))
 
 
 def authorization(raw: Mapping[str, Any]) -> tuple[AuthzSettings, list[str]]:

@@ -164,7 +164,8 @@ class JwtProvider:
     Set). `name` is unique in the Gateway; verified claims are copied into headers
     (`claim_to_headers`, (claim, header)), and with `recompute_route` the route is chosen
     again afterwards. Tokens are looked for in the headers, cookies and query parameters
-    given, else in `Authorization: Bearer`."""
+    given, else in `Authorization: Bearer`. Without `jwks`, the keys are fetched from
+    `remote_uri` through the cluster `remote_cluster`, and kept `cache_duration_ms`."""
 
     name: str
     jwks: str = field(repr=False)
@@ -175,6 +176,9 @@ class JwtProvider:
     from_headers: tuple[tuple[str, str], ...] = ()  # (header, value prefix)
     from_cookies: tuple[str, ...] = ()
     from_params: tuple[str, ...] = ()
+    remote_uri: str | None = None
+    remote_cluster: str | None = None
+    cache_duration_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -71,12 +71,13 @@ APPLY: dict[str, Apply] = {BACKEND_TRAFFIC_POLICY: traffic.governed,
 
 @dataclass(frozen=True)
 class Inputs:
-    """The objects this stage reads: policies of each kind, the routes they may target, and
-    the ConfigMaps they may reference."""
+    """The objects this stage reads: policies of each kind, the routes they may target, the
+    ConfigMaps and Service ports they may reference."""
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
     config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
+    services: authn.Services | None = None  # Service ports, for remote JWKS
 
 
 class _Routes:
@@ -119,7 +120,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
     if not any(inputs.policies.get(kind) for kind in POLICY_KINDS):
         return dict(irs), []
     routes = _Routes(inputs.routes)
-    decode = authn.resolving(decode, inputs.config_maps)
+    decode = authn.resolving(decode, inputs.config_maps, inputs.services)
     statuses: list[StatusUpdate] = []
     by_kind: dict[str, Attachments] = {}
     for kind in POLICY_KINDS:
@@ -147,7 +148,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
-            ir = authn.with_filters(ir, store)
+            ir = authn.with_filters(ir, store, inputs.services)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         out[key] = ir

@@ -4,7 +4,9 @@ As Envoy Gateway does, a connection manager carries each filter only when some r
 tables needs it (`ir.Listener.jwt`, `.rbac`), and the filter acts only on the routes that
 name it (`typed_per_filter_config`); other routes pass through untouched.
 
-JWT: the filter holds every provider of the listener's requirements (local JWKS, the token
+JWT: the filter holds every provider of the listener's requirements (local JWKS, or remote
+JWKS fetched through the Service's cluster in the background, so a listener never waits for
+it, and kept for the cache duration; the token
 forwarded to the backend unchanged, its payload in the request's dynamic metadata under the
 provider's name, claims copied into headers, the route recomputed when asked) and one
 requirement per IR `Jwt`, named by `Jwt.name`; a route names its requirement (a token of any
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from envoy.config.core.v3.address_pb2 import CidrRange
 from envoy.config.core.v3.base_pb2 import DataSource
+from envoy.config.core.v3.http_uri_pb2 import HttpUri
 from envoy.config.rbac.v3 import rbac_pb2 as rbac_config
 from envoy.config.route.v3.route_components_pb2 import HeaderMatcher
 from envoy.extensions.filters.http.jwt_authn.v3 import config_pb2 as jwt_pb
@@ -32,14 +35,17 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 )
 from envoy.type.matcher.v3.string_pb2 import StringMatcher
 from google.protobuf.any_pb2 import Any
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.empty_pb2 import Empty
 from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import UInt32Value
 
 from propylon.ir import model as ir
+from propylon.xds.translate.clusters import duration_ms
 
 JWT_FILTER = "envoy.filters.http.jwt_authn"
 RBAC_FILTER = "envoy.filters.http.rbac"
+JWKS_FETCH_TIMEOUT = Duration(seconds=10)
 
 
 def _pack(message: Message) -> Any:
@@ -61,7 +67,6 @@ def http_filters(li: ir.Listener) -> list[hcm_pb.HttpFilter]:
 def _provider(p: ir.JwtProvider) -> jwt_pb.JwtProvider:
     out = jwt_pb.JwtProvider(
         audiences=list(p.audiences),
-        local_jwks=DataSource(inline_string=p.jwks),
         forward=True,
         payload_in_metadata=p.name,
         claim_to_headers=[jwt_pb.JwtClaimToHeader(claim_name=claim, header_name=header)
@@ -74,6 +79,15 @@ def _provider(p: ir.JwtProvider) -> jwt_pb.JwtProvider:
     )
     if p.issuer is not None:
         out.issuer = p.issuer
+    if p.remote_uri is None or p.remote_cluster is None:
+        out.local_jwks.CopyFrom(DataSource(inline_string=p.jwks))
+        return out
+    remote = out.remote_jwks
+    remote.http_uri.CopyFrom(HttpUri(uri=p.remote_uri, cluster=p.remote_cluster,
+                                     timeout=JWKS_FETCH_TIMEOUT))
+    remote.async_fetch.CopyFrom(jwt_pb.JwksAsyncFetch(fast_listener=True))
+    if p.cache_duration_ms is not None:
+        remote.cache_duration.CopyFrom(duration_ms(p.cache_duration_ms))
     return out
 
 
