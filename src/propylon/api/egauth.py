@@ -28,9 +28,10 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE"
 
 @dataclass(frozen=True)
 class RemoteJwks:
-    """Where the JWKS is fetched: `uri`, from the Service port named by `backendRefs` or by
-    the URI's host (`<service>.<namespace>[.svc[.cluster.local]]`, its port or 80);
-    `namespace` None is the policy's."""
+    """Where the JWKS is fetched: `uri`, from the Service port named by `backendRefs` (in the
+    policy's namespace, `namespace` None) or by the URI's host
+    (`<service>.<namespace>[.svc[.cluster.local]]`, its port or 80), as a name in the
+    cluster's DNS would reach it."""
 
     uri: str
     namespace: str | None
@@ -76,6 +77,10 @@ class AuthzSettings:
     default_allow: bool
 
 
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value or () if isinstance(v, str | int))
 
@@ -96,10 +101,10 @@ def jwt(raw: Mapping[str, Any]) -> tuple[JwtSettings, list[str]]:
             errors.append(f"{path}.name: {name!r} is empty or used twice: give each provider a "
                           "name of its own")
         names.add(name)
-        local = p.get("localJWKS") if isinstance(p.get("localJWKS"), Mapping) else {}
+        local = _map(p.get("localJWKS"))
         jwks = str(local.get("inline") or "")
         if local.get("type") == "ValueRef":
-            ref = local.get("valueRef") if isinstance(local.get("valueRef"), Mapping) else {}
+            ref = _map(local.get("valueRef"))
             errors.append(f"{path}.localJWKS.valueRef: ConfigMap {ref.get('name')!r} was not "
                           "found in the policy's namespace, or holds no value: create it with "
                           "the JSON Web Key Set under the key `jwks`")
@@ -119,7 +124,7 @@ def jwt(raw: Mapping[str, Any]) -> tuple[JwtSettings, list[str]]:
             remote = _remote(p["remoteJWKS"], f"{path}.remoteJWKS", errors)
         elif not local:
             errors.append(f"{path}: set localJWKS or remoteJWKS: where the keys come from")
-        extract = p.get("extractFrom") if isinstance(p.get("extractFrom"), Mapping) else {}
+        extract = _map(p.get("extractFrom"))
         providers.append(JwtProviderSettings(
             name, str(p["issuer"]) if p.get("issuer") else None, _strings(p.get("audiences")),
             jwks,
@@ -155,8 +160,13 @@ def _remote(raw: Mapping[str, Any], path: str, errors: list[str]) -> RemoteJwks 
                 or not isinstance(ref.get("port"), int):
             errors.append(f"{path}.backendRefs[0]: name a core Service with its port")
             return None
-        return RemoteJwks(uri, str(ref["namespace"]) if ref.get("namespace") else None,
-                          str(ref.get("name") or ""), ref["port"], duration_ms(cache))
+        if ref.get("namespace"):
+            errors.append(f"{path}.backendRefs[0].namespace: Propylon fetches JWKS from a "
+                          "Service of the policy's namespace: remove it, or name the Service "
+                          "by the URI's host")
+            return None
+        return RemoteJwks(uri, None, str(ref.get("name") or ""), ref["port"],
+                          duration_ms(cache))
     labels = parts.hostname.split(".")
     if len(labels) not in (2, 3, 5) or labels[2:] not in ([], ["svc"], ["svc", "cluster",
                                                                           "local"]):
@@ -172,8 +182,8 @@ def authorization(raw: Mapping[str, Any]) -> tuple[AuthzSettings, list[str]]:
     rules = []
     for i, r in enumerate(_list(raw.get("rules"))):
         path = f"spec.authorization.rules[{i}]"
-        principal = r.get("principal") if isinstance(r.get("principal"), Mapping) else {}
-        operation = r.get("operation") if isinstance(r.get("operation"), Mapping) else {}
+        principal = _map(r.get("principal"))
+        operation = _map(r.get("operation"))
         cidrs = []
         for cidr in _strings(principal.get("clientCIDRs")):
             try:
@@ -199,10 +209,10 @@ def inline_jwks(spec: Mapping[str, Any], value: Callable[[str], str | None]) -> 
     jwt_spec = dict(spec.get("jwt") or {})
     providers = []
     for p in jwt_spec.get("providers") or ():
-        local = p.get("localJWKS") if isinstance(p, Mapping) else None
-        ref = local.get("valueRef") if isinstance(local, Mapping) else None
-        if isinstance(ref, Mapping) and local.get("type") == "ValueRef" \
-                and ref.get("kind") == "ConfigMap" and not ref.get("group"):
+        local = _map(_map(p).get("localJWKS"))
+        ref = _map(local.get("valueRef"))
+        if local.get("type") == "ValueRef" and ref.get("kind") == "ConfigMap" \
+                and not ref.get("group"):
             found = value(str(ref.get("name") or ""))
             if found is not None:
                 p = {**p, "localJWKS": {"type": "Inline", "inline": found}}

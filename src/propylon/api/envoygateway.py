@@ -164,7 +164,8 @@ def _target_ref(raw: dict[str, Any], field: str) -> TargetRef:
 
 
 def unsupported(value: Mapping[str, Any], tree: Tree, path: str) -> list[str]:
-    """The paths of the fields of `value` that `tree` does not list."""
+    """The paths of the fields of `value` that `tree` does not list (in each item of a
+    list)."""
     out = []
     for key, child in value.items():
         allowed = tree.get(key)
@@ -172,6 +173,10 @@ def unsupported(value: Mapping[str, Any], tree: Tree, path: str) -> list[str]:
             out.append(f"{path}.{key}")
         elif isinstance(allowed, Mapping) and isinstance(child, Mapping):
             out.extend(unsupported(child, allowed, f"{path}.{key}"))
+        elif isinstance(allowed, Mapping) and isinstance(child, list):
+            for i, item in enumerate(child):
+                if isinstance(item, Mapping):
+                    out.extend(unsupported(item, allowed, f"{path}.{key}[{i}]"))
     return out
 
 

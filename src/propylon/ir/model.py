@@ -215,6 +215,15 @@ class Authorization:
 
 
 @dataclass(frozen=True)
+class AuthFilters:
+    """What the routes of a listener's tables need in its HTTP filter chain: the JWT
+    requirements, and whether any route is authorized by rules."""
+
+    jwt: tuple[Jwt, ...] = ()
+    rbac: bool = False
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     status: int
     body: str = ""
@@ -377,10 +386,7 @@ class Listener:
     tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
     client_timeouts: ClientTimeouts | None = None
-    # what the routes of its tables need in the HTTP filter chain: the JWT requirements, and
-    # whether any route is authorized by rules
-    jwt: tuple[Jwt, ...] = ()
-    rbac: bool = False
+    auth_filters: AuthFilters | None = None  # None: no route of its tables needs any
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from propylon.api.egauth import (
 )
 from propylon.api.envoygateway import SECURITY_POLICY, Policy, security
 from propylon.ir.model import (
+    AuthFilters,
     Authorization,
     AuthzRule,
     Cluster,
@@ -135,7 +136,7 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     return route
 
 
-def _needs(configs: list[RouteConfig]) -> tuple[tuple[Jwt, ...], bool]:
+def _needs(configs: list[RouteConfig]) -> AuthFilters | None:
     jwts: dict[str, Jwt] = {}
     rbac = False
     for config in configs:
@@ -144,15 +145,15 @@ def _needs(configs: list[RouteConfig]) -> tuple[tuple[Jwt, ...], bool]:
                 if route.jwt is not None:
                     jwts.setdefault(route.jwt.name, route.jwt)
                 rbac = rbac or route.authorization is not None
-    return tuple(jwts[name] for name in sorted(jwts)), rbac
+    if not jwts and not rbac:
+        return None
+    return AuthFilters(tuple(jwts[name] for name in sorted(jwts)), rbac)
 
 
 def _listener(li: Listener, tables: dict[str, RouteConfig]) -> Listener:
     names = [li.route_config] if li.route_config else [c.route_config for c in li.tls_chains]
-    jwt, rbac = _needs([tables[n] for n in names if n in tables])
-    if (jwt, rbac) == (li.jwt, li.rbac):
-        return li
-    return replace(li, jwt=jwt, rbac=rbac)
+    needs = _needs([tables[n] for n in names if n in tables])
+    return li if needs == li.auth_filters else replace(li, auth_filters=needs)
 
 
 def with_filters(ir: GatewayIR, store: Store | None, services: Services | None) -> GatewayIR:
@@ -168,7 +169,8 @@ def with_filters(ir: GatewayIR, store: Store | None, services: Services | None) 
         store.put(key, found)
     listeners = found[2]
     clusters = {c.name: c for c in ir.clusters}
-    for provider in (p for li in listeners for jwt in li.jwt for p in jwt.providers):
+    for provider in (p for li in listeners if li.auth_filters is not None
+                     for jwt in li.auth_filters.jwt for p in jwt.providers):
         name = provider.remote_cluster
         if name is None or name in clusters or services is None:
             continue

@@ -1,7 +1,7 @@
 """IR JWT requirements and authorization rules -> Envoy's `jwt_authn` and `rbac` filters.
 
 As Envoy Gateway does, a connection manager carries each filter only when some route of its
-tables needs it (`ir.Listener.jwt`, `.rbac`), and the filter acts only on the routes that
+tables needs it (`ir.Listener.auth_filters`), and the filter acts only on the routes that
 name it (`typed_per_filter_config`); other routes pass through untouched.
 
 JWT: the filter holds every provider of the listener's requirements (local JWKS, or remote
@@ -56,10 +56,13 @@ def _pack(message: Message) -> Any:
 
 def http_filters(li: ir.Listener) -> list[hcm_pb.HttpFilter]:
     """The JWT and RBAC filters the routes of `li` need, in Envoy Gateway's order."""
+    needs = li.auth_filters
+    if needs is None:
+        return []
     out = []
-    if li.jwt:
-        out.append(hcm_pb.HttpFilter(name=JWT_FILTER, typed_config=_pack(_jwt_filter(li.jwt))))
-    if li.rbac:
+    if needs.jwt:
+        out.append(hcm_pb.HttpFilter(name=JWT_FILTER, typed_config=_pack(_jwt_filter(needs.jwt))))
+    if needs.rbac:
         out.append(hcm_pb.HttpFilter(name=RBAC_FILTER, typed_config=_pack(rbac_pb.RBAC())))
     return out
 
