@@ -103,11 +103,11 @@ def connection_manager(stat_prefix: str, route_config: str | None,
     return out
 
 
-def _hcm_filter(stat_prefix: str, route_config: str | None,
-                timeouts: ir.ClientTimeouts | None, li: ir.Listener) -> lc.Filter:
+def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
+    manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
+                                 authn.http_filters(li))
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
-                     typed_config=_pack(connection_manager(stat_prefix, route_config, timeouts,
-                                                           authn.http_filters(li))))
+                     typed_config=_pack(manager))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
@@ -135,7 +135,7 @@ def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener) -> lc.FilterChain:
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
-        filters=[_hcm_filter(chain.name, chain.route_config, li.client_timeouts, li)],
+        filters=[_hcm_filter(chain.name, chain.route_config, li)],
         transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
     )
 
@@ -176,7 +176,7 @@ def listener(li: ir.Listener) -> Listener | None:
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config,
-                                                                     li.client_timeouts, li)]))
+                                                                     li)]))
         return out
     if not li.tls_chains and not li.tcp_chains:
         return None
