@@ -1,6 +1,7 @@
 """HTTP filters only where used: a connection manager carries a filter only when some route of
-its own table uses it, in Envoy Gateway's order (fault before CORS, router last), and the
-incremental translator adds and removes it as routes change; Envoy takes the result."""
+its own table uses it, in Envoy Gateway's order (fault, CORS, then the JWT and RBAC filters the
+policy stage marks a listener with, router last), and the incremental translator adds and
+removes it as routes change; Envoy takes the result."""
 
 from __future__ import annotations
 
@@ -65,6 +66,17 @@ def test_filters_follow_the_routes_of_their_own_table_in_envoy_gateways_order() 
         "http": ["envoy.filters.http.fault", "envoy.filters.http.cors", ROUTER]}
     assert _filters(listeners["https"]) == {"a": ["envoy.filters.http.cors", ROUTER],
                                             "b": [ROUTER]}
+
+
+def test_filters_the_listener_is_marked_with_take_their_place_among_the_others() -> None:
+    jwt = ir.Jwt((ir.JwtProvider("ns/p/a", '{"keys": []}'),))
+    gateway = _gateway((_route("p", cors=CORS, fault=FAULT, jwt=jwt,
+                               authorization=ir.Authorization((), True)),), (_route("s"),))
+    marked = dataclasses.replace(gateway.listeners[0], auth_filters=ir.AuthFilters((jwt,), True))
+    gateway = dataclasses.replace(gateway, listeners=(marked,))
+    assert _filters(translate(gateway).listeners["http"])["http"] == [
+        "envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.jwt_authn",
+        "envoy.filters.http.rbac", ROUTER]
 
 
 def test_the_incremental_translator_adds_and_removes_a_filter() -> None:

@@ -15,8 +15,8 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the HTTP filters the routes of its
-table use (`httpfilters`: none when no policy reaches them), and a router that adds no
-`x-envoy-*` headers.
+table use (`httpfilters`, and the JWT and RBAC filters the listener is marked with, `authn`:
+none when no policy reaches them), and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import httpfilters
+from propylon.xds.translate import authn, httpfilters
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -70,10 +70,11 @@ def _pack(message: Message) -> Any:
 
 def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
-                       uses: httpfilters.Uses = httpfilters.NO_USES) -> HCM:
+                       uses: httpfilters.Uses = httpfilters.NO_USES,
+                       filters: list[hcm_pb.HttpFilter] | None = None) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`, with
-    the HTTP filters its routes `uses`; `timeouts` (a ClientTrafficPolicy's) bound how long it
-    waits for clients."""
+    the HTTP filters its routes `uses` and `filters` (`authn.http_filters`) before the router;
+    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -85,7 +86,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         request_headers_timeout=REQUEST_HEADERS_TIMEOUT,
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
         http_filters=[
-            *httpfilters.chain(uses),
+            *httpfilters.chain(uses, filters or ()),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
@@ -104,11 +105,11 @@ def connection_manager(stat_prefix: str, route_config: str | None,
     return out
 
 
-def _hcm_filter(stat_prefix: str, route_config: str | None,
-                timeouts: ir.ClientTimeouts | None, uses: Mapping[str, httpfilters.Uses],
-                ) -> lc.Filter:
-    manager = connection_manager(stat_prefix, route_config, timeouts,
-                                 uses.get(route_config or "", httpfilters.NO_USES))
+def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener,
+                uses: Mapping[str, httpfilters.Uses]) -> lc.Filter:
+    manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
+                                 uses.get(route_config or "", httpfilters.NO_USES),
+                                 authn.http_filters(li))
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
 
@@ -134,12 +135,12 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
 
 
-def _tls_chain(chain: ir.TLSFilterChain, timeouts: ir.ClientTimeouts | None,
+def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener,
                uses: Mapping[str, httpfilters.Uses]) -> lc.FilterChain:
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
-        filters=[_hcm_filter(chain.name, chain.route_config, timeouts, uses)],
+        filters=[_hcm_filter(chain.name, chain.route_config, li, uses)],
         transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
     )
 
@@ -182,13 +183,12 @@ def listener(li: ir.Listener,
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config,
-                                                                     li.client_timeouts, uses)]))
+                                                                     li, uses)]))
         return out
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
-    out.filter_chains.extend(_tls_chain(chain, li.client_timeouts, uses)
-                             for chain in li.tls_chains)
+    out.filter_chains.extend(_tls_chain(chain, li, uses) for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return out
