@@ -8,15 +8,17 @@ starts it, pinned to CPU 0), both with the same `--routes` HTTPRoutes to the sam
 are the proxy's; a Python backend would cap both paths at its own rate). Attached to
 `bench-policies` (`targetRefs` the Gateway, so every route is governed):
 
-- SecurityPolicy `cors`: `cors` (an allowed origin, methods, headers, exposed headers, max age);
+- SecurityPolicy `cors-jwt`: `cors` (an allowed origin, methods, headers, exposed headers, max
+  age) and `jwt` (one provider with a local JWKS: an HS256 key);
 - BackendTrafficPolicy `retry-timeout`: `retry` (2 retries on connection failures and 503,
   per-try timeout and back-off) and `timeout` (request timeout, TCP connect timeout).
 
-Every request, on both Gateways, carries `Origin: https://app.bench.test`, so the CORS filter
-does its work (matches the origin, adds the response headers) on each request of the governed
-Gateway. Before measuring, both policies must be Accepted by Propylon and a request to
+Every request, on both Gateways, carries `Origin: https://app.bench.test` and a JWT the
+provider's key signs, so the CORS filter (matches the origin, adds the response headers) and the
+JWT filter (verifies the token's signature) do their work on each request of the governed
+Gateway. Before measuring, both policies must be Accepted by Propylon, a request to
 `bench-policies` must come back with `access-control-allow-origin` (and one to `bench`
-without), so the run measures what it says. wrk (`-t1 -c50`, HTTP/1.1, keep-alive) measures the
+without) and one without the token must get 401, so the run measures what it says. wrk (`-t1 -c50`, HTTP/1.1, keep-alive) measures the
 two Gateways in turn, `--rounds` times, the order swapped every other round so drift hits both;
 each figure is the median over rounds, `ratio` is the median req/s with policies over the median
 without, and `paired_ratio` the median over rounds of the same ratio within one round (the two
@@ -30,6 +32,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import time
 from pathlib import Path
@@ -60,6 +65,24 @@ from propylon.ir.model import GatewayKey
 GOVERNED = "bench-policies"
 ORIGIN = "https://app.bench.test"
 EG = "gateway.envoyproxy.io/v1alpha1"
+JWT_KEY = b"propylon-benchmark-hs256-key-of-32b"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+JWKS = json.dumps({"keys": [{"kty": "oct", "alg": "HS256", "k": _b64(JWT_KEY)}]})
+
+
+def token() -> str:
+    """A JWT (HS256, subject `bench`) the provider's key verifies."""
+    signed = ".".join(_b64(json.dumps(part).encode())
+                      for part in ({"alg": "HS256", "typ": "JWT"}, {"sub": "bench"}))
+    return f"{signed}.{_b64(hmac.digest(JWT_KEY, signed.encode(), hashlib.sha256))}"
+
+
+HEADERS = {"Origin": ORIGIN, "Authorization": f"Bearer {token()}"}
 
 
 def policies(gateway: str) -> list[dict[str, Any]]:
@@ -67,11 +90,14 @@ def policies(gateway: str) -> list[dict[str, Any]]:
     target = {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
                               "name": gateway}]}
     return [
-        {"apiVersion": EG, "kind": "SecurityPolicy", "metadata": {"name": "cors", "namespace": NS},
-         "spec": {**target, "cors": {
-             "allowOrigins": [ORIGIN], "allowMethods": ["GET", "POST"],
-             "allowHeaders": ["x-request-id"], "exposeHeaders": ["x-bench"],
-             "maxAge": "600s"}}},
+        {"apiVersion": EG, "kind": "SecurityPolicy",
+         "metadata": {"name": "cors-jwt", "namespace": NS},
+         "spec": {**target,
+                  "cors": {"allowOrigins": [ORIGIN], "allowMethods": ["GET", "POST"],
+                           "allowHeaders": ["x-request-id"], "exposeHeaders": ["x-bench"],
+                           "maxAge": "600s"},
+                  "jwt": {"providers": [{"name": "bench", "localJWKS": {
+                      "type": "Inline", "inline": JWKS}}]}}},
         {"apiVersion": EG, "kind": "BackendTrafficPolicy",
          "metadata": {"name": "retry-timeout", "namespace": NS},
          "spec": {**target,
@@ -88,7 +114,7 @@ def policies(gateway: str) -> list[dict[str, Any]]:
 
 def with_governed_gateway(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`objs` plus Gateway `bench-policies` (a copy of `bench`) as every route's second
-    parent, and the policies."""
+    parent."""
     out = []
     for obj in objs:
         if obj["kind"] == "Gateway":
@@ -98,7 +124,7 @@ def with_governed_gateway(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             obj = {**obj, "spec": {**spec, "parentRefs": [*spec["parentRefs"],
                                                           {"name": GOVERNED}]}}
         out.append(obj)
-    return out + policies(GOVERNED)
+    return out
 
 
 async def accepted(api: Api, kind: str, name: str, timeout: float = 60.0) -> None:
@@ -118,20 +144,21 @@ async def accepted(api: Api, kind: str, name: str, timeout: float = 60.0) -> Non
     raise TimeoutError(f"{kind} {name} has no Accepted condition")
 
 
-async def cors_header(address: str, host: str, path: str) -> str | None:
-    """The access-control-allow-origin a request with our Origin gets back."""
+async def answer(address: str, host: str, path: str,
+                 headers: dict[str, str]) -> tuple[int, str | None]:
+    """The status and access-control-allow-origin of a request with `headers`."""
     async with aiohttp.ClientSession() as s, s.get(
-            f"http://{address}:{GATEWAY_PORT}{path}",
-            headers={"Host": host, "Origin": ORIGIN}) as resp:
-        return resp.headers.get("access-control-allow-origin")
+            f"http://{address}:{GATEWAY_PORT}{path}", headers={"Host": host, **headers}) as resp:
+        return resp.status, resp.headers.get("access-control-allow-origin")
 
 
-async def until_cors(address: str, host: str, path: str, want: str | None,
-                     timeout: float = 60.0) -> None:
+async def until_answer(address: str, host: str, path: str, headers: dict[str, str],
+                       want: tuple[int, str | None], timeout: float = 60.0) -> None:
+    """Wait until a request with `headers` gets `want` (status, allowed origin)."""
     deadline = time.monotonic() + timeout
-    while (got := await cors_header(address, host, path)) != want:
+    while (got := await answer(address, host, path, headers)) != want:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{address}: access-control-allow-origin {got!r}, not {want!r}")
+            raise TimeoutError(f"{address}: {got!r}, not {want!r}")
         await asyncio.sleep(0.1)
 
 
@@ -150,10 +177,12 @@ async def main_async(args: argparse.Namespace) -> None:
                      "policies": await api.gateway_address(name=GOVERNED)}
         for address in addresses.values():
             await all_served(address, args.routes, hosts)
+        await api.create_all(policies(GOVERNED))
         for policy in policies(GOVERNED):
             await accepted(api, policy["kind"], policy["metadata"]["name"])
-        await until_cors(addresses["policies"], *targets[0], ORIGIN)
-        await until_cors(addresses["none"], *targets[0], None)
+        await until_answer(addresses["policies"], *targets[0], HEADERS, (200, ORIGIN))
+        await until_answer(addresses["policies"], *targets[0], {"Origin": ORIGIN}, (401, ORIGIN))
+        await until_answer(addresses["none"], *targets[0], HEADERS, (200, None))
         urls = {name: f"http://{address}:{GATEWAY_PORT}" for name, address in addresses.items()}
         pids = {name: envoy_pid(stack, gateway)
                 for name, gateway in (("none", GATEWAY), ("policies", GOVERNED))}
@@ -164,7 +193,7 @@ async def main_async(args: argparse.Namespace) -> None:
             for name in order:
                 before = cpu_seconds(pids[name])
                 fig = await run_wrk(urls[name], targets, args.seconds, CONNECTIONS,
-                                    taskset=other_cpu, headers={"Origin": ORIGIN})
+                                    taskset=other_cpu, headers=HEADERS)
                 fig["cpu_us_per_req"] = ((cpu_seconds(pids[name]) - before) * 1e6
                                          / fig["requests"] if fig["requests"] else float("nan"))
                 runs[name].append(fig)
