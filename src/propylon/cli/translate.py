@@ -13,7 +13,7 @@ ListenerSets; for routes and policies this controller's `parents`/`ancestors` en
 other controllers' entries; an unchanged condition keeps its lastTransitionTime), then, per
 Gateway, the Envoy configuration that would be served to its proxies
 (`propylon.xds.translate.translate()`, each protobuf as JSON via `MessageToDict`), with private
-keys replaced by `REDACTED`: one section per xDS type, `listeners`, `routes`, `virtual_hosts`,
+keys, basic_auth users and api_key_auth keys replaced by `REDACTED`: one section per xDS type, `listeners`, `routes`, `virtual_hosts`,
 `clusters`, `endpoints` and `secrets`. Virtual hosts are printed as the proxy receives them,
 each a VHDS resource of its own next to the route tables (which only name VHDS as their
 source), named `<route table>/<first domain>`.
@@ -49,6 +49,14 @@ if TYPE_CHECKING:
 
 POOL_START = ipaddress.IPv4Address("127.0.10.1")
 REDACTED = "REDACTED"
+_SECRET_SOURCES = ("privateKey", "users")  # DataSource fields holding secrets
+
+
+def _holds_secret(message: dict[str, Any]) -> bool:
+    """Whether the fields of this message named in `_redact` hold secrets: any privateKey,
+    a basic_auth filter's users, an api_key_auth filter's credentials."""
+    kind = str(message.get("@type", ""))
+    return "privateKey" in message or ".basic_auth." in kind or ".api_key_auth." in kind
 
 
 def add_parser(subparsers: Any) -> None:
@@ -159,8 +167,11 @@ def envoy_config(node: str, resources: XdsResources) -> dict[str, Any]:
 
 
 def _redact(value: Any) -> Any:
+    """Private keys, basic_auth users (htpasswd lines) and api_key_auth keys replaced."""
     if isinstance(value, dict):
-        return {k: ({"inlineString": REDACTED} if k == "privateKey" else _redact(v))
+        return {k: ({"inlineString": REDACTED} if k in _SECRET_SOURCES and _holds_secret(value)
+                    else [{**c, "key": REDACTED} for c in v] if k == "credentials"
+                    and _holds_secret(value) else _redact(v))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v) for v in value]

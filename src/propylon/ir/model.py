@@ -146,6 +146,38 @@ class Cors:
 
 
 @dataclass(frozen=True)
+class BasicAuth:
+    """HTTP Basic authentication: `users` in htpasswd form (`name:{SHA}base64`, one a line; kept
+    out of `repr` since it is a Secret's content); after a success the user name is sent to the
+    backend in `forward_username_header` when set."""
+
+    users: str = field(repr=False)
+    forward_username_header: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyAuth:
+    """API key authentication: a request must carry one of `credentials` ((client id, key),
+    keys kept out of `repr`) in the first of `sources` ((header|query|cookie, name)) present;
+    the client id goes to the backend in `forward_client_id_header` when set, and `sanitize`
+    removes the key from the request."""
+
+    credentials: tuple[tuple[str, str], ...] = field(repr=False)
+    sources: tuple[tuple[str, str], ...]
+    forward_client_id_header: str | None = None
+    sanitize: bool = False
+
+
+@dataclass(frozen=True)
+class ListenerAuth:
+    """The authentication filters a listener's routes use: basic auth once per distinct
+    forwarded-username header ("" for none), and API key auth."""
+
+    basic_auth_headers: tuple[str, ...] = ()
+    api_key_auth: bool = False
+
+
+@dataclass(frozen=True)
 class Fault:
     """Faults injected before a route's backends are asked: a delay, and/or an answer with
     `abort_status` (HTTP) or `abort_grpc_status` instead of the backend's, each for a
@@ -185,6 +217,8 @@ class Route:
     retry: Retry | None = None
     cors: Cors | None = None
     fault: Fault | None = None
+    basic_auth: BasicAuth | None = None
+    api_key_auth: ApiKeyAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +353,7 @@ class Listener:
     tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
     client_timeouts: ClientTimeouts | None = None
+    auth: ListenerAuth | None = None  # authentication filters its routes use
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ no change.
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
-- SecurityPolicy `cors` (`security`).
+- SecurityPolicy `cors` (`security`); `basicAuth` and `apiKeyAuth` (`authn`), with the Secrets
+  they name read by `credentials` (`Inputs.secrets`, `Inputs.grants`), and each listener told
+  which authentication filters its routes use.
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
@@ -23,9 +25,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from propylon.api.core import Secret
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
@@ -45,7 +48,7 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import client, security, traffic
+from propylon.translate.policies import authn, client, credentials, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -53,6 +56,7 @@ from propylon.translate.policies.attachment import (
     Scope,
     attach,
 )
+from propylon.translate.references import Grants
 from propylon.translate.statuses import PolicyStatus
 from propylon.translate.types import Now, StatusUpdate, Store
 
@@ -73,6 +77,8 @@ class Inputs:
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+    secrets: Mapping[Key, Secret] = field(default_factory=dict)  # credentials' Secrets
+    grants: Grants = field(default_factory=lambda: Grants(()))
 
 
 class _Routes:
@@ -125,8 +131,11 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                               if isinstance(a, dict)
                               and a.get("controllerName") == controller_name]
                     for o in objects}
-        found = attach(kind, (decode(o) for o in objects), states, routes, controller_name,
-                       now, previous)
+        decoded = (decode(o) for o in objects)
+        if kind == SECURITY_POLICY:
+            decoded = (credentials.resolve(p, inputs.secrets, inputs.grants, store)
+                       for p in decoded)
+        found = attach(kind, decoded, states, routes, controller_name, now, previous)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
                                      policy.meta.generation, PolicyStatus(entries))
@@ -142,6 +151,8 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
+        if SECURITY_POLICY in by_kind and by_kind[SECURITY_POLICY].attached:
+            ir = authn.with_listener_auth(ir, store)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         out[key] = ir
