@@ -5,7 +5,8 @@ listener uses it (`ir.ListenerAuth`), disabled there (`filters`), and each route
 enables it with its own settings in `typed_per_filter_config` (`per_route`), so other routes
 are untouched. basic_auth takes the users per route (`BasicAuthPerRoute`, htpasswd lines
 inline) but the forwarded-username header only at the filter level: one basic_auth filter per
-distinct header (`basic_auth_name`). api_key_auth takes everything per route
+distinct header (`basic_auth_name`), whose filter-level users (which Envoy requires) are a
+placeholder no password matches. api_key_auth takes everything per route
 (`ApiKeyAuthPerRoute`: credentials, key sources in order, forwarding with `hide_credentials`).
 Order, after CORS and faults and before the router: api_key_auth, then basic_auth.
 """
@@ -25,6 +26,9 @@ from propylon.ir import model as ir
 
 BASIC_AUTH_FILTER = "envoy.filters.http.basic_auth"
 API_KEY_AUTH_FILTER = "envoy.filters.http.api_key_auth"
+# basic_auth wants users at the filter level too, though every route enabling it gives its own:
+# one no password can match (its SHA-1 would have to be all zero bytes)
+NO_USERS = "unused:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 
 def _pack(message: Message) -> Any:
@@ -49,7 +53,8 @@ def filters(auth: ir.ListenerAuth | None) -> list[hcm_pb.HttpFilter]:
                                      disabled=True))
     out.extend(hcm_pb.HttpFilter(
         name=basic_auth_name(header),
-        typed_config=_pack(ba.BasicAuth(forward_username_header=header)), disabled=True)
+        typed_config=_pack(ba.BasicAuth(users=DataSource(inline_string=NO_USERS),
+                                       forward_username_header=header)), disabled=True)
         for header in auth.basic_auth_headers)
     return out
 
