@@ -11,7 +11,8 @@ the GatewayClass's parametersRef and the GatewayParameters both name; Secrets wi
 mismatched certificates and keys; ConfigMaps with a CA bundle or not PEM; a BackendTLSPolicy on a
 Service; a ReferenceGrant from any of the kinds that refer across namespaces, to Services,
 Secrets or ConfigMaps; Services and EndpointSlices changed (ports, endpoints, readiness);
-Namespace labels toggled; the statuses of the last result written back (as the status writer
+Namespace labels toggled; Envoy Gateway policies, a SecurityPolicy's basicAuth and apiKeyAuth
+with their Opaque Secrets created, made unusable and deleted; the statuses of the last result written back (as the status writer
 does), or with other condition times (as another writer might); the clock moving on. Half the
 sequences start from `FURNISHED`, a world where every kind is in use and every reference
 resolves, so that edits break references that matter. After every edit, one pass with a
@@ -237,6 +238,20 @@ def _secret(ns: str, pair: str) -> dict[str, Any]:
                      "tls.key": base64.b64encode(key.encode()).decode()}}
 
 
+# what the credentials edit stores: htpasswd lines Envoy checks or not, API keys
+CREDENTIALS = {"users": {".htpasswd": "u1:{SHA}tESsBmE/yNY3lb6a0L6vVQEZNqw=\n"},
+               "users-md5": {".htpasswd": "u1:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/\n"},
+               "keys": {"client1": "key1", "client2": "key2"}}
+
+
+def _credentials(ns: str, which: str) -> dict[str, Any]:
+    """Opaque Secret "users" or "keys" in `ns` holding CREDENTIALS[which]."""
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": which.split("-")[0], "namespace": ns},
+            "data": {k: base64.b64encode(v.encode()).decode()
+                     for k, v in CREDENTIALS[which].items()}}
+
+
 def _config_map(ns: str, valid: bool) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ca", "namespace": ns},
             "data": {"ca.crt": CERTIFICATES["ec-p256"][0] if valid else NOT_PEM}}
@@ -282,7 +297,8 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
-    cluster copy) for a BackendTrafficPolicy, CORS for a SecurityPolicy; `more` merges it."""
+    cluster copy) for a BackendTrafficPolicy, CORS for a SecurityPolicy (with value 3 also basic
+    auth and API keys from the Secrets "users" and "keys"); `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -292,6 +308,11 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
     else:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
+        if value == 3:
+            spec["basicAuth"] = {"users": {"name": "users"},
+                                 **({"forwardUsernameHeader": "X-User"} if more else {})}
+            spec["apiKeyAuth"] = {"credentialRefs": [{"name": "keys"}],
+                                  "extractFrom": [{"headers": ["X-API-KEY"]}]}
     if more and target_kind != "Gateway":
         spec["mergeType"] = "JSONMerge"
     return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": kind,
@@ -321,6 +342,8 @@ edit = st.one_of(
               st.sampled_from((None, 1, 2))),
     st.tuples(st.just("secret"), namespaces, st.sampled_from((None, *CERTIFICATES))),
     st.tuples(st.just("configmap"), namespaces, st.sampled_from((None, True, False))),
+    st.tuples(st.just("credentials"), namespaces,
+              st.sampled_from(("users", "users-md5", "keys")), st.booleans()),
     st.tuples(st.just("listenerset"), namespaces,
               st.lists(st.sampled_from(SET_LISTENERS), max_size=3, unique=True), namespaces),
     st.tuples(st.just("backendtls"), namespaces, st.sampled_from(SERVICES),
@@ -378,6 +401,11 @@ def _apply(world: World, change: tuple[Any, ...], last: Result) -> None:
                 world.delete("Secret", ns, "cert")
             else:
                 world.put(_secret(ns, pair))
+        case ("credentials", ns, which, present):
+            if present:
+                world.put(_credentials(ns, which))
+            else:
+                world.delete("Secret", ns, which.split("-")[0])
         case ("configmap", ns, valid):
             if valid is None:
                 world.delete("ConfigMap", ns, "ca")
@@ -467,6 +495,14 @@ FURNISHED: list[tuple[Any, ...]] = [
                  ("status",), ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 1,
                                False), ("tick",),
                  ("policy", "BackendTrafficPolicy", "ns1", "HTTPRoute", "r0", None, None, False)])
+# a SecurityPolicy's credentials: Secrets created, made unusable, deleted under it
+@example(False, [("route", "ns1", "r0", _ROUTE), ("service", "ns1", "svc0", 80, None),
+                 ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 3, False),
+                 ("credentials", "ns1", "users", True), ("credentials", "ns1", "keys", True),
+                 ("status",), ("credentials", "ns1", "users-md5", True), ("status",),
+                 ("credentials", "ns1", "users", True),
+                 ("policy", "SecurityPolicy", "ns1", "Gateway", "gw", None, 3, True),
+                 ("credentials", "ns1", "keys", False), ("tick",)])
 def test_passes_with_a_memo_equal_the_full_rebuild(furnished: bool,
                                                    changes: list[tuple[Any, ...]]) -> None:
     world = World()
