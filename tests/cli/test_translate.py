@@ -266,7 +266,7 @@ spec:
 """
 
 
-def test_credentials_are_redacted_from_the_envoy_configuration(
+def test_credentials_are_redacted_from_secrets_and_the_envoy_configuration(
         capsys: pytest.CaptureFixture[str], walkthrough: tuple[Path, str]) -> None:
     path, _ = walkthrough
     (path / "credentials.yaml").write_text(CREDENTIALS)
@@ -280,5 +280,9 @@ def test_credentials_are_redacted_from_the_envoy_configuration(
     assert per_route["envoy.filters.http.basic_auth"]["users"] == {"inlineString": "REDACTED"}
     assert per_route["envoy.filters.http.api_key_auth"]["credentials"] == [
         {"key": "REDACTED", "client": "client1"}]
-    text = yaml.safe_dump(envoy)
-    assert "tESsBmE" not in text and "very-secret-key" not in text
+    secrets = {d["metadata"]["name"]: d["data"] for d in yaml.safe_load_all(out)
+               if d.get("kind") == "Secret"}
+    assert secrets["keys"] == {"client1": "REDACTED"}
+    assert secrets["app-tls"] == {"tls.crt": "REDACTED", "tls.key": "REDACTED"}
+    for leaked in ("tESsBmE", "very-secret-key", "dmVyeS1zZWNyZXQta2V5"):
+        assert leaked not in out

@@ -10,11 +10,12 @@ listener port bound as written and the proxy ready. The same pure
 Printed as YAML documents: first every object with its computed status merged in as the status
 writer would (`propylon.translate.statusmerge`: the whole status of GatewayClasses, Gateways and
 ListenerSets; for routes and policies this controller's `parents`/`ancestors` entries, keeping
-other controllers' entries; an unchanged condition keeps its lastTransitionTime), then, per
-Gateway, the Envoy configuration that would be served to its proxies
-(`propylon.xds.translate.translate()`, each protobuf as JSON via `MessageToDict`), with private
-keys, basic_auth users and api_key_auth keys replaced by `REDACTED`: one section per xDS type, `listeners`, `routes`, `virtual_hosts`,
-`clusters`, `endpoints` and `secrets`. Virtual hosts are printed as the proxy receives them,
+other controllers' entries; an unchanged condition keeps its lastTransitionTime), Secrets with
+their data values replaced by `REDACTED`, then, per Gateway, the Envoy configuration that would
+be served to its proxies (`propylon.xds.translate.translate()`, each protobuf as JSON via
+`MessageToDict`), with private keys, basic_auth users and api_key_auth keys replaced by
+`REDACTED`: one section per xDS type, `listeners`, `routes`, `virtual_hosts`, `clusters`,
+`endpoints` and `secrets`. Virtual hosts are printed as the proxy receives them,
 each a VHDS resource of its own next to the route tables (which only name VHDS as their
 source), named `<route table>/<first domain>`.
 
@@ -114,7 +115,8 @@ def render(objects: list[dict[str, Any]], controller_name: str, now: str) -> str
     from propylon.xds.translate import translate as xds_translate
 
     result = translate(snapshot_of(objects, controller_name, now))
-    docs = [to_yaml(obj) for obj in with_statuses(objects, result.statuses, controller_name)]
+    docs = [to_yaml(_redacted_object(obj))
+            for obj in with_statuses(objects, result.statuses, controller_name)]
     for key in sorted(result.gateways):
         docs.append(f"# Envoy configuration served to the proxies of Gateway {key}\n"
                     + to_yaml(envoy_config(str(key), xds_translate(result.gateways[key]))))
@@ -149,6 +151,13 @@ def with_statuses(objects: list[dict[str, Any]], updates: tuple[StatusUpdate, ..
         out.append({**obj, "status": wanted_status(obj.get("status"), update.status,
                                                     controller_name)})
     return out
+
+
+def _redacted_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Secret with every data value `REDACTED` (its keys kept); any other object as is."""
+    if obj.get("kind") != "Secret" or not isinstance(obj.get("data"), dict):
+        return obj
+    return {**obj, "data": dict.fromkeys(obj["data"], REDACTED)}
 
 
 def envoy_config(node: str, resources: XdsResources) -> dict[str, Any]:
