@@ -12,7 +12,8 @@ and applies nothing:
   kubernetes.io/tls Secrets only, see `controller.reconciler`);
 - it lacks the key, or a value is not text;
 - an htpasswd line is not `user:{SHA}<base64 SHA-1>`, the only hash Envoy's basic_auth filter
-  checks (the problem names the line's user and says to make it with `htpasswd -s`);
+  checks (the problem names the line's user and says to make it with `htpasswd -s`), or names
+  the user of an earlier line (Envoy refuses duplicate users);
 - two clients share one API key (Envoy would refuse the filter).
 The result is last pass's object while the policy and the Secrets it names are (`store`).
 
@@ -145,7 +146,7 @@ def _htpasswd(ref: SecretRef, secret: Secret, problems: list[str]) -> str | None
                         f"--from-file={HTPASSWD_KEY})")
         return None
     text = text.replace("\r\n", "\n")
-    bad = []
+    bad, seen, again = [], set(), []
     for number, line in enumerate(text.split("\n"), 1):
         line = line.strip()
         if not line:
@@ -153,12 +154,17 @@ def _htpasswd(ref: SecretRef, secret: Secret, problems: list[str]) -> str | None
         user, sep, hashed = line.partition(":")
         if not sep or not user or not _sha_hash(hashed):
             bad.append(f'line {number} (user "{user}")' if sep else f"line {number}")
+        elif user in seen:
+            again.append(f'line {number} (user "{user}")')
+        seen.add(user)
     if bad:
         problems.append(f'{ref.field}: {where} key "{HTPASSWD_KEY}": {", ".join(bad)} is not '
                         "user:{SHA}<hash>, the only form Envoy checks: make each line with "
                         "htpasswd -s (SHA-1)")
-        return None
-    return text
+    if again:
+        problems.append(f'{ref.field}: {where} key "{HTPASSWD_KEY}": {", ".join(again)} names '
+                        "a user of an earlier line, which Envoy refuses: keep one line per user")
+    return None if bad or again else text
 
 
 def _sha_hash(value: str) -> bool:
