@@ -3,8 +3,7 @@
 Label selectors support `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k` (exists) and
 `!k` (does not exist), comma-separated and all required. Field selectors support
 `metadata.name` and `metadata.namespace` with `=`, `==` and `!=`, and for Secrets also `type`
-(as a cluster does: `fieldSelector=type=kubernetes.io/tls`; a Secret stored without a type is
-Opaque, as kube-apiserver makes it). A selector that does not parse
+(as a cluster does: `fieldSelector=type=kubernetes.io/tls`). A selector that does not parse
 is a 400 naming the offending term.
 """
 
@@ -23,8 +22,6 @@ _EQ_TERM = re.compile(r"^\s*([\w./-]+)\s*(==|!=|=)\s*([\w./-]*)\s*$")
 _EXISTS_TERM = re.compile(r"^\s*(!?)\s*([\w./-]+)\s*$")
 FIELDS = ("metadata.name", "metadata.namespace")
 KIND_FIELDS = {"Secret": ("type",)}  # top-level fields selectable on one kind
-# what a field absent from a stored object holds for a selector, as kube-apiserver defaults it
-FIELD_DEFAULTS = {("Secret", "type"): "Opaque"}
 
 
 def _split_terms(selector: str) -> list[str]:
@@ -89,7 +86,7 @@ def _field_term(term: str, kind: str) -> Matcher:
 
     def get(obj: dict[str, Any]) -> str:
         if "." not in path:
-            return str(obj.get(path) or FIELD_DEFAULTS.get((kind, path), ""))
+            return str(obj.get(path) or "")
         return str(obj.get("metadata", {}).get(path.split(".", 1)[1]) or "")
     if op == "!=":
         return lambda obj: get(obj) != value
