@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -36,6 +37,7 @@ from propylon.api.envoygateway import (
     Credentials,
     Policy,
     SecretRef,
+    Security,
     security,
 )
 from propylon.translate.references import Grants
@@ -54,32 +56,30 @@ def referenced(objects: Iterable[Mapping[str, Any]]) -> set[Key]:
         if obj.get("kind") != SECURITY_POLICY or not isinstance(obj.get("spec"), Mapping):
             continue
         namespace = str((obj.get("metadata") or {}).get("namespace") or "")
-        found = security(obj["spec"], namespace)[0]
-        refs = list(found.api_key_auth.credential_refs) if found.api_key_auth else []
-        if found.basic_auth is not None:
-            refs.append(found.basic_auth.users)
-        out.update((r.namespace, r.name) for r in refs)
+        users, keys = _refs(security(obj["spec"], namespace)[0])
+        out.update((r.namespace, r.name) for r in (*keys, *([users] if users else [])))
     return out
+
+
+def _refs(found: Security) -> tuple[SecretRef | None, tuple[SecretRef, ...]]:
+    """The Secret of `basicAuth.users` and those of `apiKeyAuth.credentialRefs`."""
+    return (found.basic_auth.users if found.basic_auth else None,
+            found.api_key_auth.credential_refs if found.api_key_auth else ())
 
 
 def resolve(policy: Policy, secrets: Mapping[Key, Secret], grants: Grants,
             store: Store | None = None) -> Policy:
     """`policy` with its credentials and the problems of the Secrets it names (see the module
     docstring)."""
-    found = security(policy.spec_value(), policy.meta.namespace)[0]
-    refs = list(found.api_key_auth.credential_refs) if found.api_key_auth else []
-    if found.basic_auth is not None:
-        refs.append(found.basic_auth.users)
-    if not refs:
+    users, keys = _refs(security(policy.spec_value(), policy.meta.namespace)[0])
+    if users is None and not keys:
         return policy
-    named = tuple(secrets.get((r.namespace, r.name)) for r in refs)
+    named = [secrets.get((r.namespace, r.name)) for r in (*keys, *([users] if users else []))]
     cache_key = ("credentials", policy.key)
     cached = store.get(cache_key) if store is not None else None
     if cached is None or cached[0] is not policy or len(cached[1]) != len(named) \
-            or not all(a is b for a, b in zip(cached[1], named, strict=True)):
-        cached = (policy, named, _resolved(policy, found.basic_auth.users if found.basic_auth
-                                           else None, found.api_key_auth.credential_refs
-                                           if found.api_key_auth else (), secrets, grants))
+            or not all(map(operator.is_, cached[1], named)):
+        cached = (policy, named, _resolved(policy, users, keys, secrets, grants))
     if store is not None:
         store.put(cache_key, cached)
     result: Policy = cached[2]
@@ -97,9 +97,11 @@ def _resolved(policy: Policy, users: SecretRef | None, key_refs: Iterable[Secret
     keys: dict[str, str] = {}  # client id -> key
     for ref in key_refs:
         secret = _usable(policy, ref, secrets, grants, problems)
-        for client, _ in secret.data if secret is not None else ():
-            value = secret.value(client) if secret is not None else None
-            if value is None or not value:
+        if secret is None:
+            continue
+        for client, _ in secret.data:
+            value = secret.value(client)
+            if not value:
                 problems.append(f"{ref.field}: Secret {ref.namespace}/{ref.name} key "
                                 f'"{client}" does not hold a key as text: store the API key '
                                 "of that client as its value")
