@@ -30,6 +30,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from propylon.api.envoygateway import GROUP as EG_GROUP
 from propylon.api.gateway import GROUP
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.translate import translate
@@ -261,8 +262,8 @@ def _grant(ns: str, froms: list[str], tos: list[str]) -> dict[str, Any]:
     """ReferenceGrant "g" in `ns`, from the other namespace's `froms` to `ns`'s `tos`."""
     return {"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
             "metadata": {"name": "g", "namespace": ns},
-            "spec": {"from": [{"group": GROUP, "kind": k, "namespace": _other(ns)}
-                              for k in froms],
+            "spec": {"from": [{"group": EG_GROUP if k == "SecurityPolicy" else GROUP,
+                               "kind": k, "namespace": _other(ns)} for k in froms],
                      "to": [{"group": "", "kind": k} for k in tos]}}
 
 
@@ -298,7 +299,8 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
     cluster copy) for a BackendTrafficPolicy, CORS for a SecurityPolicy (with value 3 also basic
-    auth and API keys from the Secrets "users" and "keys"); `more` merges it."""
+    auth and API keys from the Secrets "users" and "keys", "users" of the other namespace when
+    `more`); `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -309,7 +311,8 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
     else:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
         if value == 3:
-            spec["basicAuth"] = {"users": {"name": "users"},
+            spec["basicAuth"] = {"users": {"name": "users", **({"namespace": _other(ns)}
+                                                               if more else {})},
                                  **({"forwardUsernameHeader": "X-User"} if more else {})}
             spec["apiKeyAuth"] = {"credentialRefs": [{"name": "keys"}],
                                   "extractFrom": [{"headers": ["X-API-KEY"]}]}
@@ -331,7 +334,8 @@ edit = st.one_of(
     st.tuples(st.just("endpoints"), namespaces, st.sampled_from(SERVICES),
               st.lists(st.booleans(), max_size=3)),
     st.tuples(st.just("grant"), namespaces,
-              st.lists(st.sampled_from(("HTTPRoute", "TLSRoute", "Gateway", "ListenerSet")),
+              st.lists(st.sampled_from(("HTTPRoute", "TLSRoute", "Gateway", "ListenerSet",
+                                        "SecurityPolicy")),
                        max_size=3, unique=True),
               st.lists(st.sampled_from(("Service", "Secret", "ConfigMap")), min_size=1,
                        max_size=2, unique=True)),
@@ -495,14 +499,19 @@ FURNISHED: list[tuple[Any, ...]] = [
                  ("status",), ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 1,
                                False), ("tick",),
                  ("policy", "BackendTrafficPolicy", "ns1", "HTTPRoute", "r0", None, None, False)])
-# a SecurityPolicy's credentials: Secrets created, made unusable, deleted under it
+# a SecurityPolicy's credentials: Secrets created, made unusable, deleted under it; one in the
+# other namespace granted, then no more
 @example(False, [("route", "ns1", "r0", _ROUTE), ("service", "ns1", "svc0", 80, None),
                  ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 3, False),
                  ("credentials", "ns1", "users", True), ("credentials", "ns1", "keys", True),
                  ("status",), ("credentials", "ns1", "users-md5", True), ("status",),
                  ("credentials", "ns1", "users", True),
                  ("policy", "SecurityPolicy", "ns1", "Gateway", "gw", None, 3, True),
-                 ("credentials", "ns1", "keys", False), ("tick",)])
+                 ("credentials", "ns1", "keys", False), ("tick",),
+                 ("credentials", "ns2", "users", True),
+                 ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 3, True),
+                 ("grant", "ns2", ["SecurityPolicy"], ["Secret"]), ("status",),
+                 ("grant", "ns2", ["HTTPRoute"], ["Secret"])])
 def test_passes_with_a_memo_equal_the_full_rebuild(furnished: bool,
                                                    changes: list[tuple[Any, ...]]) -> None:
     world = World()

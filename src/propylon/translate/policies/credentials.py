@@ -15,7 +15,8 @@ and applies nothing:
   checks (the problem names the line's user and says to make it with `htpasswd -s`), or names
   the user of an earlier line (Envoy refuses duplicate users);
 - two clients share one API key (Envoy would refuse the filter).
-The result is last pass's object while the policy and the Secrets it names are (`store`).
+The result is last pass's object while the policy, the Secrets it names and what the
+ReferenceGrants allow of them are (`store`).
 
 `referenced(objects)` lists the Secrets the SecurityPolicies of a snapshot name: the only Opaque
 Secrets the controller hands to the translation.
@@ -74,15 +75,17 @@ def resolve(policy: Policy, secrets: Mapping[Key, Secret], grants: Grants,
     users, keys = _refs(security(policy.spec_value(), policy.meta.namespace)[0])
     if users is None and not keys:
         return policy
-    named = [secrets.get((r.namespace, r.name)) for r in (*keys, *([users] if users else []))]
+    refs = (*keys, *([users] if users else []))
+    named = [secrets.get((r.namespace, r.name)) for r in refs]
+    allowed = tuple(_allowed(policy, r, grants) for r in refs)
     cache_key = ("credentials", policy.key)
     cached = store.get(cache_key) if store is not None else None
-    if cached is None or cached[0] is not policy or len(cached[1]) != len(named) \
-            or not all(map(operator.is_, cached[1], named)):
-        cached = (policy, named, _resolved(policy, users, keys, secrets, grants))
+    if cached is None or cached[0] is not policy or cached[1] != allowed \
+            or len(cached[2]) != len(named) or not all(map(operator.is_, cached[2], named)):
+        cached = (policy, allowed, named, _resolved(policy, users, keys, secrets, grants))
     if store is not None:
         store.put(cache_key, cached)
-    result: Policy = cached[2]
+    result: Policy = cached[3]
     return result
 
 
@@ -117,12 +120,17 @@ def _resolved(policy: Policy, users: SecretRef | None, key_refs: Iterable[Secret
                    credentials=Credentials(htpasswd, tuple(sorted(keys.items()))))
 
 
+def _allowed(policy: Policy, ref: SecretRef, grants: Grants) -> bool:
+    return grants.allows(GROUP, SECURITY_POLICY, policy.meta.namespace, "", "Secret",
+                         ref.namespace, ref.name)
+
+
 def _usable(policy: Policy, ref: SecretRef, secrets: Mapping[Key, Secret], grants: Grants,
             problems: list[str]) -> Secret | None:
     """The Secret `ref` names, if the policy may read it and it is an Opaque Secret."""
     ns = policy.meta.namespace
     where = f"Secret {ref.namespace}/{ref.name}"
-    if not grants.allows(GROUP, SECURITY_POLICY, ns, "", "Secret", ref.namespace, ref.name):
+    if not _allowed(policy, ref, grants):
         problems.append(f"{ref.field}: {where} is in another namespace and no ReferenceGrant "
                         f"there allows SecurityPolicies of namespace {ns} to reference it: "
                         f"create one in {ref.namespace}, or move the Secret to {ns}")
