@@ -13,7 +13,7 @@ no change.
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
-- SecurityPolicy `cors` (`security`); `basicAuth` and `apiKeyAuth` (`authn`), with the Secrets
+- SecurityPolicy `cors` (`security`); `basicAuth` and `apiKeyAuth` (`credentialauth`), with the Secrets
   they name read by `credentials` (`Inputs.secrets`, `Inputs.grants`), and each listener told
   which authentication filters its routes use.
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
@@ -48,7 +48,7 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import authn, client, credentials, security, traffic
+from propylon.translate.policies import credentialauth, client, credentials, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -152,7 +152,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
         if SECURITY_POLICY in by_kind and by_kind[SECURITY_POLICY].attached:
-            ir = authn.with_listener_auth(ir, store)
+            ir = credentialauth.with_listener_auth(ir, store)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         out[key] = ir

@@ -2,7 +2,7 @@
 
 `governed(route, policy, parent, copies)` returns the route entry with the settings of
 `policy` (merged over `parent`'s spec when it has a `mergeType`, as for BackendTrafficPolicies):
-- `basicAuth`, `apiKeyAuth` -> the route's authentication (`authn`);
+- `basicAuth`, `apiKeyAuth` -> the route's authentication (`credentialauth`);
 - `cors` -> the route's CORS policy (`ir.Cors`: Envoy answers preflights itself, allowed
   origins as anchored regular expressions, `*` in methods or headers echoing what the request
   asks for), unless the route rule has a CORS filter of its own. Without `maxAge`, 5 s.
@@ -17,7 +17,7 @@ from functools import lru_cache
 from propylon.api.envoygateway import Policy, Security, security
 from propylon.api.mergepatch import merge_patch
 from propylon.ir.model import Connection, Cors, Route
-from propylon.translate.policies import authn
+from propylon.translate.policies import credentialauth
 
 DEFAULT_MAX_AGE_S = 5
 
@@ -33,7 +33,7 @@ def settings(policy: Policy, parent: Policy | None) -> Security:
 def governed(route: Route, policy: Policy, parent: Policy | None,
              copies: dict[str, tuple[str, Connection]]) -> Route:
     """`route` with the settings of the governing policy (see the module docstring)."""
-    route = authn.governed(route, policy, parent)
+    route = credentialauth.governed(route, policy, parent)
     cors = settings(policy, parent).cors
     if cors is None or route.cors is not None or route.direct_response is not None:
         return route
