@@ -11,11 +11,12 @@ the GatewayClass's parametersRef and the GatewayParameters both name; Secrets wi
 mismatched certificates and keys; ConfigMaps with a CA bundle or not PEM; a BackendTLSPolicy on a
 Service; a ReferenceGrant from any of the kinds that refer across namespaces, to Services,
 Secrets or ConfigMaps; Services and EndpointSlices changed (ports, endpoints, readiness);
-Namespace labels toggled; Envoy Gateway policies, a SecurityPolicy's basicAuth and apiKeyAuth
-with their Opaque Secrets created, made unusable and deleted; the statuses of the last result written back (as the status writer
-does), or with other condition times (as another writer might); the clock moving on. Half the
-sequences start from `FURNISHED`, a world where every kind is in use and every reference
-resolves, so that edits break references that matter. After every edit, one pass with a
+Namespace labels toggled; Envoy Gateway policies (a SecurityPolicy's JWKS read from a Service
+and a ConfigMap; its basicAuth and apiKeyAuth with their Opaque Secrets created, made
+unusable, deleted and granted across namespaces); the statuses of the last result written back
+(as the status writer does), or with other condition times (as another writer might); the
+clock moving on. Half the sequences start from `FURNISHED`, a world where every kind is in use
+and every reference resolves, so that edits break references that matter. After every edit, one pass with a
 long-lived memo must give exactly the full rebuild's Result (statuses compared by object, not by
 order; IRs; InfraIRs), and the xDS resources a long-lived `xds.translate.Translator` makes of its
 IR must be those `xds.translate.translate` makes from scratch (the same bytes).
@@ -298,9 +299,10 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
-    cluster copy) for a BackendTrafficPolicy, CORS for a SecurityPolicy (with value 3 also basic
-    auth and API keys from the Secrets "users" and "keys", "users" of the other namespace when
-    `more`); `more` merges it."""
+    cluster copy) for a BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1), basic auth
+    and API keys from the Secrets "users" and "keys" (2; "users" of the other namespace when
+    `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca") and authorization; `more`
+    merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -308,14 +310,23 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
         spec["retry"] = {"numRetries": value}
         if more:
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
-    else:
+    elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
-        if value == 3:
-            spec["basicAuth"] = {"users": {"name": "users", **({"namespace": _other(ns)}
-                                                               if more else {})},
-                                 **({"forwardUsernameHeader": "X-User"} if more else {})}
-            spec["apiKeyAuth"] = {"credentialRefs": [{"name": "keys"}],
-                                  "extractFrom": [{"headers": ["X-API-KEY"]}]}
+    elif value == 2:
+        spec["basicAuth"] = {"users": {"name": "users", **({"namespace": _other(ns)}
+                                                           if more else {})},
+                             **({"forwardUsernameHeader": "X-User"} if more else {})}
+        spec["apiKeyAuth"] = {"credentialRefs": [{"name": "keys"}],
+                              "extractFrom": [{"headers": ["X-API-KEY"]}]}
+    else:
+        spec["jwt"] = {"optional": more, "providers": [
+            {"name": "remote", "remoteJWKS": {"uri": f"http://svc0.{ns}/jwks.json"}},
+            {"name": "local", "localJWKS": {"type": "ValueRef",
+                                            "valueRef": {"kind": "ConfigMap", "name": "ca"}}}]}
+        spec["authorization"] = {"defaultAction": "Allow", "rules": [
+            {"action": "Deny", "principal": {"clientCIDRs": ["10.0.0.0/8"],
+                                             "headers": [{"name": "x-user", "values": ["a"]}]},
+             "operation": {"methods": ["POST"]}}]}
     if more and target_kind != "Gateway":
         spec["mergeType"] = "JSONMerge"
     return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": kind,
@@ -355,7 +366,7 @@ edit = st.one_of(
     st.tuples(st.just("policy"), st.sampled_from(("BackendTrafficPolicy", "SecurityPolicy")),
               namespaces, st.sampled_from(("Gateway", "HTTPRoute", "GRPCRoute")),
               st.sampled_from(("gw", *("r0", "r1"))), st.sampled_from((None, "http", "rule")),
-              st.sampled_from((None, 1, 3)), st.booleans()),
+              st.sampled_from((None, 1, 2, 3)), st.booleans()),
     st.tuples(st.just("status")),
     st.tuples(st.just("clobber")),
     st.tuples(st.just("tick")),
@@ -502,14 +513,14 @@ FURNISHED: list[tuple[Any, ...]] = [
 # a SecurityPolicy's credentials: Secrets created, made unusable, deleted under it; one in the
 # other namespace granted, then no more
 @example(False, [("route", "ns1", "r0", _ROUTE), ("service", "ns1", "svc0", 80, None),
-                 ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 3, False),
+                 ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 2, False),
                  ("credentials", "ns1", "users", True), ("credentials", "ns1", "keys", True),
                  ("status",), ("credentials", "ns1", "users-md5", True), ("status",),
                  ("credentials", "ns1", "users", True),
-                 ("policy", "SecurityPolicy", "ns1", "Gateway", "gw", None, 3, True),
+                 ("policy", "SecurityPolicy", "ns1", "Gateway", "gw", None, 2, True),
                  ("credentials", "ns1", "keys", False), ("tick",),
                  ("credentials", "ns2", "users", True),
-                 ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 3, True),
+                 ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 2, True),
                  ("grant", "ns2", ["SecurityPolicy"], ["Secret"]), ("status",),
                  ("grant", "ns2", ["HTTPRoute"], ["Secret"])])
 def test_passes_with_a_memo_equal_the_full_rebuild(furnished: bool,

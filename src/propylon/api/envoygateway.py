@@ -11,8 +11,9 @@ and every value it cannot use: a policy with problems is not applied (see
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
 (`SUPPORTED`): `retry`, `timeout` and `faultInjection`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
-`security(spec)` those of a SecurityPolicy: `cors`, `basicAuth` and `apiKeyAuth` (the Secrets
-they name as `SecretRef`s; `translate.policies.credentials` reads them); `client_traffic(spec)` those of a
+`security(spec)` those of a SecurityPolicy: `cors`, `jwt` with local JWKS and `authorization`
+(`egauth`), `basicAuth` and `apiKeyAuth` (the Secrets they name as `SecretRef`s;
+`translate.policies.credentials` reads them); `client_traffic(spec)` those of a
 ClientTrafficPolicy: `timeout.http`.
 """
 
@@ -24,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.meta import ObjectMeta
@@ -60,6 +62,18 @@ SUPPORTED: dict[str, Tree] = {
         **_TARGETING, "mergeType": True,
         "cors": {"allowOrigins": True, "allowMethods": True, "allowHeaders": True,
                  "exposeHeaders": True, "maxAge": True, "allowCredentials": True},
+        "jwt": {"optional": True,
+                "providers": {"name": True, "issuer": True, "audiences": True,
+                              "claimToHeaders": True, "recomputeRoute": True,
+                              "extractFrom": True,
+                              "localJWKS": {"type": True, "inline": True,
+                                            "valueRef": True},
+                              "remoteJWKS": {"uri": True, "cacheDuration": True,
+                                             "backendRefs": True}}},
+        "authorization": {"defaultAction": True,
+                          "rules": {"name": True, "action": True,
+                                    "principal": {"clientCIDRs": True, "headers": True},
+                                    "operation": {"methods": True}}},
         "basicAuth": {"users": True, "forwardUsernameHeader": True},
         "apiKeyAuth": {"credentialRefs": True, "extractFrom": True,
                        "forwardClientIDHeader": True, "sanitize": True},
@@ -166,7 +180,8 @@ def _target_ref(raw: dict[str, Any], field: str) -> TargetRef:
 
 
 def unsupported(value: Mapping[str, Any], tree: Tree, path: str) -> list[str]:
-    """The paths of the fields of `value` that `tree` does not list."""
+    """The paths of the fields of `value` that `tree` does not list (in each item of a
+    list)."""
     out = []
     for key, child in value.items():
         allowed = tree.get(key)
@@ -174,6 +189,10 @@ def unsupported(value: Mapping[str, Any], tree: Tree, path: str) -> list[str]:
             out.append(f"{path}.{key}")
         elif isinstance(allowed, Mapping) and isinstance(child, Mapping):
             out.extend(unsupported(child, allowed, f"{path}.{key}"))
+        elif isinstance(allowed, Mapping) and isinstance(child, list):
+            for i, item in enumerate(child):
+                if isinstance(item, Mapping):
+                    out.extend(unsupported(item, allowed, f"{path}.{key}[{i}]"))
     return out
 
 
@@ -333,6 +352,8 @@ class Security:
     """The implemented part of a SecurityPolicy spec."""
 
     cors: CorsSettings | None = None
+    jwt: JwtSettings | None = None
+    authorization: AuthzSettings | None = None
     basic_auth: BasicAuthSettings | None = None
     api_key_auth: ApiKeyAuthSettings | None = None
 
@@ -341,11 +362,19 @@ def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, li
     """The implemented fields of a SecurityPolicy spec, and what is wrong with them; Secret
     references without a namespace are in `namespace` (the policy's)."""
     errors: list[str] = []
+    jwt_settings: JwtSettings | None = None
+    authz: AuthzSettings | None = None
+    if isinstance(spec.get("jwt"), Mapping):
+        jwt_settings, found = jwt(spec["jwt"])
+        errors.extend(found)
+    if isinstance(spec.get("authorization"), Mapping):
+        authz, found = authorization(spec["authorization"])
+        errors.extend(found)
     basic = _basic_auth(spec, namespace, errors)
     api_key = _api_key_auth(spec, namespace, errors)
     raw = spec.get("cors")
     if not isinstance(raw, Mapping):
-        return Security(None, basic, api_key), errors
+        return Security(None, jwt_settings, authz, basic, api_key), errors
 
     def strings(key: str) -> tuple[str, ...]:
         return tuple(str(v) for v in raw.get(key) or ())
@@ -358,7 +387,7 @@ def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, li
     return Security(CorsSettings(
         strings("allowOrigins"), strings("allowMethods"), strings("allowHeaders"),
         strings("exposeHeaders"), None if max_age is None else duration_ms(max_age) // 1000,
-        bool(raw.get("allowCredentials"))), basic, api_key), errors
+        bool(raw.get("allowCredentials"))), jwt_settings, authz, basic, api_key), errors
 
 
 def _secret_ref(raw: Any, field: str, namespace: str, errors: list[str]) -> SecretRef | None:

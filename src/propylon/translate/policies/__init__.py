@@ -13,9 +13,10 @@ no change.
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
-- SecurityPolicy `cors` (`security`); `basicAuth` and `apiKeyAuth` (`credentialauth`), with the Secrets
-  they name read by `credentials` (`Inputs.secrets`, `Inputs.grants`), and each listener told
-  which authentication filters its routes use.
+- SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
+  listener marked with the filters its routes need); `basicAuth` and `apiKeyAuth`
+  (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
+  `Inputs.grants`).
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
@@ -28,7 +29,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from propylon.api.core import Secret
+from propylon.api.core import ConfigMap, Secret
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
@@ -48,7 +49,13 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import credentialauth, client, credentials, security, traffic
+from propylon.translate.policies import (
+    authn,
+    client,
+    credentials,
+    security,
+    traffic,
+)
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -73,10 +80,13 @@ APPLY: dict[str, Apply] = {BACKEND_TRAFFIC_POLICY: traffic.governed,
 
 @dataclass(frozen=True)
 class Inputs:
-    """The objects this stage reads: policies of each kind and the routes they may target."""
+    """The objects this stage reads: policies of each kind, the routes they may target, the
+    ConfigMaps and Service ports they may reference."""
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+    config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
+    services: authn.Services | None = None  # Service ports, for remote JWKS
     secrets: Mapping[Key, Secret] = field(default_factory=dict)  # credentials' Secrets
     grants: Grants = field(default_factory=lambda: Grants(()))
 
@@ -121,6 +131,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
     if not any(inputs.policies.get(kind) for kind in POLICY_KINDS):
         return dict(irs), []
     routes = _Routes(inputs.routes)
+    decode = authn.resolving(decode, inputs.config_maps, inputs.services)
     statuses: list[StatusUpdate] = []
     by_kind: dict[str, Attachments] = {}
     for kind in POLICY_KINDS:
@@ -151,8 +162,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
-        if SECURITY_POLICY in by_kind and by_kind[SECURITY_POLICY].attached:
-            ir = credentialauth.with_listener_auth(ir, store)
+            ir = authn.with_filters(ir, store, inputs.services)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         out[key] = ir

@@ -1,14 +1,14 @@
 """IR authentication -> Envoy's basic_auth and api_key_auth HTTP filters.
 
 As Envoy Gateway does, a connection manager carries a filter only when some route of its
-listener uses it (`ir.ListenerAuth`), disabled there (`filters`), and each route that uses it
+listener uses it (`ir.AuthFilters`), disabled there (`filters`), and each route that uses it
 enables it with its own settings in `typed_per_filter_config` (`per_route`), so other routes
 are untouched. basic_auth takes the users per route (`BasicAuthPerRoute`, htpasswd lines
 inline) but the forwarded-username header only at the filter level: one basic_auth filter per
 distinct header (`basic_auth_name`), whose filter-level users (which Envoy requires) are a
 placeholder no password matches. api_key_auth takes everything per route
 (`ApiKeyAuthPerRoute`: credentials, key sources in order, forwarding with `hide_credentials`).
-Order, after CORS and faults and before the router: api_key_auth, then basic_auth.
+Order, after CORS and faults and before JWT and RBAC (`authn`): api_key_auth, then basic_auth.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def basic_auth_name(forward_username_header: str | None) -> str:
     return f"{BASIC_AUTH_FILTER}/{header}" if header else BASIC_AUTH_FILTER
 
 
-def filters(auth: ir.ListenerAuth | None) -> list[hcm_pb.HttpFilter]:
+def filters(auth: ir.AuthFilters | None) -> list[hcm_pb.HttpFilter]:
     """The (disabled) authentication filters of a connection manager whose routes use `auth`."""
     if auth is None:
         return []
