@@ -36,7 +36,7 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     """`route` with the settings of the governing policy (see the module docstring)."""
     found = settings(policy, parent)
     route = authn.governed(route, policy, parent, found.jwt, found.authorization)
-    route = credentialauth.governed(route, policy, parent)
+    route = credentialauth.governed(route, policy, parent, found.basic_auth, found.api_key_auth)
     cors = found.cors
     if cors is None or route.cors is not None or route.direct_response is not None:
         return route
