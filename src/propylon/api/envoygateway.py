@@ -11,7 +11,7 @@ and every value it cannot use: a policy with problems is not applied (see
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
 (`SUPPORTED`): `retry`, `timeout` and `faultInjection`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
-`security(spec)` those of a SecurityPolicy: `cors`; `client_traffic(spec)` those of a
+`security(spec)` those of a SecurityPolicy: `cors`, `extAuth` (`api.extauth`); `client_traffic(spec)` those of a
 ClientTrafficPolicy: `timeout.http`.
 """
 
@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from propylon.api.extauth import ExtAuthSettings, ext_auth
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.meta import ObjectMeta
@@ -58,6 +59,11 @@ SUPPORTED: dict[str, Tree] = {
         **_TARGETING, "mergeType": True,
         "cors": {"allowOrigins": True, "allowMethods": True, "allowHeaders": True,
                  "exposeHeaders": True, "maxAge": True, "allowCredentials": True},
+        "extAuth": {"http": {"backendRef": True, "backendRefs": True, "path": True,
+                             "pathOverride": True, "headersToBackend": True},
+                    "grpc": {"backendRef": True, "backendRefs": True},
+                    "headersToExtAuth": True, "failOpen": True, "bodyToExtAuth": True,
+                    "recomputeRoute": True, "timeout": True},
     },
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,
@@ -291,14 +297,19 @@ class Security:
     """The implemented part of a SecurityPolicy spec."""
 
     cors: CorsSettings | None = None
+    ext_auth: ExtAuthSettings | None = None
 
 
 def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
     """The implemented fields of a SecurityPolicy spec, and what is wrong with them."""
     errors: list[str] = []
+    found_ext_auth = None
+    if isinstance(spec.get("extAuth"), Mapping):
+        found_ext_auth, ext_auth_errors = ext_auth(spec["extAuth"])
+        errors.extend(ext_auth_errors)
     raw = spec.get("cors")
     if not isinstance(raw, Mapping):
-        return Security(), errors
+        return Security(ext_auth=found_ext_auth), errors
 
     def strings(key: str) -> tuple[str, ...]:
         return tuple(str(v) for v in raw.get(key) or ())
@@ -311,7 +322,7 @@ def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
     return Security(CorsSettings(
         strings("allowOrigins"), strings("allowMethods"), strings("allowHeaders"),
         strings("exposeHeaders"), None if max_age is None else duration_ms(max_age) // 1000,
-        bool(raw.get("allowCredentials")))), errors
+        bool(raw.get("allowCredentials"))), found_ext_auth), errors
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,29 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class ExtAuth:
+    """An external authorisation service asked about each request of the routes that name it
+    (a SecurityPolicy's `extAuth`): one Envoy `ext_authz` filter per `name`, over gRPC
+    (`envoy.service.auth.v3.Authorization`) or HTTP (the request's method and headers sent to
+    `path_prefix` + its path, or to `path_override`) to `cluster`. A 2xx (gRPC OK) lets the
+    request through with the `headers_to_backend` of the answer; anything else is the answer.
+    `fail_open` lets requests through when the service cannot be reached."""
+
+    name: str  # e.g. "securitypolicy/ns/name"
+    cluster: str
+    authority: str  # Host of the auth request
+    grpc: bool = False
+    path_prefix: str = ""
+    path_override: str | None = None
+    headers_to_backend: tuple[str, ...] = ()
+    headers_to_ext_auth: tuple[str, ...] = ()
+    fail_open: bool = False
+    body_max_bytes: int | None = None
+    recompute_route: bool = False
+    timeout_ms: int = 10_000
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     status: int
     body: str = ""
@@ -185,6 +208,7 @@ class Route:
     retry: Retry | None = None
     cors: Cors | None = None
     fault: Fault | None = None
+    ext_auth: ExtAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +343,7 @@ class Listener:
     tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
     client_timeouts: ClientTimeouts | None = None
+    ext_auths: tuple[ExtAuth, ...] = ()  # what its routes ask (each route enables its own)
 
 
 @dataclass(frozen=True)

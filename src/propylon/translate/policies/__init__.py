@@ -13,7 +13,8 @@ no change.
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
-- SecurityPolicy `cors` (`security`).
+- SecurityPolicy `cors` (`security`) and `extAuth` (`extauth`: its backend resolved with
+  `Inputs.backends`, the service's cluster added to the Gateways whose routes use it).
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
@@ -45,7 +46,8 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import client, security, traffic
+from propylon.translate.backends import Backends, Endpoints
+from propylon.translate.policies import client, extauth, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -73,6 +75,8 @@ class Inputs:
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+    backends: Backends | None = None  # what policies' backendRefs resolve to
+    endpoints: Endpoints | None = None
 
 
 class _Routes:
@@ -117,6 +121,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
     routes = _Routes(inputs.routes)
     statuses: list[StatusUpdate] = []
     by_kind: dict[str, Attachments] = {}
+    ext_clusters: dict[str, Cluster] = {}
     for kind in POLICY_KINDS:
         objects = inputs.policies.get(kind, ())
         if not objects:
@@ -125,8 +130,12 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                               if isinstance(a, dict)
                               and a.get("controllerName") == controller_name]
                     for o in objects}
-        found = attach(kind, (decode(o) for o in objects), states, routes, controller_name,
-                       now, previous)
+        decoded = (decode(o) for o in objects)
+        if kind == SECURITY_POLICY and inputs.backends is not None \
+                and inputs.endpoints is not None:
+            decoded = (extauth.checked(p, inputs.backends, inputs.endpoints, ext_clusters)
+                       for p in decoded)
+        found = attach(kind, decoded, states, routes, controller_name, now, previous)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
                                      policy.meta.generation, PolicyStatus(entries))
@@ -144,6 +153,8 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             ir = _governed_ir(ir, state, governing, signature, routes, store)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
+        if ext_clusters:
+            ir = extauth.finish(ir, ext_clusters)
         out[key] = ir
     return out, statuses
 

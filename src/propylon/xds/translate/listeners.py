@@ -15,7 +15,8 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), and a router that adds no `x-envoy-*` headers.
+filters (configured per route), the ext_authz filters its routes use (`extauth`, disabled but
+on the routes that enable them), and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import cors, fault
+from propylon.xds.translate import cors, extauth, fault
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -65,9 +66,11 @@ def _pack(message: Message) -> Any:
 
 
 def connection_manager(stat_prefix: str, route_config: str | None,
-                       timeouts: ir.ClientTimeouts | None = None) -> HCM:
+                       timeouts: ir.ClientTimeouts | None = None,
+                       ext_auths: tuple[ir.ExtAuth, ...] = ()) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
-    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients."""
+    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients; `ext_auths`
+    are the authorisation services its routes may enable."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -81,6 +84,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         http_filters=[
             hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
             hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
+            *(extauth.http_filter(e) for e in ext_auths),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
@@ -100,9 +104,11 @@ def connection_manager(stat_prefix: str, route_config: str | None,
 
 
 def _hcm_filter(stat_prefix: str, route_config: str | None,
-                timeouts: ir.ClientTimeouts | None) -> lc.Filter:
+                timeouts: ir.ClientTimeouts | None,
+                ext_auths: tuple[ir.ExtAuth, ...] = ()) -> lc.Filter:
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
-                     typed_config=_pack(connection_manager(stat_prefix, route_config, timeouts)))
+                     typed_config=_pack(connection_manager(stat_prefix, route_config, timeouts,
+                                                           ext_auths)))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
@@ -126,11 +132,12 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
 
 
-def _tls_chain(chain: ir.TLSFilterChain, timeouts: ir.ClientTimeouts | None) -> lc.FilterChain:
+def _tls_chain(chain: ir.TLSFilterChain, timeouts: ir.ClientTimeouts | None,
+               ext_auths: tuple[ir.ExtAuth, ...] = ()) -> lc.FilterChain:
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
-        filters=[_hcm_filter(chain.name, chain.route_config, timeouts)],
+        filters=[_hcm_filter(chain.name, chain.route_config, timeouts, ext_auths)],
         transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
     )
 
@@ -171,12 +178,14 @@ def listener(li: ir.Listener) -> Listener | None:
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config,
-                                                                     li.client_timeouts)]))
+                                                                     li.client_timeouts,
+                                                                     li.ext_auths)]))
         return out
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
-    out.filter_chains.extend(_tls_chain(chain, li.client_timeouts) for chain in li.tls_chains)
+    out.filter_chains.extend(_tls_chain(chain, li.client_timeouts, li.ext_auths)
+                             for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return out

@@ -1,0 +1,92 @@
+"""SecurityPolicy `extAuth`: the authorisation service's cluster, the routes and listeners
+that use it.
+
+- `checked(policy, backends, endpoints, clusters)`: a SecurityPolicy whose `extAuth` backend
+  does not resolve (no such Service or port, another namespace without a ReferenceGrant from
+  SecurityPolicies) gets that as a problem, so it is Accepted False naming the backendRef and
+  applies nothing; one that resolves adds the service's cluster to `clusters`, named
+  `extauth/<namespace>/<service>/<port>` (`/grpc` appended for gRPC, which is h2c), with the
+  Service's ready endpoints (and its BackendTLSPolicy's TLS).
+- `route_ext_auth(settings)`: the IR `ExtAuth` a governed route entry carries.
+- `finish(ir, clusters)`: the Gateway's IR with the clusters its routes' ext auths use and, on
+  every listener, the ext auths of the routes it serves (Envoy needs one filter per service in
+  the listener's chain; each route enables its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from propylon.api.envoygateway import SECURITY_POLICY, Policy, security
+from propylon.api.extauth import ExtAuthSettings, ServiceRef
+from propylon.ir.model import Cluster, ExtAuth, GatewayIR, Listener, RouteConfig
+from propylon.translate.backends import Backends, Endpoints, Refused
+
+PREFIX = "extauth"
+
+
+def cluster_name(namespace: str, ref: ServiceRef, grpc: bool) -> str:
+    name = f"{PREFIX}/{ref.namespace or namespace}/{ref.name}/{ref.port}"
+    return f"{name}/grpc" if grpc else name
+
+
+def _settings(policy: Policy) -> ExtAuthSettings | None:
+    return security(policy.spec_value())[0].ext_auth if '"extAuth"' in policy.spec else None
+
+
+def checked(policy: Policy, backends: Backends, endpoints: Endpoints,
+            clusters: dict[str, Cluster]) -> Policy:
+    """`policy` (see the module docstring); the same object unless its backend is refused."""
+    settings = _settings(policy)
+    if settings is None or policy.problems:
+        return policy
+    ref, namespace = settings.backend, policy.meta.namespace
+    answer = backends.resolve(SECURITY_POLICY, namespace, ref.group, ref.kind, ref.name,
+                              ref.namespace, ref.port, "h2c" if settings.grpc else None)
+    if isinstance(answer, Refused):
+        field = "spec.extAuth.grpc" if settings.grpc else "spec.extAuth.http"
+        return replace(policy, problems=(f"{field} backendRef: {answer.message}",))
+    resolved = answer.cluster
+    name = cluster_name(namespace, ref, settings.grpc)
+    clusters[name] = replace(resolved, name=name,
+                             endpoints=endpoints.of(backends.sources.get(resolved.name)))
+    return policy
+
+
+def route_ext_auth(policy: Policy, settings: ExtAuthSettings) -> ExtAuth:
+    """The IR ext auth of a route governed by `policy` with these (merged) settings."""
+    ref, namespace = settings.backend, policy.meta.namespace
+    return ExtAuth(
+        name=f"securitypolicy/{namespace}/{policy.meta.name}",
+        cluster=cluster_name(namespace, ref, settings.grpc),
+        authority=f"{ref.name}.{ref.namespace or namespace}:{ref.port}",
+        grpc=settings.grpc, path_prefix=settings.path, path_override=settings.path_override,
+        headers_to_backend=settings.headers_to_backend,
+        headers_to_ext_auth=settings.headers_to_ext_auth, fail_open=settings.fail_open,
+        body_max_bytes=settings.body_max_bytes, recompute_route=settings.recompute_route,
+        timeout_ms=settings.timeout_ms)
+
+
+def _ext_auths(config: RouteConfig) -> dict[str, ExtAuth]:
+    return {r.ext_auth.name: r.ext_auth for vh in config.virtual_hosts for r in vh.routes
+            if r.ext_auth is not None}
+
+
+def finish(ir: GatewayIR, clusters: Mapping[str, Cluster]) -> GatewayIR:
+    """`ir` with the clusters and listener filters its routes' ext auths need."""
+    by_config = {config.name: _ext_auths(config) for config in ir.route_configs}
+    used = {e.cluster for found in by_config.values() for e in found.values()}
+    if not used:
+        return ir
+
+    def with_filters(listener: Listener) -> Listener:
+        names = [listener.route_config, *(c.route_config for c in listener.tls_chains)]
+        found = {k: v for name in names if name for k, v in by_config.get(name, {}).items()}
+        return replace(listener, ext_auths=tuple(found[k] for k in sorted(found))) \
+            if found else listener
+
+    own = {c.name: c for c in ir.clusters}
+    own.update((name, clusters[name]) for name in used if name in clusters)
+    return replace(ir, listeners=tuple(with_filters(li) for li in ir.listeners),
+                   clusters=tuple(sorted(own.values(), key=lambda c: c.name)))
