@@ -282,7 +282,8 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
-    cluster copy) for a BackendTrafficPolicy, CORS for a SecurityPolicy; `more` merges it."""
+    cluster copy) for a BackendTrafficPolicy, CORS and maybe extAuth for a SecurityPolicy;
+    `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -292,6 +293,9 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
     else:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
+        if more:  # the auth service's cluster follows svc1's edits and endpoints
+            spec["extAuth"] = {"http": {"backendRef": {"name": "svc1", "port": 80},
+                                        "path": f"/auth{value}"}}
     if more and target_kind != "Gateway":
         spec["mergeType"] = "JSONMerge"
     return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": kind,

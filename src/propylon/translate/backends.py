@@ -136,7 +136,8 @@ class Backends:
         if not self._grants.allows(_FROM_GROUPS.get(route_kind, GROUP), route_kind,
                                    route_namespace, "", "Service", ns, name):
             return Refused(c.REF_NOT_PERMITTED, f'backendRef to Service "{ns}/{name}" is in another '
-                           f'namespace and no ReferenceGrant in "{ns}" allows it from {route_kind}s '
+                           f'namespace and no ReferenceGrant in "{ns}" allows it from '
+                           f'{route_kind.removesuffix("y")}{"ies" if route_kind.endswith("y") else "s"} '
                            f'in "{route_namespace}": create one')
         service = self._services.get((ns, name))
         if service is None:
