@@ -44,9 +44,9 @@ from propylon.ir.model import (
     RouteConfig,
     VirtualHost,
 )
+from propylon.translate.backends import Backends, Endpoints
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.backends import Backends, Endpoints
 from propylon.translate.policies import client, extauth, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
