@@ -49,6 +49,8 @@ def test_grpc_service_defaults_are_envoy_gateways() -> None:
      "spec.extAuth.http.path: 'auth' is not a path: start it with /"),
     ({"http": {"backendRef": {"name": "a", "port": 1}}, "timeout": "soon"},
      "spec.extAuth.timeout: 'soon' is not a duration"),
+    ({"http": {"backendRef": {"name": "a", "port": 1}}, "statusOnError": 200},
+     "spec.extAuth.statusOnError: 200 is not a status"),
     ({"http": {"backendRef": {"name": "a", "port": 1}}, "includeRouteMetadata": True},
      "spec.extAuth.includeRouteMetadata is not implemented by Propylon yet"),
 ])

@@ -1,7 +1,8 @@
 """SecurityPolicy extAuth through both translators to a real Envoy, asking the echo package's
 ext-auth service (Envoy Gateway's test service) over HTTP and gRPC: requests without a known
 token are refused, the others reach the backend with the headers the service chose; a route
-without a policy is not asked about; failOpen lets requests through when the service is down."""
+without a policy is not asked about; when the service is down, failOpen lets requests through
+and statusOnError is the answer."""
 
 from __future__ import annotations
 
@@ -53,12 +54,15 @@ async def test_http_and_grpc_services_decide_per_route(
         *service("down", free_port()),
         _prefix_route("web", "/web"), _prefix_route("rpc", "/rpc"),
         _prefix_route("public", "/public"), _prefix_route("lenient", "/lenient"),
+        _prefix_route("strict", "/strict"),
         _policy("web-auth", "web", {"http": {
             "backendRef": {"name": "auth", "port": 8080}, "path": "/auth",
             "headersToBackend": ["x-current-user", "x-ext-auth-req-path"]}}),
         _policy("rpc-auth", "rpc", {"grpc": {"backendRefs": [{"name": "grpc-auth",
                                                               "port": 8080}]}}),
         _policy("lenient-auth", "lenient", {"failOpen": True, "http": {
+            "backendRef": {"name": "down", "port": 8080}}}),
+        _policy("strict-auth", "strict", {"statusOnError": 503, "http": {
             "backendRef": {"name": "down", "port": 8080}}}),
     ])
     result = stack.program(xds)
@@ -82,3 +86,4 @@ async def test_http_and_grpc_services_decide_per_route(
         status, seen = await request(session, port, "/public")
         assert status == 200 and "x-current-user" not in seen["headers"]
         assert (await request(session, port, "/lenient"))[0] == 200
+        assert (await request(session, port, "/strict", token1))[0] == 503

@@ -63,7 +63,7 @@ SUPPORTED: dict[str, Tree] = {
                              "pathOverride": True, "headersToBackend": True},
                     "grpc": {"backendRef": True, "backendRefs": True},
                     "headersToExtAuth": True, "failOpen": True, "bodyToExtAuth": True,
-                    "recomputeRoute": True, "timeout": True},
+                    "recomputeRoute": True, "timeout": True, "statusOnError": True},
     },
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,

@@ -7,7 +7,8 @@ Gateway Backend; `http.path` (a prefix put before the request's path in the auth
 `http.pathOverride` (the auth request's whole path), `http.headersToBackend` (auth response
 headers copied onto the upstream request), `headersToExtAuth` (request headers sent to the
 service besides Envoy's defaults), `failOpen`, `bodyToExtAuth.maxRequestBytes`,
-`recomputeRoute` and `timeout` (Envoy Gateway's default: 10 s).
+`recomputeRoute`, `timeout` (Envoy Gateway's default: 10 s) and `statusOnError` (the answer
+when the service fails or cannot be reached; Envoy's default 403).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from propylon.api.formats import duration_ms
 DEFAULT_TIMEOUT_MS = 10_000
 _DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
 BACKEND_KINDS = (("", "Service"),)
+# statusOnError: the 4xx and 5xx codes of the CRD's enum (Envoy's StatusCode names them all)
+ERROR_STATUSES = (*range(400, 418), 421, 422, 423, 424, 426, 428, 429, 431, *range(500, 509),
+                  510, 511)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class ExtAuthSettings:
     body_max_bytes: int | None = None
     recompute_route: bool = False
     timeout_ms: int = DEFAULT_TIMEOUT_MS
+    status_on_error: int | None = None
 
 
 def ext_auth(raw: Mapping[str, Any]) -> tuple[ExtAuthSettings | None, list[str]]:
@@ -72,6 +77,10 @@ def ext_auth(raw: Mapping[str, Any]) -> tuple[ExtAuthSettings | None, list[str]]
         errors.append(f"spec.extAuth.bodyToExtAuth.maxRequestBytes: {body_max!r} is not a "
                       "number of bytes: use 1 or more")
         body_max = None
+    status_on_error = raw.get("statusOnError")
+    if status_on_error is not None and status_on_error not in ERROR_STATUSES:
+        errors.append(f"spec.extAuth.statusOnError: {status_on_error!r} is not a status Propylon "
+                      "can answer with: use a 4xx or 5xx code such as 403 or 503")
     path = str(section.get("path") or "") if isinstance(http, Mapping) else ""
     override = section.get("pathOverride") if isinstance(http, Mapping) else None
     for name, value in (("path", path or None), ("pathOverride", override)):
@@ -87,7 +96,8 @@ def ext_auth(raw: Mapping[str, Any]) -> tuple[ExtAuthSettings | None, list[str]]
         headers_to_backend=_strings(section.get("headersToBackend")),
         headers_to_ext_auth=_strings(raw.get("headersToExtAuth")),
         fail_open=bool(raw.get("failOpen")), body_max_bytes=body_max,
-        recompute_route=bool(raw.get("recomputeRoute")), timeout_ms=timeout_ms), errors
+        recompute_route=bool(raw.get("recomputeRoute")), timeout_ms=timeout_ms,
+        status_on_error=status_on_error), errors
 
 
 def _strings(value: Any) -> tuple[str, ...]:

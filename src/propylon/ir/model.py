@@ -179,6 +179,7 @@ class ExtAuth:
     body_max_bytes: int | None = None
     recompute_route: bool = False
     timeout_ms: int = 10_000
+    status_on_error: int | None = None  # the answer when the service fails (None: 403)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ other routes never call it.
 
 HTTP services get the request's method, path and headers (Envoy's defaults: Host, Method,
 Path, Content-Length, Authorization, plus `headers_to_ext_auth`) at `path_prefix` + the path;
-`path_override` replaces the auth request's whole path (Envoy's `path_override`). A 2xx lets the request through with the
-answer's `headers_to_backend`; any other answer goes back to the client. gRPC services get a
-`CheckRequest` over `envoy.service.auth.v3.Authorization`.
+`path_override` replaces the auth request's whole path (Envoy's `path_override`). A 2xx lets
+the request through with the answer's `headers_to_backend`; any other answer goes back to the
+client. gRPC services get a `CheckRequest` over `envoy.service.auth.v3.Authorization`. When
+the service fails or cannot be reached the client gets `status_on_error` (403 by default),
+unless `fail_open`. A body over `body_max_bytes` is refused with 413.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ def http_filter(ext: ir.ExtAuth) -> HttpFilter:
             timeout=timeout))
     else:
         service = out.http_service
-        service.server_uri.CopyFrom(HttpUri(uri=f"http://{ext.authority}{ext.path_prefix}",
+        path = ext.path_prefix if ext.path_override is None else ext.path_override
+        service.server_uri.CopyFrom(HttpUri(uri=f"http://{ext.authority}{path}",
                                             cluster=ext.cluster, timeout=timeout))
         service.path_prefix = ext.path_prefix
         if ext.path_override is not None:
@@ -81,8 +84,9 @@ def http_filter(ext: ir.ExtAuth) -> HttpFilter:
     if ext.headers_to_ext_auth:
         out.allowed_headers.CopyFrom(_headers(ext.headers_to_ext_auth))
     if ext.body_max_bytes is not None:
-        out.with_request_body.CopyFrom(pb.BufferSettings(max_request_bytes=ext.body_max_bytes,
-                                                         allow_partial_message=True))
+        out.with_request_body.CopyFrom(pb.BufferSettings(max_request_bytes=ext.body_max_bytes))
+    if ext.status_on_error is not None:
+        out.status_on_error.code = ext.status_on_error  # type: ignore[assignment]
     return HttpFilter(name=filter_name(ext), typed_config=_pack(out), disabled=True)
 
 
