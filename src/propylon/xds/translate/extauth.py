@@ -86,7 +86,7 @@ def http_filter(ext: ir.ExtAuth) -> HttpFilter:
     if ext.body_max_bytes is not None:
         out.with_request_body.CopyFrom(pb.BufferSettings(max_request_bytes=ext.body_max_bytes))
     if ext.status_on_error is not None:
-        out.status_on_error.code = ext.status_on_error  # type: ignore[assignment]
+        out.status_on_error.code = ext.status_on_error
     return HttpFilter(name=filter_name(ext), typed_config=_pack(out), disabled=True)
 
 
