@@ -29,9 +29,11 @@ def test_http_service_with_every_implemented_field() -> None:
 
 
 def test_grpc_service_defaults_are_envoy_gateways() -> None:
-    found, errors = ext_auth({"grpc": {"backendRef": {"name": "auth", "port": 9002}}})
+    found, errors = ext_auth({"grpc": {"backendRef": {"name": "auth", "port": 9002}},
+                              "contextExtensions": [{"name": "tier", "value": "gold"}]})
     assert errors == [] and found is not None
     assert (found.grpc, found.fail_open, found.timeout_ms) == (True, False, DEFAULT_TIMEOUT_MS)
+    assert found.context_extensions == (("tier", "gold"),)
     assert _problems({"grpc": {"backendRef": {"name": "auth", "port": 9002}}}) == ()
 
 
@@ -51,6 +53,9 @@ def test_grpc_service_defaults_are_envoy_gateways() -> None:
      "spec.extAuth.timeout: 'soon' is not a duration"),
     ({"http": {"backendRef": {"name": "a", "port": 1}}, "statusOnError": 200},
      "spec.extAuth.statusOnError: 200 is not a status"),
+    ({"grpc": {"backendRef": {"name": "a", "port": 1}}, "contextExtensions": [
+        {"name": "x", "type": "ValueRef", "valueRef": {"kind": "ConfigMap", "name": "c"}}]},
+     "spec.extAuth.contextExtensions[0].valueRef is not implemented by Propylon yet"),
     ({"http": {"backendRef": {"name": "a", "port": 1}}, "includeRouteMetadata": True},
      "spec.extAuth.includeRouteMetadata is not implemented by Propylon yet"),
 ])

@@ -59,7 +59,8 @@ async def test_http_and_grpc_services_decide_per_route(
             "backendRef": {"name": "auth", "port": 8080}, "path": "/auth",
             "headersToBackend": ["x-current-user", "x-ext-auth-req-path"]}}),
         _policy("rpc-auth", "rpc", {"grpc": {"backendRefs": [{"name": "grpc-auth",
-                                                              "port": 8080}]}}),
+                                                              "port": 8080}]},
+                                    "contextExtensions": [{"name": "tier", "value": "gold"}]}),
         _policy("lenient-auth", "lenient", {"failOpen": True, "http": {
             "backendRef": {"name": "down", "port": 8080}}}),
         _policy("strict-auth", "strict", {"statusOnError": 503, "http": {

@@ -157,7 +157,8 @@ def ext_auth() -> ir.GatewayIR:
                       fail_open=True, body_max_bytes=4096, recompute_route=True,
                       timeout_ms=2000)
     grpc = ir.ExtAuth("securitypolicy/default/api", "extauth/default/grpc-auth/9002/grpc",
-                      "grpc-auth.default:9002", grpc=True, status_on_error=503)
+                      "grpc-auth.default:9002", grpc=True, status_on_error=503,
+                      context_extensions=(("tier", "gold"),))
     routes = (
         ir.Route("web", ir.RouteMatch(ir.PathMatch("PathPrefix", "/web")),
                  backends=(ir.WeightedBackend("default/a/80", 1),), ext_auth=http),

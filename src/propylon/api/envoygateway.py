@@ -63,7 +63,8 @@ SUPPORTED: dict[str, Tree] = {
                              "pathOverride": True, "headersToBackend": True},
                     "grpc": {"backendRef": True, "backendRefs": True},
                     "headersToExtAuth": True, "failOpen": True, "bodyToExtAuth": True,
-                    "recomputeRoute": True, "timeout": True, "statusOnError": True},
+                    "recomputeRoute": True, "timeout": True, "statusOnError": True,
+                    "contextExtensions": True},
     },
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,

@@ -7,8 +7,9 @@ Gateway Backend; `http.path` (a prefix put before the request's path in the auth
 `http.pathOverride` (the auth request's whole path), `http.headersToBackend` (auth response
 headers copied onto the upstream request), `headersToExtAuth` (request headers sent to the
 service besides Envoy's defaults), `failOpen`, `bodyToExtAuth.maxRequestBytes`,
-`recomputeRoute`, `timeout` (Envoy Gateway's default: 10 s) and `statusOnError` (the answer
-when the service fails or cannot be reached; Envoy's default 403).
+`recomputeRoute`, `timeout` (Envoy Gateway's default: 10 s), `statusOnError` (the answer
+when the service fails or cannot be reached; Envoy's default 403) and `contextExtensions`
+written inline (type Value; sent to gRPC services in the CheckRequest's context).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class ExtAuthSettings:
     recompute_route: bool = False
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     status_on_error: int | None = None
+    context_extensions: tuple[tuple[str, str], ...] = ()
 
 
 def ext_auth(raw: Mapping[str, Any]) -> tuple[ExtAuthSettings | None, list[str]]:
@@ -77,6 +79,15 @@ def ext_auth(raw: Mapping[str, Any]) -> tuple[ExtAuthSettings | None, list[str]]
         errors.append(f"spec.extAuth.bodyToExtAuth.maxRequestBytes: {body_max!r} is not a "
                       "number of bytes: use 1 or more")
         body_max = None
+    extensions = []
+    for i, ext in enumerate(raw.get("contextExtensions") or ()):
+        if not isinstance(ext, Mapping):
+            continue
+        if ext.get("type", "Value") != "Value" or "valueRef" in ext:
+            errors.append(f"spec.extAuth.contextExtensions[{i}].valueRef is not implemented by "
+                          "Propylon yet: write the value inline (type Value, value)")
+            continue
+        extensions.append((str(ext.get("name", "")), str(ext.get("value", ""))))
     status_on_error = raw.get("statusOnError")
     if status_on_error is not None and status_on_error not in ERROR_STATUSES:
         errors.append(f"spec.extAuth.statusOnError: {status_on_error!r} is not a status Propylon "
@@ -97,7 +108,7 @@ def ext_auth(raw: Mapping[str, Any]) -> tuple[ExtAuthSettings | None, list[str]]
         headers_to_ext_auth=_strings(raw.get("headersToExtAuth")),
         fail_open=bool(raw.get("failOpen")), body_max_bytes=body_max,
         recompute_route=bool(raw.get("recomputeRoute")), timeout_ms=timeout_ms,
-        status_on_error=status_on_error), errors
+        status_on_error=status_on_error, context_extensions=tuple(extensions)), errors
 
 
 def _strings(value: Any) -> tuple[str, ...]:

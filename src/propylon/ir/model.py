@@ -180,6 +180,7 @@ class ExtAuth:
     recompute_route: bool = False
     timeout_ms: int = 10_000
     status_on_error: int | None = None  # the answer when the service fails (None: 403)
+    context_extensions: tuple[tuple[str, str], ...] = ()  # (name, value), to gRPC services
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,8 @@ def route_ext_auth(policy: Policy, settings: ExtAuthSettings) -> ExtAuth:
         headers_to_backend=settings.headers_to_backend,
         headers_to_ext_auth=settings.headers_to_ext_auth, fail_open=settings.fail_open,
         body_max_bytes=settings.body_max_bytes, recompute_route=settings.recompute_route,
-        timeout_ms=settings.timeout_ms, status_on_error=settings.status_on_error)
+        timeout_ms=settings.timeout_ms, status_on_error=settings.status_on_error,
+        context_extensions=settings.context_extensions)
 
 
 def _ext_auths(config: RouteConfig) -> dict[str, ExtAuth]:

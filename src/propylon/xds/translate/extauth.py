@@ -2,8 +2,8 @@
 
 A connection manager carries one filter per authorisation service its routes use
 (`envoy.filters.http.ext_authz/<IR name>`), disabled by default; a route that uses one enables
-it through `typed_per_filter_config` (an `ExtAuthzPerRoute` with default check settings), so
-other routes never call it.
+it through `typed_per_filter_config` (an `ExtAuthzPerRoute` whose check settings carry the
+context extensions), so other routes never call it.
 
 HTTP services get the request's method, path and headers (Envoy's defaults: Host, Method,
 Path, Content-Length, Authorization, plus `headers_to_ext_auth`) at `path_prefix` + the path;
@@ -90,6 +90,7 @@ def http_filter(ext: ir.ExtAuth) -> HttpFilter:
     return HttpFilter(name=filter_name(ext), typed_config=_pack(out), disabled=True)
 
 
-def enabled() -> Any:
+def enabled(ext: ir.ExtAuth) -> Any:
     """The per-route config that turns a route's ext auth filter on."""
-    return _pack(pb.ExtAuthzPerRoute(check_settings=pb.CheckSettings()))
+    return _pack(pb.ExtAuthzPerRoute(check_settings=pb.CheckSettings(
+        context_extensions=dict(ext.context_extensions))))

@@ -287,7 +287,7 @@ def route(route: ir.Route) -> rc.Route:
         out.typed_per_filter_config[fault.FAULT_FILTER].CopyFrom(fault.policy(route.fault))
     if route.ext_auth is not None:
         out.typed_per_filter_config[extauth.filter_name(route.ext_auth)].CopyFrom(
-            extauth.enabled())
+            extauth.enabled(route.ext_auth))
     return out
 
 
