@@ -69,11 +69,14 @@ async def test_grpc_check_adds_user_and_route_headers(ports: tuple[int, int]) ->
         ok = await stub.Check(_check("Bearer token1", {
             "kind": "HTTPRoute", "namespace": "ns", "name": "web",
             "annotations": {"gateway.envoyproxy.io/Foo": "bar"}}))
+        unnamed = await stub.Check(_check("Bearer token3", {"kind": "HTTPRoute", "name": "web"}))
         denied = await stub.Check(_check("Bearer nobody"))
     assert ok.status.code == code_pb2.OK
     assert {(h.header.key, h.header.value) for h in ok.ok_response.headers} == {
         ("x-current-user", "user1"), ("x-eg-route-name", "web"),
         ("x-eg-route-annotation-gateway.envoyproxy.io/foo", "bar")}
+    assert [(h.header.key, h.header.value) for h in unnamed.ok_response.headers] == [
+        ("x-current-user", "user3")]  # metadata without a namespace names no route
     assert denied.status.code == code_pb2.PERMISSION_DENIED
 
 

@@ -58,7 +58,7 @@ class ExtAuthConfig:
 
 def user_of(authorization: str) -> str | None:
     """The user a `Bearer <token>` header value names, or None."""
-    parts = authorization.split()
+    parts = authorization.split(" ")
     if len(parts) != 2 or parts[0] != "Bearer":
         return None
     return USERS.get(parts[1])
@@ -73,21 +73,30 @@ class _Authorization(pb_grpc.AuthorizationServicer):  # type: ignore[misc]
         http = request.attributes.request.http
         user = user_of(http.headers.get("authorization", ""))
         if user is None:
-            return pb.CheckResponse(status=status_pb2.Status(code=code_pb2.PERMISSION_DENIED),
-                                    denied_response=pb.DeniedHttpResponse())
-        headers = [("x-current-user", user)]
-        metadata = MessageToDict(request.attributes.route_metadata_context.filter_metadata.get(
-            "envoy-gateway")) if "envoy-gateway" in \
-            request.attributes.route_metadata_context.filter_metadata else {}
-        resources = metadata.get("resources") or []
-        if resources and isinstance(resources[0], dict):
-            headers.append(("x-eg-route-name", str(resources[0].get("name", ""))))
-            for key, value in (resources[0].get("annotations") or {}).items():
-                headers.append((f"x-eg-route-annotation-{key.lower()}", str(value)))
+            return pb.CheckResponse(status=status_pb2.Status(code=code_pb2.PERMISSION_DENIED))
+        headers = [("x-current-user", user), *_route_headers(request)]
         return pb.CheckResponse(
             status=status_pb2.Status(code=code_pb2.OK),
             ok_response=pb.OkHttpResponse(headers=[
                 HeaderValueOption(header=HeaderValue(key=k, value=v)) for k, v in headers]))
+
+
+def _route_headers(request: pb.CheckRequest) -> list[tuple[str, str]]:
+    """x-eg-route-name and x-eg-route-annotation-* from the route metadata, when it names a
+    resource (kind, namespace and name all set); annotations with a string value, by key."""
+    found = request.attributes.route_metadata_context.filter_metadata
+    if "envoy-gateway" not in found:
+        return []
+    resources = MessageToDict(found["envoy-gateway"]).get("resources") or []
+    first = resources[0] if isinstance(resources, list) and resources else None
+    if not isinstance(first, dict) or not all(
+            isinstance(first.get(k), str) and first[k] for k in ("kind", "namespace", "name")):
+        return []
+    annotations = first.get("annotations")
+    annotations = annotations if isinstance(annotations, dict) else {}
+    return [("x-eg-route-name", first["name"]), *(
+        (f"x-eg-route-annotation-{key.lower()}", value) for key, value in sorted(
+            annotations.items()) if isinstance(value, str) and value)]
 
 
 async def serve_ext_auth(config: ExtAuthConfig) -> tuple[web.AppRunner, aio.Server]:
