@@ -16,6 +16,8 @@ unless `fail_open`. A body over `body_max_bytes` is refused with 413.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from envoy.config.core.v3.config_source_pb2 import ApiVersion
 from envoy.config.core.v3.grpc_service_pb2 import GrpcService
 from envoy.config.core.v3.http_uri_pb2 import HttpUri
@@ -90,7 +92,12 @@ def http_filter(ext: ir.ExtAuth) -> HttpFilter:
     return HttpFilter(name=filter_name(ext), typed_config=_pack(out), disabled=True)
 
 
-def enabled(ext: ir.ExtAuth) -> Any:
-    """The per-route config that turns a route's ext auth filter on."""
-    return _pack(pb.ExtAuthzPerRoute(check_settings=pb.CheckSettings(
-        context_extensions=dict(ext.context_extensions))))
+def chain(ext_auths: Iterable[ir.ExtAuth]) -> list[HttpFilter]:
+    """The connection manager's (disabled) filters for the ext auths its routes use."""
+    return [http_filter(e) for e in sorted(set(ext_auths), key=lambda e: e.name)]
+
+
+def per_route(ext: ir.ExtAuth) -> dict[str, Any]:
+    """A route's `typed_per_filter_config` entry turning its ext auth filter on."""
+    return {filter_name(ext): _pack(pb.ExtAuthzPerRoute(check_settings=pb.CheckSettings(
+        context_extensions=dict(ext.context_extensions))))}

@@ -286,8 +286,8 @@ def route(route: ir.Route) -> rc.Route:
     if route.fault is not None:
         out.typed_per_filter_config[fault.FAULT_FILTER].CopyFrom(fault.policy(route.fault))
     if route.ext_auth is not None:
-        out.typed_per_filter_config[extauth.filter_name(route.ext_auth)].CopyFrom(
-            extauth.enabled(route.ext_auth))
+        for name, config in extauth.per_route(route.ext_auth).items():
+            out.typed_per_filter_config[name].CopyFrom(config)
     return out
 
 
