@@ -154,7 +154,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         if ext_clusters:
-            ir = extauth.finish(ir, ext_clusters)
+            ir = extauth.finish(ir, ext_clusters, store)
         out[key] = ir
     return out, statuses
 

@@ -8,7 +8,7 @@ that use it.
   `extauth/<namespace>/<service>/<port>` (`/grpc` appended for gRPC, which is h2c), with the
   Service's ready endpoints (and its BackendTLSPolicy's TLS).
 - `route_ext_auth(settings)`: the IR `ExtAuth` a governed route entry carries.
-- `finish(ir, clusters)`: the Gateway's IR with the clusters its routes' ext auths use and, on
+- `finish(ir, clusters, store)`: the Gateway's IR with the clusters its routes' ext auths use and, on
   every listener, the ext auths of the routes it serves (Envoy needs one filter per service in
   the listener's chain; each route enables its own).
 """
@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import lru_cache
 
 from propylon.api.envoygateway import SECURITY_POLICY, Policy, security
 from propylon.api.extauth import ExtAuthSettings, ServiceRef
 from propylon.ir.model import Cluster, ExtAuth, GatewayIR, Listener, RouteConfig
 from propylon.translate.backends import Backends, Endpoints, Refused
+from propylon.translate.types import Store
 
 PREFIX = "extauth"
 
@@ -31,6 +33,7 @@ def cluster_name(namespace: str, ref: ServiceRef, grpc: bool) -> str:
     return f"{name}/grpc" if grpc else name
 
 
+@lru_cache(maxsize=4096)
 def _settings(policy: Policy) -> ExtAuthSettings | None:
     return security(policy.spec_value())[0].ext_auth if '"extAuth"' in policy.spec else None
 
@@ -69,14 +72,23 @@ def route_ext_auth(policy: Policy, settings: ExtAuthSettings) -> ExtAuth:
         context_extensions=settings.context_extensions)
 
 
-def _ext_auths(config: RouteConfig) -> dict[str, ExtAuth]:
-    return {r.ext_auth.name: r.ext_auth for vh in config.virtual_hosts for r in vh.routes
-            if r.ext_auth is not None}
+def _ext_auths(config: RouteConfig, store: Store | None) -> dict[str, ExtAuth]:
+    """The ext auths of a route table's routes by name: last pass's for the same table."""
+    key = ("extauth", config.name)
+    found = store.get(key) if store is not None else None
+    if found is None or found[0] is not config:
+        found = (config, {r.ext_auth.name: r.ext_auth for vh in config.virtual_hosts
+                          for r in vh.routes if r.ext_auth is not None})
+    if store is not None:
+        store.put(key, found)
+    return found[1]
 
 
-def finish(ir: GatewayIR, clusters: Mapping[str, Cluster]) -> GatewayIR:
-    """`ir` with the clusters and listener filters its routes' ext auths need."""
-    by_config = {config.name: _ext_auths(config) for config in ir.route_configs}
+def finish(ir: GatewayIR, clusters: Mapping[str, Cluster], store: Store | None) -> GatewayIR:
+    """`ir` with the clusters and listener filters its routes' ext auths need; with `store`,
+    a route table unchanged since last pass is not read again, and the same IR needing equal
+    clusters gives last pass's result."""
+    by_config = {config.name: _ext_auths(config, store) for config in ir.route_configs}
     used = {e.cluster for found in by_config.values() for e in found.values()}
     if not used:
         return ir
@@ -87,7 +99,16 @@ def finish(ir: GatewayIR, clusters: Mapping[str, Cluster]) -> GatewayIR:
         return replace(listener, ext_auths=tuple(found[k] for k in sorted(found))) \
             if found else listener
 
-    own = {c.name: c for c in ir.clusters}
-    own.update((name, clusters[name]) for name in used if name in clusters)
-    return replace(ir, listeners=tuple(with_filters(li) for li in ir.listeners),
-                   clusters=tuple(sorted(own.values(), key=lambda c: c.name)))
+    wanted = {name: clusters[name] for name in sorted(used) if name in clusters}
+    key = ("extauth-ir", ir.key)
+    found = store.get(key) if store is not None else None
+    # an IR rebuilt from the same parts compares equal at the cost of identity checks
+    if found is None or (found[0] is not ir and found[0] != ir) or found[1] != wanted:
+        own = {c.name: c for c in ir.clusters}
+        own.update(wanted)
+        found = (ir, wanted, replace(
+            ir, listeners=tuple(with_filters(li) for li in ir.listeners),
+            clusters=tuple(sorted(own.values(), key=lambda c: c.name))))
+    if store is not None:
+        store.put(key, found)
+    return found[2]
