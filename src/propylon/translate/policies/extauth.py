@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from propylon.api.envoygateway import SECURITY_POLICY, Policy, security
 from propylon.api.extauth import ExtAuthSettings, ServiceRef
-from propylon.ir.model import Cluster, ExtAuth, GatewayIR, Listener, RouteConfig
+from propylon.ir.model import Cluster, ExtAuth, GatewayIR, Listener, RouteConfig, VirtualHost
 from propylon.translate.backends import Backends, Endpoints, Refused
 from propylon.translate.types import Store
 
@@ -73,12 +73,25 @@ def route_ext_auth(policy: Policy, settings: ExtAuthSettings) -> ExtAuth:
 
 
 def _ext_auths(config: RouteConfig, store: Store | None) -> dict[str, ExtAuth]:
-    """The ext auths of a route table's routes by name: last pass's for the same table."""
+    """The ext auths of a route table's routes by name: last pass's for the same table, and
+    for each virtual host that is the same object (a table rebuilt for one host)."""
     key = ("extauth", config.name)
     found = store.get(key) if store is not None else None
     if found is None or found[0] is not config:
-        found = (config, {r.ext_auth.name: r.ext_auth for vh in config.virtual_hosts
-                          for r in vh.routes if r.ext_auth is not None})
+        out: dict[str, ExtAuth] = {}
+        for vh in config.virtual_hosts:
+            out.update(_vhost_ext_auths(config.name, vh, store))
+        found = (config, out)
+    if store is not None:
+        store.put(key, found)
+    return found[1]
+
+
+def _vhost_ext_auths(config: str, vh: VirtualHost, store: Store | None) -> dict[str, ExtAuth]:
+    key = ("extauth", config, vh.name)
+    found = store.get(key) if store is not None else None
+    if found is None or found[0] is not vh:
+        found = (vh, {r.ext_auth.name: r.ext_auth for r in vh.routes if r.ext_auth is not None})
     if store is not None:
         store.put(key, found)
     return found[1]
