@@ -11,7 +11,8 @@ the GatewayClass's parametersRef and the GatewayParameters both name; Secrets wi
 mismatched certificates and keys; ConfigMaps with a CA bundle or not PEM; a BackendTLSPolicy on a
 Service; a ReferenceGrant from any of the kinds that refer across namespaces, to Services,
 Secrets or ConfigMaps; Services and EndpointSlices changed (ports, endpoints, readiness);
-Namespace labels toggled; the statuses of the last result written back (as the status writer
+Namespace labels toggled; Envoy Gateway policies (a SecurityPolicy's JWKS read from a Service
+and a ConfigMap); the statuses of the last result written back (as the status writer
 does), or with other condition times (as another writer might); the clock moving on. Half the
 sequences start from `FURNISHED`, a world where every kind is in use and every reference
 resolves, so that edits break references that matter. After every edit, one pass with a
@@ -282,7 +283,8 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
-    cluster copy) for a BackendTrafficPolicy, CORS and maybe extAuth for a SecurityPolicy;
+    cluster copy) for a BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1, and extAuth
+    when `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca") and authorization;
     `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
@@ -291,11 +293,20 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
         spec["retry"] = {"numRetries": value}
         if more:
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
-    else:
+    elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
         if more:  # the auth service's cluster follows svc1's edits and endpoints
             spec["extAuth"] = {"http": {"backendRef": {"name": "svc1", "port": 80},
                                         "path": f"/auth{value}"}}
+    else:
+        spec["jwt"] = {"optional": more, "providers": [
+            {"name": "remote", "remoteJWKS": {"uri": f"http://svc0.{ns}/jwks.json"}},
+            {"name": "local", "localJWKS": {"type": "ValueRef",
+                                            "valueRef": {"kind": "ConfigMap", "name": "ca"}}}]}
+        spec["authorization"] = {"defaultAction": "Allow", "rules": [
+            {"action": "Deny", "principal": {"clientCIDRs": ["10.0.0.0/8"],
+                                             "headers": [{"name": "x-user", "values": ["a"]}]},
+             "operation": {"methods": ["POST"]}}]}
     if more and target_kind != "Gateway":
         spec["mergeType"] = "JSONMerge"
     return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": kind,

@@ -11,7 +11,8 @@ and every value it cannot use: a policy with problems is not applied (see
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
 (`SUPPORTED`): `retry`, `timeout` and `faultInjection`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
-`security(spec)` those of a SecurityPolicy: `cors`, `extAuth` (`api.extauth`); `client_traffic(spec)` those of a
+`security(spec)` those of a SecurityPolicy: `cors`, `jwt` with local JWKS and `authorization`
+(`egauth`), `extAuth` (`api.extauth`); `client_traffic(spec)` those of a
 ClientTrafficPolicy: `timeout.http`.
 """
 
@@ -23,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
 from propylon.api.extauth import ExtAuthSettings, ext_auth
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
@@ -65,6 +67,18 @@ SUPPORTED: dict[str, Tree] = {
                     "headersToExtAuth": True, "failOpen": True, "bodyToExtAuth": True,
                     "recomputeRoute": True, "timeout": True, "statusOnError": True,
                     "contextExtensions": True},
+        "jwt": {"optional": True,
+                "providers": {"name": True, "issuer": True, "audiences": True,
+                              "claimToHeaders": True, "recomputeRoute": True,
+                              "extractFrom": True,
+                              "localJWKS": {"type": True, "inline": True,
+                                            "valueRef": True},
+                              "remoteJWKS": {"uri": True, "cacheDuration": True,
+                                             "backendRefs": True}}},
+        "authorization": {"defaultAction": True,
+                          "rules": {"name": True, "action": True,
+                                    "principal": {"clientCIDRs": True, "headers": True},
+                                    "operation": {"methods": True}}},
     },
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,
@@ -157,7 +171,8 @@ def _target_ref(raw: dict[str, Any], field: str) -> TargetRef:
 
 
 def unsupported(value: Mapping[str, Any], tree: Tree, path: str) -> list[str]:
-    """The paths of the fields of `value` that `tree` does not list."""
+    """The paths of the fields of `value` that `tree` does not list (in each item of a
+    list)."""
     out = []
     for key, child in value.items():
         allowed = tree.get(key)
@@ -165,6 +180,10 @@ def unsupported(value: Mapping[str, Any], tree: Tree, path: str) -> list[str]:
             out.append(f"{path}.{key}")
         elif isinstance(allowed, Mapping) and isinstance(child, Mapping):
             out.extend(unsupported(child, allowed, f"{path}.{key}"))
+        elif isinstance(allowed, Mapping) and isinstance(child, list):
+            for i, item in enumerate(child):
+                if isinstance(item, Mapping):
+                    out.extend(unsupported(item, allowed, f"{path}.{key}[{i}]"))
     return out
 
 
@@ -298,19 +317,29 @@ class Security:
     """The implemented part of a SecurityPolicy spec."""
 
     cors: CorsSettings | None = None
+    jwt: JwtSettings | None = None
+    authorization: AuthzSettings | None = None
     ext_auth: ExtAuthSettings | None = None
 
 
 def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
     """The implemented fields of a SecurityPolicy spec, and what is wrong with them."""
     errors: list[str] = []
-    found_ext_auth = None
+    jwt_settings: JwtSettings | None = None
+    authz: AuthzSettings | None = None
+    found_ext_auth: ExtAuthSettings | None = None
+    if isinstance(spec.get("jwt"), Mapping):
+        jwt_settings, found = jwt(spec["jwt"])
+        errors.extend(found)
+    if isinstance(spec.get("authorization"), Mapping):
+        authz, found = authorization(spec["authorization"])
+        errors.extend(found)
     if isinstance(spec.get("extAuth"), Mapping):
-        found_ext_auth, ext_auth_errors = ext_auth(spec["extAuth"])
-        errors.extend(ext_auth_errors)
+        found_ext_auth, found = ext_auth(spec["extAuth"])
+        errors.extend(found)
     raw = spec.get("cors")
     if not isinstance(raw, Mapping):
-        return Security(ext_auth=found_ext_auth), errors
+        return Security(None, jwt_settings, authz, found_ext_auth), errors
 
     def strings(key: str) -> tuple[str, ...]:
         return tuple(str(v) for v in raw.get(key) or ())
@@ -323,7 +352,7 @@ def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
     return Security(CorsSettings(
         strings("allowOrigins"), strings("allowMethods"), strings("allowHeaders"),
         strings("exposeHeaders"), None if max_age is None else duration_ms(max_age) // 1000,
-        bool(raw.get("allowCredentials"))), found_ext_auth), errors
+        bool(raw.get("allowCredentials"))), jwt_settings, authz, found_ext_auth), errors
 
 
 @dataclass(frozen=True)

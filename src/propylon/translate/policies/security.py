@@ -5,6 +5,7 @@
 - `cors` -> the route's CORS policy (`ir.Cors`: Envoy answers preflights itself, allowed
   origins as anchored regular expressions, `*` in methods or headers echoing what the request
   asks for), unless the route rule has a CORS filter of its own. Without `maxAge`, 5 s.
+- `jwt` and `authorization` -> the route's JWT requirement and authorization rules (`authn`).
 - `extAuth` -> the route's external authorisation (`extauth.route_ext_auth`).
 """
 
@@ -17,6 +18,7 @@ from functools import lru_cache
 from propylon.api.envoygateway import Policy, Security, security
 from propylon.api.mergepatch import merge_patch
 from propylon.ir.model import Connection, Cors, Route
+from propylon.translate.policies import authn
 from propylon.translate.policies.extauth import route_ext_auth
 
 DEFAULT_MAX_AGE_S = 5
@@ -34,6 +36,7 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
              copies: dict[str, tuple[str, Connection]]) -> Route:
     """`route` with the settings of the governing policy (see the module docstring)."""
     found = settings(policy, parent)
+    route = authn.governed(route, policy, parent, found.jwt, found.authorization)
     if found.ext_auth is not None and route.ext_auth is None:
         route = replace(route, ext_auth=route_ext_auth(policy, found.ext_auth))
     cors = found.cors
