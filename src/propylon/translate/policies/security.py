@@ -38,7 +38,9 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     found = settings(policy, parent)
     route = authn.governed(route, policy, parent, found.jwt, found.authorization)
     if found.ext_auth is not None and route.ext_auth is None:
-        route = replace(route, ext_auth=route_ext_auth(policy, found.ext_auth))
+        # merged over a parent that alone sets extAuth: the parent's service, in its namespace
+        owner = parent if parent is not None and '"extAuth"' not in policy.spec else policy
+        route = replace(route, ext_auth=route_ext_auth(owner, found.ext_auth))
     cors = found.cors
     if cors is None or route.cors is not None or route.direct_response is not None:
         return route
