@@ -14,9 +14,11 @@ What a policy does in the IR (the rest of each kind is not implemented yet, and 
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
 - SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
-  listener marked with the filters its routes need), and `extAuth` (`extauth`: its backend
-  resolved with `Inputs.backends`, the service's cluster added to the Gateways whose routes use
-  it).
+  listener marked with the filters its routes need); `basicAuth` and `apiKeyAuth`
+  (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
+  `Inputs.grants`).
+- SecurityPolicy `extAuth` (`extauth`: its backend resolved with `Inputs.backends`, the
+  service's cluster added to the Gateways whose routes use it).
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
@@ -29,7 +31,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from propylon.api.core import ConfigMap
+from propylon.api.core import ConfigMap, Secret
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
@@ -50,7 +52,14 @@ from propylon.ir.model import (
 from propylon.translate.backends import Backends, Endpoints
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import authn, client, extauth, security, traffic
+from propylon.translate.policies import (
+    authn,
+    client,
+    credentials,
+    extauth,
+    security,
+    traffic,
+)
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -58,6 +67,7 @@ from propylon.translate.policies.attachment import (
     Scope,
     attach,
 )
+from propylon.translate.references import Grants
 from propylon.translate.statuses import PolicyStatus
 from propylon.translate.types import Now, StatusUpdate, Store
 
@@ -81,6 +91,8 @@ class Inputs:
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
     config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
     services: authn.Services | None = None  # Service ports, for remote JWKS
+    secrets: Mapping[Key, Secret] = field(default_factory=dict)  # credentials' Secrets
+    grants: Grants = field(default_factory=lambda: Grants(()))
     backends: Backends | None = None  # what extAuth backendRefs resolve to
     endpoints: Endpoints | None = None
 
@@ -138,6 +150,9 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                               and a.get("controllerName") == controller_name]
                     for o in objects}
         decoded = (decode(o) for o in objects)
+        if kind == SECURITY_POLICY:
+            decoded = (credentials.resolve(p, inputs.secrets, inputs.grants, store)
+                       for p in decoded)
         if kind == SECURITY_POLICY and inputs.backends is not None \
                 and inputs.endpoints is not None:
             decoded = (extauth.checked(p, inputs.backends, inputs.endpoints, ext_clusters)
