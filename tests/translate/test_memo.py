@@ -303,10 +303,10 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
-    cluster copy) for a BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1), basic auth
-    and API keys from the Secrets "users" and "keys" (2; "users" of the other namespace when
-    `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca") and authorization; `more`
-    merges it."""
+    cluster copy) for a BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with
+    extAuth from Service svc1 when `more`), basic auth and API keys from the Secrets "users"
+    and "keys" (2; "users" of the other namespace when `more`), or JWT (JWKS from Service svc0
+    and from ConfigMap "ca") and authorization; `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -316,6 +316,9 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
     elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
+        if more:  # the auth service's cluster follows svc1's edits and endpoints
+            spec["extAuth"] = {"http": {"backendRef": {"name": "svc1", "port": 80},
+                                        "path": f"/auth{value}"}}
     elif value == 2:
         spec["basicAuth"] = {"users": {"name": "users", **({"namespace": _other(ns)}
                                                            if more else {})},
