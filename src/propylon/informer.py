@@ -16,7 +16,11 @@ the way client-go's reflector does:
    event, go back to step 1.
 
 A kind the server does not serve (404 on the list: an optional CRD such as ListenerSet is not
-installed) counts as synced with no objects, and is listed again every `absent_retry_s`.
+installed) counts as synced with no objects, and is listed again every `absent_retry_s`;
+`served` says whether the last list was answered (None before the first; a change of it calls
+`on_change` as a change of objects does). Its absence is logged
+as a warning, once per time it goes missing, unless `log_absent` is false (the caller says it,
+as the controller does for Envoy Gateway's kinds in one line).
 
 With `fields` (a field selector as a dict, e.g. `{"type": "kubernetes.io/tls"}` for Secrets) the
 list and the watch ask the server for matching objects only.
@@ -67,7 +71,7 @@ class Informer:
                  quiet: Callable[[dict[str, Any]], bool] | None = None,
                  backoff_initial_s: float = 0.1, backoff_max_s: float = 5.0,
                  server_timeout_s: int = 300, absent_retry_s: float = 30.0,
-                 fields: dict[str, str] | None = None) -> None:
+                 fields: dict[str, str] | None = None, log_absent: bool = True) -> None:
         self.client = client
         self.info = info
         self.fields = dict(fields or {})
@@ -80,12 +84,14 @@ class Informer:
         self._position: dict[ObjectKey, int] = {}
         self.synced = asyncio.Event()
         self.resource_version: str | None = None
+        self.served: bool | None = None  # whether the last list was answered (not a 404)
         self.lists = 0  # how many times the kind was listed (the first one plus every relist)
         self.watch_restarts = 0  # watches that ended (dropped, failed or expired) and restarted
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._server_timeout_s = server_timeout_s
         self._absent_retry_s = absent_retry_s
+        self._log_absent = log_absent
         self._res = resource_class(info)
         self._watched = False  # a watch event arrived since the last failure
 
@@ -143,21 +149,22 @@ class Informer:
         except KubeError as err:
             if err.code != 404:
                 raise
-            if not self.synced.is_set() or self.store:
+            if self._log_absent and (not self.synced.is_set() or self.store):
                 log.warning("informer %s: the server does not serve %s/%s (is its CRD installed?);"
                             " treating it as empty, checking again every %.0fs", self.info.kind,
                             self.info.group_version, self.info.plural, self._absent_retry_s)
-            self._replace({})
+            self._replace({}, served=False)
             raise _NotServed() from err
         fresh = {object_key(obj): obj for obj in listing.items}
         self.resource_version = listing.resource_version
         self.lists += 1
         log.debug("informer listed kind=%s count=%d resourceVersion=%s",
                   self.info.kind, len(fresh), self.resource_version)
-        self._replace(fresh)
+        self._replace(fresh, served=True)
 
-    def _replace(self, fresh: dict[ObjectKey, dict[str, Any]]) -> None:
-        changed = fresh != self.store
+    def _replace(self, fresh: dict[ObjectKey, dict[str, Any]], served: bool) -> None:
+        changed = fresh != self.store or (self.served is not None and served != self.served)
+        self.served = served
         self.store, self._objects, self._order = fresh, None, None
         self.synced.set()
         if changed:

@@ -162,12 +162,17 @@ async def test_kind_not_served_counts_as_empty_until_installed(tmp_path: Path) -
     server = APIServer(tmp_path / "cluster", builtin_gateway_api=False)  # CRDs as on a cluster
     await server.start()
     client = load_client(server.kubeconfig_path)
-    inf = Informer(client, by_kind("ListenerSet"), absent_retry_s=0.05)
+    changes: list[bool | None] = []
+    inf = Informer(client, by_kind("ListenerSet"), lambda: changes.append(inf.served),
+                   absent_retry_s=0.05)
     task = asyncio.create_task(inf.run())
     try:
         await asyncio.wait_for(inf.synced.wait(), 20)
         assert inf.store == {}
+        assert inf.served is False
         await client.create(resource_class(CRD)(listenerset_crd()))
+        # served now, still empty: a change all the same (the controller says so in its log)
+        await eventually(lambda: changes == [True], "the kind to be served")
         listener_set = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
                         "metadata": {"name": "ls", "namespace": "default"},
                         "spec": {"parentRef": {"name": "gw"}, "listeners": [

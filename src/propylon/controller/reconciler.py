@@ -3,7 +3,8 @@
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
 BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy and EnvoyProxy, and Namespace, Service,
-EndpointSlice, Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are watched
+EndpointSlice, Secret and ConfigMap; Envoy Gateway's only while their CRDs are served:
+`optionalcrds`), the `StatusWriter`, and the reconcile loop. Secrets are watched
 by two informers with field selectors, `type=kubernetes.io/tls` and `type=Opaque`: every Secret
 the API lets a Gateway reference (a listener's certificateRefs, a Gateway's backend client
 certificate) must be of the first type, CA bundles (BackendTLSPolicy, frontend validation) come
@@ -79,6 +80,7 @@ from propylon.api.kinds import (
     by_kind,
 )
 from propylon.client import KubeClient
+from propylon.controller.optionalcrds import OptionalKinds
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer, object_key
 from propylon.infra import InfraManager
@@ -96,10 +98,11 @@ from propylon.xds.translate import Translator
 
 log = logging.getLogger(__name__)
 
+ENVOY_GATEWAY_KINDS = (*POLICY_KINDS, ENVOY_PROXY)  # CRDs a cluster may lack (`optionalcrds`)
 CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
-    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in (*POLICY_KINDS, ENVOY_PROXY))
+    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in ENVOY_GATEWAY_KINDS)
     + tuple(by_kind(k) for k in CORE_KINDS))
 FIELD_SELECTORS = {"Secret": {"type": "kubernetes.io/tls"}}  # see the module docstring
 OPAQUE_SECRETS = "Secret/Opaque"  # the informer of Opaque Secrets (credentials)
@@ -136,7 +139,8 @@ class Controller:
         self.status = StatusWriter(client, self._current, controller_name)
         self.informers = {info.kind: Informer(client, info, self._mark_dirty,
                                               quiet=partial(self.status.is_echo, info.kind),
-                                              fields=FIELD_SELECTORS.get(info.kind))
+                                              fields=FIELD_SELECTORS.get(info.kind),
+                                              log_absent=info.kind not in ENVOY_GATEWAY_KINDS)
                           for info in WATCHED_KINDS}
         self.informers[OPAQUE_SECRETS] = Informer(client, by_kind("Secret"), self._mark_dirty,
                                                   fields={"type": "Opaque"})
@@ -149,6 +153,7 @@ class Controller:
         self._published: dict[GatewayKey, GatewayIR] = {}
         self._submitted: dict[int, StatusUpdate] = {}  # last pass's statuses, by id
         self._foreign: dict[str, str] = {}  # other controllers' classes noted: name -> theirs
+        self._optional = OptionalKinds(ENVOY_GATEWAY_KINDS)
         self._dirty = asyncio.Event()
         self._idle = asyncio.Event()
         self._synced = asyncio.Event()
@@ -233,6 +238,7 @@ class Controller:
         """One pass: translate, then apply infrastructure, publish xDS, queue statuses."""
         snapshot = self.snapshot()
         self._note_foreign_classes(snapshot)
+        self._optional.check(self.informers)
         started = time.perf_counter()
         try:
             if self._last_translation_s < INLINE_PASS_S:
