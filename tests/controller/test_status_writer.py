@@ -317,3 +317,19 @@ def test_wanted_status_leaves_its_inputs_alone() -> None:
     assert flipped["parents"][0] == current["parents"][0]  # other controllers' entries kept
     assert flipped["parents"][1]["conditions"][0]["status"] == "False"
     assert (repr(current), repr(update)) == before
+
+
+def test_a_policy_none_of_whose_ancestors_is_ours_is_not_written() -> None:
+    theirs = {"ancestorRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                              "name": "eg-gateway"},
+              "controllerName": "gateway.envoyproxy.io/gatewayclass-controller",
+              "conditions": [condition("Accepted", "True")]}
+    assert wanted_status(None, JSONStatus({"ancestors": []}), OURS) == {}
+    assert wanted_status({"ancestors": [theirs]}, JSONStatus({"ancestors": []}), OURS) \
+        == {"ancestors": [theirs]}
+    ours = {**theirs, "controllerName": OURS}
+    # our entry, once the policy no longer targets our Gateway, is removed; theirs kept
+    assert wanted_status({"ancestors": [theirs, ours]}, JSONStatus({"ancestors": []}), OURS) \
+        == {"ancestors": [theirs]}
+    assert wanted_status({"ancestors": [ours]}, JSONStatus({"ancestors": []}), OURS) \
+        == {"ancestors": []}

@@ -9,6 +9,8 @@ JSON: the one place a typed status (`statuses`) turns into what the API server s
 - For routes and policies (`parents` / `ancestors`) it is the current status with the entries
   whose `controllerName` is this controller's replaced by the update's: entries of other
   controllers are kept untouched (anything in those lists that is not an entry is dropped).
+  An object none of whose entries is ours, and whose status has no such list, gets none: a
+  policy targeting only another controller's Gateways is not written at all.
 - Each condition keeps its current `lastTransitionTime` when its `status` did not change, as
   the API conventions require (and so that an unchanged status compares equal). Conditions are
   matched by `type`, list entries by `type`, `parentRef`, `ancestorRef` or `name` with their
@@ -37,6 +39,8 @@ def wanted_status(current: dict[str, Any] | None, status: Status,
         wanted = dict(current)
         for key, value in update.items():
             if key in ENTRY_LISTS:
+                if not value and key not in current:
+                    continue  # nothing of ours to write or remove: not even an empty list
                 foreign = [e for e in current.get(key) or []
                            if isinstance(e, dict) and e.get("controllerName") != controller_name]
                 value = foreign + list(value)
