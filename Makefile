@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	  $(VENV)/bin/pip install --quiet -e ".[test]" && \
 	  touch $@; }'
 
-.PHONY: quickstart test lint conformance bench-setup bench-smoke
+.PHONY: quickstart test lint conformance envoy-gateway-crds bench-setup bench-smoke
 quickstart: $(VENV)/.installed
 	$(VENV)/bin/propylon up -f examples/quickstart --echo backend-1=127.0.0.1:9001
 
@@ -30,6 +30,15 @@ CONFORMANCE_REPORT ?= .conformance/report.yaml
 conformance: $(VENV)/.installed
 	mkdir -p $(dir $(CONFORMANCE_REPORT))
 	$(VENV)/bin/propylon conformance --feature $(CONFORMANCE_PROFILES) --report $(CONFORMANCE_REPORT)
+
+# Kubernetes mode: Envoy Gateway's policy CRDs (SecurityPolicy, BackendTrafficPolicy, ...) into
+# the cluster of the current kubeconfig, from a folder of CRD files. Server-side apply: the
+# EnvoyProxy CRD is too large for kubectl's last-applied annotation, and a cluster running
+# Envoy Gateway already has the same objects (its chart's), which this only updates.
+EG_CRDS ?= ../shared/envoy-gateway/crds
+KUBECTL ?= $(VENV)/bin/kubectl
+envoy-gateway-crds:
+	$(KUBECTL) apply --server-side --field-manager=propylon -f $(EG_CRDS)
 
 # Benchmarks (see README "Benchmarks"): Debian packages + the bench extra, then every benchmark
 # at its smallest size, figures in $(BENCH_OUT).
