@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -84,9 +85,12 @@ def accepted(item: dict[str, Any]) -> dict[str, Any]:
     return next(c for c in item["conditions"] if c["type"] == "Accepted")
 
 
-def write_as_envoy_gateway(cluster: Cluster, kind: str, name: str) -> dict[str, Any]:
+def write_as_envoy_gateway(cluster: Cluster, kind: str, name: str,
+                           keep: Callable[[dict[str, Any]], bool] = lambda _: True,
+                           ) -> dict[str, Any]:
     """Add Envoy Gateway's ancestor entry (eg-gateway, Accepted) to the policy's status the way
-    a controller does: read, add, update with the resourceVersion read (a 409 reads again)."""
+    a controller does: read, add (to the entries `keep` keeps), update with the resourceVersion
+    read (a 409 reads again)."""
     theirs = {"ancestorRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway",
                               "name": "eg-gateway", "namespace": "default"},
               "controllerName": THEIRS,
@@ -97,7 +101,7 @@ def write_as_envoy_gateway(cluster: Cluster, kind: str, name: str) -> dict[str, 
     def attempt() -> bool:
         obj = cluster.get(kind, name)
         status = obj.setdefault("status", {})
-        status["ancestors"] = [*(status.get("ancestors") or []), theirs]
+        status["ancestors"] = [*(a for a in status.get("ancestors") or () if keep(a)), theirs]
         done = subprocess.run(
             [str(BIN / "kubectl"), "--kubeconfig", str(cluster.kubeconfig), "replace",
              "--subresource=status", "-f", "-"], input=json.dumps(obj), text=True,
@@ -148,9 +152,14 @@ def test_policies_with_envoy_gateway_crds_installed_later(cluster: Cluster) -> N
     wait_for("Propylon's entry for generation 2", lambda: accepted(entry(
         ancestors(cluster, "securitypolicy", "both"), OURS))["observedGeneration"] == 2)
     assert entry(ancestors(cluster, "securitypolicy", "both"), THEIRS) == theirs
-    # A policy whose every target is another controller's gets nothing from Propylon.
-    assert not [a for a in ancestors(cluster, "backendtrafficpolicy", "theirs")
-                if a["controllerName"] == OURS]
+    # A writer that drops Propylon's entry (a careless one) does not make it go away.
+    write_as_envoy_gateway(cluster, "securitypolicy", "both", keep=lambda _: False)
+    wait_for("Propylon's entry written again", lambda: len(ancestors(
+        cluster, "securitypolicy", "both")) == 2)
+    assert entry(ancestors(cluster, "securitypolicy", "both"), THEIRS) == theirs
+    # A policy whose every target is another controller's is not written, not even an empty
+    # list (Propylon's passes over it are long done: "ours", of the same kind, was written).
+    assert "ancestors" not in (cluster.get("backendtrafficpolicy", "theirs").get("status") or {})
 
     controller.terminate()
     controller.wait(timeout=30)
