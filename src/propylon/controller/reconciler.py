@@ -98,12 +98,13 @@ from propylon.xds.translate import Translator
 
 log = logging.getLogger(__name__)
 
-ENVOY_GATEWAY_KINDS = (*POLICY_KINDS, ENVOY_PROXY)  # CRDs a cluster may lack (`optionalcrds`)
 CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
-    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in ENVOY_GATEWAY_KINDS)
+    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in (*POLICY_KINDS, ENVOY_PROXY))
     + tuple(by_kind(k) for k in CORE_KINDS))
+# Envoy Gateway's: CRDs a cluster may lack (`optionalcrds`)
+ENVOY_GATEWAY_KINDS = tuple(k.kind for k in WATCHED_KINDS if k.group == ENVOY_GATEWAY_GROUP)
 FIELD_SELECTORS = {"Secret": {"type": "kubernetes.io/tls"}}  # see the module docstring
 OPAQUE_SECRETS = "Secret/Opaque"  # the informer of Opaque Secrets (credentials)
 
