@@ -7,6 +7,7 @@ Run with `--update-golden` to rewrite them.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +148,36 @@ def tls_mixed() -> ir.GatewayIR:
     )
 
 
+def load_balancing() -> ir.GatewayIR:
+    """Routes hashing on each source (a Maglev cluster), and clusters balanced by least request
+    with a slow start and at random."""
+    maglev = replace(_backend("a", 9001), name="default/a/80/hash",
+                     load_balancer=ir.LoadBalancer("Maglev", table_size=257))
+    least = replace(_backend("b", 9002), load_balancer=ir.LoadBalancer("LeastRequest",
+                                                                        slow_start_ms=1500))
+    rand = replace(_backend("a", 9001), load_balancer=ir.LoadBalancer("Random"))
+    hashes = (ir.HashPolicy("SourceIP"), ir.HashPolicy("Header", "Lb-Test-Header"),
+              ir.HashPolicy("QueryParam", "user"),
+              ir.HashPolicy("Cookie", "Lb-Test-Cookie", 60_000, (("SameSite", "Strict"),)))
+    routes = (
+        ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/hash")),
+                 backends=(ir.WeightedBackend(maglev.name, 1),), hash_policies=hashes),
+        ir.Route("default/r/1/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/least")),
+                 backends=(ir.WeightedBackend(least.name, 1),)),
+        ir.Route("default/r/2/0", ir.RouteMatch(), backends=(ir.WeightedBackend(rand.name, 1),)),
+    )
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
+        route_configs=(ir.RouteConfig("http-80", (
+            ir.VirtualHost("example.com", ("example.com",), routes),)),),
+        clusters=(maglev, least, rand),
+        secrets=(),
+    )
+
+
 CASES = {"http_basic": http_basic, "http_extended": http_extended, "https_sni": https_sni,
-         "tls_mixed": tls_mixed}
+         "tls_mixed": tls_mixed, "load_balancing": load_balancing}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

@@ -9,7 +9,8 @@ and every value it cannot use: a policy with problems is not applied (see
 `translate.policies`), so nothing it asks for is silently ignored.
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
-(`SUPPORTED`): `retry`, `timeout` and `faultInjection`, with Envoy Gateway's defaults (2 retries; without
+(`SUPPORTED`): `retry`, `timeout`, `faultInjection` and `loadBalancer`
+(`propylon.api.loadbalancer`), with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`; `client_traffic(spec)` those of a
 ClientTrafficPolicy: `timeout.http`.
@@ -25,6 +26,7 @@ from typing import Any
 
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
+from propylon.api.loadbalancer import LoadBalancerSettings, load_balancer
 from propylon.api.meta import ObjectMeta
 
 GROUP = "gateway.envoyproxy.io"
@@ -53,6 +55,10 @@ SUPPORTED: dict[str, Tree] = {
         "faultInjection": {"delay": {"fixedDelay": True, "percentage": True},
                            "abort": {"httpStatus": True, "grpcStatus": True,
                                      "percentage": True}},
+        "loadBalancer": {"type": True, "slowStart": {"window": True},
+                         "consistentHash": {"type": True, "header": True, "headers": True,
+                                            "cookie": True, "queryParams": True,
+                                            "tableSize": True}},
     },
     SECURITY_POLICY: {
         **_TARGETING, "mergeType": True,
@@ -195,6 +201,7 @@ class BackendTraffic:
     retry: RetrySettings | None = None
     timeout: TimeoutSettings | None = None
     fault: FaultSettings | None = None
+    load_balancer: LoadBalancerSettings | None = None
 
 
 def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
@@ -273,7 +280,12 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             percent("spec.faultInjection.delay", delay), status,
             grpc if isinstance(grpc, int) else None,
             percent("spec.faultInjection.abort", abort))
-    return BackendTraffic(retry, timeout, fault), errors
+    balancer = None
+    raw = spec.get("loadBalancer")
+    if isinstance(raw, Mapping):
+        balancer, found = load_balancer(raw, duration)
+        errors.extend(found)
+    return BackendTraffic(retry, timeout, fault, balancer), errors
 
 
 @dataclass(frozen=True)

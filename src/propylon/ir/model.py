@@ -159,6 +159,18 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class HashPolicy:
+    """One input of a route's consistent hash (Envoy's route `hash_policy`): the client
+    address, a request header, a query parameter, or a cookie, which the proxy sets (with
+    `ttl_ms` as Max-Age and the `attributes`) when the request has none."""
+
+    type: Literal["SourceIP", "Header", "Cookie", "QueryParam"]
+    name: str = ""
+    ttl_ms: int | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     status: int
     body: str = ""
@@ -185,6 +197,7 @@ class Route:
     retry: Retry | None = None
     cors: Cors | None = None
     fault: Fault | None = None
+    hash_policies: tuple[HashPolicy, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -245,12 +258,24 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class LoadBalancer:
+    """How the proxy picks an endpoint of a cluster (None on a cluster: round robin):
+    `Maglev` is a consistent hash over the route's `hash_policies` with a table of
+    `table_size` entries; `slow_start_ms` ramps a new endpoint's share up over that time."""
+
+    policy: Literal["RoundRobin", "LeastRequest", "Random", "Maglev"]
+    table_size: int | None = None
+    slow_start_ms: int | None = None
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str  # e.g. "default/backend-1/80"
     endpoints: tuple[Endpoint, ...]
     protocol: Literal["http1", "h2c", "websocket"] = "http1"
     tls: UpstreamTLS | None = None
     connection: Connection | None = None
+    load_balancer: LoadBalancer | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from functools import lru_cache
 
 from propylon.api.envoygateway import Policy, Security, security
 from propylon.api.mergepatch import merge_patch
-from propylon.ir.model import Connection, Cors, Route
+from propylon.ir.model import Cors, Route
+from propylon.translate.policies.traffic import ClusterChanges
 
 DEFAULT_MAX_AGE_S = 5
 
@@ -29,7 +30,7 @@ def settings(policy: Policy, parent: Policy | None) -> Security:
 
 
 def governed(route: Route, policy: Policy, parent: Policy | None,
-             copies: dict[str, tuple[str, Connection]]) -> Route:
+             copies: dict[str, tuple[str, ClusterChanges]]) -> Route:
     """`route` with the settings of the governing policy (see the module docstring)."""
     cors = settings(policy, parent).cors
     if cors is None or route.cors is not None or route.direct_response is not None:

@@ -8,10 +8,11 @@ strategic merge of these fields amounts to it):
   per-try timeout, back-off), unless the route rule sets its own (HTTPRoute `retry`);
 - `timeout.http.requestTimeout` -> the route's timeout, unless the rule sets `timeouts.request`;
 - `faultInjection` -> the route's injected delay and abort;
+- `loadBalancer` -> the route's hash policies (`propylon.translate.policies.loadbalancer`);
 - `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout` and
-  `maxConnectionDuration` -> the clusters of the route's backends, as copies named
-  `<cluster>/<policy namespace>/<policy name>` (listed in `copies`) so other routes using the
-  same Service keep theirs.
+  `maxConnectionDuration`, and the `loadBalancer` algorithm -> the clusters of the route's
+  backends, as copies named `<cluster>/<policy namespace>/<policy name>` (listed in `copies`
+  with the cluster fields they change) so other routes using the same Service keep theirs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from typing import Any
 from propylon.api.envoygateway import BackendTraffic, Policy, backend_traffic
 from propylon.api.mergepatch import merge_patch
 from propylon.ir.model import Connection, Fault, Retry, Route
+from propylon.translate.policies import loadbalancer
+
+# Fields of a cluster a policy sets on the copy of it its routes use: (field, value) pairs.
+ClusterChanges = tuple[tuple[str, Any], ...]
 
 
 @lru_cache(maxsize=4096)
@@ -35,9 +40,9 @@ def settings(policy: Policy, parent: Policy | None) -> BackendTraffic:
 
 
 def governed(route: Route, policy: Policy, parent: Policy | None,
-             copies: dict[str, tuple[str, Connection]]) -> Route:
+             copies: dict[str, tuple[str, ClusterChanges]]) -> Route:
     """`route` with the settings of the governing policy (see the module docstring); the
-    cluster copies it points to are added to `copies` (name -> (source, connection))."""
+    cluster copies it points to are added to `copies` (name -> (source, changes))."""
     found = settings(policy, parent)
     changes: dict[str, Any] = {}
     if found.retry is not None and route.retry is None:
@@ -47,9 +52,16 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     timeout = found.timeout
     if timeout is not None and timeout.request_ms is not None and route.timeout_ms is None:
         changes["timeout_ms"] = timeout.request_ms
+    cluster: list[tuple[str, Any]] = []
     if timeout is not None and (timeout.connect_ms, timeout.idle_ms,
                                 timeout.max_connection_ms) != (None, None, None):
-        connection = Connection(timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms)
+        cluster.append(("connection", Connection(timeout.connect_ms, timeout.idle_ms,
+                                                 timeout.max_connection_ms)))
+    if found.load_balancer is not None:
+        balancer, hashes = loadbalancer.of(found.load_balancer)
+        cluster.append(("load_balancer", balancer))
+        changes["hash_policies"] = hashes
+    if cluster:
         suffix = f"{policy.meta.namespace}/{policy.meta.name}"
         backends = []
         for backend in route.backends:
@@ -57,7 +69,7 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
                 backends.append(backend)
                 continue
             name = f"{backend.cluster}/{suffix}"
-            copies[name] = (backend.cluster, connection)
+            copies[name] = (backend.cluster, tuple(cluster))
             backends.append(replace(backend, cluster=name))
         changes["backends"] = tuple(backends)
     if found.fault is not None and route.fault is None:

@@ -8,7 +8,8 @@ lists endpoints sorted by address and port, so equal endpoint sets hash equally.
 `HttpProtocolOptions` extension; others use HTTP/1.1. A cluster with `tls` reaches its endpoints
 through the TLS transport socket of `upstream_tls` (HTTP/2 over TLS for `h2c` ones). A cluster's
 `connection` settings (from a BackendTrafficPolicy) set its connect timeout and, in the same
-`HttpProtocolOptions`, the idle timeout and longest life of its HTTP connections. Circuit
+`HttpProtocolOptions`, the idle timeout and longest life of its HTTP connections; its
+`load_balancer` sets the balancer (`loadbalancer`). Circuit
 breakers are raised well above Envoy's default of 1,024 so real fan-in is not refused.
 """
 
@@ -26,6 +27,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import UInt32Value
 
 from propylon.ir import model as ir
+from propylon.xds.translate import loadbalancer
 from propylon.xds.translate.upstream_tls import transport_socket
 
 HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -74,6 +76,8 @@ def cluster(c: ir.Cluster) -> Cluster:
         out.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(packed)
     if c.tls is not None:
         out.transport_socket.CopyFrom(transport_socket(c.tls, c.protocol))
+    if c.load_balancer is not None:
+        loadbalancer.configure(out, c.load_balancer)
     return out
 
 
