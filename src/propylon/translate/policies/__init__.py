@@ -45,7 +45,6 @@ from propylon.ir.model import (
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
 from propylon.translate.policies import client, security, traffic
-from propylon.translate.policies.traffic import ClusterChanges
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -53,6 +52,7 @@ from propylon.translate.policies.attachment import (
     Scope,
     attach,
 )
+from propylon.translate.policies.traffic import ClusterChanges
 from propylon.translate.statuses import PolicyStatus
 from propylon.translate.types import Now, StatusUpdate, Store
 
