@@ -12,6 +12,12 @@ know raises `Unknown`.
 for each of `cookieValues`, `perValue` requests carrying `Cookie: <name>=<value>`; a transport
 error or a non-200 answer is skipped, a 200 that is not echo JSON fails, and every pod seen for
 one value must be the first one seen for it.
+
+`sticky_session(send, step, sleep)` is the `sticky` of SessionPersistence: a first request
+whose answer must carry the session (a response header, or a Set-Cookie whose attributes are
+exactly those the procedure lists), then requests carrying it back, all answered by the first
+pod; in the "run" form, runs of such requests are repeated every second (up to the procedure's
+limit) until one lands on another backend than the first run.
 """
 
 from __future__ import annotations
@@ -22,12 +28,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from propylon.conformance.matching import Response
+from propylon.conformance.traffic import backend_of
 
 # send(extra request headers) -> (response, transport error or "", mismatch or "")
 Send = Callable[[Mapping[str, str]], Awaitable[tuple[Response, str, str]]]
 _AT_LEAST = re.compile(r"^at least (\d+) distinct pods answered$")
 _EVEN = re.compile(r"^every pod that answered received (\d+) \+/- (\d+) of the counted responses")
 _COOKIE = re.compile(r"put cookie ([A-Za-z0-9_-]+)=v")
+_HEADER_SESSION = re.compile(r"^request 1: the response must carry header ([A-Za-z0-9_-]+)")
+_COOKIE_SESSION = re.compile(r"a Set-Cookie for ([A-Za-z0-9_-]+) whose parsed attributes are "
+                             r"exactly: value in double quotes, ([^;]*);")
+_RUNS = re.compile(r"^a run = (\d+) requests.* Set-Cookie for ([A-Za-z0-9_-]+) .*for up to "
+                   r"(\d+) s until")
 
 
 class Unknown(Exception):
@@ -91,3 +103,78 @@ async def sticky_cookie(send: Send, step: Mapping[str, Any]) -> str | None:
             elif pod != first:
                 return f"cookie {name}={value} was answered by {first} and then by {pod}"
     return None
+
+
+def _set_cookie(response: Response, name: str) -> tuple[str, list[str]] | None:
+    """The value and attributes of the Set-Cookie for `name`, or None."""
+    for header in response.header_values("set-cookie"):
+        first, *attributes = [part.strip() for part in header.split(";")]
+        key, _, value = first.partition("=")
+        if key == name:
+            return value, attributes
+    return None
+
+
+async def _session_run(send: Send, count: int, name: str, header: bool,
+                       attributes: list[str] | None, strict: bool) -> tuple[str, str | None]:
+    """One sequence of `count` requests keeping the session `name`: (first pod, problem)."""
+    response, error, mismatch = await send({})
+    if error or (strict and mismatch):
+        return "", error or mismatch
+    pod = str((response.echo() or {}).get("pod", ""))
+    if not pod:
+        return "", f"request 1 was not answered by an echo pod (status {response.status})"
+    if header:
+        value = response.joined(name)
+        if value is None:
+            return pod, f"request 1 was answered without the session header {name}"
+        carry = {name: value.split(",")[0]}
+    else:
+        cookie = _set_cookie(response, name)
+        if cookie is None:
+            return pod, f"request 1 was answered without a Set-Cookie for {name}"
+        value, got = cookie
+        if attributes is not None:
+            if not (len(value) > 1 and value[0] == value[-1] == '"'):
+                return pod, f"the {name} cookie value {value!r} is not in double quotes"
+            if sorted(a.lower() for a in got) != sorted(a.lower() for a in attributes):
+                return pod, f"the {name} cookie has attributes {got}, expected {attributes}"
+        carry = {"Cookie": f"{name}={value.strip(chr(34))}"}
+    for i in range(2, count + 1):
+        response, error, mismatch = await send(carry)
+        if error or (strict and mismatch):
+            return pod, f"request {i}: {error or mismatch}"
+        answered = str((response.echo() or {}).get("pod", ""))
+        if answered != pod:
+            return pod, f"request {i} carrying the session went to {answered!r}, not {pod!r}"
+    return pod, None
+
+
+async def sticky_session(send: Send, step: Mapping[str, Any],
+                         sleep: Callable[[float], Awaitable[None]]) -> str | None:
+    """None when the session kept to its pod (module docstring), else why not."""
+    procedure = str(step.get("procedure", ""))
+    count = int(step.get("count", 1))
+    found = _HEADER_SESSION.match(procedure)
+    if found:
+        return (await _session_run(send, count, found.group(1), True, None, False))[1]
+    found = _COOKIE_SESSION.search(procedure)
+    if found:
+        attributes = [a.strip() for a in found.group(2).split(",")]
+        return (await _session_run(send, count, found.group(1), False, attributes, False))[1]
+    found = _RUNS.match(procedure)
+    if found is None:
+        raise Unknown(f"sticky procedure not understood: {procedure!r}")
+    count, name, limit = int(found.group(1)), found.group(2), int(found.group(3))
+    pod, reason = await _session_run(send, count, name, False, None, True)
+    if reason:
+        return reason
+    first = backend_of(pod)
+    for _ in range(limit + 1):
+        pod, reason = await _session_run(send, count, name, False, None, True)
+        if reason:
+            return reason
+        if backend_of(pod) != first:
+            return None
+        await sleep(1.0)
+    return f"every run within {limit} s was answered by {first}"

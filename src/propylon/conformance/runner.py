@@ -7,7 +7,7 @@ EndpointSlices for its Deployments and Services, then the class must be Accepted
 
 A case (`Harness.run_case`): apply its own manifests (create or update), start its echo pods,
 then 1. namespacesMustBeReady, 2. status entries without a `phase`, 3. requests (3 consecutive
-matches within 30 s each; `mirroredTo` read from pod logs), weights, 4. steps in order (`distribution` batches and cookie `sticky` sequences: `distribution`). The
+matches within 30 s each; `mirroredTo` read from pod logs), weights, 4. steps in order (`distribution` batches and `sticky` sequences: `distribution`). The
 first failing check fails the case with its reason; a request or step the runner cannot make
 skips it. Steps a case file gives only as prose come from `supplements`. Afterwards the case's own objects are deleted and its pods stopped, except objects the
 base manifests also define, which are re-applied as the base has them.
@@ -438,7 +438,7 @@ class Harness:
                 "apiVersion": source["apiVersion"], "kind": source["kind"],
                 "metadata": {"namespace": step.get("namespace"), "name": step["name"]},
                 "data": source.get("data") or {}}])
-        elif action == "distribution" or (action == "sticky" and step.get("cookieValues")):
+        elif action in ("distribution", "sticky"):
             await self._batch(case, step)
         elif action == "delete":
             ref = ObjectRef(by_kind(str(step["kind"])).api_version, str(step["kind"]),
@@ -448,7 +448,7 @@ class Harness:
             raise CaseSkipped(f"step not understood: {dict(step)}")
 
     async def _batch(self, case: Case, step: Mapping[str, Any]) -> None:
-        """A `distribution` batch, or a cookie `sticky` sequence (`distribution`)."""
+        """A `distribution` batch or a `sticky` sequence (`distribution`)."""
         request, expect = dict(step["request"]), dict(step.get("expect") or {})
         target = await self.target(case, request)
 
@@ -462,7 +462,9 @@ class Harness:
         try:
             reason = await (distribution.distribution(send, step)
                             if step["action"] == "distribution"
-                            else distribution.sticky_cookie(send, step))
+                            else distribution.sticky_cookie(send, step)
+                            if step.get("cookieValues")
+                            else distribution.sticky_session(send, step, asyncio.sleep))
         except distribution.Unknown as err:
             raise CaseSkipped(str(err)) from err
         if reason:

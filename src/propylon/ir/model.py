@@ -171,6 +171,18 @@ class HashPolicy:
 
 
 @dataclass(frozen=True)
+class Session:
+    """A route's session persistence (Envoy's stateful session filter): the endpoint chosen
+    is remembered in the cookie or header `name`; a cookie has `path` and, unless it is a
+    session cookie, `ttl_ms` as its Max-Age."""
+
+    type: Literal["Cookie", "Header"]
+    name: str
+    ttl_ms: int | None = None
+    path: str = "/"
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     status: int
     body: str = ""
@@ -198,6 +210,7 @@ class Route:
     cors: Cors | None = None
     fault: Fault | None = None
     hash_policies: tuple[HashPolicy, ...] = ()
+    session: Session | None = None
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ Filters (decoded by `api.httproute`) become route fields in `filters`: on a back
 modifiers are carried per backend; any other filter on the only backendRef of a rule is the
 rule's own (every request of the rule goes there), and on a rule that splits traffic it is
 refused (UnsupportedValue), never silently ignored. A value Envoy would refuse
-(`envoy_limits`) is UnsupportedValue too, and so is `sessionPersistence`, which is not
-implemented (never silently ignored). `retry.attempts` unset means one
-retry.
+(`envoy_limits`) is UnsupportedValue too. `sessionPersistence` is each route's session
+(`sessions`; on a GRPCRoute it is not implemented: UnsupportedValue, never silently ignored).
+`retry.attempts` unset means one retry.
 
 `attach(route, ...)` then walks the route's parentRefs with `parents.attach_parents`
 (GRPCRoutes attach the same way, with their own kind checked against the listeners'
@@ -49,7 +49,7 @@ from propylon.ir.model import (
     RouteMatch,
     StringMatch,
 )
-from propylon.translate import envoy_limits, regexes
+from propylon.translate import envoy_limits, regexes, sessions
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.filters import Resolve, RuleFields, apply_filter, weighted_backends
 from propylon.translate.gateways import GatewayState
@@ -104,6 +104,7 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
                              match_regexes(i, matches) + _cors_regexes(i, rule)):
             continue
         out.unsupported.extend(unsupported_fields(i, rule))
+        session = rule.session_persistence
         weighted, fields = weighted_backends(rule.backend_refs, resolve,
                                              _rule_fields(rule, resolve, out.unsupported),
                                              out.unsupported)
@@ -114,6 +115,8 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
             ir = (fields.route(name_, match) if fields.redirect is not None
                   else fields.route(name_, match, weighted) if served
                   else fields.route(name_, match, direct_response=DirectResponse(500)))
+            if session is not None and ir.redirect is None:
+                ir = replace(ir, session=sessions.of(session, ns, name, i, match.path))
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j))
     return out
 
@@ -136,6 +139,8 @@ def resolver(out: Translated, backends: Backends, kind: str, namespace: str,
 
 def unsupported_fields(index: int, rule: Rule | GRPCRule) -> list[str]:
     """Fields of rule `index` this implementation does not serve: never silently ignored."""
+    if isinstance(rule, Rule) and rule.session_persistence is not None:
+        return sessions.problems(index, rule.session_persistence)
     if rule.session_persistence:
         return [f"spec.rules[{index}].sessionPersistence is not supported by this "
                 "implementation: remove it"]

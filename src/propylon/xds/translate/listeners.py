@@ -15,7 +15,7 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), and a router that adds no `x-envoy-*` headers.
+filters (configured per route), the stateful session filter (enabled per route), and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import cors, fault
+from propylon.xds.translate import cors, fault, session
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -81,6 +81,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         http_filters=[
             hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
             hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
+            session.http_filter(),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
