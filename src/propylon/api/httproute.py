@@ -263,7 +263,8 @@ def _rule(raw: dict[str, Any]) -> Rule:
 def _session(raw: Any) -> SessionPersistence | None:
     if not isinstance(raw, dict):
         return None
-    cookie = raw.get("cookieConfig") if isinstance(raw.get("cookieConfig"), dict) else {}
+    cookie = raw.get("cookieConfig")
+    cookie = cookie if isinstance(cookie, dict) else {}
     return SessionPersistence(
         name=str(raw["sessionName"]) if raw.get("sessionName") else None,
         type=str(raw.get("type") or "Cookie"),

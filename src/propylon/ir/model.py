@@ -230,6 +230,7 @@ class RouteConfig:
 class Endpoint:
     address: str
     port: int
+    weight: int = 1  # its share of the cluster's traffic, relative to the others'
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,8 @@ class Cluster:
     tls: UpstreamTLS | None = None
     connection: Connection | None = None
     load_balancer: LoadBalancer | None = None
+    # the clusters whose endpoints this one serves, with their weights (a session rule's)
+    members: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

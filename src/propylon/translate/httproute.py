@@ -48,6 +48,7 @@ from propylon.ir.model import (
     Retry,
     RouteMatch,
     StringMatch,
+    WeightedBackend,
 )
 from propylon.translate import envoy_limits, regexes, sessions
 from propylon.translate.backends import Backends, Refused
@@ -108,6 +109,13 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
         weighted, fields = weighted_backends(rule.backend_refs, resolve,
                                              _rule_fields(rule, resolve, out.unsupported),
                                              out.unsupported)
+        if session is not None:
+            shared, problem = sessions.shared_cluster(f"httproute/{ns}/{name}/rule/{i}", i,
+                                                      weighted, out.clusters)
+            out.unsupported.extend([problem] if problem else [])
+            if shared is not None:
+                out.clusters[shared.name] = shared
+                weighted = (WeightedBackend(shared.name, 1),)
         # a redirect answers; otherwise the backends, or 500 when none can be reached
         served = any(w.cluster is not None and w.weight > 0 for w in weighted)
         for j, match in enumerate(matches):

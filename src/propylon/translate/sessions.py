@@ -10,6 +10,11 @@ that endpoint (a new one is chosen, and remembered, when it is gone):
   cookie has none and lives as long as the browser session);
 - `type: Header`: the header `sessionName`, which Envoy sets on the response and reads on
   requests.
+Envoy keeps a session within one cluster, so a rule with a session and several backends is
+served by one cluster of its own, `httproute/<namespace>/<name>/rule/<index>` (`shared_cluster`),
+holding the endpoints of all of them, each weighted so every backend keeps its share of the
+rule's traffic; this needs the backends to be reached alike (protocol, TLS, connection
+settings) and to have no filters of their own, or the rule is refused.
 `idleTimeout`, which Envoy's filter cannot enforce, is refused (UnsupportedValue), never silently
 ignored, and so is a Permanent cookie without `absoluteTimeout` or a header name that is not an
 HTTP token.
@@ -18,10 +23,14 @@ HTTP token.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from propylon.api.formats import duration_ms
 from propylon.api.httproute import SessionPersistence
-from propylon.ir.model import PathMatch, Session
+from propylon.ir.model import Cluster, Endpoint, PathMatch, Session, WeightedBackend
+
+WEIGHT_SCALE = 1_000_000  # a shared cluster's endpoint weights add up to about this
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 token
 _REGEX_META = re.compile(r"[\\.^$|?*+()\[\]{}]")
@@ -66,3 +75,36 @@ def _cookie_path(match: PathMatch) -> str:
             break
         literal.append(segment)
     return "/".join(literal) or "/"
+
+
+def shared_cluster(name: str, index: int, weighted: tuple[WeightedBackend, ...],
+                   clusters: Mapping[str, Cluster]) -> tuple[Cluster | None, str | None]:
+    """The one cluster `name` serving a session rule's several backends (module docstring;
+    its endpoints are filled from its `members` with `member_endpoints`), or None when the
+    rule has at most one; and the reason it cannot be made, if any."""
+    usable = [(w, clusters[w.cluster]) for w in weighted
+              if w.cluster is not None and w.weight > 0 and w.cluster in clusters]
+    if len(usable) < 2:
+        return None, None
+    path = f"spec.rules[{index}]"
+    if any(w.request_headers is not None or w.response_headers is not None for w, _ in usable):
+        return None, (f"{path}: a session over several backendRefs keeps them in one cluster, "
+                      "so they cannot have filters of their own: move the filters to the rule")
+    first = usable[0][1]
+    if any((c.protocol, c.tls, c.connection) != (first.protocol, first.tls, first.connection)
+           for _, c in usable):
+        return None, (f"{path}: a session over several backendRefs needs backends reached "
+                      "alike (protocol, TLS): split the rule")
+    return replace(first, name=name, members=tuple((c.name, w.weight) for w, c in usable)), None
+
+
+def member_endpoints(members: tuple[tuple[str, int], ...],
+                     endpoints_of: Callable[[str], tuple[Endpoint, ...]],
+                     ) -> tuple[Endpoint, ...]:
+    """The endpoints of a shared cluster: each member's, weighted so the member gets its
+    weight's share of the traffic, split evenly among its endpoints (to one part in
+    `WEIGHT_SCALE`, at least 1 each)."""
+    parts = [(weight, endpoints_of(name)) for name, weight in members]
+    total = sum(weight for weight, found in parts if found)
+    return tuple(replace(e, weight=max(1, round(weight * WEIGHT_SCALE / (total * len(found)))))
+                 for weight, found in parts if found for e in found)

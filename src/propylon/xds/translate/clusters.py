@@ -87,11 +87,12 @@ def duration_ms(ms: int) -> Duration:
 
 
 def load_assignment(c: ir.Cluster) -> ClusterLoadAssignment:
-    """The endpoints of one IR cluster, sorted."""
+    """The endpoints of one IR cluster, sorted, each with its weight unless it is 1."""
     lb_endpoints = [
         ec.LbEndpoint(endpoint=ec.Endpoint(address=Address(socket_address=SocketAddress(
-            address=e.address, port_value=e.port))))
-        for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port))
+            address=e.address, port_value=e.port))),
+            load_balancing_weight=UInt32Value(value=e.weight) if e.weight != 1 else None)
+        for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port, e.weight))
     ]
     return ClusterLoadAssignment(cluster_name=c.name,
                                  endpoints=[ec.LocalityLbEndpoints(lb_endpoints=lb_endpoints)])
