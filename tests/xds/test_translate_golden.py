@@ -149,13 +149,16 @@ def tls_mixed() -> ir.GatewayIR:
 
 
 def load_balancing() -> ir.GatewayIR:
-    """Routes hashing on each source (a Maglev cluster), and clusters balanced by least request
-    with a slow start and at random."""
+    """Routes hashing on each source (a Maglev cluster), clusters balanced by least request
+    with a slow start and at random, and sessions kept in a cookie (over a cluster of weighted
+    endpoints) and in a header."""
     maglev = replace(_backend("a", 9001), name="default/a/80/hash",
                      load_balancer=ir.LoadBalancer("Maglev", table_size=257))
     least = replace(_backend("b", 9002), load_balancer=ir.LoadBalancer("LeastRequest",
                                                                         slow_start_ms=1500))
     rand = replace(_backend("a", 9001), load_balancer=ir.LoadBalancer("Random"))
+    shared = ir.Cluster("httproute/default/r/rule/2", (ir.Endpoint("127.0.0.1", 9001, 250_000),
+                                                       ir.Endpoint("127.0.0.2", 9001, 750_000)))
     hashes = (ir.HashPolicy("SourceIP"), ir.HashPolicy("Header", "Lb-Test-Header"),
               ir.HashPolicy("QueryParam", "user"),
               ir.HashPolicy("Cookie", "Lb-Test-Cookie", 60_000, (("SameSite", "Strict"),)))
@@ -164,14 +167,20 @@ def load_balancing() -> ir.GatewayIR:
                  backends=(ir.WeightedBackend(maglev.name, 1),), hash_policies=hashes),
         ir.Route("default/r/1/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/least")),
                  backends=(ir.WeightedBackend(least.name, 1),)),
-        ir.Route("default/r/2/0", ir.RouteMatch(), backends=(ir.WeightedBackend(rand.name, 1),)),
+        ir.Route("default/r/2/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/cookie-session")),
+                 backends=(ir.WeightedBackend(shared.name, 1),),
+                 session=ir.Session("Cookie", "Session-A", 10_000, "/cookie-session")),
+        ir.Route("default/r/3/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/header-session")),
+                 backends=(ir.WeightedBackend(least.name, 1),),
+                 session=ir.Session("Header", "Session-A")),
+        ir.Route("default/r/4/0", ir.RouteMatch(), backends=(ir.WeightedBackend(rand.name, 1),)),
     )
     return ir.GatewayIR(
         key=KEY,
         listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
         route_configs=(ir.RouteConfig("http-80", (
             ir.VirtualHost("example.com", ("example.com",), routes),)),),
-        clusters=(maglev, least, rand),
+        clusters=(maglev, least, rand, shared),
         secrets=(),
     )
 

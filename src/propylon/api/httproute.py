@@ -137,7 +137,6 @@ class SessionPersistence:
     name: str | None = None
     type: str = "Cookie"
     absolute_timeout: str | None = None
-    idle_timeout: str | None = None
     lifetime: str = "Session"  # cookieConfig.lifetimeType
 
 
@@ -268,7 +267,7 @@ def _session(raw: Any) -> SessionPersistence | None:
     return SessionPersistence(
         name=str(raw["sessionName"]) if raw.get("sessionName") else None,
         type=str(raw.get("type") or "Cookie"),
-        absolute_timeout=raw.get("absoluteTimeout"), idle_timeout=raw.get("idleTimeout"),
+        absolute_timeout=str(raw["absoluteTimeout"]) if "absoluteTimeout" in raw else None,
         lifetime=str(cookie.get("lifetimeType") or "Session"))
 
 

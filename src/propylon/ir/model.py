@@ -230,7 +230,7 @@ class RouteConfig:
 class Endpoint:
     address: str
     port: int
-    weight: int = 1  # its share of the cluster's traffic, relative to the others'
+    weight: int | None = None  # its share of the cluster's traffic (None: 1), relative
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ served by one cluster of its own, `httproute/<namespace>/<name>/rule/<index>` (`
 holding the endpoints of all of them, each weighted so every backend keeps its share of the
 rule's traffic; this needs the backends to be reached alike (protocol, TLS, connection
 settings) and to have no filters of their own, or the rule is refused.
-`idleTimeout`, which Envoy's filter cannot enforce, is refused (UnsupportedValue), never silently
-ignored, and so is a Permanent cookie without `absoluteTimeout` or a header name that is not an
-HTTP token.
+What the CRD refuses (a Permanent cookie without `absoluteTimeout`, a timeout that is not a
+duration, another type) is refused here too (UnsupportedValue) for objects that did not go
+through it, and so is a header name that is not an HTTP token.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ from dataclasses import replace
 
 from propylon.api.formats import duration_ms
 from propylon.api.httproute import SessionPersistence
+from propylon.api.validation import DURATION
 from propylon.ir.model import Cluster, Endpoint, PathMatch, Session, WeightedBackend
 
 WEIGHT_SCALE = 1_000_000  # a shared cluster's endpoint weights add up to about this
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 token
 _REGEX_META = re.compile(r"[\\.^$|?*+()\[\]{}]")
+_DURATION = re.compile(DURATION)
 
 
 def problems(index: int, session: SessionPersistence) -> list[str]:
@@ -42,9 +44,9 @@ def problems(index: int, session: SessionPersistence) -> list[str]:
     out = []
     if session.type not in ("Cookie", "Header"):
         out.append(f"{path}.type {session.type!r} is not supported: use Cookie or Header")
-    if session.idle_timeout is not None:
-        out.append(f"{path}.idleTimeout is not supported by this implementation: remove it "
-                   "(absoluteTimeout is)")
+    if session.absolute_timeout is not None and not _DURATION.match(session.absolute_timeout):
+        out.append(f"{path}.absoluteTimeout {session.absolute_timeout!r} is not a duration: "
+                   "write it as 1h, 30s or 500ms")
     if session.type == "Cookie" and session.lifetime == "Permanent" \
             and session.absolute_timeout is None:
         out.append(f"{path}.absoluteTimeout is required for a Permanent cookie: set it, or "
@@ -61,8 +63,9 @@ def of(session: SessionPersistence, namespace: str, name: str, index: int,
     session_name = session.name or f"httproute-{namespace}-{name}-rule-{index}"
     if session.type == "Header":
         return Session("Header", session_name)
-    ttl = duration_ms(session.absolute_timeout) \
-        if session.lifetime == "Permanent" and session.absolute_timeout is not None else None
+    ttl = duration_ms(session.absolute_timeout) if session.lifetime == "Permanent" \
+        and session.absolute_timeout is not None \
+        and _DURATION.match(session.absolute_timeout) else None
     return Session("Cookie", session_name, ttl, _cookie_path(match))
 
 

@@ -87,12 +87,12 @@ def duration_ms(ms: int) -> Duration:
 
 
 def load_assignment(c: ir.Cluster) -> ClusterLoadAssignment:
-    """The endpoints of one IR cluster, sorted, each with its weight unless it is 1."""
+    """The endpoints of one IR cluster, sorted, each with its weight if it has one."""
     lb_endpoints = [
         ec.LbEndpoint(endpoint=ec.Endpoint(address=Address(socket_address=SocketAddress(
             address=e.address, port_value=e.port))),
-            load_balancing_weight=UInt32Value(value=e.weight) if e.weight != 1 else None)
-        for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port, e.weight))
+            load_balancing_weight=None if e.weight is None else UInt32Value(value=e.weight))
+        for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port, e.weight or 1))
     ]
     return ClusterLoadAssignment(cluster_name=c.name,
                                  endpoints=[ec.LocalityLbEndpoints(lb_endpoints=lb_endpoints)])
