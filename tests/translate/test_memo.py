@@ -182,7 +182,12 @@ http_rule = st.fixed_dictionaries({
     "matches": st.lists(st.fixed_dictionaries({"path": st.fixed_dictionaries({
         "type": st.sampled_from(("PathPrefix", "Exact")),
         "value": st.sampled_from(("/", "/a", "/b"))})}), max_size=2),
-    "backendRefs": st.lists(backend, max_size=2)})
+    "backendRefs": st.lists(backend, max_size=2)},
+    # a session over several backends is a cluster of their endpoints
+    optional={"sessionPersistence": st.sampled_from((
+        {"sessionName": "s", "type": "Header"},
+        {"sessionName": "s", "absoluteTimeout": "10s", "cookieConfig": {"lifetimeType": "Permanent"}},
+    ))})
 gateway_parent = st.fixed_dictionaries(
     {"name": st.just("gw"), "namespace": st.just("ns1")},
     optional={"sectionName": st.sampled_from(("all", "sel", "https", "tls", "none"))})
@@ -281,13 +286,17 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
-    """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
-    cluster copy) for a BackendTrafficPolicy, CORS for a SecurityPolicy; `more` merges it."""
+    """An Envoy Gateway policy named after its target kind: retries, a load balancer (a cluster
+    copy, and hash policies on the routes) and maybe timeouts for a BackendTrafficPolicy, CORS
+    for a SecurityPolicy; `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
     if kind == "BackendTrafficPolicy":
         spec["retry"] = {"numRetries": value}
+        spec["loadBalancer"] = {"type": "LeastRequest"} if value != 1 else {
+            "type": "ConsistentHash", "consistentHash": {"type": "Header",
+                                                        "header": {"name": "x-user"}}}
         if more:
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
     else:
