@@ -19,7 +19,8 @@ from tests.shared_data import shared
 CASES = ("RoundRobinLoadBalancing", "HeaderBasedConsistentHashLoadBalancing",
          "MultiHeaderBasedConsistentHashLoadBalancing",
          "QueryParamsBasedConsistentHashLoadBalancing", "CookieBasedConsistentHashLoadBalancing",
-         "SourceIPBasedConsistentHashLoadBalancing", "SessionPersistence")
+         "SourceIPBasedConsistentHashLoadBalancing", "EndpointOverrideLoadBalancing",
+         "SessionPersistence")
 
 
 def _echo(pod: str, headers: list[tuple[str, str]] | None = None) -> Response:
@@ -37,8 +38,22 @@ def test_distribution_conditions() -> None:
     assert "'b': 56" in str(distribution.problem(even, {"a": 44, "b": 56, "c": 50, "d": 50}))
     assert distribution.problem("at least 2 distinct pods answered", {"a": 1, "b": 1}) is None
     assert distribution.problem(one, {}) == "no counted response"
+    every = "every Running web-backend pod answered at least once"
+    assert distribution.problem(every, {"w-1": 30, "w-2": 20}, ["w-1", "w-2"]) is None
+    assert "['w-2']" in str(distribution.problem(every, {"w-1": 50}, ["w-1", "w-2"]))
+    exact = "every response comes from exactly that pod (echoed pod name == the pod whose IP)"
+    assert distribution.problem(exact, {"w-2": 10}, sent_to="w-2") is None
+    assert distribution.problem(exact, {"w-1": 1, "w-2": 9}, sent_to="w-2") is not None
     with pytest.raises(distribution.Unknown):
         distribution.problem("pods in zone 1", {"a": 1})
+
+
+def test_a_pod_ip_placeholder_names_the_deployment_and_is_replaced() -> None:
+    step = {"request": {"headers": {"x-custom-host": "<IP of the first Running web pod>:3000"}},
+            "condition": "every response comes from exactly that pod"}
+    assert distribution.deployment_named(step) == "web"
+    assert distribution.with_pod_ip(step["request"]["headers"], "127.1.0.9") == {
+        "x-custom-host": "127.1.0.9:3000"}
 
 
 async def test_a_strict_batch_fails_on_a_transport_error_and_a_lenient_one_skips_it() -> None:

@@ -65,13 +65,14 @@ def test_each_hash_source(hashed: dict[str, Any], policies: tuple[HashPolicy, ..
         LoadBalancer("Maglev", table_size=65537)
 
 
-def test_other_balancers_and_slow_start() -> None:
-    result = run(btp("least", {"loadBalancer": {"type": "LeastRequest",
-                                                "slowStart": {"window": "30s"}}},
+def test_other_balancers_slow_start_and_endpoint_override() -> None:
+    result = run(btp("least", {"loadBalancer": {
+        "type": "LeastRequest", "slowStart": {"window": "30s"},
+        "endpointOverride": {"extractFrom": [{"header": "x-custom-host"}]}}},
                      targetRefs=[target("HTTPRoute", "api")]))
     [backend] = entries(result)[API].backends
     assert _clusters(result)[str(backend.cluster)].load_balancer == \
-        LoadBalancer("LeastRequest", slow_start_ms=30_000)
+        LoadBalancer("LeastRequest", slow_start_ms=30_000, override_headers=("x-custom-host",))
 
 
 @pytest.mark.parametrize(("balancer", "message"), [
@@ -86,6 +87,8 @@ def test_other_balancers_and_slow_start() -> None:
     ({"type": "ConsistentHash", "consistentHash": {"type": "SourceIP",
                                                    "header": {"name": "h"}}},
      "spec.loadBalancer.consistentHash.header: type SourceIP does not read it: remove it"),
+    ({"type": "RoundRobin", "endpointOverride": {"extractFrom": [{}]}},
+     "spec.loadBalancer.endpointOverride.extractFrom: name a header in each entry"),
     ({"type": "BackendUtilization", "backendUtilization": {}},
      "spec.loadBalancer.backendUtilization is not implemented by Propylon yet"),
 ])

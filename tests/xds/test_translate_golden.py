@@ -150,13 +150,14 @@ def tls_mixed() -> ir.GatewayIR:
 
 def load_balancing() -> ir.GatewayIR:
     """Routes hashing on each source (a Maglev cluster), clusters balanced by least request
-    with a slow start and at random, and sessions kept in a cookie (over a cluster of weighted
+    with a slow start and at random unless a header names the endpoint, and sessions kept in a cookie (over a cluster of weighted
     endpoints) and in a header."""
     maglev = replace(_backend("a", 9001), name="default/a/80/hash",
                      load_balancer=ir.LoadBalancer("Maglev", table_size=257))
     least = replace(_backend("b", 9002), load_balancer=ir.LoadBalancer("LeastRequest",
                                                                         slow_start_ms=1500))
-    rand = replace(_backend("a", 9001), load_balancer=ir.LoadBalancer("Random"))
+    rand = replace(_backend("a", 9001), load_balancer=ir.LoadBalancer(
+        "Random", override_headers=("x-custom-host",)))
     shared = ir.Cluster("httproute/default/r/rule/2", (ir.Endpoint("127.0.0.1", 9001, 250_000),
                                                        ir.Endpoint("127.0.0.2", 9001, 750_000)))
     hashes = (ir.HashPolicy("SourceIP"), ir.HashPolicy("Header", "Lb-Test-Header"),

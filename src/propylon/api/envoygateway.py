@@ -55,7 +55,7 @@ SUPPORTED: dict[str, Tree] = {
         "faultInjection": {"delay": {"fixedDelay": True, "percentage": True},
                            "abort": {"httpStatus": True, "grpcStatus": True,
                                      "percentage": True}},
-        "loadBalancer": {"type": True, "slowStart": {"window": True},
+        "loadBalancer": {"type": True, "slowStart": {"window": True}, "endpointOverride": True,
                          "consistentHash": {"type": True, "header": True, "headers": True,
                                             "cookie": True, "queryParams": True,
                                             "tableSize": True}},

@@ -4,7 +4,8 @@
 (`RoundRobin`, `LeastRequest`, `Random`, or `ConsistentHash`, which Envoy Gateway serves with
 Envoy's Maglev balancer, `tableSize` default 65537, a prime), what a consistent hash hashes
 (`SourceIP`, one `Header`, several `Headers`, a `Cookie` with its `ttl` and `attributes`, or
-`QueryParams`) and `slowStart.window`. It returns the settings and messages naming each
+`QueryParams`), `slowStart.window` and `endpointOverride` (the request headers that may name
+the endpoint, `address:port`, to send a request to; the type is the fallback). It returns the settings and messages naming each
 invalid value and its fix; the rules are the CRD's own CEL rules (a consistentHash only with
 type ConsistentHash, the hash source field that its type names, slowStart only for RoundRobin
 and LeastRequest), so an object that did not go through the CRD is judged the same way.
@@ -46,6 +47,7 @@ class LoadBalancerSettings:
     hash_sources: tuple[HashSource, ...] = ()
     table_size: int | None = None
     slow_start_ms: int | None = None
+    override_headers: tuple[str, ...] = ()  # endpointOverride.extractFrom[].header
 
 
 def load_balancer(raw: Mapping[str, Any], duration: Duration,
@@ -70,10 +72,25 @@ def load_balancer(raw: Mapping[str, Any], duration: Duration,
             errors.append("spec.loadBalancer.slowStart: only RoundRobin and LeastRequest "
                           "balancers start slowly: remove it or change the type")
         slow_ms = duration("spec.loadBalancer.slowStart.window", slow.get("window"))
+    overrides = _overrides(raw.get("endpointOverride"), errors)
     if not isinstance(hashed, Mapping):
-        return LoadBalancerSettings(str(kind), slow_start_ms=slow_ms), errors
+        return LoadBalancerSettings(str(kind), slow_start_ms=slow_ms,
+                                    override_headers=overrides), errors
     sources, table = _hash(hashed, duration, errors)
-    return LoadBalancerSettings(str(kind), sources, table), errors
+    return LoadBalancerSettings(str(kind), sources, table, override_headers=overrides), errors
+
+
+def _overrides(raw: Any, errors: list[str]) -> tuple[str, ...]:
+    """The headers `endpointOverride.extractFrom` names."""
+    if raw is None:
+        return ()
+    items = raw.get("extractFrom") if isinstance(raw, Mapping) else None
+    headers = tuple(str(i["header"]) for i in items or () if isinstance(i, Mapping)
+                    and isinstance(i.get("header"), str) and i["header"])
+    if not headers or len(headers) != len(items or ()):
+        errors.append("spec.loadBalancer.endpointOverride.extractFrom: name a header in each "
+                      "entry (header: x-custom-host)")
+    return headers
 
 
 def _hash(raw: Mapping[str, Any], duration: Duration, errors: list[str],

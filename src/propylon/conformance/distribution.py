@@ -4,9 +4,11 @@
 connection, as the harness's round tripper does) and counts the answers per echoed pod name:
 with `counted: every response ...` a transport error or a mismatch fails at once, otherwise
 those are skipped. The `condition` (prose in the case files) is then evaluated once on the
-counts (`problem`): "exactly one distinct pod", "at least N distinct pods answered", and
-"every pod that answered received M +/- D of the counted responses". A condition it does not
-know raises `Unknown`.
+counts (`problem`): "exactly one distinct pod", "at least N distinct pods answered",
+"every pod that answered received M +/- D of the counted responses", "every Running <deployment>
+pod answered at least once" and "every response comes from exactly that pod" (the pod whose IP
+replaced `<IP of the first Running <deployment> pod>` in a request header: `with_pod_ip`). A
+condition it does not know raises `Unknown`.
 
 `sticky_cookie(send, step)` is the cookie-jar variant of `sticky` (CookieBasedConsistentHash):
 for each of `cookieValues`, `perValue` requests carrying `Cookie: <name>=<value>`; a transport
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from propylon.conformance.matching import Response
@@ -32,6 +34,8 @@ from propylon.conformance.traffic import backend_of
 
 # send(extra request headers) -> (response, transport error or "", mismatch or "")
 Send = Callable[[Mapping[str, str]], Awaitable[tuple[Response, str, str]]]
+_EVERY_POD = re.compile(r"^every Running ([a-z0-9-]+) pod .*answered at least once$")
+_POD_IP = re.compile(r"<IP of the first Running ([a-z0-9-]+) pod>")
 _AT_LEAST = re.compile(r"^at least (\d+) distinct pods answered$")
 _EVEN = re.compile(r"^every pod that answered received (\d+) \+/- (\d+) of the counted responses")
 _COOKIE = re.compile(r"put cookie ([A-Za-z0-9_-]+)=v")
@@ -46,11 +50,20 @@ class Unknown(Exception):
     """A condition or procedure this module does not evaluate."""
 
 
-def problem(condition: str, counts: Mapping[str, int]) -> str | None:
-    """None when `counts` (answers per pod) satisfy `condition`, else why not."""
+def problem(condition: str, counts: Mapping[str, int],
+            pods: Sequence[str] = (), sent_to: str = "") -> str | None:
+    """None when `counts` (answers per pod) satisfy `condition`, else why not; `pods` are
+    the pods of the Deployment the condition names, `sent_to` the one a request named."""
     seen = dict(sorted(counts.items()))
     if not counts:
         return "no counted response"
+    if _EVERY_POD.match(condition):
+        missing = sorted(set(pods) - set(counts))
+        return None if pods and not missing else \
+            f"pods that never answered: {missing or 'no pods'} (all: {seen})"
+    if condition.startswith("every response comes from exactly that pod"):
+        return None if set(counts) == {sent_to} else \
+            f"the request named {sent_to!r}, answered by {seen}"
     if condition == "exactly one distinct pod":
         return None if len(counts) == 1 else f"{len(counts)} pods answered: {seen}"
     found = _AT_LEAST.match(condition)
@@ -67,8 +80,21 @@ def problem(condition: str, counts: Mapping[str, int]) -> str | None:
     raise Unknown(f"distribution condition not understood: {condition!r}")
 
 
-async def distribution(send: Send, step: Mapping[str, Any]) -> str | None:
-    """None when the batch satisfies the step's condition, else why not."""
+def deployment_named(step: Mapping[str, Any]) -> str | None:
+    """The Deployment whose pods the step's condition or request names, if any."""
+    found = _EVERY_POD.match(str(step.get("condition", ""))) or _POD_IP.search(
+        " ".join(str(v) for v in ((step.get("request") or {}).get("headers") or {}).values()))
+    return found.group(1) if found else None
+
+
+def with_pod_ip(headers: Mapping[str, Any], ip: str) -> dict[str, str]:
+    """`headers` with the pod IP placeholder replaced by `ip`."""
+    return {str(k): _POD_IP.sub(ip, str(v)) for k, v in headers.items()}
+
+
+async def distribution(send: Send, step: Mapping[str, Any],
+                       pods: Sequence[str] = (), sent_to: str = "") -> str | None:
+    """None when the batch satisfies the step's condition (`problem`), else why not."""
     strict = str(step.get("counted", "")).startswith("every response")
     counts: Counter[str] = Counter()
     for _ in range(int(step.get("count", 1))):
@@ -79,7 +105,7 @@ async def distribution(send: Send, step: Mapping[str, Any]) -> str | None:
             continue
         echo = response.echo() or {}
         counts[str(echo.get("pod", ""))] += 1
-    return problem(str(step.get("condition", "")), counts)
+    return problem(str(step.get("condition", "")), counts, pods, sent_to)
 
 
 async def sticky_cookie(send: Send, step: Mapping[str, Any]) -> str | None:

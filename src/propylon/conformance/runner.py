@@ -451,6 +451,12 @@ class Harness:
         """A `distribution` batch or a `sticky` sequence (`distribution`)."""
         request, expect = dict(step["request"]), dict(step.get("expect") or {})
         target = await self.target(case, request)
+        deployment = distribution.deployment_named(step)
+        pods = self.backends.pods(str(expect.get("namespace") or case.gateway.get("namespace")),
+                                  deployment) if deployment else []
+        if pods:
+            request["headers"] = distribution.with_pod_ip(request.get("headers") or {},
+                                                          pods[0].ip)
 
         async def send(extra: Mapping[str, str]) -> tuple[Response, str, str]:
             sent = {**request, "headers": {**(request.get("headers") or {}), **extra}}
@@ -460,7 +466,8 @@ class Harness:
             return outcome.response, outcome.error, mismatch
 
         try:
-            reason = await (distribution.distribution(send, step)
+            reason = await (distribution.distribution(send, step, [p.name for p in pods],
+                                                      pods[0].name if pods else "")
                             if step["action"] == "distribution"
                             else distribution.sticky_cookie(send, step)
                             if step.get("cookieValues")

@@ -275,11 +275,14 @@ class Connection:
 class LoadBalancer:
     """How the proxy picks an endpoint of a cluster (None on a cluster: round robin):
     `Maglev` is a consistent hash over the route's `hash_policies` with a table of
-    `table_size` entries; `slow_start_ms` ramps a new endpoint's share up over that time."""
+    `table_size` entries; `slow_start_ms` ramps a new endpoint's share up over that time; a
+    request whose `override_headers` name an endpoint (`address:port`) of the cluster goes
+    there, the policy choosing otherwise."""
 
     policy: Literal["RoundRobin", "LeastRequest", "Random", "Maglev"]
     table_size: int | None = None
     slow_start_ms: int | None = None
+    override_headers: tuple[str, ...] = ()  # headers naming the endpoint to use instead
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 `HashPolicy` entries of those routes. As in Envoy Gateway, `ConsistentHash` is Envoy's Maglev
 balancer (the table size from `tableSize`), fed by the route's hash policies: the client
 address, each named header or query parameter, or the cookie (which Envoy sets when the request
-has none); the other types are Envoy's balancers of the same name, with `slowStart`.
+has none); the other types are Envoy's balancers of the same name, with `slowStart`;
+`endpointOverride` headers go with either.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ _POLICIES: dict[str, Literal["RoundRobin", "LeastRequest", "Random"]] = {
 def of(settings: LoadBalancerSettings) -> tuple[LoadBalancer, tuple[HashPolicy, ...]]:
     """The cluster's balancer and the route's hash policies for `settings`."""
     if settings.type == "ConsistentHash":
-        return (LoadBalancer("Maglev", table_size=settings.table_size),
+        return (LoadBalancer("Maglev", table_size=settings.table_size,
+                             override_headers=settings.override_headers),
                 tuple(HashPolicy(s.type, s.name, s.ttl_ms, s.attributes)
                       for s in settings.hash_sources))
-    return LoadBalancer(_POLICIES[settings.type], slow_start_ms=settings.slow_start_ms), ()
+    return LoadBalancer(_POLICIES[settings.type], slow_start_ms=settings.slow_start_ms,
+                        override_headers=settings.override_headers), ()

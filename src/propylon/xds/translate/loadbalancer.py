@@ -1,33 +1,69 @@
-"""IR load balancing -> an Envoy cluster's `lb_policy` and a route's `hash_policy`.
+"""IR load balancing -> an Envoy cluster's `load_balancing_policy` and a route's `hash_policy`.
 
-`configure(cluster, balancer)` sets the balancer of a cluster whose IR has one: round robin,
-least request and random (with `slow_start_config` when the IR asks for a slow start), or
-Maglev with its table size. `hash_policies(route)` gives the route's hash policies, in order:
+`configure(cluster, balancer)` sets the balancer of a cluster whose IR has one, as a load
+balancing policy extension: round robin, least request and random (with `slow_start_config`
+when the IR asks for a slow start), or Maglev with its table size; with override headers, the
+`override_host` policy first, which sends a request naming an endpoint of the cluster
+(`address:port`) in one of those headers there, and falls back to that balancer. `hash_policies(route)` gives the route's hash policies, in order:
 the client address (`connection_properties.source_ip`), a header, a query parameter, or a
 cookie with its TTL and attributes (Envoy sets it, `HttpOnly`, when the request has none).
 """
 
 from __future__ import annotations
 
-from envoy.config.cluster.v3.cluster_pb2 import Cluster
+from envoy.config.cluster.v3.cluster_pb2 import Cluster, LoadBalancingPolicy
+from envoy.config.core.v3.extension_pb2 import TypedExtensionConfig
 from envoy.config.route.v3 import route_components_pb2 as rc
-from google.protobuf.wrappers_pb2 import UInt64Value
+from envoy.extensions.load_balancing_policies.least_request.v3.least_request_pb2 import (
+    LeastRequest,
+)
+from envoy.extensions.load_balancing_policies.maglev.v3.maglev_pb2 import Maglev
+from envoy.extensions.load_balancing_policies.override_host.v3.override_host_pb2 import (
+    OverrideHost,
+)
+from envoy.extensions.load_balancing_policies.random.v3.random_pb2 import Random
+from envoy.extensions.load_balancing_policies.round_robin.v3.round_robin_pb2 import RoundRobin
+from google.protobuf.any_pb2 import Any
+from google.protobuf.message import Message
 
 from propylon.ir import model as ir
 
-_POLICIES = {"RoundRobin": Cluster.ROUND_ROBIN, "LeastRequest": Cluster.LEAST_REQUEST,
-             "Random": Cluster.RANDOM, "Maglev": Cluster.MAGLEV}
+_NAMES = {"RoundRobin": "round_robin", "LeastRequest": "least_request", "Random": "random",
+          "Maglev": "maglev"}
+
+def _policy(balancer: ir.LoadBalancer) -> TypedExtensionConfig:
+    """The balancer as a load balancing policy extension."""
+    config: Message
+    if balancer.policy == "Maglev":
+        config = Maglev()
+        if balancer.table_size is not None:
+            config.table_size.value = balancer.table_size
+    elif balancer.policy == "Random":
+        config = Random()
+    else:
+        config = LeastRequest() if balancer.policy == "LeastRequest" else RoundRobin()
+        if balancer.slow_start_ms is not None:
+            config.slow_start_config.slow_start_window.FromMilliseconds(balancer.slow_start_ms)
+    return _extension(f"envoy.load_balancing_policies.{_NAMES[balancer.policy]}", config)
+
+
+def _extension(name: str, config: Message) -> TypedExtensionConfig:
+    packed = Any()
+    packed.Pack(config)
+    return TypedExtensionConfig(name=name, typed_config=packed)
 
 
 def configure(out: Cluster, balancer: ir.LoadBalancer) -> None:
-    """Set `balancer` on the Envoy cluster `out`."""
-    out.lb_policy = _POLICIES[balancer.policy]
-    if balancer.table_size is not None:
-        out.maglev_lb_config.table_size.CopyFrom(UInt64Value(value=balancer.table_size))
-    if balancer.slow_start_ms is not None:
-        config = out.least_request_lb_config if balancer.policy == "LeastRequest" \
-            else out.round_robin_lb_config
-        config.slow_start_config.slow_start_window.FromMilliseconds(balancer.slow_start_ms)
+    """Set `balancer` on the Envoy cluster `out` (`load_balancing_policy`)."""
+    policy = _policy(balancer)
+    if balancer.override_headers:
+        policy = _extension("envoy.load_balancing_policies.override_host", OverrideHost(
+            override_host_sources=[OverrideHost.OverrideHostSource(header=h)
+                                   for h in balancer.override_headers],
+            fallback_policy=LoadBalancingPolicy(policies=[
+                LoadBalancingPolicy.Policy(typed_extension_config=policy)])))
+    out.load_balancing_policy.policies.append(
+        LoadBalancingPolicy.Policy(typed_extension_config=policy))
 
 
 def hash_policies(route: ir.Route) -> list[rc.RouteAction.HashPolicy]:
