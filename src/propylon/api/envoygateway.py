@@ -56,6 +56,11 @@ SUPPORTED: dict[str, Tree] = {
                            "abort": {"httpStatus": True, "grpcStatus": True,
                                      "percentage": True}},
         "loadBalancer": {"type": True, "slowStart": {"window": True}, "endpointOverride": True,
+                         "backendUtilization": {
+                             "blackoutPeriod": True, "weightExpirationPeriod": True,
+                             "weightUpdatePeriod": True, "errorUtilizationPenaltyPercent": True,
+                             "metricNamesForComputingUtilization": True,
+                             "keepResponseHeaders": True},
                          "consistentHash": {"type": True, "header": True, "headers": True,
                                             "cookie": True, "queryParams": True,
                                             "tableSize": True}},

@@ -1,15 +1,17 @@
 """A BackendTrafficPolicy's `loadBalancer`, decoded.
 
 `load_balancer(raw)` reads `spec.loadBalancer` into `LoadBalancerSettings`: the algorithm
-(`RoundRobin`, `LeastRequest`, `Random`, or `ConsistentHash`, which Envoy Gateway serves with
-Envoy's Maglev balancer, `tableSize` default 65537, a prime), what a consistent hash hashes
-(`SourceIP`, one `Header`, several `Headers`, a `Cookie` with its `ttl` and `attributes`, or
-`QueryParams`), `slowStart.window` and `endpointOverride` (the request headers that may name
-the endpoint, `address:port`, to send a request to; the type is the fallback). It returns the settings and messages naming each
-invalid value and its fix; the rules are the CRD's own CEL rules (a consistentHash only with
-type ConsistentHash, the hash source field that its type names, slowStart only for RoundRobin
-and LeastRequest), so an object that did not go through the CRD is judged the same way.
-Other types (BackendUtilization, DynamicModule) are refused by `SUPPORTED` in
+(`RoundRobin`, `LeastRequest`, `Random`; `ConsistentHash`, which Envoy Gateway serves with
+Envoy's Maglev balancer, `tableSize` default 65537, a prime; `BackendUtilization`, Envoy's
+client-side weighted round robin over the endpoints' in-band ORCA load reports, `outOfBand`
+not implemented), what a consistent hash hashes (`SourceIP`, one `Header`, several `Headers`,
+a `Cookie` with its `ttl` and `attributes`, or `QueryParams`), `slowStart.window` and
+`endpointOverride` (the request headers that may name the endpoint, `address:port`, to send a
+request to; the type is the fallback). It returns the settings and messages naming each
+invalid value and its fix; the rules are the CRD's own CEL rules (consistentHash and
+backendUtilization only with their type, the hash source field that its type names, slowStart
+only for RoundRobin, LeastRequest and BackendUtilization), so an object that did not go
+through the CRD is judged the same way. DynamicModule is refused by `SUPPORTED` in
 `propylon.api.envoygateway`.
 """
 
@@ -22,7 +24,7 @@ from typing import Any, Literal
 Duration = Callable[[str, Any], 'int | None']
 
 
-TYPES = ("RoundRobin", "LeastRequest", "Random", "ConsistentHash")
+TYPES = ("RoundRobin", "LeastRequest", "Random", "ConsistentHash", "BackendUtilization")
 HASH_TYPES = {"SourceIP": None, "Header": "header", "Headers": "headers", "Cookie": "cookie",
               "QueryParams": "queryParams"}
 DEFAULT_TABLE_SIZE = 65537
@@ -42,12 +44,26 @@ class HashSource:
 
 
 @dataclass(frozen=True)
+class UtilizationSettings:
+    """`backendUtilization`: weights from the endpoints' ORCA load reports (durations in ms,
+    None: Envoy's defaults)."""
+
+    blackout_ms: int | None = None
+    weight_expiration_ms: int | None = None
+    weight_update_ms: int | None = None
+    error_penalty_percent: int | None = None
+    metric_names: tuple[str, ...] = ()
+    keep_response_headers: bool = False
+
+
+@dataclass(frozen=True)
 class LoadBalancerSettings:
     type: str
     hash_sources: tuple[HashSource, ...] = ()
     table_size: int | None = None
     slow_start_ms: int | None = None
     override_headers: tuple[str, ...] = ()  # endpointOverride.extractFrom[].header
+    utilization: UtilizationSettings | None = None
 
 
 def load_balancer(raw: Mapping[str, Any], duration: Duration,
@@ -65,19 +81,43 @@ def load_balancer(raw: Mapping[str, Any], duration: Duration,
         errors.append("spec.loadBalancer.consistentHash: set it exactly when type is "
                       "ConsistentHash")
         return None, errors
+    used = raw.get("backendUtilization")
+    if (kind == "BackendUtilization") != isinstance(used, Mapping):
+        errors.append("spec.loadBalancer.backendUtilization: set it exactly when type is "
+                      "BackendUtilization")
+        return None, errors
     slow = raw.get("slowStart")
     slow_ms = None
     if isinstance(slow, Mapping):
-        if kind not in ("RoundRobin", "LeastRequest"):
-            errors.append("spec.loadBalancer.slowStart: only RoundRobin and LeastRequest "
-                          "balancers start slowly: remove it or change the type")
+        if kind not in ("RoundRobin", "LeastRequest", "BackendUtilization"):
+            errors.append("spec.loadBalancer.slowStart: only RoundRobin, LeastRequest and "
+                          "BackendUtilization balancers start slowly: remove it or change "
+                          "the type")
         slow_ms = duration("spec.loadBalancer.slowStart.window", slow.get("window"))
     overrides = _overrides(raw.get("endpointOverride"), errors)
     if not isinstance(hashed, Mapping):
-        return LoadBalancerSettings(str(kind), slow_start_ms=slow_ms,
-                                    override_headers=overrides), errors
+        return LoadBalancerSettings(
+            str(kind), slow_start_ms=slow_ms, override_headers=overrides,
+            utilization=_utilization(used, duration, errors)
+            if isinstance(used, Mapping) else None), errors
     sources, table = _hash(hashed, duration, errors)
     return LoadBalancerSettings(str(kind), sources, table, override_headers=overrides), errors
+
+
+def _utilization(raw: Mapping[str, Any], duration: Duration,
+                 errors: list[str]) -> UtilizationSettings:
+    path = "spec.loadBalancer.backendUtilization"
+    penalty = raw.get("errorUtilizationPenaltyPercent")
+    if penalty is not None and (not isinstance(penalty, int) or penalty < 0):
+        errors.append(f"{path}.errorUtilizationPenaltyPercent: {penalty!r} is not a "
+                      "percentage: use 0 or more")
+        penalty = None
+    return UtilizationSettings(
+        duration(f"{path}.blackoutPeriod", raw.get("blackoutPeriod")),
+        duration(f"{path}.weightExpirationPeriod", raw.get("weightExpirationPeriod")),
+        duration(f"{path}.weightUpdatePeriod", raw.get("weightUpdatePeriod")),
+        penalty, tuple(str(n) for n in raw.get("metricNamesForComputingUtilization") or ()),
+        bool(raw.get("keepResponseHeaders")))
 
 
 def _overrides(raw: Any, errors: list[str]) -> tuple[str, ...]:

@@ -35,7 +35,8 @@ from propylon.api.kinds import by_api_version
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.manifests import apply_objects
 
-ECHO_IMAGE = "echo-basic"
+# echo-basic, and Envoy Gateway's backend-utilization echo (ORCA load reports: the echo's own)
+ECHO_IMAGES = ("echo-basic", "gateway-backend-utilization")
 POD_NETWORK = ipaddress.IPv4Network("127.1.0.0/16")
 READY_TIMEOUT_S = 30.0
 
@@ -247,7 +248,7 @@ class Backends:
 def _runs_echo(deployment: Mapping[str, Any]) -> bool:
     containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
         "containers") or []
-    return any(ECHO_IMAGE in str(c.get("image", "")) for c in containers)
+    return any(image in str(c.get("image", "")) for c in containers for image in ECHO_IMAGES)
 
 
 def _selects(service: Mapping[str, Any], labels: Mapping[str, str]) -> bool:

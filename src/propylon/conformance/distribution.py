@@ -5,7 +5,8 @@ connection, as the harness's round tripper does) and counts the answers per echo
 with `counted: every response ...` a transport error or a mismatch fails at once, otherwise
 those are skipped. The `condition` (prose in the case files) is then evaluated once on the
 counts (`problem`): "exactly one distinct pod", "at least N distinct pods answered",
-"every pod that answered received M +/- D of the counted responses", "every Running <deployment>
+"every pod that answered received M +/- D of the counted responses", "floor(100 * low / total)
+>= P" (low: the answers of pods whose name contains a text), "every Running <deployment>
 pod answered at least once" and "every response comes from exactly that pod" (the pod whose IP
 replaced `<IP of the first Running <deployment> pod>` in a request header: `with_pod_ip`). A
 condition it does not know raises `Unknown`.
@@ -36,6 +37,8 @@ from propylon.conformance.traffic import backend_of
 Send = Callable[[Mapping[str, str]], Awaitable[tuple[Response, str, str]]]
 _EVERY_POD = re.compile(r"^every Running ([a-z0-9-]+) pod .*answered at least once$")
 _POD_IP = re.compile(r"<IP of the first Running ([a-z0-9-]+) pod>")
+_SHARE = re.compile(r'^floor\(100 \* low / total\) >= (\d+), where low = counted responses from '
+                    r'pods whose name contains "([^"]+)"')
 _AT_LEAST = re.compile(r"^at least (\d+) distinct pods answered$")
 _EVEN = re.compile(r"^every pod that answered received (\d+) \+/- (\d+) of the counted responses")
 _COOKIE = re.compile(r"put cookie ([A-Za-z0-9_-]+)=v")
@@ -77,6 +80,13 @@ def problem(condition: str, counts: Mapping[str, int],
         off = {pod: n for pod, n in counts.items() if abs(n - mean) > spread}
         return None if not off else \
             f"pods outside {mean} +/- {spread}: {dict(sorted(off.items()))} (all: {seen})"
+    found = _SHARE.match(condition)
+    if found:
+        least, part = int(found.group(1)), found.group(2)
+        low = sum(n for pod, n in counts.items() if part in pod)
+        share = 100 * low // sum(counts.values())
+        return None if share >= least else \
+            f"{share}% of the answers came from {part} pods, expected {least}%: {seen}"
     raise Unknown(f"distribution condition not understood: {condition!r}")
 
 

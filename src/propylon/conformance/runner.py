@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from propylon.api.formats import duration_ms
 from propylon.api.kinds import by_kind
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.conformance import (
@@ -191,8 +192,15 @@ class Harness:
 
     async def expect_status(self, entry: Mapping[str, Any]) -> None:
         if entry.get("kind") == "Pods":
-            raise CaseSkipped("kind: Pods entries (Envoy Gateway's WaitForPods) are not "
-                              "checked by the runner yet")
+            # standalone pods are echo processes, started and ready before the checks
+            selector = dict(entry.get("selector") or {})
+            pods = [p for p in self.backends.pods(str(entry.get("namespace")))
+                    if all(p.labels.get(k) == v for k, v in selector.items())]
+            if not pods or any(p.process is None or p.process.returncode is not None
+                               for p in pods):
+                raise CaseFailed(f"pods {selector} in {entry.get('namespace')}: not all "
+                                 f"running ({len(pods)} found)")
+            return
         unsupported = [k for k in ("statusAddresses",) if k in entry]
         if unsupported:
             raise CaseSkipped(f"status field {unsupported[0]} is free text the runner cannot check")
@@ -438,6 +446,8 @@ class Harness:
                 "apiVersion": source["apiVersion"], "kind": source["kind"],
                 "metadata": {"namespace": step.get("namespace"), "name": step["name"]},
                 "data": source.get("data") or {}}])
+        elif action == "sleep":
+            await asyncio.sleep(duration_ms(str(step["duration"])) / 1000)
         elif action in ("distribution", "sticky"):
             await self._batch(case, step)
         elif action == "delete":

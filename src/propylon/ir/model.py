@@ -272,6 +272,19 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class Utilization:
+    """Weights from the endpoints' ORCA load reports (Envoy's client-side weighted round robin):
+    how long a new weight waits, lasts and how often weights are recomputed (None: Envoy's
+    defaults), the error penalty and the named metrics that make the utilization."""
+
+    blackout_ms: int | None = None
+    weight_expiration_ms: int | None = None
+    weight_update_ms: int | None = None
+    error_penalty_percent: int | None = None
+    metric_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LoadBalancer:
     """How the proxy picks an endpoint of a cluster (None on a cluster: round robin):
     `Maglev` is a consistent hash over the route's `hash_policies` with a table of
@@ -279,10 +292,11 @@ class LoadBalancer:
     request whose `override_headers` name an endpoint (`address:port`) of the cluster goes
     there, the policy choosing otherwise."""
 
-    policy: Literal["RoundRobin", "LeastRequest", "Random", "Maglev"]
+    policy: Literal["RoundRobin", "LeastRequest", "Random", "Maglev", "Utilization"]
     table_size: int | None = None
     slow_start_ms: int | None = None
     override_headers: tuple[str, ...] = ()  # headers naming the endpoint to use instead
+    utilization: Utilization | None = None  # policy Utilization
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,9 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
         balancer, hashes = loadbalancer.of(found.load_balancer)
         cluster.append(("load_balancer", balancer))
         changes["hash_policies"] = hashes
+        if found.load_balancer.utilization is not None:
+            changes["response_headers"] = loadbalancer.without_load_reports(
+                route.response_headers, found.load_balancer)
     if cluster:
         suffix = f"{policy.meta.namespace}/{policy.meta.name}"
         backends = []

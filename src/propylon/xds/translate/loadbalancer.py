@@ -1,12 +1,14 @@
 """IR load balancing -> an Envoy cluster's `load_balancing_policy` and a route's `hash_policy`.
 
 `configure(cluster, balancer)` sets the balancer of a cluster whose IR has one, as a load
-balancing policy extension: round robin, least request and random (with `slow_start_config`
-when the IR asks for a slow start), or Maglev with its table size; with override headers, the
-`override_host` policy first, which sends a request naming an endpoint of the cluster
-(`address:port`) in one of those headers there, and falls back to that balancer. `hash_policies(route)` gives the route's hash policies, in order:
-the client address (`connection_properties.source_ip`), a header, a query parameter, or a
-cookie with its TTL and attributes (Envoy sets it, `HttpOnly`, when the request has none).
+balancing policy extension: round robin, least request, random, client-side weighted round
+robin (weights from the endpoints' ORCA load reports) with `slow_start_config` when the IR asks
+for a slow start, or Maglev with its table size; with override headers, the `override_host`
+policy first, which sends a request naming an endpoint of the cluster (`address:port`) in one
+of those headers there, and falls back to that balancer. `hash_policies(route)` gives the
+route's hash policies, in order: the client address (`connection_properties.source_ip`), a
+header, a query parameter, or a cookie with its TTL and attributes (Envoy sets it, `HttpOnly`,
+when the request has none).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from __future__ import annotations
 from envoy.config.cluster.v3.cluster_pb2 import Cluster, LoadBalancingPolicy
 from envoy.config.core.v3.extension_pb2 import TypedExtensionConfig
 from envoy.config.route.v3 import route_components_pb2 as rc
+from envoy.extensions.load_balancing_policies.client_side_weighted_round_robin.v3.client_side_weighted_round_robin_pb2 import (  # noqa: E501
+    ClientSideWeightedRoundRobin,
+)
 from envoy.extensions.load_balancing_policies.least_request.v3.least_request_pb2 import (
     LeastRequest,
 )
@@ -29,7 +34,7 @@ from google.protobuf.message import Message
 from propylon.ir import model as ir
 
 _NAMES = {"RoundRobin": "round_robin", "LeastRequest": "least_request", "Random": "random",
-          "Maglev": "maglev"}
+          "Maglev": "maglev", "Utilization": "client_side_weighted_round_robin"}
 
 def _policy(balancer: ir.LoadBalancer) -> TypedExtensionConfig:
     """The balancer as a load balancing policy extension."""
@@ -40,11 +45,28 @@ def _policy(balancer: ir.LoadBalancer) -> TypedExtensionConfig:
             config.table_size.value = balancer.table_size
     elif balancer.policy == "Random":
         config = Random()
+    elif balancer.utilization is not None:
+        config = _weighted_round_robin(balancer.utilization)
+        if balancer.slow_start_ms is not None:
+            config.slow_start_config.slow_start_window.FromMilliseconds(balancer.slow_start_ms)
     else:
         config = LeastRequest() if balancer.policy == "LeastRequest" else RoundRobin()
         if balancer.slow_start_ms is not None:
             config.slow_start_config.slow_start_window.FromMilliseconds(balancer.slow_start_ms)
     return _extension(f"envoy.load_balancing_policies.{_NAMES[balancer.policy]}", config)
+
+
+def _weighted_round_robin(used: ir.Utilization) -> ClientSideWeightedRoundRobin:
+    out = ClientSideWeightedRoundRobin(
+        metric_names_for_computing_utilization=list(used.metric_names))
+    for field, ms in (("blackout_period", used.blackout_ms),
+                      ("weight_expiration_period", used.weight_expiration_ms),
+                      ("weight_update_period", used.weight_update_ms)):
+        if ms is not None:
+            getattr(out, field).FromMilliseconds(ms)
+    if used.error_penalty_percent is not None:
+        out.error_utilization_penalty.value = used.error_penalty_percent / 100
+    return out
 
 
 def _extension(name: str, config: Message) -> TypedExtensionConfig:
