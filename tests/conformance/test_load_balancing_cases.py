@@ -20,7 +20,7 @@ CASES = ("RoundRobinLoadBalancing", "HeaderBasedConsistentHashLoadBalancing",
          "MultiHeaderBasedConsistentHashLoadBalancing",
          "QueryParamsBasedConsistentHashLoadBalancing", "CookieBasedConsistentHashLoadBalancing",
          "SourceIPBasedConsistentHashLoadBalancing", "EndpointOverrideLoadBalancing",
-         "SessionPersistence")
+         "BackendUtilizationLoadBalancing", "SessionPersistence")
 
 
 def _echo(pod: str, headers: list[tuple[str, str]] | None = None) -> Response:
@@ -38,6 +38,10 @@ def test_distribution_conditions() -> None:
     assert "'b': 56" in str(distribution.problem(even, {"a": 44, "b": 56, "c": 50, "d": 50}))
     assert distribution.problem("at least 2 distinct pods answered", {"a": 1, "b": 1}) is None
     assert distribution.problem(one, {}) == "no counted response"
+    share = ('floor(100 * low / total) >= 80, where low = counted responses from pods whose '
+             'name contains "low-util" and total = all counted responses (total 0 fails)')
+    assert distribution.problem(share, {"x-low-util-1": 80, "x-high-util-1": 20}) is None
+    assert "79%" in str(distribution.problem(share, {"x-low-util-1": 79, "x-high-util-1": 21}))
     every = "every Running web-backend pod answered at least once"
     assert distribution.problem(every, {"w-1": 30, "w-2": 20}, ["w-1", "w-2"]) is None
     assert "['w-2']" in str(distribution.problem(every, {"w-1": 50}, ["w-1", "w-2"]))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from propylon.api.envoygateway import backend_traffic
-from propylon.ir.model import Cluster, HashPolicy, LoadBalancer
+from propylon.ir.model import Cluster, HashPolicy, LoadBalancer, Utilization
 from tests.translate.test_policies import (
     GATEWAY_REF,
     KEY,
@@ -79,7 +79,7 @@ def test_other_balancers_slow_start_and_endpoint_override() -> None:
     ({"type": "ConsistentHash"}, "spec.loadBalancer.consistentHash: set it exactly when type "
      "is ConsistentHash"),
     ({"type": "Random", "slowStart": {"window": "1s"}},
-     "spec.loadBalancer.slowStart: only RoundRobin and LeastRequest"),
+     "spec.loadBalancer.slowStart: only RoundRobin, LeastRequest and BackendUtilization"),
     ({"type": "ConsistentHash", "consistentHash": {"type": "Header"}},
      "spec.loadBalancer.consistentHash.header: type Header needs it: set it"),
     ({"type": "ConsistentHash", "consistentHash": {"type": "SourceIP", "tableSize": 1000}},
@@ -89,8 +89,13 @@ def test_other_balancers_slow_start_and_endpoint_override() -> None:
      "spec.loadBalancer.consistentHash.header: type SourceIP does not read it: remove it"),
     ({"type": "RoundRobin", "endpointOverride": {"extractFrom": [{}]}},
      "spec.loadBalancer.endpointOverride.extractFrom: name a header in each entry"),
-    ({"type": "BackendUtilization", "backendUtilization": {}},
-     "spec.loadBalancer.backendUtilization is not implemented by Propylon yet"),
+    ({"type": "BackendUtilization", "backendUtilization": {"outOfBand": {"port": 3001}}},
+     "spec.loadBalancer.backendUtilization.outOfBand is not implemented by Propylon"),
+    ({"type": "BackendUtilization", "backendUtilization": {},
+      "zoneAware": {"weightedZones": [{"zone": "1", "weight": 80}]}},
+     "spec.loadBalancer.zoneAware is not implemented by Propylon: it needs the zones"),
+    ({"type": "DynamicModule", "dynamicModule": {"name": "m"}},
+     "spec.loadBalancer.dynamicModule is not implemented by Propylon yet"),
 ])
 def test_an_invalid_balancer_names_the_field_and_has_no_effect(balancer: dict[str, Any],
                                                                message: str) -> None:
@@ -98,6 +103,21 @@ def test_an_invalid_balancer_names_the_field_and_has_no_effect(balancer: dict[st
     accepted = conditions(result, "bad", {**GATEWAY_REF, "sectionName": "other"})["Accepted"]
     assert accepted["status"] == "False" and message in accepted["message"]
     assert [b.cluster for b in entries(result)[API].backends] == ["default/app/80"]
+
+
+def test_backend_utilization_weights_from_load_reports_and_drops_their_headers() -> None:
+    result = run(btp("used", {"loadBalancer": {"type": "BackendUtilization", "backendUtilization": {
+        "blackoutPeriod": "1ms", "weightUpdatePeriod": "100ms",
+        "errorUtilizationPenaltyPercent": 120}}}, targetRefs=[target("HTTPRoute", "api")]))
+    api = entries(result)[API]
+    [backend] = api.backends
+    assert _clusters(result)[str(backend.cluster)].load_balancer == LoadBalancer(
+        "Utilization", utilization=Utilization(1, None, 100, 120))
+    assert api.response_headers is not None
+    assert api.response_headers.remove == ("endpoint-load-metrics", "endpoint-load-metrics-bin")
+    kept = run(btp("used", {"loadBalancer": {"type": "BackendUtilization", "backendUtilization": {
+        "keepResponseHeaders": True}}}, targetRefs=[target("HTTPRoute", "api")]))
+    assert entries(kept)[API].response_headers is None
 
 
 def test_the_decoded_settings() -> None:

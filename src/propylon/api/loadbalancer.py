@@ -94,6 +94,14 @@ def load_balancer(raw: Mapping[str, Any], duration: Duration,
                           "BackendUtilization balancers start slowly: remove it or change "
                           "the type")
         slow_ms = duration("spec.loadBalancer.slowStart.window", slow.get("window"))
+    if "zoneAware" in raw:
+        errors.append("spec.loadBalancer.zoneAware is not implemented by Propylon: it needs the "
+                      "zones of the endpoints' nodes, which standalone mode does not have: "
+                      "remove it")
+    if isinstance(used, Mapping) and "outOfBand" in used:
+        errors.append("spec.loadBalancer.backendUtilization.outOfBand is not implemented by "
+                      "Propylon: remove it, and have the backends report their load in-band "
+                      "(the endpoint-load-metrics response header)")
     overrides = _overrides(raw.get("endpointOverride"), errors)
     if not isinstance(hashed, Mapping):
         return LoadBalancerSettings(
