@@ -146,6 +146,29 @@ class Cors:
 
 
 @dataclass(frozen=True)
+class BasicAuth:
+    """HTTP Basic authentication: `users` in htpasswd form (`name:{SHA}base64`, one a line; kept
+    out of `repr` since it is a Secret's content); after a success the user name is sent to the
+    backend in `forward_username_header` when set."""
+
+    users: str = field(repr=False)
+    forward_username_header: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyAuth:
+    """API key authentication: a request must carry one of `credentials` ((client id, key),
+    keys kept out of `repr`) in the first of `sources` ((header|query|cookie, name)) present;
+    the client id goes to the backend in `forward_client_id_header` when set, and `sanitize`
+    removes the key from the request."""
+
+    credentials: tuple[tuple[str, str], ...] = field(repr=False)
+    sources: tuple[tuple[str, str], ...]
+    forward_client_id_header: str | None = None
+    sanitize: bool = False
+
+
+@dataclass(frozen=True)
 class Fault:
     """Faults injected before a route's backends are asked: a delay, and/or an answer with
     `abort_status` (HTTP) or `abort_grpc_status` instead of the backend's, each for a
@@ -183,6 +206,75 @@ class Session:
 
 
 @dataclass(frozen=True)
+class JwtProvider:
+    """A JWT issuer whose tokens the proxy verifies with the keys of `jwks` (a JSON Web Key
+    Set). `name` is unique in the Gateway; verified claims are copied into headers
+    (`claim_to_headers`, (claim, header)), and with `recompute_route` the route is chosen
+    again afterwards. Tokens are looked for in the headers, cookies and query parameters
+    given, else in `Authorization: Bearer`. Without `jwks`, the keys are fetched from
+    `remote_uri` through the cluster `remote_cluster`, and kept `cache_duration_ms`."""
+
+    name: str
+    jwks: str = field(repr=False)
+    issuer: str | None = None
+    audiences: tuple[str, ...] = ()
+    claim_to_headers: tuple[tuple[str, str], ...] = ()
+    recompute_route: bool = False
+    from_headers: tuple[tuple[str, str], ...] = ()  # (header, value prefix)
+    from_cookies: tuple[str, ...] = ()
+    from_params: tuple[str, ...] = ()
+    remote_uri: str | None = None
+    remote_cluster: str | None = None
+    cache_duration_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Jwt:
+    """A request must carry a token one of `providers` verifies (401 otherwise); with
+    `optional`, a request without any token passes too."""
+
+    providers: tuple[JwtProvider, ...]
+    optional: bool = False
+
+    @property
+    def name(self) -> str:
+        """The requirement's name: its providers', and whether it is optional."""
+        return "|".join(p.name for p in self.providers) + ("?" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class AuthzRule:
+    """Matches a request when every part given matches: the client address is in one of
+    `client_cidrs`, each header has one of its values, the method is one of `methods`."""
+
+    allow: bool
+    client_cidrs: tuple[str, ...] = ()
+    headers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    methods: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """The first rule matching a request decides (allowed, or 403); with none, the default."""
+
+    rules: tuple[AuthzRule, ...]
+    default_allow: bool = False
+
+
+@dataclass(frozen=True)
+class AuthFilters:
+    """What the routes of a listener's tables need in its HTTP filter chain: the JWT
+    requirements, whether any route is authorized by rules, the forwarded-username headers of
+    its basic auth routes ("" for none: one basic_auth filter each), and whether any route
+    checks API keys."""
+
+    jwt: tuple[Jwt, ...] = ()
+    rbac: bool = False
+    basic_auth_headers: tuple[str, ...] = ()
+    api_key_auth: bool = False
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     status: int
     body: str = ""
@@ -211,6 +303,10 @@ class Route:
     fault: Fault | None = None
     hash_policies: tuple[HashPolicy, ...] = ()
     session: Session | None = None
+    jwt: Jwt | None = None
+    authorization: Authorization | None = None
+    basic_auth: BasicAuth | None = None
+    api_key_auth: ApiKeyAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -377,6 +473,7 @@ class Listener:
     tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
     client_timeouts: ClientTimeouts | None = None
+    auth_filters: AuthFilters | None = None  # None: no route of its tables needs any
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,10 @@ no change.
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
-- SecurityPolicy `cors` (`security`).
+- SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
+  listener marked with the filters its routes need); `basicAuth` and `apiKeyAuth`
+  (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
+  `Inputs.grants`).
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
@@ -23,9 +26,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from propylon.api.core import ConfigMap, Secret
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
@@ -44,7 +48,13 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import client, security, traffic
+from propylon.translate.policies import (
+    authn,
+    client,
+    credentials,
+    security,
+    traffic,
+)
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -53,6 +63,7 @@ from propylon.translate.policies.attachment import (
     attach,
 )
 from propylon.translate.policies.traffic import ClusterChanges
+from propylon.translate.references import Grants
 from propylon.translate.statuses import PolicyStatus
 from propylon.translate.types import Now, StatusUpdate, Store
 
@@ -69,10 +80,15 @@ APPLY: dict[str, Apply] = {BACKEND_TRAFFIC_POLICY: traffic.governed,
 
 @dataclass(frozen=True)
 class Inputs:
-    """The objects this stage reads: policies of each kind and the routes they may target."""
+    """The objects this stage reads: policies of each kind, the routes they may target, the
+    ConfigMaps and Service ports they may reference."""
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+    config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
+    services: authn.Services | None = None  # Service ports, for remote JWKS
+    secrets: Mapping[Key, Secret] = field(default_factory=dict)  # credentials' Secrets
+    grants: Grants = field(default_factory=lambda: Grants(()))
 
 
 class _Routes:
@@ -115,6 +131,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
     if not any(inputs.policies.get(kind) for kind in POLICY_KINDS):
         return dict(irs), []
     routes = _Routes(inputs.routes)
+    decode = authn.resolving(decode, inputs.config_maps, inputs.services)
     statuses: list[StatusUpdate] = []
     by_kind: dict[str, Attachments] = {}
     for kind in POLICY_KINDS:
@@ -125,8 +142,11 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                               if isinstance(a, dict)
                               and a.get("controllerName") == controller_name]
                     for o in objects}
-        found = attach(kind, (decode(o) for o in objects), states, routes, controller_name,
-                       now, previous)
+        decoded = (decode(o) for o in objects)
+        if kind == SECURITY_POLICY:
+            decoded = (credentials.resolve(p, inputs.secrets, inputs.grants, store)
+                       for p in decoded)
+        found = attach(kind, decoded, states, routes, controller_name, now, previous)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
                                      policy.meta.generation, PolicyStatus(entries))
@@ -142,6 +162,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
+            ir = authn.with_filters(ir, store, inputs.services)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         out[key] = ir

@@ -15,7 +15,9 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), the stateful session filter (enabled per route), and a router that adds no `x-envoy-*` headers.
+filters (configured per route), the API key, basic auth, JWT and RBAC filters when its routes
+use them (`credentialauth`, `authn`, in Envoy Gateway's order), the stateful session filter
+(disabled unless a route enables it), and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import cors, fault, session
+from propylon.xds.translate import authn, cors, credentialauth, fault, session
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -65,9 +67,11 @@ def _pack(message: Message) -> Any:
 
 
 def connection_manager(stat_prefix: str, route_config: str | None,
-                       timeouts: ir.ClientTimeouts | None = None) -> HCM:
+                       timeouts: ir.ClientTimeouts | None = None,
+                       filters: list[hcm_pb.HttpFilter] | None = None) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
-    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients."""
+    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients; `filters` go
+    before the router (`authn.http_filters`)."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -81,6 +85,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         http_filters=[
             hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
             hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
+            *(filters or ()),
             session.http_filter(),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
@@ -100,10 +105,12 @@ def connection_manager(stat_prefix: str, route_config: str | None,
     return out
 
 
-def _hcm_filter(stat_prefix: str, route_config: str | None,
-                timeouts: ir.ClientTimeouts | None) -> lc.Filter:
+def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
+    manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
+                                 [*credentialauth.filters(li.auth_filters),
+                                  *authn.http_filters(li)])
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
-                     typed_config=_pack(connection_manager(stat_prefix, route_config, timeouts)))
+                     typed_config=_pack(manager))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
@@ -127,11 +134,11 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
 
 
-def _tls_chain(chain: ir.TLSFilterChain, timeouts: ir.ClientTimeouts | None) -> lc.FilterChain:
+def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener) -> lc.FilterChain:
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
-        filters=[_hcm_filter(chain.name, chain.route_config, timeouts)],
+        filters=[_hcm_filter(chain.name, chain.route_config, li)],
         transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
     )
 
@@ -172,12 +179,12 @@ def listener(li: ir.Listener) -> Listener | None:
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config,
-                                                                     li.client_timeouts)]))
+                                                                     li)]))
         return out
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
-    out.filter_chains.extend(_tls_chain(chain, li.client_timeouts) for chain in li.tls_chains)
+    out.filter_chains.extend(_tls_chain(chain, li) for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return out

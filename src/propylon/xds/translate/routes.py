@@ -42,7 +42,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import cors, fault, loadbalancer, session
+from propylon.xds.translate import authn, cors, credentialauth, fault, loadbalancer, session
 from propylon.xds.translate.clusters import ads_source, duration_ms
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
@@ -286,6 +286,13 @@ def route(route: ir.Route) -> rc.Route:
         out.typed_per_filter_config[cors.CORS_FILTER].CopyFrom(cors.policy(route.cors))
     if route.fault is not None:
         out.typed_per_filter_config[fault.FAULT_FILTER].CopyFrom(fault.policy(route.fault))
+    if route.jwt is not None:
+        out.typed_per_filter_config[authn.JWT_FILTER].CopyFrom(authn.jwt_per_route(route.jwt))
+    if route.authorization is not None:
+        out.typed_per_filter_config[authn.RBAC_FILTER].CopyFrom(
+            authn.rbac_per_route(route.authorization))
+    for name, config in credentialauth.per_route(route).items():
+        out.typed_per_filter_config[name].CopyFrom(config)
     if route.session is not None:
         out.typed_per_filter_config[session.SESSION_FILTER].CopyFrom(
             session.per_route(route.session))
