@@ -7,7 +7,8 @@ changed and deleted, attached to the Gateway's listeners or to a ListenerSet's; 
 listeners changed (a hostname, an HTTPS listener and the namespace of its certificate, a TLS
 passthrough listener), its frontend CA bundle, backend client certificate, allowedListeners and
 parametersRef; a ListenerSet in either namespace with HTTP, HTTPS, TLS or conflicting listeners;
-the GatewayClass's parametersRef and the GatewayParameters both name; Secrets with valid or
+the GatewayClass's parametersRef and the GatewayParameters both name, and an EnvoyProxy the
+Gateway may name instead (replacing or merged over the class's); Secrets with valid or
 mismatched certificates and keys; ConfigMaps with a CA bundle or not PEM; a BackendTLSPolicy on a
 Service; a ReferenceGrant from any of the kinds that refer across namespaces, to Services,
 Secrets or ConfigMaps; Services and EndpointSlices changed (ports, endpoints, readiness);
@@ -134,7 +135,10 @@ class World:
             tls["backend"] = {"clientCertificateRef": {"name": "cert"}}
         if tls:
             spec["tls"] = tls
-        if parameters is not None:
+        if parameters == "proxy":
+            spec["infrastructure"] = {"parametersRef": {
+                "group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": parameters}}
+        elif parameters is not None:
             spec["infrastructure"] = {"parametersRef": {
                 "group": "propylon.dev", "kind": "GatewayParameters", "name": parameters}}
         self.put({"apiVersion": GW, "kind": "Gateway",
@@ -215,7 +219,7 @@ knobs = st.tuples(st.sampled_from((None, "*.a.test", "b.test")),
                   st.sampled_from((None, *NAMESPACES)), st.booleans(),
                   st.sampled_from((None, *NAMESPACES)), st.booleans(),
                   st.sampled_from(("None", "Same", "All", "Selector")),
-                  st.sampled_from((None, "p", "absent")))
+                  st.sampled_from((None, "p", "absent", "proxy")))
 # the listeners a ListenerSet may hold: "clash" takes the HTTPS listener's port for HTTP
 SET_LISTENERS = ("http", "https", "tls", "clash")
 
@@ -305,8 +309,9 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries, a load balancer (a cluster
     copy, and hash policies on the routes) and maybe timeouts for a BackendTrafficPolicy; for a
-    SecurityPolicy CORS (`value` 1), basic auth and API keys from the Secrets "users" and "keys"
-    (2; "users" of the other namespace when `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca") and authorization; `more`
+    SecurityPolicy CORS (`value` 1; with extAuth from Service svc1 when `more`), basic auth and
+    API keys from the Secrets "users" and "keys" (2; "users" of the other namespace when
+    `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca") and authorization; `more`
     merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
@@ -320,6 +325,9 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
     elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
+        if more:  # the auth service's cluster follows svc1's edits and endpoints
+            spec["extAuth"] = {"http": {"backendRef": {"name": "svc1", "port": 80},
+                                        "path": f"/auth{value}"}}
     elif value == 2:
         spec["basicAuth"] = {"users": {"name": "users", **({"namespace": _other(ns)}
                                                            if more else {})},
@@ -363,6 +371,7 @@ edit = st.one_of(
     st.tuples(st.just("class"), st.sampled_from((None, "ns1", ""))),
     st.tuples(st.just("parameters"), st.sampled_from(("p", "defaults")),
               st.sampled_from((None, 1, 2))),
+    st.tuples(st.just("envoyproxy"), st.sampled_from((None, 1, 2)), st.booleans()),
     st.tuples(st.just("secret"), namespaces, st.sampled_from((None, *CERTIFICATES))),
     st.tuples(st.just("configmap"), namespaces, st.sampled_from((None, True, False))),
     st.tuples(st.just("credentials"), namespaces,
@@ -419,6 +428,14 @@ def _apply(world: World, change: tuple[Any, ...], last: Result) -> None:
                 world.put({"apiVersion": "propylon.dev/v1alpha1", "kind": "GatewayParameters",
                            "metadata": {"name": name, "namespace": "ns1"},
                            "spec": {"replicas": replicas}})
+        case ("envoyproxy", concurrency, merged):
+            if concurrency is None:
+                world.delete("EnvoyProxy", "ns1", "proxy")
+            else:
+                world.put({"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyProxy",
+                           "metadata": {"name": "proxy", "namespace": "ns1"},
+                           "spec": {"concurrency": concurrency, "shutdown": {"drainTimeout": "5s"},
+                                    **({"mergeType": "StrategicMerge"} if merged else {})}})
         case ("secret", ns, pair):
             if pair is None:
                 world.delete("Secret", ns, "cert")
@@ -511,6 +528,11 @@ FURNISHED: list[tuple[Any, ...]] = [
                 ("grant", "ns2", ["TLSRoute"], ["Service"]), ("parameters", "p", None),
                 ("backendtls", "ns1", "svc0", None), ("listenerset", "ns2", [], "ns2"),
                 ("delete", "TLSRoute", "ns1", "r1"), ("class", ""), ("status",), ("tick",)])
+# an EnvoyProxy as the Gateway's parameters: missing, created, merged over the class's, gone
+@example(False, [("class", "ns1"), ("parameters", "defaults", 1),
+                 ("gateway", (None, None, False, None, False, "All", "proxy")),
+                 ("envoyproxy", 2, False), ("tick",), ("envoyproxy", 1, True),
+                 ("envoyproxy", None, False)])
 # Envoy Gateway policies: a Gateway's, a route's merged over it, one removed again
 @example(False, [("policy", "BackendTrafficPolicy", "ns1", "Gateway", "gw", None, 1, True),
                  ("route", "ns1", "r0", _ROUTE), ("service", "ns1", "svc0", 80, None),

@@ -1,7 +1,8 @@
 """The run: set up the suite on a standalone stack, then run each case in the README's order.
 
-Setup (`Harness.setup`): the GatewayClass `gateway-conformance` with Propylon's controllerName,
-the TLS material, `base/manifests.yaml` with the Applier's rewrites, echo pods and
+Setup (`Harness.setup`): what the suite's install creates (`install`), the GatewayClass
+`gateway-conformance` with Propylon's controllerName unless the install brings the class, the
+TLS material, `base/manifests.yaml` with the Applier's rewrites, echo pods and
 EndpointSlices for its Deployments and Services, then the class must be Accepted; its
 `status.supportedFeatures` decide which cases are NOT_SUPPORTED (not all features supported).
 
@@ -52,6 +53,7 @@ from propylon.manifests import ObjectRef, object_ref
 GATEWAY_CLASS = "gateway-conformance"
 BASE = "base/manifests.yaml"
 NAMESPACES_READY_TIMEOUT_S = 300.0
+PODS_READY_TIMEOUT_S, PODS_POLL_S = 300.0, 2.0  # Envoy Gateway's WaitForPods
 MIRROR_QUERY = "gateway-api-conformance-request-id"
 FRESH_UUID = re.compile(r"<fresh uuid[^>]*>")
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
@@ -91,7 +93,8 @@ class Harness:
     timeout_scale: float = 1.0
     state_dir: Path | None = None  # the stack's: Envoy stats for metric steps
     retry_wait_s: float = requests.POLL_S  # after a failed request (Envoy Gateway's: 1 s)
-    install: tuple[dict[str, Any], ...] = ()  # what the implementation's install creates
+    # what the implementation's install creates (and the suite's GatewayClass, if it brings one)
+    install: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         self.base_objects: list[dict[str, Any]] = []
@@ -119,11 +122,13 @@ class Harness:
     # -- setup -------------------------------------------------------------------------------
 
     async def setup(self) -> None:
-        gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                         "metadata": {"name": self.rewrite.gateway_class},
-                         "spec": {"controllerName": self.rewrite.controller_name}}
+        installed = {(o["kind"], o["metadata"]["name"]) for o in self.install}
+        gateway_class = [] if ("GatewayClass", self.rewrite.gateway_class) in installed else [
+            {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+             "metadata": {"name": self.rewrite.gateway_class},
+             "spec": {"controllerName": self.rewrite.controller_name}}]
         self.base_objects = manifests.load_objects(self.manifests_root, [BASE], self.rewrite)
-        await manifests.apply(self.client, [*self.install, gateway_class, *tls_objects(),
+        await manifests.apply(self.client, [*self.install, *gateway_class, *tls_objects(),
                                             *self.base_objects])
         await self.backends.sync(self.base_objects)
         reason = await status.wait({"kind": "GatewayClass", "name": self.rewrite.gateway_class,
@@ -192,14 +197,7 @@ class Harness:
 
     async def expect_status(self, entry: Mapping[str, Any]) -> None:
         if entry.get("kind") == "Pods":
-            # standalone pods are echo processes, started and ready before the checks
-            selector = dict(entry.get("selector") or {})
-            pods = [p for p in self.backends.pods(str(entry.get("namespace")))
-                    if all(p.labels.get(k) == v for k, v in selector.items())]
-            if not pods or any(p.process is None or p.process.returncode is not None
-                               for p in pods):
-                raise CaseFailed(f"pods {selector} in {entry.get('namespace')}: not all "
-                                 f"running ({len(pods)} found)")
+            await self.pods_ready(entry)
             return
         unsupported = [k for k in ("statusAddresses",) if k in entry]
         if unsupported:
@@ -210,6 +208,24 @@ class Harness:
                                    status.timeout_s(entry) * self.timeout_scale)
         if reason:
             raise CaseFailed(reason)
+
+    async def pods_ready(self, entry: Mapping[str, Any]) -> None:
+        """Envoy Gateway's WaitForPods: some backend process has the labels, every such one
+        runs (a pod is started only once it accepts connections: `Backends.sync`)."""
+        namespace, selector = str(entry.get("namespace")), dict(entry.get("selector") or {})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PODS_READY_TIMEOUT_S * self.timeout_scale
+        while True:
+            pods = [p for p in self.backends.pods(namespace)
+                    if all(p.labels.get(k) == v for k, v in selector.items())]
+            if pods and all(p.process is not None and p.process.returncode is None
+                            for p in pods):
+                return
+            if loop.time() >= deadline:
+                raise CaseFailed(f"Pods {namespace} {selector}: none running" if not pods else
+                                 f"Pods {namespace} {selector}: "
+                                 f"{', '.join(p.name for p in pods)} not all running")
+            await asyncio.sleep(PODS_POLL_S)
 
     async def namespaces_ready(self, namespaces: list[str]) -> None:
         loop = asyncio.get_running_loop()

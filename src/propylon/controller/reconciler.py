@@ -2,7 +2,7 @@
 
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
-BackendTrafficPolicy, ClientTrafficPolicy and EnvoyExtensionPolicy, and Namespace, Service,
+BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy and EnvoyProxy, and Namespace, Service,
 EndpointSlice, Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are watched
 by two informers with field selectors, `type=kubernetes.io/tls` and `type=Opaque`: every Secret
 the API lets a Gateway reference (a listener's certificateRefs, a Gateway's backend client
@@ -69,6 +69,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from propylon.api.envoygateway import POLICY_KINDS, SECURITY_POLICY
+from propylon.api.envoyproxy import KIND as ENVOY_PROXY
 from propylon.api.kinds import (
     ENVOY_GATEWAY_GROUP,
     GATEWAY_GROUP,
@@ -98,7 +99,7 @@ log = logging.getLogger(__name__)
 CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
-    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in POLICY_KINDS)
+    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in (*POLICY_KINDS, ENVOY_PROXY))
     + tuple(by_kind(k) for k in CORE_KINDS))
 FIELD_SELECTORS = {"Secret": {"type": "kubernetes.io/tls"}}  # see the module docstring
 OPAQUE_SECRETS = "Secret/Opaque"  # the informer of Opaque Secrets (credentials)

@@ -14,13 +14,17 @@ A listener without any chain is left out: it has nothing to present to a client.
 The connection manager carries the settings measured in the project's Envoy facts:
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
-stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), the API key, basic auth, JWT and RBAC filters when its routes
-use them (`credentialauth`, `authn`, in Envoy Gateway's order), the stateful session filter
-(disabled unless a route enables it), and a router that adds no `x-envoy-*` headers.
+stream idle and request header timeouts, WebSocket upgrades, the HTTP filters the routes of its
+table use (`httpfilters`, with the ext_authz (one per service), API key, basic auth, JWT and
+RBAC filters the listener is marked with, `extauth`, `credentialauth` and `authn`, all in
+Envoy Gateway's order: none when no policy reaches them), and a router that adds no
+`x-envoy-*` headers.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from envoy.config.core.v3.address_pb2 import Address, SocketAddress
 from envoy.config.core.v3.base_pb2 import TransportSocket
@@ -43,7 +47,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import authn, cors, credentialauth, fault, session
+from propylon.xds.translate import authn, credentialauth, extauth, httpfilters
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -68,10 +72,11 @@ def _pack(message: Message) -> Any:
 
 def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
+                       uses: httpfilters.Uses = httpfilters.NO_USES,
                        filters: list[hcm_pb.HttpFilter] | None = None) -> HCM:
-    """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
-    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients; `filters` go
-    before the router (`authn.http_filters`)."""
+    """The HTTP connection manager for one filter chain, routes from RDS `route_config`, with
+    the HTTP filters its routes `uses` and `filters` (`authn.http_filters`) before the router;
+    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -83,10 +88,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         request_headers_timeout=REQUEST_HEADERS_TIMEOUT,
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
         http_filters=[
-            hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
-            hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
-            *(filters or ()),
-            session.http_filter(),
+            *httpfilters.chain(uses, filters or ()),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
@@ -105,9 +107,12 @@ def connection_manager(stat_prefix: str, route_config: str | None,
     return out
 
 
-def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
+def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener,
+                uses: Mapping[str, httpfilters.Uses]) -> lc.Filter:
     manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
-                                 [*credentialauth.filters(li.auth_filters),
+                                 uses.get(route_config or "", httpfilters.NO_USES),
+                                 [*extauth.chain(li.ext_auths),
+                                  *credentialauth.filters(li.auth_filters),
                                   *authn.http_filters(li)])
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
@@ -134,11 +139,12 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
 
 
-def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener) -> lc.FilterChain:
+def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener,
+               uses: Mapping[str, httpfilters.Uses]) -> lc.FilterChain:
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
-        filters=[_hcm_filter(chain.name, chain.route_config, li)],
+        filters=[_hcm_filter(chain.name, chain.route_config, li, uses)],
         transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
     )
 
@@ -168,8 +174,10 @@ def _tcp_chain(chain: ir.TCPFilterChain) -> lc.FilterChain:
     return out
 
 
-def listener(li: ir.Listener) -> Listener | None:
-    """The Envoy listener of one IR listener, or None when it has nothing to serve."""
+def listener(li: ir.Listener,
+             uses: Mapping[str, httpfilters.Uses] = MappingProxyType({})) -> Listener | None:
+    """The Envoy listener of one IR listener, or None when it has nothing to serve; `uses`
+    holds what the routes of each route table (by name) ask of the HTTP filters."""
     out = Listener(
         name=li.name,
         address=Address(socket_address=SocketAddress(address=li.bind_address,
@@ -179,12 +187,12 @@ def listener(li: ir.Listener) -> Listener | None:
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config,
-                                                                     li)]))
+                                                                     li, uses)]))
         return out
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
-    out.filter_chains.extend(_tls_chain(chain, li) for chain in li.tls_chains)
+    out.filter_chains.extend(_tls_chain(chain, li, uses) for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return out

@@ -1,7 +1,7 @@
 """IR sessions -> Envoy's stateful session filter, enabled per route.
 
-Every connection manager has the filter, disabled (`disabled: true`, after fault injection,
-before the router, where Envoy Gateway puts it); a route with a session enables it through
+A connection manager whose table has a route with a session has the filter, disabled
+(`disabled: true`, in Envoy Gateway's place: `httpfilters`); such a route enables it through
 `typed_per_filter_config` with its own `StatefulSessionPerRoute` (the cookie, with its path and
 TTL, or the header), so a route without one is untouched. With a cookie, Envoy answers the
 first request with `Set-Cookie: <name>="<base64 of the endpoint>"; Max-Age=<ttl>; Path=<path>;
