@@ -9,10 +9,10 @@ and every value it cannot use: a policy with problems is not applied (see
 `translate.policies`), so nothing it asks for is silently ignored.
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
-(`SUPPORTED`): `retry`, `timeout` and `faultInjection`, with Envoy Gateway's defaults (2 retries; without
+(`SUPPORTED`): `retry`, `timeout`, `faultInjection` and `compressor` (`compression`), with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`; `client_traffic(spec)` those of a
-ClientTrafficPolicy: `timeout.http`.
+ClientTrafficPolicy: `timeout.http`, `clientIPDetection` and `headers` (`clienttraffic`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from propylon.api.clienttraffic import ClientIP, HeaderSettings, client_ip, headers
+from propylon.api.compression import Compressor, compressors
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.meta import ObjectMeta
@@ -53,6 +55,7 @@ SUPPORTED: dict[str, Tree] = {
         "faultInjection": {"delay": {"fixedDelay": True, "percentage": True},
                            "abort": {"httpStatus": True, "grpcStatus": True,
                                      "percentage": True}},
+        "compressor": True, "compression": True,
     },
     SECURITY_POLICY: {
         **_TARGETING, "mergeType": True,
@@ -62,6 +65,11 @@ SUPPORTED: dict[str, Tree] = {
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,
         "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True}},
+        "clientIPDetection": {"xForwardedFor": {"numTrustedHops": True, "trustedCIDRs": True,
+                                                "disableXForwardedForAppend": True},
+                              "customHeader": {"name": True, "failClosed": True}},
+        "headers": {"earlyRequestHeaders": True, "lateResponseHeaders": True,
+                    "preserveXRequestID": True, "withUnderscoresAction": True},
     },
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
 }
@@ -195,6 +203,7 @@ class BackendTraffic:
     retry: RetrySettings | None = None
     timeout: TimeoutSettings | None = None
     fault: FaultSettings | None = None
+    compressors: tuple[Compressor, ...] = ()
 
 
 def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
@@ -273,7 +282,7 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             percent("spec.faultInjection.delay", delay), status,
             grpc if isinstance(grpc, int) else None,
             percent("spec.faultInjection.abort", abort))
-    return BackendTraffic(retry, timeout, fault), errors
+    return BackendTraffic(retry, timeout, fault, compressors(spec, errors)), errors
 
 
 @dataclass(frozen=True)
@@ -320,6 +329,8 @@ class ClientTraffic:
 
     request_received_ms: int | None = None
     idle_ms: int | None = None
+    client_ip: ClientIP | None = None
+    headers: HeaderSettings | None = None
 
 
 def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
@@ -334,7 +345,7 @@ def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
                           "1h, 30s or 250ms")
             value = None
         out.append(None if value is None else duration_ms(value))
-    return ClientTraffic(*out), errors
+    return ClientTraffic(out[0], out[1], client_ip(spec, errors), headers(spec, errors)), errors
 
 
 def _section(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -159,6 +159,15 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class Compression:
+    """Response compression with one algorithm; responses with a body shorter than
+    `min_content_length` bytes (None: Envoy's 30) are sent as they are."""
+
+    type: Literal["Brotli", "Gzip", "Zstd"]
+    min_content_length: int | None = None
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     status: int
     body: str = ""
@@ -185,6 +194,7 @@ class Route:
     retry: Retry | None = None
     cors: Cors | None = None
     fault: Fault | None = None
+    compression: tuple[Compression, ...] = ()  # in order of preference
 
 
 @dataclass(frozen=True)
@@ -305,10 +315,42 @@ class ClientTimeouts:
 
 
 @dataclass(frozen=True)
+class HeaderMutation:
+    """Header edits, in this order: set (replacing), add (appending), add when absent, remove
+    by name, remove names matching (match type Exact, Prefix, Suffix or RegularExpression,
+    value)."""
+
+    set: tuple[HeaderValue, ...] = ()
+    add: tuple[HeaderValue, ...] = ()
+    add_if_absent: tuple[HeaderValue, ...] = ()
+    remove: tuple[str, ...] = ()
+    remove_on_match: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How the proxy treats its clients' requests (a ClientTrafficPolicy's): the client address
+    from X-Forwarded-For (`xff_hops` trusted hops, or the addresses in `trusted_cidrs`) or
+    from the header `custom_ip_header`; request headers edited before routing, response
+    headers edited after every route filter; whether a client's X-Request-ID is kept; what
+    becomes of header names with underscores (Allow, RejectRequest, DropHeader)."""
+
+    xff_hops: int | None = None
+    trusted_cidrs: tuple[str, ...] = ()
+    skip_xff_append: bool = False
+    custom_ip_header: str | None = None
+    custom_ip_fail_closed: bool = False
+    early_request_headers: HeaderMutation | None = None
+    late_response_headers: HeaderMutation | None = None
+    preserve_request_id: bool | None = None
+    underscores: str | None = None
+
+
+@dataclass(frozen=True)
 class Listener:
     """One bound socket. `port` is the Gateway listener port; `bind_port` is where Envoy binds
     (they differ when a privileged port is mapped for a non-root user). `client_timeouts`
-    apply to every HTTP connection it accepts."""
+    and `client` apply to every HTTP connection it accepts."""
 
     name: str
     bind_address: str
@@ -319,6 +361,10 @@ class Listener:
     tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
     client_timeouts: ClientTimeouts | None = None
+    client: ClientSettings | None = None
+    # the compressor filters its connection managers carry, enabled per route (the
+    # filter-level minimum length is the first route's using that algorithm)
+    compressors: tuple[Compression, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,11 @@ no change.
 
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
-- BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
+- BackendTrafficPolicy `retry`, `timeout`, `faultInjection` and `compressor` (`traffic`; the
+  listeners get the compressor filters their routes use, `compression`).
 - SecurityPolicy `cors` (`security`).
-- ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
+- ClientTrafficPolicy `timeout.http`, `clientIPDetection` and `headers` on the listeners of
+  the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
 """
@@ -45,7 +47,7 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import client, security, traffic
+from propylon.translate.policies import client, compression, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -142,6 +144,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
+            ir = compression.with_compressors(ir, store)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         out[key] = ir

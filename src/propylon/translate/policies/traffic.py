@@ -8,6 +8,7 @@ strategic merge of these fields amounts to it):
   per-try timeout, back-off), unless the route rule sets its own (HTTPRoute `retry`);
 - `timeout.http.requestTimeout` -> the route's timeout, unless the rule sets `timeouts.request`;
 - `faultInjection` -> the route's injected delay and abort;
+- `compressor` -> the route's response compression, algorithms in the policy's order;
 - `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout` and
   `maxConnectionDuration` -> the clusters of the route's backends, as copies named
   `<cluster>/<policy namespace>/<policy name>` (listed in `copies`) so other routes using the
@@ -23,7 +24,7 @@ from typing import Any
 
 from propylon.api.envoygateway import BackendTraffic, Policy, backend_traffic
 from propylon.api.mergepatch import merge_patch
-from propylon.ir.model import Connection, Fault, Retry, Route
+from propylon.ir.model import Compression, Connection, Fault, Retry, Route
 
 
 @lru_cache(maxsize=4096)
@@ -64,6 +65,9 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
         f = found.fault
         changes["fault"] = Fault(f.delay_ms, f.delay_percent, f.abort_status,
                                  f.abort_grpc_status, f.abort_percent)
+    if found.compressors and not route.compression:
+        changes["compression"] = tuple(Compression(c.type, c.min_content_length)
+                                       for c in found.compressors)
     if not changes:
         return route
     return replace(route, **changes)

@@ -15,7 +15,9 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), and a router that adds no `x-envoy-*` headers.
+filters (configured per route), a ClientTrafficPolicy's settings (`clientsettings`: client
+address, early and late header edits), the compressor filters its routes use (`compression`),
+and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import cors, fault
+from propylon.xds.translate import clientsettings, compression, cors, fault
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -65,9 +67,14 @@ def _pack(message: Message) -> Any:
 
 
 def connection_manager(stat_prefix: str, route_config: str | None,
-                       timeouts: ir.ClientTimeouts | None = None) -> HCM:
+                       timeouts: ir.ClientTimeouts | None = None,
+                       client: ir.ClientSettings | None = None,
+                       compressors: tuple[ir.Compression, ...] = ()) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
-    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients."""
+    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients, `client` (also
+    a ClientTrafficPolicy's) sets how client addresses and headers are read; `compressors`
+    are the compressor filters its routes may enable."""
+    late = clientsettings.late_filter(client)
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -81,6 +88,8 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         http_filters=[
             hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
             hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
+            *([late] if late is not None else []),
+            *compression.http_filters(compressors),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
@@ -90,6 +99,8 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         out.request_timeout.CopyFrom(duration_ms(timeouts.request_ms))
     if timeouts is not None and timeouts.idle_ms is not None:
         out.common_http_protocol_options.idle_timeout.CopyFrom(duration_ms(timeouts.idle_ms))
+    if client is not None:
+        clientsettings.apply(out, client)
     if route_config is None:
         out.route_config.CopyFrom(RouteConfiguration(name=stat_prefix,
                                                      ignore_port_in_host_matching=True))
@@ -99,10 +110,11 @@ def connection_manager(stat_prefix: str, route_config: str | None,
     return out
 
 
-def _hcm_filter(stat_prefix: str, route_config: str | None,
-                timeouts: ir.ClientTimeouts | None) -> lc.Filter:
+def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
+    manager = connection_manager(stat_prefix, route_config, li.client_timeouts, li.client,
+                                 li.compressors)
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
-                     typed_config=_pack(connection_manager(stat_prefix, route_config, timeouts)))
+                     typed_config=_pack(manager))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
@@ -126,11 +138,11 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
 
 
-def _tls_chain(chain: ir.TLSFilterChain, timeouts: ir.ClientTimeouts | None) -> lc.FilterChain:
+def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener) -> lc.FilterChain:
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
-        filters=[_hcm_filter(chain.name, chain.route_config, timeouts)],
+        filters=[_hcm_filter(chain.name, chain.route_config, li)],
         transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
     )
 
@@ -171,12 +183,12 @@ def listener(li: ir.Listener) -> Listener | None:
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config,
-                                                                     li.client_timeouts)]))
+                                                                     li)]))
         return out
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
-    out.filter_chains.extend(_tls_chain(chain, li.client_timeouts) for chain in li.tls_chains)
+    out.filter_chains.extend(_tls_chain(chain, li) for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return out

@@ -42,7 +42,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import cors, fault
+from propylon.xds.translate import compression, cors, fault
 from propylon.xds.translate.clusters import ads_source, duration_ms
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
@@ -92,7 +92,7 @@ def _route_match(match: ir.RouteMatch) -> rc.RouteMatch:
     return out
 
 
-def _literal(value: str) -> str:
+def literal(value: str) -> str:
     """A header value Envoy adds as written: no `%` substitution."""
     return value.replace("%", "%%")
 
@@ -101,7 +101,7 @@ def _header_options(modifier: ir.HeaderModifier) -> list[HeaderValueOption]:
     overwrite = HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
     append = HeaderValueOption.APPEND_IF_EXISTS_OR_ADD
     return [
-        *(HeaderValueOption(header=HeaderValue(key=h.name, value=_literal(h.value)),
+        *(HeaderValueOption(header=HeaderValue(key=h.name, value=literal(h.value)),
                             append_action=action)
           for headers, action in ((modifier.set, overwrite), (modifier.add, append))
           for h in headers),
@@ -285,6 +285,7 @@ def route(route: ir.Route) -> rc.Route:
         out.typed_per_filter_config[cors.CORS_FILTER].CopyFrom(cors.policy(route.cors))
     if route.fault is not None:
         out.typed_per_filter_config[fault.FAULT_FILTER].CopyFrom(fault.policy(route.fault))
+    compression.enable(route, out)
     return out
 
 

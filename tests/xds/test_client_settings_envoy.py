@@ -1,0 +1,144 @@
+"""A listener's `ClientSettings` and a route's compression in Envoy's terms, and Envoy takes
+them: the client address from trusted X-Forwarded-For CIDRs or hops or a custom header, early
+request and late response header edits, and compressor filters disabled on the connection
+manager and enabled per route (checked with `envoy --mode validate`)."""
+
+from __future__ import annotations
+
+from envoy.config.common.mutation_rules.v3.mutation_rules_pb2 import HeaderMutation
+from envoy.config.core.v3.base_pb2 import HeaderValueOption
+from envoy.config.core.v3.protocol_pb2 import HttpProtocolOptions
+from envoy.extensions.filters.http.compressor.v3.compressor_pb2 import Compressor
+from envoy.extensions.filters.http.header_mutation.v3.header_mutation_pb2 import (
+    HeaderMutation as HeaderMutationFilter,
+)
+from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (  # noqa: E501
+    HttpConnectionManager,
+)
+from envoy.extensions.http.early_header_mutation.header_mutation.v3.header_mutation_pb2 import (
+    HeaderMutation as EarlyMutation,
+)
+from envoy.extensions.http.original_ip_detection.custom_header.v3.custom_header_pb2 import (
+    CustomHeaderConfig,
+)
+from envoy.extensions.http.original_ip_detection.xff.v3.xff_pb2 import XffConfig
+
+from propylon.ir import model as ir
+from propylon.xds.translate import translate
+from propylon.xds.translate.listeners import listener
+from propylon.xds.translate.routes import route
+from propylon.xds.translate.static import static_bootstrap
+from propylon.xds.validate import envoy_rejects
+
+KEY = ir.GatewayKey("default", "gw")
+EDITS = ir.HeaderMutation(set=(ir.HeaderValue("x-set", "1"),),
+                          add=(ir.HeaderValue("x-add", "50%"),),
+                          add_if_absent=(ir.HeaderValue("x-default", "d"),),
+                          remove=("x-gone",),
+                          remove_on_match=(("RegularExpression", "x-secret-.*"),
+                                           ("Prefix", "x-internal-")))
+TRUSTED = ir.ClientSettings(trusted_cidrs=("10.0.0.0/8", "::/0"),
+                            early_request_headers=EDITS, late_response_headers=EDITS,
+                            preserve_request_id=True, underscores="RejectRequest")
+CUSTOM = ir.ClientSettings(custom_ip_header="x-client-ip", custom_ip_fail_closed=True)
+COMPRESSION = (ir.Compression("Zstd", 100), ir.Compression("Gzip"))
+
+
+def _ir() -> ir.GatewayIR:
+    clusters = (ir.Cluster("default/app/80", (ir.Endpoint("127.0.0.1", 9),)),)
+    backends = (ir.WeightedBackend(clusters[0].name, 1),)
+    routes = (ir.Route("zipped", ir.RouteMatch(ir.PathMatch("PathPrefix", "/z")), backends,
+                       compression=COMPRESSION),
+              ir.Route("plain", ir.RouteMatch(), backends))
+    configs = tuple(ir.RouteConfig(f"default/gw/{port}", (ir.VirtualHost("v", ("*",), routes),))
+                    for port in (8080, 8081, 8082))
+    listeners = (
+        ir.Listener("default/gw/8080", "127.0.0.1", 8080, 8080, "HTTP", configs[0].name,
+                    client=TRUSTED, compressors=COMPRESSION),
+        ir.Listener("default/gw/8081", "127.0.0.1", 8081, 8081, "HTTP", configs[1].name,
+                    client=CUSTOM),
+        ir.Listener("default/gw/8082", "127.0.0.1", 8082, 8082, "HTTP", configs[2].name,
+                    client=ir.ClientSettings(xff_hops=2, skip_xff_append=True)),
+    )
+    return ir.GatewayIR(KEY, listeners, configs, clusters, ())
+
+
+def _manager(index: int) -> HttpConnectionManager:
+    out = listener(_ir().listeners[index])
+    assert out is not None
+    manager = HttpConnectionManager()
+    out.filter_chains[0].filters[0].typed_config.Unpack(manager)
+    return manager
+
+
+def test_trusted_cidrs_and_header_settings() -> None:
+    manager = _manager(0)
+    (detection,) = manager.original_ip_detection_extensions
+    xff = XffConfig()
+    detection.typed_config.Unpack(xff)
+    assert [(c.address_prefix, c.prefix_len.value) for c in xff.xff_trusted_cidrs.cidrs] == \
+        [("10.0.0.0", 8), ("::", 0)]
+    assert manager.preserve_external_request_id
+    assert manager.common_http_protocol_options.headers_with_underscores_action == \
+        HttpProtocolOptions.REJECT_REQUEST
+    (early_ext,) = manager.early_header_mutation_extensions
+    early = EarlyMutation()
+    early_ext.typed_config.Unpack(early)
+    _assert_edits(list(early.mutations))
+
+
+def _assert_edits(mutations: list[HeaderMutation]) -> None:
+    option = HeaderValueOption
+    assert [(m.append.header.key, m.append.header.value, m.append.append_action)
+            for m in mutations[:3]] == [
+        ("x-set", "1", option.OVERWRITE_IF_EXISTS_OR_ADD),
+        ("x-add", "50%%", option.APPEND_IF_EXISTS_OR_ADD),
+        ("x-default", "d", option.ADD_IF_ABSENT)]
+    assert mutations[3].remove == "x-gone"
+    assert mutations[4].remove_on_match.key_matcher.safe_regex.regex == "x-secret-.*"
+    assert mutations[5].remove_on_match.key_matcher.prefix == "x-internal-"
+
+
+def test_late_response_headers_run_after_the_route_filters() -> None:
+    filters = _manager(0).http_filters
+    names = [f.name for f in filters]
+    assert names == ["envoy.filters.http.cors", "envoy.filters.http.fault",
+                     "envoy.filters.http.header_mutation",
+                     "envoy.filters.http.compressor.gzip", "envoy.filters.http.compressor.zstd",
+                     "envoy.filters.http.router"]
+    late = HeaderMutationFilter()
+    filters[2].typed_config.Unpack(late)
+    _assert_edits(list(late.mutations.response_mutations))
+
+
+def test_compressors_are_disabled_until_a_route_enables_them() -> None:
+    filters = {f.name: f for f in _manager(0).http_filters}
+    zstd, gzip = Compressor(), Compressor()
+    filters["envoy.filters.http.compressor.zstd"].typed_config.Unpack(zstd)
+    filters["envoy.filters.http.compressor.gzip"].typed_config.Unpack(gzip)
+    assert all(f.disabled for name, f in filters.items() if ".compressor." in name)
+    assert zstd.choose_first and not gzip.choose_first
+    assert zstd.response_direction_config.common_config.min_content_length.value == 100
+    assert not gzip.response_direction_config.common_config.HasField("min_content_length")
+    assert zstd.compressor_library.name == "envoy.compression.zstd.compressor"
+    zipped, plain = (route(r) for r in _ir().route_configs[0].virtual_hosts[0].routes)
+    assert set(zipped.typed_per_filter_config) == {"envoy.filters.http.compressor.zstd",
+                                                   "envoy.filters.http.compressor.gzip"}
+    assert list(zipped.request_headers_to_remove) == ["accept-encoding"]
+    assert not plain.typed_per_filter_config and not plain.request_headers_to_remove
+    assert all(".compressor." not in f.name for f in _manager(1).http_filters)
+
+
+def test_custom_header_and_trusted_hops() -> None:
+    (detection,) = _manager(1).original_ip_detection_extensions
+    custom = CustomHeaderConfig()
+    detection.typed_config.Unpack(custom)
+    assert (custom.header_name, custom.reject_with_status.code) == ("x-client-ip", 403)
+    hops = _manager(2)
+    assert (hops.xff_num_trusted_hops, hops.skip_xff_append) == (2, True)
+    assert hops.use_remote_address.value and not _manager(0).use_remote_address.value
+    assert not hops.original_ip_detection_extensions
+
+
+def test_envoy_takes_them() -> None:
+    assert envoy_rejects(static_bootstrap([translate(_ir())])) is None
