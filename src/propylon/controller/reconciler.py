@@ -74,6 +74,7 @@ from propylon.api.kinds import (
     KindInfo,
     by_kind,
 )
+from propylon.api.routefilter import KIND as ROUTE_FILTER_KIND
 from propylon.client import KubeClient
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer
@@ -94,7 +95,7 @@ log = logging.getLogger(__name__)
 CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
-    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in POLICY_KINDS)
+    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in (*POLICY_KINDS, ROUTE_FILTER_KIND))
     + tuple(by_kind(k) for k in CORE_KINDS))
 FIELD_SELECTORS = {"Secret": {"type": "kubernetes.io/tls"}}  # see the module docstring
 

@@ -169,8 +169,14 @@ class Compression:
 
 @dataclass(frozen=True)
 class DirectResponse:
+    """An answer the proxy gives itself. A `formatted` body is an Envoy substitution format
+    (`%REQ(:METHOD)%` is the request's method); `content_type` (None: none) goes with a
+    body."""
+
     status: int
     body: str = ""
+    content_type: str | None = None
+    formatted: bool = False
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class RuleFields:
     timeout_ms: int | None = None
     backend_timeout_ms: int | None = None
     retry: Retry | None = None
+    direct_response: DirectResponse | None = None  # an HTTPRouteFilter's (`routefilters`)
 
     def given(self) -> set[str]:
         """The names of the fields set."""

@@ -261,6 +261,18 @@ def _usable(backends: tuple[ir.WeightedBackend, ...]) -> tuple[ir.WeightedBacken
     return tuple(b for b in backends if b.weight > 0)
 
 
+def _direct_response(answer: ir.DirectResponse, out: rc.DirectResponseAction) -> None:
+    """A formatted body (an HTTPRouteFilter's) is a substitution format, with its content type;
+    an empty one sends no Content-Type."""
+    out.status = answer.status
+    if answer.formatted and answer.body:
+        out.body_format.text_format_source.inline_string = answer.body
+        if answer.content_type:
+            out.body_format.content_type = answer.content_type
+    elif answer.body:
+        out.body.inline_string = answer.body
+
+
 def route(route: ir.Route) -> rc.Route:
     """One Envoy route for one IR route."""
     out = rc.Route(name=route.name, match=_route_match(route.match))
@@ -268,9 +280,7 @@ def route(route: ir.Route) -> rc.Route:
     if route.redirect is not None:
         out.redirect.CopyFrom(_redirect(route, route.redirect))
     elif route.direct_response is not None:
-        out.direct_response.status = route.direct_response.status
-        if route.direct_response.body:
-            out.direct_response.body.inline_string = route.direct_response.body
+        _direct_response(route.direct_response, out.direct_response)
     elif all(b.cluster is None for b in backends):
         out.direct_response.status = 500
     else:

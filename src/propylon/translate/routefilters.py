@@ -1,0 +1,77 @@
+"""ExtensionRef filters naming an Envoy Gateway HTTPRouteFilter, as what they do to a rule.
+
+`RouteFilters(filters, config_maps).resolve(route kind, namespace, group, kind, name)` finds
+the HTTPRouteFilter in the route's namespace: missing, it is a `Refused` (the route's
+ResolvedRefs False, BackendNotFound, and the rule answers 500, as the Gateway API asks of a
+filter that cannot be resolved); found, a `Found` with its direct response (status, body,
+content type; a ValueRef body is the only value of its ConfigMap, or its `response.body`)
+and the response header edits, or `problems` (fields not implemented, a missing ConfigMap)
+that make the route refuse it (Accepted False, UnsupportedValue).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from propylon.api.core import ConfigMap
+from propylon.api.routefilter import GROUP, KIND, RouteFilter
+from propylon.ir.model import DirectResponse, HeaderModifier, HeaderValue
+from propylon.translate import conditions as c
+
+BODY_KEY = "response.body"
+
+
+@dataclass(frozen=True)
+class Found:
+    direct_response: DirectResponse | None
+    response_headers: HeaderModifier | None
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+    message: str
+
+
+class RouteFilters:
+    """The HTTPRouteFilters and ConfigMaps of one pass, by namespace and name."""
+
+    def __init__(self, filters: Iterable[RouteFilter], config_maps: Iterable[ConfigMap]) -> None:
+        self._filters = {(f.namespace, f.name): f for f in filters}
+        self._config_maps = {(m.meta.namespace, m.meta.name): m for m in config_maps}
+
+    def resolve(self, route_kind: str, namespace: str, group: str, kind: str,
+                name: str) -> Found | Refused:
+        assert (group, kind) == (GROUP, KIND)
+        found = self._filters.get((namespace, name))
+        if found is None:
+            return Refused(c.BACKEND_NOT_FOUND, f'ExtensionRef filter: HTTPRouteFilter '
+                           f'"{namespace}/{name}" not found: create it in the {route_kind}\'s '
+                           'namespace or fix the name')
+        problems = [f'HTTPRouteFilter "{namespace}/{name}": {p}' for p in found.problems]
+        spec = found.direct_response
+        if spec is None or problems:
+            return Found(None, None, tuple(problems))
+        body = spec.inline
+        if spec.config_map is not None:
+            body = self._body(namespace, spec.config_map)
+            if body is None:
+                return Found(None, None, (
+                    f'HTTPRouteFilter "{namespace}/{name}": spec.directResponse.body.valueRef: '
+                    f'ConfigMap "{namespace}/{spec.config_map}" has no {BODY_KEY} key (nor a '
+                    'single key): create it or fix the name',))
+        headers = HeaderModifier(tuple(HeaderValue(n, v) for n, v in spec.set),
+                                 tuple(HeaderValue(n, v) for n, v in spec.add), spec.remove)
+        return Found(DirectResponse(spec.status, body or "", spec.content_type, formatted=True),
+                     None if headers == HeaderModifier() else headers)
+
+    def _body(self, namespace: str, name: str) -> str | None:
+        config_map = self._config_maps.get((namespace, name))
+        if config_map is None:
+            return None
+        value = config_map.value(BODY_KEY)
+        if value is None and len(config_map.data) == 1:
+            value = config_map.data[0][1]
+        return value
