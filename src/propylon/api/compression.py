@@ -9,6 +9,7 @@ is reported like any other field Propylon does not implement.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,6 +51,7 @@ def compressors(spec: Mapping[str, Any], errors: list[str]) -> tuple[Compressor,
     return tuple(out)
 
 
+_QUANTITY = re.compile(r"^([0-9]+)(k|M|G|Ki|Mi|Gi)?$")
 _UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "Ki": 1024, "Mi": 1024**2,
           "Gi": 1024**3}
 
@@ -62,9 +64,8 @@ def _length(value: Any) -> int | None:
         return value if 0 <= value < 2**32 else None
     if not isinstance(value, str):
         return None
-    digits = value.rstrip("kMGi")
-    unit = value[len(digits):]
-    if not digits.isdigit() or unit not in _UNITS:
+    match = _QUANTITY.match(value)
+    if match is None:
         return None
-    found = int(digits) * _UNITS[unit]
+    found = int(match[1]) * _UNITS[match[2] or ""]
     return found if found < 2**32 else None

@@ -169,14 +169,14 @@ class Compression:
 
 @dataclass(frozen=True)
 class DirectResponse:
-    """An answer the proxy gives itself. A `formatted` body is an Envoy substitution format
-    (`%REQ(:METHOD)%` is the request's method); `content_type` (None: none) goes with a
-    body."""
+    """An answer the proxy gives itself: `body` as written, or `body_format`, an Envoy
+    substitution format (`%REQ(:METHOD)%` is the request's method) with its `content_type`
+    (None: none)."""
 
     status: int
     body: str = ""
     content_type: str | None = None
-    formatted: bool = False
+    body_format: str | None = None
 
 
 @dataclass(frozen=True)

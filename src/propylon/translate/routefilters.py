@@ -64,7 +64,7 @@ class RouteFilters:
                     'single key): create it or fix the name',))
         headers = HeaderModifier(tuple(HeaderValue(n, v) for n, v in spec.set),
                                  tuple(HeaderValue(n, v) for n, v in spec.add), spec.remove)
-        return Found(DirectResponse(spec.status, body or "", spec.content_type, formatted=True),
+        return Found(DirectResponse(spec.status, "", spec.content_type, body or None),
                      None if headers == HeaderModifier() else headers)
 
     def _body(self, namespace: str, name: str) -> str | None:

@@ -262,11 +262,11 @@ def _usable(backends: tuple[ir.WeightedBackend, ...]) -> tuple[ir.WeightedBacken
 
 
 def _direct_response(answer: ir.DirectResponse, out: rc.DirectResponseAction) -> None:
-    """A formatted body (an HTTPRouteFilter's) is a substitution format, with its content type;
-    an empty one sends no Content-Type."""
+    """A body format (an HTTPRouteFilter's) is sent with its content type; without a body no
+    Content-Type is sent."""
     out.status = answer.status
-    if answer.formatted and answer.body:
-        out.body_format.text_format_source.inline_string = answer.body
+    if answer.body_format:
+        out.body_format.text_format_source.inline_string = answer.body_format
         if answer.content_type:
             out.body_format.content_type = answer.content_type
     elif answer.body:

@@ -1,0 +1,82 @@
+"""ClientTrafficPolicy client IP detection and headers on the ports they govern, and
+BackendTrafficPolicy compression on the routes it governs (and the compressor filters of
+their listeners), with a clear refusal of values Propylon cannot use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from propylon.ir.model import ClientSettings, Compression, HeaderMutation, HeaderValue
+from propylon.translate.types import Result
+from tests.translate.test_policies import KEY, btp, conditions, entries, run, target
+
+
+def ctp(name: str, spec: dict[str, Any], **targets: Any) -> dict[str, Any]:
+    return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "ClientTrafficPolicy",
+            "metadata": {"name": name, "namespace": "default", "generation": 1,
+                         "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {**targets, **spec}}
+
+
+def client_conditions(result: Result, name: str) -> dict[str, dict[str, Any]]:
+    [update] = [u for u in result.statuses if u.kind == "ClientTrafficPolicy" and u.name == name]
+    [entry] = update.status.to_json()["ancestors"]
+    return {c["type"]: c for c in entry["conditions"]}
+
+
+def listeners(result: Result) -> dict[int, Any]:
+    return {li.port: li for li in result.gateways[KEY].listeners}
+
+
+def test_compression_reaches_its_routes_and_their_listener_only() -> None:
+    result = run(btp("zip", {"compressor": [{"type": "Zstd", "minContentLength": "1Ki"},
+                                            {"type": "Gzip"}]},
+                     targetRefs=[target("HTTPRoute", "api")]))
+    wanted = (Compression("Zstd", 1024), Compression("Gzip"))
+    found = entries(result)
+    assert found["httproute/default/api/rule/0/match/0"].compression == wanted
+    assert found["httproute/default/web/rule/0/match/0"].compression == ()
+    # "api" is served on port 8081 only ("web" on both)
+    assert listeners(result)[8081].compressors == wanted
+    assert listeners(result)[8080].compressors == ()
+
+
+def test_compressor_values_propylon_cannot_use_are_named() -> None:
+    result = run(btp("zip", {"compressor": [{"type": "Gzip", "gzip": {"compressionLevel": 9}},
+                                            {"type": "Gzip"}]},
+                     targetRefs=[target("HTTPRoute", "web")]))
+    message = conditions(result, "zip")["Accepted"]["message"]
+    assert "spec.compressor[0].gzip: the gzip settings are not implemented" in message
+    assert "spec.compressor[1].type: Gzip is listed twice" in message
+    assert listeners(result)[8080].compressors == ()
+
+
+def test_client_settings_reach_the_port_of_the_listener_they_target() -> None:
+    result = run(ctp("clients", {
+        "clientIPDetection": {"xForwardedFor": {"trustedCIDRs": ["10.1.2.3/8"]}},
+        "headers": {"earlyRequestHeaders": {"set": [{"name": "X-A", "value": "1"}],
+                                            "removeOnMatch": [{"value": "x-b-.*",
+                                                               "type": "RegularExpression"}]},
+                    "withUnderscoresAction": "RejectRequest"}},
+        targetRefs=[target("Gateway", "gw", "other")]))
+    assert client_conditions(result, "clients")["Accepted"]["status"] == "True"
+    assert listeners(result)[8080].client is None
+    assert listeners(result)[8081].client == ClientSettings(
+        trusted_cidrs=("10.0.0.0/8",),
+        early_request_headers=HeaderMutation(set=(HeaderValue("x-a", "1"),),
+                                             remove_on_match=(("RegularExpression", "x-b-.*"),)),
+        underscores="RejectRequest")
+
+
+def test_client_settings_propylon_cannot_use_are_named_and_not_applied() -> None:
+    result = run(ctp("clients", {"clientIPDetection": {"xForwardedFor": {
+        "numTrustedHops": 1, "trustedCIDRs": ["10.0.0.0/8"]}}},
+        targetRefs=[target("Gateway", "gw")]))
+    accepted = client_conditions(result, "clients")["Accepted"]
+    assert accepted["status"] == "False"
+    assert "numTrustedHops and trustedCIDRs exclude each other" in accepted["message"]
+    assert all(li.client is None for li in listeners(result).values())
+    result = run(ctp("clients", {"clientIPDetection": {"xForwardedFor": {
+        "trustedCIDRs": ["10.0.0.300/8"]}}}, targetRefs=[target("Gateway", "gw")]))
+    assert "trustedCIDRs[0]: '10.0.0.300/8' is not a CIDR" in \
+        client_conditions(result, "clients")["Accepted"]["message"]
