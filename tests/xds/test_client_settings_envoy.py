@@ -1,7 +1,8 @@
-"""A listener's `ClientSettings` and a route's compression in Envoy's terms, and Envoy takes
-them: the client address from trusted X-Forwarded-For CIDRs or hops or a custom header, early
-request and late response header edits, and compressor filters disabled on the connection
-manager and enabled per route (checked with `envoy --mode validate`)."""
+"""A listener's `ClientSettings` and a route's compression and response overrides in Envoy's
+terms, and Envoy takes them: the client address from trusted X-Forwarded-For CIDRs or hops or
+a custom header, early request and late response header edits, and compressor and custom
+response filters disabled on the connection manager and enabled per route (checked with
+`envoy --mode validate`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ from envoy.config.common.mutation_rules.v3.mutation_rules_pb2 import HeaderMutat
 from envoy.config.core.v3.base_pb2 import HeaderValueOption
 from envoy.config.core.v3.protocol_pb2 import HttpProtocolOptions
 from envoy.extensions.filters.http.compressor.v3.compressor_pb2 import Compressor
+from envoy.extensions.filters.http.custom_response.v3.custom_response_pb2 import CustomResponse
 from envoy.extensions.filters.http.header_mutation.v3.header_mutation_pb2 import (
     HeaderMutation as HeaderMutationFilter,
 )
 from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (  # noqa: E501
     HttpConnectionManager,
+)
+from envoy.extensions.http.custom_response.local_response_policy.v3.local_response_policy_pb2 import (  # noqa: E501
+    LocalResponsePolicy,
+)
+from envoy.extensions.http.custom_response.redirect_policy.v3.redirect_policy_pb2 import (
+    RedirectPolicy,
 )
 from envoy.extensions.http.early_header_mutation.header_mutation.v3.header_mutation_pb2 import (
     HeaderMutation as EarlyMutation,
@@ -42,19 +50,27 @@ TRUSTED = ir.ClientSettings(trusted_cidrs=("10.0.0.0/8", "::/0"),
                             preserve_request_id=True, underscores="RejectRequest")
 CUSTOM = ir.ClientSettings(custom_ip_header="x-client-ip", custom_ip_fail_closed=True)
 COMPRESSION = (ir.Compression("Zstd", 100), ir.Compression("Gzip"))
+OVERRIDES = (
+    ir.ResponseOverride(codes=((404, 404), (501, 503)), status=200, content_type="text/plain",
+                        body_format="%RESPONSE_CODE% gone",
+                        response_headers=ir.HeaderModifier(set=(ir.HeaderValue("x-o", "1"),))),
+    ir.ResponseOverride(headers=(("x-custom", "Exact", "v"),), codes=((500, 500),)),
+    ir.ResponseOverride(codes=((401, 401),), redirect=ir.Redirect(
+        "https", "www.example.com", 8443, "/login", status_code=301)),
+)
 
 
 def _ir() -> ir.GatewayIR:
     clusters = (ir.Cluster("default/app/80", (ir.Endpoint("127.0.0.1", 9),)),)
     backends = (ir.WeightedBackend(clusters[0].name, 1),)
     routes = (ir.Route("zipped", ir.RouteMatch(ir.PathMatch("PathPrefix", "/z")), backends,
-                       compression=COMPRESSION),
+                       compression=COMPRESSION, response_overrides=OVERRIDES),
               ir.Route("plain", ir.RouteMatch(), backends))
     configs = tuple(ir.RouteConfig(f"default/gw/{port}", (ir.VirtualHost("v", ("*",), routes),))
                     for port in (8080, 8081, 8082))
     listeners = (
         ir.Listener("default/gw/8080", "127.0.0.1", 8080, 8080, "HTTP", configs[0].name,
-                    client=TRUSTED, compressors=COMPRESSION),
+                    client=TRUSTED, compressors=COMPRESSION, custom_responses=True),
         ir.Listener("default/gw/8081", "127.0.0.1", 8081, 8081, "HTTP", configs[1].name,
                     client=CUSTOM),
         ir.Listener("default/gw/8082", "127.0.0.1", 8082, 8082, "HTTP", configs[2].name,
@@ -104,6 +120,7 @@ def test_late_response_headers_run_after_the_route_filters() -> None:
     names = [f.name for f in filters]
     assert names == ["envoy.filters.http.cors", "envoy.filters.http.fault",
                      "envoy.filters.http.header_mutation",
+                     "envoy.filters.http.custom_response",
                      "envoy.filters.http.compressor.gzip", "envoy.filters.http.compressor.zstd",
                      "envoy.filters.http.router"]
     late = HeaderMutationFilter()
@@ -123,7 +140,8 @@ def test_compressors_are_disabled_until_a_route_enables_them() -> None:
     assert zstd.compressor_library.name == "envoy.compression.zstd.compressor"
     zipped, plain = (route(r) for r in _ir().route_configs[0].virtual_hosts[0].routes)
     assert set(zipped.typed_per_filter_config) == {"envoy.filters.http.compressor.zstd",
-                                                   "envoy.filters.http.compressor.gzip"}
+                                                   "envoy.filters.http.compressor.gzip",
+                                                   "envoy.filters.http.custom_response"}
     assert list(zipped.request_headers_to_remove) == ["accept-encoding"]
     assert not plain.typed_per_filter_config and not plain.request_headers_to_remove
     assert all(".compressor." not in f.name for f in _manager(1).http_filters)
@@ -142,3 +160,25 @@ def test_custom_header_and_trusted_hops() -> None:
 
 def test_envoy_takes_them() -> None:
     assert envoy_rejects(static_bootstrap([translate(_ir())])) is None
+
+
+def test_response_overrides_match_in_order() -> None:
+    zipped = route(_ir().route_configs[0].virtual_hosts[0].routes[0])
+    config = CustomResponse()
+    zipped.typed_per_filter_config["envoy.filters.http.custom_response"].Unpack(config)
+    first, second, third = config.custom_response_matcher.matcher_list.matchers
+    codes = [p.single_predicate.value_match.exact
+             for p in first.predicate.or_matcher.predicate]
+    assert codes == ["404", "501", "502", "503"]
+    answer = LocalResponsePolicy()
+    first.on_match.action.typed_config.Unpack(answer)
+    assert (answer.status_code.value, answer.body_format.text_format_source.inline_string) == \
+        (200, "%RESPONSE_CODE% gone")
+    assert [(h.header.key, h.header.value) for h in answer.response_headers_to_add] == \
+        [("content-type", "text/plain"), ("x-o", "1")]
+    assert len(second.predicate.and_matcher.predicate) == 2
+    redirect = RedirectPolicy()
+    third.on_match.action.typed_config.Unpack(redirect)
+    assert (redirect.redirect_action.host_redirect, redirect.redirect_action.port_redirect,
+            redirect.redirect_action.path_redirect, redirect.status_code.value) == \
+        ("www.example.com", 8443, "/login", 301)

@@ -9,7 +9,7 @@ and every value it cannot use: a policy with problems is not applied (see
 `translate.policies`), so nothing it asks for is silently ignored.
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
-(`SUPPORTED`): `retry`, `timeout`, `faultInjection` and `compressor` (`compression`), with Envoy Gateway's defaults (2 retries; without
+(`SUPPORTED`): `retry`, `timeout`, `faultInjection`, `compressor` (`compression`) and `responseOverride`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`; `client_traffic(spec)` those of a
 ClientTrafficPolicy: `timeout.http`, `clientIPDetection` and `headers` (`clienttraffic`).
@@ -28,6 +28,7 @@ from propylon.api.compression import Compressor, compressors
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.meta import ObjectMeta
+from propylon.api.responseoverride import OverrideRule, response_overrides
 
 GROUP = "gateway.envoyproxy.io"
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -55,7 +56,7 @@ SUPPORTED: dict[str, Tree] = {
         "faultInjection": {"delay": {"fixedDelay": True, "percentage": True},
                            "abort": {"httpStatus": True, "grpcStatus": True,
                                      "percentage": True}},
-        "compressor": True, "compression": True,
+        "compressor": True, "compression": True, "responseOverride": True,
     },
     SECURITY_POLICY: {
         **_TARGETING, "mergeType": True,
@@ -204,6 +205,7 @@ class BackendTraffic:
     timeout: TimeoutSettings | None = None
     fault: FaultSettings | None = None
     compressors: tuple[Compressor, ...] = ()
+    overrides: tuple[OverrideRule, ...] = ()
 
 
 def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
@@ -282,7 +284,8 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             percent("spec.faultInjection.delay", delay), status,
             grpc if isinstance(grpc, int) else None,
             percent("spec.faultInjection.abort", abort))
-    return BackendTraffic(retry, timeout, fault, compressors(spec, errors)), errors
+    return BackendTraffic(retry, timeout, fault, compressors(spec, errors),
+                          response_overrides(spec, errors)), errors
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,24 @@ class DirectResponse:
 
 
 @dataclass(frozen=True)
+class ResponseOverride:
+    """An answer of the route's backends replaced by the proxy's: it matches when its status is
+    in one of the inclusive `codes` ranges (or none are given) and every response header match
+    (name, Exact/Prefix/Suffix/RegularExpression, value) holds. The replacement is either a
+    `redirect` the proxy follows itself, or the answer with `status` (None: the same),
+    `body_format` (an Envoy substitution format) with its `content_type`, and
+    `response_headers`."""
+
+    codes: tuple[tuple[int, int], ...] = ()
+    headers: tuple[tuple[str, str, str], ...] = ()
+    status: int | None = None
+    content_type: str | None = None
+    body_format: str | None = None
+    response_headers: HeaderModifier | None = None
+    redirect: Redirect | None = None
+
+
+@dataclass(frozen=True)
 class Route:
     """One (rule, match) pair of a route, in precedence order inside its VirtualHost.
 
@@ -201,6 +219,7 @@ class Route:
     cors: Cors | None = None
     fault: Fault | None = None
     compression: tuple[Compression, ...] = ()  # in order of preference
+    response_overrides: tuple[ResponseOverride, ...] = ()  # the first that matches
 
 
 @dataclass(frozen=True)
@@ -371,6 +390,7 @@ class Listener:
     # the compressor filters its connection managers carry, enabled per route (the
     # filter-level minimum length is the first route's using that algorithm)
     compressors: tuple[Compression, ...] = ()
+    custom_responses: bool = False  # some route overrides responses
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ no change.
 
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
-- BackendTrafficPolicy `retry`, `timeout`, `faultInjection` and `compressor` (`traffic`; the
-  listeners get the compressor filters their routes use, `compression`).
+- BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor` and
+  `responseOverride` (`traffic`; the listeners get the filters their routes use,
+  `listenerfilters`).
 - SecurityPolicy `cors` (`security`).
 - ClientTrafficPolicy `timeout.http`, `clientIPDetection` and `headers` on the listeners of
   the ports it governs (`client`).
@@ -47,7 +48,7 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import client, compression, security, traffic
+from propylon.translate.policies import client, listenerfilters, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -144,7 +145,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
-            ir = compression.with_compressors(ir, store)
+            ir = listenerfilters.with_filters(ir, store)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         out[key] = ir

@@ -43,7 +43,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate.routes import literal
+from propylon.xds.translate.headers import literal
 
 HEADER_MUTATION_FILTER = "envoy.filters.http.header_mutation"
 _UNDERSCORES = {"Allow": HttpProtocolOptions.ALLOW,

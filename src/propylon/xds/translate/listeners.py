@@ -16,7 +16,8 @@ The connection manager carries the settings measured in the project's Envoy fact
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
 filters (configured per route), a ClientTrafficPolicy's settings (`clientsettings`: client
-address, early and late header edits), the compressor filters its routes use (`compression`),
+address, early and late header edits), the custom response and compressor filters its routes
+use (`customresponse`, `compression`),
 and a router that adds no `x-envoy-*` headers.
 """
 
@@ -43,7 +44,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import clientsettings, compression, cors, fault
+from propylon.xds.translate import clientsettings, compression, cors, customresponse, fault
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -69,11 +70,12 @@ def _pack(message: Message) -> Any:
 def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
                        client: ir.ClientSettings | None = None,
-                       compressors: tuple[ir.Compression, ...] = ()) -> HCM:
+                       compressors: tuple[ir.Compression, ...] = (),
+                       custom_responses: bool = False) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
     `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients, `client` (also
     a ClientTrafficPolicy's) sets how client addresses and headers are read; `compressors`
-    are the compressor filters its routes may enable."""
+    and `custom_responses` are the filters its routes may enable."""
     late = clientsettings.late_filter(client)
     out = HCM(
         stat_prefix=stat_prefix,
@@ -89,6 +91,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
             hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
             hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
             *([late] if late is not None else []),
+            *([customresponse.http_filter()] if custom_responses else []),
             *compression.http_filters(compressors),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
@@ -112,7 +115,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
 
 def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
     manager = connection_manager(stat_prefix, route_config, li.client_timeouts, li.client,
-                                 li.compressors)
+                                 li.compressors, li.custom_responses)
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
 

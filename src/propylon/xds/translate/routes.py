@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 
-from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption, RuntimeFractionalPercent
+from envoy.config.core.v3.base_pb2 import RuntimeFractionalPercent
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3.route_pb2 import RouteConfiguration
 from envoy.type.matcher.v3.regex_pb2 import RegexMatchAndSubstitute, RegexMatcher
@@ -42,8 +42,9 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import compression, cors, fault
+from propylon.xds.translate import compression, cors, customresponse, fault
 from propylon.xds.translate.clusters import ads_source, duration_ms
+from propylon.xds.translate.headers import header_options
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
 INVALID_CLUSTER = "propylon-invalid-backend"
@@ -90,22 +91,6 @@ def _route_match(match: ir.RouteMatch) -> rc.RouteMatch:
         out.query_parameters.append(rc.QueryParameterMatcher(
             name=query.name, string_match=_string_matcher(query)))
     return out
-
-
-def literal(value: str) -> str:
-    """A header value Envoy adds as written: no `%` substitution."""
-    return value.replace("%", "%%")
-
-
-def _header_options(modifier: ir.HeaderModifier) -> list[HeaderValueOption]:
-    overwrite = HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
-    append = HeaderValueOption.APPEND_IF_EXISTS_OR_ADD
-    return [
-        *(HeaderValueOption(header=HeaderValue(key=h.name, value=literal(h.value)),
-                            append_action=action)
-          for headers, action in ((modifier.set, overwrite), (modifier.add, append))
-          for h in headers),
-    ]
 
 
 def _prefix_replacement(match: ir.RouteMatch, replacement: str) -> RegexMatchAndSubstitute | None:
@@ -191,10 +176,10 @@ def _cluster_specifier(action: rc.RouteAction, backends: tuple[ir.WeightedBacken
     for (name, request, response), weight in sorted(weights.items(), key=lambda kv: repr(kv[0])):
         entry = rc.WeightedCluster.ClusterWeight(name=name, weight=UInt32Value(value=weight))
         if request is not None:
-            entry.request_headers_to_add.extend(_header_options(request))
+            entry.request_headers_to_add.extend(header_options(request))
             entry.request_headers_to_remove.extend(request.remove)
         if response is not None:
-            entry.response_headers_to_add.extend(_header_options(response))
+            entry.response_headers_to_add.extend(header_options(response))
             entry.response_headers_to_remove.extend(response.remove)
         action.weighted_clusters.clusters.append(entry)
 
@@ -286,16 +271,17 @@ def route(route: ir.Route) -> rc.Route:
     else:
         out.route.CopyFrom(_route_action(route, backends))
     if route.request_headers is not None:
-        out.request_headers_to_add.extend(_header_options(route.request_headers))
+        out.request_headers_to_add.extend(header_options(route.request_headers))
         out.request_headers_to_remove.extend(route.request_headers.remove)
     if route.response_headers is not None:
-        out.response_headers_to_add.extend(_header_options(route.response_headers))
+        out.response_headers_to_add.extend(header_options(route.response_headers))
         out.response_headers_to_remove.extend(route.response_headers.remove)
     if route.cors is not None:
         out.typed_per_filter_config[cors.CORS_FILTER].CopyFrom(cors.policy(route.cors))
     if route.fault is not None:
         out.typed_per_filter_config[fault.FAULT_FILTER].CopyFrom(fault.policy(route.fault))
     compression.enable(route, out)
+    customresponse.enable(route, out)
     return out
 
 
