@@ -70,7 +70,8 @@ def _ir() -> ir.GatewayIR:
                     for port in (8080, 8081, 8082))
     listeners = (
         ir.Listener("default/gw/8080", "127.0.0.1", 8080, 8080, "HTTP", configs[0].name,
-                    client=TRUSTED, compressors=COMPRESSION, custom_responses=True),
+                    client=TRUSTED, compressors=COMPRESSION,
+                    route_filters=("custom_response",)),
         ir.Listener("default/gw/8081", "127.0.0.1", 8081, 8081, "HTTP", configs[1].name,
                     client=CUSTOM),
         ir.Listener("default/gw/8082", "127.0.0.1", 8082, 8082, "HTTP", configs[2].name,

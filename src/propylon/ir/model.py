@@ -390,7 +390,8 @@ class Listener:
     # the compressor filters its connection managers carry, enabled per route (the
     # filter-level minimum length is the first route's using that algorithm)
     compressors: tuple[Compression, ...] = ()
-    custom_responses: bool = False  # some route overrides responses
+    # other filters some route it serves enables: "custom_response" (response overrides)
+    route_filters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

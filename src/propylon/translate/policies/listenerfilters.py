@@ -5,7 +5,7 @@ enabled per route, so a listener carries them only when some route it serves use
 compressor per algorithm (the first such route gives the filter its minimum content length,
 as Envoy Gateway does: a route cannot override it), and the custom response filter when a
 route overrides responses. `with_filters(ir, store)` sets `Listener.compressors` and
-`Listener.custom_responses`; a route table seen in the last pass (the same object) costs
+`Listener.route_filters`; a route table seen in the last pass (the same object) costs
 nothing.
 """
 
@@ -16,6 +16,7 @@ from dataclasses import replace
 from propylon.ir.model import Compression, GatewayIR, RouteConfig
 from propylon.translate.types import Store
 
+CUSTOM_RESPONSE = "custom_response"
 Used = tuple[tuple[Compression, ...], bool]  # compressors, custom responses
 
 
@@ -35,10 +36,11 @@ def with_filters(ir: GatewayIR, store: Store | None) -> GatewayIR:
                 for compression in compressions:
                     found.setdefault(compression.type, compression)
         compressors = tuple(found.values())
-        listeners.append(listener if (compressors, custom) == (listener.compressors,
-                                                               listener.custom_responses)
+        filters = (CUSTOM_RESPONSE,) if custom else ()
+        listeners.append(listener if (compressors, filters) == (listener.compressors,
+                                                                listener.route_filters)
                          else replace(listener, compressors=compressors,
-                                      custom_responses=custom))
+                                      route_filters=filters))
     if all(a is b for a, b in zip(listeners, ir.listeners, strict=True)):
         return ir
     return replace(ir, listeners=tuple(listeners))

@@ -71,11 +71,11 @@ def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
                        client: ir.ClientSettings | None = None,
                        compressors: tuple[ir.Compression, ...] = (),
-                       custom_responses: bool = False) -> HCM:
+                       route_filters: tuple[str, ...] = ()) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
     `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients, `client` (also
     a ClientTrafficPolicy's) sets how client addresses and headers are read; `compressors`
-    and `custom_responses` are the filters its routes may enable."""
+    and `route_filters` are the filters its routes may enable."""
     late = clientsettings.late_filter(client)
     out = HCM(
         stat_prefix=stat_prefix,
@@ -91,7 +91,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
             hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
             hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
             *([late] if late is not None else []),
-            *([customresponse.http_filter()] if custom_responses else []),
+            *([customresponse.http_filter()] if "custom_response" in route_filters else []),
             *compression.http_filters(compressors),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
@@ -115,7 +115,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
 
 def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
     manager = connection_manager(stat_prefix, route_config, li.client_timeouts, li.client,
-                                 li.compressors, li.custom_responses)
+                                 li.compressors, li.route_filters)
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
 
