@@ -284,7 +284,9 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
-    cluster copy) for a BackendTrafficPolicy, CORS for a SecurityPolicy; `more` merges it."""
+    cluster copy), compression and a response override with the ConfigMap "ca"'s body for a
+    BackendTrafficPolicy, CORS for a SecurityPolicy, client IP detection and early headers for
+    a ClientTrafficPolicy; `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -293,6 +295,9 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
         if more:
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
             spec["compressor"] = [{"type": t} for t in ("Zstd", "Gzip")[:value]]
+            spec["responseOverride"] = [{"match": {"statusCodes": [{"value": 500 + value}]},
+                                         "response": {"body": {"type": "ValueRef", "valueRef": {
+                                             "group": "", "kind": "ConfigMap", "name": "ca"}}}}]
     elif kind == "ClientTrafficPolicy":
         spec["clientIPDetection"] = {"xForwardedFor": {"numTrustedHops": value}}
         if more:

@@ -6,8 +6,10 @@ A rule matches by `statusCodes` (`Value`, or an inclusive `Range`; any of them) 
 It answers with `response` (`statusCode`, else the original's; `contentType`; an `Inline`
 body, an Envoy substitution format such as `%RESPONSE_CODE%`; header `add`/`set`) or with
 `redirect` (scheme, hostname, port, a full path, status 301 or 302: Envoy follows it inside
-the gateway). Not implemented yet, and reported: a `ValueRef` body, `source`, header `remove`,
-a `ReplacePrefixMatch` path.
+the gateway). A `ValueRef` body names a ConfigMap of the policy's namespace: the policies
+stage puts its value in the spec as an `Inline` body before it is read here (its
+`response.body` key, or its only key). Not implemented yet, and reported: `source`, header `remove`, a
+`ReplacePrefixMatch` path.
 """
 
 from __future__ import annotations
@@ -86,9 +88,14 @@ def _rule(raw: Mapping[str, Any], at: str, errors: list[str]) -> OverrideRule | 
         errors.append(f"{at}.match: statusCodes or responseHeaders are required: set one")
     response, redirect = _mapping(raw, "response"), _mapping(raw, "redirect")
     body = _mapping(response, "body")
-    if body.get("type", "Inline") != "Inline":
-        errors.append(f"{at}.response.body.type: {body.get('type')!r} bodies are not "
-                      "implemented by Propylon yet: write the body Inline")
+    ref = _mapping(body, "valueRef")
+    if body.get("type") == "ValueRef" and (ref.get("kind") != "ConfigMap"
+                                           or ref.get("group") not in ("", None)):
+        errors.append(f"{at}.response.body.valueRef: only a ConfigMap (group \"\") can hold "
+                      "the body: name one")
+    elif body.get("type", "Inline") not in ("Inline", "ValueRef"):
+        errors.append(f"{at}.response.body.type: {body.get('type')!r} is not a body type: use "
+                      "Inline or ValueRef")
     header = _mapping(response, "header")
     if header.get("remove"):
         errors.append(f"{at}.response.header.remove is not implemented by Propylon yet: "

@@ -56,7 +56,7 @@ class RouteFilters:
             return Found(None, None, tuple(problems))
         body = spec.inline
         if spec.config_map is not None:
-            body = self._body(namespace, spec.config_map)
+            body = config_map_body(self._config_maps.get((namespace, spec.config_map)))
             if body is None:
                 return Found(None, None, (
                     f'HTTPRouteFilter "{namespace}/{name}": spec.directResponse.body.valueRef: '
@@ -67,11 +67,13 @@ class RouteFilters:
         return Found(DirectResponse(spec.status, "", spec.content_type, body or None),
                      None if headers == HeaderModifier() else headers)
 
-    def _body(self, namespace: str, name: str) -> str | None:
-        config_map = self._config_maps.get((namespace, name))
-        if config_map is None:
-            return None
-        value = config_map.value(BODY_KEY)
-        if value is None and len(config_map.data) == 1:
-            value = config_map.data[0][1]
-        return value
+
+
+def config_map_body(config_map: ConfigMap | None) -> str | None:
+    """The body a ConfigMap holds for Envoy Gateway: its `response.body`, or its only value."""
+    if config_map is None:
+        return None
+    value = config_map.value(BODY_KEY)
+    if value is None and len(config_map.data) == 1:
+        value = config_map.data[0][1]
+    return value

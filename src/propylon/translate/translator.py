@@ -109,7 +109,8 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     irs, infras = _irs(snapshot, memo, states, proxies, placed, backends, endpoints)
     irs, policy_statuses = policies.apply(policies.Inputs(
         {kind: snapshot.of(kind) for kind in POLICY_KINDS},
-        {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)}),
+        {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
+        inputs.config_maps),
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)

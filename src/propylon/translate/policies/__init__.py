@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from propylon.api.core import ConfigMap
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
@@ -48,7 +49,7 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import client, listenerfilters, security, traffic
+from propylon.translate.policies import bodies, client, listenerfilters, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -76,6 +77,8 @@ class Inputs:
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+    # response bodies of BackendTrafficPolicies (`bodies`)
+    config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
 
 
 class _Routes:
@@ -128,8 +131,10 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                               if isinstance(a, dict)
                               and a.get("controllerName") == controller_name]
                     for o in objects}
-        found = attach(kind, (decode(o) for o in objects), states, routes, controller_name,
-                       now, previous)
+        decoded = (decode(o) for o in objects)
+        if kind == BACKEND_TRAFFIC_POLICY:
+            decoded = (bodies.resolved(p, inputs.config_maps) for p in decoded)
+        found = attach(kind, decoded, states, routes, controller_name, now, previous)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
                                      policy.meta.generation, PolicyStatus(entries))
