@@ -80,3 +80,25 @@ def test_client_settings_propylon_cannot_use_are_named_and_not_applied() -> None
         "trustedCIDRs": ["10.0.0.300/8"]}}}, targetRefs=[target("Gateway", "gw")]))
     assert "trustedCIDRs[0]: '10.0.0.300/8' is not a CIDR" in \
         client_conditions(result, "clients")["Accepted"]["message"]
+
+
+def test_protocol_and_tls_settings_and_their_refusals() -> None:
+    result = run(ctp("clients", {
+        "http2": {"initialStreamWindowSize": "1Mi", "maxConcurrentStreams": 10},
+        "tls": {"minVersion": "1.2", "maxVersion": "1.3", "ciphers": ["ECDHE-RSA-AES128-GCM-SHA256"]},
+        "tcpKeepalive": {"idleTime": "2m"}}, targetRefs=[target("Gateway", "gw")]))
+    client = listeners(result)[8080].client
+    assert client is not None and client.tls is not None
+    assert (client.h2_stream_window, client.h2_max_streams, client.keepalive_idle_s) == \
+        (1 << 20, 10, 120)
+    assert (client.tls.min_version, client.tls.max_version, client.tls.ciphers) == \
+        ("1.2", "1.3", ("ECDHE-RSA-AES128-GCM-SHA256",))
+    result = run(ctp("clients", {
+        "http2": {"initialStreamWindowSize": "1k"}, "tls": {"minVersion": "1.3", "maxVersion": "1.2"},
+        "tcpKeepalive": {"interval": "10ms"}}, targetRefs=[target("Gateway", "gw")]))
+    message = client_conditions(result, "clients")["Accepted"]["message"]
+    for part in ("spec.http2.initialStreamWindowSize: '1k' is not a window size",
+                 "spec.tls: minVersion 1.3 is above maxVersion 1.2",
+                 "spec.tcpKeepalive.interval: '10ms' is not a duration of a second or more"):
+        assert part in message
+    assert all(li.client is None for li in listeners(result).values())

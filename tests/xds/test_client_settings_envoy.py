@@ -30,6 +30,8 @@ from envoy.extensions.http.original_ip_detection.custom_header.v3.custom_header_
     CustomHeaderConfig,
 )
 from envoy.extensions.http.original_ip_detection.xff.v3.xff_pb2 import XffConfig
+from envoy.extensions.transport_sockets.tls.v3.common_pb2 import TlsParameters
+from envoy.extensions.transport_sockets.tls.v3.tls_pb2 import DownstreamTlsContext
 
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
@@ -37,6 +39,7 @@ from propylon.xds.translate.listeners import listener
 from propylon.xds.translate.routes import route
 from propylon.xds.translate.static import static_bootstrap
 from propylon.xds.validate import envoy_rejects
+from tests.certificates import self_signed
 
 KEY = ir.GatewayKey("default", "gw")
 EDITS = ir.HeaderMutation(set=(ir.HeaderValue("x-set", "1"),),
@@ -49,6 +52,13 @@ TRUSTED = ir.ClientSettings(trusted_cidrs=("10.0.0.0/8", "::/0"),
                             early_request_headers=EDITS, late_response_headers=EDITS,
                             preserve_request_id=True, underscores="RejectRequest")
 CUSTOM = ir.ClientSettings(custom_ip_header="x-client-ip", custom_ip_fail_closed=True)
+PROTOCOLS = ir.ClientSettings(
+    enable_trailers=True, accept_http10=True, h2_stream_window=65536,
+    h2_connection_window=1 << 20, h2_max_streams=50, h2_terminate_stream=True,
+    escaped_slashes="RejectRequest", merge_slashes=False, keepalive_probes=3,
+    keepalive_idle_s=60, keepalive_interval_s=10,
+    tls=ir.DownstreamTLS("1.3", "1.3", ("ECDHE-RSA-AES128-GCM-SHA256",), ("X25519",),
+                         ("ecdsa_secp256r1_sha256",), ("http/1.1",)))
 COMPRESSION = (ir.Compression("Zstd", 100), ir.Compression("Gzip"))
 OVERRIDES = (
     ir.ResponseOverride(codes=((404, 404), (501, 503)), status=200, content_type="text/plain",
@@ -76,8 +86,14 @@ def _ir() -> ir.GatewayIR:
                     client=CUSTOM),
         ir.Listener("default/gw/8082", "127.0.0.1", 8082, 8082, "HTTP", configs[2].name,
                     client=ir.ClientSettings(xff_hops=2, skip_xff_append=True)),
+        ir.Listener("default/gw/8443", "127.0.0.1", 8443, 8443, "HTTPS",
+                    tls_chains=(ir.TLSFilterChain("default/gw/https", (), ("default/cert",),
+                                                  configs[2].name),),
+                    client=PROTOCOLS),
     )
-    return ir.GatewayIR(KEY, listeners, configs, clusters, ())
+    cert, key = self_signed("gw.example")
+    return ir.GatewayIR(KEY, listeners, configs, clusters,
+                        (ir.Secret("default/cert", cert, key),))
 
 
 def _manager(index: int) -> HttpConnectionManager:
@@ -183,3 +199,31 @@ def test_response_overrides_match_in_order() -> None:
     assert (redirect.redirect_action.host_redirect, redirect.redirect_action.port_redirect,
             redirect.redirect_action.path_redirect, redirect.status_code.value) == \
         ("www.example.com", 8443, "/login", 301)
+
+
+def test_http_path_tls_and_keepalive_settings() -> None:
+    out = listener(_ir().listeners[3])
+    assert out is not None
+    assert [(o.level, o.name, o.int_value) for o in out.socket_options] == \
+        [(1, 9, 1), (6, 6, 3), (6, 4, 60), (6, 5, 10)]
+    chain = out.filter_chains[0]
+    manager = HttpConnectionManager()
+    chain.filters[0].typed_config.Unpack(manager)
+    assert manager.http_protocol_options.enable_trailers
+    assert manager.http_protocol_options.accept_http_10
+    h2 = manager.http2_protocol_options
+    assert (h2.initial_stream_window_size.value, h2.initial_connection_window_size.value,
+            h2.max_concurrent_streams.value,
+            h2.override_stream_error_on_invalid_http_message.value) == (65536, 1 << 20, 50, True)
+    assert manager.path_with_escaped_slashes_action == HttpConnectionManager.REJECT_REQUEST
+    assert not manager.merge_slashes
+    context = DownstreamTlsContext()
+    chain.transport_socket.typed_config.Unpack(context)
+    params = context.common_tls_context.tls_params
+    assert (params.tls_minimum_protocol_version, params.tls_maximum_protocol_version) == \
+        (TlsParameters.TLSv1_3, TlsParameters.TLSv1_3)
+    assert (list(params.cipher_suites), list(params.ecdh_curves),
+            list(params.signature_algorithms)) == (
+        ["ECDHE-RSA-AES128-GCM-SHA256"], ["X25519"], ["ecdsa_secp256r1_sha256"])
+    assert list(context.common_tls_context.alpn_protocols) == ["http/1.1"]
+    assert not listener(_ir().listeners[0]).socket_options  # type: ignore[union-attr]

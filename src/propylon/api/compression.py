@@ -40,7 +40,7 @@ def compressors(spec: Mapping[str, Any], errors: list[str]) -> tuple[Compressor,
             if raw.get(options):
                 errors.append(f"{path}.{options}: the {options} settings are not implemented "
                               "by Propylon yet: remove them (the defaults apply)")
-        length = _length(raw.get("minContentLength"))
+        length = byte_size(raw.get("minContentLength"))
         if raw.get("minContentLength") is not None and length is None:
             errors.append(f"{path}.minContentLength: {raw.get('minContentLength')!r} is not a "
                           "size: write it as 50, 1Ki or 1k")
@@ -56,7 +56,7 @@ _UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "Ki": 1024, "Mi": 1024**
           "Gi": 1024**3}
 
 
-def _length(value: Any) -> int | None:
+def byte_size(value: Any) -> int | None:
     """A Kubernetes quantity of bytes (50, "1Ki", "2k") as an int, or None if it is not one."""
     if isinstance(value, bool):
         return None

@@ -12,7 +12,8 @@ and every value it cannot use: a policy with problems is not applied (see
 (`SUPPORTED`): `retry`, `timeout`, `faultInjection`, `compressor` (`compression`) and `responseOverride`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`; `client_traffic(spec)` those of a
-ClientTrafficPolicy: `timeout.http`, `clientIPDetection` and `headers` (`clienttraffic`).
+ClientTrafficPolicy: `timeout.http`, `clientIPDetection`, `headers`, `http1`, `http2`,
+`path`, `tcpKeepalive` and `tls` (`clienttraffic`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from propylon.api.clienttraffic import ClientIP, HeaderSettings, client_ip, headers
+from propylon.api.clienttraffic import (
+    ClientIP,
+    HeaderSettings,
+    Protocols,
+    TLSSettings,
+    client_ip,
+    headers,
+    protocols,
+    tls,
+)
 from propylon.api.compression import Compressor, compressors
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
@@ -71,6 +81,13 @@ SUPPORTED: dict[str, Tree] = {
                               "customHeader": {"name": True, "failClosed": True}},
         "headers": {"earlyRequestHeaders": True, "lateResponseHeaders": True,
                     "preserveXRequestID": True, "withUnderscoresAction": True},
+        "http1": {"enableTrailers": True, "http10": True},
+        "http2": {"initialStreamWindowSize": True, "initialConnectionWindowSize": True,
+                  "maxConcurrentStreams": True, "onInvalidMessage": True},
+        "path": {"escapedSlashesAction": True, "disableMergeSlashes": True},
+        "tcpKeepalive": {"probes": True, "idleTime": True, "interval": True},
+        "tls": {"minVersion": True, "maxVersion": True, "ciphers": True, "ecdhCurves": True,
+                "signatureAlgorithms": True, "alpnProtocols": True},
     },
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
 }
@@ -334,6 +351,8 @@ class ClientTraffic:
     idle_ms: int | None = None
     client_ip: ClientIP | None = None
     headers: HeaderSettings | None = None
+    protocols: Protocols | None = None
+    tls: TLSSettings | None = None
 
 
 def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
@@ -348,7 +367,8 @@ def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
                           "1h, 30s or 250ms")
             value = None
         out.append(None if value is None else duration_ms(value))
-    return ClientTraffic(out[0], out[1], client_ip(spec, errors), headers(spec, errors)), errors
+    return ClientTraffic(out[0], out[1], client_ip(spec, errors), headers(spec, errors),
+                         protocols(spec, errors), tls(spec, errors)), errors
 
 
 def _section(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:

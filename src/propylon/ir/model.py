@@ -353,12 +353,30 @@ class HeaderMutation:
 
 
 @dataclass(frozen=True)
+class DownstreamTLS:
+    """TLS parameters of an HTTPS listener (None or empty: Propylon's, see the README):
+    versions ("1.0" to "1.3", "Auto"), TLS 1.2 cipher suites, curves, signature algorithms
+    and the ALPN protocols offered."""
+
+    min_version: str | None = None
+    max_version: str | None = None
+    ciphers: tuple[str, ...] = ()
+    ecdh_curves: tuple[str, ...] = ()
+    signature_algorithms: tuple[str, ...] = ()
+    alpn: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class ClientSettings:
     """How the proxy treats its clients' requests (a ClientTrafficPolicy's): the client address
     from X-Forwarded-For (`xff_hops` trusted hops, or the addresses in `trusted_cidrs`) or
     from the header `custom_ip_header`; request headers edited before routing, response
     headers edited after every route filter; whether a client's X-Request-ID is kept; what
-    becomes of header names with underscores (Allow, RejectRequest, DropHeader)."""
+    becomes of header names with underscores (Allow, RejectRequest, DropHeader); HTTP/1
+    trailers and HTTP/1.0, HTTP/2 windows, streams and what an invalid message ends (the
+    stream or the connection), escaped slashes (KeepUnchanged, RejectRequest,
+    UnescapeAndForward, UnescapeAndRedirect) and merged slashes, TCP keepalive probes, and
+    the TLS parameters of its HTTPS chains (None: Propylon's defaults)."""
 
     xff_hops: int | None = None
     trusted_cidrs: tuple[str, ...] = ()
@@ -369,6 +387,18 @@ class ClientSettings:
     late_response_headers: HeaderMutation | None = None
     preserve_request_id: bool | None = None
     underscores: str | None = None
+    enable_trailers: bool | None = None
+    accept_http10: bool | None = None
+    h2_stream_window: int | None = None
+    h2_connection_window: int | None = None
+    h2_max_streams: int | None = None
+    h2_terminate_stream: bool | None = None
+    escaped_slashes: str | None = None
+    merge_slashes: bool | None = None
+    keepalive_probes: int | None = None
+    keepalive_idle_s: int | None = None
+    keepalive_interval_s: int | None = None
+    tls: DownstreamTLS | None = None
 
 
 @dataclass(frozen=True)

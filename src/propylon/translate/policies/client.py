@@ -4,16 +4,24 @@ A ClientTrafficPolicy targets a Gateway or one of its listeners (`sectionName`);
 connections per port, so a port gets the policy of one of its Gateway listeners (the first, in
 the Gateway's order, that has one) or else the Gateway's. `timeout.http.requestReceivedTimeout`
 becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout;
-`clientIPDetection` and `headers` become the listener's `ClientSettings`.
+`clientIPDetection`, `headers`, `http1`, `http2`, `path`, `tcpKeepalive` and `tls` become the
+listener's `ClientSettings`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
-from propylon.api.clienttraffic import ClientIP, HeaderEdits, HeaderSettings
+from propylon.api.clienttraffic import ClientIP, HeaderEdits, HeaderSettings, Protocols, TLSSettings
 from propylon.api.envoygateway import client_traffic
-from propylon.ir.model import ClientSettings, ClientTimeouts, GatewayIR, HeaderMutation, HeaderValue
+from propylon.ir.model import (
+    ClientSettings,
+    ClientTimeouts,
+    DownstreamTLS,
+    GatewayIR,
+    HeaderMutation,
+    HeaderValue,
+)
 from propylon.translate.gateways import GatewayState
 from propylon.translate.policies.attachment import Attachments, Scope
 
@@ -32,7 +40,7 @@ def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments) -> GatewayIR:
             continue
         found = client_traffic(policy.spec_value())[0]
         timeouts = ClientTimeouts(found.request_received_ms, found.idle_ms)
-        client = settings(found.client_ip, found.headers)
+        client = settings(found.client_ip, found.headers, found.protocols, found.tls)
         if (timeouts, client) == (ClientTimeouts(), ClientSettings()):
             listeners.append(listener)
             continue
@@ -44,14 +52,17 @@ def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments) -> GatewayIR:
     return replace(ir, listeners=tuple(listeners))
 
 
-def settings(ip: ClientIP | None, headers: HeaderSettings | None) -> ClientSettings:
-    """The IR form of a policy's client IP detection and header settings."""
+def settings(ip: ClientIP | None, headers: HeaderSettings | None,
+             protocols: Protocols | None = None, tls: TLSSettings | None = None,
+             ) -> ClientSettings:
+    """The IR form of a policy's connection-level settings."""
     ip = ip or ClientIP()
     headers = headers or HeaderSettings()
     return ClientSettings(ip.xff_hops, ip.trusted_cidrs, ip.skip_xff_append, ip.custom_header,
                           ip.fail_closed, _mutation(headers.early_request),
                           _mutation(headers.late_response), headers.preserve_request_id,
-                          headers.underscores)
+                          headers.underscores, **asdict(protocols or Protocols()),
+                          tls=None if tls is None else DownstreamTLS(**asdict(tls)))
 
 
 def _mutation(edits: HeaderEdits | None) -> HeaderMutation | None:

@@ -11,6 +11,11 @@ header mutation filter, as Envoy Gateway builds them.
   response mutations, placed before the compressors and the router so it edits every response
   last, after the route's own response header filters.
 - `preserve_external_request_id`, and `headers_with_underscores_action`.
+- HTTP/1 `enable_trailers` and `accept_http_10`; HTTP/2 window sizes, concurrent streams and
+  `override_stream_error_on_invalid_http_message` (onInvalidMessage TerminateStream); the
+  escaped slashes action and `merge_slashes`.
+- `tls_parameters`: the TLS versions, ciphers, curves and signature algorithms of the HTTPS
+  chains, and their ALPN; `socket_options`: TCP keepalive on the listener's socket.
 
 Edits are set, add, add-if-absent, then removals by name and by match; values are literal
 (`%` is written `%%`, as route header filters do).
@@ -23,6 +28,7 @@ from envoy.config.core.v3.address_pb2 import CidrRange
 from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption
 from envoy.config.core.v3.extension_pb2 import TypedExtensionConfig
 from envoy.config.core.v3.protocol_pb2 import HttpProtocolOptions
+from envoy.config.core.v3.socket_option_pb2 import SocketOption
 from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2 as filter_pb
 from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (  # noqa: E501
     HttpConnectionManager,
@@ -35,6 +41,8 @@ from envoy.extensions.http.original_ip_detection.custom_header.v3.custom_header_
     CustomHeaderConfig,
 )
 from envoy.extensions.http.original_ip_detection.xff.v3.xff_pb2 import XffConfig
+from envoy.extensions.transport_sockets.tls.v3.common_pb2 import TlsParameters
+from envoy.extensions.transport_sockets.tls.v3.tls_pb2 import CommonTlsContext
 from envoy.type.matcher.v3.regex_pb2 import RegexMatcher
 from envoy.type.matcher.v3.string_pb2 import StringMatcher
 from envoy.type.v3.http_status_pb2 import HttpStatus, StatusCode
@@ -46,6 +54,16 @@ from propylon.ir import model as ir
 from propylon.xds.translate.headers import literal
 
 HEADER_MUTATION_FILTER = "envoy.filters.http.header_mutation"
+# Linux socket option numbers (Envoy's platform), as Envoy takes them
+_SOL_SOCKET, _SO_KEEPALIVE = 1, 9
+_IPPROTO_TCP, _TCP_KEEPIDLE, _TCP_KEEPINTVL, _TCP_KEEPCNT = 6, 4, 5, 6
+_SLASHES = {"KeepUnchanged": HttpConnectionManager.KEEP_UNCHANGED,
+            "RejectRequest": HttpConnectionManager.REJECT_REQUEST,
+            "UnescapeAndForward": HttpConnectionManager.UNESCAPE_AND_FORWARD,
+            "UnescapeAndRedirect": HttpConnectionManager.UNESCAPE_AND_REDIRECT}
+_VERSIONS = {"Auto": TlsParameters.TLS_AUTO, "1.0": TlsParameters.TLSv1_0,
+             "1.1": TlsParameters.TLSv1_1, "1.2": TlsParameters.TLSv1_2,
+             "1.3": TlsParameters.TLSv1_3}
 _UNDERSCORES = {"Allow": HttpProtocolOptions.ALLOW,
                 "RejectRequest": HttpProtocolOptions.REJECT_REQUEST,
                 "DropHeader": HttpProtocolOptions.DROP_HEADER}
@@ -85,6 +103,55 @@ def apply(hcm: HttpConnectionManager, client: ir.ClientSettings) -> None:
     if client.underscores is not None:
         hcm.common_http_protocol_options.headers_with_underscores_action = \
             _UNDERSCORES[client.underscores]
+    if client.enable_trailers is not None:
+        hcm.http_protocol_options.enable_trailers = client.enable_trailers
+    if client.accept_http10 is not None:
+        hcm.http_protocol_options.accept_http_10 = client.accept_http10
+    h2 = hcm.http2_protocol_options
+    for field, value in (("initial_stream_window_size", client.h2_stream_window),
+                         ("initial_connection_window_size", client.h2_connection_window),
+                         ("max_concurrent_streams", client.h2_max_streams)):
+        if value is not None:
+            getattr(h2, field).value = value
+    if client.h2_terminate_stream is not None:
+        h2.override_stream_error_on_invalid_http_message.value = client.h2_terminate_stream
+    if client.escaped_slashes is not None:
+        hcm.path_with_escaped_slashes_action = _SLASHES[client.escaped_slashes]
+    if client.merge_slashes is not None:
+        hcm.merge_slashes = client.merge_slashes
+
+
+def tls_parameters(context: CommonTlsContext, tls: ir.DownstreamTLS) -> None:
+    """Set `tls`'s parameters on an HTTPS chain's TLS context (which has Propylon's)."""
+    params = context.tls_params
+    if tls.min_version is not None:
+        params.tls_minimum_protocol_version = _VERSIONS[tls.min_version]
+    if tls.max_version is not None:
+        params.tls_maximum_protocol_version = _VERSIONS[tls.max_version]
+    for field, values in (("cipher_suites", tls.ciphers), ("ecdh_curves", tls.ecdh_curves),
+                          ("signature_algorithms", tls.signature_algorithms)):
+        if values:
+            del getattr(params, field)[:]
+            getattr(params, field).extend(values)
+    if tls.alpn is not None:
+        del context.alpn_protocols[:]
+        context.alpn_protocols.extend(tls.alpn)
+
+
+def socket_options(client: ir.ClientSettings | None) -> list[SocketOption]:
+    """TCP keepalive on a listener's socket, when `client` asks for it."""
+    if client is None or (client.keepalive_probes, client.keepalive_idle_s,
+                          client.keepalive_interval_s) == (None, None, None):
+        return []
+    state = SocketOption.STATE_LISTENING
+    out = [SocketOption(level=_SOL_SOCKET, name=_SO_KEEPALIVE, int_value=1, state=state)]
+    for name, value in ((_TCP_KEEPCNT, client.keepalive_probes),
+                        (_TCP_KEEPIDLE, client.keepalive_idle_s),
+                        (_TCP_KEEPINTVL, client.keepalive_interval_s)):
+        if value is not None:
+            out.append(SocketOption(level=_IPPROTO_TCP, name=name, int_value=value,
+                                    state=state))
+    return out
 
 
 def late_filter(client: ir.ClientSettings | None) -> HttpFilter | None:

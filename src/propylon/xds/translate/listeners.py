@@ -121,7 +121,8 @@ def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> 
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
-                client: ir.ClientValidation | None = None) -> TransportSocket:
+                client: ir.ClientValidation | None = None,
+                settings: ir.DownstreamTLS | None = None) -> TransportSocket:
     common = tls_pb2.CommonTlsContext(
         alpn_protocols=list(alpn),
         tls_params=common_pb2.TlsParameters(
@@ -130,6 +131,8 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
         tls_certificate_sds_secret_configs=[
             secret_pb2.SdsSecretConfig(name=name, sds_config=ads_source()) for name in secrets],
     )
+    if settings is not None:
+        clientsettings.tls_parameters(common, settings)
     context = tls_pb2.DownstreamTlsContext(common_tls_context=common)
     if client is not None:
         validation = context.common_tls_context.validation_context
@@ -146,7 +149,8 @@ def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener) -> lc.FilterChain:
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
         filters=[_hcm_filter(chain.name, chain.route_config, li)],
-        transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
+        transport_socket=_tls_socket(chain.secrets, client=chain.client_validation,
+                                     settings=li.client.tls if li.client else None),
     )
 
 
@@ -182,6 +186,7 @@ def listener(li: ir.Listener) -> Listener | None:
         address=Address(socket_address=SocketAddress(address=li.bind_address,
                                                      port_value=li.bind_port)),
         per_connection_buffer_limit_bytes=UInt32Value(value=BUFFER_LIMIT_BYTES),
+        socket_options=clientsettings.socket_options(li.client),
     )
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
