@@ -11,7 +11,8 @@ the GatewayClass's parametersRef and the GatewayParameters both name; Secrets wi
 mismatched certificates and keys; ConfigMaps with a CA bundle or not PEM; a BackendTLSPolicy on a
 Service; a ReferenceGrant from any of the kinds that refer across namespaces, to Services,
 Secrets or ConfigMaps; Services and EndpointSlices changed (ports, endpoints, readiness);
-Namespace labels toggled; the statuses of the last result written back (as the status writer
+Namespace labels toggled; Envoy Gateway policies (a SecurityPolicy's JWKS read from a Service
+and a ConfigMap); the statuses of the last result written back (as the status writer
 does), or with other condition times (as another writer might); the clock moving on. Half the
 sequences start from `FURNISHED`, a world where every kind is in use and every reference
 resolves, so that edits break references that matter. After every edit, one pass with a
@@ -285,8 +286,9 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
     cluster copy), compression and a response override with the ConfigMap "ca"'s body for a
-    BackendTrafficPolicy, CORS for a SecurityPolicy, client IP detection and early headers for
-    a ClientTrafficPolicy; `more` merges it."""
+    BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1), or JWT (JWKS from Service
+    svc0 and from ConfigMap "ca") and authorization; client IP detection and early headers
+    for a ClientTrafficPolicy; `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -303,8 +305,17 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
         if more:
             spec["headers"] = {"earlyRequestHeaders": {"set": [{"name": "x-v",
                                                                  "value": str(value)}]}}
-    else:
+    elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
+    else:
+        spec["jwt"] = {"optional": more, "providers": [
+            {"name": "remote", "remoteJWKS": {"uri": f"http://svc0.{ns}/jwks.json"}},
+            {"name": "local", "localJWKS": {"type": "ValueRef",
+                                            "valueRef": {"kind": "ConfigMap", "name": "ca"}}}]}
+        spec["authorization"] = {"defaultAction": "Allow", "rules": [
+            {"action": "Deny", "principal": {"clientCIDRs": ["10.0.0.0/8"],
+                                             "headers": [{"name": "x-user", "values": ["a"]}]},
+             "operation": {"methods": ["POST"]}}]}
     if more and target_kind != "Gateway":
         spec["mergeType"] = "JSONMerge"
     return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": kind,

@@ -15,9 +15,10 @@ it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor` and
   `responseOverride` (`traffic`; the listeners get the filters their routes use,
   `listenerfilters`).
-- SecurityPolicy `cors` (`security`).
-- ClientTrafficPolicy `timeout.http`, `clientIPDetection` and `headers` on the listeners of
-  the ports it governs (`client`).
+- SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
+  listener marked with the filters its routes need).
+- ClientTrafficPolicy `timeout.http`, `clientIPDetection`, `headers`, `http1`, `http2`,
+  `path`, `tcpKeepalive` and `tls` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
 """
@@ -49,7 +50,14 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import bodies, client, listenerfilters, security, traffic
+from propylon.translate.policies import (
+    authn,
+    bodies,
+    client,
+    listenerfilters,
+    security,
+    traffic,
+)
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -73,12 +81,14 @@ APPLY: dict[str, Apply] = {BACKEND_TRAFFIC_POLICY: traffic.governed,
 
 @dataclass(frozen=True)
 class Inputs:
-    """The objects this stage reads: policies of each kind and the routes they may target."""
+    """The objects this stage reads: policies of each kind, the routes they may target, the
+    ConfigMaps and Service ports they may reference."""
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
-    # response bodies of BackendTrafficPolicies (`bodies`)
+    # response bodies of BackendTrafficPolicies (`bodies`), local JWKS
     config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
+    services: authn.Services | None = None  # Service ports, for remote JWKS
 
 
 class _Routes:
@@ -121,6 +131,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
     if not any(inputs.policies.get(kind) for kind in POLICY_KINDS):
         return dict(irs), []
     routes = _Routes(inputs.routes)
+    decode = authn.resolving(decode, inputs.config_maps, inputs.services)
     statuses: list[StatusUpdate] = []
     by_kind: dict[str, Attachments] = {}
     for kind in POLICY_KINDS:
@@ -151,6 +162,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
             ir = listenerfilters.with_filters(ir, store)
+            ir = authn.with_filters(ir, store, inputs.services)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         out[key] = ir

@@ -15,10 +15,11 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), a ClientTrafficPolicy's settings (`clientsettings`: client
-address, early and late header edits), the custom response and compressor filters its routes
-use (`customresponse`, `compression`),
-and a router that adds no `x-envoy-*` headers.
+filters (configured per route), the JWT and RBAC filters when its routes use them
+(`authn`), a ClientTrafficPolicy's settings (`clientsettings`: client address, early and late
+header edits, protocol, path, TLS and keepalive settings), the custom response and compressor
+filters its routes use (`customresponse`, `compression`), in Envoy Gateway's order
+(`filterorder`), and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -44,7 +45,15 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import clientsettings, compression, cors, customresponse, fault
+from propylon.xds.translate import (
+    authn,
+    clientsettings,
+    compression,
+    cors,
+    customresponse,
+    fault,
+    filterorder,
+)
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -69,14 +78,12 @@ def _pack(message: Message) -> Any:
 
 def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
-                       client: ir.ClientSettings | None = None,
-                       compressors: tuple[ir.Compression, ...] = (),
-                       route_filters: tuple[str, ...] = ()) -> HCM:
+                       filters: list[hcm_pb.HttpFilter] | None = None,
+                       client: ir.ClientSettings | None = None) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
     `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients, `client` (also
-    a ClientTrafficPolicy's) sets how client addresses and headers are read; `compressors`
-    and `route_filters` are the filters its routes may enable."""
-    late = clientsettings.late_filter(client)
+    a ClientTrafficPolicy's) sets how client addresses and headers are read; `filters` go
+    before the router (`http_filters`)."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -90,9 +97,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         http_filters=[
             hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
             hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
-            *([late] if late is not None else []),
-            *([customresponse.http_filter()] if "custom_response" in route_filters else []),
-            *compression.http_filters(compressors),
+            *(filters or ()),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
@@ -113,9 +118,20 @@ def connection_manager(stat_prefix: str, route_config: str | None,
     return out
 
 
+def http_filters(li: ir.Listener) -> list[hcm_pb.HttpFilter]:
+    """The filters between CORS and fault and the router that the routes of `li` use (each
+    enabled per route), and its late response header edits, in Envoy Gateway's order."""
+    late = clientsettings.late_filter(li.client)
+    return filterorder.ordered([
+        *authn.http_filters(li),
+        *([late] if late is not None else []),
+        *([customresponse.http_filter()] if "custom_response" in li.route_filters else []),
+        *compression.http_filters(li.compressors)])
+
+
 def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
-    manager = connection_manager(stat_prefix, route_config, li.client_timeouts, li.client,
-                                 li.compressors, li.route_filters)
+    manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
+                                 http_filters(li), li.client)
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
 

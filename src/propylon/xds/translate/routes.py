@@ -42,7 +42,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import compression, cors, customresponse, fault
+from propylon.xds.translate import authn, compression, cors, customresponse, fault
 from propylon.xds.translate.clusters import ads_source, duration_ms
 from propylon.xds.translate.headers import header_options
 
@@ -282,6 +282,11 @@ def route(route: ir.Route) -> rc.Route:
         out.typed_per_filter_config[fault.FAULT_FILTER].CopyFrom(fault.policy(route.fault))
     compression.enable(route, out)
     customresponse.enable(route, out)
+    if route.jwt is not None:
+        out.typed_per_filter_config[authn.JWT_FILTER].CopyFrom(authn.jwt_per_route(route.jwt))
+    if route.authorization is not None:
+        out.typed_per_filter_config[authn.RBAC_FILTER].CopyFrom(
+            authn.rbac_per_route(route.authorization))
     return out
 
 
