@@ -102,3 +102,20 @@ def test_protocol_and_tls_settings_and_their_refusals() -> None:
                  "spec.tcpKeepalive.interval: '10ms' is not a duration of a second or more"):
         assert part in message
     assert all(li.client is None for li in listeners(result).values())
+
+
+def test_a_regular_expression_envoy_would_refuse_is_named_and_not_sent() -> None:
+    result = run(ctp("clients", {"headers": {"earlyRequestHeaders": {"removeOnMatch": [
+        {"type": "RegularExpression", "value": "x-(?=secret)"}]}}},
+        targetRefs=[target("Gateway", "gw")]))
+    accepted = client_conditions(result, "clients")["Accepted"]
+    assert accepted["status"] == "False"
+    assert accepted["message"].startswith("spec.headers.earlyRequestHeaders.removeOnMatch[0]: ")
+    assert all(li.client is None for li in listeners(result).values())
+    result = run(btp("override", {"responseOverride": [{
+        "match": {"responseHeaders": [{"name": "x-a", "value": {
+            "type": "RegularExpression", "value": "(a"}}]},
+        "response": {"statusCode": 500}}]}, targetRefs=[target("HTTPRoute", "web")]))
+    assert "spec.responseOverride[0].match.responseHeaders[0].value: " in \
+        conditions(result, "override")["Accepted"]["message"]
+    assert entries(result)["httproute/default/web/rule/0/match/0"].response_overrides == ()

@@ -55,6 +55,7 @@ from propylon.translate.policies import (
     bodies,
     client,
     listenerfilters,
+    regexchecks,
     security,
     traffic,
 )
@@ -142,7 +143,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                               if isinstance(a, dict)
                               and a.get("controllerName") == controller_name]
                     for o in objects}
-        decoded = (decode(o) for o in objects)
+        decoded = (regexchecks.checked(decode(o)) for o in objects)
         if kind == BACKEND_TRAFFIC_POLICY:
             decoded = (bodies.resolved(p, inputs.config_maps) for p in decoded)
         found = attach(kind, decoded, states, routes, controller_name, now, previous)
