@@ -17,7 +17,10 @@ dropped is Accepted False, UnsupportedValue.
 Filters (decoded by `api.httproute`) become route fields in `filters`: on a backendRef, header
 modifiers are carried per backend; any other filter on the only backendRef of a rule is the
 rule's own (every request of the rule goes there), and on a rule that splits traffic it is
-refused (UnsupportedValue), never silently ignored. A value Envoy would refuse
+refused (UnsupportedValue), never silently ignored. An ExtensionRef filter naming an Envoy
+Gateway HTTPRouteFilter is asked of `Backends.extension` (`routefilters`): its direct
+response answers for the rule; a missing one is ResolvedRefs False and the rule answers 500;
+one using a field not implemented is UnsupportedValue. A value Envoy would refuse
 (`envoy_limits`) is UnsupportedValue too, and so is `sessionPersistence`, which is not
 implemented (never silently ignored). `retry.attempts` unset means one
 retry.
