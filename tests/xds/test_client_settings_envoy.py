@@ -75,6 +75,9 @@ def _ir() -> ir.GatewayIR:
     backends = (ir.WeightedBackend(clusters[0].name, 1),)
     routes = (ir.Route("zipped", ir.RouteMatch(ir.PathMatch("PathPrefix", "/z")), backends,
                        compression=COMPRESSION, response_overrides=OVERRIDES),
+              ir.Route("rewritten", ir.RouteMatch(ir.PathMatch("PathPrefix", "/v1")), backends,
+                       rewrite=ir.Rewrite(path_regex=("^/v1/(.*)$", "/\\1"), auto_host=True,
+                                          append_forwarded_host=True)),
               ir.Route("plain", ir.RouteMatch(), backends))
     configs = tuple(ir.RouteConfig(f"default/gw/{port}", (ir.VirtualHost("v", ("*",), routes),))
                     for port in (8080, 8081, 8082))
@@ -155,7 +158,7 @@ def test_compressors_are_disabled_until_a_route_enables_them() -> None:
     assert zstd.response_direction_config.common_config.min_content_length.value == 100
     assert not gzip.response_direction_config.common_config.HasField("min_content_length")
     assert zstd.compressor_library.name == "envoy.compression.zstd.compressor"
-    zipped, plain = (route(r) for r in _ir().route_configs[0].virtual_hosts[0].routes)
+    zipped, _, plain = (route(r) for r in _ir().route_configs[0].virtual_hosts[0].routes)
     assert set(zipped.typed_per_filter_config) == {"envoy.filters.http.compressor.zstd",
                                                    "envoy.filters.http.compressor.gzip",
                                                    "envoy.filters.http.custom_response"}
@@ -227,3 +230,10 @@ def test_http_path_tls_and_keepalive_settings() -> None:
         ["ECDHE-RSA-AES128-GCM-SHA256"], ["X25519"], ["ecdsa_secp256r1_sha256"])
     assert list(context.common_tls_context.alpn_protocols) == ["http/1.1"]
     assert not listener(_ir().listeners[0]).socket_options  # type: ignore[union-attr]
+
+
+def test_an_http_route_filters_rewrite() -> None:
+    action = route(_ir().route_configs[0].virtual_hosts[0].routes[1]).route
+    assert (action.regex_rewrite.pattern.regex, action.regex_rewrite.substitution) == \
+        ("^/v1/(.*)$", "/\\1")
+    assert action.auto_host_rewrite.value and action.append_x_forwarded_host

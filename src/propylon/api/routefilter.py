@@ -5,9 +5,11 @@ HTTPRoute rule names with an ExtensionRef filter.
 `contentType`, `body` (`Inline` text, or `ValueRef` to a ConfigMap in the filter's
 namespace, whose one key holds it; both are Envoy substitution formats, so
 `%REQ(:METHOD)%` is the request's method) and `header` (`add`, `set`, `remove`: edits of the
-response). `problems` lists, naming the field and the fix, what Propylon does not implement
-(`urlRewrite`, `credentialInjection`, ...) or cannot use; a filter with problems is refused
-by the route that names it.
+response); and `spec.urlRewrite`: `path` (ReplaceRegexMatch: pattern, substitution),
+`hostname` (`Header`: a request header's value; `Backend`: the backend's address;
+`PathRegex`: the path rewritten by a regex), `appendXForwardedHost`. `problems` lists, naming
+the field and the fix, what Propylon does not implement (`credentialInjection`, ...) or
+cannot use; a filter with problems is refused by the route that names it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 
 KIND = "HTTPRouteFilter"
 GROUP = "gateway.envoyproxy.io"
-_SUPPORTED = {"directResponse"}
+_SUPPORTED = {"directResponse", "urlRewrite"}
+HOST_TYPES = ("Header", "Backend", "PathRegex")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class RouteFilter:
     name: str
     direct_response: DirectResponseSpec | None
     problems: tuple[str, ...]
+    rewrite: URLRewriteSpec | None = None
 
     @classmethod
     def decode(cls, obj: Mapping[str, Any]) -> RouteFilter:
@@ -46,14 +50,65 @@ class RouteFilter:
         assert isinstance(spec, Mapping)
         problems = [f"spec.{key} is not implemented by Propylon yet: remove it from the "
                     "HTTPRouteFilter" for key in spec if key not in _SUPPORTED]
-        direct = None
+        direct = rewrite = None
         raw = spec.get("directResponse")
         if isinstance(raw, Mapping):
             direct = _direct_response(raw, problems)
-        elif not problems:
-            problems.append("spec.directResponse is missing: set it")
+        raw = spec.get("urlRewrite")
+        if isinstance(raw, Mapping):
+            rewrite = _url_rewrite(raw, problems)
+        if direct is None and rewrite is None and not problems:
+            problems.append("spec: directResponse or urlRewrite is required: set one")
+        if direct is not None and rewrite is not None:
+            problems.append("spec: directResponse and urlRewrite exclude each other: keep one")
         return cls(str(meta.get("namespace") or ""), str(meta.get("name") or ""), direct,
-                   tuple(problems))
+                   tuple(problems), rewrite)
+
+
+@dataclass(frozen=True)
+class URLRewriteSpec:
+    path_regex: tuple[str, str] | None = None
+    host_type: str | None = None  # one of HOST_TYPES
+    host_header: str | None = None
+    host_path_regex: tuple[str, str] | None = None
+    append_forwarded_host: bool | None = None
+
+
+def _url_rewrite(raw: Mapping[str, Any], problems: list[str]) -> URLRewriteSpec:
+    at = "spec.urlRewrite"
+
+    def regex(value: Any, where: str) -> tuple[str, str] | None:
+        if not isinstance(value, Mapping) or not value.get("pattern"):
+            problems.append(f"{where}: a pattern and a substitution are required: set them")
+            return None
+        return (str(value["pattern"]), str(value.get("substitution") or ""))
+
+    path = raw.get("path") if isinstance(raw.get("path"), Mapping) else {}
+    assert isinstance(path, Mapping)
+    path_regex = None
+    if path:
+        if path.get("type") != "ReplaceRegexMatch":
+            problems.append(f"{at}.path.type: {path.get('type')!r} is not a path rewrite: use "
+                            "ReplaceRegexMatch")
+        else:
+            path_regex = regex(path.get("replaceRegexMatch"), f"{at}.path.replaceRegexMatch")
+    host = raw.get("hostname") if isinstance(raw.get("hostname"), Mapping) else {}
+    assert isinstance(host, Mapping)
+    kind = host.get("type")
+    header = host_regex = None
+    if host and kind not in HOST_TYPES:
+        problems.append(f"{at}.hostname.type: {kind!r} is not a hostname rewrite: use one of "
+                        f"{', '.join(HOST_TYPES)}")
+        kind = None
+    if kind == "Header":
+        header = str(host.get("header") or "")
+        if not header:
+            problems.append(f"{at}.hostname.header: a header name is required: set it")
+    if kind == "PathRegex":
+        host_regex = regex(host.get("pathRegex"), f"{at}.hostname.pathRegex")
+    append = raw.get("appendXForwardedHost")
+    return URLRewriteSpec(path_regex, kind, header or None, host_regex,
+                          None if append is None else bool(append))
 
 
 def _direct_response(raw: Mapping[str, Any], problems: list[str]) -> DirectResponseSpec:

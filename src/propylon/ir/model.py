@@ -106,9 +106,19 @@ class Redirect:
 
 @dataclass(frozen=True)
 class Rewrite:
+    """How a request is rewritten before it is sent: the Host (a literal, a request header's
+    value, the backend's address with `auto_host`, or a (pattern, substitution) of the path)
+    and the path (full, prefix, or a (pattern, substitution) regex); `append_forwarded_host`
+    keeps the original Host in X-Forwarded-Host."""
+
     hostname: str | None = None
     path_full: str | None = None
     path_prefix: str | None = None  # replace the matched prefix with this
+    path_regex: tuple[str, str] | None = None
+    host_header: str | None = None
+    auto_host: bool | None = None
+    host_path_regex: tuple[str, str] | None = None
+    append_forwarded_host: bool | None = None
 
 
 @dataclass(frozen=True)

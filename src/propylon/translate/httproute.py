@@ -208,7 +208,7 @@ def _rule_fields(rule: Rule, resolve: Resolve,
     for f in rule.filters:
         if isinstance(f, ExtensionRefFilter) and (f.group, f.kind) == (FILTER_GROUP,
                                                                       FILTER_KIND):
-            fields = _route_filter(extension(f), fields)
+            fields = _route_filter(extension(f), fields, unsupported)
             continue
         fields = apply_filter(f, fields, resolve, unsupported)
     request = duration_ms(rule.request_timeout or "")
@@ -225,11 +225,19 @@ def _rule_fields(rule: Rule, resolve: Resolve,
                    retry=retry)
 
 
-def _route_filter(found: routefilters.Found | None, fields: RuleFields) -> RuleFields:
+def _route_filter(found: routefilters.Found | None, fields: RuleFields,
+                  unsupported: list[str]) -> RuleFields:
     """`fields` with what an HTTPRouteFilter does: its direct response and response headers
-    (after the rule's own); 500 when it could not be resolved."""
+    (after the rule's own), or its URL rewrite (the rule must have none of its own); 500 when
+    it could not be resolved."""
     if found is None:
         return replace(fields, direct_response=DirectResponse(500))
+    if found.rewrite is not None:
+        if fields.rewrite is not None or fields.redirect is not None:
+            unsupported.append("an HTTPRouteFilter's urlRewrite and the rule's own URLRewrite "
+                               "or RequestRedirect filter conflict: keep one")
+            return fields
+        return replace(fields, rewrite=found.rewrite)
     if found.direct_response is None:
         return fields
     headers = fields.response_headers or HeaderModifier()

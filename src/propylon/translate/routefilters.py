@@ -5,8 +5,9 @@ the HTTPRouteFilter in the route's namespace: missing, it is a `Refused` (the ro
 ResolvedRefs False, BackendNotFound, and the rule answers 500, as the Gateway API asks of a
 filter that cannot be resolved); found, a `Found` with its direct response (status, body,
 content type; a ValueRef body is the only value of its ConfigMap, or its `response.body`)
-and the response header edits, or `problems` (fields not implemented, a missing ConfigMap)
-that make the route refuse it (Accepted False, UnsupportedValue).
+and the response header edits, or its URL rewrite; or `problems` (fields not implemented, a
+missing ConfigMap, a regular expression Envoy would refuse) that make the route refuse it
+(Accepted False, UnsupportedValue).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from propylon.api.core import ConfigMap
-from propylon.api.routefilter import GROUP, KIND, RouteFilter
-from propylon.ir.model import DirectResponse, HeaderModifier, HeaderValue
+from propylon.api.routefilter import GROUP, KIND, RouteFilter, URLRewriteSpec
+from propylon.ir.model import DirectResponse, HeaderModifier, HeaderValue, Rewrite
 from propylon.translate import conditions as c
+from propylon.translate import regexes
 
 BODY_KEY = "response.body"
 
@@ -27,6 +29,7 @@ class Found:
     direct_response: DirectResponse | None
     response_headers: HeaderModifier | None
     problems: tuple[str, ...] = ()
+    rewrite: Rewrite | None = None
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,15 @@ class RouteFilters:
             return Refused(c.BACKEND_NOT_FOUND, f'ExtensionRef filter: HTTPRouteFilter '
                            f'"{namespace}/{name}" not found: create it in the {route_kind}\'s '
                            'namespace or fix the name')
-        problems = [f'HTTPRouteFilter "{namespace}/{name}": {p}' for p in found.problems]
-        spec = found.direct_response
-        if spec is None or problems:
+        problems = [f'HTTPRouteFilter "{namespace}/{name}": {p}'
+                    for p in (*found.problems, *_regex_problems(found.rewrite))]
+        if problems:
             return Found(None, None, tuple(problems))
+        if found.rewrite is not None:
+            return Found(None, None, rewrite=_rewrite(found.rewrite))
+        spec = found.direct_response
+        if spec is None:
+            return Found(None, None)
         body = spec.inline
         if spec.config_map is not None:
             body = config_map_body(self._config_maps.get((namespace, spec.config_map)))
@@ -67,6 +75,22 @@ class RouteFilters:
         return Found(DirectResponse(spec.status, "", spec.content_type, body or None),
                      None if headers == HeaderModifier() else headers)
 
+
+
+def _regex_problems(spec: URLRewriteSpec | None) -> list[str]:
+    if spec is None:
+        return []
+    found = [("spec.urlRewrite.path.replaceRegexMatch.pattern", spec.path_regex),
+             ("spec.urlRewrite.hostname.pathRegex.pattern", spec.host_path_regex)]
+    return [f"{where}: {problem}" for where, regex in found if regex is not None
+            and (problem := regexes.problem(regex[0])) is not None]
+
+
+def _rewrite(spec: URLRewriteSpec) -> Rewrite:
+    return Rewrite(path_regex=spec.path_regex, host_header=spec.host_header,
+                   auto_host=True if spec.host_type == "Backend" else None,
+                   host_path_regex=spec.host_path_regex,
+                   append_forwarded_host=spec.append_forwarded_host)
 
 
 def config_map_body(config_map: ConfigMap | None) -> str | None:

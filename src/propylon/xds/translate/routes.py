@@ -184,6 +184,25 @@ def _cluster_specifier(action: rc.RouteAction, backends: tuple[ir.WeightedBacken
         action.weighted_clusters.clusters.append(entry)
 
 
+def _extended_rewrite(rewrite: ir.Rewrite, action: rc.RouteAction) -> None:
+    """An HTTPRouteFilter's rewrites: path and Host by regex, Host from a header or the
+    backend, X-Forwarded-Host."""
+    if rewrite.path_regex is not None:
+        action.regex_rewrite.CopyFrom(RegexMatchAndSubstitute(
+            pattern=RegexMatcher(regex=rewrite.path_regex[0]),
+            substitution=rewrite.path_regex[1]))
+    if rewrite.host_header is not None:
+        action.host_rewrite_header = rewrite.host_header
+    if rewrite.auto_host:
+        action.auto_host_rewrite.value = True
+    if rewrite.host_path_regex is not None:
+        action.host_rewrite_path_regex.CopyFrom(RegexMatchAndSubstitute(
+            pattern=RegexMatcher(regex=rewrite.host_path_regex[0]),
+            substitution=rewrite.host_path_regex[1]))
+    if rewrite.append_forwarded_host:
+        action.append_x_forwarded_host = True
+
+
 def _route_action(route: ir.Route, backends: tuple[ir.WeightedBackend, ...]) -> rc.RouteAction:
     action = rc.RouteAction()
     _cluster_specifier(action, backends)
@@ -199,6 +218,7 @@ def _route_action(route: ir.Route, backends: tuple[ir.WeightedBackend, ...]) -> 
                 action.regex_rewrite.CopyFrom(regex)
             else:
                 action.prefix_rewrite = _rewritten_prefix(route.match, rewrite.path_prefix)
+        _extended_rewrite(rewrite, action)
     for mirror in route.mirrors:
         action.request_mirror_policies.append(rc.RouteAction.RequestMirrorPolicy(
             cluster=mirror.cluster,
