@@ -4,7 +4,8 @@ direct response, applied with kubectl, change what real Envoy does (issue 13).
 Real `propylon up`, real kubectl, real Envoy, the echo backend:
 - an HTTPRouteFilter named by an ExtensionRef filter answers for its rule, with its
   ConfigMap's body: an edit of the ConfigMap reaches the answer; a rule naming a filter that
-  does not exist answers 500 and the route says ResolvedRefs False;
+  does not exist answers 500 and the route says ResolvedRefs False; another rewrites the path
+  by a regular expression;
 - a compressing BackendTrafficPolicy gzips the route's answers for a client accepting gzip,
   and the backend does not see Accept-Encoding;
 - a ClientTrafficPolicy's early request headers reach the backend, its late response headers
@@ -55,6 +56,9 @@ def _objects(body: str) -> list[dict[str, Any]]:
               "filters": [{**ext, "extensionRef": {**ext["extensionRef"], "name": "answer"}}]},
              {"matches": [{"path": {"type": "PathPrefix", "value": "/missing"}}],
               "filters": [{**ext, "extensionRef": {**ext["extensionRef"], "name": "nowhere"}}]},
+             {"matches": [{"path": {"type": "PathPrefix", "value": "/v1"}}],
+              "filters": [{**ext, "extensionRef": {**ext["extensionRef"], "name": "v1"}}],
+              "backendRefs": [{"name": "echo", "port": 80}]},
              {"backendRefs": [{"name": "echo", "port": 80}]}]}},
         {"apiVersion": "v1", "kind": "ConfigMap",
          "metadata": {"name": "answer-body", "namespace": "default"},
@@ -64,6 +68,10 @@ def _objects(body: str) -> list[dict[str, Any]]:
          "spec": {"directResponse": {"statusCode": 418, "contentType": "text/plain", "body": {
              "type": "ValueRef", "valueRef": {"group": "", "kind": "ConfigMap",
                                               "name": "answer-body"}}}}},
+        {"apiVersion": EG, "kind": "HTTPRouteFilter",
+         "metadata": {"name": "v1", "namespace": "default"},
+         "spec": {"urlRewrite": {"path": {"type": "ReplaceRegexMatch", "replaceRegexMatch": {
+             "pattern": "^/v1/(.*)$", "substitution": "/api/\\1"}}}}},
         {"apiVersion": EG, "kind": "BackendTrafficPolicy",
          "metadata": {"name": "zip", "namespace": "default"},
          "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
@@ -114,3 +122,4 @@ def test_direct_response_compression_and_header_settings_reach_envoy(
     assert "accept-encoding" not in seen
     assert seen["x-early"] in ("early", ["early"])
     assert "content-encoding" not in _get(address, "/echo")[1]  # no Accept-Encoding: plain
+    assert json.loads(_get(address, "/v1/users")[2])["path"] == "/api/users"
