@@ -26,6 +26,13 @@ def test_a_folder_beside_e2e_is_envoy_gateways_suite() -> None:
     assert (suite.manifests_root, suite.gateway_class, suite.retry_wait_s) == (
         cases.parent / "e2e", EG_GATEWAY_CLASS, 1.0)
     assert CONTROLLER in suite.note
+    # Envoy Gateway's CI install: the class with its EnvoyProxy, made Propylon's
+    kinds = {o["kind"]: o for o in suite.install}
+    assert kinds["GatewayClass"]["spec"] == {"controllerName": CONTROLLER, "parametersRef": {
+        "group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": "proxy-config",
+        "namespace": "envoy-gateway-system"}}
+    assert kinds["EnvoyProxy"]["metadata"] == {"name": "proxy-config",
+                                               "namespace": "envoy-gateway-system"}
     gateway_api = suite_of(shared("conformance", "cases"), CONTROLLER)
     assert gateway_api.gateway_class == "gateway-conformance" and not gateway_api.install
 
@@ -103,6 +110,18 @@ def test_jwt_and_authorization_cases_pass(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "3 passed, 0 failed"
+
+
+def test_basic_auth_and_api_key_auth_cases_pass(tmp_path: Path) -> None:
+    """Their users and keys are Opaque Secrets the controller reads because the policies name
+    them."""
+    done = subprocess.run(
+        [sys.executable, "-m", "propylon.cli.main", "conformance",
+         "--cases", str(shared("envoy-gateway", "cases")), "--run", "BasicAuth,APIKeyAuth",
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "2 passed, 0 failed"
 
 
 def test_client_traffic_compression_and_response_cases_pass(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from envoy.config.common.mutation_rules.v3.mutation_rules_pb2 import HeaderMutation
 from envoy.config.core.v3.base_pb2 import HeaderValueOption
 from envoy.config.core.v3.protocol_pb2 import HttpProtocolOptions
+from envoy.config.listener.v3.listener_pb2 import Listener
 from envoy.extensions.filters.http.compressor.v3.compressor_pb2 import Compressor
 from envoy.extensions.filters.http.custom_response.v3.custom_response_pb2 import CustomResponse
 from envoy.extensions.filters.http.header_mutation.v3.header_mutation_pb2 import (
@@ -34,7 +35,7 @@ from envoy.extensions.transport_sockets.tls.v3.common_pb2 import TlsParameters
 from envoy.extensions.transport_sockets.tls.v3.tls_pb2 import DownstreamTlsContext
 
 from propylon.ir import model as ir
-from propylon.xds.translate import translate
+from propylon.xds.translate import httpfilters, translate
 from propylon.xds.translate.listeners import listener
 from propylon.xds.translate.routes import route
 from propylon.xds.translate.static import static_bootstrap
@@ -79,12 +80,11 @@ def _ir() -> ir.GatewayIR:
                        rewrite=ir.Rewrite(path_regex=("^/v1/(.*)$", "/\\1"), auto_host=True,
                                           append_forwarded_host=True)),
               ir.Route("plain", ir.RouteMatch(), backends))
-    configs = tuple(ir.RouteConfig(f"default/gw/{port}", (ir.VirtualHost("v", ("*",), routes),))
-                    for port in (8080, 8081, 8082))
+    configs = tuple(ir.RouteConfig(f"default/gw/{port}", (ir.VirtualHost("v", ("*",), used),))
+                    for port, used in ((8080, routes), (8081, routes[-1:]), (8082, routes[-1:])))
     listeners = (
         ir.Listener("default/gw/8080", "127.0.0.1", 8080, 8080, "HTTP", configs[0].name,
-                    client=TRUSTED, compressors=COMPRESSION,
-                    route_filters=("custom_response",)),
+                    client=TRUSTED),
         ir.Listener("default/gw/8081", "127.0.0.1", 8081, 8081, "HTTP", configs[1].name,
                     client=CUSTOM),
         ir.Listener("default/gw/8082", "127.0.0.1", 8082, 8082, "HTTP", configs[2].name,
@@ -99,8 +99,18 @@ def _ir() -> ir.GatewayIR:
                         (ir.Secret("default/cert", cert, key),))
 
 
+def _listener(index: int) -> Listener:
+    """The Envoy listener of IR listener `index`, with the filters its table's routes use."""
+    gateway = _ir()
+    uses = {c.name: httpfilters.route_uses(r for vh in c.virtual_hosts for r in vh.routes)
+            for c in gateway.route_configs}
+    out = listener(gateway.listeners[index], uses)
+    assert out is not None
+    return out
+
+
 def _manager(index: int) -> HttpConnectionManager:
-    out = listener(_ir().listeners[index])
+    out = _listener(index)
     assert out is not None
     manager = HttpConnectionManager()
     out.filter_chains[0].filters[0].typed_config.Unpack(manager)
@@ -138,13 +148,12 @@ def _assert_edits(mutations: list[HeaderMutation]) -> None:
 def test_late_response_headers_run_after_the_route_filters() -> None:
     filters = _manager(0).http_filters
     names = [f.name for f in filters]
-    assert names == ["envoy.filters.http.cors", "envoy.filters.http.fault",
+    assert names == ["envoy.filters.http.custom_response",
                      "envoy.filters.http.header_mutation",
-                     "envoy.filters.http.custom_response",
                      "envoy.filters.http.compressor.gzip", "envoy.filters.http.compressor.zstd",
                      "envoy.filters.http.router"]
     late = HeaderMutationFilter()
-    filters[2].typed_config.Unpack(late)
+    filters[1].typed_config.Unpack(late)
     _assert_edits(list(late.mutations.response_mutations))
 
 
@@ -205,8 +214,7 @@ def test_response_overrides_match_in_order() -> None:
 
 
 def test_http_path_tls_and_keepalive_settings() -> None:
-    out = listener(_ir().listeners[3])
-    assert out is not None
+    out = _listener(3)
     assert [(o.level, o.name, o.int_value) for o in out.socket_options] == \
         [(1, 9, 1), (6, 6, 3), (6, 4, 60), (6, 5, 10)]
     chain = out.filter_chains[0]
@@ -229,7 +237,7 @@ def test_http_path_tls_and_keepalive_settings() -> None:
             list(params.signature_algorithms)) == (
         ["ECDHE-RSA-AES128-GCM-SHA256"], ["X25519"], ["ecdsa_secp256r1_sha256"])
     assert list(context.common_tls_context.alpn_protocols) == ["http/1.1"]
-    assert not listener(_ir().listeners[0]).socket_options  # type: ignore[union-attr]
+    assert not _listener(0).socket_options
 
 
 def test_an_http_route_filters_rewrite() -> None:

@@ -167,7 +167,7 @@ def client_settings() -> ir.GatewayIR:
     return ir.GatewayIR(
         KEY,
         (ir.Listener("default/gw/80", "127.0.0.1", 80, 10080, "HTTP", "default/gw/80",
-                     client=client, compressors=routes[0].compression),),
+                     client=client),),
         (ir.RouteConfig("default/gw/80", (ir.VirtualHost("all", ("*",), routes),)),),
         (_backend("a", 9001),), ())
 
@@ -209,9 +209,37 @@ def http_auth() -> ir.GatewayIR:
     )
 
 
+def http_credentials() -> ir.GatewayIR:
+    """Basic auth with and without a forwarded user name (two basic_auth filters), API key
+    auth from a header then a cookie, and a route with neither."""
+    users = "user1:{SHA}tESsBmE/yNY3lb6a0L6vVQEZNqw=\n"
+    backend = (ir.WeightedBackend("default/a/80", 1),)
+    routes = (
+        ir.Route("default/basic/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/basic")),
+                 backends=backend, basic_auth=ir.BasicAuth(users)),
+        ir.Route("default/named/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/named")),
+                 backends=backend, basic_auth=ir.BasicAuth(users, "X-User")),
+        ir.Route("default/keys/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/keys")),
+                 backends=backend, api_key_auth=ir.ApiKeyAuth(
+                     (("client1", "key1"),), (("header", "X-API-KEY"), ("cookie", "k")),
+                     "X-Client-ID", True)),
+        ir.Route("default/open/0/0", ir.RouteMatch(), backends=backend),
+    )
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
+                               auth_filters=ir.AuthFilters(basic_auth_headers=("", "X-User"),
+                                                            api_key_auth=True)),),
+        route_configs=(ir.RouteConfig("http-80", (
+            ir.VirtualHost("example.com", ("example.com",), routes),)),),
+        clusters=(_backend("a", 9001),),
+        secrets=(),
+    )
+
+
 CASES = {"client_settings": client_settings, "http_basic": http_basic,
          "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
-         "http_auth": http_auth}
+         "http_auth": http_auth, "http_credentials": http_credentials}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

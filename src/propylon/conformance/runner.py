@@ -1,7 +1,8 @@
 """The run: set up the suite on a standalone stack, then run each case in the README's order.
 
-Setup (`Harness.setup`): the GatewayClass `gateway-conformance` with Propylon's controllerName,
-the TLS material, `base/manifests.yaml` with the Applier's rewrites, echo pods and
+Setup (`Harness.setup`): what the suite's install creates (`install`), the GatewayClass
+`gateway-conformance` with Propylon's controllerName unless the install brings the class, the
+TLS material, `base/manifests.yaml` with the Applier's rewrites, echo pods and
 EndpointSlices for its Deployments and Services, then the class must be Accepted; its
 `status.supportedFeatures` decide which cases are NOT_SUPPORTED (not all features supported).
 
@@ -90,7 +91,8 @@ class Harness:
     timeout_scale: float = 1.0
     state_dir: Path | None = None  # the stack's: Envoy stats for metric steps
     retry_wait_s: float = requests.POLL_S  # after a failed request (Envoy Gateway's: 1 s)
-    install: tuple[dict[str, Any], ...] = ()  # what the implementation's install creates
+    # what the implementation's install creates (and the suite's GatewayClass, if it brings one)
+    install: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         self.base_objects: list[dict[str, Any]] = []
@@ -118,11 +120,13 @@ class Harness:
     # -- setup -------------------------------------------------------------------------------
 
     async def setup(self) -> None:
-        gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                         "metadata": {"name": self.rewrite.gateway_class},
-                         "spec": {"controllerName": self.rewrite.controller_name}}
+        installed = {(o["kind"], o["metadata"]["name"]) for o in self.install}
+        gateway_class = [] if ("GatewayClass", self.rewrite.gateway_class) in installed else [
+            {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+             "metadata": {"name": self.rewrite.gateway_class},
+             "spec": {"controllerName": self.rewrite.controller_name}}]
         self.base_objects = manifests.load_objects(self.manifests_root, [BASE], self.rewrite)
-        await manifests.apply(self.client, [*self.install, gateway_class, *tls_objects(),
+        await manifests.apply(self.client, [*self.install, *gateway_class, *tls_objects(),
                                             *self.base_objects])
         await self.backends.sync(self.base_objects)
         reason = await status.wait({"kind": "GatewayClass", "name": self.rewrite.gateway_class,

@@ -111,7 +111,8 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     irs, policy_statuses = policies.apply(policies.Inputs(
         {kind: snapshot.of(kind) for kind in POLICY_KINDS},
         {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
-        inputs.config_maps, service_clusters(backends, endpoints)),
+        inputs.config_maps, service_clusters(backends, endpoints), inputs.secrets,
+        inputs.grants),
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)
@@ -142,7 +143,7 @@ def _decoded(snapshot: Snapshot, memo: Memo) -> _Inputs:
         {(s.meta.namespace, s.meta.name): s for s in of("Secret", Secret.decode)},
         {(m.meta.namespace, m.meta.name): m for m in of("ConfigMap", ConfigMap.decode)},
         {n.meta.name: n.meta.label_map for n in of("Namespace", Namespace.decode)},
-        Resolver(snapshot.of("GatewayParameters")))
+        Resolver(snapshot.of("GatewayParameters"), snapshot.of("EnvoyProxy")))
 
 
 def _classes(snapshot: Snapshot, memo: Memo,

@@ -13,10 +13,11 @@ no change.
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor` and
-  `responseOverride` (`traffic`; the listeners get the filters their routes use,
-  `listenerfilters`).
+  `responseOverride` (`traffic`).
 - SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
-  listener marked with the filters its routes need).
+  listener marked with the filters its routes need); `basicAuth` and `apiKeyAuth`
+  (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
+  `Inputs.grants`).
 - ClientTrafficPolicy `timeout.http`, `clientIPDetection`, `headers`, `http1`, `http2`,
   `path`, `tcpKeepalive` and `tls` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
@@ -30,7 +31,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from propylon.api.core import ConfigMap
+from propylon.api.core import ConfigMap, Secret
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
@@ -54,7 +55,7 @@ from propylon.translate.policies import (
     authn,
     bodies,
     client,
-    listenerfilters,
+    credentials,
     regexchecks,
     security,
     traffic,
@@ -66,6 +67,7 @@ from propylon.translate.policies.attachment import (
     Scope,
     attach,
 )
+from propylon.translate.references import Grants
 from propylon.translate.statuses import PolicyStatus
 from propylon.translate.types import Now, StatusUpdate, Store
 
@@ -90,6 +92,8 @@ class Inputs:
     # response bodies of BackendTrafficPolicies (`bodies`), local JWKS
     config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
     services: authn.Services | None = None  # Service ports, for remote JWKS
+    secrets: Mapping[Key, Secret] = field(default_factory=dict)  # credentials' Secrets
+    grants: Grants = field(default_factory=lambda: Grants(()))
 
 
 class _Routes:
@@ -146,6 +150,9 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
         decoded = (regexchecks.checked(decode(o)) for o in objects)
         if kind == BACKEND_TRAFFIC_POLICY:
             decoded = (bodies.resolved(p, inputs.config_maps) for p in decoded)
+        if kind == SECURITY_POLICY:
+            decoded = (credentials.resolve(p, inputs.secrets, inputs.grants, store)
+                       for p in decoded)
         found = attach(kind, decoded, states, routes, controller_name, now, previous)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
@@ -162,7 +169,6 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
-            ir = listenerfilters.with_filters(ir, store)
             ir = authn.with_filters(ir, store, inputs.services)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)

@@ -1,18 +1,19 @@
 """IR compression -> Envoy's compressor filters, as Envoy Gateway builds them.
 
-A connection manager carries one compressor filter per algorithm some route of its listener
-uses (`Listener.compressors`), named `envoy.filters.http.compressor.<brotli|gzip|zstd>` (in
-that order, just before the router), each disabled by default with the algorithm's default
-library settings and the listener's minimum content length; the first is `choose_first`, so
-a client accepting several algorithms equally gets that one. A route that compresses enables
-its algorithms through `typed_per_filter_config` and drops the request's Accept-Encoding, so
-the backend answers uncompressed and the proxy compresses once.
+A connection manager carries one compressor filter per algorithm some route of its table
+uses (`chain`, registered in `httpfilters`), named
+`envoy.filters.http.compressor.<brotli|gzip|zstd>` (just before the router), each disabled by
+default with the algorithm's default library settings. A filter has one minimum content
+length, so routes asking for different ones get the smallest (Envoy Gateway takes its first
+route's); the algorithm routes list first is `choose_first` (when they disagree, the first of
+the alphabetically smallest list), so a client accepting several algorithms equally gets it.
+A route that compresses enables its algorithms (`per_route`) and drops the request's
+Accept-Encoding (`routes`), so the backend answers uncompressed and the proxy compresses once.
 """
 
 from __future__ import annotations
 
 from envoy.config.core.v3.extension_pb2 import TypedExtensionConfig
-from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.extensions.compression.brotli.compressor.v3.brotli_pb2 import Brotli
 from envoy.extensions.compression.gzip.compressor.v3.gzip_pb2 import Gzip
 from envoy.extensions.compression.zstd.compressor.v3.zstd_pb2 import Zstd
@@ -26,6 +27,7 @@ from google.protobuf.message import Message
 from propylon.ir import model as ir
 
 FILTER_PREFIX = "envoy.filters.http.compressor"
+ACCEPT_ENCODING = "accept-encoding"
 _LIBRARIES: dict[str, tuple[str, type[Message]]] = {
     "Brotli": ("envoy.compression.brotli.compressor", Brotli),
     "Gzip": ("envoy.compression.gzip.compressor", Gzip),
@@ -43,28 +45,35 @@ def filter_name(compression: ir.Compression) -> str:
     return f"{FILTER_PREFIX}.{compression.type.lower()}"
 
 
-def http_filters(compressors: tuple[ir.Compression, ...]) -> list[HttpFilter]:
-    """The (disabled) compressor filters of a connection manager, in name order."""
+def uses(route: ir.Route) -> tuple[ir.Compression, ...] | None:
+    return route.compression or None
+
+
+def chain(used: frozenset[tuple[ir.Compression, ...]]) -> list[HttpFilter]:
+    """The (disabled) compressor filters for the compressions routes use, in name order."""
+    lists = sorted(used, key=lambda found: [c.type for c in found])
+    first = lists[0][0].type
+    lengths: dict[str, int | None] = {}
+    for compression in (c for found in lists for c in found):
+        known = lengths.get(compression.type, compression.min_content_length)
+        length = compression.min_content_length
+        lengths[compression.type] = None if known is None or length is None \
+            else min(known, length)
     out = []
-    for i, compression in enumerate(compressors):
-        library, message = _LIBRARIES[compression.type]
+    for kind, length in lengths.items():
+        library, message = _LIBRARIES[kind]
         config = pb.Compressor(
             compressor_library=TypedExtensionConfig(name=library, typed_config=_pack(message())),
-            choose_first=i == 0)
-        if compression.min_content_length is not None:
-            config.response_direction_config.common_config.min_content_length.value = \
-                compression.min_content_length
-        out.append(HttpFilter(name=filter_name(compression), typed_config=_pack(config),
+            choose_first=kind == first)
+        if length is not None:
+            config.response_direction_config.common_config.min_content_length.value = length
+        out.append(HttpFilter(name=f"{FILTER_PREFIX}.{kind.lower()}", typed_config=_pack(config),
                               disabled=True))
     return sorted(out, key=lambda f: f.name)
 
 
-def enable(route: ir.Route, out: rc.Route) -> None:
-    """Turn on `route`'s compressors on its Envoy route `out`, which then drops
-    Accept-Encoding."""
-    for compression in route.compression:
-        out.typed_per_filter_config[filter_name(compression)].CopyFrom(_pack(
-            pb.CompressorPerRoute(overrides=pb.CompressorOverrides(
-                response_direction_config=pb.ResponseDirectionOverrides()))))
-    if route.compression and "accept-encoding" not in out.request_headers_to_remove:
-        out.request_headers_to_remove.append("accept-encoding")
+def per_route(used: tuple[ir.Compression, ...]) -> dict[str, Any]:
+    """What turns a route's compressors on."""
+    enabled = _pack(pb.CompressorPerRoute(overrides=pb.CompressorOverrides(
+        response_direction_config=pb.ResponseDirectionOverrides())))
+    return {filter_name(c): enabled for c in used}

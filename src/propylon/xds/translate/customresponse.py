@@ -1,9 +1,8 @@
 """IR response overrides -> Envoy's custom response filter.
 
-A connection manager whose listener has a route overriding responses carries one
-`envoy.filters.http.custom_response` filter (after the late header edits, before the
-compressors and the router), disabled by default; such a route enables it with its own
-`CustomResponse` in `typed_per_filter_config`. Its matcher lists the route's overrides in
+A connection manager whose table has a route overriding responses carries one
+`envoy.filters.http.custom_response` filter (registered in `httpfilters`), disabled by
+default; such a route enables it with its own `CustomResponse` in `typed_per_filter_config`. Its matcher lists the route's overrides in
 order, the first match winning: status codes as exact values of the response code (a range
 is each of its codes, any of them), response headers by name (all of them). A replaced
 answer is a `LocalResponsePolicy` (status, a body format with its Content-Type, headers
@@ -46,22 +45,24 @@ def _pack(message: Message) -> Any:
     return packed
 
 
-def http_filter() -> HttpFilter:
-    return HttpFilter(name=CUSTOM_RESPONSE_FILTER, typed_config=_pack(CustomResponse()),
-                      disabled=True)
+def uses(route: ir.Route) -> tuple[ir.ResponseOverride, ...] | None:
+    return route.response_overrides or None
 
 
-def enable(route: ir.Route, out: rc.Route) -> None:
-    """Turn on `route`'s overrides on its Envoy route `out`."""
-    if not route.response_overrides:
-        return
+def chain(_used: frozenset[tuple[ir.ResponseOverride, ...]]) -> list[HttpFilter]:
+    return [HttpFilter(name=CUSTOM_RESPONSE_FILTER, typed_config=_pack(CustomResponse()),
+                       disabled=True)]
+
+
+def per_route(overrides: tuple[ir.ResponseOverride, ...]) -> dict[str, Any]:
+    """A route's overrides, in order, as the filter's per-route config."""
     matchers = [m.Matcher.MatcherList.FieldMatcher(
         predicate=_predicate(o), on_match=m.Matcher.OnMatch(action=TypedExtensionConfig(
             name=f"override-{i}", typed_config=_action(o))))
-        for i, o in enumerate(route.response_overrides)]
+        for i, o in enumerate(overrides)]
     config = CustomResponse(custom_response_matcher=m.Matcher(
         matcher_list=m.Matcher.MatcherList(matchers=matchers)))
-    out.typed_per_filter_config[CUSTOM_RESPONSE_FILTER].CopyFrom(_pack(config))
+    return {CUSTOM_RESPONSE_FILTER: _pack(config)}
 
 
 def _predicate(override: ir.ResponseOverride) -> Message:

@@ -14,15 +14,18 @@ A listener without any chain is left out: it has nothing to present to a client.
 The connection manager carries the settings measured in the project's Envoy facts:
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
-stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), the JWT and RBAC filters when its routes use them
-(`authn`), a ClientTrafficPolicy's settings (`clientsettings`: client address, early and late
-header edits, protocol, path, TLS and keepalive settings), the custom response and compressor
-filters its routes use (`customresponse`, `compression`), in Envoy Gateway's order
-(`filterorder`), and a router that adds no `x-envoy-*` headers.
+stream idle and request header timeouts, WebSocket upgrades, the HTTP filters the routes of its
+table use (`httpfilters`, with the API key, basic auth, JWT and RBAC filters the listener is
+marked with, `credentialauth` and `authn`, and a ClientTrafficPolicy's late response header
+edits, all in Envoy Gateway's order: none when no policy reaches them), a ClientTrafficPolicy's
+settings (`clientsettings`: client address, early header edits, protocol, path, TLS and
+keepalive settings), and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from envoy.config.core.v3.address_pb2 import Address, SocketAddress
 from envoy.config.core.v3.base_pb2 import TransportSocket
@@ -45,15 +48,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import (
-    authn,
-    clientsettings,
-    compression,
-    cors,
-    customresponse,
-    fault,
-    filterorder,
-)
+from propylon.xds.translate import authn, clientsettings, credentialauth, httpfilters
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -78,12 +73,13 @@ def _pack(message: Message) -> Any:
 
 def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
+                       uses: httpfilters.Uses = httpfilters.NO_USES,
                        filters: list[hcm_pb.HttpFilter] | None = None,
                        client: ir.ClientSettings | None = None) -> HCM:
-    """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
+    """The HTTP connection manager for one filter chain, routes from RDS `route_config`, with
+    the HTTP filters its routes `uses` and `filters` (`authn.http_filters`) before the router;
     `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients, `client` (also
-    a ClientTrafficPolicy's) sets how client addresses and headers are read; `filters` go
-    before the router (`http_filters`)."""
+    a ClientTrafficPolicy's) sets how client addresses and headers are read."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -95,9 +91,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         request_headers_timeout=REQUEST_HEADERS_TIMEOUT,
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
         http_filters=[
-            hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
-            hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
-            *(filters or ()),
+            *httpfilters.chain(uses, filters or ()),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
@@ -118,20 +112,14 @@ def connection_manager(stat_prefix: str, route_config: str | None,
     return out
 
 
-def http_filters(li: ir.Listener) -> list[hcm_pb.HttpFilter]:
-    """The filters between CORS and fault and the router that the routes of `li` use (each
-    enabled per route), and its late response header edits, in Envoy Gateway's order."""
+def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener,
+                uses: Mapping[str, httpfilters.Uses]) -> lc.Filter:
     late = clientsettings.late_filter(li.client)
-    return filterorder.ordered([
-        *authn.http_filters(li),
-        *([late] if late is not None else []),
-        *([customresponse.http_filter()] if "custom_response" in li.route_filters else []),
-        *compression.http_filters(li.compressors)])
-
-
-def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
     manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
-                                 http_filters(li), li.client)
+                                 uses.get(route_config or "", httpfilters.NO_USES),
+                                 [*credentialauth.filters(li.auth_filters),
+                                  *authn.http_filters(li), *([late] if late is not None else [])],
+                                 li.client)
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
 
@@ -160,11 +148,12 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
 
 
-def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener) -> lc.FilterChain:
+def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener,
+               uses: Mapping[str, httpfilters.Uses]) -> lc.FilterChain:
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
-        filters=[_hcm_filter(chain.name, chain.route_config, li)],
+        filters=[_hcm_filter(chain.name, chain.route_config, li, uses)],
         transport_socket=_tls_socket(chain.secrets, client=chain.client_validation,
                                      settings=li.client.tls if li.client else None),
     )
@@ -195,8 +184,10 @@ def _tcp_chain(chain: ir.TCPFilterChain) -> lc.FilterChain:
     return out
 
 
-def listener(li: ir.Listener) -> Listener | None:
-    """The Envoy listener of one IR listener, or None when it has nothing to serve."""
+def listener(li: ir.Listener,
+             uses: Mapping[str, httpfilters.Uses] = MappingProxyType({})) -> Listener | None:
+    """The Envoy listener of one IR listener, or None when it has nothing to serve; `uses`
+    holds what the routes of each route table (by name) ask of the HTTP filters."""
     out = Listener(
         name=li.name,
         address=Address(socket_address=SocketAddress(address=li.bind_address,
@@ -207,12 +198,12 @@ def listener(li: ir.Listener) -> Listener | None:
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config,
-                                                                     li)]))
+                                                                     li, uses)]))
         return out
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
-    out.filter_chains.extend(_tls_chain(chain, li) for chain in li.tls_chains)
+    out.filter_chains.extend(_tls_chain(chain, li, uses) for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return out

@@ -42,7 +42,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import authn, compression, cors, customresponse, fault
+from propylon.xds.translate import authn, compression, credentialauth, httpfilters
 from propylon.xds.translate.clusters import ads_source, duration_ms
 from propylon.xds.translate.headers import header_options
 
@@ -296,17 +296,17 @@ def route(route: ir.Route) -> rc.Route:
     if route.response_headers is not None:
         out.response_headers_to_add.extend(header_options(route.response_headers))
         out.response_headers_to_remove.extend(route.response_headers.remove)
-    if route.cors is not None:
-        out.typed_per_filter_config[cors.CORS_FILTER].CopyFrom(cors.policy(route.cors))
-    if route.fault is not None:
-        out.typed_per_filter_config[fault.FAULT_FILTER].CopyFrom(fault.policy(route.fault))
-    compression.enable(route, out)
-    customresponse.enable(route, out)
+    for name, config in httpfilters.per_route(route).items():
+        out.typed_per_filter_config[name].CopyFrom(config)
+    if route.compression and "accept-encoding" not in out.request_headers_to_remove:
+        out.request_headers_to_remove.append(compression.ACCEPT_ENCODING)
     if route.jwt is not None:
         out.typed_per_filter_config[authn.JWT_FILTER].CopyFrom(authn.jwt_per_route(route.jwt))
     if route.authorization is not None:
         out.typed_per_filter_config[authn.RBAC_FILTER].CopyFrom(
             authn.rbac_per_route(route.authorization))
+    for name, config in credentialauth.per_route(route).items():
+        out.typed_per_filter_config[name].CopyFrom(config)
     return out
 
 
