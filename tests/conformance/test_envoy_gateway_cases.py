@@ -1,6 +1,6 @@
 """Envoy Gateway's cases through the runner: the pure parts (metric queries and conditions,
-policy status entries, the suite a case folder is) and a real run of Retry and BTPTimeout
-through standalone Propylon, real Envoy and echo processes."""
+policy status entries, the suite a case folder is) and real runs of cases through standalone
+Propylon, real Envoy and echo processes."""
 
 from __future__ import annotations
 
@@ -122,6 +122,18 @@ def test_basic_auth_and_api_key_auth_cases_pass(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_http_ext_auth_case_passes(tmp_path: Path) -> None:
+    """SecurityPolicy extAuth against Envoy Gateway's ext-auth service, which the runner starts
+    as the echo backend's ext-auth mode and waits for (the case's `kind: Pods` entry)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "propylon.cli.main", "conformance",
+         "--cases", str(shared("envoy-gateway", "cases")), "--run", "HTTPExtAuth",
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "1 passed, 0 failed"
 
 
 def test_client_traffic_compression_and_response_cases_pass(tmp_path: Path) -> None:

@@ -306,10 +306,11 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
     cluster copy), compression and a response override with the ConfigMap "ca"'s body for a
-    BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1), basic auth and API keys from
-    the Secrets "users" and "keys" (2; "users" of the other namespace when `more`), or JWT
-    (JWKS from Service svc0 and from ConfigMap "ca") and authorization; client IP detection
-    and early headers for a ClientTrafficPolicy; `more` merges it."""
+    BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with extAuth from Service svc1
+    when `more`), basic auth and API keys from the Secrets "users" and "keys" (2; "users" of
+    the other namespace when `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca")
+    and authorization; client IP detection and early headers for a ClientTrafficPolicy; `more`
+    merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -328,6 +329,9 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
                                                                  "value": str(value)}]}}
     elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
+        if more:  # the auth service's cluster follows svc1's edits and endpoints
+            spec["extAuth"] = {"http": {"backendRef": {"name": "svc1", "port": 80},
+                                        "path": f"/auth{value}"}}
     elif value == 2:
         spec["basicAuth"] = {"users": {"name": "users", **({"namespace": _other(ns)}
                                                            if more else {})},

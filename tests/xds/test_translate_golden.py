@@ -237,9 +237,41 @@ def http_credentials() -> ir.GatewayIR:
     )
 
 
+def ext_auth() -> ir.GatewayIR:
+    """Ext auth: an HTTP service (path prefix, headers both ways, failOpen, body, recompute,
+    timeout) and a gRPC one on two routes of one HTTP port, each filter disabled in the
+    connection manager and enabled on its route only; a third route is not authorised."""
+    http = ir.ExtAuth("securitypolicy/default/web", "extauth/default/auth/8080",
+                      "auth.default:8080", path_prefix="/auth",
+                      headers_to_backend=("x-current-user",), headers_to_ext_auth=("x-tenant",),
+                      fail_open=True, body_max_bytes=4096, recompute_route=True,
+                      timeout_ms=2000)
+    grpc = ir.ExtAuth("securitypolicy/default/api", "extauth/default/grpc-auth/9002/grpc",
+                      "grpc-auth.default:9002", grpc=True, status_on_error=503,
+                      context_extensions=(("tier", "gold"),))
+    routes = (
+        ir.Route("web", ir.RouteMatch(ir.PathMatch("PathPrefix", "/web")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),), ext_auth=http),
+        ir.Route("api", ir.RouteMatch(ir.PathMatch("PathPrefix", "/api")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),), ext_auth=grpc),
+        ir.Route("public", ir.RouteMatch(), backends=(ir.WeightedBackend("default/a/80", 1),)),
+    )
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
+                               ext_auths=(grpc, http)),),
+        route_configs=(ir.RouteConfig("http-80", (ir.VirtualHost("any", ("*",), routes),)),),
+        clusters=(_backend("a", 9001),
+                  ir.Cluster("extauth/default/auth/8080", (ir.Endpoint("127.0.0.1", 9100),)),
+                  ir.Cluster("extauth/default/grpc-auth/9002/grpc",
+                             (ir.Endpoint("127.0.0.1", 9101),), "h2c")),
+        secrets=(),
+    )
+
+
 CASES = {"client_settings": client_settings, "http_basic": http_basic,
          "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
-         "http_auth": http_auth, "http_credentials": http_credentials}
+         "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

@@ -13,9 +13,9 @@ and every value it cannot use: a policy with problems is not applied (see
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`, `jwt` with local JWKS and `authorization`
 (`egauth`), `basicAuth` and `apiKeyAuth` (the Secrets they name as `SecretRef`s;
-`translate.policies.credentials` reads them); `client_traffic(spec)` those of a
-ClientTrafficPolicy: `timeout.http`, `clientIPDetection`, `headers`, `http1`, `http2`,
-`path`, `tcpKeepalive` and `tls` (`clienttraffic`).
+`translate.policies.credentials` reads them), `extAuth` (`api.extauth`); `client_traffic(spec)`
+those of a ClientTrafficPolicy: `timeout.http`, `clientIPDetection`, `headers`, `http1`,
+`http2`, `path`, `tcpKeepalive` and `tls` (`clienttraffic`).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from propylon.api.clienttraffic import (
 )
 from propylon.api.compression import Compressor, compressors
 from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
+from propylon.api.extauth import ExtAuthSettings, ext_auth
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.meta import ObjectMeta
@@ -76,6 +77,12 @@ SUPPORTED: dict[str, Tree] = {
         **_TARGETING, "mergeType": True,
         "cors": {"allowOrigins": True, "allowMethods": True, "allowHeaders": True,
                  "exposeHeaders": True, "maxAge": True, "allowCredentials": True},
+        "extAuth": {"http": {"backendRef": True, "backendRefs": True, "path": True,
+                             "pathOverride": True, "headersToBackend": True},
+                    "grpc": {"backendRef": True, "backendRefs": True},
+                    "headersToExtAuth": True, "failOpen": True, "bodyToExtAuth": True,
+                    "recomputeRoute": True, "timeout": True, "statusOnError": True,
+                    "contextExtensions": True},
         "jwt": {"optional": True,
                 "providers": {"name": True, "issuer": True, "audiences": True,
                               "claimToHeaders": True, "recomputeRoute": True,
@@ -385,6 +392,7 @@ class Security:
     authorization: AuthzSettings | None = None
     basic_auth: BasicAuthSettings | None = None
     api_key_auth: ApiKeyAuthSettings | None = None
+    ext_auth: ExtAuthSettings | None = None
 
 
 def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, list[str]]:
@@ -401,9 +409,13 @@ def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, li
         errors.extend(found)
     basic = _basic_auth(spec, namespace, errors)
     api_key = _api_key_auth(spec, namespace, errors)
+    found_ext_auth: ExtAuthSettings | None = None
+    if isinstance(spec.get("extAuth"), Mapping):
+        found_ext_auth, found = ext_auth(spec["extAuth"])
+        errors.extend(found)
     raw = spec.get("cors")
     if not isinstance(raw, Mapping):
-        return Security(None, jwt_settings, authz, basic, api_key), errors
+        return Security(None, jwt_settings, authz, basic, api_key, found_ext_auth), errors
 
     def strings(key: str) -> tuple[str, ...]:
         return tuple(str(v) for v in raw.get(key) or ())
@@ -416,7 +428,8 @@ def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, li
     return Security(CorsSettings(
         strings("allowOrigins"), strings("allowMethods"), strings("allowHeaders"),
         strings("exposeHeaders"), None if max_age is None else duration_ms(max_age) // 1000,
-        bool(raw.get("allowCredentials"))), jwt_settings, authz, basic, api_key), errors
+        bool(raw.get("allowCredentials"))), jwt_settings, authz, basic, api_key,
+        found_ext_auth), errors
 
 
 def _secret_ref(raw: Any, field: str, namespace: str, errors: list[str]) -> SecretRef | None:

@@ -52,6 +52,7 @@ from propylon.manifests import ObjectRef, object_ref
 GATEWAY_CLASS = "gateway-conformance"
 BASE = "base/manifests.yaml"
 NAMESPACES_READY_TIMEOUT_S = 300.0
+PODS_READY_TIMEOUT_S, PODS_POLL_S = 300.0, 2.0  # Envoy Gateway's WaitForPods
 MIRROR_QUERY = "gateway-api-conformance-request-id"
 FRESH_UUID = re.compile(r"<fresh uuid[^>]*>")
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
@@ -195,8 +196,8 @@ class Harness:
 
     async def expect_status(self, entry: Mapping[str, Any]) -> None:
         if entry.get("kind") == "Pods":
-            raise CaseSkipped("kind: Pods entries (Envoy Gateway's WaitForPods) are not "
-                              "checked by the runner yet")
+            await self.pods_ready(entry)
+            return
         unsupported = [k for k in ("statusAddresses",) if k in entry]
         if unsupported:
             raise CaseSkipped(f"status field {unsupported[0]} is free text the runner cannot check")
@@ -206,6 +207,24 @@ class Harness:
                                    status.timeout_s(entry) * self.timeout_scale)
         if reason:
             raise CaseFailed(reason)
+
+    async def pods_ready(self, entry: Mapping[str, Any]) -> None:
+        """Envoy Gateway's WaitForPods: some backend process has the labels, every such one
+        runs (a pod is started only once it accepts connections: `Backends.sync`)."""
+        namespace, selector = str(entry.get("namespace")), dict(entry.get("selector") or {})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PODS_READY_TIMEOUT_S * self.timeout_scale
+        while True:
+            pods = [p for p in self.backends.pods(namespace)
+                    if all(p.labels.get(k) == v for k, v in selector.items())]
+            if pods and all(p.process is not None and p.process.returncode is None
+                            for p in pods):
+                return
+            if loop.time() >= deadline:
+                raise CaseFailed(f"Pods {namespace} {selector}: none running" if not pods else
+                                 f"Pods {namespace} {selector}: "
+                                 f"{', '.join(p.name for p in pods)} not all running")
+            await asyncio.sleep(PODS_POLL_S)
 
     async def namespaces_ready(self, namespaces: list[str]) -> None:
         loop = asyncio.get_running_loop()

@@ -270,6 +270,31 @@ class AuthFilters:
 
 
 @dataclass(frozen=True)
+class ExtAuth:
+    """An external authorisation service asked about each request of the routes that name it
+    (a SecurityPolicy's `extAuth`): one Envoy `ext_authz` filter per `name`, over gRPC
+    (`envoy.service.auth.v3.Authorization`) or HTTP (the request's method and headers sent to
+    `path_prefix` + its path, or to `path_override`) to `cluster`. A 2xx (gRPC OK) lets the
+    request through with the `headers_to_backend` of the answer; anything else is the answer.
+    `fail_open` lets requests through when the service cannot be reached."""
+
+    name: str  # e.g. "securitypolicy/ns/name"
+    cluster: str
+    authority: str  # Host of the auth request
+    grpc: bool = False
+    path_prefix: str = ""
+    path_override: str | None = None
+    headers_to_backend: tuple[str, ...] = ()
+    headers_to_ext_auth: tuple[str, ...] = ()
+    fail_open: bool = False
+    body_max_bytes: int | None = None
+    recompute_route: bool = False
+    timeout_ms: int = 10_000
+    status_on_error: int | None = None  # the answer when the service fails (None: 403)
+    context_extensions: tuple[tuple[str, str], ...] = ()  # (name, value), to gRPC services
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     """An answer the proxy gives itself: `body` as written, or `body_format`, an Envoy
     substitution format (`%REQ(:METHOD)%` is the request's method) with its `content_type`
@@ -326,6 +351,7 @@ class Route:
     authorization: Authorization | None = None
     basic_auth: BasicAuth | None = None
     api_key_auth: ApiKeyAuth | None = None
+    ext_auth: ExtAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -524,6 +550,7 @@ class Listener:
     client_timeouts: ClientTimeouts | None = None
     client: ClientSettings | None = None
     auth_filters: AuthFilters | None = None  # None: no route of its tables needs any
+    ext_auths: tuple[ExtAuth, ...] = ()  # what its routes ask (each route enables its own)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ H2C = "kubernetes.io/h2c"
 WEBSOCKET = "kubernetes.io/ws"
 _PROTOCOLS: dict[str | None, Literal["h2c", "websocket"]] = {H2C: "h2c", WEBSOCKET: "websocket"}
 T = TypeVar("T")
+# the group of a referring kind that is not a Gateway API route (ReferenceGrants name it)
+_FROM_GROUPS = {"SecurityPolicy": "gateway.envoyproxy.io"}
 
 
 @dataclass(frozen=True)
@@ -154,9 +156,11 @@ class Backends:
         if group != "" or kind != "Service":
             return Refused(c.INVALID_KIND, f'backendRef "{name}" has kind "{kind}" in group '
                            f'"{group}"; only core Services are supported: set group "" and kind Service')
-        if not self._grants.allows(GROUP, route_kind, route_namespace, "", "Service", ns, name):
+        if not self._grants.allows(_FROM_GROUPS.get(route_kind, GROUP), route_kind,
+                                   route_namespace, "", "Service", ns, name):
             return Refused(c.REF_NOT_PERMITTED, f'backendRef to Service "{ns}/{name}" is in another '
-                           f'namespace and no ReferenceGrant in "{ns}" allows it from {route_kind}s '
+                           f'namespace and no ReferenceGrant in "{ns}" allows it from '
+                           f'{route_kind.removesuffix("y")}{"ies" if route_kind.endswith("y") else "s"} '
                            f'in "{route_namespace}": create one')
         service = self._services.get((ns, name))
         if service is None:

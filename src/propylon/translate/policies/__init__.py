@@ -18,6 +18,8 @@ it is Accepted False saying so, with no effect):
   listener marked with the filters its routes need); `basicAuth` and `apiKeyAuth`
   (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
   `Inputs.grants`).
+- SecurityPolicy `extAuth` (`extauth`: its backend resolved with `Inputs.backends`, the
+  service's cluster added to the Gateways whose routes use it).
 - ClientTrafficPolicy `timeout.http`, `clientIPDetection`, `headers`, `http1`, `http2`,
   `path`, `tcpKeepalive` and `tls` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
@@ -49,6 +51,7 @@ from propylon.ir.model import (
     RouteConfig,
     VirtualHost,
 )
+from propylon.translate.backends import Backends, Endpoints
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
 from propylon.translate.policies import (
@@ -56,6 +59,7 @@ from propylon.translate.policies import (
     bodies,
     client,
     credentials,
+    extauth,
     regexchecks,
     security,
     traffic,
@@ -94,6 +98,8 @@ class Inputs:
     services: authn.Services | None = None  # Service ports, for remote JWKS
     secrets: Mapping[Key, Secret] = field(default_factory=dict)  # credentials' Secrets
     grants: Grants = field(default_factory=lambda: Grants(()))
+    backends: Backends | None = None  # what extAuth backendRefs resolve to
+    endpoints: Endpoints | None = None
 
 
 class _Routes:
@@ -139,6 +145,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
     decode = authn.resolving(decode, inputs.config_maps, inputs.services)
     statuses: list[StatusUpdate] = []
     by_kind: dict[str, Attachments] = {}
+    ext_clusters: dict[str, Cluster] = {}
     for kind in POLICY_KINDS:
         objects = inputs.policies.get(kind, ())
         if not objects:
@@ -152,6 +159,10 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             decoded = (bodies.resolved(p, inputs.config_maps) for p in decoded)
         if kind == SECURITY_POLICY:
             decoded = (credentials.resolve(p, inputs.secrets, inputs.grants, store)
+                       for p in decoded)
+        if kind == SECURITY_POLICY and inputs.backends is not None \
+                and inputs.endpoints is not None:
+            decoded = (extauth.checked(p, inputs.backends, inputs.endpoints, ext_clusters)
                        for p in decoded)
         found = attach(kind, decoded, states, routes, controller_name, now, previous)
         by_kind[kind] = found
@@ -172,6 +183,8 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             ir = authn.with_filters(ir, store, inputs.services)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
+        if ext_clusters:
+            ir = extauth.finish(ir, ext_clusters, store)
         out[key] = ir
     return out, statuses
 
