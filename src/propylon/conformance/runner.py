@@ -23,7 +23,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from propylon.api.formats import duration_ms
 from propylon.api.kinds import by_kind
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.conformance import (
+    clients,
     distribution,
     grpcclient,
     manifests,
@@ -325,8 +326,9 @@ class Harness:
             return
         if expect.get("connectionRejected"):
             raise CaseSkipped("connectionRejected is implemented for TLS requests only")
-        if request.get("client", "plain") != "plain" or request.get("check", "statusOnly") \
-                not in ("statusOnly", "response"):
+        if request.get("client", "plain") not in ("plain", "compression") \
+                or request.get("check", "statusOnly") not in ("statusOnly", "customResponse",
+                                                              "response"):
             raise CaseSkipped(f"request client {request.get('client')!r} / check "
                               f"{request.get('check')!r} not implemented by the runner yet")
         if expect.get("backendPeerCert"):
@@ -345,6 +347,10 @@ class Harness:
                     f"status {outcome.response.status}, expected a transport error"
             if outcome.error:
                 return outcome.error
+            if request.get("check") == "customResponse":
+                return clients.custom_response(expect, outcome.response)
+            if request.get("client") == "compression":
+                outcome = replace(outcome, response=clients.decompressed(outcome.response))
             return compare(fresh, {**expect, "path": fresh["path"]} if "path" in expect and
                            fresh["path"] != request.get("path") else expect,
                            outcome.response, requests.scheme(request))
