@@ -1,7 +1,7 @@
 """Kinds whose CRDs a cluster may lack (Envoy Gateway's): watched only while they are served.
 
-In Kubernetes mode Envoy Gateway's kinds (SecurityPolicy, BackendTrafficPolicy,
-ClientTrafficPolicy, EnvoyExtensionPolicy, EnvoyProxy) exist only once their CRDs are installed
+In Kubernetes mode the Envoy Gateway kinds the controller watches (its policies, EnvoyProxy,
+HTTPRouteFilter) exist only once their CRDs are installed
 (`make envoy-gateway-crds`, or Envoy Gateway's own CRD chart). Their informers count a kind the
 server does not serve as empty and list it again every 30 s (`Informer.served`), so policies
 are picked up once the CRDs arrive, with no restart. Those informers do not log their absence

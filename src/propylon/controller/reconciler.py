@@ -2,7 +2,7 @@
 
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
-BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy and EnvoyProxy, and Namespace, Service,
+BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy, EnvoyProxy and HTTPRouteFilter, and Namespace, Service,
 EndpointSlice, Secret and ConfigMap; Envoy Gateway's only while their CRDs are served:
 `optionalcrds`), the `StatusWriter`, and the reconcile loop. Secrets are watched
 by two informers with field selectors, `type=kubernetes.io/tls` and `type=Opaque`: every Secret
@@ -79,6 +79,7 @@ from propylon.api.kinds import (
     KindInfo,
     by_kind,
 )
+from propylon.api.routefilter import KIND as ROUTE_FILTER_KIND
 from propylon.client import KubeClient
 from propylon.controller.optionalcrds import OptionalKinds
 from propylon.controller.status import StatusWriter
@@ -101,7 +102,8 @@ log = logging.getLogger(__name__)
 CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
-    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in (*POLICY_KINDS, ENVOY_PROXY))
+    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP)
+            for k in (*POLICY_KINDS, ENVOY_PROXY, ROUTE_FILTER_KIND))
     + tuple(by_kind(k) for k in CORE_KINDS))
 # Envoy Gateway's: CRDs a cluster may lack (`optionalcrds`)
 ENVOY_GATEWAY_KINDS = tuple(k.kind for k in WATCHED_KINDS if k.group == ENVOY_GATEWAY_GROUP)
