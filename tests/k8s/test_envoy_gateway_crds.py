@@ -102,11 +102,8 @@ def write_as_envoy_gateway(cluster: Cluster, kind: str, name: str,
         obj = cluster.get(kind, name)
         status = obj.setdefault("status", {})
         status["ancestors"] = [*(a for a in status.get("ancestors") or () if keep(a)), theirs]
-        done = subprocess.run(
-            [str(BIN / "kubectl"), "--kubeconfig", str(cluster.kubeconfig), "replace",
-             "--subresource=status", "-f", "-"], input=json.dumps(obj), text=True,
-            capture_output=True, timeout=60)
-        return done.returncode == 0
+        cluster.kubectl("replace", "--subresource=status", "-f", "-", stdin=json.dumps(obj))
+        return True  # a 409 raises: wait_for tries again
 
     wait_for(f"Envoy Gateway's entry written on {kind} {name}", attempt)
     return theirs
