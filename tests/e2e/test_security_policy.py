@@ -7,7 +7,9 @@ made for the test:
   token itself still forwarded; a route of the same Gateway without the policy is untouched;
 - `jwt` with the JWKS fetched from a Service (a file server the test runs), `optional`: no
   token passes, a valid token passes, a bad one gets 401;
-- `authorization`: the first rule matching decides (header values, methods), else the default.
+- `authorization`: the first rule matching decides (header values, methods), else the default;
+  a rule on the verified token's scopes (space-separated `scope`) and claims (nested, and a
+  list holding a value) allows only tokens carrying all of them.
 """
 
 from __future__ import annotations
@@ -162,3 +164,31 @@ def test_authorization_reaches_envoy(stack: tuple[Standalone, str, int]) -> None
     assert _request(address, "authz.example", "POST", {"x-user-id": "john"})[0] == 403
     assert _request(address, "authz.example", headers={"x-user-id": "mallory"})[0] == 403
     assert _request(address, "open.example")[0] == 200
+
+
+def test_jwt_claims_authorize(stack: tuple[Standalone, str, int],  # noqa: F811
+                              keys: tuple[rsa.RSAPrivateKey, int]) -> None:
+    sa, address, echo_port = stack
+    key, _ = keys
+    _apply(sa, *_backend(echo_port), *_gateway("claims"),
+           _policy("claims", "claims", {
+               "jwt": {"providers": [{"name": "idp",
+                                      "localJWKS": {"type": "Inline", "inline": _jwks(key)}}]},
+               "authorization": {"defaultAction": "Deny", "rules": [{
+                   "action": "Allow", "principal": {"jwt": {
+                       "provider": "idp", "scopes": ["read", "write"],
+                       "claims": [{"name": "user.team", "values": ["ops", "sre"]},
+                                  {"name": "roles", "valueType": "StringArray",
+                                   "values": ["admin"]}]}}}]}}))
+
+    def status(claims: dict[str, Any]) -> int:
+        return _request(address, "claims.example",
+                        headers={"Authorization": f"Bearer {_token(key, claims)}"})[0]
+
+    allowed = {"sub": "1", "scope": "write read other", "user": {"team": "sre"},
+               "roles": ["viewer", "admin"]}
+    wait_for("a token with the scopes and claims to be allowed", lambda: status(allowed) == 200)
+    assert status({**allowed, "scope": "read"}) == 403  # a scope missing
+    assert status({**allowed, "user": {"team": "dev"}}) == 403  # a claim of another value
+    assert status({**allowed, "roles": ["viewer"]}) == 403  # the list without the value
+    assert _request(address, "claims.example")[0] == 401  # no token: the JWT filter answers

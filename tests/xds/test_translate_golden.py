@@ -149,18 +149,23 @@ def tls_mixed() -> ir.GatewayIR:
 
 def http_auth() -> ir.GatewayIR:
     """SecurityPolicy jwt and authorization: a route needing a token of a local or a remote
-    JWKS (optional), a route authorized by rules (first match wins), a route with neither;
+    JWKS (optional; fetched again 3s after a failure), a route authorized by rules (first
+    match wins; one on the token's scopes and claims), a route with neither;
     the HTTP listener carries the JWT and RBAC filters, the HTTPS one (no such route) not."""
     local = ir.JwtProvider("default/p/local", '{"keys": []}', "https://issuer.example",
                            ("api",), (("name", "x-name"),), True, (("x-token", "Token "),),
                            ("session",), ("token",))
     remote = ir.JwtProvider("default/p/remote", "", remote_uri="http://keys.auth/jwks.json",
-                            remote_cluster="default/a/80", cache_duration_ms=600_000)
+                            remote_cluster="default/a/80", cache_duration_ms=600_000,
+                            failed_refetch_ms=3000)
     jwt = ir.Jwt((local, remote), optional=True)
     authz = ir.Authorization((
         ir.AuthzRule(False, client_cidrs=("192.168.1.0/24",)),
         ir.AuthzRule(True, client_cidrs=("192.168.1.0/24", "10.0.0.0/8"),
                      headers=(("x-user", ("a", "b")), ("x-team", ("t",))), methods=("GET",)),
+        ir.AuthzRule(True, jwt=ir.JwtPrincipal("default/p/local", (
+            ir.JwtClaimMatch(("user", "team"), ("ops", "sre")),
+            ir.JwtClaimMatch(("roles",), ("admin",), string_array=True)), ("read", "write"))),
     ), default_allow=True)
     routes = (
         ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/jwt")),

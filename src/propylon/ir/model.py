@@ -188,7 +188,8 @@ class JwtProvider:
     (`claim_to_headers`, (claim, header)), and with `recompute_route` the route is chosen
     again afterwards. Tokens are looked for in the headers, cookies and query parameters
     given, else in `Authorization: Bearer`. Without `jwks`, the keys are fetched from
-    `remote_uri` through the cluster `remote_cluster`, and kept `cache_duration_ms`."""
+    `remote_uri` through the cluster `remote_cluster`, and kept `cache_duration_ms`; a failed
+    fetch is tried again after `failed_refetch_ms` (None: Envoy's default, 1s)."""
 
     name: str
     jwks: str = field(repr=False)
@@ -202,6 +203,7 @@ class JwtProvider:
     remote_uri: str | None = None
     remote_cluster: str | None = None
     cache_duration_ms: int | None = None
+    failed_refetch_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -219,14 +221,36 @@ class Jwt:
 
 
 @dataclass(frozen=True)
+class JwtClaimMatch:
+    """The verified token's claim at `path` (nested keys) is one of `values`; with
+    `string_array`, it is a list holding one of them."""
+
+    path: tuple[str, ...]
+    values: tuple[str, ...]
+    string_array: bool = False
+
+
+@dataclass(frozen=True)
+class JwtPrincipal:
+    """The request carries a token verified by the provider named `provider` (a JwtProvider's
+    name) with every claim of `claims` and every scope of `scopes` (in its `scope` or `scp`)."""
+
+    provider: str
+    claims: tuple[JwtClaimMatch, ...] = ()
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AuthzRule:
     """Matches a request when every part given matches: the client address is in one of
-    `client_cidrs`, each header has one of its values, the method is one of `methods`."""
+    `client_cidrs`, each header has one of its values, the token matches `jwt`, the method is
+    one of `methods`."""
 
     allow: bool
     client_cidrs: tuple[str, ...] = ()
     headers: tuple[tuple[str, tuple[str, ...]], ...] = ()
     methods: tuple[str, ...] = ()
+    jwt: JwtPrincipal | None = None
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ does a remote JWKS whose Service port cannot be resolved (`services`, from the t
 `governed(route, policy, parent, found)` returns the route entry with `found.jwt` as its JWT
 requirement (each provider named `<policy namespace>/<policy name>/<provider>`, with the
 parent's name too when the policy is merged over one, so two policies never share a name) and
-`found.authorization` as its rules. `with_filters(ir, store)` marks each listener with what
-its routes need in the HTTP filter chain (the JWT requirements, whether any route has rules;
-the basic auth and API key filters of `credentialauth` too),
-so a chain carries the JWT and RBAC filters only when some route of its tables uses them (last
+`found.authorization` as its rules (a rule's JWT principal names its provider the same way:
+the claims are read from the payload that provider's verification left).
+`with_filters(ir, store)` marks each listener with what its routes need in the HTTP filter
+chain (the JWT requirements, whether any route has rules; the basic auth and API key filters
+of `credentialauth` too), so a chain carries the JWT and RBAC filters only when some route of its tables uses them (last
 pass's answer while the listeners and route tables are the same objects), and adds the
 clusters of the Services remote JWKS are fetched from, with their endpoints of this pass.
 """
@@ -24,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from propylon.api.core import ConfigMap
+from propylon.api.egauth import AuthzRule as AuthzRuleSettings
 from propylon.api.egauth import (
     AuthzSettings,
     JwtProviderSettings,
@@ -39,6 +41,8 @@ from propylon.ir.model import (
     Cluster,
     GatewayIR,
     Jwt,
+    JwtClaimMatch,
+    JwtPrincipal,
     JwtProvider,
     Listener,
     Route,
@@ -113,14 +117,22 @@ def _jwt(found: JwtSettings, prefix: str, namespace: str) -> Jwt:
             return out
         return replace(out, remote_uri=p.remote.uri,
                        remote_cluster=cluster_name(*_remote_service(p.remote, namespace)),
-                       cache_duration_ms=p.remote.cache_duration_ms)
+                       cache_duration_ms=p.remote.cache_duration_ms,
+                       failed_refetch_ms=p.remote.failed_refetch_ms)
 
     return Jwt(tuple(provider(p) for p in found.providers), found.optional)
 
 
-def _authorization(found: AuthzSettings) -> Authorization:
-    return Authorization(tuple(AuthzRule(r.allow, r.client_cidrs, r.headers, r.methods)
-                               for r in found.rules), found.default_allow)
+def _authorization(found: AuthzSettings, prefix: str) -> Authorization:
+    def rule(r: AuthzRuleSettings) -> AuthzRule:
+        principal = None if r.jwt is None else JwtPrincipal(
+            f"{prefix}/{r.jwt.provider}",
+            tuple(JwtClaimMatch(tuple(c.name.split(".")), c.values, c.string_array)
+                  for c in r.jwt.claims),
+            r.jwt.scopes)
+        return AuthzRule(r.allow, r.client_cidrs, r.headers, r.methods, principal)
+
+    return Authorization(tuple(rule(r) for r in found.rules), found.default_allow)
 
 
 def governed(route: Route, policy: Policy, parent: Policy | None,
@@ -133,7 +145,7 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     if jwt is not None and route.jwt is None:
         route = replace(route, jwt=_jwt(jwt, prefix, policy.meta.namespace))
     if authorization is not None and route.authorization is None:
-        route = replace(route, authorization=_authorization(authorization))
+        route = replace(route, authorization=_authorization(authorization, prefix))
     return route
 
 
