@@ -149,7 +149,8 @@ def tls_mixed() -> ir.GatewayIR:
 
 def http_auth() -> ir.GatewayIR:
     """SecurityPolicy jwt and authorization: a route needing a token of a local or a remote
-    JWKS (optional; fetched again 3s after a failure), a route authorized by rules (first
+    JWKS (optional; fetched again 3s after a failure) or of an identity provider's https://
+    JWKS (a DNS cluster, over TLS), a route authorized by rules (first
     match wins; one on the token's scopes and claims), a route with neither;
     the HTTP listener carries the JWT and RBAC filters, the HTTPS one (no such route) not."""
     local = ir.JwtProvider("default/p/local", '{"keys": []}', "https://issuer.example",
@@ -158,7 +159,9 @@ def http_auth() -> ir.GatewayIR:
     remote = ir.JwtProvider("default/p/remote", "", remote_uri="http://keys.auth/jwks.json",
                             remote_cluster="default/a/80", cache_duration_ms=600_000,
                             failed_refetch_ms=3000)
-    jwt = ir.Jwt((local, remote), optional=True)
+    idp = ir.JwtProvider("default/p/idp", "", remote_uri="https://idp.example.com/jwks.json",
+                         remote_cluster="dns:https://idp.example.com:443")
+    jwt = ir.Jwt((local, remote, idp), optional=True)
     authz = ir.Authorization((
         ir.AuthzRule(False, client_cidrs=("192.168.1.0/24",)),
         ir.AuthzRule(True, client_cidrs=("192.168.1.0/24", "10.0.0.0/8"),
@@ -184,7 +187,11 @@ def http_auth() -> ir.GatewayIR:
         route_configs=(ir.RouteConfig("http-80", (
             ir.VirtualHost("example.com", ("example.com",), routes),)),
             ir.RouteConfig("https-a", ())),
-        clusters=(_backend("a", 9001),),
+        clusters=(_backend("a", 9001), ir.Cluster(
+            "dns:https://idp.example.com:443", (ir.Endpoint("idp.example.com", 443),),
+            tls=ir.UpstreamTLS("idp.example.com", None,
+                               (ir.SubjectAltName("DNS", "idp.example.com"),)),
+            resolver="dns")),
         secrets=(ir.Secret("default/a-cert", "CHAIN-A", "KEY-A"),),
     )
 

@@ -1,10 +1,10 @@
 """A SecurityPolicy's `jwt` and `authorization`, decoded (Envoy Gateway's semantics).
 
 `jwt(raw)` reads `spec.jwt`: its providers (name, issuer, audiences, the JWKS given inline in
-`localJWKS` or fetched as `remoteJWKS` (`cacheDuration`, `failedRefetchDuration`), `claimToHeaders`,
-`recomputeRoute`, `extractFrom`) and `optional`. A `valueRef`
-to a ConfigMap is replaced by its value before (`inline_jwks`); one left is a ConfigMap that
-was not found.
+`localJWKS` or fetched as `remoteJWKS` over http:// or https:// from a Service or a DNS name
+(`cacheDuration`, `failedRefetchDuration`), `claimToHeaders`, `recomputeRoute`, `extractFrom`)
+and `optional`. A `valueRef` to a ConfigMap is replaced by its value before (`inline_jwks`);
+one left is a ConfigMap that was not found.
 `authorization(raw)` reads `spec.authorization`: rules in order, each an action (Allow or Deny)
 with a principal (client CIDRs, headers with the values allowed, the claims and scopes of a
 token verified by one of the policy's `jwt` providers) and an operation (methods), and
@@ -32,8 +32,9 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE"
 class RemoteJwks:
     """Where the JWKS is fetched: `uri`, from the Service port named by `backendRefs` (in the
     policy's namespace, `namespace` None) or by the URI's host
-    (`<service>.<namespace>[.svc[.cluster.local]]`, its port or 80), as a name in the
-    cluster's DNS would reach it."""
+    (`<service>.<namespace>[.svc[.cluster.local]]`, its port or 80/443), as a name in the
+    cluster's DNS would reach it; any other host is `dns_host`, a DNS name the proxy resolves.
+    With `tls` (an https:// URI) the keys are fetched over TLS."""
 
     uri: str
     namespace: str | None
@@ -41,6 +42,8 @@ class RemoteJwks:
     port: int
     cache_duration_ms: int
     failed_refetch_ms: int | None = None
+    tls: bool = False
+    dns_host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,10 +168,12 @@ def jwt(raw: Mapping[str, Any]) -> tuple[JwtSettings, list[str]]:
 def _remote(raw: Mapping[str, Any], path: str, errors: list[str]) -> RemoteJwks | None:
     uri = str(raw.get("uri") or "")
     parts = urlsplit(uri)
-    if parts.scheme != "http" or not parts.hostname:
-        errors.append(f"{path}.uri: {uri!r} is not an http:// URI: Propylon fetches JWKS over "
-                      "plain HTTP only yet; serve it over http://")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.append(f"{path}.uri: {uri!r} is not an http:// or https:// URI: give the URL "
+                      "the JSON Web Key Set is served at")
         return None
+    tls = parts.scheme == "https"
+    port = parts.port or (443 if tls else 80)
     cache = _duration(raw, "cacheDuration", "300s", path, errors)
     refetch = raw.get("failedRefetchDuration")
     failed_refetch = None if refetch is None else duration_ms(
@@ -188,15 +193,13 @@ def _remote(raw: Mapping[str, Any], path: str, errors: list[str]) -> RemoteJwks 
                           "by the URI's host")
             return None
         return RemoteJwks(uri, None, str(ref.get("name") or ""), ref["port"],
-                          duration_ms(cache), failed_refetch)
+                          duration_ms(cache), failed_refetch, tls)
     labels = parts.hostname.split(".")
-    if len(labels) not in (2, 3, 5) or labels[2:] not in ([], ["svc"], ["svc", "cluster",
-                                                                          "local"]):
-        errors.append(f"{path}.uri: the host {parts.hostname!r} names no Service: write it as "
-                      "<service>.<namespace>[.svc.cluster.local], or add backendRefs")
-        return None
-    return RemoteJwks(uri, labels[1], labels[0], parts.port or 80, duration_ms(cache),
-                      failed_refetch)
+    if len(labels) in (2, 3, 5) and labels[2:] in ([], ["svc"], ["svc", "cluster", "local"]):
+        return RemoteJwks(uri, labels[1], labels[0], port, duration_ms(cache), failed_refetch,
+                          tls)
+    return RemoteJwks(uri, None, "", port, duration_ms(cache), failed_refetch, tls,
+                      parts.hostname)
 
 
 def _duration(raw: Mapping[str, Any], key: str, default: str, path: str,

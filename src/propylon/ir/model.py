@@ -392,11 +392,16 @@ class Connection:
 
 @dataclass(frozen=True)
 class Cluster:
+    """The endpoints a proxy reaches. `resolver` says where their addresses come from: None,
+    the control plane (EDS); "dns", they are DNS names the proxy resolves itself (a remote
+    JWKS host that is not a Service)."""
+
     name: str  # e.g. "default/backend-1/80"
     endpoints: tuple[Endpoint, ...]
     protocol: Literal["http1", "h2c", "websocket"] = "http1"
     tls: UpstreamTLS | None = None
     connection: Connection | None = None
+    resolver: Literal["dns"] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,10 @@
 the value of the ConfigMap it names (its key `jwks`, else its first, as Envoy Gateway reads
 it); a ConfigMap not found leaves the reference, which makes the policy Accepted False, and so
 does a remote JWKS whose Service port cannot be resolved (`services`, from the translator's
-`Backends` and `Endpoints`: `service_clusters`).
+`Backends` and `Endpoints`: `service_clusters`), or is fetched over https:// with no
+BackendTLSPolicy saying how to verify it. A remote JWKS host that is not a Service is a DNS
+name: its cluster (`dns:<scheme>://<host>:<port>`) has the proxy resolve it, over TLS for
+https:// (SNI and the certificate's name the host, verified by the system's trusted roots).
 
 `governed(route, policy, parent, found)` returns the route entry with `found.jwt` as its JWT
 requirement (each provider named `<policy namespace>/<policy name>/<provider>`, with the
@@ -13,9 +16,10 @@ parent's name too when the policy is merged over one, so two policies never shar
 the claims are read from the payload that provider's verification left).
 `with_filters(ir, store)` marks each listener with what its routes need in the HTTP filter
 chain (the JWT requirements, whether any route has rules; the basic auth and API key filters
-of `credentialauth` too), so a chain carries the JWT and RBAC filters only when some route of its tables uses them (last
-pass's answer while the listeners and route tables are the same objects), and adds the
-clusters of the Services remote JWKS are fetched from, with their endpoints of this pass.
+of `credentialauth` too), so a chain carries the JWT and RBAC filters only when some route of
+its tables uses them (last pass's answer while the listeners and route tables are the same
+objects), and adds the clusters remote JWKS are fetched from: a Service's with its endpoints
+of this pass, or a DNS name's.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from propylon.api.core import ConfigMap
 from propylon.api.egauth import AuthzRule as AuthzRuleSettings
@@ -39,6 +44,7 @@ from propylon.ir.model import (
     Authorization,
     AuthzRule,
     Cluster,
+    Endpoint,
     GatewayIR,
     Jwt,
     JwtClaimMatch,
@@ -47,6 +53,8 @@ from propylon.ir.model import (
     Listener,
     Route,
     RouteConfig,
+    SubjectAltName,
+    UpstreamTLS,
 )
 from propylon.translate.backends import Backends, Endpoints, Refused
 from propylon.translate.backendtls import cluster_name
@@ -54,6 +62,7 @@ from propylon.translate.types import Store
 
 # the cluster of a Service port (namespace, name, port) with its endpoints, or why not
 Services = Callable[[str, str, int], Cluster | str]
+DNS_CLUSTER = "dns:"  # a cluster named "dns:<scheme>://<host>:<port>" resolves the host
 
 
 def _jwks(config_map: ConfigMap | None) -> str | None:
@@ -92,13 +101,18 @@ def resolving(decode: Callable[[dict[str, Any]], Policy],
         found = security(policy.spec_value())[0].jwt
         problems = []
         for i, p in enumerate(found.providers if found is not None else ()):
-            if p.remote is None:
+            if p.remote is None or p.remote.dns_host is not None:
                 continue
-            cluster = None if services is None else services(
-                *_remote_service(p.remote, namespace))
+            service = _remote_service(p.remote, namespace)
+            cluster = None if services is None else services(*service)
             if not isinstance(cluster, Cluster):
                 problems.append(f"spec.jwt.providers[{i}].remoteJWKS: the JWKS cannot be "
                                 f"fetched: {cluster or 'no Service is known'}")
+            elif p.remote.tls and cluster.tls is None:
+                problems.append(f"spec.jwt.providers[{i}].remoteJWKS.uri: https:// to Service "
+                                f"{service[0]}/{service[1]} needs a BackendTLSPolicy targeting "
+                                "it (the CA and hostname verifying it): create one, or fetch "
+                                "over http://")
         return replace(policy, problems=policy.problems + tuple(problems)) if problems \
             else policy
     return decoded
@@ -106,6 +120,22 @@ def resolving(decode: Callable[[dict[str, Any]], Policy],
 
 def _remote_service(remote: RemoteJwks, namespace: str) -> tuple[str, str, int]:
     return (remote.namespace or namespace, remote.service, remote.port)
+
+
+def _dns_cluster_name(remote: RemoteJwks) -> str:
+    scheme = "https" if remote.tls else "http"
+    return f"{DNS_CLUSTER}{scheme}://{remote.dns_host}:{remote.port}"
+
+
+def _dns_cluster(name: str) -> Cluster:
+    """The cluster `_dns_cluster_name` names: the host resolved by the proxy, reached over
+    TLS (SNI and certificate name the host, verified by the system's trusted roots) for
+    https."""
+    parts = urlsplit(name.removeprefix(DNS_CLUSTER))
+    host, port = parts.hostname or "", parts.port or 0
+    tls = UpstreamTLS(host, None, (SubjectAltName("DNS", host),)) \
+        if parts.scheme == "https" else None
+    return Cluster(name, (Endpoint(host, port),), tls=tls, resolver="dns")
 
 
 def _jwt(found: JwtSettings, prefix: str, namespace: str) -> Jwt:
@@ -116,7 +146,8 @@ def _jwt(found: JwtSettings, prefix: str, namespace: str) -> Jwt:
         if p.remote is None:
             return out
         return replace(out, remote_uri=p.remote.uri,
-                       remote_cluster=cluster_name(*_remote_service(p.remote, namespace)),
+                       remote_cluster=cluster_name(*_remote_service(p.remote, namespace))
+                       if p.remote.dns_host is None else _dns_cluster_name(p.remote),
                        cache_duration_ms=p.remote.cache_duration_ms,
                        failed_refetch_ms=p.remote.failed_refetch_ms)
 
@@ -190,6 +221,8 @@ def with_filters(ir: GatewayIR, store: Store | None, services: Services | None) 
     for provider in (p for li in listeners if li.auth_filters is not None
                      for jwt in li.auth_filters.jwt for p in jwt.providers):
         name = provider.remote_cluster
+        if name is not None and name.startswith(DNS_CLUSTER) and name not in clusters:
+            clusters[name] = _dns_cluster(name)
         if name is None or name in clusters or services is None:
             continue
         namespace, service, port = name.rsplit("/", 2)
