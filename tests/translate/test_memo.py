@@ -305,9 +305,9 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
     cluster copy) for a BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with
     extAuth from Service svc1 when `more`), basic auth and API keys from the Secrets "users"
-    and "keys" (2; "users" of the other namespace when `more`), or JWT (JWKS from Service svc0
-    and from ConfigMap "ca") and authorization (by CIDR, header and method, and by the token's
-    claims and scopes); `more` merges it."""
+    and "keys" (2; "users" of the other namespace when `more`), or JWT (JWKS from Service svc0,
+    from ConfigMap "ca" and from a DNS name over https) and authorization (by CIDR, header and
+    method, and by the token's claims and scopes); `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -330,6 +330,7 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
         spec["jwt"] = {"optional": more, "providers": [
             {"name": "remote", "remoteJWKS": {"uri": f"http://svc0.{ns}/jwks.json",
                                               "failedRefetchDuration": f"{value}s"}},
+            {"name": "idp", "remoteJWKS": {"uri": f"https://idp{value}.example.com/jwks.json"}},
             {"name": "local", "localJWKS": {"type": "ValueRef",
                                             "valueRef": {"kind": "ConfigMap", "name": "ca"}}}]}
         spec["authorization"] = {"defaultAction": "Allow", "rules": [
