@@ -34,7 +34,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3.http_connection
 )
 
 from propylon.ir import model as ir
-from propylon.xds.translate import cors, fault
+from propylon.xds.translate import compression, cors, customresponse, fault
 
 Uses = frozenset[tuple[str, Hashable]]  # (filter name, what one or more routes ask of it)
 NO_USES: Uses = frozenset()
@@ -80,6 +80,10 @@ FILTERS: tuple[HttpFilter, ...] = (
                          fault.policy, fault.filter_config),
     configured_per_route(cors.CORS_FILTER, lambda route: route.cors,
                          cors.policy, cors.filter_config),
+    HttpFilter(customresponse.CUSTOM_RESPONSE_FILTER, customresponse.uses,
+               customresponse.per_route, customresponse.chain),
+    HttpFilter(compression.FILTER_PREFIX, compression.uses, compression.per_route,
+               compression.chain),
 )
 
 
