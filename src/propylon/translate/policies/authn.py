@@ -124,7 +124,8 @@ def _remote_service(remote: RemoteJwks, namespace: str) -> tuple[str, str, int]:
 
 def _dns_cluster_name(remote: RemoteJwks) -> str:
     scheme = "https" if remote.tls else "http"
-    return f"{DNS_CLUSTER}{scheme}://{remote.dns_host}:{remote.port}"
+    host = remote.dns_host or ""
+    return f"{DNS_CLUSTER}{scheme}://{f'[{host}]' if ':' in host else host}:{remote.port}"
 
 
 def _dns_cluster(name: str) -> Cluster:
