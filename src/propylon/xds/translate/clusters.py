@@ -10,7 +10,8 @@ the proxy resolves them and follows their changes.
 `HttpProtocolOptions` extension; others use HTTP/1.1. A cluster with `tls` reaches its endpoints
 through the TLS transport socket of `upstream_tls` (HTTP/2 over TLS for `h2c` ones). A cluster's
 `connection` settings (from a BackendTrafficPolicy) set its connect timeout and, in the same
-`HttpProtocolOptions`, the idle timeout and longest life of its HTTP connections. Circuit
+`HttpProtocolOptions`, the idle timeout and longest life of its HTTP connections; its
+`load_balancer` sets the balancer (`loadbalancer`). Circuit
 breakers are raised well above Envoy's default of 1,024 so real fan-in is not refused.
 """
 
@@ -28,6 +29,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import UInt32Value
 
 from propylon.ir import model as ir
+from propylon.xds.translate import loadbalancer
 from propylon.xds.translate.upstream_tls import transport_socket
 
 HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -48,7 +50,7 @@ def _circuit_breakers() -> CircuitBreakers:
 
 
 def cluster(c: ir.Cluster) -> Cluster:
-    """The EDS cluster of one IR cluster."""
+    """The Envoy cluster of one IR cluster: EDS, or STRICT_DNS for a DNS one."""
     connection = c.connection or ir.Connection()
     out = Cluster(
         name=c.name,
@@ -80,6 +82,8 @@ def cluster(c: ir.Cluster) -> Cluster:
         out.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(packed)
     if c.tls is not None:
         out.transport_socket.CopyFrom(transport_socket(c.tls, c.protocol))
+    if c.load_balancer is not None:
+        loadbalancer.configure(out, c.load_balancer)
     return out
 
 
@@ -89,15 +93,17 @@ def duration_ms(ms: int) -> Duration:
 
 
 def load_assignment(c: ir.Cluster) -> ClusterLoadAssignment | None:
-    """The endpoints of one IR cluster, sorted (None for a DNS cluster: they are in it)."""
+    """The endpoints of one IR cluster, sorted, each with its weight if it has one (None for a
+    DNS cluster: they are in it)."""
     return None if c.resolver == "dns" else _assignment(c)
 
 
 def _assignment(c: ir.Cluster) -> ClusterLoadAssignment:
     lb_endpoints = [
         ec.LbEndpoint(endpoint=ec.Endpoint(address=Address(socket_address=SocketAddress(
-            address=e.address, port_value=e.port))))
-        for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port))
+            address=e.address, port_value=e.port))),
+            load_balancing_weight=None if e.weight is None else UInt32Value(value=e.weight))
+        for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port, e.weight or 1))
     ]
     return ClusterLoadAssignment(cluster_name=c.name,
                                  endpoints=[ec.LocalityLbEndpoints(lb_endpoints=lb_endpoints)])
