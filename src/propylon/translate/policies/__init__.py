@@ -173,7 +173,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
-            ir = authn.with_filters(ir, store, inputs.services)
+            ir = authn.with_jwks_clusters(ir, store, inputs.services)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         if ext_clusters:

@@ -15,10 +15,8 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the HTTP filters the routes of its
-table use (`httpfilters`, with the ext_authz (one per service), API key, basic auth, JWT and
-RBAC filters the listener is marked with, `extauth`, `credentialauth` and `authn`, all in
-Envoy Gateway's order: none when no policy reaches them), and a router that adds no
-`x-envoy-*` headers.
+table use (`httpfilters`, in Envoy Gateway's order: none when no policy reaches them), and a
+router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -47,7 +45,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import authn, credentialauth, extauth, httpfilters
+from propylon.xds.translate import httpfilters
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -72,11 +70,10 @@ def _pack(message: Message) -> Any:
 
 def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
-                       uses: httpfilters.Uses = httpfilters.NO_USES,
-                       filters: list[hcm_pb.HttpFilter] | None = None) -> HCM:
+                       uses: httpfilters.Uses = httpfilters.NO_USES) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`, with
-    the HTTP filters its routes `uses` and `filters` (`authn.http_filters`) before the router;
-    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients."""
+    the HTTP filters its routes `uses` before the router; `timeouts` (a ClientTrafficPolicy's)
+    bound how long it waits for clients."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -88,7 +85,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         request_headers_timeout=REQUEST_HEADERS_TIMEOUT,
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
         http_filters=[
-            *httpfilters.chain(uses, filters or ()),
+            *httpfilters.chain(uses),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
@@ -110,10 +107,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
 def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener,
                 uses: Mapping[str, httpfilters.Uses]) -> lc.Filter:
     manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
-                                 uses.get(route_config or "", httpfilters.NO_USES),
-                                 [*extauth.chain(li.ext_auths),
-                                  *credentialauth.filters(li.auth_filters),
-                                  *authn.http_filters(li)])
+                                 uses.get(route_config or "", httpfilters.NO_USES))
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
 
