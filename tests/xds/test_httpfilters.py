@@ -10,11 +10,10 @@ from __future__ import annotations
 import dataclasses
 
 from envoy.config.listener.v3.listener_pb2 import Listener
+from envoy.extensions.filters.http.jwt_authn.v3.config_pb2 import JwtAuthentication
 from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (  # noqa: E501
     HttpConnectionManager,
 )
-
-from envoy.extensions.filters.http.jwt_authn.v3.config_pb2 import JwtAuthentication
 
 from propylon.ir import model as ir
 from propylon.xds.translate import Translator, translate
@@ -111,6 +110,15 @@ def test_the_jwt_filter_holds_the_providers_of_every_requirement_of_its_table() 
     manager.http_filters[0].typed_config.Unpack(jwt)
     assert sorted(jwt.providers) == ["ns/p/a", "ns/q/b"]
     assert sorted(jwt.requirement_map) == [JWT.name, other.name]
+
+
+def test_two_services_of_one_name_give_one_filter_whatever_the_order() -> None:
+    one, other = _ext_auth("one"), dataclasses.replace(_ext_auth("one"), fail_open=True)
+    first, second = (translate(_gateway((_route("p", ext_auth=a), _route("q", ext_auth=b)), ()))
+                     .listeners["http"] for a, b in ((one, other), (other, one)))
+    assert first == second
+    assert _filters(first)["http"] == ["envoy.filters.http.ext_authz/securitypolicy/ns/one",
+                                       ROUTER]
 
 
 def test_the_incremental_translator_adds_and_removes_a_filter() -> None:

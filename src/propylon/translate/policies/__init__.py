@@ -13,8 +13,8 @@ no change.
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
-- SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
-  listener marked with the filters its routes need); `basicAuth` and `apiKeyAuth`
+- SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; the
+  clusters of remote JWKS added); `basicAuth` and `apiKeyAuth`
   (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
   `Inputs.grants`).
 - SecurityPolicy `extAuth` (`extauth`: its backend resolved with `Inputs.backends`, the
