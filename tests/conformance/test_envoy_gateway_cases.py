@@ -134,3 +134,17 @@ def test_http_ext_auth_case_passes(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_client_traffic_compression_and_response_cases_pass(tmp_path: Path) -> None:
+    """Header settings and X-Forwarded-For hops (ClientTrafficPolicy), compression and
+    response overrides (BackendTrafficPolicy), and an HTTPRouteFilter's direct response."""
+    cases = ("HeaderSettings,AuthzWithClientIP,Compression,ResponseOverrideSpecificUser,"
+             "DirectResponse")
+    done = subprocess.run(
+        [sys.executable, "-m", "propylon.cli.main", "conformance",
+         "--cases", str(shared("envoy-gateway", "cases")), "--run", cases,
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "5 passed, 0 failed"

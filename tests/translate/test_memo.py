@@ -189,7 +189,9 @@ http_rule = st.fixed_dictionaries({
     "matches": st.lists(st.fixed_dictionaries({"path": st.fixed_dictionaries({
         "type": st.sampled_from(("PathPrefix", "Exact")),
         "value": st.sampled_from(("/", "/a", "/b"))})}), max_size=2),
-    "backendRefs": st.lists(backend, max_size=2)})
+    "backendRefs": st.lists(backend, max_size=2)},
+    optional={"filters": st.just([{"type": "ExtensionRef", "extensionRef": {
+        "group": "gateway.envoyproxy.io", "kind": "HTTPRouteFilter", "name": "hrf"}}])})
 gateway_parent = st.fixed_dictionaries(
     {"name": st.just("gw"), "namespace": st.just("ns1")},
     optional={"sectionName": st.sampled_from(("all", "sel", "https", "tls", "none"))})
@@ -303,10 +305,12 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
-    cluster copy) for a BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with
-    extAuth from Service svc1 when `more`), basic auth and API keys from the Secrets "users"
-    and "keys" (2; "users" of the other namespace when `more`), or JWT (JWKS from Service svc0
-    and from ConfigMap "ca") and authorization; `more` merges it."""
+    cluster copy), compression and a response override with the ConfigMap "ca"'s body for a
+    BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with extAuth from Service svc1
+    when `more`), basic auth and API keys from the Secrets "users" and "keys" (2; "users" of
+    the other namespace when `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca")
+    and authorization; client IP detection and early headers for a ClientTrafficPolicy; `more`
+    merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -314,6 +318,15 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
         spec["retry"] = {"numRetries": value}
         if more:
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
+            spec["compressor"] = [{"type": t} for t in ("Zstd", "Gzip")[:value]]
+            spec["responseOverride"] = [{"match": {"statusCodes": [{"value": 500 + value}]},
+                                         "response": {"body": {"type": "ValueRef", "valueRef": {
+                                             "group": "", "kind": "ConfigMap", "name": "ca"}}}}]
+    elif kind == "ClientTrafficPolicy":
+        spec["clientIPDetection"] = {"xForwardedFor": {"numTrustedHops": value}}
+        if more:
+            spec["headers"] = {"earlyRequestHeaders": {"set": [{"name": "x-v",
+                                                                 "value": str(value)}]}}
     elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
         if more:  # the auth service's cluster follows svc1's edits and endpoints
@@ -338,6 +351,15 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
         spec["mergeType"] = "JSONMerge"
     return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": kind,
             "metadata": {"name": f"p-{target_kind.lower()}", "namespace": ns}, "spec": spec}
+
+
+def _route_filter(ns: str, body: str) -> dict[str, Any]:
+    """An HTTPRouteFilter answering 403 with an inline body or the ConfigMap "ca"'s."""
+    value = {"type": "Inline", "inline": "%REQ(:METHOD)% no"} if body == "Inline" else {
+        "type": "ValueRef", "valueRef": {"group": "", "kind": "ConfigMap", "name": "ca"}}
+    return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "HTTPRouteFilter",
+            "metadata": {"name": "hrf", "namespace": ns},
+            "spec": {"directResponse": {"statusCode": 403, "body": value}}}
 
 
 edit = st.one_of(
@@ -371,10 +393,12 @@ edit = st.one_of(
               st.lists(st.sampled_from(SET_LISTENERS), max_size=3, unique=True), namespaces),
     st.tuples(st.just("backendtls"), namespaces, st.sampled_from(SERVICES),
               st.sampled_from((None, "ConfigMap", "System"))),
-    st.tuples(st.just("policy"), st.sampled_from(("BackendTrafficPolicy", "SecurityPolicy")),
+    st.tuples(st.just("policy"), st.sampled_from(("BackendTrafficPolicy", "SecurityPolicy",
+                                                  "ClientTrafficPolicy")),
               namespaces, st.sampled_from(("Gateway", "HTTPRoute", "GRPCRoute")),
               st.sampled_from(("gw", *("r0", "r1"))), st.sampled_from((None, "http", "rule")),
               st.sampled_from((None, 1, 2, 3)), st.booleans()),
+    st.tuples(st.just("routefilter"), namespaces, st.sampled_from((None, "Inline", "ValueRef"))),
     st.tuples(st.just("status")),
     st.tuples(st.just("clobber")),
     st.tuples(st.just("tick")),
@@ -452,6 +476,11 @@ def _apply(world: World, change: tuple[Any, ...], last: Result) -> None:
                 world.delete("BackendTLSPolicy", ns, "btp")
             else:
                 world.put(_backend_tls(ns, service, roots))
+        case ("routefilter", ns, body):
+            if body is None:
+                world.delete("HTTPRouteFilter", ns, "hrf")
+            else:
+                world.put(_route_filter(ns, body))
         case ("policy", kind, ns, target_kind, name, section, value, more):
             if value is None:
                 world.delete(kind, ns, f"p-{target_kind.lower()}")

@@ -147,6 +147,31 @@ def tls_mixed() -> ir.GatewayIR:
     )
 
 
+def client_settings() -> ir.GatewayIR:
+    """A ClientTrafficPolicy's client address and header settings on a listener whose routes
+    compress (BackendTrafficPolicy) or answer with an HTTPRouteFilter's formatted body."""
+    routes = (
+        ir.Route("zipped", ir.RouteMatch(ir.PathMatch("PathPrefix", "/z")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),),
+                 compression=(ir.Compression("Brotli", 50), ir.Compression("Gzip"))),
+        ir.Route("answer", ir.RouteMatch(),
+                 direct_response=ir.DirectResponse(404, content_type="text/plain",
+                                                   body_format="%REQ(:METHOD)% not here"),
+                 response_headers=ir.HeaderModifier(set=(ir.HeaderValue("x-set", "1"),))),
+    )
+    edits = ir.HeaderMutation(add=(ir.HeaderValue("x-early", "e"),), remove=("x-drop",),
+                              remove_on_match=(("Prefix", "x-internal-"),))
+    client = ir.ClientSettings(trusted_cidrs=("10.0.0.0/8",), early_request_headers=edits,
+                               late_response_headers=edits, preserve_request_id=True,
+                               underscores="DropHeader")
+    return ir.GatewayIR(
+        KEY,
+        (ir.Listener("default/gw/80", "127.0.0.1", 80, 10080, "HTTP", "default/gw/80",
+                     client=client),),
+        (ir.RouteConfig("default/gw/80", (ir.VirtualHost("all", ("*",), routes),)),),
+        (_backend("a", 9001),), ())
+
+
 def http_auth() -> ir.GatewayIR:
     """SecurityPolicy jwt and authorization: a route needing a token of a local or a remote
     JWKS (optional), a route authorized by rules (first match wins), a route with neither;
@@ -240,9 +265,9 @@ def ext_auth() -> ir.GatewayIR:
     )
 
 
-CASES = {"http_basic": http_basic, "http_extended": http_extended, "https_sni": https_sni,
-         "tls_mixed": tls_mixed, "http_auth": http_auth, "http_credentials": http_credentials,
-         "ext_auth": ext_auth}
+CASES = {"client_settings": client_settings, "http_basic": http_basic,
+         "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
+         "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

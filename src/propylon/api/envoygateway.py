@@ -9,13 +9,13 @@ and every value it cannot use: a policy with problems is not applied (see
 `translate.policies`), so nothing it asks for is silently ignored.
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
-(`SUPPORTED`): `retry`, `timeout` and `faultInjection`, with Envoy Gateway's defaults (2 retries; without
+(`SUPPORTED`): `retry`, `timeout`, `faultInjection`, `compressor` (`compression`) and `responseOverride`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`, `jwt` with local JWKS and `authorization`
 (`egauth`), `basicAuth` and `apiKeyAuth` (the Secrets they name as `SecretRef`s;
 `translate.policies.credentials` reads them), `extAuth` (`api.extauth`); `client_traffic(spec)`
-those of a
-ClientTrafficPolicy: `timeout.http`.
+those of a ClientTrafficPolicy: `timeout.http`, `clientIPDetection`, `headers`, `http1`,
+`http2`, `path`, `tcpKeepalive` and `tls` (`clienttraffic`).
 """
 
 from __future__ import annotations
@@ -26,11 +26,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from propylon.api.clienttraffic import (
+    ClientIP,
+    HeaderSettings,
+    Protocols,
+    TLSSettings,
+    client_ip,
+    headers,
+    protocols,
+    tls,
+)
+from propylon.api.compression import Compressor, compressors
 from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
 from propylon.api.extauth import ExtAuthSettings, ext_auth
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.meta import ObjectMeta
+from propylon.api.responseoverride import OverrideRule, response_overrides
 
 GROUP = "gateway.envoyproxy.io"
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -59,6 +71,7 @@ SUPPORTED: dict[str, Tree] = {
         "faultInjection": {"delay": {"fixedDelay": True, "percentage": True},
                            "abort": {"httpStatus": True, "grpcStatus": True,
                                      "percentage": True}},
+        "compressor": True, "compression": True, "responseOverride": True,
     },
     SECURITY_POLICY: {
         **_TARGETING, "mergeType": True,
@@ -89,6 +102,18 @@ SUPPORTED: dict[str, Tree] = {
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,
         "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True}},
+        "clientIPDetection": {"xForwardedFor": {"numTrustedHops": True, "trustedCIDRs": True,
+                                                "disableXForwardedForAppend": True},
+                              "customHeader": {"name": True, "failClosed": True}},
+        "headers": {"earlyRequestHeaders": True, "lateResponseHeaders": True,
+                    "preserveXRequestID": True, "withUnderscoresAction": True},
+        "http1": {"enableTrailers": True, "http10": True},
+        "http2": {"initialStreamWindowSize": True, "initialConnectionWindowSize": True,
+                  "maxConcurrentStreams": True, "onInvalidMessage": True},
+        "path": {"escapedSlashesAction": True, "disableMergeSlashes": True},
+        "tcpKeepalive": {"probes": True, "idleTime": True, "interval": True},
+        "tls": {"minVersion": True, "maxVersion": True, "ciphers": True, "ecdhCurves": True,
+                "signatureAlgorithms": True, "alpnProtocols": True},
     },
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
 }
@@ -238,6 +263,8 @@ class BackendTraffic:
     retry: RetrySettings | None = None
     timeout: TimeoutSettings | None = None
     fault: FaultSettings | None = None
+    compressors: tuple[Compressor, ...] = ()
+    overrides: tuple[OverrideRule, ...] = ()
 
 
 def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
@@ -316,7 +343,8 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             percent("spec.faultInjection.delay", delay), status,
             grpc if isinstance(grpc, int) else None,
             percent("spec.faultInjection.abort", abort))
-    return BackendTraffic(retry, timeout, fault), errors
+    return BackendTraffic(retry, timeout, fault, compressors(spec, errors),
+                          response_overrides(spec, errors)), errors
 
 
 @dataclass(frozen=True)
@@ -475,6 +503,10 @@ class ClientTraffic:
 
     request_received_ms: int | None = None
     idle_ms: int | None = None
+    client_ip: ClientIP | None = None
+    headers: HeaderSettings | None = None
+    protocols: Protocols | None = None
+    tls: TLSSettings | None = None
 
 
 def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
@@ -489,7 +521,8 @@ def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
                           "1h, 30s or 250ms")
             value = None
         out.append(None if value is None else duration_ms(value))
-    return ClientTraffic(*out), errors
+    return ClientTraffic(out[0], out[1], client_ip(spec, errors), headers(spec, errors),
+                         protocols(spec, errors), tls(spec, errors)), errors
 
 
 def _section(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -23,13 +23,14 @@ import re
 import tempfile
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from propylon.api.kinds import by_kind
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.conformance import (
+    clients,
     grpcclient,
     manifests,
     metrics,
@@ -323,8 +324,8 @@ class Harness:
             return
         if expect.get("connectionRejected"):
             raise CaseSkipped("connectionRejected is implemented for TLS requests only")
-        if request.get("client", "plain") != "plain" or request.get("check", "statusOnly") \
-                != "statusOnly":
+        if request.get("client", "plain") not in ("plain", "compression") \
+                or request.get("check", "statusOnly") not in ("statusOnly", "customResponse"):
             raise CaseSkipped(f"request client {request.get('client')!r} / check "
                               f"{request.get('check')!r} not implemented by the runner yet")
         if expect.get("backendPeerCert"):
@@ -343,6 +344,10 @@ class Harness:
                     f"status {outcome.response.status}, expected a transport error"
             if outcome.error:
                 return outcome.error
+            if request.get("check") == "customResponse":
+                return clients.custom_response(expect, outcome.response)
+            if request.get("client") == "compression":
+                outcome = replace(outcome, response=clients.decompressed(outcome.response))
             return compare(fresh, {**expect, "path": fresh["path"]} if "path" in expect and
                            fresh["path"] != request.get("path") else expect,
                            outcome.response, requests.scheme(request))

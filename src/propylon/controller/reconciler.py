@@ -78,6 +78,7 @@ from propylon.api.kinds import (
     KindInfo,
     by_kind,
 )
+from propylon.api.routefilter import KIND as ROUTE_FILTER_KIND
 from propylon.client import KubeClient
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer, object_key
@@ -99,7 +100,8 @@ log = logging.getLogger(__name__)
 CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
-    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in (*POLICY_KINDS, ENVOY_PROXY))
+    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP)
+            for k in (*POLICY_KINDS, ENVOY_PROXY, ROUTE_FILTER_KIND))
     + tuple(by_kind(k) for k in CORE_KINDS))
 FIELD_SELECTORS = {"Secret": {"type": "kubernetes.io/tls"}}  # see the module docstring
 OPAQUE_SECRETS = "Secret/Opaque"  # the informer of Opaque Secrets (credentials)

@@ -44,12 +44,14 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
+from propylon.api import routefilter
 from propylon.api.core import ConfigMap, EndpointSlice, Namespace, Secret, Service
 from propylon.api.envoygateway import POLICY_KINDS, Policy
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import HTTPRoute
 from propylon.api.meta import ObjectMeta
+from propylon.api.routefilter import RouteFilter
 from propylon.api.tlsroute import TLSRoute
 from propylon.ir.model import (
     GatewayIR,
@@ -66,6 +68,7 @@ from propylon.translate import (
     httproute,
     listenersets,
     policies,
+    routefilters,
     tlsroute,
 )
 from propylon.translate.backends import Answers, Backends, Endpoints, finish_clusters
@@ -82,7 +85,7 @@ from propylon.translate.statuses import ParentStatus, RouteStatus
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
 # what `Backends` reads: while these objects are the same, last pass's answers hold
-BACKEND_KINDS = ("Service", "ReferenceGrant", backendtls.KIND, "ConfigMap")
+BACKEND_KINDS = ("Service", "ReferenceGrant", backendtls.KIND, "ConfigMap", routefilter.KIND)
 Key = tuple[str, str]  # namespace, name
 T = TypeVar("T")
 
@@ -180,7 +183,10 @@ def _backends(snapshot: Snapshot, memo: Memo, inputs: _Inputs) -> tuple[Backends
         services = [memo.decode(Service.decode, o, object_key(o)) for o in snapshot.of("Service")]
         tls = backendtls.BackendTLS(snapshot.of(backendtls.KIND), services,
                                     inputs.config_maps.values())
-        return Backends(services, inputs.grants, tls, known)
+        filters = routefilters.RouteFilters(
+            (memo.decode(RouteFilter.decode, o, object_key(o))
+             for o in snapshot.of(routefilter.KIND)), inputs.config_maps.values())
+        return Backends(services, inputs.grants, tls, known, filters)
 
     backends = memo.backends(tuple(snapshot.of(k) for k in BACKEND_KINDS), new_backends)
     endpoints = memo.endpoints(snapshot.of("EndpointSlice"), lambda: Endpoints(

@@ -12,14 +12,16 @@ no change.
 
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
-- BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
+- BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor` and
+  `responseOverride` (`traffic`).
 - SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; the
   clusters of remote JWKS added); `basicAuth` and `apiKeyAuth`
   (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
   `Inputs.grants`).
 - SecurityPolicy `extAuth` (`extauth`: its backend resolved with `Inputs.backends`, the
   service's cluster added to the Gateways whose routes use it).
-- ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
+- ClientTrafficPolicy `timeout.http`, `clientIPDetection`, `headers`, `http1`, `http2`,
+  `path`, `tcpKeepalive` and `tls` on the listeners of the ports it governs (`client`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
 """
@@ -54,9 +56,11 @@ from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
 from propylon.translate.policies import (
     authn,
+    bodies,
     client,
     credentials,
     extauth,
+    regexchecks,
     security,
     traffic,
 )
@@ -89,6 +93,7 @@ class Inputs:
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+    # response bodies of BackendTrafficPolicies (`bodies`), local JWKS
     config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
     services: authn.Services | None = None  # Service ports, for remote JWKS
     secrets: Mapping[Key, Secret] = field(default_factory=dict)  # credentials' Secrets
@@ -149,7 +154,9 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                               if isinstance(a, dict)
                               and a.get("controllerName") == controller_name]
                     for o in objects}
-        decoded = (decode(o) for o in objects)
+        decoded = (regexchecks.checked(decode(o)) for o in objects)
+        if kind == BACKEND_TRAFFIC_POLICY:
+            decoded = (bodies.resolved(p, inputs.config_maps) for p in decoded)
         if kind == SECURITY_POLICY:
             decoded = (credentials.resolve(p, inputs.secrets, inputs.grants, store)
                        for p in decoded)

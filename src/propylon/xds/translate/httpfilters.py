@@ -18,9 +18,11 @@ and is added by `listeners.py`.
 
 `route_uses` is computed per IR virtual host (cached with its message by `build.Reuse`), the
 uses of a route table are the union over its hosts, and `listeners.listener` builds each
-connection manager's chain from the uses of its table with `chain`. What a filter needs at the
-listener level is derived there from its routes' uses: the JWT providers of every requirement,
-one ext_authz per service, one basic_auth per forwarded-username header. Requirements and
+connection manager's chain from the uses of its table with `chain`, together with the filters
+of a ClientTrafficPolicy on the listener (which act on every route, so routes do not name
+them), all in Envoy Gateway's order. What a filter needs at the listener level is derived
+there from its routes' uses: the JWT providers of every requirement, one ext_authz per
+service, one basic_auth per forwarded-username header. Requirements and
 services are told apart by name (`one_per_name`: the policy stage names them after their
 policy); two of one name give one filter, the same whichever pass built it.
 """
@@ -36,7 +38,15 @@ from envoy.extensions.filters.network.http_connection_manager.v3.http_connection
 )
 
 from propylon.ir import model as ir
-from propylon.xds.translate import authn, cors, credentialauth, extauth, fault
+from propylon.xds.translate import (
+    authn,
+    compression,
+    cors,
+    credentialauth,
+    customresponse,
+    extauth,
+    fault,
+)
 
 Uses = frozenset[tuple[str, Hashable]]  # (filter name, what one or more routes ask of it)
 NO_USES: Uses = frozenset()
@@ -99,6 +109,10 @@ FILTERS: tuple[HttpFilter, ...] = (
                lambda uses: authn.jwt_chain(one_per_name(uses))),
     configured_per_route(authn.RBAC_FILTER, lambda route: route.authorization,
                          authn.rbac_per_route, authn.rbac_filter_config),
+    HttpFilter(customresponse.CUSTOM_RESPONSE_FILTER, customresponse.uses,
+               customresponse.per_route, customresponse.chain),
+    HttpFilter(compression.FILTER_PREFIX, compression.uses, compression.per_route,
+               compression.chain),
 )
 
 
@@ -118,10 +132,11 @@ def per_route(route: ir.Route) -> dict[str, Any]:
     return out
 
 
-def chain(uses: Uses) -> list[HcmFilter]:
-    """The connection manager's filters before the router for a table with `uses`, in Envoy
+def chain(uses: Uses, marked: Iterable[HcmFilter] = ()) -> list[HcmFilter]:
+    """The connection manager's filters before the router for a table with `uses`, and the
+    `marked` ones of its listener (a ClientTrafficPolicy's, acting on every route), in Envoy
     Gateway's order."""
-    out: list[HcmFilter] = []
+    out: list[HcmFilter] = list(marked)
     for f in FILTERS:
         mine = frozenset(use for name, use in uses if name == f.name)
         if mine:

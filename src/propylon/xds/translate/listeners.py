@@ -15,8 +15,10 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the HTTP filters the routes of its
-table use (`httpfilters`, in Envoy Gateway's order: none when no policy reaches them), and a
-router that adds no `x-envoy-*` headers.
+table use (`httpfilters`, with a ClientTrafficPolicy's late response header edits, in Envoy
+Gateway's order: none when no policy reaches them), a ClientTrafficPolicy's settings
+(`clientsettings`: client address, early header edits, protocol, path, TLS and keepalive
+settings), and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import httpfilters
+from propylon.xds.translate import clientsettings, httpfilters
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -70,10 +72,14 @@ def _pack(message: Message) -> Any:
 
 def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
-                       uses: httpfilters.Uses = httpfilters.NO_USES) -> HCM:
+                       uses: httpfilters.Uses = httpfilters.NO_USES,
+                       filters: list[hcm_pb.HttpFilter] | None = None,
+                       client: ir.ClientSettings | None = None) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`, with
-    the HTTP filters its routes `uses` before the router; `timeouts` (a ClientTrafficPolicy's)
-    bound how long it waits for clients."""
+    the HTTP filters its routes `uses` and the listener's own `filters` (a ClientTrafficPolicy's,
+    for every route) before the router; `timeouts` (a ClientTrafficPolicy's) bound how long it
+    waits for clients, `client` (also a ClientTrafficPolicy's) sets how client addresses and
+    headers are read."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -85,7 +91,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         request_headers_timeout=REQUEST_HEADERS_TIMEOUT,
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
         http_filters=[
-            *httpfilters.chain(uses),
+            *httpfilters.chain(uses, filters or ()),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
@@ -95,6 +101,8 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         out.request_timeout.CopyFrom(duration_ms(timeouts.request_ms))
     if timeouts is not None and timeouts.idle_ms is not None:
         out.common_http_protocol_options.idle_timeout.CopyFrom(duration_ms(timeouts.idle_ms))
+    if client is not None:
+        clientsettings.apply(out, client)
     if route_config is None:
         out.route_config.CopyFrom(RouteConfiguration(name=stat_prefix,
                                                      ignore_port_in_host_matching=True))
@@ -106,14 +114,17 @@ def connection_manager(stat_prefix: str, route_config: str | None,
 
 def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener,
                 uses: Mapping[str, httpfilters.Uses]) -> lc.Filter:
+    late = clientsettings.late_filter(li.client)
     manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
-                                 uses.get(route_config or "", httpfilters.NO_USES))
+                                 uses.get(route_config or "", httpfilters.NO_USES),
+                                 [late] if late is not None else [], li.client)
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
-                client: ir.ClientValidation | None = None) -> TransportSocket:
+                client: ir.ClientValidation | None = None,
+                settings: ir.DownstreamTLS | None = None) -> TransportSocket:
     common = tls_pb2.CommonTlsContext(
         alpn_protocols=list(alpn),
         tls_params=common_pb2.TlsParameters(
@@ -122,6 +133,8 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
         tls_certificate_sds_secret_configs=[
             secret_pb2.SdsSecretConfig(name=name, sds_config=ads_source()) for name in secrets],
     )
+    if settings is not None:
+        clientsettings.tls_parameters(common, settings)
     context = tls_pb2.DownstreamTlsContext(common_tls_context=common)
     if client is not None:
         validation = context.common_tls_context.validation_context
@@ -139,7 +152,8 @@ def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener,
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
         filters=[_hcm_filter(chain.name, chain.route_config, li, uses)],
-        transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
+        transport_socket=_tls_socket(chain.secrets, client=chain.client_validation,
+                                     settings=li.client.tls if li.client else None),
     )
 
 
@@ -177,6 +191,7 @@ def listener(li: ir.Listener,
         address=Address(socket_address=SocketAddress(address=li.bind_address,
                                                      port_value=li.bind_port)),
         per_connection_buffer_limit_bytes=UInt32Value(value=BUFFER_LIMIT_BYTES),
+        socket_options=clientsettings.socket_options(li.client),
     )
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
