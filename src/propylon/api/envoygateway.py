@@ -9,7 +9,9 @@ and every value it cannot use: a policy with problems is not applied (see
 `translate.policies`), so nothing it asks for is silently ignored.
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
-(`SUPPORTED`): `retry`, `timeout`, `faultInjection`, `compressor` (`compression`) and `responseOverride`, with Envoy Gateway's defaults (2 retries; without
+(`SUPPORTED`): `retry`, `timeout`, `faultInjection`, `compressor` (`compression`),
+`responseOverride` and `loadBalancer` (`propylon.api.loadbalancer`), with Envoy Gateway's
+defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`, `jwt` with local JWKS and `authorization`
 (`egauth`), `basicAuth` and `apiKeyAuth` (the Secrets they name as `SecretRef`s;
@@ -41,6 +43,7 @@ from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
 from propylon.api.extauth import ExtAuthSettings, ext_auth
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
+from propylon.api.loadbalancer import LoadBalancerSettings, load_balancer
 from propylon.api.meta import ObjectMeta
 from propylon.api.responseoverride import OverrideRule, response_overrides
 
@@ -71,6 +74,16 @@ SUPPORTED: dict[str, Tree] = {
         "faultInjection": {"delay": {"fixedDelay": True, "percentage": True},
                            "abort": {"httpStatus": True, "grpcStatus": True,
                                      "percentage": True}},
+        "loadBalancer": {"type": True, "slowStart": {"window": True}, "endpointOverride": True,
+                         "backendUtilization": {
+                             "blackoutPeriod": True, "weightExpirationPeriod": True,
+                             "weightUpdatePeriod": True, "errorUtilizationPenaltyPercent": True,
+                             "metricNamesForComputingUtilization": True,
+                             "keepResponseHeaders": True, "outOfBand": True},
+                         "zoneAware": True,
+                         "consistentHash": {"type": True, "header": True, "headers": True,
+                                            "cookie": True, "queryParams": True,
+                                            "tableSize": True}},
         "compressor": True, "compression": True, "responseOverride": True,
     },
     SECURITY_POLICY: {
@@ -265,6 +278,7 @@ class BackendTraffic:
     fault: FaultSettings | None = None
     compressors: tuple[Compressor, ...] = ()
     overrides: tuple[OverrideRule, ...] = ()
+    load_balancer: LoadBalancerSettings | None = None
 
 
 def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
@@ -343,8 +357,13 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             percent("spec.faultInjection.delay", delay), status,
             grpc if isinstance(grpc, int) else None,
             percent("spec.faultInjection.abort", abort))
+    balancer = None
+    raw = spec.get("loadBalancer")
+    if isinstance(raw, Mapping):
+        balancer, found = load_balancer(raw, duration)
+        errors.extend(found)
     return BackendTraffic(retry, timeout, fault, compressors(spec, errors),
-                          response_overrides(spec, errors)), errors
+                          response_overrides(spec, errors), balancer), errors
 
 
 @dataclass(frozen=True)

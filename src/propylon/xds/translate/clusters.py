@@ -8,7 +8,8 @@ lists endpoints sorted by address and port, so equal endpoint sets hash equally.
 `HttpProtocolOptions` extension; others use HTTP/1.1. A cluster with `tls` reaches its endpoints
 through the TLS transport socket of `upstream_tls` (HTTP/2 over TLS for `h2c` ones). A cluster's
 `connection` settings (from a BackendTrafficPolicy) set its connect timeout and, in the same
-`HttpProtocolOptions`, the idle timeout and longest life of its HTTP connections. Circuit
+`HttpProtocolOptions`, the idle timeout and longest life of its HTTP connections; its
+`load_balancer` sets the balancer (`loadbalancer`). Circuit
 breakers are raised well above Envoy's default of 1,024 so real fan-in is not refused.
 """
 
@@ -26,6 +27,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import UInt32Value
 
 from propylon.ir import model as ir
+from propylon.xds.translate import loadbalancer
 from propylon.xds.translate.upstream_tls import transport_socket
 
 HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -74,6 +76,8 @@ def cluster(c: ir.Cluster) -> Cluster:
         out.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(packed)
     if c.tls is not None:
         out.transport_socket.CopyFrom(transport_socket(c.tls, c.protocol))
+    if c.load_balancer is not None:
+        loadbalancer.configure(out, c.load_balancer)
     return out
 
 
@@ -83,11 +87,12 @@ def duration_ms(ms: int) -> Duration:
 
 
 def load_assignment(c: ir.Cluster) -> ClusterLoadAssignment:
-    """The endpoints of one IR cluster, sorted."""
+    """The endpoints of one IR cluster, sorted, each with its weight if it has one."""
     lb_endpoints = [
         ec.LbEndpoint(endpoint=ec.Endpoint(address=Address(socket_address=SocketAddress(
-            address=e.address, port_value=e.port))))
-        for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port))
+            address=e.address, port_value=e.port))),
+            load_balancing_weight=None if e.weight is None else UInt32Value(value=e.weight))
+        for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port, e.weight or 1))
     ]
     return ClusterLoadAssignment(cluster_name=c.name,
                                  endpoints=[ec.LocalityLbEndpoints(lb_endpoints=lb_endpoints)])

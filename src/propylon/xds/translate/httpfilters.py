@@ -46,6 +46,7 @@ from propylon.xds.translate import (
     customresponse,
     extauth,
     fault,
+    session,
 )
 
 Uses = frozenset[tuple[str, Hashable]]  # (filter name, what one or more routes ask of it)
@@ -113,6 +114,9 @@ FILTERS: tuple[HttpFilter, ...] = (
                customresponse.per_route, customresponse.chain),
     HttpFilter(compression.FILTER_PREFIX, compression.uses, compression.per_route,
                compression.chain),
+    HttpFilter(session.SESSION_FILTER, lambda route: route.session,
+               per_route=lambda use: {session.SESSION_FILTER: session.per_route(use)},
+               chain=lambda _uses: (session.http_filter(),)),
 )
 
 
