@@ -1,4 +1,4 @@
-"""A SecurityPolicy's `jwt` and `authorization` on the IR, and the filters they need.
+"""A SecurityPolicy's `jwt` and `authorization` on the IR, and the clusters remote JWKS need.
 
 `resolving(decode, config_maps)` decodes SecurityPolicies with each JWKS `valueRef` replaced by
 the value of the ConfigMap it names (its key `jwks`, else its first, as Envoy Gateway reads
