@@ -249,8 +249,7 @@ def http_auth() -> ir.GatewayIR:
     )
     return ir.GatewayIR(
         key=KEY,
-        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
-                               auth_filters=ir.AuthFilters((jwt,), True)),
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),
                    ir.Listener("https-443", "0.0.0.0", 443, 8443, "HTTPS", tls_chains=(
                        ir.TLSFilterChain("https-443/a", (), ("default/a-cert",), "https-a"),))),
         route_configs=(ir.RouteConfig("http-80", (
@@ -283,9 +282,7 @@ def http_credentials() -> ir.GatewayIR:
     )
     return ir.GatewayIR(
         key=KEY,
-        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
-                               auth_filters=ir.AuthFilters(basic_auth_headers=("", "X-User"),
-                                                            api_key_auth=True)),),
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
         route_configs=(ir.RouteConfig("http-80", (
             ir.VirtualHost("example.com", ("example.com",), routes),)),),
         clusters=(_backend("a", 9001),),
@@ -314,8 +311,7 @@ def ext_auth() -> ir.GatewayIR:
     )
     return ir.GatewayIR(
         key=KEY,
-        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
-                               ext_auths=(grpc, http)),),
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
         route_configs=(ir.RouteConfig("http-80", (ir.VirtualHost("any", ("*",), routes),)),),
         clusters=(_backend("a", 9001),
                   ir.Cluster("extauth/default/auth/8080", (ir.Endpoint("127.0.0.1", 9100),)),

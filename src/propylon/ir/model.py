@@ -305,19 +305,6 @@ class Authorization:
 
 
 @dataclass(frozen=True)
-class AuthFilters:
-    """What the routes of a listener's tables need in its HTTP filter chain: the JWT
-    requirements, whether any route is authorized by rules, the forwarded-username headers of
-    its basic auth routes ("" for none: one basic_auth filter each), and whether any route
-    checks API keys."""
-
-    jwt: tuple[Jwt, ...] = ()
-    rbac: bool = False
-    basic_auth_headers: tuple[str, ...] = ()
-    api_key_auth: bool = False
-
-
-@dataclass(frozen=True)
 class ExtAuth:
     """An external authorisation service asked about each request of the routes that name it
     (a SecurityPolicy's `extAuth`): one Envoy `ext_authz` filter per `name`, over gRPC
@@ -636,8 +623,6 @@ class Listener:
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
     client_timeouts: ClientTimeouts | None = None
     client: ClientSettings | None = None
-    auth_filters: AuthFilters | None = None  # None: no route of its tables needs any
-    ext_auths: tuple[ExtAuth, ...] = ()  # what its routes ask (each route enables its own)
 
 
 @dataclass(frozen=True)

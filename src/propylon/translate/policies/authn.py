@@ -1,4 +1,4 @@
-"""A SecurityPolicy's `jwt` and `authorization` on the IR, and the filters they need.
+"""A SecurityPolicy's `jwt` and `authorization` on the IR, and the clusters remote JWKS need.
 
 `resolving(decode, config_maps)` decodes SecurityPolicies with each JWKS `valueRef` replaced by
 the value of the ConfigMap it names (its key `jwks`, else its first, as Envoy Gateway reads
@@ -13,13 +13,11 @@ https:// (SNI and the certificate's name the host, verified by the system's trus
 requirement (each provider named `<policy namespace>/<policy name>/<provider>`, with the
 parent's name too when the policy is merged over one, so two policies never share a name) and
 `found.authorization` as its rules (a rule's JWT principal names its provider the same way:
-the claims are read from the payload that provider's verification left).
-`with_filters(ir, store)` marks each listener with what its routes need in the HTTP filter
-chain (the JWT requirements, whether any route has rules; the basic auth and API key filters
-of `credentialauth` too), so a chain carries the JWT and RBAC filters only when some route of
-its tables uses them (last pass's answer while the listeners and route tables are the same
-objects), and adds the clusters remote JWKS are fetched from: a Service's with its endpoints
-of this pass, or a DNS name's.
+the claims are read from the payload that provider's verification left; the xDS layer puts
+the JWT and RBAC filters in the chains whose routes use them).
+`with_jwks_clusters(ir, store, services)` adds the clusters remote JWKS are fetched from: a
+Service's with its endpoints of this pass, or a DNS name's (the clusters' names are last
+pass's while the route tables are the same objects).
 """
 
 from __future__ import annotations
@@ -40,7 +38,6 @@ from propylon.api.egauth import (
 )
 from propylon.api.envoygateway import SECURITY_POLICY, Policy, security
 from propylon.ir.model import (
-    AuthFilters,
     Authorization,
     AuthzRule,
     Cluster,
@@ -50,7 +47,6 @@ from propylon.ir.model import (
     JwtClaimMatch,
     JwtPrincipal,
     JwtProvider,
-    Listener,
     Route,
     RouteConfig,
     SubjectAltName,
@@ -181,57 +177,32 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     return route
 
 
-def _needs(configs: list[RouteConfig]) -> AuthFilters | None:
-    jwts: dict[str, Jwt] = {}
-    rbac = api_key = False
-    basic: set[str] = set()  # forwarded-username headers ("" for none)
-    for config in configs:
-        for vhost in config.virtual_hosts:
-            for route in vhost.routes:
-                if route.jwt is not None:
-                    jwts.setdefault(route.jwt.name, route.jwt)
-                rbac = rbac or route.authorization is not None
-                if route.basic_auth is not None:
-                    basic.add(route.basic_auth.forward_username_header or "")
-                api_key = api_key or route.api_key_auth is not None
-    if not jwts and not rbac and not basic and not api_key:
-        return None
-    return AuthFilters(tuple(jwts[name] for name in sorted(jwts)), rbac, tuple(sorted(basic)),
-                       api_key)
+def _jwks_clusters(configs: tuple[RouteConfig, ...]) -> frozenset[str]:
+    return frozenset(p.remote_cluster for config in configs for vhost in config.virtual_hosts
+                     for route in vhost.routes if route.jwt is not None
+                     for p in route.jwt.providers if p.remote_cluster is not None)
 
 
-def _listener(li: Listener, tables: dict[str, RouteConfig]) -> Listener:
-    names = [li.route_config] if li.route_config else [c.route_config for c in li.tls_chains]
-    needs = _needs([tables[n] for n in names if n in tables])
-    return li if needs == li.auth_filters else replace(li, auth_filters=needs)
-
-
-def with_filters(ir: GatewayIR, store: Store | None, services: Services | None) -> GatewayIR:
-    """`ir` with each listener marked with the filters its routes need, and the clusters of
-    the remote JWKS they fetch (see the module docstring)."""
-    key = ("authn-filters", ir.key)
+def with_jwks_clusters(ir: GatewayIR, store: Store | None,
+                       services: Services | None) -> GatewayIR:
+    """`ir` with the clusters of the remote JWKS its routes fetch (see the module
+    docstring)."""
+    key = ("authn-jwks", ir.key)
     found = store.get(key) if store is not None else None
-    if found is None or found[0] is not ir.listeners or found[1] is not ir.route_configs:
-        tables = {c.name: c for c in ir.route_configs}
-        listeners = tuple(_listener(li, tables) for li in ir.listeners)
-        found = (ir.listeners, ir.route_configs, listeners)
+    if found is None or found[0] is not ir.route_configs:
+        found = (ir.route_configs, _jwks_clusters(ir.route_configs))
     if store is not None:
         store.put(key, found)
-    listeners = found[2]
     clusters = {c.name: c for c in ir.clusters}
-    for provider in (p for li in listeners if li.auth_filters is not None
-                     for jwt in li.auth_filters.jwt for p in jwt.providers):
-        name = provider.remote_cluster
-        if name is not None and name.startswith(DNS_CLUSTER) and name not in clusters:
+    for name in sorted(found[1]):
+        if name.startswith(DNS_CLUSTER) and name not in clusters:
             clusters[name] = _dns_cluster(name)
-        if name is None or name in clusters or services is None:
+        if name in clusters or services is None:
             continue
         namespace, service, port = name.rsplit("/", 2)
         cluster = services(namespace, service, int(port))
         if isinstance(cluster, Cluster):
             clusters[name] = cluster
-    if all(a is b for a, b in zip(listeners, ir.listeners, strict=True)) \
-            and len(clusters) == len(ir.clusters):
+    if len(clusters) == len(ir.clusters):
         return ir
-    return replace(ir, listeners=listeners,
-                   clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))
+    return replace(ir, clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))

@@ -1,10 +1,11 @@
 """IR JWT requirements and authorization rules -> Envoy's `jwt_authn` and `rbac` filters.
 
 As Envoy Gateway does, a connection manager carries each filter only when some route of its
-tables needs it (`ir.Listener.auth_filters`), and the filter acts only on the routes that
-name it (`typed_per_filter_config`); other routes pass through untouched.
+tables needs it (`httpfilters` registers them: `jwt_chain`, `rbac_filter_config`), and the
+filter acts only on the routes that name it (`typed_per_filter_config`: `jwt_per_route`,
+`rbac_per_route`); other routes pass through untouched.
 
-JWT: the filter holds every provider of the listener's requirements (local JWKS, or remote
+JWT: the filter holds every provider of the requirements its routes name (local JWKS, or remote
 JWKS fetched through the Service's cluster in the background, so a listener never waits for
 it, kept for the cache duration, and fetched again after the failed-refetch duration when a
 fetch fails; the token forwarded to the backend unchanged, its payload in the request's
@@ -27,6 +28,8 @@ of that provider has no such payload, and so does not match.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from envoy.config.core.v3.address_pb2 import CidrRange
 from envoy.config.core.v3.base_pb2 import DataSource
@@ -62,17 +65,14 @@ def _pack(message: Message) -> Any:
     return packed
 
 
-def http_filters(li: ir.Listener) -> list[hcm_pb.HttpFilter]:
-    """The JWT and RBAC filters the routes of `li` need, in Envoy Gateway's order."""
-    needs = li.auth_filters
-    if needs is None:
-        return []
-    out = []
-    if needs.jwt:
-        out.append(hcm_pb.HttpFilter(name=JWT_FILTER, typed_config=_pack(_jwt_filter(needs.jwt))))
-    if needs.rbac:
-        out.append(hcm_pb.HttpFilter(name=RBAC_FILTER, typed_config=_pack(rbac_pb.RBAC())))
-    return out
+def jwt_chain(jwts: Sequence[ir.Jwt]) -> tuple[hcm_pb.HttpFilter, ...]:
+    """The JWT filter of a connection manager whose routes name the requirements `jwts`."""
+    return (hcm_pb.HttpFilter(name=JWT_FILTER, typed_config=_pack(_jwt_filter(jwts))),)
+
+
+def rbac_filter_config() -> Any:
+    """The filter-level RBAC: empty, it enforces nothing; each route carries its own."""
+    return _pack(rbac_pb.RBAC())
 
 
 def _provider(p: ir.JwtProvider) -> jwt_pb.JwtProvider:
@@ -116,7 +116,7 @@ def _requirement(jwt: ir.Jwt) -> jwt_pb.JwtRequirement:
     return jwt_pb.JwtRequirement(requires_any=jwt_pb.JwtRequirementOrList(requirements=any_of))
 
 
-def _jwt_filter(jwts: tuple[ir.Jwt, ...]) -> jwt_pb.JwtAuthentication:
+def _jwt_filter(jwts: Sequence[ir.Jwt]) -> jwt_pb.JwtAuthentication:
     out = jwt_pb.JwtAuthentication(bypass_cors_preflight=True)
     for jwt in jwts:
         for p in jwt.providers:
