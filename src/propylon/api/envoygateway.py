@@ -9,20 +9,31 @@ and every value it cannot use: a policy with problems is not applied (see
 `translate.policies`), so nothing it asks for is silently ignored.
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
-(`SUPPORTED`): `retry`, `timeout` and `faultInjection`, with Envoy Gateway's defaults (2 retries; without
+(`SUPPORTED`): `retry`, `timeout`, `faultInjection`, and (`envoygateway_limits`)
+`circuitBreaker` and `healthCheck`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`; `client_traffic(spec)` those of a
-ClientTrafficPolicy: `timeout.http`.
+ClientTrafficPolicy: `timeout.http` and `connection.connectionLimit`. A Global `rateLimit` is
+refused with its reason (Propylon provides no rate-limit service).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from propylon.api.envoygateway_limits import (
+    CircuitBreaker,
+    ConnectionLimit,
+    HealthCheck,
+    circuit_breaker,
+    connection_limit,
+    health_check,
+    rate_limit_problems,
+)
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.meta import ObjectMeta
@@ -53,6 +64,22 @@ SUPPORTED: dict[str, Tree] = {
         "faultInjection": {"delay": {"fixedDelay": True, "percentage": True},
                            "abort": {"httpStatus": True, "grpcStatus": True,
                                      "percentage": True}},
+        "circuitBreaker": {"maxConnections": True, "maxPendingRequests": True,
+                           "maxParallelRequests": True, "maxParallelRetries": True,
+                           "maxRequestsPerConnection": True, "retryBudget": True},
+        "healthCheck": {"active": {"type": True, "timeout": True, "interval": True,
+                                   "unhealthyThreshold": True, "healthyThreshold": True,
+                                   "http": {"path": True, "method": True, "hostname": True,
+                                            "expectedStatuses": True,
+                                            "expectedResponse": True},
+                                   "tcp": True, "grpc": True, "overrides": True},
+                        "passive": {"interval": True, "baseEjectionTime": True,
+                                    "consecutive5XxErrors": True,
+                                    "consecutiveGatewayErrors": True,
+                                    "consecutiveLocalOriginFailures": True,
+                                    "maxEjectionPercent": True,
+                                    "splitExternalLocalOriginErrors": True},
+                        "panicThreshold": True},
     },
     SECURITY_POLICY: {
         **_TARGETING, "mergeType": True,
@@ -62,6 +89,7 @@ SUPPORTED: dict[str, Tree] = {
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,
         "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True}},
+        "connection": {"connectionLimit": {"value": True, "closeDelay": True}},
     },
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
 }
@@ -133,6 +161,7 @@ class Policy:
                     for path in unsupported(spec, SUPPORTED.get(kind, {}), "spec")]
         if kind == BACKEND_TRAFFIC_POLICY:
             problems.extend(backend_traffic(spec)[1])
+            problems.extend(rate_limit_problems(spec))
         if kind == SECURITY_POLICY:
             problems.extend(security(spec)[1])
         if kind == CLIENT_TRAFFIC_POLICY:
@@ -195,21 +224,14 @@ class BackendTraffic:
     retry: RetrySettings | None = None
     timeout: TimeoutSettings | None = None
     fault: FaultSettings | None = None
+    circuit_breaker: CircuitBreaker | None = None
+    health_check: HealthCheck | None = None
 
 
 def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
     """The implemented fields of a BackendTrafficPolicy spec, and what is wrong with them."""
     errors: list[str] = []
-
-    def duration(path: str, value: Any) -> int | None:
-        if value is None:
-            return None
-        if not isinstance(value, str) or not _DURATION.match(value):
-            errors.append(f"{path}: {value!r} is not a duration: write it as 1h, 30s, 250ms or "
-                          "a sum such as 1m30s")
-            return None
-        return duration_ms(value)
-
+    duration = _durations(errors)
     retry = None
     raw = spec.get("retry")
     if isinstance(raw, Mapping):
@@ -273,7 +295,8 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             percent("spec.faultInjection.delay", delay), status,
             grpc if isinstance(grpc, int) else None,
             percent("spec.faultInjection.abort", abort))
-    return BackendTraffic(retry, timeout, fault), errors
+    return BackendTraffic(retry, timeout, fault, circuit_breaker(spec, errors),
+                          health_check(spec, errors, duration)), errors
 
 
 @dataclass(frozen=True)
@@ -320,6 +343,7 @@ class ClientTraffic:
 
     request_received_ms: int | None = None
     idle_ms: int | None = None
+    connection_limit: ConnectionLimit | None = None
 
 
 def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
@@ -334,7 +358,23 @@ def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
                           "1h, 30s or 250ms")
             value = None
         out.append(None if value is None else duration_ms(value))
-    return ClientTraffic(*out), errors
+    return ClientTraffic(*out, connection_limit=connection_limit(spec, errors,
+                                                                 _durations(errors))), errors
+
+
+def _durations(errors: list[str]) -> Callable[[str, Any], int | None]:
+    """A parser of Gateway API durations (None when absent) adding its problems to `errors`."""
+
+    def duration(path: str, value: Any) -> int | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _DURATION.match(value):
+            errors.append(f"{path}: {value!r} is not a duration: write it as 1h, 30s, 250ms or "
+                          "a sum such as 1m30s")
+            return None
+        return duration_ms(value)
+
+    return duration
 
 
 def _section(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:

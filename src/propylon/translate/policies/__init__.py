@@ -45,7 +45,7 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import client, security, traffic
+from propylon.translate.policies import client, limits, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -207,7 +207,8 @@ def _copy(source: Cluster, name: str, connection: Connection, store: Store | Non
     cache_key = ("copy", name, connection)
     found = store.get(cache_key) if store is not None else None
     if found is None or found[0] is not source:
-        found = (source, replace(source, name=name, connection=connection))
+        found = (source, replace(source, name=name, connection=connection,
+                                 protocol=limits.protocol(source.protocol, connection)))
     if store is not None:
         store.put(cache_key, found)
     return found[1]

@@ -3,7 +3,8 @@
 A ClientTrafficPolicy targets a Gateway or one of its listeners (`sectionName`); Envoy accepts
 connections per port, so a port gets the policy of one of its Gateway listeners (the first, in
 the Gateway's order, that has one) or else the Gateway's. `timeout.http.requestReceivedTimeout`
-becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout.
+becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout,
+`connection.connectionLimit` the listener's limit of open connections.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import replace
 from propylon.api.envoygateway import client_traffic
 from propylon.ir.model import ClientTimeouts, GatewayIR
 from propylon.translate.gateways import GatewayState
+from propylon.translate.policies import limits
 from propylon.translate.policies.attachment import Attachments, Scope
 
 
@@ -30,8 +32,12 @@ def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments) -> GatewayIR:
             continue
         found = client_traffic(policy.spec_value())[0]
         timeouts = ClientTimeouts(found.request_received_ms, found.idle_ms)
-        listeners.append(listener if timeouts == ClientTimeouts()
-                         else replace(listener, client_timeouts=timeouts))
+        if timeouts != ClientTimeouts():
+            listener = replace(listener, client_timeouts=timeouts)
+        if found.connection_limit is not None:
+            listener = replace(listener,
+                               connection_limit=limits.connection_limit(found.connection_limit))
+        listeners.append(listener)
     if all(a is b for a, b in zip(listeners, ir.listeners, strict=True)):
         return ir
     return replace(ir, listeners=tuple(listeners))

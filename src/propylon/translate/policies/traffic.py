@@ -8,8 +8,9 @@ strategic merge of these fields amounts to it):
   per-try timeout, back-off), unless the route rule sets its own (HTTPRoute `retry`);
 - `timeout.http.requestTimeout` -> the route's timeout, unless the rule sets `timeouts.request`;
 - `faultInjection` -> the route's injected delay and abort;
-- `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout` and
-  `maxConnectionDuration` -> the clusters of the route's backends, as copies named
+- `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout`,
+  `maxConnectionDuration`, `circuitBreaker` and `healthCheck` (`limits`) -> the clusters of
+  the route's backends, as copies named
   `<cluster>/<policy namespace>/<policy name>` (listed in `copies`) so other routes using the
   same Service keep theirs.
 """
@@ -24,6 +25,7 @@ from typing import Any
 from propylon.api.envoygateway import BackendTraffic, Policy, backend_traffic
 from propylon.api.mergepatch import merge_patch
 from propylon.ir.model import Connection, Fault, Retry, Route
+from propylon.translate.policies import limits
 
 
 @lru_cache(maxsize=4096)
@@ -47,9 +49,12 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     timeout = found.timeout
     if timeout is not None and timeout.request_ms is not None and route.timeout_ms is None:
         changes["timeout_ms"] = timeout.request_ms
-    if timeout is not None and (timeout.connect_ms, timeout.idle_ms,
-                                timeout.max_connection_ms) != (None, None, None):
-        connection = Connection(timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms)
+    connection = Connection(
+        *((timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms)
+          if timeout is not None else ()),
+        circuit_breaker=limits.circuit_breaker(found.circuit_breaker),
+        health_check=limits.health_check(found.health_check))
+    if connection != Connection():
         suffix = f"{policy.meta.namespace}/{policy.meta.name}"
         backends = []
         for backend in route.backends:
