@@ -10,10 +10,11 @@ and every value it cannot use: a policy with problems is not applied (see
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
 (`SUPPORTED`): `retry`, `timeout`, `faultInjection`, and (`envoygateway_limits`)
-`circuitBreaker` and `healthCheck`, with Envoy Gateway's defaults (2 retries; without
+`circuitBreaker`, `healthCheck` and a Local `rateLimit`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`; `client_traffic(spec)` those of a
-ClientTrafficPolicy: `timeout.http` and `connection.connectionLimit`. A Global `rateLimit` is
+ClientTrafficPolicy: `timeout.http`, `connection.connectionLimit` and
+`headers.disableRateLimitHeaders`. A Global `rateLimit` is
 refused with its reason (Propylon provides no rate-limit service).
 """
 
@@ -29,9 +30,11 @@ from propylon.api.envoygateway_limits import (
     CircuitBreaker,
     ConnectionLimit,
     HealthCheck,
+    LocalRateLimit,
     circuit_breaker,
     connection_limit,
     health_check,
+    local_rate_limit,
     rate_limit_problems,
 )
 from propylon.api.formats import duration_ms
@@ -80,6 +83,7 @@ SUPPORTED: dict[str, Tree] = {
                                     "maxEjectionPercent": True,
                                     "splitExternalLocalOriginErrors": True},
                         "panicThreshold": True},
+        "rateLimit": {"type": True, "local": {"rules": True}, "global": True},
     },
     SECURITY_POLICY: {
         **_TARGETING, "mergeType": True,
@@ -90,6 +94,7 @@ SUPPORTED: dict[str, Tree] = {
         **_TARGETING,
         "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True}},
         "connection": {"connectionLimit": {"value": True, "closeDelay": True}},
+        "headers": {"disableRateLimitHeaders": True},
     },
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
 }
@@ -226,6 +231,7 @@ class BackendTraffic:
     fault: FaultSettings | None = None
     circuit_breaker: CircuitBreaker | None = None
     health_check: HealthCheck | None = None
+    rate_limit: LocalRateLimit | None = None
 
 
 def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
@@ -296,7 +302,8 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             grpc if isinstance(grpc, int) else None,
             percent("spec.faultInjection.abort", abort))
     return BackendTraffic(retry, timeout, fault, circuit_breaker(spec, errors),
-                          health_check(spec, errors, duration)), errors
+                          health_check(spec, errors, duration),
+                          local_rate_limit(spec, errors)), errors
 
 
 @dataclass(frozen=True)
@@ -344,6 +351,7 @@ class ClientTraffic:
     request_received_ms: int | None = None
     idle_ms: int | None = None
     connection_limit: ConnectionLimit | None = None
+    rate_limit_headers: bool = True
 
 
 def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
@@ -359,7 +367,9 @@ def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
             value = None
         out.append(None if value is None else duration_ms(value))
     return ClientTraffic(*out, connection_limit=connection_limit(spec, errors,
-                                                                 _durations(errors))), errors
+                                                                 _durations(errors)),
+                         rate_limit_headers=not _section(spec, "headers").get(
+                             "disableRateLimitHeaders")), errors
 
 
 def _durations(errors: list[str]) -> Callable[[str, Any], int | None]:

@@ -7,6 +7,9 @@ with Envoy Gateway's defaults where the CRD gives none; `connection_limit(spec)`
 ClientTrafficPolicy's `connection.connectionLimit`. Each returns what it decoded and the
 problems found, as messages naming the field and the fix. `duration` is the caller's parser of
 Gateway API durations (it records its own problems and answers None for a bad value).
+`local_rate_limit(spec)` reads a Local `rateLimit`: each rule's client selectors (headers,
+query parameters, path, methods, source CIDR; exact, regex or distinct) and limit, the rule
+without selectors as the default bucket (else Envoy Gateway's unlimited one), shadow mode.
 `rate_limit_problems(spec)` says what Propylon cannot do of `rateLimit`: a Global rate limit
 needs a rate-limit service, which Propylon does not provide.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -246,8 +250,177 @@ def connection_limit(spec: Mapping[str, Any], errors: list[str], duration: Durat
 
 
 def rate_limit_problems(spec: Mapping[str, Any]) -> list[str]:
+    """What Propylon cannot do of a `rateLimit` beyond what `local_rate_limit` checks."""
     raw = spec.get("rateLimit")
-    if not isinstance(raw, Mapping) or "global" not in raw and raw.get("type") != "Global":
+    if not isinstance(raw, Mapping):
         return []
-    return ["spec.rateLimit.global: a Global rate limit needs a rate-limit service, which "
-            "Propylon does not provide: use type Local with spec.rateLimit.local"]
+    if "global" in raw or raw.get("type") == "Global":
+        return ["spec.rateLimit.global: a Global rate limit needs a rate-limit service, which "
+                "Propylon does not provide: use type Local with spec.rateLimit.local"]
+    if raw.get("type") != "Local" or "local" not in raw:
+        return ["spec.rateLimit: set type Local and spec.rateLimit.local"]
+    return []
+
+
+@dataclass(frozen=True)
+class RateLimitMatch:
+    """One condition of a rate-limit rule: on a header (`name`), a query parameter, the
+    method (`:method`) or the path (`:path`); `type` Exact, RegularExpression, PathPrefix,
+    or Distinct (a bucket per value, `value` unused)."""
+
+    source: str  # header, query, method, path
+    name: str
+    type: str
+    value: str
+    invert: bool = False
+
+
+@dataclass(frozen=True)
+class TokenBucket:
+    requests: int
+    fill_s: int
+
+
+@dataclass(frozen=True)
+class RateLimitRule:
+    """Requests matching every one of `matches`, one of `methods` (when any) and
+    `source_cidr` (when set; `cidr_distinct`: a bucket per client address) share `bucket`."""
+
+    matches: tuple[RateLimitMatch, ...]
+    methods: tuple[RateLimitMatch, ...]
+    source_cidr: str | None
+    cidr_distinct: bool
+    bucket: TokenBucket
+
+
+@dataclass(frozen=True)
+class LocalRateLimit:
+    """A route's local rate limit: requests no rule matches share `default`; with `shadow`
+    requests are counted but never refused; `headers`: the x-ratelimit-* response headers."""
+
+    default: TokenBucket
+    rules: tuple[RateLimitRule, ...]
+    shadow: bool = False
+    headers: bool = True
+
+
+UNIT_SECONDS = {"Second": 1, "Minute": 60, "Hour": 3600, "Day": 86400, "Week": 7 * 86400,
+                "Month": 30 * 86400, "Year": 365 * 86400}
+UNLIMITED = TokenBucket(UINT32 - 1, 1)  # Envoy Gateway's default bucket without a default rule
+_MATCH_TYPES = ("Exact", "RegularExpression", "Distinct")
+
+
+def _bucket(errors: list[str], path: str, raw: Mapping[str, Any]) -> TokenBucket | None:
+    requests = _count(errors, f"{path}.requests", raw.get("requests"), None)
+    unit = raw.get("unit")
+    if unit not in UNIT_SECONDS:
+        errors.append(f"{path}.unit: {unit!r} is not a rate-limit unit: use "
+                      f"{', '.join(UNIT_SECONDS)}")
+        return None
+    if requests is None:
+        errors.append(f"{path}.requests: a limit needs its number of requests: set it")
+        return None
+    return TokenBucket(requests, UNIT_SECONDS[unit])
+
+
+def _matches(errors: list[str], path: str, source: str, raw: Any) -> list[RateLimitMatch]:
+    out = []
+    for i, item in enumerate(raw or ()):
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("type", "Exact")
+        name, value = item.get("name"), item.get("value")
+        if kind not in _MATCH_TYPES or not isinstance(name, str) \
+                or kind != "Distinct" and not isinstance(value, str):
+            errors.append(f"{path}[{i}]: set name, and type {', '.join(_MATCH_TYPES)} with a "
+                          "value unless Distinct")
+            continue
+        if kind == "Distinct" and item.get("invert"):
+            errors.append(f"{path}[{i}].invert: a Distinct match cannot be inverted: remove "
+                          "invert")
+            continue
+        out.append(RateLimitMatch(source, name.lower() if source == "header" else name, kind,
+                                  str(value or ""), bool(item.get("invert"))))
+    return out
+
+
+def _rule(errors: list[str], path: str, raw: Mapping[str, Any]) -> RateLimitRule | None:
+    matches: list[RateLimitMatch] = []
+    methods: list[RateLimitMatch] = []
+    cidr: tuple[str, bool] | None = None
+    errors.extend(f"{path}.{key} is not implemented by Propylon yet: remove it"
+                  for key in raw if key not in ("clientSelectors", "limit", "shadowMode"))
+    errors.extend(f"{path}.limit.{key} is not implemented by Propylon yet: remove it"
+                  for key in _section(raw, "limit") if key not in ("requests", "unit"))
+    for i, selector in enumerate(raw.get("clientSelectors") or ()):
+        if not isinstance(selector, Mapping):
+            continue
+        at = f"{path}.clientSelectors[{i}]"
+        matches.extend(_matches(errors, f"{at}.headers", "header", selector.get("headers")))
+        matches.extend(_matches(errors, f"{at}.queryParams", "query",
+                                selector.get("queryParams")))
+        for method in selector.get("methods") or ():
+            if isinstance(method, Mapping) and isinstance(method.get("value"), str):
+                methods.append(RateLimitMatch("method", ":method", "Exact", method["value"],
+                                              bool(method.get("invert"))))
+        found = _section(selector, "path")
+        if found:
+            kind = found.get("type", "PathPrefix")
+            if kind not in ("Exact", "PathPrefix", "RegularExpression"):
+                errors.append(f"{at}.path.type: {kind!r}: use Exact, PathPrefix or "
+                              "RegularExpression")
+            else:
+                matches.append(RateLimitMatch("path", ":path", kind, str(found.get("value", "/")),
+                                              bool(found.get("invert"))))
+        source = _section(selector, "sourceCIDR")
+        if source:
+            if cidr is not None or source.get("invert"):
+                errors.append(f"{at}.sourceCIDR: Propylon takes one sourceCIDR per rule, not "
+                              "inverted: split the rule")
+            elif not _is_cidr(source.get("value")):
+                errors.append(f"{at}.sourceCIDR.value: {source.get('value')!r} is not a CIDR "
+                              "such as 10.0.0.0/8")
+            else:
+                cidr = (str(source["value"]), source.get("type") == "Distinct")
+    bucket = _bucket(errors, f"{path}.limit", _section(raw, "limit"))
+    if bucket is None:
+        return None
+    return RateLimitRule(tuple(matches), tuple(methods), cidr[0] if cidr else None,
+                         bool(cidr and cidr[1]), bucket)
+
+
+def _is_cidr(value: Any) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, str) and "/" in value
+
+
+def local_rate_limit(spec: Mapping[str, Any], errors: list[str]) -> LocalRateLimit | None:
+    """A Local `rateLimit` (None when the spec has none, or a Global one)."""
+    raw = spec.get("rateLimit")
+    if not isinstance(raw, Mapping) or raw.get("type") != "Local":
+        return None
+    default = None
+    rules = []
+    shadows = []
+    for i, item in enumerate(_section(raw, "local").get("rules") or ()):
+        if not isinstance(item, Mapping):
+            continue
+        path = f"spec.rateLimit.local.rules[{i}]"
+        rule = _rule(errors, path, item)
+        if rule is None:
+            continue
+        shadows.append(bool(item.get("shadowMode")))
+        if rule.matches or rule.methods or rule.source_cidr:
+            rules.append(rule)
+        elif default is None:
+            default = rule.bucket
+        else:
+            errors.append(f"{path}: a second rule without clientSelectors: give it a selector "
+                          "or remove it (one default limit per policy)")
+    if any(shadows) and not all(shadows):
+        errors.append("spec.rateLimit.local.rules[].shadowMode: Propylon applies shadow mode "
+                      "to a whole policy: set it on every rule or on none")
+    return LocalRateLimit(default or UNLIMITED, tuple(rules), bool(shadows) and all(shadows))

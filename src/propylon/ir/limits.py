@@ -1,5 +1,6 @@
 """The limits a policy sets on clusters and listeners, in the IR (see `model.Connection` and
-`model.Listener`): circuit breakers, active and passive health checks, connection limits.
+`model.Listener`) and routes (`model.Route`): circuit breakers, active and passive health
+checks, connection limits, local rate limits.
 The same shapes as `api.envoygateway_limits` decodes them (the layers do not import each
 other); `xds.translate.limits` turns them into Envoy's messages.
 """
@@ -73,3 +74,45 @@ class HealthCheck:
 class ConnectionLimit:
     value: int
     close_delay_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitMatch:
+    """One condition of a rate-limit rule: on a header (`name`), a query parameter, the
+    method (`:method`) or the path (`:path`); `type` Exact, RegularExpression, PathPrefix,
+    or Distinct (a bucket per value, `value` unused)."""
+
+    source: str  # header, query, method, path
+    name: str
+    type: str
+    value: str
+    invert: bool = False
+
+
+@dataclass(frozen=True)
+class TokenBucket:
+    requests: int
+    fill_s: int
+
+
+@dataclass(frozen=True)
+class RateLimitRule:
+    """Requests matching every one of `matches`, one of `methods` (when any) and
+    `source_cidr` (when set; `cidr_distinct`: a bucket per client address) share `bucket`."""
+
+    matches: tuple[RateLimitMatch, ...]
+    methods: tuple[RateLimitMatch, ...]
+    source_cidr: str | None
+    cidr_distinct: bool
+    bucket: TokenBucket
+
+
+@dataclass(frozen=True)
+class LocalRateLimit:
+    """A route's local rate limit: requests no rule matches share `default`; with `shadow`
+    requests are counted but never refused; `headers`: the x-ratelimit-* response headers."""
+
+    default: TokenBucket
+    rules: tuple[RateLimitRule, ...]
+    shadow: bool = False
+    headers: bool = True

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck
+from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, LocalRateLimit
 
 PathMatchType = Literal["Exact", "PathPrefix", "RegularExpression"]
 ClusterProtocol = Literal["http1", "h2c", "websocket"]
@@ -188,6 +188,7 @@ class Route:
     retry: Retry | None = None
     cors: Cors | None = None
     fault: Fault | None = None
+    rate_limit: LocalRateLimit | None = None
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,7 @@ class Listener:
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
     client_timeouts: ClientTimeouts | None = None
     connection_limit: ConnectionLimit | None = None
+    local_rate_limit: bool = False  # some route of its tables has a rate limit
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
 - SecurityPolicy `cors` (`security`).
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
+- Local rate limits: the listeners whose routes have one, and the rate-limit headers a
+  ClientTrafficPolicy turns off (`ratelimit`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
 """
@@ -45,7 +47,7 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import client, limits, security, traffic
+from propylon.translate.policies import client, limits, ratelimit, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -144,6 +146,8 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             ir = _governed_ir(ir, state, governing, signature, routes, store)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
+        if BACKEND_TRAFFIC_POLICY in by_kind:
+            ir = ratelimit.marked(ir, state, ctp)
         out[key] = ir
     return out, statuses
 

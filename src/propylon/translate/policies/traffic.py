@@ -8,6 +8,7 @@ strategic merge of these fields amounts to it):
   per-try timeout, back-off), unless the route rule sets its own (HTTPRoute `retry`);
 - `timeout.http.requestTimeout` -> the route's timeout, unless the rule sets `timeouts.request`;
 - `faultInjection` -> the route's injected delay and abort;
+- a Local `rateLimit` -> the route's rate limit (its own token buckets);
 - `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout`,
   `maxConnectionDuration`, `circuitBreaker` and `healthCheck` (`limits`) -> the clusters of
   the route's backends, as copies named
@@ -52,8 +53,8 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     connection = Connection(
         *((timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms)
           if timeout is not None else ()),
-        circuit_breaker=limits.circuit_breaker(found.circuit_breaker),
-        health_check=limits.health_check(found.health_check))
+        circuit_breaker=limits.to_ir(found.circuit_breaker),
+        health_check=limits.to_ir(found.health_check))
     if connection != Connection():
         suffix = f"{policy.meta.namespace}/{policy.meta.name}"
         backends = []
@@ -69,6 +70,8 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
         f = found.fault
         changes["fault"] = Fault(f.delay_ms, f.delay_percent, f.abort_status,
                                  f.abort_grpc_status, f.abort_percent)
+    if found.rate_limit is not None and route.rate_limit is None:
+        changes["rate_limit"] = limits.to_ir(found.rate_limit)
     if not changes:
         return route
     return replace(route, **changes)

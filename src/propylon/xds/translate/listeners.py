@@ -17,7 +17,8 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), and a router that adds no `x-envoy-*` headers.
+filters (configured per route), the local rate limit filter where a route uses it (`ratelimit`),
+and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import cors, fault, limits
+from propylon.xds.translate import cors, fault, limits, ratelimit
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -67,9 +68,11 @@ def _pack(message: Message) -> Any:
 
 
 def connection_manager(stat_prefix: str, route_config: str | None,
-                       timeouts: ir.ClientTimeouts | None = None) -> HCM:
+                       timeouts: ir.ClientTimeouts | None = None,
+                       local_rate_limit: bool = False) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
-    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients."""
+    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients; with
+    `local_rate_limit` it has the local rate limit filter its routes configure."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -88,6 +91,9 @@ def connection_manager(stat_prefix: str, route_config: str | None,
                                                         dynamic_stats=BoolValue(value=False)))),
         ],
     )
+    if local_rate_limit:
+        out.http_filters.insert(len(out.http_filters) - 1, hcm_pb.HttpFilter(
+            name=ratelimit.LOCAL_RATE_LIMIT_FILTER, typed_config=ratelimit.filter_config()))
     if timeouts is not None and timeouts.request_ms is not None:
         out.request_timeout.CopyFrom(duration_ms(timeouts.request_ms))
     if timeouts is not None and timeouts.idle_ms is not None:
@@ -101,10 +107,11 @@ def connection_manager(stat_prefix: str, route_config: str | None,
     return out
 
 
-def _hcm_filter(stat_prefix: str, route_config: str | None,
-                timeouts: ir.ClientTimeouts | None) -> lc.Filter:
+def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
-                     typed_config=_pack(connection_manager(stat_prefix, route_config, timeouts)))
+                     typed_config=_pack(connection_manager(stat_prefix, route_config,
+                                                           li.client_timeouts,
+                                                           li.local_rate_limit)))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
@@ -128,11 +135,11 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
 
 
-def _tls_chain(chain: ir.TLSFilterChain, timeouts: ir.ClientTimeouts | None) -> lc.FilterChain:
+def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener) -> lc.FilterChain:
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
-        filters=[_hcm_filter(chain.name, chain.route_config, timeouts)],
+        filters=[_hcm_filter(chain.name, chain.route_config, li)],
         transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
     )
 
@@ -173,13 +180,13 @@ def listener(li: ir.Listener) -> Listener | None:
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config,
-                                                                     li.client_timeouts)]))
+                                                                     li)]))
         return _limited(out, li.connection_limit)
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
-    out.filter_chains.extend(_tls_chain(chain, li.client_timeouts) for chain in li.tls_chains)
+    out.filter_chains.extend(_tls_chain(chain, li) for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return _limited(out, li.connection_limit)
 

@@ -42,7 +42,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import cors, fault
+from propylon.xds.translate import cors, fault, ratelimit
 from propylon.xds.translate.clusters import ads_source, duration_ms
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
@@ -285,6 +285,9 @@ def route(route: ir.Route) -> rc.Route:
         out.typed_per_filter_config[cors.CORS_FILTER].CopyFrom(cors.policy(route.cors))
     if route.fault is not None:
         out.typed_per_filter_config[fault.FAULT_FILTER].CopyFrom(fault.policy(route.fault))
+    if route.rate_limit is not None:
+        out.typed_per_filter_config[ratelimit.LOCAL_RATE_LIMIT_FILTER].CopyFrom(
+            ratelimit.policy(route.rate_limit))
     return out
 
 
