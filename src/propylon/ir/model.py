@@ -31,6 +31,7 @@ from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, Loc
 
 PathMatchType = Literal["Exact", "PathPrefix", "RegularExpression"]
 ClusterProtocol = Literal["http1", "h2c", "websocket"]
+LOCAL_RATE_LIMIT = "local_rate_limit"  # a Listener.http_filters name
 StringMatchType = Literal["Exact", "RegularExpression"]
 
 
@@ -326,7 +327,8 @@ class Listener:
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
     client_timeouts: ClientTimeouts | None = None
     connection_limit: ConnectionLimit | None = None
-    local_rate_limit: bool = False  # some route of its tables has a rate limit
+    # optional HTTP filters the routes of its tables use (sorted), such as LOCAL_RATE_LIMIT
+    http_filters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

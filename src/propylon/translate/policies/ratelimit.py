@@ -1,7 +1,7 @@
 """Local rate limits on a Gateway's listeners, once the routes have theirs.
 
 Envoy's local rate limit filter is in a connection manager only when a route of its tables has
-a rate limit (`Listener.local_rate_limit`), as Envoy Gateway does; each such route configures
+a rate limit (`LOCAL_RATE_LIMIT` in `Listener.http_filters`), as Envoy Gateway does; each such route configures
 it for itself. A ClientTrafficPolicy with `headers.disableRateLimitHeaders` on a listener (port)
 turns off the x-ratelimit-* response headers of the rate limits of that listener's routes.
 """
@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from propylon.ir.model import GatewayIR, Listener, Route, RouteConfig, VirtualHost
+from propylon.ir.model import (
+    LOCAL_RATE_LIMIT,
+    GatewayIR,
+    Listener,
+    Route,
+    RouteConfig,
+    VirtualHost,
+)
 from propylon.translate.gateways import GatewayState
 from propylon.translate.policies import client
 from propylon.translate.policies.attachment import Attachments
@@ -42,8 +49,8 @@ def _without_headers(config: RouteConfig) -> RouteConfig:
 
 
 def marked(ir: GatewayIR, state: GatewayState, ctp: Attachments | None) -> GatewayIR:
-    """`ir` with `local_rate_limit` on the listeners that need the filter, and the rate-limit
-    headers off where a ClientTrafficPolicy says so."""
+    """`ir` with `LOCAL_RATE_LIMIT` in the `http_filters` of the listeners that need the
+    filter, and the rate-limit headers off where a ClientTrafficPolicy says so."""
     configs = {c.name: c for c in ir.route_configs}
     quiet = set()
     if ctp is not None and ctp.attached:
@@ -55,8 +62,11 @@ def marked(ir: GatewayIR, state: GatewayState, ctp: Attachments | None) -> Gatew
         configs[name] = _without_headers(configs[name])
     limited = {name for name, config in configs.items() if _limited(config)}
     listeners = tuple(
-        replace(li, local_rate_limit=uses) if li.local_rate_limit != uses else li
-        for li in ir.listeners for uses in [bool(limited.intersection(_tables(li)))])
+        replace(li, http_filters=filters) if li.http_filters != filters else li
+        for li in ir.listeners
+        for filters in [tuple(sorted({*li.http_filters, LOCAL_RATE_LIMIT}))
+                        if limited.intersection(_tables(li))
+                        else tuple(f for f in li.http_filters if f != LOCAL_RATE_LIMIT)])
     tables = tuple(configs[c.name] for c in ir.route_configs)
     if all(a is b for a, b in zip(listeners, ir.listeners, strict=True)) \
             and all(a is b for a, b in zip(tables, ir.route_configs, strict=True)):

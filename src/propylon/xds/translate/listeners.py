@@ -69,10 +69,10 @@ def _pack(message: Message) -> Any:
 
 def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
-                       local_rate_limit: bool = False) -> HCM:
+                       http_filters: tuple[str, ...] = ()) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
-    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients; with
-    `local_rate_limit` it has the local rate limit filter its routes configure."""
+    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients; `http_filters`
+    are the optional filters its routes configure (`ir.Listener.http_filters`)."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -91,7 +91,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
                                                         dynamic_stats=BoolValue(value=False)))),
         ],
     )
-    if local_rate_limit:
+    if ir.LOCAL_RATE_LIMIT in http_filters:
         out.http_filters.insert(len(out.http_filters) - 1, hcm_pb.HttpFilter(
             name=ratelimit.LOCAL_RATE_LIMIT_FILTER, typed_config=ratelimit.filter_config()))
     if timeouts is not None and timeouts.request_ms is not None:
@@ -111,7 +111,7 @@ def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> 
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(connection_manager(stat_prefix, route_config,
                                                            li.client_timeouts,
-                                                           li.local_rate_limit)))
+                                                           li.http_filters)))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,

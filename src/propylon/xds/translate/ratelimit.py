@@ -1,7 +1,7 @@
 """IR local rate limits -> Envoy's local rate limit filter, as Envoy Gateway configures it.
 
 The filter is in a connection manager only when a route of its tables has a rate limit
-(`Listener.local_rate_limit`), before the router, with no limit of its own (`filter_config`):
+(`LOCAL_RATE_LIMIT` in `Listener.http_filters`), before the router, with no limit of its own (`filter_config`):
 each such route carries its whole configuration (`policy`) in `typed_per_filter_config`, so
 other routes pass through. A route's configuration: the default token bucket (requests no
 rule matches), one descriptor per rule with the rate-limit actions that produce it (one set
