@@ -281,8 +281,10 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
-    """An Envoy Gateway policy named after its target kind: retries and maybe timeouts (a
-    cluster copy) for a BackendTrafficPolicy, CORS for a SecurityPolicy; `more` merges it."""
+    """An Envoy Gateway policy named after its target kind: retries and maybe timeouts,
+    limits (a cluster copy) and a rate limit for a BackendTrafficPolicy, a connection limit and
+    maybe rate-limit headers off for a ClientTrafficPolicy, CORS for a SecurityPolicy; `more`
+    merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -290,6 +292,13 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
         spec["retry"] = {"numRetries": value}
         if more:
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
+            spec["circuitBreaker"] = {"maxConnections": value}
+            spec["healthCheck"] = {"passive": {"consecutive5XxErrors": value}}
+            spec["rateLimit"] = {"type": "Local", "local": {"rules": [
+                {"limit": {"requests": value, "unit": "Minute"}}]}}
+    elif kind == "ClientTrafficPolicy":
+        spec["connection"] = {"connectionLimit": {"value": value}}
+        spec["headers"] = {"disableRateLimitHeaders": more}
     else:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
     if more and target_kind != "Gateway":
@@ -325,7 +334,8 @@ edit = st.one_of(
               st.lists(st.sampled_from(SET_LISTENERS), max_size=3, unique=True), namespaces),
     st.tuples(st.just("backendtls"), namespaces, st.sampled_from(SERVICES),
               st.sampled_from((None, "ConfigMap", "System"))),
-    st.tuples(st.just("policy"), st.sampled_from(("BackendTrafficPolicy", "SecurityPolicy")),
+    st.tuples(st.just("policy"), st.sampled_from(("BackendTrafficPolicy", "SecurityPolicy",
+                                                  "ClientTrafficPolicy")),
               namespaces, st.sampled_from(("Gateway", "HTTPRoute", "GRPCRoute")),
               st.sampled_from(("gw", *("r0", "r1"))), st.sampled_from((None, "http", "rule")),
               st.sampled_from((None, 1, 3)), st.booleans()),
@@ -467,6 +477,12 @@ FURNISHED: list[tuple[Any, ...]] = [
                  ("status",), ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 1,
                                False), ("tick",),
                  ("policy", "BackendTrafficPolicy", "ns1", "HTTPRoute", "r0", None, None, False)])
+# limits: a rate-limited route, its listener's rate-limit headers turned off, then on again
+@example(False, [("route", "ns1", "r0", _ROUTE), ("service", "ns1", "svc0", 80, None),
+                 ("policy", "BackendTrafficPolicy", "ns1", "HTTPRoute", "r0", None, 3, True),
+                 ("policy", "ClientTrafficPolicy", "ns1", "Gateway", "gw", None, 2, True),
+                 ("status",),
+                 ("policy", "ClientTrafficPolicy", "ns1", "Gateway", "gw", None, 2, False)])
 def test_passes_with_a_memo_equal_the_full_rebuild(furnished: bool,
                                                    changes: list[tuple[Any, ...]]) -> None:
     world = World()

@@ -93,7 +93,8 @@ SUPPORTED: dict[str, Tree] = {
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,
         "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True}},
-        "connection": {"connectionLimit": {"value": True, "closeDelay": True}},
+        "connection": {"connectionLimit": {"value": True, "closeDelay": True},
+                       "maxAcceptPerSocketEvent": True},
         "headers": {"disableRateLimitHeaders": True},
     },
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
@@ -366,10 +367,8 @@ def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
                           "1h, 30s or 250ms")
             value = None
         out.append(None if value is None else duration_ms(value))
-    return ClientTraffic(*out, connection_limit=connection_limit(spec, errors,
-                                                                 _durations(errors)),
-                         rate_limit_headers=not _section(spec, "headers").get(
-                             "disableRateLimitHeaders")), errors
+    return ClientTraffic(out[0], out[1], connection_limit(spec, errors, _durations(errors)),
+                         not _section(spec, "headers").get("disableRateLimitHeaders")), errors
 
 
 def _durations(errors: list[str]) -> Callable[[str, Any], int | None]:

@@ -4,7 +4,7 @@ connection limits.
 `backend_limits(spec, duration)` reads a BackendTrafficPolicy spec's `circuitBreaker` and
 `healthCheck` (active: HTTP, TCP or gRPC probes; passive: outlier detection; `panicThreshold`)
 with Envoy Gateway's defaults where the CRD gives none; `connection_limit(spec)` a
-ClientTrafficPolicy's `connection.connectionLimit`. Each returns what it decoded and the
+ClientTrafficPolicy's `connection.connectionLimit` and `maxAcceptPerSocketEvent`. Each returns what it decoded and the
 problems found, as messages naming the field and the fix. `duration` is the caller's parser of
 Gateway API durations (it records its own problems and answers None for a bad value).
 `local_rate_limit(spec)` reads a Local `rateLimit`: each rule's client selectors (headers,
@@ -90,8 +90,13 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class ConnectionLimit:
-    value: int
+    """A listener's limits on client connections: how many are open at once (`value`, None:
+    no limit), how long one over it is kept before being closed, and how many are accepted
+    from the kernel per socket event (None: all pending)."""
+
+    value: int | None = None
     close_delay_ms: int | None = None
+    max_accept_per_event: int | None = None
 
 
 def _section(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -149,8 +154,8 @@ def circuit_breaker(spec: Mapping[str, Any], errors: list[str]) -> CircuitBreake
             percent = 100.0
         min_concurrency = _count(errors, f"{path}.retryBudget.minRetryConcurrency",
                                  budget.get("minRetryConcurrency"), None)
-    return CircuitBreaker(*values, retry_budget_percent=percent,
-                          retry_budget_min_concurrency=min_concurrency)
+    return CircuitBreaker(values[0], values[1], values[2], values[3], values[4], percent,
+                          min_concurrency)
 
 
 def _active(raw: Mapping[str, Any], errors: list[str], duration: Duration,
@@ -235,18 +240,19 @@ def health_check(spec: Mapping[str, Any], errors: list[str], duration: Duration,
 
 def connection_limit(spec: Mapping[str, Any], errors: list[str], duration: Duration,
                      ) -> ConnectionLimit | None:
-    raw = _section(_section(spec, "connection"), "connectionLimit")
-    if not raw:
-        return None
+    """`connection.connectionLimit` and `connection.maxAcceptPerSocketEvent` (0: no limit)."""
+    connection = _section(spec, "connection")
+    raw = _section(connection, "connectionLimit")
     value = _count(errors, "spec.connection.connectionLimit.value", raw.get("value"), None,
                    least=1)
-    if value is None:
-        if "value" not in raw:
-            errors.append("spec.connection.connectionLimit.value: the limit is required: set "
-                          "the number of connections a listener accepts")
-        return None
-    return ConnectionLimit(value, duration("spec.connection.connectionLimit.closeDelay",
-                                           raw.get("closeDelay")))
+    if raw and "value" not in raw:
+        errors.append("spec.connection.connectionLimit.value: the limit is required: set "
+                      "the number of connections a listener accepts")
+    accept = _count(errors, "spec.connection.maxAcceptPerSocketEvent",
+                    connection.get("maxAcceptPerSocketEvent"), None)
+    found = ConnectionLimit(value, duration("spec.connection.connectionLimit.closeDelay",
+                                            raw.get("closeDelay")), accept or None)
+    return None if found == ConnectionLimit() else found
 
 
 def rate_limit_problems(spec: Mapping[str, Any]) -> list[str]:

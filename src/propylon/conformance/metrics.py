@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from propylon.infra.host.envoy_admin import admin_get
 from propylon.infra.host.envoy_process import PID_FILE
@@ -81,15 +82,18 @@ def admin_socket(state_dir: Path, gateway: GatewayKey) -> Path:
 
 async def cluster_stat(socket: Path, clusters: list[str], stat: str) -> int:
     """The sum of `cluster.<c>.<stat>` over `clusters` and the copies of them a policy made."""
-    status, body = await admin_get(socket, f"/stats?filter={re.escape('.' + stat)}$")
+    # Prometheus names have "_" where Envoy's have "." or "_" (health_check.success)
+    pattern = re.escape(stat).replace("_", "[._]")
+    status, body = await admin_get(socket, "/stats?filter=" + quote(rf"\.{pattern}$"))
     if status != 200:
         raise RuntimeError(f"Envoy admin /stats answered {status}: {body}")
     total = 0
     for line in body.splitlines():
         name, _, value = line.rpartition(": ")
-        if not name.startswith("cluster.") or not name.endswith(f".{stat}"):
+        found = re.fullmatch(rf"cluster\.(.+)\.{pattern}", name)
+        if found is None:
             continue
-        cluster = name.removeprefix("cluster.").removesuffix(f".{stat}")
+        cluster = found.group(1)
         if any(cluster == c or cluster.startswith(f"{c}/") for c in clusters):
             total += int(value)
     return total

@@ -72,8 +72,13 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class ConnectionLimit:
-    value: int
+    """A listener's limits on client connections: how many are open at once (`value`, None:
+    no limit), how long one over it is kept before being closed, and how many are accepted
+    from the kernel per socket event (None: all pending)."""
+
+    value: int | None = None
     close_delay_ms: int | None = None
+    max_accept_per_event: int | None = None
 
 
 @dataclass(frozen=True)

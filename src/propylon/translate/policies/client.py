@@ -4,7 +4,8 @@ A ClientTrafficPolicy targets a Gateway or one of its listeners (`sectionName`);
 connections per port, so a port gets the policy of one of its Gateway listeners (the first, in
 the Gateway's order, that has one) or else the Gateway's. `timeout.http.requestReceivedTimeout`
 becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout,
-`connection.connectionLimit` the listener's limit of open connections.
+`connection.connectionLimit` and `maxAcceptPerSocketEvent` the listener's limits on
+connections.
 """
 
 from __future__ import annotations

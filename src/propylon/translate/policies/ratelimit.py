@@ -52,7 +52,7 @@ def marked(ir: GatewayIR, state: GatewayState, ctp: Attachments | None) -> Gatew
     """`ir` with `LOCAL_RATE_LIMIT` in the `http_filters` of the listeners that need the
     filter, and the rate-limit headers off where a ClientTrafficPolicy says so."""
     configs = {c.name: c for c in ir.route_configs}
-    quiet = set()
+    quiet: set[str] = set()
     if ctp is not None and ctp.attached:
         for listener in ir.listeners:
             found = client.settings(ir, listener, state, ctp)

@@ -23,7 +23,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from propylon.api.envoygateway import BackendTraffic, Policy, backend_traffic
+from propylon.api.envoygateway import BackendTraffic, Policy, TimeoutSettings, backend_traffic
 from propylon.api.mergepatch import merge_patch
 from propylon.ir.model import Connection, Fault, Retry, Route
 from propylon.translate.policies import limits
@@ -50,11 +50,10 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     timeout = found.timeout
     if timeout is not None and timeout.request_ms is not None and route.timeout_ms is None:
         changes["timeout_ms"] = timeout.request_ms
-    connection = Connection(
-        *((timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms)
-          if timeout is not None else ()),
-        circuit_breaker=limits.to_ir(found.circuit_breaker),
-        health_check=limits.to_ir(found.health_check))
+    timeout = timeout or TimeoutSettings()
+    connection = Connection(timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms,
+                            limits.to_ir(found.circuit_breaker),
+                            limits.to_ir(found.health_check))
     if connection != Connection():
         suffix = f"{policy.meta.namespace}/{policy.meta.name}"
         backends = []

@@ -10,7 +10,7 @@ connection limit filter, as Envoy Gateway configures them.
   interval and thresholds; `overrides.port` is set per endpoint (`health_check_port`).
 - `outlier_detection(passive)`: consecutive 5xx, gateway and local-origin failures eject a
   host for `baseEjectionTime`; gateway errors are enforced only when set.
-- `connection_limit_filter(stat_prefix, limit)`: `envoy.filters.network.connection_limit`,
+- `connection_limit_filter(stat_prefix, value, delay_ms)`: `envoy.filters.network.connection_limit`,
   first in a listener's filter chains: connections over the limit are closed (after
   `closeDelay`) and counted in `connection_limit.<stat_prefix>.limited_connections`.
 """
@@ -116,11 +116,10 @@ def panic_threshold(percent: int) -> Percent:
     return Percent(value=float(percent))
 
 
-def connection_limit_filter(stat_prefix: str, limit: ir.ConnectionLimit) -> lc.Filter:
-    config = ConnectionLimit(stat_prefix=stat_prefix,
-                             max_connections=UInt64Value(value=limit.value))
-    if limit.close_delay_ms is not None:
-        config.delay.CopyFrom(_ms(limit.close_delay_ms))
+def connection_limit_filter(stat_prefix: str, value: int, delay_ms: int | None) -> lc.Filter:
+    config = ConnectionLimit(stat_prefix=stat_prefix, max_connections=UInt64Value(value=value))
+    if delay_ms is not None:
+        config.delay.CopyFrom(_ms(delay_ms))
     packed = Any()
     packed.Pack(config)
     return lc.Filter(name=CONNECTION_LIMIT_FILTER, typed_config=packed)

@@ -11,7 +11,8 @@ filter chains ending in `tcp_proxy`: without a transport socket for Passthrough 
 stream goes to the backend as is), with one for Terminate (no ALPN: the stream is not HTTP).
 A listener without any chain is left out: it has nothing to present to a client. A
 ClientTrafficPolicy's connection limit puts the connection limit filter first in every chain
-of the listener (`limits`).
+of the listener (`limits`); its `maxAcceptPerSocketEvent` bounds the connections accepted per
+socket event.
 
 The connection manager carries the settings measured in the project's Envoy facts:
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
@@ -44,6 +45,7 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
+from propylon.ir.limits import ConnectionLimit
 from propylon.xds.translate import cors, fault, limits, ratelimit
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
@@ -191,10 +193,13 @@ def listener(li: ir.Listener) -> Listener | None:
     return _limited(out, li.connection_limit)
 
 
-def _limited(out: Listener, limit: ir.ConnectionLimit | None) -> Listener:
-    """`out` with the connection limit filter first in each chain (one count per listener)."""
-    if limit is not None:
-        first = limits.connection_limit_filter(out.name, limit)
+def _limited(out: Listener, limit: ConnectionLimit | None) -> Listener:
+    """`out` with the connection limit filter first in each chain, and the number of
+    connections accepted per socket event."""
+    if limit is not None and limit.max_accept_per_event is not None:
+        out.max_connections_to_accept_per_socket_event.value = limit.max_accept_per_event
+    if limit is not None and limit.value is not None:
+        first = limits.connection_limit_filter(out.name, limit.value, limit.close_delay_ms)
         for chain in out.filter_chains:
             filters = [first, *chain.filters]
             del chain.filters[:]
