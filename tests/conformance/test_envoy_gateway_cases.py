@@ -45,8 +45,8 @@ def test_metric_queries_name_the_route_rule_clusters() -> None:
         "connection_limit", "limited_connections", {"x": "y"})
     with pytest.raises(metrics.Unsupported):
         metrics.parse('envoy_http_downstream_rq_total{x="y"}')
-    with pytest.raises(metrics.Unsupported):
-        metrics.parse('envoy_cluster_upstream_rq_retry_overflow{x="y"}')
+    assert metrics.parse('envoy_cluster_upstream_rq_retry_overflow{x="y"}') == (
+        "cluster", "upstream_rq_retry_overflow", {"x": "y"})
 
 
 def test_metric_conditions() -> None:

@@ -8,8 +8,8 @@ asks each Gateway's Envoy itself, on its admin socket (`/stats`), for the counte
   cluster of rule N of that route. Propylon names clusters by Service port (`<ns>/<svc>/<port>`,
   and `<ns>/<svc>/<port>/<policy ns>/<policy name>` for a copy a BackendTrafficPolicy made), so
   the value is the sum of `cluster.<c>.<stat>` over the clusters of that rule's backendRefs
-  (`rule_clusters`). The Gateway is the one named by `gateway_envoyproxy_io_owning_gateway_name`,
-  else the case's.
+  (`rule_clusters`); without `envoy_cluster_name`, over every cluster. The Gateway is the one
+  named by `gateway_envoyproxy_io_owning_gateway_name`, else the case's.
 - `envoy_connection_limit_<stat>{...}` is the sum of `connection_limit.<prefix>.<stat>` over
   the Gateway's listeners.
 - Any other query raises `Unsupported` (the step is skipped, saying so).
@@ -53,8 +53,6 @@ def parse(query: str) -> tuple[str, str, dict[str, str]]:
                           "envoy_connection_limit_<stat>{...} queries are read from Envoy's "
                           "stats")
     family, stat, labels = found.group(1), found.group(2), dict(_LABEL.findall(found.group(3)))
-    if family == "cluster" and "envoy_cluster_name" not in labels:
-        raise Unsupported(f"metric query {query!r} names no envoy_cluster_name")
     return family, stat, labels
 
 
@@ -100,10 +98,12 @@ async def _stats(socket: Path, family: str, stat: str) -> list[tuple[str, int]]:
     return out
 
 
-async def cluster_stat(socket: Path, clusters: list[str], stat: str) -> int:
-    """The sum of `cluster.<c>.<stat>` over `clusters` and the copies of them a policy made."""
+async def cluster_stat(socket: Path, clusters: list[str] | None, stat: str) -> int:
+    """The sum of `cluster.<c>.<stat>` over `clusters` and the copies of them a policy made
+    (None: over every cluster)."""
     return sum(value for cluster, value in await _stats(socket, "cluster", stat)
-               if any(cluster == c or cluster.startswith(f"{c}/") for c in clusters))
+               if clusters is None
+               or any(cluster == c or cluster.startswith(f"{c}/") for c in clusters))
 
 
 async def connection_limit_stat(socket: Path, stat: str) -> int:

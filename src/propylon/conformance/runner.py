@@ -193,8 +193,8 @@ class Harness:
 
     async def expect_status(self, entry: Mapping[str, Any]) -> None:
         if entry.get("kind") == "Pods":
-            raise CaseSkipped("kind: Pods entries (Envoy Gateway's WaitForPods) are not "
-                              "checked by the runner yet")
+            await self._pods_ready(str(entry.get("namespace")), dict(entry.get("selector") or {}))
+            return
         unsupported = [k for k in ("statusAddresses",) if k in entry]
         if unsupported:
             raise CaseSkipped(f"status field {unsupported[0]} is free text the runner cannot check")
@@ -235,6 +235,20 @@ class Harness:
             if dead:
                 return f"echo pods not running: {', '.join(dead)}"
         return None
+
+    async def _pods_ready(self, namespace: str, selector: dict[str, str]) -> None:
+        """Envoy Gateway's WaitForPods: every 2 s for up to 5 min, until the namespace has a
+        pod with those labels and each such pod (a backend process here) is running."""
+        deadline = asyncio.get_running_loop().time() + 300 * self.timeout_scale
+        while True:
+            pods = [p for p in self.backends.pods(namespace)
+                    if all(p.labels.get(k) == v for k, v in selector.items())]
+            if pods and all(p.process is not None and p.process.returncode is None
+                            for p in pods):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise CaseFailed(f"pods {selector} in {namespace}: none running after 5 min")
+            await asyncio.sleep(2)
 
     async def target(self, case: Case, request: Mapping[str, Any]) -> requests.Target:
         via = request.get("via") or {}
@@ -454,8 +468,8 @@ class Harness:
         """A metric step (`metrics`): read once into a name, or poll until the condition
         holds as the harness does (3 consecutive successes within 30 s)."""
         family, stat, labels = metrics.parse(str(metric["query"]))
-        clusters: list[str] = []
-        if family == "cluster":
+        clusters: list[str] | None = None  # every cluster
+        if family == "cluster" and "envoy_cluster_name" in labels:
             kind, namespace, name, index = metrics.eg_route_rule(labels["envoy_cluster_name"])
             route = await self._live({"kind": kind, "namespace": namespace, "name": name})
             clusters = metrics.rule_clusters(route, index)
