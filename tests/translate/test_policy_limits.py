@@ -11,7 +11,6 @@ from typing import Any
 from propylon.ir import limits
 from propylon.ir.model import LOCAL_RATE_LIMIT, Cluster, Listener
 from propylon.translate.types import Result
-
 from tests.translate.test_policies import (
     GATEWAY_REF,
     KEY,
