@@ -31,6 +31,7 @@ kind: Service
 metadata: {name: web}
 spec:
   type: LoadBalancer
+  allocateLoadBalancerNodePorts: false  # so only the port that asks for one has a node port
   selector: {app: web, tier: front}
   ports:
   - {name: http, port: 80, nodePort: 31234}

@@ -170,7 +170,9 @@ async def test_validate_strict_refuses_unknown_fields_of_builtin_kinds(
     assert rc == 0 and out.strip() == "pod/p1 created"
     assert 'Warning: unknown field "spec.colour"' in err
     stored = json.loads(await any_kubectl.ok("get", "pod", "p1", "-o", "json"))
-    assert stored["spec"]["containers"] == [{"name": "c", "image": "busybox"}]
+    assert stored["spec"]["containers"] == [  # pruned, then defaulted
+        {"name": "c", "image": "busybox", "imagePullPolicy": "Always",
+         "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"}]
     assert "colour" not in stored["spec"]
 
 

@@ -94,3 +94,16 @@ def test_retry_and_timeout_cases_pass(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_jwt_and_authorization_cases_pass(tmp_path: Path) -> None:
+    """JWT fetches its JWKS from the static-file-server the runner starts; LocalJWKSValueRef
+    reads it from a ConfigMap; AuthzWithHTTPMethodAndHeader authorizes by header and method."""
+    cases = "JWT,LocalJWKSValueRef,AuthzWithHTTPMethodAndHeader"
+    done = subprocess.run(
+        [sys.executable, "-m", "propylon.cli.main", "conformance",
+         "--cases", str(shared("envoy-gateway", "cases")), "--run", cases,
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "3 passed, 0 failed"

@@ -55,10 +55,13 @@ def test_envoy_pod_and_service_carry_the_infrastructure_metadata(standalone: Sta
     [svc] = sa.get_json("services", "-l", SELECTOR)["items"]
     assert svc["spec"]["type"] == "LoadBalancer"
     assert [p["port"] for p in svc["spec"]["ports"]] == [80]
-    assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": address}]
+    node_port = svc["spec"]["ports"][0]["nodePort"]  # allocated as on a cluster
+    assert 30000 <= node_port <= 32767
+    assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": address, "ipMode": "VIP"}]
     assert svc["metadata"]["labels"]["team"] == "edge"
     assert svc["metadata"]["annotations"]["example.dev/owner"] == "ops"
-    assert meta["name"] in sa.kubectl("get", "pods,svc", "-l", SELECTOR).stdout
+    listing = sa.kubectl("get", "pods,svc", "-l", SELECTOR).stdout
+    assert meta["name"] in listing and f"80:{node_port}/TCP" in listing
 
     sa.kubectl("delete", "gateway", "api-gateway")
     wait_for("the pod and the service to go", lambda: not sa.get_json(

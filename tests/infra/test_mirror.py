@@ -90,7 +90,8 @@ async def test_pod_and_service_show_the_envoy_with_infrastructure_metadata(
     [svc] = await labelled(kube_client, "Service")
     assert svc["spec"]["type"] == "LoadBalancer"
     assert [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(80, 10080)]
-    assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": "127.0.10.1"}]
+    # the API server fills ipMode as kube-apiserver does
+    assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": "127.0.10.1", "ipMode": "VIP"}]
     assert svc["metadata"]["labels"]["team"] == "edge"
     assert svc["metadata"]["annotations"] == {"example.dev/owner": "ops"}
 

@@ -29,6 +29,9 @@ NAME = "propylon-api-gateway"  # the proxy objects of Gateway default/api-gatewa
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata: {name: propylon-system}\n"
 
 
+_FREE_ADMIN_PORT = {"admin": {"address": {"socket_address": {"address": "127.0.0.1",
+                                                         "port_value": 0}}}}
+
 class Cluster:
     """Processes started by the test, and kubectl bound to the API server's kubeconfig."""
 
@@ -106,8 +109,10 @@ class Cluster:
                      json.dumps({"status": {"replicas": 1, "readyReplicas": 1}}))
 
     def start_envoy(self, bootstrap: Path, base_id: int) -> subprocess.Popen[bytes]:
-        """Run Envoy (one worker) on `bootstrap`, the way the Deployment's container does."""
+        """Run Envoy (one worker) on `bootstrap`, the way the Deployment's container does; its
+        admin, on a fixed port inside the pod, takes a free port here so runs can overlap."""
         return self.spawn("envoy", str(BIN / "envoy"), "-c", str(bootstrap),
+                          "--config-yaml", json.dumps(_FREE_ADMIN_PORT),
                           "--disable-hot-restart", "--base-id", str(base_id), "--concurrency", "1")
 
     def serve_app(self, echo_port: int) -> None:

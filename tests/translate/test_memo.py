@@ -11,7 +11,8 @@ the GatewayClass's parametersRef and the GatewayParameters both name; Secrets wi
 mismatched certificates and keys; ConfigMaps with a CA bundle or not PEM; a BackendTLSPolicy on a
 Service; a ReferenceGrant from any of the kinds that refer across namespaces, to Services,
 Secrets or ConfigMaps; Services and EndpointSlices changed (ports, endpoints, readiness);
-Namespace labels toggled; the statuses of the last result written back (as the status writer
+Namespace labels toggled; Envoy Gateway policies (a SecurityPolicy's JWKS read from a Service
+and a ConfigMap); the statuses of the last result written back (as the status writer
 does), or with other condition times (as another writer might); the clock moving on. Half the
 sequences start from `FURNISHED`, a world where every kind is in use and every reference
 resolves, so that edits break references that matter. After every edit, one pass with a
@@ -282,8 +283,9 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts,
-    limits (a cluster copy) and a rate limit for a BackendTrafficPolicy, a connection limit and
-    maybe rate-limit headers off for a ClientTrafficPolicy, CORS for a SecurityPolicy; `more`
+    limits (a cluster copy) and a rate limit for a BackendTrafficPolicy; a connection limit and
+    maybe rate-limit headers off for a ClientTrafficPolicy; for a SecurityPolicy CORS (`value`
+    1), or JWT (JWKS from Service svc0 and from ConfigMap "ca") and authorization; `more`
     merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
@@ -299,8 +301,17 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
     elif kind == "ClientTrafficPolicy":
         spec["connection"] = {"connectionLimit": {"value": value}}
         spec["headers"] = {"disableRateLimitHeaders": more}
-    else:
+    elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
+    else:
+        spec["jwt"] = {"optional": more, "providers": [
+            {"name": "remote", "remoteJWKS": {"uri": f"http://svc0.{ns}/jwks.json"}},
+            {"name": "local", "localJWKS": {"type": "ValueRef",
+                                            "valueRef": {"kind": "ConfigMap", "name": "ca"}}}]}
+        spec["authorization"] = {"defaultAction": "Allow", "rules": [
+            {"action": "Deny", "principal": {"clientCIDRs": ["10.0.0.0/8"],
+                                             "headers": [{"name": "x-user", "values": ["a"]}]},
+             "operation": {"methods": ["POST"]}}]}
     if more and target_kind != "Gateway":
         spec["mergeType"] = "JSONMerge"
     return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": kind,

@@ -202,8 +202,45 @@ def limits() -> ir.GatewayIR:
     )
 
 
+def http_auth() -> ir.GatewayIR:
+    """SecurityPolicy jwt and authorization: a route needing a token of a local or a remote
+    JWKS (optional), a route authorized by rules (first match wins), a route with neither;
+    the HTTP listener carries the JWT and RBAC filters, the HTTPS one (no such route) not."""
+    local = ir.JwtProvider("default/p/local", '{"keys": []}', "https://issuer.example",
+                           ("api",), (("name", "x-name"),), True, (("x-token", "Token "),),
+                           ("session",), ("token",))
+    remote = ir.JwtProvider("default/p/remote", "", remote_uri="http://keys.auth/jwks.json",
+                            remote_cluster="default/a/80", cache_duration_ms=600_000)
+    jwt = ir.Jwt((local, remote), optional=True)
+    authz = ir.Authorization((
+        ir.AuthzRule(False, client_cidrs=("192.168.1.0/24",)),
+        ir.AuthzRule(True, client_cidrs=("192.168.1.0/24", "10.0.0.0/8"),
+                     headers=(("x-user", ("a", "b")), ("x-team", ("t",))), methods=("GET",)),
+    ), default_allow=True)
+    routes = (
+        ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/jwt")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),), jwt=jwt),
+        ir.Route("default/r/1/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/authz")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),), authorization=authz),
+        ir.Route("default/r/2/0", ir.RouteMatch(),
+                 backends=(ir.WeightedBackend("default/a/80", 1),)),
+    )
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
+                               auth_filters=ir.AuthFilters((jwt,), True)),
+                   ir.Listener("https-443", "0.0.0.0", 443, 8443, "HTTPS", tls_chains=(
+                       ir.TLSFilterChain("https-443/a", (), ("default/a-cert",), "https-a"),))),
+        route_configs=(ir.RouteConfig("http-80", (
+            ir.VirtualHost("example.com", ("example.com",), routes),)),
+            ir.RouteConfig("https-a", ())),
+        clusters=(_backend("a", 9001),),
+        secrets=(ir.Secret("default/a-cert", "CHAIN-A", "KEY-A"),),
+    )
+
+
 CASES = {"http_basic": http_basic, "http_extended": http_extended, "https_sni": https_sni,
-         "tls_mixed": tls_mixed, "limits": limits}
+         "tls_mixed": tls_mixed, "limits": limits, "http_auth": http_auth}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

@@ -12,10 +12,11 @@ and every value it cannot use: a policy with problems is not applied (see
 (`SUPPORTED`): `retry`, `timeout`, `faultInjection`, and (`envoygateway_limits`)
 `circuitBreaker`, `healthCheck` and a Local `rateLimit`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
-`security(spec)` those of a SecurityPolicy: `cors`; `client_traffic(spec)` those of a
+`security(spec)` those of a SecurityPolicy: `cors`, `jwt` with local JWKS and `authorization`
+(`egauth`); `client_traffic(spec)` those of a
 ClientTrafficPolicy: `timeout.http`, `connection.connectionLimit` and
-`headers.disableRateLimitHeaders`. A Global `rateLimit` is
-refused with its reason (Propylon provides no rate-limit service).
+`headers.disableRateLimitHeaders`. A Global `rateLimit` is refused with its reason (Propylon
+provides no rate-limit service).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
 from propylon.api.envoygateway_limits import (
     CircuitBreaker,
     ConnectionLimit,
@@ -89,6 +91,18 @@ SUPPORTED: dict[str, Tree] = {
         **_TARGETING, "mergeType": True,
         "cors": {"allowOrigins": True, "allowMethods": True, "allowHeaders": True,
                  "exposeHeaders": True, "maxAge": True, "allowCredentials": True},
+        "jwt": {"optional": True,
+                "providers": {"name": True, "issuer": True, "audiences": True,
+                              "claimToHeaders": True, "recomputeRoute": True,
+                              "extractFrom": True,
+                              "localJWKS": {"type": True, "inline": True,
+                                            "valueRef": True},
+                              "remoteJWKS": {"uri": True, "cacheDuration": True,
+                                             "backendRefs": True}}},
+        "authorization": {"defaultAction": True,
+                          "rules": {"name": True, "action": True,
+                                    "principal": {"clientCIDRs": True, "headers": True},
+                                    "operation": {"methods": True}}},
     },
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,
@@ -185,7 +199,8 @@ def _target_ref(raw: dict[str, Any], field: str) -> TargetRef:
 
 
 def unsupported(value: Mapping[str, Any], tree: Tree, path: str) -> list[str]:
-    """The paths of the fields of `value` that `tree` does not list."""
+    """The paths of the fields of `value` that `tree` does not list (in each item of a
+    list)."""
     out = []
     for key, child in value.items():
         allowed = tree.get(key)
@@ -193,6 +208,10 @@ def unsupported(value: Mapping[str, Any], tree: Tree, path: str) -> list[str]:
             out.append(f"{path}.{key}")
         elif isinstance(allowed, Mapping) and isinstance(child, Mapping):
             out.extend(unsupported(child, allowed, f"{path}.{key}"))
+        elif isinstance(allowed, Mapping) and isinstance(child, list):
+            for i, item in enumerate(child):
+                if isinstance(item, Mapping):
+                    out.extend(unsupported(item, allowed, f"{path}.{key}[{i}]"))
     return out
 
 
@@ -322,14 +341,24 @@ class Security:
     """The implemented part of a SecurityPolicy spec."""
 
     cors: CorsSettings | None = None
+    jwt: JwtSettings | None = None
+    authorization: AuthzSettings | None = None
 
 
 def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
     """The implemented fields of a SecurityPolicy spec, and what is wrong with them."""
     errors: list[str] = []
+    jwt_settings: JwtSettings | None = None
+    authz: AuthzSettings | None = None
+    if isinstance(spec.get("jwt"), Mapping):
+        jwt_settings, found = jwt(spec["jwt"])
+        errors.extend(found)
+    if isinstance(spec.get("authorization"), Mapping):
+        authz, found = authorization(spec["authorization"])
+        errors.extend(found)
     raw = spec.get("cors")
     if not isinstance(raw, Mapping):
-        return Security(), errors
+        return Security(None, jwt_settings, authz), errors
 
     def strings(key: str) -> tuple[str, ...]:
         return tuple(str(v) for v in raw.get(key) or ())
@@ -342,7 +371,7 @@ def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
     return Security(CorsSettings(
         strings("allowOrigins"), strings("allowMethods"), strings("allowHeaders"),
         strings("exposeHeaders"), None if max_age is None else duration_ms(max_age) // 1000,
-        bool(raw.get("allowCredentials")))), errors
+        bool(raw.get("allowCredentials"))), jwt_settings, authz), errors
 
 
 @dataclass(frozen=True)

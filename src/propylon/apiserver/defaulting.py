@@ -6,9 +6,10 @@
   declared property that is absent (or null without `nullable: true`) gets a copy of its
   default, then every property is walked (defaulted ones too, so defaults nest), map values
   with `additionalProperties`, list items with `items`;
-- a builtin kind takes those of the server's `defaults` function (in standalone mode
-  `propylon.api.validation.with_defaults`, which holds the Gateway API CRDs' defaults, status
-  defaults included).
+- a builtin kind takes those of kube-apiserver's `SetDefaults_*` functions for its kind
+  (`builtindefaults`: Pods, Services, Secrets, Deployments, ...), then those of the server's
+  `defaults` function (in standalone mode `propylon.api.validation.with_defaults`, which holds
+  the Gateway API CRDs' defaults, status defaults included).
 
 kube-apiserver defaults an object when it decodes a request body and again when it decodes it
 from etcd, so an object stored before a default existed (an older state database, a CRD whose
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver import crds
+from propylon.apiserver import builtindefaults, crds
 from propylon.apiserver.storage import Storage
 
 Defaults = Callable[[dict[str, Any]], dict[str, Any]]
@@ -72,6 +73,8 @@ class Defaulter:
             filled = copy.deepcopy(obj)
             structural(schema, filled)
             return filled
+        if builtindefaults.has_defaults(info):
+            obj = builtindefaults.fill(info, copy.deepcopy(obj))
         return obj if self.builtin is None else self.builtin(obj)
 
     def refill(self, storage: Storage, kinds: Iterable[KindInfo], key: Callable[[KindInfo], str]

@@ -12,7 +12,9 @@ Rules kept from Kubernetes: a stale `metadata.resourceVersion` (in an update or 
 is a 409 Conflict; the main resource ignores `status` and the `status` subresource changes only
 `status` (kinds with `has_status`); `generation` grows when anything outside metadata and status
 changes; namespaced objects need their Namespace; deleting a Namespace deletes its objects;
-Services get a cluster IP from 10.96.0.0/16 (`clusterips`); a new Pod is Pending.
+built-in kinds get kube-apiserver's defaults (`builtindefaults`, through `defaulting`) and
+Services their cluster IP and node ports (`serviceallocation`); a new Pod is Pending, with
+its QoS class (`podstatus`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from propylon.api.mergepatch import merge_patch
 from propylon.apiserver import crds
 from propylon.apiserver import patch as patches
 from propylon.apiserver.admission import Validator, admit, prune_unknown
-from propylon.apiserver.clusterips import ClusterIPs
 from propylon.apiserver.defaulting import Defaulter, Defaults
 from propylon.apiserver.errors import (
     APIError,
@@ -47,7 +48,9 @@ from propylon.apiserver.errors import (
 from propylon.apiserver.events import Event, EventHub
 from propylon.apiserver.fieldtypes import Shape, shape_of
 from propylon.apiserver.managedfields import apply, record_apply, record_update
+from propylon.apiserver.podstatus import initial_status
 from propylon.apiserver.selectors import Matcher
+from propylon.apiserver.serviceallocation import ServiceAllocation
 from propylon.apiserver.storage import Storage
 
 NAMESPACES = by_kind("Namespace", "")
@@ -84,6 +87,18 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
+def _namespace_finalizers(namespace: dict[str, Any], old: dict[str, Any] | None
+                          ) -> builtins.list[str]:
+    """kube-apiserver's: a new Namespace gets the `kubernetes` finalizer (whose work, deleting
+    the Namespace's objects, this server does when the Namespace is deleted); an update keeps
+    the finalizers it had (only the finalize subresource changes them)."""
+    if old is not None:
+        return list((old.get("spec") or {}).get("finalizers") or [])
+    asked = (namespace.get("spec") or {}).get("finalizers")
+    finalizers = [f for f in asked if isinstance(f, str)] if isinstance(asked, list) else []
+    return finalizers if "kubernetes" in finalizers else [*finalizers, "kubernetes"]
+
+
 class Registry:
     """Objects of every kind in `storage`, with changes published on `hub`."""
 
@@ -98,7 +113,7 @@ class Registry:
             self.catalog.put(crd)
         self.defaulter.refill(storage, self.catalog.kinds(), storage_key)
         self.lock = asyncio.Lock()
-        self.cluster_ips = ClusterIPs(lambda: self.storage.list(storage_key(SERVICES)))
+        self.services = ServiceAllocation(lambda: self.storage.list(storage_key(SERVICES)))
 
     # reads
 
@@ -147,7 +162,7 @@ class Registry:
         if info.has_status:
             obj.pop("status", None)
         obj = self.defaulter.fill(info, obj)
-        self._defaults(info, namespace, obj, None)
+        self._defaults(info, obj, None)
         warnings = admit(info, obj, self.validator, validation)
         if applied is not None and manager:
             record_apply(obj, applied, manager, info, self._shape(info), now())
@@ -330,13 +345,14 @@ class Registry:
                 if field in old_meta:
                     meta[field] = old_meta[field]
         result = self.defaulter.fill(info, result)
+        if not status:
+            self._defaults(info, result, old)
         warnings = admit(info, result, self.validator, validation, old)  # prunes unknown fields
         if not status:
             spec_changed = _without(result, "metadata", "status") != _without(old, "metadata",
                                                                               "status")
             meta = result["metadata"]
             meta["generation"] = old_meta.get("generation", 1) + (1 if spec_changed else 0)
-            self._defaults(info, namespace, result, old)
         if not skip_manager:
             record_update(result, old, query.get("fieldManager"), info, self._shape(info), now(),
                           status)
@@ -347,34 +363,19 @@ class Registry:
     def _shape(self, info: KindInfo) -> Shape:
         return shape_of(info, self.catalog.schema(info))
 
-    def _defaults(self, info: KindInfo, namespace: str, obj: dict[str, Any],
-                  old: dict[str, Any] | None) -> None:
-        if info == NAMESPACES:
-            obj["status"] = {"phase": "Active"}
-        elif info == crds.CRD:
+    def _defaults(self, info: KindInfo, obj: dict[str, Any], old: dict[str, Any] | None
+                  ) -> None:
+        """What the server sets beyond its kind's defaults (filled before admission)."""
+        if info == crds.CRD:
             obj["status"] = crds.established_status(obj, (old or {}).get("status"))
+        elif info == NAMESPACES and isinstance(obj.get("spec", {}), dict):
+            spec = {k: v for k, v in obj.get("spec", {}).items() if k != "finalizers"}
+            finalizers = _namespace_finalizers(obj, old)
+            obj["spec"] = {**spec, "finalizers": finalizers} if finalizers else spec
         elif info == SERVICES:
-            self._service_defaults(namespace, obj, old)
+            self.services.fill(obj, old)
         elif info == PODS and old is None:
-            obj["status"] = {"phase": "Pending"}  # until a kubelet runs it: none in standalone
-
-    def _service_defaults(self, namespace: str, obj: dict[str, Any],
-                          old: dict[str, Any] | None) -> None:
-        spec = obj.setdefault("spec", {})
-        if not isinstance(spec, dict):
-            return
-        spec.setdefault("type", "ClusterIP")
-        spec.setdefault("sessionAffinity", "None")
-        for port in spec.get("ports") or []:
-            if isinstance(port, dict):
-                port.setdefault("protocol", "TCP")
-                if "port" in port:
-                    port.setdefault("targetPort", port["port"])
-        if spec["type"] == "ExternalName" or spec.get("clusterIP"):
-            return
-        old_ip = (old or {}).get("spec", {}).get("clusterIP")
-        spec["clusterIP"] = old_ip or self.cluster_ips.allocate()
-        spec["clusterIPs"] = [spec["clusterIP"]]
+            obj["status"] = initial_status(obj)
 
     @staticmethod
     def _dry_run(query: dict[str, str]) -> bool:
@@ -392,8 +393,8 @@ class Registry:
             self.defaulter.refill(self.storage, [i for i, _ in crds.kinds_of(obj)], storage_key)
         elif info == SERVICES:
             if old is not None:
-                self.cluster_ips.release(old)
-            self.cluster_ips.hold(obj)
+                self.services.release(old)
+            self.services.hold(obj)
         self.hub.publish(Event(rv, "ADDED" if old is None else "MODIFIED", storage_key(info),
                                copy.deepcopy(stored), old))
         return obj
@@ -403,7 +404,7 @@ class Registry:
         if info == crds.CRD:
             self._delete_custom_objects(self.catalog.remove(obj["metadata"]["name"]))
         elif info == SERVICES:
-            self.cluster_ips.release(obj)
+            self.services.release(obj)
         gone = copy.deepcopy(obj)
         gone["metadata"]["resourceVersion"] = str(rv)
         self.hub.publish(Event(rv, "DELETED", storage_key(info), gone, obj))

@@ -1,7 +1,8 @@
 """Echo backends: one process per Deployment replica, and EndpointSlices pointing at them.
 
 There are no Pods in standalone mode. For each Deployment whose container runs the suite's
-echo image, `Backends.sync(objects)` starts `replicas` echo processes, each on its own loopback
+echo image (or Envoy Gateway's static-file-server, served by `http.server` from the shared
+cases' files), `Backends.sync(objects)` starts `replicas` echo processes, each on its own loopback
 "pod IP" (the hosts of the run's pod network in order, e.g. 127.2.128.1, 127.2.128.2, ...) binding the container ports as they are. Each process gets
 a pod-like name `<deployment>-<hash>-<suffix>` (so "pod name minus its last two `-` segments" is
 the Deployment name, as the weighted tests compute it), the container's env with the downward
@@ -34,8 +35,13 @@ from typing import Any
 from propylon.api.kinds import by_api_version
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.manifests import apply_objects
+from propylon.shared_data import shared_path
 
 ECHO_IMAGE = "echo-basic"
+# Envoy Gateway's static-file-server (a Go http.FileServer on :8080): the standard library's
+# file server over the files its cases read (`../shared/envoy-gateway/e2e/static-file-server`)
+STATIC_FILE_IMAGE = "gateway-static-file-server"
+STATIC_FILE_PORT = 8080
 POD_NETWORK = ipaddress.IPv4Network("127.1.0.0/16")
 READY_TIMEOUT_S = 30.0
 
@@ -172,9 +178,11 @@ class Backends:
             env = await self._env(container, pod_spec, pod_dir, pname, namespace, ip)
             ports = {str(p["name"]): int(p["containerPort"])
                      for p in container.get("ports") or [] if p.get("name")}
+            files = STATIC_FILE_IMAGE in str(container.get("image", ""))
             pod = Pod(pname, namespace, name, ip, labels, ports,
-                      int(env.get("HTTP_PORT", "3000")), self.work_dir / namespace / f"{pname}.log")
-            pod.process = await _spawn(pod, env)
+                      STATIC_FILE_PORT if files else int(env.get("HTTP_PORT", "3000")),
+                      self.work_dir / namespace / f"{pname}.log")
+            pod.process = await _spawn(pod, env, _file_server(ip) if files else None)
             deployment.pods.append(pod)
         return deployment
 
@@ -245,9 +253,21 @@ class Backends:
 
 
 def _runs_echo(deployment: Mapping[str, Any]) -> bool:
+    """Whether the Deployment runs the echo image or a helper started in its place."""
     containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
         "containers") or []
-    return any(ECHO_IMAGE in str(c.get("image", "")) for c in containers)
+    return any(image in str(c.get("image", "")) for c in containers
+               for image in (ECHO_IMAGE, STATIC_FILE_IMAGE))
+
+
+def _file_server(ip: str) -> list[str]:
+    """The static-file-server's command: `http.server` over the files of the shared cases."""
+    files = shared_path("envoy-gateway", "e2e", "static-file-server")
+    if files is None:
+        raise RuntimeError("the static-file-server serves ../shared/envoy-gateway/e2e/"
+                           "static-file-server, which is missing: set PROPYLON_SHARED")
+    return [sys.executable, "-m", "http.server", str(STATIC_FILE_PORT), "--bind", ip,
+            "--directory", str(files)]
 
 
 def _selects(service: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -255,8 +275,9 @@ def _selects(service: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-async def _spawn(pod: Pod, env: Mapping[str, str]) -> asyncio.subprocess.Process:
-    command = [sys.executable, "-m", "propylon.echo", "--bind", pod.ip]
+async def _spawn(pod: Pod, env: Mapping[str, str],
+                 command: list[str] | None = None) -> asyncio.subprocess.Process:
+    command = command or [sys.executable, "-m", "propylon.echo", "--bind", pod.ip]
     log = pod.log_path.open("ab")
     try:
         return await asyncio.create_subprocess_exec(

@@ -163,6 +163,71 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class JwtProvider:
+    """A JWT issuer whose tokens the proxy verifies with the keys of `jwks` (a JSON Web Key
+    Set). `name` is unique in the Gateway; verified claims are copied into headers
+    (`claim_to_headers`, (claim, header)), and with `recompute_route` the route is chosen
+    again afterwards. Tokens are looked for in the headers, cookies and query parameters
+    given, else in `Authorization: Bearer`. Without `jwks`, the keys are fetched from
+    `remote_uri` through the cluster `remote_cluster`, and kept `cache_duration_ms`."""
+
+    name: str
+    jwks: str = field(repr=False)
+    issuer: str | None = None
+    audiences: tuple[str, ...] = ()
+    claim_to_headers: tuple[tuple[str, str], ...] = ()
+    recompute_route: bool = False
+    from_headers: tuple[tuple[str, str], ...] = ()  # (header, value prefix)
+    from_cookies: tuple[str, ...] = ()
+    from_params: tuple[str, ...] = ()
+    remote_uri: str | None = None
+    remote_cluster: str | None = None
+    cache_duration_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Jwt:
+    """A request must carry a token one of `providers` verifies (401 otherwise); with
+    `optional`, a request without any token passes too."""
+
+    providers: tuple[JwtProvider, ...]
+    optional: bool = False
+
+    @property
+    def name(self) -> str:
+        """The requirement's name: its providers', and whether it is optional."""
+        return "|".join(p.name for p in self.providers) + ("?" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class AuthzRule:
+    """Matches a request when every part given matches: the client address is in one of
+    `client_cidrs`, each header has one of its values, the method is one of `methods`."""
+
+    allow: bool
+    client_cidrs: tuple[str, ...] = ()
+    headers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    methods: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """The first rule matching a request decides (allowed, or 403); with none, the default."""
+
+    rules: tuple[AuthzRule, ...]
+    default_allow: bool = False
+
+
+@dataclass(frozen=True)
+class AuthFilters:
+    """What the routes of a listener's tables need in its HTTP filter chain: the JWT
+    requirements, and whether any route is authorized by rules."""
+
+    jwt: tuple[Jwt, ...] = ()
+    rbac: bool = False
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     status: int
     body: str = ""
@@ -190,6 +255,8 @@ class Route:
     cors: Cors | None = None
     fault: Fault | None = None
     rate_limit: LocalRateLimit | None = None
+    jwt: Jwt | None = None
+    authorization: Authorization | None = None
 
 
 @dataclass(frozen=True)
@@ -329,6 +396,7 @@ class Listener:
     connection_limit: ConnectionLimit | None = None
     # optional HTTP filters the routes of its tables use (sorted), such as LOCAL_RATE_LIMIT
     http_filters: tuple[str, ...] = ()
+    auth_filters: AuthFilters | None = None  # None: no route of its tables needs any
 
 
 @dataclass(frozen=True)

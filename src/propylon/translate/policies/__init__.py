@@ -13,7 +13,8 @@ no change.
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
-- SecurityPolicy `cors` (`security`).
+- SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
+  listener marked with the filters its routes need).
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
 - Local rate limits: the listeners whose routes have one, and the rate-limit headers a
   ClientTrafficPolicy turns off (`ratelimit`).
@@ -25,9 +26,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from propylon.api.core import ConfigMap
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
@@ -47,7 +49,7 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import client, limits, ratelimit, security, traffic
+from propylon.translate.policies import authn, client, limits, ratelimit, security, traffic
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -71,10 +73,13 @@ APPLY: dict[str, Apply] = {BACKEND_TRAFFIC_POLICY: traffic.governed,
 
 @dataclass(frozen=True)
 class Inputs:
-    """The objects this stage reads: policies of each kind and the routes they may target."""
+    """The objects this stage reads: policies of each kind, the routes they may target, the
+    ConfigMaps and Service ports they may reference."""
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+    config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
+    services: authn.Services | None = None  # Service ports, for remote JWKS
 
 
 class _Routes:
@@ -117,6 +122,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
     if not any(inputs.policies.get(kind) for kind in POLICY_KINDS):
         return dict(irs), []
     routes = _Routes(inputs.routes)
+    decode = authn.resolving(decode, inputs.config_maps, inputs.services)
     statuses: list[StatusUpdate] = []
     by_kind: dict[str, Attachments] = {}
     for kind in POLICY_KINDS:
@@ -144,6 +150,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
+            ir = authn.with_filters(ir, store, inputs.services)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         if BACKEND_TRAFFIC_POLICY in by_kind:

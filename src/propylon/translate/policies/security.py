@@ -5,6 +5,7 @@
 - `cors` -> the route's CORS policy (`ir.Cors`: Envoy answers preflights itself, allowed
   origins as anchored regular expressions, `*` in methods or headers echoing what the request
   asks for), unless the route rule has a CORS filter of its own. Without `maxAge`, 5 s.
+- `jwt` and `authorization` -> the route's JWT requirement and authorization rules (`authn`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import lru_cache
 from propylon.api.envoygateway import Policy, Security, security
 from propylon.api.mergepatch import merge_patch
 from propylon.ir.model import Connection, Cors, Route
+from propylon.translate.policies import authn
 
 DEFAULT_MAX_AGE_S = 5
 
@@ -31,7 +33,9 @@ def settings(policy: Policy, parent: Policy | None) -> Security:
 def governed(route: Route, policy: Policy, parent: Policy | None,
              copies: dict[str, tuple[str, Connection]]) -> Route:
     """`route` with the settings of the governing policy (see the module docstring)."""
-    cors = settings(policy, parent).cors
+    found = settings(policy, parent)
+    route = authn.governed(route, policy, parent, found.jwt, found.authorization)
+    cors = found.cors
     if cors is None or route.cors is not None or route.direct_response is not None:
         return route
     return replace(route, cors=Cors(

@@ -18,8 +18,9 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), the local rate limit filter where a route uses it (`ratelimit`),
-and a router that adds no `x-envoy-*` headers.
+filters (configured per route), the JWT and RBAC filters when its routes use them
+(`authn`), the local rate limit filter when one does (`ratelimit`), and a router that adds no
+`x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
 from propylon.ir.limits import ConnectionLimit
-from propylon.xds.translate import cors, fault, limits, ratelimit
+from propylon.xds.translate import authn, cors, fault, limits, ratelimit
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -71,10 +72,10 @@ def _pack(message: Message) -> Any:
 
 def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
-                       http_filters: tuple[str, ...] = ()) -> HCM:
+                       filters: list[hcm_pb.HttpFilter] | None = None) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
-    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients; `http_filters`
-    are the optional filters its routes configure (`ir.Listener.http_filters`)."""
+    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients; `filters` go
+    before the router (`authn.http_filters`)."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -88,14 +89,12 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         http_filters=[
             hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
             hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
+            *(filters or ()),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
         ],
     )
-    if ir.LOCAL_RATE_LIMIT in http_filters:
-        out.http_filters.insert(len(out.http_filters) - 1, hcm_pb.HttpFilter(
-            name=ratelimit.LOCAL_RATE_LIMIT_FILTER, typed_config=ratelimit.filter_config()))
     if timeouts is not None and timeouts.request_ms is not None:
         out.request_timeout.CopyFrom(duration_ms(timeouts.request_ms))
     if timeouts is not None and timeouts.idle_ms is not None:
@@ -110,10 +109,10 @@ def connection_manager(stat_prefix: str, route_config: str | None,
 
 
 def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
+    manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
+                                 [*authn.http_filters(li), *ratelimit.http_filters(li)])
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
-                     typed_config=_pack(connection_manager(stat_prefix, route_config,
-                                                           li.client_timeouts,
-                                                           li.http_filters)))
+                     typed_config=_pack(manager))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,

@@ -42,7 +42,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import cors, fault, ratelimit
+from propylon.xds.translate import authn, cors, fault, ratelimit
 from propylon.xds.translate.clusters import ads_source, duration_ms
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
@@ -288,6 +288,11 @@ def route(route: ir.Route) -> rc.Route:
     if route.rate_limit is not None:
         out.typed_per_filter_config[ratelimit.LOCAL_RATE_LIMIT_FILTER].CopyFrom(
             ratelimit.policy(route.rate_limit))
+    if route.jwt is not None:
+        out.typed_per_filter_config[authn.JWT_FILTER].CopyFrom(authn.jwt_per_route(route.jwt))
+    if route.authorization is not None:
+        out.typed_per_filter_config[authn.RBAC_FILTER].CopyFrom(
+            authn.rbac_per_route(route.authorization))
     return out
 
 
