@@ -49,8 +49,9 @@ SECURITY_POLICY = "SecurityPolicy"
 BACKEND_TRAFFIC_POLICY = "BackendTrafficPolicy"
 CLIENT_TRAFFIC_POLICY = "ClientTrafficPolicy"
 ENVOY_EXTENSION_POLICY = "EnvoyExtensionPolicy"
+ENVOY_PATCH_POLICY = "EnvoyPatchPolicy"
 POLICY_KINDS = (SECURITY_POLICY, BACKEND_TRAFFIC_POLICY, CLIENT_TRAFFIC_POLICY,
-                ENVOY_EXTENSION_POLICY)
+                ENVOY_EXTENSION_POLICY, ENVOY_PATCH_POLICY)
 
 _DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")  # Gateway API Duration
 _TARGETING = {"targetRef": True, "targetRefs": True, "targetSelectors": True}
@@ -112,7 +113,12 @@ SUPPORTED: dict[str, Tree] = {
         "headers": {"disableRateLimitHeaders": True},
     },
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
+    ENVOY_PATCH_POLICY: {**_TARGETING, "type": True, "jsonPatches": True, "priority": True},
 }
+PATCHES_NOT_APPLIED = (
+    "spec.jsonPatches: Propylon does not apply patches to its Envoy resources (they are not "
+    "named as Envoy Gateway names them): express the change with a policy field, such as "
+    "BackendTrafficPolicy healthCheck.panicThreshold for a cluster's healthy_panic_threshold")
 RETRY_TRIGGERS = ("5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
                   "refused-stream", "retriable-status-codes", "cancelled", "deadline-exceeded",
                   "internal", "resource-exhausted", "unavailable")
@@ -186,6 +192,8 @@ class Policy:
             problems.extend(security(spec)[1])
         if kind == CLIENT_TRAFFIC_POLICY:
             problems.extend(client_traffic(spec)[1])
+        if kind == ENVOY_PATCH_POLICY:
+            problems.append(PATCHES_NOT_APPLIED)
         merge = spec.get("mergeType")
         return cls(kind, ObjectMeta.of(obj), tuple(refs), selectors,
                    str(merge) if merge else None, json.dumps(spec, sort_keys=True),

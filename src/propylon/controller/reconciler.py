@@ -2,7 +2,8 @@
 
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
-BackendTrafficPolicy, ClientTrafficPolicy and EnvoyExtensionPolicy, and Namespace, Service,
+BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy and EnvoyPatchPolicy, and
+Namespace, Service,
 EndpointSlice, Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are watched with the
 field selector `type=kubernetes.io/tls` only: every Secret the API lets a Gateway reference (a
 listener's certificateRefs, a Gateway's backend client certificate) must be of that type, and

@@ -20,6 +20,8 @@ it is Accepted False saying so, with no effect):
   ClientTrafficPolicy turns off (`ratelimit`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
+- EnvoyPatchPolicy: attachment and status only, Accepted False saying that Propylon applies no
+  patches to its Envoy resources and what to use instead.
 """
 
 from __future__ import annotations
