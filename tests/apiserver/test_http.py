@@ -161,6 +161,9 @@ async def test_secrets_are_selected_by_type_as_on_a_cluster(client: Client) -> N
     assert [s["metadata"]["name"] for s in tls["items"]] == ["cert"]
     _, other, _ = await client.request("GET", f"{secrets}?fieldSelector=type!%3Dkubernetes.io%2Ftls")
     assert [s["metadata"]["name"] for s in other["items"]] == ["token"]
+    await client.request("POST", secrets, {"metadata": {"name": "untyped"}, "data": {}})
+    _, opaque, _ = await client.request("GET", f"{secrets}?fieldSelector=type%3DOpaque")
+    assert [s["metadata"]["name"] for s in opaque["items"]] == ["token", "untyped"]
     events = await read_events(client, f"{secrets}?watch=true&sendInitialEvents=true"
                                        "&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan"
                                        "&fieldSelector=type%3Dkubernetes.io%2Ftls", 2)

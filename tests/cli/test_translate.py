@@ -241,3 +241,48 @@ def test_no_note_for_our_own_class(capsys: pytest.CaptureFixture[str],
     path, _ = walkthrough
     assert main(["translate", "-f", str(path)]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+CREDENTIALS = """
+apiVersion: v1
+kind: Secret
+metadata: {name: users}
+stringData: {.htpasswd: "user1:{SHA}tESsBmE/yNY3lb6a0L6vVQEZNqw=\\n"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: keys}
+stringData: {client1: very-secret-key}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: auth}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: app}]
+  basicAuth: {users: {name: users}}
+  apiKeyAuth:
+    credentialRefs: [{name: keys}]
+    extractFrom: [{headers: [X-API-KEY]}]
+"""
+
+
+def test_credentials_are_redacted_from_secrets_and_the_envoy_configuration(
+        capsys: pytest.CaptureFixture[str], walkthrough: tuple[Path, str]) -> None:
+    path, _ = walkthrough
+    (path / "credentials.yaml").write_text(CREDENTIALS)
+    assert main(["translate", "-f", str(path)]) == 0
+    out = capsys.readouterr().out
+    policy = next(d for d in yaml.safe_load_all(out) if d.get("kind") == "SecurityPolicy")
+    assert policy["status"]["ancestors"][0]["conditions"][0]["status"] == "True"
+    envoy = envoy_of(out, "default/api-gateway")
+    route = virtual_host(envoy, "default/api-gateway/80/app.example.com")["routes"][0]
+    per_route = route["typedPerFilterConfig"]
+    assert per_route["envoy.filters.http.basic_auth"]["users"] == {"inlineString": "REDACTED"}
+    assert per_route["envoy.filters.http.api_key_auth"]["credentials"] == [
+        {"key": "REDACTED", "client": "client1"}]
+    secrets = {d["metadata"]["name"]: d["data"] for d in yaml.safe_load_all(out)
+               if d.get("kind") == "Secret"}
+    assert secrets["keys"] == {"client1": "REDACTED"}
+    assert secrets["app-tls"] == {"tls.crt": "REDACTED", "tls.key": "REDACTED"}
+    for leaked in ("tESsBmE", "very-secret-key", "dmVyeS1zZWNyZXQta2V5"):
+        assert leaked not in out

@@ -107,3 +107,15 @@ def test_jwt_and_authorization_cases_pass(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "3 passed, 0 failed"
+
+
+def test_basic_auth_and_api_key_auth_cases_pass(tmp_path: Path) -> None:
+    """Their users and keys are Opaque Secrets the controller reads because the policies name
+    them."""
+    done = subprocess.run(
+        [sys.executable, "-m", "propylon.cli.main", "conformance",
+         "--cases", str(shared("envoy-gateway", "cases")), "--run", "BasicAuth,APIKeyAuth",
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "2 passed, 0 failed"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from propylon.api.kinds import KindInfo, by_kind
+from propylon.api.kinds import ENVOY_GATEWAY_GROUP, KindInfo, by_kind
 from propylon.apiserver import APIServer
 from propylon.client import KubeClient, PatchType, load_client, resource_class
 from propylon.controller.reconciler import Controller
@@ -204,5 +205,30 @@ async def test_only_tls_secrets_are_read_and_another_type_is_an_invalid_certific
         resolved = next(c for c in listener["conditions"] if c["type"] == "ResolvedRefs")
         assert (resolved["status"], resolved["reason"]) == ("False", "InvalidCertificateRef")
         assert "type kubernetes.io/tls" in resolved["message"]
+    finally:
+        await stop(task)
+
+
+async def test_opaque_secrets_reach_the_translation_only_when_a_security_policy_names_them(
+        client: KubeClient) -> None:
+    users = base64.b64encode(b"user1:{SHA}tESsBmE/yNY3lb6a0L6vVQEZNqw=\n").decode()
+    for name, type_ in (("users", "Opaque"), ("unrelated", "Opaque"),
+                        ("token", "kubernetes.io/service-account-token")):
+        await create(client, by_kind("Secret"), {
+            "apiVersion": "v1", "kind": "Secret", "type": type_,
+            "metadata": {"name": name, "namespace": "default"}, "data": {".htpasswd": users}})
+    await create(client, by_kind("SecurityPolicy", ENVOY_GATEWAY_GROUP), {
+        "apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "SecurityPolicy",
+        "metadata": {"name": "auth", "namespace": "default"},
+        "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
+                                 "name": "app"}],
+                 "basicAuth": {"users": {"name": "users"}}}})
+    controller = Controller(client, SnapshotCache(), LoopbackInfra("127.0.0.12"))
+    task = asyncio.create_task(controller.run())
+    try:
+        await asyncio.wait_for(controller.wait_synced(), 20)
+        await asyncio.wait_for(controller.wait_idle(), 20)
+        secrets = controller.snapshot().objects["Secret"]
+        assert [s["metadata"]["name"] for s in secrets] == ["users"]
     finally:
         await stop(task)

@@ -12,10 +12,11 @@ mismatched certificates and keys; ConfigMaps with a CA bundle or not PEM; a Back
 Service; a ReferenceGrant from any of the kinds that refer across namespaces, to Services,
 Secrets or ConfigMaps; Services and EndpointSlices changed (ports, endpoints, readiness);
 Namespace labels toggled; Envoy Gateway policies (a SecurityPolicy's JWKS read from a Service
-and a ConfigMap); the statuses of the last result written back (as the status writer
-does), or with other condition times (as another writer might); the clock moving on. Half the
-sequences start from `FURNISHED`, a world where every kind is in use and every reference
-resolves, so that edits break references that matter. After every edit, one pass with a
+and a ConfigMap; its basicAuth and apiKeyAuth with their Opaque Secrets created, made
+unusable, deleted and granted across namespaces); the statuses of the last result written back
+(as the status writer does), or with other condition times (as another writer might); the
+clock moving on. Half the sequences start from `FURNISHED`, a world where every kind is in use
+and every reference resolves, so that edits break references that matter. After every edit, one pass with a
 long-lived memo must give exactly the full rebuild's Result (statuses compared by object, not by
 order; IRs; InfraIRs), and the xDS resources a long-lived `xds.translate.Translator` makes of its
 IR must be those `xds.translate.translate` makes from scratch (the same bytes).
@@ -30,6 +31,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from propylon.api.envoygateway import GROUP as EG_GROUP
 from propylon.api.gateway import GROUP
 from propylon.ir.model import GatewayKey, InfraState, PortState
 from propylon.translate import translate
@@ -238,6 +240,20 @@ def _secret(ns: str, pair: str) -> dict[str, Any]:
                      "tls.key": base64.b64encode(key.encode()).decode()}}
 
 
+# what the credentials edit stores: htpasswd lines Envoy checks or not, API keys
+CREDENTIALS = {"users": {".htpasswd": "u1:{SHA}tESsBmE/yNY3lb6a0L6vVQEZNqw=\n"},
+               "users-md5": {".htpasswd": "u1:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/\n"},
+               "keys": {"client1": "key1", "client2": "key2"}}
+
+
+def _credentials(ns: str, which: str) -> dict[str, Any]:
+    """Opaque Secret "users" or "keys" in `ns` holding CREDENTIALS[which]."""
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": which.split("-")[0], "namespace": ns},
+            "data": {k: base64.b64encode(v.encode()).decode()
+                     for k, v in CREDENTIALS[which].items()}}
+
+
 def _config_map(ns: str, valid: bool) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ca", "namespace": ns},
             "data": {"ca.crt": CERTIFICATES["ec-p256"][0] if valid else NOT_PEM}}
@@ -247,8 +263,8 @@ def _grant(ns: str, froms: list[str], tos: list[str]) -> dict[str, Any]:
     """ReferenceGrant "g" in `ns`, from the other namespace's `froms` to `ns`'s `tos`."""
     return {"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
             "metadata": {"name": "g", "namespace": ns},
-            "spec": {"from": [{"group": GROUP, "kind": k, "namespace": _other(ns)}
-                              for k in froms],
+            "spec": {"from": [{"group": EG_GROUP if k == "SecurityPolicy" else GROUP,
+                               "kind": k, "namespace": _other(ns)} for k in froms],
                      "to": [{"group": "", "kind": k} for k in tos]}}
 
 
@@ -285,8 +301,9 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts,
     limits (a cluster copy) and a rate limit for a BackendTrafficPolicy; a connection limit and
     maybe rate-limit headers off for a ClientTrafficPolicy; for a SecurityPolicy CORS (`value`
-    1), or JWT (JWKS from Service svc0 and from ConfigMap "ca") and authorization; `more`
-    merges it."""
+    1), basic auth and API keys from the Secrets "users" and "keys" (2; "users" of the other
+    namespace when `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca") and
+    authorization; `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -303,6 +320,12 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
         spec["headers"] = {"disableRateLimitHeaders": more}
     elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
+    elif value == 2:
+        spec["basicAuth"] = {"users": {"name": "users", **({"namespace": _other(ns)}
+                                                           if more else {})},
+                             **({"forwardUsernameHeader": "X-User"} if more else {})}
+        spec["apiKeyAuth"] = {"credentialRefs": [{"name": "keys"}],
+                              "extractFrom": [{"headers": ["X-API-KEY"]}]}
     else:
         spec["jwt"] = {"optional": more, "providers": [
             {"name": "remote", "remoteJWKS": {"uri": f"http://svc0.{ns}/jwks.json"}},
@@ -330,7 +353,8 @@ edit = st.one_of(
     st.tuples(st.just("endpoints"), namespaces, st.sampled_from(SERVICES),
               st.lists(st.booleans(), max_size=3)),
     st.tuples(st.just("grant"), namespaces,
-              st.lists(st.sampled_from(("HTTPRoute", "TLSRoute", "Gateway", "ListenerSet")),
+              st.lists(st.sampled_from(("HTTPRoute", "TLSRoute", "Gateway", "ListenerSet",
+                                        "SecurityPolicy")),
                        max_size=3, unique=True),
               st.lists(st.sampled_from(("Service", "Secret", "ConfigMap")), min_size=1,
                        max_size=2, unique=True)),
@@ -341,6 +365,8 @@ edit = st.one_of(
               st.sampled_from((None, 1, 2))),
     st.tuples(st.just("secret"), namespaces, st.sampled_from((None, *CERTIFICATES))),
     st.tuples(st.just("configmap"), namespaces, st.sampled_from((None, True, False))),
+    st.tuples(st.just("credentials"), namespaces,
+              st.sampled_from(("users", "users-md5", "keys")), st.booleans()),
     st.tuples(st.just("listenerset"), namespaces,
               st.lists(st.sampled_from(SET_LISTENERS), max_size=3, unique=True), namespaces),
     st.tuples(st.just("backendtls"), namespaces, st.sampled_from(SERVICES),
@@ -349,7 +375,7 @@ edit = st.one_of(
                                                   "ClientTrafficPolicy")),
               namespaces, st.sampled_from(("Gateway", "HTTPRoute", "GRPCRoute")),
               st.sampled_from(("gw", *("r0", "r1"))), st.sampled_from((None, "http", "rule")),
-              st.sampled_from((None, 1, 3)), st.booleans()),
+              st.sampled_from((None, 1, 2, 3)), st.booleans()),
     st.tuples(st.just("status")),
     st.tuples(st.just("clobber")),
     st.tuples(st.just("tick")),
@@ -399,6 +425,11 @@ def _apply(world: World, change: tuple[Any, ...], last: Result) -> None:
                 world.delete("Secret", ns, "cert")
             else:
                 world.put(_secret(ns, pair))
+        case ("credentials", ns, which, present):
+            if present:
+                world.put(_credentials(ns, which))
+            else:
+                world.delete("Secret", ns, which.split("-")[0])
         case ("configmap", ns, valid):
             if valid is None:
                 world.delete("ConfigMap", ns, "ca")
@@ -494,6 +525,19 @@ FURNISHED: list[tuple[Any, ...]] = [
                  ("policy", "ClientTrafficPolicy", "ns1", "Gateway", "gw", None, 2, True),
                  ("status",),
                  ("policy", "ClientTrafficPolicy", "ns1", "Gateway", "gw", None, 2, False)])
+# a SecurityPolicy's credentials: Secrets created, made unusable, deleted under it; one in the
+# other namespace granted, then no more
+@example(False, [("route", "ns1", "r0", _ROUTE), ("service", "ns1", "svc0", 80, None),
+                 ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 2, False),
+                 ("credentials", "ns1", "users", True), ("credentials", "ns1", "keys", True),
+                 ("status",), ("credentials", "ns1", "users-md5", True), ("status",),
+                 ("credentials", "ns1", "users", True),
+                 ("policy", "SecurityPolicy", "ns1", "Gateway", "gw", None, 2, True),
+                 ("credentials", "ns1", "keys", False), ("tick",),
+                 ("credentials", "ns2", "users", True),
+                 ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 2, True),
+                 ("grant", "ns2", ["SecurityPolicy"], ["Secret"]), ("status",),
+                 ("grant", "ns2", ["HTTPRoute"], ["Secret"])])
 def test_passes_with_a_memo_equal_the_full_rebuild(furnished: bool,
                                                    changes: list[tuple[Any, ...]]) -> None:
     world = World()

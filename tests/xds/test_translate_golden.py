@@ -239,8 +239,37 @@ def http_auth() -> ir.GatewayIR:
     )
 
 
+def http_credentials() -> ir.GatewayIR:
+    """Basic auth with and without a forwarded user name (two basic_auth filters), API key
+    auth from a header then a cookie, and a route with neither."""
+    users = "user1:{SHA}tESsBmE/yNY3lb6a0L6vVQEZNqw=\n"
+    backend = (ir.WeightedBackend("default/a/80", 1),)
+    routes = (
+        ir.Route("default/basic/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/basic")),
+                 backends=backend, basic_auth=ir.BasicAuth(users)),
+        ir.Route("default/named/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/named")),
+                 backends=backend, basic_auth=ir.BasicAuth(users, "X-User")),
+        ir.Route("default/keys/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/keys")),
+                 backends=backend, api_key_auth=ir.ApiKeyAuth(
+                     (("client1", "key1"),), (("header", "X-API-KEY"), ("cookie", "k")),
+                     "X-Client-ID", True)),
+        ir.Route("default/open/0/0", ir.RouteMatch(), backends=backend),
+    )
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
+                               auth_filters=ir.AuthFilters(basic_auth_headers=("", "X-User"),
+                                                            api_key_auth=True)),),
+        route_configs=(ir.RouteConfig("http-80", (
+            ir.VirtualHost("example.com", ("example.com",), routes),)),),
+        clusters=(_backend("a", 9001),),
+        secrets=(),
+    )
+
+
 CASES = {"http_basic": http_basic, "http_extended": http_extended, "https_sni": https_sni,
-         "tls_mixed": tls_mixed, "limits": limits, "http_auth": http_auth}
+         "tls_mixed": tls_mixed, "limits": limits, "http_auth": http_auth,
+         "http_credentials": http_credentials}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

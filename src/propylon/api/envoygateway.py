@@ -13,7 +13,8 @@ and every value it cannot use: a policy with problems is not applied (see
 `circuitBreaker`, `healthCheck` and a Local `rateLimit`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`, `jwt` with local JWKS and `authorization`
-(`egauth`); `client_traffic(spec)` those of a
+(`egauth`), `basicAuth` and `apiKeyAuth` (the Secrets they name as `SecretRef`s;
+`translate.policies.credentials` reads them); `client_traffic(spec)` those of a
 ClientTrafficPolicy: `timeout.http`, `connection.connectionLimit` and
 `headers.disableRateLimitHeaders`. A Global `rateLimit` is refused with its reason (Propylon
 provides no rate-limit service).
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
@@ -54,6 +55,7 @@ POLICY_KINDS = (SECURITY_POLICY, BACKEND_TRAFFIC_POLICY, CLIENT_TRAFFIC_POLICY,
                 ENVOY_EXTENSION_POLICY, ENVOY_PATCH_POLICY)
 
 _DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")  # Gateway API Duration
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 _TARGETING = {"targetRef": True, "targetRefs": True, "targetSelectors": True}
 Tree = Mapping[str, "Tree | bool"]
 # The spec fields Propylon implements, per kind (True: the field and everything under it).
@@ -104,6 +106,9 @@ SUPPORTED: dict[str, Tree] = {
                           "rules": {"name": True, "action": True,
                                     "principal": {"clientCIDRs": True, "headers": True},
                                     "operation": {"methods": True}}},
+        "basicAuth": {"users": True, "forwardUsernameHeader": True},
+        "apiKeyAuth": {"credentialRefs": True, "extractFrom": True,
+                       "forwardClientIDHeader": True, "sanitize": True},
     },
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,
@@ -151,6 +156,16 @@ class TargetSelector:
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """What a SecurityPolicy's Secrets hold, once read (`translate.policies.credentials`): the
+    htpasswd lines of `basicAuth.users`, the (client id, key) pairs of `apiKeyAuth`. Kept out
+    of `repr`."""
+
+    htpasswd: str | None = field(default=None, repr=False)
+    api_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
 class Policy:
     kind: str
     meta: ObjectMeta
@@ -159,6 +174,7 @@ class Policy:
     merge_type: str | None
     spec: str  # canonical JSON
     problems: tuple[str, ...]
+    credentials: Credentials | None = None  # read from the Secrets the spec names
 
     @property
     def key(self) -> tuple[str, str]:
@@ -189,7 +205,7 @@ class Policy:
             problems.extend(backend_traffic(spec)[1])
             problems.extend(rate_limit_problems(spec))
         if kind == SECURITY_POLICY:
-            problems.extend(security(spec)[1])
+            problems.extend(security(spec, str(ObjectMeta.of(obj).namespace))[1])
         if kind == CLIENT_TRAFFIC_POLICY:
             problems.extend(client_traffic(spec)[1])
         if kind == ENVOY_PATCH_POLICY:
@@ -345,16 +361,45 @@ class CorsSettings:
 
 
 @dataclass(frozen=True)
+class SecretRef:
+    """A SecretObjectReference (`field` names it in the spec); `namespace` defaulted to the
+    policy's."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    field: str
+
+
+@dataclass(frozen=True)
+class BasicAuthSettings:
+    users: SecretRef
+    forward_username_header: str | None
+
+
+@dataclass(frozen=True)
+class ApiKeyAuthSettings:
+    credential_refs: tuple[SecretRef, ...]
+    sources: tuple[tuple[str, str], ...]  # (header|query|cookie, name), in extractFrom order
+    forward_client_id_header: str | None
+    sanitize: bool
+
+
+@dataclass(frozen=True)
 class Security:
     """The implemented part of a SecurityPolicy spec."""
 
     cors: CorsSettings | None = None
     jwt: JwtSettings | None = None
     authorization: AuthzSettings | None = None
+    basic_auth: BasicAuthSettings | None = None
+    api_key_auth: ApiKeyAuthSettings | None = None
 
 
-def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
-    """The implemented fields of a SecurityPolicy spec, and what is wrong with them."""
+def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, list[str]]:
+    """The implemented fields of a SecurityPolicy spec, and what is wrong with them; Secret
+    references without a namespace are in `namespace` (the policy's)."""
     errors: list[str] = []
     jwt_settings: JwtSettings | None = None
     authz: AuthzSettings | None = None
@@ -364,9 +409,11 @@ def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
     if isinstance(spec.get("authorization"), Mapping):
         authz, found = authorization(spec["authorization"])
         errors.extend(found)
+    basic = _basic_auth(spec, namespace, errors)
+    api_key = _api_key_auth(spec, namespace, errors)
     raw = spec.get("cors")
     if not isinstance(raw, Mapping):
-        return Security(None, jwt_settings, authz), errors
+        return Security(None, jwt_settings, authz, basic, api_key), errors
 
     def strings(key: str) -> tuple[str, ...]:
         return tuple(str(v) for v in raw.get(key) or ())
@@ -379,7 +426,72 @@ def security(spec: Mapping[str, Any]) -> tuple[Security, list[str]]:
     return Security(CorsSettings(
         strings("allowOrigins"), strings("allowMethods"), strings("allowHeaders"),
         strings("exposeHeaders"), None if max_age is None else duration_ms(max_age) // 1000,
-        bool(raw.get("allowCredentials"))), jwt_settings, authz), errors
+        bool(raw.get("allowCredentials"))), jwt_settings, authz, basic, api_key), errors
+
+
+def _secret_ref(raw: Any, field: str, namespace: str, errors: list[str]) -> SecretRef | None:
+    if not isinstance(raw, Mapping) or not raw.get("name"):
+        errors.append(f"{field}: name a Secret (name, and namespace when it is in another one)")
+        return None
+    ref = SecretRef(str(raw.get("group") or ""), str(raw.get("kind") or "Secret"),
+                    str(raw.get("namespace") or namespace), str(raw["name"]), field)
+    if (ref.group, ref.kind) != ("", "Secret"):
+        errors.append(f"{field}: {ref.kind} of group {ref.group!r} cannot hold credentials: "
+                      "reference a core Secret (group \"\", kind Secret)")
+        return None
+    return ref
+
+
+def _header_name(value: Any, field: str, errors: list[str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _HEADER_NAME.match(value):
+        errors.append(f"{field}: {value!r} is not an HTTP header name: use letters, digits "
+                      "and - only, such as X-Authenticated-User")
+        return None
+    return value
+
+
+def _basic_auth(spec: Mapping[str, Any], namespace: str,
+                errors: list[str]) -> BasicAuthSettings | None:
+    raw = spec.get("basicAuth")
+    if not isinstance(raw, Mapping):
+        return None
+    users = _secret_ref(raw.get("users"), "spec.basicAuth.users", namespace, errors)
+    header = _header_name(raw.get("forwardUsernameHeader"), "spec.basicAuth.forwardUsernameHeader",
+                          errors)
+    return None if users is None else BasicAuthSettings(users, header)
+
+
+def _api_key_auth(spec: Mapping[str, Any], namespace: str,
+                  errors: list[str]) -> ApiKeyAuthSettings | None:
+    raw = spec.get("apiKeyAuth")
+    if not isinstance(raw, Mapping):
+        return None
+    refs = [_secret_ref(r, f"spec.apiKeyAuth.credentialRefs[{i}]", namespace, errors)
+            for i, r in enumerate(raw.get("credentialRefs") or ())]
+    if not refs:
+        errors.append("spec.apiKeyAuth.credentialRefs: name at least one Secret holding the "
+                      "API keys (client id -> key)")
+    sources = []
+    for i, item in enumerate(raw.get("extractFrom") or ()):
+        item = item if isinstance(item, Mapping) else {}
+        for key, kind in (("headers", "header"), ("params", "query"), ("cookies", "cookie")):
+            for j, name in enumerate(item.get(key) or ()):
+                if not isinstance(name, str) or not name:
+                    errors.append(f"spec.apiKeyAuth.extractFrom[{i}].{key}[{j}]: give a "
+                                  "non-empty name")
+                else:
+                    sources.append((kind, name))
+    if not sources:
+        errors.append("spec.apiKeyAuth.extractFrom: say where the key is: a header, query "
+                      "parameter or cookie name")
+    header = _header_name(raw.get("forwardClientIDHeader"),
+                          "spec.apiKeyAuth.forwardClientIDHeader", errors)
+    if not refs or not sources or None in refs:
+        return None
+    return ApiKeyAuthSettings(tuple(r for r in refs if r is not None), tuple(sources), header,
+                              raw.get("sanitize") is True)
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ listener port bound as written and the proxy ready. The same pure
 Printed as YAML documents: first every object with its computed status merged in as the status
 writer would (`propylon.translate.statusmerge`: the whole status of GatewayClasses, Gateways and
 ListenerSets; for routes and policies this controller's `parents`/`ancestors` entries, keeping
-other controllers' entries; an unchanged condition keeps its lastTransitionTime), then, per
-Gateway, the Envoy configuration that would be served to its proxies
-(`propylon.xds.translate.translate()`, each protobuf as JSON via `MessageToDict`), with private
-keys replaced by `REDACTED`: one section per xDS type, `listeners`, `routes`, `virtual_hosts`,
-`clusters`, `endpoints` and `secrets`. Virtual hosts are printed as the proxy receives them,
+other controllers' entries; an unchanged condition keeps its lastTransitionTime), Secrets with
+their data values replaced by `REDACTED`, then, per Gateway, the Envoy configuration that would
+be served to its proxies (`propylon.xds.translate.translate()`, each protobuf as JSON via
+`MessageToDict`), with private keys, basic_auth users and api_key_auth keys replaced by
+`REDACTED`: one section per xDS type, `listeners`, `routes`, `virtual_hosts`, `clusters`,
+`endpoints` and `secrets`. Virtual hosts are printed as the proxy receives them,
 each a VHDS resource of its own next to the route tables (which only name VHDS as their
 source), named `<route table>/<first domain>`.
 
@@ -49,6 +50,14 @@ if TYPE_CHECKING:
 
 POOL_START = ipaddress.IPv4Address("127.0.10.1")
 REDACTED = "REDACTED"
+_SECRET_SOURCES = ("privateKey", "users")  # DataSource fields holding secrets
+
+
+def _holds_secret(message: dict[str, Any]) -> bool:
+    """Whether the fields of this message named in `_redact` hold secrets: any privateKey,
+    a basic_auth filter's users, an api_key_auth filter's credentials."""
+    kind = str(message.get("@type", ""))
+    return "privateKey" in message or ".basic_auth." in kind or ".api_key_auth." in kind
 
 
 def add_parser(subparsers: Any) -> None:
@@ -106,7 +115,8 @@ def render(objects: list[dict[str, Any]], controller_name: str, now: str) -> str
     from propylon.xds.translate import translate as xds_translate
 
     result = translate(snapshot_of(objects, controller_name, now))
-    docs = [to_yaml(obj) for obj in with_statuses(objects, result.statuses, controller_name)]
+    docs = [to_yaml(_redacted_object(obj))
+            for obj in with_statuses(objects, result.statuses, controller_name)]
     for key in sorted(result.gateways):
         docs.append(f"# Envoy configuration served to the proxies of Gateway {key}\n"
                     + to_yaml(envoy_config(str(key), xds_translate(result.gateways[key]))))
@@ -143,6 +153,13 @@ def with_statuses(objects: list[dict[str, Any]], updates: tuple[StatusUpdate, ..
     return out
 
 
+def _redacted_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Secret with every data value `REDACTED` (its keys kept); any other object as is."""
+    if obj.get("kind") != "Secret" or not isinstance(obj.get("data"), dict):
+        return obj
+    return {**obj, "data": dict.fromkeys(obj["data"], REDACTED)}
+
+
 def envoy_config(node: str, resources: XdsResources) -> dict[str, Any]:
     """`node` and one section per xDS type the proxy receives (a type given no section name
     here raises KeyError rather than going unprinted)."""
@@ -159,8 +176,11 @@ def envoy_config(node: str, resources: XdsResources) -> dict[str, Any]:
 
 
 def _redact(value: Any) -> Any:
+    """Private keys, basic_auth users (htpasswd lines) and api_key_auth keys replaced."""
     if isinstance(value, dict):
-        return {k: ({"inlineString": REDACTED} if k == "privateKey" else _redact(v))
+        return {k: ({"inlineString": REDACTED} if k in _SECRET_SOURCES and _holds_secret(value)
+                    else [{**c, "key": REDACTED} for c in v] if k == "credentials"
+                    and _holds_secret(value) else _redact(v))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v) for v in value]

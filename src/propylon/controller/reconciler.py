@@ -4,11 +4,14 @@
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
 BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy and EnvoyPatchPolicy, and
 Namespace, Service,
-EndpointSlice, Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are watched with the
-field selector `type=kubernetes.io/tls` only: every Secret the API lets a Gateway reference (a
-listener's certificateRefs, a Gateway's backend client certificate) must be of that type, and
-CA bundles (BackendTLSPolicy, frontend validation) come from ConfigMaps, so the controller
-neither needs nor keeps any other Secret. Any informer change, any change of the
+EndpointSlice, Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are watched
+by two informers with field selectors, `type=kubernetes.io/tls` and `type=Opaque`: every Secret
+the API lets a Gateway reference (a listener's certificateRefs, a Gateway's backend client
+certificate) must be of the first type, CA bundles (BackendTLSPolicy, frontend validation) come
+from ConfigMaps, and a SecurityPolicy's credentials (basicAuth users, apiKeyAuth keys) come
+from Opaque Secrets; service-account tokens, Helm releases and the other types stay out of the
+cache. Of the Opaque Secrets, a snapshot holds only those some SecurityPolicy names
+(`translate.policies.credentials.referenced`), so no other reaches the translation. Any informer change, any change of the
 infrastructure's state (`InfraManager.subscribe`) and any change of what Envoys refuse
 (`SnapshotCache.on_rejections`) marks the graph dirty, except the echoes of the controller's own
 status writes (`StatusWriter.is_echo`: they carry the status the last pass computed, and no IR
@@ -66,7 +69,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Protocol
 
-from propylon.api.envoygateway import POLICY_KINDS
+from propylon.api.envoygateway import POLICY_KINDS, SECURITY_POLICY
 from propylon.api.kinds import (
     ENVOY_GATEWAY_GROUP,
     GATEWAY_GROUP,
@@ -77,10 +80,11 @@ from propylon.api.kinds import (
 )
 from propylon.client import KubeClient
 from propylon.controller.status import StatusWriter
-from propylon.informer import Informer
+from propylon.informer import Informer, object_key
 from propylon.infra import InfraManager
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections
 from propylon.translate import Memo, foreignclasses, translate
+from propylon.translate.policies import credentials
 from propylon.translate.types import (
     DEFAULT_CONTROLLER_NAME,
     WRITE_TIME,
@@ -98,6 +102,7 @@ WATCHED_KINDS: tuple[KindInfo, ...] = (
     + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in POLICY_KINDS)
     + tuple(by_kind(k) for k in CORE_KINDS))
 FIELD_SELECTORS = {"Secret": {"type": "kubernetes.io/tls"}}  # see the module docstring
+OPAQUE_SECRETS = "Secret/Opaque"  # the informer of Opaque Secrets (credentials)
 
 
 INLINE_PASS_S = 0.02  # a pass that short runs on the event loop (see the module docstring)
@@ -133,6 +138,8 @@ class Controller:
                                               quiet=partial(self.status.is_echo, info.kind),
                                               fields=FIELD_SELECTORS.get(info.kind))
                           for info in WATCHED_KINDS}
+        self.informers[OPAQUE_SECRETS] = Informer(client, by_kind("Secret"), self._mark_dirty,
+                                                  fields={"type": "Opaque"})
         self.leader = True  # whether this replica writes status and applies infrastructure
         self.reconciles = 0  # completed passes
         self.failures = 0  # passes whose translation raised
@@ -209,7 +216,13 @@ class Controller:
 
     def snapshot(self) -> Snapshot:
         """An immutable view of every store and of the infrastructure's state."""
-        objects = {kind: inf.objects() for kind, inf in self.informers.items()}
+        objects = {kind: inf.objects() for kind, inf in self.informers.items()
+                   if kind != OPAQUE_SECRETS}
+        named = credentials.referenced(objects.get(SECURITY_POLICY, ()))
+        if named:
+            objects["Secret"] = (*objects.get("Secret", ()), *(
+                s for s in self.informers[OPAQUE_SECRETS].objects()
+                if object_key(s) in named))
         rejections = {GatewayKey(*node.split("/", 1)): r
                       for node, r in self.xds_cache.rejections().items()}
         return Snapshot(objects=objects, infra=dict(self.infra.states()),

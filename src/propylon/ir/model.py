@@ -150,6 +150,29 @@ class Cors:
 
 
 @dataclass(frozen=True)
+class BasicAuth:
+    """HTTP Basic authentication: `users` in htpasswd form (`name:{SHA}base64`, one a line; kept
+    out of `repr` since it is a Secret's content); after a success the user name is sent to the
+    backend in `forward_username_header` when set."""
+
+    users: str = field(repr=False)
+    forward_username_header: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyAuth:
+    """API key authentication: a request must carry one of `credentials` ((client id, key),
+    keys kept out of `repr`) in the first of `sources` ((header|query|cookie, name)) present;
+    the client id goes to the backend in `forward_client_id_header` when set, and `sanitize`
+    removes the key from the request."""
+
+    credentials: tuple[tuple[str, str], ...] = field(repr=False)
+    sources: tuple[tuple[str, str], ...]
+    forward_client_id_header: str | None = None
+    sanitize: bool = False
+
+
+@dataclass(frozen=True)
 class Fault:
     """Faults injected before a route's backends are asked: a delay, and/or an answer with
     `abort_status` (HTTP) or `abort_grpc_status` instead of the backend's, each for a
@@ -221,10 +244,14 @@ class Authorization:
 @dataclass(frozen=True)
 class AuthFilters:
     """What the routes of a listener's tables need in its HTTP filter chain: the JWT
-    requirements, and whether any route is authorized by rules."""
+    requirements, whether any route is authorized by rules, the forwarded-username headers of
+    its basic auth routes ("" for none: one basic_auth filter each), and whether any route
+    checks API keys."""
 
     jwt: tuple[Jwt, ...] = ()
     rbac: bool = False
+    basic_auth_headers: tuple[str, ...] = ()
+    api_key_auth: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,6 +284,8 @@ class Route:
     rate_limit: LocalRateLimit | None = None
     jwt: Jwt | None = None
     authorization: Authorization | None = None
+    basic_auth: BasicAuth | None = None
+    api_key_auth: ApiKeyAuth | None = None
 
 
 @dataclass(frozen=True)

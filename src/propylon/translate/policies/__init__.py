@@ -14,7 +14,9 @@ What a policy does in the IR (the rest of each kind is not implemented yet, and 
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
 - SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
-  listener marked with the filters its routes need).
+  listener marked with the filters its routes need); `basicAuth` and `apiKeyAuth`
+  (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
+  `Inputs.grants`).
 - ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
 - Local rate limits: the listeners whose routes have one, and the rate-limit headers a
   ClientTrafficPolicy turns off (`ratelimit`).
@@ -31,7 +33,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from propylon.api.core import ConfigMap
+from propylon.api.core import ConfigMap, Secret
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
@@ -51,7 +53,15 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
-from propylon.translate.policies import authn, client, limits, ratelimit, security, traffic
+from propylon.translate.policies import (
+    authn,
+    client,
+    credentials,
+    limits,
+    ratelimit,
+    security,
+    traffic,
+)
 from propylon.translate.policies.attachment import (
     ROUTE_KINDS,
     Attachments,
@@ -59,6 +69,7 @@ from propylon.translate.policies.attachment import (
     Scope,
     attach,
 )
+from propylon.translate.references import Grants
 from propylon.translate.statuses import PolicyStatus
 from propylon.translate.types import Now, StatusUpdate, Store
 
@@ -82,6 +93,8 @@ class Inputs:
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
     config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
     services: authn.Services | None = None  # Service ports, for remote JWKS
+    secrets: Mapping[Key, Secret] = field(default_factory=dict)  # credentials' Secrets
+    grants: Grants = field(default_factory=lambda: Grants(()))
 
 
 class _Routes:
@@ -135,8 +148,11 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                               if isinstance(a, dict)
                               and a.get("controllerName") == controller_name]
                     for o in objects}
-        found = attach(kind, (decode(o) for o in objects), states, routes, controller_name,
-                       now, previous)
+        decoded = (decode(o) for o in objects)
+        if kind == SECURITY_POLICY:
+            decoded = (credentials.resolve(p, inputs.secrets, inputs.grants, store)
+                       for p in decoded)
+        found = attach(kind, decoded, states, routes, controller_name, now, previous)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
                                      policy.meta.generation, PolicyStatus(entries))

@@ -10,7 +10,8 @@ does a remote JWKS whose Service port cannot be resolved (`services`, from the t
 requirement (each provider named `<policy namespace>/<policy name>/<provider>`, with the
 parent's name too when the policy is merged over one, so two policies never share a name) and
 `found.authorization` as its rules. `with_filters(ir, store)` marks each listener with what
-its routes need in the HTTP filter chain (the JWT requirements, whether any route has rules),
+its routes need in the HTTP filter chain (the JWT requirements, whether any route has rules;
+the basic auth and API key filters of `credentialauth` too),
 so a chain carries the JWT and RBAC filters only when some route of its tables uses them (last
 pass's answer while the listeners and route tables are the same objects), and adds the
 clusters of the Services remote JWKS are fetched from, with their endpoints of this pass.
@@ -138,16 +139,21 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
 
 def _needs(configs: list[RouteConfig]) -> AuthFilters | None:
     jwts: dict[str, Jwt] = {}
-    rbac = False
+    rbac = api_key = False
+    basic: set[str] = set()  # forwarded-username headers ("" for none)
     for config in configs:
         for vhost in config.virtual_hosts:
             for route in vhost.routes:
                 if route.jwt is not None:
                     jwts.setdefault(route.jwt.name, route.jwt)
                 rbac = rbac or route.authorization is not None
-    if not jwts and not rbac:
+                if route.basic_auth is not None:
+                    basic.add(route.basic_auth.forward_username_header or "")
+                api_key = api_key or route.api_key_auth is not None
+    if not jwts and not rbac and not basic and not api_key:
         return None
-    return AuthFilters(tuple(jwts[name] for name in sorted(jwts)), rbac)
+    return AuthFilters(tuple(jwts[name] for name in sorted(jwts)), rbac, tuple(sorted(basic)),
+                       api_key)
 
 
 def _listener(li: Listener, tables: dict[str, RouteConfig]) -> Listener:

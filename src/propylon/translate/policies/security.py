@@ -2,6 +2,7 @@
 
 `governed(route, policy, parent, copies)` returns the route entry with the settings of
 `policy` (merged over `parent`'s spec when it has a `mergeType`, as for BackendTrafficPolicies):
+- `basicAuth`, `apiKeyAuth` -> the route's authentication (`credentialauth`);
 - `cors` -> the route's CORS policy (`ir.Cors`: Envoy answers preflights itself, allowed
   origins as anchored regular expressions, `*` in methods or headers echoing what the request
   asks for), unless the route rule has a CORS filter of its own. Without `maxAge`, 5 s.
@@ -17,7 +18,7 @@ from functools import lru_cache
 from propylon.api.envoygateway import Policy, Security, security
 from propylon.api.mergepatch import merge_patch
 from propylon.ir.model import Connection, Cors, Route
-from propylon.translate.policies import authn
+from propylon.translate.policies import authn, credentialauth
 
 DEFAULT_MAX_AGE_S = 5
 
@@ -27,7 +28,7 @@ def settings(policy: Policy, parent: Policy | None) -> Security:
     """The implemented settings of `policy`, merged over `parent` when it has one."""
     spec = policy.spec_value() if parent is None else merge_patch(parent.spec_value(),
                                                                   json.loads(policy.spec))
-    return security(spec)[0]
+    return security(spec, policy.meta.namespace)[0]
 
 
 def governed(route: Route, policy: Policy, parent: Policy | None,
@@ -35,6 +36,7 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     """`route` with the settings of the governing policy (see the module docstring)."""
     found = settings(policy, parent)
     route = authn.governed(route, policy, parent, found.jwt, found.authorization)
+    route = credentialauth.governed(route, policy, parent, found.basic_auth, found.api_key_auth)
     cors = found.cors
     if cors is None or route.cors is not None or route.direct_response is not None:
         return route

@@ -18,9 +18,9 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), the JWT and RBAC filters when its routes use them
-(`authn`), the local rate limit filter when one does (`ratelimit`), and a router that adds no
-`x-envoy-*` headers.
+filters (configured per route), the API key, basic auth, JWT and RBAC filters when its routes
+use them (`credentialauth`, `authn`, in Envoy Gateway's order), the local rate limit filter
+when one does (`ratelimit`), and a router that adds no `x-envoy-*` headers.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
 from propylon.ir.limits import ConnectionLimit
-from propylon.xds.translate import authn, cors, fault, limits, ratelimit
+from propylon.xds.translate import authn, cors, credentialauth, fault, limits, ratelimit
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -110,7 +110,8 @@ def connection_manager(stat_prefix: str, route_config: str | None,
 
 def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
     manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
-                                 [*authn.http_filters(li), *ratelimit.http_filters(li)])
+                                 [*credentialauth.filters(li.auth_filters),
+                                  *authn.http_filters(li), *ratelimit.http_filters(li)])
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
 

@@ -42,7 +42,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import authn, cors, fault, ratelimit
+from propylon.xds.translate import authn, cors, credentialauth, fault, ratelimit
 from propylon.xds.translate.clusters import ads_source, duration_ms
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
@@ -293,6 +293,8 @@ def route(route: ir.Route) -> rc.Route:
     if route.authorization is not None:
         out.typed_per_filter_config[authn.RBAC_FILTER].CopyFrom(
             authn.rbac_per_route(route.authorization))
+    for name, config in credentialauth.per_route(route).items():
+        out.typed_per_filter_config[name].CopyFrom(config)
     return out
 
 

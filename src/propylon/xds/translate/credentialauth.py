@@ -1,0 +1,77 @@
+"""IR authentication -> Envoy's basic_auth and api_key_auth HTTP filters.
+
+As Envoy Gateway does, a connection manager carries a filter only when some route of its
+listener uses it (`ir.AuthFilters`), disabled there (`filters`), and each route that uses it
+enables it with its own settings in `typed_per_filter_config` (`per_route`), so other routes
+are untouched. basic_auth takes the users per route (`BasicAuthPerRoute`, htpasswd lines
+inline) but the forwarded-username header only at the filter level: one basic_auth filter per
+distinct header (`basic_auth_name`), whose filter-level users (which Envoy requires) are a
+placeholder no password matches. api_key_auth takes everything per route
+(`ApiKeyAuthPerRoute`: credentials, key sources in order, forwarding with `hide_credentials`).
+Order, after CORS and faults and before JWT and RBAC (`authn`): api_key_auth, then basic_auth.
+"""
+
+from __future__ import annotations
+
+from envoy.config.core.v3.base_pb2 import DataSource
+from envoy.extensions.filters.http.api_key_auth.v3 import api_key_auth_pb2 as ak
+from envoy.extensions.filters.http.basic_auth.v3 import basic_auth_pb2 as ba
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm_pb,
+)
+from google.protobuf.any_pb2 import Any
+from google.protobuf.message import Message
+
+from propylon.ir import model as ir
+
+BASIC_AUTH_FILTER = "envoy.filters.http.basic_auth"
+API_KEY_AUTH_FILTER = "envoy.filters.http.api_key_auth"
+# basic_auth wants users at the filter level too, though every route enabling it gives its own:
+# one no password can match (its SHA-1 would have to be all zero bytes)
+NO_USERS = "unused:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+def _pack(message: Message) -> Any:
+    packed = Any()
+    packed.Pack(message)
+    return packed
+
+
+def basic_auth_name(forward_username_header: str | None) -> str:
+    """The basic_auth filter's name for routes forwarding the user name in that header."""
+    header = (forward_username_header or "").lower()
+    return f"{BASIC_AUTH_FILTER}/{header}" if header else BASIC_AUTH_FILTER
+
+
+def filters(auth: ir.AuthFilters | None) -> list[hcm_pb.HttpFilter]:
+    """The (disabled) authentication filters of a connection manager whose routes use `auth`."""
+    if auth is None:
+        return []
+    out = []
+    if auth.api_key_auth:
+        out.append(hcm_pb.HttpFilter(name=API_KEY_AUTH_FILTER, typed_config=_pack(ak.ApiKeyAuth()),
+                                     disabled=True))
+    out.extend(hcm_pb.HttpFilter(
+        name=basic_auth_name(header),
+        typed_config=_pack(ba.BasicAuth(users=DataSource(inline_string=NO_USERS),
+                                       forward_username_header=header)), disabled=True)
+        for header in auth.basic_auth_headers)
+    return out
+
+
+def per_route(route: ir.Route) -> dict[str, Any]:
+    """Filter name -> the route's packed per-route config, for the filters it enables."""
+    out = {}
+    if route.api_key_auth is not None:
+        auth = route.api_key_auth
+        config = ak.ApiKeyAuthPerRoute(
+            credentials=[ak.Credential(key=key, client=client) for client, key in auth.credentials],
+            key_sources=[ak.KeySource(**{kind: name}) for kind, name in auth.sources])
+        if auth.forward_client_id_header or auth.sanitize:
+            config.forwarding.CopyFrom(ak.Forwarding(header=auth.forward_client_id_header or "",
+                                                     hide_credentials=auth.sanitize))
+        out[API_KEY_AUTH_FILTER] = _pack(config)
+    if route.basic_auth is not None:
+        out[basic_auth_name(route.basic_auth.forward_username_header)] = _pack(
+            ba.BasicAuthPerRoute(users=DataSource(inline_string=route.basic_auth.users)))
+    return out
