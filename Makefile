@@ -42,6 +42,7 @@ bench-smoke: bench-setup
 	$(VENV)/bin/python -m benchmarks.stages --routes 100 --changes 5 --out $(BENCH_OUT)
 	$(VENV)/bin/python -m benchmarks.churn --routes 100 --seconds 8 --out $(BENCH_OUT)
 	$(VENV)/bin/python -m benchmarks.dataplane --seconds 2 --rounds 1 --out $(BENCH_OUT)
+	$(VENV)/bin/python -m benchmarks.policies --seconds 1 --rounds 2 --out $(BENCH_OUT)
 	$(VENV)/bin/python -m benchmarks.cert_rotation --rotations 3 --interval 0.5 --out $(BENCH_OUT)
 	$(VENV)/bin/python -m benchmarks.faults --rounds 1 --stop-seconds 2 --settle 0.5 --kubectl-timeout 10 --out $(BENCH_OUT)
 	$(VENV)/bin/python -m benchmarks.passes --routes 100 --changes 10

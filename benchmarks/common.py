@@ -160,17 +160,17 @@ class Api:
     async def get(self, kind: str, name: str, namespace: str | None = NS) -> dict[str, Any]:
         return await self.client.get(resource_class(by_kind(kind)), name, namespace=namespace)
 
-    async def gateway_address(self, timeout: float = 60.0) -> str:
-        """The address of Gateway `bench` once it is Programmed."""
+    async def gateway_address(self, timeout: float = 60.0, name: str = GATEWAY) -> str:
+        """The address of Gateway `name` once it is Programmed."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = (await self.get("Gateway", GATEWAY)).get("status", {})
+            status = (await self.get("Gateway", name)).get("status", {})
             programmed = any(c.get("type") == "Programmed" and c.get("status") == "True"
                              for c in status.get("conditions", []))
             if programmed and status.get("addresses"):
                 return str(status["addresses"][0]["value"])
             await asyncio.sleep(0.05)
-        raise TimeoutError("Gateway bench was not Programmed in time")
+        raise TimeoutError(f"Gateway {name} was not Programmed in time")
 
 
 # --- processes ------------------------------------------------------------------------------

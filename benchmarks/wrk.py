@@ -1,7 +1,8 @@
 """Running wrk and reading its figures: req/s, latency percentiles, non-2xx and socket errors.
 
 `run_wrk()` drives `wrk --latency` with a Lua script that cycles through the given (Host, path)
-pairs, so the load spreads over several routes; `parse()` turns wrk's text report into numbers
+pairs (each request with the same extra `headers`, if any), so the load spreads over several
+routes; `parse()` turns wrk's text report into numbers
 (latencies in milliseconds). wrk counts 3xx as successes; the benchmarks' routes never answer
 3xx, so `non_2xx` is every failed response.
 """
@@ -17,8 +18,9 @@ from typing import Any
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def lua(targets: list[tuple[str, str]]) -> str:
-    reqs = ", ".join(f'wrk.format("GET", "{path}", {{["Host"] = "{host}"}})'
+def lua(targets: list[tuple[str, str]], headers: dict[str, str] | None = None) -> str:
+    extra = "".join(f', ["{name}"] = "{value}"' for name, value in (headers or {}).items())
+    reqs = ", ".join(f'wrk.format("GET", "{path}", {{["Host"] = "{host}"{extra}}})'
                      for host, path in targets)
     return (f"local reqs = {{{reqs}}}\nlocal i = 0\n"
             "request = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend\n")
@@ -47,10 +49,11 @@ def parse(out: str) -> dict[str, Any]:
 
 
 async def run_wrk(url: str, targets: list[tuple[str, str]], seconds: float, connections: int = 20,
-                  threads: int = 1, taskset: str | None = None) -> dict[str, Any]:
+                  threads: int = 1, taskset: str | None = None,
+                  headers: dict[str, str] | None = None) -> dict[str, Any]:
     """wrk against `url` (scheme://address:port) for `seconds`; the parsed figures."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(lua(targets))
+        f.write(lua(targets, headers))
     script = Path(f.name)
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
            "--latency", "-s", str(script), url]

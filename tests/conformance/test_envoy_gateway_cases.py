@@ -1,6 +1,6 @@
 """Envoy Gateway's cases through the runner: the pure parts (metric queries and conditions,
-policy status entries, the suite a case folder is) and a real run of Retry and BTPTimeout
-through standalone Propylon, real Envoy and echo processes."""
+policy status entries, the suite a case folder is) and real runs of cases through standalone
+Propylon, real Envoy and echo processes."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def test_a_folder_beside_e2e_is_envoy_gateways_suite() -> None:
     assert (suite.manifests_root, suite.gateway_class, suite.retry_wait_s) == (
         cases.parent / "e2e", EG_GATEWAY_CLASS, 1.0)
     assert CONTROLLER in suite.note
+    # Envoy Gateway's CI install: the class with its EnvoyProxy, made Propylon's
+    kinds = {o["kind"]: o for o in suite.install}
+    assert kinds["GatewayClass"]["spec"] == {"controllerName": CONTROLLER, "parametersRef": {
+        "group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": "proxy-config",
+        "namespace": "envoy-gateway-system"}}
+    assert kinds["EnvoyProxy"]["metadata"] == {"name": "proxy-config",
+                                               "namespace": "envoy-gateway-system"}
     gateway_api = suite_of(shared("conformance", "cases"), CONTROLLER)
     assert gateway_api.gateway_class == "gateway-conformance" and not gateway_api.install
 
@@ -119,3 +126,29 @@ def test_basic_auth_and_api_key_auth_cases_pass(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_http_ext_auth_case_passes(tmp_path: Path) -> None:
+    """SecurityPolicy extAuth against Envoy Gateway's ext-auth service, which the runner starts
+    as the echo backend's ext-auth mode and waits for (the case's `kind: Pods` entry)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "propylon.cli.main", "conformance",
+         "--cases", str(shared("envoy-gateway", "cases")), "--run", "HTTPExtAuth",
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_client_traffic_compression_and_response_cases_pass(tmp_path: Path) -> None:
+    """Header settings and X-Forwarded-For hops (ClientTrafficPolicy), compression and
+    response overrides (BackendTrafficPolicy), and an HTTPRouteFilter's direct response."""
+    cases = ("HeaderSettings,AuthzWithClientIP,Compression,ResponseOverrideSpecificUser,"
+             "DirectResponse")
+    done = subprocess.run(
+        [sys.executable, "-m", "propylon.cli.main", "conformance",
+         "--cases", str(shared("envoy-gateway", "cases")), "--run", cases,
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "5 passed, 0 failed"

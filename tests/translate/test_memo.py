@@ -7,7 +7,8 @@ changed and deleted, attached to the Gateway's listeners or to a ListenerSet's; 
 listeners changed (a hostname, an HTTPS listener and the namespace of its certificate, a TLS
 passthrough listener), its frontend CA bundle, backend client certificate, allowedListeners and
 parametersRef; a ListenerSet in either namespace with HTTP, HTTPS, TLS or conflicting listeners;
-the GatewayClass's parametersRef and the GatewayParameters both name; Secrets with valid or
+the GatewayClass's parametersRef and the GatewayParameters both name, and an EnvoyProxy the
+Gateway may name instead (replacing or merged over the class's); Secrets with valid or
 mismatched certificates and keys; ConfigMaps with a CA bundle or not PEM; a BackendTLSPolicy on a
 Service; a ReferenceGrant from any of the kinds that refer across namespaces, to Services,
 Secrets or ConfigMaps; Services and EndpointSlices changed (ports, endpoints, readiness);
@@ -134,7 +135,10 @@ class World:
             tls["backend"] = {"clientCertificateRef": {"name": "cert"}}
         if tls:
             spec["tls"] = tls
-        if parameters is not None:
+        if parameters == "proxy":
+            spec["infrastructure"] = {"parametersRef": {
+                "group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": parameters}}
+        elif parameters is not None:
             spec["infrastructure"] = {"parametersRef": {
                 "group": "propylon.dev", "kind": "GatewayParameters", "name": parameters}}
         self.put({"apiVersion": GW, "kind": "Gateway",
@@ -185,7 +189,9 @@ http_rule = st.fixed_dictionaries({
     "matches": st.lists(st.fixed_dictionaries({"path": st.fixed_dictionaries({
         "type": st.sampled_from(("PathPrefix", "Exact")),
         "value": st.sampled_from(("/", "/a", "/b"))})}), max_size=2),
-    "backendRefs": st.lists(backend, max_size=2)})
+    "backendRefs": st.lists(backend, max_size=2)},
+    optional={"filters": st.just([{"type": "ExtensionRef", "extensionRef": {
+        "group": "gateway.envoyproxy.io", "kind": "HTTPRouteFilter", "name": "hrf"}}])})
 gateway_parent = st.fixed_dictionaries(
     {"name": st.just("gw"), "namespace": st.just("ns1")},
     optional={"sectionName": st.sampled_from(("all", "sel", "https", "tls", "none"))})
@@ -210,7 +216,7 @@ knobs = st.tuples(st.sampled_from((None, "*.a.test", "b.test")),
                   st.sampled_from((None, *NAMESPACES)), st.booleans(),
                   st.sampled_from((None, *NAMESPACES)), st.booleans(),
                   st.sampled_from(("None", "Same", "All", "Selector")),
-                  st.sampled_from((None, "p", "absent")))
+                  st.sampled_from((None, "p", "absent", "proxy")))
 # the listeners a ListenerSet may hold: "clash" takes the HTTPS listener's port for HTTP
 SET_LISTENERS = ("http", "https", "tls", "clash")
 
@@ -299,11 +305,12 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries and maybe timeouts,
-    limits (a cluster copy) and a rate limit for a BackendTrafficPolicy; a connection limit and
-    maybe rate-limit headers off for a ClientTrafficPolicy; for a SecurityPolicy CORS (`value`
-    1), basic auth and API keys from the Secrets "users" and "keys" (2; "users" of the other
-    namespace when `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca") and
-    authorization; `more` merges it."""
+    limits (a cluster copy), a rate limit, compression and a response override with the
+    ConfigMap "ca"'s body for a BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with
+    extAuth from Service svc1 when `more`), basic auth and API keys from the Secrets "users" and
+    "keys" (2; "users" of the other namespace when `more`), or JWT (JWKS from Service svc0 and
+    from ConfigMap "ca") and authorization; client IP detection, a connection limit and early
+    headers with rate-limit headers off for a ClientTrafficPolicy; `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -315,11 +322,22 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
             spec["healthCheck"] = {"passive": {"consecutive5XxErrors": value}}
             spec["rateLimit"] = {"type": "Local", "local": {"rules": [
                 {"limit": {"requests": value, "unit": "Minute"}}]}}
+            spec["compressor"] = [{"type": t} for t in ("Zstd", "Gzip")[:value]]
+            spec["responseOverride"] = [{"match": {"statusCodes": [{"value": 500 + value}]},
+                                         "response": {"body": {"type": "ValueRef", "valueRef": {
+                                             "group": "", "kind": "ConfigMap", "name": "ca"}}}}]
     elif kind == "ClientTrafficPolicy":
+        spec["clientIPDetection"] = {"xForwardedFor": {"numTrustedHops": value}}
         spec["connection"] = {"connectionLimit": {"value": value}}
-        spec["headers"] = {"disableRateLimitHeaders": more}
+        if more:
+            spec["headers"] = {"earlyRequestHeaders": {"set": [{"name": "x-v",
+                                                                 "value": str(value)}]},
+                               "disableRateLimitHeaders": True}
     elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
+        if more:  # the auth service's cluster follows svc1's edits and endpoints
+            spec["extAuth"] = {"http": {"backendRef": {"name": "svc1", "port": 80},
+                                        "path": f"/auth{value}"}}
     elif value == 2:
         spec["basicAuth"] = {"users": {"name": "users", **({"namespace": _other(ns)}
                                                            if more else {})},
@@ -339,6 +357,15 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
         spec["mergeType"] = "JSONMerge"
     return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": kind,
             "metadata": {"name": f"p-{target_kind.lower()}", "namespace": ns}, "spec": spec}
+
+
+def _route_filter(ns: str, body: str) -> dict[str, Any]:
+    """An HTTPRouteFilter answering 403 with an inline body or the ConfigMap "ca"'s."""
+    value = {"type": "Inline", "inline": "%REQ(:METHOD)% no"} if body == "Inline" else {
+        "type": "ValueRef", "valueRef": {"group": "", "kind": "ConfigMap", "name": "ca"}}
+    return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "HTTPRouteFilter",
+            "metadata": {"name": "hrf", "namespace": ns},
+            "spec": {"directResponse": {"statusCode": 403, "body": value}}}
 
 
 edit = st.one_of(
@@ -363,6 +390,7 @@ edit = st.one_of(
     st.tuples(st.just("class"), st.sampled_from((None, "ns1", ""))),
     st.tuples(st.just("parameters"), st.sampled_from(("p", "defaults")),
               st.sampled_from((None, 1, 2))),
+    st.tuples(st.just("envoyproxy"), st.sampled_from((None, 1, 2)), st.booleans()),
     st.tuples(st.just("secret"), namespaces, st.sampled_from((None, *CERTIFICATES))),
     st.tuples(st.just("configmap"), namespaces, st.sampled_from((None, True, False))),
     st.tuples(st.just("credentials"), namespaces,
@@ -376,6 +404,7 @@ edit = st.one_of(
               namespaces, st.sampled_from(("Gateway", "HTTPRoute", "GRPCRoute")),
               st.sampled_from(("gw", *("r0", "r1"))), st.sampled_from((None, "http", "rule")),
               st.sampled_from((None, 1, 2, 3)), st.booleans()),
+    st.tuples(st.just("routefilter"), namespaces, st.sampled_from((None, "Inline", "ValueRef"))),
     st.tuples(st.just("status")),
     st.tuples(st.just("clobber")),
     st.tuples(st.just("tick")),
@@ -420,6 +449,14 @@ def _apply(world: World, change: tuple[Any, ...], last: Result) -> None:
                 world.put({"apiVersion": "propylon.dev/v1alpha1", "kind": "GatewayParameters",
                            "metadata": {"name": name, "namespace": "ns1"},
                            "spec": {"replicas": replicas}})
+        case ("envoyproxy", concurrency, merged):
+            if concurrency is None:
+                world.delete("EnvoyProxy", "ns1", "proxy")
+            else:
+                world.put({"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyProxy",
+                           "metadata": {"name": "proxy", "namespace": "ns1"},
+                           "spec": {"concurrency": concurrency, "shutdown": {"drainTimeout": "5s"},
+                                    **({"mergeType": "StrategicMerge"} if merged else {})}})
         case ("secret", ns, pair):
             if pair is None:
                 world.delete("Secret", ns, "cert")
@@ -445,6 +482,11 @@ def _apply(world: World, change: tuple[Any, ...], last: Result) -> None:
                 world.delete("BackendTLSPolicy", ns, "btp")
             else:
                 world.put(_backend_tls(ns, service, roots))
+        case ("routefilter", ns, body):
+            if body is None:
+                world.delete("HTTPRouteFilter", ns, "hrf")
+            else:
+                world.put(_route_filter(ns, body))
         case ("policy", kind, ns, target_kind, name, section, value, more):
             if value is None:
                 world.delete(kind, ns, f"p-{target_kind.lower()}")
@@ -512,6 +554,11 @@ FURNISHED: list[tuple[Any, ...]] = [
                 ("grant", "ns2", ["TLSRoute"], ["Service"]), ("parameters", "p", None),
                 ("backendtls", "ns1", "svc0", None), ("listenerset", "ns2", [], "ns2"),
                 ("delete", "TLSRoute", "ns1", "r1"), ("class", ""), ("status",), ("tick",)])
+# an EnvoyProxy as the Gateway's parameters: missing, created, merged over the class's, gone
+@example(False, [("class", "ns1"), ("parameters", "defaults", 1),
+                 ("gateway", (None, None, False, None, False, "All", "proxy")),
+                 ("envoyproxy", 2, False), ("tick",), ("envoyproxy", 1, True),
+                 ("envoyproxy", None, False)])
 # Envoy Gateway policies: a Gateway's, a route's merged over it, one removed again
 @example(False, [("policy", "BackendTrafficPolicy", "ns1", "Gateway", "gw", None, 1, True),
                  ("route", "ns1", "r0", _ROUTE), ("service", "ns1", "svc0", 80, None),

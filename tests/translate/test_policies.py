@@ -268,3 +268,25 @@ def test_fault_injection_reaches_the_route() -> None:
     assert fault is not None
     assert (fault.delay_ms, fault.delay_percent, fault.abort_status, fault.abort_percent) == (
         2000, 100.0, 501, 50.0)
+
+
+def sp(name: str, spec: dict[str, Any], **targets: Any) -> dict[str, Any]:
+    return {**btp(name, spec, **targets), "kind": "SecurityPolicy"}
+
+
+def test_ext_auth_of_a_merged_policy_is_the_parents_service_and_its_cluster_is_added() -> None:
+    result = run(sp("gateway-auth", {"extAuth": {"http": {"backendRef": {"name": "app",
+                                                                           "port": 80}}}},
+                    targetRefs=[target("Gateway", "gw")]),
+                 sp("web-cors", {"mergeType": "JSONMerge",
+                                 "cors": {"allowOrigins": ["https://a.example"]}},
+                    targetRefs=[target("HTTPRoute", "web")]))
+    found = entries(result)
+    web, api = (found[f"httproute/default/{r}/rule/0/match/0"].ext_auth for r in ("web", "api"))
+    assert web is not None and web == api
+    assert (web.name, web.cluster) == ("securitypolicy/default/gateway-auth",
+                                       "extauth/default/app/80")
+    assert found["httproute/default/web/rule/0/match/0"].cors is not None
+    gateway = result.gateways[KEY]
+    assert "extauth/default/app/80" in {c.name for c in gateway.clusters}
+    assert all(li.ext_auths == (web,) for li in gateway.listeners)

@@ -1,6 +1,6 @@
 """Limits of Envoy Gateway policies in the IR: circuit breakers and health checks on a copy of
 the governed route's cluster (others keep the shared one), local rate limits on the governed
-route entries and the rate-limit filter only on the ports whose routes use it, a
+route entries, a
 ClientTrafficPolicy's connection limit and rate-limit headers on the ports it governs, and what
 is refused with its reason (a Global rate limit, shadow mode on some rules only, bad values)."""
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from propylon.ir import limits
-from propylon.ir.model import LOCAL_RATE_LIMIT, Cluster, Listener
+from propylon.ir.model import Cluster, Listener
 from propylon.translate.types import Result
 from tests.translate.test_policies import (
     GATEWAY_REF,
@@ -75,7 +75,7 @@ def test_a_grpc_health_check_makes_the_copy_speak_http2() -> None:
     assert clusters(result)[str(backend.cluster)].protocol == "h2c"
 
 
-def test_a_local_rate_limit_reaches_its_routes_and_the_filter_only_their_port() -> None:
+def test_a_local_rate_limit_reaches_its_routes_only() -> None:
     result = run(btp("limited", local(
         {"limit": {"requests": 10, "unit": "Minute"}},
         {"clientSelectors": [{"headers": [{"name": "X-User", "value": "john"}],
@@ -94,9 +94,6 @@ def test_a_local_rate_limit_reaches_its_routes_and_the_filter_only_their_port() 
         "10.0.0.0/8", True, limits.TokenBucket(3, 3600))
     assert (limit.shadow, limit.headers) == (False, True)
     assert entries(result)[WEB].rate_limit is None
-    # api is served on port 8081 only
-    assert listeners(result)[8081].http_filters == (LOCAL_RATE_LIMIT,)
-    assert listeners(result)[8080].http_filters == ()
 
 
 def test_without_a_default_rule_other_requests_are_unlimited_and_shadow_mode_counts_only() -> None:

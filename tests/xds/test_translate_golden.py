@@ -190,8 +190,7 @@ def limits() -> ir.GatewayIR:
     return ir.GatewayIR(
         key=KEY,
         listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
-                               connection_limit=lim.ConnectionLimit(3, 1000, 1),
-                               http_filters=(ir.LOCAL_RATE_LIMIT,)),),
+                               connection_limit=lim.ConnectionLimit(3, 1000, 1)),),
         route_configs=(ir.RouteConfig("http-80", (
             ir.VirtualHost("example.com", ("example.com",), routes),)),),
         clusters=(copy("cb", ir.Connection(circuit_breaker=cb)),
@@ -200,6 +199,31 @@ def limits() -> ir.GatewayIR:
                   copy("grpc", ir.Connection(health_check=grpc), "h2c")),
         secrets=(),
     )
+
+
+def client_settings() -> ir.GatewayIR:
+    """A ClientTrafficPolicy's client address and header settings on a listener whose routes
+    compress (BackendTrafficPolicy) or answer with an HTTPRouteFilter's formatted body."""
+    routes = (
+        ir.Route("zipped", ir.RouteMatch(ir.PathMatch("PathPrefix", "/z")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),),
+                 compression=(ir.Compression("Brotli", 50), ir.Compression("Gzip"))),
+        ir.Route("answer", ir.RouteMatch(),
+                 direct_response=ir.DirectResponse(404, content_type="text/plain",
+                                                   body_format="%REQ(:METHOD)% not here"),
+                 response_headers=ir.HeaderModifier(set=(ir.HeaderValue("x-set", "1"),))),
+    )
+    edits = ir.HeaderMutation(add=(ir.HeaderValue("x-early", "e"),), remove=("x-drop",),
+                              remove_on_match=(("Prefix", "x-internal-"),))
+    client = ir.ClientSettings(trusted_cidrs=("10.0.0.0/8",), early_request_headers=edits,
+                               late_response_headers=edits, preserve_request_id=True,
+                               underscores="DropHeader")
+    return ir.GatewayIR(
+        KEY,
+        (ir.Listener("default/gw/80", "127.0.0.1", 80, 10080, "HTTP", "default/gw/80",
+                     client=client),),
+        (ir.RouteConfig("default/gw/80", (ir.VirtualHost("all", ("*",), routes),)),),
+        (_backend("a", 9001),), ())
 
 
 def http_auth() -> ir.GatewayIR:
@@ -267,9 +291,42 @@ def http_credentials() -> ir.GatewayIR:
     )
 
 
-CASES = {"http_basic": http_basic, "http_extended": http_extended, "https_sni": https_sni,
-         "tls_mixed": tls_mixed, "limits": limits, "http_auth": http_auth,
-         "http_credentials": http_credentials}
+def ext_auth() -> ir.GatewayIR:
+    """Ext auth: an HTTP service (path prefix, headers both ways, failOpen, body, recompute,
+    timeout) and a gRPC one on two routes of one HTTP port, each filter disabled in the
+    connection manager and enabled on its route only; a third route is not authorised."""
+    http = ir.ExtAuth("securitypolicy/default/web", "extauth/default/auth/8080",
+                      "auth.default:8080", path_prefix="/auth",
+                      headers_to_backend=("x-current-user",), headers_to_ext_auth=("x-tenant",),
+                      fail_open=True, body_max_bytes=4096, recompute_route=True,
+                      timeout_ms=2000)
+    grpc = ir.ExtAuth("securitypolicy/default/api", "extauth/default/grpc-auth/9002/grpc",
+                      "grpc-auth.default:9002", grpc=True, status_on_error=503,
+                      context_extensions=(("tier", "gold"),))
+    routes = (
+        ir.Route("web", ir.RouteMatch(ir.PathMatch("PathPrefix", "/web")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),), ext_auth=http),
+        ir.Route("api", ir.RouteMatch(ir.PathMatch("PathPrefix", "/api")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),), ext_auth=grpc),
+        ir.Route("public", ir.RouteMatch(), backends=(ir.WeightedBackend("default/a/80", 1),)),
+    )
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
+                               ext_auths=(grpc, http)),),
+        route_configs=(ir.RouteConfig("http-80", (ir.VirtualHost("any", ("*",), routes),)),),
+        clusters=(_backend("a", 9001),
+                  ir.Cluster("extauth/default/auth/8080", (ir.Endpoint("127.0.0.1", 9100),)),
+                  ir.Cluster("extauth/default/grpc-auth/9002/grpc",
+                             (ir.Endpoint("127.0.0.1", 9101),), "h2c")),
+        secrets=(),
+    )
+
+
+CASES = {"client_settings": client_settings, "http_basic": http_basic,
+         "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
+         "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth,
+         "limits": limits}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

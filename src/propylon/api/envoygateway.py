@@ -9,15 +9,17 @@ and every value it cannot use: a policy with problems is not applied (see
 `translate.policies`), so nothing it asks for is silently ignored.
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
-(`SUPPORTED`): `retry`, `timeout`, `faultInjection`, and (`envoygateway_limits`)
-`circuitBreaker`, `healthCheck` and a Local `rateLimit`, with Envoy Gateway's defaults (2 retries; without
+(`SUPPORTED`): `retry`, `timeout`, `faultInjection`, `compressor` (`compression`),
+`responseOverride`, and (`envoygateway_limits`) `circuitBreaker`, `healthCheck` and a Local
+`rateLimit`, with Envoy Gateway's defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`, `jwt` with local JWKS and `authorization`
 (`egauth`), `basicAuth` and `apiKeyAuth` (the Secrets they name as `SecretRef`s;
-`translate.policies.credentials` reads them); `client_traffic(spec)` those of a
-ClientTrafficPolicy: `timeout.http`, `connection.connectionLimit` and
-`headers.disableRateLimitHeaders`. A Global `rateLimit` is refused with its reason (Propylon
-provides no rate-limit service).
+`translate.policies.credentials` reads them), `extAuth` (`api.extauth`); `client_traffic(spec)`
+those of a ClientTrafficPolicy: `timeout.http`, `clientIPDetection`, `headers`, `http1`,
+`http2`, `path`, `tcpKeepalive` and `tls` (`clienttraffic`), `connection.connectionLimit`,
+`maxAcceptPerSocketEvent` and `headers.disableRateLimitHeaders`. A Global `rateLimit` is
+refused with its reason (Propylon provides no rate-limit service).
 """
 
 from __future__ import annotations
@@ -28,6 +30,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from propylon.api.clienttraffic import (
+    ClientIP,
+    HeaderSettings,
+    Protocols,
+    TLSSettings,
+    client_ip,
+    headers,
+    protocols,
+    tls,
+)
+from propylon.api.compression import Compressor, compressors
 from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
 from propylon.api.envoygateway_limits import (
     CircuitBreaker,
@@ -40,9 +53,11 @@ from propylon.api.envoygateway_limits import (
     local_rate_limit,
     rate_limit_problems,
 )
+from propylon.api.extauth import ExtAuthSettings, ext_auth
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.meta import ObjectMeta
+from propylon.api.responseoverride import OverrideRule, response_overrides
 
 GROUP = "gateway.envoyproxy.io"
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -89,11 +104,18 @@ SUPPORTED: dict[str, Tree] = {
                                     "splitExternalLocalOriginErrors": True},
                         "panicThreshold": True},
         "rateLimit": {"type": True, "local": {"rules": True}, "global": True},
+        "compressor": True, "compression": True, "responseOverride": True,
     },
     SECURITY_POLICY: {
         **_TARGETING, "mergeType": True,
         "cors": {"allowOrigins": True, "allowMethods": True, "allowHeaders": True,
                  "exposeHeaders": True, "maxAge": True, "allowCredentials": True},
+        "extAuth": {"http": {"backendRef": True, "backendRefs": True, "path": True,
+                             "pathOverride": True, "headersToBackend": True},
+                    "grpc": {"backendRef": True, "backendRefs": True},
+                    "headersToExtAuth": True, "failOpen": True, "bodyToExtAuth": True,
+                    "recomputeRoute": True, "timeout": True, "statusOnError": True,
+                    "contextExtensions": True},
         "jwt": {"optional": True,
                 "providers": {"name": True, "issuer": True, "audiences": True,
                               "claimToHeaders": True, "recomputeRoute": True,
@@ -115,7 +137,19 @@ SUPPORTED: dict[str, Tree] = {
         "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True}},
         "connection": {"connectionLimit": {"value": True, "closeDelay": True},
                        "maxAcceptPerSocketEvent": True},
-        "headers": {"disableRateLimitHeaders": True},
+        "clientIPDetection": {"xForwardedFor": {"numTrustedHops": True, "trustedCIDRs": True,
+                                                "disableXForwardedForAppend": True},
+                              "customHeader": {"name": True, "failClosed": True}},
+        "headers": {"earlyRequestHeaders": True, "lateResponseHeaders": True,
+                    "preserveXRequestID": True, "withUnderscoresAction": True,
+                    "disableRateLimitHeaders": True},
+        "http1": {"enableTrailers": True, "http10": True},
+        "http2": {"initialStreamWindowSize": True, "initialConnectionWindowSize": True,
+                  "maxConcurrentStreams": True, "onInvalidMessage": True},
+        "path": {"escapedSlashesAction": True, "disableMergeSlashes": True},
+        "tcpKeepalive": {"probes": True, "idleTime": True, "interval": True},
+        "tls": {"minVersion": True, "maxVersion": True, "ciphers": True, "ecdhCurves": True,
+                "signatureAlgorithms": True, "alpnProtocols": True},
     },
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
     ENVOY_PATCH_POLICY: {**_TARGETING, "type": True, "jsonPatches": True, "priority": True},
@@ -273,6 +307,8 @@ class BackendTraffic:
     retry: RetrySettings | None = None
     timeout: TimeoutSettings | None = None
     fault: FaultSettings | None = None
+    compressors: tuple[Compressor, ...] = ()
+    overrides: tuple[OverrideRule, ...] = ()
     circuit_breaker: CircuitBreaker | None = None
     health_check: HealthCheck | None = None
     rate_limit: LocalRateLimit | None = None
@@ -345,7 +381,8 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             percent("spec.faultInjection.delay", delay), status,
             grpc if isinstance(grpc, int) else None,
             percent("spec.faultInjection.abort", abort))
-    return BackendTraffic(retry, timeout, fault, circuit_breaker(spec, errors),
+    return BackendTraffic(retry, timeout, fault, compressors(spec, errors),
+                          response_overrides(spec, errors), circuit_breaker(spec, errors),
                           health_check(spec, errors, duration),
                           local_rate_limit(spec, errors)), errors
 
@@ -395,6 +432,7 @@ class Security:
     authorization: AuthzSettings | None = None
     basic_auth: BasicAuthSettings | None = None
     api_key_auth: ApiKeyAuthSettings | None = None
+    ext_auth: ExtAuthSettings | None = None
 
 
 def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, list[str]]:
@@ -411,9 +449,13 @@ def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, li
         errors.extend(found)
     basic = _basic_auth(spec, namespace, errors)
     api_key = _api_key_auth(spec, namespace, errors)
+    found_ext_auth: ExtAuthSettings | None = None
+    if isinstance(spec.get("extAuth"), Mapping):
+        found_ext_auth, found = ext_auth(spec["extAuth"])
+        errors.extend(found)
     raw = spec.get("cors")
     if not isinstance(raw, Mapping):
-        return Security(None, jwt_settings, authz, basic, api_key), errors
+        return Security(None, jwt_settings, authz, basic, api_key, found_ext_auth), errors
 
     def strings(key: str) -> tuple[str, ...]:
         return tuple(str(v) for v in raw.get(key) or ())
@@ -426,7 +468,8 @@ def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, li
     return Security(CorsSettings(
         strings("allowOrigins"), strings("allowMethods"), strings("allowHeaders"),
         strings("exposeHeaders"), None if max_age is None else duration_ms(max_age) // 1000,
-        bool(raw.get("allowCredentials"))), jwt_settings, authz, basic, api_key), errors
+        bool(raw.get("allowCredentials"))), jwt_settings, authz, basic, api_key,
+        found_ext_auth), errors
 
 
 def _secret_ref(raw: Any, field: str, namespace: str, errors: list[str]) -> SecretRef | None:
@@ -500,6 +543,10 @@ class ClientTraffic:
 
     request_received_ms: int | None = None
     idle_ms: int | None = None
+    client_ip: ClientIP | None = None
+    headers: HeaderSettings | None = None
+    protocols: Protocols | None = None
+    tls: TLSSettings | None = None
     connection_limit: ConnectionLimit | None = None
     rate_limit_headers: bool = True
 
@@ -516,7 +563,9 @@ def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
                           "1h, 30s or 250ms")
             value = None
         out.append(None if value is None else duration_ms(value))
-    return ClientTraffic(out[0], out[1], connection_limit(spec, errors, _durations(errors)),
+    return ClientTraffic(out[0], out[1], client_ip(spec, errors), headers(spec, errors),
+                         protocols(spec, errors), tls(spec, errors),
+                         connection_limit(spec, errors, _durations(errors)),
                          not _section(spec, "headers").get("disableRateLimitHeaders")), errors
 
 

@@ -3,7 +3,8 @@
 Cases come from `--cases DIR` (default `../shared/conformance/cases` relative to the current
 directory), manifests from `<cases>/../../gateway-api/conformance/`; a folder of Envoy
 Gateway's cases (`../shared/envoy-gateway/cases`, recognised by `<cases>/../e2e/`) takes its
-manifests from `<cases>/../e2e/` and runs with the GatewayClass `envoy-gateway` made Propylon's
+manifests from `<cases>/../e2e/` and runs with the GatewayClass `envoy-gateway` of
+`<cases>/../e2e/config/gatewayclass.yaml` made Propylon's, with the EnvoyProxy it references
 (`suite_of`, which the run prints). The command starts the
 standalone stack in-process (state in `--state-dir`, default a temporary directory), runs the
 selected cases one after another (`propylon.conformance.runner`) in a loopback slot of its own
@@ -97,12 +98,29 @@ def suite_of(cases_dir: Path, controller_name: str) -> Suite:
     if (eg / "base" / "manifests.yaml").exists():
         return Suite(eg, EG_GATEWAY_CLASS, 1.0,
                      f"GatewayClass {EG_GATEWAY_CLASS} is created with Propylon's controllerName "
-                     f"{controller_name} instead of Envoy Gateway's, and without its "
-                     "parametersRef (Propylon does not read EnvoyProxy yet)",
+                     f"{controller_name} instead of Envoy Gateway's, with its EnvoyProxy (its "
+                     "Accepted condition names the fields Propylon does not apply)",
                      ({"apiVersion": "v1", "kind": "Namespace",
-                       "metadata": {"name": EG_NAMESPACE}},))
+                       "metadata": {"name": EG_NAMESPACE}},
+                      *eg_gateway_class(eg / "config" / "gatewayclass.yaml", controller_name)))
     return Suite(cases_dir.parent.parent / "gateway-api" / "conformance", GATEWAY_CLASS,
                  POLL_S)
+
+
+def eg_gateway_class(path: Path, controller_name: str) -> list[dict[str, Any]]:
+    """The EnvoyProxy that GatewayClass `envoy-gateway` of `path` (Envoy Gateway's CI install)
+    references, if any, and that class with `controller_name`."""
+    objects = [o for o in yaml.safe_load_all(path.read_text()) if isinstance(o, dict)]
+    found = [o for o in objects
+             if o.get("kind") == "GatewayClass" and o["metadata"]["name"] == EG_GATEWAY_CLASS]
+    if not found:
+        raise UsageError(f"{path} has no GatewayClass {EG_GATEWAY_CLASS}")
+    spec = found[0]["spec"]
+    ref = spec.get("parametersRef") or {}
+    proxies = [o for o in objects if o.get("kind") == ref.get("kind") == "EnvoyProxy"
+               and o["metadata"].get("name") == ref.get("name")
+               and o["metadata"].get("namespace") == ref.get("namespace")]
+    return [*proxies, {**found[0], "spec": {**spec, "controllerName": controller_name}}]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,7 +2,8 @@
 
 There are no Pods in standalone mode. For each Deployment whose container runs the suite's
 echo image (or Envoy Gateway's static-file-server, served by `http.server` from the shared
-cases' files), `Backends.sync(objects)` starts `replicas` echo processes, each on its own loopback
+cases' files, or its ext-auth image, run as the echo's ext-auth mode with its `--certPath`
+volume), `Backends.sync(objects)` starts `replicas` echo processes, each on its own loopback
 "pod IP" (the hosts of the run's pod network in order, e.g. 127.2.128.1, 127.2.128.2, ...) binding the container ports as they are. Each process gets
 a pod-like name `<deployment>-<hash>-<suffix>` (so "pod name minus its last two `-` segments" is
 the Deployment name, as the weighted tests compute it), the container's env with the downward
@@ -42,6 +43,8 @@ ECHO_IMAGE = "echo-basic"
 # file server over the files its cases read (`../shared/envoy-gateway/e2e/static-file-server`)
 STATIC_FILE_IMAGE = "gateway-static-file-server"
 STATIC_FILE_PORT = 8080
+# Envoy Gateway's test authorisation service, run as the echo backend's ext-auth mode
+EXT_AUTH_IMAGE = "gateway-envoy-ext-auth"
 POD_NETWORK = ipaddress.IPv4Network("127.1.0.0/16")
 READY_TIMEOUT_S = 30.0
 
@@ -191,7 +194,15 @@ class Backends:
         mounts = await self._volumes(container, pod_spec, pod_dir, namespace)
         env = {"POD_NAME": pod, "NAMESPACE": namespace, "SERVICE_NAME": pod.rsplit("-", 2)[0],
                "BIND_ADDRESS": ip}
-        for entry in container.get("env") or []:
+        entries = list(container.get("env") or [])
+        if EXT_AUTH_IMAGE in str(container.get("image", "")):
+            certs = next((a.split("=", 1)[1] for a in (*(container.get("command") or ()),
+                                                        *(container.get("args") or ()))
+                          if str(a).startswith("--certPath=")), "")
+            entries += [{"name": "EXT_AUTH_SERVER", "value": "1"},
+                        {"name": "HTTP_PORT", "value": "8080"},
+                        {"name": "EXT_AUTH_CERT_DIR", "value": certs.rstrip("/") + "/"}]
+        for entry in entries:
             value = _env_value(entry, pod, namespace, ip)
             if value is None:
                 continue
@@ -257,7 +268,7 @@ def _runs_echo(deployment: Mapping[str, Any]) -> bool:
     containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
         "containers") or []
     return any(image in str(c.get("image", "")) for c in containers
-               for image in (ECHO_IMAGE, STATIC_FILE_IMAGE))
+               for image in (ECHO_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE))
 
 
 def _file_server(ip: str) -> list[str]:

@@ -1,7 +1,8 @@
 """The run: set up the suite on a standalone stack, then run each case in the README's order.
 
-Setup (`Harness.setup`): the GatewayClass `gateway-conformance` with Propylon's controllerName,
-the TLS material, `base/manifests.yaml` with the Applier's rewrites, echo pods and
+Setup (`Harness.setup`): what the suite's install creates (`install`), the GatewayClass
+`gateway-conformance` with Propylon's controllerName unless the install brings the class, the
+TLS material, `base/manifests.yaml` with the Applier's rewrites, echo pods and
 EndpointSlices for its Deployments and Services, then the class must be Accepted; its
 `status.supportedFeatures` decide which cases are NOT_SUPPORTED (not all features supported).
 
@@ -22,13 +23,14 @@ import re
 import tempfile
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from propylon.api.kinds import by_kind
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.conformance import (
+    clients,
     connections,
     grpcclient,
     manifests,
@@ -51,6 +53,7 @@ from propylon.manifests import ObjectRef, object_ref
 GATEWAY_CLASS = "gateway-conformance"
 BASE = "base/manifests.yaml"
 NAMESPACES_READY_TIMEOUT_S = 300.0
+PODS_READY_TIMEOUT_S, PODS_POLL_S = 300.0, 2.0  # Envoy Gateway's WaitForPods
 MIRROR_QUERY = "gateway-api-conformance-request-id"
 FRESH_UUID = re.compile(r"<fresh uuid[^>]*>")
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
@@ -90,7 +93,8 @@ class Harness:
     timeout_scale: float = 1.0
     state_dir: Path | None = None  # the stack's: Envoy stats for metric steps
     retry_wait_s: float = requests.POLL_S  # after a failed request (Envoy Gateway's: 1 s)
-    install: tuple[dict[str, Any], ...] = ()  # what the implementation's install creates
+    # what the implementation's install creates (and the suite's GatewayClass, if it brings one)
+    install: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         self.base_objects: list[dict[str, Any]] = []
@@ -119,11 +123,13 @@ class Harness:
     # -- setup -------------------------------------------------------------------------------
 
     async def setup(self) -> None:
-        gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                         "metadata": {"name": self.rewrite.gateway_class},
-                         "spec": {"controllerName": self.rewrite.controller_name}}
+        installed = {(o["kind"], o["metadata"]["name"]) for o in self.install}
+        gateway_class = [] if ("GatewayClass", self.rewrite.gateway_class) in installed else [
+            {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+             "metadata": {"name": self.rewrite.gateway_class},
+             "spec": {"controllerName": self.rewrite.controller_name}}]
         self.base_objects = manifests.load_objects(self.manifests_root, [BASE], self.rewrite)
-        await manifests.apply(self.client, [*self.install, gateway_class, *tls_objects(),
+        await manifests.apply(self.client, [*self.install, *gateway_class, *tls_objects(),
                                             *self.base_objects])
         await self.backends.sync(self.base_objects)
         reason = await status.wait({"kind": "GatewayClass", "name": self.rewrite.gateway_class,
@@ -193,7 +199,7 @@ class Harness:
 
     async def expect_status(self, entry: Mapping[str, Any]) -> None:
         if entry.get("kind") == "Pods":
-            await self._pods_ready(str(entry.get("namespace")), dict(entry.get("selector") or {}))
+            await self.pods_ready(entry)
             return
         unsupported = [k for k in ("statusAddresses",) if k in entry]
         if unsupported:
@@ -204,6 +210,24 @@ class Harness:
                                    status.timeout_s(entry) * self.timeout_scale)
         if reason:
             raise CaseFailed(reason)
+
+    async def pods_ready(self, entry: Mapping[str, Any]) -> None:
+        """Envoy Gateway's WaitForPods: some backend process has the labels, every such one
+        runs (a pod is started only once it accepts connections: `Backends.sync`)."""
+        namespace, selector = str(entry.get("namespace")), dict(entry.get("selector") or {})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PODS_READY_TIMEOUT_S * self.timeout_scale
+        while True:
+            pods = [p for p in self.backends.pods(namespace)
+                    if all(p.labels.get(k) == v for k, v in selector.items())]
+            if pods and all(p.process is not None and p.process.returncode is None
+                            for p in pods):
+                return
+            if loop.time() >= deadline:
+                raise CaseFailed(f"Pods {namespace} {selector}: none running" if not pods else
+                                 f"Pods {namespace} {selector}: "
+                                 f"{', '.join(p.name for p in pods)} not all running")
+            await asyncio.sleep(PODS_POLL_S)
 
     async def namespaces_ready(self, namespaces: list[str]) -> None:
         loop = asyncio.get_running_loop()
@@ -235,23 +259,6 @@ class Harness:
             if dead:
                 return f"echo pods not running: {', '.join(dead)}"
         return None
-
-    async def _pods_ready(self, namespace: str, selector: dict[str, str]) -> None:
-        """Envoy Gateway's WaitForPods: every 2 s for up to 5 min, until the namespace has a
-        pod with those labels and each such pod (a backend process here) is running. Pods of
-        Deployments the runner does not run (not the echo image) skip the case."""
-        deadline = asyncio.get_running_loop().time() + 300 * self.timeout_scale
-        while True:
-            pods = [p for p in self.backends.pods(namespace)
-                    if all(p.labels.get(k) == v for k, v in selector.items())]
-            if not pods:
-                raise CaseSkipped(f"pods {selector} in {namespace}: the runner runs no such "
-                                  "backend")
-            if all(p.process is not None and p.process.returncode is None for p in pods):
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise CaseFailed(f"pods {selector} in {namespace}: not all running after 5 min")
-            await asyncio.sleep(2)
 
     async def target(self, case: Case, request: Mapping[str, Any]) -> requests.Target:
         via = request.get("via") or {}
@@ -320,8 +327,8 @@ class Harness:
             return
         if expect.get("connectionRejected"):
             raise CaseSkipped("connectionRejected is implemented for TLS requests only")
-        if request.get("client", "plain") != "plain" or request.get("check", "statusOnly") \
-                != "statusOnly":
+        if request.get("client", "plain") not in ("plain", "compression") \
+                or request.get("check", "statusOnly") not in ("statusOnly", "customResponse"):
             raise CaseSkipped(f"request client {request.get('client')!r} / check "
                               f"{request.get('check')!r} not implemented by the runner yet")
         if expect.get("backendPeerCert"):
@@ -340,6 +347,10 @@ class Harness:
                     f"status {outcome.response.status}, expected a transport error"
             if outcome.error:
                 return outcome.error
+            if request.get("check") == "customResponse":
+                return clients.custom_response(expect, outcome.response)
+            if request.get("client") == "compression":
+                outcome = replace(outcome, response=clients.decompressed(outcome.response))
             return compare(fresh, {**expect, "path": fresh["path"]} if "path" in expect and
                            fresh["path"] != request.get("path") else expect,
                            outcome.response, requests.scheme(request))

@@ -2,8 +2,8 @@
 
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
-BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy and EnvoyPatchPolicy, and
-Namespace, Service,
+BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy, EnvoyPatchPolicy and EnvoyProxy,
+and Namespace, Service,
 EndpointSlice, Secret and ConfigMap), the `StatusWriter`, and the reconcile loop. Secrets are watched
 by two informers with field selectors, `type=kubernetes.io/tls` and `type=Opaque`: every Secret
 the API lets a Gateway reference (a listener's certificateRefs, a Gateway's backend client
@@ -70,6 +70,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from propylon.api.envoygateway import POLICY_KINDS, SECURITY_POLICY
+from propylon.api.envoyproxy import KIND as ENVOY_PROXY
 from propylon.api.kinds import (
     ENVOY_GATEWAY_GROUP,
     GATEWAY_GROUP,
@@ -78,6 +79,7 @@ from propylon.api.kinds import (
     KindInfo,
     by_kind,
 )
+from propylon.api.routefilter import KIND as ROUTE_FILTER_KIND
 from propylon.client import KubeClient
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer, object_key
@@ -99,7 +101,8 @@ log = logging.getLogger(__name__)
 CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
-    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP) for k in POLICY_KINDS)
+    + tuple(by_kind(k, ENVOY_GATEWAY_GROUP)
+            for k in (*POLICY_KINDS, ENVOY_PROXY, ROUTE_FILTER_KIND))
     + tuple(by_kind(k) for k in CORE_KINDS))
 FIELD_SELECTORS = {"Secret": {"type": "kubernetes.io/tls"}}  # see the module docstring
 OPAQUE_SECRETS = "Secret/Opaque"  # the informer of Opaque Secrets (credentials)

@@ -1,8 +1,9 @@
 """The echo backends as commands: `python -m propylon.echo` (`main`) and `propylon echo` (`run`).
 
 `main(argv)` is echo-basic's entry point: it reads the environment (`--bind` wins over
-`BIND_ADDRESS`) and serves, until SIGINT or SIGTERM, the TCP echo when `TCP_ECHO_SERVER` is set
-(`propylon.echo.tcpserver`), else the gRPC echo when `GRPC_ECHO_SERVER` is set
+`BIND_ADDRESS`) and serves, until SIGINT or SIGTERM, Envoy Gateway's test authorisation service
+when `EXT_AUTH_SERVER` is set (`propylon.echo.extauth`), else the TCP echo when `TCP_ECHO_SERVER`
+is set (`propylon.echo.tcpserver`), else the gRPC echo when `GRPC_ECHO_SERVER` is set
 (`propylon.echo.grpcserver`), else the HTTP listeners (`propylon.echo.httpserver`). A bad
 variable exits 2 with its name, a listener that cannot start exits 1. The TCP and gRPC modules
 are imported only when their mode is chosen, so the HTTP replicas do not load grpc.
@@ -107,6 +108,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     async def serve_until_signalled() -> None:
+        if os.environ.get("EXT_AUTH_SERVER"):
+            from propylon.echo.extauth import ExtAuthConfig, serve_ext_auth
+
+            runner, grpc_server = await serve_ext_auth(
+                ExtAuthConfig.from_env(os.environ, config.bind))
+            try:
+                await _until_signalled()
+            finally:
+                await grpc_server.stop(None)
+                await runner.cleanup()
+            return
         if tcp_config is not None:
             from propylon.echo.tcpserver import serve_tcp
 

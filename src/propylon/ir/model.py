@@ -31,7 +31,6 @@ from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, Loc
 
 PathMatchType = Literal["Exact", "PathPrefix", "RegularExpression"]
 ClusterProtocol = Literal["http1", "h2c", "websocket"]
-LOCAL_RATE_LIMIT = "local_rate_limit"  # a Listener.http_filters name
 StringMatchType = Literal["Exact", "RegularExpression"]
 
 
@@ -110,9 +109,19 @@ class Redirect:
 
 @dataclass(frozen=True)
 class Rewrite:
+    """How a request is rewritten before it is sent: the Host (a literal, a request header's
+    value, the backend's address with `auto_host`, or a (pattern, substitution) of the path)
+    and the path (full, prefix, or a (pattern, substitution) regex); `append_forwarded_host`
+    keeps the original Host in X-Forwarded-Host."""
+
     hostname: str | None = None
     path_full: str | None = None
     path_prefix: str | None = None  # replace the matched prefix with this
+    path_regex: tuple[str, str] | None = None
+    host_header: str | None = None
+    auto_host: bool | None = None
+    host_path_regex: tuple[str, str] | None = None
+    append_forwarded_host: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,15 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class Compression:
+    """Response compression with one algorithm; responses with a body shorter than
+    `min_content_length` bytes (None: Envoy's 30) are sent as they are."""
+
+    type: Literal["Brotli", "Gzip", "Zstd"]
+    min_content_length: int | None = None
+
+
+@dataclass(frozen=True)
 class JwtProvider:
     """A JWT issuer whose tokens the proxy verifies with the keys of `jwks` (a JSON Web Key
     Set). `name` is unique in the Gateway; verified claims are copied into headers
@@ -255,9 +273,58 @@ class AuthFilters:
 
 
 @dataclass(frozen=True)
+class ExtAuth:
+    """An external authorisation service asked about each request of the routes that name it
+    (a SecurityPolicy's `extAuth`): one Envoy `ext_authz` filter per `name`, over gRPC
+    (`envoy.service.auth.v3.Authorization`) or HTTP (the request's method and headers sent to
+    `path_prefix` + its path, or to `path_override`) to `cluster`. A 2xx (gRPC OK) lets the
+    request through with the `headers_to_backend` of the answer; anything else is the answer.
+    `fail_open` lets requests through when the service cannot be reached."""
+
+    name: str  # e.g. "securitypolicy/ns/name"
+    cluster: str
+    authority: str  # Host of the auth request
+    grpc: bool = False
+    path_prefix: str = ""
+    path_override: str | None = None
+    headers_to_backend: tuple[str, ...] = ()
+    headers_to_ext_auth: tuple[str, ...] = ()
+    fail_open: bool = False
+    body_max_bytes: int | None = None
+    recompute_route: bool = False
+    timeout_ms: int = 10_000
+    status_on_error: int | None = None  # the answer when the service fails (None: 403)
+    context_extensions: tuple[tuple[str, str], ...] = ()  # (name, value), to gRPC services
+
+
+@dataclass(frozen=True)
 class DirectResponse:
+    """An answer the proxy gives itself: `body` as written, or `body_format`, an Envoy
+    substitution format (`%REQ(:METHOD)%` is the request's method) with its `content_type`
+    (None: none)."""
+
     status: int
     body: str = ""
+    content_type: str | None = None
+    body_format: str | None = None
+
+
+@dataclass(frozen=True)
+class ResponseOverride:
+    """An answer of the route's backends replaced by the proxy's: it matches when its status is
+    in one of the inclusive `codes` ranges (or none are given) and every response header match
+    (name, Exact/Prefix/Suffix/RegularExpression, value) holds. The replacement is either a
+    `redirect` the proxy follows itself, or the answer with `status` (None: the same),
+    `body_format` (an Envoy substitution format) with its `content_type`, and
+    `response_headers`."""
+
+    codes: tuple[tuple[int, int], ...] = ()
+    headers: tuple[tuple[str, str, str], ...] = ()
+    status: int | None = None
+    content_type: str | None = None
+    body_format: str | None = None
+    response_headers: HeaderModifier | None = None
+    redirect: Redirect | None = None
 
 
 @dataclass(frozen=True)
@@ -282,10 +349,13 @@ class Route:
     cors: Cors | None = None
     fault: Fault | None = None
     rate_limit: LocalRateLimit | None = None
+    compression: tuple[Compression, ...] = ()  # in order of preference
+    response_overrides: tuple[ResponseOverride, ...] = ()  # the first that matches
     jwt: Jwt | None = None
     authorization: Authorization | None = None
     basic_auth: BasicAuth | None = None
     api_key_auth: ApiKeyAuth | None = None
+    ext_auth: ExtAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -408,10 +478,72 @@ class ClientTimeouts:
 
 
 @dataclass(frozen=True)
+class HeaderMutation:
+    """Header edits, in this order: set (replacing), add (appending), add when absent, remove
+    by name, remove names matching (match type Exact, Prefix, Suffix or RegularExpression,
+    value)."""
+
+    set: tuple[HeaderValue, ...] = ()
+    add: tuple[HeaderValue, ...] = ()
+    add_if_absent: tuple[HeaderValue, ...] = ()
+    remove: tuple[str, ...] = ()
+    remove_on_match: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class DownstreamTLS:
+    """TLS parameters of an HTTPS listener (None or empty: Propylon's, see the README):
+    versions ("1.0" to "1.3", "Auto"), TLS 1.2 cipher suites, curves, signature algorithms
+    and the ALPN protocols offered."""
+
+    min_version: str | None = None
+    max_version: str | None = None
+    ciphers: tuple[str, ...] = ()
+    ecdh_curves: tuple[str, ...] = ()
+    signature_algorithms: tuple[str, ...] = ()
+    alpn: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How the proxy treats its clients' requests (a ClientTrafficPolicy's): the client address
+    from X-Forwarded-For (`xff_hops` trusted hops, or the addresses in `trusted_cidrs`) or
+    from the header `custom_ip_header`; request headers edited before routing, response
+    headers edited after every route filter; whether a client's X-Request-ID is kept; what
+    becomes of header names with underscores (Allow, RejectRequest, DropHeader); HTTP/1
+    trailers and HTTP/1.0, HTTP/2 windows, streams and what an invalid message ends (the
+    stream or the connection), escaped slashes (KeepUnchanged, RejectRequest,
+    UnescapeAndForward, UnescapeAndRedirect) and merged slashes, TCP keepalive probes, and
+    the TLS parameters of its HTTPS chains (None: Propylon's defaults)."""
+
+    xff_hops: int | None = None
+    trusted_cidrs: tuple[str, ...] = ()
+    skip_xff_append: bool = False
+    custom_ip_header: str | None = None
+    custom_ip_fail_closed: bool = False
+    early_request_headers: HeaderMutation | None = None
+    late_response_headers: HeaderMutation | None = None
+    preserve_request_id: bool | None = None
+    underscores: str | None = None
+    enable_trailers: bool | None = None
+    accept_http10: bool | None = None
+    h2_stream_window: int | None = None
+    h2_connection_window: int | None = None
+    h2_max_streams: int | None = None
+    h2_terminate_stream: bool | None = None
+    escaped_slashes: str | None = None
+    merge_slashes: bool | None = None
+    keepalive_probes: int | None = None
+    keepalive_idle_s: int | None = None
+    keepalive_interval_s: int | None = None
+    tls: DownstreamTLS | None = None
+
+
+@dataclass(frozen=True)
 class Listener:
     """One bound socket. `port` is the Gateway listener port; `bind_port` is where Envoy binds
     (they differ when a privileged port is mapped for a non-root user). `client_timeouts`
-    apply to every HTTP connection it accepts."""
+    and `client` apply to every HTTP connection it accepts."""
 
     name: str
     bind_address: str
@@ -423,9 +555,9 @@ class Listener:
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
     client_timeouts: ClientTimeouts | None = None
     connection_limit: ConnectionLimit | None = None
-    # optional HTTP filters the routes of its tables use (sorted), such as LOCAL_RATE_LIMIT
-    http_filters: tuple[str, ...] = ()
+    client: ClientSettings | None = None
     auth_filters: AuthFilters | None = None  # None: no route of its tables needs any
+    ext_auths: tuple[ExtAuth, ...] = ()  # what its routes ask (each route enables its own)
 
 
 @dataclass(frozen=True)

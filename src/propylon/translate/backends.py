@@ -27,6 +27,10 @@ Answers are computed once per `Backends` for each distinct question; an answer e
 mostly an identity check. `traced(fn)` runs `fn` and returns the questions it asked with their
 answers; `still(trace)` says whether every one of them is answered the same now (how
 `memo.Memo` knows translated rules are current).
+
+`Backends.extension(...)` answers the same way for an ExtensionRef filter naming an Envoy
+Gateway HTTPRouteFilter (`routefilters.resolve`), so a route's rules are translated again
+when the filter or its ConfigMap changes.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from propylon.api.gateway import GROUP
 from propylon.ir.model import Cluster, Endpoint, GatewayIR
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
+from propylon.translate import routefilters
 from propylon.translate.backendtls import BackendTLS, cluster_name
 from propylon.translate.references import Grants
 from propylon.translate.types import Store
@@ -49,6 +54,8 @@ H2C = "kubernetes.io/h2c"
 WEBSOCKET = "kubernetes.io/ws"
 _PROTOCOLS: dict[str | None, Literal["h2c", "websocket"]] = {H2C: "h2c", WEBSOCKET: "websocket"}
 T = TypeVar("T")
+# the group of a referring kind that is not a Gateway API route (ReferenceGrants name it)
+_FROM_GROUPS = {"SecurityPolicy": "gateway.envoyproxy.io"}
 
 
 @dataclass(frozen=True)
@@ -56,15 +63,16 @@ class Resolved:
     cluster: Cluster
 
 
-@dataclass(frozen=True)
-class Refused:
-    reason: str
-    message: str
+Refused = routefilters.Refused
 
 
-Question = tuple[str, str, str, str, str, str | None, int | None, Literal["h2c"] | None]
-Trace = tuple[tuple[Question, Resolved | Refused], ...]
-Answers = dict[Question, Resolved | Refused]
+# the last item says what is asked: a backendRef (None, or "h2c" for a GRPCRoute's) or an
+# ExtensionRef filter ("extension")
+Question = tuple[str, str, str, str, str, str | None, int | None,
+                 Literal["h2c", "extension"] | None]
+Answer = Resolved | Refused | routefilters.Found
+Trace = tuple[tuple[Question, Answer], ...]
+Answers = dict[Question, Answer]
 
 
 @dataclass(frozen=True)
@@ -81,19 +89,34 @@ class Source:
 
 class Backends:
     def __init__(self, services: Iterable[Service], grants: Grants, tls: BackendTLS,
-                 known: Answers | None = None) -> None:
+                 known: Answers | None = None,
+                 filters: routefilters.RouteFilters | None = None) -> None:
         self._services = {(s.meta.namespace, s.meta.name): s for s in services}
+        self._filters = filters or routefilters.RouteFilters((), ())
         self._grants = grants
         self.tls = tls
         self._known = known or {}
         self.answers: Answers = {}
         self.sources: dict[str, Source] = {}  # cluster name -> its endpoints' source
-        self._trace: list[tuple[Question, Resolved | Refused]] | None = None
+        self._trace: list[tuple[Question, Answer]] | None = None
 
     def resolve(self, route_kind: str, route_namespace: str, group: str, kind: str, name: str,
                 namespace: str | None, port: int | None,
                 protocol: Literal["h2c"] | None = None) -> Resolved | Refused:
-        question = (route_kind, route_namespace, group, kind, name, namespace, port, protocol)
+        answer = self._traced((route_kind, route_namespace, group, kind, name, namespace, port,
+                               protocol))
+        assert not isinstance(answer, routefilters.Found)
+        return answer
+
+    def extension(self, route_kind: str, route_namespace: str, group: str, kind: str,
+                  name: str) -> routefilters.Found | Refused:
+        """What the ExtensionRef filter (group, kind, name) of a route does, or why not."""
+        answer = self._traced((route_kind, route_namespace, group, kind, name, None, None,
+                               "extension"))
+        assert not isinstance(answer, Resolved)
+        return answer
+
+    def _traced(self, question: Question) -> Answer:
         answer = self._answer(question)
         if self._trace is not None:
             self._trace.append((question, answer))
@@ -116,10 +139,12 @@ class Backends:
                 return False
         return True
 
-    def _answer(self, question: Question) -> Resolved | Refused:
+    def _answer(self, question: Question) -> Answer:
         answer = self.answers.get(question)
         if answer is None:
-            answer = self._resolve(*question)
+            route_kind, namespace, group, kind, name, _, _, mode = question
+            answer = self._filters.resolve(route_kind, namespace, group, kind, name) \
+                if mode == "extension" else self._resolve(*question[:7], mode)
             known = self._known.get(question)
             self.answers[question] = answer = known if known == answer else answer
         return answer
@@ -131,9 +156,11 @@ class Backends:
         if group != "" or kind != "Service":
             return Refused(c.INVALID_KIND, f'backendRef "{name}" has kind "{kind}" in group '
                            f'"{group}"; only core Services are supported: set group "" and kind Service')
-        if not self._grants.allows(GROUP, route_kind, route_namespace, "", "Service", ns, name):
+        if not self._grants.allows(_FROM_GROUPS.get(route_kind, GROUP), route_kind,
+                                   route_namespace, "", "Service", ns, name):
             return Refused(c.REF_NOT_PERMITTED, f'backendRef to Service "{ns}/{name}" is in another '
-                           f'namespace and no ReferenceGrant in "{ns}" allows it from {route_kind}s '
+                           f'namespace and no ReferenceGrant in "{ns}" allows it from '
+                           f'{route_kind.removesuffix("y")}{"ies" if route_kind.endswith("y") else "s"} '
                            f'in "{route_namespace}": create one')
         service = self._services.get((ns, name))
         if service is None:

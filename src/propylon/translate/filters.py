@@ -3,7 +3,7 @@
 `apply_filter(f, fields, ...)` turns one decoded filter (`api.httproute.HTTPFilter`) into
 `RuleFields`, the values a rule gives each of its `ir.Route`s besides match and action
 (header modifiers, redirect, rewrite, mirrors, CORS; the rule's timeouts and retry are set by
-the route kind). A value Envoy would refuse (`envoy_limits`) and a filter type not served
+the route kind, an HTTPRouteFilter's direct response by `httproute`). A value Envoy would refuse (`envoy_limits`) and a filter type not served
 (ExtensionRef, unknown types) are noted in `unsupported`, never silently ignored.
 
 `weighted_backends(refs, fields, ...)` gives each backendRef its share and its own filters:
@@ -61,6 +61,7 @@ class RuleFields:
     timeout_ms: int | None = None
     backend_timeout_ms: int | None = None
     retry: Retry | None = None
+    direct_response: DirectResponse | None = None  # an HTTPRouteFilter's (`routefilters`)
 
     def given(self) -> set[str]:
         """The names of the fields set."""

@@ -11,7 +11,7 @@ from typing import Any
 from propylon.api.gateway import GatewayClass
 from propylon.api.meta import status_conditions
 from propylon.translate import conditions as c
-from propylon.translate.parameters import ParametersError
+from propylon.translate.parameters import ParametersError, ParametersNote
 from propylon.translate.statuses import GatewayClassStatus
 from propylon.translate.types import Now, StatusUpdate
 
@@ -69,12 +69,14 @@ SUPPORTED_FEATURES = tuple(sorted((
 
 
 def class_status(obj: dict[str, Any], gc: GatewayClass, now: Now,
-                 parameters: ParametersError | None = None) -> StatusUpdate:
+                 parameters: ParametersError | ParametersNote | None = None) -> StatusUpdate:
     conds = c.Conditions(status_conditions(obj), gc.meta.generation, now)
-    if parameters is not None:
+    if isinstance(parameters, ParametersError):
         conds.set(c.ACCEPTED, False, c.INVALID_PARAMETERS, parameters.message)
     else:
-        conds.set(c.ACCEPTED, True, "Accepted", "the GatewayClass is accepted by this controller")
+        accepted = "the GatewayClass is accepted by this controller"
+        conds.set(c.ACCEPTED, True, "Accepted", accepted if parameters is None
+                  else f"{accepted}; {parameters.message}")
     conds.set(c.SUPPORTED_VERSION, True, "SupportedVersion",
               "the Gateway API version of this GatewayClass is supported")
     return StatusUpdate(str(obj.get("apiVersion", "gateway.networking.k8s.io/v1")), "GatewayClass",

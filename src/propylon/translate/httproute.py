@@ -17,7 +17,10 @@ dropped is Accepted False, UnsupportedValue.
 Filters (decoded by `api.httproute`) become route fields in `filters`: on a backendRef, header
 modifiers are carried per backend; any other filter on the only backendRef of a rule is the
 rule's own (every request of the rule goes there), and on a rule that splits traffic it is
-refused (UnsupportedValue), never silently ignored. A value Envoy would refuse
+refused (UnsupportedValue), never silently ignored. An ExtensionRef filter naming an Envoy
+Gateway HTTPRouteFilter is asked of `Backends.extension` (`routefilters`): its direct
+response answers for the rule; a missing one is ResolvedRefs False and the rule answers 500;
+one using a field not implemented is UnsupportedValue. A value Envoy would refuse
 (`envoy_limits`) is UnsupportedValue too, and so is `sessionPersistence`, which is not
 implemented (never silently ignored). `retry.attempts` unset means one
 retry.
@@ -33,23 +36,26 @@ per parentRef is written with our controllerName.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import Listener
 from propylon.api.grpcroute import GRPCRoute, GRPCRule
-from propylon.api.httproute import BackendRef, CORSFilter, HTTPRoute, Rule
+from propylon.api.httproute import BackendRef, CORSFilter, ExtensionRefFilter, HTTPRoute, Rule
+from propylon.api.routefilter import GROUP as FILTER_GROUP
+from propylon.api.routefilter import KIND as FILTER_KIND
 from propylon.ir.model import (
     Cluster,
     DirectResponse,
+    HeaderModifier,
     PathMatch,
     Retry,
     RouteMatch,
     StringMatch,
 )
-from propylon.translate import envoy_limits, regexes
+from propylon.translate import envoy_limits, regexes, routefilters
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.filters import Resolve, RuleFields, apply_filter, weighted_backends
 from propylon.translate.gateways import GatewayState
@@ -94,6 +100,15 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
     out = Translated()
     ns, name = route.meta.namespace, route.meta.name
     resolve = resolver(out, backends, KIND, ns)
+
+    def extension(f: ExtensionRefFilter) -> routefilters.Found | None:
+        found = backends.extension(KIND, ns, f.group, f.kind, f.name)
+        if isinstance(found, Refused):
+            out.refused.append(found)
+            return None
+        out.unsupported.extend(found.problems)
+        return found
+
     for i, rule in enumerate(route.rules):
         matches = [RouteMatch(
             PathMatch(m.path_type, m.path_value),  # type: ignore[arg-type]
@@ -105,13 +120,16 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
             continue
         out.unsupported.extend(unsupported_fields(i, rule))
         weighted, fields = weighted_backends(rule.backend_refs, resolve,
-                                             _rule_fields(rule, resolve, out.unsupported),
+                                             _rule_fields(rule, resolve, extension,
+                                                          out.unsupported),
                                              out.unsupported)
         # a redirect answers; otherwise the backends, or 500 when none can be reached
         served = any(w.cluster is not None and w.weight > 0 for w in weighted)
         for j, match in enumerate(matches):
             name_ = f"httproute/{ns}/{name}/rule/{i}/match/{j}"
             ir = (fields.route(name_, match) if fields.redirect is not None
+                  else fields.route(name_, match, direct_response=fields.direct_response)
+                  if fields.direct_response is not None
                   else fields.route(name_, match, weighted) if served
                   else fields.route(name_, match, direct_response=DirectResponse(500)))
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j))
@@ -181,10 +199,17 @@ def _cors_regexes(index: int, rule: Rule) -> list[tuple[str, str]]:
             for n, origin in enumerate(f.allow_origins)]
 
 
-def _rule_fields(rule: Rule, resolve: Resolve, unsupported: list[str]) -> RuleFields:
-    """The rule's filters, timeouts and retry."""
+def _rule_fields(rule: Rule, resolve: Resolve,
+                 extension: Callable[[ExtensionRefFilter], routefilters.Found | None],
+                 unsupported: list[str]) -> RuleFields:
+    """The rule's filters, timeouts and retry. An HTTPRouteFilter that cannot be resolved
+    makes the rule answer 500."""
     fields = RuleFields()
     for f in rule.filters:
+        if isinstance(f, ExtensionRefFilter) and (f.group, f.kind) == (FILTER_GROUP,
+                                                                      FILTER_KIND):
+            fields = _route_filter(extension(f), fields, unsupported)
+            continue
         fields = apply_filter(f, fields, resolve, unsupported)
     request = duration_ms(rule.request_timeout or "")
     backend = duration_ms(rule.backend_timeout or "")
@@ -198,6 +223,29 @@ def _rule_fields(rule: Rule, resolve: Resolve, unsupported: list[str]) -> RuleFi
         return fields
     return replace(fields, timeout_ms=request or None, backend_timeout_ms=backend or None,
                    retry=retry)
+
+
+def _route_filter(found: routefilters.Found | None, fields: RuleFields,
+                  unsupported: list[str]) -> RuleFields:
+    """`fields` with what an HTTPRouteFilter does: its direct response and response headers
+    (after the rule's own), or its URL rewrite (the rule must have none of its own); 500 when
+    it could not be resolved."""
+    if found is None:
+        return replace(fields, direct_response=DirectResponse(500))
+    if found.rewrite is not None:
+        if fields.rewrite is not None or fields.redirect is not None:
+            unsupported.append("an HTTPRouteFilter's urlRewrite and the rule's own URLRewrite "
+                               "or RequestRedirect filter conflict: keep one")
+            return fields
+        return replace(fields, rewrite=found.rewrite)
+    if found.direct_response is None:
+        return fields
+    headers = fields.response_headers or HeaderModifier()
+    extra = found.response_headers or HeaderModifier()
+    merged = HeaderModifier(headers.set + extra.set, headers.add + extra.add,
+                            headers.remove + extra.remove)
+    return replace(fields, direct_response=found.direct_response,
+                   response_headers=None if merged == HeaderModifier() else merged)
 
 
 def attach(obj: dict[str, Any], route: HTTPRoute | GRPCRoute, translated: Translated,

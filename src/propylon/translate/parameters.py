@@ -1,16 +1,21 @@
 """parametersRefs of GatewayClasses and Gateways, resolved to the proxies' `ProxyParameters`.
 
-The only kind a parametersRef may name is Propylon's `GatewayParameters` (group propylon.dev).
+A parametersRef may name Propylon's `GatewayParameters` (group propylon.dev) or Envoy
+Gateway's `EnvoyProxy` (group gateway.envoyproxy.io), whose fields that mean the same are read
+as GatewayParameters (`api.envoyproxy`); the others it sets are not applied, and the referencing
+object's Accepted condition stays True and says which (`ParametersNote`).
 `resolve()` finds the referenced object or says what is wrong with the reference (another
 group or kind, a GatewayClass reference without a namespace, an object that does not exist).
 `merge()` lays a Gateway's parameters over its class's, field by field (a field the Gateway sets
 replaces the class's value whole, maps included).
 
 The translator uses one `Resolver` per pass: `of_class()` resolves a GatewayClass's reference
-(an error becomes the class's Accepted False / InvalidParameters) and remembers the outcome;
-`judge()` then resolves every evaluated Gateway's own reference, rejects (Accepted False,
-InvalidParameters) the Gateways whose reference or whose class's reference is invalid (as new
-states), and returns the merged `ProxyParameters` of the others.
+(an error becomes the class's Accepted False / InvalidParameters, a note is added to its
+Accepted message) and remembers the outcome; `judge()` then resolves every evaluated Gateway's
+own reference, rejects (Accepted False, InvalidParameters) the Gateways whose reference or whose
+class's reference is invalid (as new states), adds the notes of the references used to the
+Accepted message of the others, and returns their merged `ProxyParameters` (a Gateway's
+EnvoyProxy without `mergeType` replaces the class's parameters, as in Envoy Gateway).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from propylon.api.kinds import PROPYLON_GROUP
+from propylon.api import envoyproxy
+from propylon.api.kinds import ENVOY_GATEWAY_GROUP, PROPYLON_GROUP
 from propylon.api.parameters import KIND, GatewayParameters, ParametersRef
 from propylon.ir.model import ProxyParameters
 from propylon.translate import conditions as c
@@ -36,28 +42,60 @@ class ParametersError:
     message: str
 
 
+@dataclass(frozen=True)
+class ParametersNote:
+    """What a valid reference's object sets that Propylon does not apply."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """A resolved reference: the parameters, and the note about what is not applied."""
+
+    parameters: GatewayParameters
+    note: ParametersNote | None = None
+    replaces: bool = False  # a Gateway's: used instead of its class's, not merged over them
+
+
+KINDS = {(PROPYLON_GROUP, KIND), (ENVOY_GATEWAY_GROUP, envoyproxy.KIND)}
+
+
 def index(objects: Iterable[GatewayParameters]) -> dict[tuple[str, str], GatewayParameters]:
     return {(p.meta.namespace, p.meta.name): p for p in objects}
 
 
 def resolve(ref: ParametersRef | None, params: ParametersIndex,
-            owner: str) -> GatewayParameters | ParametersError | None:
-    """The GatewayParameters `ref` names (None without a ref); `owner` ("GatewayClass x",
-    "Gateway ns/x") starts the error message."""
+            owner: str, proxies: Mapping[tuple[str, str], envoyproxy.EnvoyProxy] | None = None,
+            ) -> Found | ParametersError | None:
+    """The parameters `ref` names (None without a ref), from GatewayParameters `params` or
+    EnvoyProxies `proxies`; `owner` ("GatewayClass x", "Gateway ns/x") starts the messages."""
     if ref is None:
         return None
     where = f'{owner} parametersRef "{ref}"'
-    if ref.group != PROPYLON_GROUP or ref.kind != KIND:
+    if (ref.group, ref.kind) not in KINDS:
         return ParametersError(f"{where} is not supported: reference a {KIND} of group "
-                               f"{PROPYLON_GROUP}")
+                               f"{PROPYLON_GROUP} or an {envoyproxy.KIND} of group "
+                               f"{ENVOY_GATEWAY_GROUP}")
     if ref.namespace is None:
-        return ParametersError(f"{where} has no namespace: {KIND} is namespaced, set "
+        return ParametersError(f"{where} has no namespace: {ref.kind} is namespaced, set "
                                "parametersRef.namespace")
-    found = params.get((ref.namespace, ref.name))
-    if found is None:
-        return ParametersError(f"{where} does not exist: create {KIND} {ref.namespace}/{ref.name}"
-                               " or fix the reference")
-    return found
+    key = (ref.namespace, ref.name)
+    if ref.kind == envoyproxy.KIND:
+        proxy = (proxies or {}).get(key)
+        if proxy is None:
+            return _missing(where, ref)
+        note = (ParametersNote(f"{envoyproxy.KIND} {ref.namespace}/{ref.name}: Propylon does "
+                               f"not apply {', '.join(proxy.ignored)}")
+                if proxy.ignored else None)
+        return Found(proxy.parameters, note, proxy.replaces)
+    found = params.get(key)
+    return _missing(where, ref) if found is None else Found(found)
+
+
+def _missing(where: str, ref: ParametersRef) -> ParametersError:
+    return ParametersError(f"{where} does not exist: create {ref.kind} {ref.namespace}/"
+                           f"{ref.name} or fix the reference")
 
 
 def merge(base: GatewayParameters | None, override: GatewayParameters | None) -> ProxyParameters:
@@ -78,16 +116,23 @@ def merge(base: GatewayParameters | None, override: GatewayParameters | None) ->
 class Resolver:
     """parametersRef resolution for one translation pass (see the module docstring)."""
 
-    def __init__(self, objects: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, objects: Iterable[dict[str, Any]],
+                 proxies: Iterable[dict[str, Any]] = ()) -> None:
         self._params = index(map(GatewayParameters.decode, objects))
-        self._classes: dict[str, GatewayParameters | ParametersError | None] = {}
+        self._proxies = {(p.parameters.meta.namespace, p.parameters.meta.name): p
+                         for p in map(envoyproxy.decode, proxies)}
+        self._classes: dict[str, Found | ParametersError | None] = {}
 
-    def of_class(self, obj: dict[str, Any]) -> ParametersError | None:
-        """Resolve a GatewayClass's parametersRef; the error, if any, for its status."""
+    def _resolve(self, ref: ParametersRef | None, owner: str) -> Found | ParametersError | None:
+        return resolve(ref, self._params, owner, self._proxies)
+
+    def of_class(self, obj: dict[str, Any]) -> ParametersError | ParametersNote | None:
+        """Resolve a GatewayClass's parametersRef; the error or the note, if any, for its
+        status."""
         name = str((obj.get("metadata") or {}).get("name") or "")
-        found = resolve(ParametersRef.of_class(obj), self._params, f'GatewayClass "{name}"')
+        found = self._resolve(ParametersRef.of_class(obj), f'GatewayClass "{name}"')
         self._classes[name] = found
-        return found if isinstance(found, ParametersError) else None
+        return found.note if isinstance(found, Found) else found
 
     def judge(self, states: Mapping[Key, GatewayState]
               ) -> tuple[dict[Key, GatewayState], dict[Key, ProxyParameters]]:
@@ -96,8 +141,7 @@ class Resolver:
         judged, out = dict(states), {}
         for (ns, name), state in states.items():
             base = self._classes.get(state.gateway.class_name)
-            own = resolve(ParametersRef.of_gateway(state.obj), self._params,
-                          f'Gateway "{ns}/{name}"')
+            own = self._resolve(ParametersRef.of_gateway(state.obj), f'Gateway "{ns}/{name}"')
             if isinstance(base, ParametersError):
                 judged[(ns, name)] = _rejected(
                     state, f'the GatewayClass "{state.gateway.class_name}" has invalid '
@@ -105,7 +149,14 @@ class Resolver:
             elif isinstance(own, ParametersError):
                 judged[(ns, name)] = _rejected(state, own.message)
             else:
-                out[(ns, name)] = merge(base, own)
+                if own is not None and own.replaces:
+                    base = None
+                out[(ns, name)] = merge(base.parameters if base else None,
+                                        own.parameters if own else None)
+                notes = [f.note.message for f in (base, own) if f is not None and f.note]
+                if notes and state.accepted:
+                    judged[(ns, name)] = replace(state, accepted_message="; ".join(
+                        [state.accepted_message, *notes]))
         return judged, out
 
 

@@ -44,12 +44,14 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
+from propylon.api import routefilter
 from propylon.api.core import ConfigMap, EndpointSlice, Namespace, Secret, Service
 from propylon.api.envoygateway import POLICY_KINDS, Policy
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import HTTPRoute
 from propylon.api.meta import ObjectMeta
+from propylon.api.routefilter import RouteFilter
 from propylon.api.tlsroute import TLSRoute
 from propylon.ir.model import (
     GatewayIR,
@@ -66,6 +68,7 @@ from propylon.translate import (
     httproute,
     listenersets,
     policies,
+    routefilters,
     tlsroute,
 )
 from propylon.translate.backends import Answers, Backends, Endpoints, finish_clusters
@@ -82,7 +85,7 @@ from propylon.translate.statuses import ParentStatus, RouteStatus
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
 # what `Backends` reads: while these objects are the same, last pass's answers hold
-BACKEND_KINDS = ("Service", "ReferenceGrant", backendtls.KIND, "ConfigMap")
+BACKEND_KINDS = ("Service", "ReferenceGrant", backendtls.KIND, "ConfigMap", routefilter.KIND)
 Key = tuple[str, str]  # namespace, name
 T = TypeVar("T")
 
@@ -109,7 +112,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         {kind: snapshot.of(kind) for kind in POLICY_KINDS},
         {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
         inputs.config_maps, service_clusters(backends, endpoints), inputs.secrets,
-        inputs.grants),
+        inputs.grants, backends, endpoints),
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)
@@ -140,7 +143,7 @@ def _decoded(snapshot: Snapshot, memo: Memo) -> _Inputs:
         {(s.meta.namespace, s.meta.name): s for s in of("Secret", Secret.decode)},
         {(m.meta.namespace, m.meta.name): m for m in of("ConfigMap", ConfigMap.decode)},
         {n.meta.name: n.meta.label_map for n in of("Namespace", Namespace.decode)},
-        Resolver(snapshot.of("GatewayParameters")))
+        Resolver(snapshot.of("GatewayParameters"), snapshot.of("EnvoyProxy")))
 
 
 def _classes(snapshot: Snapshot, memo: Memo,
@@ -180,7 +183,10 @@ def _backends(snapshot: Snapshot, memo: Memo, inputs: _Inputs) -> tuple[Backends
         services = [memo.decode(Service.decode, o, object_key(o)) for o in snapshot.of("Service")]
         tls = backendtls.BackendTLS(snapshot.of(backendtls.KIND), services,
                                     inputs.config_maps.values())
-        return Backends(services, inputs.grants, tls, known)
+        filters = routefilters.RouteFilters(
+            (memo.decode(RouteFilter.decode, o, object_key(o))
+             for o in snapshot.of(routefilter.KIND)), inputs.config_maps.values())
+        return Backends(services, inputs.grants, tls, known, filters)
 
     backends = memo.backends(tuple(snapshot.of(k) for k in BACKEND_KINDS), new_backends)
     endpoints = memo.endpoints(snapshot.of("EndpointSlice"), lambda: Endpoints(

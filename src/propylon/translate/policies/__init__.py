@@ -12,14 +12,18 @@ no change.
 
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
-- BackendTrafficPolicy `retry`, `timeout` and `faultInjection` (`traffic`).
+- BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor` and
+  `responseOverride` (`traffic`).
 - SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
   listener marked with the filters its routes need); `basicAuth` and `apiKeyAuth`
   (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
   `Inputs.grants`).
-- ClientTrafficPolicy `timeout.http` on the listeners of the ports it governs (`client`).
-- Local rate limits: the listeners whose routes have one, and the rate-limit headers a
-  ClientTrafficPolicy turns off (`ratelimit`).
+- SecurityPolicy `extAuth` (`extauth`: its backend resolved with `Inputs.backends`, the
+  service's cluster added to the Gateways whose routes use it).
+- ClientTrafficPolicy `timeout.http`, `clientIPDetection`, `headers`, `http1`, `http2`,
+  `path`, `tcpKeepalive` and `tls` on the listeners of the ports it governs (`client`).
+- The rate-limit headers a ClientTrafficPolicy turns off on the local rate limits of its
+  ports' routes (`ratelimit`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
 - EnvoyPatchPolicy: attachment and status only, Accepted False saying that Propylon applies no
@@ -51,14 +55,18 @@ from propylon.ir.model import (
     RouteConfig,
     VirtualHost,
 )
+from propylon.translate.backends import Backends, Endpoints
 from propylon.translate.gateways import GatewayState
 from propylon.translate.hostnames import matches, specificity
 from propylon.translate.policies import (
     authn,
+    bodies,
     client,
     credentials,
+    extauth,
     limits,
     ratelimit,
+    regexchecks,
     security,
     traffic,
 )
@@ -91,10 +99,13 @@ class Inputs:
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
     routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+    # response bodies of BackendTrafficPolicies (`bodies`), local JWKS
     config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
     services: authn.Services | None = None  # Service ports, for remote JWKS
     secrets: Mapping[Key, Secret] = field(default_factory=dict)  # credentials' Secrets
     grants: Grants = field(default_factory=lambda: Grants(()))
+    backends: Backends | None = None  # what extAuth backendRefs resolve to
+    endpoints: Endpoints | None = None
 
 
 class _Routes:
@@ -140,6 +151,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
     decode = authn.resolving(decode, inputs.config_maps, inputs.services)
     statuses: list[StatusUpdate] = []
     by_kind: dict[str, Attachments] = {}
+    ext_clusters: dict[str, Cluster] = {}
     for kind in POLICY_KINDS:
         objects = inputs.policies.get(kind, ())
         if not objects:
@@ -148,9 +160,15 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                               if isinstance(a, dict)
                               and a.get("controllerName") == controller_name]
                     for o in objects}
-        decoded = (decode(o) for o in objects)
+        decoded = (regexchecks.checked(decode(o)) for o in objects)
+        if kind == BACKEND_TRAFFIC_POLICY:
+            decoded = (bodies.resolved(p, inputs.config_maps) for p in decoded)
         if kind == SECURITY_POLICY:
             decoded = (credentials.resolve(p, inputs.secrets, inputs.grants, store)
+                       for p in decoded)
+        if kind == SECURITY_POLICY and inputs.backends is not None \
+                and inputs.endpoints is not None:
+            decoded = (extauth.checked(p, inputs.backends, inputs.endpoints, ext_clusters)
                        for p in decoded)
         found = attach(kind, decoded, states, routes, controller_name, now, previous)
         by_kind[kind] = found
@@ -171,8 +189,10 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             ir = authn.with_filters(ir, store, inputs.services)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
-        if BACKEND_TRAFFIC_POLICY in by_kind:
-            ir = ratelimit.marked(ir, state, ctp)
+        if ext_clusters:
+            ir = extauth.finish(ir, ext_clusters, store)
+        if BACKEND_TRAFFIC_POLICY in by_kind and ctp is not None and ctp.attached:
+            ir = ratelimit.quieted(ir, state, ctp)
         out[key] = ir
     return out, statuses
 

@@ -3,24 +3,34 @@
 A ClientTrafficPolicy targets a Gateway or one of its listeners (`sectionName`); Envoy accepts
 connections per port, so a port gets the policy of one of its Gateway listeners (the first, in
 the Gateway's order, that has one) or else the Gateway's. `timeout.http.requestReceivedTimeout`
-becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout,
-`connection.connectionLimit` and `maxAcceptPerSocketEvent` the listener's limits on
-connections.
+becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout;
+`clientIPDetection`, `headers`, `http1`, `http2`, `path`, `tcpKeepalive` and `tls` become the
+listener's `ClientSettings`; `connection.connectionLimit` and `maxAcceptPerSocketEvent` its
+limits on connections (`limits`).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
+from propylon.api.clienttraffic import ClientIP, HeaderEdits, HeaderSettings, Protocols, TLSSettings
 from propylon.api.envoygateway import ClientTraffic, client_traffic
-from propylon.ir.model import ClientTimeouts, GatewayIR, Listener
+from propylon.ir.model import (
+    ClientSettings,
+    ClientTimeouts,
+    DownstreamTLS,
+    GatewayIR,
+    HeaderMutation,
+    HeaderValue,
+    Listener,
+)
 from propylon.translate.gateways import GatewayState
 from propylon.translate.policies import limits
 from propylon.translate.policies.attachment import Attachments, Scope
 
 
-def settings(ir: GatewayIR, listener: Listener, state: GatewayState, ctp: Attachments,
-             ) -> ClientTraffic | None:
+def governing(ir: GatewayIR, listener: Listener, state: GatewayState, ctp: Attachments,
+              ) -> ClientTraffic | None:
     """The settings of the ClientTrafficPolicy governing `listener` (a port), if any."""
     ns, name = ir.key.namespace, ir.key.name
     scopes = [Scope("Gateway", ns, name, ls.spec.name) for ls in state.listeners
@@ -33,19 +43,47 @@ def settings(ir: GatewayIR, listener: Listener, state: GatewayState, ctp: Attach
 
 
 def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments) -> GatewayIR:
-    """`ir` with the ClientTrafficPolicies' timeouts on the listeners they govern."""
+    """`ir` with the ClientTrafficPolicies' settings on the listeners they govern."""
     listeners = []
     for listener in ir.listeners:
-        found = settings(ir, listener, state, ctp)
+        found = governing(ir, listener, state, ctp)
         if found is None:
             listeners.append(listener)
             continue
         timeouts = ClientTimeouts(found.request_received_ms, found.idle_ms)
-        if timeouts != ClientTimeouts():
-            listener = replace(listener, client_timeouts=timeouts)
+        client = settings(found.client_ip, found.headers, found.protocols, found.tls)
         if found.connection_limit is not None:
             listener = replace(listener, connection_limit=limits.to_ir(found.connection_limit))
-        listeners.append(listener)
+        if (timeouts, client) == (ClientTimeouts(), ClientSettings()):
+            listeners.append(listener)
+            continue
+        listeners.append(replace(
+            listener, client_timeouts=None if timeouts == ClientTimeouts() else timeouts,
+            client=None if client == ClientSettings() else client))
     if all(a is b for a, b in zip(listeners, ir.listeners, strict=True)):
         return ir
     return replace(ir, listeners=tuple(listeners))
+
+
+def settings(ip: ClientIP | None, headers: HeaderSettings | None,
+             protocols: Protocols | None = None, tls: TLSSettings | None = None,
+             ) -> ClientSettings:
+    """The IR form of a policy's connection-level settings."""
+    ip = ip or ClientIP()
+    headers = headers or HeaderSettings()
+    return ClientSettings(ip.xff_hops, ip.trusted_cidrs, ip.skip_xff_append, ip.custom_header,
+                          ip.fail_closed, _mutation(headers.early_request),
+                          _mutation(headers.late_response), headers.preserve_request_id,
+                          headers.underscores, **asdict(protocols or Protocols()),
+                          tls=None if tls is None else DownstreamTLS(**asdict(tls)))
+
+
+def _mutation(edits: HeaderEdits | None) -> HeaderMutation | None:
+    if edits is None:
+        return None
+
+    def values(pairs: tuple[tuple[str, str], ...]) -> tuple[HeaderValue, ...]:
+        return tuple(HeaderValue(n, v) for n, v in pairs)
+
+    return HeaderMutation(values(edits.set), values(edits.add), values(edits.add_if_absent),
+                          edits.remove, edits.remove_on_match)

@@ -7,6 +7,7 @@
   origins as anchored regular expressions, `*` in methods or headers echoing what the request
   asks for), unless the route rule has a CORS filter of its own. Without `maxAge`, 5 s.
 - `jwt` and `authorization` -> the route's JWT requirement and authorization rules (`authn`).
+- `extAuth` -> the route's external authorisation (`extauth.route_ext_auth`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from propylon.api.envoygateway import Policy, Security, security
 from propylon.api.mergepatch import merge_patch
 from propylon.ir.model import Connection, Cors, Route
 from propylon.translate.policies import authn, credentialauth
+from propylon.translate.policies.extauth import route_ext_auth
 
 DEFAULT_MAX_AGE_S = 5
 
@@ -37,6 +39,10 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     found = settings(policy, parent)
     route = authn.governed(route, policy, parent, found.jwt, found.authorization)
     route = credentialauth.governed(route, policy, parent, found.basic_auth, found.api_key_auth)
+    if found.ext_auth is not None and route.ext_auth is None:
+        # merged over a parent that alone sets extAuth: the parent's service, in its namespace
+        owner = parent if parent is not None and '"extAuth"' not in policy.spec else policy
+        route = replace(route, ext_auth=route_ext_auth(owner, found.ext_auth))
     cors = found.cors
     if cors is None or route.cors is not None or route.direct_response is not None:
         return route

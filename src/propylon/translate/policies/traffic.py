@@ -8,6 +8,8 @@ strategic merge of these fields amounts to it):
   per-try timeout, back-off), unless the route rule sets its own (HTTPRoute `retry`);
 - `timeout.http.requestTimeout` -> the route's timeout, unless the rule sets `timeouts.request`;
 - `faultInjection` -> the route's injected delay and abort;
+- `compressor` -> the route's response compression, algorithms in the policy's order;
+- `responseOverride` -> the route's response overrides, in the policy's order;
 - a Local `rateLimit` -> the route's rate limit (its own token buckets);
 - `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout`,
   `maxConnectionDuration`, `circuitBreaker` and `healthCheck` (`limits`) -> the clusters of
@@ -25,7 +27,18 @@ from typing import Any
 
 from propylon.api.envoygateway import BackendTraffic, Policy, TimeoutSettings, backend_traffic
 from propylon.api.mergepatch import merge_patch
-from propylon.ir.model import Connection, Fault, Retry, Route
+from propylon.api.responseoverride import OverrideRule
+from propylon.ir.model import (
+    Compression,
+    Connection,
+    Fault,
+    HeaderModifier,
+    HeaderValue,
+    Redirect,
+    ResponseOverride,
+    Retry,
+    Route,
+)
 from propylon.translate.policies import limits
 
 
@@ -71,6 +84,23 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
                                  f.abort_grpc_status, f.abort_percent)
     if found.rate_limit is not None and route.rate_limit is None:
         changes["rate_limit"] = limits.to_ir(found.rate_limit)
+    if found.compressors and not route.compression:
+        changes["compression"] = tuple(Compression(c.type, c.min_content_length)
+                                       for c in found.compressors)
+    if found.overrides and not route.response_overrides:
+        changes["response_overrides"] = tuple(_override(r) for r in found.overrides)
     if not changes:
         return route
     return replace(route, **changes)
+
+
+def _override(rule: OverrideRule) -> ResponseOverride:
+    headers = HeaderModifier(tuple(HeaderValue(n, v) for n, v in rule.set),
+                             tuple(HeaderValue(n, v) for n, v in rule.add))
+    redirect = rule.redirect
+    return ResponseOverride(
+        rule.codes, rule.headers, rule.status, rule.content_type, rule.body,
+        None if headers == HeaderModifier() else headers,
+        None if redirect is None else Redirect(redirect.scheme, redirect.hostname,
+                                               redirect.port, redirect.path,
+                                               status_code=redirect.status))

@@ -5,7 +5,9 @@ configuration, cluster and its load assignment, secret), built by the module nam
 type; each IR virtual host is a VHDS resource of its own, named after its route table and first
 domain (`routes.vhost_name`); the trust bundles of clusters reached over TLS are secrets too.
 Maps are filled in name order, so the result and its serialisation are a pure function of the
-IR.
+IR. A listener is built from its IR object and what the routes of its tables ask of the HTTP
+filters (`httpfilters.route_uses`, kept per virtual host, united per table), so its connection
+managers carry only the filters used.
 
 `Translator` is the same function with memory, for the controller: per Gateway, a message built
 in the last call from an equal IR object (the translator upstream reuses unchanged IR objects, so
@@ -23,13 +25,16 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from envoy.config.listener.v3.listener_pb2 import Listener as EnvoyListener
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3.route_pb2 import RouteConfiguration
 from google.protobuf.message import Message
 
-from propylon.ir.model import GatewayIR, GatewayKey, RouteConfig, VirtualHost
+from propylon.ir.model import GatewayIR, GatewayKey, Listener, RouteConfig, VirtualHost
+from propylon.xds.translate import httpfilters
 from propylon.xds.translate.clusters import cluster, load_assignment
 from propylon.xds.translate.listeners import listener
 from propylon.xds.translate.resources import XdsResources
@@ -59,12 +64,39 @@ def _item_key(item: Any) -> Hashable:
     return key
 
 
-Built = tuple[VirtualHost, rc.VirtualHost, frozenset[str]]  # IR, message, clusters it uses
+# IR, message, clusters it uses, what its routes ask of the HTTP filters
+Built = tuple[VirtualHost, rc.VirtualHost, frozenset[str], httpfilters.Uses]
 
 
 def _virtual_host(config: str, vh: VirtualHost) -> Built:
     message = virtual_host(config, vh)
-    return vh, message, vhost_clusters(message)
+    return vh, message, vhost_clusters(message), httpfilters.route_uses(vh.routes)
+
+
+@dataclass(frozen=True)
+class _ListenerInput:
+    """An IR listener with what the routes of its tables ask of the HTTP filters."""
+
+    listener: Listener
+    uses: tuple[tuple[str, httpfilters.Uses], ...]  # by route table name
+
+    @property
+    def name(self) -> str:
+        return self.listener.name
+
+
+def _listener(item: _ListenerInput) -> EnvoyListener | None:
+    return listener(item.listener, dict(item.uses))
+
+
+def _listener_inputs(listeners: Iterable[Listener],
+                     uses: dict[str, httpfilters.Uses]) -> list[_ListenerInput]:
+    out = []
+    for li in listeners:
+        configs = [li.route_config] + [chain.route_config for chain in li.tls_chains]
+        out.append(_ListenerInput(li, tuple((c, uses[c]) for c in configs
+                                            if c is not None and uses.get(c))))
+    return out
 
 
 class Reuse:
@@ -150,15 +182,19 @@ def _fresh_hosts(config: RouteConfig) -> Iterable[Built]:
 def _route_tables(configs: Iterable[RouteConfig], table: Callable[[str], RouteConfiguration],
                   hosts: Callable[[RouteConfig], Iterable[Built]],
                   ) -> tuple[dict[str, RouteConfiguration], dict[str, rc.VirtualHost],
-                             dict[str, frozenset[str]]]:
+                             dict[str, frozenset[str]], dict[str, httpfilters.Uses]]:
     """Route tables by name; their virtual hosts by name, and the clusters each sends
-    traffic to."""
-    tables, vhosts, clusters = {}, {}, {}
+    traffic to; what each table's routes ask of the HTTP filters."""
+    tables, vhosts, clusters, uses = {}, {}, {}, {}
     for config in sorted(configs, key=lambda c: c.name):
         tables[config.name] = table(config.name)
-        for _, message, used in hosts(config):
+        table_uses: set[tuple[str, Hashable]] = set()
+        for _, message, used, filters in hosts(config):
             vhosts[message.name], clusters[message.name] = message, used
-    return tables, dict(sorted(vhosts.items())), dict(sorted(clusters.items()))
+            if filters:
+                table_uses |= filters
+        uses[config.name] = frozenset(table_uses)
+    return tables, dict(sorted(vhosts.items())), dict(sorted(clusters.items())), uses
 
 
 def translate(ir: GatewayIR, reuse: Reuse | None = None) -> XdsResources:
@@ -166,9 +202,10 @@ def translate(ir: GatewayIR, reuse: Reuse | None = None) -> XdsResources:
     memo = reuse if reuse is not None else _fresh
     hosts = reuse.virtual_hosts if reuse is not None else _fresh_hosts
     listed = reuse.listed if reuse is not None else _listed
-    routes, vhosts, used = _route_tables(ir.route_configs, memo(route_configuration), hosts)
+    routes, vhosts, used, uses = _route_tables(ir.route_configs, memo(route_configuration),
+                                               hosts)
     resources = XdsResources(
-        listeners=_by_name(ir.listeners, memo(listener)),
+        listeners=_by_name(_listener_inputs(ir.listeners, uses), memo(_listener)),
         routes=routes,
         virtual_hosts=vhosts,
         clusters=listed(cluster, ir.clusters),

@@ -1,5 +1,6 @@
-"""IR CORS policies -> Envoy's CORS filter: one filter in every connection manager (before the
-router), configured per route through `typed_per_filter_config`.
+"""IR CORS policies -> Envoy's CORS filter: in the connection managers of tables where some
+route has a CORS policy (`httpfilters.FILTERS`), configured per route through
+`typed_per_filter_config`.
 
 Envoy answers a preflight (OPTIONS with Origin and Access-Control-Request-Method) itself when the
 Origin is allowed, echoing the Origin; preflights from other origins are answered too, without

@@ -1,6 +1,6 @@
-"""IR faults -> Envoy's fault injection filter: one filter in every connection manager (after
-CORS, before the router), configured per route through `typed_per_filter_config`; a route
-without one passes through untouched."""
+"""IR faults -> Envoy's fault injection filter: in the connection managers of tables where some
+route injects faults (`httpfilters.FILTERS`), configured per route through
+`typed_per_filter_config`; a route without one passes through untouched."""
 
 from __future__ import annotations
 

@@ -17,13 +17,20 @@ socket event.
 The connection manager carries the settings measured in the project's Envoy facts:
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
-stream idle and request header timeouts, WebSocket upgrades, the CORS and fault injection
-filters (configured per route), the API key, basic auth, JWT and RBAC filters when its routes
-use them (`credentialauth`, `authn`, in Envoy Gateway's order), the local rate limit filter
-when one does (`ratelimit`), and a router that adds no `x-envoy-*` headers.
+stream idle and request header timeouts, WebSocket upgrades, the HTTP filters the routes of its
+table use (`httpfilters`, with the ext_authz (one per service), API key, basic auth, JWT and
+RBAC filters the listener is marked with, `extauth`, `credentialauth` and `authn`, and a
+ClientTrafficPolicy's late response header edits, all in Envoy Gateway's order: none when no
+policy reaches them), a ClientTrafficPolicy's settings (`clientsettings`: client address,
+early header edits, protocol, path, TLS and keepalive settings), and a router that adds no
+`x-envoy-*` headers. A ClientTrafficPolicy's connection limit puts the connection limit filter
+first in every chain of the listener (`limits`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from envoy.config.core.v3.address_pb2 import Address, SocketAddress
 from envoy.config.core.v3.base_pb2 import TransportSocket
@@ -47,7 +54,14 @@ from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
 from propylon.ir.limits import ConnectionLimit
-from propylon.xds.translate import authn, cors, credentialauth, fault, limits, ratelimit
+from propylon.xds.translate import (
+    authn,
+    clientsettings,
+    credentialauth,
+    extauth,
+    httpfilters,
+    limits,
+)
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -72,10 +86,13 @@ def _pack(message: Message) -> Any:
 
 def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
-                       filters: list[hcm_pb.HttpFilter] | None = None) -> HCM:
-    """The HTTP connection manager for one filter chain, routes from RDS `route_config`;
-    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients; `filters` go
-    before the router (`authn.http_filters`)."""
+                       uses: httpfilters.Uses = httpfilters.NO_USES,
+                       filters: list[hcm_pb.HttpFilter] | None = None,
+                       client: ir.ClientSettings | None = None) -> HCM:
+    """The HTTP connection manager for one filter chain, routes from RDS `route_config`, with
+    the HTTP filters its routes `uses` and `filters` (`authn.http_filters`) before the router;
+    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients, `client` (also
+    a ClientTrafficPolicy's) sets how client addresses and headers are read."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -87,9 +104,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         request_headers_timeout=REQUEST_HEADERS_TIMEOUT,
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
         http_filters=[
-            hcm_pb.HttpFilter(name=cors.CORS_FILTER, typed_config=cors.filter_config()),
-            hcm_pb.HttpFilter(name=fault.FAULT_FILTER, typed_config=fault.filter_config()),
-            *(filters or ()),
+            *httpfilters.chain(uses, filters or ()),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
                               typed_config=_pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
@@ -99,6 +114,8 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         out.request_timeout.CopyFrom(duration_ms(timeouts.request_ms))
     if timeouts is not None and timeouts.idle_ms is not None:
         out.common_http_protocol_options.idle_timeout.CopyFrom(duration_ms(timeouts.idle_ms))
+    if client is not None:
+        clientsettings.apply(out, client)
     if route_config is None:
         out.route_config.CopyFrom(RouteConfiguration(name=stat_prefix,
                                                      ignore_port_in_host_matching=True))
@@ -108,16 +125,22 @@ def connection_manager(stat_prefix: str, route_config: str | None,
     return out
 
 
-def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener) -> lc.Filter:
+def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener,
+                uses: Mapping[str, httpfilters.Uses]) -> lc.Filter:
+    late = clientsettings.late_filter(li.client)
     manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
-                                 [*credentialauth.filters(li.auth_filters),
-                                  *authn.http_filters(li), *ratelimit.http_filters(li)])
+                                 uses.get(route_config or "", httpfilters.NO_USES),
+                                 [*extauth.chain(li.ext_auths),
+                                  *credentialauth.filters(li.auth_filters),
+                                  *authn.http_filters(li), *([late] if late is not None else [])],
+                                 li.client)
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
-                client: ir.ClientValidation | None = None) -> TransportSocket:
+                client: ir.ClientValidation | None = None,
+                settings: ir.DownstreamTLS | None = None) -> TransportSocket:
     common = tls_pb2.CommonTlsContext(
         alpn_protocols=list(alpn),
         tls_params=common_pb2.TlsParameters(
@@ -126,6 +149,8 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
         tls_certificate_sds_secret_configs=[
             secret_pb2.SdsSecretConfig(name=name, sds_config=ads_source()) for name in secrets],
     )
+    if settings is not None:
+        clientsettings.tls_parameters(common, settings)
     context = tls_pb2.DownstreamTlsContext(common_tls_context=common)
     if client is not None:
         validation = context.common_tls_context.validation_context
@@ -137,12 +162,14 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
 
 
-def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener) -> lc.FilterChain:
+def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener,
+               uses: Mapping[str, httpfilters.Uses]) -> lc.FilterChain:
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
-        filters=[_hcm_filter(chain.name, chain.route_config, li)],
-        transport_socket=_tls_socket(chain.secrets, client=chain.client_validation),
+        filters=[_hcm_filter(chain.name, chain.route_config, li, uses)],
+        transport_socket=_tls_socket(chain.secrets, client=chain.client_validation,
+                                     settings=li.client.tls if li.client else None),
     )
 
 
@@ -171,24 +198,27 @@ def _tcp_chain(chain: ir.TCPFilterChain) -> lc.FilterChain:
     return out
 
 
-def listener(li: ir.Listener) -> Listener | None:
-    """The Envoy listener of one IR listener, or None when it has nothing to serve."""
+def listener(li: ir.Listener,
+             uses: Mapping[str, httpfilters.Uses] = MappingProxyType({})) -> Listener | None:
+    """The Envoy listener of one IR listener, or None when it has nothing to serve; `uses`
+    holds what the routes of each route table (by name) ask of the HTTP filters."""
     out = Listener(
         name=li.name,
         address=Address(socket_address=SocketAddress(address=li.bind_address,
                                                      port_value=li.bind_port)),
         per_connection_buffer_limit_bytes=UInt32Value(value=BUFFER_LIMIT_BYTES),
+        socket_options=clientsettings.socket_options(li.client),
     )
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config,
-                                                                     li)]))
+                                                                     li, uses)]))
         return _limited(out, li.connection_limit)
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
-    out.filter_chains.extend(_tls_chain(chain, li) for chain in li.tls_chains)
+    out.filter_chains.extend(_tls_chain(chain, li, uses) for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return _limited(out, li.connection_limit)
 

@@ -1,9 +1,9 @@
 """IR local rate limits -> Envoy's local rate limit filter, as Envoy Gateway configures it.
 
-The filter is in a connection manager only when a route of its tables has a rate limit
-(`LOCAL_RATE_LIMIT` in `Listener.http_filters`), after the authentication filters and before
-the router, with no limit of its own (`http_filters`): each such route carries its whole
-configuration (`policy`) in `typed_per_filter_config`, so other routes pass through. A route's
+The filter is registered in `httpfilters`, so a connection manager has it only when a route of
+its table has a rate limit, in Envoy Gateway's place, with no limit of its own
+(`filter_config`): each such route carries its whole configuration (`policy`) in
+`typed_per_filter_config`, so other routes pass through. A route's
 configuration: the default token bucket (requests no rule matches), one descriptor per rule
 with the rate-limit actions that produce it (one set of actions per method of the rule:
 methods are alternatives sharing the rule's bucket), and x-ratelimit-* headers (draft 03)
@@ -23,9 +23,6 @@ from envoy.config.core.v3.base_pb2 import RuntimeFractionalPercent
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.extensions.common.ratelimit.v3 import ratelimit_pb2 as rl
 from envoy.extensions.filters.http.local_ratelimit.v3.local_rate_limit_pb2 import LocalRateLimit
-from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (  # noqa: E501
-    HttpFilter,
-)
 from envoy.type.matcher.v3.string_pb2 import StringMatcher
 from envoy.type.v3.percent_pb2 import FractionalPercent
 from envoy.type.v3.token_bucket_pb2 import TokenBucket
@@ -34,7 +31,6 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import limits as ir
-from propylon.ir import model
 
 LOCAL_RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit"
 STAT_PREFIX = "http_local_rate_limiter"
@@ -47,14 +43,11 @@ def _pack(message: LocalRateLimit) -> Any:
     return packed
 
 
-def http_filters(li: model.Listener) -> list[HttpFilter]:
-    """The local rate limit filter, when a route of the listener's tables has a rate limit:
-    no limit of its own, every limit is per route."""
-    if model.LOCAL_RATE_LIMIT not in li.http_filters:
-        return []
-    return [HttpFilter(name=LOCAL_RATE_LIMIT_FILTER, typed_config=_pack(LocalRateLimit(
+def filter_config() -> Any:
+    """The filter-level config: no limit of its own, every limit is per route."""
+    return _pack(LocalRateLimit(
         stat_prefix=STAT_PREFIX,
-        max_dynamic_descriptors=UInt32Value(value=MAX_DYNAMIC_DESCRIPTORS))))]
+        max_dynamic_descriptors=UInt32Value(value=MAX_DYNAMIC_DESCRIPTORS)))
 
 
 def _bucket(bucket: ir.TokenBucket) -> TokenBucket:

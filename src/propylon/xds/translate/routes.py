@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 
-from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption, RuntimeFractionalPercent
+from envoy.config.core.v3.base_pb2 import RuntimeFractionalPercent
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3.route_pb2 import RouteConfiguration
 from envoy.type.matcher.v3.regex_pb2 import RegexMatchAndSubstitute, RegexMatcher
@@ -42,8 +42,9 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import authn, cors, credentialauth, fault, ratelimit
+from propylon.xds.translate import authn, compression, credentialauth, extauth, httpfilters
 from propylon.xds.translate.clusters import ads_source, duration_ms
+from propylon.xds.translate.headers import header_options
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
 INVALID_CLUSTER = "propylon-invalid-backend"
@@ -90,22 +91,6 @@ def _route_match(match: ir.RouteMatch) -> rc.RouteMatch:
         out.query_parameters.append(rc.QueryParameterMatcher(
             name=query.name, string_match=_string_matcher(query)))
     return out
-
-
-def _literal(value: str) -> str:
-    """A header value Envoy adds as written: no `%` substitution."""
-    return value.replace("%", "%%")
-
-
-def _header_options(modifier: ir.HeaderModifier) -> list[HeaderValueOption]:
-    overwrite = HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
-    append = HeaderValueOption.APPEND_IF_EXISTS_OR_ADD
-    return [
-        *(HeaderValueOption(header=HeaderValue(key=h.name, value=_literal(h.value)),
-                            append_action=action)
-          for headers, action in ((modifier.set, overwrite), (modifier.add, append))
-          for h in headers),
-    ]
 
 
 def _prefix_replacement(match: ir.RouteMatch, replacement: str) -> RegexMatchAndSubstitute | None:
@@ -191,12 +176,31 @@ def _cluster_specifier(action: rc.RouteAction, backends: tuple[ir.WeightedBacken
     for (name, request, response), weight in sorted(weights.items(), key=lambda kv: repr(kv[0])):
         entry = rc.WeightedCluster.ClusterWeight(name=name, weight=UInt32Value(value=weight))
         if request is not None:
-            entry.request_headers_to_add.extend(_header_options(request))
+            entry.request_headers_to_add.extend(header_options(request))
             entry.request_headers_to_remove.extend(request.remove)
         if response is not None:
-            entry.response_headers_to_add.extend(_header_options(response))
+            entry.response_headers_to_add.extend(header_options(response))
             entry.response_headers_to_remove.extend(response.remove)
         action.weighted_clusters.clusters.append(entry)
+
+
+def _extended_rewrite(rewrite: ir.Rewrite, action: rc.RouteAction) -> None:
+    """An HTTPRouteFilter's rewrites: path and Host by regex, Host from a header or the
+    backend, X-Forwarded-Host."""
+    if rewrite.path_regex is not None:
+        action.regex_rewrite.CopyFrom(RegexMatchAndSubstitute(
+            pattern=RegexMatcher(regex=rewrite.path_regex[0]),
+            substitution=rewrite.path_regex[1]))
+    if rewrite.host_header is not None:
+        action.host_rewrite_header = rewrite.host_header
+    if rewrite.auto_host:
+        action.auto_host_rewrite.value = True
+    if rewrite.host_path_regex is not None:
+        action.host_rewrite_path_regex.CopyFrom(RegexMatchAndSubstitute(
+            pattern=RegexMatcher(regex=rewrite.host_path_regex[0]),
+            substitution=rewrite.host_path_regex[1]))
+    if rewrite.append_forwarded_host:
+        action.append_x_forwarded_host = True
 
 
 def _route_action(route: ir.Route, backends: tuple[ir.WeightedBackend, ...]) -> rc.RouteAction:
@@ -214,6 +218,7 @@ def _route_action(route: ir.Route, backends: tuple[ir.WeightedBackend, ...]) -> 
                 action.regex_rewrite.CopyFrom(regex)
             else:
                 action.prefix_rewrite = _rewritten_prefix(route.match, rewrite.path_prefix)
+        _extended_rewrite(rewrite, action)
     for mirror in route.mirrors:
         action.request_mirror_policies.append(rc.RouteAction.RequestMirrorPolicy(
             cluster=mirror.cluster,
@@ -261,6 +266,18 @@ def _usable(backends: tuple[ir.WeightedBackend, ...]) -> tuple[ir.WeightedBacken
     return tuple(b for b in backends if b.weight > 0)
 
 
+def _direct_response(answer: ir.DirectResponse, out: rc.DirectResponseAction) -> None:
+    """A body format (an HTTPRouteFilter's) is sent with its content type; without a body no
+    Content-Type is sent."""
+    out.status = answer.status
+    if answer.body_format:
+        out.body_format.text_format_source.inline_string = answer.body_format
+        if answer.content_type:
+            out.body_format.content_type = answer.content_type
+    elif answer.body:
+        out.body.inline_string = answer.body
+
+
 def route(route: ir.Route) -> rc.Route:
     """One Envoy route for one IR route."""
     out = rc.Route(name=route.name, match=_route_match(route.match))
@@ -268,26 +285,24 @@ def route(route: ir.Route) -> rc.Route:
     if route.redirect is not None:
         out.redirect.CopyFrom(_redirect(route, route.redirect))
     elif route.direct_response is not None:
-        out.direct_response.status = route.direct_response.status
-        if route.direct_response.body:
-            out.direct_response.body.inline_string = route.direct_response.body
+        _direct_response(route.direct_response, out.direct_response)
     elif all(b.cluster is None for b in backends):
         out.direct_response.status = 500
     else:
         out.route.CopyFrom(_route_action(route, backends))
     if route.request_headers is not None:
-        out.request_headers_to_add.extend(_header_options(route.request_headers))
+        out.request_headers_to_add.extend(header_options(route.request_headers))
         out.request_headers_to_remove.extend(route.request_headers.remove)
     if route.response_headers is not None:
-        out.response_headers_to_add.extend(_header_options(route.response_headers))
+        out.response_headers_to_add.extend(header_options(route.response_headers))
         out.response_headers_to_remove.extend(route.response_headers.remove)
-    if route.cors is not None:
-        out.typed_per_filter_config[cors.CORS_FILTER].CopyFrom(cors.policy(route.cors))
-    if route.fault is not None:
-        out.typed_per_filter_config[fault.FAULT_FILTER].CopyFrom(fault.policy(route.fault))
-    if route.rate_limit is not None:
-        out.typed_per_filter_config[ratelimit.LOCAL_RATE_LIMIT_FILTER].CopyFrom(
-            ratelimit.policy(route.rate_limit))
+    for name, config in httpfilters.per_route(route).items():
+        out.typed_per_filter_config[name].CopyFrom(config)
+    if route.ext_auth is not None:
+        for name, config in extauth.per_route(route.ext_auth).items():
+            out.typed_per_filter_config[name].CopyFrom(config)
+    if route.compression and "accept-encoding" not in out.request_headers_to_remove:
+        out.request_headers_to_remove.append(compression.ACCEPT_ENCODING)
     if route.jwt is not None:
         out.typed_per_filter_config[authn.JWT_FILTER].CopyFrom(authn.jwt_per_route(route.jwt))
     if route.authorization is not None:
