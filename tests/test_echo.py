@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -488,3 +488,20 @@ async def test_websocket_over_https_and_ws_without_upgrade(
             assert (await ws.receive(timeout=10)).data == b"\x00\x01"
         async with session.get(f"http://127.0.0.1:{http}/ws") as response:
             assert response.status == 400
+
+
+async def test_an_echo_with_a_cpu_utilization_reports_it_in_band() -> None:
+    """Envoy Gateway's backend-utilization image: ORCA load report in `endpoint-load-metrics`
+    (what Envoy's client-side weighted round robin reads), unless ORCA_INBAND is false."""
+    environ = {"ORCA_CPU_UTILIZATION": "0.1", "POD_NAME": "low-util-1"}
+    for inband, expected in (("", 'JSON {"cpu_utilization": 0.1, "rps_fractional": 1000}'),
+                             ("false", None)):
+        config = EchoConfig.from_env({**environ, "ORCA_INBAND": inband})
+        server = await serve(replace(config, http_port=0, h2c_port=0))
+        try:
+            async with aiohttp.ClientSession() as session, \
+                    session.get(f"http://127.0.0.1:{server.ports()[0]}/x") as response:
+                assert response.headers.get("endpoint-load-metrics") == expected
+                assert (await response.json())["pod"] == "low-util-1"
+        finally:
+            await server.close()

@@ -236,7 +236,7 @@ _rule_body = _opt({}, {
                        "backoff": duration}),
 }).map(lambda rule: {k: v for k, v in rule.items() if k != "backendRefs"} if any(
     f["type"] == "RequestRedirect" for f in rule.get("filters", ())) else rule)
-session_persistence = _odd(st.none(), st.one_of(  # not supported: the route is refused
+session_persistence = _odd(st.none(), st.one_of(  # served, or refused when unusable
     st.just({"sessionName": "s", "type": "Cookie"}),
     st.dictionaries(any_text, any_text, max_size=2)))
 http_rule = st.tuples(_rule_body, session_persistence).map(

@@ -224,17 +224,35 @@ def test_backslash_in_a_full_path_rewrite_is_literal() -> None:
     _envoy_accepts(translated)
 
 
-@pytest.mark.parametrize("kind", ["HTTPRoute", "GRPCRoute"])
-def test_session_persistence_is_not_silently_ignored(kind: str) -> None:
-    """`sessionPersistence` is schema-valid and not implemented: the route said Accepted and
-    served without it."""
+def test_grpcroute_session_persistence_is_not_silently_ignored() -> None:
+    """`sessionPersistence` is schema-valid and not implemented on a GRPCRoute: the route said
+    Accepted and served without it."""
     route = _route()
-    route["kind"] = kind
+    route["kind"] = "GRPCRoute"
     route["spec"]["rules"][0]["sessionPersistence"] = {"sessionName": "s", "type": "Cookie"}
     assert validate(route) == []
     translated = admit_and_translate(_world(route), 0)
-    status = translated.statuses()[f"{kind} w0-a/r"]
+    status = translated.statuses()["GRPCRoute w0-a/r"]
     accepted = next(c for c in status["parents"][0]["conditions"] if c["type"] == "Accepted")
     assert (accepted["status"], accepted["reason"]) == ("False", "UnsupportedValue")
     assert "spec.rules[0].sessionPersistence is not supported" in accepted["message"]
     _envoy_accepts(translated)
+
+
+def test_httproute_session_persistence_is_served() -> None:
+    """An HTTPRoute's `sessionPersistence` was silently ignored, then refused; now the route
+    keeps its session in Envoy's stateful session filter, and refuses what that cannot do."""
+    route = _route()
+    route["spec"]["rules"][0]["sessionPersistence"] = {"sessionName": "s", "type": "Cookie"}
+    translated = admit_and_translate(_world(route), 0)
+    assert _accepted(translated)["status"] == "True"
+    (served,) = next(v for name, v in translated.resources[0].virtual_hosts.items()
+                     if name.endswith("/a.test")).routes
+    assert "envoy.filters.http.stateful_session" in served.typed_per_filter_config
+    _envoy_accepts(translated)
+    route["spec"]["rules"][0]["sessionPersistence"] = {"sessionName": "no spaces",
+                                                        "type": "Header"}
+    refused = admit_and_translate(_world(route), 0)
+    assert (_accepted(refused)["status"], _accepted(refused)["reason"]) == \
+        ("False", "UnsupportedValue")
+    assert "sessionName 'no spaces' is not a valid header name" in _accepted(refused)["message"]

@@ -191,7 +191,12 @@ http_rule = st.fixed_dictionaries({
         "value": st.sampled_from(("/", "/a", "/b"))})}), max_size=2),
     "backendRefs": st.lists(backend, max_size=2)},
     optional={"filters": st.just([{"type": "ExtensionRef", "extensionRef": {
-        "group": "gateway.envoyproxy.io", "kind": "HTTPRouteFilter", "name": "hrf"}}])})
+        "group": "gateway.envoyproxy.io", "kind": "HTTPRouteFilter", "name": "hrf"}}]),
+              # a session over several backends is a cluster of their endpoints
+              "sessionPersistence": st.sampled_from((
+                  {"sessionName": "s", "type": "Header"},
+                  {"sessionName": "s", "absoluteTimeout": "10s",
+                   "cookieConfig": {"lifetimeType": "Permanent"}}))})
 gateway_parent = st.fixed_dictionaries(
     {"name": st.just("gw"), "namespace": st.just("ns1")},
     optional={"sectionName": st.sampled_from(("all", "sel", "https", "tls", "none"))})
@@ -304,18 +309,22 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
-    """An Envoy Gateway policy named after its target kind: retries and maybe timeouts,
-    limits (a cluster copy), a rate limit, compression and a response override with the
-    ConfigMap "ca"'s body for a BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with
-    extAuth from Service svc1 when `more`), basic auth and API keys from the Secrets "users" and
-    "keys" (2; "users" of the other namespace when `more`), or JWT (JWKS from Service svc0 and
-    from ConfigMap "ca") and authorization; client IP detection, a connection limit and early
-    headers with rate-limit headers off for a ClientTrafficPolicy; `more` merges it."""
+    """An Envoy Gateway policy named after its target kind: retries, a load balancer (a
+    cluster copy, hash policies on the routes) and maybe timeouts, limits, a rate limit,
+    compression and a response override with the ConfigMap "ca"'s body for a
+    BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with extAuth from Service svc1
+    when `more`), basic auth and API keys from the Secrets "users" and "keys" (2; "users" of
+    the other namespace when `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca")
+    and authorization; client IP detection, a connection limit and early headers with
+    rate-limit headers off for a ClientTrafficPolicy; `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
     if kind == "BackendTrafficPolicy":
         spec["retry"] = {"numRetries": value}
+        spec["loadBalancer"] = {"type": "LeastRequest"} if value != 1 else {
+            "type": "ConsistentHash", "consistentHash": {"type": "Header",
+                                                        "header": {"name": "x-user"}}}
         if more:
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
             spec["circuitBreaker"] = {"maxConnections": value}

@@ -7,6 +7,7 @@ Run with `--update-golden` to rewrite them.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,49 @@ def limits() -> ir.GatewayIR:
     )
 
 
+def load_balancing() -> ir.GatewayIR:
+    """Routes hashing on each source (a Maglev cluster), clusters balanced by least request
+    with a slow start, at random unless a header names the endpoint and by the endpoints' load
+    reports, and sessions kept in a cookie (over a cluster of weighted
+    endpoints) and in a header."""
+    maglev = replace(_backend("a", 9001), name="default/a/80/hash",
+                     load_balancer=ir.LoadBalancer("Maglev", table_size=257))
+    least = replace(_backend("b", 9002), load_balancer=ir.LoadBalancer("LeastRequest",
+                                                                        slow_start_ms=1500))
+    rand = replace(_backend("a", 9001), load_balancer=ir.LoadBalancer(
+        "Random", override_headers=("x-custom-host",)))
+    used = replace(_backend("b", 9002), name="default/b/80/used", load_balancer=ir.LoadBalancer(
+        "Utilization", slow_start_ms=500, utilization=ir.Utilization(1, 3000, 100, 120, ("cpu",))))
+    shared = ir.Cluster("httproute/default/r/rule/2", (ir.Endpoint("127.0.0.1", 9001, 250_000),
+                                                       ir.Endpoint("127.0.0.2", 9001, 750_000)))
+    hashes = (ir.HashPolicy("SourceIP"), ir.HashPolicy("Header", "Lb-Test-Header"),
+              ir.HashPolicy("QueryParam", "user"),
+              ir.HashPolicy("Cookie", "Lb-Test-Cookie", 60_000, (("SameSite", "Strict"),)))
+    routes = (
+        ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/hash")),
+                 backends=(ir.WeightedBackend(maglev.name, 1),), hash_policies=hashes),
+        ir.Route("default/r/1/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/least")),
+                 backends=(ir.WeightedBackend(least.name, 1),)),
+        ir.Route("default/r/2/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/cookie-session")),
+                 backends=(ir.WeightedBackend(shared.name, 1),),
+                 session=ir.Session("Cookie", "Session-A", 10_000, "/cookie-session")),
+        ir.Route("default/r/3/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/header-session")),
+                 backends=(ir.WeightedBackend(least.name, 1),),
+                 session=ir.Session("Header", "Session-A")),
+        ir.Route("default/r/4/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/used")),
+                 backends=(ir.WeightedBackend(used.name, 1),)),
+        ir.Route("default/r/5/0", ir.RouteMatch(), backends=(ir.WeightedBackend(rand.name, 1),)),
+    )
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
+        route_configs=(ir.RouteConfig("http-80", (
+            ir.VirtualHost("example.com", ("example.com",), routes),)),),
+        clusters=(maglev, least, rand, shared, used),
+        secrets=(),
+    )
+
+
 def client_settings() -> ir.GatewayIR:
     """A ClientTrafficPolicy's client address and header settings on a listener whose routes
     compress (BackendTrafficPolicy) or answer with an HTTPRouteFilter's formatted body."""
@@ -326,7 +370,7 @@ def ext_auth() -> ir.GatewayIR:
 CASES = {"client_settings": client_settings, "http_basic": http_basic,
          "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
          "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth,
-         "limits": limits}
+         "load_balancing": load_balancing, "limits": limits}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

@@ -10,8 +10,9 @@ and every value it cannot use: a policy with problems is not applied (see
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
 (`SUPPORTED`): `retry`, `timeout`, `faultInjection`, `compressor` (`compression`),
-`responseOverride`, and (`envoygateway_limits`) `circuitBreaker`, `healthCheck` and a Local
-`rateLimit`, with Envoy Gateway's defaults (2 retries; without
+`responseOverride`, `loadBalancer` (`propylon.api.loadbalancer`), and (`envoygateway_limits`)
+`circuitBreaker`, `healthCheck` and a Local `rateLimit`, with Envoy Gateway's
+defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`, `jwt` with local JWKS and `authorization`
 (`egauth`), `basicAuth` and `apiKeyAuth` (the Secrets they name as `SecretRef`s;
@@ -56,6 +57,7 @@ from propylon.api.envoygateway_limits import (
 from propylon.api.extauth import ExtAuthSettings, ext_auth
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
+from propylon.api.loadbalancer import LoadBalancerSettings, load_balancer
 from propylon.api.meta import ObjectMeta
 from propylon.api.responseoverride import OverrideRule, response_overrides
 
@@ -104,6 +106,16 @@ SUPPORTED: dict[str, Tree] = {
                                     "splitExternalLocalOriginErrors": True},
                         "panicThreshold": True},
         "rateLimit": {"type": True, "local": {"rules": True}, "global": True},
+        "loadBalancer": {"type": True, "slowStart": {"window": True}, "endpointOverride": True,
+                         "backendUtilization": {
+                             "blackoutPeriod": True, "weightExpirationPeriod": True,
+                             "weightUpdatePeriod": True, "errorUtilizationPenaltyPercent": True,
+                             "metricNamesForComputingUtilization": True,
+                             "keepResponseHeaders": True, "outOfBand": True},
+                         "zoneAware": True,
+                         "consistentHash": {"type": True, "header": True, "headers": True,
+                                            "cookie": True, "queryParams": True,
+                                            "tableSize": True}},
         "compressor": True, "compression": True, "responseOverride": True,
     },
     SECURITY_POLICY: {
@@ -309,6 +321,7 @@ class BackendTraffic:
     fault: FaultSettings | None = None
     compressors: tuple[Compressor, ...] = ()
     overrides: tuple[OverrideRule, ...] = ()
+    load_balancer: LoadBalancerSettings | None = None
     circuit_breaker: CircuitBreaker | None = None
     health_check: HealthCheck | None = None
     rate_limit: LocalRateLimit | None = None
@@ -381,9 +394,14 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             percent("spec.faultInjection.delay", delay), status,
             grpc if isinstance(grpc, int) else None,
             percent("spec.faultInjection.abort", abort))
+    balancer = None
+    raw = spec.get("loadBalancer")
+    if isinstance(raw, Mapping):
+        balancer, found = load_balancer(raw, duration)
+        errors.extend(found)
     return BackendTraffic(retry, timeout, fault, compressors(spec, errors),
-                          response_overrides(spec, errors), circuit_breaker(spec, errors),
-                          health_check(spec, errors, duration),
+                          response_overrides(spec, errors), balancer,
+                          circuit_breaker(spec, errors), health_check(spec, errors, duration),
                           local_rate_limit(spec, errors)), errors
 
 

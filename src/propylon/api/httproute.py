@@ -131,6 +131,16 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class SessionPersistence:
+    """`rules[].sessionPersistence`: durations kept as the API's text."""
+
+    name: str | None = None
+    type: str = "Cookie"
+    absolute_timeout: str | None = None
+    lifetime: str = "Session"  # cookieConfig.lifetimeType
+
+
+@dataclass(frozen=True)
 class Rule:
     matches: tuple[Match, ...]
     filters: tuple[HTTPFilter, ...]
@@ -139,7 +149,7 @@ class Rule:
     request_timeout: str | None = None
     backend_timeout: str | None = None
     retry: RetryPolicy | None = None
-    session_persistence: bool = False  # set, which this implementation does not support
+    session_persistence: SessionPersistence | None = None
 
 
 @dataclass(frozen=True)
@@ -245,8 +255,20 @@ def _rule(raw: dict[str, Any]) -> Rule:
         request_timeout=timeouts.get("request"),
         backend_timeout=timeouts.get("backendRequest"),
         retry=_retry(raw.get("retry")),
-        session_persistence=raw.get("sessionPersistence") is not None,
+        session_persistence=_session(raw.get("sessionPersistence")),
     )
+
+
+def _session(raw: Any) -> SessionPersistence | None:
+    if not isinstance(raw, dict):
+        return None
+    cookie = raw.get("cookieConfig")
+    cookie = cookie if isinstance(cookie, dict) else {}
+    return SessionPersistence(
+        name=str(raw["sessionName"]) if raw.get("sessionName") else None,
+        type=str(raw.get("type") or "Cookie"),
+        absolute_timeout=str(raw["absoluteTimeout"]) if "absoluteTimeout" in raw else None,
+        lifetime=str(cookie.get("lifetimeType") or "Session"))
 
 
 def _retry(raw: Any) -> RetryPolicy | None:

@@ -75,8 +75,18 @@ def _kind_ref(group: str, kind: str) -> Obj:
     return loose({"group": Free(default=group), "kind": Free(default=kind)})
 
 
-SESSION_PERSISTENCE = loose({"type": Free(default="Cookie"),
-                             "cookieConfig": loose({"lifetimeType": Free(default="Session")})})
+SESSION_PERSISTENCE = Obj({
+    "sessionName": Str(max_len=128),
+    "absoluteTimeout": Str(pattern=DURATION),
+    "type": Str(enum=("Cookie", "Header"), default="Cookie"),
+    "cookieConfig": Obj({"lifetimeType": Str(enum=("Permanent", "Session"), default="Session")}),
+}, rules=(
+    cel("AbsoluteTimeout must be specified when cookie lifetimeType is Permanent",
+        lambda p: not isinstance(p.get("cookieConfig"), dict)
+        or p["cookieConfig"].get("lifetimeType") != "Permanent" or "absoluteTimeout" in p),
+    cel("cookieConfig can only be set with type Cookie",
+        lambda p: "cookieConfig" not in p or p.get("type", "Cookie") == "Cookie"),
+))
 
 LABEL_SELECTOR = Obj({
     "matchLabels": Map(Str()),

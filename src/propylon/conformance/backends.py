@@ -39,6 +39,9 @@ from propylon.manifests import apply_objects
 from propylon.shared_data import shared_path
 
 ECHO_IMAGE = "echo-basic"
+# Envoy Gateway's backend-utilization echo: echo-basic's answers with ORCA load reports (the
+# echo's own, from ORCA_CPU_UTILIZATION)
+UTILIZATION_IMAGE = "gateway-backend-utilization"
 # Envoy Gateway's static-file-server (a Go http.FileServer on :8080): the standard library's
 # file server over the files its cases read (`../shared/envoy-gateway/e2e/static-file-server`)
 STATIC_FILE_IMAGE = "gateway-static-file-server"
@@ -268,7 +271,7 @@ def _runs_echo(deployment: Mapping[str, Any]) -> bool:
     containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
         "containers") or []
     return any(image in str(c.get("image", "")) for c in containers
-               for image in (ECHO_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE))
+               for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE))
 
 
 def _file_server(ip: str) -> list[str]:

@@ -8,7 +8,7 @@ EndpointSlices for its Deployments and Services, then the class must be Accepted
 
 A case (`Harness.run_case`): apply its own manifests (create or update), start its echo pods,
 then 1. namespacesMustBeReady, 2. status entries without a `phase`, 3. requests (3 consecutive
-matches within 30 s each; `mirroredTo` read from pod logs), weights, 4. steps in order. The
+matches within 30 s each; `mirroredTo` read from pod logs), weights, 4. steps in order (`distribution` batches and `sticky` sequences: `distribution`). The
 first failing check fails the case with its reason; a request or step the runner cannot make
 skips it. Steps a case file gives only as prose come from `supplements`. Afterwards the case's own objects are deleted and its pods stopped, except objects the
 base manifests also define, which are re-applied as the base has them.
@@ -27,11 +27,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from propylon.api.formats import duration_ms
 from propylon.api.kinds import by_kind
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.conformance import (
     clients,
     connections,
+    distribution,
     grpcclient,
     manifests,
     metrics,
@@ -44,7 +46,7 @@ from propylon.conformance import (
 )
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import Case
-from propylon.conformance.matching import compare
+from propylon.conformance.matching import Response, compare
 from propylon.conformance.report import FAILED, NOT_SUPPORTED, SKIPPED, SUCCEEDED, CaseResult
 from propylon.conformance.tlsmaterial import tls_objects
 from propylon.ir.model import GatewayKey
@@ -328,7 +330,8 @@ class Harness:
         if expect.get("connectionRejected"):
             raise CaseSkipped("connectionRejected is implemented for TLS requests only")
         if request.get("client", "plain") not in ("plain", "compression") \
-                or request.get("check", "statusOnly") not in ("statusOnly", "customResponse"):
+                or request.get("check", "statusOnly") not in ("statusOnly", "customResponse",
+                                                              "response"):
             raise CaseSkipped(f"request client {request.get('client')!r} / check "
                               f"{request.get('check')!r} not implemented by the runner yet")
         if expect.get("backendPeerCert"):
@@ -435,7 +438,11 @@ class Harness:
     async def step(self, case: Case, step: Mapping[str, Any]) -> None:
         action = step.get("action")
         if action == "request":
-            await self.request(case, step["request"], step["expect"])
+            request = step["request"]
+            if str(step.get("client", "")).startswith("plain ("):
+                # Go's own net/http client, whose answer is read for what expect lists only
+                request = {**request, "check": "response"}
+            await self.request(case, request, step["expect"])
         elif action == "tcpConnections":
             target = await self.target(case, {})
             try:
@@ -471,12 +478,46 @@ class Harness:
                 "apiVersion": source["apiVersion"], "kind": source["kind"],
                 "metadata": {"namespace": step.get("namespace"), "name": step["name"]},
                 "data": source.get("data") or {}}])
+        elif action == "sleep":
+            await asyncio.sleep(duration_ms(str(step["duration"])) / 1000)
+        elif action in ("distribution", "sticky"):
+            await self._batch(case, step)
         elif action == "delete":
             ref = ObjectRef(by_kind(str(step["kind"])).api_version, str(step["kind"]),
                             step.get("namespace"), str(step["name"]))
             await manifests.delete_all(self.client, [ref])
         else:
             raise CaseSkipped(f"step not understood: {dict(step)}")
+
+    async def _batch(self, case: Case, step: Mapping[str, Any]) -> None:
+        """A `distribution` batch or a `sticky` sequence (`distribution`)."""
+        request, expect = dict(step["request"]), dict(step.get("expect") or {})
+        target = await self.target(case, request)
+        deployment = distribution.deployment_named(step)
+        pods = self.backends.pods(str(expect.get("namespace") or case.gateway.get("namespace")),
+                                  deployment) if deployment else []
+        if pods:
+            request["headers"] = distribution.with_pod_ip(request.get("headers") or {},
+                                                          pods[0].ip)
+
+        async def send(extra: Mapping[str, str]) -> tuple[Response, str, str]:
+            sent = {**request, "headers": {**(request.get("headers") or {}), **extra}}
+            outcome = await requests.send(target, sent)
+            mismatch = "" if outcome.error else \
+                compare(sent, expect, outcome.response, requests.scheme(request)) or ""
+            return outcome.response, outcome.error, mismatch
+
+        try:
+            reason = await (distribution.distribution(send, step, [p.name for p in pods],
+                                                      pods[0].name if pods else "")
+                            if step["action"] == "distribution"
+                            else distribution.sticky_cookie(send, step)
+                            if step.get("cookieValues")
+                            else distribution.sticky_session(send, step, asyncio.sleep))
+        except distribution.Unknown as err:
+            raise CaseSkipped(str(err)) from err
+        if reason:
+            raise CaseFailed(f"{step.get('action')} {step.get('name', '')!r}: {reason}")
 
     async def expect_metric(self, case: Case, metric: Mapping[str, Any]) -> None:
         """A metric step (`metrics`): read once into a name, or poll until the condition

@@ -4,7 +4,8 @@ echo-basic is configured only by environment variables, and every mode (HTTP, TC
 them the same way: `port` takes a variable's TCP port (unset or empty -> the default; anything
 else that is not a port in 1-65535 is a ValueError naming the variable) and `context` the pod's
 identity that every echo reports (`NAMESPACE`, `INGRESS_NAME`, `SERVICE_NAME`, `POD_NAME`,
-empty when unset). `named("[NAMESPACE/]SERVICE")` is that identity for an echo that stands
+empty when unset); `load_report` the ORCA load report the backend-utilization image adds to
+its answers. `named("[NAMESPACE/]SERVICE")` is that identity for an echo that stands
 for a Service's backend without a pod of its own (`propylon echo --service`,
 `propylon up --echo SERVICE=HOST:PORT`).
 """
@@ -30,6 +31,17 @@ def context(environ: Mapping[str, str]) -> dict[str, str]:
         "service": environ.get("SERVICE_NAME", ""),
         "pod": environ.get("POD_NAME", ""),
     }
+
+
+def load_report(environ: Mapping[str, str]) -> str:
+    """The ORCA load report an echo sends with each answer (response header
+    `endpoint-load-metrics`), as Envoy Gateway's backend-utilization image does: with
+    `ORCA_CPU_UTILIZATION` set and `ORCA_INBAND` not `false`, `JSON {"cpu_utilization": U,
+    "rps_fractional": 1000}`; else none ("")."""
+    cpu = environ.get("ORCA_CPU_UTILIZATION", "")
+    if not cpu or environ.get("ORCA_INBAND", "").lower() == "false":
+        return ""
+    return f'JSON {{"cpu_utilization": {float(cpu)}, "rps_fractional": 1000}}'
 
 
 def named(backend: str) -> dict[str, str]:

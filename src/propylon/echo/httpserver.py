@@ -23,7 +23,8 @@ The HTTP and HTTPS listeners route by path (after collapsing `//` to `/`), as ec
   `host`, `method`, `proto`, `headers` (Go-canonical name -> values, `Host` excluded), `httpPort`,
   the context `namespace`, `ingress`, `service`, `pod`, and on TLS connections `tls` (what
   `propylon.echo.tls` reports). `?delay=<Go duration>` sleeps first;
-  `X-Echo-Set-Header: Name:value,Name2:value2` is copied into the response headers.
+  `X-Echo-Set-Header: Name:value,Name2:value2` is copied into the response headers, and the
+  ORCA load report of the environment, if any, is sent as `Endpoint-Load-Metrics`.
 
 Every echo prints `Echoing back request made to <request URI> to client (<ip>:<port>)` to
 stdout, flushed at once: the conformance mirror tests search backend logs for it. Only
@@ -86,6 +87,7 @@ class _State:
     http_port: str
     context: dict[str, str]
     log_requests: bool = True  # print the "Echoing back request" line of each echo
+    load_report: str = ""  # the ORCA report sent in `endpoint-load-metrics` ("" = none)
     attempts: dict[str, int] = field(default_factory=dict)  # retry simulator, per uuid
 
 
@@ -178,6 +180,8 @@ async def _echo(exchange: _Exchange, state: _State) -> _Reply:
     reply_headers = [(name, value) for name, value in _echo_headers(exchange)
                      if name.lower() not in ("content-type", "x-content-type-options")]
     reply_headers += [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+    if state.load_report:
+        reply_headers.append(("Endpoint-Load-Metrics", state.load_report))
     return _Reply(200, reply_headers, json.dumps(body, indent=1).encode())
 
 
@@ -361,6 +365,7 @@ class EchoConfig:
     tls_key: str = ""
     tls_client_cas: str = ""
     context: dict[str, str] = field(default_factory=lambda: environment.context({}))
+    load_report: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], bind: str | None = None) -> EchoConfig:
@@ -375,6 +380,7 @@ class EchoConfig:
             tls_key=environ.get("TLS_SERVER_PRIVKEY", ""),
             tls_client_cas=environ.get("TLS_CLIENT_CACERTS", ""),
             context=environment.context(environ),
+            load_report=environment.load_report(environ),
         )
 
     @property
@@ -439,7 +445,7 @@ class EchoServer:
 
 async def serve(config: EchoConfig) -> EchoServer:
     """Start the HTTP, H2C and (with a certificate) HTTPS listeners of `config`."""
-    state = _State(str(config.http_port), dict(config.context))
+    state = _State(str(config.http_port), dict(config.context), load_report=config.load_report)
     tls = config.tls_context() if config.https_enabled else None
     server = EchoServer()
     try:

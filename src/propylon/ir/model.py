@@ -195,6 +195,30 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class HashPolicy:
+    """One input of a route's consistent hash (Envoy's route `hash_policy`): the client
+    address, a request header, a query parameter, or a cookie, which the proxy sets (with
+    `ttl_ms` as Max-Age and the `attributes`) when the request has none."""
+
+    type: Literal["SourceIP", "Header", "Cookie", "QueryParam"]
+    name: str = ""
+    ttl_ms: int | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Session:
+    """A route's session persistence (Envoy's stateful session filter): the endpoint chosen
+    is remembered in the cookie or header `name`; a cookie has `path` and, unless it is a
+    session cookie, `ttl_ms` as its Max-Age."""
+
+    type: Literal["Cookie", "Header"]
+    name: str
+    ttl_ms: int | None = None
+    path: str = "/"
+
+
+@dataclass(frozen=True)
 class Compression:
     """Response compression with one algorithm; responses with a body shorter than
     `min_content_length` bytes (None: Envoy's 30) are sent as they are."""
@@ -349,6 +373,8 @@ class Route:
     cors: Cors | None = None
     fault: Fault | None = None
     rate_limit: LocalRateLimit | None = None
+    hash_policies: tuple[HashPolicy, ...] = ()
+    session: Session | None = None
     compression: tuple[Compression, ...] = ()  # in order of preference
     response_overrides: tuple[ResponseOverride, ...] = ()  # the first that matches
     jwt: Jwt | None = None
@@ -375,6 +401,7 @@ class RouteConfig:
 class Endpoint:
     address: str
     port: int
+    weight: int | None = None  # its share of the cluster's traffic (None: 1), relative
 
 
 @dataclass(frozen=True)
@@ -418,12 +445,43 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class Utilization:
+    """Weights from the endpoints' ORCA load reports (Envoy's client-side weighted round robin):
+    how long a new weight waits, lasts and how often weights are recomputed (None: Envoy's
+    defaults), the error penalty and the named metrics that make the utilization."""
+
+    blackout_ms: int | None = None
+    weight_expiration_ms: int | None = None
+    weight_update_ms: int | None = None
+    error_penalty_percent: int | None = None
+    metric_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    """How the proxy picks an endpoint of a cluster (None on a cluster: round robin):
+    `Maglev` is a consistent hash over the route's `hash_policies` with a table of
+    `table_size` entries; `slow_start_ms` ramps a new endpoint's share up over that time; a
+    request whose `override_headers` name an endpoint (`address:port`) of the cluster goes
+    there, the policy choosing otherwise."""
+
+    policy: Literal["RoundRobin", "LeastRequest", "Random", "Maglev", "Utilization"]
+    table_size: int | None = None
+    slow_start_ms: int | None = None
+    override_headers: tuple[str, ...] = ()  # headers naming the endpoint to use instead
+    utilization: Utilization | None = None  # policy Utilization
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str  # e.g. "default/backend-1/80"
     endpoints: tuple[Endpoint, ...]
     protocol: ClusterProtocol = "http1"
     tls: UpstreamTLS | None = None
     connection: Connection | None = None
+    load_balancer: LoadBalancer | None = None
+    # the clusters whose endpoints this one serves, with their weights (a session rule's)
+    members: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

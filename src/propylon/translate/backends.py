@@ -17,7 +17,8 @@ addressType are endpoints: Envoy takes nothing else, and one name (an FQDN slice
 it refuse the whole cluster. A cluster whose BackendTLSPolicy cannot be used gets none, so
 requests fail with a 5xx rather than reach the backend unverified. An EndpointSlice change
 therefore changes no answer of `Backends`, no route's translation, no route table: only the
-clusters' endpoints.
+clusters' endpoints. A cluster with `members` (a session rule's, `sessions`) gets theirs,
+weighted.
 With a store (the memo's), a cluster keeps its filled object while it is the same object and
 its endpoints are unchanged; while `Backends` and `Endpoints` are last pass's too, a Gateway's
 clusters are checked by identity only.
@@ -48,6 +49,7 @@ from propylon.translate import conditions as c
 from propylon.translate import routefilters
 from propylon.translate.backendtls import BackendTLS, cluster_name
 from propylon.translate.references import Grants
+from propylon.translate.sessions import member_endpoints
 from propylon.translate.types import Store
 
 H2C = "kubernetes.io/h2c"
@@ -251,7 +253,9 @@ def finish_clusters(ir: GatewayIR, backends: Backends, endpoints: Endpoints,
     before = old.found if old is not None and old.certificate == certificate else {}
     found = {}
     for cluster in ir.clusters:
-        endpoints_of = endpoints.of(backends.sources.get(cluster.name))
+        endpoints_of = endpoints.of(backends.sources.get(cluster.name)) \
+            if not cluster.members else member_endpoints(
+                cluster.members, lambda name: endpoints.of(backends.sources.get(name)))
         last = before.get(cluster.name)
         if last is None or last[0] is not cluster or last[1] != endpoints_of:
             last = (cluster, endpoints_of, _finished(cluster, endpoints_of, certificate))

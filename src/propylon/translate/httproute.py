@@ -21,9 +21,9 @@ refused (UnsupportedValue), never silently ignored. An ExtensionRef filter namin
 Gateway HTTPRouteFilter is asked of `Backends.extension` (`routefilters`): its direct
 response answers for the rule; a missing one is ResolvedRefs False and the rule answers 500;
 one using a field not implemented is UnsupportedValue. A value Envoy would refuse
-(`envoy_limits`) is UnsupportedValue too, and so is `sessionPersistence`, which is not
-implemented (never silently ignored). `retry.attempts` unset means one
-retry.
+(`envoy_limits`) is UnsupportedValue too. `sessionPersistence` is each route's session
+(`sessions`; on a GRPCRoute it is not implemented: UnsupportedValue, never silently ignored).
+`retry.attempts` unset means one retry.
 
 `attach(route, ...)` then walks the route's parentRefs with `parents.attach_parents`
 (GRPCRoutes attach the same way, with their own kind checked against the listeners'
@@ -54,8 +54,9 @@ from propylon.ir.model import (
     Retry,
     RouteMatch,
     StringMatch,
+    WeightedBackend,
 )
-from propylon.translate import envoy_limits, regexes, routefilters
+from propylon.translate import envoy_limits, regexes, routefilters, sessions
 from propylon.translate.backends import Backends, Refused
 from propylon.translate.filters import Resolve, RuleFields, apply_filter, weighted_backends
 from propylon.translate.gateways import GatewayState
@@ -119,10 +120,18 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
                              match_regexes(i, matches) + _cors_regexes(i, rule)):
             continue
         out.unsupported.extend(unsupported_fields(i, rule))
+        session = rule.session_persistence
         weighted, fields = weighted_backends(rule.backend_refs, resolve,
                                              _rule_fields(rule, resolve, extension,
                                                           out.unsupported),
                                              out.unsupported)
+        if session is not None:
+            shared, problem = sessions.shared_cluster(f"httproute/{ns}/{name}/rule/{i}", i,
+                                                      weighted, out.clusters)
+            out.unsupported.extend([problem] if problem else [])
+            if shared is not None:
+                out.clusters[shared.name] = shared
+                weighted = (WeightedBackend(shared.name, 1),)
         # a redirect answers; otherwise the backends, or 500 when none can be reached
         served = any(w.cluster is not None and w.weight > 0 for w in weighted)
         for j, match in enumerate(matches):
@@ -132,6 +141,8 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
                   if fields.direct_response is not None
                   else fields.route(name_, match, weighted) if served
                   else fields.route(name_, match, direct_response=DirectResponse(500)))
+            if session is not None and ir.redirect is None:
+                ir = replace(ir, session=sessions.of(session, ns, name, i, match.path))
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j))
     return out
 
@@ -154,6 +165,8 @@ def resolver(out: Translated, backends: Backends, kind: str, namespace: str,
 
 def unsupported_fields(index: int, rule: Rule | GRPCRule) -> list[str]:
     """Fields of rule `index` this implementation does not serve: never silently ignored."""
+    if isinstance(rule, Rule) and rule.session_persistence is not None:
+        return sessions.problems(index, rule.session_persistence)
     if rule.session_persistence:
         return [f"spec.rules[{index}].sessionPersistence is not supported by this "
                 "implementation: remove it"]

@@ -48,7 +48,6 @@ from propylon.api.envoygateway import (
 )
 from propylon.ir.model import (
     Cluster,
-    Connection,
     GatewayIR,
     GatewayKey,
     Route,
@@ -64,7 +63,6 @@ from propylon.translate.policies import (
     client,
     credentials,
     extauth,
-    limits,
     ratelimit,
     regexchecks,
     security,
@@ -77,6 +75,7 @@ from propylon.translate.policies.attachment import (
     Scope,
     attach,
 )
+from propylon.translate.policies.traffic import ClusterChanges
 from propylon.translate.references import Grants
 from propylon.translate.statuses import PolicyStatus
 from propylon.translate.types import Now, StatusUpdate, Store
@@ -87,7 +86,7 @@ _KIND_OF = {"httproute": "HTTPRoute", "grpcroute": "GRPCRoute"}
 Key = tuple[str, str]
 # what a governing policy does to a route entry: (route, policy, parent, cluster copies it
 # needs) -> route
-Apply = Callable[[Route, Policy, Policy | None, dict[str, tuple[str, Connection]]], Route]
+Apply = Callable[[Route, Policy, Policy | None, dict[str, tuple[str, ClusterChanges]]], Route]
 APPLY: dict[str, Apply] = {BACKEND_TRAFFIC_POLICY: traffic.governed,
                            SECURITY_POLICY: security.governed}
 
@@ -205,12 +204,12 @@ def _key(obj: Mapping[str, Any]) -> Key:
 @dataclass(frozen=True)
 class _Governed:
     """A route table as governed last time: from `source` and `owners`, `result`, needing the
-    cluster `copies` (name -> (source cluster name, connection settings))."""
+    cluster `copies` (name -> (source cluster name, the cluster fields it changes))."""
 
     source: RouteConfig
     owners: tuple[tuple[str | None, str], ...]
     result: RouteConfig
-    copies: Mapping[str, tuple[str, Connection]]
+    copies: Mapping[str, tuple[str, ClusterChanges]]
 
 
 def _governed_ir(ir: GatewayIR, state: GatewayState, governing: list[tuple[Attachments, Apply]],
@@ -221,14 +220,14 @@ def _governed_ir(ir: GatewayIR, state: GatewayState, governing: list[tuple[Attac
     endpoints may have changed without the table."""
     key = (ir.key.namespace, ir.key.name)
     listeners = _listeners_by_config(ir.key, state)
-    copies: dict[str, tuple[str, Connection]] = {}
+    copies: dict[str, tuple[str, ClusterChanges]] = {}
     configs = []
     for config in ir.route_configs:
         owners = tuple(listeners.get(config.name, ()))
         cache_key = ("table", ir.key, config.name, signature)
         found: _Governed | None = store.get(cache_key) if store is not None else None
         if found is None or found.source is not config or found.owners != owners:
-            made: dict[str, tuple[str, Connection]] = {}
+            made: dict[str, tuple[str, ClusterChanges]] = {}
             vhosts = tuple(_cached_vhost(vh, owners, key, governing, signature, routes, made,
                                          store) for vh in config.virtual_hosts)
             result = config if all(a is b for a, b in zip(vhosts, config.virtual_hosts,
@@ -240,10 +239,10 @@ def _governed_ir(ir: GatewayIR, state: GatewayState, governing: list[tuple[Attac
         configs.append(found.result)
         copies.update(found.copies)
     clusters = {c.name: c for c in ir.clusters}
-    for name, (source_name, connection) in sorted(copies.items()):
+    for name, (source_name, changes) in sorted(copies.items()):
         source = clusters.get(source_name)
         if source is not None and name not in clusters:
-            clusters[name] = _copy(source, name, connection, store)
+            clusters[name] = _copy(source, name, changes, store)
     if all(a is b for a, b in zip(configs, ir.route_configs, strict=True)) \
             and len(clusters) == len(ir.clusters):
         return ir
@@ -251,13 +250,12 @@ def _governed_ir(ir: GatewayIR, state: GatewayState, governing: list[tuple[Attac
                    clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))
 
 
-def _copy(source: Cluster, name: str, connection: Connection, store: Store | None) -> Cluster:
-    """A copy of `source` named `name` with `connection`: last pass's while `source` is."""
-    cache_key = ("copy", name, connection)
+def _copy(source: Cluster, name: str, changes: ClusterChanges, store: Store | None) -> Cluster:
+    """A copy of `source` named `name` with `changes`: last pass's while `source` is."""
+    cache_key = ("copy", name, changes)
     found = store.get(cache_key) if store is not None else None
     if found is None or found[0] is not source:
-        found = (source, replace(source, name=name, connection=connection,
-                                 protocol=limits.protocol(source.protocol, connection)))
+        found = (source, replace(source, name=name, **dict(changes)))
     if store is not None:
         store.put(cache_key, found)
     return found[1]
@@ -287,7 +285,7 @@ def _owner(vhost: VirtualHost, owners: list[tuple[str | None, str]]) -> str | No
 def _cached_vhost(vhost: VirtualHost, owners: tuple[tuple[str | None, str], ...],
                   gateway: Key, governing: list[tuple[Attachments, Apply]],
                   signature: Hashable, routes: _Routes,
-                  copies: dict[str, tuple[str, Connection]], store: Store | None,
+                  copies: dict[str, tuple[str, ClusterChanges]], store: Store | None,
                   ) -> VirtualHost:
     """`_governed_vhost` for the listener of `owners` serving it, or last pass's result for
     the same virtual host object, listeners and policies (a table rebuilt for one changed
@@ -295,7 +293,7 @@ def _cached_vhost(vhost: VirtualHost, owners: tuple[tuple[str | None, str], ...]
     cache_key = ("vhost", gateway, owners, vhost.name, signature)
     found = store.get(cache_key) if store is not None else None
     if found is None or found[0] is not vhost:
-        made: dict[str, tuple[str, Connection]] = {}
+        made: dict[str, tuple[str, ClusterChanges]] = {}
         found = (vhost, _governed_vhost(vhost, _owner(vhost, list(owners)), gateway,
                                         governing, routes, made), made)
     if store is not None:
@@ -306,7 +304,7 @@ def _cached_vhost(vhost: VirtualHost, owners: tuple[tuple[str | None, str], ...]
 
 def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key,
                     governing: list[tuple[Attachments, Apply]], routes: _Routes,
-                    copies: dict[str, tuple[str, Connection]]) -> VirtualHost:
+                    copies: dict[str, tuple[str, ClusterChanges]]) -> VirtualHost:
     changed = []
     for route in vhost.routes:
         found = _ROUTE_ENTRY.match(route.name)

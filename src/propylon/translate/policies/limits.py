@@ -1,6 +1,6 @@
 """The limits of a policy, from their decoded form (`api.envoygateway_limits`) to the IR's
 (`ir.limits`, the same classes with the same fields: `to_ir` rebuilds a value field by field).
-`protocol` is the protocol of a cluster copy: gRPC health checks need HTTP/2, so a cluster
+`protocol_changes` give the protocol of a cluster copy: gRPC health checks need HTTP/2, so a cluster
 checked by them speaks HTTP/2 with prior knowledge (h2c) to its backends (a gRPC server does).
 """
 
@@ -23,8 +23,9 @@ def to_ir(value: Any) -> Any:
     return value
 
 
-def protocol(source: ClusterProtocol, connection: Connection) -> ClusterProtocol:
+def protocol_changes(connection: Connection) -> list[tuple[str, ClusterProtocol]]:
+    """The protocol of a cluster copy with `connection`: h2c for gRPC health checks."""
     health = connection.health_check
     if health is not None and health.active is not None and health.active.kind == "GRPC":
-        return "h2c"
-    return source
+        return [("protocol", "h2c")]
+    return []

@@ -18,9 +18,10 @@ from functools import lru_cache
 
 from propylon.api.envoygateway import Policy, Security, security
 from propylon.api.mergepatch import merge_patch
-from propylon.ir.model import Connection, Cors, Route
+from propylon.ir.model import Cors, Route
 from propylon.translate.policies import authn, credentialauth
 from propylon.translate.policies.extauth import route_ext_auth
+from propylon.translate.policies.traffic import ClusterChanges
 
 DEFAULT_MAX_AGE_S = 5
 
@@ -34,7 +35,7 @@ def settings(policy: Policy, parent: Policy | None) -> Security:
 
 
 def governed(route: Route, policy: Policy, parent: Policy | None,
-             copies: dict[str, tuple[str, Connection]]) -> Route:
+             copies: dict[str, tuple[str, ClusterChanges]]) -> Route:
     """`route` with the settings of the governing policy (see the module docstring)."""
     found = settings(policy, parent)
     route = authn.governed(route, policy, parent, found.jwt, found.authorization)

@@ -11,11 +11,12 @@ strategic merge of these fields amounts to it):
 - `compressor` -> the route's response compression, algorithms in the policy's order;
 - `responseOverride` -> the route's response overrides, in the policy's order;
 - a Local `rateLimit` -> the route's rate limit (its own token buckets);
-- `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout`,
-  `maxConnectionDuration`, `circuitBreaker` and `healthCheck` (`limits`) -> the clusters of
-  the route's backends, as copies named
-  `<cluster>/<policy namespace>/<policy name>` (listed in `copies`) so other routes using the
-  same Service keep theirs.
+- `loadBalancer` -> the route's hash policies (`propylon.translate.policies.loadbalancer`);
+- `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout` and
+  `maxConnectionDuration`, `circuitBreaker` and `healthCheck` (`limits`; a gRPC health check
+  makes the copy speak h2c), and the `loadBalancer` algorithm -> the clusters of the route's
+  backends, as copies named `<cluster>/<policy namespace>/<policy name>` (listed in `copies`
+  with the cluster fields they change) so other routes using the same Service keep theirs.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ from propylon.ir.model import (
     Retry,
     Route,
 )
-from propylon.translate.policies import limits
+from propylon.translate.policies import limits, loadbalancer
+
+# Fields of a cluster a policy sets on the copy of it its routes use: (field, value) pairs.
+ClusterChanges = tuple[tuple[str, Any], ...]
 
 
 @lru_cache(maxsize=4096)
@@ -51,9 +55,9 @@ def settings(policy: Policy, parent: Policy | None) -> BackendTraffic:
 
 
 def governed(route: Route, policy: Policy, parent: Policy | None,
-             copies: dict[str, tuple[str, Connection]]) -> Route:
+             copies: dict[str, tuple[str, ClusterChanges]]) -> Route:
     """`route` with the settings of the governing policy (see the module docstring); the
-    cluster copies it points to are added to `copies` (name -> (source, connection))."""
+    cluster copies it points to are added to `copies` (name -> (source, changes))."""
     found = settings(policy, parent)
     changes: dict[str, Any] = {}
     if found.retry is not None and route.retry is None:
@@ -63,11 +67,22 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     timeout = found.timeout
     if timeout is not None and timeout.request_ms is not None and route.timeout_ms is None:
         changes["timeout_ms"] = timeout.request_ms
+    cluster: list[tuple[str, Any]] = []
     timeout = timeout or TimeoutSettings()
     connection = Connection(timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms,
                             limits.to_ir(found.circuit_breaker),
                             limits.to_ir(found.health_check))
     if connection != Connection():
+        cluster.append(("connection", connection))
+        cluster.extend(limits.protocol_changes(connection))
+    if found.load_balancer is not None:
+        balancer, hashes = loadbalancer.of(found.load_balancer)
+        cluster.append(("load_balancer", balancer))
+        changes["hash_policies"] = hashes
+        if found.load_balancer.utilization is not None:
+            changes["response_headers"] = loadbalancer.without_load_reports(
+                route.response_headers, found.load_balancer)
+    if cluster:
         suffix = f"{policy.meta.namespace}/{policy.meta.name}"
         backends = []
         for backend in route.backends:
@@ -75,7 +90,7 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
                 backends.append(backend)
                 continue
             name = f"{backend.cluster}/{suffix}"
-            copies[name] = (backend.cluster, connection)
+            copies[name] = (backend.cluster, tuple(cluster))
             backends.append(replace(backend, cluster=name))
         changes["backends"] = tuple(backends)
     if found.fault is not None and route.fault is None:

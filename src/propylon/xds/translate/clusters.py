@@ -9,9 +9,10 @@ lists endpoints sorted by address and port, so equal endpoint sets hash equally.
 through the TLS transport socket of `upstream_tls` (HTTP/2 over TLS for `h2c` ones). A cluster's
 `connection` settings (from a BackendTrafficPolicy) set its connect timeout and, in the same
 `HttpProtocolOptions`, the idle timeout, longest life and most requests of its HTTP
-connections; its circuit breakers, health checks and outlier detection are `limits`'. Circuit
-breakers a policy does not set are raised well above Envoy's default of 1,024 so real fan-in
-is not refused. With a health check `overrides.port`, endpoints are probed on that port.
+connections; its `load_balancer` sets the balancer (`loadbalancer`); its circuit breakers,
+health checks and outlier detection are `limits`'. Circuit breakers a policy does not set are
+raised well above Envoy's default of 1,024 so real fan-in is not refused. With a health check
+`overrides.port`, endpoints are probed on that port.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import limits
+from propylon.xds.translate import limits, loadbalancer
 from propylon.xds.translate.upstream_tls import transport_socket
 
 HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -81,6 +82,8 @@ def cluster(c: ir.Cluster) -> Cluster:
         out.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(packed)
     if c.tls is not None:
         out.transport_socket.CopyFrom(transport_socket(c.tls, c.protocol))
+    if c.load_balancer is not None:
+        loadbalancer.configure(out, c.load_balancer)
     return out
 
 
@@ -90,14 +93,15 @@ def duration_ms(ms: int) -> Duration:
 
 
 def load_assignment(c: ir.Cluster) -> ClusterLoadAssignment:
-    """The endpoints of one IR cluster, sorted."""
+    """The endpoints of one IR cluster, sorted, each with its weight if it has one."""
     health = c.connection.health_check if c.connection is not None else None
     health_port = health.active.port if health is not None and health.active is not None \
         else None
     lb_endpoints = [
         ec.LbEndpoint(endpoint=ec.Endpoint(address=Address(socket_address=SocketAddress(
-            address=e.address, port_value=e.port))))
-        for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port))
+            address=e.address, port_value=e.port))),
+            load_balancing_weight=None if e.weight is None else UInt32Value(value=e.weight))
+        for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port, e.weight or 1))
     ]
     if health_port is not None:
         for lb_endpoint in lb_endpoints:

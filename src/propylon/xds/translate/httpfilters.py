@@ -34,7 +34,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3.http_connection
 )
 
 from propylon.ir import model as ir
-from propylon.xds.translate import compression, cors, customresponse, fault, ratelimit
+from propylon.xds.translate import compression, cors, customresponse, fault, ratelimit, session
 
 Uses = frozenset[tuple[str, Hashable]]  # (filter name, what one or more routes ask of it)
 NO_USES: Uses = frozenset()
@@ -84,6 +84,9 @@ FILTERS: tuple[HttpFilter, ...] = (
                customresponse.per_route, customresponse.chain),
     HttpFilter(compression.FILTER_PREFIX, compression.uses, compression.per_route,
                compression.chain),
+    HttpFilter(session.SESSION_FILTER, lambda route: route.session,
+               per_route=lambda use: {session.SESSION_FILTER: session.per_route(use)},
+               chain=lambda _uses: (session.http_filter(),)),
     configured_per_route(ratelimit.LOCAL_RATE_LIMIT_FILTER, lambda route: route.rate_limit,
                          ratelimit.policy, ratelimit.filter_config),
 )

@@ -42,7 +42,14 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import authn, compression, credentialauth, extauth, httpfilters
+from propylon.xds.translate import (
+    authn,
+    compression,
+    credentialauth,
+    extauth,
+    httpfilters,
+    loadbalancer,
+)
 from propylon.xds.translate.clusters import ads_source, duration_ms
 from propylon.xds.translate.headers import header_options
 
@@ -234,6 +241,7 @@ def _route_action(route: ir.Route, backends: tuple[ir.WeightedBackend, ...]) -> 
         action.timeout.CopyFrom(Duration())
     if route.retry is not None:
         action.retry_policy.CopyFrom(_retry_policy(route.retry, route.backend_timeout_ms))
+    action.hash_policy.extend(loadbalancer.hash_policies(route))
     return action
 
 
