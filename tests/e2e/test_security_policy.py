@@ -7,7 +7,12 @@ made for the test:
   token itself still forwarded; a route of the same Gateway without the policy is untouched;
 - `jwt` with the JWKS fetched from a Service (a file server the test runs), `optional`: no
   token passes, a valid token passes, a bad one gets 401;
-- `authorization`: the first rule matching decides (header values, methods), else the default.
+- `jwt` with the JWKS fetched over https:// from a Service a BackendTLSPolicy verifies (a TLS
+  file server with a certificate of a CA made for the test), and from a DNS name (`localhost`)
+  the proxy resolves: tokens of the key served there pass;
+- `authorization`: the first rule matching decides (header values, methods), else the default;
+  a rule on the verified token's scopes (space-separated `scope`) and claims (nested, and a
+  list holding a value) allows only tokens carrying all of them.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import base64
 import functools
 import http.client
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +31,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from propylon.conformance.tlsmaterial import issue
 
 from .conftest import Standalone, wait_for
 from .test_envoy_refusals import _apply, _backend, stack  # noqa: F401 - `stack` is a fixture
@@ -94,18 +102,36 @@ def _policy(name: str, route: str, spec: dict[str, Any]) -> dict[str, Any]:
                                      "name": route}], **spec}}
 
 
+def _file_server(directory: Path, tls: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
+    """A running server of the files of `directory` on 127.0.0.1 (over TLS with `tls`)."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture
 def keys(tmp_path: Path) -> Iterator[tuple[rsa.RSAPrivateKey, int]]:
     """A signing key, and the port of a file server answering /jwks.json with its JWKS."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (tmp_path / "jwks.json").write_text(_jwks(key))
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = _file_server(tmp_path)
     yield key, server.server_address[1]
     server.shutdown()
     server.server_close()
+
+
+def _service(name: str, port: int, target: int) -> list[dict[str, Any]]:
+    return [{"apiVersion": "v1", "kind": "Service",
+             "metadata": {"name": name, "namespace": "default"},
+             "spec": {"ports": [{"port": port, "targetPort": target}]}},
+            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+             "metadata": {"name": f"{name}-local", "namespace": "default",
+                          "labels": {"kubernetes.io/service-name": name}},
+             "addressType": "IPv4", "ports": [{"port": target, "protocol": "TCP"}],
+             "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]}]
 
 
 def test_jwt_reaches_envoy(stack: tuple[Standalone, str, int],  # noqa: F811
@@ -162,3 +188,72 @@ def test_authorization_reaches_envoy(stack: tuple[Standalone, str, int]) -> None
     assert _request(address, "authz.example", "POST", {"x-user-id": "john"})[0] == 403
     assert _request(address, "authz.example", headers={"x-user-id": "mallory"})[0] == 403
     assert _request(address, "open.example")[0] == 200
+
+
+def test_jwt_claims_authorize(stack: tuple[Standalone, str, int],  # noqa: F811
+                              keys: tuple[rsa.RSAPrivateKey, int]) -> None:
+    sa, address, echo_port = stack
+    key, _ = keys
+    _apply(sa, *_backend(echo_port), *_gateway("claims"),
+           _policy("claims", "claims", {
+               "jwt": {"providers": [{"name": "idp",
+                                      "localJWKS": {"type": "Inline", "inline": _jwks(key)}}]},
+               "authorization": {"defaultAction": "Deny", "rules": [{
+                   "action": "Allow", "principal": {"jwt": {
+                       "provider": "idp", "scopes": ["read", "write"],
+                       "claims": [{"name": "user.team", "values": ["ops", "sre"]},
+                                  {"name": "roles", "valueType": "StringArray",
+                                   "values": ["admin"]}]}}}]}}))
+
+    def status(claims: dict[str, Any]) -> int:
+        return _request(address, "claims.example",
+                        headers={"Authorization": f"Bearer {_token(key, claims)}"})[0]
+
+    allowed = {"sub": "1", "scope": "write read other", "user": {"team": "sre"},
+               "roles": ["viewer", "admin"]}
+    wait_for("a token with the scopes and claims to be allowed", lambda: status(allowed) == 200)
+    assert status({**allowed, "scope": "read"}) == 403  # a scope missing
+    assert status({**allowed, "user": {"team": "dev"}}) == 403  # a claim of another value
+    assert status({**allowed, "roles": ["viewer"]}) == 403  # the list without the value
+    assert _request(address, "claims.example")[0] == 401  # no token: the JWT filter answers
+
+
+def test_remote_jwks_over_https_and_dns(stack: tuple[Standalone, str, int],  # noqa: F811
+                                        keys: tuple[rsa.RSAPrivateKey, int],
+                                        tmp_path: Path) -> None:
+    sa, address, echo_port = stack
+    key, http_port = keys
+    ca = issue("jwks-ca", ca=True)
+    leaf = issue("keys.example.com", ("keys.example.com",), ca)
+    served = tmp_path / "tls"
+    served.mkdir()
+    (served / "jwks.json").write_text(_jwks(key))
+    (tmp_path / "tls.crt").write_bytes(leaf.cert_pem)
+    (tmp_path / "tls.key").write_bytes(leaf.key_pem)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
+    server = _file_server(served, context)
+    good = _token(key, {"sub": "1"})
+    try:
+        _apply(sa, *_backend(echo_port), *_gateway("https", "dns"),
+               *_service("keys-tls", 443, server.server_address[1]),
+               {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "jwks-ca", "namespace": "default"},
+                "data": {"ca.crt": ca.cert_pem.decode()}},
+               {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+                "metadata": {"name": "keys-tls", "namespace": "default"},
+                "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "keys-tls"}],
+                         "validation": {"hostname": "keys.example.com", "caCertificateRefs": [
+                             {"group": "", "kind": "ConfigMap", "name": "jwks-ca"}]}}},
+               _policy("https", "https", {"jwt": {"providers": [{
+                   "name": "tls", "remoteJWKS": {"uri": "https://keys-tls.default/jwks.json"}}]}}),
+               _policy("dns", "dns", {"jwt": {"providers": [{
+                   "name": "dns", "remoteJWKS": {
+                       "uri": f"http://localhost:{http_port}/jwks.json"}}]}}))
+        for host in ("https.example", "dns.example"):
+            wait_for(f"the JWKS of {host} to verify a token", lambda host=host: _request(
+                address, host, headers={"Authorization": f"Bearer {good}"})[0] == 200)
+            assert _request(address, host)[0] == 401
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -314,8 +314,9 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
     compression and a response override with the ConfigMap "ca"'s body for a
     BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with extAuth from Service svc1
     when `more`), basic auth and API keys from the Secrets "users" and "keys" (2; "users" of
-    the other namespace when `more`), or JWT (JWKS from Service svc0 and from ConfigMap "ca")
-    and authorization; client IP detection, a connection limit and early headers with
+    the other namespace when `more`), or JWT (JWKS from Service svc0, from ConfigMap "ca" and
+    from a DNS name over https) and authorization (by CIDR, header and method, and by the
+    token's claims and scopes); client IP detection, a connection limit and early headers with
     rate-limit headers off for a ClientTrafficPolicy; `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
@@ -355,13 +356,18 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
                               "extractFrom": [{"headers": ["X-API-KEY"]}]}
     else:
         spec["jwt"] = {"optional": more, "providers": [
-            {"name": "remote", "remoteJWKS": {"uri": f"http://svc0.{ns}/jwks.json"}},
+            {"name": "remote", "remoteJWKS": {"uri": f"http://svc0.{ns}/jwks.json",
+                                              "failedRefetchDuration": f"{value}s"}},
+            {"name": "idp", "remoteJWKS": {"uri": f"https://idp{value}.example.com/jwks.json"}},
             {"name": "local", "localJWKS": {"type": "ValueRef",
                                             "valueRef": {"kind": "ConfigMap", "name": "ca"}}}]}
         spec["authorization"] = {"defaultAction": "Allow", "rules": [
             {"action": "Deny", "principal": {"clientCIDRs": ["10.0.0.0/8"],
                                              "headers": [{"name": "x-user", "values": ["a"]}]},
-             "operation": {"methods": ["POST"]}}]}
+             "operation": {"methods": ["POST"]}},
+            {"action": "Allow", "principal": {"jwt": {
+                "provider": "remote", "scopes": ["read"],
+                "claims": [{"name": "user.team", "values": [f"t{value}"]}]}}}]}
     if more and target_kind != "Gateway":
         spec["mergeType"] = "JSONMerge"
     return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": kind,

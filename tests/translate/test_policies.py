@@ -289,4 +289,3 @@ def test_ext_auth_of_a_merged_policy_is_the_parents_service_and_its_cluster_is_a
     assert found["httproute/default/web/rule/0/match/0"].cors is not None
     gateway = result.gateways[KEY]
     assert "extauth/default/app/80" in {c.name for c in gateway.clusters}
-    assert all(li.ext_auths == (web,) for li in gateway.listeners)

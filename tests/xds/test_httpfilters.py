@@ -1,13 +1,16 @@
 """HTTP filters only where used: a connection manager carries a filter only when some route of
-its own table uses it, in Envoy Gateway's order (fault, CORS, then the JWT and RBAC filters the
-policy stage marks a listener with, router last), and the incremental translator adds and
-removes it as routes change; Envoy takes the result."""
+its own table uses it, in Envoy Gateway's order (fault, CORS, ext_authz, api_key_auth,
+basic_auth, JWT, RBAC, router last), with what the filter holds for all routes derived from
+theirs (one ext_authz per service, one basic_auth per forwarded header, every JWT provider),
+and the incremental translator adds and removes it as routes change; Envoy takes the
+result."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from envoy.config.listener.v3.listener_pb2 import Listener
+from envoy.extensions.filters.http.jwt_authn.v3.config_pb2 import JwtAuthentication
 from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (  # noqa: E501
     HttpConnectionManager,
 )
@@ -68,15 +71,54 @@ def test_filters_follow_the_routes_of_their_own_table_in_envoy_gateways_order() 
                                             "b": [ROUTER]}
 
 
-def test_filters_the_listener_is_marked_with_take_their_place_among_the_others() -> None:
-    jwt = ir.Jwt((ir.JwtProvider("ns/p/a", '{"keys": []}'),))
-    gateway = _gateway((_route("p", cors=CORS, fault=FAULT, jwt=jwt,
-                               authorization=ir.Authorization((), True)),), (_route("s"),))
-    marked = dataclasses.replace(gateway.listeners[0], auth_filters=ir.AuthFilters((jwt,), True))
-    gateway = dataclasses.replace(gateway, listeners=(marked,))
-    assert _filters(translate(gateway).listeners["http"])["http"] == [
-        "envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.jwt_authn",
+JWT = ir.Jwt((ir.JwtProvider("ns/p/a", '{"keys": []}'),))
+USERS = "user1:{SHA}tESsBmE/yNY3lb6a0L6vVQEZNqw=\n"
+
+
+def _ext_auth(name: str) -> ir.ExtAuth:
+    return ir.ExtAuth(f"securitypolicy/ns/{name}", f"extauth/ns/{name}/80", f"{name}.ns:80")
+
+
+def test_auth_filters_come_from_the_routes_of_their_own_table_in_envoy_gateways_order() -> None:
+    gateway = _gateway(
+        (_route("p", cors=CORS, fault=FAULT, jwt=JWT, authorization=ir.Authorization((), True),
+                ext_auth=_ext_auth("one")),
+         _route("q", basic_auth=ir.BasicAuth(USERS), ext_auth=_ext_auth("two")),
+         _route("r", basic_auth=ir.BasicAuth(USERS, "X-User"),
+                api_key_auth=ir.ApiKeyAuth((("c", "k"),), (("header", "x-key"),))),
+         _route("s", ext_auth=_ext_auth("one"))),
+        (_route("t", jwt=JWT),))
+    listeners = translate(gateway).listeners
+    assert _filters(listeners["http"])["http"] == [
+        "envoy.filters.http.fault", "envoy.filters.http.cors",
+        "envoy.filters.http.ext_authz/securitypolicy/ns/one",
+        "envoy.filters.http.ext_authz/securitypolicy/ns/two",
+        "envoy.filters.http.api_key_auth", "envoy.filters.http.basic_auth",
+        "envoy.filters.http.basic_auth/x-user", "envoy.filters.http.jwt_authn",
         "envoy.filters.http.rbac", ROUTER]
+    assert _filters(listeners["https"]) == {"a": ["envoy.filters.http.jwt_authn", ROUTER],
+                                            "b": [ROUTER]}
+
+
+def test_the_jwt_filter_holds_the_providers_of_every_requirement_of_its_table() -> None:
+    other = ir.Jwt((ir.JwtProvider("ns/q/b", '{"keys": []}'),), optional=True)
+    gateway = _gateway((_route("p", jwt=JWT), _route("q", jwt=other), _route("r", jwt=JWT)),
+                       ())
+    manager = HttpConnectionManager()
+    translate(gateway).listeners["http"].filter_chains[0].filters[0].typed_config.Unpack(manager)
+    jwt = JwtAuthentication()
+    manager.http_filters[0].typed_config.Unpack(jwt)
+    assert sorted(jwt.providers) == ["ns/p/a", "ns/q/b"]
+    assert sorted(jwt.requirement_map) == [JWT.name, other.name]
+
+
+def test_two_services_of_one_name_give_one_filter_whatever_the_order() -> None:
+    one, other = _ext_auth("one"), dataclasses.replace(_ext_auth("one"), fail_open=True)
+    first, second = (translate(_gateway((_route("p", ext_auth=a), _route("q", ext_auth=b)), ()))
+                     .listeners["http"] for a, b in ((one, other), (other, one)))
+    assert first == second
+    assert _filters(first)["http"] == ["envoy.filters.http.ext_authz/securitypolicy/ns/one",
+                                       ROUTER]
 
 
 def test_the_incremental_translator_adds_and_removes_a_filter() -> None:

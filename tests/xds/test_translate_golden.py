@@ -272,18 +272,26 @@ def client_settings() -> ir.GatewayIR:
 
 def http_auth() -> ir.GatewayIR:
     """SecurityPolicy jwt and authorization: a route needing a token of a local or a remote
-    JWKS (optional), a route authorized by rules (first match wins), a route with neither;
+    JWKS (optional; fetched again 3s after a failure) or of an identity provider's https://
+    JWKS (a DNS cluster, over TLS), a route authorized by rules (first
+    match wins; one on the token's scopes and claims), a route with neither;
     the HTTP listener carries the JWT and RBAC filters, the HTTPS one (no such route) not."""
     local = ir.JwtProvider("default/p/local", '{"keys": []}', "https://issuer.example",
                            ("api",), (("name", "x-name"),), True, (("x-token", "Token "),),
                            ("session",), ("token",))
     remote = ir.JwtProvider("default/p/remote", "", remote_uri="http://keys.auth/jwks.json",
-                            remote_cluster="default/a/80", cache_duration_ms=600_000)
-    jwt = ir.Jwt((local, remote), optional=True)
+                            remote_cluster="default/a/80", cache_duration_ms=600_000,
+                            failed_refetch_ms=3000)
+    idp = ir.JwtProvider("default/p/idp", "", remote_uri="https://idp.example.com/jwks.json",
+                         remote_cluster="dns:https://idp.example.com:443")
+    jwt = ir.Jwt((local, remote, idp), optional=True)
     authz = ir.Authorization((
         ir.AuthzRule(False, client_cidrs=("192.168.1.0/24",)),
         ir.AuthzRule(True, client_cidrs=("192.168.1.0/24", "10.0.0.0/8"),
                      headers=(("x-user", ("a", "b")), ("x-team", ("t",))), methods=("GET",)),
+        ir.AuthzRule(True, jwt=ir.JwtPrincipal("default/p/local", (
+            ir.JwtClaimMatch(("user", "team"), ("ops", "sre")),
+            ir.JwtClaimMatch(("roles",), ("admin",), string_array=True)), ("read", "write"))),
     ), default_allow=True)
     routes = (
         ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/jwt")),
@@ -295,14 +303,17 @@ def http_auth() -> ir.GatewayIR:
     )
     return ir.GatewayIR(
         key=KEY,
-        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
-                               auth_filters=ir.AuthFilters((jwt,), True)),
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),
                    ir.Listener("https-443", "0.0.0.0", 443, 8443, "HTTPS", tls_chains=(
                        ir.TLSFilterChain("https-443/a", (), ("default/a-cert",), "https-a"),))),
         route_configs=(ir.RouteConfig("http-80", (
             ir.VirtualHost("example.com", ("example.com",), routes),)),
             ir.RouteConfig("https-a", ())),
-        clusters=(_backend("a", 9001),),
+        clusters=(_backend("a", 9001), ir.Cluster(
+            "dns:https://idp.example.com:443", (ir.Endpoint("idp.example.com", 443),),
+            tls=ir.UpstreamTLS("idp.example.com", None,
+                               (ir.SubjectAltName("DNS", "idp.example.com"),)),
+            resolver="dns")),
         secrets=(ir.Secret("default/a-cert", "CHAIN-A", "KEY-A"),),
     )
 
@@ -325,9 +336,7 @@ def http_credentials() -> ir.GatewayIR:
     )
     return ir.GatewayIR(
         key=KEY,
-        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
-                               auth_filters=ir.AuthFilters(basic_auth_headers=("", "X-User"),
-                                                            api_key_auth=True)),),
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
         route_configs=(ir.RouteConfig("http-80", (
             ir.VirtualHost("example.com", ("example.com",), routes),)),),
         clusters=(_backend("a", 9001),),
@@ -356,8 +365,7 @@ def ext_auth() -> ir.GatewayIR:
     )
     return ir.GatewayIR(
         key=KEY,
-        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
-                               ext_auths=(grpc, http)),),
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
         route_configs=(ir.RouteConfig("http-80", (ir.VirtualHost("any", ("*",), routes),)),),
         clusters=(_backend("a", 9001),
                   ir.Cluster("extauth/default/auth/8080", (ir.Endpoint("127.0.0.1", 9100),)),

@@ -1,12 +1,14 @@
 """A SecurityPolicy's `jwt` and `authorization`, decoded (Envoy Gateway's semantics).
 
 `jwt(raw)` reads `spec.jwt`: its providers (name, issuer, audiences, the JWKS given inline in
-`localJWKS`, `claimToHeaders`, `recomputeRoute`, `extractFrom`) and `optional`. A `valueRef`
-to a ConfigMap is replaced by its value before (`inline_jwks`); one left is a ConfigMap that
-was not found.
+`localJWKS` or fetched as `remoteJWKS` over http:// or https:// from a Service or a DNS name
+(`cacheDuration`, `failedRefetchDuration`), `claimToHeaders`, `recomputeRoute`, `extractFrom`)
+and `optional`. A `valueRef` to a ConfigMap is replaced by its value before (`inline_jwks`);
+one left is a ConfigMap that was not found.
 `authorization(raw)` reads `spec.authorization`: rules in order, each an action (Allow or Deny)
-with a principal (client CIDRs, headers with the values allowed) and an operation (methods),
-and `defaultAction` (Deny when absent, as in Envoy Gateway). Both return the settings and the
+with a principal (client CIDRs, headers with the values allowed, the claims and scopes of a
+token verified by one of the policy's `jwt` providers) and an operation (methods), and
+`defaultAction` (Deny when absent, as in Envoy Gateway). Both return the settings and the
 messages for values that cannot be used, each naming the field and the fix.
 """
 
@@ -30,14 +32,18 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE"
 class RemoteJwks:
     """Where the JWKS is fetched: `uri`, from the Service port named by `backendRefs` (in the
     policy's namespace, `namespace` None) or by the URI's host
-    (`<service>.<namespace>[.svc[.cluster.local]]`, its port or 80), as a name in the
-    cluster's DNS would reach it."""
+    (`<service>.<namespace>[.svc[.cluster.local]]`, its port or 80/443), as a name in the
+    cluster's DNS would reach it; any other host is `dns_host`, a DNS name the proxy resolves.
+    With `tls` (an https:// URI) the keys are fetched over TLS."""
 
     uri: str
     namespace: str | None
     service: str
     port: int
     cache_duration_ms: int
+    failed_refetch_ms: int | None = None
+    tls: bool = False
+    dns_host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,14 +67,34 @@ class JwtSettings:
 
 
 @dataclass(frozen=True)
+class JwtClaim:
+    """A claim (`name`, dot-separated for a nested one) with one of `values`; with
+    `string_array` the claim is a list holding one of them."""
+
+    name: str
+    values: tuple[str, ...]
+    string_array: bool
+
+
+@dataclass(frozen=True)
+class JwtPrincipal:
+    """A token verified by the policy's provider `provider` with every claim and scope given."""
+
+    provider: str
+    claims: tuple[JwtClaim, ...]
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AuthzRule:
     """One rule: it matches when every part given matches (any of the CIDRs, every header
-    with any of its values, any of the methods)."""
+    with any of its values, the token's claims and scopes, any of the methods)."""
 
     allow: bool
     client_cidrs: tuple[str, ...]
     headers: tuple[tuple[str, tuple[str, ...]], ...]
     methods: tuple[str, ...]
+    jwt: JwtPrincipal | None = None
 
 
 @dataclass(frozen=True)
@@ -142,15 +168,16 @@ def jwt(raw: Mapping[str, Any]) -> tuple[JwtSettings, list[str]]:
 def _remote(raw: Mapping[str, Any], path: str, errors: list[str]) -> RemoteJwks | None:
     uri = str(raw.get("uri") or "")
     parts = urlsplit(uri)
-    if parts.scheme != "http" or not parts.hostname:
-        errors.append(f"{path}.uri: {uri!r} is not an http:// URI: Propylon fetches JWKS over "
-                      "plain HTTP only yet; serve it over http://")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.append(f"{path}.uri: {uri!r} is not an http:// or https:// URI: give the URL "
+                      "the JSON Web Key Set is served at")
         return None
-    cache = raw.get("cacheDuration", "300s")
-    if not isinstance(cache, str) or not re.match(DURATION, cache):
-        errors.append(f"{path}.cacheDuration: {cache!r} is not a duration: write it as 300s or "
-                      "5m")
-        cache = "300s"
+    tls = parts.scheme == "https"
+    port = parts.port or (443 if tls else 80)
+    cache = _duration(raw, "cacheDuration", "300s", path, errors)
+    refetch = raw.get("failedRefetchDuration")
+    failed_refetch = None if refetch is None else duration_ms(
+        _duration(raw, "failedRefetchDuration", "1s", path, errors))
     refs = _list(raw.get("backendRefs"))
     if len(refs) > 1:
         errors.append(f"{path}.backendRefs: Propylon fetches JWKS from one backend: list one")
@@ -166,18 +193,28 @@ def _remote(raw: Mapping[str, Any], path: str, errors: list[str]) -> RemoteJwks 
                           "by the URI's host")
             return None
         return RemoteJwks(uri, None, str(ref.get("name") or ""), ref["port"],
-                          duration_ms(cache))
+                          duration_ms(cache), failed_refetch, tls)
     labels = parts.hostname.split(".")
-    if len(labels) not in (2, 3, 5) or labels[2:] not in ([], ["svc"], ["svc", "cluster",
-                                                                          "local"]):
-        errors.append(f"{path}.uri: the host {parts.hostname!r} names no Service: write it as "
-                      "<service>.<namespace>[.svc.cluster.local], or add backendRefs")
-        return None
-    return RemoteJwks(uri, labels[1], labels[0], parts.port or 80, duration_ms(cache))
+    if len(labels) in (2, 3, 5) and labels[2:] in ([], ["svc"], ["svc", "cluster", "local"]):
+        return RemoteJwks(uri, labels[1], labels[0], port, duration_ms(cache), failed_refetch,
+                          tls)
+    return RemoteJwks(uri, None, "", port, duration_ms(cache), failed_refetch, tls,
+                      parts.hostname)
 
 
-def authorization(raw: Mapping[str, Any]) -> tuple[AuthzSettings, list[str]]:
-    """`spec.authorization` decoded, and what is wrong with it."""
+def _duration(raw: Mapping[str, Any], key: str, default: str, path: str,
+              errors: list[str]) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str) or not re.match(DURATION, value):
+        errors.append(f"{path}.{key}: {value!r} is not a duration: write it as 300s or 5m")
+        return default
+    return value
+
+
+def authorization(raw: Mapping[str, Any], providers: tuple[str, ...] = ()
+                  ) -> tuple[AuthzSettings, list[str]]:
+    """`spec.authorization` decoded, and what is wrong with it; `providers` are the names of
+    the policy's `jwt` providers, the only ones a rule's `principal.jwt` can name."""
     errors: list[str] = []
     rules = []
     for i, r in enumerate(_list(raw.get("rules"))):
@@ -198,8 +235,37 @@ def authorization(raw: Mapping[str, Any]) -> tuple[AuthzSettings, list[str]]:
             if method not in METHODS:
                 errors.append(f"{path}.operation.methods: {method!r} is not an HTTP method: use "
                               f"one of {', '.join(METHODS)}")
-        rules.append(AuthzRule(r.get("action") == "Allow", tuple(cidrs), headers, methods))
+        principal_jwt = None
+        if isinstance(principal.get("jwt"), Mapping):
+            principal_jwt = _principal_jwt(principal["jwt"], f"{path}.principal.jwt",
+                                           providers, errors)
+        rules.append(AuthzRule(r.get("action") == "Allow", tuple(cidrs), headers, methods,
+                               principal_jwt))
     return AuthzSettings(tuple(rules), raw.get("defaultAction") == "Allow"), errors
+
+
+def _principal_jwt(raw: Mapping[str, Any], path: str, providers: tuple[str, ...],
+                   errors: list[str]) -> JwtPrincipal:
+    provider = str(raw.get("provider") or "")
+    if provider not in providers:
+        fix = f"name one of {', '.join(providers)}" if providers else "add spec.jwt"
+        errors.append(f"{path}.provider: {provider!r} is not a provider of this policy's "
+                      f"spec.jwt: {fix}, the provider verifying the token whose claims are "
+                      "checked")
+    claims = []
+    for i, c in enumerate(_list(raw.get("claims"))):
+        value_type = c.get("valueType") or "String"
+        if value_type not in ("String", "StringArray"):
+            errors.append(f"{path}.claims[{i}].valueType: {value_type!r} is not String or "
+                          "StringArray")
+        values = _strings(c.get("values"))
+        if not c.get("name") or not values:
+            errors.append(f"{path}.claims[{i}]: give the claim's name and at least one value")
+        claims.append(JwtClaim(str(c.get("name") or ""), values, value_type == "StringArray"))
+    scopes = _strings(raw.get("scopes"))
+    if not claims and not scopes:
+        errors.append(f"{path}: give claims or scopes the token must have")
+    return JwtPrincipal(provider, tuple(claims), scopes)
 
 
 def inline_jwks(spec: Mapping[str, Any], value: Callable[[str], str | None]) -> dict[str, Any]:

@@ -135,10 +135,12 @@ SUPPORTED: dict[str, Tree] = {
                               "localJWKS": {"type": True, "inline": True,
                                             "valueRef": True},
                               "remoteJWKS": {"uri": True, "cacheDuration": True,
-                                             "backendRefs": True}}},
+                                             "backendRefs": True,
+                                             "failedRefetchDuration": True}}},
         "authorization": {"defaultAction": True,
                           "rules": {"name": True, "action": True,
-                                    "principal": {"clientCIDRs": True, "headers": True},
+                                    "principal": {"clientCIDRs": True, "headers": True,
+                                                  "jwt": True},
                                     "operation": {"methods": True}}},
         "basicAuth": {"users": True, "forwardUsernameHeader": True},
         "apiKeyAuth": {"credentialRefs": True, "extractFrom": True,
@@ -463,7 +465,8 @@ def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, li
         jwt_settings, found = jwt(spec["jwt"])
         errors.extend(found)
     if isinstance(spec.get("authorization"), Mapping):
-        authz, found = authorization(spec["authorization"])
+        authz, found = authorization(spec["authorization"], tuple(
+            p.name for p in (jwt_settings.providers if jwt_settings is not None else ())))
         errors.extend(found)
     basic = _basic_auth(spec, namespace, errors)
     api_key = _api_key_auth(spec, namespace, errors)

@@ -234,7 +234,8 @@ class JwtProvider:
     (`claim_to_headers`, (claim, header)), and with `recompute_route` the route is chosen
     again afterwards. Tokens are looked for in the headers, cookies and query parameters
     given, else in `Authorization: Bearer`. Without `jwks`, the keys are fetched from
-    `remote_uri` through the cluster `remote_cluster`, and kept `cache_duration_ms`."""
+    `remote_uri` through the cluster `remote_cluster`, and kept `cache_duration_ms`; a failed
+    fetch is tried again after `failed_refetch_ms` (None: Envoy's default, 1s)."""
 
     name: str
     jwks: str = field(repr=False)
@@ -248,6 +249,7 @@ class JwtProvider:
     remote_uri: str | None = None
     remote_cluster: str | None = None
     cache_duration_ms: int | None = None
+    failed_refetch_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -265,14 +267,36 @@ class Jwt:
 
 
 @dataclass(frozen=True)
+class JwtClaimMatch:
+    """The verified token's claim at `path` (nested keys) is one of `values`; with
+    `string_array`, it is a list holding one of them."""
+
+    path: tuple[str, ...]
+    values: tuple[str, ...]
+    string_array: bool = False
+
+
+@dataclass(frozen=True)
+class JwtPrincipal:
+    """The request carries a token verified by the provider named `provider` (a JwtProvider's
+    name) with every claim of `claims` and every scope of `scopes` (in its `scope` or `scp`)."""
+
+    provider: str
+    claims: tuple[JwtClaimMatch, ...] = ()
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AuthzRule:
     """Matches a request when every part given matches: the client address is in one of
-    `client_cidrs`, each header has one of its values, the method is one of `methods`."""
+    `client_cidrs`, each header has one of its values, the token matches `jwt`, the method is
+    one of `methods`."""
 
     allow: bool
     client_cidrs: tuple[str, ...] = ()
     headers: tuple[tuple[str, tuple[str, ...]], ...] = ()
     methods: tuple[str, ...] = ()
+    jwt: JwtPrincipal | None = None
 
 
 @dataclass(frozen=True)
@@ -281,19 +305,6 @@ class Authorization:
 
     rules: tuple[AuthzRule, ...]
     default_allow: bool = False
-
-
-@dataclass(frozen=True)
-class AuthFilters:
-    """What the routes of a listener's tables need in its HTTP filter chain: the JWT
-    requirements, whether any route is authorized by rules, the forwarded-username headers of
-    its basic auth routes ("" for none: one basic_auth filter each), and whether any route
-    checks API keys."""
-
-    jwt: tuple[Jwt, ...] = ()
-    rbac: bool = False
-    basic_auth_headers: tuple[str, ...] = ()
-    api_key_auth: bool = False
 
 
 @dataclass(frozen=True)
@@ -474,6 +485,10 @@ class LoadBalancer:
 
 @dataclass(frozen=True)
 class Cluster:
+    """The endpoints a proxy reaches. `resolver` says where their addresses come from: None,
+    the control plane (EDS); "dns", they are DNS names the proxy resolves itself (a remote
+    JWKS host that is not a Service)."""
+
     name: str  # e.g. "default/backend-1/80"
     endpoints: tuple[Endpoint, ...]
     protocol: ClusterProtocol = "http1"
@@ -482,6 +497,7 @@ class Cluster:
     load_balancer: LoadBalancer | None = None
     # the clusters whose endpoints this one serves, with their weights (a session rule's)
     members: tuple[tuple[str, int], ...] = ()
+    resolver: Literal["dns"] | None = None
 
 
 @dataclass(frozen=True)
@@ -614,8 +630,6 @@ class Listener:
     client_timeouts: ClientTimeouts | None = None
     connection_limit: ConnectionLimit | None = None
     client: ClientSettings | None = None
-    auth_filters: AuthFilters | None = None  # None: no route of its tables needs any
-    ext_auths: tuple[ExtAuth, ...] = ()  # what its routes ask (each route enables its own)
 
 
 @dataclass(frozen=True)

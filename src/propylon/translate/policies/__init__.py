@@ -14,8 +14,8 @@ What a policy does in the IR (the rest of each kind is not implemented yet, and 
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor` and
   `responseOverride` (`traffic`).
-- SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; each
-  listener marked with the filters its routes need); `basicAuth` and `apiKeyAuth`
+- SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; the
+  clusters of remote JWKS added); `basicAuth` and `apiKeyAuth`
   (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
   `Inputs.grants`).
 - SecurityPolicy `extAuth` (`extauth`: its backend resolved with `Inputs.backends`, the
@@ -185,7 +185,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             continue
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
-            ir = authn.with_filters(ir, store, inputs.services)
+            ir = authn.with_jwks_clusters(ir, store, inputs.services)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         if ext_clusters:

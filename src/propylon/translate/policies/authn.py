@@ -1,20 +1,23 @@
-"""A SecurityPolicy's `jwt` and `authorization` on the IR, and the filters they need.
+"""A SecurityPolicy's `jwt` and `authorization` on the IR, and the clusters remote JWKS need.
 
 `resolving(decode, config_maps)` decodes SecurityPolicies with each JWKS `valueRef` replaced by
 the value of the ConfigMap it names (its key `jwks`, else its first, as Envoy Gateway reads
 it); a ConfigMap not found leaves the reference, which makes the policy Accepted False, and so
 does a remote JWKS whose Service port cannot be resolved (`services`, from the translator's
-`Backends` and `Endpoints`: `service_clusters`).
+`Backends` and `Endpoints`: `service_clusters`), or is fetched over https:// with no
+BackendTLSPolicy saying how to verify it. A remote JWKS host that is not a Service is a DNS
+name: its cluster (`dns:<scheme>://<host>:<port>`) has the proxy resolve it, over TLS for
+https:// (SNI and the certificate's name the host, verified by the system's trusted roots).
 
 `governed(route, policy, parent, found)` returns the route entry with `found.jwt` as its JWT
 requirement (each provider named `<policy namespace>/<policy name>/<provider>`, with the
 parent's name too when the policy is merged over one, so two policies never share a name) and
-`found.authorization` as its rules. `with_filters(ir, store)` marks each listener with what
-its routes need in the HTTP filter chain (the JWT requirements, whether any route has rules;
-the basic auth and API key filters of `credentialauth` too),
-so a chain carries the JWT and RBAC filters only when some route of its tables uses them (last
-pass's answer while the listeners and route tables are the same objects), and adds the
-clusters of the Services remote JWKS are fetched from, with their endpoints of this pass.
+`found.authorization` as its rules (a rule's JWT principal names its provider the same way:
+the claims are read from the payload that provider's verification left; the xDS layer puts
+the JWT and RBAC filters in the chains whose routes use them).
+`with_jwks_clusters(ir, store, services)` adds the clusters remote JWKS are fetched from: a
+Service's with its endpoints of this pass, or a DNS name's (the clusters' names are last
+pass's while the route tables are the same objects).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from propylon.api.core import ConfigMap
+from propylon.api.egauth import AuthzRule as AuthzRuleSettings
 from propylon.api.egauth import (
     AuthzSettings,
     JwtProviderSettings,
@@ -33,16 +38,19 @@ from propylon.api.egauth import (
 )
 from propylon.api.envoygateway import SECURITY_POLICY, Policy, security
 from propylon.ir.model import (
-    AuthFilters,
     Authorization,
     AuthzRule,
     Cluster,
+    Endpoint,
     GatewayIR,
     Jwt,
+    JwtClaimMatch,
+    JwtPrincipal,
     JwtProvider,
-    Listener,
     Route,
     RouteConfig,
+    SubjectAltName,
+    UpstreamTLS,
 )
 from propylon.translate.backends import Backends, Endpoints, Refused
 from propylon.translate.backendtls import cluster_name
@@ -50,6 +58,7 @@ from propylon.translate.types import Store
 
 # the cluster of a Service port (namespace, name, port) with its endpoints, or why not
 Services = Callable[[str, str, int], Cluster | str]
+DNS_CLUSTER = "dns:"  # a cluster named "dns:<scheme>://<host>:<port>" resolves the host
 
 
 def _jwks(config_map: ConfigMap | None) -> str | None:
@@ -88,13 +97,18 @@ def resolving(decode: Callable[[dict[str, Any]], Policy],
         found = security(policy.spec_value())[0].jwt
         problems = []
         for i, p in enumerate(found.providers if found is not None else ()):
-            if p.remote is None:
+            if p.remote is None or p.remote.dns_host is not None:
                 continue
-            cluster = None if services is None else services(
-                *_remote_service(p.remote, namespace))
+            service = _remote_service(p.remote, namespace)
+            cluster = None if services is None else services(*service)
             if not isinstance(cluster, Cluster):
                 problems.append(f"spec.jwt.providers[{i}].remoteJWKS: the JWKS cannot be "
                                 f"fetched: {cluster or 'no Service is known'}")
+            elif p.remote.tls and cluster.tls is None:
+                problems.append(f"spec.jwt.providers[{i}].remoteJWKS.uri: https:// to Service "
+                                f"{service[0]}/{service[1]} needs a BackendTLSPolicy targeting "
+                                "it (the CA and hostname verifying it): create one, or fetch "
+                                "over http://")
         return replace(policy, problems=policy.problems + tuple(problems)) if problems \
             else policy
     return decoded
@@ -102,6 +116,23 @@ def resolving(decode: Callable[[dict[str, Any]], Policy],
 
 def _remote_service(remote: RemoteJwks, namespace: str) -> tuple[str, str, int]:
     return (remote.namespace or namespace, remote.service, remote.port)
+
+
+def _dns_cluster_name(remote: RemoteJwks) -> str:
+    scheme = "https" if remote.tls else "http"
+    host = remote.dns_host or ""
+    return f"{DNS_CLUSTER}{scheme}://{f'[{host}]' if ':' in host else host}:{remote.port}"
+
+
+def _dns_cluster(name: str) -> Cluster:
+    """The cluster `_dns_cluster_name` names: the host resolved by the proxy, reached over
+    TLS (SNI and certificate name the host, verified by the system's trusted roots) for
+    https."""
+    parts = urlsplit(name.removeprefix(DNS_CLUSTER))
+    host, port = parts.hostname or "", parts.port or 0
+    tls = UpstreamTLS(host, None, (SubjectAltName("DNS", host),)) \
+        if parts.scheme == "https" else None
+    return Cluster(name, (Endpoint(host, port),), tls=tls, resolver="dns")
 
 
 def _jwt(found: JwtSettings, prefix: str, namespace: str) -> Jwt:
@@ -112,15 +143,24 @@ def _jwt(found: JwtSettings, prefix: str, namespace: str) -> Jwt:
         if p.remote is None:
             return out
         return replace(out, remote_uri=p.remote.uri,
-                       remote_cluster=cluster_name(*_remote_service(p.remote, namespace)),
-                       cache_duration_ms=p.remote.cache_duration_ms)
+                       remote_cluster=cluster_name(*_remote_service(p.remote, namespace))
+                       if p.remote.dns_host is None else _dns_cluster_name(p.remote),
+                       cache_duration_ms=p.remote.cache_duration_ms,
+                       failed_refetch_ms=p.remote.failed_refetch_ms)
 
     return Jwt(tuple(provider(p) for p in found.providers), found.optional)
 
 
-def _authorization(found: AuthzSettings) -> Authorization:
-    return Authorization(tuple(AuthzRule(r.allow, r.client_cidrs, r.headers, r.methods)
-                               for r in found.rules), found.default_allow)
+def _authorization(found: AuthzSettings, prefix: str) -> Authorization:
+    def rule(r: AuthzRuleSettings) -> AuthzRule:
+        principal = None if r.jwt is None else JwtPrincipal(
+            f"{prefix}/{r.jwt.provider}",
+            tuple(JwtClaimMatch(tuple(c.name.split(".")), c.values, c.string_array)
+                  for c in r.jwt.claims),
+            r.jwt.scopes)
+        return AuthzRule(r.allow, r.client_cidrs, r.headers, r.methods, principal)
+
+    return Authorization(tuple(rule(r) for r in found.rules), found.default_allow)
 
 
 def governed(route: Route, policy: Policy, parent: Policy | None,
@@ -133,59 +173,36 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     if jwt is not None and route.jwt is None:
         route = replace(route, jwt=_jwt(jwt, prefix, policy.meta.namespace))
     if authorization is not None and route.authorization is None:
-        route = replace(route, authorization=_authorization(authorization))
+        route = replace(route, authorization=_authorization(authorization, prefix))
     return route
 
 
-def _needs(configs: list[RouteConfig]) -> AuthFilters | None:
-    jwts: dict[str, Jwt] = {}
-    rbac = api_key = False
-    basic: set[str] = set()  # forwarded-username headers ("" for none)
-    for config in configs:
-        for vhost in config.virtual_hosts:
-            for route in vhost.routes:
-                if route.jwt is not None:
-                    jwts.setdefault(route.jwt.name, route.jwt)
-                rbac = rbac or route.authorization is not None
-                if route.basic_auth is not None:
-                    basic.add(route.basic_auth.forward_username_header or "")
-                api_key = api_key or route.api_key_auth is not None
-    if not jwts and not rbac and not basic and not api_key:
-        return None
-    return AuthFilters(tuple(jwts[name] for name in sorted(jwts)), rbac, tuple(sorted(basic)),
-                       api_key)
+def _jwks_clusters(configs: tuple[RouteConfig, ...]) -> frozenset[str]:
+    return frozenset(p.remote_cluster for config in configs for vhost in config.virtual_hosts
+                     for route in vhost.routes if route.jwt is not None
+                     for p in route.jwt.providers if p.remote_cluster is not None)
 
 
-def _listener(li: Listener, tables: dict[str, RouteConfig]) -> Listener:
-    names = [li.route_config] if li.route_config else [c.route_config for c in li.tls_chains]
-    needs = _needs([tables[n] for n in names if n in tables])
-    return li if needs == li.auth_filters else replace(li, auth_filters=needs)
-
-
-def with_filters(ir: GatewayIR, store: Store | None, services: Services | None) -> GatewayIR:
-    """`ir` with each listener marked with the filters its routes need, and the clusters of
-    the remote JWKS they fetch (see the module docstring)."""
-    key = ("authn-filters", ir.key)
+def with_jwks_clusters(ir: GatewayIR, store: Store | None,
+                       services: Services | None) -> GatewayIR:
+    """`ir` with the clusters of the remote JWKS its routes fetch (see the module
+    docstring)."""
+    key = ("authn-jwks", ir.key)
     found = store.get(key) if store is not None else None
-    if found is None or found[0] is not ir.listeners or found[1] is not ir.route_configs:
-        tables = {c.name: c for c in ir.route_configs}
-        listeners = tuple(_listener(li, tables) for li in ir.listeners)
-        found = (ir.listeners, ir.route_configs, listeners)
+    if found is None or found[0] is not ir.route_configs:
+        found = (ir.route_configs, _jwks_clusters(ir.route_configs))
     if store is not None:
         store.put(key, found)
-    listeners = found[2]
     clusters = {c.name: c for c in ir.clusters}
-    for provider in (p for li in listeners if li.auth_filters is not None
-                     for jwt in li.auth_filters.jwt for p in jwt.providers):
-        name = provider.remote_cluster
-        if name is None or name in clusters or services is None:
+    for name in sorted(found[1]):
+        if name.startswith(DNS_CLUSTER) and name not in clusters:
+            clusters[name] = _dns_cluster(name)
+        if name in clusters or services is None:
             continue
         namespace, service, port = name.rsplit("/", 2)
         cluster = services(namespace, service, int(port))
         if isinstance(cluster, Cluster):
             clusters[name] = cluster
-    if all(a is b for a, b in zip(listeners, ir.listeners, strict=True)) \
-            and len(clusters) == len(ir.clusters):
+    if len(clusters) == len(ir.clusters):
         return ir
-    return replace(ir, listeners=listeners,
-                   clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))
+    return replace(ir, clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))

@@ -5,7 +5,7 @@ settings (`security.settings`, merged over `parent`'s with a `mergeType`), an `i
 (the htpasswd lines read by `credentials.resolve`, `forwardUsernameHeader`) and an
 `ir.ApiKeyAuth` (the keys, `extractFrom` as sources in order, `forwardClientIDHeader`,
 `sanitize`); a field the policy inherits from its parent takes the parent's credentials.
-`authn.with_filters` then tells each listener whether its routes use these filters.
+The xDS layer puts their filters in the chains whose routes use them.
 """
 
 from __future__ import annotations

@@ -8,9 +8,8 @@ that use it.
   `extauth/<namespace>/<service>/<port>` (`/grpc` appended for gRPC, which is h2c), with the
   Service's ready endpoints (and its BackendTLSPolicy's TLS).
 - `route_ext_auth(settings)`: the IR `ExtAuth` a governed route entry carries.
-- `finish(ir, clusters, store)`: the Gateway's IR with the clusters its routes' ext auths use and, on
-  every listener, the ext auths of the routes it serves (Envoy needs one filter per service in
-  the listener's chain; each route enables its own).
+- `finish(ir, clusters, store)`: the Gateway's IR with the clusters its routes' ext auths use
+  (the xDS layer gives each connection manager one filter per service its routes use).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from functools import lru_cache
 
 from propylon.api.envoygateway import SECURITY_POLICY, Policy, security
 from propylon.api.extauth import ExtAuthSettings, ServiceRef
-from propylon.ir.model import Cluster, ExtAuth, GatewayIR, Listener, RouteConfig, VirtualHost
+from propylon.ir.model import Cluster, ExtAuth, GatewayIR, RouteConfig, VirtualHost
 from propylon.translate.backends import Backends, Endpoints, Refused
 from propylon.translate.types import Store
 
@@ -98,20 +97,13 @@ def _vhost_ext_auths(config: str, vh: VirtualHost, store: Store | None) -> dict[
 
 
 def finish(ir: GatewayIR, clusters: Mapping[str, Cluster], store: Store | None) -> GatewayIR:
-    """`ir` with the clusters and listener filters its routes' ext auths need; with `store`,
-    a route table unchanged since last pass is not read again, and the same IR needing equal
-    clusters gives last pass's result."""
+    """`ir` with the clusters its routes' ext auths need; with `store`, a route table unchanged
+    since last pass is not read again, and the same IR needing equal clusters gives last pass's
+    result."""
     by_config = {config.name: _ext_auths(config, store) for config in ir.route_configs}
     used = {e.cluster for found in by_config.values() for e in found.values()}
     if not used:
         return ir
-
-    def with_filters(listener: Listener) -> Listener:
-        names = [listener.route_config, *(c.route_config for c in listener.tls_chains)]
-        found = {k: v for name in names if name for k, v in by_config.get(name, {}).items()}
-        return replace(listener, ext_auths=tuple(found[k] for k in sorted(found))) \
-            if found else listener
-
     wanted = {name: clusters[name] for name in sorted(used) if name in clusters}
     key = ("extauth-ir", ir.key)
     found = store.get(key) if store is not None else None
@@ -120,8 +112,7 @@ def finish(ir: GatewayIR, clusters: Mapping[str, Cluster], store: Store | None) 
         own = {c.name: c for c in ir.clusters}
         own.update(wanted)
         found = (ir, wanted, replace(
-            ir, listeners=tuple(with_filters(li) for li in ir.listeners),
-            clusters=tuple(sorted(own.values(), key=lambda c: c.name))))
+            ir, clusters=tuple(sorted(own.values(), key=lambda c: c.name))))
     if store is not None:
         store.put(key, found)
     return found[2]

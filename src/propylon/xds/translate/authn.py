@@ -1,16 +1,18 @@
 """IR JWT requirements and authorization rules -> Envoy's `jwt_authn` and `rbac` filters.
 
 As Envoy Gateway does, a connection manager carries each filter only when some route of its
-tables needs it (`ir.Listener.auth_filters`), and the filter acts only on the routes that
-name it (`typed_per_filter_config`); other routes pass through untouched.
+tables needs it (`httpfilters` registers them: `jwt_chain`, `rbac_filter_config`), and the
+filter acts only on the routes that name it (`typed_per_filter_config`: `jwt_per_route`,
+`rbac_per_route`); other routes pass through untouched.
 
-JWT: the filter holds every provider of the listener's requirements (local JWKS, or remote
+JWT: the filter holds every provider of the requirements its routes name (local JWKS, or remote
 JWKS fetched through the Service's cluster in the background, so a listener never waits for
-it, and kept for the cache duration; the token
-forwarded to the backend unchanged, its payload in the request's dynamic metadata under the
-provider's name, claims copied into headers, the route recomputed when asked) and one
-requirement per IR `Jwt`, named by `Jwt.name`; a route names its requirement (a token of any
-of its providers; with `optional`, or none at all). CORS preflights are let through.
+it, kept for the cache duration, and fetched again after the failed-refetch duration when a
+fetch fails; the token forwarded to the backend unchanged, its payload in the request's
+dynamic metadata under the provider's name with `scope` split at spaces into a list, claims
+copied into headers, the route recomputed when asked) and one requirement per IR `Jwt`, named
+by `Jwt.name`; a route names its requirement (a token of any of its providers; with
+`optional`, or none at all). CORS preflights are let through.
 
 Authorization: the filter-level RBAC is empty (enforces nothing); a route carries its own.
 Envoy's RBAC has one action for all its policies, while Envoy Gateway's rules are tried in
@@ -18,10 +20,16 @@ order and the first that matches decides; so the route's RBAC is an ALLOW list w
 for rule i (an Allow rule) is "rule i matches and no earlier rule does", plus, when the default
 is Allow, "no rule matches". A client CIDR is matched against the client address as the
 connection manager found it (`remote_ip`: from X-Forwarded-For when a ClientTrafficPolicy
-trusts it), methods against `:method`.
+trusts it), methods against `:method`. A JWT principal is matched against the payload the JWT
+filter left in the request's dynamic metadata under the provider's name: each claim (a nested
+one by its keys) equal to one of its values, or a list holding one; each scope in the token's
+`scope` (split at spaces by the JWT filter) or `scp` list. A request without a verified token
+of that provider has no such payload, and so does not match.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from envoy.config.core.v3.address_pb2 import CidrRange
 from envoy.config.core.v3.base_pb2 import DataSource
@@ -33,7 +41,9 @@ from envoy.extensions.filters.http.rbac.v3 import rbac_pb2 as rbac_pb
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb,
 )
+from envoy.type.matcher.v3.metadata_pb2 import MetadataMatcher
 from envoy.type.matcher.v3.string_pb2 import StringMatcher
+from envoy.type.matcher.v3.value_pb2 import ListMatcher, ValueMatcher
 from google.protobuf.any_pb2 import Any
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.empty_pb2 import Empty
@@ -46,6 +56,7 @@ from propylon.xds.translate.clusters import duration_ms
 JWT_FILTER = "envoy.filters.http.jwt_authn"
 RBAC_FILTER = "envoy.filters.http.rbac"
 JWKS_FETCH_TIMEOUT = Duration(seconds=10)
+SCOPE_CLAIMS = ("scope", "scp")  # where a token's scopes are; `scope` split at spaces
 
 
 def _pack(message: Message) -> Any:
@@ -54,17 +65,14 @@ def _pack(message: Message) -> Any:
     return packed
 
 
-def http_filters(li: ir.Listener) -> list[hcm_pb.HttpFilter]:
-    """The JWT and RBAC filters the routes of `li` need, in Envoy Gateway's order."""
-    needs = li.auth_filters
-    if needs is None:
-        return []
-    out = []
-    if needs.jwt:
-        out.append(hcm_pb.HttpFilter(name=JWT_FILTER, typed_config=_pack(_jwt_filter(needs.jwt))))
-    if needs.rbac:
-        out.append(hcm_pb.HttpFilter(name=RBAC_FILTER, typed_config=_pack(rbac_pb.RBAC())))
-    return out
+def jwt_chain(jwts: Sequence[ir.Jwt]) -> tuple[hcm_pb.HttpFilter, ...]:
+    """The JWT filter of a connection manager whose routes name the requirements `jwts`."""
+    return (hcm_pb.HttpFilter(name=JWT_FILTER, typed_config=_pack(_jwt_filter(jwts))),)
+
+
+def rbac_filter_config() -> Any:
+    """The filter-level RBAC: empty, it enforces nothing; each route carries its own."""
+    return _pack(rbac_pb.RBAC())
 
 
 def _provider(p: ir.JwtProvider) -> jwt_pb.JwtProvider:
@@ -72,6 +80,8 @@ def _provider(p: ir.JwtProvider) -> jwt_pb.JwtProvider:
         audiences=list(p.audiences),
         forward=True,
         payload_in_metadata=p.name,
+        normalize_payload_in_metadata=jwt_pb.JwtProvider.NormalizePayload(
+            space_delimited_claims=["scope"]),
         claim_to_headers=[jwt_pb.JwtClaimToHeader(claim_name=claim, header_name=header)
                           for claim, header in p.claim_to_headers],
         clear_route_cache=p.recompute_route,
@@ -89,6 +99,8 @@ def _provider(p: ir.JwtProvider) -> jwt_pb.JwtProvider:
     remote.http_uri.CopyFrom(HttpUri(uri=p.remote_uri, cluster=p.remote_cluster,
                                      timeout=JWKS_FETCH_TIMEOUT))
     remote.async_fetch.CopyFrom(jwt_pb.JwksAsyncFetch(fast_listener=True))
+    if p.failed_refetch_ms is not None:
+        remote.async_fetch.failed_refetch_duration.CopyFrom(duration_ms(p.failed_refetch_ms))
     if p.cache_duration_ms is not None:
         remote.cache_duration.CopyFrom(duration_ms(p.cache_duration_ms))
     return out
@@ -104,7 +116,7 @@ def _requirement(jwt: ir.Jwt) -> jwt_pb.JwtRequirement:
     return jwt_pb.JwtRequirement(requires_any=jwt_pb.JwtRequirementOrList(requirements=any_of))
 
 
-def _jwt_filter(jwts: tuple[ir.Jwt, ...]) -> jwt_pb.JwtAuthentication:
+def _jwt_filter(jwts: Sequence[ir.Jwt]) -> jwt_pb.JwtAuthentication:
     out = jwt_pb.JwtAuthentication(bypass_cors_preflight=True)
     for jwt in jwts:
         for p in jwt.providers:
@@ -143,10 +155,30 @@ def _header(name: str, value: str) -> rbac_config.Principal:
         name=name, string_match=StringMatcher(exact=value)))
 
 
+def _claim(provider: str, path: tuple[str, ...], value: str,
+           in_list: bool) -> rbac_config.Principal:
+    match = ValueMatcher(string_match=StringMatcher(exact=value))
+    if in_list:
+        match = ValueMatcher(list_match=ListMatcher(one_of=match))
+    return rbac_config.Principal(metadata=MetadataMatcher(
+        filter=JWT_FILTER, path=[MetadataMatcher.PathSegment(key=k) for k in (provider, *path)],
+        value=match))
+
+
+def _jwt_principal(jwt: ir.JwtPrincipal) -> list[rbac_config.Principal]:
+    parts = [_any_of([_claim(jwt.provider, (key,), scope, True) for key in SCOPE_CLAIMS])
+             for scope in jwt.scopes]
+    parts.extend(_any_of([_claim(jwt.provider, c.path, v, c.string_array) for v in c.values])
+                 for c in jwt.claims)
+    return parts
+
+
 def _rule(rule: ir.AuthzRule) -> rbac_config.Principal:
     parts = []
     if rule.client_cidrs:
         parts.append(_any_of([_cidr(c) for c in rule.client_cidrs]))
+    if rule.jwt is not None:
+        parts.extend(_jwt_principal(rule.jwt))
     parts.extend(_any_of([_header(name, v) for v in values]) for name, values in rule.headers)
     if rule.methods:
         parts.append(_any_of([_header(":method", m) for m in rule.methods]))

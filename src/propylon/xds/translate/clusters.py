@@ -2,7 +2,9 @@
 
 Every cluster is EDS-typed with ADS as its endpoint source, so a change of endpoints is one EDS
 push and never touches CDS (which would drain connections to the cluster). The load assignment
-lists endpoints sorted by address and port, so equal endpoint sets hash equally.
+lists endpoints sorted by address and port, so equal endpoint sets hash equally. A DNS
+cluster (a DNS name, not a Service) is STRICT_DNS instead, its names in the cluster itself:
+the proxy resolves them and follows their changes.
 
 `h2c` clusters speak HTTP/2 with prior knowledge to the backend, through the upstream
 `HttpProtocolOptions` extension; others use HTTP/1.1. A cluster with `tls` reaches its endpoints
@@ -42,17 +44,21 @@ def ads_source() -> ConfigSource:
 
 
 def cluster(c: ir.Cluster) -> Cluster:
-    """The EDS cluster of one IR cluster."""
+    """The Envoy cluster of one IR cluster: EDS, or STRICT_DNS for a DNS one."""
     connection = c.connection or ir.Connection()
     out = Cluster(
         name=c.name,
-        type=Cluster.EDS,
+        type=Cluster.STRICT_DNS if c.resolver == "dns" else Cluster.EDS,
         connect_timeout=CONNECT_TIMEOUT if connection.connect_timeout_ms is None
         else duration_ms(connection.connect_timeout_ms),
         per_connection_buffer_limit_bytes=UInt32Value(value=BUFFER_LIMIT_BYTES),
         circuit_breakers=limits.circuit_breakers(connection.circuit_breaker),
     )
-    out.eds_cluster_config.eds_config.CopyFrom(ads_source())
+    if c.resolver == "dns":
+        out.dns_lookup_family = Cluster.V4_PREFERRED
+        out.load_assignment.CopyFrom(_assignment(c))
+    else:
+        out.eds_cluster_config.eds_config.CopyFrom(ads_source())
     health = connection.health_check
     if health is not None and health.active is not None:
         out.health_checks.extend(limits.health_checks(health.active))
@@ -92,8 +98,13 @@ def duration_ms(ms: int) -> Duration:
     return Duration(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
 
 
-def load_assignment(c: ir.Cluster) -> ClusterLoadAssignment:
-    """The endpoints of one IR cluster, sorted, each with its weight if it has one."""
+def load_assignment(c: ir.Cluster) -> ClusterLoadAssignment | None:
+    """The endpoints of one IR cluster, sorted, each with its weight if it has one (None for a
+    DNS cluster: they are in it)."""
+    return None if c.resolver == "dns" else _assignment(c)
+
+
+def _assignment(c: ir.Cluster) -> ClusterLoadAssignment:
     health = c.connection.health_check if c.connection is not None else None
     health_port = health.active.port if health is not None and health.active is not None \
         else None

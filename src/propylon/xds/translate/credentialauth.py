@@ -1,9 +1,10 @@
 """IR authentication -> Envoy's basic_auth and api_key_auth HTTP filters.
 
 As Envoy Gateway does, a connection manager carries a filter only when some route of its
-listener uses it (`ir.AuthFilters`), disabled there (`filters`), and each route that uses it
-enables it with its own settings in `typed_per_filter_config` (`per_route`), so other routes
-are untouched. basic_auth takes the users per route (`BasicAuthPerRoute`, htpasswd lines
+table uses it (`httpfilters` registers them), disabled there (`api_key_chain`,
+`basic_auth_chain`), and each route that uses it enables it with its own settings in
+`typed_per_filter_config` (`api_key_per_route`, `basic_auth_per_route`), so other routes are
+untouched. basic_auth takes the users per route (`BasicAuthPerRoute`, htpasswd lines
 inline) but the forwarded-username header only at the filter level: one basic_auth filter per
 distinct header (`basic_auth_name`), whose filter-level users (which Envoy requires) are a
 placeholder no password matches. api_key_auth takes everything per route
@@ -12,6 +13,8 @@ Order, after CORS and faults and before JWT and RBAC (`authn`): api_key_auth, th
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from envoy.config.core.v3.base_pb2 import DataSource
 from envoy.extensions.filters.http.api_key_auth.v3 import api_key_auth_pb2 as ak
@@ -43,35 +46,37 @@ def basic_auth_name(forward_username_header: str | None) -> str:
     return f"{BASIC_AUTH_FILTER}/{header}" if header else BASIC_AUTH_FILTER
 
 
-def filters(auth: ir.AuthFilters | None) -> list[hcm_pb.HttpFilter]:
-    """The (disabled) authentication filters of a connection manager whose routes use `auth`."""
-    if auth is None:
-        return []
-    out = []
-    if auth.api_key_auth:
-        out.append(hcm_pb.HttpFilter(name=API_KEY_AUTH_FILTER, typed_config=_pack(ak.ApiKeyAuth()),
-                                     disabled=True))
-    out.extend(hcm_pb.HttpFilter(
-        name=basic_auth_name(header),
+def api_key_chain(_uses: object) -> tuple[hcm_pb.HttpFilter, ...]:
+    """The (disabled) api_key_auth filter of a connection manager some route of which checks
+    API keys."""
+    return (hcm_pb.HttpFilter(name=API_KEY_AUTH_FILTER, typed_config=_pack(ak.ApiKeyAuth()),
+                              disabled=True),)
+
+
+def api_key_per_route(auth: ir.ApiKeyAuth) -> dict[str, Any]:
+    """A route's `typed_per_filter_config` entry checking its API keys."""
+    config = ak.ApiKeyAuthPerRoute(
+        credentials=[ak.Credential(key=key, client=client) for client, key in auth.credentials],
+        key_sources=[ak.KeySource(**{kind: name}) for kind, name in auth.sources])
+    if auth.forward_client_id_header or auth.sanitize:
+        config.forwarding.CopyFrom(ak.Forwarding(header=auth.forward_client_id_header or "",
+                                                 hide_credentials=auth.sanitize))
+    return {API_KEY_AUTH_FILTER: _pack(config)}
+
+
+def basic_auth_chain(uses: Iterable[ir.BasicAuth]) -> list[hcm_pb.HttpFilter]:
+    """The (disabled) basic_auth filters of a connection manager whose routes use `uses`: one
+    per forwarded-username header (`basic_auth_name`)."""
+    headers = {basic_auth_name(header): header
+               for header in sorted({auth.forward_username_header or "" for auth in uses})}
+    return [hcm_pb.HttpFilter(
+        name=name,
         typed_config=_pack(ba.BasicAuth(users=DataSource(inline_string=NO_USERS),
-                                       forward_username_header=header)), disabled=True)
-        for header in auth.basic_auth_headers)
-    return out
+                                       forward_username_header=headers[name])),
+        disabled=True) for name in sorted(headers)]
 
 
-def per_route(route: ir.Route) -> dict[str, Any]:
-    """Filter name -> the route's packed per-route config, for the filters it enables."""
-    out = {}
-    if route.api_key_auth is not None:
-        auth = route.api_key_auth
-        config = ak.ApiKeyAuthPerRoute(
-            credentials=[ak.Credential(key=key, client=client) for client, key in auth.credentials],
-            key_sources=[ak.KeySource(**{kind: name}) for kind, name in auth.sources])
-        if auth.forward_client_id_header or auth.sanitize:
-            config.forwarding.CopyFrom(ak.Forwarding(header=auth.forward_client_id_header or "",
-                                                     hide_credentials=auth.sanitize))
-        out[API_KEY_AUTH_FILTER] = _pack(config)
-    if route.basic_auth is not None:
-        out[basic_auth_name(route.basic_auth.forward_username_header)] = _pack(
-            ba.BasicAuthPerRoute(users=DataSource(inline_string=route.basic_auth.users)))
-    return out
+def basic_auth_per_route(auth: ir.BasicAuth) -> dict[str, Any]:
+    """A route's `typed_per_filter_config` entry checking its users."""
+    return {basic_auth_name(auth.forward_username_header): _pack(
+        ba.BasicAuthPerRoute(users=DataSource(inline_string=auth.users)))}

@@ -1,7 +1,8 @@
 """IR ext auths -> Envoy's `ext_authz` HTTP filters, as Envoy Gateway configures them.
 
 A connection manager carries one filter per authorisation service its routes use
-(`envoy.filters.http.ext_authz/<IR name>`), disabled by default; a route that uses one enables
+(`envoy.filters.http.ext_authz/<IR name>`: `chain`, registered in `httpfilters`), disabled
+by default; a route that uses one enables
 it through `typed_per_filter_config` (an `ExtAuthzPerRoute` whose check settings carry the
 context extensions), so other routes never call it.
 
@@ -93,7 +94,8 @@ def http_filter(ext: ir.ExtAuth) -> HttpFilter:
 
 
 def chain(ext_auths: Iterable[ir.ExtAuth]) -> list[HttpFilter]:
-    """The connection manager's (disabled) filters for the ext auths its routes use."""
+    """The connection manager's (disabled) filters for the ext auths its routes use, one per
+    name."""
     return [http_filter(e) for e in sorted(set(ext_auths), key=lambda e: e.name)]
 
 

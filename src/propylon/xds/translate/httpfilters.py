@@ -19,8 +19,12 @@ and is added by `listeners.py`.
 `route_uses` is computed per IR virtual host (cached with its message by `build.Reuse`), the
 uses of a route table are the union over its hosts, and `listeners.listener` builds each
 connection manager's chain from the uses of its table with `chain`, together with the filters
-the policy stage marked the IR listener with (`authn.http_filters`: JWT and RBAC), all in
-Envoy Gateway's order.
+of a ClientTrafficPolicy on the listener (which act on every route, so routes do not name
+them), all in Envoy Gateway's order. What a filter needs at the listener level is derived
+there from its routes' uses: the JWT providers of every requirement, one ext_authz per
+service, one basic_auth per forwarded-username header. Requirements and
+services are told apart by name (`one_per_name`: the policy stage names them after their
+policy); two of one name give one filter, the same whichever pass built it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,17 @@ from envoy.extensions.filters.network.http_connection_manager.v3.http_connection
 )
 
 from propylon.ir import model as ir
-from propylon.xds.translate import compression, cors, customresponse, fault, ratelimit, session
+from propylon.xds.translate import (
+    authn,
+    compression,
+    cors,
+    credentialauth,
+    customresponse,
+    extauth,
+    fault,
+    ratelimit,
+    session,
+)
 
 Uses = frozenset[tuple[str, Hashable]]  # (filter name, what one or more routes ask of it)
 NO_USES: Uses = frozenset()
@@ -75,11 +89,28 @@ def configured_per_route(name: str, uses: Callable[[ir.Route], Hashable | None],
                       chain=lambda _uses: instance)
 
 
+def one_per_name(uses: frozenset[Any]) -> list[Any]:
+    """`uses` (IR values with a `name`), one per name, in name order."""
+    return sorted({u.name: u for u in sorted(uses, key=repr, reverse=True)}.values(),
+                  key=lambda u: str(u.name))
+
+
 FILTERS: tuple[HttpFilter, ...] = (
     configured_per_route(fault.FAULT_FILTER, lambda route: route.fault,
                          fault.policy, fault.filter_config),
     configured_per_route(cors.CORS_FILTER, lambda route: route.cors,
                          cors.policy, cors.filter_config),
+    HttpFilter(extauth.FILTER, lambda route: route.ext_auth, extauth.per_route,
+               lambda uses: extauth.chain(one_per_name(uses))),
+    HttpFilter(credentialauth.API_KEY_AUTH_FILTER, lambda route: route.api_key_auth,
+               credentialauth.api_key_per_route, credentialauth.api_key_chain),
+    HttpFilter(credentialauth.BASIC_AUTH_FILTER, lambda route: route.basic_auth,
+               credentialauth.basic_auth_per_route, credentialauth.basic_auth_chain),
+    HttpFilter(authn.JWT_FILTER, lambda route: route.jwt,
+               lambda jwt: {authn.JWT_FILTER: authn.jwt_per_route(jwt)},
+               lambda uses: authn.jwt_chain(one_per_name(uses))),
+    configured_per_route(authn.RBAC_FILTER, lambda route: route.authorization,
+                         authn.rbac_per_route, authn.rbac_filter_config),
     HttpFilter(customresponse.CUSTOM_RESPONSE_FILTER, customresponse.uses,
                customresponse.per_route, customresponse.chain),
     HttpFilter(compression.FILTER_PREFIX, compression.uses, compression.per_route,
@@ -110,7 +141,8 @@ def per_route(route: ir.Route) -> dict[str, Any]:
 
 def chain(uses: Uses, marked: Iterable[HcmFilter] = ()) -> list[HcmFilter]:
     """The connection manager's filters before the router for a table with `uses`, and the
-    `marked` ones of its listener, in Envoy Gateway's order."""
+    `marked` ones of its listener (a ClientTrafficPolicy's, acting on every route), in Envoy
+    Gateway's order."""
     out: list[HcmFilter] = list(marked)
     for f in FILTERS:
         mine = frozenset(use for name, use in uses if name == f.name)

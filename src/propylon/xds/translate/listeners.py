@@ -18,13 +18,11 @@ The connection manager carries the settings measured in the project's Envoy fact
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
 normalisation with merged slashes and escaped slashes left alone, `use_remote_address`, non-zero
 stream idle and request header timeouts, WebSocket upgrades, the HTTP filters the routes of its
-table use (`httpfilters`, with the ext_authz (one per service), API key, basic auth, JWT and
-RBAC filters the listener is marked with, `extauth`, `credentialauth` and `authn`, and a
-ClientTrafficPolicy's late response header edits, all in Envoy Gateway's order: none when no
-policy reaches them), a ClientTrafficPolicy's settings (`clientsettings`: client address,
-early header edits, protocol, path, TLS and keepalive settings), and a router that adds no
-`x-envoy-*` headers. A ClientTrafficPolicy's connection limit puts the connection limit filter
-first in every chain of the listener (`limits`).
+table use (`httpfilters`, with a ClientTrafficPolicy's late response header edits, in Envoy
+Gateway's order: none when no policy reaches them), a ClientTrafficPolicy's settings
+(`clientsettings`: client address, early header edits, protocol, path, TLS and keepalive
+settings), and a router that adds no `x-envoy-*` headers. A ClientTrafficPolicy's connection
+limit puts the connection limit filter first in every chain of the listener (`limits`).
 """
 
 from __future__ import annotations
@@ -54,14 +52,7 @@ from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
 from propylon.ir.limits import ConnectionLimit
-from propylon.xds.translate import (
-    authn,
-    clientsettings,
-    credentialauth,
-    extauth,
-    httpfilters,
-    limits,
-)
+from propylon.xds.translate import clientsettings, httpfilters, limits
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -90,9 +81,10 @@ def connection_manager(stat_prefix: str, route_config: str | None,
                        filters: list[hcm_pb.HttpFilter] | None = None,
                        client: ir.ClientSettings | None = None) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`, with
-    the HTTP filters its routes `uses` and `filters` (`authn.http_filters`) before the router;
-    `timeouts` (a ClientTrafficPolicy's) bound how long it waits for clients, `client` (also
-    a ClientTrafficPolicy's) sets how client addresses and headers are read."""
+    the HTTP filters its routes `uses` and the listener's own `filters` (a ClientTrafficPolicy's,
+    for every route) before the router; `timeouts` (a ClientTrafficPolicy's) bound how long it
+    waits for clients, `client` (also a ClientTrafficPolicy's) sets how client addresses and
+    headers are read."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -130,10 +122,7 @@ def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener,
     late = clientsettings.late_filter(li.client)
     manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
                                  uses.get(route_config or "", httpfilters.NO_USES),
-                                 [*extauth.chain(li.ext_auths),
-                                  *credentialauth.filters(li.auth_filters),
-                                  *authn.http_filters(li), *([late] if late is not None else [])],
-                                 li.client)
+                                 [late] if late is not None else [], li.client)
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=_pack(manager))
 

@@ -42,14 +42,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import (
-    authn,
-    compression,
-    credentialauth,
-    extauth,
-    httpfilters,
-    loadbalancer,
-)
+from propylon.xds.translate import compression, httpfilters, loadbalancer
 from propylon.xds.translate.clusters import ads_source, duration_ms
 from propylon.xds.translate.headers import header_options
 
@@ -306,18 +299,8 @@ def route(route: ir.Route) -> rc.Route:
         out.response_headers_to_remove.extend(route.response_headers.remove)
     for name, config in httpfilters.per_route(route).items():
         out.typed_per_filter_config[name].CopyFrom(config)
-    if route.ext_auth is not None:
-        for name, config in extauth.per_route(route.ext_auth).items():
-            out.typed_per_filter_config[name].CopyFrom(config)
     if route.compression and "accept-encoding" not in out.request_headers_to_remove:
         out.request_headers_to_remove.append(compression.ACCEPT_ENCODING)
-    if route.jwt is not None:
-        out.typed_per_filter_config[authn.JWT_FILTER].CopyFrom(authn.jwt_per_route(route.jwt))
-    if route.authorization is not None:
-        out.typed_per_filter_config[authn.RBAC_FILTER].CopyFrom(
-            authn.rbac_per_route(route.authorization))
-    for name, config in credentialauth.per_route(route).items():
-        out.typed_per_filter_config[name].CopyFrom(config)
     return out
 
 

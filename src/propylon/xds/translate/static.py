@@ -7,7 +7,8 @@ resource comes from, never what it says:
 - listeners and clusters are `static_resources`;
 - a connection manager's RDS route table is inlined as its `route_config`, holding the VHDS
   virtual hosts of that table (those whose name is `<table>/...`);
-- an EDS cluster becomes a STATIC one with its load assignment inline;
+- an EDS cluster becomes a STATIC one with its load assignment inline (a STRICT_DNS one has
+  it inline already);
 - an SDS secret config over ADS names a static secret (`static_resources.secrets`).
 There is no admin listener and no ADS. A reference to a route table or secret the resources do
 not hold raises `MissingResource`: Envoy would wait for it forever, so it is an error too.
@@ -71,6 +72,8 @@ def _inlined(value: Any, tables: Mapping[str, Json], secrets: Mapping[str, Any])
 
 
 def _static_cluster(cluster: Json, assignment: Json | None) -> Json:
+    if cluster.get("type") == "STRICT_DNS":  # its endpoints are in it already
+        return cluster
     cluster.pop("eds_cluster_config", None)
     cluster["type"] = "STATIC"
     cluster["load_assignment"] = assignment or {"cluster_name": cluster["name"]}
