@@ -38,9 +38,9 @@ def test_a_folder_beside_e2e_is_envoy_gateways_suite() -> None:
 
 
 def test_metric_queries_name_the_route_rule_clusters() -> None:
-    stat, labels = metrics.parse('envoy_cluster_upstream_rq_retry{envoy_cluster_name='
-                                 '"httproute/ns1/retry-route/rule/0"}')
-    assert stat == "upstream_rq_retry"
+    family, stat, labels = metrics.parse('envoy_cluster_upstream_rq_retry{envoy_cluster_name='
+                                         '"httproute/ns1/retry-route/rule/0"}')
+    assert (family, stat) == ("cluster", "upstream_rq_retry")
     assert metrics.eg_route_rule(labels["envoy_cluster_name"]) == (
         "HTTPRoute", "ns1", "retry-route", 0)
     route = {"metadata": {"namespace": "ns1"}, "spec": {"rules": [{"backendRefs": [
@@ -48,8 +48,12 @@ def test_metric_queries_name_the_route_rule_clusters() -> None:
         {"group": "gateway.envoyproxy.io", "kind": "Backend", "name": "c"}]}]}}
     assert metrics.rule_clusters(route, 0) == ["ns1/a/8080", "ns2/b/80"]
     assert metrics.rule_clusters(route, 1) == []
+    assert metrics.parse('envoy_connection_limit_limited_connections{x="y"}') == (
+        "connection_limit", "limited_connections", {"x": "y"})
     with pytest.raises(metrics.Unsupported):
-        metrics.parse('envoy_connection_limit_limited_connections{x="y"}')
+        metrics.parse('envoy_http_downstream_rq_total{x="y"}')
+    assert metrics.parse('envoy_cluster_upstream_rq_retry_overflow{x="y"}') == (
+        "cluster", "upstream_rq_retry_overflow", {"x": "y"})
 
 
 def test_metric_conditions() -> None:

@@ -310,13 +310,14 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries, a load balancer (a
-    cluster copy, hash policies on the routes) and maybe timeouts, compression and a response
-    override with the ConfigMap "ca"'s body for a BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with extAuth from Service svc1
+    cluster copy, hash policies on the routes) and maybe timeouts, limits, a rate limit,
+    compression and a response override with the ConfigMap "ca"'s body for a
+    BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with extAuth from Service svc1
     when `more`), basic auth and API keys from the Secrets "users" and "keys" (2; "users" of
     the other namespace when `more`), or JWT (JWKS from Service svc0, from ConfigMap "ca" and
     from a DNS name over https) and authorization (by CIDR, header and method, and by the
-    token's claims and scopes); client IP detection and early headers for a
-    ClientTrafficPolicy; `more` merges it."""
+    token's claims and scopes); client IP detection, a connection limit and early headers with
+    rate-limit headers off for a ClientTrafficPolicy; `more` merges it."""
     spec: dict[str, Any] = {"targetRefs": [{"group": GW.rpartition("/")[0], "kind": target_kind,
                                             "name": name,
                                             **({"sectionName": section} if section else {})}]}
@@ -327,15 +328,21 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
                                                         "header": {"name": "x-user"}}}
         if more:
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
+            spec["circuitBreaker"] = {"maxConnections": value}
+            spec["healthCheck"] = {"passive": {"consecutive5XxErrors": value}}
+            spec["rateLimit"] = {"type": "Local", "local": {"rules": [
+                {"limit": {"requests": value, "unit": "Minute"}}]}}
             spec["compressor"] = [{"type": t} for t in ("Zstd", "Gzip")[:value]]
             spec["responseOverride"] = [{"match": {"statusCodes": [{"value": 500 + value}]},
                                          "response": {"body": {"type": "ValueRef", "valueRef": {
                                              "group": "", "kind": "ConfigMap", "name": "ca"}}}}]
     elif kind == "ClientTrafficPolicy":
         spec["clientIPDetection"] = {"xForwardedFor": {"numTrustedHops": value}}
+        spec["connection"] = {"connectionLimit": {"value": value}}
         if more:
             spec["headers"] = {"earlyRequestHeaders": {"set": [{"name": "x-v",
-                                                                 "value": str(value)}]}}
+                                                                 "value": str(value)}]},
+                               "disableRateLimitHeaders": True}
     elif value == 1:
         spec["cors"] = {"allowOrigins": [f"https://{value}.example"], "allowMethods": ["GET"]}
         if more:  # the auth service's cluster follows svc1's edits and endpoints
@@ -574,6 +581,12 @@ FURNISHED: list[tuple[Any, ...]] = [
                  ("status",), ("policy", "SecurityPolicy", "ns1", "HTTPRoute", "r0", None, 1,
                                False), ("tick",),
                  ("policy", "BackendTrafficPolicy", "ns1", "HTTPRoute", "r0", None, None, False)])
+# limits: a rate-limited route, its listener's rate-limit headers turned off, then on again
+@example(False, [("route", "ns1", "r0", _ROUTE), ("service", "ns1", "svc0", 80, None),
+                 ("policy", "BackendTrafficPolicy", "ns1", "HTTPRoute", "r0", None, 3, True),
+                 ("policy", "ClientTrafficPolicy", "ns1", "Gateway", "gw", None, 2, True),
+                 ("status",),
+                 ("policy", "ClientTrafficPolicy", "ns1", "Gateway", "gw", None, 2, False)])
 # a SecurityPolicy's credentials: Secrets created, made unusable, deleted under it; one in the
 # other namespace granted, then no more
 @example(False, [("route", "ns1", "r0", _ROUTE), ("service", "ns1", "svc0", 80, None),

@@ -153,13 +153,13 @@ def test_an_unknown_section_name_is_invalid_names_the_field_and_has_no_effect() 
 
 
 def test_an_unimplemented_field_is_reported_and_the_policy_not_applied() -> None:
-    result = run(btp("cb", {**retry(3), "circuitBreaker": {"maxConnections": 1}},
+    result = run(btp("cb", {**retry(3), "useClientProtocol": True},
                      targetRefs=[target("Gateway", "gw")]))
     assert attempts(result) == {"web/a": None, "web/1": None, "api": None}
     accepted = conditions(result, "cb")["Accepted"]
     assert (accepted["status"], accepted["reason"]) == ("False", "Invalid")
     assert accepted["message"].startswith(
-        "spec.circuitBreaker is not implemented by Propylon yet")
+        "spec.useClientProtocol is not implemented by Propylon yet")
 
 
 def test_an_unusable_value_names_the_field() -> None:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from google.protobuf.json_format import MessageToJson
 
+from propylon.ir import limits as lim
 from propylon.ir import model as ir
 from propylon.xds.server.cache import versioned
 from propylon.xds.translate import ENDPOINT, translate
@@ -145,6 +146,59 @@ def tls_mixed() -> ir.GatewayIR:
         route_configs=(ir.RouteConfig("rc-web", ()),),
         clusters=(_backend("a", 9001), _backend("b", 9002)),
         secrets=(ir.Secret("default/web", "CERT", "KEY"), ir.Secret("default/tls", "CERT", "KEY")),
+    )
+
+
+def limits() -> ir.GatewayIR:
+    """Policy limits: a connection limit and the local rate limit filter on the listener, a
+    route's rate limits (every condition kind; shadow mode), circuit breakers with a retry
+    budget and requests per connection, active HTTP checks on another port with passive ones
+    and a panic threshold, TCP and gRPC checks."""
+    bucket = lim.TokenBucket(3, 60)
+    rule = lim.RateLimitRule(
+        (lim.RateLimitMatch("header", "x-user", "Exact", "john"),
+         lim.RateLimitMatch("header", "x-org", "RegularExpression", "^t.*", invert=True),
+         lim.RateLimitMatch("header", "x-session", "Distinct", ""),
+         lim.RateLimitMatch("query", "user", "Exact", "alice"),
+         lim.RateLimitMatch("query", "page", "Distinct", ""),
+         lim.RateLimitMatch("path", ":path", "PathPrefix", "/api")),
+        (lim.RateLimitMatch("method", ":method", "Exact", "GET"),
+         lim.RateLimitMatch("method", ":method", "Exact", "POST")),
+        "10.0.0.0/8", True, bucket)
+    routes = (
+        ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/limited")),
+                 backends=(ir.WeightedBackend("default/a/80/cb", 1),),
+                 rate_limit=lim.LocalRateLimit(lim.TokenBucket(10, 3600), (rule,))),
+        ir.Route("default/r/1/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/shadow")),
+                 backends=(ir.WeightedBackend("default/a/80/http", 1),),
+                 rate_limit=lim.LocalRateLimit(lim.TokenBucket(4294967295, 1), (
+                     lim.RateLimitRule((), (), "2001:db8::/32", False, bucket),),
+                     shadow=True, headers=False)),
+    )
+    cb = lim.CircuitBreaker(0, 1, 2, 3, 4, 25.0, 2)
+    http = lim.HealthCheck(
+        lim.ActiveHealthCheck("HTTP", 3000, 5000, 2, 1, "/status/200", "health.example", "HEAD",
+                              (200, 204), lim.Payload(text="ok"), port=3001),
+        lim.PassiveHealthCheck(1000, 10000, 2, 1, 5, 100, True), 0)
+    tcp = lim.HealthCheck(lim.ActiveHealthCheck(
+        "TCP", send=lim.Payload(text="ping"), receive=lim.Payload(binary_hex="706f6e67")))
+    grpc = lim.HealthCheck(lim.ActiveHealthCheck("GRPC", grpc_service="echo.Health"))
+
+    def copy(suffix: str, connection: ir.Connection, protocol: str = "http1") -> ir.Cluster:
+        return ir.Cluster(f"default/a/80/{suffix}", (ir.Endpoint("127.0.0.1", 9001),),
+                          protocol, connection=connection)  # type: ignore[arg-type]
+
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
+                               connection_limit=lim.ConnectionLimit(3, 1000, 1)),),
+        route_configs=(ir.RouteConfig("http-80", (
+            ir.VirtualHost("example.com", ("example.com",), routes),)),),
+        clusters=(copy("cb", ir.Connection(circuit_breaker=cb)),
+                  copy("http", ir.Connection(health_check=http)),
+                  copy("tcp", ir.Connection(health_check=tcp)),
+                  copy("grpc", ir.Connection(health_check=grpc), "h2c")),
+        secrets=(),
     )
 
 
@@ -324,7 +378,7 @@ def ext_auth() -> ir.GatewayIR:
 CASES = {"client_settings": client_settings, "http_basic": http_basic,
          "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
          "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth,
-         "load_balancing": load_balancing}
+         "load_balancing": load_balancing, "limits": limits}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

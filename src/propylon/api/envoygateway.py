@@ -10,21 +10,24 @@ and every value it cannot use: a policy with problems is not applied (see
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
 (`SUPPORTED`): `retry`, `timeout`, `faultInjection`, `compressor` (`compression`),
-`responseOverride` and `loadBalancer` (`propylon.api.loadbalancer`), with Envoy Gateway's
+`responseOverride`, `loadBalancer` (`propylon.api.loadbalancer`), and (`envoygateway_limits`)
+`circuitBreaker`, `healthCheck` and a Local `rateLimit`, with Envoy Gateway's
 defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
 `security(spec)` those of a SecurityPolicy: `cors`, `jwt` with local JWKS and `authorization`
 (`egauth`), `basicAuth` and `apiKeyAuth` (the Secrets they name as `SecretRef`s;
 `translate.policies.credentials` reads them), `extAuth` (`api.extauth`); `client_traffic(spec)`
 those of a ClientTrafficPolicy: `timeout.http`, `clientIPDetection`, `headers`, `http1`,
-`http2`, `path`, `tcpKeepalive` and `tls` (`clienttraffic`).
+`http2`, `path`, `tcpKeepalive` and `tls` (`clienttraffic`), `connection.connectionLimit`,
+`maxAcceptPerSocketEvent` and `headers.disableRateLimitHeaders`. A Global `rateLimit` is
+refused with its reason (Propylon provides no rate-limit service).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +43,17 @@ from propylon.api.clienttraffic import (
 )
 from propylon.api.compression import Compressor, compressors
 from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
+from propylon.api.envoygateway_limits import (
+    CircuitBreaker,
+    ConnectionLimit,
+    HealthCheck,
+    LocalRateLimit,
+    circuit_breaker,
+    connection_limit,
+    health_check,
+    local_rate_limit,
+    rate_limit_problems,
+)
 from propylon.api.extauth import ExtAuthSettings, ext_auth
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
@@ -53,8 +67,9 @@ SECURITY_POLICY = "SecurityPolicy"
 BACKEND_TRAFFIC_POLICY = "BackendTrafficPolicy"
 CLIENT_TRAFFIC_POLICY = "ClientTrafficPolicy"
 ENVOY_EXTENSION_POLICY = "EnvoyExtensionPolicy"
+ENVOY_PATCH_POLICY = "EnvoyPatchPolicy"
 POLICY_KINDS = (SECURITY_POLICY, BACKEND_TRAFFIC_POLICY, CLIENT_TRAFFIC_POLICY,
-                ENVOY_EXTENSION_POLICY)
+                ENVOY_EXTENSION_POLICY, ENVOY_PATCH_POLICY)
 
 _DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")  # Gateway API Duration
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
@@ -74,6 +89,23 @@ SUPPORTED: dict[str, Tree] = {
         "faultInjection": {"delay": {"fixedDelay": True, "percentage": True},
                            "abort": {"httpStatus": True, "grpcStatus": True,
                                      "percentage": True}},
+        "circuitBreaker": {"maxConnections": True, "maxPendingRequests": True,
+                           "maxParallelRequests": True, "maxParallelRetries": True,
+                           "maxRequestsPerConnection": True, "retryBudget": True},
+        "healthCheck": {"active": {"type": True, "timeout": True, "interval": True,
+                                   "unhealthyThreshold": True, "healthyThreshold": True,
+                                   "http": {"path": True, "method": True, "hostname": True,
+                                            "expectedStatuses": True,
+                                            "expectedResponse": True},
+                                   "tcp": True, "grpc": True, "overrides": True},
+                        "passive": {"interval": True, "baseEjectionTime": True,
+                                    "consecutive5XxErrors": True,
+                                    "consecutiveGatewayErrors": True,
+                                    "consecutiveLocalOriginFailures": True,
+                                    "maxEjectionPercent": True,
+                                    "splitExternalLocalOriginErrors": True},
+                        "panicThreshold": True},
+        "rateLimit": {"type": True, "local": {"rules": True}, "global": True},
         "loadBalancer": {"type": True, "slowStart": {"window": True}, "endpointOverride": True,
                          "backendUtilization": {
                              "blackoutPeriod": True, "weightExpirationPeriod": True,
@@ -117,11 +149,14 @@ SUPPORTED: dict[str, Tree] = {
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,
         "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True}},
+        "connection": {"connectionLimit": {"value": True, "closeDelay": True},
+                       "maxAcceptPerSocketEvent": True},
         "clientIPDetection": {"xForwardedFor": {"numTrustedHops": True, "trustedCIDRs": True,
                                                 "disableXForwardedForAppend": True},
                               "customHeader": {"name": True, "failClosed": True}},
         "headers": {"earlyRequestHeaders": True, "lateResponseHeaders": True,
-                    "preserveXRequestID": True, "withUnderscoresAction": True},
+                    "preserveXRequestID": True, "withUnderscoresAction": True,
+                    "disableRateLimitHeaders": True},
         "http1": {"enableTrailers": True, "http10": True},
         "http2": {"initialStreamWindowSize": True, "initialConnectionWindowSize": True,
                   "maxConcurrentStreams": True, "onInvalidMessage": True},
@@ -131,7 +166,12 @@ SUPPORTED: dict[str, Tree] = {
                 "signatureAlgorithms": True, "alpnProtocols": True},
     },
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
+    ENVOY_PATCH_POLICY: {**_TARGETING, "type": True, "jsonPatches": True, "priority": True},
 }
+PATCHES_NOT_APPLIED = (
+    "spec.jsonPatches: Propylon does not apply patches to its Envoy resources (they are not "
+    "named as Envoy Gateway names them): express the change with a policy field, such as "
+    "BackendTrafficPolicy healthCheck.panicThreshold for a cluster's healthy_panic_threshold")
 RETRY_TRIGGERS = ("5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
                   "refused-stream", "retriable-status-codes", "cancelled", "deadline-exceeded",
                   "internal", "resource-exhausted", "unavailable")
@@ -211,10 +251,13 @@ class Policy:
                     for path in unsupported(spec, SUPPORTED.get(kind, {}), "spec")]
         if kind == BACKEND_TRAFFIC_POLICY:
             problems.extend(backend_traffic(spec)[1])
+            problems.extend(rate_limit_problems(spec))
         if kind == SECURITY_POLICY:
             problems.extend(security(spec, str(ObjectMeta.of(obj).namespace))[1])
         if kind == CLIENT_TRAFFIC_POLICY:
             problems.extend(client_traffic(spec)[1])
+        if kind == ENVOY_PATCH_POLICY:
+            problems.append(PATCHES_NOT_APPLIED)
         merge = spec.get("mergeType")
         return cls(kind, ObjectMeta.of(obj), tuple(refs), selectors,
                    str(merge) if merge else None, json.dumps(spec, sort_keys=True),
@@ -281,21 +324,15 @@ class BackendTraffic:
     compressors: tuple[Compressor, ...] = ()
     overrides: tuple[OverrideRule, ...] = ()
     load_balancer: LoadBalancerSettings | None = None
+    circuit_breaker: CircuitBreaker | None = None
+    health_check: HealthCheck | None = None
+    rate_limit: LocalRateLimit | None = None
 
 
 def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
     """The implemented fields of a BackendTrafficPolicy spec, and what is wrong with them."""
     errors: list[str] = []
-
-    def duration(path: str, value: Any) -> int | None:
-        if value is None:
-            return None
-        if not isinstance(value, str) or not _DURATION.match(value):
-            errors.append(f"{path}: {value!r} is not a duration: write it as 1h, 30s, 250ms or "
-                          "a sum such as 1m30s")
-            return None
-        return duration_ms(value)
-
+    duration = _durations(errors)
     retry = None
     raw = spec.get("retry")
     if isinstance(raw, Mapping):
@@ -365,7 +402,9 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
         balancer, found = load_balancer(raw, duration)
         errors.extend(found)
     return BackendTraffic(retry, timeout, fault, compressors(spec, errors),
-                          response_overrides(spec, errors), balancer), errors
+                          response_overrides(spec, errors), balancer,
+                          circuit_breaker(spec, errors), health_check(spec, errors, duration),
+                          local_rate_limit(spec, errors)), errors
 
 
 @dataclass(frozen=True)
@@ -529,6 +568,8 @@ class ClientTraffic:
     headers: HeaderSettings | None = None
     protocols: Protocols | None = None
     tls: TLSSettings | None = None
+    connection_limit: ConnectionLimit | None = None
+    rate_limit_headers: bool = True
 
 
 def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
@@ -544,7 +585,24 @@ def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
             value = None
         out.append(None if value is None else duration_ms(value))
     return ClientTraffic(out[0], out[1], client_ip(spec, errors), headers(spec, errors),
-                         protocols(spec, errors), tls(spec, errors)), errors
+                         protocols(spec, errors), tls(spec, errors),
+                         connection_limit(spec, errors, _durations(errors)),
+                         not _section(spec, "headers").get("disableRateLimitHeaders")), errors
+
+
+def _durations(errors: list[str]) -> Callable[[str, Any], int | None]:
+    """A parser of Gateway API durations (None when absent) adding its problems to `errors`."""
+
+    def duration(path: str, value: Any) -> int | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _DURATION.match(value):
+            errors.append(f"{path}: {value!r} is not a duration: write it as 1h, 30s, 250ms or "
+                          "a sum such as 1m30s")
+            return None
+        return duration_ms(value)
+
+    return duration
 
 
 def _section(value: Mapping[str, Any], key: str) -> Mapping[str, Any]:

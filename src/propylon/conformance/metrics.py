@@ -8,8 +8,10 @@ asks each Gateway's Envoy itself, on its admin socket (`/stats`), for the counte
   cluster of rule N of that route. Propylon names clusters by Service port (`<ns>/<svc>/<port>`,
   and `<ns>/<svc>/<port>/<policy ns>/<policy name>` for a copy a BackendTrafficPolicy made), so
   the value is the sum of `cluster.<c>.<stat>` over the clusters of that rule's backendRefs
-  (`rule_clusters`). The Gateway is the one named by `gateway_envoyproxy_io_owning_gateway_name`,
-  else the case's.
+  (`rule_clusters`); without `envoy_cluster_name`, over every cluster. The Gateway is the one
+  named by `gateway_envoyproxy_io_owning_gateway_name`, else the case's.
+- `envoy_connection_limit_<stat>{...}` is the sum of `connection_limit.<prefix>.<stat>` over
+  the Gateway's listeners.
 - Any other query raises `Unsupported` (the step is skipped, saying so).
 
 `evaluate(condition, names)` computes a step's `condition` (`value > 0`, or
@@ -26,13 +28,14 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from propylon.infra.host.envoy_admin import admin_get
 from propylon.infra.host.envoy_process import PID_FILE
 from propylon.infra.host.manager import PROXIES_DIR, proxy_dir_name
 from propylon.ir.model import GatewayKey
 
-_QUERY = re.compile(r"^envoy_cluster_(\w+)\{(.*)\}$")
+_QUERY = re.compile(r"^envoy_(cluster|connection_limit)_(\w+)\{(.*)\}$")
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 _EG_CLUSTER = re.compile(r"^(httproute|grpcroute)/([^/]+)/([^/]+)/rule/(\d+)$")
 
@@ -41,16 +44,16 @@ class Unsupported(Exception):
     """The runner cannot answer this metric query."""
 
 
-def parse(query: str) -> tuple[str, dict[str, str]]:
-    """(Envoy cluster stat, labels) of a query the runner can answer."""
+def parse(query: str) -> tuple[str, str, dict[str, str]]:
+    """(family: cluster or connection_limit, Envoy stat, labels) of a query the runner can
+    answer."""
     found = _QUERY.match(query.strip())
     if found is None:
-        raise Unsupported(f"metric query {query!r}: only envoy_cluster_<stat>{{...}} queries "
-                          "are read from Envoy's stats")
-    labels = dict(_LABEL.findall(found.group(2)))
-    if "envoy_cluster_name" not in labels:
-        raise Unsupported(f"metric query {query!r} names no envoy_cluster_name")
-    return found.group(1), labels
+        raise Unsupported(f"metric query {query!r}: only envoy_cluster_<stat>{{...}} and "
+                          "envoy_connection_limit_<stat>{...} queries are read from Envoy's "
+                          "stats")
+    family, stat, labels = found.group(1), found.group(2), dict(_LABEL.findall(found.group(3)))
+    return family, stat, labels
 
 
 def eg_route_rule(cluster_name: str) -> tuple[str, str, str, int]:
@@ -79,20 +82,34 @@ def admin_socket(state_dir: Path, gateway: GatewayKey) -> Path:
     return Path(json.loads(pid_file.read_text())["admin"])
 
 
-async def cluster_stat(socket: Path, clusters: list[str], stat: str) -> int:
-    """The sum of `cluster.<c>.<stat>` over `clusters` and the copies of them a policy made."""
-    status, body = await admin_get(socket, f"/stats?filter={re.escape('.' + stat)}$")
+async def _stats(socket: Path, family: str, stat: str) -> list[tuple[str, int]]:
+    """(middle, value) of Envoy's `<family>.<middle>.<stat>` counters. Prometheus names have
+    "_" where Envoy's have "." or "_" (`health_check_success` is `health_check.success`)."""
+    pattern = re.escape(stat).replace("_", "[._]")
+    status, body = await admin_get(socket, "/stats?filter=" + quote(rf"\.{pattern}$"))
     if status != 200:
         raise RuntimeError(f"Envoy admin /stats answered {status}: {body}")
-    total = 0
+    out = []
     for line in body.splitlines():
         name, _, value = line.rpartition(": ")
-        if not name.startswith("cluster.") or not name.endswith(f".{stat}"):
-            continue
-        cluster = name.removeprefix("cluster.").removesuffix(f".{stat}")
-        if any(cluster == c or cluster.startswith(f"{c}/") for c in clusters):
-            total += int(value)
-    return total
+        found = re.fullmatch(rf"{re.escape(family)}\.(.+)\.{pattern}", name)
+        if found is not None:
+            out.append((found.group(1), int(value)))
+    return out
+
+
+async def cluster_stat(socket: Path, clusters: list[str] | None, stat: str) -> int:
+    """The sum of `cluster.<c>.<stat>` over `clusters` and the copies of them a policy made
+    (None: over every cluster)."""
+    return sum(value for cluster, value in await _stats(socket, "cluster", stat)
+               if clusters is None
+               or any(cluster == c or cluster.startswith(f"{c}/") for c in clusters))
+
+
+async def connection_limit_stat(socket: Path, stat: str) -> int:
+    """The sum of `connection_limit.<prefix>.<stat>` over the Envoy's listeners (Propylon's
+    stat prefix is the listener's name, not Envoy Gateway's `http-<port>`)."""
+    return sum(value for _, value in await _stats(socket, "connection_limit", stat))
 
 
 _ALLOWED = (ast.Module, ast.Expr, ast.Assign, ast.Name, ast.Load, ast.Store, ast.Constant,

@@ -32,6 +32,7 @@ from propylon.api.kinds import by_kind
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.conformance import (
     clients,
+    connections,
     distribution,
     grpcclient,
     manifests,
@@ -100,6 +101,7 @@ class Harness:
     def __post_init__(self) -> None:
         self.base_objects: list[dict[str, Any]] = []
         self.metrics: dict[str, int] = {}  # values a metric step read (`read: once`)
+        self.held: list[asyncio.StreamWriter] = []  # a tcpConnections step's, until case end
         self.supported: list[str] = []
         self._generation_before: int | None = None
         self._last_patched: Mapping[str, Any] = {}
@@ -163,6 +165,7 @@ class Harness:
         except Exception as err:  # noqa: BLE001 - one broken case must not end the run
             return CaseResult(case, FAILED, f"{type(err).__name__}: {err}")
         finally:
+            connections.close(self.held)
             await self._cleanup(objects)
         return CaseResult(case, SUCCEEDED)
 
@@ -440,6 +443,13 @@ class Harness:
                 # Go's own net/http client, whose answer is read for what expect lists only
                 request = {**request, "check": "response"}
             await self.request(case, request, step["expect"])
+        elif action == "tcpConnections":
+            target = await self.target(case, {})
+            try:
+                self.held.extend(await connections.hold(target.address, target.port,
+                                                        int(step.get("total", 1))))
+            except RuntimeError as err:
+                raise CaseFailed(f"tcpConnections: {err}") from None
         elif action == "namespacesMustBeReady":
             await self.namespaces_ready(list(step.get("namespaces") or
                                              ["gateway-conformance-infra"]))
@@ -512,10 +522,12 @@ class Harness:
     async def expect_metric(self, case: Case, metric: Mapping[str, Any]) -> None:
         """A metric step (`metrics`): read once into a name, or poll until the condition
         holds as the harness does (3 consecutive successes within 30 s)."""
-        stat, labels = metrics.parse(str(metric["query"]))
-        kind, namespace, name, index = metrics.eg_route_rule(labels["envoy_cluster_name"])
-        route = await self._live({"kind": kind, "namespace": namespace, "name": name})
-        clusters = metrics.rule_clusters(route, index)
+        family, stat, labels = metrics.parse(str(metric["query"]))
+        clusters: list[str] | None = None  # every cluster
+        if family == "cluster" and "envoy_cluster_name" in labels:
+            kind, namespace, name, index = metrics.eg_route_rule(labels["envoy_cluster_name"])
+            route = await self._live({"kind": kind, "namespace": namespace, "name": name})
+            clusters = metrics.rule_clusters(route, index)
         gateway = GatewayKey(str(case.gateway.get("namespace", "gateway-conformance-infra")),
                              labels.get("gateway_envoyproxy_io_owning_gateway_name")
                              or str(case.gateway.get("name")))
@@ -524,7 +536,9 @@ class Harness:
         socket = metrics.admin_socket(self.state_dir, gateway)
 
         async def read() -> int:
-            return await metrics.cluster_stat(socket, clusters, stat)
+            if family == "cluster":
+                return await metrics.cluster_stat(socket, clusters, stat)
+            return await metrics.connection_limit_stat(socket, stat)
 
         if metric.get("read") == "once":
             try:

@@ -2,9 +2,10 @@
 
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
-BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy, EnvoyProxy and HTTPRouteFilter, and Namespace, Service,
-EndpointSlice, Secret and ConfigMap; Envoy Gateway's only while their CRDs are served:
-`optionalcrds`), the `StatusWriter`, and the reconcile loop. Secrets are watched
+BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy, EnvoyPatchPolicy, EnvoyProxy and
+HTTPRouteFilter, and Namespace, Service, EndpointSlice, Secret and ConfigMap; Envoy Gateway's
+only while their CRDs are served: `optionalcrds`), the `StatusWriter`, and the reconcile loop.
+Secrets are watched
 by two informers with field selectors, `type=kubernetes.io/tls` and `type=Opaque`: every Secret
 the API lets a Gateway reference (a listener's certificateRefs, a Gateway's backend client
 certificate) must be of the first type, CA bundles (BackendTLSPolicy, frontend validation) come

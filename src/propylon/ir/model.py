@@ -27,7 +27,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, LocalRateLimit
+
 PathMatchType = Literal["Exact", "PathPrefix", "RegularExpression"]
+ClusterProtocol = Literal["http1", "h2c", "websocket"]
 StringMatchType = Literal["Exact", "RegularExpression"]
 
 
@@ -380,6 +383,7 @@ class Route:
     retry: Retry | None = None
     cors: Cors | None = None
     fault: Fault | None = None
+    rate_limit: LocalRateLimit | None = None
     hash_policies: tuple[HashPolicy, ...] = ()
     session: Session | None = None
     compression: tuple[Compression, ...] = ()  # in order of preference
@@ -442,11 +446,13 @@ class UpstreamTLS:
 class Connection:
     """How the proxy manages its connections to a cluster's endpoints (None: Envoy's defaults
     as Propylon sets them): the TCP connect timeout, how long an idle HTTP connection is kept,
-    and the longest an HTTP connection lives."""
+    the longest an HTTP connection lives, circuit breakers and health checks."""
 
     connect_timeout_ms: int | None = None
     idle_timeout_ms: int | None = None
     max_duration_ms: int | None = None
+    circuit_breaker: CircuitBreaker | None = None
+    health_check: HealthCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -485,7 +491,7 @@ class Cluster:
 
     name: str  # e.g. "default/backend-1/80"
     endpoints: tuple[Endpoint, ...]
-    protocol: Literal["http1", "h2c", "websocket"] = "http1"
+    protocol: ClusterProtocol = "http1"
     tls: UpstreamTLS | None = None
     connection: Connection | None = None
     load_balancer: LoadBalancer | None = None
@@ -622,6 +628,7 @@ class Listener:
     tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
     tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
     client_timeouts: ClientTimeouts | None = None
+    connection_limit: ConnectionLimit | None = None
     client: ClientSettings | None = None
 
 

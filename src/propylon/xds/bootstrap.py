@@ -37,7 +37,7 @@ from typing import Any
 XDS_CLUSTER = "xds_cluster"
 MAX_DOWNSTREAM_CONNECTIONS = 50_000
 STATS_PREFIXES = ("listener.", "server.", "cluster.", "cluster_manager.", "listener_manager.",
-                  "control_plane.", "overload.")
+                  "control_plane.", "overload.", "connection_limit.")
 STATS_REGEXES = (r"^http\..*\.downstream_.*",)
 SDS_CERTIFICATE = "xds-certificate.json"
 SDS_TRUSTED_CA = "xds-trusted-ca.json"

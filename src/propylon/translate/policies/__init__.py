@@ -22,8 +22,12 @@ it is Accepted False saying so, with no effect):
   service's cluster added to the Gateways whose routes use it).
 - ClientTrafficPolicy `timeout.http`, `clientIPDetection`, `headers`, `http1`, `http2`,
   `path`, `tcpKeepalive` and `tls` on the listeners of the ports it governs (`client`).
+- The rate-limit headers a ClientTrafficPolicy turns off on the local rate limits of its
+  ports' routes (`ratelimit`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
+- EnvoyPatchPolicy: attachment and status only, Accepted False saying that Propylon applies no
+  patches to its Envoy resources and what to use instead.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from propylon.translate.policies import (
     client,
     credentials,
     extauth,
+    ratelimit,
     regexchecks,
     security,
     traffic,
@@ -185,6 +190,8 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             ir = client.governed(ir, state, ctp)
         if ext_clusters:
             ir = extauth.finish(ir, ext_clusters, store)
+        if BACKEND_TRAFFIC_POLICY in by_kind and ctp is not None and ctp.attached:
+            ir = ratelimit.quieted(ir, state, ctp)
         out[key] = ir
     return out, statuses
 

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
+    ENVOY_PATCH_POLICY,
     GATEWAY_GROUP,
     Policy,
     TargetRef,
@@ -55,7 +56,8 @@ OVERRIDDEN, MERGED = "Overridden", "Merged"
 INVALID, CONFLICTED = "Invalid", "Conflicted"
 PLURAL = {"SecurityPolicy": "securityPolicies", BACKEND_TRAFFIC_POLICY: "backendTrafficPolicies",
           CLIENT_TRAFFIC_POLICY: "clientTrafficPolicies",
-          "EnvoyExtensionPolicy": "envoyExtensionPolicies"}
+          "EnvoyExtensionPolicy": "envoyExtensionPolicies",
+          "EnvoyPatchPolicy": "envoyPatchPolicies"}
 Key = tuple[str, str]
 
 
@@ -197,7 +199,8 @@ def _matches(selector: LabelSelector, labels: tuple[tuple[str, str], ...]) -> bo
 
 
 def _allowed_kinds(kind: str) -> tuple[str, ...]:
-    return ("Gateway",) if kind == CLIENT_TRAFFIC_POLICY else ("Gateway", *ROUTE_KINDS)
+    return ("Gateway",) if kind in (CLIENT_TRAFFIC_POLICY, ENVOY_PATCH_POLICY) \
+        else ("Gateway", *ROUTE_KINDS)
 
 
 def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState],

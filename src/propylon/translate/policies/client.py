@@ -5,7 +5,8 @@ connections per port, so a port gets the policy of one of its Gateway listeners 
 the Gateway's order, that has one) or else the Gateway's. `timeout.http.requestReceivedTimeout`
 becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout;
 `clientIPDetection`, `headers`, `http1`, `http2`, `path`, `tcpKeepalive` and `tls` become the
-listener's `ClientSettings`.
+listener's `ClientSettings`; `connection.connectionLimit` and `maxAcceptPerSocketEvent` its
+limits on connections (`limits`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 
 from propylon.api.clienttraffic import ClientIP, HeaderEdits, HeaderSettings, Protocols, TLSSettings
-from propylon.api.envoygateway import client_traffic
+from propylon.api.envoygateway import ClientTraffic, client_traffic
 from propylon.ir.model import (
     ClientSettings,
     ClientTimeouts,
@@ -21,26 +22,38 @@ from propylon.ir.model import (
     GatewayIR,
     HeaderMutation,
     HeaderValue,
+    Listener,
 )
 from propylon.translate.gateways import GatewayState
+from propylon.translate.policies import limits
 from propylon.translate.policies.attachment import Attachments, Scope
+
+
+def governing(ir: GatewayIR, listener: Listener, state: GatewayState, ctp: Attachments,
+              ) -> ClientTraffic | None:
+    """The settings of the ClientTrafficPolicy governing `listener` (a port), if any."""
+    ns, name = ir.key.namespace, ir.key.name
+    scopes = [Scope("Gateway", ns, name, ls.spec.name) for ls in state.listeners
+              if ls.spec.port == listener.port]
+    policy = next((ctp.attached[s] for s in (*scopes, Scope("Gateway", ns, name))
+                   if s in ctp.attached), None)
+    if policy is None or policy.problems:
+        return None
+    return client_traffic(policy.spec_value())[0]
 
 
 def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments) -> GatewayIR:
     """`ir` with the ClientTrafficPolicies' settings on the listeners they govern."""
-    ns, name = ir.key.namespace, ir.key.name
     listeners = []
     for listener in ir.listeners:
-        scopes = [Scope("Gateway", ns, name, ls.spec.name) for ls in state.listeners
-                  if ls.spec.port == listener.port]
-        policy = next((ctp.attached[s] for s in (*scopes, Scope("Gateway", ns, name))
-                       if s in ctp.attached), None)
-        if policy is None or policy.problems:
+        found = governing(ir, listener, state, ctp)
+        if found is None:
             listeners.append(listener)
             continue
-        found = client_traffic(policy.spec_value())[0]
         timeouts = ClientTimeouts(found.request_received_ms, found.idle_ms)
         client = settings(found.client_ip, found.headers, found.protocols, found.tls)
+        if found.connection_limit is not None:
+            listener = replace(listener, connection_limit=limits.to_ir(found.connection_limit))
         if (timeouts, client) == (ClientTimeouts(), ClientSettings()):
             listeners.append(listener)
             continue

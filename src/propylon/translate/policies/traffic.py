@@ -10,9 +10,11 @@ strategic merge of these fields amounts to it):
 - `faultInjection` -> the route's injected delay and abort;
 - `compressor` -> the route's response compression, algorithms in the policy's order;
 - `responseOverride` -> the route's response overrides, in the policy's order;
+- a Local `rateLimit` -> the route's rate limit (its own token buckets);
 - `loadBalancer` -> the route's hash policies (`propylon.translate.policies.loadbalancer`);
 - `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout` and
-  `maxConnectionDuration`, and the `loadBalancer` algorithm -> the clusters of the route's
+  `maxConnectionDuration`, `circuitBreaker` and `healthCheck` (`limits`; a gRPC health check
+  makes the copy speak h2c), and the `loadBalancer` algorithm -> the clusters of the route's
   backends, as copies named `<cluster>/<policy namespace>/<policy name>` (listed in `copies`
   with the cluster fields they change) so other routes using the same Service keep theirs.
 """
@@ -24,7 +26,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from propylon.api.envoygateway import BackendTraffic, Policy, backend_traffic
+from propylon.api.envoygateway import BackendTraffic, Policy, TimeoutSettings, backend_traffic
 from propylon.api.mergepatch import merge_patch
 from propylon.api.responseoverride import OverrideRule
 from propylon.ir.model import (
@@ -38,7 +40,7 @@ from propylon.ir.model import (
     Retry,
     Route,
 )
-from propylon.translate.policies import loadbalancer
+from propylon.translate.policies import limits, loadbalancer
 
 # Fields of a cluster a policy sets on the copy of it its routes use: (field, value) pairs.
 ClusterChanges = tuple[tuple[str, Any], ...]
@@ -66,10 +68,13 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     if timeout is not None and timeout.request_ms is not None and route.timeout_ms is None:
         changes["timeout_ms"] = timeout.request_ms
     cluster: list[tuple[str, Any]] = []
-    if timeout is not None and (timeout.connect_ms, timeout.idle_ms,
-                                timeout.max_connection_ms) != (None, None, None):
-        cluster.append(("connection", Connection(timeout.connect_ms, timeout.idle_ms,
-                                                 timeout.max_connection_ms)))
+    timeout = timeout or TimeoutSettings()
+    connection = Connection(timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms,
+                            limits.to_ir(found.circuit_breaker),
+                            limits.to_ir(found.health_check))
+    if connection != Connection():
+        cluster.append(("connection", connection))
+        cluster.extend(limits.protocol_changes(connection))
     if found.load_balancer is not None:
         balancer, hashes = loadbalancer.of(found.load_balancer)
         cluster.append(("load_balancer", balancer))
@@ -92,6 +97,8 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
         f = found.fault
         changes["fault"] = Fault(f.delay_ms, f.delay_percent, f.abort_status,
                                  f.abort_grpc_status, f.abort_percent)
+    if found.rate_limit is not None and route.rate_limit is None:
+        changes["rate_limit"] = limits.to_ir(found.rate_limit)
     if found.compressors and not route.compression:
         changes["compression"] = tuple(Compression(c.type, c.min_content_length)
                                        for c in found.compressors)

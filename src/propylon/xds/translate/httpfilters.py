@@ -46,6 +46,7 @@ from propylon.xds.translate import (
     customresponse,
     extauth,
     fault,
+    ratelimit,
     session,
 )
 
@@ -117,6 +118,8 @@ FILTERS: tuple[HttpFilter, ...] = (
     HttpFilter(session.SESSION_FILTER, lambda route: route.session,
                per_route=lambda use: {session.SESSION_FILTER: session.per_route(use)},
                chain=lambda _uses: (session.http_filter(),)),
+    configured_per_route(ratelimit.LOCAL_RATE_LIMIT_FILTER, lambda route: route.rate_limit,
+                         ratelimit.policy, ratelimit.filter_config),
 )
 
 

@@ -9,7 +9,10 @@ its own RDS route table; a chain with client validation requires (or, in the ins
 mode, only requests) a client certificate signed by its CA. TLS listeners (TLSRoutes) add SNI
 filter chains ending in `tcp_proxy`: without a transport socket for Passthrough (the encrypted
 stream goes to the backend as is), with one for Terminate (no ALPN: the stream is not HTTP).
-A listener without any chain is left out: it has nothing to present to a client.
+A listener without any chain is left out: it has nothing to present to a client. A
+ClientTrafficPolicy's connection limit puts the connection limit filter first in every chain
+of the listener (`limits`); its `maxAcceptPerSocketEvent` bounds the connections accepted per
+socket event.
 
 The connection manager carries the settings measured in the project's Envoy facts:
 `codec_type AUTO` (the route tables ignore the Host port, without rewriting it), path
@@ -18,7 +21,8 @@ stream idle and request header timeouts, WebSocket upgrades, the HTTP filters th
 table use (`httpfilters`, with a ClientTrafficPolicy's late response header edits, in Envoy
 Gateway's order: none when no policy reaches them), a ClientTrafficPolicy's settings
 (`clientsettings`: client address, early header edits, protocol, path, TLS and keepalive
-settings), and a router that adds no `x-envoy-*` headers.
+settings), and a router that adds no `x-envoy-*` headers. A ClientTrafficPolicy's connection
+limit puts the connection limit filter first in every chain of the listener (`limits`).
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import clientsettings, httpfilters
+from propylon.ir.limits import ConnectionLimit
+from propylon.xds.translate import clientsettings, httpfilters, limits
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
@@ -197,11 +202,25 @@ def listener(li: ir.Listener,
         out.filter_chains.append(lc.FilterChain(name=li.name,
                                                 filters=[_hcm_filter(li.name, li.route_config,
                                                                      li, uses)]))
-        return out
+        return _limited(out, li.connection_limit)
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=_pack(TlsInspector())))
     out.filter_chains.extend(_tls_chain(chain, li, uses) for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
+    return _limited(out, li.connection_limit)
+
+
+def _limited(out: Listener, limit: ConnectionLimit | None) -> Listener:
+    """`out` with the connection limit filter first in each chain, and the number of
+    connections accepted per socket event."""
+    if limit is not None and limit.max_accept_per_event is not None:
+        out.max_connections_to_accept_per_socket_event.value = limit.max_accept_per_event
+    if limit is not None and limit.value is not None:
+        first = limits.connection_limit_filter(out.name, limit.value, limit.close_delay_ms)
+        for chain in out.filter_chains:
+            filters = [first, *chain.filters]
+            del chain.filters[:]
+            chain.filters.extend(filters)
     return out
