@@ -60,6 +60,7 @@ from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.loadbalancer import LoadBalancerSettings, load_balancer
 from propylon.api.meta import ObjectMeta
 from propylon.api.responseoverride import OverrideRule, response_overrides
+from propylon.ir.model import Cors, Fault, Retry
 
 GROUP = "gateway.envoyproxy.io"
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -179,6 +180,7 @@ DEFAULT_RETRIES = 2
 DEFAULT_RETRY_ON = ("connect-failure", "refused-stream", "unavailable", "cancelled",
                     "retriable-status-codes")
 DEFAULT_RETRY_CODES = (503,)
+DEFAULT_CORS_MAX_AGE_S = 5
 
 
 @dataclass(frozen=True)
@@ -288,16 +290,6 @@ def unsupported(value: Mapping[str, Any], tree: Tree, path: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class RetrySettings:
-    attempts: int
-    on: tuple[str, ...]
-    codes: tuple[int, ...]
-    per_try_timeout_ms: int | None = None
-    backoff_ms: int | None = None
-    backoff_max_ms: int | None = None
-
-
-@dataclass(frozen=True)
 class TimeoutSettings:
     request_ms: int | None = None
     idle_ms: int | None = None
@@ -306,21 +298,12 @@ class TimeoutSettings:
 
 
 @dataclass(frozen=True)
-class FaultSettings:
-    delay_ms: int | None = None
-    delay_percent: float = 100.0
-    abort_status: int | None = None
-    abort_grpc_status: int | None = None
-    abort_percent: float = 100.0
-
-
-@dataclass(frozen=True)
 class BackendTraffic:
     """The implemented part of a BackendTrafficPolicy spec."""
 
-    retry: RetrySettings | None = None
+    retry: Retry | None = None
     timeout: TimeoutSettings | None = None
-    fault: FaultSettings | None = None
+    fault: Fault | None = None
     compressors: tuple[Compressor, ...] = ()
     overrides: tuple[OverrideRule, ...] = ()
     load_balancer: LoadBalancerSettings | None = None
@@ -357,11 +340,12 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
             errors.append(f"spec.retry.numRetries: {attempts!r} is not a number of retries: "
                           "use 0 or more")
             attempts = DEFAULT_RETRIES
-        retry = RetrySettings(
-            attempts, on, codes,
-            duration("spec.retry.perRetry.timeout", per_try.get("timeout")),
+        retry = Retry(
+            attempts, codes,
             duration("spec.retry.perRetry.backOff.baseInterval", back_off.get("baseInterval")),
-            duration("spec.retry.perRetry.backOff.maxInterval", back_off.get("maxInterval")))
+            on,
+            duration("spec.retry.perRetry.backOff.maxInterval", back_off.get("maxInterval")),
+            duration("spec.retry.perRetry.timeout", per_try.get("timeout")))
         if retry.backoff_max_ms is not None and retry.backoff_ms is None:
             errors.append("spec.retry.perRetry.backOff: maxInterval needs baseInterval: set it")
     timeout = None
@@ -391,7 +375,7 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
                           "status code Envoy sends: use 200-599")
             status = None
         grpc = abort.get("grpcStatus")
-        fault = FaultSettings(
+        fault = Fault(
             duration("spec.faultInjection.delay.fixedDelay", delay.get("fixedDelay")),
             percent("spec.faultInjection.delay", delay), status,
             grpc if isinstance(grpc, int) else None,
@@ -405,16 +389,6 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
                           response_overrides(spec, errors), balancer,
                           circuit_breaker(spec, errors), health_check(spec, errors, duration),
                           local_rate_limit(spec, errors)), errors
-
-
-@dataclass(frozen=True)
-class CorsSettings:
-    allow_origins: tuple[str, ...]
-    allow_methods: tuple[str, ...]
-    allow_headers: tuple[str, ...]
-    expose_headers: tuple[str, ...]
-    max_age_s: int | None
-    allow_credentials: bool
 
 
 @dataclass(frozen=True)
@@ -447,7 +421,7 @@ class ApiKeyAuthSettings:
 class Security:
     """The implemented part of a SecurityPolicy spec."""
 
-    cors: CorsSettings | None = None
+    cors: Cors | None = None
     jwt: JwtSettings | None = None
     authorization: AuthzSettings | None = None
     basic_auth: BasicAuthSettings | None = None
@@ -486,9 +460,10 @@ def security(spec: Mapping[str, Any], namespace: str = "") -> tuple[Security, li
         errors.append(f"spec.cors.maxAge: {max_age!r} is not a duration: write it as 10m or "
                       "600s")
         max_age = None
-    return Security(CorsSettings(
+    return Security(Cors(
         strings("allowOrigins"), strings("allowMethods"), strings("allowHeaders"),
-        strings("exposeHeaders"), None if max_age is None else duration_ms(max_age) // 1000,
+        strings("exposeHeaders"),
+        DEFAULT_CORS_MAX_AGE_S if max_age is None else duration_ms(max_age) // 1000,
         bool(raw.get("allowCredentials"))), jwt_settings, authz, basic, api_key,
         found_ext_auth), errors
 

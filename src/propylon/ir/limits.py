@@ -1,8 +1,8 @@
 """The limits a policy sets on clusters and listeners, in the IR (see `model.Connection` and
 `model.Listener`) and routes (`model.Route`): circuit breakers, active and passive health
 checks, connection limits, local rate limits.
-The same shapes as `api.envoygateway_limits` decodes them (the layers do not import each
-other); `xds.translate.limits` turns them into Envoy's messages.
+`api.envoygateway_limits` decodes a policy into them; `xds.translate.limits` turns them into
+Envoy's messages.
 """
 
 from __future__ import annotations

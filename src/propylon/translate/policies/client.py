@@ -6,7 +6,7 @@ the Gateway's order, that has one) or else the Gateway's. `timeout.http.requestR
 becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout;
 `clientIPDetection`, `headers`, `http1`, `http2`, `path`, `tcpKeepalive` and `tls` become the
 listener's `ClientSettings`; `connection.connectionLimit` and `maxAcceptPerSocketEvent` its
-limits on connections (`limits`).
+limits on connections (`ir.limits.ConnectionLimit`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from propylon.ir.model import (
     Listener,
 )
 from propylon.translate.gateways import GatewayState
-from propylon.translate.policies import limits
 from propylon.translate.policies.attachment import Attachments, Scope
 
 
@@ -53,7 +52,7 @@ def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments) -> GatewayIR:
         timeouts = ClientTimeouts(found.request_received_ms, found.idle_ms)
         client = settings(found.client_ip, found.headers, found.protocols, found.tls)
         if found.connection_limit is not None:
-            listener = replace(listener, connection_limit=limits.to_ir(found.connection_limit))
+            listener = replace(listener, connection_limit=found.connection_limit)
         if (timeouts, client) == (ClientTimeouts(), ClientSettings()):
             listeners.append(listener)
             continue

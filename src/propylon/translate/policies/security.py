@@ -18,12 +18,10 @@ from functools import lru_cache
 
 from propylon.api.envoygateway import Policy, Security, security
 from propylon.api.mergepatch import merge_patch
-from propylon.ir.model import Cors, Route
+from propylon.ir.model import Route
 from propylon.translate.policies import authn, credentialauth
 from propylon.translate.policies.extauth import route_ext_auth
 from propylon.translate.policies.traffic import ClusterChanges
-
-DEFAULT_MAX_AGE_S = 5
 
 
 @lru_cache(maxsize=4096)
@@ -47,7 +45,4 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     cors = found.cors
     if cors is None or route.cors is not None or route.direct_response is not None:
         return route
-    return replace(route, cors=Cors(
-        cors.allow_origins, cors.allow_methods, cors.allow_headers, cors.expose_headers,
-        DEFAULT_MAX_AGE_S if cors.max_age_s is None else cors.max_age_s,
-        cors.allow_credentials))
+    return replace(route, cors=cors)

@@ -32,12 +32,10 @@ from propylon.api.responseoverride import OverrideRule
 from propylon.ir.model import (
     Compression,
     Connection,
-    Fault,
     HeaderModifier,
     HeaderValue,
     Redirect,
     ResponseOverride,
-    Retry,
     Route,
 )
 from propylon.translate.policies import limits, loadbalancer
@@ -61,17 +59,15 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     found = settings(policy, parent)
     changes: dict[str, Any] = {}
     if found.retry is not None and route.retry is None:
-        r = found.retry
-        changes["retry"] = Retry(r.attempts, r.codes, r.backoff_ms, r.on, r.backoff_max_ms,
-                                 r.per_try_timeout_ms)
+        changes["retry"] = found.retry
     timeout = found.timeout
     if timeout is not None and timeout.request_ms is not None and route.timeout_ms is None:
         changes["timeout_ms"] = timeout.request_ms
     cluster: list[tuple[str, Any]] = []
     timeout = timeout or TimeoutSettings()
     connection = Connection(timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms,
-                            limits.to_ir(found.circuit_breaker),
-                            limits.to_ir(found.health_check))
+                            found.circuit_breaker,
+                            found.health_check)
     if connection != Connection():
         cluster.append(("connection", connection))
         cluster.extend(limits.protocol_changes(connection))
@@ -94,11 +90,9 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
             backends.append(replace(backend, cluster=name))
         changes["backends"] = tuple(backends)
     if found.fault is not None and route.fault is None:
-        f = found.fault
-        changes["fault"] = Fault(f.delay_ms, f.delay_percent, f.abort_status,
-                                 f.abort_grpc_status, f.abort_percent)
+        changes["fault"] = found.fault
     if found.rate_limit is not None and route.rate_limit is None:
-        changes["rate_limit"] = limits.to_ir(found.rate_limit)
+        changes["rate_limit"] = found.rate_limit
     if found.compressors and not route.compression:
         changes["compression"] = tuple(Compression(c.type, c.min_content_length)
                                        for c in found.compressors)
