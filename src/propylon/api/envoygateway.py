@@ -44,10 +44,6 @@ from propylon.api.clienttraffic import (
 from propylon.api.compression import Compressor, compressors
 from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
 from propylon.api.envoygateway_limits import (
-    CircuitBreaker,
-    ConnectionLimit,
-    HealthCheck,
-    LocalRateLimit,
     circuit_breaker,
     connection_limit,
     health_check,
@@ -60,6 +56,7 @@ from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.loadbalancer import LoadBalancerSettings, load_balancer
 from propylon.api.meta import ObjectMeta
 from propylon.api.responseoverride import OverrideRule, response_overrides
+from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, LocalRateLimit
 from propylon.ir.model import Cors, Fault, Retry
 
 GROUP = "gateway.envoyproxy.io"

@@ -47,11 +47,11 @@ from envoy.type.matcher.v3.value_pb2 import ListMatcher, ValueMatcher
 from google.protobuf.any_pb2 import Any
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.empty_pb2 import Empty
-from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import UInt32Value
 
 from propylon.ir import model as ir
 from propylon.xds.translate.clusters import duration_ms
+from propylon.xds.translate.messages import pack
 
 JWT_FILTER = "envoy.filters.http.jwt_authn"
 RBAC_FILTER = "envoy.filters.http.rbac"
@@ -59,20 +59,14 @@ JWKS_FETCH_TIMEOUT = Duration(seconds=10)
 SCOPE_CLAIMS = ("scope", "scp")  # where a token's scopes are; `scope` split at spaces
 
 
-def _pack(message: Message) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
-
-
 def jwt_chain(jwts: Sequence[ir.Jwt]) -> tuple[hcm_pb.HttpFilter, ...]:
     """The JWT filter of a connection manager whose routes name the requirements `jwts`."""
-    return (hcm_pb.HttpFilter(name=JWT_FILTER, typed_config=_pack(_jwt_filter(jwts))),)
+    return (hcm_pb.HttpFilter(name=JWT_FILTER, typed_config=pack(_jwt_filter(jwts))),)
 
 
 def rbac_filter_config() -> Any:
     """The filter-level RBAC: empty, it enforces nothing; each route carries its own."""
-    return _pack(rbac_pb.RBAC())
+    return pack(rbac_pb.RBAC())
 
 
 def _provider(p: ir.JwtProvider) -> jwt_pb.JwtProvider:
@@ -127,7 +121,7 @@ def _jwt_filter(jwts: Sequence[ir.Jwt]) -> jwt_pb.JwtAuthentication:
 
 def jwt_per_route(jwt: ir.Jwt) -> Any:
     """The per-route config naming the route's requirement."""
-    return _pack(jwt_pb.PerRouteConfig(requirement_name=jwt.name))
+    return pack(jwt_pb.PerRouteConfig(requirement_name=jwt.name))
 
 
 def _cidr(cidr: str) -> rbac_config.Principal:
@@ -204,4 +198,4 @@ def rbac_per_route(authorization: ir.Authorization) -> Any:
         rules.policies["default"].CopyFrom(rbac_config.Policy(
             permissions=[rbac_config.Permission(any=True)],
             principals=[_all_of(_none_of(earlier))]))
-    return _pack(rbac_pb.RBACPerRoute(rbac=rbac_pb.RBAC(rules=rules)))
+    return pack(rbac_pb.RBACPerRoute(rbac=rbac_pb.RBAC(rules=rules)))

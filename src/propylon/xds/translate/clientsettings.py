@@ -43,15 +43,12 @@ from envoy.extensions.http.original_ip_detection.custom_header.v3.custom_header_
 from envoy.extensions.http.original_ip_detection.xff.v3.xff_pb2 import XffConfig
 from envoy.extensions.transport_sockets.tls.v3.common_pb2 import TlsParameters
 from envoy.extensions.transport_sockets.tls.v3.tls_pb2 import CommonTlsContext
-from envoy.type.matcher.v3.regex_pb2 import RegexMatcher
-from envoy.type.matcher.v3.string_pb2 import StringMatcher
 from envoy.type.v3.http_status_pb2 import HttpStatus, StatusCode
-from google.protobuf.any_pb2 import Any
-from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
 from propylon.xds.translate.headers import literal
+from propylon.xds.translate.messages import pack, string_matcher
 
 HEADER_MUTATION_FILTER = "envoy.filters.http.header_mutation"
 # Linux socket option numbers (Envoy's platform), as Envoy takes them
@@ -69,12 +66,6 @@ _UNDERSCORES = {"Allow": HttpProtocolOptions.ALLOW,
                 "DropHeader": HttpProtocolOptions.DROP_HEADER}
 
 
-def _pack(message: Message) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
-
-
 def apply(hcm: HttpConnectionManager, client: ir.ClientSettings) -> None:
     """Set `client`'s connection-manager fields on `hcm`."""
     if client.xff_hops is not None:
@@ -84,20 +75,20 @@ def apply(hcm: HttpConnectionManager, client: ir.ClientSettings) -> None:
         xff = XffConfig(skip_xff_append=BoolValue(value=client.skip_xff_append))
         xff.xff_trusted_cidrs.cidrs.extend(_cidr(c) for c in client.trusted_cidrs)
         hcm.original_ip_detection_extensions.append(TypedExtensionConfig(
-            name="envoy.extensions.http.original_ip_detection.xff", typed_config=_pack(xff)))
+            name="envoy.extensions.http.original_ip_detection.xff", typed_config=pack(xff)))
     if client.custom_ip_header is not None:
         custom = CustomHeaderConfig(header_name=client.custom_ip_header)
         if client.custom_ip_fail_closed:
             custom.reject_with_status.CopyFrom(HttpStatus(code=StatusCode.Forbidden))
         hcm.original_ip_detection_extensions.append(TypedExtensionConfig(
             name="envoy.extensions.http.original_ip_detection.custom_header",
-            typed_config=_pack(custom)))
+            typed_config=pack(custom)))
     if hcm.original_ip_detection_extensions:
         hcm.use_remote_address.value = False  # Envoy takes one or the other
     if client.early_request_headers is not None:
         early = early_pb.HeaderMutation(mutations=mutations(client.early_request_headers))
         hcm.early_header_mutation_extensions.append(TypedExtensionConfig(
-            name="envoy.http.early_header_mutation.header_mutation", typed_config=_pack(early)))
+            name="envoy.http.early_header_mutation.header_mutation", typed_config=pack(early)))
     if client.preserve_request_id is not None:
         hcm.preserve_external_request_id = client.preserve_request_id
     if client.underscores is not None:
@@ -163,7 +154,7 @@ def late_filter(client: ir.ClientSettings | None) -> HttpFilter | None:
     if not edits:
         return None
     config = filter_pb.HeaderMutation(mutations=filter_pb.Mutations(response_mutations=edits))
-    return HttpFilter(name=HEADER_MUTATION_FILTER, typed_config=_pack(config))
+    return HttpFilter(name=HEADER_MUTATION_FILTER, typed_config=pack(config))
 
 
 def mutations(edits: ir.HeaderMutation) -> list[rules.HeaderMutation]:
@@ -178,18 +169,8 @@ def mutations(edits: ir.HeaderMutation) -> list[rules.HeaderMutation]:
         for h in values]
     out.extend(rules.HeaderMutation(remove=name) for name in edits.remove)
     out.extend(rules.HeaderMutation(remove_on_match=rules.HeaderMutation.RemoveOnMatch(
-        key_matcher=_matcher(kind, value))) for kind, value in edits.remove_on_match)
+        key_matcher=string_matcher(kind, value))) for kind, value in edits.remove_on_match)
     return out
-
-
-def _matcher(kind: str, value: str) -> StringMatcher:
-    if kind == "RegularExpression":
-        return StringMatcher(safe_regex=RegexMatcher(regex=value))
-    if kind == "Prefix":
-        return StringMatcher(prefix=value)
-    if kind == "Suffix":
-        return StringMatcher(suffix=value)
-    return StringMatcher(exact=value)
 
 
 def _cidr(cidr: str) -> CidrRange:

@@ -25,12 +25,12 @@ from envoy.config.core.v3.config_source_pb2 import AggregatedConfigSource, ApiVe
 from envoy.config.endpoint.v3 import endpoint_components_pb2 as ec
 from envoy.config.endpoint.v3.endpoint_pb2 import ClusterLoadAssignment
 from envoy.extensions.upstreams.http.v3.http_protocol_options_pb2 import HttpProtocolOptions
-from google.protobuf.any_pb2 import Any
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import UInt32Value
 
 from propylon.ir import model as ir
 from propylon.xds.translate import limits, loadbalancer
+from propylon.xds.translate.messages import pack
 from propylon.xds.translate.upstream_tls import transport_socket
 
 HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -83,9 +83,7 @@ def cluster(c: ir.Cluster) -> Cluster:
             common.max_connection_duration.CopyFrom(duration_ms(connection.max_duration_ms))
         if per_connection is not None:
             common.max_requests_per_connection.value = per_connection
-        packed = Any()
-        packed.Pack(options)
-        out.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(packed)
+        out.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(pack(options))
     if c.tls is not None:
         out.transport_socket.CopyFrom(transport_socket(c.tls, c.protocol))
     if c.load_balancer is not None:

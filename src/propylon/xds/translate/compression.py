@@ -25,6 +25,7 @@ from google.protobuf.any_pb2 import Any
 from google.protobuf.message import Message
 
 from propylon.ir import model as ir
+from propylon.xds.translate.messages import pack
 
 FILTER_PREFIX = "envoy.filters.http.compressor"
 ACCEPT_ENCODING = "accept-encoding"
@@ -33,12 +34,6 @@ _LIBRARIES: dict[str, tuple[str, type[Message]]] = {
     "Gzip": ("envoy.compression.gzip.compressor", Gzip),
     "Zstd": ("envoy.compression.zstd.compressor", Zstd),
 }
-
-
-def _pack(message: Message) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
 
 
 def filter_name(compression: ir.Compression) -> str:
@@ -63,17 +58,17 @@ def chain(used: frozenset[tuple[ir.Compression, ...]]) -> list[HttpFilter]:
     for kind, length in lengths.items():
         library, message = _LIBRARIES[kind]
         config = pb.Compressor(
-            compressor_library=TypedExtensionConfig(name=library, typed_config=_pack(message())),
+            compressor_library=TypedExtensionConfig(name=library, typed_config=pack(message())),
             choose_first=kind == first)
         if length is not None:
             config.response_direction_config.common_config.min_content_length.value = length
-        out.append(HttpFilter(name=f"{FILTER_PREFIX}.{kind.lower()}", typed_config=_pack(config),
+        out.append(HttpFilter(name=f"{FILTER_PREFIX}.{kind.lower()}", typed_config=pack(config),
                               disabled=True))
     return sorted(out, key=lambda f: f.name)
 
 
 def per_route(used: tuple[ir.Compression, ...]) -> dict[str, Any]:
     """What turns a route's compressors on."""
-    enabled = _pack(pb.CompressorPerRoute(overrides=pb.CompressorOverrides(
+    enabled = pack(pb.CompressorPerRoute(overrides=pb.CompressorOverrides(
         response_direction_config=pb.ResponseDirectionOverrides())))
     return {filter_name(c): enabled for c in used}

@@ -19,19 +19,14 @@ from google.protobuf.wrappers_pb2 import BoolValue
 
 from propylon.ir import model as ir
 from propylon.translate.regexes import origin_regex
+from propylon.xds.translate.messages import pack
 
 CORS_FILTER = "envoy.filters.http.cors"
 
 
-def _pack(message: Cors | CorsPolicy) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
-
-
 def filter_config() -> Any:
     """The (empty) filter-level config: every setting is per route."""
-    return _pack(Cors())
+    return pack(Cors())
 
 
 def policy(cors: ir.Cors) -> Any:
@@ -46,4 +41,4 @@ def policy(cors: ir.Cors) -> Any:
         allow_credentials=BoolValue(value=cors.allow_credentials),
         forward_not_matching_preflights=BoolValue(value=False),
     )
-    return _pack(out)
+    return pack(out)

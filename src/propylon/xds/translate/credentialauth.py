@@ -23,21 +23,15 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb,
 )
 from google.protobuf.any_pb2 import Any
-from google.protobuf.message import Message
 
 from propylon.ir import model as ir
+from propylon.xds.translate.messages import pack
 
 BASIC_AUTH_FILTER = "envoy.filters.http.basic_auth"
 API_KEY_AUTH_FILTER = "envoy.filters.http.api_key_auth"
 # basic_auth wants users at the filter level too, though every route enabling it gives its own:
 # one no password can match (its SHA-1 would have to be all zero bytes)
 NO_USERS = "unused:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA="
-
-
-def _pack(message: Message) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
 
 
 def basic_auth_name(forward_username_header: str | None) -> str:
@@ -49,7 +43,7 @@ def basic_auth_name(forward_username_header: str | None) -> str:
 def api_key_chain(_uses: object) -> tuple[hcm_pb.HttpFilter, ...]:
     """The (disabled) api_key_auth filter of a connection manager some route of which checks
     API keys."""
-    return (hcm_pb.HttpFilter(name=API_KEY_AUTH_FILTER, typed_config=_pack(ak.ApiKeyAuth()),
+    return (hcm_pb.HttpFilter(name=API_KEY_AUTH_FILTER, typed_config=pack(ak.ApiKeyAuth()),
                               disabled=True),)
 
 
@@ -61,7 +55,7 @@ def api_key_per_route(auth: ir.ApiKeyAuth) -> dict[str, Any]:
     if auth.forward_client_id_header or auth.sanitize:
         config.forwarding.CopyFrom(ak.Forwarding(header=auth.forward_client_id_header or "",
                                                  hide_credentials=auth.sanitize))
-    return {API_KEY_AUTH_FILTER: _pack(config)}
+    return {API_KEY_AUTH_FILTER: pack(config)}
 
 
 def basic_auth_chain(uses: Iterable[ir.BasicAuth]) -> list[hcm_pb.HttpFilter]:
@@ -71,12 +65,12 @@ def basic_auth_chain(uses: Iterable[ir.BasicAuth]) -> list[hcm_pb.HttpFilter]:
                for header in sorted({auth.forward_username_header or "" for auth in uses})}
     return [hcm_pb.HttpFilter(
         name=name,
-        typed_config=_pack(ba.BasicAuth(users=DataSource(inline_string=NO_USERS),
+        typed_config=pack(ba.BasicAuth(users=DataSource(inline_string=NO_USERS),
                                        forward_username_header=headers[name])),
         disabled=True) for name in sorted(headers)]
 
 
 def basic_auth_per_route(auth: ir.BasicAuth) -> dict[str, Any]:
     """A route's `typed_per_filter_config` entry checking its users."""
-    return {basic_auth_name(auth.forward_username_header): _pack(
+    return {basic_auth_name(auth.forward_username_header): pack(
         ba.BasicAuthPerRoute(users=DataSource(inline_string=auth.users)))}

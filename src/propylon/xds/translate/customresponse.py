@@ -34,15 +34,10 @@ from xds.type.matcher.v3.string_pb2 import StringMatcher  # type: ignore[import-
 
 from propylon.ir import model as ir
 from propylon.xds.translate.headers import header_options
+from propylon.xds.translate.messages import pack
 
 CUSTOM_RESPONSE_FILTER = "envoy.filters.http.custom_response"
 Predicate = m.Matcher.MatcherList.Predicate
-
-
-def _pack(message: Message) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
 
 
 def uses(route: ir.Route) -> tuple[ir.ResponseOverride, ...] | None:
@@ -50,7 +45,7 @@ def uses(route: ir.Route) -> tuple[ir.ResponseOverride, ...] | None:
 
 
 def chain(_used: frozenset[tuple[ir.ResponseOverride, ...]]) -> list[HttpFilter]:
-    return [HttpFilter(name=CUSTOM_RESPONSE_FILTER, typed_config=_pack(CustomResponse()),
+    return [HttpFilter(name=CUSTOM_RESPONSE_FILTER, typed_config=pack(CustomResponse()),
                        disabled=True)]
 
 
@@ -62,15 +57,15 @@ def per_route(overrides: tuple[ir.ResponseOverride, ...]) -> dict[str, Any]:
         for i, o in enumerate(overrides)]
     config = CustomResponse(custom_response_matcher=m.Matcher(
         matcher_list=m.Matcher.MatcherList(matchers=matchers)))
-    return {CUSTOM_RESPONSE_FILTER: _pack(config)}
+    return {CUSTOM_RESPONSE_FILTER: pack(config)}
 
 
 def _predicate(override: ir.ResponseOverride) -> Message:
     codes = [_single(TypedExtensionConfig(name="status-code",
-                                          typed_config=_pack(HttpResponseStatusCodeMatchInput())),
+                                          typed_config=pack(HttpResponseStatusCodeMatchInput())),
                      StringMatcher(exact=str(code)))
              for start, end in override.codes for code in range(start, end + 1)]
-    headers = [_single(TypedExtensionConfig(name=f"header-{name}", typed_config=_pack(
+    headers = [_single(TypedExtensionConfig(name=f"header-{name}", typed_config=pack(
         HttpResponseHeaderMatchInput(header_name=name))), _string(kind, value))
         for name, kind, value in override.headers]
     parts = ([codes[0]] if len(codes) == 1 else
@@ -87,6 +82,7 @@ def _single(source: Message, value: Message) -> Message:
 
 
 def _string(kind: str, value: str) -> Message:
+    """The xds matcher API's `StringMatcher` (not Envoy's own) for `value` matched as `kind`."""
     if kind == "RegularExpression":
         return StringMatcher(safe_regex=RegexMatcher(regex=value))
     if kind == "Prefix":
@@ -110,7 +106,7 @@ def _action(override: ir.ResponseOverride) -> Any:
             action.path_redirect = redirect.path_full
         policy = RedirectPolicy(redirect_action=action)
         policy.status_code.value = redirect.status_code
-        return _pack(policy)
+        return pack(policy)
     answer = LocalResponsePolicy()
     if override.body_format:
         answer.body_format.text_format_source.inline_string = override.body_format
@@ -122,4 +118,4 @@ def _action(override: ir.ResponseOverride) -> Any:
         answer.status_code.value = override.status
     if override.response_headers is not None:
         answer.response_headers_to_add.extend(header_options(override.response_headers))
-    return _pack(answer)
+    return pack(answer)

@@ -28,18 +28,12 @@ from envoy.extensions.filters.network.http_connection_manager.v3.http_connection
 )
 from envoy.type.matcher.v3.string_pb2 import ListStringMatcher, StringMatcher
 from google.protobuf.any_pb2 import Any
-from google.protobuf.message import Message
 
 from propylon.ir import model as ir
 from propylon.xds.translate.clusters import duration_ms
+from propylon.xds.translate.messages import pack
 
 FILTER = "envoy.filters.http.ext_authz"
-
-
-def _pack(message: Message) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
 
 
 def _path_override(path: str) -> bytes:
@@ -90,7 +84,7 @@ def http_filter(ext: ir.ExtAuth) -> HttpFilter:
         out.with_request_body.CopyFrom(pb.BufferSettings(max_request_bytes=ext.body_max_bytes))
     if ext.status_on_error is not None:
         out.status_on_error.code = ext.status_on_error
-    return HttpFilter(name=filter_name(ext), typed_config=_pack(out), disabled=True)
+    return HttpFilter(name=filter_name(ext), typed_config=pack(out), disabled=True)
 
 
 def chain(ext_auths: Iterable[ir.ExtAuth]) -> list[HttpFilter]:
@@ -101,5 +95,5 @@ def chain(ext_auths: Iterable[ir.ExtAuth]) -> list[HttpFilter]:
 
 def per_route(ext: ir.ExtAuth) -> dict[str, Any]:
     """A route's `typed_per_filter_config` entry turning its ext auth filter on."""
-    return {filter_name(ext): _pack(pb.ExtAuthzPerRoute(check_settings=pb.CheckSettings(
+    return {filter_name(ext): pack(pb.ExtAuthzPerRoute(check_settings=pb.CheckSettings(
         context_extensions=dict(ext.context_extensions))))}

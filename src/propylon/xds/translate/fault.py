@@ -11,19 +11,14 @@ from google.protobuf.any_pb2 import Any
 
 from propylon.ir import model as ir
 from propylon.xds.translate.clusters import duration_ms
+from propylon.xds.translate.messages import pack
 
 FAULT_FILTER = "envoy.filters.http.fault"
 
 
-def _pack(message: HTTPFault) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
-
-
 def filter_config() -> Any:
     """The (empty) filter-level config: every fault is per route."""
-    return _pack(HTTPFault())
+    return pack(HTTPFault())
 
 
 def _percent(value: float) -> FractionalPercent:
@@ -43,4 +38,4 @@ def policy(fault: ir.Fault) -> Any:
     elif fault.abort_grpc_status is not None:
         out.abort.CopyFrom(FaultAbort(grpc_status=fault.abort_grpc_status,
                                       percentage=_percent(fault.abort_percent)))
-    return _pack(out)
+    return pack(out)

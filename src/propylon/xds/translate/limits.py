@@ -27,11 +27,11 @@ from envoy.extensions.filters.network.connection_limit.v3.connection_limit_pb2 i
 )
 from envoy.type.v3.percent_pb2 import Percent
 from envoy.type.v3.range_pb2 import Int64Range
-from google.protobuf.any_pb2 import Any
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import UInt32Value, UInt64Value
 
 from propylon.ir import limits as ir
+from propylon.xds.translate.messages import pack
 
 CIRCUIT_BREAKER_LIMIT = 100_000
 CONNECTION_LIMIT_FILTER = "envoy.filters.network.connection_limit"
@@ -120,6 +120,4 @@ def connection_limit_filter(stat_prefix: str, value: int, delay_ms: int | None) 
     config = ConnectionLimit(stat_prefix=stat_prefix, max_connections=UInt64Value(value=value))
     if delay_ms is not None:
         config.delay.CopyFrom(_ms(delay_ms))
-    packed = Any()
-    packed.Pack(config)
-    return lc.Filter(name=CONNECTION_LIMIT_FILTER, typed_config=packed)
+    return lc.Filter(name=CONNECTION_LIMIT_FILTER, typed_config=pack(config))

@@ -45,15 +45,14 @@ from envoy.extensions.filters.network.http_connection_manager.v3.http_connection
 )
 from envoy.extensions.filters.network.tcp_proxy.v3.tcp_proxy_pb2 import TcpProxy
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
-from google.protobuf.any_pb2 import Any
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.message import Message
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import model as ir
 from propylon.ir.limits import ConnectionLimit
 from propylon.xds.translate import clientsettings, httpfilters, limits
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
+from propylon.xds.translate.messages import pack
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
 REQUEST_HEADERS_TIMEOUT = Duration(seconds=10)
@@ -67,12 +66,6 @@ CIPHER_SUITES = (
 )
 ECDH_CURVES = ("X25519", "P-256")
 UNRESOLVED_CLUSTER = "propylon/unresolved-backend"  # never defined: connections are closed
-
-
-def _pack(message: Message) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
 
 
 def connection_manager(stat_prefix: str, route_config: str | None,
@@ -98,7 +91,7 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         http_filters=[
             *httpfilters.chain(uses, filters or ()),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
-                              typed_config=_pack(Router(suppress_envoy_headers=True,
+                              typed_config=pack(Router(suppress_envoy_headers=True,
                                                         dynamic_stats=BoolValue(value=False)))),
         ],
     )
@@ -124,7 +117,7 @@ def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener,
                                  uses.get(route_config or "", httpfilters.NO_USES),
                                  [late] if late is not None else [], li.client)
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
-                     typed_config=_pack(manager))
+                     typed_config=pack(manager))
 
 
 def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
@@ -148,7 +141,7 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
             validation.trust_chain_verification = \
                 common_pb2.CertificateValidationContext.ACCEPT_UNTRUSTED
         context.require_client_certificate.value = not client.optional
-    return TransportSocket(name="envoy.transport_sockets.tls", typed_config=_pack(context))
+    return TransportSocket(name="envoy.transport_sockets.tls", typed_config=pack(context))
 
 
 def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener,
@@ -174,7 +167,7 @@ def _tcp_proxy(chain: ir.TCPFilterChain) -> lc.Filter:
         proxy.weighted_clusters.clusters.extend(
             TcpProxy.WeightedCluster.ClusterWeight(name=name, weight=weight)
             for name, weight in clusters)
-    return lc.Filter(name="envoy.filters.network.tcp_proxy", typed_config=_pack(proxy))
+    return lc.Filter(name="envoy.filters.network.tcp_proxy", typed_config=pack(proxy))
 
 
 def _tcp_chain(chain: ir.TCPFilterChain) -> lc.FilterChain:
@@ -206,7 +199,7 @@ def listener(li: ir.Listener,
     if not li.tls_chains and not li.tcp_chains:
         return None
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
-                                                  typed_config=_pack(TlsInspector())))
+                                                  typed_config=pack(TlsInspector())))
     out.filter_chains.extend(_tls_chain(chain, li, uses) for chain in li.tls_chains)
     out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
     return _limited(out, li.connection_limit)

@@ -28,10 +28,10 @@ from envoy.extensions.load_balancing_policies.override_host.v3.override_host_pb2
 )
 from envoy.extensions.load_balancing_policies.random.v3.random_pb2 import Random
 from envoy.extensions.load_balancing_policies.round_robin.v3.round_robin_pb2 import RoundRobin
-from google.protobuf.any_pb2 import Any
 from google.protobuf.message import Message
 
 from propylon.ir import model as ir
+from propylon.xds.translate.messages import pack
 
 _NAMES = {"RoundRobin": "round_robin", "LeastRequest": "least_request", "Random": "random",
           "Maglev": "maglev", "Utilization": "client_side_weighted_round_robin"}
@@ -70,9 +70,7 @@ def _weighted_round_robin(used: ir.Utilization) -> ClientSideWeightedRoundRobin:
 
 
 def _extension(name: str, config: Message) -> TypedExtensionConfig:
-    packed = Any()
-    packed.Pack(config)
-    return TypedExtensionConfig(name=name, typed_config=packed)
+    return TypedExtensionConfig(name=name, typed_config=pack(config))
 
 
 def configure(out: Cluster, balancer: ir.LoadBalancer) -> None:

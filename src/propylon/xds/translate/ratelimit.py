@@ -31,21 +31,16 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
 
 from propylon.ir import limits as ir
+from propylon.xds.translate.messages import pack
 
 LOCAL_RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit"
 STAT_PREFIX = "http_local_rate_limiter"
 MAX_DYNAMIC_DESCRIPTORS = 10_000
 
 
-def _pack(message: LocalRateLimit) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
-
-
 def filter_config() -> Any:
     """The filter-level config: no limit of its own, every limit is per route."""
-    return _pack(LocalRateLimit(
+    return pack(LocalRateLimit(
         stat_prefix=STAT_PREFIX,
         max_dynamic_descriptors=UInt32Value(value=MAX_DYNAMIC_DESCRIPTORS)))
 
@@ -136,4 +131,4 @@ def policy(limit: ir.LocalRateLimit) -> Any:
             rate_limit, descriptor = _rule(index, rule, method)
             out.rate_limits.append(rate_limit)
         out.descriptors.append(descriptor)  # the same for every method of the rule
-    return _pack(out)
+    return pack(out)

@@ -23,20 +23,14 @@ from envoy.extensions.http.stateful_session.header.v3.header_pb2 import HeaderBa
 from google.protobuf.any_pb2 import Any
 
 from propylon.ir import model as ir
+from propylon.xds.translate.messages import pack
 
 SESSION_FILTER = "envoy.filters.http.stateful_session"
 
 
-def _pack(message: StatefulSession | StatefulSessionPerRoute | CookieBasedSessionState
-          | HeaderBasedSessionState) -> Any:
-    packed = Any()
-    packed.Pack(message)
-    return packed
-
-
 def http_filter() -> hcm_pb.HttpFilter:
     """The connection manager's filter: disabled until a route enables it."""
-    return hcm_pb.HttpFilter(name=SESSION_FILTER, typed_config=_pack(StatefulSession()),
+    return hcm_pb.HttpFilter(name=SESSION_FILTER, typed_config=pack(StatefulSession()),
                              disabled=True)
 
 
@@ -44,7 +38,7 @@ def per_route(session: ir.Session) -> Any:
     """The `typed_per_filter_config` of a route with `session`."""
     if session.type == "Header":
         state = TypedExtensionConfig(name="envoy.http.stateful_session.header",
-                                     typed_config=_pack(HeaderBasedSessionState(
+                                     typed_config=pack(HeaderBasedSessionState(
                                          name=session.name)))
     else:
         cookie = CookieBasedSessionState()
@@ -53,5 +47,5 @@ def per_route(session: ir.Session) -> Any:
         if session.ttl_ms is not None:
             cookie.cookie.ttl.FromMilliseconds(session.ttl_ms)
         state = TypedExtensionConfig(name="envoy.http.stateful_session.cookie",
-                                     typed_config=_pack(cookie))
-    return _pack(StatefulSessionPerRoute(stateful_session=StatefulSession(session_state=state)))
+                                     typed_config=pack(cookie))
+    return pack(StatefulSessionPerRoute(stateful_session=StatefulSession(session_state=state)))

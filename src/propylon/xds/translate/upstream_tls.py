@@ -19,9 +19,9 @@ from envoy.config.core.v3.base_pb2 import DataSource, TransportSocket
 from envoy.config.core.v3.config_source_pb2 import AggregatedConfigSource, ApiVersion, ConfigSource
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from envoy.type.matcher.v3.string_pb2 import StringMatcher
-from google.protobuf.any_pb2 import Any
 
 from propylon.ir import model as ir
+from propylon.xds.translate.messages import pack
 
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 _SAN_TYPES = {"DNS": common_pb2.SubjectAltNameMatcher.DNS,
@@ -53,9 +53,7 @@ def transport_socket(tls: ir.UpstreamTLS,
         common.tls_certificate_sds_secret_configs.append(
             secret_pb2.SdsSecretConfig(name=tls.client_certificate, sds_config=_ads()))
     context = tls_pb2.UpstreamTlsContext(common_tls_context=common, sni=tls.sni)
-    packed = Any()
-    packed.Pack(context)
-    return TransportSocket(name="envoy.transport_sockets.tls", typed_config=packed)
+    return TransportSocket(name="envoy.transport_sockets.tls", typed_config=pack(context))
 
 
 def trust_secret(bundle: ir.TrustBundle) -> secret_pb2.Secret:
