@@ -93,51 +93,38 @@ def test_a_policy_entry_needs_our_ancestor_exactly_with_the_conditions() -> None
     assert check(entry(wanted), policy([refused]), CONTROLLER) is None
 
 
-def test_retry_and_timeout_cases_pass(tmp_path: Path) -> None:
+def run_cases(tmp_path: Path, names: str) -> None:
+    """Runs Envoy Gateway's cases `names` (comma-separated) and asserts that each passed."""
     done = subprocess.run(
         [sys.executable, "-m", "propylon.cli.main", "conformance",
-         "--cases", str(shared("envoy-gateway", "cases")), "--run", "Retry,BTPTimeout",
+         "--cases", str(shared("envoy-gateway", "cases")), "--run", names,
          "--state-dir", str(tmp_path / "state")],
         capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "2 passed, 0 failed"
+    assert done.stdout.splitlines()[-1] == f"{len(names.split(','))} passed, 0 failed"
+
+
+def test_retry_and_timeout_cases_pass(tmp_path: Path) -> None:
+    run_cases(tmp_path, "Retry,BTPTimeout")
 
 
 def test_jwt_and_authorization_cases_pass(tmp_path: Path) -> None:
     """JWT fetches its JWKS from the static-file-server the runner starts; LocalJWKSValueRef
     reads it from a ConfigMap; AuthzWithHTTPMethodAndHeader authorizes by header and method."""
     cases = "JWT,LocalJWKSValueRef,AuthzWithHTTPMethodAndHeader"
-    done = subprocess.run(
-        [sys.executable, "-m", "propylon.cli.main", "conformance",
-         "--cases", str(shared("envoy-gateway", "cases")), "--run", cases,
-         "--state-dir", str(tmp_path / "state")],
-        capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "3 passed, 0 failed"
+    run_cases(tmp_path, cases)
 
 
 def test_basic_auth_and_api_key_auth_cases_pass(tmp_path: Path) -> None:
     """Their users and keys are Opaque Secrets the controller reads because the policies name
     them."""
-    done = subprocess.run(
-        [sys.executable, "-m", "propylon.cli.main", "conformance",
-         "--cases", str(shared("envoy-gateway", "cases")), "--run", "BasicAuth,APIKeyAuth",
-         "--state-dir", str(tmp_path / "state")],
-        capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "2 passed, 0 failed"
+    run_cases(tmp_path, "BasicAuth,APIKeyAuth")
 
 
 def test_http_ext_auth_case_passes(tmp_path: Path) -> None:
     """SecurityPolicy extAuth against Envoy Gateway's ext-auth service, which the runner starts
     as the echo backend's ext-auth mode and waits for (the case's `kind: Pods` entry)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "propylon.cli.main", "conformance",
-         "--cases", str(shared("envoy-gateway", "cases")), "--run", "HTTPExtAuth",
-         "--state-dir", str(tmp_path / "state")],
-        capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "1 passed, 0 failed"
+    run_cases(tmp_path, "HTTPExtAuth")
 
 
 def test_client_traffic_compression_and_response_cases_pass(tmp_path: Path) -> None:
@@ -145,10 +132,4 @@ def test_client_traffic_compression_and_response_cases_pass(tmp_path: Path) -> N
     response overrides (BackendTrafficPolicy), and an HTTPRouteFilter's direct response."""
     cases = ("HeaderSettings,AuthzWithClientIP,Compression,ResponseOverrideSpecificUser,"
              "DirectResponse")
-    done = subprocess.run(
-        [sys.executable, "-m", "propylon.cli.main", "conformance",
-         "--cases", str(shared("envoy-gateway", "cases")), "--run", cases,
-         "--state-dir", str(tmp_path / "state")],
-        capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "5 passed, 0 failed"
+    run_cases(tmp_path, cases)
