@@ -9,23 +9,18 @@ from typing import Any
 import pytest
 
 from propylon.api.envoygateway import backend_traffic
-from propylon.ir.model import Cluster, HashPolicy, LoadBalancer, Utilization
+from propylon.ir.model import HashPolicy, LoadBalancer, Utilization
 from tests.translate.test_policies import (
+    API,
     GATEWAY_REF,
-    KEY,
+    WEB,
     btp,
+    clusters,
     conditions,
     entries,
     run,
     target,
 )
-
-API = "httproute/default/api/rule/0/match/0"
-WEB = "httproute/default/web/rule/0/match/0"
-
-
-def _clusters(result: Any) -> dict[str, Cluster]:
-    return {c.name: c for c in result.gateways[KEY].clusters}
 
 
 def test_a_consistent_hash_is_maglev_on_a_copy_and_hash_policies_on_the_route() -> None:
@@ -39,12 +34,12 @@ def test_a_consistent_hash_is_maglev_on_a_copy_and_hash_policies_on_the_route() 
     api = found[API]
     assert api.hash_policies == (HashPolicy("Cookie", "c", 60_000, (("SameSite", "Strict"),)),)
     [backend] = api.backends
-    copy = _clusters(result)[str(backend.cluster)]
+    copy = clusters(result)[str(backend.cluster)]
     assert copy.load_balancer == LoadBalancer("Maglev", table_size=257)
     assert copy.connection is not None and copy.connection.connect_timeout_ms == 3000
     web = found[WEB]
     assert web.hash_policies == () and [b.cluster for b in web.backends] == ["default/app/80"]
-    assert _clusters(result)["default/app/80"].load_balancer is None
+    assert clusters(result)["default/app/80"].load_balancer is None
 
 
 @pytest.mark.parametrize(("hashed", "policies"), [
@@ -61,7 +56,7 @@ def test_each_hash_source(hashed: dict[str, Any], policies: tuple[HashPolicy, ..
     api = entries(result)[API]
     assert api.hash_policies == policies
     [backend] = api.backends
-    assert _clusters(result)[str(backend.cluster)].load_balancer == \
+    assert clusters(result)[str(backend.cluster)].load_balancer == \
         LoadBalancer("Maglev", table_size=65537)
 
 
@@ -71,7 +66,7 @@ def test_other_balancers_slow_start_and_endpoint_override() -> None:
         "endpointOverride": {"extractFrom": [{"header": "x-custom-host"}]}}},
                      targetRefs=[target("HTTPRoute", "api")]))
     [backend] = entries(result)[API].backends
-    assert _clusters(result)[str(backend.cluster)].load_balancer == \
+    assert clusters(result)[str(backend.cluster)].load_balancer == \
         LoadBalancer("LeastRequest", slow_start_ms=30_000, override_headers=("x-custom-host",))
 
 
@@ -111,7 +106,7 @@ def test_backend_utilization_weights_from_load_reports_and_drops_their_headers()
         "errorUtilizationPenaltyPercent": 120}}}, targetRefs=[target("HTTPRoute", "api")]))
     api = entries(result)[API]
     [backend] = api.backends
-    assert _clusters(result)[str(backend.cluster)].load_balancer == LoadBalancer(
+    assert clusters(result)[str(backend.cluster)].load_balancer == LoadBalancer(
         "Utilization", utilization=Utilization(1, None, 100, 120))
     assert api.response_headers is not None
     assert api.response_headers.remove == ("endpoint-load-metrics", "endpoint-load-metrics-bin")

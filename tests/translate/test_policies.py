@@ -16,6 +16,8 @@ KEY = GatewayKey("default", "gw")
 GATEWAY_REF = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "default",
                "name": "gw"}
 CONTROLLER = "propylon.dev/gateway-controller"
+API = "httproute/default/api/rule/0/match/0"  # the route entries of the routes `run` adds
+WEB = "httproute/default/web/rule/0/match/0"
 
 
 def route(name: str, rules: list[dict[str, Any]], section: str | None = None,
@@ -63,6 +65,10 @@ def run(*objects: dict[str, Any], controller: str = CONTROLLER) -> Result:
     return translate(replace(base, infra={KEY: infra}))
 
 
+def clusters(result: Result) -> dict[str, Cluster]:
+    return {c.name: c for c in result.gateways[KEY].clusters}
+
+
 def entries(result: Result) -> dict[str, Route]:
     return {r.name: r for config in result.gateways[KEY].route_configs
             for vh in config.virtual_hosts for r in vh.routes}
@@ -72,9 +78,9 @@ def attempts(result: Result) -> dict[str, int | None]:
     """Retry attempts per route entry: web rule a, web rule 1, api."""
     found = entries(result)
     return {name: (found[entry].retry.attempts if found[entry].retry else None)
-            for name, entry in (("web/a", "httproute/default/web/rule/0/match/0"),
+            for name, entry in (("web/a", WEB),
                                 ("web/1", "httproute/default/web/rule/1/match/0"),
-                                ("api", "httproute/default/api/rule/0/match/0"))}
+                                ("api", API))}
 
 
 def ancestors(result: Result, name: str) -> list[dict[str, Any]]:
@@ -205,25 +211,25 @@ def test_retry_and_timeouts_reach_the_route_and_a_copy_of_its_cluster() -> None:
                     "tcp": {"connectTimeout": "3s"}}},
         targetRefs=[target("HTTPRoute", "api")]))
     found = entries(result)
-    api = found["httproute/default/api/rule/0/match/0"]
+    api = found[API]
     assert api.retry is not None
     assert (api.retry.attempts, api.retry.codes, api.retry.on, api.retry.per_try_timeout_ms,
             api.retry.backoff_ms, api.retry.backoff_max_ms, api.timeout_ms) == (
         5, (500,), ("connect-failure",), 250, 100, 10_000, 2000)
-    clusters: dict[str, Cluster] = {c.name: c for c in result.gateways[KEY].clusters}
+    found_clusters = clusters(result)
     [backend] = api.backends
     assert backend.cluster == "default/app/80/default/retry"
-    copy = clusters["default/app/80/default/retry"]
+    copy = found_clusters["default/app/80/default/retry"]
     assert copy.connection is not None
     assert (copy.connection.connect_timeout_ms, copy.connection.idle_timeout_ms) == (3000, 60_000)
-    web = found["httproute/default/web/rule/0/match/0"]
+    web = found[WEB]
     assert [b.cluster for b in web.backends] == ["default/app/80"]
-    assert clusters["default/app/80"].connection is None
+    assert found_clusters["default/app/80"].connection is None
 
 
 def test_retry_defaults_are_envoy_gateways() -> None:
     result = run(btp("retry", {"retry": {}}, targetRefs=[target("HTTPRoute", "api")]))
-    api = entries(result)["httproute/default/api/rule/0/match/0"]
+    api = entries(result)[API]
     assert api.retry is not None
     assert (api.retry.attempts, api.retry.codes, api.retry.on) == (
         2, (503,), ("connect-failure", "refused-stream", "unavailable", "cancelled",
@@ -241,7 +247,7 @@ def test_a_security_policy_gives_its_routes_cors() -> None:
     assert web is not None
     assert (web.allow_origins, web.allow_methods, web.expose_headers, web.max_age_s) == (
         ("https://*.foo.com",), ("GET",), ("x-a",), 5)
-    assert found["httproute/default/api/rule/0/match/0"].cors is None
+    assert found[API].cors is None
     [update] = [u for u in result.statuses if u.kind == "SecurityPolicy"]
     [entry] = update.status.to_json()["ancestors"]
     assert entry["conditions"][0]["status"] == "True"
@@ -264,7 +270,7 @@ def test_fault_injection_reaches_the_route() -> None:
                                                   "abort": {"httpStatus": 501,
                                                             "percentage": 50}}},
                      targetRefs=[target("HTTPRoute", "api")]))
-    fault = entries(result)["httproute/default/api/rule/0/match/0"].fault
+    fault = entries(result)[API].fault
     assert fault is not None
     assert (fault.delay_ms, fault.delay_percent, fault.abort_status, fault.abort_percent) == (
         2000, 100.0, 501, 50.0)
@@ -286,6 +292,6 @@ def test_ext_auth_of_a_merged_policy_is_the_parents_service_and_its_cluster_is_a
     assert web is not None and web == api
     assert (web.name, web.cluster) == ("securitypolicy/default/gateway-auth",
                                        "extauth/default/app/80")
-    assert found["httproute/default/web/rule/0/match/0"].cors is not None
+    assert found[WEB].cors is not None
     gateway = result.gateways[KEY]
     assert "extauth/default/app/80" in {c.name for c in gateway.clusters}

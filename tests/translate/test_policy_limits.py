@@ -9,20 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from propylon.ir import limits
-from propylon.ir.model import Cluster, Listener
+from propylon.ir.model import Listener
 from propylon.translate.types import Result
 from tests.translate.test_policies import (
+    API,
     GATEWAY_REF,
     KEY,
+    WEB,
     btp,
+    clusters,
     conditions,
     entries,
     run,
     target,
 )
 
-API = "httproute/default/api/rule/0/match/0"
-WEB = "httproute/default/web/rule/0/match/0"
 WEB_1 = "httproute/default/web/rule/1/match/0"
 OTHER = {**GATEWAY_REF, "sectionName": "other"}  # api's parent, as api names it
 
@@ -31,10 +32,6 @@ def ctp(name: str, spec: dict[str, Any], section: str | None = None) -> dict[str
     return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "ClientTrafficPolicy",
             "metadata": {"name": name, "namespace": "default", "generation": 1},
             "spec": {"targetRefs": [target("Gateway", "gw", section)], **spec}}
-
-
-def clusters(result: Result) -> dict[str, Cluster]:
-    return {c.name: c for c in result.gateways[KEY].clusters}
 
 
 def listeners(result: Result) -> dict[int, Listener]:
