@@ -203,6 +203,16 @@ def _allowed_kinds(kind: str) -> tuple[str, ...]:
         else ("Gateway", *ROUTE_KINDS)
 
 
+def _unknown_section(ref: TargetRef, owner: str, part: str, names: list[str],
+                     ) -> tuple[str, str] | None:
+    """The problem of a `sectionName` naming none of `owner`'s `names` (listeners or rules)."""
+    if ref.section_name is None or ref.section_name in names:
+        return None
+    return (INVALID, f"{ref.field}.sectionName: {owner} has no {part} named "
+            f'"{ref.section_name}": name one of its {part}s '
+            f"({', '.join(names) or 'it names none'}) or remove sectionName")
+
+
 def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState],
              routes: Routes, attached: dict[Scope, Policy],
              ancestors: dict[tuple[Any, ...], _Ancestor]) -> None:
@@ -218,10 +228,7 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
             return
         names = [ls.spec.name for ls in state.listeners]
         found = [_ancestor(ns, ref.name, ref.section_name, ancestors)]
-        if ref.section_name is not None and ref.section_name not in names:
-            problem = (INVALID, f"{ref.field}.sectionName: Gateway {ns}/{ref.name} has no "
-                       f'listener named "{ref.section_name}": name one of its listeners '
-                       f"({', '.join(names)}) or remove sectionName")
+        problem = _unknown_section(ref, f"Gateway {ns}/{ref.name}", "listener", names)
         what = (f"Listener {ns}/{ref.name}/{ref.section_name}" if ref.section_name
                 else f"Gateway {ref.name}")
     else:
@@ -233,10 +240,7 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
         if not found:
             return
         rules = [r for r in route.rules if r]
-        if ref.section_name is not None and ref.section_name not in rules:
-            problem = (INVALID, f"{ref.field}.sectionName: {ref.kind} {ns}/{ref.name} has no "
-                       f'rule named "{ref.section_name}": name one of its rules '
-                       f"({', '.join(rules) or 'it names none'}) or remove sectionName")
+        problem = _unknown_section(ref, f"{ref.kind} {ns}/{ref.name}", "rule", rules)
         what = (f"RouteRule {ref.name}/{ref.section_name}" if ref.section_name
                 else f"{ref.kind} {ref.name}")
     scope = Scope(ref.kind, ns, ref.name, ref.section_name)
