@@ -29,6 +29,20 @@ def _backend(name: str, port: int, protocol: str = "http1") -> ir.Cluster:
                       protocol=protocol)  # type: ignore[arg-type]
 
 
+def _example_com_on_80(routes: tuple[ir.Route, ...], clusters: tuple[ir.Cluster, ...],
+                       **listener: Any) -> ir.GatewayIR:
+    """One HTTP listener on port 80 with one virtual host, example.com, serving `routes`."""
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
+                               **listener),),
+        route_configs=(ir.RouteConfig("http-80", (
+            ir.VirtualHost("example.com", ("example.com",), routes),)),),
+        clusters=clusters,
+        secrets=(),
+    )
+
+
 def http_basic() -> ir.GatewayIR:
     routes = (
         ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("Exact", "/exact")),
@@ -117,14 +131,7 @@ def http_extended() -> ir.GatewayIR:
                  cors=ir.Cors(("*", "https://*.bar.com", "http://exact.example.com:8080"),
                               ("*",), ("x-a", "x-b"), ("x-c",), 3600, True)),
     )
-    return ir.GatewayIR(
-        key=KEY,
-        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
-        route_configs=(ir.RouteConfig("http-80", (
-            ir.VirtualHost("example.com", ("example.com",), routes),)),),
-        clusters=(_backend("a", 9001),),
-        secrets=(),
-    )
+    return _example_com_on_80(routes, (_backend("a", 9001),))
 
 
 def tls_mixed() -> ir.GatewayIR:
@@ -188,18 +195,11 @@ def limits() -> ir.GatewayIR:
         return ir.Cluster(f"default/a/80/{suffix}", (ir.Endpoint("127.0.0.1", 9001),),
                           protocol, connection=connection)  # type: ignore[arg-type]
 
-    return ir.GatewayIR(
-        key=KEY,
-        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80",
-                               connection_limit=lim.ConnectionLimit(3, 1000, 1)),),
-        route_configs=(ir.RouteConfig("http-80", (
-            ir.VirtualHost("example.com", ("example.com",), routes),)),),
-        clusters=(copy("cb", ir.Connection(circuit_breaker=cb)),
-                  copy("http", ir.Connection(health_check=http)),
-                  copy("tcp", ir.Connection(health_check=tcp)),
-                  copy("grpc", ir.Connection(health_check=grpc), "h2c")),
-        secrets=(),
-    )
+    clusters = (copy("cb", ir.Connection(circuit_breaker=cb)),
+                copy("http", ir.Connection(health_check=http)),
+                copy("tcp", ir.Connection(health_check=tcp)),
+                copy("grpc", ir.Connection(health_check=grpc), "h2c"))
+    return _example_com_on_80(routes, clusters, connection_limit=lim.ConnectionLimit(3, 1000, 1))
 
 
 def load_balancing() -> ir.GatewayIR:
@@ -235,14 +235,7 @@ def load_balancing() -> ir.GatewayIR:
                  backends=(ir.WeightedBackend(used.name, 1),)),
         ir.Route("default/r/5/0", ir.RouteMatch(), backends=(ir.WeightedBackend(rand.name, 1),)),
     )
-    return ir.GatewayIR(
-        key=KEY,
-        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
-        route_configs=(ir.RouteConfig("http-80", (
-            ir.VirtualHost("example.com", ("example.com",), routes),)),),
-        clusters=(maglev, least, rand, shared, used),
-        secrets=(),
-    )
+    return _example_com_on_80(routes, (maglev, least, rand, shared, used))
 
 
 def client_settings() -> ir.GatewayIR:
@@ -334,14 +327,7 @@ def http_credentials() -> ir.GatewayIR:
                      "X-Client-ID", True)),
         ir.Route("default/open/0/0", ir.RouteMatch(), backends=backend),
     )
-    return ir.GatewayIR(
-        key=KEY,
-        listeners=(ir.Listener("http-80", "0.0.0.0", 80, 8080, "HTTP", route_config="http-80"),),
-        route_configs=(ir.RouteConfig("http-80", (
-            ir.VirtualHost("example.com", ("example.com",), routes),)),),
-        clusters=(_backend("a", 9001),),
-        secrets=(),
-    )
+    return _example_com_on_80(routes, (_backend("a", 9001),))
 
 
 def ext_auth() -> ir.GatewayIR:
