@@ -208,6 +208,11 @@ class Backends:
         env = {"POD_NAME": pod, "NAMESPACE": namespace, "SERVICE_NAME": pod.rsplit("-", 2)[0],
                "BIND_ADDRESS": ip}
         entries = list(container.get("env") or [])
+        if UTILIZATION_IMAGE in str(container.get("image", "")):
+            # the image streams ORCA reports on ORCA_GRPC_PORT (3001, echo-basic's H2C port,
+            # which it does not serve): the echo's h2c listener moves to 3002, which it leaves free
+            entries += [{"name": "ORCA_OOB_SERVER", "value": "1"},
+                        {"name": "H2C_PORT", "value": "3002"}]
         if EXT_AUTH_IMAGE in str(container.get("image", "")):
             certs = next((a.split("=", 1)[1] for a in (*(container.get("command") or ()),
                                                         *(container.get("args") or ()))
