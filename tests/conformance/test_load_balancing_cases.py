@@ -20,7 +20,8 @@ CASES = ("RoundRobinLoadBalancing", "HeaderBasedConsistentHashLoadBalancing",
          "MultiHeaderBasedConsistentHashLoadBalancing",
          "QueryParamsBasedConsistentHashLoadBalancing", "CookieBasedConsistentHashLoadBalancing",
          "SourceIPBasedConsistentHashLoadBalancing", "EndpointOverrideLoadBalancing",
-         "BackendUtilizationLoadBalancing", "SessionPersistence")
+         "BackendUtilizationLoadBalancing", "BackendUtilizationOutOfBandLoadBalancing",
+         "SessionPersistence")
 
 
 def _echo(pod: str, headers: list[tuple[str, str]] | None = None) -> Response:

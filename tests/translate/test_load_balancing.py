@@ -84,8 +84,8 @@ def test_other_balancers_slow_start_and_endpoint_override() -> None:
      "spec.loadBalancer.consistentHash.header: type SourceIP does not read it: remove it"),
     ({"type": "RoundRobin", "endpointOverride": {"extractFrom": [{}]}},
      "spec.loadBalancer.endpointOverride.extractFrom: name a header in each entry"),
-    ({"type": "BackendUtilization", "backendUtilization": {"outOfBand": {"port": 3001}}},
-     "spec.loadBalancer.backendUtilization.outOfBand is not implemented by Propylon"),
+    ({"type": "BackendUtilization", "backendUtilization": {"outOfBand": {"port": 70000}}},
+     "spec.loadBalancer.backendUtilization.outOfBand.port: 70000 is not a port: use 1 to 65535"),
     ({"type": "BackendUtilization", "backendUtilization": {},
       "zoneAware": {"weightedZones": [{"zone": "1", "weight": 80}]}},
      "spec.loadBalancer.zoneAware is not implemented by Propylon: it needs the zones"),
@@ -113,6 +113,18 @@ def test_backend_utilization_weights_from_load_reports_and_drops_their_headers()
     kept = run(btp("used", {"loadBalancer": {"type": "BackendUtilization", "backendUtilization": {
         "keepResponseHeaders": True}}}, targetRefs=[target("HTTPRoute", "api")]))
     assert entries(kept)[API].response_headers is None
+
+
+def test_out_of_band_load_reports_from_another_port() -> None:
+    result = run(btp("oob", {"loadBalancer": {"type": "BackendUtilization", "backendUtilization": {
+        "outOfBand": {"reportingPeriod": "1s", "port": 3001}}}},
+        targetRefs=[target("HTTPRoute", "api")]))
+    assert conditions(result, "oob", {**GATEWAY_REF, "sectionName": "other"})["Accepted"][
+        "status"] == "True"
+    [backend] = entries(result)[API].backends
+    assert _clusters(result)[str(backend.cluster)].load_balancer == LoadBalancer(
+        "Utilization", utilization=Utilization(out_of_band=True, oob_period_ms=1000,
+                                               oob_port=3001))
 
 
 def test_the_decoded_settings() -> None:

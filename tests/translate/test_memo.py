@@ -310,7 +310,8 @@ def _backend_tls(ns: str, service: str, roots: str) -> dict[str, Any]:
 def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | None,
                value: int, more: bool) -> dict[str, Any]:
     """An Envoy Gateway policy named after its target kind: retries, a load balancer (a
-    cluster copy, hash policies on the routes) and maybe timeouts, limits, a rate limit,
+    cluster copy, hash policies on the routes; with `value` 2, weights from out-of-band load
+    reports) and maybe timeouts, limits, a rate limit,
     compression and a response override with the ConfigMap "ca"'s body for a
     BackendTrafficPolicy; for a SecurityPolicy CORS (`value` 1; with extAuth from Service svc1
     when `more`), basic auth and API keys from the Secrets "users" and "keys" (2; "users" of
@@ -323,9 +324,12 @@ def _eg_policy(kind: str, ns: str, target_kind: str, name: str, section: str | N
                                             **({"sectionName": section} if section else {})}]}
     if kind == "BackendTrafficPolicy":
         spec["retry"] = {"numRetries": value}
-        spec["loadBalancer"] = {"type": "LeastRequest"} if value != 1 else {
-            "type": "ConsistentHash", "consistentHash": {"type": "Header",
-                                                        "header": {"name": "x-user"}}}
+        spec["loadBalancer"] = {
+            1: {"type": "ConsistentHash", "consistentHash": {"type": "Header",
+                                                            "header": {"name": "x-user"}}},
+            2: {"type": "BackendUtilization", "backendUtilization": {
+                "outOfBand": {"reportingPeriod": "2s", "port": 3002}}},
+        }.get(value, {"type": "LeastRequest"})
         if more:
             spec["timeout"] = {"tcp": {"connectTimeout": f"{value}s"}}
             spec["circuitBreaker"] = {"maxConnections": value}

@@ -205,7 +205,7 @@ def limits() -> ir.GatewayIR:
 def load_balancing() -> ir.GatewayIR:
     """Routes hashing on each source (a Maglev cluster), clusters balanced by least request
     with a slow start, at random unless a header names the endpoint and by the endpoints' load
-    reports, and sessions kept in a cookie (over a cluster of weighted
+    reports (in-band, and out-of-band on another port), and sessions kept in a cookie (over a cluster of weighted
     endpoints) and in a header."""
     maglev = replace(_backend("a", 9001), name="default/a/80/hash",
                      load_balancer=ir.LoadBalancer("Maglev", table_size=257))
@@ -215,6 +215,9 @@ def load_balancing() -> ir.GatewayIR:
         "Random", override_headers=("x-custom-host",)))
     used = replace(_backend("b", 9002), name="default/b/80/used", load_balancer=ir.LoadBalancer(
         "Utilization", slow_start_ms=500, utilization=ir.Utilization(1, 3000, 100, 120, ("cpu",))))
+    oob = replace(_backend("a", 9001), name="default/a/80/oob", load_balancer=ir.LoadBalancer(
+        "Utilization", utilization=ir.Utilization(out_of_band=True, oob_period_ms=1000,
+                                                  oob_port=3001)))
     shared = ir.Cluster("httproute/default/r/rule/2", (ir.Endpoint("127.0.0.1", 9001, 250_000),
                                                        ir.Endpoint("127.0.0.2", 9001, 750_000)))
     hashes = (ir.HashPolicy("SourceIP"), ir.HashPolicy("Header", "Lb-Test-Header"),
@@ -233,9 +236,11 @@ def load_balancing() -> ir.GatewayIR:
                  session=ir.Session("Header", "Session-A")),
         ir.Route("default/r/4/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/used")),
                  backends=(ir.WeightedBackend(used.name, 1),)),
+        ir.Route("default/r/6/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/oob")),
+                 backends=(ir.WeightedBackend(oob.name, 1),)),
         ir.Route("default/r/5/0", ir.RouteMatch(), backends=(ir.WeightedBackend(rand.name, 1),)),
     )
-    return _example_com_on_80(routes, (maglev, least, rand, shared, used))
+    return _example_com_on_80(routes, (maglev, least, rand, shared, used, oob))
 
 
 def client_settings() -> ir.GatewayIR:

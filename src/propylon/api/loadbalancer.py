@@ -3,8 +3,9 @@
 `load_balancer(raw)` reads `spec.loadBalancer` into `LoadBalancerSettings`: the algorithm
 (`RoundRobin`, `LeastRequest`, `Random`; `ConsistentHash`, which Envoy Gateway serves with
 Envoy's Maglev balancer, `tableSize` default 65537, a prime; `BackendUtilization`, Envoy's
-client-side weighted round robin over the endpoints' in-band ORCA load reports, `outOfBand`
-not implemented), what a consistent hash hashes (`SourceIP`, one `Header`, several `Headers`,
+client-side weighted round robin over the endpoints' ORCA load reports, in-band or, with
+`outOfBand`, streamed by each endpoint's OpenRcaService every `reportingPeriod` from `port`
+(default: the endpoint's own port)), what a consistent hash hashes (`SourceIP`, one `Header`, several `Headers`,
 a `Cookie` with its `ttl` and `attributes`, or `QueryParams`), `slowStart.window` and
 `endpointOverride` (the request headers that may name the endpoint, `address:port`, to send a
 request to; the type is the fallback). It returns the settings and messages naming each
@@ -54,6 +55,9 @@ class UtilizationSettings:
     error_penalty_percent: int | None = None
     metric_names: tuple[str, ...] = ()
     keep_response_headers: bool = False
+    out_of_band: bool = False
+    oob_period_ms: int | None = None
+    oob_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,6 @@ def load_balancer(raw: Mapping[str, Any], duration: Duration,
         errors.append("spec.loadBalancer.zoneAware is not implemented by Propylon: it needs the "
                       "zones of the endpoints' nodes, which standalone mode does not have: "
                       "remove it")
-    if isinstance(used, Mapping) and "outOfBand" in used:
-        errors.append("spec.loadBalancer.backendUtilization.outOfBand is not implemented by "
-                      "Propylon: remove it, and have the backends report their load in-band "
-                      "(the endpoint-load-metrics response header)")
     overrides = _overrides(raw.get("endpointOverride"), errors)
     if not isinstance(hashed, Mapping):
         return LoadBalancerSettings(
@@ -120,12 +120,21 @@ def _utilization(raw: Mapping[str, Any], duration: Duration,
         errors.append(f"{path}.errorUtilizationPenaltyPercent: {penalty!r} is not a "
                       "percentage: use 0 or more")
         penalty = None
+    oob = raw.get("outOfBand")
+    oob = oob if isinstance(oob, Mapping) else None
+    port = (oob or {}).get("port")
+    if port is not None and (not isinstance(port, int) or not 0 < port < 65536):
+        errors.append(f"{path}.outOfBand.port: {port!r} is not a port: use 1 to 65535, or "
+                      "leave it out to use the endpoint's own port")
+        port = None
     return UtilizationSettings(
         duration(f"{path}.blackoutPeriod", raw.get("blackoutPeriod")),
         duration(f"{path}.weightExpirationPeriod", raw.get("weightExpirationPeriod")),
         duration(f"{path}.weightUpdatePeriod", raw.get("weightUpdatePeriod")),
         penalty, tuple(str(n) for n in raw.get("metricNamesForComputingUtilization") or ()),
-        bool(raw.get("keepResponseHeaders")))
+        bool(raw.get("keepResponseHeaders")), oob is not None,
+        duration(f"{path}.outOfBand.reportingPeriod", (oob or {}).get("reportingPeriod")),
+        port)
 
 
 def _overrides(raw: Any, errors: list[str]) -> tuple[str, ...]:

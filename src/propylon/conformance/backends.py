@@ -1,19 +1,22 @@
 """Echo backends: one process per Deployment replica, and EndpointSlices pointing at them.
 
-There are no Pods in standalone mode. For each Deployment whose container runs the suite's
-echo image (or Envoy Gateway's static-file-server, served by `http.server` from the shared
+There are no Pods in standalone mode. For each Deployment with a container the runner plays (the
+suite's echo image, Envoy Gateway's static-file-server, served by `http.server` from the shared
 cases' files, or its ext-auth image, run as the echo's ext-auth mode with its `--certPath`
-volume), `Backends.sync(objects)` starts `replicas` echo processes, each on its own loopback
-"pod IP" (the hosts of the run's pod network in order, e.g. 127.2.128.1, 127.2.128.2, ...) binding the container ports as they are. Each process gets
+volume), `Backends.sync(objects)` starts `replicas` pods, each on its own loopback "pod IP" (the
+hosts of the run's pod network in order, e.g. 127.2.128.1, 127.2.128.2, ...): one process per
+container it plays (a sidecar echo on another port too, as pod containers share the network),
+binding the container ports as they are. Each pod gets
 a pod-like name `<deployment>-<hash>-<suffix>` (so "pod name minus its last two `-` segments" is
 the Deployment name, as the weighted tests compute it), the container's env with the downward
 API fields resolved (metadata.name, metadata.namespace, status.podIP), SERVICE_NAME (the Deployment name), and
 BIND_ADDRESS (the pod
 IP, which every listener of `python -m propylon.echo` binds). Secret and ConfigMap volumes are written to a per-pod directory, and env
 values under a mount path are rewritten to point there. stdout and stderr go to
-`<log-dir>/<namespace>/<pod>.log`, which the mirror checks read.
+`<log-dir>/<namespace>/<pod>.log` (all its containers'), which the mirror checks read.
 
-A pod is ready when its HTTP port (HTTP_PORT, default 3000) accepts connections. For every
+A pod is ready when the HTTP port of each of its processes (HTTP_PORT, default 3000) accepts
+connections. For every
 Service with a selector, an EndpointSlice `<service>-propylon` is applied with the ready pods of
 the Deployments whose template labels match: one port per Service port, named like it, numbered
 by its targetPort (a number, or the name of a containerPort), appProtocol copied.
@@ -60,9 +63,14 @@ class Pod:
     ip: str
     labels: dict[str, str]
     container_ports: dict[str, int]
-    http_port: int
+    http_ports: list[int]
     log_path: Path
-    process: asyncio.subprocess.Process | None = None
+    processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        """Whether every container's process was started and has not exited."""
+        return bool(self.processes) and all(p.returncode is None for p in self.processes)
 
 
 @dataclass
@@ -175,21 +183,23 @@ class Backends:
         template = spec.get("template") or {}
         labels = dict((template.get("metadata") or {}).get("labels") or {})
         pod_spec = template.get("spec") or {}
-        container = (pod_spec.get("containers") or [{}])[0]
+        containers = [c for c in pod_spec.get("containers") or [] if _plays(c)]
+        ports = {str(p["name"]): int(p["containerPort"])
+                 for c in containers for p in c.get("ports") or [] if p.get("name")}
         deployment = Deployment(namespace, name)
         for index in range(int(spec.get("replicas", 1))):
             pname, ip = pod_name(name, namespace, index), self._allocate_ip()
             pod_dir = self.work_dir / namespace / pname
             pod_dir.mkdir(parents=True, exist_ok=True)
-            env = await self._env(container, pod_spec, pod_dir, pname, namespace, ip)
-            ports = {str(p["name"]): int(p["containerPort"])
-                     for p in container.get("ports") or [] if p.get("name")}
-            files = STATIC_FILE_IMAGE in str(container.get("image", ""))
-            pod = Pod(pname, namespace, name, ip, labels, ports,
-                      STATIC_FILE_PORT if files else int(env.get("HTTP_PORT", "3000")),
+            pod = Pod(pname, namespace, name, ip, labels, ports, [],
                       self.work_dir / namespace / f"{pname}.log")
-            pod.process = await _spawn(pod, env, _file_server(ip) if files else None)
             deployment.pods.append(pod)
+            for container in containers:
+                env = await self._env(container, pod_spec, pod_dir, pname, namespace, ip)
+                files = STATIC_FILE_IMAGE in str(container.get("image", ""))
+                pod.http_ports.append(STATIC_FILE_PORT if files
+                                      else int(env.get("HTTP_PORT", "3000")))
+                pod.processes.append(await _spawn(pod, env, _file_server(ip) if files else None))
         return deployment
 
     async def _env(self, container: Mapping[str, Any], pod_spec: Mapping[str, Any],
@@ -198,6 +208,11 @@ class Backends:
         env = {"POD_NAME": pod, "NAMESPACE": namespace, "SERVICE_NAME": pod.rsplit("-", 2)[0],
                "BIND_ADDRESS": ip}
         entries = list(container.get("env") or [])
+        if UTILIZATION_IMAGE in str(container.get("image", "")):
+            # the image streams ORCA reports on ORCA_GRPC_PORT (3001, echo-basic's H2C port,
+            # which it does not serve): the echo's h2c listener moves to 3002, which it leaves free
+            entries += [{"name": "ORCA_OOB_SERVER", "value": "1"},
+                        {"name": "H2C_PORT", "value": "3002"}]
         if EXT_AUTH_IMAGE in str(container.get("image", "")):
             certs = next((a.split("=", 1)[1] for a in (*(container.get("command") or ()),
                                                         *(container.get("args") or ()))
@@ -251,27 +266,33 @@ class Backends:
     async def _wait_ready(self, pod: Pod) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + READY_TIMEOUT_S
-        while True:
-            if pod.process is not None and pod.process.returncode is not None:
-                raise RuntimeError(f"echo pod {pod.namespace}/{pod.name} exited "
-                                   f"({pod.process.returncode}); see {pod.log_path}")
-            try:
-                _, writer = await asyncio.open_connection(pod.ip, pod.http_port)
-                writer.close()
-                return
-            except OSError:
-                if loop.time() > deadline:
-                    raise RuntimeError(f"echo pod {pod.namespace}/{pod.name} does not accept "
-                                       f"connections on {pod.ip}:{pod.http_port}") from None
-                await asyncio.sleep(0.05)
+        for process, port in zip(pod.processes, pod.http_ports, strict=True):
+            while True:
+                if process.returncode is not None:
+                    raise RuntimeError(f"echo pod {pod.namespace}/{pod.name} exited "
+                                       f"({process.returncode}); see {pod.log_path}")
+                try:
+                    _, writer = await asyncio.open_connection(pod.ip, port)
+                    writer.close()
+                    break
+                except OSError:
+                    if loop.time() > deadline:
+                        raise RuntimeError(f"echo pod {pod.namespace}/{pod.name} does not accept "
+                                           f"connections on {pod.ip}:{port}") from None
+                    await asyncio.sleep(0.05)
+
+
+def _plays(container: Mapping[str, Any]) -> bool:
+    """Whether the container runs the echo image or a helper the runner starts in its place."""
+    return any(image in str(container.get("image", ""))
+               for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE))
 
 
 def _runs_echo(deployment: Mapping[str, Any]) -> bool:
-    """Whether the Deployment runs the echo image or a helper started in its place."""
+    """Whether the Deployment has a container the runner plays."""
     containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
         "containers") or []
-    return any(image in str(c.get("image", "")) for c in containers
-               for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE))
+    return any(_plays(c) for c in containers)
 
 
 def _file_server(ip: str) -> list[str]:
@@ -302,8 +323,11 @@ async def _spawn(pod: Pod, env: Mapping[str, str],
 
 
 async def _terminate(pod: Pod) -> None:
-    process = pod.process
-    if process is None or process.returncode is not None:
+    await asyncio.gather(*(_stop(p) for p in pod.processes))
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
         return
     process.send_signal(signal.SIGTERM)
     try:

@@ -222,8 +222,7 @@ class Harness:
         while True:
             pods = [p for p in self.backends.pods(namespace)
                     if all(p.labels.get(k) == v for k, v in selector.items())]
-            if pods and all(p.process is not None and p.process.returncode is None
-                            for p in pods):
+            if pods and all(p.running for p in pods):
                 return
             if loop.time() >= deadline:
                 raise CaseFailed(f"Pods {namespace} {selector}: none running" if not pods else
@@ -257,7 +256,7 @@ class Harness:
             pods = self.backends.pods(namespace)
             if not pods:
                 return f"no echo pod in {namespace}"
-            dead = [p.name for p in pods if p.process is None or p.process.returncode is not None]
+            dead = [p.name for p in pods if not p.running]
             if dead:
                 return f"echo pods not running: {', '.join(dead)}"
         return None

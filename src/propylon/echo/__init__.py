@@ -9,6 +9,8 @@ echo-basic's environment variables). One module per protocol, with no import cyc
 - `tcpserver`: the TCP and TLS line protocol (`TCP_ECHO_SERVER` set);
 - `grpcserver`: the gRPC echo service (`GRPC_ECHO_SERVER` set), whose messages `grpcservice`
   builds from a descriptor (also used by the conformance runner's gRPC client);
+- `orca`: the out-of-band ORCA load reports (`OpenRcaService`) beside the HTTP listeners
+  (`ORCA_OOB_SERVER` set);
 - `environment` and `tls`: what they share, reading the environment and describing a TLS
   connection;
 - `command`: `python -m propylon.echo` (`main`, which picks the mode) and `propylon echo`

@@ -4,7 +4,9 @@
 `BIND_ADDRESS`) and serves, until SIGINT or SIGTERM, Envoy Gateway's test authorisation service
 when `EXT_AUTH_SERVER` is set (`propylon.echo.extauth`), else the TCP echo when `TCP_ECHO_SERVER`
 is set (`propylon.echo.tcpserver`), else the gRPC echo when `GRPC_ECHO_SERVER` is set
-(`propylon.echo.grpcserver`), else the HTTP listeners (`propylon.echo.httpserver`). A bad
+(`propylon.echo.grpcserver`), else the HTTP listeners (`propylon.echo.httpserver`), with, when
+`ORCA_OOB_SERVER` is set, the out-of-band ORCA service on `ORCA_GRPC_PORT` (default 3001,
+reporting `ORCA_CPU_UTILIZATION`: `propylon.echo.orca`). A bad
 variable exits 2 with its name, a listener that cannot start exits 1. The TCP and gRPC modules
 are imported only when their mode is chosen, so the HTTP replicas do not load grpc.
 `run("HOST:PORT")` serves one plain HTTP/1.1 listener the same way (`parse_listen` checks the
@@ -103,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = EchoConfig.from_env(os.environ, args.bind)
         tcp_config = _tcp_config(config.bind)
         grpc_config = _grpc_config(config.bind)
+        orca_port = (environment.port(os.environ, "ORCA_GRPC_PORT", 3001)
+                     if os.environ.get("ORCA_OOB_SERVER") else None)
+        orca_cpu = float(os.environ.get("ORCA_CPU_UTILIZATION") or 0)
     except ValueError as error:
         print(f"echo: {error}", file=sys.stderr)
         return 2
@@ -140,9 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     await grpc_server.stop(None)
             return
         server = await serve(config)
+        orca = None
         try:
+            if orca_port is not None:
+                from propylon.echo.orca import serve_orca
+
+                orca = await serve_orca(config.bind, orca_port, orca_cpu)
             await _until_signalled()
         finally:
+            if orca is not None:
+                await orca.stop(None)
             await server.close()
 
     try:

@@ -459,13 +459,18 @@ class Connection:
 class Utilization:
     """Weights from the endpoints' ORCA load reports (Envoy's client-side weighted round robin):
     how long a new weight waits, lasts and how often weights are recomputed (None: Envoy's
-    defaults), the error penalty and the named metrics that make the utilization."""
+    defaults), the error penalty and the named metrics that make the utilization; with
+    `out_of_band`, the reports come from each endpoint's OpenRcaService stream instead, asked
+    for every `oob_period_ms` (None: Envoy's 10 s) on `oob_port` (None: the endpoint's port)."""
 
     blackout_ms: int | None = None
     weight_expiration_ms: int | None = None
     weight_update_ms: int | None = None
     error_penalty_percent: int | None = None
     metric_names: tuple[str, ...] = ()
+    out_of_band: bool = False
+    oob_period_ms: int | None = None
+    oob_port: int | None = None
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ def of(settings: LoadBalancerSettings) -> tuple[LoadBalancer, tuple[HashPolicy, 
                             utilization=Utilization(
                                 used.blackout_ms, used.weight_expiration_ms,
                                 used.weight_update_ms, used.error_penalty_percent,
-                                used.metric_names)), ()
+                                used.metric_names, used.out_of_band, used.oob_period_ms,
+                                used.oob_port)), ()
     return LoadBalancer(_POLICIES[settings.type], slow_start_ms=settings.slow_start_ms,
                         override_headers=settings.override_headers), ()
 

@@ -2,7 +2,8 @@
 
 `configure(cluster, balancer)` sets the balancer of a cluster whose IR has one, as a load
 balancing policy extension: round robin, least request, random, client-side weighted round
-robin (weights from the endpoints' ORCA load reports) with `slow_start_config` when the IR asks
+robin (weights from the endpoints' ORCA load reports, in-band or out-of-band: see
+`_out_of_band`) with `slow_start_config` when the IR asks
 for a slow start, or Maglev with its table size; with override headers, the `override_host`
 policy first, which sends a request naming an endpoint of the cluster (`address:port`) in one
 of those headers there, and falls back to that balancer. `hash_policies(route)` gives the
@@ -53,7 +54,10 @@ def _policy(balancer: ir.LoadBalancer) -> TypedExtensionConfig:
         config = LeastRequest() if balancer.policy == "LeastRequest" else RoundRobin()
         if balancer.slow_start_ms is not None:
             config.slow_start_config.slow_start_window.FromMilliseconds(balancer.slow_start_ms)
-    return _extension(f"envoy.load_balancing_policies.{_NAMES[balancer.policy]}", config)
+    policy = _extension(f"envoy.load_balancing_policies.{_NAMES[balancer.policy]}", config)
+    if balancer.utilization is not None:
+        policy.typed_config.value += _out_of_band(balancer.utilization)
+    return policy
 
 
 def _weighted_round_robin(used: ir.Utilization) -> ClientSideWeightedRoundRobin:
@@ -66,7 +70,32 @@ def _weighted_round_robin(used: ir.Utilization) -> ClientSideWeightedRoundRobin:
             getattr(out, field).FromMilliseconds(ms)
     if used.error_penalty_percent is not None:
         out.error_utilization_penalty.value = used.error_penalty_percent / 100
+    if used.out_of_band:
+        out.enable_oob_load_report.value = True
+        if used.oob_period_ms is not None:
+            out.oob_reporting_period.FromMilliseconds(used.oob_period_ms)
     return out
+
+
+def _out_of_band(used: ir.Utilization) -> bytes:
+    """The serialized `oob_reporting_config` (field 9, an `OrcaOobReportingConfig` whose
+    `port_value` is field 1) that sends Envoy's ORCA stream to another port of each endpoint.
+    Envoy 1.40 has the field; the generated Python protos predate it, so it is written as
+    wire bytes after the message (a field's position in the encoding does not matter)."""
+    if not used.out_of_band or used.oob_port is None:
+        return b""
+    port = _varint(used.oob_port)
+    config = b"\x08" + port
+    return b"\x4a" + _varint(len(config)) + config
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def _extension(name: str, config: Message) -> TypedExtensionConfig:
