@@ -86,9 +86,9 @@ def test_an_unimplemented_field_is_reported_and_changes_nothing(
     sa, address, echo_port = stack
     _apply(sa, *_backend(echo_port), *_gateway_and_route(), _policy("breaker", {
         "retry": {"numRetries": 3, "retryOn": {"httpStatusCodes": [500]}},
-        "circuitBreaker": {"maxConnections": 10}}))
+        "bandwidthLimit": {"request": {"limit": {"value": "1Mi", "unit": "Second"}}}}))
     accepted = wait_for("the policy's status", lambda: _accepted(sa, "breaker"))
     assert (accepted["status"], accepted["reason"]) == ("False", "Invalid")
-    assert accepted["message"].startswith("spec.circuitBreaker is not implemented by Propylon yet")
+    assert accepted["message"].startswith("spec.bandwidthLimit is not implemented by Propylon yet")
     wait_for("the route to be served", lambda: http_get(address, 8080, HOST)[0] == 200)
     assert _flaky(address) == 500

@@ -122,7 +122,7 @@ def test_out_of_band_load_reports_from_another_port() -> None:
     assert conditions(result, "oob", {**GATEWAY_REF, "sectionName": "other"})["Accepted"][
         "status"] == "True"
     [backend] = entries(result)[API].backends
-    assert _clusters(result)[str(backend.cluster)].load_balancer == LoadBalancer(
+    assert clusters(result)[str(backend.cluster)].load_balancer == LoadBalancer(
         "Utilization", utilization=Utilization(out_of_band=True, oob_period_ms=1000,
                                                oob_port=3001))
 
