@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import signal
+import sys
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -145,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
                 print(suite.note, flush=True)
             results, supported = asyncio.run(_run_all(cases, suite, state_dir,
                                                       slot.network, args))
+    except asyncio.CancelledError:
+        print("stopped by SIGTERM: the stack and the backends it started are stopped",
+              file=sys.stderr)
+        return 128 + signal.SIGTERM
     except StateDirInUse as err:
         raise UsageError(str(err)) from None
     finally:
@@ -162,6 +168,11 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run_all(cases: list[Any], suite: Suite, state_dir: Path, network: RunNetwork,
                    args: argparse.Namespace) -> tuple[list[CaseResult], list[str]]:
+    # SIGTERM stops the run as Ctrl-C does: the main task is cancelled, so the stack and every
+    # backend process it started are stopped on the way out (none is left running).
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     options = StandaloneOptions(address_pool=network.address_pool)
     async with Standalone(state_dir, options) as stack:
         backends = Backends(stack.client, state_dir / "pods", network.pod_network)
