@@ -11,7 +11,8 @@ are the proxy's; a Python backend would cap both paths at its own rate). Attache
 - SecurityPolicy `cors-jwt`: `cors` (an allowed origin, methods, headers, exposed headers, max
   age) and `jwt` (one provider with a local JWKS: an HS256 key);
 - BackendTrafficPolicy `retry-timeout`: `retry` (2 retries on connection failures and 503,
-  per-try timeout and back-off) and `timeout` (request timeout, TCP connect timeout).
+  per-try timeout and back-off), `timeout` (request timeout, TCP connect timeout) and a local
+  `rateLimit` (one rule of 10,000,000 requests a second: every request is counted, none refused).
 
 Every request, on both Gateways, carries `Origin: https://app.bench.test` and a JWT the
 provider's key signs, so the CORS filter (matches the origin, adds the response headers) and the
@@ -108,7 +109,10 @@ def policies(gateway: str) -> list[dict[str, Any]]:
                                          "backOff": {"baseInterval": "100ms",
                                                      "maxInterval": "1s"}}},
                   "timeout": {"http": {"requestTimeout": "10s"},
-                              "tcp": {"connectTimeout": "3s"}}}},
+                              "tcp": {"connectTimeout": "3s"}},
+                  # counted on every request, never reached: the cost of the limiter itself
+                  "rateLimit": {"type": "Local", "local": {"rules": [
+                      {"limit": {"requests": 10_000_000, "unit": "Second"}}]}}}},
     ]
 
 
