@@ -5,12 +5,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from propylon.client import KubeClient
-from propylon.conformance.backends import Backends, endpoint_slice
+from propylon.conformance.backends import Backends, Deployment, endpoint_slice
+from tests.e2e.conftest import wait_for
 
 ECHO = "registry.k8s.io/gateway-api/conformance/echo-basic:v0.1.0"
 
@@ -40,8 +43,9 @@ async def test_a_sidecar_echo_serves_its_own_port_on_the_pod_address(tmp_path: P
     # no volume, so the API server is never read: a client without a connection will do
     backends = Backends(KubeClient.__new__(KubeClient), tmp_path, network)
     try:
-        started = await backends._start(deployment)
-        backends.deployments[("infra", "multi-ports-backend")] = started
+        started = backends.deployments[("infra", "multi-ports-backend")] = Deployment(
+            "infra", "multi-ports-backend")
+        await backends._start(deployment, started)
         [pod] = started.pods
         await backends._wait_ready(pod)
         assert pod.running and len(pod.processes) == 2
@@ -55,3 +59,45 @@ async def test_a_sidecar_echo_serves_its_own_port_on_the_pod_address(tmp_path: P
     finally:
         await backends.close()
     assert not pod.running
+
+
+RUNNER = """
+import asyncio, ipaddress, sys
+from pathlib import Path
+from propylon.client import KubeClient
+from propylon.conformance.backends import Backends
+
+async def main():
+    backends = Backends(KubeClient.__new__(KubeClient), Path(sys.argv[1]),
+                        ipaddress.IPv4Network(sys.argv[2]))
+    await backends.sync([{"kind": "Deployment", "metadata": {"namespace": "infra", "name": "b"},
+                          "spec": {"template": {"spec": {"containers": [
+                              {"name": "echo", "image": "echo-basic"}]}}}}])
+    print(*(p.pid for p in backends.pods("infra")[0].processes), flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def test_a_pod_dies_with_a_runner_killed_without_a_chance_to_stop_it(tmp_path: Path) -> None:
+    network = f"127.{random.randint(200, 254)}.{random.randint(0, 255)}.0/24"
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path), network],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert runner.stdout is not None
+        [pid] = [int(word) for word in runner.stdout.readline().split()]
+        assert _alive(pid)
+    finally:
+        runner.kill()
+        runner.wait()
+    wait_for("the pod to exit after its runner", lambda: not _alive(pid), timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (an exited child of a dead parent is reaped by init, or a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -13,7 +13,9 @@ API fields resolved (metadata.name, metadata.namespace, status.podIP), SERVICE_N
 BIND_ADDRESS (the pod
 IP, which every listener of `python -m propylon.echo` binds). Secret and ConfigMap volumes are written to a per-pod directory, and env
 values under a mount path are rewritten to point there. stdout and stderr go to
-`<log-dir>/<namespace>/<pod>.log` (all its containers'), which the mirror checks read.
+`<log-dir>/<namespace>/<pod>.log` (all its containers'), which the mirror checks read. A pod
+process gets SIGTERM from the kernel when the runner exits (PR_SET_PDEATHSIG), so a run killed
+before it could stop its pods leaves none holding its slot's addresses.
 
 A pod is ready when the HTTP port of each of its processes (HTTP_PORT, default 3000) accepts
 connections. For every
@@ -146,7 +148,10 @@ class Backends:
             if obj.get("kind") == "Deployment":
                 key = (obj["metadata"].get("namespace", "default"), obj["metadata"]["name"])
                 if key not in self.deployments and _runs_echo(obj):
-                    self.deployments[key] = await self._start(obj)
+                    # registered before its first pod starts, so that a run stopped while it
+                    # starts pods still stops those it started
+                    self.deployments[key] = Deployment(*key)
+                    await self._start(obj, self.deployments[key])
         await asyncio.gather(*(self._wait_ready(p) for d in self.deployments.values()
                                for p in d.pods))
         slices = []
@@ -177,16 +182,15 @@ class Backends:
         self._next_ip += 1
         return ip
 
-    async def _start(self, obj: Mapping[str, Any]) -> Deployment:
-        meta, spec = obj["metadata"], obj.get("spec") or {}
-        namespace, name = meta.get("namespace", "default"), meta["name"]
+    async def _start(self, obj: Mapping[str, Any], deployment: Deployment) -> None:
+        spec = obj.get("spec") or {}
+        namespace, name = deployment.namespace, deployment.name
         template = spec.get("template") or {}
         labels = dict((template.get("metadata") or {}).get("labels") or {})
         pod_spec = template.get("spec") or {}
         containers = [c for c in pod_spec.get("containers") or [] if _plays(c)]
         ports = {str(p["name"]): int(p["containerPort"])
                  for c in containers for p in c.get("ports") or [] if p.get("name")}
-        deployment = Deployment(namespace, name)
         for index in range(int(spec.get("replicas", 1))):
             pname, ip = pod_name(name, namespace, index), self._allocate_ip()
             pod_dir = self.work_dir / namespace / pname
@@ -200,7 +204,6 @@ class Backends:
                 pod.http_ports.append(STATIC_FILE_PORT if files
                                       else int(env.get("HTTP_PORT", "3000")))
                 pod.processes.append(await _spawn(pod, env, _file_server(ip) if files else None))
-        return deployment
 
     async def _env(self, container: Mapping[str, Any], pod_spec: Mapping[str, Any],
                    pod_dir: Path, pod: str, namespace: str, ip: str) -> dict[str, str]:
@@ -269,8 +272,9 @@ class Backends:
         for process, port in zip(pod.processes, pod.http_ports, strict=True):
             while True:
                 if process.returncode is not None:
-                    raise RuntimeError(f"echo pod {pod.namespace}/{pod.name} exited "
-                                       f"({process.returncode}); see {pod.log_path}")
+                    raise RuntimeError(f"echo pod {pod.namespace}/{pod.name} on {pod.ip} exited "
+                                       f"({process.returncode}): {_last_line(pod.log_path)} "
+                                       f"(whole log: {pod.log_path})")
                 try:
                     _, writer = await asyncio.open_connection(pod.ip, port)
                     writer.close()
@@ -310,13 +314,36 @@ def _selects(service: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def _last_line(log: Path) -> str:
+    """The log's last non-empty line (a Python traceback ends with the error), or a note."""
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1].strip() if lines else "empty log"
+
+
+# Runs a pod's command so that the kernel SIGTERMs it when the runner exits, however the runner
+# ends (even by SIGKILL): prctl(PR_SET_PDEATHSIG) survives the exec, and a runner already gone
+# by then (the child's parent changed) ends it at once. Done by exec rather than in a preexec
+# function, which would run Python in a child forked from a process with gRPC's threads.
+DIE_WITH_RUNNER = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 async def _spawn(pod: Pod, env: Mapping[str, str],
                  command: list[str] | None = None) -> asyncio.subprocess.Process:
     command = command or [sys.executable, "-m", "propylon.echo", "--bind", pod.ip]
     log = pod.log_path.open("ab")
     try:
         return await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+            sys.executable, "-c", DIE_WITH_RUNNER, str(os.getpid()), *command,
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **env}, start_new_session=True)
     finally:
         log.close()

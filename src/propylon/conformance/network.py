@@ -9,7 +9,11 @@ A run owns a *slot* N (2..254) and every loopback address it uses lies in 127.N.
 `claim(slot)` takes the given slot, or the lowest free one, and holds an exclusive `flock` on
 `<tmp>/propylon-conformance-slots/<N>.lock` until `release()`; another run asking for a held
 slot explicitly fails with a message, an automatic claim moves on to the next slot. The lock
-dies with the process, so a crashed run frees its slot.
+dies with the process, so a crashed run frees its slot. A process the lock does not cover (a
+backend left behind by a killed run, anything else) may still hold addresses of a slot: an
+automatic claim also passes over a slot where a socket listens or is bound in 127.N.0.0/16, as
+the kernel lists them in `/proc/net/{tcp,udp}`, and an explicit one refuses it, naming the
+address.
 """
 
 from __future__ import annotations
@@ -71,9 +75,38 @@ def _try_lock(slot: int, lock_dir: Path) -> int | None:
     return fd
 
 
-def claim(slot: int | None = None, lock_dir: Path | None = None) -> Claim:
+TCP_LISTEN, UDP_BOUND = "0A", "07"
+PROC_NET = (("tcp", TCP_LISTEN), ("udp", UDP_BOUND))
+
+
+def bound_loopback(proc_net: Path = Path("/proc/net")) -> set[ipaddress.IPv4Address]:
+    """The IPv4 addresses on which a TCP socket listens or a UDP socket is bound (a
+    `local_address` column in /proc/net/tcp and udp is `HEXIP:HEXPORT`, the IP's bytes in host
+    order, which is little-endian on every machine Propylon runs on)."""
+    found = set()
+    for name, state in PROC_NET:
+        try:
+            lines = (proc_net / name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == state:
+                found.add(ipaddress.IPv4Address(bytes.fromhex(fields[1].split(":")[0])[::-1]))
+    return found
+
+
+def _holder(slot: int, bound: set[ipaddress.IPv4Address]) -> ipaddress.IPv4Address | None:
+    """An address of the slot's range some socket holds, if any."""
+    network = ipaddress.IPv4Network(f"127.{slot}.0.0/16")
+    return next((address for address in sorted(bound) if address in network), None)
+
+
+def claim(slot: int | None = None, lock_dir: Path | None = None,
+          proc_net: Path = Path("/proc/net")) -> Claim:
     """Hold `slot` (or the lowest free one) for this run."""
     lock_dir = lock_dir or _lock_dir()
+    bound = bound_loopback(proc_net)
     if slot is not None:
         if not FIRST_SLOT <= slot <= LAST_SLOT:
             raise SlotTaken(f"slot {slot} is outside {FIRST_SLOT}..{LAST_SLOT}")
@@ -81,8 +114,15 @@ def claim(slot: int | None = None, lock_dir: Path | None = None) -> Claim:
         if fd is None:
             raise SlotTaken(f"slot {slot} (127.{slot}.0.0/16) is used by another conformance "
                             "run; pick another --slot or leave it out to get a free one")
+        holder = _holder(slot, bound)
+        if holder is not None:
+            os.close(fd)
+            raise SlotTaken(f"slot {slot}: a process outside any conformance run holds a socket "
+                            f"on {holder} (see `ss -ltnup`); stop it, or pick another --slot")
         return Claim(RunNetwork(slot), fd)
     for candidate in range(FIRST_SLOT, LAST_SLOT + 1):
+        if _holder(candidate, bound) is not None:
+            continue
         fd = _try_lock(candidate, lock_dir)
         if fd is not None:
             return Claim(RunNetwork(candidate), fd)
