@@ -25,7 +25,13 @@ from typing import Any
 from propylon.ingress.backends import backend_ref
 from propylon.ingress.effects import ExtraRule, Filter, Respond
 from propylon.ingress.hosts import Converted, Host
-from propylon.ingress.manifests import EG_GROUP, gateway_api, manifest, merge_filters
+from propylon.ingress.manifests import (
+    EG_GROUP,
+    fixed_redirect,
+    gateway_api,
+    manifest,
+    merge_filters,
+)
 from propylon.ingress.model import Json, Path
 from propylon.ingress.names import child_name, host_label
 from propylon.ingress.report import Outcome, ReportEntry
@@ -217,12 +223,19 @@ def _split(conv: Converted, host: Host, parent: Parent, rules: list[dict[str, An
         refs.append((kind, base))
     if redirect:
         code = int(config.get("http-redirect-code", "308") or 308)
-        redirect_filter = {"type": "RequestRedirect",
-                           "requestRedirect": {"scheme": "https", "statusCode": code}}
         name = child_name(base, "https-redirect")
+        redirect_rules = [_rule(r["matches"], [{"type": "RequestRedirect", "requestRedirect": {
+            "scheme": "https", "statusCode": code}}]) for r in rules]
+        root = any(m.get("path", {}).get("value") in ("/", "(?i)/.*")
+                   for r in rules for m in r["matches"])
+        if root and host.host and "*" not in host.host \
+                and settings.get("preserve-trailing-slash") != "true":
+            # ingress-nginx drops the trailing "/" of the redirected URI
+            filter_, ref = fixed_redirect(ing.namespace, name, code, f"https://{host.host}")
+            out.append(filter_)
+            redirect_rules.insert(0, _rule([{"path": {"type": "Exact", "value": "/"}}], [ref]))
         out.append(gateway_api("HTTPRoute", ing.namespace, name, {
-            "parentRefs": [parent_ref(parent, "http")], **hostnames,
-            "rules": [{"matches": r["matches"], "filters": [redirect_filter]} for r in rules]}))
+            "parentRefs": [parent_ref(parent, "http")], **hostnames, "rules": redirect_rules}))
         refs.append(("HTTPRoute", name))
     return Routes(tuple(out), tuple(refs), entries)
 
@@ -244,3 +257,27 @@ def _grpc_rule(rule: Json) -> dict[str, Any]:
         out["backendRefs"] = rule["backendRefs"]
     return out
 
+
+
+def www_routes(conv: Converted, host: str, parent: Parent,
+               config: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
+    """`from-to-www-redirect`: `www.<host>` (or `<host>` of a `www.` host) redirected to `host`
+    with the request's scheme and port, `/` to exactly `<scheme>://<host>:<port>` as nginx's
+    `return` does; other paths keep the request's path (a RequestRedirect, whose Location
+    leaves out a well-known port)."""
+    ing = conv.ingress
+    other = host.removeprefix("www.") if host.startswith("www.") else f"www.{host}"
+    code = int(config.get("http-redirect-code", "308") or 308)
+    out: list[dict[str, Any]] = []
+    for scheme, port, sections in (("http", 80, ("http",)), ("https", 443, parent.https)):
+        if not sections:
+            continue
+        name = child_name(ing.name, host_label(other), "www-redirect", scheme)
+        filter_, ref = fixed_redirect(ing.namespace, name, code, f"{scheme}://{host}:{port}")
+        redirect = {"type": "RequestRedirect", "requestRedirect": {
+            "hostname": host, "port": port, "statusCode": code}}
+        out += [filter_, gateway_api("HTTPRoute", ing.namespace, name, {
+            "parentRefs": [parent_ref(parent, s) for s in sections], "hostnames": [other],
+            "rules": [_rule([{"path": {"type": "Exact", "value": "/"}}], [ref]),
+                      _rule([{"path": {"type": "PathPrefix", "value": "/"}}], [redirect])]})]
+    return tuple(out)
