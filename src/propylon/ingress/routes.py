@@ -122,12 +122,23 @@ def canary_rules(canary: Converted, match: Json, filters: Sequence[Json], mainli
             regex = rf"(?:.*;\s*)?{re.escape(cookie)}={value}(?:\s*;.*)?"
             rules.append(rule({"name": "Cookie", "type": "RegularExpression", "value": regex},
                               [backend]))
-    total = int(ann.get("canary-weight-total", "100") or 100)
-    weight = min(int(ann.get("canary-weight", "0") or 0), total)
+    total = _number(ann.get("canary-weight-total", ""), 100)
+    weight = min(_number(ann.get("canary-weight", ""), 0), total)
     split = ([dict(mainline, weight=total - weight), dict(alternative, weight=weight)]
              if weight else [mainline])
     rules.append(rule(None, split))
     return rules
+
+
+def _number(text: str, default: int) -> int:
+    return int(text) if text.strip().isdigit() else default
+
+
+def redirect_code(config: Mapping[str, str]) -> int:
+    """The ConfigMap's `http-redirect-code` (301, 302, 307 or 308; 308 otherwise, as
+    ingress-nginx falls back to its default)."""
+    code = _number(config.get("http-redirect-code", ""), 308)
+    return code if code in (301, 302, 307, 308) else 308
 
 
 def _rule(matches: Sequence[Json], filters: Sequence[Json],
@@ -222,7 +233,7 @@ def _split(conv: Converted, host: Host, parent: Parent, rules: list[dict[str, An
             "rules": [_grpc_rule(r) for r in rules] if grpc else rules}))
         refs.append((kind, base))
     if redirect:
-        code = int(config.get("http-redirect-code", "308") or 308)
+        code = redirect_code(config)
         name = child_name(base, "https-redirect")
         redirect_rules = [_rule(r["matches"], [{"type": "RequestRedirect", "requestRedirect": {
             "scheme": "https", "statusCode": code}}]) for r in rules]
@@ -267,7 +278,7 @@ def www_routes(conv: Converted, host: str, parent: Parent,
     leaves out a well-known port)."""
     ing = conv.ingress
     other = host.removeprefix("www.") if host.startswith("www.") else f"www.{host}"
-    code = int(config.get("http-redirect-code", "308") or 308)
+    code = redirect_code(config)
     out: list[dict[str, Any]] = []
     for scheme, port, sections in (("http", 80, ("http",)), ("https", 443, parent.https)):
         if not sections:
