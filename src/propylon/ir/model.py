@@ -537,7 +537,9 @@ class TLSFilterChain:
 @dataclass(frozen=True)
 class TCPFilterChain:
     """TLS listener (TLSRoute): connections whose SNI matches `server_names` (empty = any) are
-    forwarded as a TCP stream to `backends`. With `secrets` TLS is terminated first (mode
+    forwarded as a TCP stream to `backends`; a TCP listener's (TCPRoute) forwards every
+    connection, a UDP listener's (UDPRoute) every client's datagrams (to its first backend
+    with a cluster: a UDPRoute's several backends are one cluster). With `secrets` TLS is terminated first (mode
     Terminate); without, the still encrypted stream is passed through (mode Passthrough).
     Without any backend that has a cluster the connection is closed."""
 
@@ -628,10 +630,12 @@ class Listener:
     bind_address: str
     port: int
     bind_port: int
-    protocol: Literal["HTTP", "HTTPS", "TLS"]  # HTTPS and TLS: chains selected by SNI
+    # HTTPS and TLS: chains selected by SNI; UDP: a UDP socket, its datagrams proxied
+    protocol: Literal["HTTP", "HTTPS", "TLS", "TCP", "UDP"]
     route_config: str | None = None  # HTTP
     tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
-    tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
+    # TLS listeners of the port; TCP and UDP: the one route served (no server names)
+    tcp_chains: tuple[TCPFilterChain, ...] = ()
     client_timeouts: ClientTimeouts | None = None
     connection_limit: ConnectionLimit | None = None
     client: ClientSettings | None = None
