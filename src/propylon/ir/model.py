@@ -657,6 +657,11 @@ class InfraListener:
     protocol: str
 
 
+def transport(protocol: str) -> Literal["TCP", "UDP"]:
+    """The socket a listener protocol is served on: "UDP" for UDP, "TCP" for all others."""
+    return "UDP" if protocol == "UDP" else "TCP"
+
+
 @dataclass(frozen=True)
 class ProxyParameters:
     """How a Gateway's proxies run, from Propylon's GatewayParameters (the GatewayClass's,
@@ -689,6 +694,15 @@ class InfraIR:
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
     parameters: ProxyParameters = ProxyParameters()
+
+    def port_transports(self) -> list[tuple[int, Literal["TCP", "UDP"]]]:
+        """Every (port, transport) its listeners are served on, sorted: a port number may be
+        served over TCP and UDP."""
+        return sorted({(li.port, transport(li.protocol)) for li in self.listeners})
+
+    def transports(self, port: int) -> tuple[str, ...]:
+        """The transports `port` is served on ("TCP", "UDP")."""
+        return tuple(t for p, t in self.port_transports() if p == port)
 
 
 @dataclass(frozen=True)

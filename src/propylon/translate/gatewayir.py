@@ -50,13 +50,9 @@ from propylon.ir.model import (
     TCPFilterChain,
     TLSFilterChain,
     VirtualHost,
-)
-from propylon.translate.gateways import (
-    ListenerState,
-    port_listener_name,
-    port_state,
     transport,
 )
+from propylon.translate.gateways import ListenerState, port_listener_name, port_state
 from propylon.translate.hostnames import matches, specificity
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.precedence import Ranked, ordered
@@ -222,7 +218,8 @@ def build(key: GatewayKey, listeners: list[ListenerState], placed: Placed, infra
             chain, used = _stream_chain(f"{key}/{group[0].ir_name}", group[0], placed)
             clusters.update(used)
             ir_listeners.append(Listener(port_listener_name(key, port, protocol), address, port,
-                                         bind_port, protocol, tcp_chains=chain))
+                                         bind_port, transport(protocol),
+                                         tcp_chains=chain))
             continue
         if protocol == "HTTP":
             config, used = _route_config(f"{key}/{port}", group, placed, tables)

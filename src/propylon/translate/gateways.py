@@ -30,6 +30,7 @@ from propylon.ir.model import (
     InfraState,
     PortState,
     Rejections,
+    transport,
 )
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
@@ -184,11 +185,6 @@ def _conflicts(states: list[ListenerState]) -> list[ListenerState]:
             seen.add(s.spec.hostname)
     return [replace(s, usable=False, servable=False) if s.conditions.status(c.CONFLICTED) else s
             for s in states]
-
-
-def transport(protocol: str) -> str:
-    """The socket a listener protocol is served on: "UDP" for UDP, "TCP" for all others."""
-    return "UDP" if protocol == "UDP" else "TCP"
 
 
 def port_listener_name(key: GatewayKey, port: int, protocol: str) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 from propylon.api.core import Secret
 from propylon.api.gateway import GROUP, Gateway, ListenerSet
 from propylon.api.meta import StoredCondition, status_conditions, stored_conditions
-from propylon.ir.model import GatewayKey, InfraState, Rejections
+from propylon.ir.model import GatewayKey, InfraState, Rejections, transport
 from propylon.translate import conditions as c
 from propylon.translate.gateways import (
     SNI_PROTOCOLS,
@@ -42,7 +42,6 @@ from propylon.translate.gateways import (
     program_listener,
     program_parent,
     refuse_listener,
-    transport,
 )
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.references import Grants

@@ -55,8 +55,8 @@ from envoy.extensions.filters.udp.udp_proxy.v3.udp_proxy_pb2 import UdpProxyConf
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
-from xds.core.v3.extension_pb2 import TypedExtensionConfig
-from xds.type.matcher.v3.matcher_pb2 import Matcher
+from xds.core.v3.extension_pb2 import TypedExtensionConfig  # type: ignore[import-untyped]
+from xds.type.matcher.v3.matcher_pb2 import Matcher  # type: ignore[import-untyped]
 
 from propylon.ir import model as ir
 from propylon.ir.limits import ConnectionLimit
