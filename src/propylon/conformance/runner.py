@@ -12,7 +12,8 @@ matches within 30 s each; `mirroredTo` read from pod logs; TLS, TCP, UDP and DNS
 `tcp` and `udp` make them), weights, 4. steps in order (`distribution` batches and `sticky` sequences: `distribution`). The
 first failing check fails the case with its reason; a request or step the runner cannot make
 skips it. Steps a case file gives only as prose come from `supplements`; a `create` step with
-an `object` applies that object (and the case's cleanup deletes it). Afterwards the case's own objects are deleted and its pods stopped, except objects the
+an `object` applies that object (and the case's cleanup deletes it), and Envoy Gateway's `dns`
+step is the DNS request of the UDPRoute tests. Afterwards the case's own objects are deleted and its pods stopped, except objects the
 base manifests also define, which are re-applied as the base has them.
 """
 
@@ -481,6 +482,10 @@ class Harness:
                 # Go's own net/http client, whose answer is read for what expect lists only
                 request = {**request, "check": "response"}
             await self.request(case, request, step["expect"])
+        elif action == "dns":
+            # Envoy Gateway's DNS step: any reply to an A query, polled like the UDPRoute tests'
+            query = step.get("query") or {}
+            await self.l4_request(case, {"protocol": "DNS", "question": query.get("name")}, {})
         elif action == "tcpConnections":
             target = await self.target(case, {})
             try:
