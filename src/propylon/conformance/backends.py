@@ -324,10 +324,12 @@ def _file_server(ip: str) -> list[str]:
 
 def _probe(env: Mapping[str, str]) -> tuple[str, int]:
     """The port that tells an echo process is up: UDP for the UDP echo and the CoreDNS
-    stand-in (the first port of its Corefile), else the HTTP port."""
+    stand-in (the first port of its Corefile, CoreDNS's 53 if unreadable), else the HTTP port."""
     if env.get("COREDNS_COREFILE"):
-        blocks = server_blocks(Path(env["COREDNS_COREFILE"]).read_text())
-        return "udp", blocks[0].port
+        try:
+            return "udp", server_blocks(Path(env["COREDNS_COREFILE"]).read_text())[0].port
+        except (OSError, ValueError):
+            return "udp", 53  # the process exits saying why, which the readiness wait reports
     if env.get("UDP_ECHO_SERVER"):
         return "udp", int(env.get("UDP_PORT") or "8080")
     return "tcp", int(env.get("HTTP_PORT", "3000"))
