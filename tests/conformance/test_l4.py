@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from propylon.cli.conformance import suite_of
+from propylon.cli.errors import UsageError
 from propylon.conformance import profiles, tcp, udp
-from propylon.conformance.cases import load_cases
+from propylon.conformance.cases import load_cases, parse_case
 from propylon.conformance.requests import Target
 from propylon.echo.dnsserver import ServerBlock, serve_dns
 from propylon.echo.tcpserver import TCPEchoConfig, serve_tcp
@@ -109,3 +110,20 @@ def test_the_l4_folder_holds_every_v1_6_1_tcp_and_udp_test_with_its_manifests() 
             objects = list(yaml.safe_load_all((root / manifest).read_text()))
             routes = [o for o in objects if o and o["kind"] in ("TCPRoute", "UDPRoute")]
             assert all(o["apiVersion"] == "gateway.networking.k8s.io/v1" for o in routes)
+
+
+def test_a_suite_yaml_without_manifests_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "suite.yaml").write_text("note: no manifests here\n")
+    with pytest.raises(UsageError, match="has no `manifests:`"):
+        suite_of(tmp_path, "example.net/controller")
+
+
+def test_namespaces_must_be_ready_names_one_or_several_namespaces() -> None:
+    base = {"name": "X", "features": ["Gateway", "TCPRoute"], "manifests": [], "gateway": {}}
+    assert parse_case({**base, "namespacesMustBeReady": True}).namespaces_must_be_ready == (
+        "gateway-conformance-infra",)
+    assert parse_case({**base, "namespacesMustBeReady": ["a", "b"]}).namespaces_must_be_ready \
+        == ("a", "b")
+    assert parse_case(base).namespaces_must_be_ready == ()
+    # the profile comes from the features when the file does not say
+    assert parse_case(base).profiles == {"GATEWAY-TCP": "core"}
