@@ -19,9 +19,8 @@ from propylon.api.tlsroute import TLSRouteRule, decode_rules
 
 @dataclass(frozen=True)
 class L4Route:
-    """A TCPRoute or a UDPRoute (`kind`)."""
+    """A TCPRoute or a UDPRoute (they differ only in the listeners that take them)."""
 
-    kind: str
     meta: ObjectMeta
     parent_refs: tuple[ParentRef, ...]
     rules: tuple[TLSRouteRule, ...]
@@ -30,5 +29,4 @@ class L4Route:
     @classmethod
     def decode(cls, obj: dict[str, Any]) -> L4Route:
         spec = obj.get("spec") or {}
-        return cls(str(obj.get("kind", "")), ObjectMeta.of(obj), decode_parent_refs(spec),
-                   decode_rules(spec))
+        return cls(ObjectMeta.of(obj), decode_parent_refs(spec), decode_rules(spec))
