@@ -20,7 +20,7 @@ before it could stop its pods leaves none holding its slot's addresses.
 
 A pod is ready when each of its processes answers on its port: the HTTP port (HTTP_PORT, default
 3000) accepts connections, or, for a UDP echo (UDP_PORT, default 8080) or the CoreDNS stand-in
-(each port of its Corefile), a DNS query datagram gets an answer. For every
+(the first port of its Corefile), a DNS query datagram gets an answer. For every
 Service with a selector, an EndpointSlice `<service>-propylon` is applied with the ready pods of
 the Deployments whose template labels match: one port per Service port, named like it, numbered
 by its targetPort (a number, or the name of a containerPort), appProtocol copied.
