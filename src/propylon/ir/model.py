@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, LocalRateLimit
+from propylon.ir.telemetry import AccessLog
 
 PathMatchType = Literal["Exact", "PathPrefix", "RegularExpression"]
 ClusterProtocol = Literal["http1", "h2c", "websocket"]
@@ -635,6 +636,7 @@ class Listener:
     client_timeouts: ClientTimeouts | None = None
     connection_limit: ConnectionLimit | None = None
     client: ClientSettings | None = None
+    access_logs: tuple[AccessLog, ...] = ()  # an EnvoyProxy's telemetry, or the default
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ from propylon.translate import (
     listenersets,
     policies,
     routefilters,
+    telemetry,
     tlsroute,
 )
 from propylon.translate.backends import Answers, Backends, Endpoints, finish_clusters
@@ -116,6 +117,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)
+    irs, _unreached = telemetry.apply(irs, inputs.parameters.telemetry, backends, endpoints)
     if snapshot.rejections:
         statuses = refuse_routes(statuses, snapshot.rejections, irs, {
             kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
