@@ -34,6 +34,7 @@ from propylon.cli.errors import UsageError
 from propylon.conformance import manifests
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import CaseError, load_cases, select_cases
+from propylon.conformance.logqueries import collector_objects
 from propylon.conformance.network import UNUSABLE_ADDRESS, RunNetwork, SlotTaken, claim
 from propylon.conformance.report import (
     FAILED,
@@ -104,7 +105,8 @@ def suite_of(cases_dir: Path, controller_name: str) -> Suite:
                      "Accepted condition names the fields Propylon does not apply)",
                      ({"apiVersion": "v1", "kind": "Namespace",
                        "metadata": {"name": EG_NAMESPACE}},
-                      *eg_gateway_class(eg / "config" / "gatewayclass.yaml", controller_name)))
+                      *eg_gateway_class(eg / "config" / "gatewayclass.yaml", controller_name),
+                      *collector_objects()))
     return Suite(cases_dir.parent.parent / "gateway-api" / "conformance", GATEWAY_CLASS,
                  POLL_S)
 

@@ -53,6 +53,9 @@ STATIC_FILE_IMAGE = "gateway-static-file-server"
 STATIC_FILE_PORT = 8080
 # Envoy Gateway's test authorisation service, run as the echo backend's ext-auth mode
 EXT_AUTH_IMAGE = "gateway-envoy-ext-auth"
+# the OpenTelemetry collector the access-log cases send to, run as the echo's log collector
+# mode (`conformance.logqueries`)
+COLLECTOR_IMAGE = "otel-collector"
 POD_NETWORK = ipaddress.IPv4Network("127.1.0.0/16")
 READY_TIMEOUT_S = 30.0
 
@@ -289,7 +292,8 @@ class Backends:
 def _plays(container: Mapping[str, Any]) -> bool:
     """Whether the container runs the echo image or a helper the runner starts in its place."""
     return any(image in str(container.get("image", ""))
-               for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE))
+               for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE,
+                             COLLECTOR_IMAGE))
 
 
 def _runs_echo(deployment: Mapping[str, Any]) -> bool:

@@ -35,6 +35,7 @@ from propylon.conformance import (
     connections,
     distribution,
     grpcclient,
+    logqueries,
     manifests,
     metrics,
     requests,
@@ -105,6 +106,7 @@ class Harness:
         self.supported: list[str] = []
         self._generation_before: int | None = None
         self._last_patched: Mapping[str, Any] = {}
+        self._last_request: Mapping[str, Any] = {}  # the last request step (log steps resend it)
 
     # -- reading objects ---------------------------------------------------------------------
 
@@ -133,7 +135,7 @@ class Harness:
         self.base_objects = manifests.load_objects(self.manifests_root, [BASE], self.rewrite)
         await manifests.apply(self.client, [*self.install, *gateway_class, *tls_objects(),
                                             *self.base_objects])
-        await self.backends.sync(self.base_objects)
+        await self.backends.sync([*self.install, *self.base_objects])
         reason = await status.wait({"kind": "GatewayClass", "name": self.rewrite.gateway_class,
                                     "conditions": {"Accepted": "True"}}, self.get,
                                    self.rewrite.controller_name, 180 * self.timeout_scale)
@@ -437,6 +439,7 @@ class Harness:
     async def step(self, case: Case, step: Mapping[str, Any]) -> None:
         action = step.get("action")
         if action == "request":
+            self._last_request = step
             request = step["request"]
             if str(step.get("client", "")).startswith("plain ("):
                 # Go's own net/http client, whose answer is read for what expect lists only
@@ -455,7 +458,7 @@ class Harness:
         elif action == "expect" and step.get("metric"):
             await self.expect_metric(case, step["metric"])
         elif action == "expect" and step.get("log"):
-            raise CaseSkipped("log steps read a log collector (Loki) the runner does not have")
+            await self.expect_log(case, step["log"])
         elif action == "expect":
             for entry in step.get("status") or []:
                 await self.expect_status(entry)
@@ -556,6 +559,58 @@ class Harness:
         reason = await requests.until_consistent(attempt, poll_s=self.retry_wait_s)
         if reason:
             raise CaseFailed(f"metric: {reason}")
+
+    async def _log_lines(self, case: Case, labels: Mapping[str, Any]) -> list[str]:
+        """The lines the log query with `labels` reads (`logqueries`)."""
+        if logqueries.reads_collector(labels):
+            pods = self.backends.pods(logqueries.COLLECTOR_NAMESPACE, logqueries.COLLECTOR_NAME)
+            if not pods:
+                raise CaseSkipped("log steps on collected records need the log collector "
+                                  f"{logqueries.COLLECTOR_NAMESPACE}/{logqueries.COLLECTOR_NAME}")
+            return await logqueries.collector_lines(pods[0].ip)
+        if self.state_dir is None:
+            raise CaseSkipped("log steps on Envoy's stdout need the stack's state directory")
+        gateway = GatewayKey(str(case.gateway.get("namespace", "gateway-conformance-infra")),
+                             str(case.gateway.get("name")))
+        return logqueries.envoy_lines(self.state_dir, gateway)
+
+    async def expect_log(self, case: Case, log: Mapping[str, Any]) -> None:
+        """A log step (`logqueries`): read once into a name; or count, send the previous request
+        again and wait up to a minute for the condition on the counts before and after; or
+        poll a condition on the count as the harness does."""
+        labels, regex = log.get("labels") or {}, log.get("lineRegex")
+
+        async def read() -> int:
+            return logqueries.count(await self._log_lines(case, labels), regex)
+
+        if str(log.get("read", "")).startswith("once"):
+            self.metrics[str(log["name"])] = await read()
+            return
+        condition = str(log.get("condition", "count > 0"))
+        if "count(before)" in condition:
+            before = await read()
+            await self.step(case, self._last_request)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60 * self.timeout_scale
+            after = await read()
+            while not metrics.evaluate(logqueries.delta_condition(condition),
+                                       {"before": before, "after": after}):
+                if loop.time() > deadline:
+                    raise CaseFailed(f"log {labels} |~ {regex!r}: {before} lines before the "
+                                     f"request, {after} after: {condition} does not hold")
+                await asyncio.sleep(1.0)
+                after = await read()
+            return
+
+        async def attempt() -> str | None:
+            value = await read()
+            if metrics.evaluate(condition, {**self.metrics, "count": value}):
+                return None
+            return f"log {labels} |~ {regex!r}: count {value}: {condition} does not hold"
+
+        reason = await requests.until_consistent(attempt, poll_s=self.retry_wait_s)
+        if reason:
+            raise CaseFailed(reason)
 
     async def _endpoints_from_pods(self, step: Mapping[str, Any]) -> None:
         namespace = str(step["namespace"])
