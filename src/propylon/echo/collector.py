@@ -36,12 +36,14 @@ def _value(value: AnyValue) -> Any:
 
 
 def otlp_lines(request: ExportLogsServiceRequest) -> list[str]:
-    """One JSON line per record: its body, attributes and resource attributes."""
+    """One JSON line per record: its body, attributes and resource attributes. The OTLP
+    messages the installed protos know name a record's scope `instrumentation_library_logs`
+    and its records `logs` (today's `scope_logs` and `log_records`, the same fields)."""
     out = []
     for resource_logs in request.resource_logs:
         resource = {kv.key: _value(kv.value) for kv in resource_logs.resource.attributes}
-        for scope in resource_logs.scope_logs:
-            for record in scope.log_records:
+        for scope in resource_logs.instrumentation_library_logs:
+            for record in scope.logs:
                 out.append(json.dumps({
                     "body": _value(record.body),
                     "attributes": {kv.key: _value(kv.value) for kv in record.attributes},
