@@ -45,7 +45,7 @@ class AccessLogSetting:
 
     log: AccessLog
     collector: Collector | None = None
-    field: str = ""  # e.g. spec.telemetry.accessLog.settings[0].sinks[0]
+    field: str = ""  # e.g. EnvoyProxy ns/name spec.telemetry.accessLog.settings[0].sinks[0]
 
 
 DEFAULT = (AccessLogSetting(AccessLog(AccessLogSink("File", path=STDOUT), text=DEFAULT_TEXT)),)
@@ -61,9 +61,11 @@ class Telemetry:
     explicit: bool = field(default=False, compare=False)
 
 
-def decode(telemetry: Mapping[str, Any], namespace: str) -> tuple[Telemetry, list[str]]:
+def decode(telemetry: Mapping[str, Any], namespace: str,
+           owner: str = "") -> tuple[Telemetry, list[str]]:
     """`spec.telemetry`'s access and health-check logs (backendRefs without a namespace are in
-    the EnvoyProxy's `namespace`), and the fields not applied."""
+    the EnvoyProxy's `namespace`; `owner` names it in each setting's `field`), and the fields
+    not applied."""
     ignored = [f"spec.telemetry.{k}" for k in telemetry
                if k not in ("accessLog", "healthCheckLog")]
     raw = telemetry.get("accessLog") or {}
@@ -74,7 +76,7 @@ def decode(telemetry: Mapping[str, Any], namespace: str) -> tuple[Telemetry, lis
         found: list[AccessLogSetting] = []
         for i, setting in enumerate(raw["settings"]):
             found.extend(_setting(setting, f"spec.telemetry.accessLog.settings[{i}]",
-                                  namespace, ignored))
+                                  namespace, ignored, owner))
         logs = tuple(found)
     ignored.extend(f"spec.telemetry.accessLog.{k}" for k in raw
                    if k not in ("disable", "settings"))
@@ -91,7 +93,7 @@ def decode(telemetry: Mapping[str, Any], namespace: str) -> tuple[Telemetry, lis
 
 
 def _setting(setting: Mapping[str, Any], where: str, namespace: str,
-             ignored: list[str]) -> list[AccessLogSetting]:
+             ignored: list[str], owner: str) -> list[AccessLogSetting]:
     fmt = setting.get("format") or {}
     text: str | None = DEFAULT_TEXT
     json: tuple[tuple[str, str], ...] = ()
@@ -113,7 +115,8 @@ def _setting(setting: Mapping[str, Any], where: str, namespace: str,
         decoded = _sink(sink, here, namespace, ignored)
         if decoded is not None:
             out.append(AccessLogSetting(AccessLog(decoded[0], base.text, base.json,
-                                                  base.matches, base.when), decoded[1], here))
+                                                  base.matches, base.when), decoded[1],
+                                       f"{owner} {here}".strip()))
     return out
 
 

@@ -69,8 +69,10 @@ def decode(obj: Mapping[str, Any]) -> EnvoyProxy:
     """The parameters `obj` (an EnvoyProxy) sets, and the fields Propylon ignores."""
     spec: dict[str, Any] = {}
     raw = obj.get("spec") or {}
-    telemetry, ignored = accesslog.decode(raw.get("telemetry") or {}, str(
-        (obj.get("metadata") or {}).get("namespace") or ""))
+    meta = obj.get("metadata") or {}
+    namespace = str(meta.get("namespace") or "")
+    telemetry, ignored = accesslog.decode(raw.get("telemetry") or {}, namespace,
+                                          f"{KIND} {namespace}/{meta.get('name')}")
     for path, value in _leaves({k: v for k, v in raw.items()
                                 if k not in ("mergeType", "telemetry")}, ()):
         if path in APPLIED:

@@ -1,28 +1,42 @@
-"""What each Gateway's proxies log, put into its IR (after the policies stage).
+"""What each Gateway's proxies log: resolved after the backends stage, said in the Gateway's
+status, put into its IR after the policies stage.
 
-`apply(irs, telemetry, backends, endpoints)` gives every listener of a Gateway's IR the access
-logs of its `Telemetry` (`api.accesslog`, chosen by `parameters.Resolver.telemetry`) and every
-cluster with an active health check the health-check event log files. A gRPC sink's collector
-is resolved here: a backendRef (a Service, or whatever `Backends` resolves) becomes a cluster
-of its own named `accesslog/<namespace>/<name>/<port>` (HTTP/2 without TLS, the endpoints of
-this pass), a DNS host a cluster `accesslog/dns/<host>:<port>` the proxy resolves. A collector
-that cannot be resolved leaves its log out (there is nothing to send it to); `problems()` says
-which, for the Gateway's status.
+`resolve(keys, telemetry, backends, endpoints)` takes each Gateway's `Telemetry`
+(`api.accesslog`, chosen by `parameters.Resolver.telemetry`) and resolves the collector of
+every gRPC sink: a backendRef (a Service, or whatever `Backends` resolves) becomes a cluster of
+its own named `accesslog/<namespace>/<name>/<port>` (HTTP/2 without TLS, the endpoints of this
+pass), a DNS host a cluster `accesslog/dns/<host>:<port>` the proxy resolves. A collector that
+cannot be resolved leaves its log out (there is nothing to send records to) and becomes a
+problem; `noted(states, logged)` adds the problems to the Gateway's Accepted message (it stays
+Accepted: only that log is lost). `apply(irs, logged)` gives every listener of a Gateway's IR
+its access logs, adds the collectors' clusters, and gives every cluster with an active health
+check the health-check event log files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from propylon.api.accesslog import AccessLogSetting, Collector, Telemetry
 from propylon.api.envoyproxy import KIND as ENVOY_PROXY
 from propylon.ir.model import Cluster, Endpoint, GatewayIR, GatewayKey
 from propylon.ir.telemetry import AccessLog
 from propylon.translate.backends import Backends, Endpoints, Refused
+from propylon.translate.gateways import GatewayState
 
 PREFIX = "accesslog"
 Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Logged:
+    """A Gateway's logs with their collectors resolved, and what is left out and why."""
+
+    access_logs: tuple[AccessLog, ...]
+    clusters: tuple[Cluster, ...]
+    health_check_log_paths: tuple[str, ...]
+    problems: tuple[str, ...]
 
 
 def _collector_cluster(collector: Collector, backends: Backends,
@@ -35,56 +49,75 @@ def _collector_cluster(collector: Collector, backends: Backends,
         return (Cluster(f"{PREFIX}/dns/{host}:{port}", (Endpoint(host, port),), "h2c",
                         resolver="dns"), f"{host}:{port}")
     namespace = ref.namespace or ""
-    # the collector is named by the EnvoyProxy, which the cluster's operator wrote: no
-    # ReferenceGrant is asked for, as with Envoy Gateway's telemetry backendRefs
+    # the collector is named by an EnvoyProxy, which the cluster's operator writes: no
+    # ReferenceGrant is asked for
     answer = backends.resolve(ENVOY_PROXY, namespace, ref.group, ref.kind, ref.name, namespace,
                               ref.port, "h2c")
     if isinstance(answer, Refused):
         return answer.message
     found = answer.cluster
     cluster = replace(found, name=f"{PREFIX}/{namespace}/{ref.name}/{ref.port}",
-                      protocol="h2c",
-                      endpoints=endpoints.of(backends.sources.get(found.name)))
+                      protocol="h2c", endpoints=endpoints.of(backends.sources.get(found.name)))
     return cluster, f"{ref.name}.{namespace}:{ref.port}"
 
 
-def resolved(settings: tuple[AccessLogSetting, ...], backends: Backends, endpoints: Endpoints,
-             ) -> tuple[tuple[AccessLog, ...], dict[str, Cluster], list[str]]:
-    """The access logs of `settings` with their collectors' clusters named, those clusters,
-    and what could not be resolved."""
+def _logged(telemetry: Telemetry, backends: Backends, endpoints: Endpoints) -> Logged:
     logs, clusters, problems = [], {}, []
-    for setting in settings:
-        if setting.collector is None:
+    for setting in telemetry.access_logs:
+        found = (None if setting.collector is None
+                 else _collector_cluster(setting.collector, backends, endpoints))
+        if found is None:
             logs.append(setting.log)
-            continue
-        found = _collector_cluster(setting.collector, backends, endpoints)
-        if isinstance(found, str):
-            problems.append(f"{setting.field}: the collector cannot be reached: {found}")
-            continue
-        cluster, authority = found
-        clusters[cluster.name] = cluster
-        logs.append(replace(setting.log, sink=replace(setting.log.sink, cluster=cluster.name,
-                                                      authority=authority)))
-    return tuple(logs), clusters, problems
+        elif isinstance(found, str):
+            problems.append(_problem(setting, found))
+        else:
+            cluster, authority = found
+            clusters[cluster.name] = cluster
+            logs.append(replace(setting.log, sink=replace(
+                setting.log.sink, cluster=cluster.name, authority=authority)))
+    return Logged(tuple(logs), tuple(clusters.values()), telemetry.health_check_log_paths,
+                  tuple(problems))
 
 
-def apply(irs: Mapping[GatewayKey, GatewayIR], telemetry: Callable[[Key], Telemetry],
-          backends: Backends, endpoints: Endpoints,
-          ) -> tuple[dict[GatewayKey, GatewayIR], dict[GatewayKey, list[str]]]:
-    """Each IR with its proxies' logs, and per Gateway what of its telemetry is left out."""
-    out, problems = {}, {}
+def _problem(setting: AccessLogSetting, why: str) -> str:
+    return (f"{setting.field}: the collector cannot be resolved ({why}), so this access log "
+            "is not written: fix its backendRefs")
+
+
+def resolve(keys: Iterable[Key], telemetry: Callable[[Key], Telemetry], backends: Backends,
+            endpoints: Endpoints) -> dict[Key, Logged]:
+    return {key: _logged(telemetry(key), backends, endpoints) for key in keys}
+
+
+def noted(states: Mapping[Key, GatewayState],
+          logged: Mapping[Key, Logged]) -> dict[Key, GatewayState]:
+    """`states`, the accepted ones' Accepted message saying which access logs are left out."""
+    out = dict(states)
+    for key, state in states.items():
+        found = logged.get(key)
+        if found is not None and found.problems and state.accepted:
+            out[key] = replace(state, accepted_message="; ".join(
+                [state.accepted_message, *found.problems]))
+    return out
+
+
+def apply(irs: Mapping[GatewayKey, GatewayIR],
+          logged: Mapping[Key, Logged]) -> dict[GatewayKey, GatewayIR]:
+    """Each IR with its proxies' logs."""
+    out = {}
     for key, ir in irs.items():
-        wanted = telemetry((key.namespace, key.name))
-        logs, clusters, missing = resolved(wanted.access_logs, backends, endpoints)
-        if missing:
-            problems[key] = missing
+        found = logged.get((key.namespace, key.name))
+        if found is None:
+            out[key] = ir
+            continue
+        logs = found.access_logs
         listeners = tuple(li if li.access_logs == logs else replace(li, access_logs=logs)
                           for li in ir.listeners)
-        own = {c.name: _health_logged(c, wanted.health_check_log_paths) for c in ir.clusters}
-        own.update(clusters)
+        own = {c.name: _health_logged(c, found.health_check_log_paths) for c in ir.clusters}
+        own.update((c.name, c) for c in found.clusters)
         out[key] = replace(ir, listeners=listeners,
                            clusters=tuple(sorted(own.values(), key=lambda c: c.name)))
-    return out, problems
+    return out
 
 
 def _health_logged(cluster: Cluster, paths: tuple[str, ...]) -> Cluster:
@@ -96,5 +129,3 @@ def _health_logged(cluster: Cluster, paths: tuple[str, ...]) -> Cluster:
         return cluster
     return replace(cluster, connection=replace(
         connection, health_check=replace(health, event_log_paths=paths)))
-
-
