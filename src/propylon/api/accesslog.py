@@ -26,8 +26,7 @@ from propylon.ir.telemetry import DEFAULT_TEXT, STDOUT, AccessLog, AccessLogSink
 _SINK_KINDS = {"File", "OpenTelemetry", "ALS"}
 _WHEN: dict[str | None, When] = {None: "Any", "Route": "Route", "Listener": "Listener",
                                  "Upstream": "Upstream"}
-_ALS_HEADERS = {"requestHeaders": "request_headers", "responseHeaders": "response_headers",
-                "responseTrailers": "response_trailers"}
+_ALS_HEADERS = ("requestHeaders", "responseHeaders", "responseTrailers")
 
 
 @dataclass(frozen=True)
@@ -145,10 +144,17 @@ def _sink(sink: Mapping[str, Any], where: str, namespace: str,
         return AccessLogSink("OpenTelemetry", resources=resources), collector
     ignored.extend(f"{prefix}.{k}" for k in section
                    if k not in ("backendRefs", "type", "logName", "http"))
-    headers = {_ALS_HEADERS[k]: tuple(map(str, v or ()))
-               for k, v in (section.get("http") or {}).items() if k in _ALS_HEADERS}
+    http = section.get("http") or {}
+    ignored.extend(f"{prefix}.http.{k}" for k in http if k not in _ALS_HEADERS)
+
+    def headers(key: str) -> tuple[str, ...]:
+        return tuple(map(str, http.get(key) or ()))
+
     return AccessLogSink("ALS-TCP" if section.get("type") == "TCP" else "ALS-HTTP",
-                         log_name=section.get("logName"), **headers), collector
+                         log_name=section.get("logName"),
+                         request_headers=headers("requestHeaders"),
+                         response_headers=headers("responseHeaders"),
+                         response_trailers=headers("responseTrailers")), collector
 
 
 def _collector(section: Mapping[str, Any], where: str, namespace: str,
