@@ -10,7 +10,9 @@ A case (`Harness.run_case`): apply its own manifests (create or update), start i
 then 1. namespacesMustBeReady, 2. status entries without a `phase`, 3. requests (3 consecutive
 matches within 30 s each; `mirroredTo` read from pod logs), weights, 4. steps in order (`distribution` batches and `sticky` sequences: `distribution`). The
 first failing check fails the case with its reason; a request or step the runner cannot make
-skips it. Steps a case file gives only as prose come from `supplements`. Afterwards the case's own objects are deleted and its pods stopped, except objects the
+skips it. Steps a case file gives only as prose come from `supplements`; an `apply` step
+applies one more manifest (and starts its pods), deleted with the case's own; a `log` step
+reads Envoy's stdout or the log collector's records (`logqueries`). Afterwards the case's own objects are deleted and its pods stopped, except objects the
 base manifests also define, which are re-applied as the base has them.
 """
 
@@ -107,6 +109,7 @@ class Harness:
         self._generation_before: int | None = None
         self._last_patched: Mapping[str, Any] = {}
         self._last_request: Mapping[str, Any] = {}  # the last request step (log steps resend it)
+        self._case_objects: list[dict[str, Any]] = []
 
     # -- reading objects ---------------------------------------------------------------------
 
@@ -155,6 +158,7 @@ class Harness:
             return CaseResult(case, SUCCEEDED)
         own = [m for m in case.manifests if m != BASE]
         objects = manifests.load_objects(self.manifests_root, own, self.rewrite)
+        self._case_objects = objects  # `apply` steps add theirs, deleted with them
         try:
             await manifests.apply(self.client, objects)
             await self.backends.sync([*self.base_objects, *objects])
@@ -480,6 +484,12 @@ class Harness:
                 "apiVersion": source["apiVersion"], "kind": source["kind"],
                 "metadata": {"namespace": step.get("namespace"), "name": step["name"]},
                 "data": source.get("data") or {}}])
+        elif action == "apply":
+            applied = manifests.load_objects(self.manifests_root, [str(step["manifest"])],
+                                             self.rewrite)
+            self._case_objects.extend(applied)
+            await manifests.apply(self.client, applied)
+            await self.backends.sync([*self.base_objects, *self._case_objects])
         elif action == "sleep":
             await asyncio.sleep(duration_ms(str(step["duration"])) / 1000)
         elif action in ("distribution", "sticky"):
