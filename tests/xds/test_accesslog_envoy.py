@@ -1,7 +1,8 @@
 """Access logs through a real Envoy: a request with the matched header writes one line in the
 configured text format to the log file, a request without it writes none there; the same
 request reaches an OpenTelemetry collector (the echo package's) as a record whose body is the
-formatted line and whose resource attributes are the configured ones."""
+formatted line and whose resource attributes are the configured ones. A failing health check
+writes its events, as JSON lines naming the checker type and the cluster, to its event log."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from test_httproute_extended_envoy import request, until
 from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 
 from propylon.echo.collector import serve_collector
+from propylon.ir import limits as lim
 from propylon.ir import telemetry as tel
-from propylon.ir.model import Cluster, Endpoint
+from propylon.ir.model import Cluster, Connection, Endpoint
 from propylon.translate import translate
 from propylon.xds.translate import translate as to_envoy
 
@@ -86,3 +88,27 @@ async def test_a_logged_request_is_one_line_in_the_format_and_one_record(
         line = json.loads(record["line"])
         assert line["body"] == "LOGGED GET /logged 200\n"
         assert line["resources"]["k8s.cluster.name"] == "propylon"
+
+
+async def test_health_check_events_are_written_to_the_event_log(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, app: Echo, tmp_path: Path) -> None:
+    events = tmp_path / "health.log"
+    stack = Stack(objects=[*service("app", app.port), route("web", {"rules": [
+        {"backendRefs": [{"name": "app", "port": 8080}]}]})])
+    gateway = translate(stack.snapshot()).gateways[KEY]
+    failing = lim.HealthCheck(lim.ActiveHealthCheck("HTTP", interval_ms=200,
+                                                    path="/status/418",
+                                                    expected_statuses=(200,)),
+                              event_log_paths=(str(events),))
+    gateway = replace(gateway, clusters=tuple(
+        replace(c, connection=Connection(health_check=failing)) for c in gateway.clusters))
+    xds.cache.set(NODE, to_envoy(gateway))
+    await envoy_factory(NODE, xds.port)
+
+    async def logged() -> bool:
+        return events.exists() and "health_checker_type" in events.read_text()
+
+    await wait_for(logged, what="a health-check event")
+    event = json.loads(events.read_text().splitlines()[0])
+    assert event["health_checker_type"] == "HTTP"
+    assert event["cluster_name"] == gateway.clusters[0].name

@@ -10,6 +10,11 @@ would count, from where Envoy Gateway's CI pipeline collects them.
   received (`collector_lines`).
 
 A query's count is the number of those lines matching `lineRegex` (all lines without one).
+Envoy Gateway names a route rule's cluster `httproute/<ns>/<name>/rule/<N>`, so its health
+check events name the route; Propylon's clusters are named after the Service port
+(`<ns>/<service>/<port>`, a policy's copy after it with the policy's name), so on Envoy's
+stdout a route name in `lineRegex` also matches the clusters of that route's backendRefs
+(`with_route_clusters`), as metric steps read the route's clusters (`metrics.rule_clusters`).
 `condition`s are evaluated as metric conditions (`metrics.evaluate`), `count(after)` and
 `count(before)` read as the names `after` and `before`.
 """
@@ -24,6 +29,7 @@ from typing import Any
 import aiohttp
 
 from propylon.conformance.backends import COLLECTOR_IMAGE
+from propylon.conformance.metrics import rule_clusters
 from propylon.infra.host.envoy_process import LOG_FILE
 from propylon.infra.host.manager import PROXIES_DIR, proxy_dir_name
 from propylon.ir.model import GatewayKey
@@ -68,6 +74,23 @@ async def collector_lines(ip: str) -> list[str]:
             timeout=aiohttp.ClientTimeout(total=5)) as response:
         body = await response.json()
     return [str(r["line"]) for r in body["records"]]
+
+
+def with_route_clusters(line_regex: str | None,
+                        objects: Iterable[Mapping[str, Any]]) -> str | None:
+    """`line_regex` with each HTTPRoute name of `objects` in it also matching the clusters of
+    that route's rules."""
+    if not line_regex:
+        return line_regex
+    for obj in objects:
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        if obj.get("kind") != "HTTPRoute" or not name or name not in line_regex:
+            continue
+        rules = (obj.get("spec") or {}).get("rules") or []
+        clusters = sorted({c for i in range(len(rules)) for c in rule_clusters(obj, i)})
+        alternatives = "|".join(re.escape(x) for x in [name, *clusters])
+        line_regex = line_regex.replace(name, f"(?:{alternatives})")
+    return line_regex
 
 
 def count(lines: Iterable[str], line_regex: str | None) -> int:

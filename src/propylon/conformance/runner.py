@@ -589,6 +589,9 @@ class Harness:
         again and wait up to a minute for the condition on the counts before and after; or
         poll a condition on the count as the harness does."""
         labels, regex = log.get("labels") or {}, log.get("lineRegex")
+        if not logqueries.reads_collector(labels):
+            regex = logqueries.with_route_clusters(regex, [*self.base_objects,
+                                                           *self._case_objects])
 
         async def read() -> int:
             return logqueries.count(await self._log_lines(case, labels), regex)
