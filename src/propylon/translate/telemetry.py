@@ -10,13 +10,16 @@ cannot be resolved leaves its log out (there is nothing to send records to) and 
 problem; `noted(states, logged)` adds the problems to the Gateway's Accepted message (it stays
 Accepted: only that log is lost). `apply(irs, logged)` gives every listener of a Gateway's IR
 its access logs, adds the collectors' clusters, and gives every cluster with an active health
-check the health-check event log files.
+check the health-check event log files (with the memo's store, last pass's equal objects, so
+an unchanged Gateway's IR is the same object).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import operator
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from propylon.api.accesslog import AccessLogSetting, Collector, Telemetry
 from propylon.api.envoyproxy import KIND as ENVOY_PROXY
@@ -24,9 +27,11 @@ from propylon.ir.model import Cluster, Endpoint, GatewayIR, GatewayKey
 from propylon.ir.telemetry import AccessLog
 from propylon.translate.backends import Backends, Endpoints, Refused
 from propylon.translate.gateways import GatewayState
+from propylon.translate.types import Store
 
 PREFIX = "accesslog"
 Key = tuple[str, str]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,9 +106,10 @@ def noted(states: Mapping[Key, GatewayState],
     return out
 
 
-def apply(irs: Mapping[GatewayKey, GatewayIR],
-          logged: Mapping[Key, Logged]) -> dict[GatewayKey, GatewayIR]:
-    """Each IR with its proxies' logs."""
+def apply(irs: Mapping[GatewayKey, GatewayIR], logged: Mapping[Key, Logged],
+          store: Store | None = None) -> dict[GatewayKey, GatewayIR]:
+    """Each IR with its proxies' logs; with `store`, a listener or cluster equal to last
+    pass's is last pass's object, and an IR nothing changes is returned as is."""
     out = {}
     for key, ir in irs.items():
         found = logged.get((key.namespace, key.name))
@@ -111,21 +117,38 @@ def apply(irs: Mapping[GatewayKey, GatewayIR],
             out[key] = ir
             continue
         logs = found.access_logs
-        listeners = tuple(li if li.access_logs == logs else replace(li, access_logs=logs)
-                          for li in ir.listeners)
-        own = {c.name: _health_logged(c, found.health_check_log_paths) for c in ir.clusters}
-        own.update((c.name, c) for c in found.clusters)
-        out[key] = replace(ir, listeners=listeners,
-                           clusters=tuple(sorted(own.values(), key=lambda c: c.name)))
+        listeners = tuple(li if li.access_logs == logs else _kept(
+            store, ("listener", key, li.name), replace(li, access_logs=logs))
+            for li in ir.listeners)
+        own = {c.name: _health_logged(c, found.health_check_log_paths, key, store)
+               for c in ir.clusters}
+        own.update((c.name, _kept(store, ("collector", key, c.name), c))
+                   for c in found.clusters)
+        clusters = tuple(sorted(own.values(), key=lambda c: c.name))
+        unchanged = (all(map(operator.is_, listeners, ir.listeners))
+                     and len(clusters) == len(ir.clusters)
+                     and all(map(operator.is_, clusters, ir.clusters)))
+        out[key] = ir if unchanged else replace(ir, listeners=listeners, clusters=clusters)
     return out
 
 
-def _health_logged(cluster: Cluster, paths: tuple[str, ...]) -> Cluster:
+def _kept(store: Store | None, key: tuple[Hashable, ...], value: T) -> T:
+    """`value`, or last pass's equal value under `key`."""
+    found = store.get(key) if store is not None else None
+    if found is not None and found == value:
+        value = found
+    if store is not None:
+        store.put(key, value)
+    return value
+
+
+def _health_logged(cluster: Cluster, paths: tuple[str, ...], key: GatewayKey,
+                   store: Store | None) -> Cluster:
     """`cluster`, its active health check logging its events to `paths`."""
     connection = cluster.connection
     health = connection.health_check if connection is not None else None
     if (connection is None or health is None or health.active is None
             or health.event_log_paths == paths):
         return cluster
-    return replace(cluster, connection=replace(
-        connection, health_check=replace(health, event_log_paths=paths)))
+    return _kept(store, ("health", key, cluster.name), replace(cluster, connection=replace(
+        connection, health_check=replace(health, event_log_paths=paths))))

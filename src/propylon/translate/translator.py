@@ -119,7 +119,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)
-    irs = telemetry.apply(irs, logged)
+    irs = telemetry.apply(irs, logged, memo.telemetry)
     if snapshot.rejections:
         statuses = refuse_routes(statuses, snapshot.rejections, irs, {
             kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
