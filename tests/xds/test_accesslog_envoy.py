@@ -1,4 +1,5 @@
-"""Access logs through a real Envoy: a request with the matched header writes one line in the
+"""Access logs through a real Envoy: Envoy Gateway's default format is one JSON object per
+request; a request with the matched header writes one line in the
 configured text format to the log file, a request without it writes none there; the same
 request reaches an OpenTelemetry collector (the echo package's) as a record whose body is the
 formatted line and whose resource attributes are the configured ones. A failing health check
@@ -17,6 +18,7 @@ from gateway_api_support import KEY, NODE, Echo, Stack, echo_backend, route, ser
 from test_httproute_extended_envoy import request, until
 from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 
+from propylon.api.accesslog import DEFAULT
 from propylon.echo.collector import serve_collector
 from propylon.ir import limits as lim
 from propylon.ir import telemetry as tel
@@ -112,3 +114,33 @@ async def test_health_check_events_are_written_to_the_event_log(
     event = json.loads(events.read_text().splitlines()[0])
     assert event["health_checker_type"] == "HTTP"
     assert event["cluster_name"] == gateway.clusters[0].name
+
+
+async def test_the_default_line_is_a_json_object_per_request(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, app: Echo, tmp_path: Path) -> None:
+    """Envoy Gateway's default format, here to a file instead of stdout: one JSON object per
+    request, naming the method, path, status and the route entry."""
+    log_file = tmp_path / "access.log"
+    [default] = DEFAULT
+    logs = (replace(default.log, sink=replace(default.log.sink, path=str(log_file))),)
+    stack = Stack(objects=[*service("app", app.port), route("web", {"rules": [
+        {"backendRefs": [{"name": "app", "port": 8080}]}]})])
+    gateway = translate(stack.snapshot()).gateways[KEY]
+    gateway = replace(gateway, listeners=tuple(replace(li, access_logs=logs)
+                                               for li in gateway.listeners))
+    xds.cache.set(NODE, to_envoy(gateway))
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/first", 200)
+        assert (await request(session, port, "/second?q=1"))[0] == 200
+
+        async def written() -> bool:
+            return log_file.exists() and "/second" in log_file.read_text()
+
+        await wait_for(written, what="the default access log line")
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    last = lines[-1]
+    assert (last["method"], last["x-envoy-origin-path"], last["response_code"]) == (
+        "GET", "/second?q=1", "200")
+    assert last["route_name"].startswith("httproute/default/web/rule/0")
