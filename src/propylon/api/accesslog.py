@@ -88,7 +88,7 @@ def decode(telemetry: Mapping[str, Any], namespace: str,
         else:
             ignored.append(f"spec.telemetry.healthCheckLog.sinks[{i}]")
     ignored.extend(f"spec.telemetry.healthCheckLog.{k}" for k in health if k != "sinks")
-    return Telemetry(logs, tuple(paths), explicit=bool(telemetry)), ignored
+    return Telemetry(logs, tuple(paths), explicit=bool(raw or health)), ignored
 
 
 def _setting(setting: Mapping[str, Any], where: str, namespace: str,
