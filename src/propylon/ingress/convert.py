@@ -38,7 +38,7 @@ NGINX_CONTROLLER = "k8s.io/ingress-nginx"
 CONFIGMAP_NAMES = frozenset({"ingress-nginx-controller", "nginx-configuration",
                              "nginx-ingress-controller"})
 _ORDER = ("ConfigMap", "Gateway", "ReferenceGrant", "HTTPRouteFilter", "HTTPRoute", "GRPCRoute",
-          "BackendTLSPolicy", "ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy")
+          "TLSRoute", "BackendTLSPolicy", "ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy")
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,12 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
                 refs += built.route_refs
                 report += built.entries
             out += _www(conv, class_name, host_facts, plan, config)
+            for host, listener in plan.passthrough:
+                if conv.settings.get("ssl-passthrough") == "true" and host in ing.hosts:
+                    made, refusals = routes.passthrough_route(conv, host, plan.parent(host),
+                                                              listener, services)
+                    out += made
+                    report += refusals
             if ing.default_backend is not None:
                 if catch_all is None:
                     catch_all = conv

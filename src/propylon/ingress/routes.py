@@ -293,3 +293,20 @@ def www_routes(conv: Converted, host: str, parent: Parent,
             "rules": [_rule([{"path": {"type": "Exact", "value": "/"}}], [ref]),
                       _rule([{"path": {"type": "PathPrefix", "value": "/"}}], [redirect])]})]
     return tuple(out)
+
+
+def passthrough_route(conv: Converted, host: str, parent: Parent, listener: str,
+                      services: Mapping[tuple[str, str], Json]
+                      ) -> tuple[tuple[dict[str, Any], ...], tuple[ReportEntry, ...]]:
+    """`ssl-passthrough`: TLS to `host` on 443 goes, still encrypted, to the backend of the
+    host's first path (nginx passes the connection on by SNI, before any HTTP)."""
+    ing = conv.ingress
+    paths = [p for r in ing.rules if r.host == host for p in r.paths]
+    ref, why = backend_ref(ing.namespace, paths[0].backend, services) if paths else (None, "")
+    if ref is None:
+        return (), (ReportEntry(ing.key, "spec.rules", Outcome.REFUSED,
+                                f"ssl-passthrough for {host} has no backend: {why or 'add a path'}"),)
+    return (gateway_api("TLSRoute", ing.namespace,
+                        child_name(ing.name, host_label(host), "passthrough"), {
+                            "parentRefs": [parent_ref(parent, listener)], "hostnames": [host],
+                            "rules": [{"backendRefs": [ref]}]}),), ()
