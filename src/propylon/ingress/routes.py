@@ -114,6 +114,9 @@ def canary_rules(canary: Converted, match: Json, filters: Sequence[Json], mainli
             if problem(pattern) is None and problem(regex) is None:
                 rules.append(rule({"name": header, "type": "RegularExpression", "value": regex},
                                   [alternative]))
+            else:  # nginx fails the match: a request with the header goes to the mainline
+                rules.append(rule({"name": header, "type": "RegularExpression", "value": ".*"},
+                                  [mainline]))
         else:
             rules.append(rule({"name": header, "value": "always"}, [alternative]))
             rules.append(rule({"name": header, "value": "never"}, [mainline]))
