@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, LocalRateLimit
+from propylon.ir.patches import JsonPatch
 
 PathMatchType = Literal["Exact", "PathPrefix", "RegularExpression"]
 ClusterProtocol = Literal["http1", "h2c", "websocket"]
@@ -644,6 +645,7 @@ class GatewayIR:
     route_configs: tuple[RouteConfig, ...]
     clusters: tuple[Cluster, ...]
     secrets: tuple[Secret, ...]
+    patches: tuple[JsonPatch, ...] = ()  # EnvoyPatchPolicies' patches, in order
 
 
 @dataclass(frozen=True)
@@ -722,13 +724,15 @@ class Rejections:
     `listeners` (IR `Listener.name`), `secrets` (IR `Secret.name`), `clusters` (IR
     `Cluster.name`, their endpoints included) and `routes` (IR `Route.name`: route entries left
     out of their virtual host, which Envoy serves without them; every route of a virtual host
-    refused whole).
+    refused whole). `patches` goes from an EnvoyPatchPolicy (namespace/name) to why the xDS
+    translation left its patches out (`xds.translate.patches`).
     """
 
     listeners: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
     clusters: Mapping[str, str] = field(default_factory=dict)
     routes: Mapping[str, str] = field(default_factory=dict)
+    patches: Mapping[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return any((self.listeners, self.secrets, self.clusters, self.routes))
+        return any((self.listeners, self.secrets, self.clusters, self.routes, self.patches))
