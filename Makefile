@@ -40,7 +40,7 @@ KUBECTL ?= $(VENV)/bin/kubectl
 # Envoy Gateway's own end-to-end cases. The ones skipped here fail for reasons the README gives
 # (a client address inside a cluster network, EnvoyPatchPolicy, node zones, TCPRoute and UDPRoute);
 # the cases that read a log collector are reported as skipped by the runner itself.
-EG_CASES_SKIP ?= AuthzWithClientIPTrustedCIDRs,BackendHealthCheckActiveHTTP,BackendUtilizationWeightedZones,TCPRoute,TCPRouteMtls,UDPRoute
+EG_CASES_SKIP ?= AuthzWithClientIPTrustedCIDRs,BackendUtilizationWeightedZones,TCPRoute,TCPRouteMtls,UDPRoute
 conformance-envoy-gateway: $(VENV)/.installed
 	$(VENV)/bin/propylon conformance --cases ../shared/envoy-gateway/cases --skip $(EG_CASES_SKIP) -v
 
