@@ -1,6 +1,6 @@
 """EnvoyPatchPolicy's JSON patches on the generated xDS resources: RFC 6902 operations, Envoy
-Gateway's route-rule cluster names, and a policy with a failing patch left out whole while the
-others apply."""
+Gateway's route-rule cluster names, a policy with a failing patch left out whole while the
+others apply, and the snapshot cache reporting it back."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from google.protobuf.json_format import MessageToDict
 
 from propylon.ir import model as ir
+from propylon.ir.model import Rejections
 from propylon.ir.patches import JsonPatch
+from propylon.xds.server.cache import SnapshotCache
 from propylon.xds.translate import CLUSTER, LISTENER, translate
 from propylon.xds.translate.patches import PatchError, apply_operation
 from tests.xds.test_translate_golden import KEY, _backend, _example_com_on_80
@@ -124,3 +126,19 @@ def test_rfc_6902_operations(op: str, path: str, value: Any, from_: str | None,
 def test_operations_that_cannot_apply_say_why(op: str, path: str, value: Any, why: str) -> None:
     with pytest.raises(PatchError, match=why):
         apply_operation(DOC, patch("r", op, path, value))
+
+
+def test_the_snapshot_cache_reports_left_out_policies_until_they_apply() -> None:
+    cache = SnapshotCache()
+    told: list[dict[str, Rejections]] = []
+    cache.on_rejections(lambda: told.append(cache.rejections()))
+    node = str(KEY)
+    cache.set(node, translate(gateway(patch("nope", "remove", "/name"))))
+    assert told == [{node: Rejections(patches={"default/p": (
+        'jsonPatches[0]: the Gateway\'s Envoy configuration has no Cluster named "nope": name '
+        "one that `propylon translate` prints")})}]
+    cache.set(node, translate(gateway(patch("default/a/80", "add", "/common_lb_config",
+                                            PANIC))))
+    assert told[1:] == [{}]
+    cache.set(node, translate(gateway()))
+    assert len(told) == 2  # nothing changed, nobody told
