@@ -44,8 +44,9 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
-from propylon.api import routefilter
+from propylon.api import egbackend, routefilter
 from propylon.api.core import ConfigMap, EndpointSlice, Namespace, Secret, Service
+from propylon.api.egbackend import EgBackend
 from propylon.api.envoygateway import POLICY_KINDS, Policy
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.grpcroute import GRPCRoute
@@ -62,6 +63,7 @@ from propylon.ir.model import (
 )
 from propylon.translate import (
     backendtls,
+    egbackends,
     gatewayir,
     gateways,
     grpcroute,
@@ -85,7 +87,8 @@ from propylon.translate.statuses import ParentStatus, RouteStatus
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
 # what `Backends` reads: while these objects are the same, last pass's answers hold
-BACKEND_KINDS = ("Service", "ReferenceGrant", backendtls.KIND, "ConfigMap", routefilter.KIND)
+BACKEND_KINDS = ("Service", "ReferenceGrant", backendtls.KIND, "ConfigMap", routefilter.KIND,
+                 egbackend.KIND)
 Key = tuple[str, str]  # namespace, name
 T = TypeVar("T")
 
@@ -187,7 +190,9 @@ def _backends(snapshot: Snapshot, memo: Memo, inputs: _Inputs) -> tuple[Backends
         filters = routefilters.RouteFilters(
             (memo.decode(RouteFilter.decode, o, object_key(o))
              for o in snapshot.of(routefilter.KIND)), inputs.config_maps.values())
-        return Backends(services, inputs.grants, tls, known, filters)
+        return Backends(services, inputs.grants, tls, known, filters,
+                        (memo.decode(EgBackend.decode, o, object_key(o))
+                         for o in snapshot.of(egbackend.KIND)))
 
     backends = memo.backends(tuple(snapshot.of(k) for k in BACKEND_KINDS), new_backends)
     endpoints = memo.endpoints(snapshot.of("EndpointSlice"), lambda: Endpoints(
@@ -229,6 +234,7 @@ def _statuses(snapshot: Snapshot, states: Mapping[Key, GatewayState],
     all their routes use), ListenerSets' and Gateways' statuses."""
     now = snapshot.now
     out = backends.tls.statuses(states, placed, snapshot.controller_name, now)
+    out.extend(egbackends.statuses(snapshot.of(egbackend.KIND), backends, now))
     for s in sets.values():
         gw = s.gateway.gateway
         key = GatewayKey(gw.meta.namespace, gw.meta.name)
