@@ -367,6 +367,21 @@ def ext_auth() -> ir.GatewayIR:
     )
 
 
+def socket_and_dns() -> ir.GatewayIR:
+    """Envoy Gateway Backends' clusters: a Unix socket endpoint (EDS, a pipe address) and an
+    FQDN one reached over TLS (STRICT_DNS)."""
+    routes = (ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/sock")),
+                       backends=(ir.WeightedBackend("backend/default/sock", 1),)),
+              ir.Route("default/r/1/0", ir.RouteMatch(),
+                       backends=(ir.WeightedBackend("backend/default/dns", 1),)))
+    return _example_com_on_80(routes, (
+        ir.Cluster("backend/default/sock", (ir.Endpoint("/run/app.sock", 0),)),
+        ir.Cluster("backend/default/dns", (ir.Endpoint("api.example.net", 443),),
+                   tls=ir.UpstreamTLS("api.example.net", None,
+                                      (ir.SubjectAltName("DNS", "api.example.net"),)),
+                   resolver="dns")))
+
+
 def patches() -> ir.GatewayIR:
     """http_basic with EnvoyPatchPolicies' patches: a cluster, a virtual host and a listener
     changed by "default/ok"; "default/broken" (its second patch names no resource) changes
@@ -390,7 +405,8 @@ def patches() -> ir.GatewayIR:
 CASES = {"client_settings": client_settings, "http_basic": http_basic,
          "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
          "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth,
-         "load_balancing": load_balancing, "limits": limits, "patches": patches}
+         "load_balancing": load_balancing, "limits": limits, "patches": patches,
+         "socket_and_dns": socket_and_dns}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:
