@@ -414,6 +414,7 @@ class Endpoint:
     address: str
     port: int
     weight: int | None = None  # its share of the cluster's traffic (None: 1), relative
+    hostname: str | None = None  # the name a Backend's FQDN gave it (for auto host rewrite)
 
 
 @dataclass(frozen=True)

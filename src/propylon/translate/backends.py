@@ -95,6 +95,7 @@ class Source:
     target_port: int | None
     withheld: bool = False
     fixed: tuple[Endpoint, ...] = ()  # an Envoy Gateway Backend's own endpoints
+    hostname: str | None = None  # the FQDN of a Backend naming this Service
 
 
 class Backends:
@@ -228,7 +229,8 @@ class Backends:
             self.sources[cluster] = service
         else:
             self.sources[cluster] = Source(ns, name, "", None, fixed=tuple(
-                Endpoint(e.address, e.port) for e in backend.endpoints))
+                Endpoint(e.address, e.port, hostname=e.address if e.kind == "fqdn" else None)
+                for e in backend.endpoints))
         tls = None if backend.tls is None else UpstreamTLS(
             backend.tls.sni, None, (SubjectAltName("DNS", backend.tls.sni),))
         return Resolved(Cluster(cluster, (), protocol or backend.protocol or "http1", tls,
@@ -245,7 +247,8 @@ class Backends:
         if service is None or port is None:
             return None
         return Source(service.meta.namespace, service.meta.name, port.name,
-                      port.target_port if isinstance(port.target_port, int) else None)
+                      port.target_port if isinstance(port.target_port, int) else None,
+                      hostname=endpoint.address)
 
 
 def _not_granted(kind: str, ns: str, name: str, route_kind: str,
@@ -285,8 +288,8 @@ class Endpoints:
                 continue
             for e in s.endpoints:
                 if e.ready:
-                    found.update(Endpoint(a, target) for a in e.addresses
-                                 if is_endpoint_address(a, s.address_type))
+                    found.update(Endpoint(a, target, hostname=source.hostname)
+                                 for a in e.addresses if is_endpoint_address(a, s.address_type))
         return tuple(sorted(found, key=lambda e: (e.address, e.port)))
 
 

@@ -5,7 +5,8 @@ push and never touches CDS (which would drain connections to the cluster). The l
 lists endpoints sorted by address and port, so equal endpoint sets hash equally. A DNS
 cluster (a DNS name, not a Service) is STRICT_DNS instead, its names in the cluster itself:
 the proxy resolves them and follows their changes. An endpoint whose address is a path (`/...`,
-or `@...` in the abstract namespace) with port 0 is a Unix socket (an Envoy Gateway Backend's).
+or `@...` in the abstract namespace) with port 0 is a Unix socket (an Envoy Gateway Backend's);
+an endpoint's `hostname` (a Backend's FQDN) is what a Backend host rewrite sends.
 
 `h2c` clusters speak HTTP/2 with prior knowledge to the backend, through the upstream
 `HttpProtocolOptions` extension; others use HTTP/1.1. A cluster with `tls` reaches its endpoints
@@ -114,7 +115,7 @@ def _assignment(c: ir.Cluster) -> ClusterLoadAssignment:
     health_port = health.active.port if health is not None and health.active is not None \
         else None
     lb_endpoints = [
-        ec.LbEndpoint(endpoint=ec.Endpoint(address=_address(e)),
+        ec.LbEndpoint(endpoint=ec.Endpoint(address=_address(e), hostname=e.hostname or ""),
             load_balancing_weight=None if e.weight is None else UInt32Value(value=e.weight))
         for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port, e.weight or 1))
     ]
