@@ -1,5 +1,6 @@
 """EnvoyPatchPolicy in the translation: the patches of the policies accepted on a Gateway go on
-its IR in priority order, a policy with an unusable patch is Accepted False naming the field,
+its IR in priority order (with their JSONPath), a policy with an unusable patch is Accepted
+False naming the field,
 and what the xDS translation could not apply comes back as Programmed False."""
 
 from __future__ import annotations
@@ -56,13 +57,13 @@ def test_an_unusable_patch_is_refused_naming_the_field_and_applies_nothing() -> 
     assert result.gateways[KEY].patches == ()
 
 
-def test_json_path_is_reported_as_not_implemented() -> None:
-    item = {"type": CLUSTER, "name": "c", "operation": {"op": "add", "jsonPath": "$..x",
-                                                        "path": "", "value": 1}}
-    found = conditions(run(epp("jp", [item])), "jp")
-    assert found["Accepted"]["status"] == "False"
-    assert "spec.jsonPatches[0].operation.jsonPath is not implemented" in \
-        found["Accepted"]["message"]
+def test_a_json_path_patch_goes_on_the_ir_with_its_path_relative() -> None:
+    item = {"type": CLUSTER, "name": "c", "operation": {
+        "op": "replace", "jsonPath": "$..http_filters[?(@.name=='x')]", "value": 1}}
+    result = run(epp("jp", [item]))
+    assert conditions(result, "jp")["Accepted"]["status"] == "True"
+    [patch] = result.gateways[KEY].patches
+    assert (patch.json_path, patch.path) == ("$..http_filters[?(@.name=='x')]", "")
 
 
 def test_what_the_xds_translation_left_out_is_programmed_false_with_its_reason() -> None:

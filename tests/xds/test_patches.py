@@ -15,11 +15,18 @@ from propylon.ir import model as ir
 from propylon.ir.model import Rejections
 from propylon.ir.patches import JsonPatch
 from propylon.xds.server.cache import SnapshotCache
-from propylon.xds.translate import CLUSTER, LISTENER, translate
+from propylon.xds.translate import CLUSTER, LISTENER, VHOST, translate
+from propylon.xds.translate.jsonpaths import locate
 from propylon.xds.translate.patches import PatchError, apply_operation
 from tests.xds.test_translate_golden import KEY, _backend, _example_com_on_80
 
 RULE = "httproute/default/web/rule/0"
+
+
+def ir_vhost() -> str:
+    """The name of the virtual host `gateway` serves (its route table's and domain's)."""
+    [name] = translate(gateway()).virtual_hosts
+    return name
 
 
 def gateway(*patches: JsonPatch) -> ir.GatewayIR:
@@ -96,6 +103,45 @@ def test_adding_a_whole_resource_that_does_not_exist_creates_it() -> None:
     value = {"name": "extra", "type": "STATIC", "connect_timeout": "1s"}
     got = translate(gateway(patch("extra", "add", "", value)))
     assert MessageToDict(got.clusters["extra"], preserving_proto_field_name=True) == value
+
+
+def test_a_json_path_patches_under_every_place_it_selects() -> None:
+    headers = [{"header": {"key": "x-a", "value": "1"}}, {"header": {"key": "x-b", "value": "2"}},
+               {"header": {"key": "x-a", "value": "3"}}]
+    add = patch(f"{ir_vhost()}", "add", "/request_headers_to_add", headers, type_url=VHOST)
+    drop = replace(patch(ir_vhost(), "remove", "", type_url=VHOST, index=1),
+                   json_path="$.request_headers_to_add[?(@.header.key == 'x-a')]")
+    got = translate(gateway(add, drop))
+    assert got.patch_failures == {}
+    [kept] = got.virtual_hosts[ir_vhost()].request_headers_to_add
+    assert (kept.header.key, kept.header.value) == ("x-b", "2")
+
+
+def test_a_json_path_that_selects_nothing_fails_the_policy() -> None:
+    got = translate(gateway(replace(patch("default/a/80", "add", "/x", 1),
+                                    json_path="$..no_such_field")))
+    assert got.patch_failures["default/p"] == (
+        "jsonPatches[0]: Cluster default/a/80: jsonPath '$..no_such_field' selects nothing")
+
+
+@pytest.mark.parametrize(("expression", "want"), [
+    ("$.a.b[1]", ["/a/b/1"]),
+    ("a.b[-1]", ["/a/b/1"]),
+    ("$..name", ["/l/0/name", "/l/1/name", "/l/1/sub/name"]),
+    ("$.l[?(@.name == 'y')]", ["/l/1"]),
+    ("$.l[?@.sub]", ["/l/1"]),
+    ("$.l[?match(@.name, 'x|y')].name", ["/l/0/name", "/l/1/name"]),
+    ("$.l[?search(@.name, 'z')]", []),
+    ("$['a']['b'][*]", ["/a/b/0", "/a/b/1"]),
+])
+def test_json_paths(expression: str, want: list[str]) -> None:
+    doc = {"a": {"b": [1, 2]}, "l": [{"name": "x"}, {"name": "y", "sub": {"name": "z"}}]}
+    assert locate(doc, expression) == want
+
+
+def test_a_json_path_it_cannot_read_says_where() -> None:
+    with pytest.raises(ValueError, match=r"cannot read '\[0'"):
+        locate({}, "$.a[0")
 
 
 DOC = {"a": {"b": [1, 2]}, "c": "x"}

@@ -2,10 +2,9 @@
 
 `json_patches(spec, policy)` reads `type` (only `JSONPatch`), `priority` and each
 `jsonPatches[i]`: the xDS `type` (one of `PATCHABLE_TYPES`), the resource `name` and the RFC 6902
-`operation` (`op`, `path`, `from`, `value`). It returns the patches and, as messages naming the
-field and the fix, what cannot be used; a policy with any problem applies no patch.
-`operation.jsonPath` (a JSONPath selecting the places to patch) is reported as not
-implemented: write the JSON pointer in `operation.path`.
+`operation` (`op`, `path`, `from`, `value`, and `jsonPath`, a JSONPath selecting the places
+`path` is relative to). It returns the patches and, as messages naming the field and the fix,
+what cannot be used; a policy with any problem applies no patch.
 """
 
 from __future__ import annotations
@@ -69,10 +68,11 @@ def _patch(item: Mapping[str, Any], policy: str, index: int,
     if op not in OPS:
         problems.append(f"{where}.operation.op: {op!r} is not an RFC 6902 operation: use one of "
                         f"{', '.join(OPS)}")
-    if "jsonPath" in operation:
-        problems.append(f"{where}.operation.jsonPath is not implemented by Propylon yet: write "
-                        "the JSON pointer of the place to patch in operation.path")
-    path = operation.get("path")
+    json_path = operation.get("jsonPath")
+    if json_path is not None and (not isinstance(json_path, str) or not json_path):
+        problems.append(f"{where}.operation.jsonPath: give a JSONPath such as "
+                        "$..http_filters[?(@.name=='envoy.filters.http.router')], or remove it")
+    path = operation.get("path", "" if json_path else None)
     if not isinstance(path, str) or (path and not path.startswith("/")):
         problems.append(f"{where}.operation.path: give a JSON pointer such as /common_lb_config "
                         "(empty for the whole resource)")
@@ -85,4 +85,5 @@ def _patch(item: Mapping[str, Any], policy: str, index: int,
         return None
     value = json.dumps(operation["value"], sort_keys=True) if "value" in operation else None
     return JsonPatch(policy, index, str(type_url), str(name), str(op), str(path),
-                     str(source) if op in ("move", "copy") else None, value)
+                     str(source) if op in ("move", "copy") else None, value,
+                     str(json_path) if json_path else None)

@@ -21,3 +21,4 @@ class JsonPatch:
     path: str  # JSON pointer into the resource (proto JSON field names)
     from_: str | None = None  # move and copy
     value: str | None = None  # canonical JSON: add, replace and test
+    json_path: str | None = None  # a JSONPath: `path` applies under each place it selects

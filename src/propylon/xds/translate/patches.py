@@ -3,7 +3,8 @@
 `patched(resources, patches)` is the last stage of the xDS translation of a Gateway whose IR
 carries patches (`GatewayIR.patches`, in the order they apply). Patches are taken policy by
 policy: each patch finds its resource by type URL and name, turns it into its proto JSON form
-(field names as in the proto, `common_lb_config`), applies the operation (`apply_operation`) and
+(field names as in the proto, `common_lb_config`), applies the operation (`apply_operation`; with
+a `jsonPath`, under each place `jsonpaths.locate` finds, none being a failure) and
 parses the result back as the same proto type, which refuses an unknown field or a value of the
 wrong type. A policy applies whole or not at all: when one of its patches fails (no such
 resource, a path that is missing, a result that is no longer a valid resource) every change of
@@ -36,6 +37,7 @@ from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from google.protobuf.message import Message
 
 from propylon.ir.patches import JsonPatch
+from propylon.xds.translate.jsonpaths import locate
 from propylon.xds.translate.resources import (
     CLUSTER,
     ENDPOINT,
@@ -102,10 +104,23 @@ def _apply(work: dict[str, dict[str, Message]], patch: JsonPatch,
         message = messages[name]
         document = MessageToDict(message, preserving_proto_field_name=True)
         try:
-            document = apply_operation(document, patch)
-        except PatchError as e:
+            for operation in _operations(document, patch):
+                document = apply_operation(document, operation)
+        except (PatchError, ValueError) as e:
             raise PatchError(f"{where}: {kind} {name}: {e}") from None
         messages[name] = _parse(document, type(message), f"{where}: {kind} {name}")
+
+
+def _operations(document: Any, patch: JsonPatch) -> list[JsonPatch]:
+    """`patch`, or with a `json_path` one operation per place it selects (`path` under it),
+    the last place first so that removing list items leaves the others' pointers right."""
+    if patch.json_path is None:
+        return [patch]
+    places = locate(document, patch.json_path)
+    if not places:
+        raise PatchError(f"jsonPath {patch.json_path!r} selects nothing")
+    return [replace(patch, path=place + patch.path, json_path=None)
+            for place in reversed(places)]
 
 
 def _parse(document: Any, message_type: type[Message], where: str) -> Message:
