@@ -4,7 +4,8 @@ Real `propylon up`, real kubectl, real Envoy, the echo backend: a patch adding a
 to the route's virtual host reaches the backend and the policy is Accepted and Programmed;
 once the policy also holds a patch that cannot apply (a path the resource does not have), the
 policy is Programmed False naming that patch, none of its patches apply (the header is gone)
-and the Gateway keeps serving the route.
+and the Gateway keeps serving the route; a patch whose result Envoy itself refuses makes the
+policy Programmed False with Envoy's message while Envoy keeps serving what it had.
 """
 
 from __future__ import annotations
@@ -75,3 +76,12 @@ def test_a_patch_reaches_envoy_and_a_failing_one_is_reported_and_left_out(
         f"jsonPatches[1]: VirtualHost default/gw/8080/{HOST}: path '/no_such_field' does not "
         "exist")
     wait_for("the policy's patches to be left out", lambda: _patched_header(address) == [])
+
+    _apply(sa, _policy({  # a valid Cluster message that Envoy refuses: no connect timeout
+        "type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "default/echo/80",
+        "operation": {"op": "replace", "path": "/connect_timeout", "value": "0s"}}))
+    found = wait_for("the policy to say Envoy refused its result",
+                     lambda: (c := _conditions(sa)).get("Programmed", {}).get("message", "")
+                     .startswith("Envoy refused the patched Cluster default/echo/80") and c)
+    assert found["Programmed"]["status"] == "False"
+    assert http_get(address, 8080, HOST)[0] == 200  # Envoy keeps the cluster it had

@@ -74,3 +74,12 @@ def test_what_the_xds_translation_left_out_is_programmed_false_with_its_reason()
     assert found["Accepted"]["status"] == "True"
     assert (found["Programmed"]["status"], found["Programmed"]["reason"],
             found["Programmed"]["message"]) == ("False", "Invalid", why)
+
+
+def test_a_patched_resource_envoy_refuses_is_programmed_false_with_envoys_message() -> None:
+    refused = "Proto constraint validation failed: value must be greater than 0"
+    result = run(epp("breaks", [panic("default/app/80")]),
+                 rejections=Rejections(clusters={"default/app/80": refused}))
+    found = conditions(result, "breaks")
+    assert (found["Programmed"]["status"], found["Programmed"]["message"]) == (
+        "False", f"Envoy refused the patched Cluster default/app/80: {refused}")

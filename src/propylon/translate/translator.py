@@ -115,8 +115,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         {kind: snapshot.of(kind) for kind in POLICY_KINDS},
         {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
         inputs.config_maps, service_clusters(backends, endpoints), inputs.secrets,
-        inputs.grants, backends, endpoints,
-        {k: v for r in snapshot.rejections.values() for k, v in r.patches.items()}),
+        inputs.grants, backends, endpoints, snapshot.rejections),
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)

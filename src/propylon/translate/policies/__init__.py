@@ -27,8 +27,8 @@ it is Accepted False saying so, with no effect):
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
 - EnvoyPatchPolicy: the JSON patches of the policies accepted on a Gateway, in order, on its IR
-  (`patches`), and their Programmed condition from what the xDS translation reported
-  (`Inputs.patch_failures`).
+  (`patches`), and their Programmed condition from what the xDS translation and Envoy
+  reported (`Inputs.rejections`).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from propylon.ir.model import (
     Cluster,
     GatewayIR,
     GatewayKey,
+    Rejections,
     Route,
     RouteConfig,
     VirtualHost,
@@ -108,8 +109,8 @@ class Inputs:
     grants: Grants = field(default_factory=lambda: Grants(()))
     backends: Backends | None = None  # what extAuth backendRefs resolve to
     endpoints: Endpoints | None = None
-    # EnvoyPatchPolicy namespace/name -> why the xDS translation left its patches out
-    patch_failures: Mapping[str, str] = field(default_factory=dict)
+    # what the xDS translation left out and Envoy refused, per Gateway (EnvoyPatchPolicy status)
+    rejections: Mapping[GatewayKey, Rejections] = field(default_factory=dict)
 
 
 class _Routes:
@@ -175,7 +176,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             decoded = (extauth.checked(p, inputs.backends, inputs.endpoints, ext_clusters)
                        for p in decoded)
         found = attach(kind, decoded, states, routes, controller_name, now, previous,
-                       patches.programmed(inputs.patch_failures)
+                       patches.programmed(inputs.rejections)
                        if kind == ENVOY_PATCH_POLICY else None)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,

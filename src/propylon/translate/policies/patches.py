@@ -9,7 +9,8 @@ ascending, then the policies' age and name (attachment's order), then index. The
 (`propylon.xds.translate.patches`) and reports a policy whose patches it had to leave out; that
 report comes back with the next translation (`Rejections.patches`) and `programmed` turns it
 into the policy's condition: Programmed False, reason Invalid, with the patch index and the
-reason, or Programmed True once every patch applies.
+reason; Programmed False too when Envoy refuses a listener, cluster or secret the policy
+patches (its message); Programmed True once every patch applies and Envoy takes the result.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 
 from propylon.api.envoygateway import Policy
 from propylon.api.envoypatch import json_patches, priority
+from propylon.ir.model import GatewayKey, Rejections
 from propylon.ir.patches import JsonPatch
 from propylon.translate import conditions as c
 from propylon.translate.policies.attachment import Attachments, Condition
@@ -26,15 +28,39 @@ Key = tuple[str, str]
 APPLIED = "Patches have been successfully applied."
 
 
-def programmed(failures: Mapping[str, str]) -> Callable[[Policy], Condition]:
+def programmed(rejections: Mapping[GatewayKey, Rejections]) -> Callable[[Policy], Condition]:
     """The Programmed condition of an accepted policy, given what the xDS translation left out
-    (policy namespace/name -> why)."""
+    and what Envoy refused (`Rejections`) of the Gateways it targets."""
     def condition(policy: Policy) -> Condition:
-        failure = failures.get(f"{policy.meta.namespace}/{policy.meta.name}")
+        ns = policy.meta.namespace
+        gateways = [rejections.get(GatewayKey(ns, ref.name)) or Rejections()
+                    for ref in policy.target_refs if ref.kind == "Gateway"]
+        failure = next((r.patches[f"{ns}/{policy.meta.name}"] for r in gateways
+                        if f"{ns}/{policy.meta.name}" in r.patches), None)
         if failure is not None:
             return (False, c.INVALID, failure)
+        refused = next((f"Envoy refused the patched {kind} {name}: {message}"
+                        for r in gateways for kind, name in _targets(policy)
+                        if (message := _refusal(r, kind, name)) is not None), None)
+        if refused is not None:
+            return (False, c.INVALID, refused)
         return (True, c.PROGRAMMED, APPLIED)
     return condition
+
+
+def _targets(policy: Policy) -> list[tuple[str, str]]:
+    """(kind, name) of the resources a policy's patches name."""
+    ns = policy.meta.namespace
+    return [(p.type_url.rsplit(".", 1)[-1], p.name)
+            for p in json_patches(policy.spec_value(), f"{ns}/{policy.meta.name}")[0]]
+
+
+def _refusal(rejections: Rejections, kind: str, name: str) -> str | None:
+    """Envoy's message refusing the resource `kind` `name`, if it did."""
+    refused = {"Listener": rejections.listeners, "Cluster": rejections.clusters,
+               "ClusterLoadAssignment": rejections.clusters,
+               "Secret": rejections.secrets}.get(kind, {})
+    return refused.get(name)
 
 
 def by_gateway(found: Attachments) -> dict[Key, tuple[JsonPatch, ...]]:
