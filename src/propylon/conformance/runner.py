@@ -8,9 +8,14 @@ EndpointSlices for its Deployments and Services, then the class must be Accepted
 
 A case (`Harness.run_case`): apply its own manifests (create or update), start its echo pods,
 then 1. namespacesMustBeReady, 2. status entries without a `phase`, 3. requests (3 consecutive
-matches within 30 s each; `mirroredTo` read from pod logs), weights, 4. steps in order (`distribution` batches and `sticky` sequences: `distribution`). The
+matches within 30 s each; `mirroredTo` read from pod logs; TLS, TCP, UDP and DNS exchanges as
+`tcp` and `udp` make them), weights, 4. steps in order (`distribution` batches and `sticky` sequences: `distribution`). The
 first failing check fails the case with its reason; a request or step the runner cannot make
-skips it. Steps a case file gives only as prose come from `supplements`. Afterwards the case's own objects are deleted and its pods stopped, except objects the
+skips it. Steps a case file gives only as prose come from `supplements`; a `create` step with
+an `object` applies that object and an `apply` step one more manifest (and starts its pods),
+both deleted with the case's own; Envoy Gateway's `dns` step is the DNS request of the UDPRoute
+tests; a `log` step reads Envoy's stdout or the log collector's records (`logqueries`).
+Afterwards the case's own objects are deleted and its pods stopped, except objects the
 base manifests also define, which are re-applied as the base has them.
 """
 
@@ -35,6 +40,7 @@ from propylon.conformance import (
     connections,
     distribution,
     grpcclient,
+    logqueries,
     manifests,
     metrics,
     requests,
@@ -43,6 +49,7 @@ from propylon.conformance import (
     supplements,
     tcp,
     traffic,
+    udp,
 )
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import Case
@@ -59,6 +66,8 @@ PODS_READY_TIMEOUT_S, PODS_POLL_S = 300.0, 2.0  # Envoy Gateway's WaitForPods
 MIRROR_QUERY = "gateway-api-conformance-request-id"
 FRESH_UUID = re.compile(r"<fresh uuid[^>]*>")
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+DNS_STEP_WITHIN_S = 60.0  # Envoy Gateway's UDPRoute test polls its DNS query this long
+L4_PROTOCOLS = ("TCP", "UDP", "DNS")
 
 
 # Go tests that check the refusal of a feature and return at once, passing, when the
@@ -105,6 +114,8 @@ class Harness:
         self.supported: list[str] = []
         self._generation_before: int | None = None
         self._last_patched: Mapping[str, Any] = {}
+        self._last_request: Mapping[str, Any] = {}  # the last request step (log steps resend it)
+        self._case_objects: list[dict[str, Any]] = []
 
     # -- reading objects ---------------------------------------------------------------------
 
@@ -133,7 +144,7 @@ class Harness:
         self.base_objects = manifests.load_objects(self.manifests_root, [BASE], self.rewrite)
         await manifests.apply(self.client, [*self.install, *gateway_class, *tls_objects(),
                                             *self.base_objects])
-        await self.backends.sync(self.base_objects)
+        await self.backends.sync([*self.install, *self.base_objects])
         reason = await status.wait({"kind": "GatewayClass", "name": self.rewrite.gateway_class,
                                     "conditions": {"Accepted": "True"}}, self.get,
                                    self.rewrite.controller_name, 180 * self.timeout_scale)
@@ -152,7 +163,9 @@ class Harness:
         if PASS_WHEN_SUPPORTED.get(case.name) in self.supported:
             return CaseResult(case, SUCCEEDED)
         own = [m for m in case.manifests if m != BASE]
-        objects = manifests.load_objects(self.manifests_root, own, self.rewrite)
+        objects = manifests.load_objects(case.manifests_root or self.manifests_root, own,
+                                         self.rewrite)
+        self._case_objects = list(objects)  # `apply` and `create` steps add theirs, deleted with them
         try:
             await manifests.apply(self.client, objects)
             await self.backends.sync([*self.base_objects, *objects])
@@ -166,7 +179,7 @@ class Harness:
             return CaseResult(case, FAILED, f"{type(err).__name__}: {err}")
         finally:
             connections.close(self.held)
-            await self._cleanup(objects)
+            await self._cleanup(self._case_objects)
         return CaseResult(case, SUCCEEDED)
 
     async def _cleanup(self, objects: list[dict[str, Any]]) -> None:
@@ -186,7 +199,7 @@ class Harness:
 
     async def _run(self, case: Case) -> None:
         if case.namespaces_must_be_ready:
-            await self.namespaces_ready(["gateway-conformance-infra"])
+            await self.namespaces_ready(list(case.namespaces_must_be_ready))
         for entry in case.status:
             if "phase" not in entry:
                 await self.expect_status(entry)
@@ -323,6 +336,9 @@ class Harness:
         if request.get("protocol") == "TLS":
             await self.tls_request(case, request, expect)
             return
+        if request.get("protocol") in L4_PROTOCOLS:
+            await self.l4_request(case, request, expect)
+            return
         if request.get("protocol") == "GRPC":
             await self.grpc_request(case, request, expect)
             return
@@ -397,6 +413,28 @@ class Harness:
         if reason:
             raise CaseFailed(f"TLS {request.get('sni', '')} port {target.port}: {reason}")
 
+    async def l4_request(self, case: Case, request: Mapping[str, Any],
+                         expect: Mapping[str, Any]) -> None:
+        """A TCP exchange with the TCP echo, a UDP datagram to the UDP echo or a DNS query,
+        as v1.6.1's TCPRoute and UDPRoute tests make them (`tcp`, `udp`)."""
+        target = await self.target(case, request)
+        protocol, samples = request["protocol"], int(request.get("samples") or 0)
+        within = float(request.get("within") or udp.DEFAULT_TEST_TIMEOUT_S)
+        if protocol == "TCP" and request.get("check") == "connect":
+            reason = await tcp.wait_connectable(target)
+        elif protocol == "TCP" and samples:
+            reason = await tcp.samples(target, samples, str(expect["backend"]))
+        elif protocol == "TCP":
+            reason = await tcp.wait_valid(target, request, expect)
+        elif protocol == "UDP" and samples:
+            reason = await udp.wait_samples(target, samples, str(expect["backend"]), within)
+        elif protocol == "UDP":
+            reason = await udp.wait_echo(target, expect, within)
+        else:
+            reason = await udp.wait_dns(target, str(request["question"]), within)
+        if reason:
+            raise CaseFailed(f"{protocol} {target.address}:{target.port}: {reason}")
+
     async def grpc_request(self, case: Case, request: Mapping[str, Any],
                            expect: Mapping[str, Any]) -> None:
         """A gRPC call, repeated until it gives the expected answer 3 times in a row."""
@@ -418,6 +456,13 @@ class Harness:
         target = await self.target(case, request)
 
         async def send(extra: dict[str, str]) -> str:
+            try:
+                if request.get("protocol") == "TCP":
+                    return await tcp.pod_once(target)
+                if request.get("protocol") == "UDP":
+                    return str((await udp.pod_once(target))["pod"])
+            except (OSError, TimeoutError, EOFError, ValueError):
+                return ""
             if request.get("protocol") == "GRPC":
                 answer = await grpcclient.call(
                     target.address, target.port, str(request["method"]),
@@ -437,11 +482,15 @@ class Harness:
     async def step(self, case: Case, step: Mapping[str, Any]) -> None:
         action = step.get("action")
         if action == "request":
+            self._last_request = step
             request = step["request"]
             if str(step.get("client", "")).startswith("plain ("):
                 # Go's own net/http client, whose answer is read for what expect lists only
                 request = {**request, "check": "response"}
             await self.request(case, request, step["expect"])
+        elif action == "dns":  # Envoy Gateway's UDPRoute: any DNS reply to the query will do
+            await self.l4_request(case, {"protocol": "DNS", "question": step["query"]["name"],
+                                         "within": DNS_STEP_WITHIN_S}, {})
         elif action == "tcpConnections":
             target = await self.target(case, {})
             try:
@@ -455,7 +504,7 @@ class Harness:
         elif action == "expect" and step.get("metric"):
             await self.expect_metric(case, step["metric"])
         elif action == "expect" and step.get("log"):
-            raise CaseSkipped("log steps read a log collector (Loki) the runner does not have")
+            await self.expect_log(case, step["log"])
         elif action == "expect":
             for entry in step.get("status") or []:
                 await self.expect_status(entry)
@@ -477,10 +526,20 @@ class Harness:
                 "apiVersion": source["apiVersion"], "kind": source["kind"],
                 "metadata": {"namespace": step.get("namespace"), "name": step["name"]},
                 "data": source.get("data") or {}}])
+        elif action == "apply":
+            applied = manifests.load_objects(case.manifests_root or self.manifests_root,
+                                             [str(step["manifest"])],
+                                             self.rewrite)
+            self._case_objects.extend(applied)
+            await manifests.apply(self.client, applied)
+            await self.backends.sync([*self.base_objects, *self._case_objects])
         elif action == "sleep":
             await asyncio.sleep(duration_ms(str(step["duration"])) / 1000)
         elif action in ("distribution", "sticky"):
             await self._batch(case, step)
+        elif action == "create" and step.get("object"):
+            self._case_objects.append(dict(step["object"]))
+            await manifests.apply(self.client, [dict(step["object"])])
         elif action == "delete":
             ref = ObjectRef(by_kind(str(step["kind"])).api_version, str(step["kind"]),
                             step.get("namespace"), str(step["name"]))
@@ -556,6 +615,61 @@ class Harness:
         reason = await requests.until_consistent(attempt, poll_s=self.retry_wait_s)
         if reason:
             raise CaseFailed(f"metric: {reason}")
+
+    async def _log_lines(self, case: Case, labels: Mapping[str, Any]) -> list[str]:
+        """The lines the log query with `labels` reads (`logqueries`)."""
+        if logqueries.reads_collector(labels):
+            pods = self.backends.pods(logqueries.COLLECTOR_NAMESPACE, logqueries.COLLECTOR_NAME)
+            if not pods:
+                raise CaseSkipped("log steps on collected records need the log collector "
+                                  f"{logqueries.COLLECTOR_NAMESPACE}/{logqueries.COLLECTOR_NAME}")
+            return await logqueries.collector_lines(pods[0].ip)
+        if self.state_dir is None:
+            raise CaseSkipped("log steps on Envoy's stdout need the stack's state directory")
+        gateway = GatewayKey(str(case.gateway.get("namespace", "gateway-conformance-infra")),
+                             str(case.gateway.get("name")))
+        return logqueries.envoy_lines(self.state_dir, gateway)
+
+    async def expect_log(self, case: Case, log: Mapping[str, Any]) -> None:
+        """A log step (`logqueries`): read once into a name; or count, send the previous request
+        again and wait up to a minute for the condition on the counts before and after; or
+        poll a condition on the count as the harness does."""
+        labels, regex = log.get("labels") or {}, log.get("lineRegex")
+        if not logqueries.reads_collector(labels):
+            regex = logqueries.with_route_clusters(regex, [*self.base_objects,
+                                                           *self._case_objects])
+
+        async def read() -> int:
+            return logqueries.count(await self._log_lines(case, labels), regex)
+
+        if str(log.get("read", "")).startswith("once"):
+            self.metrics[str(log["name"])] = await read()
+            return
+        condition = str(log.get("condition", "count > 0"))
+        if "count(before)" in condition:
+            before = await read()
+            await self.step(case, self._last_request)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60 * self.timeout_scale
+            after = await read()
+            while not metrics.evaluate(logqueries.delta_condition(condition),
+                                       {"before": before, "after": after}):
+                if loop.time() > deadline:
+                    raise CaseFailed(f"log {labels} |~ {regex!r}: {before} lines before the "
+                                     f"request, {after} after: {condition} does not hold")
+                await asyncio.sleep(1.0)
+                after = await read()
+            return
+
+        async def attempt() -> str | None:
+            value = await read()
+            if metrics.evaluate(condition, {**self.metrics, "count": value}):
+                return None
+            return f"log {labels} |~ {regex!r}: count {value}: {condition} does not hold"
+
+        reason = await requests.until_consistent(attempt, poll_s=self.retry_wait_s)
+        if reason:
+            raise CaseFailed(reason)
 
     async def _endpoints_from_pods(self, step: Mapping[str, Any]) -> None:
         namespace = str(step["namespace"])

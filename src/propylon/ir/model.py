@@ -29,6 +29,7 @@ from typing import Literal
 
 from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, LocalRateLimit
 from propylon.ir.patches import JsonPatch
+from propylon.ir.telemetry import AccessLog
 
 PathMatchType = Literal["Exact", "PathPrefix", "RegularExpression"]
 ClusterProtocol = Literal["http1", "h2c", "websocket"]
@@ -364,6 +365,19 @@ class ResponseOverride:
 
 
 @dataclass(frozen=True)
+class RouteSource:
+    """The object a route entry comes from, as Envoy Gateway's route metadata names it (filter
+    metadata `envoy-gateway`, `resources`; access logs read it with
+    `%METADATA(ROUTE:envoy-gateway:resources)%`): kind, namespace, name, and its annotations
+    of prefix `gateway.envoyproxy.io/`, without the prefix."""
+
+    kind: str
+    namespace: str
+    name: str
+    annotations: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Route:
     """One (rule, match) pair of a route, in precedence order inside its VirtualHost.
 
@@ -394,6 +408,7 @@ class Route:
     basic_auth: BasicAuth | None = None
     api_key_auth: ApiKeyAuth | None = None
     ext_auth: ExtAuth | None = None
+    source: RouteSource | None = None
 
 
 @dataclass(frozen=True)
@@ -539,7 +554,9 @@ class TLSFilterChain:
 @dataclass(frozen=True)
 class TCPFilterChain:
     """TLS listener (TLSRoute): connections whose SNI matches `server_names` (empty = any) are
-    forwarded as a TCP stream to `backends`. With `secrets` TLS is terminated first (mode
+    forwarded as a TCP stream to `backends`; a TCP listener's (TCPRoute) forwards every
+    connection, a UDP listener's (UDPRoute) every client's datagrams (to its first backend
+    with a cluster: a UDPRoute's several backends are one cluster). With `secrets` TLS is terminated first (mode
     Terminate); without, the still encrypted stream is passed through (mode Passthrough).
     Without any backend that has a cluster the connection is closed."""
 
@@ -630,13 +647,16 @@ class Listener:
     bind_address: str
     port: int
     bind_port: int
-    protocol: Literal["HTTP", "HTTPS", "TLS"]  # HTTPS and TLS: chains selected by SNI
+    # HTTPS and TLS: chains selected by SNI; UDP: a UDP socket, its datagrams proxied
+    protocol: Literal["HTTP", "HTTPS", "TLS", "TCP", "UDP"]
     route_config: str | None = None  # HTTP
     tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
-    tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
+    # TLS listeners of the port; TCP and UDP: the one route served (no server names)
+    tcp_chains: tuple[TCPFilterChain, ...] = ()
     client_timeouts: ClientTimeouts | None = None
     connection_limit: ConnectionLimit | None = None
     client: ClientSettings | None = None
+    access_logs: tuple[AccessLog, ...] = ()  # an EnvoyProxy's telemetry, or the default
 
 
 @dataclass(frozen=True)
@@ -654,6 +674,11 @@ class InfraListener:
     name: str
     port: int
     protocol: str
+
+
+def transport(protocol: str) -> Literal["TCP", "UDP"]:
+    """The socket a listener protocol is served on: "UDP" for UDP, "TCP" for all others."""
+    return "UDP" if protocol == "UDP" else "TCP"
 
 
 @dataclass(frozen=True)
@@ -688,6 +713,15 @@ class InfraIR:
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
     parameters: ProxyParameters = ProxyParameters()
+
+    def port_transports(self) -> list[tuple[int, Literal["TCP", "UDP"]]]:
+        """Every (port, transport) its listeners are served on, sorted: a port number may be
+        served over TCP and UDP."""
+        return sorted({(li.port, transport(li.protocol)) for li in self.listeners})
+
+    def transports(self, port: int) -> tuple[str, ...]:
+        """The transports `port` is served on ("TCP", "UDP")."""
+        return tuple(t for p, t in self.port_transports() if p == port)
 
 
 @dataclass(frozen=True)

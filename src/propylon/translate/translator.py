@@ -11,7 +11,8 @@
    `listenersets.evaluate` judges the ListenerSets of ours (accepted ones join their Gateway).
 4. `_backends`: what backendRefs resolve to (`Backends`: Services, ReferenceGrants,
    BackendTLSPolicies, ConfigMaps) and the Services' ready endpoints (`Endpoints`).
-5. `_routes`: HTTPRoutes, GRPCRoutes (attached like HTTPRoutes) and TLSRoutes, each route's
+5. `_routes`: HTTPRoutes, GRPCRoutes (attached like HTTPRoutes), TLSRoutes, TCPRoutes and
+   UDPRoutes (attached like TLSRoutes), each route's
    rules translated and attached to listeners; each route's status entries are returned.
 6. Placements: what every listener of the pass has attached (`Memo.placements`), once every
    route is attached.
@@ -51,6 +52,7 @@ from propylon.api.envoygateway import POLICY_KINDS, Policy
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import HTTPRoute
+from propylon.api.l4route import L4Route
 from propylon.api.meta import ObjectMeta
 from propylon.api.routefilter import RouteFilter
 from propylon.api.tlsroute import TLSRoute
@@ -71,6 +73,7 @@ from propylon.translate import (
     listenersets,
     policies,
     routefilters,
+    telemetry,
     tlsroute,
 )
 from propylon.translate.backends import Answers, Backends, Endpoints, finish_clusters
@@ -106,6 +109,8 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     states, proxies, sets = _gateways(snapshot, memo, ours, inputs)
     backends, endpoints = _backends(snapshot, memo, inputs)
     route_statuses = _routes(snapshot, memo, states, sets, inputs, backends)
+    logged = telemetry.resolve(states, inputs.parameters.telemetry, backends, endpoints)
+    states = telemetry.noted(states, logged)
     placed = memo.placements([*(ls.at for gw in states.values() for ls in gw.listeners),
                               *(ls.at for s in sets.values() for ls in s.listeners)])
     statuses = [*class_statuses, *route_statuses,
@@ -119,6 +124,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)
+    irs = telemetry.apply(irs, logged, memo.telemetry)
     if snapshot.rejections:
         statuses = refuse_routes(statuses, snapshot.rejections, irs, {
             kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
@@ -212,7 +218,9 @@ def _routes(snapshot: Snapshot, memo: Memo, states: Mapping[Key, GatewayState],
          partial(httproute.attach, kind=httproute.KIND)),
         (grpcroute.KIND, GRPCRoute.decode, grpcroute.translate_rules,
          partial(httproute.attach, kind=grpcroute.KIND)),
-        (tlsroute.KIND, TLSRoute.decode, tlsroute.translate_backends, tlsroute.attach))
+        (tlsroute.KIND, TLSRoute.decode, tlsroute.translate_backends, tlsroute.attach),
+        *((kind, L4Route.decode, partial(tlsroute.translate_backends, kind=kind),
+           partial(tlsroute.attach, kind=kind)) for kind in (tlsroute.TCP_KIND, tlsroute.UDP_KIND)))
     for kind, decode, translate_rules, attach in route_kinds:
         for obj in memo.candidates(kind, snapshot.of(kind)):
             rid, entry = memo.entry(kind, obj)
