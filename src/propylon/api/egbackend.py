@@ -3,10 +3,10 @@ group gateway.envoyproxy.io, kind Backend sends traffic.
 
 `EgBackend.decode(obj)` reads `endpoints` (each one of `ip` address and port, `fqdn` hostname
 and port, `unix` socket path), `appProtocols` (`gateway.envoyproxy.io/h2c`: HTTP/2 without TLS;
-`gateway.envoyproxy.io/ws`: websockets) and `tls` where it is simple: `sni`,
-`wellKnownCACertificates: System` (the backend is reached over TLS, its certificate verified
-against the system's trusted roots for the SNI name, by default the first FQDN endpoint's
-hostname). `problems` lists, as messages naming the field and the fix, what cannot be used: a
+`gateway.envoyproxy.io/ws`: websockets) and `tls` where it is simple: the backend is reached
+over TLS, its certificate verified for the SNI name (`sni`, by default the first FQDN
+endpoint's hostname) against `wellKnownCACertificates: System` (the system's trusted roots) or
+`caCertificateRefs` (ConfigMaps with `ca.crt`, read by `translate.backends`). `problems` lists, as messages naming the field and the fix, what cannot be used: a
 field Propylon does not implement yet (`type: DynamicResolver`, `fallback`, endpoint `zone` and
 `hostname`, the other `tls` fields), FQDN endpoints mixed with IP or socket ones (one cluster
 resolves either by DNS or not at all), a Backend with no endpoint. A Backend with problems is
@@ -19,6 +19,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from propylon.api.backendtlspolicy import LocalObjectRef
 from propylon.api.meta import ObjectMeta
 
 GROUP = "gateway.envoyproxy.io"
@@ -27,7 +28,7 @@ H2C = "gateway.envoyproxy.io/h2c"
 WEBSOCKET = "gateway.envoyproxy.io/ws"
 _PROTOCOLS: dict[str, Literal["h2c", "websocket"]] = {H2C: "h2c", WEBSOCKET: "websocket"}
 _SUPPORTED_SPEC = ("endpoints", "appProtocols", "tls", "type")
-_SUPPORTED_TLS = ("sni", "wellKnownCACertificates")
+_SUPPORTED_TLS = ("sni", "wellKnownCACertificates", "caCertificateRefs")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class BackendEndpoint:
 @dataclass(frozen=True)
 class BackendTLSSettings:
     sni: str  # also the name the certificate must carry
+    ca_refs: tuple[LocalObjectRef, ...] = ()  # none: the system's trusted roots
 
 
 @dataclass(frozen=True)
@@ -130,11 +132,14 @@ def _tls(raw: Any, endpoints: tuple[BackendEndpoint, ...],
         return None
     problems.extend(_not_yet(f"spec.tls.{key}") for key in sorted(raw)
                     if key not in _SUPPORTED_TLS)
-    if raw.get("wellKnownCACertificates") != "System":
-        problems.append("spec.tls.wellKnownCACertificates: set it to System (Propylon verifies "
-                        "a Backend's certificate against the system's trusted roots)")
+    refs = tuple(LocalObjectRef(str(r.get("group") or ""), str(r.get("kind") or "ConfigMap"),
+                                str(r.get("name") or ""))
+                 for r in raw.get("caCertificateRefs") or () if isinstance(r, dict))
+    if (raw.get("wellKnownCACertificates") == "System") == bool(refs):
+        problems.append("spec.tls: set wellKnownCACertificates to System (the system's trusted "
+                        "roots) or caCertificateRefs (ConfigMaps with ca.crt), one of the two")
     sni = raw.get("sni") or next((e.address for e in endpoints if e.kind == "fqdn"), None)
     if not isinstance(sni, str) or not sni:
         problems.append("spec.tls.sni: give the name the backend's certificate carries")
         return None
-    return BackendTLSSettings(sni)
+    return BackendTLSSettings(sni, refs)

@@ -50,11 +50,18 @@ from propylon.api import egbackend
 from propylon.api.core import EndpointSlice, Service, is_endpoint_address, service_of_host
 from propylon.api.egbackend import EgBackend
 from propylon.api.gateway import GROUP
-from propylon.ir.model import Cluster, Endpoint, GatewayIR, SubjectAltName, UpstreamTLS
+from propylon.ir.model import (
+    Cluster,
+    Endpoint,
+    GatewayIR,
+    SubjectAltName,
+    TrustBundle,
+    UpstreamTLS,
+)
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
 from propylon.translate import routefilters
-from propylon.translate.backendtls import BackendTLS, cluster_name
+from propylon.translate.backendtls import BackendTLS, ca_bundle, cluster_name
 from propylon.translate.references import Grants
 from propylon.translate.sessions import member_endpoints
 from propylon.translate.types import Store
@@ -105,6 +112,8 @@ class Backends:
                  eg_backends: Iterable[EgBackend] = ()) -> None:
         self._services = {(s.meta.namespace, s.meta.name): s for s in services}
         self._eg_backends = {(b.meta.namespace, b.meta.name): b for b in eg_backends}
+        # Backends whose references cannot be used (their CA ConfigMaps), with why
+        self.eg_problems: dict[tuple[str, str], str] = {}
         self._filters = filters or routefilters.RouteFilters((), ())
         self._grants = grants
         self.tls = tls
@@ -231,8 +240,17 @@ class Backends:
             self.sources[cluster] = Source(ns, name, "", None, fixed=tuple(
                 Endpoint(e.address, e.port, hostname=e.address if e.kind == "fqdn" else None)
                 for e in backend.endpoints))
+        trust = None
+        if backend.tls is not None and backend.tls.ca_refs:
+            pems, problems = ca_bundle(backend.tls.ca_refs, ns, self.tls.config_maps)
+            if problems:
+                problem = self.eg_problems[(ns, name)] = "; ".join(
+                    f"spec.tls.{m}" for _, m in problems)
+                return Refused(c.BACKEND_NOT_FOUND,
+                               f'Backend "{ns}/{name}" is not accepted: {problem}')
+            trust = TrustBundle(f"backend/{ns}/{name}", "".join(pems))
         tls = None if backend.tls is None else UpstreamTLS(
-            backend.tls.sni, None, (SubjectAltName("DNS", backend.tls.sni),))
+            backend.tls.sni, trust, (SubjectAltName("DNS", backend.tls.sni),))
         return Resolved(Cluster(cluster, (), protocol or backend.protocol or "http1", tls,
                                 resolver="dns" if backend.dns and service is None else None))
 

@@ -3,7 +3,7 @@
 `statuses(objects, backends, now)`: for each Backend some backendRef of a route of ours asked
 for (`Backends.eg_backends_used`), `status.conditions` with Accepted True ("The Backend was
 accepted") or Accepted False reason Invalid naming every problem of its spec
-(`api.egbackend`). A Backend no route of ours uses gets no status from Propylon: another
+(`api.egbackend`) or of the CA ConfigMaps it names (`Backends.eg_problems`). A Backend no route of ours uses gets no status from Propylon: another
 controller may own it.
 """
 
@@ -32,8 +32,11 @@ def statuses(objects: Iterable[dict[str, Any]], backends: Backends,
         obj = stored.get((backend.meta.namespace, backend.meta.name)) or {}
         conds = c.Conditions(stored_conditions((obj.get("status") or {}).get("conditions")),
                              backend.meta.generation, now)
+        resolved = backends.eg_problems.get((backend.meta.namespace, backend.meta.name))
         if backend.problems:
             conds.set(c.ACCEPTED, False, c.INVALID, "; ".join(backend.problems))
+        elif resolved is not None:
+            conds.set(c.ACCEPTED, False, c.INVALID, resolved)
         else:
             conds.set(c.ACCEPTED, True, c.ACCEPTED, ACCEPTED_MESSAGE)
         out.append(StatusUpdate(API_VERSION, KIND, backend.meta.namespace, backend.meta.name,
