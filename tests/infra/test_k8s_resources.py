@@ -31,7 +31,8 @@ def objects() -> dict[str, dict]:
 
 def test_every_object_is_owned_labelled_and_annotated() -> None:
     objs = objects()
-    assert sorted(objs) == ["ConfigMap", "Deployment", "Service", "ServiceAccount"]
+    assert sorted(objs) == ["ConfigMap", "Deployment", "PodDisruptionBudget", "Service",
+                           "ServiceAccount"]
     for obj in objs.values():
         meta = obj["metadata"]
         assert (meta["name"], meta["namespace"]) == ("propylon-web", "apps")
@@ -49,9 +50,9 @@ def test_privileged_ports_move_up_and_the_service_maps_them_back() -> None:
     assert service["externalIPs"] == ["192.0.2.10"]
     assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(80, 10080),
                                                                         (8443, 8443)]
-    [container] = objs["Deployment"]["spec"]["template"]["spec"]["containers"]
+    container = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "envoy:test"
-    assert [p["containerPort"] for p in container["ports"]] == [10080, 8443]
+    assert [p["containerPort"] for p in container["ports"]] == [10080, 8443, 19001, 19003]
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container_port(1023, 10000) == 11023 and container_port(1024, 10000) == 1024
 
@@ -93,7 +94,7 @@ def test_gateway_parameters_shape_the_deployment_and_the_service() -> None:
                                                   ProxyOptions(image="envoy:test"))}
     deployment, service = objs["Deployment"], objs["Service"]
     pod = deployment["spec"]["template"]
-    [container] = pod["spec"]["containers"]
+    container = pod["spec"]["containers"][0]
     assert deployment["spec"]["replicas"] == 3
     assert container["image"] == "envoy:custom"
     assert container["resources"] == {"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}}
@@ -110,8 +111,8 @@ def test_gateway_parameters_shape_the_deployment_and_the_service() -> None:
 
 def test_without_parameters_the_options_apply() -> None:
     objs = objects()
-    [container] = objs["Deployment"]["spec"]["template"]["spec"]["containers"]
-    assert objs["Deployment"]["spec"]["replicas"] == 1
+    container = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert objs["Deployment"]["spec"]["replicas"] == 2
     assert container["image"] == "envoy:test"
     assert container["resources"] == ProxyOptions().resources
     assert "--concurrency" not in container["args"]

@@ -68,7 +68,7 @@ def test_a_gateway_with_parameters_gets_those_replicas_resources_and_service_typ
     cluster.kubectl("apply", "-f", "-", stdin=MANIFESTS)
 
     deployment = wait_for("the proxy Deployment", lambda: cluster.get("deployment", "propylon-edge"))
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert deployment["spec"]["replicas"] == 3  # the Gateway's
     assert container["resources"] == {"requests": {"cpu": "200m", "memory": "192Mi"},
                                       "limits": {"memory": "768Mi"}}  # the class's
