@@ -40,7 +40,9 @@ def test_every_object_is_owned_labelled_and_annotated() -> None:
             "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "name": "web",
             "uid": "uid-1", "controller": True, "blockOwnerDeletion": True}]
         assert meta["labels"]["team"] == "edge" and meta["labels"][NAME_LABEL] == "web"
-        assert meta["annotations"] == {"example.dev/note": "hi"}
+        class_note = {"propylon.dev/gateway-class": "propylon"} if obj["kind"] == "Deployment" \
+            else {}
+        assert meta["annotations"] == {"example.dev/note": "hi", **class_note}
 
 
 def test_privileged_ports_move_up_and_the_service_maps_them_back() -> None:

@@ -143,11 +143,12 @@ def proxy_bootstrap(base: dict[str, Any], ports: ProxyPorts,
 def probes(ports: ProxyPorts) -> dict[str, Any]:
     """The Envoy container's startup, readiness and liveness probes (all on /ready: live means
     configured; startup allows a slow first xDS answer, liveness restarts a stuck Envoy)."""
-    ready = {"httpGet": {"path": READY_PATH, "port": ports.ready, "scheme": "HTTP"}}
+    def ready() -> dict[str, Any]:
+        return {"httpGet": {"path": READY_PATH, "port": ports.ready, "scheme": "HTTP"}}
     return {
-        "startupProbe": {**ready, "periodSeconds": 1, "timeoutSeconds": 1,
+        "startupProbe": {**ready(), "periodSeconds": 1, "timeoutSeconds": 1,
                          "failureThreshold": 120},
-        "readinessProbe": {**ready, "periodSeconds": 2, "timeoutSeconds": 1,
+        "readinessProbe": {**ready(), "periodSeconds": 2, "timeoutSeconds": 1,
                            "successThreshold": 1, "failureThreshold": 1},
         "livenessProbe": {"tcpSocket": {"port": ports.ready}, "periodSeconds": 10,
                           "timeoutSeconds": 1, "failureThreshold": 3},

@@ -34,6 +34,7 @@ the Deployment leaves out `spec.replicas`, so the HPA's value is never overwritt
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -162,8 +163,9 @@ RESTRICTED_CONTAINER_CONTEXT: dict[str, Any] = {
 
 
 def _over(defaults: dict[str, Any], override: str | None) -> dict[str, Any]:
-    """A security context: the restricted defaults with the GatewayParameters' fields over."""
-    return {**defaults, **(json.loads(override) if override else {})}
+    """A security context: the restricted defaults with the GatewayParameters' fields over
+    (a copy: no two objects share a dict)."""
+    return copy.deepcopy({**defaults, **(json.loads(override) if override else {})})
 
 
 def _envoy_container(ir: InfraIR, options: ProxyOptions, resources: dict[str, Any],
@@ -198,7 +200,7 @@ def _shutdown_container(options: ProxyOptions) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent", "command": lifecycle.shutdown_manager_args(),
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
                       "limits": {"memory": "64Mi"}},
-        "securityContext": {**RESTRICTED_CONTAINER_CONTEXT, "runAsUser": ENVOY_UID},
+        "securityContext": _over(RESTRICTED_CONTAINER_CONTEXT, None),
         "lifecycle": lifecycle.shutdown_manager_pre_stop(options.ports, options.drain),
         "volumeMounts": [{"name": "shutdown", "mountPath": lifecycle.SHUTDOWN_DIR}],
     }
