@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from propylon.api import envoyproxy
 from propylon.api.parameters import GatewayParameters
 from propylon.infra.kubernetes import lifecycle
 from propylon.infra.kubernetes.manager import pod_failures
@@ -175,3 +176,23 @@ def test_the_reason_pods_cannot_be_created_is_said() -> None:
         'FailedCreate: pods "propylon-web-5d9" is forbidden: violates PodSecurity '
         '"restricted:latest": seccompProfile']
     assert pod_failures({"status": {}}) == []
+
+
+def test_an_envoy_proxy_sets_the_same_fields() -> None:
+    proxy = envoyproxy.decode({"metadata": {"name": "p", "namespace": "apps"}, "spec": {
+        "provider": {"type": "Kubernetes", "kubernetes": {
+            "envoyHpa": {"minReplicas": 2, "maxReplicas": 6, "name": "custom"},
+            "envoyPDB": {"minAvailable": 1},
+            "envoyDeployment": {"pod": {"priorityClassName": "edge-critical",
+                                        "imagePullSecrets": [{"name": "mirror"}]},
+                                "container": {"securityContext": {"runAsUser": 2000}}}}}}})
+    assert proxy.ignored == ("spec.provider.kubernetes.envoyHpa.name",)
+    objs = objects(replace(IR, parameters=merge(None, proxy.parameters)))
+    assert (objs["HorizontalPodAutoscaler"]["spec"]["minReplicas"],
+            objs["HorizontalPodAutoscaler"]["spec"]["maxReplicas"]) == (2, 6)
+    assert objs["PodDisruptionBudget"]["spec"]["minAvailable"] == 1
+    pod = objs["Deployment"]["spec"]["template"]["spec"]
+    assert (pod["priorityClassName"], pod["imagePullSecrets"]) == ("edge-critical",
+                                                                  [{"name": "mirror"}])
+    assert pod["containers"][0]["securityContext"]["runAsUser"] == 2000
+    assert violations(pod) == []
