@@ -53,6 +53,11 @@ class ProxyPorts:
     ready: int = 19003
     address: str = "0.0.0.0"  # where the stats and ready listeners bind
 
+    def reserved(self) -> dict[int, str]:
+        """The pod's own ports, which no Gateway listener can use, and what they serve."""
+        return {self.admin: "Envoy's admin interface", self.stats: "the proxy's metrics",
+                self.ready: "the proxy's readiness probe"}
+
 
 @dataclass(frozen=True)
 class Drain:

@@ -331,8 +331,10 @@ class KubernetesInfra:
             messages.append(f"waiting for Deployment {where}: 0 of {wanted} replicas ready "
                             "(a replica is ready once its Envoy holds the configuration)")
             messages.extend(pod_failures(deployment))
-        offset = self._options.privileged_port_offset
-        ports = tuple(PortState(p, container_port(p, offset))
+        offset, reserved = self._options.privileged_port_offset, self._options.ports.reserved()
+        ports = tuple(PortState(p, container_port(p, offset)) if p not in reserved else
+                      PortState(p, None, f"the proxy pod serves {reserved[p]} on port {p}; "
+                                         "use another port")
                       for p in sorted({li.port for li in ir.listeners}))
         return InfraState(key, address, ports, ready=ready > 0 and address is not None,
                           message="; ".join(messages), bind_address=self._bind_address)

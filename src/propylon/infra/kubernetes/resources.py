@@ -100,8 +100,10 @@ def _metadata(ir: InfraIR, owner: Owner) -> dict[str, Any]:
     return meta
 
 
-def _ports(ir: InfraIR) -> list[int]:
-    return sorted({listener.port for listener in ir.listeners})
+def _ports(ir: InfraIR, options: ProxyOptions) -> list[int]:
+    """The listener ports the pod serves (not those the pod's own listeners hold)."""
+    reserved = options.ports.reserved()
+    return sorted({li.port for li in ir.listeners if li.port not in reserved})
 
 
 def tls_secret_name(key: GatewayKey) -> str:
@@ -149,7 +151,7 @@ def gateway_objects(ir: InfraIR, owner: Owner, xds_host: str, xds_port: int,
     objects.append(_disruption_budget(ir, owner))
     if ir.parameters.autoscaling is not None:
         objects.append(_autoscaler(ir, owner))
-    if ir.listeners:
+    if _ports(ir, options):
         objects.append(_service(ir, owner, options))
     return objects
 
@@ -182,7 +184,7 @@ def _envoy_container(ir: InfraIR, options: ProxyOptions, resources: dict[str, An
         "args": ["-c", f"{BOOTSTRAP_DIR}/{BOOTSTRAP_KEY}", "--disable-hot-restart",
                  *concurrency, *options.drain.envoy_args(), "--log-level", "info"],
         "ports": [*({"name": f"port-{p}", "containerPort": container_port(p, offset),
-                     "protocol": "TCP"} for p in _ports(ir)),
+                     "protocol": "TCP"} for p in _ports(ir, options)),
                   {"name": "metrics", "containerPort": ports.stats, "protocol": "TCP"},
                   {"name": "ready", "containerPort": ports.ready, "protocol": "TCP"}],
         "resources": resources,
@@ -283,7 +285,7 @@ def _service(ir: InfraIR, owner: Owner, options: ProxyOptions) -> dict[str, Any]
         "type": service_type,
         "selector": selector_labels(ir.key),
         "ports": [{"name": f"port-{p}", "port": p, "targetPort": container_port(p, offset),
-                   "protocol": "TCP"} for p in _ports(ir)]}
+                   "protocol": "TCP"} for p in _ports(ir, options)]}
     if service_type == "LoadBalancer":
         spec["externalTrafficPolicy"] = "Local"
     if ir.requested_addresses:
