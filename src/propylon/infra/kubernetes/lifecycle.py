@@ -21,8 +21,9 @@ Propylon image, `infra.kubernetes.shutdown`) drains in its preStop hook, an exec
 `min_drain_s` for endpoints to follow, then until no connection is left or `drain_timeout_s`)
 and then writes `DRAINED_FILE` in an emptyDir both containers mount; the Envoy container's
 preStop hook (`envoy_pre_stop()`, `sh` of the Envoy image) waits for that file. The kubelet
-sends each container SIGTERM only after its hook, within `termination_grace_s()`. Envoy runs with `--drain-strategy immediate` and a
-`--drain-time-s` past the wait, so its listeners accept late connections throughout.
+sends each container SIGTERM only after its hook, within `termination_grace_s()`. Envoy runs
+with `--drain-strategy immediate` and a `--drain-time-s` past the wait, so its listeners accept
+late connections throughout.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def heap_limit(resources: dict[str, Any]) -> int | None:
 
 def _listener(name: str, ports: ProxyPorts, port: int, routes: list[dict[str, Any]],
               filters: list[dict[str, Any]]) -> dict[str, Any]:
-    manager = {"@type": _HCM, "stat_prefix": name, "http_filters": [*filters, _ROUTER],
+    manager = {"@type": _HCM, "stat_prefix": name,
+               "http_filters": [*filters, copy.deepcopy(_ROUTER)],
                "route_config": {"name": name, "virtual_hosts": [
                    {"name": name, "domains": ["*"], "routes": [
                        *routes, {"match": {"prefix": "/"}, "direct_response": {"status": 404}}]}]}}
