@@ -332,7 +332,8 @@ class KubernetesInfra:
                             "(a replica is ready once its Envoy holds the configuration)")
             messages.extend(pod_failures(deployment))
         offset, reserved = self._options.privileged_port_offset, self._options.ports.reserved()
-        ports = tuple(PortState(p, container_port(p, offset)) if p not in reserved else
+        ports = tuple(PortState(p, container_port(p, offset))
+                      if p not in reserved or "TCP" not in ir.transports(p) else
                       PortState(p, None, f"the proxy pod serves {reserved[p]} on port {p}; "
                                          "use another port")
                       for p in sorted({li.port for li in ir.listeners}))
