@@ -13,6 +13,7 @@ import sys
 from typing import NoReturn
 
 from propylon.cli import apply, conformance, controller, delete, echo, get, translate, version
+from propylon.cli import shutdown as proxy_shutdown
 from propylon.cli.errors import REPORTED, describe
 
 try:
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in modules + [controller, get, apply, delete, translate, echo, conformance,
                                        version]:
         module.add_parser(subparsers)
+    proxy_shutdown.add_parser(subparsers)
     return parser
 
 

@@ -699,6 +699,13 @@ class ProxyParameters:
     pod_annotations: tuple[tuple[str, str], ...] = ()
     service_type: str | None = None  # LoadBalancer | NodePort | ClusterIP
     concurrency: int | None = None  # Envoy worker threads
+    autoscaling: str | None = None  # JSON: minReplicas, maxReplicas, metrics of an HPA
+    disruption_budget: str | None = None  # JSON: minAvailable or maxUnavailable of a PDB
+    topology_spread: str | None = None  # JSON: a list of topologySpreadConstraints
+    priority_class: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+    pod_security_context: str | None = None  # JSON: laid over the restricted defaults
+    container_security_context: str | None = None  # JSON: laid over the restricted defaults
 
 
 @dataclass(frozen=True)
