@@ -141,6 +141,10 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
              True),
     KindInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, (), (), False),
+    KindInfo("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets",
+             "poddisruptionbudget", True, ("pdb",), (), True),
+    KindInfo("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
+             "horizontalpodautoscaler", True, ("hpa",), ("all",), True),
 )
 
 # Older versions that the official Gateway API v1.6.1 CRDs (standard channel) still serve, each
