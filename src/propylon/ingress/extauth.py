@@ -1,0 +1,133 @@
+"""`auth-url` and its companions: a SecurityPolicy `extAuth` (HTTP).
+
+ingress-nginx asks the service at `auth-url` (nginx `auth_request`) before each request, with
+the request's headers and no body: a 2xx answer lets the request through, with the headers
+named in `auth-response-headers` copied onto it; 401 and 403 are returned to the client; other
+answers become 500. Envoy's HTTP ext_authz does the same with `pathOverride` (the auth
+request's whole path is the URL's, as in nginx) and `headersToBackend`. The URL's host is a
+Service (`name.namespace.svc[.cluster.local]`, or `name` in the Ingress's namespace) or
+otherwise an Envoy Gateway Backend made for it (an address or an outside name).
+What differs: Envoy answers 403, not 500, when the service fails (`statusOnError` would make
+it 500 for every failure, including an unreachable service, where nginx answers 500 too: so it
+is set to 500).
+Not convertible: `auth-method` (Envoy sends the request's own method), `auth-signin` /
+`auth-signin-redirect-param` (a redirect to a login page on 401), `auth-request-redirect` and
+`auth-proxy-set-headers` (extra headers to the service), `auth-always-set-cookie` (the
+service's Set-Cookie to the client). Ignored, reported as such: `auth-cache-*` (Envoy asks the
+service every time) and `auth-keepalive*` (Envoy pools its connections by itself).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from propylon.ingress.policyparts import (
+    CONVERTED,
+    DIFFERS,
+    REFUSED,
+    Converted,
+    Note,
+    PolicyPart,
+)
+from propylon.ingress.policyvalues import items
+
+REFUSALS = {
+    "auth-method": "not convertible: Envoy sends the auth request with the request's own "
+                   "method",
+    "auth-signin": "not convertible: Envoy Gateway cannot redirect a refused request to a "
+                   "login page: let the auth service answer the redirect itself",
+    "auth-signin-redirect-param": "not convertible: Envoy Gateway cannot redirect a refused "
+                                  "request to a login page (auth-signin)",
+    "auth-request-redirect": "not convertible: Envoy Gateway cannot add a fixed header to "
+                             "the auth request",
+    "auth-proxy-set-headers": "not convertible: Envoy Gateway cannot add headers to the auth "
+                              "request",
+    "auth-always-set-cookie": "not convertible: Envoy Gateway does not pass the auth "
+                              "service's Set-Cookie to the client",
+}
+IGNORED = {
+    "auth-cache-key": "ignored: Envoy asks the auth service on every request (no cache)",
+    "auth-cache-duration": "ignored: Envoy asks the auth service on every request (no cache)",
+    "auth-keepalive": "ignored: Envoy keeps its connections to the auth service by itself",
+    "auth-keepalive-requests": "ignored: Envoy keeps its connections to the auth service by "
+                               "itself",
+    "auth-keepalive-timeout": "ignored: Envoy keeps its connections to the auth service by "
+                              "itself",
+    "auth-keepalive-share-vars": "ignored: Envoy keeps its connections to the auth service "
+                                 "by itself",
+}
+ANNOTATIONS = ("auth-url", "auth-response-headers", *REFUSALS, *IGNORED)
+_SERVICE = re.compile(r"^([a-z0-9-]+)\.([a-z0-9-]+)(\.svc(\.cluster\.local)?)?$")
+
+
+def convert(annotations: Mapping[str, str], namespace: str, ingress: str) -> Converted:
+    """External authentication of the Ingress `namespace/ingress` (short names)."""
+    notes = [Note(name, REFUSED, message) for name, message in REFUSALS.items()
+             if name in annotations]
+    notes.extend(Note(name, DIFFERS, message) for name, message in IGNORED.items()
+                 if name in annotations)
+    if "auth-url" not in annotations:
+        if "auth-response-headers" in annotations:
+            notes.append(Note("auth-response-headers", CONVERTED, "no effect without auth-url, "
+                              "as in ingress-nginx"))
+        return Converted(notes=tuple(notes))
+    url = urlsplit(annotations["auth-url"].strip())
+    if url.scheme not in ("http", "https") or not url.hostname:
+        notes.append(Note("auth-url", REFUSED, f"{annotations['auth-url']!r} is not an http(s) "
+                          "URL: write http://service.namespace.svc/path"))
+        return Converted(notes=tuple(notes))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    ref, objects = _backend(url.hostname, port, namespace, ingress)
+    http: dict[str, Any] = {"backendRefs": [ref], "pathOverride": url.path or "/"}
+    headers = items(annotations.get("auth-response-headers", ""))
+    if headers:
+        http["headersToBackend"] = list(headers)
+        notes.append(Note("auth-response-headers", CONVERTED,
+                          "SecurityPolicy extAuth.http.headersToBackend"))
+    how = (f"SecurityPolicy extAuth (HTTP) to {ref['kind']} {ref['name']}"
+           + (" (an Envoy Gateway Backend made for the URL's host)" if objects else ""))
+    if url.scheme == "https":
+        how += "; differs: the connection to the service is plain HTTP (add a " \
+               "BackendTLSPolicy for it)"
+    if url.query:
+        how += "; the URL's query is not sent"
+    notes.append(Note("auth-url", DIFFERS if url.scheme == "https" or url.query else CONVERTED,
+                      how))
+    spec = {"extAuth": {"http": http, "statusOnError": 500}}
+    return Converted(policies=(PolicyPart.of("SecurityPolicy", spec),), objects=objects,
+                     notes=tuple(notes))
+
+
+def _backend(host: str, port: int, namespace: str,
+             ingress: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The backendRef of the auth service, and the Backend made for it if it is no
+    Service."""
+    found = _SERVICE.match(host)
+    if found is not None and not _is_address(host):
+        ref: dict[str, Any] = {"kind": "Service", "name": found[1], "port": port}
+        if found[2] != namespace:
+            ref["namespace"] = found[2]
+        return {"group": "", **ref}, ()
+    if "." not in host and not _is_address(host):
+        return {"group": "", "kind": "Service", "name": host, "port": port}, ()
+    name = f"{ingress}-auth"
+    endpoint = ({"ip": {"address": host, "port": port}} if _is_address(host)
+                else {"fqdn": {"hostname": host, "port": port}})
+    backend = {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "Backend",
+               "metadata": {"name": name, "namespace": namespace},
+               "spec": {"endpoints": [endpoint]}}
+    return ({"group": "gateway.envoyproxy.io", "kind": "Backend", "name": name, "port": port},
+            (json.dumps(backend, sort_keys=True),))
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

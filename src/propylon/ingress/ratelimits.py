@@ -1,0 +1,66 @@
+"""`limit-rps`, `limit-rpm`, `limit-burst-multiplier`, `limit-connections`,
+`limit-allowlist` (`limit-whitelist`), `limit-rate`, `limit-rate-after`: request rate limits
+as a BackendTrafficPolicy Local `rateLimit`; the rest is not convertible.
+
+ingress-nginx limits the requests of each client address (nginx `limit_req` keyed by the
+address) to `limit-rps` a second and `limit-rpm` a minute, lets bursts of the rate times
+`limit-burst-multiplier` (5) through, and answers 503 above it (`limit-req-status-code`).
+Converted: one rule per rate whose client selector is the source address, `Distinct` (one
+bucket per address, IPv4 and IPv6). What differs: Envoy's bucket holds the rate, so the burst
+is the rate (not rate × multiplier), and it answers 429 (Too Many Requests), not 503.
+Not convertible: `limit-connections` (concurrent connections per client address: Envoy
+Gateway's connection limit counts a listener's connections of all clients), `limit-allowlist`
+(addresses exempt from the limit: a Local rate limit cannot exempt addresses) and `limit-rate`
+/ `limit-rate-after` (response bandwidth per connection: Envoy Gateway has no bandwidth
+limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from propylon.ingress.policyparts import DIFFERS, REFUSED, Converted, Note, policy
+
+ANNOTATIONS = ("limit-rps", "limit-rpm", "limit-burst-multiplier", "limit-connections",
+               "limit-allowlist", "limit-whitelist", "limit-rate", "limit-rate-after")
+REFUSALS = {
+    "limit-connections": "not convertible: Envoy Gateway limits the connections of a listener "
+                         "(ClientTrafficPolicy connectionLimit, all clients together), not of "
+                         "each client address",
+    "limit-allowlist": "not convertible: a Local rate limit cannot exempt addresses: put the "
+                       "exempt clients behind another Ingress without limit-rps",
+    "limit-whitelist": "not convertible: a Local rate limit cannot exempt addresses: put the "
+                       "exempt clients behind another Ingress without limit-rps",
+    "limit-rate": "not convertible: Envoy Gateway has no response bandwidth limit",
+    "limit-rate-after": "not convertible: Envoy Gateway has no response bandwidth limit",
+}
+_EVERY_ADDRESS = ("0.0.0.0/0", "::/0")
+_DIFFERENCE = ("BackendTrafficPolicy rateLimit (Local, one bucket per client address); "
+               "differs: a burst is the rate itself, not the rate times "
+               "limit-burst-multiplier, and a refused request gets 429, not 503")
+
+
+def convert(annotations: Mapping[str, str]) -> Converted:
+    """The rate limits of an Ingress's annotations (short names)."""
+    notes = [Note(name, REFUSED, REFUSALS[name]) for name in ANNOTATIONS
+             if name in REFUSALS and name in annotations]
+    rules = []
+    for name, unit in (("limit-rps", "Second"), ("limit-rpm", "Minute")):
+        if name not in annotations:
+            continue
+        value = annotations[name].strip()
+        if not value.isdigit() or int(value) == 0:
+            notes.append(Note(name, DIFFERS, f"{value!r} is not a positive number: no limit, "
+                              "as ingress-nginx ignores it"))
+            continue
+        notes.append(Note(name, DIFFERS, _DIFFERENCE))
+        rules.extend({"clientSelectors": [{"sourceCIDR": {"type": "Distinct", "value": cidr}}],
+                      "limit": {"requests": int(value), "unit": unit}}
+                     for cidr in _EVERY_ADDRESS)
+    if "limit-burst-multiplier" in annotations:
+        notes.append(Note("limit-burst-multiplier", DIFFERS, "no effect: Envoy's bucket holds "
+                          "the rate itself (no burst beyond it)"))
+    if not rules:
+        return Converted(notes=tuple(notes))
+    return policy("BackendTrafficPolicy",
+                  {"rateLimit": {"type": "Local", "local": {"rules": rules}}}, notes)
