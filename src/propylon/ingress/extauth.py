@@ -5,8 +5,10 @@ the request's headers and no body: a 2xx answer lets the request through, with t
 named in `auth-response-headers` copied onto it; 401 and 403 are returned to the client; other
 answers become 500. Envoy's HTTP ext_authz does the same with `pathOverride` (the auth
 request's whole path is the URL's, as in nginx) and `headersToBackend`. The URL's host is a
-Service (`name.namespace.svc[.cluster.local]`, or `name` in the Ingress's namespace) or
-otherwise an Envoy Gateway Backend made for it (an address or an outside name).
+Service (`name.namespace.svc[.cluster.local]`, or `name` in the Ingress's namespace), or an
+address, for which a Service without selector and its EndpointSlice are made. A name outside
+the cluster would need an Envoy Gateway Backend in `extAuth`, which Propylon does not support
+yet: refused, with that reason.
 What differs: Envoy answers 403, not 500, when the service fails (`statusOnError` would make
 it 500 for every failure, including an unreachable service, where nginx answers 500 too: so it
 is set to 500).
@@ -83,6 +85,11 @@ def convert(annotations: Mapping[str, str], namespace: str, ingress: str) -> Con
         return Converted(notes=tuple(notes))
     port = url.port or (443 if url.scheme == "https" else 80)
     ref, objects = _backend(url.hostname, port, namespace, ingress)
+    if ref is None:
+        notes.append(Note("auth-url", REFUSED, f"not convertible yet: {url.hostname} is outside "
+                          "the cluster, which needs an Envoy Gateway Backend in extAuth, not "
+                          "supported by Propylon yet: put the service behind a Service"))
+        return Converted(notes=tuple(notes))
     http: dict[str, Any] = {"backendRefs": [ref], "pathOverride": url.path or "/"}
     headers = items(annotations.get("auth-response-headers", ""))
     if headers:
@@ -90,7 +97,8 @@ def convert(annotations: Mapping[str, str], namespace: str, ingress: str) -> Con
         notes.append(Note("auth-response-headers", CONVERTED,
                           "SecurityPolicy extAuth.http.headersToBackend"))
     how = (f"SecurityPolicy extAuth (HTTP) to {ref['kind']} {ref['name']}"
-           + (" (an Envoy Gateway Backend made for the URL's host)" if objects else ""))
+           + (" (a Service without selector and its EndpointSlice made for the URL's "
+              "address)" if objects else ""))
     if url.scheme == "https":
         how += "; differs: the connection to the service is plain HTTP (add a " \
                "BackendTLSPolicy for it)"
@@ -104,25 +112,32 @@ def convert(annotations: Mapping[str, str], namespace: str, ingress: str) -> Con
 
 
 def _backend(host: str, port: int, namespace: str,
-             ingress: str) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The backendRef of the auth service, and the Backend made for it if it is no
-    Service."""
+             ingress: str) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+    """The backendRef of the auth service, and the objects made for it: a Service without
+    selector and its EndpointSlice for an address. None for a name outside the cluster."""
+    if _is_address(host):
+        name = f"{ingress}-auth"
+        service = {"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": name, "namespace": namespace},
+                   "spec": {"ports": [{"name": "http", "port": port, "protocol": "TCP"}]}}
+        family = "IPv6" if ":" in host else "IPv4"
+        endpoints = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                     "metadata": {"name": name, "namespace": namespace,
+                                  "labels": {"kubernetes.io/service-name": name}},
+                     "addressType": family,
+                     "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
+                     "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}
+        return ({"group": "", "kind": "Service", "name": name, "port": port},
+                (json.dumps(service, sort_keys=True), json.dumps(endpoints, sort_keys=True)))
     found = _SERVICE.match(host)
-    if found is not None and not _is_address(host):
-        ref: dict[str, Any] = {"kind": "Service", "name": found[1], "port": port}
+    if found is not None:
+        ref: dict[str, Any] = {"group": "", "kind": "Service", "name": found[1], "port": port}
         if found[2] != namespace:
             ref["namespace"] = found[2]
-        return {"group": "", **ref}, ()
-    if "." not in host and not _is_address(host):
+        return ref, ()
+    if "." not in host:
         return {"group": "", "kind": "Service", "name": host, "port": port}, ()
-    name = f"{ingress}-auth"
-    endpoint = ({"ip": {"address": host, "port": port}} if _is_address(host)
-                else {"fqdn": {"hostname": host, "port": port}})
-    backend = {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "Backend",
-               "metadata": {"name": name, "namespace": namespace},
-               "spec": {"endpoints": [endpoint]}}
-    return ({"group": "gateway.envoyproxy.io", "kind": "Backend", "name": name, "port": port},
-            (json.dumps(backend, sort_keys=True),))
+    return None, ()
 
 
 def _is_address(host: str) -> bool:
