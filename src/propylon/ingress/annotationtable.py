@@ -1,0 +1,169 @@
+"""The README's table of ingress-nginx's annotations: Propylon's status for each, found by
+running the converters, so the table cannot drift from them.
+
+`SAMPLES` gives, for each annotation the converters of this package handle, an Ingress's
+annotations that use it (with the companions it needs, e.g. `enable-cors` for `cors-*`) and
+the Secrets and ConfigMaps they name. `statuses(convert)` converts each sample with `convert`
+(an Ingress's full-name annotations, Secrets, ConfigMaps -> `Converted`) and reads the note of
+the annotation: its outcome (converted, differs, refused) and message. `render(names, found)`
+writes the Markdown table of every annotation in `names` (ANNOTATIONS.md's order, with its
+one-line meaning, and the current name of the renamed ones, `ALIASES`) and the counts, against ingress2gateway v1.2 (46 annotations recognized, 38
+converted); an annotation without a status is "not converted yet".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from propylon.ingress.policyparts import CONVERTED, DIFFERS, REFUSED, Converted
+from propylon.ingress.policyvalues import PREFIX
+
+INGRESS2GATEWAY = (38, 46)
+_SHA_BAR = "{SHA}Ys23Ag/5IOWqZCw9QGaVDdHwH00="  # the password "bar"
+_BASIC = {"auth-type": "basic", "auth-secret": "users"}
+_COOKIE = {"affinity": "cookie"}
+_CORS = {"enable-cors": "true"}
+_AUTH_URL = {"auth-url": "http://auth.default.svc/check"}
+Secrets = Mapping[tuple[str, str], Mapping[str, str]]  # (namespace, name) -> data
+Convert = Callable[[Mapping[str, str], Secrets, Secrets], Converted]
+SECRETS: Secrets = {("default", "users"): {"auth": f"foo:{_SHA_BAR}\n"}}
+CONFIG_MAPS: Secrets = {("default", "headers"): {"X-Team": "web"}}
+SAMPLES: dict[str, dict[str, str]] = {
+    "enable-cors": _CORS,
+    "cors-allow-origin": {**_CORS, "cors-allow-origin": "https://a.example, https://b.example"},
+    "cors-allow-methods": {**_CORS, "cors-allow-methods": "GET, POST"},
+    "cors-allow-headers": {**_CORS, "cors-allow-headers": "X-Token"},
+    "cors-expose-headers": {**_CORS, "cors-expose-headers": "X-Id"},
+    "cors-allow-credentials": {**_CORS, "cors-allow-credentials": "false"},
+    "cors-max-age": {**_CORS, "cors-max-age": "600"},
+    "auth-type": _BASIC,
+    "auth-secret": _BASIC,
+    "auth-secret-type": {**_BASIC, "auth-secret-type": "auth-file"},
+    "auth-realm": {**_BASIC, "auth-realm": "staff"},
+    "auth-url": _AUTH_URL,
+    "auth-response-headers": {**_AUTH_URL, "auth-response-headers": "X-User"},
+    "auth-method": {**_AUTH_URL, "auth-method": "POST"},
+    "auth-signin": {**_AUTH_URL, "auth-signin": "https://login.example/start"},
+    "auth-signin-redirect-param": {**_AUTH_URL, "auth-signin-redirect-param": "next"},
+    "auth-request-redirect": {**_AUTH_URL, "auth-request-redirect": "https://app.example/"},
+    "auth-proxy-set-headers": {**_AUTH_URL, "auth-proxy-set-headers": "default/headers"},
+    "auth-always-set-cookie": {**_AUTH_URL, "auth-always-set-cookie": "true"},
+    "auth-cache-key": {**_AUTH_URL, "auth-cache-key": "$remote_user"},
+    "auth-cache-duration": {**_AUTH_URL, "auth-cache-duration": "200 202 10m"},
+    "auth-keepalive": {**_AUTH_URL, "auth-keepalive": "10"},
+    "auth-keepalive-requests": {**_AUTH_URL, "auth-keepalive-requests": "100"},
+    "auth-keepalive-timeout": {**_AUTH_URL, "auth-keepalive-timeout": "60"},
+    "auth-keepalive-share-vars": {**_AUTH_URL, "auth-keepalive-share-vars": "true"},
+    "auth-snippet": {**_AUTH_URL, "auth-snippet": "proxy_set_header A b;"},
+    "whitelist-source-range": {"whitelist-source-range": "10.0.0.0/8"},
+    "allowlist-source-range": {"allowlist-source-range": "10.0.0.0/8"},
+    "denylist-source-range": {"denylist-source-range": "10.0.0.0/8"},
+    "limit-rps": {"limit-rps": "10"},
+    "limit-rpm": {"limit-rpm": "600"},
+    "limit-burst-multiplier": {"limit-rps": "10", "limit-burst-multiplier": "3"},
+    "limit-connections": {"limit-connections": "10"},
+    "limit-allowlist": {"limit-rps": "10", "limit-allowlist": "10.0.0.0/8"},
+    "limit-whitelist": {"limit-rps": "10", "limit-whitelist": "10.0.0.0/8"},
+    "limit-rate": {"limit-rate": "100"},
+    "limit-rate-after": {"limit-rate-after": "1000"},
+    "proxy-connect-timeout": {"proxy-connect-timeout": "10"},
+    "proxy-read-timeout": {"proxy-read-timeout": "120"},
+    "proxy-send-timeout": {"proxy-send-timeout": "120"},
+    "proxy-next-upstream": {"proxy-next-upstream": "error timeout http_502"},
+    "proxy-next-upstream-tries": {"proxy-next-upstream-tries": "2"},
+    "proxy-next-upstream-timeout": {"proxy-next-upstream-timeout": "10"},
+    "proxy-http-version": {"proxy-http-version": "1.1"},
+    "proxy-body-size": {"proxy-body-size": "8m"},
+    "proxy-buffering": {"proxy-buffering": "on"},
+    "proxy-request-buffering": {"proxy-request-buffering": "off"},
+    "proxy-buffer-size": {"proxy-buffer-size": "8k"},
+    "proxy-buffers-number": {"proxy-buffers-number": "4"},
+    "proxy-busy-buffers-size": {"proxy-busy-buffers-size": "16k"},
+    "proxy-max-temp-file-size": {"proxy-max-temp-file-size": "1024m"},
+    "client-body-buffer-size": {"client-body-buffer-size": "1m"},
+    "proxy-cookie-domain": {"proxy-cookie-domain": "internal example.com"},
+    "proxy-cookie-path": {"proxy-cookie-path": "/app /"},
+    "proxy-redirect-from": {"proxy-redirect-from": "http://internal/"},
+    "proxy-redirect-to": {"proxy-redirect-to": "https://example.com/"},
+    "custom-headers": {"custom-headers": "default/headers"},
+    "affinity": _COOKIE,
+    "affinity-mode": {**_COOKIE, "affinity-mode": "balanced"},
+    "session-cookie-name": {**_COOKIE, "session-cookie-name": "route"},
+    "session-cookie-path": {**_COOKIE, "session-cookie-path": "/app"},
+    "session-cookie-domain": {**_COOKIE, "session-cookie-domain": "example.com"},
+    "session-cookie-secure": {**_COOKIE, "session-cookie-secure": "true"},
+    "session-cookie-samesite": {**_COOKIE, "session-cookie-samesite": "Lax"},
+    "session-cookie-max-age": {**_COOKIE, "session-cookie-max-age": "3600"},
+    "session-cookie-expires": {**_COOKIE, "session-cookie-expires": "3600"},
+    "session-cookie-change-on-failure": {**_COOKIE, "session-cookie-change-on-failure": "true"},
+    "session-cookie-conditional-samesite-none": {
+        **_COOKIE, "session-cookie-conditional-samesite-none": "true"},
+    "load-balance": {"load-balance": "round_robin"},
+    "upstream-hash-by": {"upstream-hash-by": "$remote_addr"},
+    "upstream-hash-by-subset": {"upstream-hash-by": "$remote_addr",
+                                "upstream-hash-by-subset": "true"},
+    "upstream-hash-by-subset-size": {"upstream-hash-by": "$remote_addr",
+                                     "upstream-hash-by-subset-size": "3"},
+    "configuration-snippet": {"configuration-snippet": "more_set_headers 'A: b';"},
+    "server-snippet": {"server-snippet": "location /x { return 200; }"},
+    "stream-snippet": {"stream-snippet": "server { listen 8000; }"},
+    "modsecurity-snippet": {"modsecurity-snippet": "SecRuleEngine On"},
+    "enable-modsecurity": {"enable-modsecurity": "true"},
+    "enable-owasp-core-rules": {"enable-owasp-core-rules": "true"},
+    "modsecurity-transaction-id": {"modsecurity-transaction-id": "$request_id"},
+    "custom-http-errors": {"custom-http-errors": "404,503"},
+    "default-backend": {"default-backend": "errors"},
+    "enable-global-auth": {"enable-global-auth": "false"},
+    "satisfy": {"satisfy": "any"},
+    "http2-push-preload": {"http2-push-preload": "true"},
+    "enable-access-log": {"enable-access-log": "false"},
+    "enable-rewrite-log": {"enable-rewrite-log": "true"},
+    "enable-opentelemetry": {"enable-opentelemetry": "true"},
+    "opentelemetry-trust-incoming-span": {"opentelemetry-trust-incoming-span": "false"},
+}
+# The current names of documented annotations, read by ingress-nginx besides the old ones.
+ALIASES = {"whitelist-source-range": "allowlist-source-range",
+           "limit-whitelist": "limit-allowlist"}
+_SHOWN = {CONVERTED: "converted", DIFFERS: "differs", REFUSED: "not convertible"}
+
+
+@dataclass(frozen=True)
+class Status:
+    outcome: str
+    message: str
+
+
+def statuses(convert: Convert) -> dict[str, Status]:
+    """The status of each annotation of `SAMPLES`, from its note when its sample is
+    converted."""
+    out = {}
+    for name, sample in SAMPLES.items():
+        converted = convert({PREFIX + k: v for k, v in sample.items()}, SECRETS, CONFIG_MAPS)
+        found = [n for n in converted.notes if n.annotation == name]
+        if len(found) != 1:
+            raise ValueError(f"{name}: {len(found)} notes for it in its sample, not 1")
+        out[name] = Status(found[0].outcome, found[0].message)
+    return out
+
+
+def render(names: Sequence[tuple[str, str]], found: Mapping[str, Status]) -> str:
+    """The Markdown table of `names` ((annotation, meaning), in order) with their status,
+    after a line of counts."""
+    counts = {outcome: sum(1 for name, _ in names if name in found
+                           and found[name].outcome == outcome) for outcome in _SHOWN}
+    converted = counts[CONVERTED] + counts[DIFFERS]
+    done, recognized = INGRESS2GATEWAY
+    lines = [f"**{converted} of the {len(names)} annotations are converted** "
+             f"({counts[CONVERTED]} exactly, {counts[DIFFERS]} with a difference the table "
+             f"says), {counts[REFUSED]} are not convertible (with the reason) and "
+             f"{len(names) - converted - counts[REFUSED]} are not converted yet; "
+             f"ingress2gateway v1.2 converts {done} of the {recognized} it recognizes.", "",
+             "| annotation | meaning | Propylon | how, or why not |", "|---|---|---|---|"]
+    for name, meaning in names:
+        status = found.get(name)
+        shown = _SHOWN[status.outcome] if status else "not converted yet"
+        why = status.message.replace("|", "\\|") if status else ""
+        alias = f" (and its current name `{ALIASES[name]}`)" if name in ALIASES else ""
+        lines.append(f"| `{name}`{alias} | {meaning} | {shown} | {why} |")
+    return "\n".join(lines) + "\n"
