@@ -9,11 +9,10 @@ it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
-from propylon.ingress import annotationtable, policyannotations
-from propylon.ingress.policyparts import Converted
+from propylon.ingress import annotationtable
+from propylon.ingress.registry import CONVERTERS
 from tests.shared_data import shared
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -27,24 +26,19 @@ def _documented() -> list[tuple[str, str]]:
     return [(m[1], m[2].strip()) for line in text.splitlines() if (m := _ROW.match(line))]
 
 
-def _convert(annotations: Mapping[str, str], secrets: annotationtable.Secrets,
-             config_maps: annotationtable.Secrets) -> Converted:
-    return policyannotations.convert(annotations, "default", "web", secrets, config_maps)
-
-
 def test_all_130_documented_annotations_are_read() -> None:
     assert len(_documented()) == 130
 
 
-def test_every_annotation_handled_has_a_sample_and_is_documented() -> None:
+def test_every_annotation_of_the_registry_has_a_sample_and_is_documented() -> None:
     documented = {name for name, _ in _documented()}
-    assert set(annotationtable.SAMPLES) == set(policyannotations.ANNOTATIONS)
+    assert set(annotationtable.SAMPLES) == set(CONVERTERS)
     assert set(annotationtable.SAMPLES) - documented == set(annotationtable.ALIASES.values())
     assert set(annotationtable.ALIASES) <= documented
 
 
 def test_readme_table_is_the_converters_own(update_golden: bool) -> None:
-    table = annotationtable.render(_documented(), annotationtable.statuses(_convert))
+    table = annotationtable.render(_documented(), annotationtable.statuses())
     text = README.read_text()
     assert BEGIN in text and END in text, f"README.md has no {BEGIN.strip()} section"
     before, rest = text.split(BEGIN, 1)

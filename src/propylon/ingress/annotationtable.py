@@ -1,11 +1,10 @@
 """The README's table of ingress-nginx's annotations: Propylon's status for each, found by
-running the converters, so the table cannot drift from them.
+running the conversion, so the table cannot drift from the registry's converters.
 
-`SAMPLES` gives, for each annotation the converters of this package handle, an Ingress's
-annotations that use it (with the companions it needs, e.g. `enable-cors` for `cors-*`) and
-the Secrets and ConfigMaps they name. `statuses(convert)` converts each sample with `convert`
-(an Ingress's full-name annotations, Secrets, ConfigMaps -> `Converted`) and reads the note of
-the annotation: its outcome (converted, differs, refused) and message. `render(names, found)`
+`SAMPLES` gives, for each annotation of the registry, an Ingress's annotations that use it
+(with the companions it needs, e.g. `enable-cors` for `cors-*`; the Secret `users`, ConfigMap
+`headers` and Service `web` they name are given too). `statuses()` converts each sample and
+reads the report entry of the annotation: its outcome (converted, differs, refused) and note. `render(names, found)`
 writes the Markdown table of every annotation in `names` (ANNOTATIONS.md's order, with its
 one-line meaning, and the current name of the renamed ones, `ALIASES`) and the counts, against ingress2gateway v1.2 (46 annotations recognized, 38
 converted); an annotation without a status is "not converted yet".
@@ -13,11 +12,13 @@ converted); an annotation without a status is "not converted yet".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import base64
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from propylon.ingress.policyparts import CONVERTED, DIFFERS, REFUSED, Converted
-from propylon.ingress.policyvalues import PREFIX
+from propylon.ingress.convert import MIGRATE, convert
+from propylon.ingress.model import PREFIX, Json
+from propylon.ingress.report import Outcome
 
 INGRESS2GATEWAY = (38, 46)
 _SHA_BAR = "{SHA}Ys23Ag/5IOWqZCw9QGaVDdHwH00="  # the password "bar"
@@ -25,11 +26,43 @@ _BASIC = {"auth-type": "basic", "auth-secret": "users"}
 _COOKIE = {"affinity": "cookie"}
 _CORS = {"enable-cors": "true"}
 _AUTH_URL = {"auth-url": "http://auth.default.svc/check"}
-Secrets = Mapping[tuple[str, str], Mapping[str, str]]  # (namespace, name) -> data
-Convert = Callable[[Mapping[str, str], Secrets, Secrets], Converted]
-SECRETS: Secrets = {("default", "users"): {"auth": f"foo:{_SHA_BAR}\n"}}
-CONFIG_MAPS: Secrets = {("default", "headers"): {"X-Team": "web"}}
+_CANARY = {"canary": "true"}
+_NEEDED: tuple[Json, ...] = (
+    {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+     "metadata": {"name": "users", "namespace": "default"},
+     "data": {"auth": base64.b64encode(f"foo:{_SHA_BAR}\n".encode()).decode()}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "headers",
+                                                          "namespace": "default"},
+     "data": {"X-Team": "web"}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+     "spec": {"ports": [{"name": "http", "port": 80}]}})
 SAMPLES: dict[str, dict[str, str]] = {
+    "use-regex": {"use-regex": "true"},
+    "rewrite-target": {"rewrite-target": "/"},
+    "app-root": {"app-root": "/app"},
+    "permanent-redirect": {"permanent-redirect": "https://example.com/"},
+    "permanent-redirect-code": {"permanent-redirect": "https://example.com/",
+                                "permanent-redirect-code": "308"},
+    "temporal-redirect": {"temporal-redirect": "https://example.com/"},
+    "temporal-redirect-code": {"temporal-redirect": "https://example.com/",
+                               "temporal-redirect-code": "307"},
+    "ssl-redirect": {"ssl-redirect": "false"},
+    "force-ssl-redirect": {"force-ssl-redirect": "true"},
+    "from-to-www-redirect": {"from-to-www-redirect": "true"},
+    "preserve-trailing-slash": {"force-ssl-redirect": "true", "preserve-trailing-slash": "true"},
+    "upstream-vhost": {"upstream-vhost": "internal.example"},
+    "x-forwarded-prefix": {"x-forwarded-prefix": "/app"},
+    "backend-protocol": {"backend-protocol": "GRPC"},
+    "service-upstream": {"service-upstream": "true"},
+    "canary": _CANARY,
+    "canary-by-header": {**_CANARY, "canary-by-header": "X-Canary"},
+    "canary-by-header-value": {**_CANARY, "canary-by-header": "X-Canary",
+                               "canary-by-header-value": "yes"},
+    "canary-by-header-pattern": {**_CANARY, "canary-by-header": "X-Canary",
+                                 "canary-by-header-pattern": "^y"},
+    "canary-by-cookie": {**_CANARY, "canary-by-cookie": "canary"},
+    "canary-weight": {**_CANARY, "canary-weight": "10"},
+    "canary-weight-total": {**_CANARY, "canary-weight": "10", "canary-weight-total": "1000"},
     "enable-cors": _CORS,
     "cors-allow-origin": {**_CORS, "cors-allow-origin": "https://a.example, https://b.example"},
     "cors-allow-methods": {**_CORS, "cors-allow-methods": "GET, POST"},
@@ -125,25 +158,33 @@ SAMPLES: dict[str, dict[str, str]] = {
 # The current names of documented annotations, read by ingress-nginx besides the old ones.
 ALIASES = {"whitelist-source-range": "allowlist-source-range",
            "limit-whitelist": "limit-allowlist"}
-_SHOWN = {CONVERTED: "converted", DIFFERS: "differs", REFUSED: "not convertible"}
+_SHOWN = {Outcome.CONVERTED: "converted", Outcome.DIFFERS: "differs",
+          Outcome.REFUSED: "not convertible"}
 
 
 @dataclass(frozen=True)
 class Status:
-    outcome: str
+    outcome: Outcome
     message: str
 
 
-def statuses(convert: Convert) -> dict[str, Status]:
-    """The status of each annotation of `SAMPLES`, from its note when its sample is
-    converted."""
+def statuses() -> dict[str, Status]:
+    """The status of each annotation of `SAMPLES`: the report entry of its sample Ingress
+    (with the Secret, ConfigMap and Service the samples name) converted as `propylon migrate`
+    converts."""
     out = {}
     for name, sample in SAMPLES.items():
-        converted = convert({PREFIX + k: v for k, v in sample.items()}, SECRETS, CONFIG_MAPS)
-        found = [n for n in converted.notes if n.annotation == name]
+        ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                   "metadata": {"name": "web", "namespace": "default",
+                                "annotations": {PREFIX + k: v for k, v in sample.items()}},
+                   "spec": {"rules": [{"host": "web.example", "http": {"paths": [{
+                       "path": "/", "pathType": "Prefix", "backend": {"service": {
+                           "name": "web", "port": {"number": 80}}}}]}}]}}
+        report = convert((*_NEEDED, ingress), MIGRATE).report
+        found = [e for e in report if e.subject == PREFIX + name]
         if len(found) != 1:
-            raise ValueError(f"{name}: {len(found)} notes for it in its sample, not 1")
-        out[name] = Status(found[0].outcome, found[0].message)
+            raise ValueError(f"{name}: {len(found)} report entries for it in its sample, not 1")
+        out[name] = Status(found[0].outcome, found[0].note)
     return out
 
 
@@ -152,12 +193,12 @@ def render(names: Sequence[tuple[str, str]], found: Mapping[str, Status]) -> str
     after a line of counts."""
     counts = {outcome: sum(1 for name, _ in names if name in found
                            and found[name].outcome == outcome) for outcome in _SHOWN}
-    converted = counts[CONVERTED] + counts[DIFFERS]
+    converted = counts[Outcome.CONVERTED] + counts[Outcome.DIFFERS]
     done, recognized = INGRESS2GATEWAY
     lines = [f"**{converted} of the {len(names)} annotations are converted** "
-             f"({counts[CONVERTED]} exactly, {counts[DIFFERS]} with a difference the table "
-             f"says), {counts[REFUSED]} are not convertible (with the reason) and "
-             f"{len(names) - converted - counts[REFUSED]} are not converted yet; "
+             f"({counts[Outcome.CONVERTED]} exactly, {counts[Outcome.DIFFERS]} with a difference the table "
+             f"says), {counts[Outcome.REFUSED]} are not convertible (with the reason) and "
+             f"{len(names) - converted - counts[Outcome.REFUSED]} are not converted yet; "
              f"ingress2gateway v1.2 converts {done} of the {recognized} it recognizes.", "",
              "| annotation | meaning | Propylon | how, or why not |", "|---|---|---|---|"]
     for name, meaning in names:

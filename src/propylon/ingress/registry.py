@@ -11,7 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from propylon.ingress.annotations import canary, paths, redirects, refusals, upstream
+from propylon.ingress.annotations import (
+    affinity,
+    basicauth,
+    bodysize,
+    canary,
+    cors,
+    customheaders,
+    extauth,
+    notconvertible,
+    paths,
+    proxying,
+    ratelimits,
+    redirects,
+    refusals,
+    sourcerange,
+    upstream,
+)
 from propylon.ingress.effects import Converter
 
 CONVERTERS: Mapping[str, Converter] = {
@@ -20,6 +36,16 @@ CONVERTERS: Mapping[str, Converter] = {
     **upstream.CONVERTERS,
     **canary.CONVERTERS,
     **refusals.CONVERTERS,
+    **cors.CONVERTERS,
+    **basicauth.CONVERTERS,
+    **extauth.CONVERTERS,
+    **sourcerange.CONVERTERS,
+    **ratelimits.CONVERTERS,
+    **proxying.CONVERTERS,
+    **bodysize.CONVERTERS,
+    **customheaders.CONVERTERS,
+    **affinity.CONVERTERS,
+    **notconvertible.CONVERTERS,
 }
 
 UNSUPPORTED = ("not supported by Propylon's conversion: remove it, or express its behaviour with "

@@ -12,19 +12,27 @@ ingress-nginx; an item that is no address is dropped and reported, as ingress-ng
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 
-from propylon.ingress.policyparts import CONVERTED, DIFFERS, Converted, Note, policy
-from propylon.ingress.policyvalues import boolean, items
+from propylon.ingress.annotations.policyparts import (
+    CONVERTED,
+    DIFFERS,
+    Made,
+    Note,
+    family,
+)
+from propylon.ingress.annotations.policyvalues import boolean, items
+from propylon.ingress.effects import Context, Policy
 
 ANNOTATIONS = ("allowlist-source-range", "whitelist-source-range", "denylist-source-range")
 
 
-def convert(annotations: Mapping[str, str]) -> Converted:
-    """The address lists of an Ingress's annotations (short names)."""
+def made(ctx: Context) -> Made:
+    """The address lists of an Ingress, and the client address detection of the
+    ingress-nginx ConfigMap's `use-forwarded-headers` they rely on."""
+    annotations = ctx.annotations
     present = [name for name in ANNOTATIONS if name in annotations]
     if not present:
-        return Converted()
+        return Made()
     allow_from = ("allowlist-source-range" if "allowlist-source-range" in annotations
                   else "whitelist-source-range")
     allow, bad_allow = _cidrs(annotations.get(allow_from, ""))
@@ -48,23 +56,24 @@ def convert(annotations: Mapping[str, str]) -> Converted:
         else:
             notes.append(Note(name, CONVERTED, "SecurityPolicy authorization (403 outside the "
                               "allowed ranges or inside the denied ones)"))
-    if not rules:
-        return Converted(notes=tuple(notes))
-    action = "Deny" if allow else "Allow"
-    return policy("SecurityPolicy", {"authorization": {"defaultAction": action,
-                                                       "rules": rules}}, notes)
+    effects = _client_ip(ctx)
+    if rules:
+        effects += (Policy("SecurityPolicy", {"authorization": {
+            "defaultAction": "Deny" if allow else "Allow", "rules": rules}}),)
+    return Made(effects, tuple(notes))
 
 
-def controller_config(data: Mapping[str, str]) -> Converted:
-    """`use-forwarded-headers` of ingress-nginx's ConfigMap: trust X-Forwarded-For's last
-    address (a ClientTrafficPolicy for the Gateway)."""
-    if boolean(data.get("use-forwarded-headers", "")) is not True:
-        return Converted()
-    return policy("ClientTrafficPolicy",
-                  {"clientIPDetection": {"xForwardedFor": {"numTrustedHops": 1}}},
-                  [Note("use-forwarded-headers", CONVERTED,
-                        "ClientTrafficPolicy clientIPDetection.xForwardedFor (one trusted "
-                        "hop)")])
+def _client_ip(ctx: Context) -> tuple[Policy, ...]:
+    """`use-forwarded-headers: "true"` in ingress-nginx's ConfigMap: the client address is
+    X-Forwarded-For's last one (a ClientTrafficPolicy of the Gateway)."""
+    if boolean(ctx.config.get("use-forwarded-headers", "")) is not True:
+        return ()
+    return (Policy("ClientTrafficPolicy",
+                   {"clientIPDetection": {"xForwardedFor": {"numTrustedHops": 1}}},
+                   target="gateway"),)
+
+
+CONVERTERS = family(ANNOTATIONS, made)
 
 
 def _cidrs(value: str) -> tuple[tuple[str, ...], list[str]]:

@@ -24,15 +24,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from propylon.ingress.policyparts import (
+from propylon.ingress.annotations.policyparts import (
     CONVERTED,
     DIFFERS,
     REFUSED,
-    Converted,
+    Made,
     Note,
-    PolicyPart,
+    family,
 )
-from propylon.ingress.policyvalues import duration, millis
+from propylon.ingress.annotations.policyvalues import duration, millis
+from propylon.ingress.effects import Context, Policy
 
 BUFFERING = ("proxy-buffering", "proxy-request-buffering", "proxy-buffer-size",
              "proxy-buffers-number", "proxy-busy-buffers-size", "proxy-max-temp-file-size",
@@ -62,8 +63,9 @@ _STATUSES = {"http_500": 500, "http_502": 502, "http_503": 503, "http_504": 504,
              "http_403": 403, "http_404": 404, "http_429": 429}
 
 
-def convert(annotations: Mapping[str, str]) -> Converted:
-    """Timeouts and retries of an Ingress's annotations (short names)."""
+def made(ctx: Context) -> Made:
+    """Timeouts and retries of an Ingress."""
+    annotations = ctx.annotations
     notes = [Note(name, REFUSED, message) for name, message in REFUSALS.items()
              if name in annotations]
     notes.extend(Note(name, DIFFERS, "ignored: nginx's buffering has no effect on status, "
@@ -93,8 +95,7 @@ def convert(annotations: Mapping[str, str]) -> Converted:
     notes.extend(retry_notes)
     if retry is not None:
         spec["retry"] = retry
-    parts = (PolicyPart.of("BackendTrafficPolicy", spec),) if spec else ()
-    return Converted(policies=parts, notes=tuple(notes))
+    return Made((Policy("BackendTrafficPolicy", spec),) if spec else (), tuple(notes))
 
 
 def _retry(annotations: Mapping[str, str]) -> tuple[dict[str, Any] | None, list[Note]]:
@@ -132,3 +133,6 @@ def _retry(annotations: Mapping[str, str]) -> tuple[dict[str, Any] | None, list[
                           if "numRetries" in retry else
                           "0 (no limit in nginx): Envoy Gateway's default of 2 retries"))
     return retry, notes
+
+
+CONVERTERS = family(ANNOTATIONS, made)

@@ -11,29 +11,38 @@ referenced ConfigMap is always set).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from propylon.ingress.policyparts import CONVERTED, Converted, Note, PolicyPart
+from propylon.ingress.annotations.policyparts import (
+    CONVERTED,
+    Made,
+    Note,
+    family,
+    response_headers,
+)
+from propylon.ingress.effects import Context, Policy
 
 ANNOTATION = "custom-headers"
-ConfigMaps = Mapping[tuple[str, str], Mapping[str, str]]  # (namespace, name) -> data
 
 
-def convert(annotations: Mapping[str, str], namespace: str,
-            config_maps: ConfigMaps) -> Converted:
-    """The response headers of an Ingress's `custom-headers` (short names)."""
+def made(ctx: Context) -> Made:
+    """The response headers of an Ingress's `custom-headers`."""
+    annotations, namespace = ctx.annotations, ctx.ingress.namespace
     if ANNOTATION not in annotations:
-        return Converted()
+        return Made()
     ref = annotations[ANNOTATION].strip()
     ref_ns, _, name = ref.rpartition("/")
     ref_ns = ref_ns or namespace
-    data = config_maps.get((ref_ns, name)) if name else None
+    config_map = ctx.config_maps.get((ref_ns, name)) if name else None
+    data = None if config_map is None else {str(k): str(v) for k, v in
+                                            (config_map.get("data") or {}).items()}
     if data is None:
         fault = {"faultInjection": {"abort": {"httpStatus": 503, "percentage": 100}}}
-        return Converted(policies=(PolicyPart.of("BackendTrafficPolicy", fault),), notes=(
+        return Made((Policy("BackendTrafficPolicy", fault),), (
             Note(ANNOTATION, CONVERTED, f"ConfigMap {ref_ns}/{name or '(none)'} does not "
                  "exist: every request is answered 503, as ingress-nginx does; create it and "
                  "convert again"),))
-    return Converted(response_headers=tuple(sorted(data.items())), notes=(
+    return Made((response_headers(sorted(data.items())),), (
         Note(ANNOTATION, CONVERTED, f"the entries of ConfigMap {ref_ns}/{name} set on every "
              "response (HTTPRoute ResponseHeaderModifier)"),))
+
+
+CONVERTERS = family([ANNOTATION], made)

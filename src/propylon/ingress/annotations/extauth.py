@@ -22,21 +22,20 @@ service every time) and `auth-keepalive*` (Envoy pools its connections by itself
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from propylon.ingress.policyparts import (
+from propylon.ingress.annotations.policyparts import (
     CONVERTED,
     DIFFERS,
     REFUSED,
-    Converted,
+    Made,
     Note,
-    PolicyPart,
+    family,
 )
-from propylon.ingress.policyvalues import items
+from propylon.ingress.annotations.policyvalues import items
+from propylon.ingress.effects import Context, Manifest, Policy
 
 REFUSALS = {
     "auth-method": "not convertible: Envoy sends the auth request with the request's own "
@@ -67,8 +66,9 @@ ANNOTATIONS = ("auth-url", "auth-response-headers", *REFUSALS, *IGNORED)
 _SERVICE = re.compile(r"^([a-z0-9-]+)\.([a-z0-9-]+)(\.svc(\.cluster\.local)?)?$")
 
 
-def convert(annotations: Mapping[str, str], namespace: str, ingress: str) -> Converted:
-    """External authentication of the Ingress `namespace/ingress` (short names)."""
+def made(ctx: Context) -> Made:
+    """External authentication of an Ingress."""
+    annotations, namespace, ingress = ctx.annotations, ctx.ingress.namespace, ctx.ingress.name
     notes = [Note(name, REFUSED, message) for name, message in REFUSALS.items()
              if name in annotations]
     notes.extend(Note(name, DIFFERS, message) for name, message in IGNORED.items()
@@ -77,19 +77,19 @@ def convert(annotations: Mapping[str, str], namespace: str, ingress: str) -> Con
         if "auth-response-headers" in annotations:
             notes.append(Note("auth-response-headers", CONVERTED, "no effect without auth-url, "
                               "as in ingress-nginx"))
-        return Converted(notes=tuple(notes))
+        return Made(notes=tuple(notes))
     url = urlsplit(annotations["auth-url"].strip())
     if url.scheme not in ("http", "https") or not url.hostname:
         notes.append(Note("auth-url", REFUSED, f"{annotations['auth-url']!r} is not an http(s) "
                           "URL: write http://service.namespace.svc/path"))
-        return Converted(notes=tuple(notes))
+        return Made(notes=tuple(notes))
     port = url.port or (443 if url.scheme == "https" else 80)
     ref, objects = _backend(url.hostname, port, namespace, ingress)
     if ref is None:
         notes.append(Note("auth-url", REFUSED, f"not convertible yet: {url.hostname} is outside "
                           "the cluster, which needs an Envoy Gateway Backend in extAuth, not "
                           "supported by Propylon yet: put the service behind a Service"))
-        return Converted(notes=tuple(notes))
+        return Made(notes=tuple(notes))
     http: dict[str, Any] = {"backendRefs": [ref], "pathOverride": url.path or "/"}
     headers = items(annotations.get("auth-response-headers", ""))
     if headers:
@@ -107,12 +107,11 @@ def convert(annotations: Mapping[str, str], namespace: str, ingress: str) -> Con
     notes.append(Note("auth-url", DIFFERS if url.scheme == "https" or url.query else CONVERTED,
                       how))
     spec = {"extAuth": {"http": http, "statusOnError": 500}}
-    return Converted(policies=(PolicyPart.of("SecurityPolicy", spec),), objects=objects,
-                     notes=tuple(notes))
+    return Made((Policy("SecurityPolicy", spec), *objects), tuple(notes))
 
 
 def _backend(host: str, port: int, namespace: str,
-             ingress: str) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+             ingress: str) -> tuple[dict[str, Any] | None, tuple[Manifest, ...]]:
     """The backendRef of the auth service, and the objects made for it: a Service without
     selector and its EndpointSlice for an address. None for a name outside the cluster."""
     if _is_address(host):
@@ -128,7 +127,7 @@ def _backend(host: str, port: int, namespace: str,
                      "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
                      "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}
         return ({"group": "", "kind": "Service", "name": name, "port": port},
-                (json.dumps(service, sort_keys=True), json.dumps(endpoints, sort_keys=True)))
+                (Manifest(service), Manifest(endpoints)))
     found = _SERVICE.match(host)
     if found is not None:
         ref: dict[str, Any] = {"group": "", "kind": "Service", "name": found[1], "port": port}
@@ -146,3 +145,6 @@ def _is_address(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+CONVERTERS = family(ANNOTATIONS, made)

@@ -18,31 +18,31 @@ ours), and the 401 page's text is Envoy's, not nginx's.
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Mapping
+import binascii
 
-from propylon.ingress.policyparts import (
+from propylon.ingress.annotations.policyparts import (
     CONVERTED,
     DIFFERS,
     REFUSED,
-    Converted,
+    Made,
     Note,
-    PolicyPart,
+    family,
 )
+from propylon.ingress.effects import Context, Manifest, Policy
+from propylon.ingress.model import Json
+from propylon.ingress.report import Outcome
 
 ANNOTATIONS = ("auth-type", "auth-secret", "auth-secret-type", "auth-realm")
 HTPASSWD_KEY = ".htpasswd"
-Secrets = Mapping[tuple[str, str], Mapping[str, str]]  # (namespace, name) -> decoded data
 
 
-def convert(annotations: Mapping[str, str], namespace: str, ingress: str,
-            secrets: Secrets) -> Converted:
-    """Basic authentication of the Ingress `namespace/ingress` from its annotations (short
-    names) and the Secrets given (decoded data)."""
+def made(ctx: Context) -> Made:
+    """Basic authentication of an Ingress, from the Secrets given to the conversion."""
+    annotations, namespace, ingress = ctx.annotations, ctx.ingress.namespace, ctx.ingress.name
     present = [name for name in ANNOTATIONS if name in annotations]
     kind = annotations.get("auth-type", "").strip().lower()
     if not present or (kind not in ("basic", "digest") and "auth-url" in annotations):
-        return Converted()
+        return Made()
     if kind == "digest":
         return _all(present, REFUSED, "Digest authentication is not convertible: Envoy has no "
                     "Digest authentication; use auth-type basic (over HTTPS) or auth-url")
@@ -52,7 +52,7 @@ def convert(annotations: Mapping[str, str], namespace: str, ingress: str,
     ref = annotations.get("auth-secret", "").strip()
     secret_ns, _, secret_name = ref.rpartition("/")
     secret_ns = secret_ns or namespace
-    data = secrets.get((secret_ns, secret_name)) if secret_name else None
+    data = secret_data(ctx.secrets.get((secret_ns, secret_name))) if secret_name else None
     if data is None:
         return _unavailable(present, f"Secret {secret_ns}/{secret_name or '(none)'}")
     by_map = annotations.get("auth-secret-type", "").strip() == "auth-map"
@@ -65,6 +65,7 @@ def convert(annotations: Mapping[str, str], namespace: str, ingress: str,
               "metadata": {"name": f"{ingress}-basic-auth", "namespace": namespace},
               "data": {HTPASSWD_KEY: base64.b64encode(
                   "".join(f"{line}\n" for line in usable).encode()).decode()}}
+    users = {"basicAuth": {"users": {"name": f"{ingress}-basic-auth"}}}
     notes = [Note(name, CONVERTED, f"SecurityPolicy basicAuth with the Secret {ingress}-"
                   f"basic-auth (key {HTPASSWD_KEY}) made from {secret_ns}/{secret_name}")
              for name in present]
@@ -72,10 +73,7 @@ def convert(annotations: Mapping[str, str], namespace: str, ingress: str,
     if unusable:
         notes = [Note(n.annotation, DIFFERS, f"{n.message}; {_unusable(unusable)}")
                  if n.annotation == "auth-secret" else n for n in notes]
-    return Converted(
-        policies=(PolicyPart.of("SecurityPolicy", {"basicAuth": {"users": {
-            "name": f"{ingress}-basic-auth"}}}),),
-        objects=(json.dumps(secret, sort_keys=True),), notes=tuple(notes))
+    return Made((Policy("SecurityPolicy", users), Manifest(secret)), tuple(notes))
 
 
 def _sort_lines(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -96,7 +94,7 @@ def _sha(hashed: str) -> bool:
     try:
         return hashed.startswith("{SHA}") and len(base64.b64decode(hashed[5:],
                                                                     validate=True)) == 20
-    except ValueError:
+    except binascii.Error:
         return False
 
 
@@ -110,23 +108,41 @@ def _realm_note(base: Note) -> Note:
                 "does not carry it")
 
 
-def _deny(present: list[str], unusable: list[str], where: str) -> Converted:
+def _deny(present: list[str], unusable: list[str], where: str) -> Made:
     """No line Envoy can check: every request is refused with 401."""
     fault = {"faultInjection": {"abort": {"httpStatus": 401, "percentage": 100}}}
-    return Converted(policies=(PolicyPart.of("BackendTrafficPolicy", fault),), notes=tuple(
+    return Made((Policy("BackendTrafficPolicy", fault),), tuple(
         Note(name, DIFFERS if unusable else CONVERTED,
              f"Secret {where} has no htpasswd line Envoy can check: every request is refused "
              f"with 401" + (f"; {_unusable(unusable)}" if unusable else ""))
         for name in present))
 
 
-def _unavailable(present: list[str], what: str) -> Converted:
+def _unavailable(present: list[str], what: str) -> Made:
     """The Secret is missing: ingress-nginx refuses the location with 503, and so do we."""
     fault = {"faultInjection": {"abort": {"httpStatus": 503, "percentage": 100}}}
-    return Converted(policies=(PolicyPart.of("BackendTrafficPolicy", fault),), notes=tuple(
+    return Made((Policy("BackendTrafficPolicy", fault),), tuple(
         Note(name, CONVERTED, f"{what} does not exist: every request is answered 503, as "
              "ingress-nginx does; create it and convert again") for name in present))
 
 
-def _all(present: list[str], outcome: str, message: str) -> Converted:
-    return Converted(notes=tuple(Note(name, outcome, message) for name in present))
+def _all(present: list[str], outcome: Outcome, message: str) -> Made:
+    return Made(notes=tuple(Note(name, outcome, message) for name in present))
+
+
+def secret_data(secret: Json | None) -> dict[str, str] | None:
+    """A Secret's entries (`data` decoded from base64, `stringData` over them), or None
+    without a Secret; an entry that is not base64 of UTF-8 text is left out."""
+    if secret is None:
+        return None
+    out = {}
+    for key, value in (secret.get("data") or {}).items():
+        try:
+            out[str(key)] = base64.b64decode(str(value), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            continue
+    out.update({str(k): str(v) for k, v in (secret.get("stringData") or {}).items()})
+    return out
+
+
+CONVERTERS = family(ANNOTATIONS, made)

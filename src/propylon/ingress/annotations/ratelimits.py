@@ -17,9 +17,17 @@ limit).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import Any
 
-from propylon.ingress.policyparts import DIFFERS, REFUSED, Converted, Note, policy
+from propylon.ingress.annotations.policyparts import (
+    DIFFERS,
+    REFUSED,
+    Made,
+    Note,
+    family,
+    policy,
+)
+from propylon.ingress.effects import Context
 
 ANNOTATIONS = ("limit-rps", "limit-rpm", "limit-burst-multiplier", "limit-connections",
                "limit-allowlist", "limit-whitelist", "limit-rate", "limit-rate-after")
@@ -40,11 +48,12 @@ _DIFFERENCE = ("BackendTrafficPolicy rateLimit (Local, one bucket per client add
                "limit-burst-multiplier, and a refused request gets 429, not 503")
 
 
-def convert(annotations: Mapping[str, str]) -> Converted:
-    """The rate limits of an Ingress's annotations (short names)."""
+def made(ctx: Context) -> Made:
+    """The rate limits of an Ingress."""
+    annotations = ctx.annotations
     notes = [Note(name, REFUSED, REFUSALS[name]) for name in ANNOTATIONS
              if name in REFUSALS and name in annotations]
-    rules = []
+    rules: list[dict[str, Any]] = []
     for name, unit in (("limit-rps", "Second"), ("limit-rpm", "Minute")):
         if name not in annotations:
             continue
@@ -61,6 +70,9 @@ def convert(annotations: Mapping[str, str]) -> Converted:
         notes.append(Note("limit-burst-multiplier", DIFFERS, "no effect: Envoy's bucket holds "
                           "the rate itself (no burst beyond it)"))
     if not rules:
-        return Converted(notes=tuple(notes))
+        return Made(notes=tuple(notes))
     return policy("BackendTrafficPolicy",
                   {"rateLimit": {"type": "Local", "local": {"rules": rules}}}, notes)
+
+
+CONVERTERS = family(ANNOTATIONS, made)

@@ -9,21 +9,24 @@ ingress-nginx, which keeps 1m.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from propylon.ingress.policyparts import REFUSED, Converted, note
-from propylon.ingress.policyvalues import size_bytes
+from propylon.ingress.annotations.policyparts import REFUSED, Made, family, note
+from propylon.ingress.annotations.policyvalues import size_bytes
+from propylon.ingress.effects import Context
 
 ANNOTATION = "proxy-body-size"
 
 
-def convert(annotations: Mapping[str, str]) -> Converted:
-    """The body size limit of an Ingress's annotations (short names)."""
+def made(ctx: Context) -> Made:
+    """The body size limit of an Ingress."""
+    annotations = ctx.annotations
     if ANNOTATION not in annotations:
-        return Converted()
+        return Made()
     size = size_bytes(annotations[ANNOTATION])
     value = "the default 1m (the value is not a size)" if size is None else \
         annotations[ANNOTATION].strip()
     return note(ANNOTATION, REFUSED, f"not convertible yet: a limit of {value} needs "
                 "BackendTrafficPolicy requestBuffer.limit, which Propylon does not implement "
                 "yet: bodies of any size reach the backend")
+
+
+CONVERTERS = family([ANNOTATION], made)

@@ -1,30 +1,14 @@
-"""The annotations with no faithful Envoy Gateway equivalent: each refused with its reason
-and what to do instead, never dropped in silence.
-
-Snippets carry raw nginx configuration, which has no meaning to Envoy; ModSecurity and the
-OWASP rules are an nginx module Envoy does not have. The other entries name the nginx feature
-Envoy Gateway does not offer.
-"""
+"""Annotations with no faithful Envoy Gateway equivalent beyond snippets and ModSecurity
+(`refusals`): each refused with the nginx feature Envoy Gateway does not offer and what to do
+instead, never dropped in silence."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from propylon.ingress.policyparts import REFUSED, Converted, Note
+from propylon.ingress.effects import Context, Converted, Converter, refused
 
-_SNIPPET = ("not convertible: {what} is raw nginx configuration, which Envoy cannot run: "
-            "express what it does with Gateway API filters or Envoy Gateway policies")
-_WAF = ("not convertible: ModSecurity is an nginx module Envoy does not have: put a web "
-        "application firewall in front of the gateway or in an ext_authz service (auth-url)")
 REASONS = {
-    "configuration-snippet": _SNIPPET.format(what="a location snippet"),
-    "server-snippet": _SNIPPET.format(what="a server snippet"),
-    "stream-snippet": _SNIPPET.format(what="a stream snippet"),
-    "auth-snippet": _SNIPPET.format(what="an auth location snippet"),
-    "modsecurity-snippet": _WAF,
-    "enable-modsecurity": _WAF,
-    "enable-owasp-core-rules": _WAF,
-    "modsecurity-transaction-id": _WAF,
     "custom-http-errors": "not convertible: ingress-nginx sends these answers to the "
                           "default-backend Service to be rewritten; Envoy Gateway's "
                           "responseOverride answers with a fixed body and cannot ask a "
@@ -49,7 +33,10 @@ REASONS = {
 }
 
 
-def convert(annotations: Mapping[str, str]) -> Converted:
-    """A refusal note for each annotation of `REASONS` present (short names)."""
-    return Converted(notes=tuple(Note(name, REFUSED, reason) for name, reason in REASONS.items()
-                                 if name in annotations))
+def _refuse(reason: str) -> Converter:
+    def convert(ctx: Context, value: str) -> Converted:
+        return refused(reason)
+    return convert
+
+
+CONVERTERS: Mapping[str, Converter] = {name: _refuse(reason) for name, reason in REASONS.items()}

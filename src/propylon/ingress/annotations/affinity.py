@@ -24,15 +24,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from propylon.ingress.policyparts import (
+from propylon.ingress.annotations.policyparts import (
     CONVERTED,
     DIFFERS,
     REFUSED,
-    Converted,
+    Made,
     Note,
+    family,
     policy,
 )
-from propylon.ingress.policyvalues import boolean, duration
+from propylon.ingress.annotations.policyvalues import boolean, duration
+from propylon.ingress.effects import Context
 
 COOKIE_ANNOTATIONS = ("affinity", "affinity-mode", "session-cookie-name", "session-cookie-path",
                       "session-cookie-domain", "session-cookie-secure",
@@ -53,8 +55,9 @@ DEFAULT_COOKIE = "INGRESSCOOKIE"
 _VARIABLE = re.compile(r"^\$(http|cookie|arg)_([A-Za-z0-9_-]+)$")
 
 
-def convert(annotations: Mapping[str, str]) -> Converted:
-    """The load balancing of an Ingress's annotations (short names)."""
+def made(ctx: Context) -> Made:
+    """The load balancing of an Ingress."""
+    annotations = ctx.annotations
     notes = [Note(name, REFUSED, message) for name, message in REFUSALS.items()
              if name in annotations]
     sticky = annotations.get("affinity", "").strip() == "cookie"
@@ -88,7 +91,7 @@ def convert(annotations: Mapping[str, str]) -> Converted:
             notes.append(Note("load-balance", DIFFERS, f"{algorithm!r} is not an algorithm of "
                               "ingress-nginx (round_robin, ewma): ignored"))
     if balancer is None:
-        return Converted(notes=tuple(notes))
+        return Made(notes=tuple(notes))
     return policy("BackendTrafficPolicy", {"loadBalancer": balancer}, notes)
 
 
@@ -147,3 +150,6 @@ def _hash(variable: str) -> tuple[dict[str, Any] | None, Note]:
     return ({"type": "ConsistentHash", "consistentHash": hashed},
             Note("upstream-hash-by", CONVERTED, f"BackendTrafficPolicy ConsistentHash "
                  f"{hashed['type']}"))
+
+
+CONVERTERS = family(ANNOTATIONS, made)

@@ -21,10 +21,18 @@ drops them; blank items are ignored. Defaults are ingress-nginx's.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 
-from propylon.ingress.policyparts import CONVERTED, DIFFERS, Converted, Note, policy
-from propylon.ingress.policyvalues import boolean, duration, items
+from propylon.ingress.annotations.policyparts import (
+    CONVERTED,
+    DIFFERS,
+    Made,
+    Note,
+    family,
+    policy,
+    response_headers,
+)
+from propylon.ingress.annotations.policyvalues import boolean, duration, items
+from propylon.ingress.effects import Context
 
 ANNOTATIONS = ("enable-cors", "cors-allow-origin", "cors-allow-methods", "cors-allow-headers",
                "cors-expose-headers", "cors-allow-credentials", "cors-max-age")
@@ -36,13 +44,14 @@ _ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:[0
                      re.IGNORECASE)
 
 
-def convert(annotations: Mapping[str, str]) -> Converted:
-    """The CORS of an Ingress's annotations (short names, without the prefix)."""
+def made(ctx: Context) -> Made:
+    """The CORS of an Ingress."""
+    annotations = ctx.annotations
     present = [name for name in ANNOTATIONS if name in annotations]
     if not present:
-        return Converted()
+        return Made()
     if boolean(annotations.get("enable-cors", "")) is not True:
-        return Converted(notes=tuple(
+        return Made(notes=tuple(
             Note(name, CONVERTED, "CORS is off (enable-cors is not \"true\"): no effect, as in "
                  "ingress-nginx") for name in present))
     listed = items(annotations.get("cors-allow-origin", ""))
@@ -73,7 +82,7 @@ def convert(annotations: Mapping[str, str]) -> Converted:
 
 
 def _any_origin(present: list[str], methods: str, headers: str, expose: str,
-                credentials: bool, max_age: int, dropped: list[str]) -> Converted:
+                credentials: bool, max_age: int, dropped: list[str]) -> Made:
     """Origin `*`: the fixed headers ingress-nginx adds to every response."""
     added = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", methods),
              ("Access-Control-Allow-Headers", headers),
@@ -89,7 +98,7 @@ def _any_origin(present: list[str], methods: str, headers: str, expose: str,
     if dropped:
         notes = [Note(n.annotation, n.outcome, f"{n.message}; {_dropped(dropped)}")
                  if n.annotation == "cors-allow-origin" else n for n in notes]
-    return Converted(response_headers=tuple(added), notes=tuple(notes))
+    return Made((response_headers(added),), tuple(notes))
 
 
 def _origin_note(base: Note, dropped: list[str], wildcard: list[str]) -> Note:
@@ -110,3 +119,6 @@ def _dropped(dropped: list[str]) -> str:
 
 def _max_age(value: str) -> int:
     return int(value) if value.strip().isdigit() else DEFAULT_MAX_AGE_S
+
+
+CONVERTERS = family(ANNOTATIONS, made)
