@@ -102,6 +102,7 @@ def test_a_missing_secret_or_config_map_answers_503() -> None:
     for case in ("basic-auth-missing-secret", "custom-headers-missing"):
         _, conversion = _converted(case)
         (policy,) = _kind(conversion, "BackendTrafficPolicy")
+        assert "503 Service Temporarily Unavailable" in str(policy["spec"]["responseOverride"])
         assert policy["spec"]["faultInjection"] == {
             "abort": {"httpStatus": 503, "percentage": 100}}
 

@@ -15,10 +15,11 @@ from propylon.ingress.annotations.policyparts import (
     CONVERTED,
     Made,
     Note,
+    answer_all,
     family,
     response_headers,
 )
-from propylon.ingress.effects import Context, Policy
+from propylon.ingress.effects import Context
 
 ANNOTATION = "custom-headers"
 
@@ -35,8 +36,7 @@ def made(ctx: Context) -> Made:
     data = None if config_map is None else {str(k): str(v) for k, v in
                                             (config_map.get("data") or {}).items()}
     if data is None:
-        fault = {"faultInjection": {"abort": {"httpStatus": 503, "percentage": 100}}}
-        return Made((Policy("BackendTrafficPolicy", fault),), (
+        return Made((answer_all(503, "503 Service Temporarily Unavailable"),), (
             Note(ANNOTATION, CONVERTED, f"ConfigMap {ref_ns}/{name or '(none)'} does not "
                  "exist: every request is answered 503, as ingress-nginx does; create it and "
                  "convert again"),))

@@ -50,6 +50,19 @@ def response_headers(headers: Sequence[tuple[str, str]]) -> Filter:
         "set": [{"name": name, "value": value} for name, value in headers]}})
 
 
+def answer_all(status: int, title: str) -> Policy:
+    """Every request of the routes answered `status` by the gateway (a BackendTrafficPolicy
+    fault that aborts them all), with nginx's page of that status (`title`, e.g. "503 Service
+    Temporarily Unavailable"): what ingress-nginx answers for a location it refuses."""
+    page = (f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center>"
+            "</body></html>\n")
+    return Policy("BackendTrafficPolicy", {
+        "faultInjection": {"abort": {"httpStatus": status, "percentage": 100}},
+        "responseOverride": [{"match": {"statusCodes": [{"type": "Value", "value": status}]},
+                              "response": {"contentType": "text/html",
+                                           "body": {"type": "Inline", "inline": page}}}]})
+
+
 def family(names: Iterable[str], made: Callable[[Context], Made]) -> dict[str, Converter]:
     """The converters of the annotations `names`, all read by `made`."""
 
