@@ -1,0 +1,125 @@
+"""Ingress annotations converted into policies change what real Envoy does, as ingress-nginx.
+
+Real `propylon up`, real kubectl, real Envoy and the echo backend: the Ingresses are converted
+(`propylon.ingress.convert`, as `propylon migrate` does) and only the output is applied.
+- basic auth (`auth-type`, `auth-secret` holding an htpasswd line with a SHA-1 hash): no
+  credentials and wrong ones get 401, the right ones reach the backend;
+- `auth-secret` naming a Secret that does not exist: every request gets 503 with nginx's page;
+- `enable-cors` with the default origin: `Access-Control-Allow-Origin: *` and the other CORS
+  headers on every answer, even without Origin, and on basic auth's 401;
+- `allowlist-source-range` without the client's address: 403; `denylist-source-range`
+  without it: the request passes;
+- `custom-headers`: the ConfigMap's entries on every answer, `$remote_addr` as written.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from propylon.ingress import MIGRATE, convert
+
+from .conftest import Standalone, wait_for
+from .test_envoy_refusals import _apply, _backend, _free_port, _own_address
+
+pytestmark = pytest.mark.e2e
+
+P = "nginx.ingress.kubernetes.io/"
+BAR_SHA1 = "{SHA}Ys23Ag/5IOWqZCw9QGaVDdHwH00="  # the password "bar"
+
+
+@pytest.fixture
+def stack(standalone: Standalone) -> Iterator[tuple[Standalone, str, int]]:
+    """`propylon up` with one address of its own (ports 80 and 443 free on it) and an echo
+    backend on a free port."""
+    address, echo_port = _own_address((80, 443)), _free_port()
+    standalone.start("--address-pool", f"{address}-{address}", "--echo", f"127.0.0.1:{echo_port}")
+    yield standalone, address, echo_port
+
+
+def _ingress(host: str, annotations: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": host.split(".")[0], "namespace": "default",
+                         "annotations": {P + k: v for k, v in annotations.items()}},
+            "spec": {"rules": [{"host": host, "http": {"paths": [{
+                "path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": "echo", "port": {"number": 80}}}}]}}]}}
+
+
+def _get(address: str, host: str, headers: dict[str, str] | None = None
+         ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    conn = http.client.HTTPConnection(address, 80, timeout=10)
+    try:
+        conn.request("GET", "/", headers={"Host": host, "Connection": "close", **(headers or {})})
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def _accepted(sa: Standalone, kind: str, name: str) -> bool:
+    ancestors = sa.get_json(kind, name).get("status", {}).get("ancestors") or ()
+    return bool(ancestors) and all(
+        any(c["type"] == "Accepted" and c["status"] == "True" for c in a.get("conditions", ()))
+        for a in ancestors)
+
+
+def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str, int]) -> None:
+    sa, address, echo_port = stack
+    inputs = [
+        {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+         "metadata": {"name": "users", "namespace": "default"},
+         "data": {"auth": base64.b64encode(f"foo:{BAR_SHA1}\n".encode()).decode()}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "custom-headers", "namespace": "default"},
+         "data": {"My-Custom-Header": "42", "My-Custom-Header-Dollar": "$remote_addr"}},
+        _ingress("auth.example", {"auth-type": "basic", "auth-secret": "users"}),
+        _ingress("missing.example", {"auth-type": "basic", "auth-secret": "something"}),
+        _ingress("cors.example", {"enable-cors": "true"}),
+        _ingress("authcors.example", {"auth-type": "basic", "auth-secret": "users",
+                                      "enable-cors": "true"}),
+        _ingress("allow.example", {"allowlist-source-range": "10.0.0.0/8"}),
+        _ingress("deny.example", {"denylist-source-range": "10.0.0.0/8"}),
+        _ingress("headers.example", {"custom-headers": "default/custom-headers"}),
+    ]
+    conversion = convert(inputs, MIGRATE)
+    objects = [dict(o) for o in conversion.objects]
+    _apply(sa, *_backend(echo_port), *objects)
+    for obj in objects:
+        if obj["kind"] in ("SecurityPolicy", "BackendTrafficPolicy"):
+            wait_for(f"{obj['kind']} {obj['metadata']['name']} accepted",
+                     lambda o=obj: _accepted(sa, o["kind"], o["metadata"]["name"]))
+    wait_for("the plain route served", lambda: _get(address, "deny.example")[0] == 200)
+
+    assert wait_for("basic auth on", lambda: _get(address, "auth.example")[0] == 401)
+    assert _get(address, "auth.example", _basic("foo", "wrong"))[0] == 401
+    assert _get(address, "auth.example", _basic("foo", "bar"))[0] == 200
+
+    status, _, body = _get(address, "missing.example")
+    assert (status, b"503 Service Temporarily Unavailable" in body) == (503, True)
+
+    status, headers, _ = _get(address, "cors.example")
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["Access-Control-Allow-Credentials"] == "true"
+    assert headers["Access-Control-Allow-Methods"] == "GET, PUT, POST, DELETE, PATCH, OPTIONS"
+    assert _get(address, "cors.example", {"Origin": "https://x.example"})[1][
+        "Access-Control-Allow-Origin"] == "*"
+
+    status, headers, _ = _get(address, "authcors.example")
+    assert (status, headers["Access-Control-Allow-Origin"]) == (401, "*")
+    assert _get(address, "allow.example")[0] == 403
+
+    status, headers, _ = _get(address, "headers.example")
+    assert (status, headers["My-Custom-Header"], headers["My-Custom-Header-Dollar"]) == \
+        (200, "42", "$remote_addr")
+    assert json.loads(_get(address, "deny.example")[2])["headers"]
