@@ -15,6 +15,7 @@ Real `propylon up`, real kubectl, real Envoy and the echo backend: the Ingresses
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 from collections.abc import Iterator
@@ -94,10 +95,9 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
     conversion = convert(inputs, MIGRATE)
     objects = [dict(o) for o in conversion.objects]
     _apply(sa, *_backend(echo_port), *objects)
-    for obj in objects:
-        if obj["kind"] in ("SecurityPolicy", "BackendTrafficPolicy"):
-            wait_for(f"{obj['kind']} {obj['metadata']['name']} accepted",
-                     lambda o=obj: _accepted(sa, o["kind"], o["metadata"]["name"]))
+    for kind, name in [(o["kind"], o["metadata"]["name"]) for o in objects
+                       if o["kind"] in ("SecurityPolicy", "BackendTrafficPolicy")]:
+        wait_for(f"{kind} {name} accepted", functools.partial(_accepted, sa, kind, name))
     wait_for("the plain route served", lambda: _get(address, "deny.example")[0] == 200)
 
     assert wait_for("basic auth on", lambda: _get(address, "auth.example")[0] == 401)
