@@ -8,7 +8,22 @@ from collections.abc import Mapping
 
 from propylon.ingress.effects import Context, Converted, Converter, refused
 
+_CLIENT_CERT = ("not convertible yet: client certificate authentication needs a "
+                "ClientTrafficPolicy tls.clientValidation on the host's HTTPS listener, which "
+                "Propylon does not implement yet")
 REASONS = {
+    "auth-tls-secret": _CLIENT_CERT,
+    "auth-tls-verify-client": _CLIENT_CERT,
+    "auth-tls-verify-depth": _CLIENT_CERT,
+    "auth-tls-error-page": _CLIENT_CERT,
+    "auth-tls-pass-certificate-to-upstream": _CLIENT_CERT,
+    "auth-tls-match-cn": _CLIENT_CERT,
+    "ssl-ciphers": "not convertible per Ingress: ciphers are a setting of the Gateway's "
+                   "listener (ClientTrafficPolicy tls.ciphers targeting it), shared by every "
+                   "Ingress of the host: set it there",
+    "ssl-prefer-server-ciphers": "not convertible per Ingress: the cipher order is a setting "
+                                 "of the Gateway's listener (ClientTrafficPolicy tls), shared "
+                                 "by every Ingress of the host",
     "custom-http-errors": "not convertible: ingress-nginx sends these answers to the "
                           "default-backend Service to be rewritten; Envoy Gateway's "
                           "responseOverride answers with a fixed body and cannot ask a "
