@@ -16,6 +16,7 @@ with its namespace, deduplicated by kind, namespace and name.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,6 +137,7 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
                 out += built.manifests
                 refs += built.route_refs
                 report += built.entries
+            out += _www(conv, class_name, host_facts, plan, config)
             if ing.default_backend is not None:
                 if catch_all is None:
                     catch_all = conv
@@ -156,6 +158,19 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
                                   if isinstance(e, Policy) and e.target == "gateway"]
         out += policies(gateway_fragments, plan.namespace, plan.name, [("Gateway", plan.name)])
     return Conversion(_ordered(out), tuple(report), selection.ignored, gateways)
+
+
+def _www(conv: Converted, class_name: str, facts: Mapping[tuple[str, str], hosts.Host],
+         plan: gateway.GatewayPlan, config: Mapping[str, str]) -> list[Json]:
+    """The from-to-www redirects of an Ingress's hosts whose other name no Ingress serves."""
+    if conv.settings.get("from-to-www-redirect") != "true":
+        return []
+    out: list[Json] = []
+    for host in conv.ingress.hosts:
+        other = host.removeprefix("www.") if host.startswith("www.") else f"www.{host}"
+        if host and "*" not in host and (class_name, other) not in facts:
+            out += routes.www_routes(conv, host, plan.parent(other), config)
+    return out
 
 
 def _default_route(conv: Converted, plan: gateway.GatewayPlan,
@@ -200,7 +215,7 @@ def _backend_tls(conv: Converted) -> list[Json]:
 
 def _ordered(objects: list[Json]) -> tuple[Json, ...]:
     unique: dict[tuple[str, str, str], Json] = {}
-    for obj in objects:
+    for obj in json.loads(json.dumps(objects)):  # plain, unshared values
         meta = obj["metadata"]
         unique.setdefault((obj["kind"], meta["namespace"], meta["name"]), obj)
 
