@@ -393,6 +393,7 @@ class Route:
     basic_auth: BasicAuth | None = None
     api_key_auth: ApiKeyAuth | None = None
     ext_auth: ExtAuth | None = None
+    request_body_limit: int | None = None  # bytes; a larger request body is answered 413
 
 
 @dataclass(frozen=True)
