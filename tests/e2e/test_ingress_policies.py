@@ -9,7 +9,9 @@ Real `propylon up`, real kubectl, real Envoy and the echo backend: the Ingresses
   headers on every answer, even without Origin, and on basic auth's 401;
 - `allowlist-source-range` without the client's address: 403; `denylist-source-range`
   without it: the request passes;
-- `custom-headers`: the ConfigMap's entries on every answer, `$remote_addr` as written.
+- `custom-headers`: the ConfigMap's entries on every answer, `$remote_addr` as written;
+- `proxy-body-size`: a larger body gets 413 from the gateway, a smaller one reaches the
+  backend.
 """
 
 from __future__ import annotations
@@ -52,11 +54,12 @@ def _ingress(host: str, annotations: dict[str, str]) -> dict[str, Any]:
                 "backend": {"service": {"name": "echo", "port": {"number": 80}}}}]}}]}}
 
 
-def _get(address: str, host: str, headers: dict[str, str] | None = None
-         ) -> tuple[int, http.client.HTTPMessage, bytes]:
+def _get(address: str, host: str, headers: dict[str, str] | None = None,
+         body: bytes | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
     conn = http.client.HTTPConnection(address, 80, timeout=10)
     try:
-        conn.request("GET", "/", headers={"Host": host, "Connection": "close", **(headers or {})})
+        conn.request("GET" if body is None else "POST", "/", body=body,
+                     headers={"Host": host, "Connection": "close", **(headers or {})})
         resp = conn.getresponse()
         return resp.status, resp.headers, resp.read()
     finally:
@@ -91,6 +94,7 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
         _ingress("allow.example", {"allowlist-source-range": "10.0.0.0/8"}),
         _ingress("deny.example", {"denylist-source-range": "10.0.0.0/8"}),
         _ingress("headers.example", {"custom-headers": "default/custom-headers"}),
+        _ingress("upload.example", {"proxy-body-size": "1k"}),
     ]
     conversion = convert(inputs, MIGRATE)
     objects = [dict(o) for o in conversion.objects]
@@ -123,3 +127,6 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
     assert (status, headers["My-Custom-Header"], headers["My-Custom-Header-Dollar"]) == \
         (200, "42", "$remote_addr")
     assert json.loads(_get(address, "deny.example")[2])["headers"]
+
+    assert _get(address, "upload.example", body=b"x" * 2048)[0] == 413
+    assert _get(address, "upload.example", body=b"x" * 512)[0] == 200
