@@ -6,7 +6,8 @@ ingress-nginx limits the requests of each client address (nginx `limit_req` keye
 address) to `limit-rps` a second and `limit-rpm` a minute, lets bursts of the rate times
 `limit-burst-multiplier` (5) through, and answers 503 above it (`limit-req-status-code`).
 Converted: one rule per rate whose client selector is the source address, `Distinct` (one
-bucket per address, IPv4 and IPv6). What differs: Envoy's bucket holds the rate, so the burst
+bucket per address, IPv4 and IPv6; the address is X-Forwarded-For's when the ingress-nginx
+ConfigMap trusts it, `sourcerange.client_ip`). What differs: Envoy's bucket holds the rate, so the burst
 is the rate (not rate × multiplier), and it answers 429 (Too Many Requests), not 503.
 Not convertible: `limit-connections` (concurrent connections per client address: Envoy
 Gateway's connection limit counts a listener's connections of all clients), `limit-allowlist`
@@ -25,9 +26,9 @@ from propylon.ingress.annotations.policyparts import (
     Made,
     Note,
     family,
-    policy,
 )
-from propylon.ingress.effects import Context
+from propylon.ingress.annotations.sourcerange import client_ip
+from propylon.ingress.effects import Context, Policy
 
 ANNOTATIONS = ("limit-rps", "limit-rpm", "limit-burst-multiplier", "limit-connections",
                "limit-allowlist", "limit-whitelist", "limit-rate", "limit-rate-after")
@@ -71,8 +72,9 @@ def made(ctx: Context) -> Made:
                           "the rate itself (no burst beyond it)"))
     if not rules:
         return Made(notes=tuple(notes))
-    return policy("BackendTrafficPolicy",
-                  {"rateLimit": {"type": "Local", "local": {"rules": rules}}}, notes)
+    limit = Policy("BackendTrafficPolicy",
+                   {"rateLimit": {"type": "Local", "local": {"rules": rules}}})
+    return Made((limit, *client_ip(ctx)), tuple(notes))
 
 
 CONVERTERS = family(ANNOTATIONS, made)

@@ -4,7 +4,7 @@
 ingress-nginx answers 403 to a client outside the allow list, or inside the deny list (the
 deny list is checked first). The client address is the connection's source unless the
 controller trusts X-Forwarded-For (`use-forwarded-headers` in its ConfigMap, converted by
-`controller_config` into a ClientTrafficPolicy `clientIPDetection`); Envoy Gateway's
+`client_ip` into a ClientTrafficPolicy `clientIPDetection` of the Gateway); Envoy Gateway's
 authorization reads the same detected address. A bare address is a /32 (or /128) range, as in
 ingress-nginx; an item that is no address is dropped and reported, as ingress-nginx refuses it.
 """
@@ -56,14 +56,14 @@ def made(ctx: Context) -> Made:
         else:
             notes.append(Note(name, CONVERTED, "SecurityPolicy authorization (403 outside the "
                               "allowed ranges or inside the denied ones)"))
-    effects = _client_ip(ctx)
+    effects = client_ip(ctx)
     if rules:
         effects += (Policy("SecurityPolicy", {"authorization": {
             "defaultAction": "Deny" if allow else "Allow", "rules": rules}}),)
     return Made(effects, tuple(notes))
 
 
-def _client_ip(ctx: Context) -> tuple[Policy, ...]:
+def client_ip(ctx: Context) -> tuple[Policy, ...]:
     """`use-forwarded-headers: "true"` in ingress-nginx's ConfigMap: the client address is
     X-Forwarded-For's last one (a ClientTrafficPolicy of the Gateway)."""
     if boolean(ctx.config.get("use-forwarded-headers", "")) is not True:
