@@ -2,8 +2,8 @@
 running the conversion, so the table cannot drift from the registry's converters.
 
 `SAMPLES` gives, for each annotation of the registry, an Ingress's annotations that use it
-(with the companions it needs, e.g. `enable-cors` for `cors-*`; the Secret `users`, ConfigMap
-`headers` and Service `web` they name are given too). `statuses()` converts each sample and
+(with the companions it needs, e.g. `enable-cors` for `cors-*`; the Secrets `users` and
+`backend-ca`, ConfigMap `headers` and Service `web` they name are given too). `statuses()` converts each sample and
 reads the report entry of the annotation: its outcome (converted, differs, refused) and note. `render(names, found)`
 writes the Markdown table of every annotation in `names` (ANNOTATIONS.md's order, with its
 one-line meaning, and the current name of the renamed ones, `ALIASES`) and the counts, against ingress2gateway v1.2 (46 annotations recognized, 38
@@ -27,10 +27,14 @@ _COOKIE = {"affinity": "cookie"}
 _CORS = {"enable-cors": "true"}
 _AUTH_URL = {"auth-url": "http://auth.default.svc/check"}
 _CANARY = {"canary": "true"}
+_TLS = {"backend-protocol": "HTTPS"}
 _NEEDED: tuple[Json, ...] = (
     {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
      "metadata": {"name": "users", "namespace": "default"},
      "data": {"auth": base64.b64encode(f"foo:{_SHA_BAR}\n".encode()).decode()}},
+    {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+     "metadata": {"name": "backend-ca", "namespace": "default"},
+     "data": {"ca.crt": base64.b64encode(b"-----BEGIN CERTIFICATE-----\n").decode()}},
     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "headers",
                                                           "namespace": "default"},
      "data": {"X-Team": "web"}},
@@ -54,6 +58,16 @@ SAMPLES: dict[str, dict[str, str]] = {
     "x-forwarded-prefix": {"x-forwarded-prefix": "/app"},
     "backend-protocol": {"backend-protocol": "GRPC"},
     "service-upstream": {"service-upstream": "true"},
+    "proxy-ssl-secret": {**_TLS, "proxy-ssl-secret": "default/backend-ca"},
+    "proxy-ssl-name": {**_TLS, "proxy-ssl-name": "backend.internal"},
+    "proxy-ssl-verify": {**_TLS, "proxy-ssl-verify": "on"},
+    "proxy-ssl-server-name": {**_TLS, "proxy-ssl-server-name": "on"},
+    "server-alias": {"server-alias": "www.web.example"},
+    "mirror-target": {"mirror-target": "http://shadow.default.svc/$request_uri"},
+    "mirror-host": {"mirror-target": "http://shadow.default.svc/$request_uri",
+                    "mirror-host": "shadow.example"},
+    "mirror-request-body": {"mirror-target": "http://shadow.default.svc/$request_uri",
+                            "mirror-request-body": "on"},
     "canary": _CANARY,
     "canary-by-header": {**_CANARY, "canary-by-header": "X-Canary"},
     "canary-by-header-value": {**_CANARY, "canary-by-header": "X-Canary",

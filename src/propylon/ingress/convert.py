@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from propylon.ingress import classes, gateway, hosts, routes
+from propylon.ingress.annotations.serveralias import aliases
 from propylon.ingress.backends import backend_ref
 from propylon.ingress.effects import Context, Manifest, Policy, refused
 from propylon.ingress.hosts import Converted
@@ -37,7 +38,7 @@ NGINX_CONTROLLER = "k8s.io/ingress-nginx"
 #: Names the ingress-nginx controller's ConfigMap has in its manifests and Helm chart.
 CONFIGMAP_NAMES = frozenset({"ingress-nginx-controller", "nginx-configuration",
                              "nginx-ingress-controller"})
-_ORDER = ("Gateway", "ReferenceGrant", "HTTPRouteFilter", "HTTPRoute", "GRPCRoute",
+_ORDER = ("ConfigMap", "Gateway", "ReferenceGrant", "HTTPRouteFilter", "HTTPRoute", "GRPCRoute",
           "BackendTLSPolicy", "ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy")
 
 
@@ -131,9 +132,12 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
                 report += _orphan_canary(conv, all_convs)
                 continue
             refs: list[tuple[str, str]] = []
+            alias = tuple(a for a in aliases(conv.settings.get("server-alias", ""))
+                          if (class_name, a) not in host_facts)
             for host in ing.hosts:
                 built = routes.host_routes(conv, host_facts[(class_name, host)],
-                                           plan.parent(host), all_convs, services, config)
+                                           plan.parent(host), all_convs, services, config,
+                                           alias)
                 out += built.manifests
                 refs += built.route_refs
                 report += built.entries
@@ -204,12 +208,16 @@ def _backend_tls(conv: Converted) -> list[Json]:
     if conv.settings.get("backend-protocol") not in ("HTTPS", "GRPCS"):
         return []
     ing = conv.ingress
+    settings = conv.settings
     names = sorted({p.backend.service for r in ing.rules for p in r.paths if p.backend.service})
+    ca = settings.get("proxy-ssl-ca")
+    trust = ({"caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": ca}]} if ca
+             else {"wellKnownCACertificates": "System"})
     return [manifest("BackendTLSPolicy", "gateway.networking.k8s.io", ing.namespace,
                      child_name(name, "backend-tls"), {
                          "targetRefs": [{"group": "", "kind": "Service", "name": name}],
-                         "validation": {"wellKnownCACertificates": "System",
-                                        "hostname": f"{name}.{ing.namespace}.svc"}})
+                         "validation": {**trust, "hostname": settings.get(
+                             "proxy-ssl-name", f"{name}.{ing.namespace}.svc")}})
             for name in names]
 
 

@@ -10,6 +10,7 @@ host, with ingress-nginx's meaning of its paths, annotations, canaries and HTTPS
 - Canary: the rule of a path shared with a canary Ingress becomes the canary's header rules
   (`always`/`never`, a value or a pattern), then its cookie rules, then the weighted split,
   in the order ingress-nginx's balancer checks them.
+- `server-alias`: the aliases join the hostnames of the Ingress's routes.
 - HTTPS: a host with TLS (or `force-ssl-redirect`) and `ssl-redirect` on (ingress-nginx's
   default) answers plain HTTP with a redirect to https (the ConfigMap's `http-redirect-code`,
   308 by default) and serves the rules on its HTTPS listeners.
@@ -160,8 +161,8 @@ def find_canary(convs: tuple[Converted, ...], main: Converted, host: str,
 
 
 def host_routes(conv: Converted, host: Host, parent: Parent, convs: tuple[Converted, ...],
-                services: Mapping[tuple[str, str], Json],
-                config: Mapping[str, str]) -> Routes:
+                services: Mapping[tuple[str, str], Json], config: Mapping[str, str],
+                aliases: tuple[str, ...] = ()) -> Routes:
     ing = conv.ingress
     entries: list[ReportEntry] = []
     extra: list[Json] = []
@@ -207,11 +208,11 @@ def host_routes(conv: Converted, host: Host, parent: Parent, convs: tuple[Conver
               for e in conv.effects if isinstance(e, ExtraRule)]
     if not rules:
         return Routes((), (), tuple(entries))
-    return _split(conv, host, parent, rules, config, tuple(extra), tuple(entries))
+    return _split(conv, host, parent, rules, config, aliases, tuple(extra), tuple(entries))
 
 
 def _split(conv: Converted, host: Host, parent: Parent, rules: list[dict[str, Any]],
-           config: Mapping[str, str], extra: tuple[Json, ...],
+           config: Mapping[str, str], aliases: tuple[str, ...], extra: tuple[Json, ...],
            entries: tuple[ReportEntry, ...]) -> Routes:
     """The host's route on its listeners, with plain HTTP redirected to https when it must."""
     ing = conv.ingress
@@ -221,7 +222,7 @@ def _split(conv: Converted, host: Host, parent: Parent, rules: list[dict[str, An
     force = settings.get("force-ssl-redirect",
                          config.get("force-ssl-redirect", "false")) == "true"
     redirect = force or (ssl and bool(parent.https))
-    hostnames = {"hostnames": [host.host]} if host.host else {}
+    hostnames = {"hostnames": [host.host, *aliases]} if host.host else {}
     grpc = settings.get("backend-protocol") in ("GRPC", "GRPCS")
     kind = "GRPCRoute" if grpc else "HTTPRoute"
     served = [parent_ref(parent, s) for s in (() if redirect else ("http",)) + parent.https]
