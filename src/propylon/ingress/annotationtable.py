@@ -146,6 +146,8 @@ SAMPLES: dict[str, dict[str, str]] = {
     "session-cookie-change-on-failure": {**_COOKIE, "session-cookie-change-on-failure": "true"},
     "session-cookie-conditional-samesite-none": {
         **_COOKIE, "session-cookie-conditional-samesite-none": "true"},
+    "affinity-canary-behavior": {**_COOKIE, "affinity-canary-behavior": "sticky"},
+    "connection-proxy-header": {"connection-proxy-header": "keep-alive"},
     "load-balance": {"load-balance": "round_robin"},
     "upstream-hash-by": {"upstream-hash-by": "$remote_addr"},
     "upstream-hash-by-subset": {"upstream-hash-by": "$remote_addr",

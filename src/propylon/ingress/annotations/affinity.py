@@ -15,7 +15,8 @@ endpoint nor looks at the browser).
 differs. `upstream-hash-by` (an nginx variable) -> ConsistentHash on the client address
 (`$remote_addr`, `$binary_remote_addr`), a header (`$http_<name>`), a cookie
 (`$cookie_<name>`) or a query parameter (`$arg_<name>`); other values (e.g. `$request_uri`)
-and the `-subset` options are not convertible.
+and the `-subset` options are not convertible. `affinity-canary-behavior`: the canary is chosen
+for each request, so `legacy` is what a converted Ingress does and `sticky` differs.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from propylon.ingress.annotations.policyparts import (
     policy,
 )
 from propylon.ingress.annotations.policyvalues import boolean, duration
-from propylon.ingress.effects import Context
+from propylon.ingress.effects import Context, Converted
 
 COOKIE_ANNOTATIONS = ("affinity", "affinity-mode", "session-cookie-name", "session-cookie-path",
                       "session-cookie-domain", "session-cookie-secure",
@@ -152,4 +153,14 @@ def _hash(variable: str) -> tuple[dict[str, Any] | None, Note]:
                  f"{hashed['type']}"))
 
 
-CONVERTERS = family(ANNOTATIONS, made)
+def canary_behavior(ctx: Context, value: str) -> Converted:
+    """`affinity-canary-behavior`: whether a session pinned to the canary stays there."""
+    if value.strip() == "legacy":
+        return Converted((), CONVERTED, "the canary is chosen for each request by its weight or "
+                         "header, whatever the session cookie, as legacy does")
+    return Converted((), DIFFERS, "not sticky: the canary is chosen for each request by its "
+                     "weight or header; the session cookie keeps the endpoint within the chosen "
+                     "backend only")
+
+
+CONVERTERS = {**family(ANNOTATIONS, made), "affinity-canary-behavior": canary_behavior}

@@ -24,6 +24,8 @@ REASONS = {
     "ssl-prefer-server-ciphers": "not convertible per Ingress: the cipher order is a setting "
                                  "of the Gateway's listener (ClientTrafficPolicy tls), shared "
                                  "by every Ingress of the host",
+    "connection-proxy-header": "not convertible: Envoy manages the Connection header to the "
+                               "backend itself (keep-alive, upgrades); it cannot be set",
     "custom-http-errors": "not convertible: ingress-nginx sends these answers to the "
                           "default-backend Service to be rewritten; Envoy Gateway's "
                           "responseOverride answers with a fixed body and cannot ask a "
