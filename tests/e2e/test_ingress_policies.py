@@ -8,7 +8,10 @@ Real `propylon up`, real kubectl, real Envoy and the echo backend: the Ingresses
 - `enable-cors` with the default origin: `Access-Control-Allow-Origin: *` and the other CORS
   headers on every answer, even without Origin, and on basic auth's 401;
 - `allowlist-source-range` without the client's address: 403; `denylist-source-range`
-  without it: the request passes;
+  without it: the request passes; with the ingress-nginx ConfigMap's `use-forwarded-headers`,
+  the address is X-Forwarded-For's (a ClientTrafficPolicy of the Gateway);
+- `limit-rpm`: the third request of a client address in a minute gets 429, another address
+  still passes;
 - `custom-headers`: the ConfigMap's entries on every answer, `$remote_addr` as written;
 - `proxy-body-size`: a larger body gets 413 from the gateway, a smaller one reaches the
   backend.
@@ -95,12 +98,17 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
         _ingress("deny.example", {"denylist-source-range": "10.0.0.0/8"}),
         _ingress("headers.example", {"custom-headers": "default/custom-headers"}),
         _ingress("upload.example", {"proxy-body-size": "1k"}),
+        _ingress("rate.example", {"limit-rpm": "2"}),
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
+         "data": {"use-forwarded-headers": "true"}},
     ]
     conversion = convert(inputs, MIGRATE)
     objects = [dict(o) for o in conversion.objects]
     _apply(sa, *_backend(echo_port), *objects)
     for kind, name in [(o["kind"], o["metadata"]["name"]) for o in objects
-                       if o["kind"] in ("SecurityPolicy", "BackendTrafficPolicy")]:
+                       if o["kind"] in ("SecurityPolicy", "BackendTrafficPolicy",
+                                        "ClientTrafficPolicy")]:
         wait_for(f"{kind} {name} accepted", functools.partial(_accepted, sa, kind, name))
     wait_for("the plain route served", lambda: _get(address, "deny.example")[0] == 200)
 
@@ -122,6 +130,12 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
     status, headers, _ = _get(address, "authcors.example")
     assert (status, headers["Access-Control-Allow-Origin"]) == (401, "*")
     assert _get(address, "allow.example")[0] == 403
+    assert _get(address, "allow.example", {"X-Forwarded-For": "10.1.2.3"})[0] == 200
+    assert _get(address, "deny.example", {"X-Forwarded-For": "10.1.2.3"})[0] == 403
+
+    first = {"X-Forwarded-For": "192.0.2.1"}
+    assert [_get(address, "rate.example", first)[0] for _ in range(3)] == [200, 200, 429]
+    assert _get(address, "rate.example", {"X-Forwarded-For": "192.0.2.2"})[0] == 200
 
     status, headers, _ = _get(address, "headers.example")
     assert (status, headers["My-Custom-Header"], headers["My-Custom-Header-Dollar"]) == \
