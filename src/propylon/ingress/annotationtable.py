@@ -216,7 +216,7 @@ def statuses() -> dict[str, Status]:
 
 def render(names: Sequence[tuple[str, str]], found: Mapping[str, Status]) -> str:
     """The Markdown table of `names` ((annotation, meaning), in order) with their status,
-    after a line of counts."""
+    after a line of counts, and before the list of those not convertible."""
     counts = {outcome: sum(1 for name, _ in names if name in found
                            and found[name].outcome == outcome) for outcome in _SHOWN}
     converted = counts[Outcome.CONVERTED] + counts[Outcome.DIFFERS]
@@ -233,4 +233,8 @@ def render(names: Sequence[tuple[str, str]], found: Mapping[str, Status]) -> str
         why = status.message.replace("|", "\\|") if status else ""
         alias = f" (and its current name `{ALIASES[name]}`)" if name in ALIASES else ""
         lines.append(f"| `{name}`{alias} | {meaning} | {shown} | {why} |")
+    refused = [name for name, _ in names if name in found
+               and found[name].outcome is Outcome.REFUSED]
+    lines += ["", f"Not convertible ({len(refused)}, each with its reason in the table): "
+              + ", ".join(f"`{name}`" for name in refused) + "."]
     return "\n".join(lines) + "\n"
