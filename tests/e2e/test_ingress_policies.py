@@ -10,7 +10,7 @@ Real `propylon up`, real kubectl, real Envoy and the echo backend: the Ingresses
 - `allowlist-source-range` without the client's address: 403; `denylist-source-range`
   without it: the request passes; with the ingress-nginx ConfigMap's `use-forwarded-headers`,
   the address is X-Forwarded-For's (a ClientTrafficPolicy of the Gateway);
-- `limit-rpm`: the third request of a client address in a minute gets 429, another address
+- `limit-rpm`: the third request of a client address in a minute gets 503, another address
   still passes;
 - `custom-headers`: the ConfigMap's entries on every answer, `$remote_addr` as written;
 - `proxy-body-size`: a larger body gets 413 from the gateway, a smaller one reaches the
@@ -134,7 +134,7 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
     assert _get(address, "deny.example", {"X-Forwarded-For": "10.1.2.3"})[0] == 403
 
     first = {"X-Forwarded-For": "192.0.2.1"}
-    assert [_get(address, "rate.example", first)[0] for _ in range(3)] == [200, 200, 429]
+    assert [_get(address, "rate.example", first)[0] for _ in range(3)] == [200, 200, 503]
     assert _get(address, "rate.example", {"X-Forwarded-For": "192.0.2.2"})[0] == 200
 
     status, headers, _ = _get(address, "headers.example")

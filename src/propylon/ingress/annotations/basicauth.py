@@ -111,7 +111,7 @@ def _realm_note(base: Note) -> Note:
 
 def _deny(present: list[str], unusable: list[str], where: str) -> Made:
     """No line Envoy can check: every request is refused with 401."""
-    return Made((answer_all(401, "401 Authorization Required"),), tuple(
+    return Made((answer_all(401),), tuple(
         Note(name, DIFFERS if unusable else CONVERTED,
              f"Secret {where} has no htpasswd line Envoy can check: every request is refused "
              f"with 401" + (f"; {_unusable(unusable)}" if unusable else ""))
@@ -120,7 +120,7 @@ def _deny(present: list[str], unusable: list[str], where: str) -> Made:
 
 def _unavailable(present: list[str], what: str) -> Made:
     """The Secret is missing: ingress-nginx refuses the location with 503, and so do we."""
-    return Made((answer_all(503, "503 Service Temporarily Unavailable"),), tuple(
+    return Made((answer_all(503),), tuple(
         Note(name, CONVERTED, f"{what} does not exist: every request is answered 503, as "
              "ingress-nginx does; create it and convert again") for name in present))
 

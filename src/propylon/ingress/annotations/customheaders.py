@@ -36,7 +36,7 @@ def made(ctx: Context) -> Made:
     data = None if config_map is None else {str(k): str(v) for k, v in
                                             (config_map.get("data") or {}).items()}
     if data is None:
-        return Made((answer_all(503, "503 Service Temporarily Unavailable"),), (
+        return Made((answer_all(503),), (
             Note(ANNOTATION, CONVERTED, f"ConfigMap {ref_ns}/{name or '(none)'} does not "
                  "exist: every request is answered 503, as ingress-nginx does; create it and "
                  "convert again"),))

@@ -50,17 +50,28 @@ def response_headers(headers: Sequence[tuple[str, str]]) -> Filter:
         "set": [{"name": name, "value": value} for name, value in headers]}})
 
 
-def answer_all(status: int, title: str) -> Policy:
-    """Every request of the routes answered `status` by the gateway (a BackendTrafficPolicy
-    fault that aborts them all), with nginx's page of that status (`title`, e.g. "503 Service
-    Temporarily Unavailable"): what ingress-nginx answers for a location it refuses."""
+_TITLES = {401: "Authorization Required", 403: "Forbidden", 429: "Too Many Requests",
+           503: "Service Temporarily Unavailable"}
+
+
+def nginx_page(status: int) -> dict[str, Any]:
+    """A responseOverride `response`: `status` with nginx's page of it (e.g. "503 Service
+    Temporarily Unavailable")."""
+    title = f"{status} {_TITLES.get(status, '')}".strip()
     page = (f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center>"
             "</body></html>\n")
+    return {"statusCode": status, "contentType": "text/html",
+            "body": {"type": "Inline", "inline": page}}
+
+
+def answer_all(status: int) -> Policy:
+    """Every request of the routes answered `status` by the gateway (a BackendTrafficPolicy
+    fault that aborts them all), with nginx's page of that status: what ingress-nginx answers
+    for a location it refuses."""
     return Policy("BackendTrafficPolicy", {
         "faultInjection": {"abort": {"httpStatus": status, "percentage": 100}},
         "responseOverride": [{"match": {"statusCodes": [{"type": "Value", "value": status}]},
-                              "response": {"contentType": "text/html",
-                                           "body": {"type": "Inline", "inline": page}}}]})
+                              "response": nginx_page(status)}]})
 
 
 def family(names: Iterable[str], made: Callable[[Context], Made]) -> dict[str, Converter]:

@@ -7,8 +7,11 @@ address) to `limit-rps` a second and `limit-rpm` a minute, lets bursts of the ra
 `limit-burst-multiplier` (5) through, and answers 503 above it (`limit-req-status-code`).
 Converted: one rule per rate whose client selector is the source address, `Distinct` (one
 bucket per address, IPv4 and IPv6; the address is X-Forwarded-For's when the ingress-nginx
-ConfigMap trusts it, `sourcerange.client_ip`). What differs: Envoy's bucket holds the rate, so the burst
-is the rate (not rate × multiplier), and it answers 429 (Too Many Requests), not 503.
+ConfigMap trusts it, `sourcerange.client_ip`). Envoy's 429 is answered as
+`limit-req-status-code`, with nginx's page, by a responseOverride of the 429s carrying
+`x-ratelimit-remaining: 0`. What differs: Envoy's bucket holds the rate, so the burst is the
+rate (not rate × multiplier), and a backend's own 429 carrying `x-ratelimit-remaining: 0` is
+answered as the gateway's.
 Not convertible: `limit-connections` (concurrent connections per client address: Envoy
 Gateway's connection limit counts a listener's connections of all clients), `limit-allowlist`
 (addresses exempt from the limit: a Local rate limit cannot exempt addresses) and `limit-rate`
@@ -26,6 +29,7 @@ from propylon.ingress.annotations.policyparts import (
     Made,
     Note,
     family,
+    nginx_page,
 )
 from propylon.ingress.annotations.sourcerange import client_ip
 from propylon.ingress.effects import Context, Policy
@@ -44,9 +48,12 @@ REFUSALS = {
     "limit-rate-after": "not convertible: Envoy Gateway has no response bandwidth limit",
 }
 _EVERY_ADDRESS = ("0.0.0.0/0", "::/0")
-_DIFFERENCE = ("BackendTrafficPolicy rateLimit (Local, one bucket per client address); "
+_DIFFERENCE = ("BackendTrafficPolicy rateLimit (Local, one bucket per client address), a "
+               "refused request answered with limit-req-status-code (503) and nginx's page; "
                "differs: a burst is the rate itself, not the rate times "
-               "limit-burst-multiplier, and a refused request gets 429, not 503")
+               "limit-burst-multiplier")
+TOO_MANY = 429  # what Envoy's local rate limit answers
+DEFAULT_STATUS = 503  # ingress-nginx's limit-req-status-code
 
 
 def made(ctx: Context) -> Made:
@@ -72,9 +79,22 @@ def made(ctx: Context) -> Made:
                           "the rate itself (no burst beyond it)"))
     if not rules:
         return Made(notes=tuple(notes))
-    limit = Policy("BackendTrafficPolicy",
-                   {"rateLimit": {"type": "Local", "local": {"rules": rules}}})
+    spec: dict[str, Any] = {"rateLimit": {"type": "Local", "local": {"rules": rules}}}
+    status = _status(ctx)
+    if status != TOO_MANY:
+        spec["responseOverride"] = [{"match": {
+            "statusCodes": [{"type": "Value", "value": TOO_MANY}],
+            "responseHeaders": [{"name": "x-ratelimit-remaining",
+                                 "value": {"type": "Exact", "value": "0"}}]},
+            "response": nginx_page(status)}]
+    limit = Policy("BackendTrafficPolicy", spec)
     return Made((limit, *client_ip(ctx)), tuple(notes))
+
+
+def _status(ctx: Context) -> int:
+    """The ConfigMap's `limit-req-status-code` (a 4xx or 5xx), else 503."""
+    value = ctx.config.get("limit-req-status-code", "").strip()
+    return int(value) if value.isdigit() and 400 <= int(value) <= 599 else DEFAULT_STATUS
 
 
 CONVERTERS = family(ANNOTATIONS, made)
