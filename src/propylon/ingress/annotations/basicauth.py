@@ -42,7 +42,7 @@ def made(ctx: Context) -> Made:
     annotations, namespace, ingress = ctx.annotations, ctx.ingress.namespace, ctx.ingress.name
     present = [name for name in ANNOTATIONS if name in annotations]
     kind = annotations.get("auth-type", "").strip().lower()
-    if not present or (kind not in ("basic", "digest") and "auth-url" in annotations):
+    if not present:
         return Made()
     if kind == "digest":
         return _all(present, REFUSED, "Digest authentication is not convertible: Envoy has no "
