@@ -13,6 +13,9 @@ Real `propylon up`, real kubectl, real Envoy and the echo backend: the Ingresses
 - `limit-rpm`: the third request of a client address in a minute gets 503, another address
   still passes;
 - `custom-headers`: the ConfigMap's entries on every answer, `$remote_addr` as written;
+- `auth-url` (an address, reached through the Service and EndpointSlice the conversion makes):
+  the service's 401 and its challenge reach the client, its 200 lets the request through with
+  the `auth-response-headers` it named;
 - `proxy-body-size`: a larger body gets 413 from the gateway, a smaller one reaches the
   backend.
 """
@@ -23,7 +26,9 @@ import base64
 import functools
 import http.client
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -73,6 +78,35 @@ def _basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
+class _AuthService(BaseHTTPRequestHandler):
+    """httpbun's /basic-auth/<user>/<password>: 200 with X-Auth-User for those credentials,
+    else 401 with a challenge."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server hook's name
+        _, _, user, password = self.path.split("/", 3)
+        if self.headers.get("Authorization") == _basic(user, password)["Authorization"]:
+            self.send_response(200)
+            self.send_header("X-Auth-User", user)
+        else:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="Fake Realm"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the hook's name
+        return
+
+
+@pytest.fixture
+def auth_port() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", _free_port()), _AuthService)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    thread.join()
+
+
 def _accepted(sa: Standalone, kind: str, name: str) -> bool:
     ancestors = sa.get_json(kind, name).get("status", {}).get("ancestors") or ()
     return bool(ancestors) and all(
@@ -80,7 +114,8 @@ def _accepted(sa: Standalone, kind: str, name: str) -> bool:
         for a in ancestors)
 
 
-def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str, int]) -> None:
+def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str, int],
+                                                   auth_port: int) -> None:
     sa, address, echo_port = stack
     inputs = [
         {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
@@ -99,6 +134,9 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
         _ingress("headers.example", {"custom-headers": "default/custom-headers"}),
         _ingress("upload.example", {"proxy-body-size": "1k"}),
         _ingress("rate.example", {"limit-rpm": "2"}),
+        _ingress("external.example", {
+            "auth-url": f"http://127.0.0.1:{auth_port}/basic-auth/user/password",
+            "auth-response-headers": "X-Auth-User"}),
         {"apiVersion": "v1", "kind": "ConfigMap",
          "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
          "data": {"use-forwarded-headers": "true"}},
@@ -141,6 +179,11 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
     assert (status, headers["My-Custom-Header"], headers["My-Custom-Header-Dollar"]) == \
         (200, "42", "$remote_addr")
     assert json.loads(_get(address, "deny.example")[2])["headers"]
+
+    status, headers, _ = _get(address, "external.example")
+    assert (status, headers["WWW-Authenticate"]) == (401, 'Basic realm="Fake Realm"')
+    status, _, body = _get(address, "external.example", _basic("user", "password"))
+    assert (status, json.loads(body)["headers"]["X-Auth-User"]) == (200, ["user"])
 
     assert _get(address, "upload.example", body=b"x" * 2048)[0] == 413
     assert _get(address, "upload.example", body=b"x" * 512)[0] == 200
