@@ -16,6 +16,8 @@ Real `propylon up`, real kubectl, real Envoy and the echo backend: the Ingresses
 - `auth-url` (an address, reached through the Service and EndpointSlice the conversion makes):
   the service's 401 and its challenge reach the client, its 200 lets the request through with
   the `auth-response-headers` it named;
+- `affinity: cookie`: the proxy issues the session cookie, named and with the attributes the
+  `session-cookie-*` annotations give, a session cookie without `-max-age`;
 - `proxy-body-size`: a larger body gets 413 from the gateway, a smaller one reaches the
   backend.
 """
@@ -134,6 +136,11 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
         _ingress("headers.example", {"custom-headers": "default/custom-headers"}),
         _ingress("upload.example", {"proxy-body-size": "1k"}),
         _ingress("rate.example", {"limit-rpm": "2"}),
+        _ingress("sticky.example", {"affinity": "cookie", "session-cookie-name": "SERVERID",
+                                    "session-cookie-max-age": "172800",
+                                    "session-cookie-secure": "true",
+                                    "session-cookie-domain": "foo.bar"}),
+        _ingress("session.example", {"affinity": "cookie"}),
         _ingress("external.example", {
             "auth-url": f"http://127.0.0.1:{auth_port}/basic-auth/user/password",
             "auth-response-headers": "X-Auth-User"}),
@@ -185,5 +192,10 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
     status, _, body = _get(address, "external.example", _basic("user", "password"))
     assert (status, json.loads(body)["headers"]["X-Auth-User"]) == (200, ["user"])
 
+    cookie = _get(address, "sticky.example")[1]["Set-Cookie"]
+    assert cookie.startswith("SERVERID=")
+    assert {"Max-Age=172800", "Domain=foo.bar", "Path=/", "Secure"} <= set(cookie.split("; "))
+    cookie = _get(address, "session.example")[1]["Set-Cookie"]
+    assert cookie.startswith("INGRESSCOOKIE=") and "Max-Age" not in cookie
     assert _get(address, "upload.example", body=b"x" * 2048)[0] == 413
     assert _get(address, "upload.example", body=b"x" * 512)[0] == 200
