@@ -121,6 +121,9 @@ def _cookie_notes(annotations: Mapping[str, str]) -> list[Note]:
             notes.append(Note(name, DIFFERS, "BackendTrafficPolicy loadBalancer ConsistentHash "
                               "on the cookie, issued by Envoy; differs: the cookie holds a hash, "
                               "and some sessions move when endpoints come or go"))
+        elif name == "session-cookie-expires":
+            notes.append(Note(name, DIFFERS, "the cookie Envoy issues lives as long, told by "
+                              "Max-Age rather than an Expires date"))
         elif name == "affinity-mode" and annotations[name].strip() == "persistent":
             notes.append(Note(name, DIFFERS, "persistent is not kept: with a consistent hash "
                               "some sessions move when endpoints come or go (balanced)"))
