@@ -9,7 +9,8 @@ Real `propylon up`, real kubectl, real Envoy and the echo backend: the Ingresses
   headers on every answer, even without Origin, and on basic auth's 401;
 - `allowlist-source-range` without the client's address: 403; `denylist-source-range`
   without it: the request passes; with the ingress-nginx ConfigMap's `use-forwarded-headers`,
-  the address is X-Forwarded-For's (a ClientTrafficPolicy of the Gateway);
+  the address is X-Forwarded-For's leftmost, as nginx's real IP module with its default
+  `proxy-real-ip-cidr` finds it (a ClientTrafficPolicy of the Gateway);
 - `limit-rpm`: the third request of a client address in a minute gets 503, another address
   still passes;
 - `custom-headers`: the ConfigMap's entries on every answer, `$remote_addr` as written;
@@ -176,6 +177,7 @@ def test_converted_policies_behave_as_ingress_nginx(stack: tuple[Standalone, str
     assert (status, headers["Access-Control-Allow-Origin"]) == (401, "*")
     assert _get(address, "allow.example")[0] == 403
     assert _get(address, "allow.example", {"X-Forwarded-For": "10.1.2.3"})[0] == 200
+    assert _get(address, "allow.example", {"X-Forwarded-For": "10.1.2.3, 192.0.2.9"})[0] == 200
     assert _get(address, "deny.example", {"X-Forwarded-For": "10.1.2.3"})[0] == 403
 
     first = {"X-Forwarded-For": "192.0.2.1"}

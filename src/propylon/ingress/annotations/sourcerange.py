@@ -23,6 +23,7 @@ from propylon.ingress.annotations.policyparts import (
 from propylon.ingress.annotations.policyvalues import boolean, items
 from propylon.ingress.effects import Context, Policy
 
+DEFAULT_REAL_IP_CIDRS = ("0.0.0.0/0",)  # ingress-nginx's proxy-real-ip-cidr
 ANNOTATIONS = ("allowlist-source-range", "whitelist-source-range", "denylist-source-range")
 
 
@@ -65,12 +66,14 @@ def made(ctx: Context) -> Made:
 
 def client_ip(ctx: Context) -> tuple[Policy, ...]:
     """`use-forwarded-headers: "true"` in ingress-nginx's ConfigMap: the client address is
-    X-Forwarded-For's last one (a ClientTrafficPolicy of the Gateway)."""
+    taken from X-Forwarded-For, walking it from the right past the addresses of
+    `proxy-real-ip-cidr` (default 0.0.0.0/0, so the leftmost address), as nginx's real IP
+    module does (a ClientTrafficPolicy of the Gateway)."""
     if boolean(ctx.config.get("use-forwarded-headers", "")) is not True:
         return ()
-    return (Policy("ClientTrafficPolicy",
-                   {"clientIPDetection": {"xForwardedFor": {"numTrustedHops": 1}}},
-                   target="gateway"),)
+    trusted, _ = _cidrs(ctx.config.get("proxy-real-ip-cidr", ""))
+    return (Policy("ClientTrafficPolicy", {"clientIPDetection": {"xForwardedFor": {
+        "trustedCIDRs": list(trusted or DEFAULT_REAL_IP_CIDRS)}}}, target="gateway"),)
 
 
 CONVERTERS = family(ANNOTATIONS, made)
