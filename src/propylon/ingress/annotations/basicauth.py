@@ -11,8 +11,9 @@ user is left, every request is refused with 401 (as ingress-nginx does for a Sec
 usable line). A Secret that does not exist makes ingress-nginx refuse the whole location with
 503; the converter does the same (a BackendTrafficPolicy fault that aborts every request with
 503) and says which Secret to create. `auth-type: digest` is refused: Envoy has no Digest
-authentication. `auth-realm` is not configurable in Envoy (its challenge names no realm of
-ours), and the 401 page's text is Envoy's, not nginx's.
+authentication (every request is answered 503 then, never served unauthenticated).
+`auth-realm` is not configurable in Envoy (its challenge names no realm of ours), and the 401
+page's text is Envoy's, not nginx's.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import base64
 import binascii
 
 from propylon.ingress.annotations.policyparts import (
+    CLOSED,
     CONVERTED,
     DIFFERS,
     REFUSED,
@@ -45,8 +47,10 @@ def made(ctx: Context) -> Made:
     if not present:
         return Made()
     if kind == "digest":
-        return _all(present, REFUSED, "Digest authentication is not convertible: Envoy has no "
-                    "Digest authentication; use auth-type basic (over HTTPS) or auth-url")
+        refusal = _all(present, REFUSED, "Digest authentication is not convertible: Envoy has no "
+                       "Digest authentication; use auth-type basic (over HTTPS) or auth-url"
+                       + CLOSED)
+        return Made((answer_all(503),), refusal.notes)
     if kind != "basic":
         return _all(present, CONVERTED, "no effect without auth-type basic or digest, as in "
                     "ingress-nginx")

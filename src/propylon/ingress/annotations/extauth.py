@@ -8,7 +8,8 @@ request's whole path is the URL's, as in nginx) and `headersToBackend`. The URL'
 Service (`name.namespace.svc[.cluster.local]`, or `name` in the Ingress's namespace), or an
 address, for which a Service without selector and its EndpointSlice are made. A name outside
 the cluster would need an Envoy Gateway Backend in `extAuth`, which Propylon does not support
-yet: refused, with that reason.
+yet: refused, with that reason. A refused `auth-url` (that one, a URL with nginx variables, no
+http(s) URL) answers every request 503, so the location is never served unauthenticated.
 What differs: Envoy answers 403, not 500, when the service fails (`statusOnError` would make
 it 500 for every failure, including an unreachable service, where nginx answers 500 too: so it
 is set to 500).
@@ -27,11 +28,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from propylon.ingress.annotations.policyparts import (
+    CLOSED,
     CONVERTED,
     DIFFERS,
     REFUSED,
     Made,
     Note,
+    answer_all,
     family,
 )
 from propylon.ingress.annotations.policyvalues import items
@@ -78,18 +81,23 @@ def made(ctx: Context) -> Made:
             notes.append(Note("auth-response-headers", CONVERTED, "no effect without auth-url, "
                               "as in ingress-nginx"))
         return Made(notes=tuple(notes))
+    if "$" in annotations["auth-url"]:
+        notes.append(Note("auth-url", REFUSED, f"not convertible: {annotations['auth-url']!r} "
+                          "uses nginx variables, which Envoy does not expand: write the "
+                          "service's URL (http://service.namespace.svc/path)" + CLOSED))
+        return Made((answer_all(503),), tuple(notes))
     url = urlsplit(annotations["auth-url"].strip())
     if url.scheme not in ("http", "https") or not url.hostname:
         notes.append(Note("auth-url", REFUSED, f"{annotations['auth-url']!r} is not an http(s) "
-                          "URL: write http://service.namespace.svc/path"))
-        return Made(notes=tuple(notes))
+                          "URL: write http://service.namespace.svc/path" + CLOSED))
+        return Made((answer_all(503),), tuple(notes))
     port = url.port or (443 if url.scheme == "https" else 80)
     ref, objects = _backend(url.hostname, port, namespace, ingress)
     if ref is None:
         notes.append(Note("auth-url", REFUSED, f"not convertible yet: {url.hostname} is outside "
                           "the cluster, which needs an Envoy Gateway Backend in extAuth, not "
-                          "supported by Propylon yet: put the service behind a Service"))
-        return Made(notes=tuple(notes))
+                          "supported by Propylon yet: put the service behind a Service" + CLOSED))
+        return Made((answer_all(503),), tuple(notes))
     http: dict[str, Any] = {"backendRefs": [ref], "pathOverride": url.path or "/"}
     headers = items(annotations.get("auth-response-headers", ""))
     if headers:

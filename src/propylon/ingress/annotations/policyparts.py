@@ -6,8 +6,8 @@ A family's function reads the Ingress (`Context`) once and returns `Made`: the e
 whole family (Envoy Gateway policy fragments, objects, response headers) and one `Note` per
 annotation of the family present, with its outcome and message. `family(names, made)` gives the
 registry's converters for `names`: the converter of an annotation reports its own note, and the
-first annotation of the family not refused carries the family's effects, so they are applied
-once.
+first annotation of the family not refused (else the first) carries the family's effects, so
+they are applied once.
 """
 
 from __future__ import annotations
@@ -74,6 +74,10 @@ def answer_all(status: int) -> Policy:
                               "response": nginx_page(status)}]})
 
 
+CLOSED = ("; every request is answered 503, so the location is never served without the "
+          "authentication it asks for")
+
+
 def family(names: Iterable[str], made: Callable[[Context], Made]) -> dict[str, Converter]:
     """The converters of the annotations `names`, all read by `made`."""
 
@@ -81,7 +85,8 @@ def family(names: Iterable[str], made: Callable[[Context], Made]) -> dict[str, C
         def convert(ctx: Context, value: str) -> Converted:
             result = made(ctx)
             own = [n for n in result.notes if n.annotation == name]
-            lead = next((n.annotation for n in result.notes if n.outcome is not REFUSED), None)
+            lead = next((n.annotation for n in result.notes if n.outcome is not REFUSED),
+                        result.notes[0].annotation if result.notes else None)
             effects = result.effects if lead == name else ()
             if not own:
                 return Converted(effects, CONVERTED, "")
