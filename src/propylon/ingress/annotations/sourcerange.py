@@ -6,7 +6,8 @@ deny list is checked first). The client address is the connection's source unles
 controller trusts X-Forwarded-For (`use-forwarded-headers` in its ConfigMap, converted by
 `client_ip` into a ClientTrafficPolicy `clientIPDetection` of the Gateway); Envoy Gateway's
 authorization reads the same detected address. A bare address is a /32 (or /128) range, as in
-ingress-nginx; an item that is no address is dropped and reported, as ingress-nginx refuses it.
+ingress-nginx; a list with an item that is no address (and no bare address, ingress-nginx's
+parser's quirk) makes ingress-nginx deny the location (503), and the converter does the same.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import ipaddress
 
 from propylon.ingress.annotations.policyparts import (
     CONVERTED,
-    DIFFERS,
     Made,
     Note,
+    answer_all,
     family,
 )
-from propylon.ingress.annotations.policyvalues import boolean, items
+from propylon.ingress.annotations.policyvalues import boolean
 from propylon.ingress.effects import Context, Policy
 
 DEFAULT_REAL_IP_CIDRS = ("0.0.0.0/0",)  # ingress-nginx's proxy-real-ip-cidr
@@ -36,8 +37,8 @@ def made(ctx: Context) -> Made:
         return Made()
     allow_from = ("allowlist-source-range" if "allowlist-source-range" in annotations
                   else "whitelist-source-range")
-    allow, bad_allow = _cidrs(annotations.get(allow_from, ""))
-    deny, bad_deny = _cidrs(annotations.get("denylist-source-range", ""))
+    allow, bad_allow, denies_allow = _cidrs(annotations.get(allow_from, ""))
+    deny, bad_deny, denies_deny = _cidrs(annotations.get("denylist-source-range", ""))
     rules = []
     if deny:
         rules.append({"name": "denylist-source-range", "action": "Deny",
@@ -47,18 +48,26 @@ def made(ctx: Context) -> Made:
                       "principal": {"clientCIDRs": list(allow)}})
     notes = []
     for name in present:
-        bad = bad_deny if name == "denylist-source-range" else bad_allow
+        bad, denies = ((bad_deny, denies_deny) if name == "denylist-source-range"
+                       else (bad_allow, denies_allow))
         if name == "whitelist-source-range" and allow_from != name:
             notes.append(Note(name, CONVERTED, "overridden by allowlist-source-range, as in "
                               "ingress-nginx"))
+        elif denies:
+            notes.append(Note(name, CONVERTED, f"{', '.join(bad)} is not an address or CIDR "
+                              "range: every request is answered 503, as ingress-nginx denies "
+                              "the location; fix the list"))
         elif bad:
-            notes.append(Note(name, DIFFERS, f"SecurityPolicy authorization; {', '.join(bad)} "
-                              "not an address or CIDR range: dropped"))
+            notes.append(Note(name, CONVERTED, f"SecurityPolicy authorization; {', '.join(bad)} "
+                              "is not an address or CIDR range: ignored, as ingress-nginx "
+                              "ignores it beside a bare address"))
         else:
             notes.append(Note(name, CONVERTED, "SecurityPolicy authorization (403 outside the "
                               "allowed ranges or inside the denied ones)"))
     effects = client_ip(ctx)
-    if rules:
+    if denies_allow or denies_deny:
+        effects += (answer_all(503),)
+    elif rules:
         effects += (Policy("SecurityPolicy", {"authorization": {
             "defaultAction": "Deny" if allow else "Allow", "rules": rules}}),)
     return Made(effects, tuple(notes))
@@ -71,7 +80,7 @@ def client_ip(ctx: Context) -> tuple[Policy, ...]:
     module does (a ClientTrafficPolicy of the Gateway)."""
     if boolean(ctx.config.get("use-forwarded-headers", "")) is not True:
         return ()
-    trusted, _ = _cidrs(ctx.config.get("proxy-real-ip-cidr", ""))
+    trusted = _cidrs(ctx.config.get("proxy-real-ip-cidr", ""))[0]
     return (Policy("ClientTrafficPolicy", {"clientIPDetection": {"xForwardedFor": {
         "trustedCIDRs": list(trusted or DEFAULT_REAL_IP_CIDRS)}}}, target="gateway"),)
 
@@ -79,11 +88,15 @@ def client_ip(ctx: Context) -> tuple[Policy, ...]:
 CONVERTERS = family(ANNOTATIONS, made)
 
 
-def _cidrs(value: str) -> tuple[tuple[str, ...], list[str]]:
-    good, bad = [], []
-    for item in items(value):
+def _cidrs(value: str) -> tuple[tuple[str, ...], list[str], bool]:
+    """The ranges of a list, its items that are no address or range, and whether they deny
+    the location: as ingress-nginx's parser, such an item is ignored when the list holds a
+    bare address, and otherwise (or for a blank list) denies the location."""
+    good, bad, bare = [], [], False
+    for item in (item.strip() for item in value.split(",")):
         try:
             good.append(str(ipaddress.ip_network(item, strict=False)))
+            bare = bare or "/" not in item
         except ValueError:
-            bad.append(item)
-    return tuple(good), bad
+            bad.append(item or "(blank)")
+    return tuple(good), bad, bool(bad) and not bare
