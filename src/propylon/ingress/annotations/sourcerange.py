@@ -24,6 +24,7 @@ from propylon.ingress.annotations.policyparts import (
 from propylon.ingress.annotations.policyvalues import boolean
 from propylon.ingress.effects import Context, Policy
 
+_NONE: tuple[tuple[str, ...], list[str], bool] = ((), [], False)  # a list not given
 DEFAULT_REAL_IP_CIDRS = ("0.0.0.0/0",)  # ingress-nginx's proxy-real-ip-cidr
 ANNOTATIONS = ("allowlist-source-range", "whitelist-source-range", "denylist-source-range")
 
@@ -37,8 +38,10 @@ def made(ctx: Context) -> Made:
         return Made()
     allow_from = ("allowlist-source-range" if "allowlist-source-range" in annotations
                   else "whitelist-source-range")
-    allow, bad_allow, denies_allow = _cidrs(annotations.get(allow_from, ""))
-    deny, bad_deny, denies_deny = _cidrs(annotations.get("denylist-source-range", ""))
+    allow, bad_allow, denies_allow = _cidrs(annotations[allow_from]) \
+        if allow_from in annotations else _NONE
+    deny, bad_deny, denies_deny = _cidrs(annotations["denylist-source-range"]) \
+        if "denylist-source-range" in annotations else _NONE
     rules = []
     if deny:
         rules.append({"name": "denylist-source-range", "action": "Deny",
@@ -80,7 +83,8 @@ def client_ip(ctx: Context) -> tuple[Policy, ...]:
     module does (a ClientTrafficPolicy of the Gateway)."""
     if boolean(ctx.config.get("use-forwarded-headers", "")) is not True:
         return ()
-    trusted = _cidrs(ctx.config.get("proxy-real-ip-cidr", ""))[0]
+    trusted = _cidrs(ctx.config["proxy-real-ip-cidr"])[0] \
+        if "proxy-real-ip-cidr" in ctx.config else ()
     return (Policy("ClientTrafficPolicy", {"clientIPDetection": {"xForwardedFor": {
         "trustedCIDRs": list(trusted or DEFAULT_REAL_IP_CIDRS)}}}, target="gateway"),)
 
