@@ -59,6 +59,9 @@ STATIC_FILE_PORT = 8080
 EXT_AUTH_IMAGE = "gateway-envoy-ext-auth"
 # the UDP tests' DNS server, played by the echo's CoreDNS stand-in
 COREDNS_IMAGE = "coredns/coredns"
+# the OpenTelemetry collector the access-log cases send to, run as the echo's log collector
+# mode (`conformance.logqueries`)
+COLLECTOR_IMAGE = "otel-collector"
 POD_NETWORK = ipaddress.IPv4Network("127.1.0.0/16")
 READY_TIMEOUT_S = 30.0
 
@@ -302,7 +305,7 @@ def _plays(container: Mapping[str, Any]) -> bool:
     """Whether the container runs the echo image or a helper the runner starts in its place."""
     return any(image in str(container.get("image", ""))
                for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE,
-                             COREDNS_IMAGE))
+                             COREDNS_IMAGE, COLLECTOR_IMAGE))
 
 
 def _runs_echo(deployment: Mapping[str, Any]) -> bool:
