@@ -1,13 +1,15 @@
 """The README's table of ingress-nginx's annotations: Propylon's status for each, found by
 running the conversion, so the table cannot drift from the registry's converters.
 
-`SAMPLES` gives, for each annotation of the registry, an Ingress's annotations that use it
-(with the companions it needs, e.g. `enable-cors` for `cors-*`; the Secrets `users` and
-`backend-ca`, ConfigMap `headers` and Service `web` they name are given too). `statuses()` converts each sample and
-reads the report entry of the annotation: its outcome (converted, differs, refused) and note. `render(names, found)`
-writes the Markdown table of every annotation in `names` (ANNOTATIONS.md's order, with its
-one-line meaning, and the current name of the renamed ones, `ALIASES`) and the counts, against ingress2gateway v1.2 (46 annotations recognized, 38
-converted); an annotation without a status is "not converted yet".
+`SAMPLES` gives, for annotations of the registry, an Ingress's annotations that use one (with
+the companions it needs, e.g. `enable-cors` for `cors-*`; the Secrets `users` and
+`backend-ca`, the ConfigMap `headers` and the Service `web` they name are given too); any
+other annotation of the registry is sampled as `"true"` alone. `statuses()` converts the sample
+of every annotation of the registry and reads its report entry: its outcome (converted,
+differs, refused) and note. `render(names, found)` writes the Markdown table of every
+annotation in `names` (ANNOTATIONS.md's order, with its one-line meaning, and the current name
+of the renamed ones, `ALIASES`) and the counts, against ingress2gateway v1.2 (46 annotations
+recognized, 38 converted); an annotation without a status is "not converted yet".
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from propylon.ingress.convert import MIGRATE, convert
 from propylon.ingress.model import PREFIX, Json
+from propylon.ingress.registry import CONVERTERS
 from propylon.ingress.report import Outcome
 
 INGRESS2GATEWAY = (38, 46)
@@ -195,11 +198,12 @@ class Status:
 
 
 def statuses() -> dict[str, Status]:
-    """The status of each annotation of `SAMPLES`: the report entry of its sample Ingress
+    """The status of each annotation of the registry: the report entry of its sample Ingress
     (with the Secret, ConfigMap and Service the samples name) converted as `propylon migrate`
     converts."""
     out = {}
-    for name, sample in SAMPLES.items():
+    for name in sorted(CONVERTERS):
+        sample = SAMPLES.get(name, {name: "true"})
         ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
                    "metadata": {"name": "web", "namespace": "default",
                                 "annotations": {PREFIX + k: v for k, v in sample.items()}},
