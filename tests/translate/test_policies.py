@@ -297,3 +297,17 @@ def test_ext_auth_of_a_merged_policy_is_the_parents_service_and_its_cluster_is_a
     assert found[WEB].cors is not None
     gateway = result.gateways[KEY]
     assert "extauth/default/app/80" in {c.name for c in gateway.clusters}
+
+
+def test_request_buffer_limit_reaches_the_route_and_a_bad_one_is_refused() -> None:
+    result = run(btp("upload", {"requestBuffer": {"limit": "8Mi"}},
+                     targetRefs=[target("HTTPRoute", "api")]),
+                 btp("broken", {"requestBuffer": {"limit": "8 megs"}},
+                     targetRefs=[target("HTTPRoute", "web")]))
+    found = entries(result)
+    assert (found[API].request_body_limit, found[WEB].request_body_limit) == (8 * 1024**2, None)
+    [update] = [u for u in result.statuses if u.kind == "BackendTrafficPolicy"
+                and u.name == "broken"]
+    accepted = update.status.to_json()["ancestors"][0]["conditions"][0]
+    assert accepted["status"] == "False"
+    assert "spec.requestBuffer.limit" in accepted["message"]

@@ -1,13 +1,17 @@
 """The IR fields BackendTrafficPolicies set, in Envoy's terms, and Envoy takes them.
 
 A route's `Retry` (triggers, codes, per-try timeout, back-off) becomes its RetryPolicy, its
-`Fault` the fault filter's per-route config, a listener's `ClientTimeouts` its connection
+`Fault` the fault filter's per-route config, its request body limit the buffer filter's
+(disabled in the connection manager, enabled by the route), a listener's `ClientTimeouts` its connection
 manager's request and idle timeouts, and a
 cluster's `Connection` its connect timeout and upstream HTTP idle timeout and connection life;
 the resulting configuration is checked by the real Envoy (`envoy --mode validate`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from envoy.extensions.filters.http.buffer.v3.buffer_pb2 import BufferPerRoute
 from envoy.extensions.filters.http.fault.v3.fault_pb2 import HTTPFault
 from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (
     HttpConnectionManager,
@@ -16,8 +20,10 @@ from envoy.extensions.upstreams.http.v3.http_protocol_options_pb2 import HttpPro
 
 from propylon.ir import model as ir
 from propylon.xds.translate import translate
+from propylon.xds.translate.buffer import BUFFER_FILTER
 from propylon.xds.translate.clusters import HTTP_PROTOCOL_OPTIONS, cluster
 from propylon.xds.translate.fault import FAULT_FILTER
+from propylon.xds.translate.httpfilters import route_uses
 from propylon.xds.translate.listeners import listener
 from propylon.xds.translate.routes import route
 from propylon.xds.translate.static import static_bootstrap
@@ -59,6 +65,24 @@ def test_fault_of_a_route() -> None:
     assert fault.delay.fixed_delay.ToMilliseconds() == 2000
     assert fault.delay.percentage.numerator == 1_000_000
     assert (fault.abort.http_status, fault.abort.percentage.numerator) == (500, 500_000)
+
+
+def test_request_body_limit_of_a_route_enables_the_disabled_buffer_filter() -> None:
+    gateway = _ir()
+    config = gateway.route_configs[0]
+    limited = replace(config.virtual_hosts[0].routes[0], request_body_limit=1024)
+    gateway = replace(gateway, route_configs=(replace(config, virtual_hosts=(
+        replace(config.virtual_hosts[0], routes=(limited,)),)),))
+    per_route = BufferPerRoute()
+    route(limited).typed_per_filter_config[BUFFER_FILTER].Unpack(per_route)
+    assert per_route.buffer.max_request_bytes.value == 1024
+    found = listener(gateway.listeners[0], {config.name: route_uses((limited,))})
+    assert found is not None
+    manager = HttpConnectionManager()
+    found.filter_chains[0].filters[0].typed_config.Unpack(manager)
+    [buffer] = [f for f in manager.http_filters if f.name == BUFFER_FILTER]
+    assert buffer.disabled
+    assert envoy_rejects(static_bootstrap([translate(gateway)])) is None
 
 
 def test_connection_settings_of_a_cluster() -> None:

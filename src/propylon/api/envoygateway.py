@@ -10,7 +10,8 @@ and every value it cannot use: a policy with problems is not applied (see
 
 `backend_traffic(spec)` decodes the fields of a BackendTrafficPolicy spec Propylon implements
 (`SUPPORTED`): `retry`, `timeout`, `faultInjection`, `compressor` (`compression`),
-`responseOverride`, `loadBalancer` (`propylon.api.loadbalancer`), and (`envoygateway_limits`)
+`responseOverride`, `requestBuffer.limit`, `loadBalancer` (`propylon.api.loadbalancer`), and
+(`envoygateway_limits`)
 `circuitBreaker`, `healthCheck` and a Local `rateLimit`, with Envoy Gateway's
 defaults (2 retries; without
 `retryOn`, connection failures, refused streams, `unavailable`, `cancelled` and status 503);
@@ -42,7 +43,7 @@ from propylon.api.clienttraffic import (
     protocols,
     tls,
 )
-from propylon.api.compression import Compressor, compressors
+from propylon.api.compression import Compressor, byte_size, compressors
 from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
 from propylon.api.envoygateway_limits import (
     circuit_breaker,
@@ -117,6 +118,7 @@ SUPPORTED: dict[str, Tree] = {
                                             "cookie": True, "queryParams": True,
                                             "tableSize": True}},
         "compressor": True, "compression": True, "responseOverride": True,
+        "requestBuffer": {"limit": True},
     },
     SECURITY_POLICY: {
         **_TARGETING, "mergeType": True,
@@ -306,6 +308,7 @@ class BackendTraffic:
     circuit_breaker: CircuitBreaker | None = None
     health_check: HealthCheck | None = None
     rate_limit: LocalRateLimit | None = None
+    request_buffer_bytes: int | None = None
 
 
 def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]:
@@ -384,7 +387,19 @@ def backend_traffic(spec: Mapping[str, Any]) -> tuple[BackendTraffic, list[str]]
     return BackendTraffic(retry, timeout, fault, compressors(spec, errors),
                           response_overrides(spec, errors), balancer,
                           circuit_breaker(spec, errors), health_check(spec, errors, duration),
-                          local_rate_limit(spec, errors)), errors
+                          local_rate_limit(spec, errors), _request_buffer(spec, errors)), errors
+
+
+def _request_buffer(spec: Mapping[str, Any], errors: list[str]) -> int | None:
+    """`requestBuffer.limit`: the largest request body, in bytes (a larger one gets 413)."""
+    raw = _section(spec, "requestBuffer")
+    if not raw:
+        return None
+    limit = byte_size(raw.get("limit"))
+    if limit is None:
+        errors.append(f"spec.requestBuffer.limit: {raw.get('limit')!r} is not a size in bytes: "
+                      "write it as a quantity such as 8Mi or 1048576")
+    return limit
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
     report: list[ReportEntry] = []
     convs: list[Converted] = []
     for class_name, ing in selection.taken:
-        ctx = Context(ing, config, secrets, services)
+        ctx = Context(ing, config, secrets, services, _by_name(objects, "ConfigMap"))
         canary = ing.annotations.get("canary", "").lower() == "true"
         effects, entries = _annotations(ctx, canary)
         convs.append(Converted(class_name, ing, effects))

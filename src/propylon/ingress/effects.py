@@ -37,6 +37,7 @@ class Context:
     config: Mapping[str, str] = field(default_factory=dict)          # the ConfigMap's data
     secrets: Mapping[tuple[str, str], Json] = field(default_factory=dict)   # (ns, name)
     services: Mapping[tuple[str, str], Json] = field(default_factory=dict)  # (ns, name)
+    config_maps: Mapping[tuple[str, str], Json] = field(default_factory=dict)  # (ns, name)
 
     @property
     def annotations(self) -> Mapping[str, str]:

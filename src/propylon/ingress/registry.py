@@ -12,12 +12,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from propylon.ingress.annotations import (
+    affinity,
+    basicauth,
+    bodysize,
     canary,
+    cors,
+    customheaders,
+    extauth,
     mirror,
+    notconvertible,
     paths,
+    proxying,
+    ratelimits,
     redirects,
     refusals,
     serveralias,
+    sourcerange,
     upstream,
 )
 from propylon.ingress.effects import Converter
@@ -30,6 +40,16 @@ CONVERTERS: Mapping[str, Converter] = {
     **refusals.CONVERTERS,
     **serveralias.CONVERTERS,
     **mirror.CONVERTERS,
+    **cors.CONVERTERS,
+    **basicauth.CONVERTERS,
+    **extauth.CONVERTERS,
+    **sourcerange.CONVERTERS,
+    **ratelimits.CONVERTERS,
+    **proxying.CONVERTERS,
+    **bodysize.CONVERTERS,
+    **customheaders.CONVERTERS,
+    **affinity.CONVERTERS,
+    **notconvertible.CONVERTERS,
 }
 
 UNSUPPORTED = ("not supported by Propylon's conversion: remove it, or express its behaviour with "

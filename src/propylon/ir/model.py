@@ -409,6 +409,7 @@ class Route:
     api_key_auth: ApiKeyAuth | None = None
     ext_auth: ExtAuth | None = None
     source: RouteSource | None = None
+    request_body_limit: int | None = None  # bytes; a larger request body is answered 413
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ no change.
 
 What a policy does in the IR (the rest of each kind is not implemented yet, and a policy using
 it is Accepted False saying so, with no effect):
-- BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor` and
+- BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor`, `requestBuffer` and
   `responseOverride` (`traffic`).
 - SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; the
   clusters of remote JWKS added); `basicAuth` and `apiKeyAuth`

@@ -11,6 +11,7 @@ strategic merge of these fields amounts to it):
 - `compressor` -> the route's response compression, algorithms in the policy's order;
 - `responseOverride` -> the route's response overrides, in the policy's order;
 - a Local `rateLimit` -> the route's rate limit (its own token buckets);
+- `requestBuffer.limit` -> the route's request body limit;
 - `loadBalancer` -> the route's hash policies (`propylon.translate.policies.loadbalancer`);
 - `timeout.tcp.connectTimeout`, `timeout.http.connectionIdleTimeout` and
   `maxConnectionDuration`, `circuitBreaker` and `healthCheck` (`limits`; a gRPC health check
@@ -93,6 +94,8 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
         changes["fault"] = found.fault
     if found.rate_limit is not None and route.rate_limit is None:
         changes["rate_limit"] = found.rate_limit
+    if found.request_buffer_bytes is not None and route.request_body_limit is None:
+        changes["request_body_limit"] = found.request_buffer_bytes
     if found.compressors and not route.compression:
         changes["compression"] = tuple(Compression(c.type, c.min_content_length)
                                        for c in found.compressors)

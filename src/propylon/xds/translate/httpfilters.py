@@ -40,6 +40,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3.http_connection
 from propylon.ir import model as ir
 from propylon.xds.translate import (
     authn,
+    buffer,
     compression,
     cors,
     credentialauth,
@@ -120,6 +121,7 @@ FILTERS: tuple[HttpFilter, ...] = (
                chain=lambda _uses: (session.http_filter(),)),
     configured_per_route(ratelimit.LOCAL_RATE_LIMIT_FILTER, lambda route: route.rate_limit,
                          ratelimit.policy, ratelimit.filter_config),
+    HttpFilter(buffer.BUFFER_FILTER, buffer.uses, buffer.per_route, buffer.chain),
 )
 
 
