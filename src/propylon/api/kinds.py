@@ -139,6 +139,10 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
              True),
     KindInfo("coordination.k8s.io", "v1", "Lease", "leases", "lease", True, (), (), False),
+    KindInfo("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",), (),
+             True),
+    KindInfo("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", False,
+             (), (), False),
 )
 
 # Older versions that the official Gateway API v1.6.1 CRDs (standard channel) still serve, each

@@ -2,8 +2,9 @@
 
 There are no Pods in standalone mode. For each Deployment with a container the runner plays (the
 suite's echo image, Envoy Gateway's static-file-server, served by `http.server` from the shared
-cases' files, or its ext-auth image, run as the echo's ext-auth mode with its `--certPath`
-volume), `Backends.sync(objects)` starts `replicas` pods, each on its own loopback "pod IP" (the
+cases' files, its ext-auth image, run as the echo's ext-auth mode with its `--certPath`
+volume, or one of ingress-nginx's e2e backends, the echo's `INGRESS_NGINX_IMAGE` mode on port
+80), `Backends.sync(objects)` starts `replicas` pods, each on its own loopback "pod IP" (the
 hosts of the run's pod network in order, e.g. 127.2.128.1, 127.2.128.2, ...): one process per
 container it plays (a sidecar echo on another port too, as pod containers share the network),
 binding the container ports as they are. Each pod gets
@@ -53,6 +54,9 @@ STATIC_FILE_IMAGE = "gateway-static-file-server"
 STATIC_FILE_PORT = 8080
 # Envoy Gateway's test authorisation service, run as the echo backend's ext-auth mode
 EXT_AUTH_IMAGE = "gateway-envoy-ext-auth"
+# ingress-nginx's e2e backends, played by `propylon.echo.ingressnginx` on port 80 as there
+INGRESS_NGINX_IMAGES = {"ingress-nginx/e2e-test-echo": "echo", "ingress-nginx/httpbun": "httpbun",
+                        "ingress-nginx/slow-echo": "slow-echo"}
 POD_NETWORK = ipaddress.IPv4Network("127.1.0.0/16")
 READY_TIMEOUT_S = 30.0
 
@@ -223,6 +227,10 @@ class Backends:
             entries += [{"name": "EXT_AUTH_SERVER", "value": "1"},
                         {"name": "HTTP_PORT", "value": "8080"},
                         {"name": "EXT_AUTH_CERT_DIR", "value": certs.rstrip("/") + "/"}]
+        played = _ingress_nginx_image(container)
+        if played:
+            entries += [{"name": "INGRESS_NGINX_IMAGE", "value": played},
+                        {"name": "HTTP_PORT", "value": "80"}]
         for entry in entries:
             value = _env_value(entry, pod, namespace, ip)
             if value is None:
@@ -286,10 +294,17 @@ class Backends:
                     await asyncio.sleep(0.05)
 
 
+def _ingress_nginx_image(container: Mapping[str, Any]) -> str:
+    """Which of ingress-nginx's e2e backends the container runs ("" if none)."""
+    return next((played for image, played in INGRESS_NGINX_IMAGES.items()
+                 if image in str(container.get("image", ""))), "")
+
+
 def _plays(container: Mapping[str, Any]) -> bool:
     """Whether the container runs the echo image or a helper the runner starts in its place."""
     return any(image in str(container.get("image", ""))
-               for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE))
+               for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE)
+               ) or bool(_ingress_nginx_image(container))
 
 
 def _runs_echo(deployment: Mapping[str, Any]) -> bool:

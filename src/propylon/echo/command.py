@@ -1,8 +1,9 @@
 """The echo backends as commands: `python -m propylon.echo` (`main`) and `propylon echo` (`run`).
 
 `main(argv)` is echo-basic's entry point: it reads the environment (`--bind` wins over
-`BIND_ADDRESS`) and serves, until SIGINT or SIGTERM, Envoy Gateway's test authorisation service
-when `EXT_AUTH_SERVER` is set (`propylon.echo.extauth`), else the TCP echo when `TCP_ECHO_SERVER`
+`BIND_ADDRESS`) and serves, until SIGINT or SIGTERM, one of ingress-nginx's test backends when
+`INGRESS_NGINX_IMAGE` is set (`propylon.echo.ingressnginx`), else Envoy Gateway's test
+authorisation service when `EXT_AUTH_SERVER` is set (`propylon.echo.extauth`), else the TCP echo when `TCP_ECHO_SERVER`
 is set (`propylon.echo.tcpserver`), else the gRPC echo when `GRPC_ECHO_SERVER` is set
 (`propylon.echo.grpcserver`), else the HTTP listeners (`propylon.echo.httpserver`), with, when
 `ORCA_OOB_SERVER` is set, the out-of-band ORCA service on `ORCA_GRPC_PORT` (default 3001,
@@ -113,6 +114,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     async def serve_until_signalled() -> None:
+        if os.environ.get("INGRESS_NGINX_IMAGE"):
+            from propylon.echo import ingressnginx
+
+            runner = await ingressnginx.serve(os.environ, config.bind)
+            try:
+                await _until_signalled()
+            finally:
+                await runner.cleanup()
+            return
         if os.environ.get("EXT_AUTH_SERVER"):
             from propylon.echo.extauth import ExtAuthConfig, serve_ext_auth
 
@@ -159,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         asyncio.run(serve_until_signalled())
-    except (OSError, ssl.SSLError) as error:
+    except (OSError, ssl.SSLError, ValueError) as error:
         print(f"echo: cannot start: {error}", file=sys.stderr)
         return 1
     return 0
