@@ -5,7 +5,9 @@ directory), manifests from `<cases>/../../gateway-api/conformance/`; a folder of
 Gateway's cases (`../shared/envoy-gateway/cases`, recognised by `<cases>/../e2e/`) takes its
 manifests from `<cases>/../e2e/` and runs with the GatewayClass `envoy-gateway` of
 `<cases>/../e2e/config/gatewayclass.yaml` made Propylon's, with the EnvoyProxy it references
-(`suite_of`, which the run prints). The command starts the
+(`suite_of`, which the run prints); a folder of ingress-nginx's cases
+(`../shared/ingress-nginx/cases`, recognised by `<cases>/../ANNOTATIONS.md`) is run by
+`propylon.cli.conformance_nginx` (`--migrate`: converted first). The command starts the
 standalone stack in-process (state in `--state-dir`, default a temporary directory), runs the
 selected cases one after another (`propylon.conformance.runner`) in a loopback slot of its own
 (`--slot`, else the lowest free one: see `propylon.conformance.network`, so runs can go in
@@ -31,7 +33,7 @@ from typing import Any
 import yaml
 
 from propylon.cli.errors import UsageError
-from propylon.conformance import manifests
+from propylon.conformance import manifests, nginxcases
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import CaseError, load_cases, select_cases
 from propylon.conformance.network import UNUSABLE_ADDRESS, RunNetwork, SlotTaken, claim
@@ -74,6 +76,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--contact", action="append", default=[], metavar="ADDRESS",
                    help="a maintainer contact for the report (repeatable)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every case's result")
+    p.add_argument("--migrate", action="store_true",
+                   help="ingress-nginx's cases: apply the output of `propylon migrate` instead "
+                        "of the Ingress objects")
     p.set_defaults(func=run)
 
 
@@ -127,6 +132,10 @@ def eg_gateway_class(path: Path, controller_name: str) -> list[dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     cases_dir = args.cases.resolve()
+    if nginxcases.is_suite(cases_dir):
+        from propylon.cli import conformance_nginx
+
+        return conformance_nginx.run(args, cases_dir)
     suite = suite_of(cases_dir, StandaloneOptions().controller_name)
     manifests_root = suite.manifests_root
     try:
