@@ -28,6 +28,7 @@ from propylon.conformance.network import RunNetwork, SlotTaken, claim
 from propylon.conformance.report import FAILED, SKIPPED, CaseResult, summary_line
 from propylon.ingress import Options, convert
 from propylon.standalone import Standalone, StandaloneOptions
+from propylon.translate.types import IngressSettings
 
 
 def _names(text: str) -> set[str]:
@@ -80,7 +81,8 @@ async def _run_all(cases: list[nginxcases.NginxCase], state_dir: Path, network: 
     address = network.usable_address
     options = StandaloneOptions(
         address_pool=f"{address}-{address}",
-        ingress_configmap=f"{nginxrunner.CONFIGMAP_NAMESPACE}/{nginxrunner.CONFIGMAP_NAME}")
+        ingress=IngressSettings(
+            configmap=f"{nginxrunner.CONFIGMAP_NAMESPACE}/{nginxrunner.CONFIGMAP_NAME}"))
     async with Standalone(state_dir, options) as stack:
         backends = Backends(stack.client, state_dir / "pods", network.pod_network)
 

@@ -3,7 +3,8 @@
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
 BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy, EnvoyPatchPolicy, EnvoyProxy and
-HTTPRouteFilter, and Namespace, Service, EndpointSlice, Secret and ConfigMap; Envoy Gateway's
+HTTPRouteFilter, and Namespace, Service, EndpointSlice, Secret, ConfigMap, Ingress and
+IngressClass (Ingress objects are served through `translate.ingresses`); Envoy Gateway's
 only while their CRDs are served: `optionalcrds`), the `StatusWriter`, and the reconcile loop.
 Secrets are watched
 by two informers with field selectors, `type=kubernetes.io/tls` and `type=Opaque`: every Secret
@@ -12,7 +13,10 @@ certificate) must be of the first type, CA bundles (BackendTLSPolicy, frontend v
 from ConfigMaps, and a SecurityPolicy's credentials (basicAuth users, apiKeyAuth keys) come
 from Opaque Secrets; service-account tokens, Helm releases and the other types stay out of the
 cache. Of the Opaque Secrets, a snapshot holds only those some SecurityPolicy names
-(`translate.policies.credentials.referenced`), so no other reaches the translation. Any informer change, any change of the
+(`translate.policies.credentials.referenced`) or an Ingress annotation of ingress-nginx names
+(`translate.ingresses.referenced_secrets`), so no other reaches the translation. What the
+conversion of served Ingress objects could not do as ingress-nginx does is logged, a warning
+per Ingress and annotation, when it first appears. Any informer change, any change of the
 infrastructure's state (`InfraManager.subscribe`) and any change of what Envoys refuse
 (`SnapshotCache.on_rejections`) marks the graph dirty, except the echoes of the controller's own
 status writes (`StatusWriter.is_echo`: they carry the status the last pass computed, and no IR
@@ -87,11 +91,12 @@ from propylon.controller.status import StatusWriter
 from propylon.informer import Informer, object_key
 from propylon.infra import InfraManager
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections
-from propylon.translate import Memo, foreignclasses, translate
+from propylon.translate import Memo, foreignclasses, ingresses, translate
 from propylon.translate.policies import credentials
 from propylon.translate.types import (
     DEFAULT_CONTROLLER_NAME,
     WRITE_TIME,
+    IngressSettings,
     Result,
     Snapshot,
     StatusUpdate,
@@ -100,7 +105,8 @@ from propylon.xds.translate import Translator
 
 log = logging.getLogger(__name__)
 
-CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
+CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap", "Ingress",
+              "IngressClass")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
     + tuple(by_kind(k, ENVOY_GATEWAY_GROUP)
@@ -133,11 +139,14 @@ class Controller:
     def __init__(self, client: KubeClient, xds_cache: XdsCache, infra: InfraManager,
                  controller_name: str = DEFAULT_CONTROLLER_NAME, *,
                  translate_fn: Callable[[Snapshot], Result] | None = None,
-                 xds_translate_fn: Callable[[GatewayIR], Any] | None = None) -> None:
+                 xds_translate_fn: Callable[[GatewayIR], Any] | None = None,
+                 ingress: IngressSettings = IngressSettings()) -> None:
         self.client = client
         self.xds_cache = xds_cache
         self.infra = infra
         self.controller_name = controller_name
+        self.ingress = ingress
+        self._ingress_notes: tuple[str, ...] = ()  # last pass's, logged when they change
         self.translate_fn = translate_fn or partial(translate, memo=Memo())
         self.xds_translate_fn = xds_translate_fn or Translator()
         self.status = StatusWriter(client, self._current, controller_name)
@@ -227,7 +236,8 @@ class Controller:
         """An immutable view of every store and of the infrastructure's state."""
         objects = {kind: inf.objects() for kind, inf in self.informers.items()
                    if kind != OPAQUE_SECRETS}
-        named = credentials.referenced(objects.get(SECURITY_POLICY, ()))
+        named = credentials.referenced(objects.get(SECURITY_POLICY, ())) | \
+            ingresses.referenced_secrets(objects.get("Ingress", ()))
         if named:
             objects["Secret"] = (*objects.get("Secret", ()), *(
                 s for s in self.informers[OPAQUE_SECRETS].objects()
@@ -236,7 +246,7 @@ class Controller:
                       for node, r in self.xds_cache.rejections().items()}
         return Snapshot(objects=objects, infra=dict(self.infra.states()),
                         controller_name=self.controller_name, now=WRITE_TIME,
-                        rejections=rejections)
+                        rejections=rejections, ingress=self.ingress)
 
     async def reconcile_once(self) -> None:
         """One pass: translate, then apply infrastructure, publish xDS, queue statuses."""
@@ -262,6 +272,10 @@ class Controller:
         except Exception:  # noqa: BLE001 - report, still publish config and status
             log.exception("infrastructure apply failed")
         self._publish(result.gateways)
+        if result.ingress_notes != self._ingress_notes:
+            for line in sorted(set(result.ingress_notes) - set(self._ingress_notes)):
+                log.warning("%s", line)
+            self._ingress_notes = result.ingress_notes
         if self.leader:
             self._submit(result.statuses)
         self.reconciles += 1

@@ -1,0 +1,126 @@
+"""Serving Ingress objects: the conversion's output joins the translator's input, as if applied.
+
+Two stages of the recipe (`translate._translate`), both pure:
+
+1. `served(snapshot)`, first: runs `propylon.ingress.convert` over the snapshot's Ingress and
+   IngressClass objects, the ingress-nginx ConfigMap the settings name and the Services and
+   Secrets (the same conversion `propylon migrate` writes out, so a migrated Ingress and a served
+   one behave the same), and returns the snapshot with the conversion's objects added to their
+   kinds, and what it made (`Served`). The generated objects are never stored in the API: each
+   gets metadata a stored object would have (a `uid` and `resourceVersion` that are a hash of its
+   content, `generation` 1), so the translator's memo reuses its work while an Ingress is
+   unchanged and redoes it when the conversion's output changes.
+2. `statuses(statuses, served)`, last: drops the statuses computed for generated objects (there
+   is no object to write them to) and adds each served Ingress's status: `loadBalancer.ingress`
+   holds the addresses of the Gateway serving it once that Gateway is Programmed (Envoy serves
+   its listeners), and is empty before.
+
+Ingress has no conditions: what the conversion could not do is in `Served.report`, which the
+controller logs, one line per Ingress and annotation (`report_lines`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from propylon.ingress import Conversion, Options, ReportEntry, convert
+from propylon.ingress.model import PREFIX
+from propylon.translate.types import IngressSettings, Snapshot, StatusUpdate
+
+INGRESS_API_VERSION = "networking.k8s.io/v1"
+INPUT_KINDS = ("Ingress", "IngressClass")
+Ref = tuple[str, str | None, str]  # kind, namespace, name
+
+
+@dataclass(frozen=True)
+class IngressStatus:
+    addresses: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"loadBalancer": {"ingress": [{"ip": a} for a in self.addresses]}
+                if self.addresses else {}}
+
+
+@dataclass(frozen=True)
+class Served:
+    generated: frozenset[Ref] = frozenset()
+    # each served Ingress (namespace, name, generation) -> the Gateway (namespace, name)
+    gateways: Mapping[tuple[str, str, int], tuple[str, str]] = field(default_factory=dict)
+    report: tuple[ReportEntry, ...] = ()
+
+
+def _ref(obj: Mapping[str, Any]) -> Ref:
+    meta = obj.get("metadata") or {}
+    return (str(obj.get("kind")), meta.get("namespace"), str(meta.get("name")))
+
+
+def _stamped(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """`obj` with the metadata of a stored object (see the module docstring)."""
+    digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+    return {**obj, "metadata": {**(obj.get("metadata") or {}), "uid": f"ingress-{digest[:32]}",
+                                "resourceVersion": digest[:16], "generation": 1}}
+
+
+def _inputs(snapshot: Snapshot, settings: IngressSettings) -> list[dict[str, Any]]:
+    namespace, _, name = settings.configmap.rpartition("/")
+    configmaps = [c for c in snapshot.of("ConfigMap")
+                  if _ref(c)[1:] == (namespace or "default", name)] if name else []
+    return [*snapshot.of("IngressClass"), *snapshot.of("Ingress"), *configmaps,
+            *snapshot.of("Service"), *snapshot.of("Secret")]
+
+
+def served(snapshot: Snapshot, settings: IngressSettings) -> tuple[Snapshot, Served]:
+    if not snapshot.of("Ingress"):
+        return snapshot, Served()
+    conversion: Conversion = convert(_inputs(snapshot, settings),
+                                     Options(class_names=settings.class_names))
+    added = [_stamped(o) for o in conversion.objects]
+    objects = dict(snapshot.objects)
+    for obj in added:
+        objects[str(obj["kind"])] = (*objects.get(str(obj["kind"]), ()), obj)
+    return replace(snapshot, objects=objects), Served(
+        frozenset(_ref(o) for o in added), conversion.gateways, tuple(conversion.report))
+
+
+def statuses(updates: Sequence[StatusUpdate], served: Served) -> list[StatusUpdate]:
+    if not served.gateways and not served.generated:
+        return list(updates)
+    programmed: dict[tuple[str, str], tuple[str, ...]] = {}
+    kept = []
+    for update in updates:
+        ref = (update.kind, update.namespace, update.name)
+        if update.kind == "Gateway" and update.namespace is not None:
+            status = update.status.to_json()
+            ok = any(c.get("type") == "Programmed" and c.get("status") == "True"
+                     for c in status.get("conditions") or [])
+            programmed[(update.namespace, update.name)] = tuple(
+                str(a["value"]) for a in status.get("addresses") or []) if ok else ()
+        if ref not in served.generated:
+            kept.append(update)
+    for (namespace, name, generation), gateway in sorted(served.gateways.items()):
+        kept.append(StatusUpdate(INGRESS_API_VERSION, "Ingress", namespace, name, generation,
+                                 IngressStatus(programmed.get(gateway, ()))))
+    return kept
+
+
+def referenced_secrets(ingresses: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """(namespace, name) of every Secret an ingress-nginx annotation of `ingresses` names
+    (`auth-secret`, `auth-tls-secret`, ...: `name` or `namespace/name`)."""
+    out = set()
+    for obj in ingresses:
+        meta = obj.get("metadata") or {}
+        for key, value in (meta.get("annotations") or {}).items():
+            if str(key).startswith(PREFIX) and str(key).endswith("-secret") and value:
+                namespace, _, name = str(value).rpartition("/")
+                out.add((namespace or str(meta.get("namespace") or "default"), name))
+    return out
+
+
+def report_lines(served: Served) -> list[str]:
+    """One log line per report entry that is not a plain conversion."""
+    return [f"Ingress {e.ingress}: {e.subject} {e.outcome}: {e.note}"
+            for e in served.report if e.outcome != "converted"]
