@@ -19,9 +19,9 @@ deploy (`echo`, or `{service: {image, replicas}}`), and request and action entri
 from __future__ import annotations
 
 import base64
-import crypt
 import datetime
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,10 @@ import yaml
 
 from propylon.conformance.cases import CaseError
 from propylon.conformance.tlsmaterial import issue
+
+with warnings.catch_warnings():  # the C library's bcrypt; the module leaves Python in 3.13
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import crypt
 
 IMAGES = {"echo": "registry.k8s.io/ingress-nginx/e2e-test-echo:v1.2.9",
           "httpbun": "registry.k8s.io/ingress-nginx/httpbun:v1.2.9",
