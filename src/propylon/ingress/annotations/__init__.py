@@ -1,0 +1,1 @@
+"""Annotation converters, one module per family; each exports `CONVERTERS` (see `registry`)."""

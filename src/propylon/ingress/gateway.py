@@ -1,0 +1,72 @@
+"""One Gateway per IngressClass, ingress-nginx's single controller address.
+
+`ingress-<class>` in `Options.gateway_namespace` has listener `http` (port 80, any host) and one
+HTTPS listener per TLS host (`https-<host>`, port 443, terminating with the Secret of the oldest
+Ingress naming that host); routes from every namespace may attach. A Secret in another namespace
+than the Gateway's gets a ReferenceGrant in its own namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from propylon.ingress.hosts import Converted, covers, tls_hosts
+from propylon.ingress.manifests import gateway_api
+from propylon.ingress.names import child_name, host_label
+from propylon.ingress.report import Outcome, ReportEntry
+from propylon.ingress.routes import Parent
+
+
+@dataclass(frozen=True)
+class GatewayPlan:
+    namespace: str
+    name: str
+    https: tuple[tuple[str, str], ...]          # (TLS host, listener name)
+    manifests: tuple[dict[str, Any], ...]       # the Gateway and ReferenceGrants
+    entries: tuple[ReportEntry, ...]
+
+    def parent(self, host: str) -> Parent:
+        return Parent(self.namespace, self.name,
+                      tuple(name for tls_host, name in self.https if covers(tls_host, host)))
+
+
+def plan(class_name: str, convs: tuple[Converted, ...], namespace: str, name: str,
+         gateway_class: str) -> GatewayPlan:
+    listeners: list[dict[str, Any]] = [{"name": "http", "protocol": "HTTP", "port": 80,
+                                        "allowedRoutes": {"namespaces": {"from": "All"}}}]
+    https: list[tuple[str, str]] = []
+    grants: dict[str, set[str]] = {}
+    entries: list[ReportEntry] = []
+    chosen: dict[str, tuple[str, str]] = {}
+    for conv in convs:
+        if conv.class_name != class_name or conv.canary:
+            continue
+        for host, tls in tls_hosts(conv.ingress):
+            secret = (conv.ingress.namespace, tls.secret)
+            if host in chosen:
+                if chosen[host] != secret:
+                    entries.append(ReportEntry(conv.ingress.key, tls.at, Outcome.DIFFERS,
+                                               f"{host} is served with Secret "
+                                               f"{'/'.join(chosen[host])} of an older Ingress, "
+                                               "as ingress-nginx does"))
+                continue
+            chosen[host] = secret
+            listener = child_name("https", host_label(host))
+            https.append((host, listener))
+            ref: dict[str, Any] = {"kind": "Secret", "name": tls.secret}
+            if secret[0] != namespace:
+                ref["namespace"] = secret[0]
+                grants.setdefault(secret[0], set()).add(tls.secret)
+            listeners.append({"name": listener, "protocol": "HTTPS", "port": 443,
+                              "hostname": host,
+                              "tls": {"mode": "Terminate", "certificateRefs": [ref]},
+                              "allowedRoutes": {"namespaces": {"from": "All"}}})
+    gateway = gateway_api("Gateway", namespace, name,
+                          {"gatewayClassName": gateway_class, "listeners": listeners})
+    refgrants = [gateway_api("ReferenceGrant", ns, child_name(name, "secrets", namespace), {
+        "from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                  "namespace": namespace}],
+        "to": [{"group": "", "kind": "Secret", "name": s} for s in sorted(secrets)]})
+        for ns, secrets in sorted(grants.items())]
+    return GatewayPlan(namespace, name, tuple(https), (gateway, *refgrants), tuple(entries))

@@ -1,0 +1,26 @@
+"""The one table of annotation converters: annotation name (without ingress-nginx's prefix) ->
+converter (see `effects`).
+
+Each module of `propylon.ingress.annotations` exports `CONVERTERS`, its own part of the table;
+this module joins them. An annotation that no converter claims is reported as refused
+(`UNSUPPORTED`), and snippet annotations with `SNIPPET` (raw nginx configuration has no
+Envoy equivalent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from propylon.ingress.annotations import canary, paths, redirects, refusals, upstream
+from propylon.ingress.effects import Converter
+
+CONVERTERS: Mapping[str, Converter] = {
+    **paths.CONVERTERS,
+    **redirects.CONVERTERS,
+    **upstream.CONVERTERS,
+    **canary.CONVERTERS,
+    **refusals.CONVERTERS,
+}
+
+UNSUPPORTED = ("not supported by Propylon's conversion: remove it, or express its behaviour with "
+               "a Gateway API filter or an Envoy Gateway policy on the converted HTTPRoute")
