@@ -4,7 +4,7 @@ The controller serves the Ingress objects of every IngressClass whose controller
 `propylon.dev/ingress-controller`; `--ingress-class-nginx` also takes the class named `nginx`
 (so a cluster switches from ingress-nginx without touching a manifest), and
 `--ingress-configmap NAMESPACE/NAME` names ingress-nginx's ConfigMap, whose global settings apply
-where they map (see `propylon.translate.ingresses`).
+where they map (see `propylon.ingress.serving`).
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def _backend_sees(sees: Mapping[str, Any], response: Response) -> str | None:
 
 
 def set_cookie_names(response: Response) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for value in response.header_values("set-cookie"):
         cookie: SimpleCookie = SimpleCookie()
         try:

@@ -4,7 +4,8 @@
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
 BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy, EnvoyPatchPolicy, EnvoyProxy and
 HTTPRouteFilter, and Namespace, Service, EndpointSlice, Secret, ConfigMap, Ingress and
-IngressClass (Ingress objects are served through `translate.ingresses`); Envoy Gateway's
+IngressClass (Ingress objects are served through their conversion: `ingress.serving`,
+the translation the controller runs); Envoy Gateway's
 only while their CRDs are served: `optionalcrds`), the `StatusWriter`, and the reconcile loop.
 Secrets are watched
 by two informers with field selectors, `type=kubernetes.io/tls` and `type=Opaque`: every Secret
@@ -14,7 +15,7 @@ from ConfigMaps, and a SecurityPolicy's credentials (basicAuth users, apiKeyAuth
 from Opaque Secrets; service-account tokens, Helm releases and the other types stay out of the
 cache. Of the Opaque Secrets, a snapshot holds only those some SecurityPolicy names
 (`translate.policies.credentials.referenced`) or an Ingress annotation of ingress-nginx names
-(`translate.ingresses.referenced_secrets`), so no other reaches the translation. What the
+(`ingress.serving.referenced_secrets`), so no other reaches the translation. What the
 conversion of served Ingress objects could not do as ingress-nginx does is logged, a warning
 per Ingress and annotation, when it first appears. Any informer change, any change of the
 infrastructure's state (`InfraManager.subscribe`) and any change of what Envoys refuse
@@ -30,7 +31,8 @@ back by a wait. Then:
    `WRITE_TIME`: the status writer stamps conditions that change with the time it writes
    them, so passes depend on no clock; a GatewayClass naming another controller is logged
    once (`translate.foreignclasses`: which controller, ours, how to change it);
-2. calls the pure `translate(snapshot, memo)`: in a worker thread when the last pass took
+2. calls the pure `ingress.serving.translate(snapshot, memo)` (the Gateway API translation,
+   with the served Ingress objects converted): in a worker thread when the last pass took
    `INLINE_PASS_S` or more (the first one, a bulk change), so the event loop keeps serving
    the informers, the xDS streams and leader election during a long pass; on the event loop
    otherwise, since a pass proportional to a small change takes a few milliseconds and a
@@ -91,7 +93,8 @@ from propylon.controller.status import StatusWriter
 from propylon.informer import Informer, object_key
 from propylon.infra import InfraManager
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections
-from propylon.translate import Memo, foreignclasses, ingresses, translate
+from propylon.ingress import serving
+from propylon.translate import Memo, foreignclasses
 from propylon.translate.policies import credentials
 from propylon.translate.types import (
     DEFAULT_CONTROLLER_NAME,
@@ -147,7 +150,7 @@ class Controller:
         self.controller_name = controller_name
         self.ingress = ingress
         self._ingress_notes: tuple[str, ...] = ()  # last pass's, logged when they change
-        self.translate_fn = translate_fn or partial(translate, memo=Memo())
+        self.translate_fn = translate_fn or partial(serving.translate, memo=Memo())
         self.xds_translate_fn = xds_translate_fn or Translator()
         self.status = StatusWriter(client, self._current, controller_name)
         self.informers = {info.kind: Informer(client, info, self._mark_dirty,
@@ -237,7 +240,7 @@ class Controller:
         objects = {kind: inf.objects() for kind, inf in self.informers.items()
                    if kind != OPAQUE_SECRETS}
         named = credentials.referenced(objects.get(SECURITY_POLICY, ())) | \
-            ingresses.referenced_secrets(objects.get("Ingress", ()))
+            serving.referenced_secrets(objects.get("Ingress", ()))
         if named:
             objects["Secret"] = (*objects.get("Secret", ()), *(
                 s for s in self.informers[OPAQUE_SECRETS].objects()

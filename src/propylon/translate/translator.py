@@ -26,10 +26,6 @@
 10. What Envoy refused of routes (`snapshot.rejections`) goes into the routes' conditions
    (`rejections.refuse_routes`).
 
-Served Ingress objects (`ingresses`) are converted before stage 1, their output joining the
-snapshot as if applied; after stage 10 the generated objects' statuses are dropped and the
-Ingresses' own added.
-
 Objects that are not ours get no status. Nothing here raises on bad input: every problem
 becomes a condition.
 
@@ -70,7 +66,6 @@ from propylon.translate import (
     gateways,
     grpcroute,
     httproute,
-    ingresses,
     listenersets,
     policies,
     routefilters,
@@ -103,7 +98,6 @@ def translate(snapshot: Snapshot, memo: Memo | None = None) -> Result:
 
 
 def _translate(snapshot: Snapshot, memo: Memo) -> Result:
-    snapshot, ingress = ingresses.served(snapshot, snapshot.ingress)
     inputs = _decoded(snapshot, memo)
     ours, class_statuses = _classes(snapshot, memo, inputs.parameters)
     states, proxies, sets = _gateways(snapshot, memo, ours, inputs)
@@ -126,8 +120,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         statuses = refuse_routes(statuses, snapshot.rejections, irs, {
             kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
             snapshot.of("ListenerSet"), snapshot.now)
-    statuses = ingresses.statuses(statuses, ingress)
-    return Result(tuple(statuses), irs, infras, tuple(ingresses.report_lines(ingress)))
+    return Result(tuple(statuses), irs, infras)
 
 
 @dataclass(frozen=True)

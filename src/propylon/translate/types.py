@@ -46,7 +46,7 @@ Now = str | WriteTime  # the lastTransitionTime of conditions that change now
 class IngressSettings:
     """Which Ingress objects the controller serves besides those of its IngressClasses (the
     class names in `class_names`, e.g. `nginx`) and ingress-nginx's ConfigMap it reads
-    (`namespace/name`, "" for none); see `translate.ingresses`."""
+    (`namespace/name`, "" for none); see `ingress.serving`."""
 
     configmap: str = ""
     class_names: frozenset[str] = frozenset()
@@ -98,5 +98,5 @@ class Result:
     gateways: Mapping[GatewayKey, GatewayIR]
     infra: Mapping[GatewayKey, InfraIR]
     # what the conversion of served Ingress objects could not do as ingress-nginx does, one
-    # line per Ingress and annotation (`ingresses.report_lines`), for the controller's log
+    # line per Ingress and annotation (`serving.report_lines`), for the controller's log
     ingress_notes: tuple[str, ...] = ()

@@ -1,22 +1,26 @@
 """Serving Ingress objects: the conversion's output joins the translator's input, as if applied.
 
-Two stages of the recipe (`translate._translate`), both pure:
+`translate(snapshot, memo)` is the controller's translation when it serves Ingress objects: the
+Gateway API translation (`propylon.translate.translate`) between two pure stages.
 
-1. `served(snapshot)`, first: runs `propylon.ingress.convert` over the snapshot's Ingress and
-   IngressClass objects, the ingress-nginx ConfigMap the settings name and the Services and
-   Secrets (the same conversion `propylon migrate` writes out, so a migrated Ingress and a served
-   one behave the same), and returns the snapshot with the conversion's objects added to their
-   kinds, and what it made (`Served`). The generated objects are never stored in the API: each
-   gets metadata a stored object would have (a `uid` and `resourceVersion` that are a hash of its
-   content, `generation` 1), so the translator's memo reuses its work while an Ingress is
-   unchanged and redoes it when the conversion's output changes.
-2. `statuses(statuses, served)`, last: drops the statuses computed for generated objects (there
-   is no object to write them to) and adds each served Ingress's status: `loadBalancer.ingress`
-   holds the addresses of the Gateway serving it once that Gateway is Programmed (Envoy serves
-   its listeners), and is empty before.
+1. `served(snapshot, settings)`: runs `convert` over the snapshot's Ingress and IngressClass
+   objects, the ingress-nginx ConfigMap the settings name and the Services and Secrets (the
+   same conversion `propylon migrate` writes out, so a migrated Ingress and a served one behave
+   the same), and returns the snapshot with the conversion's objects added to their kinds (and
+   the GatewayClass they name, of this controller, unless one exists), and what it made
+   (`Served`). The generated objects are never stored in the API: each gets metadata a stored
+   object would have (a `uid` and `resourceVersion` that are a hash of its content,
+   `generation` 1), so the translator's memo reuses its work while an Ingress is unchanged and
+   redoes it when the conversion's output changes.
+2. `statuses(statuses, served)`: drops the statuses computed for generated objects (there is no
+   object to write them to) and adds each served Ingress's status: `loadBalancer.ingress` holds
+   the addresses of the Gateway serving it once that Gateway is Programmed (Envoy serves its
+   listeners), and is empty before.
 
-Ingress has no conditions: what the conversion could not do is in `Served.report`, which the
-controller logs, one line per Ingress and annotation (`report_lines`).
+Ingress has no conditions: what the conversion could not do as ingress-nginx does goes into
+`Result.ingress_notes` (`report_lines`), which the controller logs, one line per Ingress and
+annotation. `referenced_secrets` names the Opaque Secrets the controller must hand the
+conversion (those ingress-nginx annotations name).
 """
 
 from __future__ import annotations
@@ -27,9 +31,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from propylon.ingress import Conversion, Options, ReportEntry, convert
+from propylon.ingress.convert import Conversion, Options, convert
 from propylon.ingress.model import PREFIX
-from propylon.translate.types import IngressSettings, Snapshot, StatusUpdate
+from propylon.ingress.report import ReportEntry
+from propylon.translate import Memo
+from propylon.translate import translate as translate_gateway_api
+from propylon.translate.types import IngressSettings, Result, Snapshot, StatusUpdate
 
 INGRESS_API_VERSION = "networking.k8s.io/v1"
 INPUT_KINDS = ("Ingress", "IngressClass")
@@ -73,17 +80,32 @@ def _inputs(snapshot: Snapshot, settings: IngressSettings) -> list[dict[str, Any
             *snapshot.of("Service"), *snapshot.of("Secret")]
 
 
+def _gateway_class(snapshot: Snapshot, name: str) -> list[dict[str, Any]]:
+    """The GatewayClass the generated Gateways name, of this controller, unless one exists."""
+    if any(_ref(c)[2] == name for c in snapshot.of("GatewayClass")):
+        return []
+    return [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+             "metadata": {"name": name}, "spec": {"controllerName": snapshot.controller_name}}]
+
+
 def served(snapshot: Snapshot, settings: IngressSettings) -> tuple[Snapshot, Served]:
     if not snapshot.of("Ingress"):
         return snapshot, Served()
-    conversion: Conversion = convert(_inputs(snapshot, settings),
-                                     Options(class_names=settings.class_names))
-    added = [_stamped(o) for o in conversion.objects]
+    options = Options(class_names=settings.class_names)
+    conversion: Conversion = convert(_inputs(snapshot, settings), options)
+    if not conversion.gateways:
+        return snapshot, Served(report=conversion.report)
+    added = [_stamped(o) for o in (*_gateway_class(snapshot, options.gateway_class),
+                                   *conversion.objects)]
     objects = dict(snapshot.objects)
     for obj in added:
         objects[str(obj["kind"])] = (*objects.get(str(obj["kind"]), ()), obj)
+    generations = {f"{ref[1]}/{ref[2]}": int((o.get("metadata") or {}).get("generation") or 0)
+                   for o in snapshot.of("Ingress") for ref in [_ref(o)]}
+    gateways = {(key.split("/", 1)[0], key.split("/", 1)[1], generations.get(key, 0)): gateway
+                for key, gateway in conversion.gateways.items()}
     return replace(snapshot, objects=objects), Served(
-        frozenset(_ref(o) for o in added), conversion.gateways, tuple(conversion.report))
+        frozenset(_ref(o) for o in added), gateways, conversion.report)
 
 
 def statuses(updates: Sequence[StatusUpdate], served: Served) -> list[StatusUpdate]:
@@ -124,3 +146,13 @@ def report_lines(served: Served) -> list[str]:
     """One log line per report entry that is not a plain conversion."""
     return [f"Ingress {e.ingress}: {e.subject} {e.outcome}: {e.note}"
             for e in served.report if e.outcome != "converted"]
+
+
+def translate(snapshot: Snapshot, memo: Memo | None = None) -> Result:
+    """The translation of `snapshot` with its served Ingress objects (see the docstring)."""
+    snapshot, made = served(snapshot, snapshot.ingress)
+    result = translate_gateway_api(snapshot, memo)
+    if not made.gateways and not made.report:
+        return result
+    return replace(result, statuses=tuple(statuses(result.statuses, made)),
+                   ingress_notes=tuple(report_lines(made)))
