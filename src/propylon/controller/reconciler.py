@@ -92,8 +92,8 @@ from propylon.controller.optionalcrds import OptionalKinds
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer, object_key
 from propylon.infra import InfraManager
-from propylon.ir.model import GatewayIR, GatewayKey, Rejections
 from propylon.ingress import serving
+from propylon.ir.model import GatewayIR, GatewayKey, Rejections
 from propylon.translate import Memo, foreignclasses
 from propylon.translate.policies import credentials
 from propylon.translate.types import (
@@ -143,12 +143,12 @@ class Controller:
                  controller_name: str = DEFAULT_CONTROLLER_NAME, *,
                  translate_fn: Callable[[Snapshot], Result] | None = None,
                  xds_translate_fn: Callable[[GatewayIR], Any] | None = None,
-                 ingress: IngressSettings = IngressSettings()) -> None:
+                 ingress: IngressSettings | None = None) -> None:
         self.client = client
         self.xds_cache = xds_cache
         self.infra = infra
         self.controller_name = controller_name
-        self.ingress = ingress
+        self.ingress = ingress or IngressSettings()
         self._ingress_notes: tuple[str, ...] = ()  # last pass's, logged when they change
         self.translate_fn = translate_fn or partial(serving.translate, memo=Memo())
         self.xds_translate_fn = xds_translate_fn or Translator()
