@@ -7,7 +7,9 @@ conversion makes) has the address the cases call `${gatewayIP}`; its controller 
 IngressClass `propylon` (controller `propylon.dev/ingress-controller`) and reads the
 ingress-nginx ConfigMap `ingress-nginx/ingress-nginx-controller` the cases' `ControllerConfig`
 fills. The cases run one after another (`nginxrunner`): served directly, or with `--migrate`
-converted by the conversion `propylon migrate` runs and only its output applied. It prints each
+converted by the conversion `propylon migrate` runs and only its output applied (with the
+GatewayClass `propylon` of Propylon's controller the converted Gateways name, which a user of
+`propylon migrate` creates once). It prints each
 result with `-v`, the failures and skips with their reasons, and `N passed, N failed[, N
 skipped]`; exit status 1 when a case failed.
 """
@@ -26,7 +28,7 @@ from propylon.conformance.backends import Backends
 from propylon.conformance.cases import CaseError
 from propylon.conformance.network import RunNetwork, SlotTaken, claim
 from propylon.conformance.report import FAILED, SKIPPED, CaseResult, summary_line
-from propylon.ingress import Options, convert
+from propylon.ingress.convert import MIGRATE, Options, convert
 from propylon.standalone import Standalone, StandaloneOptions
 from propylon.translate.types import IngressSettings
 
@@ -72,7 +74,7 @@ def _converter(ingress_class: str) -> nginxrunner.Convert:
              "spec": {"controller": nginxrunner.INGRESS_CONTROLLER}}
 
     def converted(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [dict(o) for o in convert([klass, *objects], Options()).objects]
+        return [dict(o) for o in convert([klass, *objects], MIGRATE).objects]
     return converted
 
 
@@ -94,9 +96,12 @@ async def _run_all(cases: list[nginxcases.NginxCase], state_dir: Path, network: 
                     return False
             return True
 
+        gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                         "metadata": {"name": Options().gateway_class},
+                         "spec": {"controllerName": options.controller_name}}
         harness = nginxrunner.NginxHarness(
             stack.client, backends, address, stack.controller.wait_idle, xds_settled,
-            _converter(nginxrunner.INGRESS_CLASS) if args.migrate else None)
+            *((_converter(nginxrunner.INGRESS_CLASS), gateway_class) if args.migrate else ()))
         try:
             await harness.setup()
             results = []

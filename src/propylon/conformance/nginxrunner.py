@@ -70,13 +70,16 @@ class NginxHarness:
     idle: Callable[[], Awaitable[None]]
     xds_settled: Callable[[], bool]
     convert: Convert | None = None  # `--migrate`: Ingress objects -> what to apply instead
+    # `--migrate`: the GatewayClass the converted Gateways name, as a user of migrate has one
+    gateway_class: dict[str, Any] | None = None
 
     async def setup(self) -> None:
         await manifests.apply(self.client, [
             {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
              "metadata": {"name": INGRESS_CLASS}, "spec": {"controller": INGRESS_CONTROLLER}},
             {"apiVersion": "v1", "kind": "Namespace",
-             "metadata": {"name": CONFIGMAP_NAMESPACE}}])
+             "metadata": {"name": CONFIGMAP_NAMESPACE}},
+            *([self.gateway_class] if self.gateway_class else [])])
 
     async def run_case(self, case: nginxcases.NginxCase, index: int) -> CaseResult:
         result = Case(name=case.name, features=(), profiles={}, provisional=False, manifests=(),
