@@ -39,17 +39,17 @@ from propylon.translate import translate as translate_gateway_api
 from propylon.translate.types import IngressSettings, Result, Snapshot, StatusUpdate
 
 INGRESS_API_VERSION = "networking.k8s.io/v1"
-INPUT_KINDS = ("Ingress", "IngressClass")
 Ref = tuple[str, str | None, str]  # kind, namespace, name
 
 
 @dataclass(frozen=True)
 class IngressStatus:
-    addresses: tuple[str, ...] = ()
+    addresses: tuple[tuple[str, str], ...] = ()  # (Gateway address type, value)
 
     def to_json(self) -> dict[str, Any]:
-        return {"loadBalancer": {"ingress": [{"ip": a} for a in self.addresses]}
-                if self.addresses else {}}
+        return {"loadBalancer": {"ingress": [
+            {"hostname" if kind == "Hostname" else "ip": value} for kind, value in self.addresses]}
+            if self.addresses else {}}
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def served(snapshot: Snapshot, settings: IngressSettings) -> tuple[Snapshot, Ser
 def statuses(updates: Sequence[StatusUpdate], served: Served) -> list[StatusUpdate]:
     if not served.gateways and not served.generated:
         return list(updates)
-    programmed: dict[tuple[str, str], tuple[str, ...]] = {}
+    programmed: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
     kept = []
     for update in updates:
         ref = (update.kind, update.namespace, update.name)
@@ -120,7 +120,8 @@ def statuses(updates: Sequence[StatusUpdate], served: Served) -> list[StatusUpda
             ok = any(c.get("type") == "Programmed" and c.get("status") == "True"
                      for c in status.get("conditions") or [])
             programmed[(update.namespace, update.name)] = tuple(
-                str(a["value"]) for a in status.get("addresses") or []) if ok else ()
+                (str(a.get("type", "IPAddress")), str(a["value"]))
+                for a in status.get("addresses") or []) if ok else ()
         if ref not in served.generated:
             kept.append(update)
     for (namespace, name, generation), gateway in sorted(served.gateways.items()):
