@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from propylon.ingress import serving
-from propylon.ir.model import GatewayKey, InfraState, PortState
+from propylon.ir.model import GatewayKey
 from propylon.translate import Memo
 from propylon.translate.golden import snapshot_of
 from propylon.translate.types import IngressSettings, Snapshot
