@@ -89,12 +89,8 @@ async def _run_all(cases: list[nginxcases.NginxCase], state_dir: Path, network: 
         backends = Backends(stack.client, state_dir / "pods", network.pod_network)
 
         def xds_settled() -> bool:
-            for node in stack.cache.nodes():
-                counters = stack.xds.counters(node)
-                if sum(counters.pushes.values()) != (sum(counters.acks.values())
-                                                     + sum(counters.nacks.values())):
-                    return False
-            return True
+            """Every Gateway's Envoys are connected and answered every xDS push."""
+            return all(stack.xds.pending(node) == 0 for node in stack.cache.nodes())
 
         gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
                          "metadata": {"name": Options().gateway_class},

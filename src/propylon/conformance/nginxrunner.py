@@ -106,10 +106,9 @@ class NginxHarness:
         settled = 0
         while settled < SETTLED_POLLS:
             reason = await self._not_current(objects)
-            if reason is None and self.xds_settled():
-                settled += 1
-            else:
-                settled = 0
+            if reason is None and not self.xds_settled():
+                reason = "the Gateway's Envoys have not answered every xDS push"
+            settled = settled + 1 if reason is None else 0
             if reason and loop.time() > deadline:
                 raise CaseFailed(f"not programmed within {PROGRAMMED_TIMEOUT_S:.0f}s: {reason}")
             await asyncio.sleep(POLL_S)
