@@ -1,6 +1,6 @@
 """The `propylon` command: one argparse parser, one module per command group.
 
-Each command module (`controller`, `get`, `apply`, `delete`, `translate`, `echo`, `version`, and `up` when it
+Each command module (`controller`, `get`, `apply`, `delete`, `translate`, `echo`, `version`, `migrate`, and `up` when it
 is installed) exposes `add_parser(subparsers)`, which registers its subcommand and sets
 `func(args) -> int`. `main()` parses, runs the command, and turns the errors commands raise into
 kubectl-style messages on stderr with exit status 1 (see `errors.py`). Usage errors also exit 1.
@@ -12,7 +12,8 @@ import argparse
 import sys
 from typing import NoReturn
 
-from propylon.cli import apply, conformance, controller, delete, echo, get, translate, version
+from propylon.cli import (apply, conformance, controller, delete, echo, get, migrate, translate,
+                          version)
 from propylon.cli.errors import REPORTED, describe
 
 try:
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        parser_class=_Parser)
     modules = [up] if up is not None else []
     for module in modules + [controller, get, apply, delete, translate, echo, conformance,
-                                       version]:
+                                       version, migrate]:
         module.add_parser(subparsers)
     return parser
 

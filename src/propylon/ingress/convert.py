@@ -16,11 +16,13 @@ with its namespace, deduplicated by kind, namespace and name.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from propylon.ingress import classes, gateway, hosts, routes
+from propylon.ingress.annotations.serveralias import aliases
 from propylon.ingress.backends import backend_ref
 from propylon.ingress.effects import Context, Manifest, Policy, refused
 from propylon.ingress.hosts import Converted
@@ -36,7 +38,7 @@ NGINX_CONTROLLER = "k8s.io/ingress-nginx"
 #: Names the ingress-nginx controller's ConfigMap has in its manifests and Helm chart.
 CONFIGMAP_NAMES = frozenset({"ingress-nginx-controller", "nginx-configuration",
                              "nginx-ingress-controller"})
-_ORDER = ("Gateway", "ReferenceGrant", "HTTPRouteFilter", "HTTPRoute", "GRPCRoute",
+_ORDER = ("ConfigMap", "Gateway", "ReferenceGrant", "HTTPRouteFilter", "HTTPRoute", "GRPCRoute",
           "BackendTLSPolicy", "ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy")
 
 
@@ -130,12 +132,16 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
                 report += _orphan_canary(conv, all_convs)
                 continue
             refs: list[tuple[str, str]] = []
+            alias = tuple(a for a in aliases(conv.settings.get("server-alias", ""))
+                          if (class_name, a) not in host_facts)
             for host in ing.hosts:
                 built = routes.host_routes(conv, host_facts[(class_name, host)],
-                                           plan.parent(host), all_convs, services, config)
+                                           plan.parent(host), all_convs, services, config,
+                                           alias)
                 out += built.manifests
                 refs += built.route_refs
                 report += built.entries
+            out += _www(conv, class_name, host_facts, plan, config)
             if ing.default_backend is not None:
                 if catch_all is None:
                     catch_all = conv
@@ -156,6 +162,19 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
                                   if isinstance(e, Policy) and e.target == "gateway"]
         out += policies(gateway_fragments, plan.namespace, plan.name, [("Gateway", plan.name)])
     return Conversion(_ordered(out), tuple(report), selection.ignored, gateways)
+
+
+def _www(conv: Converted, class_name: str, facts: Mapping[tuple[str, str], hosts.Host],
+         plan: gateway.GatewayPlan, config: Mapping[str, str]) -> list[Json]:
+    """The from-to-www redirects of an Ingress's hosts whose other name no Ingress serves."""
+    if conv.settings.get("from-to-www-redirect") != "true":
+        return []
+    out: list[Json] = []
+    for host in conv.ingress.hosts:
+        other = host.removeprefix("www.") if host.startswith("www.") else f"www.{host}"
+        if host and "*" not in host and (class_name, other) not in facts:
+            out += routes.www_routes(conv, host, plan.parent(other), config)
+    return out
 
 
 def _default_route(conv: Converted, plan: gateway.GatewayPlan,
@@ -189,18 +208,22 @@ def _backend_tls(conv: Converted) -> list[Json]:
     if conv.settings.get("backend-protocol") not in ("HTTPS", "GRPCS"):
         return []
     ing = conv.ingress
+    settings = conv.settings
     names = sorted({p.backend.service for r in ing.rules for p in r.paths if p.backend.service})
+    ca = settings.get("proxy-ssl-ca")
+    trust = ({"caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": ca}]} if ca
+             else {"wellKnownCACertificates": "System"})
     return [manifest("BackendTLSPolicy", "gateway.networking.k8s.io", ing.namespace,
                      child_name(name, "backend-tls"), {
                          "targetRefs": [{"group": "", "kind": "Service", "name": name}],
-                         "validation": {"wellKnownCACertificates": "System",
-                                        "hostname": f"{name}.{ing.namespace}.svc"}})
+                         "validation": {**trust, "hostname": settings.get(
+                             "proxy-ssl-name", f"{name}.{ing.namespace}.svc")}})
             for name in names]
 
 
 def _ordered(objects: list[Json]) -> tuple[Json, ...]:
     unique: dict[tuple[str, str, str], Json] = {}
-    for obj in objects:
+    for obj in json.loads(json.dumps(objects)):  # plain, unshared values
         meta = obj["metadata"]
         unique.setdefault((obj["kind"], meta["namespace"], meta["name"]), obj)
 

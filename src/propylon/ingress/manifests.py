@@ -57,3 +57,14 @@ def merge_filters(filters: Iterable[Json]) -> list[dict[str, Any]]:
             index[kind] = len(out)
             out.append(dict(f))
     return out
+
+
+def fixed_redirect(namespace: str, name: str, code: int,
+                   location: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(HTTPRouteFilter, the rule filter naming it) answering `code` with exactly `location`,
+    as nginx's `return <code> <url>` does (a RequestRedirect keeps the request's path and
+    leaves well-known ports out)."""
+    filter_ = manifest("HTTPRouteFilter", EG_GROUP, namespace, name, {"directResponse": {
+        "statusCode": code, "header": {"set": [{"name": "Location", "value": location}]}}})
+    return filter_, {"type": "ExtensionRef", "extensionRef": {
+        "group": EG_GROUP, "kind": "HTTPRouteFilter", "name": name}}

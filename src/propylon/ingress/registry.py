@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from propylon.ingress.annotations import canary, paths, redirects, refusals, upstream
+from propylon.ingress.annotations import (
+    canary,
+    mirror,
+    paths,
+    redirects,
+    refusals,
+    serveralias,
+    upstream,
+)
 from propylon.ingress.effects import Converter
 
 CONVERTERS: Mapping[str, Converter] = {
@@ -20,6 +28,8 @@ CONVERTERS: Mapping[str, Converter] = {
     **upstream.CONVERTERS,
     **canary.CONVERTERS,
     **refusals.CONVERTERS,
+    **serveralias.CONVERTERS,
+    **mirror.CONVERTERS,
 }
 
 UNSUPPORTED = ("not supported by Propylon's conversion: remove it, or express its behaviour with "

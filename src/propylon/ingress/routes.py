@@ -10,6 +10,7 @@ host, with ingress-nginx's meaning of its paths, annotations, canaries and HTTPS
 - Canary: the rule of a path shared with a canary Ingress becomes the canary's header rules
   (`always`/`never`, a value or a pattern), then its cookie rules, then the weighted split,
   in the order ingress-nginx's balancer checks them.
+- `server-alias`: the aliases join the hostnames of the Ingress's routes.
 - HTTPS: a host with TLS (or `force-ssl-redirect`) and `ssl-redirect` on (ingress-nginx's
   default) answers plain HTTP with a redirect to https (the ConfigMap's `http-redirect-code`,
   308 by default) and serves the rules on its HTTPS listeners.
@@ -25,7 +26,13 @@ from typing import Any
 from propylon.ingress.backends import backend_ref
 from propylon.ingress.effects import ExtraRule, Filter, Respond
 from propylon.ingress.hosts import Converted, Host
-from propylon.ingress.manifests import EG_GROUP, gateway_api, manifest, merge_filters
+from propylon.ingress.manifests import (
+    EG_GROUP,
+    fixed_redirect,
+    gateway_api,
+    manifest,
+    merge_filters,
+)
 from propylon.ingress.model import Json, Path
 from propylon.ingress.names import child_name, host_label
 from propylon.ingress.report import Outcome, ReportEntry
@@ -116,12 +123,23 @@ def canary_rules(canary: Converted, match: Json, filters: Sequence[Json], mainli
             regex = rf"(?:.*;\s*)?{re.escape(cookie)}={value}(?:\s*;.*)?"
             rules.append(rule({"name": "Cookie", "type": "RegularExpression", "value": regex},
                               [backend]))
-    total = int(ann.get("canary-weight-total", "100") or 100)
-    weight = min(int(ann.get("canary-weight", "0") or 0), total)
+    total = _number(ann.get("canary-weight-total", ""), 100)
+    weight = min(_number(ann.get("canary-weight", ""), 0), total)
     split = ([dict(mainline, weight=total - weight), dict(alternative, weight=weight)]
              if weight else [mainline])
     rules.append(rule(None, split))
     return rules
+
+
+def _number(text: str, default: int) -> int:
+    return int(text) if text.strip().isdigit() else default
+
+
+def redirect_code(config: Mapping[str, str]) -> int:
+    """The ConfigMap's `http-redirect-code` (301, 302, 307 or 308; 308 otherwise, as
+    ingress-nginx falls back to its default)."""
+    code = _number(config.get("http-redirect-code", ""), 308)
+    return code if code in (301, 302, 307, 308) else 308
 
 
 def _rule(matches: Sequence[Json], filters: Sequence[Json],
@@ -143,8 +161,8 @@ def find_canary(convs: tuple[Converted, ...], main: Converted, host: str,
 
 
 def host_routes(conv: Converted, host: Host, parent: Parent, convs: tuple[Converted, ...],
-                services: Mapping[tuple[str, str], Json],
-                config: Mapping[str, str]) -> Routes:
+                services: Mapping[tuple[str, str], Json], config: Mapping[str, str],
+                aliases: tuple[str, ...] = ()) -> Routes:
     ing = conv.ingress
     entries: list[ReportEntry] = []
     extra: list[Json] = []
@@ -190,11 +208,11 @@ def host_routes(conv: Converted, host: Host, parent: Parent, convs: tuple[Conver
               for e in conv.effects if isinstance(e, ExtraRule)]
     if not rules:
         return Routes((), (), tuple(entries))
-    return _split(conv, host, parent, rules, config, tuple(extra), tuple(entries))
+    return _split(conv, host, parent, rules, config, aliases, tuple(extra), tuple(entries))
 
 
 def _split(conv: Converted, host: Host, parent: Parent, rules: list[dict[str, Any]],
-           config: Mapping[str, str], extra: tuple[Json, ...],
+           config: Mapping[str, str], aliases: tuple[str, ...], extra: tuple[Json, ...],
            entries: tuple[ReportEntry, ...]) -> Routes:
     """The host's route on its listeners, with plain HTTP redirected to https when it must."""
     ing = conv.ingress
@@ -204,7 +222,7 @@ def _split(conv: Converted, host: Host, parent: Parent, rules: list[dict[str, An
     force = settings.get("force-ssl-redirect",
                          config.get("force-ssl-redirect", "false")) == "true"
     redirect = force or (ssl and bool(parent.https))
-    hostnames = {"hostnames": [host.host]} if host.host else {}
+    hostnames = {"hostnames": [host.host, *aliases]} if host.host else {}
     grpc = settings.get("backend-protocol") in ("GRPC", "GRPCS")
     kind = "GRPCRoute" if grpc else "HTTPRoute"
     served = [parent_ref(parent, s) for s in (() if redirect else ("http",)) + parent.https]
@@ -216,13 +234,20 @@ def _split(conv: Converted, host: Host, parent: Parent, rules: list[dict[str, An
             "rules": [_grpc_rule(r) for r in rules] if grpc else rules}))
         refs.append((kind, base))
     if redirect:
-        code = int(config.get("http-redirect-code", "308") or 308)
-        redirect_filter = {"type": "RequestRedirect",
-                           "requestRedirect": {"scheme": "https", "statusCode": code}}
+        code = redirect_code(config)
         name = child_name(base, "https-redirect")
+        redirect_rules = [_rule(r["matches"], [{"type": "RequestRedirect", "requestRedirect": {
+            "scheme": "https", "statusCode": code}}]) for r in rules]
+        root = any(m.get("path", {}).get("value") in ("/", "(?i)/.*")
+                   for r in rules for m in r["matches"])
+        if root and host.host and "*" not in host.host \
+                and settings.get("preserve-trailing-slash") != "true":
+            # ingress-nginx drops the trailing "/" of the redirected URI
+            filter_, ref = fixed_redirect(ing.namespace, name, code, f"https://{host.host}")
+            out.append(filter_)
+            redirect_rules.insert(0, _rule([{"path": {"type": "Exact", "value": "/"}}], [ref]))
         out.append(gateway_api("HTTPRoute", ing.namespace, name, {
-            "parentRefs": [parent_ref(parent, "http")], **hostnames,
-            "rules": [{"matches": r["matches"], "filters": [redirect_filter]} for r in rules]}))
+            "parentRefs": [parent_ref(parent, "http")], **hostnames, "rules": redirect_rules}))
         refs.append(("HTTPRoute", name))
     return Routes(tuple(out), tuple(refs), entries)
 
@@ -244,3 +269,27 @@ def _grpc_rule(rule: Json) -> dict[str, Any]:
         out["backendRefs"] = rule["backendRefs"]
     return out
 
+
+
+def www_routes(conv: Converted, host: str, parent: Parent,
+               config: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
+    """`from-to-www-redirect`: `www.<host>` (or `<host>` of a `www.` host) redirected to `host`
+    with the request's scheme and port, `/` to exactly `<scheme>://<host>:<port>` as nginx's
+    `return` does; other paths keep the request's path (a RequestRedirect, whose Location
+    leaves out a well-known port)."""
+    ing = conv.ingress
+    other = host.removeprefix("www.") if host.startswith("www.") else f"www.{host}"
+    code = redirect_code(config)
+    out: list[dict[str, Any]] = []
+    for scheme, port, sections in (("http", 80, ("http",)), ("https", 443, parent.https)):
+        if not sections:
+            continue
+        name = child_name(ing.name, host_label(other), "www-redirect", scheme)
+        filter_, ref = fixed_redirect(ing.namespace, name, code, f"{scheme}://{host}:{port}")
+        redirect = {"type": "RequestRedirect", "requestRedirect": {
+            "hostname": host, "port": port, "statusCode": code}}
+        out += [filter_, gateway_api("HTTPRoute", ing.namespace, name, {
+            "parentRefs": [parent_ref(parent, s) for s in sections], "hostnames": [other],
+            "rules": [_rule([{"path": {"type": "Exact", "value": "/"}}], [ref]),
+                      _rule([{"path": {"type": "PathPrefix", "value": "/"}}], [redirect])]})]
+    return tuple(out)

@@ -24,9 +24,8 @@ from propylon.ingress.effects import (
     converted,
     refused,
 )
+from propylon.ingress.manifests import fixed_redirect
 from propylon.ingress.names import child_name
-
-_FILTER_API = "gateway.envoyproxy.io/v1alpha1"
 
 
 def app_root(ctx: Context, value: str) -> Converted:
@@ -63,15 +62,9 @@ def _redirect(ctx: Context, url: str, code: int) -> Converted:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return refused(f'"{url}" is not an absolute http(s) URL: write one such as '
                        '"https://example.com/path"')
-    name = child_name(ctx.ingress.name, "redirect")
-    filter_ = {"apiVersion": _FILTER_API, "kind": "HTTPRouteFilter",
-               "metadata": {"name": name, "namespace": ctx.ingress.namespace},
-               "spec": {"directResponse": {"statusCode": code,
-                                           "header": {"set": [{"name": "Location",
-                                                               "value": url}]}}}}
-    return converted(Manifest(filter_), Respond((
-        {"type": "ExtensionRef", "extensionRef": {
-            "group": "gateway.envoyproxy.io", "kind": "HTTPRouteFilter", "name": name}},)))
+    filter_, ref = fixed_redirect(ctx.ingress.namespace, child_name(ctx.ingress.name, "redirect"),
+                                  code, url)
+    return converted(Manifest(filter_), Respond((ref,)))
 
 
 def _setting(name: str) -> Converter:

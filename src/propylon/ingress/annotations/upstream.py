@@ -1,8 +1,12 @@
 """What the backend receives and how it is reached: `upstream-vhost`, `x-forwarded-prefix`,
-`backend-protocol`, `service-upstream`."""
+`backend-protocol`, `service-upstream`, and the backend TLS settings `proxy-ssl-name`,
+`proxy-ssl-verify`, `proxy-ssl-server-name`, `proxy-ssl-secret` (whose `ca.crt` becomes a
+ConfigMap, the form of CA a BackendTLSPolicy references)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 
 from propylon.ingress.effects import (
@@ -10,11 +14,15 @@ from propylon.ingress.effects import (
     Converted,
     Converter,
     Filter,
+    Manifest,
     Setting,
     converted,
     differs,
     refused,
 )
+from propylon.ingress.manifests import manifest
+from propylon.ingress.names import child_name
+from propylon.ingress.report import Outcome
 
 PROTOCOLS = ("HTTP", "HTTPS", "AUTO_HTTP", "GRPC", "GRPCS", "FCGI")
 
@@ -40,7 +48,7 @@ def backend_protocol(ctx: Context, value: str) -> Converted:
     if protocol == "FCGI":
         return refused("Envoy does not speak FastCGI: serve the application over HTTP (e.g. "
                        "php-fpm behind a small HTTP server) and drop the annotation")
-    if protocol in ("HTTPS", "GRPCS"):
+    if protocol in ("HTTPS", "GRPCS") and ctx.annotation("proxy-ssl-verify").lower() != "on":
         return differs("the backend's certificate is verified against the system's CAs and the "
                        "Service's DNS name (a BackendTLSPolicy), where ingress-nginx does not "
                        "verify it (proxy-ssl-verify off): give the BackendTLSPolicy the backend's "
@@ -56,9 +64,61 @@ def service_upstream(ctx: Context, value: str) -> Converted:
                    Setting("service-upstream", "true"))
 
 
+def _needs_tls(check: Converter) -> Converter:
+    def convert(ctx: Context, value: str) -> Converted:
+        if ctx.annotation("backend-protocol").strip().upper() not in ("HTTPS", "GRPCS"):
+            return refused("has no effect without backend-protocol HTTPS or GRPCS: add it or "
+                           "remove this")
+        return check(ctx, value)
+    return convert
+
+
+def _ssl_name(ctx: Context, value: str) -> Converted:
+    return converted(Setting("proxy-ssl-name", value.strip().lower()))
+
+
+def _ssl_verify(ctx: Context, value: str) -> Converted:
+    if value.strip().lower() == "on":
+        return converted()
+    return differs("the backend's certificate is verified all the same: a BackendTLSPolicy "
+                   "always verifies")
+
+
+def _ssl_server_name(ctx: Context, value: str) -> Converted:
+    if value.strip().lower() == "on":
+        return converted()
+    return differs("Envoy sends the BackendTLSPolicy's hostname as SNI all the same")
+
+
+def _ssl_secret(ctx: Context, value: str) -> Converted:
+    secret = ctx.secret(value)
+    raw = ((secret or {}).get("data") or {}).get("ca.crt")
+    if secret is None or not raw:
+        return refused(f'Secret "{value}" with a ca.crt was not given: include it, or put the CA '
+                       "in a ConfigMap (key ca.crt) named by the BackendTLSPolicy")
+    try:
+        ca = base64.b64decode(str(raw), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return refused(f'ca.crt of Secret "{value}" is not base64 PEM: fix the Secret')
+    ing = ctx.ingress
+    name = child_name(value.rpartition("/")[2], "ca")
+    config_map = manifest("ConfigMap", "", ing.namespace, name, {})
+    del config_map["spec"]
+    config_map["data"] = {"ca.crt": ca}
+    note = ("its tls.crt/tls.key (a client certificate) are not used: set the Gateway's "
+            "spec.tls.backend.clientCertificateRef" if "tls.crt" in (secret.get("data") or {})
+            else "")
+    return Converted((Manifest(config_map), Setting("proxy-ssl-ca", name)),
+                     Outcome.DIFFERS if note else Outcome.CONVERTED, note)
+
+
 CONVERTERS: Mapping[str, Converter] = {
     "upstream-vhost": upstream_vhost,
     "x-forwarded-prefix": x_forwarded_prefix,
     "backend-protocol": backend_protocol,
     "service-upstream": service_upstream,
+    "proxy-ssl-name": _needs_tls(_ssl_name),
+    "proxy-ssl-verify": _needs_tls(_ssl_verify),
+    "proxy-ssl-server-name": _needs_tls(_ssl_server_name),
+    "proxy-ssl-secret": _needs_tls(_ssl_secret),
 }
