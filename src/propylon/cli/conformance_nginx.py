@@ -28,7 +28,7 @@ from propylon.conformance.backends import Backends
 from propylon.conformance.cases import CaseError
 from propylon.conformance.network import RunNetwork, SlotTaken, claim
 from propylon.conformance.report import FAILED, SKIPPED, CaseResult, summary_line
-from propylon.ingress.convert import MIGRATE, Options, convert
+from propylon.ingress.convert import MIGRATE, convert
 from propylon.standalone import Standalone, StandaloneOptions
 from propylon.translate.types import IngressSettings
 
@@ -93,7 +93,7 @@ async def _run_all(cases: list[nginxcases.NginxCase], state_dir: Path, network: 
             return all(stack.xds.pending(node) == 0 for node in stack.cache.nodes())
 
         gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                         "metadata": {"name": Options().gateway_class},
+                         "metadata": {"name": MIGRATE.gateway_class},
                          "spec": {"controllerName": options.controller_name}}
         harness = nginxrunner.NginxHarness(
             stack.client, backends, address, stack.controller.wait_idle, xds_settled,
