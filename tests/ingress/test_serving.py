@@ -94,8 +94,10 @@ def test_an_unchanged_ingress_is_not_translated_again() -> None:
     assert memo.misses == misses  # every generated object decoded last pass is reused
 
 
-def test_secrets_named_by_annotations_are_the_ones_read() -> None:
+def test_secrets_named_by_annotations_and_tls_sections_are_the_ones_read() -> None:
+    tls = ingress("c", "c.example.com")
+    tls["spec"]["tls"] = [{"hosts": ["c.example.com"], "secretName": "c-cert"}]
     assert serving.referenced_secrets([
         ingress("a", "a.example.com", **{"auth-secret": "basic", "auth-type": "basic"}),
-        ingress("b", "b.example.com", **{"auth-tls-secret": "other/ca"})]) == {
-        ("apps", "basic"), ("other", "ca")}
+        ingress("b", "b.example.com", **{"auth-tls-secret": "other/ca"}), tls]) == {
+        ("apps", "basic"), ("other", "ca"), ("apps", "c-cert")}

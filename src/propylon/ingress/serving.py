@@ -132,10 +132,14 @@ def statuses(updates: Sequence[StatusUpdate], served: Served) -> list[StatusUpda
 
 def referenced_secrets(ingresses: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
     """(namespace, name) of every Secret an ingress-nginx annotation of `ingresses` names
-    (`auth-secret`, `auth-tls-secret`, ...: `name` or `namespace/name`)."""
+    (`auth-secret`, `auth-tls-secret`, ...: `name` or `namespace/name`) and of their TLS
+    sections (ingress-nginx takes any Secret with `tls.crt` and `tls.key`, Opaque ones too)."""
     out = set()
     for obj in ingresses:
         meta = obj.get("metadata") or {}
+        out.update((str(meta.get("namespace") or "default"), str(t["secretName"]))
+                   for t in (obj.get("spec") or {}).get("tls") or ()
+                   if isinstance(t, Mapping) and t.get("secretName"))
         for key, value in (meta.get("annotations") or {}).items():
             if str(key).startswith(PREFIX) and str(key).endswith("-secret") and value:
                 namespace, _, name = str(value).rpartition("/")
