@@ -94,3 +94,74 @@ def test_cases_pass_with_the_ingress_objects_served(tmp_path: Path) -> None:
 
 def test_cases_pass_with_the_ingress_objects_migrated(tmp_path: Path) -> None:
     run_cases(tmp_path, CASES, "--migrate")
+
+
+RUNNER_CASE = """
+name: RunnerFeatures
+objects:
+- apiVersion: networking.k8s.io/v1
+  kind: Ingress
+  metadata: {name: runner}
+  spec:
+    ingressClassName: ${ingressClass}
+    rules:
+    - host: runner.example
+      http:
+        paths:
+        - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}
+backend:
+  echo: {image: echo, replicas: 2}
+requests:
+- request: {host: runner.example, path: /, method: GET}
+  repeat: 4
+  expect: {status: 200, servedBy: echo}
+  counts: {status: {200: 4}, otherStatuses: 0, servedBy: {echo: {min: 4}}}
+- action: scale
+  deployment: echo
+  replicas: 1
+- request: {host: runner.example, path: /, method: GET}
+  capture: {podName: only}
+- request: {host: runner.example, path: /, method: GET}
+  concurrent: 3
+  expect: {samePodAs: '${only}'}
+  counts: {distinctPods: 1}
+- action: deployBackend
+  name: other
+  image: httpbun
+- action: update
+  object:
+    apiVersion: networking.k8s.io/v1
+    kind: Ingress
+    metadata: {name: runner}
+    spec:
+      ingressClassName: ${ingressClass}
+      rules:
+      - host: runner.example
+        http:
+          paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}
+          - {path: /info, pathType: Prefix, backend: {service: {name: other, port: {number: 80}}}}
+- request: {host: runner.example, path: '/echo?at=${podIP:other}', method: GET}
+  expect: {servedBy: echo, backendSees: {path: '/echo?at=${podIP:other}'}}
+- request: {host: runner.example, path: /info, method: GET}
+  expect: {status: 200, servedBy: other}
+- action: deleteDeployment
+  name: other
+- request: {host: runner.example, path: /info, method: GET}
+  expect: {status: 503}
+"""
+
+
+def test_the_runner_plays_scale_capture_counts_and_backend_actions(tmp_path: Path) -> None:
+    """A case of our own, in the format of ingress-nginx's cases, using the runner's features
+    the shared cases do not: repeat with counts, scale, a captured pod, concurrent requests,
+    deployBackend, `${podIP:...}`, an update, deleteDeployment."""
+    cases = tmp_path / "suite" / "cases"
+    cases.mkdir(parents=True)
+    (tmp_path / "suite" / "ANNOTATIONS.md").write_text("ingress-nginx's annotations\n")
+    (cases / "RunnerFeatures.yaml").write_text(RUNNER_CASE)
+    done = subprocess.run(
+        [sys.executable, "-m", "propylon.cli.main", "conformance", "--cases", str(cases),
+         "--state-dir", str(tmp_path / "state")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "1 passed, 0 failed"

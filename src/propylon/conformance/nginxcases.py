@@ -91,6 +91,16 @@ def observable(case: NginxCase) -> bool:
     return any("request" in entry for entry in case.entries)
 
 
+def unplayed(case: NginxCase) -> str:
+    """Why the runner cannot play a backend of the case ("" when it plays them all):
+    `nginx-custom` runs an nginx configuration the case gives in words."""
+    images = {str(spec.get("image", "echo")) for spec in case.backend.values()} | {
+        str(e.get("image", "echo")) for e in case.entries if e.get("action") == "deployBackend"}
+    missing = sorted(images - IMAGES.keys())
+    return (f"backend image {', '.join(missing)} (an nginx configuration given in words) is "
+            "not played by the runner") if missing else ""
+
+
 def cookie_date(seconds: int, now: datetime.datetime) -> str:
     """`Wdy, DD-Mon-YY HH:MM` of now + seconds, in GMT (cookie dates cut after the minutes)."""
     return (now + datetime.timedelta(seconds=seconds)).strftime("%a, %d-%b-%y %H:%M")

@@ -136,8 +136,8 @@ def check(expect: Mapping[str, Any], response: Response,
     if "servedBy" in expect and service_of(pod) != expect["servedBy"]:
         return f"served by pod {pod!r}, want a pod of Service {expect['servedBy']}"
     for field, same in (("samePodAs", True), ("differentPodFrom", False)):
-        if field in expect:
-            saved = captured.get(str(expect[field]).strip("${}"), "")
+        if field in expect:  # the saved pod's name (`${var}` replaced), or the variable's name
+            saved = captured.get(str(expect[field]), str(expect[field]))
             if (pod == saved) != same:
                 return f"answered by pod {pod!r}, {field} {saved!r}"
     if "backendSees" in expect:

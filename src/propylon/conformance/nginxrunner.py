@@ -86,6 +86,9 @@ class NginxHarness:
                       gateway={}, source=case.source)
         if not nginxcases.observable(case):
             return CaseResult(result, SKIPPED, "not observable: the case sends no request")
+        unplayed = nginxcases.unplayed(case)
+        if unplayed:
+            return CaseResult(result, SKIPPED, unplayed)
         run = _CaseRun(self, case, f"ingress-nginx-{index}")
         try:
             await run.start()
@@ -216,6 +219,10 @@ class _CaseRun:
     async def _deploy(self, objects: list[dict[str, Any]]) -> None:
         await self._apply(objects)
         await self.h.backends.sync(objects)
+        for obj in objects:  # `${podIP:<service>}`: where that backend's (first) pod answers
+            pods = self.h.backends.pods(self.namespace, obj["metadata"]["name"])
+            if obj["kind"] == "Deployment" and pods:
+                self.variables[f"podIP:{obj['metadata']['name']}"] = pods[0].ip
 
     async def stop(self) -> None:
         for name in list(self.case.backend):
@@ -228,9 +235,11 @@ class _CaseRun:
         if "action" in entry:
             await self.action(entry)
             return
-        request = nginxcases.substitute(entry["request"], {**self.variables, **self.captured})
-        expect = nginxcases.substitute(entry.get("expect") or {},
-                                       {**self.variables, **self.captured})
+        variables = {**self.variables, **self.captured}
+        request = nginxcases.substitute(entry["request"], variables)
+        # cookie dates are those of the moment the request is sent
+        expect = nginxcases.substitute(entry.get("expect") or {}, variables,
+                                       datetime.datetime.now(datetime.UTC))
         label = f"{request.get('method', 'GET')} {request.get('host', '')}{request.get('path', '/')}"
         if entry.get("poll"):
             responses = [await self._poll(request, entry["poll"])]

@@ -134,7 +134,7 @@ def referenced_secrets(ingresses: Sequence[Mapping[str, Any]]) -> set[tuple[str,
     """(namespace, name) of every Secret an ingress-nginx annotation of `ingresses` names
     (`auth-secret`, `auth-tls-secret`, ...: `name` or `namespace/name`) and of their TLS
     sections (ingress-nginx takes any Secret with `tls.crt` and `tls.key`, Opaque ones too)."""
-    out = set()
+    out: set[tuple[str, str]] = set()
     for obj in ingresses:
         meta = obj.get("metadata") or {}
         out.update((str(meta.get("namespace") or "default"), str(t["secretName"]))
