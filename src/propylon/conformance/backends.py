@@ -172,6 +172,17 @@ class Backends:
         if errors:
             raise RuntimeError("; ".join(errors))
 
+    async def scale(self, obj: Mapping[str, Any]) -> None:
+        """Give a running Deployment the replicas `obj` (its manifest) asks for: pods beyond
+        them stop (the last ones), new ones start after those that keep running; then
+        `sync([obj, services...])` waits for them and updates the EndpointSlices."""
+        deployment = self.deployments[(obj["metadata"].get("namespace", "default"),
+                                       obj["metadata"]["name"])]
+        replicas = int((obj.get("spec") or {}).get("replicas", 1))
+        extra, deployment.pods = deployment.pods[replicas:], deployment.pods[:replicas]
+        await asyncio.gather(*(_terminate(p) for p in extra))
+        await self._start(obj, deployment)
+
     async def stop(self, namespace: str, name: str) -> None:
         deployment = self.deployments.pop((namespace, name), None)
         if deployment:
@@ -195,7 +206,7 @@ class Backends:
         containers = [c for c in pod_spec.get("containers") or [] if _plays(c)]
         ports = {str(p["name"]): int(p["containerPort"])
                  for c in containers for p in c.get("ports") or [] if p.get("name")}
-        for index in range(int(spec.get("replicas", 1))):
+        for index in range(len(deployment.pods), int(spec.get("replicas", 1))):
             pname, ip = pod_name(name, namespace, index), self._allocate_ip()
             pod_dir = self.work_dir / namespace / pname
             pod_dir.mkdir(parents=True, exist_ok=True)

@@ -173,6 +173,7 @@ class _CaseRun:
         self.others: list[dict[str, Any]] = []  # the case's other objects
         self.shown: list[dict[str, Any]] = []  # the objects whose status shows them served
         self.captured: dict[str, str] = {}
+        self.deployed: dict[str, str] = {}  # backends `deployBackend` added: name -> image
 
     async def start(self) -> None:
         await self._apply([{"apiVersion": "v1", "kind": "Namespace",
@@ -225,7 +226,7 @@ class _CaseRun:
                 self.variables[f"podIP:{obj['metadata']['name']}"] = pods[0].ip
 
     async def stop(self) -> None:
-        for name in list(self.case.backend):
+        for name in [*self.case.backend, *self.deployed]:
             await self.h.backends.stop(self.namespace, name)
         await manifests.delete_all(self.h.client, self.applied)
 
@@ -332,18 +333,30 @@ class _CaseRun:
             await asyncio.sleep(float(entry["seconds"]))
         elif action == "deployBackend":
             name = str(entry["name"])
-            case = nginxcases.NginxCase(name, (), {name: {"image": entry.get("image", "echo"),
-                                                          "replicas": 1}}, ())
-            await self._deploy(nginxcases.backend_objects(case, self.namespace))
+            self.deployed[name] = str(entry.get("image", "echo"))
+            await self._deploy(self._backend(name, 1))
             await self.h.wait_programmed(self.shown)
-        elif action in ("scale", "deleteDeployment"):
-            name = str(entry.get("deployment") or entry.get("name"))
-            replicas = int(entry.get("replicas", 0)) if action == "scale" else 0
-            spec = dict(self.case.backend.get(name) or {"image": "echo"})
+        elif action == "scale":
+            name = str(entry["deployment"])
+            objects = self._backend(name, int(entry["replicas"]))
+            await self._apply(objects)
+            await self.h.backends.scale(objects[0])
+            await self.h.backends.sync(objects)  # ready, and the EndpointSlice updated
+            await self.h.wait_programmed(self.shown)
+        elif action == "deleteDeployment":
+            name = str(entry["name"])
+            deployment, service = self._backend(name, 0)
+            await manifests.delete_all(self.h.client, [object_ref(deployment, "")])
             await self.h.backends.stop(self.namespace, name)
-            case = nginxcases.NginxCase(name, (), {name: {**spec, "replicas": replicas}}, ())
-            await self._deploy(nginxcases.backend_objects(case, self.namespace))
+            await self.h.backends.sync([service])  # the Service stays, without endpoints
             await self.h.wait_programmed(self.shown)
         else:
             raise CaseFailed(f"action not understood: {dict(entry)}")
+
+    def _backend(self, name: str, replicas: int) -> list[dict[str, Any]]:
+        """The Deployment and Service of backend `name` with `replicas`."""
+        image = self.deployed.get(name) or str((self.case.backend.get(name) or {}).get("image",
+                                                                                      "echo"))
+        case = nginxcases.NginxCase(name, (), {name: {"image": image, "replicas": replicas}}, ())
+        return nginxcases.backend_objects(case, self.namespace)
 
