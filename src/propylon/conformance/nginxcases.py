@@ -8,6 +8,8 @@ deploy (`echo`, or `{service: {image, replicas}}`), and request and action entri
 - `load(folder)`: every case file but `index.yaml`, sorted by name, as `NginxCase` values.
 - `observable(case)`: whether the case sends a request at all; the README's cases without one
   (config-only tests whose backend cannot show the behaviour) cannot pass or fail.
+- `unplayed(case)`: why a backend image of the case is not played (`nginx-custom`: an nginx
+  configuration given in words), "" when all are.
 - `substitute(value, variables)`: `${name}` placeholders replaced in every string (nested);
   `${cookieDate:now+Ns}` is computed when the request is sent (`cookie_date`).
 - `secret(entry, variables)`: a described Secret as a manifest: the htpasswd files and bcrypt

@@ -3,7 +3,8 @@
 Each case runs in a namespace of its own (`ingress-nginx-<N>`, as every Go `It` gets a fresh
 one) with the backends it describes (`nginxcases.backend_objects`, played by `Backends`), its
 objects with the placeholders filled in (`${ingressClass}`: the class the run serves,
-`${namespace}`, `${gatewayIP}`: the one address the run's Gateways get), its described Secrets
+`${namespace}`, `${gatewayIP}`: the one address the run's Gateways get, `${podIP:<service>}`:
+the address that backend's first pod answers on, port 80), its described Secrets
 made (`nginxcases.secret`) and its `ControllerConfig` as the data of the ingress-nginx
 ConfigMap the controller reads. Then:
 
@@ -19,9 +20,10 @@ controller writes only once the Gateway serving it is programmed; migrated: ever
 object's conditions carry its generation), and every response the xDS server pushed to the
 Gateway's Envoys acknowledged or refused. Then each entry runs once, in order: a request entry
 (`repeat`, `concurrent`, `poll`) is checked by `nginxcheck`, `capture` saves values for later
-entries; actions apply, update, scale, delete a Deployment, deploy a backend, or sleep. A case
-without any request cannot show anything (the README's config-only cases whose backend cannot
-see the behaviour) and is skipped, named. Afterwards the case's objects are deleted and its
+entries; actions apply, update, scale (the running pods stay), delete a Deployment (its Service
+stays, without endpoints), deploy a backend, or sleep. A case without any request cannot show
+anything (the README's config-only cases whose backend cannot see the behaviour) and is
+skipped, named; so is a case with a backend the runner does not play (`nginx-custom`). Afterwards the case's objects are deleted and its
 backends stopped.
 """
 
