@@ -118,7 +118,7 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
     gateways: dict[str, tuple[str, str]] = {}
     for class_name in dict.fromkeys(c.class_name for c in all_convs):
         plan = gateway.plan(class_name, all_convs, options.gateway_namespace,
-                            classes.gateway_name(class_name), options.gateway_class)
+                            classes.gateway_name(class_name), options.gateway_class, secrets)
         out += plan.manifests
         report += plan.entries
         gateway_fragments: list[Policy] = []

@@ -8,14 +8,18 @@ than the Gateway's gets a ReferenceGrant in its own namespace.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from propylon.ingress.hosts import Converted, covers, tls_hosts
 from propylon.ingress.manifests import gateway_api
+from propylon.ingress.model import Json
 from propylon.ingress.names import child_name, host_label
 from propylon.ingress.report import Outcome, ReportEntry
 from propylon.ingress.routes import Parent
+
+TLS_TYPE = "kubernetes.io/tls"
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class GatewayPlan:
 
 
 def plan(class_name: str, convs: tuple[Converted, ...], namespace: str, name: str,
-         gateway_class: str) -> GatewayPlan:
+         gateway_class: str, secrets: Mapping[tuple[str, str], Json]) -> GatewayPlan:
     listeners: list[dict[str, Any]] = [{"name": "http", "protocol": "HTTP", "port": 80,
                                         "allowedRoutes": {"namespaces": {"from": "All"}}}]
     https: list[tuple[str, str]] = []
@@ -52,6 +56,13 @@ def plan(class_name: str, convs: tuple[Converted, ...], namespace: str, name: st
                                                "as ingress-nginx does"))
                 continue
             chosen[host] = secret
+            given = secrets.get(secret)
+            if given is not None and given.get("type") != TLS_TYPE:
+                entries.append(ReportEntry(
+                    conv.ingress.key, tls.at, Outcome.DIFFERS,
+                    f"Secret {'/'.join(secret)} is of type {given.get('type') or 'Opaque'}: "
+                    f"Gateway listeners take {TLS_TYPE} Secrets, where ingress-nginx takes any "
+                    "with tls.crt and tls.key: recreate it with `kubectl create secret tls`"))
             listener = child_name("https", host_label(host))
             https.append((host, listener))
             ref: dict[str, Any] = {"kind": "Secret", "name": tls.secret}
