@@ -1,6 +1,7 @@
 # Two entry points: `make quickstart` runs the standalone gateway serving examples/quickstart,
 # `make test` runs the whole test suite. Both create .venv on first use. `make conformance`
-# replays the Gateway API conformance cases (GATEWAY-HTTP, -TLS and -GRPC) from ../shared.
+# replays the Gateway API conformance cases (GATEWAY-HTTP, -TLS and -GRPC) from ../shared and
+# the GATEWAY-TCP and -UDP ones of tests/data/conformance-l4.
 VENV ?= .venv
 PYTHON ?= python3
 
@@ -13,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	  $(VENV)/bin/pip install --quiet -e ".[test]" && \
 	  touch $@; }'
 
-.PHONY: quickstart test lint conformance conformance-envoy-gateway envoy-gateway-crds bench-setup bench-smoke conformance-ingress-nginx
+.PHONY: quickstart test lint conformance conformance-l4 conformance-envoy-gateway envoy-gateway-crds bench-setup bench-smoke conformance-ingress-nginx
 quickstart: $(VENV)/.installed
 	$(VENV)/bin/propylon up -f examples/quickstart --echo backend-1=127.0.0.1:9001
 
@@ -25,11 +26,17 @@ lint: $(VENV)/.installed
 test: lint
 	$(VENV)/bin/pytest -q
 
-CONFORMANCE_PROFILES ?= GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC
+CONFORMANCE_PROFILES ?= GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC,GATEWAY-TCP,GATEWAY-UDP
 CONFORMANCE_REPORT ?= .conformance/report.yaml
+L4_CASES ?= tests/data/conformance-l4/cases
 conformance: $(VENV)/.installed
 	mkdir -p $(dir $(CONFORMANCE_REPORT))
-	$(VENV)/bin/propylon conformance --feature $(CONFORMANCE_PROFILES) --report $(CONFORMANCE_REPORT)
+	$(VENV)/bin/propylon conformance --cases ../shared/conformance/cases --cases $(L4_CASES) \
+		--feature $(CONFORMANCE_PROFILES) --report $(CONFORMANCE_REPORT)
+
+# Only the GATEWAY-TCP and GATEWAY-UDP tests of Gateway API v1.6.1
+conformance-l4: $(VENV)/.installed
+	$(VENV)/bin/propylon conformance --cases $(L4_CASES) -v
 
 # Kubernetes mode: Envoy Gateway's policy CRDs (SecurityPolicy, BackendTrafficPolicy, ...) into
 # the cluster of the current kubeconfig, from a folder of CRD files. Server-side apply: the
@@ -38,9 +45,9 @@ conformance: $(VENV)/.installed
 EG_CRDS ?= ../shared/envoy-gateway/crds
 KUBECTL ?= $(VENV)/bin/kubectl
 # Envoy Gateway's own end-to-end cases. The ones skipped here fail for reasons the README gives
-# (a client address inside a cluster network, EnvoyPatchPolicy, node zones, TCPRoute and UDPRoute);
+# (a client address inside a cluster network, EnvoyPatchPolicy, node zones);
 # the cases that read a log collector are reported as skipped by the runner itself.
-EG_CASES_SKIP ?= AuthzWithClientIPTrustedCIDRs,BackendHealthCheckActiveHTTP,BackendUtilizationWeightedZones,TCPRoute,TCPRouteMtls,UDPRoute
+EG_CASES_SKIP ?= AuthzWithClientIPTrustedCIDRs,BackendHealthCheckActiveHTTP,BackendUtilizationWeightedZones
 conformance-envoy-gateway: $(VENV)/.installed
 	$(VENV)/bin/propylon conformance --cases ../shared/envoy-gateway/cases --skip $(EG_CASES_SKIP) -v
 

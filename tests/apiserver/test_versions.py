@@ -1,6 +1,7 @@
 """The older Gateway API versions that the official v1.6.1 CRDs serve (v1beta1 of GatewayClass,
-Gateway, HTTPRoute and ReferenceGrant): served with the same schema, listed by discovery,
-objects stored once in v1 and returned in the version asked for."""
+Gateway, HTTPRoute and ReferenceGrant; the experimental channel's v1alpha2 of TCPRoute and
+UDPRoute): served with the same schema, listed by discovery, objects stored once in v1 and
+returned in the version asked for."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ async def server(tmp_path: Path) -> AsyncIterator[APIServer]:
 async def test_discovery_lists_v1beta1_with_v1_preferred(client: Client) -> None:
     _, groups, _ = await client.request("GET", "/apis")
     group = next(g for g in groups["groups"] if g["name"] == GROUP)
-    assert [v["version"] for v in group["versions"]] == ["v1", "v1beta1"]
+    assert [v["version"] for v in group["versions"]] == ["v1", "v1beta1", "v1alpha2"]
     assert group["preferredVersion"]["version"] == "v1"
     status, resources, _ = await client.request("GET", f"/apis/{GROUP}/v1beta1")
     assert status == 200
@@ -48,6 +49,27 @@ async def test_discovery_lists_v1beta1_with_v1_preferred(client: Client) -> None
         "gatewayclasses", "gateways", "httproutes", "referencegrants"]
     status, _, _ = await client.request("GET", f"{BETA}/grpcroutes")
     assert status == 404  # the CRDs serve GRPCRoute in v1 only
+    status, resources, _ = await client.request("GET", f"/apis/{GROUP}/v1alpha2")
+    assert sorted(r["name"] for r in resources["resources"] if "/" not in r["name"]) == [
+        "tcproutes", "udproutes"]
+
+
+async def test_a_v1alpha2_tcproute_is_stored_in_v1_and_checked_by_its_schema(
+        client: Client) -> None:
+    alpha = f"/apis/{GROUP}/v1alpha2/namespaces/default"
+    route = {"apiVersion": f"{GROUP}/v1alpha2", "kind": "TCPRoute", "metadata": {"name": "t1"},
+             "spec": {"parentRefs": [{"name": "gw", "sectionName": "tcp"}],
+                      "rules": [{"backendRefs": [{"name": "svc", "port": 3000}]}]}}
+    status, created, _ = await client.request("POST", f"{alpha}/tcproutes", route)
+    assert status == 201, created
+    _, v1, _ = await client.request("GET", f"{V1}/tcproutes/t1")
+    assert v1["apiVersion"] == f"{GROUP}/v1"
+    assert v1["spec"]["rules"][0]["backendRefs"][0]["weight"] == 1  # the CRD default
+    no_port = {**route, "metadata": {"name": "t2"},
+               "spec": {**route["spec"], "rules": [{"backendRefs": [{"name": "svc"}]}]}}
+    status, refused, _ = await client.request("POST", f"{alpha}/tcproutes", no_port)
+    assert status == 422
+    assert "Must have port for Service reference" in json.dumps(refused)
 
 
 async def test_an_object_is_stored_once_and_read_in_any_version(client: Client) -> None:

@@ -88,3 +88,27 @@ def test_sigterm_stops_every_process_the_run_started(tmp_path: Path) -> None:
     finally:  # what a failing run left behind must not hold this slot for later tests
         for pid in filter(_running, started):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_tcp_and_udp_cases_run_with_the_shared_ones_and_report_all_five_profiles(
+        tmp_path: Path) -> None:
+    """Two case folders in one run, each with its own suite manifests (the v1.6.1 TCPRoute and
+    UDPRoute tests read ../shared's v1.6.1 copy); a Gateway-only test counts in every profile."""
+    report_path = tmp_path / "report.yaml"
+    l4 = Path(__file__).resolve().parents[1] / "data" / "conformance-l4" / "cases"
+    done = subprocess.run(
+        [sys.executable, "-m", "propylon.cli.main", "conformance", "--cases", str(CASES),
+         "--cases", str(l4), "--run",
+         "GatewayObservedGenerationBump,TCPRouteParentRefPortAndSectionName,UDPRoute",
+         "--report", str(report_path), "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "3 passed, 0 failed"
+    report = yaml.safe_load(report_path.read_text())
+    passed = {p["name"]: p["core"]["statistics"]["Passed"] for p in report["profiles"]}
+    assert passed == {"GATEWAY-GRPC": 1, "GATEWAY-HTTP": 1, "GATEWAY-TLS": 1,
+                      "GATEWAY-TCP": 2, "GATEWAY-UDP": 2}
+    assert report["succeededProvisionalTests"] == ["TCPRouteParentRefPortAndSectionName",
+                                                   "UDPRoute"]
+    dns = list((tmp_path / "state" / "pods" / "gateway-conformance-infra").glob("coredns-*.log"))
+    assert len(dns) == 1 and "foo.bar.com. udp\" NOERROR" in dns[0].read_text()

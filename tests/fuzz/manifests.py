@@ -1,9 +1,10 @@
 """Hypothesis strategies for whole sets of Gateway API manifests ("worlds").
 
-A world is what one user might apply at once: a GatewayClass of ours, Gateways with HTTP, HTTPS
-and TLS listeners (hostnames, ports, allowedRoutes, certificateRefs, frontend validation), a
+A world is what one user might apply at once: a GatewayClass of ours, Gateways with HTTP, HTTPS,
+TLS, TCP and UDP listeners (hostnames, ports, allowedRoutes, certificateRefs, frontend validation), a
 ListenerSet, `kubernetes.io/tls` Secrets and a CA ConfigMap (valid material, generated once),
-Services with EndpointSlices, HTTPRoutes, GRPCRoutes and TLSRoutes using every match kind and
+Services with EndpointSlices, HTTPRoutes, GRPCRoutes, TLSRoutes, TCPRoutes and UDPRoutes
+(TCP and UDP listeners too, on ports other listeners may use) using every match kind and
 filter, ReferenceGrants and BackendTLSPolicies. Values follow the CRD schemas' rules at their edges
 (header names of every token character, header values with any character, very long values,
 unicode, huge weights, many rules, duplicates) and sometimes break them (so the API validation
@@ -286,6 +287,11 @@ grpc_route = _route("GRPCRoute", GW, _opt(route_common,
 tls_route = _route("TLSRoute", "gateway.networking.k8s.io/v1alpha2", st.fixed_dictionaries({
     **route_common, "rules": st.lists(st.fixed_dictionaries(
         {"backendRefs": st.lists(backend_ref, min_size=1, max_size=3)}), min_size=1, max_size=1)}))
+l4_spec = st.fixed_dictionaries({  # TCPRoute and UDPRoute: no hostnames, one rule
+    "parentRefs": route_common["parentRefs"], "rules": st.lists(st.fixed_dictionaries(
+        {"backendRefs": st.lists(backend_ref, min_size=1, max_size=3)}), min_size=1, max_size=1)})
+tcp_route = _route("TCPRoute", "gateway.networking.k8s.io/v1alpha2", l4_spec)
+udp_route = _route("UDPRoute", GW, l4_spec)
 
 certificate_ref = _opt({"name": st.sampled_from((*SECRETS, "missing"))},
                        {"namespace": namespace_ref, "kind": st.sampled_from(("Secret", "Bogus"))})
@@ -294,7 +300,8 @@ allowed_routes = _opt({}, {
         st.fixed_dictionaries({"from": st.sampled_from(("All", "Same"))}),
         st.just({"from": "Selector", "selector": {"matchLabels": {"team": "x"}}})),
     "kinds": st.lists(_opt({"kind": st.sampled_from(("HTTPRoute", "GRPCRoute", "TLSRoute",
-                                                     "Bogus"))}, {}), max_size=2)})
+                                                     "TCPRoute", "UDPRoute", "Bogus"))}, {}),
+                      max_size=2)})
 listener = st.one_of(
     _opt({"protocol": st.just("HTTP"), "port": st.sampled_from((80, 8080))},
          {"hostname": hostname, "allowedRoutes": allowed_routes}),
@@ -309,7 +316,8 @@ listener = st.one_of(
               "certificateRefs": st.lists(certificate_ref, min_size=1, max_size=1)}))},
          {"hostname": hostname, "allowedRoutes": allowed_routes}),
     _opt({"protocol": st.sampled_from(("TCP", "UDP", "example.com/custom")),
-          "port": st.integers(1, 65535)}, {}),
+          "port": st.one_of(st.sampled_from((80, 443, 8080)), st.integers(1, 65535))},
+         {"allowedRoutes": allowed_routes}),
 )
 ca_ref = _opt({"name": st.sampled_from((CA_CONFIG_MAP, "missing")), "group": st.just(""),
                "kind": st.sampled_from(("ConfigMap", "Secret"))}, {"namespace": namespace_ref})
@@ -414,7 +422,8 @@ def _world(parts: list[list[Obj]]) -> list[Obj]:
 world = st.tuples(
     st.lists(gateway, min_size=1, max_size=2).map(_first_is_gw),
     st.lists(service, max_size=3), st.lists(endpoint_slice, max_size=3),
-    st.lists(st.one_of(http_route, http_route, grpc_route, tls_route, many_rules_route),
+    st.lists(st.one_of(http_route, http_route, grpc_route, tls_route, many_rules_route,
+                       tcp_route, udp_route),
              max_size=3),
     st.lists(reference_grant, max_size=1), st.lists(backend_tls_policy, max_size=1),
     st.lists(listener_set, max_size=1),

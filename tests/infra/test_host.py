@@ -200,7 +200,7 @@ async def test_port_in_use_is_reported_then_recovers_when_freed(tmp_path: Path) 
         await infra.close()
 
 
-def unprivileged(address: str, port: int) -> None:
+def unprivileged(address: str, port: int, transport: str = "TCP") -> None:
     if port < 1024:
         raise PermissionError(errno.EACCES, "Permission denied")
 

@@ -124,3 +124,18 @@ def test_a_service_that_is_not_a_load_balancer_is_reached_on_its_cluster_ip() ->
     assert cluster_ip({"spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.9"}}) is None
     assert cluster_ip({"spec": {"type": "ClusterIP", "clusterIP": "None"}}) is None
     assert cluster_ip(None) is None
+
+
+def test_udp_listeners_get_udp_ports_beside_tcp_ports_of_the_same_number() -> None:
+    ir = replace(IR, listeners=(InfraListener("dns-tcp", 53, "TCP"),
+                                InfraListener("dns", 53, "UDP"),
+                                InfraListener("game", 7000, "UDP")))
+    objs = {o["kind"]: o for o in gateway_objects(ir, OWNER, "xds.example", 18000,
+                                                  ProxyOptions(image="envoy:test"))}
+    assert [(p["name"], p["port"], p["targetPort"], p["protocol"])
+            for p in objs["Service"]["spec"]["ports"]] == [
+        ("port-53", 53, 10053, "TCP"), ("udp-53", 53, 10053, "UDP"),
+        ("udp-7000", 7000, 7000, "UDP")]
+    [container] = objs["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert [(p["containerPort"], p["protocol"]) for p in container["ports"]] == [
+        (10053, "TCP"), (10053, "UDP"), (7000, "UDP")]

@@ -9,7 +9,7 @@ from propylon.infra.host.ports import resolve_port
 from propylon.ir.model import PortState
 
 
-def _unprivileged(address: str, port: int) -> None:
+def _unprivileged(address: str, port: int, transport: str = "TCP") -> None:
     """Behaves like a non-root user without CAP_NET_BIND_SERVICE."""
     if port < 1024:
         raise PermissionError(errno.EACCES, "Permission denied")
@@ -39,3 +39,15 @@ def test_port_in_use_by_another_socket_is_reported() -> None:
         "free the port or change the listener's port"
     ))
     assert resolve_port("127.0.93.1", port, 10000) == PortState(port, port)
+
+
+def test_a_udp_port_is_probed_over_udp() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+        other.bind(("127.0.93.1", 0))
+        port = other.getsockname()[1]
+        assert resolve_port("127.0.93.1", port, 10000, transports=("TCP",)) == \
+            PortState(port, port)  # the TCP port of that number is free
+        state = resolve_port("127.0.93.1", port, 10000, transports=("TCP", "UDP"))
+    assert state.error is not None and "address already in use" in state.error
+    assert resolve_port("127.0.93.1", port, 10000, transports=("TCP", "UDP")) == \
+        PortState(port, port)

@@ -2,11 +2,12 @@
 
 Hypothesis drives random edits, the way the API server would see them (every write a new
 resourceVersion, a new generation when anything but metadata and status changes; deleting and
-creating again a new uid), to every input kind: HTTPRoutes, GRPCRoutes and TLSRoutes created,
-changed and deleted, attached to the Gateway's listeners or to a ListenerSet's; the Gateway's
+creating again a new uid), to every input kind: HTTPRoutes, GRPCRoutes, TLSRoutes, TCPRoutes and
+UDPRoutes created, changed and deleted, attached to the Gateway's listeners or to a ListenerSet's; the Gateway's
 listeners changed (a hostname, an HTTPS listener and the namespace of its certificate, a TLS
 passthrough listener), its frontend CA bundle, backend client certificate, allowedListeners and
-parametersRef; a ListenerSet in either namespace with HTTP, HTTPS, TLS or conflicting listeners;
+parametersRef (beside its TCP and UDP listeners of one port); a ListenerSet in either namespace
+with HTTP, HTTPS, TLS, UDP or conflicting listeners;
 the GatewayClass's parametersRef and the GatewayParameters both name, and an EnvoyProxy the
 Gateway may name instead (replacing or merged over the class's); Secrets with valid or
 mismatched certificates and keys; ConfigMaps with a CA bundle or not PEM; a BackendTLSPolicy on a
@@ -112,7 +113,9 @@ class World:
              "allowedRoutes": {"namespaces": {"from": "All"}}},
             {"name": "sel", "port": 8080, "protocol": "HTTP",
              "allowedRoutes": {"namespaces": {"from": "Selector", "selector": {
-                 "matchLabels": {"team": "a"}}}}}]
+                 "matchLabels": {"team": "a"}}}}},
+            *({"name": protocol.lower(), "port": 9000, "protocol": protocol,
+               "allowedRoutes": {"namespaces": {"from": "All"}}} for protocol in ("TCP", "UDP"))]
         if hostname is not None:
             listeners[1]["hostname"] = hostname
         if cert is not None:
@@ -199,10 +202,11 @@ http_rule = st.fixed_dictionaries({
                    "cookieConfig": {"lifetimeType": "Permanent"}}))})
 gateway_parent = st.fixed_dictionaries(
     {"name": st.just("gw"), "namespace": st.just("ns1")},
-    optional={"sectionName": st.sampled_from(("all", "sel", "https", "tls", "none"))})
+    optional={"sectionName": st.sampled_from(("all", "sel", "https", "tls", "tcp", "udp",
+                                              "none"))})
 set_parent = st.fixed_dictionaries(
     {"kind": st.just("ListenerSet"), "name": st.just("ls"), "namespace": namespaces},
-    optional={"sectionName": st.sampled_from(("http", "https", "tls"))})
+    optional={"sectionName": st.sampled_from(("http", "https", "tls", "udp"))})
 parent = st.one_of(gateway_parent, set_parent)
 spec = st.fixed_dictionaries({
     "parentRefs": st.lists(parent, min_size=1, max_size=2),
@@ -217,13 +221,17 @@ tls_spec = st.fixed_dictionaries({
     "hostnames": st.lists(st.sampled_from(TLS_HOSTS), max_size=2, unique=True),
     "rules": st.lists(st.fixed_dictionaries({
         "backendRefs": st.lists(backend, min_size=1, max_size=2)}), min_size=1, max_size=1)})
+l4_spec = st.fixed_dictionaries({  # a TCPRoute's or UDPRoute's
+    "parentRefs": st.lists(parent, min_size=1, max_size=2),
+    "rules": st.lists(st.fixed_dictionaries({
+        "backendRefs": st.lists(backend, min_size=1, max_size=2)}), min_size=1, max_size=1)})
 knobs = st.tuples(st.sampled_from((None, "*.a.test", "b.test")),
                   st.sampled_from((None, *NAMESPACES)), st.booleans(),
                   st.sampled_from((None, *NAMESPACES)), st.booleans(),
                   st.sampled_from(("None", "Same", "All", "Selector")),
                   st.sampled_from((None, "p", "absent", "proxy")))
 # the listeners a ListenerSet may hold: "clash" takes the HTTPS listener's port for HTTP
-SET_LISTENERS = ("http", "https", "tls", "clash")
+SET_LISTENERS = ("http", "https", "tls", "udp", "clash")
 
 
 def _service(name: str, ns: str, port: int, app: str | None) -> dict[str, Any]:
@@ -286,6 +294,7 @@ def _listener_set(ns: str, listeners: list[str], cert: str) -> dict[str, Any]:
                        "tls": {"certificateRefs": [{"name": "cert", "namespace": cert}]}},
              "tls": {"name": "tls", "port": 8443, "protocol": "TLS", "hostname": "y.t.test",
                      "tls": {"mode": "Passthrough"}},
+             "udp": {"name": "udp", "port": 9001, "protocol": "UDP"},
              "clash": {"name": "clash", "port": 443, "protocol": "HTTP"}}
     return {"apiVersion": GW, "kind": "ListenerSet", "metadata": {"name": "ls", "namespace": ns},
             "spec": {"parentRef": {"name": "gw", "namespace": "ns1"},
@@ -391,7 +400,10 @@ edit = st.one_of(
     st.tuples(st.just("route"), namespaces, names, spec),
     st.tuples(st.just("grpc"), namespaces, names, grpc_spec),
     st.tuples(st.just("tls"), namespaces, names, tls_spec),
-    st.tuples(st.just("delete"), st.sampled_from(("HTTPRoute", "GRPCRoute", "TLSRoute")),
+    st.tuples(st.just("l4"), st.sampled_from(("TCPRoute", "UDPRoute")), namespaces, names,
+              l4_spec),
+    st.tuples(st.just("delete"), st.sampled_from(("HTTPRoute", "GRPCRoute", "TLSRoute",
+                                                  "TCPRoute", "UDPRoute")),
               namespaces, names),
     st.tuples(st.just("service"), namespaces, st.sampled_from(SERVICES),
               st.sampled_from((80, 81)), st.sampled_from((None, "kubernetes.io/h2c"))),
@@ -399,8 +411,8 @@ edit = st.one_of(
     st.tuples(st.just("endpoints"), namespaces, st.sampled_from(SERVICES),
               st.lists(st.booleans(), max_size=3)),
     st.tuples(st.just("grant"), namespaces,
-              st.lists(st.sampled_from(("HTTPRoute", "TLSRoute", "Gateway", "ListenerSet",
-                                        "SecurityPolicy")),
+              st.lists(st.sampled_from(("HTTPRoute", "TLSRoute", "UDPRoute", "Gateway",
+                                        "ListenerSet", "SecurityPolicy")),
                        max_size=3, unique=True),
               st.lists(st.sampled_from(("Service", "Secret", "ConfigMap")), min_size=1,
                        max_size=2, unique=True)),
@@ -440,6 +452,9 @@ def _apply(world: World, change: tuple[Any, ...], last: Result) -> None:
                        "metadata": {"name": name, "namespace": ns}, "spec": body})
         case ("tls", ns, name, body):
             world.put({"apiVersion": GW, "kind": "TLSRoute",
+                       "metadata": {"name": name, "namespace": ns}, "spec": body})
+        case ("l4", kind, ns, name, body):
+            world.put({"apiVersion": GW, "kind": kind,
                        "metadata": {"name": name, "namespace": ns}, "spec": body})
         case ("delete", kind, ns, name):
             world.delete(kind, ns, name)

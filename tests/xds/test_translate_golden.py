@@ -156,6 +156,30 @@ def tls_mixed() -> ir.GatewayIR:
     )
 
 
+def tcp_udp() -> ir.GatewayIR:
+    """Port 5300 over TCP (a weighted split, a connection limit) and over UDP; a UDP port whose
+    route's backend is unresolved, and a TCP port without a route (no Envoy listener)."""
+    return ir.GatewayIR(
+        key=KEY,
+        listeners=(
+            ir.Listener("default/gw/5300", "0.0.0.0", 5300, 5300, "TCP", tcp_chains=(
+                ir.TCPFilterChain("default/gw/tcp/default/r", (), (
+                    ir.WeightedBackend("default/a/80", 3), ir.WeightedBackend("default/b/80", 1))),
+            ), connection_limit=lim.ConnectionLimit(100)),
+            ir.Listener("default/gw/5300/udp", "0.0.0.0", 5300, 5300, "UDP", tcp_chains=(
+                ir.TCPFilterChain("default/gw/udp/default/dns", (),
+                                  (ir.WeightedBackend("default/a/80", 1),)),)),
+            ir.Listener("default/gw/53/udp", "0.0.0.0", 53, 10053, "UDP", tcp_chains=(
+                ir.TCPFilterChain("default/gw/gone/default/gone", (),
+                                  (ir.WeightedBackend(None, 1),)),)),
+            ir.Listener("default/gw/7000", "0.0.0.0", 7000, 7000, "TCP"),
+        ),
+        route_configs=(),
+        clusters=(_backend("a", 9001), _backend("b", 9002)),
+        secrets=(),
+    )
+
+
 def limits() -> ir.GatewayIR:
     """Policy limits: a connection limit and the local rate limit filter on the listener, a
     route's rate limits (every condition kind; shadow mode), circuit breakers with a retry
@@ -369,7 +393,7 @@ def ext_auth() -> ir.GatewayIR:
 CASES = {"client_settings": client_settings, "http_basic": http_basic,
          "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
          "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth,
-         "load_balancing": load_balancing, "limits": limits}
+         "load_balancing": load_balancing, "limits": limits, "tcp_udp": tcp_udp}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:

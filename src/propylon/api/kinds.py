@@ -89,6 +89,8 @@ KINDS: tuple[KindInfo, ...] = (
         AGE,
     )),
     _gw("TLSRoute", "tlsroutes", (), (AGE,)),
+    _gw("TCPRoute", "tcproutes", (), (AGE,)),
+    _gw("UDPRoute", "udproutes", (), (AGE,)),
     _gw("ListenerSet", "listenersets", ("lset",), (
         PrinterColumn("Accepted", "string", '.status.conditions[?(@.type=="Accepted")].status'),
         PrinterColumn("Programmed", "string", '.status.conditions[?(@.type=="Programmed")].status'),
@@ -154,6 +156,9 @@ OLDER_SERVED_VERSIONS: dict[tuple[str, str], tuple[str, ...]] = {
     (GATEWAY_GROUP, "Gateway"): ("v1beta1",),
     (GATEWAY_GROUP, "HTTPRoute"): ("v1beta1",),
     (GATEWAY_GROUP, "ReferenceGrant"): ("v1beta1",),
+    # deprecated, served by the experimental channel; the conformance manifests still use it
+    (GATEWAY_GROUP, "TCPRoute"): ("v1alpha2",),
+    (GATEWAY_GROUP, "UDPRoute"): ("v1alpha2",),
 }
 
 _BY_KIND: dict[tuple[str, str], KindInfo] = {(k.group, k.kind): k for k in KINDS}

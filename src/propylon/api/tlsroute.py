@@ -34,10 +34,15 @@ class TLSRoute:
             ObjectMeta.of(obj),
             decode_parent_refs(spec),
             tuple(str(h) for h in spec.get("hostnames") or ()),
-            tuple(TLSRouteRule(tuple(_backend(b) for b in r.get("backendRefs") or ()
-                                     if isinstance(b, dict)), r.get("name"))
-                  for r in spec.get("rules") or () if isinstance(r, dict)),
+            decode_rules(spec),
         )
+
+
+def decode_rules(spec: dict[str, Any]) -> tuple[TLSRouteRule, ...]:
+    """The rules of a TLSRoute's, TCPRoute's or UDPRoute's spec: named lists of backendRefs."""
+    return tuple(TLSRouteRule(tuple(_backend(b) for b in r.get("backendRefs") or ()
+                                    if isinstance(b, dict)), r.get("name"))
+                 for r in spec.get("rules") or () if isinstance(r, dict))
 
 
 def _backend(raw: dict[str, Any]) -> BackendRef:

@@ -560,6 +560,20 @@ GRPC_ROUTE_SPEC = Obj({
     "rules": Arr(GRPC_RULE, max_items=16, rules=cast(Arr, HTTP_ROUTE_SPEC.fields["rules"]).rules),
 })
 
+# --------------------------------------------------------------------------- TCPRoute, UDPRoute
+
+_L4_BACKEND_REF = Obj({
+    key: field_ for key, field_ in cast(Obj, cast(Arr, RULE.fields["backendRefs"]).items).fields.items()
+    if key != "filters"}, required=("name",), rules=BACKEND_OBJECT_REF.rules)
+
+# v1 of both allows one rule (v1alpha2 allowed 16; an object is stored as v1)
+L4_ROUTE_SPEC = Obj({
+    "parentRefs": HTTP_ROUTE_SPEC.fields["parentRefs"],
+    "rules": Arr(Obj({"name": SECTION,
+                      "backendRefs": Arr(_L4_BACKEND_REF, max_items=16, min_items=1)},
+                     required=("backendRefs",)), max_items=1, min_items=1),
+}, required=("rules",))
+
 # -------------------------------------------------------------------------------- ReferenceGrant
 
 REFERENCE_GRANT_SPEC = Obj({
@@ -757,6 +771,8 @@ SCHEMAS: Mapping[tuple[str, str], Node] = {
     ("gateway.networking.k8s.io", "HTTPRoute"): _with_spec(HTTP_ROUTE_SPEC, ROUTE_STATUS),
     ("gateway.networking.k8s.io", "GRPCRoute"): _with_spec(GRPC_ROUTE_SPEC, ROUTE_STATUS),
     ("gateway.networking.k8s.io", "ReferenceGrant"): _with_spec(REFERENCE_GRANT_SPEC),
+    ("gateway.networking.k8s.io", "TCPRoute"): _with_spec(L4_ROUTE_SPEC, ROUTE_STATUS),
+    ("gateway.networking.k8s.io", "UDPRoute"): _with_spec(L4_ROUTE_SPEC, ROUTE_STATUS),
     ("gateway.networking.k8s.io", "BackendTLSPolicy"): _with_spec(BACKEND_TLS_POLICY_SPEC, POLICY_STATUS),
     ("", "Namespace"): _with_spec(Obj({"finalizers": Arr(Str())})),
     ("", "Service"): _with_spec(SERVICE_SPEC),
@@ -766,7 +782,7 @@ SCHEMAS: Mapping[tuple[str, str], Node] = {
 }
 
 _REQUIRES_SPEC = {"GatewayClass", "Gateway", "ListenerSet", "HTTPRoute", "GRPCRoute",
-                  "ReferenceGrant", "BackendTLSPolicy"}
+                  "ReferenceGrant", "BackendTLSPolicy", "TCPRoute", "UDPRoute"}
 
 
 def _schema_of(obj: dict[str, Any]) -> Node | None:

@@ -1,7 +1,11 @@
 """`propylon conformance`: replay the Gateway API conformance cases against standalone Propylon.
 
 Cases come from `--cases DIR` (default `../shared/conformance/cases` relative to the current
-directory), manifests from `<cases>/../../gateway-api/conformance/`; a folder of Envoy
+directory; repeat it to run several folders in one run, whose report then covers them all),
+manifests from `<cases>/../../gateway-api/conformance/`, or from the folder that
+`<cases>/suite.yaml` names under `manifests:` relative to `../shared` (`shared_root`: the
+GATEWAY-TCP and GATEWAY-UDP cases of `tests/data/conformance-l4` use the v1.6.1 release's); the
+first folder's suite gives the base manifests and harness settings of the run; a folder of Envoy
 Gateway's cases (`../shared/envoy-gateway/cases`, recognised by `<cases>/../e2e/`) takes its
 manifests from `<cases>/../e2e/` and runs with the GatewayClass `envoy-gateway` of
 `<cases>/../e2e/config/gatewayclass.yaml` made Propylon's, with the EnvoyProxy it references
@@ -25,7 +29,7 @@ import datetime
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,7 @@ from propylon.conformance.report import (
 )
 from propylon.conformance.requests import POLL_S
 from propylon.conformance.runner import GATEWAY_CLASS, Harness
+from propylon.shared_data import shared_root
 from propylon.standalone import Standalone, StandaloneOptions
 from propylon.statedir import StateDirInUse
 
@@ -58,8 +63,9 @@ EG_NAMESPACE = "envoy-gateway-system"  # where Envoy Gateway is installed; the b
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("conformance",
                               help="run the Gateway API conformance cases against standalone Propylon")
-    p.add_argument("--cases", type=Path, default=DEFAULT_CASES, metavar="DIR",
-                   help="case folder (default %(default)s, relative to the current directory)")
+    p.add_argument("--cases", type=Path, action="append", metavar="DIR",
+                   help=f"case folder, repeatable (default {DEFAULT_CASES}, relative to the "
+                        "current directory)")
     p.add_argument("--report", type=Path, metavar="FILE", help="write the ConformanceReport here")
     p.add_argument("--run", default="", metavar="NAME,...", help="run only these cases")
     p.add_argument("--feature", default="", metavar="F,...",
@@ -110,6 +116,12 @@ def suite_of(cases_dir: Path, controller_name: str) -> Suite:
                      ({"apiVersion": "v1", "kind": "Namespace",
                        "metadata": {"name": EG_NAMESPACE}},
                       *eg_gateway_class(eg / "config" / "gatewayclass.yaml", controller_name)))
+    declared = cases_dir / "suite.yaml"
+    if declared.exists():
+        relative = (yaml.safe_load(declared.read_text()) or {}).get("manifests")
+        if not relative:
+            raise UsageError(f"{declared} has no `manifests:` (a folder under ../shared)")
+        return Suite(shared_root() / str(relative), GATEWAY_CLASS, POLL_S)
     return Suite(cases_dir.parent.parent / "gateway-api" / "conformance", GATEWAY_CLASS,
                  POLL_S)
 
@@ -131,20 +143,26 @@ def eg_gateway_class(path: Path, controller_name: str) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    cases_dir = args.cases.resolve()
-    if nginxcases.is_suite(cases_dir):
+    folders = [folder.resolve() for folder in args.cases or [DEFAULT_CASES]]
+    if any(nginxcases.is_suite(folder) for folder in folders):
+        if len(folders) > 1:
+            raise UsageError("ingress-nginx's cases run on their own: pass only their --cases")
         from propylon.cli import conformance_nginx
 
-        return conformance_nginx.run(args, cases_dir)
-    suite = suite_of(cases_dir, StandaloneOptions().controller_name)
-    manifests_root = suite.manifests_root
+        return conformance_nginx.run(args, folders[0])
+    suites = [suite_of(folder, StandaloneOptions().controller_name) for folder in folders]
+    suite = suites[0]
+    for folder_suite in suites:
+        root = folder_suite.manifests_root
+        if not (root / "base" / "manifests.yaml").exists():
+            raise UsageError(f"no suite manifests at {root}/base/manifests.yaml")
     try:
-        cases = select_cases(load_cases(cases_dir), _names(args.run), _names(args.feature),
-                             _names(args.skip))
+        loaded = [replace(case, manifests_root=folder_suite.manifests_root)
+                  for folder, folder_suite in zip(folders, suites, strict=True)
+                  for case in load_cases(folder)]
+        cases = select_cases(loaded, _names(args.run), _names(args.feature), _names(args.skip))
     except CaseError as err:
         raise UsageError(str(err)) from None
-    if not (manifests_root / "base" / "manifests.yaml").exists():
-        raise UsageError(f"no suite manifests at {manifests_root}/base/manifests.yaml")
     try:
         slot = claim(args.slot)
     except SlotTaken as err:

@@ -3,8 +3,9 @@
 There are no Pods in standalone mode. For each Deployment with a container the runner plays (the
 suite's echo image, Envoy Gateway's static-file-server, served by `http.server` from the shared
 cases' files, its ext-auth image, run as the echo's ext-auth mode with its `--certPath`
-volume, or one of ingress-nginx's e2e backends, the echo's `INGRESS_NGINX_IMAGE` mode on port
-80), `Backends.sync(objects)` starts `replicas` pods, each on its own loopback "pod IP" (the
+volume, the UDP tests' CoreDNS, run as the echo's CoreDNS stand-in over the Corefile its
+`-conf` argument names, or one of ingress-nginx's e2e backends, the echo's
+`INGRESS_NGINX_IMAGE` mode on port 80), `Backends.sync(objects)` starts `replicas` pods, each on its own loopback "pod IP" (the
 hosts of the run's pod network in order, e.g. 127.2.128.1, 127.2.128.2, ...): one process per
 container it plays (a sidecar echo on another port too, as pod containers share the network),
 binding the container ports as they are. Each pod gets
@@ -18,8 +19,9 @@ values under a mount path are rewritten to point there. stdout and stderr go to
 process gets SIGTERM from the kernel when the runner exits (PR_SET_PDEATHSIG), so a run killed
 before it could stop its pods leaves none holding its slot's addresses.
 
-A pod is ready when the HTTP port of each of its processes (HTTP_PORT, default 3000) accepts
-connections. For every
+A pod is ready when each of its processes answers on its port: the HTTP port (HTTP_PORT, default
+3000) accepts connections, or, for a UDP echo (UDP_PORT, default 8080) or the CoreDNS stand-in
+(the first port of its Corefile), a DNS query datagram gets an answer. For every
 Service with a selector, an EndpointSlice `<service>-propylon` is applied with the ready pods of
 the Deployments whose template labels match: one port per Service port, named like it, numbered
 by its targetPort (a number, or the name of a containerPort), appProtocol copied.
@@ -41,6 +43,8 @@ from typing import Any
 
 from propylon.api.kinds import by_api_version
 from propylon.client import KubeClient, KubeError, resource_class
+from propylon.echo import dnsmessage
+from propylon.echo.dnsserver import server_blocks
 from propylon.manifests import apply_objects
 from propylon.shared_data import shared_path
 
@@ -54,6 +58,8 @@ STATIC_FILE_IMAGE = "gateway-static-file-server"
 STATIC_FILE_PORT = 8080
 # Envoy Gateway's test authorisation service, run as the echo backend's ext-auth mode
 EXT_AUTH_IMAGE = "gateway-envoy-ext-auth"
+# the UDP tests' DNS server, played by the echo's CoreDNS stand-in
+COREDNS_IMAGE = "coredns/coredns"
 # ingress-nginx's e2e backends, played by `propylon.echo.ingressnginx` on port 80 as there
 INGRESS_NGINX_IMAGES = {"ingress-nginx/e2e-test-echo": "echo", "ingress-nginx/httpbun": "httpbun",
                         "ingress-nginx/slow-echo": "slow-echo"}
@@ -69,7 +75,7 @@ class Pod:
     ip: str
     labels: dict[str, str]
     container_ports: dict[str, int]
-    http_ports: list[int]
+    probes: list[tuple[str, int]]  # per process: ("tcp" | "udp", the port that says it is up)
     log_path: Path
     processes: list[asyncio.subprocess.Process] = field(default_factory=list)
 
@@ -216,8 +222,7 @@ class Backends:
             for container in containers:
                 env = await self._env(container, pod_spec, pod_dir, pname, namespace, ip)
                 files = STATIC_FILE_IMAGE in str(container.get("image", ""))
-                pod.http_ports.append(STATIC_FILE_PORT if files
-                                      else int(env.get("HTTP_PORT", "3000")))
+                pod.probes.append(("tcp", STATIC_FILE_PORT) if files else _probe(env))
                 pod.processes.append(await _spawn(pod, env, _file_server(ip) if files else None))
 
     async def _env(self, container: Mapping[str, Any], pod_spec: Mapping[str, Any],
@@ -238,6 +243,10 @@ class Backends:
             entries += [{"name": "EXT_AUTH_SERVER", "value": "1"},
                         {"name": "HTTP_PORT", "value": "8080"},
                         {"name": "EXT_AUTH_CERT_DIR", "value": certs.rstrip("/") + "/"}]
+        if COREDNS_IMAGE in str(container.get("image", "")):
+            args = [str(a) for a in container.get("args") or ()]
+            conf = args[args.index("-conf") + 1] if "-conf" in args[:-1] else "Corefile"
+            entries += [{"name": "COREDNS_COREFILE", "value": conf}]
         played = _ingress_nginx_image(container)
         if played:
             entries += [{"name": "INGRESS_NGINX_IMAGE", "value": played},
@@ -288,17 +297,20 @@ class Backends:
     async def _wait_ready(self, pod: Pod) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + READY_TIMEOUT_S
-        for process, port in zip(pod.processes, pod.http_ports, strict=True):
+        for process, (protocol, port) in zip(pod.processes, pod.probes, strict=True):
             while True:
                 if process.returncode is not None:
                     raise RuntimeError(f"echo pod {pod.namespace}/{pod.name} on {pod.ip} exited "
                                        f"({process.returncode}): {_last_line(pod.log_path)} "
                                        f"(whole log: {pod.log_path})")
                 try:
-                    _, writer = await asyncio.open_connection(pod.ip, port)
-                    writer.close()
+                    if protocol == "udp":
+                        await _answers_datagram(pod.ip, port)
+                    else:
+                        _, writer = await asyncio.open_connection(pod.ip, port)
+                        writer.close()
                     break
-                except OSError:
+                except (OSError, TimeoutError):
                     if loop.time() > deadline:
                         raise RuntimeError(f"echo pod {pod.namespace}/{pod.name} does not accept "
                                            f"connections on {pod.ip}:{port}") from None
@@ -314,8 +326,8 @@ def _ingress_nginx_image(container: Mapping[str, Any]) -> str:
 def _plays(container: Mapping[str, Any]) -> bool:
     """Whether the container runs the echo image or a helper the runner starts in its place."""
     return any(image in str(container.get("image", ""))
-               for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE)
-               ) or bool(_ingress_nginx_image(container))
+               for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE,
+                             COREDNS_IMAGE)) or bool(_ingress_nginx_image(container))
 
 
 def _runs_echo(deployment: Mapping[str, Any]) -> bool:
@@ -333,6 +345,44 @@ def _file_server(ip: str) -> list[str]:
                            "static-file-server, which is missing: set PROPYLON_SHARED")
     return [sys.executable, "-m", "http.server", str(STATIC_FILE_PORT), "--bind", ip,
             "--directory", str(files)]
+
+
+def _probe(env: Mapping[str, str]) -> tuple[str, int]:
+    """The port that tells an echo process is up: UDP for the UDP echo and the CoreDNS
+    stand-in (the first port of its Corefile, CoreDNS's 53 if unreadable), else the HTTP port."""
+    if env.get("COREDNS_COREFILE"):
+        try:
+            return "udp", server_blocks(Path(env["COREDNS_COREFILE"]).read_text())[0].port
+        except (OSError, ValueError):
+            return "udp", 53  # the process exits saying why, which the readiness wait reports
+    if env.get("UDP_ECHO_SERVER"):
+        return "udp", int(env.get("UDP_PORT") or "8080")
+    return "tcp", int(env.get("HTTP_PORT", "3000"))
+
+
+class _Answered(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.answered = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if not self.answered.done():
+            self.answered.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if not self.answered.done():
+            self.answered.set_exception(exc)
+
+
+async def _answers_datagram(ip: str, port: int) -> None:
+    """Send a DNS query (which the UDP echo answers too) and wait 0.2 s for an answer;
+    OSError or TimeoutError when none comes."""
+    transport, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
+        _Answered, remote_addr=(ip, port))
+    try:
+        transport.sendto(dnsmessage.query("ready.propylon.", 0))
+        await asyncio.wait_for(protocol.answered, 0.2)
+    finally:
+        transport.close()
 
 
 def _selects(service: Mapping[str, Any], labels: Mapping[str, str]) -> bool:

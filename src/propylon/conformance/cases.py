@@ -1,10 +1,12 @@
 """Case files: load the neutral YAML format of `cases/README.md` and select cases.
 
-Every `*.yaml` file of the folder except `index.yaml` is one case. A `Case` keeps the fields the
+Every `*.yaml` file of the folder except `index.yaml` and `suite.yaml` (where a folder says
+which suite manifests its cases use: `propylon.cli.conformance.suite_of`) is one case. A `Case` keeps the fields the
 runner needs as plain data (status entries, requests and steps stay the dictionaries of the file,
 their semantics live in the modules that run them). `select_cases` picks by name (`--run`), by
 feature or profile (`--feature`: a value naming a profile such as `GATEWAY-HTTP` selects the
-cases attributed to that profile, any other value the cases listing that feature) and drops
+cases attributed to that profile, by their file or by the suite's rule from their features
+(`profiles.of`), any other value the cases listing that feature) and drops
 `--skip` names.
 """
 
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from propylon.conformance import profiles
 
 
 class CaseError(Exception):
@@ -30,13 +34,14 @@ class Case:
     provisional: bool
     manifests: tuple[str, ...]
     gateway: dict[str, str]
-    namespaces_must_be_ready: bool = False
+    namespaces_must_be_ready: tuple[str, ...] = ()  # namespaces to wait for first
     status: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)
     description: str = ""
     source: Path = Path()
+    manifests_root: Path | None = None  # its folder's suite manifests, when not the run's
 
 
 def parse_case(data: dict[str, Any], source: Path = Path()) -> Case:
@@ -45,11 +50,12 @@ def parse_case(data: dict[str, Any], source: Path = Path()) -> Case:
         return Case(
             name=str(data["name"]),
             features=tuple(data.get("features") or ()),
-            profiles=_profiles(data.get("profiles")),
+            profiles={**profiles.of(data.get("features") or ()),
+                      **_profiles(data.get("profiles"))},
             provisional=bool(data.get("provisional", False)),
             manifests=tuple(data.get("manifests") or ()),
             gateway=dict(data.get("gateway") or {}),
-            namespaces_must_be_ready=bool(data.get("namespacesMustBeReady", False)),
+            namespaces_must_be_ready=_namespaces(data.get("namespacesMustBeReady")),
             status=list(data.get("status") or []),
             requests=list(data.get("requests") or []),
             steps=list(data.get("steps") or []),
@@ -59,6 +65,13 @@ def parse_case(data: dict[str, Any], source: Path = Path()) -> Case:
         )
     except (KeyError, TypeError, ValueError) as err:
         raise CaseError(f"{source}: not a case file ({err})") from err
+
+
+def _namespaces(value: Any) -> tuple[str, ...]:
+    """`namespacesMustBeReady`: `true` is the infra namespace, a list names the namespaces."""
+    if isinstance(value, list):
+        return tuple(str(n) for n in value)
+    return ("gateway-conformance-infra",) if value else ()
 
 
 def _profiles(value: Any) -> dict[str, str]:
@@ -72,7 +85,7 @@ def load_cases(folder: Path) -> list[Case]:
         raise CaseError(f"case folder {folder} does not exist; pass --cases DIR")
     cases = []
     for path in sorted(folder.glob("*.yaml")):
-        if path.name == "index.yaml":
+        if path.name in ("index.yaml", "suite.yaml"):
             continue
         try:
             data = yaml.safe_load(path.read_text())

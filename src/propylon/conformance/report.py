@@ -1,8 +1,8 @@
 """The ConformanceReport (gateway.networking.k8s.io/v1) of a run, built like the Go suite.
 
-Results are SUCCEEDED, FAILED, SKIPPED or NOT_SUPPORTED. A case counts toward each profile its
-`profiles` field names (`core` or `extended`; `none` counts nowhere); NOT_SUPPORTED cases are not
-listed. Per profile and level: statistics with capitalised keys (the Go struct has no json tags),
+Results are SUCCEEDED, FAILED, SKIPPED or NOT_SUPPORTED. A case counts toward each profile of its
+`profiles` (`core` or `extended`: those its file names and those the suite's rule gives its
+features, `propylon.conformance.profiles`); NOT_SUPPORTED cases are not listed. Per profile and level: statistics with capitalised keys (the Go struct has no json tags),
 failed/skipped test lists, result = failure if any failed, else partial if any skipped, else
 success; the summary sentence is Go's `buildSummary`. An `extended` section exists only when an
 extended case of that profile was counted, and carries the profile's extended features split into
@@ -16,41 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from propylon.conformance.cases import Case
+from propylon.conformance.profiles import EXTENDED
 
 SUCCEEDED, FAILED, SKIPPED, NOT_SUPPORTED = "SUCCEEDED", "FAILED", "SKIPPED", "NOT_SUPPORTED"
 
 GATEWAY_API_VERSION = "v1.6.1"
-
-_GATEWAY_EXTENDED = (
-    "GatewayPort8080", "GatewayStaticAddresses", "GatewayHTTPListenerIsolation",
-    "GatewayHTTPSListenerDetectMisdirectedRequests", "GatewayInfrastructurePropagation",
-    "GatewayAddressEmpty", "GatewayBackendClientCertificate",
-    "GatewayFrontendClientCertificateValidation",
-    "GatewayFrontendClientCertificateValidationInsecureFallback", "ListenerSet",
-)
-_HTTPROUTE_EXTENDED = (
-    "HTTPRouteDestinationPortMatching", "HTTPRouteQueryParamMatching", "HTTPRouteMethodMatching",
-    "HTTPRouteBackendRequestHeaderModification", "HTTPRouteResponseHeaderModification",
-    "HTTPRoutePortRedirect", "HTTPRouteSchemeRedirect", "HTTPRoutePathRedirect",
-    "HTTPRoute303RedirectStatusCode", "HTTPRoute307RedirectStatusCode",
-    "HTTPRoute308RedirectStatusCode", "HTTPRouteHostRewrite", "HTTPRoutePathRewrite",
-    "HTTPRouteRequestMirror", "HTTPRouteRequestMultipleMirrors",
-    "HTTPRouteRequestPercentageMirror", "HTTPRouteRequestTimeout", "HTTPRouteBackendTimeout",
-    "HTTPRouteBackendProtocolH2C", "HTTPRouteBackendProtocolWebSocket", "HTTPRouteRetry",
-    "HTTPRouteRetryBackendTimeout", "HTTPRouteRetryConnectionError", "HTTPRouteParentRefPort",
-    "HTTPRouteNamedRouteRule", "HTTPRouteCORS", "HTTPRouteBackendURLRewrite",
-    "HTTPRouteBackendRequestRedirect",
-)
-_BACKEND_TLS = ("BackendTLSPolicy", "BackendTLSPolicySANValidation")
-
-# Extended features of each profile (HARNESS.md section 2).
-PROFILE_EXTENDED_FEATURES: dict[str, tuple[str, ...]] = {
-    "GATEWAY-HTTP": _GATEWAY_EXTENDED + _HTTPROUTE_EXTENDED + _BACKEND_TLS,
-    "GATEWAY-TLS": _GATEWAY_EXTENDED + ("TLSRouteModeTerminate", "TLSRouteModeMixed") + _BACKEND_TLS,
-    "GATEWAY-GRPC": _GATEWAY_EXTENDED + _BACKEND_TLS,
-    "GATEWAY-TCP": _GATEWAY_EXTENDED + ("TCPRoute",),
-    "GATEWAY-UDP": _GATEWAY_EXTENDED + ("UDPRoute",),
-}
 
 
 @dataclass(frozen=True)
@@ -120,7 +90,7 @@ def profile_reports(results: Sequence[CaseResult], supported: Iterable[str],
         entry: dict[str, Any] = {"name": profile, "core": core.to_json()}
         summary = f"Core tests {core.summary()}"
         if extended is not None:
-            features = PROFILE_EXTENDED_FEATURES.get(profile, ())
+            features = EXTENDED.get(profile, ())
             entry["extended"] = {
                 **extended.to_json(),
                 "supportedFeatures": sorted(f for f in features if f in supported),

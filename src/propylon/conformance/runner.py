@@ -8,9 +8,12 @@ EndpointSlices for its Deployments and Services, then the class must be Accepted
 
 A case (`Harness.run_case`): apply its own manifests (create or update), start its echo pods,
 then 1. namespacesMustBeReady, 2. status entries without a `phase`, 3. requests (3 consecutive
-matches within 30 s each; `mirroredTo` read from pod logs), weights, 4. steps in order (`distribution` batches and `sticky` sequences: `distribution`). The
+matches within 30 s each; `mirroredTo` read from pod logs; TLS, TCP, UDP and DNS exchanges as
+`tcp` and `udp` make them), weights, 4. steps in order (`distribution` batches and `sticky` sequences: `distribution`). The
 first failing check fails the case with its reason; a request or step the runner cannot make
-skips it. Steps a case file gives only as prose come from `supplements`. Afterwards the case's own objects are deleted and its pods stopped, except objects the
+skips it. Steps a case file gives only as prose come from `supplements`; a `create` step with
+an `object` applies that object (and the case's cleanup deletes it), and Envoy Gateway's `dns`
+step is the DNS request of the UDPRoute tests. Afterwards the case's own objects are deleted and its pods stopped, except objects the
 base manifests also define, which are re-applied as the base has them.
 """
 
@@ -43,6 +46,7 @@ from propylon.conformance import (
     supplements,
     tcp,
     traffic,
+    udp,
 )
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import Case
@@ -59,6 +63,8 @@ PODS_READY_TIMEOUT_S, PODS_POLL_S = 300.0, 2.0  # Envoy Gateway's WaitForPods
 MIRROR_QUERY = "gateway-api-conformance-request-id"
 FRESH_UUID = re.compile(r"<fresh uuid[^>]*>")
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+DNS_STEP_WITHIN_S = 60.0  # Envoy Gateway's UDPRoute test polls its DNS query this long
+L4_PROTOCOLS = ("TCP", "UDP", "DNS")
 
 
 # Go tests that check the refusal of a feature and return at once, passing, when the
@@ -152,7 +158,10 @@ class Harness:
         if PASS_WHEN_SUPPORTED.get(case.name) in self.supported:
             return CaseResult(case, SUCCEEDED)
         own = [m for m in case.manifests if m != BASE]
-        objects = manifests.load_objects(self.manifests_root, own, self.rewrite)
+        objects = manifests.load_objects(case.manifests_root or self.manifests_root, own,
+                                         self.rewrite)
+        created = [dict(step["object"]) for step in case.steps
+                   if step.get("action") == "create" and "object" in step]
         try:
             await manifests.apply(self.client, objects)
             await self.backends.sync([*self.base_objects, *objects])
@@ -166,7 +175,7 @@ class Harness:
             return CaseResult(case, FAILED, f"{type(err).__name__}: {err}")
         finally:
             connections.close(self.held)
-            await self._cleanup(objects)
+            await self._cleanup([*objects, *created])
         return CaseResult(case, SUCCEEDED)
 
     async def _cleanup(self, objects: list[dict[str, Any]]) -> None:
@@ -186,7 +195,7 @@ class Harness:
 
     async def _run(self, case: Case) -> None:
         if case.namespaces_must_be_ready:
-            await self.namespaces_ready(["gateway-conformance-infra"])
+            await self.namespaces_ready(list(case.namespaces_must_be_ready))
         for entry in case.status:
             if "phase" not in entry:
                 await self.expect_status(entry)
@@ -323,6 +332,9 @@ class Harness:
         if request.get("protocol") == "TLS":
             await self.tls_request(case, request, expect)
             return
+        if request.get("protocol") in L4_PROTOCOLS:
+            await self.l4_request(case, request, expect)
+            return
         if request.get("protocol") == "GRPC":
             await self.grpc_request(case, request, expect)
             return
@@ -397,6 +409,28 @@ class Harness:
         if reason:
             raise CaseFailed(f"TLS {request.get('sni', '')} port {target.port}: {reason}")
 
+    async def l4_request(self, case: Case, request: Mapping[str, Any],
+                         expect: Mapping[str, Any]) -> None:
+        """A TCP exchange with the TCP echo, a UDP datagram to the UDP echo or a DNS query,
+        as v1.6.1's TCPRoute and UDPRoute tests make them (`tcp`, `udp`)."""
+        target = await self.target(case, request)
+        protocol, samples = request["protocol"], int(request.get("samples") or 0)
+        within = float(request.get("within") or udp.DEFAULT_TEST_TIMEOUT_S)
+        if protocol == "TCP" and request.get("check") == "connect":
+            reason = await tcp.wait_connectable(target)
+        elif protocol == "TCP" and samples:
+            reason = await tcp.samples(target, samples, str(expect["backend"]))
+        elif protocol == "TCP":
+            reason = await tcp.wait_valid(target, request, expect)
+        elif protocol == "UDP" and samples:
+            reason = await udp.wait_samples(target, samples, str(expect["backend"]), within)
+        elif protocol == "UDP":
+            reason = await udp.wait_echo(target, expect, within)
+        else:
+            reason = await udp.wait_dns(target, str(request["question"]), within)
+        if reason:
+            raise CaseFailed(f"{protocol} {target.address}:{target.port}: {reason}")
+
     async def grpc_request(self, case: Case, request: Mapping[str, Any],
                            expect: Mapping[str, Any]) -> None:
         """A gRPC call, repeated until it gives the expected answer 3 times in a row."""
@@ -418,6 +452,13 @@ class Harness:
         target = await self.target(case, request)
 
         async def send(extra: dict[str, str]) -> str:
+            try:
+                if request.get("protocol") == "TCP":
+                    return await tcp.pod_once(target)
+                if request.get("protocol") == "UDP":
+                    return str((await udp.pod_once(target))["pod"])
+            except (OSError, TimeoutError, EOFError, ValueError):
+                return ""
             if request.get("protocol") == "GRPC":
                 answer = await grpcclient.call(
                     target.address, target.port, str(request["method"]),
@@ -442,6 +483,9 @@ class Harness:
                 # Go's own net/http client, whose answer is read for what expect lists only
                 request = {**request, "check": "response"}
             await self.request(case, request, step["expect"])
+        elif action == "dns":  # Envoy Gateway's UDPRoute: any DNS reply to the query will do
+            await self.l4_request(case, {"protocol": "DNS", "question": step["query"]["name"],
+                                         "within": DNS_STEP_WITHIN_S}, {})
         elif action == "tcpConnections":
             target = await self.target(case, {})
             try:
@@ -481,6 +525,8 @@ class Harness:
             await asyncio.sleep(duration_ms(str(step["duration"])) / 1000)
         elif action in ("distribution", "sticky"):
             await self._batch(case, step)
+        elif action == "create" and step.get("object"):
+            await manifests.apply(self.client, [dict(step["object"])])
         elif action == "delete":
             ref = ObjectRef(by_kind(str(step["kind"])).api_version, str(step["kind"]),
                             step.get("namespace"), str(step["name"]))

@@ -3,13 +3,16 @@
 `main(argv)` is echo-basic's entry point: it reads the environment (`--bind` wins over
 `BIND_ADDRESS`) and serves, until SIGINT or SIGTERM, one of ingress-nginx's test backends when
 `INGRESS_NGINX_IMAGE` is set (`propylon.echo.ingressnginx`), else Envoy Gateway's test
-authorisation service when `EXT_AUTH_SERVER` is set (`propylon.echo.extauth`), else the TCP echo when `TCP_ECHO_SERVER`
+authorisation service when `EXT_AUTH_SERVER` is set (`propylon.echo.extauth`), else the CoreDNS
+stand-in of the UDP tests when `COREDNS_COREFILE` names a Corefile (`propylon.echo.dnsserver`),
+else the UDP echo on `UDP_PORT` (default 8080) when `UDP_ECHO_SERVER` is set
+(`propylon.echo.udpserver`), else the TCP echo when `TCP_ECHO_SERVER`
 is set (`propylon.echo.tcpserver`), else the gRPC echo when `GRPC_ECHO_SERVER` is set
 (`propylon.echo.grpcserver`), else the HTTP listeners (`propylon.echo.httpserver`), with, when
 `ORCA_OOB_SERVER` is set, the out-of-band ORCA service on `ORCA_GRPC_PORT` (default 3001,
 reporting `ORCA_CPU_UTILIZATION`: `propylon.echo.orca`). A bad
-variable exits 2 with its name, a listener that cannot start exits 1. The TCP and gRPC modules
-are imported only when their mode is chosen, so the HTTP replicas do not load grpc.
+variable exits 2 with its name, a listener that cannot start exits 1. The TCP, UDP, DNS and gRPC
+modules are imported only when their mode is chosen, so the HTTP replicas do not load grpc.
 `run("HOST:PORT")` serves one plain HTTP/1.1 listener the same way (`parse_listen` checks the
 address first); `parse_backend` reads `propylon up --echo [[NAMESPACE/]SERVICE=]HOST:PORT`.
 """
@@ -23,6 +26,7 @@ import signal
 import ssl
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import propylon.echo
@@ -30,7 +34,7 @@ from propylon.echo import environment
 from propylon.echo.httpserver import EchoConfig, serve, serve_echo
 
 if TYPE_CHECKING:
-    from propylon.echo import grpcserver, tcpserver
+    from propylon.echo import dnsserver, grpcserver, tcpserver
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -95,6 +99,20 @@ def _grpc_config(bind: str) -> grpcserver.GRPCEchoConfig | None:
     return grpcserver.GRPCEchoConfig.from_env(os.environ, bind)
 
 
+def _corefile() -> list[dnsserver.ServerBlock] | None:
+    """The server blocks of the Corefile `COREDNS_COREFILE` names, when it is set."""
+    path = os.environ.get("COREDNS_COREFILE")
+    if not path:
+        return None
+    from propylon.echo import dnsserver
+
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise ValueError(f"COREDNS_COREFILE={path!r}: {error.strerror}") from None
+    return dnsserver.server_blocks(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m propylon.echo [--bind HOST]`: the echo-basic-like server, configured by env."""
     description = (propylon.echo.__doc__ or "").split("\n")[0]
@@ -109,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         orca_port = (environment.port(os.environ, "ORCA_GRPC_PORT", 3001)
                      if os.environ.get("ORCA_OOB_SERVER") else None)
         orca_cpu = float(os.environ.get("ORCA_CPU_UTILIZATION") or 0)
+        udp_port = (environment.port(os.environ, "UDP_PORT", 8080)
+                    if os.environ.get("UDP_ECHO_SERVER") else 0)
+        corefile = _corefile()
     except ValueError as error:
         print(f"echo: {error}", file=sys.stderr)
         return 2
@@ -133,6 +154,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             finally:
                 await grpc_server.stop(None)
                 await runner.cleanup()
+            return
+        if corefile is not None or os.environ.get("UDP_ECHO_SERVER"):
+            from propylon.echo.dnsserver import serve_dns
+            from propylon.echo.udpserver import serve_udp
+
+            udp = (await serve_dns(config.bind, corefile) if corefile is not None
+                   else [await serve_udp(config.bind, udp_port, config.context)])
+            try:
+                await _until_signalled()
+            finally:
+                for transport in udp:
+                    transport.close()
             return
         if tcp_config is not None:
             from propylon.echo.tcpserver import serve_tcp

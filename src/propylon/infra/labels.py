@@ -5,6 +5,8 @@ and Services that show the host's Envoy processes (`host.host_objects`) carry th
 `COMPONENT_LABELS` (what lists them all), the Gateway's name and namespace (`selector_labels`,
 which select a Gateway's pods) and the Gateway API's `gateway.networking.k8s.io/gateway-name`
 (`own_labels`). Each is owned by its Gateway: `Owner.reference()` is the owner reference.
+Their ports are named alike (`port_name`): `port-<n>` over TCP, `udp-<n>` over UDP (a port
+number may be served over both).
 
 A label value holds at most 63 characters and a Gateway name up to 253: a longer name becomes
 its first 54 characters, a dash and 8 hex digits of its SHA-256 (`label_value`), so the labels
@@ -60,3 +62,8 @@ def own_labels(key: GatewayKey) -> dict[str, str]:
     """Every label Propylon sets on a Gateway's objects: the selector labels and the Gateway
     API's gateway-name label. They win over `spec.infrastructure.labels`."""
     return {**selector_labels(key), GATEWAY_NAME_LABEL: label_value(key.name)}
+
+
+def port_name(port: int, transport: str) -> str:
+    """The name of a proxy's container or Service port for a listener port and transport."""
+    return f"udp-{port}" if transport == "UDP" else f"port-{port}"

@@ -537,7 +537,9 @@ class TLSFilterChain:
 @dataclass(frozen=True)
 class TCPFilterChain:
     """TLS listener (TLSRoute): connections whose SNI matches `server_names` (empty = any) are
-    forwarded as a TCP stream to `backends`. With `secrets` TLS is terminated first (mode
+    forwarded as a TCP stream to `backends`; a TCP listener's (TCPRoute) forwards every
+    connection, a UDP listener's (UDPRoute) every client's datagrams (to its first backend
+    with a cluster: a UDPRoute's several backends are one cluster). With `secrets` TLS is terminated first (mode
     Terminate); without, the still encrypted stream is passed through (mode Passthrough).
     Without any backend that has a cluster the connection is closed."""
 
@@ -628,10 +630,12 @@ class Listener:
     bind_address: str
     port: int
     bind_port: int
-    protocol: Literal["HTTP", "HTTPS", "TLS"]  # HTTPS and TLS: chains selected by SNI
+    # HTTPS and TLS: chains selected by SNI; UDP: a UDP socket, its datagrams proxied
+    protocol: Literal["HTTP", "HTTPS", "TLS", "TCP", "UDP"]
     route_config: str | None = None  # HTTP
     tls_chains: tuple[TLSFilterChain, ...] = ()  # HTTPS listeners of the port
-    tcp_chains: tuple[TCPFilterChain, ...] = ()  # TLS listeners of the port
+    # TLS listeners of the port; TCP and UDP: the one route served (no server names)
+    tcp_chains: tuple[TCPFilterChain, ...] = ()
     client_timeouts: ClientTimeouts | None = None
     connection_limit: ConnectionLimit | None = None
     client: ClientSettings | None = None
@@ -651,6 +655,11 @@ class InfraListener:
     name: str
     port: int
     protocol: str
+
+
+def transport(protocol: str) -> Literal["TCP", "UDP"]:
+    """The socket a listener protocol is served on: "UDP" for UDP, "TCP" for all others."""
+    return "UDP" if protocol == "UDP" else "TCP"
 
 
 @dataclass(frozen=True)
@@ -685,6 +694,15 @@ class InfraIR:
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
     parameters: ProxyParameters = ProxyParameters()
+
+    def port_transports(self) -> list[tuple[int, Literal["TCP", "UDP"]]]:
+        """Every (port, transport) its listeners are served on, sorted: a port number may be
+        served over TCP and UDP."""
+        return sorted({(li.port, transport(li.protocol)) for li in self.listeners})
+
+    def transports(self, port: int) -> tuple[str, ...]:
+        """The transports `port` is served on ("TCP", "UDP")."""
+        return tuple(t for p, t in self.port_transports() if p == port)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ SUPPORTED_FEATURES = tuple(sorted((
     "TLSRoute",
     "TLSRouteModeTerminate",
     "TLSRouteModeMixed",
+    "TCPRoute",
+    "UDPRoute",
     "GatewayFrontendClientCertificateValidation",
     "GatewayFrontendClientCertificateValidationInsecureFallback",
     "GatewayHTTPSListenerDetectMisdirectedRequests",

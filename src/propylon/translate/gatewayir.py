@@ -12,7 +12,10 @@ A redirect carries the scheme and port of the listener serving it (its Location 
 An HTTPS listener's table answers 421 (Misdirected Request) for the hosts another HTTPS listener
 of its port serves, since HTTP/2 clients reuse a connection across names its certificate covers.
 A TLS listener (TLSRoutes) adds one TCPFilterChain per route to its port's listener, selected by
-the SNI names the route serves there; HTTPS and TLS listeners may share a port.
+the SNI names the route serves there; HTTPS and TLS listeners may share a port. A TCP listener
+(TCPRoutes) is a listener of its own with one TCPFilterChain, the oldest route's (the others
+attached are counted but not served); a UDP listener (UDPRoutes) the same, on a UDP socket
+(`<ns>/<gw>/<port>/udp`: its port number may also be a TCP listener's).
 Clusters are as the routes' translation resolved them: the backends stage finishes them
 (`backends.finish_clusters`: endpoints, the Gateway's backend client certificate).
 
@@ -47,8 +50,9 @@ from propylon.ir.model import (
     TCPFilterChain,
     TLSFilterChain,
     VirtualHost,
+    transport,
 )
-from propylon.translate.gateways import ListenerState, port_state
+from propylon.translate.gateways import ListenerState, port_listener_name, port_state
 from propylon.translate.hostnames import matches, specificity
 from propylon.translate.placements import ListenerId, Placements
 from propylon.translate.precedence import Ranked, ordered
@@ -200,16 +204,23 @@ def _unique(routes: list[Ranked]) -> list[Ranked]:
 def build(key: GatewayKey, listeners: list[ListenerState], placed: Placed, infra: InfraState,
           address: str, tables: Store | None = None) -> GatewayIR:
     """The IR of one Gateway, its clusters not finished yet (`backends.finish_clusters`)."""
-    by_port: dict[int, list[ListenerState]] = {}
+    by_port: dict[tuple[int, str], list[ListenerState]] = {}
     for ls in listeners:
-        by_port.setdefault(ls.spec.port, []).append(ls)
+        by_port.setdefault((ls.spec.port, transport(ls.spec.protocol)), []).append(ls)
     ir_listeners, configs = [], []
     secrets: dict[str, Secret] = {}
     clusters: dict[str, Cluster] = {}
-    for port, group in sorted(by_port.items()):
+    for (port, _), group in sorted(by_port.items()):
         ps = port_state(infra, port)
         bind_port = ps.bind_port if ps is not None and ps.bind_port is not None else port
         protocol = group[0].spec.protocol
+        if protocol in ("TCP", "UDP"):
+            chain, used = _stream_chain(f"{key}/{group[0].ir_name}", group[0], placed)
+            clusters.update(used)
+            ir_listeners.append(Listener(port_listener_name(key, port, protocol), address, port,
+                                         bind_port, transport(protocol),
+                                         tcp_chains=chain))
+            continue
         if protocol == "HTTP":
             config, used = _route_config(f"{key}/{port}", group, placed, tables)
             clusters.update(used)
@@ -258,6 +269,18 @@ def _tcp_chains(name: str, ls: ListenerState, port: list[ListenerState],
                                   tuple(h for h in names if h != "*"),
                                   attachment.translated.backends, secrets))
     return out
+
+
+def _stream_chain(name: str, ls: ListenerState, placed: Placed,
+                  ) -> tuple[tuple[TCPFilterChain, ...], dict[str, Cluster]]:
+    """The chain of a TCP or UDP listener (the only one of its port: without hostnames, two
+    conflict), and the clusters it uses: of the routes attached, the oldest (then by
+    namespace/name) is served, the others only counted."""
+    served = min(placed[ls.at].routes(), key=lambda a: (a.created, a.route), default=None)
+    if served is None:
+        return (), {}
+    return ((TCPFilterChain(f"{name}/{served.route}", (), served.translated.backends),),
+            dict(served.translated.clusters))
 
 
 def _sorted(clusters: Iterable[Cluster]) -> tuple[Cluster, ...]:

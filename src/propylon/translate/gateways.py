@@ -1,10 +1,11 @@
 """Gateways and their listeners: what is accepted, what conflicts, what is programmed.
 
 `evaluate(...)` looks at one Gateway of an accepted class of ours, before routes: each listener's
-protocol (HTTP, HTTPS, and TLS in mode Passthrough or Terminate), its route kinds, its
+protocol (HTTP, HTTPS, TLS in mode Passthrough or Terminate, TCP and UDP), its route kinds, its
 certificates, and conflicts between listeners sharing a port (ProtocolConflict when protocols
 differ, except HTTPS and TLS, which SNI tells apart; HostnameConflict when the hostname
-repeats). `GatewayState` and `ListenerState` are frozen: each step returns new states
+repeats). UDP ports are other sockets than TCP ports: a UDP listener conflicts only with UDP
+listeners of its port number (`transport`). `GatewayState` and `ListenerState` are frozen: each step returns new states
 (`dataclasses.replace`); only their `conditions` collect conditions until `status`. Routes then
 attach to the usable listeners (`placements.Placements`, by the listener's `at`).
 `status(...)` finishes the job once routes are attached and the infrastructure state is known:
@@ -29,6 +30,7 @@ from propylon.ir.model import (
     InfraState,
     PortState,
     Rejections,
+    transport,
 )
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
@@ -39,9 +41,9 @@ from propylon.translate.statuses import GatewayStatus, ListenerStatus
 from propylon.translate.tls import CertificateError, resolve_certificates
 from propylon.translate.types import Now, StatusUpdate
 
-SUPPORTED_PROTOCOLS = ("HTTP", "HTTPS", "TLS")
+SUPPORTED_PROTOCOLS = ("HTTP", "HTTPS", "TLS", "TCP", "UDP")
 ROUTE_KINDS = {"HTTP": ("HTTPRoute", "GRPCRoute"), "HTTPS": ("HTTPRoute", "GRPCRoute"),
-               "TLS": ("TLSRoute",)}
+               "TLS": ("TLSRoute",), "TCP": ("TCPRoute",), "UDP": ("UDPRoute",)}
 TLS_MODES = {"HTTPS": ("Terminate",), "TLS": ("Passthrough", "Terminate")}
 # Protocols that may share a port: connections are told apart by SNI.
 SNI_PROTOCOLS = frozenset({"HTTPS", "TLS"})
@@ -132,7 +134,7 @@ def listener_state(li: Listener, at: ListenerId, generation: int,
     secrets_found: tuple[SecretIR, ...] = ()
     if li.protocol not in SUPPORTED_PROTOCOLS:
         conds.set(c.ACCEPTED, False, c.UNSUPPORTED_PROTOCOL,
-                  f'protocol "{li.protocol}" is not supported yet: use HTTP, HTTPS or TLS')
+                  f'protocol "{li.protocol}" is not supported: use HTTP, HTTPS, TLS, TCP or UDP')
         usable = servable = False
     invalid_kinds = [f"{k.group}/{k.kind}" for k in wanted if k.group != GROUP or k.kind not in allowed]
     if invalid_kinds:
@@ -162,11 +164,11 @@ def listener_state(li: Listener, at: ListenerId, generation: int,
 
 def _conflicts(states: list[ListenerState]) -> list[ListenerState]:
     """`states`, those conflicting with another listener of their port no longer usable."""
-    by_port: dict[int, list[ListenerState]] = {}
+    by_port: dict[tuple[int, str], list[ListenerState]] = {}
     for s in states:
         if s.usable:
-            by_port.setdefault(s.spec.port, []).append(s)
-    for port, group in by_port.items():
+            by_port.setdefault((s.spec.port, transport(s.spec.protocol)), []).append(s)
+    for (port, _), group in by_port.items():
         protocols = sorted({s.spec.protocol for s in group})
         seen: set[str | None] = set()
         for s in group:
@@ -183,6 +185,12 @@ def _conflicts(states: list[ListenerState]) -> list[ListenerState]:
             seen.add(s.spec.hostname)
     return [replace(s, usable=False, servable=False) if s.conditions.status(c.CONFLICTED) else s
             for s in states]
+
+
+def port_listener_name(key: GatewayKey, port: int, protocol: str) -> str:
+    """The name of the Envoy listener serving `port` for a listener `protocol`: one per TCP
+    port, one per UDP port (a TCP and a UDP listener may share a port number)."""
+    return f"{key}/{port}/udp" if transport(protocol) == "UDP" else f"{key}/{port}"
 
 
 def port_state(infra: InfraState | None, port: int) -> PortState | None:
@@ -251,7 +259,7 @@ def refuse_listener(ls: ListenerState, key: GatewayKey, rejections: Rejections |
             ls.conditions.set(c.PROGRAMMED, False, c.INVALID,
                               f'Envoy refused certificate Secret "{secret.name}": see ResolvedRefs')
             return
-    message = rejections.listeners.get(f"{key}/{ls.spec.port}")
+    message = rejections.listeners.get(port_listener_name(key, ls.spec.port, ls.spec.protocol))
     if message is not None:
         ls.conditions.set(c.PROGRAMMED, False, c.INVALID,
                           f"Envoy refused the listener of port {ls.spec.port}: {message}")

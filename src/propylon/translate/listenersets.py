@@ -8,7 +8,7 @@ set's namespace (certificates in other namespaces need a ReferenceGrant from kin
 and checked for conflicts against the merged list in the spec's precedence: the Gateway's own
 listeners first, then the ListenerSets oldest first, then by "<namespace>/<name>". A listener
 whose port is already used with another protocol is ProtocolConflict (HTTPS and TLS may share a
-port: SNI tells them apart), one repeating the hostname of an earlier listener of the same port
+port: SNI tells them apart; UDP listeners use other sockets than TCP ones), one repeating the hostname of an earlier listener of the same port
 is HostnameConflict; either way it is not accepted and the earlier listener keeps working. A
 set is Accepted when at least one listener is valid (ListenersNotValid otherwise); accepted sets
 join their Gateway's `GatewayState.listener_sets` (`evaluate` returns the Gateways' new
@@ -16,7 +16,7 @@ states), which feeds `status.attachedListenerSets`, the IR and the
 InfraIR of the Gateway (one proxy per Gateway).
 
 Routes attach to a set's listeners through a parentRef of kind ListenerSet (`httproute`,
-`tlsroute`); a parentRef of kind Gateway only sees the Gateway's own listeners. `status(...)`
+`tlsroute`, which attaches TCPRoutes and UDPRoutes too); a parentRef of kind Gateway only sees the Gateway's own listeners. `status(...)`
 writes the set's conditions and listener statuses once routes are attached and the Gateway's
 infrastructure state is known. ListenerSets of Gateways that are not ours get no status.
 """
@@ -30,7 +30,7 @@ from typing import Any
 from propylon.api.core import Secret
 from propylon.api.gateway import GROUP, Gateway, ListenerSet
 from propylon.api.meta import StoredCondition, status_conditions, stored_conditions
-from propylon.ir.model import GatewayKey, InfraState, Rejections
+from propylon.ir.model import GatewayKey, InfraState, Rejections, transport
 from propylon.translate import conditions as c
 from propylon.translate.gateways import (
     SNI_PROTOCOLS,
@@ -143,14 +143,16 @@ def _rejected(obj: dict[str, Any], ls: ListenerSet, state: GatewayState, now: No
     return SetState(obj, ls, state, listeners, False, reason, message)
 
 
-Claims = dict[int, tuple[str, set[str | None]]]  # port -> (protocol, hostnames)
+# (port, transport) -> (protocol, hostnames): a UDP listener claims another socket than TCP ones
+Claims = dict[tuple[int, str], tuple[str, set[str | None]]]
 
 
 def _own_claims(state: GatewayState) -> Claims:
     claims: Claims = {}
     for ls in state.listeners:
         if not ls.conditions.status(c.CONFLICTED):
-            claims.setdefault(ls.spec.port, (ls.spec.protocol, set()))[1].add(ls.spec.hostname)
+            claims.setdefault((ls.spec.port, transport(ls.spec.protocol)),
+                              (ls.spec.protocol, set()))[1].add(ls.spec.hostname)
     return claims
 
 
@@ -178,7 +180,7 @@ def _conflict(s: ListenerState, claims: Claims) -> ListenerState:
     """`s` checked against the listeners before it on the Gateway (not usable when it
     conflicts); claim its port if it is free."""
     port, protocol, hostname = s.spec.port, s.spec.protocol, s.spec.hostname
-    taken = claims.get(port)
+    taken = claims.get((port, transport(protocol)))
     if taken is not None and taken[0] != protocol and not SNI_PROTOCOLS >= {taken[0], protocol}:
         reason, message = c.PROTOCOL_CONFLICT, (
             f'port {port} is already used with protocol {taken[0]} by a listener of the Gateway '
@@ -188,7 +190,7 @@ def _conflict(s: ListenerState, claims: Claims) -> ListenerState:
             f'hostname "{hostname or "*"}" on port {port} is already used by a listener of the '
             "Gateway or of an earlier ListenerSet: use another hostname or port")
     else:
-        claims.setdefault(port, (protocol, set()))[1].add(hostname)
+        claims.setdefault((port, transport(protocol)), (protocol, set()))[1].add(hostname)
         if s.usable:
             s.conditions.set(c.CONFLICTED, False, c.NO_CONFLICTS, "no conflicts")
         return s

@@ -11,7 +11,8 @@
    `listenersets.evaluate` judges the ListenerSets of ours (accepted ones join their Gateway).
 4. `_backends`: what backendRefs resolve to (`Backends`: Services, ReferenceGrants,
    BackendTLSPolicies, ConfigMaps) and the Services' ready endpoints (`Endpoints`).
-5. `_routes`: HTTPRoutes, GRPCRoutes (attached like HTTPRoutes) and TLSRoutes, each route's
+5. `_routes`: HTTPRoutes, GRPCRoutes (attached like HTTPRoutes), TLSRoutes, TCPRoutes and
+   UDPRoutes (attached like TLSRoutes), each route's
    rules translated and attached to listeners; each route's status entries are returned.
 6. Placements: what every listener of the pass has attached (`Memo.placements`), once every
    route is attached.
@@ -50,6 +51,7 @@ from propylon.api.envoygateway import POLICY_KINDS, Policy
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.grpcroute import GRPCRoute
 from propylon.api.httproute import HTTPRoute
+from propylon.api.l4route import L4Route
 from propylon.api.meta import ObjectMeta
 from propylon.api.routefilter import RouteFilter
 from propylon.api.tlsroute import TLSRoute
@@ -207,7 +209,9 @@ def _routes(snapshot: Snapshot, memo: Memo, states: Mapping[Key, GatewayState],
          partial(httproute.attach, kind=httproute.KIND)),
         (grpcroute.KIND, GRPCRoute.decode, grpcroute.translate_rules,
          partial(httproute.attach, kind=grpcroute.KIND)),
-        (tlsroute.KIND, TLSRoute.decode, tlsroute.translate_backends, tlsroute.attach))
+        (tlsroute.KIND, TLSRoute.decode, tlsroute.translate_backends, tlsroute.attach),
+        *((kind, L4Route.decode, partial(tlsroute.translate_backends, kind=kind),
+           partial(tlsroute.attach, kind=kind)) for kind in (tlsroute.TCP_KIND, tlsroute.UDP_KIND)))
     for kind, decode, translate_rules, attach in route_kinds:
         for obj in memo.candidates(kind, snapshot.of(kind)):
             rid, entry = memo.entry(kind, obj)

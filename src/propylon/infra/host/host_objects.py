@@ -29,7 +29,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from propylon.infra.labels import Owner, own_labels, selector_labels
+from propylon.infra.labels import Owner, own_labels, port_name, selector_labels
 from propylon.ir.model import GatewayKey, InfraIR, InfraState
 
 PID_ANNOTATION = "propylon.dev/pid"
@@ -76,10 +76,11 @@ def _metadata(ir: InfraIR, owner: Owner, labels: dict[str, str],
     return meta
 
 
-def _bound_ports(ir: InfraIR, state: InfraState) -> list[tuple[int, int]]:
-    """(listener port, port really bound) for every listener port; unbound ports as themselves."""
+def _bound_ports(ir: InfraIR, state: InfraState) -> list[tuple[int, int, str]]:
+    """(listener port, port really bound, transport) for every listener port and transport;
+    unbound ports as themselves."""
     bound = {p.port: p.bind_port for p in state.ports if p.bind_port is not None}
-    return [(port, bound.get(port, port)) for port in sorted({li.port for li in ir.listeners})]
+    return [(port, bound.get(port, port), transport) for port, transport in ir.port_transports()]
 
 
 def pod(ir: InfraIR, state: InfraState, owner: Owner,
@@ -93,8 +94,9 @@ def pod(ir: InfraIR, state: InfraState, owner: Owner,
                                  annotations),
            "spec": {"containers": [{
                "name": "envoy", "image": process.executable,
-               "ports": [{"name": f"port-{port}", "containerPort": bind, "protocol": "TCP"}
-                         for port, bind in _bound_ports(ir, state)]}]}}
+               "ports": [{"name": port_name(port, transport), "containerPort": bind,
+                          "protocol": transport}
+                         for port, bind, transport in _bound_ports(ir, state)]}]}}
     ready = "True" if state.ready else "False"
     conditions = [{"type": kind, "status": ready} for kind in ("Ready", "ContainersReady")]
     if not state.ready:
@@ -127,8 +129,9 @@ def service(ir: InfraIR, state: InfraState,
     obj = {"apiVersion": "v1", "kind": "Service",
            "metadata": _metadata(ir, owner, dict(ir.labels), dict(ir.annotations)),
            "spec": {"type": "LoadBalancer", "selector": selector_labels(ir.key),
-                    "ports": [{"name": f"port-{port}", "port": port, "targetPort": bind,
-                               "protocol": "TCP"} for port, bind in _bound_ports(ir, state)]}}
+                    "ports": [{"name": port_name(port, transport), "port": port,
+                               "targetPort": bind, "protocol": transport}
+                              for port, bind, transport in _bound_ports(ir, state)]}}
     ingress = [{"ip": state.address}] if state.address else []
     return obj, {"loadBalancer": {"ingress": ingress} if ingress else {}}
 

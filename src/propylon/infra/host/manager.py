@@ -3,8 +3,8 @@
 For every wanted Gateway (`apply`):
 1. **Address** from the loopback pool (`addresses.AddressPool`, persisted in
    `state_dir/addresses.json`, honouring `spec.addresses` when usable).
-2. **Ports**: every distinct listener port is probed by binding address:port
-   (`ports.resolve_port`), mapping privileged ports to port + offset when this user may not bind
+2. **Ports**: every distinct listener port is probed by binding address:port, for UDP too when
+   a UDP listener uses it (`ports.resolve_port`), mapping privileged ports to port + offset when this user may not bind
    them. A port that resolved is kept as long as the Gateway keeps that port and address, and is
    never probed again: once handed over, Envoy itself holds it. Ports that failed are re-probed
    every 2 s, so freeing a port makes the Gateway recover. The resolved ports are saved in the
@@ -171,7 +171,8 @@ class HostInfra:
             elif port in trusted and trusted_address == assignment.address:
                 ports[port] = PortState(port, trusted[port])
             else:
-                ports[port] = resolve_port(assignment.address, port, self._offset, self._probe)
+                ports[port] = resolve_port(assignment.address, port, self._offset, self._probe,
+                                           ir.transports(port))
         if ports != gateway.ports:
             gateway.ports = ports
             self._save_ports(key, gateway)
@@ -227,7 +228,8 @@ class HostInfra:
                 for port, state in list(gateway.ports.items()):
                     if state.error is None:
                         continue
-                    fresh = resolve_port(address, port, self._offset, self._probe)
+                    fresh = resolve_port(address, port, self._offset, self._probe,
+                                         gateway.ir.transports(port))
                     if fresh != state:
                         gateway.ports[port] = fresh
                         self._save_ports(key, gateway)

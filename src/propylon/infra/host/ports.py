@@ -1,7 +1,8 @@
 """Bind probing: can Envoy bind this listener port on this Gateway's address?
 
-Before a port is handed to Envoy, `resolve_port` binds a TCP socket to address:port with
-SO_REUSEADDR (as Envoy's listeners do, so TIME_WAIT leftovers do not count) and closes it:
+Before a port is handed to Envoy, `resolve_port` binds a socket of each transport its listeners
+use (TCP; UDP for UDP listeners, which may share the port number with TCP ones) to address:port
+with SO_REUSEADDR (as Envoy's listeners do, so TIME_WAIT leftovers do not count) and closes it:
 - success -> `PortState(port, bind_port=port)`;
 - EACCES on a port below 1024 (not root, no CAP_NET_BIND_SERVICE) with a non-zero privileged
   port offset -> the port is mapped to port + offset (80 -> 10080), probed the same way, and
@@ -20,15 +21,22 @@ from collections.abc import Callable
 
 from propylon.ir.model import PortState
 
-BindProbe = Callable[[str, int], None]
-"""Binds address:port and releases it at once; raises OSError when that is impossible."""
+BindProbe = Callable[[str, int, str], None]
+"""Binds address:port for a transport ("TCP" or "UDP") and releases it at once; raises OSError
+when that is impossible."""
 
 
-def probe_bind(address: str, port: int) -> None:
-    """Bind a TCP socket to address:port, then close it; OSError if the bind fails."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+def probe_bind(address: str, port: int, transport: str = "TCP") -> None:
+    """Bind a TCP (or UDP) socket to address:port, then close it; OSError if the bind fails."""
+    kind = socket.SOCK_DGRAM if transport == "UDP" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((address, port))
+
+
+def _probe_all(probe: BindProbe, address: str, port: int, transports: tuple[str, ...]) -> None:
+    for transport in transports:
+        probe(address, port, transport)
 
 
 def bind_error(address: str, port: int, error: OSError) -> str:
@@ -52,11 +60,12 @@ def bind_error(address: str, port: int, error: OSError) -> str:
 
 
 def resolve_port(
-    address: str, port: int, privileged_port_offset: int, probe: BindProbe = probe_bind
+    address: str, port: int, privileged_port_offset: int, probe: BindProbe = probe_bind,
+    transports: tuple[str, ...] = ("TCP",),
 ) -> PortState:
-    """Where Envoy can serve listener `port` on `address`, or why it cannot."""
+    """Where Envoy can serve listener `port` on `address` for `transports`, or why it cannot."""
     try:
-        probe(address, port)
+        _probe_all(probe, address, port, transports)
         return PortState(port, port)
     except OSError as error:
         if not (error.errno == errno.EACCES and port < 1024 and privileged_port_offset > 0):
@@ -68,7 +77,7 @@ def resolve_port(
             "exceeds 65535; lower the privileged port offset or change the listener's port"
         ))
     try:
-        probe(address, mapped)
+        _probe_all(probe, address, mapped, transports)
         return PortState(port, mapped)
     except OSError as error:
         return PortState(port, None, (

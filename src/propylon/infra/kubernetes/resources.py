@@ -9,6 +9,8 @@ carrying the Gateway's `spec.infrastructure` labels and annotations next to Prop
 Listener ports below 1024 are served on `port + privileged_port_offset` inside the pod (80 ->
 10080), so Envoy runs as a non-root user without NET_BIND_SERVICE; the Service maps the listener
 port back to it. `container_port()` is the mapping; `KubernetesInfra` reports it as the bind port.
+A UDP listener's port is a `protocol: UDP` port of the container and the Service (beside the TCP
+one when TCP listeners use the same number).
 
 With `xds_tls` (the data of the Gateway's xDS client certificate, see `controller.certs`), the
 proxies reach xDS over mutual TLS: a `kubernetes.io/tls` Secret `propylon-<gateway>-xds` holds
@@ -29,7 +31,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from propylon.infra.labels import Owner, own_labels, selector_labels
+from propylon.infra.labels import Owner, own_labels, port_name, selector_labels
 from propylon.ir.model import GatewayKey, InfraIR, ProxyParameters
 from propylon.xds.bootstrap import XdsClientTls, bootstrap, sds_documents
 
@@ -80,8 +82,6 @@ def _metadata(ir: InfraIR, owner: Owner) -> dict[str, Any]:
     return meta
 
 
-def _ports(ir: InfraIR) -> list[int]:
-    return sorted({listener.port for listener in ir.listeners})
 
 
 def tls_secret_name(key: GatewayKey) -> str:
@@ -140,8 +140,8 @@ def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
         "imagePullPolicy": "IfNotPresent", "command": ["envoy"],
         "args": ["-c", f"{BOOTSTRAP_DIR}/{BOOTSTRAP_KEY}", "--disable-hot-restart",
                  *concurrency, "--log-level", "info"],
-        "ports": [{"name": f"port-{p}", "containerPort": container_port(p, offset),
-                   "protocol": "TCP"} for p in _ports(ir)],
+        "ports": [{"name": port_name(p, t), "containerPort": container_port(p, offset),
+                   "protocol": t} for p, t in ir.port_transports()],
         "resources": json.loads(params.resources) if params.resources else options.resources,
         "securityContext": {"runAsNonRoot": True, "runAsUser": ENVOY_UID,
                             "runAsGroup": ENVOY_UID, "allowPrivilegeEscalation": False,
@@ -183,8 +183,8 @@ def _service(ir: InfraIR, owner: Owner, options: ProxyOptions) -> dict[str, Any]
     spec: dict[str, Any] = {
         "type": service_type,
         "selector": selector_labels(ir.key),
-        "ports": [{"name": f"port-{p}", "port": p, "targetPort": container_port(p, offset),
-                   "protocol": "TCP"} for p in _ports(ir)]}
+        "ports": [{"name": port_name(p, t), "port": p, "targetPort": container_port(p, offset),
+                   "protocol": t} for p, t in ir.port_transports()]}
     if service_type == "LoadBalancer":
         spec["externalTrafficPolicy"] = "Local"
     if ir.requested_addresses:

@@ -9,6 +9,11 @@ its own RDS route table; a chain with client validation requires (or, in the ins
 mode, only requests) a client certificate signed by its CA. TLS listeners (TLSRoutes) add SNI
 filter chains ending in `tcp_proxy`: without a transport socket for Passthrough (the encrypted
 stream goes to the backend as is), with one for Terminate (no ALPN: the stream is not HTTP).
+A TCP listener (TCPRoute) has one chain ending in `tcp_proxy`, without any listener filter. A
+UDP listener (UDPRoute) is a UDP socket whose `udp_proxy` listener filter sends each client's
+datagrams to the route's cluster (its matcher's only action; Envoy's UDP proxy has no weighted
+clusters, a UDPRoute's backends share one cluster) and the answers back, a session ending after
+`UDP_IDLE_TIMEOUT` without datagrams.
 A listener without any chain is left out: it has nothing to present to a client. A
 ClientTrafficPolicy's connection limit puts the connection limit filter first in every chain
 of the listener (`limits`); its `maxAcceptPerSocketEvent` bounds the connections accepted per
@@ -34,6 +39,7 @@ from envoy.config.core.v3.address_pb2 import Address, SocketAddress
 from envoy.config.core.v3.base_pb2 import TransportSocket
 from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.listener.v3.listener_pb2 import Listener
+from envoy.config.listener.v3.udp_listener_config_pb2 import UdpListenerConfig
 from envoy.config.route.v3.route_pb2 import RouteConfiguration
 from envoy.extensions.filters.http.router.v3.router_pb2 import Router
 from envoy.extensions.filters.listener.tls_inspector.v3.tls_inspector_pb2 import TlsInspector
@@ -44,9 +50,13 @@ from envoy.extensions.filters.network.http_connection_manager.v3.http_connection
     HttpConnectionManager as HCM,
 )
 from envoy.extensions.filters.network.tcp_proxy.v3.tcp_proxy_pb2 import TcpProxy
+from envoy.extensions.filters.udp.udp_proxy.v3.route_pb2 import Route as UdpRoute
+from envoy.extensions.filters.udp.udp_proxy.v3.udp_proxy_pb2 import UdpProxyConfig
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import BoolValue, UInt32Value
+from xds.core.v3.extension_pb2 import TypedExtensionConfig  # type: ignore[import-untyped]
+from xds.type.matcher.v3.matcher_pb2 import Matcher  # type: ignore[import-untyped]
 
 from propylon.ir import model as ir
 from propylon.ir.limits import ConnectionLimit
@@ -66,6 +76,7 @@ CIPHER_SUITES = (
 )
 ECDH_CURVES = ("X25519", "P-256")
 UNRESOLVED_CLUSTER = "propylon/unresolved-backend"  # never defined: connections are closed
+UDP_IDLE_TIMEOUT = Duration(seconds=60)  # Envoy's default, said here
 
 
 def connection_manager(stat_prefix: str, route_config: str | None,
@@ -180,10 +191,36 @@ def _tcp_chain(chain: ir.TCPFilterChain) -> lc.FilterChain:
     return out
 
 
+def _udp_proxy(chain: ir.TCPFilterChain) -> lc.ListenerFilter:
+    """Send every client's datagrams to the chain's cluster (a name no cluster has when its
+    backends are unresolved: Envoy drops the datagrams)."""
+    cluster = next((b.cluster for b in chain.backends if b.cluster and b.weight > 0),
+                   UNRESOLVED_CLUSTER)
+    matcher = Matcher(on_no_match=Matcher.OnMatch(action=TypedExtensionConfig(
+        name="route", typed_config=pack(UdpRoute(cluster=cluster)))))
+    return lc.ListenerFilter(name="envoy.filters.udp_listener.udp_proxy", typed_config=pack(
+        UdpProxyConfig(stat_prefix=chain.name, matcher=matcher, idle_timeout=UDP_IDLE_TIMEOUT)))
+
+
+def _udp_listener(li: ir.Listener) -> Listener | None:
+    if not li.tcp_chains:
+        return None
+    return Listener(
+        name=li.name,
+        address=Address(socket_address=SocketAddress(protocol=SocketAddress.UDP,
+                                                     address=li.bind_address,
+                                                     port_value=li.bind_port)),
+        udp_listener_config=UdpListenerConfig(),
+        listener_filters=[_udp_proxy(li.tcp_chains[0])],
+    )
+
+
 def listener(li: ir.Listener,
              uses: Mapping[str, httpfilters.Uses] = MappingProxyType({})) -> Listener | None:
     """The Envoy listener of one IR listener, or None when it has nothing to serve; `uses`
     holds what the routes of each route table (by name) ask of the HTTP filters."""
+    if li.protocol == "UDP":
+        return _udp_listener(li)
     out = Listener(
         name=li.name,
         address=Address(socket_address=SocketAddress(address=li.bind_address,
@@ -198,6 +235,9 @@ def listener(li: ir.Listener,
         return _limited(out, li.connection_limit)
     if not li.tls_chains and not li.tcp_chains:
         return None
+    if li.protocol == "TCP":
+        out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
+        return _limited(out, li.connection_limit)
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=pack(TlsInspector())))
     out.filter_chains.extend(_tls_chain(chain, li, uses) for chain in li.tls_chains)
