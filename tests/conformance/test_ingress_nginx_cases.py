@@ -64,7 +64,10 @@ def test_checks_read_the_echo_body_and_the_answering_pod() -> None:
     assert nginxcheck.check({"servedBy": "httpbun"}, echo, {}) is not None
     assert nginxcheck.check({"absentCookies": ["route"]}, echo, {}) is not None
     assert nginxcheck.check({"headersContain": {"Set-Cookie": ["Path=/"]}}, echo, {}) is None
-    assert nginxcheck.check({"samePodAs": "${pod}"}, echo, {"pod": "echo-5b9c0d1e2f-ab120"}) is None
+    # `${pod}` is replaced by the saved pod's name before the check; a bare variable name works
+    assert nginxcheck.check({"samePodAs": "echo-5b9c0d1e2f-ab120"}, echo, {}) is None
+    assert nginxcheck.check({"samePodAs": "pod"}, echo, {"pod": "echo-5b9c0d1e2f-ab120"}) is None
+    assert nginxcheck.check({"differentPodFrom": "echo-5b9c0d1e2f-ab120"}, echo, {}) is not None
     bun = Response(200, [], b'{"hostname": "httpbun-canary-0a1b2c3d4e-f5a6b0"}')
     assert nginxcheck.check({"servedBy": "httpbun-canary"}, bun, {}) is None
     counts = {"status": {200: 2}, "otherStatuses": 0, "servedBy": {"echo": {"min": 1}},
