@@ -39,7 +39,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from propylon.client import KubeClient, resource_class
+from propylon.client import KubeClient, KubeError, resource_class
 from propylon.conformance import manifests, nginxcases, nginxcheck
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import Case
@@ -124,7 +124,7 @@ class NginxHarness:
             try:
                 live = await self.client.get(resource_class(ref.info), ref.name,
                                              namespace=ref.namespace)
-            except Exception as err:  # noqa: BLE001 - the reason is reported
+            except KubeError as err:
                 return f"{ref.kind} {ref.namespace}/{ref.name}: {err}"
             reason = _status_reason(live, self.convert is None)
             if reason:
