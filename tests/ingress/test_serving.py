@@ -101,3 +101,16 @@ def test_secrets_named_by_annotations_and_tls_sections_are_the_ones_read() -> No
         ingress("a", "a.example.com", **{"auth-secret": "basic", "auth-type": "basic"}),
         ingress("b", "b.example.com", **{"auth-tls-secret": "other/ca"}), tls]) == {
         ("apps", "basic"), ("other", "ca"), ("apps", "c-cert")}
+
+
+def test_the_configmap_named_by_the_settings_applies_whatever_its_name() -> None:
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"namespace": "ops", "name": "my-nginx-settings", "uid": "c",
+                              "resourceVersion": "3"},
+                 "data": {"force-ssl-redirect": "true"}}
+    web = ingress("web", "web.example.com")
+    plain = serving.translate(snapshot(web, configmap, ready=True))
+    named = serving.translate(snapshot(web, configmap, ready=True,
+                                       settings=IngressSettings(configmap="ops/my-nginx-settings")))
+    assert "'https'" not in repr(plain.gateways[GATEWAY])  # proxied
+    assert "'https'" in repr(named.gateways[GATEWAY])  # redirected to https

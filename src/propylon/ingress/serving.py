@@ -72,12 +72,12 @@ def _stamped(obj: Mapping[str, Any]) -> dict[str, Any]:
                                 "resourceVersion": digest[:16], "generation": 1}}
 
 
-def _inputs(snapshot: Snapshot, settings: IngressSettings) -> list[dict[str, Any]]:
+def _config(snapshot: Snapshot, settings: IngressSettings) -> dict[str, str]:
+    """The data of ingress-nginx's ConfigMap the settings name (whatever its name)."""
     namespace, _, name = settings.configmap.rpartition("/")
-    configmaps = [c for c in snapshot.of("ConfigMap")
-                  if _ref(c)[1:] == (namespace or "default", name)] if name else []
-    return [*snapshot.of("IngressClass"), *snapshot.of("Ingress"), *configmaps,
-            *snapshot.of("Service"), *snapshot.of("Secret")]
+    return {str(k): str(v) for c in snapshot.of("ConfigMap") if name
+            and _ref(c)[1:] == (namespace or "default", name)
+            for k, v in (c.get("data") or {}).items()}
 
 
 def _gateway_class(snapshot: Snapshot, name: str) -> list[dict[str, Any]]:
@@ -91,8 +91,9 @@ def _gateway_class(snapshot: Snapshot, name: str) -> list[dict[str, Any]]:
 def served(snapshot: Snapshot, settings: IngressSettings) -> tuple[Snapshot, Served]:
     if not snapshot.of("Ingress"):
         return snapshot, Served()
-    options = Options(class_names=settings.class_names)
-    conversion: Conversion = convert(_inputs(snapshot, settings), options)
+    options = Options(class_names=settings.class_names, config=_config(snapshot, settings))
+    conversion: Conversion = convert([*snapshot.of("IngressClass"), *snapshot.of("Ingress"),
+                                      *snapshot.of("Service"), *snapshot.of("Secret")], options)
     if not conversion.gateways:
         return snapshot, Served(report=conversion.report)
     added = [_stamped(o) for o in (*_gateway_class(snapshot, options.gateway_class),
