@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from propylon.conformance import nginxcases, nginxcheck
 from propylon.conformance.matching import Response
@@ -51,7 +52,16 @@ def test_described_secrets_are_made_as_the_tests_make_them() -> None:
     assert user == "foo" and hashed.startswith("$2b$14$") and htpasswd.endswith(b"\n")
     assert nginxcases.secret_data('key `auth` with the malformed htpasswd content "foo:" (user '
                                   'foo, empty hash)') == {"auth": b"foo:"}
-    with pytest.raises(ValueError, match="not understood"):
+    mapped = nginxcases.secret_data("key `foo` (the user name) whose value is the bcrypt hash "
+                                    "(cost 14) of password bar; no `auth` key")
+    assert list(mapped) == ["foo"] and mapped["foo"].startswith(b"$2b$14$")
+    tls = nginxcases.secret_data('keys tls.crt and tls.key: a self-signed RSA-2048 certificate '
+                                 '(CN "default") whose DNS SANs are both TLS hosts, '
+                                 '127.2.10.200.nip.io and www.127.2.10.200.nip.io; the Secret')
+    assert x509.load_pem_x509_certificate(tls["tls.crt"]).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == [
+        "127.2.10.200.nip.io", "www.127.2.10.200.nip.io"]
+    with pytest.raises(nginxcases.Unplayable, match="not understood"):
         nginxcases.secret_data("something else")
 
 

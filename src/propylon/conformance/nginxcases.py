@@ -131,18 +131,35 @@ def bcrypt(password: str) -> str:
     return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2 ** BCRYPT_COST))
 
 
+class Unplayable(Exception):
+    """Something of a case the runner cannot make (the message says what); the case is skipped."""
+
+
+_HTPASSWD = re.compile(r"htpasswd line for user (\S+) with password ([^\s,;()]+)")
+_HASH_MAP = re.compile(r"key `([^`]+)` \(the user name\) whose value is the bcrypt hash "
+                       r"\(cost \d+\) of password ([^\s,;()]+)")
+_HOST = re.compile(r"(?<![\w.-])((?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)+)(?![\w-])")
+_NOT_HOSTS = {"tls.crt", "tls.key", "ca.crt"}
+
+
 def secret_data(contents: str) -> dict[str, bytes]:
-    """The keys a described Secret holds; ValueError for a description not understood."""
-    if "htpasswd line for user foo with password bar" in contents:
-        return {"auth": f"foo:{bcrypt('bar')}\n".encode()}
-    if 'malformed htpasswd content "foo:"' in contents:
-        return {"auth": b"foo:"}
-    if "key `foo` (the user name) whose value is the bcrypt hash" in contents:
-        return {"foo": bcrypt("bar").encode()}
+    """The keys a described Secret holds (the README's `contents`); Unplayable for a
+    description not understood."""
+    if 'malformed htpasswd content "' in contents:
+        return {"auth": contents.split('malformed htpasswd content "', 1)[1].split('"')[0]
+                .encode()}
+    line = _HTPASSWD.search(contents)
+    if line:
+        return {"auth": f"{line.group(1)}:{bcrypt(line.group(2))}\n".encode()}
+    mapped = _HASH_MAP.search(contents)
+    if mapped:
+        return {mapped.group(1): bcrypt(mapped.group(2)).encode()}
     if "tls.crt and tls.key" in contents:
-        pair = issue("default", tuple(re.findall(r"([\w.-]+\.nip\.io)", contents)))
+        common = re.search(r'CN "([^"]+)"', contents)
+        hosts = tuple(h for h in _HOST.findall(contents) if h not in _NOT_HOSTS)
+        pair = issue(common.group(1) if common else "default", hosts)
         return {"tls.crt": pair.cert_pem, "tls.key": pair.key_pem}
-    raise ValueError(f"Secret contents not understood: {contents!r}")
+    raise Unplayable(f"Secret contents not understood by the runner: {contents!r}")
 
 
 def secret(entry: Mapping[str, Any], namespace: str) -> dict[str, Any]:

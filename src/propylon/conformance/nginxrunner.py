@@ -98,6 +98,8 @@ class NginxHarness:
                 await run.entry(entry)
         except CaseFailed as err:
             return CaseResult(result, FAILED, str(err))
+        except nginxcases.Unplayable as err:
+            return CaseResult(result, SKIPPED, str(err))
         except (manifests.ApplyError, ValueError, RuntimeError) as err:
             return CaseResult(result, FAILED, f"{type(err).__name__}: {err}")
         finally:
