@@ -133,3 +133,12 @@ def test_client_traffic_compression_and_response_cases_pass(tmp_path: Path) -> N
     cases = ("HeaderSettings,AuthzWithClientIP,Compression,ResponseOverrideSpecificUser,"
              "DirectResponse")
     run_cases(tmp_path, cases)
+
+
+def test_access_log_cases_pass(tmp_path: Path) -> None:
+    """Access logs of the class's EnvoyProxy on the Gateway's Envoy stdout (route, listener
+    and upstream logs, the route's annotation printed from its metadata), records sent over
+    OTLP (text and JSON) and ALS to the log collector the runner starts, and health-check
+    events on stdout."""
+    run_cases(tmp_path, "FileAccessLog,ALS,OpenTelemetryTextAccessLog,"
+                        "OpenTelemetryAccessLogJSON,BackendHealthCheckEventLog")

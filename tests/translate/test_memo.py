@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import operator
 from typing import Any
 
 from hypothesis import example, given, settings
@@ -662,3 +663,22 @@ def test_an_unchanged_pass_reuses_every_route() -> None:
     misses = memo.misses
     translate(world.snapshot(), memo)
     assert memo.misses == misses
+
+
+def test_an_unchanged_pass_keeps_the_logged_listeners() -> None:
+    """Access logs (the default) on every listener: a pass with nothing changed gives the
+    very same listeners and clusters, which the xDS translator then reuses without comparing
+    them."""
+    world = World()
+    world.put(_service("svc0", "ns1", 80, None))
+    world.put({"apiVersion": GW, "kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "ns1"},
+               "spec": {"parentRefs": [{"name": "gw"}],
+                        "rules": [{"backendRefs": [{"name": "svc0", "port": 80}]}]}})
+    memo = Memo()
+    world.write_statuses(translate(world.snapshot(), memo))
+    first = translate(world.snapshot(), memo).gateways
+    assert all(li.access_logs for ir in first.values() for li in ir.listeners)
+    again = translate(world.snapshot(), memo).gateways
+    for key, ir in first.items():
+        assert all(map(operator.is_, again[key].listeners, ir.listeners))
+        assert all(map(operator.is_, again[key].clusters, ir.clusters))

@@ -17,6 +17,7 @@ from google.protobuf.json_format import MessageToJson
 
 from propylon.ir import limits as lim
 from propylon.ir import model as ir
+from propylon.ir import telemetry as tel
 from propylon.xds.server.cache import versioned
 from propylon.xds.translate import ENDPOINT, translate
 
@@ -390,7 +391,43 @@ def ext_auth() -> ir.GatewayIR:
     )
 
 
-CASES = {"client_settings": client_settings, "http_basic": http_basic,
+def access_logs() -> ir.GatewayIR:
+    """Access logs of every sink and moment: the default line to stdout (requests, and the
+    connections that found no route), a JSON file log of upstream requests with a CEL match,
+    a listener log, OpenTelemetry (text body, resources, METADATA formatter) and ALS (HTTP
+    with extra headers, TCP) to gRPC collectors; a health check logging its events."""
+    file = tel.AccessLogSink("File", path=tel.STDOUT)
+    otel = tel.AccessLogSink("OpenTelemetry", cluster="accesslog/monitoring/otel/4317",
+                             authority="otel.monitoring:4317",
+                             resources=(("k8s.cluster.name", "propylon"),))
+    als = tel.AccessLogSink("ALS-HTTP", cluster="accesslog/monitoring/otel/9000",
+                            authority="otel.monitoring:9000", request_headers=("x-tenant",))
+    logs = (
+        tel.AccessLog(file, tel.DEFAULT_TEXT),
+        tel.AccessLog(tel.AccessLogSink("File", path="/var/log/upstream.log"),
+                      json=(("method", "%REQ(:METHOD)%"), ("host", "%UPSTREAM_HOST%")),
+                      matches=("'x-log' in request.headers",), when="Upstream"),
+        tel.AccessLog(file, "LISTENER %RESPONSE_CODE%\n", when="Listener"),
+        tel.AccessLog(otel, "%METADATA(ROUTE:envoy-gateway:resources)% %RESPONSE_CODE%",
+                      matches=("'x-log' in request.headers", "request.method == 'GET'"),
+                      when="Route"),
+        tel.AccessLog(als),
+        tel.AccessLog(replace(als, kind="ALS-TCP", request_headers=(), log_name="tcp")),
+    )
+    health = lim.HealthCheck(lim.ActiveHealthCheck("HTTP", path="/healthz"),
+                             event_log_paths=(tel.STDOUT,))
+    checked = ir.Cluster("default/a/80", (ir.Endpoint("127.0.0.1", 9001),),
+                         connection=ir.Connection(health_check=health))
+    collectors = tuple(ir.Cluster(name, (ir.Endpoint("127.0.0.1", port),), "h2c")
+                       for name, port in (("accesslog/monitoring/otel/4317", 4317),
+                                          ("accesslog/monitoring/otel/9000", 9000)))
+    return _example_com_on_80(
+        (ir.Route("default/r/0/0", ir.RouteMatch(),
+                  backends=(ir.WeightedBackend("default/a/80", 1),)),),
+        (checked, *collectors), access_logs=logs)
+
+
+CASES = {"access_logs": access_logs, "client_settings": client_settings, "http_basic": http_basic,
          "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
          "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth,
          "load_balancing": load_balancing, "limits": limits, "tcp_udp": tcp_udp}

@@ -4,8 +4,8 @@ A GatewayClass's `parametersRef` or a Gateway's `infrastructure.parametersRef` m
 EnvoyProxy, as with Envoy Gateway. `decode()` reads the fields that mean the same as a field of
 Propylon's GatewayParameters into one (`APPLIED`: worker threads, and in Kubernetes mode the
 proxy Deployment's replicas, image, resources and pod scheduling, labels and annotations, and
-the Service type), and lists every other field it sets (`ignored`: telemetry, shutdown,
-bootstrap, backendTLS, ...), so the status of the object referencing it can say what Propylon
+the Service type), its access and health-check logs (`spec.telemetry`, `api.accesslog`), and
+lists every other field it sets (`ignored`: metrics, tracing, shutdown, bootstrap, ...), so the status of the object referencing it can say what Propylon
 does not apply instead of silently dropping it. `provider.type: Kubernetes` and `ipFamily: IPv4`
 describe what Propylon does anyway and are not reported. As with Envoy Gateway, a Gateway's
 EnvoyProxy replaces its class's whole unless its `mergeType` says to merge (`replaces`); Propylon
@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from propylon.api import accesslog
 from propylon.api.parameters import GatewayParameters
 
 KIND = "EnvoyProxy"
@@ -47,6 +48,7 @@ class EnvoyProxy:
     parameters: GatewayParameters
     ignored: tuple[str, ...]  # e.g. "spec.telemetry", sorted
     replaces: bool = True  # on a Gateway: instead of the class's parameters, not over them
+    telemetry: accesslog.Telemetry = accesslog.Telemetry()
 
 
 def _leaves(value: Mapping[str, Any], path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
@@ -66,13 +68,17 @@ def _leaves(value: Mapping[str, Any], path: tuple[str, ...]) -> list[tuple[tuple
 def decode(obj: Mapping[str, Any]) -> EnvoyProxy:
     """The parameters `obj` (an EnvoyProxy) sets, and the fields Propylon ignores."""
     spec: dict[str, Any] = {}
-    ignored = []
     raw = obj.get("spec") or {}
-    for path, value in _leaves({k: v for k, v in raw.items() if k != "mergeType"}, ()):
+    meta = obj.get("metadata") or {}
+    namespace = str(meta.get("namespace") or "")
+    telemetry, ignored = accesslog.decode(raw.get("telemetry") or {}, namespace,
+                                          f"{KIND} {namespace}/{meta.get('name')}")
+    for path, value in _leaves({k: v for k, v in raw.items()
+                                if k not in ("mergeType", "telemetry")}, ()):
         if path in APPLIED:
             spec[APPLIED[path]] = value
         elif AS_PROPYLON.get(path) != value:
             ignored.append("spec." + ".".join(path))
     parameters = GatewayParameters.decode({"metadata": obj.get("metadata") or {}, "spec": spec})
     return EnvoyProxy(parameters, tuple(sorted(ignored)),
-                      raw.get("mergeType") in (None, "Replace"))
+                      raw.get("mergeType") in (None, "Replace"), telemetry)

@@ -40,6 +40,7 @@ from propylon.cli.errors import UsageError
 from propylon.conformance import manifests, nginxcases
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import CaseError, load_cases, select_cases
+from propylon.conformance.logqueries import collector_objects
 from propylon.conformance.network import UNUSABLE_ADDRESS, RunNetwork, SlotTaken, claim
 from propylon.conformance.report import (
     FAILED,
@@ -115,7 +116,8 @@ def suite_of(cases_dir: Path, controller_name: str) -> Suite:
                      "Accepted condition names the fields Propylon does not apply)",
                      ({"apiVersion": "v1", "kind": "Namespace",
                        "metadata": {"name": EG_NAMESPACE}},
-                      *eg_gateway_class(eg / "config" / "gatewayclass.yaml", controller_name)))
+                      *eg_gateway_class(eg / "config" / "gatewayclass.yaml", controller_name),
+                      *collector_objects()))
     declared = cases_dir / "suite.yaml"
     if declared.exists():
         relative = (yaml.safe_load(declared.read_text()) or {}).get("manifests")

@@ -12,8 +12,17 @@ import argparse
 import sys
 from typing import NoReturn
 
-from propylon.cli import (apply, conformance, controller, delete, echo, get, migrate, translate,
-                          version)
+from propylon.cli import (
+    apply,
+    conformance,
+    controller,
+    delete,
+    echo,
+    get,
+    migrate,
+    translate,
+    version,
+)
 from propylon.cli.errors import REPORTED, describe
 
 try:

@@ -60,6 +60,9 @@ STATIC_FILE_PORT = 8080
 EXT_AUTH_IMAGE = "gateway-envoy-ext-auth"
 # the UDP tests' DNS server, played by the echo's CoreDNS stand-in
 COREDNS_IMAGE = "coredns/coredns"
+# the OpenTelemetry collector the access-log cases send to, run as the echo's log collector
+# mode (`conformance.logqueries`)
+COLLECTOR_IMAGE = "otel-collector"
 # ingress-nginx's e2e backends, played by `propylon.echo.ingressnginx` on port 80 as there
 INGRESS_NGINX_IMAGES = {"ingress-nginx/e2e-test-echo": "echo", "ingress-nginx/httpbun": "httpbun",
                         "ingress-nginx/slow-echo": "slow-echo"}
@@ -327,7 +330,7 @@ def _plays(container: Mapping[str, Any]) -> bool:
     """Whether the container runs the echo image or a helper the runner starts in its place."""
     return any(image in str(container.get("image", ""))
                for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE,
-                             COREDNS_IMAGE)) or bool(_ingress_nginx_image(container))
+                             COREDNS_IMAGE, COLLECTOR_IMAGE)) or bool(_ingress_nginx_image(container))
 
 
 def _runs_echo(deployment: Mapping[str, Any]) -> bool:

@@ -12,8 +12,10 @@ matches within 30 s each; `mirroredTo` read from pod logs; TLS, TCP, UDP and DNS
 `tcp` and `udp` make them), weights, 4. steps in order (`distribution` batches and `sticky` sequences: `distribution`). The
 first failing check fails the case with its reason; a request or step the runner cannot make
 skips it. Steps a case file gives only as prose come from `supplements`; a `create` step with
-an `object` applies that object (and the case's cleanup deletes it), and Envoy Gateway's `dns`
-step is the DNS request of the UDPRoute tests. Afterwards the case's own objects are deleted and its pods stopped, except objects the
+an `object` applies that object and an `apply` step one more manifest (and starts its pods),
+both deleted with the case's own; Envoy Gateway's `dns` step is the DNS request of the UDPRoute
+tests; a `log` step reads Envoy's stdout or the log collector's records (`logqueries`).
+Afterwards the case's own objects are deleted and its pods stopped, except objects the
 base manifests also define, which are re-applied as the base has them.
 """
 
@@ -38,6 +40,7 @@ from propylon.conformance import (
     connections,
     distribution,
     grpcclient,
+    logqueries,
     manifests,
     metrics,
     requests,
@@ -111,6 +114,8 @@ class Harness:
         self.supported: list[str] = []
         self._generation_before: int | None = None
         self._last_patched: Mapping[str, Any] = {}
+        self._last_request: Mapping[str, Any] = {}  # the last request step (log steps resend it)
+        self._case_objects: list[dict[str, Any]] = []
 
     # -- reading objects ---------------------------------------------------------------------
 
@@ -139,7 +144,7 @@ class Harness:
         self.base_objects = manifests.load_objects(self.manifests_root, [BASE], self.rewrite)
         await manifests.apply(self.client, [*self.install, *gateway_class, *tls_objects(),
                                             *self.base_objects])
-        await self.backends.sync(self.base_objects)
+        await self.backends.sync([*self.install, *self.base_objects])
         reason = await status.wait({"kind": "GatewayClass", "name": self.rewrite.gateway_class,
                                     "conditions": {"Accepted": "True"}}, self.get,
                                    self.rewrite.controller_name, 180 * self.timeout_scale)
@@ -160,8 +165,7 @@ class Harness:
         own = [m for m in case.manifests if m != BASE]
         objects = manifests.load_objects(case.manifests_root or self.manifests_root, own,
                                          self.rewrite)
-        created = [dict(step["object"]) for step in case.steps
-                   if step.get("action") == "create" and "object" in step]
+        self._case_objects = list(objects)  # `apply` and `create` steps add theirs, deleted with them
         try:
             await manifests.apply(self.client, objects)
             await self.backends.sync([*self.base_objects, *objects])
@@ -175,7 +179,7 @@ class Harness:
             return CaseResult(case, FAILED, f"{type(err).__name__}: {err}")
         finally:
             connections.close(self.held)
-            await self._cleanup([*objects, *created])
+            await self._cleanup(self._case_objects)
         return CaseResult(case, SUCCEEDED)
 
     async def _cleanup(self, objects: list[dict[str, Any]]) -> None:
@@ -478,6 +482,7 @@ class Harness:
     async def step(self, case: Case, step: Mapping[str, Any]) -> None:
         action = step.get("action")
         if action == "request":
+            self._last_request = step
             request = step["request"]
             if str(step.get("client", "")).startswith("plain ("):
                 # Go's own net/http client, whose answer is read for what expect lists only
@@ -499,7 +504,7 @@ class Harness:
         elif action == "expect" and step.get("metric"):
             await self.expect_metric(case, step["metric"])
         elif action == "expect" and step.get("log"):
-            raise CaseSkipped("log steps read a log collector (Loki) the runner does not have")
+            await self.expect_log(case, step["log"])
         elif action == "expect":
             for entry in step.get("status") or []:
                 await self.expect_status(entry)
@@ -521,11 +526,19 @@ class Harness:
                 "apiVersion": source["apiVersion"], "kind": source["kind"],
                 "metadata": {"namespace": step.get("namespace"), "name": step["name"]},
                 "data": source.get("data") or {}}])
+        elif action == "apply":
+            applied = manifests.load_objects(case.manifests_root or self.manifests_root,
+                                             [str(step["manifest"])],
+                                             self.rewrite)
+            self._case_objects.extend(applied)
+            await manifests.apply(self.client, applied)
+            await self.backends.sync([*self.base_objects, *self._case_objects])
         elif action == "sleep":
             await asyncio.sleep(duration_ms(str(step["duration"])) / 1000)
         elif action in ("distribution", "sticky"):
             await self._batch(case, step)
         elif action == "create" and step.get("object"):
+            self._case_objects.append(dict(step["object"]))
             await manifests.apply(self.client, [dict(step["object"])])
         elif action == "delete":
             ref = ObjectRef(by_kind(str(step["kind"])).api_version, str(step["kind"]),
@@ -602,6 +615,61 @@ class Harness:
         reason = await requests.until_consistent(attempt, poll_s=self.retry_wait_s)
         if reason:
             raise CaseFailed(f"metric: {reason}")
+
+    async def _log_lines(self, case: Case, labels: Mapping[str, Any]) -> list[str]:
+        """The lines the log query with `labels` reads (`logqueries`)."""
+        if logqueries.reads_collector(labels):
+            pods = self.backends.pods(logqueries.COLLECTOR_NAMESPACE, logqueries.COLLECTOR_NAME)
+            if not pods:
+                raise CaseSkipped("log steps on collected records need the log collector "
+                                  f"{logqueries.COLLECTOR_NAMESPACE}/{logqueries.COLLECTOR_NAME}")
+            return await logqueries.collector_lines(pods[0].ip)
+        if self.state_dir is None:
+            raise CaseSkipped("log steps on Envoy's stdout need the stack's state directory")
+        gateway = GatewayKey(str(case.gateway.get("namespace", "gateway-conformance-infra")),
+                             str(case.gateway.get("name")))
+        return logqueries.envoy_lines(self.state_dir, gateway)
+
+    async def expect_log(self, case: Case, log: Mapping[str, Any]) -> None:
+        """A log step (`logqueries`): read once into a name; or count, send the previous request
+        again and wait up to a minute for the condition on the counts before and after; or
+        poll a condition on the count as the harness does."""
+        labels, regex = log.get("labels") or {}, log.get("lineRegex")
+        if not logqueries.reads_collector(labels):
+            regex = logqueries.with_route_clusters(regex, [*self.base_objects,
+                                                           *self._case_objects])
+
+        async def read() -> int:
+            return logqueries.count(await self._log_lines(case, labels), regex)
+
+        if str(log.get("read", "")).startswith("once"):
+            self.metrics[str(log["name"])] = await read()
+            return
+        condition = str(log.get("condition", "count > 0"))
+        if "count(before)" in condition:
+            before = await read()
+            await self.step(case, self._last_request)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60 * self.timeout_scale
+            after = await read()
+            while not metrics.evaluate(logqueries.delta_condition(condition),
+                                       {"before": before, "after": after}):
+                if loop.time() > deadline:
+                    raise CaseFailed(f"log {labels} |~ {regex!r}: {before} lines before the "
+                                     f"request, {after} after: {condition} does not hold")
+                await asyncio.sleep(1.0)
+                after = await read()
+            return
+
+        async def attempt() -> str | None:
+            value = await read()
+            if metrics.evaluate(condition, {**self.metrics, "count": value}):
+                return None
+            return f"log {labels} |~ {regex!r}: count {value}: {condition} does not hold"
+
+        reason = await requests.until_consistent(attempt, poll_s=self.retry_wait_s)
+        if reason:
+            raise CaseFailed(reason)
 
     async def _endpoints_from_pods(self, step: Mapping[str, Any]) -> None:
         namespace = str(step["namespace"])

@@ -3,10 +3,11 @@
 `main(argv)` is echo-basic's entry point: it reads the environment (`--bind` wins over
 `BIND_ADDRESS`) and serves, until SIGINT or SIGTERM, one of ingress-nginx's test backends when
 `INGRESS_NGINX_IMAGE` is set (`propylon.echo.ingressnginx`), else Envoy Gateway's test
-authorisation service when `EXT_AUTH_SERVER` is set (`propylon.echo.extauth`), else the CoreDNS
-stand-in of the UDP tests when `COREDNS_COREFILE` names a Corefile (`propylon.echo.dnsserver`),
-else the UDP echo on `UDP_PORT` (default 8080) when `UDP_ECHO_SERVER` is set
-(`propylon.echo.udpserver`), else the TCP echo when `TCP_ECHO_SERVER`
+authorisation service when `EXT_AUTH_SERVER` is set (`propylon.echo.extauth`), else a log
+collector when `LOG_COLLECTOR` is set (`propylon.echo.collector`: OTLP_PORT, ALS_PORT,
+HTTP_PORT), else the CoreDNS stand-in of the UDP tests when `COREDNS_COREFILE` names a Corefile
+(`propylon.echo.dnsserver`), else the UDP echo on `UDP_PORT` (default 8080) when
+`UDP_ECHO_SERVER` is set (`propylon.echo.udpserver`), else the TCP echo when `TCP_ECHO_SERVER`
 is set (`propylon.echo.tcpserver`), else the gRPC echo when `GRPC_ECHO_SERVER` is set
 (`propylon.echo.grpcserver`), else the HTTP listeners (`propylon.echo.httpserver`), with, when
 `ORCA_OOB_SERVER` is set, the out-of-band ORCA service on `ORCA_GRPC_PORT` (default 3001,
@@ -149,6 +150,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             runner, grpc_server = await serve_ext_auth(
                 ExtAuthConfig.from_env(os.environ, config.bind))
+            try:
+                await _until_signalled()
+            finally:
+                await grpc_server.stop(None)
+                await runner.cleanup()
+            return
+        if os.environ.get("LOG_COLLECTOR"):
+            from propylon.echo.collector import serve_collector
+
+            runner, grpc_server = await serve_collector(
+                config.bind, environment.port(os.environ, "OTLP_PORT", 4317),
+                environment.port(os.environ, "ALS_PORT", 9000),
+                environment.port(os.environ, "HTTP_PORT", 3000))
             try:
                 await _until_signalled()
             finally:

@@ -19,12 +19,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from propylon.ingress import classes, gateway, hosts, routes
 from propylon.ingress.annotations.serveralias import aliases
 from propylon.ingress.backends import backend_ref
-from propylon.ingress.effects import Context, Manifest, Policy, refused
+from propylon.ingress.effects import Context, Effect, Manifest, Policy, refused
 from propylon.ingress.hosts import Converted
 from propylon.ingress.manifests import gateway_api, manifest
 from propylon.ingress.model import PREFIX, Json, decode_ingress
@@ -39,7 +38,7 @@ NGINX_CONTROLLER = "k8s.io/ingress-nginx"
 CONFIGMAP_NAMES = frozenset({"ingress-nginx-controller", "nginx-configuration",
                              "nginx-ingress-controller"})
 _ORDER = ("ConfigMap", "Gateway", "ReferenceGrant", "HTTPRouteFilter", "HTTPRoute", "GRPCRoute",
-          "BackendTLSPolicy", "ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy")
+          "TLSRoute", "BackendTLSPolicy", "ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy")
 
 
 @dataclass(frozen=True)
@@ -72,9 +71,11 @@ def _by_name(objects: Iterable[Json], kind: str) -> dict[tuple[str, str], Json]:
             for o in objects if o.get("kind") == kind}
 
 
-def _annotations(ctx: Context, canary: bool) -> tuple[Converted | None, list[ReportEntry]]:
+def _annotations(ctx: Context, canary: bool) -> tuple[tuple[Effect, ...], list[ReportEntry]]:
+    """The effects of an Ingress's annotations and one report entry per annotation; on a canary
+    Ingress only the canary annotations count, as in ingress-nginx."""
     ing = ctx.ingress
-    effects: list[Any] = []
+    effects: list[Effect] = []
     entries = []
     for name, value in sorted(ing.annotations.items()):
         if canary and not name.startswith("canary"):
@@ -86,7 +87,7 @@ def _annotations(ctx: Context, canary: bool) -> tuple[Converted | None, list[Rep
         result = converter(ctx, value) if converter else refused(UNSUPPORTED)
         effects += result.effects
         entries.append(ReportEntry(ing.key, PREFIX + name, result.outcome, result.note))
-    return Converted("", ing, tuple(effects)), entries
+    return tuple(effects), entries
 
 
 def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion:
@@ -107,9 +108,8 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
     for class_name, ing in selection.taken:
         ctx = Context(ing, config, secrets, services)
         canary = ing.annotations.get("canary", "").lower() == "true"
-        conv, entries = _annotations(ctx, canary)
-        assert conv is not None
-        convs.append(Converted(class_name, ing, conv.effects))
+        effects, entries = _annotations(ctx, canary)
+        convs.append(Converted(class_name, ing, effects))
         report += entries
     all_convs = tuple(convs)
     host_facts = hosts.hosts(all_convs)
@@ -142,6 +142,12 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
                 refs += built.route_refs
                 report += built.entries
             out += _www(conv, class_name, host_facts, plan, config)
+            for host, listener in plan.passthrough:
+                if conv.settings.get("ssl-passthrough") == "true" and host in ing.hosts:
+                    made, refusals = routes.passthrough_route(conv, host, plan.parent(host),
+                                                              listener, services)
+                    out += made
+                    report += refusals
             if ing.default_backend is not None:
                 if catch_all is None:
                     catch_all = conv

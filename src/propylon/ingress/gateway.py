@@ -2,7 +2,8 @@
 
 `ingress-<class>` in `Options.gateway_namespace` has listener `http` (port 80, any host) and one
 HTTPS listener per TLS host (`https-<host>`, port 443, terminating with the Secret of the oldest
-Ingress naming that host); routes from every namespace may attach. A Secret in another namespace
+Ingress naming that host), or a TLS Passthrough listener (`tls-<host>`) for a host of an Ingress
+with `ssl-passthrough`; routes from every namespace may attach. A Secret in another namespace
 than the Gateway's gets a ReferenceGrant in its own namespace.
 """
 
@@ -29,6 +30,7 @@ class GatewayPlan:
     https: tuple[tuple[str, str], ...]          # (TLS host, listener name)
     manifests: tuple[dict[str, Any], ...]       # the Gateway and ReferenceGrants
     entries: tuple[ReportEntry, ...]
+    passthrough: tuple[tuple[str, str], ...] = ()  # (host, TLS listener) of ssl-passthrough
 
     def parent(self, host: str) -> Parent:
         return Parent(self.namespace, self.name,
@@ -43,10 +45,22 @@ def plan(class_name: str, convs: tuple[Converted, ...], namespace: str, name: st
     grants: dict[str, set[str]] = {}
     entries: list[ReportEntry] = []
     chosen: dict[str, tuple[str, str]] = {}
+    passthrough = [(host, child_name("tls", host_label(host))) for host in dict.fromkeys(
+        h for c in convs if c.class_name == class_name and not c.canary
+        and c.settings.get("ssl-passthrough") == "true" for h in c.ingress.hosts if h)]
+    listeners += [{"name": listener, "protocol": "TLS", "port": 443, "hostname": host,
+                   "tls": {"mode": "Passthrough"},
+                   "allowedRoutes": {"namespaces": {"from": "All"}}}
+                  for host, listener in passthrough]
     for conv in convs:
         if conv.class_name != class_name or conv.canary:
             continue
         for host, tls in tls_hosts(conv.ingress):
+            if any(h == host for h, _ in passthrough):
+                entries.append(ReportEntry(conv.ingress.key, tls.at, Outcome.CONVERTED,
+                                           f"{host} is passed through (ssl-passthrough): its "
+                                           "backend terminates TLS, as in ingress-nginx"))
+                continue
             secret = (conv.ingress.namespace, tls.secret)
             if host in chosen:
                 if chosen[host] != secret:
@@ -78,6 +92,7 @@ def plan(class_name: str, convs: tuple[Converted, ...], namespace: str, name: st
     refgrants = [gateway_api("ReferenceGrant", ns, child_name(name, "secrets", namespace), {
         "from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
                   "namespace": namespace}],
-        "to": [{"group": "", "kind": "Secret", "name": s} for s in sorted(secrets)]})
-        for ns, secrets in sorted(grants.items())]
-    return GatewayPlan(namespace, name, tuple(https), (gateway, *refgrants), tuple(entries))
+        "to": [{"group": "", "kind": "Secret", "name": s} for s in sorted(names)]})
+        for ns, names in sorted(grants.items())]
+    return GatewayPlan(namespace, name, tuple(https), (gateway, *refgrants), tuple(entries),
+                       tuple(passthrough))

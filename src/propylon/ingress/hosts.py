@@ -50,10 +50,10 @@ def regex_wanted(conv: Converted) -> bool:
 
 
 def covers(tls_host: str, host: str) -> bool:
+    """Whether a TLS host (a listener's hostname) serves `host`: `*.example.com` covers the
+    names under example.com, as nginx's and the Gateway API's wildcards do."""
     if tls_host.startswith("*."):
-        suffix = tls_host[1:]
-        label = host[:-len(suffix)]
-        return host.endswith(suffix) and bool(label) and "." not in label
+        return host.endswith(tls_host[1:]) and len(host) > len(tls_host) - 1
     return tls_host == host
 
 

@@ -114,6 +114,9 @@ def canary_rules(canary: Converted, match: Json, filters: Sequence[Json], mainli
             if problem(pattern) is None and problem(regex) is None:
                 rules.append(rule({"name": header, "type": "RegularExpression", "value": regex},
                                   [alternative]))
+            else:  # nginx fails the match: a request with the header goes to the mainline
+                rules.append(rule({"name": header, "type": "RegularExpression", "value": ".*"},
+                                  [mainline]))
         else:
             rules.append(rule({"name": header, "value": "always"}, [alternative]))
             rules.append(rule({"name": header, "value": "never"}, [mainline]))
@@ -293,3 +296,20 @@ def www_routes(conv: Converted, host: str, parent: Parent,
             "rules": [_rule([{"path": {"type": "Exact", "value": "/"}}], [ref]),
                       _rule([{"path": {"type": "PathPrefix", "value": "/"}}], [redirect])]})]
     return tuple(out)
+
+
+def passthrough_route(conv: Converted, host: str, parent: Parent, listener: str,
+                      services: Mapping[tuple[str, str], Json]
+                      ) -> tuple[tuple[dict[str, Any], ...], tuple[ReportEntry, ...]]:
+    """`ssl-passthrough`: TLS to `host` on 443 goes, still encrypted, to the backend of the
+    host's first path (nginx passes the connection on by SNI, before any HTTP)."""
+    ing = conv.ingress
+    paths = [p for r in ing.rules if r.host == host for p in r.paths]
+    ref, why = backend_ref(ing.namespace, paths[0].backend, services) if paths else (None, "")
+    if ref is None:
+        return (), (ReportEntry(ing.key, "spec.rules", Outcome.REFUSED,
+                                f"ssl-passthrough for {host} has no backend: {why or 'add a path'}"),)
+    return (gateway_api("TLSRoute", ing.namespace,
+                        child_name(ing.name, host_label(host), "passthrough"), {
+                            "parentRefs": [parent_ref(parent, listener)], "hostnames": [host],
+                            "rules": [{"backendRefs": [ref]}]}),), ()

@@ -68,6 +68,7 @@ class HealthCheck:
     active: ActiveHealthCheck | None = None
     passive: PassiveHealthCheck | None = None
     panic_threshold: int | None = None  # percent of healthy hosts below which all are used
+    event_log_paths: tuple[str, ...] = ()  # files the probes' events are written to
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, LocalRateLimit
+from propylon.ir.telemetry import AccessLog
 
 PathMatchType = Literal["Exact", "PathPrefix", "RegularExpression"]
 ClusterProtocol = Literal["http1", "h2c", "websocket"]
@@ -363,6 +364,19 @@ class ResponseOverride:
 
 
 @dataclass(frozen=True)
+class RouteSource:
+    """The object a route entry comes from, as Envoy Gateway's route metadata names it (filter
+    metadata `envoy-gateway`, `resources`; access logs read it with
+    `%METADATA(ROUTE:envoy-gateway:resources)%`): kind, namespace, name, and its annotations
+    of prefix `gateway.envoyproxy.io/`, without the prefix."""
+
+    kind: str
+    namespace: str
+    name: str
+    annotations: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Route:
     """One (rule, match) pair of a route, in precedence order inside its VirtualHost.
 
@@ -393,6 +407,7 @@ class Route:
     basic_auth: BasicAuth | None = None
     api_key_auth: ApiKeyAuth | None = None
     ext_auth: ExtAuth | None = None
+    source: RouteSource | None = None
 
 
 @dataclass(frozen=True)
@@ -639,6 +654,7 @@ class Listener:
     client_timeouts: ClientTimeouts | None = None
     connection_limit: ConnectionLimit | None = None
     client: ClientSettings | None = None
+    access_logs: tuple[AccessLog, ...] = ()  # an EnvoyProxy's telemetry, or the default
 
 
 @dataclass(frozen=True)

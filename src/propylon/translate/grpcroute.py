@@ -21,6 +21,7 @@ Envoy's 404, which gRPC clients read as UNIMPLEMENTED.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from propylon.api.grpcroute import GRPCRoute, MethodMatch
 from propylon.ir.model import DirectResponse, PathMatch, RouteMatch, StringMatch
@@ -31,6 +32,7 @@ from propylon.translate.httproute import (
     drop_invalid_rule,
     match_regexes,
     resolver,
+    route_source,
     unsupported_fields,
 )
 from propylon.translate.precedence import Ranked
@@ -82,8 +84,9 @@ def translate_rules(route: GRPCRoute, backends: Backends) -> Translated:
         served = any(w.cluster is not None and w.weight > 0 for w in weighted)
         for j, (m, match) in enumerate(zip(rule.matches, matches, strict=True)):
             name_ = f"grpcroute/{ns}/{name}/rule/{i}/match/{j}"
-            ir = (fields.route(name_, match, weighted) if served
-                  else fields.route(name_, match, direct_response=DirectResponse(500)))
+            ir = replace(fields.route(name_, match, weighted) if served
+                         else fields.route(name_, match, direct_response=DirectResponse(500)),
+                         source=route_source(KIND, route.meta))
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j,
                                      _characters(m.method)))
     return out

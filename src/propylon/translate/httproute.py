@@ -44,6 +44,7 @@ from propylon.api.formats import duration_ms
 from propylon.api.gateway import Listener
 from propylon.api.grpcroute import GRPCRoute, GRPCRule
 from propylon.api.httproute import BackendRef, CORSFilter, ExtensionRefFilter, HTTPRoute, Rule
+from propylon.api.meta import ObjectMeta
 from propylon.api.routefilter import GROUP as FILTER_GROUP
 from propylon.api.routefilter import KIND as FILTER_KIND
 from propylon.ir.model import (
@@ -53,6 +54,7 @@ from propylon.ir.model import (
     PathMatch,
     Retry,
     RouteMatch,
+    RouteSource,
     StringMatch,
     WeightedBackend,
 )
@@ -97,9 +99,20 @@ class Attachment:
     hostnames: tuple[str, ...]
 
 
+EG_ANNOTATION_PREFIX = "gateway.envoyproxy.io/"
+
+
+def route_source(kind: str, meta: ObjectMeta) -> RouteSource:
+    """The route entries' source: the route object, with its Envoy Gateway annotations."""
+    return RouteSource(kind, meta.namespace, meta.name, tuple(
+        (k.removeprefix(EG_ANNOTATION_PREFIX), v) for k, v in meta.annotations
+        if k.startswith(EG_ANNOTATION_PREFIX)))
+
+
 def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
     out = Translated()
     ns, name = route.meta.namespace, route.meta.name
+    source = route_source(KIND, route.meta)
     resolve = resolver(out, backends, KIND, ns)
 
     def extension(f: ExtensionRefFilter) -> routefilters.Found | None:
@@ -143,6 +156,7 @@ def translate_rules(route: HTTPRoute, backends: Backends) -> Translated:
                   else fields.route(name_, match, direct_response=DirectResponse(500)))
             if session is not None and ir.redirect is None:
                 ir = replace(ir, session=sessions.of(session, ns, name, i, match.path))
+            ir = replace(ir, source=source)
             out.routes.append(Ranked(ir, route.meta.creation_timestamp, ns, name, i, j))
     return out
 

@@ -148,6 +148,7 @@ class Memo:
         self.tables = Store()  # `gatewayir.build`'s route tables
         self.clusters = Store()  # `backends.finish_clusters`'s clusters, per Gateway
         self.policies = Store()  # `policies.apply`'s governed route tables and cluster copies
+        self.telemetry = Store()  # `telemetry.apply`'s listeners and clusters
         self._context: Hashable = None
         self._context_id = 0
         self._everything = True  # this pass translates every route (first pass, new context)
@@ -350,7 +351,8 @@ class Memo:
 
     def pass_done(self) -> None:
         """Forget the decoded objects, route tables and clusters this pass did not use."""
-        for store in (*self._decoded.values(), self.tables, self.clusters, self.policies):
+        for store in (*self._decoded.values(), self.tables, self.clusters, self.policies,
+                      self.telemetry):
             store.rotate()
 
     def _still(self, entry: RouteEntry, backends: Backends) -> bool:

@@ -15,7 +15,9 @@ Accepted message) and remembers the outcome; `judge()` then resolves every evalu
 own reference, rejects (Accepted False, InvalidParameters) the Gateways whose reference or whose
 class's reference is invalid (as new states), adds the notes of the references used to the
 Accepted message of the others, and returns their merged `ProxyParameters` (a Gateway's
-EnvoyProxy without `mergeType` replaces the class's parameters, as in Envoy Gateway).
+EnvoyProxy without `mergeType` replaces the class's parameters, as in Envoy Gateway);
+`telemetry()` then gives what each Gateway's proxies log (`api.accesslog`): its own
+EnvoyProxy's, else its class's, else Envoy Gateway's default.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from propylon.api import envoyproxy
+from propylon.api.accesslog import Telemetry
 from propylon.api.kinds import ENVOY_GATEWAY_GROUP, PROPYLON_GROUP
 from propylon.api.parameters import KIND, GatewayParameters, ParametersRef
 from propylon.ir.model import ProxyParameters
@@ -56,6 +59,7 @@ class Found:
     parameters: GatewayParameters
     note: ParametersNote | None = None
     replaces: bool = False  # a Gateway's: used instead of its class's, not merged over them
+    telemetry: Telemetry | None = None  # an EnvoyProxy's
 
 
 KINDS = {(PROPYLON_GROUP, KIND), (ENVOY_GATEWAY_GROUP, envoyproxy.KIND)}
@@ -88,7 +92,7 @@ def resolve(ref: ParametersRef | None, params: ParametersIndex,
         note = (ParametersNote(f"{envoyproxy.KIND} {ref.namespace}/{ref.name}: Propylon does "
                                f"not apply {', '.join(proxy.ignored)}")
                 if proxy.ignored else None)
-        return Found(proxy.parameters, note, proxy.replaces)
+        return Found(proxy.parameters, note, proxy.replaces, proxy.telemetry)
     found = params.get(key)
     return _missing(where, ref) if found is None else Found(found)
 
@@ -122,6 +126,7 @@ class Resolver:
         self._proxies = {(p.parameters.meta.namespace, p.parameters.meta.name): p
                          for p in map(envoyproxy.decode, proxies)}
         self._classes: dict[str, Found | ParametersError | None] = {}
+        self._telemetry: dict[Key, Telemetry] = {}
 
     def _resolve(self, ref: ParametersRef | None, owner: str) -> Found | ParametersError | None:
         return resolve(ref, self._params, owner, self._proxies)
@@ -151,6 +156,7 @@ class Resolver:
             else:
                 if own is not None and own.replaces:
                     base = None
+                self._telemetry[(ns, name)] = _telemetry(base, own)
                 out[(ns, name)] = merge(base.parameters if base else None,
                                         own.parameters if own else None)
                 notes = [f.note.message for f in (base, own) if f is not None and f.note]
@@ -158,6 +164,21 @@ class Resolver:
                     judged[(ns, name)] = replace(state, accepted_message="; ".join(
                         [state.accepted_message, *notes]))
         return judged, out
+
+    def telemetry(self, key: Key) -> Telemetry:
+        """What the proxies of the Gateway `key` (judged by `judge`) log."""
+        return self._telemetry.get(key) or Telemetry()
+
+
+def _telemetry(base: Found | None, own: Found | None) -> Telemetry:
+    """A Gateway's own EnvoyProxy's telemetry when it replaces its class's or says it, else
+    the class's EnvoyProxy's, else the default."""
+    if own is not None and own.telemetry is not None and (own.replaces or
+                                                          own.telemetry.explicit):
+        return own.telemetry
+    if base is not None and base.telemetry is not None:
+        return base.telemetry
+    return Telemetry()
 
 
 def _rejected(state: GatewayState, message: str) -> GatewayState:

@@ -71,6 +71,7 @@ from propylon.translate import (
     listenersets,
     policies,
     routefilters,
+    telemetry,
     tlsroute,
 )
 from propylon.translate.backends import Answers, Backends, Endpoints, finish_clusters
@@ -105,6 +106,8 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     states, proxies, sets = _gateways(snapshot, memo, ours, inputs)
     backends, endpoints = _backends(snapshot, memo, inputs)
     route_statuses = _routes(snapshot, memo, states, sets, inputs, backends)
+    logged = telemetry.resolve(states, inputs.parameters.telemetry, backends, endpoints)
+    states = telemetry.noted(states, logged)
     placed = memo.placements([*(ls.at for gw in states.values() for ls in gw.listeners),
                               *(ls.at for s in sets.values() for ls in s.listeners)])
     statuses = [*class_statuses, *route_statuses,
@@ -118,6 +121,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)
+    irs = telemetry.apply(irs, logged, memo.telemetry)
     if snapshot.rejections:
         statuses = refuse_routes(statuses, snapshot.rejections, irs, {
             kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},

@@ -37,8 +37,8 @@ def _pattern(ctx: Context, value: str) -> Converted:
                               "ingress-nginx")
     why = problem(value)
     if why is not None:
-        return refused(f"{why}; ingress-nginx then routes every request to the mainline, and so "
-                       "does the converted route")
+        return refused(f"{why}; ingress-nginx then sends every request carrying the header to the "
+                       "mainline, and so does the converted route")
     return converted()
 
 

@@ -112,11 +112,21 @@ def _ssl_secret(ctx: Context, value: str) -> Converted:
                      Outcome.DIFFERS if note else Outcome.CONVERTED, note)
 
 
+def ssl_passthrough(ctx: Context, value: str) -> Converted:
+    if not ctx.flag("ssl-passthrough"):
+        return converted()
+    return converted(Setting("ssl-passthrough", "true"),
+                     note="TLS on 443 for the Ingress's hosts is passed to the backend (a TLS "
+                          "Passthrough listener and a TLSRoute); HTTP annotations do not apply "
+                          "there, as in ingress-nginx")
+
+
 CONVERTERS: Mapping[str, Converter] = {
     "upstream-vhost": upstream_vhost,
     "x-forwarded-prefix": x_forwarded_prefix,
     "backend-protocol": backend_protocol,
     "service-upstream": service_upstream,
+    "ssl-passthrough": ssl_passthrough,
     "proxy-ssl-name": _needs_tls(_ssl_name),
     "proxy-ssl-verify": _needs_tls(_ssl_verify),
     "proxy-ssl-server-name": _needs_tls(_ssl_server_name),

@@ -29,7 +29,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.wrappers_pb2 import UInt32Value
 
 from propylon.ir import model as ir
-from propylon.xds.translate import limits, loadbalancer
+from propylon.xds.translate import accesslog, limits, loadbalancer
 from propylon.xds.translate.messages import pack
 from propylon.xds.translate.upstream_tls import transport_socket
 
@@ -62,6 +62,8 @@ def cluster(c: ir.Cluster) -> Cluster:
     health = connection.health_check
     if health is not None and health.active is not None:
         out.health_checks.extend(limits.health_checks(health.active))
+        for check in out.health_checks:
+            check.event_logger.extend(accesslog.health_event_loggers(health.event_log_paths))
     if health is not None and health.passive is not None:
         out.outlier_detection.CopyFrom(limits.outlier_detection(health.passive))
     if health is not None and health.panic_threshold is not None:

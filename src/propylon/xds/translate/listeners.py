@@ -26,7 +26,8 @@ stream idle and request header timeouts, WebSocket upgrades, the HTTP filters th
 table use (`httpfilters`, with a ClientTrafficPolicy's late response header edits, in Envoy
 Gateway's order: none when no policy reaches them), a ClientTrafficPolicy's settings
 (`clientsettings`: client address, early header edits, protocol, path, TLS and keepalive
-settings), and a router that adds no `x-envoy-*` headers. A ClientTrafficPolicy's connection
+settings), and a router that adds no `x-envoy-*` headers. The Gateway's access logs
+(`accesslog`) are the connection manager's, its router's (upstream) and the listener's. A ClientTrafficPolicy's connection
 limit puts the connection limit filter first in every chain of the listener (`limits`).
 """
 
@@ -60,7 +61,8 @@ from xds.type.matcher.v3.matcher_pb2 import Matcher  # type: ignore[import-untyp
 
 from propylon.ir import model as ir
 from propylon.ir.limits import ConnectionLimit
-from propylon.xds.translate import clientsettings, httpfilters, limits
+from propylon.ir.telemetry import AccessLog
+from propylon.xds.translate import accesslog, clientsettings, httpfilters, limits
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
 from propylon.xds.translate.messages import pack
 
@@ -83,12 +85,13 @@ def connection_manager(stat_prefix: str, route_config: str | None,
                        timeouts: ir.ClientTimeouts | None = None,
                        uses: httpfilters.Uses = httpfilters.NO_USES,
                        filters: list[hcm_pb.HttpFilter] | None = None,
-                       client: ir.ClientSettings | None = None) -> HCM:
+                       client: ir.ClientSettings | None = None,
+                       access_logs: tuple[AccessLog, ...] = ()) -> HCM:
     """The HTTP connection manager for one filter chain, routes from RDS `route_config`, with
     the HTTP filters its routes `uses` and the listener's own `filters` (a ClientTrafficPolicy's,
     for every route) before the router; `timeouts` (a ClientTrafficPolicy's) bound how long it
     waits for clients, `client` (also a ClientTrafficPolicy's) sets how client addresses and
-    headers are read."""
+    headers are read; `access_logs` are the listener's (`accesslog`)."""
     out = HCM(
         stat_prefix=stat_prefix,
         codec_type=HCM.AUTO,
@@ -102,9 +105,12 @@ def connection_manager(stat_prefix: str, route_config: str | None,
         http_filters=[
             *httpfilters.chain(uses, filters or ()),
             hcm_pb.HttpFilter(name="envoy.filters.http.router",
-                              typed_config=pack(Router(suppress_envoy_headers=True,
-                                                        dynamic_stats=BoolValue(value=False)))),
+                              typed_config=pack(Router(
+                                  suppress_envoy_headers=True,
+                                  dynamic_stats=BoolValue(value=False),
+                                  upstream_log=accesslog.for_upstream(access_logs)))),
         ],
+        access_log=accesslog.for_requests(access_logs),
     )
     if timeouts is not None and timeouts.request_ms is not None:
         out.request_timeout.CopyFrom(duration_ms(timeouts.request_ms))
@@ -126,7 +132,8 @@ def _hcm_filter(stat_prefix: str, route_config: str | None, li: ir.Listener,
     late = clientsettings.late_filter(li.client)
     manager = connection_manager(stat_prefix, route_config, li.client_timeouts,
                                  uses.get(route_config or "", httpfilters.NO_USES),
-                                 [late] if late is not None else [], li.client)
+                                 [late] if late is not None else [], li.client,
+                                 li.access_logs)
     return lc.Filter(name="envoy.filters.network.http_connection_manager",
                      typed_config=pack(manager))
 
@@ -227,6 +234,7 @@ def listener(li: ir.Listener,
                                                      port_value=li.bind_port)),
         per_connection_buffer_limit_bytes=UInt32Value(value=BUFFER_LIMIT_BYTES),
         socket_options=clientsettings.socket_options(li.client),
+        access_log=accesslog.for_listener(li.access_logs),
     )
     if li.protocol == "HTTP":
         out.filter_chains.append(lc.FilterChain(name=li.name,

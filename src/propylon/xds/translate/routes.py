@@ -6,7 +6,10 @@ is a resource of its own. One Envoy virtual host per IR `VirtualHost`, named
 `<route table name>/<first domain>` (its VHDS resource name; Envoy matches a virtual host to its
 table by the name up to the last `/`, and removes it by that name), routes kept in the IR's
 precedence order. There is no implicit catch-all virtual host and no on-demand VHDS filter, so a
-request whose Host matches no domain gets Envoy's own 404.
+request whose Host matches no domain gets Envoy's own 404. Each route names the object it
+comes from as Envoy Gateway's route metadata does (filter metadata `envoy-gateway`,
+`resources`: kind, namespace, name, its `gateway.envoyproxy.io/` annotations), which access
+logs print with `%METADATA(ROUTE:envoy-gateway:resources)%`.
 
 Matching follows the Gateway API:
 - the Host port is ignored when choosing a virtual host (`ignore_port_in_host_matching`), and
@@ -31,6 +34,7 @@ entry, so a rule with them is always `weighted_clusters`. When no backend can ta
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from envoy.config.core.v3.base_pb2 import RuntimeFractionalPercent
 from envoy.config.route.v3 import route_components_pb2 as rc
@@ -48,6 +52,7 @@ from propylon.xds.translate.headers import header_options
 
 #: A cluster name that is never defined: weighted share of an unresolvable backendRef.
 INVALID_CLUSTER = "propylon-invalid-backend"
+SOURCE_METADATA = "envoy-gateway"  # the filter metadata naming a route's object
 
 _REDIRECT_CODES = {
     301: rc.RedirectAction.MOVED_PERMANENTLY,
@@ -301,6 +306,17 @@ def route(route: ir.Route) -> rc.Route:
         out.typed_per_filter_config[name].CopyFrom(config)
     if route.compression and "accept-encoding" not in out.request_headers_to_remove:
         out.request_headers_to_remove.append(compression.ACCEPT_ENCODING)
+    if route.source is not None:
+        out.metadata.filter_metadata[SOURCE_METADATA].update({"resources": [_source(route.source)]})
+    return out
+
+
+def _source(source: ir.RouteSource) -> dict[str, Any]:
+    """Envoy Gateway's description of a route's object in its route metadata."""
+    out: dict[str, Any] = {"kind": source.kind, "namespace": source.namespace,
+                           "name": source.name}
+    if source.annotations:
+        out["annotations"] = dict(source.annotations)
     return out
 
 
