@@ -36,6 +36,16 @@ def test_the_folder_is_recognised_and_cases_without_requests_are_not_observable(
     assert kinds == ["Deployment", "Service", "Deployment", "Service"]
 
 
+def test_a_client_address_is_presented_through_trusted_forwarded_headers() -> None:
+    cases = {c.name: c for c in nginxcases.load(shared("ingress-nginx", "cases"))}
+    allowlist = cases["AllowlistSourceRangeShouldSetValidIpAllowlistRange"]
+    [config] = [o for o in nginxcases.with_trusted_client_ip(allowlist)
+                if o["kind"] == "ControllerConfig"]
+    assert config["data"] == {"use-forwarded-headers": "true"}
+    approot = cases["AppRootShouldRedirectToFoo"]
+    assert nginxcases.with_trusted_client_ip(approot) == approot.objects
+
+
 def test_placeholders_and_cookie_dates() -> None:
     now = datetime.datetime(2026, 3, 20, 2, 50, 31, tzinfo=datetime.UTC)
     value = {"host": "${gatewayIP}.nip.io", "h": ["${ingressClass}", "${kept}"],

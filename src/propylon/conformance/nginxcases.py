@@ -8,6 +8,8 @@ deploy (`echo`, or `{service: {image, replicas}}`), and request and action entri
 - `load(folder)`: every case file but `index.yaml`, sorted by name, as `NginxCase` values.
 - `observable(case)`: whether the case sends a request at all; the README's cases without one
   (config-only tests whose backend cannot show the behaviour) cannot pass or fail.
+- `with_trusted_client_ip(case)`: the objects, with X-Forwarded-For trusted when a request
+  presents a client address and the case does not say whether it is trusted.
 - `unplayed(case)`: why a backend image of the case is not played (`nginx-custom`: an nginx
   configuration given in words), "" when all are.
 - `substitute(value, variables)`: `${name}` placeholders replaced in every string (nested);
@@ -101,6 +103,21 @@ def unplayed(case: NginxCase) -> str:
     missing = sorted(images - IMAGES.keys())
     return (f"backend image {', '.join(missing)} (an nginx configuration given in words) is "
             "not played by the runner") if missing else ""
+
+
+def with_trusted_client_ip(case: NginxCase) -> tuple[dict[str, Any], ...]:
+    """The case's objects; when a request presents a `clientIP` and no `ControllerConfig` says
+    whether X-Forwarded-For is trusted, with one that trusts it (`use-forwarded-headers`), the
+    way the README lets a replay present the address: the runner sends it as X-Forwarded-For."""
+    if not any((e.get("request") or {}).get("clientIP") for e in case.entries):
+        return case.objects
+    configs = [o for o in case.objects if o.get("kind") == "ControllerConfig"]
+    if any("use-forwarded-headers" in (o.get("data") or {}) for o in configs):
+        return case.objects
+    trusted = {"kind": "ControllerConfig", "data": {
+        **{k: v for o in configs for k, v in (o.get("data") or {}).items()},
+        "use-forwarded-headers": "true"}}
+    return (*(o for o in case.objects if o.get("kind") != "ControllerConfig"), trusted)
 
 
 def cookie_date(seconds: int, now: datetime.datetime) -> str:

@@ -183,7 +183,7 @@ class _CaseRun:
         await self._apply([{"apiVersion": "v1", "kind": "Namespace",
                             "metadata": {"name": self.namespace}}])
         await self._deploy(nginxcases.backend_objects(self.case, self.namespace))
-        for raw in self.case.objects:
+        for raw in nginxcases.with_trusted_client_ip(self.case):
             self._take(nginxcases.substitute(raw, self.variables))
         await self._publish()
 
