@@ -114,3 +114,17 @@ def test_the_configmap_named_by_the_settings_applies_whatever_its_name() -> None
                                        settings=IngressSettings(configmap="ops/my-nginx-settings")))
     assert "'https'" not in repr(plain.gateways[GATEWAY])  # proxied
     assert "'https'" in repr(named.gateways[GATEWAY])  # redirected to https
+
+
+def test_only_the_named_configmap_is_ingress_nginx_s() -> None:
+    """A ConfigMap that merely has one of the names of ingress-nginx's own is no setting."""
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"namespace": "apps", "name": "ingress-nginx-controller",
+                              "uid": "c", "resourceVersion": "3"},
+                 "data": {"force-ssl-redirect": "true"}}
+    web = ingress("web", "web.example.com")
+    unnamed = serving.translate(snapshot(web, configmap, ready=True))
+    assert "'https'" not in repr(unnamed.gateways[GATEWAY])
+    named = serving.translate(snapshot(web, configmap, ready=True, settings=IngressSettings(
+        configmap="apps/ingress-nginx-controller")))
+    assert "'https'" in repr(named.gateways[GATEWAY])

@@ -4,7 +4,9 @@
 Gateway API translation (`propylon.translate.translate`) between two pure stages.
 
 1. `served(snapshot, settings)`: runs `convert` over the snapshot's Ingress and IngressClass
-   objects, the ingress-nginx ConfigMap the settings name and the Services and Secrets (the
+   objects, the data of the ingress-nginx ConfigMap the settings name (as the conversion's
+   config: no other ConfigMap counts as ingress-nginx's by its name), the other ConfigMaps
+   (those annotations name) and the Services and Secrets (the
    same conversion `propylon migrate` writes out, so a migrated Ingress and a served one behave
    the same), and returns the snapshot with the conversion's objects added to their kinds (and
    the GatewayClass they name, of this controller, unless one exists), and what it made
@@ -31,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from propylon.ingress.convert import Conversion, Options, convert
+from propylon.ingress.convert import CONFIGMAP_NAMES, Conversion, Options, convert
 from propylon.ingress.model import PREFIX
 from propylon.ingress.report import ReportEntry
 from propylon.translate import Memo
@@ -92,8 +94,12 @@ def served(snapshot: Snapshot, settings: IngressSettings) -> tuple[Snapshot, Ser
     if not snapshot.of("Ingress"):
         return snapshot, Served()
     options = Options(class_names=settings.class_names, config=_config(snapshot, settings))
+    # ConfigMaps annotations name (custom-headers); none is taken for ingress-nginx's own by
+    # its name: that one is the settings'
+    configmaps = [c for c in snapshot.of("ConfigMap") if _ref(c)[2] not in CONFIGMAP_NAMES]
     conversion: Conversion = convert([*snapshot.of("IngressClass"), *snapshot.of("Ingress"),
-                                      *snapshot.of("Service"), *snapshot.of("Secret")], options)
+                                      *snapshot.of("Service"), *snapshot.of("Secret"),
+                                      *configmaps], options)
     if not conversion.gateways:
         return snapshot, Served(report=conversion.report)
     added = [_stamped(o) for o in (*_gateway_class(snapshot, options.gateway_class),
