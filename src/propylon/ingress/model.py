@@ -69,21 +69,30 @@ class Ingress:
         return tuple(dict.fromkeys(rule.host for rule in self.rules))
 
 
+def _map(value: Any) -> Json:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _maps(value: Any) -> tuple[Json, ...]:
+    """The mappings of a list (a malformed entry is skipped: the API server would refuse it)."""
+    return tuple(v for v in value if isinstance(v, Mapping)) if isinstance(value, list) else ()
+
+
 def decode_ingress(obj: Json) -> Ingress:
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    raw = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
+    meta = _map(obj.get("metadata"))
+    spec = _map(obj.get("spec"))
+    raw = {str(k): str(v) for k, v in _map(meta.get("annotations")).items()}
     ours = {k[len(PREFIX):]: v for k, v in raw.items() if k.startswith(PREFIX)}
     others = {k: v for k, v in raw.items() if not k.startswith(PREFIX)}
     class_name = others.get("kubernetes.io/ingress.class") or str(spec.get("ingressClassName") or "")
     rules = tuple(
         Rule(host=str(rule.get("host") or "").lower(),
              paths=tuple(_path(p, f"spec.rules[{i}].http.paths[{j}]")
-                         for j, p in enumerate((rule.get("http") or {}).get("paths") or ())))
-        for i, rule in enumerate(spec.get("rules") or ()))
-    tls = tuple(TLS(hosts=tuple(str(h).lower() for h in t.get("hosts") or ()),
+                         for j, p in enumerate(_maps(_map(rule.get("http")).get("paths")))))
+        for i, rule in enumerate(_maps(spec.get("rules"))))
+    tls = tuple(TLS(hosts=tuple(str(h).lower() for h in t.get("hosts") or () if h),
                     secret=str(t.get("secretName") or ""), at=f"spec.tls[{i}]")
-                for i, t in enumerate(spec.get("tls") or ()))
+                for i, t in enumerate(_maps(spec.get("tls"))))
     default = spec.get("defaultBackend")
     return Ingress(namespace=str(meta.get("namespace") or "default"), name=str(meta.get("name")),
                    class_name=class_name, annotations=ours, other_annotations=others,
@@ -95,15 +104,15 @@ def decode_ingress(obj: Json) -> Ingress:
 def _path(raw: Json, at: str) -> Path:
     return Path(path=str(raw.get("path") or "/"),
                 path_type=str(raw.get("pathType") or "ImplementationSpecific"),
-                backend=_backend(raw.get("backend") or {}), at=at)
+                backend=_backend(_map(raw.get("backend"))), at=at)
 
 
 def _backend(raw: Json) -> Backend:
     resource = raw.get("resource")
     if isinstance(resource, Mapping):
         return Backend(resource=f"{resource.get('kind')}/{resource.get('name')}")
-    service = raw.get("service") or {}
-    port = service.get("port") or {}
+    service = _map(raw.get("service"))
+    port = _map(service.get("port"))
     number = port.get("number")
     return Backend(service=str(service.get("name") or ""),
                    port_number=int(number) if isinstance(number, int) else None,
