@@ -31,7 +31,8 @@ def objects() -> dict[str, dict]:
 
 def test_every_object_is_owned_labelled_and_annotated() -> None:
     objs = objects()
-    assert sorted(objs) == ["ConfigMap", "Deployment", "Service", "ServiceAccount"]
+    assert sorted(objs) == ["ConfigMap", "Deployment", "PodDisruptionBudget", "Service",
+                           "ServiceAccount"]
     for obj in objs.values():
         meta = obj["metadata"]
         assert (meta["name"], meta["namespace"]) == ("propylon-web", "apps")
@@ -39,7 +40,9 @@ def test_every_object_is_owned_labelled_and_annotated() -> None:
             "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "name": "web",
             "uid": "uid-1", "controller": True, "blockOwnerDeletion": True}]
         assert meta["labels"]["team"] == "edge" and meta["labels"][NAME_LABEL] == "web"
-        assert meta["annotations"] == {"example.dev/note": "hi"}
+        class_note = {"propylon.dev/gateway-class": "propylon"} if obj["kind"] == "Deployment" \
+            else {}
+        assert meta["annotations"] == {"example.dev/note": "hi", **class_note}
 
 
 def test_privileged_ports_move_up_and_the_service_maps_them_back() -> None:
@@ -49,9 +52,9 @@ def test_privileged_ports_move_up_and_the_service_maps_them_back() -> None:
     assert service["externalIPs"] == ["192.0.2.10"]
     assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(80, 10080),
                                                                         (8443, 8443)]
-    [container] = objs["Deployment"]["spec"]["template"]["spec"]["containers"]
+    container = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "envoy:test"
-    assert [p["containerPort"] for p in container["ports"]] == [10080, 8443]
+    assert [p["containerPort"] for p in container["ports"]] == [10080, 8443, 19001, 19003]
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container_port(1023, 10000) == 11023 and container_port(1024, 10000) == 1024
 
@@ -93,7 +96,7 @@ def test_gateway_parameters_shape_the_deployment_and_the_service() -> None:
                                                   ProxyOptions(image="envoy:test"))}
     deployment, service = objs["Deployment"], objs["Service"]
     pod = deployment["spec"]["template"]
-    [container] = pod["spec"]["containers"]
+    container = pod["spec"]["containers"][0]
     assert deployment["spec"]["replicas"] == 3
     assert container["image"] == "envoy:custom"
     assert container["resources"] == {"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}}
@@ -110,8 +113,8 @@ def test_gateway_parameters_shape_the_deployment_and_the_service() -> None:
 
 def test_without_parameters_the_options_apply() -> None:
     objs = objects()
-    [container] = objs["Deployment"]["spec"]["template"]["spec"]["containers"]
-    assert objs["Deployment"]["spec"]["replicas"] == 1
+    container = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert objs["Deployment"]["spec"]["replicas"] == 2
     assert container["image"] == "envoy:test"
     assert container["resources"] == ProxyOptions().resources
     assert "--concurrency" not in container["args"]
@@ -136,6 +139,6 @@ def test_udp_listeners_get_udp_ports_beside_tcp_ports_of_the_same_number() -> No
             for p in objs["Service"]["spec"]["ports"]] == [
         ("port-53", 53, 10053, "TCP"), ("udp-53", 53, 10053, "UDP"),
         ("udp-7000", 7000, 7000, "UDP")]
-    [container] = objs["Deployment"]["spec"]["template"]["spec"]["containers"]
+    container = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert [(p["containerPort"], p["protocol"]) for p in container["ports"]] == [
-        (10053, "TCP"), (10053, "UDP"), (7000, "UDP")]
+        (10053, "TCP"), (10053, "UDP"), (7000, "UDP"), (19001, "TCP"), (19003, "TCP")]

@@ -110,8 +110,14 @@ class Cluster:
 
     def start_envoy(self, bootstrap: Path, base_id: int) -> subprocess.Popen[bytes]:
         """Run Envoy (one worker) on `bootstrap`, the way the Deployment's container does; its
-        admin, on a fixed port inside the pod, takes a free port here so runs can overlap."""
-        return self.spawn("envoy", str(BIN / "envoy"), "-c", str(bootstrap),
+        admin and the pod's own listeners (stats, readiness), on fixed ports inside the pod,
+        take free ports here so runs can overlap."""
+        config = json.loads(bootstrap.read_text())
+        for listener in config["static_resources"].get("listeners", []):
+            listener["address"]["socket_address"].update(address="127.0.0.1", port_value=0)
+        local = bootstrap.with_name(f"local-{bootstrap.name}")
+        local.write_text(json.dumps(config))
+        return self.spawn("envoy", str(BIN / "envoy"), "-c", str(local),
                           "--config-yaml", json.dumps(_FREE_ADMIN_PORT),
                           "--disable-hot-restart", "--base-id", str(base_id), "--concurrency", "1")
 
@@ -199,10 +205,13 @@ def mount_proxy_files(cluster: Cluster, root: Path) -> Path:
     an update, as the kubelet makes it), with `/etc/propylon` moved to `root`; returns the
     bootstrap's path."""
     deployment = cluster.get("deployment", NAME)
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    [container] = [c for c in deployment["spec"]["template"]["spec"]["containers"]
+                   if c["name"] == "envoy"]
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
     for mount in container["volumeMounts"]:
         volume = volumes[mount["name"]]
+        if "emptyDir" in volume:
+            continue
         if "configMap" in volume:
             data = {k: v.encode() for k, v in
                     cluster.get("configmap", volume["configMap"]["name"])["data"].items()}

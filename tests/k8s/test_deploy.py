@@ -9,7 +9,7 @@ import yaml
 
 from propylon.cli.controller import DEFAULT_XDS_ADDRESS
 from propylon.controller.reconciler import WATCHED_KINDS
-from propylon.infra.kubernetes.manager import GATEWAY, OWNED_KINDS
+from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SERVICE
 from tests.e2e.conftest import BIN, REPO
 
 
@@ -51,7 +51,9 @@ def test_cluster_role_covers_every_watched_and_managed_kind() -> None:
             assert "update" in allowed(rules, info.group, f"{info.plural}/status"), info.kind
     assert "get" in allowed(rules, GATEWAY.group, GATEWAY.plural)
     assert "update" in allowed(rules, "networking.k8s.io", "ingresses/status")  # loadBalancer
-    for info in OWNED_KINDS:
-        assert {"get", "patch", "delete", "list", "watch"} <= allowed(rules, info.group,
-                                                                      info.plural), info.kind
+    for info in OWNED_KINDS:  # server-side applied (a patch that may create) and deleted
+        assert {"get", "create", "patch", "delete"} <= allowed(rules, info.group,
+                                                               info.plural), info.kind
+    for info in (DEPLOYMENT, SERVICE):  # the infrastructure's informers
+        assert {"list", "watch"} <= allowed(rules, info.group, info.plural), info.kind
     assert "*" not in {v for r in rules for v in r["verbs"]}

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 OURS = "propylon.dev/gateway-controller"
 THEIRS = "gateway.envoyproxy.io/gatewayclass-controller"
 EG_KINDS = "SecurityPolicy, BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy, " \
-           "EnvoyPatchPolicy, EnvoyProxy, HTTPRouteFilter"
+           "EnvoyPatchPolicy, EnvoyProxy, HTTPRouteFilter, Backend"
 
 FOREIGN = """
 apiVersion: gateway.networking.k8s.io/v1

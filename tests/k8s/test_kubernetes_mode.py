@@ -66,9 +66,9 @@ def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
         [owner] = obj["metadata"]["ownerReferences"]
         assert (owner["kind"], owner["name"], owner["uid"]) == ("Gateway", "api-gateway", uid)
     deployment = cluster.get("deployment", NAME)
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["image"].startswith("envoyproxy/envoy:")
-    assert [p["containerPort"] for p in container["ports"]] == [listen_port]
+    assert [p["containerPort"] for p in container["ports"]] == [listen_port, 19001, 19003]
     service = cluster.get("service", NAME)
     assert service["spec"]["type"] == "LoadBalancer"
     assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(80, listen_port)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from propylon.ir.model import Cluster, GatewayKey, InfraState, PortState, Route
+from propylon.ir.model import Cluster, GatewayKey, InfraState, PortState, Rejections, Route
 from propylon.translate import translate
 from propylon.translate.golden import snapshot_of
 from propylon.translate.types import Result
@@ -45,7 +45,8 @@ def target(kind: str, name: str, section: str | None = None) -> dict[str, Any]:
             **({"sectionName": section} if section else {})}
 
 
-def run(*objects: dict[str, Any], controller: str = CONTROLLER) -> Result:
+def run(*objects: dict[str, Any], controller: str = CONTROLLER,
+        rejections: Rejections | None = None) -> Result:
     base = snapshot_of({"resources": [
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
          "metadata": {"name": "propylon", "generation": 1},
@@ -62,7 +63,8 @@ def run(*objects: dict[str, Any], controller: str = CONTROLLER) -> Result:
         *objects]})
     infra = InfraState(KEY, "127.0.0.1", (PortState(8080, 8080), PortState(8081, 8081)),
                        ready=True)
-    return translate(replace(base, infra={KEY: infra}))
+    return translate(replace(base, infra={KEY: infra},
+                             rejections={KEY: rejections} if rejections else {}))
 
 
 def clusters(result: Result) -> dict[str, Cluster]:

@@ -155,21 +155,3 @@ def test_what_cannot_be_done_is_named() -> None:
                      targetRefs=[target("HTTPRoute", "api")]))
     assert conditions(result, "check", OTHER)["Accepted"]["message"].startswith(
         "spec.healthCheck.active.http.path: an HTTP health check needs the path to probe")
-
-
-def test_an_envoy_patch_policy_says_patches_are_not_applied_and_what_to_use() -> None:
-    patch = {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyPatchPolicy",
-             "metadata": {"name": "panic", "namespace": "default", "generation": 1},
-             "spec": {"targetRef": target("Gateway", "gw"), "type": "JSONPatch",
-                      "jsonPatches": [{"type": "type.googleapis.com/envoy.config.cluster.v3."
-                                               "Cluster", "name": "c",
-                                       "operation": {"op": "add", "path": "/x", "value": 1}}]}}
-    result = run(patch)
-    [update] = [u for u in result.statuses if u.kind == "EnvoyPatchPolicy"]
-    [entry] = update.status.to_json()["ancestors"]
-    assert entry["ancestorRef"] == GATEWAY_REF
-    [accepted] = [c for c in entry["conditions"] if c["type"] == "Accepted"]
-    assert (accepted["status"], accepted["reason"]) == ("False", "Invalid")
-    assert accepted["message"].startswith(
-        "spec.jsonPatches: Propylon does not apply patches to its Envoy resources")
-    assert "healthCheck.panicThreshold" in accepted["message"]

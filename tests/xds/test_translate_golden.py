@@ -18,6 +18,7 @@ from google.protobuf.json_format import MessageToJson
 from propylon.ir import limits as lim
 from propylon.ir import model as ir
 from propylon.ir import telemetry as tel
+from propylon.ir.patches import JsonPatch
 from propylon.xds.server.cache import versioned
 from propylon.xds.translate import ENDPOINT, translate
 
@@ -427,10 +428,46 @@ def access_logs() -> ir.GatewayIR:
         (checked, *collectors), access_logs=logs)
 
 
+def socket_and_dns() -> ir.GatewayIR:
+    """Envoy Gateway Backends' clusters: a Unix socket endpoint (EDS, a pipe address) and an
+    FQDN one reached over TLS (STRICT_DNS)."""
+    routes = (ir.Route("default/r/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/sock")),
+                       backends=(ir.WeightedBackend("backend/default/sock", 1),)),
+              ir.Route("default/r/1/0", ir.RouteMatch(),
+                       backends=(ir.WeightedBackend("backend/default/dns", 1),)))
+    return _example_com_on_80(routes, (
+        ir.Cluster("backend/default/sock", (ir.Endpoint("/run/app.sock", 0),)),
+        ir.Cluster("backend/default/dns", (ir.Endpoint("api.example.net", 443),),
+                   tls=ir.UpstreamTLS("api.example.net", None,
+                                      (ir.SubjectAltName("DNS", "api.example.net"),)),
+                   resolver="dns")))
+
+
+def patches() -> ir.GatewayIR:
+    """http_basic with EnvoyPatchPolicies' patches: a cluster, a virtual host and a listener
+    changed by "default/ok"; "default/broken" (its second patch names no resource) changes
+    nothing."""
+    def patch(policy: str, index: int, kind: str, name: str, op: str, path: str,
+              value: Any = None) -> JsonPatch:
+        return JsonPatch(policy, index, f"type.googleapis.com/envoy.config.{kind}", name, op,
+                         path, None, None if value is None else json.dumps(value))
+    return replace(http_basic(), patches=(
+        patch("default/ok", 0, "cluster.v3.Cluster", "default/a/80", "add", "/common_lb_config",
+              {"healthy_panic_threshold": {"value": 0}}),
+        patch("default/ok", 1, "route.v3.VirtualHost", "http-80/example.com", "add",
+              "/request_headers_to_add", [{"header": {"key": "x-patched", "value": "1"}}]),
+        patch("default/ok", 2, "listener.v3.Listener", "http-80", "replace",
+              "/per_connection_buffer_limit_bytes", 1024),
+        patch("default/broken", 0, "cluster.v3.Cluster", "default/b/80", "remove",
+              "/connect_timeout"),
+        patch("default/broken", 1, "cluster.v3.Cluster", "default/c/80", "remove", "/name")))
+
+
 CASES = {"access_logs": access_logs, "client_settings": client_settings, "http_basic": http_basic,
          "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
          "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth,
-         "load_balancing": load_balancing, "limits": limits, "tcp_udp": tcp_udp}
+         "load_balancing": load_balancing, "limits": limits, "tcp_udp": tcp_udp,
+         "patches": patches, "socket_and_dns": socket_and_dns}
 
 
 def _as_dicts(gateway: ir.GatewayIR) -> dict[str, Any]:
@@ -457,7 +494,8 @@ def test_translation_is_deterministic(case: str) -> None:
     shuffled = CASES[case]()
     reordered = ir.GatewayIR(key=shuffled.key, listeners=shuffled.listeners[::-1],
                              route_configs=shuffled.route_configs[::-1],
-                             clusters=shuffled.clusters[::-1], secrets=shuffled.secrets[::-1])
+                             clusters=shuffled.clusters[::-1], secrets=shuffled.secrets[::-1],
+                             patches=shuffled.patches)
     a, b = versioned(translate(shuffled)), versioned(translate(reordered))
     assert a.versions == b.versions
     assert {t: list(m) for t, m in a.resources.by_type.items()} \

@@ -75,6 +75,15 @@ def is_endpoint_address(address: str, address_type: str) -> bool:
     return ip.version == _IP_VERSIONS.get(address_type) and "%" not in address
 
 
+def service_of_host(hostname: str) -> tuple[str, str] | None:
+    """(namespace, name) of the Service a cluster DNS name names
+    (`<service>.<namespace>[.svc[.cluster.local]]`), or None."""
+    labels = hostname.split(".")
+    if len(labels) in (2, 3, 5) and labels[2:] in ([], ["svc"], ["svc", "cluster", "local"]):
+        return labels[1], labels[0]
+    return None
+
+
 @dataclass(frozen=True)
 class SliceEndpoint:
     addresses: tuple[str, ...]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from propylon.api.core import service_of_host
 from propylon.api.formats import duration_ms
 from propylon.api.validation import DURATION
 
@@ -194,9 +195,9 @@ def _remote(raw: Mapping[str, Any], path: str, errors: list[str]) -> RemoteJwks 
             return None
         return RemoteJwks(uri, None, str(ref.get("name") or ""), ref["port"],
                           duration_ms(cache), failed_refetch, tls)
-    labels = parts.hostname.split(".")
-    if len(labels) in (2, 3, 5) and labels[2:] in ([], ["svc"], ["svc", "cluster", "local"]):
-        return RemoteJwks(uri, labels[1], labels[0], port, duration_ms(cache), failed_refetch,
+    service = service_of_host(parts.hostname)
+    if service is not None:
+        return RemoteJwks(uri, service[0], service[1], port, duration_ms(cache), failed_refetch,
                           tls)
     return RemoteJwks(uri, None, "", port, duration_ms(cache), failed_refetch, tls,
                       parts.hostname)

@@ -20,7 +20,8 @@ defaults (2 retries; without
 those of a ClientTrafficPolicy: `timeout.http`, `clientIPDetection`, `headers`, `http1`,
 `http2`, `path`, `tcpKeepalive` and `tls` (`clienttraffic`), `connection.connectionLimit`,
 `maxAcceptPerSocketEvent` and `headers.disableRateLimitHeaders`. A Global `rateLimit` is
-refused with its reason (Propylon provides no rate-limit service).
+refused with its reason (Propylon provides no rate-limit service). An EnvoyPatchPolicy's
+patches are checked by `envoypatch.json_patches`.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from propylon.api.envoygateway_limits import (
     local_rate_limit,
     rate_limit_problems,
 )
+from propylon.api.envoypatch import json_patches
 from propylon.api.extauth import ExtAuthSettings, ext_auth
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
@@ -166,10 +168,6 @@ SUPPORTED: dict[str, Tree] = {
     ENVOY_EXTENSION_POLICY: {**_TARGETING},
     ENVOY_PATCH_POLICY: {**_TARGETING, "type": True, "jsonPatches": True, "priority": True},
 }
-PATCHES_NOT_APPLIED = (
-    "spec.jsonPatches: Propylon does not apply patches to its Envoy resources (they are not "
-    "named as Envoy Gateway names them): express the change with a policy field, such as "
-    "BackendTrafficPolicy healthCheck.panicThreshold for a cluster's healthy_panic_threshold")
 RETRY_TRIGGERS = ("5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
                   "refused-stream", "retriable-status-codes", "cancelled", "deadline-exceeded",
                   "internal", "resource-exhausted", "unavailable")
@@ -256,7 +254,8 @@ class Policy:
         if kind == CLIENT_TRAFFIC_POLICY:
             problems.extend(client_traffic(spec)[1])
         if kind == ENVOY_PATCH_POLICY:
-            problems.append(PATCHES_NOT_APPLIED)
+            meta = ObjectMeta.of(obj)
+            problems.extend(json_patches(spec, f"{meta.namespace}/{meta.name}")[1])
         merge = spec.get("mergeType")
         return cls(kind, ObjectMeta.of(obj), tuple(refs), selectors,
                    str(merge) if merge else None, json.dumps(spec, sort_keys=True),

@@ -3,9 +3,11 @@
 A GatewayClass's `parametersRef` or a Gateway's `infrastructure.parametersRef` may name an
 EnvoyProxy, as with Envoy Gateway. `decode()` reads the fields that mean the same as a field of
 Propylon's GatewayParameters into one (`APPLIED`: worker threads, and in Kubernetes mode the
-proxy Deployment's replicas, image, resources and pod scheduling, labels and annotations, and
-the Service type), its access and health-check logs (`spec.telemetry`, `api.accesslog`), and
-lists every other field it sets (`ignored`: metrics, tracing, shutdown, bootstrap, ...), so the status of the object referencing it can say what Propylon
+proxy Deployment's replicas, image, resources and pod scheduling, labels and annotations,
+security contexts, priority class, image pull secrets, the HPA and PDB settings, and the
+Service type), its access and health-check logs (`spec.telemetry`, `api.accesslog`), and
+lists every other field it sets (`ignored`: metrics, tracing, shutdown, bootstrap, ...), so
+the status of the object referencing it can say what Propylon
 does not apply instead of silently dropping it. `provider.type: Kubernetes` and `ipFamily: IPv4`
 describe what Propylon does anyway and are not reported. As with Envoy Gateway, a Gateway's
 EnvoyProxy replaces its class's whole unless its `mergeType` says to merge (`replaces`); Propylon
@@ -34,7 +36,16 @@ APPLIED: dict[tuple[str, ...], str] = {
     (*_DEPLOYMENT, "pod", "affinity"): "affinity",
     (*_DEPLOYMENT, "pod", "labels"): "podLabels",
     (*_DEPLOYMENT, "pod", "annotations"): "podAnnotations",
+    (*_DEPLOYMENT, "pod", "imagePullSecrets"): "imagePullSecrets",
+    (*_DEPLOYMENT, "pod", "priorityClassName"): "priorityClassName",
+    (*_DEPLOYMENT, "pod", "securityContext"): "podSecurityContext",
+    (*_DEPLOYMENT, "pod", "topologySpreadConstraints"): "topologySpreadConstraints",
+    (*_DEPLOYMENT, "container", "securityContext"): "securityContext",
     ("provider", "kubernetes", "envoyService", "type"): "serviceType",
+    **{("provider", "kubernetes", "envoyHpa", f): f"autoscaling.{f}"
+       for f in ("minReplicas", "maxReplicas", "metrics", "behavior")},
+    **{("provider", "kubernetes", "envoyPDB", f): f"podDisruptionBudget.{f}"
+       for f in ("minAvailable", "maxUnavailable")},
 }
 # fields whose value states what Propylon does without them
 AS_PROPYLON: dict[tuple[str, ...], str] = {("provider", "type"): "Kubernetes",
@@ -76,7 +87,11 @@ def decode(obj: Mapping[str, Any]) -> EnvoyProxy:
     for path, value in _leaves({k: v for k, v in raw.items()
                                 if k not in ("mergeType", "telemetry")}, ()):
         if path in APPLIED:
-            spec[APPLIED[path]] = value
+            *parents, leaf = APPLIED[path].split(".")
+            target = spec
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            target[leaf] = value
         elif AS_PROPYLON.get(path) != value:
             ignored.append("spec." + ".".join(path))
     parameters = GatewayParameters.decode({"metadata": obj.get("metadata") or {}, "spec": spec})

@@ -2,8 +2,8 @@
 
 `ext_auth(raw)` reads `spec.extAuth` into an `ExtAuthSettings` and the list of what is wrong
 with it (messages naming the field and the fix): exactly one of `http` and `grpc`, each with
-one backend (`backendRef`, or `backendRefs` with a single entry), a core Service or an Envoy
-Gateway Backend; `http.path` (a prefix put before the request's path in the auth request) or
+one backend (`backendRef`, or `backendRefs` with a single entry), a core Service (with its
+port) or an Envoy Gateway Backend (whose endpoints carry their ports); `http.path` (a prefix put before the request's path in the auth request) or
 `http.pathOverride` (the auth request's whole path), `http.headersToBackend` (auth response
 headers copied onto the upstream request), `headersToExtAuth` (request headers sent to the
 service besides Envoy's defaults), `failOpen`, `bodyToExtAuth.maxRequestBytes`,
@@ -23,7 +23,7 @@ from propylon.api.formats import duration_ms
 
 DEFAULT_TIMEOUT_MS = 10_000
 _DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
-BACKEND_KINDS = (("", "Service"),)
+BACKEND_KINDS = (("", "Service"), ("gateway.envoyproxy.io", "Backend"))
 # statusOnError: the 4xx and 5xx codes of the CRD's enum (Envoy's StatusCode names them all)
 ERROR_STATUSES = (*range(400, 418), 421, 422, 423, 424, 426, 428, 429, 431, *range(500, 509),
                   510, 511)
@@ -128,10 +128,13 @@ def _backend(section: Mapping[str, Any], field: str, errors: list[str]) -> Servi
     group, kind = str(ref.get("group") or ""), str(ref.get("kind") or "Service")
     if (group, kind) not in BACKEND_KINDS:
         errors.append(f"{path}: kind {kind!r} in group {group!r} is not supported by Propylon "
-                      "yet: name a core Service (group \"\", kind Service)")
+                      "yet: name a core Service (group \"\", kind Service) or an Envoy Gateway "
+                      "Backend (group gateway.envoyproxy.io, kind Backend)")
         return None
     port = ref.get("port")
-    if not isinstance(port, int):
+    if kind == "Backend":
+        port = None  # its endpoints carry their ports
+    elif not isinstance(port, int):
         errors.append(f"{path}.port: set the Service port of the authorisation service")
         return None
     namespace = ref.get("namespace")

@@ -62,6 +62,17 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    """imagePullSecrets ([{name: ...}]) as the names."""
+    if not isinstance(value, list):
+        return None
+    return tuple(str(v["name"]) for v in value if isinstance(v, dict) and v.get("name"))
+
+
 @dataclass(frozen=True)
 class GatewayParameters:
     """The spec of a GatewayParameters object; None: the field is not set."""
@@ -77,14 +88,20 @@ class GatewayParameters:
     pod_annotations: tuple[tuple[str, str], ...] | None = None
     service_type: str | None = None
     concurrency: int | None = None
+    autoscaling: str | None = None  # canonical JSON
+    disruption_budget: str | None = None  # canonical JSON
+    topology_spread: str | None = None  # canonical JSON
+    priority_class: str | None = None
+    image_pull_secrets: tuple[str, ...] | None = None
+    pod_security_context: str | None = None  # canonical JSON
+    container_security_context: str | None = None  # canonical JSON
 
     @classmethod
     def decode(cls, obj: dict[str, Any]) -> GatewayParameters:
         spec = obj.get("spec") or {}
-        image, service_type = spec.get("image"), spec.get("serviceType")
         return cls(
             ObjectMeta.of(obj),
-            str(image) if isinstance(image, str) else None,
+            _str(spec.get("image")),
             _int(spec.get("replicas")),
             _json(spec.get("resources"), dict),
             _pairs(spec.get("nodeSelector")),
@@ -92,6 +109,13 @@ class GatewayParameters:
             _json(spec.get("affinity"), dict),
             _pairs(spec.get("podLabels")),
             _pairs(spec.get("podAnnotations")),
-            str(service_type) if isinstance(service_type, str) else None,
+            _str(spec.get("serviceType")),
             _int(spec.get("concurrency")),
+            _json(spec.get("autoscaling"), dict),
+            _json(spec.get("podDisruptionBudget"), dict),
+            _json(spec.get("topologySpreadConstraints"), list),
+            _str(spec.get("priorityClassName")),
+            _names(spec.get("imagePullSecrets")),
+            _json(spec.get("podSecurityContext"), dict),
+            _json(spec.get("securityContext"), dict),
         )

@@ -726,6 +726,15 @@ GATEWAY_PARAMETERS_SPEC = Obj({
     "podAnnotations": Map(Str(), rules=(_keys_valid("Annotation", LABEL_KEY),)),
     "serviceType": Str(enum=SERVICE_TYPES),
     "concurrency": Int(minimum=1, maximum=1024),
+    "autoscaling": Obj({"minReplicas": Int(minimum=1), "maxReplicas": Int(minimum=1),
+                        "metrics": Arr(Obj({}, open=True)), "behavior": Obj({}, open=True)},
+                       required=("maxReplicas",)),
+    "podDisruptionBudget": Obj({"minAvailable": Free(), "maxUnavailable": Free()}),
+    "topologySpreadConstraints": Arr(Obj({}, open=True)),
+    "priorityClassName": Str(max_len=253),
+    "imagePullSecrets": Arr(Obj({"name": Str()}, required=("name",))),
+    "podSecurityContext": Obj({}, open=True),
+    "securityContext": Obj({}, open=True),
 })
 
 

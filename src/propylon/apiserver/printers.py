@@ -468,6 +468,23 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("coordination.k8s.io", "Lease"): _simple(
         (Column("Holder", "The holder of the lease."),
          lambda o: _spec(o).get("holderIdentity") or "")),
+    ("policy", "PodDisruptionBudget"): _simple(
+        (Column("Min Available", "The minimum number of pods that must be available."),
+         lambda o: _spec(o).get("minAvailable", "N/A")),
+        (Column("Max Unavailable", "The maximum number of pods that may be unavailable."),
+         lambda o: _spec(o).get("maxUnavailable", "N/A")),
+        (Column("Allowed Disruptions", "Number of pod disruptions that are allowed."),
+         lambda o: _status(o).get("disruptionsAllowed", 0))),
+    ("autoscaling", "HorizontalPodAutoscaler"): _simple(
+        (Column("Reference", "The reference to the scaled resource."),
+         lambda o: "{kind}/{name}".format(**{"kind": "", "name": "",
+                                             **(_spec(o).get("scaleTargetRef") or {})})),
+        (Column("MinPods", "The lower limit of replicas."),
+         lambda o: _spec(o).get("minReplicas", "<unset>")),
+        (Column("MaxPods", "The upper limit of replicas."),
+         lambda o: _spec(o).get("maxReplicas", "")),
+        (Column("Replicas", "The current number of replicas."),
+         lambda o: _status(o).get("currentReplicas", 0))),
 }
 
 

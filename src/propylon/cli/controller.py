@@ -94,7 +94,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--proxy-bind-address", default="0.0.0.0",
                    help="the address Envoy binds its listeners to in the pod (default %(default)s)")
     p.add_argument("--envoy-image", default=None, help="Envoy image of the proxies")
-    p.add_argument("--proxy-replicas", type=int, default=1, help="replicas per Gateway")
+    p.add_argument("--shutdown-manager-image", default=None,
+                   help="image of the proxies' shutdown manager sidecar (default this "
+                        "controller's image, propylon/controller:<version>)")
+    p.add_argument("--proxy-replicas", type=int, default=2,
+                   help="replicas per Gateway (default %(default)s)")
     p.add_argument("--privileged-port-offset", type=int, default=10000,
                    help="listener ports below 1024 are served on PORT+OFFSET in the pod")
     p.add_argument("--controller-name", default=DEFAULT_CONTROLLER_NAME,
@@ -165,6 +169,18 @@ def metrics_text(controller: Any, xds: Any, nodes: tuple[str, ...],
     return "\n".join(out) + "\n"
 
 
+def shutdown_image() -> str:
+    """This controller's image, tagged with the installed version (it holds the sidecar's
+    command)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from propylon.infra.kubernetes.resources import SHUTDOWN_IMAGE
+    try:
+        return f"{SHUTDOWN_IMAGE}:{version('propylon')}"
+    except PackageNotFoundError:
+        return SHUTDOWN_IMAGE
+
+
 async def serve(args: argparse.Namespace) -> None:
     from propylon.client import load_client
     from propylon.controller.certs import CertManager, xds_service_hosts
@@ -185,7 +201,8 @@ async def serve(args: argparse.Namespace) -> None:
     listen_host, listen_port = args.xds_listen
     xds_port = await xds.start(listen_host, listen_port, tls=tls)
     options = ProxyOptions(image=args.envoy_image or DEFAULT_IMAGE, replicas=args.proxy_replicas,
-                           privileged_port_offset=args.privileged_port_offset)
+                           privileged_port_offset=args.privileged_port_offset,
+                           shutdown_image=args.shutdown_manager_image or shutdown_image())
     infra = KubernetesInfra(client, args.xds_address[0], args.xds_address[1], options,
                             bind_address=args.proxy_bind_address, certs=certs)
     controller = Controller(client, cache, infra, controller_name=args.controller_name,

@@ -23,6 +23,7 @@ from propylon.cli import (
     translate,
     version,
 )
+from propylon.cli import shutdown as proxy_shutdown
 from propylon.cli.errors import REPORTED, describe
 
 try:
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in modules + [controller, get, apply, delete, translate, echo, conformance,
                                        version, migrate]:
         module.add_parser(subparsers)
+    proxy_shutdown.add_parser(subparsers)
     return parser
 
 

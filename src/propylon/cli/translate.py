@@ -33,13 +33,14 @@ import argparse
 import base64
 import ipaddress
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from propylon.api.kinds import GATEWAY_GROUP, by_api_version
 from propylon.cli.apply import add_filename_arg
 from propylon.cli.output import to_yaml
-from propylon.ir.model import GatewayKey, InfraState, PortState
+from propylon.ir.model import GatewayKey, InfraState, PortState, Rejections
 from propylon.manifests import load_manifests
 from propylon.translate import foreignclasses
 from propylon.translate.statusmerge import wanted_status
@@ -114,12 +115,18 @@ def render(objects: list[dict[str, Any]], controller_name: str, now: str) -> str
     from propylon.translate import translate
     from propylon.xds.translate import translate as xds_translate
 
-    result = translate(snapshot_of(objects, controller_name, now))
+    snapshot = snapshot_of(objects, controller_name, now)
+    result = translate(snapshot)
+    xds = {key: xds_translate(ir) for key, ir in result.gateways.items()}
+    failed = {key: Rejections(patches=r.patch_failures) for key, r in xds.items()
+              if r.patch_failures}
+    if failed:  # the statuses of the EnvoyPatchPolicies the xDS translation left out
+        result = translate(replace(snapshot, rejections=failed))
     docs = [to_yaml(_redacted_object(obj))
             for obj in with_statuses(objects, result.statuses, controller_name)]
-    for key in sorted(result.gateways):
+    for key in sorted(xds):
         docs.append(f"# Envoy configuration served to the proxies of Gateway {key}\n"
-                    + to_yaml(envoy_config(str(key), xds_translate(result.gateways[key]))))
+                    + to_yaml(envoy_config(str(key), xds[key])))
     return "---\n".join(docs)
 
 

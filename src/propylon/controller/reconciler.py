@@ -2,10 +2,10 @@
 
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
-BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy, EnvoyPatchPolicy, EnvoyProxy and
-HTTPRouteFilter, and Namespace, Service, EndpointSlice, Secret, ConfigMap, Ingress and
-IngressClass (Ingress objects are served through their conversion: `ingress.serving`,
-the translation the controller runs); Envoy Gateway's
+BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy, EnvoyPatchPolicy, EnvoyProxy,
+HTTPRouteFilter and Backend, and Namespace, Service, EndpointSlice, Secret, ConfigMap, Ingress and
+IngressClass (Ingress objects are served through their conversion: `ingress.serving`, the
+translation the controller runs); Envoy Gateway's
 only while their CRDs are served: `optionalcrds`), the `StatusWriter`, and the reconcile loop.
 Secrets are watched
 by two informers with field selectors, `type=kubernetes.io/tls` and `type=Opaque`: every Secret
@@ -76,6 +76,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Protocol
 
+from propylon.api.egbackend import KIND as EG_BACKEND_KIND
 from propylon.api.envoygateway import POLICY_KINDS, SECURITY_POLICY
 from propylon.api.envoyproxy import KIND as ENVOY_PROXY
 from propylon.api.kinds import (
@@ -113,7 +114,7 @@ CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap", "I
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
     + tuple(by_kind(k, ENVOY_GATEWAY_GROUP)
-            for k in (*POLICY_KINDS, ENVOY_PROXY, ROUTE_FILTER_KIND))
+            for k in (*POLICY_KINDS, ENVOY_PROXY, ROUTE_FILTER_KIND, EG_BACKEND_KIND))
     + tuple(by_kind(k) for k in CORE_KINDS))
 # Envoy Gateway's: CRDs a cluster may lack (`optionalcrds`)
 ENVOY_GATEWAY_KINDS = tuple(k.kind for k in WATCHED_KINDS if k.group == ENVOY_GATEWAY_GROUP)

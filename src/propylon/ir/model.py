@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, LocalRateLimit
+from propylon.ir.patches import JsonPatch
 from propylon.ir.telemetry import AccessLog
 
 PathMatchType = Literal["Exact", "PathPrefix", "RegularExpression"]
@@ -428,6 +429,7 @@ class Endpoint:
     address: str
     port: int
     weight: int | None = None  # its share of the cluster's traffic (None: 1), relative
+    hostname: str | None = None  # the name a Backend's FQDN gave it (for auto host rewrite)
 
 
 @dataclass(frozen=True)
@@ -664,6 +666,7 @@ class GatewayIR:
     route_configs: tuple[RouteConfig, ...]
     clusters: tuple[Cluster, ...]
     secrets: tuple[Secret, ...]
+    patches: tuple[JsonPatch, ...] = ()  # EnvoyPatchPolicies' patches, in order
 
 
 @dataclass(frozen=True)
@@ -696,6 +699,13 @@ class ProxyParameters:
     pod_annotations: tuple[tuple[str, str], ...] = ()
     service_type: str | None = None  # LoadBalancer | NodePort | ClusterIP
     concurrency: int | None = None  # Envoy worker threads
+    autoscaling: str | None = None  # JSON: minReplicas, maxReplicas, metrics of an HPA
+    disruption_budget: str | None = None  # JSON: minAvailable or maxUnavailable of a PDB
+    topology_spread: str | None = None  # JSON: a list of topologySpreadConstraints
+    priority_class: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+    pod_security_context: str | None = None  # JSON: laid over the restricted defaults
+    container_security_context: str | None = None  # JSON: laid over the restricted defaults
 
 
 @dataclass(frozen=True)
@@ -756,13 +766,15 @@ class Rejections:
     `listeners` (IR `Listener.name`), `secrets` (IR `Secret.name`), `clusters` (IR
     `Cluster.name`, their endpoints included) and `routes` (IR `Route.name`: route entries left
     out of their virtual host, which Envoy serves without them; every route of a virtual host
-    refused whole).
+    refused whole). `patches` goes from an EnvoyPatchPolicy (namespace/name) to why the xDS
+    translation left its patches out (`xds.translate.patches`).
     """
 
     listeners: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
     clusters: Mapping[str, str] = field(default_factory=dict)
     routes: Mapping[str, str] = field(default_factory=dict)
+    patches: Mapping[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return any((self.listeners, self.secrets, self.clusters, self.routes))
+        return any((self.listeners, self.secrets, self.clusters, self.routes, self.patches))

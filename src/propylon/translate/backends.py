@@ -7,6 +7,11 @@
 fix. A GRPCRoute asks for `h2c` whatever the appProtocol (gRPC is HTTP/2); the cluster keeps the
 Service port's name, so an HTTPRoute of the same Gateway sharing that port reaches it over
 HTTP/2 too. A Service port governed by a BackendTLSPolicy gets the policy's `UpstreamTLS`.
+A backendRef of group gateway.envoyproxy.io, kind Backend (Envoy Gateway's, `api.egbackend`;
+always enabled, where Envoy Gateway needs `enableBackend`) resolves to the cluster
+`backend/<namespace>/<name>` with the Backend's own endpoints (`Source.fixed`), resolved by the
+proxy when they are DNS names, its appProtocol and its TLS; `eg_backends_used` lists the ones
+routes asked for, whose status `egbackends` writes.
 
 A resolved cluster has no endpoints yet: they change far more often than anything a route
 depends on, so they are looked up last, once a Gateway's IR is built (`finish_clusters`, which
@@ -41,13 +46,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
-from propylon.api.core import EndpointSlice, Service, is_endpoint_address
+from propylon.api import egbackend
+from propylon.api.core import EndpointSlice, Service, is_endpoint_address, service_of_host
+from propylon.api.egbackend import EgBackend
 from propylon.api.gateway import GROUP
-from propylon.ir.model import Cluster, Endpoint, GatewayIR
+from propylon.ir.model import (
+    Cluster,
+    Endpoint,
+    GatewayIR,
+    SubjectAltName,
+    TrustBundle,
+    UpstreamTLS,
+)
 from propylon.ir.model import Secret as SecretIR
 from propylon.translate import conditions as c
 from propylon.translate import routefilters
-from propylon.translate.backendtls import BackendTLS, cluster_name
+from propylon.translate.backendtls import BackendTLS, ca_bundle, cluster_name
 from propylon.translate.references import Grants
 from propylon.translate.sessions import member_endpoints
 from propylon.translate.types import Store
@@ -87,13 +101,19 @@ class Source:
     port_name: str
     target_port: int | None
     withheld: bool = False
+    fixed: tuple[Endpoint, ...] = ()  # an Envoy Gateway Backend's own endpoints
+    hostname: str | None = None  # the FQDN of a Backend naming this Service
 
 
 class Backends:
     def __init__(self, services: Iterable[Service], grants: Grants, tls: BackendTLS,
                  known: Answers | None = None,
-                 filters: routefilters.RouteFilters | None = None) -> None:
+                 filters: routefilters.RouteFilters | None = None,
+                 eg_backends: Iterable[EgBackend] = ()) -> None:
         self._services = {(s.meta.namespace, s.meta.name): s for s in services}
+        self._eg_backends = {(b.meta.namespace, b.meta.name): b for b in eg_backends}
+        # Backends whose references cannot be used (their CA ConfigMaps), with why
+        self.eg_problems: dict[tuple[str, str], str] = {}
         self._filters = filters or routefilters.RouteFilters((), ())
         self._grants = grants
         self.tls = tls
@@ -141,6 +161,14 @@ class Backends:
                 return False
         return True
 
+    def eg_backends_used(self) -> list[EgBackend]:
+        """The Envoy Gateway Backends some backendRef asked for and may use, by namespace and
+        name."""
+        keys = {(q[5] or q[1], q[4]) for q, answer in self.answers.items()
+                if (q[2], q[3]) == (egbackend.GROUP, egbackend.KIND) and q[7] != "extension"
+                and not (isinstance(answer, Refused) and answer.reason == c.REF_NOT_PERMITTED)}
+        return [self._eg_backends[k] for k in sorted(keys) if k in self._eg_backends]
+
     def _answer(self, question: Question) -> Answer:
         answer = self.answers.get(question)
         if answer is None:
@@ -155,15 +183,16 @@ class Backends:
                  namespace: str | None, port: int | None,
                  protocol: Literal["h2c"] | None) -> Resolved | Refused:
         ns = namespace or route_namespace
+        if (group, kind) == (egbackend.GROUP, egbackend.KIND):
+            return self._eg_backend(route_kind, route_namespace, name, ns, protocol)
         if group != "" or kind != "Service":
             return Refused(c.INVALID_KIND, f'backendRef "{name}" has kind "{kind}" in group '
-                           f'"{group}"; only core Services are supported: set group "" and kind Service')
+                           f'"{group}"; only core Services and Envoy Gateway Backends are '
+                           f'supported: set group "" and kind Service, or group '
+                           f'{egbackend.GROUP} and kind Backend')
         if not self._grants.allows(_FROM_GROUPS.get(route_kind, GROUP), route_kind,
                                    route_namespace, "", "Service", ns, name):
-            return Refused(c.REF_NOT_PERMITTED, f'backendRef to Service "{ns}/{name}" is in another '
-                           f'namespace and no ReferenceGrant in "{ns}" allows it from '
-                           f'{route_kind.removesuffix("y")}{"ies" if route_kind.endswith("y") else "s"} '
-                           f'in "{route_namespace}": create one')
+            return _not_granted("Service", ns, name, route_kind, route_namespace)
         service = self._services.get((ns, name))
         if service is None:
             return Refused(c.BACKEND_NOT_FOUND, f'Service "{ns}/{name}" not found: create it or fix '
@@ -187,6 +216,66 @@ class Backends:
         return Resolved(Cluster(cluster, (), chosen,
                                 governed.tls if governed is not None else None))
 
+    def _eg_backend(self, route_kind: str, route_namespace: str, name: str, ns: str,
+                    protocol: Literal["h2c"] | None) -> Resolved | Refused:
+        """An Envoy Gateway Backend's cluster, `backend/<namespace>/<name>`: its IP or socket
+        endpoints, or its FQDN endpoints resolved by the proxy (STRICT_DNS); one FQDN naming a
+        Service's cluster DNS name (`<service>.<namespace>.svc.cluster.local`) with one of its
+        ports takes that Service's endpoints, as there may be no cluster DNS."""
+        if not self._grants.allows(_FROM_GROUPS.get(route_kind, GROUP), route_kind,
+                                   route_namespace, egbackend.GROUP, egbackend.KIND, ns, name):
+            return _not_granted(egbackend.KIND, ns, name, route_kind, route_namespace)
+        backend = self._eg_backends.get((ns, name))
+        if backend is None:
+            return Refused(c.BACKEND_NOT_FOUND, f'Backend "{ns}/{name}" not found: create it or '
+                           f'fix the backendRef name')
+        if backend.problems:
+            return Refused(c.BACKEND_NOT_FOUND, f'Backend "{ns}/{name}" is not accepted: '
+                           + "; ".join(backend.problems))
+        cluster = f"backend/{ns}/{name}"
+        service = self._service_of(backend)
+        if service is not None:
+            self.sources[cluster] = service
+        else:
+            self.sources[cluster] = Source(ns, name, "", None, fixed=tuple(
+                Endpoint(e.address, e.port, hostname=e.address if e.kind == "fqdn" else None)
+                for e in backend.endpoints))
+        trust = None
+        if backend.tls is not None and backend.tls.ca_refs:
+            pems, problems = ca_bundle(backend.tls.ca_refs, ns, self.tls.config_maps)
+            if problems:
+                problem = self.eg_problems[(ns, name)] = "; ".join(
+                    f"spec.tls.{m}" for _, m in problems)
+                return Refused(c.BACKEND_NOT_FOUND,
+                               f'Backend "{ns}/{name}" is not accepted: {problem}')
+            trust = TrustBundle(f"backend/{ns}/{name}", "".join(pems))
+        tls = None if backend.tls is None else UpstreamTLS(
+            backend.tls.sni, trust, (SubjectAltName("DNS", backend.tls.sni),))
+        return Resolved(Cluster(cluster, (), protocol or backend.protocol or "http1", tls,
+                                resolver="dns" if backend.dns and service is None else None))
+
+    def _service_of(self, backend: EgBackend) -> Source | None:
+        """The Service port the Backend's one FQDN endpoint names, if any."""
+        if len(backend.endpoints) != 1 or backend.endpoints[0].kind != "fqdn":
+            return None
+        endpoint = backend.endpoints[0]
+        named = service_of_host(endpoint.address)
+        service = self._services.get(named) if named is not None else None
+        port = service.port(endpoint.port) if service is not None else None
+        if service is None or port is None:
+            return None
+        return Source(service.meta.namespace, service.meta.name, port.name,
+                      port.target_port if isinstance(port.target_port, int) else None,
+                      hostname=endpoint.address)
+
+
+def _not_granted(kind: str, ns: str, name: str, route_kind: str,
+                 route_namespace: str) -> Refused:
+    plural = f'{route_kind.removesuffix("y")}{"ies" if route_kind.endswith("y") else "s"}'
+    return Refused(c.REF_NOT_PERMITTED, f'backendRef to {kind} "{ns}/{name}" is in another '
+                   f'namespace and no ReferenceGrant in "{ns}" allows it from {plural} in '
+                   f'"{route_namespace}": create one')
+
 
 class Endpoints:
     """The ready endpoints of Service ports, from one set of EndpointSlices."""
@@ -200,6 +289,8 @@ class Endpoints:
     def of(self, source: Source | None) -> tuple[Endpoint, ...]:
         if source is None or source.withheld:
             return ()
+        if source.fixed:
+            return source.fixed
         found = self._found.get(source)
         if found is None:
             found = self._found[source] = self._lookup(source)
@@ -215,8 +306,8 @@ class Endpoints:
                 continue
             for e in s.endpoints:
                 if e.ready:
-                    found.update(Endpoint(a, target) for a in e.addresses
-                                 if is_endpoint_address(a, s.address_type))
+                    found.update(Endpoint(a, target, hostname=source.hostname)
+                                 for a in e.addresses if is_endpoint_address(a, s.address_type))
         return tuple(sorted(found, key=lambda e: (e.address, e.port)))
 
 

@@ -29,7 +29,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from propylon.api.backendtlspolicy import BackendTLSPolicy, backend_client_certificate
+from propylon.api.backendtlspolicy import (
+    BackendTLSPolicy,
+    LocalObjectRef,
+    backend_client_certificate,
+)
 from propylon.api.core import ConfigMap, Secret, Service
 from propylon.api.gateway import GROUP, SecretRef
 from propylon.api.meta import stored_conditions
@@ -75,7 +79,7 @@ class BackendTLS:
     def __init__(self, policies: Iterable[dict[str, Any]], services: Iterable[Service],
                  config_maps: Iterable[ConfigMap]) -> None:
         self._objects = {_key(o): o for o in policies}
-        maps = {(m.meta.namespace, m.meta.name): m for m in config_maps}
+        self.config_maps = maps = {(m.meta.namespace, m.meta.name): m for m in config_maps}
         ordered = sorted(map(BackendTLSPolicy.decode, self._objects.values()), key=lambda p: (p.meta.creation_timestamp, p.meta.namespace,
                                                   p.meta.name))
         self._resolved = {_key_of(p): _resolve(p, maps) for p in ordered}
@@ -169,11 +173,13 @@ def _conditions(r: _Resolved) -> list[tuple[str, bool, str, str]]:
             *(cond for cond in r.conditions if cond[0] != c.ACCEPTED)]
 
 
-def _resolve(policy: BackendTLSPolicy, maps: Mapping[tuple[str, str], ConfigMap]) -> _Resolved:
-    ns = policy.meta.namespace
+def ca_bundle(refs: Iterable[LocalObjectRef], ns: str, maps: Mapping[tuple[str, str], ConfigMap],
+              ) -> tuple[list[str], list[tuple[str, str]]]:
+    """The PEM CA certificates of `refs` (core ConfigMaps of `ns`, key `ca.crt`), and the
+    problems (condition reason, message) of the ones that cannot be used."""
     pems: list[str] = []
     problems: list[tuple[str, str]] = []
-    for ref in policy.ca_certificate_refs:
+    for ref in refs:
         where = f'caCertificateRef "{ref.name}"'
         if ref.group != "" or ref.kind != "ConfigMap":
             problems.append((c.INVALID_KIND, f'{where} has kind "{ref.kind}" in group '
@@ -189,6 +195,12 @@ def _resolve(policy: BackendTLSPolicy, maps: Mapping[tuple[str, str], ConfigMap]
                              f'{where}: ConfigMap "{ns}/{ref.name}" {problem}'))
         elif pem is not None:  # a missing ca.crt is a problem above
             pems.append(pem.strip() + "\n")
+    return pems, problems
+
+
+def _resolve(policy: BackendTLSPolicy, maps: Mapping[tuple[str, str], ConfigMap]) -> _Resolved:
+    ns = policy.meta.namespace
+    pems, problems = ca_bundle(policy.ca_certificate_refs, ns, maps)
     conditions: list[tuple[str, bool, str, str]] = []
     if problems:
         reason = next((r for r, _ in problems if r == c.INVALID_KIND), problems[0][0])

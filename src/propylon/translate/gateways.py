@@ -274,7 +274,8 @@ def program_parent(conds: c.Conditions, kind: str, listeners: list[ListenerState
         conds.set(c.PROGRAMMED, False, c.INVALID,
                   "no listener is programmed: see the listeners' conditions")
     elif infra is None or not infra.ready:
-        conds.set(c.PROGRAMMED, False, c.PENDING, f"waiting for {proxy} to become ready")
+        why = f": {infra.message}" if infra is not None and infra.message else ""
+        conds.set(c.PROGRAMMED, False, c.PENDING, f"waiting for {proxy} to become ready{why}")
     else:
         conds.set(c.PROGRAMMED, True, "Programmed", f"the {kind} is programmed")
 

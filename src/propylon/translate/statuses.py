@@ -101,6 +101,17 @@ class PolicyStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ConditionsStatus:
+    """A status that is only `conditions`, all of them this controller's (Envoy Gateway's
+    Backend)."""
+
+    conditions: tuple[Condition, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"conditions": [c.to_json() for c in self.conditions]}
+
+
+@dataclass(frozen=True, slots=True)
 class ListenerStatus:
     name: str
     supported_kinds: tuple[str, ...]  # route kinds of the Gateway API group

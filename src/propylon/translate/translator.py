@@ -45,8 +45,9 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
-from propylon.api import routefilter
+from propylon.api import egbackend, routefilter
 from propylon.api.core import ConfigMap, EndpointSlice, Namespace, Secret, Service
+from propylon.api.egbackend import EgBackend
 from propylon.api.envoygateway import POLICY_KINDS, Policy
 from propylon.api.gateway import Gateway, GatewayClass, ReferenceGrant
 from propylon.api.grpcroute import GRPCRoute
@@ -64,6 +65,7 @@ from propylon.ir.model import (
 )
 from propylon.translate import (
     backendtls,
+    egbackends,
     gatewayir,
     gateways,
     grpcroute,
@@ -88,7 +90,8 @@ from propylon.translate.statuses import ParentStatus, RouteStatus
 from propylon.translate.types import Result, Snapshot, StatusUpdate
 
 # what `Backends` reads: while these objects are the same, last pass's answers hold
-BACKEND_KINDS = ("Service", "ReferenceGrant", backendtls.KIND, "ConfigMap", routefilter.KIND)
+BACKEND_KINDS = ("Service", "ReferenceGrant", backendtls.KIND, "ConfigMap", routefilter.KIND,
+                 egbackend.KIND)
 Key = tuple[str, str]  # namespace, name
 T = TypeVar("T")
 
@@ -117,7 +120,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         {kind: snapshot.of(kind) for kind in POLICY_KINDS},
         {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
         inputs.config_maps, service_clusters(backends, endpoints), inputs.secrets,
-        inputs.grants, backends, endpoints),
+        inputs.grants, backends, endpoints, snapshot.rejections),
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)
@@ -192,7 +195,9 @@ def _backends(snapshot: Snapshot, memo: Memo, inputs: _Inputs) -> tuple[Backends
         filters = routefilters.RouteFilters(
             (memo.decode(RouteFilter.decode, o, object_key(o))
              for o in snapshot.of(routefilter.KIND)), inputs.config_maps.values())
-        return Backends(services, inputs.grants, tls, known, filters)
+        return Backends(services, inputs.grants, tls, known, filters,
+                        (memo.decode(EgBackend.decode, o, object_key(o))
+                         for o in snapshot.of(egbackend.KIND)))
 
     backends = memo.backends(tuple(snapshot.of(k) for k in BACKEND_KINDS), new_backends)
     endpoints = memo.endpoints(snapshot.of("EndpointSlice"), lambda: Endpoints(
@@ -236,6 +241,7 @@ def _statuses(snapshot: Snapshot, states: Mapping[Key, GatewayState],
     all their routes use), ListenerSets' and Gateways' statuses."""
     now = snapshot.now
     out = backends.tls.statuses(states, placed, snapshot.controller_name, now)
+    out.extend(egbackends.statuses(snapshot.of(egbackend.KIND), backends, now))
     for s in sets.values():
         gw = s.gateway.gateway
         key = GatewayKey(gw.meta.namespace, gw.meta.name)

@@ -2,23 +2,27 @@
 
 For every wanted Gateway (`apply`) it server-side applies, through the `KubeClient`, the objects
 `resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
-Deployment, LoadBalancer Service), owned by the Gateway, whose uid it reads once. Objects are
-applied again only when what they should be changes, or when the Deployment or Service
-disappeared. Gateways no longer wanted lose their objects (on a cluster the garbage collector
-would follow the owner references too, but a Gateway that stops being accepted keeps existing);
-on the first `apply` the same happens to objects a previous controller left for Gateways that
-are gone (found by the `app.kubernetes.io/managed-by` label).
+Deployment, PodDisruptionBudget, HorizontalPodAutoscaler when asked for, LoadBalancer Service),
+owned by the Gateway, whose uid it reads once. Objects are applied again only when what they
+should be changes, or when the Deployment or Service disappeared; an HPA no longer asked for is
+deleted. A Gateway no longer wanted loses its objects only when it is gone or names another
+class than the one its Deployment records (`CLASS_ANNOTATION`); one that stops being Accepted
+(translation fails, its parameters are missing) keeps its Deployment, Service and address, as
+Envoy Gateway does, and its status says why. On the first `apply` the same rule applies to
+objects a previous controller left (found by the `app.kubernetes.io/managed-by` label).
 
 Two informers (Deployments and Services, every namespace) feed `states()`:
 - `address`: the Service's `status.loadBalancer.ingress[0]` (ip, else hostname), else the first
   of the Gateway's `spec.addresses` (set as the Service's externalIPs), else, for a Service of
   type ClusterIP or NodePort (GatewayParameters `serviceType`), its `spec.clusterIP`;
-- `ready`: the Deployment has at least one ready replica;
+- `ready`: the Deployment has at least one ready replica (a proxy pod is ready only once its
+  Envoy holds the Gateway's configuration, see `lifecycle`);
 - `ports`: each listener port with the container port it is served on (privileged ports moved up
   by the offset), and `bind_address` (0.0.0.0: Envoy binds in the pod, not on the load
   balancer's address);
-- `message`: what the Gateway waits for (the Service, its load-balancer address, ready replicas)
-  or why applying failed (retried every `retry_s`).
+- `message`: what the Gateway waits for (the Service, its load-balancer address, ready replicas,
+  with the Deployment's failure conditions such as FailedCreate and their message) or why
+  applying failed (retried every `retry_s`).
 Subscribers are called whenever `states()` changes.
 
 Only the leader writes (`set_leader()`, driven by the controller's leader election; a single
@@ -46,6 +50,7 @@ from propylon.api.kinds import KindInfo, by_kind
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.informer import Informer
 from propylon.infra.kubernetes.resources import (
+    CLASS_ANNOTATION,
     ProxyOptions,
     container_port,
     gateway_objects,
@@ -64,7 +69,9 @@ GATEWAY = by_kind("Gateway")
 DEPLOYMENT = by_kind("Deployment")
 SERVICE = by_kind("Service")
 SECRET = by_kind("Secret")
-OWNED_KINDS = (by_kind("ServiceAccount"), by_kind("ConfigMap"), DEPLOYMENT, SERVICE)
+AUTOSCALER = by_kind("HorizontalPodAutoscaler")
+OWNED_KINDS = (by_kind("ServiceAccount"), by_kind("ConfigMap"), DEPLOYMENT,
+               by_kind("PodDisruptionBudget"), AUTOSCALER, SERVICE)
 
 
 class ClientCerts(Protocol):
@@ -96,6 +103,19 @@ def ready_replicas(deployment: dict[str, Any] | None) -> int:
     return int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
 
 
+def pod_failures(deployment: dict[str, Any]) -> list[str]:
+    """Why the Deployment's pods are not running, from its conditions (ReplicaFailure, such as
+    FailedCreate with the ReplicaSet's message; Progressing False)."""
+    out = []
+    for cond in (deployment.get("status") or {}).get("conditions") or []:
+        failing = (cond.get("type") == "ReplicaFailure" and cond.get("status") == "True") or \
+            (cond.get("type") == "Progressing" and cond.get("status") == "False")
+        if failing:
+            out.append(f"{cond.get('reason') or cond['type']}: {cond.get('message') or ''}"
+                       .rstrip(": "))
+    return out
+
+
 class KubernetesInfra:
     """Provisions Envoy per Gateway in the cluster; implements `propylon.infra.InfraManager`."""
 
@@ -119,6 +139,7 @@ class KubernetesInfra:
         self._errors: dict[GatewayKey, str] = {}
         self._subscribers = Subscribers()
         self._first_apply = True
+        self._kept: set[GatewayKey] = set()
         self._leader = True
         self._retry: asyncio.TimerHandle | None = None
 
@@ -134,12 +155,12 @@ class KubernetesInfra:
         if not self._leader:
             self._publish()
             return
-        for key in sorted(set(self._applied) - set(wanted)):
-            await self._delete(key)
+        unwanted = (set(self._applied) | self._kept) - set(wanted)
         if self._first_apply:
             self._first_apply = False
-            for key in sorted(self._managed_keys() - set(wanted)):
-                await self._delete(key)
+            unwanted |= self._managed_keys() - set(wanted)
+        for key in sorted(unwanted):
+            await self._release(key)
         for key in sorted(wanted):
             await self._converge(key, wanted[key])
         self._publish()
@@ -155,6 +176,7 @@ class KubernetesInfra:
         self._leader = leading
         if leading:
             self._applied.clear()
+            self._kept.clear()
             self._first_apply = True
         self._subscribers.notify()
 
@@ -191,7 +213,10 @@ class KubernetesInfra:
             for obj in objects:
                 res = resource_class(_info(obj))
                 await self._client.apply(res(obj), field_manager=FIELD_MANAGER, force=True)
+            if ir.parameters.autoscaling is None:
+                await self._delete_named(AUTOSCALER, key.namespace, object_name(key))
             self._applied[key] = objects
+            self._kept.discard(key)
             self._errors.pop(key, None)
             log.info("proxy objects applied gateway=%s name=%s", key, object_name(key))
         except KubeError as err:
@@ -230,15 +255,41 @@ class KubernetesInfra:
         self._retry = None
         self._subscribers.notify()
 
+    async def _release(self, key: GatewayKey) -> None:
+        """Delete the objects of a Gateway no longer wanted only when it is gone or moved to
+        another class: one that stops being Accepted keeps its proxies and address."""
+        deployment = self._informers["Deployment"].get(key.namespace, object_name(key))
+        recorded = ((deployment or {}).get("metadata", {}).get("annotations") or {}).get(
+            CLASS_ANNOTATION)
+        try:
+            gateway = await self._client.get(resource_class(GATEWAY), key.name,
+                                             namespace=key.namespace)
+        except KubeError as err:
+            if err.code != 404:  # decide on a later pass; keep meanwhile
+                log.warning("gateway=%s reading it failed: %s", key, err.message)
+                self._kept.add(key)
+                return
+            gateway = None
+        class_name = ((dict(gateway).get("spec") or {}).get("gatewayClassName")
+                      if gateway is not None else None)
+        if gateway is None or (recorded is not None and class_name != recorded):
+            self._kept.discard(key)
+            await self._delete(key)
+        elif key not in self._kept:
+            self._kept.add(key)
+            self._applied.pop(key, None)
+            log.info("gateway=%s is not accepted: its proxy objects are kept", key)
+
+    async def _delete_named(self, info: KindInfo, namespace: str, name: str) -> None:
+        with contextlib.suppress(KubeError):
+            await self._client.delete(resource_class(info), name, namespace=namespace)
+
     async def _delete(self, key: GatewayKey) -> None:
         name = object_name(key)
         for info in reversed(OWNED_KINDS):
-            with contextlib.suppress(KubeError):
-                await self._client.delete(resource_class(info), name, namespace=key.namespace)
+            await self._delete_named(info, key.namespace, name)
         if self._certs is not None:
-            with contextlib.suppress(KubeError):
-                await self._client.delete(resource_class(SECRET), tls_secret_name(key),
-                                          namespace=key.namespace)
+            await self._delete_named(SECRET, key.namespace, tls_secret_name(key))
         self._applied.pop(key, None)
         self._tls.pop(key, None)
         self._owners.forget(key)
@@ -277,9 +328,14 @@ class KubernetesInfra:
             messages.append(f"waiting for Deployment {where} to be created")
         elif not ready:
             wanted = (deployment.get("spec") or {}).get("replicas", 1)
-            messages.append(f"waiting for Deployment {where}: 0 of {wanted} replicas ready")
-        offset = self._options.privileged_port_offset
+            messages.append(f"waiting for Deployment {where}: 0 of {wanted} replicas ready "
+                            "(a replica is ready once its Envoy holds the configuration)")
+            messages.extend(pod_failures(deployment))
+        offset, reserved = self._options.privileged_port_offset, self._options.ports.reserved()
         ports = tuple(PortState(p, container_port(p, offset))
+                      if p not in reserved or "TCP" not in ir.transports(p) else
+                      PortState(p, None, f"the proxy pod serves {reserved[p]} on port {p}; "
+                                         "use another port")
                       for p in sorted({li.port for li in ir.listeners}))
         return InfraState(key, address, ports, ready=ready > 0 and address is not None,
                           message="; ".join(messages), bind_address=self._bind_address)

@@ -26,8 +26,9 @@ it is Accepted False saying so, with no effect):
   ports' routes (`ratelimit`).
 - EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
   reported as not implemented).
-- EnvoyPatchPolicy: attachment and status only, Accepted False saying that Propylon applies no
-  patches to its Envoy resources and what to use instead.
+- EnvoyPatchPolicy: the JSON patches of the policies accepted on a Gateway, in order, on its IR
+  (`patches`), and their Programmed condition from what the xDS translation and Envoy
+  reported (`Inputs.rejections`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from propylon.api.core import ConfigMap, Secret
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
+    ENVOY_PATCH_POLICY,
     GROUP,
     POLICY_KINDS,
     SECURITY_POLICY,
@@ -50,6 +52,7 @@ from propylon.ir.model import (
     Cluster,
     GatewayIR,
     GatewayKey,
+    Rejections,
     Route,
     RouteConfig,
     VirtualHost,
@@ -63,6 +66,7 @@ from propylon.translate.policies import (
     client,
     credentials,
     extauth,
+    patches,
     ratelimit,
     regexchecks,
     security,
@@ -105,6 +109,8 @@ class Inputs:
     grants: Grants = field(default_factory=lambda: Grants(()))
     backends: Backends | None = None  # what extAuth backendRefs resolve to
     endpoints: Endpoints | None = None
+    # what the xDS translation left out and Envoy refused, per Gateway (EnvoyPatchPolicy status)
+    rejections: Mapping[GatewayKey, Rejections] = field(default_factory=dict)
 
 
 class _Routes:
@@ -169,7 +175,9 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                 and inputs.endpoints is not None:
             decoded = (extauth.checked(p, inputs.backends, inputs.endpoints, ext_clusters)
                        for p in decoded)
-        found = attach(kind, decoded, states, routes, controller_name, now, previous)
+        found = attach(kind, decoded, states, routes, controller_name, now, previous,
+                       patches.programmed(inputs.rejections)
+                       if kind == ENVOY_PATCH_POLICY else None)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
                                      policy.meta.generation, PolicyStatus(entries))
@@ -178,6 +186,8 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                  if kind in APPLY and found.attached]
     signature = tuple(frozenset(found.attached.items()) for found, _ in governing)
     ctp = by_kind.get(CLIENT_TRAFFIC_POLICY)
+    patched = patches.by_gateway(by_kind[ENVOY_PATCH_POLICY]) \
+        if ENVOY_PATCH_POLICY in by_kind else {}
     out = dict(irs)
     for key, ir in irs.items():
         state = states.get((key.namespace, key.name))
@@ -192,6 +202,8 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             ir = extauth.finish(ir, ext_clusters, store)
         if BACKEND_TRAFFIC_POLICY in by_kind and ctp is not None and ctp.attached:
             ir = ratelimit.quieted(ir, state, ctp)
+        if patched.get((key.namespace, key.name)):
+            ir = replace(ir, patches=patched[(key.namespace, key.name)])
         out[key] = ir
     return out, statuses
 

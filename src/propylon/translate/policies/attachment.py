@@ -19,7 +19,9 @@ and every policy's `status.ancestors` entries of this controller.
     Propylon does not implement, a value it cannot use (`Policy.problems`); the message names
     the field and the fix;
   - `Accepted` False, reason Conflicted: the target already has a policy of this kind (the
-    older one wins), with Envoy Gateway's message;
+    older one wins), with Envoy Gateway's message (not for EnvoyPatchPolicies: all of a
+    Gateway's apply);
+  - `Programmed` on an accepted policy, when the caller gives it (EnvoyPatchPolicy);
   - `Overridden` True on a Gateway-, listener- or route-level policy when more specific
     policies (listener, route, rule) take some of its routes;
   - `Merged` True on a route-level policy with `mergeType` merged into the closest parent
@@ -31,7 +33,7 @@ Precedence when resolving one route rule (`effective`): rule > route > listener 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,6 +56,7 @@ ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
 ACCEPTED_MESSAGE = "Policy has been accepted."
 OVERRIDDEN, MERGED = "Overridden", "Merged"
 INVALID, CONFLICTED = "Invalid", "Conflicted"
+Condition = tuple[bool, str, str]  # status, reason, message
 PLURAL = {"SecurityPolicy": "securityPolicies", BACKEND_TRAFFIC_POLICY: "backendTrafficPolicies",
           CLIENT_TRAFFIC_POLICY: "clientTrafficPolicies",
           "EnvoyExtensionPolicy": "envoyExtensionPolicies",
@@ -102,7 +105,7 @@ class RouteInfo:
 @dataclass
 class _Ancestor:
     ref: ObjectRef
-    conditions: dict[str, tuple[bool, str, str]] = field(default_factory=dict)
+    conditions: dict[str, Condition] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,9 +153,11 @@ class Routes(Protocol):
 
 def attach(kind: str, policies: Iterable[Policy], gateways: Mapping[Key, GatewayState],
            routes: Routes, controller_name: str, now: Now,
-           previous: Mapping[Key, Iterable[dict[str, Any]]]) -> Attachments:
+           previous: Mapping[Key, Iterable[dict[str, Any]]],
+           programmed: Callable[[Policy], Condition] | None = None) -> Attachments:
     """See the module docstring. `previous` holds each policy's current ancestor entries of
-    this controller (their lastTransitionTimes are kept)."""
+    this controller (their lastTransitionTimes are kept). `programmed` gives the Programmed
+    condition (status, reason, message) of an accepted policy whose kind reports one."""
     ordered = sorted(policies, key=lambda p: (p.meta.creation_timestamp, p.meta.namespace,
                                               p.meta.name))
     attached: dict[Scope, Policy] = {}
@@ -160,6 +165,9 @@ def attach(kind: str, policies: Iterable[Policy], gateways: Mapping[Key, Gateway
     for policy in ordered:
         for ref in _targets(policy, gateways, routes):
             _resolve(policy, ref, gateways, routes, attached, ancestors[policy.key])
+        for ancestor in ancestors[policy.key].values():
+            if programmed is not None and ancestor.conditions.get(c.ACCEPTED, (False,))[0]:
+                ancestor.conditions[c.PROGRAMMED] = programmed(policy)
     _overrides(kind, attached, routes, ancestors)
     statuses = []
     for policy in ordered:
@@ -244,7 +252,8 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
         what = (f"RouteRule {ref.name}/{ref.section_name}" if ref.section_name
                 else f"{ref.kind} {ref.name}")
     scope = Scope(ref.kind, ns, ref.name, ref.section_name)
-    if problem is None and scope in attached and attached[scope] is not policy:
+    if problem is None and scope in attached and attached[scope] is not policy \
+            and policy.kind != ENVOY_PATCH_POLICY:  # every patch policy of a Gateway applies
         problem = (CONFLICTED, f"Unable to target {what}, another {policy.kind} has already "
                    "attached to it")
     if problem is None:

@@ -6,7 +6,8 @@ that use it.
   SecurityPolicies) gets that as a problem, so it is Accepted False naming the backendRef and
   applies nothing; one that resolves adds the service's cluster to `clusters`, named
   `extauth/<namespace>/<service>/<port>` (`/grpc` appended for gRPC, which is h2c), with the
-  Service's ready endpoints (and its BackendTLSPolicy's TLS).
+  Service's ready endpoints (and its BackendTLSPolicy's TLS); for an Envoy Gateway Backend,
+  `extauth/backend/<namespace>/<name>` with the Backend's endpoints (`backends`).
 - `route_ext_auth(settings)`: the IR `ExtAuth` a governed route entry carries.
 - `finish(ir, clusters, store)`: the Gateway's IR with the clusters its routes' ext auths use
   (the xDS layer gives each connection manager one filter per service its routes use).
@@ -28,7 +29,8 @@ PREFIX = "extauth"
 
 
 def cluster_name(namespace: str, ref: ServiceRef, grpc: bool) -> str:
-    name = f"{PREFIX}/{ref.namespace or namespace}/{ref.name}/{ref.port}"
+    name = f"{PREFIX}/{ref.namespace or namespace}/{ref.name}/{ref.port}" if ref.port \
+        else f"{PREFIX}/backend/{ref.namespace or namespace}/{ref.name}"
     return f"{name}/grpc" if grpc else name
 
 
@@ -62,7 +64,8 @@ def route_ext_auth(policy: Policy, settings: ExtAuthSettings) -> ExtAuth:
     return ExtAuth(
         name=f"securitypolicy/{namespace}/{policy.meta.name}",
         cluster=cluster_name(namespace, ref, settings.grpc),
-        authority=f"{ref.name}.{ref.namespace or namespace}:{ref.port}",
+        authority=f"{ref.name}.{ref.namespace or namespace}"
+                  + (f":{ref.port}" if ref.port else ""),
         grpc=settings.grpc, path_prefix=settings.path, path_override=settings.path_override,
         headers_to_backend=settings.headers_to_backend,
         headers_to_ext_auth=settings.headers_to_ext_auth, fail_open=settings.fail_open,

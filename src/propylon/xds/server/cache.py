@@ -15,7 +15,9 @@ routes hashes one virtual host, not the whole table.
 The way back: each ADS stream `report()`s what its Envoy refuses (`ir.Rejections`, with Envoy's
 messages); `rejections()` merges the reports of every stream of a node, and the callbacks given
 to `on_rejections()` (the controller's) are told when a node's merged value changes, so the
-next translation writes it into status.
+next translation writes it into status. The EnvoyPatchPolicies whose patches the xDS
+translation left out of a node's resources (`XdsResources.patch_failures`) are part of that
+value (`Rejections.patches`).
 """
 
 from __future__ import annotations
@@ -58,17 +60,23 @@ class SnapshotCache:
         self._watchers: dict[str, set[Waker]] = {}
         self._reports: dict[str, dict[object, Rejections]] = {}
         self._rejections: dict[str, Rejections] = {}
+        self._patch_failures: dict[str, Mapping[str, str]] = {}
         self._rejection_callbacks: list[Callable[[], None]] = []
 
     def set(self, node_id: str, resources: XdsResources) -> None:
         """Make `resources` the wanted state of `node_id` and wake its streams."""
         self._snapshots[node_id] = versioned(resources, self._snapshots.get(node_id))
         self._wake(node_id)
+        if resources.patch_failures != self._patch_failures.get(node_id, {}):
+            self._patch_failures[node_id] = resources.patch_failures
+            self._merge(node_id)
 
     def remove(self, node_id: str) -> None:
         """Forget `node_id`; its connected Envoys keep their last configuration."""
         self._snapshots.pop(node_id, None)
         self._wake(node_id)
+        if self._patch_failures.pop(node_id, None):
+            self._merge(node_id)
 
     def get(self, node_id: str) -> Snapshot | None:
         """The wanted state of `node_id`, if any."""
@@ -98,8 +106,15 @@ class SnapshotCache:
             reports[stream] = rejections
         else:
             reports.pop(stream, None)
-        merged = Rejections(*({k: v for r in reports.values() for k, v in getattr(r, f).items()}
-                              for f in ("listeners", "secrets", "clusters", "routes")))
+        self._merge(node_id)
+
+    def _merge(self, node_id: str) -> None:
+        """Merge what the streams of `node_id` report with its patch failures; tell the
+        callbacks when that changes."""
+        reports = self._reports.get(node_id, {})
+        refused = {f: {k: v for r in reports.values() for k, v in getattr(r, f).items()}
+                   for f in ("listeners", "secrets", "clusters", "routes")}
+        merged = Rejections(**refused, patches=dict(self._patch_failures.get(node_id, {})))
         if merged == self._rejections.get(node_id, Rejections()):
             return
         if merged:

@@ -37,6 +37,7 @@ from propylon.ir.model import GatewayIR, GatewayKey, Listener, RouteConfig, Virt
 from propylon.xds.translate import httpfilters
 from propylon.xds.translate.clusters import cluster, load_assignment
 from propylon.xds.translate.listeners import listener
+from propylon.xds.translate.patches import patched
 from propylon.xds.translate.resources import XdsResources
 from propylon.xds.translate.routes import route_configuration, vhost_clusters, virtual_host
 from propylon.xds.translate.secrets import secret
@@ -219,7 +220,7 @@ def translate(ir: GatewayIR, reuse: Reuse | None = None) -> XdsResources:
     )
     if reuse is not None:
         reuse.done()
-    return resources
+    return patched(resources, ir.patches) if ir.patches else resources
 
 
 class Translator:

@@ -4,7 +4,9 @@ Every cluster is EDS-typed with ADS as its endpoint source, so a change of endpo
 push and never touches CDS (which would drain connections to the cluster). The load assignment
 lists endpoints sorted by address and port, so equal endpoint sets hash equally. A DNS
 cluster (a DNS name, not a Service) is STRICT_DNS instead, its names in the cluster itself:
-the proxy resolves them and follows their changes.
+the proxy resolves them and follows their changes. An endpoint whose address is a path (`/...`,
+or `@...` in the abstract namespace) with port 0 is a Unix socket (an Envoy Gateway Backend's);
+an endpoint's `hostname` (a Backend's FQDN) is what a Backend host rewrite sends.
 
 `h2c` clusters speak HTTP/2 with prior knowledge to the backend, through the upstream
 `HttpProtocolOptions` extension; others use HTTP/1.1. A cluster with `tls` reaches its endpoints
@@ -20,7 +22,7 @@ raised well above Envoy's default of 1,024 so real fan-in is not refused. With a
 from __future__ import annotations
 
 from envoy.config.cluster.v3.cluster_pb2 import Cluster
-from envoy.config.core.v3.address_pb2 import Address, SocketAddress
+from envoy.config.core.v3.address_pb2 import Address, Pipe, SocketAddress
 from envoy.config.core.v3.config_source_pb2 import AggregatedConfigSource, ApiVersion, ConfigSource
 from envoy.config.endpoint.v3 import endpoint_components_pb2 as ec
 from envoy.config.endpoint.v3.endpoint_pb2 import ClusterLoadAssignment
@@ -104,13 +106,18 @@ def load_assignment(c: ir.Cluster) -> ClusterLoadAssignment | None:
     return None if c.resolver == "dns" else _assignment(c)
 
 
+def _address(e: ir.Endpoint) -> Address:
+    if e.port == 0 and e.address.startswith(("/", "@")):
+        return Address(pipe=Pipe(path=e.address))
+    return Address(socket_address=SocketAddress(address=e.address, port_value=e.port))
+
+
 def _assignment(c: ir.Cluster) -> ClusterLoadAssignment:
     health = c.connection.health_check if c.connection is not None else None
     health_port = health.active.port if health is not None and health.active is not None \
         else None
     lb_endpoints = [
-        ec.LbEndpoint(endpoint=ec.Endpoint(address=Address(socket_address=SocketAddress(
-            address=e.address, port_value=e.port))),
+        ec.LbEndpoint(endpoint=ec.Endpoint(address=_address(e), hostname=e.hostname or ""),
             load_balancing_weight=None if e.weight is None else UInt32Value(value=e.weight))
         for e in sorted(set(c.endpoints), key=lambda e: (e.address, e.port, e.weight or 1))
     ]

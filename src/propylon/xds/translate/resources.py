@@ -63,6 +63,8 @@ class XdsResources:
     secrets: Mapping[str, Secret]
     virtual_hosts: Mapping[str, VirtualHost] = field(default_factory=dict)
     vhost_clusters: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # EnvoyPatchPolicy namespace/name -> why its patches were left out (`patches`)
+    patch_failures: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def by_type(self) -> Mapping[str, Mapping[str, Message]]:
