@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from propylon import statedir
 from propylon.apiserver.process import APIServerProcess
 from propylon.infra.host.private_sockets import PrivateSockets, private_sockets
-from propylon.translate.types import DEFAULT_CONTROLLER_NAME
+from propylon.translate.types import DEFAULT_CONTROLLER_NAME, IngressSettings
 
 if TYPE_CHECKING:
     from propylon.client import KubeClient
@@ -55,6 +55,7 @@ class StandaloneOptions:
     controller_name: str = DEFAULT_CONTROLLER_NAME
     echo: list[str] = field(default_factory=list)  # [[NS/]SERVICE=]HOST:PORT of echoes to run
     echo_log: bool = False  # whether the echoes print a line per request
+    ingress: IngressSettings = IngressSettings()  # which Ingress objects are served, how
 
 
 class Standalone:
@@ -127,7 +128,7 @@ class Standalone:
             self._stack.push_async_callback(runner.cleanup)
 
         self.controller = Controller(self.client, self.cache, self.infra,
-                                     controller_name=opts.controller_name)
+                                     controller_name=opts.controller_name, ingress=opts.ingress)
         self.controller_task = asyncio.create_task(self.controller.run(), name="controller")
         self._stack.push_async_callback(_cancel, self.controller_task)
 

@@ -237,3 +237,15 @@ def test_crd_kinds_keep_their_jsonpath_columns() -> None:
     assert printer_for("gateway.networking.k8s.io", "Gateway") is None
     names = [c["name"] for c in column_definitions(by_kind("Gateway"))]
     assert names == ["Name", "Class", "Address", "Programmed", "Age"]
+
+
+def test_ingress_cells_as_kubectl_prints_them() -> None:
+    ingress = {"metadata": {"name": "web", "creationTimestamp": ago(minutes=5)},
+               "spec": {"ingressClassName": "propylon", "tls": [{"hosts": ["a.example.com"]}],
+                        "rules": [{"host": "a.example.com"}, {"host": "b.example.com"}, {}]},
+               "status": {"loadBalancer": {"ingress": [{"ip": "127.0.10.1"}]}}}
+    assert cells("Ingress", ingress, "networking.k8s.io") == [
+        "web", "propylon", "a.example.com,b.example.com,*", "127.0.10.1", "80, 443", "5m"]
+    bare = {"metadata": {"name": "x"}, "spec": {"defaultBackend": {}}}
+    assert cells("Ingress", bare, "networking.k8s.io") == ["x", "<none>", "*", "", "80",
+                                                           "<unknown>"]

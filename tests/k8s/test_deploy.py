@@ -50,6 +50,7 @@ def test_cluster_role_covers_every_watched_and_managed_kind() -> None:
         if info.group == GATEWAY.group and info.has_status and info.kind != "ReferenceGrant":
             assert "update" in allowed(rules, info.group, f"{info.plural}/status"), info.kind
     assert "get" in allowed(rules, GATEWAY.group, GATEWAY.plural)
+    assert "update" in allowed(rules, "networking.k8s.io", "ingresses/status")  # loadBalancer
     for info in OWNED_KINDS:  # server-side applied (a patch that may create) and deleted
         assert {"get", "create", "patch", "delete"} <= allowed(rules, info.group,
                                                                info.plural), info.kind

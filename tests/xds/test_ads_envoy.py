@@ -290,3 +290,29 @@ async def test_a_changed_cluster_warms_on_endpoints_sent_again(
 
         await wait_for(warm, timeout=5.0, what="the changed cluster warmed")
         assert counters.resources[ENDPOINT] == eds_before + 1
+
+
+async def test_pending_counts_pushes_until_envoy_answers_them(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, backend_factory: BackendFactory) -> None:
+    """`pending(node)`: None before the node connects; 0 once its Envoy answered every push,
+    and then the configuration is served without re-sending anything; a change is pending
+    again until answered."""
+    a, b = await backend_factory("a"), await backend_factory("b")
+    port = free_port()
+    clusters = (cluster("ns/a/80", a), cluster("ns/b/80", b))
+    xds.cache.set(NODE, translate(gateway(port, {
+        "a.example.com": (simple_route("ra", to("ns/a/80")),)}, clusters)))
+    assert xds.server.pending(NODE) is None
+    await envoy_factory(NODE, xds.port)
+
+    async def settled() -> bool:
+        return xds.server.pending(NODE) == 0
+
+    await wait_for(settled, what="every push answered")
+    async with aiohttp.ClientSession() as session:
+        assert await get(session, port, "a.example.com") == (200, "a")
+        xds.cache.set(NODE, translate(gateway(port, {
+            "a.example.com": (simple_route("ra", to("ns/b/80")),)}, clusters)))
+        assert xds.server.pending(NODE) != 0  # the wake-up is not handled yet
+        await wait_for(settled, what="the change answered")
+        assert await get(session, port, "a.example.com") == (200, "b")

@@ -145,6 +145,10 @@ KINDS: tuple[KindInfo, ...] = (
              "poddisruptionbudget", True, ("pdb",), (), True),
     KindInfo("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
              "horizontalpodautoscaler", True, ("hpa",), ("all",), True),
+    KindInfo("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",), (),
+             True),
+    KindInfo("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", False,
+             (), (), False),
 )
 
 # Older versions that the official Gateway API v1.6.1 CRDs (standard channel) still serve, each

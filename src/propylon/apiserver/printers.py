@@ -363,6 +363,17 @@ def _event_cells(event: Obj, now: datetime) -> list[Any]:
             str(event.get("message") or "").strip(), first, int(count), _meta(event).get("name")]
 
 
+def _ingress_cells(ingress: Obj, now: datetime) -> list[Any]:
+    """printIngress: NAME, CLASS, HOSTS, ADDRESS, PORTS, AGE."""
+    spec = _spec(ingress)
+    hosts = [str(r.get("host") or "*") for r in spec.get("rules") or [] if isinstance(r, dict)]
+    balancer = (_status(ingress).get("loadBalancer") or {}).get("ingress") or []
+    addresses = [str(i.get("ip") or i.get("hostname")) for i in balancer if isinstance(i, dict)]
+    return [_meta(ingress).get("name"), spec.get("ingressClassName") or "<none>",
+            _list_with_more(hosts, 4) if hosts else "*", ",".join(addresses),
+            "80, 443" if spec.get("tls") else "80", _created(ingress, now)]
+
+
 NAME = Column("Name", "Name must be unique within a namespace.", format="name")
 AGE = Column("Age", "CreationTimestamp is a timestamp representing the server time when this "
                     "object was created.")
@@ -443,6 +454,17 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("", "ServiceAccount"): _simple(
         (Column("Secrets", "The number of secrets the service account lists."),
          lambda o: len(o.get("secrets") or []))),
+    ("networking.k8s.io", "Ingress"): Printer((
+        NAME,
+        Column("Class", "The name of the IngressClass resource."),
+        Column("Hosts", "Hosts that incoming requests are matched against."),
+        Column("Address", "Address is a list containing ingress points for the load-balancer."),
+        Column("Ports", "Ports of TLS configurations that open."),
+        AGE,
+    ), _ingress_cells),
+    ("networking.k8s.io", "IngressClass"): _simple(
+        (Column("Controller", "Controller that is responsible for handling this class."),
+         lambda o: _spec(o).get("controller") or "")),
     ("coordination.k8s.io", "Lease"): _simple(
         (Column("Holder", "The holder of the lease."),
          lambda o: _spec(o).get("holderIdentity") or "")),

@@ -9,7 +9,9 @@ first folder's suite gives the base manifests and harness settings of the run; a
 Gateway's cases (`../shared/envoy-gateway/cases`, recognised by `<cases>/../e2e/`) takes its
 manifests from `<cases>/../e2e/` and runs with the GatewayClass `envoy-gateway` of
 `<cases>/../e2e/config/gatewayclass.yaml` made Propylon's, with the EnvoyProxy it references
-(`suite_of`, which the run prints). The command starts the
+(`suite_of`, which the run prints); a folder of ingress-nginx's cases
+(`../shared/ingress-nginx/cases`, recognised by `<cases>/../ANNOTATIONS.md`) is run by
+`propylon.cli.conformance_nginx` (`--migrate`: converted first). The command starts the
 standalone stack in-process (state in `--state-dir`, default a temporary directory), runs the
 selected cases one after another (`propylon.conformance.runner`) in a loopback slot of its own
 (`--slot`, else the lowest free one: see `propylon.conformance.network`, so runs can go in
@@ -35,7 +37,7 @@ from typing import Any
 import yaml
 
 from propylon.cli.errors import UsageError
-from propylon.conformance import manifests
+from propylon.conformance import manifests, nginxcases
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import CaseError, load_cases, select_cases
 from propylon.conformance.logqueries import collector_objects
@@ -81,6 +83,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--contact", action="append", default=[], metavar="ADDRESS",
                    help="a maintainer contact for the report (repeatable)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every case's result")
+    p.add_argument("--migrate", action="store_true",
+                   help="ingress-nginx's cases: apply the output of `propylon migrate` instead "
+                        "of the Ingress objects")
     p.set_defaults(func=run)
 
 
@@ -141,6 +146,12 @@ def eg_gateway_class(path: Path, controller_name: str) -> list[dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     folders = [folder.resolve() for folder in args.cases or [DEFAULT_CASES]]
+    if any(nginxcases.is_suite(folder) for folder in folders):
+        if len(folders) > 1:
+            raise UsageError("ingress-nginx's cases run on their own: pass only their --cases")
+        from propylon.cli import conformance_nginx
+
+        return conformance_nginx.run(args, folders[0])
     suites = [suite_of(folder, StandaloneOptions().controller_name) for folder in folders]
     suite = suites[0]
     for folder_suite in suites:

@@ -36,6 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
+from propylon.cli import ingressflags
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
 
 log = logging.getLogger("propylon.controller")
@@ -104,6 +105,7 @@ def add_parser(subparsers: Any) -> None:
                    help="GatewayClass controllerName handled (default %(default)s)")
     p.add_argument("--log-format", choices=("text", "json"), default="text",
                    help="text lines, or one JSON object per line (default %(default)s)")
+    ingressflags.add_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.set_defaults(func=run)
 
@@ -203,7 +205,8 @@ async def serve(args: argparse.Namespace) -> None:
                            shutdown_image=args.shutdown_manager_image or shutdown_image())
     infra = KubernetesInfra(client, args.xds_address[0], args.xds_address[1], options,
                             bind_address=args.proxy_bind_address, certs=certs)
-    controller = Controller(client, cache, infra, controller_name=args.controller_name)
+    controller = Controller(client, cache, infra, controller_name=args.controller_name,
+                            ingress=ingressflags.settings(args))
     elector = None
     if args.leader_elect:
         elector = LeaderElector(client, LeaderConfig(

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from propylon.cli import ingressflags
 from propylon.echo.command import parse_backend
 from propylon.statedir import StateDirInUse
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME
@@ -70,6 +71,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--echo-log", action="store_true",
                    help="have the --echo backends print a line per request (off: they would "
                         "flood this log)")
+    ingressflags.add_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.set_defaults(func=run)
 
@@ -103,7 +105,7 @@ async def _up(args: argparse.Namespace, state_dir: Path) -> int:
     options = StandaloneOptions(api_port=args.api_port, address_pool=args.address_pool,
                                 privileged_port_offset=args.privileged_port_offset,
                                 controller_name=args.controller_name, echo=args.echo,
-                                echo_log=args.echo_log)
+                                echo_log=args.echo_log, ingress=ingressflags.settings(args))
     async with Standalone(state_dir, options) as stack:
         assert stack.api.supervision is not None
         tasks = [stack.controller_task, stack.api.supervision]

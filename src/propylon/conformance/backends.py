@@ -2,9 +2,10 @@
 
 There are no Pods in standalone mode. For each Deployment with a container the runner plays (the
 suite's echo image, Envoy Gateway's static-file-server, served by `http.server` from the shared
-cases' files, or its ext-auth image, run as the echo's ext-auth mode with its `--certPath`
-volume, or the UDP tests' CoreDNS, run as the echo's CoreDNS stand-in over the Corefile its
-`-conf` argument names), `Backends.sync(objects)` starts `replicas` pods, each on its own loopback "pod IP" (the
+cases' files, its ext-auth image, run as the echo's ext-auth mode with its `--certPath`
+volume, the UDP tests' CoreDNS, run as the echo's CoreDNS stand-in over the Corefile its
+`-conf` argument names, or one of ingress-nginx's e2e backends, the echo's
+`INGRESS_NGINX_IMAGE` mode on port 80), `Backends.sync(objects)` starts `replicas` pods, each on its own loopback "pod IP" (the
 hosts of the run's pod network in order, e.g. 127.2.128.1, 127.2.128.2, ...): one process per
 container it plays (a sidecar echo on another port too, as pod containers share the network),
 binding the container ports as they are. Each pod gets
@@ -62,6 +63,9 @@ COREDNS_IMAGE = "coredns/coredns"
 # the OpenTelemetry collector the access-log cases send to, run as the echo's log collector
 # mode (`conformance.logqueries`)
 COLLECTOR_IMAGE = "otel-collector"
+# ingress-nginx's e2e backends, played by `propylon.echo.ingressnginx` on port 80 as there
+INGRESS_NGINX_IMAGES = {"ingress-nginx/e2e-test-echo": "echo", "ingress-nginx/httpbun": "httpbun",
+                        "ingress-nginx/slow-echo": "slow-echo"}
 POD_NETWORK = ipaddress.IPv4Network("127.1.0.0/16")
 READY_TIMEOUT_S = 30.0
 
@@ -177,6 +181,17 @@ class Backends:
         if errors:
             raise RuntimeError("; ".join(errors))
 
+    async def scale(self, obj: Mapping[str, Any]) -> None:
+        """Give a running Deployment the replicas `obj` (its manifest) asks for: pods beyond
+        them stop (the last ones), new ones start after those that keep running; then
+        `sync([obj, services...])` waits for them and updates the EndpointSlices."""
+        deployment = self.deployments[(obj["metadata"].get("namespace", "default"),
+                                       obj["metadata"]["name"])]
+        replicas = int((obj.get("spec") or {}).get("replicas", 1))
+        extra, deployment.pods = deployment.pods[replicas:], deployment.pods[:replicas]
+        await asyncio.gather(*(_terminate(p) for p in extra))
+        await self._start(obj, deployment)
+
     async def stop(self, namespace: str, name: str) -> None:
         deployment = self.deployments.pop((namespace, name), None)
         if deployment:
@@ -200,7 +215,7 @@ class Backends:
         containers = [c for c in pod_spec.get("containers") or [] if _plays(c)]
         ports = {str(p["name"]): int(p["containerPort"])
                  for c in containers for p in c.get("ports") or [] if p.get("name")}
-        for index in range(int(spec.get("replicas", 1))):
+        for index in range(len(deployment.pods), int(spec.get("replicas", 1))):
             pname, ip = pod_name(name, namespace, index), self._allocate_ip()
             pod_dir = self.work_dir / namespace / pname
             pod_dir.mkdir(parents=True, exist_ok=True)
@@ -235,6 +250,10 @@ class Backends:
             args = [str(a) for a in container.get("args") or ()]
             conf = args[args.index("-conf") + 1] if "-conf" in args[:-1] else "Corefile"
             entries += [{"name": "COREDNS_COREFILE", "value": conf}]
+        played = _ingress_nginx_image(container)
+        if played:
+            entries += [{"name": "INGRESS_NGINX_IMAGE", "value": played},
+                        {"name": "HTTP_PORT", "value": "80"}]
         for entry in entries:
             value = _env_value(entry, pod, namespace, ip)
             if value is None:
@@ -301,11 +320,17 @@ class Backends:
                     await asyncio.sleep(0.05)
 
 
+def _ingress_nginx_image(container: Mapping[str, Any]) -> str:
+    """Which of ingress-nginx's e2e backends the container runs ("" if none)."""
+    return next((played for image, played in INGRESS_NGINX_IMAGES.items()
+                 if image in str(container.get("image", ""))), "")
+
+
 def _plays(container: Mapping[str, Any]) -> bool:
     """Whether the container runs the echo image or a helper the runner starts in its place."""
     return any(image in str(container.get("image", ""))
                for image in (ECHO_IMAGE, UTILIZATION_IMAGE, STATIC_FILE_IMAGE, EXT_AUTH_IMAGE,
-                             COREDNS_IMAGE, COLLECTOR_IMAGE))
+                             COREDNS_IMAGE, COLLECTOR_IMAGE)) or bool(_ingress_nginx_image(container))
 
 
 def _runs_echo(deployment: Mapping[str, Any]) -> bool:

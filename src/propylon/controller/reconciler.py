@@ -3,7 +3,9 @@
 `Controller.run()` starts one `Informer` per watched kind (every Gateway API kind of
 `propylon.api.kinds.KINDS`, Propylon's GatewayParameters, Envoy Gateway's SecurityPolicy,
 BackendTrafficPolicy, ClientTrafficPolicy, EnvoyExtensionPolicy, EnvoyPatchPolicy, EnvoyProxy,
-HTTPRouteFilter and Backend, and Namespace, Service, EndpointSlice, Secret and ConfigMap; Envoy Gateway's
+HTTPRouteFilter and Backend, and Namespace, Service, EndpointSlice, Secret, ConfigMap, Ingress and
+IngressClass (Ingress objects are served through their conversion: `ingress.serving`, the
+translation the controller runs); Envoy Gateway's
 only while their CRDs are served: `optionalcrds`), the `StatusWriter`, and the reconcile loop.
 Secrets are watched
 by two informers with field selectors, `type=kubernetes.io/tls` and `type=Opaque`: every Secret
@@ -12,7 +14,10 @@ certificate) must be of the first type, CA bundles (BackendTLSPolicy, frontend v
 from ConfigMaps, and a SecurityPolicy's credentials (basicAuth users, apiKeyAuth keys) come
 from Opaque Secrets; service-account tokens, Helm releases and the other types stay out of the
 cache. Of the Opaque Secrets, a snapshot holds only those some SecurityPolicy names
-(`translate.policies.credentials.referenced`), so no other reaches the translation. Any informer change, any change of the
+(`translate.policies.credentials.referenced`) or an Ingress annotation of ingress-nginx names
+(`ingress.serving.referenced_secrets`), so no other reaches the translation. What the
+conversion of served Ingress objects could not do as ingress-nginx does is logged, a warning
+per Ingress and annotation, when it first appears. Any informer change, any change of the
 infrastructure's state (`InfraManager.subscribe`) and any change of what Envoys refuse
 (`SnapshotCache.on_rejections`) marks the graph dirty, except the echoes of the controller's own
 status writes (`StatusWriter.is_echo`: they carry the status the last pass computed, and no IR
@@ -26,7 +31,8 @@ back by a wait. Then:
    `WRITE_TIME`: the status writer stamps conditions that change with the time it writes
    them, so passes depend on no clock; a GatewayClass naming another controller is logged
    once (`translate.foreignclasses`: which controller, ours, how to change it);
-2. calls the pure `translate(snapshot, memo)`: in a worker thread when the last pass took
+2. calls the pure `ingress.serving.translate(snapshot, memo)` (the Gateway API translation,
+   with the served Ingress objects converted): in a worker thread when the last pass took
    `INLINE_PASS_S` or more (the first one, a bulk change), so the event loop keeps serving
    the informers, the xDS streams and leader election during a long pass; on the event loop
    otherwise, since a pass proportional to a small change takes a few milliseconds and a
@@ -87,12 +93,14 @@ from propylon.controller.optionalcrds import OptionalKinds
 from propylon.controller.status import StatusWriter
 from propylon.informer import Informer, object_key
 from propylon.infra import InfraManager
+from propylon.ingress import serving
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections
-from propylon.translate import Memo, foreignclasses, translate
+from propylon.translate import Memo, foreignclasses
 from propylon.translate.policies import credentials
 from propylon.translate.types import (
     DEFAULT_CONTROLLER_NAME,
     WRITE_TIME,
+    IngressSettings,
     Result,
     Snapshot,
     StatusUpdate,
@@ -101,7 +109,8 @@ from propylon.xds.translate import Translator
 
 log = logging.getLogger(__name__)
 
-CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap")
+CORE_KINDS = ("Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap", "Ingress",
+              "IngressClass")
 WATCHED_KINDS: tuple[KindInfo, ...] = (
     tuple(k for k in KINDS if k.group in (GATEWAY_GROUP, PROPYLON_GROUP))
     + tuple(by_kind(k, ENVOY_GATEWAY_GROUP)
@@ -134,12 +143,15 @@ class Controller:
     def __init__(self, client: KubeClient, xds_cache: XdsCache, infra: InfraManager,
                  controller_name: str = DEFAULT_CONTROLLER_NAME, *,
                  translate_fn: Callable[[Snapshot], Result] | None = None,
-                 xds_translate_fn: Callable[[GatewayIR], Any] | None = None) -> None:
+                 xds_translate_fn: Callable[[GatewayIR], Any] | None = None,
+                 ingress: IngressSettings | None = None) -> None:
         self.client = client
         self.xds_cache = xds_cache
         self.infra = infra
         self.controller_name = controller_name
-        self.translate_fn = translate_fn or partial(translate, memo=Memo())
+        self.ingress = ingress or IngressSettings()
+        self._ingress_notes: tuple[str, ...] = ()  # last pass's, logged when they change
+        self.translate_fn = translate_fn or partial(serving.translate, memo=Memo())
         self.xds_translate_fn = xds_translate_fn or Translator()
         self.status = StatusWriter(client, self._current, controller_name)
         self.informers = {info.kind: Informer(client, info, self._mark_dirty,
@@ -228,7 +240,8 @@ class Controller:
         """An immutable view of every store and of the infrastructure's state."""
         objects = {kind: inf.objects() for kind, inf in self.informers.items()
                    if kind != OPAQUE_SECRETS}
-        named = credentials.referenced(objects.get(SECURITY_POLICY, ()))
+        named = credentials.referenced(objects.get(SECURITY_POLICY, ())) | \
+            serving.referenced_secrets(objects.get("Ingress", ()))
         if named:
             objects["Secret"] = (*objects.get("Secret", ()), *(
                 s for s in self.informers[OPAQUE_SECRETS].objects()
@@ -237,7 +250,7 @@ class Controller:
                       for node, r in self.xds_cache.rejections().items()}
         return Snapshot(objects=objects, infra=dict(self.infra.states()),
                         controller_name=self.controller_name, now=WRITE_TIME,
-                        rejections=rejections)
+                        rejections=rejections, ingress=self.ingress)
 
     async def reconcile_once(self) -> None:
         """One pass: translate, then apply infrastructure, publish xDS, queue statuses."""
@@ -263,6 +276,10 @@ class Controller:
         except Exception:  # noqa: BLE001 - report, still publish config and status
             log.exception("infrastructure apply failed")
         self._publish(result.gateways)
+        if result.ingress_notes != self._ingress_notes:
+            for line in sorted(set(result.ingress_notes) - set(self._ingress_notes)):
+                log.warning("%s", line)
+            self._ingress_notes = result.ingress_notes
         if self.leader:
             self._submit(result.statuses)
         self.reconciles += 1

@@ -9,6 +9,8 @@ echo-basic's environment variables). One module per protocol, with no import cyc
 - `tcpserver`: the TCP and TLS line protocol (`TCP_ECHO_SERVER` set);
 - `grpcserver`: the gRPC echo service (`GRPC_ECHO_SERVER` set), whose messages `grpcservice`
   builds from a descriptor (also used by the conformance runner's gRPC client);
+- `ingressnginx`: ingress-nginx's e2e backends (its echo image's reply format, httpbun,
+  slow-echo) for the replay of its cases (`INGRESS_NGINX_IMAGE` set);
 - `orca`: the out-of-band ORCA load reports (`OpenRcaService`) beside the HTTP listeners
   (`ORCA_OOB_SERVER` set);
 - `environment` and `tls`: what they share, reading the environment and describing a TLS

@@ -1,10 +1,11 @@
 """The echo backends as commands: `python -m propylon.echo` (`main`) and `propylon echo` (`run`).
 
 `main(argv)` is echo-basic's entry point: it reads the environment (`--bind` wins over
-`BIND_ADDRESS`) and serves, until SIGINT or SIGTERM, Envoy Gateway's test authorisation service
-when `EXT_AUTH_SERVER` is set (`propylon.echo.extauth`), else a log collector when
-`LOG_COLLECTOR` is set (`propylon.echo.collector`: OTLP_PORT, ALS_PORT, HTTP_PORT), else the
-CoreDNS stand-in of the UDP tests when `COREDNS_COREFILE` names a Corefile
+`BIND_ADDRESS`) and serves, until SIGINT or SIGTERM, one of ingress-nginx's test backends when
+`INGRESS_NGINX_IMAGE` is set (`propylon.echo.ingressnginx`), else Envoy Gateway's test
+authorisation service when `EXT_AUTH_SERVER` is set (`propylon.echo.extauth`), else a log
+collector when `LOG_COLLECTOR` is set (`propylon.echo.collector`: OTLP_PORT, ALS_PORT,
+HTTP_PORT), else the CoreDNS stand-in of the UDP tests when `COREDNS_COREFILE` names a Corefile
 (`propylon.echo.dnsserver`), else the UDP echo on `UDP_PORT` (default 8080) when
 `UDP_ECHO_SERVER` is set (`propylon.echo.udpserver`), else the TCP echo when `TCP_ECHO_SERVER`
 is set (`propylon.echo.tcpserver`), else the gRPC echo when `GRPC_ECHO_SERVER` is set
@@ -135,6 +136,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     async def serve_until_signalled() -> None:
+        if os.environ.get("INGRESS_NGINX_IMAGE"):
+            from propylon.echo import ingressnginx
+
+            runner = await ingressnginx.serve(os.environ, config.bind)
+            try:
+                await _until_signalled()
+            finally:
+                await runner.cleanup()
+            return
         if os.environ.get("EXT_AUTH_SERVER"):
             from propylon.echo.extauth import ExtAuthConfig, serve_ext_auth
 
@@ -206,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         asyncio.run(serve_until_signalled())
-    except (OSError, ssl.SSLError) as error:
+    except (OSError, ssl.SSLError, ValueError) as error:
         print(f"echo: cannot start: {error}", file=sys.stderr)
         return 1
     return 0

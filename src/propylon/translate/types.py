@@ -43,6 +43,16 @@ Now = str | WriteTime  # the lastTransitionTime of conditions that change now
 
 
 @dataclass(frozen=True)
+class IngressSettings:
+    """Which Ingress objects the controller serves besides those of its IngressClasses (the
+    class names in `class_names`, e.g. `nginx`) and ingress-nginx's ConfigMap it reads
+    (`namespace/name`, "" for none); see `ingress.serving`."""
+
+    configmap: str = ""
+    class_names: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """`objects` maps a kind ("Gateway", "Service", ...) to its objects as JSON dicts."""
 
@@ -53,6 +63,7 @@ class Snapshot:
     now: Now = "1970-01-01T00:00:00Z"
     # what each Gateway's Envoys refuse, as the xDS server reports it (see `rejections`)
     rejections: Mapping[GatewayKey, Rejections] = field(default_factory=dict)
+    ingress: IngressSettings = IngressSettings()
 
     def of(self, kind: str) -> tuple[dict[str, Any], ...]:
         return tuple(self.objects.get(kind, ()))
@@ -86,3 +97,6 @@ class Result:
     statuses: tuple[StatusUpdate, ...]
     gateways: Mapping[GatewayKey, GatewayIR]
     infra: Mapping[GatewayKey, InfraIR]
+    # what the conversion of served Ingress objects could not do as ingress-nginx does, one
+    # line per Ingress and annotation (`serving.report_lines`), for the controller's log
+    ingress_notes: tuple[str, ...] = ()

@@ -74,6 +74,15 @@ class _Wake:
     """The token the snapshot cache puts in a stream's queue."""
 
 
+@dataclass
+class _Live:
+    """A connected stream: its queue, the responses pushed and those Envoy answered."""
+
+    queue: asyncio.Queue[object]
+    pushed: int = 0
+    answered: int = 0
+
+
 _WAKE = _Wake()
 _END = object()
 
@@ -90,6 +99,8 @@ class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ig
         queue: asyncio.Queue[object] = asyncio.Queue()
         reader = asyncio.create_task(_read(request_iterator, queue))
         unwatch: Callable[[], None] | None = None
+        live: _Live | None = None
+        live_node = ""
         try:
             first = await queue.get()
             if not isinstance(first, DeltaDiscoveryRequest):
@@ -97,6 +108,8 @@ class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ig
             node_id = first.node.id
             if self._server.tls is not None:
                 await self._authorize(node_id, context)
+            live, live_node = _Live(queue), node_id
+            self._server._live.setdefault(node_id, []).append(live)
             unwatch = self._server.cache.watch(node_id, lambda: queue.put_nowait(_WAKE))
             stream = AdsStream()
             item: object = first
@@ -104,8 +117,10 @@ class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ig
                 if isinstance(item, DeltaDiscoveryRequest):
                     answer = stream.on_request(item)
                     if answer is not None:
+                        live.answered += 1
                         self._server._record(node_id, answer)
                 for response in stream.responses(self._server.cache.get(node_id)):
+                    live.pushed += 1
                     counters = self._server.counters(node_id)
                     counters.pushes[response.type_url] += 1
                     counters.resources[response.type_url] += len(response.resources)
@@ -114,6 +129,8 @@ class _AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ig
                 self._server.cache.report(node_id, stream, stream.rejections())
                 item = await queue.get()
         finally:
+            if live is not None:
+                self._server._live[live_node].remove(live)
             if unwatch is not None:
                 unwatch()
                 self._server.cache.report(node_id, stream, None)
@@ -153,6 +170,7 @@ class XdsServer:
         self._acked: dict[str, dict[str, str]] = {}
         self._nacks: dict[str, dict[str, str]] = {}
         self._callbacks: list[Callable[[XdsEvent], None]] = []
+        self._live: dict[str, list[_Live]] = {}
 
     async def start(self, host: str = "127.0.0.1", port: int = 0,
                     tls: MutualTls | None = None) -> int:
@@ -196,6 +214,15 @@ class XdsServer:
     def counters(self, node_id: str) -> NodeCounters:
         """The live counters of `node_id`."""
         return self._counters.setdefault(node_id, NodeCounters())
+
+    def pending(self, node_id: str) -> int | None:
+        """What the connected streams of `node_id` still owe: responses pushed and not yet
+        acknowledged or refused, plus wake-ups and requests not yet handled; None when no
+        stream of that node is connected. 0 means its Envoys hold what the cache wants."""
+        streams = self._live.get(node_id)
+        if not streams:
+            return None
+        return sum(s.pushed - s.answered + s.queue.qsize() for s in streams)
 
     def acked_versions(self, node_id: str) -> dict[str, str]:
         """Type URL -> version last acknowledged by `node_id`."""

@@ -1,0 +1,112 @@
+"""`propylon conformance --cases ../shared/ingress-nginx/cases [--migrate]`: ingress-nginx's cases.
+
+`propylon conformance` hands a folder of ingress-nginx's cases (`nginxcases.is_suite`) here.
+The standalone stack starts in a loopback slot of its own with an address pool of one address,
+so every Gateway of the run (the one the Ingress objects are served through, or the one their
+conversion makes) has the address the cases call `${gatewayIP}`; its controller serves the
+IngressClass `propylon` (controller `propylon.dev/ingress-controller`) and reads the
+ingress-nginx ConfigMap `ingress-nginx/ingress-nginx-controller` the cases' `ControllerConfig`
+fills. The cases run one after another (`nginxrunner`): served directly, or with `--migrate`
+converted by the conversion `propylon migrate` runs and only its output applied (with the
+GatewayClass `propylon` of Propylon's controller the converted Gateways name, which a user of
+`propylon migrate` creates once). It prints each
+result with `-v`, the failures and skips with their reasons, and `N passed, N failed[, N
+skipped]`; exit status 1 when a case failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from propylon.cli.errors import UsageError
+from propylon.conformance import nginxcases, nginxrunner
+from propylon.conformance.backends import Backends
+from propylon.conformance.cases import CaseError
+from propylon.conformance.network import RunNetwork, SlotTaken, claim
+from propylon.conformance.report import FAILED, SKIPPED, CaseResult, summary_line
+from propylon.ingress.convert import MIGRATE, convert
+from propylon.standalone import Standalone, StandaloneOptions
+from propylon.translate.types import IngressSettings
+
+
+def _names(text: str) -> set[str]:
+    return {n.strip() for n in text.split(",") if n.strip()}
+
+
+def run(args: argparse.Namespace, cases_dir: Path) -> int:
+    try:
+        cases = nginxcases.load(cases_dir)
+    except CaseError as err:
+        raise UsageError(str(err)) from None
+    run_names, skip = _names(args.run), _names(args.skip)
+    unknown = run_names - {c.name for c in cases}
+    if unknown:
+        raise UsageError(f"no case named {', '.join(sorted(unknown))}")
+    cases = [c for c in cases if (not run_names or c.name in run_names) and c.name not in skip]
+    try:
+        slot = claim(args.slot)
+    except SlotTaken as err:
+        raise UsageError(str(err)) from None
+    try:
+        with tempfile.TemporaryDirectory(prefix="propylon-ingress-nginx-") as tmp:
+            state_dir = args.state_dir or Path(tmp)
+            results = asyncio.run(_run_all(cases, state_dir, slot.network, args))
+    finally:
+        slot.release()
+    for label, kind in (("Failures", FAILED), ("Skipped", SKIPPED)):
+        chosen = [r for r in results if r.result == kind]
+        if chosen:
+            print(f"\n{label}:")
+            for r in chosen:
+                print(f"  {r.case.name}: {r.reason}")
+    print(summary_line(results))
+    return 1 if any(r.result == FAILED for r in results) else 0
+
+
+def _converter(ingress_class: str) -> nginxrunner.Convert:
+    """What `--migrate` applies instead of a case's objects: the conversion's output."""
+    klass = {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+             "metadata": {"name": ingress_class},
+             "spec": {"controller": nginxrunner.INGRESS_CONTROLLER}}
+
+    def converted(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [dict(o) for o in convert([klass, *objects], MIGRATE).objects]
+    return converted
+
+
+async def _run_all(cases: list[nginxcases.NginxCase], state_dir: Path, network: RunNetwork,
+                   args: argparse.Namespace) -> list[CaseResult]:
+    address = network.usable_address
+    options = StandaloneOptions(
+        address_pool=f"{address}-{address}",
+        ingress=IngressSettings(
+            configmap=f"{nginxrunner.CONFIGMAP_NAMESPACE}/{nginxrunner.CONFIGMAP_NAME}"))
+    async with Standalone(state_dir, options) as stack:
+        backends = Backends(stack.client, state_dir / "pods", network.pod_network)
+
+        def xds_settled() -> bool:
+            """Every Gateway's Envoys are connected and answered every xDS push."""
+            return all(stack.xds.pending(node) == 0 for node in stack.cache.nodes())
+
+        gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                         "metadata": {"name": MIGRATE.gateway_class},
+                         "spec": {"controllerName": options.controller_name}}
+        harness = nginxrunner.NginxHarness(
+            stack.client, backends, address, stack.controller.wait_idle, xds_settled,
+            *((_converter(nginxrunner.INGRESS_CLASS), gateway_class) if args.migrate else ()))
+        try:
+            await harness.setup()
+            results = []
+            for index, case in enumerate(cases):
+                result = await harness.run_case(case, index)
+                results.append(result)
+                if args.verbose:
+                    print(f"{result.result:<13} {case.name}"
+                          + (f": {result.reason}" if result.reason else ""), flush=True)
+        finally:
+            await backends.close()
+    return results
