@@ -3,7 +3,9 @@
 For every wanted Gateway (`apply`) it server-side applies, through the `KubeClient`, the objects
 `resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
 Deployment, PodDisruptionBudget, HorizontalPodAutoscaler when asked for, LoadBalancer Service),
-owned by the Gateway, whose uid it reads once. Objects are applied again only when what they
+owned by the Gateway, whose uid it reads once. Each object is read first: one of that name that
+someone else made (`ownership.foreign`) is neither applied over nor deleted; the Gateway then
+applies nothing and its status names the object and the fix. Objects are applied again only when what they
 should be changes, or when the Deployment or Service disappeared; an HPA no longer asked for is
 deleted. A Gateway no longer wanted loses its objects only when it is gone or names another
 class than the one its Deployment records (`CLASS_ANNOTATION`); one that stops being Accepted
@@ -57,6 +59,7 @@ from propylon.infra.kubernetes.resources import (
     object_name,
     tls_secret_name,
 )
+from propylon.infra.kubernetes.ownership import foreign
 from propylon.infra.labels import COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL
 from propylon.infra.owners import GatewayOwners
 from propylon.infra.subscribers import Subscribers
@@ -210,11 +213,16 @@ class KubernetesInfra:
                                       await self._tls_data(key))
             if self._applied.get(key) == objects and self._present(key):
                 return
+            refusals = [why for obj in objects
+                        if (why := await self._foreign(_info(obj), key, obj["metadata"]["name"]))]
+            if refusals:
+                self._fail(key, "; ".join(refusals))
+                return
             for obj in objects:
                 res = resource_class(_info(obj))
                 await self._client.apply(res(obj), field_manager=FIELD_MANAGER, force=True)
             if ir.parameters.autoscaling is None:
-                await self._delete_named(AUTOSCALER, key.namespace, object_name(key))
+                await self._delete_owned(AUTOSCALER, key, object_name(key))
             self._applied[key] = objects
             self._kept.discard(key)
             self._errors.pop(key, None)
@@ -280,16 +288,31 @@ class KubernetesInfra:
             self._applied.pop(key, None)
             log.info("gateway=%s is not accepted: its proxy objects are kept", key)
 
-    async def _delete_named(self, info: KindInfo, namespace: str, name: str) -> None:
+    async def _foreign(self, info: KindInfo, key: GatewayKey, name: str) -> str | None:
+        """Why the existing object of that kind and name is not Gateway `key`'s (`ownership`),
+        or None when it is, or does not exist."""
+        try:
+            existing = await self._client.get(resource_class(info), name, namespace=key.namespace)
+        except KubeError as err:
+            if err.code == 404:
+                return None
+            raise
+        return foreign(dict(existing), key)
+
+    async def _delete_owned(self, info: KindInfo, key: GatewayKey, name: str) -> None:
+        """Delete the object of that kind and name unless someone else made it."""
         with contextlib.suppress(KubeError):
-            await self._client.delete(resource_class(info), name, namespace=namespace)
+            if (why := await self._foreign(info, key, name)) is not None:
+                log.warning("gateway=%s not deleting: %s", key, why)
+                return
+            await self._client.delete(resource_class(info), name, namespace=key.namespace)
 
     async def _delete(self, key: GatewayKey) -> None:
         name = object_name(key)
         for info in reversed(OWNED_KINDS):
-            await self._delete_named(info, key.namespace, name)
+            await self._delete_owned(info, key, name)
         if self._certs is not None:
-            await self._delete_named(SECRET, key.namespace, tls_secret_name(key))
+            await self._delete_owned(SECRET, key, tls_secret_name(key))
         self._applied.pop(key, None)
         self._tls.pop(key, None)
         self._owners.forget(key)
