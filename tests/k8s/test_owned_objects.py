@@ -1,6 +1,8 @@
 """The controller writes only objects it owns: a same-named ConfigMap, HPA or Service that
 someone else made is neither taken over by server-side apply with force nor deleted; the
-Gateway's status names it and the fix, and the proxies follow once it is gone. The controller
+Gateway's status names it and the fix, and the proxies follow once it is gone. The
+infrastructure's informers cache only the proxy objects (a label selector), the controller's
+Service informer every Service (backends). The controller
 (with `KubernetesInfra`) runs in-process against the embedded API server playing the cluster."""
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tests.k8s.test_kept_infrastructure import (
 
 __all__ = ["server"]  # the fixture
 CONFIG_MAP = resource_class(by_kind("ConfigMap"))
+SERVICE = resource_class(by_kind("Service"))
 AUTOSCALER = resource_class(by_kind("HorizontalPodAutoscaler"))
 KEY = GatewayKey("default", "gw")
 
@@ -62,6 +65,9 @@ async def test_a_same_named_object_someone_else_made_is_not_taken_over(
         "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": _meta(),
         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
                                     "name": "web"}, "minReplicas": 1, "maxReplicas": 3}}))
+    await client.create(SERVICE({"apiVersion": "v1", "kind": "Service",
+                                 "metadata": {"name": "web", "namespace": "default"},
+                                 "spec": {"ports": [{"port": 80}]}}))
     infra = KubernetesInfra(client, "127.0.0.1", 18000, retry_s=0.2)
     controller = Controller(client, SnapshotCache(), infra)
     task = asyncio.create_task(controller.run())
@@ -96,6 +102,10 @@ async def test_a_same_named_object_someone_else_made_is_not_taken_over(
         await controller.wait_idle()
         kept_hpa = await get(client, AUTOSCALER, NAME)
         assert kept_hpa is not None and kept_hpa["metadata"]["uid"] == hpa["metadata"]["uid"]
+        # the infrastructure's informers hold the proxy objects only (a label selector)
+        assert set(infra.informers["Service"].store) == {("default", NAME)}
+        assert set(infra.informers["Deployment"].store) == {("default", NAME)}
+        assert ("default", "web") in controller.informers["Service"].store  # a backend
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

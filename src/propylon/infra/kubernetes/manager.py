@@ -13,7 +13,9 @@ class than the one its Deployment records (`CLASS_ANNOTATION`); one that stops b
 Envoy Gateway does, and its status says why. On the first `apply` the same rule applies to
 objects a previous controller left (found by the `app.kubernetes.io/managed-by` label).
 
-Two informers (Deployments and Services, every namespace) feed `states()`:
+Two informers (Deployments and Services of every namespace, only those with Propylon's proxy
+labels `COMPONENT_LABELS`: a label selector, so the cache holds none of the cluster's others)
+feed `states()`:
 - `address`: the Service's `status.loadBalancer.ingress[0]` (ip, else hostname), else the first
   of the Gateway's `spec.addresses` (set as the Service's externalIPs), else, for a Service of
   type ClusterIP or NodePort (GatewayParameters `serviceType`), its `spec.clusterIP`;
@@ -133,7 +135,8 @@ class KubernetesInfra:
         self._xds_port = xds_port
         self._options = options or ProxyOptions()
         self._retry_s = retry_s
-        self._informers = {info.kind: Informer(client, info, self._publish)
+        self._informers = {info.kind: Informer(client, info, self._publish,
+                                               labels=COMPONENT_LABELS)
                            for info in (DEPLOYMENT, SERVICE)}
         self._tasks: list[asyncio.Task[None]] = []
         self._wanted: dict[GatewayKey, InfraIR] = {}
@@ -322,9 +325,8 @@ class KubernetesInfra:
     def _managed_keys(self) -> set[GatewayKey]:
         keys = set()
         for obj in self._informers["Deployment"].objects():
-            labels = obj.get("metadata", {}).get("labels") or {}
-            if all(labels.get(k) == v for k, v in COMPONENT_LABELS.items()) \
-                    and NAME_LABEL in labels and NAMESPACE_LABEL in labels:
+            labels = obj.get("metadata", {}).get("labels") or {}  # COMPONENT_LABELS: selected
+            if NAME_LABEL in labels and NAMESPACE_LABEL in labels:
                 keys.add(GatewayKey(labels[NAMESPACE_LABEL], labels[NAME_LABEL]))
         return keys
 
