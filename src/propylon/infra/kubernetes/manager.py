@@ -3,9 +3,10 @@
 For every wanted Gateway (`apply`) it server-side applies, through the `KubeClient`, the objects
 `resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
 Deployment, PodDisruptionBudget, HorizontalPodAutoscaler when asked for, LoadBalancer Service),
-owned by the Gateway, whose uid it reads once. Each object is read first: one of that name that
-someone else made (`ownership.foreign`) is neither applied over nor deleted; the Gateway then
-applies nothing and its status names the object and the fix. Objects are applied again only when what they
+owned by the Gateway, whose uid it reads once. Before the first apply of a Gateway (per
+leadership, and after a failure) each object is read: one of that name that someone else made
+(`ownership.foreign`) is not applied over, nor is it ever deleted; the Gateway then applies
+nothing and its status names the object and the fix. Objects are applied again only when what they
 should be changes, or when the Deployment or Service disappeared; an HPA no longer asked for is
 deleted. A Gateway no longer wanted loses its objects only when it is gone or names another
 class than the one its Deployment records (`CLASS_ANNOTATION`); one that stops being Accepted
@@ -216,8 +217,9 @@ class KubernetesInfra:
                                       await self._tls_data(key))
             if self._applied.get(key) == objects and self._present(key):
                 return
-            refusals = [why for obj in objects
-                        if (why := await self._foreign(_info(obj), key, obj["metadata"]["name"]))]
+            refusals = [] if key in self._applied else [  # checked once per leadership
+                why for obj in objects
+                if (why := await self._foreign(_info(obj), key, obj["metadata"]["name"]))]
             if refusals:
                 self._fail(key, "; ".join(refusals))
                 return
