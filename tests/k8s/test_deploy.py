@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
+from propylon.api.kinds import KindInfo
 from propylon.cli.controller import DEFAULT_XDS_ADDRESS
 from propylon.controller.reconciler import WATCHED_KINDS
-from propylon.api.kinds import KindInfo
 from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SECRET, SERVICE
 from tests.e2e.conftest import BIN, REPO
 

@@ -54,6 +54,7 @@ from typing import Any, Protocol
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.informer import Informer
+from propylon.infra.kubernetes.ownership import foreign
 from propylon.infra.kubernetes.resources import (
     CLASS_ANNOTATION,
     ProxyOptions,
@@ -62,7 +63,6 @@ from propylon.infra.kubernetes.resources import (
     object_name,
     tls_secret_name,
 )
-from propylon.infra.kubernetes.ownership import foreign
 from propylon.infra.labels import COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL
 from propylon.infra.owners import GatewayOwners
 from propylon.infra.subscribers import Subscribers
