@@ -1,6 +1,7 @@
 """The controller writes only objects it owns: a same-named ConfigMap, HPA or Service that
-someone else made is neither taken over by server-side apply with force nor deleted; the
-Gateway's status names it and the fix, and the proxies follow once it is gone. The
+someone else made, before the proxies exist or in place of one of them, is neither taken over
+by server-side apply with force nor deleted; the Gateway's status names it and the fix, and
+the proxies follow once it is gone. The
 infrastructure's informers cache only the proxy objects (a label selector), the controller's
 Service informer every Service (backends). The controller
 (with `KubernetesInfra`) runs in-process against the embedded API server playing the cluster."""
@@ -106,6 +107,23 @@ async def test_a_same_named_object_someone_else_made_is_not_taken_over(
         assert set(infra.informers["Service"].store) == {("default", NAME)}
         assert set(infra.informers["Deployment"].store) == {("default", NAME)}
         assert ("default", "web") in controller.informers["Service"].store  # a backend
+
+        # the proxy Service replaced by someone else's of the same name: not taken over
+        await client.delete(SERVICE, NAME, namespace="default")
+        theirs = await client.create(SERVICE({"apiVersion": "v1", "kind": "Service",
+                                              "metadata": _meta(), "spec": {"ports": [
+                                                  {"name": "theirs", "port": 8080}]}}))
+
+        async def service_refused() -> str | None:
+            message = condition(await get(client, GATEWAY, "gw"), "Programmed").get("message")
+            return message if f"Service default/{NAME} already exists" in (message or "") \
+                else None
+        await until("Programmed naming the Service", service_refused)
+        await controller.wait_idle()
+        now = await get(client, SERVICE, NAME)
+        assert now is not None and now["metadata"]["uid"] == theirs["metadata"]["uid"]
+        assert [p["name"] for p in now["spec"]["ports"]] == ["theirs"]
+        assert not now["metadata"].get("ownerReferences")
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -4,10 +4,11 @@ For every wanted Gateway (`apply`) it server-side applies, through the `KubeClie
 `resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
 Deployment, PodDisruptionBudget, HorizontalPodAutoscaler when asked for, LoadBalancer Service),
 owned by the Gateway, whose uid it reads once. Before the first apply of a Gateway (per
-leadership, and after a failure) each object is read: one of that name that someone else made
-(`ownership.foreign`) is not applied over, nor is it ever deleted; the Gateway then applies
-nothing and its status names the object and the fix. Objects are applied again only when what they
-should be changes, or when the Deployment or Service disappeared; an HPA no longer asked for is
+leadership, and after a failure), and when its Deployment or Service went missing from the
+informers (deleted, or replaced by one without Propylon's labels), each object is read: one of
+that name that someone else made (`ownership.foreign`) is not applied over, nor is it ever
+deleted; the Gateway then applies nothing and its status names the object and the fix.
+Objects are applied again only when what they should be changes, or when the Deployment or Service disappeared; an HPA no longer asked for is
 deleted. A Gateway no longer wanted loses its objects only when it is gone or names another
 class than the one its Deployment records (`CLASS_ANNOTATION`); one that stops being Accepted
 (translation fails, its parameters are missing) keeps its Deployment, Service and address, as
@@ -215,9 +216,10 @@ class KubernetesInfra:
                 return  # the Gateway was deleted meanwhile; the next pass drops it
             objects = gateway_objects(ir, owner, self._xds_host, self._xds_port, self._options,
                                       await self._tls_data(key))
-            if self._applied.get(key) == objects and self._present(key):
+            present = self._present(key)
+            if self._applied.get(key) == objects and present:
                 return
-            refusals = [] if key in self._applied else [  # checked once per leadership
+            refusals = [] if key in self._applied and present else [
                 why for obj in objects
                 if (why := await self._foreign(_info(obj), key, obj["metadata"]["name"]))]
             if refusals:
