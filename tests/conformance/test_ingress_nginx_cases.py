@@ -4,17 +4,19 @@ converted with --migrate) through standalone Propylon, real Envoy and the backen
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 
-from propylon.conformance import nginxcases, nginxcheck
+from propylon.conformance import nginxcases, nginxcheck, nginxrunner
 from propylon.conformance.matching import Response
 from tests.conformance.test_end_to_end import _descendants, _running
 from tests.e2e.conftest import wait_for
@@ -98,6 +100,28 @@ def test_checks_read_the_echo_body_and_the_answering_pod() -> None:
               "distinctPods": 1}
     assert nginxcheck.check_counts(counts, [echo, echo]) is None
     assert nginxcheck.check_counts(counts, [echo, bun]) is not None
+
+
+async def test_waiting_for_the_gateway_gives_up_naming_what_it_awaited(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A controller that never becomes idle, or Envoys that never answer every xDS push, fail
+    the case after the bound instead of hanging the run."""
+    monkeypatch.setattr(nginxrunner, "PROGRAMMED_TIMEOUT_S", 0.2)
+
+    async def never() -> None:
+        await asyncio.Event().wait()
+
+    async def idle() -> None:
+        return None
+
+    def harness(idle_wait: Any, settled: bool) -> nginxrunner.NginxHarness:
+        return nginxrunner.NginxHarness(None, None, "127.0.0.1", idle_wait,  # type: ignore[arg-type]
+                                        lambda: settled)
+    with pytest.raises(nginxrunner.CaseFailed, match="controller did not become idle"):
+        await harness(never, True).wait_programmed([])
+    with pytest.raises(nginxrunner.CaseFailed, match="not programmed within 0s: the Gateway's "
+                                                     "Envoys have not answered every xDS push"):
+        await harness(idle, False).wait_programmed([])
 
 
 def run_cases(tmp_path: Path, names: str, *extra: str) -> None:
