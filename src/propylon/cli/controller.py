@@ -210,7 +210,8 @@ async def serve(args: argparse.Namespace) -> None:
 
     client = load_client(args.kubeconfig)
     namespace = args.namespace or default_namespace()
-    bootstrap_host, bootstrap_port = args.xds_address or xds_address(args.xds_service, namespace)
+    bootstrap_host, bootstrap_port = (args.xds_address
+                                      or xds_address(args.xds_service, namespace))
     certs = CertManager(client, namespace,
                         [*xds_service_hosts(args.xds_service, namespace), bootstrap_host],
                         check_s=args.cert_check_interval)
