@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	  $(VENV)/bin/pip install --quiet -e ".[test]" && \
 	  touch $@; }'
 
-.PHONY: quickstart test lint conformance conformance-l4 conformance-envoy-gateway envoy-gateway-crds bench-setup bench-smoke conformance-ingress-nginx
+.PHONY: quickstart test lint conformance conformance-l4 conformance-envoy-gateway envoy-gateway-crds bench-setup bench-smoke conformance-ingress-nginx controller-lock
 quickstart: $(VENV)/.installed
 	$(VENV)/bin/propylon up -f examples/quickstart --echo backend-1=127.0.0.1:9001
 
@@ -66,6 +66,10 @@ conformance-ingress-nginx: $(VENV)/.installed
 
 envoy-gateway-crds:
 	$(KUBECTL) apply --server-side --field-manager=propylon -f $(EG_CRDS)
+
+# The controller image's pinned dependencies (requirements/controller.lock, see requirements/lock.py).
+controller-lock: $(VENV)/.installed
+	$(VENV)/bin/python requirements/lock.py
 
 # Benchmarks (see README "Benchmarks"): Debian packages + the bench extra, then every benchmark
 # at its smallest size, figures in $(BENCH_OUT).

@@ -22,6 +22,10 @@ installed) counts as synced with no objects, and is listed again every `absent_r
 as a warning, once per time it goes missing, unless `log_absent` is false (the caller says it,
 as the controller does for Envoy Gateway's kinds in one line).
 
+`failing_since` is the monotonic time of the first failure (a dropped or refused list or watch)
+since the last list or watch event (bookmarks included) that arrived, None while connected:
+the controller's readiness reads it.
+
 With `fields` (a field selector as a dict, e.g. `{"type": "kubernetes.io/tls"}` for Secrets)
 and `labels` (a label selector as a dict, every label required: the infrastructure manager's
 informers keep only the proxy objects Propylon made) the list and the watch ask the server for
@@ -41,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -91,6 +96,7 @@ class Informer:
         self.served: bool | None = None  # whether the last list was answered (not a 404)
         self.lists = 0  # how many times the kind was listed (the first one plus every relist)
         self.watch_restarts = 0  # watches that ended (dropped, failed or expired) and restarted
+        self.failing_since: float | None = None  # see the module docstring
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._server_timeout_s = server_timeout_s
@@ -136,6 +142,8 @@ class Informer:
                     await asyncio.sleep(self._delay(failures))
             except Exception as err:  # noqa: BLE001 - any failure of the connection: back off, resume
                 self.watch_restarts += 1
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
                 failures = 1 if self._watched else failures + 1
                 delay = self._delay(failures)
                 log.warning("informer %s: %s: %s; retrying in %.1fs from resourceVersion %s",
@@ -170,6 +178,7 @@ class Informer:
     def _replace(self, fresh: dict[ObjectKey, dict[str, Any]], served: bool) -> None:
         changed = fresh != self.store or (self.served is not None and served != self.served)
         self.served = served
+        self.failing_since = None
         self.store, self._objects, self._order = fresh, None, None
         self.synced.set()
         if changed:
@@ -191,6 +200,7 @@ class Informer:
 
     def _apply(self, event_type: str, obj: dict[str, Any]) -> None:
         self._watched = True
+        self.failing_since = None
         version = (obj.get("metadata") or {}).get("resourceVersion")
         if version:
             self.resource_version = version

@@ -15,6 +15,7 @@ from propylon.controller.certs import CA_SECRET, SECRET, SERVER_SECRET, CertMana
 from tests.controller.helpers import eventually
 
 HOSTS = ["propylon-xds.default.svc", "127.0.0.1"]
+DUE = pki.Policy(ca_validity=datetime.timedelta(days=1), renew_fraction=1.0)  # always due
 
 
 async def secret(kube_client: KubeClient, name: str) -> dict[str, bytes]:
@@ -39,8 +40,11 @@ async def test_restart_reuses_and_renewal_rotates(kube_client: KubeClient) -> No
     assert manager.client_secret_data("default/gw", decode({"data": client_data})) == client_data
 
     old_ca = (await secret(kube_client, CA_SECRET))["tls.crt"]
-    due = pki.Policy(ca_validity=datetime.timedelta(days=1), renew_fraction=1.0)
-    rotated = await CertManager(kube_client, "default", HOSTS, due).ensure()
+    rotating = CertManager(kube_client, "default", HOSTS, DUE, stage_s=0)
+    staged = await rotating.ensure()  # the next CA is only published
+    assert (await secret(kube_client, CA_SECRET))["tls.crt"] == old_ca
+    assert pki.signed_by(staged.cert, old_ca)
+    rotated = await rotating.ensure()  # and signs once its stage is over
     new_ca = (await secret(kube_client, CA_SECRET))["tls.crt"]
     assert new_ca != old_ca
     assert pki.signed_by(rotated.cert, new_ca)

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from propylon.api.kinds import KindInfo
-from propylon.cli.controller import DEFAULT_XDS_ADDRESS
+from propylon.cli.controller import XDS_SERVICE, xds_address
 from propylon.controller.reconciler import WATCHED_KINDS
 from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SECRET, SERVICE
 from tests.e2e.conftest import BIN, REPO
@@ -38,11 +38,33 @@ def test_manifests_render_with_probes_limits_and_the_xds_service() -> None:
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
     assert container["resources"]["limits"]["memory"]
-    service = docs[("Service", "propylon-xds")]
-    host, _, port = DEFAULT_XDS_ADDRESS.partition(":")
-    assert host.split(".")[:2] == [service["metadata"]["name"], service["metadata"]["namespace"]]
-    assert service["spec"]["ports"][0]["port"] == int(port)
+    # The xDS address is the Service's in the namespace the pod runs in, no cluster domain.
+    flags = dict(arg.removeprefix("--").partition("=")[::2] for arg in container["args"][1:])
+    assert "xds-address" not in flags
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+           for e in container["env"]}
+    assert env["POD_NAMESPACE"] == "metadata.namespace"
+    service = docs[("Service", flags.get("xds-service", XDS_SERVICE))]
+    host, port = xds_address(service["metadata"]["name"], service["metadata"]["namespace"])
+    assert host == "propylon-xds.propylon-system.svc"
+    assert service["spec"]["ports"][0]["port"] == port
+
+
+def test_the_two_controller_replicas_are_spread_and_kept_through_disruptions() -> None:
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in rendered()}
+    deployment = docs[("Deployment", "propylon-controller")]
+    assert deployment["spec"]["replicas"] == 2
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    [term] = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= labels.items()
+    pdb = docs[("PodDisruptionBudget", "propylon-controller")]
+    assert pdb["metadata"]["namespace"] == "propylon-system"
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
 # Watched kinds the controller never reports on (no status written, never read by name).

@@ -5,7 +5,9 @@ see `propylon.client.load_client`), makes sure the xDS CA and server certificate
 namespace (`--namespace`; `controller.certs.CertManager`, checked for rotation every
 `--cert-check-interval`), serves xDS over mutual TLS on `--xds-listen`, runs the `Controller` with
 `KubernetesInfra` (one Envoy Deployment, Service, ConfigMap and ServiceAccount per Gateway,
-whose bootstrap points at `--xds-address`, the controller's xDS Service by default, plus a
+whose bootstrap points at `--xds-address`, by default the controller's xDS Service
+`--xds-service` by its namespace-qualified name `<service>.<namespace>.svc:18000` (no cluster
+domain assumed; `xds_address()`), plus a
 Secret with the Gateway's xDS client certificate), and serves
 operations endpoints on `--ops-listen`. With `--leader-elect` (the default) replicas elect a
 leader on the Lease `propylon-controller` in the namespace (`controller.leader`): every replica
@@ -13,7 +15,10 @@ serves xDS and translates, only the leader writes status and provisions the prox
 operations endpoints:
 
 - `/healthz`: the process is alive;
-- `/readyz`: 200 once the first reconcile over fully listed informers is done, 503 before;
+- `/readyz`: 200 once the first reconcile over fully listed informers is done, 503 before and
+  whenever the xDS server is down or an informer lost the API server for longer than
+  `--ready-watch-grace` (`controller.readiness`; not tied to leadership: every replica serves
+  xDS);
 - `/metrics`: Prometheus text: reconciles, translation time and failed translations, status
   writes, watch restarts per kind, xDS pushes, ACKs and NACKs per node and type URL, and
   whether this replica leads.
@@ -29,6 +34,7 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +49,7 @@ log = logging.getLogger("propylon.controller")
 
 DEFAULT_NAMESPACE = "propylon-system"
 XDS_SERVICE = "propylon-xds"
-DEFAULT_XDS_ADDRESS = f"{XDS_SERVICE}.{DEFAULT_NAMESPACE}.svc.cluster.local:18000"
+XDS_PORT = 18000
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -54,6 +60,12 @@ def default_namespace() -> str:
     if SERVICE_ACCOUNT_NAMESPACE.is_file():
         return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
     return DEFAULT_NAMESPACE
+
+
+def xds_address(service: str, namespace: str) -> tuple[str, int]:
+    """The default xDS address of the proxies' bootstraps: the Service's `.svc` name, which
+    resolves in every namespace whatever the cluster domain is."""
+    return f"{service}.{namespace}.svc", XDS_PORT
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -70,10 +82,12 @@ def add_parser(subparsers: Any) -> None:
                    help="kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
     p.add_argument("--xds-listen", type=_host_port, default=("0.0.0.0", 18000),
                    metavar="HOST:PORT", help="where the xDS server listens (default 0.0.0.0:18000)")
-    p.add_argument("--xds-address", type=_host_port, default=_host_port(DEFAULT_XDS_ADDRESS),
-                   metavar="HOST:PORT",
-                   help=f"the xDS address written into Envoy bootstraps (default "
-                        f"{DEFAULT_XDS_ADDRESS})")
+    p.add_argument("--xds-address", type=_host_port, default=None, metavar="HOST:PORT",
+                   help="the xDS address written into Envoy bootstraps (default "
+                        f"<xds-service>.<namespace>.svc:{XDS_PORT})")
+    p.add_argument("--xds-service", default=XDS_SERVICE,
+                   help="the controller's xDS Service, named in the server certificate and "
+                        "the default --xds-address (default %(default)s)")
     p.add_argument("--ops-listen", type=_host_port, default=("0.0.0.0", 8080),
                    metavar="HOST:PORT",
                    help="/healthz, /readyz and /metrics (default 0.0.0.0:8080)")
@@ -91,6 +105,9 @@ def add_parser(subparsers: Any) -> None:
                         "(default %(default)s)")
     p.add_argument("--retry-period", type=float, default=2.0, metavar="SECONDS",
                    help="how often the Lease is tried or renewed (default %(default)s)")
+    p.add_argument("--ready-watch-grace", type=float, default=90.0, metavar="SECONDS",
+                   help="/readyz fails when an informer has had no list or watch from the API "
+                        "server for this long (default %(default)s)")
     p.add_argument("--proxy-bind-address", default="0.0.0.0",
                    help="the address Envoy binds its listeners to in the pod (default %(default)s)")
     p.add_argument("--envoy-image", default=None, help="Envoy image of the proxies")
@@ -185,6 +202,7 @@ async def serve(args: argparse.Namespace) -> None:
     from propylon.client import load_client
     from propylon.controller.certs import CertManager, xds_service_hosts
     from propylon.controller.leader import LeaderConfig, LeaderElector
+    from propylon.controller.readiness import unready_reasons
     from propylon.controller.reconciler import Controller
     from propylon.infra.kubernetes.manager import KubernetesInfra
     from propylon.infra.kubernetes.resources import DEFAULT_IMAGE, ProxyOptions
@@ -192,8 +210,10 @@ async def serve(args: argparse.Namespace) -> None:
 
     client = load_client(args.kubeconfig)
     namespace = args.namespace or default_namespace()
+    bootstrap_host, bootstrap_port = (args.xds_address
+                                      or xds_address(args.xds_service, namespace))
     certs = CertManager(client, namespace,
-                        [*xds_service_hosts(XDS_SERVICE, namespace), args.xds_address[0]],
+                        [*xds_service_hosts(args.xds_service, namespace), bootstrap_host],
                         check_s=args.cert_check_interval)
     tls = MutualTls(await certs.ensure())
     cache = SnapshotCache()
@@ -203,7 +223,7 @@ async def serve(args: argparse.Namespace) -> None:
     options = ProxyOptions(image=args.envoy_image or DEFAULT_IMAGE, replicas=args.proxy_replicas,
                            privileged_port_offset=args.privileged_port_offset,
                            shutdown_image=args.shutdown_manager_image or shutdown_image())
-    infra = KubernetesInfra(client, args.xds_address[0], args.xds_address[1], options,
+    infra = KubernetesInfra(client, bootstrap_host, bootstrap_port, options,
                             bind_address=args.proxy_bind_address, certs=certs)
     controller = Controller(client, cache, infra, controller_name=args.controller_name,
                             ingress=ingressflags.settings(args))
@@ -221,15 +241,18 @@ async def serve(args: argparse.Namespace) -> None:
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    def informers() -> dict[str, Any]:
+        return {**{f"proxies/{k}": v for k, v in infra.informers.items()}, **controller.informers}
+
     async def readyz(_: web.Request) -> web.Response:
-        synced = controller.reconciles > 0
-        return web.Response(text="ok" if synced else "not synced", status=200 if synced else 503)
+        reasons = unready_reasons(reconciles=controller.reconciles, xds_serving=xds.serving,
+                                  informers=informers(), now=time.monotonic(),
+                                  watch_grace_s=args.ready_watch_grace)
+        return web.Response(text="\n".join(reasons) or "ok", status=503 if reasons else 200)
 
     async def metrics(_: web.Request) -> web.Response:
         nodes.update(cache.nodes())
-        informers = {**{f"proxies/{k}": v for k, v in infra.informers.items()},
-                     **controller.informers}
-        return web.Response(text=metrics_text(controller, xds, tuple(sorted(nodes)), informers),
+        return web.Response(text=metrics_text(controller, xds, tuple(sorted(nodes)), informers()),
                             content_type="text/plain", charset="utf-8")
 
     app = web.Application()
@@ -240,7 +263,7 @@ async def serve(args: argparse.Namespace) -> None:
     await runner.setup()
     await web.TCPSite(runner, *args.ops_listen).start()
     log.info("controller started xds=%s:%d ops=%s:%d xds_address=%s:%d", args.xds_listen[0],
-             xds_port, *args.ops_listen, *args.xds_address)
+             xds_port, *args.ops_listen, bootstrap_host, bootstrap_port)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,8 +2,9 @@
 
 In the controller's namespace it keeps two `kubernetes.io/tls` Secrets:
 
-- `propylon-xds-ca`: the CA (`tls.crt`, `tls.key`) and the trust bundle (`ca.crt`: the CA and
-  a previous, still valid CA after a rotation);
+- `propylon-xds-ca`: the signing CA (`tls.crt`, `tls.key`), the trust bundle (`ca.crt`: every
+  CA still valid that was or will be signing), and during a rotation the next CA (`next.crt`,
+  `next.key`) with the time it was published (`next.since`, ISO 8601);
 - `propylon-xds-server`: the xDS server's certificate for `server_hosts` (the xDS Service's DNS
   names and the address written into the proxies' bootstraps), and the bundle.
 
@@ -14,6 +15,15 @@ the resourceVersion read (409 Conflict: read again), so replicas converge on one
 repeats it every `check_s`, hands new server material to the xDS server (`MutualTls.update`)
 and calls the subscribers, so the infrastructure re-issues client certificates that are due.
 
+A CA rotation is staged, so that a proxy never holds a certificate that a replica does not trust
+yet (every replica serves xDS, and a proxy may reconnect to either): when the signing CA is due,
+the next CA is first only *published*, added to the trust bundle; the replicas pick the bundle
+up at their next check, re-issue the server certificate and the proxies' client Secrets with
+it, and the kubelet updates the proxies' mounted files. Only when `stage_s` has passed since
+(two checks plus the kubelet's sync, by default) does the next CA become the signing one, and
+certificates are re-issued under it. A CA that is missing or unreadable (a first start, a
+deleted Secret) is replaced at once: there is nothing to stage for.
+
 `client_secret_data()` gives the data of a Gateway's client Secret (`tls.crt`, `tls.key`,
 `ca.crt`): the existing data when still good, else a fresh certificate. Secret data is never
 logged.
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +49,9 @@ CA_SECRET = "propylon-xds-ca"
 SERVER_SECRET = "propylon-xds-server"
 SECRET = resource_class(by_kind("Secret"))
 TLS_TYPE = "kubernetes.io/tls"
+TLS_KEYS = frozenset({"tls.crt", "tls.key", "ca.crt"})
+NEXT_CERT, NEXT_KEY, NEXT_SINCE = "next.crt", "next.key", "next.since"
+KUBELET_SYNC_S = 120.0  # how long the kubelet may take to update a mounted Secret
 
 
 def encode(data: dict[str, bytes]) -> dict[str, str]:
@@ -58,12 +72,14 @@ class CertManager:
     """The CA and xDS server certificate in Secrets; see the module docstring."""
 
     def __init__(self, client: KubeClient, namespace: str, server_hosts: list[str],
-                 policy: pki.Policy | None = None, *, check_s: float = 3600.0) -> None:
+                 policy: pki.Policy | None = None, *, check_s: float = 3600.0,
+                 stage_s: float | None = None) -> None:
         self._client = client
         self._namespace = namespace
         self._hosts = list(dict.fromkeys(server_hosts))
         self._policy = policy or pki.Policy()
         self._check_s = check_s
+        self._stage_s = 2 * check_s + KUBELET_SYNC_S if stage_s is None else stage_s
         self._ca: pki.KeyPair | None = None
         self._bundle = b""
         self._subscribers: list[Callable[[], None]] = []
@@ -108,17 +124,40 @@ class CertManager:
     # -- one Secret ---------------------------------------------------------------------------
 
     def _ca_due(self, data: dict[str, bytes]) -> bool:
-        return not {"tls.crt", "tls.key", "ca.crt"} <= data.keys() \
-            or pki.needs_renewal(data["tls.crt"], self._policy)
+        """Missing, a published next CA whose stage is over, or a signing CA due (and no next
+        CA published yet)."""
+        if not TLS_KEYS <= data.keys():
+            return True
+        if {NEXT_CERT, NEXT_KEY} <= data.keys():
+            return self._staged(data)
+        return pki.needs_renewal(data["tls.crt"], self._policy)
+
+    def _staged(self, data: dict[str, bytes]) -> bool:
+        try:
+            since = datetime.datetime.fromisoformat(data.get(NEXT_SINCE, b"").decode())
+        except ValueError:
+            return True
+        elapsed = datetime.datetime.now(datetime.UTC) - since
+        return elapsed.total_seconds() >= self._stage_s
 
     def _new_ca(self, old: dict[str, bytes]) -> dict[str, bytes]:
+        """A first CA; else promote the published next CA; else publish a next CA."""
+        if TLS_KEYS <= old.keys() and {NEXT_CERT, NEXT_KEY} <= old.keys():
+            log.info("xDS CA rotation: the next CA signs from now on")
+            return {"tls.crt": old[NEXT_CERT], "tls.key": old[NEXT_KEY], "ca.crt": old["ca.crt"]}
         pair = pki.new_ca(self._policy)
         bundle = pki.trust_bundle(pair.cert, old.get("ca.crt", b""))
-        return {"tls.crt": pair.cert, "tls.key": pair.key, "ca.crt": bundle}
+        if not TLS_KEYS <= old.keys():
+            return {"tls.crt": pair.cert, "tls.key": pair.key, "ca.crt": bundle}
+        log.info("xDS CA rotation: next CA published in the trust bundle; it signs in %.0fs",
+                 self._stage_s)
+        since = datetime.datetime.now(datetime.UTC).isoformat().encode()
+        return {**{k: old[k] for k in ("tls.crt", "tls.key")}, "ca.crt": bundle,
+                NEXT_CERT: pair.cert, NEXT_KEY: pair.key, NEXT_SINCE: since}
 
     def _server_due(self, data: dict[str, bytes]) -> bool:
         assert self._ca is not None
-        return not {"tls.crt", "tls.key", "ca.crt"} <= data.keys() \
+        return not TLS_KEYS <= data.keys() \
             or data["ca.crt"] != self._bundle \
             or pki.needs_renewal(data["tls.crt"], self._policy, self._ca.cert) \
             or sorted(pki.server_hosts(data["tls.crt"])) != sorted(self._hosts)

@@ -14,7 +14,11 @@ Every `retry_period_s` a replica tries to acquire or renew:
 
 The leader renews every `retry_period_s`; if no renewal succeeded for `renew_deadline_s` (shorter
 than the lease duration, so it steps down before anyone else may take over) it stops leading and
-becomes a candidate again. On a clean stop the leader releases the Lease (an empty holder), so a
+becomes a candidate again. Every attempt is bounded in time, as client-go bounds its renew with a
+context whose deadline is the renew deadline: a leader's attempt may take only the time left
+before its renew deadline, a candidate's at most the renew deadline, so an API call that hangs
+(a half-open connection, a stuck server) cannot keep a stale leader acting past the deadline; a
+timed-out attempt counts as a failed one. On a clean stop the leader releases the Lease (an empty holder), so a
 successor need not wait for it to expire. Subscribers are told of every change of leadership
 (`True`: now leading), from the event loop.
 """
@@ -80,7 +84,7 @@ class LeaderElector:
         last_renew = time.monotonic()
         try:
             while True:
-                ok = await self._try_acquire_or_renew()
+                ok = await self._bounded_attempt(last_renew)
                 now = time.monotonic()
                 if ok:
                     last_renew = now
@@ -96,6 +100,20 @@ class LeaderElector:
                 self._set_leading(False)
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._release())
+
+    async def _bounded_attempt(self, last_renew: float) -> bool:
+        """One acquire-or-renew attempt, cancelled when a leader's renew deadline (or a
+        candidate's full renew deadline) has passed."""
+        cfg = self.config
+        budget = cfg.renew_deadline_s
+        if self.leading:
+            budget -= time.monotonic() - last_renew
+        try:
+            return await asyncio.wait_for(self._try_acquire_or_renew(), max(budget, 0.0))
+        except TimeoutError:
+            log.warning("leader election: lease %s/%s: no answer within %.1fs", cfg.namespace,
+                        cfg.name, max(budget, 0.0))
+            return False
 
     def _set_leading(self, leading: bool) -> None:
         if leading == self.leading:

@@ -201,6 +201,11 @@ class XdsServer:
         self._server = server
         return bound
 
+    @property
+    def serving(self) -> bool:
+        """Whether the server was started and not stopped."""
+        return self._server is not None
+
     async def stop(self, grace: float = 1.0) -> None:
         """Stop serving; open streams are cancelled after `grace` seconds."""
         if self._server is not None:
