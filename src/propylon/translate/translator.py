@@ -120,7 +120,7 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
         {kind: snapshot.of(kind) for kind in POLICY_KINDS},
         {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
         inputs.config_maps, service_clusters(backends, endpoints), inputs.secrets,
-        inputs.grants, backends, endpoints, snapshot.rejections),
+        inputs.grants, backends, endpoints, snapshot.rejections, ours),
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)

@@ -111,6 +111,7 @@ class Inputs:
     endpoints: Endpoints | None = None
     # what the xDS translation left out and Envoy refused, per Gateway (EnvoyPatchPolicy status)
     rejections: Mapping[GatewayKey, Rejections] = field(default_factory=dict)
+    classes: frozenset[str] = frozenset()  # our GatewayClasses' names (EnvoyPatchPolicy targets)
 
 
 class _Routes:
@@ -177,7 +178,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                        for p in decoded)
         found = attach(kind, decoded, states, routes, controller_name, now, previous,
                        patches.programmed(inputs.rejections)
-                       if kind == ENVOY_PATCH_POLICY else None)
+                       if kind == ENVOY_PATCH_POLICY else None, inputs.classes)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
                                      policy.meta.generation, PolicyStatus(entries))

@@ -11,6 +11,10 @@ and every policy's `status.ancestors` entries of this controller.
   HTTPRoute or GRPCRoute (a rule, by its `name`, with `sectionName`).
 - A target that does not exist, a Gateway not of our GatewayClasses, or a route with no
   parentRef to one of our Gateways is skipped without status: another controller may own it.
+- An EnvoyPatchPolicy targeting one of our GatewayClasses (`classes`) is Accepted False with
+  the class as its ancestor: Envoy Gateway accepts that target only when the class's EnvoyProxy
+  sets `mergeGateways` (one Envoy for all its Gateways, patched as one), which Propylon does not
+  implement; each Gateway has its own Envoy and is the target to use.
 - Ancestors: a Gateway target is its own ancestor (with the listener as `sectionName`); a route
   target has one ancestor per parentRef to a Gateway of ours, written as the parentRef names it
   (`sectionName` kept). Conditions per ancestor:
@@ -33,7 +37,7 @@ Precedence when resolving one route rule (`effective`): rule > route > listener 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -154,17 +158,22 @@ class Routes(Protocol):
 def attach(kind: str, policies: Iterable[Policy], gateways: Mapping[Key, GatewayState],
            routes: Routes, controller_name: str, now: Now,
            previous: Mapping[Key, Iterable[dict[str, Any]]],
-           programmed: Callable[[Policy], Condition] | None = None) -> Attachments:
+           programmed: Callable[[Policy], Condition] | None = None,
+           classes: Collection[str] = ()) -> Attachments:
     """See the module docstring. `previous` holds each policy's current ancestor entries of
     this controller (their lastTransitionTimes are kept). `programmed` gives the Programmed
-    condition (status, reason, message) of an accepted policy whose kind reports one."""
+    condition (status, reason, message) of an accepted policy whose kind reports one.
+    `classes` names our GatewayClasses."""
     ordered = sorted(policies, key=lambda p: (p.meta.creation_timestamp, p.meta.namespace,
                                               p.meta.name))
     attached: dict[Scope, Policy] = {}
     ancestors: dict[Key, dict[tuple[Any, ...], _Ancestor]] = {p.key: {} for p in ordered}
     for policy in ordered:
         for ref in _targets(policy, gateways, routes):
-            _resolve(policy, ref, gateways, routes, attached, ancestors[policy.key])
+            if ref.kind == "GatewayClass":
+                _class_target(policy, ref, classes, ancestors[policy.key])
+            else:
+                _resolve(policy, ref, gateways, routes, attached, ancestors[policy.key])
         for ancestor in ancestors[policy.key].values():
             if programmed is not None and ancestor.conditions.get(c.ACCEPTED, (False,))[0]:
                 ancestor.conditions[c.PROGRAMMED] = programmed(policy)
@@ -209,6 +218,20 @@ def _matches(selector: LabelSelector, labels: tuple[tuple[str, str], ...]) -> bo
 def _allowed_kinds(kind: str) -> tuple[str, ...]:
     return ("Gateway",) if kind in (CLIENT_TRAFFIC_POLICY, ENVOY_PATCH_POLICY) \
         else ("Gateway", *ROUTE_KINDS)
+
+
+def _class_target(policy: Policy, ref: TargetRef, classes: Collection[str],
+                  ancestors: dict[tuple[Any, ...], _Ancestor]) -> None:
+    """An EnvoyPatchPolicy's GatewayClass target: refused, naming the fix (module docstring)."""
+    if policy.kind != ENVOY_PATCH_POLICY or (ref.group or GATEWAY_GROUP) != GATEWAY_GROUP \
+            or ref.name not in classes:
+        return
+    ref_ = ObjectRef(GATEWAY_GROUP, "GatewayClass", "", ref.name)
+    ancestor = ancestors.setdefault(ref_.key(), _Ancestor(ref_))
+    ancestor.conditions[c.ACCEPTED] = (
+        False, INVALID, f"{ref.field}.kind: GatewayClass is a target only when the class's "
+        "EnvoyProxy sets mergeGateways, which Propylon does not implement (each Gateway has its "
+        f"own Envoy): target the Gateways of class {ref.name} (kind: Gateway) instead")
 
 
 def _unknown_section(ref: TargetRef, owner: str, part: str, names: list[str],
@@ -274,8 +297,8 @@ def _ancestor(namespace: str, name: str, section: str | None,
 
 
 def _ref_key(ref: Mapping[str, Any]) -> tuple[Any, ...]:
-    """`ObjectRef.key()` of an ancestorRef as stored."""
-    return (ref.get("group"), ref.get("kind"), ref.get("namespace"), ref.get("name"),
+    """`ObjectRef.key()` of an ancestorRef as stored (a GatewayClass's has no namespace)."""
+    return (ref.get("group"), ref.get("kind"), ref.get("namespace") or "", ref.get("name"),
             ref.get("sectionName"), ref.get("port"))
 
 
