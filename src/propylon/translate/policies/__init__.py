@@ -73,6 +73,7 @@ from propylon.translate.policies import (
     traffic,
 )
 from propylon.translate.policies.attachment import (
+    OTHER_KINDS,
     ROUTE_KINDS,
     Attachments,
     RouteInfo,
@@ -101,7 +102,8 @@ class Inputs:
     ConfigMaps and Service ports they may reference."""
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
-    routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+    # HTTPRoute, GRPCRoute; and the kinds of `attachment.OTHER_KINDS`, for their status
+    routes: Mapping[str, tuple[dict[str, Any], ...]]
     # response bodies of BackendTrafficPolicies (`bodies`), local JWKS
     config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
     services: authn.Services | None = None  # Service ports, for remote JWKS
@@ -127,7 +129,8 @@ class _Routes:
             if self._index is None:
                 self._index = {(kind, str((o.get("metadata") or {}).get("namespace") or ""),
                                 str((o.get("metadata") or {}).get("name") or "")): o
-                               for kind in ROUTE_KINDS for o in self._objects.get(kind, ())}
+                               for kind in (*ROUTE_KINDS, *OTHER_KINDS)
+                               for o in self._objects.get(kind, ())}
             obj = self._index.get(key)
             if obj is None:
                 return None

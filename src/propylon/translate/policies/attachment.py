@@ -11,6 +11,10 @@ and every policy's `status.ancestors` entries of this controller.
   HTTPRoute or GRPCRoute (a rule, by its `name`, with `sectionName`).
 - A target that does not exist, a Gateway not of our GatewayClasses, or a route with no
   parentRef to one of our Gateways is skipped without status: another controller may own it.
+- Kinds Envoy Gateway lets a policy target that Propylon does not apply it to yet
+  (`NOT_APPLIED`: a ListenerSet, TCPRoute, UDPRoute or TLSRoute, as the kind allows) get a
+  status all the same, on the parent Gateways of ours the target has: Accepted False, reason
+  Invalid, naming the target field and the fix; the policy has no effect there.
 - An EnvoyPatchPolicy targeting one of our GatewayClasses (`classes`) is Accepted False with
   the class as its ancestor: Envoy Gateway accepts that target only when the class's EnvoyProxy
   sets `mergeGateways` (one Envoy for all its Gateways, patched as one), which Propylon does not
@@ -44,8 +48,10 @@ from typing import Any, Protocol
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
+    ENVOY_EXTENSION_POLICY,
     ENVOY_PATCH_POLICY,
     GATEWAY_GROUP,
+    SECURITY_POLICY,
     Policy,
     TargetRef,
 )
@@ -57,6 +63,14 @@ from propylon.translate.statuses import ObjectRef, ParentStatus
 from propylon.translate.types import Now
 
 ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
+LISTENER_SET = "ListenerSet"
+_L4 = ("TCPRoute", "UDPRoute", "TLSRoute")
+# target kinds Envoy Gateway's CRDs allow per policy kind that Propylon does not apply yet
+NOT_APPLIED = {BACKEND_TRAFFIC_POLICY: (LISTENER_SET, *_L4),
+               ENVOY_EXTENSION_POLICY: (LISTENER_SET, *_L4),
+               SECURITY_POLICY: (LISTENER_SET, "TCPRoute"),
+               CLIENT_TRAFFIC_POLICY: (LISTENER_SET,)}
+OTHER_KINDS = (LISTENER_SET, *_L4)  # what `Routes` also holds, for those targets
 ACCEPTED_MESSAGE = "Policy has been accepted."
 OVERRIDDEN, MERGED = "Overridden", "Merged"
 INVALID, CONFLICTED = "Invalid", "Conflicted"
@@ -81,7 +95,8 @@ class Scope:
 
 @dataclass(frozen=True)
 class RouteInfo:
-    """What attachment reads of a route: labels, parent Gateways, rule names."""
+    """What attachment reads of a route (or of a ListenerSet, whose one `parentRef` is its
+    Gateway): labels, parent Gateways, rule names."""
 
     kind: str
     namespace: str
@@ -95,9 +110,11 @@ class RouteInfo:
         meta = obj.get("metadata") or {}
         spec = obj.get("spec") or {}
         ns = str(meta.get("namespace") or "")
+        refs = spec.get("parentRefs") or (
+            [spec["parentRef"]] if isinstance(spec.get("parentRef"), dict) else ())
         parents = tuple(((str(p.get("namespace") or ns), str(p.get("name", ""))),
                          p.get("sectionName") or None)
-                        for p in spec.get("parentRefs") or ()
+                        for p in refs
                         if isinstance(p, dict) and (p.get("kind") or "Gateway") == "Gateway"
                         and (p.get("group") or GATEWAY_GROUP) == GATEWAY_GROUP)
         return cls(str(obj.get("kind", "")), ns, str(meta.get("name", "")),
@@ -248,6 +265,10 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
              routes: Routes, attached: dict[Scope, Policy],
              ancestors: dict[tuple[Any, ...], _Ancestor]) -> None:
     ns = policy.meta.namespace
+    if (ref.group or GATEWAY_GROUP) == GATEWAY_GROUP \
+            and ref.kind in NOT_APPLIED.get(policy.kind, ()):
+        _not_applied(policy, ref, gateways, routes, ancestors)
+        return
     if (ref.group or GATEWAY_GROUP) != GATEWAY_GROUP or ref.kind not in _allowed_kinds(
             policy.kind):
         return  # not a kind Propylon serves targets of; another controller's, if anyone's
@@ -288,6 +309,26 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
             ancestor.conditions[c.ACCEPTED] = (False, *problem)
         else:
             ancestor.conditions.setdefault(c.ACCEPTED, (True, c.ACCEPTED, ACCEPTED_MESSAGE))
+
+
+def _not_applied(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState],
+                 routes: Routes, ancestors: dict[tuple[Any, ...], _Ancestor]) -> None:
+    """A target of a kind Propylon does not apply this policy kind to: Accepted False on the
+    target's parent Gateways of ours (none: another controller's, no status)."""
+    ns = policy.meta.namespace
+    target = routes.get((ref.kind, ns, ref.name))
+    if target is None:
+        return
+    instead = "its parent Gateway" if ref.kind == LISTENER_SET \
+        else "its parent Gateway or listener"
+    message = (f"{ref.field}.kind: Propylon does not apply {policy.kind} to a {ref.kind} "
+               f"target yet, so {ref.kind} {ns}/{ref.name} is not governed by this policy: "
+               f"target {instead} instead")
+    for (g_ns, g_name), section in target.parents:
+        if (g_ns, g_name) in gateways:
+            ancestor = _ancestor(g_ns, g_name, None if ref.kind == LISTENER_SET else section,
+                                 ancestors)
+            ancestor.conditions[c.ACCEPTED] = (False, INVALID, message)
 
 
 def _ancestor(namespace: str, name: str, section: str | None,
