@@ -88,7 +88,13 @@ def objects(n: int, backend_port: int) -> tuple[list[dict[str, Any]], int, int]:
     out: list[dict[str, Any]] = [
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
          "metadata": {"name": "bench"},
-         "spec": {"controllerName": "propylon.dev/gateway-controller"}},
+         "spec": {"controllerName": "propylon.dev/gateway-controller",
+                  "parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy",
+                                    "name": "bench", "namespace": NS}}},
+        # no access log, as nginx (`access_log off`) and the minimal Envoy it is compared with
+        {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyProxy",
+         "metadata": {"name": "bench", "namespace": NS},
+         "spec": {"telemetry": {"accessLog": {"disable": True}}}},
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
          "metadata": {"name": GATEWAY, "namespace": NS},
          "spec": {"gatewayClassName": "bench",

@@ -302,7 +302,7 @@ class KubeClient:
         return answer if isinstance(answer, dict) else {}
 
     async def watch(self, info: KindInfo, *, resource_version: str, timeout_s: int,
-                    fields: dict[str, str] | None = None
+                    fields: dict[str, str] | None = None, labels: dict[str, str] | None = None
                     ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         """(event type, object) of one kind in every namespace from `resource_version`, bookmarks
         included; when the server ends a watch, the next one starts from the last version seen.
@@ -310,6 +310,8 @@ class KubeClient:
         params = {"watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": str(timeout_s)}
         if fields:
             params["fieldSelector"] = ",".join(f"{k}={v}" for k, v in fields.items())
+        if labels:
+            params["labelSelector"] = ",".join(f"{k}={v}" for k, v in labels.items())
         while True:
             params["resourceVersion"] = resource_version
             with _mapped_errors(self.server):

@@ -22,8 +22,10 @@ installed) counts as synced with no objects, and is listed again every `absent_r
 as a warning, once per time it goes missing, unless `log_absent` is false (the caller says it,
 as the controller does for Envoy Gateway's kinds in one line).
 
-With `fields` (a field selector as a dict, e.g. `{"type": "kubernetes.io/tls"}` for Secrets) the
-list and the watch ask the server for matching objects only.
+With `fields` (a field selector as a dict, e.g. `{"type": "kubernetes.io/tls"}` for Secrets)
+and `labels` (a label selector as a dict, every label required: the infrastructure manager's
+informers keep only the proxy objects Propylon made) the list and the watch ask the server for
+matching objects only.
 
 Objects are stored as the plain JSON dicts the server sent. After every change to the store the
 `on_change` callback runs (from the event loop); an event that changes nothing (a resync of an
@@ -71,10 +73,12 @@ class Informer:
                  quiet: Callable[[dict[str, Any]], bool] | None = None,
                  backoff_initial_s: float = 0.1, backoff_max_s: float = 5.0,
                  server_timeout_s: int = 300, absent_retry_s: float = 30.0,
-                 fields: dict[str, str] | None = None, log_absent: bool = True) -> None:
+                 fields: dict[str, str] | None = None, labels: dict[str, str] | None = None,
+                 log_absent: bool = True) -> None:
         self.client = client
         self.info = info
         self.fields = dict(fields or {})
+        self.labels = dict(labels or {})
         self.on_change = on_change
         self.quiet = quiet
         self.store: dict[ObjectKey, dict[str, Any]] = {}
@@ -145,6 +149,7 @@ class Informer:
     async def _relist(self) -> None:
         try:
             listing = await self.client.list(self._res, fields=dict(self.fields) or None,
+                                             labels=dict(self.labels) or None,
                                              namespace=self._namespace())
         except KubeError as err:
             if err.code != 404:
@@ -173,7 +178,8 @@ class Informer:
     async def _watch(self) -> None:
         """Apply watch events until the stream fails (raises) or the server is gone."""
         events = self.client.watch(self.info, resource_version=self.resource_version or "",
-                                   timeout_s=self._server_timeout_s, fields=self.fields or None)
+                                   timeout_s=self._server_timeout_s, fields=self.fields or None,
+                                   labels=self.labels or None)
         try:
             async with contextlib.aclosing(events):
                 async for event_type, obj in events:

@@ -1,4 +1,6 @@
-"""`deploy/` renders with kustomize and grants what the controller's code needs, nothing missing."""
+"""`deploy/` renders with kustomize and grants exactly what the controller's code needs: every
+(apiGroup, resource, verb) its client calls use, derived from the kinds the code names, compared
+with the RBAC rules both ways (a verb broader than needed fails as a missing one does)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ from typing import Any
 
 import yaml
 
+from propylon.api.kinds import KindInfo
 from propylon.cli.controller import DEFAULT_XDS_ADDRESS
 from propylon.controller.reconciler import WATCHED_KINDS
-from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SERVICE
+from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SECRET, SERVICE
 from tests.e2e.conftest import BIN, REPO
 
 
@@ -42,18 +45,56 @@ def test_manifests_render_with_probes_limits_and_the_xds_service() -> None:
     assert service["spec"]["ports"][0]["port"] == int(port)
 
 
-def test_cluster_role_covers_every_watched_and_managed_kind() -> None:
-    [role] = [d for d in rendered() if d["kind"] == "ClusterRole"]
-    rules = role["rules"]
-    for info in WATCHED_KINDS:
-        assert {"list", "watch"} <= allowed(rules, info.group, info.plural), info.kind
-        if info.group == GATEWAY.group and info.has_status and info.kind != "ReferenceGrant":
-            assert "update" in allowed(rules, info.group, f"{info.plural}/status"), info.kind
-    assert "get" in allowed(rules, GATEWAY.group, GATEWAY.plural)
-    assert "update" in allowed(rules, "networking.k8s.io", "ingresses/status")  # loadBalancer
-    for info in OWNED_KINDS:  # server-side applied (a patch that may create) and deleted
-        assert {"get", "create", "patch", "delete"} <= allowed(rules, info.group,
-                                                               info.plural), info.kind
-    for info in (DEPLOYMENT, SERVICE):  # the infrastructure's informers
-        assert {"list", "watch"} <= allowed(rules, info.group, info.plural), info.kind
-    assert "*" not in {v for r in rules for v in r["verbs"]}
+# Watched kinds the controller never reports on (no status written, never read by name).
+UNREPORTED = {"ReferenceGrant", "GatewayParameters", "EnvoyProxy", "HTTPRouteFilter",
+              "IngressClass", "Namespace", "Service", "EndpointSlice", "Secret", "ConfigMap"}
+Access = tuple[str, str, str]  # (apiGroup, resource, verb)
+
+
+def needed() -> set[Access]:
+    """Every (apiGroup, resource, verb) the controller's code asks for cluster-wide, from the
+    kinds it names: what each client call of it is."""
+    out: set[Access] = set()
+
+    def grant(info: KindInfo, *verbs: str, sub: str = "") -> None:
+        out.update((info.group, info.plural + sub, verb) for verb in verbs)
+    for info in (*WATCHED_KINDS, DEPLOYMENT, SERVICE):  # `Informer`: list, then watch
+        grant(info, "list", "watch")
+    for info in WATCHED_KINDS:  # `StatusWriter`: replace the status, read again on a conflict
+        if info.kind not in UNREPORTED:
+            grant(info, "get")
+            grant(info, "update", sub="/status")
+    grant(GATEWAY, "get")  # `GatewayOwners` (its uid), `KubernetesInfra._release`
+    for info in (*OWNED_KINDS, SECRET):  # `KubernetesInfra`: read first, server-side apply
+        grant(info, "get", "create", "patch", "delete")  # (a patch that may create), delete
+    return out
+
+
+# In the controller's namespace only: the leader-election Lease and the xDS CA and server
+# certificate Secrets (`LeaderElector`, `CertManager`: read, create, replace).
+NAMESPACE_NEEDED = {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")} \
+    | {("", "secrets", v) for v in ("get", "create", "update")}
+
+
+def granted(rules: list[dict[str, Any]]) -> set[Access]:
+    out: set[Access] = set()
+    for rule in rules:
+        assert not rule.get("resourceNames"), rule
+        out.update((group, resource, verb) for group in rule["apiGroups"]
+                   for resource in rule["resources"] for verb in rule["verbs"])
+    assert not {a for a in out if "*" in a}, "no wildcard"
+    return out
+
+
+def test_rbac_grants_exactly_what_the_code_uses() -> None:
+    docs = rendered()
+    [cluster_role] = [d for d in docs if d["kind"] == "ClusterRole"]
+    [role] = [d for d in docs if d["kind"] == "Role"]
+    rules, wanted = granted(cluster_role["rules"]), needed()
+    assert not rules - wanted, f"broader than the code needs: {sorted(rules - wanted)}"
+    assert not wanted - rules, f"missing: {sorted(wanted - rules)}"
+    namespaced = granted(role["rules"])
+    assert namespaced == NAMESPACE_NEEDED, sorted(namespaced ^ NAMESPACE_NEEDED)
+    # no update of the proxy objects (server-side apply is a patch), no write of any
+    # object's spec the controller does not own
+    assert not {a for a in rules if a[2] == "update" and not a[1].endswith("/status")}

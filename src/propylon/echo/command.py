@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import ssl
@@ -135,84 +136,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"echo: {error}", file=sys.stderr)
         return 2
 
-    async def serve_until_signalled() -> None:
+    async def start(stack: contextlib.AsyncExitStack) -> None:
+        """Start the servers of the mode the environment names; their stops go on `stack`."""
         if os.environ.get("INGRESS_NGINX_IMAGE"):
             from propylon.echo import ingressnginx
 
-            runner = await ingressnginx.serve(os.environ, config.bind)
-            try:
-                await _until_signalled()
-            finally:
-                await runner.cleanup()
-            return
-        if os.environ.get("EXT_AUTH_SERVER"):
+            stack.push_async_callback((await ingressnginx.serve(os.environ, config.bind)).cleanup)
+        elif os.environ.get("EXT_AUTH_SERVER") or os.environ.get("LOG_COLLECTOR"):
+            from propylon.echo.collector import serve_collector
             from propylon.echo.extauth import ExtAuthConfig, serve_ext_auth
 
-            runner, grpc_server = await serve_ext_auth(
-                ExtAuthConfig.from_env(os.environ, config.bind))
-            try:
-                await _until_signalled()
-            finally:
-                await grpc_server.stop(None)
-                await runner.cleanup()
-            return
-        if os.environ.get("LOG_COLLECTOR"):
-            from propylon.echo.collector import serve_collector
-
-            runner, grpc_server = await serve_collector(
-                config.bind, environment.port(os.environ, "OTLP_PORT", 4317),
-                environment.port(os.environ, "ALS_PORT", 9000),
-                environment.port(os.environ, "HTTP_PORT", 3000))
-            try:
-                await _until_signalled()
-            finally:
-                await grpc_server.stop(None)
-                await runner.cleanup()
-            return
-        if corefile is not None or os.environ.get("UDP_ECHO_SERVER"):
+            runner, grpc_server = await (
+                serve_ext_auth(ExtAuthConfig.from_env(os.environ, config.bind))
+                if os.environ.get("EXT_AUTH_SERVER") else serve_collector(
+                    config.bind, environment.port(os.environ, "OTLP_PORT", 4317),
+                    environment.port(os.environ, "ALS_PORT", 9000),
+                    environment.port(os.environ, "HTTP_PORT", 3000)))
+            stack.push_async_callback(runner.cleanup)
+            stack.push_async_callback(grpc_server.stop, None)
+        elif corefile is not None or os.environ.get("UDP_ECHO_SERVER"):
             from propylon.echo.dnsserver import serve_dns
             from propylon.echo.udpserver import serve_udp
 
-            udp = (await serve_dns(config.bind, corefile) if corefile is not None
-                   else [await serve_udp(config.bind, udp_port, config.context)])
-            try:
-                await _until_signalled()
-            finally:
-                for transport in udp:
-                    transport.close()
-            return
-        if tcp_config is not None:
+            for transport in (await serve_dns(config.bind, corefile) if corefile is not None
+                              else [await serve_udp(config.bind, udp_port, config.context)]):
+                stack.callback(transport.close)
+        elif tcp_config is not None:
             from propylon.echo.tcpserver import serve_tcp
 
-            tcp = await serve_tcp(tcp_config, config.context)
-            try:
-                await _until_signalled()
-            finally:
-                for listener in tcp:
-                    listener.close()
-            return
-        if grpc_config is not None:
+            for listener in await serve_tcp(tcp_config, config.context):
+                stack.callback(listener.close)
+        elif grpc_config is not None:
             from propylon.echo.grpcserver import serve_grpc
 
-            grpc_servers = await serve_grpc(grpc_config, config.context)
-            try:
-                await _until_signalled()
-            finally:
-                for grpc_server in grpc_servers:
-                    await grpc_server.stop(None)
-            return
-        server = await serve(config)
-        orca = None
-        try:
+            for grpc_server in await serve_grpc(grpc_config, config.context):
+                stack.push_async_callback(grpc_server.stop, None)
+        else:
+            stack.push_async_callback((await serve(config)).close)
             if orca_port is not None:
                 from propylon.echo.orca import serve_orca
 
                 orca = await serve_orca(config.bind, orca_port, orca_cpu)
+                stack.push_async_callback(orca.stop, None)
+
+    async def serve_until_signalled() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            await start(stack)
             await _until_signalled()
-        finally:
-            if orca is not None:
-                await orca.stop(None)
-            await server.close()
 
     try:
         asyncio.run(serve_until_signalled())

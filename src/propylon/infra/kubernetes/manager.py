@@ -3,15 +3,21 @@
 For every wanted Gateway (`apply`) it server-side applies, through the `KubeClient`, the objects
 `resources.gateway_objects()` describes (ServiceAccount, ConfigMap with the bootstrap,
 Deployment, PodDisruptionBudget, HorizontalPodAutoscaler when asked for, LoadBalancer Service),
-owned by the Gateway, whose uid it reads once. Objects are applied again only when what they
-should be changes, or when the Deployment or Service disappeared; an HPA no longer asked for is
+owned by the Gateway, whose uid it reads once. Before the first apply of a Gateway (per
+leadership, and after a failure), and when its Deployment or Service went missing from the
+informers (deleted, or replaced by one without Propylon's labels), each object is read: one of
+that name that someone else made (`ownership.foreign`) is not applied over, nor is it ever
+deleted; the Gateway then applies nothing and its status names the object and the fix.
+Objects are applied again only when what they should be changes, or when the Deployment or Service disappeared; an HPA no longer asked for is
 deleted. A Gateway no longer wanted loses its objects only when it is gone or names another
 class than the one its Deployment records (`CLASS_ANNOTATION`); one that stops being Accepted
 (translation fails, its parameters are missing) keeps its Deployment, Service and address, as
 Envoy Gateway does, and its status says why. On the first `apply` the same rule applies to
 objects a previous controller left (found by the `app.kubernetes.io/managed-by` label).
 
-Two informers (Deployments and Services, every namespace) feed `states()`:
+Two informers (Deployments and Services of every namespace, only those with Propylon's proxy
+labels `COMPONENT_LABELS`: a label selector, so the cache holds none of the cluster's others)
+feed `states()`:
 - `address`: the Service's `status.loadBalancer.ingress[0]` (ip, else hostname), else the first
   of the Gateway's `spec.addresses` (set as the Service's externalIPs), else, for a Service of
   type ClusterIP or NodePort (GatewayParameters `serviceType`), its `spec.clusterIP`;
@@ -49,6 +55,7 @@ from typing import Any, Protocol
 from propylon.api.kinds import KindInfo, by_kind
 from propylon.client import KubeClient, KubeError, resource_class
 from propylon.informer import Informer
+from propylon.infra.kubernetes.ownership import foreign
 from propylon.infra.kubernetes.resources import (
     CLASS_ANNOTATION,
     ProxyOptions,
@@ -130,7 +137,8 @@ class KubernetesInfra:
         self._xds_port = xds_port
         self._options = options or ProxyOptions()
         self._retry_s = retry_s
-        self._informers = {info.kind: Informer(client, info, self._publish)
+        self._informers = {info.kind: Informer(client, info, self._publish,
+                                               labels=COMPONENT_LABELS)
                            for info in (DEPLOYMENT, SERVICE)}
         self._tasks: list[asyncio.Task[None]] = []
         self._wanted: dict[GatewayKey, InfraIR] = {}
@@ -208,13 +216,20 @@ class KubernetesInfra:
                 return  # the Gateway was deleted meanwhile; the next pass drops it
             objects = gateway_objects(ir, owner, self._xds_host, self._xds_port, self._options,
                                       await self._tls_data(key))
-            if self._applied.get(key) == objects and self._present(key):
+            present = self._present(key)
+            if self._applied.get(key) == objects and present:
+                return
+            refusals = [] if key in self._applied and present else [
+                why for obj in objects
+                if (why := await self._foreign(_info(obj), key, obj["metadata"]["name"]))]
+            if refusals:
+                self._fail(key, "; ".join(refusals))
                 return
             for obj in objects:
                 res = resource_class(_info(obj))
                 await self._client.apply(res(obj), field_manager=FIELD_MANAGER, force=True)
             if ir.parameters.autoscaling is None:
-                await self._delete_named(AUTOSCALER, key.namespace, object_name(key))
+                await self._delete_owned(AUTOSCALER, key, object_name(key))
             self._applied[key] = objects
             self._kept.discard(key)
             self._errors.pop(key, None)
@@ -280,16 +295,31 @@ class KubernetesInfra:
             self._applied.pop(key, None)
             log.info("gateway=%s is not accepted: its proxy objects are kept", key)
 
-    async def _delete_named(self, info: KindInfo, namespace: str, name: str) -> None:
+    async def _foreign(self, info: KindInfo, key: GatewayKey, name: str) -> str | None:
+        """Why the existing object of that kind and name is not Gateway `key`'s (`ownership`),
+        or None when it is, or does not exist."""
+        try:
+            existing = await self._client.get(resource_class(info), name, namespace=key.namespace)
+        except KubeError as err:
+            if err.code == 404:
+                return None
+            raise
+        return foreign(dict(existing), key)
+
+    async def _delete_owned(self, info: KindInfo, key: GatewayKey, name: str) -> None:
+        """Delete the object of that kind and name unless someone else made it."""
         with contextlib.suppress(KubeError):
-            await self._client.delete(resource_class(info), name, namespace=namespace)
+            if (why := await self._foreign(info, key, name)) is not None:
+                log.warning("gateway=%s not deleting: %s", key, why)
+                return
+            await self._client.delete(resource_class(info), name, namespace=key.namespace)
 
     async def _delete(self, key: GatewayKey) -> None:
         name = object_name(key)
         for info in reversed(OWNED_KINDS):
-            await self._delete_named(info, key.namespace, name)
+            await self._delete_owned(info, key, name)
         if self._certs is not None:
-            await self._delete_named(SECRET, key.namespace, tls_secret_name(key))
+            await self._delete_owned(SECRET, key, tls_secret_name(key))
         self._applied.pop(key, None)
         self._tls.pop(key, None)
         self._owners.forget(key)
@@ -299,9 +329,8 @@ class KubernetesInfra:
     def _managed_keys(self) -> set[GatewayKey]:
         keys = set()
         for obj in self._informers["Deployment"].objects():
-            labels = obj.get("metadata", {}).get("labels") or {}
-            if all(labels.get(k) == v for k, v in COMPONENT_LABELS.items()) \
-                    and NAME_LABEL in labels and NAMESPACE_LABEL in labels:
+            labels = obj.get("metadata", {}).get("labels") or {}  # COMPONENT_LABELS: selected
+            if NAME_LABEL in labels and NAMESPACE_LABEL in labels:
                 keys.add(GatewayKey(labels[NAMESPACE_LABEL], labels[NAME_LABEL]))
         return keys
 
