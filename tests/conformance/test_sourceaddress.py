@@ -71,7 +71,7 @@ async def test_requests_come_from_the_client_address(peer_server: tuple[str, int
                                     {"path": "/", "protocol": "HTTP"})
         assert plain.response.body.decode() == "127.0.0.1"
     finally:
-        await alias.remove()
+        alias.remove()
     assert not _bindable(source)
 
 

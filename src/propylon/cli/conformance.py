@@ -223,8 +223,10 @@ async def _run_all(cases: list[Any], suite: Suite, state_dir: Path, network: Run
                           + (f": {result.reason}" if result.reason and result.result != NOT_SUPPORTED else ""),
                           flush=True)
         finally:
-            await backends.close()
-            await alias.remove()
+            try:
+                await backends.close()
+            finally:
+                alias.remove()
     return results, harness.supported
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 
 LOOPBACK_DEVICE = "lo"
@@ -29,16 +30,18 @@ class ClientAlias:
     _failure: str | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # a case's requests run at once
 
+    def _where(self, verb: str) -> tuple[str, ...]:
+        return ("dev", LOOPBACK_DEVICE, "to" if verb == "show" else "local",
+                f"{self.address}/32")
+
     async def _ip(self, verb: str) -> tuple[str | None, str]:
         """Run `ip -o address VERB` for the address on `lo`: (its output, "") or (None, its
         error)."""
         tool = shutil.which("ip")
         if tool is None:
             return None, "the `ip` command (iproute2) is not installed"
-        where = ("dev", LOOPBACK_DEVICE, "to" if verb == "show" else "local",
-                 f"{self.address}/32")
         proc = await asyncio.create_subprocess_exec(
-            tool, "-o", "address", verb, *where,
+            tool, "-o", "address", verb, *self._where(verb),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await proc.communicate()
         if proc.returncode != 0:
@@ -68,7 +71,11 @@ class ClientAlias:
             return None, self._failure
         return str(self.address), ""
 
-    async def remove(self) -> None:
-        if self._added:
+    def remove(self) -> None:
+        """Delete the address if this run added it: a blocking call, so that a run being
+        cancelled (SIGTERM, Ctrl-C) cannot interrupt it."""
+        tool = shutil.which("ip")
+        if self._added and tool is not None:
             self._added = False
-            await self._ip("delete")
+            subprocess.run([tool, "address", "delete", *self._where("delete")],
+                           capture_output=True, check=False)
