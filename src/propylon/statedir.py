@@ -18,7 +18,8 @@ for the life of a `Standalone` stack (`propylon up`, the conformance runner):
    Then it sets the process umask to 0o077 until it is released, so every file the stack creates
    there afterwards (database, WAL and SHM, kubeconfig, JSON state, Envoy bootstraps and logs,
    sockets) is created private, with no window in which it is readable by others; child
-   processes (the API server, Envoys) inherit that umask.
+   processes (the API server, Envoys) inherit that umask. `write_private` writes one file mode
+   0600 whatever the umask (keys, tokens; `propylon migrate`'s Secrets).
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ PRIVATE_UMASK = 0o077
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _LISTED = 8  # names given in the log line before "and N more"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `path` mode 0600 in one step: a reader (kubectl while the API server process
+    restarts) sees the old content or the new, never an empty file."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), FILE_MODE)  # before any byte is written, if tmp was left wider
+        f.write(data)
+    os.replace(tmp, path)
 
 
 class StateDirInUse(Exception):

@@ -89,3 +89,51 @@ def test_unreadable_input_fails(tmp_path: Path, capsys: pytest.CaptureFixture[st
     (tmp_path / "bad.yaml").write_text("kind: [")
     assert main(["migrate", "-f", str(tmp_path / "bad.yaml")]) == 1
     assert "bad.yaml" in capsys.readouterr().err
+
+
+OPAQUE_TLS = """
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: site, namespace: web}
+spec:
+  ingressClassName: nginx
+  tls: [{hosts: [site.example.com], secretName: site-cert}]
+  rules:
+  - host: site.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {service: {name: api, port: {number: 8080}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: site-cert, namespace: web}
+type: Opaque
+stringData: {tls.crt: CERT, tls.key: KEY, other: kept-out}
+"""
+
+
+def test_an_opaque_tls_secret_is_served_from_a_typed_copy_written_private(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ingress-nginx serves any Secret with tls.crt and tls.key; a listener takes only
+    kubernetes.io/tls ones, so migrate writes a typed copy, mode 0600, and says so."""
+    source = tmp_path / "ingress.yaml"
+    source.write_text(OPAQUE_TLS)
+    out = tmp_path / "out"
+    assert main(["migrate", "-f", str(source), "-o", str(out)]) == 0
+    copy_path = out / "secret-web-site-cert-tls.yaml"
+    assert copy_path.stat().st_mode & 0o777 == 0o600
+    copy = yaml.safe_load(copy_path.read_text())
+    assert copy["type"] == "kubernetes.io/tls"
+    assert copy["stringData"] == {"tls.crt": "CERT", "tls.key": "KEY"}
+    grant = yaml.safe_load((out / "referencegrant-web-ingress-nginx-secrets-default.yaml")
+                           .read_text())
+    assert grant["spec"]["to"] == [{"group": "", "kind": "Secret", "name": "site-cert-tls"}]
+    gateway = yaml.safe_load((out / "gateway-default-ingress-nginx.yaml").read_text())
+    [https] = [lis for lis in gateway["spec"]["listeners"] if lis["port"] == 443]
+    assert https["tls"]["certificateRefs"] == [
+        {"kind": "Secret", "name": "site-cert-tls", "namespace": "web"}]
+    assert "secret-web-site-cert-tls.yaml: Secrets, written with mode 0600" in \
+        capsys.readouterr().err
+    assert "kubernetes.io/tls copy web/site-cert-tls" in (out / "REPORT.md").read_text()

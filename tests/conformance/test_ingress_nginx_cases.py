@@ -4,16 +4,22 @@ converted with --migrate) through standalone Propylon, real Envoy and the backen
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 
-from propylon.conformance import nginxcases, nginxcheck
+from propylon.conformance import nginxcases, nginxcheck, nginxrunner
 from propylon.conformance.matching import Response
+from tests.conformance.test_end_to_end import _descendants, _running
+from tests.e2e.conftest import wait_for
 from tests.shared_data import shared
 
 ECHO_BODY = (b"Hostname: echo-5b9c0d1e2f-ab120\n\nRequest Information:\n\treal path=/new/backend\n"
@@ -96,6 +102,28 @@ def test_checks_read_the_echo_body_and_the_answering_pod() -> None:
     assert nginxcheck.check_counts(counts, [echo, bun]) is not None
 
 
+async def test_waiting_for_the_gateway_gives_up_naming_what_it_awaited(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A controller that never becomes idle, or Envoys that never answer every xDS push, fail
+    the case after the bound instead of hanging the run."""
+    monkeypatch.setattr(nginxrunner, "PROGRAMMED_TIMEOUT_S", 0.2)
+
+    async def never() -> None:
+        await asyncio.Event().wait()
+
+    async def idle() -> None:
+        return None
+
+    def harness(idle_wait: Any, settled: bool) -> nginxrunner.NginxHarness:
+        return nginxrunner.NginxHarness(None, None, "127.0.0.1", idle_wait,  # type: ignore[arg-type]
+                                        lambda: settled)
+    with pytest.raises(nginxrunner.CaseFailed, match="controller did not become idle"):
+        await harness(never, True).wait_programmed([])
+    with pytest.raises(nginxrunner.CaseFailed, match="not programmed within 0s: the Gateway's "
+                                                     "Envoys have not answered every xDS push"):
+        await harness(idle, False).wait_programmed([])
+
+
 def run_cases(tmp_path: Path, names: str, *extra: str) -> None:
     """Runs ingress-nginx's cases `names` (comma-separated) and asserts that each passed."""
     done = subprocess.run(
@@ -117,6 +145,39 @@ def test_cases_pass_with_the_ingress_objects_served(tmp_path: Path) -> None:
 
 def test_cases_pass_with_the_ingress_objects_migrated(tmp_path: Path) -> None:
     run_cases(tmp_path, CASES, "--migrate")
+
+
+def _runs_envoy(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"envoy")
+    except OSError:
+        return False
+
+
+def test_sigterm_stops_the_stack_its_envoys_and_the_backends(tmp_path: Path) -> None:
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "propylon.cli.main", "conformance",
+         "--cases", str(shared("ingress-nginx", "cases")), "--run", "AppRootShouldRedirectToFoo",
+         "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for("the case's echo pod and the Gateway's Envoy to run", lambda: (
+            any((tmp_path / "state" / "pods").glob("*/echo-*.log"))
+            and any(map(_runs_envoy, _descendants(runner.pid)))), timeout=120)
+        started = _descendants(runner.pid)
+        runner.terminate()
+        _, err = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    try:
+        assert runner.returncode == 128 + signal.SIGTERM, err
+        assert "stopped by SIGTERM" in err
+        wait_for("every process the run started to stop", lambda: not any(
+            _running(pid) for pid in started), timeout=30)
+    finally:  # what a failing run left behind must not hold this slot for later tests
+        for pid in filter(_running, started):
+            os.kill(pid, signal.SIGKILL)
 
 
 RUNNER_CASE = """

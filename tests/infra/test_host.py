@@ -254,6 +254,31 @@ async def test_gateways_no_longer_wanted_lose_envoy_and_address(tmp_path: Path) 
         await infra.close()
 
 
+async def test_envoy_being_removed_when_the_control_plane_stops_is_stopped(
+        tmp_path: Path) -> None:
+    """A Gateway's removal cancelled midway (the controller stopped as its Gateway is deleted,
+    the end of a run) leaves no Envoy running once the manager is closed."""
+    state_dir = tmp_path / "state"
+    infra = HostInfra(state_dir, pool="127.0.99.1-127.0.99.9")
+    try:
+        await infra.apply(infra_ir(8080))
+        pid = pid_of(state_dir)
+        assert pid and pid_alive(pid)
+        supervisor = infra._gateways[KEY].supervisor
+        removal = asyncio.create_task(infra.apply({}))
+        while supervisor._task is not None:  # cancelled once it stopped watching, before
+            await asyncio.sleep(0)           # it stops the Envoy
+        removal.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await removal
+    finally:
+        await infra.close()
+    left_running = pid_alive(pid)
+    if left_running:  # not to hold the address for later tests
+        os.kill(pid, signal.SIGKILL)
+    assert not left_running
+
+
 async def test_envoy_of_an_older_version_on_tcp_is_replaced_not_adopted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -6,6 +6,7 @@ generated Gateway and routes reach the IR, never the statuses, and each Ingress 
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from propylon.ingress import serving
@@ -13,6 +14,7 @@ from propylon.ir.model import GatewayKey
 from propylon.translate import Memo
 from propylon.translate.golden import snapshot_of
 from propylon.translate.types import IngressSettings, Snapshot
+from tests.certificates import self_signed
 
 GATEWAY = GatewayKey("default", "ingress-propylon")
 
@@ -128,3 +130,21 @@ def test_only_the_named_configmap_is_ingress_nginx_s() -> None:
     named = serving.translate(snapshot(web, configmap, ready=True, settings=IngressSettings(
         configmap="apps/ingress-nginx-controller")))
     assert "'https'" in repr(named.gateways[GATEWAY])
+
+
+def test_an_opaque_tls_secret_is_served_through_its_typed_copy_in_memory() -> None:
+    """ingress-nginx serves any Secret with tls.crt and tls.key; the listener gets a
+    kubernetes.io/tls copy that exists only in the translation's input."""
+    cert, key = self_signed("site.example.com")
+    site = ingress("site", "site.example.com")
+    site["spec"]["tls"] = [{"hosts": ["site.example.com"], "secretName": "site-cert"}]
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+              "metadata": {"namespace": "apps", "name": "site-cert", "uid": "c",
+                           "resourceVersion": "1"},
+              "data": {"tls.crt": base64.b64encode(cert.encode()).decode(),
+                       "tls.key": base64.b64encode(key.encode()).decode()}}
+    result = serving.translate(snapshot(site, secret, ready=True))
+    [chain] = [c for listener in result.gateways[GATEWAY].listeners for c in listener.tls_chains]
+    assert (chain.server_names, chain.secrets) == (("site.example.com",), ("apps/site-cert-tls",))
+    assert ingress_status(result, "site") == {"loadBalancer": {"ingress": [{"ip": "127.0.10.7"}]}}
+    assert not any(u.kind == "Secret" for u in result.statuses)

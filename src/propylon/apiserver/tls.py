@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import os
 import secrets
 import ssl
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from propylon import pki
+from propylon.statedir import write_private
 
 CONTEXT = "propylon"
 _VALIDITY = datetime.timedelta(days=3650)
@@ -43,17 +43,6 @@ class Credentials:
         return context
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write `path` mode 0600 in one step: a reader (kubectl while the API server process
-    restarts) sees the old content or the new, never an empty file."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), 0o600)  # before any byte is written, if tmp was left wider
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def ensure_credentials(state_dir: Path) -> Credentials:
     """Load the CA, server certificate and token from `state_dir`, creating what is missing."""
     ca_cert_path, ca_key_path = state_dir / "ca.crt", state_dir / "ca.key"
@@ -66,16 +55,16 @@ def ensure_credentials(state_dir: Path) -> Credentials:
                              "to generate a new CA") from err
     else:
         ca = pki.new_ca(_POLICY, "propylon-ca")
-        _write_private(ca_key_path, ca.key)
+        write_private(ca_key_path, ca.key)
         ca_cert_path.write_bytes(ca.cert)
         (state_dir / "server.crt").unlink(missing_ok=True)
     if not (state_dir / "server.crt").exists() or not (state_dir / "server.key").exists():
         server = pki.issue_server(ca, list(_SERVER_HOSTS), _POLICY)
-        _write_private(state_dir / "server.key", server.key)
+        write_private(state_dir / "server.key", server.key)
         (state_dir / "server.crt").write_bytes(server.cert)
     token_path = state_dir / "token"
     if not token_path.exists():
-        _write_private(token_path, secrets.token_urlsafe(32).encode())
+        write_private(token_path, secrets.token_urlsafe(32).encode())
     return Credentials(ca_cert_path, state_dir / "server.crt", state_dir / "server.key",
                        token_path.read_text().strip())
 
@@ -91,4 +80,4 @@ def write_kubeconfig(path: Path, url: str, credentials: Credentials) -> None:
         "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT,
                                                    "namespace": "default"}}],
         "current-context": CONTEXT}
-    _write_private(path, yaml.safe_dump(config, sort_keys=False).encode())
+    write_private(path, yaml.safe_dump(config, sort_keys=False).encode())

@@ -145,6 +145,18 @@ def eg_gateway_class(path: Path, controller_name: str) -> list[dict[str, Any]]:
     return [*proxies, {**found[0], "spec": {**spec, "controllerName": controller_name}}]
 
 
+SIGTERM_STOPPED = "stopped by SIGTERM: the stack and the backends it started are stopped"
+
+
+def cancel_on_sigterm() -> None:
+    """SIGTERM stops the run as Ctrl-C does: the running (main) task is cancelled, so the stack
+    and every backend process it started are stopped on the way out (none is left running);
+    `asyncio.run` then raises CancelledError, reported with `SIGTERM_STOPPED` and status 143."""
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+
+
 def run(args: argparse.Namespace) -> int:
     folders = [folder.resolve() for folder in args.cases or [DEFAULT_CASES]]
     if any(nginxcases.is_suite(folder) for folder in folders):
@@ -178,8 +190,7 @@ def run(args: argparse.Namespace) -> int:
             results, supported = asyncio.run(_run_all(cases, suite, state_dir,
                                                       slot.network, args))
     except asyncio.CancelledError:
-        print("stopped by SIGTERM: the stack and the backends it started are stopped",
-              file=sys.stderr)
+        print(SIGTERM_STOPPED, file=sys.stderr)
         return 128 + signal.SIGTERM
     except StateDirInUse as err:
         raise UsageError(str(err)) from None
@@ -198,11 +209,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run_all(cases: list[Any], suite: Suite, state_dir: Path, network: RunNetwork,
                    args: argparse.Namespace) -> tuple[list[CaseResult], list[str]]:
-    # SIGTERM stops the run as Ctrl-C does: the main task is cancelled, so the stack and every
-    # backend process it started are stopped on the way out (none is left running).
-    main = asyncio.current_task()
-    assert main is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+    cancel_on_sigterm()
     options = StandaloneOptions(address_pool=network.address_pool)
     async with Standalone(state_dir, options) as stack:
         backends = Backends(stack.client, state_dir / "pods", network.pod_network)

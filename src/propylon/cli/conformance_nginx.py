@@ -11,17 +11,21 @@ converted by the conversion `propylon migrate` runs and only its output applied 
 GatewayClass `propylon` of Propylon's controller the converted Gateways name, which a user of
 `propylon migrate` creates once). It prints each
 result with `-v`, the failures and skips with their reasons, and `N passed, N failed[, N
-skipped]`; exit status 1 when a case failed.
+skipped]`; exit status 1 when a case failed. SIGTERM stops the run as in
+`propylon conformance` (`cancel_on_sigterm`): the stack, its Envoys and every backend stop.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from propylon.cli.conformance import SIGTERM_STOPPED, cancel_on_sigterm
 from propylon.cli.errors import UsageError
 from propylon.conformance import nginxcases, nginxrunner
 from propylon.conformance.backends import Backends
@@ -30,6 +34,7 @@ from propylon.conformance.network import RunNetwork, SlotTaken, claim
 from propylon.conformance.report import FAILED, SKIPPED, CaseResult, summary_line
 from propylon.ingress.convert import MIGRATE, convert
 from propylon.standalone import Standalone, StandaloneOptions
+from propylon.statedir import StateDirInUse
 from propylon.translate.types import IngressSettings
 
 
@@ -55,6 +60,11 @@ def run(args: argparse.Namespace, cases_dir: Path) -> int:
         with tempfile.TemporaryDirectory(prefix="propylon-ingress-nginx-") as tmp:
             state_dir = args.state_dir or Path(tmp)
             results = asyncio.run(_run_all(cases, state_dir, slot.network, args))
+    except asyncio.CancelledError:
+        print(SIGTERM_STOPPED, file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except StateDirInUse as err:
+        raise UsageError(str(err)) from None
     finally:
         slot.release()
     for label, kind in (("Failures", FAILED), ("Skipped", SKIPPED)):
@@ -80,6 +90,7 @@ def _converter(ingress_class: str) -> nginxrunner.Convert:
 
 async def _run_all(cases: list[nginxcases.NginxCase], state_dir: Path, network: RunNetwork,
                    args: argparse.Namespace) -> list[CaseResult]:
+    cancel_on_sigterm()
     address = network.usable_address
     options = StandaloneOptions(
         address_pool=f"{address}-{address}",
@@ -95,8 +106,21 @@ async def _run_all(cases: list[nginxcases.NginxCase], state_dir: Path, network: 
         gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
                          "metadata": {"name": MIGRATE.gateway_class},
                          "spec": {"controllerName": options.controller_name}}
+        async def idle() -> None:
+            """The controller idle; an error naming why when its task ended instead."""
+            waiting = asyncio.ensure_future(stack.controller.wait_idle())
+            try:
+                await asyncio.wait({waiting, stack.controller_task},
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+            if stack.controller_task.done():
+                error = None if stack.controller_task.cancelled() else \
+                    stack.controller_task.exception()
+                raise RuntimeError(f"the controller stopped: {error!r}")
+
         harness = nginxrunner.NginxHarness(
-            stack.client, backends, address, stack.controller.wait_idle, xds_settled,
+            stack.client, backends, address, idle, xds_settled,
             *((_converter(nginxrunner.INGRESS_CLASS), gateway_class) if args.migrate else ()))
         try:
             await harness.setup()

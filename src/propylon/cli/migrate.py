@@ -5,7 +5,8 @@ ingress-nginx ConfigMap, and the Services and Secrets the Ingresses name) go thr
 conversion `propylon.ingress.convert` with its `MIGRATE` options (ingress-nginx's classes, the
 class named `nginx` and Ingresses without a class). The resources are written as YAML, to stdout
 (documents separated by `---`) or with `-o DIR` one file per object
-(`<kind>-<namespace>-<name>.yaml`); the report (`propylon.ingress.report.markdown`) goes to
+(`<kind>-<namespace>-<name>.yaml`; Secrets, a `kubernetes.io/tls` copy of an Opaque TLS
+Secret with its private key or basic auth's password hashes, mode 0600); the report (`propylon.ingress.report.markdown`) goes to
 stderr, or to `DIR/REPORT.md`. The exit status is non-zero only when the input cannot be read:
 annotations that cannot be converted are the report's business.
 """
@@ -23,6 +24,7 @@ from propylon.cli.output import to_yaml
 from propylon.ingress import MIGRATE, convert
 from propylon.ingress.report import markdown
 from propylon.manifests import load_manifests
+from propylon.statedir import write_private
 
 
 def add_parser(subparsers: Any) -> None:
@@ -50,13 +52,23 @@ def run(args: argparse.Namespace) -> int:
     if args.output_dir is None:
         sys.stdout.write("---\n".join(to_yaml(dict(obj)) for obj in result.objects))
         sys.stderr.write(report)
+        if any(obj["kind"] == "Secret" for obj in result.objects):
+            print("the output holds Secrets (a TLS copy's private key, password hashes): keep "
+                  "it private, or write it with -o DIR (Secrets mode 0600)", file=sys.stderr)
         return 0
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    private = []
     for obj in result.objects:
         meta = obj["metadata"]
         name = f"{obj['kind'].lower()}-{meta['namespace']}-{meta['name']}.yaml"
-        (out / name).write_text(to_yaml(dict(obj)))
+        if obj["kind"] == "Secret":  # a TLS copy's private key, basic auth's password hashes
+            write_private(out / name, to_yaml(dict(obj)).encode())
+            private.append(name)
+        else:
+            (out / name).write_text(to_yaml(dict(obj)))
     (out / "REPORT.md").write_text(report)
     print(f"{len(result.objects)} objects and REPORT.md written to {out}", file=sys.stderr)
+    if private:
+        print(f"{', '.join(private)}: Secrets, written with mode 0600", file=sys.stderr)
     return 0

@@ -13,6 +13,10 @@ ConfigMap the controller reads. Then:
   as `propylon migrate` (`propylon.ingress.convert`), and only its output is applied, with the
   case's other objects (Secrets, ConfigMaps).
 
+Every wait is bounded and names what it awaited when it gives up: a case as a whole
+(`CASE_TIMEOUT_S`: fails, naming the entry it was at), the gateway programmed
+(`PROGRAMMED_TIMEOUT_S`), a request (`REQUEST_TIMEOUT_S`), a backend ready (`Backends`), and
+a case's clean-up (`STOP_TIMEOUT_S`: the run ends, as later cases would meet its leftovers).
 Before the first request and after every action the runner waits for the gateway's own state,
 never by re-sending requests (the README): the controller idle (`Controller.wait_idle`), the
 objects' status current (served: every Ingress has `status.loadBalancer.ingress`, which the
@@ -52,6 +56,8 @@ INGRESS_CONTROLLER = "propylon.dev/ingress-controller"
 CONFIGMAP_NAMESPACE, CONFIGMAP_NAME = "ingress-nginx", "ingress-nginx-controller"
 REQUEST_TIMEOUT_S = 30.0
 PROGRAMMED_TIMEOUT_S = 60.0
+CASE_TIMEOUT_S = 300.0  # a whole case, its requests and actions included
+STOP_TIMEOUT_S = 60.0  # a case's objects deleted and its backends stopped
 POLL_S = 0.1
 SETTLED_POLLS = 3  # consecutive polls with every xDS response answered
 
@@ -93,9 +99,14 @@ class NginxHarness:
             return CaseResult(result, SKIPPED, unplayed)
         run = _CaseRun(self, case, f"ingress-nginx-{index}")
         try:
-            await run.start()
-            for entry in case.entries:
-                await run.entry(entry)
+            async with asyncio.timeout(CASE_TIMEOUT_S):
+                await run.start()
+                for number, entry in enumerate(case.entries, 1):
+                    run.step = f"entry {number} ({entry.get('action') or 'request'})"
+                    await run.entry(entry)
+        except TimeoutError:
+            return CaseResult(result, FAILED, f"the case did not finish within "
+                                              f"{CASE_TIMEOUT_S:.0f}s: still at {run.step}")
         except CaseFailed as err:
             return CaseResult(result, FAILED, str(err))
         except nginxcases.Unplayable as err:
@@ -103,13 +114,23 @@ class NginxHarness:
         except (manifests.ApplyError, ValueError, RuntimeError) as err:
             return CaseResult(result, FAILED, f"{type(err).__name__}: {err}")
         finally:
-            await run.stop()
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await run.stop()
+            except TimeoutError:  # the next case would meet what is left: the run ends
+                raise RuntimeError(f"{case.name}: its objects were not deleted and its backends "
+                                   f"not stopped within {STOP_TIMEOUT_S:.0f}s") from None
         return CaseResult(result, SUCCEEDED)
 
     async def wait_programmed(self, objects: Sequence[Mapping[str, Any]]) -> None:
-        await self.idle()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + PROGRAMMED_TIMEOUT_S
+        try:
+            async with asyncio.timeout(PROGRAMMED_TIMEOUT_S):
+                await self.idle()
+        except TimeoutError:
+            raise CaseFailed(f"the controller did not become idle (changes handled, statuses "
+                             f"written) within {PROGRAMMED_TIMEOUT_S:.0f}s") from None
         settled = 0
         while settled < SETTLED_POLLS:
             reason = await self._not_current(objects)
@@ -178,6 +199,7 @@ class _CaseRun:
         self.shown: list[dict[str, Any]] = []  # the objects whose status shows them served
         self.captured: dict[str, str] = {}
         self.deployed: dict[str, str] = {}  # backends `deployBackend` added: name -> image
+        self.step = "the start (backends, objects applied and programmed)"  # for a timeout
 
     async def start(self) -> None:
         await self._apply([{"apiVersion": "v1", "kind": "Namespace",

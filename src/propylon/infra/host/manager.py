@@ -178,8 +178,11 @@ class HostInfra:
             self._save_ports(key, gateway)
 
     async def _remove(self, key: GatewayKey) -> None:
-        gateway = self._gateways.pop(key)
+        gateway = self._gateways[key]
+        # still listed while it stops: when the control plane stops meanwhile (this task
+        # cancelled), `close` stops that Envoy rather than leaving it running
         await gateway.supervisor.stop(terminate=True)
+        del self._gateways[key]
         self._pool.release(key)
         shutil.rmtree(gateway.supervisor.directory, ignore_errors=True)
 
