@@ -46,7 +46,7 @@ EG_CRDS ?= ../shared/envoy-gateway/crds
 KUBECTL ?= $(VENV)/bin/kubectl
 # Envoy Gateway's own end-to-end cases. The ones skipped here fail for reasons the README gives
 # (a client address inside a cluster network, node zones).
-EG_CASES_SKIP ?= AuthzWithClientIPTrustedCIDRs,BackendUtilizationWeightedZones
+EG_CASES_SKIP ?= BackendUtilizationWeightedZones
 conformance-envoy-gateway: $(VENV)/.installed
 	$(VENV)/bin/propylon conformance --cases ../shared/envoy-gateway/cases --skip $(EG_CASES_SKIP) -v
 

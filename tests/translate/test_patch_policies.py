@@ -83,3 +83,25 @@ def test_a_patched_resource_envoy_refuses_is_programmed_false_with_envoys_messag
     found = conditions(result, "breaks")
     assert (found["Programmed"]["status"], found["Programmed"]["message"]) == (
         "False", f"Envoy refused the patched Cluster default/app/80: {refused}")
+
+
+def test_a_gatewayclass_target_is_refused_naming_the_fix_and_patches_nothing() -> None:
+    policy = epp("whole-class", [panic()])
+    policy["spec"]["targetRef"] = target("GatewayClass", "propylon")
+    foreign = epp("foreign-class", [panic()])
+    foreign["spec"]["targetRef"] = target("GatewayClass", "envoy-gateway")
+    result = run(policy, foreign)
+    [update] = [u for u in result.statuses if u.kind == "EnvoyPatchPolicy"
+                and u.name == "whole-class"]
+    [entry] = update.status.to_json()["ancestors"]
+    assert entry["ancestorRef"] == {"group": "gateway.networking.k8s.io", "kind": "GatewayClass",
+                                    "name": "propylon"}
+    [accepted] = entry["conditions"]
+    assert (accepted["type"], accepted["status"], accepted["reason"]) == (
+        "Accepted", "False", "Invalid")
+    assert accepted["message"].startswith("spec.targetRef.kind: GatewayClass is a target only "
+                                          "when the class's EnvoyProxy sets mergeGateways")
+    assert "target the Gateways of class propylon (kind: Gateway) instead" in accepted["message"]
+    assert result.gateways[KEY].patches == ()
+    [other] = [u for u in result.statuses if u.name == "foreign-class"]
+    assert other.status.to_json()["ancestors"] == []

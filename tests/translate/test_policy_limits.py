@@ -118,9 +118,21 @@ def test_rate_limit_headers_are_turned_off_on_the_port_a_client_policy_says() ->
 
 def test_a_connection_limit_reaches_the_ports_of_the_gateway() -> None:
     result = run(ctp("connections", {"connection": {
-        "connectionLimit": {"value": 5, "closeDelay": "2s"}, "maxAcceptPerSocketEvent": 0}}))
+        "connectionLimit": {"value": 5, "closeDelay": "2s"}, "maxAcceptPerSocketEvent": 0,
+        "bufferLimit": "64Ki"}}))
     assert {port: li.connection_limit for port, li in listeners(result).items()} == {
-        8080: limits.ConnectionLimit(5, 2000), 8081: limits.ConnectionLimit(5, 2000)}
+        8080: limits.ConnectionLimit(5, 2000, None, 65536),
+        8081: limits.ConnectionLimit(5, 2000, None, 65536)}
+
+
+def test_a_buffer_limit_that_is_no_size_is_refused_naming_the_field() -> None:
+    result = run(ctp("buffers", {"connection": {"bufferLimit": "0"}}))
+    [update] = [u for u in result.statuses if u.kind == "ClientTrafficPolicy"]
+    [accepted] = [c for a in update.status.to_json()["ancestors"] for c in a["conditions"]]
+    assert (accepted["status"], accepted["reason"]) == ("False", "Invalid")
+    assert accepted["message"].startswith("spec.connection.bufferLimit: '0' is not a size in "
+                                          "bytes Envoy takes: write a quantity such as 32Ki")
+    assert all(li.connection_limit is None for li in listeners(result).values())
 
 
 def test_a_global_rate_limit_is_refused_for_want_of_a_rate_limit_service() -> None:

@@ -225,7 +225,7 @@ def limits() -> ir.GatewayIR:
                 copy("http", ir.Connection(health_check=http)),
                 copy("tcp", ir.Connection(health_check=tcp)),
                 copy("grpc", ir.Connection(health_check=grpc), "h2c"))
-    return _example_com_on_80(routes, clusters, connection_limit=lim.ConnectionLimit(3, 1000, 1))
+    return _example_com_on_80(routes, clusters, connection_limit=lim.ConnectionLimit(3, 1000, 1, 65536))
 
 
 def load_balancing() -> ir.GatewayIR:

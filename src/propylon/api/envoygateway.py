@@ -152,7 +152,7 @@ SUPPORTED: dict[str, Tree] = {
         **_TARGETING,
         "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True}},
         "connection": {"connectionLimit": {"value": True, "closeDelay": True},
-                       "maxAcceptPerSocketEvent": True},
+                       "maxAcceptPerSocketEvent": True, "bufferLimit": True},
         "clientIPDetection": {"xForwardedFor": {"numTrustedHops": True, "trustedCIDRs": True,
                                                 "disableXForwardedForAppend": True},
                               "customHeader": {"name": True, "failClosed": True}},

@@ -23,6 +23,7 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from propylon.api.compression import byte_size
 from propylon.ir.limits import (
     ActiveHealthCheck,
     CircuitBreaker,
@@ -182,7 +183,8 @@ def health_check(spec: Mapping[str, Any], errors: list[str], duration: Duration,
 
 def connection_limit(spec: Mapping[str, Any], errors: list[str], duration: Duration,
                      ) -> ConnectionLimit | None:
-    """`connection.connectionLimit` and `connection.maxAcceptPerSocketEvent` (0: no limit)."""
+    """`connection.connectionLimit`, `connection.maxAcceptPerSocketEvent` (0: no limit) and
+    `connection.bufferLimit` (a quantity of bytes)."""
     connection = _section(spec, "connection")
     raw = _section(connection, "connectionLimit")
     value = _count(errors, "spec.connection.connectionLimit.value", raw.get("value"), None,
@@ -192,8 +194,14 @@ def connection_limit(spec: Mapping[str, Any], errors: list[str], duration: Durat
                       "the number of connections a listener accepts")
     accept = _count(errors, "spec.connection.maxAcceptPerSocketEvent",
                     connection.get("maxAcceptPerSocketEvent"), None)
+    buffer = byte_size(connection["bufferLimit"]) if "bufferLimit" in connection else None
+    if "bufferLimit" in connection and not (buffer and buffer < UINT32):
+        errors.append(f"spec.connection.bufferLimit: {connection['bufferLimit']!r} is not a "
+                      "size in bytes Envoy takes: write a quantity such as 32Ki or 1Mi, at "
+                      "least 1 and under 4Gi")
+        buffer = None
     found = ConnectionLimit(value, duration("spec.connection.connectionLimit.closeDelay",
-                                            raw.get("closeDelay")), accept or None)
+                                            raw.get("closeDelay")), accept or None, buffer)
     return None if found == ConnectionLimit() else found
 
 

@@ -52,6 +52,7 @@ from propylon.conformance.report import (
 )
 from propylon.conformance.requests import POLL_S
 from propylon.conformance.runner import GATEWAY_CLASS, Harness
+from propylon.conformance.sourceaddress import ClientAlias
 from propylon.shared_data import shared_root
 from propylon.standalone import Standalone, StandaloneOptions
 from propylon.statedir import StateDirInUse
@@ -214,8 +215,10 @@ async def _run_all(cases: list[Any], suite: Suite, state_dir: Path, network: Run
         backends = Backends(stack.client, state_dir / "pods", network.pod_network)
         rewrite = manifests.Rewrite(suite.gateway_class, options.controller_name,
                                     (network.usable_address,), (UNUSABLE_ADDRESS,))
+        alias = ClientAlias(network.client_address)
         harness = Harness(stack.client, backends, suite.manifests_root, rewrite,
-                          args.timeout_scale, state_dir, suite.retry_wait_s, suite.install)
+                          args.timeout_scale, state_dir, suite.retry_wait_s, suite.install,
+                          alias)
         try:
             await harness.setup()
             results = []
@@ -227,7 +230,10 @@ async def _run_all(cases: list[Any], suite: Suite, state_dir: Path, network: Run
                           + (f": {result.reason}" if result.reason and result.result != NOT_SUPPORTED else ""),
                           flush=True)
         finally:
-            await backends.close()
+            try:
+                await backends.close()
+            finally:
+                alias.remove()
     return results, harness.supported
 
 

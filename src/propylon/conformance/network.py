@@ -3,7 +3,9 @@
 A run owns a *slot* N (2..254) and every loopback address it uses lies in 127.N.0.0/16:
 - the Gateway address pool 127.N.10.1-127.N.10.254 (the standalone stack's `address_pool`);
 - the usable static address 127.N.10.200 that replaces `PLACEHOLDER_USABLE_ADDRS`;
-- the echo pods' IPs in 127.N.128.0/17.
+- the echo pods' IPs in 127.N.128.0/17;
+- outside loopback, the client address 172.31.N.1 that cases needing a client in a given
+  network send from (`sourceaddress`).
 127.0.x and 127.1.x stay free for `propylon up` (pool 127.0.10.x) and the tests.
 
 `claim(slot)` takes the given slot, or the lowest free one, and holds an exclusive `flock` on
@@ -48,6 +50,10 @@ class RunNetwork:
     @property
     def pod_network(self) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(f"127.{self.slot}.128.0/17")
+
+    @property
+    def client_address(self) -> ipaddress.IPv4Address:
+        return ipaddress.IPv4Address(f"172.31.{self.slot}.1")
 
 
 @dataclass

@@ -9,7 +9,8 @@
 - WEBSOCKET: dial `/ws` (or the path), send each `websocketEcho` frame, read the same back.
 - H2C_PRIOR_KNOWLEDGE: cleartext HTTP/2 with prior knowledge; H2: HTTP/2 over TLS (ALPN h2,
   SNI and trust as for HTTPS); both through `h2client`, without redirects.
-A transport error becomes a `Response` with status 0 and the error as reason.
+A transport error becomes a `Response` with status 0 and the error as reason. A target with a
+`source` makes HTTP, HTTPS and WEBSOCKET connections from that address; HTTP/2 refuses it.
 `GRPC` (`grpcclient`) and `TLS` (`tcp`) requests are made by the runner itself; here they raise
 `Unsupported`.
 
@@ -49,6 +50,7 @@ class Target:
     port: int
     server_ca: bytes | None = None  # PEM the HTTPS client trusts
     client_cert: tuple[str, str] | None = None  # files of the certificate and key it presents
+    source: str | None = None  # the address HTTP/HTTPS/WEBSOCKET connections are made from
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ async def _check_certificate(target: Target, sni: str) -> str | None:
     """A TLS handshake with this SNI; the reason when the served certificate is not valid for
     it (the certificate depends only on the SNI, so the request's connection gets the same)."""
     _, writer = await asyncio.wait_for(asyncio.open_connection(
-        target.address, target.port, ssl=_ssl(target), server_hostname=sni), REQUEST_TIMEOUT_S)
+        target.address, target.port, ssl=_ssl(target), server_hostname=sni,
+        local_addr=(target.source, 0) if target.source else None), REQUEST_TIMEOUT_S)
     try:
         cert = writer.get_extra_info("peercert") or {}
     finally:
@@ -120,9 +123,12 @@ async def send(target: Target, request: Mapping[str, Any]) -> Outcome:
     if protocol not in SUPPORTED:
         raise Unsupported(f"protocol {protocol} is not supported by the runner")
     if protocol in ("H2C_PRIOR_KNOWLEDGE", "H2"):
+        if target.source:
+            raise Unsupported(f"a {protocol} request from a given source address")
         return await _http2(target, request)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-    connector = aiohttp.TCPConnector(force_close=True, limit=1)
+    connector = aiohttp.TCPConnector(force_close=True, limit=1, local_addr=(
+        (target.source, 0) if target.source else None))
     try:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout,
                                          auto_decompress=False) as session:

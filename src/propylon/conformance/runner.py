@@ -11,7 +11,9 @@ then 1. namespacesMustBeReady, 2. status entries without a `phase`, 3. requests 
 matches within 30 s each; `mirroredTo` read from pod logs; TLS, TCP, UDP and DNS exchanges as
 `tcp` and `udp` make them), weights, 4. steps in order (`distribution` batches and `sticky` sequences: `distribution`). The
 first failing check fails the case with its reason; a request or step the runner cannot make
-skips it. Steps a case file gives only as prose come from `supplements`; a `create` step with
+skips it. A case that needs its client in a given network (`supplements.CLIENT_NETWORKS`) sends
+its HTTP requests from the run's client address (`sourceaddress`), or is skipped with the reason
+it cannot have one. Steps a case file gives only as prose come from `supplements`; a `create` step with
 an `object` applies that object and an `apply` step one more manifest (and starts its pods),
 both deleted with the case's own; Envoy Gateway's `dns` step is the DNS request of the UDPRoute
 tests; a `log` step reads Envoy's stdout or the log collector's records (`logqueries`).
@@ -44,6 +46,7 @@ from propylon.conformance import (
     manifests,
     metrics,
     requests,
+    sourceaddress,
     status,
     steps,
     supplements,
@@ -106,6 +109,7 @@ class Harness:
     retry_wait_s: float = requests.POLL_S  # after a failed request (Envoy Gateway's: 1 s)
     # what the implementation's install creates (and the suite's GatewayClass, if it brings one)
     install: tuple[dict[str, Any], ...] = ()
+    client_alias: sourceaddress.ClientAlias | None = None  # the run's, for CLIENT_NETWORKS cases
 
     def __post_init__(self) -> None:
         self.base_objects: list[dict[str, Any]] = []
@@ -291,7 +295,21 @@ class Harness:
         port = request.get("port") or via.get("port") or listener.get("port") or 80
         return requests.Target(str(addresses[0]["value"]), int(port),
                                await self.server_ca(request.get("serverCA")),
-                               await self.client_cert(request.get("clientCert")))
+                               await self.client_cert(request.get("clientCert")),
+                               await self.client_source(case))
+
+    async def client_source(self, case: Case) -> str | None:
+        """The address the case's requests come from: None (the default, loopback) unless the
+        case needs a client network; skips the case when the run cannot have that address."""
+        network = supplements.CLIENT_NETWORKS.get(case.name)
+        if network is None:
+            return None
+        if self.client_alias is None:
+            raise CaseSkipped(f"needs a client address in {network}; this run has none")
+        source, reason = await self.client_alias.acquire(ipaddress.IPv4Network(network))
+        if source is None:
+            raise CaseSkipped(f"needs a client address in {network}: {reason}")
+        return source
 
     async def client_cert(self, text: str | None) -> tuple[str, str] | None:
         """Files holding the `tls.crt` and `tls.key` of `clientCert` (`Secret ns/name ...`)."""

@@ -7,7 +7,10 @@ the Go test (`conformance/tests/<test>.go`, kubernetes-sigs/gateway-api):
 - `PROSE_STEPS[case][text]`: the steps that replace a prose step of the case's `steps`, found by
   its action, patch or `what` text;
 - `PHASE_STEPS[case]`: the steps of a case whose mutations exist only as the `phase` names of
-  its status entries; they run after the case's own steps.
+  its status entries; they run after the case's own steps;
+- `CLIENT_NETWORKS[case]`: the network the test client's own address must lie in (its
+  `special` prose); the runner sends that case's HTTP requests from its client address
+  (`sourceaddress`), or skips the case when it cannot have one.
 
 Besides the actions of the case format, these steps use four of the runner's own:
 `copyData` (create or update the named object with the `data` of object `from` of the same
@@ -99,6 +102,12 @@ PHASE_STEPS: dict[str, list[dict[str, Any]]] = {
             "addresses": [{"type": "IPAddress", "value": USABLE}],
         }]},
     ],
+}
+
+CLIENT_NETWORKS: dict[str, str] = {
+    # authorization_client_ip.go: the client is trusted by xForwardedFor.trustedCIDRs
+    # 172.0.0.0/8 (Envoy Gateway's CI runs it from the kind docker network)
+    "AuthzWithClientIPTrustedCIDRs": "172.0.0.0/8",
 }
 
 

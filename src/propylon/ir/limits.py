@@ -75,11 +75,13 @@ class HealthCheck:
 class ConnectionLimit:
     """A listener's limits on client connections: how many are open at once (`value`, None:
     no limit), how long one over it is kept before being closed, and how many are accepted
-    from the kernel per socket event (None: all pending)."""
+    from the kernel per socket event (None: all pending); how many bytes Envoy buffers per
+    connection (None: Propylon's `BUFFER_LIMIT_BYTES`, 32 KiB)."""
 
     value: int | None = None
     close_delay_ms: int | None = None
     max_accept_per_event: int | None = None
+    buffer_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ class ObjectRef:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"group": self.group, "kind": self.kind,
                                "namespace": self.namespace, "name": self.name}
+        if not self.namespace:  # a cluster-scoped ancestor (a GatewayClass) has none
+            del out["namespace"]
         if self.section_name is not None:
             out["sectionName"] = self.section_name
         if self.port is not None:

@@ -83,6 +83,7 @@ from propylon.translate.listenersets import SetState
 from propylon.translate.memo import Memo, attach_context, object_key
 from propylon.translate.parameters import Resolver
 from propylon.translate.placements import ListenerId, Placements
+from propylon.translate.policies.attachment import OTHER_KINDS
 from propylon.translate.policies.authn import service_clusters
 from propylon.translate.references import Grants
 from propylon.translate.rejections import refuse_routes
@@ -118,9 +119,9 @@ def _translate(snapshot: Snapshot, memo: Memo) -> Result:
     irs, infras = _irs(snapshot, memo, states, proxies, placed, backends, endpoints)
     irs, policy_statuses = policies.apply(policies.Inputs(
         {kind: snapshot.of(kind) for kind in POLICY_KINDS},
-        {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND)},
+        {kind: snapshot.of(kind) for kind in (httproute.KIND, grpcroute.KIND, *OTHER_KINDS)},
         inputs.config_maps, service_clusters(backends, endpoints), inputs.secrets,
-        inputs.grants, backends, endpoints, snapshot.rejections),
+        inputs.grants, backends, endpoints, snapshot.rejections, ours),
         states, irs, snapshot.controller_name, snapshot.now,
         lambda obj: memo.decode(Policy.decode, obj, object_key(obj)), memo.policies)
     statuses.extend(policy_statuses)

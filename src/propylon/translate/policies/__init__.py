@@ -73,6 +73,7 @@ from propylon.translate.policies import (
     traffic,
 )
 from propylon.translate.policies.attachment import (
+    OTHER_KINDS,
     ROUTE_KINDS,
     Attachments,
     RouteInfo,
@@ -101,7 +102,8 @@ class Inputs:
     ConfigMaps and Service ports they may reference."""
 
     policies: Mapping[str, tuple[dict[str, Any], ...]]
-    routes: Mapping[str, tuple[dict[str, Any], ...]]  # HTTPRoute, GRPCRoute
+    # HTTPRoute, GRPCRoute; and the kinds of `attachment.OTHER_KINDS`, for their status
+    routes: Mapping[str, tuple[dict[str, Any], ...]]
     # response bodies of BackendTrafficPolicies (`bodies`), local JWKS
     config_maps: Mapping[tuple[str, str], ConfigMap] = field(default_factory=dict)
     services: authn.Services | None = None  # Service ports, for remote JWKS
@@ -111,6 +113,7 @@ class Inputs:
     endpoints: Endpoints | None = None
     # what the xDS translation left out and Envoy refused, per Gateway (EnvoyPatchPolicy status)
     rejections: Mapping[GatewayKey, Rejections] = field(default_factory=dict)
+    classes: frozenset[str] = frozenset()  # our GatewayClasses' names (EnvoyPatchPolicy targets)
 
 
 class _Routes:
@@ -126,7 +129,8 @@ class _Routes:
             if self._index is None:
                 self._index = {(kind, str((o.get("metadata") or {}).get("namespace") or ""),
                                 str((o.get("metadata") or {}).get("name") or "")): o
-                               for kind in ROUTE_KINDS for o in self._objects.get(kind, ())}
+                               for kind in (*ROUTE_KINDS, *OTHER_KINDS)
+                               for o in self._objects.get(kind, ())}
             obj = self._index.get(key)
             if obj is None:
                 return None
@@ -177,7 +181,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                        for p in decoded)
         found = attach(kind, decoded, states, routes, controller_name, now, previous,
                        patches.programmed(inputs.rejections)
-                       if kind == ENVOY_PATCH_POLICY else None)
+                       if kind == ENVOY_PATCH_POLICY else None, inputs.classes)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
                                      policy.meta.generation, PolicyStatus(entries))

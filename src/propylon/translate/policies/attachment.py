@@ -11,6 +11,14 @@ and every policy's `status.ancestors` entries of this controller.
   HTTPRoute or GRPCRoute (a rule, by its `name`, with `sectionName`).
 - A target that does not exist, a Gateway not of our GatewayClasses, or a route with no
   parentRef to one of our Gateways is skipped without status: another controller may own it.
+- Kinds Envoy Gateway lets a policy target that Propylon does not apply it to yet
+  (`NOT_APPLIED`: a ListenerSet, TCPRoute, UDPRoute or TLSRoute, as the kind allows) get a
+  status all the same, on the parent Gateways of ours the target has: Accepted False, reason
+  Invalid, naming the target field and the fix; the policy has no effect there.
+- An EnvoyPatchPolicy targeting one of our GatewayClasses (`classes`) is Accepted False with
+  the class as its ancestor: Envoy Gateway accepts that target only when the class's EnvoyProxy
+  sets `mergeGateways` (one Envoy for all its Gateways, patched as one), which Propylon does not
+  implement; each Gateway has its own Envoy and is the target to use.
 - Ancestors: a Gateway target is its own ancestor (with the listener as `sectionName`); a route
   target has one ancestor per parentRef to a Gateway of ours, written as the parentRef names it
   (`sectionName` kept). Conditions per ancestor:
@@ -33,15 +41,17 @@ Precedence when resolving one route rule (`effective`): rule > route > listener 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
+    ENVOY_EXTENSION_POLICY,
     ENVOY_PATCH_POLICY,
     GATEWAY_GROUP,
+    SECURITY_POLICY,
     Policy,
     TargetRef,
 )
@@ -53,6 +63,14 @@ from propylon.translate.statuses import ObjectRef, ParentStatus
 from propylon.translate.types import Now
 
 ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
+LISTENER_SET = "ListenerSet"
+_L4 = ("TCPRoute", "UDPRoute", "TLSRoute")
+# target kinds Envoy Gateway's CRDs allow per policy kind that Propylon does not apply yet
+NOT_APPLIED = {BACKEND_TRAFFIC_POLICY: (LISTENER_SET, *_L4),
+               ENVOY_EXTENSION_POLICY: (LISTENER_SET, *_L4),
+               SECURITY_POLICY: (LISTENER_SET, "TCPRoute"),
+               CLIENT_TRAFFIC_POLICY: (LISTENER_SET,)}
+OTHER_KINDS = (LISTENER_SET, *_L4)  # what `Routes` also holds, for those targets
 ACCEPTED_MESSAGE = "Policy has been accepted."
 OVERRIDDEN, MERGED = "Overridden", "Merged"
 INVALID, CONFLICTED = "Invalid", "Conflicted"
@@ -77,7 +95,8 @@ class Scope:
 
 @dataclass(frozen=True)
 class RouteInfo:
-    """What attachment reads of a route: labels, parent Gateways, rule names."""
+    """What attachment reads of a route (or of a ListenerSet, whose one `parentRef` is its
+    Gateway): labels, parent Gateways, rule names."""
 
     kind: str
     namespace: str
@@ -91,9 +110,11 @@ class RouteInfo:
         meta = obj.get("metadata") or {}
         spec = obj.get("spec") or {}
         ns = str(meta.get("namespace") or "")
+        refs = spec.get("parentRefs") or (
+            [spec["parentRef"]] if isinstance(spec.get("parentRef"), dict) else ())
         parents = tuple(((str(p.get("namespace") or ns), str(p.get("name", ""))),
                          p.get("sectionName") or None)
-                        for p in spec.get("parentRefs") or ()
+                        for p in refs
                         if isinstance(p, dict) and (p.get("kind") or "Gateway") == "Gateway"
                         and (p.get("group") or GATEWAY_GROUP) == GATEWAY_GROUP)
         return cls(str(obj.get("kind", "")), ns, str(meta.get("name", "")),
@@ -154,17 +175,22 @@ class Routes(Protocol):
 def attach(kind: str, policies: Iterable[Policy], gateways: Mapping[Key, GatewayState],
            routes: Routes, controller_name: str, now: Now,
            previous: Mapping[Key, Iterable[dict[str, Any]]],
-           programmed: Callable[[Policy], Condition] | None = None) -> Attachments:
+           programmed: Callable[[Policy], Condition] | None = None,
+           classes: Collection[str] = ()) -> Attachments:
     """See the module docstring. `previous` holds each policy's current ancestor entries of
     this controller (their lastTransitionTimes are kept). `programmed` gives the Programmed
-    condition (status, reason, message) of an accepted policy whose kind reports one."""
+    condition (status, reason, message) of an accepted policy whose kind reports one.
+    `classes` names our GatewayClasses."""
     ordered = sorted(policies, key=lambda p: (p.meta.creation_timestamp, p.meta.namespace,
                                               p.meta.name))
     attached: dict[Scope, Policy] = {}
     ancestors: dict[Key, dict[tuple[Any, ...], _Ancestor]] = {p.key: {} for p in ordered}
     for policy in ordered:
         for ref in _targets(policy, gateways, routes):
-            _resolve(policy, ref, gateways, routes, attached, ancestors[policy.key])
+            if ref.kind == "GatewayClass":
+                _class_target(policy, ref, classes, ancestors[policy.key])
+            else:
+                _resolve(policy, ref, gateways, routes, attached, ancestors[policy.key])
         for ancestor in ancestors[policy.key].values():
             if programmed is not None and ancestor.conditions.get(c.ACCEPTED, (False,))[0]:
                 ancestor.conditions[c.PROGRAMMED] = programmed(policy)
@@ -211,6 +237,20 @@ def _allowed_kinds(kind: str) -> tuple[str, ...]:
         else ("Gateway", *ROUTE_KINDS)
 
 
+def _class_target(policy: Policy, ref: TargetRef, classes: Collection[str],
+                  ancestors: dict[tuple[Any, ...], _Ancestor]) -> None:
+    """An EnvoyPatchPolicy's GatewayClass target: refused, naming the fix (module docstring)."""
+    if policy.kind != ENVOY_PATCH_POLICY or (ref.group or GATEWAY_GROUP) != GATEWAY_GROUP \
+            or ref.name not in classes:
+        return
+    ref_ = ObjectRef(GATEWAY_GROUP, "GatewayClass", "", ref.name)
+    ancestor = ancestors.setdefault(ref_.key(), _Ancestor(ref_))
+    ancestor.conditions[c.ACCEPTED] = (
+        False, INVALID, f"{ref.field}.kind: GatewayClass is a target only when the class's "
+        "EnvoyProxy sets mergeGateways, which Propylon does not implement (each Gateway has its "
+        f"own Envoy): target the Gateways of class {ref.name} (kind: Gateway) instead")
+
+
 def _unknown_section(ref: TargetRef, owner: str, part: str, names: list[str],
                      ) -> tuple[str, str] | None:
     """The problem of a `sectionName` naming none of `owner`'s `names` (listeners or rules)."""
@@ -225,6 +265,10 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
              routes: Routes, attached: dict[Scope, Policy],
              ancestors: dict[tuple[Any, ...], _Ancestor]) -> None:
     ns = policy.meta.namespace
+    if (ref.group or GATEWAY_GROUP) == GATEWAY_GROUP \
+            and ref.kind in NOT_APPLIED.get(policy.kind, ()):
+        _not_applied(policy, ref, gateways, routes, ancestors)
+        return
     if (ref.group or GATEWAY_GROUP) != GATEWAY_GROUP or ref.kind not in _allowed_kinds(
             policy.kind):
         return  # not a kind Propylon serves targets of; another controller's, if anyone's
@@ -267,6 +311,26 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
             ancestor.conditions.setdefault(c.ACCEPTED, (True, c.ACCEPTED, ACCEPTED_MESSAGE))
 
 
+def _not_applied(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState],
+                 routes: Routes, ancestors: dict[tuple[Any, ...], _Ancestor]) -> None:
+    """A target of a kind Propylon does not apply this policy kind to: Accepted False on the
+    target's parent Gateways of ours (none: another controller's, no status)."""
+    ns = policy.meta.namespace
+    target = routes.get((ref.kind, ns, ref.name))
+    if target is None:
+        return
+    instead = "its parent Gateway" if ref.kind == LISTENER_SET \
+        else "its parent Gateway or listener"
+    message = (f"{ref.field}.kind: Propylon does not apply {policy.kind} to a {ref.kind} "
+               f"target yet, so {ref.kind} {ns}/{ref.name} is not governed by this policy: "
+               f"target {instead} instead")
+    for (g_ns, g_name), section in target.parents:
+        if (g_ns, g_name) in gateways:
+            ancestor = _ancestor(g_ns, g_name, None if ref.kind == LISTENER_SET else section,
+                                 ancestors)
+            ancestor.conditions[c.ACCEPTED] = (False, INVALID, message)
+
+
 def _ancestor(namespace: str, name: str, section: str | None,
               ancestors: dict[tuple[Any, ...], _Ancestor]) -> _Ancestor:
     ref = ObjectRef(GATEWAY_GROUP, "Gateway", namespace, name, section or None)
@@ -274,8 +338,8 @@ def _ancestor(namespace: str, name: str, section: str | None,
 
 
 def _ref_key(ref: Mapping[str, Any]) -> tuple[Any, ...]:
-    """`ObjectRef.key()` of an ancestorRef as stored."""
-    return (ref.get("group"), ref.get("kind"), ref.get("namespace"), ref.get("name"),
+    """`ObjectRef.key()` of an ancestorRef as stored (a GatewayClass's has no namespace)."""
+    return (ref.get("group"), ref.get("kind"), ref.get("namespace") or "", ref.get("name"),
             ref.get("sectionName"), ref.get("port"))
 
 

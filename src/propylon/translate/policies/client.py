@@ -5,8 +5,8 @@ connections per port, so a port gets the policy of one of its Gateway listeners 
 the Gateway's order, that has one) or else the Gateway's. `timeout.http.requestReceivedTimeout`
 becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout;
 `clientIPDetection`, `headers`, `http1`, `http2`, `path`, `tcpKeepalive` and `tls` become the
-listener's `ClientSettings`; `connection.connectionLimit` and `maxAcceptPerSocketEvent` its
-limits on connections (`ir.limits.ConnectionLimit`).
+listener's `ClientSettings`; `connection.connectionLimit`, `maxAcceptPerSocketEvent` and
+`bufferLimit` its limits on connections (`ir.limits.ConnectionLimit`).
 """
 
 from __future__ import annotations

@@ -254,10 +254,12 @@ def listener(li: ir.Listener,
 
 
 def _limited(out: Listener, limit: ConnectionLimit | None) -> Listener:
-    """`out` with the connection limit filter first in each chain, and the number of
-    connections accepted per socket event."""
+    """`out` with the connection limit filter first in each chain, the number of
+    connections accepted per socket event and the bytes buffered per connection."""
     if limit is not None and limit.max_accept_per_event is not None:
         out.max_connections_to_accept_per_socket_event.value = limit.max_accept_per_event
+    if limit is not None and limit.buffer_bytes is not None:
+        out.per_connection_buffer_limit_bytes.value = limit.buffer_bytes
     if limit is not None and limit.value is not None:
         first = limits.connection_limit_filter(out.name, limit.value, limit.close_delay_ms)
         for chain in out.filter_chains:
