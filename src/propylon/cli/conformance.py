@@ -29,10 +29,11 @@ import datetime
 import signal
 import sys
 import tempfile
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -145,6 +146,7 @@ def eg_gateway_class(path: Path, controller_name: str) -> list[dict[str, Any]]:
     return [*proxies, {**found[0], "spec": {**spec, "controllerName": controller_name}}]
 
 
+T = TypeVar("T")
 SIGTERM_STOPPED = "stopped by SIGTERM: the stack and the backends it started are stopped"
 
 
@@ -155,6 +157,26 @@ def cancel_on_sigterm() -> None:
     main = asyncio.current_task()
     assert main is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+
+
+def in_slot(args: argparse.Namespace, prefix: str,
+            body: Callable[[Path, RunNetwork], Coroutine[Any, Any, T]]) -> T | None:
+    """Run `body(state_dir, network)` in a loopback slot of its own (`--slot`, else a free one)
+    and `--state-dir` or a temporary one; None when SIGTERM stopped it (said on stderr)."""
+    try:
+        slot = claim(args.slot)
+    except SlotTaken as err:
+        raise UsageError(str(err)) from None
+    try:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            return asyncio.run(body(args.state_dir or Path(tmp), slot.network))
+    except asyncio.CancelledError:
+        print(SIGTERM_STOPPED, file=sys.stderr)
+        return None
+    except StateDirInUse as err:
+        raise UsageError(str(err)) from None
+    finally:
+        slot.release()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,24 +200,13 @@ def run(args: argparse.Namespace) -> int:
         cases = select_cases(loaded, _names(args.run), _names(args.feature), _names(args.skip))
     except CaseError as err:
         raise UsageError(str(err)) from None
-    try:
-        slot = claim(args.slot)
-    except SlotTaken as err:
-        raise UsageError(str(err)) from None
-    try:
-        with tempfile.TemporaryDirectory(prefix="propylon-conformance-") as tmp:
-            state_dir = args.state_dir or Path(tmp)
-            if suite.note:
-                print(suite.note, flush=True)
-            results, supported = asyncio.run(_run_all(cases, suite, state_dir,
-                                                      slot.network, args))
-    except asyncio.CancelledError:
-        print(SIGTERM_STOPPED, file=sys.stderr)
+    if suite.note:
+        print(suite.note, flush=True)
+    done = in_slot(args, "propylon-conformance-",
+                   lambda state_dir, network: _run_all(cases, suite, state_dir, network, args))
+    if done is None:
         return 128 + signal.SIGTERM
-    except StateDirInUse as err:
-        raise UsageError(str(err)) from None
-    finally:
-        slot.release()
+    results, supported = done
     _print(results, args.verbose)
     if args.report:
         profiles = [f for f in _names(args.feature) if f.startswith(("GATEWAY-", "MESH-"))]

@@ -20,21 +20,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from propylon.cli.conformance import SIGTERM_STOPPED, cancel_on_sigterm
+from propylon.cli.conformance import cancel_on_sigterm, in_slot
 from propylon.cli.errors import UsageError
 from propylon.conformance import nginxcases, nginxrunner
 from propylon.conformance.backends import Backends
 from propylon.conformance.cases import CaseError
-from propylon.conformance.network import RunNetwork, SlotTaken, claim
+from propylon.conformance.network import RunNetwork
 from propylon.conformance.report import FAILED, SKIPPED, CaseResult, summary_line
 from propylon.ingress.convert import MIGRATE, convert
 from propylon.standalone import Standalone, StandaloneOptions
-from propylon.statedir import StateDirInUse
 from propylon.translate.types import IngressSettings
 
 
@@ -52,21 +49,10 @@ def run(args: argparse.Namespace, cases_dir: Path) -> int:
     if unknown:
         raise UsageError(f"no case named {', '.join(sorted(unknown))}")
     cases = [c for c in cases if (not run_names or c.name in run_names) and c.name not in skip]
-    try:
-        slot = claim(args.slot)
-    except SlotTaken as err:
-        raise UsageError(str(err)) from None
-    try:
-        with tempfile.TemporaryDirectory(prefix="propylon-ingress-nginx-") as tmp:
-            state_dir = args.state_dir or Path(tmp)
-            results = asyncio.run(_run_all(cases, state_dir, slot.network, args))
-    except asyncio.CancelledError:
-        print(SIGTERM_STOPPED, file=sys.stderr)
+    results = in_slot(args, "propylon-ingress-nginx-",
+                      lambda state_dir, network: _run_all(cases, state_dir, network, args))
+    if results is None:
         return 128 + signal.SIGTERM
-    except StateDirInUse as err:
-        raise UsageError(str(err)) from None
-    finally:
-        slot.release()
     for label, kind in (("Failures", FAILED), ("Skipped", SKIPPED)):
         chosen = [r for r in results if r.result == kind]
         if chosen:
