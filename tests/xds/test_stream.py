@@ -247,3 +247,45 @@ def converge_until(stream: AdsStream, wanted: Snapshot, type_url: str) -> DeltaD
             if response.type_url == type_url:
                 return response
         pending = converge_one(stream, wanted, pending)
+
+
+
+def routed(cluster: str, protocol: ir.ClusterProtocol, port: int,
+           previous: Snapshot | None) -> Snapshot:
+    """Routes to `cluster` (with `protocol`, its one endpoint on `port`)."""
+    route = ir.Route("r", ir.RouteMatch(), backends=(ir.WeightedBackend(cluster, 1),))
+    return versioned(translate(ir.GatewayIR(
+        key=ir.GatewayKey("ns", "gw"),
+        listeners=(ir.Listener("l", "127.0.0.1", 80, 8080, "HTTP", route_config=RC),),
+        route_configs=(ir.RouteConfig(RC, (ir.VirtualHost(f"{RC}/h", ("h",), (route,)),)),),
+        clusters=(ir.Cluster(cluster, (ir.Endpoint("127.0.0.1", port),), protocol),),
+        secrets=())), previous)
+
+
+def test_a_cluster_sent_again_gets_its_endpoints_after_it() -> None:
+    """Envoy warms a rebuilt cluster only on endpoints sent after it, and answers the cluster
+    response only then (else it waits 15 s, and every later cluster change waits behind it)."""
+    first = routed("a", "http1", 9000, None)
+    stream = subscribed(first)
+    converge(stream, first, stream.responses(first))
+    moved = routed("a", "http1", 9001, first)
+    [in_flight] = stream.responses(moved)  # new endpoints, not yet answered
+    assert in_flight.type_url == ENDPOINT
+    rebuilt = routed("a", "h2c", 9001, moved)
+    [cluster] = stream.responses(rebuilt)
+    assert cluster.type_url == CLUSTER
+    stream.on_request(ack(in_flight))  # answered: but it was sent before the cluster
+    [after] = [r for r in stream.responses(rebuilt) if r.type_url == ENDPOINT]
+    assert [r.name for r in after.resources] == ["a"]
+    # the same, but the next snapshot drops cluster a before its endpoints went: the last ones
+    # sent for it go again
+    for response in (after, cluster):
+        stream.on_request(ack(response))
+    moved = routed("a", "h2c", 9002, rebuilt)
+    [in_flight] = stream.responses(moved)
+    [cluster] = stream.responses(routed("a", "http1", 9002, moved))
+    assert cluster.type_url == CLUSTER
+    stream.on_request(ack(in_flight))
+    gone = routed("b", "http1", 9000, moved)
+    [last] = [r for r in stream.responses(gone) if r.type_url == ENDPOINT]
+    assert [r.name for r in last.resources] == ["a"]

@@ -29,6 +29,12 @@ Rules:
 - A cluster that is sent (new or changed) gets its endpoints sent again after it: Envoy
   warms the rebuilt cluster on an EDS update, and does not ask for one when the name was
   already subscribed (it would wait 15 s and fall back to its cache).
+  They are sent in the first endpoints response after the cluster's, whatever Envoy
+  acknowledged meanwhile (an endpoints response already in flight was sent before the cluster),
+  and when the wanted state no longer has them by then (the cluster is on its way out: the next
+  snapshot drops it), the endpoints last sent for it go again, so the rebuilt cluster still
+  warms at once: otherwise the cluster response stays unanswered for those 15 s, and every
+  later cluster change (the next routes' clusters) waits behind it.
 - A name subscribed to again is sent again: Envoy asks again for the endpoints of a cluster it
   rebuilt, and for a route table (and so its virtual hosts) it recreated.
 - Envoy's VHDS requests name nothing: it watches, and accepts unsolicited, the virtual hosts
@@ -161,6 +167,8 @@ class AdsStream:
         self._nonce = 0
         self._vhds_started: set[str] = set()  # route tables whose VHDS had a first response
         self._isolated: dict[str, RouteIsolation] = {}  # virtual hosts with refused routes
+        # clusters sent whose endpoints must follow, with the endpoints last sent for each
+        self._rewarm: dict[str, Held | None] = {}
 
     def on_request(self, request: DeltaDiscoveryRequest) -> Answer | None:
         """Record a request; returns the ACK or NACK it carries, if any."""
@@ -324,6 +332,17 @@ class AdsStream:
             rejected = state.rejected.get((name, version)) if state.rejected else None
             if rejected is None or rejected.context != context:
                 added[name] = Held(version, message, clusters.get(name))
+        if type_url == ENDPOINT and self._rewarm:
+            for name, last in list(self._rewarm.items()):
+                if not self._wants(ENDPOINT, name):
+                    if name not in wanted.resources.by_type[CLUSTER]:
+                        del self._rewarm[name]  # the cluster is gone
+                    continue  # asked for later: sent then, as any new subscription
+                del self._rewarm[name]
+                if name in resources:
+                    added[name] = Held(versions[name], resources[name], clusters.get(name))
+                elif last is not None:
+                    added[name] = last
         removed: tuple[str, ...] = ()
         if type_url in _REMOVABLE:
             kept = self._referenced_clusters(wanted) if type_url == CLUSTER else set()
@@ -349,7 +368,9 @@ class AdsStream:
         state.answered = True
         if type_url == CLUSTER:  # a cluster sent (again) warms only on endpoints sent after it
             for name in added:
-                self.types[ENDPOINT].acked.pop(name, None)
+                endpoints = self.types[ENDPOINT]
+                in_flight = endpoints.pending.added.get(name) if endpoints.pending else None
+                self._rewarm[name] = endpoints.acked.pop(name, None) or in_flight
         after = {n: h for n, h in state.acked.items() if n not in removed} | added
         self._nonce += 1
         pending = Pending(str(self._nonce), _system_version(after), added, removed)
