@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import signal
 import sys
@@ -218,6 +219,14 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.result == FAILED for r in results) else 0
 
 
+def xds_settled(stack: Standalone) -> bool:
+    """Every Gateway's Envoys are connected and answered every xDS push."""
+    return all(stack.xds.pending(node) == 0 for node in stack.cache.nodes())
+
+
+SETTLE_S = 10.0
+
+
 async def _run_all(cases: list[Any], suite: Suite, state_dir: Path, network: RunNetwork,
                    args: argparse.Namespace) -> tuple[list[CaseResult], list[str]]:
     cancel_on_sigterm()
@@ -227,9 +236,20 @@ async def _run_all(cases: list[Any], suite: Suite, state_dir: Path, network: Run
         rewrite = manifests.Rewrite(suite.gateway_class, options.controller_name,
                                     (network.usable_address,), (UNUSABLE_ADDRESS,))
         alias = ClientAlias(network.client_address)
+
+        async def settled() -> None:
+            """The controller idle, then every Gateway's Envoys holding what it published, for
+            up to SETTLE_S (a Gateway without a connected Envoy is left to the requests'
+            own retries)."""
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SETTLE_S):
+                    await stack.controller.wait_idle()
+                    while not xds_settled(stack):
+                        await asyncio.sleep(POLL_S)
+
         harness = Harness(stack.client, backends, suite.manifests_root, rewrite,
                           args.timeout_scale, state_dir, suite.retry_wait_s, suite.install,
-                          alias)
+                          alias, settled)
         try:
             await harness.setup()
             results = []

@@ -23,7 +23,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from propylon.cli.conformance import cancel_on_sigterm, in_slot
+from propylon.cli.conformance import cancel_on_sigterm, in_slot, xds_settled
 from propylon.cli.errors import UsageError
 from propylon.conformance import nginxcases, nginxrunner
 from propylon.conformance.backends import Backends
@@ -85,10 +85,6 @@ async def _run_all(cases: list[nginxcases.NginxCase], state_dir: Path, network: 
     async with Standalone(state_dir, options) as stack:
         backends = Backends(stack.client, state_dir / "pods", network.pod_network)
 
-        def xds_settled() -> bool:
-            """Every Gateway's Envoys are connected and answered every xDS push."""
-            return all(stack.xds.pending(node) == 0 for node in stack.cache.nodes())
-
         gateway_class = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
                          "metadata": {"name": MIGRATE.gateway_class},
                          "spec": {"controllerName": options.controller_name}}
@@ -106,7 +102,7 @@ async def _run_all(cases: list[nginxcases.NginxCase], state_dir: Path, network: 
                 raise RuntimeError(f"the controller stopped: {error!r}")
 
         harness = nginxrunner.NginxHarness(
-            stack.client, backends, address, idle, xds_settled,
+            stack.client, backends, address, idle, lambda: xds_settled(stack),
             *((_converter(nginxrunner.INGRESS_CLASS), gateway_class) if args.migrate else ()))
         try:
             await harness.setup()

@@ -29,7 +29,7 @@ import ipaddress
 import re
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,9 @@ class Harness:
     # what the implementation's install creates (and the suite's GatewayClass, if it brings one)
     install: tuple[dict[str, Any], ...] = ()
     client_alias: sourceaddress.ClientAlias | None = None  # the run's, for CLIENT_NETWORKS cases
+    # waits until the stack serves what the statuses say (the controller idle, every push
+    # answered by the Envoys), after a case's status checks and before its traffic
+    settled: Callable[[], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         self.base_objects: list[dict[str, Any]] = []
@@ -207,6 +210,8 @@ class Harness:
         for entry in case.status:
             if "phase" not in entry:
                 await self.expect_status(entry)
+        if self.settled is not None:
+            await self.settled()
         await asyncio.gather(*(self.request(case, r["request"], r["expect"])
                                for r in case.requests))
         if case.weights:
