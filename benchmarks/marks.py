@@ -6,7 +6,7 @@ one finishes (`pass` also when it starts):
 
 - `event:<Kind>`: the informer applied a watch event of that kind;
 - `pass:start` / `pass:end`: a controller pass (`Controller.reconcile_once`);
-- `translated`: `translate()` returned;
+- `translated`: the controller's translation (`ingress.serving.translate`) returned;
 - `published`: a Gateway's xDS resources were handed to the snapshot cache;
 - `ack:<type>`: Envoy acknowledged a response of that type (`XdsServer.subscribe`).
 
@@ -22,6 +22,7 @@ from typing import Any
 
 from propylon import informer
 from propylon.controller import reconciler
+from propylon.ingress import serving
 from propylon.xds.server import cache
 from propylon.xds.server.ads import XdsEvent
 
@@ -48,7 +49,7 @@ def install() -> None:
         await once(self)
         _mark("pass:end")
 
-    translate = reconciler.translate
+    translate = serving.translate
 
     @functools.wraps(translate)
     def translated(*args: Any, **kwargs: Any) -> Any:
@@ -65,7 +66,7 @@ def install() -> None:
 
     informer.Informer._apply = applied  # type: ignore[method-assign]
     reconciler.Controller.reconcile_once = reconciled  # type: ignore[method-assign]
-    reconciler.translate = translated  # type: ignore[assignment]
+    serving.translate = translated  # type: ignore[assignment]
     cache.SnapshotCache.set = published  # type: ignore[method-assign]
 
 
