@@ -162,8 +162,8 @@ class Cors:
 
 @dataclass(frozen=True)
 class BasicAuth:
-    """HTTP Basic authentication: `users` in htpasswd form (`name:{SHA}base64`, one a line; kept
-    out of `repr` since it is a Secret's content); after a success the user name is sent to the
+    """HTTP Basic authentication: `users` in htpasswd form (`name:hash`, one a line, of a format
+    `propylon.htpasswd` checks; kept out of `repr` since it is a Secret's content); after a success the user name is sent to the
     backend in `forward_username_header` when set."""
 
     users: str = field(repr=False)
