@@ -12,8 +12,8 @@ does for a Secret without a usable line). A Secret that does not exist makes ing
 503; the converter does the same (a BackendTrafficPolicy fault that aborts every request with
 503) and says which Secret to create. `auth-type: digest` is refused: Envoy has no Digest
 authentication (every request is answered 503 then, never served unauthenticated).
-`auth-realm` is not configurable in Envoy (its challenge names no realm of ours), and the 401
-page's text is Envoy's, not nginx's.
+`auth-realm` is not configurable in Envoy (its challenge names no realm of ours); the 401 page
+is nginx's (a BackendTrafficPolicy responseOverride of the gateway's own refusals).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from propylon.ingress.annotations.policyparts import (
     Note,
     answer_all,
     family,
+    nginx_page,
 )
 from propylon.ingress.effects import Context, Manifest, Policy
 from propylon.ingress.model import Json
@@ -80,7 +81,17 @@ def made(ctx: Context) -> Made:
     if unusable:
         notes = [Note(n.annotation, DIFFERS, f"{n.message}; {_unusable(unusable)}")
                  if n.annotation == "auth-secret" else n for n in notes]
-    return Made((Policy("SecurityPolicy", users), Manifest(secret)), tuple(notes))
+    return Made((Policy("SecurityPolicy", users), Manifest(secret), _refusal_page()), tuple(notes))
+
+
+def _refusal_page() -> Policy:
+    """nginx's 401 page for the gateway's own refusals (they carry the challenge of Envoy's
+    basic auth, `Basic realm="http://...`), not for a 401 the backend sends."""
+    return Policy("BackendTrafficPolicy", {"responseOverride": [{"match": {
+        "statusCodes": [{"type": "Value", "value": 401}],
+        "responseHeaders": [{"name": "www-authenticate",
+                             "value": {"type": "Prefix", "value": 'Basic realm="http://'}}]},
+        "response": nginx_page(401)}]})
 
 
 def _unusable(problems: tuple[str, ...]) -> str:
