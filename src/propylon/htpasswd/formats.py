@@ -91,13 +91,13 @@ def verify(password: bytes, hashed: str) -> bool:
                                    hashed[len(SHA):])
     if kind == SSHA:
         raw = _b64(hashed[len(SSHA):]) or b""
-        digest, salt = raw[:SHA1_BYTES], raw[SHA1_BYTES:]
-        return hmac.compare_digest(hashlib.sha1(password + salt).digest(), digest)
+        return hmac.compare_digest(hashlib.sha1(password + raw[SHA1_BYTES:]).digest(),
+                                   raw[:SHA1_BYTES])
     if kind == PLAIN:
         return hmac.compare_digest(password, hashed[len(PLAIN):].encode())
     if kind in (APR1, MD5):
-        salt = hashed[len(kind):].split("$", 1)[0]
-        return hmac.compare_digest(md5_crypt(password, salt, kind), hashed)
+        return hmac.compare_digest(md5_crypt(password, hashed[len(kind):].split("$", 1)[0], kind),
+                                   hashed)
     if kind in (SHA256, SHA512):
         return hmac.compare_digest(sha_crypt(password, hashed[len(kind):], kind), hashed)
     if kind == "$2":

@@ -12,6 +12,6 @@ from __future__ import annotations
 
 CLUSTER = "propylon_htpasswd"
 SOCKET = "htpasswd.sock"
-PORT = 19003
+PORT = 19004
 USERS = "htpasswd"
 FORWARD_USERNAME_HEADER = "forward_username_header"

@@ -25,7 +25,7 @@ def _repeat(block: bytes, length: int) -> bytes:
     return (block * (length // len(block) + 1))[:length]
 
 
-def _digest(hash_fn: Callable[..., Any], password: bytes, salt: bytes, rounds: int) -> bytes:
+def _digest(hash_fn: Callable[[bytes], Any], password: bytes, salt: bytes, rounds: int) -> bytes:
     b = hash_fn(password + salt + password).digest()
     ctx = hash_fn(password + salt)
     ctx.update(_repeat(b, len(password)))
@@ -45,7 +45,8 @@ def _digest(hash_fn: Callable[..., Any], password: bytes, salt: bytes, rounds: i
             step.update(p)
         step.update(c if i & 1 else p)
         c = step.digest()
-    return c
+    digest: bytes = c
+    return digest
 
 
 def _sha256_order(c: bytes) -> str:
