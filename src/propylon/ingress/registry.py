@@ -27,6 +27,7 @@ from propylon.ingress.annotations import (
     redirects,
     refusals,
     serveralias,
+    snippets,
     sourcerange,
     upstream,
 )
@@ -38,6 +39,7 @@ CONVERTERS: Mapping[str, Converter] = {
     **upstream.CONVERTERS,
     **canary.CONVERTERS,
     **refusals.CONVERTERS,
+    **snippets.CONVERTERS,
     **serveralias.CONVERTERS,
     **mirror.CONVERTERS,
     **cors.CONVERTERS,
