@@ -15,6 +15,9 @@ from gateway_api_support import NODE, Echo, Stack, echo_backend, route, service
 from test_httproute_extended_envoy import until
 from xds_support import EnvoyFactory, XdsFixture
 
+from propylon.ingress.annotations.snippets import convert
+from propylon.ingress.effects import Policy
+
 
 @pytest.fixture
 async def app() -> AsyncIterator[Echo]:
@@ -101,3 +104,30 @@ async def test_gateway_and_route_scripts(xds: XdsFixture, envoy_factory: EnvoyFa
             assert response.status == 418
             assert response.headers.get("x-seen-path") == "[/api/tea]"
             assert await response.text() == "short and stout"
+
+
+async def test_snippet_variables_read_by_the_conversions_script(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, app: Echo) -> None:
+    """The script an ingress-nginx snippet with variables becomes gives nginx's values."""
+    found = convert(
+        'more_set_headers "ExpectedHost: $http_host" "X-Seen: $host|$request_method";'
+        'proxy_set_header X-Vars "$scheme|$server_port|$remote_addr|$request_uri|$uri|$args";'
+        "more_clear_input_headers X-Drop;",
+        False, {"allow-snippet-annotations": "true", "annotations-risk-level": "Critical"})
+    (policy,) = found.effects
+    assert isinstance(policy, Policy)
+    stack = Stack(objects=[*service("app", app.port), _prefix_route("api", "/"),
+                           _policy("api", {"kind": "HTTPRoute", "name": "api"},
+                                   policy.spec["lua"])])
+    stack.program(xds)
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/", 200)
+        async with session.get(f"http://127.0.0.1:{port}/a/b?x=1&y=2",
+                               headers={"Host": "Web.Example:8080", "X-Drop": "1"}) as response:
+            seen = await response.json()
+            assert response.headers["ExpectedHost"] == "Web.Example:8080"
+            assert response.headers["X-Seen"] == "web.example|GET"
+    assert seen["headers"]["x-vars"] == "http|80|127.0.0.1|/a/b?x=1&y=2|/a/b|x=1&y=2"
+    assert "x-drop" not in seen["headers"]

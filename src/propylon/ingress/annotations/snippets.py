@@ -129,7 +129,7 @@ def _value(text: str) -> tuple[Part, ...]:
 
 
 def _header(name: str, directive: str) -> str:
-    if not _HEADER_NAME.match(name):
+    if not _HEADER_NAME.match(name) or "*" in name:
         raise SnippetError(f"{directive}: {name!r} is not a header name (wildcards are not "
                            "converted)")
     return name
