@@ -20,7 +20,8 @@ defaults (2 retries; without
 `translate.policies.credentials` reads them), `extAuth` (`api.extauth`); `client_traffic(spec)`
 those of a ClientTrafficPolicy: `timeout.http`, `clientIPDetection`, `headers`, `http1`,
 `http2`, `path`, `tcpKeepalive` and `tls` (`clienttraffic`), `connection.connectionLimit`,
-`maxAcceptPerSocketEvent` and `headers.disableRateLimitHeaders`. A Global `rateLimit` is
+`maxAcceptPerSocketEvent` and `headers.disableRateLimitHeaders`. An EnvoyExtensionPolicy's
+`lua` is checked by `lua.lua_scripts`. A Global `rateLimit` is
 refused with its reason (Propylon provides no rate-limit service). An EnvoyPatchPolicy's
 patches are checked by `envoypatch.json_patches`.
 """

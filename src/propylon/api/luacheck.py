@@ -47,9 +47,7 @@ def _tokens(code: str) -> list[_Token]:
         found = _TOKEN.match(code, pos)
         if found is None:
             raise _Error(f"line {line}: unexpected symbol {code[pos]!r}")
-        kind = found.lastgroup if found.lastgroup != "eq" else "long"
-        if found.group("long") is not None:
-            kind = "long"
+        kind = "long" if found.group("long") is not None else found.lastgroup
         end = found.end()
         if kind == "long":
             close = "]" + found.group("eq") + "]"
