@@ -30,13 +30,13 @@ VARIABLES = {
     "remote_addr": "address_of(s:downstreamDirectRemoteAddress())",
     "server_port": '(h:get(":scheme") == "https") and "443" or "80"',
 }
-_HELPERS = """local function host_of(authority)
+_HELPERS = {  # the functions VARIABLES' expressions call
+    "host_of": """local function host_of(authority)
   return ((authority or ""):gsub(":%d+$", "")):lower()
-end
-local function address_of(address)
+end""",
+    "address_of": """local function address_of(address)
   return ((address or ""):gsub(":%d+$", ""):gsub("^%[(.*)%]$", "%1"))
-end
-"""
+end"""}
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,11 @@ def header_script(request: tuple[Directive, ...], response: tuple[Directive, ...
     """The script applying the header directives (see the module docstring)."""
     names = sorted({p.name for _, _, parts in (*request, *response) for p in parts
                     if isinstance(p, Variable)})
-    lines = [_HELPERS.rstrip("\n"), "function envoy_on_request(handle)",
-             "  local h, s = handle:headers(), handle:streamInfo()", "  local v = {}"]
-    lines += [f"  v[{quote(n)}] = ({_read(n)}) or \"\"" for n in names]
+    reads = [f"  v[{quote(n)}] = ({_read(n)}) or \"\"" for n in names]
+    lines = [code for helper, code in _HELPERS.items() if any(helper in r for r in reads)]
+    lines += ["function envoy_on_request(handle)",
+              "  local h, s = handle:headers(), handle:streamInfo()", "  local v = {}"]
+    lines += reads
     if response:
         lines += [f"  s:dynamicMetadata():set({quote(_METADATA)}, {quote(n)}, v[{quote(n)}])"
                   for n in names]
