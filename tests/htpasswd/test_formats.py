@@ -71,6 +71,12 @@ def test_bcrypt_compares_the_first_72_bytes_as_apache() -> None:
     ("rl7U5i3GE5lyg", "a DES-crypt hash (htpasswd -d), which is too weak to accept"),
     ("$3$abc", 'the unknown scheme "3"'),
     ("", "no known hash format"),
+    ("$2y$18$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+     "a bcrypt hash of more work than checked (bcrypt cost at most 17, SHA-crypt rounds at "
+     "most 1000000)"),
+    ("$6$rounds=999999999$salt$" + "a" * 86,
+     "a SHA-512-crypt hash of more work than checked (bcrypt cost at most 17, SHA-crypt rounds "
+     "at most 1000000)"),
 ])
 def test_malformed_and_unknown_hashes_are_named_and_never_match(hashed: str, said: str) -> None:
     assert formats.scheme(hashed) is None

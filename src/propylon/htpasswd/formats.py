@@ -9,7 +9,10 @@ and verified.
 - `$2y$`, `$2a$`, `$2b$`: bcrypt (`htpasswd -B`), checked with the `bcrypt` package (which, as
   Apache does, looks at the first 72 bytes of a password);
 - `$5$`, `$6$`: SHA-256/512-crypt (`shacrypt`).
-`unsupported(hashed)` says what a line of another format looks like, for an error message.
+Work factors are bounded, so one Secret cannot make every check of a proxy wait: bcrypt cost up
+to 17 (`htpasswd -B -C` allows no more), SHA-crypt up to 1,000,000 rounds (glibc's default is
+5000). `unsupported(hashed)` says what a line of another format looks like, for an error
+message.
 `verify(password, hashed)` compares in constant time; a malformed hash never matches.
 """
 
@@ -44,6 +47,8 @@ _SHAPES = {
     SHA512: re.compile(rf"\$6\$(rounds=[0-9]+\$)?[^$]{{0,16}}\${_CRYPT64}{{86}}"),
     "$2": re.compile(rf"\$2[aby]\$[0-9]{{2}}\${_CRYPT64}{{53}}"),
 }
+MAX_BCRYPT_COST = 17
+MAX_SHA_CRYPT_ROUNDS = 1_000_000
 NAMES = {SHA: "SHA-1", SSHA: "salted SHA-1", PLAIN: "plain text", APR1: "Apache MD5",
          MD5: "MD5-crypt", SHA256: "SHA-256-crypt", SHA512: "SHA-512-crypt", "$2": "bcrypt"}
 
@@ -67,14 +72,27 @@ def scheme(hashed: str) -> str | None:
         return PLAIN
     for prefix, shape in _SHAPES.items():
         if hashed.startswith(prefix):
-            return prefix if shape.fullmatch(hashed) else None
+            return prefix if shape.fullmatch(hashed) and not _too_costly(hashed) else None
     return None
+
+
+def _too_costly(hashed: str) -> bool:
+    """Whether a well-shaped hash asks for more work than the bounds of the module docstring."""
+    parts = hashed.split("$")
+    if hashed.startswith("$2"):
+        return int(parts[2]) > MAX_BCRYPT_COST
+    if parts[2].startswith("rounds="):
+        return int(parts[2][len("rounds="):]) > MAX_SHA_CRYPT_ROUNDS
+    return False
 
 
 def unsupported(hashed: str) -> str:
     """What `hashed`, of no supported format, looks like (for an error message)."""
     for prefix, name in NAMES.items():
         if hashed.startswith(prefix):
+            if prefix in _SHAPES and _SHAPES[prefix].fullmatch(hashed):
+                return (f"a {name} hash of more work than checked (bcrypt cost at most "
+                        f"{MAX_BCRYPT_COST}, SHA-crypt rounds at most {MAX_SHA_CRYPT_ROUNDS})")
             return f"a malformed {name} hash"
     if re.fullmatch(f"{_CRYPT64}{{13}}", hashed):
         return "a DES-crypt hash (htpasswd -d), which is too weak to accept"
