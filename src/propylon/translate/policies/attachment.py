@@ -34,7 +34,9 @@ and every policy's `status.ancestors` entries of this controller.
     policies (listener, route, rule) take some of its routes;
   - `Merged` True on a route-level policy with `mergeType` merged into the closest parent
     policy (listener, then Gateway), and on that parent.
-- A policy with problems still takes its target (as in Envoy Gateway) but has no effect.
+- A policy with problems still takes its target (as in Envoy Gateway) but has no effect; a
+  SecurityPolicy's or EnvoyExtensionPolicy's routes answer 500 instead (`failclosed`), and
+  its message says so.
 
 Precedence when resolving one route rule (`effective`): rule > route > listener > Gateway.
 """
@@ -59,6 +61,7 @@ from propylon.api.gateway import LabelSelector
 from propylon.api.meta import stored_conditions
 from propylon.translate import conditions as c
 from propylon.translate.gateways import GatewayState
+from propylon.translate.policies import failclosed
 from propylon.translate.statuses import ObjectRef, ParentStatus
 from propylon.translate.types import Now
 
@@ -140,15 +143,9 @@ class Attachments:
     def effective(self, gateway: Key, listener: str | None, route: Scope,
                   rule: str | None) -> tuple[Policy, Policy | None] | None:
         """The policy governing one rule of `route` served on `listener` of `gateway`, most
-        specific first, and the parent it merges with (None: it applies alone). None when no
-        policy does, or when the one that does has problems (it applies nothing)."""
-        found = self._most_specific(gateway, listener, route, rule)
-        if found is None or found[0].problems or (found[1] is not None and found[1].problems):
-            return None
-        return found
-
-    def _most_specific(self, gateway: Key, listener: str | None, route: Scope,
-                       rule: str | None) -> tuple[Policy, Policy | None] | None:
+        specific first, and the parent it merges with (None: it applies alone); None when no
+        policy does. Either may have problems: the caller decides what that means
+        (`failclosed`)."""
         gw_ns, gw_name = gateway
         parents = [s for s in (Scope("Gateway", gw_ns, gw_name, listener) if listener else None,
                                Scope("Gateway", gw_ns, gw_name)) if s is not None]
@@ -303,7 +300,8 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
     if problem is None:
         attached[scope] = policy  # it takes the target even when its spec has problems
         if policy.problems:
-            problem = (INVALID, "; ".join(policy.problems))
+            problem = (INVALID, "; ".join(policy.problems)
+                       + (failclosed.NOTICE if failclosed.fails_closed(policy) else ""))
     for ancestor in found:
         if problem is not None:
             ancestor.conditions[c.ACCEPTED] = (False, *problem)
