@@ -6,8 +6,10 @@ found, a Lua script that does not compile, a field Propylon does not implement, 
 served without it: it answers `ANSWER`, a 500 with no body, until the policy is fixed. The
 policy is Accepted False naming the problem, and its message says so (`NOTICE`).
 
-- `KINDS`: the policy kinds that fail closed (a BackendTrafficPolicy or ClientTrafficPolicy
-  with problems applies nothing and the route is served as it would be without it).
+- `KINDS`: the policy kinds that fail closed. A ClientTrafficPolicy with problems applies
+  nothing, as in Envoy Gateway; so does a BackendTrafficPolicy (Envoy Gateway closes its
+  routes, but Propylon's problems also name fields it does not implement, and a missing
+  feature does not take routes down).
 - `replacement(policy, parent)`: what governs a route entry instead of a policy with
   problems (merged over `parent`, which may have problems itself): None to fail closed, or
   the policy without its `extAuth` when that is its only problem and `extAuth.failOpen` is
