@@ -192,6 +192,7 @@ def attach(kind: str, policies: Iterable[Policy], gateways: Mapping[Key, Gateway
             if programmed is not None and ancestor.conditions.get(c.ACCEPTED, (False,))[0]:
                 ancestor.conditions[c.PROGRAMMED] = programmed(policy)
     _overrides(kind, attached, routes, ancestors)
+    _merged_into_closed(attached, routes, ancestors)
     statuses = []
     for policy in ordered:
         entries = []
@@ -339,6 +340,34 @@ def _ref_key(ref: Mapping[str, Any]) -> tuple[Any, ...]:
     """`ObjectRef.key()` of an ancestorRef as stored (a GatewayClass's has no namespace)."""
     return (ref.get("group"), ref.get("kind"), ref.get("namespace") or "", ref.get("name"),
             ref.get("sectionName"), ref.get("port"))
+
+
+def _parent(attached: Mapping[Scope, Policy], gateway: Key, section: str | None,
+            ) -> Policy | None:
+    """The policy of the listener `section` of `gateway`, else of the Gateway."""
+    listener = attached.get(Scope("Gateway", *gateway, section)) if section else None
+    return listener or attached.get(Scope("Gateway", *gateway))
+
+
+def _merged_into_closed(attached: Mapping[Scope, Policy], routes: Routes,
+                        ancestors: dict[Key, dict[tuple[Any, ...], _Ancestor]]) -> None:
+    """A route policy with `mergeType` over a parent policy that fails closed fails with it:
+    Accepted False, naming the parent (as Envoy Gateway reports the merged policy's error)."""
+    for scope, policy in attached.items():
+        if scope.kind == "Gateway" or not policy.merge_type or policy.problems:
+            continue
+        route = routes.get((scope.kind, scope.namespace, scope.name))
+        assert route is not None  # attached, so it was found
+        for gateway, section in route.parents:
+            parent = _parent(attached, gateway, section)
+            if parent is None or not failclosed.fails_closed(parent):
+                continue
+            for ancestor in ancestors[policy.key].values():
+                if (ancestor.ref.namespace, ancestor.ref.name) == gateway:
+                    ancestor.conditions[c.ACCEPTED] = (
+                        False, INVALID, f"spec.mergeType: it is merged with policy "
+                        f"{parent.meta.namespace}/{parent.meta.name}, which cannot be applied: "
+                        f"fix that policy{failclosed.NOTICE}")
 
 
 def _overrides(kind: str, attached: Mapping[Scope, Policy],
