@@ -397,13 +397,9 @@ def _overrides(kind: str, attached: Mapping[Scope, Policy],
                     ("route rules", f"{scope.namespace}/{scope.name}/{scope.section}"))
         label = f"{route.namespace}/{route.name}"
         for (g_ns, g_name), section in route.parents:
-            parent_scope = next((s for s in (Scope("Gateway", g_ns, g_name, section)
-                                             if section else None,
-                                             Scope("Gateway", g_ns, g_name))
-                                 if s is not None and s in usable), None)
-            if parent_scope is None:
+            parent = _parent(usable, (g_ns, g_name), section)
+            if parent is None:
                 continue
-            parent = usable[parent_scope]
             if policy.merge_type and scope.section is None:
                 merged_into.setdefault(parent.key, set()).add(label)
                 for ancestor in ancestors[policy.key].values():
