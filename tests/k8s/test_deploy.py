@@ -11,8 +11,9 @@ import yaml
 
 from propylon.api.kinds import KindInfo
 from propylon.cli.controller import XDS_SERVICE, xds_address
+from propylon.controller.issuer import TOKEN_REVIEW
 from propylon.controller.reconciler import WATCHED_KINDS
-from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SECRET, SERVICE
+from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SERVICE
 from tests.e2e.conftest import BIN, REPO
 
 
@@ -87,8 +88,9 @@ def needed() -> set[Access]:
             grant(info, "get")
             grant(info, "update", sub="/status")
     grant(GATEWAY, "get")  # `GatewayOwners` (its uid), `KubernetesInfra._release`
-    for info in (*OWNED_KINDS, SECRET):  # `KubernetesInfra`: read first, server-side apply
+    for info in OWNED_KINDS:  # `KubernetesInfra`: read first, server-side apply
         grant(info, "get", "create", "patch", "delete")  # (a patch that may create), delete
+    grant(TOKEN_REVIEW, "create")  # `CertificateEndpoint`: who a proxy's token is
     return out
 
 
@@ -120,3 +122,6 @@ def test_rbac_grants_exactly_what_the_code_uses() -> None:
     # no update of the proxy objects (server-side apply is a patch), no write of any
     # object's spec the controller does not own
     assert not {a for a in rules if a[2] == "update" and not a[1].endswith("/status")}
+    # proxies prove their identity with a ServiceAccount token: no Secret is written anywhere
+    # but the controller's own namespace (its CA and server certificate)
+    assert not {a for a in rules if a[:2] == ("", "secrets") and a[2] not in ("list", "watch")}
