@@ -26,15 +26,18 @@ def add_parser(subparsers: Any) -> None:
                    help="the controller's CA bundle (verifies the endpoint)")
     p.add_argument("--cert-dir", type=Path, required=True,
                    help="where tls.crt, tls.key and ca.crt are written for Envoy")
+    p.add_argument("--check-interval", type=float, default=None, metavar="SECONDS",
+                   help="how often renewal and the CA bundle are checked (default 30)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from propylon.infra.kubernetes.agent import AgentConfig
+    from propylon.infra.kubernetes.agent import CHECK_S, AgentConfig
     from propylon.infra.kubernetes.agent import run as run_agent
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    run_agent(AgentConfig(args.issuer, args.token_file, args.ca_file, args.cert_dir), stop)
+    run_agent(AgentConfig(args.issuer, args.token_file, args.ca_file, args.cert_dir,
+                          args.check_interval or CHECK_S), stop)
     return 0

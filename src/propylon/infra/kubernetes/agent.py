@@ -13,9 +13,9 @@ startup probe sees a certificate, and stops the agent only after Envoy. Its loop
    way the kubelet updates a Secret volume: into a fresh hidden directory, then an atomic rename
    of the `..data` symlink, the three names being links through it, so Envoy's file-based SDS
    (`watched_directory`) never reads a key of one certificate beside another's certificate;
-3. check every `CHECK_S`: fetch again once the certificate is due (`pki.needs_renewal`, the
+3. check every `check_s` (`CHECK_S`): fetch again once the certificate is due (`pki.needs_renewal`, the
    controller's renewal fraction of its lifetime) or the mounted CA bundle changed (a CA
-   rotation was published); a failed fetch is retried with a backoff up to `CHECK_S`, while
+   rotation was published); a failed fetch is retried with a backoff up to `check_s`, while
    Envoy keeps the certificate it has.
 """
 
@@ -52,6 +52,7 @@ class AgentConfig:
     token_file: Path
     ca_file: Path  # the controller's CA bundle (from the Gateway's ConfigMap)
     cert_dir: Path  # the emptyDir Envoy reads (`xds.bootstrap.sds_documents`)
+    check_s: float = CHECK_S
 
 
 class FetchError(Exception):
@@ -131,7 +132,7 @@ def run(config: AgentConfig, stop: threading.Event | None = None) -> None:
     while not stop.is_set():
         reason = due(config.cert_dir, config.ca_file)
         if reason is None:
-            stop.wait(CHECK_S)
+            stop.wait(config.check_s)
             continue
         try:
             write(config.cert_dir, fetch(config))
@@ -139,7 +140,7 @@ def run(config: AgentConfig, stop: threading.Event | None = None) -> None:
             log.warning("xDS certificate not obtained (%s): %s; retrying in %.0fs", reason, err,
                         retry)
             stop.wait(retry)
-            retry = min(retry * 2, CHECK_S)
+            retry = min(retry * 2, config.check_s)
             continue
         retry = FIRST_RETRY_S
         log.info("xDS certificate written to %s (%s)", config.cert_dir, reason)
