@@ -26,6 +26,7 @@ CRDS = shared("gateway-api", "crds", "v1.6.1", "standard-install.yaml")
 PROPYLON_CRD = REPO / "deploy" / "crd-gatewayparameters.yaml"
 HOST = "app.yourdomain.com"
 NAME = "propylon-api-gateway"  # the proxy objects of Gateway default/api-gateway
+KUBELET_AGENT = "kubelet/v1.33.0 (played by the tests)"  # told apart in the audit log
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata: {name: propylon-system}\n"
 
 
@@ -105,7 +106,7 @@ class Cluster:
             f"{server}/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
             method="POST", data=json.dumps({"spec": {"audiences": [audience]}}).encode(),
             headers={"Authorization": f"Bearer {(state / 'token').read_text().strip()}",
-                     "Content-Type": "application/json"})
+                     "Content-Type": "application/json", "User-Agent": KUBELET_AGENT})
         context = ssl.create_default_context(cafile=str(state / "ca.crt"))
         with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return str(json.loads(response.read())["status"]["token"])
