@@ -14,6 +14,7 @@ from propylon.cli.controller import XDS_SERVICE, xds_address
 from propylon.controller.issuer import TOKEN_REVIEW
 from propylon.controller.reconciler import WATCHED_KINDS
 from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SERVICE
+from propylon.infra.kubernetes.resources import ProxyOptions
 from tests.e2e.conftest import BIN, REPO
 
 
@@ -51,6 +52,11 @@ def test_manifests_render_with_probes_limits_and_the_xds_service() -> None:
     host, port = xds_address(service["metadata"]["name"], service["metadata"]["namespace"])
     assert host == "propylon-xds.propylon-system.svc"
     assert service["spec"]["ports"][0]["port"] == port
+    # the proxies' agent dials the same Service on the certificate endpoint's port
+    certificate_port = int(flags["certificate-listen"].rpartition(":")[2])
+    assert certificate_port == ProxyOptions().issuer_port
+    assert certificate_port in {p["port"] for p in service["spec"]["ports"]}
+    assert certificate_port in {p["containerPort"] for p in container["ports"]}
 
 
 def test_the_two_controller_replicas_are_spread_and_kept_through_disruptions() -> None:
