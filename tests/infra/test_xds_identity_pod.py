@@ -19,7 +19,7 @@ from propylon.infra.kubernetes.resources import (
     gateway_objects,
 )
 from tests.e2e.conftest import BIN
-from tests.infra.test_proxy_pods import IR, OPTIONS, OWNER
+from tests.infra.test_proxy_pods import IR, OPTIONS, OWNER, with_parameters
 
 XDS_HOST = "propylon-xds.propylon-system.svc"
 
@@ -82,3 +82,14 @@ def test_envoy_validates_the_bootstrap_with_the_agents_files(tmp_path: Path) -> 
         [str(BIN / "envoy"), "--mode", "validate", "-c", str(bootstrap_dir / BOOTSTRAP_KEY)],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_agent_writes_the_key_as_envoys_user() -> None:
+    ir = with_parameters({"securityContext": {"runAsUser": 1234, "runAsGroup": 1234}})
+    [deployment] = [o for o in gateway_objects(ir, OWNER, XDS_HOST, 18000, OPTIONS, "BUNDLE")
+                    if o["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    [sidecar] = pod["initContainers"]
+    [envoy] = [c for c in pod["containers"] if c["name"] == "envoy"]
+    assert sidecar["securityContext"] == envoy["securityContext"]
+    assert sidecar["securityContext"]["runAsUser"] == 1234

@@ -41,7 +41,6 @@ class Cluster:
         self.kubeconfig = tmp / "api" / "kubeconfig"
         self.audit_log = tmp / "audit.jsonl"  # every resource request the API server served
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.certificate_port = free_port()  # the controllers' xDS certificate endpoint
         self.agents: dict[Path, subprocess.Popen[bytes]] = {}  # xDS agents by certificate dir
 
     def spawn(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
@@ -82,14 +81,15 @@ class Cluster:
 
     def controller(self, name: str, *extra: str, xds_port: int = 0,
                    ops_port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
-        """Start `propylon controller` (xDS and ops on loopback, free ports unless given) and
-        wait until it is ready; returns the process and the URL of its ops endpoints."""
+        """Start `propylon controller` (xDS, its certificate endpoint and ops on loopback, free
+        ports unless given) and wait until it is ready; returns the process and the URL of its
+        ops endpoints."""
         xds_port, ops_port = xds_port or free_port(), ops_port or free_port()
         proc = self.spawn(name, str(BIN / "propylon"), "controller",
                           "--kubeconfig", str(self.kubeconfig),
                           "--xds-listen", f"127.0.0.1:{xds_port}",
                           "--xds-address", f"127.0.0.1:{xds_port}",
-                          "--certificate-listen", f"127.0.0.1:{self.certificate_port}",
+                          "--certificate-listen", f"127.0.0.1:{free_port()}",
                           "--ops-listen", f"127.0.0.1:{ops_port}",
                           "--proxy-bind-address", "127.0.0.1", *extra)
         ops = f"http://127.0.0.1:{ops_port}"

@@ -49,7 +49,7 @@ def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
     cluster.spawn("controller", str(BIN / "propylon"), "controller",
                   "--kubeconfig", str(cluster.kubeconfig),
                   "--xds-listen", f"127.0.0.1:{xds_port}", "--xds-address", f"127.0.0.1:{xds_port}",
-                  "--certificate-listen", f"127.0.0.1:{cluster.certificate_port}",
+                  "--certificate-listen", f"127.0.0.1:{free_port()}",
                   "--ops-listen", f"127.0.0.1:{ops_port}", "--proxy-bind-address", "127.0.0.1",
                   "--privileged-port-offset", str(offset))
     ops = f"http://127.0.0.1:{ops_port}"

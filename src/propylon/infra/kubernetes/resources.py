@@ -198,8 +198,10 @@ def _envoy_container(ir: InfraIR, options: ProxyOptions, resources: dict[str, An
     }
 
 
-def _agent_container(options: ProxyOptions, issuer: str) -> dict[str, Any]:
-    """The xDS agent (`agent`), a native sidecar: started, and probed, before Envoy."""
+def _agent_container(options: ProxyOptions, issuer: str,
+                     context: str | None) -> dict[str, Any]:
+    """The xDS agent (`agent`), a native sidecar: started, and probed, before Envoy; with
+    Envoy's container security context (`context`), so it writes the key as Envoy's user."""
     return {
         "name": "xds-agent", "image": options.shutdown_image, "imagePullPolicy": "IfNotPresent",
         "restartPolicy": "Always",
@@ -210,7 +212,7 @@ def _agent_container(options: ProxyOptions, issuer: str) -> dict[str, Any]:
                          "periodSeconds": 1, "failureThreshold": 300},
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
                       "limits": {"memory": "64Mi"}},
-        "securityContext": _over(RESTRICTED_CONTAINER_CONTEXT, None),
+        "securityContext": _over(RESTRICTED_CONTAINER_CONTEXT, context),
         "volumeMounts": [{"name": "xds-token", "mountPath": TOKEN_DIR, "readOnly": True},
                          {"name": "bootstrap", "mountPath": BOOTSTRAP_DIR, "readOnly": True},
                          {"name": "xds-tls", "mountPath": CERT_DIR}],
@@ -262,7 +264,8 @@ def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
                        _shutdown_container(options)],
         "volumes": volumes}
     if issuer is not None:
-        pod_spec["initContainers"] = [_agent_container(options, issuer)]
+        pod_spec["initContainers"] = [_agent_container(options, issuer,
+                                                       params.container_security_context)]
     if params.node_selector:
         pod_spec["nodeSelector"] = dict(params.node_selector)
     if params.tolerations:
