@@ -2,7 +2,10 @@
 
 Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<version>/...`, then
 `[namespaces/<ns>/]<plural>[/<name>[/status]]`. The verb comes from the method (GET with
-`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type (a YAML body that
+`watch=true` is a watch). Two paths are no stored kind: a TokenRequest (`POST
+.../serviceaccounts/<name>/token`) and a TokenReview (`POST
+/apis/authentication.k8s.io/v1/tokenreviews`), answered by `tokens`.
+Bodies are decoded from JSON or YAML by Content-Type (a YAML body that
 is JSON, as kubectl sends an apply, is decoded as JSON). A JSON field given twice keeps its last
 value and is refused, warned about or ignored as `fieldValidation` says, like unknown fields in
 `admission`. Protobuf bodies of built-in kinds, as kubectl's `create` sends them, are decoded to
@@ -296,7 +299,7 @@ class Routes:
         token_request = group == "" and namespace is not None and len(rest) == 3 \
             and (rest[0], rest[2]) == ("serviceaccounts", "token")
         if request.method == "POST" and (review or token_request):
-            return await self._token(request, namespace or "", rest)
+            return await self._token(request, namespace or "", rest, review)
         info = self.catalog.by_path(group, version, rest[0]) if rest else None
         if info is None or len(rest) > 3 or (len(rest) == 3 and rest[2] != "status") \
                 or (namespace is not None and not info.namespaced) \
@@ -349,19 +352,18 @@ class Routes:
                        f"{request.method} is not supported on {info.plural}: use GET, POST or "
                        "DELETE")
 
-    async def _token(self, request: web.Request, namespace: str,
-                     rest: list[str]) -> web.Response:
-        """A TokenRequest or a TokenReview (`tokens`)."""
+    async def _token(self, request: web.Request, namespace: str, rest: list[str],
+                     review: bool) -> web.Response:
+        """A TokenReview (`review`) or a TokenRequest of ServiceAccount `rest[1]` (`tokens`)."""
         body = await _decode_body(request)
         sa_info = self.catalog.by_path("", "v1", "serviceaccounts")
         assert sa_info is not None
         if self.audit is not None:
-            review = rest == ["tokenreviews"]
             self.audit(audit.Request("create", tokens.REVIEW_GROUP if review else "",
                                      rest[0], namespace, "" if review else "token",
                                      "" if review else rest[1],
                                      request.headers.get("User-Agent", "")))
-        if rest == ["tokenreviews"]:
+        if review:
             def uid_of(ns: str, name: str) -> str | None:
                 with contextlib.suppress(APIError):
                     return str(self.registry.get(sa_info, ns, name)["metadata"]["uid"])

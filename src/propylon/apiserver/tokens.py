@@ -4,8 +4,9 @@ The embedded API server plays the cluster's token issuer, as kube-apiserver does
 ServiceAccount tokens:
 
 - `issue()` answers a TokenRequest (`POST .../serviceaccounts/<name>/token`): a JWT for that
-  ServiceAccount, signed (HS256) with a key the server draws at start and never writes anywhere,
-  carrying `sub` `system:serviceaccount:<namespace>:<name>`, the requested audiences (the
+  ServiceAccount, signed (HS256) with a key the server draws at start and never writes anywhere
+  (a restarted server no longer accepts earlier tokens, as if its signing key rotated; the
+  kubelet requests new ones long before they expire), carrying `sub` `system:serviceaccount:<namespace>:<name>`, the requested audiences (the
   server's own when none), `iat`/`nbf`/`exp` (`expirationSeconds`, at least 600 as in
   Kubernetes, 3600 by default) and the ServiceAccount's uid;
 - `review()` answers a TokenReview (`POST /apis/authentication.k8s.io/v1/tokenreviews`): the
