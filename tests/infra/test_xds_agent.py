@@ -41,6 +41,7 @@ def test_a_certificate_is_fetched_when_missing_due_or_the_bundle_changed(tmp_pat
     assert agent.due(certs, bundle) is None
     bundle.write_bytes(pki.trust_bundle(pki.new_ca(POLICY).cert, ca.cert))
     assert agent.due(certs, bundle) == "the controller's CA bundle changed"
-    short = pki.Policy(leaf_validity=datetime.timedelta(minutes=6))  # 5 of them back-dated
+    # valid 6 minutes (5 back-dated), 1 left: less than a third
+    short = pki.Policy(leaf_validity=datetime.timedelta(minutes=1))
     agent.write(certs, {**issued(ca, short), "ca.crt": bundle.read_bytes()})
     assert agent.due(certs, bundle) == "the certificate is due for renewal"
