@@ -33,6 +33,8 @@ ACCOUNT = object_name(KEY)  # propylon-web
 class Gateways:
     """The controller's view: Gateway default/web's proxies run as propylon-web."""
 
+    synced = True
+
     def gateway_of(self, namespace: str, service_account: str) -> GatewayKey | None:
         return KEY if (namespace, service_account) == (KEY.namespace, ACCOUNT) else None
 
@@ -43,6 +45,7 @@ class Flow:
     ca: bytes
     url: str
     tmp: Path
+    gateways: Gateways
 
     async def account(self, name: str) -> None:
         await self.api.put({"apiVersion": "v1", "kind": "ServiceAccount",
@@ -75,9 +78,11 @@ class Flow:
 async def flow(api: Api, tmp_path: Path) -> AsyncIterator[Flow]:
     certs = CertManager(api.client, "default", ["127.0.0.1"])
     material = await certs.ensure()
-    endpoint = CertificateEndpoint(api.client, certs, Gateways())
+    gateways = Gateways()
+    endpoint = CertificateEndpoint(api.client, certs, gateways)
     port = await endpoint.start("127.0.0.1", 0, material)
-    yield Flow(api, material.client_ca, f"https://127.0.0.1:{port}{agent.ISSUER_PATH}", tmp_path)
+    yield Flow(api, material.client_ca, f"https://127.0.0.1:{port}{agent.ISSUER_PATH}", tmp_path,
+               gateways)
     await endpoint.stop()
 
 
@@ -98,6 +103,13 @@ async def test_another_service_accounts_token_is_refused(flow: Flow) -> None:
     with pytest.raises(agent.FetchError, match="403: ServiceAccount default/intruder runs no "
                                                "Gateway's proxies"):
         await flow.fetch(await flow.token("intruder"))
+
+
+async def test_before_the_gateways_are_read_the_agent_is_told_to_retry(flow: Flow) -> None:
+    flow.gateways.synced = False
+    await flow.account("not-known-yet")
+    with pytest.raises(agent.FetchError, match="503: the controller has not read the Gateways"):
+        await flow.fetch(await flow.token("not-known-yet"))
 
 
 async def test_a_token_for_another_audience_is_refused(flow: Flow) -> None:

@@ -18,7 +18,7 @@ ConfigMap; no client certificate: this is how a proxy gets its first one). The e
 
 A refusal is JSON `{"error": ...}`: 401 without a bearer token or when TokenReview does not
 authenticate it (its reason), 403 for a ServiceAccount that is no Gateway's, 503 while the cluster
-cannot be asked. The TLS material follows the xDS server's rotation (`update()`).
+cannot be asked or the controller has not read the Gateways yet. The TLS material follows the xDS server's rotation (`update()`).
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ class Identities(Protocol):
     """Which Gateway's proxies run as a ServiceAccount (`KubernetesInfra`)."""
 
     def gateway_of(self, namespace: str, service_account: str) -> GatewayKey | None: ...
+
+    @property
+    def synced(self) -> bool:
+        """Whether the wanted Gateways are known yet (before, every answer would be None)."""
 
 
 class ClientIssuer(Protocol):
@@ -97,6 +101,8 @@ class CertificateEndpoint:
         if not username.startswith(SUBJECT_PREFIX) or not name:
             raise Refused(403, f"{username!r} is not a ServiceAccount")
         key = self._identities.gateway_of(namespace, name)
+        if key is None and not self._identities.synced:
+            raise Refused(503, "the controller has not read the Gateways yet; retry")
         if key is None:
             raise Refused(403, f"ServiceAccount {namespace}/{name} runs no Gateway's proxies: "
                           "only the ServiceAccount propylon-<gateway> the controller made for a "

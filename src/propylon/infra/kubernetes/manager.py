@@ -139,6 +139,7 @@ class KubernetesInfra:
                            for info in (DEPLOYMENT, SERVICE)}
         self._tasks: list[asyncio.Task[None]] = []
         self._wanted: dict[GatewayKey, InfraIR] = {}
+        self._synced = False  # `apply` ran once: `_wanted` is the cluster's
         self._owners = GatewayOwners(client)
         self._applied: dict[GatewayKey, list[dict[str, Any]]] = {}
         self._errors: dict[GatewayKey, str] = {}
@@ -157,6 +158,7 @@ class KubernetesInfra:
         for inf in self._informers.values():
             await inf.synced.wait()
         self._wanted = dict(wanted)
+        self._synced = True
         if not self._leader:
             self._publish()
             return
@@ -198,6 +200,10 @@ class KubernetesInfra:
         """The wanted Gateway whose proxies run as that ServiceAccount (`object_name`)."""
         return next((key for key in self._wanted if key.namespace == namespace
                      and object_name(key) == service_account), None)
+
+    @property
+    def synced(self) -> bool:
+        return self._synced
 
     async def close(self, stop_proxies: bool = True) -> None:
         """Stop watching. The proxies are cluster objects: they always keep running, owned by
