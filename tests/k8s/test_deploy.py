@@ -11,6 +11,7 @@ import yaml
 
 from propylon.api.kinds import KindInfo
 from propylon.cli.controller import XDS_SERVICE, xds_address
+from propylon.controller.certs import CA_SECRET, SERVER_SECRET
 from propylon.controller.issuer import TOKEN_REVIEW
 from propylon.controller.reconciler import WATCHED_KINDS
 from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SERVICE
@@ -102,8 +103,10 @@ def needed() -> set[Access]:
 
 # In the controller's namespace only: the leader-election Lease and the xDS CA and server
 # certificate Secrets (`LeaderElector`, `CertManager`: read, create, replace).
-NAMESPACE_NEEDED = {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")} \
-    | {("", "secrets", v) for v in ("get", "create", "update")}
+# The Secrets by name ("" for any): create cannot be limited to names, get and update are.
+NAMESPACE_NEEDED = {("coordination.k8s.io", "leases", v, "") for v in ("get", "create", "update")} \
+    | {("", "secrets", "create", "")} \
+    | {("", "secrets", v, name) for v in ("get", "update") for name in (CA_SECRET, SERVER_SECRET)}
 
 
 def granted(rules: list[dict[str, Any]]) -> set[Access]:
@@ -123,7 +126,9 @@ def test_rbac_grants_exactly_what_the_code_uses() -> None:
     rules, wanted = granted(cluster_role["rules"]), needed()
     assert not rules - wanted, f"broader than the code needs: {sorted(rules - wanted)}"
     assert not wanted - rules, f"missing: {sorted(wanted - rules)}"
-    namespaced = granted(role["rules"])
+    namespaced = {(group, resource, verb, name) for rule in role["rules"]
+                  for group in rule["apiGroups"] for resource in rule["resources"]
+                  for verb in rule["verbs"] for name in rule.get("resourceNames") or [""]}
     assert namespaced == NAMESPACE_NEEDED, sorted(namespaced ^ NAMESPACE_NEEDED)
     # no update of the proxy objects (server-side apply is a patch), no write of any
     # object's spec the controller does not own
