@@ -200,3 +200,29 @@ async def _any(*checks: Awaitable[bool]) -> bool:
 
 async def _answered(answer: Awaitable[object]) -> bool:
     return await answer is not None
+
+
+async def test_a_client_traffic_policy_tcp_idle_timeout_closes_an_idle_connection(
+        xds: XdsFixture, envoy_factory: EnvoyFactory) -> None:
+    """`timeout.tcp.idleTimeout` (here 300 ms) is the TCP proxy's idle timeout: a connection
+    that passed its bytes and then stays silent is closed by the gateway."""
+    servers = await serve_tcp(TCPEchoConfig("127.0.0.1", 0),
+                              {"namespace": "default", "ingress": "", "service": "a",
+                               "pod": "a-1"})
+    tcp_port = servers[0].sockets[0].getsockname()[1]
+    port = _free_udp_and_tcp_port()
+    base = gateway(port, (tcp_port, tcp_port), (tcp_port, tcp_port))
+    tcp = replace(base.listeners[0], client_timeouts=ir.ClientTimeouts(tcp_idle_ms=300))
+    xds.cache.set(NODE, translate(replace(base, listeners=(tcp,))))  # type: ignore[arg-type]
+    await envoy_factory(NODE, xds.port)
+    try:
+        await wait_for(lambda: _answered(_tcp_pod(port)), what="a TCP connection proxied")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"TEST\n")
+        assert await asyncio.wait_for(reader.readline(), 2) == b"Gateway API Test TCP Server\n"
+        assert await asyncio.wait_for(reader.readline(), 2)
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the gateway
+        writer.close()
+    finally:
+        for server in servers:
+            server.close()

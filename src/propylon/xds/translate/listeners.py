@@ -174,14 +174,16 @@ def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener,
     )
 
 
-def _tcp_proxy(chain: ir.TCPFilterChain, access_logs: tuple[AccessLog, ...]) -> lc.Filter:
+def _tcp_proxy(chain: ir.TCPFilterChain, li: ir.Listener) -> lc.Filter:
     """Forward to the chain's backends; a backend without cluster names none that exists, so
     Envoy closes its connections ("cluster not found"). The listener's request logs are
-    written once per connection (`accesslog.for_requests`)."""
+    written once per connection (`accesslog.for_requests`); a ClientTrafficPolicy's
+    `timeout.tcp.idleTimeout` closes connections idle that long."""
     clusters = [(b.cluster or UNRESOLVED_CLUSTER, b.weight) for b in chain.backends
                 if b.weight > 0] or [(UNRESOLVED_CLUSTER, 1)]
-    proxy = TcpProxy(stat_prefix=chain.name,
-                     access_log=accesslog.for_requests(access_logs))
+    proxy = TcpProxy(stat_prefix=chain.name, access_log=accesslog.for_requests(li.access_logs))
+    if li.client_timeouts is not None and li.client_timeouts.tcp_idle_ms is not None:
+        proxy.idle_timeout.CopyFrom(duration_ms(li.client_timeouts.tcp_idle_ms))
     if len(clusters) == 1:
         proxy.cluster = clusters[0][0]
     else:
@@ -195,7 +197,7 @@ def _tcp_chain(chain: ir.TCPFilterChain, li: ir.Listener) -> lc.FilterChain:
     out = lc.FilterChain(name=chain.name,
                          filter_chain_match=lc.FilterChainMatch(
                              server_names=list(chain.server_names)),
-                         filters=[_tcp_proxy(chain, li.access_logs)])
+                         filters=[_tcp_proxy(chain, li)])
     if chain.secrets:
         out.transport_socket.CopyFrom(_tls_socket(chain.secrets, alpn=()))
     return out
