@@ -14,8 +14,9 @@ What a policy does in the IR (the rest of each kind is not implemented yet, and 
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor`, `requestBuffer` and
   `responseOverride` (`traffic`).
-- BackendTrafficPolicy on the chains of TCP and UDP listeners: the cluster settings that apply
-  to L4 routes, from a policy targeting the TCPRoute or UDPRoute, its listener or its Gateway
+- BackendTrafficPolicy on the chains of TCP, UDP and TLS listeners: the cluster settings that
+  apply to L4 routes, from a policy targeting the TCPRoute, UDPRoute or TLSRoute, its listener
+  or its Gateway
   (`streams`, `l4fields`).
 - SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; the
   clusters of remote JWKS added); `basicAuth` and `apiKeyAuth`

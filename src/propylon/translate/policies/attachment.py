@@ -11,8 +11,8 @@ and every policy's `status.ancestors` entries of this controller.
   HTTPRoute or GRPCRoute (a rule, by its `name`, with `sectionName`).
 - A target that does not exist, a Gateway not of our GatewayClasses, or a route with no
   parentRef to one of our Gateways is skipped without status: another controller may own it.
-- A BackendTrafficPolicy may also target a TCPRoute or UDPRoute (a spec field that does not
-  apply to L4 routes, `l4fields`, makes it Accepted False there, naming the field).
+- A BackendTrafficPolicy may also target a TCPRoute, UDPRoute or TLSRoute (a spec field that
+  does not apply to L4 routes, `l4fields`, makes it Accepted False there, naming the field).
 - Kinds Envoy Gateway lets a policy target that Propylon does not apply it to yet
   (`NOT_APPLIED`: a ListenerSet, TCPRoute, UDPRoute or TLSRoute, as the kind allows) get a
   status all the same, on the parent Gateways of ours the target has: Accepted False, reason
@@ -70,7 +70,7 @@ ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
 LISTENER_SET = "ListenerSet"
 _L4 = ("TCPRoute", "UDPRoute", "TLSRoute")
 # target kinds Envoy Gateway's CRDs allow per policy kind that Propylon does not apply yet
-NOT_APPLIED = {BACKEND_TRAFFIC_POLICY: (LISTENER_SET, "TLSRoute"),
+NOT_APPLIED = {BACKEND_TRAFFIC_POLICY: (LISTENER_SET,),
                ENVOY_EXTENSION_POLICY: (LISTENER_SET, *_L4),
                SECURITY_POLICY: (LISTENER_SET, "TCPRoute"),
                CLIENT_TRAFFIC_POLICY: (LISTENER_SET,)}

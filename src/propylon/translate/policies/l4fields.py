@@ -1,5 +1,5 @@
-"""What of a BackendTrafficPolicy applies to a TCPRoute or UDPRoute, as Envoy Gateway applies
-it to the clusters of L4 routes: `timeout.tcp.connectTimeout`, `circuitBreaker`, `healthCheck`
+"""What of a BackendTrafficPolicy applies to a TCPRoute, UDPRoute or TLSRoute, as Envoy Gateway
+applies it to the clusters of L4 routes: `timeout.tcp.connectTimeout`, `circuitBreaker`, `healthCheck`
 and the `loadBalancer` types RoundRobin, Random and LeastRequest. The rest concerns HTTP
 requests (retries, request timeouts, faults, compression, response overrides, rate limits,
 request buffers, HTTP connection timeouts) or hashes requests (ConsistentHash; with
@@ -18,7 +18,7 @@ from typing import Any
 
 from propylon.api.envoygateway import BackendTraffic, TimeoutSettings
 
-L4_ROUTE_KINDS = ("TCPRoute", "UDPRoute")
+L4_ROUTE_KINDS = ("TCPRoute", "UDPRoute", "TLSRoute")
 BALANCERS = ("RoundRobin", "Random", "LeastRequest")
 _APPLIES = {"targetRef", "targetRefs", "targetSelectors", "mergeType", "timeout",
             "circuitBreaker", "healthCheck", "loadBalancer"}

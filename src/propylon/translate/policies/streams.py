@@ -1,7 +1,7 @@
-"""BackendTrafficPolicies on the TCPRoutes and UDPRoutes a Gateway serves.
+"""BackendTrafficPolicies on the TCPRoutes, UDPRoutes and TLSRoutes a Gateway serves.
 
-`governed(ir, state, attachments, copies)` finds the route each TCP and UDP listener's chain
-serves (a chain is named `<gateway>/<listener>/<route namespace>/<route name>`), the policy
+`governed(ir, state, attachments, copies)` finds the route each chain of a TCP, UDP or TLS
+listener serves (a chain is named `<gateway>/<listener>/<route namespace>/<route name>`), the policy
 governing it (the route's, else its listener's, else its Gateway's: `Attachments.effective`;
 a route-level one with `mergeType` merged over its parent) and points the chain's backends at
 copies of their clusters with what applies to L4 routes (`l4fields.applicable`, the cluster
@@ -19,18 +19,19 @@ from propylon.translate.policies import l4fields, traffic
 from propylon.translate.policies.attachment import Attachments, Scope
 from propylon.translate.policies.traffic import ClusterChanges
 
-_KIND = {"TCP": "TCPRoute", "UDP": "UDPRoute"}
+_KIND = {"TCP": "TCPRoute", "UDP": "UDPRoute", "TLS": "TLSRoute"}
 
 
 def governed(ir: GatewayIR, state: GatewayState, attachments: Attachments,
              copies: dict[str, tuple[str, ClusterChanges]]) -> GatewayIR:
-    """`ir` with its TCP and UDP chains using the clusters their policies set (see above)."""
+    """`ir` with its TCP, UDP and TLS chains using the clusters their policies set (see
+    above)."""
     served = {f"{ir.key}/{ls.ir_name}/": ls for ls in state.listeners
               if ls.spec.protocol in _KIND}
     listeners = []
     for li in ir.listeners:
-        chains = li.tcp_chains if li.protocol not in _KIND else tuple(
-            _chain(chain, served, ir, attachments, copies) for chain in li.tcp_chains)
+        chains = tuple(_chain(chain, served, ir, attachments, copies)
+                       for chain in li.tcp_chains)
         listeners.append(li if all(a is b for a, b in zip(chains, li.tcp_chains, strict=True))
                          else replace(li, tcp_chains=chains))
     if all(a is b for a, b in zip(listeners, ir.listeners, strict=True)):
