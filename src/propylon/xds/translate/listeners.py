@@ -28,8 +28,9 @@ Gateway's order: none when no policy reaches them), a ClientTrafficPolicy's sett
 (`clientsettings`: client address, early header edits, protocol, path, TLS and keepalive
 settings), and a router that adds no `x-envoy-*` headers. The Gateway's access logs
 (`accesslog`) are the connection manager's, its router's (upstream) and the listener's; a TCP
-proxy logs each connection, a UDP proxy each session, as Envoy Gateway does. A ClientTrafficPolicy's connection
-limit puts the connection limit filter first in every chain of the listener (`limits`).
+proxy logs each connection, a UDP proxy each session, as Envoy Gateway does. A
+ClientTrafficPolicy's connection limit puts the connection limit filter first in every chain of
+the listener (`limits`); its `timeout.tcp.idleTimeout` is the TCP proxies' idle timeout.
 """
 
 from __future__ import annotations
