@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from propylon.infra.host.envoy_process import pid_alive
 from tests.e2e.conftest import wait_for
 
 
@@ -32,14 +33,6 @@ def descendants(pid: int) -> set[int]:
             found.add(child)
             todo.append(child)
     return found
-
-
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def runs_envoy(pid: int) -> bool:
@@ -67,7 +60,7 @@ def check_sigterm_stops_the_run(args: list[str], what: str,
         assert runner.returncode == 128 + signal.SIGTERM, err
         assert "stopped by SIGTERM" in err
         wait_for("every process the run started to stop", lambda: not any(
-            running(pid) for pid in processes), timeout=30)
+            pid_alive(pid) for pid in processes), timeout=30)
     finally:
-        for pid in filter(running, processes):
+        for pid in filter(pid_alive, processes):
             os.kill(pid, signal.SIGKILL)
