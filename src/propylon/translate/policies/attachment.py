@@ -11,6 +11,8 @@ and every policy's `status.ancestors` entries of this controller.
   HTTPRoute or GRPCRoute (a rule, by its `name`, with `sectionName`).
 - A target that does not exist, a Gateway not of our GatewayClasses, or a route with no
   parentRef to one of our Gateways is skipped without status: another controller may own it.
+- A BackendTrafficPolicy may also target a TCPRoute, UDPRoute or TLSRoute (a spec field that
+  does not apply to L4 routes, `l4fields`, makes it Accepted False there, naming the field).
 - Kinds Envoy Gateway lets a policy target that Propylon does not apply it to yet
   (`NOT_APPLIED`: a ListenerSet, TCPRoute, UDPRoute or TLSRoute, as the kind allows) get a
   status all the same, on the parent Gateways of ours the target has: Accepted False, reason
@@ -61,7 +63,8 @@ from propylon.api.gateway import LabelSelector
 from propylon.api.meta import stored_conditions
 from propylon.translate import conditions as c
 from propylon.translate.gateways import GatewayState
-from propylon.translate.policies import failclosed
+from propylon.translate.policies import failclosed, l4fields
+from propylon.translate.policies.l4fields import L4_ROUTE_KINDS
 from propylon.translate.statuses import ObjectRef, ParentStatus
 from propylon.translate.types import Now
 
@@ -69,7 +72,7 @@ ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
 LISTENER_SET = "ListenerSet"
 _L4 = ("TCPRoute", "UDPRoute", "TLSRoute")
 # target kinds Envoy Gateway's CRDs allow per policy kind that Propylon does not apply yet
-NOT_APPLIED = {BACKEND_TRAFFIC_POLICY: (LISTENER_SET, *_L4),
+NOT_APPLIED = {BACKEND_TRAFFIC_POLICY: (LISTENER_SET,),
                ENVOY_EXTENSION_POLICY: (LISTENER_SET, *_L4),
                SECURITY_POLICY: (LISTENER_SET, "TCPRoute"),
                CLIENT_TRAFFIC_POLICY: (LISTENER_SET,)}
@@ -143,8 +146,16 @@ class Attachments:
     def effective(self, gateway: Key, listener: str | None, route: Scope,
                   rule: str | None) -> tuple[Policy, Policy | None] | None:
         """The policy governing one rule of `route` served on `listener` of `gateway`, most
-        specific first, and the parent it merges with (None: it applies alone); None when no
-        policy does. Either may have problems: the caller decides what that means
+        specific first, and the parent it merges with (None: it applies alone). None when no
+        policy does, or when the one that does has problems (it applies nothing)."""
+        found = self.governing(gateway, listener, route, rule)
+        if found is None or found[0].problems or (found[1] is not None and found[1].problems):
+            return None
+        return found
+
+    def governing(self, gateway: Key, listener: str | None, route: Scope,
+                  rule: str | None) -> tuple[Policy, Policy | None] | None:
+        """As `effective`, problems or not: the caller decides what they mean
         (`failclosed`)."""
         gw_ns, gw_name = gateway
         parents = [s for s in (Scope("Gateway", gw_ns, gw_name, listener) if listener else None,
@@ -218,7 +229,7 @@ def _targets(policy: Policy, gateways: Mapping[Key, GatewayState],
         if selector.kind == "Gateway":
             names = [state.gateway.meta.name for (g_ns, _), state in gateways.items()
                      if g_ns == ns and selector.selector.matches(state.gateway.meta.label_map)]
-        elif selector.kind in ROUTE_KINDS:
+        elif selector.kind in (*ROUTE_KINDS, *L4_ROUTE_KINDS):
             names = [r.name for r in routes.in_namespace(selector.kind, ns)
                      if _matches(selector.selector, r.labels)]
         out.extend(TargetRef(selector.group, selector.kind, name, None, selector.field)
@@ -231,6 +242,8 @@ def _matches(selector: LabelSelector, labels: tuple[tuple[str, str], ...]) -> bo
 
 
 def _allowed_kinds(kind: str) -> tuple[str, ...]:
+    if kind == BACKEND_TRAFFIC_POLICY:
+        return ("Gateway", *ROUTE_KINDS, *L4_ROUTE_KINDS)
     return ("Gateway",) if kind in (CLIENT_TRAFFIC_POLICY, ENVOY_PATCH_POLICY) \
         else ("Gateway", *ROUTE_KINDS)
 
@@ -291,6 +304,10 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
             return
         rules = [r for r in route.rules if r]
         problem = _unknown_section(ref, f"{ref.kind} {ns}/{ref.name}", "rule", rules)
+        refused = l4fields.problems(policy.spec_value(), f"{ref.kind} {ns}/{ref.name}") \
+            if ref.kind in L4_ROUTE_KINDS else []
+        if problem is None and refused:
+            problem = (INVALID, "; ".join(refused))
         what = (f"RouteRule {ref.name}/{ref.section_name}" if ref.section_name
                 else f"{ref.kind} {ref.name}")
     scope = Scope(ref.kind, ns, ref.name, ref.section_name)
