@@ -81,7 +81,7 @@ SAMPLES: dict[str, dict[str, str]] = {
     "canary-weight": {**_CANARY, "canary-weight": "10"},
     "canary-weight-total": {**_CANARY, "canary-weight": "10", "canary-weight-total": "1000"},
     "enable-cors": _CORS,
-    "cors-allow-origin": {**_CORS, "cors-allow-origin": "https://a.example, https://b.example"},
+    "cors-allow-origin": {**_CORS, "cors-allow-origin": "https://a.example, https://*.b.example"},
     "cors-allow-methods": {**_CORS, "cors-allow-methods": "GET, POST"},
     "cors-allow-headers": {**_CORS, "cors-allow-headers": "X-Token"},
     "cors-expose-headers": {**_CORS, "cors-expose-headers": "X-Id"},

@@ -10,6 +10,8 @@ host, with ingress-nginx's meaning of its paths, annotations, canaries and HTTPS
 - Canary: the rule of a path shared with a canary Ingress becomes the canary's header rules
   (`always`/`never`, a value or a pattern), then its cookie rules, then the weighted split,
   in the order ingress-nginx's balancer checks them.
+- CORS with a wildcard origin: each rule preceded by its twin for the origins ingress-nginx
+  does not allow (`annotations.cors.one_label_rules`).
 - `server-alias`: the aliases join the hostnames of the Ingress's routes.
 - HTTPS: a host with TLS (or `force-ssl-redirect`) and `ssl-redirect` on (ingress-nginx's
   default) answers plain HTTP with a redirect to https (the ConfigMap's `http-redirect-code`,
@@ -23,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from propylon.ingress.annotations.cors import one_label_rules
 from propylon.ingress.backends import backend_ref
 from propylon.ingress.effects import ExtraRule, Filter, Respond
 from propylon.ingress.hosts import Converted, Host
@@ -234,7 +237,8 @@ def _split(conv: Converted, host: Host, parent: Parent, rules: list[dict[str, An
     if served:
         out.append(gateway_api(kind, ing.namespace, base, {
             "parentRefs": served, **hostnames,
-            "rules": [_grpc_rule(r) for r in rules] if grpc else rules}))
+            "rules": [_grpc_rule(r) for r in rules] if grpc
+            else [t for r in rules for t in one_label_rules(r)]}))
         refs.append((kind, base))
     if redirect:
         code = redirect_code(config)
