@@ -32,6 +32,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from propylon.api.schema import FieldError
+from propylon.api.validation import CORS
 from propylon.ingress.annotations.policyparts import (
     CONVERTED,
     DIFFERS,
@@ -41,8 +43,6 @@ from propylon.ingress.annotations.policyparts import (
     policy,
     response_headers,
 )
-from propylon.api.schema import FieldError
-from propylon.api.validation import CORS
 from propylon.ingress.annotations.policyvalues import boolean, duration, items
 from propylon.ingress.effects import Context, Filter
 from propylon.ingress.model import Json
