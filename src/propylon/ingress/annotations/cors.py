@@ -1,5 +1,5 @@
-"""`enable-cors` and `cors-*`: ingress-nginx's CORS, as a SecurityPolicy `cors` or as
-response headers.
+"""`enable-cors` and `cors-*`: ingress-nginx's CORS, as a SecurityPolicy `cors`, as the
+HTTPRoute rules' CORS filter (wildcard origins) or as response headers.
 
 ingress-nginx (annotations `enable-cors`, `cors-allow-origin`, `-allow-methods`,
 `-allow-headers`, `-expose-headers`, `-allow-credentials`, `-max-age`; none has an effect
