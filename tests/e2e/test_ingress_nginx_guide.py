@@ -4,7 +4,7 @@
 Both ways start from the same cluster state: the app's Services (their endpoints three
 `propylon echo` processes named web, web-canary and api), ingress-nginx's ConfigMap, the
 Secrets made as the guide makes them (`kubectl create secret tls`, `kubectl create secret
-generic --from-file=auth` of an `htpasswd -s` file) and the Ingress objects of class nginx.
+generic --from-file=auth` of an `htpasswd -B` file) and the Ingress objects of class nginx.
 - served: `propylon up --ingress-class-nginx --ingress-configmap ...` serves them as they are;
 - migrated: a stack that does not take class nginx; the objects exported with `kubectl get -o
   yaml`, converted by `propylon migrate -f ... -o DIR`, the output applied, then the Ingresses
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import http.client
 import json
 import os
@@ -30,6 +29,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import bcrypt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -76,8 +76,8 @@ def _cluster(sa: Standalone, tmp: Path, ports: dict[str, int]) -> Path:
     cert.write_text(cert_pem(certificate(key, HOST, hosts=(HOST,), ca=True)))
     key_file.write_text(key_pem(key))
     sa.kubectl("create", "secret", "tls", "shop-tls", f"--cert={cert}", f"--key={key_file}")
-    sha = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
-    (tmp / "auth").write_text(f"admin:{{SHA}}{sha}\n")  # what `htpasswd -c -s auth admin` writes
+    line = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=5)).decode()
+    (tmp / "auth").write_text(f"admin:{line}\n")  # what `htpasswd -c -B auth admin` writes
     sa.kubectl("create", "secret", "generic", "shop-basic-auth", f"--from-file={tmp / 'auth'}")
     sa.kubectl("apply", "-f", str(EXAMPLE / "ingress.yaml"))
     return cert

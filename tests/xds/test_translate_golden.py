@@ -343,15 +343,19 @@ def http_auth() -> ir.GatewayIR:
 
 
 def http_credentials() -> ir.GatewayIR:
-    """Basic auth with and without a forwarded user name (two basic_auth filters), API key
-    auth from a header then a cookie, and a route with neither."""
+    """Basic auth with and without a forwarded user name (two basic_auth filters), users hashed
+    with bcrypt (checked by the htpasswd service's ext_authz), API key auth from a header then
+    a cookie, and a route with neither."""
     users = "user1:{SHA}tESsBmE/yNY3lb6a0L6vVQEZNqw=\n"
+    bcrypt_users = "foo:$2y$04$wHxWVFcqv1CXVBKNIqG5VO4N8ZuVD1VRZ7zGJ8MP7SQ3wBa1AdlCW\n"
     backend = (ir.WeightedBackend("default/a/80", 1),)
     routes = (
         ir.Route("default/basic/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/basic")),
                  backends=backend, basic_auth=ir.BasicAuth(users)),
         ir.Route("default/named/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/named")),
                  backends=backend, basic_auth=ir.BasicAuth(users, "X-User")),
+        ir.Route("default/bcrypt/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/bcrypt")),
+                 backends=backend, basic_auth=ir.BasicAuth(bcrypt_users, "X-User")),
         ir.Route("default/keys/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/keys")),
                  backends=backend, api_key_auth=ir.ApiKeyAuth(
                      (("client1", "key1"),), (("header", "X-API-KEY"), ("cookie", "k")),
@@ -390,6 +394,25 @@ def ext_auth() -> ir.GatewayIR:
                              (ir.Endpoint("127.0.0.1", 9101),), "h2c")),
         secrets=(),
     )
+
+
+def lua() -> ir.GatewayIR:
+    """Lua: one route runs two scripts in order, another one, a third none; the connection
+    manager has one disabled, empty filter per script position, after the buffer, and each
+    route turns on the positions it uses with its script."""
+    gateway = ir.Lua("envoyextensionpolicy/default/gw/lua/0",
+                     'function envoy_on_response(h) h:headers():add("x-gw", "1") end')
+    path = ir.Lua("envoyextensionpolicy/default/api/lua/0",
+                  'function envoy_on_request(h) h:headers():add("x-path", "1") end')
+    routes = (
+        ir.Route("api", ir.RouteMatch(ir.PathMatch("PathPrefix", "/api")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),), lua=(path, gateway),
+                 request_body_limit=1024),
+        ir.Route("web", ir.RouteMatch(ir.PathMatch("PathPrefix", "/web")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),), lua=(gateway,)),
+        ir.Route("public", ir.RouteMatch(), backends=(ir.WeightedBackend("default/a/80", 1),)),
+    )
+    return _example_com_on_80(routes, (_backend("a", 9001),))
 
 
 def access_logs() -> ir.GatewayIR:
@@ -463,7 +486,7 @@ def patches() -> ir.GatewayIR:
         patch("default/broken", 1, "cluster.v3.Cluster", "default/c/80", "remove", "/name")))
 
 
-CASES = {"access_logs": access_logs, "client_settings": client_settings, "http_basic": http_basic,
+CASES = {"lua": lua, "access_logs": access_logs, "client_settings": client_settings, "http_basic": http_basic,
          "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
          "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth,
          "load_balancing": load_balancing, "limits": limits, "tcp_udp": tcp_udp,

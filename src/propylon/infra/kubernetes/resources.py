@@ -203,8 +203,9 @@ def _shutdown_container(options: ProxyOptions) -> dict[str, Any]:
     return {
         "name": "shutdown-manager", "image": options.shutdown_image,
         "imagePullPolicy": "IfNotPresent", "command": lifecycle.shutdown_manager_args(),
-        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
-                      "limits": {"memory": "64Mi"}},
+        # it serves the htpasswd check: about 80 MiB resident once grpc and bcrypt are loaded
+        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"},
+                      "limits": {"memory": "128Mi"}},
         "securityContext": _over(RESTRICTED_CONTAINER_CONTEXT, None),
         "lifecycle": lifecycle.shutdown_manager_pre_stop(options.ports, options.drain),
         "volumeMounts": [{"name": "shutdown", "mountPath": lifecycle.SHUTDOWN_DIR}],
