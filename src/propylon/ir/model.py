@@ -580,10 +580,12 @@ class TCPFilterChain:
 @dataclass(frozen=True)
 class ClientTimeouts:
     """How long the proxy waits for clients (None: Propylon's defaults): for a whole request
-    to be received, and on an idle client connection."""
+    to be received, and on an idle client connection; `tcp_idle_ms`, how long a proxied TCP
+    connection (TCPRoute, TLSRoute) may pass no bytes either way (Envoy's default: 1 hour)."""
 
     request_ms: int | None = None
     idle_ms: int | None = None
+    tcp_idle_ms: int | None = None
 
 
 @dataclass(frozen=True)

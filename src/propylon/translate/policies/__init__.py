@@ -14,6 +14,10 @@ What a policy does in the IR (the rest of each kind is not implemented yet, and 
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor`, `requestBuffer` and
   `responseOverride` (`traffic`).
+- BackendTrafficPolicy on the chains of TCP, UDP and TLS listeners: the cluster settings that
+  apply to L4 routes, from a policy targeting the TCPRoute, UDPRoute or TLSRoute, its listener
+  or its Gateway
+  (`streams`, `l4fields`).
 - SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; the
   clusters of remote JWKS added); `basicAuth` and `apiKeyAuth`
   (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
@@ -73,6 +77,7 @@ from propylon.translate.policies import (
     ratelimit,
     regexchecks,
     security,
+    streams,
     traffic,
 )
 from propylon.translate.policies.attachment import (
@@ -206,6 +211,10 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
             ir = authn.with_jwks_clusters(ir, store, inputs.services)
+        btp = by_kind.get(BACKEND_TRAFFIC_POLICY)
+        if btp is not None and btp.attached:
+            copies: dict[str, tuple[str, ClusterChanges]] = {}
+            ir = _with_copies(streams.governed(ir, state, btp, copies), copies, store)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         if ext_clusters:
@@ -260,16 +269,22 @@ def _governed_ir(ir: GatewayIR, state: GatewayState, governing: list[tuple[Attac
             store.put(cache_key, found)
         configs.append(found.result)
         copies.update(found.copies)
+    if not all(a is b for a, b in zip(configs, ir.route_configs, strict=True)):
+        ir = replace(ir, route_configs=tuple(configs))
+    return _with_copies(ir, copies, store)
+
+
+def _with_copies(ir: GatewayIR, copies: Mapping[str, tuple[str, ClusterChanges]],
+                 store: Store | None) -> GatewayIR:
+    """`ir` with the cluster `copies` (name -> (source cluster name, changes)) it lacks."""
     clusters = {c.name: c for c in ir.clusters}
     for name, (source_name, changes) in sorted(copies.items()):
         source = clusters.get(source_name)
         if source is not None and name not in clusters:
             clusters[name] = _copy(source, name, changes, store)
-    if all(a is b for a, b in zip(configs, ir.route_configs, strict=True)) \
-            and len(clusters) == len(ir.clusters):
+    if len(clusters) == len(ir.clusters):
         return ir
-    return replace(ir, route_configs=tuple(configs),
-                   clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))
+    return replace(ir, clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))
 
 
 def _copy(source: Cluster, name: str, changes: ClusterChanges, store: Store | None) -> Cluster:

@@ -11,6 +11,8 @@ and every policy's `status.ancestors` entries of this controller.
   HTTPRoute or GRPCRoute (a rule, by its `name`, with `sectionName`).
 - A target that does not exist, a Gateway not of our GatewayClasses, or a route with no
   parentRef to one of our Gateways is skipped without status: another controller may own it.
+- A BackendTrafficPolicy may also target a TCPRoute, UDPRoute or TLSRoute (a spec field that
+  does not apply to L4 routes, `l4fields`, makes it Accepted False there, naming the field).
 - Kinds Envoy Gateway lets a policy target that Propylon does not apply it to yet
   (`NOT_APPLIED`: a ListenerSet, TCPRoute, UDPRoute or TLSRoute, as the kind allows) get a
   status all the same, on the parent Gateways of ours the target has: Accepted False, reason
@@ -59,6 +61,8 @@ from propylon.api.gateway import LabelSelector
 from propylon.api.meta import stored_conditions
 from propylon.translate import conditions as c
 from propylon.translate.gateways import GatewayState
+from propylon.translate.policies import l4fields
+from propylon.translate.policies.l4fields import L4_ROUTE_KINDS
 from propylon.translate.statuses import ObjectRef, ParentStatus
 from propylon.translate.types import Now
 
@@ -66,7 +70,7 @@ ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
 LISTENER_SET = "ListenerSet"
 _L4 = ("TCPRoute", "UDPRoute", "TLSRoute")
 # target kinds Envoy Gateway's CRDs allow per policy kind that Propylon does not apply yet
-NOT_APPLIED = {BACKEND_TRAFFIC_POLICY: (LISTENER_SET, *_L4),
+NOT_APPLIED = {BACKEND_TRAFFIC_POLICY: (LISTENER_SET,),
                ENVOY_EXTENSION_POLICY: (LISTENER_SET, *_L4),
                SECURITY_POLICY: (LISTENER_SET, "TCPRoute"),
                CLIENT_TRAFFIC_POLICY: (LISTENER_SET,)}
@@ -220,7 +224,7 @@ def _targets(policy: Policy, gateways: Mapping[Key, GatewayState],
         if selector.kind == "Gateway":
             names = [state.gateway.meta.name for (g_ns, _), state in gateways.items()
                      if g_ns == ns and selector.selector.matches(state.gateway.meta.label_map)]
-        elif selector.kind in ROUTE_KINDS:
+        elif selector.kind in (*ROUTE_KINDS, *L4_ROUTE_KINDS):
             names = [r.name for r in routes.in_namespace(selector.kind, ns)
                      if _matches(selector.selector, r.labels)]
         out.extend(TargetRef(selector.group, selector.kind, name, None, selector.field)
@@ -233,6 +237,8 @@ def _matches(selector: LabelSelector, labels: tuple[tuple[str, str], ...]) -> bo
 
 
 def _allowed_kinds(kind: str) -> tuple[str, ...]:
+    if kind == BACKEND_TRAFFIC_POLICY:
+        return ("Gateway", *ROUTE_KINDS, *L4_ROUTE_KINDS)
     return ("Gateway",) if kind in (CLIENT_TRAFFIC_POLICY, ENVOY_PATCH_POLICY) \
         else ("Gateway", *ROUTE_KINDS)
 
@@ -293,6 +299,10 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
             return
         rules = [r for r in route.rules if r]
         problem = _unknown_section(ref, f"{ref.kind} {ns}/{ref.name}", "rule", rules)
+        refused = l4fields.problems(policy.spec_value(), f"{ref.kind} {ns}/{ref.name}") \
+            if ref.kind in L4_ROUTE_KINDS else []
+        if problem is None and refused:
+            problem = (INVALID, "; ".join(refused))
         what = (f"RouteRule {ref.name}/{ref.section_name}" if ref.section_name
                 else f"{ref.kind} {ref.name}")
     scope = Scope(ref.kind, ns, ref.name, ref.section_name)
