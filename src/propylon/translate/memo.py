@@ -131,7 +131,7 @@ class Store:
             self._old, self._live, self._used = self._live, {}, False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decoded:
     """A route decoded, for the `spec_key` it was decoded from (None: never reused)."""
 
@@ -139,7 +139,7 @@ class Decoded:
     route: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rules:
     """A route's translated rules, for the `Decoded` they were translated from (by identity),
     with the backend lookups they made and their answers (`trace`), and the `Backends` known to
@@ -151,7 +151,7 @@ class Rules:
     checked: Backends
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attachment:
     """A route's attachment with no time, for the object (`object_key`), the rules (by
     identity) and the attachment context it was made from (`key`; None: never reused): its
@@ -170,7 +170,7 @@ class Attachment:
         return self.key[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stamped:
     """An `Attachment`'s `parents` (by identity: `of`) with a pass's `now` stamped in."""
 

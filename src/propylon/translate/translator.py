@@ -32,8 +32,9 @@ becomes a condition.
 
 The `Memo` (the controller keeps one; `translate(snapshot)` uses a fresh one, the full rebuild)
 is a cache around these stages' per-object work: objects unchanged since the previous pass are
-not decoded again, routes whose backends resolve as before keep their translated rules, their
-attachments are replayed while Gateways, ListenerSets and Namespaces are unchanged, virtual
+not decoded again, and a route's decoding, rules and attachment are frozen values reused while
+the inputs each is keyed on are the same (its rules while its backend lookups answer as
+before, its attachment while Gateways, ListenerSets and Namespaces are unchanged), virtual
 hosts whose routes are unchanged and clusters whose endpoints are unchanged are reused; the
 result is the same as without one (see `memo`).
 """
