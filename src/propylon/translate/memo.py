@@ -41,10 +41,11 @@ route's StatusUpdate is the same object while its entries are (it holds them), s
 controller can tell changed statuses by identity.
 
 `placements.Placements`, per `ListenerId` (owner and position, which the context value fixes),
-are the cached attachments grouped by listener: an index kept with the cache, updated by the
-difference between a route's old and new `Attachment` when one replaces the other or the route
-goes, so a pass costs the routes it translated; `placements(listeners)` returns this pass's
-listeners' `Placements`, which statuses count and `gatewayir` reads hostname by hostname.
+are the cached attachments grouped by listener: each pass's are last pass's values updated
+with the difference between the old and new `Attachment` of the routes attached again or gone
+(`Placements.updated`, a new value), so a pass costs the routes it translated;
+`placements(listeners)` returns this pass's listeners' `Placements`, which statuses count and
+`gatewayir` reads hostname by hostname.
 
 Other objects are decoded through `Store`s (one per kind) keyed by `object_key`; a store keeps
 the entries a pass used and drops the rest, and a pass that did not look at a store leaves it
@@ -68,7 +69,7 @@ from propylon.translate.conditions import changed, stamp
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached
-from propylon.translate.placements import ListenerId, Placements, RouteId
+from propylon.translate.placements import NOWHERE, ListenerId, Placements, RouteId
 from propylon.translate.statuses import ParentStatus, RouteStatus
 from propylon.translate.types import Now, StatusUpdate
 
@@ -200,7 +201,8 @@ class Memo:
         self._attachments: dict[RouteId, Attachment] = {}
         self._stamped: dict[RouteId, Stamped | None] = {}  # the timed routes' last stamping
         self._updates: dict[RouteId, StatusUpdate] = {}  # routes with our parents only
-        self._placements: dict[ListenerId, Placements] = {}  # `_attachments` by listener
+        self._placements: dict[ListenerId, Placements] = {}  # last pass's, by listener
+        self._moved: dict[ListenerId, dict[RouteId, tuple[Any, ...]]] = {}  # since, by listener
         self._backends: Backends | None = None
         self._backend_inputs: tuple[tuple[dict[str, Any], ...], ...] = ()
         self._recheck = False  # this pass's Backends is new: check every route's trace
@@ -383,15 +385,15 @@ class Memo:
 
     def placements(self, listeners: Iterable[ListenerId]) -> dict[ListenerId, Placements]:
         """The routes attached to each of this pass's `listeners`, once every route of the pass
-        is attached; empty placements of listeners that are gone are forgotten."""
-        out = {}
-        for at in listeners:
-            found = self._placements.get(at)
-            if found is None:
-                found = self._placements[at] = Placements()
-            out[at] = found
-        for at in [a for a, p in self._placements.items() if p.empty() and a not in out]:
-            del self._placements[at]
+        is attached: last pass's placements updated with the attachments made since. Those of
+        listeners that are gone are forgotten once empty."""
+        last, moved = self._placements, self._moved
+        out = {at: last.get(at, NOWHERE).updated(moved.get(at, {})) for at in listeners}
+        kept = dict(out)
+        for at in {*last, *moved} - out.keys():
+            if not (gone := last.get(at, NOWHERE).updated(moved.get(at, {}))).empty():
+                kept[at] = gone
+        self._placements, self._moved = kept, {}
         return out
 
     def pass_done(self) -> None:
@@ -429,13 +431,12 @@ class Memo:
 
     def _place(self, rid: RouteId, old: Mapping[ListenerId, tuple[Any, ...]],
                placed: Mapping[ListenerId, tuple[Any, ...]]) -> None:
-        """Keep `_placements` the attachments of `_attachments` by listener: `rid`'s go from
-        `old` to `placed`."""
+        """Note for `placements` that `rid`'s attachments went from `old` to `placed`."""
         for at in old.keys() - placed.keys():
-            self._placements[at].put(rid, ())
+            self._moved.setdefault(at, {})[rid] = ()
         for at, attachments in placed.items():
             if old.get(at) != attachments:
-                self._placements.setdefault(at, Placements()).put(rid, attachments)
+                self._moved.setdefault(at, {})[rid] = attachments
 
     def _drop(self, rid: RouteId) -> None:
         last = self._attachments.pop(rid, None)
