@@ -27,7 +27,7 @@ route and reused while its inputs are the same:
 - `Rules`: its translated rules, keyed on that `Decoded` (by identity) and on the backend
   lookups they made with their answers (`Backends.traced`): reused while every lookup answers
   the same (`Backends.still`; `checked` is the `Backends` last found to, an identity check);
-- `Attachment`: its status entries (with no `now`, so the conditions that changed are known
+- `RouteAttachment`: its status entries (with no `now`, so the conditions that changed are known
   exactly) and its attachments per listener, keyed on the object's `object_key`
   (resourceVersion), its `Rules` (by identity) and the attachment context (`attach_context`,
   numbered by `Memo.context`). The object changed only by our own status write coming back with
@@ -42,8 +42,8 @@ controller can tell changed statuses by identity.
 
 `placements.Placements`, per `ListenerId` (owner and position, which the context value fixes),
 are the cached attachments grouped by listener: each pass's are last pass's values updated
-with the difference between the old and new `Attachment` of the routes attached again or gone
-(`Placements.updated`, a new value), so a pass costs the routes it translated;
+with the difference between the old and new `RouteAttachment` of the routes attached again or
+gone (`Placements.updated`, a new value), so a pass costs the routes it translated;
 `placements(listeners)` returns this pass's listeners' `Placements`, which statuses count and
 `gatewayir` reads hostname by hostname.
 
@@ -62,14 +62,14 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from propylon.translate.backends import Answers, Backends, Endpoints, Trace, same
 from propylon.translate.conditions import changed, stamp
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached
-from propylon.translate.placements import NOWHERE, ListenerId, Placements, RouteId
+from propylon.translate.placements import NOWHERE, Attachment, ListenerId, Placements, RouteId
 from propylon.translate.statuses import ParentStatus, RouteStatus
 from propylon.translate.types import Now, StatusUpdate
 
@@ -133,11 +133,11 @@ class Store:
 
 
 @dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(Generic[T]):
     """A route decoded, for the `spec_key` it was decoded from (None: never reused)."""
 
     spec: Key | None
-    route: Any
+    route: T
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,14 +146,14 @@ class Rules:
     with the backend lookups they made and their answers (`trace`), and the `Backends` known to
     answer every one of them the same (`checked`)."""
 
-    decoded: Decoded
+    decoded: Decoded[Any]
     rules: object
     trace: Trace
     checked: Backends
 
 
 @dataclass(frozen=True, slots=True)
-class Attachment:
+class RouteAttachment:
     """A route's attachment with no time, for the object (`object_key`), the rules (by
     identity) and the attachment context it was made from (`key`; None: never reused): its
     status entries, its attachments per listener, and whether a condition of the entries
@@ -161,7 +161,7 @@ class Attachment:
 
     key: tuple[Key, object, int] | None
     parents: tuple[ParentStatus, ...]
-    placed: Mapping[ListenerId, tuple[Any, ...]]
+    placed: Mapping[ListenerId, tuple[Attachment, ...]]
     timed: bool
 
     def made_for(self, translated: object, context: int) -> Key | None:
@@ -173,7 +173,7 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Stamped:
-    """An `Attachment`'s `parents` (by identity: `of`) with a pass's `now` stamped in."""
+    """A `RouteAttachment`'s `parents` (by identity: `of`) with a pass's `now` stamped in."""
 
     of: tuple[ParentStatus, ...]
     now: Now
@@ -186,7 +186,7 @@ class Memo:
     backend answers."""
 
     def __init__(self) -> None:
-        self._decoded: dict[Any, Store] = {}  # by kind
+        self._decoded: dict[object, Store] = {}  # by kind
         self.tables = Store()  # `gatewayir.build`'s route tables
         self.clusters = Store()  # `backends.finish_clusters`'s clusters, per Gateway
         self.policies = Store()  # `policies.apply`'s governed route tables and cluster copies
@@ -196,13 +196,13 @@ class Memo:
         self._everything = True  # this pass translates every route (first pass, new context)
         self._objects: dict[str, tuple[dict[str, Any], ...]] = {}  # last pass's, per route kind
         self._objs: dict[RouteId, dict[str, Any]] = {}  # each route's object, as last seen
-        self._decodings: dict[RouteId, Decoded] = {}
+        self._decodings: dict[RouteId, Decoded[Any]] = {}
         self._rules: dict[RouteId, Rules] = {}
-        self._attachments: dict[RouteId, Attachment] = {}
+        self._attachments: dict[RouteId, RouteAttachment] = {}
         self._stamped: dict[RouteId, Stamped | None] = {}  # the timed routes' last stamping
         self._updates: dict[RouteId, StatusUpdate] = {}  # routes with our parents only
         self._placements: dict[ListenerId, Placements] = {}  # last pass's, by listener
-        self._moved: dict[ListenerId, dict[RouteId, tuple[Any, ...]]] = {}  # since, by listener
+        self._moved: dict[ListenerId, dict[RouteId, tuple[Attachment, ...]]] = {}  # since, by listener
         self._backends: Backends | None = None
         self._backend_inputs: tuple[tuple[dict[str, Any], ...], ...] = ()
         self._recheck = False  # this pass's Backends is new: check every route's trace
@@ -309,8 +309,8 @@ class Memo:
         self._objs[rid] = obj
         return rid
 
-    def decode_route(self, rid: RouteId, decode: Callable[[dict[str, Any]], Any],
-                     obj: dict[str, Any]) -> Decoded:
+    def decode_route(self, rid: RouteId, decode: Callable[[dict[str, Any]], T],
+                     obj: dict[str, Any]) -> Decoded[T]:
         """`decode(obj)`, reused while the route keeps its `spec_key`."""
         spec = spec_key(obj)
         found = self._decodings.get(rid)
@@ -321,7 +321,7 @@ class Memo:
         found = self._decodings[rid] = Decoded(spec, decode(obj))
         return found
 
-    def rules(self, rid: RouteId, decoded: Decoded, backends: Backends,
+    def rules(self, rid: RouteId, decoded: Decoded[Any], backends: Backends,
               translate: Callable[[], T]) -> T:
         """`translate()` of the route `decoded`, reused while it is the same decoding and its
         backend lookups answer the same."""
@@ -348,17 +348,17 @@ class Memo:
         elif last is not None and made is not None \
                 and (given := self._echoed(rid, obj, last)) is not None:
             self.hits += 1  # our own status write came back: attaching again gives what it holds
-            self._attachments[rid] = last = Attachment(wanted, given, last.placed, False)
+            self._attachments[rid] = last = RouteAttachment(wanted, given, last.placed, False)
         else:
             self.misses += 1
             attached = run(now=None)
-            by_listener: dict[ListenerId, list[Any]] = {}
+            by_listener: dict[ListenerId, list[Attachment]] = {}
             for ls, attachment in attached.placed:
                 by_listener.setdefault(ls.at, []).append(attachment)
             placed = {at: tuple(v) for at, v in by_listener.items()}
             self._place(rid, {} if last is None else last.placed, placed)
-            self._attachments[rid] = last = Attachment(wanted, attached.parents, placed,
-                                                       changed(attached.parents))
+            self._attachments[rid] = last = RouteAttachment(
+                wanted, attached.parents, placed, changed(attached.parents))
         if not last.timed:
             self._stamped.pop(rid, None)
             return last.parents
@@ -413,7 +413,7 @@ class Memo:
         return False
 
     def _echoed(self, rid: RouteId, obj: dict[str, Any],
-                last: Attachment) -> tuple[ParentStatus, ...] | None:
+                last: RouteAttachment) -> tuple[ParentStatus, ...] | None:
         """What the route was last given (`last`'s entries, stamped when timed), when `obj`'s
         status holds exactly that as our controller's entries (the status writer wrote it);
         otherwise None. Attachment reads the status only to keep the lastTransitionTime of
@@ -429,8 +429,8 @@ class Memo:
                    if isinstance(p, dict) and p.get("controllerName") == controller]
         return given if written == [p.to_json() for p in given] else None
 
-    def _place(self, rid: RouteId, old: Mapping[ListenerId, tuple[Any, ...]],
-               placed: Mapping[ListenerId, tuple[Any, ...]]) -> None:
+    def _place(self, rid: RouteId, old: Mapping[ListenerId, tuple[Attachment, ...]],
+               placed: Mapping[ListenerId, tuple[Attachment, ...]]) -> None:
         """Note for `placements` that `rid`'s attachments went from `old` to `placed`."""
         for at in old.keys() - placed.keys():
             self._moved.setdefault(at, {})[rid] = ()
