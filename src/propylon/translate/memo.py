@@ -199,10 +199,11 @@ class Memo:
         self._decodings: dict[RouteId, Decoded[Any]] = {}
         self._rules: dict[RouteId, Rules] = {}
         self._attachments: dict[RouteId, RouteAttachment] = {}
-        self._stamped: dict[RouteId, Stamped | None] = {}  # the timed routes' last stamping
+        self._stamped: dict[RouteId, Stamped] = {}  # the timed routes' last stamping
         self._updates: dict[RouteId, StatusUpdate] = {}  # routes with our parents only
         self._placements: dict[ListenerId, Placements] = {}  # last pass's, by listener
-        self._moved: dict[ListenerId, dict[RouteId, tuple[Attachment, ...]]] = {}  # since, by listener
+        # what routes attached since `_placements`, by listener
+        self._moved: dict[ListenerId, dict[RouteId, tuple[Attachment, ...]]] = {}
         self._backends: Backends | None = None
         self._backend_inputs: tuple[tuple[dict[str, Any], ...], ...] = ()
         self._recheck = False  # this pass's Backends is new: check every route's trace
