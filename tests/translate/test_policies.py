@@ -257,14 +257,14 @@ def test_a_security_policy_gives_its_routes_cors() -> None:
 
 def test_an_envoy_extension_policy_says_what_it_does_not_do() -> None:
     result = run({"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyExtensionPolicy",
-                  "metadata": {"name": "lua", "namespace": "default", "generation": 1},
+                  "metadata": {"name": "wasm", "namespace": "default", "generation": 1},
                   "spec": {"targetRefs": [target("Gateway", "gw")],
-                           "lua": [{"type": "Inline", "inline": "-- nothing"}]}})
+                           "wasm": [{"name": "w", "code": {"type": "HTTP"}}]}})
     [update] = [u for u in result.statuses if u.kind == "EnvoyExtensionPolicy"]
     [entry] = update.status.to_json()["ancestors"]
     accepted = entry["conditions"][0]
     assert (accepted["status"], accepted["reason"]) == ("False", "Invalid")
-    assert accepted["message"].startswith("spec.lua is not implemented by Propylon yet")
+    assert accepted["message"].startswith("spec.wasm is not implemented by Propylon yet")
 
 
 def test_fault_injection_reaches_the_route() -> None:

@@ -392,6 +392,25 @@ def ext_auth() -> ir.GatewayIR:
     )
 
 
+def lua() -> ir.GatewayIR:
+    """Lua: one route runs two scripts in order, another one, a third none; the connection
+    manager has one disabled, empty filter per script position, after the buffer, and each
+    route turns on the positions it uses with its script."""
+    gateway = ir.Lua("envoyextensionpolicy/default/gw/lua/0",
+                     'function envoy_on_response(h) h:headers():add("x-gw", "1") end')
+    path = ir.Lua("envoyextensionpolicy/default/api/lua/0",
+                  'function envoy_on_request(h) h:headers():add("x-path", "1") end')
+    routes = (
+        ir.Route("api", ir.RouteMatch(ir.PathMatch("PathPrefix", "/api")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),), lua=(path, gateway),
+                 request_body_limit=1024),
+        ir.Route("web", ir.RouteMatch(ir.PathMatch("PathPrefix", "/web")),
+                 backends=(ir.WeightedBackend("default/a/80", 1),), lua=(gateway,)),
+        ir.Route("public", ir.RouteMatch(), backends=(ir.WeightedBackend("default/a/80", 1),)),
+    )
+    return _example_com_on_80(routes, (_backend("a", 9001),))
+
+
 def access_logs() -> ir.GatewayIR:
     """Access logs of every sink and moment: the default line to stdout (requests, and the
     connections that found no route), a JSON file log of upstream requests with a CEL match,
@@ -463,7 +482,7 @@ def patches() -> ir.GatewayIR:
         patch("default/broken", 1, "cluster.v3.Cluster", "default/c/80", "remove", "/name")))
 
 
-CASES = {"access_logs": access_logs, "client_settings": client_settings, "http_basic": http_basic,
+CASES = {"lua": lua, "access_logs": access_logs, "client_settings": client_settings, "http_basic": http_basic,
          "http_extended": http_extended, "https_sni": https_sni, "tls_mixed": tls_mixed,
          "http_auth": http_auth, "http_credentials": http_credentials, "ext_auth": ext_auth,
          "load_balancing": load_balancing, "limits": limits, "tcp_udp": tcp_udp,

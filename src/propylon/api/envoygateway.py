@@ -20,7 +20,8 @@ defaults (2 retries; without
 `translate.policies.credentials` reads them), `extAuth` (`api.extauth`); `client_traffic(spec)`
 those of a ClientTrafficPolicy: `timeout.http`, `clientIPDetection`, `headers`, `http1`,
 `http2`, `path`, `tcpKeepalive` and `tls` (`clienttraffic`), `connection.connectionLimit`,
-`maxAcceptPerSocketEvent` and `headers.disableRateLimitHeaders`. A Global `rateLimit` is
+`maxAcceptPerSocketEvent` and `headers.disableRateLimitHeaders`. An EnvoyExtensionPolicy's
+`lua` is checked by `lua.lua_scripts`. A Global `rateLimit` is
 refused with its reason (Propylon provides no rate-limit service). An EnvoyPatchPolicy's
 patches are checked by `envoypatch.json_patches`.
 """
@@ -57,6 +58,7 @@ from propylon.api.extauth import ExtAuthSettings, ext_auth
 from propylon.api.formats import duration_ms
 from propylon.api.gateway import LabelSelector, label_selector
 from propylon.api.loadbalancer import LoadBalancerSettings, load_balancer
+from propylon.api.lua import lua_scripts
 from propylon.api.meta import ObjectMeta
 from propylon.api.responseoverride import OverrideRule, response_overrides
 from propylon.ir.limits import CircuitBreaker, ConnectionLimit, HealthCheck, LocalRateLimit
@@ -167,7 +169,8 @@ SUPPORTED: dict[str, Tree] = {
         "tls": {"minVersion": True, "maxVersion": True, "ciphers": True, "ecdhCurves": True,
                 "signatureAlgorithms": True, "alpnProtocols": True},
     },
-    ENVOY_EXTENSION_POLICY: {**_TARGETING},
+    ENVOY_EXTENSION_POLICY: {**_TARGETING,
+                             "lua": {"type": True, "inline": True, "valueRef": True}},
     ENVOY_PATCH_POLICY: {**_TARGETING, "type": True, "jsonPatches": True, "priority": True},
 }
 RETRY_TRIGGERS = ("5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx",
@@ -255,6 +258,8 @@ class Policy:
             problems.extend(security(spec, str(ObjectMeta.of(obj).namespace))[1])
         if kind == CLIENT_TRAFFIC_POLICY:
             problems.extend(client_traffic(spec)[1])
+        if kind == ENVOY_EXTENSION_POLICY:
+            problems.extend(lua_scripts(spec)[1])
         if kind == ENVOY_PATCH_POLICY:
             meta = ObjectMeta.of(obj)
             problems.extend(json_patches(spec, f"{meta.namespace}/{meta.name}")[1])

@@ -3,8 +3,9 @@ running the conversion, so the table cannot drift from the registry's converters
 
 `SAMPLES` gives, for annotations of the registry, an Ingress's annotations that use one (with
 the companions it needs, e.g. `enable-cors` for `cors-*`; the Secrets `users` and
-`backend-ca`, the ConfigMap `headers` and the Service `web` they name are given too); any
-other annotation of the registry is sampled as `"true"` alone. `statuses()` converts the sample
+`backend-ca`, the ConfigMap `headers` and the Service `web` they name are given too, and the
+ingress-nginx ConfigMap settings of `CONFIGS`, e.g. snippets allowed); any other annotation of
+the registry is sampled as `"true"` alone. `statuses()` converts the sample
 of every annotation of the registry and reads its report entry: its outcome (converted,
 differs, refused) and note. `render(names, found)` writes the Markdown table of every
 annotation in `names` (ANNOTATIONS.md's order, with its one-line meaning, and the current name
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from propylon.ingress.convert import MIGRATE, convert
 from propylon.ingress.model import PREFIX, Json
@@ -157,8 +158,9 @@ SAMPLES: dict[str, dict[str, str]] = {
                                 "upstream-hash-by-subset": "true"},
     "upstream-hash-by-subset-size": {"upstream-hash-by": "$remote_addr",
                                      "upstream-hash-by-subset-size": "3"},
-    "configuration-snippet": {"configuration-snippet": "more_set_headers 'A: b';"},
-    "server-snippet": {"server-snippet": "location /x { return 200; }"},
+    "configuration-snippet": {"configuration-snippet":
+                              "more_set_headers 'A: b'; proxy_set_header X-Host $host;"},
+    "server-snippet": {"server-snippet": "more_set_headers 'A: b';"},
     "stream-snippet": {"stream-snippet": "server { listen 8000; }"},
     "modsecurity-snippet": {"modsecurity-snippet": "SecRuleEngine On"},
     "enable-modsecurity": {"enable-modsecurity": "true"},
@@ -184,6 +186,10 @@ SAMPLES: dict[str, dict[str, str]] = {
     "enable-opentelemetry": {"enable-opentelemetry": "true"},
     "opentelemetry-trust-incoming-span": {"opentelemetry-trust-incoming-span": "false"},
 }
+# The ingress-nginx ConfigMap a sample needs besides the defaults: snippets only when allowed
+CONFIGS: dict[str, dict[str, str]] = {
+    name: {"allow-snippet-annotations": "true", "annotations-risk-level": "Critical"}
+    for name in ("configuration-snippet", "server-snippet")}
 # The current names of documented annotations, read by ingress-nginx besides the old ones.
 ALIASES = {"whitelist-source-range": "allowlist-source-range",
            "limit-whitelist": "limit-allowlist"}
@@ -210,7 +216,8 @@ def statuses() -> dict[str, Status]:
                    "spec": {"rules": [{"host": "web.example", "http": {"paths": [{
                        "path": "/", "pathType": "Prefix", "backend": {"service": {
                            "name": "web", "port": {"number": 80}}}}]}}]}}
-        report = convert((*_NEEDED, ingress), MIGRATE).report
+        options = replace(MIGRATE, config=CONFIGS.get(name, {}))
+        report = convert((*_NEEDED, ingress), options).report
         found = [e for e in report if e.subject == PREFIX + name]
         if len(found) != 1:
             raise ValueError(f"{name}: {len(found)} report entries for it in its sample, not 1")

@@ -38,7 +38,8 @@ NGINX_CONTROLLER = "k8s.io/ingress-nginx"
 CONFIGMAP_NAMES = frozenset({"ingress-nginx-controller", "nginx-configuration",
                              "nginx-ingress-controller"})
 _ORDER = ("ConfigMap", "Gateway", "ReferenceGrant", "HTTPRouteFilter", "HTTPRoute", "GRPCRoute",
-          "TLSRoute", "BackendTLSPolicy", "ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy")
+          "TLSRoute", "BackendTLSPolicy", "ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy",
+          "EnvoyExtensionPolicy")
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@ converter (see `effects`).
 
 Each module of `propylon.ingress.annotations` exports `CONVERTERS`, its own part of the table;
 this module joins them. An annotation that no converter claims is reported as refused
-(`UNSUPPORTED`), and snippet annotations with `SNIPPET` (raw nginx configuration has no
-Envoy equivalent).
+(`UNSUPPORTED`); snippet annotations are refused by `refusals` (raw nginx configuration has
+no Envoy equivalent), but for the header directives `snippets` converts.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from propylon.ingress.annotations import (
     redirects,
     refusals,
     serveralias,
+    snippets,
     sourcerange,
     upstream,
 )
@@ -38,6 +39,7 @@ CONVERTERS: Mapping[str, Converter] = {
     **upstream.CONVERTERS,
     **canary.CONVERTERS,
     **refusals.CONVERTERS,
+    **snippets.CONVERTERS,
     **serveralias.CONVERTERS,
     **mirror.CONVERTERS,
     **cors.CONVERTERS,

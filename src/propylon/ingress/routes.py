@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from propylon.ingress.backends import backend_ref
-from propylon.ingress.effects import ExtraRule, Filter, Respond
+from propylon.ingress.effects import ExtraRule, Filter, Policy, Respond
 from propylon.ingress.hosts import Converted, Host
+from propylon.ingress.luascripts import www_redirect
 from propylon.ingress.manifests import (
     EG_GROUP,
     fixed_redirect,
@@ -35,6 +36,7 @@ from propylon.ingress.manifests import (
 )
 from propylon.ingress.model import Json, Path
 from propylon.ingress.names import child_name, host_label
+from propylon.ingress.policies import policies
 from propylon.ingress.report import Outcome, ReportEntry
 from propylon.translate.regexes import problem
 
@@ -277,9 +279,10 @@ def _grpc_rule(rule: Json) -> dict[str, Any]:
 def www_routes(conv: Converted, host: str, parent: Parent,
                config: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
     """`from-to-www-redirect`: `www.<host>` (or `<host>` of a `www.` host) redirected to `host`
-    with the request's scheme and port, `/` to exactly `<scheme>://<host>:<port>` as nginx's
-    `return` does; other paths keep the request's path (a RequestRedirect, whose Location
-    leaves out a well-known port)."""
+    with the request's scheme and port as nginx does, `Location: <scheme>://<host>:<port>` and
+    the request URI less one trailing `/` (so `/` gives exactly `<scheme>://<host>:<port>`): a
+    Lua script (an EnvoyExtensionPolicy on the route) answers, since a RequestRedirect leaves
+    out a well-known port; the route's own RequestRedirect says the same without the port."""
     ing = conv.ingress
     other = host.removeprefix("www.") if host.startswith("www.") else f"www.{host}"
     code = redirect_code(config)
@@ -288,13 +291,15 @@ def www_routes(conv: Converted, host: str, parent: Parent,
         if not sections:
             continue
         name = child_name(ing.name, host_label(other), "www-redirect", scheme)
-        filter_, ref = fixed_redirect(ing.namespace, name, code, f"{scheme}://{host}:{port}")
         redirect = {"type": "RequestRedirect", "requestRedirect": {
             "hostname": host, "port": port, "statusCode": code}}
-        out += [filter_, gateway_api("HTTPRoute", ing.namespace, name, {
+        out += [gateway_api("HTTPRoute", ing.namespace, name, {
             "parentRefs": [parent_ref(parent, s) for s in sections], "hostnames": [other],
-            "rules": [_rule([{"path": {"type": "Exact", "value": "/"}}], [ref]),
-                      _rule([{"path": {"type": "PathPrefix", "value": "/"}}], [redirect])]})]
+            "rules": [_rule([{"path": {"type": "PathPrefix", "value": "/"}}], [redirect])]}),
+                *policies([Policy("EnvoyExtensionPolicy", {"lua": [{
+                    "type": "Inline",
+                    "inline": www_redirect(code, f"{scheme}://{host}:{port}")}]})],
+                          ing.namespace, name, [("HTTPRoute", name)])]
     return tuple(out)
 
 

@@ -335,6 +335,15 @@ class ExtAuth:
 
 
 @dataclass(frozen=True)
+class Lua:
+    """A Lua script Envoy runs on each request and response of the routes that carry it (an
+    EnvoyExtensionPolicy's `lua[i]`, named `envoyextensionpolicy/<ns>/<name>/lua/<i>`)."""
+
+    name: str
+    code: str
+
+
+@dataclass(frozen=True)
 class DirectResponse:
     """An answer the proxy gives itself: `body` as written, or `body_format`, an Envoy
     substitution format (`%REQ(:METHOD)%` is the request's method) with its `content_type`
@@ -410,6 +419,7 @@ class Route:
     ext_auth: ExtAuth | None = None
     source: RouteSource | None = None
     request_body_limit: int | None = None  # bytes; a larger request body is answered 413
+    lua: tuple[Lua, ...] = ()  # run in order
 
 
 @dataclass(frozen=True)

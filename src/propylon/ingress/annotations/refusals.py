@@ -1,5 +1,6 @@
 """Annotations with no Envoy equivalent, refused with what to do instead: raw nginx
-configuration (snippets) and ModSecurity."""
+configuration (snippets other than the header directives `snippets` converts) and
+ModSecurity."""
 
 from __future__ import annotations
 
@@ -25,8 +26,6 @@ def _modsecurity(ctx: Context, value: str) -> Converted:
 
 
 CONVERTERS: Mapping[str, Converter] = {
-    "configuration-snippet": _snippet,
-    "server-snippet": _snippet,
     "auth-snippet": _snippet,
     "stream-snippet": _snippet,
     "modsecurity-snippet": _modsecurity,

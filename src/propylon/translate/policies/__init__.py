@@ -24,8 +24,9 @@ it is Accepted False saying so, with no effect):
   `path`, `tcpKeepalive` and `tls` on the listeners of the ports it governs (`client`).
 - The rate-limit headers a ClientTrafficPolicy turns off on the local rate limits of its
   ports' routes (`ratelimit`).
-- EnvoyExtensionPolicy: attachment and status only (any spec field beyond the targets is
-  reported as not implemented).
+- EnvoyExtensionPolicy `lua`: the scripts on the routes it governs (`extension`, its
+  ConfigMap scripts read from `Inputs.config_maps`; the other fields are reported as not
+  implemented).
 - EnvoyPatchPolicy: the JSON patches of the policies accepted on a Gateway, in order, on its IR
   (`patches`), and their Programmed condition from what the xDS translation and Envoy
   reported (`Inputs.rejections`).
@@ -42,6 +43,7 @@ from propylon.api.core import ConfigMap, Secret
 from propylon.api.envoygateway import (
     BACKEND_TRAFFIC_POLICY,
     CLIENT_TRAFFIC_POLICY,
+    ENVOY_EXTENSION_POLICY,
     ENVOY_PATCH_POLICY,
     GROUP,
     POLICY_KINDS,
@@ -66,6 +68,7 @@ from propylon.translate.policies import (
     client,
     credentials,
     extauth,
+    extension,
     patches,
     ratelimit,
     regexchecks,
@@ -93,7 +96,8 @@ Key = tuple[str, str]
 # needs) -> route
 Apply = Callable[[Route, Policy, Policy | None, dict[str, tuple[str, ClusterChanges]]], Route]
 APPLY: dict[str, Apply] = {BACKEND_TRAFFIC_POLICY: traffic.governed,
-                           SECURITY_POLICY: security.governed}
+                           SECURITY_POLICY: security.governed,
+                           ENVOY_EXTENSION_POLICY: extension.governed}
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,8 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
         decoded = (regexchecks.checked(decode(o)) for o in objects)
         if kind == BACKEND_TRAFFIC_POLICY:
             decoded = (bodies.resolved(p, inputs.config_maps) for p in decoded)
+        if kind == ENVOY_EXTENSION_POLICY:
+            decoded = (extension.resolved(p, inputs.config_maps) for p in decoded)
         if kind == SECURITY_POLICY:
             decoded = (credentials.resolve(p, inputs.secrets, inputs.grants, store)
                        for p in decoded)

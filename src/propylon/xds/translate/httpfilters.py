@@ -47,6 +47,7 @@ from propylon.xds.translate import (
     customresponse,
     extauth,
     fault,
+    lua,
     ratelimit,
     session,
 )
@@ -62,11 +63,15 @@ ORDER = {f"{_HTTP}{kind}": order for kind, order in (
     ("grpc_web", 305), ("grpc_stats", 306), ("credential_injector", 307),
     ("compressor", 308))}
 DEFAULT_ORDER = 50  # Envoy Gateway's, for a filter it does not list
+LUA_ORDER = 13  # after the buffer, one place per script position (`lua`)
 
 
 def order_of(name: str) -> int:
     """Envoy Gateway's place for the filter instance `name`."""
-    return ORDER.get(name.split("/", 1)[0], DEFAULT_ORDER)
+    kind, _, more = name.partition("/")
+    if kind == lua.FILTER:
+        return LUA_ORDER + int(more)
+    return ORDER.get(kind, DEFAULT_ORDER)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,7 @@ FILTERS: tuple[HttpFilter, ...] = (
     configured_per_route(ratelimit.LOCAL_RATE_LIMIT_FILTER, lambda route: route.rate_limit,
                          ratelimit.policy, ratelimit.filter_config),
     HttpFilter(buffer.BUFFER_FILTER, buffer.uses, buffer.per_route, buffer.chain),
+    HttpFilter(lua.FILTER, lua.uses, lua.per_route, lua.chain),
 )
 
 
