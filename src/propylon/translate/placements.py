@@ -46,11 +46,11 @@ class Placements:
 
     __slots__ = ("_by_route", "attached", "hosts", "stamps", "version")
 
-    def __init__(self, by_route: dict[RouteId, tuple[Any, ...]] | None = None,
+    def __init__(self, by_route: tuple[dict[RouteId, tuple[Any, ...]], ...] = (),
                  hosts: dict[str, dict[RouteId, tuple[Any, ...]]] | None = None,
                  stamps: dict[str, int] | None = None, version: int = 0,
                  attached: int = 0) -> None:
-        self._by_route = by_route or {}
+        self._by_route = by_route or _NO_ROUTES  # routes spread over buckets by their hash
         self.hosts = hosts or {}
         self.stamps = stamps or {}
         self.version = version  # the last stamp given: changes whenever any hostname's routes do
@@ -58,21 +58,31 @@ class Placements:
 
     def updated(self, changes: Mapping[RouteId, tuple[Any, ...]]) -> Placements:
         """These placements with `changes[route]` (possibly no attachment) everything `route`
-        attached to this listener, for each route of `changes`."""
+        attached to this listener, for each route of `changes`. Only the maps it changes are
+        copied: the bucket of each route, the hostnames and their stamps, each hostname's
+        routes."""
         if not changes:
             return self
-        by_route, hosts, stamps = dict(self._by_route), dict(self.hosts), dict(self.stamps)
+        buckets, hosts, stamps = list(self._by_route), dict(self.hosts), dict(self.stamps)
         attached = self.attached
-        copied: set[str] = set()  # the hostnames whose routes are a copy of their own
+        copied: set[int] = set()
+        copied_hosts: set[str] = set()
+
+        def bucket(route: RouteId) -> dict[RouteId, tuple[Any, ...]]:
+            i = hash(route) % len(buckets)
+            if i not in copied:
+                copied.add(i)
+                buckets[i] = dict(buckets[i])
+            return buckets[i]
 
         def served(host: str) -> dict[RouteId, tuple[Any, ...]]:
-            if host not in copied:
-                copied.add(host)
+            if host not in copied_hosts:
+                copied_hosts.add(host)
                 hosts[host] = dict(hosts.get(host, {}))
             return hosts[host]
 
         for route, attachments in changes.items():
-            old = by_route.pop(route, ())
+            old = bucket(route).pop(route, ())
             attached -= len(old)
             for host in {h for a in old for h in a.hostnames}:
                 routes = served(host)
@@ -81,10 +91,10 @@ class Placements:
                     stamps[host] = next(_STAMPS)
                 else:
                     del hosts[host], stamps[host]
-                    copied.discard(host)
+                    copied_hosts.discard(host)
             if not attachments:
                 continue
-            by_route[route] = attachments
+            bucket(route)[route] = attachments
             attached += len(attachments)
             by_host: dict[str, list[Any]] = {}
             for a in attachments:
@@ -93,16 +103,19 @@ class Placements:
             for host, translated in by_host.items():
                 served(host)[route] = tuple(translated)
                 stamps[host] = next(_STAMPS)
-        return Placements(by_route, hosts, stamps, next(_STAMPS), attached)
+        return Placements(tuple(buckets), hosts, stamps, next(_STAMPS), attached)
 
     def routes(self) -> list[Any]:
         """Every attachment, route by route."""
-        return [a for attachments in self._by_route.values() for a in attachments]
+        return [a for bucket in self._by_route for attachments in bucket.values()
+                for a in attachments]
 
     def empty(self) -> bool:
-        return not self._by_route
+        return self.attached == 0
 
 
+# no route in any bucket: dictionaries shared by every `Placements` made, never changed
+_NO_ROUTES: tuple[dict[RouteId, tuple[Any, ...]], ...] = tuple({} for _ in range(64))
 NOWHERE = Placements()  # a listener no route attached to
 
 
