@@ -22,8 +22,9 @@ Clusters are as the routes' translation resolved them: the backends stage finish
 Routes are read from each listener's `placements.Placements` (`placed`, by `ListenerState.at`),
 hostname by hostname, so a table
 is assembled from its hostnames, not from every attachment. With a `tables` store (from
-`memo.Memo`), a route table whose listeners' placements did not change (their `version`, a
-stamp no other content of any listener has) is last pass's, and otherwise a virtual host is built again only when the placements of its hostname
+`memo.Memo`), a route table whose listeners (their `ListenerId`) have placements that did not
+change (their `version`, a stamp no other content of any listener has) is last pass's, and
+otherwise a virtual host is built again only when the placements of its hostname
 changed on a listener serving it (their stamps), or those listeners' protocol or port (a table
 of one listener whose placements changed looks only at the hostnames stamped since, when it was
 of that listener alone before); the others are reused, with the clusters their routes use. A

@@ -3,10 +3,11 @@
 A listener's attachments are stored per route (`RouteId`: kind, namespace, name) and, for HTTP
 and HTTPS listeners, per hostname: `hosts[h]` maps each route serving hostname `h` on this
 listener to its translated rules (once per attachment: a route may attach twice through two
-parentRefs). A `Placements` is never changed: `updated(changes)` gives the placements with
-what some routes attached here replaced, copying the maps it changes and sharing the rest, so
-a pass that translated one route again touches only that route's hostnames, and `attached`
-stays the count the listener's status reports.
+parentRefs; the routes spread over 64 buckets by their hash). A `Placements` is never changed:
+`updated(changes)` gives the placements with what some routes attached here replaced, copying
+the maps it changes (one bucket per route) and sharing the rest, so a pass that translated one
+route again touches only that route's hostnames, and `attached` stays the count the
+listener's status reports.
 
 Every hostname whose routes change gets a new `stamps[h]` (a hostname no route serves any more
 has none), drawn from one counter shared by every `Placements` of the process, so a stamp names
