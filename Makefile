@@ -57,9 +57,8 @@ conformance-envoy-gateway: $(VENV)/.installed
 INGRESS_NGINX_CASES ?= ../shared/ingress-nginx/cases
 INGRESS_NGINX_SKIP ?= BackendProtocolShouldSetBackendProtocolToAndUseFastcgiPass,BackendProtocolShouldSetBackendProtocolToGrpcAndUseGrpcPass,BackendProtocolShouldSetBackendProtocolToGrpcsAndUseGrpcPass,BackendProtocolShouldSetBackendProtocolToHttpsAndUseProxyPass,BackendProtocolShouldSetBackendProtocolToHttpsAndUseProxyPassWithLowercaseAnnotation,LimitRateCheckLimitRateAnnotation
 # Known failures, not run either: the cases that fail both ways for a reason the README's
-# "Known differences" under "Serving Ingress objects" gives (bcrypt htpasswd, a CORS wildcard of
-# one label, the well-known port in a from-to-www Location, a configuration-snippet as probe).
-INGRESS_NGINX_KNOWN_FAILURES ?= AuthShouldReturnStatusCode200WhenAuthenticationIsConfiguredAndAuthorizationHeaderIsSent,AuthShouldReturnStatusCode200WhenAuthenticationIsConfiguredWithAMapAndAuthorizationHeaderIsSent,CorsShouldNotAllowUnmatchingOriginWithWildcardOrigin2Subdomains
+# "Known differences" under "Serving Ingress objects" gives (a CORS wildcard of one label).
+INGRESS_NGINX_KNOWN_FAILURES ?= CorsShouldNotAllowUnmatchingOriginWithWildcardOrigin2Subdomains
 conformance-ingress-nginx: $(VENV)/.installed
 	$(VENV)/bin/propylon conformance --cases $(INGRESS_NGINX_CASES) -v --skip "$(INGRESS_NGINX_SKIP),$(INGRESS_NGINX_KNOWN_FAILURES)"
 	$(VENV)/bin/propylon conformance --cases $(INGRESS_NGINX_CASES) --migrate -v --skip "$(INGRESS_NGINX_SKIP),$(INGRESS_NGINX_KNOWN_FAILURES)"

@@ -7,7 +7,8 @@ order, the embedded API server (which writes
 on another core, not under the controller's GIL), the xDS server while that child starts (on the
 Unix socket `xds.sock` of the state dir's private socket directory, `infra.host.private_sockets`:
 only the owner can reach it, and Envoys started by an earlier run reconnect to the same path
-after a crash or an upgrade), the host infrastructure manager (one Envoy process per Gateway, addresses
+after a crash or an upgrade), the htpasswd check service beside it (`htpasswd.sock`,
+`propylon.basicauth`: basic auth users hashed with more than `{SHA}`), the host infrastructure manager (one Envoy process per Gateway, addresses
 from a loopback pool), optional echo backends (`[[NAMESPACE/]SERVICE=]HOST:PORT`: replies name
 that Service; no line per request unless `echo_log`), and the controller, which reads the API server
 through the same client it uses against a real cluster. The controller drives the host manager through `MirroredInfra` (`stack.infra`), which
@@ -35,6 +36,7 @@ from propylon.infra.host.private_sockets import PrivateSockets, private_sockets
 from propylon.translate.types import DEFAULT_CONTROLLER_NAME, IngressSettings
 
 if TYPE_CHECKING:
+    from propylon.basicauth.server import BasicAuthServer
     from propylon.client import KubeClient
     from propylon.controller.reconciler import Controller
     from propylon.infra.host.manager import HostInfra
@@ -68,6 +70,7 @@ class Standalone:
         self._stack = AsyncExitStack()
         self.api: APIServerProcess
         self.xds: XdsServer
+        self.basic_auth: BasicAuthServer
         self.cache: SnapshotCache
         self.host: HostInfra
         self.infra: MirroredInfra
@@ -99,6 +102,7 @@ class Standalone:
         await self.api.spawn()
         self._stack.push_async_callback(self.api.stop)
         # the controller's modules (about a second) load while the API server process starts
+        from propylon.basicauth.server import BasicAuthServer
         from propylon.client import load_client
         from propylon.controller.reconciler import Controller
         from propylon.echo.command import parse_backend
@@ -113,6 +117,9 @@ class Standalone:
         self._stack.callback(self._remove_sockets, sockets)  # after xDS and the Envoys stopped
         await self.xds.start_unix(sockets.xds)
         self._stack.push_async_callback(self.xds.stop)
+        self.basic_auth = BasicAuthServer()
+        await self.basic_auth.start_unix(sockets.htpasswd)
+        self._stack.push_async_callback(self.basic_auth.stop)
         _forget_xds_port(self.state_dir, sockets.xds)
 
         await self.api.ready()

@@ -13,6 +13,7 @@ from typing import Any
 
 from propylon.client import KubeClient
 from propylon.conformance.backends import Backends, Deployment, endpoint_slice
+from propylon.infra.host.envoy_process import pid_alive
 from tests.e2e.conftest import wait_for
 
 ECHO = "registry.k8s.io/gateway-api/conformance/echo-basic:v0.1.0"
@@ -87,17 +88,10 @@ def test_a_pod_dies_with_a_runner_killed_without_a_chance_to_stop_it(tmp_path: P
     try:
         assert runner.stdout is not None
         [pid] = [int(word) for word in runner.stdout.readline().split()]
-        assert _alive(pid)
+        assert pid_alive(pid)
     finally:
         runner.kill()
         runner.wait()
-    wait_for("the pod to exit after its runner", lambda: not _alive(pid), timeout=10)
+    wait_for("the pod to exit after its runner", lambda: not pid_alive(pid), timeout=10)
 
 
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs (an exited child of a dead parent is reaped by init, or a zombie)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from tests.e2e.conftest import wait_for
+from tests.conformance.sigterm import check_sigterm_stops_the_run, descendants
 from tests.shared_data import shared
 
 CASES = shared("conformance", "cases")
@@ -38,56 +36,13 @@ def test_three_core_cases_pass_and_are_reported(tmp_path: Path) -> None:
     assert any("Echoing back request made to /" in log.read_text() for log in logs)
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every live process below `pid`, from /proc."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_sigterm_stops_every_process_the_run_started(tmp_path: Path) -> None:
     pods = tmp_path / "state" / "pods" / "gateway-conformance-infra"
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "propylon.cli.main", "conformance", "--cases", str(CASES),
-         "--run", "HTTPRouteSimpleSameNamespace", "--state-dir", str(tmp_path / "state")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for("the echo pods and Envoys to run", lambda: (
-            any(pods.glob("infra-backend-v1-*.log")) and len(_descendants(runner.pid)) >= 4),
-            timeout=120)
-        started = _descendants(runner.pid)
-        runner.terminate()
-        _, err = runner.communicate(timeout=60)
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-    try:
-        assert runner.returncode == 143, err
-        assert "stopped by SIGTERM" in err
-        wait_for("every process the run started to stop", lambda: not any(
-            _running(pid) for pid in started), timeout=30)
-    finally:  # what a failing run left behind must not hold this slot for later tests
-        for pid in filter(_running, started):
-            os.kill(pid, signal.SIGKILL)
+    check_sigterm_stops_the_run(
+        ["--cases", str(CASES), "--run", "HTTPRouteSimpleSameNamespace",
+         "--state-dir", str(tmp_path / "state")],
+        "the echo pods and Envoys to run",
+        lambda pid: any(pods.glob("infra-backend-v1-*.log")) and len(descendants(pid)) >= 4)
 
 
 def test_tcp_and_udp_cases_run_with_the_shared_ones_and_report_all_five_profiles(

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +16,7 @@ from cryptography import x509
 
 from propylon.conformance import nginxcases, nginxcheck, nginxrunner
 from propylon.conformance.matching import Response
-from tests.conformance.test_end_to_end import _descendants, _running
-from tests.e2e.conftest import wait_for
+from tests.conformance.sigterm import check_sigterm_stops_the_run, descendants, runs_envoy
 from tests.shared_data import shared
 
 ECHO_BODY = (b"Hostname: echo-5b9c0d1e2f-ab120\n\nRequest Information:\n\treal path=/new/backend\n"
@@ -147,37 +144,13 @@ def test_cases_pass_with_the_ingress_objects_migrated(tmp_path: Path) -> None:
     run_cases(tmp_path, CASES, "--migrate")
 
 
-def _runs_envoy(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"envoy")
-    except OSError:
-        return False
-
-
 def test_sigterm_stops_the_stack_its_envoys_and_the_backends(tmp_path: Path) -> None:
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "propylon.cli.main", "conformance",
-         "--cases", str(shared("ingress-nginx", "cases")), "--run", "AppRootShouldRedirectToFoo",
+    check_sigterm_stops_the_run(
+        ["--cases", str(shared("ingress-nginx", "cases")), "--run", "AppRootShouldRedirectToFoo",
          "--state-dir", str(tmp_path / "state")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for("the case's echo pod and the Gateway's Envoy to run", lambda: (
-            any((tmp_path / "state" / "pods").glob("*/echo-*.log"))
-            and any(map(_runs_envoy, _descendants(runner.pid)))), timeout=120)
-        started = _descendants(runner.pid)
-        runner.terminate()
-        _, err = runner.communicate(timeout=60)
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-    try:
-        assert runner.returncode == 128 + signal.SIGTERM, err
-        assert "stopped by SIGTERM" in err
-        wait_for("every process the run started to stop", lambda: not any(
-            _running(pid) for pid in started), timeout=30)
-    finally:  # what a failing run left behind must not hold this slot for later tests
-        for pid in filter(_running, started):
-            os.kill(pid, signal.SIGKILL)
+        "the case's echo pod and the Gateway's Envoy to run",
+        lambda pid: any((tmp_path / "state" / "pods").glob("*/echo-*.log"))
+        and any(map(runs_envoy, descendants(pid))))
 
 
 RUNNER_CASE = """

@@ -13,7 +13,7 @@ from envoy.config.cluster.v3.cluster_pb2 import Cluster
 
 from propylon import pki
 from propylon.client import KubeClient
-from propylon.controller.certs import CertManager, decode
+from propylon.controller.certs import CertManager
 from propylon.xds.server import MutualTls, SnapshotCache, XdsServer
 from propylon.xds.translate import CLUSTER, XdsResources
 from tests.controller.test_xds_mtls import first_response
@@ -60,17 +60,17 @@ async def connects(to: Replica, proxy: dict[str, bytes]) -> bool:
 async def test_a_proxy_reconnects_to_the_other_replica_through_a_rotation(
         replicas: tuple[Replica, Replica]) -> None:
     rotating, other = replicas  # `rotating` finds the CA due; `other` has not checked since
-    proxy = decode({"data": rotating.certs.client_secret_data(NODE, None)})
+    proxy = rotating.certs.issue_client(NODE)
     first_ca = proxy["ca.crt"]
     assert await connects(other, proxy)
 
     await rotating.check()  # publishes the next CA
-    proxy = decode({"data": rotating.certs.client_secret_data(NODE, proxy)})
+    proxy = rotating.certs.issue_client(NODE)
     assert proxy["ca.crt"].count(b"BEGIN CERTIFICATE") == 2
     assert await connects(other, proxy) and await connects(rotating, proxy)
 
     await other.check()  # the other replica picks the bundle up at its next check
     await rotating.check()  # the stage is over: the next CA signs
-    proxy = decode({"data": rotating.certs.client_secret_data(NODE, proxy)})
+    proxy = rotating.certs.issue_client(NODE)
     assert await connects(other, proxy) and await connects(rotating, proxy)
     assert not pki.signed_by(proxy["tls.crt"], first_ca)  # signed by the new CA

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from .conftest import Standalone, wait_for
-from .test_envoy_refusals import _apply, _backend, stack  # noqa: F401 - `stack` is a fixture
+from .test_envoy_refusals import GATEWAY, _apply, _backend, stack  # noqa: F401 - `stack` is a fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -47,9 +47,7 @@ def _objects(body: str) -> list[dict[str, Any]]:
     ext = {"type": "ExtensionRef", "extensionRef": {"group": "gateway.envoyproxy.io",
                                                     "kind": "HTTPRouteFilter"}}
     return [
-        {"apiVersion": API, "kind": "Gateway", "metadata": {"name": "gw", "namespace": "default"},
-         "spec": {"gatewayClassName": "propylon",
-                  "listeners": [{"name": "http", "protocol": "HTTP", "port": 8080}]}},
+        GATEWAY,
         {"apiVersion": API, "kind": "HTTPRoute", "metadata": {"name": "web", "namespace": "default"},
          "spec": {"parentRefs": [{"name": "gw"}], "hostnames": [HOST], "rules": [
              {"matches": [{"path": {"type": "PathPrefix", "value": "/answer"}}],

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from .conftest import Standalone, wait_for
-from .test_envoy_refusals import _apply, _backend, stack  # noqa: F401 - `stack` is a fixture
+from .test_envoy_refusals import GATEWAY, _apply, _backend, stack  # noqa: F401 - `stack` is a fixture
 from .test_traffic_policy import HOST
 from .test_walkthrough import http_get
 
@@ -40,9 +40,7 @@ def _gateway_and_route() -> list[dict[str, Any]]:
                     "group": EG, "kind": "HTTPRouteFilter", "name": f}} for f in filters],
                 "backendRefs": [{"group": EG, "kind": "Backend", "name": backend}]}
     return [
-        {"apiVersion": API, "kind": "Gateway", "metadata": {"name": "gw", "namespace": "default"},
-         "spec": {"gatewayClassName": "propylon",
-                  "listeners": [{"name": "http", "protocol": "HTTP", "port": 8080}]}},
+        GATEWAY,
         {"apiVersion": API, "kind": "HTTPRoute", "metadata": {"name": "web", "namespace": "default"},
          "spec": {"parentRefs": [{"name": "gw"}], "hostnames": [HOST],
                   "rules": [rule("/good", "echo-ip"), rule("/bad", "mixed"),

@@ -31,6 +31,10 @@ pytestmark = pytest.mark.e2e
 
 API = "gateway.networking.k8s.io/v1"
 HOST = "app.yourdomain.com"  # make_cert's name
+# Gateway default/gw with one HTTP listener on 8080, of the tests of this folder that use `stack`
+GATEWAY = {"apiVersion": API, "kind": "Gateway", "metadata": {"name": "gw", "namespace": "default"},
+           "spec": {"gatewayClassName": "propylon",
+                    "listeners": [{"name": "http", "protocol": "HTTP", "port": 8080}]}}
 
 
 def _free_port() -> int:
@@ -103,9 +107,7 @@ def _listener_conditions(sa: Standalone, listener: str) -> dict[str, dict[str, A
 def test_refused_regex_costs_only_its_rule(stack: tuple[Standalone, str, int]) -> None:
     sa, address, echo_port = stack
     _apply(sa, *_backend(echo_port),
-           {"apiVersion": API, "kind": "Gateway", "metadata": {"name": "gw", "namespace": "default"},
-            "spec": {"gatewayClassName": "propylon",
-                     "listeners": [{"name": "http", "protocol": "HTTP", "port": 8080}]}},
+           GATEWAY,
            _route("app", [_to_echo({"path": {"type": "PathPrefix", "value": "/"}})]))
     wait_for("the app served", lambda: http_get(address, 8080, HOST)[0] == 200)
 

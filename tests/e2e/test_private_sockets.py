@@ -1,8 +1,9 @@
-"""Only the owner of a standalone stack can reach its xDS server and its Envoys' admin.
+"""Only the owner of a standalone stack can reach its xDS server, its htpasswd check service
+and its Envoys' admin.
 
 A real `propylon up` serves a Gateway with an HTTPS listener (its private key reaches Envoy over
 SDS). Then: no process of the stack listens on a TCP port other than the Gateway's listener ports
-and the API server's; the xDS and admin Unix sockets are 0600 in a 0700 directory; a process of
+and the API server's; the xDS, htpasswd and admin Unix sockets are 0600 in a 0700 directory; a process of
 another user (nobody) gets EACCES connecting to either while the owner connects and the Envoy
 keeps serving; and after a SIGKILL of the control plane the next `propylon up` binds the same
 sockets, adopts the running Envoy and reconfigures it; Ctrl-C then leaves no socket directory
@@ -179,8 +180,9 @@ def test_xds_and_admin_are_reachable_only_by_the_owner(stack: Standalone, tmp_pa
     directory = (sa.state_dir / "sockets").resolve()
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     sockets = sorted(directory.iterdir())
-    assert [p.name for p in sockets if p.name == "xds.sock"] == ["xds.sock"]
-    assert len(sockets) == 2  # xDS and the one Envoy's admin
+    assert [p.name for p in sockets if p.name in ("xds.sock", "htpasswd.sock")] == [
+        "htpasswd.sock", "xds.sock"]
+    assert len(sockets) == 3  # xDS, the htpasswd check service and the one Envoy's admin
     for path in sockets:
         mode = path.lstat().st_mode
         assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600, path

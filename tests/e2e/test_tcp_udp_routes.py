@@ -6,6 +6,8 @@ TCP echo, a UDPRoute sends datagrams to a UDP echo, both echoes being `python -m
 processes. Both listeners are Programmed, both routes Accepted; a TCP connection to the
 Gateway's address reaches the TCP echo and a datagram gets the UDP echo's answer; the Service
 standalone mode publishes for the Gateway lists a TCP and a UDP port of that number.
+BackendTrafficPolicies on both routes: a circuit breaker applied to the TCPRoute, a retry on
+the UDPRoute refused by status.
 """
 
 from __future__ import annotations
@@ -155,3 +157,57 @@ def test_tcp_and_udp_routes_on_one_port_number(standalone: Standalone,
         "services", "-A", "-l", "gateway.networking.k8s.io/gateway-name=l4")["items"]
     assert sorted((p["port"], p["protocol"]) for s in services for p in s["spec"]["ports"]) == [
         (port, "TCP"), (port, "UDP")]
+
+
+def _policy(name: str, kind: str, route: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "BackendTrafficPolicy",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": kind,
+                                     "name": route}], **spec}}
+
+
+def _accepted(standalone: Standalone, name: str) -> tuple[str, str] | None:
+    policy = standalone.get_json("backendtrafficpolicy", name, "-n", "default")
+    for ancestor in (policy.get("status") or {}).get("ancestors") or ():
+        for condition in ancestor.get("conditions") or ():
+            if condition["type"] == "Accepted":
+                return condition["status"], condition.get("message", "")
+    return None
+
+
+def _second_refused_while_first_open(address: str, port: int) -> bool:
+    """With one connection through the Gateway held open (the echo answered it), a second one
+    gets no answer."""
+    with socket.create_connection((address, port), timeout=2) as first:
+        first.sendall(b"TEST\n")
+        stream = first.makefile("rb")
+        if stream.readline() != b"Gateway API Test TCP Server\n" or not stream.readline():
+            return False
+        return _tcp_pod(address, port) is None
+
+
+def test_backend_traffic_policy_on_tcp_and_udp_routes(standalone: Standalone,
+                                                      echoes: tuple[int, int]) -> None:
+    """A BackendTrafficPolicy's circuit breaker on the TCPRoute: with maxConnections 1, a second
+    connection while one is open is closed, and passes again once the first is closed. One
+    with a retry on the UDPRoute is Accepted False naming spec.retry; the UDP route still
+    answers."""
+    address, port = _own_address()
+    standalone.start("--address-pool", f"{address}-{address}")
+    standalone.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in [
+        *_manifests(port, *echoes),
+        _policy("one-connection", "TCPRoute", "tcp", {"circuitBreaker": {"maxConnections": 1}}),
+        _policy("udp-retry", "UDPRoute", "udp", {"retry": {"numRetries": 2}})]))
+
+    assert wait_for("the TCPRoute's policy accepted",
+                    lambda: _accepted(standalone, "one-connection")) == (
+        "True", "Policy has been accepted.")
+    status, message = wait_for("the UDPRoute's policy refused",
+                               lambda: _accepted(standalone, "udp-retry"))
+    assert status == "False" and "spec.retry does not apply to UDPRoute default/udp" in message
+    wait_for("a second TCP connection refused while one is open",
+             lambda: _second_refused_while_first_open(address, port))
+    assert wait_for("a TCP connection once none is open",
+                    lambda: _tcp_pod(address, port)) == "tcp-echo-1"
+    assert wait_for("the UDP echo's answer", lambda: _udp_answer(address, port))["pod"] == \
+        "udp-echo-1"

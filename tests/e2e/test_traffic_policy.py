@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from .conftest import Standalone, wait_for
-from .test_envoy_refusals import _apply, _backend, stack  # noqa: F401 - `stack` is a fixture
+from .test_envoy_refusals import GATEWAY, _apply, _backend, stack  # noqa: F401 - `stack` is a fixture
 from .test_walkthrough import http_get
 
 pytestmark = pytest.mark.e2e
@@ -28,9 +28,7 @@ HOST = "policy.example"
 
 def _gateway_and_route() -> list[dict[str, Any]]:
     return [
-        {"apiVersion": API, "kind": "Gateway", "metadata": {"name": "gw", "namespace": "default"},
-         "spec": {"gatewayClassName": "propylon",
-                  "listeners": [{"name": "http", "protocol": "HTTP", "port": 8080}]}},
+        GATEWAY,
         {"apiVersion": API, "kind": "HTTPRoute", "metadata": {"name": "web", "namespace": "default"},
          "spec": {"parentRefs": [{"name": "gw"}], "hostnames": [HOST],
                   "rules": [{"backendRefs": [{"name": "echo", "port": 80}]}]}},

@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from propylon.infra.host.envoy_process import pid_alive
 from tests.certificates import cert_pem, certificate, key_pem
 
 from .conftest import BIN, REPO, Standalone, wait_for
@@ -188,19 +189,9 @@ def test_walkthrough(standalone: Standalone, tmp_path: Path) -> None:
     # Ctrl-C stops everything propylon up started
     assert sa.interrupt() == 0
     for pid in sa.envoy_pids():
-        wait_for(f"envoy {pid} gone", lambda pid=pid: not _alive(pid), timeout=30)
+        wait_for(f"envoy {pid} gone", lambda pid=pid: not pid_alive(pid), timeout=30)
     with pytest.raises(OSError):
         socket.create_connection((address, port), timeout=2).close()
     assert sa.kubectl("get", "ns", check=False).returncode != 0  # the API server stopped too
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (not yet reaped) counts as gone
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False

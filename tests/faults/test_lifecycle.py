@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from propylon.infra.host.envoy_process import pid_alive
 from propylon.statedir import StateDirInUse, owned
 from tests.e2e.conftest import BIN, REPO, Standalone, wait_for
 from tests.e2e.test_walkthrough import condition, make_cert, tls_secret_yaml
@@ -57,14 +58,6 @@ def programmed_gateway(sa: Standalone, name: str, manifest: str = GATEWAY) -> di
         g := sa.get_json("gateway", name)) and condition(g, "Programmed") == "True" and g)
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def apiserver_pid(sa: Standalone) -> int | None:
     """The live API server child of `propylon up`, if there is one."""
     assert sa.proc is not None
@@ -76,7 +69,7 @@ def apiserver_pid(sa: Standalone) -> int | None:
             cmdline = (entry / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == sa.proc.pid and b"propylon.apiserver.process" in cmdline and alive(int(entry.name)):
+        if ppid == sa.proc.pid and b"propylon.apiserver.process" in cmdline and pid_alive(int(entry.name)):
             return int(entry.name)
     return None
 
@@ -133,7 +126,7 @@ def test_second_up_on_the_same_state_dir_is_refused_and_touches_nothing(
     assert {name: (sa.state_dir / name).read_bytes() for name in kept} == before
     assert set(modes(sa.state_dir)) == names_before  # no file added or removed
     assert sa.kubectl("get", "ns").returncode == 0
-    assert sa.envoy_pids() == [envoy_pid] and alive(envoy_pid)
+    assert sa.envoy_pids() == [envoy_pid] and pid_alive(envoy_pid)
     assert sa.get_json("gateway", "first")["status"]["addresses"][0]["value"] == address
 
 
@@ -144,7 +137,7 @@ def test_sigkilled_up_releases_the_state_dir(standalone: Standalone) -> None:
     [envoy_pid] = sa.envoy_pids()
 
     sa.kill()
-    assert alive(envoy_pid)  # the Envoy outlives its control plane, without keeping the lock
+    assert pid_alive(envoy_pid)  # the Envoy outlives its control plane, without keeping the lock
 
     sa.start()  # waits until the new API server answers: the lock was free
     assert sa.proc is not None and sa.proc.poll() is None

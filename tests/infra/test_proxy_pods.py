@@ -42,6 +42,7 @@ PARAMETERS = {
     "resources": {"requests": {"cpu": "500m"}, "limits": {"memory": "512Mi"}},
 }
 OPTIONS = ProxyOptions(shutdown_image="propylon/controller:0.1.0")
+CA_BUNDLE = "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"
 
 
 def with_parameters(spec: dict[str, Any]) -> InfraIR:
@@ -51,9 +52,8 @@ def with_parameters(spec: dict[str, Any]) -> InfraIR:
 
 
 def objects(ir: InfraIR, tls: bool = False) -> dict[str, dict[str, Any]]:
-    xds_tls = {"ca.crt": "Q0E=", "tls.crt": "Q0VSVA==", "tls.key": "S0VZ"} if tls else None
     return {o["kind"]: o for o in gateway_objects(ir, OWNER, "propylon-xds.propylon-system.svc",
-                                                  18000, OPTIONS, xds_tls)}
+                                                  18000, OPTIONS, CA_BUNDLE if tls else None)}
 
 
 @pytest.mark.parametrize("case", ["defaults", "parameters"])

@@ -3,12 +3,12 @@ test (API server, controllers, Envoys, echo backends) and kubectl bound to its k
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -26,6 +26,7 @@ CRDS = shared("gateway-api", "crds", "v1.6.1", "standard-install.yaml")
 PROPYLON_CRD = REPO / "deploy" / "crd-gatewayparameters.yaml"
 HOST = "app.yourdomain.com"
 NAME = "propylon-api-gateway"  # the proxy objects of Gateway default/api-gateway
+KUBELET_AGENT = "kubelet/v1.33.0 (played by the tests)"  # told apart in the audit log
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata: {name: propylon-system}\n"
 
 
@@ -40,6 +41,7 @@ class Cluster:
         self.kubeconfig = tmp / "api" / "kubeconfig"
         self.audit_log = tmp / "audit.jsonl"  # every resource request the API server served
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.agents: dict[Path, subprocess.Popen[bytes]] = {}  # xDS agents by certificate dir
 
     def spawn(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
         log = (self.tmp / f"{name}.log").open("ab")
@@ -79,19 +81,35 @@ class Cluster:
 
     def controller(self, name: str, *extra: str, xds_port: int = 0,
                    ops_port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
-        """Start `propylon controller` (xDS and ops on loopback, free ports unless given) and
-        wait until it is ready; returns the process and the URL of its ops endpoints."""
+        """Start `propylon controller` (xDS, its certificate endpoint and ops on loopback, free
+        ports unless given) and wait until it is ready; returns the process and the URL of its
+        ops endpoints."""
         xds_port, ops_port = xds_port or free_port(), ops_port or free_port()
         proc = self.spawn(name, str(BIN / "propylon"), "controller",
                           "--kubeconfig", str(self.kubeconfig),
                           "--xds-listen", f"127.0.0.1:{xds_port}",
                           "--xds-address", f"127.0.0.1:{xds_port}",
+                          "--certificate-listen", f"127.0.0.1:{free_port()}",
                           "--ops-listen", f"127.0.0.1:{ops_port}",
                           "--proxy-bind-address", "127.0.0.1", *extra)
         ops = f"http://127.0.0.1:{ops_port}"
         wait_for(f"{name} to be ready",
                  lambda: urllib.request.urlopen(ops + "/readyz", timeout=5).status == 200)
         return proc, ops
+
+    def service_account_token(self, name: str, audience: str, namespace: str = "default") -> str:
+        """A TokenRequest for the ServiceAccount, as the kubelet makes for a projected token
+        volume (JSON: kubectl's `create token` sends protobuf)."""
+        state = self.kubeconfig.parent
+        server = yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        request = urllib.request.Request(
+            f"{server}/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+            method="POST", data=json.dumps({"spec": {"audiences": [audience]}}).encode(),
+            headers={"Authorization": f"Bearer {(state / 'token').read_text().strip()}",
+                     "Content-Type": "application/json", "User-Agent": KUBELET_AGENT})
+        context = ssl.create_default_context(cafile=str(state / "ca.crt"))
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return str(json.loads(response.read())["status"]["token"])
 
     def apply_quickstart_gateway(self) -> None:
         """Apply the quickstart's GatewayClass and Gateway (`default/api-gateway`)."""
@@ -201,23 +219,43 @@ def project(where: Path, data: dict[str, bytes]) -> None:
 
 
 def mount_proxy_files(cluster: Cluster, root: Path) -> Path:
-    """Write the ConfigMap and Secret of the proxies where the Deployment mounts them (again:
-    an update, as the kubelet makes it), with `/etc/propylon` moved to `root`; returns the
-    bootstrap's path."""
-    deployment = cluster.get("deployment", NAME)
-    [container] = [c for c in deployment["spec"]["template"]["spec"]["containers"]
-                   if c["name"] == "envoy"]
-    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    """Write the ConfigMap of the proxies where the Deployment mounts it (again: an update, as
+    the kubelet makes it), with `/etc/propylon` moved to `root`, and run the pod's xDS agent
+    (once per `root`) with a projected token of the pod's ServiceAccount, until it wrote the
+    certificate into the emptyDir Envoy reads; returns the bootstrap's path."""
+    pod = cluster.get("deployment", NAME)["spec"]["template"]["spec"]
+    [container] = [c for c in pod["containers"] if c["name"] == "envoy"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
     for mount in container["volumeMounts"]:
         volume = volumes[mount["name"]]
-        if "emptyDir" in volume:
-            continue
         if "configMap" in volume:
             data = {k: v.encode() for k, v in
                     cluster.get("configmap", volume["configMap"]["name"])["data"].items()}
-        else:
-            secret = cluster.get("secret", volume["secret"]["secretName"])
-            data = {k: base64.b64decode(v) for k, v in secret["data"].items()}
-        project(root / Path(mount["mountPath"]).relative_to("/etc/propylon"),
-                {k: v.replace(b"/etc/propylon", str(root).encode()) for k, v in data.items()})
+            project(root / Path(mount["mountPath"]).relative_to("/etc/propylon"),
+                    {k: v.replace(b"/etc/propylon", str(root).encode())
+                     for k, v in data.items()})
+    for sidecar in pod.get("initContainers") or []:
+        if sidecar["name"] == "xds-agent" and root not in cluster.agents:
+            cluster.agents[root] = run_agent(cluster, root, pod["serviceAccountName"],
+                                             sidecar, volumes)
     return root / Path(container["args"][1]).relative_to("/etc/propylon")
+
+
+def run_agent(cluster: Cluster, root: Path, account: str, sidecar: dict[str, Any],
+              volumes: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """The xDS agent as the pod runs it: its projected token written where the volume is
+    mounted, its paths under `root`; returns once it wrote the certificate."""
+    mounts = {m["name"]: m["mountPath"] for m in sidecar["volumeMounts"]}
+    [source] = volumes["xds-token"]["projected"]["sources"]
+    token = source["serviceAccountToken"]
+    token_dir = root / "token"
+    project(token_dir, {token["path"]: cluster.service_account_token(
+        account, token["audience"]).encode()})
+    args = [a.replace(mounts["xds-token"], str(token_dir)).replace("/etc/propylon", str(root))
+            for a in sidecar["command"][1:]]
+    cert_dir = Path(args[args.index("--cert-dir") + 1])
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    proc = cluster.spawn(f"xds-agent-{root.name}", str(BIN / "propylon"), *args,
+                         "--check-interval", "1")
+    wait_for("the xDS agent's certificate", lambda: (cert_dir / "tls.crt").is_file())
+    return proc

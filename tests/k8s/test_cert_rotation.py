@@ -1,11 +1,13 @@
 """Certificate rotation reaches a running Envoy without a restart.
 
 The xDS CA Secret is deleted under a running controller (`--cert-check-interval` short): the
-controller makes a new CA, re-issues its server certificate and the Gateway's client
-certificate. The test plays the kubelet, swapping the Secret's files in the mounted directory
-atomically, then restarts the controller so that Envoy must open a new xDS connection: it can
-only succeed if Envoy took the new client certificate and CA from the swapped files (the old
-ones do not verify against the new CA either way). Requests keep being served.
+controller makes a new CA, re-issues its server certificate and writes the new bundle into the
+Gateway's ConfigMap. The test plays the kubelet, swapping the ConfigMap's files in the mounted
+directory atomically; the pod's xDS agent sees the bundle change and fetches a client
+certificate signed by the new CA into Envoy's directory. Then the controller restarts so that
+Envoy must open a new xDS connection: it can only succeed if Envoy took the new client
+certificate and CA from the agent's files (the old ones do not verify against the new CA either
+way). Requests keep being served.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from propylon import pki
 from tests.e2e.conftest import wait_for
 from tests.k8s.conftest import HOST, NAME, Cluster, free_port, http_get, mount_proxy_files
 
@@ -44,16 +47,19 @@ def test_a_rotated_ca_reaches_envoy_through_the_mounted_files(cluster: Cluster,
     wait_for("a response from the backend", lambda: http_get(listen_port, HOST)[0] == 200,
              timeout=90)
     old_ca = cluster.get("secret", "propylon-xds-ca", "-n", "propylon-system")["data"]["tls.crt"]
-    old_client = cluster.get("secret", f"{NAME}-xds")["data"]["tls.crt"]
+    old_client = (root / "xds-tls" / "tls.crt").read_bytes()
 
     cluster.kubectl("delete", "secret", "propylon-xds-ca", "-n", "propylon-system")
-    new_ca = wait_for("a new CA", lambda: (lambda ca: ca if ca != old_ca else None)(
-        cluster.get("secret", "propylon-xds-ca", "-n", "propylon-system")["data"]["tls.crt"]))
-    wait_for("the client certificate re-issued", lambda: cluster.get(
-        "secret", f"{NAME}-xds")["data"]["ca.crt"] == new_ca)
-    assert cluster.get("secret", f"{NAME}-xds")["data"]["tls.crt"] != old_client
-    mount_proxy_files(cluster, root)  # the kubelet updates the mounted Secret
-    assert base64.b64decode(new_ca) in (root / "xds-tls" / "ca.crt").read_bytes()
+    new_ca = base64.b64decode(wait_for("a new CA", lambda: (
+        lambda ca: ca if ca != old_ca else None)(cluster.get(
+            "secret", "propylon-xds-ca", "-n", "propylon-system")["data"]["tls.crt"])))
+    wait_for("the new bundle in the proxies' ConfigMap", lambda: new_ca.decode().strip()
+             in cluster.get("configmap", NAME)["data"]["ca.crt"])
+    mount_proxy_files(cluster, root)  # the kubelet updates the mounted ConfigMap
+    wait_for("the agent's certificate signed by the new CA", lambda: pki.signed_by(
+        (root / "xds-tls" / "tls.crt").read_bytes(), new_ca))
+    assert (root / "xds-tls" / "tls.crt").read_bytes() != old_client
+    assert new_ca.strip() in (root / "xds-tls" / "ca.crt").read_bytes()
 
     controller.send_signal(signal.SIGKILL)
     controller.wait()

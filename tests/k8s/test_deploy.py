@@ -11,8 +11,11 @@ import yaml
 
 from propylon.api.kinds import KindInfo
 from propylon.cli.controller import XDS_SERVICE, xds_address
+from propylon.controller.certs import CA_SECRET, SERVER_SECRET
+from propylon.controller.issuer import TOKEN_REVIEW
 from propylon.controller.reconciler import WATCHED_KINDS
-from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SECRET, SERVICE
+from propylon.infra.kubernetes.manager import DEPLOYMENT, GATEWAY, OWNED_KINDS, SERVICE
+from propylon.infra.kubernetes.resources import ProxyOptions
 from tests.e2e.conftest import BIN, REPO
 
 
@@ -50,6 +53,11 @@ def test_manifests_render_with_probes_limits_and_the_xds_service() -> None:
     host, port = xds_address(service["metadata"]["name"], service["metadata"]["namespace"])
     assert host == "propylon-xds.propylon-system.svc"
     assert service["spec"]["ports"][0]["port"] == port
+    # the proxies' agent dials the same Service on the certificate endpoint's port
+    certificate_port = int(flags["certificate-listen"].rpartition(":")[2])
+    assert certificate_port == ProxyOptions().issuer_port
+    assert certificate_port in {p["port"] for p in service["spec"]["ports"]}
+    assert certificate_port in {p["containerPort"] for p in container["ports"]}
 
 
 def test_the_two_controller_replicas_are_spread_and_kept_through_disruptions() -> None:
@@ -87,15 +95,18 @@ def needed() -> set[Access]:
             grant(info, "get")
             grant(info, "update", sub="/status")
     grant(GATEWAY, "get")  # `GatewayOwners` (its uid), `KubernetesInfra._release`
-    for info in (*OWNED_KINDS, SECRET):  # `KubernetesInfra`: read first, server-side apply
+    for info in OWNED_KINDS:  # `KubernetesInfra`: read first, server-side apply
         grant(info, "get", "create", "patch", "delete")  # (a patch that may create), delete
+    grant(TOKEN_REVIEW, "create")  # `CertificateEndpoint`: who a proxy's token is
     return out
 
 
 # In the controller's namespace only: the leader-election Lease and the xDS CA and server
 # certificate Secrets (`LeaderElector`, `CertManager`: read, create, replace).
-NAMESPACE_NEEDED = {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")} \
-    | {("", "secrets", v) for v in ("get", "create", "update")}
+# The Secrets by name ("" for any): create cannot be limited to names, get and update are.
+NAMESPACE_NEEDED = {("coordination.k8s.io", "leases", v, "") for v in ("get", "create", "update")} \
+    | {("", "secrets", "create", "")} \
+    | {("", "secrets", v, name) for v in ("get", "update") for name in (CA_SECRET, SERVER_SECRET)}
 
 
 def granted(rules: list[dict[str, Any]]) -> set[Access]:
@@ -115,8 +126,13 @@ def test_rbac_grants_exactly_what_the_code_uses() -> None:
     rules, wanted = granted(cluster_role["rules"]), needed()
     assert not rules - wanted, f"broader than the code needs: {sorted(rules - wanted)}"
     assert not wanted - rules, f"missing: {sorted(wanted - rules)}"
-    namespaced = granted(role["rules"])
+    namespaced = {(group, resource, verb, name) for rule in role["rules"]
+                  for group in rule["apiGroups"] for resource in rule["resources"]
+                  for verb in rule["verbs"] for name in rule.get("resourceNames") or [""]}
     assert namespaced == NAMESPACE_NEEDED, sorted(namespaced ^ NAMESPACE_NEEDED)
     # no update of the proxy objects (server-side apply is a patch), no write of any
     # object's spec the controller does not own
     assert not {a for a in rules if a[2] == "update" and not a[1].endswith("/status")}
+    # proxies prove their identity with a ServiceAccount token: no Secret is written anywhere
+    # but the controller's own namespace (its CA and server certificate)
+    assert not {a for a in rules if a[:2] == ("", "secrets") and a[2] not in ("list", "watch")}

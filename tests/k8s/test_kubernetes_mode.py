@@ -6,15 +6,17 @@ with kubectl. The test checks the Deployment, Service, ConfigMap and ServiceAcco
 controller creates, plays the load balancer and the kubelet (writing the Service's
 `status.loadBalancer` and the Deployment's `status.readyReplicas`), sees ADDRESS and PROGRAMMED,
 then runs Envoy here with exactly the bootstrap from the ConfigMap (the controller is told to
-advertise its xDS address as 127.0.0.1 and to bind listeners on 127.0.0.1) and the files of the
-Gateway's xDS client certificate Secret, both written where the Deployment mounts them (only the
-`/etc/propylon` prefix is moved into the test's directory), points the EndpointSlice at a local
+advertise its xDS address as 127.0.0.1 and to bind listeners on 127.0.0.1) written where the
+Deployment mounts it (only the `/etc/propylon` prefix is moved into the test's directory), and
+the pod's xDS agent, which obtains the Gateway's client certificate from the controller with a
+projected token of the Gateway's ServiceAccount (TokenRequest, checked by TokenReview), points the EndpointSlice at a local
 echo backend and sends requests through it. xDS is mutual TLS: an Envoy announcing another
 Gateway's node id with this certificate is refused.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.request
 from pathlib import Path
@@ -47,6 +49,7 @@ def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
     cluster.spawn("controller", str(BIN / "propylon"), "controller",
                   "--kubeconfig", str(cluster.kubeconfig),
                   "--xds-listen", f"127.0.0.1:{xds_port}", "--xds-address", f"127.0.0.1:{xds_port}",
+                  "--certificate-listen", f"127.0.0.1:{free_port()}",
                   "--ops-listen", f"127.0.0.1:{ops_port}", "--proxy-bind-address", "127.0.0.1",
                   "--privileged-port-offset", str(offset))
     ops = f"http://127.0.0.1:{ops_port}"
@@ -85,14 +88,17 @@ def test_walkthrough_on_a_cluster(cluster: Cluster, tmp_path: Path) -> None:
     table = cluster.kubectl("get", "gateway", "api-gateway").splitlines()
     assert table[1].split()[:4] == ["api-gateway", "propylon", "127.0.0.1", "True"]
 
-    # the xDS certificates: CA and server in the controller's namespace, the client's per Gateway
-    for name in ("propylon-xds-ca", "propylon-xds-server"):
-        assert cluster.get("secret", name, "-n", "propylon-system")["type"] == "kubernetes.io/tls"
-    client_secret = cluster.get("secret", f"{NAME}-xds")
-    assert client_secret["metadata"]["ownerReferences"][0]["uid"] == uid
-    assert sorted(client_secret["data"]) == ["ca.crt", "tls.crt", "tls.key"]
+    # the xDS certificates: CA and server in the controller's namespace; no Secret for the
+    # proxies, whose ConfigMap carries the CA bundle their agent verifies the controller with
+    ca = cluster.get("secret", "propylon-xds-ca", "-n", "propylon-system")
+    assert cluster.get("secret", "propylon-xds-server", "-n", "propylon-system")["type"] \
+        == "kubernetes.io/tls"
+    assert cluster.get("secrets")["items"] == []
+    assert cluster.get("configmap", NAME)["data"]["ca.crt"] == \
+        base64.b64decode(ca["data"]["ca.crt"]).decode()
 
-    # Envoy with exactly the ConfigMap's bootstrap and the Secret's files, where the pod has them
+    # Envoy with exactly the ConfigMap's bootstrap, where the pod has it, and the certificate
+    # the pod's xDS agent obtained with the ServiceAccount's token (Envoy connects with it)
     bootstrap_path = mount_proxy_files(cluster, tmp_path / "etc-propylon")
     bootstrap = json.loads(bootstrap_path.read_text())
     xds_cluster = bootstrap["static_resources"]["clusters"][0]

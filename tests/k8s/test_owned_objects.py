@@ -8,27 +8,24 @@ Service informer every Service (backends). The controller
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 from propylon.api.kinds import by_kind
 from propylon.apiserver import APIServer
 from propylon.client import load_client, resource_class
-from propylon.controller.reconciler import Controller
-from propylon.infra.kubernetes.manager import KubernetesInfra
 from propylon.infra.kubernetes.ownership import foreign
 from propylon.infra.labels import own_labels
 from propylon.ir.model import GatewayKey
-from propylon.translate.types import DEFAULT_CONTROLLER_NAME
-from propylon.xds.server import SnapshotCache
 from tests.k8s.test_kept_infrastructure import (
     CLASS,
     DEPLOYMENT,
     GATEWAY,
     NAME,
     condition,
+    controller_running,
+    gateway_class,
     get,
+    http_gateway,
     server,
     until,
 )
@@ -69,18 +66,9 @@ async def test_a_same_named_object_someone_else_made_is_not_taken_over(
     await client.create(SERVICE({"apiVersion": "v1", "kind": "Service",
                                  "metadata": {"name": "web", "namespace": "default"},
                                  "spec": {"ports": [{"port": 80}]}}))
-    infra = KubernetesInfra(client, "127.0.0.1", 18000, retry_s=0.2)
-    controller = Controller(client, SnapshotCache(), infra)
-    task = asyncio.create_task(controller.run())
-    try:
-        await client.create(CLASS({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-            "metadata": {"name": "propylon"}, "spec": {"controllerName": DEFAULT_CONTROLLER_NAME}}))
-        await client.create(GATEWAY({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-            "metadata": {"name": "gw", "namespace": "default"},
-            "spec": {"gatewayClassName": "propylon",
-                     "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}))
+    async with controller_running(client, retry_s=0.2) as (controller, infra):
+        await client.create(CLASS(gateway_class()))
+        await client.create(GATEWAY(http_gateway()))
 
         async def refused() -> str | None:
             programmed = condition(await get(client, GATEWAY, "gw"), "Programmed")
@@ -124,9 +112,4 @@ async def test_a_same_named_object_someone_else_made_is_not_taken_over(
         assert now is not None and now["metadata"]["uid"] == theirs["metadata"]["uid"]
         assert [p["name"] for p in now["spec"]["ports"]] == ["theirs"]
         assert not now["metadata"].get("ownerReferences")
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await infra.close()
-        await client.close()
+    await client.close()

@@ -1,11 +1,12 @@
 """The controller's requests stay within the RBAC rules `deploy/` grants.
 
 The API server records every resource request it serves (`--audit-log`); the controller runs the
-walkthrough (proxies created, status written, certificates issued, leader elected, a Gateway
-deleted, a clean stop releasing the Lease); then each request of the controller (kubectl's are
-told apart by their User-Agent) must be allowed by the ClusterRole, or in the controller's
+walkthrough (proxies created, status written, certificates issued to the pod's xDS agent for
+its ServiceAccount token, leader elected, a Gateway deleted, a clean stop releasing the Lease);
+then each request of the controller (kubectl's and the played kubelet's are told apart by their
+User-Agent) must be allowed by the ClusterRole, or in the controller's
 namespace by the Role, that `kubectl kustomize deploy/` renders. The controller logs JSON
-(`--log-format json`): every line is one object, and no Secret data appears in them.
+(`--log-format json`): every line is one object, and no key or certificate appears in them.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import base64
 import json
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import wait_for
-from tests.k8s.conftest import NAME, QUICKSTART, Cluster
+from tests.k8s.conftest import KUBELET_AGENT, NAME, QUICKSTART, Cluster, mount_proxy_files
 from tests.k8s.test_deploy import rendered
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +36,8 @@ def allows(rules: list[dict[str, Any]], request: dict[str, str]) -> bool:
                for rule in rules)
 
 
-def test_the_controller_needs_no_more_than_deploy_grants(cluster: Cluster) -> None:
+def test_the_controller_needs_no_more_than_deploy_grants(cluster: Cluster,
+                                                        tmp_path: Path) -> None:
     docs = rendered()
     [cluster_role] = [d for d in docs if d["kind"] == "ClusterRole"]
     [role] = [d for d in docs if d["kind"] == "Role"]
@@ -44,7 +47,10 @@ def test_the_controller_needs_no_more_than_deploy_grants(cluster: Cluster) -> No
     controller, _ = cluster.controller("controller", "--log-format", "json")
     cluster.kubectl("apply", "-f", str(QUICKSTART / "gatewayclass.yaml"),
                     "-f", str(QUICKSTART / "gateway.yaml"), "-f", str(QUICKSTART / "app.yaml"))
-    secret = wait_for("the client certificate Secret", lambda: cluster.get("secret", f"{NAME}-xds"))
+    wait_for("the proxy Deployment", lambda: cluster.get("deployment", NAME))
+    root = tmp_path / "etc-propylon"
+    mount_proxy_files(cluster, root)  # the pod's agent obtains its certificate
+    issued = {name: (root / "xds-tls" / name).read_bytes() for name in ("tls.crt", "tls.key")}
     wait_for("the route's status", lambda: cluster.get("httproute", "host-route").get(
         "status", {}).get("parents"))
     cluster.kubectl("delete", "gateway", "api-gateway")
@@ -58,17 +64,17 @@ def test_the_controller_needs_no_more_than_deploy_grants(cluster: Cluster) -> No
     assert {"time", "level", "logger", "message"} <= logs[0].keys()
     assert any("status written kind=Gateway" in entry["message"] for entry in logs)
     ca = cluster.get("secret", "propylon-xds-ca", "-n", "propylon-system")
-    for value in (*secret["data"].values(), *ca["data"].values()):
-        pem = base64.b64decode(value).decode()
-        assert value not in "\n".join(lines)
-        assert pem.splitlines()[1] not in "\n".join(lines)
+    for pem in (*issued.values(), *map(base64.b64decode, ca["data"].values())):
+        assert base64.b64encode(pem).decode() not in "\n".join(lines)
+        assert pem.decode().splitlines()[1] not in "\n".join(lines)
 
     requests = [r for r in map(json.loads, cluster.audit_log.read_text().splitlines())
-                if not r["user_agent"].startswith("kubectl/")]
+                if not r["user_agent"].startswith("kubectl/") and r["user_agent"] != KUBELET_AGENT]
     verbs = {(r["verb"], r["resource"], r["subresource"]) for r in requests}
     for expected in [("watch", "gateways", ""), ("update", "gateways", "status"),
                      ("patch", "deployments", ""), ("delete", "services", ""),
-                     ("create", "secrets", ""), ("update", "leases", "")]:
+                     ("create", "secrets", ""), ("update", "leases", ""),
+                     ("create", "tokenreviews", "")]:
         assert expected in verbs, expected
     denied = sorted({json.dumps({k: v for k, v in r.items() if k != "user_agent"})
                      for r in requests

@@ -10,14 +10,9 @@ annotate the same Gateway, which moves its resourceVersion on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from propylon.api.kinds import by_kind
 from propylon.apiserver import APIServer
 from propylon.client import (
     KubeClient,
@@ -25,14 +20,18 @@ from propylon.client import (
     PatchType,
     load_client,
     load_kubeconfig,
-    resource_class,
 )
 from propylon.controller.reconciler import Controller
-from propylon.infra.kubernetes.manager import KubernetesInfra
-from propylon.translate.types import DEFAULT_CONTROLLER_NAME
-from propylon.xds.server import SnapshotCache
+from tests.k8s.test_kept_infrastructure import (
+    CLASS,
+    GATEWAY,
+    controller_running,
+    gateway_class,
+    http_gateway,
+    server,
+)
 
-GATEWAY = resource_class(by_kind("Gateway"))
+__all__ = ["server"]  # the fixture
 RACES = 3
 
 
@@ -66,36 +65,14 @@ async def settled(controller: Controller, client: RacingClient) -> None:
     await controller.wait_idle()
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[APIServer]:
-    srv = APIServer(tmp_path / "api")
-    await srv.start()
-    yield srv
-    await srv.stop()
-
-
 async def test_status_is_right_after_conflicting_writes(server: APIServer) -> None:
     rival = load_client(server.kubeconfig_path)
     client = RacingClient(server.kubeconfig_path, rival, RACES)
-    infra = KubernetesInfra(client, "127.0.0.1", 18000)
-    controller = Controller(client, SnapshotCache(), infra)
-    task = asyncio.create_task(controller.run())
-    try:
-        await rival.create(resource_class(by_kind("GatewayClass"))({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-            "metadata": {"name": "propylon"}, "spec": {"controllerName": DEFAULT_CONTROLLER_NAME}}))
-        await rival.create(GATEWAY({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-            "metadata": {"name": "gw", "namespace": "default"},
-            "spec": {"gatewayClassName": "propylon",
-                     "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}))
+    async with controller_running(client) as (controller, _):
+        await rival.create(CLASS(gateway_class()))
+        await rival.create(GATEWAY(http_gateway()))
         await asyncio.wait_for(controller.wait_synced(), 30)
         await asyncio.wait_for(settled(controller, client), 60)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await infra.close()
     live = dict(await rival.get(GATEWAY, "gw", namespace="default"))
     await client.close()
     await rival.close()

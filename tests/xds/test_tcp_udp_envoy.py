@@ -1,19 +1,25 @@
 """TCP and UDP listeners through a real Envoy, on one port number: a TCP listener proxying
 whole connections to weighted backends (both get connections), and a UDP listener proxying
 each client's datagrams to a cluster holding two backends' endpoints (a UDPRoute's weighted
-backends, both reached), the answers coming back to the client."""
+backends, both reached), the answers coming back to the client. Access logs: a line per TCP connection and per UDP
+session."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import socket
+from collections.abc import Awaitable
+from dataclasses import replace
+from pathlib import Path
 
 from xds_support import EnvoyFactory, XdsFixture, free_port, wait_for
 
 from propylon.echo.tcpserver import TCPEchoConfig, serve_tcp
 from propylon.ir import model as ir
+from propylon.ir import telemetry as tel
 from propylon.xds.translate import translate
+from propylon.xds.translate.listeners import UDP_IDLE_TIMEOUT
 
 NODE = "default/l4"
 
@@ -143,3 +149,80 @@ async def test_tcp_and_udp_listeners_share_a_port_number(
             server.close()
         for transport, _ in udp:
             transport.close()
+
+
+async def test_a_tcp_connection_and_a_udp_session_each_write_an_access_log_line(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, tmp_path: Path) -> None:
+    """The Gateway's access logs cover its TCP proxy (a line when the connection closes) and
+    its UDP proxy (a line when the session ends, after `UDP_IDLE_TIMEOUT` without datagrams),
+    as Envoy Gateway writes them."""
+    loop = asyncio.get_running_loop()
+    servers = await serve_tcp(TCPEchoConfig("127.0.0.1", 0),
+                              {"namespace": "default", "ingress": "", "service": "a",
+                               "pod": "a-1"})
+    udp = await loop.create_datagram_endpoint(lambda: _UDPEcho("dns-a"),
+                                              local_addr=("127.0.0.1", 0))
+    tcp_port = servers[0].sockets[0].getsockname()[1]
+    udp_port = udp[0].get_extra_info("sockname")[1]
+    port = _free_udp_and_tcp_port()
+    log_file = tmp_path / "l4.log"
+    sink = tel.AccessLogSink("File", path=str(log_file))
+    base = gateway(port, (tcp_port, tcp_port), (udp_port, udp_port))
+    xds.cache.set(NODE, translate(replace(base, listeners=tuple(  # type: ignore[arg-type]
+        replace(li, access_logs=(tel.AccessLog(sink, f"{li.protocol} %UPSTREAM_CLUSTER%\n"),))
+        for li in base.listeners))))
+    await envoy_factory(NODE, xds.port)
+
+    def lines() -> list[str]:
+        return log_file.read_text().splitlines() if log_file.exists() else []
+
+    async def logged(line: str) -> bool:
+        return line in lines()
+
+    try:
+        await wait_for(lambda: _answered(_tcp_pod(port)), what="a TCP connection proxied")
+        await wait_for(lambda: _any(logged("TCP default/a/3000"), logged("TCP default/b/3000")),
+                       what="the TCP connection's log line")
+        await wait_for(lambda: _answered(_udp_answer(port)), what="a UDP answer")
+        idle = UDP_IDLE_TIMEOUT.seconds
+        # the UDP proxy leaves the upstream cluster out of what its session logs may read
+        await wait_for(lambda: logged("UDP -"), timeout=idle + 30,
+                       what="the UDP session's log line, once the session ended")
+    finally:
+        for server in servers:
+            server.close()
+        udp[0].close()
+
+
+async def _any(*checks: Awaitable[bool]) -> bool:
+    return any([await check for check in checks])
+
+
+async def _answered(answer: Awaitable[object]) -> bool:
+    return await answer is not None
+
+
+async def test_a_client_traffic_policy_tcp_idle_timeout_closes_an_idle_connection(
+        xds: XdsFixture, envoy_factory: EnvoyFactory) -> None:
+    """`timeout.tcp.idleTimeout` (here 300 ms) is the TCP proxy's idle timeout: a connection
+    that passed its bytes and then stays silent is closed by the gateway."""
+    servers = await serve_tcp(TCPEchoConfig("127.0.0.1", 0),
+                              {"namespace": "default", "ingress": "", "service": "a",
+                               "pod": "a-1"})
+    tcp_port = servers[0].sockets[0].getsockname()[1]
+    port = _free_udp_and_tcp_port()
+    base = gateway(port, (tcp_port, tcp_port), (tcp_port, tcp_port))
+    tcp = replace(base.listeners[0], client_timeouts=ir.ClientTimeouts(tcp_idle_ms=300))
+    xds.cache.set(NODE, translate(replace(base, listeners=(tcp,))))  # type: ignore[arg-type]
+    await envoy_factory(NODE, xds.port)
+    try:
+        await wait_for(lambda: _answered(_tcp_pod(port)), what="a TCP connection proxied")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"TEST\n")
+        assert await asyncio.wait_for(reader.readline(), 2) == b"Gateway API Test TCP Server\n"
+        assert await asyncio.wait_for(reader.readline(), 2)
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the gateway
+        writer.close()
+    finally:
+        for server in servers:
+            server.close()

@@ -343,15 +343,19 @@ def http_auth() -> ir.GatewayIR:
 
 
 def http_credentials() -> ir.GatewayIR:
-    """Basic auth with and without a forwarded user name (two basic_auth filters), API key
-    auth from a header then a cookie, and a route with neither."""
+    """Basic auth with and without a forwarded user name (two basic_auth filters), users hashed
+    with bcrypt (checked by the htpasswd service's ext_authz), API key auth from a header then
+    a cookie, and a route with neither."""
     users = "user1:{SHA}tESsBmE/yNY3lb6a0L6vVQEZNqw=\n"
+    bcrypt_users = "foo:$2y$04$wHxWVFcqv1CXVBKNIqG5VO4N8ZuVD1VRZ7zGJ8MP7SQ3wBa1AdlCW\n"
     backend = (ir.WeightedBackend("default/a/80", 1),)
     routes = (
         ir.Route("default/basic/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/basic")),
                  backends=backend, basic_auth=ir.BasicAuth(users)),
         ir.Route("default/named/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/named")),
                  backends=backend, basic_auth=ir.BasicAuth(users, "X-User")),
+        ir.Route("default/bcrypt/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/bcrypt")),
+                 backends=backend, basic_auth=ir.BasicAuth(bcrypt_users, "X-User")),
         ir.Route("default/keys/0/0", ir.RouteMatch(ir.PathMatch("PathPrefix", "/keys")),
                  backends=backend, api_key_auth=ir.ApiKeyAuth(
                      (("client1", "key1"),), (("header", "X-API-KEY"), ("cookie", "k")),

@@ -152,7 +152,8 @@ SUPPORTED: dict[str, Tree] = {
     },
     CLIENT_TRAFFIC_POLICY: {
         **_TARGETING,
-        "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True}},
+        "timeout": {"http": {"requestReceivedTimeout": True, "idleTimeout": True},
+                    "tcp": {"idleTimeout": True}},
         "connection": {"connectionLimit": {"value": True, "closeDelay": True},
                        "maxAcceptPerSocketEvent": True, "bufferLimit": True},
         "clientIPDetection": {"xForwardedFor": {"numTrustedHops": True, "trustedCIDRs": True,
@@ -561,6 +562,7 @@ class ClientTraffic:
     tls: TLSSettings | None = None
     connection_limit: ConnectionLimit | None = None
     rate_limit_headers: bool = True
+    tcp_idle_ms: int | None = None  # `timeout.tcp.idleTimeout`: TCP proxies' idle timeout
 
 
 def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
@@ -575,10 +577,13 @@ def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
                           "1h, 30s or 250ms")
             value = None
         out.append(None if value is None else duration_ms(value))
+    tcp_idle = _durations(errors)("spec.timeout.tcp.idleTimeout",
+                                  _section(_section(spec, "timeout"), "tcp").get("idleTimeout"))
     return ClientTraffic(out[0], out[1], client_ip(spec, errors), headers(spec, errors),
                          protocols(spec, errors), tls(spec, errors),
                          connection_limit(spec, errors, _durations(errors)),
-                         not _section(spec, "headers").get("disableRateLimitHeaders")), errors
+                         not _section(spec, "headers").get("disableRateLimitHeaders"),
+                         tcp_idle), errors
 
 
 def _durations(errors: list[str]) -> Callable[[str, Any], int | None]:

@@ -2,7 +2,10 @@
 
 Resource paths are parsed by hand: `/api/v1/...` (core) or `/apis/<group>/<version>/...`, then
 `[namespaces/<ns>/]<plural>[/<name>[/status]]`. The verb comes from the method (GET with
-`watch=true` is a watch). Bodies are decoded from JSON or YAML by Content-Type (a YAML body that
+`watch=true` is a watch). Two paths are no stored kind: a TokenRequest (`POST
+.../serviceaccounts/<name>/token`) and a TokenReview (`POST
+/apis/authentication.k8s.io/v1/tokenreviews`), answered by `tokens`.
+Bodies are decoded from JSON or YAML by Content-Type (a YAML body that
 is JSON, as kubectl sends an apply, is decoded as JSON). A JSON field given twice keeps its last
 value and is refused, warned about or ignored as `fieldValidation` says, like unknown fields in
 `admission`. Protobuf bodies of built-in kinds, as kubectl's `create` sends them, are decoded to
@@ -21,6 +24,8 @@ import contextlib
 import hashlib
 import json
 import logging
+import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,7 +33,15 @@ import yaml
 from aiohttp import web
 
 from propylon.api.kinds import KindInfo
-from propylon.apiserver import audit, bundledcrds, discovery, openapi, protobody, swaggerproto
+from propylon.apiserver import (
+    audit,
+    bundledcrds,
+    discovery,
+    openapi,
+    protobody,
+    swaggerproto,
+    tokens,
+)
 from propylon.apiserver.admission import field_validation
 from propylon.apiserver.errors import (
     JSON_CONTENT_TYPE,
@@ -158,6 +171,7 @@ class Routes:
         self.hub = hub
         self.token = token
         self.bookmark_interval = bookmark_interval
+        self.token_key = secrets.token_bytes(32)  # signs ServiceAccount tokens (`tokens`)
 
     def install(self, app: web.Application) -> None:
         app.middlewares.append(self.middleware)
@@ -281,6 +295,11 @@ class Routes:
         namespace: str | None = None
         if len(rest) >= 3 and rest[0] == "namespaces":
             namespace, rest = rest[1], rest[2:]
+        review = (group, version, rest) == (tokens.REVIEW_GROUP, "v1", ["tokenreviews"])
+        token_request = group == "" and namespace is not None and len(rest) == 3 \
+            and (rest[0], rest[2]) == ("serviceaccounts", "token")
+        if request.method == "POST" and (review or token_request):
+            return await self._token(request, namespace or "", rest, review)
         info = self.catalog.by_path(group, version, rest[0]) if rest else None
         if info is None or len(rest) > 3 or (len(rest) == 3 and rest[2] != "status") \
                 or (namespace is not None and not info.namespaced) \
@@ -332,6 +351,29 @@ class Routes:
         raise APIError(405, "MethodNotAllowed",
                        f"{request.method} is not supported on {info.plural}: use GET, POST or "
                        "DELETE")
+
+    async def _token(self, request: web.Request, namespace: str, rest: list[str],
+                     review: bool) -> web.Response:
+        """A TokenReview (`review`) or a TokenRequest of ServiceAccount `rest[1]` (`tokens`)."""
+        body = await _decode_body(request)
+        sa_info = self.catalog.by_path("", "v1", "serviceaccounts")
+        assert sa_info is not None
+        if self.audit is not None:
+            self.audit(audit.Request("create", tokens.REVIEW_GROUP if review else "",
+                                     rest[0], namespace, "" if review else "token",
+                                     "" if review else rest[1],
+                                     request.headers.get("User-Agent", "")))
+        if review:
+            def uid_of(ns: str, name: str) -> str | None:
+                with contextlib.suppress(APIError):
+                    return str(self.registry.get(sa_info, ns, name)["metadata"]["uid"])
+                return None
+            return json_response(tokens.review(self.token_key, body, int(time.time()), uid_of),
+                                 201)
+        account = self.registry.get(sa_info, namespace, rest[1])
+        return json_response(tokens.issue(self.token_key, namespace, rest[1],
+                                          account["metadata"]["uid"], body, int(time.time())),
+                             201)
 
     def _list_doc(self, info: KindInfo, items: list[dict[str, Any]],
                   continue_token: str | None) -> dict[str, Any]:

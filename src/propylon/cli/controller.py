@@ -3,12 +3,14 @@
 It connects to the cluster (`--kubeconfig`, `$KUBECONFIG`, or the in-cluster service account,
 see `propylon.client.load_client`), makes sure the xDS CA and server certificate exist in its
 namespace (`--namespace`; `controller.certs.CertManager`, checked for rotation every
-`--cert-check-interval`), serves xDS over mutual TLS on `--xds-listen`, runs the `Controller` with
+`--cert-check-interval`), serves xDS over mutual TLS on `--xds-listen` and the proxies'
+certificate endpoint (`controller.issuer`: a ServiceAccount token for an xDS client certificate)
+on `--certificate-listen`, runs the `Controller` with
 `KubernetesInfra` (one Envoy Deployment, Service, ConfigMap and ServiceAccount per Gateway,
 whose bootstrap points at `--xds-address`, by default the controller's xDS Service
 `--xds-service` by its namespace-qualified name `<service>.<namespace>.svc:18000` (no cluster
-domain assumed; `xds_address()`), plus a
-Secret with the Gateway's xDS client certificate), and serves
+domain assumed; `xds_address()`), and whose xDS agent asks that host on the certificate port
+for its client certificate), and serves
 operations endpoints on `--ops-listen`. With `--leader-elect` (the default) replicas elect a
 leader on the Lease `propylon-controller` in the namespace (`controller.leader`): every replica
 serves xDS and translates, only the leader writes status and provisions the proxies. The
@@ -88,6 +90,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--xds-service", default=XDS_SERVICE,
                    help="the controller's xDS Service, named in the server certificate and "
                         "the default --xds-address (default %(default)s)")
+    p.add_argument("--certificate-listen", type=_host_port, default=("0.0.0.0", 18001),
+                   metavar="HOST:PORT",
+                   help="the proxies' xDS certificate endpoint (default 0.0.0.0:18001; proxies "
+                        "dial the xDS address's host on this port)")
     p.add_argument("--ops-listen", type=_host_port, default=("0.0.0.0", 8080),
                    metavar="HOST:PORT",
                    help="/healthz, /readyz and /metrics (default 0.0.0.0:8080)")
@@ -201,12 +207,14 @@ def shutdown_image() -> str:
 async def serve(args: argparse.Namespace) -> None:
     from propylon.client import load_client
     from propylon.controller.certs import CertManager, xds_service_hosts
+    from propylon.controller.issuer import CertificateEndpoint
     from propylon.controller.leader import LeaderConfig, LeaderElector
     from propylon.controller.readiness import unready_reasons
     from propylon.controller.reconciler import Controller
     from propylon.infra.kubernetes.manager import KubernetesInfra
     from propylon.infra.kubernetes.resources import DEFAULT_IMAGE, ProxyOptions
     from propylon.xds.server import MutualTls, SnapshotCache, XdsServer
+    from propylon.xds.server.tls import ServerMaterial
 
     client = load_client(args.kubeconfig)
     namespace = args.namespace or default_namespace()
@@ -222,9 +230,13 @@ async def serve(args: argparse.Namespace) -> None:
     xds_port = await xds.start(listen_host, listen_port, tls=tls)
     options = ProxyOptions(image=args.envoy_image or DEFAULT_IMAGE, replicas=args.proxy_replicas,
                            privileged_port_offset=args.privileged_port_offset,
-                           shutdown_image=args.shutdown_manager_image or shutdown_image())
+                           shutdown_image=args.shutdown_manager_image or shutdown_image(),
+                           issuer_port=args.certificate_listen[1])
     infra = KubernetesInfra(client, bootstrap_host, bootstrap_port, options,
                             bind_address=args.proxy_bind_address, certs=certs)
+    endpoint = CertificateEndpoint(client, certs, infra)
+    certificate_host, certificate_port = args.certificate_listen
+    await endpoint.start(certificate_host, certificate_port, tls.material)
     controller = Controller(client, cache, infra, controller_name=args.controller_name,
                             ingress=ingressflags.settings(args))
     elector = None
@@ -271,7 +283,11 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     certs.subscribe(infra.refresh)
     task = asyncio.create_task(controller.run(), name="controller")
-    tasks = [task, asyncio.create_task(certs.run(tls.update), name="cert-rotation"),
+
+    def on_material(material: ServerMaterial) -> None:
+        tls.update(material)
+        endpoint.update(material)
+    tasks = [task, asyncio.create_task(certs.run(on_material), name="cert-rotation"),
              asyncio.create_task(stop.wait())]
     if elector is not None:
         tasks.append(asyncio.create_task(elector.run(), name="leader-election"))
@@ -284,6 +300,7 @@ async def serve(args: argparse.Namespace) -> None:
         await infra.close(stop_proxies=False)
         await runner.cleanup()
         await xds.stop()
+        await endpoint.stop()
         await client.close()
         if task.done() and not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]

@@ -24,6 +24,7 @@ from propylon.cli import (
     version,
 )
 from propylon.cli import shutdown as proxy_shutdown
+from propylon.cli import xdsagent as proxy_xds_agent
 from propylon.cli.errors import REPORTED, describe
 
 try:
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        version, migrate]:
         module.add_parser(subparsers)
     proxy_shutdown.add_parser(subparsers)
+    proxy_xds_agent.add_parser(subparsers)
     return parser
 
 

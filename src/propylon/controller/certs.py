@@ -18,15 +18,15 @@ and calls the subscribers, so the infrastructure re-issues client certificates t
 A CA rotation is staged, so that a proxy never holds a certificate that a replica does not trust
 yet (every replica serves xDS, and a proxy may reconnect to either): when the signing CA is due,
 the next CA is first only *published*, added to the trust bundle; the replicas pick the bundle
-up at their next check, re-issue the server certificate and the proxies' client Secrets with
-it, and the kubelet updates the proxies' mounted files. Only when `stage_s` has passed since
+up at their next check, re-issue the server certificate with it, the infrastructure writes the
+bundle into the proxies' ConfigMaps and their agents fetch new certificates. Only when `stage_s` has passed since
 (two checks plus the kubelet's sync, by default) does the next CA become the signing one, and
 certificates are re-issued under it. A CA that is missing or unreadable (a first start, a
 deleted Secret) is replaced at once: there is nothing to stage for.
 
-`client_secret_data()` gives the data of a Gateway's client Secret (`tls.crt`, `tls.key`,
-`ca.crt`): the existing data when still good, else a fresh certificate. Secret data is never
-logged.
+`issue_client()` issues a Gateway's client certificate (`tls.crt`, `tls.key`, `ca.crt`) for
+`controller.issuer`, which hands it to a proxy that proved its ServiceAccount. Key material is
+never logged.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ SECRET = resource_class(by_kind("Secret"))
 TLS_TYPE = "kubernetes.io/tls"
 TLS_KEYS = frozenset({"tls.crt", "tls.key", "ca.crt"})
 NEXT_CERT, NEXT_KEY, NEXT_SINCE = "next.crt", "next.key", "next.since"
-KUBELET_SYNC_S = 120.0  # how long the kubelet may take to update a mounted Secret
+KUBELET_SYNC_S = 120.0  # how long the kubelet may take to update a mounted ConfigMap
 
 
 def encode(data: dict[str, bytes]) -> dict[str, str]:
@@ -109,17 +109,19 @@ class CertManager:
             for callback in list(self._subscribers):
                 callback()
 
-    def client_secret_data(self, node_id: str, existing: dict[str, bytes] | None) -> dict[str, str]:
-        """The client Secret data of Gateway `node_id`: `existing` when still good."""
+    def issue_client(self, node_id: str) -> dict[str, bytes]:
+        """A fresh client certificate of Gateway `node_id`: `tls.crt`, `tls.key` and the trust
+        bundle `ca.crt` (handed to its proxies by `controller.issuer`)."""
         if self._ca is None:
             raise RuntimeError("CertManager.ensure() has not run")
-        if existing and existing.get("ca.crt") == self._bundle \
-                and {"tls.crt", "tls.key"} <= existing.keys() \
-                and not pki.needs_renewal(existing["tls.crt"], self._policy, self._ca.cert):
-            return encode(existing)
         pair = pki.issue_client(self._ca, node_id, self._policy)
         log.info("xDS client certificate issued gateway=%s", node_id)
-        return encode({"tls.crt": pair.cert, "tls.key": pair.key, "ca.crt": self._bundle})
+        return {"tls.crt": pair.cert, "tls.key": pair.key, "ca.crt": self._bundle}
+
+    @property
+    def bundle(self) -> bytes:
+        """The trust bundle (every CA that signs or will sign), for the proxies' ConfigMaps."""
+        return self._bundle
 
     # -- one Secret ---------------------------------------------------------------------------
 

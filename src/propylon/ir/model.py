@@ -162,8 +162,8 @@ class Cors:
 
 @dataclass(frozen=True)
 class BasicAuth:
-    """HTTP Basic authentication: `users` in htpasswd form (`name:{SHA}base64`, one a line; kept
-    out of `repr` since it is a Secret's content); after a success the user name is sent to the
+    """HTTP Basic authentication: `users` in htpasswd form (`name:hash`, one a line, of a format
+    `propylon.htpasswd` checks; kept out of `repr` since it is a Secret's content); after a success the user name is sent to the
     backend in `forward_username_header` when set."""
 
     users: str = field(repr=False)
@@ -580,10 +580,12 @@ class TCPFilterChain:
 @dataclass(frozen=True)
 class ClientTimeouts:
     """How long the proxy waits for clients (None: Propylon's defaults): for a whole request
-    to be received, and on an idle client connection."""
+    to be received, and on an idle client connection; `tcp_idle_ms`, how long a proxied TCP
+    connection (TCPRoute, TLSRoute) may pass no bytes either way (Envoy's default: 1 hour)."""
 
     request_ms: int | None = None
     idle_ms: int | None = None
+    tcp_idle_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ The static part holds only what must exist before the first xDS message:
   TCP), so a dead control plane is noticed, and a short reconnect backoff, so a restarted one is
   found quickly. A hostname (Kubernetes mode) resolves through STRICT_DNS; an IP literal or a
   Unix socket path (standalone mode, `unix_bootstrap()`) is STATIC;
+- the `propylon_htpasswd` cluster: HTTP/2 to Propylon's htpasswd check service
+  (`propylon.htpasswd.service`), on the stack's Unix socket `htpasswd.sock` next to the xDS one
+  (standalone) or on 127.0.0.1 in the pod (Kubernetes mode: the shutdown-manager sidecar);
 - the overload manager's global downstream connection limit (which also silences Envoy's
   start-up warning about an unlimited listener);
 - a stats inclusion list, so memory stays flat as clusters grow.
@@ -33,6 +36,8 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
+
+from propylon.htpasswd import service
 
 XDS_CLUSTER = "xds_cluster"
 MAX_DOWNSTREAM_CONNECTIONS = 50_000
@@ -105,6 +110,17 @@ def _transport_socket(tls: XdsClientTls) -> dict[str, Any]:
                  "UpstreamTlsContext", **context}}
 
 
+def _htpasswd_cluster(address: dict[str, Any]) -> dict[str, Any]:
+    return {"name": service.CLUSTER, "type": "STATIC", "connect_timeout": "1s",
+            "load_assignment": {"cluster_name": service.CLUSTER, "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": address}}]}]},
+            "typed_extension_protocol_options": {
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3."
+                             "HttpProtocolOptions",
+                    "explicit_http_config": {"http2_protocol_options": {}}}}}
+
+
 def _xds_cluster(address: dict[str, Any], static: bool,
                  tls: XdsClientTls | None = None) -> dict[str, Any]:
     cluster: dict[str, Any] = {
@@ -139,19 +155,22 @@ def bootstrap(node_id: str, xds_host: str, xds_port: int, admin_port: int,
     `xds_host:xds_port` (over mutual TLS with `tls`), identifies itself as `node_id` and serves
     its admin interface on 127.0.0.1:`admin_port`."""
     return _bootstrap(node_id, cluster, _socket_address("127.0.0.1", admin_port),
-                      _xds_cluster(_socket_address(xds_host, xds_port), _is_ip(xds_host), tls))
+                      _xds_cluster(_socket_address(xds_host, xds_port), _is_ip(xds_host), tls),
+                      _htpasswd_cluster(_socket_address("127.0.0.1", service.PORT)))
 
 
 def unix_bootstrap(node_id: str, xds_socket: PurePath, admin_socket: PurePath,
                    cluster: str = "propylon") -> dict[str, Any]:
     """The bootstrap of one Envoy that takes its configuration from ADS on the Unix socket
-    `xds_socket` and serves its admin interface on the Unix socket `admin_socket` (mode 0600)."""
+    `xds_socket` and serves its admin interface on the Unix socket `admin_socket` (mode 0600);
+    the htpasswd check service listens next to `xds_socket`."""
     return _bootstrap(node_id, cluster, pipe_address(admin_socket, 0o600),
-                      _xds_cluster(pipe_address(xds_socket), static=True))
+                      _xds_cluster(pipe_address(xds_socket), static=True),
+                      _htpasswd_cluster(pipe_address(xds_socket.parent / service.SOCKET)))
 
 
-def _bootstrap(node_id: str, cluster: str, admin: dict[str, Any],
-               xds_cluster: dict[str, Any]) -> dict[str, Any]:
+def _bootstrap(node_id: str, cluster: str, admin: dict[str, Any], xds_cluster: dict[str, Any],
+               htpasswd_cluster: dict[str, Any]) -> dict[str, Any]:
     ads_source = {"ads": {}, "resource_api_version": "V3"}
     return {
         "node": {"id": node_id, "cluster": cluster},
@@ -171,7 +190,7 @@ def _bootstrap(node_id: str, cluster: str, admin: dict[str, Any],
             "lds_config": dict(ads_source),
             "cds_config": dict(ads_source),
         },
-        "static_resources": {"clusters": [xds_cluster]},
+        "static_resources": {"clusters": [xds_cluster, htpasswd_cluster]},
         "overload_manager": {"resource_monitors": [{
             "name": "envoy.resource_monitors.global_downstream_max_connections",
             "typed_config": {

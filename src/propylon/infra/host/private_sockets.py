@@ -1,6 +1,6 @@
 """Where a standalone stack's Unix sockets live: a directory only its owner can enter.
 
-The xDS server (`xds.sock`) and the admin interface of every Envoy (`admin-<digest>.sock`, one
+The xDS server (`xds.sock`), the htpasswd check service (`htpasswd.sock`) and the admin interface of every Envoy (`admin-<digest>.sock`, one
 per Gateway) listen on Unix sockets in one directory of mode 0700, each socket of mode 0600, so
 that no other local user can ask for a listener's private key over SDS or stop an Envoy through
 its admin `/quitquitquit`.
@@ -25,6 +25,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from propylon.htpasswd import service
+
 LINK = "sockets"
 XDS_SOCKET = "xds.sock"
 MAX_PATH = 107  # sun_path is 108 bytes, NUL included
@@ -46,6 +48,11 @@ class PrivateSockets:
     @property
     def xds(self) -> Path:
         return self.directory / XDS_SOCKET
+
+    @property
+    def htpasswd(self) -> Path:
+        """The htpasswd check service's socket (`propylon.htpasswd.service`)."""
+        return self.directory / service.SOCKET
 
     def admin(self, proxy: str) -> Path:
         """The admin socket of the Envoy whose proxy directory is named `proxy`."""

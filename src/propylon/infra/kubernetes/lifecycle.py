@@ -5,7 +5,9 @@ Ports of the pod (`ProxyPorts`, Envoy Gateway's numbers):
 - `admin` (19000, loopback only): Envoy's admin interface, used by the shutdown manager;
 - `stats` (19001): a listener serving only `/stats/prometheus`, proxied to the admin;
 - `ready` (19003): a listener whose health check filter answers `/ready` 200, 503 once the
-  shutdown manager failed Envoy's health check.
+  shutdown manager failed Envoy's health check;
+- 19004 (loopback only): the htpasswd check service the shutdown manager serves
+  (`propylon.htpasswd.service`), so no basic auth check leaves the pod.
 
 `proxy_bootstrap()` adds the two listeners, the admin cluster they need and a heap limit to a
 bootstrap. Static listeners accept connections only after Envoy's initialisation, which waits
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from propylon.api.compression import byte_size
+from propylon.htpasswd import service
 
 SHUTDOWN_DIR = "/var/run/propylon-shutdown"  # an emptyDir both containers mount
 DRAINED_FILE = f"{SHUTDOWN_DIR}/drained"
@@ -57,7 +60,8 @@ class ProxyPorts:
     def reserved(self) -> dict[int, str]:
         """The pod's own ports, which no Gateway listener can use, and what they serve."""
         return {self.admin: "Envoy's admin interface", self.stats: "the proxy's metrics",
-                self.ready: "the proxy's readiness probe"}
+                self.ready: "the proxy's readiness probe",
+                service.PORT: "the proxy's htpasswd check service"}
 
 
 @dataclass(frozen=True)
@@ -177,5 +181,6 @@ def shutdown_manager_pre_stop(ports: ProxyPorts, drain: Drain) -> dict[str, Any]
 
 
 def shutdown_manager_args() -> list[str]:
-    """The sidecar's command: it only waits for SIGTERM; its work is its preStop hook."""
+    """The sidecar's command: it serves the htpasswd check service on loopback until SIGTERM;
+    its drain work is its preStop hook."""
     return ["propylon", "proxy-shutdown-manager", "wait"]

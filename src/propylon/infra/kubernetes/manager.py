@@ -37,16 +37,16 @@ Services, so its `states()` (and the xDS configuration translated from them) mat
 leader's. A replica that becomes leader forgets what it applied before and converges every
 Gateway again, the cleanup of leftovers included.
 
-With `certs` (a `ClientCerts`, the controller's `CertManager`) the proxies reach xDS over mutual
-TLS: each Gateway also gets its client certificate Secret. The data is read back from the
-cluster once per Gateway (so a restarted controller reuses valid certificates) and is asked of
-`certs` on every pass, which re-issues it when due; an unchanged certificate applies nothing.
+With `certs` (a `CaBundle`, the controller's `CertManager`) the proxies reach xDS over mutual
+TLS: each Gateway's ConfigMap carries the CA bundle (asked of `certs` on every pass, so a
+published CA reaches the proxies), and its pods obtain their client certificate themselves
+with their ServiceAccount token (`agent`, `controller.issuer`): the controller writes no Secret.
+`gateway_of()` tells the certificate endpoint which Gateway's proxies run as a ServiceAccount.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
@@ -62,7 +62,6 @@ from propylon.infra.kubernetes.resources import (
     container_port,
     gateway_objects,
     object_name,
-    tls_secret_name,
 )
 from propylon.infra.labels import COMPONENT_LABELS, NAME_LABEL, NAMESPACE_LABEL
 from propylon.infra.owners import GatewayOwners
@@ -75,17 +74,16 @@ FIELD_MANAGER = "propylon"
 GATEWAY = by_kind("Gateway")
 DEPLOYMENT = by_kind("Deployment")
 SERVICE = by_kind("Service")
-SECRET = by_kind("Secret")
 AUTOSCALER = by_kind("HorizontalPodAutoscaler")
 OWNED_KINDS = (by_kind("ServiceAccount"), by_kind("ConfigMap"), DEPLOYMENT,
                by_kind("PodDisruptionBudget"), AUTOSCALER, SERVICE)
 
 
-class ClientCerts(Protocol):
-    """Issues the xDS client certificates of Gateways (`controller.certs.CertManager`)."""
+class CaBundle(Protocol):
+    """The xDS CA bundle proxies trust (`controller.certs.CertManager`)."""
 
-    def client_secret_data(self, node_id: str,
-                           existing: dict[str, bytes] | None) -> dict[str, str]: ...
+    @property
+    def bundle(self) -> bytes: ...
 
 
 def lb_address(service: dict[str, Any] | None) -> str | None:
@@ -128,10 +126,9 @@ class KubernetesInfra:
 
     def __init__(self, client: KubeClient, xds_host: str, xds_port: int,
                  options: ProxyOptions | None = None, *, bind_address: str = "0.0.0.0",
-                 retry_s: float = 2.0, certs: ClientCerts | None = None) -> None:
+                 retry_s: float = 2.0, certs: CaBundle | None = None) -> None:
         self._client = client
         self._certs = certs
-        self._tls: dict[GatewayKey, dict[str, str]] = {}
         self._bind_address = bind_address
         self._xds_host = xds_host
         self._xds_port = xds_port
@@ -142,6 +139,7 @@ class KubernetesInfra:
                            for info in (DEPLOYMENT, SERVICE)}
         self._tasks: list[asyncio.Task[None]] = []
         self._wanted: dict[GatewayKey, InfraIR] = {}
+        self._synced = False  # `apply` ran once: `_wanted` is the cluster's
         self._owners = GatewayOwners(client)
         self._applied: dict[GatewayKey, list[dict[str, Any]]] = {}
         self._errors: dict[GatewayKey, str] = {}
@@ -160,6 +158,7 @@ class KubernetesInfra:
         for inf in self._informers.values():
             await inf.synced.wait()
         self._wanted = dict(wanted)
+        self._synced = True
         if not self._leader:
             self._publish()
             return
@@ -194,8 +193,17 @@ class KubernetesInfra:
         return self._informers
 
     def refresh(self) -> None:
-        """Ask for another pass (client certificates may be due for renewal)."""
+        """Ask for another pass (the CA bundle may have changed)."""
         self._subscribers.notify()
+
+    def gateway_of(self, namespace: str, service_account: str) -> GatewayKey | None:
+        """The wanted Gateway whose proxies run as that ServiceAccount (`object_name`)."""
+        return next((key for key in self._wanted if key.namespace == namespace
+                     and object_name(key) == service_account), None)
+
+    @property
+    def synced(self) -> bool:
+        return self._synced
 
     async def close(self, stop_proxies: bool = True) -> None:
         """Stop watching. The proxies are cluster objects: they always keep running, owned by
@@ -214,8 +222,9 @@ class KubernetesInfra:
             owner = await self._owners.get(key)
             if owner is None:
                 return  # the Gateway was deleted meanwhile; the next pass drops it
+            bundle = None if self._certs is None else self._certs.bundle.decode()
             objects = gateway_objects(ir, owner, self._xds_host, self._xds_port, self._options,
-                                      await self._tls_data(key))
+                                      bundle)
             present = self._present(key)
             if self._applied.get(key) == objects and present:
                 return
@@ -238,22 +247,6 @@ class KubernetesInfra:
             self._fail(key, f"applying the proxy objects failed: {err.message}")
         except OSError as err:
             self._fail(key, f"applying the proxy objects failed: {err}")
-
-    async def _tls_data(self, key: GatewayKey) -> dict[str, str] | None:
-        if self._certs is None:
-            return None
-        existing = self._tls.get(key)
-        if existing is None:
-            try:
-                secret = await self._client.get(resource_class(SECRET), tls_secret_name(key),
-                                                namespace=key.namespace)
-                existing = dict(secret).get("data") or {}
-            except KubeError as err:
-                if err.code != 404:
-                    raise
-        decoded = {k: base64.b64decode(v) for k, v in (existing or {}).items()}
-        self._tls[key] = self._certs.client_secret_data(str(key), decoded or None)
-        return self._tls[key]
 
     def _present(self, key: GatewayKey) -> bool:
         name = object_name(key)
@@ -318,10 +311,7 @@ class KubernetesInfra:
         name = object_name(key)
         for info in reversed(OWNED_KINDS):
             await self._delete_owned(info, key, name)
-        if self._certs is not None:
-            await self._delete_owned(SECRET, key, tls_secret_name(key))
         self._applied.pop(key, None)
-        self._tls.pop(key, None)
         self._owners.forget(key)
         self._errors.pop(key, None)
         log.info("proxy objects deleted gateway=%s name=%s", key, name)

@@ -12,11 +12,16 @@ port back to it. `container_port()` is the mapping; `KubernetesInfra` reports it
 A UDP listener's port is a `protocol: UDP` port of the container and the Service (beside the TCP
 one when TCP listeners use the same number).
 
-With `xds_tls` (the data of the Gateway's xDS client certificate, see `controller.certs`), the
-proxies reach xDS over mutual TLS: a `kubernetes.io/tls` Secret `propylon-<gateway>-xds` holds
-the certificate, mounted at `CERT_DIR`; the ConfigMap holds the bootstrap and its two SDS
-documents, mounted at `BOOTSTRAP_DIR`. Envoy watches both directories, so a rotated certificate
-reaches it without a restart (the pod template does not change with the certificate).
+With `ca_bundle` (the controller's xDS CA bundle, see `controller.certs`), the proxies reach xDS
+over mutual TLS with a client certificate no Secret holds: the pod's ServiceAccount token
+(projected, audience `agent.AUDIENCE`, one hour) is traded for it by the xDS agent, a native
+sidecar (`agent`: an init container with `restartPolicy: Always` whose startup probe waits for
+the certificate, so Envoy starts with one), which writes it into an in-memory emptyDir mounted
+at `CERT_DIR`. The ConfigMap holds the bootstrap, its two SDS documents and the CA bundle
+(`ca.crt`, which the agent verifies the controller's endpoint with), mounted at `BOOTSTRAP_DIR`.
+Envoy watches `CERT_DIR` (file-based SDS), so a renewed certificate reaches it without a
+restart; the bundle is left out of the pod template's bootstrap hash, so a CA rotation updates
+the mounted file instead of rolling the pods.
 
 The InfraIR's `parameters` (Propylon's GatewayParameters, see `translate.parameters`) override
 `ProxyOptions` per Gateway: image, replicas, resources, concurrency (Envoy `--concurrency`), the
@@ -42,7 +47,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from propylon.infra.kubernetes import lifecycle
+from propylon.infra.kubernetes import agent, lifecycle
 from propylon.infra.kubernetes.lifecycle import Drain, ProxyPorts
 from propylon.infra.labels import Owner, own_labels, port_name, selector_labels
 from propylon.ir.model import GatewayKey, InfraIR, ProxyParameters
@@ -53,6 +58,9 @@ SHUTDOWN_IMAGE = "propylon/controller"  # the command line adds the installed ve
 BOOTSTRAP_KEY = "envoy.json"
 BOOTSTRAP_DIR = "/etc/propylon/bootstrap"
 CERT_DIR = "/etc/propylon/xds-tls"
+TOKEN_DIR = "/var/run/secrets/propylon"
+TOKEN_EXPIRATION_S = 3600  # the kubelet rotates the projected token before it expires
+CA_KEY = "ca.crt"  # in the ConfigMap: the controller's CA bundle
 CLASS_ANNOTATION = "propylon.dev/gateway-class"  # on the Deployment: the class it was made for
 ENVOY_UID = 101  # the `envoy` user of the upstream image
 
@@ -67,7 +75,8 @@ class ProxyOptions:
         "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}})
     service_type: str = "LoadBalancer"
     privileged_port_offset: int = 10000
-    shutdown_image: str = SHUTDOWN_IMAGE
+    shutdown_image: str = SHUTDOWN_IMAGE  # also the xDS agent's
+    issuer_port: int = 18001  # the controller's certificate endpoint, on the xDS host
     ports: ProxyPorts = ProxyPorts()
     drain: Drain = Drain()
 
@@ -109,11 +118,6 @@ def _ports(ir: InfraIR, options: ProxyOptions) -> list[tuple[int, str]]:
     return [(p, t) for p, t in ir.port_transports() if not (t == "TCP" and p in reserved)]
 
 
-def tls_secret_name(key: GatewayKey) -> str:
-    """The Secret with the xDS client certificate of a Gateway's proxies."""
-    return f"{object_name(key)}-xds"
-
-
 def _json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=1, sort_keys=True)
 
@@ -134,24 +138,19 @@ def config_data(ir: InfraIR, xds_host: str, xds_port: int, mutual_tls: bool,
 
 def gateway_objects(ir: InfraIR, owner: Owner, xds_host: str, xds_port: int,
                     options: ProxyOptions,
-                    xds_tls: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """ServiceAccount, ConfigMap, (with `xds_tls`) the client certificate Secret, Deployment,
-    PodDisruptionBudget, (with autoscaling) HorizontalPodAutoscaler and (with at least one
-    port) Service."""
-    data = config_data(ir, xds_host, xds_port, xds_tls is not None, options)
+                    ca_bundle: str | None = None) -> list[dict[str, Any]]:
+    """ServiceAccount, ConfigMap, Deployment, PodDisruptionBudget, (with autoscaling)
+    HorizontalPodAutoscaler and (with at least one port) Service."""
+    data = config_data(ir, xds_host, xds_port, ca_bundle is not None, options)
     config_hash = hashlib.sha256(_json(data).encode()).hexdigest()[:16]
+    issuer = f"https://{xds_host}:{options.issuer_port}{agent.ISSUER_PATH}"
     objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(ir, owner),
          "automountServiceAccountToken": False},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _metadata(ir, owner),
-         "data": data},
-    ]
-    if xds_tls is not None:
-        objects.append({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                        "metadata": {**_metadata(ir, owner), "name": tls_secret_name(ir.key)},
-                        "data": dict(xds_tls)})
-    objects.append(_deployment(ir, owner, options, config_hash, xds_tls is not None))
-    objects.append(_disruption_budget(ir, owner))
+         "data": data if ca_bundle is None else {**data, CA_KEY: ca_bundle}},
+        _deployment(ir, owner, options, config_hash, issuer if ca_bundle is not None else None),
+        _disruption_budget(ir, owner)]
     if ir.parameters.autoscaling is not None:
         objects.append(_autoscaler(ir, owner))
     if _ports(ir, options):
@@ -199,12 +198,34 @@ def _envoy_container(ir: InfraIR, options: ProxyOptions, resources: dict[str, An
     }
 
 
+def _agent_container(options: ProxyOptions, issuer: str,
+                     context: str | None) -> dict[str, Any]:
+    """The xDS agent (`agent`), a native sidecar: started, and probed, before Envoy; with
+    Envoy's container security context (`context`), so it writes the key as Envoy's user."""
+    return {
+        "name": "xds-agent", "image": options.shutdown_image, "imagePullPolicy": "IfNotPresent",
+        "restartPolicy": "Always",
+        "command": ["propylon", "proxy-xds-agent", "--issuer", issuer,
+                    "--token-file", f"{TOKEN_DIR}/token", "--ca-file", f"{BOOTSTRAP_DIR}/{CA_KEY}",
+                    "--cert-dir", CERT_DIR],
+        "startupProbe": {"exec": {"command": ["test", "-s", f"{CERT_DIR}/tls.crt"]},
+                         "periodSeconds": 1, "failureThreshold": 300},
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
+                      "limits": {"memory": "64Mi"}},
+        "securityContext": _over(RESTRICTED_CONTAINER_CONTEXT, context),
+        "volumeMounts": [{"name": "xds-token", "mountPath": TOKEN_DIR, "readOnly": True},
+                         {"name": "bootstrap", "mountPath": BOOTSTRAP_DIR, "readOnly": True},
+                         {"name": "xds-tls", "mountPath": CERT_DIR}],
+    }
+
+
 def _shutdown_container(options: ProxyOptions) -> dict[str, Any]:
     return {
         "name": "shutdown-manager", "image": options.shutdown_image,
         "imagePullPolicy": "IfNotPresent", "command": lifecycle.shutdown_manager_args(),
-        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
-                      "limits": {"memory": "64Mi"}},
+        # it serves the htpasswd check: about 80 MiB resident once grpc and bcrypt are loaded
+        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"},
+                      "limits": {"memory": "128Mi"}},
         "securityContext": _over(RESTRICTED_CONTAINER_CONTEXT, None),
         "lifecycle": lifecycle.shutdown_manager_pre_stop(options.ports, options.drain),
         "volumeMounts": [{"name": "shutdown", "mountPath": lifecycle.SHUTDOWN_DIR}],
@@ -218,7 +239,8 @@ def _spread(key: GatewayKey, constraints: str) -> list[dict[str, Any]]:
 
 
 def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
-                config_hash: str, mutual_tls: bool) -> dict[str, Any]:
+                config_hash: str, issuer: str | None) -> dict[str, Any]:
+    """The Deployment; with `issuer` (mutual TLS) the xDS agent and its volumes."""
     params = ir.parameters
     resources = options.resources_of(params)
     pod_meta: dict[str, Any] = {
@@ -228,17 +250,23 @@ def _deployment(ir: InfraIR, owner: Owner, options: ProxyOptions,
     volumes: list[dict[str, Any]] = [
         {"name": "bootstrap", "configMap": {"name": object_name(ir.key)}},
         {"name": "shutdown", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]
-    if mutual_tls:
-        volumes.append({"name": "xds-tls", "secret": {"secretName": tls_secret_name(ir.key),
-                                                      "defaultMode": 0o440}})
+    if issuer is not None:
+        volumes += [
+            {"name": "xds-tls", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+            {"name": "xds-token", "projected": {"sources": [{"serviceAccountToken": {
+                "audience": agent.AUDIENCE, "expirationSeconds": TOKEN_EXPIRATION_S,
+                "path": "token"}}]}}]
     pod_spec: dict[str, Any] = {
         "serviceAccountName": object_name(ir.key),
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": options.drain.termination_grace_s(),
         "securityContext": _over(RESTRICTED_POD_CONTEXT, params.pod_security_context),
-        "containers": [_envoy_container(ir, options, resources, mutual_tls),
+        "containers": [_envoy_container(ir, options, resources, issuer is not None),
                        _shutdown_container(options)],
         "volumes": volumes}
+    if issuer is not None:
+        pod_spec["initContainers"] = [_agent_container(options, issuer,
+                                                       params.container_security_context)]
     if params.node_selector:
         pod_spec["nodeSelector"] = dict(params.node_selector)
     if params.tolerations:

@@ -16,8 +16,6 @@ written, so the pod never waits past the drain for its hooks.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -64,8 +62,3 @@ def drain(admin: str, drained_file: Path, min_drain_s: float, drain_timeout_s: f
     return left
 
 
-def wait_for_sigterm() -> None:
-    """The sidecar's main process: idle until SIGTERM (its preStop hook does the work)."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()

@@ -4,16 +4,16 @@ SecurityPolicy `basicAuth`.
 ingress-nginx reads the users from the Secret `auth-secret` (`name` or `namespace/name`):
 `auth-file` (default) holds htpasswd lines in its key `auth`, `auth-map` holds one key per user
 whose value is the password hash. Envoy Gateway wants htpasswd lines in the key `.htpasswd`,
-and Envoy checks only SHA-1 hashes (`{SHA}...`, made by `htpasswd -s`), so the converter emits
-a Secret `<ingress>-basic-auth` holding the lines Envoy can check, and reports the users whose
-hash (bcrypt, MD5, crypt) it cannot, with the fix: re-hash them with `htpasswd -s`. When no
-user is left, every request is refused with 401 (as ingress-nginx does for a Secret without a
-usable line). A Secret that does not exist makes ingress-nginx refuse the whole location with
+so the converter emits a Secret `<ingress>-basic-auth` holding the lines Propylon checks (every
+hash nginx does: bcrypt, Apache MD5, MD5-, SHA-256- and SHA-512-crypt, `{SHA}`, `{SSHA}`,
+`{PLAIN}`; `propylon.htpasswd.lines`), and reports each line it cannot (its number, user and
+format) with the fix. When no user is left, every request is refused with 401 (as ingress-nginx
+does for a Secret without a usable line). A Secret that does not exist makes ingress-nginx refuse the whole location with
 503; the converter does the same (a BackendTrafficPolicy fault that aborts every request with
 503) and says which Secret to create. `auth-type: digest` is refused: Envoy has no Digest
 authentication (every request is answered 503 then, never served unauthenticated).
-`auth-realm` is not configurable in Envoy (its challenge names no realm of ours), and the 401
-page's text is Envoy's, not nginx's.
+`auth-realm` is not configurable in Envoy (its challenge names no realm of ours); the 401 page
+is nginx's (a BackendTrafficPolicy responseOverride of the gateway's own refusals).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from propylon.htpasswd import lines as htpasswd
 from propylon.ingress.annotations.policyparts import (
     CLOSED,
     CONVERTED,
@@ -30,6 +31,7 @@ from propylon.ingress.annotations.policyparts import (
     Note,
     answer_all,
     family,
+    nginx_page,
 )
 from propylon.ingress.effects import Context, Manifest, Policy
 from propylon.ingress.model import Json
@@ -63,13 +65,14 @@ def made(ctx: Context) -> Made:
     by_map = annotations.get("auth-secret-type", "").strip() == "auth-map"
     lines = ([f"{user}:{hashed}" for user, hashed in sorted(data.items())] if by_map
              else data.get("auth", "").replace("\r\n", "\n").split("\n"))
-    usable, unusable = _sort_lines(lines)
+    found = htpasswd.read("\n".join(lines))
+    usable, unusable = found.text(), found.problems
     if not usable:
         return _deny(present, unusable, f"{secret_ns}/{secret_name}")
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
               "metadata": {"name": f"{ingress}-basic-auth", "namespace": namespace},
               "data": {HTPASSWD_KEY: base64.b64encode(
-                  "".join(f"{line}\n" for line in usable).encode()).decode()}}
+                  usable.encode()).decode()}}
     users = {"basicAuth": {"users": {"name": f"{ingress}-basic-auth"}}}
     notes = [Note(name, CONVERTED, f"SecurityPolicy basicAuth with the Secret {ingress}-"
                   f"basic-auth (key {HTPASSWD_KEY}) made from {secret_ns}/{secret_name}")
@@ -78,34 +81,21 @@ def made(ctx: Context) -> Made:
     if unusable:
         notes = [Note(n.annotation, DIFFERS, f"{n.message}; {_unusable(unusable)}")
                  if n.annotation == "auth-secret" else n for n in notes]
-    return Made((Policy("SecurityPolicy", users), Manifest(secret)), tuple(notes))
+    return Made((Policy("SecurityPolicy", users), Manifest(secret), _refusal_page()), tuple(notes))
 
 
-def _sort_lines(lines: list[str]) -> tuple[list[str], list[str]]:
-    """The htpasswd lines Envoy can check, and the users of those it cannot."""
-    usable, unusable = [], []
-    for line in (raw.strip() for raw in lines):
-        user, sep, hashed = line.partition(":")
-        if not line:
-            continue
-        if sep and user and _sha(hashed.strip()):
-            usable.append(f"{user}:{hashed.strip()}")
-        else:
-            unusable.append(user or line)
-    return usable, unusable
+def _refusal_page() -> Policy:
+    """nginx's 401 page for the gateway's own refusals (they carry the challenge of Envoy's
+    basic auth, `Basic realm="http://...`), not for a 401 the backend sends."""
+    return Policy("BackendTrafficPolicy", {"responseOverride": [{"match": {
+        "statusCodes": [{"type": "Value", "value": 401}],
+        "responseHeaders": [{"name": "www-authenticate",
+                             "value": {"type": "Prefix", "value": 'Basic realm="http://'}}]},
+        "response": nginx_page(401)}]})
 
 
-def _sha(hashed: str) -> bool:
-    try:
-        return hashed.startswith("{SHA}") and len(base64.b64decode(hashed[5:],
-                                                                    validate=True)) == 20
-    except binascii.Error:
-        return False
-
-
-def _unusable(users: list[str]) -> str:
-    return (f"user(s) {', '.join(users)} cannot log in: their hash is not SHA-1, the only one "
-            "Envoy checks: re-create their lines with htpasswd -s")
+def _unusable(problems: tuple[str, ...]) -> str:
+    return f"these lines cannot log in: {'; '.join(problems)}"
 
 
 def _realm_note(base: Note) -> Note:
@@ -113,11 +103,11 @@ def _realm_note(base: Note) -> Note:
                 "does not carry it")
 
 
-def _deny(present: list[str], unusable: list[str], where: str) -> Made:
+def _deny(present: list[str], unusable: tuple[str, ...], where: str) -> Made:
     """No line Envoy can check: every request is refused with 401."""
     return Made((answer_all(401),), tuple(
         Note(name, DIFFERS if unusable else CONVERTED,
-             f"Secret {where} has no htpasswd line Envoy can check: every request is refused "
+             f"Secret {where} has no htpasswd line Propylon can check: every request is refused "
              f"with 401" + (f"; {_unusable(unusable)}" if unusable else ""))
         for name in present))
 

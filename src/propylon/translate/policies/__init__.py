@@ -5,7 +5,8 @@ once every Gateway's IR is built. For each policy kind (SecurityPolicy, BackendT
 ClientTrafficPolicy, EnvoyExtensionPolicy) `attachment.attach` finds what each policy governs
 and writes its `status.ancestors`; then every route entry of an IR that a policy governs (found from its name,
 `httproute/<ns>/<name>/rule/<i>/match/<j>`, and the Gateway listener serving its virtual host)
-is rewritten with the effective policy's settings, kind by kind (`APPLY`), and every listener
+is rewritten with the effective policy's settings, kind by kind (`APPLY`), or answers 500
+when its SecurityPolicy or EnvoyExtensionPolicy cannot be applied (`failclosed`), and every listener
 (port) with its ClientTrafficPolicy's (`client`). Gateways no policy
 reaches keep their IR object as it was, so the memoised translation and the xDS translator see
 no change.
@@ -14,6 +15,10 @@ What a policy does in the IR (the rest of each kind is not implemented yet, and 
 it is Accepted False saying so, with no effect):
 - BackendTrafficPolicy `retry`, `timeout`, `faultInjection`, `compressor`, `requestBuffer` and
   `responseOverride` (`traffic`).
+- BackendTrafficPolicy on the chains of TCP, UDP and TLS listeners: the cluster settings that
+  apply to L4 routes, from a policy targeting the TCPRoute, UDPRoute or TLSRoute, its listener
+  or its Gateway
+  (`streams`, `l4fields`).
 - SecurityPolicy `cors`, `jwt` (local JWKS) and `authorization` (`security`, `authn`; the
   clusters of remote JWKS added); `basicAuth` and `apiKeyAuth`
   (`credentialauth`), with the Secrets they name read by `credentials` (`Inputs.secrets`,
@@ -37,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from propylon.api.core import ConfigMap, Secret
 from propylon.api.envoygateway import (
@@ -69,10 +74,12 @@ from propylon.translate.policies import (
     credentials,
     extauth,
     extension,
+    failclosed,
     patches,
     ratelimit,
     regexchecks,
     security,
+    streams,
     traffic,
 )
 from propylon.translate.policies.attachment import (
@@ -206,6 +213,10 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
         if governing:
             ir = _governed_ir(ir, state, governing, signature, routes, store)
             ir = authn.with_jwks_clusters(ir, store, inputs.services)
+        btp = by_kind.get(BACKEND_TRAFFIC_POLICY)
+        if btp is not None and btp.attached:
+            copies: dict[str, tuple[str, ClusterChanges]] = {}
+            ir = _with_copies(streams.governed(ir, state, btp, copies), copies, store)
         if ctp is not None and ctp.attached:
             ir = client.governed(ir, state, ctp)
         if ext_clusters:
@@ -260,16 +271,22 @@ def _governed_ir(ir: GatewayIR, state: GatewayState, governing: list[tuple[Attac
             store.put(cache_key, found)
         configs.append(found.result)
         copies.update(found.copies)
+    if not all(a is b for a, b in zip(configs, ir.route_configs, strict=True)):
+        ir = replace(ir, route_configs=tuple(configs))
+    return _with_copies(ir, copies, store)
+
+
+def _with_copies(ir: GatewayIR, copies: Mapping[str, tuple[str, ClusterChanges]],
+                 store: Store | None) -> GatewayIR:
+    """`ir` with the cluster `copies` (name -> (source cluster name, changes)) it lacks."""
     clusters = {c.name: c for c in ir.clusters}
     for name, (source_name, changes) in sorted(copies.items()):
         source = clusters.get(source_name)
         if source is not None and name not in clusters:
             clusters[name] = _copy(source, name, changes, store)
-    if all(a is b for a, b in zip(configs, ir.route_configs, strict=True)) \
-            and len(clusters) == len(ir.clusters):
+    if len(clusters) == len(ir.clusters):
         return ir
-    return replace(ir, route_configs=tuple(configs),
-                   clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))
+    return replace(ir, clusters=tuple(sorted(clusters.values(), key=lambda c: c.name)))
 
 
 def _copy(source: Cluster, name: str, changes: ClusterChanges, store: Store | None) -> Cluster:
@@ -324,6 +341,21 @@ def _cached_vhost(vhost: VirtualHost, owners: tuple[tuple[str | None, str], ...]
     return found[1]
 
 
+_CLOSED: Literal["closed"] = "closed"  # a route entry that answers `failclosed.ANSWER`
+
+
+def _usable(attachments: Attachments, found: tuple[Policy, Policy | None] | None,
+            ) -> tuple[Policy, Policy | None] | Literal["closed"] | None:
+    """What applies to a route entry of the policies governing it (`found`): None when
+    nothing does (none govern, or their problems make them apply nothing), `_CLOSED` when
+    they fail closed (`failclosed`)."""
+    if found is None or not (found[0].problems or (found[1] is not None and found[1].problems)):
+        return found
+    if attachments.kind not in failclosed.KINDS:
+        return None
+    return failclosed.replacement(*found) or _CLOSED
+
+
 def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key,
                     governing: list[tuple[Attachments, Apply]], routes: _Routes,
                     copies: dict[str, tuple[str, ClusterChanges]]) -> VirtualHost:
@@ -338,10 +370,15 @@ def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key,
         info = routes.get((kind, ns, name))
         rules = info.rules if info is not None else ()
         rule = rules[int(index)] if int(index) < len(rules) else None
-        for attachments, apply_to in governing:
-            found_policy = attachments.effective(gateway, listener, Scope(kind, ns, name), rule)
-            if found_policy is not None:
-                route = apply_to(route, *found_policy, copies)
+        applied = [(apply_to, _usable(attachments, attachments.governing(
+            gateway, listener, Scope(kind, ns, name), rule)))
+            for attachments, apply_to in governing]
+        if any(policies == _CLOSED for _, policies in applied):
+            changed.append(failclosed.closed(route))
+            continue
+        for apply_to, policies in applied:
+            if isinstance(policies, tuple):
+                route = apply_to(route, *policies, copies)
         changed.append(route)
     if all(a is b for a, b in zip(changed, vhost.routes, strict=True)):
         return vhost

@@ -42,14 +42,15 @@ def governing(ir: GatewayIR, listener: Listener, state: GatewayState, ctp: Attac
 
 
 def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments) -> GatewayIR:
-    """`ir` with the ClientTrafficPolicies' settings on the listeners they govern."""
+    """`ir` with the ClientTrafficPolicies' settings on the listeners they govern (not UDP
+    ones: none of the settings concern datagrams, as in Envoy Gateway)."""
     listeners = []
     for listener in ir.listeners:
-        found = governing(ir, listener, state, ctp)
+        found = None if listener.protocol == "UDP" else governing(ir, listener, state, ctp)
         if found is None:
             listeners.append(listener)
             continue
-        timeouts = ClientTimeouts(found.request_received_ms, found.idle_ms)
+        timeouts = ClientTimeouts(found.request_received_ms, found.idle_ms, found.tcp_idle_ms)
         client = settings(found.client_ip, found.headers, found.protocols, found.tls)
         if found.connection_limit is not None:
             listener = replace(listener, connection_limit=found.connection_limit)

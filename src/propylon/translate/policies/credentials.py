@@ -11,9 +11,9 @@ and applies nothing:
 - it does not exist, or is not of type Opaque (the controller watches Opaque and
   kubernetes.io/tls Secrets only, see `controller.reconciler`);
 - it lacks the key, or a value is not text;
-- an htpasswd line is not `user:{SHA}<base64 SHA-1>`, the only hash Envoy's basic_auth filter
-  checks (the problem names the line's user and says to make it with `htpasswd -s`), or names
-  the user of an earlier line (Envoy refuses duplicate users);
+- an htpasswd line is not `user:hash` with a hash of a supported format (bcrypt, Apache MD5,
+  MD5-, SHA-256- and SHA-512-crypt, `{SHA}`, `{SSHA}`, `{PLAIN}`: `propylon.htpasswd`), or
+  names the user of an earlier line: one problem per line, naming its number, user and format;
 - two clients share one API key (Envoy would refuse the filter).
 The result is last pass's object while the policy, the Secrets it names and what the
 ReferenceGrants allow of them are (`store`).
@@ -24,8 +24,6 @@ Secrets the controller hands to the translation.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -41,12 +39,12 @@ from propylon.api.envoygateway import (
     Security,
     security,
 )
+from propylon.htpasswd import lines
 from propylon.translate.references import Grants
 from propylon.translate.types import Store
 
 HTPASSWD_KEY = ".htpasswd"
 OPAQUE = "Opaque"
-SHA1_BYTES = 20
 Key = tuple[str, str]
 
 
@@ -147,7 +145,8 @@ def _usable(policy: Policy, ref: SecretRef, secrets: Mapping[Key, Secret], grant
 
 
 def _htpasswd(ref: SecretRef, secret: Secret, problems: list[str]) -> str | None:
-    """The Secret's htpasswd lines (CRLF made LF), if Envoy can check every one."""
+    """The Secret's htpasswd lines (normalised: one `user:hash` a line), if every one can be
+    checked (`propylon.htpasswd.lines`)."""
     where = f"Secret {ref.namespace}/{ref.name}"
     text = secret.value(HTPASSWD_KEY)
     if not text or not text.strip():
@@ -155,32 +154,10 @@ def _htpasswd(ref: SecretRef, secret: Secret, problems: list[str]) -> str | None
                         f'lines: add it (kubectl create secret generic {ref.name} '
                         f"--from-file={HTPASSWD_KEY})")
         return None
-    text = text.replace("\r\n", "\n")
-    bad, seen, again = [], set(), []
-    for number, line in enumerate(text.split("\n"), 1):
-        line = line.strip()
-        if not line:
-            continue
-        user, sep, hashed = line.partition(":")
-        if not sep or not user or not _sha_hash(hashed):
-            bad.append(f'line {number} (user "{user}")' if sep else f"line {number}")
-        elif user in seen:
-            again.append(f'line {number} (user "{user}")')
-        seen.add(user)
-    if bad:
-        problems.append(f'{ref.field}: {where} key "{HTPASSWD_KEY}": {", ".join(bad)} is not '
-                        "user:{SHA}<hash>, the only form Envoy checks: make each line with "
-                        "htpasswd -s (SHA-1)")
-    if again:
-        problems.append(f'{ref.field}: {where} key "{HTPASSWD_KEY}": {", ".join(again)} names '
-                        "a user of an earlier line, which Envoy refuses: keep one line per user")
-    return None if bad or again else text
-
-
-def _sha_hash(value: str) -> bool:
-    if not value.startswith("{SHA}"):
-        return False
-    try:
-        return len(base64.b64decode(value[len("{SHA}"):], validate=True)) == SHA1_BYTES
-    except binascii.Error:
-        return False
+    found = lines.read(text)
+    problems.extend(f'{ref.field}: {where} key "{HTPASSWD_KEY}" {problem}'
+                    for problem in found.problems)
+    if not found.entries and not found.problems:
+        problems.append(f'{ref.field}: {where} key "{HTPASSWD_KEY}" has no user line: add '
+                        "one (htpasswd -B makes bcrypt lines)")
+    return None if found.problems or not found.entries else found.text()

@@ -38,6 +38,7 @@ from propylon.ir.model import (
     Redirect,
     ResponseOverride,
     Route,
+    WeightedBackend,
 )
 from propylon.translate.policies import limits, loadbalancer
 
@@ -64,32 +65,14 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     timeout = found.timeout
     if timeout is not None and timeout.request_ms is not None and route.timeout_ms is None:
         changes["timeout_ms"] = timeout.request_ms
-    cluster: list[tuple[str, Any]] = []
-    timeout = timeout or TimeoutSettings()
-    connection = Connection(timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms,
-                            found.circuit_breaker,
-                            found.health_check)
-    if connection != Connection():
-        cluster.append(("connection", connection))
-        cluster.extend(limits.protocol_changes(connection))
     if found.load_balancer is not None:
-        balancer, hashes = loadbalancer.of(found.load_balancer)
-        cluster.append(("load_balancer", balancer))
-        changes["hash_policies"] = hashes
+        changes["hash_policies"] = loadbalancer.of(found.load_balancer)[1]
         if found.load_balancer.utilization is not None:
             changes["response_headers"] = loadbalancer.without_load_reports(
                 route.response_headers, found.load_balancer)
+    cluster = cluster_changes(found)
     if cluster:
-        suffix = f"{policy.meta.namespace}/{policy.meta.name}"
-        backends = []
-        for backend in route.backends:
-            if backend.cluster is None:
-                backends.append(backend)
-                continue
-            name = f"{backend.cluster}/{suffix}"
-            copies[name] = (backend.cluster, tuple(cluster))
-            backends.append(replace(backend, cluster=name))
-        changes["backends"] = tuple(backends)
+        changes["backends"] = copied(route.backends, policy, cluster, copies)
     if found.fault is not None and route.fault is None:
         changes["fault"] = found.fault
     if found.rate_limit is not None and route.rate_limit is None:
@@ -104,6 +87,36 @@ def governed(route: Route, policy: Policy, parent: Policy | None,
     if not changes:
         return route
     return replace(route, **changes)
+
+
+def cluster_changes(found: BackendTraffic) -> ClusterChanges:
+    """What `found` changes in the clusters of the routes it governs (the module docstring)."""
+    out: list[tuple[str, Any]] = []
+    timeout = found.timeout or TimeoutSettings()
+    connection = Connection(timeout.connect_ms, timeout.idle_ms, timeout.max_connection_ms,
+                            found.circuit_breaker,
+                            found.health_check)
+    if connection != Connection():
+        out.append(("connection", connection))
+        out.extend(limits.protocol_changes(connection))
+    if found.load_balancer is not None:
+        out.append(("load_balancer", loadbalancer.of(found.load_balancer)[0]))
+    return tuple(out)
+
+
+def copied(backends: tuple[WeightedBackend, ...], policy: Policy, changes: ClusterChanges,
+           copies: dict[str, tuple[str, ClusterChanges]]) -> tuple[WeightedBackend, ...]:
+    """`backends` pointing at the copies of their clusters with `changes`, named
+    `<cluster>/<policy namespace>/<policy name>`, which are added to `copies`."""
+    out = []
+    for backend in backends:
+        if backend.cluster is None:
+            out.append(backend)
+            continue
+        name = f"{backend.cluster}/{policy.meta.namespace}/{policy.meta.name}"
+        copies[name] = (backend.cluster, changes)
+        out.append(replace(backend, cluster=name))
+    return tuple(out)
 
 
 def _override(rule: OverrideRule) -> ResponseOverride:

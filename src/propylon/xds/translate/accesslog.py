@@ -2,8 +2,9 @@
 event log.
 
 `for_requests(logs)` are the connection manager's (`when` Any or Route: once per request),
-`for_upstream(logs)` the router's `upstream_log` (once per upstream request), and
-`for_listener(logs)` the listener's (`when` Listener: once per connection; Any: only the
+and also a TCP proxy's (once per connection) and a UDP proxy's (once per session), as Envoy
+Gateway gives them; `for_upstream(logs)` the router's `upstream_log` (once per upstream
+request), and `for_listener(logs)` the listener's (`when` Listener: once per connection; Any: only the
 connections whose request found no route, flag NR, which the connection manager's logs do
 not cover). Each is built as Envoy Gateway builds it: a File sink is Envoy's file logger with
 the text line or the JSON fields; an OpenTelemetry sink is Envoy's OpenTelemetry logger over

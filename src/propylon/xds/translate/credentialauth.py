@@ -10,11 +10,18 @@ distinct header (`basic_auth_name`), whose filter-level users (which Envoy requi
 placeholder no password matches. api_key_auth takes everything per route
 (`ApiKeyAuthPerRoute`: credentials, key sources in order, forwarding with `hide_credentials`).
 Order, after CORS and faults and before JWT and RBAC (`authn`): api_key_auth, then basic_auth.
+
+basic_auth checks `{SHA}` lines only. A route whose users use another hash (bcrypt, MD5-crypt,
+...) is checked instead by Propylon's htpasswd service (`propylon.htpasswd.service`) through
+one ext_authz filter, `HTPASSWD_CHECK_FILTER` (`htpasswd_chain`), which each such route enables
+with its lines and forwarded-username header as context extensions (`htpasswd_per_route`): the
+same 401 and challenge, the same header to the backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from envoy.config.core.v3.base_pb2 import DataSource
 from envoy.extensions.filters.http.api_key_auth.v3 import api_key_auth_pb2 as ak
@@ -24,7 +31,9 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 )
 from google.protobuf.any_pb2 import Any
 
+from propylon.htpasswd import lines, service
 from propylon.ir import model as ir
+from propylon.xds.translate import extauth
 from propylon.xds.translate.messages import pack
 
 BASIC_AUTH_FILTER = "envoy.filters.http.basic_auth"
@@ -32,6 +41,9 @@ API_KEY_AUTH_FILTER = "envoy.filters.http.api_key_auth"
 # basic_auth wants users at the filter level too, though every route enabling it gives its own:
 # one no password can match (its SHA-1 would have to be all zero bytes)
 NO_USERS = "unused:{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA="
+_HTPASSWD_SERVICE = ir.ExtAuth(name="htpasswd", cluster=service.CLUSTER, authority="htpasswd",
+                               grpc=True, status_on_error=503)
+HTPASSWD_CHECK_FILTER = extauth.filter_name(_HTPASSWD_SERVICE)
 
 
 def basic_auth_name(forward_username_header: str | None) -> str:
@@ -74,3 +86,28 @@ def basic_auth_per_route(auth: ir.BasicAuth) -> dict[str, Any]:
     """A route's `typed_per_filter_config` entry checking its users."""
     return {basic_auth_name(auth.forward_username_header): pack(
         ba.BasicAuthPerRoute(users=DataSource(inline_string=auth.users)))}
+
+
+def envoy_checks(route: ir.Route) -> ir.BasicAuth | None:
+    """The route's basic auth when Envoy's basic_auth filter checks it (`{SHA}` lines only)."""
+    auth = route.basic_auth
+    return auth if auth is not None and lines.read(auth.users).sha_only else None
+
+
+def htpasswd_checks(route: ir.Route) -> ir.BasicAuth | None:
+    """The route's basic auth when Propylon's htpasswd service checks it (other hashes)."""
+    auth = route.basic_auth
+    return auth if auth is not None and not lines.read(auth.users).sha_only else None
+
+
+def htpasswd_chain(_uses: object) -> tuple[hcm_pb.HttpFilter, ...]:
+    """The (disabled) ext_authz filter asking Propylon's htpasswd service."""
+    return (extauth.http_filter(_HTPASSWD_SERVICE),)
+
+
+def htpasswd_per_route(auth: ir.BasicAuth) -> dict[str, Any]:
+    """A route's `typed_per_filter_config` entry sending its users to the htpasswd service."""
+    header = (auth.forward_username_header or "").lower()
+    extensions = ((service.USERS, auth.users),
+                  *(((service.FORWARD_USERNAME_HEADER, header),) if header else ()))
+    return extauth.per_route(replace(_HTPASSWD_SERVICE, context_extensions=extensions))

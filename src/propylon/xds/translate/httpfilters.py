@@ -22,7 +22,8 @@ connection manager's chain from the uses of its table with `chain`, together wit
 of a ClientTrafficPolicy on the listener (which act on every route, so routes do not name
 them), all in Envoy Gateway's order. What a filter needs at the listener level is derived
 there from its routes' uses: the JWT providers of every requirement, one ext_authz per
-service, one basic_auth per forwarded-username header. Requirements and
+service, one basic_auth per forwarded-username header (or the htpasswd service's ext_authz
+when some line is not `{SHA}`). Requirements and
 services are told apart by name (`one_per_name`: the policy stage names them after their
 policy); two of one name give one filter, the same whichever pass built it.
 """
@@ -110,8 +111,10 @@ FILTERS: tuple[HttpFilter, ...] = (
                lambda uses: extauth.chain(one_per_name(uses))),
     HttpFilter(credentialauth.API_KEY_AUTH_FILTER, lambda route: route.api_key_auth,
                credentialauth.api_key_per_route, credentialauth.api_key_chain),
-    HttpFilter(credentialauth.BASIC_AUTH_FILTER, lambda route: route.basic_auth,
+    HttpFilter(credentialauth.BASIC_AUTH_FILTER, credentialauth.envoy_checks,
                credentialauth.basic_auth_per_route, credentialauth.basic_auth_chain),
+    HttpFilter(credentialauth.HTPASSWD_CHECK_FILTER, credentialauth.htpasswd_checks,
+               credentialauth.htpasswd_per_route, credentialauth.htpasswd_chain),
     HttpFilter(authn.JWT_FILTER, lambda route: route.jwt,
                lambda jwt: {authn.JWT_FILTER: authn.jwt_per_route(jwt)},
                lambda uses: authn.jwt_chain(one_per_name(uses))),

@@ -27,8 +27,10 @@ table use (`httpfilters`, with a ClientTrafficPolicy's late response header edit
 Gateway's order: none when no policy reaches them), a ClientTrafficPolicy's settings
 (`clientsettings`: client address, early header edits, protocol, path, TLS and keepalive
 settings), and a router that adds no `x-envoy-*` headers. The Gateway's access logs
-(`accesslog`) are the connection manager's, its router's (upstream) and the listener's. A ClientTrafficPolicy's connection
-limit puts the connection limit filter first in every chain of the listener (`limits`).
+(`accesslog`) are the connection manager's, its router's (upstream) and the listener's; a TCP
+proxy logs each connection, a UDP proxy each session, as Envoy Gateway does. A
+ClientTrafficPolicy's connection limit puts the connection limit filter first in every chain of
+the listener (`limits`); its `timeout.tcp.idleTimeout` is the TCP proxies' idle timeout.
 """
 
 from __future__ import annotations
@@ -173,12 +175,16 @@ def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener,
     )
 
 
-def _tcp_proxy(chain: ir.TCPFilterChain) -> lc.Filter:
+def _tcp_proxy(chain: ir.TCPFilterChain, li: ir.Listener) -> lc.Filter:
     """Forward to the chain's backends; a backend without cluster names none that exists, so
-    Envoy closes its connections ("cluster not found")."""
+    Envoy closes its connections ("cluster not found"). The listener's request logs are
+    written once per connection (`accesslog.for_requests`); a ClientTrafficPolicy's
+    `timeout.tcp.idleTimeout` closes connections idle that long."""
     clusters = [(b.cluster or UNRESOLVED_CLUSTER, b.weight) for b in chain.backends
                 if b.weight > 0] or [(UNRESOLVED_CLUSTER, 1)]
-    proxy = TcpProxy(stat_prefix=chain.name)
+    proxy = TcpProxy(stat_prefix=chain.name, access_log=accesslog.for_requests(li.access_logs))
+    if li.client_timeouts is not None and li.client_timeouts.tcp_idle_ms is not None:
+        proxy.idle_timeout.CopyFrom(duration_ms(li.client_timeouts.tcp_idle_ms))
     if len(clusters) == 1:
         proxy.cluster = clusters[0][0]
     else:
@@ -188,25 +194,28 @@ def _tcp_proxy(chain: ir.TCPFilterChain) -> lc.Filter:
     return lc.Filter(name="envoy.filters.network.tcp_proxy", typed_config=pack(proxy))
 
 
-def _tcp_chain(chain: ir.TCPFilterChain) -> lc.FilterChain:
+def _tcp_chain(chain: ir.TCPFilterChain, li: ir.Listener) -> lc.FilterChain:
     out = lc.FilterChain(name=chain.name,
                          filter_chain_match=lc.FilterChainMatch(
                              server_names=list(chain.server_names)),
-                         filters=[_tcp_proxy(chain)])
+                         filters=[_tcp_proxy(chain, li)])
     if chain.secrets:
         out.transport_socket.CopyFrom(_tls_socket(chain.secrets, alpn=()))
     return out
 
 
-def _udp_proxy(chain: ir.TCPFilterChain) -> lc.ListenerFilter:
+def _udp_proxy(chain: ir.TCPFilterChain,
+               access_logs: tuple[AccessLog, ...]) -> lc.ListenerFilter:
     """Send every client's datagrams to the chain's cluster (a name no cluster has when its
-    backends are unresolved: Envoy drops the datagrams)."""
+    backends are unresolved: Envoy drops the datagrams); the listener's request logs are
+    written once per session (`accesslog.for_requests`)."""
     cluster = next((b.cluster for b in chain.backends if b.cluster and b.weight > 0),
                    UNRESOLVED_CLUSTER)
     matcher = Matcher(on_no_match=Matcher.OnMatch(action=TypedExtensionConfig(
         name="route", typed_config=pack(UdpRoute(cluster=cluster)))))
     return lc.ListenerFilter(name="envoy.filters.udp_listener.udp_proxy", typed_config=pack(
-        UdpProxyConfig(stat_prefix=chain.name, matcher=matcher, idle_timeout=UDP_IDLE_TIMEOUT)))
+        UdpProxyConfig(stat_prefix=chain.name, matcher=matcher, idle_timeout=UDP_IDLE_TIMEOUT,
+                       access_log=accesslog.for_requests(access_logs))))
 
 
 def _udp_listener(li: ir.Listener) -> Listener | None:
@@ -218,7 +227,7 @@ def _udp_listener(li: ir.Listener) -> Listener | None:
                                                      address=li.bind_address,
                                                      port_value=li.bind_port)),
         udp_listener_config=UdpListenerConfig(),
-        listener_filters=[_udp_proxy(li.tcp_chains[0])],
+        listener_filters=[_udp_proxy(li.tcp_chains[0], li.access_logs)],
     )
 
 
@@ -244,12 +253,12 @@ def listener(li: ir.Listener,
     if not li.tls_chains and not li.tcp_chains:
         return None
     if li.protocol == "TCP":
-        out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
+        out.filter_chains.extend(_tcp_chain(chain, li) for chain in li.tcp_chains)
         return _limited(out, li.connection_limit)
     out.listener_filters.append(lc.ListenerFilter(name="envoy.filters.listener.tls_inspector",
                                                   typed_config=pack(TlsInspector())))
     out.filter_chains.extend(_tls_chain(chain, li, uses) for chain in li.tls_chains)
-    out.filter_chains.extend(_tcp_chain(chain) for chain in li.tcp_chains)
+    out.filter_chains.extend(_tcp_chain(chain, li) for chain in li.tcp_chains)
     return _limited(out, li.connection_limit)
 
 
