@@ -137,10 +137,19 @@ def http_extended() -> ir.GatewayIR:
 
 
 def tls_mixed() -> ir.GatewayIR:
-    """One port: an HTTPS listener with client validation (insecure fallback), a TLSRoute
-    passed through with a weighted split, one terminated, and one whose backend is unresolved."""
+    """One port: an HTTPS listener with client validation (insecure fallback), one with a
+    ClientTrafficPolicy's (certificate optional; SPKI, certificate hash and SAN checks), a
+    TLSRoute passed through with a weighted split, one terminated, and one whose backend is
+    unresolved."""
     https = ir.TLSFilterChain("https", ("web.example.com",), ("default/web",), "rc-web",
                               ir.ClientValidation("CA PEM", optional=True))
+    mtls = ir.TLSFilterChain("mtls", ("api.example.com",), ("default/web",), "rc-web",
+                             ir.ClientValidation("CA PEM", spki_hashes=("SPKI=",),
+                                                 certificate_hashes=("ab" * 32,),
+                                                 subject_alt_names=(
+                                                     ("DNS", "Suffix", ".example.com"),
+                                                     ("URI", "Exact", "spiffe://a/b")),
+                                                 certificate_optional=True))
     tcp = (
         ir.TCPFilterChain("pass", ("*.example.com",), (ir.WeightedBackend("default/a/80", 3),
                                                        ir.WeightedBackend("default/b/80", 1))),
@@ -150,7 +159,7 @@ def tls_mixed() -> ir.GatewayIR:
     )
     return ir.GatewayIR(
         key=KEY,
-        listeners=(ir.Listener("tls-443", "0.0.0.0", 443, 443, "HTTPS", tls_chains=(https,),
+        listeners=(ir.Listener("tls-443", "0.0.0.0", 443, 443, "HTTPS", tls_chains=(https, mtls),
                                tcp_chains=tcp),),
         route_configs=(ir.RouteConfig("rc-web", ()),),
         clusters=(_backend("a", 9001), _backend("b", 9002)),

@@ -44,6 +44,7 @@ from propylon.api.clienttraffic import (
     protocols,
     tls,
 )
+from propylon.api.clientvalidation import ClientValidationSpec, client_validation
 from propylon.api.compression import Compressor, byte_size, compressors
 from propylon.api.egauth import AuthzSettings, JwtSettings, authorization, jwt
 from propylon.api.envoygateway_limits import (
@@ -168,7 +169,12 @@ SUPPORTED: dict[str, Tree] = {
         "path": {"escapedSlashesAction": True, "disableMergeSlashes": True},
         "tcpKeepalive": {"probes": True, "idleTime": True, "interval": True},
         "tls": {"minVersion": True, "maxVersion": True, "ciphers": True, "ecdhCurves": True,
-                "signatureAlgorithms": True, "alpnProtocols": True},
+                "signatureAlgorithms": True, "alpnProtocols": True,
+                "clientValidation": {"optional": True, "caCertificateRefs": True,
+                                     "spkiHashes": True, "certificateHashes": True,
+                                     "subjectAltNames": {"dnsNames": True,
+                                                         "emailAddresses": True,
+                                                         "ipAddresses": True, "uris": True}}},
     },
     ENVOY_EXTENSION_POLICY: {**_TARGETING,
                              "lua": {"type": True, "inline": True, "valueRef": True}},
@@ -563,6 +569,7 @@ class ClientTraffic:
     connection_limit: ConnectionLimit | None = None
     rate_limit_headers: bool = True
     tcp_idle_ms: int | None = None  # `timeout.tcp.idleTimeout`: TCP proxies' idle timeout
+    client_validation: ClientValidationSpec | None = None  # `tls.clientValidation`
 
 
 def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
@@ -583,7 +590,7 @@ def client_traffic(spec: Mapping[str, Any]) -> tuple[ClientTraffic, list[str]]:
                          protocols(spec, errors), tls(spec, errors),
                          connection_limit(spec, errors, _durations(errors)),
                          not _section(spec, "headers").get("disableRateLimitHeaders"),
-                         tcp_idle), errors
+                         tcp_idle, client_validation(spec, errors)), errors
 
 
 def _durations(errors: list[str]) -> Callable[[str, Any], int | None]:

@@ -544,11 +544,20 @@ class Secret:
 
 @dataclass(frozen=True)
 class ClientValidation:
-    """Frontend mutual TLS: client certificates must chain to `ca_certificates` (PEM bundle).
-    With `optional` (AllowInsecureFallback) a client without a certificate is let through."""
+    """Frontend mutual TLS: client certificates must chain to `ca_certificates` (PEM bundle;
+    empty: any issuer), match one of `spki_hashes` (base64 SHA-256 of the public key) or
+    `certificate_hashes` (hex SHA-256) when given, and have one of `subject_alt_names` ((type:
+    DNS, EMAIL, IP_ADDRESS or URI; match: Exact, Prefix, Suffix or RegularExpression; value))
+    when given. With `optional` (AllowInsecureFallback) a client without a valid certificate
+    is let through; with `certificate_optional` (a ClientTrafficPolicy's `optional`) one
+    without a certificate is, one with an invalid certificate is refused."""
 
     ca_certificates: str = field(repr=False)
     optional: bool = False
+    spki_hashes: tuple[str, ...] = ()
+    certificate_hashes: tuple[str, ...] = ()
+    subject_alt_names: tuple[tuple[str, str, str], ...] = ()
+    certificate_optional: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,10 @@ it is Accepted False saying so, with no effect):
 - SecurityPolicy `extAuth` (`extauth`: its backend resolved with `Inputs.backends`, the
   service's cluster added to the Gateways whose routes use it).
 - ClientTrafficPolicy `timeout.http`, `clientIPDetection`, `headers`, `http1`, `http2`,
-  `path`, `tcpKeepalive` and `tls` on the listeners of the ports it governs (`client`).
+  `path`, `tcpKeepalive` and `tls` on the listeners of the ports it governs (`client`);
+  `tls.clientValidation` with its CA bundles read by `clientcerts` (`Inputs.config_maps`,
+  `Inputs.secrets`), a policy's last good one kept while its CA refs are unusable
+  (`_last_good`).
 - The rate-limit headers a ClientTrafficPolicy turns off on the local rate limits of its
   ports' routes (`ratelimit`).
 - EnvoyExtensionPolicy `lua`: the scripts on the routes it governs (`extension`, its
@@ -56,6 +59,7 @@ from propylon.api.envoygateway import (
     Policy,
 )
 from propylon.ir.model import (
+    ClientValidation,
     Cluster,
     GatewayIR,
     GatewayKey,
@@ -71,6 +75,7 @@ from propylon.translate.policies import (
     authn,
     bodies,
     client,
+    clientcerts,
     credentials,
     extauth,
     extension,
@@ -172,6 +177,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
     statuses: list[StatusUpdate] = []
     by_kind: dict[str, Attachments] = {}
     ext_clusters: dict[str, Cluster] = {}
+    validations: dict[Key, ClientValidation] = {}  # ClientTrafficPolicy tls.clientValidation
     for kind in POLICY_KINDS:
         objects = inputs.policies.get(kind, ())
         if not objects:
@@ -185,6 +191,9 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             decoded = (bodies.resolved(p, inputs.config_maps) for p in decoded)
         if kind == ENVOY_EXTENSION_POLICY:
             decoded = (extension.resolved(p, inputs.config_maps) for p in decoded)
+        if kind == CLIENT_TRAFFIC_POLICY:
+            decoded = (clientcerts.resolve(p, inputs.config_maps, inputs.secrets, inputs.grants,
+                                           validations) for p in decoded)
         if kind == SECURITY_POLICY:
             decoded = (credentials.resolve(p, inputs.secrets, inputs.grants, store)
                        for p in decoded)
@@ -203,6 +212,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                  if kind in APPLY and found.attached]
     signature = tuple(frozenset(found.attached.items()) for found, _ in governing)
     ctp = by_kind.get(CLIENT_TRAFFIC_POLICY)
+    validations = _last_good(validations, ctp, store)
     patched = patches.by_gateway(by_kind[ENVOY_PATCH_POLICY]) \
         if ENVOY_PATCH_POLICY in by_kind else {}
     out = dict(irs)
@@ -218,7 +228,7 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             copies: dict[str, tuple[str, ClusterChanges]] = {}
             ir = _with_copies(streams.governed(ir, state, btp, copies), copies, store)
         if ctp is not None and ctp.attached:
-            ir = client.governed(ir, state, ctp)
+            ir = client.governed(ir, state, ctp, validations)
         if ext_clusters:
             ir = extauth.finish(ir, ext_clusters, store)
         if BACKEND_TRAFFIC_POLICY in by_kind and ctp is not None and ctp.attached:
@@ -227,6 +237,21 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
             ir = replace(ir, patches=patched[(key.namespace, key.name)])
         out[key] = ir
     return out, statuses
+
+
+def _last_good(validations: Mapping[Key, ClientValidation], ctp: Attachments | None,
+               store: Store | None) -> dict[Key, ClientValidation]:
+    """The ClientTrafficPolicies' client certificate validations: this pass's, or for a policy
+    whose CA refs are unusable now, the last one it had (`store`), so its listeners keep
+    serving their last good configuration."""
+    out = dict(validations)
+    for policy in {p.key: p for p in ctp.attached.values()}.values() if ctp else ():
+        cache_key = ("client-validation", policy.key)
+        if policy.key in out and store is not None:
+            store.put(cache_key, out[policy.key])
+        elif store is not None and store.get(cache_key) is not None:
+            out[policy.key] = store.get(cache_key)
+    return out
 
 
 def _key(obj: Mapping[str, Any]) -> Key:

@@ -5,19 +5,23 @@ connections per port, so a port gets the policy of one of its Gateway listeners 
 the Gateway's order, that has one) or else the Gateway's. `timeout.http.requestReceivedTimeout`
 becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout;
 `clientIPDetection`, `headers`, `http1`, `http2`, `path`, `tcpKeepalive` and `tls` become the
-listener's `ClientSettings`; `connection.connectionLimit`, `maxAcceptPerSocketEvent` and
+listener's `ClientSettings`; `tls.clientValidation` the validation of client certificates on
+its HTTPS chains (read by `clientcerts`, replacing a Gateway's `tls.frontend`);
+`connection.connectionLimit`, `maxAcceptPerSocketEvent` and
 `bufferLimit` its limits on connections (`ir.limits.ConnectionLimit`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 
 from propylon.api.clienttraffic import ClientIP, HeaderEdits, HeaderSettings, Protocols, TLSSettings
-from propylon.api.envoygateway import ClientTraffic, client_traffic
+from propylon.api.envoygateway import ClientTraffic, Policy, client_traffic
 from propylon.ir.model import (
     ClientSettings,
     ClientTimeouts,
+    ClientValidation,
     DownstreamTLS,
     GatewayIR,
     HeaderMutation,
@@ -27,25 +31,38 @@ from propylon.ir.model import (
 from propylon.translate.gateways import GatewayState
 from propylon.translate.policies.attachment import Attachments, Scope
 
+# no certificate has this SHA-256: a validation every client fails
+REFUSE_ALL = ClientValidation("", certificate_hashes=("00" * 32,))
+
 
 def governing(ir: GatewayIR, listener: Listener, state: GatewayState, ctp: Attachments,
               ) -> ClientTraffic | None:
     """The settings of the ClientTrafficPolicy governing `listener` (a port), if any."""
-    ns, name = ir.key.namespace, ir.key.name
-    scopes = [Scope("Gateway", ns, name, ls.spec.name) for ls in state.listeners
-              if ls.spec.port == listener.port]
-    policy = next((ctp.attached[s] for s in (*scopes, Scope("Gateway", ns, name))
-                   if s in ctp.attached), None)
+    policy = _policy(ir, listener, state, ctp)
     if policy is None or policy.problems:
         return None
     return client_traffic(policy.spec_value())[0]
 
 
-def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments) -> GatewayIR:
+def _policy(ir: GatewayIR, listener: Listener, state: GatewayState, ctp: Attachments,
+            ) -> Policy | None:
+    ns, name = ir.key.namespace, ir.key.name
+    scopes = [Scope("Gateway", ns, name, ls.spec.name) for ls in state.listeners
+              if ls.spec.port == listener.port]
+    return next((ctp.attached[s] for s in (*scopes, Scope("Gateway", ns, name))
+                 if s in ctp.attached), None)
+
+
+def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments,
+             validations: Mapping[tuple[str, str], ClientValidation] | None = None,
+             ) -> GatewayIR:
     """`ir` with the ClientTrafficPolicies' settings on the listeners they govern (not UDP
-    ones: none of the settings concern datagrams, as in Envoy Gateway)."""
+    ones: none of the settings concern datagrams, as in Envoy Gateway), and the client
+    certificate validation of `validations` (policy key -> validation) on their HTTPS chains
+    (`_validated`)."""
     listeners = []
     for listener in ir.listeners:
+        listener = _validated(listener, ir, state, ctp, validations or {})
         found = None if listener.protocol == "UDP" else governing(ir, listener, state, ctp)
         if found is None:
             listeners.append(listener)
@@ -63,6 +80,20 @@ def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments) -> GatewayIR:
     if all(a is b for a, b in zip(listeners, ir.listeners, strict=True)):
         return ir
     return replace(ir, listeners=tuple(listeners))
+
+
+def _validated(listener: Listener, ir: GatewayIR, state: GatewayState, ctp: Attachments,
+               validations: Mapping[tuple[str, str], ClientValidation]) -> Listener:
+    """`listener` with its policy's `tls.clientValidation` on its HTTPS chains: the policy's
+    validation (`validations`, its last good one when its CA refs are unusable now), or, for a
+    policy whose validation never was usable, one no certificate passes (`REFUSE_ALL`), so the
+    listener is never served without the check it asks for."""
+    policy = _policy(ir, listener, state, ctp) if listener.tls_chains else None
+    if policy is None or '"clientValidation"' not in policy.spec:
+        return listener
+    validation = validations.get(policy.key, REFUSE_ALL)
+    return replace(listener, tls_chains=tuple(replace(chain, client_validation=validation)
+                                              for chain in listener.tls_chains))
 
 
 def settings(ip: ClientIP | None, headers: HeaderSettings | None,

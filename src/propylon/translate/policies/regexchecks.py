@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from propylon.api.clientvalidation import SAN_KINDS
 from propylon.api.envoygateway import BACKEND_TRAFFIC_POLICY, CLIENT_TRAFFIC_POLICY, Policy
 from propylon.translate import regexes
 
@@ -34,6 +35,10 @@ def _regexes(policy: Policy) -> Iterator[tuple[str, str]]:
         for key in ("earlyRequestHeaders", "lateResponseHeaders"):
             for i, match in enumerate((headers.get(key) or {}).get("removeOnMatch") or ()):
                 yield from _one(f"spec.headers.{key}.removeOnMatch[{i}]", match)
+        sans = ((spec.get("tls") or {}).get("clientValidation") or {}).get("subjectAltNames")
+        for key in SAN_KINDS:
+            for i, match in enumerate((sans or {}).get(key) or ()):
+                yield from _one(f"spec.tls.clientValidation.subjectAltNames.{key}[{i}]", match)
     if policy.kind == BACKEND_TRAFFIC_POLICY:
         for i, rule in enumerate(spec.get("responseOverride") or ()):
             match = (rule or {}).get("match") or {}

@@ -66,7 +66,7 @@ from propylon.ir.limits import ConnectionLimit
 from propylon.ir.telemetry import AccessLog
 from propylon.xds.translate import accesslog, clientsettings, httpfilters, limits
 from propylon.xds.translate.clusters import BUFFER_LIMIT_BYTES, ads_source, duration_ms
-from propylon.xds.translate.messages import pack
+from propylon.xds.translate.messages import pack, string_matcher
 
 STREAM_IDLE_TIMEOUT = Duration(seconds=300)
 REQUEST_HEADERS_TIMEOUT = Duration(seconds=10)
@@ -156,11 +156,20 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
     context = tls_pb2.DownstreamTlsContext(common_tls_context=common)
     if client is not None:
         validation = context.common_tls_context.validation_context
-        validation.trusted_ca.inline_string = client.ca_certificates
+        if client.ca_certificates:
+            validation.trusted_ca.inline_string = client.ca_certificates
+        validation.verify_certificate_spki.extend(client.spki_hashes)
+        validation.verify_certificate_hash.extend(client.certificate_hashes)
+        validation.match_typed_subject_alt_names.extend(
+            common_pb2.SubjectAltNameMatcher(
+                san_type=common_pb2.SubjectAltNameMatcher.SanType.Value(san_type),
+                matcher=string_matcher(kind, value))
+            for san_type, kind, value in client.subject_alt_names)
         if client.optional:
             validation.trust_chain_verification = \
                 common_pb2.CertificateValidationContext.ACCEPT_UNTRUSTED
-        context.require_client_certificate.value = not client.optional
+        context.require_client_certificate.value = \
+            not (client.optional or client.certificate_optional)
     return TransportSocket(name="envoy.transport_sockets.tls", typed_config=pack(context))
 
 
