@@ -14,7 +14,8 @@ certificate) must be of the first type, CA bundles (BackendTLSPolicy, frontend v
 from ConfigMaps, and a SecurityPolicy's credentials (basicAuth users, apiKeyAuth keys) come
 from Opaque Secrets; service-account tokens, Helm releases and the other types stay out of the
 cache. Of the Opaque Secrets, a snapshot holds only those some SecurityPolicy names
-(`translate.policies.credentials.referenced`) or an Ingress annotation of ingress-nginx names
+(`translate.policies.credentials.referenced`), a ClientTrafficPolicy names as CA bundle
+(`translate.policies.clientcerts.referenced`) or an Ingress annotation of ingress-nginx names
 (`ingress.serving.referenced_secrets`), so no other reaches the translation. What the
 conversion of served Ingress objects could not do as ingress-nginx does is logged, a warning
 per Ingress and annotation, when it first appears. Any informer change, any change of the
@@ -77,7 +78,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from propylon.api.egbackend import KIND as EG_BACKEND_KIND
-from propylon.api.envoygateway import POLICY_KINDS, SECURITY_POLICY
+from propylon.api.envoygateway import CLIENT_TRAFFIC_POLICY, POLICY_KINDS, SECURITY_POLICY
 from propylon.api.envoyproxy import KIND as ENVOY_PROXY
 from propylon.api.kinds import (
     ENVOY_GATEWAY_GROUP,
@@ -96,7 +97,7 @@ from propylon.infra import InfraManager
 from propylon.ingress import serving
 from propylon.ir.model import GatewayIR, GatewayKey, Rejections
 from propylon.translate import Memo, foreignclasses
-from propylon.translate.policies import credentials
+from propylon.translate.policies import clientcerts, credentials
 from propylon.translate.types import (
     DEFAULT_CONTROLLER_NAME,
     WRITE_TIME,
@@ -241,6 +242,7 @@ class Controller:
         objects = {kind: inf.objects() for kind, inf in self.informers.items()
                    if kind != OPAQUE_SECRETS}
         named = credentials.referenced(objects.get(SECURITY_POLICY, ())) | \
+            clientcerts.referenced(objects.get(CLIENT_TRAFFIC_POLICY, ())) | \
             serving.referenced_secrets(objects.get("Ingress", ()))
         if named:
             objects["Secret"] = (*objects.get("Secret", ()), *(

@@ -8,12 +8,16 @@ does not exist, lacks `ca.crt`, or holds no certificate Envoy would load:
 `pem.ca_bundle_problem`), so the policy is Accepted False (its listeners then keep its last usable validation or refuse
 every client: `client._validated`). A usable validation is recorded in
 `found` (policy key -> `ir.ClientValidation`) for `client.governed`.
+
+`referenced(objects)` lists the Secrets the ClientTrafficPolicies of a snapshot name as CA
+bundles, which the controller hands to the translation with the other Opaque Secrets it may read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import replace
+from typing import Any
 
 from propylon.api.clientvalidation import CARef, ClientValidationSpec
 from propylon.api.core import ConfigMap, Secret
@@ -24,6 +28,18 @@ from propylon.translate.references import Grants
 
 CA_KEY = "ca.crt"
 Key = tuple[str, str]
+
+
+def referenced(objects: Iterable[Mapping[str, Any]]) -> set[Key]:
+    """(namespace, name) of every Secret the ClientTrafficPolicies among `objects` name."""
+    out: set[Key] = set()
+    for obj in objects:
+        spec = obj.get("spec")
+        found = client_traffic(spec)[0].client_validation if isinstance(spec, Mapping) else None
+        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        refs = found.ca_refs if found is not None else ()
+        out.update((r.namespace or namespace, r.name) for r in refs if r.kind == "Secret")
+    return out
 
 
 def resolve(policy: Policy, config_maps: Mapping[Key, ConfigMap], secrets: Mapping[Key, Secret],
