@@ -25,6 +25,7 @@ from propylon.ingress.annotations.serveralias import aliases
 from propylon.ingress.backends import backend_ref
 from propylon.ingress.effects import Context, Effect, Manifest, Policy, refused
 from propylon.ingress.hosts import Converted
+from propylon.ingress.listenerpolicies import listener_policies
 from propylon.ingress.manifests import gateway_api, manifest
 from propylon.ingress.model import PREFIX, Json, decode_ingress
 from propylon.ingress.names import child_name
@@ -168,6 +169,11 @@ def convert(objects: Iterable[Json], options: Options = Options()) -> Conversion
             gateway_fragments += [e for e in conv.effects
                                   if isinstance(e, Policy) and e.target == "gateway"]
         out += policies(gateway_fragments, plan.namespace, plan.name, [("Gateway", plan.name)])
+        on_listeners, entries = listener_policies(
+            (c for c in all_convs if c.class_name == class_name and not c.canary), plan,
+            gateway_fragments)
+        out += on_listeners
+        report += entries
     return Conversion(_ordered(out), tuple(report), selection.ignored, gateways)
 
 

@@ -14,7 +14,8 @@ Effects, applied by the conversion to the routes made of this Ingress's paths:
 - `Respond`: every rule answers with these filters instead of forwarding (a redirect);
 - `ExtraRule`: one more rule, matching `matches`, answering with `filters` (app-root);
 - `Policy`: a fragment of an Envoy Gateway policy's spec targeting this Ingress's HTTPRoutes
-  (or its Gateway); fragments of one kind are deep-merged into one policy object;
+  (or its Gateway, or the HTTPS listeners of its hosts); fragments of one kind are deep-merged
+  into one policy object;
 - `Manifest`: an object emitted as is (an HTTPRouteFilter, a BackendTLSPolicy, a Secret copy...);
 - `Setting`: a flag read by the conversion itself (`use-regex`, `rewrite-target`, `canary`,
   `ssl-redirect`, `backend-protocol`, ...), whose meaning depends on the other Ingresses of the
@@ -77,7 +78,7 @@ class ExtraRule:
 class Policy:
     kind: str                   # "SecurityPolicy", "BackendTrafficPolicy", "ClientTrafficPolicy"
     spec: Json                  # without targetRefs
-    target: Literal["route", "gateway"] = "route"
+    target: Literal["route", "gateway", "listener"] = "route"  # listener: the hosts' HTTPS ones
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from propylon.ingress.annotations import (
     basicauth,
     bodysize,
     canary,
+    clientcerts,
     cors,
     customheaders,
     extauth,
@@ -52,6 +53,7 @@ CONVERTERS: Mapping[str, Converter] = {
     **customheaders.CONVERTERS,
     **affinity.CONVERTERS,
     **notconvertible.CONVERTERS,
+    **clientcerts.CONVERTERS,
 }
 
 UNSUPPORTED = ("not supported by Propylon's conversion: remove it, or express its behaviour with "

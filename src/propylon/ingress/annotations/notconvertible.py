@@ -1,25 +1,14 @@
 """Annotations with no faithful Envoy Gateway equivalent beyond snippets and ModSecurity
 (`refusals`): each refused with the nginx feature Envoy Gateway does not offer and what to do
-instead, never dropped in silence. A client certificate check that cannot be converted
-(`auth-tls-secret`) answers every request 503 rather than serve the location without it."""
+instead, never dropped in silence."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from propylon.ingress.annotations.policyparts import CLOSED, answer_all
 from propylon.ingress.effects import Context, Converted, Converter, refused
-from propylon.ingress.report import Outcome
 
-_CLIENT_CERT = ("not convertible yet: client certificate authentication needs a "
-                "ClientTrafficPolicy tls.clientValidation on the host's HTTPS listener, which "
-                "Propylon does not implement yet")
 REASONS = {
-    "auth-tls-verify-client": _CLIENT_CERT,
-    "auth-tls-verify-depth": _CLIENT_CERT,
-    "auth-tls-error-page": _CLIENT_CERT,
-    "auth-tls-pass-certificate-to-upstream": _CLIENT_CERT,
-    "auth-tls-match-cn": _CLIENT_CERT,
     "ssl-ciphers": "not convertible per Ingress: ciphers are a setting of the Gateway's "
                    "listener (ClientTrafficPolicy tls.ciphers targeting it), shared by every "
                    "Ingress of the host: set it there",
@@ -58,17 +47,4 @@ def _refuse(reason: str) -> Converter:
     return convert
 
 
-def _client_certificates(ctx: Context, value: str) -> Converted:
-    """`auth-tls-secret`: when ingress-nginx would demand a client certificate
-    (`auth-tls-verify-client` on, its default, or optional), every request is answered 503, so
-    the location is never served without that check."""
-    mode = ctx.annotation("auth-tls-verify-client", "on").strip().lower()
-    if mode in ("off", "optional_no_ca"):
-        return refused(_CLIENT_CERT)
-    return Converted((answer_all(503),), Outcome.REFUSED, _CLIENT_CERT + CLOSED)
-
-
-CONVERTERS: Mapping[str, Converter] = {
-    **{name: _refuse(reason) for name, reason in REASONS.items()},
-    "auth-tls-secret": _client_certificates,
-}
+CONVERTERS: Mapping[str, Converter] = {name: _refuse(reason) for name, reason in REASONS.items()}
