@@ -67,24 +67,30 @@ def _objects(server: KeyPair, ca: KeyPair, strict_ca: str = "client-ca") -> list
     ]
 
 
-def _get(address: str, port: int, server_ca: Path, client: tuple[Path, Path] | None,
-         ) -> int | str:
-    """The status of GET / over TLS, or "refused" when the handshake (or the first read,
-    where TLS 1.3 reports a refused client certificate) fails."""
+def _get_response(address: str, port: int, host: str, server_ca: Path,
+                  client: tuple[Path, Path] | None) -> tuple[int, bytes] | None:
+    """The status and body of GET / over TLS with SNI `host`, or None when the handshake (or
+    the first read, where TLS 1.3 reports a refused client certificate) fails."""
     context = ssl.create_default_context(cafile=str(server_ca))
     if client is not None:
         context.load_cert_chain(*client)
     try:
         with socket.create_connection((address, port), timeout=10) as raw, \
-                context.wrap_socket(raw, server_hostname=HOST) as tls:
-            conn = http.client.HTTPConnection(HOST, port, timeout=10)
+                context.wrap_socket(raw, server_hostname=host) as tls:
+            conn = http.client.HTTPConnection(host, port, timeout=10)
             conn.sock = tls
-            conn.request("GET", "/", headers={"Host": HOST, "Connection": "close"})
+            conn.request("GET", "/", headers={"Host": host, "Connection": "close"})
             resp = conn.getresponse()
-            resp.read()
-            return resp.status
+            return resp.status, resp.read()
     except (ssl.SSLError, ConnectionResetError, http.client.RemoteDisconnected):
-        return "refused"
+        return None
+
+
+def _get(address: str, port: int, server_ca: Path, client: tuple[Path, Path] | None,
+         ) -> int | str:
+    """The status of GET / on HOST, or "refused" (`_get_response`)."""
+    found = _get_response(address, port, HOST, server_ca, client)
+    return "refused" if found is None else found[0]
 
 
 def _files(tmp: Path, name: str, pair: KeyPair) -> tuple[Path, Path]:

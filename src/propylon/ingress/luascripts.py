@@ -9,6 +9,9 @@ EnvoyExtensionPolicy `lua` on the converted HTTPRoute), and the nginx variables 
   or `remove`, and a value part either literal text or a `Variable`. Request values are read
   when the request arrives (as nginx reads them), kept in the stream's dynamic metadata
   (`propylon.snippet`) for the response's directives.
+- `client_certificate(header)`: ingress-nginx's `auth-tls-pass-certificate-to-upstream`: the
+  client's certificate, URL-encoded PEM (`$ssl_client_escaped_cert`), in request header
+  `header`, which a client cannot send itself (removed when no certificate was presented).
 `VARIABLES` lists the nginx variables a script can read; `$http_<name>` reads any request
 header.
 """
@@ -77,6 +80,19 @@ def www_redirect(code: int, base: str) -> str:
     uri = uri:sub(1, -2)
   end
   handle:respond({{[":status"] = "{code}", ["location"] = {quote(base)} .. uri}}, "")
+end
+"""
+
+
+def client_certificate(header: str) -> str:
+    """The script forwarding the client's certificate in `header` (module docstring)."""
+    return f"""function envoy_on_request(handle)
+  local headers = handle:headers()
+  local ssl = handle:streamInfo():downstreamSslConnection()
+  headers:remove({quote(header)})
+  if ssl ~= nil and ssl:peerCertificatePresented() then
+    headers:add({quote(header)}, ssl:urlEncodedPemEncodedPeerCertificate())
+  end
 end
 """
 

@@ -13,7 +13,8 @@ failing the check in the TLS handshake where nginx answers 400, which every note
 `auth-tls-error-page` cannot be served (no HTTP answer after a refused handshake);
 `auth-tls-match-cn` (a subject CN regex) has no Envoy Gateway field, so every request is answered
 503 rather than serve certificates nginx would refuse; `auth-tls-pass-certificate-to-upstream`
-needs `headers.xForwardedClientCert`, not implemented yet. A Secret that does not exist or has
+becomes a Lua script (an EnvoyExtensionPolicy on the routes, `luascripts.client_certificate`)
+setting header `ssl-client-cert` as nginx does. A Secret that does not exist or has
 no `ca.crt` makes every request answered 503, as the location is never served without the
 check.
 """
@@ -31,12 +32,14 @@ from propylon.ingress.annotations.policyparts import (
     family,
 )
 from propylon.ingress.effects import Context, Policy
+from propylon.ingress.luascripts import client_certificate
 from propylon.ingress.report import Outcome
 
 ANNOTATIONS = ("auth-tls-secret", "auth-tls-verify-client", "auth-tls-verify-depth",
                "auth-tls-error-page", "auth-tls-match-cn", "auth-tls-pass-certificate-to-upstream")
 MODES = ("on", "off", "optional", "optional_no_ca")
 CA_KEY = "ca.crt"
+CERT_HEADER = "ssl-client-cert"  # where ingress-nginx forwards the certificate
 HANDSHAKE = ("a client without a valid certificate is refused in the TLS handshake, where "
              "ingress-nginx answers 400 (\"No required SSL certificate was sent\" or \"The SSL "
              "certificate error\")")
@@ -64,11 +67,15 @@ def made(ctx: Context) -> Made:
         return _closed(present, f"Secret {namespace}/{name} {problem}: store the PEM CA "
                        f"certificates under {CA_KEY} there")
     if mode == "optional_no_ca":
-        return Made(notes=tuple(_note(n, ctx, DIFFERS, (
-            "the client certificate is not asked for: Envoy Gateway cannot ask for one "
-            "without checking it; ingress-nginx does not check it either, so every client is "
-            "served alike") if n in ("auth-tls-secret", "auth-tls-verify-client") else None)
-            for n in present))
+        unasked = ("the client certificate is not asked for: Envoy Gateway cannot ask for one "
+                   "without checking it; ingress-nginx does not check it either, so every "
+                   "client is served alike")
+        return Made(notes=tuple(
+            _note(n, ctx, DIFFERS, unasked) if n in ("auth-tls-secret", "auth-tls-verify-client")
+            else _note(n, ctx, REFUSED, "not convertible with auth-tls-verify-client "
+                       "optional_no_ca: no client certificate is asked for, so none can be "
+                       "forwarded") if n == "auth-tls-pass-certificate-to-upstream" and _passes(ctx)
+            else _note(n, ctx, None, None) for n in present))
     validation: dict[str, object] = {"caCertificateRefs": [
         {"kind": "Secret", "name": name, "namespace": namespace}]}
     if mode == "optional":
@@ -83,10 +90,13 @@ def made(ctx: Context) -> Made:
             "refused in the TLS handshake, where ingress-nginx answers 400"
             if mode == "optional" else "a client certificate is required"),
     }
-    effects = [Policy("ClientTrafficPolicy", {"tls": {"clientValidation": validation}},
+    effects: list[Policy] = [Policy("ClientTrafficPolicy", {"tls": {"clientValidation": validation}},
                       target="listener")]
     if "auth-tls-match-cn" in present:
         effects.append(answer_all(503))
+    if _passes(ctx):
+        effects.append(Policy("EnvoyExtensionPolicy", {"lua": [
+            {"type": "Inline", "inline": client_certificate(CERT_HEADER)}]}))
     return Made(tuple(effects), tuple(_note(n, ctx, *messages.get(n, (None, None)))
                                       for n in present))
 
@@ -106,11 +116,15 @@ def _note(name: str, ctx: Context, outcome: Outcome | None, message: str | None)
     if name == "auth-tls-match-cn":
         return Note(name, REFUSED, "not convertible: Envoy Gateway checks a certificate's "
                     "subject alternative names, not its subject CN" + CLOSED)
-    if value.lower() != "true":
+    if not _passes(ctx):
         return Note(name, CONVERTED, "no effect, as in ingress-nginx")
-    return Note(name, REFUSED, "not convertible yet: forwarding the client certificate needs "
-                "ClientTrafficPolicy headers.xForwardedClientCert, which Propylon does not "
-                "implement yet; the backend gets no ssl-client-cert header")
+    return Note(name, DIFFERS, f"the client certificate, URL-encoded PEM, is sent in request "
+                f"header {CERT_HEADER} by a Lua script (an EnvoyExtensionPolicy on the routes); "
+                "Envoy escapes fewer characters than nginx: URL-decoded, it is the same PEM")
+
+
+def _passes(ctx: Context) -> bool:
+    return ctx.flag("auth-tls-pass-certificate-to-upstream")
 
 
 def _all(present: list[str], outcome: Outcome, message: str) -> Made:
