@@ -3,7 +3,8 @@ client certificates (issue 13).
 
 Real `propylon up`, real kubectl, real Envoy, the echo backend, real TLS handshakes:
 - on the listener whose policy names a CA ConfigMap, a client certificate signed by that CA
-  gets 200; no certificate, or one signed by another CA, is refused in the handshake;
+  gets 200, and the backend gets it in X-Forwarded-Client-Cert (`headers.xForwardedClientCert`
+  SanitizeSet with Cert and URI); no certificate, or one signed by another CA, is refused in the handshake;
 - on the listener whose policy is `optional` and names an Opaque Secret's CA, no certificate
   gets 200, the right one 200, another CA's is refused;
 - a policy edited to name a ConfigMap without `ca.crt` is Accepted False naming the ref, and
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import socket
 import ssl
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -39,12 +42,13 @@ def _objects(server: KeyPair, ca: KeyPair, strict_ca: str = "client-ca") -> list
         return {"name": name, "protocol": "HTTPS", "port": port, "hostname": HOST,
                 "tls": {"certificateRefs": [{"name": "server"}]}}
 
-    def policy(name: str, section: str, validation: dict[str, Any]) -> dict[str, Any]:
+    def policy(name: str, section: str, validation: dict[str, Any],
+               **more: Any) -> dict[str, Any]:
         return {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "ClientTrafficPolicy",
                 "metadata": {"name": name, "namespace": "default"},
                 "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
                                          "name": "gw", "sectionName": section}],
-                         "tls": {"clientValidation": validation}}}
+                         "tls": {"clientValidation": validation}, **more}}
 
     return [
         tls_secret("default", "server", server),
@@ -61,7 +65,9 @@ def _objects(server: KeyPair, ca: KeyPair, strict_ca: str = "client-ca") -> list
          "spec": {"parentRefs": [{"name": "gw"}], "hostnames": [HOST],
                   "rules": [{"backendRefs": [{"name": "echo", "port": 80}]}]}},
         policy("strict", "strict", {"caCertificateRefs": [{"kind": "ConfigMap",
-                                                           "name": strict_ca}]}),
+                                                           "name": strict_ca}]},
+               headers={"xForwardedClientCert": {"mode": "SanitizeSet",
+                                                 "certDetailsToAdd": ["Cert", "URI"]}}),
         policy("optional", "optional", {"optional": True, "caCertificateRefs": [
             {"kind": "Secret", "name": "client-ca-secret"}]}),
     ]
@@ -118,7 +124,8 @@ def test_client_certificates_are_checked(stack: tuple[Standalone, str, int],  # 
     server_ca = issue("server-ca", ca=True)
     server = issue(HOST, (HOST,), server_ca)
     client_ca, other_ca = issue("client-ca", ca=True), issue("other-ca", ca=True)
-    trusted = _files(tmp_path, "good", issue("alice", ("alice.example",), client_ca, client=True))
+    alice = issue("alice", ("spiffe://clients/alice",), client_ca, client=True)
+    trusted = _files(tmp_path, "good", alice)
     stranger = _files(tmp_path, "bad", issue("mallory", ("m.example",), other_ca, client=True))
     (tmp_path / "server-ca.crt").write_bytes(server_ca.cert_pem)
     ca_file = tmp_path / "server-ca.crt"
@@ -126,6 +133,13 @@ def test_client_certificates_are_checked(stack: tuple[Standalone, str, int],  # 
 
     wait_for("the strict listener serving a trusted client",
              lambda: _get(address, STRICT, ca_file, trusted) == 200)
+    answer = _get_response(address, STRICT, HOST, ca_file, trusted)
+    assert answer is not None
+    echoed = {k.lower(): v for k, v in json.loads(answer[1])["headers"].items()}
+    (xfcc,) = echoed["x-forwarded-client-cert"]  # set by Envoy (SanitizeSet), with the PEM
+    assert "Hash=" in xfcc and "URI=spiffe://clients/alice" in xfcc
+    assert unquote(xfcc.split('Cert="', 1)[1].split('"', 1)[0]).strip() == \
+        alice.cert_pem.decode().strip()
     assert _get(address, STRICT, ca_file, None) == "refused"
     assert _get(address, STRICT, ca_file, stranger) == "refused"
 

@@ -279,7 +279,8 @@ def load_balancing() -> ir.GatewayIR:
 
 
 def client_settings() -> ir.GatewayIR:
-    """A ClientTrafficPolicy's client address and header settings on a listener whose routes
+    """A ClientTrafficPolicy's client address and header settings (X-Forwarded-Client-Cert
+    set with the client certificate's subject, PEM and URI SANs) on a listener whose routes
     compress (BackendTrafficPolicy) or answer with an HTTPRouteFilter's formatted body."""
     routes = (
         ir.Route("zipped", ir.RouteMatch(ir.PathMatch("PathPrefix", "/z")),
@@ -294,7 +295,8 @@ def client_settings() -> ir.GatewayIR:
                               remove_on_match=(("Prefix", "x-internal-"),))
     client = ir.ClientSettings(trusted_cidrs=("10.0.0.0/8",), early_request_headers=edits,
                                late_response_headers=edits, preserve_request_id=True,
-                               underscores="DropHeader")
+                               underscores="DropHeader", xfcc_mode="SanitizeSet",
+                               xfcc_details=("Subject", "Cert", "URI"))
     return ir.GatewayIR(
         KEY,
         (ir.Listener("default/gw/80", "127.0.0.1", 80, 10080, "HTTP", "default/gw/80",

@@ -6,7 +6,8 @@ keepalive.
 `trustedCIDRs`: the client is the rightmost X-Forwarded-For address outside them;
 `disableXForwardedForAppend`) or `customHeader` (`name`, `failClosed`). `headers(spec,
 errors)` reads `headers`: `earlyRequestHeaders` (edited before routing), `lateResponseHeaders`
-(edited last, after every route filter), `preserveXRequestID` and `withUnderscoresAction`.
+(edited last, after every route filter), `preserveXRequestID`, `withUnderscoresAction` and
+`xForwardedClientCert` (`mode`, `certDetailsToAdd`).
 `protocols(spec, errors)` reads `http1` (`enableTrailers`, `http10`), `http2`
 (`initialStreamWindowSize`, `initialConnectionWindowSize`, `maxConcurrentStreams`,
 `onInvalidMessage`), `path` (`escapedSlashesAction`, `disableMergeSlashes`) and
@@ -32,6 +33,8 @@ UNDERSCORE_ACTIONS = ("Allow", "RejectRequest", "DropHeader")
 SLASH_ACTIONS = ("KeepUnchanged", "RejectRequest", "UnescapeAndForward", "UnescapeAndRedirect")
 INVALID_MESSAGE_ACTIONS = ("TerminateConnection", "TerminateStream")
 TLS_VERSIONS = ("Auto", "1.0", "1.1", "1.2", "1.3")
+XFCC_MODES = ("Sanitize", "ForwardOnly", "AppendForward", "SanitizeSet", "AlwaysForwardOnly")
+XFCC_DETAILS = ("Subject", "Cert", "Chain", "DNS", "URI")
 _DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
 
 
@@ -65,6 +68,8 @@ class HeaderSettings:
     late_response: HeaderEdits | None = None
     preserve_request_id: bool | None = None
     underscores: str | None = None  # one of UNDERSCORE_ACTIONS
+    xfcc_mode: str | None = None  # one of XFCC_MODES
+    xfcc_details: tuple[str, ...] = ()  # of XFCC_DETAILS (AppendForward, SanitizeSet)
 
 
 def client_ip(spec: Mapping[str, Any], errors: list[str]) -> ClientIP | None:
@@ -116,10 +121,21 @@ def headers(spec: Mapping[str, Any], errors: list[str]) -> HeaderSettings | None
                       f"use one of {', '.join(UNDERSCORE_ACTIONS)}")
         underscores = None
     preserve = raw.get("preserveXRequestID")
+    xfcc = _mapping(raw, "xForwardedClientCert")
+    mode = _choice(xfcc, "mode", XFCC_MODES, "spec.headers.xForwardedClientCert", errors)
+    details = tuple(str(d) for d in xfcc.get("certDetailsToAdd") or ())
+    for i, detail in enumerate(details):
+        if detail not in XFCC_DETAILS:
+            errors.append(f"spec.headers.xForwardedClientCert.certDetailsToAdd[{i}]: {detail!r} "
+                          f"is not one of {', '.join(XFCC_DETAILS)}: use one")
+    if details and mode not in ("AppendForward", "SanitizeSet"):
+        errors.append("spec.headers.xForwardedClientCert.certDetailsToAdd: only used with mode "
+                      "AppendForward or SanitizeSet: set one of them, or remove it")
     return HeaderSettings(
         _edits(raw.get("earlyRequestHeaders"), "spec.headers.earlyRequestHeaders", errors),
         _edits(raw.get("lateResponseHeaders"), "spec.headers.lateResponseHeaders", errors),
-        None if preserve is None else bool(preserve), underscores)
+        None if preserve is None else bool(preserve), underscores, mode,
+        tuple(d for d in details if d in XFCC_DETAILS))
 
 
 def _edits(raw: Any, path: str, errors: list[str]) -> HeaderEdits | None:

@@ -633,8 +633,10 @@ class ClientSettings:
     becomes of header names with underscores (Allow, RejectRequest, DropHeader); HTTP/1
     trailers and HTTP/1.0, HTTP/2 windows, streams and what an invalid message ends (the
     stream or the connection), escaped slashes (KeepUnchanged, RejectRequest,
-    UnescapeAndForward, UnescapeAndRedirect) and merged slashes, TCP keepalive probes, and
-    the TLS parameters of its HTTPS chains (None: Propylon's defaults)."""
+    UnescapeAndForward, UnescapeAndRedirect) and merged slashes, TCP keepalive probes, the
+    TLS parameters of its HTTPS chains, and what becomes of the X-Forwarded-Client-Cert
+    header (mode, and the client certificate's details it gets) (None: Propylon's
+    defaults)."""
 
     xff_hops: int | None = None
     trusted_cidrs: tuple[str, ...] = ()
@@ -657,6 +659,8 @@ class ClientSettings:
     keepalive_idle_s: int | None = None
     keepalive_interval_s: int | None = None
     tls: DownstreamTLS | None = None
+    xfcc_mode: str | None = None  # Sanitize, ForwardOnly, AppendForward, SanitizeSet, ...
+    xfcc_details: tuple[str, ...] = ()  # Subject, Cert, Chain, DNS, URI
 
 
 @dataclass(frozen=True)

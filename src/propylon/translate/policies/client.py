@@ -106,7 +106,8 @@ def settings(ip: ClientIP | None, headers: HeaderSettings | None,
                           ip.fail_closed, _mutation(headers.early_request),
                           _mutation(headers.late_response), headers.preserve_request_id,
                           headers.underscores, **asdict(protocols or Protocols()),
-                          tls=None if tls is None else DownstreamTLS(**asdict(tls)))
+                          tls=None if tls is None else DownstreamTLS(**asdict(tls)),
+                          xfcc_mode=headers.xfcc_mode, xfcc_details=headers.xfcc_details)
 
 
 def _mutation(edits: HeaderEdits | None) -> HeaderMutation | None:

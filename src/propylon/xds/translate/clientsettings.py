@@ -14,6 +14,8 @@ header mutation filter, as Envoy Gateway builds them.
 - HTTP/1 `enable_trailers` and `accept_http_10`; HTTP/2 window sizes, concurrent streams and
   `override_stream_error_on_invalid_http_message` (onInvalidMessage TerminateStream); the
   escaped slashes action and `merge_slashes`.
+- `forward_client_cert_details` (X-Forwarded-Client-Cert: sanitized, forwarded, appended to or
+  set) and `set_current_client_cert_details` (what of the client certificate it gets).
 - `tls_parameters`: the TLS versions, ciphers, curves and signature algorithms of the HTTPS
   chains, and their ALPN; `socket_options`: TCP keepalive on the listener's socket.
 
@@ -61,6 +63,11 @@ _SLASHES = {"KeepUnchanged": HttpConnectionManager.KEEP_UNCHANGED,
 _VERSIONS = {"Auto": TlsParameters.TLS_AUTO, "1.0": TlsParameters.TLSv1_0,
              "1.1": TlsParameters.TLSv1_1, "1.2": TlsParameters.TLSv1_2,
              "1.3": TlsParameters.TLSv1_3}
+_XFCC = {"Sanitize": HttpConnectionManager.SANITIZE,
+         "ForwardOnly": HttpConnectionManager.FORWARD_ONLY,
+         "AppendForward": HttpConnectionManager.APPEND_FORWARD,
+         "SanitizeSet": HttpConnectionManager.SANITIZE_SET,
+         "AlwaysForwardOnly": HttpConnectionManager.ALWAYS_FORWARD_ONLY}
 _UNDERSCORES = {"Allow": HttpProtocolOptions.ALLOW,
                 "RejectRequest": HttpProtocolOptions.REJECT_REQUEST,
                 "DropHeader": HttpProtocolOptions.DROP_HEADER}
@@ -110,6 +117,14 @@ def apply(hcm: HttpConnectionManager, client: ir.ClientSettings) -> None:
         hcm.path_with_escaped_slashes_action = _SLASHES[client.escaped_slashes]
     if client.merge_slashes is not None:
         hcm.merge_slashes = client.merge_slashes
+    if client.xfcc_mode is not None:
+        hcm.forward_client_cert_details = _XFCC[client.xfcc_mode]
+    current = hcm.set_current_client_cert_details
+    for detail in client.xfcc_details:
+        if detail == "Subject":
+            current.subject.value = True
+        else:
+            setattr(current, detail.lower(), True)
 
 
 def tls_parameters(context: CommonTlsContext, tls: ir.DownstreamTLS) -> None:
