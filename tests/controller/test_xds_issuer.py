@@ -151,3 +151,22 @@ def test_an_expired_token_is_refused() -> None:
     assert tokens.review(key, review, 1599, uid_of)["status"]["authenticated"] is True
     assert tokens.review(key, review, 1600, uid_of)["status"] == {
         "authenticated": False, "error": "token rejected: expired"}
+
+
+@pytest.mark.parametrize(("seconds", "message"), [
+    ("an hour", "must be an integer"), (60, "less than 10 minutes"),
+    (2**40, "larger than 2^32 seconds")])
+async def test_a_token_request_of_a_bad_lifetime_is_invalid(flow: Flow, seconds: object,
+                                                            message: str) -> None:
+    """As kube-apiserver answers: 422 naming spec.expirationSeconds, not a server error."""
+    await flow.account(ACCOUNT)
+    state = flow.api.server.state_dir
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"audiences": [agent.AUDIENCE], "expirationSeconds": seconds}}
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{flow.api.server.url}/api/v1/namespaces/default/serviceaccounts/{ACCOUNT}/token",
+            json=body, ssl=ssl.create_default_context(cafile=str(state / "ca.crt")),
+            headers={"Authorization": f"Bearer {(state / 'token').read_text().strip()}"}) as resp:
+        answer = await resp.json()
+    assert resp.status == 422, answer
+    assert "spec.expirationSeconds" in answer["message"] and message in answer["message"]

@@ -48,6 +48,7 @@ from propylon.apiserver.errors import (
     APIError,
     StrictDecodingError,
     bad_request,
+    invalid,
     json_response,
     resource_not_found,
     storage_failure,
@@ -371,9 +372,13 @@ class Routes:
             return json_response(tokens.review(self.token_key, body, int(time.time()), uid_of),
                                  201)
         account = self.registry.get(sa_info, namespace, rest[1])
-        return json_response(tokens.issue(self.token_key, namespace, rest[1],
-                                          account["metadata"]["uid"], body, int(time.time())),
-                             201)
+        try:
+            answer = tokens.issue(self.token_key, namespace, rest[1], account["metadata"]["uid"],
+                                  body, int(time.time()))
+        except tokens.Invalid as err:
+            raise invalid(tokens.TOKEN_REQUEST, rest[1], [{"field": err.field, "message": err.message,
+                                                    "reason": "FieldValueInvalid"}]) from err
+        return json_response(answer, 201)
 
     def _list_doc(self, info: KindInfo, items: list[dict[str, Any]],
                   continue_token: str | None) -> dict[str, Any]:
