@@ -15,10 +15,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from cryptography import x509
 
 from propylon import pki
 from propylon.apiserver import tokens
+from propylon.controller import issuer
 from propylon.controller.certs import CertManager
 from propylon.controller.issuer import CertificateEndpoint
 from propylon.infra.kubernetes import agent
@@ -170,3 +173,33 @@ async def test_a_token_request_of_a_bad_lifetime_is_invalid(flow: Flow, seconds:
         answer = await resp.json()
     assert resp.status == 422, answer
     assert "spec.expirationSeconds" in answer["message"] and message in answer["message"]
+
+
+async def test_requests_over_the_bound_are_told_to_retry_at_once() -> None:
+    """Anyone reaching the endpoint makes it ask the cluster: at most `MAX_IN_FLIGHT` at a
+    time, the others answered 503 without a TokenReview."""
+    release, reviews = asyncio.Event(), []
+
+    class SlowCluster:
+        async def create(self, review: object) -> dict[str, Any]:
+            reviews.append(review)
+            await release.wait()
+            return {"status": {"authenticated": False, "error": "unknown token"}}
+
+    class NoCertificates:
+        def issue_client(self, node_id: str) -> dict[str, bytes]:
+            raise AssertionError("no token here is accepted")
+
+    endpoint = CertificateEndpoint(SlowCluster(), NoCertificates(), Gateways())  # type: ignore[arg-type]
+    def ask() -> web.Request:
+        return make_mocked_request("POST", agent.ISSUER_PATH,
+                                   headers={"Authorization": "Bearer forged"})
+    waiting = [asyncio.create_task(endpoint.handle(ask())) for _ in range(issuer.MAX_IN_FLIGHT)]
+    while len(reviews) < issuer.MAX_IN_FLIGHT:
+        await asyncio.sleep(0)
+    refused = await endpoint.handle(ask())
+    assert refused.status == 503 and b"retry" in refused.body  # type: ignore[operator]
+    assert len(reviews) == issuer.MAX_IN_FLIGHT
+    release.set()
+    assert {(await task).status for task in waiting} == {401}
+    assert (await endpoint.handle(ask())).status == 401  # the slots are free again
