@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from propylon.ingress.luascripts import quote
+from propylon.api.luacheck import problem
+from propylon.ingress.luascripts import Variable, header_script, quote
 
 _LITERAL_BODY = re.compile(r'(?:[ !#-\[\]-~]|\\[0-9]{3})*')  # printable ASCII but " and \
 
@@ -37,3 +38,9 @@ def _lua_bytes(literal: str) -> bytes:
 def test_literals_read_back_as_the_values_bytes(text: str) -> None:
     assert _lua_bytes(quote(text)) == text.encode()
 
+
+
+def test_a_script_of_hostile_values_passes_the_lua_check() -> None:
+    hostile = '"]] \\ \n\r\0\u2028\u0085 end function x() --'
+    script = header_script((("set", "X-A", (hostile, Variable("host"), hostile)),), ())
+    assert problem(script) is None
