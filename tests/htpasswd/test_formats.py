@@ -34,6 +34,10 @@ VECTORS = [
     ("bar", "{SHA}Ys23Ag/5IOWqZCw9QGaVDdHwH00="),
     ("bar", SSHA_BAR),
     ("bar", "{PLAIN}bar"),
+    # a salt of non-ASCII characters (openssl passwd -apr1/-6 -salt 'sé')
+    ("secret", "$apr1$s\u00e9$eh9tE0lU57A7NYKyAwIdR."),
+    ("secret", "$6$s\u00e9$h8xZmsCeQDNSbwkaoARuFo7nd4Nsyo7fwPHJW5JjwVCQV01kNs7sD.vOB/Dw1yfpdKzOEw"
+               "/hA7sFW0pRPEFRf0"),
 ]
 
 

@@ -13,7 +13,8 @@ Work factors are bounded, so one Secret cannot make every check of a proxy wait:
 to 17 (`htpasswd -B -C` allows no more), SHA-crypt up to 1,000,000 rounds (glibc's default is
 5000). `unsupported(hashed)` says what a line of another format looks like, for an error
 message.
-`verify(password, hashed)` compares in constant time; a malformed hash never matches.
+`verify(password, hashed)` compares bytes in constant time (a salt may be of any characters);
+a malformed hash never matches.
 """
 
 from __future__ import annotations
@@ -114,10 +115,12 @@ def verify(password: bytes, hashed: str) -> bool:
     if kind == PLAIN:
         return hmac.compare_digest(password, hashed[len(PLAIN):].encode())
     if kind in (APR1, MD5):
-        return hmac.compare_digest(md5_crypt(password, hashed[len(kind):].split("$", 1)[0], kind),
-                                   hashed)
+        return hmac.compare_digest(
+            md5_crypt(password, hashed[len(kind):].split("$", 1)[0], kind).encode(),
+            hashed.encode())
     if kind in (SHA256, SHA512):
-        return hmac.compare_digest(sha_crypt(password, hashed[len(kind):], kind), hashed)
+        return hmac.compare_digest(sha_crypt(password, hashed[len(kind):], kind).encode(),
+                                   hashed.encode())
     if kind == "$2":
         return bcrypt.checkpw(password[:BCRYPT_MAX_PASSWORD], hashed.encode())
     return False
