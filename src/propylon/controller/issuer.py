@@ -36,6 +36,7 @@ from typing import Protocol
 from aiohttp import web
 
 from propylon.api.kinds import KindInfo
+from propylon.apiserver.tokens import REVIEW_GROUP, SUBJECT_PREFIX
 from propylon.client import KubeClient, KubeError, KubeUnreachable, resource_class
 from propylon.infra.kubernetes.agent import AUDIENCE, ISSUER_PATH
 from propylon.ir.model import GatewayKey
@@ -43,9 +44,8 @@ from propylon.xds.server.tls import ServerMaterial
 
 log = logging.getLogger(__name__)
 
-SUBJECT_PREFIX = "system:serviceaccount:"
 MAX_IN_FLIGHT = 8  # requests answered at a time (each a TokenReview, maybe a new key)
-TOKEN_REVIEW = KindInfo("authentication.k8s.io", "v1", "TokenReview", "tokenreviews",
+TOKEN_REVIEW = KindInfo(REVIEW_GROUP, "v1", "TokenReview", "tokenreviews",
                         "tokenreview", False)
 
 
