@@ -56,12 +56,9 @@ conformance-envoy-gateway: $(VENV)/.installed
 # runner would report them as skipped).
 INGRESS_NGINX_CASES ?= ../shared/ingress-nginx/cases
 INGRESS_NGINX_SKIP ?= BackendProtocolShouldSetBackendProtocolToAndUseFastcgiPass,BackendProtocolShouldSetBackendProtocolToGrpcAndUseGrpcPass,BackendProtocolShouldSetBackendProtocolToGrpcsAndUseGrpcPass,BackendProtocolShouldSetBackendProtocolToHttpsAndUseProxyPass,BackendProtocolShouldSetBackendProtocolToHttpsAndUseProxyPassWithLowercaseAnnotation,LimitRateCheckLimitRateAnnotation
-# Known failures, not run either: the cases that fail both ways for a reason the README's
-# "Known differences" under "Serving Ingress objects" gives (a CORS wildcard of one label).
-INGRESS_NGINX_KNOWN_FAILURES ?= CorsShouldNotAllowUnmatchingOriginWithWildcardOrigin2Subdomains
 conformance-ingress-nginx: $(VENV)/.installed
-	$(VENV)/bin/propylon conformance --cases $(INGRESS_NGINX_CASES) -v --skip "$(INGRESS_NGINX_SKIP),$(INGRESS_NGINX_KNOWN_FAILURES)"
-	$(VENV)/bin/propylon conformance --cases $(INGRESS_NGINX_CASES) --migrate -v --skip "$(INGRESS_NGINX_SKIP),$(INGRESS_NGINX_KNOWN_FAILURES)"
+	$(VENV)/bin/propylon conformance --cases $(INGRESS_NGINX_CASES) -v --skip "$(INGRESS_NGINX_SKIP)"
+	$(VENV)/bin/propylon conformance --cases $(INGRESS_NGINX_CASES) --migrate -v --skip "$(INGRESS_NGINX_SKIP)"
 
 envoy-gateway-crds:
 	$(KUBECTL) apply --server-side --field-manager=propylon -f $(EG_CRDS)

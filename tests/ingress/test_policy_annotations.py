@@ -8,6 +8,7 @@ finds no field it does not implement), and every annotation of a case gets one r
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,37 @@ def test_an_origin_list_is_a_cors_policy_without_the_items_that_are_no_origin() 
     assert policy["spec"]["cors"]["allowOrigins"] == [
         "https://origin.cors.com:8080", "http://*.origin.com:8080", "tauri://localhost:3000"]
     assert policy["spec"]["cors"]["allowCredentials"] is False
+
+
+@pytest.mark.parametrize(("origin", "cors"), [
+    ("http://bar.origin.cors.com", True),            # one label: allowed, as in ingress-nginx
+    ("http://bar.foo.origin.cors.com", False),       # two labels: ingress-nginx refuses it
+    ("http://.origin.cors.com", False),              # no label
+    ("http://a.b.origin.cors.com", True),            # listed as it is
+    ("https://x.origin.com:8080", True),
+    ("https://x.y.origin.com:8080", False),
+    ("http://unrelated.example", True),              # the CORS filter itself refuses it
+])
+def test_a_wildcard_origin_stands_for_one_dns_label(origin: str, cors: bool) -> None:
+    _, conversion = _converted("cors-wildcard-one-label")
+    (route,) = _kind(conversion, "HTTPRoute")
+    assert _kind(conversion, "SecurityPolicy") == []
+    for path in ("/", "/api"):
+        rules = [r for r in route["spec"]["rules"] if r["matches"][0]["path"]["value"] == path]
+        # among rules of one path, more header matches win; then rule order
+        chosen = next(r for r in sorted(rules, key=lambda r: -len(r["matches"][0].get(
+            "headers", ()))) if all(re.fullmatch(h["value"], origin)
+                                    for h in r["matches"][0].get("headers", ())))
+        assert any(f["type"] == "CORS" for f in chosen["filters"]) is cors
+        assert any(f["type"] == "RequestHeaderModifier" for f in chosen["filters"])
+
+
+def test_a_wildcard_origin_the_filter_cannot_carry_stays_a_policy() -> None:
+    _, conversion = _converted("cors-origin-list")   # a tauri:// origin
+    assert not [f for r in _kind(conversion, "HTTPRoute")[0]["spec"]["rules"]
+                for f in r.get("filters", ()) if f["type"] == "CORS"]
+    (entry,) = [e for e in conversion.report if e.subject.endswith("cors-allow-origin")]
+    assert entry.outcome is Outcome.DIFFERS and "exactly one" in entry.note
 
 
 def test_a_missing_secret_or_config_map_answers_503() -> None:

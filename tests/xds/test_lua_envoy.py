@@ -1,8 +1,9 @@
 """EnvoyExtensionPolicy lua through both translators to a real Envoy: a Gateway-wide script
 adds a response header on every route; a route's own policy replaces it with two scripts run
 in order (one adding a request header the backend sees, one from a ConfigMap answering
-requests itself); a policy whose script does not compile is Accepted False, applies nothing, and never
-reaches Envoy (which would refuse the listener): every route keeps being served."""
+requests itself); a policy whose script does not compile is Accepted False and never reaches
+Envoy (which would refuse the listener): its route answers 500 (it fails closed), every other
+route keeps being served."""
 
 from __future__ import annotations
 
@@ -92,8 +93,8 @@ async def test_gateway_and_route_scripts(xds: XdsFixture, envoy_factory: EnvoyFa
         await until(session, port, "/public", 200)
         async with session.get(f"{base}/public/x") as response:
             assert response.headers.get("x-gateway-lua") == "gw"
-        async with session.get(f"{base}/broken") as response:  # served, no script of its own
-            assert response.status == 200
+        async with session.get(f"{base}/broken") as response:  # fails closed
+            assert response.status == 500 and "x-gateway-lua" not in response.headers
         async with session.get(f"{base}/api/v1?q=1") as response:
             assert response.status == 200
             seen = await response.json()

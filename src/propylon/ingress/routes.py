@@ -10,6 +10,10 @@ host, with ingress-nginx's meaning of its paths, annotations, canaries and HTTPS
 - Canary: the rule of a path shared with a canary Ingress becomes the canary's header rules
   (`always`/`never`, a value or a pattern), then its cookie rules, then the weighted split,
   in the order ingress-nginx's balancer checks them.
+- CORS with a wildcard origin: each rule preceded by its twin for the origins ingress-nginx
+  does not allow (`annotations.cors.one_label_rules`).
+- More than 16 rules (the Gateway API's limit) make more routes, `<name>-2`, ..., with the
+  rules of one path kept together.
 - `server-alias`: the aliases join the hostnames of the Ingress's routes.
 - HTTPS: a host with TLS (or `force-ssl-redirect`) and `ssl-redirect` on (ingress-nginx's
   default) answers plain HTTP with a redirect to https (the ConfigMap's `http-redirect-code`,
@@ -23,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from propylon.ingress.annotations.cors import one_label_rules
 from propylon.ingress.backends import backend_ref
 from propylon.ingress.effects import ExtraRule, Filter, Policy, Respond
 from propylon.ingress.hosts import Converted, Host
@@ -41,6 +46,7 @@ from propylon.ingress.report import Outcome, ReportEntry
 from propylon.translate.regexes import problem
 
 _GRPC_FILTERS = {"RequestHeaderModifier", "ResponseHeaderModifier", "ExtensionRef"}
+MAX_RULES = 16  # rules of one route (the Gateway API's limit)
 _CAPTURE = re.compile(r"\$(\d)|\$\{(\d)\}")
 
 
@@ -234,10 +240,12 @@ def _split(conv: Converted, host: Host, parent: Parent, rules: list[dict[str, An
     out: list[dict[str, Any]] = [dict(e) for e in extra]
     refs: list[tuple[str, str]] = []
     if served:
-        out.append(gateway_api(kind, ing.namespace, base, {
-            "parentRefs": served, **hostnames,
-            "rules": [_grpc_rule(r) for r in rules] if grpc else rules}))
-        refs.append((kind, base))
+        rules_served = rules if grpc else [t for r in rules for t in one_label_rules(r)]
+        for name, chunk in _packed(base, rules_served):
+            out.append(gateway_api(kind, ing.namespace, name, {
+                "parentRefs": served, **hostnames,
+                "rules": [_grpc_rule(r) for r in chunk] if grpc else chunk}))
+            refs.append((kind, name))
     if redirect:
         code = redirect_code(config)
         name = child_name(base, "https-redirect")
@@ -251,10 +259,34 @@ def _split(conv: Converted, host: Host, parent: Parent, rules: list[dict[str, An
             filter_, ref = fixed_redirect(ing.namespace, name, code, f"https://{host.host}")
             out.append(filter_)
             redirect_rules.insert(0, _rule([{"path": {"type": "Exact", "value": "/"}}], [ref]))
-        out.append(gateway_api("HTTPRoute", ing.namespace, name, {
-            "parentRefs": [parent_ref(parent, "http")], **hostnames, "rules": redirect_rules}))
-        refs.append(("HTTPRoute", name))
+        for part, chunk in _packed(name, redirect_rules):
+            out.append(gateway_api("HTTPRoute", ing.namespace, part, {
+                "parentRefs": [parent_ref(parent, "http")], **hostnames, "rules": chunk}))
+            refs.append(("HTTPRoute", part))
     return Routes(tuple(out), tuple(refs), entries)
+
+
+def _packed(name: str, rules: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """`rules` as the rules of HTTPRoutes `name`, `name-2`, ... of at most `MAX_RULES` each,
+    the consecutive rules of one path (a canary's, a CORS twin and its rule, whose order
+    decides between them) kept in one route."""
+    groups: list[list[dict[str, Any]]] = []
+    for rule in rules:
+        if groups and _paths(groups[-1][0]) == _paths(rule):
+            groups[-1].append(rule)
+        else:
+            groups.append([rule])
+    chunks: list[list[dict[str, Any]]] = [[]]
+    for group in groups:
+        if chunks[-1] and len(chunks[-1]) + len(group) > MAX_RULES:
+            chunks.append([])
+        chunks[-1] += group
+    return [(child_name(name, str(i + 1)) if i else name, chunk)
+            for i, chunk in enumerate(chunks)]
+
+
+def _paths(rule: Json) -> list[Any]:
+    return [m.get("path") for m in rule["matches"]]
 
 
 def _grpc_rule(rule: Json) -> dict[str, Any]:

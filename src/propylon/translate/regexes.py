@@ -52,14 +52,14 @@ def problem(regex: str) -> str | None:
     return None
 
 
-def origin_regex(origin: str) -> str:
+def origin_regex(origin: str, star: str = ".*") -> str:
     """The anchored regex of a CORS allowed origin: `*` stands for any characters (any number of
-    DNS labels to its left), and an origin without port also matches its scheme's default port,
-    as the Gateway API defines."""
+    DNS labels to its left; `star` if given, another regex), and an origin without port also
+    matches its scheme's default port, as the Gateway API defines."""
     if origin == "*":
-        return ".*"
+        return star
     scheme, sep, rest = origin.partition("://")
-    body = ".*".join(re.escape(part) for part in (rest if sep else origin).split("*"))
+    body = star.join(re.escape(part) for part in (rest if sep else origin).split("*"))
     default_port = _DEFAULT_PORTS.get(scheme.lower()) if sep else None
     if default_port is not None and ":" not in rest:
         body += f"(:{default_port})?"

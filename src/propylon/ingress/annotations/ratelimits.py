@@ -49,8 +49,8 @@ REFUSALS = {
 }
 _EVERY_ADDRESS = ("0.0.0.0/0", "::/0")
 _DIFFERENCE = ("BackendTrafficPolicy rateLimit (Local, one bucket per client address), a "
-               "refused request answered with limit-req-status-code (503) and nginx's page; "
-               "differs: a burst is the rate itself, not the rate times "
+               "refused request answered with limit-req-status-code ({status}) and nginx's "
+               "page; differs: a burst is the rate itself, not the rate times "
                "limit-burst-multiplier")
 TOO_MANY = 429  # what Envoy's local rate limit answers
 DEFAULT_STATUS = 503  # ingress-nginx's limit-req-status-code
@@ -70,7 +70,7 @@ def made(ctx: Context) -> Made:
             notes.append(Note(name, DIFFERS, f"{value!r} is not a positive number: no limit, "
                               "as ingress-nginx ignores it"))
             continue
-        notes.append(Note(name, DIFFERS, _DIFFERENCE))
+        notes.append(Note(name, DIFFERS, _DIFFERENCE.format(status=_status(ctx))))
         rules.extend({"clientSelectors": [{"sourceCIDR": {"type": "Distinct", "value": cidr}}],
                       "limit": {"requests": int(value), "unit": unit}}
                      for cidr in _EVERY_ADDRESS)

@@ -1,7 +1,12 @@
 """What the backend receives and how it is reached: `upstream-vhost`, `x-forwarded-prefix`,
 `backend-protocol`, `service-upstream`, and the backend TLS settings `proxy-ssl-name`,
 `proxy-ssl-verify`, `proxy-ssl-server-name`, `proxy-ssl-secret` (whose `ca.crt` becomes a
-ConfigMap, the form of CA a BackendTLSPolicy references)."""
+ConfigMap, the form of CA a BackendTLSPolicy references). A BackendTLSPolicy sets no TLS
+version, cipher or chain depth, and Envoy speaks TLS 1.2 to backends: `proxy-ssl-protocols`
+converts when it includes TLS 1.2 (with a difference when it has others), and is not
+convertible without it, as `proxy-ssl-ciphers` and `proxy-ssl-verify-depth` are (Envoy
+Gateway's Backend `tls.minVersion`, `maxVersion` and `ciphers` are not implemented, and nothing
+sets a depth)."""
 
 from __future__ import annotations
 
@@ -112,6 +117,36 @@ def _ssl_secret(ctx: Context, value: str) -> Converted:
                      Outcome.DIFFERS if note else Outcome.CONVERTED, note)
 
 
+def _ssl_protocols(ctx: Context, value: str) -> Converted:
+    """Envoy speaks TLS 1.2 only to a backend (its client default; a BackendTLSPolicy sets no
+    version)."""
+    versions = set(value.split())
+    if versions == {"TLSv1.2"}:
+        return converted(note="Envoy speaks TLS 1.2 to backends")
+    if "TLSv1.2" in versions:
+        return differs(f"Envoy speaks TLS 1.2 only to backends, where nginx may also use "
+                       f"{', '.join(sorted(versions - {'TLSv1.2'}))}: a backend that does not "
+                       "accept TLS 1.2 cannot be reached")
+    return refused("not convertible yet: Envoy speaks TLS 1.2 only to backends, and a "
+                   "BackendTLSPolicy sets no version (Envoy Gateway's Backend "
+                   "tls.minVersion/maxVersion, which Propylon does not implement yet): make the "
+                   "backend accept TLS 1.2")
+
+
+def _ssl_ciphers(ctx: Context, value: str) -> Converted:
+    return refused("not convertible yet: Envoy offers its default cipher suites to backends "
+                   "(ECDHE with AES-GCM or ChaCha20-Poly1305), and a "
+                   "BackendTLSPolicy sets none (Envoy Gateway's Backend tls.ciphers, which "
+                   "Propylon does not implement yet): make the backend accept one of them")
+
+
+def _ssl_verify_depth(ctx: Context, value: str) -> Converted:
+    return refused("not convertible: neither a BackendTLSPolicy nor Envoy Gateway's backend "
+                   "TLS settings limit the chain depth; Envoy verifies the backend's chain up "
+                   "to the BackendTLSPolicy's CA however long it is: to keep a short chain, "
+                   "trust only the CA that issues the backend's certificate (proxy-ssl-secret)")
+
+
 def ssl_passthrough(ctx: Context, value: str) -> Converted:
     if not ctx.flag("ssl-passthrough"):
         return converted()
@@ -131,4 +166,7 @@ CONVERTERS: Mapping[str, Converter] = {
     "proxy-ssl-verify": _needs_tls(_ssl_verify),
     "proxy-ssl-server-name": _needs_tls(_ssl_server_name),
     "proxy-ssl-secret": _needs_tls(_ssl_secret),
+    "proxy-ssl-protocols": _needs_tls(_ssl_protocols),
+    "proxy-ssl-ciphers": _needs_tls(_ssl_ciphers),
+    "proxy-ssl-verify-depth": _needs_tls(_ssl_verify_depth),
 }

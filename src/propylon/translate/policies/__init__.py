@@ -5,7 +5,8 @@ once every Gateway's IR is built. For each policy kind (SecurityPolicy, BackendT
 ClientTrafficPolicy, EnvoyExtensionPolicy) `attachment.attach` finds what each policy governs
 and writes its `status.ancestors`; then every route entry of an IR that a policy governs (found from its name,
 `httproute/<ns>/<name>/rule/<i>/match/<j>`, and the Gateway listener serving its virtual host)
-is rewritten with the effective policy's settings, kind by kind (`APPLY`), and every listener
+is rewritten with the effective policy's settings, kind by kind (`APPLY`), or answers 500
+when its SecurityPolicy or EnvoyExtensionPolicy cannot be applied (`failclosed`), and every listener
 (port) with its ClientTrafficPolicy's (`client`). Gateways no policy
 reaches keep their IR object as it was, so the memoised translation and the xDS translator see
 no change.
@@ -41,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from propylon.api.core import ConfigMap, Secret
 from propylon.api.envoygateway import (
@@ -73,6 +74,7 @@ from propylon.translate.policies import (
     credentials,
     extauth,
     extension,
+    failclosed,
     patches,
     ratelimit,
     regexchecks,
@@ -339,6 +341,21 @@ def _cached_vhost(vhost: VirtualHost, owners: tuple[tuple[str | None, str], ...]
     return found[1]
 
 
+_CLOSED: Literal["closed"] = "closed"  # a route entry that answers `failclosed.ANSWER`
+
+
+def _usable(attachments: Attachments, found: tuple[Policy, Policy | None] | None,
+            ) -> tuple[Policy, Policy | None] | Literal["closed"] | None:
+    """What applies to a route entry of the policies governing it (`found`): None when
+    nothing does (none govern, or their problems make them apply nothing), `_CLOSED` when
+    they fail closed (`failclosed`)."""
+    if found is None or not (found[0].problems or (found[1] is not None and found[1].problems)):
+        return found
+    if attachments.kind not in failclosed.KINDS:
+        return None
+    return failclosed.replacement(*found) or _CLOSED
+
+
 def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key,
                     governing: list[tuple[Attachments, Apply]], routes: _Routes,
                     copies: dict[str, tuple[str, ClusterChanges]]) -> VirtualHost:
@@ -353,10 +370,15 @@ def _governed_vhost(vhost: VirtualHost, listener: str | None, gateway: Key,
         info = routes.get((kind, ns, name))
         rules = info.rules if info is not None else ()
         rule = rules[int(index)] if int(index) < len(rules) else None
-        for attachments, apply_to in governing:
-            found_policy = attachments.effective(gateway, listener, Scope(kind, ns, name), rule)
-            if found_policy is not None:
-                route = apply_to(route, *found_policy, copies)
+        applied = [(apply_to, _usable(attachments, attachments.governing(
+            gateway, listener, Scope(kind, ns, name), rule)))
+            for attachments, apply_to in governing]
+        if any(policies == _CLOSED for _, policies in applied):
+            changed.append(failclosed.closed(route))
+            continue
+        for apply_to, policies in applied:
+            if isinstance(policies, tuple):
+                route = apply_to(route, *policies, copies)
         changed.append(route)
     if all(a is b for a, b in zip(changed, vhost.routes, strict=True)):
         return vhost

@@ -36,7 +36,9 @@ and every policy's `status.ancestors` entries of this controller.
     policies (listener, route, rule) take some of its routes;
   - `Merged` True on a route-level policy with `mergeType` merged into the closest parent
     policy (listener, then Gateway), and on that parent.
-- A policy with problems still takes its target (as in Envoy Gateway) but has no effect.
+- A policy with problems still takes its target (as in Envoy Gateway) but has no effect; a
+  SecurityPolicy's or EnvoyExtensionPolicy's routes answer 500 instead (`failclosed`), and
+  its message says so.
 
 Precedence when resolving one route rule (`effective`): rule > route > listener > Gateway.
 """
@@ -61,7 +63,7 @@ from propylon.api.gateway import LabelSelector
 from propylon.api.meta import stored_conditions
 from propylon.translate import conditions as c
 from propylon.translate.gateways import GatewayState
-from propylon.translate.policies import l4fields
+from propylon.translate.policies import failclosed, l4fields
 from propylon.translate.policies.l4fields import L4_ROUTE_KINDS
 from propylon.translate.statuses import ObjectRef, ParentStatus
 from propylon.translate.types import Now
@@ -146,13 +148,15 @@ class Attachments:
         """The policy governing one rule of `route` served on `listener` of `gateway`, most
         specific first, and the parent it merges with (None: it applies alone). None when no
         policy does, or when the one that does has problems (it applies nothing)."""
-        found = self._most_specific(gateway, listener, route, rule)
+        found = self.governing(gateway, listener, route, rule)
         if found is None or found[0].problems or (found[1] is not None and found[1].problems):
             return None
         return found
 
-    def _most_specific(self, gateway: Key, listener: str | None, route: Scope,
-                       rule: str | None) -> tuple[Policy, Policy | None] | None:
+    def governing(self, gateway: Key, listener: str | None, route: Scope,
+                  rule: str | None) -> tuple[Policy, Policy | None] | None:
+        """As `effective`, problems or not: the caller decides what they mean
+        (`failclosed`)."""
         gw_ns, gw_name = gateway
         parents = [s for s in (Scope("Gateway", gw_ns, gw_name, listener) if listener else None,
                                Scope("Gateway", gw_ns, gw_name)) if s is not None]
@@ -199,6 +203,7 @@ def attach(kind: str, policies: Iterable[Policy], gateways: Mapping[Key, Gateway
             if programmed is not None and ancestor.conditions.get(c.ACCEPTED, (False,))[0]:
                 ancestor.conditions[c.PROGRAMMED] = programmed(policy)
     _overrides(kind, attached, routes, ancestors)
+    _merged_into_closed(attached, routes, ancestors)
     statuses = []
     for policy in ordered:
         entries = []
@@ -313,7 +318,8 @@ def _resolve(policy: Policy, ref: TargetRef, gateways: Mapping[Key, GatewayState
     if problem is None:
         attached[scope] = policy  # it takes the target even when its spec has problems
         if policy.problems:
-            problem = (INVALID, "; ".join(policy.problems))
+            problem = (INVALID, "; ".join(policy.problems)
+                       + (failclosed.NOTICE if failclosed.fails_closed(policy) else ""))
     for ancestor in found:
         if problem is not None:
             ancestor.conditions[c.ACCEPTED] = (False, *problem)
@@ -353,6 +359,34 @@ def _ref_key(ref: Mapping[str, Any]) -> tuple[Any, ...]:
             ref.get("sectionName"), ref.get("port"))
 
 
+def _parent(attached: Mapping[Scope, Policy], gateway: Key, section: str | None,
+            ) -> Policy | None:
+    """The policy of the listener `section` of `gateway`, else of the Gateway."""
+    listener = attached.get(Scope("Gateway", *gateway, section)) if section else None
+    return listener or attached.get(Scope("Gateway", *gateway))
+
+
+def _merged_into_closed(attached: Mapping[Scope, Policy], routes: Routes,
+                        ancestors: dict[Key, dict[tuple[Any, ...], _Ancestor]]) -> None:
+    """A route policy with `mergeType` over a parent policy that fails closed fails with it:
+    Accepted False, naming the parent (as Envoy Gateway reports the merged policy's error)."""
+    for scope, policy in attached.items():
+        if scope.kind == "Gateway" or not policy.merge_type or policy.problems:
+            continue
+        route = routes.get((scope.kind, scope.namespace, scope.name))
+        assert route is not None  # attached, so it was found
+        for gateway, section in route.parents:
+            parent = _parent(attached, gateway, section)
+            if parent is None or not failclosed.fails_closed(parent):
+                continue
+            for ancestor in ancestors[policy.key].values():
+                if (ancestor.ref.namespace, ancestor.ref.name) == gateway:
+                    ancestor.conditions[c.ACCEPTED] = (
+                        False, INVALID, f"spec.mergeType: it is merged with policy "
+                        f"{parent.meta.namespace}/{parent.meta.name}, which cannot be applied: "
+                        f"fix that policy{failclosed.NOTICE}")
+
+
 def _overrides(kind: str, attached: Mapping[Scope, Policy],
                routes: Routes,
                ancestors: dict[Key, dict[tuple[Any, ...], _Ancestor]]) -> None:
@@ -380,13 +414,9 @@ def _overrides(kind: str, attached: Mapping[Scope, Policy],
                     ("route rules", f"{scope.namespace}/{scope.name}/{scope.section}"))
         label = f"{route.namespace}/{route.name}"
         for (g_ns, g_name), section in route.parents:
-            parent_scope = next((s for s in (Scope("Gateway", g_ns, g_name, section)
-                                             if section else None,
-                                             Scope("Gateway", g_ns, g_name))
-                                 if s is not None and s in usable), None)
-            if parent_scope is None:
+            parent = _parent(usable, (g_ns, g_name), section)
+            if parent is None:
                 continue
-            parent = usable[parent_scope]
             if policy.merge_type and scope.section is None:
                 merged_into.setdefault(parent.key, set()).add(label)
                 for ancestor in ancestors[policy.key].values():
