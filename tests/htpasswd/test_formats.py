@@ -86,3 +86,18 @@ def test_malformed_and_unknown_hashes_are_named_and_never_match(hashed: str, sai
     assert formats.scheme(hashed) is None
     assert formats.unsupported(hashed) == said
     assert not formats.verify(b"bar", hashed)
+
+
+@pytest.mark.parametrize("kind", ["$5$rounds=1000$", "$1$", "{PLAIN}"])
+def test_a_password_over_the_bound_is_never_hashed_nor_matched(kind: str) -> None:
+    """Crypt work grows with the password (SHA-crypt hashes it len(password) times): a client
+    cannot make one check cost more than a password of `MAX_PASSWORD` bytes."""
+    def hashed(password: bytes) -> str:
+        if kind == "{PLAIN}":
+            return kind + password.decode()
+        if kind == "$1$":
+            return md5_crypt(password, "salt", kind)
+        return sha_crypt(password, "rounds=1000$salt", "$5$")
+    longest = b"p" * formats.MAX_PASSWORD
+    assert formats.verify(longest, hashed(longest))
+    assert not formats.verify(longest + b"p", hashed(longest + b"p"))
