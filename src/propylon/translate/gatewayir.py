@@ -22,8 +22,9 @@ Clusters are as the routes' translation resolved them: the backends stage finish
 Routes are read from each listener's `placements.Placements` (`placed`, by `ListenerState.at`),
 hostname by hostname, so a table
 is assembled from its hostnames, not from every attachment. With a `tables` store (from
-`memo.Memo`), a route table whose listeners' placements did not change (their `version`) is last
-pass's, and otherwise a virtual host is built again only when the placements of its hostname
+`memo.Memo`), a route table whose listeners (their `ListenerId`) have placements that did not
+change (their `version`, a stamp no other content of any listener has) is last pass's, and
+otherwise a virtual host is built again only when the placements of its hostname
 changed on a listener serving it (their stamps), or those listeners' protocol or port (a table
 of one listener whose placements changed looks only at the hostnames stamped since, when it was
 of that listener alone before); the others are reused, with the clusters their routes use. A
@@ -60,9 +61,9 @@ from propylon.translate.types import Store
 
 MISDIRECTED = 421
 Placed = Mapping[ListenerId, Placements]  # the routes attached to each listener
-# what a route table is built from, per listener: its placements, their version, its hostname,
-# protocol and port
-Source = tuple[Placements, int, str | None, str, int]
+# what a route table is built from, per listener: the listener, its placements' version, its
+# hostname, protocol and port
+Source = tuple[ListenerId, int, str | None, str, int]
 
 
 def _owner(hostname: str, listeners: list[ListenerState]) -> ListenerState | None:
@@ -77,7 +78,7 @@ def _route_config(name: str, listeners: list[ListenerState], placed: Placed,
     """The route table of `listeners` (one HTTP port, or one HTTPS listener) and the clusters
     its virtual hosts use, reusing from `tables` what the listeners' placements left as it was
     (see the module docstring)."""
-    signature = tuple((placed[ls.at], placed[ls.at].version, ls.spec.hostname, ls.spec.protocol,
+    signature = tuple((ls.at, placed[ls.at].version, ls.spec.hostname, ls.spec.protocol,
                        ls.spec.port) for ls in listeners)
     found: _Table | None = None if tables is None else tables.get((name,))
     if found is not None and found.signature == signature:
@@ -99,11 +100,11 @@ def _route_config(name: str, listeners: list[ListenerState], placed: Placed,
     return config, clusters
 
 
-def _but_version(source: Source) -> tuple[Placements, str | None, str, int]:
+def _but_version(source: Source) -> tuple[ListenerId, str | None, str, int]:
     """A listener's part of a table's signature without its placements' version: the same
-    listener (its `Placements` object) with the same hostname, protocol and port."""
-    placements, _, hostname, protocol, port = source
-    return placements, hostname, protocol, port
+    listener (its `ListenerId`) with the same hostname, protocol and port."""
+    at, _, hostname, protocol, port = source
+    return at, hostname, protocol, port
 
 
 def _all_hosts(name: str, listeners: list[ListenerState], placed: Placed,

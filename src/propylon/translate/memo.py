@@ -19,22 +19,33 @@ that need it (`Memo.candidates`) and keeps everything it knows of the others:
   (`conditions.changed`) and is not written yet, so it carries this pass's `now` (the controller's
   `now` is `types.WRITE_TIME`, which never moves; offline callers pass a time).
 
-Each route has a `RouteEntry`: its decoding, reused while `spec_key` (uid, generation, labels,
-annotations) holds, so writing its status does not decode it again; its translated rules, kept
-with the backend lookups they made and their answers (`Backends.traced`) and reused while every
-lookup answers the same; its attachment (status entries for `parents` and the listeners it
-attached to), reused while the object's `object_key` (resourceVersion), its translated rules
-(the same object) and the context are unchanged, or when the object changed only by our own
-status write coming back with exactly what the entry gave (`_echoed`; a condition stamped by
-the status writer at write time does not compare equal, so that route is attached again); and
-its StatusUpdate, the same object while
-its parents entries are, so the controller can tell changed statuses by identity.
+Each route's work is three functions of explicit inputs, each result a frozen value kept per
+route and reused while its inputs are the same:
 
-Attachments are computed with no `now` (None), so the conditions that changed are known
-exactly and get each pass's `now` stamped in (`conditions.stamp`). What a route
-attached is kept per listener in `placements.Placements`, by `ListenerId` (owner and position,
-which the context value fixes); `placements(listeners)` returns this pass's listeners'
-`Placements`, which statuses count and `gatewayir` reads hostname by hostname.
+- `Decoded`: the route decoded, keyed on its `spec_key` (uid, generation, labels,
+  annotations), so writing its status does not decode it again;
+- `Rules`: its translated rules, keyed on that `Decoded` (by identity) and on the backend
+  lookups they made with their answers (`Backends.traced`): reused while every lookup answers
+  the same (`Backends.still`; `checked` is the `Backends` last found to, an identity check);
+- `RouteAttachment`: its status entries (with no `now`, so the conditions that changed are known
+  exactly) and its attachments per listener, keyed on the object's `object_key`
+  (resourceVersion), its `Rules` (by identity) and the attachment context (`attach_context`,
+  numbered by `Memo.context`). The object changed only by our own status write coming back with
+  exactly what the route was given is the same input (`_echoed`: attachment reads the status
+  only for the lastTransitionTime of conditions that did not change; a condition stamped by the
+  status writer at write time does not compare equal, so that route is attached again).
+
+The entries of an attachment whose conditions changed (`timed`) get each pass's `now` stamped
+in (`conditions.stamp`), kept as `Stamped`, keyed on those entries (by identity) and `now`; a
+route's StatusUpdate is the same object while its entries are (it holds them), so the
+controller can tell changed statuses by identity.
+
+`placements.Placements`, per `ListenerId` (owner and position, which the context value fixes),
+are the cached attachments grouped by listener: each pass's are last pass's values updated
+with the difference between the old and new `RouteAttachment` of the routes attached again or
+gone (`Placements.updated`, a new value), so a pass costs the routes it translated;
+`placements(listeners)` returns this pass's listeners' `Placements`, which statuses count and
+`gatewayir` reads hostname by hostname.
 
 Other objects are decoded through `Store`s (one per kind) keyed by `object_key`; a store keeps
 the entries a pass used and drops the rest, and a pass that did not look at a store leaves it
@@ -50,16 +61,16 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from propylon.translate.backends import Answers, Backends, Endpoints, Trace, same
 from propylon.translate.conditions import changed, stamp
 from propylon.translate.gateways import GatewayState, ListenerState
 from propylon.translate.listenersets import SetState
 from propylon.translate.parents import Attached
-from propylon.translate.placements import ListenerId, Placements, RouteId
-from propylon.translate.statuses import ParentStatus
+from propylon.translate.placements import NOWHERE, Attachment, ListenerId, Placements, RouteId
+from propylon.translate.statuses import ParentStatus, RouteStatus
 from propylon.translate.types import Now, StatusUpdate
 
 T = TypeVar("T")
@@ -121,30 +132,61 @@ class Store:
             self._old, self._live, self._used = self._live, {}, False
 
 
-@dataclass
-class RouteEntry:
-    """What the last pass that translated one route made of it."""
+@dataclass(frozen=True, slots=True)
+class Decoded(Generic[T]):
+    """A route decoded, for the `spec_key` it was decoded from (None: never reused)."""
 
-    spec: Key | None = None
-    decoded: Any = None
-    rules: Any = None
-    rules_spec: Key | None = None
-    trace: Trace = ()
-    checked: Backends | None = None  # the Backends the trace is known to hold for
-    attached_for: tuple[Key, object, int] | None = None  # object_key, rules, context
-    parents: tuple[ParentStatus, ...] = ()
-    placed: dict[ListenerId, tuple[Any, ...]] = field(default_factory=dict)
-    timed: bool = False  # a condition of `parents` changed: its time is stamped each pass
-    stamped: tuple[Now, tuple[ParentStatus, ...]] | None = None
-    update: StatusUpdate | None = None
-    update_for: tuple[ParentStatus, ...] | None = None
+    spec: Key | None
+    route: T
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A route's translated rules, for the `Decoded` they were translated from (by identity),
+    with the backend lookups they made and their answers (`trace`), and the `Backends` known to
+    answer every one of them the same (`checked`)."""
+
+    decoded: Decoded[Any]
+    rules: object
+    trace: Trace
+    checked: Backends
+
+
+@dataclass(frozen=True, slots=True)
+class RouteAttachment:
+    """A route's attachment with no time, for the object (`object_key`), the rules (by
+    identity) and the attachment context it was made from (`key`; None: never reused): its
+    status entries, its attachments per listener, and whether a condition of the entries
+    changed (`timed`: each pass's time is stamped into it)."""
+
+    key: tuple[Key, object, int] | None
+    parents: tuple[ParentStatus, ...]
+    placed: Mapping[ListenerId, tuple[Attachment, ...]]
+    timed: bool
+
+    def made_for(self, translated: object, context: int) -> Key | None:
+        """The `object_key` this was made for, when it was made from these rules and context."""
+        if self.key is None or self.key[1] is not translated or self.key[2] != context:
+            return None
+        return self.key[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Stamped:
+    """A `RouteAttachment`'s `parents` (by identity: `of`) with a pass's `now` stamped in."""
+
+    of: tuple[ParentStatus, ...]
+    now: Now
+    parents: tuple[ParentStatus, ...]
 
 
 class Memo:
-    """Routes' entries and placements, decoded objects, route tables and backend answers."""
+    """Per-route caches (decoding, rules, attachment, stamped entries, StatusUpdate) keyed on
+    their inputs; the placements their attachments make; decoded objects, route tables and
+    backend answers."""
 
     def __init__(self) -> None:
-        self._decoded: dict[Any, Store] = {}  # by kind
+        self._decoded: dict[object, Store] = {}  # by kind
         self.tables = Store()  # `gatewayir.build`'s route tables
         self.clusters = Store()  # `backends.finish_clusters`'s clusters, per Gateway
         self.policies = Store()  # `policies.apply`'s governed route tables and cluster copies
@@ -153,11 +195,15 @@ class Memo:
         self._context_id = 0
         self._everything = True  # this pass translates every route (first pass, new context)
         self._objects: dict[str, tuple[dict[str, Any], ...]] = {}  # last pass's, per route kind
-        self._entries: dict[RouteId, RouteEntry] = {}
         self._objs: dict[RouteId, dict[str, Any]] = {}  # each route's object, as last seen
+        self._decodings: dict[RouteId, Decoded[Any]] = {}
+        self._rules: dict[RouteId, Rules] = {}
+        self._attachments: dict[RouteId, RouteAttachment] = {}
+        self._stamped: dict[RouteId, Stamped] = {}  # the timed routes' last stamping
         self._updates: dict[RouteId, StatusUpdate] = {}  # routes with our parents only
-        self._timed: set[RouteId] = set()
-        self._placements: dict[ListenerId, Placements] = {}
+        self._placements: dict[ListenerId, Placements] = {}  # last pass's, by listener
+        # what routes attached since `_placements`, by listener
+        self._moved: dict[ListenerId, dict[RouteId, tuple[Attachment, ...]]] = {}
         self._backends: Backends | None = None
         self._backend_inputs: tuple[tuple[dict[str, Any], ...], ...] = ()
         self._recheck = False  # this pass's Backends is new: check every route's trace
@@ -224,11 +270,11 @@ class Memo:
             return list(objects)
         extra: set[RouteId] = set()
         if self._clock_moved:
-            extra.update(rid for rid in self._timed if rid[0] == kind)
+            extra.update(rid for rid in self._stamped if rid[0] == kind)
         if self._recheck:
             assert self._backends is not None
-            extra.update(rid for rid, e in self._entries.items()
-                         if rid[0] == kind and not self._still(e, self._backends))
+            extra.update(rid for rid, r in self._rules.items()
+                         if rid[0] == kind and not self._still(rid, r, self._backends))
         extra.difference_update(route_id(kind, o) for o in changed)
         return changed + [self._objs[rid] for rid in extra if rid in self._objs]
 
@@ -258,79 +304,81 @@ class Memo:
             self._objs[route_id(kind, o)] = o
         return changed
 
-    def entry(self, kind: str, obj: dict[str, Any]) -> tuple[RouteId, RouteEntry]:
+    def seen(self, kind: str, obj: dict[str, Any]) -> RouteId:
+        """The id of the route `obj` this pass translates; `obj` is its object now."""
         rid = route_id(kind, obj)
         self._objs[rid] = obj
-        found = self._entries.get(rid)
-        if found is None:
-            found = self._entries[rid] = RouteEntry()
-        return rid, found
+        return rid
 
-    def decode_route(self, entry: RouteEntry, decode: Callable[[dict[str, Any]], T],
-                     obj: dict[str, Any]) -> T:
+    def decode_route(self, rid: RouteId, decode: Callable[[dict[str, Any]], T],
+                     obj: dict[str, Any]) -> Decoded[T]:
         """`decode(obj)`, reused while the route keeps its `spec_key`."""
         spec = spec_key(obj)
-        if spec is not None and entry.spec == spec and entry.decoded is not None:
+        found = self._decodings.get(rid)
+        if spec is not None and found is not None and found.spec == spec:
             self.hits += 1
-            return entry.decoded  # type: ignore[no-any-return]
+            return found
         self.misses += 1
-        entry.spec, entry.decoded = spec, decode(obj)
-        return entry.decoded  # type: ignore[no-any-return]
+        found = self._decodings[rid] = Decoded(spec, decode(obj))
+        return found
 
-    def rules(self, entry: RouteEntry, backends: Backends, translate: Callable[[], T]) -> T:
-        """`translate()` of the route, reused while its backend lookups answer the same."""
-        if (entry.rules is not None and entry.spec is not None and entry.rules_spec == entry.spec
-                and self._still(entry, backends)):
+    def rules(self, rid: RouteId, decoded: Decoded[Any], backends: Backends,
+              translate: Callable[[], T]) -> T:
+        """`translate()` of the route `decoded`, reused while it is the same decoding and its
+        backend lookups answer the same."""
+        found = self._rules.get(rid)
+        if found is not None and found.decoded is decoded and self._still(rid, found, backends):
             self.hits += 1
-            return entry.rules  # type: ignore[no-any-return]
+            return found.rules  # type: ignore[return-value]
         self.misses += 1
-        entry.rules, entry.trace = backends.traced(translate)
-        entry.rules_spec, entry.checked = entry.spec, backends
-        return entry.rules  # type: ignore[no-any-return]
+        rules, trace = backends.traced(translate)
+        self._rules[rid] = Rules(decoded, rules, trace, backends)
+        return rules
 
-    def attach(self, rid: RouteId, entry: RouteEntry, obj: dict[str, Any], translated: object,
-               context: int, now: Now,
-               run: Callable[..., Attached]) -> tuple[ParentStatus, ...]:
+    def attach(self, rid: RouteId, obj: dict[str, Any], translated: object, context: int,
+               now: Now, run: Callable[..., Attached]) -> tuple[ParentStatus, ...]:
         """The status entries of `run(now=None)` (a route kind's `attach`), or of its last
-        outcome; `now` stamped in either way. Placements follow the outcome."""
+        outcome for the same inputs; `now` stamped in either way. Placements follow the
+        outcome."""
         key = object_key(obj)
         wanted = None if key is None else (key, translated, context)
-        last = entry.attached_for
-        if wanted is not None and last is not None and last[0] == key and last[1] is translated \
-                and last[2] == context:
+        last = self._attachments.get(rid)
+        made = None if last is None or wanted is None else last.made_for(translated, context)
+        if last is not None and made is not None and made == key:
             self.hits += 1
-        elif wanted is not None and last is not None and last[1] is translated \
-                and last[2] == context and (given := _echoed(obj, entry)) is not None:
+        elif last is not None and made is not None \
+                and (given := self._echoed(rid, obj, last)) is not None:
             self.hits += 1  # our own status write came back: attaching again gives what it holds
-            entry.parents, entry.attached_for, entry.timed, entry.stamped = given, wanted, False, None
+            self._attachments[rid] = last = RouteAttachment(wanted, given, last.placed, False)
         else:
             self.misses += 1
             attached = run(now=None)
-            entry.parents, entry.attached_for, entry.stamped = attached.parents, wanted, None
-            entry.timed = changed(entry.parents)
-            by_listener: dict[ListenerId, list[Any]] = {}
+            by_listener: dict[ListenerId, list[Attachment]] = {}
             for ls, attachment in attached.placed:
                 by_listener.setdefault(ls.at, []).append(attachment)
-            self._place(rid, entry, {at: tuple(v) for at, v in by_listener.items()})
-        if entry.timed:
-            self._timed.add(rid)
-        else:
-            self._timed.discard(rid)
-            return entry.parents
-        if entry.stamped is None or entry.stamped[0] != now:
-            entry.stamped = (now, stamp(entry.parents, now))
-        return entry.stamped[1]
+            placed = {at: tuple(v) for at, v in by_listener.items()}
+            self._place(rid, {} if last is None else last.placed, placed)
+            self._attachments[rid] = last = RouteAttachment(
+                wanted, attached.parents, placed, changed(attached.parents))
+        if not last.timed:
+            self._stamped.pop(rid, None)
+            return last.parents
+        stamped = self._stamped.get(rid)
+        if stamped is None or stamped.of is not last.parents or stamped.now != now:
+            stamped = self._stamped[rid] = Stamped(last.parents, now, stamp(last.parents, now))
+        return stamped.parents
 
-    def update(self, rid: RouteId, entry: RouteEntry, parents: tuple[ParentStatus, ...],
+    def update(self, rid: RouteId, parents: tuple[ParentStatus, ...],
                make: Callable[[], StatusUpdate]) -> None:
         """Keep `make()` (the route's StatusUpdate), the same object while `parents` is; a
         route with no parent of ours has none."""
         if not parents:
             self._updates.pop(rid, None)
             return
-        if entry.update is None or entry.update_for is not parents:
-            entry.update, entry.update_for = make(), parents
-        self._updates[rid] = entry.update
+        found = self._updates.get(rid)
+        if found is None or not isinstance(found.status, RouteStatus) \
+                or found.status.parents is not parents:
+            self._updates[rid] = make()
 
     def route_statuses(self) -> tuple[StatusUpdate, ...]:
         """The StatusUpdate of every route with a parent of ours."""
@@ -338,15 +386,15 @@ class Memo:
 
     def placements(self, listeners: Iterable[ListenerId]) -> dict[ListenerId, Placements]:
         """The routes attached to each of this pass's `listeners`, once every route of the pass
-        is attached; empty placements of listeners that are gone are forgotten."""
-        out = {}
-        for at in listeners:
-            found = self._placements.get(at)
-            if found is None:
-                found = self._placements[at] = Placements()
-            out[at] = found
-        for at in [a for a, p in self._placements.items() if p.empty() and a not in out]:
-            del self._placements[at]
+        is attached: last pass's placements updated with the attachments made since. Those of
+        listeners that are gone are forgotten once empty."""
+        last, moved = self._placements, self._moved
+        out = {at: last.get(at, NOWHERE).updated(moved.get(at, {})) for at in listeners}
+        kept = dict(out)
+        for at in {*last, *moved} - out.keys():
+            if not (gone := last.get(at, NOWHERE).updated(moved.get(at, {}))).empty():
+                kept[at] = gone
+        self._placements, self._moved = kept, {}
         return out
 
     def pass_done(self) -> None:
@@ -355,30 +403,48 @@ class Memo:
                       self.telemetry):
             store.rotate()
 
-    def _still(self, entry: RouteEntry, backends: Backends) -> bool:
-        if entry.checked is backends:
+    def _still(self, rid: RouteId, rules: Rules, backends: Backends) -> bool:
+        """Whether `backends` answers the lookups of `rules` as they were answered; when it
+        does, `rules` is kept as known to hold for it."""
+        if rules.checked is backends:
             return True
-        if backends.still(entry.trace):
-            entry.checked = backends
+        if backends.still(rules.trace):
+            self._rules[rid] = Rules(rules.decoded, rules.rules, rules.trace, backends)
             return True
         return False
 
-    def _place(self, rid: RouteId, entry: RouteEntry,
-               placed: dict[ListenerId, tuple[Any, ...]]) -> None:
-        for at in entry.placed.keys() - placed.keys():
-            self._placements[at].put(rid, ())
+    def _echoed(self, rid: RouteId, obj: dict[str, Any],
+                last: RouteAttachment) -> tuple[ParentStatus, ...] | None:
+        """What the route was last given (`last`'s entries, stamped when timed), when `obj`'s
+        status holds exactly that as our controller's entries (the status writer wrote it);
+        otherwise None. Attachment reads the status only to keep the lastTransitionTime of
+        conditions that did not change, so attaching again would give it."""
+        stamped = self._stamped.get(rid)
+        if last.timed and (stamped is None or stamped.of is not last.parents):
+            return None
+        given = stamped.parents if last.timed and stamped is not None else last.parents
+        if not given:
+            return given
+        controller = given[0].controller_name
+        written = [p for p in (obj.get("status") or {}).get("parents") or ()
+                   if isinstance(p, dict) and p.get("controllerName") == controller]
+        return given if written == [p.to_json() for p in given] else None
+
+    def _place(self, rid: RouteId, old: Mapping[ListenerId, tuple[Attachment, ...]],
+               placed: Mapping[ListenerId, tuple[Attachment, ...]]) -> None:
+        """Note for `placements` that `rid`'s attachments went from `old` to `placed`."""
+        for at in old.keys() - placed.keys():
+            self._moved.setdefault(at, {})[rid] = ()
         for at, attachments in placed.items():
-            if entry.placed.get(at) != attachments:
-                self._placements.setdefault(at, Placements()).put(rid, attachments)
-        entry.placed = placed
+            if old.get(at) != attachments:
+                self._moved.setdefault(at, {})[rid] = attachments
 
     def _drop(self, rid: RouteId) -> None:
-        entry = self._entries.pop(rid, None)
-        if entry is not None:
-            self._place(rid, entry, {})
-        self._objs.pop(rid, None)
-        self._updates.pop(rid, None)
-        self._timed.discard(rid)
+        last = self._attachments.pop(rid, None)
+        if last is not None:
+            self._place(rid, last.placed, {})
+        for cache in (self._objs, self._decodings, self._rules, self._updates, self._stamped):
+            cache.pop(rid, None)
 
 
 def attach_context(gateways: Mapping[tuple[str, str], GatewayState],
@@ -393,22 +459,6 @@ def attach_context(gateways: Mapping[tuple[str, str], GatewayState],
             tuple((k, s.accepted, listeners(s.listeners)) for k, s in sorted(sets.items())),
             tuple(sorted((n, tuple(sorted(labels.items())))
                          for n, labels in namespace_labels.items())))
-
-
-def _echoed(obj: dict[str, Any], entry: RouteEntry) -> tuple[ParentStatus, ...] | None:
-    """What the entry last gave, when `obj`'s status holds exactly that as our controller's
-    entries (the status writer wrote it); otherwise None. Attachment reads the status only to
-    keep the lastTransitionTime of conditions that did not change, so attaching again would
-    give it."""
-    if entry.timed and entry.stamped is None:
-        return None
-    given = entry.stamped[1] if entry.timed and entry.stamped else entry.parents
-    if not given:
-        return given
-    controller = given[0].controller_name
-    written = [p for p in (obj.get("status") or {}).get("parents") or ()
-               if isinstance(p, dict) and p.get("controllerName") == controller]
-    return given if written == [p.to_json() for p in given] else None
 
 
 def _falses(flags: list[bool]) -> list[int]:

@@ -32,8 +32,9 @@ becomes a condition.
 
 The `Memo` (the controller keeps one; `translate(snapshot)` uses a fresh one, the full rebuild)
 is a cache around these stages' per-object work: objects unchanged since the previous pass are
-not decoded again, routes whose backends resolve as before keep their translated rules, their
-attachments are replayed while Gateways, ListenerSets and Namespaces are unchanged, virtual
+not decoded again, and a route's decoding, rules and attachment are frozen values reused while
+the inputs each is keyed on are the same (its rules while its backend lookups answer as
+before, its attachment while Gateways, ListenerSets and Namespaces are unchanged), virtual
 hosts whose routes are unchanged and clusters whose endpoints are unchanged are reused; the
 result is the same as without one (see `memo`).
 """
@@ -224,14 +225,14 @@ def _routes(snapshot: Snapshot, memo: Memo, states: Mapping[Key, GatewayState],
            partial(tlsroute.attach, kind=kind)) for kind in (tlsroute.TCP_KIND, tlsroute.UDP_KIND)))
     for kind, decode, translate_rules, attach in route_kinds:
         for obj in memo.candidates(kind, snapshot.of(kind)):
-            rid, entry = memo.entry(kind, obj)
-            route = memo.decode_route(entry, decode, obj)
-            rules = memo.rules(entry, backends, partial(translate_rules, route, backends))
-            parents = memo.attach(rid, entry, obj, rules, context, snapshot.now, partial(
+            rid = memo.seen(kind, obj)
+            decoded = memo.decode_route(rid, decode, obj)
+            route = decoded.route
+            rules = memo.rules(rid, decoded, backends, partial(translate_rules, route, backends))
+            parents = memo.attach(rid, obj, rules, context, snapshot.now, partial(
                 attach, obj, route, rules, states, inputs.namespace_labels,
                 snapshot.controller_name, listener_sets=sets))
-            memo.update(rid, entry, parents, partial(_route_update, obj, kind, route.meta,
-                                                     parents))
+            memo.update(rid, parents, partial(_route_update, obj, kind, route.meta, parents))
     return memo.route_statuses()
 
 
