@@ -20,6 +20,8 @@ _PASSING = [
     "  while false do end\n  repeat local x = 1 until true\n  do local y = 0x1F + 1e3 end\n"
     "end\n",
     'function envoy_on_request(h) local s = "a \\" quote" end',
+    # every escape LuaJIT takes: letters, quotes, decimal up to 255, \xXX, \u{X}, \z, newline
+    'function envoy_on_request(h) local s = "\\a\\b\\f\\n\\r\\t\\v\\\\\\\'\\0\\255\\x4f\\u{1F600}\\z \n x\\\n" end',
 ]
 _FAILING = [
     ("function envoy_on_request(handle)\n  if x then\n    y()\nend\n",
@@ -31,6 +33,9 @@ _FAILING = [
     ("function envoy_on_request(h) if x h() end end", "unexpected 'end'"),
     ("function envoy_on_request(h) local a = 1 @ 2 end", "unexpected symbol '@'"),
     ("local x = 1", "defines neither envoy_on_request"),
+    # escapes LuaJIT refuses (Envoy with it): over 255, unknown, short hex, out of Unicode
+    *((f'function envoy_on_request(h) local s = "a{bad}" end', f"line 1: invalid escape sequence {bad[:2]}")
+      for bad in ("\\256", "\\q", "\\x4", "\\u{D800}", "\\u{110000}", "\\u48")),
 ]
 
 

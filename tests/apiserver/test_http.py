@@ -44,6 +44,10 @@ async def test_token_required_except_healthz(client: Client) -> None:
         assert resp.status == 401
     async with client.session.get(client.server.url + "/healthz") as resp:
         assert resp.status == 200
+    for wrong in (f"Bearer {client.token[:-1]}", f"Bearer {client.token}\u00e9", "Basic x"):
+        async with client.session.get(client.server.url + "/api/v1/namespaces",
+                                      headers={"Authorization": wrong}) as resp:
+            assert resp.status == 401, wrong
 
 
 async def test_aggregated_discovery_content_type(client: Client) -> None:

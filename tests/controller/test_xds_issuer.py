@@ -15,10 +15,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from cryptography import x509
 
 from propylon import pki
 from propylon.apiserver import tokens
+from propylon.controller import issuer
 from propylon.controller.certs import CertManager
 from propylon.controller.issuer import CertificateEndpoint
 from propylon.infra.kubernetes import agent
@@ -151,3 +154,52 @@ def test_an_expired_token_is_refused() -> None:
     assert tokens.review(key, review, 1599, uid_of)["status"]["authenticated"] is True
     assert tokens.review(key, review, 1600, uid_of)["status"] == {
         "authenticated": False, "error": "token rejected: expired"}
+
+
+@pytest.mark.parametrize(("seconds", "message"), [
+    ("an hour", "must be an integer"), (60, "less than 10 minutes"),
+    (2**40, "larger than 2^32 seconds")])
+async def test_a_token_request_of_a_bad_lifetime_is_invalid(flow: Flow, seconds: object,
+                                                            message: str) -> None:
+    """As kube-apiserver answers: 422 naming spec.expirationSeconds, not a server error."""
+    await flow.account(ACCOUNT)
+    state = flow.api.server.state_dir
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"audiences": [agent.AUDIENCE], "expirationSeconds": seconds}}
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{flow.api.server.url}/api/v1/namespaces/default/serviceaccounts/{ACCOUNT}/token",
+            json=body, ssl=ssl.create_default_context(cafile=str(state / "ca.crt")),
+            headers={"Authorization": f"Bearer {(state / 'token').read_text().strip()}"}) as resp:
+        answer = await resp.json()
+    assert resp.status == 422, answer
+    assert "spec.expirationSeconds" in answer["message"] and message in answer["message"]
+
+
+async def test_requests_over_the_bound_are_told_to_retry_at_once() -> None:
+    """Anyone reaching the endpoint makes it ask the cluster: at most `MAX_IN_FLIGHT` at a
+    time, the others answered 503 without a TokenReview."""
+    release, reviews = asyncio.Event(), []
+
+    class SlowCluster:
+        async def create(self, review: object) -> dict[str, Any]:
+            reviews.append(review)
+            await release.wait()
+            return {"status": {"authenticated": False, "error": "unknown token"}}
+
+    class NoCertificates:
+        def issue_client(self, node_id: str) -> dict[str, bytes]:
+            raise AssertionError("no token here is accepted")
+
+    endpoint = CertificateEndpoint(SlowCluster(), NoCertificates(), Gateways())  # type: ignore[arg-type]
+    def ask() -> web.Request:
+        return make_mocked_request("POST", agent.ISSUER_PATH,
+                                   headers={"Authorization": "Bearer forged"})
+    waiting = [asyncio.create_task(endpoint.handle(ask())) for _ in range(issuer.MAX_IN_FLIGHT)]
+    while len(reviews) < issuer.MAX_IN_FLIGHT:
+        await asyncio.sleep(0)
+    refused = await endpoint.handle(ask())
+    assert refused.status == 503 and b"retry" in refused.body  # type: ignore[operator]
+    assert len(reviews) == issuer.MAX_IN_FLIGHT
+    release.set()
+    assert {(await task).status for task in waiting} == {401}
+    assert (await endpoint.handle(ask())).status == 401  # the slots are free again

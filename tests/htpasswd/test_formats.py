@@ -34,6 +34,10 @@ VECTORS = [
     ("bar", "{SHA}Ys23Ag/5IOWqZCw9QGaVDdHwH00="),
     ("bar", SSHA_BAR),
     ("bar", "{PLAIN}bar"),
+    # a salt of non-ASCII characters (openssl passwd -apr1/-6 -salt 'sé')
+    ("secret", "$apr1$s\u00e9$eh9tE0lU57A7NYKyAwIdR."),
+    ("secret", "$6$s\u00e9$h8xZmsCeQDNSbwkaoARuFo7nd4Nsyo7fwPHJW5JjwVCQV01kNs7sD.vOB/Dw1yfpdKzOEw"
+               "/hA7sFW0pRPEFRf0"),
 ]
 
 
@@ -82,3 +86,18 @@ def test_malformed_and_unknown_hashes_are_named_and_never_match(hashed: str, sai
     assert formats.scheme(hashed) is None
     assert formats.unsupported(hashed) == said
     assert not formats.verify(b"bar", hashed)
+
+
+@pytest.mark.parametrize("kind", ["$5$rounds=1000$", "$1$", "{PLAIN}"])
+def test_a_password_over_the_bound_is_never_hashed_nor_matched(kind: str) -> None:
+    """Crypt work grows with the password (SHA-crypt hashes it len(password) times): a client
+    cannot make one check cost more than a password of `MAX_PASSWORD` bytes."""
+    def hashed(password: bytes) -> str:
+        if kind == "{PLAIN}":
+            return kind + password.decode()
+        if kind == "$1$":
+            return md5_crypt(password, "salt", kind)
+        return sha_crypt(password, "rounds=1000$salt", "$5$")
+    longest = b"p" * formats.MAX_PASSWORD
+    assert formats.verify(longest, hashed(longest))
+    assert not formats.verify(longest + b"p", hashed(longest + b"p"))

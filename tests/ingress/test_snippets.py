@@ -31,6 +31,9 @@ def test_nginx_quoting() -> None:
     ("more_set_headers -s 404 'A: b';", "options"),
     ("more_clear_headers 'X-Hidden-*';", "wildcards"),
     ("more_set_headers 'A: $request_id';", "$request_id has no equivalent"),
+    ('more_set_headers "A: x\\r\\nSet-Cookie: y";', "control character"),
+    ('proxy_set_header X-A "$host\\n";', "control character"),
+    ('add_header X-A "nul\0" always;', "control character"),
 ])
 def test_anything_but_header_directives_refuses_the_snippet(snippet: str, message: str) -> None:
     found = convert(snippet, False, ALLOWED)

@@ -3,7 +3,8 @@ adds a response header on every route; a route's own policy replaces it with two
 in order (one adding a request header the backend sees, one from a ConfigMap answering
 requests itself); a policy whose script does not compile is Accepted False and never reaches
 Envoy (which would refuse the listener): its route answers 500 (it fails closed), every other
-route keeps being served."""
+route keeps being served. A snippet value full of Lua syntax reaches the header byte for
+byte."""
 
 from __future__ import annotations
 
@@ -132,3 +133,25 @@ async def test_snippet_variables_read_by_the_conversions_script(
             assert response.headers["X-Seen"] == "web.example|GET"
     assert seen["headers"]["x-vars"] == "http|80|127.0.0.1|/a/b?x=1&y=2|/a/b|x=1&y=2"
     assert "x-drop" not in seen["headers"]
+
+
+async def test_snippet_values_of_lua_syntax_reach_envoy_as_written(
+        xds: XdsFixture, envoy_factory: EnvoyFactory, app: Echo) -> None:
+    """Quotes, backslashes, `]]`, `--` and Unicode in a snippet's value are text in the
+    script, never Lua: the header carries them byte for byte."""
+    odd = 'q"]]\\ --[[ end é\u2028|'
+    found = convert(f"more_set_headers 'X-Odd: {odd}$host';", False,
+                    {"allow-snippet-annotations": "true", "annotations-risk-level": "Critical"})
+    (policy,) = found.effects
+    assert isinstance(policy, Policy)
+    stack = Stack(objects=[*service("app", app.port), _prefix_route("api", "/"),
+                           _policy("api", {"kind": "HTTPRoute", "name": "api"},
+                                   policy.spec["lua"])])
+    stack.program(xds)
+    await envoy_factory(NODE, xds.port)
+    port = stack.port()
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/", 200)
+        async with session.get(f"http://127.0.0.1:{port}/", headers={"Host": "web"}) as response:
+            raw = dict(response.raw_headers)[b"x-odd"]
+    assert raw == f"{odd}web".encode()

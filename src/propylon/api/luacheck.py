@@ -2,7 +2,9 @@
 that does not compile.
 
 `problem(code)` is None for a script that passes, else a message with the line of the first
-error. The check reads Lua 5.1's tokens (names, numbers, short and long strings, comments) and
+error. The check reads Lua 5.1's tokens (names, numbers, short and long strings, comments;
+in a short string, only the escapes Envoy's LuaJIT takes: `\\a` ... `\\v`, quotes, a backslash, a
+newline, `\\z`, `\\xXX`, `\\u{X...}` of a Unicode scalar value, decimal `\\ddd` up to 255) and
 its block structure: every `function`, `if`, `do`, `while ... do`, `for ... do` closed by `end`,
 every `repeat` by `until`, `then` after `if`/`elseif`, `do` after `while`/`for`, brackets
 balanced; then, as Envoy Gateway's strict validation requires, the script must define
@@ -25,6 +27,8 @@ _TOKEN = re.compile(r"""
   | (?P<op>\.\.\.|\.\.|==|~=|<=|>=|::|[-+*/%^#<>=(){}\[\];:,.])
 """, re.VERBOSE)
 _OPEN = {"(": ")", "[": "]", "{": "}"}
+_ESCAPE = re.compile(r"""\\(?:[abfnrtv\\"'\n]|\r\n?|z\s*|x[0-9A-Fa-f]{2}|u\{(?P<u>[0-9A-Fa-f]+)\}
+                     |(?P<d>[0-9]{1,3}))""", re.VERBOSE)
 _ENTRY = re.compile(r"\bfunction\s+envoy_on_(request|response)\s*\(|"
                     r"\benvoy_on_(request|response)\s*=\s*function\b")
 
@@ -72,7 +76,12 @@ def _string_end(code: str, pos: int, quote: str, line: int) -> int:
     while pos < len(code):
         char = code[pos]
         if char == "\\":
-            pos += 2
+            found = _ESCAPE.match(code, pos)
+            if found is None or not _escape_value_ok(found):
+                raise _Error(f"line {line}: invalid escape sequence {code[pos:pos + 2]} in a "
+                             "string (write a backslash as \\\\)")
+            line += found.group().count("\n")
+            pos = found.end()
             continue
         if char == "\n":
             break
@@ -80,6 +89,15 @@ def _string_end(code: str, pos: int, quote: str, line: int) -> int:
             return pos + 1
         pos += 1
     raise _Error(f"line {line}: unfinished string (no closing {quote})")
+
+
+def _escape_value_ok(escape: re.Match[str]) -> bool:
+    if escape.group("d") is not None:
+        return int(escape.group("d")) <= 255
+    if escape.group("u") is not None:
+        value = int(escape.group("u"), 16)
+        return value < 0x110000 and not 0xD800 <= value < 0xE000
+    return True
 
 
 def _blocks(tokens: list[_Token]) -> None:

@@ -12,7 +12,7 @@ value and is refused, warned about or ignored as `fieldValidation` says, like un
 the same JSON (`protobody`); other formats get a 415 Status; a body over 3 MiB gets 413, as from
 kube-apiserver. Responses are objects, Lists, or Tables when the
 Accept header asks for `as=Table`; a List of every object (no selector, no `limit`) is assembled
-from the objects' stored JSON without decoding it. A middleware checks the bearer token
+from the objects' stored JSON without decoding it. A middleware checks the bearer token in constant time
 (everything but `/healthz`) and turns every error into a `Status` (a write the storage refused:
 500 with the storage's cause).
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -48,6 +49,7 @@ from propylon.apiserver.errors import (
     APIError,
     StrictDecodingError,
     bad_request,
+    invalid,
     json_response,
     resource_not_found,
     storage_failure,
@@ -189,8 +191,9 @@ class Routes:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "").encode(errors="surrogateescape")
         if request.path not in ("/healthz", "/readyz", "/livez") and \
-                request.headers.get("Authorization") != f"Bearer {self.token}":
+                not hmac.compare_digest(given, f"Bearer {self.token}".encode()):
             return to_response(APIError(401, "Unauthorized", "Unauthorized: use the bearer "
                                         "token from the kubeconfig the server wrote"))
         try:
@@ -371,9 +374,13 @@ class Routes:
             return json_response(tokens.review(self.token_key, body, int(time.time()), uid_of),
                                  201)
         account = self.registry.get(sa_info, namespace, rest[1])
-        return json_response(tokens.issue(self.token_key, namespace, rest[1],
-                                          account["metadata"]["uid"], body, int(time.time())),
-                             201)
+        try:
+            answer = tokens.issue(self.token_key, namespace, rest[1], account["metadata"]["uid"],
+                                  body, int(time.time()))
+        except tokens.Invalid as err:
+            raise invalid(tokens.TOKEN_REQUEST, rest[1], [{"field": err.field, "message": err.message,
+                                                    "reason": "FieldValueInvalid"}]) from err
+        return json_response(answer, 201)
 
     def _list_doc(self, info: KindInfo, items: list[dict[str, Any]],
                   continue_token: str | None) -> dict[str, Any]:

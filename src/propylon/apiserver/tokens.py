@@ -7,8 +7,8 @@ ServiceAccount tokens:
   ServiceAccount, signed (HS256) with a key the server draws at start and never writes anywhere
   (a restarted server no longer accepts earlier tokens, as if its signing key rotated; the
   kubelet requests new ones long before they expire), carrying `sub` `system:serviceaccount:<namespace>:<name>`, the requested audiences (the
-  server's own when none), `iat`/`nbf`/`exp` (`expirationSeconds`, at least 600 as in
-  Kubernetes, 3600 by default) and the ServiceAccount's uid;
+  server's own when none), `iat`/`nbf`/`exp` (`expirationSeconds`, 3600 by default; as in
+  Kubernetes, one that is no integer, under 600 or not under 2^32 is `Invalid`) and the ServiceAccount's uid;
 - `review()` answers a TokenReview (`POST /apis/authentication.k8s.io/v1/tokenreviews`): the
   token is authenticated only when its signature is this server's, it is not expired, one of
   its audiences is one the review asks for (the server's own when none) and the ServiceAccount
@@ -28,15 +28,41 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from propylon.api.kinds import KindInfo
+
 REVIEW_GROUP = "authentication.k8s.io"
+TOKEN_REQUEST = KindInfo(REVIEW_GROUP, "v1", "TokenRequest", "token", "tokenrequest", True)
 API_AUDIENCE = "https://kubernetes.default.svc"
 ISSUER = "https://kubernetes.default.svc"
 DEFAULT_EXPIRATION_S = 3600
 MIN_EXPIRATION_S = 600
+MAX_EXPIRATION_S = 2**32
 SUBJECT_PREFIX = "system:serviceaccount:"
 
 # (namespace, name) -> the ServiceAccount's uid, or None when it does not exist
 UidLookup = Callable[[str, str], str | None]
+
+
+class Invalid(ValueError):
+    """A TokenRequest kube-apiserver refuses as invalid: the field and why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def _expiration(value: object) -> int:
+    if value is None:
+        return DEFAULT_EXPIRATION_S
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Invalid("spec.expirationSeconds", f"Invalid value: {value!r}: must be an integer")
+    if value < MIN_EXPIRATION_S:
+        raise Invalid("spec.expirationSeconds", f"Invalid value: {value}: may not specify a "
+                      "duration less than 10 minutes")
+    if value >= MAX_EXPIRATION_S:
+        raise Invalid("spec.expirationSeconds", f"Invalid value: {value}: may not specify a "
+                      "duration larger than 2^32 seconds")
+    return value
 
 
 def _b64(data: bytes) -> str:
@@ -53,10 +79,11 @@ def _sign(key: bytes, signing_input: str) -> str:
 
 def issue(key: bytes, namespace: str, name: str, uid: str, request: dict[str, Any],
           now: int) -> dict[str, Any]:
-    """The TokenRequest `request` answered (its `status.token` and `expirationTimestamp`)."""
+    """The TokenRequest `request` answered (its `status.token` and `expirationTimestamp`);
+    `Invalid` for a bad `expirationSeconds`."""
     spec = request.get("spec") or {}
     audiences = list(spec.get("audiences") or [API_AUDIENCE])
-    expiration = max(MIN_EXPIRATION_S, int(spec.get("expirationSeconds") or DEFAULT_EXPIRATION_S))
+    expiration = _expiration(spec.get("expirationSeconds"))
     claims = {"iss": ISSUER, "sub": f"{SUBJECT_PREFIX}{namespace}:{name}", "aud": audiences,
               "iat": now, "nbf": now, "exp": now + expiration,
               "kubernetes.io": {"namespace": namespace,

@@ -18,11 +18,14 @@ ConfigMap; no client certificate: this is how a proxy gets its first one). The e
 
 A refusal is JSON `{"error": ...}`: 401 without a bearer token or when TokenReview does not
 authenticate it (its reason), 403 for a ServiceAccount that is no Gateway's, 503 while the cluster
-cannot be asked or the controller has not read the Gateways yet. The TLS material follows the xDS server's rotation (`update()`).
+cannot be asked or the controller has not read the Gateways yet, and at once, without asking
+the cluster, while `MAX_IN_FLIGHT` requests are being answered (anyone who reaches the endpoint
+makes it ask the API server). The TLS material follows the xDS server's rotation (`update()`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
@@ -33,6 +36,7 @@ from typing import Protocol
 from aiohttp import web
 
 from propylon.api.kinds import KindInfo
+from propylon.apiserver.tokens import REVIEW_GROUP, SUBJECT_PREFIX
 from propylon.client import KubeClient, KubeError, KubeUnreachable, resource_class
 from propylon.infra.kubernetes.agent import AUDIENCE, ISSUER_PATH
 from propylon.ir.model import GatewayKey
@@ -40,8 +44,8 @@ from propylon.xds.server.tls import ServerMaterial
 
 log = logging.getLogger(__name__)
 
-SUBJECT_PREFIX = "system:serviceaccount:"
-TOKEN_REVIEW = KindInfo("authentication.k8s.io", "v1", "TokenReview", "tokenreviews",
+MAX_IN_FLIGHT = 8  # requests answered at a time (each a TokenReview, maybe a new key)
+TOKEN_REVIEW = KindInfo(REVIEW_GROUP, "v1", "TokenReview", "tokenreviews",
                         "tokenreview", False)
 
 
@@ -77,6 +81,7 @@ class CertificateEndpoint:
         self._certs = certs
         self._identities = identities
         self._audience = audience
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._dir = tempfile.TemporaryDirectory(prefix="propylon-issuer-")  # mode 0700
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -110,6 +115,14 @@ class CertificateEndpoint:
         return key
 
     async def handle(self, request: web.Request) -> web.Response:
+        if self._slots.locked():
+            log.warning("xDS certificate refused: %d requests in flight", MAX_IN_FLIGHT)
+            return web.json_response({"error": "too many certificate requests at once; retry"},
+                                     status=503)
+        async with self._slots:
+            return await self._answer(request)
+
+    async def _answer(self, request: web.Request) -> web.Response:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         try:
             if scheme.lower() != "bearer" or not token.strip():

@@ -13,7 +13,11 @@ Work factors are bounded, so one Secret cannot make every check of a proxy wait:
 to 17 (`htpasswd -B -C` allows no more), SHA-crypt up to 1,000,000 rounds (glibc's default is
 5000). `unsupported(hashed)` says what a line of another format looks like, for an error
 message.
-`verify(password, hashed)` compares in constant time; a malformed hash never matches.
+A password is at most `MAX_PASSWORD` bytes (a longer one never matches and is not hashed):
+crypt work grows with the password's length (SHA-crypt hashes it as many times as it has
+bytes), and the password is whatever a client sends.
+`verify(password, hashed)` compares bytes in constant time (a salt may be of any characters);
+a malformed hash never matches.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ _SHAPES = {
 }
 MAX_BCRYPT_COST = 17
 MAX_SHA_CRYPT_ROUNDS = 1_000_000
+MAX_PASSWORD = 4096  # bytes
 NAMES = {SHA: "SHA-1", SSHA: "salted SHA-1", PLAIN: "plain text", APR1: "Apache MD5",
          MD5: "MD5-crypt", SHA256: "SHA-256-crypt", SHA512: "SHA-512-crypt", "$2": "bcrypt"}
 
@@ -102,8 +107,9 @@ def unsupported(hashed: str) -> str:
 
 
 def verify(password: bytes, hashed: str) -> bool:
-    """Whether `password` matches `hashed` (False for a format `scheme` does not recognise)."""
-    kind = scheme(hashed)
+    """Whether `password` matches `hashed` (False for a format `scheme` does not recognise
+    or a password over `MAX_PASSWORD`)."""
+    kind = scheme(hashed) if len(password) <= MAX_PASSWORD else None
     if kind == SHA:
         return hmac.compare_digest(base64.b64encode(hashlib.sha1(password).digest()).decode(),
                                    hashed[len(SHA):])
@@ -114,10 +120,12 @@ def verify(password: bytes, hashed: str) -> bool:
     if kind == PLAIN:
         return hmac.compare_digest(password, hashed[len(PLAIN):].encode())
     if kind in (APR1, MD5):
-        return hmac.compare_digest(md5_crypt(password, hashed[len(kind):].split("$", 1)[0], kind),
-                                   hashed)
+        return hmac.compare_digest(
+            md5_crypt(password, hashed[len(kind):].split("$", 1)[0], kind).encode(),
+            hashed.encode())
     if kind in (SHA256, SHA512):
-        return hmac.compare_digest(sha_crypt(password, hashed[len(kind):], kind), hashed)
+        return hmac.compare_digest(sha_crypt(password, hashed[len(kind):], kind).encode(),
+                                   hashed.encode())
     if kind == "$2":
         return bcrypt.checkpw(password[:BCRYPT_MAX_PASSWORD], hashed.encode())
     return False

@@ -59,9 +59,10 @@ def known(name: str) -> bool:
 
 
 def quote(text: str) -> str:
-    """`text` as a Lua string literal."""
-    escaped = "".join(c if c.isprintable() and c not in '"\\' else f"\\{ord(c):03d}"
-                      for c in text)
+    """`text` as a Lua string literal: its UTF-8 bytes, printable ASCII as is but `"` and `\\`,
+    every other byte a decimal escape (Lua's `\\ddd`, at most 255)."""
+    escaped = "".join(chr(b) if 0x20 <= b < 0x7f and b not in b'"\\' else f"\\{b:03d}"
+                      for b in text.encode())
     return f'"{escaped}"'
 
 

@@ -15,7 +15,8 @@ without `always` acts on 2xx and 3xx answers only in nginx, on every answer here
 removed). Literal values become the route's RequestHeaderModifier/ResponseHeaderModifier;
 values reading nginx variables (`luascripts.VARIABLES`, `$http_<name>`) become a Lua script
 (an EnvoyExtensionPolicy on the route). Anything else (another directive, a block, an option
-such as `-s`, a wildcard, an unknown variable) refuses the whole snippet, naming it.
+such as `-s`, a wildcard, an unknown variable, a control character such as CR or LF in a
+value) refuses the whole snippet, naming it.
 `server-snippet` acts on the Ingress's own paths only (nginx: every location of the host's
 server): reported.
 """
@@ -112,7 +113,10 @@ def _quoted(snippet: str, pos: int) -> tuple[str, int]:
     raise SnippetError(f"a string opened with {quote} is not closed")
 
 
-def _value(text: str) -> tuple[Part, ...]:
+def _value(text: str, directive: str) -> tuple[Part, ...]:
+    if any(ord(c) < 0x20 and c != "\t" or ord(c) == 0x7f for c in text):
+        raise SnippetError(f"{directive}: the value {text!r} holds a control character (CR, "
+                           "LF, NUL ...), which no header value may hold: remove it")
     parts: list[Part] = []
     pos = 0
     for found in _VARIABLE.finditer(text):
@@ -154,13 +158,13 @@ def _directive(words: list[Word]) -> tuple[str, list[Directive], bool]:
         out: list[Directive] = []
         for arg in args:
             header, has_value, value = arg.partition(":")
-            parts = _value(value.strip()) if has_value else ()
+            parts = _value(value.strip(), name) if has_value else ()
             out.append(("set" if parts else "remove", _header(header.strip(), name), parts))
         return side, out, False
     always = args[2:] == ["always"]
     if len(args) != 2 and not always:
         raise SnippetError(f"{name} takes a header name and a value")
-    parts = _value(args[1])
+    parts = _value(args[1], name)
     return side, [(action if parts or action == "add" else "remove",
                    _header(args[0], name), parts)], name == "add_header" and not always
 
