@@ -111,19 +111,10 @@ async def test_gateway_and_route_scripts(xds: XdsFixture, envoy_factory: EnvoyFa
 async def test_snippet_variables_read_by_the_conversions_script(
         xds: XdsFixture, envoy_factory: EnvoyFactory, app: Echo) -> None:
     """The script an ingress-nginx snippet with variables becomes gives nginx's values."""
-    found = convert(
+    port = await _serve_snippet(
         'more_set_headers "ExpectedHost: $http_host" "X-Seen: $host|$request_method";'
         'proxy_set_header X-Vars "$scheme|$server_port|$remote_addr|$request_uri|$uri|$args";'
-        "more_clear_input_headers X-Drop;",
-        False, {"allow-snippet-annotations": "true", "annotations-risk-level": "Critical"})
-    (policy,) = found.effects
-    assert isinstance(policy, Policy)
-    stack = Stack(objects=[*service("app", app.port), _prefix_route("api", "/"),
-                           _policy("api", {"kind": "HTTPRoute", "name": "api"},
-                                   policy.spec["lua"])])
-    stack.program(xds)
-    await envoy_factory(NODE, xds.port)
-    port = stack.port()
+        "more_clear_input_headers X-Drop;", xds, envoy_factory, app)
     async with aiohttp.ClientSession() as session:
         await until(session, port, "/", 200)
         async with session.get(f"http://127.0.0.1:{port}/a/b?x=1&y=2",
@@ -140,7 +131,20 @@ async def test_snippet_values_of_lua_syntax_reach_envoy_as_written(
     """Quotes, backslashes, `]]`, `--` and Unicode in a snippet's value are text in the
     script, never Lua: the header carries them byte for byte."""
     odd = 'q"]]\\ --[[ end é\u2028|'
-    found = convert(f"more_set_headers 'X-Odd: {odd}$host';", False,
+    port = await _serve_snippet(f"more_set_headers 'X-Odd: {odd}$host';",
+                                xds, envoy_factory, app)
+    async with aiohttp.ClientSession() as session:
+        await until(session, port, "/", 200)
+        async with session.get(f"http://127.0.0.1:{port}/", headers={"Host": "web"}) as response:
+            raw = dict(response.raw_headers)[b"x-odd"]
+    assert raw == f"{odd}web".encode()
+
+
+async def _serve_snippet(snippet: str, xds: XdsFixture, envoy_factory: EnvoyFactory,
+                         app: Echo) -> int:
+    """Serve `app` behind an HTTPRoute carrying the Lua policy an allowed ingress-nginx
+    configuration-snippet converts to; the Envoy's port."""
+    found = convert(snippet, False,
                     {"allow-snippet-annotations": "true", "annotations-risk-level": "Critical"})
     (policy,) = found.effects
     assert isinstance(policy, Policy)
@@ -149,9 +153,4 @@ async def test_snippet_values_of_lua_syntax_reach_envoy_as_written(
                                    policy.spec["lua"])])
     stack.program(xds)
     await envoy_factory(NODE, xds.port)
-    port = stack.port()
-    async with aiohttp.ClientSession() as session:
-        await until(session, port, "/", 200)
-        async with session.get(f"http://127.0.0.1:{port}/", headers={"Host": "web"}) as response:
-            raw = dict(response.raw_headers)[b"x-odd"]
-    assert raw == f"{odd}web".encode()
+    return stack.port()
