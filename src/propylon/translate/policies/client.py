@@ -6,7 +6,9 @@ the Gateway's order, that has one) or else the Gateway's. `timeout.http.requestR
 becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout;
 `clientIPDetection`, `headers`, `http1`, `http2`, `path`, `tcpKeepalive` and `tls` become the
 listener's `ClientSettings`; `tls.clientValidation` the validation of client certificates on
-its HTTPS chains (read by `clientcerts`, replacing a Gateway's `tls.frontend`);
+the HTTPS chains of the Gateway listeners it governs (one chain per listener, selected by SNI,
+so it is per listener, not per port; read by `clientcerts`, replacing a Gateway's
+`tls.frontend`);
 `connection.connectionLimit`, `maxAcceptPerSocketEvent` and
 `bufferLimit` its limits on connections (`ir.limits.ConnectionLimit`).
 """
@@ -84,16 +86,26 @@ def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments,
 
 def _validated(listener: Listener, ir: GatewayIR, state: GatewayState, ctp: Attachments,
                validations: Mapping[tuple[str, str], ClientValidation]) -> Listener:
-    """`listener` with its policy's `tls.clientValidation` on its HTTPS chains: the policy's
-    validation (`validations`, its last good one when its CA refs are unusable now), or, for a
-    policy whose validation never was usable, one no certificate passes (`REFUSE_ALL`), so the
-    listener is never served without the check it asks for."""
-    policy = _policy(ir, listener, state, ctp) if listener.tls_chains else None
-    if policy is None or '"clientValidation"' not in policy.spec:
+    """`listener` with `tls.clientValidation` on each HTTPS chain, from the policy of the
+    chain's own Gateway listener or else the Gateway's (a chain is one Gateway listener, so
+    listeners sharing a port keep their own checks): the policy's validation (`validations`,
+    its last good one when its CA refs are unusable now), or, for a policy whose validation
+    never was usable, one no certificate passes (`REFUSE_ALL`), so the listener is never
+    served without the check it asks for."""
+    if not listener.tls_chains:
         return listener
-    validation = validations.get(policy.key, REFUSE_ALL)
-    return replace(listener, tls_chains=tuple(replace(chain, client_validation=validation)
-                                              for chain in listener.tls_chains))
+    ns, name = ir.key.namespace, ir.key.name
+    sections = {f"{ir.key}/{ls.ir_name}": ls.spec.name for ls in state.listeners}
+    chains = []
+    for chain in listener.tls_chains:
+        scopes = (Scope("Gateway", ns, name, sections.get(chain.name)), Scope("Gateway", ns, name))
+        policy = next((ctp.attached[s] for s in scopes if s in ctp.attached), None)
+        if policy is not None and '"clientValidation"' in policy.spec:
+            chain = replace(chain, client_validation=validations.get(policy.key, REFUSE_ALL))
+        chains.append(chain)
+    if all(a is b for a, b in zip(chains, listener.tls_chains, strict=True)):
+        return listener
+    return replace(listener, tls_chains=tuple(chains))
 
 
 def settings(ip: ClientIP | None, headers: HeaderSettings | None,
