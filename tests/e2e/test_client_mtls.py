@@ -74,9 +74,10 @@ def _objects(server: KeyPair, ca: KeyPair, strict_ca: str = "client-ca") -> list
 
 
 def _get_response(address: str, port: int, host: str, server_ca: Path,
-                  client: tuple[Path, Path] | None) -> tuple[int, bytes] | None:
-    """The status and body of GET / over TLS with SNI `host`, or None when the handshake (or
-    the first read, where TLS 1.3 reports a refused client certificate) fails."""
+                  client: tuple[Path, Path] | None, headers: dict[str, str] | None = None,
+                  ) -> tuple[int, bytes] | None:
+    """The status and body of GET / over TLS with SNI `host` (and `headers`), or None when the
+    handshake (or the first read, where TLS 1.3 reports a refused client certificate) fails."""
     context = ssl.create_default_context(cafile=str(server_ca))
     if client is not None:
         context.load_cert_chain(*client)
@@ -85,7 +86,7 @@ def _get_response(address: str, port: int, host: str, server_ca: Path,
                 context.wrap_socket(raw, server_hostname=host) as tls:
             conn = http.client.HTTPConnection(host, port, timeout=10)
             conn.sock = tls
-            conn.request("GET", "/", headers={"Host": host, "Connection": "close"})
+            conn.request("GET", "/", headers={"Host": host, "Connection": "close", **(headers or {})})
             resp = conn.getresponse()
             return resp.status, resp.read()
     except (ssl.SSLError, ConnectionResetError, http.client.RemoteDisconnected):

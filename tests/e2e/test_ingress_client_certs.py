@@ -4,8 +4,9 @@ real Envoy checking client certificates on its host's HTTPS listener (issue 14).
 Real `propylon up --ingress-class-nginx`, real kubectl, real Envoy, the echo backend: with
 `auth-tls-secret` (a CA Secret of another namespace) and `auth-tls-pass-certificate-to-upstream`,
 a client presenting a certificate signed by that CA is served and the backend receives it
-URL-encoded in header ssl-client-cert; a client without one, or with one of another CA, is
-refused in the TLS handshake.
+URL-encoded in header ssl-client-cert, with ssl-client-verify, ssl-client-subject-dn and
+ssl-client-issuer-dn as nginx sets them (a client's own values of these headers are replaced);
+a client without one, or with one of another CA, is refused in the TLS handshake.
 """
 
 from __future__ import annotations
@@ -65,9 +66,14 @@ def test_ingress_client_certificates(standalone: Standalone, tmp_path: Path) -> 
             "data": {"ca.crt": base64.b64encode(client_ca.cert_pem).decode()}},
            _ingress())
 
+    spoofed = {"ssl-client-verify": "FAILED:spoofed", "ssl-client-subject-dn": "CN=admin",
+               "ssl-client-issuer-dn": "CN=spoofed", "ssl-client-cert": "spoofed"}
     answer = wait_for("the host served to a trusted client", lambda: (
-        r := _get_response(address, PORT, HOST, ca_file, trusted)) and r[0] == 200 and r)
+        r := _get_response(address, PORT, HOST, ca_file, trusted, spoofed)) and r[0] == 200 and r)
     headers = {k.lower(): v for k, v in json.loads(answer[1])["headers"].items()}
+    assert headers["ssl-client-verify"] == ["SUCCESS"]
+    [subject], [issuer] = headers["ssl-client-subject-dn"], headers["ssl-client-issuer-dn"]
+    assert subject.startswith("CN=alice,") and issuer.startswith("CN=client-ca,")
     (forwarded,) = headers["ssl-client-cert"]
     assert unquote(forwarded).strip() == client.cert_pem.decode().strip()
     assert _get_response(address, PORT, HOST, ca_file, None) is None

@@ -9,9 +9,12 @@ EnvoyExtensionPolicy `lua` on the converted HTTPRoute), and the nginx variables 
   or `remove`, and a value part either literal text or a `Variable`. Request values are read
   when the request arrives (as nginx reads them), kept in the stream's dynamic metadata
   (`propylon.snippet`) for the response's directives.
-- `client_certificate(header)`: ingress-nginx's `auth-tls-pass-certificate-to-upstream`: the
-  client's certificate, URL-encoded PEM (`$ssl_client_escaped_cert`), in request header
-  `header`, which a client cannot send itself (removed when no certificate was presented).
+- `client_certificate(header)`: the request headers ingress-nginx sets on a host checking
+  client certificates, which a client cannot send itself: `ssl-client-verify` (`SUCCESS` when
+  a certificate was presented, which the handshake then checked, else `NONE`),
+  `ssl-client-subject-dn` and `ssl-client-issuer-dn` (RFC 2253, removed without a
+  certificate), and with `auth-tls-pass-certificate-to-upstream` the certificate, URL-encoded
+  PEM (`$ssl_client_escaped_cert`), in header `header` (None: not forwarded).
 `VARIABLES` lists the nginx variables a script can read; `$http_<name>` reads any request
 header.
 """
@@ -21,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _METADATA = "propylon.snippet"
+# what ingress-nginx tells the backends of a host checking client certificates
+CLIENT_CERTIFICATE_HEADERS = ("ssl-client-verify", "ssl-client-subject-dn", "ssl-client-issuer-dn")
 # nginx variable -> Lua expression over `h` (the request headers) and `s` (stream info)
 VARIABLES = {
     "host": 'host_of(h:get(":authority"))',
@@ -85,17 +90,21 @@ end
 """
 
 
-def client_certificate(header: str) -> str:
-    """The script forwarding the client's certificate in `header` (module docstring)."""
-    return f"""function envoy_on_request(handle)
-  local headers = handle:headers()
-  local ssl = handle:streamInfo():downstreamSslConnection()
-  headers:remove({quote(header)})
-  if ssl ~= nil and ssl:peerCertificatePresented() then
-    headers:add({quote(header)}, ssl:urlEncodedPemEncodedPeerCertificate())
-  end
-end
-"""
+def client_certificate(header: str | None) -> str:
+    """The script setting the client certificate headers (module docstring)."""
+    names = [*CLIENT_CERTIFICATE_HEADERS, *((header,) if header else ())]
+    sets = [f"    headers:add({quote(name)}, ssl:{method}())" for name, method in (
+        ("ssl-client-subject-dn", "subjectPeerCertificate"),
+        ("ssl-client-issuer-dn", "issuerPeerCertificate"),
+        *(((header, "urlEncodedPemEncodedPeerCertificate"),) if header else ()))]
+    return "\n".join([
+        "function envoy_on_request(handle)",
+        "  local headers = handle:headers()",
+        "  local ssl = handle:streamInfo():downstreamSslConnection()",
+        "  local presented = ssl ~= nil and ssl:peerCertificatePresented()",
+        *(f"  headers:remove({quote(name)})" for name in names),
+        '  headers:add("ssl-client-verify", presented and "SUCCESS" or "NONE")',
+        "  if presented then", *sets, "  end", "end", ""])
 
 
 def _statements(directives: tuple[Directive, ...], value_of: str) -> list[str]:

@@ -13,8 +13,10 @@ failing the check in the TLS handshake where nginx answers 400, which every note
 `auth-tls-error-page` cannot be served (no HTTP answer after a refused handshake);
 `auth-tls-match-cn` (a subject CN regex) has no Envoy Gateway field, so every request is answered
 503 rather than serve certificates nginx would refuse; `auth-tls-pass-certificate-to-upstream`
-becomes a Lua script (an EnvoyExtensionPolicy on the routes, `luascripts.client_certificate`)
-setting header `ssl-client-cert` as nginx does. A Secret that does not exist or has
+sends it in header `ssl-client-cert` as nginx does. A Lua script (an EnvoyExtensionPolicy on the
+routes, `luascripts.client_certificate`) sets that header and the ones nginx always sets
+(`ssl-client-verify`, `ssl-client-subject-dn`, `ssl-client-issuer-dn`), so a client cannot
+send its own to a backend that trusts them. A Secret that does not exist or has
 no `ca.crt` makes every request answered 503, as the location is never served without the
 check.
 """
@@ -94,9 +96,8 @@ def made(ctx: Context) -> Made:
                       target="listener")]
     if "auth-tls-match-cn" in present:
         effects.append(answer_all(503))
-    if _passes(ctx):
-        effects.append(Policy("EnvoyExtensionPolicy", {"lua": [
-            {"type": "Inline", "inline": client_certificate(CERT_HEADER)}]}))
+    effects.append(Policy("EnvoyExtensionPolicy", {"lua": [
+        {"type": "Inline", "inline": client_certificate(CERT_HEADER if _passes(ctx) else None)}]}))
     return Made(tuple(effects), tuple(_note(n, ctx, *messages.get(n, (None, None)))
                                       for n in present))
 
