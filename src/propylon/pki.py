@@ -8,8 +8,7 @@ is valid from five minutes before it is issued (clocks differ) for the `Policy` 
 - `issue_server()`: a server certificate for the DNS names (and IP addresses) clients dial,
   signed by the CA;
 - `sign_client()`: one Gateway's proxy certificate for a public key, whose only identity is the
-  SAN URI `spiffe://propylon/gateway/<namespace>/<name>` (`gateway_uri()`); `issue_client()`
-  makes the key too (where no proxy makes its own);
+  SAN URI `spiffe://propylon/gateway/<namespace>/<name>` (`gateway_uri()`);
 - `new_key()` and `request()`: a proxy's own key and its certificate signing request (PEM
   PKCS#10), which `requested_key()` checks (`CsrError`: garbage, a signature that does not
   verify, a key type or size not accepted) and reduces to its public key: the subject and
@@ -184,12 +183,6 @@ def sign_client(ca: KeyPair, node_id: str, key: ec.EllipticCurvePublicKey | rsa.
     """The certificate of `key` for the proxies of Gateway `node_id` (`namespace/name`)."""
     return _sign(ca, node_id, [x509.UniformResourceIdentifier(gateway_uri(node_id))],
                  ExtendedKeyUsageOID.CLIENT_AUTH, policy, key)
-
-
-def issue_client(ca: KeyPair, node_id: str, policy: Policy) -> KeyPair:
-    """`sign_client()` for a key made here."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    return KeyPair(sign_client(ca, node_id, key.public_key(), policy), _key_pem(key))
 
 
 def server_hosts(cert_pem: bytes) -> list[str]:

@@ -119,14 +119,15 @@ async def test_the_gateways_token_gets_a_certificate_naming_the_gateway(flow: Fl
 
 def public(pem: bytes) -> bytes:
     """The public key (DER) of a certificate, a request or a private key (PEM)."""
+    key: Any
     if b"PRIVATE KEY" in pem:
         key = pki.private_key(pem).public_key()
     elif b"REQUEST" in pem:
-        key = x509.load_pem_x509_csr(pem).public_key()  # type: ignore[assignment]
+        key = x509.load_pem_x509_csr(pem).public_key()
     else:
-        key = x509.load_pem_x509_certificate(pem).public_key()  # type: ignore[assignment]
-    return key.public_bytes(serialization.Encoding.DER,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        key = x509.load_pem_x509_certificate(pem).public_key()
+    return bytes(key.public_bytes(serialization.Encoding.DER,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
 def csr_body(csr: bytes) -> bytes:
