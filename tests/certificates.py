@@ -2,6 +2,8 @@
 Ed25519, Ed448, DSA), self-signed or signed by another key, valid from a day before now to a day
 after; `self_signed()` gives the usual case, an ECDSA P-256 certificate for one host, as PEM
 text. `cert_pem()` and `key_pem()` encode (a key as PKCS#8 unless told otherwise).
+`proxy_client()` is a proxy's xDS client certificate as its agent gets one: its own key, signed
+from its certificate signing request by `propylon.pki`.
 
 The product's own certificates come from `propylon.pki` and the conformance harness's from
 `propylon.conformance.tlsmaterial`; this module is for the certificates a test serves or refuses.
@@ -20,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from propylon import pki
 
 
 def certificate(key: CertificateIssuerPrivateKeyTypes, name: str = "app.example.com", *,
@@ -65,3 +69,10 @@ def self_signed(host: str, *, serial: int | None = None, ca: bool = False) -> tu
     """An ECDSA P-256 certificate for `host`, signed by its own key: certificate and key PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
     return cert_pem(certificate(key, host, hosts=(host,), serial=serial, ca=ca)), key_pem(key)
+
+
+def proxy_client(ca: pki.KeyPair, node_id: str, policy: pki.Policy) -> pki.KeyPair:
+    """The client certificate of a proxy of Gateway `node_id`, for a key it made."""
+    key = pki.new_key()
+    return pki.KeyPair(pki.sign_client(ca, node_id, pki.requested_key(pki.request(key)), policy),
+                       key)

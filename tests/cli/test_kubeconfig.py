@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from propylon.cli.main import main
-from propylon.pki import Policy, issue_client, new_ca
+from propylon.pki import Policy, new_ca
+from tests.certificates import proxy_client
 from tests.cli.conftest import Cluster
 
 OBJECTS = """
@@ -48,7 +49,7 @@ def write_kubeconfig(cluster: Cluster, path: Path, server: str | None = None) ->
     certs.mkdir(parents=True, exist_ok=True)
     (certs / "ca.pem").write_bytes(base64.b64decode(ca_data))
     (certs / "token").write_text(token + "\n")
-    client = issue_client(new_ca(Policy()), "default/client", Policy())
+    client = proxy_client(new_ca(Policy()), "default/client", Policy())
     (certs / "client.pem").write_bytes(client.cert)
     doc: dict[str, Any] = {
         "apiVersion": "v1", "kind": "Config", "current-context": "main",

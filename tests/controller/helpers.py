@@ -1,5 +1,6 @@
-"""Helpers for controller tests: poll a condition with a generous timeout, and a status given
-as the JSON the API server stores (what `StatusUpdate.status.to_json()` returns)."""
+"""Helpers for controller tests: poll a condition with a generous timeout, a status given
+as the JSON the API server stores (what `StatusUpdate.status.to_json()` returns), and a
+proxy's client certificate signed for a key it made (as the xDS agent asks for one)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from propylon import pki
+from propylon.controller.certs import CertManager
 
 
 @dataclass(frozen=True)
@@ -35,3 +39,10 @@ async def eventually(predicate: Callable[[], bool | Awaitable[bool]], what: str,
 async def _holds(predicate: Callable[[], bool | Awaitable[bool]]) -> bool:
     result = predicate()
     return bool(await result) if inspect.isawaitable(result) else bool(result)
+
+
+def proxy_certificate(certs: CertManager, node_id: str) -> dict[str, bytes]:
+    """`tls.crt`, `tls.key` and `ca.crt` of a proxy of Gateway `node_id`: its own new key,
+    signed by `certs` from a certificate signing request."""
+    key = pki.new_key()
+    return {**certs.sign_client(node_id, pki.request(key)), "tls.key": key}

@@ -16,6 +16,7 @@ from propylon.client import KubeClient
 from propylon.controller.certs import CertManager
 from propylon.xds.server import MutualTls, SnapshotCache, XdsServer
 from propylon.xds.translate import CLUSTER, XdsResources
+from tests.controller.helpers import proxy_certificate
 from tests.controller.test_xds_mtls import first_response
 
 HOSTS = ["propylon-xds.default.svc", "127.0.0.1"]
@@ -60,17 +61,17 @@ async def connects(to: Replica, proxy: dict[str, bytes]) -> bool:
 async def test_a_proxy_reconnects_to_the_other_replica_through_a_rotation(
         replicas: tuple[Replica, Replica]) -> None:
     rotating, other = replicas  # `rotating` finds the CA due; `other` has not checked since
-    proxy = rotating.certs.issue_client(NODE)
+    proxy = proxy_certificate(rotating.certs, NODE)
     first_ca = proxy["ca.crt"]
     assert await connects(other, proxy)
 
     await rotating.check()  # publishes the next CA
-    proxy = rotating.certs.issue_client(NODE)
+    proxy = proxy_certificate(rotating.certs, NODE)
     assert proxy["ca.crt"].count(b"BEGIN CERTIFICATE") == 2
     assert await connects(other, proxy) and await connects(rotating, proxy)
 
     await other.check()  # the other replica picks the bundle up at its next check
     await rotating.check()  # the stage is over: the next CA signs
-    proxy = rotating.certs.issue_client(NODE)
+    proxy = proxy_certificate(rotating.certs, NODE)
     assert await connects(other, proxy) and await connects(rotating, proxy)
     assert not pki.signed_by(proxy["tls.crt"], first_ca)  # signed by the new CA

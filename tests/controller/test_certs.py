@@ -12,7 +12,7 @@ from propylon import pki
 from propylon.apiserver import APIServer
 from propylon.client import KubeClient, load_client
 from propylon.controller.certs import CA_SECRET, SECRET, SERVER_SECRET, CertManager, decode
-from tests.controller.helpers import eventually
+from tests.controller.helpers import eventually, proxy_certificate
 
 HOSTS = ["propylon-xds.default.svc", "127.0.0.1"]
 DUE = pki.Policy(ca_validity=datetime.timedelta(days=1), renew_fraction=1.0)  # always due
@@ -36,7 +36,7 @@ async def test_restart_reuses_and_renewal_rotates(kube_client: KubeClient) -> No
     manager = CertManager(kube_client, "default", HOSTS)
     material = await manager.ensure()
     assert await CertManager(kube_client, "default", HOSTS).ensure() == material
-    issued = manager.issue_client("default/gw")
+    issued = proxy_certificate(manager, "default/gw")
     ca = await secret(kube_client, CA_SECRET)
     assert pki.signed_by(issued["tls.crt"], ca["tls.crt"]) and issued["ca.crt"] == ca["ca.crt"]
 
@@ -53,7 +53,7 @@ async def test_restart_reuses_and_renewal_rotates(kube_client: KubeClient) -> No
     assert (await secret(kube_client, SERVER_SECRET))["tls.crt"] == rotated.cert
 
     await manager.ensure()  # picks up the new CA: client certificates are signed by it
-    assert pki.signed_by(manager.issue_client("default/gw")["tls.crt"], new_ca)
+    assert pki.signed_by(proxy_certificate(manager, "default/gw")["tls.crt"], new_ca)
 
 
 async def test_changed_hosts_reissue_the_server_certificate(

@@ -1,14 +1,18 @@
 """The proxies' identity flow against the embedded API server: a projected ServiceAccount token
-(TokenRequest) traded by the agent at the controller's certificate endpoint, which checks it with
-a TokenReview. A token of the Gateway's ServiceAccount gets a certificate naming that Gateway;
+(TokenRequest) and a certificate signing request of a key made in the pod, traded by the agent at
+the controller's certificate endpoint, which checks the token with a TokenReview and the request's
+signature and key. A token of the Gateway's ServiceAccount gets a certificate of its key naming
+that Gateway, whatever the request asks for, and no private key; a request with a bad signature,
+a weak key, garbage or an oversized body is refused naming why;
 another ServiceAccount's token, a token for another audience, one of a deleted (or re-created)
 ServiceAccount, and no token at all are refused with the reason; an expired token is refused."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from propylon import pki
 from propylon.apiserver import tokens
@@ -68,6 +75,15 @@ class Flow:
             answer: dict[str, Any] = await resp.json()
         return str(answer["status"]["token"])
 
+    async def post(self, token: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """A raw request to the endpoint: its status and JSON answer."""
+        context = ssl.create_default_context(cadata=self.ca.decode())
+        async with aiohttp.ClientSession() as session, session.post(
+                self.url, data=body, ssl=context,
+                headers={"Authorization": f"Bearer {token}",
+                         "Content-Type": "application/json"}) as resp:
+            return resp.status, await resp.json()
+
     async def fetch(self, token: str) -> dict[str, bytes]:
         """The agent's request, with `token` in its token file."""
         (self.tmp / "token").write_text(token)
@@ -99,6 +115,92 @@ async def test_the_gateways_token_gets_a_certificate_naming_the_gateway(flow: Fl
     (flow.tmp / "certs").mkdir()  # the emptyDir
     agent.write(flow.tmp / "certs", issued)  # and the agent holds it: nothing is due
     assert agent.due(flow.tmp / "certs", flow.tmp / "ca.crt") is None
+
+
+def public(pem: bytes) -> bytes:
+    """The public key (DER) of a certificate, a request or a private key (PEM)."""
+    key: Any
+    if b"PRIVATE KEY" in pem:
+        key = pki.private_key(pem).public_key()
+    elif b"REQUEST" in pem:
+        key = x509.load_pem_x509_csr(pem).public_key()
+    else:
+        key = x509.load_pem_x509_certificate(pem).public_key()
+    return bytes(key.public_bytes(serialization.Encoding.DER,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def csr_body(csr: bytes) -> bytes:
+    return json.dumps({"csr": csr.decode()}).encode()
+
+
+async def test_the_answer_is_a_certificate_of_the_pods_key_and_no_private_key(
+        flow: Flow) -> None:
+    await flow.account(ACCOUNT)
+    key = pki.new_key()
+    status, answer = await flow.post(await flow.token(ACCOUNT), csr_body(pki.request(key)))
+    assert status == 200, answer
+    assert set(answer) == {"certificate", "caBundle"}
+    assert "PRIVATE KEY" not in json.dumps(answer)
+    assert public(answer["certificate"].encode()) == public(key)
+    issued = await flow.fetch(await flow.token(ACCOUNT))  # the agent keeps the key it made
+    assert public(issued["tls.crt"]) == public(issued["tls.key"])
+    again = await flow.fetch(await flow.token(ACCOUNT))  # and makes a new one at each renewal
+    assert public(again["tls.key"]) != public(issued["tls.key"])
+
+
+async def test_the_identity_is_the_gateways_whatever_the_request_asks_for(flow: Flow) -> None:
+    await flow.account(ACCOUNT)
+    key = pki.new_key()
+    other = "spiffe://propylon/gateway/kube-system/admin"
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-system/admin")]))
+           .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(other)]),
+                          critical=False)
+           .sign(pki.private_key(key), hashes.SHA256()))
+    status, answer = await flow.post(await flow.token(ACCOUNT),
+                                     csr_body(csr.public_bytes(serialization.Encoding.PEM)))
+    assert status == 200, answer
+    cert = x509.load_pem_x509_certificate(answer["certificate"].encode())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [pki.gateway_uri(str(KEY))]
+    assert cert.subject.rfc4514_string() == f"CN={KEY}"
+
+
+def bad_signature() -> bytes:
+    der = bytearray(x509.load_pem_x509_csr(pki.request(pki.new_key())).public_bytes(
+        serialization.Encoding.DER))
+    der[-3] ^= 0x01  # in the ECDSA signature, the last field
+    return x509.load_der_x509_csr(bytes(der)).public_bytes(serialization.Encoding.PEM)
+
+
+def rsa_1024() -> bytes:
+    key = rsa.generate_private_key(65537, 1024)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak")])
+    return x509.CertificateSigningRequestBuilder().subject_name(name).sign(
+        key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (lambda: csr_body(bad_signature()), "signature does not verify"),
+    (lambda: csr_body(rsa_1024()), "RSA key has 1024 bits, fewer than 2048"),
+    (lambda: csr_body(b"-----BEGIN CERTIFICATE REQUEST-----\ngarbage\n"),
+     "not a PEM certificate signing request"),
+    (lambda: b"not json", 'send the certificate signing request as JSON {"csr"'),
+    (lambda: b"{}", 'send the certificate signing request as JSON {"csr"'),
+])
+async def test_a_request_not_accepted_is_400_naming_why(
+        flow: Flow, body: Callable[[], bytes], message: str) -> None:
+    await flow.account(ACCOUNT)
+    status, answer = await flow.post(await flow.token(ACCOUNT), body())
+    assert status == 400 and message in answer["error"], answer
+
+
+async def test_a_body_over_the_bound_is_refused(flow: Flow) -> None:
+    await flow.account(ACCOUNT)
+    status, answer = await flow.post(await flow.token(ACCOUNT),
+                                     csr_body(b"x" * issuer.MAX_BODY))
+    assert status == 413 and f"larger than {issuer.MAX_BODY} bytes" in answer["error"]
 
 
 async def test_another_service_accounts_token_is_refused(flow: Flow) -> None:
@@ -187,7 +289,7 @@ async def test_requests_over_the_bound_are_told_to_retry_at_once() -> None:
             return {"status": {"authenticated": False, "error": "unknown token"}}
 
     class NoCertificates:
-        def issue_client(self, node_id: str) -> dict[str, bytes]:
+        def sign_client(self, node_id: str, csr: bytes) -> dict[str, bytes]:
             raise AssertionError("no token here is accepted")
 
     endpoint = CertificateEndpoint(SlowCluster(), NoCertificates(), Gateways())  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from envoy.service.discovery.v3.discovery_pb2 import DeltaDiscoveryRequest
 from propylon import pki
 from propylon.xds.server import MutualTls, ServerMaterial, SnapshotCache, XdsServer
 from propylon.xds.translate import CLUSTER, XdsResources
+from tests.certificates import proxy_client
 
 POLICY = pki.Policy()
 
@@ -46,14 +47,14 @@ async def first_response(port: int, ca: bytes, client: pki.KeyPair | None, node:
 async def test_the_gateway_certificate_gets_its_node(server: tuple[XdsServer, int, pki.KeyPair]
                                                      ) -> None:
     _, port, ca = server
-    client = pki.issue_client(ca, "default/gw-a", POLICY)
+    client = proxy_client(ca, "default/gw-a", POLICY)
     assert await first_response(port, ca.cert, client, "default/gw-a") == CLUSTER
 
 
 async def test_another_gateways_certificate_is_refused(
         server: tuple[XdsServer, int, pki.KeyPair], caplog: pytest.LogCaptureFixture) -> None:
     _, port, ca = server
-    client = pki.issue_client(ca, "default/gw-b", POLICY)
+    client = proxy_client(ca, "default/gw-b", POLICY)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await first_response(port, ca.cert, client, "default/gw-a")
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -71,7 +72,7 @@ async def test_no_client_certificate_no_connection(
 
 async def test_a_foreign_ca_is_not_trusted(server: tuple[XdsServer, int, pki.KeyPair]) -> None:
     _, port, ca = server
-    client = pki.issue_client(pki.new_ca(POLICY), "default/gw-a", POLICY)
+    client = proxy_client(pki.new_ca(POLICY), "default/gw-a", POLICY)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await first_response(port, ca.cert, client, "default/gw-a")
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -84,13 +85,13 @@ async def test_rotated_server_material_serves_new_connections(
     cert = pki.issue_server(new_ca, ["127.0.0.1"], POLICY)
     assert xds.tls is not None
     xds.tls.update(ServerMaterial(cert.cert, cert.key, new_ca.cert))
-    client = pki.issue_client(new_ca, "default/gw-a", POLICY)
+    client = proxy_client(new_ca, "default/gw-a", POLICY)
     assert await first_response(port, new_ca.cert, client, "default/gw-a") == CLUSTER
 
 
 def test_renewal_policy() -> None:
     ca = pki.new_ca(POLICY)
-    fresh = pki.issue_client(ca, "default/gw-a", POLICY)
+    fresh = proxy_client(ca, "default/gw-a", POLICY)
     assert not pki.needs_renewal(fresh.cert, POLICY, ca.cert)
     assert pki.needs_renewal(fresh.cert, POLICY, pki.new_ca(POLICY).cert)
     assert pki.needs_renewal(fresh.cert, pki.Policy(renew_fraction=1.0), ca.cert)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 from propylon import pki
 from propylon.infra.kubernetes import agent
+from tests.certificates import proxy_client
 
 POLICY = pki.Policy()
 
 
 def issued(ca: pki.KeyPair, policy: pki.Policy = POLICY) -> dict[str, bytes]:
-    client = pki.issue_client(ca, "default/web", policy)
+    client = proxy_client(ca, "default/web", policy)
     return {"tls.crt": client.cert, "tls.key": client.key, "ca.crt": ca.cert}
 
 

@@ -18,6 +18,7 @@ from propylon.infra.kubernetes.resources import (
     CERT_DIR,
     gateway_objects,
 )
+from tests.certificates import proxy_client
 from tests.e2e.conftest import BIN
 from tests.infra.test_proxy_pods import IR, OPTIONS, OWNER, with_parameters
 
@@ -73,7 +74,7 @@ def test_envoy_validates_the_bootstrap_with_the_agents_files(tmp_path: Path) -> 
     for name, text in data.items():
         (bootstrap_dir / name).write_text(text.replace("/etc/propylon", str(root)))
     ca = pki.new_ca(pki.Policy())
-    client = pki.issue_client(ca, str(IR.key), pki.Policy())
+    client = proxy_client(ca, str(IR.key), pki.Policy())
     (cert_dir := root / "xds-tls").mkdir()
     agent.write(cert_dir, {"tls.crt": client.cert, "tls.key": client.key, "ca.crt": ca.cert})
     assert (cert_dir / "tls.key").stat().st_mode & 0o777 == 0o600

@@ -24,9 +24,10 @@ bundle into the proxies' ConfigMaps and their agents fetch new certificates. Onl
 certificates are re-issued under it. A CA that is missing or unreadable (a first start, a
 deleted Secret) is replaced at once: there is nothing to stage for.
 
-`issue_client()` issues a Gateway's client certificate (`tls.crt`, `tls.key`, `ca.crt`) for
-`controller.issuer`, which hands it to a proxy that proved its ServiceAccount. Key material is
-never logged.
+`sign_client()` signs a Gateway's client certificate for the key of a proxy's certificate
+signing request (`tls.crt`, `ca.crt`), for `controller.issuer`, which hands it to a proxy that
+proved its ServiceAccount: the proxy's private key never leaves its pod, and the identity is
+the Gateway's whatever the request asks for. Key material is never logged.
 """
 
 from __future__ import annotations
@@ -109,14 +110,14 @@ class CertManager:
             for callback in list(self._subscribers):
                 callback()
 
-    def issue_client(self, node_id: str) -> dict[str, bytes]:
-        """A fresh client certificate of Gateway `node_id`: `tls.crt`, `tls.key` and the trust
-        bundle `ca.crt` (handed to its proxies by `controller.issuer`)."""
+    def sign_client(self, node_id: str, csr: bytes) -> dict[str, bytes]:
+        """A fresh client certificate of Gateway `node_id` for the key of `csr` (PEM):
+        `tls.crt` and the trust bundle `ca.crt`; `pki.CsrError` for a request not accepted."""
         if self._ca is None:
             raise RuntimeError("CertManager.ensure() has not run")
-        pair = pki.issue_client(self._ca, node_id, self._policy)
+        cert = pki.sign_client(self._ca, node_id, pki.requested_key(csr), self._policy)
         log.info("xDS client certificate issued gateway=%s", node_id)
-        return {"tls.crt": pair.cert, "tls.key": pair.key, "ca.crt": self._bundle}
+        return {"tls.crt": cert, "ca.crt": self._bundle}
 
     @property
     def bundle(self) -> bytes:

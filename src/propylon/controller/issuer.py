@@ -1,8 +1,9 @@
-"""The xDS certificate endpoint: a proxy trades its ServiceAccount token for its client
-certificate.
+"""The xDS certificate endpoint: a proxy trades its ServiceAccount token and a certificate
+signing request for its client certificate.
 
 A proxy pod's agent (`infra.kubernetes.agent`) sends `POST /v1/xds-certificate` (`ISSUER_PATH`) with its
-projected ServiceAccount token (audience `AUDIENCE`) as `Authorization: Bearer <token>`, over TLS
+projected ServiceAccount token (audience `AUDIENCE`) as `Authorization: Bearer <token>` and the
+body JSON `{"csr": <PEM>}` (at most `MAX_BODY` bytes: a request of the key it made), over TLS
 with the xDS server's certificate (the agent verifies it with the CA bundle from its Gateway's
 ConfigMap; no client certificate: this is how a proxy gets its first one). The endpoint:
 
@@ -12,12 +13,15 @@ ConfigMap; no client certificate: this is how a proxy gets its first one). The e
 2. maps `system:serviceaccount:<namespace>:<name>` to the one Gateway whose proxies run as that
    ServiceAccount (`Identities.gateway_of`: `propylon-<gateway>` in the Gateway's namespace, a
    Gateway this controller provisions);
-3. answers a client certificate for that Gateway (`CertManager.issue_client`): JSON
-   `{"certificate", "privateKey", "caBundle"}` (PEM), whose SAN URI names the Gateway, so the
-   xDS server serves that proxy only its Gateway's configuration.
+3. signs the request's key for that Gateway (`CertManager.sign_client`, after
+   `pki.requested_key` checked the request's signature and key) and answers JSON
+   `{"certificate", "caBundle"}` (PEM): no private key travels. The SAN URI names the Gateway,
+   whatever subject or names the request asks for, so the xDS server serves that proxy only its
+   Gateway's configuration.
 
 A refusal is JSON `{"error": ...}`: 401 without a bearer token or when TokenReview does not
-authenticate it (its reason), 403 for a ServiceAccount that is no Gateway's, 503 while the cluster
+authenticate it (its reason), 403 for a ServiceAccount that is no Gateway's, 400 for a body that
+is not a request accepted (naming why), 413 for a body over `MAX_BODY`, 503 while the cluster
 cannot be asked or the controller has not read the Gateways yet, and at once, without asking
 the cluster, while `MAX_IN_FLIGHT` requests are being answered (anyone who reaches the endpoint
 makes it ask the API server). The TLS material follows the xDS server's rotation (`update()`).
@@ -26,6 +30,7 @@ makes it ask the API server). The TLS material follows the xDS server's rotation
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import ssl
@@ -35,6 +40,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from propylon import pki
 from propylon.api.kinds import KindInfo
 from propylon.apiserver.tokens import REVIEW_GROUP, SUBJECT_PREFIX
 from propylon.client import KubeClient, KubeError, KubeUnreachable, resource_class
@@ -44,7 +50,8 @@ from propylon.xds.server.tls import ServerMaterial
 
 log = logging.getLogger(__name__)
 
-MAX_IN_FLIGHT = 8  # requests answered at a time (each a TokenReview, maybe a new key)
+MAX_IN_FLIGHT = 8  # requests answered at a time (each a TokenReview and a signature)
+MAX_BODY = 16 * 1024  # a P-256 request is under 1 KiB, an RSA-4096 one under 4 KiB
 TOKEN_REVIEW = KindInfo(REVIEW_GROUP, "v1", "TokenReview", "tokenreviews",
                         "tokenreview", False)
 
@@ -60,9 +67,9 @@ class Identities(Protocol):
 
 
 class ClientIssuer(Protocol):
-    """Issues a Gateway's client certificate (`controller.certs.CertManager`)."""
+    """Signs a Gateway's client certificate (`controller.certs.CertManager`)."""
 
-    def issue_client(self, node_id: str) -> dict[str, bytes]: ...
+    def sign_client(self, node_id: str, csr: bytes) -> dict[str, bytes]: ...
 
 
 class Refused(Exception):
@@ -129,12 +136,15 @@ class CertificateEndpoint:
                 raise Refused(401, "send the proxy's ServiceAccount token as "
                               "'Authorization: Bearer <token>'")
             key = await self.gateway(token.strip())
+            csr = await _csr(request)
+            try:
+                issued = self._certs.sign_client(str(key), csr)
+            except pki.CsrError as err:
+                raise Refused(400, f"the certificate signing request was refused: {err}") from err
         except Refused as err:
             log.warning("xDS certificate refused: %s", err.message)
             return web.json_response({"error": err.message}, status=err.status)
-        issued = self._certs.issue_client(str(key))
         return web.json_response({"certificate": issued["tls.crt"].decode(),
-                                  "privateKey": issued["tls.key"].decode(),
                                   "caBundle": issued["ca.crt"].decode()})
 
     def update(self, material: ServerMaterial) -> None:
@@ -147,7 +157,7 @@ class CertificateEndpoint:
     async def start(self, host: str, port: int, material: ServerMaterial) -> int:
         """Serve on host:port (0: any free port); the port."""
         self.update(material)
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_BODY)
         app.router.add_post(ISSUER_PATH, self.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -159,3 +169,21 @@ class CertificateEndpoint:
         if self._runner is not None:
             await self._runner.cleanup()
         self._dir.cleanup()
+
+
+async def _csr(request: web.Request) -> bytes:
+    """The PEM request of the body `{"csr": <PEM>}`, else `Refused` (413 over `MAX_BODY`)."""
+    too_large = Refused(413, f"the body is larger than {MAX_BODY} bytes: send only the "
+                        "certificate signing request")
+    if (request.content_length or 0) > MAX_BODY:
+        raise too_large
+    try:
+        body = json.loads(await request.read())
+    except web.HTTPRequestEntityTooLarge as err:
+        raise too_large from err
+    except ValueError:
+        body = None
+    csr = body.get("csr") if isinstance(body, dict) else None
+    if not isinstance(csr, str) or not csr.strip():
+        raise Refused(400, 'send the certificate signing request as JSON {"csr": "<PEM>"}')
+    return csr.encode()

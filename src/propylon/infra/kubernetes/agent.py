@@ -1,18 +1,22 @@
-"""The xDS agent of a proxy pod: trades the pod's ServiceAccount token for its Gateway's xDS
-client certificate, and keeps it fresh for Envoy.
+"""The xDS agent of a proxy pod: trades the pod's ServiceAccount token and a certificate
+signing request for its Gateway's xDS client certificate, and keeps it fresh for Envoy. The
+private key is made here and never leaves the pod.
 
 It runs in the controller's image as a native sidecar (an init container with
 `restartPolicy: Always`, see `resources`), so the kubelet starts Envoy only once the agent's
 startup probe sees a certificate, and stops the agent only after Envoy. Its loop:
 
-1. read the projected ServiceAccount token (audience `AUDIENCE`; the kubelet rotates the file)
-   and `POST` it as a bearer token to the controller's certificate endpoint (`ISSUER_PATH`,
-   `controller.issuer`), verifying the endpoint's certificate with the CA bundle mounted from
-   the Gateway's ConfigMap;
-2. write `tls.crt`, `tls.key` (mode 0600) and `ca.crt` into the emptyDir shared with Envoy the
-   way the kubelet updates a Secret volume: into a fresh hidden directory, then an atomic rename
-   of the `..data` symlink, the three names being links through it, so Envoy's file-based SDS
-   (`watched_directory`) never reads a key of one certificate beside another's certificate;
+1. make a new ECDSA P-256 key (`pki.new_key`; a new one at every renewal), read the projected
+   ServiceAccount token (audience `AUDIENCE`; the kubelet rotates the file) and `POST` it as a
+   bearer token, with a certificate signing request of the key (`{"csr": <PEM>}`), to the
+   controller's certificate endpoint (`ISSUER_PATH`, `controller.issuer`), verifying the
+   endpoint's certificate with the CA bundle mounted from the Gateway's ConfigMap; the answer
+   is the certificate and the bundle only;
+2. write `tls.crt`, the key as `tls.key` (mode 0600) and `ca.crt` into the emptyDir shared
+   with Envoy the way the kubelet updates a Secret volume: into a fresh hidden directory, then
+   an atomic rename of the `..data` symlink, the three names being links through it, so
+   Envoy's file-based SDS (`watched_directory`) never reads a key of one certificate beside
+   another's certificate;
 3. check every `check_s` (`CHECK_S`): fetch again once the certificate is due (`pki.needs_renewal`, the
    controller's renewal fraction of its lifetime) or the mounted CA bundle changed (a CA
    rotation was published); a failed fetch is retried with a backoff up to `check_s`, while
@@ -60,11 +64,14 @@ class FetchError(Exception):
 
 
 def fetch(config: AgentConfig) -> dict[str, bytes]:
-    """A certificate from the endpoint: file name -> PEM."""
+    """A new key and its certificate from the endpoint: file name -> PEM."""
     token = config.token_file.read_text().strip()
+    key = pki.new_key()
     context = ssl.create_default_context(cafile=str(config.ca_file))
-    request = urllib.request.Request(config.issuer_url, method="POST", data=b"",
-                                     headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        config.issuer_url, method="POST",
+        data=json.dumps({"csr": pki.request(key).decode()}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10, context=context) as response:
             body = json.loads(response.read())
@@ -76,7 +83,7 @@ def fetch(config: AgentConfig) -> dict[str, bytes]:
         raise FetchError(f"{err.code}: {reason or err.reason}") from err
     except (OSError, ValueError) as err:
         raise FetchError(str(err)) from err
-    return {"tls.crt": body["certificate"].encode(), "tls.key": body["privateKey"].encode(),
+    return {"tls.crt": body["certificate"].encode(), "tls.key": key,
             "ca.crt": body["caBundle"].encode()}
 
 
