@@ -1,6 +1,8 @@
 """A ClientTrafficPolicy's `tls.clientValidation` checks the clients of the HTTPS listener it
 targets (`sectionName`), or of every HTTPS listener of the Gateway without a policy of its own,
-even when listeners with other policies share the port (each is its own SNI filter chain)."""
+even when listeners with other policies share the port (each is its own SNI filter chain); and
+a client that did TLS with another listener's SNI name cannot reach the routes of a validated
+listener by its Host header (421)."""
 
 from __future__ import annotations
 
@@ -11,18 +13,19 @@ import yaml
 
 from propylon.ir.model import InfraState, PortState
 from propylon.translate import translate
+from propylon.translate.gatewayir import MISDIRECTED
 from propylon.translate.golden import snapshot_of
 from propylon.translate.types import Result
 from tests.translate.test_client_policies import ctp
-from tests.translate.test_policies import KEY, target
+from tests.translate.test_policies import KEY, route, target
 
 CASE = Path(__file__).parent / "testdata" / "client-validation.in.yaml"
 VALIDATION = {"tls": {"clientValidation": {"caCertificateRefs": [{"kind": "ConfigMap",
                                                                   "name": "ca"}]}}}
 
 
-def run(*policies: dict[str, Any]) -> dict[str, Any]:
-    """The client validation of each HTTPS chain of port 443, by Gateway listener name."""
+def translated(*objects: dict[str, Any]) -> Result:
+    """The translation of a Gateway with HTTPS listeners public and secure on port 443."""
     resources = [r for r in yaml.safe_load(CASE.read_text())["resources"]
                  if r["kind"] in ("GatewayClass", "Secret", "ConfigMap")]
     cert = {"certificateRefs": [{"name": "cert"}]}
@@ -31,10 +34,15 @@ def run(*policies: dict[str, Any]) -> dict[str, Any]:
                "spec": {"gatewayClassName": "propylon", "listeners": [
                    {"name": name, "protocol": "HTTPS", "port": 443, "tls": cert,
                     "hostname": f"{name}.example.com"} for name in ("public", "secure")]}}
-    snapshot = snapshot_of({"resources": [*resources, gateway, *policies]})
+    snapshot = snapshot_of({"resources": [*resources, gateway, *objects]})
     infra = InfraState(KEY, "127.0.0.1", (PortState(443, 443),), ready=True)
     result: Result = translate(snapshot.__class__(**{**vars(snapshot), "infra": {KEY: infra}}))
-    [listener] = result.gateways[KEY].listeners
+    return result
+
+
+def run(*policies: dict[str, Any]) -> dict[str, Any]:
+    """The client validation of each HTTPS chain of port 443, by Gateway listener name."""
+    [listener] = translated(*policies).gateways[KEY].listeners
     return {chain.name.rsplit("/", 1)[-1]: chain.client_validation
             for chain in listener.tls_chains}
 
@@ -59,3 +67,21 @@ def test_a_gateway_wide_validation_checks_every_listener_without_a_policy_of_its
                     targetRefs=[target("Gateway", "gw", "public")]))
     assert found["secure"] is not None
     assert found["public"] is None
+
+
+def test_another_listeners_sni_name_does_not_reach_a_validated_listeners_routes() -> None:
+    app = route("app", [(None, "/")])
+    app["spec"]["hostnames"] = ["*.example.com"]
+    result = translated(app, ctp("secure", VALIDATION,
+                                 targetRefs=[target("Gateway", "gw", "secure")]))
+    [listener] = result.gateways[KEY].listeners
+    tables = {c.name: c for c in result.gateways[KEY].route_configs}
+    chains = {chain.name.rsplit("/", 1)[-1]: chain for chain in listener.tls_chains}
+    assert chains["secure"].client_validation is not None
+    assert chains["public"].client_validation is None
+    secure = {vh.domains[0]: vh for vh in tables[chains["secure"].route_config].virtual_hosts}
+    assert [r.name for r in secure["secure.example.com"].routes] == [
+        "httproute/default/app/rule/0/match/0"]
+    public = {vh.domains[0]: vh for vh in tables[chains["public"].route_config].virtual_hosts}
+    [answer] = public["secure.example.com"].routes
+    assert answer.direct_response is not None and answer.direct_response.status == MISDIRECTED
