@@ -16,7 +16,8 @@ failing the check in the TLS handshake where nginx answers 400, which every note
 sends it in header `ssl-client-cert` as nginx does. A Lua script (an EnvoyExtensionPolicy on the
 routes, `luascripts.client_certificate`) sets that header and the ones nginx always sets
 (`ssl-client-verify`, `ssl-client-subject-dn`, `ssl-client-issuer-dn`), so a client cannot
-send its own to a backend that trusts them. A Secret that does not exist or has
+send its own to a backend that trusts them (with `optional_no_ca` too: `ssl-client-verify` is
+then always `NONE`). A Secret that does not exist or has
 no `ca.crt` makes every request answered 503, as the location is never served without the
 check.
 """
@@ -72,7 +73,7 @@ def made(ctx: Context) -> Made:
         unasked = ("the client certificate is not asked for: Envoy Gateway cannot ask for one "
                    "without checking it; ingress-nginx does not check it either, so every "
                    "client is served alike")
-        return Made(notes=tuple(
+        return Made((_headers(None),), tuple(
             _note(n, ctx, DIFFERS, unasked) if n in ("auth-tls-secret", "auth-tls-verify-client")
             else _note(n, ctx, REFUSED, "not convertible with auth-tls-verify-client "
                        "optional_no_ca: no client certificate is asked for, so none can be "
@@ -96,8 +97,7 @@ def made(ctx: Context) -> Made:
                       target="listener")]
     if "auth-tls-match-cn" in present:
         effects.append(answer_all(503))
-    effects.append(Policy("EnvoyExtensionPolicy", {"lua": [
-        {"type": "Inline", "inline": client_certificate(CERT_HEADER if _passes(ctx) else None)}]}))
+    effects.append(_headers(CERT_HEADER if _passes(ctx) else None))
     return Made(tuple(effects), tuple(_note(n, ctx, *messages.get(n, (None, None)))
                                       for n in present))
 
@@ -122,6 +122,12 @@ def _note(name: str, ctx: Context, outcome: Outcome | None, message: str | None)
     return Note(name, DIFFERS, f"the client certificate, URL-encoded PEM, is sent in request "
                 f"header {CERT_HEADER} by a Lua script (an EnvoyExtensionPolicy on the routes); "
                 "Envoy escapes fewer characters than nginx: URL-decoded, it is the same PEM")
+
+
+def _headers(cert_header: str | None) -> Policy:
+    """The script setting the client certificate headers ingress-nginx sets."""
+    return Policy("EnvoyExtensionPolicy", {"lua": [
+        {"type": "Inline", "inline": client_certificate(cert_header)}]})
 
 
 def _passes(ctx: Context) -> bool:
