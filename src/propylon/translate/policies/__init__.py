@@ -84,6 +84,7 @@ from propylon.translate.policies import (
     ratelimit,
     regexchecks,
     security,
+    sharedport,
     streams,
     traffic,
 )
@@ -203,7 +204,8 @@ def apply(inputs: Inputs, states: Mapping[Key, GatewayState],
                        for p in decoded)
         found = attach(kind, decoded, states, routes, controller_name, now, previous,
                        patches.programmed(inputs.rejections)
-                       if kind == ENVOY_PATCH_POLICY else None, inputs.classes)
+                       if kind == ENVOY_PATCH_POLICY else None, inputs.classes,
+                       sharedport.conflicts if kind == CLIENT_TRAFFIC_POLICY else None)
         by_kind[kind] = found
         statuses.extend(StatusUpdate(API_VERSION, kind, policy.meta.namespace, policy.meta.name,
                                      policy.meta.generation, PolicyStatus(entries))

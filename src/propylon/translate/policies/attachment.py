@@ -86,6 +86,9 @@ PLURAL = {"SecurityPolicy": "securityPolicies", BACKEND_TRAFFIC_POLICY: "backend
           "EnvoyExtensionPolicy": "envoyExtensionPolicies",
           "EnvoyPatchPolicy": "envoyPatchPolicies"}
 Key = tuple[str, str]
+# (attached, gateways) -> per (policy, Gateway, sectionName) a condition type and condition
+Shared = Callable[[Mapping["Scope", Policy], Mapping[Key, GatewayState]],
+                  Mapping[tuple[Key, Key, str | None], tuple[str, Condition]]]
 
 
 @dataclass(frozen=True)
@@ -184,11 +187,12 @@ def attach(kind: str, policies: Iterable[Policy], gateways: Mapping[Key, Gateway
            routes: Routes, controller_name: str, now: Now,
            previous: Mapping[Key, Iterable[dict[str, Any]]],
            programmed: Callable[[Policy], Condition] | None = None,
-           classes: Collection[str] = ()) -> Attachments:
+           classes: Collection[str] = (), shared: Shared | None = None) -> Attachments:
     """See the module docstring. `previous` holds each policy's current ancestor entries of
     this controller (their lastTransitionTimes are kept). `programmed` gives the Programmed
     condition (status, reason, message) of an accepted policy whose kind reports one.
-    `classes` names our GatewayClasses."""
+    `classes` names our GatewayClasses. `shared` gives the conditions of accepted policies
+    whose settings another policy sets for a port they share (`sharedport.conflicts`)."""
     ordered = sorted(policies, key=lambda p: (p.meta.creation_timestamp, p.meta.namespace,
                                               p.meta.name))
     attached: dict[Scope, Policy] = {}
@@ -204,6 +208,8 @@ def attach(kind: str, policies: Iterable[Policy], gateways: Mapping[Key, Gateway
                 ancestor.conditions[c.PROGRAMMED] = programmed(policy)
     _overrides(kind, attached, routes, ancestors)
     _merged_into_closed(attached, routes, ancestors)
+    if shared is not None:
+        _shared(shared(attached, gateways), ancestors)
     statuses = []
     for policy in ordered:
         entries = []
@@ -385,6 +391,21 @@ def _merged_into_closed(attached: Mapping[Scope, Policy], routes: Routes,
                         False, INVALID, f"spec.mergeType: it is merged with policy "
                         f"{parent.meta.namespace}/{parent.meta.name}, which cannot be applied: "
                         f"fix that policy{failclosed.NOTICE}")
+
+
+def _shared(found: Mapping[tuple[Key, Key, str | None], tuple[str, Condition]],
+            ancestors: dict[Key, dict[tuple[Any, ...], _Ancestor]]) -> None:
+    """The conditions of `found` on the accepted ancestors they name (an Overridden one
+    added to the message of the policy's Overridden condition, if any)."""
+    for (key, (ns, name), section), (type_, (status, reason, message)) in found.items():
+        for ancestor in ancestors[key].values():
+            ref = ancestor.ref
+            if (ref.namespace, ref.name, ref.section_name) != (ns, name, section) \
+                    or not ancestor.conditions.get(c.ACCEPTED, (False,))[0]:
+                continue
+            if type_ in ancestor.conditions:
+                message = f"{ancestor.conditions[type_][2]}; {message}"
+            ancestor.conditions[type_] = (status, reason, message)
 
 
 def _overrides(kind: str, attached: Mapping[Scope, Policy],

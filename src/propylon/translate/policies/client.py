@@ -2,7 +2,8 @@
 
 A ClientTrafficPolicy targets a Gateway or one of its listeners (`sectionName`); Envoy accepts
 connections per port, so a port gets the policy of one of its Gateway listeners (the first, in
-the Gateway's order, that has one) or else the Gateway's. `timeout.http.requestReceivedTimeout`
+the Gateway's order, that has one) or else the Gateway's (`sharedport`, which also gives the
+other policies a status saying what of them is not applied). `timeout.http.requestReceivedTimeout`
 becomes the connection manager's request timeout, `timeout.http.idleTimeout` its idle timeout;
 `clientIPDetection`, `headers`, `http1`, `http2`, `path`, `tcpKeepalive` and `tls` become the
 listener's `ClientSettings`; `tls.clientValidation` the validation of client certificates on
@@ -32,6 +33,7 @@ from propylon.ir.model import (
 )
 from propylon.translate.gateways import GatewayState
 from propylon.translate.policies.attachment import Attachments, Scope
+from propylon.translate.policies.sharedport import port_policy
 
 # no certificate has this SHA-256: a validation every client fails
 REFUSE_ALL = ClientValidation("", certificate_hashes=("00" * 32,))
@@ -48,11 +50,9 @@ def governing(ir: GatewayIR, listener: Listener, state: GatewayState, ctp: Attac
 
 def _policy(ir: GatewayIR, listener: Listener, state: GatewayState, ctp: Attachments,
             ) -> Policy | None:
-    ns, name = ir.key.namespace, ir.key.name
-    scopes = [Scope("Gateway", ns, name, ls.spec.name) for ls in state.listeners
-              if ls.spec.port == listener.port]
-    return next((ctp.attached[s] for s in (*scopes, Scope("Gateway", ns, name))
-                 if s in ctp.attached), None)
+    found = port_policy(ctp.attached, (ir.key.namespace, ir.key.name), state.listeners,
+                        listener.port)
+    return None if found is None else found[1]
 
 
 def governed(ir: GatewayIR, state: GatewayState, ctp: Attachments,
