@@ -6,6 +6,8 @@ response filters disabled on the connection manager and enabled per route (check
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from envoy.config.common.mutation_rules.v3.mutation_rules_pb2 import HeaderMutation
 from envoy.config.core.v3.base_pb2 import HeaderValueOption
 from envoy.config.core.v3.protocol_pb2 import HttpProtocolOptions
@@ -245,3 +247,28 @@ def test_an_http_route_filters_rewrite() -> None:
     assert (action.regex_rewrite.pattern.regex, action.regex_rewrite.substitution) == \
         ("^/v1/(.*)$", "/\\1")
     assert action.auto_host_rewrite.value and action.append_x_forwarded_host
+
+
+def test_an_https_chain_with_its_own_settings_keeps_the_ports_socket_options() -> None:
+    gateway = _ir()
+    https = gateway.listeners[3]
+    own = ir.ChainClient(ir.ClientTimeouts(idle_ms=9000),
+                         ir.ClientSettings(tls=ir.DownstreamTLS("1.2", "1.2")))
+    chains = (*https.tls_chains, replace(https.tls_chains[0], name="default/gw/other",
+                                         server_names=("other.example",), own_client=own))
+    out = listener(replace(https, tls_chains=chains,
+                           client_timeouts=ir.ClientTimeouts(idle_ms=5000)))
+    assert out is not None
+    assert [(o.level, o.name, o.int_value) for o in out.socket_options] == \
+        [(1, 9, 1), (6, 6, 3), (6, 4, 60), (6, 5, 10)]
+    managers, versions = [], []
+    for chain in out.filter_chains:
+        manager = HttpConnectionManager()
+        chain.filters[0].typed_config.Unpack(manager)
+        managers.append(manager)
+        context = DownstreamTlsContext()
+        chain.transport_socket.typed_config.Unpack(context)
+        versions.append(context.common_tls_context.tls_params.tls_maximum_protocol_version)
+    assert [m.common_http_protocol_options.idle_timeout.seconds for m in managers] == [5, 9]
+    assert [m.http_protocol_options.enable_trailers for m in managers] == [True, False]
+    assert versions == [TlsParameters.TLSv1_3, TlsParameters.TLSv1_2]

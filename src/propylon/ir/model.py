@@ -569,6 +569,18 @@ class TLSFilterChain:
     secrets: tuple[str, ...]  # Secret.name values
     route_config: str  # RouteConfig.name
     client_validation: ClientValidation | None = None
+    # the connection manager and TLS settings of the chain's own Gateway listener's
+    # ClientTrafficPolicy when they are not its port's (None: `Listener.client_timeouts`
+    # and `client`); socket options and connection limits stay the port's
+    own_client: ChainClient | None = None
+
+
+@dataclass(frozen=True)
+class ChainClient:
+    """A ClientTrafficPolicy's settings of one HTTPS filter chain (None: none)."""
+
+    timeouts: ClientTimeouts | None = None
+    client: ClientSettings | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from dataclasses import replace
 
 from propylon.ir.model import (
     GatewayIR,
-    Listener,
     Route,
     RouteConfig,
     VirtualHost,
@@ -16,11 +15,6 @@ from propylon.ir.model import (
 from propylon.translate.gateways import GatewayState
 from propylon.translate.policies import client
 from propylon.translate.policies.attachment import Attachments
-
-
-def _tables(listener: Listener) -> tuple[str, ...]:
-    return ((listener.route_config,) if listener.route_config else ()) + tuple(
-        chain.route_config for chain in listener.tls_chains)
 
 
 def _without_headers(config: RouteConfig) -> RouteConfig:
@@ -44,8 +38,12 @@ def quieted(ir: GatewayIR, state: GatewayState, ctp: Attachments) -> GatewayIR:
     quiet: set[str] = set()
     for listener in ir.listeners:
         found = client.governing(ir, listener, state, ctp)
-        if found is not None and not found.rate_limit_headers:
-            quiet.update(_tables(listener))
+        if found is not None and not found.rate_limit_headers and listener.route_config:
+            quiet.add(listener.route_config)
+        for chain in listener.tls_chains:  # one per Gateway listener, each its own policy's
+            found = client.chain_governing(ir, chain, state, ctp)
+            if found is not None and not found.rate_limit_headers:
+                quiet.add(chain.route_config)
     if not quiet:
         return ir
     tables = tuple(_without_headers(c) if c.name in quiet else c for c in ir.route_configs)

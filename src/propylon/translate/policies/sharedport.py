@@ -5,8 +5,9 @@ and (for plain HTTP, one connection manager for all of them) its connection mana
 belong to the port, not to one Gateway listener. `port_policy(attached, gateway, listeners,
 port)` gives the policy that sets them: that of the first listener of the port, in the Gateway's
 order, that has a policy of its own, else the Gateway's (as Envoy Gateway builds a shared Envoy
-listener from the first Gateway listener of its port). Only `tls.clientValidation` is per
-Gateway listener (one HTTPS filter chain each, `client._validated`).
+listener from the first Gateway listener of its port). An HTTPS listener is a filter chain of
+its own (selected by SNI): every setting but `connection` and `tcpKeepalive` (`PORT_WIDE`) is
+its own policy's there (`client._own_chains`, `client._validated`).
 
 `conflicts(attached, gateways)` says what that costs the other policies, so their status does
 not claim what Envoy does not serve: per policy key and Gateway (ancestor), the condition
@@ -20,7 +21,6 @@ sets them:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from propylon.api.envoygateway import Policy
 from propylon.translate.gateways import GatewayState, ListenerState
@@ -28,6 +28,7 @@ from propylon.translate.policies.attachment import Condition, Scope
 
 Key = tuple[str, str]
 PER_LISTENER = "tls.clientValidation"
+PORT_WIDE = ("connection", "tcpKeepalive")  # socket options and limits of the Envoy listener
 
 
 def port_policy(attached: Mapping[Scope, Policy], gateway: Key,
@@ -39,12 +40,14 @@ def port_policy(attached: Mapping[Scope, Policy], gateway: Key,
                  if s in attached), None)
 
 
-def port_fields(policy: Policy) -> list[str]:
-    """The fields of `policy` that are set per port, not per Gateway listener."""
+def port_fields(policy: Policy, chain: bool) -> list[str]:
+    """The fields of `policy` that are set per port, not per Gateway listener (`chain`: an
+    HTTPS listener, its own filter chain)."""
     spec = policy.spec_value()
     names: list[str] = []
     for name, value in sorted(spec.items()):
-        if name in ("targetRef", "targetRefs", "targetSelectors"):
+        if name in ("targetRef", "targetRefs", "targetSelectors") \
+                or (chain and name not in PORT_WIDE):
             continue
         if name == "tls" and isinstance(value, dict):
             names.extend(f"spec.tls.{k}" for k in sorted(value) if f"tls.{k}" != PER_LISTENER)
@@ -68,15 +71,16 @@ def conflicts(attached: Mapping[Scope, Policy], gateways: Mapping[Key, GatewaySt
             mine = own or whole
             if winner is None or mine is None or mine is winner[1]:
                 continue
-            fields = port_fields(mine)
+            chain = listener.spec.protocol == "HTTPS"
+            fields = port_fields(mine, chain)
             if not fields:
                 continue
             setter = f"{winner[0].section}, whose policy {_name(winner[1])}"
             if own is None:
                 unset.setdefault(port, []).append(listener.spec.name)
                 continue
-            kept = (f" ({PER_LISTENER} is applied: it is per listener)"
-                    if PER_LISTENER in _set(own) else "")
+            kept = " (its other settings are applied: the listener is its own filter chain)" \
+                if chain else ""
             found[(own.key, gateway, listener.spec.name)] = ("Accepted", (
                 False, "Conflicted",
                 f"{', '.join(fields)}: not applied to listener {gateway[0]}/{gateway[1]}/"
@@ -89,9 +93,9 @@ def conflicts(attached: Mapping[Scope, Policy], gateways: Mapping[Key, GatewaySt
                 f"{_setter(attached, gateway, state, port)}" for port, names in unset.items())
             found[(whole.key, gateway, None)] = ("Overridden", (
                 True, "Overridden",
-                f"{', '.join(port_fields(whole))}: not applied where listeners share a port "
-                f"with a listener whose own policy sets them for the port ({text}); only "
-                f"{PER_LISTENER} of this policy applies to those listeners"))
+                f"{', '.join(port_fields(whole, False))}: those set per port are not applied "
+                f"where listeners share a port with a listener whose own policy sets them "
+                f"({text}); on HTTPS listeners only {', '.join(PORT_WIDE)} are per port"))
     return found
 
 
@@ -104,9 +108,3 @@ def _setter(attached: Mapping[Scope, Policy], gateway: Key, state: GatewayState,
 
 def _name(policy: Policy) -> str:
     return f"{policy.meta.namespace}/{policy.meta.name}"
-
-
-def _set(policy: Policy) -> set[str]:
-    spec: dict[str, Any] = policy.spec_value()
-    tls = spec.get("tls")
-    return {f"tls.{k}" for k in tls} if isinstance(tls, dict) else set()

@@ -36,6 +36,7 @@ the listener (`limits`); its `timeout.tcp.idleTimeout` is the TCP proxies' idle 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from envoy.config.core.v3.address_pb2 import Address, SocketAddress
@@ -175,6 +176,9 @@ def _tls_socket(secrets: tuple[str, ...], alpn: tuple[str, ...] = ALPN,
 
 def _tls_chain(chain: ir.TLSFilterChain, li: ir.Listener,
                uses: Mapping[str, httpfilters.Uses]) -> lc.FilterChain:
+    if chain.own_client is not None:
+        li = replace(li, client_timeouts=chain.own_client.timeouts,
+                     client=chain.own_client.client)
     return lc.FilterChain(
         name=chain.name,
         filter_chain_match=lc.FilterChainMatch(server_names=list(chain.server_names)),
