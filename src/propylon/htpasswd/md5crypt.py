@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from propylon.htpasswd.cryptbase64 import encode_groups
+from propylon.htpasswd.cryptrounds import mix_rounds
 
 MAX_SALT = 8
 ROUNDS = 1000
@@ -31,14 +32,6 @@ def md5_crypt(password: bytes, salt: str, magic: str) -> str:
     while n:
         ctx.update(b"\0" if n & 1 else password[:1])
         n >>= 1
-    final = ctx.digest()
-    for i in range(ROUNDS):
-        step = hashlib.md5(password if i & 1 else final)
-        if i % 3:
-            step.update(raw_salt)
-        if i % 7:
-            step.update(password)
-        step.update(final if i & 1 else password)
-        final = step.digest()
+    final = mix_rounds(hashlib.md5, ROUNDS, password, raw_salt, ctx.digest())
     groups = [(final[a], final[b], final[c], 4) for a, b, c in _ORDER]
     return f"{magic}{salt}${encode_groups([*groups, (0, 0, final[11], 2)])}"

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from propylon.htpasswd.cryptbase64 import encode_groups
+from propylon.htpasswd.cryptrounds import mix_rounds
 
 DEFAULT_ROUNDS = 5000
 MIN_ROUNDS, MAX_ROUNDS = 1000, 999_999_999
@@ -36,17 +37,7 @@ def _digest(hash_fn: Callable[[bytes], Any], password: bytes, salt: bytes, round
     a = ctx.digest()
     p = _repeat(hash_fn(password * len(password)).digest(), len(password))
     s = _repeat(hash_fn(salt * (16 + a[0])).digest(), len(salt))
-    c = a
-    for i in range(rounds):
-        step = hash_fn(p if i & 1 else c)
-        if i % 3:
-            step.update(s)
-        if i % 7:
-            step.update(p)
-        step.update(c if i & 1 else p)
-        c = step.digest()
-    digest: bytes = c
-    return digest
+    return mix_rounds(hash_fn, rounds, p, s, a)
 
 
 def _sha256_order(c: bytes) -> str:
